@@ -1,0 +1,75 @@
+#include "core/err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const messages[] = {
+	[0] = "success",
+	[-COL_ENOMEM] = "out of memory",
+	[-COL_EINVAL] = "invalid argument",
+	[-COL_EIO] = "I/O error",
+	[-COL_ENOTFOUND] = "not found",
+	[-COL_EEXIST] = "already exists",
+	[-COL_ELOCKED] = "held by another process",
+	[-COL_ECORRUPT] = "malformed data",
+	[-COL_ETOOBIG] = "too large",
+	[-COL_ETIMEDOUT] = "timed out",
+	[-COL_EUNAVAILABLE] = "not enough replicas available",
+	[-COL_EPROTO] = "protocol error",
+	[-COL_ECLOSED] = "closed",
+	[-COL_EFULL] = "queue full",
+	[-COL_ESYNTAX] = "syntax error",
+	[-COL_ETYPE] = "type error",
+	[-COL_ECONFIG] = "configuration error",
+	[-COL_EAGAIN] = "try again",
+	[-COL_EUNSUPPORTED] = "not supported",
+};
+
+const char *col_strerror(int code)
+{
+	if (code > 0 || code <= COL_ERR_MIN_ || !messages[-code])
+		return "unknown error";
+	return messages[-code];
+}
+
+int cerr_set(struct cerr *e, int code, const char *fmt, ...)
+{
+	if (!e)
+		return code;
+	e->code = code;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+void cerr_prefix(struct cerr *e, const char *fmt, ...)
+{
+	if (!e)
+		return;
+	char prefix[CERR_MSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	va_end(ap);
+	char old[CERR_MSG_MAX];
+	memcpy(old, e->msg, sizeof(old));
+	/* Truncation is fine: the message is for people and stays terminated. */
+	size_t n = strnlen(prefix, sizeof(e->msg) - 3);
+	memcpy(e->msg, prefix, n);
+	memcpy(e->msg + n, ": ", 2);
+	size_t room = sizeof(e->msg) - n - 3;
+	size_t m = strnlen(old, room);
+	memcpy(e->msg + n + 2, old, m);
+	e->msg[n + 2 + m] = '\0';
+}
+
+void cerr_clear(struct cerr *e)
+{
+	if (!e)
+		return;
+	e->code = 0;
+	e->msg[0] = '\0';
+}
