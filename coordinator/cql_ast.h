@@ -17,8 +17,8 @@
  *  - every node has a `struct cql_pos` (where it starts in the text);
  *  - identifiers: unquoted ones are folded to lower case, "quoted" ones are kept
  *    as written with "" turned into "; neither is ever empty or contains a NUL;
- *  - arrays are `T *items` + `uint32_t n_items`; n == 0 means the clause was absent
- *    (items may then be NULL);
+ *  - arrays are `T *items` (or `T **items` for nodes a bind marker may point
+ *    into, so they never move) + `uint32_t n_items`; n == 0: the clause was absent;
  *  - bind markers (`?` and `:name`) are numbered 0, 1, 2 ... in order of appearance
  *    across the whole statement (a BATCH included); `cql_stmt.binds[i]` describes
  *    marker i and what it binds to (its receiver), so bind variable specs and
@@ -230,11 +230,15 @@ enum cql_bind_role {
 	                           of `rel` */
 	CQL_BIND_MULTI_IN_LIST, /* (c1, c2) IN ?: a list of such tuples */
 	CQL_BIND_TOKEN,         /* token(...) op ?: a bigint token ("partition key token") */
-	CQL_BIND_ELEMENT,       /* an element of `column`'s list or set ([?], {?}, l[i] = ?) */
-	CQL_BIND_MAP_KEY,       /* a key of map `column` ({?: v}, m[?] = v, m - {?}) */
-	CQL_BIND_MAP_VALUE,     /* a value of map `column` ({k: ?}, m[k] = ?) */
-	CQL_BIND_LIST_INDEX,    /* the index in l[?] = v: an int */
-	CQL_BIND_LIMIT,         /* LIMIT ?: an int ("[limit]") */
+	CQL_BIND_ELEMENT,       /* an element of a list/set literal for `column` ([?], {?}) or
+	                           c CONTAINS ?; for a map column {?} is a set of its keys (m - {?}) */
+	CQL_BIND_MAP_KEY,       /* a key in a map literal for `column` ({?: v}); CONTAINS KEY ? */
+	CQL_BIND_MAP_VALUE,     /* a value in a map literal for `column` ({k: ?}) */
+	CQL_BIND_SUBSCRIPT,     /* the k in c[k] (SET, DELETE, IF): an int index when `column` is a
+	                           list, a key when it is a map */
+	CQL_BIND_SUBSCRIPT_VALUE,     /* the v in SET c[k] = v, IF c[k] = v: an element of list
+	                                 `column`, a value of map `column` */
+	CQL_BIND_LIMIT,               /* LIMIT ?: an int ("[limit]") */
 	CQL_BIND_PER_PARTITION_LIMIT, /* PER PARTITION LIMIT ?: an int */
 	CQL_BIND_TTL,                 /* USING TTL ?: an int ("[ttl]") */
 	CQL_BIND_TIMESTAMP,           /* USING TIMESTAMP ?: a bigint ("[timestamp]") */
@@ -248,7 +252,7 @@ struct cql_bind {
 	struct cql_pos pos;
 	enum cql_bind_role role;
 	enum cql_op op; /* the comparison it appears in (CQL_OP_NONE outside WHERE/IF) */
-	const struct cql_ident *column; /* COLUMN, IN_LIST, ELEMENT, MAP_*, LIST_INDEX */
+	const struct cql_ident *column; /* COLUMN, IN_LIST, ELEMENT, MAP_*, SUBSCRIPT* */
 	const struct cql_relation *rel; /* bound inside a WHERE relation or IF condition */
 	uint32_t tuple_index;           /* CQL_BIND_COLUMN inside (c1, c2) op (?, ?): which */
 	const struct cql_term *func;    /* FUNC_ARG */
@@ -322,7 +326,7 @@ struct cql_select {
 	struct cql_selector *selectors;
 	uint32_t n_selectors;
 	struct cql_qname table;
-	struct cql_relation *where;
+	struct cql_relation **where;
 	uint32_t n_where;
 	struct cql_ordering *order_by;
 	uint32_t n_order_by;
@@ -360,16 +364,16 @@ struct cql_assignment {
 /* IF EXISTS / IF cond AND ... on UPDATE and DELETE (LWT; parsed to be refused). */
 struct cql_conditions {
 	bool if_exists;
-	struct cql_relation *conds;
+	struct cql_relation **conds;
 	uint32_t n_conds;
 };
 
 struct cql_update {
 	struct cql_qname table;
 	struct cql_using using;
-	struct cql_assignment *assignments;
+	struct cql_assignment **assignments;
 	uint32_t n_assignments;
-	struct cql_relation *where;
+	struct cql_relation **where;
 	uint32_t n_where;
 	struct cql_conditions cond;
 };
@@ -381,11 +385,11 @@ struct cql_delete_target {
 };
 
 struct cql_delete {
-	struct cql_delete_target *targets; /* n_targets == 0: delete rows/partitions */
+	struct cql_delete_target **targets; /* n_targets == 0: delete rows/partitions */
 	uint32_t n_targets;
 	struct cql_qname table;
 	struct cql_using using; /* only timestamp is allowed; ttl is always NULL */
-	struct cql_relation *where;
+	struct cql_relation **where;
 	uint32_t n_where;
 	struct cql_conditions cond;
 };
