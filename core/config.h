@@ -1,0 +1,165 @@
+/*
+ * config.h — the node's configuration: colonnade.yaml, environment, flags.
+ *
+ * One `struct config` holds every setting a node reads at start-up.  It is a
+ * plain value struct (fields are read directly by every module; nothing
+ * changes it after config_finish()), filled in four layers, each overriding
+ * the one before:
+ *
+ *   default  <  colonnade.yaml  <  env COLONNADE_<KEY>  <  flag --<key>=value
+ *
+ * Key names are cassandra.yaml's where Cassandra has one (cluster_name,
+ * num_tokens, listen_address, native_transport_port, data_file_directories,
+ * write_request_timeout, ...).  Durations take Cassandra 4.1's units ("10s",
+ * "500ms", "3h", "2d", "100us"); the legacy `*_in_ms` keys take plain numbers
+ * of milliseconds.  Sizes take "16MiB"/"512KiB"/"1GiB"/"100B" ("*_in_mb":
+ * plain MiB).  Seeds come either from Cassandra's
+ *   seed_provider: [{class_name: ..., parameters: [{seeds: "a,b:7000"}]}]
+ * or from a plain `seeds: "a,b"`.  The full table is docs/CONFIG.md.
+ *
+ * Errors name where the bad value came from and what was expected:
+ *   colonnade.yaml:12: num_tokens: expected an integer between 1 and 1024, got 'many'
+ *   environment COLONNADE_NUM_TOKENS: num_tokens: expected an integer ...
+ *   flag --num_tokens: expected an integer ...
+ * A key we do not know is a warning (Cassandra refuses it; a typo in a
+ * container's env should not keep a node down, but it is logged with its line),
+ * collected in config_warnings() for the caller to log.
+ *
+ * Ownership: strings in the struct are owned by it (config_release frees them).
+ */
+#ifndef COLONNADE_CORE_CONFIG_H
+#define COLONNADE_CORE_CONFIG_H
+
+#include "core/err.h"
+#include "core/log.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum config_commitlog_sync {
+	CONFIG_SYNC_PERIODIC = 0, /* fsync the WAL every commitlog_sync_period */
+	CONFIG_SYNC_BATCH = 1,    /* fsync before acknowledging a write */
+};
+
+enum config_snitch {
+	CONFIG_SNITCH_GOSSIPING_PROPERTY_FILE = 0, /* dc/rack from the dc/rack keys */
+	CONFIG_SNITCH_SIMPLE = 1,                  /* everyone in datacenter1/rack1 */
+};
+
+#define CONFIG_MAX_SEEDS     64
+#define CONFIG_MAX_DATA_DIRS 8
+
+struct config_seed {
+	char *host;    /* hostname or address, resolved at every gossip try */
+	uint16_t port; /* 0 = the cluster's storage_port */
+};
+
+struct config {
+	char *cluster_name;
+	int num_tokens;
+
+	struct config_seed seeds[CONFIG_MAX_SEEDS];
+	int n_seeds;
+
+	char *listen_address;        /* internode bind + source address */
+	char *rpc_address;           /* CQL bind address (default: listen_address) */
+	char *broadcast_address;     /* what peers are told (default: listen_address) */
+	char *broadcast_rpc_address; /* what clients are told (default: rpc_address) */
+	int storage_port;            /* 7000 */
+	int native_transport_port;   /* 9042 */
+	int admin_port;              /* 7199, bound on listen_address */
+
+	char *data_file_directories[CONFIG_MAX_DATA_DIRS];
+	int n_data_dirs;
+	char *data_directory; /* = data_file_directories[0]; the one we use */
+	char *hints_directory;
+
+	enum config_commitlog_sync commitlog_sync;
+	int64_t commitlog_sync_period_ms;
+
+	bool hinted_handoff_enabled;
+	int64_t max_hint_window_ms;
+
+	double phi_convict_threshold;
+	int64_t gossip_interval_ms;
+
+	int64_t write_request_timeout_ms;
+	int64_t read_request_timeout_ms;
+	int64_t range_request_timeout_ms;
+
+	enum config_snitch endpoint_snitch;
+	char *dc;
+	char *rack;
+
+	int io_threads; /* 0 = one per core; the node runs one loop for now */
+	enum log_level log_level;
+	int64_t native_transport_max_frame_size; /* bytes */
+	int native_transport_max_concurrent_connections;
+
+	/* Private: where each key's value came from, warnings, bookkeeping. */
+	struct config_priv *priv;
+};
+
+/*
+ * Fill `c` with the defaults.  Must be called first; config_release() after.
+ * Returns 0 or COL_ENOMEM.
+ */
+int config_init(struct config *c);
+void config_release(struct config *c);
+
+/*
+ * Read a colonnade.yaml file over the current values.  A missing file, a YAML
+ * syntax error (with the parser's line and problem), a value of the wrong
+ * kind: COL_ECONFIG with the message in `err`.  Unknown keys add warnings.
+ */
+int config_load_file(struct config *c, const char *path, struct cerr *err);
+
+/* Same, from text in memory; `name` stands for the file in messages. */
+int config_load_string(struct config *c, const char *name, const char *text, size_t len,
+                       struct cerr *err);
+
+/*
+ * Apply COLONNADE_<KEY> for every key (upper-cased), from `envp` (NULL-terminated
+ * "NAME=value" strings, e.g. `environ`).  Variables with the prefix that name
+ * no key add warnings (COLONNADE_BIN, COLONNADE_TEST_NET and the like used by
+ * tools are ignored silently).
+ */
+int config_apply_env(struct config *c, const char *const *envp, struct cerr *err);
+
+/*
+ * Set one key from text, as a flag `--key=value` does.  `origin` is how the
+ * value is named in errors and in the effective-config log ("flag --seeds").
+ * Unknown key: COL_ECONFIG (a typo on a command line is caught at once).
+ */
+int config_set(struct config *c, const char *key, const char *value, const char *origin,
+               struct cerr *err);
+
+/*
+ * Fill the derived values (rpc_address from listen_address, ...) and check the
+ * values against each other.  Call once after the layers; COL_ECONFIG + err.
+ */
+int config_finish(struct config *c, struct cerr *err);
+
+/* Warnings gathered so far, one per line ("" when none); owned by `c`. */
+const char *config_warnings(const struct config *c);
+
+/*
+ * Write the effective configuration, one "key: value   (origin)" line per key,
+ * each line through `emit(line, ctx)`.  Used for the start-up log.
+ */
+void config_describe(const struct config *c, void (*emit)(const char *line, void *ctx), void *ctx);
+
+/* Is `key` a configuration key (canonical or legacy name)? */
+bool config_key_known(const char *key);
+
+/*
+ * Parsers shared with tools and tests.  Each returns 0 or COL_EINVAL.
+ * Durations: "<n><unit>" with unit d|h|m|s|ms|us|µs|ns, optional spaces;
+ * result in milliseconds, rounded down (sub-ms values must be >= 1ms unless 0).
+ */
+int config_parse_duration_ms(const char *s, int64_t *out_ms);
+/* Sizes: "<n><unit>" with unit B|KiB|MiB|GiB (also KB/MB/GB as binary). */
+int config_parse_size_bytes(const char *s, int64_t *out_bytes);
+
+#endif

@@ -1,0 +1,514 @@
+/*
+ * Configuration: colonnade.yaml, env, flags, precedence, and the errors a user
+ * sees for bad input (each names the file or variable, the line and the key).
+ */
+#include "core/config.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct config cfg;
+
+static void setup(void)
+{
+	cr_assert_eq(config_init(&cfg), 0);
+}
+static void teardown(void)
+{
+	config_release(&cfg);
+}
+
+TestSuite(config, .init = setup, .fini = teardown);
+
+static int load(const char *yaml, struct cerr *e)
+{
+	return config_load_string(&cfg, "colonnade.yaml", yaml, strlen(yaml), e);
+}
+
+Test(config, defaults_are_cassandras)
+{
+	struct cerr e = {0};
+	cr_assert_eq(config_finish(&cfg, &e), 0, "%s", e.msg);
+	cr_expect_str_eq(cfg.cluster_name, "Test Cluster");
+	cr_expect_eq(cfg.num_tokens, 16);
+	cr_expect_eq(cfg.storage_port, 7000);
+	cr_expect_eq(cfg.native_transport_port, 9042);
+	cr_expect_eq(cfg.admin_port, 7199);
+	cr_expect_str_eq(cfg.listen_address, "127.0.0.1");
+	cr_expect_str_eq(cfg.rpc_address, "127.0.0.1");
+	cr_expect_str_eq(cfg.broadcast_address, "127.0.0.1");
+	cr_expect_str_eq(cfg.broadcast_rpc_address, "127.0.0.1");
+	cr_expect_str_eq(cfg.data_directory, "./data");
+	cr_expect_str_eq(cfg.hints_directory, "./data/hints");
+	cr_expect_eq(cfg.commitlog_sync, CONFIG_SYNC_PERIODIC);
+	cr_expect_eq(cfg.commitlog_sync_period_ms, 10000);
+	cr_expect_eq(cfg.hinted_handoff_enabled, true);
+	cr_expect_eq(cfg.max_hint_window_ms, 3 * 3600 * 1000LL);
+	cr_expect_float_eq(cfg.phi_convict_threshold, 8.0, 1e-9);
+	cr_expect_eq(cfg.gossip_interval_ms, 1000);
+	cr_expect_eq(cfg.write_request_timeout_ms, 2000);
+	cr_expect_eq(cfg.read_request_timeout_ms, 5000);
+	cr_expect_eq(cfg.range_request_timeout_ms, 10000);
+	cr_expect_str_eq(cfg.dc, "dc1");
+	cr_expect_str_eq(cfg.rack, "rack1");
+	cr_expect_eq(cfg.native_transport_max_frame_size, 16 * 1024 * 1024);
+	cr_expect_eq(cfg.n_seeds, 1);
+	cr_expect_str_eq(cfg.seeds[0].host, "127.0.0.1");
+	cr_expect_eq(cfg.seeds[0].port, 0);
+	cr_expect_str_eq(config_warnings(&cfg), "");
+}
+
+Test(config, full_file_lands_in_every_field)
+{
+	const char *y =
+	        "cluster_name: 'Shop Cluster'\n"
+	        "num_tokens: 8\n"
+	        "seeds: \"10.0.0.1, 10.0.0.2:7001,[::1]:7002\"\n"
+	        "listen_address: 127.0.4.1\n"
+	        "rpc_address: 127.0.4.2\n"
+	        "storage_port: 7100\n"
+	        "native_transport_port: 9142\n"
+	        "admin_port: 7299\n"
+	        "data_file_directories:\n"
+	        "  - /var/lib/colonnade/data\n"
+	        "hints_directory: /var/lib/colonnade/hints\n"
+	        "commitlog_sync: batch\n"
+	        "commitlog_sync_period: 2s\n"
+	        "hinted_handoff_enabled: false\n"
+	        "max_hint_window: 90m\n"
+	        "phi_convict_threshold: 12.5\n"
+	        "gossip_interval: 50ms\n"
+	        "write_request_timeout: 1500ms\n"
+	        "read_request_timeout: 3s\n"
+	        "range_request_timeout: 1m\n"
+	        "endpoint_snitch: org.apache.cassandra.locator.GossipingPropertyFileSnitch\n"
+	        "dc: eu-west\n"
+	        "rack: r2\n"
+	        "io_threads: 2\n"
+	        "log_level: debug\n"
+	        "native_transport_max_frame_size: 32MiB\n"
+	        "max_connections: 77\n";
+	struct cerr e = {0};
+	cr_assert_eq(load(y, &e), 0, "%s", e.msg);
+	cr_assert_eq(config_finish(&cfg, &e), 0, "%s", e.msg);
+	cr_expect_str_eq(cfg.cluster_name, "Shop Cluster");
+	cr_expect_eq(cfg.num_tokens, 8);
+	cr_assert_eq(cfg.n_seeds, 3);
+	cr_expect_str_eq(cfg.seeds[0].host, "10.0.0.1");
+	cr_expect_eq(cfg.seeds[0].port, 0);
+	cr_expect_str_eq(cfg.seeds[1].host, "10.0.0.2");
+	cr_expect_eq(cfg.seeds[1].port, 7001);
+	cr_expect_str_eq(cfg.seeds[2].host, "::1");
+	cr_expect_eq(cfg.seeds[2].port, 7002);
+	cr_expect_str_eq(cfg.listen_address, "127.0.4.1");
+	cr_expect_str_eq(cfg.rpc_address, "127.0.4.2");
+	cr_expect_str_eq(cfg.broadcast_address, "127.0.4.1");
+	cr_expect_str_eq(cfg.broadcast_rpc_address, "127.0.4.2");
+	cr_expect_eq(cfg.storage_port, 7100);
+	cr_expect_eq(cfg.native_transport_port, 9142);
+	cr_expect_eq(cfg.admin_port, 7299);
+	cr_expect_str_eq(cfg.data_directory, "/var/lib/colonnade/data");
+	cr_expect_str_eq(cfg.hints_directory, "/var/lib/colonnade/hints");
+	cr_expect_eq(cfg.commitlog_sync, CONFIG_SYNC_BATCH);
+	cr_expect_eq(cfg.commitlog_sync_period_ms, 2000);
+	cr_expect_eq(cfg.hinted_handoff_enabled, false);
+	cr_expect_eq(cfg.max_hint_window_ms, 90 * 60 * 1000LL);
+	cr_expect_float_eq(cfg.phi_convict_threshold, 12.5, 1e-9);
+	cr_expect_eq(cfg.gossip_interval_ms, 50);
+	cr_expect_eq(cfg.write_request_timeout_ms, 1500);
+	cr_expect_eq(cfg.read_request_timeout_ms, 3000);
+	cr_expect_eq(cfg.range_request_timeout_ms, 60000);
+	cr_expect_eq(cfg.endpoint_snitch, CONFIG_SNITCH_GOSSIPING_PROPERTY_FILE);
+	cr_expect_str_eq(cfg.dc, "eu-west");
+	cr_expect_str_eq(cfg.rack, "r2");
+	cr_expect_eq(cfg.io_threads, 2);
+	cr_expect_eq(cfg.log_level, LOG_DEBUG);
+	cr_expect_eq(cfg.native_transport_max_frame_size, 32 * 1024 * 1024);
+	cr_expect_eq(cfg.native_transport_max_concurrent_connections, 77);
+	cr_expect_str_eq(config_warnings(&cfg), "");
+}
+
+Test(config, bad_integer_names_file_line_and_key)
+{
+	const char *y = "cluster_name: c\n"
+	                "# a comment\n"
+	                "num_tokens: many\n";
+	struct cerr e = {0};
+	cr_assert_eq(load(y, &e), COL_ECONFIG);
+	cr_expect_str_eq(e.msg,
+	                 "colonnade.yaml:3: num_tokens: expected an integer between 1 and 1024, "
+	                 "got 'many'");
+	cr_expect_eq(cfg.num_tokens, 16, "a rejected value leaves the old one");
+}
+
+Test(config, out_of_range_values_are_refused)
+{
+	struct cerr e = {0};
+	cr_expect_eq(load("num_tokens: 0\n", &e), COL_ECONFIG);
+	cr_expect_eq(load("num_tokens: 1025\n", &e), COL_ECONFIG);
+	cr_expect_eq(load("storage_port: 70000\n", &e), COL_ECONFIG);
+	cr_expect(strstr(e.msg, "colonnade.yaml:1: storage_port: expected an integer between 1 "
+	                        "and 65535, got '70000'"),
+	          "%s", e.msg);
+	cr_expect_eq(load("phi_convict_threshold: 2\n", &e), COL_ECONFIG);
+	cr_expect(strstr(e.msg, "between 5 and 16"), "%s", e.msg);
+	cr_expect_eq(load("phi_convict_threshold: nan\n", &e), COL_ECONFIG);
+	cr_expect_eq(load("gossip_interval: 1ms\n", &e), COL_ECONFIG);
+	cr_expect_eq(load("hinted_handoff_enabled: maybe\n", &e), COL_ECONFIG);
+	cr_expect(strstr(e.msg, "expected true or false, got 'maybe'"), "%s", e.msg);
+	cr_expect_eq(load("commitlog_sync: sometimes\n", &e), COL_ECONFIG);
+	cr_expect_eq(load("commitlog_sync: group\n", &e), COL_ECONFIG);
+	cr_expect(strstr(e.msg, "not supported"), "%s", e.msg);
+	cr_expect_eq(load("log_level: loud\n", &e), COL_ECONFIG);
+	cr_expect_eq(load("endpoint_snitch: Ec2Snitch\n", &e), COL_ECONFIG);
+	cr_expect_eq(load("num_tokens: 12abc\n", &e), COL_ECONFIG);
+	cr_expect_eq(load("num_tokens: 99999999999999999999\n", &e), COL_ECONFIG);
+}
+
+Test(config, durations_take_cassandra_units)
+{
+	int64_t ms;
+	cr_expect_eq(config_parse_duration_ms("10s", &ms), 0);
+	cr_expect_eq(ms, 10000);
+	cr_expect_eq(config_parse_duration_ms("500ms", &ms), 0);
+	cr_expect_eq(ms, 500);
+	cr_expect_eq(config_parse_duration_ms("3h", &ms), 0);
+	cr_expect_eq(ms, 3 * 3600 * 1000LL);
+	cr_expect_eq(config_parse_duration_ms("2d", &ms), 0);
+	cr_expect_eq(ms, 2 * 86400 * 1000LL);
+	cr_expect_eq(config_parse_duration_ms("5m", &ms), 0);
+	cr_expect_eq(ms, 300000);
+	cr_expect_eq(config_parse_duration_ms("2500us", &ms), 0);
+	cr_expect_eq(ms, 2);
+	cr_expect_eq(config_parse_duration_ms("3000000ns", &ms), 0);
+	cr_expect_eq(ms, 3);
+	cr_expect_eq(config_parse_duration_ms(" 20 ms ", &ms), 0);
+	cr_expect_eq(ms, 20);
+	cr_expect_neq(config_parse_duration_ms("10", &ms), 0, "a bare number is ambiguous");
+	cr_expect_neq(config_parse_duration_ms("10 parsecs", &ms), 0);
+	cr_expect_neq(config_parse_duration_ms("-5s", &ms), 0);
+	cr_expect_neq(config_parse_duration_ms("s", &ms), 0);
+	cr_expect_neq(config_parse_duration_ms("99999999999999999999d", &ms), 0);
+	cr_expect_neq(config_parse_duration_ms("9999999999999999d", &ms), 0, "overflow");
+
+	struct cerr e = {0};
+	cr_assert_eq(load("write_request_timeout: 2000\n", &e), COL_ECONFIG);
+	cr_expect(strstr(e.msg, "colonnade.yaml:1: write_request_timeout: expected a duration "
+	                        "like '500ms'"),
+	          "%s", e.msg);
+}
+
+Test(config, legacy_in_ms_keys_take_plain_numbers)
+{
+	struct cerr e = {0};
+	cr_assert_eq(load("write_request_timeout_in_ms: 750\n"
+	                  "commitlog_sync_period_in_ms: 250\n"
+	                  "max_hint_window_in_ms: 60000\n"
+	                  "native_transport_max_frame_size_in_mb: 4\n",
+	                  &e),
+	             0, "%s", e.msg);
+	cr_expect_eq(cfg.write_request_timeout_ms, 750);
+	cr_expect_eq(cfg.commitlog_sync_period_ms, 250);
+	cr_expect_eq(cfg.max_hint_window_ms, 60000);
+	cr_expect_eq(cfg.native_transport_max_frame_size, 4 * 1024 * 1024);
+	cr_expect_eq(load("read_request_timeout_in_ms: 5s\n", &e), COL_ECONFIG);
+	cr_expect(strstr(e.msg, "expected a number of milliseconds"), "%s", e.msg);
+}
+
+Test(config, sizes)
+{
+	int64_t b;
+	cr_expect_eq(config_parse_size_bytes("16MiB", &b), 0);
+	cr_expect_eq(b, 16 * 1024 * 1024);
+	cr_expect_eq(config_parse_size_bytes("512KiB", &b), 0);
+	cr_expect_eq(b, 512 * 1024);
+	cr_expect_eq(config_parse_size_bytes("1GiB", &b), 0);
+	cr_expect_eq(b, 1024LL * 1024 * 1024);
+	cr_expect_eq(config_parse_size_bytes("100B", &b), 0);
+	cr_expect_eq(b, 100);
+	cr_expect_neq(config_parse_size_bytes("16", &b), 0);
+	cr_expect_neq(config_parse_size_bytes("16 furlongs", &b), 0);
+	struct cerr e = {0};
+	cr_expect_eq(load("native_transport_max_frame_size: 1GiB\n", &e), COL_ECONFIG,
+	             "above the 256MiB bound");
+}
+
+Test(config, cassandra_seed_provider_form)
+{
+	const char *y = "seed_provider:\n"
+	                "  - class_name: org.apache.cassandra.locator.SimpleSeedProvider\n"
+	                "    parameters:\n"
+	                "      - seeds: \"127.0.4.1:7000,127.0.4.2\"\n";
+	struct cerr e = {0};
+	cr_assert_eq(load(y, &e), 0, "%s", e.msg);
+	cr_assert_eq(cfg.n_seeds, 2);
+	cr_expect_str_eq(cfg.seeds[0].host, "127.0.4.1");
+	cr_expect_eq(cfg.seeds[0].port, 7000);
+	cr_expect_str_eq(cfg.seeds[1].host, "127.0.4.2");
+	cr_expect_str_eq(config_warnings(&cfg), "");
+}
+
+Test(config, seed_provider_errors)
+{
+	struct cerr e = {0};
+	cr_expect_eq(load("seed_provider: 127.0.0.1\n", &e), COL_ECONFIG);
+	cr_expect(strstr(e.msg, "colonnade.yaml:1: seed_provider: expected a list"), "%s", e.msg);
+	cr_expect_eq(load("seed_provider:\n  - class_name: X\n", &e), COL_ECONFIG);
+	cr_expect(strstr(e.msg, "parameters"), "%s", e.msg);
+	cr_expect_eq(load("seed_provider:\n"
+	                  "  - class_name: SimpleSeedProvider\n"
+	                  "    parameters:\n"
+	                  "      - seeds: \"a:99999\"\n",
+	                  &e),
+	             COL_ECONFIG);
+	cr_expect(strstr(e.msg, "colonnade.yaml:4: seed_provider: seeds: seed 'a': port must be "
+	                        "1..65535"),
+	          "%s", e.msg);
+	config_release(&cfg);
+	config_init(&cfg);
+	cr_expect_eq(load("seed_provider:\n"
+	                  "  - class_name: com.example.K8sSeedProvider\n"
+	                  "    parameters:\n"
+	                  "      - seeds: \"a\"\n",
+	                  &e),
+	             0);
+	cr_expect(strstr(config_warnings(&cfg), "K8sSeedProvider"), "%s", config_warnings(&cfg));
+}
+
+Test(config, bad_seeds)
+{
+	struct cerr e = {0};
+	cr_expect_eq(load("seeds: \" , ,\"\n", &e), COL_ECONFIG);
+	cr_expect(strstr(e.msg, "at least one seed"), "%s", e.msg);
+	cr_expect_eq(load("seeds: \"[::1\"\n", &e), COL_ECONFIG);
+	cr_expect_eq(load("seeds: \"a:b\"\n", &e), COL_ECONFIG);
+	cr_expect_eq(load("seeds: \":7000\"\n", &e), COL_ECONFIG);
+	cr_expect_eq(cfg.n_seeds, 1, "failed loads keep the previous seeds");
+	cr_expect_str_eq(cfg.seeds[0].host, "127.0.0.1");
+}
+
+Test(config, malformed_yaml_names_line_and_problem)
+{
+	const char *y = "cluster_name: c\n"
+	                "num_tokens: 4\n"
+	                "seeds: \"unterminated\n"
+	                "dc: x\n";
+	struct cerr e = {0};
+	cr_assert_eq(load(y, &e), COL_ECONFIG);
+	cr_expect(strstr(e.msg, "colonnade.yaml:3: malformed YAML: while scanning a quoted scalar"),
+	          "%s", e.msg);
+	cr_expect(strstr(e.msg, "malformed YAML"), "%s", e.msg);
+	cr_expect(strstr(e.msg, "found unexpected end of stream"), "%s", e.msg);
+
+	cr_assert_eq(load("a: b\n  c: d\n", &e), COL_ECONFIG);
+	cr_expect(strstr(e.msg, "colonnade.yaml:2:"), "%s", e.msg);
+	cr_expect(strstr(e.msg, "mapping values are not allowed"), "%s", e.msg);
+}
+
+Test(config, top_level_must_be_a_mapping)
+{
+	struct cerr e = {0};
+	cr_assert_eq(load("- a\n- b\n", &e), COL_ECONFIG);
+	cr_expect(strstr(e.msg, "colonnade.yaml:1: expected a mapping"), "%s", e.msg);
+	cr_assert_eq(load("", &e), 0, "an empty file means all defaults");
+}
+
+Test(config, list_where_a_value_is_expected)
+{
+	struct cerr e = {0};
+	cr_assert_eq(load("cluster_name: c\nnum_tokens:\n  - 1\n  - 2\n", &e), COL_ECONFIG);
+	cr_expect_str_eq(e.msg,
+	                 "colonnade.yaml:3: num_tokens: expected a single value, got a list");
+}
+
+Test(config, unknown_key_warns_with_line_and_suggestion)
+{
+	struct cerr e = {0};
+	cr_assert_eq(load("cluster_name: c\nnum_token: 4\nfrobnicate: yes\n", &e), 0);
+	const char *w = config_warnings(&cfg);
+	cr_expect(strstr(w, "colonnade.yaml:2: unknown key 'num_token' ignored (did you mean "
+	                    "'num_tokens'?)\n"),
+	          "%s", w);
+	cr_expect(strstr(w, "colonnade.yaml:3: unknown key 'frobnicate' ignored\n"), "%s", w);
+	cr_expect_eq(cfg.num_tokens, 16);
+}
+
+Test(config, duplicate_key_warns_and_later_wins)
+{
+	struct cerr e = {0};
+	cr_assert_eq(load("num_tokens: 4\nnum_tokens: 8\n", &e), 0);
+	cr_expect_eq(cfg.num_tokens, 8);
+	cr_expect(strstr(config_warnings(&cfg), "colonnade.yaml:2: num_tokens is set again (first "
+	                                        "at line 1)"),
+	          "%s", config_warnings(&cfg));
+}
+
+Test(config, empty_value_keeps_default)
+{
+	struct cerr e = {0};
+	cr_assert_eq(load("hints_directory:\nnum_tokens: ~\n", &e), 0, "%s", e.msg);
+	cr_assert_eq(config_finish(&cfg, &e), 0);
+	cr_expect_eq(cfg.num_tokens, 16);
+	cr_expect_str_eq(cfg.hints_directory, "./data/hints");
+}
+
+Test(config, nul_byte_in_value_refused)
+{
+	struct cerr e = {0};
+	cr_assert_eq(load("cluster_name: \"a\\0b\"\n", &e), COL_ECONFIG);
+	cr_expect(strstr(e.msg, "NUL"), "%s", e.msg);
+}
+
+Test(config, precedence_flag_over_env_over_file_over_default)
+{
+	struct cerr e = {0};
+	cr_assert_eq(load("num_tokens: 4\ncluster_name: fromfile\ndc: filedc\n", &e), 0);
+	const char *env[] = {"COLONNADE_NUM_TOKENS=8", "COLONNADE_DC=envdc", "PATH=/bin",
+	                     "COLONNADE_BIN=/x/colonnade", NULL};
+	cr_assert_eq(config_apply_env(&cfg, env, &e), 0, "%s", e.msg);
+	cr_assert_eq(config_set(&cfg, "num_tokens", "32", "flag --num_tokens", &e), 0);
+	cr_assert_eq(config_finish(&cfg, &e), 0);
+	cr_expect_eq(cfg.num_tokens, 32);
+	cr_expect_str_eq(cfg.dc, "envdc");
+	cr_expect_str_eq(cfg.cluster_name, "fromfile");
+	cr_expect_str_eq(config_warnings(&cfg), "", "COLONNADE_BIN belongs to tools");
+}
+
+static void collect(const char *line, void *ctx)
+{
+	strncat((char *)ctx, line, 8191 - strlen((char *)ctx));
+	strncat((char *)ctx, "\n", 8191 - strlen((char *)ctx));
+}
+
+Test(config, describe_names_each_origin)
+{
+	struct cerr e = {0};
+	cr_assert_eq(load("num_tokens: 4\n", &e), 0);
+	const char *env[] = {"COLONNADE_SEEDS=127.0.4.1,127.0.4.2:7001", NULL};
+	cr_assert_eq(config_apply_env(&cfg, env, &e), 0);
+	cr_assert_eq(config_set(&cfg, "gossip_interval", "40ms", "flag --gossip_interval", &e), 0);
+	cr_assert_eq(config_finish(&cfg, &e), 0);
+	char out[8192] = "";
+	config_describe(&cfg, collect, out);
+	cr_expect(strstr(out, "num_tokens"), "%s", out);
+	cr_expect(strstr(out, "(colonnade.yaml:1)"), "%s", out);
+	cr_expect(strstr(out, "127.0.4.1,127.0.4.2:7001"), "%s", out);
+	cr_expect(strstr(out, "(environment COLONNADE_SEEDS)"), "%s", out);
+	cr_expect(strstr(out, "40ms"), "%s", out);
+	cr_expect(strstr(out, "(flag --gossip_interval)"), "%s", out);
+	cr_expect(strstr(out, "(derived)"), "rpc_address is derived: %s", out);
+	cr_expect(strstr(out, "max_hint_window                              3h"), "%s", out);
+}
+
+Test(config, env_errors_name_the_variable)
+{
+	struct cerr e = {0};
+	const char *env[] = {"COLONNADE_NUM_TOKENS=lots", NULL};
+	cr_assert_eq(config_apply_env(&cfg, env, &e), COL_ECONFIG);
+	cr_expect_str_eq(e.msg, "environment COLONNADE_NUM_TOKENS: num_tokens: expected an integer "
+	                        "between 1 and 1024, got 'lots'");
+	const char *env2[] = {"COLONNADE_NUM_TOKEN=4", NULL};
+	cr_assert_eq(config_apply_env(&cfg, env2, &e), 0);
+	cr_expect(strstr(config_warnings(&cfg), "environment COLONNADE_NUM_TOKEN: unknown key "
+	                                        "'num_token' ignored (did you mean 'num_tokens'?)"),
+	          "%s", config_warnings(&cfg));
+}
+
+Test(config, env_aliases_and_lists)
+{
+	struct cerr e = {0};
+	const char *env[] = {"COLONNADE_DATA_DIRECTORY=/tmp/d1", "COLONNADE_RACK=r9",
+	                     "COLONNADE_LISTEN_ADDRESS=127.0.4.3", "COLONNADE_CLUSTER_NAME=envc",
+	                     NULL};
+	cr_assert_eq(config_apply_env(&cfg, env, &e), 0, "%s", e.msg);
+	cr_assert_eq(config_finish(&cfg, &e), 0, "%s", e.msg);
+	cr_expect_str_eq(cfg.data_directory, "/tmp/d1");
+	cr_expect_str_eq(cfg.rack, "r9");
+	cr_expect_str_eq(cfg.listen_address, "127.0.4.3");
+	cr_expect_str_eq(cfg.rpc_address, "127.0.4.3");
+	cr_expect_str_eq(cfg.cluster_name, "envc");
+}
+
+Test(config, flag_unknown_key_is_an_error)
+{
+	struct cerr e = {0};
+	cr_assert_eq(config_set(&cfg, "num_tokes", "4", "flag --num_tokes", &e), COL_ECONFIG);
+	cr_expect_str_eq(e.msg, "flag --num_tokes: unknown key 'num_tokes' (did you mean "
+	                        "'num_tokens'?)");
+	cr_assert_eq(config_set(&cfg, "seed_provider", "x", "flag --seed_provider", &e),
+	             COL_ECONFIG);
+	cr_expect(strstr(e.msg, "use 'seeds'"), "%s", e.msg);
+}
+
+Test(config, wildcard_rpc_needs_broadcast_rpc)
+{
+	struct cerr e = {0};
+	cr_assert_eq(load("rpc_address: 0.0.0.0\n", &e), 0);
+	cr_assert_eq(config_finish(&cfg, &e), COL_ECONFIG);
+	cr_expect(strstr(e.msg, "colonnade.yaml:1: rpc_address is 0.0.0.0, so "
+	                        "broadcast_rpc_address must be set"),
+	          "%s", e.msg);
+	cr_assert_eq(load("broadcast_rpc_address: 127.0.4.9\n", &e), 0);
+	cr_assert_eq(config_finish(&cfg, &e), 0, "%s", e.msg);
+	cr_expect_str_eq(cfg.broadcast_rpc_address, "127.0.4.9");
+}
+
+Test(config, wildcard_listen_refused)
+{
+	struct cerr e = {0};
+	cr_assert_eq(load("listen_address: 0.0.0.0\n", &e), 0);
+	cr_assert_eq(config_finish(&cfg, &e), COL_ECONFIG);
+	cr_expect(strstr(e.msg, "listen_address: cannot be the wildcard"), "%s", e.msg);
+}
+
+Test(config, colliding_ports_refused)
+{
+	struct cerr e = {0};
+	cr_assert_eq(load("admin_port: 7000\n", &e), 0);
+	cr_assert_eq(config_finish(&cfg, &e), COL_ECONFIG);
+	cr_expect(strstr(e.msg, "storage_port and admin_port are both 7000"), "%s", e.msg);
+}
+
+Test(config, simple_snitch_overrides_dc_with_warning)
+{
+	struct cerr e = {0};
+	cr_assert_eq(load("endpoint_snitch: SimpleSnitch\ndc: mine\n", &e), 0);
+	cr_assert_eq(config_finish(&cfg, &e), 0);
+	cr_expect_str_eq(cfg.dc, "datacenter1");
+	cr_expect_str_eq(cfg.rack, "rack1");
+	cr_expect(strstr(config_warnings(&cfg), "SimpleSnitch"), "%s", config_warnings(&cfg));
+}
+
+Test(config, several_data_dirs_warn)
+{
+	struct cerr e = {0};
+	cr_assert_eq(load("data_file_directories: [/a, /b]\n", &e), 0);
+	cr_assert_eq(config_finish(&cfg, &e), 0);
+	cr_expect_str_eq(cfg.data_directory, "/a");
+	cr_expect(strstr(config_warnings(&cfg), "uses one (/a)"), "%s", config_warnings(&cfg));
+	cr_expect_eq(load("data_file_directories: {a: b}\n", &e), COL_ECONFIG);
+	cr_expect_eq(load("data_file_directories: []\n", &e), COL_ECONFIG);
+	cr_expect(strstr(e.msg, "at least one directory"), "%s", e.msg);
+}
+
+Test(config, file_errors_name_the_path)
+{
+	char path[] = "/tmp/colonnade-config-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	const char *y = "cluster_name: c\nnum_tokens: -3\n";
+	cr_assert_eq(write(fd, y, strlen(y)), (ssize_t)strlen(y));
+	close(fd);
+	struct cerr e = {0};
+	cr_assert_eq(config_load_file(&cfg, path, &e), COL_ECONFIG);
+	char want[256];
+	snprintf(want, sizeof(want), "%s:2: num_tokens: expected an integer", path);
+	cr_expect(strstr(e.msg, want), "%s", e.msg);
+	unlink(path);
+	cr_assert_eq(config_load_file(&cfg, "/nonexistent/colonnade.yaml", &e), COL_ECONFIG);
+	cr_expect_str_eq(e.msg, "cannot open config file /nonexistent/colonnade.yaml: No such "
+	                        "file or directory");
+}
