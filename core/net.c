@@ -1,0 +1,996 @@
+/*
+ * net.c — see net.h.  Connection life: created (accepted, or connecting) →
+ * connected → closing (fd closed, on the reap list) → reaped (on_close, free).
+ * Three intrusive lists hang off the loop: conns that have output to flush,
+ * conns whose buffered input must be delivered after a resume, and conns to
+ * reap; the ev_prepare callback drains all three until they stay empty.
+ */
+#include "core/net.h"
+
+#include "core/log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEF_MAX_FRAME          (16u << 20)
+#define DEF_OUT_HIGH           (4u << 20)
+#define DEF_OUT_CAP            (64u << 20)
+#define DEF_READ_CHUNK         (64u << 10)
+#define DEF_CONNECT_TIMEOUT_MS 2000u
+#define DEF_MAX_CONNS          4096u
+#define DEF_BACKLOG            511
+/* An idle connection gives back buffers grown past this (a burst should not pin memory). */
+#define SHRINK_ABOVE (1u << 20)
+/* How long close_after_flush waits for a peer that does not read before closing hard. */
+#define LINGER_S 5.0
+/* accept(2) calls per readiness event: fairness with the other watchers. */
+#define ACCEPT_BATCH 64
+/* After EMFILE, stop accepting for this long instead of spinning on a readable socket. */
+#define ACCEPT_BACKOFF_S 0.1
+
+struct net_loop {
+	struct ev_loop *loop;
+	ev_prepare prep;
+	struct net_conn *conns; /* every live or closing conn, doubly linked */
+	struct net_server *servers;
+	struct net_conn *flush_head; /* singly linked via flush_next */
+	struct net_conn *resume_head;
+	struct net_conn *reap_head;
+	bool in_pending;
+	struct net_loop_stats st;
+};
+
+struct net_conn {
+	struct net_loop *nl;
+	struct net_server *srv;
+	int fd;
+	ev_io rio, wio;
+	ev_timer timer; /* connect deadline, then linger deadline */
+	struct net_conn_ops ops;
+	struct net_conn_opts opts;
+	void *ctx;
+	struct buf in;
+	size_t in_pos;
+	struct buf out;
+	size_t out_pos;
+	bool connected, closing, flush_close, user_paused, hw_paused, handed;
+	bool on_flush, on_resume, on_reap, in_input;
+	int close_reason;
+	int linger_reason; /* reason and words for the close after the flush */
+	char linger_why[160];
+	struct net_conn *prev, *next;
+	struct net_conn *flush_next, *resume_next, *reap_next;
+	struct net_addr peer, local;
+	char peer_str[NET_ADDR_STRLEN];
+	char why[192];
+	struct net_conn_stats st;
+};
+
+struct net_server {
+	struct net_loop *nl;
+	struct net_server *next;
+	int fd;
+	ev_io lio;
+	ev_timer backoff;
+	struct net_addr addr;
+	struct net_server_opts opts;
+	struct net_conn_ops ops;
+	net_accept_fn on_accept;
+	void *ctx;
+	unsigned nconns;
+};
+
+/* ---- addresses ---------------------------------------------------------------------------- */
+
+int net_addr_parse(const char *host, uint16_t port, struct net_addr *out, struct cerr *err)
+{
+	struct net_addr a;
+	memset(&a, 0, sizeof(a));
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&a.ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&a.ss;
+	if (host && inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons(port);
+		a.len = sizeof(*v4);
+	} else if (host && inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons(port);
+		a.len = sizeof(*v6);
+	} else {
+		return cerr_set(err, COL_EINVAL, "'%s' is not a numeric IPv4 or IPv6 address",
+		                host ? host : "(null)");
+	}
+	*out = a;
+	return COL_OK;
+}
+
+int net_addr_resolve(const char *host, uint16_t port, struct net_addr *out, struct cerr *err)
+{
+	if (!host || !*host)
+		return cerr_set(err, COL_EINVAL, "empty host name");
+	if (net_addr_parse(host, port, out, NULL) == COL_OK)
+		return COL_OK;
+	struct addrinfo hints, *res = NULL;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	int rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc != 0)
+		return cerr_set(err, COL_ENOTFOUND, "cannot resolve '%s': %s", host,
+		                gai_strerror(rc));
+	struct addrinfo *pick = NULL;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		if (ai->ai_family == AF_INET) {
+			pick = ai;
+			break;
+		}
+		if (ai->ai_family == AF_INET6 && !pick)
+			pick = ai;
+	}
+	if (!pick || pick->ai_addrlen > sizeof(out->ss)) {
+		freeaddrinfo(res);
+		return cerr_set(err, COL_ENOTFOUND, "cannot resolve '%s': no IPv4/IPv6 address",
+		                host);
+	}
+	struct net_addr a;
+	memset(&a, 0, sizeof(a));
+	memcpy(&a.ss, pick->ai_addr, pick->ai_addrlen);
+	a.len = pick->ai_addrlen;
+	if (a.ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&a.ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)&a.ss)->sin6_port = htons(port);
+	freeaddrinfo(res);
+	*out = a;
+	return COL_OK;
+}
+
+void net_addr_host(const struct net_addr *a, char *buf, size_t len)
+{
+	if (!len)
+		return;
+	buf[0] = 0;
+	if (a->ss.ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)&a->ss)->sin_addr, buf,
+		          (socklen_t)len);
+	else if (a->ss.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&a->ss)->sin6_addr, buf,
+		          (socklen_t)len);
+	else
+		snprintf(buf, len, "?");
+}
+
+uint16_t net_addr_port(const struct net_addr *a)
+{
+	if (a->ss.ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)&a->ss)->sin_port);
+	if (a->ss.ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)&a->ss)->sin6_port);
+	return 0;
+}
+
+void net_addr_format(const struct net_addr *a, char *buf, size_t len)
+{
+	char h[INET6_ADDRSTRLEN];
+	net_addr_host(a, h, sizeof(h));
+	if (a->ss.ss_family == AF_INET6)
+		snprintf(buf, len, "[%s]:%u", h, (unsigned)net_addr_port(a));
+	else
+		snprintf(buf, len, "%s:%u", h, (unsigned)net_addr_port(a));
+}
+
+bool net_addr_same_host(const struct net_addr *a, const struct net_addr *b)
+{
+	if (a->ss.ss_family != b->ss.ss_family)
+		return false;
+	if (a->ss.ss_family == AF_INET)
+		return ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)&b->ss)->sin_addr.s_addr;
+	if (a->ss.ss_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)&a->ss)->sin6_addr,
+		              &((const struct sockaddr_in6 *)&b->ss)->sin6_addr,
+		              sizeof(struct in6_addr)) == 0;
+	return false;
+}
+
+bool net_addr_equal(const struct net_addr *a, const struct net_addr *b)
+{
+	return net_addr_same_host(a, b) && net_addr_port(a) == net_addr_port(b);
+}
+
+long net_framer_u32be(const uint8_t *p, size_t len)
+{
+	if (len < 4)
+		return 0;
+	return (long)(4 + (uint64_t)be32_load(p));
+}
+
+/* ---- connection internals ------------------------------------------------------------------- */
+
+static size_t conn_queued(const struct net_conn *c)
+{
+	return c->out.len - c->out_pos;
+}
+
+static void conn_add_flush(struct net_conn *c)
+{
+	if (c->on_flush)
+		return;
+	c->on_flush = true;
+	c->flush_next = c->nl->flush_head;
+	c->nl->flush_head = c;
+}
+
+static void conn_add_resume(struct net_conn *c)
+{
+	if (c->on_resume)
+		return;
+	c->on_resume = true;
+	c->resume_next = c->nl->resume_head;
+	c->nl->resume_head = c;
+}
+
+static bool conn_want_read(const struct net_conn *c)
+{
+	return c->connected && !c->closing && !c->flush_close && !c->user_paused && !c->hw_paused;
+}
+
+/* Start or stop the read watcher to match the flags; deliver buffered frames on resume. */
+static void conn_update_reading(struct net_conn *c)
+{
+	bool want = conn_want_read(c);
+	if (want && !ev_is_active(&c->rio)) {
+		ev_io_start(c->nl->loop, &c->rio);
+		if (c->in.len > c->in_pos)
+			conn_add_resume(c);
+	} else if (!want && ev_is_active(&c->rio)) {
+		ev_io_stop(c->nl->loop, &c->rio);
+	}
+}
+
+void net_conn_close(struct net_conn *c, int reason, const char *why)
+{
+	if (c->closing)
+		return;
+	struct net_loop *nl = c->nl;
+	c->closing = true;
+	c->close_reason = reason;
+	snprintf(c->why, sizeof(c->why), "%s: %s", c->peer_str,
+	         why ? why : (reason ? col_strerror(reason) : "closed locally"));
+	ev_io_stop(nl->loop, &c->rio);
+	ev_io_stop(nl->loop, &c->wio);
+	ev_timer_stop(nl->loop, &c->timer);
+	if (c->fd >= 0) {
+		close(c->fd);
+		c->fd = -1;
+	}
+	nl->st.queued -= conn_queued(c);
+	c->out_pos = c->out.len = 0;
+	if (reason == COL_ETOOBIG)
+		nl->st.oversized++;
+	else if (reason == COL_EPROTO || reason == COL_ECORRUPT)
+		nl->st.proto_errors++;
+	c->on_reap = true;
+	c->reap_next = nl->reap_head;
+	nl->reap_head = c;
+}
+
+static void conn_close_errno(struct net_conn *c, int reason, const char *what, int e)
+{
+	char why[160];
+	snprintf(why, sizeof(why), "%s: %s", what, strerror(e));
+	net_conn_close(c, reason, why);
+}
+
+/* Write what is queued; arm the write watcher if the socket is full. */
+static void conn_flush(struct net_conn *c)
+{
+	struct net_loop *nl = c->nl;
+	if (c->closing || !c->connected)
+		return;
+	while (conn_queued(c) > 0) {
+		ssize_t n = send(c->fd, c->out.data + c->out_pos, conn_queued(c), MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			conn_close_errno(c, COL_EIO, "send", errno);
+			return;
+		}
+		nl->st.flushes++;
+		c->out_pos += (size_t)n;
+		c->st.bytes_out += (uint64_t)n;
+		nl->st.bytes_out += (uint64_t)n;
+		nl->st.queued -= (size_t)n;
+	}
+	if (conn_queued(c) == 0) {
+		c->out_pos = c->out.len = 0;
+		if (c->out.cap > SHRINK_ABOVE)
+			buf_release(&c->out);
+		ev_io_stop(nl->loop, &c->wio);
+	} else {
+		if (c->out_pos > c->out.len / 2) {
+			memmove(c->out.data, c->out.data + c->out_pos, conn_queued(c));
+			c->out.len -= c->out_pos;
+			c->out_pos = 0;
+		}
+		ev_io_start(nl->loop, &c->wio);
+	}
+	if (c->hw_paused && conn_queued(c) <= c->opts.out_high / 2) {
+		c->hw_paused = false;
+		conn_update_reading(c);
+		if (c->ops.on_drain)
+			c->ops.on_drain(c);
+		if (c->closing)
+			return;
+	}
+	if (c->flush_close && conn_queued(c) == 0)
+		net_conn_close(c, c->linger_reason, c->linger_why[0] ? c->linger_why : NULL);
+}
+
+/* After bytes were appended to out: account, bound, schedule. */
+static void conn_appended(struct net_conn *c, size_t n)
+{
+	c->nl->st.queued += n;
+	if (!c->hw_paused && conn_queued(c) > c->opts.out_high) {
+		c->hw_paused = true;
+		conn_update_reading(c);
+	}
+	conn_add_flush(c);
+}
+
+int net_conn_write(struct net_conn *c, const void *data, size_t len)
+{
+	if (c->closing || c->flush_close)
+		return COL_ECLOSED;
+	if (len > c->opts.out_cap || conn_queued(c) > c->opts.out_cap - len) {
+		c->st.writes_refused++;
+		c->nl->st.writes_refused++;
+		return COL_EFULL;
+	}
+	buf_put(&c->out, data, len);
+	if (!buf_ok(&c->out)) {
+		c->out.oom = false;
+		return COL_ENOMEM;
+	}
+	conn_appended(c, len);
+	return COL_OK;
+}
+
+struct buf *net_conn_wbuf(struct net_conn *c, size_t *mark)
+{
+	*mark = c->out.len;
+	return &c->out;
+}
+
+int net_conn_wcommit(struct net_conn *c, size_t mark)
+{
+	int rc = COL_OK;
+	if (c->closing || c->flush_close)
+		rc = COL_ECLOSED;
+	else if (!buf_ok(&c->out))
+		rc = COL_ENOMEM;
+	else if (conn_queued(c) > c->opts.out_cap) {
+		c->st.writes_refused++;
+		c->nl->st.writes_refused++;
+		rc = COL_EFULL;
+	}
+	if (rc != COL_OK) {
+		c->out.oom = false;
+		if (c->out.len > mark)
+			c->out.len = mark;
+		if (c->closing)
+			c->out.len = c->out_pos = 0;
+		return rc;
+	}
+	if (c->out.len > mark)
+		conn_appended(c, c->out.len - mark);
+	return COL_OK;
+}
+
+static void conn_close_after_flush(struct net_conn *c, int reason, const char *why);
+
+/* The unconsumed input (never NULL + offset: UBSan rejects that). */
+static const uint8_t *conn_in_ptr(const struct net_conn *c)
+{
+	static const uint8_t empty[1];
+	return c->in.data ? c->in.data + c->in_pos : empty;
+}
+
+/* Deliver every whole frame in the input buffer while reading is allowed. */
+static void conn_process_input(struct net_conn *c)
+{
+	if (c->in_input)
+		return; /* a callback re-entered (resume inside on_frame): the outer loop goes on */
+	c->in_input = true;
+	while (conn_want_read(c)) {
+		const uint8_t *p = conn_in_ptr(c);
+		size_t avail = c->in.len - c->in_pos;
+		long need = c->ops.frame_len(p, avail);
+		if (need < 0) {
+			net_conn_close(c, (int)need, "malformed frame header");
+			break;
+		}
+		if (need == 0) {
+			if (avail > c->opts.max_frame)
+				net_conn_close(c, COL_EPROTO, "frame header longer than max frame");
+			break;
+		}
+		if ((unsigned long)need > c->opts.max_frame) {
+			char why[160];
+			snprintf(why, sizeof(why), "frame of %ld bytes is over the limit of %zu",
+			         need, c->opts.max_frame);
+			log_warn("net", "%s: %s; closing", c->peer_str, why);
+			if (c->ops.on_oversized)
+				c->ops.on_oversized(c, p, avail, (size_t)need);
+			c->nl->st.oversized++;
+			if (!c->closing)
+				conn_close_after_flush(c, COL_ETOOBIG, why);
+			break;
+		}
+		if (avail < (size_t)need)
+			break;
+		c->st.frames_in++;
+		c->nl->st.frames_in++;
+		c->in_pos += (size_t)need;
+		int rc = c->ops.on_frame(c, p, (size_t)need);
+		if (rc < 0 && !c->closing) {
+			char why[96];
+			snprintf(why, sizeof(why), "bad frame: %s", col_strerror(rc));
+			net_conn_close(c, rc, why);
+		}
+	}
+	c->in_input = false;
+	if (c->closing)
+		return;
+	if (c->in_pos == c->in.len) {
+		c->in_pos = c->in.len = 0;
+		if (c->in.cap > SHRINK_ABOVE)
+			buf_release(&c->in);
+	} else if (c->in_pos > 0) {
+		memmove(c->in.data, c->in.data + c->in_pos, c->in.len - c->in_pos);
+		c->in.len -= c->in_pos;
+		c->in_pos = 0;
+	}
+}
+
+static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct net_conn *c = (struct net_conn *)((char *)w - offsetof(struct net_conn, rio));
+	size_t want = c->opts.read_chunk;
+	/* A frame whose length is known is read in as few calls as possible. */
+	long need = c->ops.frame_len(conn_in_ptr(c), c->in.len - c->in_pos);
+	if (need > 0 && (unsigned long)need <= c->opts.max_frame &&
+	    (size_t)need > c->in.len - c->in_pos + want)
+		want = (size_t)need - (c->in.len - c->in_pos);
+	if (buf_reserve(&c->in, want) != COL_OK) {
+		c->in.oom = false;
+		net_conn_close(c, COL_ENOMEM, "out of memory for input");
+		return;
+	}
+	ssize_t n = read(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len);
+	if (n == 0) {
+		net_conn_close(c, COL_ECLOSED, "closed by peer");
+		return;
+	}
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return;
+		conn_close_errno(c, COL_EIO, "read", errno);
+		return;
+	}
+	c->in.len += (size_t)n;
+	c->st.bytes_in += (uint64_t)n;
+	c->nl->st.bytes_in += (uint64_t)n;
+	conn_process_input(c);
+}
+
+static void conn_set_nodelay(int fd)
+{
+	int one = 1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct net_conn *c = (struct net_conn *)((char *)w - offsetof(struct net_conn, wio));
+	if (!c->connected) {
+		int e = 0;
+		socklen_t el = sizeof(e);
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
+			e = errno;
+		if (e == EINPROGRESS)
+			return;
+		if (e != 0) {
+			conn_close_errno(c, COL_EIO, "connect", e);
+			return;
+		}
+		c->connected = true;
+		ev_timer_stop(c->nl->loop, &c->timer);
+		c->local.len = sizeof(c->local.ss);
+		if (getsockname(c->fd, (struct sockaddr *)&c->local.ss, &c->local.len) < 0)
+			c->local.len = 0;
+		conn_set_nodelay(c->fd);
+		c->nl->st.conns_connected++;
+		if (c->ops.on_connect)
+			c->ops.on_connect(c);
+		if (c->closing)
+			return;
+		conn_update_reading(c);
+	}
+	conn_flush(c);
+}
+
+static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct net_conn *c = (struct net_conn *)((char *)w - offsetof(struct net_conn, timer));
+	if (!c->connected) {
+		char why[96];
+		snprintf(why, sizeof(why), "connect timed out after %u ms",
+		         c->opts.connect_timeout_ms);
+		net_conn_close(c, COL_ETIMEDOUT, why);
+	} else if (c->flush_close) {
+		net_conn_close(c, c->linger_reason, "peer did not read the last answer in time");
+	}
+}
+
+static void conn_fill_opts(struct net_conn_opts *o, const struct net_conn_opts *in)
+{
+	if (in)
+		*o = *in;
+	else
+		memset(o, 0, sizeof(*o));
+	if (!o->max_frame)
+		o->max_frame = DEF_MAX_FRAME;
+	if (!o->out_high)
+		o->out_high = DEF_OUT_HIGH;
+	if (!o->out_cap)
+		o->out_cap = DEF_OUT_CAP;
+	if (o->out_high > o->out_cap)
+		o->out_high = o->out_cap;
+	if (!o->read_chunk)
+		o->read_chunk = DEF_READ_CHUNK;
+	if (!o->connect_timeout_ms)
+		o->connect_timeout_ms = DEF_CONNECT_TIMEOUT_MS;
+}
+
+static struct net_conn *conn_new(struct net_loop *nl, int fd, const struct net_conn_ops *ops,
+                                 const struct net_conn_opts *opts, void *ctx)
+{
+	struct net_conn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->nl = nl;
+	c->fd = fd;
+	c->ops = *ops;
+	conn_fill_opts(&c->opts, opts);
+	c->ctx = ctx;
+	buf_init(&c->in);
+	buf_init(&c->out);
+	ev_io_init(&c->rio, conn_read_cb, fd, EV_READ);
+	ev_io_init(&c->wio, conn_write_cb, fd, EV_WRITE);
+	ev_timer_init(&c->timer, conn_timer_cb, 0., 0.);
+	c->next = nl->conns;
+	if (nl->conns)
+		nl->conns->prev = c;
+	nl->conns = c;
+	nl->st.conns_open++;
+	return c;
+}
+
+static void conn_free(struct net_conn *c)
+{
+	struct net_loop *nl = c->nl;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		nl->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	if (c->srv)
+		c->srv->nconns--;
+	nl->st.conns_open--;
+	nl->st.conns_closed++;
+	buf_release(&c->in);
+	buf_release(&c->out);
+	free(c);
+}
+
+static void conn_close_after_flush(struct net_conn *c, int reason, const char *why)
+{
+	if (c->closing || c->flush_close)
+		return;
+	if (conn_queued(c) == 0 || !c->connected) {
+		net_conn_close(c, reason, why);
+		return;
+	}
+	c->flush_close = true;
+	c->linger_reason = reason;
+	snprintf(c->linger_why, sizeof(c->linger_why), "%s", why ? why : "");
+	conn_update_reading(c);
+	ev_timer_stop(c->nl->loop, &c->timer);
+	ev_timer_set(&c->timer, LINGER_S, 0.);
+	ev_timer_start(c->nl->loop, &c->timer);
+	conn_add_flush(c);
+}
+
+void net_conn_close_after_flush(struct net_conn *c)
+{
+	conn_close_after_flush(c, 0, NULL);
+}
+
+bool net_conn_closing(const struct net_conn *c)
+{
+	return c->closing || c->flush_close;
+}
+
+void net_conn_pause_read(struct net_conn *c)
+{
+	c->user_paused = true;
+	conn_update_reading(c);
+}
+
+void net_conn_resume_read(struct net_conn *c)
+{
+	c->user_paused = false;
+	conn_update_reading(c);
+}
+
+bool net_conn_reading(const struct net_conn *c)
+{
+	return conn_want_read(c);
+}
+void net_conn_set_ctx(struct net_conn *c, void *ctx)
+{
+	c->ctx = ctx;
+}
+void *net_conn_ctx(const struct net_conn *c)
+{
+	return c->ctx;
+}
+const struct net_addr *net_conn_peer(const struct net_conn *c)
+{
+	return &c->peer;
+}
+const struct net_addr *net_conn_local(const struct net_conn *c)
+{
+	return &c->local;
+}
+const char *net_conn_peer_str(const struct net_conn *c)
+{
+	return c->peer_str;
+}
+size_t net_conn_queued(const struct net_conn *c)
+{
+	return conn_queued(c);
+}
+struct net_loop *net_conn_loop(const struct net_conn *c)
+{
+	return c->nl;
+}
+bool net_conn_connected(const struct net_conn *c)
+{
+	return c->connected;
+}
+
+void net_conn_get_stats(const struct net_conn *c, struct net_conn_stats *out)
+{
+	*out = c->st;
+	out->queued = conn_queued(c);
+}
+
+/* ---- the loop ------------------------------------------------------------------------------- */
+
+/* Drain flush, resume and reap lists until all are empty (callbacks may refill them). */
+void net_loop_run_pending(struct net_loop *nl)
+{
+	if (nl->in_pending)
+		return;
+	nl->in_pending = true;
+	while (nl->flush_head || nl->resume_head || nl->reap_head) {
+		while (nl->resume_head) {
+			struct net_conn *c = nl->resume_head;
+			nl->resume_head = c->resume_next;
+			c->on_resume = false;
+			if (!c->closing)
+				conn_process_input(c);
+		}
+		while (nl->flush_head) {
+			struct net_conn *c = nl->flush_head;
+			nl->flush_head = c->flush_next;
+			c->on_flush = false;
+			conn_flush(c);
+		}
+		while (nl->reap_head && !nl->flush_head && !nl->resume_head) {
+			struct net_conn *c = nl->reap_head;
+			nl->reap_head = c->reap_next;
+			c->on_reap = false;
+			if (c->handed && c->ops.on_close)
+				c->ops.on_close(c, c->close_reason, c->why);
+			conn_free(c);
+		}
+	}
+	nl->in_pending = false;
+}
+
+static void loop_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct net_loop *nl = (struct net_loop *)((char *)w - offsetof(struct net_loop, prep));
+	net_loop_run_pending(nl);
+}
+
+int net_loop_new(struct ev_loop *loop, struct net_loop **out)
+{
+	struct net_loop *nl = calloc(1, sizeof(*nl));
+	if (!nl)
+		return COL_ENOMEM;
+	nl->loop = loop;
+	ev_prepare_init(&nl->prep, loop_prepare_cb);
+	ev_prepare_start(loop, &nl->prep);
+	ev_unref(loop); /* the prepare watcher alone must not keep ev_run going */
+	*out = nl;
+	return COL_OK;
+}
+
+static void server_close(struct net_server *s);
+
+void net_loop_free(struct net_loop *nl)
+{
+	if (!nl)
+		return;
+	while (nl->servers) {
+		struct net_server *s = nl->servers;
+		nl->servers = s->next;
+		server_close(s);
+		free(s);
+	}
+	for (struct net_conn *c = nl->conns; c; c = c->next)
+		if (!c->closing)
+			net_conn_close(c, 0, "shutting down");
+	/* Nothing can be flushed any more: everything is closing. */
+	nl->flush_head = nl->resume_head = NULL;
+	for (struct net_conn *c = nl->conns; c; c = c->next)
+		c->on_flush = c->on_resume = false;
+	net_loop_run_pending(nl);
+	ev_ref(nl->loop);
+	ev_prepare_stop(nl->loop, &nl->prep);
+	free(nl);
+}
+
+struct ev_loop *net_loop_ev(const struct net_loop *nl)
+{
+	return nl->loop;
+}
+
+void net_loop_get_stats(const struct net_loop *nl, struct net_loop_stats *out)
+{
+	*out = nl->st;
+}
+
+/* ---- outgoing ------------------------------------------------------------------------------- */
+
+int net_connect(struct net_loop *nl, const struct net_addr *local, const struct net_addr *remote,
+                const struct net_conn_ops *ops, const struct net_conn_opts *opts, void *ctx,
+                struct net_conn **out, struct cerr *err)
+{
+	char rs[NET_ADDR_STRLEN];
+	net_addr_format(remote, rs, sizeof(rs));
+	int fd = socket(remote->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return cerr_set(err, COL_EIO, "connect to %s: socket: %s", rs, strerror(errno));
+	if (local) {
+		struct net_addr l = *local;
+		if (l.ss.ss_family == AF_INET)
+			((struct sockaddr_in *)&l.ss)->sin_port = 0;
+		else
+			((struct sockaddr_in6 *)&l.ss)->sin6_port = 0;
+#ifdef IP_BIND_ADDRESS_NO_PORT
+		/* Let connect() pick the port: bind(port 0) alone would reserve one per socket. */
+		int one = 1;
+		(void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+#endif
+		if (bind(fd, (struct sockaddr *)&l.ss, l.len) < 0) {
+			int e = errno;
+			char ls[NET_ADDR_STRLEN];
+			net_addr_host(&l, ls, sizeof(ls));
+			close(fd);
+			return cerr_set(err, COL_EIO, "connect to %s: bind to source %s: %s", rs,
+			                ls, strerror(e));
+		}
+	}
+	struct net_conn *c = conn_new(nl, fd, ops, opts, ctx);
+	if (!c) {
+		close(fd);
+		return cerr_set(err, COL_ENOMEM, "connect to %s: out of memory", rs);
+	}
+	c->handed = true;
+	c->peer = *remote;
+	snprintf(c->peer_str, sizeof(c->peer_str), "%s", rs);
+	if (local)
+		c->local = *local;
+	int rc = connect(fd, (const struct sockaddr *)&remote->ss, remote->len);
+	if (rc < 0 && errno != EINPROGRESS) {
+		conn_close_errno(c, COL_EIO, "connect", errno);
+	} else {
+		/* Completion (or immediate success) is reported by writability. */
+		ev_io_start(nl->loop, &c->wio);
+		ev_timer_set(&c->timer, c->opts.connect_timeout_ms / 1000.0, 0.);
+		ev_timer_start(nl->loop, &c->timer);
+	}
+	*out = c;
+	return COL_OK;
+}
+
+/* ---- servers -------------------------------------------------------------------------------- */
+
+static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents);
+
+static void server_backoff_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)revents;
+	struct net_server *s =
+	        (struct net_server *)((char *)w - offsetof(struct net_server, backoff));
+	ev_io_start(loop, &s->lio);
+}
+
+static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)revents;
+	struct net_server *s = (struct net_server *)((char *)w - offsetof(struct net_server, lio));
+	char ls[NET_ADDR_STRLEN];
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		struct net_addr peer;
+		memset(&peer, 0, sizeof(peer));
+		peer.len = sizeof(peer.ss);
+		int fd = accept4(s->fd, (struct sockaddr *)&peer.ss, &peer.len,
+		                 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			net_addr_format(&s->addr, ls, sizeof(ls));
+			log_warn("net", "accept on %s: %s; pausing accepts for %.0f ms", ls,
+			         strerror(errno), ACCEPT_BACKOFF_S * 1000);
+			ev_io_stop(loop, &s->lio);
+			ev_timer_set(&s->backoff, ACCEPT_BACKOFF_S, 0.);
+			ev_timer_start(loop, &s->backoff);
+			return;
+		}
+		char ps[NET_ADDR_STRLEN];
+		net_addr_format(&peer, ps, sizeof(ps));
+		if (s->nconns >= s->opts.max_conns) {
+			net_addr_format(&s->addr, ls, sizeof(ls));
+			log_warn("net",
+			         "%s: refusing connection from %s: %u connections open (limit)", ls,
+			         ps, s->nconns);
+			close(fd);
+			continue;
+		}
+		conn_set_nodelay(fd);
+		struct net_conn *c = conn_new(s->nl, fd, &s->ops, &s->opts.conn, s->ctx);
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->srv = s;
+		s->nconns++;
+		c->connected = true;
+		c->peer = peer;
+		snprintf(c->peer_str, sizeof(c->peer_str), "%s", ps);
+		c->local.len = sizeof(c->local.ss);
+		if (getsockname(fd, (struct sockaddr *)&c->local.ss, &c->local.len) < 0)
+			c->local.len = 0;
+		s->nl->st.conns_accepted++;
+		c->handed = true;
+		if (s->on_accept && s->on_accept(s, c, s->ctx) < 0) {
+			c->handed = false;
+			net_conn_close(c, 0, "refused by server");
+			continue;
+		}
+		if (!c->closing)
+			conn_update_reading(c);
+	}
+}
+
+int net_server_new(struct net_loop *nl, const struct net_addr *addr,
+                   const struct net_server_opts *opts, const struct net_conn_ops *ops,
+                   net_accept_fn on_accept, void *ctx, struct net_server **out, struct cerr *err)
+{
+	char as[NET_ADDR_STRLEN];
+	net_addr_format(addr, as, sizeof(as));
+	int fd = socket(addr->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return cerr_set(err, COL_EIO, "listen on %s: socket: %s", as, strerror(errno));
+	int one = 1;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	struct net_server_opts o;
+	if (opts)
+		o = *opts;
+	else
+		memset(&o, 0, sizeof(o));
+	if (!o.max_conns)
+		o.max_conns = DEF_MAX_CONNS;
+	if (o.backlog <= 0)
+		o.backlog = DEF_BACKLOG;
+	conn_fill_opts(&o.conn, &o.conn);
+	if (bind(fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 ||
+	    listen(fd, o.backlog) < 0) {
+		int e = errno;
+		close(fd);
+		return cerr_set(err, COL_EIO, "listen on %s: %s", as, strerror(e));
+	}
+	struct net_server *s = calloc(1, sizeof(*s));
+	if (!s) {
+		close(fd);
+		return cerr_set(err, COL_ENOMEM, "listen on %s: out of memory", as);
+	}
+	s->nl = nl;
+	s->fd = fd;
+	s->opts = o;
+	s->ops = *ops;
+	s->on_accept = on_accept;
+	s->ctx = ctx;
+	s->addr.len = sizeof(s->addr.ss);
+	if (getsockname(fd, (struct sockaddr *)&s->addr.ss, &s->addr.len) < 0)
+		s->addr = *addr;
+	ev_io_init(&s->lio, server_accept_cb, fd, EV_READ);
+	ev_timer_init(&s->backoff, server_backoff_cb, 0., 0.);
+	ev_io_start(nl->loop, &s->lio);
+	s->next = nl->servers;
+	nl->servers = s;
+	*out = s;
+	return COL_OK;
+}
+
+static void server_close(struct net_server *s)
+{
+	ev_io_stop(s->nl->loop, &s->lio);
+	ev_timer_stop(s->nl->loop, &s->backoff);
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	for (struct net_conn *c = s->nl->conns; c; c = c->next)
+		if (c->srv == s)
+			c->srv = NULL;
+}
+
+void net_server_free(struct net_server *s)
+{
+	if (!s)
+		return;
+	struct net_server **pp = &s->nl->servers;
+	while (*pp && *pp != s)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = s->next;
+	server_close(s);
+	free(s);
+}
+
+const struct net_addr *net_server_addr(const struct net_server *s)
+{
+	return &s->addr;
+}
+unsigned net_server_conns(const struct net_server *s)
+{
+	return s->nconns;
+}

@@ -1,0 +1,280 @@
+/*
+ * net.h — libev TCP connections with pluggable framing, for the CQL server
+ * (port 9042) and internode messaging (port 7000).
+ *
+ * A struct net_loop is bound to one libev loop (one per I/O thread) and owns
+ * every server and connection created on it.  A struct net_conn owns its fd,
+ * an input buffer and a bounded output buffer.  The user supplies a framer
+ * (how long is the next frame, given the bytes so far) and callbacks; net
+ * delivers whole frames, never partial ones, and never a frame over
+ * `max_frame` bytes.
+ *
+ * Writes are copied (or encoded in place) into the connection's output
+ * buffer and flushed once per loop iteration, from an ev_prepare watcher,
+ * with one write(2) per connection: many small frames queued in one
+ * iteration leave in one syscall.  A write that would not complete arms a
+ * write watcher and continues when the socket drains.
+ *
+ * Bounds and backpressure: queued output above `out_high` stops reading
+ * from that connection until it drains below out_high / 2 (a client that
+ * pipelines requests but does not read answers stops being served, instead
+ * of growing our memory); a write that would take the queue above `out_cap`
+ * is refused with COL_EFULL and nothing of it is queued.
+ * net_conn_queued() and struct net_loop_stats are the metrics.
+ *
+ * Closing: net_conn_close() may be called from anywhere, including inside
+ * this connection's own callbacks.  It marks the connection closing, stops
+ * its watchers and closes the fd at once; on_close runs and the struct is
+ * freed later, from the loop (Redis freeClientAsync), so no callback chain
+ * ever touches freed memory.  After on_close returns the pointer is invalid.
+ * on_close is called exactly once for every connection that was handed to
+ * the user (accepted or returned by net_connect).
+ *
+ * Threading: every function must be called on the thread running the loop.
+ */
+#ifndef COLONNADE_CORE_NET_H
+#define COLONNADE_CORE_NET_H
+
+#include "core/buf.h"
+#include "core/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+struct ev_loop;
+typedef struct net_loop net_loop;
+typedef struct net_conn net_conn;
+typedef struct net_server net_server;
+
+/* ---- addresses ---------------------------------------------------------------------------- */
+
+/* An IPv4 or IPv6 socket address. */
+struct net_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+/* Longest text net_addr_format() produces ("[v6]:port" + NUL). */
+#define NET_ADDR_STRLEN 64
+
+/*
+ * Parse a numeric host ("127.0.3.1", "::1") and a port into `out`, without
+ * DNS.  0, or COL_EINVAL (with a message in err) if `host` is not numeric.
+ */
+int net_addr_parse(const char *host, uint16_t port, struct net_addr *out, struct cerr *err);
+
+/*
+ * Resolve `host` (a name or a numeric address) with getaddrinfo(3); the
+ * first result wins, IPv4 preferred.  Blocks on DNS: call it where a short
+ * stall is acceptable (a seed lookup once per gossip round at most).
+ * 0, or COL_ENOTFOUND with the resolver's message in err.
+ */
+int net_addr_resolve(const char *host, uint16_t port, struct net_addr *out, struct cerr *err);
+
+/* "127.0.3.1:7000" or "[::1]:7000" into buf (NET_ADDR_STRLEN bytes is enough). */
+void net_addr_format(const struct net_addr *a, char *buf, size_t len);
+/* The host part only ("127.0.3.1", "::1"). */
+void net_addr_host(const struct net_addr *a, char *buf, size_t len);
+uint16_t net_addr_port(const struct net_addr *a);
+/* Same family, host and port. */
+bool net_addr_equal(const struct net_addr *a, const struct net_addr *b);
+/* Same family and host (ports ignored). */
+bool net_addr_same_host(const struct net_addr *a, const struct net_addr *b);
+
+/* ---- connections ---------------------------------------------------------------------------- */
+
+/*
+ * The framer: given the unconsumed input bytes p[0..len) (len may be 0),
+ * return the total length of the next frame (header included, > 0) once the
+ * header says it, 0 if more bytes are needed to know, or a negative COL_*
+ * code if the bytes are not a valid frame header (the connection is closed
+ * with that code).  It must not assume len covers the whole frame.
+ */
+typedef long (*net_framer_fn)(const uint8_t *p, size_t len);
+
+/* Frames `[u32 big-endian length of what follows][...]`: total = 4 + length. */
+long net_framer_u32be(const uint8_t *p, size_t len);
+
+struct net_conn_ops {
+	/* Required.  How long the next frame is; see net_framer_fn. */
+	net_framer_fn frame_len;
+	/*
+	 * Required.  One whole frame (header included), valid only during the
+	 * call.  Return 0 to go on, or a negative COL_* code to close the
+	 * connection with that reason (bad input from the peer).  May write to
+	 * and close this (or any) connection.
+	 */
+	int (*on_frame)(struct net_conn *c, const uint8_t *frame, size_t len);
+	/*
+	 * Optional.  A frame header announced `frame_len` > max_frame.  Called
+	 * with the bytes received so far (at least the header) so that the
+	 * protocol can answer (CQL sends an error carrying the stream id); what
+	 * it writes is flushed, then the connection is closed with COL_ETOOBIG.
+	 */
+	void (*on_oversized)(struct net_conn *c, const uint8_t *head, size_t head_len,
+	                     size_t frame_len);
+	/* Optional.  An outgoing connection (net_connect) is established. */
+	void (*on_connect)(struct net_conn *c);
+	/*
+	 * Optional.  Queued output fell back under out_high / 2 after having been
+	 * above out_high (writers that got COL_EFULL may retry).
+	 */
+	void (*on_drain)(struct net_conn *c);
+	/*
+	 * Required.  Called once, from the loop, after the connection closed:
+	 * `reason` is 0 for a local net_conn_close(c, 0), COL_ECLOSED for an
+	 * orderly close by the peer, COL_EIO (reset, refused, unreachable),
+	 * COL_ETIMEDOUT (connect timeout), COL_EPROTO (framer / on_frame
+	 * error), COL_ETOOBIG (oversized frame); `why` says it in words and
+	 * names the peer ("127.0.3.2:7000: connection refused").  Free the
+	 * user context here; the conn is freed when this returns.
+	 */
+	void (*on_close)(struct net_conn *c, int reason, const char *why);
+};
+
+/* Per-connection limits.  Zero fields take the defaults in brackets. */
+struct net_conn_opts {
+	size_t max_frame;            /* largest frame accepted [16 MiB] */
+	size_t out_high;             /* stop reading above this many queued bytes [4 MiB] */
+	size_t out_cap;              /* refuse writes (COL_EFULL) beyond this [64 MiB] */
+	size_t read_chunk;           /* bytes asked of each read(2) [64 KiB] */
+	unsigned connect_timeout_ms; /* outgoing connect deadline [2000] */
+};
+
+/* Counters of one connection (cumulative since it opened). */
+struct net_conn_stats {
+	uint64_t bytes_in, bytes_out;
+	uint64_t frames_in;
+	uint64_t writes_refused; /* COL_EFULL answers */
+	size_t queued;           /* output bytes not yet written to the socket */
+};
+
+/*
+ * Queue `len` bytes for sending (copied; flushed before the loop next
+ * blocks).  0; COL_EFULL if the queue would exceed out_cap (nothing queued);
+ * COL_ECLOSED if the connection is closing.  Writes made on an outgoing
+ * connection before on_connect are queued and sent once connected.
+ */
+int net_conn_write(struct net_conn *c, const void *data, size_t len);
+
+/*
+ * Encode in place: net_conn_wbuf() returns the output buffer, whose current
+ * length is the mark; append with buf_put_*() (and buf_patch_u32be() for
+ * back-patched lengths), then net_conn_wcommit(c, mark).  Commit returns 0,
+ * or rolls the buffer back to `mark` and returns COL_EFULL (over out_cap),
+ * COL_ENOMEM (an append failed) or COL_ECLOSED.  Never keep the pointer
+ * across calls; nothing else may write to c between wbuf and wcommit.
+ */
+struct buf *net_conn_wbuf(struct net_conn *c, size_t *mark);
+int net_conn_wcommit(struct net_conn *c, size_t mark);
+
+/*
+ * Close: stop reading and writing now (queued output is dropped), run
+ * on_close(c, reason, why) later from the loop.  `why` may be NULL.
+ * Idempotent: the first reason wins.
+ */
+void net_conn_close(struct net_conn *c, int reason, const char *why);
+/* Stop reading, send what is queued, then close (reason 0). */
+void net_conn_close_after_flush(struct net_conn *c);
+/* True once close was requested (writes are refused). */
+bool net_conn_closing(const struct net_conn *c);
+
+/*
+ * Flow control by the user (e.g. too many requests in flight): a paused
+ * connection reads nothing and delivers no buffered frames until resumed.
+ */
+void net_conn_pause_read(struct net_conn *c);
+void net_conn_resume_read(struct net_conn *c);
+/* True if the connection is currently reading (not paused by user or by out_high). */
+bool net_conn_reading(const struct net_conn *c);
+
+void net_conn_set_ctx(struct net_conn *c, void *ctx);
+void *net_conn_ctx(const struct net_conn *c);
+const struct net_addr *net_conn_peer(const struct net_conn *c);
+const struct net_addr *net_conn_local(const struct net_conn *c);
+/* "127.0.3.2:40312" — the peer, for log lines. */
+const char *net_conn_peer_str(const struct net_conn *c);
+size_t net_conn_queued(const struct net_conn *c);
+void net_conn_get_stats(const struct net_conn *c, struct net_conn_stats *out);
+struct net_loop *net_conn_loop(const struct net_conn *c);
+/* True once an outgoing connection completed (always true for accepted ones). */
+bool net_conn_connected(const struct net_conn *c);
+
+/* ---- the loop ------------------------------------------------------------------------------- */
+
+/* Totals over every connection of a loop. */
+struct net_loop_stats {
+	uint64_t conns_open;
+	uint64_t conns_accepted, conns_connected, conns_closed;
+	uint64_t bytes_in, bytes_out, frames_in;
+	uint64_t flushes;        /* write(2) calls: frames_out / flushes is the coalescing */
+	uint64_t writes_refused; /* COL_EFULL answers, all connections */
+	uint64_t oversized, proto_errors; /* connections closed for bad input */
+	size_t queued;                    /* output bytes queued, all connections */
+};
+
+/*
+ * Create the net state for `loop` (which the caller keeps running).  It
+ * installs one ev_prepare watcher that does not keep the loop alive.
+ * 0 or COL_ENOMEM.
+ */
+int net_loop_new(struct ev_loop *loop, struct net_loop **out);
+/*
+ * Close every server and connection (their on_close runs now, reason 0),
+ * then free.  Call it outside callbacks of this net_loop.
+ */
+void net_loop_free(struct net_loop *nl);
+struct ev_loop *net_loop_ev(const struct net_loop *nl);
+void net_loop_get_stats(const struct net_loop *nl, struct net_loop_stats *out);
+/*
+ * Flush queued output and reap closed connections now (what the loop does
+ * before it blocks).  Rarely needed: tests, or a caller about to stop the loop.
+ */
+void net_loop_run_pending(struct net_loop *nl);
+
+/*
+ * Connect to `remote` from `local` (bind(2) to local's host, any port, before
+ * connecting, so the peer sees — and a firewall rule by address cuts —
+ * exactly our listen address; NULL = let the kernel choose).  Non-blocking:
+ * the conn is returned at once; on_connect or on_close(COL_EIO /
+ * COL_ETIMEDOUT) follows.  Writes made before on_connect are queued.
+ * 0, or COL_EIO / COL_EINVAL with the reason in err (socket or bind failed;
+ * no conn and no on_close then).
+ */
+int net_connect(struct net_loop *nl, const struct net_addr *local, const struct net_addr *remote,
+                const struct net_conn_ops *ops, const struct net_conn_opts *opts, void *ctx,
+                struct net_conn **out, struct cerr *err);
+
+/* ---- servers -------------------------------------------------------------------------------- */
+
+struct net_server_opts {
+	struct net_conn_opts conn; /* limits of each accepted connection */
+	unsigned max_conns;        /* accepted connections open at once; more are refused [4096] */
+	int backlog;               /* listen(2) backlog [511] */
+};
+
+/*
+ * Called for each accepted connection before any frame.  Set the per-connection
+ * context with net_conn_set_ctx() (it starts as the server's ctx).  Return 0
+ * to keep the connection, negative to refuse it (closed without on_close).
+ */
+typedef int (*net_accept_fn)(struct net_server *s, struct net_conn *c, void *server_ctx);
+
+/*
+ * Listen on `addr` with SO_REUSEADDR.  Accepted connections use `ops` and
+ * opts->conn.  0, or COL_EIO with "listen on 127.0.3.1:7000: Address already
+ * in use" in err.
+ */
+int net_server_new(struct net_loop *nl, const struct net_addr *addr,
+                   const struct net_server_opts *opts, const struct net_conn_ops *ops,
+                   net_accept_fn on_accept, void *ctx, struct net_server **out, struct cerr *err);
+/* Stop listening; connections already accepted stay open.  Not from its own callbacks. */
+void net_server_free(struct net_server *s);
+/* The bound address (its port filled in when 0 was asked). */
+const struct net_addr *net_server_addr(const struct net_server *s);
+unsigned net_server_conns(const struct net_server *s);
+
+#endif
