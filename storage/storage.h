@@ -1,0 +1,429 @@
+/*
+ * storage.h — the node-local storage engine on RocksDB: Cassandra's data model
+ * (partitions of clustered rows of timestamped cells), last-write-wins without
+ * reading before writing, TTLs, tombstones and token-ordered iteration.
+ *
+ * One RocksDB database per data directory.  Column families: "default"
+ * (unused), "system" (node identity, schema rows: plain key/value through
+ * store_kv_*), "hints" (reserved for hinted handoff: plain key/value) and one
+ * "t_<table uuid hex>" per table.  The schema layer owns table descriptors and
+ * calls store_table_open() for every table (at start-up and on CREATE/ALTER);
+ * a table CF present on disk but not yet described keeps working for merges
+ * and keeps every tombstone (gc_grace unknown = never purge).
+ *
+ * Every data write is a RocksDB Merge of a complete cell value: the merge
+ * operator keeps the winner by Cassandra's Cells.reconcile rules (below), so
+ * replicas that apply the same writes in any order hold the same bytes.  One
+ * mutation (one partition of one table) is one WriteBatch: atomic.  The WAL is
+ * always on; sync policy `batch` fsyncs it before store_apply() returns,
+ * `periodic` fsyncs it every sync_period_ms from a background thread (a
+ * process crash loses nothing acknowledged, because acknowledged writes are in
+ * the OS page cache; a machine crash may lose the last period).
+ *
+ * KEY LAYOUT (table CFs; all integers big-endian):
+ *
+ * | field         | bytes | notes                                                   |
+ * |---------------|-------|---------------------------------------------------------|
+ * | token         | 8     | Murmur3 token of the serialized partition key, XOR      |
+ * |               |       | 0x8000000000000000 so memcmp orders tokens as signed    |
+ * | partition key | n+2   | serialized key (below) with 0x00 -> 0x00 0xFF, then     |
+ * |               |       | 0x00 0x01 (prefix-free, order-preserving)               |
+ * | section       | 1     | 0x00 partition tombstone (key ends here)                |
+ * |               |       | 0x01 static cell: then column id u32 [+ path]           |
+ * |               |       | 0x02 range tombstone: then start bound, end bound       |
+ * |               |       | 0x03 row: then clustering, kind, ...                    |
+ * | clustering    | var   | per clustering column cqltype_encode_ordered(), DESC    |
+ * |               |       | columns inverted (see core/cqltype.h)                   |
+ * | kind          | 1     | 0x10 row tombstone, 0x11 row marker, 0x12 cell          |
+ * | column id     | 4     | cells only                                              |
+ * | path          | var   | cells of non-frozen collections only: ordered encoding  |
+ * |               |       | of the element (set), key (map) or timeuuid (list)      |
+ *
+ * A clustering bound (range tombstones, slices) is a prefix of the clustering
+ * components followed by 0x00 (start inclusive / end exclusive) or 0xFF
+ * (start exclusive / end inclusive): component encodings never start with
+ * 0x00 or 0xFF, so a bound sorts before or after every row that extends the
+ * prefix.  Range tombstone key: section 0x02, start bound, end bound.
+ *
+ * Serialized partition key (what the token hashes, as Cassandra's
+ * CompositeType does, so drivers' token-aware routing agrees): one column =
+ * its native bytes; several = for each component [u16 len][bytes][0x00].
+ *
+ * VALUE LAYOUT (every table-CF value):
+ *
+ * | field      | bytes | notes                                                     |
+ * |------------|-------|-----------------------------------------------------------|
+ * | flags      | 1     | bit0 tombstone, bit1 expiring (TTL); others 0             |
+ * | timestamp  | 8     | write time, µs since the epoch (signed)                   |
+ * | ttl        | 4     | expiring only: seconds                                    |
+ * | ldt        | 4     | expiring: local expiry time; tombstone: local deletion    |
+ * |            |       | time (seconds since the epoch, unsigned)                  |
+ * | value      | rest  | live cells only (row markers: empty)                      |
+ *
+ * RECONCILE (merge operator; Cassandra 4's Cells.reconcile, CASSANDRA-14592):
+ * higher timestamp wins; on equal timestamps an expiring cell or tombstone
+ * beats a plain live cell, a tombstone beats an expiring cell, then the larger
+ * ldt wins, then the greater value (unsigned bytes), then the greater encoded
+ * bytes — a total order, so the merge is a max: associative, commutative,
+ * idempotent.  Row, range and partition tombstones hide cells and row markers
+ * with timestamp <= theirs at read time.
+ *
+ * COMPACTION FILTER (per table CF, reading the table's gc_grace_seconds):
+ * expired TTL cells become tombstones with ldt = expiry; cell tombstones with
+ * ldt + gc_grace < now are dropped; cells and markers shadowed by a partition
+ * or row tombstone seen in the same compaction are dropped; partition, row and
+ * range tombstones past gc_grace are dropped only by a full manual compaction
+ * (store_table_compact), where every cell they shadow is seen in the same pass
+ * — a partial compaction could drop a row tombstone while a cell it hides
+ * sits in a file outside the compaction.  A live cell is never dropped.
+ *
+ * Threads: a struct store and its tables may be used from any number of
+ * threads at once, except that store_table_open/alter/drop/truncate for a table
+ * must not race with other calls on that same table.  Read results passed to
+ * callbacks are valid only during the callback.
+ */
+#ifndef COLONNADE_STORAGE_STORAGE_H
+#define COLONNADE_STORAGE_STORAGE_H
+
+#include "core/buf.h"
+#include "core/cqltype.h"
+#include "core/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store store;
+typedef struct store_table store_table;
+
+/* Bounds (as Cassandra's): a serialized partition key and each clustering
+ * value are at most 65535 bytes; a cell value at most 16 MiB. */
+#define STORE_MAX_KEY_PART 65535u
+#define STORE_MAX_VALUE    (16u << 20)
+#define STORE_MAX_PK_COLS  16
+#define STORE_MAX_CK_COLS  32
+/* Cassandra's limit on TTLs: 20 years. */
+#define STORE_MAX_TTL 630720000
+/* ttl value meaning "the table's default_time_to_live". */
+#define STORE_TTL_DEFAULT (-1)
+
+/* ---- the store ---------------------------------------------------------------------------- */
+
+enum store_sync {
+	STORE_SYNC_PERIODIC = 0, /* WAL fsync every sync_period_ms in the background */
+	STORE_SYNC_BATCH = 1,    /* WAL fsync before store_apply returns */
+};
+
+struct store_options {
+	const char *data_dir;      /* required; created if missing */
+	enum store_sync sync;      /* default periodic */
+	unsigned sync_period_ms;   /* default 10000 (commitlog_sync_period) */
+	size_t block_cache_bytes;  /* default 256 MiB, shared by all CFs */
+	size_t write_buffer_bytes; /* memtable size per CF, default 64 MiB */
+	int background_jobs;       /* flush + compaction threads, default 2 */
+};
+
+/* Defaults as documented above (data_dir NULL). */
+void store_options_init(struct store_options *o);
+
+/*
+ * Open (creating if needed) the database in o->data_dir and every column
+ * family in it.  COL_ELOCKED with "data directory '/x' is in use by another
+ * colonnade process (pid N)" when another process holds it (the pid is read
+ * from <data_dir>/colonnade.pid, which the store writes), COL_EIO otherwise.
+ */
+int store_open(const struct store_options *o, struct store **out, struct cerr *err);
+/* Flush memtables, sync the WAL, stop the syncer, close. NULL ok. Tables die with it. */
+void store_close(struct store *s);
+/* Flush every memtable to SST files (nodetool flush). */
+int store_flush(struct store *s, struct cerr *err);
+/* fsync the WAL now. */
+int store_sync_wal(struct store *s, struct cerr *err);
+const char *store_data_dir(const struct store *s);
+
+/* ---- plain key/value column families -------------------------------------------------------- */
+
+enum store_kv_cf {
+	STORE_CF_SYSTEM = 0, /* host id, tokens, schema rows */
+	STORE_CF_HINTS = 1,  /* hinted handoff */
+};
+
+/* Put/delete one key (synced per the store's policy). */
+int store_kv_put(struct store *s, enum store_kv_cf cf, const void *key, size_t klen,
+                 const void *val, size_t vlen, struct cerr *err);
+int store_kv_delete(struct store *s, enum store_kv_cf cf, const void *key, size_t klen,
+                    struct cerr *err);
+/* Value of key appended to out; COL_ENOTFOUND (no message needed) if absent. */
+int store_kv_get(struct store *s, enum store_kv_cf cf, const void *key, size_t klen,
+                 struct buf *out, struct cerr *err);
+/*
+ * Call fn for each key starting with prefix, in key order, until fn returns
+ * non-zero (which is then returned).  Pointers are valid during the call.
+ */
+typedef int (*store_kv_fn)(void *ctx, const void *key, size_t klen, const void *val, size_t vlen);
+int store_kv_scan(struct store *s, enum store_kv_cf cf, const void *prefix, size_t plen,
+                  store_kv_fn fn, void *ctx, struct cerr *err);
+
+/* ---- tables -------------------------------------------------------------------------------- */
+
+struct store_column {
+	uint32_t id;                /* stable column id from the schema */
+	const struct cqltype *type; /* non-frozen collections store one cell per element */
+	bool is_static;
+};
+
+struct store_table_desc {
+	uint8_t id[16];              /* table uuid; names the CF */
+	const char *keyspace, *name; /* for messages */
+	size_t n_pk;                 /* 1..STORE_MAX_PK_COLS */
+	const struct cqltype *const *pk_types;
+	size_t n_ck; /* 0..STORE_MAX_CK_COLS */
+	const struct cqltype *const *ck_types;
+	const bool *ck_desc; /* n_ck flags; NULL = all ASC */
+	size_t n_cols;       /* regular and static columns */
+	const struct store_column *cols;
+	int32_t gc_grace_seconds; /* >= 0 */
+	int32_t default_ttl;      /* seconds, 0 = none */
+};
+
+/*
+ * Open the table's column family, creating it if missing, and return its
+ * handle (owned by the store, valid until store_table_drop or store_close).
+ * The store deep-copies the descriptor.  Opening an already open table id
+ * returns the same handle after store_table_alter() with desc.
+ * COL_EINVAL on a bad descriptor (counter or unknown types, too many columns).
+ */
+int store_table_open(struct store *s, const struct store_table_desc *desc, struct store_table **out,
+                     struct cerr *err);
+/* The open table with this id, or NULL. */
+struct store_table *store_table_find(struct store *s, const uint8_t id[16]);
+/*
+ * Replace columns, gc_grace and default ttl (ALTER TABLE).  The key columns
+ * and their types and orders must be unchanged (COL_EINVAL).  Old descriptors
+ * stay allocated until store_close, so concurrent readers stay safe.
+ */
+int store_table_alter(struct store_table *t, const struct store_table_desc *desc, struct cerr *err);
+/* Drop the column family and its data; the handle is freed. */
+int store_table_drop(struct store_table *t, struct cerr *err);
+/* Delete every row (recreates the column family; the handle stays valid). */
+int store_table_truncate(struct store_table *t, struct cerr *err);
+/* Flush the table's memtable. */
+int store_table_flush(struct store_table *t, struct cerr *err);
+/*
+ * Full manual compaction of the table (nodetool compact): flush, compact every
+ * level down, then compact the bottom level alone so that the compaction
+ * filter sees every cell and may purge partition/row/range tombstones past
+ * gc_grace.  `now_s` overrides the clock for the filter (0 = wall clock;
+ * tests pass a future time).
+ */
+int store_table_compact(struct store_table *t, int64_t now_s, struct cerr *err);
+
+/* The descriptor the store holds (valid until the next alter+close). */
+const struct store_table_desc *store_table_desc(const struct store_table *t);
+
+/* One native value (a key component, a cell value). */
+struct store_value {
+	const void *p;
+	size_t len;
+};
+
+/*
+ * Serialize a partition key as Cassandra does (see above) into out, checking
+ * count, types and the size bound.  And its token.
+ */
+int store_partition_key(const struct store_table *t, const struct store_value *pk, size_t n_pk,
+                        struct buf *out, struct cerr *err);
+int store_partition_token(const struct store_table *t, const struct store_value *pk, size_t n_pk,
+                          int64_t *token, struct cerr *err);
+
+/* ---- mutations ------------------------------------------------------------------------------ */
+
+/*
+ * A mutation: writes to one partition of one table, applied atomically.  It is
+ * built as its own serialized form (msgpack, below), so the coordinator can
+ * send it to replicas and store it as a hint without copying; replicas decode
+ * (validate) and apply it.  Values are copied in.
+ *
+ * MUTATION FORMAT (msgpack; version 1):
+ *
+ *   [1, table_id bin16, now_s int, [pk components bin...], [op...]]
+ *
+ * | op                | array                                                      |
+ * |-------------------|------------------------------------------------------------|
+ * | row marker        | [1, ts, ttl, [ck bin...]]                                  |
+ * | set cell          | [2, ts, ttl, [ck bin...], col, path bin, value bin]        |
+ * | delete cell       | [3, ts, [ck bin...], col, path bin]                        |
+ * | delete row        | [4, ts, [ck bin...]]                                       |
+ * | delete partition  | [5, ts]                                                    |
+ * | delete range      | [6, ts, [start ck bin...], start_incl bool,                |
+ * |                   |  [end ck bin...], end_incl bool]                           |
+ *
+ * ts = write timestamp µs (int), ttl = seconds (0 none; STORE_TTL_DEFAULT is
+ * resolved when the op is added), col = column id (uint), path = collection
+ * element path, empty for plain cells.  Static cells use an empty ck array.
+ * now_s (seconds) fixes the local expiry/deletion times the ops produce, so
+ * every replica stores the same bytes.  Range bounds are in clustering order
+ * (a DESC column's "greater" values come first).  The ops array is written
+ * as array32 and its count back-patched.
+ */
+struct store_mutation {
+	struct buf body; /* the serialized form */
+	uint32_t n_ops;
+	size_t ops_count_at; /* internal: where the op count is patched */
+	struct store_table *table;
+	int error; /* first add error (latched, like LMDB's txn error) */
+	struct cerr err;
+};
+
+/* Start a mutation of the partition `pk` of t.  now_s 0 = wall clock. */
+int store_mutation_init(struct store_mutation *m, struct store_table *t,
+                        const struct store_value *pk, size_t n_pk, int64_t now_s, struct cerr *err);
+void store_mutation_release(struct store_mutation *m);
+/*
+ * Add ops.  ck = the full clustering (n_ck values of the table) for row ops;
+ * for a static column's cell pass ck = NULL, n_ck = 0.  Each checks its input
+ * (types, lengths, sizes, column ids, ttl range) and on error returns it,
+ * latches it in the mutation (store_apply refuses it) and adds nothing.
+ */
+int store_mutation_row_marker(struct store_mutation *m, const struct store_value *ck, size_t n_ck,
+                              int64_t ts, int32_t ttl);
+int store_mutation_set_cell(struct store_mutation *m, const struct store_value *ck, size_t n_ck,
+                            uint32_t col, const struct store_value *path, const void *value,
+                            size_t len, int64_t ts, int32_t ttl);
+int store_mutation_delete_cell(struct store_mutation *m, const struct store_value *ck, size_t n_ck,
+                               uint32_t col, const struct store_value *path, int64_t ts);
+int store_mutation_delete_row(struct store_mutation *m, const struct store_value *ck, size_t n_ck,
+                              int64_t ts);
+int store_mutation_delete_partition(struct store_mutation *m, int64_t ts);
+int store_mutation_delete_range(struct store_mutation *m, const struct store_value *start,
+                                size_t n_start, bool start_incl, const struct store_value *end,
+                                size_t n_end, bool end_incl, int64_t ts);
+
+/* The serialized bytes (valid until the mutation changes). */
+static inline const uint8_t *store_mutation_bytes(const struct store_mutation *m, size_t *len)
+{
+	*len = m->body.len;
+	return m->body.data;
+}
+
+/*
+ * Apply a mutation: all its ops in one WriteBatch (atomic), synced per the
+ * policy.  Nothing is written on any error.
+ */
+int store_apply(struct store *s, const struct store_mutation *m, struct cerr *err);
+/*
+ * Decode, validate (table known, every value of its column's type, bounds) and
+ * apply serialized mutation bytes from another node or a hint.  COL_ECORRUPT
+ * for malformed bytes, COL_ENOTFOUND for an unknown table, nothing written.
+ */
+int store_apply_bytes(struct store *s, const void *bytes, size_t len, struct cerr *err);
+/* The table id named by serialized mutation bytes (for routing/hints). */
+int store_mutation_peek_table(const void *bytes, size_t len, uint8_t id[16], struct cerr *err);
+
+/* ---- reads ---------------------------------------------------------------------------------- */
+
+struct store_cell {
+	uint32_t col;
+	const uint8_t *path; /* non-frozen collection element (native), else NULL */
+	size_t path_len;
+	const uint8_t *value;
+	size_t value_len;
+	int64_t ts;       /* write time µs (WRITETIME) */
+	int32_t ttl;      /* 0 = none (TTL() = remaining: expiry - now) */
+	int64_t expiry_s; /* local expiry time, 0 = none */
+	bool tombstone;   /* only with STORE_READ_TOMBSTONES */
+	int64_t ldt;      /* tombstone: local deletion time */
+};
+
+struct store_deletion {
+	int64_t ts; /* INT64_MIN = none */
+	int64_t ldt;
+};
+
+struct store_row {
+	const struct store_value *ck; /* n_ck native clustering values; none for static */
+	size_t n_ck;
+	bool is_static;  /* the partition's static row */
+	bool has_marker; /* live row marker (INSERT) */
+	int64_t marker_ts;
+	int32_t marker_ttl;
+	int64_t marker_expiry_s;
+	struct store_deletion deletion; /* row tombstone (STORE_READ_TOMBSTONES) */
+	const struct store_cell *cells; /* sorted by column id, then path */
+	size_t n_cells;
+};
+
+struct store_partition {
+	int64_t token;
+	const struct store_value *pk; /* decoded components */
+	size_t n_pk;
+	const uint8_t *key; /* serialized partition key (Cassandra form) */
+	size_t key_len;
+	struct store_deletion deletion; /* partition tombstone (STORE_READ_TOMBSTONES) */
+};
+
+/* Called per row; non-zero stops the read and is returned by it. */
+typedef int (*store_row_fn)(void *ctx, const struct store_partition *p, const struct store_row *r);
+
+enum store_read_flags {
+	STORE_READ_REVERSE = 1,    /* rows in reverse clustering order */
+	STORE_READ_TOMBSTONES = 2, /* also deleted/expired cells, rows with only
+	                              tombstones, and deletion infos (digests,
+	                              read repair); shadowed data is still hidden */
+};
+
+/* A clustering slice in clustering order; n = 0 means unbounded on that side. */
+struct store_slice {
+	const struct store_value *start;
+	size_t n_start;
+	bool start_incl;
+	const struct store_value *end;
+	size_t n_end;
+	bool end_incl;
+};
+
+/*
+ * Read one partition: rows (in slice if given) in clustering order (or
+ * reverse), at most `limit` rows (0 = no limit; the static row does not
+ * count), live at now_s (0 = wall clock): expired cells and everything a
+ * tombstone shadows are left out.  The static row, if any, comes first.
+ * Returns 0, fn's non-zero value, or an error.
+ */
+int store_read_partition(struct store_table *t, const struct store_value *pk, size_t n_pk,
+                         const struct store_slice *slice, unsigned flags, size_t limit,
+                         int64_t now_s, store_row_fn fn, void *ctx, struct cerr *err);
+
+/* A position in token order for resuming a scan: after (token, key, ck). */
+struct store_position {
+	int64_t token;
+	const uint8_t *key; /* serialized partition key */
+	size_t key_len;
+	const struct store_value *ck; /* NULL/0 = resume after the whole partition */
+	size_t n_ck;
+};
+
+/*
+ * Read every partition with token in (start, end] in token order, rows as
+ * store_read_partition gives them (flags REVERSE is ignored).  As Cassandra's
+ * ranges: start >= end wraps around the ring, (start, max] then [min, end];
+ * start == end is the whole ring.  Resumes strictly after `after` if given
+ * (paging); limit = max rows (0 = none).
+ */
+int store_scan(struct store_table *t, int64_t start, int64_t end,
+               const struct store_position *after, unsigned flags, size_t limit, int64_t now_s,
+               store_row_fn fn, void *ctx, struct cerr *err);
+
+/*
+ * Raw iteration for Merkle trees and streaming: every stored key/value of the
+ * table with token in (start, end], in key order, as merged by the merge
+ * operator (tombstones included), until fn returns non-zero.  store_apply_raw
+ * merges such pairs into a table (idempotent, LWW).
+ */
+int store_scan_raw(struct store_table *t, int64_t start, int64_t end, store_kv_fn fn, void *ctx,
+                   struct cerr *err);
+int store_apply_raw(struct store_table *t, const void *key, size_t klen, const void *val,
+                    size_t vlen, struct cerr *err);
+/* Token of a raw table key (its first 8 bytes). */
+int64_t store_raw_key_token(const void *key, size_t klen);
+
+#endif
