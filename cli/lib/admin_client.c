@@ -1,0 +1,277 @@
+/*
+ * admin_client.c — blocking HTTP/1.0 GET with a deadline, over one socket.
+ */
+#include "cli/lib/admin_client.h"
+
+#include "core/buf.h"
+#include "core/clock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int admin_target_parse(const char *spec, uint16_t default_port, struct admin_target *out,
+                       struct cerr *err)
+{
+	struct admin_target t = {.port = default_port};
+	char tmp[300];
+	if (!spec || !*spec)
+		return cerr_set(err, COL_EINVAL, "empty host");
+	if (strlen(spec) >= sizeof(tmp))
+		return cerr_set(err, COL_EINVAL, "host '%.40s...' is too long", spec);
+	snprintf(tmp, sizeof(tmp), "%s", spec);
+	char *host = tmp, *port = NULL;
+	if (tmp[0] == '[') {
+		char *close = strchr(tmp, ']');
+		if (!close || (close[1] && close[1] != ':'))
+			return cerr_set(err, COL_EINVAL, "host '%s': unbalanced '['", spec);
+		*close = 0;
+		host = tmp + 1;
+		if (close[1] == ':')
+			port = close + 2;
+	} else {
+		char *colon = strchr(tmp, ':');
+		if (colon && !strchr(colon + 1, ':')) {
+			*colon = 0;
+			port = colon + 1;
+		}
+	}
+	if (!*host)
+		return cerr_set(err, COL_EINVAL, "host '%s': empty host name", spec);
+	if (port) {
+		char *end;
+		errno = 0;
+		long p = strtol(port, &end, 10);
+		if (errno || end == port || *end || p < 1 || p > 65535)
+			return cerr_set(err, COL_EINVAL, "host '%s': port must be 1..65535", spec);
+		t.port = (uint16_t)p;
+	}
+	if (strlen(host) >= sizeof(t.host))
+		return cerr_set(err, COL_EINVAL, "host '%.40s...' is too long", spec);
+	memcpy(t.host, host, strlen(host) + 1);
+	*out = t;
+	return 0;
+}
+
+static int remaining_ms(int64_t deadline)
+{
+	int64_t left = deadline - clock_mono_ms();
+	return left < 0 ? 0 : (int)left;
+}
+
+static int connect_to(const struct admin_target *t, int64_t deadline, int *out, struct cerr *err)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_family = AF_UNSPEC};
+	struct addrinfo *res = NULL;
+	char port[8];
+	snprintf(port, sizeof(port), "%u", t->port);
+	int g = getaddrinfo(t->host, port, &hints, &res);
+	if (g)
+		return cerr_set(err, COL_EIO, "cannot resolve %s: %s", t->host, gai_strerror(g));
+	int rc = COL_EIO;
+	char why[256] = "no address";
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd < 0) {
+			snprintf(why, sizeof(why), "socket: %s", strerror(errno));
+			continue;
+		}
+		if (t->bind_host[0]) {
+			struct addrinfo bh = {.ai_family = ai->ai_family,
+			                      .ai_socktype = SOCK_STREAM,
+			                      .ai_flags = AI_NUMERICHOST};
+			struct addrinfo *br = NULL;
+			if (getaddrinfo(t->bind_host, "0", &bh, &br) ||
+			    bind(fd, br->ai_addr, br->ai_addrlen) < 0) {
+				snprintf(why, sizeof(why), "bind to source %s: %s", t->bind_host,
+				         br ? strerror(errno) : "not a numeric address");
+				if (br)
+					freeaddrinfo(br);
+				close(fd);
+				continue;
+			}
+			freeaddrinfo(br);
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
+			snprintf(why, sizeof(why), "%s", strerror(errno));
+			close(fd);
+			continue;
+		}
+		struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+		int pr = poll(&pfd, 1, remaining_ms(deadline));
+		if (pr == 0) {
+			snprintf(why, sizeof(why), "connect timed out");
+			close(fd);
+			rc = COL_ETIMEDOUT;
+			continue;
+		}
+		int soerr = 0;
+		socklen_t sl = sizeof(soerr);
+		if (pr < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr) {
+			snprintf(why, sizeof(why), "%s", strerror(soerr ? soerr : errno));
+			close(fd);
+			continue;
+		}
+		freeaddrinfo(res);
+		*out = fd;
+		return 0;
+	}
+	freeaddrinfo(res);
+	return cerr_set(err, rc, "cannot connect to %s:%u: %s", t->host, t->port, why);
+}
+
+int admin_get(const struct admin_target *t, const char *path, int *status, char **body, size_t *len,
+              struct cerr *err)
+{
+	int64_t deadline = clock_mono_ms() + (t->timeout_ms > 0 ? t->timeout_ms : 5000);
+	int fd = -1;
+	int rc = connect_to(t, deadline, &fd, err);
+	if (rc)
+		return rc;
+	char req[1024];
+	int n = snprintf(req, sizeof(req),
+	                 "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: colonnade\r\nAccept: "
+	                 "application/json\r\nConnection: close\r\n\r\n",
+	                 path, t->host);
+	if (n < 0 || (size_t)n >= sizeof(req)) {
+		close(fd);
+		return cerr_set(err, COL_EINVAL, "request path too long");
+	}
+	size_t off = 0;
+	while (off < (size_t)n) {
+		ssize_t w = send(fd, req + off, (size_t)n - off, MSG_NOSIGNAL);
+		if (w < 0 && errno == EAGAIN) {
+			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+			if (poll(&pfd, 1, remaining_ms(deadline)) <= 0) {
+				close(fd);
+				return cerr_set(err, COL_ETIMEDOUT, "%s:%u: timed out sending",
+				                t->host, t->port);
+			}
+			continue;
+		}
+		if (w < 0) {
+			int e = errno;
+			close(fd);
+			return cerr_set(err, COL_EIO, "%s:%u: send: %s", t->host, t->port,
+			                strerror(e));
+		}
+		off += (size_t)w;
+	}
+	struct buf in;
+	buf_init(&in);
+	for (;;) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		int pr = poll(&pfd, 1, remaining_ms(deadline));
+		if (pr == 0) {
+			close(fd);
+			buf_release(&in);
+			return cerr_set(err, COL_ETIMEDOUT, "%s:%u: no complete answer in time",
+			                t->host, t->port);
+		}
+		if (buf_reserve(&in, 16384)) {
+			close(fd);
+			buf_release(&in);
+			return cerr_set(err, COL_ENOMEM, "out of memory");
+		}
+		ssize_t r = recv(fd, in.data + in.len, 16384, 0);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (r < 0) {
+			int e = errno;
+			close(fd);
+			buf_release(&in);
+			return cerr_set(err, COL_EIO, "%s:%u: recv: %s", t->host, t->port,
+			                strerror(e));
+		}
+		if (r == 0)
+			break;
+		in.len += (size_t)r;
+		if (in.len > ADMIN_MAX_RESPONSE) {
+			close(fd);
+			buf_release(&in);
+			return cerr_set(err, COL_ETOOBIG, "%s:%u: answer larger than %u bytes",
+			                t->host, t->port, ADMIN_MAX_RESPONSE);
+		}
+	}
+	close(fd);
+	buf_put_u8(&in, 0);
+	if (!buf_ok(&in)) {
+		buf_release(&in);
+		return cerr_set(err, COL_ENOMEM, "out of memory");
+	}
+	char *text = (char *)in.data;
+	int major, minor, st;
+	if (sscanf(text, "HTTP/%d.%d %d", &major, &minor, &st) != 3) {
+		buf_release(&in);
+		return cerr_set(err, COL_EPROTO, "%s:%u: the answer is not HTTP", t->host, t->port);
+	}
+	char *sep = strstr(text, "\r\n\r\n");
+	if (!sep) {
+		buf_release(&in);
+		return cerr_set(err, COL_EPROTO, "%s:%u: truncated HTTP answer", t->host, t->port);
+	}
+	size_t hlen = (size_t)(sep + 4 - text);
+	size_t blen = in.len - 1 - hlen;
+	/* Honour Content-Length when present: a short body means a cut answer. */
+	for (char *h = strstr(text, "\r\n"); h && h < sep; h = strstr(h + 2, "\r\n")) {
+		if (strncasecmp(h + 2, "Content-Length:", 15) == 0) {
+			long cl = strtol(h + 17, NULL, 10);
+			if (cl >= 0 && (size_t)cl > blen) {
+				buf_release(&in);
+				return cerr_set(err, COL_EPROTO,
+				                "%s:%u: answer cut short (%zu of %ld bytes)",
+				                t->host, t->port, blen, cl);
+			}
+			if (cl >= 0)
+				blen = (size_t)cl;
+		}
+	}
+	char *b = malloc(blen + 1);
+	if (!b) {
+		buf_release(&in);
+		return cerr_set(err, COL_ENOMEM, "out of memory");
+	}
+	memcpy(b, text + hlen, blen);
+	b[blen] = 0;
+	buf_release(&in);
+	*status = st;
+	*body = b;
+	*len = blen;
+	return 0;
+}
+
+int admin_get_json(const struct admin_target *t, const char *path, struct json **out,
+                   struct cerr *err)
+{
+	int status;
+	char *body;
+	size_t len;
+	int rc = admin_get(t, path, &status, &body, &len, err);
+	if (rc)
+		return rc;
+	struct json *j = NULL;
+	rc = json_parse(body, len, &j, err);
+	if (status != 200) {
+		const char *msg = rc == 0 ? json_str(json_get(j, "error"), NULL) : NULL;
+		rc = cerr_set(err, COL_EIO, "%s:%u%s: HTTP %d%s%s", t->host, t->port, path, status,
+		              msg ? ": " : "", msg ? msg : "");
+		json_free(j);
+		free(body);
+		return rc;
+	}
+	free(body);
+	if (rc) {
+		cerr_prefix(err, "%s:%u%s: bad JSON answer", t->host, t->port, path);
+		return rc;
+	}
+	*out = j;
+	return 0;
+}

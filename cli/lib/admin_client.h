@@ -1,0 +1,57 @@
+/*
+ * admin_client.h — the operator tools' side of the admin HTTP endpoint.
+ *
+ * `colonnade status|info|gossipinfo|describecluster|ring` and the cluster test
+ * harness talk to a node's admin port (7199 by default, coordinator/admin.h)
+ * with one HTTP/1.0 GET per question and read a JSON answer.  This is a
+ * deliberately tiny blocking client: one request per connection, a deadline
+ * for the whole exchange, a bound on the answer's size, and an optional
+ * source address (the test harness talks from an address that is no node's,
+ * so that a partition cut by address never cuts the harness off).
+ *
+ * The endpoints and their JSON are documented in docs/OPERATIONS.md.
+ */
+#ifndef COLONNADE_CLI_ADMIN_CLIENT_H
+#define COLONNADE_CLI_ADMIN_CLIENT_H
+
+#include "cli/lib/json.h"
+#include "core/err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ADMIN_DEFAULT_PORT 7199
+/* A larger answer is not one of ours. */
+#define ADMIN_MAX_RESPONSE (16u * 1024 * 1024)
+
+struct admin_target {
+	char host[256];
+	uint16_t port;
+	char bind_host[64]; /* "" = let the kernel choose the source address */
+	int timeout_ms;     /* whole exchange; 0 = 5000 */
+};
+
+/*
+ * Parse "-h" syntax: "host", "host:port", "[v6]" or "[v6]:port" (a bare IPv6
+ * address with several colons has no port).  0, or COL_EINVAL with a message.
+ */
+int admin_target_parse(const char *spec, uint16_t default_port, struct admin_target *out,
+                       struct cerr *err);
+
+/*
+ * GET `path`.  On success *status is the HTTP status and *body a NUL-terminated
+ * malloc'd copy of the body (caller frees), *len its length.  Errors:
+ * COL_EIO ("cannot connect to 127.0.0.1:7199: Connection refused"),
+ * COL_ETIMEDOUT, COL_EPROTO (not HTTP), COL_ETOOBIG.
+ */
+int admin_get(const struct admin_target *t, const char *path, int *status, char **body, size_t *len,
+              struct cerr *err);
+
+/*
+ * GET `path` and parse the JSON answer.  A status other than 200 is COL_EIO
+ * with the status and the body's "error" member in the message.
+ */
+int admin_get_json(const struct admin_target *t, const char *path, struct json **out,
+                   struct cerr *err);
+
+#endif

@@ -1,0 +1,450 @@
+/*
+ * json.c — recursive-descent JSON reader with a depth bound.
+ */
+#include "cli/lib/json.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct json {
+	enum json_type type;
+	bool b;
+	bool is_int;
+	int64_t i;
+	double d;
+	char *s;  /* JSON_STRING */
+	size_t n; /* children */
+	struct json **kids;
+	char **keys; /* JSON_OBJECT: n keys */
+};
+
+struct parser {
+	const char *p;
+	size_t len, pos;
+	struct cerr *err;
+	int depth;
+};
+
+static int fail(struct parser *ps, const char *what)
+{
+	return cerr_set(ps->err, COL_ECORRUPT, "JSON offset %zu: %s", ps->pos, what);
+}
+
+static void skip_ws(struct parser *ps)
+{
+	while (ps->pos < ps->len) {
+		char c = ps->p[ps->pos];
+		if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+			break;
+		ps->pos++;
+	}
+}
+
+static int peek(struct parser *ps)
+{
+	return ps->pos < ps->len ? (unsigned char)ps->p[ps->pos] : -1;
+}
+
+static int hex4(struct parser *ps, unsigned *out)
+{
+	if (ps->len - ps->pos < 4)
+		return fail(ps, "truncated \\u escape");
+	unsigned v = 0;
+	for (int k = 0; k < 4; k++) {
+		char c = ps->p[ps->pos++];
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v |= (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			v |= (unsigned)(c - 'A' + 10);
+		else
+			return fail(ps, "bad hex digit in \\u escape");
+	}
+	*out = v;
+	return 0;
+}
+
+static size_t utf8_put(char *o, unsigned cp)
+{
+	if (cp < 0x80) {
+		o[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		o[0] = (char)(0xc0 | (cp >> 6));
+		o[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		o[0] = (char)(0xe0 | (cp >> 12));
+		o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		o[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	o[0] = (char)(0xf0 | (cp >> 18));
+	o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+	o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+	o[3] = (char)(0x80 | (cp & 0x3f));
+	return 4;
+}
+
+/* At the opening quote; decoded string (malloc'd) in *out. */
+static int parse_string(struct parser *ps, char **out)
+{
+	ps->pos++; /* " */
+	size_t start = ps->pos;
+	/* Decoded text is never longer than the escaped text. */
+	size_t end = start;
+	while (end < ps->len && ps->p[end] != '"') {
+		if (ps->p[end] == '\\')
+			end++;
+		end++;
+	}
+	if (end >= ps->len)
+		return fail(ps, "unterminated string");
+	char *o = malloc(end - start + 1);
+	if (!o)
+		return cerr_set(ps->err, COL_ENOMEM, "JSON: out of memory");
+	size_t n = 0;
+	while (ps->pos < end) {
+		unsigned char c = (unsigned char)ps->p[ps->pos++];
+		if (c < 0x20) {
+			free(o);
+			return fail(ps, "control character in string");
+		}
+		if (c != '\\') {
+			o[n++] = (char)c;
+			continue;
+		}
+		char e = ps->p[ps->pos++];
+		unsigned cp;
+		switch (e) {
+		case '"': o[n++] = '"'; break;
+		case '\\': o[n++] = '\\'; break;
+		case '/': o[n++] = '/'; break;
+		case 'b': o[n++] = '\b'; break;
+		case 'f': o[n++] = '\f'; break;
+		case 'n': o[n++] = '\n'; break;
+		case 'r': o[n++] = '\r'; break;
+		case 't': o[n++] = '\t'; break;
+		case 'u':
+			if (hex4(ps, &cp)) {
+				free(o);
+				return COL_ECORRUPT;
+			}
+			if (cp >= 0xd800 && cp <= 0xdbff) {
+				unsigned lo;
+				if (ps->pos + 2 > end || ps->p[ps->pos] != '\\' ||
+				    ps->p[ps->pos + 1] != 'u') {
+					free(o);
+					return fail(ps, "unpaired surrogate");
+				}
+				ps->pos += 2;
+				if (hex4(ps, &lo) || lo < 0xdc00 || lo > 0xdfff) {
+					free(o);
+					return fail(ps, "bad low surrogate");
+				}
+				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+			} else if (cp >= 0xdc00 && cp <= 0xdfff) {
+				free(o);
+				return fail(ps, "unpaired surrogate");
+			}
+			if (cp == 0) {
+				free(o);
+				return fail(ps, "\\u0000 in string");
+			}
+			/* \uXXXX is 6 bytes of input and at most 3 (4 for a pair of 12) of output.
+			 */
+			n += utf8_put(o + n, cp);
+			break;
+		default: free(o); return fail(ps, "bad escape in string");
+		}
+	}
+	o[n] = 0;
+	ps->pos = end + 1;
+	*out = o;
+	return 0;
+}
+
+static int parse_value(struct parser *ps, struct json **out);
+
+static struct json *node_new(enum json_type t)
+{
+	struct json *j = calloc(1, sizeof(*j));
+	if (j)
+		j->type = t;
+	return j;
+}
+
+static int add_kid(struct parser *ps, struct json *j, struct json *kid, char *key, size_t *cap)
+{
+	if (j->n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 4;
+		struct json **k = realloc(j->kids, nc * sizeof(*k));
+		if (!k)
+			return cerr_set(ps->err, COL_ENOMEM, "JSON: out of memory");
+		j->kids = k;
+		if (j->type == JSON_OBJECT) {
+			char **ks = realloc(j->keys, nc * sizeof(*ks));
+			if (!ks)
+				return cerr_set(ps->err, COL_ENOMEM, "JSON: out of memory");
+			j->keys = ks;
+		}
+		*cap = nc;
+	}
+	j->kids[j->n] = kid;
+	if (j->type == JSON_OBJECT)
+		j->keys[j->n] = key;
+	j->n++;
+	return 0;
+}
+
+static int parse_container(struct parser *ps, struct json **out, bool object)
+{
+	if (++ps->depth > JSON_MAX_DEPTH)
+		return fail(ps, "nesting deeper than 64");
+	ps->pos++; /* [ or { */
+	struct json *j = node_new(object ? JSON_OBJECT : JSON_ARRAY);
+	if (!j)
+		return cerr_set(ps->err, COL_ENOMEM, "JSON: out of memory");
+	size_t cap = 0;
+	char close = object ? '}' : ']';
+	skip_ws(ps);
+	if (peek(ps) == close) {
+		ps->pos++;
+		ps->depth--;
+		*out = j;
+		return 0;
+	}
+	for (;;) {
+		char *key = NULL;
+		skip_ws(ps);
+		if (object) {
+			if (peek(ps) != '"') {
+				json_free(j);
+				return fail(ps, "expected a member name");
+			}
+			if (parse_string(ps, &key)) {
+				json_free(j);
+				return COL_ECORRUPT;
+			}
+			skip_ws(ps);
+			if (peek(ps) != ':') {
+				free(key);
+				json_free(j);
+				return fail(ps, "expected ':'");
+			}
+			ps->pos++;
+		}
+		struct json *kid;
+		int rc = parse_value(ps, &kid);
+		if (rc) {
+			free(key);
+			json_free(j);
+			return rc;
+		}
+		if (add_kid(ps, j, kid, key, &cap)) {
+			free(key);
+			json_free(kid);
+			json_free(j);
+			return COL_ENOMEM;
+		}
+		skip_ws(ps);
+		int c = peek(ps);
+		if (c == ',') {
+			ps->pos++;
+			continue;
+		}
+		if (c == close) {
+			ps->pos++;
+			break;
+		}
+		json_free(j);
+		return fail(ps, object ? "expected ',' or '}'" : "expected ',' or ']'");
+	}
+	ps->depth--;
+	*out = j;
+	return 0;
+}
+
+static int parse_number(struct parser *ps, struct json **out)
+{
+	size_t start = ps->pos;
+	bool integral = true;
+	if (peek(ps) == '-')
+		ps->pos++;
+	if (!(peek(ps) >= '0' && peek(ps) <= '9'))
+		return fail(ps, "bad number");
+	while (ps->pos < ps->len) {
+		char c = ps->p[ps->pos];
+		if (c >= '0' && c <= '9')
+			ps->pos++;
+		else if (c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') {
+			integral = false;
+			ps->pos++;
+		} else
+			break;
+	}
+	char tmp[64];
+	size_t n = ps->pos - start;
+	if (n >= sizeof(tmp))
+		return fail(ps, "number too long");
+	memcpy(tmp, ps->p + start, n);
+	tmp[n] = 0;
+	char *end;
+	errno = 0;
+	double d = strtod(tmp, &end);
+	if (*end || !isfinite(d))
+		return fail(ps, "bad number");
+	struct json *j = node_new(JSON_NUMBER);
+	if (!j)
+		return cerr_set(ps->err, COL_ENOMEM, "JSON: out of memory");
+	j->d = d;
+	if (integral) {
+		errno = 0;
+		long long v = strtoll(tmp, &end, 10);
+		if (!errno && !*end) {
+			j->is_int = true;
+			j->i = v;
+		}
+	}
+	*out = j;
+	return 0;
+}
+
+static int literal(struct parser *ps, const char *word)
+{
+	size_t n = strlen(word);
+	if (ps->len - ps->pos < n || memcmp(ps->p + ps->pos, word, n) != 0)
+		return fail(ps, "unexpected character");
+	ps->pos += n;
+	return 0;
+}
+
+static int parse_value(struct parser *ps, struct json **out)
+{
+	skip_ws(ps);
+	int c = peek(ps);
+	struct json *j;
+	switch (c) {
+	case -1: return fail(ps, "unexpected end of input");
+	case '{': return parse_container(ps, out, true);
+	case '[': return parse_container(ps, out, false);
+	case '"': {
+		char *s;
+		if (parse_string(ps, &s))
+			return COL_ECORRUPT;
+		j = node_new(JSON_STRING);
+		if (!j) {
+			free(s);
+			return cerr_set(ps->err, COL_ENOMEM, "JSON: out of memory");
+		}
+		j->s = s;
+		*out = j;
+		return 0;
+	}
+	case 't':
+	case 'f':
+	case 'n':
+		if (literal(ps, c == 't' ? "true" : c == 'f' ? "false" : "null"))
+			return COL_ECORRUPT;
+		j = node_new(c == 'n' ? JSON_NULL : JSON_BOOL);
+		if (!j)
+			return cerr_set(ps->err, COL_ENOMEM, "JSON: out of memory");
+		j->b = c == 't';
+		*out = j;
+		return 0;
+	default: return parse_number(ps, out);
+	}
+}
+
+int json_parse(const char *text, size_t len, struct json **out, struct cerr *err)
+{
+	struct parser ps = {.p = text, .len = len, .err = err};
+	struct json *j;
+	int rc = parse_value(&ps, &j);
+	if (rc)
+		return rc;
+	skip_ws(&ps);
+	if (ps.pos != ps.len) {
+		json_free(j);
+		return fail(&ps, "trailing characters after the value");
+	}
+	*out = j;
+	return 0;
+}
+
+void json_free(struct json *j)
+{
+	if (!j)
+		return;
+	for (size_t i = 0; i < j->n; i++) {
+		json_free(j->kids[i]);
+		if (j->keys)
+			free(j->keys[i]);
+	}
+	free(j->kids);
+	free(j->keys);
+	free(j->s);
+	free(j);
+}
+
+enum json_type json_type(const struct json *j)
+{
+	return j ? j->type : JSON_NULL;
+}
+
+const struct json *json_get(const struct json *obj, const char *key)
+{
+	if (!obj || obj->type != JSON_OBJECT)
+		return NULL;
+	for (size_t i = 0; i < obj->n; i++)
+		if (strcmp(obj->keys[i], key) == 0)
+			return obj->kids[i];
+	return NULL;
+}
+
+size_t json_len(const struct json *j)
+{
+	return j && (j->type == JSON_ARRAY || j->type == JSON_OBJECT) ? j->n : 0;
+}
+
+const struct json *json_at(const struct json *j, size_t i)
+{
+	return i < json_len(j) ? j->kids[i] : NULL;
+}
+
+const char *json_key_at(const struct json *j, size_t i)
+{
+	return j && j->type == JSON_OBJECT && i < j->n ? j->keys[i] : NULL;
+}
+
+const char *json_str(const struct json *j, const char *dflt)
+{
+	return j && j->type == JSON_STRING ? j->s : dflt;
+}
+
+double json_num(const struct json *j, double dflt)
+{
+	return j && j->type == JSON_NUMBER ? j->d : dflt;
+}
+
+int64_t json_int(const struct json *j, int64_t dflt)
+{
+	if (!j || j->type != JSON_NUMBER)
+		return dflt;
+	if (j->is_int)
+		return j->i;
+	if (j->d >= -9.2e18 && j->d <= 9.2e18)
+		return (int64_t)j->d;
+	return dflt;
+}
+
+bool json_bool(const struct json *j, bool dflt)
+{
+	return j && j->type == JSON_BOOL ? j->b : dflt;
+}
