@@ -200,8 +200,9 @@ enum cql_rel_kind {
 
 /*
  * One WHERE relation (or IF condition).  For op IN: `in_items` holds the listed
- * terms (`a IN (1, 2)`; for CQL_REL_MULTI each is a TUPLE), or, for `a IN ?`,
- * n_in == 0 and `term` is the BIND.  For every other op `term` is the right side.
+ * terms (`a IN (1, 2)`; for CQL_REL_MULTI each is a TUPLE or a BIND), or, for
+ * `a IN ?`, n_in == 0 and `term` is the BIND; `a IN ()` has n_in == 0 and
+ * term == NULL.  For every other op `term` is the right side.
  */
 struct cql_relation {
 	enum cql_rel_kind kind;
@@ -342,7 +343,7 @@ struct cql_insert {
 	uint32_t n_columns;
 	bool if_not_exists; /* a lightweight transaction: parsed to be refused clearly */
 	struct cql_using using;
-	bool json; /* INSERT INTO t JSON '...': values[0] is the JSON text */
+	bool json; /* INSERT INTO t JSON '...': values[0] is the JSON term, n_columns == 0 */
 };
 
 enum cql_assign_kind {

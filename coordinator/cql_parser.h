@@ -9,6 +9,10 @@
  *
  *   line 1:9 mismatched input 'FORM' expecting K_FROM (SELECT * [FORM]...)
  *
+ * Statements cqlish does not implement but CQL has (CREATE INDEX, CREATE TYPE,
+ * GRANT, ...) fail with COL_EUNSUPPORTED naming the statement, so the user
+ * learns it is valid CQL that this server lacks, not a typo.
+ *
  * The tree is allocated from the caller's arena.  On failure the arena may hold
  * partial garbage (never leaked: it goes when the arena is freed) and *out is
  * untouched.  Recursion is bounded by CQL_MAX_DEPTH.
@@ -17,6 +21,7 @@
 #define COLONNADE_COORDINATOR_CQL_PARSER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "coordinator/cql_ast.h"
 #include "core/err.h"
@@ -43,16 +48,24 @@
 int cql_parse(struct cql_arena *arena, const char *text, size_t len, struct cql_stmt **out,
               struct cerr *err);
 
+/* Where cql_parse_next() continues: zero-initialise for the start of a text. */
+struct cql_cursor {
+	size_t off;    /* byte offset of the next statement */
+	uint32_t line; /* its line (0 means 1) and column, for error positions */
+	uint32_t col;
+};
+
 /*
- * Parse the next statement of a script starting at byte `*pos`: skip
+ * Parse the next statement of a script (cqlish -f, SOURCE, tests): skip
  * whitespace, comments and empty statements (';'), parse one statement and
- * its terminating ';' (or the end of the text), and advance *pos past it.
+ * its terminating ';' (or the end of the text), and advance *cur past it.
  * Returns 0 with *out set; 0 with *out == NULL when only whitespace and
- * comments remained; or a negative code with `err` filled (positions in the
- * message count from the start of `text`, so they match the script's lines).
- * After an error *pos is unchanged.
+ * comments remained; or a negative code with `err` filled (positions count
+ * from the start of `text`, so they match the script's lines); after an error
+ * *cur is unchanged.  Each statement is bounded by CQL_MAX_TEXT; the text as a
+ * whole by 1 GiB (positions are 32-bit).
  */
-int cql_parse_next(struct cql_arena *arena, const char *text, size_t len, size_t *pos,
+int cql_parse_next(struct cql_arena *arena, const char *text, size_t len, struct cql_cursor *cur,
                    struct cql_stmt **out, struct cerr *err);
 
 #endif
