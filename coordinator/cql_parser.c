@@ -719,8 +719,9 @@ static int term_inner(struct parser *p, const struct recv *r, struct cql_term *t
 		if (digits % 2) {
 			char msg[128];
 			snprintf(msg, sizeof(msg),
-			         "blob literal %.40s%s has an odd number of hex digits (%zu)",
-			         tok.start, tok.len > 40 ? "..." : "", digits);
+			         "blob literal %.*s%s has an odd number of hex digits (%zu)",
+			         tok.len > 40 ? 40 : (int)tok.len, tok.start,
+			         tok.len > 40 ? "..." : "", digits);
 			return error_at_pos(p, COL_ESYNTAX, tok.pos, msg);
 		}
 		uint8_t *b = alloc(p, digits / 2 + 1);
