@@ -1,0 +1,310 @@
+/*
+ * codec.c — the key and value encodings of storage.h's layout tables, and the
+ * reconcile order the merge operator applies.
+ */
+#include "storage/storage_int.h"
+
+#include "core/murmur3.h"
+
+#include <string.h>
+
+/* ---- values --------------------------------------------------------------------------------- */
+
+int cellval_parse(const void *p, size_t len, struct cellval *out)
+{
+	const uint8_t *b = p;
+	if (len < VAL_HEADER)
+		return COL_ECORRUPT;
+	out->flags = b[0];
+	if (out->flags & ~(VAL_TOMBSTONE | VAL_EXPIRING))
+		return COL_ECORRUPT;
+	out->ts = (int64_t)be64_load(b + 1);
+	size_t at = VAL_HEADER;
+	out->ttl = 0;
+	out->ldt = 0;
+	if (out->flags & VAL_EXPIRING) {
+		if (len < at + 8)
+			return COL_ECORRUPT;
+		out->ttl = (int32_t)be32_load(b + at);
+		out->ldt = be32_load(b + at + 4);
+		at += 8;
+	} else if (out->flags & VAL_TOMBSTONE) {
+		if (len < at + 4)
+			return COL_ECORRUPT;
+		out->ldt = be32_load(b + at);
+		at += 4;
+	}
+	if ((out->flags & VAL_TOMBSTONE) && at != len)
+		return COL_ECORRUPT;
+	out->value = b + at;
+	out->value_len = len - at;
+	return 0;
+}
+
+void cellval_put(struct buf *out, uint8_t flags, int64_t ts, int32_t ttl, uint32_t ldt,
+                 const void *value, size_t len)
+{
+	buf_put_u8(out, flags);
+	buf_put_u64be(out, (uint64_t)ts);
+	if (flags & VAL_EXPIRING) {
+		buf_put_u32be(out, (uint32_t)ttl);
+		buf_put_u32be(out, ldt);
+	} else if (flags & VAL_TOMBSTONE) {
+		buf_put_u32be(out, ldt);
+	}
+	if (!(flags & VAL_TOMBSTONE))
+		buf_put(out, value, len);
+}
+
+static int bytes_cmp(const void *a, size_t alen, const void *b, size_t blen)
+{
+	size_t n = alen < blen ? alen : blen;
+	int c = n ? memcmp(a, b, n) : 0;
+	if (c)
+		return c < 0 ? -1 : 1;
+	return alen < blen ? -1 : alen > blen;
+}
+
+/* Rank within equal timestamps: plain live 0 < expiring 1 < tombstone 2. */
+static int cell_rank(const struct cellval *v)
+{
+	if (v->flags & VAL_TOMBSTONE)
+		return 2;
+	return (v->flags & VAL_EXPIRING) ? 1 : 0;
+}
+
+int cellval_reconcile_cmp(const void *a, size_t alen, const void *b, size_t blen)
+{
+	struct cellval x, y;
+	int xa = cellval_parse(a, alen, &x), yb = cellval_parse(b, blen, &y);
+	if (xa || yb) {
+		/* A malformed value loses to a well-formed one; two malformed: bytes. */
+		if (xa && yb)
+			return bytes_cmp(a, alen, b, blen);
+		return xa ? -1 : 1;
+	}
+	if (x.ts != y.ts)
+		return x.ts < y.ts ? -1 : 1;
+	int rx = cell_rank(&x), ry = cell_rank(&y);
+	if (rx != ry)
+		return rx < ry ? -1 : 1;
+	if (x.ldt != y.ldt)
+		return x.ldt < y.ldt ? -1 : 1;
+	int c = bytes_cmp(x.value, x.value_len, y.value, y.value_len);
+	if (c)
+		return c;
+	return bytes_cmp(a, alen, b, blen);
+}
+
+/* ---- partition keys ------------------------------------------------------------------------- */
+
+int codec_pk_serialize(const struct tdesc *d, const struct store_value *pk, size_t n,
+                       struct buf *out, struct cerr *err)
+{
+	const struct store_table_desc *td = &d->pub;
+	if (n != td->n_pk)
+		return cerr_set(err, COL_EINVAL,
+		                "table %s.%s: partition key has %zu components, expected %zu",
+		                td->keyspace, td->name, n, td->n_pk);
+	size_t start = out->len;
+	for (size_t i = 0; i < n; i++) {
+		if (pk[i].len == 0)
+			return cerr_set(err, COL_EINVAL,
+			                "table %s.%s: partition key component %zu is empty",
+			                td->keyspace, td->name, i);
+		if (pk[i].len > STORE_MAX_KEY_PART)
+			return cerr_set(err, COL_ETOOBIG,
+			                "table %s.%s: partition key component %zu is %zu bytes, "
+			                "the limit is %u",
+			                td->keyspace, td->name, i, pk[i].len, STORE_MAX_KEY_PART);
+		int rc = cqltype_validate(td->pk_types[i], pk[i].p, pk[i].len, err);
+		if (rc) {
+			cerr_prefix(err, "table %s.%s partition key component %zu: ", td->keyspace,
+			            td->name, i);
+			return rc;
+		}
+		if (n == 1) {
+			buf_put(out, pk[i].p, pk[i].len);
+		} else {
+			buf_put_u16be(out, (uint16_t)pk[i].len);
+			buf_put(out, pk[i].p, pk[i].len);
+			buf_put_u8(out, 0);
+		}
+	}
+	if (out->len - start > STORE_MAX_KEY_PART) {
+		size_t l = out->len - start;
+		out->len = start;
+		return cerr_set(err, COL_ETOOBIG,
+		                "table %s.%s: partition key is %zu bytes, the limit is %u",
+		                td->keyspace, td->name, l, STORE_MAX_KEY_PART);
+	}
+	if (!buf_ok(out))
+		return cerr_set(err, COL_ENOMEM, "out of memory encoding a partition key");
+	return 0;
+}
+
+int codec_pk_split(const struct tdesc *d, const uint8_t *key, size_t len, struct store_value *out)
+{
+	size_t n = d->pub.n_pk;
+	if (n == 1) {
+		out[0].p = key;
+		out[0].len = len;
+		return 0;
+	}
+	struct bufreader r;
+	bufreader_init(&r, key, len);
+	for (size_t i = 0; i < n; i++) {
+		uint16_t l = bufreader_u16be(&r);
+		out[i].p = bufreader_take(&r, l);
+		out[i].len = l;
+		if (bufreader_u8(&r) != 0 || !bufreader_ok(&r))
+			return COL_ECORRUPT;
+	}
+	return bufreader_left(&r) ? COL_ECORRUPT : 0;
+}
+
+void codec_partition_prefix(struct buf *out, int64_t token, const uint8_t *key, size_t len)
+{
+	buf_put_u64be(out, (uint64_t)token ^ (1ULL << 63));
+	size_t run = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (key[i] == 0) {
+			buf_put(out, key + run, i - run);
+			buf_put_u8(out, 0x00);
+			buf_put_u8(out, 0xFF);
+			run = i + 1;
+		}
+	}
+	buf_put(out, key + run, len - run);
+	buf_put_u8(out, 0x00);
+	buf_put_u8(out, 0x01);
+}
+
+size_t codec_partition_prefix_len(const uint8_t *k, size_t len, struct buf *key_out)
+{
+	if (len < 10)
+		return 0;
+	size_t i = 8, run = 8;
+	while (i + 1 < len) {
+		if (k[i] != 0) {
+			i++;
+			continue;
+		}
+		if (key_out)
+			buf_put(key_out, k + run, i - run);
+		if (k[i + 1] == 0x01)
+			return i + 2;
+		if (k[i + 1] != 0xFF)
+			return 0;
+		if (key_out)
+			buf_put_u8(key_out, 0);
+		i += 2;
+		run = i;
+	}
+	return 0;
+}
+
+/* ---- clustering ----------------------------------------------------------------------------- */
+
+int codec_ck_encode(const struct tdesc *d, const struct store_value *ck, size_t n, struct buf *out,
+                    struct cerr *err)
+{
+	const struct store_table_desc *td = &d->pub;
+	if (n > td->n_ck)
+		return cerr_set(err, COL_EINVAL,
+		                "table %s.%s: %zu clustering values given, the table has %zu",
+		                td->keyspace, td->name, n, td->n_ck);
+	for (size_t i = 0; i < n; i++) {
+		if (ck[i].len > STORE_MAX_KEY_PART)
+			return cerr_set(err, COL_ETOOBIG,
+			                "table %s.%s: clustering value %zu is %zu bytes, the limit "
+			                "is %u",
+			                td->keyspace, td->name, i, ck[i].len, STORE_MAX_KEY_PART);
+		bool desc = td->ck_desc && td->ck_desc[i];
+		int rc =
+		        cqltype_encode_ordered(td->ck_types[i], ck[i].p, ck[i].len, desc, out, err);
+		if (rc) {
+			cerr_prefix(err, "table %s.%s clustering column %zu: ", td->keyspace,
+			            td->name, i);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int codec_ck_decode(const struct tdesc *d, struct bufreader *r, struct buf *native, size_t offs[],
+                    size_t lens[])
+{
+	const struct store_table_desc *td = &d->pub;
+	for (size_t i = 0; i < td->n_ck; i++) {
+		size_t start = native->len;
+		bool desc = td->ck_desc && td->ck_desc[i];
+		if (cqltype_decode_ordered(td->ck_types[i], r, desc, native, NULL))
+			return COL_ECORRUPT;
+		offs[i] = start;
+		lens[i] = native->len - start;
+	}
+	return 0;
+}
+
+int codec_ck_skip(const struct tdesc *d, struct bufreader *r, struct buf *scratch)
+{
+	const struct store_table_desc *td = &d->pub;
+	for (size_t i = 0; i < td->n_ck; i++) {
+		scratch->len = 0;
+		bool desc = td->ck_desc && td->ck_desc[i];
+		if (cqltype_decode_ordered(td->ck_types[i], r, desc, scratch, NULL))
+			return COL_ECORRUPT;
+	}
+	return 0;
+}
+
+const struct cqltype *codec_path_type(const struct cqltype *t)
+{
+	if (!cqltype_is_collection(t) || t->frozen)
+		return NULL;
+	if (t->kind == CQLTYPE_LIST)
+		return cqltype_simple(CQLTYPE_TIMEUUID);
+	return t->elem; /* set element, map key */
+}
+
+const struct cqltype *codec_cell_value_type(const struct cqltype *t)
+{
+	if (!cqltype_is_collection(t) || t->frozen)
+		return t;
+	if (t->kind == CQLTYPE_LIST)
+		return t->elem;
+	if (t->kind == CQLTYPE_MAP)
+		return t->value;
+	return NULL; /* set: cells carry no value */
+}
+
+/* ---- public helpers -------------------------------------------------------------------------- */
+
+int store_partition_key(const struct store_table *t, const struct store_value *pk, size_t n_pk,
+                        struct buf *out, struct cerr *err)
+{
+	const struct tdesc *d = table_tdesc(t);
+	if (!d)
+		return cerr_set(err, COL_EINVAL, "table %s is not described", t->cf_name);
+	return codec_pk_serialize(d, pk, n_pk, out, err);
+}
+
+int store_partition_token(const struct store_table *t, const struct store_value *pk, size_t n_pk,
+                          int64_t *token, struct cerr *err)
+{
+	struct buf b;
+	buf_init(&b);
+	int rc = store_partition_key(t, pk, n_pk, &b, err);
+	if (!rc)
+		*token = murmur3_token(b.data, b.len);
+	buf_release(&b);
+	return rc;
+}
+
+int64_t store_raw_key_token(const void *key, size_t klen)
+{
+	if (klen < 8)
+		return INT64_MIN;
+	return codec_token_load(key);
+}

@@ -1,0 +1,753 @@
+/*
+ * read.c — partition reads and token-range scans.
+ *
+ * A partition is read with one iterator: its header keys (partition
+ * tombstone, static cells, range tombstones) come first in key order, then
+ * its rows.  A row's keys (tombstone, marker, cells) are gathered, then
+ * resolved against the partition, range and row tombstones and the clock,
+ * and handed to the caller's callback.  Memory handed out is valid only
+ * during the callback (buffers are reused row after row).
+ */
+#include "storage/storage_int.h"
+
+#include "core/clock.h"
+#include "core/murmur3.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct rawcell {
+	uint32_t col;
+	size_t path_off, path_len; /* ordered path bytes in `bytes` */
+	size_t val_off, val_len;   /* the stored value in `bytes` */
+};
+
+struct rtomb {
+	size_t start_off, start_len, end_off, end_len; /* bounds in rtbytes */
+	int64_t ts;
+	int64_t ldt;
+};
+
+struct rctx {
+	struct store_table *t;
+	const struct tdesc *d;
+	rocksdb_iterator_t *it;
+	unsigned flags;
+	size_t limit, emitted;
+	int64_t now;
+	store_row_fn fn;
+	void *ctx;
+	int stop; /* fn's non-zero return */
+	/* partition */
+	struct buf pkey;
+	struct store_value pk[STORE_MAX_PK_COLS];
+	struct store_partition part;
+	struct rtomb *rts;
+	size_t n_rts, cap_rts;
+	struct buf rtbytes;
+	/* row being gathered */
+	bool in_row;
+	bool is_static;
+	struct buf rowck; /* encoded clustering of the row */
+	struct buf native;
+	size_t ck_off[STORE_MAX_CK_COLS], ck_len[STORE_MAX_CK_COLS];
+	struct store_value ck[STORE_MAX_CK_COLS];
+	struct rawcell *cells;
+	size_t n_cells, cap_cells;
+	struct buf bytes;
+	bool has_marker;
+	struct buf marker;
+	struct store_deletion rowdel;
+	/* output */
+	struct store_cell *out;
+	size_t cap_out;
+	struct buf paths; /* decoded paths */
+	struct buf scratch;
+};
+
+static void rctx_release(struct rctx *r)
+{
+	buf_release(&r->pkey);
+	buf_release(&r->rtbytes);
+	buf_release(&r->rowck);
+	buf_release(&r->native);
+	buf_release(&r->bytes);
+	buf_release(&r->marker);
+	buf_release(&r->paths);
+	buf_release(&r->scratch);
+	free(r->rts);
+	free(r->cells);
+	free(r->out);
+	if (r->it)
+		rocksdb_iter_destroy(r->it);
+}
+
+static int rctx_init(struct rctx *r, struct store_table *t, unsigned flags, size_t limit,
+                     int64_t now, store_row_fn fn, void *ctx, struct cerr *err)
+{
+	memset(r, 0, sizeof(*r));
+	r->t = t;
+	r->d = table_tdesc(t);
+	if (!r->d)
+		return cerr_set(err, COL_EINVAL, "table %s is not described", t->cf_name);
+	if (!t->cf)
+		return cerr_set(err, COL_ECLOSED, "table %s.%s is unusable after a failed truncate",
+		                r->d->pub.keyspace, r->d->pub.name);
+	r->flags = flags;
+	r->limit = limit;
+	r->now = now > 0 ? now : clock_wall_s();
+	r->fn = fn;
+	r->ctx = ctx;
+	buf_init(&r->pkey);
+	buf_init(&r->rtbytes);
+	buf_init(&r->rowck);
+	buf_init(&r->native);
+	buf_init(&r->bytes);
+	buf_init(&r->marker);
+	buf_init(&r->paths);
+	buf_init(&r->scratch);
+	r->it = rocksdb_create_iterator_cf(t->s->db, t->s->ro, t->cf);
+	return 0;
+}
+
+static bool starts_with(const char *k, size_t kl, const uint8_t *p, size_t pl)
+{
+	return kl >= pl && memcmp(k, p, pl) == 0;
+}
+
+static int bytes_cmp(const void *a, size_t alen, const void *b, size_t blen)
+{
+	size_t n = alen < blen ? alen : blen;
+	int c = n ? memcmp(a, b, n) : 0;
+	if (c)
+		return c;
+	return alen < blen ? -1 : alen > blen;
+}
+
+/* ---- rows ----------------------------------------------------------------------------------- */
+
+static void row_begin(struct rctx *r, bool is_static)
+{
+	r->in_row = true;
+	r->is_static = is_static;
+	r->n_cells = 0;
+	r->bytes.len = 0;
+	r->has_marker = false;
+	r->marker.len = 0;
+	r->rowdel.ts = INT64_MIN;
+	r->rowdel.ldt = 0;
+}
+
+static int row_add_cell(struct rctx *r, uint32_t col, const uint8_t *path, size_t plen,
+                        const char *val, size_t vlen)
+{
+	if (r->n_cells == r->cap_cells) {
+		size_t cap = r->cap_cells ? r->cap_cells * 2 : 16;
+		struct rawcell *c = realloc(r->cells, cap * sizeof(*c));
+		if (!c)
+			return COL_ENOMEM;
+		r->cells = c;
+		r->cap_cells = cap;
+	}
+	struct rawcell *c = &r->cells[r->n_cells++];
+	c->col = col;
+	c->path_off = r->bytes.len;
+	c->path_len = plen;
+	buf_put(&r->bytes, path, plen);
+	c->val_off = r->bytes.len;
+	c->val_len = vlen;
+	buf_put(&r->bytes, val, vlen);
+	return buf_ok(&r->bytes) ? 0 : COL_ENOMEM;
+}
+
+/* Does the range tombstone cover the row whose encoded clustering is ck? */
+static bool rt_covers(const struct rctx *r, const struct rtomb *rt, const uint8_t *ck, size_t n)
+{
+	/* A row sorts as its clustering followed by a kind byte (0x10..0x12):
+	 * compare that against the bounds, which end in 0x00 or 0xFF. */
+	uint8_t kind = KIND_ROW_DEL;
+	const uint8_t *s = r->rtbytes.data + rt->start_off;
+	const uint8_t *e = r->rtbytes.data + rt->end_off;
+	size_t m = n < rt->start_len ? n : rt->start_len;
+	int c = m ? memcmp(ck, s, m) : 0;
+	if (c == 0)
+		c = n < rt->start_len ? (kind < s[n] ? -1 : 1) : 1;
+	if (c <= 0)
+		return false;
+	m = n < rt->end_len ? n : rt->end_len;
+	c = m ? memcmp(ck, e, m) : 0;
+	if (c == 0)
+		c = n < rt->end_len ? (kind < e[n] ? -1 : 1) : 1;
+	return c < 0;
+}
+
+static int cell_path_cmp(const void *a, const void *b, void *ctx)
+{
+	const struct rawcell *x = a, *y = b;
+	const uint8_t *base = ctx;
+	if (x->col != y->col)
+		return x->col < y->col ? -1 : 1;
+	return bytes_cmp(base + x->path_off, x->path_len, base + y->path_off, y->path_len);
+}
+
+/* Resolve and emit the gathered row. */
+static int row_finish(struct rctx *r, struct cerr *err)
+{
+	if (!r->in_row)
+		return 0;
+	r->in_row = false;
+	if (!buf_ok(&r->bytes) || !buf_ok(&r->marker))
+		return cerr_set(err, COL_ENOMEM, "storage: out of memory reading a row");
+	bool tombs = r->flags & STORE_READ_TOMBSTONES;
+	int64_t del = r->part.deletion.ts;
+	if (r->rowdel.ts > del)
+		del = r->rowdel.ts;
+	if (!r->is_static) {
+		for (size_t i = 0; i < r->n_rts; i++)
+			if (r->rts[i].ts > del &&
+			    rt_covers(r, &r->rts[i], r->rowck.data, r->rowck.len))
+				del = r->rts[i].ts;
+	}
+	struct store_row row = {.is_static = r->is_static, .deletion = r->rowdel};
+	if (!r->is_static) {
+		row.ck = r->ck;
+		row.n_ck = r->d->pub.n_ck;
+	}
+	if (r->has_marker) {
+		struct cellval v;
+		if (cellval_parse(r->marker.data, r->marker.len, &v) == 0 && v.ts > del &&
+		    cellval_live(&v, r->now)) {
+			row.has_marker = true;
+			row.marker_ts = v.ts;
+			row.marker_ttl = v.ttl;
+			row.marker_expiry_s = (v.flags & VAL_EXPIRING) ? v.ldt : 0;
+		}
+	}
+	/* Reverse iteration gathered the cells backwards: order them. */
+	if (r->n_cells > 1 && (r->flags & STORE_READ_REVERSE))
+		qsort_r(r->cells, r->n_cells, sizeof(*r->cells), cell_path_cmp, r->bytes.data);
+	if (r->cap_out < r->n_cells) {
+		struct store_cell *o = realloc(r->out, r->n_cells * sizeof(*o));
+		if (!o)
+			return cerr_set(err, COL_ENOMEM, "storage: out of memory reading a row");
+		r->out = o;
+		r->cap_out = r->n_cells;
+	}
+	r->paths.len = 0;
+	size_t n_out = 0, n_live = 0;
+	uint32_t coldel_col = UINT32_MAX;
+	int64_t coldel_ts = INT64_MIN;
+	/* First pass decodes paths into r->paths; pointers fixed after (it may grow). */
+	size_t *path_offs = NULL;
+	if (r->n_cells) {
+		path_offs = malloc(r->n_cells * sizeof(*path_offs));
+		if (!path_offs)
+			return cerr_set(err, COL_ENOMEM, "storage: out of memory reading a row");
+	}
+	for (size_t i = 0; i < r->n_cells; i++) {
+		const struct rawcell *c = &r->cells[i];
+		struct cellval v;
+		if (cellval_parse(r->bytes.data + c->val_off, c->val_len, &v))
+			continue;
+		if (c->path_len == 0) {
+			/* a plain cell, or a whole-collection deletion for path cells after it */
+			if (v.flags & VAL_TOMBSTONE) {
+				coldel_col = c->col;
+				coldel_ts = v.ts;
+			}
+		} else if (c->col == coldel_col && v.ts <= coldel_ts) {
+			continue;
+		}
+		if (v.ts <= del)
+			continue;
+		bool live = cellval_live(&v, r->now);
+		if (!live && !tombs)
+			continue;
+		struct store_cell *o = &r->out[n_out];
+		memset(o, 0, sizeof(*o));
+		o->col = c->col;
+		o->ts = v.ts;
+		if (live) {
+			o->value = v.value;
+			o->value_len = v.value_len;
+			o->ttl = v.ttl;
+			o->expiry_s = (v.flags & VAL_EXPIRING) ? v.ldt : 0;
+			n_live++;
+		} else {
+			o->tombstone = true;
+			o->ldt = v.ldt;
+		}
+		path_offs[n_out] = SIZE_MAX;
+		if (c->path_len) {
+			const struct store_column *col = tdesc_column(r->d, c->col);
+			const struct cqltype *pt = col ? codec_path_type(col->type) : NULL;
+			struct bufreader br;
+			bufreader_init(&br, r->bytes.data + c->path_off, c->path_len);
+			size_t at = r->paths.len;
+			if (!pt || cqltype_decode_ordered(pt, &br, false, &r->paths, NULL) != 0)
+				continue; /* column dropped or bytes unreadable: skip */
+			path_offs[n_out] = at;
+			o->path_len = r->paths.len - at;
+		}
+		n_out++;
+	}
+	for (size_t i = 0; i < n_out; i++)
+		if (path_offs[i] != SIZE_MAX)
+			r->out[i].path = r->paths.data + path_offs[i];
+	free(path_offs);
+	if (!buf_ok(&r->paths))
+		return cerr_set(err, COL_ENOMEM, "storage: out of memory reading a row");
+	row.cells = r->out;
+	row.n_cells = n_out;
+	bool emit = row.has_marker || n_live > 0;
+	if (tombs && !emit)
+		emit = n_out > 0 || r->rowdel.ts != INT64_MIN || r->has_marker;
+	if (!emit)
+		return 0;
+	if (!r->is_static)
+		r->emitted++;
+	int rc = r->fn(r->ctx, &r->part, &row);
+	if (rc)
+		r->stop = rc;
+	return 0;
+}
+
+/* ---- partition ------------------------------------------------------------------------------- */
+
+/* Set up r->part from a partition prefix (token | escaped key). */
+static int partition_begin(struct rctx *r, const uint8_t *p, size_t plen)
+{
+	r->pkey.len = 0;
+	if (codec_partition_prefix_len(p, plen, &r->pkey) != plen || !buf_ok(&r->pkey))
+		return COL_ECORRUPT;
+	if (codec_pk_split(r->d, r->pkey.data, r->pkey.len, r->pk))
+		return COL_ECORRUPT;
+	r->part.token = codec_token_load(p);
+	r->part.pk = r->pk;
+	r->part.n_pk = r->d->pub.n_pk;
+	r->part.key = r->pkey.data;
+	r->part.key_len = r->pkey.len;
+	r->part.deletion.ts = INT64_MIN;
+	r->part.deletion.ldt = 0;
+	r->n_rts = 0;
+	r->rtbytes.len = 0;
+	return 0;
+}
+
+/* Parse a bound (components then 0x00/0xFF) at br into rtbytes (offset, length out). */
+static int parse_bound(struct rctx *r, struct bufreader *br, size_t *off, size_t *len)
+{
+	size_t start = br->pos;
+	for (size_t i = 0;; i++) {
+		if (bufreader_left(br) == 0)
+			return COL_ECORRUPT;
+		uint8_t b = br->p[br->pos];
+		if (b == BOUND_BEFORE || b == BOUND_AFTER) {
+			br->pos++;
+			break;
+		}
+		if (i >= r->d->pub.n_ck)
+			return COL_ECORRUPT;
+		bool desc = r->d->pub.ck_desc && r->d->pub.ck_desc[i];
+		r->scratch.len = 0;
+		if (cqltype_decode_ordered(r->d->pub.ck_types[i], br, desc, &r->scratch, NULL))
+			return COL_ECORRUPT;
+	}
+	*off = r->rtbytes.len;
+	*len = br->pos - start;
+	buf_put(&r->rtbytes, br->p + start, *len);
+	return buf_ok(&r->rtbytes) ? 0 : COL_ENOMEM;
+}
+
+static int add_range_tombstone(struct rctx *r, const uint8_t *k, size_t kl, size_t at,
+                               const struct cellval *v)
+{
+	struct bufreader br;
+	bufreader_init(&br, k, kl);
+	br.pos = at;
+	struct rtomb rt = {.ts = v->ts, .ldt = v->ldt};
+	int rc = parse_bound(r, &br, &rt.start_off, &rt.start_len);
+	if (!rc)
+		rc = parse_bound(r, &br, &rt.end_off, &rt.end_len);
+	if (rc)
+		return rc;
+	if (r->n_rts == r->cap_rts) {
+		size_t cap = r->cap_rts ? r->cap_rts * 2 : 8;
+		struct rtomb *p = realloc(r->rts, cap * sizeof(*p));
+		if (!p)
+			return COL_ENOMEM;
+		r->rts = p;
+		r->cap_rts = cap;
+	}
+	r->rts[r->n_rts++] = rt;
+	return 0;
+}
+
+/* Build the key of a slice bound: P | SEC_ROW | components | terminator. */
+static int slice_key(struct rctx *r, struct buf *out, const uint8_t *p, size_t plen,
+                     const struct store_value *v, size_t n, uint8_t term, struct cerr *err)
+{
+	out->len = 0;
+	buf_put(out, p, plen);
+	buf_put_u8(out, SEC_ROW);
+	if (n == 0) {
+		/* unbounded: before every row (0x00 is below every marker and kind) or after */
+		if (term == BOUND_AFTER) {
+			out->data[out->len - 1] = SEC_ROW + 1;
+		}
+		return buf_ok(out) ? 0 : COL_ENOMEM;
+	}
+	int rc = codec_ck_encode(r->d, v, n, out, err);
+	if (rc)
+		return rc;
+	buf_put_u8(out, term);
+	return buf_ok(out) ? 0 : cerr_set(err, COL_ENOMEM, "storage: out of memory");
+}
+
+/* Gather the key at the iterator into the current row (starting a new one as needed). */
+static int gather(struct rctx *r, const char *kc, size_t kl, size_t plen, struct cerr *err)
+{
+	const uint8_t *k = (const uint8_t *)kc;
+	size_t vl;
+	const char *val = rocksdb_iter_value(r->it, &vl);
+	/* Row boundary: the key continues the current row's clustering with a kind byte. */
+	size_t ck_at = plen + 1;
+	size_t rl = r->rowck.len;
+	bool same = r->in_row && !r->is_static && kl > ck_at + rl &&
+	            memcmp(k + ck_at, r->rowck.data, rl) == 0 && k[ck_at + rl] >= KIND_ROW_DEL &&
+	            k[ck_at + rl] <= KIND_CELL;
+	size_t kind_at;
+	if (same) {
+		kind_at = ck_at + rl;
+	} else {
+		int rc = row_finish(r, err);
+		if (rc || r->stop)
+			return rc;
+		if (r->limit && r->emitted >= r->limit)
+			return 0;
+		struct bufreader br;
+		bufreader_init(&br, k, kl);
+		br.pos = ck_at;
+		r->native.len = 0;
+		if (codec_ck_decode(r->d, &br, &r->native, r->ck_off, r->ck_len) ||
+		    bufreader_left(&br) == 0)
+			return cerr_set(err, COL_ECORRUPT, "table %s: malformed row key",
+			                r->t->cf_name);
+		kind_at = br.pos;
+		r->rowck.len = 0;
+		buf_put(&r->rowck, k + ck_at, kind_at - ck_at);
+		if (!buf_ok(&r->rowck) || !buf_ok(&r->native))
+			return cerr_set(err, COL_ENOMEM, "storage: out of memory");
+		for (size_t i = 0; i < r->d->pub.n_ck; i++) {
+			r->ck[i].p = r->native.data + r->ck_off[i];
+			r->ck[i].len = r->ck_len[i];
+		}
+		row_begin(r, false);
+	}
+	uint8_t kind = k[kind_at];
+	if (kind == KIND_ROW_DEL) {
+		struct cellval v;
+		if (cellval_parse(val, vl, &v) == 0 && (v.flags & VAL_TOMBSTONE)) {
+			r->rowdel.ts = v.ts;
+			r->rowdel.ldt = v.ldt;
+		}
+	} else if (kind == KIND_MARKER) {
+		r->has_marker = true;
+		r->marker.len = 0;
+		buf_put(&r->marker, val, vl);
+	} else if (kind == KIND_CELL && kl >= kind_at + 5) {
+		uint32_t col = be32_load(k + kind_at + 1);
+		if (row_add_cell(r, col, k + kind_at + 5, kl - kind_at - 5, val, vl))
+			return cerr_set(err, COL_ENOMEM, "storage: out of memory");
+	}
+	return 0;
+}
+
+/*
+ * Read the partition with prefix p (token | escaped key).  Leaves the iterator
+ * anywhere.  Honours r->limit/r->stop.
+ */
+static int read_partition(struct rctx *r, const uint8_t *p, size_t plen,
+                          const struct store_slice *slice, struct cerr *err)
+{
+	int rc = partition_begin(r, p, plen);
+	if (rc)
+		return cerr_set(err, COL_ECORRUPT, "table %s: malformed partition key",
+		                r->t->cf_name);
+	rocksdb_iterator_t *it = r->it;
+	bool reverse = r->flags & STORE_READ_REVERSE;
+	/* Header keys: partition tombstone, static cells, range tombstones. */
+	rocksdb_iter_seek(it, (const char *)p, plen);
+	bool static_row = false;
+	for (; rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+		size_t kl, vl;
+		const char *k = rocksdb_iter_key(it, &kl);
+		if (!starts_with(k, kl, p, plen) || kl == plen)
+			break;
+		uint8_t sec = (uint8_t)k[plen];
+		if (sec >= SEC_ROW)
+			break;
+		const char *val = rocksdb_iter_value(it, &vl);
+		struct cellval v;
+		if (cellval_parse(val, vl, &v))
+			continue;
+		if (sec == SEC_PARTITION_DEL && (v.flags & VAL_TOMBSTONE)) {
+			r->part.deletion.ts = v.ts;
+			r->part.deletion.ldt = v.ldt;
+		} else if (sec == SEC_STATIC && kl >= plen + 5) {
+			if (!static_row) {
+				row_begin(r, true);
+				static_row = true;
+			}
+			if (row_add_cell(r, be32_load((const uint8_t *)k + plen + 1),
+			                 (const uint8_t *)k + plen + 5, kl - plen - 5, val, vl))
+				return cerr_set(err, COL_ENOMEM, "storage: out of memory");
+		} else if (sec == SEC_RANGE_DEL && (v.flags & VAL_TOMBSTONE)) {
+			rc = add_range_tombstone(r, (const uint8_t *)k, kl, plen + 1, &v);
+			if (rc)
+				return cerr_set(err, rc, "table %s: malformed range tombstone",
+				                r->t->cf_name);
+		}
+	}
+	if (static_row) {
+		unsigned saved = r->flags;
+		r->flags &= ~(unsigned)STORE_READ_REVERSE; /* gathered in order */
+		rc = row_finish(r, err);
+		r->flags = saved;
+		if (rc || r->stop)
+			return rc;
+	}
+	/* Rows. */
+	struct buf lo, hi;
+	buf_init(&lo);
+	buf_init(&hi);
+	const struct store_slice none = {0};
+	if (!slice)
+		slice = &none;
+	rc = slice_key(r, &lo, p, plen, slice->start, slice->n_start,
+	               slice->start_incl ? BOUND_BEFORE : BOUND_AFTER, err);
+	if (!rc)
+		rc = slice_key(r, &hi, p, plen, slice->end, slice->n_end,
+		               slice->end_incl ? BOUND_AFTER : BOUND_BEFORE, err);
+	if (rc)
+		goto out;
+	if (reverse)
+		rocksdb_iter_seek_for_prev(it, (const char *)hi.data, hi.len);
+	else
+		rocksdb_iter_seek(it, (const char *)lo.data, lo.len);
+	while (rocksdb_iter_valid(it) && !r->stop) {
+		size_t kl;
+		const char *k = rocksdb_iter_key(it, &kl);
+		if (!starts_with(k, kl, p, plen) || kl <= plen || (uint8_t)k[plen] != SEC_ROW)
+			break;
+		if (reverse ? bytes_cmp(k, kl, lo.data, lo.len) <= 0
+		            : bytes_cmp(k, kl, hi.data, hi.len) >= 0)
+			break;
+		rc = gather(r, k, kl, plen, err);
+		if (rc || r->stop || (r->limit && r->emitted >= r->limit && !r->in_row))
+			break;
+		if (reverse)
+			rocksdb_iter_prev(it);
+		else
+			rocksdb_iter_next(it);
+	}
+	if (!rc && !r->stop && (!r->limit || r->emitted < r->limit))
+		rc = row_finish(r, err);
+	r->in_row = false;
+	if (!rc) {
+		char *rerr = NULL;
+		rocksdb_iter_get_error(it, &rerr);
+		if (rerr)
+			rc = store_rocks_err(err, rerr, "read", r->t->cf_name);
+	}
+out:
+	buf_release(&lo);
+	buf_release(&hi);
+	return rc;
+}
+
+int store_read_partition(struct store_table *t, const struct store_value *pk, size_t n_pk,
+                         const struct store_slice *slice, unsigned flags, size_t limit,
+                         int64_t now_s, store_row_fn fn, void *ctx, struct cerr *err)
+{
+	struct rctx r;
+	int rc = rctx_init(&r, t, flags, limit, now_s, fn, ctx, err);
+	if (rc) {
+		rctx_release(&r);
+		return rc;
+	}
+	struct buf key, prefix;
+	buf_init(&key);
+	buf_init(&prefix);
+	rc = codec_pk_serialize(r.d, pk, n_pk, &key, err);
+	if (!rc) {
+		codec_partition_prefix(&prefix, murmur3_token(key.data, key.len), key.data,
+		                       key.len);
+		rc = buf_ok(&prefix) ? read_partition(&r, prefix.data, prefix.len, slice, err)
+		                     : cerr_set(err, COL_ENOMEM, "storage: out of memory");
+	}
+	buf_release(&key);
+	buf_release(&prefix);
+	if (!rc)
+		rc = r.stop;
+	rctx_release(&r);
+	return rc;
+}
+
+/* ---- token ranges --------------------------------------------------------------------------- */
+
+struct subrange {
+	int64_t start; /* exclusive; INT64_MIN = from the first token */
+	int64_t end;   /* inclusive */
+};
+
+static size_t split_range(int64_t start, int64_t end, struct subrange out[2])
+{
+	if (start < end) {
+		out[0] = (struct subrange){start, end};
+		return 1;
+	}
+	/* wraps (or the whole ring when equal) */
+	out[0] = (struct subrange){start, INT64_MAX};
+	out[1] = (struct subrange){INT64_MIN, end};
+	return start == INT64_MAX ? (out[0] = out[1], 1) : 2;
+}
+
+static bool in_subrange(const struct subrange *s, int64_t tok)
+{
+	return tok > s->start && tok <= s->end;
+}
+
+/* Seek to the first key with token > start. */
+static void seek_after_token(rocksdb_iterator_t *it, int64_t start)
+{
+	uint8_t k[8];
+	if (start == INT64_MIN) {
+		rocksdb_iter_seek_to_first(it);
+		return;
+	}
+	be64_store(k, ((uint64_t)start ^ (1ULL << 63)) + 1);
+	rocksdb_iter_seek(it, (const char *)k, 8);
+}
+
+/* Seek past every key of the partition with prefix p (ends in 0x00 0x01). */
+static void seek_past_partition(rocksdb_iterator_t *it, struct buf *tmp, const uint8_t *p,
+                                size_t plen)
+{
+	tmp->len = 0;
+	buf_put(tmp, p, plen);
+	if (!buf_ok(tmp))
+		return;
+	tmp->data[plen - 1] = 0x02;
+	rocksdb_iter_seek(it, (const char *)tmp->data, plen);
+}
+
+int store_scan(struct store_table *t, int64_t start, int64_t end,
+               const struct store_position *after, unsigned flags, size_t limit, int64_t now_s,
+               store_row_fn fn, void *ctx, struct cerr *err)
+{
+	struct rctx r;
+	flags &= ~(unsigned)STORE_READ_REVERSE;
+	int rc = rctx_init(&r, t, flags, limit, now_s, fn, ctx, err);
+	if (rc) {
+		rctx_release(&r);
+		return rc;
+	}
+	struct subrange sr[2];
+	size_t nsr = split_range(start, end, sr);
+	size_t first = 0;
+	struct buf ap, cur, tmp;
+	buf_init(&ap);
+	buf_init(&cur);
+	buf_init(&tmp);
+	if (after) {
+		if (nsr == 2 && in_subrange(&sr[1], after->token))
+			first = 1;
+		codec_partition_prefix(&ap, after->token, after->key, after->key_len);
+	}
+	for (size_t i = first; i < nsr && !rc && !r.stop; i++) {
+		if (after && i == first && in_subrange(&sr[i], after->token)) {
+			if (after->n_ck) {
+				struct store_slice sl = {.start = after->ck,
+				                         .n_start = after->n_ck,
+				                         .start_incl = false};
+				rc = read_partition(&r, ap.data, ap.len, &sl, err);
+				if (rc || r.stop || (limit && r.emitted >= limit))
+					break;
+			}
+			seek_past_partition(r.it, &tmp, ap.data, ap.len);
+		} else {
+			seek_after_token(r.it, sr[i].start);
+		}
+		while (rocksdb_iter_valid(r.it) && !rc && !r.stop) {
+			if (limit && r.emitted >= limit)
+				break;
+			size_t kl;
+			const char *k = rocksdb_iter_key(r.it, &kl);
+			if (kl < 8 || codec_token_load((const uint8_t *)k) > sr[i].end)
+				break;
+			size_t plen = codec_partition_prefix_len((const uint8_t *)k, kl, NULL);
+			if (plen == 0) {
+				rc = cerr_set(err, COL_ECORRUPT, "table %s: malformed key",
+				              t->cf_name);
+				break;
+			}
+			cur.len = 0;
+			buf_put(&cur, k, plen);
+			if (!buf_ok(&cur)) {
+				rc = cerr_set(err, COL_ENOMEM, "storage: out of memory");
+				break;
+			}
+			rc = read_partition(&r, cur.data, cur.len, NULL, err);
+			if (rc || r.stop)
+				break;
+			seek_past_partition(r.it, &tmp, cur.data, cur.len);
+		}
+		if (!rc) {
+			char *rerr = NULL;
+			rocksdb_iter_get_error(r.it, &rerr);
+			if (rerr)
+				rc = store_rocks_err(err, rerr, "scan", t->cf_name);
+		}
+		if (limit && r.emitted >= limit)
+			break;
+	}
+	buf_release(&ap);
+	buf_release(&cur);
+	buf_release(&tmp);
+	if (!rc)
+		rc = r.stop;
+	rctx_release(&r);
+	return rc;
+}
+
+int store_scan_raw(struct store_table *t, int64_t start, int64_t end, store_kv_fn fn, void *ctx,
+                   struct cerr *err)
+{
+	if (!t->cf)
+		return cerr_set(err, COL_ECLOSED, "table %s is unusable after a failed truncate",
+		                t->cf_name);
+	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(t->s->db, t->s->ro, t->cf);
+	struct subrange sr[2];
+	size_t nsr = split_range(start, end, sr);
+	int rc = 0;
+	for (size_t i = 0; i < nsr && !rc; i++) {
+		for (seek_after_token(it, sr[i].start); rocksdb_iter_valid(it);
+		     rocksdb_iter_next(it)) {
+			size_t kl, vl;
+			const char *k = rocksdb_iter_key(it, &kl);
+			if (kl < 8 || codec_token_load((const uint8_t *)k) > sr[i].end)
+				break;
+			const char *v = rocksdb_iter_value(it, &vl);
+			rc = fn(ctx, k, kl, v, vl);
+			if (rc)
+				break;
+		}
+	}
+	char *rerr = NULL;
+	rocksdb_iter_get_error(it, &rerr);
+	rocksdb_iter_destroy(it);
+	if (rerr)
+		return store_rocks_err(err, rerr, "scan", t->cf_name);
+	return rc;
+}

@@ -1,0 +1,161 @@
+/*
+ * storage_int.h — internals shared by the storage module's files and its
+ * tests (SQLite's btreeInt.h model).  Not for the rest of the tree.
+ *
+ *   store.c     open/close, column families, kv CFs, tables, merge operator,
+ *               compaction filter
+ *   codec.c     key and value encodings (layouts in storage.h), reconcile
+ *   mutation.c  mutation building, its msgpack form, apply
+ *   read.c      partition reads, token-range scans
+ */
+#ifndef COLONNADE_STORAGE_INT_H
+#define COLONNADE_STORAGE_INT_H
+
+#include "storage/storage.h"
+
+#include <pthread.h>
+#include <rocksdb/c.h>
+#include <stdatomic.h>
+
+/* Key sections (after token | partition key). */
+#define SEC_PARTITION_DEL 0x00
+#define SEC_STATIC        0x01
+#define SEC_RANGE_DEL     0x02
+#define SEC_ROW           0x03
+/* Row kinds (after the clustering). */
+#define KIND_ROW_DEL 0x10
+#define KIND_MARKER  0x11
+#define KIND_CELL    0x12
+/* Bound terminators. */
+#define BOUND_BEFORE 0x00
+#define BOUND_AFTER  0xFF
+
+/* Value flags. */
+#define VAL_TOMBSTONE 0x01
+#define VAL_EXPIRING  0x02
+#define VAL_HEADER    9 /* flags + ts */
+
+/* Parsed value (points into the stored bytes). */
+struct cellval {
+	uint8_t flags;
+	int64_t ts;
+	int32_t ttl;
+	uint32_t ldt; /* expiry (expiring) or deletion time (tombstone) */
+	const uint8_t *value;
+	size_t value_len;
+};
+
+/* 0 or COL_ECORRUPT. */
+int cellval_parse(const void *p, size_t len, struct cellval *out);
+/* Append an encoded value. */
+void cellval_put(struct buf *out, uint8_t flags, int64_t ts, int32_t ttl, uint32_t ldt,
+                 const void *value, size_t len);
+/* Reconcile order: > 0 when a wins over b (see storage.h RECONCILE). */
+int cellval_reconcile_cmp(const void *a, size_t alen, const void *b, size_t blen);
+/* Live at now_s: not a tombstone and not expired. */
+static inline bool cellval_live(const struct cellval *v, int64_t now_s)
+{
+	if (v->flags & VAL_TOMBSTONE)
+		return false;
+	return !(v->flags & VAL_EXPIRING) || (int64_t)v->ldt > now_s;
+}
+
+/* Deep-copied table descriptor. */
+struct tdesc {
+	struct store_table_desc pub;
+	struct store_column *cols; /* sorted by id */
+	struct tdesc *retired_next;
+};
+
+const struct store_column *tdesc_column(const struct tdesc *d, uint32_t id);
+
+/* Per table-CF state read by the compaction filter (lives until store_close). */
+struct cf_state {
+	_Atomic int32_t gc_grace; /* -1 = unknown: never purge */
+	_Atomic int64_t now_override;
+	struct tdesc *_Atomic desc; /* may be NULL (table not described yet) */
+	struct cf_state *next;
+};
+
+struct store_table {
+	struct store *s;
+	uint8_t id[16];
+	char cf_name[40];
+	rocksdb_column_family_handle_t *cf;
+	struct cf_state *state;
+	struct store_table *next;
+	bool described; /* store_table_open was called */
+};
+
+struct store {
+	rocksdb_t *db;
+	rocksdb_options_t *db_opts;
+	rocksdb_cache_t *cache;
+	rocksdb_block_based_table_options_t *bbto;
+	rocksdb_filterpolicy_t *bloom_dummy_; /* owned by bbto */
+	rocksdb_writeoptions_t *wo;
+	rocksdb_readoptions_t *ro;
+	rocksdb_column_family_handle_t *cf_default, *cf_system, *cf_hints;
+	struct store_options opt;
+	char *dir;
+	pthread_mutex_t lock; /* tables list, CF create/drop, retired descs */
+	struct store_table *tables;
+	struct cf_state *states;
+	struct tdesc *retired;
+	pthread_t syncer;
+	bool syncer_started;
+	bool stopping;
+	pthread_mutex_t sync_mu;
+	pthread_cond_t sync_cv;
+};
+
+/* Current descriptor of a table (NULL if not described). */
+static inline const struct tdesc *table_tdesc(const struct store_table *t)
+{
+	return atomic_load_explicit(&t->state->desc, memory_order_acquire);
+}
+
+/* Translate and free a RocksDB error: COL_EIO with context. */
+int store_rocks_err(struct cerr *err, char *rerr, const char *what, const char *name);
+
+/* ---- codec ---------------------------------------------------------------------------------- */
+
+/* Serialized partition key (Cassandra form), validated. */
+int codec_pk_serialize(const struct tdesc *d, const struct store_value *pk, size_t n,
+                       struct buf *out, struct cerr *err);
+/* Split a serialized key into n components (pointing into key). */
+int codec_pk_split(const struct tdesc *d, const uint8_t *key, size_t len, struct store_value *out);
+/* token | escaped key: the partition prefix of every key of the partition. */
+void codec_partition_prefix(struct buf *out, int64_t token, const uint8_t *key, size_t len);
+/* Length of the partition prefix at the start of k (token + escaped key), 0 if malformed;
+ * the unescaped serialized key is appended to `key_out` if not NULL. */
+size_t codec_partition_prefix_len(const uint8_t *k, size_t len, struct buf *key_out);
+static inline int64_t codec_token_load(const uint8_t *k)
+{
+	return (int64_t)(be64_load(k) ^ (1ULL << 63));
+}
+/* Append the ordered encoding of n clustering values (n <= n_ck). */
+int codec_ck_encode(const struct tdesc *d, const struct store_value *ck, size_t n, struct buf *out,
+                    struct cerr *err);
+/* Decode the n_ck components at r into `native` (values appended) and record their
+ * offsets/lengths in vals (pointing into native after completion: call codec_ck_fix). */
+int codec_ck_decode(const struct tdesc *d, struct bufreader *r, struct buf *native, size_t offs[],
+                    size_t lens[]);
+/* Skip n_ck encoded components (0 or COL_ECORRUPT). */
+int codec_ck_skip(const struct tdesc *d, struct bufreader *r, struct buf *scratch);
+/* Collection path type of a column (NULL if the column holds whole values). */
+const struct cqltype *codec_path_type(const struct cqltype *col_type);
+/* Value type of a cell of column type (element type for non-frozen list/map cells). */
+const struct cqltype *codec_cell_value_type(const struct cqltype *col_type);
+
+/* ---- mutation / apply ----------------------------------------------------------------------- */
+
+int mutation_apply_bytes(struct store *s, struct store_table *known, const uint8_t *bytes,
+                         size_t len, bool validate, struct cerr *err);
+
+/* ---- compaction filter ---------------------------------------------------------------------- */
+
+rocksdb_compactionfilterfactory_t *cfilter_factory_new(struct cf_state *st);
+rocksdb_mergeoperator_t *merge_operator_new(void);
+
+#endif

@@ -1,0 +1,1075 @@
+/*
+ * store.c — opening and closing the RocksDB database, the column families,
+ * the plain key/value CFs, table lifecycle, the LWW merge operator and the
+ * compaction filter.  Layouts and rules: storage.h.
+ */
+#include "storage/storage_int.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MOD             "storage"
+#define CF_SYSTEM       "system"
+#define CF_HINTS        "hints"
+#define CF_TABLE_PREFIX "t_"
+#define PID_FILE        "colonnade.pid"
+
+void store_options_init(struct store_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->sync = STORE_SYNC_PERIODIC;
+	/* Cassandra's commitlog_sync_period default. */
+	o->sync_period_ms = 10000;
+	/* Enough to hold the index/filter blocks and hot data of a test node;
+	 * operators size it to their RAM. */
+	o->block_cache_bytes = 256u << 20;
+	/* RocksDB's default; bigger memtables mean fewer L0 files but a longer
+	 * replay after a crash. */
+	o->write_buffer_bytes = 64u << 20;
+	/* One flush and one compaction thread: this project's machines have 2 cores. */
+	o->background_jobs = 2;
+}
+
+int store_rocks_err(struct cerr *err, char *rerr, const char *what, const char *name)
+{
+	log_error(MOD, "%s%s%s: %s", what, name ? " " : "", name ? name : "",
+	          rerr ? rerr : "unknown error");
+	int rc = cerr_set(err, COL_EIO, "storage: %s%s%s failed: %s", what, name ? " " : "",
+	                  name ? name : "", rerr ? rerr : "unknown error");
+	free(rerr);
+	return rc;
+}
+
+/* ---- merge operator ------------------------------------------------------------------------- */
+
+static char *merge_pick(const char *existing, size_t existing_len, const char *const *ops,
+                        const size_t *lens, int n, unsigned char *success, size_t *new_len)
+{
+	const char *best = existing;
+	size_t best_len = existing_len;
+	for (int i = 0; i < n; i++) {
+		if (!best || cellval_reconcile_cmp(ops[i], lens[i], best, best_len) > 0) {
+			best = ops[i];
+			best_len = lens[i];
+		}
+	}
+	char *out = malloc(best_len ? best_len : 1);
+	if (!out) {
+		*success = 0;
+		return NULL;
+	}
+	if (best_len)
+		memcpy(out, best, best_len);
+	*new_len = best_len;
+	*success = 1;
+	return out;
+}
+
+static char *merge_full(void *state, const char *key, size_t klen, const char *existing,
+                        size_t existing_len, const char *const *ops, const size_t *lens, int n,
+                        unsigned char *success, size_t *new_len)
+{
+	(void)state;
+	(void)key;
+	(void)klen;
+	return merge_pick(existing, existing_len, ops, lens, n, success, new_len);
+}
+
+static char *merge_partial(void *state, const char *key, size_t klen, const char *const *ops,
+                           const size_t *lens, int n, unsigned char *success, size_t *new_len)
+{
+	(void)state;
+	(void)key;
+	(void)klen;
+	return merge_pick(NULL, 0, ops, lens, n, success, new_len);
+}
+
+static void merge_delete_value(void *state, const char *value, size_t len)
+{
+	(void)state;
+	(void)len;
+	free((void *)value);
+}
+
+static void noop_destructor(void *state)
+{
+	(void)state;
+}
+static const char *merge_name(void *state)
+{
+	(void)state;
+	return "colonnade.lww.v1";
+}
+
+rocksdb_mergeoperator_t *merge_operator_new(void)
+{
+	return rocksdb_mergeoperator_create(NULL, noop_destructor, merge_full, merge_partial,
+	                                    merge_delete_value, merge_name);
+}
+
+/* ---- compaction filter ---------------------------------------------------------------------- */
+
+struct cfilter {
+	struct cf_state *st;
+	const struct tdesc *d;
+	int64_t now;
+	int32_t gc;      /* -1 unknown */
+	bool full;       /* full manual compaction: may purge partition/row/range tombstones */
+	struct buf part; /* current partition prefix */
+	int64_t part_del;
+	struct buf row; /* current row prefix (through the clustering) */
+	int64_t row_del;
+	struct buf scratch, out;
+};
+
+static bool past_gc(const struct cfilter *f, uint32_t ldt)
+{
+	return f->gc >= 0 && (int64_t)ldt + f->gc < f->now;
+}
+
+static unsigned char cfilter_filter(void *state, int level, const char *key, size_t klen,
+                                    const char *val, size_t vlen, char **new_value, size_t *new_len,
+                                    unsigned char *changed)
+{
+	(void)level;
+	struct cfilter *f = state;
+	const uint8_t *k = (const uint8_t *)key;
+	struct cellval v;
+	*changed = 0;
+	if (cellval_parse(val, vlen, &v))
+		return 0; /* never drop what we do not understand */
+	size_t plen = codec_partition_prefix_len(k, klen, NULL);
+	if (plen == 0 || plen >= klen)
+		return 0;
+	if (f->part.len != plen || memcmp(f->part.data, k, plen) != 0) {
+		f->part.len = 0;
+		buf_put(&f->part, k, plen);
+		f->part_del = INT64_MIN;
+		f->row.len = 0;
+		f->row_del = INT64_MIN;
+	}
+	bool tomb = v.flags & VAL_TOMBSTONE;
+	uint8_t sec = k[plen];
+	switch (sec) {
+	case SEC_PARTITION_DEL:
+		if (tomb && v.ts > f->part_del)
+			f->part_del = v.ts;
+		return tomb && f->full && past_gc(f, v.ldt);
+	case SEC_RANGE_DEL: return tomb && f->full && past_gc(f, v.ldt);
+	case SEC_STATIC:
+		if (v.ts <= f->part_del)
+			return 1;
+		break;
+	case SEC_ROW: {
+		if (!f->d)
+			break;
+		struct bufreader r;
+		bufreader_init(&r, k, klen);
+		r.pos = plen + 1;
+		if (codec_ck_skip(f->d, &r, &f->scratch) || bufreader_left(&r) == 0)
+			return 0;
+		size_t rlen = r.pos;
+		uint8_t kind = k[rlen];
+		if (f->row.len != rlen || memcmp(f->row.data, k, rlen) != 0) {
+			f->row.len = 0;
+			buf_put(&f->row, k, rlen);
+			f->row_del = INT64_MIN;
+		}
+		if (kind == KIND_ROW_DEL) {
+			if (tomb && v.ts > f->row_del)
+				f->row_del = v.ts;
+			return tomb && f->full && past_gc(f, v.ldt);
+		}
+		if (v.ts <= f->part_del || v.ts <= f->row_del)
+			return 1;
+		break;
+	}
+	default: return 0;
+	}
+	/* A cell, a row marker or a static cell that nothing shadows. */
+	if (!tomb && (v.flags & VAL_EXPIRING) && (int64_t)v.ldt <= f->now) {
+		if (past_gc(f, v.ldt))
+			return 1;
+		f->out.len = 0;
+		cellval_put(&f->out, VAL_TOMBSTONE, v.ts, 0, v.ldt, NULL, 0);
+		if (!buf_ok(&f->out))
+			return 0;
+		*new_value = (char *)f->out.data;
+		*new_len = f->out.len;
+		*changed = 1;
+		return 0;
+	}
+	return tomb && past_gc(f, v.ldt);
+}
+
+static void cfilter_destroy(void *state)
+{
+	struct cfilter *f = state;
+	buf_release(&f->part);
+	buf_release(&f->row);
+	buf_release(&f->scratch);
+	buf_release(&f->out);
+	free(f);
+}
+
+static const char *cfilter_name(void *state)
+{
+	(void)state;
+	return "colonnade.gc.v1";
+}
+
+static rocksdb_compactionfilter_t *cfilter_create(void *state,
+                                                  rocksdb_compactionfiltercontext_t *ctx)
+{
+	struct cf_state *st = state;
+	struct cfilter *f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->st = st;
+	f->d = atomic_load(&st->desc);
+	int64_t ov = atomic_load(&st->now_override);
+	f->now = ov ? ov : clock_wall_s();
+	f->gc = atomic_load(&st->gc_grace);
+	f->full = rocksdb_compactionfiltercontext_is_full_compaction(ctx) &&
+	          rocksdb_compactionfiltercontext_is_manual_compaction(ctx);
+	buf_init(&f->part);
+	buf_init(&f->row);
+	buf_init(&f->scratch);
+	buf_init(&f->out);
+	f->part_del = f->row_del = INT64_MIN;
+	return rocksdb_compactionfilter_create(f, cfilter_destroy, cfilter_filter, cfilter_name);
+}
+
+static const char *cfactory_name(void *state)
+{
+	(void)state;
+	return "colonnade.gc.factory.v1";
+}
+
+rocksdb_compactionfilterfactory_t *cfilter_factory_new(struct cf_state *st)
+{
+	return rocksdb_compactionfilterfactory_create(st, noop_destructor, cfilter_create,
+	                                              cfactory_name);
+}
+
+/* ---- options -------------------------------------------------------------------------------- */
+
+static rocksdb_options_t *kv_cf_options(struct store *s)
+{
+	rocksdb_options_t *o = rocksdb_options_create();
+	rocksdb_options_set_block_based_table_factory(o, s->bbto);
+	rocksdb_options_set_compression(o, rocksdb_no_compression);
+	return o;
+}
+
+static rocksdb_options_t *table_cf_options(struct store *s, struct cf_state *st)
+{
+	rocksdb_options_t *o = rocksdb_options_create();
+	rocksdb_options_set_block_based_table_factory(o, s->bbto);
+	/* No compression: on 2 cores compaction CPU is the write bottleneck, and
+	 * db_bench's anchors are measured the same way. */
+	rocksdb_options_set_compression(o, rocksdb_no_compression);
+	rocksdb_options_set_write_buffer_size(o, s->opt.write_buffer_bytes);
+	/* Most data lives in the last level; bounds space amplification. */
+	rocksdb_options_set_level_compaction_dynamic_level_bytes(o, 1);
+	/* One filter instance per compaction sees the keys in order: the
+	 * partition/row tombstone tracking needs that (no subcompactions). */
+	rocksdb_options_set_max_subcompactions(o, 1);
+	rocksdb_options_set_merge_operator(o, merge_operator_new());
+	rocksdb_options_set_compaction_filter_factory(o, cfilter_factory_new(st));
+	return o;
+}
+
+static struct cf_state *cf_state_new(struct store *s)
+{
+	struct cf_state *st = calloc(1, sizeof(*st));
+	if (!st)
+		return NULL;
+	atomic_init(&st->gc_grace, -1);
+	atomic_init(&st->now_override, 0);
+	atomic_init(&st->desc, NULL);
+	st->next = s->states;
+	s->states = st;
+	return st;
+}
+
+static void hex16(const uint8_t id[16], char *out)
+{
+	static const char hx[] = "0123456789abcdef";
+	for (int i = 0; i < 16; i++) {
+		out[2 * i] = hx[id[i] >> 4];
+		out[2 * i + 1] = hx[id[i] & 15];
+	}
+	out[32] = 0;
+}
+
+static bool parse_table_cf(const char *name, uint8_t id[16])
+{
+	if (strncmp(name, CF_TABLE_PREFIX, 2) != 0 || strlen(name) != 34)
+		return false;
+	for (int i = 0; i < 16; i++) {
+		unsigned v;
+		if (sscanf(name + 2 + 2 * i, "%2x", &v) != 1)
+			return false;
+		id[i] = (uint8_t)v;
+	}
+	return true;
+}
+
+/* ---- open / close --------------------------------------------------------------------------- */
+
+static void *syncer_main(void *arg)
+{
+	struct store *s = arg;
+	pthread_mutex_lock(&s->sync_mu);
+	while (!s->stopping) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)s->opt.sync_period_ms * 1000000u;
+		ts.tv_sec += (time_t)(ns / 1000000000u);
+		ts.tv_nsec = (long)(ns % 1000000000u);
+		pthread_cond_timedwait(&s->sync_cv, &s->sync_mu, &ts);
+		if (s->stopping)
+			break;
+		pthread_mutex_unlock(&s->sync_mu);
+		char *rerr = NULL;
+		rocksdb_flush_wal(s->db, 1, &rerr);
+		if (rerr) {
+			log_error(MOD, "periodic WAL sync failed: %s", rerr);
+			free(rerr);
+		}
+		pthread_mutex_lock(&s->sync_mu);
+	}
+	pthread_mutex_unlock(&s->sync_mu);
+	return NULL;
+}
+
+static long read_pid_file(const char *dir)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", dir, PID_FILE);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	long pid = 0;
+	if (fscanf(f, "%ld", &pid) != 1)
+		pid = 0;
+	fclose(f);
+	return pid;
+}
+
+static void write_pid_file(const char *dir)
+{
+	char path[4096], tmp[4096];
+	snprintf(path, sizeof(path), "%s/%s", dir, PID_FILE);
+	snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, PID_FILE);
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		return;
+	fprintf(f, "%ld\n", (long)getpid());
+	if (fclose(f) == 0)
+		rename(tmp, path);
+}
+
+static int mkdir_p(const char *dir)
+{
+	char path[4096];
+	size_t n = strlen(dir);
+	if (n == 0 || n >= sizeof(path))
+		return -1;
+	memcpy(path, dir, n + 1);
+	for (size_t i = 1; i <= n; i++) {
+		if (path[i] == '/' || path[i] == 0) {
+			char c = path[i];
+			path[i] = 0;
+			if (mkdir(path, 0755) != 0 && errno != EEXIST)
+				return -1;
+			path[i] = c;
+		}
+	}
+	return 0;
+}
+
+static void store_free_all(struct store *s)
+{
+	for (struct store_table *t = s->tables; t;) {
+		struct store_table *next = t->next;
+		if (t->cf)
+			rocksdb_column_family_handle_destroy(t->cf);
+		free(t);
+		t = next;
+	}
+	s->tables = NULL;
+	if (s->cf_default)
+		rocksdb_column_family_handle_destroy(s->cf_default);
+	if (s->cf_system)
+		rocksdb_column_family_handle_destroy(s->cf_system);
+	if (s->cf_hints)
+		rocksdb_column_family_handle_destroy(s->cf_hints);
+	if (s->db)
+		rocksdb_close(s->db);
+	/* Descriptors and CF states outlive the DB (compactions read them). */
+	for (struct cf_state *st = s->states; st;) {
+		struct cf_state *next = st->next;
+		struct tdesc *d = atomic_load(&st->desc);
+		if (d) {
+			d->retired_next = s->retired;
+			s->retired = d;
+		}
+		free(st);
+		st = next;
+	}
+	for (struct tdesc *d = s->retired; d;) {
+		struct tdesc *next = d->retired_next;
+		for (size_t i = 0; i < d->pub.n_pk; i++)
+			cqltype_free(d->pub.pk_types[i]);
+		for (size_t i = 0; i < d->pub.n_ck; i++)
+			cqltype_free(d->pub.ck_types[i]);
+		for (size_t i = 0; i < d->pub.n_cols; i++)
+			cqltype_free(d->cols[i].type);
+		free((void *)d->pub.pk_types);
+		free((void *)d->pub.ck_types);
+		free((void *)d->pub.ck_desc);
+		free(d->cols);
+		free((void *)d->pub.keyspace);
+		free((void *)d->pub.name);
+		free(d);
+		d = next;
+	}
+	if (s->wo)
+		rocksdb_writeoptions_destroy(s->wo);
+	if (s->ro)
+		rocksdb_readoptions_destroy(s->ro);
+	if (s->bbto)
+		rocksdb_block_based_options_destroy(s->bbto);
+	if (s->cache)
+		rocksdb_cache_destroy(s->cache);
+	if (s->db_opts)
+		rocksdb_options_destroy(s->db_opts);
+	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->sync_mu);
+	pthread_cond_destroy(&s->sync_cv);
+	free(s->dir);
+	free(s);
+}
+
+int store_open(const struct store_options *o, struct store **out, struct cerr *err)
+{
+	if (!o || !o->data_dir || !*o->data_dir)
+		return cerr_set(err, COL_EINVAL, "storage: no data directory given");
+	if (o->sync != STORE_SYNC_PERIODIC && o->sync != STORE_SYNC_BATCH)
+		return cerr_set(err, COL_EINVAL, "storage: unknown sync policy %d", (int)o->sync);
+	if (o->sync == STORE_SYNC_PERIODIC && o->sync_period_ms == 0)
+		return cerr_set(err, COL_EINVAL, "storage: sync period must be > 0 ms");
+	if (mkdir_p(o->data_dir) != 0)
+		return cerr_set(err, COL_EIO, "storage: cannot create data directory '%s': %s",
+		                o->data_dir, strerror(errno));
+	struct store *s = calloc(1, sizeof(*s));
+	if (!s)
+		return cerr_set(err, COL_ENOMEM, "storage: out of memory");
+	s->opt = *o;
+	s->dir = strdup(o->data_dir);
+	s->opt.data_dir = s->dir;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->sync_mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->sync_cv, &ca);
+	pthread_condattr_destroy(&ca);
+
+	s->cache = rocksdb_cache_create_lru(o->block_cache_bytes ? o->block_cache_bytes : 1);
+	s->bbto = rocksdb_block_based_options_create();
+	rocksdb_block_based_options_set_block_cache(s->bbto, s->cache);
+	rocksdb_block_based_options_set_filter_policy(s->bbto,
+	                                              rocksdb_filterpolicy_create_bloom_full(10));
+	s->db_opts = rocksdb_options_create();
+	rocksdb_options_set_create_if_missing(s->db_opts, 1);
+	rocksdb_options_set_create_missing_column_families(s->db_opts, 1);
+	rocksdb_options_set_max_background_jobs(s->db_opts,
+	                                        o->background_jobs > 0 ? o->background_jobs : 2);
+	rocksdb_options_set_block_based_table_factory(s->db_opts, s->bbto);
+	rocksdb_options_set_compression(s->db_opts, rocksdb_no_compression);
+	/* Smooth write-back of WAL and SST data instead of bursts at fsync. */
+	rocksdb_options_set_wal_bytes_per_sync(s->db_opts, 1 << 20);
+	rocksdb_options_set_bytes_per_sync(s->db_opts, 1 << 20);
+	s->wo = rocksdb_writeoptions_create();
+	rocksdb_writeoptions_set_sync(s->wo, o->sync == STORE_SYNC_BATCH);
+	s->ro = rocksdb_readoptions_create();
+
+	/* Which column families exist? */
+	char *rerr = NULL;
+	size_t ncf = 0;
+	char **names = rocksdb_list_column_families(s->db_opts, s->dir, &ncf, &rerr);
+	if (rerr) { /* a new database */
+		free(rerr);
+		rerr = NULL;
+		names = NULL;
+		ncf = 0;
+	}
+	size_t cap = ncf + 3;
+	const char **cfn = calloc(cap, sizeof(*cfn));
+	const rocksdb_options_t **cfo = calloc(cap, sizeof(*cfo));
+	rocksdb_column_family_handle_t **cfh = calloc(cap, sizeof(*cfh));
+	struct cf_state **cfs = calloc(cap, sizeof(*cfs));
+	int n = 0, rc = 0;
+	if (!cfn || !cfo || !cfh || !cfs) {
+		rc = cerr_set(err, COL_ENOMEM, "storage: out of memory");
+		goto fail;
+	}
+	cfn[n] = "default";
+	cfo[n++] = kv_cf_options(s);
+	cfn[n] = CF_SYSTEM;
+	cfo[n++] = kv_cf_options(s);
+	cfn[n] = CF_HINTS;
+	cfo[n++] = kv_cf_options(s);
+	for (size_t i = 0; i < ncf; i++) {
+		uint8_t id[16];
+		if (strcmp(names[i], "default") == 0 || strcmp(names[i], CF_SYSTEM) == 0 ||
+		    strcmp(names[i], CF_HINTS) == 0)
+			continue;
+		if (!parse_table_cf(names[i], id)) {
+			rc = cerr_set(err, COL_ECORRUPT,
+			              "storage: data directory '%s' holds an unknown column family "
+			              "'%s'",
+			              s->dir, names[i]);
+			goto fail;
+		}
+		cfs[n] = cf_state_new(s);
+		if (!cfs[n]) {
+			rc = cerr_set(err, COL_ENOMEM, "storage: out of memory");
+			goto fail;
+		}
+		cfn[n] = names[i];
+		cfo[n] = table_cf_options(s, cfs[n]);
+		n++;
+	}
+	s->db = rocksdb_open_column_families(s->db_opts, s->dir, n, cfn, cfo, cfh, &rerr);
+	if (rerr) {
+		if (strstr(rerr, "lock") || strstr(rerr, "LOCK")) {
+			long pid = read_pid_file(s->dir);
+			bool self = strstr(rerr, "current process") != NULL;
+			log_error(MOD, "open %s: %s", s->dir, rerr);
+			free(rerr);
+			if (self)
+				rc = cerr_set(err, COL_ELOCKED,
+				              "data directory '%s' is already open in this process",
+				              s->dir);
+			else if (pid > 0)
+				rc = cerr_set(err, COL_ELOCKED,
+				              "data directory '%s' is in use by another colonnade "
+				              "process (pid %ld)",
+				              s->dir, pid);
+			else
+				rc = cerr_set(err, COL_ELOCKED,
+				              "data directory '%s' is in use by another colonnade "
+				              "process",
+				              s->dir);
+		} else {
+			rc = store_rocks_err(err, rerr, "open data directory", s->dir);
+		}
+		s->db = NULL;
+		goto fail;
+	}
+	s->cf_default = cfh[0];
+	s->cf_system = cfh[1];
+	s->cf_hints = cfh[2];
+	for (int i = 3; i < n; i++) {
+		struct store_table *t = calloc(1, sizeof(*t));
+		if (!t) {
+			for (int k = i; k < n; k++)
+				rocksdb_column_family_handle_destroy(cfh[k]);
+			rc = cerr_set(err, COL_ENOMEM, "storage: out of memory");
+			goto fail;
+		}
+		t->s = s;
+		parse_table_cf(cfn[i], t->id);
+		snprintf(t->cf_name, sizeof(t->cf_name), "%s", cfn[i]);
+		t->cf = cfh[i];
+		t->state = cfs[i];
+		t->next = s->tables;
+		s->tables = t;
+	}
+	write_pid_file(s->dir);
+	if (o->sync == STORE_SYNC_PERIODIC) {
+		if (pthread_create(&s->syncer, NULL, syncer_main, s) != 0) {
+			rc = cerr_set(err, COL_EIO, "storage: cannot start the WAL sync thread");
+			goto fail;
+		}
+		s->syncer_started = true;
+	}
+	log_info(MOD, "opened %s: %d table column families, sync %s", s->dir, n - 3,
+	         o->sync == STORE_SYNC_BATCH ? "batch" : "periodic");
+	goto done;
+fail:
+	store_free_all(s);
+	s = NULL;
+done:
+	for (int i = 0; i < n; i++)
+		rocksdb_options_destroy((rocksdb_options_t *)cfo[i]);
+	if (names)
+		rocksdb_list_column_families_destroy(names, ncf);
+	free(cfn);
+	free(cfo);
+	free(cfh);
+	free(cfs);
+	if (s)
+		*out = s;
+	return rc;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	if (s->syncer_started) {
+		pthread_mutex_lock(&s->sync_mu);
+		s->stopping = true;
+		pthread_cond_signal(&s->sync_cv);
+		pthread_mutex_unlock(&s->sync_mu);
+		pthread_join(s->syncer, NULL);
+	}
+	char *rerr = NULL;
+	rocksdb_flush_wal(s->db, 1, &rerr);
+	if (rerr) {
+		log_error(MOD, "WAL sync at close: %s", rerr);
+		free(rerr);
+	}
+	struct cerr e = {0};
+	if (store_flush(s, &e))
+		log_error(MOD, "flush at close: %s", e.msg);
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", s->dir, PID_FILE);
+	unlink(path);
+	store_free_all(s);
+}
+
+const char *store_data_dir(const struct store *s)
+{
+	return s->dir;
+}
+
+static int flush_cf(struct store *s, rocksdb_column_family_handle_t *cf, const char *name,
+                    struct cerr *err)
+{
+	rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+	rocksdb_flushoptions_set_wait(fo, 1);
+	char *rerr = NULL;
+	rocksdb_flush_cf(s->db, fo, cf, &rerr);
+	rocksdb_flushoptions_destroy(fo);
+	if (rerr)
+		return store_rocks_err(err, rerr, "flush", name);
+	return 0;
+}
+
+int store_flush(struct store *s, struct cerr *err)
+{
+	int rc = flush_cf(s, s->cf_system, CF_SYSTEM, err);
+	if (!rc)
+		rc = flush_cf(s, s->cf_hints, CF_HINTS, err);
+	pthread_mutex_lock(&s->lock);
+	for (struct store_table *t = s->tables; t && !rc; t = t->next)
+		rc = flush_cf(s, t->cf, t->cf_name, err);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int store_sync_wal(struct store *s, struct cerr *err)
+{
+	char *rerr = NULL;
+	rocksdb_flush_wal(s->db, 1, &rerr);
+	return rerr ? store_rocks_err(err, rerr, "sync WAL", NULL) : 0;
+}
+
+/* ---- key/value CFs -------------------------------------------------------------------------- */
+
+static rocksdb_column_family_handle_t *kv_cf(struct store *s, enum store_kv_cf cf)
+{
+	return cf == STORE_CF_HINTS ? s->cf_hints : s->cf_system;
+}
+
+static const char *kv_name(enum store_kv_cf cf)
+{
+	return cf == STORE_CF_HINTS ? CF_HINTS : CF_SYSTEM;
+}
+
+int store_kv_put(struct store *s, enum store_kv_cf cf, const void *key, size_t klen,
+                 const void *val, size_t vlen, struct cerr *err)
+{
+	char *rerr = NULL;
+	rocksdb_put_cf(s->db, s->wo, kv_cf(s, cf), key, klen, val, vlen, &rerr);
+	return rerr ? store_rocks_err(err, rerr, "put into", kv_name(cf)) : 0;
+}
+
+int store_kv_delete(struct store *s, enum store_kv_cf cf, const void *key, size_t klen,
+                    struct cerr *err)
+{
+	char *rerr = NULL;
+	rocksdb_delete_cf(s->db, s->wo, kv_cf(s, cf), key, klen, &rerr);
+	return rerr ? store_rocks_err(err, rerr, "delete from", kv_name(cf)) : 0;
+}
+
+int store_kv_get(struct store *s, enum store_kv_cf cf, const void *key, size_t klen,
+                 struct buf *out, struct cerr *err)
+{
+	char *rerr = NULL;
+	rocksdb_pinnableslice_t *ps =
+	        rocksdb_get_pinned_cf(s->db, s->ro, kv_cf(s, cf), key, klen, &rerr);
+	if (rerr)
+		return store_rocks_err(err, rerr, "get from", kv_name(cf));
+	if (!ps)
+		return COL_ENOTFOUND;
+	size_t vlen;
+	const char *v = rocksdb_pinnableslice_value(ps, &vlen);
+	buf_put(out, v, vlen);
+	rocksdb_pinnableslice_destroy(ps);
+	return buf_ok(out) ? 0 : cerr_set(err, COL_ENOMEM, "storage: out of memory");
+}
+
+int store_kv_scan(struct store *s, enum store_kv_cf cf, const void *prefix, size_t plen,
+                  store_kv_fn fn, void *ctx, struct cerr *err)
+{
+	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(s->db, s->ro, kv_cf(s, cf));
+	int rc = 0;
+	for (rocksdb_iter_seek(it, prefix, plen); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+		size_t kl, vl;
+		const char *k = rocksdb_iter_key(it, &kl);
+		if (kl < plen || (plen && memcmp(k, prefix, plen) != 0))
+			break;
+		const char *v = rocksdb_iter_value(it, &vl);
+		rc = fn(ctx, k, kl, v, vl);
+		if (rc)
+			break;
+	}
+	char *rerr = NULL;
+	rocksdb_iter_get_error(it, &rerr);
+	rocksdb_iter_destroy(it);
+	if (rerr)
+		return store_rocks_err(err, rerr, "scan", kv_name(cf));
+	return rc;
+}
+
+/* ---- tables --------------------------------------------------------------------------------- */
+
+static int col_id_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct store_column *)a)->id, y = ((const struct store_column *)b)->id;
+	return x < y ? -1 : x > y;
+}
+
+const struct store_column *tdesc_column(const struct tdesc *d, uint32_t id)
+{
+	size_t lo = 0, hi = d->pub.n_cols;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		uint32_t m = d->cols[mid].id;
+		if (m == id)
+			return &d->cols[mid];
+		if (m < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static int desc_check(const struct store_table_desc *d, struct cerr *err)
+{
+	const char *ks = d->keyspace ? d->keyspace : "?", *nm = d->name ? d->name : "?";
+	if (d->n_pk < 1 || d->n_pk > STORE_MAX_PK_COLS || !d->pk_types)
+		return cerr_set(err, COL_EINVAL,
+		                "table %s.%s: a table needs 1..%d partition key columns", ks, nm,
+		                STORE_MAX_PK_COLS);
+	if (d->n_ck > STORE_MAX_CK_COLS || (d->n_ck && !d->ck_types))
+		return cerr_set(err, COL_EINVAL, "table %s.%s: at most %d clustering columns", ks,
+		                nm, STORE_MAX_CK_COLS);
+	if (d->gc_grace_seconds < 0 || d->default_ttl < 0 || d->default_ttl > STORE_MAX_TTL)
+		return cerr_set(err, COL_EINVAL,
+		                "table %s.%s: gc_grace_seconds must be >= 0 and "
+		                "default_time_to_live 0..%d",
+		                ks, nm, STORE_MAX_TTL);
+	for (size_t i = 0; i < d->n_pk + d->n_ck; i++) {
+		const struct cqltype *t = i < d->n_pk ? d->pk_types[i] : d->ck_types[i - d->n_pk];
+		if (!t || t->kind == CQLTYPE_COUNTER || t->kind == CQLTYPE_CUSTOM ||
+		    (cqltype_is_collection(t) && !t->frozen))
+			return cerr_set(err, COL_EINVAL,
+			                "table %s.%s: key column %zu has an unsupported type "
+			                "(counters and non-frozen collections cannot be keys)",
+			                ks, nm, i);
+	}
+	for (size_t i = 0; i < d->n_cols; i++) {
+		const struct cqltype *t = d->cols[i].type;
+		if (!t || t->kind == CQLTYPE_CUSTOM)
+			return cerr_set(err, COL_EINVAL, "table %s.%s: column id %u has no type",
+			                ks, nm, d->cols[i].id);
+		if (t->kind == CQLTYPE_COUNTER)
+			return cerr_set(err, COL_EUNSUPPORTED,
+			                "table %s.%s: counter columns are not supported", ks, nm);
+		for (size_t k = 0; k < i; k++)
+			if (d->cols[k].id == d->cols[i].id)
+				return cerr_set(err, COL_EINVAL,
+				                "table %s.%s: column id %u appears twice", ks, nm,
+				                d->cols[i].id);
+	}
+	return 0;
+}
+
+static struct tdesc *desc_copy(const struct store_table_desc *src)
+{
+	struct tdesc *d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	struct store_table_desc *p = &d->pub;
+	memcpy(p->id, src->id, 16);
+	p->keyspace = strdup(src->keyspace ? src->keyspace : "?");
+	p->name = strdup(src->name ? src->name : "?");
+	p->n_pk = src->n_pk;
+	p->n_ck = src->n_ck;
+	p->n_cols = src->n_cols;
+	p->gc_grace_seconds = src->gc_grace_seconds;
+	p->default_ttl = src->default_ttl;
+	const struct cqltype **pk = calloc(src->n_pk + 1, sizeof(*pk));
+	const struct cqltype **ck = calloc(src->n_ck + 1, sizeof(*ck));
+	bool *desc = calloc(src->n_ck + 1, sizeof(*desc));
+	d->cols = calloc(src->n_cols + 1, sizeof(*d->cols));
+	p->pk_types = pk;
+	p->ck_types = ck;
+	p->ck_desc = desc;
+	p->cols = d->cols;
+	bool ok = p->keyspace && p->name && pk && ck && desc && d->cols;
+	for (size_t i = 0; ok && i < src->n_pk; i++)
+		ok = (pk[i] = cqltype_copy(src->pk_types[i])) != NULL;
+	for (size_t i = 0; ok && i < src->n_ck; i++) {
+		ok = (ck[i] = cqltype_copy(src->ck_types[i])) != NULL;
+		desc[i] = src->ck_desc && src->ck_desc[i];
+	}
+	for (size_t i = 0; ok && i < src->n_cols; i++) {
+		d->cols[i] = src->cols[i];
+		ok = (d->cols[i].type = cqltype_copy(src->cols[i].type)) != NULL;
+	}
+	if (ok) {
+		qsort(d->cols, src->n_cols, sizeof(*d->cols), col_id_cmp);
+		return d;
+	}
+	/* partial copy: free what was made */
+	for (size_t i = 0; pk && i < src->n_pk; i++)
+		cqltype_free(pk[i]);
+	for (size_t i = 0; ck && i < src->n_ck; i++)
+		cqltype_free(ck[i]);
+	for (size_t i = 0; d->cols && i < src->n_cols; i++)
+		cqltype_free(d->cols[i].type);
+	free(pk);
+	free(ck);
+	free(desc);
+	free(d->cols);
+	free((void *)p->keyspace);
+	free((void *)p->name);
+	free(d);
+	return NULL;
+}
+
+static bool keys_compatible(const struct store_table_desc *a, const struct store_table_desc *b)
+{
+	if (a->n_pk != b->n_pk || a->n_ck != b->n_ck)
+		return false;
+	for (size_t i = 0; i < a->n_pk; i++)
+		if (!cqltype_equal(a->pk_types[i], b->pk_types[i]))
+			return false;
+	for (size_t i = 0; i < a->n_ck; i++) {
+		if (!cqltype_equal(a->ck_types[i], b->ck_types[i]))
+			return false;
+		bool da = a->ck_desc && a->ck_desc[i], db = b->ck_desc && b->ck_desc[i];
+		if (da != db)
+			return false;
+	}
+	return true;
+}
+
+/* Install desc on t (lock held). */
+static int table_install_desc(struct store_table *t, const struct store_table_desc *desc,
+                              struct cerr *err)
+{
+	struct store *s = t->s;
+	const struct tdesc *old = table_tdesc(t);
+	if (old && !keys_compatible(&old->pub, desc))
+		return cerr_set(err, COL_EINVAL,
+		                "table %s.%s: the partition and clustering key columns cannot "
+		                "change",
+		                old->pub.keyspace, old->pub.name);
+	struct tdesc *d = desc_copy(desc);
+	if (!d)
+		return cerr_set(err, COL_ENOMEM, "storage: out of memory");
+	struct tdesc *prev = atomic_exchange(&t->state->desc, d);
+	atomic_store(&t->state->gc_grace, d->pub.gc_grace_seconds);
+	if (prev) {
+		prev->retired_next = s->retired;
+		s->retired = prev;
+	}
+	t->described = true;
+	return 0;
+}
+
+struct store_table *store_table_find(struct store *s, const uint8_t id[16])
+{
+	pthread_mutex_lock(&s->lock);
+	struct store_table *t = s->tables;
+	while (t && memcmp(t->id, id, 16) != 0)
+		t = t->next;
+	pthread_mutex_unlock(&s->lock);
+	return t;
+}
+
+int store_table_open(struct store *s, const struct store_table_desc *desc, struct store_table **out,
+                     struct cerr *err)
+{
+	int rc = desc_check(desc, err);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&s->lock);
+	struct store_table *t = s->tables;
+	while (t && memcmp(t->id, desc->id, 16) != 0)
+		t = t->next;
+	if (t) {
+		rc = table_install_desc(t, desc, err);
+		pthread_mutex_unlock(&s->lock);
+		if (!rc)
+			*out = t;
+		return rc;
+	}
+	t = calloc(1, sizeof(*t));
+	struct cf_state *st = t ? cf_state_new(s) : NULL;
+	if (!t || !st) {
+		free(t);
+		pthread_mutex_unlock(&s->lock);
+		return cerr_set(err, COL_ENOMEM, "storage: out of memory");
+	}
+	char hex[33];
+	hex16(desc->id, hex);
+	t->s = s;
+	memcpy(t->id, desc->id, 16);
+	snprintf(t->cf_name, sizeof(t->cf_name), CF_TABLE_PREFIX "%s", hex);
+	t->state = st;
+	rc = table_install_desc(t, desc, err);
+	if (rc) {
+		free(t);
+		pthread_mutex_unlock(&s->lock);
+		return rc;
+	}
+	rocksdb_options_t *o = table_cf_options(s, st);
+	char *rerr = NULL;
+	t->cf = rocksdb_create_column_family(s->db, o, t->cf_name, &rerr);
+	rocksdb_options_destroy(o);
+	if (rerr) {
+		rc = store_rocks_err(err, rerr, "create column family", t->cf_name);
+		free(t);
+		pthread_mutex_unlock(&s->lock);
+		return rc;
+	}
+	t->next = s->tables;
+	s->tables = t;
+	pthread_mutex_unlock(&s->lock);
+	log_info(MOD, "created table %s.%s (%s)", desc->keyspace, desc->name, t->cf_name);
+	*out = t;
+	return 0;
+}
+
+int store_table_alter(struct store_table *t, const struct store_table_desc *desc, struct cerr *err)
+{
+	int rc = desc_check(desc, err);
+	if (rc)
+		return rc;
+	if (memcmp(desc->id, t->id, 16) != 0)
+		return cerr_set(err, COL_EINVAL, "table %s: alter with another table's id",
+		                t->cf_name);
+	pthread_mutex_lock(&t->s->lock);
+	rc = table_install_desc(t, desc, err);
+	pthread_mutex_unlock(&t->s->lock);
+	return rc;
+}
+
+const struct store_table_desc *store_table_desc(const struct store_table *t)
+{
+	const struct tdesc *d = table_tdesc(t);
+	return d ? &d->pub : NULL;
+}
+
+int store_table_drop(struct store_table *t, struct cerr *err)
+{
+	struct store *s = t->s;
+	pthread_mutex_lock(&s->lock);
+	char *rerr = NULL;
+	rocksdb_drop_column_family(s->db, t->cf, &rerr);
+	if (rerr) {
+		pthread_mutex_unlock(&s->lock);
+		return store_rocks_err(err, rerr, "drop column family", t->cf_name);
+	}
+	struct store_table **pp = &s->tables;
+	while (*pp && *pp != t)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = t->next;
+	pthread_mutex_unlock(&s->lock);
+	log_info(MOD, "dropped %s", t->cf_name);
+	rocksdb_column_family_handle_destroy(t->cf);
+	free(t);
+	return 0;
+}
+
+int store_table_truncate(struct store_table *t, struct cerr *err)
+{
+	struct store *s = t->s;
+	pthread_mutex_lock(&s->lock);
+	char *rerr = NULL;
+	rocksdb_drop_column_family(s->db, t->cf, &rerr);
+	if (rerr) {
+		pthread_mutex_unlock(&s->lock);
+		return store_rocks_err(err, rerr, "truncate (drop) column family", t->cf_name);
+	}
+	rocksdb_column_family_handle_destroy(t->cf);
+	t->cf = NULL;
+	rocksdb_options_t *o = table_cf_options(s, t->state);
+	t->cf = rocksdb_create_column_family(s->db, o, t->cf_name, &rerr);
+	rocksdb_options_destroy(o);
+	int rc = 0;
+	if (rerr) {
+		/* The table is unusable now: later calls fail on a NULL cf. */
+		rc = store_rocks_err(err, rerr, "truncate (recreate) column family", t->cf_name);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int store_table_flush(struct store_table *t, struct cerr *err)
+{
+	return flush_cf(t->s, t->cf, t->cf_name, err);
+}
+
+int store_table_compact(struct store_table *t, int64_t now_s, struct cerr *err)
+{
+	int rc = store_table_flush(t, err);
+	if (rc)
+		return rc;
+	atomic_store(&t->state->now_override, now_s);
+	rocksdb_compactoptions_t *co = rocksdb_compactoptions_create();
+	/* BottommostLevelCompaction::kForce: the last level is rewritten too, so
+	 * the filter sees it. */
+	rocksdb_compactoptions_set_bottommost_level_compaction(co, 2);
+	rocksdb_compactoptions_set_exclusive_manual_compaction(co, 1);
+	/* Pass 1 moves everything to the bottom level and merges operands into
+	 * values; pass 2 compacts that level alone — a full compaction in which
+	 * the filter sees every value. */
+	for (int pass = 0; pass < 2; pass++)
+		rocksdb_compact_range_cf_opt(t->s->db, t->cf, co, NULL, 0, NULL, 0);
+	rocksdb_compactoptions_destroy(co);
+	atomic_store(&t->state->now_override, 0);
+	return rc;
+}
