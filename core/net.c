@@ -430,9 +430,11 @@ static void conn_process_input(struct net_conn *c)
 			char why[160];
 			snprintf(why, sizeof(why), "frame of %ld bytes is over the limit of %zu",
 			         need, c->opts.max_frame);
-			log_warn("net", "%s: %s; closing", c->peer_str, why);
+			/* The protocol's own callback says it better, naming the protocol. */
 			if (c->ops.on_oversized)
 				c->ops.on_oversized(c, p, avail, (size_t)need);
+			else
+				log_warn("net", "%s: %s; closing", c->peer_str, why);
 			c->nl->st.oversized++;
 			if (!c->closing)
 				conn_close_after_flush(c, COL_ETOOBIG, why);

@@ -1,2 +1,0 @@
-/* Placeholder so the module library exists before its first source lands; delete when adding real sources. */
-int colonnade_gossip_placeholder_;
