@@ -1,4 +1,4 @@
-#include "coordinator/ring.h"
+#include "core/ring.h"
 
 #include <stdatomic.h>
 #include <stdio.h>

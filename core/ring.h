@@ -19,8 +19,8 @@
  *    exactly NetworkTopologyStrategy.calculateNaturalReplicas.
  * Replica lists come out in placement order, which the coordinator uses.
  */
-#ifndef COLONNADE_COORDINATOR_RING_H
-#define COLONNADE_COORDINATOR_RING_H
+#ifndef COLONNADE_CORE_RING_H
+#define COLONNADE_CORE_RING_H
 
 #include "core/err.h"
 

@@ -1,5 +1,5 @@
 /* Ring placement: SimpleStrategy and NetworkTopologyStrategy as Cassandra places. */
-#include "coordinator/ring.h"
+#include "core/ring.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
