@@ -1,0 +1,544 @@
+/*
+ * describe.c — cqlish's client-side DESCRIBE: reads system_schema and prints
+ * what cqlsh's (client-side, cqlsh 5) DESCRIBE prints, using cli/lib/cqldesc.h
+ * for the CREATE statements and cqlfmt_columnize for name lists.
+ */
+#include "cli/cqlish/shell.h"
+
+#include "cli/lib/cqldesc.h"
+#include "cli/lib/cqlfmt.h"
+#include "cli/lib/cqlsplit.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Keyspaces cqlsh leaves out of DESCRIBE SCHEMA (cql3handling.SYSTEM_KEYSPACES). */
+static const char *const system_keyspaces[] = {
+        "system",
+        "system_schema",
+        "system_traces",
+        "system_auth",
+        "system_distributed",
+        "system_views",
+        "system_virtual_schema",
+};
+
+static bool is_system_keyspace(const char *ks)
+{
+	for (size_t i = 0; i < sizeof(system_keyspaces) / sizeof(system_keyspaces[0]); i++)
+		if (strcmp(ks, system_keyspaces[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Free a NULL-terminated list of strings. */
+static void free_list(char **v)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* The text values of column `col` of every row, NULL-terminated. */
+static char **column_texts(struct cqlresult *r, const char *col)
+{
+	int c = cqlresult_column(r, col);
+	if (c < 0)
+		return NULL;
+	char **v = calloc(r->n_rows + 1, sizeof(*v));
+	if (!v)
+		return NULL;
+	size_t k = 0;
+	for (uint32_t i = 0; i < r->n_rows; i++) {
+		char *t = cqlresult_text(r, i, (uint32_t)c);
+		if (t)
+			v[k++] = t;
+	}
+	return v;
+}
+
+static struct cqlresult *select_where(struct shell *sh, const char *what, const char *ks)
+{
+	struct buf q;
+	buf_init(&q);
+	buf_printf(&q, "SELECT %s", what);
+	if (ks) {
+		buf_put_str(&q, " WHERE keyspace_name = ");
+		cqlfmt_quote_string(&q, ks, strlen(ks));
+	}
+	buf_put_u8(&q, 0);
+	struct cqlresult *r = buf_ok(&q) ? shell_select(sh, (const char *)q.data, true) : NULL;
+	buf_release(&q);
+	return r;
+}
+
+/* Row index of keyspace `ks` in a system_schema.keyspaces result, or -1. */
+static int find_row(struct cqlresult *r, const char *col, const char *val, const char *col2,
+                    const char *val2)
+{
+	int c = cqlresult_column(r, col);
+	int c2 = col2 ? cqlresult_column(r, col2) : -1;
+	if (c < 0 || (col2 && c2 < 0))
+		return -1;
+	for (uint32_t i = 0; i < r->n_rows; i++) {
+		const struct cql_slice *s = cqlresult_cell(r, i, (uint32_t)c);
+		if (s->len < 0 || (size_t)s->len != strlen(val) ||
+		    memcmp(s->p, val, (size_t)s->len))
+			continue;
+		if (col2) {
+			const struct cql_slice *s2 = cqlresult_cell(r, i, (uint32_t)c2);
+			if (s2->len < 0 || (size_t)s2->len != strlen(val2) ||
+			    memcmp(s2->p, val2, (size_t)s2->len))
+				continue;
+		}
+		return (int)i;
+	}
+	return -1;
+}
+
+/* CREATE KEYSPACE for row `row` of a system_schema.keyspaces result. */
+static void keyspace_cql(struct cqlresult *r, int row, struct buf *out)
+{
+	int cn = cqlresult_column(r, "keyspace_name"), cd = cqlresult_column(r, "durable_writes"),
+	    cr = cqlresult_column(r, "replication");
+	char *name = cqlresult_text(r, (uint32_t)row, (uint32_t)cn);
+	bool durable = true;
+	if (cd >= 0) {
+		const struct cql_slice *d = cqlresult_cell(r, (uint32_t)row, (uint32_t)cd);
+		durable = d->len != 1 || d->p[0] != 0;
+	}
+	char *keys[64], *vals[64];
+	size_t n = 0;
+	if (cr >= 0) {
+		const struct cql_slice *m = cqlresult_cell(r, (uint32_t)row, (uint32_t)cr);
+		struct bufreader rd;
+		bufreader_init(&rd, m->p, m->len > 0 ? (size_t)m->len : 0);
+		int32_t cnt = m->len > 0 ? (int32_t)bufreader_u32be(&rd) : 0;
+		for (int32_t i = 0; i < cnt && n < 64 && bufreader_ok(&rd); i++) {
+			uint32_t kl = bufreader_u32be(&rd);
+			const uint8_t *k = bufreader_take(&rd, kl);
+			uint32_t vl = bufreader_u32be(&rd);
+			const uint8_t *v = bufreader_take(&rd, vl);
+			if (!k || !v)
+				break;
+			keys[n] = strndup((const char *)k, kl);
+			vals[n] = strndup((const char *)v, vl);
+			if (!keys[n] || !vals[n]) {
+				free(keys[n]);
+				free(vals[n]);
+				break;
+			}
+			n++;
+		}
+	}
+	cqldesc_keyspace(out, name ? name : "", durable, (const char *const *)keys,
+	                 (const char *const *)vals, n);
+	for (size_t i = 0; i < n; i++) {
+		free(keys[i]);
+		free(vals[i]);
+	}
+	free(name);
+}
+
+/* CREATE TABLE for row `row` of a system_schema.tables result, columns from `cols`. */
+static void table_cql(struct cqlresult *tabs, int row, struct cqlresult *cols, struct buf *out)
+{
+	int ck = cqlresult_column(tabs, "keyspace_name"), ct = cqlresult_column(tabs, "table_name");
+	char *ks = cqlresult_text(tabs, (uint32_t)row, (uint32_t)ck);
+	char *table = cqlresult_text(tabs, (uint32_t)row, (uint32_t)ct);
+	if (!ks || !table) {
+		free(ks);
+		free(table);
+		return;
+	}
+	int xt = cqlresult_column(cols, "table_name"), xn = cqlresult_column(cols, "column_name"),
+	    xy = cqlresult_column(cols, "type"), xk = cqlresult_column(cols, "kind"),
+	    xp = cqlresult_column(cols, "position"),
+	    xo = cqlresult_column(cols, "clustering_order");
+	struct cqldesc_column *dc = calloc(cols->n_rows + 1, sizeof(*dc));
+	char **strs = calloc(4 * (size_t)cols->n_rows + 1, sizeof(*strs));
+	size_t nc = 0, ns = 0;
+	for (uint32_t i = 0;
+	     dc && strs && xt >= 0 && xn >= 0 && xy >= 0 && xk >= 0 && i < cols->n_rows; i++) {
+		char *t = cqlresult_text(cols, i, (uint32_t)xt);
+		bool mine = t && strcmp(t, table) == 0;
+		free(t);
+		if (!mine)
+			continue;
+		struct cqldesc_column *c = &dc[nc];
+		c->name = strs[ns++] = cqlresult_text(cols, i, (uint32_t)xn);
+		c->type = strs[ns++] = cqlresult_text(cols, i, (uint32_t)xy);
+		c->kind = strs[ns++] = cqlresult_text(cols, i, (uint32_t)xk);
+		c->order = xo >= 0 ? (strs[ns++] = cqlresult_text(cols, i, (uint32_t)xo)) : NULL;
+		c->position = -1;
+		if (xp >= 0) {
+			const struct cql_slice *p = cqlresult_cell(cols, i, (uint32_t)xp);
+			if (p->len == 4)
+				c->position = (int32_t)be32_load(p->p);
+		}
+		if (c->name && c->type && c->kind)
+			nc++;
+	}
+	/* Options: every known option column with a value. */
+	struct cqldesc_option *opts = calloc(tabs->meta.n_cols + 1, sizeof(*opts));
+	struct buf lits;
+	buf_init(&lits);
+	size_t *offs = calloc(tabs->meta.n_cols + 1, sizeof(*offs));
+	size_t no = 0;
+	for (uint32_t j = 0; opts && offs && j < tabs->meta.n_cols; j++) {
+		const struct cql_column *col = &tabs->meta.cols[j];
+		const struct cql_slice *v = cqlresult_cell(tabs, (uint32_t)row, j);
+		if (!cqldesc_is_table_option(col->name) || v->len < 0)
+			continue;
+		opts[no].name = col->name;
+		offs[no] = lits.len;
+		cqldesc_literal(&lits, col->type, v);
+		buf_put_u8(&lits, 0);
+		no++;
+	}
+	if (opts && offs && buf_ok(&lits))
+		for (size_t i = 0; i < no; i++)
+			opts[i].literal = (const char *)lits.data + offs[i];
+	else
+		no = 0;
+	if (dc)
+		cqldesc_table(out, ks, table, dc, nc, opts, no);
+	for (size_t i = 0; strs && i < ns; i++)
+		free(strs[i]);
+	free(strs);
+	free(dc);
+	free(opts);
+	free(offs);
+	buf_release(&lits);
+	free(ks);
+	free(table);
+}
+
+#define TABLES_SELECT "* FROM system_schema.tables"
+#define COLUMNS_SELECT                                                                             \
+	"keyspace_name, table_name, column_name, clustering_order, kind, position, type FROM "     \
+	"system_schema.columns"
+#define KEYSPACES_SELECT "keyspace_name, durable_writes, replication FROM system_schema.keyspaces"
+
+/* Keyspace + its tables, as the driver's KeyspaceMetadata.export_as_string(). */
+static bool export_keyspace(struct shell *sh, struct cqlresult *kss, int row, struct buf *out)
+{
+	int cn = cqlresult_column(kss, "keyspace_name");
+	char *ks = cqlresult_text(kss, (uint32_t)row, (uint32_t)cn);
+	if (!ks)
+		return false;
+	keyspace_cql(kss, row, out);
+	buf_put_u8(out, ';');
+	struct cqlresult *tabs = select_where(sh, TABLES_SELECT, ks);
+	struct cqlresult *cols = tabs ? select_where(sh, COLUMNS_SELECT, ks) : NULL;
+	bool ok = tabs && cols;
+	for (uint32_t i = 0; ok && i < tabs->n_rows; i++) {
+		buf_put_str(out, "\n\n");
+		table_cql(tabs, (int)i, cols, out);
+		buf_put_u8(out, ';');
+	}
+	cqlresult_free(tabs);
+	cqlresult_free(cols);
+	free(ks);
+	return ok;
+}
+
+static void emit(struct buf *b)
+{
+	if (b->len)
+		fwrite(b->data, 1, b->len, stdout);
+	fflush(stdout);
+}
+
+static void describe_keyspace(struct shell *sh, const char *ks)
+{
+	struct cqlresult *kss = select_where(sh, KEYSPACES_SELECT, NULL);
+	if (!kss)
+		return;
+	int row = find_row(kss, "keyspace_name", ks, NULL, NULL);
+	if (row < 0) {
+		shell_printerr(sh, "Keyspace '%s' not found.", ks);
+		cqlresult_free(kss);
+		return;
+	}
+	struct buf b;
+	buf_init(&b);
+	buf_put_u8(&b, '\n');
+	if (export_keyspace(sh, kss, row, &b)) {
+		buf_put_str(&b, "\n\n");
+		emit(&b);
+	}
+	buf_release(&b);
+	cqlresult_free(kss);
+}
+
+static void describe_table(struct shell *sh, const char *ks, const char *table)
+{
+	struct cqlresult *tabs = select_where(sh, TABLES_SELECT, ks);
+	if (!tabs)
+		return;
+	int row = find_row(tabs, "table_name", table, NULL, NULL);
+	if (row < 0) {
+		struct cqlresult *kss = select_where(sh, KEYSPACES_SELECT, NULL);
+		if (kss && find_row(kss, "keyspace_name", ks, NULL, NULL) < 0)
+			shell_printerr(sh, "Keyspace '%s' not found.", ks);
+		else if (kss)
+			shell_printerr(sh, "Column family '%s' not found", table);
+		cqlresult_free(kss);
+		cqlresult_free(tabs);
+		return;
+	}
+	struct cqlresult *cols = select_where(sh, COLUMNS_SELECT, ks);
+	if (cols) {
+		struct buf b;
+		buf_init(&b);
+		buf_put_u8(&b, '\n');
+		table_cql(tabs, row, cols, &b);
+		buf_put_str(&b, ";\n\n");
+		emit(&b);
+		buf_release(&b);
+		cqlresult_free(cols);
+	}
+	cqlresult_free(tabs);
+}
+
+static void columnize_quoted(struct buf *b, char **names)
+{
+	size_t n = 0;
+	while (names && names[n])
+		n++;
+	struct buf q;
+	buf_init(&q);
+	size_t *offs = calloc(n + 1, sizeof(*offs));
+	const char **v = calloc(n + 1, sizeof(*v));
+	for (size_t i = 0; offs && v && i < n; i++) {
+		offs[i] = q.len;
+		cqlfmt_quote_name(&q, names[i]);
+		buf_put_u8(&q, 0);
+	}
+	if (offs && v && buf_ok(&q)) {
+		for (size_t i = 0; i < n; i++)
+			v[i] = (const char *)q.data + offs[i];
+		cqlfmt_columnize(b, v, n, 80);
+	}
+	free(offs);
+	free(v);
+	buf_release(&q);
+}
+
+static void describe_keyspaces(struct shell *sh)
+{
+	struct cqlresult *kss = select_where(sh, KEYSPACES_SELECT, NULL);
+	if (!kss)
+		return;
+	char **names = column_texts(kss, "keyspace_name");
+	struct buf b;
+	buf_init(&b);
+	buf_put_u8(&b, '\n');
+	columnize_quoted(&b, names);
+	buf_put_u8(&b, '\n');
+	emit(&b);
+	buf_release(&b);
+	free_list(names);
+	cqlresult_free(kss);
+}
+
+static void describe_tables(struct shell *sh)
+{
+	struct buf b;
+	buf_init(&b);
+	buf_put_u8(&b, '\n');
+	if (sh->keyspace) {
+		struct cqlresult *tabs =
+		        select_where(sh, "table_name FROM system_schema.tables", sh->keyspace);
+		if (!tabs) {
+			buf_release(&b);
+			return;
+		}
+		char **names = column_texts(tabs, "table_name");
+		columnize_quoted(&b, names);
+		buf_put_u8(&b, '\n');
+		free_list(names);
+		cqlresult_free(tabs);
+	} else {
+		struct cqlresult *kss = select_where(sh, KEYSPACES_SELECT, NULL);
+		struct cqlresult *tabs =
+		        kss ? select_where(sh,
+		                           "keyspace_name, table_name FROM system_schema.tables",
+		                           NULL)
+		            : NULL;
+		if (!kss || !tabs) {
+			cqlresult_free(kss);
+			cqlresult_free(tabs);
+			buf_release(&b);
+			return;
+		}
+		char **kn = column_texts(kss, "keyspace_name");
+		for (size_t k = 0; kn && kn[k]; k++) {
+			struct buf qn;
+			buf_init(&qn);
+			cqlfmt_quote_name(&qn, kn[k]);
+			buf_put_u8(&qn, 0);
+			buf_printf(&b, "Keyspace %s\n---------", (const char *)qn.data);
+			for (size_t i = 0; i + 1 < qn.len; i++)
+				buf_put_u8(&b, '-');
+			buf_put_u8(&b, '\n');
+			buf_release(&qn);
+			char **names = calloc(tabs->n_rows + 1, sizeof(*names));
+			size_t n = 0;
+			int ck = cqlresult_column(tabs, "keyspace_name"),
+			    ct = cqlresult_column(tabs, "table_name");
+			for (uint32_t i = 0; names && ck >= 0 && ct >= 0 && i < tabs->n_rows; i++) {
+				char *ksn = cqlresult_text(tabs, i, (uint32_t)ck);
+				if (ksn && strcmp(ksn, kn[k]) == 0)
+					names[n++] = cqlresult_text(tabs, i, (uint32_t)ct);
+				free(ksn);
+			}
+			columnize_quoted(&b, names);
+			buf_put_u8(&b, '\n');
+			free_list(names);
+		}
+		free_list(kn);
+		cqlresult_free(kss);
+		cqlresult_free(tabs);
+	}
+	emit(&b);
+	buf_release(&b);
+}
+
+static void describe_cluster(struct shell *sh)
+{
+	struct cqlresult *r =
+	        shell_select(sh,
+	                     "SELECT cluster_name, partitioner FROM system.local WHERE key = "
+	                     "'local'",
+	                     true);
+	if (!r)
+		return;
+	char *name = r->n_rows ? cqlresult_text(r, 0, 0) : NULL;
+	char *part = r->n_rows ? cqlresult_text(r, 0, 1) : NULL;
+	const char *p = part ? part : "";
+	if (strncmp(p, "org.apache.cassandra.dht.", 25) == 0)
+		p += 25;
+	printf("\nCluster: %s\nPartitioner: %s\n\n", name ? name : "", p);
+	fflush(stdout);
+	free(name);
+	free(part);
+	cqlresult_free(r);
+}
+
+static void describe_schema(struct shell *sh, bool full)
+{
+	struct cqlresult *kss = select_where(sh, KEYSPACES_SELECT, NULL);
+	if (!kss)
+		return;
+	struct buf b;
+	buf_init(&b);
+	buf_put_u8(&b, '\n');
+	int cn = cqlresult_column(kss, "keyspace_name");
+	for (uint32_t i = 0; cn >= 0 && i < kss->n_rows; i++) {
+		char *ks = cqlresult_text(kss, i, (uint32_t)cn);
+		if (ks && (full || !is_system_keyspace(ks)) && export_keyspace(sh, kss, (int)i, &b))
+			buf_put_str(&b, "\n\n");
+		free(ks);
+	}
+	emit(&b);
+	buf_release(&b);
+	cqlresult_free(kss);
+}
+
+/* Parse "[ks.]name" from tokens starting at *pos; false if malformed. */
+static bool parse_qualified(const char *s, size_t len, size_t *pos, struct buf *ks,
+                            struct buf *name)
+{
+	struct cqltok t = cqltok_next(s, len, pos);
+	if (t.kind != CQLTOK_WORD && t.kind != CQLTOK_QNAME)
+		return false;
+	size_t save = *pos;
+	struct cqltok dot = cqltok_next(s, len, pos);
+	if (dot.kind == CQLTOK_PUNCT && s[dot.start] == '.') {
+		struct cqltok t2 = cqltok_next(s, len, pos);
+		if (t2.kind != CQLTOK_WORD && t2.kind != CQLTOK_QNAME)
+			return false;
+		cqltok_name(s, &t, ks);
+		cqltok_name(s, &t2, name);
+	} else {
+		*pos = save;
+		cqltok_name(s, &t, name);
+	}
+	buf_put_u8(ks, 0);
+	buf_put_u8(name, 0);
+	struct cqltok end = cqltok_next(s, len, pos);
+	return end.kind == CQLTOK_END && buf_ok(ks) && buf_ok(name);
+}
+
+void shell_describe(struct shell *sh, const char *args)
+{
+	size_t len = strlen(args), pos = 0;
+	struct cqltok w = cqltok_next(args, len, &pos);
+	size_t after = pos;
+	struct cqltok w2 = cqltok_next(args, len, &pos);
+	struct buf ks, name;
+	buf_init(&ks);
+	buf_init(&name);
+	if (w.kind == CQLTOK_END) {
+		shell_printerr(sh, "Improper DESCRIBE command.");
+	} else if (cqltok_is(args, &w, "keyspaces") && w2.kind == CQLTOK_END) {
+		describe_keyspaces(sh);
+	} else if (cqltok_is(args, &w, "tables") && w2.kind == CQLTOK_END) {
+		describe_tables(sh);
+	} else if (cqltok_is(args, &w, "cluster") && w2.kind == CQLTOK_END) {
+		describe_cluster(sh);
+	} else if (cqltok_is(args, &w, "schema") && w2.kind == CQLTOK_END) {
+		describe_schema(sh, false);
+	} else if (cqltok_is(args, &w, "full") && cqltok_is(args, &w2, "schema")) {
+		describe_schema(sh, true);
+	} else if (cqltok_is(args, &w, "keyspace")) {
+		pos = after;
+		if (w2.kind == CQLTOK_END) {
+			if (sh->keyspace)
+				describe_keyspace(sh, sh->keyspace);
+			else
+				shell_printerr(sh, "Not in any keyspace.");
+		} else if (parse_qualified(args, len, &pos, &ks, &name) && ks.len <= 1) {
+			describe_keyspace(sh, (const char *)name.data);
+		} else {
+			shell_printerr(sh, "Improper DESCRIBE command.");
+		}
+	} else if (cqltok_is(args, &w, "table") || cqltok_is(args, &w, "columnfamily")) {
+		pos = after;
+		if (!parse_qualified(args, len, &pos, &ks, &name)) {
+			shell_printerr(sh, "Improper DESCRIBE command.");
+		} else if (ks.len > 1) {
+			describe_table(sh, (const char *)ks.data, (const char *)name.data);
+		} else if (sh->keyspace) {
+			describe_table(sh, sh->keyspace, (const char *)name.data);
+		} else {
+			shell_printerr(sh, "No keyspace specified and no current keyspace");
+		}
+	} else {
+		pos = 0;
+		if (!parse_qualified(args, len, &pos, &ks, &name)) {
+			shell_printerr(sh, "Improper DESCRIBE command.");
+		} else if (ks.len > 1) {
+			describe_table(sh, (const char *)ks.data, (const char *)name.data);
+		} else {
+			/* a keyspace, else a table of the current keyspace */
+			struct cqlresult *kss = select_where(sh, KEYSPACES_SELECT, NULL);
+			if (kss && find_row(kss, "keyspace_name", (const char *)name.data, NULL,
+			                    NULL) >= 0)
+				describe_keyspace(sh, (const char *)name.data);
+			else if (kss && sh->keyspace)
+				describe_table(sh, sh->keyspace, (const char *)name.data);
+			else if (kss)
+				shell_printerr(sh, "'%s' not found in keyspaces",
+				               (const char *)name.data);
+			cqlresult_free(kss);
+		}
+	}
+	buf_release(&ks);
+	buf_release(&name);
+}

@@ -1,0 +1,999 @@
+/*
+ * shell.c — cqlish's statement runner and shell commands (cqlsh's Shell);
+ * see shell.h.
+ */
+#include "cli/cqlish/shell.h"
+
+#include "cli/lib/cqlfmt.h"
+#include "cli/lib/cqlsplit.h"
+#include "core/clock.h"
+#include "core/cqlproto.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+static void out_buf(struct buf *b)
+{
+	if (b->len)
+		fwrite(b->data, 1, b->len, stdout);
+	fflush(stdout);
+}
+
+void shell_printerr(struct shell *sh, const char *fmt, ...)
+{
+	sh->error = true;
+	char msg[8192];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+	bool color = sh->color && isatty(STDERR_FILENO);
+	if (color)
+		fputs(CQLFMT_RED, stderr);
+	if (sh->show_line_nums)
+		fprintf(stderr, "%s:%zu:", sh->src_name, sh->lineno);
+	fputs(msg, stderr);
+	if (color)
+		fputs(CQLFMT_RESET, stderr);
+	fputc('\n', stderr);
+	fflush(stderr);
+}
+
+static void print_server_error(struct shell *sh, const struct cql_error_info *e)
+{
+	struct buf b;
+	buf_init(&b);
+	cqlfmt_error(&b, e);
+	buf_put_u8(&b, 0);
+	shell_printerr(sh, "%s", buf_ok(&b) ? (const char *)b.data : "out of memory");
+	buf_release(&b);
+}
+
+/* A transport failure, named like the python driver's exceptions cqlsh prints. */
+static void print_transport_error(struct shell *sh, const struct cerr *err)
+{
+	if (err->code == COL_ETIMEDOUT)
+		shell_printerr(sh,
+		               "OperationTimedOut: errors={'%s': 'Client request timeout: %s'}, "
+		               "last_host=%s",
+		               sh->cl ? cqlclient_peer(sh->cl) : sh->host, err->msg,
+		               sh->cl ? cqlclient_peer(sh->cl) : sh->host);
+	else
+		shell_printerr(sh, "NoHostAvailable: %s", err->msg);
+}
+
+static int64_t next_timestamp(struct shell *sh)
+{
+	int64_t t = clock_wall_us();
+	if (t <= sh->last_ts)
+		t = sh->last_ts + 1;
+	sh->last_ts = t;
+	return t;
+}
+
+static void qparams(struct shell *sh, struct cql_qparams *p, bool paged)
+{
+	cql_qparams_init(p);
+	p->consistency = sh->consistency;
+	p->serial_consistency = sh->serial_consistency;
+	p->page_size = paged && sh->paging ? sh->page_size : 0;
+	p->timestamp = next_timestamp(sh);
+}
+
+static char *dupstr(const char *s)
+{
+	char *d = strdup(s ? s : "");
+	if (!d) {
+		fputs("cqlish: out of memory\n", stderr);
+		exit(1);
+	}
+	return d;
+}
+
+/* ---- connection ---------------------------------------------------------------------------- */
+
+static char *local_text(struct cqlresult *r, const char *col)
+{
+	int c = cqlresult_column(r, col);
+	if (c < 0 || r->n_rows == 0)
+		return NULL;
+	return cqlresult_text(r, 0, (uint32_t)c);
+}
+
+int shell_connect(struct shell *sh, struct cerr *err)
+{
+	if (sh->cl) {
+		cqlclient_free(sh->cl);
+		sh->cl = NULL;
+	}
+	int rc = cqlclient_connect(sh->host, sh->port, &sh->copts, &sh->cl, err);
+	if (rc)
+		return rc;
+	struct cql_qparams p;
+	cql_qparams_init(&p);
+	struct cqlresult *r = NULL;
+	rc = cqlclient_query(sh->cl, "select * from system.local where key = 'local'", &p, &r, err);
+	if (rc)
+		return rc;
+	if (r->kind == CQLRES_ROWS) {
+		free(sh->cluster_name);
+		free(sh->release_version);
+		free(sh->cql_version);
+		sh->cluster_name = local_text(r, "cluster_name");
+		sh->release_version = local_text(r, "release_version");
+		sh->cql_version = local_text(r, "cql_version");
+	}
+	cqlresult_free(r);
+	if (sh->keyspace) {
+		struct buf q;
+		buf_init(&q);
+		buf_put_str(&q, "USE ");
+		cqlfmt_quote_name(&q, sh->keyspace);
+		buf_put_u8(&q, 0);
+		rc = cqlclient_query(sh->cl, (const char *)q.data, &p, &r, err);
+		buf_release(&q);
+		if (rc)
+			return rc;
+		if (r->kind == CQLRES_ERROR) {
+			struct buf e;
+			buf_init(&e);
+			cqlfmt_error(&e, &r->error);
+			buf_put_u8(&e, 0);
+			rc = cerr_set(err, COL_EINVAL, "%s", (const char *)e.data);
+			buf_release(&e);
+			cqlresult_free(r);
+			return rc;
+		}
+		cqlresult_free(r);
+	}
+	return COL_OK;
+}
+
+void shell_release(struct shell *sh)
+{
+	cqlclient_free(sh->cl);
+	sh->cl = NULL;
+	free(sh->keyspace);
+	free(sh->cluster_name);
+	free(sh->release_version);
+	free(sh->cql_version);
+	for (size_t i = 0; i < sh->n_warned; i++)
+		free(sh->warned[i]);
+	free(sh->warned);
+}
+
+/* Make sure there is a healthy connection; false (error printed) if not. */
+static bool ensure_connected(struct shell *sh)
+{
+	if (sh->cl && cqlconn_ready(cqlclient_conn(sh->cl)))
+		return true;
+	struct cerr err = {0};
+	if (shell_connect(sh, &err) != COL_OK) {
+		shell_printerr(sh, "NoHostAvailable: %s", err.msg);
+		return false;
+	}
+	return true;
+}
+
+/* Run one request; NULL after printing a transport error. */
+static struct cqlresult *request(struct shell *sh, const char *cql, const struct cql_qparams *p)
+{
+	if (!ensure_connected(sh))
+		return NULL;
+	struct cqlresult *r = NULL;
+	struct cerr err = {0};
+	if (cqlclient_query(sh->cl, cql, p, &r, &err) != COL_OK) {
+		print_transport_error(sh, &err);
+		return NULL;
+	}
+	return r;
+}
+
+struct cqlresult *shell_select(struct shell *sh, const char *cql, bool report)
+{
+	struct cql_qparams p;
+	cql_qparams_init(&p);
+	struct cqlresult *r = request(sh, cql, &p);
+	if (!r)
+		return NULL;
+	if (r->kind != CQLRES_ROWS) {
+		if (report && r->kind == CQLRES_ERROR)
+			print_server_error(sh, &r->error);
+		cqlresult_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* ---- multi-DC consistency warning (issue 5) -------------------------------------------------- */
+
+/*
+ * Datacenters a keyspace replicates to (NetworkTopologyStrategy options other
+ * than 'class' with a non-zero factor), as "dc1: 3, dc2: 3" in `dcs`.
+ */
+static int keyspace_dcs(struct shell *sh, const char *ks, struct buf *dcs)
+{
+	struct buf q;
+	buf_init(&q);
+	buf_put_str(&q, "SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = ");
+	cqlfmt_quote_string(&q, ks, strlen(ks));
+	buf_put_u8(&q, 0);
+	struct cqlresult *r = buf_ok(&q) ? shell_select(sh, (const char *)q.data, false) : NULL;
+	buf_release(&q);
+	if (!r)
+		return 0;
+	int n = 0;
+	if (r->n_rows == 1 && r->meta.n_cols == 1) {
+		const struct cql_slice *v = cqlresult_cell(r, 0, 0);
+		struct bufreader rd;
+		bufreader_init(&rd, v->p, v->len > 0 ? (size_t)v->len : 0);
+		int32_t cnt = v->len > 0 ? (int32_t)bufreader_u32be(&rd) : 0;
+		bool nts = false;
+		struct buf tmp;
+		buf_init(&tmp);
+		for (int32_t i = 0; i < cnt && bufreader_ok(&rd); i++) {
+			uint32_t kl = bufreader_u32be(&rd);
+			const uint8_t *k = bufreader_take(&rd, kl);
+			uint32_t vl = bufreader_u32be(&rd);
+			const uint8_t *val = bufreader_take(&rd, vl);
+			if (!k || !val)
+				break;
+			if (kl == 5 && memcmp(k, "class", 5) == 0) {
+				nts = vl >= 23 && memmem(val, vl, "NetworkTopologyStrategy", 23);
+				continue;
+			}
+			if ((kl == 18 && memcmp(k, "replication_factor", 18) == 0) ||
+			    (vl == 1 && val[0] == '0'))
+				continue;
+			if (tmp.len)
+				buf_put_str(&tmp, ", ");
+			buf_put(&tmp, k, kl);
+			buf_put_str(&tmp, ": ");
+			buf_put(&tmp, val, vl);
+			n++;
+		}
+		if (nts)
+			buf_put(dcs, tmp.data, tmp.len);
+		else
+			n = 0;
+		buf_release(&tmp);
+	}
+	cqlresult_free(r);
+	return n;
+}
+
+static void maybe_warn_consistency(struct shell *sh, const char *ks)
+{
+	const char *lvl = cql_consistency_name(sh->consistency);
+	if (!ks || !lvl || strncmp(lvl, "LOCAL_", 6) == 0)
+		return;
+	struct buf key;
+	buf_init(&key);
+	buf_printf(&key, "%s\x1f%s", ks, lvl);
+	buf_put_u8(&key, 0);
+	if (!buf_ok(&key)) {
+		buf_release(&key);
+		return;
+	}
+	for (size_t i = 0; i < sh->n_warned; i++)
+		if (strcmp(sh->warned[i], (const char *)key.data) == 0) {
+			buf_release(&key);
+			return;
+		}
+	struct buf dcs;
+	buf_init(&dcs);
+	int n = keyspace_dcs(sh, ks, &dcs);
+	if (n > 1) {
+		buf_put_u8(&dcs, 0);
+		fflush(stdout);
+		fprintf(stderr,
+		        "Warning: consistency level %s is not local to a datacenter, but keyspace "
+		        "'%s' is replicated to %d datacenters (%s); requests at %s wait on "
+		        "replicas in remote datacenters and fail when a datacenter is cut off. "
+		        "Use LOCAL_QUORUM or LOCAL_ONE to stay in the local datacenter.\n",
+		        lvl, ks, n, (const char *)dcs.data, lvl);
+		char **nw = realloc(sh->warned, (sh->n_warned + 1) * sizeof(*nw));
+		if (nw) {
+			sh->warned = nw;
+			sh->warned[sh->n_warned++] = dupstr((const char *)key.data);
+		}
+	}
+	buf_release(&dcs);
+	buf_release(&key);
+}
+
+/* The keyspace a DML statement works on (explicit ks.t or the current one). */
+static char *statement_keyspace(const struct shell *sh, const char *s)
+{
+	size_t len = strlen(s), pos = 0;
+	struct cqltok first = cqltok_next(s, len, &pos);
+	static const char *const dml[] = {"select", "insert", "update",
+	                                  "delete", "begin",  "truncate"};
+	bool is_dml = false;
+	for (size_t i = 0; i < sizeof(dml) / sizeof(dml[0]); i++)
+		is_dml |= cqltok_is(s, &first, dml[i]);
+	if (!is_dml)
+		return NULL;
+	struct cqltok prev = first;
+	for (;;) {
+		struct cqltok t = cqltok_next(s, len, &pos);
+		if (t.kind == CQLTOK_END || t.kind == CQLTOK_UNTERMINATED)
+			break;
+		bool marker = cqltok_is(s, &prev, "from") || cqltok_is(s, &prev, "into") ||
+		              cqltok_is(s, &prev, "update") || cqltok_is(s, &prev, "truncate") ||
+		              cqltok_is(s, &prev, "table");
+		if (marker && (t.kind == CQLTOK_WORD || t.kind == CQLTOK_QNAME) &&
+		    !cqltok_is(s, &t, "table")) {
+			struct cqltok dot = cqltok_next(s, len, &pos);
+			struct buf name;
+			buf_init(&name);
+			if (dot.kind == CQLTOK_PUNCT && s[dot.start] == '.')
+				cqltok_name(s, &t, &name);
+			else if (sh->keyspace)
+				buf_put_str(&name, sh->keyspace);
+			buf_put_u8(&name, 0);
+			char *ks = (buf_ok(&name) && name.data[0]) ? dupstr((const char *)name.data)
+			                                           : NULL;
+			buf_release(&name);
+			return ks;
+		}
+		prev = t;
+	}
+	return NULL;
+}
+
+/* ---- results --------------------------------------------------------------------------------- */
+
+static void print_warnings(struct cqlresult *r)
+{
+	if (!r->n_warnings)
+		return;
+	printf("\nWarnings :\n");
+	for (size_t i = 0; i < r->n_warnings; i++)
+		printf("%s\n\n", r->warnings[i]);
+}
+
+/* Column roles of the result's table, for header colours (NULL if unknown). */
+static uint8_t *result_roles(struct shell *sh, const struct cqlresult *r)
+{
+	if (!sh->color || !r->meta.cols || r->meta.n_cols == 0)
+		return NULL;
+	struct buf q;
+	buf_init(&q);
+	buf_put_str(&q,
+	            "SELECT column_name, kind FROM system_schema.columns WHERE keyspace_name = ");
+	cqlfmt_quote_string(&q, r->meta.cols[0].keyspace, strlen(r->meta.cols[0].keyspace));
+	buf_put_str(&q, " AND table_name = ");
+	cqlfmt_quote_string(&q, r->meta.cols[0].table, strlen(r->meta.cols[0].table));
+	buf_put_u8(&q, 0);
+	bool saved = sh->error;
+	struct cqlresult *cr = buf_ok(&q) ? shell_select(sh, (const char *)q.data, false) : NULL;
+	sh->error = saved;
+	buf_release(&q);
+	if (!cr)
+		return NULL;
+	uint8_t *roles = calloc(r->meta.n_cols, 1);
+	int cn = cqlresult_column(cr, "column_name"), ck = cqlresult_column(cr, "kind");
+	for (uint32_t i = 0; roles && cn >= 0 && ck >= 0 && i < cr->n_rows; i++) {
+		char *name = cqlresult_text(cr, i, (uint32_t)cn);
+		char *kind = cqlresult_text(cr, i, (uint32_t)ck);
+		for (uint32_t j = 0; name && kind && j < r->meta.n_cols; j++) {
+			if (strcmp(r->meta.cols[j].name, name) != 0)
+				continue;
+			if (strcmp(kind, "partition_key") == 0)
+				roles[j] = CQLFMT_PARTITION_KEY;
+			else if (strcmp(kind, "clustering") == 0)
+				roles[j] = CQLFMT_CLUSTERING;
+			else if (strcmp(kind, "static") == 0)
+				roles[j] = CQLFMT_STATIC;
+		}
+		free(name);
+		free(kind);
+	}
+	cqlresult_free(cr);
+	return roles;
+}
+
+/* "---MORE---" and wait for Enter; false on EOF or 'q'. */
+static bool more_prompt(void)
+{
+	fputs("---MORE---", stdout);
+	fflush(stdout);
+	char line[64];
+	if (!fgets(line, sizeof(line), stdin))
+		return false;
+	return true;
+}
+
+/* cqlsh's print_result: every page, then "(N rows)". */
+static void print_rows(struct shell *sh, const char *cql, struct cqlresult *r)
+{
+	uint8_t *roles = result_roles(sh, r);
+	struct cqlfmt_opts o = {
+	        .color = sh->color, .expand = sh->expand, .tty = sh->tty, .roles = roles};
+	struct buf b;
+	buf_init(&b);
+	buf_put_u8(&b, '\n');
+	uint64_t num = 0;
+	bool first = true;
+	for (;;) {
+		if (r->n_rows || first) {
+			cqlfmt_rows(&b, r, &o, first || sh->tty, num);
+			num += r->n_rows;
+		}
+		out_buf(&b);
+		buf_reset(&b);
+		bool more = (r->meta.flags & CQL_ROWS_HAS_MORE_PAGES) && r->meta.paging_state;
+		if (!more) {
+			if (!sh->tty)
+				buf_put_u8(&b, '\n');
+			break;
+		}
+		if (sh->tty && !more_prompt())
+			break;
+		struct cql_qparams p;
+		qparams(sh, &p, true);
+		p.paging_state = r->meta.paging_state;
+		p.paging_state_len = r->meta.paging_state_len;
+		struct cqlresult *next = request(sh, cql, &p);
+		cqlresult_free(r);
+		r = next;
+		if (!r)
+			goto out;
+		if (r->kind == CQLRES_ERROR) {
+			print_server_error(sh, &r->error);
+			goto out;
+		}
+		if (r->kind != CQLRES_ROWS) {
+			shell_printerr(sh, "ProtocolException: next page answered with a non-Rows "
+			                   "result");
+			goto out;
+		}
+		first = false;
+	}
+	buf_printf(&b, "(%llu rows)\n", (unsigned long long)num);
+	out_buf(&b);
+out:
+	cqlresult_free(r);
+	buf_release(&b);
+	free(roles);
+}
+
+static void run_cql(struct shell *sh, const char *stmt)
+{
+	char *ks = statement_keyspace(sh, stmt);
+	if (ks) {
+		bool saved = sh->error;
+		maybe_warn_consistency(sh, ks);
+		sh->error = saved;
+		free(ks);
+	}
+	struct cql_qparams p;
+	qparams(sh, &p, true);
+	struct cqlresult *r = request(sh, stmt, &p);
+	if (!r)
+		return;
+	print_warnings(r);
+	switch (r->kind) {
+	case CQLRES_ERROR: print_server_error(sh, &r->error); break;
+	case CQLRES_ROWS:
+		if (strncasecmp(stmt, "select", 6) == 0) {
+			print_rows(sh, stmt, r);
+			return; /* print_rows frees r */
+		} else {
+			struct cqlfmt_opts o = {
+			        .color = sh->color, .expand = sh->expand, .tty = sh->tty};
+			struct buf b;
+			buf_init(&b);
+			buf_put_u8(&b, '\n');
+			cqlfmt_rows(&b, r, &o, true, 0);
+			out_buf(&b);
+			buf_release(&b);
+		}
+		break;
+	case CQLRES_SET_KEYSPACE:
+		free(sh->keyspace);
+		sh->keyspace = dupstr(r->keyspace);
+		break;
+	default: break;
+	}
+	cqlresult_free(r);
+}
+
+/* ---- shell commands ----------------------------------------------------------------------------
+ */
+
+/* The words of a shell command, lower-cased WORD tokens or raw text otherwise. */
+struct words {
+	char *w[8];
+	size_t n;
+	bool extra; /* more than 8 tokens */
+};
+
+static void words_split(const char *s, struct words *w)
+{
+	memset(w, 0, sizeof(*w));
+	size_t len = strlen(s), pos = 0;
+	for (;;) {
+		struct cqltok t = cqltok_next(s, len, &pos);
+		if (t.kind == CQLTOK_END)
+			break;
+		if (w->n == 8) {
+			w->extra = true;
+			break;
+		}
+		w->w[w->n] = malloc(t.len + 1);
+		if (!w->w[w->n])
+			break;
+		memcpy(w->w[w->n], s + t.start, t.len);
+		w->w[w->n][t.len] = '\0';
+		w->n++;
+	}
+}
+
+static void words_free(struct words *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		free(w->w[i]);
+}
+
+static void cmd_consistency(struct shell *sh, struct words *w)
+{
+	if (w->n == 1) {
+		printf("Current consistency level is %s.\n", cql_consistency_name(sh->consistency));
+		return;
+	}
+	uint16_t cl;
+	if (w->n != 2 || w->extra || cql_consistency_parse(w->w[1], &cl) != COL_OK) {
+		shell_printerr(sh, "Improper CONSISTENCY command.");
+		return;
+	}
+	sh->consistency = cl;
+	printf("Consistency level set to %s.\n", cql_consistency_name(cl));
+	if (sh->keyspace) {
+		fflush(stdout);
+		bool saved = sh->error;
+		maybe_warn_consistency(sh, sh->keyspace);
+		sh->error = saved;
+	}
+}
+
+static void cmd_serial(struct shell *sh, struct words *w)
+{
+	if (w->n < 2 || strcasecmp(w->w[1], "consistency") != 0 || w->n > 3 || w->extra) {
+		shell_printerr(sh, "Improper SERIAL command.");
+		return;
+	}
+	if (w->n == 2) {
+		printf("Current serial consistency level is %s.\n",
+		       cql_consistency_name(sh->serial_consistency));
+		return;
+	}
+	uint16_t cl;
+	if (cql_consistency_parse(w->w[2], &cl) != COL_OK ||
+	    (cl != CL_SERIAL && cl != CL_LOCAL_SERIAL)) {
+		shell_printerr(sh, "Improper SERIAL command.");
+		return;
+	}
+	sh->serial_consistency = cl;
+	printf("Serial consistency level set to %s.\n", cql_consistency_name(cl));
+}
+
+/* cqlsh's SwitchCommand; returns the new state.  value: PAGING <n>. */
+static bool switch_command(struct shell *sh, struct words *w, const char *cmd, const char *desc,
+                           bool state, bool *handled)
+{
+	*handled = true;
+	if (w->n == 1) {
+		if (state)
+			printf("%s is currently enabled. Use %s OFF to disable\n", desc, cmd);
+		else
+			printf("%s is currently disabled. Use %s ON to enable.\n", desc, cmd);
+		return state;
+	}
+	if (w->n == 2 && strcasecmp(w->w[1], "on") == 0) {
+		if (state) {
+			shell_printerr(sh, "%s is already enabled. Use %s OFF to disable.", desc,
+			               cmd);
+			return state;
+		}
+		printf("Now %s is enabled\n", desc);
+		return true;
+	}
+	if (w->n == 2 && strcasecmp(w->w[1], "off") == 0) {
+		if (!state) {
+			shell_printerr(sh, "%s is not enabled.", desc);
+			return state;
+		}
+		printf("Disabled %s.\n", desc);
+		return false;
+	}
+	*handled = false;
+	return state;
+}
+
+static void cmd_expand(struct shell *sh, struct words *w)
+{
+	bool handled;
+	sh->expand = switch_command(sh, w, "EXPAND", "Expanded output", sh->expand, &handled);
+	if (!handled)
+		shell_printerr(sh, "Improper EXPAND command.");
+}
+
+static void cmd_paging(struct shell *sh, struct words *w)
+{
+	bool handled;
+	bool state = switch_command(sh, w, "PAGING", "Query paging", sh->paging, &handled);
+	if (!handled) {
+		char *end = NULL;
+		errno = 0;
+		long n = w->n == 2 ? strtol(w->w[1], &end, 10) : 0;
+		if (w->n != 2 || errno || !end || *end || n <= 0 || n > INT32_MAX) {
+			shell_printerr(sh, "Improper PAGING command.");
+			return;
+		}
+		state = true;
+		sh->page_size = (int32_t)n;
+	}
+	sh->paging = state;
+	if (sh->paging)
+		printf("Page size: %d\n", sh->page_size);
+	else
+		sh->page_size = CQLISH_DEFAULT_PAGE_SIZE;
+}
+
+static void show_host(struct shell *sh)
+{
+	const char *name = sh->cluster_name ? sh->cluster_name : "Unknown Cluster";
+	printf("Connected to %s%s%s at %s:%u\n", sh->color ? CQLFMT_BLUE : "", name,
+	       sh->color ? CQLFMT_RESET : "", sh->host, sh->port);
+}
+
+static void show_version(struct shell *sh)
+{
+	printf("[cqlish %s | Cassandra %s | CQL spec %s | Native protocol v%d]\n", CQLISH_VERSION,
+	       sh->release_version ? sh->release_version : "unknown",
+	       sh->cql_version ? sh->cql_version : "unknown", CQLPROTO_VERSION);
+}
+
+static void cmd_show(struct shell *sh, struct words *w)
+{
+	if (w->n == 2 && strcasecmp(w->w[1], "version") == 0) {
+		show_version(sh);
+	} else if (w->n == 2 && strcasecmp(w->w[1], "host") == 0) {
+		show_host(sh);
+	} else {
+		shell_printerr(sh, "Improper SHOW command.");
+	}
+}
+
+static void cmd_source(struct shell *sh, const char *stmt)
+{
+	size_t len = strlen(stmt), pos = 0;
+	(void)cqltok_next(stmt, len, &pos);
+	struct cqltok t = cqltok_next(stmt, len, &pos);
+	struct cqltok end = cqltok_next(stmt, len, &pos);
+	if (t.kind != CQLTOK_STRING || stmt[t.start] != '\'' || end.kind != CQLTOK_END) {
+		shell_printerr(sh, "Improper SOURCE command.");
+		return;
+	}
+	struct buf path;
+	buf_init(&path);
+	if (stmt[t.start + 1] == '~' && getenv("HOME")) {
+		buf_put_str(&path, getenv("HOME"));
+		t.start++;
+		t.len--;
+	}
+	for (size_t i = t.start + 1; i + 1 < t.start + t.len; i++) {
+		buf_put_u8(&path, (uint8_t)stmt[i]);
+		if (stmt[i] == '\'')
+			i++;
+	}
+	buf_put_u8(&path, 0);
+	if (sh->source_depth >= 16) {
+		shell_printerr(sh, "Could not open '%s': SOURCE nested more than 16 deep",
+		               (const char *)path.data);
+		buf_release(&path);
+		return;
+	}
+	FILE *f = fopen((const char *)path.data, "r");
+	if (!f) {
+		shell_printerr(sh, "Could not open '%s': %s", (const char *)path.data,
+		               strerror(errno));
+		buf_release(&path);
+		return;
+	}
+	/* A sourced file runs like -f: line numbers in errors, no prompts. */
+	bool tty = sh->tty, nums = sh->show_line_nums;
+	const char *name = sh->src_name;
+	size_t line = sh->lineno;
+	sh->tty = false;
+	sh->show_line_nums = true;
+	sh->source_depth++;
+	char *pname = dupstr((const char *)path.data);
+	shell_run_file(sh, f, pname);
+	sh->source_depth--;
+	fclose(f);
+	sh->tty = tty;
+	sh->show_line_nums = nums;
+	sh->src_name = name;
+	sh->lineno = line;
+	free(pname);
+	buf_release(&path);
+}
+
+struct help_topic {
+	const char *name;
+	const char *text;
+};
+
+static const struct help_topic shell_help[] = {
+        {"CONSISTENCY",
+         "\n        CONSISTENCY [cqlish only]\n\n"
+         "           Overrides default consistency level (default level is ONE).\n\n"
+         "        CONSISTENCY <level>\n\n"
+         "           Sets consistency level for future requests.\n\n"
+         "           Valid consistency levels:\n\n"
+         "           ANY, ONE, TWO, THREE, QUORUM, ALL, LOCAL_ONE, LOCAL_QUORUM, "
+         "EACH_QUORUM, SERIAL and LOCAL_SERIAL.\n\n"
+         "           A level that is not LOCAL_* used on a keyspace replicated to more "
+         "than one\n           datacenter prints a warning once.\n\n"
+         "        CONSISTENCY\n\n"
+         "           CONSISTENCY with no arguments shows the current consistency "
+         "level.\n"},
+        {"DESCRIBE",
+         "\n        DESCRIBE [cqlish only]\n\n"
+         "        (DESC may be used as a shorthand.)\n\n"
+         "        DESCRIBE KEYSPACES          names of all keyspaces\n"
+         "        DESCRIBE KEYSPACE [<ks>]    CREATE statements of a keyspace and its "
+         "tables\n"
+         "        DESCRIBE TABLES             names of the tables (per keyspace when no "
+         "keyspace is in use)\n"
+         "        DESCRIBE TABLE [<ks>.]<t>   CREATE statement of a table\n"
+         "        DESCRIBE CLUSTER            cluster name and partitioner\n"
+         "        DESCRIBE [FULL] SCHEMA      every (non-system) keyspace\n"
+         "        DESCRIBE <name>             a keyspace, or else a table of the current "
+         "keyspace\n\n"
+         "        The statements are built on the client from system_schema.\n"},
+        {"EXIT", "\n        EXIT/QUIT [cqlish only]\n\n        Exits cqlish.\n"},
+        {"EXPAND",
+         "\n        EXPAND [cqlish]\n\n"
+         "          Enables or disables expanded (vertical) output.\n\n"
+         "        EXPAND ON\n\n          Enables expanded (vertical) output.\n\n"
+         "        EXPAND OFF\n\n          Disables expanded (vertical) output.\n\n"
+         "        EXPAND\n\n          EXPAND with no arguments shows the current value of "
+         "expand setting.\n"},
+        {"HELP", "\n        HELP [cqlish only]\n\n"
+                 "        Gives information about cqlish commands. To see available topics,\n"
+                 "        enter \"HELP\" without any arguments. To see help on a topic,\n"
+                 "        use \"HELP <topic>\".\n"},
+        {"PAGING",
+         "\n        PAGING [cqlish]\n\n"
+         "          Enables or disables query paging.\n\n"
+         "        PAGING ON\n\n          Enables query paging for all further queries.\n\n"
+         "        PAGING OFF\n\n          Disables paging.\n\n"
+         "        PAGING <n>\n\n          Enables paging with a page size of n rows.\n\n"
+         "        PAGING\n\n          PAGING with no arguments shows the current query "
+         "paging status.\n\n"
+         "        On a terminal each page ends with ---MORE---; press Enter for the next "
+         "one.\n        With -e or -f every page is fetched and printed.\n"},
+        {"SERIAL", "\n        SERIAL CONSISTENCY [cqlish only]\n\n"
+                   "           Overrides serial consistency level (default level is SERIAL).\n\n"
+                   "        SERIAL CONSISTENCY <level>\n\n"
+                   "           Sets consistency level for future conditional updates.\n\n"
+                   "           Valid consistency levels:\n\n           SERIAL, LOCAL_SERIAL.\n\n"
+                   "        SERIAL CONSISTENCY\n\n"
+                   "           SERIAL CONSISTENCY with no arguments shows the current consistency "
+                   "level.\n"},
+        {"SHOW",
+         "\n        SHOW [cqlish only]\n\n"
+         "          Displays information about the current cqlish session.\n\n"
+         "        SHOW VERSION\n\n          Shows the version of cqlish and of the connected "
+         "node, and the CQL spec it understands.\n\n"
+         "        SHOW HOST\n\n          Shows where cqlish is currently connected.\n"},
+        {"SOURCE", "\n        SOURCE [cqlish only]\n\n"
+                   "        Executes a file containing CQL statements. Gives the output for each\n"
+                   "        statement in turn, if any, or any errors that occur along the way.\n\n"
+                   "        Errors do NOT abort execution of the CQL source file.\n\n"
+                   "        Usage:\n\n          SOURCE '<file>';\n\n"
+                   "        The path is relative to the current directory; '~/' means $HOME.\n"},
+};
+
+static const struct help_topic cql_help[] = {
+        {"ALTER_KEYSPACE", "\n        ALTER KEYSPACE <ks> WITH replication = {...} [AND "
+                           "durable_writes = <bool>];\n"},
+        {"ALTER_TABLE", "\n        ALTER TABLE [<ks>.]<t> ADD <col> <type> | DROP <col> | WITH "
+                        "<option> = <value>;\n"},
+        {"BATCH", "\n        BEGIN [UNLOGGED] BATCH [USING TIMESTAMP <t>]\n"
+                  "          <insert/update/delete>; ...\n        APPLY BATCH;\n"},
+        {"CREATE_KEYSPACE",
+         "\n        CREATE KEYSPACE [IF NOT EXISTS] <ks>\n"
+         "          WITH replication = {'class': 'SimpleStrategy', 'replication_factor': <n>}\n"
+         "             | {'class': 'NetworkTopologyStrategy', '<dc>': <n>, ...}\n"
+         "          [AND durable_writes = <bool>];\n"},
+        {"CREATE_TABLE",
+         "\n        CREATE TABLE [IF NOT EXISTS] [<ks>.]<t> (\n"
+         "          <col> <type> [PRIMARY KEY], ...\n"
+         "          [, PRIMARY KEY ((<pk>, ...), <ck>, ...)]\n"
+         "        ) [WITH CLUSTERING ORDER BY (<ck> ASC|DESC, ...)\n"
+         "           AND default_time_to_live = <s> AND gc_grace_seconds = <s>];\n"},
+        {"DELETE", "\n        DELETE [<col>, ...] FROM [<ks>.]<t> [USING TIMESTAMP <t>] WHERE "
+                   "<key conditions>;\n"},
+        {"DROP_KEYSPACE", "\n        DROP KEYSPACE [IF EXISTS] <ks>;\n"},
+        {"DROP_TABLE", "\n        DROP TABLE [IF EXISTS] [<ks>.]<t>;\n"},
+        {"INSERT", "\n        INSERT INTO [<ks>.]<t> (<col>, ...) VALUES (<value>, ...)\n"
+                   "          [USING TTL <s> [AND TIMESTAMP <t>]];\n"},
+        {"SELECT", "\n        SELECT <cols> | * | COUNT(*) | WRITETIME(<col>) | TTL(<col>)\n"
+                   "          FROM [<ks>.]<t>\n"
+                   "          [WHERE <pk> = <v> | <pk> IN (...) [AND <ck> =|<|<=|>|>= <v> ...]\n"
+                   "                 | token(<pk>) > <n>]\n"
+                   "          [ORDER BY <ck> ASC|DESC] [LIMIT <n>];\n"},
+        {"TRUNCATE", "\n        TRUNCATE [TABLE] [<ks>.]<t>;\n"},
+        {"UPDATE", "\n        UPDATE [<ks>.]<t> [USING TTL <s> [AND TIMESTAMP <t>]]\n"
+                   "          SET <col> = <value>, ... WHERE <key conditions>;\n"},
+        {"USE", "\n        USE <ks>;\n"},
+};
+
+static void print_topics(const char *header, const struct help_topic *t, size_t n)
+{
+	struct buf b;
+	buf_init(&b);
+	buf_printf(&b, "%s\n", header);
+	/* cmd.Cmd's ruler is as long as the header, its leading newline included */
+	for (size_t i = 0; i < strlen(header); i++)
+		buf_put_u8(&b, '=');
+	buf_put_u8(&b, '\n');
+	const char **names = calloc(n, sizeof(*names));
+	for (size_t i = 0; names && i < n; i++)
+		names[i] = t[i].name;
+	if (names)
+		cqlfmt_columnize(&b, names, n, 79);
+	free(names);
+	buf_put_u8(&b, '\n');
+	out_buf(&b);
+	buf_release(&b);
+}
+
+static void cmd_help(struct shell *sh, struct words *w)
+{
+	size_t ns = sizeof(shell_help) / sizeof(shell_help[0]);
+	size_t nc = sizeof(cql_help) / sizeof(cql_help[0]);
+	if (w->n == 1) {
+		print_topics("\nDocumented shell commands:", shell_help, ns);
+		print_topics("CQL help topics:", cql_help, nc);
+		return;
+	}
+	for (size_t k = 1; k < w->n; k++) {
+		const char *t = w->w[k];
+		bool found = false;
+		for (size_t i = 0; i < ns && !found; i++)
+			if (strcasecmp(t, shell_help[i].name) == 0 ||
+			    (strcasecmp(t, "quit") == 0 &&
+			     strcmp(shell_help[i].name, "EXIT") == 0) ||
+			    (strcasecmp(t, "desc") == 0 &&
+			     strcmp(shell_help[i].name, "DESCRIBE") == 0)) {
+				fputs(shell_help[i].text, stdout);
+				found = true;
+			}
+		for (size_t i = 0; i < nc && !found; i++)
+			if (strcasecmp(t, cql_help[i].name) == 0) {
+				fputs(cql_help[i].text, stdout);
+				found = true;
+			}
+		if (!found)
+			shell_printerr(sh, "*** No help on %s", t);
+	}
+}
+
+void shell_run(struct shell *sh, const char *stmt)
+{
+	size_t len = strlen(stmt), pos = 0;
+	struct cqltok first = cqltok_next(stmt, len, &pos);
+	if (first.kind == CQLTOK_END)
+		return;
+	bool is_shell = (first.kind == CQLTOK_WORD ||
+	                 (first.kind == CQLTOK_PUNCT && stmt[first.start] == '?')) &&
+	                cqlsplit_is_shell_command(stmt + first.start, first.len);
+	if (!is_shell) {
+		run_cql(sh, stmt);
+		return;
+	}
+	struct words w;
+	words_split(stmt, &w);
+	const char *c = w.w[0];
+	if (strcasecmp(c, "consistency") == 0) {
+		cmd_consistency(sh, &w);
+	} else if (strcasecmp(c, "serial") == 0) {
+		cmd_serial(sh, &w);
+	} else if (strcasecmp(c, "expand") == 0) {
+		cmd_expand(sh, &w);
+	} else if (strcasecmp(c, "paging") == 0) {
+		cmd_paging(sh, &w);
+	} else if (strcasecmp(c, "show") == 0) {
+		cmd_show(sh, &w);
+	} else if (strcasecmp(c, "source") == 0) {
+		cmd_source(sh, stmt);
+	} else if (strcasecmp(c, "help") == 0 || strcmp(c, "?") == 0) {
+		cmd_help(sh, &w);
+	} else if (strcasecmp(c, "exit") == 0 || strcasecmp(c, "quit") == 0) {
+		if (w.n != 1)
+			shell_printerr(sh, "Improper %s command.", c);
+		else
+			sh->stop = true;
+	} else if (strcasecmp(c, "describe") == 0 || strcasecmp(c, "desc") == 0) {
+		shell_describe(sh, stmt + first.start + first.len);
+	} else if (strcasecmp(c, "clear") == 0 || strcasecmp(c, "cls") == 0) {
+		if (sh->tty)
+			fputs("\033[H\033[2J", stdout);
+	} else {
+		for (char *p = w.w[0]; *p; p++)
+			*p = (char)toupper((unsigned char)*p);
+		shell_printerr(sh, "%s is not supported by cqlish.", w.w[0]);
+	}
+	fflush(stdout);
+	words_free(&w);
+}
+
+void shell_run_file(struct shell *sh, FILE *f, const char *name)
+{
+	struct cqlsplit sp;
+	cqlsplit_init(&sp);
+	sh->src_name = name;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	while (!sh->stop && (n = getline(&line, &cap, f)) >= 0) {
+		if (n > 0 && line[n - 1] == '\n')
+			n--;
+		int rc = cqlsplit_feed(&sp, line, (size_t)n);
+		if (rc != COL_OK) {
+			sh->lineno = sp.base_line;
+			shell_printerr(sh,
+			               "statement starting at line %zu is larger than %u bytes; "
+			               "skipped",
+			               sp.base_line, CQLSPLIT_MAX_PENDING);
+			cqlsplit_reset(&sp);
+			continue;
+		}
+		char *stmt;
+		size_t end_line;
+		while (!sh->stop && cqlsplit_next(&sp, &stmt, &end_line) == 1) {
+			sh->lineno = end_line;
+			shell_run(sh, stmt);
+			free(stmt);
+		}
+	}
+	free(line);
+	if (!sh->stop) {
+		size_t end_line = sp.base_line;
+		char *rest = cqlsplit_take_rest(&sp, &end_line);
+		if (rest) {
+			sh->lineno = end_line;
+			shell_printerr(sh, "Incomplete statement at end of file");
+			free(rest);
+		}
+	}
+	cqlsplit_release(&sp);
+}
+
+void shell_prompt(const struct shell *sh, bool continuation, struct buf *out)
+{
+	if (!continuation) {
+		if (sh->keyspace)
+			buf_printf(out, "cqlish:%s> ", sh->keyspace);
+		else
+			buf_put_str(out, "cqlish> ");
+		return;
+	}
+	/* As wide as the main prompt, like cqlsh's "   ... ". */
+	size_t w = sh->keyspace ? strlen("cqlish:> ") + strlen(sh->keyspace) : strlen("cqlish> ");
+	for (size_t i = 0; i + 4 < w; i++)
+		buf_put_u8(out, ' ');
+	buf_put_str(out, "... ");
+}
