@@ -1,0 +1,1311 @@
+/*
+ * bench.c — `colonnade bench`: setup (contact points, ring, schema, prepared
+ * statements, a probe at the requested consistency levels), the populate
+ * phase, and the run loop.
+ *
+ * One libev loop drives every connection (struct cqlconn from
+ * cli/lib/cqlclient.h).  The loop is a pump: whenever a request finishes or
+ * the open-loop timer fires, pump() sends every op that is due while some
+ * connection has a free in-flight slot.  An op that has been scheduled but
+ * finds no free slot waits as `pending` — its clock keeps running, which is
+ * exactly the queueing a real client would see.
+ *
+ * Routing: the key's token (Murmur3 of the 8-byte big-endian key) picks its
+ * replicas from the ring; the first replica with a free slot gets the request
+ * (primary first).  If every replica is saturated or down, any node with a
+ * free slot coordinates instead (as the drivers' query plans do).
+ *
+ * The bench is single-threaded; its own CPU use is reported so a
+ * client-bound result is visible.
+ */
+#include "cli/lib/bench.h"
+
+#include "cli/lib/bench_int.h"
+#include "cli/lib/cqlclient.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/cqlproto.h"
+#include "core/murmur3.h"
+
+#include <arpa/inet.h>
+#include <ev.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+struct bench;
+struct bnode;
+
+struct bconn {
+	struct bench *b;
+	struct bnode *node;
+	struct cqlconn *cc;
+	unsigned inflight; /* our requests on it (not counting orphaned timeouts) */
+	bool ready;
+	bool connecting;
+	bool failed;  /* reconnect on the next tick */
+	bool blocked; /* the connection refused a request (COL_EFULL) until an answer */
+};
+
+struct bnode {
+	char host[256];
+	uint16_t port;
+	char label[300];
+	struct bconn *conns;
+	int n_conns;
+	int rr;
+};
+
+struct breq {
+	struct bench *b;
+	struct bconn *conn;
+	enum bench_op op;
+	uint8_t phase; /* RMW: 0 = the read, 1 = the write */
+	uint64_t key;
+	int64_t intended_us, sent_us;
+	uint8_t keybytes[8];
+	struct cql_slice vals[2];
+	struct breq *next_free;
+};
+
+enum bphase { PH_SETUP, PH_POPULATE, PH_RUN };
+
+struct bench {
+	struct bench_opts *o;
+	struct ev_loop *loop;
+	struct bnode nodes[BENCH_MAX_NODES];
+	int n_nodes;
+	int node_rr;
+	struct bench_ring ring;
+	bool routed;
+	int rf; /* -1 unknown */
+	struct cqlprepared *ins, *sel;
+	uint8_t *value;
+	struct breq *reqs, *free_reqs;
+	unsigned cap_per_conn;
+	uint64_t inflight;
+	struct bench_stats stats;
+	struct keyrng rng;
+	struct keydist *dist;
+	struct keyseq *seq;
+
+	enum bphase phase;
+	bool open_loop;
+	struct bench_sched sched;
+	int64_t start_us, end_us, last_done_us, last_tick_us;
+	uint64_t max_ops, issued, sent;
+	bool stop_issuing, done;
+	bool have_pending;
+	enum bench_op p_op;
+	uint64_t p_key;
+	int64_t p_intended;
+	bool fatal;
+	char fatal_msg[CERR_MSG_MAX];
+	char first_error[BERR__N][160];
+
+	ev_timer sched_timer, tick_timer, end_timer, wait_timer;
+	ev_signal sigint;
+	struct bench_runinfo ri;
+	FILE *progress;
+};
+
+/* ---- small helpers -------------------------------------------------------------------------- */
+
+static void key_bytes(uint64_t key, uint8_t out[8])
+{
+	be64_store(out, key);
+}
+
+static const char *res_error_text(const struct cqlresult *r)
+{
+	return r->error.message ? r->error.message : "(no message)";
+}
+
+static bool workload_reads(const struct bench_opts *o)
+{
+	return o->mix.w[BOP_READ] || o->mix.w[BOP_RMW];
+}
+static bool workload_writes(const struct bench_opts *o)
+{
+	return o->mix.w[BOP_WRITE] || o->mix.w[BOP_INSERT] || o->mix.w[BOP_RMW] || o->populate;
+}
+
+/* Split "host[:port]" (one colon only; IPv6 literals take --port). */
+static void split_host(const char *spec, uint16_t dflt, char *host, size_t hlen, uint16_t *port)
+{
+	const char *colon = strchr(spec, ':');
+	*port = dflt;
+	if (colon && !strchr(colon + 1, ':')) {
+		snprintf(host, hlen, "%.*s", (int)(colon - spec), spec);
+		*port = (uint16_t)atoi(colon + 1);
+	} else {
+		snprintf(host, hlen, "%s", spec);
+	}
+}
+
+static int add_node(struct bench *b, const char *host, uint16_t port)
+{
+	for (int i = 0; i < b->n_nodes; i++)
+		if (!strcmp(b->nodes[i].host, host) && b->nodes[i].port == port)
+			return i;
+	if (b->n_nodes == BENCH_MAX_NODES)
+		return -1;
+	struct bnode *n = &b->nodes[b->n_nodes];
+	memset(n, 0, sizeof(*n));
+	snprintf(n->host, sizeof(n->host), "%s", host);
+	n->port = port;
+	snprintf(n->label, sizeof(n->label), "%s:%u", host, port);
+	return b->n_nodes++;
+}
+
+/* ---- blocking waits on the shared loop ---------------------------------------------------- */
+
+static void wait_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+}
+
+/* Run the loop until *flag or the deadline. */
+static void wait_for(struct bench *b, const bool *flag, int64_t timeout_us)
+{
+	int64_t deadline = clock_mono_us() + timeout_us;
+	while (!*flag) {
+		int64_t left = deadline - clock_mono_us();
+		if (left <= 0)
+			break;
+		ev_timer_set(&b->wait_timer, (double)left / 1e6, 0);
+		ev_timer_start(b->loop, &b->wait_timer);
+		ev_run(b->loop, EVRUN_ONCE);
+		ev_timer_stop(b->loop, &b->wait_timer);
+	}
+}
+
+/* ---- control queries (blocking client) ---------------------------------------------------- */
+
+static int control_query(struct cqlclient *cl, const char *cql, struct cqlresult **out,
+                         struct cerr *err)
+{
+	struct cql_qparams p;
+	cql_qparams_init(&p);
+	p.consistency = CL_ONE;
+	struct cqlresult *res = NULL;
+	int rc = cqlclient_query(cl, cql, &p, &res, err);
+	if (rc)
+		return rc;
+	if (res->kind == CQLRES_ERROR) {
+		rc = cerr_set(err, COL_EINVAL, "%s (error 0x%04x %s) for: %s", res_error_text(res),
+		              res->error.code, cql_error_name(res->error.code), cql);
+		cqlresult_free(res);
+		return rc;
+	}
+	*out = res;
+	return COL_OK;
+}
+
+static void format_inet_cell(const struct cql_slice *s, char *out, size_t len)
+{
+	out[0] = 0;
+	if (s->len == 4)
+		inet_ntop(AF_INET, s->p, out, (socklen_t)len);
+	else if (s->len == 16)
+		inet_ntop(AF_INET6, s->p, out, (socklen_t)len);
+}
+
+/*
+ * Learn the ring: system.local's tokens belong to the control connection's
+ * node; each system.peers row names a peer (rpc_address, else peer) and its
+ * tokens.  Adds every node to b->nodes (same native port as the contact
+ * point).  Leaves b->routed false on any failure, with the reason in err.
+ */
+static int discover_ring(struct bench *b, struct cqlclient *cl, const char *ctl_host,
+                         uint16_t ctl_port, struct cerr *err)
+{
+	struct cqlresult *local = NULL, *peers = NULL;
+	int64_t *tokens = NULL;
+	int *owner = NULL;
+	size_t n_tokens = 0, cap = 0;
+	int rc = control_query(cl, "SELECT tokens FROM system.local", &local, err);
+	if (!rc)
+		rc = control_query(cl, "SELECT peer, rpc_address, tokens FROM system.peers", &peers,
+		                   err);
+	if (rc)
+		goto out;
+	struct {
+		struct cqlresult *r;
+		bool is_local;
+	} sets[2] = {{local, true}, {peers, false}};
+	for (int si = 0; si < 2 && !rc; si++) {
+		struct cqlresult *r = sets[si].r;
+		if (r->kind != CQLRES_ROWS) {
+			rc = cerr_set(err, COL_EPROTO, "system tables answered without rows");
+			break;
+		}
+		int ctok = cqlresult_column(r, "tokens");
+		int cpeer = cqlresult_column(r, "peer"), crpc = cqlresult_column(r, "rpc_address");
+		if (ctok < 0) {
+			rc = cerr_set(err, COL_EPROTO, "system tables have no 'tokens' column");
+			break;
+		}
+		for (uint32_t row = 0; row < r->n_rows && !rc; row++) {
+			int idx;
+			if (sets[si].is_local) {
+				idx = add_node(b, ctl_host, ctl_port);
+			} else {
+				char addr[64] = "";
+				if (crpc >= 0)
+					format_inet_cell(cqlresult_cell(r, row, (uint32_t)crpc),
+					                 addr, sizeof(addr));
+				if ((!addr[0] || !strcmp(addr, "0.0.0.0") || !strcmp(addr, "::")) &&
+				    cpeer >= 0)
+					format_inet_cell(cqlresult_cell(r, row, (uint32_t)cpeer),
+					                 addr, sizeof(addr));
+				if (!addr[0])
+					continue;
+				idx = add_node(b, addr, ctl_port);
+			}
+			if (idx < 0) {
+				rc = cerr_set(err, COL_ETOOBIG, "more than %d nodes",
+				              BENCH_MAX_NODES);
+				break;
+			}
+			const struct cql_slice *cell = cqlresult_cell(r, row, (uint32_t)ctok);
+			int64_t *t;
+			size_t n;
+			if ((rc = bench_parse_token_set(cell->p, cell->len, &t, &n, err)))
+				break;
+			if (n_tokens + n > cap) {
+				size_t ncap = (n_tokens + n) * 2;
+				int64_t *nt = realloc(tokens, ncap * sizeof(*nt));
+				int *no = nt ? realloc(owner, ncap * sizeof(*no)) : NULL;
+				if (nt)
+					tokens = nt;
+				if (no)
+					owner = no;
+				if (!nt || !no) {
+					free(t);
+					rc = cerr_set(err, COL_ENOMEM, "out of memory");
+					break;
+				}
+				cap = ncap;
+			}
+			for (size_t i = 0; i < n; i++) {
+				tokens[n_tokens] = t[i];
+				owner[n_tokens++] = idx;
+			}
+			free(t);
+		}
+	}
+	if (!rc && n_tokens == 0)
+		rc = cerr_set(err, COL_ENOTFOUND, "the cluster reports no tokens");
+	if (!rc) {
+		int rf = b->rf > 0 ? b->rf : 1;
+		if ((rc = bench_ring_build(&b->ring, tokens, owner, n_tokens, b->n_nodes, rf)))
+			cerr_set(err, rc, "the ring has a token owned twice");
+		else
+			b->routed = b->o->token_aware;
+	}
+out:
+	free(tokens);
+	free(owner);
+	if (local)
+		cqlresult_free(local);
+	if (peers)
+		cqlresult_free(peers);
+	return rc;
+}
+
+static int read_rf(struct bench *b, struct cqlclient *cl, struct cerr *err)
+{
+	char cql[256];
+	snprintf(cql, sizeof(cql),
+	         "SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = '%s'",
+	         b->o->keyspace);
+	struct cqlresult *r;
+	int rc = control_query(cl, cql, &r, err);
+	if (rc)
+		return rc;
+	int col = cqlresult_column(r, "replication");
+	if (r->kind != CQLRES_ROWS || r->n_rows < 1 || col < 0) {
+		cqlresult_free(r);
+		return cerr_set(err, COL_ENOTFOUND, "keyspace '%s' does not exist", b->o->keyspace);
+	}
+	const struct cql_slice *cell = cqlresult_cell(r, 0, (uint32_t)col);
+	char cls[128];
+	rc = bench_parse_replication(cell->p, cell->len, &b->rf, cls, sizeof(cls), err);
+	cqlresult_free(r);
+	return rc;
+}
+
+static int create_schema(struct bench *b, struct cqlclient *cl, int n_nodes, struct cerr *err)
+{
+	const struct bench_opts *o = b->o;
+	char cql[1400];
+	struct cqlresult *r;
+	int rc;
+	if (o->drop_first) {
+		snprintf(cql, sizeof(cql), "DROP KEYSPACE IF EXISTS %s", o->keyspace);
+		if ((rc = control_query(cl, cql, &r, err)))
+			return rc;
+		cqlresult_free(r);
+	}
+	if (!o->create_schema)
+		return COL_OK;
+	if (o->replication)
+		snprintf(cql, sizeof(cql), "CREATE KEYSPACE IF NOT EXISTS %s WITH replication = %s",
+		         o->keyspace, o->replication);
+	else
+		snprintf(cql, sizeof(cql),
+		         "CREATE KEYSPACE IF NOT EXISTS %s WITH replication = "
+		         "{'class': 'SimpleStrategy', 'replication_factor': %d}",
+		         o->keyspace, n_nodes < 3 ? n_nodes : 3);
+	if ((rc = control_query(cl, cql, &r, err)))
+		return rc;
+	cqlresult_free(r);
+	snprintf(cql, sizeof(cql),
+	         "CREATE TABLE IF NOT EXISTS %s.%s (key blob PRIMARY KEY, value blob)", o->keyspace,
+	         o->table);
+	if ((rc = control_query(cl, cql, &r, err)))
+		return rc;
+	cqlresult_free(r);
+	return COL_OK;
+}
+
+/* ---- data connections ----------------------------------------------------------------------- */
+
+static int conns_pending; /* connects in progress during setup */
+
+static void on_ready(struct cqlconn *cc, void *arg, int status, const char *why)
+{
+	struct bconn *c = arg;
+	(void)cc;
+	c->connecting = false;
+	if (c->b->phase == PH_SETUP)
+		conns_pending--;
+	if (status) {
+		c->failed = true;
+		c->ready = false;
+		if (c->b->phase == PH_SETUP)
+			fprintf(stderr, "colonnade bench: %s\n", why);
+		return;
+	}
+	c->ready = true;
+	c->failed = false;
+	c->blocked = false;
+}
+
+static int conn_open(struct bench *b, struct bconn *c, struct cerr *err)
+{
+	struct cqlconn_opts co = {0};
+	/* Room for our slots plus orphaned (timed-out) streams. */
+	unsigned cap = b->cap_per_conn * 2 + 64;
+	co.max_inflight = cap > 32768 ? 32768 : cap;
+	co.request_timeout_ms = (unsigned)(b->o->timeout_us / 1000);
+	co.connect_timeout_ms = 5000;
+	c->b = b;
+	c->ready = c->failed = c->blocked = false;
+	c->connecting = true;
+	c->inflight = 0;
+	int rc = cqlconn_open(b->loop, c->node->host, c->node->port, &co, on_ready, c, &c->cc, err);
+	if (rc) {
+		c->connecting = false;
+		c->failed = true;
+		c->cc = NULL;
+	}
+	return rc;
+}
+
+/* Conns that failed during the run: free and reopen (from the tick timer,
+ * never from inside a cqlconn callback). */
+static void reconnect_failed(struct bench *b)
+{
+	for (int i = 0; i < b->n_nodes; i++)
+		for (int k = 0; k < b->nodes[i].n_conns; k++) {
+			struct bconn *c = &b->nodes[i].conns[k];
+			if (c->connecting || (!c->failed && (!c->cc || cqlconn_ready(c->cc))))
+				continue;
+			if (c->cc && c->inflight)
+				continue; /* let its requests fail first */
+			if (c->cc)
+				cqlconn_free(c->cc);
+			c->cc = NULL;
+			struct cerr err = {0};
+			conn_open(b, c, &err);
+		}
+}
+
+/* ---- the run loop ------------------------------------------------------------------------- */
+
+static struct bconn *pick_conn(struct bench *b, struct bnode *n)
+{
+	for (int k = 0; k < n->n_conns; k++) {
+		int i = (n->rr + k) % n->n_conns;
+		struct bconn *c = &n->conns[i];
+		if (c->ready && !c->failed && !c->blocked && c->inflight < b->cap_per_conn) {
+			n->rr = (i + 1) % n->n_conns;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+static struct bconn *route(struct bench *b, const uint8_t keybytes[8])
+{
+	if (b->routed) {
+		const int *reps = bench_ring_replicas(&b->ring, murmur3_token(keybytes, 8));
+		for (int i = 0; i < b->ring.rf; i++) {
+			struct bconn *c = pick_conn(b, &b->nodes[reps[i]]);
+			if (c)
+				return c;
+		}
+	}
+	for (int k = 0; k < b->n_nodes; k++) {
+		int i = (b->node_rr + k) % b->n_nodes;
+		struct bconn *c = pick_conn(b, &b->nodes[i]);
+		if (c) {
+			b->node_rr = (i + 1) % b->n_nodes;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+static void pump(struct bench *b);
+static void on_result(struct cqlconn *cc, void *arg, int status, struct cqlresult *res,
+                      const char *why);
+
+static int send_req(struct bench *b, struct breq *r)
+{
+	struct cql_qparams p;
+	cql_qparams_init(&p);
+	bool is_read = r->op == BOP_READ || (r->op == BOP_RMW && r->phase == 0);
+	p.consistency = is_read ? b->o->cl_read : b->o->cl_write;
+	r->vals[0].p = r->keybytes;
+	r->vals[0].len = 8;
+	r->vals[1].p = b->value + (r->key & 255) + (r->phase ? 1 : 0);
+	r->vals[1].len = b->o->value_size;
+	p.values = r->vals;
+	p.n_values = is_read ? 1 : 2;
+	p.skip_metadata = is_read;
+	return cqlconn_execute(r->conn->cc, is_read ? b->sel : b->ins, &p, on_result, r);
+}
+
+static void free_req(struct bench *b, struct breq *r)
+{
+	r->next_free = b->free_reqs;
+	b->free_reqs = r;
+}
+
+static void remember_error(struct bench *b, enum bench_err kind, const char *msg)
+{
+	if (!b->first_error[kind][0])
+		snprintf(b->first_error[kind], sizeof(b->first_error[kind]), "%s", msg);
+}
+
+static void finish(struct bench *b, struct breq *r, bool ok, int64_t now)
+{
+	if (ok)
+		b->stats.ok++;
+	int64_t service = b->open_loop ? now - r->sent_us : -1;
+	bench_stats_record(&b->stats, r->op, now - r->intended_us, service);
+	b->last_done_us = now;
+}
+
+static void on_result(struct cqlconn *cc, void *arg, int status, struct cqlresult *res,
+                      const char *why)
+{
+	struct breq *r = arg;
+	struct bench *b = r->b;
+	struct bconn *c = r->conn;
+	int64_t now = clock_mono_us();
+	(void)cc;
+	c->inflight--;
+	c->blocked = false;
+	b->inflight--;
+	if (status < 0) {
+		enum bench_err kind =
+		        status == COL_ETIMEDOUT ? BERR_CLIENT_TIMEOUT : BERR_CONNECTION;
+		bench_stats_error(&b->stats, kind, 0);
+		remember_error(b, kind, why ? why : col_strerror(status));
+		if (kind == BERR_CONNECTION && !cqlconn_ready(c->cc))
+			c->failed = true;
+		finish(b, r, false, now);
+	} else if (res->kind == CQLRES_ERROR) {
+		enum bench_err kind = bench_err_of_code(res->error.code);
+		bench_stats_error(&b->stats, kind, res->error.code);
+		remember_error(b, kind, res_error_text(res));
+		finish(b, r, false, now);
+	} else {
+		bool is_read = r->op == BOP_READ || (r->op == BOP_RMW && r->phase == 0);
+		if (is_read && res->kind == CQLRES_ROWS && res->n_rows == 0)
+			b->stats.read_misses++;
+		if (r->op == BOP_RMW && r->phase == 0) {
+			/* The modify-write half, on the same connection. */
+			cqlresult_free(res);
+			r->phase = 1;
+			int rc = send_req(b, r);
+			if (rc == 0) {
+				c->inflight++;
+				b->inflight++;
+				return;
+			}
+			bench_stats_error(&b->stats, BERR_CONNECTION, 0);
+			remember_error(b, BERR_CONNECTION, "could not send the write of a rmw");
+			finish(b, r, false, now);
+			free_req(b, r);
+			pump(b);
+			return;
+		}
+		if (r->op == BOP_INSERT)
+			keyseq_ack(b->seq, r->key);
+		finish(b, r, true, now);
+	}
+	if (res)
+		cqlresult_free(res);
+	free_req(b, r);
+	pump(b);
+}
+
+static void arm_sched_timer(struct bench *b, int64_t at, int64_t now)
+{
+	ev_timer_stop(b->loop, &b->sched_timer);
+	ev_timer_set(&b->sched_timer, (double)(at - now) / 1e6, 0);
+	ev_timer_start(b->loop, &b->sched_timer);
+}
+
+/* Choose the next op: its kind, key and intended start.  false: nothing now. */
+static bool next_op(struct bench *b, int64_t now)
+{
+	if (b->max_ops && b->issued >= b->max_ops) {
+		b->stop_issuing = true;
+		return false;
+	}
+	int64_t intended = now;
+	if (b->open_loop) {
+		intended = bench_sched_due(&b->sched, b->issued);
+		if (b->end_us && intended >= b->end_us) {
+			b->stop_issuing = true;
+			return false;
+		}
+		if (intended > now) {
+			arm_sched_timer(b, intended, now);
+			return false;
+		}
+	} else if (b->end_us && now >= b->end_us) {
+		b->stop_issuing = true;
+		return false;
+	}
+	enum bench_op op;
+	uint64_t key;
+	if (b->phase == PH_POPULATE) {
+		op = BOP_WRITE;
+		key = b->issued;
+	} else {
+		op = bench_mix_pick(&b->o->mix, keyrng_double(&b->rng));
+		if (op == BOP_INSERT) {
+			if (keyseq_next(b->seq, &key))
+				return false; /* acks lag 64k keys behind: wait for answers */
+		} else if (b->o->dist == BD_SEQUENTIAL) {
+			key = b->issued % b->o->records;
+		} else {
+			key = keydist_next(b->dist, &b->rng);
+		}
+	}
+	b->have_pending = true;
+	b->p_op = op;
+	b->p_key = key;
+	b->p_intended = intended;
+	b->issued++;
+	return true;
+}
+
+static void check_done(struct bench *b)
+{
+	if (b->stop_issuing && b->inflight == 0 && !b->done) {
+		b->done = true;
+		ev_break(b->loop, EVBREAK_ONE);
+	}
+}
+
+static void pump(struct bench *b)
+{
+	while (!b->stop_issuing && !b->fatal) {
+		int64_t now = clock_mono_us();
+		if (!b->have_pending && !next_op(b, now))
+			break;
+		uint8_t kb[8];
+		key_bytes(b->p_key, kb);
+		struct bconn *c = route(b, kb);
+		if (!c || !b->free_reqs)
+			break; /* wait for an answer to free a slot */
+		struct breq *r = b->free_reqs;
+		b->free_reqs = r->next_free;
+		memset(r, 0, sizeof(*r));
+		r->b = b;
+		r->conn = c;
+		r->op = b->p_op;
+		r->key = b->p_key;
+		memcpy(r->keybytes, kb, 8);
+		r->sent_us = now;
+		r->intended_us = b->open_loop ? b->p_intended : now;
+		int rc = send_req(b, r);
+		if (rc) {
+			free_req(b, r);
+			if (rc == COL_EFULL) {
+				c->blocked = true;
+			} else if (rc == COL_ECLOSED) {
+				c->failed = true;
+			} else {
+				b->fatal = true;
+				snprintf(b->fatal_msg, sizeof(b->fatal_msg),
+				         "cannot send a request to %s: %s", c->node->label,
+				         col_strerror(rc));
+				ev_break(b->loop, EVBREAK_ONE);
+				return;
+			}
+			continue;
+		}
+		b->have_pending = false;
+		b->sent++;
+		c->inflight++;
+		b->inflight++;
+	}
+	check_done(b);
+}
+
+#define BENCH_OF(ptr, member) ((struct bench *)((char *)(ptr)-offsetof(struct bench, member)))
+
+static void sched_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	pump(BENCH_OF(w, sched_timer));
+}
+
+/* The run ends: stop scheduling.  Open loop: ops that were due but never sent
+ * go into the histogram with the time they have waited so far (a lower bound
+ * of their latency) — never silently dropped. */
+static void end_run(struct bench *b)
+{
+	if (b->stop_issuing)
+		return;
+	int64_t now = clock_mono_us();
+	b->stop_issuing = true;
+	if (b->open_loop && b->phase == PH_RUN) {
+		int64_t end = b->end_us && now > b->end_us ? b->end_us : now;
+		uint64_t due = bench_sched_due_count(&b->sched, end);
+		if (b->max_ops && due > b->max_ops)
+			due = b->max_ops;
+		for (uint64_t i = b->sent; i < due; i++)
+			hdr_record(b->stats.all, now - bench_sched_due(&b->sched, i));
+		b->stats.backlog = due > b->sent ? due - b->sent : 0;
+	}
+	b->have_pending = false;
+	ev_timer_stop(b->loop, &b->sched_timer);
+	check_done(b);
+}
+
+static void end_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	end_run(BENCH_OF(w, end_timer));
+}
+
+static void sigint_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct bench *b = BENCH_OF(w, sigint);
+	if (b->stop_issuing) {
+		/* Second ^C: give up waiting for requests in flight. */
+		b->done = true;
+		ev_break(b->loop, EVBREAK_ONE);
+		return;
+	}
+	fprintf(stderr, "colonnade bench: interrupted, finishing requests in flight\n");
+	end_run(b);
+}
+
+static void tick_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct bench *b = BENCH_OF(w, tick_timer);
+	int64_t now = clock_mono_us();
+	double interval = (double)(now - b->last_tick_us) / 1e6;
+	double t = (double)(now - b->start_us) / 1e6;
+	b->last_tick_us = now;
+	if (b->phase == PH_POPULATE) {
+		const struct bench_point *p = bench_stats_tick(&b->stats, t, interval);
+		if (!b->o->quiet) {
+			fprintf(b->progress,
+			        "[%6.1fs] populate %llu/%llu (%.1f%%)  %.0f rows/s  errors %llu\n",
+			        t, (unsigned long long)b->sent, (unsigned long long)b->o->populate,
+			        100.0 * (double)b->sent / (double)b->o->populate, p->ops_per_s,
+			        (unsigned long long)bench_stats_total_errors(&b->stats));
+			fflush(b->progress);
+		}
+	} else if (b->phase == PH_RUN) {
+		const struct bench_point *p = bench_stats_tick(&b->stats, t, interval);
+		if (!b->o->quiet)
+			bench_report_progress(b->progress, p, b->inflight);
+		for (int i = 0; i < b->ri.n_procs; i++)
+			bench_nodeproc_sample(&b->ri.procs[i]);
+	}
+	reconnect_failed(b);
+	pump(b);
+}
+
+static void run_phase(struct bench *b, enum bphase phase, uint64_t rate, int64_t duration_us,
+                      uint64_t max_ops)
+{
+	b->phase = phase;
+	b->open_loop = rate > 0;
+	b->issued = b->sent = 0;
+	b->stop_issuing = b->done = b->have_pending = false;
+	b->start_us = clock_mono_us();
+	b->end_us = duration_us ? b->start_us + duration_us : 0;
+	b->sched.start_us = b->start_us;
+	b->sched.rate = rate ? rate : 1;
+	b->max_ops = max_ops;
+	b->last_tick_us = b->last_done_us = b->start_us;
+	ev_timer_set(&b->tick_timer, 1.0, 1.0);
+	ev_timer_start(b->loop, &b->tick_timer);
+	if (duration_us) {
+		ev_timer_set(&b->end_timer, (double)duration_us / 1e6, 0);
+		ev_timer_start(b->loop, &b->end_timer);
+	}
+	pump(b);
+	while (!b->done && !b->fatal)
+		ev_run(b->loop, 0);
+	ev_timer_stop(b->loop, &b->tick_timer);
+	ev_timer_stop(b->loop, &b->end_timer);
+	ev_timer_stop(b->loop, &b->sched_timer);
+}
+
+/* ---- setup ------------------------------------------------------------------------------- */
+
+struct sync_call {
+	bool done;
+	int status;
+	struct cqlresult *res;
+	char why[256];
+};
+
+static void on_sync(struct cqlconn *cc, void *arg, int status, struct cqlresult *res,
+                    const char *why)
+{
+	struct sync_call *s = arg;
+	(void)cc;
+	s->done = true;
+	s->status = status;
+	s->res = res;
+	snprintf(s->why, sizeof(s->why), "%s", why ? why : "");
+}
+
+static struct bconn *first_ready(struct bnode *n)
+{
+	for (int k = 0; k < n->n_conns; k++)
+		if (n->conns[k].ready)
+			return &n->conns[k];
+	return NULL;
+}
+
+/* Prepare `cql` on every node with a ready connection; the table may take a
+ * moment to reach every node after CREATE, so errors are retried for 10 s. */
+static int prepare_everywhere(struct bench *b, const char *cql, struct cqlprepared **out,
+                              struct cerr *err)
+{
+	*out = NULL;
+	for (int i = 0; i < b->n_nodes; i++) {
+		struct bconn *c = first_ready(&b->nodes[i]);
+		if (!c)
+			continue;
+		int64_t deadline = clock_mono_us() + 10 * 1000000LL;
+		for (;;) {
+			struct sync_call s = {0};
+			int rc = cqlconn_prepare(c->cc, cql, strlen(cql), on_sync, &s);
+			if (rc)
+				return cerr_set(err, rc, "cannot prepare on %s: %s", c->node->label,
+				                col_strerror(rc));
+			wait_for(b, &s.done, b->o->timeout_us + 1000000);
+			if (!s.done)
+				return cerr_set(err, COL_ETIMEDOUT, "%s did not answer PREPARE",
+				                c->node->label);
+			if (s.status)
+				return cerr_set(err, s.status, "preparing on %s: %s",
+				                c->node->label, s.why);
+			if (s.res->kind == CQLRES_PREPARED) {
+				if (!*out) {
+					rc = cqlprepared_new(cql, strlen(cql), s.res, out, err);
+					if (rc) {
+						cqlresult_free(s.res);
+						return rc;
+					}
+				} else {
+					if (s.res->prepared_id_len != (*out)->id_len ||
+					    memcmp(s.res->prepared_id, (*out)->id, (*out)->id_len))
+						fprintf(stderr,
+						        "colonnade bench: warning: %s gives "
+						        "another "
+						        "prepared id for '%s' (it will "
+						        "re-prepare)\n",
+						        c->node->label, cql);
+					cqlresult_free(s.res);
+				}
+				break;
+			}
+			char msg[300];
+			snprintf(msg, sizeof(msg), "%s",
+			         s.res->kind == CQLRES_ERROR ? res_error_text(s.res)
+			                                     : "unexpected answer");
+			cqlresult_free(s.res);
+			if (clock_mono_us() > deadline)
+				return cerr_set(err, COL_EINVAL, "cannot prepare '%s' on %s: %s",
+				                cql, c->node->label, msg);
+			bool never = false;
+			wait_for(b, &never, 200000);
+		}
+	}
+	if (!*out)
+		return cerr_set(err, COL_ENOTFOUND, "no node to prepare statements on");
+	return COL_OK;
+}
+
+/* One op at the requested level before the run: a level the cluster cannot
+ * meet is a usage error, not a run full of Unavailable. 0, 1 or 2 (exit). */
+static int probe(struct bench *b, bool is_read)
+{
+	struct breq r = {0};
+	r.b = b;
+	r.op = is_read ? BOP_READ : BOP_WRITE;
+	r.key = 0;
+	key_bytes(0, r.keybytes);
+	r.conn = route(b, r.keybytes);
+	if (!r.conn) {
+		fprintf(stderr, "colonnade bench: no connection is ready\n");
+		return 1;
+	}
+	struct cql_qparams p;
+	cql_qparams_init(&p);
+	p.consistency = is_read ? b->o->cl_read : b->o->cl_write;
+	r.vals[0].p = r.keybytes;
+	r.vals[0].len = 8;
+	r.vals[1].p = b->value;
+	r.vals[1].len = b->o->value_size;
+	p.values = r.vals;
+	p.n_values = is_read ? 1 : 2;
+	struct sync_call s = {0};
+	int rc = cqlconn_execute(r.conn->cc, is_read ? b->sel : b->ins, &p, on_sync, &s);
+	if (rc) {
+		fprintf(stderr, "colonnade bench: cannot send the probe to %s: %s\n",
+		        r.conn->node->label, col_strerror(rc));
+		return 1;
+	}
+	wait_for(b, &s.done, b->o->timeout_us + 1000000);
+	const char *what = is_read ? "reads" : "writes";
+	const char *lvl = cql_consistency_name(p.consistency);
+	if (!s.done || s.status) {
+		fprintf(stderr, "colonnade bench: the probe %s at %s to %s failed: %s\n",
+		        is_read ? "read" : "write", lvl, r.conn->node->label,
+		        s.done ? s.why : "no answer");
+		return 1;
+	}
+	int exit_code = 0;
+	if (s.res->kind == CQLRES_ERROR) {
+		const struct cql_error_info *e = &s.res->error;
+		if (e->code == CQL_ERR_UNAVAILABLE) {
+			fprintf(stderr,
+			        "colonnade bench: consistency level %s cannot be met for %s to "
+			        "%s.%s: %d replicas required, %d alive (server: %s)\n",
+			        lvl, what, b->o->keyspace, b->o->table, e->required, e->alive,
+			        res_error_text(s.res));
+			exit_code = 2;
+		} else if (e->code == CQL_ERR_WRITE_TIMEOUT || e->code == CQL_ERR_READ_TIMEOUT ||
+		           e->code == CQL_ERR_OVERLOADED) {
+			fprintf(stderr, "colonnade bench: warning: the probe %s got %s: %s\n",
+			        is_read ? "read" : "write", cql_error_name(e->code),
+			        res_error_text(s.res));
+		} else {
+			fprintf(stderr,
+			        "colonnade bench: %s at %s on %s.%s fail: %s (error 0x%04x %s)\n",
+			        what, lvl, b->o->keyspace, b->o->table, res_error_text(s.res),
+			        e->code, cql_error_name(e->code));
+			exit_code = e->code == CQL_ERR_INVALID || e->code == CQL_ERR_CONFIG ? 2 : 1;
+		}
+	}
+	cqlresult_free(s.res);
+	return exit_code;
+}
+
+/* Check a level against the keyspace's replication and the ring size. */
+static int check_cl(struct bench *b, uint16_t cl, const char *opt, bool reads)
+{
+	const char *name = cql_consistency_name(cl);
+	if (reads && cl == CL_ANY) {
+		fprintf(stderr, "colonnade bench: %s ANY is not supported for reads\n", opt);
+		return 2;
+	}
+	int need = bench_cl_required(cl, b->rf);
+	if (b->rf > 0 && need > b->rf) {
+		fprintf(stderr,
+		        "colonnade bench: %s %s cannot be met: keyspace '%s' has replication "
+		        "factor %d and %s needs %d replicas\n",
+		        opt, name, b->o->keyspace, b->rf, name, need);
+		return 2;
+	}
+	if (b->routed && need > 0 && need > b->n_nodes) {
+		fprintf(stderr,
+		        "colonnade bench: %s %s cannot be met: %s needs %d replicas but the "
+		        "cluster has %d node%s\n",
+		        opt, name, name, need, b->n_nodes, b->n_nodes == 1 ? "" : "s");
+		return 2;
+	}
+	return 0;
+}
+
+static double self_cpu_s(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+static void free_bench(struct bench *b)
+{
+	for (int i = 0; i < b->n_nodes; i++) {
+		for (int k = 0; k < b->nodes[i].n_conns; k++)
+			if (b->nodes[i].conns[k].cc)
+				cqlconn_free(b->nodes[i].conns[k].cc);
+	}
+	/* cqlconn_free fails pending requests through on_result; let any
+	 * deferred frees run before the loop goes. */
+	if (b->loop) {
+		ev_run(b->loop, EVRUN_NOWAIT);
+		ev_ref(b->loop);
+		ev_signal_stop(b->loop, &b->sigint);
+	}
+	for (int i = 0; i < b->n_nodes; i++)
+		free(b->nodes[i].conns);
+	if (b->ins)
+		cqlprepared_free(b->ins);
+	if (b->sel)
+		cqlprepared_free(b->sel);
+	bench_ring_release(&b->ring);
+	bench_stats_release(&b->stats);
+	keydist_free(b->dist);
+	free(b->seq);
+	free(b->reqs);
+	free(b->value);
+	if (b->loop)
+		ev_loop_destroy(b->loop);
+	free(b);
+}
+
+static int bench_run(struct bench_opts *o)
+{
+	struct bench *b = calloc(1, sizeof(*b));
+	if (!b) {
+		fprintf(stderr, "colonnade bench: out of memory\n");
+		return 1;
+	}
+	struct cerr err = {0};
+	struct cqlclient *cl = NULL;
+	int exit_code = 1;
+	b->o = o;
+	b->rf = -1;
+	b->progress = o->json ? stderr : stdout;
+	b->loop = ev_loop_new(EVFLAG_AUTO);
+	if (!b->loop || bench_stats_init(&b->stats)) {
+		fprintf(stderr, "colonnade bench: cannot set up the event loop\n");
+		goto out;
+	}
+	ev_init(&b->sched_timer, sched_timer_cb);
+	ev_init(&b->tick_timer, tick_timer_cb);
+	ev_init(&b->end_timer, end_timer_cb);
+	ev_init(&b->wait_timer, wait_timer_cb);
+	ev_signal_init(&b->sigint, sigint_cb, SIGINT);
+	ev_signal_start(b->loop, &b->sigint);
+	ev_unref(b->loop); /* the signal watcher alone must not keep the loop alive */
+	keyrng_seed(&b->rng, o->seed);
+
+	/* Contact points first (their indexes are stable), then the control
+	 * connection to the first that answers. */
+	char ctl_host[256] = "";
+	uint16_t ctl_port = 0;
+	int n_contacts = 0;
+	for (int i = 0; i < o->n_nodes; i++) {
+		char host[256];
+		uint16_t port;
+		split_host(o->nodes[i], o->port, host, sizeof(host), &port);
+		if (add_node(b, host, port) >= 0)
+			n_contacts = b->n_nodes;
+		if (cl)
+			continue;
+		struct cqlconn_opts co = {0};
+		co.connect_timeout_ms = 5000;
+		co.request_timeout_ms = 10000;
+		struct cerr e = {0};
+		if (cqlclient_connect(host, port, &co, &cl, &e) == 0) {
+			snprintf(ctl_host, sizeof(ctl_host), "%s", host);
+			ctl_port = port;
+		} else {
+			fprintf(stderr, "colonnade bench: contact point %s:%u unreachable: %s\n",
+			        host, port, e.msg);
+			cl = NULL;
+		}
+	}
+	if (!cl) {
+		fprintf(stderr, "colonnade bench: cannot connect to any contact point (%d tried)\n",
+		        o->n_nodes);
+		goto out;
+	}
+
+	/* Ring (before the schema: the default RF depends on the node count). */
+	if (discover_ring(b, cl, ctl_host, ctl_port, &err)) {
+		fprintf(stderr, "colonnade bench: warning: token-aware routing off: %s\n", err.msg);
+		b->routed = false;
+		cerr_clear(&err);
+	}
+	int ring_nodes = b->n_nodes;
+	if (create_schema(b, cl, ring_nodes, &err)) {
+		fprintf(stderr, "colonnade bench: cannot create the schema: %s\n", err.msg);
+		goto out;
+	}
+	if (read_rf(b, cl, &err)) {
+		if (!o->create_schema && err.code == COL_ENOTFOUND) {
+			fprintf(stderr, "colonnade bench: %s (drop --no-schema to create it)\n",
+			        err.msg);
+			goto out;
+		}
+		fprintf(stderr,
+		        "colonnade bench: warning: replication unknown (%s); routing to "
+		        "the primary replica only\n",
+		        err.msg);
+		cerr_clear(&err);
+		b->rf = -1;
+	}
+	if (b->routed && b->rf > 1) {
+		/* Rebuild with the real replica count. */
+		struct bench_ring old = b->ring;
+		if (bench_ring_build(&b->ring, old.tokens, old.owner, old.n_tokens, b->n_nodes,
+		                     b->rf))
+			b->routed = false;
+		bench_ring_release(&old);
+	}
+	if ((workload_writes(o) && (exit_code = check_cl(b, o->cl_write, "--cl-write", false))) ||
+	    (workload_reads(o) && (exit_code = check_cl(b, o->cl_read, "--cl-read", true))))
+		goto out;
+	exit_code = 1;
+
+	/* Data connections. */
+	int connect_nodes = o->discover ? b->n_nodes : n_contacts;
+	int total = 0;
+	b->cap_per_conn = (unsigned)o->inflight;
+	for (int i = 0; i < connect_nodes; i++) {
+		int n = o->connections;
+		if (o->total_connections)
+			n = o->total_connections / connect_nodes +
+			    (i < o->total_connections % connect_nodes ? 1 : 0);
+		if (n < 1)
+			continue;
+		b->nodes[i].conns = calloc((size_t)n, sizeof(struct bconn));
+		if (!b->nodes[i].conns) {
+			fprintf(stderr, "colonnade bench: out of memory\n");
+			goto out;
+		}
+		b->nodes[i].n_conns = n;
+		for (int k = 0; k < n; k++) {
+			struct bconn *c = &b->nodes[i].conns[k];
+			c->node = &b->nodes[i];
+			if (conn_open(b, c, &err) == 0)
+				conns_pending++;
+			else if (k == 0)
+				fprintf(stderr, "colonnade bench: %s\n", err.msg);
+			total++;
+		}
+	}
+	bool all_settled = false;
+	int64_t deadline = clock_mono_us() + 15 * 1000000LL;
+	while (conns_pending > 0 && clock_mono_us() < deadline) {
+		wait_for(b, &all_settled, 100000);
+	}
+	int ready = 0;
+	b->ri.nodes_desc[0] = 0;
+	for (int i = 0; i < connect_nodes; i++) {
+		int r = 0;
+		for (int k = 0; k < b->nodes[i].n_conns; k++)
+			r += b->nodes[i].conns[k].ready;
+		ready += r;
+		if (r) {
+			size_t off = strlen(b->ri.nodes_desc);
+			snprintf(b->ri.nodes_desc + off, sizeof(b->ri.nodes_desc) - off, "%s%s",
+			         off ? ", " : "", b->nodes[i].label);
+			b->ri.n_nodes++;
+		} else if (b->nodes[i].n_conns) {
+			fprintf(stderr, "colonnade bench: warning: no connection to %s\n",
+			        b->nodes[i].label);
+		}
+	}
+	if (!ready) {
+		fprintf(stderr, "colonnade bench: no connection to any node could be opened\n");
+		goto out;
+	}
+	b->ri.n_conns = total;
+
+	char cql[300];
+	snprintf(cql, sizeof(cql), "INSERT INTO %s.%s (key, value) VALUES (?, ?)", o->keyspace,
+	         o->table);
+	if (prepare_everywhere(b, cql, &b->ins, &err)) {
+		fprintf(stderr, "colonnade bench: %s\n", err.msg);
+		goto out;
+	}
+	snprintf(cql, sizeof(cql), "SELECT value FROM %s.%s WHERE key = ?", o->keyspace, o->table);
+	if (prepare_everywhere(b, cql, &b->sel, &err)) {
+		fprintf(stderr, "colonnade bench: %s\n", err.msg);
+		goto out;
+	}
+	cqlclient_free(cl);
+	cl = NULL;
+
+	/* Request pool, value bytes, key generators. */
+	size_t n_reqs = (size_t)total * (size_t)o->inflight;
+	b->reqs = calloc(n_reqs, sizeof(*b->reqs));
+	b->value = malloc((size_t)o->value_size + 257);
+	b->seq = malloc(sizeof(*b->seq));
+	if (!b->reqs || !b->value || !b->seq) {
+		fprintf(stderr, "colonnade bench: out of memory for %zu requests\n", n_reqs);
+		goto out;
+	}
+	for (size_t i = 0; i < n_reqs; i++)
+		free_req(b, &b->reqs[i]);
+	for (size_t i = 0; i < (size_t)o->value_size + 257; i++)
+		b->value[i] = (uint8_t)keyrng_next(&b->rng);
+	keyseq_init(b->seq, o->records);
+	if (o->dist != BD_SEQUENTIAL) {
+		enum keydist_kind k = o->dist == BD_UNIFORM   ? KEYDIST_UNIFORM
+		                      : o->dist == BD_ZIPFIAN ? KEYDIST_ZIPFIAN
+		                                              : KEYDIST_LATEST;
+		if (keydist_new(k, o->records, o->zipf_theta, b->seq, &b->dist)) {
+			fprintf(stderr, "colonnade bench: cannot set up the %s distribution\n",
+			        bench_dist_name(o->dist));
+			goto out;
+		}
+	}
+
+	if ((workload_writes(o) && (exit_code = probe(b, false))) ||
+	    (workload_reads(o) && (exit_code = probe(b, true))))
+		goto out;
+	exit_code = 1;
+
+	/* Node processes on this machine. */
+	if (o->n_pids) {
+		for (int i = 0; i < o->n_pids; i++) {
+			struct bench_nodeproc *n = &b->ri.procs[b->ri.n_procs++];
+			n->pid = o->pids[i];
+			snprintf(n->label, sizeof(n->label), "pid %d", (int)o->pids[i]);
+		}
+	} else {
+		for (int i = 0; i < connect_nodes && b->ri.n_procs < BENCH_MAX_NODES; i++) {
+			struct bench_nodeproc *n = &b->ri.procs[b->ri.n_procs++];
+			snprintf(n->label, sizeof(n->label), "%s", b->nodes[i].label);
+			if (bench_proc_find_listener(b->nodes[i].host, b->nodes[i].port, &n->pid))
+				n->pid = 0;
+		}
+	}
+
+	b->ri.o = o;
+	b->ri.rf = b->rf;
+	b->ri.routed = b->routed;
+	if (o->populate) {
+		if (!o->quiet)
+			fprintf(b->progress, "populating %llu rows (keys 0..%llu) at %s\n",
+			        (unsigned long long)o->populate,
+			        (unsigned long long)o->populate - 1,
+			        cql_consistency_name(o->cl_write));
+		run_phase(b, PH_POPULATE, 0, 0, o->populate);
+		b->ri.populated = b->sent;
+		b->ri.populate_s = (double)(b->last_done_us - b->start_us) / 1e6;
+		b->ri.populate_errors = bench_stats_total_errors(&b->stats);
+		bench_stats_reset(&b->stats);
+		if (b->fatal) {
+			fprintf(stderr, "colonnade bench: %s\n", b->fatal_msg);
+			goto out;
+		}
+	}
+
+	if (!o->quiet)
+		fprintf(b->progress, "running workload %s for %s%s\n",
+		        bench_workload_name(o->workload), o->ops ? "a number of ops" : "a duration",
+		        o->rate ? " (open loop)" : " (closed loop)");
+	for (int i = 0; i < b->ri.n_procs; i++)
+		bench_nodeproc_start(&b->ri.procs[i]);
+	double cpu0 = self_cpu_s();
+	run_phase(b, PH_RUN, o->rate, o->duration_us, o->ops);
+	int64_t end = b->last_done_us > b->start_us ? b->last_done_us : clock_mono_us();
+	if (b->end_us && end < b->end_us && !b->o->ops)
+		end = b->end_us;
+	b->ri.elapsed_s = (double)(end - b->start_us) / 1e6;
+	b->ri.client_cpu_s = self_cpu_s() - cpu0;
+	for (int i = 0; i < b->ri.n_procs; i++)
+		bench_nodeproc_end(&b->ri.procs[i]);
+	if (b->fatal) {
+		fprintf(stderr, "colonnade bench: %s\n", b->fatal_msg);
+		goto out;
+	}
+
+	if (o->json)
+		bench_report_json(stdout, &b->ri, &b->stats);
+	else
+		bench_report_summary(stdout, &b->ri, &b->stats);
+	for (int k = 0; k < BERR__N; k++)
+		if (b->first_error[k][0])
+			fprintf(o->json ? stderr : stdout, "  first %s: %s\n",
+			        bench_err_name((enum bench_err)k), b->first_error[k]);
+	exit_code = 0;
+	if (o->hdr_out && bench_report_hgrm(o->hdr_out, &b->stats, &err)) {
+		fprintf(stderr, "colonnade bench: %s\n", err.msg);
+		exit_code = 1;
+	}
+	if (o->plot && bench_report_plot(o->plot, &b->ri, &b->stats, &err)) {
+		fprintf(stderr, "colonnade bench: %s\n", err.msg);
+		exit_code = 1;
+	}
+	if (bench_stats_total_ops(&b->stats) && !b->stats.ok) {
+		fprintf(stderr, "colonnade bench: every operation failed\n");
+		exit_code = 1;
+	}
+out:
+	if (cl)
+		cqlclient_free(cl);
+	free_bench(b);
+	conns_pending = 0;
+	return exit_code;
+}
+
+int bench_main(int argc, char **argv)
+{
+	struct bench_opts o;
+	bench_opts_init(&o);
+	struct cerr err = {0};
+	bool help = false;
+	if (bench_opts_parse(&o, argc, argv, &help, &err)) {
+		fprintf(stderr, "colonnade bench: %s\n", err.msg);
+		bench_opts_release(&o);
+		return 2;
+	}
+	if (help) {
+		bench_usage(stdout);
+		bench_opts_release(&o);
+		return 0;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	int rc = bench_run(&o);
+	bench_opts_release(&o);
+	return rc;
+}
