@@ -1,0 +1,101 @@
+/*
+ * cqlserver.h — the CQL native protocol v4 server (port 9042).
+ *
+ * Accepts client connections on a net_loop (one libev loop, one thread), runs
+ * each connection's state machine and hands statements to the executor:
+ *
+ *   UNINITIALIZED --STARTUP--> READY        (OPTIONS allowed in both states)
+ *   any state, any fatal error --> CLOSING  (error frame flushed, then closed)
+ *
+ * Version negotiation (docs/CQL-SERVER.md, shared/CQL-PROTOCOL.md §2): a frame
+ * whose version byte is not 0x04 gets ERROR 0x000A "Invalid or unsupported
+ * protocol version (N); supported versions are (4/v4)" in a 0x84 frame on the
+ * same stream, and the connection is closed; its body is never parsed.
+ * Garbage, truncated bodies, unknown opcodes, compression (never negotiated)
+ * and a frame over `max_frame_size` are protocol errors (0x000A) that close
+ * only the offending connection.
+ *
+ * Many requests may be in flight on one connection; answers carry the
+ * request's stream id and may leave in any order.  Bounds: a connection with
+ * `max_inflight` requests outstanding stops being read until one completes;
+ * output is bounded by net.h (out_high / out_cap).
+ *
+ * Events: connections that sent REGISTER get EVENT frames (stream -1) for the
+ * types they registered.  The node calls cqlserver_event_*() from its gossip
+ * listeners; schema changes made through this server are announced here
+ * automatically.
+ *
+ * Ownership: the server borrows everything in struct cqlserver_deps (they
+ * must outlive it) and owns its executor, its connections' state and, when
+ * deps->prepared is NULL, a prepared-statement cache.
+ */
+#ifndef COLONNADE_COORDINATOR_CQLSERVER_H
+#define COLONNADE_COORDINATOR_CQLSERVER_H
+
+#include "core/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct net_loop;
+struct schema;
+struct store;
+struct proxy;
+struct prepared_cache;
+struct cluster_view;
+
+typedef struct cqlserver cqlserver;
+
+struct cqlserver_options {
+	const char *address;       /* numeric bind address, e.g. "127.0.2.1" (required) */
+	uint16_t port;             /* 9042; 0 = any (see cqlserver_port) */
+	size_t max_frame_size;     /* native_transport_max_frame_size [16 MiB] */
+	unsigned max_connections;  /* [4096] */
+	unsigned max_inflight;     /* requests outstanding per connection [1024] */
+	size_t prepared_cache_max; /* prepared statements kept (LRU) [10000] */
+};
+
+struct cqlserver_deps {
+	struct schema *schema;           /* required */
+	struct store *store;             /* required */
+	struct proxy *proxy;             /* required (proxy_new_local() on one node) */
+	const struct cluster_view *view; /* required: system.local / system.peers */
+	struct prepared_cache *prepared; /* optional: shared cache, else the server owns one */
+};
+
+/*
+ * Listen and serve.  0, or COL_EIO ("listen on 127.0.2.1:9042: Address already
+ * in use"), COL_EINVAL (bad address), COL_ENOMEM, with the message in err.
+ */
+int cqlserver_new(struct net_loop *nl, const struct cqlserver_options *opts,
+                  const struct cqlserver_deps *deps, struct cqlserver **out, struct cerr *err);
+/* Stop listening and close every client connection.  Not from a callback of the server. */
+void cqlserver_free(struct cqlserver *s);
+/* The bound port (useful with port 0). */
+uint16_t cqlserver_port(const struct cqlserver *s);
+
+/* Counters for /metrics and tests. */
+struct cqlserver_stats {
+	uint64_t conns_open;
+	uint64_t requests;        /* frames handled */
+	uint64_t errors;          /* ERROR responses sent */
+	uint64_t protocol_errors; /* connections closed for bad frames */
+	uint64_t events_sent;
+	uint64_t inflight; /* requests outstanding, all connections */
+};
+void cqlserver_get_stats(const struct cqlserver *s, struct cqlserver_stats *out);
+
+/*
+ * Push events to every connection that registered for the type.  `addr` is
+ * the node's rpc address (4 or 16 bytes) and `port` its native port.
+ */
+void cqlserver_event_status(struct cqlserver *s, bool up, const uint8_t *addr, uint8_t addr_len,
+                            int32_t port);
+void cqlserver_event_topology(struct cqlserver *s, bool new_node, const uint8_t *addr,
+                              uint8_t addr_len, int32_t port);
+/* change: "CREATED" | "UPDATED" | "DROPPED"; table NULL for a keyspace change. */
+void cqlserver_event_schema(struct cqlserver *s, const char *change, const char *ks,
+                            const char *table);
+
+#endif

@@ -1,0 +1,126 @@
+/*
+ * executor.h — runs CQL requests (QUERY, PREPARE, EXECUTE, BATCH) against the
+ * schema catalogue, the virtual system tables and, through the proxy, the
+ * storage engine, and writes the native-protocol RESULT or ERROR body.
+ *
+ * The executor knows nothing of sockets: cqlserver.c decodes the frame header,
+ * hands the body to executor_run() together with a struct exec_req it owns,
+ * and gets the same struct back through req->done() once the answer is in
+ * req->body (RESULT body, starting with the [int kind]) or req->error.  done()
+ * may run before executor_run() returns (on one node the proxy completes at
+ * once) or later (the proxy's replicas answer); the executor copies what it
+ * needs from the frame before it returns, so the frame may be freed then.
+ *
+ * Statement execution path, and what it costs:
+ *   QUERY:   parse (cql_parser) -> bind -> plan -> proxy -> encode rows
+ *   EXECUTE: prepared cache lookup (no parse) -> bind -> plan -> proxy -> encode
+ * Writes are one storage mutation (one RocksDB WriteBatch) per statement or
+ * per BATCH.  Write timestamps are the client's (query flag 0x20) or the
+ * coordinator's microsecond clock, strictly increasing within the node.
+ *
+ * Sessions: a struct exec_session per connection holds the current keyspace
+ * (USE).  Errors are Cassandra's codes with their extra fields (spec §9).
+ */
+#ifndef COLONNADE_COORDINATOR_EXECUTOR_H
+#define COLONNADE_COORDINATOR_EXECUTOR_H
+
+#include "core/buf.h"
+#include "core/cqlproto.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct schema;
+struct store;
+struct proxy;
+struct prepared_cache;
+struct cluster_view;
+
+typedef struct executor executor;
+
+/* Longest keyspace/table name Cassandra allows is 48 bytes. */
+#define EXEC_NAME_MAX 48
+
+struct exec_session {
+	char keyspace[EXEC_NAME_MAX + 1]; /* "" until USE */
+};
+
+/* An error answer: [int code][string msg] + the code's extra fields. */
+struct exec_error {
+	uint32_t code; /* CQL_ERR_* */
+	char msg[512];
+	uint16_t cl;      /* Unavailable, timeouts, failures */
+	int32_t required; /* Unavailable: required; timeouts/failures: blockfor */
+	int32_t alive;    /* Unavailable: alive; timeouts/failures: received */
+	int32_t numfailures;
+	uint8_t data_present;
+	const char *write_type;        /* "SIMPLE", "BATCH", "UNLOGGED_BATCH", ... */
+	char ks[EXEC_NAME_MAX + 1];    /* Already_exists */
+	char table[EXEC_NAME_MAX + 1]; /* Already_exists ("" for a keyspace) */
+	uint8_t id[16];                /* Unprepared */
+	uint8_t id_len;
+};
+
+/* Append the ERROR body of e (spec §9 layout) to out. */
+void exec_error_encode(const struct exec_error *e, struct buf *out);
+
+/* Schema changes the executor made, for SCHEMA_CHANGE events. */
+enum exec_change { EXEC_CHANGE_CREATED, EXEC_CHANGE_UPDATED, EXEC_CHANGE_DROPPED };
+enum exec_target { EXEC_TARGET_KEYSPACE, EXEC_TARGET_TABLE };
+const char *exec_change_name(enum exec_change c);
+const char *exec_target_name(enum exec_target t);
+/* Append the Schema_change body (shared by RESULT kind 5 and EVENT). */
+void exec_schema_change_encode(struct buf *out, enum exec_change c, enum exec_target t,
+                               const char *ks, const char *table);
+
+/* One request in flight.  Owned by the caller (cqlserver), which recycles it. */
+struct exec_req {
+	/* In: set by the caller before executor_run(). */
+	struct exec_session *session;
+	uint8_t opcode;      /* CQL_OP_QUERY / PREPARE / EXECUTE / BATCH */
+	const uint8_t *body; /* frame body after the custom payload; valid during the call */
+	size_t body_len;
+	void (*done)(struct exec_req *req); /* called once, when the answer is ready */
+
+	/* Out: valid in done(). */
+	bool failed;
+	struct buf body_out;     /* RESULT body (caller inits/releases; reused) */
+	struct exec_error error; /* when failed */
+	char warning[256];       /* "" or one warning for the response's warning flag */
+};
+
+/* Called after every successful DDL (cqlserver turns it into EVENTs). */
+typedef void (*exec_schema_event_fn)(void *ctx, enum exec_change c, enum exec_target t,
+                                     const char *ks, const char *table);
+
+struct executor_deps {
+	struct schema *schema;                /* required */
+	struct store *store;                  /* required */
+	struct proxy *proxy;                  /* required */
+	struct prepared_cache *prepared;      /* required, shared by every connection */
+	const struct cluster_view *view;      /* required: system.local / peers data */
+	exec_schema_event_fn on_schema_event; /* optional */
+	void *event_ctx;
+};
+
+/* 0, or COL_ENOMEM.  The deps must outlive the executor. */
+int executor_new(const struct executor_deps *deps, struct executor **out);
+void executor_free(struct executor *ex);
+
+/*
+ * Run one QUERY / PREPARE / EXECUTE / BATCH.  req->done(req) is called exactly
+ * once, possibly before this returns.  Malformed bodies give a protocol error
+ * (req->error.code == CQL_ERR_PROTOCOL).
+ */
+void executor_run(struct executor *ex, struct exec_req *req);
+
+/*
+ * Run one CQL statement text synchronously with default parameters (ONE,
+ * no paging), for tests and internal callers.  The answer is in req as with
+ * executor_run (done is not called and may be NULL).
+ */
+void executor_run_text(struct executor *ex, struct exec_session *s, const char *cql,
+                       struct exec_req *req);
+
+#endif

@@ -1,0 +1,208 @@
+#include "coordinator/proxy.h"
+
+#include "coordinator/schema.h"
+#include "core/cqlproto.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Row-callback stops are signalled with this value; it is not an error. */
+#define PROXY_STOP 1
+
+struct proxy {
+	struct store *store;
+	char dc[64];
+	struct proxy_stats stats;
+};
+
+const char *proxy_write_type_name(enum proxy_write_type t)
+{
+	switch (t) {
+	case PROXY_WRITE_BATCH: return "BATCH";
+	case PROXY_WRITE_UNLOGGED_BATCH: return "UNLOGGED_BATCH";
+	default: return "SIMPLE";
+	}
+}
+
+int proxy_new_local(struct store *store, const char *local_dc, struct proxy **out)
+{
+	struct proxy *p = calloc(1, sizeof(*p));
+	if (!p)
+		return COL_ENOMEM;
+	p->store = store;
+	snprintf(p->dc, sizeof(p->dc), "%s", local_dc ? local_dc : "datacenter1");
+	*out = p;
+	return 0;
+}
+
+void proxy_free(struct proxy *p)
+{
+	free(p);
+}
+
+void proxy_get_stats(const struct proxy *p, struct proxy_stats *out)
+{
+	*out = p->stats;
+}
+
+/* Replication factors of ks: total, in our dc, and the quorum EACH_QUORUM needs
+ * from datacenters other than ours (which this node cannot reach). */
+struct rf_info {
+	int total, local, each_remote_required;
+	bool simple;
+};
+
+static struct rf_info rf_of(const struct proxy *p, const struct schema_keyspace *ks)
+{
+	struct rf_info r = {0};
+	r.simple = ks->n_repl > 0 && strstr(ks->repl_vals[0], "SimpleStrategy");
+	if (ks->virtual_) {
+		r.total = r.local = 1;
+		return r;
+	}
+	for (uint32_t i = 1; i < ks->n_repl; i++) {
+		int rf = atoi(ks->repl_vals[i]);
+		if (r.simple) {
+			if (strcmp(ks->repl_keys[i], "replication_factor") == 0)
+				r.total = r.local = rf;
+			continue;
+		}
+		r.total += rf;
+		if (strcmp(ks->repl_keys[i], p->dc) == 0)
+			r.local = rf;
+		else if (rf > 0)
+			r.each_remote_required += rf / 2 + 1;
+	}
+	return r;
+}
+
+int proxy_check(struct proxy *p, const struct schema_keyspace *ks, uint16_t cl, bool write,
+                struct proxy_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->cl = cl;
+	if (write && (cl == CL_SERIAL || cl == CL_LOCAL_SERIAL)) {
+		res->code = COL_EINVAL;
+		snprintf(res->msg, sizeof(res->msg),
+		         "You must use conditional updates for serializable writes");
+		return res->code;
+	}
+	if (!write && cl == CL_ANY) {
+		res->code = COL_EINVAL;
+		snprintf(res->msg, sizeof(res->msg),
+		         "ANY ConsistencyLevel is only supported for writes");
+		return res->code;
+	}
+	struct rf_info rf = rf_of(p, ks);
+	int alive = rf.local >= 1 ? 1 : 0; /* this node, when it is a replica */
+	int required;
+	switch (cl) {
+	case CL_ANY: return 0; /* a hint satisfies ANY */
+	case CL_ONE:
+	case CL_LOCAL_ONE: required = 1; break;
+	case CL_TWO: required = 2; break;
+	case CL_THREE: required = 3; break;
+	case CL_QUORUM: required = rf.total / 2 + 1; break;
+	case CL_LOCAL_QUORUM: required = rf.local / 2 + 1; break;
+	case CL_EACH_QUORUM:
+		required = rf.local / 2 + 1;
+		if (rf.each_remote_required) {
+			/* Other datacenters' replicas are unreachable from a lone node. */
+			res->code = COL_EUNAVAILABLE;
+			res->required = rf.each_remote_required;
+			res->alive = 0;
+			p->stats.unavailables++;
+			snprintf(res->msg, sizeof(res->msg),
+			         "Cannot achieve consistency level EACH_QUORUM");
+			return res->code;
+		}
+		break;
+	case CL_ALL: required = rf.total; break;
+	case CL_SERIAL:
+	case CL_LOCAL_SERIAL:
+		required = cl == CL_SERIAL ? rf.total / 2 + 1 : rf.local / 2 + 1;
+		break;
+	default:
+		res->code = COL_EINVAL;
+		snprintf(res->msg, sizeof(res->msg), "Unknown consistency level 0x%04x", cl);
+		return res->code;
+	}
+	if (required < 1)
+		required = 1;
+	if (required > alive) {
+		res->code = COL_EUNAVAILABLE;
+		res->required = required;
+		res->alive = alive;
+		p->stats.unavailables++;
+		snprintf(res->msg, sizeof(res->msg), "Cannot achieve consistency level %s",
+		         cql_consistency_name(cl));
+		return res->code;
+	}
+	return 0;
+}
+
+void proxy_write(struct proxy *p, const struct schema_keyspace *ks, uint16_t cl,
+                 struct store_mutation *const *muts, size_t n, enum proxy_write_type wt,
+                 proxy_done_fn done, void *ctx)
+{
+	struct proxy_result res;
+	if (proxy_check(p, ks, cl, true, &res)) {
+		res.write_type = wt;
+		done(ctx, &res);
+		return;
+	}
+	res.write_type = wt;
+	for (size_t i = 0; i < n; i++) {
+		struct cerr e = {0};
+		int rc = store_apply(p->store, muts[i], &e);
+		if (rc) {
+			res.code = rc;
+			snprintf(res.msg, sizeof(res.msg), "%s", e.msg);
+			done(ctx, &res);
+			return;
+		}
+		p->stats.writes++;
+	}
+	done(ctx, &res);
+}
+
+void proxy_read_partition(struct proxy *p, const struct schema_keyspace *ks, uint16_t cl,
+                          const struct proxy_read *rd, store_row_fn row_fn, void *row_ctx,
+                          proxy_done_fn done, void *ctx)
+{
+	struct proxy_result res;
+	if (proxy_check(p, ks, cl, false, &res)) {
+		done(ctx, &res);
+		return;
+	}
+	struct cerr e = {0};
+	int rc = store_read_partition(rd->table, rd->pk, rd->n_pk, rd->slice, rd->flags, rd->limit,
+	                              rd->now_s, row_fn, row_ctx, &e);
+	p->stats.reads++;
+	if (rc < 0) {
+		res.code = rc;
+		snprintf(res.msg, sizeof(res.msg), "%s", e.msg);
+	}
+	done(ctx, &res);
+}
+
+void proxy_scan(struct proxy *p, const struct schema_keyspace *ks, uint16_t cl,
+                const struct proxy_scan *sc, store_row_fn row_fn, void *row_ctx, proxy_done_fn done,
+                void *ctx)
+{
+	struct proxy_result res;
+	if (proxy_check(p, ks, cl, false, &res)) {
+		done(ctx, &res);
+		return;
+	}
+	struct cerr e = {0};
+	int rc = store_scan(sc->table, sc->start, sc->end, sc->after, 0, sc->limit, sc->now_s,
+	                    row_fn, row_ctx, &e);
+	p->stats.scans++;
+	if (rc < 0) {
+		res.code = rc;
+		snprintf(res.msg, sizeof(res.msg), "%s", e.msg);
+	}
+	done(ctx, &res);
+}

@@ -1,0 +1,239 @@
+/*
+ * schema.h — the schema catalogue: keyspaces, tables, columns, and the schema
+ * version that drivers and peers compare.
+ *
+ * Readers see an immutable snapshot (struct schema_snap).  Every DDL builds a
+ * new snapshot from the old one plus the change, persists the changed rows,
+ * and swaps the current pointer; a reader that holds a snapshot keeps a
+ * consistent view for as long as it holds it (schema_snap_ref/unref, atomic
+ * refcount), and readers on the loop thread never lock.
+ *
+ * Persistence (the `system` column family, through storage/storage.h's
+ * system get/put/iterate), one row per keyspace and per table:
+ *
+ *   | key                                  | value                           |
+ *   |--------------------------------------|---------------------------------|
+ *   | "schema/ks/" <ks>                    | schema row (below), kind 'K'    |
+ *   | "schema/tb/" <ks> "\0" <table>       | schema row, kind 'T'            |
+ *
+ * A schema row (all integers big-endian; str = u16 length + bytes):
+ *
+ *   | field       | type | notes                                           |
+ *   |-------------|------|-------------------------------------------------|
+ *   | format      | u8   | 1                                               |
+ *   | kind        | u8   | 'K' keyspace, 'T' table                         |
+ *   | timestamp   | i64  | µs of the DDL that wrote it (merge: newest wins)|
+ *   | dropped     | u8   | 1 = tombstone (kept so peers' merges see drops) |
+ *   | 'K' body    |      | durable_writes u8, n u16, n x (str key, str val)|
+ *   |             |      | replication options, "class" first              |
+ *   | 'T' body    |      | id 16, gc_grace i32, default_ttl i32,           |
+ *   |             |      | comment str, next_column_id u32, n u16, n x     |
+ *   |             |      | (id u32, name str, kind u8, position i16,       |
+ *   |             |      |  desc u8, type str (CQL type text))            |
+ *
+ * The schema version is XXH3-128 over the canonical encoding of every row
+ * (tombstones included) in key order, shaped as a UUID (version nibble 3,
+ * IETF variant): two nodes holding the same rows agree on the version, and
+ * every DDL changes it because it changes a row's timestamp.  Rows from a peer
+ * merge in with schema_merge_row() (newest timestamp wins per row), which is
+ * what the cluster issue's schema push/pull will call.
+ *
+ * Column ids are allocated per table from next_column_id and never reused, so
+ * a column dropped and re-added gets a new id (the storage engine keys cells
+ * by column id: old cells of a dropped column stay invisible).
+ *
+ * The system keyspaces (system, system_schema) are part of every snapshot
+ * (virtual, never persisted, not in the version hash): their tables are
+ * described here so drivers and cqlsh see them in system_schema.
+ */
+#ifndef COLONNADE_COORDINATOR_SCHEMA_H
+#define COLONNADE_COORDINATOR_SCHEMA_H
+
+#include "core/buf.h"
+#include "core/cqltype.h"
+#include "core/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+struct store_table;
+
+typedef struct schema schema;
+
+#define SCHEMA_NAME_MAX 48 /* Cassandra's limit on keyspace and table names */
+
+enum schema_col_kind {
+	SCHEMA_COL_PARTITION_KEY = 0,
+	SCHEMA_COL_CLUSTERING = 1,
+	SCHEMA_COL_REGULAR = 2,
+	SCHEMA_COL_STATIC = 3,
+};
+/* "partition_key", "clustering", "regular", "static" */
+const char *schema_col_kind_name(enum schema_col_kind k);
+
+struct schema_column {
+	char *name;
+	const struct cqltype *type;
+	enum schema_col_kind kind;
+	int position; /* index within the partition or clustering key, -1 otherwise */
+	bool desc;    /* clustering DESC */
+	uint32_t id;  /* stable across ALTER; never reused within the table */
+};
+
+struct schema_table {
+	struct schema_keyspace *ks;
+	char *name;
+	uint8_t id[16];
+	/* cols: partition key columns (by position), clustering (by position),
+	 * then static and regular columns sorted by name: Cassandra's SELECT * order. */
+	struct schema_column *cols;
+	uint32_t n_cols, n_pk, n_ck;
+	uint32_t next_column_id;
+	int32_t gc_grace_seconds;     /* default 864000 */
+	int32_t default_time_to_live; /* 0 = none */
+	char *comment;
+	int64_t timestamp;
+	bool virtual_;          /* a system/system_schema table (not in storage) */
+	struct store_table *st; /* storage handle, NULL for virtual tables */
+};
+
+struct schema_keyspace {
+	char *name;
+	bool durable_writes;
+	/* Replication options as written, "class" first (full class name). */
+	char **repl_keys, **repl_vals;
+	uint32_t n_repl;
+	uint32_t replication_factor;  /* SimpleStrategy: rf; NTS: sum over DCs */
+	struct schema_table **tables; /* sorted by name */
+	uint32_t n_tables;
+	int64_t timestamp;
+	bool virtual_;
+};
+
+struct schema_snap {
+	struct schema_keyspace **keyspaces; /* sorted by name; system ones included */
+	uint32_t n_keyspaces;
+	uint8_t version[16];
+	uint64_t generation; /* +1 on every change; for caches (prepared plans) */
+	/* internal */
+	int refs;
+	void *priv;
+};
+
+/* ---- lifecycle --------------------------------------------------------------------------- */
+
+/*
+ * Load the catalogue from the store's system CF (opening the table CFs of
+ * every live table).  0, or COL_EIO / COL_ECORRUPT with err naming the row.
+ */
+int schema_open(struct store *store, struct schema **out, struct cerr *err);
+void schema_free(struct schema *s);
+
+/* The current snapshot, valid until the next change on this thread; no refcount. */
+const struct schema_snap *schema_current(const struct schema *s);
+/* Take / drop a reference (holders across callbacks, other threads). */
+const struct schema_snap *schema_snap_ref(struct schema *s);
+void schema_snap_unref(struct schema *s, const struct schema_snap *snap);
+
+/* ---- lookups on a snapshot ------------------------------------------------------------------ */
+
+const struct schema_keyspace *schema_snap_keyspace(const struct schema_snap *snap, const char *ks);
+const struct schema_table *schema_snap_table(const struct schema_snap *snap, const char *ks,
+                                             const char *table);
+const struct schema_table *schema_keyspace_table(const struct schema_keyspace *k,
+                                                 const char *table);
+/* Column by name, or NULL. */
+const struct schema_column *schema_table_column(const struct schema_table *t, const char *name);
+/* True for "system", "system_schema" and the other keyspaces users cannot change. */
+bool schema_is_system_keyspace(const char *ks);
+
+/* ---- changes (DDL) ------------------------------------------------------------------------ */
+
+struct schema_repl_opt {
+	const char *key, *val;
+};
+
+struct schema_keyspace_def {
+	const char *name;
+	bool durable_writes;
+	const struct schema_repl_opt *repl; /* must include "class" */
+	uint32_t n_repl;
+};
+
+struct schema_column_def {
+	const char *name;
+	const struct cqltype *type; /* borrowed; the schema copies it */
+	enum schema_col_kind kind;
+	int position;
+	bool desc;
+};
+
+struct schema_table_def {
+	const char *ks, *name;
+	const struct schema_column_def *cols;
+	uint32_t n_cols;
+	int32_t gc_grace_seconds;     /* < 0: default */
+	int32_t default_time_to_live; /* < 0: default (0) */
+	const char *comment;          /* NULL: "" */
+};
+
+/*
+ * Validate replication options: class SimpleStrategy (replication_factor
+ * required) or NetworkTopologyStrategy (dc: rf pairs), short or full class
+ * names; normalises the class to the full name.  COL_ECONFIG with Cassandra's
+ * wording on a bad option.
+ */
+int schema_check_replication(const struct schema_repl_opt *opts, uint32_t n, struct cerr *err);
+
+/* All return 0 or: COL_EEXIST / COL_ENOTFOUND / COL_EINVAL / COL_ECONFIG / COL_EIO with err. */
+int schema_create_keyspace(struct schema *s, const struct schema_keyspace_def *def,
+                           int64_t timestamp, struct cerr *err);
+int schema_alter_keyspace(struct schema *s, const struct schema_keyspace_def *def,
+                          int64_t timestamp, struct cerr *err);
+int schema_drop_keyspace(struct schema *s, const char *ks, int64_t timestamp, struct cerr *err);
+int schema_create_table(struct schema *s, const struct schema_table_def *def, int64_t timestamp,
+                        struct cerr *err);
+/* ADD columns (regular or static only). */
+int schema_alter_table_add(struct schema *s, const char *ks, const char *table,
+                           const struct schema_column_def *cols, uint32_t n, int64_t timestamp,
+                           struct cerr *err);
+int schema_alter_table_drop(struct schema *s, const char *ks, const char *table,
+                            const char *const *cols, uint32_t n, int64_t timestamp,
+                            struct cerr *err);
+/* WITH options: gc_grace_seconds / default_time_to_live (< 0: unchanged), comment (NULL:
+ * unchanged). */
+int schema_alter_table_options(struct schema *s, const char *ks, const char *table,
+                               int32_t gc_grace_seconds, int32_t default_ttl, const char *comment,
+                               int64_t timestamp, struct cerr *err);
+int schema_drop_table(struct schema *s, const char *ks, const char *table, int64_t timestamp,
+                      struct cerr *err);
+
+/* ---- listeners and merging ------------------------------------------------------------------ */
+
+/* Called on the loop thread after every change (local DDL or merged row). */
+typedef void (*schema_listener_fn)(void *ctx, const struct schema_snap *snap);
+/* At most 8 listeners; 0 or COL_EFULL. */
+int schema_add_listener(struct schema *s, schema_listener_fn fn, void *ctx);
+
+/*
+ * Every persisted row (tombstones included), in key order, for a peer's pull:
+ * emit(key, klen, val, vlen, ctx) for each.  Rows are the table above.
+ */
+void schema_rows(struct schema *s,
+                 void (*emit)(const void *key, size_t klen, const void *val, size_t vlen,
+                              void *ctx),
+                 void *ctx);
+/*
+ * Merge one row from a peer: applied if newer than ours (timestamp, then the
+ * bytes as a tie-break), persisted, snapshot swapped.  0 (applied or ignored),
+ * COL_ECORRUPT on a malformed row.
+ */
+int schema_merge_row(struct schema *s, const void *key, size_t klen, const void *val, size_t vlen,
+                     struct cerr *err);
+
+/* Format a UUID (16 bytes) as lowercase 8-4-4-4-12 into out (>= 37 bytes). */
+void schema_uuid_format(const uint8_t uuid[16], char *out);
+
+#endif
