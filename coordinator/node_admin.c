@@ -1,0 +1,611 @@
+/*
+ * node_admin.c — what the admin endpoint answers (docs/OPERATIONS.md):
+ *
+ *   /v1/status           every endpoint: up/down, state, load, tokens, owns, ids
+ *   /v1/info             this node: ids, generation, uptime, memory, addresses
+ *   /v1/gossipinfo       every endpoint's gossip state (generation, heartbeat,
+ *                        application states with their versions)
+ *   /v1/describecluster  cluster name, partitioner, snitch, schema versions
+ *   /v1/ring             tokens in ring order with their owner
+ *   /metrics             Prometheus text exposition (version 0.0.4)
+ *   /health              "ok" while the node runs (for scripts)
+ *
+ * Everything runs on the loop thread (admin.h), so it reads live state.
+ */
+#include "coordinator/node_int.h"
+
+#include "coordinator/cqlserver.h"
+#include "core/ring.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/net.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A snapshot of every endpoint, with ownership computed from the tokens. */
+struct snap {
+	struct node_endpoint *eps;
+	int64_t **tokens; /* owned copies */
+	double *owns;     /* -1 when not computable */
+	size_t n, cap;
+	bool oom;
+};
+
+static void snap_add(void *ctx, const struct node_endpoint *ep)
+{
+	struct snap *s = ctx;
+	if (s->oom)
+		return;
+	if (s->n == s->cap) {
+		size_t nc = s->cap ? s->cap * 2 : 8;
+		struct node_endpoint *e = realloc(s->eps, nc * sizeof(*e));
+		int64_t **t = e ? realloc(s->tokens, nc * sizeof(*t)) : NULL;
+		if (e)
+			s->eps = e;
+		if (t)
+			s->tokens = t;
+		if (!e || !t) {
+			s->oom = true;
+			return;
+		}
+		s->cap = nc;
+	}
+	s->eps[s->n] = *ep;
+	s->tokens[s->n] = NULL;
+	if (ep->n_tokens) {
+		s->tokens[s->n] = malloc(ep->n_tokens * sizeof(int64_t));
+		if (!s->tokens[s->n]) {
+			s->oom = true;
+			return;
+		}
+		memcpy(s->tokens[s->n], ep->tokens, ep->n_tokens * sizeof(int64_t));
+	}
+	s->eps[s->n].tokens = s->tokens[s->n];
+	s->n++;
+}
+
+static void snap_free(struct snap *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->tokens[i]);
+	free(s->tokens);
+	free(s->eps);
+	free(s->owns);
+}
+
+/* Plain token ownership (ring.h, no replication) for endpoints with tokens. */
+static void snap_ownership(struct snap *s, struct ring **ring_out, size_t *ring_index)
+{
+	s->owns = calloc(s->n ? s->n : 1, sizeof(double));
+	if (!s->owns) {
+		s->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < s->n; i++)
+		s->owns[i] = -1;
+	struct ring_endpoint *re = calloc(s->n ? s->n : 1, sizeof(*re));
+	size_t *map = calloc(s->n ? s->n : 1, sizeof(*map));
+	if (!re || !map) {
+		free(re);
+		free(map);
+		return;
+	}
+	size_t m = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct node_endpoint *ep = &s->eps[i];
+		if (!ep->n_tokens || !ep->has_host_id)
+			continue;
+		memcpy(re[m].host_id, ep->host_id, 16);
+		snprintf(re[m].address, sizeof(re[m].address), "%s", ep->address);
+		snprintf(re[m].dc, sizeof(re[m].dc), "%s", ep->dc);
+		snprintf(re[m].rack, sizeof(re[m].rack), "%s", ep->rack);
+		re[m].tokens = ep->tokens;
+		re[m].n_tokens = ep->n_tokens;
+		map[m++] = i;
+	}
+	struct ring *r = NULL;
+	struct cerr e = {0};
+	if (m && ring_new(re, m, &r, &e) == 0) {
+		double *o = calloc(m, sizeof(double));
+		if (o) {
+			ring_ownership(r, NULL, o);
+			for (size_t k = 0; k < m; k++)
+				s->owns[map[k]] = o[k];
+			free(o);
+		}
+	} else if (m) {
+		log_warn("admin", "cannot build the ring for ownership: %s", e.msg);
+	}
+	if (ring_out && r) {
+		*ring_out = r;
+		for (size_t k = 0; k < m; k++)
+			ring_index[k] = map[k];
+	} else if (r) {
+		ring_unref(r);
+	}
+	free(re);
+	free(map);
+}
+
+static void write_endpoint(struct jw *w, const struct snap *s, size_t i)
+{
+	const struct node_endpoint *ep = &s->eps[i];
+	char hid[37];
+	jw_obj(w);
+	jw_key(w, "address");
+	jw_str(w, ep->address);
+	jw_key(w, "rpc_address");
+	jw_str(w, ep->rpc_address);
+	jw_key(w, "host_id");
+	if (ep->has_host_id) {
+		identity_uuid_format(ep->host_id, hid);
+		jw_str(w, hid);
+	} else {
+		jw_null(w);
+	}
+	jw_key(w, "dc");
+	jw_str(w, ep->dc);
+	jw_key(w, "rack");
+	jw_str(w, ep->rack);
+	jw_key(w, "up");
+	jw_bool(w, ep->up);
+	jw_key(w, "state");
+	jw_str(w, ep->state);
+	jw_key(w, "load");
+	if (ep->load >= 0)
+		jw_int(w, ep->load);
+	else
+		jw_null(w);
+	jw_key(w, "tokens");
+	jw_uint(w, ep->n_tokens);
+	jw_key(w, "owns");
+	if (s->owns && s->owns[i] >= 0)
+		jw_double(w, s->owns[i]);
+	else
+		jw_null(w);
+	jw_key(w, "generation");
+	jw_int(w, ep->generation);
+	jw_key(w, "heartbeat");
+	jw_int(w, ep->heartbeat);
+	jw_key(w, "schema_version");
+	jw_str(w, ep->schema_version[0] ? ep->schema_version : NULL);
+	jw_key(w, "release_version");
+	jw_str(w, ep->release_version);
+	jw_key(w, "local");
+	jw_bool(w, ep->local);
+	jw_obj_end(w);
+}
+
+static const char *snitch_name(const struct config *c)
+{
+	return c->endpoint_snitch == CONFIG_SNITCH_SIMPLE
+	               ? "org.apache.cassandra.locator.SimpleSnitch"
+	               : "org.apache.cassandra.locator.GossipingPropertyFileSnitch";
+}
+
+static int h_status(void *ctx, const char *query, struct buf *out, const char **ctype)
+{
+	(void)query;
+	(void)ctype;
+	struct node *n = ctx;
+	struct snap s = {0};
+	node_each_endpoint(n, snap_add, &s);
+	snap_ownership(&s, NULL, NULL);
+	if (s.oom) {
+		snap_free(&s);
+		return 500;
+	}
+	struct jw w;
+	jw_init(&w, out);
+	jw_obj(&w);
+	jw_key(&w, "cluster_name");
+	jw_str(&w, n->cfg.cluster_name);
+	jw_key(&w, "partitioner");
+	jw_str(&w, SYSTABLES_PARTITIONER);
+	jw_key(&w, "ownership");
+	jw_str(&w, "plain");
+	jw_key(&w, "nodes");
+	jw_arr(&w);
+	for (size_t i = 0; i < s.n; i++)
+		write_endpoint(&w, &s, i);
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	snap_free(&s);
+	return 200;
+}
+
+static int h_info(void *ctx, const char *query, struct buf *out, const char **ctype)
+{
+	(void)query;
+	(void)ctype;
+	struct node *n = ctx;
+	char hid[37];
+	identity_uuid_format(n->id.host_id, hid);
+	struct jw w;
+	jw_init(&w, out);
+	jw_obj(&w);
+	jw_key(&w, "host_id");
+	jw_str(&w, hid);
+	jw_key(&w, "cluster_name");
+	jw_str(&w, n->cfg.cluster_name);
+	jw_key(&w, "gossip_active");
+	jw_bool(&w, n->gossiper != NULL && !n->stopping);
+	jw_key(&w, "native_transport_active");
+	jw_bool(&w, n->cql != NULL && !n->stopping);
+	jw_key(&w, "load");
+	jw_int(&w, n->load_bytes);
+	jw_key(&w, "generation");
+	jw_int(&w, n->id.generation);
+	jw_key(&w, "uptime_s");
+	jw_int(&w, (clock_mono_ms() - n->start_mono_ms) / 1000);
+	jw_key(&w, "rss_bytes");
+	jw_int(&w, node_rss_bytes());
+	jw_key(&w, "dc");
+	jw_str(&w, n->cfg.dc);
+	jw_key(&w, "rack");
+	jw_str(&w, n->cfg.rack);
+	jw_key(&w, "listen_address");
+	jw_str(&w, n->cfg.listen_address);
+	jw_key(&w, "broadcast_address");
+	jw_str(&w, n->cfg.broadcast_address);
+	jw_key(&w, "rpc_address");
+	jw_str(&w, n->cfg.broadcast_rpc_address);
+	jw_key(&w, "storage_port");
+	jw_int(&w, n->cfg.storage_port);
+	jw_key(&w, "native_transport_port");
+	jw_int(&w, n->cfg.native_transport_port);
+	jw_key(&w, "data_directory");
+	jw_str(&w, n->cfg.data_directory);
+	jw_key(&w, "release_version");
+	jw_str(&w, SYSTABLES_RELEASE_VERSION);
+	jw_key(&w, "version");
+	jw_str(&w, COLONNADE_VERSION);
+	jw_key(&w, "pid");
+	jw_int(&w, (int64_t)getpid());
+	jw_key(&w, "tokens");
+	jw_arr(&w);
+	for (size_t i = 0; i < n->id.n_tokens; i++) {
+		char t[24];
+		snprintf(t, sizeof(t), "%lld", (long long)n->id.tokens[i]);
+		jw_str(&w, t); /* strings: a JSON number loses int64 precision in many readers */
+	}
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	return 200;
+}
+
+/* Gossip application states of one endpoint, as `nodetool gossipinfo` lists them. */
+struct gi_ctx {
+	struct jw *w;
+};
+
+static void gi_endpoint(void *ctx, const struct node_endpoint *ep)
+{
+	struct gi_ctx *g = ctx;
+	struct jw *w = g->w;
+	char v[64];
+	jw_obj(w);
+	jw_key(w, "address");
+	jw_str(w, ep->address);
+	jw_key(w, "generation");
+	jw_int(w, ep->generation);
+	jw_key(w, "heartbeat");
+	jw_int(w, ep->heartbeat);
+	jw_key(w, "up");
+	jw_bool(w, ep->up);
+	jw_key(w, "states");
+	jw_arr(w);
+	/* Without gossip wired, versions are unknown: 0.  See node_each_endpoint. */
+	struct {
+		const char *name;
+		const char *value;
+	} st[8];
+	size_t k = 0;
+	char hid[37];
+	st[k].name = "STATUS";
+	st[k++].value = ep->state;
+	st[k].name = "DC";
+	st[k++].value = ep->dc;
+	st[k].name = "RACK";
+	st[k++].value = ep->rack;
+	if (ep->has_host_id) {
+		identity_uuid_format(ep->host_id, hid);
+		st[k].name = "HOST_ID";
+		st[k++].value = hid;
+	}
+	st[k].name = "RPC_ADDRESS";
+	st[k++].value = ep->rpc_address;
+	st[k].name = "RELEASE_VERSION";
+	st[k++].value = ep->release_version;
+	if (ep->schema_version[0]) {
+		st[k].name = "SCHEMA";
+		st[k++].value = ep->schema_version;
+	}
+	if (ep->load >= 0) {
+		snprintf(v, sizeof(v), "%lld.0", (long long)ep->load);
+		st[k].name = "LOAD";
+		st[k++].value = v;
+	}
+	for (size_t i = 0; i < k; i++) {
+		jw_obj(w);
+		jw_key(w, "name");
+		jw_str(w, st[i].name);
+		jw_key(w, "version");
+		jw_int(w, 0);
+		jw_key(w, "value");
+		jw_str(w, st[i].value);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	jw_obj_end(w);
+}
+
+static int h_gossipinfo(void *ctx, const char *query, struct buf *out, const char **ctype)
+{
+	(void)query;
+	(void)ctype;
+	struct node *n = ctx;
+	struct jw w;
+	jw_init(&w, out);
+	jw_obj(&w);
+	jw_key(&w, "endpoints");
+	jw_arr(&w);
+	struct gi_ctx g = {&w};
+	node_each_endpoint(n, gi_endpoint, &g);
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	return 200;
+}
+
+static int h_describecluster(void *ctx, const char *query, struct buf *out, const char **ctype)
+{
+	(void)query;
+	(void)ctype;
+	struct node *n = ctx;
+	struct snap s = {0};
+	node_each_endpoint(n, snap_add, &s);
+	if (s.oom) {
+		snap_free(&s);
+		return 500;
+	}
+	struct jw w;
+	jw_init(&w, out);
+	jw_obj(&w);
+	jw_key(&w, "name");
+	jw_str(&w, n->cfg.cluster_name);
+	jw_key(&w, "snitch");
+	jw_str(&w, snitch_name(&n->cfg));
+	jw_key(&w, "partitioner");
+	jw_str(&w, SYSTABLES_PARTITIONER);
+	/* Schema versions of live nodes; unreachable ones listed apart, as nodetool does. */
+	jw_key(&w, "schema_versions");
+	jw_arr(&w);
+	bool *done = calloc(s.n ? s.n : 1, sizeof(bool));
+	for (size_t i = 0; done && i < s.n; i++) {
+		if (done[i] || !s.eps[i].up)
+			continue;
+		jw_obj(&w);
+		jw_key(&w, "version");
+		jw_str(&w, s.eps[i].schema_version[0] ? s.eps[i].schema_version : "unknown");
+		jw_key(&w, "endpoints");
+		jw_arr(&w);
+		for (size_t k = i; k < s.n; k++) {
+			if (done[k] || !s.eps[k].up ||
+			    strcmp(s.eps[k].schema_version, s.eps[i].schema_version))
+				continue;
+			done[k] = true;
+			jw_str(&w, s.eps[k].address);
+		}
+		jw_arr_end(&w);
+		jw_obj_end(&w);
+	}
+	bool any_down = false;
+	for (size_t i = 0; i < s.n; i++)
+		any_down |= !s.eps[i].up;
+	if (any_down) {
+		jw_obj(&w);
+		jw_key(&w, "version");
+		jw_str(&w, "UNREACHABLE");
+		jw_key(&w, "endpoints");
+		jw_arr(&w);
+		for (size_t i = 0; i < s.n; i++)
+			if (!s.eps[i].up)
+				jw_str(&w, s.eps[i].address);
+		jw_arr_end(&w);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	free(done);
+	int live = 0, joining = 0, leaving = 0, moving = 0, down = 0;
+	for (size_t i = 0; i < s.n; i++) {
+		if (!s.eps[i].up) {
+			down++;
+			continue;
+		}
+		live++;
+		joining += !strcmp(s.eps[i].state, "JOINING");
+		leaving += !strcmp(s.eps[i].state, "LEAVING");
+		moving += !strcmp(s.eps[i].state, "MOVING");
+	}
+	jw_key(&w, "live");
+	jw_int(&w, live);
+	jw_key(&w, "joining");
+	jw_int(&w, joining);
+	jw_key(&w, "moving");
+	jw_int(&w, moving);
+	jw_key(&w, "leaving");
+	jw_int(&w, leaving);
+	jw_key(&w, "unreachable");
+	jw_int(&w, down);
+	jw_key(&w, "datacenters");
+	jw_arr(&w);
+	for (size_t i = 0; i < s.n; i++) {
+		bool first = true;
+		for (size_t k = 0; k < i; k++)
+			first &= strcmp(s.eps[k].dc, s.eps[i].dc) != 0;
+		if (!first)
+			continue;
+		int nodes = 0, dn = 0;
+		for (size_t k = i; k < s.n; k++) {
+			if (strcmp(s.eps[k].dc, s.eps[i].dc))
+				continue;
+			nodes++;
+			dn += !s.eps[k].up;
+		}
+		jw_obj(&w);
+		jw_key(&w, "name");
+		jw_str(&w, s.eps[i].dc);
+		jw_key(&w, "nodes");
+		jw_int(&w, nodes);
+		jw_key(&w, "down");
+		jw_int(&w, dn);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	snap_free(&s);
+	return 200;
+}
+
+static int h_ring(void *ctx, const char *query, struct buf *out, const char **ctype)
+{
+	(void)query;
+	(void)ctype;
+	struct node *n = ctx;
+	struct snap s = {0};
+	node_each_endpoint(n, snap_add, &s);
+	struct ring *r = NULL;
+	size_t *idx = calloc(s.n ? s.n : 1, sizeof(size_t));
+	if (!idx || s.oom) {
+		free(idx);
+		snap_free(&s);
+		return 500;
+	}
+	snap_ownership(&s, &r, idx);
+	struct jw w;
+	jw_init(&w, out);
+	jw_obj(&w);
+	jw_key(&w, "nodes");
+	jw_arr(&w);
+	for (size_t i = 0; i < s.n; i++)
+		write_endpoint(&w, &s, i);
+	jw_arr_end(&w);
+	jw_key(&w, "tokens");
+	jw_arr(&w);
+	for (size_t i = 0; r && i < ring_token_count(r); i++) {
+		size_t owner;
+		int64_t t = ring_token_at(r, i, &owner);
+		char ts[24];
+		snprintf(ts, sizeof(ts), "%lld", (long long)t);
+		jw_obj(&w);
+		jw_key(&w, "token");
+		jw_str(&w, ts);
+		jw_key(&w, "node");
+		jw_uint(&w, idx[owner]);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	if (r)
+		ring_unref(r);
+	free(idx);
+	snap_free(&s);
+	return 200;
+}
+
+static void metric(struct buf *b, const char *name, const char *type, const char *help,
+                   double value)
+{
+	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name,
+	           value);
+}
+
+static int h_metrics(void *ctx, const char *query, struct buf *out, const char **ctype)
+{
+	(void)query;
+	struct node *n = ctx;
+	*ctype = "text/plain; version=0.0.4; charset=utf-8";
+	char hid[37];
+	identity_uuid_format(n->id.host_id, hid);
+	buf_printf(out,
+	           "# HELP colonnade_info Static facts about this node.\n"
+	           "# TYPE colonnade_info gauge\n"
+	           "colonnade_info{version=\"%s\",host_id=\"%s\",dc=\"%s\",rack=\"%s\","
+	           "cluster=\"%s\"} 1\n",
+	           COLONNADE_VERSION, hid, n->cfg.dc, n->cfg.rack, n->cfg.cluster_name);
+	metric(out, "colonnade_uptime_seconds", "gauge", "Seconds since the node started.",
+	       (double)(clock_mono_ms() - n->start_mono_ms) / 1000.0);
+	metric(out, "colonnade_generation", "gauge", "Gossip generation of this boot.",
+	       (double)n->id.generation);
+	metric(out, "colonnade_resident_memory_bytes", "gauge", "Resident set size.",
+	       (double)node_rss_bytes());
+	metric(out, "colonnade_load_bytes", "gauge",
+	       "Size of the data directory (nodetool's Load).", (double)n->load_bytes);
+
+	struct admin_stats as;
+	admin_get_stats(n->admin, &as);
+	metric(out, "colonnade_admin_requests_total", "counter", "Admin HTTP requests.",
+	       (double)as.requests);
+	metric(out, "colonnade_admin_handler_seconds_total", "counter",
+	       "Time spent answering admin requests.", (double)as.handler_us / 1e6);
+
+	struct net_loop_stats ns;
+	net_loop_get_stats(n->net, &ns);
+	metric(out, "colonnade_net_connections", "gauge",
+	       "Open TCP connections (CQL clients and internode).", (double)ns.conns_open);
+	metric(out, "colonnade_net_bytes_received_total", "counter", "Bytes read from sockets.",
+	       (double)ns.bytes_in);
+	metric(out, "colonnade_net_bytes_sent_total", "counter", "Bytes written to sockets.",
+	       (double)ns.bytes_out);
+	metric(out, "colonnade_net_frames_received_total", "counter", "Frames received.",
+	       (double)ns.frames_in);
+	metric(out, "colonnade_net_flushes_total", "counter", "write(2) calls (coalesced frames).",
+	       (double)ns.flushes);
+	metric(out, "colonnade_net_send_queue_bytes", "gauge",
+	       "Output bytes queued on all connections.", (double)ns.queued);
+	metric(out, "colonnade_net_writes_refused_total", "counter",
+	       "Writes refused because a connection's send queue was full.",
+	       (double)ns.writes_refused);
+	metric(out, "colonnade_net_bad_input_closes_total", "counter",
+	       "Connections closed for oversized or malformed frames.",
+	       (double)(ns.oversized + ns.proto_errors));
+
+	if (n->cql) {
+		struct cqlserver_stats cs;
+		cqlserver_get_stats(n->cql, &cs);
+		metric(out, "colonnade_cql_connections", "gauge", "Open CQL client connections.",
+		       (double)cs.conns_open);
+		metric(out, "colonnade_cql_requests_total", "counter", "CQL frames handled.",
+		       (double)cs.requests);
+		metric(out, "colonnade_cql_errors_total", "counter", "CQL ERROR responses sent.",
+		       (double)cs.errors);
+		metric(out, "colonnade_cql_protocol_errors_total", "counter",
+		       "CQL connections closed for bad frames.", (double)cs.protocol_errors);
+		metric(out, "colonnade_cql_inflight_requests", "gauge",
+		       "CQL requests being executed.", (double)cs.inflight);
+	}
+	return 200;
+}
+
+static int h_health(void *ctx, const char *query, struct buf *out, const char **ctype)
+{
+	(void)query;
+	struct node *n = ctx;
+	*ctype = "text/plain; charset=utf-8";
+	buf_put_str(out, n->stopping ? "stopping\n" : "ok\n");
+	return n->stopping ? 503 : 200;
+}
+
+const struct admin_route node_admin_routes[] = {
+        {"/v1/status", h_status},
+        {"/v1/info", h_info},
+        {"/v1/gossipinfo", h_gossipinfo},
+        {"/v1/describecluster", h_describecluster},
+        {"/v1/ring", h_ring},
+        {"/metrics", h_metrics},
+        {"/health", h_health},
+};
+const size_t node_admin_n_routes = sizeof(node_admin_routes) / sizeof(node_admin_routes[0]);

@@ -1,0 +1,78 @@
+/*
+ * node_int.h — struct node's insides, shared by node.c (life cycle, wiring)
+ * and node_admin.c (the admin endpoints).  Nothing outside these two files
+ * includes it.
+ */
+#ifndef COLONNADE_COORDINATOR_NODE_INT_H
+#define COLONNADE_COORDINATOR_NODE_INT_H
+
+#include "coordinator/admin.h"
+#include "coordinator/identity.h"
+#include "coordinator/node.h"
+#include "coordinator/systables.h"
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct net_loop;
+struct store;
+struct schema;
+struct cqlserver;
+struct messaging;
+struct gossiper;
+
+#define NODE_ADDR_MAX 64
+
+struct node {
+	struct config cfg; /* shallow copy; strings borrowed from node_new's caller */
+	struct ev_loop *loop;
+	struct net_loop *net;
+	struct store *store;
+	struct schema *schema;
+	struct identity id;
+	struct messaging *msg;
+	struct gossiper *gossiper;
+	struct cqlserver *cql;
+	struct admin *admin;
+	struct cluster_view view; /* system.local / system.peers for the CQL server */
+
+	ev_signal sigterm, sigint;
+	ev_timer load_timer;
+	int64_t load_bytes; /* size of the data directory, refreshed by load_timer */
+	int64_t start_mono_ms;
+	int64_t start_wall_s;
+	bool stopping;
+	int stop_signal;
+};
+
+/* One endpoint as the admin endpoints and the CQL server's view describe it. */
+struct node_endpoint {
+	bool local;
+	char address[NODE_ADDR_MAX];     /* broadcast (internode) address */
+	char rpc_address[NODE_ADDR_MAX]; /* where clients connect */
+	uint8_t host_id[16];
+	bool has_host_id;
+	char dc[64], rack[64];
+	bool up;
+	const char *state;     /* "NORMAL", "JOINING", "LEAVING", "MOVING", "SHUTDOWN", ... */
+	int64_t load;          /* bytes; -1 unknown */
+	const int64_t *tokens; /* valid during the callback */
+	size_t n_tokens;
+	int64_t generation, heartbeat;
+	char schema_version[40]; /* "" unknown */
+	char release_version[32];
+};
+
+typedef void (*node_endpoint_fn)(void *ctx, const struct node_endpoint *ep);
+/* This node first, then every endpoint gossip knows, on the loop thread. */
+void node_each_endpoint(struct node *n, node_endpoint_fn fn, void *ctx);
+
+/* The admin routes (node_admin.c) and their count. */
+extern const struct admin_route node_admin_routes[];
+extern const size_t node_admin_n_routes;
+
+/* Resident set size of this process in bytes (0 if unknown). */
+int64_t node_rss_bytes(void);
+
+#endif
