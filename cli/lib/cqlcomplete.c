@@ -163,7 +163,10 @@ char **cqlcomplete(const char *before, size_t before_len, const char *word,
 		add_names(&c, sc, CQLCOMPLETE_KEYSPACES, NULL, NULL, word);
 		goto done;
 	}
-	if (cqltok_is(before, &s[0], "create") && n <= 5 && !cqltok_is(before, last, "table") &&
+	bool create = cqltok_is(before, &s[0], "create"), paren = false;
+	for (size_t i = 0; i < n; i++)
+		paren |= s[i].kind == CQLTOK_PUNCT && before[s[i].start] == '(';
+	if (create && !paren && !cqltok_is(before, last, "table") &&
 	    !cqltok_is(before, last, "keyspace")) {
 		add_list(&c, create_words, word, upper);
 		goto done;
@@ -210,7 +213,7 @@ char **cqlcomplete(const char *before, size_t before_len, const char *word,
 		add_list(&c, start_words, word, upper);
 		goto done;
 	}
-	if (cqltok_is(before, &s[0], "create")) {
+	if (create) {
 		/* column definitions: types */
 		add_list(&c, type_words, word, false);
 		add(&c, "PRIMARY", word, upper, true);

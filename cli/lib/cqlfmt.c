@@ -460,7 +460,7 @@ void cqlfmt_columnize(struct buf *out, const char *const *items, size_t n, size_
 			if (col)
 				buf_put_str(out, "  ");
 			buf_put_str(out, items[i]);
-			if (col + 1 < last && colw[col] > lens[i])
+			if (colw[col] > lens[i]) /* Python pads the last column too */
 				pad(out, colw[col] - lens[i]);
 		}
 		buf_put_u8(out, '\n');
