@@ -1929,11 +1929,19 @@ static void finish_binds(struct parser *p, struct cql_stmt *st)
 	st->binds = p->binds.items;
 	st->n_binds = p->binds.n;
 	if (st->kind == CQL_STMT_BATCH) {
-		uint32_t first = 0;
+		/* children's markers follow the batch's own (USING) ones, in order */
+		struct cql_bind *b = p->binds.items;
+		uint32_t at = 0;
 		for (uint32_t i = 0; i < st->batch.n_stmts; i++) {
 			struct cql_stmt *c = st->batch.stmts[i];
-			c->binds = c->n_binds ? (struct cql_bind *)p->binds.items + first : NULL;
-			first += c->n_binds;
+			if (!c->n_binds) {
+				c->binds = NULL;
+				continue;
+			}
+			while (b[at].stmt != c)
+				at++;
+			c->binds = b + at;
+			at += c->n_binds;
 		}
 	}
 	if (!st->n_binds)
