@@ -385,16 +385,16 @@ static int add_range_tombstone(struct rctx *r, const uint8_t *k, size_t kl, size
 
 /* Build the key of a slice bound: P | SEC_ROW | components | terminator. */
 static int slice_key(struct rctx *r, struct buf *out, const uint8_t *p, size_t plen,
-                     const struct store_value *v, size_t n, uint8_t term, struct cerr *err)
+                     const struct store_value *v, size_t n, uint8_t term, bool is_end,
+                     struct cerr *err)
 {
 	out->len = 0;
 	buf_put(out, p, plen);
 	buf_put_u8(out, SEC_ROW);
 	if (n == 0) {
 		/* unbounded: before every row (0x00 is below every marker and kind) or after */
-		if (term == BOUND_AFTER) {
+		if (is_end && buf_ok(out))
 			out->data[out->len - 1] = SEC_ROW + 1;
-		}
 		return buf_ok(out) ? 0 : COL_ENOMEM;
 	}
 	int rc = codec_ck_encode(r->d, v, n, out, err);
@@ -525,10 +525,10 @@ static int read_partition(struct rctx *r, const uint8_t *p, size_t plen,
 	if (!slice)
 		slice = &none;
 	rc = slice_key(r, &lo, p, plen, slice->start, slice->n_start,
-	               slice->start_incl ? BOUND_BEFORE : BOUND_AFTER, err);
+	               slice->start_incl ? BOUND_BEFORE : BOUND_AFTER, false, err);
 	if (!rc)
 		rc = slice_key(r, &hi, p, plen, slice->end, slice->n_end,
-		               slice->end_incl ? BOUND_AFTER : BOUND_BEFORE, err);
+		               slice->end_incl ? BOUND_AFTER : BOUND_BEFORE, true, err);
 	if (rc)
 		goto out;
 	if (reverse)

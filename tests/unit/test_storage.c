@@ -1,0 +1,1054 @@
+/*
+ * Storage engine: layouts (golden bytes), LWW merge, tombstones, TTL,
+ * compaction filter, slices, token-range scans, bad input, lifecycle.
+ */
+#include "core/buf.h"
+#include "core/cqltype.h"
+#include "core/err.h"
+#include "core/murmur3.h"
+#include "storage/storage.h"
+
+#include <criterion/criterion.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define NOW 1800000000LL /* a fixed "now" (2027-01-15) for deterministic bytes */
+
+static char dir[256];
+static struct store *st;
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static void rm_rf(const char *p)
+{
+	nftw(p, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void open_store(void)
+{
+	struct store_options o;
+	store_options_init(&o);
+	o.data_dir = dir;
+	o.block_cache_bytes = 8 << 20;
+	o.write_buffer_bytes = 4 << 20;
+	struct cerr e = {0};
+	cr_assert_eq(store_open(&o, &st, &e), 0, "%s", e.msg);
+}
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/colonnade-test-storage-XXXXXX");
+	cr_assert(mkdtemp(dir));
+	open_store();
+}
+
+static void teardown(void)
+{
+	store_close(st);
+	st = NULL;
+	rm_rf(dir);
+}
+
+TestSuite(storage, .init = setup, .fini = teardown);
+
+/* ---- table helpers ------------------------------------------------------------------------ */
+
+static const struct cqltype *T(enum cqltype_kind k)
+{
+	return cqltype_simple(k);
+}
+
+/* (pk int, ck int [DESC]) + cols: 1 = text, 2 = int, 3 = set<text>, 4 = static int */
+static struct store_table *make_table(uint8_t idbyte, size_t n_ck, bool desc, int32_t gc)
+{
+	static const struct cqltype *pk[1], *ck[2];
+	static bool ckd[2];
+	static struct store_column cols[4];
+	static const struct cqltype *settype;
+	if (!settype) {
+		cqltype_parse("set<text>", 9, &settype, NULL);
+	}
+	pk[0] = T(CQLTYPE_INT);
+	ck[0] = T(CQLTYPE_INT);
+	ck[1] = T(CQLTYPE_VARCHAR);
+	ckd[0] = desc;
+	ckd[1] = false;
+	cols[0] = (struct store_column){.id = 1, .type = T(CQLTYPE_VARCHAR)};
+	cols[1] = (struct store_column){.id = 2, .type = T(CQLTYPE_INT)};
+	cols[2] = (struct store_column){.id = 3, .type = settype};
+	cols[3] = (struct store_column){.id = 4, .type = T(CQLTYPE_INT), .is_static = true};
+	struct store_table_desc d = {.keyspace = "ks",
+	                             .name = "tbl",
+	                             .n_pk = 1,
+	                             .pk_types = pk,
+	                             .n_ck = n_ck,
+	                             .ck_types = ck,
+	                             .ck_desc = ckd,
+	                             .n_cols = 4,
+	                             .cols = cols,
+	                             .gc_grace_seconds = gc};
+	d.id[15] = idbyte;
+	struct store_table *t = NULL;
+	struct cerr e = {0};
+	cr_assert_eq(store_table_open(st, &d, &t, &e), 0, "%s", e.msg);
+	return t;
+}
+
+static struct store_value V(const void *p, size_t n) {
+	return (struct store_value){p, n};
+}
+
+struct intbox {
+	uint8_t b[4];
+};
+static struct intbox I(int32_t v) {
+	struct intbox x;
+	be32_store(x.b, (uint32_t)v);
+	return x;
+}
+
+static void
+begin(struct store_mutation *m, struct store_table *t, int32_t pk)
+{
+	struct intbox k = I(pk);
+	struct store_value v = V(k.b, 4);
+	struct cerr e = {0};
+	cr_assert_eq(store_mutation_init(m, t, &v, 1, NOW, &e), 0, "%s", e.msg);
+}
+
+static void apply(struct store_mutation *m)
+{
+	struct cerr e = {0};
+	cr_assert_eq(store_apply(st, m, &e), 0, "%s", e.msg);
+	store_mutation_release(m);
+}
+
+static void set_text(struct store_table *t, int32_t pk, int32_t ck, const char *val, int64_t ts,
+                     int32_t ttl)
+{
+	struct store_mutation m;
+	begin(&m, t, pk);
+	struct intbox c = I(ck);
+	struct store_value cv = V(c.b, 4);
+	cr_assert_eq(store_mutation_set_cell(&m, &cv, 1, 1, NULL, val, strlen(val), ts, ttl), 0,
+	             "%s", m.err.msg);
+	apply(&m);
+}
+
+/* Collected read results. */
+struct row_out {
+	int32_t pk, ck;
+	bool marker;
+	int n_cells;
+	char text[64];
+	int64_t text_ts;
+	int32_t text_ttl;
+	bool text_tomb;
+	int32_t ival;
+	bool has_ival;
+	int n_set;
+	char set[8][16];
+	bool is_static;
+	int64_t token;
+};
+
+struct rows {
+	struct row_out r[512];
+	int n;
+	int stop_after;
+};
+
+static int collect(void *ctx, const struct store_partition *p, const struct store_row *r)
+{
+	struct rows *rs = ctx;
+	cr_assert_lt(rs->n, 512);
+	struct row_out *o = &rs->r[rs->n++];
+	memset(o, 0, sizeof(*o));
+	o->pk = (int32_t)be32_load(p->pk[0].p);
+	o->token = p->token;
+	o->is_static = r->is_static;
+	o->ck = (!r->is_static && r->n_ck) ? (int32_t)be32_load(r->ck[0].p) : -1;
+	o->marker = r->has_marker;
+	o->n_cells = (int)r->n_cells;
+	for (size_t i = 0; i < r->n_cells; i++) {
+		const struct store_cell *c = &r->cells[i];
+		if (c->col == 1) {
+			snprintf(o->text, sizeof(o->text), "%.*s", (int)c->value_len,
+			         (const char *)c->value);
+			o->text_ts = c->ts;
+			o->text_ttl = c->ttl;
+			o->text_tomb = c->tombstone;
+		} else if (c->col == 2 || c->col == 4) {
+			o->has_ival = !c->tombstone;
+			if (!c->tombstone)
+				o->ival = (int32_t)be32_load(c->value);
+		} else if (c->col == 3 && !c->tombstone && o->n_set < 8) {
+			snprintf(o->set[o->n_set++], 16, "%.*s", (int)c->path_len,
+			         (const char *)c->path);
+		}
+	}
+	if (rs->stop_after && rs->n >= rs->stop_after)
+		return 7;
+	return 0;
+}
+
+static void read_all(struct store_table *t, int32_t pk, const struct store_slice *sl,
+                     unsigned flags, size_t limit, int64_t now, struct rows *out)
+{
+	memset(out, 0, sizeof(*out));
+	struct intbox k = I(pk);
+	struct store_value v = V(k.b, 4);
+	struct cerr e = {0};
+	int rc = store_read_partition(t, &v, 1, sl, flags, limit, now, collect, out, &e);
+	cr_assert_eq(rc, 0, "%s", e.msg);
+}
+
+struct rawkv {
+	struct buf all; /* concatenated [u32 klen][key][u32 vlen][val] */
+	int n;
+};
+static int raw_cb(void *ctx, const void *k, size_t kl, const void *v, size_t vl)
+{
+	struct rawkv *r = ctx;
+	buf_put_u32be(&r->all, (uint32_t)kl);
+	buf_put(&r->all, k, kl);
+	buf_put_u32be(&r->all, (uint32_t)vl);
+	buf_put(&r->all, v, vl);
+	r->n++;
+	return 0;
+}
+static void raw_dump(struct store_table *t, struct rawkv *r)
+{
+	buf_init(&r->all);
+	r->n = 0;
+	cr_assert_eq(store_scan_raw(t, 0, 0, raw_cb, r, NULL), 0);
+}
+
+/* ---- layout: golden bytes ---------------------------------------------------------------- */
+
+static void hexeq(const uint8_t *got, size_t n, const char *hex, const char *what)
+{
+	char buf[1024] = "";
+	for (size_t i = 0; i < n && 2 * i + 2 < sizeof(buf); i++)
+		sprintf(buf + 2 * i, "%02x", got[i]);
+	cr_expect_str_eq(buf, hex, "%s", what);
+}
+
+Test(storage, golden_key_value_and_mutation_bytes)
+{
+	struct store_table *t = make_table(1, 1, false, 864000);
+	struct store_mutation m;
+	begin(&m, t, 1);
+	struct intbox c = I(-2);
+	struct store_value cv = V(c.b, 4);
+	cr_assert_eq(store_mutation_set_cell(&m, &cv, 1, 1, NULL, "hi", 2, 0x0102030405LL, 0), 0);
+	cr_assert_eq(store_mutation_delete_row(&m, &cv, 1, 7), 0);
+	size_t len;
+	const uint8_t *mb = store_mutation_bytes(&m, &len);
+	/* [1, bin16 id, now, [bin 00000001], array32 [ [2,ts,0,[ck],1,bin"",bin"hi"], [4,7,[ck]] ]]
+	 */
+	hexeq(mb, len,
+	      "9501c41000000000000000000000000000000001ce6b49d20091c40400000001dd00000002"
+	      "9702cf0000000102030405"
+	      "0091c404fffffffe01c400c4026869"
+	      "930407"
+	      "91c404fffffffe",
+	      "mutation bytes");
+	apply(&m);
+	struct rawkv r;
+	raw_dump(t, &r);
+	cr_assert_eq(r.n, 2);
+	/* token of int 1 (Cassandra: 00000001) */
+	int64_t tok = murmur3_token("\0\0\0\1", 4);
+	char want[512];
+	uint64_t ft = (uint64_t)tok ^ (1ULL << 63);
+	/* key: token | 00 ff 00 ff 00 ff 01 00 01 | 03 | 02 7ffffffe | 10 */
+	snprintf(want, sizeof(want), "%016llx00ff00ff00ff01000103027ffffffe10",
+	         (unsigned long long)ft);
+	hexeq(r.all.data + 4, be32_load(r.all.data), want, "row tombstone key");
+	size_t at = 4 + be32_load(r.all.data);
+	/* value: tombstone flag, ts 7, ldt NOW */
+	hexeq(r.all.data + at + 4, be32_load(r.all.data + at), "0100000000000000076b49d200",
+	      "row tombstone value");
+	at += 4 + be32_load(r.all.data + at);
+	snprintf(want, sizeof(want), "%016llx00ff00ff00ff01000103027ffffffe1200000001",
+	         (unsigned long long)ft);
+	hexeq(r.all.data + at + 4, be32_load(r.all.data + at), want, "cell key");
+	at += 4 + be32_load(r.all.data + at);
+	hexeq(r.all.data + at + 4, be32_load(r.all.data + at), "0000000001020304056869",
+	      "cell value");
+	buf_release(&r.all);
+
+	/* expiring value layout: flags 02, ts, ttl, expiry */
+	set_text(t, 2, 0, "x", 5, 100);
+	struct rows rs;
+	read_all(t, 2, NULL, 0, 0, NOW, &rs);
+	cr_assert_eq(rs.n, 1);
+	cr_expect_eq(rs.r[0].text_ttl, 100);
+}
+
+Test(storage, composite_partition_key_serialization)
+{
+	static const struct cqltype *pk[2];
+	pk[0] = T(CQLTYPE_VARCHAR);
+	pk[1] = T(CQLTYPE_INT);
+	struct store_column col = {.id = 1, .type = T(CQLTYPE_INT)};
+	struct store_table_desc d = {.keyspace = "ks",
+	                             .name = "comp",
+	                             .n_pk = 2,
+	                             .pk_types = pk,
+	                             .n_cols = 1,
+	                             .cols = &col,
+	                             .gc_grace_seconds = 10};
+	d.id[0] = 9;
+	struct store_table *t;
+	cr_assert_eq(store_table_open(st, &d, &t, NULL), 0);
+	struct intbox i = I(7);
+	struct store_value k[2] = {V("ab", 2), V(i.b, 4)};
+	struct buf b;
+	buf_init(&b);
+	cr_assert_eq(store_partition_key(t, k, 2, &b, NULL), 0);
+	/* CompositeType: [u16 len][bytes][0x00] per component */
+	hexeq(b.data, b.len,
+	      "00026162000004000000070"
+	      "0",
+	      "composite key");
+	int64_t tok;
+	cr_assert_eq(store_partition_token(t, k, 2, &tok, NULL), 0);
+	cr_expect_eq(tok, murmur3_token(b.data, b.len));
+	buf_release(&b);
+	/* single-component key = raw bytes */
+	struct store_table *t1 = make_table(2, 1, false, 10);
+	struct store_value one = V(i.b, 4);
+	buf_init(&b);
+	cr_assert_eq(store_partition_key(t1, &one, 1, &b, NULL), 0);
+	hexeq(b.data, b.len, "00000007", "single key");
+	buf_release(&b);
+}
+
+/* ---- LWW ------------------------------------------------------------------------------------ */
+
+/* Apply the two writes in both orders to two partitions; both must read w and hold the
+ * same bytes. */
+static void both_orders(struct store_table *t, void (*w1)(struct store_table *, int32_t),
+                        void (*w2)(struct store_table *, int32_t), struct rows *out)
+{
+	w1(t, 100);
+	w2(t, 100);
+	w2(t, 200);
+	w1(t, 200);
+	struct rows a, b;
+	read_all(t, 100, NULL, STORE_READ_TOMBSTONES, 0, NOW, &a);
+	read_all(t, 200, NULL, STORE_READ_TOMBSTONES, 0, NOW, &b);
+	cr_assert_eq(a.n, b.n);
+	for (int i = 0; i < a.n; i++) {
+		cr_expect_str_eq(a.r[i].text, b.r[i].text);
+		cr_expect_eq(a.r[i].text_tomb, b.r[i].text_tomb);
+		cr_expect_eq(a.r[i].text_ts, b.r[i].text_ts);
+		cr_expect_eq(a.r[i].text_ttl, b.r[i].text_ttl);
+	}
+	*out = a;
+}
+
+static void w_old(struct store_table *t, int32_t pk)
+{
+	set_text(t, pk, 1, "old", 10, 0);
+}
+static void w_new(struct store_table *t, int32_t pk)
+{
+	set_text(t, pk, 1, "new", 20, 0);
+}
+static void w_b10(struct store_table *t, int32_t pk)
+{
+	set_text(t, pk, 1, "bbb", 10, 0);
+}
+static void w_a10(struct store_table *t, int32_t pk)
+{
+	set_text(t, pk, 1, "aaa", 10, 0);
+}
+static void w_a10ttl(struct store_table *t, int32_t pk)
+{
+	set_text(t, pk, 1, "aaa", 10, 500);
+}
+static void w_del10(struct store_table *t, int32_t pk)
+{
+	struct store_mutation m;
+	begin(&m, t, pk);
+	struct intbox c = I(1);
+	struct store_value cv = V(c.b, 4);
+	cr_assert_eq(store_mutation_delete_cell(&m, &cv, 1, 1, NULL, 10), 0);
+	apply(&m);
+}
+
+Test(storage, lww_newer_wins_and_tie_rules)
+{
+	struct store_table *t = make_table(3, 1, false, 864000);
+	struct rows r;
+	both_orders(t, w_old, w_new, &r);
+	cr_assert_eq(r.n, 1);
+	cr_expect_str_eq(r.r[0].text, "new");
+	cr_expect_eq(r.r[0].text_ts, 20);
+
+	t = make_table(4, 1, false, 864000);
+	both_orders(t, w_a10, w_b10, &r); /* tie between lives: greater value wins */
+	cr_expect_str_eq(r.r[0].text, "bbb");
+
+	t = make_table(5, 1, false, 864000);
+	both_orders(t, w_b10, w_del10, &r); /* tie: tombstone beats live */
+	cr_assert_eq(r.n, 1);
+	cr_expect(r.r[0].text_tomb);
+	struct rows live;
+	read_all(t, 100, NULL, 0, 0, NOW, &live);
+	cr_expect_eq(live.n, 0, "a deleted cell is not returned");
+
+	t = make_table(6, 1, false, 864000);
+	both_orders(t, w_b10, w_a10ttl, &r); /* tie: expiring beats plain (CASSANDRA-14592) */
+	cr_expect_str_eq(r.r[0].text, "aaa");
+	cr_expect_eq(r.r[0].text_ttl, 500);
+
+	t = make_table(7, 1, false, 864000);
+	both_orders(t, w_a10ttl, w_del10, &r); /* tie: tombstone beats expiring */
+	cr_expect(r.r[0].text_tomb);
+
+	/* the merged bytes converge, including after compaction */
+	t = make_table(8, 1, false, 864000);
+	w_b10(t, 100);
+	w_a10(t, 100);
+	w_a10(t, 200);
+	w_b10(t, 200);
+	struct rawkv x;
+	raw_dump(t, &x);
+	cr_assert_eq(x.n, 2);
+	/* keys differ (partition), values equal */
+	size_t k1 = be32_load(x.all.data), v1at = 4 + k1;
+	size_t v1 = be32_load(x.all.data + v1at);
+	size_t k2at = v1at + 4 + v1, k2 = be32_load(x.all.data + k2at);
+	size_t v2at = k2at + 4 + k2;
+	cr_expect_eq(v1, be32_load(x.all.data + v2at));
+	cr_expect_eq(memcmp(x.all.data + v1at + 4, x.all.data + v2at + 4, v1), 0);
+	buf_release(&x.all);
+}
+
+Test(storage, ttl_expiry)
+{
+	struct store_table *t = make_table(10, 1, false, 864000);
+	set_text(t, 1, 1, "short", 10, 60);
+	struct rows r;
+	read_all(t, 1, NULL, 0, 0, NOW + 59, &r);
+	cr_assert_eq(r.n, 1);
+	cr_expect_str_eq(r.r[0].text, "short");
+	read_all(t, 1, NULL, 0, 0, NOW + 60, &r);
+	cr_expect_eq(r.n, 0, "expired at now >= expiry");
+	read_all(t, 1, NULL, STORE_READ_TOMBSTONES, 0, NOW + 61, &r);
+	cr_assert_eq(r.n, 1);
+	cr_expect(r.r[0].text_tomb, "an expired cell reads as a tombstone in raw mode");
+	/* table default ttl */
+	struct store_mutation m;
+	begin(&m, t, 2);
+	struct intbox c = I(1);
+	struct store_value cv = V(c.b, 4);
+	cr_assert_eq(store_mutation_row_marker(&m, &cv, 1, 5, STORE_TTL_DEFAULT), 0);
+	apply(&m);
+	read_all(t, 2, NULL, 0, 0, NOW + 1000000, &r);
+	cr_expect_eq(r.n, 1, "default ttl 0 = forever");
+	cr_expect(r.r[0].marker);
+}
+
+/* ---- tombstones ----------------------------------------------------------------------------- */
+
+static void del_row(struct store_table *t, int32_t pk, int32_t ck, int64_t ts)
+{
+	struct store_mutation m;
+	begin(&m, t, pk);
+	struct intbox c = I(ck);
+	struct store_value cv = V(c.b, 4);
+	cr_assert_eq(store_mutation_delete_row(&m, &cv, 1, ts), 0);
+	apply(&m);
+}
+
+static void del_part(struct store_table *t, int32_t pk, int64_t ts)
+{
+	struct store_mutation m;
+	begin(&m, t, pk);
+	cr_assert_eq(store_mutation_delete_partition(&m, ts), 0);
+	apply(&m);
+}
+
+Test(storage, row_and_partition_tombstones_hide_older_not_newer)
+{
+	struct store_table *t = make_table(11, 1, false, 864000);
+	set_text(t, 1, 1, "a", 10, 0);
+	set_text(t, 1, 2, "b", 30, 0);
+	del_row(t, 1, 1, 20);
+	del_row(t, 1, 2, 20);
+	struct rows r;
+	read_all(t, 1, NULL, 0, 0, NOW, &r);
+	cr_assert_eq(r.n, 1);
+	cr_expect_eq(r.r[0].ck, 2, "newer cell survives the row tombstone");
+	set_text(t, 1, 1, "again", 21, 0);
+	read_all(t, 1, NULL, 0, 0, NOW, &r);
+	cr_assert_eq(r.n, 2, "a write newer than the row tombstone is visible");
+
+	del_part(t, 1, 25);
+	read_all(t, 1, NULL, 0, 0, NOW, &r);
+	cr_assert_eq(r.n, 1);
+	cr_expect_eq(r.r[0].ck, 2);
+	cr_expect_str_eq(r.r[0].text, "b");
+	/* a late write older than the partition tombstone stays hidden */
+	set_text(t, 1, 3, "late", 24, 0);
+	read_all(t, 1, NULL, 0, 0, NOW, &r);
+	cr_expect_eq(r.n, 1);
+	read_all(t, 1, NULL, STORE_READ_TOMBSTONES, 0, NOW, &r);
+	cr_expect_gt(r.n, 0);
+}
+
+Test(storage, range_tombstones)
+{
+	struct store_table *t = make_table(12, 1, false, 864000);
+	for (int i = 0; i < 10; i++)
+		set_text(t, 1, i, "v", 10, 0);
+	struct store_mutation m;
+	begin(&m, t, 1);
+	struct intbox a = I(3), b = I(6);
+	struct store_value av = V(a.b, 4), bv = V(b.b, 4);
+	/* delete 3 < ck <= 6 */
+	cr_assert_eq(store_mutation_delete_range(&m, &av, 1, false, &bv, 1, true, 15), 0);
+	apply(&m);
+	set_text(t, 1, 5, "newer", 16, 0);
+	struct rows r;
+	read_all(t, 1, NULL, 0, 0, NOW, &r);
+	int want[] = {0, 1, 2, 3, 5, 7, 8, 9};
+	cr_assert_eq(r.n, 8);
+	for (int i = 0; i < 8; i++)
+		cr_expect_eq(r.r[i].ck, want[i]);
+	/* open-ended: everything >= 8 */
+	begin(&m, t, 1);
+	struct intbox e8 = I(8);
+	struct store_value e8v = V(e8.b, 4);
+	cr_assert_eq(store_mutation_delete_range(&m, &e8v, 1, true, NULL, 0, true, 15), 0);
+	apply(&m);
+	read_all(t, 1, NULL, STORE_READ_REVERSE, 0, NOW, &r);
+	cr_assert_eq(r.n, 6);
+	cr_expect_eq(r.r[0].ck, 7);
+}
+
+Test(storage, static_cells_and_collections)
+{
+	struct store_table *t = make_table(13, 1, false, 864000);
+	struct store_mutation m;
+	begin(&m, t, 1);
+	struct intbox sv = I(42), c1 = I(1);
+	struct store_value cv = V(c1.b, 4);
+	cr_assert_eq(store_mutation_set_cell(&m, NULL, 0, 4, NULL, sv.b, 4, 10, 0), 0, "%s",
+	             m.err.msg);
+	/* set<text> column 3: {'x', 'y'} written as a collection tombstone + elements */
+	cr_assert_eq(store_mutation_delete_cell(&m, &cv, 1, 3, NULL, 9), 0);
+	struct store_value px = V("x", 1), py = V("y", 1);
+	cr_assert_eq(store_mutation_set_cell(&m, &cv, 1, 3, &py, NULL, 0, 10, 0), 0, "%s",
+	             m.err.msg);
+	cr_assert_eq(store_mutation_set_cell(&m, &cv, 1, 3, &px, NULL, 0, 10, 0), 0);
+	apply(&m);
+	struct rows r;
+	read_all(t, 1, NULL, 0, 0, NOW, &r);
+	cr_assert_eq(r.n, 2);
+	cr_expect(r.r[0].is_static);
+	cr_expect_eq(r.r[0].ival, 42);
+	cr_expect_eq(r.r[1].n_set, 2);
+	cr_expect_str_eq(r.r[1].set[0], "x");
+	cr_expect_str_eq(r.r[1].set[1], "y");
+	/* overwrite the whole set later: older elements are shadowed */
+	begin(&m, t, 1);
+	cr_assert_eq(store_mutation_delete_cell(&m, &cv, 1, 3, NULL, 19), 0);
+	struct store_value pz = V("z", 1);
+	cr_assert_eq(store_mutation_set_cell(&m, &cv, 1, 3, &pz, NULL, 0, 20, 0), 0);
+	apply(&m);
+	read_all(t, 1, NULL, STORE_READ_REVERSE, 0, NOW, &r);
+	cr_assert_eq(r.n, 2);
+	cr_expect_eq(r.r[1].n_set, 1);
+	cr_expect_str_eq(r.r[1].set[0], "z");
+	/* the partition tombstone hides the static cell too */
+	del_part(t, 1, 50);
+	read_all(t, 1, NULL, 0, 0, NOW, &r);
+	cr_expect_eq(r.n, 0);
+}
+
+/* ---- compaction filter ---------------------------------------------------------------------- */
+
+static int raw_count(struct store_table *t)
+{
+	struct rawkv r;
+	raw_dump(t, &r);
+	buf_release(&r.all);
+	return r.n;
+}
+
+Test(storage, compaction_filter_purges_only_after_gc_grace)
+{
+	struct store_table *t = make_table(14, 1, false, 100); /* gc_grace 100 s */
+	struct cerr e = {0};
+	for (int i = 0; i < 20; i++)
+		set_text(t, 1, i, "live", 10, 0); /* 20 live cells */
+	for (int i = 0; i < 5; i++)
+		w_del10(t, 50 + i);          /* 5 cell tombstones (ldt NOW) */
+	set_text(t, 2, 1, "ttl", 10, 30);    /* expires at NOW+30 */
+	del_row(t, 3, 1, 10);                /* row tombstone */
+	set_text(t, 3, 1, "shadowed", 5, 0); /* older than the row tombstone */
+	set_text(t, 3, 2, "survivor", 5, 0); /* another row: not shadowed */
+	del_part(t, 4, 10);                  /* partition tombstone */
+	set_text(t, 4, 1, "shadowed", 5, 0);
+	int before = raw_count(t);
+	cr_assert_eq(before, 20 + 5 + 1 + 2 + 1 + 2);
+
+	/* within gc_grace: tombstones stay; the expired cell becomes a tombstone;
+	 * shadowed cells go */
+	cr_assert_eq(store_table_compact(t, NOW + 50, &e), 0, "%s", e.msg);
+	cr_expect_eq(raw_count(t), before - 2);
+	struct rows r;
+	read_all(t, 2, NULL, STORE_READ_TOMBSTONES, 0, NOW + 50, &r);
+	cr_assert_eq(r.n, 1);
+	cr_expect(r.r[0].text_tomb);
+	for (int i = 0; i < 20; i++) {
+		read_all(t, 1, NULL, 0, 0, NOW + 50, &r);
+	}
+	cr_expect_eq(r.n, 20);
+
+	/* past gc_grace: every tombstone goes (deletion time NOW, expiry NOW+30), live stays */
+	cr_assert_eq(store_table_compact(t, NOW + 1000, &e), 0, "%s", e.msg);
+	cr_expect_eq(raw_count(t), 20 + 1, "only the 20 live cells and the survivor remain");
+	read_all(t, 1, NULL, 0, 0, NOW + 1000, &r);
+	cr_expect_eq(r.n, 20);
+	read_all(t, 3, NULL, 0, 0, NOW + 1000, &r);
+	cr_assert_eq(r.n, 1, "no resurrection of the shadowed row");
+	cr_expect_eq(r.r[0].ck, 2);
+	read_all(t, 4, NULL, 0, 0, NOW + 1000, &r);
+	cr_expect_eq(r.n, 0);
+}
+
+Test(storage, compaction_never_drops_live_cells)
+{
+	struct store_table *t = make_table(15, 1, false, 0); /* gc_grace 0 */
+	for (int i = 0; i < 200; i++)
+		set_text(t, i, 1, "keep", 1000 + i, 0);
+	for (int i = 0; i < 200; i += 2)
+		set_text(t, i, 1, "newer", 2000 + i, 0);
+	struct cerr e = {0};
+	cr_assert_eq(store_table_compact(t, NOW + 100000000, &e), 0, "%s", e.msg);
+	cr_expect_eq(raw_count(t), 200);
+	struct rows r;
+	read_all(t, 7, NULL, 0, 0, NOW, &r);
+	cr_assert_eq(r.n, 1);
+	cr_expect_str_eq(r.r[0].text, "keep");
+	read_all(t, 8, NULL, 0, 0, NOW, &r);
+	cr_expect_str_eq(r.r[0].text, "newer");
+}
+
+/* ---- slices, reverse, limits ---------------------------------------------------------------- */
+
+static void fill_rows(struct store_table *t, int32_t pk, int n)
+{
+	for (int i = 0; i < n; i++) {
+		char v[16];
+		snprintf(v, sizeof(v), "r%d", i);
+		set_text(t, pk, i, v, 10, 0);
+	}
+}
+
+static void expect_cks(const struct rows *r, const int *want, int n, const char *what)
+{
+	cr_assert_eq(r->n, n, "%s: %d rows, want %d", what, r->n, n);
+	for (int i = 0; i < n; i++)
+		cr_expect_eq(r->r[i].ck, want[i], "%s: row %d", what, i);
+}
+
+Test(storage, slices_reverse_limits)
+{
+	struct store_table *t = make_table(16, 1, false, 864000);
+	fill_rows(t, 1, 10);
+	fill_rows(t, 2, 3); /* neighbours must not leak in */
+	struct intbox a = I(3), b = I(7);
+	struct store_value av = V(a.b, 4), bv = V(b.b, 4);
+	struct rows r;
+	struct store_slice s1 = {&av, 1, true, &bv, 1, false};
+	read_all(t, 1, &s1, 0, 0, NOW, &r);
+	expect_cks(&r, (int[]){3, 4, 5, 6}, 4, "[3,7)");
+	struct store_slice s2 = {&av, 1, false, &bv, 1, true};
+	read_all(t, 1, &s2, 0, 0, NOW, &r);
+	expect_cks(&r, (int[]){4, 5, 6, 7}, 4, "(3,7]");
+	read_all(t, 1, &s2, STORE_READ_REVERSE, 0, NOW, &r);
+	expect_cks(&r, (int[]){7, 6, 5, 4}, 4, "(3,7] reversed");
+	read_all(t, 1, NULL, STORE_READ_REVERSE, 3, NOW, &r);
+	expect_cks(&r, (int[]){9, 8, 7}, 3, "reverse limit 3");
+	read_all(t, 1, NULL, 0, 2, NOW, &r);
+	expect_cks(&r, (int[]){0, 1}, 2, "limit 2");
+	struct store_slice s3 = {.start = &bv, .n_start = 1, .start_incl = true};
+	read_all(t, 1, &s3, 0, 0, NOW, &r);
+	expect_cks(&r, (int[]){7, 8, 9}, 3, ">= 7");
+	read_all(t, 3, NULL, 0, 0, NOW, &r);
+	cr_expect_eq(r.n, 0, "absent partition");
+	/* callback stop value comes back */
+	struct intbox k = I(1);
+	struct store_value kv = V(k.b, 4);
+	memset(&r, 0, sizeof(r));
+	r.stop_after = 2;
+	cr_expect_eq(store_read_partition(t, &kv, 1, NULL, 0, 0, NOW, collect, &r, NULL), 7);
+	cr_expect_eq(r.n, 2);
+}
+
+Test(storage, desc_clustering_and_prefix_slices)
+{
+	struct store_table *t = make_table(17, 2, true, 864000); /* (a int DESC, b text ASC) */
+	for (int a = 0; a < 4; a++) {
+		for (int b = 0; b < 3; b++) {
+			struct store_mutation m;
+			begin(&m, t, 1);
+			struct intbox ai = I(a);
+			char bs[2] = {(char)('a' + b), 0};
+			struct store_value ck[2] = {V(ai.b, 4), V(bs, 1)};
+			cr_assert_eq(store_mutation_row_marker(&m, ck, 2, 10, 0), 0);
+			apply(&m);
+		}
+	}
+	struct rows r;
+	read_all(t, 1, NULL, 0, 0, NOW, &r);
+	cr_assert_eq(r.n, 12);
+	cr_expect_eq(r.r[0].ck, 3, "DESC: largest first");
+	cr_expect_eq(r.r[11].ck, 0);
+	/* slice on a prefix: a in [2, 1] in clustering order (2 then 1) */
+	struct intbox two = I(2), one = I(1);
+	struct store_value sv = V(two.b, 4), ev = V(one.b, 4);
+	struct store_slice s = {&sv, 1, true, &ev, 1, true};
+	read_all(t, 1, &s, 0, 0, NOW, &r);
+	cr_assert_eq(r.n, 6);
+	cr_expect_eq(r.r[0].ck, 2);
+	cr_expect_eq(r.r[5].ck, 1);
+	read_all(t, 1, &s, STORE_READ_REVERSE, 4, NOW, &r);
+	cr_assert_eq(r.n, 4);
+	cr_expect_eq(r.r[0].ck, 1);
+	cr_expect_eq(r.r[3].ck, 2);
+	/* exclusive prefix bound: a < 2 in value order = after 2 in clustering order */
+	struct store_slice s2 = {.start = &sv, .n_start = 1, .start_incl = false};
+	read_all(t, 1, &s2, 0, 0, NOW, &r);
+	cr_expect_eq(r.n, 6);
+	cr_expect_eq(r.r[0].ck, 1);
+}
+
+/* ---- token ranges --------------------------------------------------------------------------- */
+
+Test(storage, token_range_scan_complete_ordered_and_resumable)
+{
+	struct store_table *t = make_table(18, 1, false, 864000);
+	for (int pk = 0; pk < 300; pk++) {
+		set_text(t, pk, 0, "a", 10, 0);
+		set_text(t, pk, 1, "b", 10, 0);
+	}
+	struct rows *all = calloc(1, sizeof(*all));
+	struct cerr e = {0};
+	all->stop_after = 500;
+	cr_assert_eq(store_scan(t, INT64_MIN, INT64_MAX, NULL, 0, 0, NOW, collect, all, &e), 7,
+	             "the callback's stop value comes back: %s", e.msg);
+	cr_assert_eq(all->n, 500);
+	free(all);
+	/* Count per sub-range with big splits; rows must come in token order. */
+	int64_t cuts[] = {INT64_MIN, -6000000000000000000LL, -1, 3000000000000000000LL, INT64_MAX};
+	int total = 0;
+	int seen[300] = {0};
+	for (int i = 0; i + 1 < 5; i++) {
+		struct rows *r = calloc(1, sizeof(*r));
+		cr_assert_eq(store_scan(t, cuts[i], cuts[i + 1], NULL, 0, 0, NOW, collect, r, NULL),
+		             0);
+		for (int k = 0; k < r->n; k++) {
+			cr_assert(r->r[k].token > cuts[i] && r->r[k].token <= cuts[i + 1]);
+			if (k)
+				cr_assert(r->r[k - 1].token < r->r[k].token ||
+				          (r->r[k - 1].token == r->r[k].token &&
+				           r->r[k - 1].ck < r->r[k].ck));
+			seen[r->r[k].pk]++;
+		}
+		total += r->n;
+		free(r);
+	}
+	cr_expect_eq(total, 600);
+	for (int pk = 0; pk < 300; pk++)
+		cr_expect_eq(seen[pk], 2, "partition %d seen %d times", pk, seen[pk]);
+	/* wrap-around: (3e18, -1] = (3e18, max] + [min, -1] */
+	struct rows *w = calloc(1, sizeof(*w));
+	cr_assert_eq(store_scan(t, cuts[3], cuts[2], NULL, 0, 0, NOW, collect, w, NULL), 0);
+	int expect_wrap = 0;
+	for (int pk = 0; pk < 300; pk++) {
+		struct intbox k = I(pk);
+		int64_t tok = murmur3_token(k.b, 4);
+		expect_wrap += (tok > cuts[3] || tok <= cuts[2]) ? 2 : 0;
+	}
+	cr_expect_eq(w->n, expect_wrap);
+	free(w);
+	/* paging: pages of 7 rows resumed from the last row give every row once */
+	int paged = 0, pages = 0;
+	struct store_position pos;
+	struct row_out last;
+	bool have = false;
+	uint8_t keyb[4], ckb[4];
+	struct store_value ckv;
+	memset(seen, 0, sizeof(seen));
+	for (;;) {
+		struct rows *p = calloc(1, sizeof(*p));
+		cr_assert_eq(store_scan(t, INT64_MIN, INT64_MAX, have ? &pos : NULL, 0, 7, NOW,
+		                        collect, p, NULL),
+		             0);
+		for (int k = 0; k < p->n; k++)
+			seen[p->r[k].pk]++;
+		paged += p->n;
+		pages++;
+		if (p->n < 7) {
+			free(p);
+			break;
+		}
+		last = p->r[p->n - 1];
+		be32_store(keyb, (uint32_t)last.pk);
+		be32_store(ckb, (uint32_t)last.ck);
+		ckv = V(ckb, 4);
+		pos = (struct store_position){
+		        .token = last.token, .key = keyb, .key_len = 4, .ck = &ckv, .n_ck = 1};
+		have = true;
+		free(p);
+		cr_assert_lt(pages, 200);
+	}
+	cr_expect_eq(paged, 600);
+	for (int pk = 0; pk < 300; pk++)
+		cr_expect_eq(seen[pk], 2);
+}
+
+/* ---- bad input ------------------------------------------------------------------------------ */
+
+Test(storage, bad_input_is_refused_and_nothing_written)
+{
+	struct store_table *t = make_table(19, 1, false, 864000);
+	struct store_mutation m;
+	begin(&m, t, 1);
+	struct intbox c = I(1);
+	struct store_value cv = V(c.b, 4);
+	/* wrong length for int column 2 */
+	cr_expect_eq(store_mutation_set_cell(&m, &cv, 1, 2, NULL, "abc", 3, 10, 0), COL_ETYPE);
+	cr_expect(strstr(m.err.msg, "expected 4 bytes, got 3"), "%s", m.err.msg);
+	struct cerr e = {0};
+	cr_expect_eq(store_apply(st, &m, &e), COL_ETYPE, "a failed mutation refuses to apply");
+	store_mutation_release(&m);
+	/* unknown column */
+	begin(&m, t, 1);
+	cr_expect_eq(store_mutation_set_cell(&m, &cv, 1, 99, NULL, "x", 1, 10, 0), COL_EINVAL);
+	cr_expect(strstr(m.err.msg, "no column with id 99"), "%s", m.err.msg);
+	store_mutation_release(&m);
+	/* bad text */
+	begin(&m, t, 1);
+	cr_expect_eq(store_mutation_set_cell(&m, &cv, 1, 1, NULL, "\xff", 1, 10, 0), COL_ETYPE);
+	store_mutation_release(&m);
+	/* ttl out of range */
+	begin(&m, t, 1);
+	cr_expect_eq(store_mutation_set_cell(&m, &cv, 1, 1, NULL, "x", 1, 10, STORE_MAX_TTL + 1),
+	             COL_EINVAL);
+	store_mutation_release(&m);
+	/* wrong clustering arity, wrong clustering type */
+	begin(&m, t, 1);
+	cr_expect_eq(store_mutation_row_marker(&m, NULL, 0, 10, 0), COL_EINVAL);
+	store_mutation_release(&m);
+	begin(&m, t, 1);
+	struct store_value badck = V("ab", 2);
+	cr_expect_eq(store_mutation_row_marker(&m, &badck, 1, 10, 0), COL_ETYPE);
+	store_mutation_release(&m);
+	/* oversized partition key */
+	static const struct cqltype *pk1[1];
+	pk1[0] = T(CQLTYPE_BLOB);
+	struct store_column col = {.id = 1, .type = T(CQLTYPE_BLOB)};
+	struct store_table_desc d = {.keyspace = "ks",
+	                             .name = "big",
+	                             .n_pk = 1,
+	                             .pk_types = pk1,
+	                             .n_cols = 1,
+	                             .cols = &col,
+	                             .gc_grace_seconds = 10};
+	d.id[0] = 0x77;
+	struct store_table *tb;
+	cr_assert_eq(store_table_open(st, &d, &tb, NULL), 0);
+	size_t bigsz = 70000;
+	char *big = calloc(1, bigsz);
+	struct store_value bk = V(big, bigsz);
+	cr_expect_eq(store_mutation_init(&m, tb, &bk, 1, NOW, &e), COL_ETOOBIG);
+	cr_expect(strstr(e.msg, "70000 bytes, the limit is 65535"), "%s", e.msg);
+	store_mutation_release(&m);
+	struct store_value ok = V("k", 1);
+	cr_assert_eq(store_mutation_init(&m, tb, &ok, 1, NOW, &e), 0);
+	cr_expect_eq(store_mutation_set_cell(&m, NULL, 0, 1, NULL, big, STORE_MAX_VALUE + 1, 10, 0),
+	             COL_ETOOBIG);
+	store_mutation_release(&m);
+	free(big);
+	/* unknown / unsupported types in a descriptor */
+	struct store_column cc = {.id = 1, .type = T(CQLTYPE_COUNTER)};
+	d.cols = &cc;
+	d.id[0] = 0x78;
+	cr_expect_eq(store_table_open(st, &d, &tb, &e), COL_EUNSUPPORTED);
+	cr_expect(strstr(e.msg, "counter"), "%s", e.msg);
+	const struct cqltype *none = NULL;
+	d.pk_types = &none;
+	cr_expect_eq(store_table_open(st, &d, &tb, &e), COL_EINVAL);
+	cr_expect_eq(raw_count(t), 0, "nothing was written");
+}
+
+Test(storage, malformed_mutation_bytes_every_truncation)
+{
+	struct store_table *t = make_table(20, 1, false, 864000);
+	struct store_mutation m;
+	begin(&m, t, 5);
+	struct intbox c = I(1);
+	struct store_value cv = V(c.b, 4);
+	cr_assert_eq(store_mutation_set_cell(&m, &cv, 1, 1, NULL, "hello", 5, 10, 0), 0);
+	cr_assert_eq(store_mutation_set_cell(&m, &cv, 1, 2, NULL, c.b, 4, 10, 0), 0);
+	size_t len;
+	const uint8_t *b = store_mutation_bytes(&m, &len);
+	uint8_t *copy = malloc(len);
+	memcpy(copy, b, len);
+	for (size_t n = 0; n < len; n++) {
+		struct cerr e = {0};
+		int rc = store_apply_bytes(st, copy, n, &e);
+		cr_assert_neq(rc, 0, "a %zu-byte prefix applied", n);
+	}
+	/* flipped bytes never crash and never write invalid values */
+	for (size_t i = 0; i < len; i++) {
+		uint8_t save = copy[i];
+		copy[i] ^= 0x5A;
+		store_apply_bytes(st, copy, len, NULL);
+		copy[i] = save;
+	}
+	struct rows r;
+	read_all(t, 5, NULL, 0, 0, NOW, &r);
+	for (int i = 0; i < r.n; i++)
+		cr_expect(r.r[i].text[0] == 0 || strcmp(r.r[i].text, "hello") == 0 ||
+		          strlen(r.r[i].text) == 5);
+	/* the intact bytes apply, decoded on the "remote" side */
+	struct cerr e = {0};
+	cr_assert_eq(store_apply_bytes(st, copy, len, &e), 0, "%s", e.msg);
+	uint8_t id[16];
+	cr_assert_eq(store_mutation_peek_table(copy, len, id, NULL), 0);
+	cr_expect_eq(id[15], 20);
+	free(copy);
+	store_mutation_release(&m);
+	/* unknown table */
+	struct store_table *other = make_table(21, 1, false, 10);
+	begin(&m, other, 1);
+	cr_assert_eq(store_mutation_row_marker(&m, &cv, 1, 1, 0), 0);
+	b = store_mutation_bytes(&m, &len);
+	copy = malloc(len);
+	memcpy(copy, b, len);
+	copy[4 + 15] = 0xEE; /* table id's last byte */
+	cr_expect_eq(store_apply_bytes(st, copy, len, &e), COL_ENOTFOUND);
+	free(copy);
+	store_mutation_release(&m);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------------ */
+
+Test(storage, kv_column_families)
+{
+	struct cerr e = {0};
+	cr_assert_eq(store_kv_put(st, STORE_CF_SYSTEM, "host_id", 7, "abc", 3, &e), 0);
+	cr_assert_eq(store_kv_put(st, STORE_CF_SYSTEM, "schema/a", 8, "1", 1, &e), 0);
+	cr_assert_eq(store_kv_put(st, STORE_CF_SYSTEM, "schema/b", 8, "2", 1, &e), 0);
+	cr_assert_eq(store_kv_put(st, STORE_CF_HINTS, "schema/x", 8, "h", 1, &e), 0);
+	struct buf b;
+	buf_init(&b);
+	cr_assert_eq(store_kv_get(st, STORE_CF_SYSTEM, "host_id", 7, &b, &e), 0);
+	cr_expect(b.len == 3 && memcmp(b.data, "abc", 3) == 0);
+	cr_expect_eq(store_kv_get(st, STORE_CF_SYSTEM, "nope", 4, &b, &e), COL_ENOTFOUND);
+	struct rawkv r = {0};
+	buf_init(&r.all);
+	cr_assert_eq(store_kv_scan(st, STORE_CF_SYSTEM, "schema/", 7, raw_cb, &r, &e), 0);
+	cr_expect_eq(r.n, 2);
+	buf_release(&r.all);
+	cr_assert_eq(store_kv_delete(st, STORE_CF_SYSTEM, "host_id", 7, &e), 0);
+	cr_expect_eq(store_kv_get(st, STORE_CF_SYSTEM, "host_id", 7, &b, &e), COL_ENOTFOUND);
+	buf_release(&b);
+}
+
+Test(storage, reopen_keeps_tables_and_data_truncate_drop)
+{
+	struct store_table *t = make_table(22, 1, false, 864000);
+	set_text(t, 1, 1, "persisted", 10, 0);
+	store_close(st);
+	open_store();
+	uint8_t id[16] = {0};
+	id[15] = 22;
+	t = store_table_find(st, id);
+	cr_assert(t, "table CF found at open");
+	t = make_table(22, 1, false, 864000); /* describe it again */
+	struct rows r;
+	read_all(t, 1, NULL, 0, 0, NOW, &r);
+	cr_assert_eq(r.n, 1);
+	cr_expect_str_eq(r.r[0].text, "persisted");
+	struct cerr e = {0};
+	cr_assert_eq(store_table_truncate(t, &e), 0, "%s", e.msg);
+	read_all(t, 1, NULL, 0, 0, NOW, &r);
+	cr_expect_eq(r.n, 0);
+	set_text(t, 1, 1, "after", 10, 0);
+	read_all(t, 1, NULL, 0, 0, NOW, &r);
+	cr_expect_eq(r.n, 1);
+	cr_assert_eq(store_table_drop(t, &e), 0, "%s", e.msg);
+	cr_expect_null(store_table_find(st, id));
+	store_close(st);
+	open_store();
+	cr_expect_null(store_table_find(st, id), "dropped table gone after reopen");
+	/* changing key columns is refused */
+	t = make_table(23, 1, false, 10);
+	static const struct cqltype *pk[1];
+	pk[0] = T(CQLTYPE_BIGINT);
+	struct store_table_desc d = *store_table_desc(t);
+	d.pk_types = pk;
+	cr_expect_eq(store_table_alter(t, &d, &e), COL_EINVAL);
+	cr_expect(strstr(e.msg, "cannot change"), "%s", e.msg);
+}
+
+Test(storage, data_dir_held_by_another_process)
+{
+	struct cerr e = {0};
+	struct store_options o;
+	store_options_init(&o);
+	o.data_dir = dir;
+	struct store *again = NULL;
+	cr_expect_eq(store_open(&o, &again, &e), COL_ELOCKED);
+	cr_expect(strstr(e.msg, "already open in this process"), "%s", e.msg);
+	store_close(st);
+	st = NULL;
+	int p[2];
+	cr_assert_eq(pipe(p), 0);
+	pid_t child = fork();
+	cr_assert_geq(child, 0);
+	if (child == 0) {
+		struct store *cs = NULL;
+		if (store_open(&o, &cs, NULL) != 0)
+			_exit(1);
+		if (write(p[1], "k", 1) != 1)
+			_exit(2);
+		pause();
+		_exit(0);
+	}
+	char ch;
+	cr_assert_eq(read(p[0], &ch, 1), 1);
+	int rc = store_open(&o, &again, &e);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	close(p[0]);
+	close(p[1]);
+	cr_expect_eq(rc, COL_ELOCKED);
+	char want[128];
+	snprintf(want, sizeof(want), "is in use by another colonnade process (pid %d)", (int)child);
+	cr_expect(strstr(e.msg, dir) && strstr(e.msg, want), "%s", e.msg);
+	open_store(); /* free again after the holder died */
+}
