@@ -79,8 +79,9 @@ struct bench {
 	int n_nodes;
 	int node_rr;
 	struct bench_ring ring;
-	bool routed;
-	int rf; /* -1 unknown */
+	bool routed;    /* token-aware routing in use */
+	bool have_ring; /* the ring is known (even with --no-token-aware) */
+	int rf;         /* -1 unknown */
 	struct cqlprepared *ins, *sel;
 	uint8_t *value;
 	struct breq *reqs, *free_reqs;
@@ -95,6 +96,7 @@ struct bench {
 	bool open_loop;
 	struct bench_sched sched;
 	int64_t start_us, end_us, last_done_us, last_tick_us;
+	int64_t stop_us; /* when scheduling stopped (end, --ops reached, ^C) */
 	uint64_t max_ops, issued, sent;
 	bool stop_issuing, done;
 	bool have_pending;
@@ -102,6 +104,7 @@ struct bench {
 	uint64_t p_key;
 	int64_t p_intended;
 	bool fatal;
+	bool interrupted;
 	char fatal_msg[CERR_MSG_MAX];
 	char first_error[BERR__N][160];
 
@@ -305,8 +308,10 @@ static int discover_ring(struct bench *b, struct cqlclient *cl, const char *ctl_
 		int rf = b->rf > 0 ? b->rf : 1;
 		if ((rc = bench_ring_build(&b->ring, tokens, owner, n_tokens, b->n_nodes, rf)))
 			cerr_set(err, rc, "the ring has a token owned twice");
-		else
+		else {
+			b->have_ring = true;
 			b->routed = b->o->token_aware;
+		}
 	}
 out:
 	free(tokens);
@@ -576,18 +581,20 @@ static void arm_sched_timer(struct bench *b, int64_t at, int64_t now)
 	ev_timer_start(b->loop, &b->sched_timer);
 }
 
+static void stop_issuing(struct bench *b);
+
 /* Choose the next op: its kind, key and intended start.  false: nothing now. */
 static bool next_op(struct bench *b, int64_t now)
 {
 	if (b->max_ops && b->issued >= b->max_ops) {
-		b->stop_issuing = true;
+		stop_issuing(b);
 		return false;
 	}
 	int64_t intended = now;
 	if (b->open_loop) {
 		intended = bench_sched_due(&b->sched, b->issued);
 		if (b->end_us && intended >= b->end_us) {
-			b->stop_issuing = true;
+			stop_issuing(b);
 			return false;
 		}
 		if (intended > now) {
@@ -595,7 +602,7 @@ static bool next_op(struct bench *b, int64_t now)
 			return false;
 		}
 	} else if (b->end_us && now >= b->end_us) {
-		b->stop_issuing = true;
+		stop_issuing(b);
 		return false;
 	}
 	enum bench_op op;
@@ -620,6 +627,13 @@ static bool next_op(struct bench *b, int64_t now)
 	b->p_intended = intended;
 	b->issued++;
 	return true;
+}
+
+static void stop_issuing(struct bench *b)
+{
+	if (!b->stop_issuing)
+		b->stop_us = clock_mono_us();
+	b->stop_issuing = true;
 }
 
 static void check_done(struct bench *b)
@@ -693,7 +707,7 @@ static void end_run(struct bench *b)
 	if (b->stop_issuing)
 		return;
 	int64_t now = clock_mono_us();
-	b->stop_issuing = true;
+	stop_issuing(b);
 	if (b->open_loop && b->phase == PH_RUN) {
 		int64_t end = b->end_us && now > b->end_us ? b->end_us : now;
 		uint64_t due = bench_sched_due_count(&b->sched, end);
@@ -727,6 +741,7 @@ static void sigint_cb(struct ev_loop *loop, ev_signal *w, int revents)
 		return;
 	}
 	fprintf(stderr, "colonnade bench: interrupted, finishing requests in flight\n");
+	b->interrupted = true;
 	end_run(b);
 }
 
@@ -958,7 +973,7 @@ static int check_cl(struct bench *b, uint16_t cl, const char *opt, bool reads)
 		        opt, name, b->o->keyspace, b->rf, name, need);
 		return 2;
 	}
-	if (b->routed && need > 0 && need > b->n_nodes) {
+	if (b->have_ring && need > 0 && need > b->n_nodes) {
 		fprintf(stderr,
 		        "colonnade bench: %s %s cannot be met: %s needs %d replicas but the "
 		        "cluster has %d node%s\n",
@@ -1237,6 +1252,14 @@ static int bench_run(struct bench_opts *o)
 			fprintf(stderr, "colonnade bench: %s\n", b->fatal_msg);
 			goto out;
 		}
+		if (b->interrupted) {
+			fprintf(stderr,
+			        "colonnade bench: interrupted while populating (%llu of "
+			        "%llu rows written)\n",
+			        (unsigned long long)b->ri.populated,
+			        (unsigned long long)o->populate);
+			goto out;
+		}
 	}
 
 	if (!o->quiet)
@@ -1247,9 +1270,11 @@ static int bench_run(struct bench_opts *o)
 		bench_nodeproc_start(&b->ri.procs[i]);
 	double cpu0 = self_cpu_s();
 	run_phase(b, PH_RUN, o->rate, o->duration_us, o->ops);
-	int64_t end = b->last_done_us > b->start_us ? b->last_done_us : clock_mono_us();
-	if (b->end_us && end < b->end_us && !b->o->ops)
-		end = b->end_us;
+	/* Throughput counts until the last answer, or until scheduling stopped
+	 * if that was later (an open loop that ran out of time). */
+	int64_t end = b->last_done_us > b->stop_us ? b->last_done_us : b->stop_us;
+	if (end <= b->start_us)
+		end = clock_mono_us();
 	b->ri.elapsed_s = (double)(end - b->start_us) / 1e6;
 	b->ri.client_cpu_s = self_cpu_s() - cpu0;
 	for (int i = 0; i < b->ri.n_procs; i++)
