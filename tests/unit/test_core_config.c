@@ -512,3 +512,28 @@ Test(config, file_errors_name_the_path)
 	cr_expect_str_eq(e.msg, "cannot open config file /nonexistent/colonnade.yaml: No such "
 	                        "file or directory");
 }
+
+/* The sample config shipped in deploy/conf/ loads cleanly and says the defaults. */
+Test(config, shipped_sample_is_valid)
+{
+	char path[1024];
+	snprintf(path, sizeof(path), "%s", __FILE__);
+	char *cut = strstr(path, "tests/unit/");
+	cr_assert_not_null(cut, "cannot locate the source tree from %s", __FILE__);
+	snprintf(cut, sizeof(path) - (size_t)(cut - path), "deploy/conf/colonnade.yaml");
+	struct cerr e = {0};
+	cr_assert_eq(config_load_file(&cfg, path, &e), 0, "%s", e.msg);
+	cr_assert_eq(config_finish(&cfg, &e), 0, "%s", e.msg);
+	cr_expect_str_eq(config_warnings(&cfg), "", "%s", config_warnings(&cfg));
+	struct config d;
+	cr_assert_eq(config_init(&d), 0);
+	cr_assert_eq(config_finish(&d, &e), 0);
+	cr_expect_str_eq(cfg.cluster_name, d.cluster_name);
+	cr_expect_eq(cfg.num_tokens, d.num_tokens);
+	cr_expect_eq(cfg.gossip_interval_ms, d.gossip_interval_ms);
+	cr_expect_eq(cfg.max_hint_window_ms, d.max_hint_window_ms);
+	cr_expect_eq(cfg.native_transport_max_frame_size, d.native_transport_max_frame_size);
+	cr_expect_str_eq(cfg.data_directory, d.data_directory);
+	cr_expect_eq(cfg.n_seeds, 1);
+	config_release(&d);
+}
