@@ -535,7 +535,7 @@ static int term_list(struct parser *p, enum cql_tok_kind close, const struct rec
 	struct vec v = {0};
 	if (!at(p, close)) {
 		for (;;) {
-			struct cql_term *t;
+			struct cql_term *t = NULL;
 			TRY(term(p, item_recv, &t));
 			TRY(PUSH(p, &v, t));
 			if (!accept(p, CQL_TOK_COMMA))
@@ -575,7 +575,7 @@ static int collection(struct parser *p, const struct recv *r, struct cql_term *t
 	struct recv er = child_recv(r, CQL_BIND_ELEMENT);
 	struct recv kr = child_recv(r, CQL_BIND_MAP_KEY);
 	struct recv vr = child_recv(r, CQL_BIND_MAP_VALUE);
-	struct cql_term *first;
+	struct cql_term *first = NULL;
 	/* the first item decides: a key (':' follows) or a set element; its bind
 	 * role is fixed up once we know */
 	uint32_t bind_mark = p->binds.n;
@@ -663,7 +663,7 @@ static int term_inner(struct parser *p, const struct recv *r, struct cql_term *t
 		return add_bind(p, t, r);
 	case CQL_TOK_COLON: {
 		next(p);
-		struct cql_ident name;
+		struct cql_ident name = {0};
 		TRY(ident(p, &name));
 		t->kind = CQL_TERM_BIND;
 		t->bind.name = name.name;
@@ -799,7 +799,7 @@ static int term_inner(struct parser *p, const struct recv *r, struct cql_term *t
 static int term(struct parser *p, const struct recv *r, struct cql_term **out)
 {
 	TRY(enter(p));
-	struct cql_term *t;
+	struct cql_term *t = NULL;
 	NEW(p, t);
 	TRY(term_inner(p, r, t));
 	leave(p);
@@ -878,7 +878,7 @@ static int type(struct parser *p, struct cql_type **out)
 		*out = ty;
 		return 0;
 	}
-	struct cql_ident name;
+	struct cql_ident name = {0};
 	if (c->kind == CQL_TOK_WORD) { /* type names may be reserved words: set<int> */
 		struct cql_token tok = next(p);
 		TRY(ident_from(p, &tok, &name));
@@ -889,7 +889,7 @@ static int type(struct parser *p, struct cql_type **out)
 	}
 	if (!name.quoted && accept(p, CQL_TOK_DOT)) {
 		/* ks.usertype */
-		struct cql_ident n2;
+		struct cql_ident n2 = {0};
 		TRY(ident(p, &n2));
 		size_t l1 = strlen(name.name), l2 = strlen(n2.name);
 		char *s = alloc(p, l1 + l2 + 2);
@@ -966,7 +966,7 @@ static int ident_list(struct parser *p, struct cql_ident **out, uint32_t *n)
 {
 	struct vec v = {0};
 	for (;;) {
-		struct cql_ident id;
+		struct cql_ident id = {0};
 		TRY(ident(p, &id));
 		TRY(PUSH(p, &v, id));
 		if (!accept(p, CQL_TOK_COMMA))
@@ -1059,7 +1059,7 @@ static int relation_inner(struct parser *p, struct cql_relation **out)
 			return expect(p, CQL_TOK_RPAREN);
 		}
 	}
-	struct cql_relation *r;
+	struct cql_relation *r = NULL;
 	NEW(p, r);
 	r->pos = c->pos;
 	if (c->kind == CQL_TOK_LPAREN) {
@@ -1104,7 +1104,7 @@ static int relations(struct parser *p, struct cql_relation ***out, uint32_t *n)
 {
 	struct vec v = {0};
 	do {
-		struct cql_relation *r;
+		struct cql_relation *r = NULL;
 		TRY(relation(p, &r));
 		TRY(PUSH(p, &v, r));
 	} while (accept_kw(p, "AND"));
@@ -1172,7 +1172,7 @@ static int option_value(struct parser *p, struct cql_term **out)
 	if (c->kind == CQL_TOK_WORD && !cql_token_is_word(c, "TRUE") &&
 	    !cql_token_is_word(c, "FALSE") && !cql_token_is_word(c, "NULL") &&
 	    !cql_token_is_word(c, "NAN") && !cql_token_is_word(c, "INFINITY")) {
-		struct cql_term *t;
+		struct cql_term *t = NULL;
 		NEW(p, t);
 		struct cql_token tok = next(p);
 		t->kind = CQL_TERM_IDENT;
@@ -1435,7 +1435,7 @@ static int parse_insert(struct parser *p, struct cql_stmt *st)
 				r.role = CQL_BIND_COLUMN;
 				r.column = &q->columns[vals.n];
 			}
-			struct cql_term *t;
+			struct cql_term *t = NULL;
 			TRY(term(p, &r, &t));
 			TRY(PUSH(p, &vals, t));
 			if (!accept(p, CQL_TOK_COMMA))
@@ -1491,7 +1491,7 @@ static int assignment(struct parser *p, struct cql_assignment *a)
 	const struct cql_token *c = cur(p), *op = peek(p, 1);
 	if (is_ident_tok(c) && (op->kind == CQL_TOK_PLUS || op->kind == CQL_TOK_MINUS)) {
 		/* c = c + v / c = c - v */
-		struct cql_ident same;
+		struct cql_ident same = {0};
 		TRY(ident(p, &same));
 		if (strcmp(same.name, a->column.name)) {
 			char msg[200];
@@ -1509,7 +1509,7 @@ static int assignment(struct parser *p, struct cql_assignment *a)
 	a->kind = CQL_ASSIGN_SET;
 	if (accept(p, CQL_TOK_PLUS)) {
 		/* c = v + c (list prepend) */
-		struct cql_ident same;
+		struct cql_ident same = {0};
 		TRY(ident(p, &same));
 		if (strcmp(same.name, a->column.name)) {
 			char msg[200];
@@ -1666,12 +1666,12 @@ static int create_table(struct parser *p, struct cql_stmt *st)
 				for (uint32_t i = 0; i < n; i++)
 					TRY(PUSH(p, &pk, ids[i]));
 			} else {
-				struct cql_ident id;
+				struct cql_ident id = {0};
 				TRY(ident(p, &id));
 				TRY(PUSH(p, &pk, id));
 			}
 			while (accept(p, CQL_TOK_COMMA)) {
-				struct cql_ident id;
+				struct cql_ident id = {0};
 				TRY(ident(p, &id));
 				TRY(PUSH(p, &ck, id));
 			}
@@ -1756,7 +1756,7 @@ static int alter_table(struct parser *p, struct cql_stmt *st)
 		q->kind = CQL_ALTER_RENAME;
 		struct vec from = {0}, to = {0};
 		do {
-			struct cql_ident a, b;
+			struct cql_ident a = {0}, b = {0};
 			TRY(ident(p, &a));
 			TRY(expect_kw(p, "TO"));
 			TRY(ident(p, &b));
@@ -1791,7 +1791,7 @@ static int parse_ddl(struct parser *p, struct cql_stmt **out)
 	struct cql_token verb = next(p);
 	bool create = cql_token_is_word(&verb, "CREATE"), alter = cql_token_is_word(&verb, "ALTER");
 	const struct cql_token *obj = cur(p);
-	struct cql_stmt *st;
+	struct cql_stmt *st = NULL;
 	if (cql_token_is_word(obj, "KEYSPACE") || cql_token_is_word(obj, "SCHEMA")) {
 		next(p);
 		TRY(new_stmt(p,
@@ -1970,7 +1970,7 @@ int cql_parse(struct cql_arena *arena, const char *text, size_t len, struct cql_
 		                CQL_MAX_TEXT);
 	struct parser p;
 	parser_init(&p, arena, text, len, err);
-	struct cql_stmt *st;
+	struct cql_stmt *st = NULL;
 	TRY(parse_statement(&p, &st, false));
 	accept(&p, CQL_TOK_SEMI);
 	if (!at(&p, CQL_TOK_EOF) || p.lex_failed)
@@ -2007,7 +2007,7 @@ int cql_parse_next(struct cql_arena *arena, const char *text, size_t len, struct
 		return 0;
 	}
 	p.stmt_start = cur(&p)->pos.off;
-	struct cql_stmt *st;
+	struct cql_stmt *st = NULL;
 	TRY(parse_statement(&p, &st, false));
 	if (st->text_len > CQL_MAX_TEXT)
 		return cerr_set(
