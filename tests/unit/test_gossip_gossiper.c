@@ -1,0 +1,343 @@
+/*
+ * gossip/gossiper: digest logic, golden bytes of SYN and ACK2 as a real
+ * gossiper sends them to a fake peer (a bare messaging), and bad payloads.
+ */
+#include "gossip/gossiper.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/msgpk.h"
+
+#include <criterion/criterion.h>
+#include <ev.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+Test(gossip_digest, examine_like_cassandra)
+{
+	uint64_t from = 99;
+	/* Unknown endpoint: ask for everything. */
+	cr_expect_eq(gossip_examine_digest(false, 0, 0, 5, 10, &from), DIGEST_REQUEST);
+	cr_expect_eq(from, 0);
+	/* They have a newer generation: ask for everything. */
+	cr_expect_eq(gossip_examine_digest(true, 4, 100, 5, 10, &from), DIGEST_REQUEST);
+	cr_expect_eq(from, 0);
+	/* They have an older generation: send all of ours. */
+	cr_expect_eq(gossip_examine_digest(true, 5, 3, 4, 100, &from), DIGEST_SEND);
+	cr_expect_eq(from, 0);
+	/* Same generation, they are ahead: ask for what is above our max. */
+	cr_expect_eq(gossip_examine_digest(true, 5, 7, 5, 10, &from), DIGEST_REQUEST);
+	cr_expect_eq(from, 7);
+	/* Same generation, we are ahead: send what is above their max. */
+	cr_expect_eq(gossip_examine_digest(true, 5, 10, 5, 7, &from), DIGEST_SEND);
+	cr_expect_eq(from, 7);
+	/* Equal: nothing. */
+	cr_expect_eq(gossip_examine_digest(true, 5, 10, 5, 10, &from), DIGEST_NOTHING);
+}
+
+Test(gossip_digest, next_generation_always_increases)
+{
+	int64_t now = clock_wall_s();
+	cr_expect(gossiper_next_generation(0) >= now);
+	cr_expect_eq(gossiper_next_generation(now + 1000), now + 1001,
+	             "a clock behind the persisted generation still moves it forward");
+}
+
+/* ---- a gossiper against a fake peer --------------------------------------------------------- */
+
+static struct ev_loop *L;
+static struct net_loop *NL;
+static char LOGPATH[64];
+static int LOGFD = -1;
+
+static struct net_addr test_addr(int n, uint16_t port)
+{
+	const char *base = getenv("COLONNADE_TEST_NET");
+	char h[64];
+	snprintf(h, sizeof(h), "%s.%d", base && *base ? base : "127.0.0", n);
+	struct net_addr a;
+	cr_assert_eq(net_addr_parse(h, port, &a, NULL), 0);
+	return a;
+}
+
+static struct host_id hid(uint8_t seed)
+{
+	struct host_id h;
+	for (int i = 0; i < HOST_ID_LEN; i++)
+		h.b[i] = (uint8_t)(seed + i);
+	return h;
+}
+
+static void tick_cb(struct ev_loop *l, ev_timer *w, int r)
+{
+	(void)l;
+	(void)w;
+	(void)r;
+}
+
+static bool run_until(const int *flag, int want, int ms)
+{
+	ev_timer t;
+	ev_timer_init(&t, tick_cb, 0.005, 0.005);
+	ev_timer_start(L, &t);
+	int64_t end = clock_mono_ms() + ms;
+	while (*flag < want && clock_mono_ms() < end)
+		ev_run(L, EVRUN_ONCE);
+	ev_timer_stop(L, &t);
+	return *flag >= want;
+}
+
+static bool log_has(const char *needle)
+{
+	static char buf[1 << 16];
+	ssize_t n = pread(LOGFD, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	return strstr(buf, needle) != NULL;
+}
+
+struct capture {
+	int n;
+	struct buf first; /* payload of the first message */
+};
+
+static int capture_handler(struct messaging *m, const struct msg_in *msg, void *ctx)
+{
+	(void)m;
+	struct capture *c = ctx;
+	if (c->n++ == 0)
+		buf_put(&c->first, msg->payload, msg->payload_len);
+	return 0;
+}
+
+static struct messaging *A_m, *B_m;
+static struct gossiper *A_g;
+static struct capture syn, ack, ack2;
+
+static void setup(void)
+{
+	L = ev_loop_new(EVFLAG_AUTO);
+	cr_assert_eq(net_loop_new(L, &NL), 0);
+	strcpy(LOGPATH, "/tmp/colonnade-gossiptest-XXXXXX");
+	LOGFD = mkstemp(LOGPATH);
+	log_set_fd(LOGFD);
+	memset(&syn, 0, sizeof(syn));
+	memset(&ack, 0, sizeof(ack));
+	memset(&ack2, 0, sizeof(ack2));
+	struct messaging_config c = {.cluster_name = "test"};
+	c.host_id = hid(0x20);
+	c.listen = test_addr(2, 0);
+	struct cerr e = {0};
+	cr_assert_eq(messaging_new(NL, &c, &B_m, &e), 0, "%s", e.msg);
+	messaging_register(B_m, VERB_GOSSIP_SYN, capture_handler, &syn);
+	messaging_register(B_m, VERB_GOSSIP_ACK, capture_handler, &ack);
+	messaging_register(B_m, VERB_GOSSIP_ACK2, capture_handler, &ack2);
+	c.host_id = hid(0);
+	c.listen = test_addr(1, 0);
+	cr_assert_eq(messaging_new(NL, &c, &A_m, &e), 0, "%s", e.msg);
+	char bhost[64];
+	net_addr_host(messaging_listen_addr(B_m), bhost, sizeof(bhost));
+	struct gossip_seed seed = {.host = bhost,
+	                           .port = net_addr_port(messaging_listen_addr(B_m))};
+	/* One round only during the test: the heartbeat stays put for golden bytes. */
+	struct gossiper_config gc = {.messaging = A_m,
+	                             .generation = 1700000000,
+	                             .interval_ms = 60000,
+	                             .seeds = &seed,
+	                             .n_seeds = 1,
+	                             .rng_seed = 1};
+	cr_assert_eq(gossiper_new(&gc, &A_g, &e), 0, "%s", e.msg);
+}
+
+static void teardown(void)
+{
+	gossiper_free(A_g);
+	messaging_free(A_m);
+	messaging_free(B_m);
+	net_loop_free(NL);
+	ev_loop_destroy(L);
+	buf_release(&syn.first);
+	buf_release(&ack.first);
+	buf_release(&ack2.first);
+	log_set_fd(2);
+	close(LOGFD);
+	unlink(LOGPATH);
+}
+
+static void expect_bytes(const struct buf *b, const uint8_t *want, size_t n)
+{
+	cr_assert_eq(b->len, n, "length %zu, want %zu", b->len, n);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(b->data[i], want[i], "byte %zu: %02x, want %02x", i, b->data[i],
+		             want[i]);
+}
+
+TestSuite(gossip_wire, .init = setup, .fini = teardown, .timeout = 30);
+
+Test(gossip_wire, syn_and_ack2_golden_bytes)
+{
+	cr_assert_eq(gossiper_start(A_g), 0);
+	cr_assert(run_until(&syn.n, 1, 3000), "the seed gets a SYN in the first round");
+	/* heartbeat 1 at creation, HOST_ID is version 2, the round bumped the heartbeat to 3. */
+	struct buf want;
+	buf_init(&want);
+	static const uint8_t head[] = {0x93, 0xa4, 't', 'e', 's', 't', 0xb2};
+	buf_put(&want, head, sizeof(head));
+	buf_put_str(&want, "Murmur3Partitioner");
+	static const uint8_t dig[] = {0x91, 0x93, 0xc4, 0x10, 0,    1,    2,    3,   4,
+	                              5,    6,    7,    8,    9,    10,   11,   12,  13,
+	                              14,   15,   0xce, 0x65, 0x53, 0xf1, 0x00, 0x03};
+	buf_put(&want, dig, sizeof(dig));
+	expect_bytes(&syn.first, want.data, want.len);
+
+	/* The fake peer asks for all of A's state. */
+	struct host_id ah = hid(0);
+	struct msg_out o;
+	cr_assert_eq(messaging_begin_oneway(B_m, messaging_listen_addr(A_m), VERB_GOSSIP_ACK, &o),
+	             0);
+	msgpk_put_array(o.b, 2);
+	msgpk_put_array(o.b, 1);
+	msgpk_put_array(o.b, 3);
+	msgpk_put_bin(o.b, ah.b, HOST_ID_LEN);
+	msgpk_put_int(o.b, 1700000000);
+	msgpk_put_uint(o.b, 0);
+	msgpk_put_array(o.b, 0);
+	cr_assert_eq(messaging_commit(&o), 0);
+	cr_assert(run_until(&ack2.n, 1, 3000), "A answers with an ACK2");
+	buf_reset(&want);
+	static const uint8_t st[] = {0x91, 0x91, 0x96, 0xc4, 0x10, 0,    1,    2,    3,
+	                             4,    5,    6,    7,    8,    9,    10,   11,   12,
+	                             13,   14,   15,   0xce, 0x65, 0x53, 0xf1, 0x00, 0x03};
+	buf_put(&want, st, sizeof(st));
+	char ahost[64];
+	net_addr_host(messaging_listen_addr(A_m), ahost, sizeof(ahost));
+	msgpk_put_cstr(&want, ahost);
+	msgpk_put_uint(&want, net_addr_port(messaging_listen_addr(A_m)));
+	static const uint8_t apps[] = {0x91, 0x93, 0x05, 0x02, 0xc4, 36};
+	buf_put(&want, apps, sizeof(apps));
+	buf_put_str(&want, "00010203-0405-0607-0809-0a0b0c0d0e0f");
+	expect_bytes(&ack2.first, want.data, want.len);
+	cr_expect(gossiper_has_contact(A_g));
+	buf_release(&want);
+}
+
+Test(gossip_wire, learns_a_peer_and_marks_it_up_after_echo)
+{
+	/*
+	 * B is a bare messaging without an ECHO handler: it answers A's ECHO with a
+	 * failure, so A learns B's state but never marks it UP.
+	 */
+
+	cr_assert_eq(gossiper_start(A_g), 0);
+	cr_assert(run_until(&syn.n, 1, 3000));
+	struct host_id bh = hid(0x20);
+	struct msg_out o;
+	cr_assert_eq(messaging_begin_oneway(B_m, messaging_listen_addr(A_m), VERB_GOSSIP_ACK2, &o),
+	             0);
+	msgpk_put_array(o.b, 1);
+	msgpk_put_array(o.b, 1);
+	msgpk_put_array(o.b, 6);
+	msgpk_put_bin(o.b, bh.b, HOST_ID_LEN);
+	msgpk_put_int(o.b, 1700000005);
+	msgpk_put_uint(o.b, 9);
+	char bhost[64];
+	net_addr_host(messaging_listen_addr(B_m), bhost, sizeof(bhost));
+	msgpk_put_cstr(o.b, bhost);
+	msgpk_put_uint(o.b, net_addr_port(messaging_listen_addr(B_m)));
+	msgpk_put_array(o.b, 2);
+	msgpk_put_array(o.b, 3);
+	msgpk_put_uint(o.b, APP_DC);
+	msgpk_put_uint(o.b, 4);
+	msgpk_put_bin(o.b, "dc2", 3);
+	msgpk_put_array(o.b, 3);
+	msgpk_put_uint(o.b, 40); /* an app state from a future release: skipped */
+	msgpk_put_uint(o.b, 5);
+	msgpk_put_bin(o.b, "?", 1);
+	cr_assert_eq(messaging_commit(&o), 0);
+	int known = 0;
+	for (int i = 0; i < 100 && !known; i++) {
+		int never = 0;
+		run_until(&never, 1, 10);
+		known = gossiper_endpoint_count(A_g) == 2;
+	}
+	cr_assert(known, "A learnt B from the ACK2");
+	const struct gossip_endpoint *ep = gossiper_find(A_g, &bh);
+	cr_assert(ep);
+	size_t len;
+	uint64_t ver;
+	const uint8_t *dc = gossip_endpoint_app(ep, APP_DC, &len, &ver);
+	cr_assert(dc);
+	cr_expect_eq(len, 3);
+	cr_expect(memcmp(dc, "dc2", 3) == 0);
+	cr_expect_eq(ver, 4);
+	cr_expect_eq(gossip_endpoint_generation(ep), 1700000005);
+	cr_expect_eq(gossip_endpoint_heartbeat(ep), 9);
+	cr_expect_str_eq(gossip_endpoint_host(ep), bhost);
+	int never = 0;
+	run_until(&never, 1, 200);
+	cr_expect(!gossip_endpoint_is_alive(ep), "no echo answer: not UP");
+}
+
+Test(gossip_wire, malformed_payloads_are_refused_and_gossip_goes_on)
+{
+	cr_assert_eq(gossiper_start(A_g), 0);
+	cr_assert(run_until(&syn.n, 1, 3000));
+	/* A SYN that is not [cluster, partitioner, digests]. */
+	cr_assert_eq(messaging_send(B_m, messaging_listen_addr(A_m), VERB_GOSSIP_SYN,
+	                            "\x93\x01\x02\x03", 4),
+	             0);
+	/* An ACK2 whose state has an address that is not one. */
+	struct host_id bh = hid(0x20);
+	struct msg_out o;
+	cr_assert_eq(messaging_begin_oneway(B_m, messaging_listen_addr(A_m), VERB_GOSSIP_ACK2, &o),
+	             0);
+	msgpk_put_array(o.b, 1);
+	msgpk_put_array(o.b, 1);
+	msgpk_put_array(o.b, 6);
+	msgpk_put_bin(o.b, bh.b, HOST_ID_LEN);
+	msgpk_put_int(o.b, 1700000005);
+	msgpk_put_uint(o.b, 9);
+	msgpk_put_cstr(o.b, "not-an-address");
+	msgpk_put_uint(o.b, 7000);
+	msgpk_put_array(o.b, 0);
+	cr_assert_eq(messaging_commit(&o), 0);
+	int never = 0;
+	run_until(&never, 1, 300);
+	cr_expect(log_has("malformed GOSSIP_SYN"), "the bad SYN is logged");
+	cr_expect_eq(gossiper_endpoint_count(A_g), 1, "nothing was learnt from bad states");
+	/* A valid SYN with B's digest still gets an ACK asking for B's state. */
+	cr_assert_eq(messaging_begin_oneway(B_m, messaging_listen_addr(A_m), VERB_GOSSIP_SYN, &o),
+	             0);
+	msgpk_put_array(o.b, 3);
+	msgpk_put_cstr(o.b, "test");
+	msgpk_put_cstr(o.b, "Murmur3Partitioner");
+	msgpk_put_array(o.b, 1);
+	msgpk_put_array(o.b, 3);
+	msgpk_put_bin(o.b, bh.b, HOST_ID_LEN);
+	msgpk_put_int(o.b, 1700000005);
+	msgpk_put_uint(o.b, 9);
+	cr_assert_eq(messaging_commit(&o), 0);
+	cr_assert(run_until(&ack.n, 1, 3000), "A still answers gossip");
+	struct bufreader r;
+	bufreader_init(&r, ack.first.data, ack.first.len);
+	uint32_t n;
+	cr_assert_eq(msgpk_expect_array(&r, 2), 0);
+	cr_assert_eq(msgpk_read_array(&r, &n), 0);
+	cr_expect_eq(n, 1, "one request: B's state");
+	cr_assert_eq(msgpk_expect_array(&r, 3), 0);
+	const uint8_t *p;
+	uint32_t l;
+	cr_assert_eq(msgpk_read_bin(&r, &p, &l), 0);
+	cr_expect(l == 16 && memcmp(p, bh.b, 16) == 0);
+	int64_t gen;
+	uint64_t from;
+	cr_assert_eq(msgpk_read_int(&r, &gen), 0);
+	cr_assert_eq(msgpk_read_uint(&r, &from), 0);
+	cr_expect_eq(gen, 1700000005);
+	cr_expect_eq(from, 0);
+	cr_assert_eq(msgpk_read_array(&r, &n), 0);
+	cr_expect_eq(n, 1, "and A's own state, which B did not mention");
+}
