@@ -385,10 +385,13 @@ static void on_oversized(struct net_conn *c, const uint8_t *head, size_t head_le
 {
 	struct cqlconn *cc = net_conn_ctx(c);
 	int16_t stream = head_len >= 4 ? (int16_t)be16_load(head + 2) : 0;
+	/* the announced body length, not the framer's clamped total */
+	size_t body = head_len >= CQLPROTO_HEADER_LEN ? be32_load(head + 5)
+	                                              : frame_len - CQLPROTO_HEADER_LEN;
 	char msg[160];
 	snprintf(msg, sizeof(msg),
-	         "Request is too big: length %zu exceeds maximum allowed length %zu",
-	         frame_len - CQLPROTO_HEADER_LEN, cc->srv->opts.max_frame_size);
+	         "Request is too big: length %zu exceeds maximum allowed length %zu", body,
+	         cc->srv->opts.max_frame_size);
 	conn_fatal(cc, stream, msg);
 }
 
