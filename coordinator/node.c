@@ -3,10 +3,14 @@
  */
 #include "coordinator/node_int.h"
 
+#include "coordinator/cqlserver.h"
+#include "coordinator/proxy.h"
 #include "coordinator/schema.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/net.h"
+#include "gossip/gossiper.h"
+#include "gossip/messaging.h"
 #include "storage/storage.h"
 
 #include <arpa/inet.h>
@@ -70,6 +74,16 @@ static void on_load_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	struct node *n = w->data;
 	n->load_bytes = dir_bytes(n->cfg.data_directory, 0);
+	if (n->gossiper) {
+		char v[32];
+		snprintf(v, sizeof(v), "%lld", (long long)n->load_bytes);
+		gossiper_set_app_str(n->gossiper, APP_LOAD, v);
+	}
+}
+
+static const char *signal_name(int sig)
+{
+	return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "a signal";
 }
 
 static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
@@ -78,12 +92,12 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	struct node *n = w->data;
 	if (n->stopping) {
 		log_warn("node", "second %s while shutting down; still shutting down",
-		         strsignal(w->signum));
+		         signal_name(w->signum));
 		return;
 	}
 	n->stopping = true;
 	n->stop_signal = w->signum;
-	log_info("node", "received %s, shutting down", strsignal(w->signum));
+	log_info("node", "received %s, shutting down", signal_name(w->signum));
 	ev_break(loop, EVBREAK_ALL);
 }
 
@@ -172,6 +186,71 @@ static void view_peers(void *ctx, cluster_node_emit_fn emit, void *ectx)
 
 /* ---- endpoints ---------------------------------------------------------------------------- */
 
+int node_tokens_decode(const uint8_t *p, size_t len, int64_t *out, size_t cap, size_t *n)
+{
+	return identity_tokens_decode(p, len, out, cap, n);
+}
+
+static void app_text(const struct gossip_endpoint *ep, unsigned key, char *out, size_t cap)
+{
+	size_t len = 0;
+	const uint8_t *v = gossip_endpoint_app(ep, key, &len, NULL);
+	if (!v)
+		len = 0;
+	if (len >= cap)
+		len = cap - 1;
+	memcpy(out, v ? (const char *)v : "", len);
+	out[len] = 0;
+}
+
+struct each_ctx {
+	struct node *n;
+	node_endpoint_fn fn;
+	void *ctx;
+	int64_t tokens[IDENTITY_MAX_TOKENS];
+};
+
+static void each_peer(void *ctx, const struct gossip_endpoint *ge)
+{
+	struct each_ctx *ec = ctx;
+	if (gossip_endpoint_is_self(ge))
+		return;
+	char status[32];
+	app_text(ge, APP_STATUS, status, sizeof(status));
+	if (!strcmp(status, GOSSIP_STATUS_LEFT))
+		return; /* gone for good: nodetool status does not list it either */
+	struct node_endpoint ep;
+	memset(&ep, 0, sizeof(ep));
+	snprintf(ep.address, sizeof(ep.address), "%s", gossip_endpoint_host(ge));
+	app_text(ge, APP_RPC_ADDRESS, ep.rpc_address, sizeof(ep.rpc_address));
+	memcpy(ep.host_id, gossip_endpoint_host_id(ge)->b, 16);
+	ep.has_host_id = !host_id_is_zero(gossip_endpoint_host_id(ge));
+	app_text(ge, APP_DC, ep.dc, sizeof(ep.dc));
+	app_text(ge, APP_RACK, ep.rack, sizeof(ep.rack));
+	ep.up = gossip_endpoint_is_alive(ge);
+	if (gossip_endpoint_is_shutdown(ge))
+		ep.state = "SHUTDOWN";
+	else if (!strcmp(status, GOSSIP_STATUS_BOOT) || !status[0])
+		ep.state = "JOINING";
+	else if (!strcmp(status, GOSSIP_STATUS_LEAVING))
+		ep.state = "LEAVING";
+	else
+		ep.state = "NORMAL";
+	char load[32];
+	app_text(ge, APP_LOAD, load, sizeof(load));
+	ep.load = load[0] ? strtoll(load, NULL, 10) : -1;
+	size_t tl = 0;
+	const uint8_t *tv = gossip_endpoint_app(ge, APP_TOKENS, &tl, NULL);
+	if (!tv || node_tokens_decode(tv, tl, ec->tokens, IDENTITY_MAX_TOKENS, &ep.n_tokens))
+		ep.n_tokens = 0;
+	ep.tokens = ec->tokens;
+	ep.generation = gossip_endpoint_generation(ge);
+	ep.heartbeat = (int64_t)gossip_endpoint_heartbeat(ge);
+	app_text(ge, APP_SCHEMA, ep.schema_version, sizeof(ep.schema_version));
+	app_text(ge, APP_RELEASE_VERSION, ep.release_version, sizeof(ep.release_version));
+	ec->fn(ec->ctx, &ep);
+}
+
 void node_each_endpoint(struct node *n, node_endpoint_fn fn, void *ctx)
 {
 	struct node_endpoint ep;
@@ -189,12 +268,199 @@ void node_each_endpoint(struct node *n, node_endpoint_fn fn, void *ctx)
 	ep.tokens = n->id.tokens;
 	ep.n_tokens = n->id.n_tokens;
 	ep.generation = n->id.generation;
-	ep.heartbeat = 0;
+	if (n->gossiper)
+		ep.heartbeat = (int64_t)gossip_endpoint_heartbeat(gossiper_self(n->gossiper));
 	if (n->schema)
 		schema_uuid_format(schema_current(n->schema)->version, ep.schema_version);
-	snprintf(ep.release_version, sizeof(ep.release_version), "%s", SYSTABLES_RELEASE_VERSION);
+	snprintf(ep.release_version, sizeof(ep.release_version), "%s", COLONNADE_VERSION);
 	fn(ctx, &ep);
-	/* Peers come from gossip (gossiper endpoint iteration) once wired. */
+	if (!n->gossiper)
+		return;
+	struct each_ctx *ec = malloc(sizeof(*ec));
+	if (!ec)
+		return;
+	ec->n = n;
+	ec->fn = fn;
+	ec->ctx = ctx;
+	gossiper_foreach(n->gossiper, each_peer, ec);
+	free(ec);
+}
+
+/* ---- gossip listeners: client events and log lines ----------------------------------------- */
+
+/* The rpc address and native port a peer announces, for CQL events. */
+static bool peer_rpc(const struct gossip_endpoint *ge, uint8_t addr[16], uint8_t *alen,
+                     int32_t *port)
+{
+	char rpc[NODE_ADDR_MAX], p[16];
+	app_text(ge, APP_RPC_ADDRESS, rpc, sizeof(rpc));
+	app_text(ge, APP_NATIVE_PORT, p, sizeof(p));
+	*port = p[0] ? (int32_t)strtol(p, NULL, 10) : 9042;
+	return parse_inet(rpc[0] ? rpc : gossip_endpoint_host(ge), addr, alen);
+}
+
+static void on_peer_alive(void *ctx, const struct gossip_endpoint *ge)
+{
+	struct node *n = ctx;
+	log_info("node", "%s is now UP", gossip_endpoint_host(ge));
+	uint8_t a[16], al;
+	int32_t port;
+	if (n->cql && peer_rpc(ge, a, &al, &port))
+		cqlserver_event_status(n->cql, true, a, al, port);
+}
+
+static void on_peer_dead(void *ctx, const struct gossip_endpoint *ge)
+{
+	struct node *n = ctx;
+	log_info("node", "%s is now DOWN", gossip_endpoint_host(ge));
+	uint8_t a[16], al;
+	int32_t port;
+	if (n->cql && peer_rpc(ge, a, &al, &port))
+		cqlserver_event_status(n->cql, false, a, al, port);
+}
+
+static void on_peer_join(void *ctx, const struct gossip_endpoint *ge)
+{
+	struct node *n = ctx;
+	char hid[HOST_ID_STRLEN];
+	host_id_format(gossip_endpoint_host_id(ge), hid);
+	log_info("node", "node %s joined (host id %s, generation %lld)", gossip_endpoint_host(ge),
+	         hid, (long long)gossip_endpoint_generation(ge));
+	uint8_t a[16], al;
+	int32_t port;
+	if (n->cql && peer_rpc(ge, a, &al, &port))
+		cqlserver_event_topology(n->cql, true, a, al, port);
+}
+
+static void on_peer_restart(void *ctx, const struct gossip_endpoint *ge, int64_t old_generation,
+                            const struct net_addr *old_addr)
+{
+	(void)ctx;
+	char old[NET_ADDR_STRLEN];
+	net_addr_host(old_addr, old, sizeof(old));
+	if (strcmp(old, gossip_endpoint_host(ge)) != 0)
+		log_info("node", "node %s moved from %s (generation %lld -> %lld)",
+		         gossip_endpoint_host(ge), old, (long long)old_generation,
+		         (long long)gossip_endpoint_generation(ge));
+	else
+		log_info("node", "node %s restarted (generation %lld -> %lld)",
+		         gossip_endpoint_host(ge), (long long)old_generation,
+		         (long long)gossip_endpoint_generation(ge));
+}
+
+static void on_peer_remove(void *ctx, const struct gossip_endpoint *ge)
+{
+	struct node *n = ctx;
+	log_info("node", "forgetting %s", gossip_endpoint_host(ge));
+	uint8_t a[16], al;
+	int32_t port;
+	if (n->cql && peer_rpc(ge, a, &al, &port))
+		cqlserver_event_topology(n->cql, false, a, al, port);
+}
+
+static void on_schema_change(void *ctx, const struct schema_snap *snap)
+{
+	struct node *n = ctx;
+	char v[40];
+	schema_uuid_format(snap->version, v);
+	if (n->gossiper)
+		gossiper_set_app_str(n->gossiper, APP_SCHEMA, v);
+}
+
+static int start_gossip(struct node *n, struct cerr *err)
+{
+	const struct config *cfg = &n->cfg;
+	struct messaging_config mc;
+	memset(&mc, 0, sizeof(mc));
+	mc.cluster_name = cfg->cluster_name;
+	memcpy(mc.host_id.b, n->id.host_id, 16);
+	if (net_addr_parse(cfg->listen_address, (uint16_t)cfg->storage_port, &mc.listen, err)) {
+		cerr_prefix(err, "listen_address");
+		return COL_ECONFIG;
+	}
+	int rc = messaging_new(n->net, &mc, &n->msg, err);
+	if (rc)
+		return rc;
+	struct gossip_seed seeds[CONFIG_MAX_SEEDS];
+	for (int i = 0; i < cfg->n_seeds; i++) {
+		seeds[i].host = cfg->seeds[i].host;
+		seeds[i].port = cfg->seeds[i].port;
+	}
+	struct gossiper_config gc;
+	memset(&gc, 0, sizeof(gc));
+	gc.messaging = n->msg;
+	gc.generation = n->id.generation;
+	gc.interval_ms = (unsigned)cfg->gossip_interval_ms;
+	gc.phi_convict_threshold = cfg->phi_convict_threshold;
+	gc.seeds = seeds;
+	gc.n_seeds = (unsigned)cfg->n_seeds;
+	gc.partitioner = "Murmur3Partitioner";
+	rc = gossiper_new(&gc, &n->gossiper, err);
+	if (rc)
+		return rc;
+	char v[64];
+	identity_tokens_encode(n->id.tokens, n->id.n_tokens, n->tokens_value,
+	                       sizeof(n->tokens_value), &n->tokens_value_len);
+	snprintf(v, sizeof(v), "%d", cfg->native_transport_port);
+	char schema[40];
+	schema_uuid_format(schema_current(n->schema)->version, schema);
+	char load[32];
+	snprintf(load, sizeof(load), "%lld", (long long)n->load_bytes);
+	if (gossiper_set_app_str(n->gossiper, APP_DC, cfg->dc) ||
+	    gossiper_set_app_str(n->gossiper, APP_RACK, cfg->rack) ||
+	    gossiper_set_app_state(n->gossiper, APP_TOKENS, n->tokens_value, n->tokens_value_len) ||
+	    gossiper_set_app_str(n->gossiper, APP_SCHEMA, schema) ||
+	    gossiper_set_app_str(n->gossiper, APP_LOAD, load) ||
+	    gossiper_set_app_str(n->gossiper, APP_RPC_ADDRESS, cfg->broadcast_rpc_address) ||
+	    gossiper_set_app_str(n->gossiper, APP_NATIVE_PORT, v) ||
+	    gossiper_set_app_str(n->gossiper, APP_RELEASE_VERSION, COLONNADE_VERSION) ||
+	    gossiper_set_app_str(n->gossiper, APP_STATUS, GOSSIP_STATUS_NORMAL))
+		return cerr_set(err, COL_ENOMEM, "gossip: cannot set our application states");
+	static const struct gossip_listener listener = {
+	        .on_join = on_peer_join,
+	        .on_alive = on_peer_alive,
+	        .on_dead = on_peer_dead,
+	        .on_restart = on_peer_restart,
+	        .on_remove = on_peer_remove,
+	};
+	rc = gossiper_add_listener(n->gossiper, &listener, n);
+	if (!rc)
+		rc = schema_add_listener(n->schema, on_schema_change, n);
+	if (rc)
+		return cerr_set(err, rc, "gossip: cannot register listeners");
+	rc = gossiper_start(n->gossiper);
+	if (rc)
+		return cerr_set(err, rc, "gossip: cannot start");
+	log_info("node", "gossip on %s:%d every %lld ms, seeds:%s%s", cfg->listen_address,
+	         cfg->storage_port, (long long)cfg->gossip_interval_ms,
+	         cfg->n_seeds ? " " : " none", cfg->n_seeds ? cfg->seeds[0].host : "");
+	return 0;
+}
+
+static int start_cql(struct node *n, struct cerr *err)
+{
+	const struct config *cfg = &n->cfg;
+	int rc = proxy_new_local(n->store, cfg->dc, &n->proxy);
+	if (rc)
+		return cerr_set(err, rc, "cannot create the request proxy");
+	struct cqlserver_options o;
+	memset(&o, 0, sizeof(o));
+	o.address = cfg->rpc_address;
+	o.port = (uint16_t)cfg->native_transport_port;
+	o.max_frame_size = (size_t)cfg->native_transport_max_frame_size;
+	o.max_connections = (unsigned)cfg->native_transport_max_concurrent_connections;
+	struct cqlserver_deps d;
+	memset(&d, 0, sizeof(d));
+	d.schema = n->schema;
+	d.store = n->store;
+	d.proxy = n->proxy;
+	d.view = &n->view;
+	rc = cqlserver_new(n->net, &o, &d, &n->cql, err);
+	if (rc)
+		return rc;
+	log_info("node", "CQL native transport on %s:%d (%lld ms after start)", cfg->rpc_address,
+	         cfg->native_transport_port, (long long)(clock_mono_ms() - n->start_mono_ms));
+	return 0;
 }
 
 /* ---- life cycle ------------------------------------------------------------------------- */
@@ -260,6 +526,13 @@ int node_new(const struct config *cfg, struct node **out, struct cerr *err)
 	n->view.local = view_local;
 	n->view.peers = view_peers;
 
+	rc = start_gossip(n, err);
+	if (rc)
+		goto fail;
+	rc = start_cql(n, err);
+	if (rc)
+		goto fail;
+
 	/* Admin HTTP last: when it answers, everything it reports exists. */
 	rc = admin_new(n->loop, cfg->listen_address, (uint16_t)cfg->admin_port, node_admin_routes,
 	               node_admin_n_routes, n, &n->admin, err);
@@ -313,6 +586,27 @@ void node_free(struct node *n)
 		ev_timer_stop(n->loop, &n->load_timer);
 	admin_free(n->admin);
 	n->admin = NULL;
+	if (n->cql) {
+		cqlserver_free(n->cql);
+		n->cql = NULL;
+		log_info("node", "stopped accepting CQL clients");
+	}
+	if (n->gossiper) {
+		/* Tell live peers now, so they mark us DOWN without waiting for phi. */
+		gossiper_stop(n->gossiper, true);
+		net_loop_run_pending(n->net);
+		gossiper_free(n->gossiper);
+		n->gossiper = NULL;
+		log_info("node", "left gossip (announced shutdown to live peers)");
+	}
+	if (n->msg) {
+		messaging_free(n->msg);
+		n->msg = NULL;
+	}
+	if (n->proxy) {
+		proxy_free(n->proxy);
+		n->proxy = NULL;
+	}
 	schema_free(n->schema);
 	n->schema = NULL;
 	if (n->store) {

@@ -20,6 +20,8 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/net.h"
+#include "gossip/gossiper.h"
+#include "gossip/messaging.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -277,66 +279,49 @@ static int h_info(void *ctx, const char *query, struct buf *out, const char **ct
 	return 200;
 }
 
-/* Gossip application states of one endpoint, as `nodetool gossipinfo` lists them. */
-struct gi_ctx {
-	struct jw *w;
-};
-
-static void gi_endpoint(void *ctx, const struct node_endpoint *ep)
+/* Every endpoint's gossip state, as `nodetool gossipinfo` lists it. */
+static void gi_endpoint(void *ctx, const struct gossip_endpoint *ge)
 {
-	struct gi_ctx *g = ctx;
-	struct jw *w = g->w;
-	char v[64];
+	struct jw *w = ctx;
 	jw_obj(w);
 	jw_key(w, "address");
-	jw_str(w, ep->address);
+	jw_str(w, gossip_endpoint_host(ge));
 	jw_key(w, "generation");
-	jw_int(w, ep->generation);
+	jw_int(w, gossip_endpoint_generation(ge));
 	jw_key(w, "heartbeat");
-	jw_int(w, ep->heartbeat);
+	jw_uint(w, gossip_endpoint_heartbeat(ge));
 	jw_key(w, "up");
-	jw_bool(w, ep->up);
+	jw_bool(w, gossip_endpoint_is_self(ge) || gossip_endpoint_is_alive(ge));
+	jw_key(w, "phi");
+	jw_double(w, gossip_endpoint_phi(ge));
 	jw_key(w, "states");
 	jw_arr(w);
-	/* Without gossip wired, versions are unknown: 0.  See node_each_endpoint. */
-	struct {
-		const char *name;
-		const char *value;
-	} st[8];
-	size_t k = 0;
-	char hid[37];
-	st[k].name = "STATUS";
-	st[k++].value = ep->state;
-	st[k].name = "DC";
-	st[k++].value = ep->dc;
-	st[k].name = "RACK";
-	st[k++].value = ep->rack;
-	if (ep->has_host_id) {
-		identity_uuid_format(ep->host_id, hid);
-		st[k].name = "HOST_ID";
-		st[k++].value = hid;
-	}
-	st[k].name = "RPC_ADDRESS";
-	st[k++].value = ep->rpc_address;
-	st[k].name = "RELEASE_VERSION";
-	st[k++].value = ep->release_version;
-	if (ep->schema_version[0]) {
-		st[k].name = "SCHEMA";
-		st[k++].value = ep->schema_version;
-	}
-	if (ep->load >= 0) {
-		snprintf(v, sizeof(v), "%lld.0", (long long)ep->load);
-		st[k].name = "LOAD";
-		st[k++].value = v;
-	}
-	for (size_t i = 0; i < k; i++) {
+	for (unsigned key = 0; key < APP_MAX; key++) {
+		size_t len = 0;
+		uint64_t version = 0;
+		const uint8_t *v = gossip_endpoint_app(ge, key, &len, &version);
+		if (!v)
+			continue;
+		char name[24];
 		jw_obj(w);
 		jw_key(w, "name");
-		jw_str(w, st[i].name);
+		jw_str(w, app_state_name(key, name, sizeof(name)));
 		jw_key(w, "version");
-		jw_int(w, 0);
+		jw_uint(w, version);
 		jw_key(w, "value");
-		jw_str(w, st[i].value);
+		if (key == APP_TOKENS) {
+			/* Binary (identity.h layout): show the count, `ring` shows the tokens. */
+			int64_t t[IDENTITY_MAX_TOKENS];
+			size_t n = 0;
+			char text[48];
+			if (node_tokens_decode(v, len, t, IDENTITY_MAX_TOKENS, &n) == 0)
+				snprintf(text, sizeof(text), "<%zu tokens>", n);
+			else
+				snprintf(text, sizeof(text), "<%zu bytes, undecodable>", len);
+			jw_str(w, text);
+		} else {
+			jw_strn(w, (const char *)v, len);
+		}
 		jw_obj_end(w);
 	}
 	jw_arr_end(w);
@@ -353,8 +338,8 @@ static int h_gossipinfo(void *ctx, const char *query, struct buf *out, const cha
 	jw_obj(&w);
 	jw_key(&w, "endpoints");
 	jw_arr(&w);
-	struct gi_ctx g = {&w};
-	node_each_endpoint(n, gi_endpoint, &g);
+	if (n->gossiper)
+		gossiper_foreach(n->gossiper, gi_endpoint, &w);
 	jw_arr_end(&w);
 	jw_obj_end(&w);
 	return 200;
@@ -523,6 +508,16 @@ static void metric(struct buf *b, const char *name, const char *type, const char
 	           value);
 }
 
+static void peer_queue_metric(void *ctx, const struct net_addr *addr,
+                              const struct messaging_peer_stats *st)
+{
+	char host[NET_ADDR_STRLEN];
+	net_addr_host(addr, host, sizeof(host));
+	buf_printf((struct buf *)ctx,
+	           "colonnade_messaging_peer_send_queue_bytes{peer=\"%s\"} %zu\n", host,
+	           st->queued_bytes);
+}
+
 static int h_metrics(void *ctx, const char *query, struct buf *out, const char **ctype)
 {
 	(void)query;
@@ -573,6 +568,50 @@ static int h_metrics(void *ctx, const char *query, struct buf *out, const char *
 	       "Connections closed for oversized or malformed frames.",
 	       (double)(ns.oversized + ns.proto_errors));
 
+	if (n->gossiper) {
+		struct gossiper_stats gs;
+		gossiper_get_stats(n->gossiper, &gs);
+		metric(out, "colonnade_gossip_rounds_total", "counter", "Gossip rounds run.",
+		       (double)gs.rounds);
+		metric(out, "colonnade_gossip_bytes_sent_total", "counter",
+		       "Gossip payload bytes sent (SYN, ACK, ACK2).", (double)gs.bytes_out);
+		metric(out, "colonnade_gossip_syn_received_total", "counter",
+		       "GOSSIP_SYN received.", (double)gs.syn_in);
+		metric(out, "colonnade_gossip_convictions_total", "counter",
+		       "Endpoints convicted by the failure detector.", (double)gs.convictions);
+		metric(out, "colonnade_gossip_local_pauses_total", "counter",
+		       "Rounds where a local pause suspended convictions.",
+		       (double)gs.local_pauses);
+		metric(out, "colonnade_gossip_endpoints", "gauge",
+		       "Endpoints known, this one included.",
+		       (double)gossiper_endpoint_count(n->gossiper));
+		metric(out, "colonnade_gossip_live_endpoints", "gauge", "Peers currently UP.",
+		       (double)gossiper_live_count(n->gossiper));
+	}
+	if (n->msg) {
+		struct messaging_stats ms;
+		messaging_get_stats(n->msg, &ms);
+		metric(out, "colonnade_messaging_messages_received_total", "counter",
+		       "Internode messages received.", (double)ms.msgs_in);
+		metric(out, "colonnade_messaging_messages_sent_total", "counter",
+		       "Internode messages sent.", (double)ms.msgs_out);
+		metric(out, "colonnade_messaging_timeouts_total", "counter",
+		       "Internode requests that timed out.", (double)ms.timeouts);
+		metric(out, "colonnade_messaging_dropped_total", "counter",
+		       "Internode messages dropped (queue full or lost connection).",
+		       (double)ms.dropped);
+		metric(out, "colonnade_messaging_refused_handshakes_total", "counter",
+		       "Handshakes refused (other cluster or version).",
+		       (double)ms.refused_handshakes);
+		metric(out, "colonnade_messaging_bad_frames_total", "counter",
+		       "Inbound connections closed for malformed input.", (double)ms.bad_frames);
+		metric(out, "colonnade_messaging_send_queue_bytes", "gauge",
+		       "Internode bytes queued, all peers.", (double)ms.queued_bytes);
+		buf_printf(out, "# HELP colonnade_messaging_peer_send_queue_bytes Internode bytes "
+		                "queued per peer.\n# TYPE "
+		                "colonnade_messaging_peer_send_queue_bytes gauge\n");
+		messaging_foreach_peer(n->msg, peer_queue_metric, out);
+	}
 	if (n->cql) {
 		struct cqlserver_stats cs;
 		cqlserver_get_stats(n->cql, &cs);

@@ -21,6 +21,7 @@ struct schema;
 struct cqlserver;
 struct messaging;
 struct gossiper;
+struct proxy;
 
 #define NODE_ADDR_MAX 64
 
@@ -34,7 +35,10 @@ struct node {
 	struct messaging *msg;
 	struct gossiper *gossiper;
 	struct cqlserver *cql;
+	struct proxy *proxy;
 	struct admin *admin;
+	uint8_t tokens_value[5 + 8 * IDENTITY_MAX_TOKENS]; /* our TOKENS app state */
+	size_t tokens_value_len;
 	struct cluster_view view; /* system.local / system.peers for the CQL server */
 
 	ev_signal sigterm, sigint;
@@ -71,6 +75,12 @@ void node_each_endpoint(struct node *n, node_endpoint_fn fn, void *ctx);
 /* The admin routes (node_admin.c) and their count. */
 extern const struct admin_route node_admin_routes[];
 extern const size_t node_admin_n_routes;
+
+/*
+ * TOKENS application state: the identity's token encoding (identity.h:
+ * u8 format 1, u32 n, n x i64 big-endian, ascending).  Decode into out[cap].
+ */
+int node_tokens_decode(const uint8_t *p, size_t len, int64_t *out, size_t cap, size_t *n);
 
 /* Resident set size of this process in bytes (0 if unknown). */
 int64_t node_rss_bytes(void);
