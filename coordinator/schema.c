@@ -855,7 +855,7 @@ static int build_snapshot(struct schema *s, struct schema_snap **out, struct cer
 	}
 	qsort(snap->keyspaces, snap->n_keyspaces, sizeof(*snap->keyspaces), ks_name_cmp);
 	for (uint32_t i = 0; i < snap->n_keyspaces; i++)
-		if (!snap->keyspaces[i]->virtual_)
+		if (!snap->keyspaces[i]->virtual_ && snap->keyspaces[i]->n_tables > 1)
 			qsort(snap->keyspaces[i]->tables, snap->keyspaces[i]->n_tables,
 			      sizeof(struct schema_table *), table_name_cmp);
 	XXH128_hash_t h = XXH3_128bits_digest(&hs);

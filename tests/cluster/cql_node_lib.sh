@@ -21,6 +21,7 @@ cql_node_start() { # $1 = last octet
 		"$COLONNADE_BIN" server --cluster_name=cqltest --listen_address="$CQL_HOST" \
 			--rpc_address="$CQL_HOST" --seeds="$CQL_HOST" \
 			--data_file_directories="$CQL_DATA/data" --native_transport_port=9042 \
+			--dc=datacenter1 --rack=rack1 \
 			>"$CQL_LOG" 2>&1 &
 	fi
 	CQL_PID=$!
