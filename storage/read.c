@@ -32,6 +32,7 @@ struct rctx {
 	struct store_table *t;
 	const struct tdesc *d;
 	rocksdb_iterator_t *it;
+	rocksdb_readoptions_t *ro; /* own read options (bounds), or NULL */
 	unsigned flags;
 	size_t limit, emitted;
 	int64_t now;
@@ -80,6 +81,8 @@ static void rctx_release(struct rctx *r)
 	free(r->out);
 	if (r->it)
 		rocksdb_iter_destroy(r->it);
+	if (r->ro)
+		rocksdb_readoptions_destroy(r->ro);
 }
 
 static int rctx_init(struct rctx *r, struct store_table *t, unsigned flags, size_t limit,
@@ -106,7 +109,6 @@ static int rctx_init(struct rctx *r, struct store_table *t, unsigned flags, size
 	buf_init(&r->marker);
 	buf_init(&r->paths);
 	buf_init(&r->scratch);
-	r->it = rocksdb_create_iterator_cf(t->s->db, t->s->ro, t->cf);
 	return 0;
 }
 
@@ -531,10 +533,18 @@ static int read_partition(struct rctx *r, const uint8_t *p, size_t plen,
 		               slice->end_incl ? BOUND_AFTER : BOUND_BEFORE, true, err);
 	if (rc)
 		goto out;
-	if (reverse)
+	if (reverse) {
 		rocksdb_iter_seek_for_prev(it, (const char *)hi.data, hi.len);
-	else
+	} else if (slice->n_start || !rocksdb_iter_valid(it)) {
 		rocksdb_iter_seek(it, (const char *)lo.data, lo.len);
+	} else {
+		/* The header scan stopped at the first key at or after P|SEC_ROW:
+		 * exactly where an unbounded forward read starts. */
+		size_t kl;
+		const char *k = rocksdb_iter_key(it, &kl);
+		if (bytes_cmp(k, kl, lo.data, lo.len) < 0)
+			rocksdb_iter_seek(it, (const char *)lo.data, lo.len);
+	}
 	while (rocksdb_iter_valid(it) && !r->stop) {
 		size_t kl;
 		const char *k = rocksdb_iter_key(it, &kl);
@@ -583,8 +593,21 @@ int store_read_partition(struct store_table *t, const struct store_value *pk, si
 	if (!rc) {
 		codec_partition_prefix(&prefix, murmur3_token(key.data, key.len), key.data,
 		                       key.len);
-		rc = buf_ok(&prefix) ? read_partition(&r, prefix.data, prefix.len, slice, err)
-		                     : cerr_set(err, COL_ENOMEM, "storage: out of memory");
+		/* Bound the iterator to the partition (prefix with its last byte 0x01 ->
+		 * 0x02): it stops at the partition's end without loading the next
+		 * data block. */
+		buf_put(&prefix, prefix.data, prefix.len);
+		if (!buf_ok(&prefix)) {
+			rc = cerr_set(err, COL_ENOMEM, "storage: out of memory");
+		} else {
+			size_t plen = prefix.len / 2;
+			prefix.data[2 * plen - 1] = 0x02;
+			r.ro = rocksdb_readoptions_create();
+			rocksdb_readoptions_set_iterate_upper_bound(
+			        r.ro, (const char *)prefix.data + plen, plen);
+			r.it = rocksdb_create_iterator_cf(t->s->db, r.ro, t->cf);
+			rc = read_partition(&r, prefix.data, plen, slice, err);
+		}
 	}
 	buf_release(&key);
 	buf_release(&prefix);
@@ -653,6 +676,7 @@ int store_scan(struct store_table *t, int64_t start, int64_t end,
 		rctx_release(&r);
 		return rc;
 	}
+	r.it = rocksdb_create_iterator_cf(t->s->db, t->s->ro, t->cf);
 	struct subrange sr[2];
 	size_t nsr = split_range(start, end, sr);
 	size_t first = 0;

@@ -1,0 +1,210 @@
+/*
+ * storage_helper_bench — the storage engine benchmark: writes and reads N
+ * cells through the storage API (store_mutation_* + store_apply,
+ * store_read_partition), one thread, and prints ops/s and p50/p99/p99.9
+ * latency.  Shaped like db_bench's fillrandom and readrandom (on a database
+ * filled in key order) so the figures sit beside db_bench's: 16-byte keys
+ * (the partition key, a blob "%016d"), one value cell of --value-size bytes.
+ *
+ *   storage_helper_bench --dir /tmp/sb --num 1000000 --value-size 100 \
+ *       [--benchmarks fillrandom,readrandom] [--reads N] [--sync periodic|batch]
+ *
+ * fillrandom writes keys 0..N-1 in a random order (each once);
+ * readrandom first fills the keys in order (fillseq, not timed) into a fresh
+ * table, flushes and compacts (db_bench's waitforcompaction), then reads
+ * --reads random keys (default N) and checks each was found.
+ */
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "storage/storage.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static uint64_t rng = 0x2545F4914F6CDD1DULL;
+static uint64_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void report(const char *name, long n, int64_t total_ns, uint32_t *lat, size_t vsize)
+{
+	qsort(lat, (size_t)n, sizeof(*lat), cmp_u32);
+	double secs = (double)total_ns / 1e9;
+	printf("%-12s value=%zu ops=%ld  %10.0f ops/s  %6.2f us/op  p50 %.1f  p99 %.1f  p99.9 %.1f "
+	       "us\n",
+	       name, vsize, n, (double)n / secs, secs * 1e6 / (double)n, lat[n / 2] / 1000.0,
+	       lat[(long)((double)n * 0.99)] / 1000.0, lat[(long)((double)n * 0.999)] / 1000.0);
+	fflush(stdout);
+}
+
+static struct store_table *make_table(struct store *s, uint8_t idb)
+{
+	const struct cqltype *pk[1] = {cqltype_simple(CQLTYPE_BLOB)};
+	struct store_column col = {.id = 1, .type = cqltype_simple(CQLTYPE_BLOB)};
+	struct store_table_desc d = {.keyspace = "bench",
+	                             .name = idb == 1 ? "fill" : "read",
+	                             .n_pk = 1,
+	                             .pk_types = pk,
+	                             .n_cols = 1,
+	                             .cols = &col,
+	                             .gc_grace_seconds = 864000};
+	d.id[15] = idb;
+	struct store_table *t;
+	struct cerr e = {0};
+	if (store_table_open(s, &d, &t, &e)) {
+		fprintf(stderr, "table: %s\n", e.msg);
+		exit(1);
+	}
+	return t;
+}
+
+static void write_one(struct store *s, struct store_table *t, long key, const uint8_t *val,
+                      size_t vsize, int64_t ts)
+{
+	char k[24];
+	snprintf(k, sizeof(k), "%016ld", key);
+	struct store_value kv = {k, 16};
+	struct store_mutation m;
+	struct cerr e = {0};
+	if (store_mutation_init(&m, t, &kv, 1, 0, &e) ||
+	    store_mutation_set_cell(&m, NULL, 0, 1, NULL, val, vsize, ts, 0) ||
+	    store_apply(s, &m, &e)) {
+		fprintf(stderr, "write: %s %s\n", e.msg, m.err.msg);
+		exit(1);
+	}
+	store_mutation_release(&m);
+}
+
+struct found {
+	size_t len;
+};
+static int on_row(void *ctx, const struct store_partition *p, const struct store_row *r)
+{
+	(void)p;
+	struct found *f = ctx;
+	if (r->n_cells == 1)
+		f->len = r->cells[0].value_len;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *dir = NULL, *benchmarks = "fillrandom,readrandom", *sync = "periodic";
+	long num = 1000000, reads = -1;
+	size_t vsize = 100;
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--dir"))
+			dir = argv[i + 1];
+		else if (!strcmp(argv[i], "--num"))
+			num = atol(argv[i + 1]);
+		else if (!strcmp(argv[i], "--reads"))
+			reads = atol(argv[i + 1]);
+		else if (!strcmp(argv[i], "--value-size"))
+			vsize = (size_t)atol(argv[i + 1]);
+		else if (!strcmp(argv[i], "--benchmarks"))
+			benchmarks = argv[i + 1];
+		else if (!strcmp(argv[i], "--sync"))
+			sync = argv[i + 1];
+		else {
+			fprintf(stderr, "unknown option %s\n", argv[i]);
+			return 2;
+		}
+	}
+	if (!dir || num <= 0) {
+		fprintf(stderr,
+		        "usage: %s --dir DIR [--num N] [--value-size B] [--reads N] "
+		        "[--benchmarks fillrandom,readrandom] [--sync periodic|batch]\n",
+		        argv[0]);
+		return 2;
+	}
+	if (reads < 0)
+		reads = num;
+	log_set_level(LOG_WARN);
+	struct store_options o;
+	store_options_init(&o);
+	o.data_dir = dir;
+	o.sync = strcmp(sync, "batch") == 0 ? STORE_SYNC_BATCH : STORE_SYNC_PERIODIC;
+	/* db_bench anchors use a 1 GiB block cache */
+	o.block_cache_bytes = 1UL << 30;
+	struct store *s;
+	struct cerr e = {0};
+	if (store_open(&o, &s, &e)) {
+		fprintf(stderr, "open: %s\n", e.msg);
+		return 1;
+	}
+	uint8_t *val = malloc(vsize);
+	for (size_t i = 0; i < vsize; i++)
+		val[i] = (uint8_t)(rnd() >> 56);
+	uint32_t *lat = malloc(sizeof(uint32_t) * (size_t)(num > reads ? num : reads));
+	long *order = malloc(sizeof(long) * (size_t)num);
+	if (strstr(benchmarks, "fillrandom")) {
+		struct store_table *t = make_table(s, 1);
+		for (long i = 0; i < num; i++)
+			order[i] = i;
+		for (long i = num - 1; i > 0; i--) {
+			long j = (long)(rnd() % (uint64_t)(i + 1));
+			long x = order[i];
+			order[i] = order[j];
+			order[j] = x;
+		}
+		int64_t t0 = now_ns();
+		for (long i = 0; i < num; i++) {
+			int64_t a = now_ns();
+			write_one(s, t, order[i], val, vsize, 1000 + i);
+			lat[i] = (uint32_t)(now_ns() - a);
+		}
+		report("fillrandom", num, now_ns() - t0, lat, vsize);
+	}
+	if (strstr(benchmarks, "readrandom")) {
+		struct store_table *t = make_table(s, 2);
+		for (long i = 0; i < num; i++)
+			write_one(s, t, i, val, vsize, 1000 + i);
+		if (store_table_compact(t, 0, &e)) {
+			fprintf(stderr, "compact: %s\n", e.msg);
+			return 1;
+		}
+		long missing = 0;
+		int64_t t0 = now_ns();
+		for (long i = 0; i < reads; i++) {
+			char k[24];
+			snprintf(k, sizeof(k), "%016ld", (long)(rnd() % (uint64_t)num));
+			struct store_value kv = {k, 16};
+			struct found f = {0};
+			int64_t a = now_ns();
+			if (store_read_partition(t, &kv, 1, NULL, 0, 0, 0, on_row, &f, &e)) {
+				fprintf(stderr, "read: %s\n", e.msg);
+				return 1;
+			}
+			lat[i] = (uint32_t)(now_ns() - a);
+			missing += f.len != vsize;
+		}
+		report("readrandom", reads, now_ns() - t0, lat, vsize);
+		if (missing)
+			printf("readrandom: %ld keys NOT FOUND\n", missing);
+	}
+	free(order);
+	free(lat);
+	free(val);
+	store_close(s);
+	return 0;
+}
