@@ -1,0 +1,424 @@
+/*
+ * Several gossipers in one process, one loop, each with its own messaging on
+ * its own loopback address (COLONNADE_TEST_NET.1, .2, ...) and real sockets,
+ * gossiping every 50 ms: convergence, a killed node seen DOWN then UP after a
+ * restart, a move to a new address, an announced shutdown, another cluster
+ * kept out, seeds that do not resolve, two datacenters started at once.
+ * Figures (convergence and detection times) are printed, never asserted
+ * tighter than generous bounds.
+ */
+#include "gossip/gossiper.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+
+#include <criterion/criterion.h>
+#include <ev.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAXN        8
+#define INTERVAL_MS 50
+
+struct tnode {
+	struct messaging *m;
+	struct gossiper *g;
+	struct host_id h;
+	int addr_idx;
+	int64_t gen;
+	int joins, alives, deads, restarts, removes, changes;
+	char last_change[32];
+	bool running;
+};
+
+static struct tnode N[MAXN];
+static struct ev_loop *L;
+static struct net_loop *NL;
+static uint16_t PORT;
+static char SEED1[64], SEED2[64];
+static char LOGPATH[64];
+static int LOGFD = -1;
+
+static void host_of(int idx, char *out, size_t len)
+{
+	const char *base = getenv("COLONNADE_TEST_NET");
+	snprintf(out, len, "%s.%d", base && *base ? base : "127.0.0", idx);
+}
+
+static void on_join(void *ctx, const struct gossip_endpoint *ep)
+{
+	(void)ep;
+	((struct tnode *)ctx)->joins++;
+}
+static void on_alive(void *ctx, const struct gossip_endpoint *ep)
+{
+	(void)ep;
+	((struct tnode *)ctx)->alives++;
+}
+static void on_dead(void *ctx, const struct gossip_endpoint *ep)
+{
+	(void)ep;
+	((struct tnode *)ctx)->deads++;
+}
+static void on_restart(void *ctx, const struct gossip_endpoint *ep, int64_t g,
+                       const struct net_addr *a)
+{
+	(void)ep;
+	(void)g;
+	(void)a;
+	((struct tnode *)ctx)->restarts++;
+}
+static void on_remove(void *ctx, const struct gossip_endpoint *ep)
+{
+	(void)ep;
+	((struct tnode *)ctx)->removes++;
+}
+static void on_change(void *ctx, const struct gossip_endpoint *ep, enum app_state key,
+                      const uint8_t *v, size_t len)
+{
+	(void)ep;
+	struct tnode *t = ctx;
+	t->changes++;
+	if (key == APP_STATUS && len < sizeof(t->last_change)) {
+		memcpy(t->last_change, v, len);
+		t->last_change[len] = 0;
+	}
+}
+
+static const struct gossip_listener LISTENER = {
+        .on_join = on_join,
+        .on_alive = on_alive,
+        .on_dead = on_dead,
+        .on_change = on_change,
+        .on_restart = on_restart,
+        .on_remove = on_remove,
+};
+
+/* Start node i on address .addr_idx with the given seeds (NULL = SEED1 only). */
+static void start_node_ex(int i, int addr_idx, const char *cluster, const char *dc,
+                          const struct gossip_seed *seeds, unsigned n_seeds)
+{
+	struct tnode *t = &N[i];
+	char host[64];
+	host_of(addr_idx, host, sizeof(host));
+	struct messaging_config mc = {.cluster_name = cluster,
+	                              .reconnect_min_ms = 20,
+	                              .reconnect_max_ms = 200,
+	                              .connect_timeout_ms = 500};
+	for (int k = 0; k < HOST_ID_LEN; k++)
+		t->h.b[k] = (uint8_t)(0x10 * (i + 1) + k);
+	mc.host_id = t->h;
+	cr_assert_eq(net_addr_parse(host, PORT, &mc.listen, NULL), 0);
+	struct cerr e = {0};
+	cr_assert_eq(messaging_new(NL, &mc, &t->m, &e), 0, "node %d: %s", i, e.msg);
+	if (PORT == 0)
+		PORT = net_addr_port(messaging_listen_addr(t->m));
+	struct gossip_seed def = {.host = SEED1, .port = PORT};
+	if (!seeds) {
+		seeds = &def;
+		n_seeds = 1;
+	}
+	t->gen = t->gen ? t->gen + 1 : 1700000000 + i;
+	struct gossiper_config gc = {.messaging = t->m,
+	                             .generation = t->gen,
+	                             .interval_ms = INTERVAL_MS,
+	                             .seeds = seeds,
+	                             .n_seeds = n_seeds};
+	cr_assert_eq(gossiper_new(&gc, &t->g, &e), 0, "%s", e.msg);
+	cr_assert_eq(gossiper_add_listener(t->g, &LISTENER, t), 0);
+	gossiper_set_app_str(t->g, APP_DC, dc);
+	gossiper_set_app_str(t->g, APP_RACK, "rack1");
+	gossiper_set_app_str(t->g, APP_STATUS, GOSSIP_STATUS_NORMAL);
+	cr_assert_eq(gossiper_start(t->g), 0);
+	t->addr_idx = addr_idx;
+	t->running = true;
+}
+
+static void start_node(int i, int addr_idx)
+{
+	start_node_ex(i, addr_idx, "test", "dc1", NULL, 0);
+}
+
+/* A kill: no goodbye, sockets just close. */
+static void kill_node(int i)
+{
+	gossiper_free(N[i].g);
+	messaging_free(N[i].m);
+	N[i].g = NULL;
+	N[i].m = NULL;
+	N[i].running = false;
+}
+
+static void tick_cb(struct ev_loop *l, ev_timer *w, int r)
+{
+	(void)l;
+	(void)w;
+	(void)r;
+}
+
+static void run_ms(int ms)
+{
+	ev_timer t;
+	ev_timer_init(&t, tick_cb, 0.005, 0.005);
+	ev_timer_start(L, &t);
+	int64_t end = clock_mono_ms() + ms;
+	while (clock_mono_ms() < end)
+		ev_run(L, EVRUN_ONCE);
+	ev_timer_stop(L, &t);
+}
+
+/* Run until pred() or timeout; returns the ms it took, or -1. */
+static int wait_for(bool (*pred)(void *), void *arg, int timeout_ms)
+{
+	int64_t t0 = clock_mono_ms();
+	while (clock_mono_ms() - t0 < timeout_ms) {
+		if (pred(arg))
+			return (int)(clock_mono_ms() - t0);
+		run_ms(10);
+	}
+	return pred(arg) ? (int)(clock_mono_ms() - t0) : -1;
+}
+
+/* Every running node sees every other running node UP and knows `total` endpoints. */
+static bool converged(void *arg)
+{
+	int total = *(int *)arg;
+	int running = 0;
+	for (int i = 0; i < MAXN; i++)
+		running += N[i].running;
+	for (int i = 0; i < MAXN; i++) {
+		if (!N[i].running)
+			continue;
+		if ((int)gossiper_endpoint_count(N[i].g) != total ||
+		    (int)gossiper_live_count(N[i].g) != running - 1)
+			return false;
+	}
+	return true;
+}
+
+struct seen {
+	int who;
+	bool alive;
+};
+
+/* Every running node other than `who` sees `who` (by host id) alive / dead. */
+static bool all_see(void *arg)
+{
+	struct seen *s = arg;
+	for (int i = 0; i < MAXN; i++) {
+		if (!N[i].running || i == s->who)
+			continue;
+		const struct gossip_endpoint *ep = gossiper_find(N[i].g, &N[s->who].h);
+		if (!ep || gossip_endpoint_is_alive(ep) != s->alive)
+			return false;
+		if (s->alive && N[s->who].running &&
+		    gossip_endpoint_generation(ep) != N[s->who].gen)
+			return false;
+	}
+	return true;
+}
+
+static bool log_has(const char *needle)
+{
+	static char buf[1 << 20];
+	ssize_t n = pread(LOGFD, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	return strstr(buf, needle) != NULL;
+}
+
+static void setup(void)
+{
+	memset(N, 0, sizeof(N));
+	PORT = 0;
+	host_of(1, SEED1, sizeof(SEED1));
+	host_of(4, SEED2, sizeof(SEED2));
+	L = ev_loop_new(EVFLAG_AUTO);
+	cr_assert_eq(net_loop_new(L, &NL), 0);
+	strcpy(LOGPATH, "/tmp/colonnade-gossipcluster-XXXXXX");
+	LOGFD = mkstemp(LOGPATH);
+	log_set_fd(LOGFD);
+}
+
+static void teardown(void)
+{
+	for (int i = 0; i < MAXN; i++)
+		if (N[i].running)
+			kill_node(i);
+	net_loop_free(NL);
+	ev_loop_destroy(L);
+	log_set_fd(2);
+	if (getenv("GOSSIP_TEST_LOG")) {
+		char cmd[128];
+		snprintf(cmd, sizeof(cmd), "cat %s >&2", LOGPATH);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not print the log\n");
+	}
+	close(LOGFD);
+	unlink(LOGPATH);
+}
+
+TestSuite(gossip_cluster, .init = setup, .fini = teardown, .timeout = 120);
+
+Test(gossip_cluster, five_nodes_converge_detect_kill_and_restart)
+{
+	for (int i = 0; i < 5; i++)
+		start_node(i, i + 1);
+	int five = 5;
+	int ms = wait_for(converged, &five, 10000);
+	cr_assert(ms >= 0, "5 nodes did not converge in 10 s");
+	struct gossiper_stats st;
+	gossiper_get_stats(N[0].g, &st);
+	fprintf(stderr, "gossip: 5 nodes converged in %d ms (%llu rounds of %d ms on node 1)\n", ms,
+	        (unsigned long long)st.rounds, INTERVAL_MS);
+	/* App states travelled: node 5 knows node 2's DC and status. */
+	const struct gossip_endpoint *ep = gossiper_find(N[4].g, &N[1].h);
+	cr_assert(ep);
+	size_t len;
+	const uint8_t *dc = gossip_endpoint_app(ep, APP_DC, &len, NULL);
+	cr_assert(dc && len == 3 && memcmp(dc, "dc1", 3) == 0);
+	cr_expect_eq(N[4].joins, 4);
+	cr_expect_eq(N[4].alives, 4);
+
+	/* A state change reaches everyone through on_change. */
+	gossiper_set_app_str(N[1].g, APP_STATUS, GOSSIP_STATUS_LEAVING);
+	run_ms(1000);
+	for (int i = 0; i < 5; i++)
+		if (i != 1)
+			cr_expect_str_eq(N[i].last_change, "LEAVING", "node %d", i + 1);
+
+	/* Kill node 3: DOWN everywhere within the phi window. */
+	kill_node(2);
+	int64_t t0 = clock_mono_ms();
+	struct seen down = {.who = 2, .alive = false};
+	ms = wait_for(all_see, &down, 20000);
+	cr_assert(ms >= 0, "the killed node was not seen DOWN by everyone in 20 s");
+	fprintf(stderr, "gossip: killed node seen DOWN by all 4 others after %lld ms\n",
+	        (long long)(clock_mono_ms() - t0));
+	for (int i = 0; i < 5; i++)
+		if (i != 2)
+			cr_expect_eq(N[i].deads, 1, "node %d got one on_dead", i + 1);
+	double phi = gossip_endpoint_phi(gossiper_find(N[0].g, &N[2].h));
+	cr_expect(phi > 8.0, "phi %.2f past the threshold", phi);
+
+	/* Restart it with a higher generation: UP again, on_restart everywhere. */
+	start_node(2, 3);
+	t0 = clock_mono_ms();
+	struct seen up = {.who = 2, .alive = true};
+	ms = wait_for(all_see, &up, 20000);
+	cr_assert(ms >= 0, "the restarted node was not seen UP by everyone in 20 s");
+	fprintf(stderr, "gossip: restarted node seen UP by all after %lld ms\n",
+	        (long long)(clock_mono_ms() - t0));
+	for (int i = 0; i < 5; i++)
+		if (i != 2)
+			cr_expect_eq(N[i].restarts, 1, "node %d got on_restart", i + 1);
+	cr_expect(wait_for(converged, &five, 5000) >= 0);
+}
+
+Test(gossip_cluster, node_back_at_a_new_address_keeps_its_identity)
+{
+	for (int i = 0; i < 3; i++)
+		start_node(i, i + 1);
+	int three = 3;
+	cr_assert(wait_for(converged, &three, 10000) >= 0);
+	kill_node(2);
+	struct seen down = {.who = 2, .alive = false};
+	cr_assert(wait_for(all_see, &down, 20000) >= 0);
+	/* Same host id, higher generation, address .6 instead of .3. */
+	start_node(2, 6);
+	struct seen up = {.who = 2, .alive = true};
+	cr_assert(wait_for(all_see, &up, 20000) >= 0);
+	char want[64];
+	host_of(6, want, sizeof(want));
+	for (int i = 0; i < 2; i++) {
+		const struct gossip_endpoint *ep = gossiper_find(N[i].g, &N[2].h);
+		cr_assert(ep);
+		cr_expect_str_eq(gossip_endpoint_host(ep), want, "node %d updated the address", i);
+		cr_expect_eq(gossiper_endpoint_count(N[i].g), 3, "the old entry is gone");
+		char old[64];
+		host_of(3, old, sizeof(old));
+		struct net_addr oa;
+		cr_assert_eq(net_addr_parse(old, PORT, &oa, NULL), 0);
+		cr_expect_null(gossiper_find_addr(N[i].g, &oa));
+	}
+	cr_expect(log_has("restarted at a new address"));
+}
+
+Test(gossip_cluster, announced_shutdown_is_down_at_once)
+{
+	for (int i = 0; i < 3; i++)
+		start_node(i, i + 1);
+	int three = 3;
+	cr_assert(wait_for(converged, &three, 10000) >= 0);
+	gossiper_stop(N[1].g, true);
+	run_ms(20); /* let the announcements leave */
+	int64_t t0 = clock_mono_ms();
+	kill_node(1);
+	struct seen down = {.who = 1, .alive = false};
+	int ms = wait_for(all_see, &down, 5000);
+	cr_assert(ms >= 0);
+	cr_expect(clock_mono_ms() - t0 < 300, "DOWN by announcement, not by phi (%lld ms)",
+	          (long long)(clock_mono_ms() - t0));
+	const struct gossip_endpoint *ep = gossiper_find(N[0].g, &N[1].h);
+	cr_expect(gossip_endpoint_is_shutdown(ep));
+	cr_expect(log_has("announced its shutdown"));
+}
+
+Test(gossip_cluster, other_cluster_is_kept_out)
+{
+	for (int i = 0; i < 3; i++)
+		start_node(i, i + 1);
+	int three = 3;
+	cr_assert(wait_for(converged, &three, 10000) >= 0);
+	start_node_ex(3, 4, "intruders", "dc1", NULL, 0);
+	run_ms(1000);
+	N[3].running = false; /* do not count it in converged() */
+	cr_expect(converged(&three), "the cluster still has exactly its 3 nodes");
+	cr_expect_eq(gossiper_endpoint_count(N[3].g), 1, "the intruder learnt nobody");
+	N[3].running = true;
+	cr_expect(log_has("cluster 'intruders'"), "the refusal names the other cluster");
+}
+
+Test(gossip_cluster, unresolvable_seed_and_lonely_node)
+{
+	struct gossip_seed seeds[2] = {{.host = "no-such-host.invalid", .port = 0},
+	                               {.host = SEED1, .port = 0}};
+	start_node(0, 1);
+	seeds[1].port = PORT;
+	start_node_ex(1, 2, "test", "dc1", seeds, 2);
+	int two = 2;
+	cr_assert(wait_for(converged, &two, 10000) >= 0, "the resolvable seed is enough");
+	cr_expect(log_has("no-such-host.invalid"), "the bad seed is named in the log");
+	/* A node whose only seed is an address where nobody listens keeps trying and says so. */
+	char dead[64];
+	host_of(7, dead, sizeof(dead));
+	struct gossip_seed lonely = {.host = dead, .port = PORT};
+	start_node_ex(2, 3, "test", "dc1", &lonely, 1);
+	run_ms(1500);
+	cr_expect(log_has("no other node reachable"), "a lonely node says it is alone");
+	cr_expect(N[2].running && gossiper_endpoint_count(N[2].g) == 1);
+}
+
+Test(gossip_cluster, two_datacenters_started_all_at_once)
+{
+	struct gossip_seed seeds[2] = {{.host = SEED1, .port = 0}, {.host = SEED2, .port = 0}};
+	/* Bind node 1 first to learn the port, then start everything in one go. */
+	start_node_ex(0, 1, "test", "dc1", NULL, 0);
+	seeds[0].port = seeds[1].port = PORT;
+	gossiper_free(N[0].g);
+	messaging_free(N[0].m);
+	N[0].gen = 0;
+	for (int i = 0; i < 6; i++)
+		start_node_ex(i, i + 1, "test", i < 3 ? "dc1" : "dc2", seeds, 2);
+	int six = 6;
+	int ms = wait_for(converged, &six, 15000);
+	cr_assert(ms >= 0, "2 x 3 nodes did not converge");
+	fprintf(stderr, "gossip: 2 DCs x 3 nodes started at once converged in %d ms\n", ms);
+	const struct gossip_endpoint *ep = gossiper_find(N[0].g, &N[5].h);
+	size_t len;
+	const uint8_t *dc = gossip_endpoint_app(ep, APP_DC, &len, NULL);
+	cr_assert(dc && len == 3 && memcmp(dc, "dc2", 3) == 0);
+}
