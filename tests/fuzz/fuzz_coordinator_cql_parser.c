@@ -36,9 +36,23 @@ static void check_binds(const struct cql_stmt *s, const uint8_t *data, size_t si
 			check(b->index == s->binds[0].index + i, "bind indexes consecutive", data,
 			      size);
 	}
-	if (s->kind == CQL_STMT_BATCH)
-		for (uint32_t i = 0; i < s->batch.n_stmts; i++)
-			check_binds(s->batch.stmts[i], data, size);
+	if (s->kind == CQL_STMT_BATCH) {
+		uint32_t total = 0;
+		for (uint32_t i = 0; i < s->batch.n_stmts; i++) {
+			const struct cql_stmt *c = s->batch.stmts[i];
+			check_binds(c, data, size);
+			for (uint32_t j = 0; j < c->n_binds; j++)
+				check(c->binds[j].stmt == c && c->binds >= s->binds &&
+				              c->binds + c->n_binds <= s->binds + s->n_binds,
+				      "batch child bind slice inside the batch's array", data,
+				      size);
+			total += c->n_binds;
+		}
+		check(total <= s->n_binds, "children bind counts add up", data, size);
+	}
+	for (uint32_t i = 0; i < s->n_binds; i++)
+		check(s->binds[i].pos.off < size || size == 0, "bind position inside the text",
+		      data, size);
 }
 
 static void check_error(int rc, const struct cerr *e, const uint8_t *data, size_t size)
