@@ -292,12 +292,16 @@ static void maybe_warn_consistency(struct shell *sh, const char *ks)
 	if (n > 1) {
 		buf_put_u8(&dcs, 0);
 		fflush(stdout);
+		bool strict = sh->consistency == CL_QUORUM || sh->consistency == CL_ALL ||
+		              sh->consistency == CL_EACH_QUORUM;
 		fprintf(stderr,
 		        "Warning: consistency level %s is not local to a datacenter, but keyspace "
-		        "'%s' is replicated to %d datacenters (%s); requests at %s wait on "
-		        "replicas in remote datacenters and fail when a datacenter is cut off. "
-		        "Use LOCAL_QUORUM or LOCAL_ONE to stay in the local datacenter.\n",
-		        lvl, ks, n, (const char *)dcs.data, lvl);
+		        "'%s' is replicated to %d datacenters (%s); %s. Use LOCAL_QUORUM or "
+		        "LOCAL_ONE to stay in the local datacenter.\n",
+		        lvl, ks, n, (const char *)dcs.data,
+		        strict ? "every request waits on replicas in remote datacenters and fails "
+		                 "when a datacenter is cut off"
+		               : "requests may be served by replicas in remote datacenters");
 		char **nw = realloc(sh->warned, (sh->n_warned + 1) * sizeof(*nw));
 		if (nw) {
 			sh->warned = nw;
