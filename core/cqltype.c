@@ -629,7 +629,8 @@ static int magnitude_to_digits(const uint8_t *m, size_t mlen, struct buf *digits
 	uint8_t *work = malloc(mlen ? mlen : 1);
 	if (!work)
 		return COL_ENOMEM;
-	memcpy(work, m, mlen);
+	if (mlen)
+		memcpy(work, m, mlen);
 	size_t start = 0;
 	struct buf rev;
 	buf_init(&rev);

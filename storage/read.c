@@ -416,8 +416,8 @@ static int gather(struct rctx *r, const char *kc, size_t kl, size_t plen, struct
 	size_t ck_at = plen + 1;
 	size_t rl = r->rowck.len;
 	bool same = r->in_row && !r->is_static && kl > ck_at + rl &&
-	            memcmp(k + ck_at, r->rowck.data, rl) == 0 && k[ck_at + rl] >= KIND_ROW_DEL &&
-	            k[ck_at + rl] <= KIND_CELL;
+	            (rl == 0 || memcmp(k + ck_at, r->rowck.data, rl) == 0) &&
+	            k[ck_at + rl] >= KIND_ROW_DEL && k[ck_at + rl] <= KIND_CELL;
 	size_t kind_at;
 	if (same) {
 		kind_at = ck_at + rl;

@@ -513,6 +513,7 @@ int store_open(const struct store_options *o, struct store **out, struct cerr *e
 	if (rerr) { /* a new database */
 		free(rerr);
 		rerr = NULL;
+		free(names);
 		names = NULL;
 		ncf = 0;
 	}

@@ -81,7 +81,7 @@ Test(cqltype, parse_errors)
 	cr_expect_eq(cqltype_parse("set<int", 7, &t, &e), COL_ESYNTAX);
 	cr_expect_eq(cqltype_parse("int int", 7, &t, &e), COL_ESYNTAX);
 	cr_expect_eq(cqltype_parse("", 0, &t, &e), COL_ESYNTAX);
-	char deep[256] = "";
+	char deep[512] = "";
 	for (int i = 0; i < 20; i++)
 		strcat(deep, "frozen<list<");
 	strcat(deep, "int");
@@ -183,8 +183,8 @@ static __int128 rnd_int(int bits)
 	case 0: return (__int128)(rnd() % 7) - 3;
 	case 1: return rnd() % 2 ? max : min;
 	default: {
-		__int128 v = ((__int128)rnd() << 64) | rnd();
-		v = v & ((((__int128)1) << bits) - 1);
+		__int128 v = (__int128)(((unsigned __int128)rnd() << 64) | rnd());
+		v = (__int128)((unsigned __int128)v & ((((unsigned __int128)1) << bits) - 1));
 		if (v > max)
 			v -= ((__int128)1) << bits;
 		return v;
@@ -304,7 +304,7 @@ static void gen(enum cqltype_kind k, struct gval *g)
 		break;
 	}
 	case CQLTYPE_VARINT:
-		g->i = rnd() % 3 ? rnd_int(1 + (int)(rnd() % 127)) : (__int128)(rnd() % 5) - 2;
+		g->i = rnd() % 3 ? rnd_int(2 + (int)(rnd() % 118)) : (__int128)(rnd() % 5) - 2;
 		g->len = varint_bytes(g->i, g->b, rnd() % 8 == 0);
 		break;
 	case CQLTYPE_DECIMAL: {
