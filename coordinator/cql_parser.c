@@ -809,46 +809,37 @@ static int term(struct parser *p, const struct recv *r, struct cql_term **out)
 
 /* ----------------------------------------------------------------- types */
 
-static int type_name_text(struct parser *p, struct cql_type *ty)
+/* Append a type-name part: unquoted names as they are (lower case, maybe a
+ * reserved word such as `set`), quoted ones quoted again if they need it. */
+static void type_part(struct buf *b, const char *name, bool quoted)
 {
-	/* canonical text: name<arg, arg> */
-	size_t n = strlen(ty->name) + 3;
-	bool quote = ty->quoted;
-	if (quote)
-		n += strlen(ty->name) + 2;
-	for (uint32_t i = 0; i < ty->n_args; i++)
-		n += strlen(ty->args[i]->text) + 2;
-	char *s = alloc(p, n + 1);
+	if (quoted)
+		cql_name_format(name, b);
+	else
+		buf_put_str(b, name);
+}
+
+/* ty->text = canonical spelling: [ks.]name<arg, arg> */
+static int type_name_text(struct parser *p, struct cql_type *ty, const struct cql_ident *ks,
+                          const struct cql_ident *name)
+{
+	struct buf b;
+	buf_init(&b);
+	if (ks) {
+		type_part(&b, ks->name, ks->quoted);
+		buf_put_u8(&b, '.');
+	}
+	type_part(&b, name->name, name->quoted);
+	for (uint32_t i = 0; i < ty->n_args; i++) {
+		buf_put_str(&b, i ? ", " : "<");
+		buf_put_str(&b, ty->args[i]->text);
+	}
+	if (ty->n_args)
+		buf_put_u8(&b, '>');
+	char *s = buf_ok(&b) ? cql_arena_strndup(p->arena, (const char *)b.data, b.len) : NULL;
+	buf_release(&b);
 	if (!s)
 		return oom(p);
-	size_t k = 0;
-	if (quote) {
-		s[k++] = '"';
-		for (const char *c = ty->name; *c; c++) {
-			if (*c == '"')
-				s[k++] = '"';
-			s[k++] = *c;
-		}
-		s[k++] = '"';
-	} else {
-		size_t l = strlen(ty->name);
-		memcpy(s + k, ty->name, l);
-		k += l;
-	}
-	if (ty->n_args) {
-		s[k++] = '<';
-		for (uint32_t i = 0; i < ty->n_args; i++) {
-			if (i) {
-				s[k++] = ',';
-				s[k++] = ' ';
-			}
-			size_t l = strlen(ty->args[i]->text);
-			memcpy(s + k, ty->args[i]->text, l);
-			k += l;
-		}
-		s[k++] = '>';
-	}
-	s[k] = '\0';
 	ty->text = s;
 	return 0;
 }
@@ -887,23 +878,27 @@ static int type(struct parser *p, struct cql_type **out)
 	} else {
 		return expecting(p, "a type (int, text, list<...>, ...)");
 	}
-	if (!name.quoted && accept(p, CQL_TOK_DOT)) {
-		/* ks.usertype */
-		struct cql_ident n2 = {0};
-		TRY(ident(p, &n2));
-		size_t l1 = strlen(name.name), l2 = strlen(n2.name);
+	struct cql_ident ks = {0};
+	bool dotted = false;
+	if (accept(p, CQL_TOK_DOT)) {
+		/* ks.usertype: name is "ks.usertype", as written */
+		ks = name;
+		dotted = true;
+		TRY(ident(p, &name));
+		size_t l1 = strlen(ks.name), l2 = strlen(name.name);
 		char *s = alloc(p, l1 + l2 + 2);
 		if (!s)
 			return oom(p);
-		memcpy(s, name.name, l1);
+		memcpy(s, ks.name, l1);
 		s[l1] = '.';
-		memcpy(s + l1 + 1, n2.name, l2 + 1);
-		name.name = s;
+		memcpy(s + l1 + 1, name.name, l2 + 1);
+		ty->name = s;
+	} else {
+		ty->name = name.name;
 	}
-	ty->name = name.name;
-	ty->quoted = name.quoted;
+	ty->quoted = name.quoted || ks.quoted;
 	int want = -1; /* number of type arguments, -1 = none allowed, 0 = one or more */
-	if (!name.quoted) {
+	if (!ty->quoted && !dotted) {
 		if (!strcmp(name.name, "list") || !strcmp(name.name, "set") ||
 		    !strcmp(name.name, "frozen"))
 			want = 1;
@@ -940,7 +935,7 @@ static int type(struct parser *p, struct cql_type **out)
 		ty->args = args.items;
 		ty->n_args = args.n;
 	}
-	TRY(type_name_text(p, ty));
+	TRY(type_name_text(p, ty, dotted ? &ks : NULL, &name));
 	leave(p);
 	*out = ty;
 	return 0;

@@ -440,6 +440,16 @@ Test(cql_parser, create_table_inline_and_single_keys)
 	cr_expect_str_eq(fail("CREATE TABLE t (a map<int>, PRIMARY KEY (a))", COL_ESYNTAX),
 	                 "line 1:18 map takes 2 type arguments, not 1: map<text, int>");
 	fail("CREATE TABLE t (a list, PRIMARY KEY (a))", COL_ESYNTAX);
+	s = parse_ok("CREATE TABLE t (a int PRIMARY KEY, u ks.\"MyType\", v \"Other\", "
+	             "w tuple<int, text>, x 'org.example.Custom', y SET<INT>)");
+	cr_expect_str_eq(s->create_table.columns[1].type->name, "ks.MyType");
+	cr_expect_str_eq(s->create_table.columns[1].type->text, "ks.\"MyType\"");
+	cr_expect(s->create_table.columns[1].type->quoted);
+	cr_expect_str_eq(s->create_table.columns[2].type->text, "\"Other\"");
+	cr_expect_str_eq(s->create_table.columns[3].type->text, "tuple<int, text>");
+	cr_expect_str_eq(s->create_table.columns[4].type->name, "org.example.Custom");
+	cr_expect_str_eq(s->create_table.columns[4].type->text, "'org.example.Custom'");
+	cr_expect_str_eq(s->create_table.columns[5].type->text, "set<int>");
 	fail("CREATE TABLE t ()", COL_ESYNTAX);
 }
 
