@@ -1,0 +1,204 @@
+/*
+ * verbs.h — the replica side of replicated reads and writes: handlers for the
+ * MUTATION and READ verbs, the forwarding of cross-datacenter mutations, and
+ * the wire formats both sides use (the coordinator side is storage_proxy.h).
+ *
+ * A replica applies a MUTATION to its store and acknowledges it.  A MUTATION
+ * that carries a forward list came from a coordinator in another datacenter:
+ * the replica applies it, acknowledges it, sends the same mutation bytes to
+ * each listed peer of its own datacenter, and RELAYS each peer's outcome to
+ * the coordinator as a one-way MUTATION_RSP naming the coordinator's write id
+ * and the peer's slot.  Relaying (instead of having the peers answer the
+ * coordinator themselves, as Cassandra does) keeps every cross-DC byte of a
+ * write on the one forwarder <-> coordinator link, so a partition between
+ * datacenters cuts exactly that link and nothing needs a WAN connection from
+ * every remote replica to every coordinator.
+ *
+ * A READ returns a partition's or a token range's rows as the storage engine
+ * holds them, tombstones and timestamps included (STORE_READ_TOMBSTONES), in
+ * the canonical READ RESULT encoding below, or only the digest of that
+ * encoding: xxh3-64 (libxxhash XXH3_64bits) of its bytes.  Every replica of
+ * the same data at the same now_s produces the same bytes, so digests agree
+ * exactly when contents agree.
+ *
+ * ---- Payloads (msgpack, core/msgpk.h; verbs from gossip/messaging.h) ----
+ *
+ *   | verb              | payload                                                  |
+ *   |-------------------|----------------------------------------------------------|
+ *   | MUTATION (10)     | [mutation, forward]  mutation = storage's MUTATION FORMAT |
+ *   |  request          | embedded as is (one msgpack value, storage/storage.h);   |
+ *   |                   | forward = nil, or [write_id uint, [[host str, port uint, |
+ *   |                   | slot uint]...]] (peers of the receiver's DC)             |
+ *   | MUTATION_RSP (11) | [] — applied                                             |
+ *   |  response         | (failure response [code, message] when not applied)      |
+ *   | MUTATION_RSP (11) | [write_id uint, slot uint, status int] — a forwarded     |
+ *   |  one-way (id 0)   | peer's outcome relayed to the coordinator; status 0 =    |
+ *   |                   | applied, else the COL_E* code                            |
+ *   | READ (12)         | [kind uint, table_id bin16, now_s int, flags uint,       |
+ *   |  request          |  limit uint, target]                                     |
+ *   |                   | kind 0 data / 1 digest: target = [[pk bin...], slice]    |
+ *   |                   |   slice = nil | [[start ck bin...], start_incl bool,     |
+ *   |                   |   [end ck bin...], end_incl bool]                        |
+ *   |                   | kind 2 range data: target = [start int, end int, after]  |
+ *   |                   |   after = nil | [token int, key bin, [ck bin...] | nil]   |
+ *   |                   | flags: STORE_READ_REVERSE only; limit 0 = none           |
+ *   | READ_RSP (13)     | kind 0/2: [0, result]; kind 1: [1, digest uint64]        |
+ *
+ * ---- READ RESULT (canonical: same data, same bytes) ----
+ *
+ *   result    = array32 of partition (count back-patched)
+ *   partition = [token int, key bin, [pk bin...], deletion, array32 of row]
+ *   deletion  = nil | [ts int, ldt int]
+ *   row       = [static bool, [ck bin...], marker, deletion, [cell...]]
+ *   marker    = nil | [ts int, ttl int, expiry int]
+ *   cell      = [col uint, path bin | nil, ts int, tombstone bool,
+ *                value bin (live) | nil (tombstone), ttl int,
+ *                expiry int (live; 0 = none) | ldt int (tombstone)]
+ *
+ * Threading: the loop thread of the messaging instance.
+ */
+#ifndef COLONNADE_COORDINATOR_VERBS_H
+#define COLONNADE_COORDINATOR_VERBS_H
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/net.h"
+#include "gossip/messaging.h"
+#include "storage/storage.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct verbs verbs;
+
+enum verbs_read_kind { VERBS_READ_DATA = 0, VERBS_READ_DIGEST = 1, VERBS_READ_RANGE = 2 };
+
+struct verbs_config {
+	struct messaging *msg;       /* required */
+	struct store *store;         /* required: this node's data */
+	unsigned forward_timeout_ms; /* forwarded mutations to peers [2000] */
+	unsigned max_forwards;       /* forwarded peer requests in flight [65536] */
+};
+
+/* Register the MUTATION and READ handlers on cfg->msg. */
+int verbs_new(const struct verbs_config *cfg, struct verbs **out, struct cerr *err);
+/*
+ * Free.  Handlers and forwarded requests in flight refer to v: call this
+ * after messaging_free(), which ends them (or never receive again).
+ */
+void verbs_free(struct verbs *v);
+
+struct verbs_stats {
+	uint64_t mutations;      /* applied */
+	uint64_t mutation_fails; /* refused: malformed, unknown table, store error */
+	uint64_t forwarded;      /* mutations sent on to same-DC peers */
+	uint64_t relayed_acks;   /* peer outcomes relayed to coordinators */
+	uint64_t reads, digests, range_reads, read_fails;
+};
+void verbs_get_stats(const struct verbs *v, struct verbs_stats *out);
+
+/* ---- encoding (both sides; pinned by golden-bytes tests) ---------------------------------------
+ */
+
+/* A forwarding target: a peer's listen address and the coordinator's slot for it. */
+struct verbs_forward {
+	struct net_addr addr;
+	uint32_t slot;
+};
+
+/* MUTATION payload: the mutation bytes as they are, then the forward list (n = 0: nil). */
+void verbs_put_mutation(struct buf *b, const void *mut, size_t len, uint64_t write_id,
+                        const struct verbs_forward *fwd, size_t n);
+/* The one-way relayed ack. */
+void verbs_put_relay_ack(struct buf *b, uint64_t write_id, uint32_t slot, int status);
+int verbs_decode_relay_ack(const uint8_t *p, size_t len, uint64_t *write_id, uint32_t *slot,
+                           int *status);
+
+/* A single-partition read (kind DATA or DIGEST). */
+struct verbs_read {
+	enum verbs_read_kind kind;
+	uint8_t table_id[16];
+	int64_t now_s;
+	unsigned flags; /* STORE_READ_REVERSE */
+	uint64_t limit;
+	/* DATA/DIGEST */
+	const struct store_value *pk;
+	size_t n_pk;
+	const struct store_slice *slice; /* NULL: whole partition */
+	/* RANGE */
+	int64_t start, end;
+	const struct store_position *after;
+};
+void verbs_put_read(struct buf *b, const struct verbs_read *rd);
+
+/*
+ * Run a read against a local store, the way a replica answers READ: data
+ * (kinds DATA and RANGE) encoded as a READ RESULT appended to out.  0, or
+ * the error with err set.
+ */
+int verbs_read_local(struct store *s, const struct verbs_read *rd, struct buf *out,
+                     struct cerr *err);
+/* Digest of an encoded READ RESULT. */
+uint64_t verbs_digest(const void *result, size_t len);
+
+/* ---- decoded READ RESULTs (pointers into the encoded bytes, which must outlive them) ------- */
+
+struct rres_cell {
+	uint32_t col;
+	const uint8_t *path; /* NULL: no path */
+	uint32_t path_len;
+	int64_t ts;
+	bool tombstone;
+	const uint8_t *value;
+	uint32_t value_len;
+	int32_t ttl;
+	int64_t exp; /* live: expiry (0 none); tombstone: local deletion time */
+};
+
+struct rres_row {
+	bool is_static;
+	size_t ck_at, n_ck; /* into rres.vals */
+	bool has_marker;
+	int64_t marker_ts;
+	int32_t marker_ttl;
+	int64_t marker_exp;
+	bool has_del;
+	int64_t del_ts, del_ldt;
+	size_t cell_at, n_cells; /* into rres.cells */
+};
+
+struct rres_part {
+	int64_t token;
+	const uint8_t *key;
+	uint32_t key_len;
+	size_t pk_at, n_pk; /* into rres.vals */
+	bool has_del;
+	int64_t del_ts, del_ldt;
+	size_t row_at, n_rows; /* into rres.rows */
+};
+
+/* Growable arrays, reused across decodes (release frees them). */
+struct rres {
+	struct rres_part *parts;
+	size_t n_parts, cap_parts;
+	struct rres_row *rows;
+	size_t n_rows, cap_rows;
+	struct rres_cell *cells;
+	size_t n_cells, cap_cells;
+	struct store_value *vals;
+	size_t n_vals, cap_vals;
+};
+
+void rres_init(struct rres *r);
+void rres_release(struct rres *r);
+void rres_reset(struct rres *r);
+/* Decode an encoded READ RESULT (appending to r).  COL_ECORRUPT / COL_ENOMEM. */
+int rres_decode(struct rres *r, const uint8_t *p, size_t len, struct cerr *err);
+/* Append one element to each array (the merge builds results with these). */
+struct rres_part *rres_add_part(struct rres *r);
+struct rres_row *rres_add_row(struct rres *r);
+struct rres_cell *rres_add_cell(struct rres *r);
+struct store_value *rres_add_val(struct rres *r);
+
+#endif
