@@ -1266,3 +1266,15 @@ double gossip_endpoint_phi(const struct gossip_endpoint *ep)
 {
 	return ep->self ? 0.0 : fd_window_phi(&ep->fdw, clock_mono_us());
 }
+
+int gossiper_receive(struct gossiper *g, const struct msg_in *msg)
+{
+	switch (msg->verb) {
+	case VERB_GOSSIP_SYN: return on_syn(g->m, msg, g);
+	case VERB_GOSSIP_ACK: return on_ack(g->m, msg, g);
+	case VERB_GOSSIP_ACK2: return on_ack2(g->m, msg, g);
+	case VERB_GOSSIP_SHUTDOWN: return on_shutdown(g->m, msg, g);
+	case VERB_ECHO: return on_echo(g->m, msg, g);
+	default: return COL_EINVAL;
+	}
+}

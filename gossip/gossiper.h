@@ -219,6 +219,14 @@ struct gossiper_stats {
 };
 void gossiper_get_stats(const struct gossiper *g, struct gossiper_stats *out);
 
+/*
+ * Handle one gossip message (SYN, ACK, ACK2, SHUTDOWN, ECHO) as if it had
+ * arrived from msg->from; answers go to msg->from through messaging.  The
+ * registered verb handlers do exactly this; public for tests and fuzzers.
+ * 0, or COL_ECORRUPT for a malformed payload, COL_EINVAL for another verb.
+ */
+int gossiper_receive(struct gossiper *g, const struct msg_in *msg);
+
 /* ---- digest logic (pure; public for tests) --------------------------------------------------- */
 
 /*
