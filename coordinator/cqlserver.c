@@ -42,6 +42,7 @@ struct cqlconn {
 	bool closing;        /* a fatal error was answered; ignore further frames */
 	bool paused;         /* reading paused for too many requests in flight */
 	uint8_t events;      /* EV_* registered */
+	struct buf *sink;    /* cqlserver_feed(): responses go here instead of a socket */
 	unsigned inflight;
 	struct exec_session session;
 	struct cqlreq *free_reqs;
@@ -130,10 +131,16 @@ static void on_close(struct net_conn *c, int reason, const char *why)
 static int conn_send(struct cqlconn *cc, uint8_t flags, int16_t stream, uint8_t opcode,
                      const void *body, size_t len, const char *warning)
 {
-	if (!cc->nc || net_conn_closing(cc->nc))
-		return COL_ECLOSED;
 	size_t mark;
-	struct buf *b = net_conn_wbuf(cc->nc, &mark);
+	struct buf *b;
+	if (cc->sink) {
+		b = cc->sink;
+		mark = b->len;
+	} else {
+		if (!cc->nc || net_conn_closing(cc->nc))
+			return COL_ECLOSED;
+		b = net_conn_wbuf(cc->nc, &mark);
+	}
 	if (warning && *warning)
 		flags |= CQL_FLAG_WARNING;
 	size_t fs = cql_frame_begin(b, CQLPROTO_VERSION | CQLPROTO_RESPONSE, flags, stream, opcode);
@@ -144,6 +151,8 @@ static int conn_send(struct cqlconn *cc, uint8_t flags, int16_t stream, uint8_t 
 	if (len)
 		buf_put(b, body, len);
 	cql_frame_end(b, fs);
+	if (cc->sink)
+		return buf_ok(b) ? 0 : COL_ENOMEM;
 	int rc = net_conn_wcommit(cc->nc, mark);
 	if (rc == COL_EFULL) {
 		/* The client does not read its answers: drop it rather than grow. */
@@ -197,7 +206,7 @@ static void req_done(struct exec_req *x)
 	struct cqlreq *r = (struct cqlreq *)x;
 	struct cqlconn *cc = r->conn;
 	struct cqlserver *s = cc->srv;
-	if (cc->nc && !cc->closing) {
+	if ((cc->nc || cc->sink) && !cc->closing) {
 		if (x->failed)
 			conn_send_error(cc, r->stream, &x->error);
 		else if (!buf_ok(&x->body_out)) {
@@ -218,6 +227,8 @@ static void req_done(struct exec_req *x)
 	}
 	r->next_free = cc->free_reqs;
 	cc->free_reqs = r;
+	if (cc->sink)
+		return; /* cqlserver_feed() owns the connection state */
 	if (!cc->nc) {
 		if (cc->inflight == 0)
 			conn_free(cc);
@@ -381,9 +392,8 @@ static long cql_framer(const uint8_t *p, size_t len)
 	return (long)(CQLPROTO_HEADER_LEN + (size_t)body);
 }
 
-static void on_oversized(struct net_conn *c, const uint8_t *head, size_t head_len, size_t frame_len)
+static void oversized(struct cqlconn *cc, const uint8_t *head, size_t head_len, size_t frame_len)
 {
-	struct cqlconn *cc = net_conn_ctx(c);
 	int16_t stream = head_len >= 4 ? (int16_t)be16_load(head + 2) : 0;
 	/* the announced body length, not the framer's clamped total */
 	size_t body = head_len >= CQLPROTO_HEADER_LEN ? be32_load(head + 5)
@@ -395,12 +405,17 @@ static void on_oversized(struct net_conn *c, const uint8_t *head, size_t head_le
 	conn_fatal(cc, stream, msg);
 }
 
-static int on_frame(struct net_conn *c, const uint8_t *frame, size_t len)
+static void on_oversized(struct net_conn *c, const uint8_t *head, size_t head_len, size_t frame_len)
 {
-	struct cqlconn *cc = net_conn_ctx(c);
+	oversized(net_conn_ctx(c), head, head_len, frame_len);
+}
+
+/* One whole frame (header included) from connection cc. */
+static void handle_frame(struct cqlconn *cc, const uint8_t *frame, size_t len)
+{
 	struct cqlserver *s = cc->srv;
 	if (cc->closing)
-		return 0;
+		return;
 	s->stats.requests++;
 	uint8_t version = frame[0];
 	if (version != CQLPROTO_VERSION) {
@@ -421,19 +436,19 @@ static int on_frame(struct net_conn *c, const uint8_t *frame, size_t len)
 			         "are (4/v4)",
 			         version);
 		conn_fatal(cc, stream, msg);
-		return 0;
+		return;
 	}
 	struct cql_header h;
 	cql_header_decode(frame, len, &h);
 	if (h.flags & CQL_FLAG_COMPRESSION) {
 		conn_fatal(cc, h.stream,
 		           "Frame is compressed but no compression was negotiated in STARTUP");
-		return 0;
+		return;
 	}
 	if (h.stream < 0) {
 		conn_send_simple_error(cc, h.stream, CQL_ERR_PROTOCOL,
 		                       "negative stream ids are reserved for server events");
-		return 0;
+		return;
 	}
 	struct bufreader rd;
 	bufreader_init(&rd, frame + CQLPROTO_HEADER_LEN, len - CQLPROTO_HEADER_LEN);
@@ -442,7 +457,7 @@ static int on_frame(struct net_conn *c, const uint8_t *frame, size_t len)
 		if (!bufreader_ok(&rd)) {
 			conn_send_simple_error(cc, h.stream, CQL_ERR_PROTOCOL,
 			                       "malformed custom payload");
-			return 0;
+			return;
 		}
 	}
 	const char *name = opcode_name(h.opcode);
@@ -450,25 +465,25 @@ static int on_frame(struct net_conn *c, const uint8_t *frame, size_t len)
 		char msg[96];
 		snprintf(msg, sizeof(msg), "Unknown opcode 0x%02x", h.opcode);
 		conn_send_simple_error(cc, h.stream, CQL_ERR_PROTOCOL, msg);
-		return 0;
+		return;
 	}
 	if (h.opcode == CQL_OP_OPTIONS) {
 		handle_options(cc, h.stream);
-		return 0;
+		return;
 	}
 	if (h.opcode == CQL_OP_STARTUP) {
 		handle_startup(cc, h.stream, &rd);
-		return 0;
+		return;
 	}
 	if (!cc->ready) {
 		char msg[128];
 		snprintf(msg, sizeof(msg), "Unexpected message %s, expecting STARTUP or OPTIONS",
 		         name);
 		conn_send_simple_error(cc, h.stream, CQL_ERR_PROTOCOL, msg);
-		return 0;
+		return;
 	}
 	switch (h.opcode) {
-	case CQL_OP_REGISTER: handle_register(cc, h.stream, &rd); return 0;
+	case CQL_OP_REGISTER: handle_register(cc, h.stream, &rd); return;
 	case CQL_OP_QUERY:
 	case CQL_OP_PREPARE:
 	case CQL_OP_EXECUTE:
@@ -477,14 +492,14 @@ static int on_frame(struct net_conn *c, const uint8_t *frame, size_t len)
 		char msg[128];
 		snprintf(msg, sizeof(msg), "Unexpected message %s from a client", name);
 		conn_send_simple_error(cc, h.stream, CQL_ERR_PROTOCOL, msg);
-		return 0;
+		return;
 	}
 	}
 	struct cqlreq *r = req_get(cc);
 	if (!r) {
 		conn_send_simple_error(cc, h.stream, CQL_ERR_OVERLOADED,
 		                       "out of memory for a new request");
-		return 0;
+		return;
 	}
 	r->stream = h.stream;
 	struct exec_req *x = &r->x;
@@ -501,9 +516,16 @@ static int on_frame(struct net_conn *c, const uint8_t *frame, size_t len)
 	s->stats.inflight++;
 	if (cc->inflight >= s->opts.max_inflight && !cc->paused) {
 		cc->paused = true;
-		net_conn_pause_read(c);
+		if (cc->nc)
+			net_conn_pause_read(cc->nc);
 	}
 	executor_run(s->ex, x);
+	return;
+}
+
+static int on_frame(struct net_conn *c, const uint8_t *frame, size_t len)
+{
+	handle_frame(net_conn_ctx(c), frame, len);
 	return 0;
 }
 
@@ -523,10 +545,11 @@ static const struct net_conn_ops cql_ops = {
         .on_close = on_close,
 };
 
-int cqlserver_new(struct net_loop *nl, const struct cqlserver_options *opts,
-                  const struct cqlserver_deps *deps, struct cqlserver **out, struct cerr *err)
+static int server_create(struct net_loop *nl, const struct cqlserver_options *opts,
+                         const struct cqlserver_deps *deps, struct cqlserver **out,
+                         struct cerr *err)
 {
-	if (!opts->address)
+	if (nl && !opts->address)
 		return cerr_set(err, COL_EINVAL, "cqlserver: no listen address");
 	struct cqlserver *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -568,6 +591,10 @@ int cqlserver_new(struct net_loop *nl, const struct cqlserver_options *opts,
 	if (rc) {
 		cerr_set(err, rc, "cqlserver: cannot create the executor");
 		goto fail;
+	}
+	if (!nl) {
+		*out = s; /* detached: cqlserver_feed() only */
+		return 0;
 	}
 	struct net_addr addr;
 	rc = net_addr_parse(opts->address, opts->port, &addr, err);
@@ -617,6 +644,12 @@ void cqlserver_free(struct cqlserver *s)
 		prepared_cache_free(s->own_prepared);
 	buf_release(&s->scratch);
 	free(s);
+}
+
+int cqlserver_new(struct net_loop *nl, const struct cqlserver_options *opts,
+                  const struct cqlserver_deps *deps, struct cqlserver **out, struct cerr *err)
+{
+	return server_create(nl, opts, deps, out, err);
 }
 
 uint16_t cqlserver_port(const struct cqlserver *s)
@@ -672,4 +705,47 @@ void cqlserver_event_schema(struct cqlserver *s, const char *change, const char 
 	if (table)
 		cql_put_string(&s->scratch, table);
 	broadcast(s, EV_SCHEMA);
+}
+
+int cqlserver_new_detached(const struct cqlserver_options *opts, const struct cqlserver_deps *deps,
+                           struct cqlserver **out, struct cerr *err)
+{
+	struct cqlserver_options o = *opts;
+	o.address = NULL;
+	return server_create(NULL, &o, deps, out, err);
+}
+
+int cqlserver_feed(struct cqlserver *s, const uint8_t *in, size_t len, struct buf *out)
+{
+	struct cqlconn cc = {.srv = s, .sink = out};
+	size_t pos = 0;
+	int rc = 0;
+	while (pos < len && !cc.closing) {
+		long fl = cql_framer(in + pos, len - pos);
+		if (fl <= 0) {
+			rc = COL_EAGAIN; /* a partial header */
+			break;
+		}
+		if ((size_t)fl > s->opts.max_frame_size + CQLPROTO_HEADER_LEN) {
+			oversized(&cc, in + pos, len - pos, (size_t)fl);
+			break;
+		}
+		if ((size_t)fl > len - pos) {
+			rc = COL_EAGAIN; /* a partial body: a real connection would wait */
+			break;
+		}
+		handle_frame(&cc, in + pos, (size_t)fl);
+		pos += (size_t)fl;
+	}
+	/* the local proxy completes every request before handle_frame returns */
+	struct cqlreq *r = cc.free_reqs;
+	while (r) {
+		struct cqlreq *n = r->next_free;
+		buf_release(&r->x.body_out);
+		free(r);
+		r = n;
+	}
+	if (cc.closing)
+		return COL_ECLOSED;
+	return rc;
 }

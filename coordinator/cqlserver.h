@@ -98,4 +98,16 @@ void cqlserver_event_topology(struct cqlserver *s, bool new_node, const uint8_t 
 void cqlserver_event_schema(struct cqlserver *s, const char *change, const char *ks,
                             const char *table);
 
+/*
+ * Tests and fuzzing: a server that does not listen, and one connection's bytes
+ * run through the same state machine with the responses appended to `out`.
+ * Requires a proxy that completes before it returns (proxy_new_local).
+ * 0 when every byte was consumed; COL_EAGAIN when input ended inside a frame;
+ * COL_ECLOSED when the connection would have been closed (fatal protocol error).
+ */
+struct buf;
+int cqlserver_new_detached(const struct cqlserver_options *opts, const struct cqlserver_deps *deps,
+                           struct cqlserver **out, struct cerr *err);
+int cqlserver_feed(struct cqlserver *s, const uint8_t *in, size_t len, struct buf *out);
+
 #endif
