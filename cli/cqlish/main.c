@@ -133,9 +133,9 @@ static char **schema_names(void *ctx, enum cqlcomplete_what what, const char *ks
 	}
 	buf_put_u8(&q, 0);
 	/* Completion must not mark the session as failed nor print. */
-	bool saved = sh->error;
+	sh->quiet++;
 	struct cqlresult *r = buf_ok(&q) ? shell_select(sh, (const char *)q.data, false) : NULL;
-	sh->error = saved;
+	sh->quiet--;
 	buf_release(&q);
 	if (!r)
 		return NULL;

@@ -26,6 +26,8 @@ static void out_buf(struct buf *b)
 
 void shell_printerr(struct shell *sh, const char *fmt, ...)
 {
+	if (sh->quiet)
+		return;
 	sh->error = true;
 	char msg[8192];
 	va_list ap;
@@ -352,6 +354,56 @@ static char *statement_keyspace(const struct shell *sh, const char *s)
 	return NULL;
 }
 
+/* ---- schema agreement --------------------------------------------------------------------------
+ */
+
+/*
+ * After DDL wait until system.local and every row of system.peers show the
+ * same schema version, like the python driver under cqlsh
+ * (max_schema_agreement_wait = 10 s, polled every 200 ms).
+ */
+#define SCHEMA_AGREEMENT_WAIT_MS 10000
+#define SCHEMA_AGREEMENT_POLL_MS 200
+
+/* 1 agreed, 0 not yet, -1 cannot tell (query failed). */
+static int schema_agreed(struct shell *sh)
+{
+	struct cqlresult *l = shell_select(
+	        sh, "SELECT schema_version FROM system.local WHERE key = 'local'", false);
+	if (!l)
+		return -1;
+	struct cqlresult *p =
+	        shell_select(sh, "SELECT peer, schema_version FROM system.peers", false);
+	int rc = -1;
+	if (p && l->n_rows == 1 && l->meta.n_cols == 1) {
+		const struct cql_slice *mine = cqlresult_cell(l, 0, 0);
+		int pc = cqlresult_column(p, "schema_version");
+		rc = pc >= 0 ? 1 : -1;
+		for (uint32_t i = 0; rc == 1 && i < p->n_rows; i++) {
+			const struct cql_slice *v = cqlresult_cell(p, i, (uint32_t)pc);
+			if (v->len != mine->len ||
+			    (v->len > 0 && memcmp(v->p, mine->p, (size_t)v->len)))
+				rc = 0;
+		}
+	}
+	cqlresult_free(l);
+	cqlresult_free(p);
+	return rc;
+}
+
+static void wait_schema_agreement(struct shell *sh)
+{
+	int64_t deadline = clock_mono_ms() + SCHEMA_AGREEMENT_WAIT_MS;
+	sh->quiet++;
+	int rc;
+	while ((rc = schema_agreed(sh)) == 0 && clock_mono_ms() < deadline)
+		usleep(SCHEMA_AGREEMENT_POLL_MS * 1000);
+	sh->quiet--;
+	if (rc == 0)
+		shell_printerr(sh, "Warning: schema version mismatch detected; check the schema "
+		                   "versions of your nodes in system.local and system.peers.");
+}
+
 /* ---- results --------------------------------------------------------------------------------- */
 
 static void print_warnings(struct cqlresult *r)
@@ -376,9 +428,9 @@ static uint8_t *result_roles(struct shell *sh, const struct cqlresult *r)
 	buf_put_str(&q, " AND table_name = ");
 	cqlfmt_quote_string(&q, r->meta.cols[0].table, strlen(r->meta.cols[0].table));
 	buf_put_u8(&q, 0);
-	bool saved = sh->error;
+	sh->quiet++;
 	struct cqlresult *cr = buf_ok(&q) ? shell_select(sh, (const char *)q.data, false) : NULL;
-	sh->error = saved;
+	sh->quiet--;
 	buf_release(&q);
 	if (!cr)
 		return NULL;
@@ -473,9 +525,9 @@ static void run_cql(struct shell *sh, const char *stmt)
 {
 	char *ks = statement_keyspace(sh, stmt);
 	if (ks) {
-		bool saved = sh->error;
+		sh->quiet++;
 		maybe_warn_consistency(sh, ks);
-		sh->error = saved;
+		sh->quiet--;
 		free(ks);
 	}
 	struct cql_qparams p;
@@ -505,6 +557,7 @@ static void run_cql(struct shell *sh, const char *stmt)
 		free(sh->keyspace);
 		sh->keyspace = dupstr(r->keyspace);
 		break;
+	case CQLRES_SCHEMA_CHANGE: wait_schema_agreement(sh); break;
 	default: break;
 	}
 	cqlresult_free(r);
@@ -562,9 +615,9 @@ static void cmd_consistency(struct shell *sh, struct words *w)
 	printf("Consistency level set to %s.\n", cql_consistency_name(cl));
 	if (sh->keyspace) {
 		fflush(stdout);
-		bool saved = sh->error;
+		sh->quiet++;
 		maybe_warn_consistency(sh, sh->keyspace);
-		sh->error = saved;
+		sh->quiet--;
 	}
 }
 

@@ -44,6 +44,7 @@ struct shell {
 	bool error;           /* some statement failed */
 	bool stop;            /* EXIT / QUIT */
 	int source_depth;
+	int quiet; /* > 0: errors are neither printed nor counted (tab completion) */
 
 	int64_t last_ts; /* client timestamps strictly increase */
 
