@@ -499,10 +499,14 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	conn_process_input(c);
 }
 
-static void conn_set_nodelay(int fd)
+static void conn_set_sockopts(int fd, const struct net_conn_opts *o)
 {
 	int one = 1;
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (o->user_timeout_ms) {
+		unsigned t = o->user_timeout_ms;
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &t, sizeof(t));
+	}
 }
 
 static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -526,7 +530,7 @@ static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 		c->local.len = sizeof(c->local.ss);
 		if (getsockname(c->fd, (struct sockaddr *)&c->local.ss, &c->local.len) < 0)
 			c->local.len = 0;
-		conn_set_nodelay(c->fd);
+		conn_set_sockopts(c->fd, &c->opts);
 		c->nl->st.conns_connected++;
 		if (c->ops.on_connect)
 			c->ops.on_connect(c);
@@ -887,7 +891,7 @@ static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			close(fd);
 			continue;
 		}
-		conn_set_nodelay(fd);
+		conn_set_sockopts(fd, &s->opts.conn);
 		struct net_conn *c = conn_new(s->nl, fd, &s->ops, &s->opts.conn, s->ctx);
 		if (!c) {
 			close(fd);

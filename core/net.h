@@ -142,6 +142,13 @@ struct net_conn_opts {
 	size_t out_cap;              /* refuse writes (COL_EFULL) beyond this [64 MiB] */
 	size_t read_chunk;           /* bytes asked of each read(2) [64 KiB] */
 	unsigned connect_timeout_ms; /* outgoing connect deadline [2000] */
+	/*
+	 * TCP_USER_TIMEOUT: close the connection (COL_EIO) when sent data stays
+	 * unacknowledged this long, instead of the kernel's minutes of
+	 * retransmissions; a link cut by a firewall is noticed and re-dialled.
+	 * [0 = the kernel's default]
+	 */
+	unsigned user_timeout_ms;
 };
 
 /* Counters of one connection (cumulative since it opened). */

@@ -263,9 +263,12 @@ static void mark_dead(struct gossiper *g, struct gossip_endpoint *ep, const char
 	if (!ep->alive || ep->self)
 		return;
 	ep->alive = false;
+	/* A stalled connection must not hold what we send once it is back: dial afresh. */
+	messaging_reset_peer(g->m, &ep->addr);
 	char d[128];
 	ep_describe(ep, d, sizeof(d));
 	log_info(MOD, "node %s is now DOWN (%s)", d, why);
+
 	NOTIFY(g, on_dead, ep);
 }
 

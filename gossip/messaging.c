@@ -32,6 +32,12 @@
 /* Below ~4 KiB zstd saves little on msgpack and costs more CPU than the bytes it saves. */
 #define DEF_COMPRESS_THRESHOLD 4096u
 #define DEF_MAX_INBOUND        1024u
+/*
+ * A firewall that drops packets leaves TCP retransmitting for minutes, with
+ * back-off that delays recovery long after the cut heals; 10 s without an
+ * acknowledgement ends the connection so that the next message dials afresh.
+ */
+#define DEF_TCP_USER_TIMEOUT_MS 10000u
 /* zstd level 1: the fastest; internode links are CPU-bound here, not bandwidth-bound. */
 #define ZSTD_LEVEL 1
 /* The frame header: u32 length + u8 flags. */
@@ -593,6 +599,7 @@ static void peer_connect(struct messaging_peer *p)
 	        .out_high = m->cfg.peer_queue_bytes,
 	        .out_cap = m->cfg.peer_queue_bytes,
 	        .connect_timeout_ms = m->cfg.connect_timeout_ms,
+	        .user_timeout_ms = m->cfg.tcp_user_timeout_ms,
 	};
 	struct cerr e = {0};
 	struct net_conn *c;
@@ -1068,6 +1075,8 @@ int messaging_new(struct net_loop *nl, const struct messaging_config *cfg, struc
 		c->connect_timeout_ms = DEF_CONNECT_TIMEOUT_MS;
 	if (!c->max_inbound)
 		c->max_inbound = DEF_MAX_INBOUND;
+	if (!c->tcp_user_timeout_ms)
+		c->tcp_user_timeout_ms = DEF_TCP_USER_TIMEOUT_MS;
 	m->cluster = strdup(cfg->cluster_name);
 	c->cluster_name = m->cluster;
 	net_addr_format(&c->listen, m->listen_str, sizeof(m->listen_str));
@@ -1079,7 +1088,9 @@ int messaging_new(struct net_loop *nl, const struct messaging_config *cfg, struc
 	        .conn = {.max_frame = c->max_message + FRAME_HDR,
 	                 /* inbound connections only carry the handshake answer out */
 	                 .out_high = 64u << 10,
-	                 .out_cap = 1u << 20},
+	                 .out_cap = 1u << 20,
+	                 .user_timeout_ms = c->tcp_user_timeout_ms},
+
 	        .max_conns = c->max_inbound,
 	};
 	int rc = net_server_new(nl, &c->listen, &so, &IN_OPS, in_on_accept, m, &m->srv, err);
@@ -1197,4 +1208,19 @@ void messaging_foreach_peer(const struct messaging *m,
 		peer_stats(p, &st);
 		fn(ctx, &p->addr, &st);
 	}
+}
+
+void messaging_reset_peer(struct messaging *m, const struct net_addr *addr)
+{
+	struct messaging_peer *p = peer_find(m, addr);
+	if (!p || !p->conn)
+		return;
+	struct net_conn *c = p->conn;
+	/* Detach first: this close is not a failed attempt and earns no backoff. */
+	net_conn_set_ctx(c, NULL);
+	p->conn = NULL;
+	p->state = PEER_IDLE;
+	net_conn_close(c, 0, "reset: the peer was convicted");
+	if (p->pending_msgs > 0 && !ev_is_active(&p->backoff))
+		peer_connect(p);
 }

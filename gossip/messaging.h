@@ -147,6 +147,8 @@ struct messaging_config {
 	unsigned connect_timeout_ms; /* [2000] */
 	size_t compress_threshold;   /* compress bodies larger than this [4096]; 0 = default */
 	unsigned max_inbound;        /* inbound connections at once [1024] */
+	/* Unacknowledged data closes a connection after this long (core/net.h) [10000] */
+	unsigned tcp_user_timeout_ms;
 };
 
 /*
@@ -256,6 +258,14 @@ int messaging_failure_text(const struct msg_in *rsp, int *code, char *msg, size_
  * connection, drop its queue.  Its pending requests still time out.
  */
 void messaging_forget_peer(struct messaging *m, const struct net_addr *addr);
+
+/*
+ * Close our outgoing connection to `addr` now (the gossiper does it when it
+ * convicts a node, as Cassandra interrupts its outbound connections): bytes
+ * stuck in a stalled connection are dropped and the next message dials
+ * afresh, without backoff.  No-op for an unknown address.
+ */
+void messaging_reset_peer(struct messaging *m, const struct net_addr *addr);
 
 /* ---- metrics --------------------------------------------------------------------------------- */
 

@@ -604,3 +604,23 @@ Test(messaging, burst_is_coalesced)
 	messaging_free(a);
 	messaging_free(b);
 }
+
+Test(messaging, reset_peer_dials_afresh_without_backoff)
+{
+	struct messaging *a = node(1, "test", NULL), *b = node(2, "test", NULL);
+	struct counter h = {0};
+	messaging_register(b, VERB_MUTATION, echo_handler, &h);
+	cr_assert_eq(messaging_send(a, messaging_listen_addr(b), VERB_MUTATION, "\x01", 1), 0);
+	cr_assert(run_until(&h.n, 1, 3000));
+	messaging_reset_peer(a, messaging_listen_addr(b));
+	struct messaging_peer_stats st;
+	cr_assert_eq(messaging_peer_get_stats(a, messaging_listen_addr(b), &st), 0);
+	cr_expect_eq(st.state, PEER_IDLE);
+	cr_expect_eq(st.connect_failures, 0, "a reset is not a failure");
+	cr_assert_eq(messaging_send(a, messaging_listen_addr(b), VERB_MUTATION, "\x02", 1), 0);
+	cr_assert(run_until(&h.n, 2, 3000), "the next message goes out on a new connection");
+	cr_assert_eq(messaging_peer_get_stats(a, messaging_listen_addr(b), &st), 0);
+	cr_expect_eq(st.connects, 2);
+	messaging_free(a);
+	messaging_free(b);
+}
