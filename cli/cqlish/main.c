@@ -239,6 +239,19 @@ static void interactive(struct shell *sh)
 		char *stmt;
 		size_t end_line;
 		while (!sh->stop && cqlsplit_next(&g_split, &stmt, &end_line) == 1) {
+			/* Like cqlsh: a statement typed on several lines also enters the
+			 * history as one line, so it can be recalled whole. */
+			if (strchr(stmt, '\n')) {
+				struct buf h;
+				buf_init(&h);
+				for (const char *c = stmt; *c; c++)
+					buf_put_u8(&h, *c == '\n' ? ' ' : (uint8_t)*c);
+				buf_put_str(&h, ";");
+				buf_put_u8(&h, 0);
+				if (buf_ok(&h))
+					add_history((const char *)h.data);
+				buf_release(&h);
+			}
 			shell_run(sh, stmt);
 			free(stmt);
 		}

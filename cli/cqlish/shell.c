@@ -406,13 +406,14 @@ static void wait_schema_agreement(struct shell *sh)
 
 /* ---- results --------------------------------------------------------------------------------- */
 
-static void print_warnings(struct cqlresult *r)
+/* cqlsh's print_warnings text for the server's warnings of a result (printed after it). */
+static void format_warnings(const struct cqlresult *r, struct buf *out)
 {
 	if (!r->n_warnings)
 		return;
-	printf("\nWarnings :\n");
+	buf_put_str(out, "\nWarnings :\n");
 	for (size_t i = 0; i < r->n_warnings; i++)
-		printf("%s\n\n", r->warnings[i]);
+		buf_printf(out, "%s\n\n", r->warnings[i]);
 }
 
 /* Column roles of the result's table, for header colours (NULL if unknown). */
@@ -535,13 +536,15 @@ static void run_cql(struct shell *sh, const char *stmt)
 	struct cqlresult *r = request(sh, stmt, &p);
 	if (!r)
 		return;
-	print_warnings(r);
+	struct buf warnings;
+	buf_init(&warnings);
+	format_warnings(r, &warnings);
 	switch (r->kind) {
 	case CQLRES_ERROR: print_server_error(sh, &r->error); break;
 	case CQLRES_ROWS:
 		if (strncasecmp(stmt, "select", 6) == 0) {
-			print_rows(sh, stmt, r);
-			return; /* print_rows frees r */
+			print_rows(sh, stmt, r); /* frees r */
+			r = NULL;
 		} else {
 			struct cqlfmt_opts o = {
 			        .color = sh->color, .expand = sh->expand, .tty = sh->tty};
@@ -560,6 +563,8 @@ static void run_cql(struct shell *sh, const char *stmt)
 	case CQLRES_SCHEMA_CHANGE: wait_schema_agreement(sh); break;
 	default: break;
 	}
+	out_buf(&warnings);
+	buf_release(&warnings);
 	cqlresult_free(r);
 }
 
