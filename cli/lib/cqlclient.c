@@ -1149,9 +1149,9 @@ static int resolve(const char *host, uint16_t port, struct sockaddr_storage *ss,
 	                NI_NUMERICHOST) != 0)
 		snprintf(hbuf, sizeof(hbuf), "%s", host);
 	if (pick->ai_family == AF_INET6)
-		snprintf(peer, peer_len, "[%s]:%u", hbuf, port);
+		snprintf(peer, peer_len, "[%.64s]:%u", hbuf, port);
 	else
-		snprintf(peer, peer_len, "%s:%u", hbuf, port);
+		snprintf(peer, peer_len, "%.64s:%u", hbuf, port);
 	freeaddrinfo(res);
 	return COL_OK;
 }
@@ -1181,7 +1181,7 @@ int cqlconn_open(struct ev_loop *loop, const char *host, uint16_t port,
 		o.cql_version = "3.4.4";
 
 	struct sockaddr_storage ss;
-	socklen_t sl;
+	socklen_t sl = 0;
 	char peer[sizeof(((struct cqlconn *)0)->peer)];
 	int rc = resolve(host, port, &ss, &sl, peer, sizeof(peer), err);
 	if (rc)
