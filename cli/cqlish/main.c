@@ -207,8 +207,10 @@ static void interactive(struct shell *sh)
 	rl_basic_word_break_characters = " \t\n\"\\'`@$><=;|&{(,.";
 
 	struct sigaction sa = {0};
-	sa.sa_handler = on_sigint;
+	sa.sa_handler = on_sigint; /* no SA_RESTART: readline and waits see EINTR */
 	sigaction(SIGINT, &sa, NULL);
+	sh->interrupt = &g_interrupted;
+	cqlclient_set_interrupt(sh->cl, sh->interrupt);
 
 	struct buf prompt;
 	buf_init(&prompt);

@@ -117,6 +117,7 @@ int shell_connect(struct shell *sh, struct cerr *err)
 	int rc = cqlclient_connect(sh->host, sh->port, &sh->copts, &sh->cl, err);
 	if (rc)
 		return rc;
+	cqlclient_set_interrupt(sh->cl, sh->interrupt);
 	struct cql_qparams p;
 	cql_qparams_init(&p);
 	struct cqlresult *r = NULL;
@@ -191,7 +192,12 @@ static struct cqlresult *request(struct shell *sh, const char *cql, const struct
 	struct cqlresult *r = NULL;
 	struct cerr err = {0};
 	if (cqlclient_query(sh->cl, cql, p, &r, &err) != COL_OK) {
-		print_transport_error(sh, &err);
+		if (err.code == COL_EAGAIN) { /* Ctrl-C: cqlsh just starts a new line */
+			if (!sh->quiet)
+				putchar('\n');
+		} else {
+			print_transport_error(sh, &err);
+		}
 		return NULL;
 	}
 	return r;

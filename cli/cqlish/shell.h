@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 
 #define CQLISH_VERSION           "0.1.0"
@@ -45,6 +46,7 @@ struct shell {
 	bool stop;            /* EXIT / QUIT */
 	int source_depth;
 	int quiet; /* > 0: errors are neither printed nor counted (tab completion) */
+	volatile sig_atomic_t *interrupt; /* Ctrl-C flag of the interactive loop, or NULL */
 
 	int64_t last_ts; /* client timestamps strictly increase */
 

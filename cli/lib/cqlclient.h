@@ -46,6 +46,7 @@
 #include "core/cqltype.h"
 #include "core/err.h"
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -302,6 +303,13 @@ int cqlclient_execute(struct cqlclient *cl, struct cqlprepared *ps, const struct
 int cqlclient_batch(struct cqlclient *cl, uint8_t type, const struct cql_batch_item *items,
                     uint16_t n, const struct cql_qparams *p, struct cqlresult **out,
                     struct cerr *err);
+/*
+ * Let a signal handler interrupt waits: while a request is outstanding the
+ * client checks *flag at least every 100 ms; when it is non-zero the call
+ * returns COL_EAGAIN ("interrupted") at once and the request's answer, when it
+ * comes, is dropped.  NULL turns it off.  The flag is not reset.
+ */
+void cqlclient_set_interrupt(struct cqlclient *cl, volatile sig_atomic_t *flag);
 /* The host and port connected to ("127.0.0.1:9042"). */
 const char *cqlclient_peer(const struct cqlclient *cl);
 struct cqlconn *cqlclient_conn(struct cqlclient *cl);

@@ -527,3 +527,127 @@ Test(conn, handshake_error_and_refused_connection)
 	cr_assert_eq(rc, COL_ENOTFOUND);
 	cr_assert(strstr(err.msg, "cannot resolve host 'no-such-host.invalid'"), "%s", err.msg);
 }
+
+/* ---- the blocking client, with a peer thread ---- */
+
+#include <pthread.h>
+
+struct tpeer {
+	int lfd;
+	int delay_ms[8]; /* before answering the i-th QUERY */
+};
+
+static int read_full(int fd, uint8_t *p, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = recv(fd, p + got, n - got, 0);
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+static int tpeer_frame(int fd, struct cql_header *h, uint8_t *body, size_t cap)
+{
+	uint8_t hb[9];
+	if (read_full(fd, hb, 9))
+		return -1;
+	cql_header_decode(hb, 9, h);
+	if (h->length > cap)
+		return -1;
+	return read_full(fd, body, h->length);
+}
+
+static void tpeer_send(int fd, int16_t stream, uint8_t op, const struct buf *body)
+{
+	struct buf f;
+	buf_init(&f);
+	size_t s = cql_frame_begin(&f, 0x84, 0, stream, op);
+	if (body)
+		buf_put(&f, body->data, body->len);
+	cql_frame_end(&f, s);
+	(void)!send(fd, f.data, f.len, MSG_NOSIGNAL);
+	buf_release(&f);
+}
+
+/* Answers the handshake, then QUERY "USE x" with Set_keyspace x. */
+static void *tpeer_main(void *arg)
+{
+	struct tpeer *tp = arg;
+	int fd = accept(tp->lfd, NULL, NULL);
+	if (fd < 0)
+		return NULL;
+	uint8_t body[4096];
+	struct cql_header h;
+	struct buf out;
+	buf_init(&out);
+	int q = 0;
+	while (tpeer_frame(fd, &h, body, sizeof(body)) == 0) {
+		buf_reset(&out);
+		if (h.opcode == CQL_OP_OPTIONS) {
+			cql_put_short(&out, 0);
+			tpeer_send(fd, h.stream, CQL_OP_SUPPORTED, &out);
+		} else if (h.opcode == CQL_OP_STARTUP) {
+			tpeer_send(fd, h.stream, CQL_OP_READY, NULL);
+		} else if (h.opcode == CQL_OP_QUERY) {
+			if (q < 8 && tp->delay_ms[q]) {
+				struct timespec ts = {0, tp->delay_ms[q] * 1000000L};
+				nanosleep(&ts, NULL);
+			}
+			q++;
+			uint32_t len = be32_load(body);
+			cql_put_int(&out, CQL_RESULT_SET_KEYSPACE);
+			cql_put_string_n(&out, (const char *)body + 8, len - 4); /* after "USE " */
+			tpeer_send(fd, h.stream, CQL_OP_RESULT, &out);
+		}
+	}
+	buf_release(&out);
+	close(fd);
+	return NULL;
+}
+
+static struct cqlresult *use(struct cqlclient *cl, const char *cql, int *rc, struct cerr *err)
+{
+	struct cql_qparams qp;
+	cql_qparams_init(&qp);
+	struct cqlresult *r = NULL;
+	*rc = cqlclient_query(cl, cql, &qp, &r, err);
+	return r;
+}
+
+Test(client, blocking_queries_and_interrupted_wait)
+{
+	struct peer p;
+	peer_listen(&p); /* for its socket only */
+	struct tpeer tp = {.lfd = p.lfd, .delay_ms = {0, 300, 0}};
+	pthread_t th;
+	pthread_create(&th, NULL, tpeer_main, &tp);
+	struct cqlclient *cl = NULL;
+	struct cerr err = {0};
+	cr_assert_eq(cqlclient_connect(p.host, p.port, NULL, &cl, &err), 0, "%s", err.msg);
+	int rc;
+	struct cqlresult *r = use(cl, "USE one", &rc, &err);
+	cr_assert_eq(rc, 0, "%s", err.msg);
+	cr_assert_str_eq(r->keyspace, "one");
+	cqlresult_free(r);
+
+	volatile sig_atomic_t flag = 1;
+	cqlclient_set_interrupt(cl, &flag);
+	r = use(cl, "USE late", &rc, &err);
+	cr_assert_eq(rc, COL_EAGAIN);
+	cr_assert(strstr(err.msg, "interrupted"), "%s", err.msg);
+	flag = 0;
+	/* The late answer to the abandoned request must not be taken for this one. */
+	r = use(cl, "USE three", &rc, &err);
+	cr_assert_eq(rc, 0, "%s", err.msg);
+	cr_assert_str_eq(r->keyspace, "three");
+	cqlresult_free(r);
+	cr_assert_str_eq(cqlclient_peer(cl), cqlconn_peer(cqlclient_conn(cl)));
+	cqlclient_free(cl);
+	pthread_join(th, NULL);
+	close(p.lfd);
+	ev_loop_destroy(p.loop);
+	buf_release(&p.in);
+}
