@@ -40,6 +40,9 @@
 /* Drivers ask 5000 rows a page; a request without a page size still gets bounded
  * pages of this many rows so that one SELECT cannot build an unbounded answer. */
 #define DEFAULT_MAX_ROWS 10000
+/* A page also ends once its rows take this many bytes, whatever the page size: a
+ * response stays far below the 256 MiB frame ceiling and the output bounds. */
+#define MAX_PAGE_BYTES (8u << 20)
 
 struct executor {
 	struct executor_deps d;
@@ -1451,7 +1454,7 @@ static int rsel_row(void *ctx, const struct store_partition *part, const struct 
 			rs->remaining--;
 		return 0;
 	}
-	if (rs->page > 0 && rs->nrows >= rs->page) {
+	if (rs->page > 0 && (rs->nrows >= rs->page || rs->out->len >= MAX_PAGE_BYTES)) {
 		rs->more = true;
 		return STOP_READ;
 	}
@@ -1619,6 +1622,9 @@ static int select_table(struct xq *q, int64_t limit)
 	struct proxy_result pr;
 	if (proxy_check(q->ex->d.proxy, ks, q->cl, false, &pr))
 		return fail_proxy(req, &pr);
+	if (p->count && !partitions)
+		snprintf(req->warning, sizeof(req->warning),
+		         "Aggregation query used without partition key");
 
 	struct rsel rs = {.q = q, .p = p, .t = t, .remaining = limit, .distinct = s->distinct};
 	rs.now_s = clock_wall_s();

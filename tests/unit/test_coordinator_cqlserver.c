@@ -384,6 +384,11 @@ Test(cqlserver, batch_and_unprepared)
 	cr_assert_eq(h.opcode, CQL_OP_RESULT, "%.*s", (int)b.len - 6, b.p + 6);
 	cr_assert_eq(cql_get_int(&b), CQL_RESULT_VOID);
 	h = next(&r, &b);
+	/* COUNT(*) without a partition key carries Cassandra's warning (flag 0x08) */
+	cr_assert(h.flags & CQL_FLAG_WARNING);
+	cr_assert_eq(cql_get_short(&b), 1);
+	struct cql_slice w = cql_get_string(&b);
+	cr_assert(w.len > 0 && memmem(w.p, (size_t)w.len, "without partition key", 21));
 	cr_assert_eq(cql_get_int(&b), CQL_RESULT_ROWS);
 	cql_get_int(&b);
 	cql_get_int(&b);
