@@ -1,0 +1,997 @@
+/*
+ * coordinator/storage_proxy + verbs: in-process clusters.  Each "node" is a
+ * store in a temp dir, a messaging instance on its own loopback address
+ * (COLONNADE_TEST_NET, default 127.0.0; ephemeral ports), the replica verbs
+ * and a storage proxy, all on one libev loop, with a ring over them.
+ * Liveness comes from a bitmap the tests flip; faults are real where it
+ * matters: a node whose messaging is gone (connection refused), replicas that
+ * accept messages and never answer.
+ */
+#include "coordinator/storage_proxy.h"
+
+#include "coordinator/verbs.h"
+#include "core/clock.h"
+#include "core/cqlproto.h"
+#include "core/log.h"
+#include "core/msgpk.h"
+
+#include <criterion/criterion.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAXN 8
+
+struct tnode {
+	char dir[64];
+	struct store *store;
+	struct store_table *tbl;
+	struct messaging *msg;
+	struct verbs *verbs;
+	struct storage_proxy *sp;
+	struct net_addr addr;
+	struct host_id hid;
+	bool down;   /* what the failure detector says */
+	bool silent; /* swallow MUTATION and READ: accept, never answer */
+	unsigned swallowed;
+	char dc[16];
+};
+
+static struct ev_loop *L;
+static struct net_loop *NL;
+static struct tnode N[MAXN];
+static size_t NN;
+static struct ring *RING;
+static struct replication REP;
+static unsigned WTO = 400, RTO = 600; /* short timeouts for the tests */
+
+static const uint8_t TABLE_ID[16] = {0x7a, 0xb1, 0xe0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13};
+
+static struct net_addr test_addr(int n, uint16_t port)
+{
+	const char *base = getenv("COLONNADE_TEST_NET");
+	char h[64];
+	snprintf(h, sizeof(h), "%s.%d", base && *base ? base : "127.0.0", n);
+	struct net_addr a;
+	cr_assert_eq(net_addr_parse(h, port, &a, NULL), 0);
+	return a;
+}
+
+static void tick_cb(struct ev_loop *l, ev_timer *w, int r)
+{
+	(void)l;
+	(void)w;
+	(void)r;
+}
+
+static bool run_until(const bool *flag, int ms)
+{
+	ev_now_update(L); /* the loop's clock is stale after slow set-up work (store opens) */
+	ev_timer t;
+	ev_timer_init(&t, tick_cb, 0.005, 0.005);
+	ev_timer_start(L, &t);
+	int64_t end = clock_mono_ms() + ms;
+	while (!*flag && clock_mono_ms() < end)
+		ev_run(L, EVRUN_ONCE);
+	ev_timer_stop(L, &t);
+	return *flag;
+}
+
+static void run_ms(int ms)
+{
+	bool never = false;
+	run_until(&never, ms);
+}
+
+static bool alive_fn(void *ctx, const struct ring *r, size_t idx)
+{
+	(void)ctx;
+	(void)r;
+	return !N[idx].down;
+}
+
+static int addr_fn(void *ctx, const struct ring *r, size_t idx, struct net_addr *out)
+{
+	(void)ctx;
+	(void)r;
+	*out = N[idx].addr;
+	return 0;
+}
+
+static const struct cqltype *PK_T[1], *CK_T[1];
+static struct store_column COLS[2];
+
+static void open_table(struct tnode *n)
+{
+	PK_T[0] = cqltype_simple(CQLTYPE_VARCHAR);
+	CK_T[0] = cqltype_simple(CQLTYPE_INT);
+	COLS[0] = (struct store_column){.id = 1, .type = cqltype_simple(CQLTYPE_VARCHAR)};
+	COLS[1] = (struct store_column){.id = 2, .type = cqltype_simple(CQLTYPE_INT)};
+	struct store_table_desc d = {.keyspace = "ks",
+	                             .name = "t",
+	                             .n_pk = 1,
+	                             .pk_types = PK_T,
+	                             .n_ck = 1,
+	                             .ck_types = CK_T,
+	                             .n_cols = 2,
+	                             .cols = COLS,
+	                             .gc_grace_seconds = 864000};
+	memcpy(d.id, TABLE_ID, 16);
+	struct cerr e = {0};
+	cr_assert_eq(store_table_open(n->store, &d, &n->tbl, &e), 0, "%s", e.msg);
+}
+
+static int silent_handler(struct messaging *m, const struct msg_in *msg, void *ctx)
+{
+	(void)m;
+	(void)msg;
+	struct tnode *n = ctx;
+	n->swallowed++;
+	return 0;
+}
+
+/* (Re)start node i's messaging, verbs and proxy on its address. */
+static void node_up(size_t i)
+{
+	struct tnode *n = &N[i];
+	struct messaging_config c = {0};
+	c.cluster_name = "sptest";
+	c.host_id = n->hid;
+	c.listen = n->addr;
+	c.reconnect_min_ms = 20;
+	c.reconnect_max_ms = 50;
+	c.connect_timeout_ms = 300;
+	struct cerr e = {0};
+	cr_assert_eq(messaging_new(NL, &c, &n->msg, &e), 0, "%s", e.msg);
+	n->addr = *messaging_listen_addr(n->msg); /* keeps the port on restarts */
+	struct verbs_config vc = {.msg = n->msg, .store = n->store, .forward_timeout_ms = WTO};
+	cr_assert_eq(verbs_new(&vc, &n->verbs, &e), 0, "%s", e.msg);
+	struct storage_proxy_config sc = {.msg = n->msg,
+	                                  .store = n->store,
+	                                  .write_timeout_ms = WTO,
+	                                  .read_timeout_ms = RTO,
+	                                  .range_timeout_ms = RTO,
+	                                  .is_alive = alive_fn,
+	                                  .addr_of = addr_fn};
+	cr_assert_eq(storage_proxy_new(&sc, &n->sp, &e), 0, "%s", e.msg);
+	if (n->silent) {
+		messaging_register(n->msg, VERB_MUTATION, silent_handler, n);
+		messaging_register(n->msg, VERB_READ, silent_handler, n);
+	}
+}
+
+/* Stop node i's networking (its store stays): peers get connection refused. */
+static void node_cut(size_t i)
+{
+	struct tnode *n = &N[i];
+	messaging_free(n->msg);
+	storage_proxy_free(n->sp);
+	verbs_free(n->verbs);
+	n->msg = NULL;
+	n->sp = NULL;
+	n->verbs = NULL;
+}
+
+static void set_silent(size_t i, bool on)
+{
+	N[i].silent = on;
+	if (on) {
+		messaging_register(N[i].msg, VERB_MUTATION, silent_handler, &N[i]);
+		messaging_register(N[i].msg, VERB_READ, silent_handler, &N[i]);
+	} else {
+		/* fresh handlers (no forwards are in flight in the tests that do this) */
+		verbs_free(N[i].verbs);
+		struct verbs_config vc = {.msg = N[i].msg, .store = N[i].store};
+		cr_assert_eq(verbs_new(&vc, &N[i].verbs, NULL), 0);
+	}
+}
+
+/*
+ * A cluster of n nodes: dcs[i] names node i's DC.  Each node owns 4 tokens
+ * spread over the ring.  rep_keys/vals: the keyspace's replication.
+ */
+static void cluster(size_t n, const char *const *dcs, const char *const *rk, const char *const *rv,
+                    size_t nr)
+{
+	L = ev_loop_new(EVFLAG_AUTO);
+	cr_assert_eq(net_loop_new(L, &NL), 0);
+	if (!getenv("SPTEST_LOG"))
+		log_set_fd(open("/dev/null", O_WRONLY));
+	NN = n;
+	static int64_t toks[MAXN][4];
+	struct ring_endpoint eps[MAXN];
+	memset(eps, 0, sizeof(eps));
+	uint64_t step = UINT64_MAX / (4 * n);
+	for (size_t i = 0; i < n; i++) {
+		struct tnode *t = &N[i];
+		memset(t, 0, sizeof(*t));
+		snprintf(t->dc, sizeof(t->dc), "%s", dcs[i]);
+		snprintf(t->dir, sizeof(t->dir), "/tmp/colonnade-sp-XXXXXX");
+		cr_assert(mkdtemp(t->dir) != NULL);
+		struct store_options o;
+		store_options_init(&o);
+		o.data_dir = t->dir;
+		o.block_cache_bytes = 4u << 20;
+		o.write_buffer_bytes = 4u << 20;
+		o.background_jobs = 1;
+		struct cerr e = {0};
+		cr_assert_eq(store_open(&o, &t->store, &e), 0, "%s", e.msg);
+		open_table(t);
+		for (int k = 0; k < HOST_ID_LEN; k++)
+			t->hid.b[k] = (uint8_t)(0x40 + i * 16 + k);
+		t->addr = test_addr((int)i + 1, 0);
+		node_up(i);
+		for (size_t j = 0; j < 4; j++)
+			toks[i][j] = (int64_t)((uint64_t)INT64_MIN + step / 2 + (j * n + i) * step);
+		memcpy(eps[i].host_id, t->hid.b, 16);
+		net_addr_host(&t->addr, eps[i].address, sizeof(eps[i].address));
+		snprintf(eps[i].dc, sizeof(eps[i].dc), "%s", dcs[i]);
+		snprintf(eps[i].rack, sizeof(eps[i].rack), "rack%zu", i);
+		eps[i].tokens = toks[i];
+		eps[i].n_tokens = 4;
+	}
+	struct cerr e = {0};
+	cr_assert_eq(ring_new(eps, n, &RING, &e), 0, "%s", e.msg);
+	cr_assert_eq(replication_parse(rk, rv, nr, &REP, &e), 0, "%s", e.msg);
+}
+
+static void cluster_simple(size_t n, const char *rf)
+{
+	const char *dcs[MAXN];
+	for (size_t i = 0; i < MAXN; i++)
+		dcs[i] = "dc1";
+	const char *k[] = {"class", "replication_factor"}, *v[] = {"SimpleStrategy", rf};
+	cluster(n, dcs, k, v, 2);
+}
+
+static void cluster_2dc(void)
+{
+	const char *dcs[] = {"dc1", "dc1", "dc1", "dc2", "dc2", "dc2"};
+	const char *k[] = {"class", "dc1", "dc2"}, *v[] = {"NetworkTopologyStrategy", "3", "3"};
+	cluster(6, dcs, k, v, 3);
+}
+
+static void teardown(void)
+{
+	for (size_t i = 0; i < NN; i++)
+		if (N[i].msg)
+			messaging_free(N[i].msg);
+	for (size_t i = 0; i < NN; i++) {
+		storage_proxy_free(N[i].sp);
+		verbs_free(N[i].verbs);
+		store_close(N[i].store);
+		char cmd[128];
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", N[i].dir);
+		cr_expect_eq(system(cmd), 0);
+	}
+	ring_unref(RING);
+	RING = NULL;
+	net_loop_free(NL);
+	ev_loop_destroy(L);
+	log_set_fd(2);
+}
+
+/* ---- request helpers ------------------------------------------------------------------------- */
+
+struct outcome {
+	bool done;
+	struct proxy_result res;
+	int rows;
+	char value[64]; /* col 1 of the last row */
+	int64_t ts;
+	int seen_n; /* col 2 of the last row */
+	char keys[256][16];
+	int cks[256];
+};
+
+static void on_done(void *ctx, const struct proxy_result *res)
+{
+	struct outcome *o = ctx;
+	cr_assert(!o->done, "done called twice");
+	o->done = true;
+	o->res = *res;
+}
+
+static int on_row(void *ctx, const struct store_partition *p, const struct store_row *r)
+{
+	struct outcome *o = ctx;
+	if (o->rows < 256) {
+		snprintf(o->keys[o->rows], 16, "%.*s", (int)p->pk[0].len, (const char *)p->pk[0].p);
+		o->cks[o->rows] = r->n_ck ? (int)(int32_t)be32_load(r->ck[0].p) : -1;
+	}
+	o->rows++;
+	o->value[0] = 0;
+	for (size_t i = 0; i < r->n_cells; i++) {
+		cr_assert(!r->cells[i].tombstone, "tombstones never reach the caller");
+		if (r->cells[i].col == 1) {
+			snprintf(o->value, sizeof(o->value), "%.*s", (int)r->cells[i].value_len,
+			         (const char *)r->cells[i].value);
+			o->ts = r->cells[i].ts;
+		}
+		if (r->cells[i].col == 2)
+			o->seen_n = (int)be32_load(r->cells[i].value);
+	}
+	return 0;
+}
+
+static void ck_of(int ck, uint8_t out[4])
+{
+	be32_store(out, (uint32_t)ck);
+}
+
+/* A mutation of key/ck on node i's table: col 1 = value (NULL: delete the cell). */
+static void mk_mutation(struct store_mutation *m, size_t i, const char *key, int ck,
+                        const char *value, int64_t ts)
+{
+	struct store_value pk = {key, strlen(key)};
+	uint8_t c[4];
+	ck_of(ck, c);
+	struct store_value cv = {c, 4};
+	struct cerr e = {0};
+	cr_assert_eq(store_mutation_init(m, N[i].tbl, &pk, 1, 0, &e), 0, "%s", e.msg);
+	if (value) {
+		cr_assert_eq(store_mutation_row_marker(m, &cv, 1, ts, 0), 0);
+		cr_assert_eq(
+		        store_mutation_set_cell(m, &cv, 1, 1, NULL, value, strlen(value), ts, 0),
+		        0);
+	} else {
+		cr_assert_eq(store_mutation_delete_cell(m, &cv, 1, 1, NULL, ts), 0);
+	}
+}
+
+static struct proxy_result write_at(size_t coord, uint16_t cl, const char *key, int ck,
+                                    const char *value, int64_t ts)
+{
+	struct store_mutation m;
+	mk_mutation(&m, coord, key, ck, value, ts);
+	struct outcome o = {0};
+	struct store_mutation *ms[1] = {&m};
+	ev_now_update(L);
+	storage_proxy_write(N[coord].sp, RING, &REP, cl, ms, 1, PROXY_WRITE_SIMPLE, on_done, &o);
+	store_mutation_release(&m);
+	cr_assert(run_until(&o.done, 5000), "write never answered");
+	return o.res;
+}
+
+/* Apply a write to one node's store only (a replica that alone saw it). */
+static void write_local(size_t i, const char *key, int ck, const char *value, int64_t ts)
+{
+	struct store_mutation m;
+	mk_mutation(&m, i, key, ck, value, ts);
+	struct cerr e = {0};
+	cr_assert_eq(store_apply(N[i].store, &m, &e), 0, "%s", e.msg);
+	store_mutation_release(&m);
+}
+
+static struct outcome read_at(size_t coord, uint16_t cl, const char *key)
+{
+	struct store_value pk = {key, strlen(key)};
+	struct proxy_read rd = {.table = N[coord].tbl, .pk = &pk, .n_pk = 1};
+	struct outcome o = {0};
+	ev_now_update(L);
+	storage_proxy_read_partition(N[coord].sp, RING, &REP, cl, &rd, on_row, &o, on_done, &o);
+	cr_assert(run_until(&o.done, 8000), "read never answered");
+	return o;
+}
+
+/* What node i's own store holds for key/ck col 1 ("" if nothing). */
+static struct outcome local_read(size_t i, const char *key)
+{
+	struct store_value pk = {key, strlen(key)};
+	struct outcome o = {0};
+	struct cerr e = {0};
+	cr_assert_eq(store_read_partition(N[i].tbl, &pk, 1, NULL, 0, 0, 0, on_row, &o, &e), 0, "%s",
+	             e.msg);
+	return o;
+}
+
+static size_t replicas_of(const char *key, uint32_t *out)
+{
+	struct store_value pk = {key, strlen(key)};
+	int64_t token;
+	cr_assert_eq(store_partition_token(N[0].tbl, &pk, 1, &token, NULL), 0);
+	return ring_replicas(RING, &REP, token, out, SP_MAX_REPLICAS);
+}
+
+static bool is_replica(const char *key, size_t node)
+{
+	uint32_t r[SP_MAX_REPLICAS];
+	size_t n = replicas_of(key, r);
+	for (size_t i = 0; i < n; i++)
+		if (r[i] == node)
+			return true;
+	return false;
+}
+
+static const uint16_t ALL_CLS[] = {CL_ANY,         CL_ONE,       CL_TWO,
+                                   CL_THREE,       CL_QUORUM,    CL_LOCAL_QUORUM,
+                                   CL_EACH_QUORUM, CL_LOCAL_ONE, CL_ALL};
+#define N_CLS (sizeof(ALL_CLS) / sizeof(ALL_CLS[0]))
+
+/* ---- tests ----------------------------------------------------------------------------------- */
+
+TestSuite(storage_proxy, .fini = teardown, .timeout = 120);
+
+Test(storage_proxy, write_then_read_every_level_all_up)
+{
+	cluster_simple(3, "3");
+	for (size_t i = 0; i < N_CLS; i++) {
+		char key[16], val[16];
+		snprintf(key, sizeof(key), "k%zu", i);
+		snprintf(val, sizeof(val), "v%zu", i);
+		struct proxy_result w = write_at(i % 3, ALL_CLS[i], key, 1, val, 1000 + (int64_t)i);
+		cr_expect_eq(w.code, 0, "%s: %s", cql_consistency_name(ALL_CLS[i]), w.msg);
+		if (ALL_CLS[i] == CL_ANY)
+			continue;
+		run_ms(30); /* W + R may be <= RF here: let every replica apply it first */
+		struct outcome r = read_at((i + 1) % 3, ALL_CLS[i], key);
+		cr_expect_eq(r.res.code, 0, "%s: %s", cql_consistency_name(ALL_CLS[i]), r.res.msg);
+		cr_expect_eq(r.rows, 1);
+		cr_expect_str_eq(r.value, val);
+	}
+	run_ms(50);
+	/* every replica holds every write */
+	for (size_t n = 0; n < 3; n++)
+		cr_expect_str_eq(local_read(n, "k0").value, "v0");
+	/* ANY reads are refused, SERIAL writes too */
+	struct outcome r = read_at(0, CL_ANY, "k0");
+	cr_expect_eq(r.res.code, COL_EINVAL);
+	cr_expect_str_eq(r.res.msg, "ANY ConsistencyLevel is only supported for writes");
+	struct proxy_result w = write_at(0, CL_SERIAL, "k0", 1, "x", 1);
+	cr_expect_eq(w.code, COL_EINVAL);
+}
+
+/*
+ * TestAvailability: for each number of live replicas of a key (the others
+ * marked down), every level's write and read succeeds or fails with
+ * Unavailable(required, alive) exactly as Cassandra's rules say.
+ */
+static void availability(size_t coord_pick_nonreplica)
+{
+	const char *key = "avail";
+	uint32_t reps[SP_MAX_REPLICAS];
+	size_t nr = replicas_of(key, reps);
+	cr_assert_eq(nr, 3);
+	size_t coord = reps[0];
+	if (coord_pick_nonreplica) {
+		for (size_t i = 0; i < NN; i++)
+			if (!is_replica(key, i))
+				coord = i;
+	}
+	int64_t ts = 5000;
+	for (int dead = 0; dead <= 2; dead++) {
+		for (size_t i = 0; i < NN; i++)
+			N[i].down = false;
+		/* take down `dead` replicas other than the coordinator */
+		int k = 0;
+		for (size_t i = 0; i < nr && k < dead; i++)
+			if (reps[i] != coord) {
+				N[reps[i]].down = true;
+				k++;
+			}
+		int alive = 3 - dead;
+		for (size_t c = 0; c < N_CLS; c++) {
+			uint16_t cl = ALL_CLS[c];
+			int need =
+			        cl == CL_TWO                     ? 2
+			        : cl == CL_THREE || cl == CL_ALL ? 3
+			        : cl == CL_QUORUM || cl == CL_LOCAL_QUORUM || cl == CL_EACH_QUORUM
+			                ? 2
+			                : 1;
+			struct proxy_result w = write_at(coord, cl, key, 1, "x", ++ts);
+			if (alive >= need) {
+				cr_expect_eq(w.code, 0, "write %s, %d alive: %s",
+				             cql_consistency_name(cl), alive, w.msg);
+			} else {
+				cr_expect_eq(w.code, COL_EUNAVAILABLE, "write %s, %d alive",
+				             cql_consistency_name(cl), alive);
+				cr_expect_eq(w.required, need);
+				cr_expect_eq(w.alive, alive);
+			}
+			if (cl == CL_ANY)
+				continue;
+			struct outcome r = read_at(coord, cl, key);
+			if (alive >= need) {
+				cr_expect_eq(r.res.code, 0, "read %s, %d alive: %s",
+				             cql_consistency_name(cl), alive, r.res.msg);
+				cr_expect_eq(r.rows, 1);
+			} else {
+				cr_expect_eq(r.res.code, COL_EUNAVAILABLE, "read %s, %d alive",
+				             cql_consistency_name(cl), alive);
+				cr_expect_eq(r.res.required, need);
+				cr_expect_eq(r.res.alive, alive);
+			}
+		}
+	}
+}
+
+Test(storage_proxy, availability_simple_rf3_3_nodes)
+{
+	cluster_simple(3, "3");
+	availability(0);
+}
+
+Test(storage_proxy, availability_simple_rf3_5_nodes)
+{
+	cluster_simple(5, "3");
+	availability(0);
+	availability(1);
+}
+
+Test(storage_proxy, availability_nts_3_3)
+{
+	cluster_2dc();
+	const char *key = "nts";
+	size_t coord = 0; /* dc1 */
+	int64_t ts = 100;
+	for (int d1 = 0; d1 <= 2; d1++) {
+		for (int d2 = 0; d2 <= 3; d2++) {
+			for (size_t i = 0; i < 6; i++)
+				N[i].down = false;
+			for (int i = 0; i < d1; i++)
+				N[2 - i].down =
+				        true; /* nodes 2, 1 of dc1 (never the coordinator) */
+			for (int i = 0; i < d2; i++)
+				N[3 + i].down = true;
+			int a = 3 - d1, b = 3 - d2;
+			for (size_t c = 0; c < N_CLS; c++) {
+				uint16_t cl = ALL_CLS[c];
+				bool ok;
+				int need, have;
+				switch (cl) {
+				case CL_TWO: need = 2, have = a + b; break;
+				case CL_THREE: need = 3, have = a + b; break;
+				case CL_QUORUM: need = 4, have = a + b; break;
+				case CL_ALL: need = 6, have = a + b; break;
+				case CL_LOCAL_QUORUM: need = 2, have = a; break;
+				case CL_LOCAL_ONE: need = 1, have = a; break;
+				case CL_EACH_QUORUM: need = 2, have = a < 2 ? a : b; break;
+				default: need = 1, have = a + b;
+				}
+				ok = cl == CL_EACH_QUORUM ? (a >= 2 && b >= 2) : have >= need;
+				struct proxy_result w = write_at(coord, cl, key, 1, "y", ++ts);
+				cr_expect_eq(w.code, ok ? 0 : COL_EUNAVAILABLE,
+				             "write %s dc1 %d dc2 %d: %s", cql_consistency_name(cl),
+				             a, b, w.msg);
+				if (!ok) {
+					cr_expect_eq(w.required, need, "%s",
+					             cql_consistency_name(cl));
+					cr_expect_eq(w.alive, have, "%s", cql_consistency_name(cl));
+				}
+				if (cl == CL_ANY)
+					continue;
+				struct outcome r = read_at(coord, cl, key);
+				cr_expect_eq(r.res.code, ok ? 0 : COL_EUNAVAILABLE,
+				             "read %s dc1 %d dc2 %d: %s", cql_consistency_name(cl),
+				             a, b, r.res.msg);
+			}
+		}
+	}
+}
+
+/*
+ * TestAccuracy: for every (W, R) with W + R > RF, a write acknowledged by
+ * exactly W replicas (the others silently drop it) is seen by a read at R
+ * from another coordinator.
+ */
+Test(storage_proxy, accuracy_every_w_r_pair)
+{
+	cluster_simple(3, "3");
+	const uint16_t lv[] = {CL_ONE, CL_TWO, CL_THREE, CL_QUORUM, CL_ALL};
+	const int n_of[] = {1, 2, 3, 2, 3};
+	int64_t ts = 1;
+	int pairs = 0;
+	for (size_t wi = 0; wi < 5; wi++) {
+		for (size_t ri = 0; ri < 5; ri++) {
+			if (n_of[wi] + n_of[ri] <= 3)
+				continue;
+			pairs++;
+			char key[32], val[32];
+			snprintf(key, sizeof(key), "acc-%zu-%zu", wi, ri);
+			snprintf(val, sizeof(val), "val-%zu-%zu", wi, ri);
+			size_t wc = pairs % 3, rc = (wc + 1) % 3;
+			/* the RF - W replicas other than the write coordinator miss the write */
+			int stale = 3 - n_of[wi];
+			for (size_t k = 1; k <= (size_t)stale; k++)
+				set_silent((wc + k) % 3, true);
+			struct proxy_result w = write_at(wc, lv[wi], key, 1, val, ++ts);
+			cr_assert_eq(w.code, 0, "W=%s: %s", cql_consistency_name(lv[wi]), w.msg);
+			for (size_t k = 1; k <= (size_t)stale; k++)
+				set_silent((wc + k) % 3, false);
+			struct outcome r = read_at(rc, lv[ri], key);
+			cr_expect_eq(r.res.code, 0, "W=%s R=%s: %s", cql_consistency_name(lv[wi]),
+			             cql_consistency_name(lv[ri]), r.res.msg);
+			cr_expect_str_eq(r.value, val, "W=%s R=%s", cql_consistency_name(lv[wi]),
+			                 cql_consistency_name(lv[ri]));
+			run_ms(WTO + 50); /* let the dropped requests time out */
+		}
+	}
+	cr_expect_eq(pairs, 20);
+}
+
+/* A replica cut off during writes is stale; one QUORUM read through it repairs it. */
+Test(storage_proxy, read_repair_of_a_replica_that_was_down)
+{
+	cluster_simple(3, "3");
+	cr_assert_eq(write_at(0, CL_ALL, "rr", 1, "old", 10).code, 0);
+	node_cut(2); /* connection refused from now on; the failure detector has not noticed */
+	struct proxy_result w = write_at(0, CL_QUORUM, "rr", 1, "new", 20);
+	cr_assert_eq(w.code, 0, "%s", w.msg);
+	w = write_at(1, CL_QUORUM, "rr", 2, "other-row", 21);
+	cr_assert_eq(w.code, 0, "%s", w.msg);
+	struct proxy_result all = write_at(0, CL_ALL, "rr", 3, "z", 22);
+	cr_expect_eq(all.code, COL_ETIMEDOUT, "ALL cannot be met with a replica refusing");
+	cr_expect_eq(all.required, 3);
+	cr_expect_eq(all.alive, 2);
+	node_up(2);
+	cr_expect_str_eq(local_read(2, "rr").value, "old", "node 3 missed the writes");
+	cr_expect_eq(local_read(2, "rr").rows, 1);
+	struct storage_proxy_stats st0;
+	storage_proxy_get_stats(N[2].sp, &st0);
+	struct outcome r = read_at(2, CL_QUORUM, "rr");
+	cr_assert_eq(r.res.code, 0, "%s", r.res.msg);
+	cr_expect_eq(r.rows, 3, "rows 1, 2 and 3 (3 reached two replicas before the timeout)");
+	struct storage_proxy_stats st;
+	storage_proxy_get_stats(N[2].sp, &st);
+	cr_expect_eq(st.digest_mismatches, st0.digest_mismatches + 1);
+	cr_expect(st.read_repairs > st0.read_repairs);
+	/* the repair was written before the answer: node 3's own store is current */
+	struct outcome l = local_read(2, "rr");
+	cr_expect_eq(l.rows, 3);
+	cr_expect_str_eq(l.keys[0], "rr");
+	/* row 1 carries "new" at ts 20 */
+	struct store_value pk = {"rr", 2};
+	uint8_t c1[4];
+	ck_of(1, c1);
+	struct store_value cv = {c1, 4};
+	struct store_slice sl = {.start = &cv,
+	                         .n_start = 1,
+	                         .start_incl = true,
+	                         .end = &cv,
+	                         .n_end = 1,
+	                         .end_incl = true};
+	struct outcome one = {0};
+	cr_assert_eq(store_read_partition(N[2].tbl, &pk, 1, &sl, 0, 0, 0, on_row, &one, NULL), 0);
+	cr_expect_str_eq(one.value, "new");
+	cr_expect_eq(one.ts, 20);
+	/* a second read finds nothing to repair */
+	r = read_at(2, CL_QUORUM, "rr");
+	storage_proxy_get_stats(N[2].sp, &st0);
+	cr_expect_eq(st0.digest_mismatches, st.digest_mismatches);
+}
+
+/* Cell-by-cell LWW across replicas that each hold part of the truth. */
+Test(storage_proxy, resolve_cell_by_cell_and_repair_everyone)
+{
+	cluster_simple(3, "3");
+	/* node 0: row 1 "a"@5; node 1: row 1 "b"@7; node 2: row 1 deleted@7 (tombstone wins the
+	 * tie), row 2 "only-on-2"@3 */
+	write_local(0, "lww", 1, "a", 5);
+	write_local(1, "lww", 1, "b", 7);
+	write_local(2, "lww", 1, NULL, 7);
+	write_local(2, "lww", 2, "only-on-2", 3);
+	struct outcome r = read_at(0, CL_ALL, "lww");
+	cr_assert_eq(r.res.code, 0, "%s", r.res.msg);
+	/* row 1 keeps its marker (ts 7 from node 1) but its cell is deleted; row 2 is live */
+	cr_expect_eq(r.rows, 2);
+	cr_expect_str_eq(r.value, "only-on-2");
+	for (size_t n = 0; n < 3; n++) {
+		struct outcome l = local_read(n, "lww");
+		cr_expect_eq(l.rows, 2, "node %zu", n);
+		cr_expect_str_eq(l.value, "only-on-2", "node %zu", n);
+	}
+	/* the three replicas now agree byte for byte: digests match */
+	struct storage_proxy_stats a, b;
+	storage_proxy_get_stats(N[1].sp, &a);
+	r = read_at(1, CL_ALL, "lww");
+	storage_proxy_get_stats(N[1].sp, &b);
+	cr_expect_eq(b.digest_mismatches, a.digest_mismatches);
+}
+
+Test(storage_proxy, write_timeout_counts_received_and_blockfor)
+{
+	cluster_simple(3, "3");
+	set_silent(1, true);
+	set_silent(2, true);
+	int64_t t0 = clock_mono_ms();
+	struct proxy_result w = write_at(0, CL_QUORUM, "wt", 1, "x", 1);
+	int64_t took = clock_mono_ms() - t0;
+	cr_expect_eq(w.code, COL_ETIMEDOUT, "%s", w.msg);
+	cr_expect_eq(w.alive, 1, "received: only the coordinator's own replica");
+	cr_expect_eq(w.required, 2);
+	cr_expect_eq(w.write_type, PROXY_WRITE_SIMPLE);
+	cr_expect(took >= WTO - 20 && took < WTO + 1000, "answered after %lld ms", (long long)took);
+	w = write_at(0, CL_ALL, "wt", 1, "x", 2);
+	cr_expect_eq(w.code, COL_ETIMEDOUT);
+	cr_expect_eq(w.alive, 1);
+	cr_expect_eq(w.required, 3);
+	/* ONE is met by the local replica at once */
+	w = write_at(0, CL_ONE, "wt", 1, "x", 3);
+	cr_expect_eq(w.code, 0);
+	/* a coordinator that is not a replica gets nothing: received 0 */
+	set_silent(0, true);
+	w = write_at(1, CL_ONE, "wt2", 1, "x", 4);
+	cr_expect(w.code == COL_ETIMEDOUT || w.code == 0);
+	/* reads: data from the local replica, the digest never comes */
+	set_silent(0, false);
+	struct outcome r = read_at(0, CL_QUORUM, "wt");
+	cr_expect_eq(r.res.code, COL_ETIMEDOUT, "%s", r.res.msg);
+	cr_expect_eq(r.res.required, 2);
+	cr_expect_eq(r.res.alive, 1);
+	cr_expect(r.res.data_present);
+	run_ms(RTO + 100);
+}
+
+Test(storage_proxy, write_timeout_when_coordinator_is_not_a_replica)
+{
+	cluster_simple(5, "3");
+	const char *key = "far";
+	size_t coord = 0;
+	for (size_t i = 0; i < 5; i++)
+		if (!is_replica(key, i))
+			coord = i;
+	uint32_t reps[SP_MAX_REPLICAS];
+	replicas_of(key, reps);
+	set_silent(reps[0], true);
+	set_silent(reps[1], true);
+	struct proxy_result w = write_at(coord, CL_QUORUM, key, 1, "x", 1);
+	cr_expect_eq(w.code, COL_ETIMEDOUT);
+	cr_expect_eq(w.alive, 1);
+	cr_expect_eq(w.required, 2);
+	struct outcome r = read_at(coord, CL_ONE, key);
+	/* ONE from a non-replica: the closest live replica may be a silent one */
+	cr_expect(r.res.code == 0 || r.res.code == COL_ETIMEDOUT);
+	if (r.res.code == COL_ETIMEDOUT) {
+		cr_expect_eq(r.res.alive, 0);
+		cr_expect_eq(r.res.required, 1);
+		cr_expect(!r.res.data_present);
+	}
+	run_ms(RTO + 100);
+}
+
+/* Cross-DC: one message over the WAN per write; the forwarder relays its peers' acks. */
+Test(storage_proxy, two_dc_write_is_forwarded_once)
+{
+	cluster_2dc();
+	struct proxy_result w = write_at(0, CL_ALL, "fwd", 1, "everywhere", 9);
+	cr_assert_eq(w.code, 0, "%s", w.msg);
+	int remote_msgs = 0, remote_peers = 0;
+	for (size_t i = 3; i < 6; i++) {
+		struct messaging_peer_stats ps;
+		if (messaging_peer_get_stats(N[0].msg, &N[i].addr, &ps) == 0 && ps.sent_msgs) {
+			remote_peers++;
+			remote_msgs += (int)ps.sent_msgs;
+		}
+	}
+	cr_expect_eq(remote_peers, 1, "one forwarder in dc2");
+	cr_expect_eq(remote_msgs, 1, "one cross-DC message");
+	for (size_t i = 0; i < 6; i++)
+		cr_expect_str_eq(local_read(i, "fwd").value, "everywhere", "node %zu", i);
+	struct storage_proxy_stats st;
+	storage_proxy_get_stats(N[0].sp, &st);
+	cr_expect_eq(st.forwarded, 1);
+	cr_expect_eq(st.relayed_acks, 2);
+	/* EACH_QUORUM needs the relayed acks too */
+	w = write_at(0, CL_EACH_QUORUM, "fwd", 1, "each", 10);
+	cr_expect_eq(w.code, 0, "%s", w.msg);
+	/* dc2 silent: LOCAL_QUORUM still succeeds, EACH_QUORUM times out with 2 of 4 */
+	for (size_t i = 3; i < 6; i++)
+		set_silent(i, true);
+	w = write_at(0, CL_LOCAL_QUORUM, "fwd", 1, "local", 11);
+	cr_expect_eq(w.code, 0, "%s", w.msg);
+	w = write_at(0, CL_EACH_QUORUM, "fwd", 1, "each2", 12);
+	cr_expect_eq(w.code, COL_ETIMEDOUT);
+	cr_expect_eq(w.required, 4);
+	cr_expect_eq(w.alive, 2);
+	struct outcome r = read_at(1, CL_LOCAL_QUORUM, "fwd");
+	cr_expect_eq(r.res.code, 0, "%s", r.res.msg);
+	cr_expect_str_eq(r.value, "each2");
+	run_ms(WTO + 100);
+}
+
+/* Range reads walk the ring at the level, merge replicas, repair, and page by position. */
+Test(storage_proxy, range_scan_pages_and_repairs)
+{
+	cluster_simple(4, "3");
+	char key[32];
+	for (int i = 0; i < 40; i++) {
+		snprintf(key, sizeof(key), "scan%02d", i);
+		cr_assert_eq(write_at((size_t)i % 4, CL_ALL, key, 1, "v", 100 + i).code, 0);
+	}
+	/* a newer value that only one replica of scan07 has */
+	uint32_t reps[SP_MAX_REPLICAS];
+	replicas_of("scan07", reps);
+	write_local(reps[2], "scan07", 1, "fresh", 999);
+	/* and a row that only one replica has */
+	replicas_of("scan11", reps);
+	write_local(reps[1], "scan11", 2, "extra", 500);
+	/* full scan at ALL */
+	struct proxy_scan sc = {.table = N[0].tbl, .start = INT64_MIN, .end = INT64_MIN};
+	struct outcome o = {0};
+	storage_proxy_scan(N[0].sp, RING, &REP, CL_ALL, &sc, on_row, &o, on_done, &o);
+	cr_assert(run_until(&o.done, 10000));
+	cr_assert_eq(o.res.code, 0, "%s", o.res.msg);
+	cr_expect_eq(o.rows, 41);
+	bool fresh = false;
+	for (int i = 0; i < o.rows && i < 256; i++)
+		if (strcmp(o.keys[i], "scan07") == 0)
+			fresh = true;
+	cr_expect(fresh);
+	for (size_t n = 0; n < 4; n++)
+		if (is_replica("scan07", n))
+			cr_expect_str_eq(local_read(n, "scan07").value, "fresh",
+			                 "node %zu repaired", n);
+	/* paging at QUORUM with limit 7: every row once, in the same order */
+	struct outcome all = o;
+	int got = 0;
+	struct store_position pos;
+	struct store_value ckv;
+	uint8_t ckb[4];
+	uint8_t keyb[64];
+	bool have_pos = false;
+	for (int page = 0; page < 20; page++) {
+		struct outcome p = {0};
+		struct proxy_scan ps = {.table = N[1].tbl,
+		                        .start = INT64_MIN,
+		                        .end = INT64_MIN,
+		                        .after = have_pos ? &pos : NULL,
+		                        .limit = 7};
+		storage_proxy_scan(N[(size_t)page % 4].sp, RING, &REP, CL_QUORUM, &ps, on_row, &p,
+		                   on_done, &p);
+		cr_assert(run_until(&p.done, 10000));
+		cr_assert_eq(p.res.code, 0, "%s", p.res.msg);
+		cr_assert(p.rows <= 7);
+		for (int i = 0; i < p.rows; i++) {
+			cr_expect_str_eq(p.keys[i], all.keys[got + i], "page %d row %d", page, i);
+			cr_expect_eq(p.cks[i], all.cks[got + i]);
+		}
+		got += p.rows;
+		if (p.rows < 7)
+			break;
+		/* position after the last row of the page */
+		const char *lk = p.keys[p.rows - 1];
+		size_t kl = strlen(lk);
+		memcpy(keyb, lk, kl);
+		struct store_value pkv = {keyb, kl};
+		cr_assert_eq(store_partition_token(N[1].tbl, &pkv, 1, &pos.token, NULL), 0);
+		pos.key = keyb;
+		pos.key_len = kl;
+		ck_of(p.cks[p.rows - 1], ckb);
+		ckv.p = ckb;
+		ckv.len = 4;
+		pos.ck = &ckv;
+		pos.n_ck = 1;
+		have_pos = true;
+	}
+	cr_expect_eq(got, 41);
+}
+
+/* ---- wire formats (golden bytes) ------------------------------------------------------------ */
+
+static void expect_bytes(const struct buf *b, const uint8_t *want, size_t n)
+{
+	cr_assert_eq(b->len, n, "length %zu, want %zu", b->len, n);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(b->data[i], want[i], "byte %zu: %02x, want %02x", i, b->data[i],
+		             want[i]);
+}
+
+Test(verbs_format, golden_mutation_and_relay)
+{
+	struct buf b;
+	buf_init(&b);
+	static const uint8_t mut[] = {0x91, 0x01}; /* stands for the storage bytes, copied as is */
+	verbs_put_mutation(&b, mut, sizeof(mut), 0, NULL, 0);
+	static const uint8_t plain[] = {0x92, 0x91, 0x01, 0xc0};
+	expect_bytes(&b, plain, sizeof(plain));
+	buf_reset(&b);
+	struct verbs_forward f[1];
+	cr_assert_eq(net_addr_parse("127.0.7.4", 7000, &f[0].addr, NULL), 0);
+	f[0].slot = 3;
+	verbs_put_mutation(&b, mut, sizeof(mut), 0x100000002ull, f, 1);
+	static const uint8_t fwd[] = {0x92, 0x91, 0x01, 0x92, 0xcf, 0,    0,    0,    1,   0,
+	                              0,    0,    2,    0x91, 0x93, 0xa9, '1',  '2',  '7', '.',
+	                              '0',  '.',  '7',  '.',  '4',  0xcd, 0x1b, 0x58, 0x03};
+	expect_bytes(&b, fwd, sizeof(fwd));
+	buf_reset(&b);
+	verbs_put_relay_ack(&b, 5, 2, COL_ETIMEDOUT);
+	static const uint8_t ack[] = {0x93, 0x05, 0x02, 0xf7};
+	expect_bytes(&b, ack, sizeof(ack));
+	uint64_t id;
+	uint32_t slot;
+	int st;
+	cr_assert_eq(verbs_decode_relay_ack(b.data, b.len, &id, &slot, &st), 0);
+	cr_expect_eq(id, 5);
+	cr_expect_eq(slot, 2);
+	cr_expect_eq(st, COL_ETIMEDOUT);
+	static const uint8_t bad[] = {0x93, 0x05, 0x02, 0x05};
+	cr_expect_eq(verbs_decode_relay_ack(bad, sizeof(bad), &id, &slot, &st), COL_ECORRUPT,
+	             "positive status refused");
+	buf_release(&b);
+}
+
+Test(verbs_format, golden_read_requests)
+{
+	struct buf b;
+	buf_init(&b);
+	struct store_value pk = {"k", 1};
+	struct verbs_read rd = {
+	        .kind = VERBS_READ_DIGEST, .now_s = 1000, .limit = 0, .pk = &pk, .n_pk = 1};
+	memset(rd.table_id, 0xab, 16);
+	verbs_put_read(&b, &rd);
+	static const uint8_t dig[] = {0x96, 0x01, 0xc4, 0x10, 0xab, 0xab, 0xab, 0xab,
+	                              0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab, 0xab,
+	                              0xab, 0xab, 0xab, 0xab, 0xcd, 0x03, 0xe8, 0x00,
+	                              0x00, 0x92, 0x91, 0xc4, 0x01, 'k',  0xc0};
+	expect_bytes(&b, dig, sizeof(dig));
+	buf_reset(&b);
+	struct verbs_read rg = {
+	        .kind = VERBS_READ_RANGE, .now_s = 1, .limit = 10, .start = -1, .end = 5};
+	memset(rg.table_id, 0, 16);
+	verbs_put_read(&b, &rg);
+	static const uint8_t rng[] = {0x96, 0x02, 0xc4, 0x10, 0,    0,    0,    0,    0,
+	                              0,    0,    0,    0,    0,    0,    0,    0,    0,
+	                              0,    0,    0x01, 0x00, 0x0a, 0x93, 0xff, 0x05, 0xc0};
+	expect_bytes(&b, rng, sizeof(rng));
+	buf_release(&b);
+}
+
+Test(verbs_format, golden_read_result_and_digest, .fini = teardown)
+{
+	/* One partition "k" (token pinned below), one row ck 1 with a marker and a cell. */
+	cluster_simple(1, "1");
+	write_local(0, "k", 1, "v", 7);
+	struct store_value pk = {"k", 1};
+	struct verbs_read rd = {.kind = VERBS_READ_DATA, .now_s = 1000, .pk = &pk, .n_pk = 1};
+	memcpy(rd.table_id, TABLE_ID, 16);
+	struct buf b;
+	buf_init(&b);
+	cr_assert_eq(verbs_read_local(N[0].store, &rd, &b, NULL), 0);
+	int64_t tok;
+	cr_assert_eq(store_partition_token(N[0].tbl, &pk, 1, &tok, NULL), 0);
+	const uint8_t head[] = {0xdd, 0, 0, 0, 1, /* one partition */
+	                        0x95};
+	const uint8_t rest[] = {0xc4, 0x01, 'k',                       /* key */
+	                        0x91, 0xc4, 0x01, 'k',                 /* pk */
+	                        0xc0,                                  /* no partition deletion */
+	                        0xdd, 0,    0,    0,    1,             /* one row */
+	                        0x95, 0xc2,                            /* not static */
+	                        0x91, 0xc4, 0x04, 0,    0,    0,    1, /* ck 1 (int, native) */
+	                        0x93, 0x07, 0x00, 0x00,                /* marker ts 7 */
+	                        0xc0,                                  /* no row deletion */
+	                        0x91, 0x97, 0x01, 0xc0, 0x07, 0xc2, 0xc4, 0x01, 'v', 0x00, 0x00};
+	/* the token in msgpack's shortest form */
+	struct buf w;
+	buf_init(&w);
+	buf_put(&w, head, sizeof(head));
+	msgpk_put_int(&w, tok);
+	buf_put(&w, rest, sizeof(rest));
+	expect_bytes(&b, w.data, w.len);
+	/* digest = xxh3-64 of those bytes; a different timestamp changes it */
+	uint64_t d1 = verbs_digest(b.data, b.len);
+	write_local(0, "k", 1, "v", 8);
+	struct buf b2;
+	buf_init(&b2);
+	cr_assert_eq(verbs_read_local(N[0].store, &rd, &b2, NULL), 0);
+	cr_expect_neq(verbs_digest(b2.data, b2.len), d1);
+	/* the decoder reads it back */
+	struct rres rr;
+	rres_init(&rr);
+	cr_assert_eq(rres_decode(&rr, b2.data, b2.len, NULL), 0);
+	cr_expect_eq(rr.n_parts, 1);
+	cr_expect_eq(rr.n_rows, 1);
+	cr_expect_eq(rr.n_cells, 1);
+	cr_expect_eq(rr.cells[0].ts, 8);
+	/* truncations never decode */
+	for (size_t k = 0; k < b2.len; k++) {
+		rres_reset(&rr);
+		cr_expect_neq(rres_decode(&rr, b2.data, k, NULL), 0, "truncated at %zu", k);
+	}
+	rres_release(&rr);
+	buf_release(&b);
+	buf_release(&b2);
+	buf_release(&w);
+}
