@@ -1013,3 +1013,71 @@ Test(cql_parser, arena_accounting)
 	cr_expect_str_eq(d, "abc");
 	cql_arena_free(NULL);
 }
+
+Test(cql_parser, bind_receivers_in_relations)
+{
+	struct cql_stmt *s = parse_ok("SELECT * FROM t WHERE l CONTAINS ? AND m CONTAINS KEY ? AND "
+	                              "(a, b) IN ? AND (a, b) IN (?, (?, ?)) AND m[?] = ? AND "
+	                              "v IN (?, fn(?))");
+	cr_assert_eq(s->n_binds, 10);
+	const struct cql_bind *b = s->binds;
+	cr_expect_eq(b[0].role, CQL_BIND_ELEMENT);
+	cr_expect_str_eq(b[0].column->name, "l");
+	cr_expect_eq(b[0].op, CQL_OP_CONTAINS);
+	cr_expect_eq(b[1].role, CQL_BIND_MAP_KEY);
+	cr_expect_eq(b[1].op, CQL_OP_CONTAINS_KEY);
+	cr_expect_eq(b[2].role, CQL_BIND_MULTI_IN_LIST);
+	cr_expect_eq(b[3].role, CQL_BIND_MULTI);
+	cr_expect_eq(b[4].role, CQL_BIND_COLUMN);
+	cr_expect_str_eq(b[4].column->name, "a");
+	cr_expect_eq(b[5].tuple_index, 1);
+	cr_expect_str_eq(b[5].column->name, "b");
+	cr_expect_eq(b[6].role, CQL_BIND_SUBSCRIPT);
+	cr_expect_eq(b[7].role, CQL_BIND_SUBSCRIPT_VALUE);
+	cr_expect_str_eq(b[7].column->name, "m");
+	cr_expect_eq(b[8].role, CQL_BIND_COLUMN);
+	cr_expect_eq(b[8].op, CQL_OP_IN);
+	cr_expect_eq(b[9].role, CQL_BIND_FUNC_ARG);
+	for (uint32_t i = 0; i < s->n_binds; i++)
+		cr_expect_eq(b[i].stmt, s);
+}
+
+Test(cql_parser, option_values_of_every_kind)
+{
+	struct cql_stmt *s = parse_ok("ALTER TABLE t WITH comment = 'c' AND ttl = -1 AND ratio = "
+	                              "0.5 AND flag = false AND strategy = LeveledCompaction AND "
+	                              "caching = {'keys': 'ALL', 'rows_per_partition': 'NONE'}");
+	const struct cql_alter_table *q = &s->alter_table;
+	cr_assert_eq(q->n_options, 6);
+	cr_expect_eq(q->options[0].value->kind, CQL_TERM_STRING);
+	cr_expect_eq(q->options[1].value->kind, CQL_TERM_INTEGER);
+	cr_expect_eq(q->options[1].value->integer.value, -1);
+	cr_expect_eq(q->options[2].value->kind, CQL_TERM_FLOAT);
+	cr_expect_eq(q->options[3].value->kind, CQL_TERM_BOOL);
+	cr_expect_eq(q->options[4].value->kind, CQL_TERM_IDENT);
+	cr_expect_str_eq(q->options[4].value->text, "LeveledCompaction");
+	cr_expect_eq(q->options[5].value->kind, CQL_TERM_MAP);
+	cr_expect_eq(q->options[5].name.pos.col, strlen("ALTER TABLE t WITH comment = 'c' AND "
+	                                                "ttl = -1 AND ratio = 0.5 AND flag = "
+	                                                "false AND strategy = LeveledCompaction "
+	                                                "AND "));
+}
+
+Test(cql_parser, script_lexer_error_after_a_statement)
+{
+	/* the bad token after the ';' belongs to the next statement, not this one */
+	const char *script = "SELECT * FROM t WHERE a = b; 'open";
+	size_t len = strlen(script);
+	struct cql_cursor cur = {0};
+	struct cql_stmt *s = NULL;
+	cr_assert_eq(cql_parse_next(arena, script, len, &cur, &s, &err), COL_ESYNTAX);
+	cr_expect_str_eq(err.msg,
+	                 "line 1:26 no viable alternative at input 'b' (...FROM t WHERE a = "
+	                 "[b];...)");
+	script = "USE k; 'open";
+	len = strlen(script);
+	cr_assert_eq(cql_parse_next(arena, script, len, &cur, &s, &err), 0, "%s", err.msg);
+	cr_expect_eq(s->kind, CQL_STMT_USE);
+	cr_assert_eq(cql_parse_next(arena, script, len, &cur, &s, &err), COL_ESYNTAX);
+	cr_expect(strstr(err.msg, "string literal opened at line 1:7"), "%s", err.msg);
+}
