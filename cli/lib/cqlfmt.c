@@ -174,6 +174,11 @@ void cqlfmt_rows(struct buf *out, const struct cqlresult *r, const struct cqlfmt
 		return;
 	struct buf text;
 	buf_init(&text);
+	/* Allocated up front: cells index into text.data even when all are empty. */
+	if (buf_reserve(&text, 256) != COL_OK) {
+		out->oom = true;
+		return;
+	}
 	size_t ncells = (size_t)nc * (1 + (size_t)r->n_rows);
 	struct cell *cells = calloc(ncells, sizeof(*cells));
 	size_t *widths = calloc(nc, sizeof(*widths));
