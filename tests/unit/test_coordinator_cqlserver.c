@@ -74,11 +74,6 @@ static void setup(void)
 	setup_n(100);
 }
 
-static void setup_small(void)
-{
-	setup_n(2);
-}
-
 static void teardown(void)
 {
 	cqlserver_free(srv);
@@ -407,11 +402,20 @@ Test(cqlserver, batch_and_unprepared)
 	cr_assert(id.len == 16 && memcmp(id.p, "0123456789abcdef", 16) == 0);
 }
 
-Test(cqlserver, prepared_cache_evicts_least_recently_used, .init = setup_small)
+static int plans_freed;
+static void count_free(void *p)
 {
+	(void)p;
+	plans_freed++;
+}
+
+Test(prepared, evicts_least_recently_used)
+{
+	struct prepared_cache *pc;
+	cr_assert_eq(prepared_cache_new(2, &pc), 0);
 	struct prepared_stmt *a, *b, *c;
-	cr_assert_eq(prepared_cache_put(pc, "", "A", 1, NULL, NULL, 0, &a), 0);
-	cr_assert_eq(prepared_cache_put(pc, "", "B", 1, NULL, NULL, 0, &b), 0);
+	cr_assert_eq(prepared_cache_put(pc, "", "A", 1, &plans_freed, count_free, 0, &a), 0);
+	cr_assert_eq(prepared_cache_put(pc, "", "B", 1, &plans_freed, count_free, 0, &b), 0);
 	uint8_t ida[16], idb[16];
 	memcpy(ida, a->id, 16);
 	memcpy(idb, b->id, 16);
@@ -421,6 +425,9 @@ Test(cqlserver, prepared_cache_evicts_least_recently_used, .init = setup_small)
 	cr_assert_null(prepared_cache_get(pc, idb, 16));
 	cr_assert_eq(prepared_cache_count(pc), 2);
 	cr_assert_eq(prepared_cache_evictions(pc), 1);
+	cr_assert_eq(plans_freed, 1); /* B's plan went with it */
+	prepared_cache_free(pc);
+	cr_assert_eq(plans_freed, 2);
 	/* same text, different keyspace: a different id */
 	uint8_t x[16], y[16];
 	prepared_id("k1", "A", 1, x);
