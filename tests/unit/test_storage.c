@@ -298,6 +298,58 @@ Test(storage, golden_key_value_and_mutation_bytes)
 	cr_expect_eq(rs.r[0].text_ttl, 100);
 }
 
+/* The n-th raw pair of a dump (key or value). */
+static const uint8_t *raw_at(const struct rawkv *r, int n, bool value, size_t *len)
+{
+	size_t at = 0;
+	for (int i = 0; i < n; i++) {
+		at += 4 + be32_load(r->all.data + at);
+		at += 4 + be32_load(r->all.data + at);
+	}
+	if (value)
+		at += 4 + be32_load(r->all.data + at);
+	*len = be32_load(r->all.data + at);
+	return r->all.data + at + 4;
+}
+
+Test(storage, golden_header_sections)
+{
+	struct store_table *t = make_table(24, 1, false, 864000);
+	struct store_mutation m;
+	begin(&m, t, 0);
+	struct intbox sv = I(9), a = I(1), b = I(2);
+	struct store_value av = V(a.b, 4), bv = V(b.b, 4);
+	cr_assert_eq(store_mutation_delete_partition(&m, 3), 0);
+	cr_assert_eq(store_mutation_set_cell(&m, NULL, 0, 4, NULL, sv.b, 4, 4, 60), 0);
+	cr_assert_eq(store_mutation_delete_range(&m, &av, 1, true, &bv, 1, false, 5), 0);
+	apply(&m);
+	struct rawkv r;
+	raw_dump(t, &r);
+	cr_assert_eq(r.n, 3);
+	char pfx[64], want[256];
+	int64_t tok = murmur3_token("\0\0\0\0", 4);
+	/* int 0 escaped: 00ff00ff00ff00ff then 0001 */
+	snprintf(pfx, sizeof(pfx), "%016llx00ff00ff00ff00ff0001",
+		 (unsigned long long)((uint64_t)tok ^ (1ULL << 63)));
+	size_t n;
+	const uint8_t *p = raw_at(&r, 0, false, &n);
+	snprintf(want, sizeof(want), "%s00", pfx);
+	hexeq(p, n, want, "partition tombstone key");
+	p = raw_at(&r, 0, true, &n);
+	hexeq(p, n, "0100000000000000036b49d200", "partition tombstone value");
+	p = raw_at(&r, 1, false, &n);
+	snprintf(want, sizeof(want), "%s0100000004", pfx);
+	hexeq(p, n, want, "static cell key");
+	p = raw_at(&r, 1, true, &n);
+	/* expiring: flags 02, ts 4, ttl 60 (0x3c), expiry NOW+60 */
+	hexeq(p, n, "0200000000000000040000003c6b49d23c00000009", "expiring static value");
+	p = raw_at(&r, 2, false, &n);
+	/* [1, 2): start 02 80000001 00 (inclusive), end 02 80000002 00 (exclusive) */
+	snprintf(want, sizeof(want), "%s0202800000010002800000020" "0", pfx);
+	hexeq(p, n, want, "range tombstone key");
+	buf_release(&r.all);
+}
+
 Test(storage, composite_partition_key_serialization)
 {
 	static const struct cqltype *pk[2];
