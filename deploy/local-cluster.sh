@@ -8,12 +8,15 @@
 # the nodes that are not running, waits until `colonnade status` shows every
 # node UN, and prints how to connect and how to stop.  Running it again is
 # harmless.  On Linux every 127.x.y.z address is loopback: no setup needed.
+# Environment: COLONNADE_BUILD (build dir), COLONNADE_CLUSTER_DIR (./.cluster),
+# COLONNADE_LOCAL_NET (127.0.0: nodes at NET.1..NET.N), COLONNADE_WAIT_S (60).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 BUILD=${COLONNADE_BUILD:-$ROOT/build}
-CL=$ROOT/.cluster
+CL=${COLONNADE_CLUSTER_DIR:-$ROOT/.cluster}
+NET=${COLONNADE_LOCAL_NET:-127.0.0}
 BIN=$BUILD/cli/colonnade
 CQLISH=$BUILD/cli/cqlish
 TEMPLATE=$ROOT/deploy/conf/local-node.yaml.in
@@ -46,15 +49,19 @@ build() {
 	command -v cmake >/dev/null || die "cmake is missing: run ./deploy/install-deps.sh first"
 	if [ ! -f "$BUILD/CMakeCache.txt" ]; then
 		echo "local-cluster: configuring $BUILD"
-		cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+		cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null ||
+			die "cmake configure failed"
 	fi
 	echo "local-cluster: building colonnade (and cqlish) in $BUILD"
 	local targets=(--target colonnade)
 	if grep -q '^cqlish:' "$BUILD/cli/Makefile" 2>/dev/null; then
 		targets+=(--target cqlish)
 	fi
-	cmake --build "$BUILD" -j"$(nproc)" "${targets[@]}" >/dev/null ||
-		die "build failed: run 'cmake --build $BUILD' to see why"
+	mkdir -p "$CL"
+	if ! cmake --build "$BUILD" -j"$(nproc)" "${targets[@]}" >"$CL/build.log" 2>&1; then
+		tail -n 30 "$CL/build.log" >&2
+		die "build failed (full output in $CL/build.log)"
+	fi
 	[ -x "$BIN" ] || die "build did not produce $BIN"
 }
 
@@ -63,7 +70,7 @@ port_taken_by_other() { # addr port -> true if something else listens there
 }
 
 start_node() {
-	local k=$1 n=$2 addr="127.0.0.$1" dir="$CL/node$1"
+	local k=$1 n=$2 addr="$NET.$1" dir="$CL/node$1"
 	if p=$(node_pid "$k"); then
 		echo "node $k ($addr) already running (pid $p)"
 		return 0
@@ -74,17 +81,19 @@ start_node() {
 		fi
 	done
 	mkdir -p "$dir/data"
-	local seeds="127.0.0.1"
-	[ "$n" -ge 2 ] && seeds="127.0.0.1,127.0.0.2"
+	local seeds="$NET.1"
+	[ "$n" -ge 2 ] && seeds="$NET.1,$NET.2"
 	sed -e "s|@ADDRESS@|$addr|g" -e "s|@SEEDS@|$seeds|g" -e "s|@DATA@|$dir/data|g" \
 		"$TEMPLATE" >"$dir/colonnade.yaml"
-	(cd "$dir" && nohup "$BIN" server -c "$dir/colonnade.yaml" >>"$dir/node.log" 2>&1 &
-		echo $! >"$dir/node.pid")
+	# exec: the background subshell becomes the node, so $! is the node's pid and
+	# nothing of ours keeps the caller's stdout open.
+	(cd "$dir" && exec nohup "$BIN" server -c "$dir/colonnade.yaml" </dev/null >>"$dir/node.log" 2>&1) &
+	echo $! >"$dir/node.pid"
 	echo "node $k ($addr) starting (pid $(cat "$dir/node.pid")), log $dir/node.log"
 }
 
 count_un() {
-	"$BIN" status -h 127.0.0.1 2>/dev/null | grep -c '^UN ' || true
+	"$BIN" status -h $NET.1 2>/dev/null | grep -c '^UN ' || true
 }
 
 wait_all_up() {
@@ -122,13 +131,13 @@ cmd_start() {
 	mkdir -p "$CL"
 	for k in $(seq 1 "$n"); do start_node "$k" "$n"; done
 	wait_all_up "$n"
-	"$BIN" status -h 127.0.0.1
+	"$BIN" status -h $NET.1
 	cat <<EOF
 
-Colonnade is running: $n nodes on 127.0.0.1..127.0.0.$n (CQL port 9042).
-  connect:  $CQLISH 127.0.0.1
-  status:   $BIN status          (also: info, gossipinfo, describecluster, ring; -h 127.0.0.2)
-  metrics:  curl http://127.0.0.1:7199/metrics
+Colonnade is running: $n nodes on $NET.1..$NET.$n (CQL port 9042).
+  connect:  $CQLISH $NET.1
+  status:   $BIN status -h $NET.1   (also: info, gossipinfo, describecluster, ring; -h $NET.2 ...)
+  metrics:  curl http://$NET.1:7199/metrics
   logs:     $CL/node1/node.log ...
   stop:     $0 stop
 EOF
@@ -169,10 +178,10 @@ cmd_status() {
 	local running=0
 	for k in $(known_nodes); do
 		if p=$(node_pid "$k"); then
-			echo "node $k (127.0.0.$k): running, pid $p"
+			echo "node $k ($NET.$k): running, pid $p"
 			running=$((running + 1))
 		else
-			echo "node $k (127.0.0.$k): stopped"
+			echo "node $k ($NET.$k): stopped"
 		fi
 	done
 	if [ $running -eq 0 ]; then
@@ -182,7 +191,7 @@ cmd_status() {
 	[ -x "$BIN" ] || die "$BIN is missing"
 	local h
 	for k in $(known_nodes); do
-		if node_pid "$k" >/dev/null; then h=127.0.0.$k; break; fi
+		if node_pid "$k" >/dev/null; then h=$NET.$k; break; fi
 	done
 	echo
 	"$BIN" status -h "$h"
