@@ -5,11 +5,13 @@
 # 127.0.0.1 .. 127.0.0.N, all on the same ports (7000 internode, 9042 CQL,
 # 7199 admin), like N hosts.  Node k keeps its config, data and log under
 # ./.cluster/nodeK/.  `start` builds first if needed (cmake in ./build), starts
-# the nodes that are not running, waits until `colonnade status` shows every
+# the nodes that are not running (installing the Debian packages it needs
+# first, via deploy/install-deps.sh), waits until `colonnade status` shows every
 # node UN, and prints how to connect and how to stop.  Running it again is
 # harmless.  On Linux every 127.x.y.z address is loopback: no setup needed.
 # Environment: COLONNADE_BUILD (build dir), COLONNADE_CLUSTER_DIR (./.cluster),
-# COLONNADE_LOCAL_NET (127.0.0: nodes at NET.1..NET.N), COLONNADE_WAIT_S (60).
+# COLONNADE_LOCAL_NET (127.0.0: nodes at NET.1..NET.N), COLONNADE_WAIT_S (60),
+# COLONNADE_SKIP_DEPS=1 (do not run deploy/install-deps.sh).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -46,6 +48,11 @@ known_nodes() { # the node numbers that have a directory
 }
 
 build() {
+	# On a new machine this is the first command a user runs: bring the
+	# dependencies first (idempotent and quick once installed).
+	if [ "${COLONNADE_SKIP_DEPS:-0}" != 1 ]; then
+		"$ROOT/deploy/install-deps.sh" || die "installing dependencies failed"
+	fi
 	command -v cmake >/dev/null || die "cmake is missing: run ./deploy/install-deps.sh first"
 	if [ ! -f "$BUILD/CMakeCache.txt" ]; then
 		echo "local-cluster: configuring $BUILD"
