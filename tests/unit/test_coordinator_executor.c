@@ -291,3 +291,129 @@ Test(executor, paging_state_round_trip)
 	cr_assert_eq(paging_decode(b.data, b.len, &q), COL_EINVAL);
 	buf_release(&b);
 }
+
+Test(executor, statics_ranges_collections_ttl)
+{
+	run_ok("CREATE KEYSPACE k WITH replication = {'class': 'NetworkTopologyStrategy', "
+	       "'datacenter1': 1}");
+	run_ok("USE k");
+	run_ok("CREATE TABLE s (p int, c int, st text static, v int, PRIMARY KEY (p, c))");
+	run_ok("INSERT INTO s (p, c, st, v) VALUES (1, 1, 'S', 10)");
+	run_ok("INSERT INTO s (p, c, v) VALUES (1, 2, 20)");
+	run_ok("INSERT INTO s (p, c, v) VALUES (1, 3, 30)");
+	run_ok("INSERT INTO s (p, c, v) VALUES (1, 4, 40)");
+	char out[1024];
+	run_ok("SELECT c, st, v FROM s WHERE p = 1");
+	rows_text(out, sizeof(out));
+	cr_assert_str_eq(out, "1|S|10;2|S|20;3|S|30;4|S|40;");
+	run_ok("UPDATE s SET st = 'T' WHERE p = 1");
+	run_ok("DELETE FROM s WHERE p = 1 AND c > 1 AND c <= 3");
+	run_ok("SELECT c, st, v FROM s WHERE p = 1");
+	rows_text(out, sizeof(out));
+	cr_assert_str_eq(out, "1|T|10;4|T|40;");
+	run_ok("SELECT c FROM s WHERE p = 1 AND c IN (1, 4, 9)");
+	rows_text(out, sizeof(out));
+	cr_assert_str_eq(out, "1;4;");
+	run_ok("DELETE v FROM s WHERE p = 1 AND c = 4");
+	run_ok("SELECT c, v FROM s WHERE p = 1 AND c = 4");
+	rows_text(out, sizeof(out));
+	cr_assert_str_eq(out, "4|null;"); /* the row marker keeps the row */
+	run_ok("DELETE FROM s WHERE p = 1");
+	run_ok("SELECT * FROM s WHERE p = 1");
+	cr_assert_eq(rows_text(out, sizeof(out)), 0);
+
+	run_ok("CREATE TABLE c (k int PRIMARY KEY, tags set<text>, m map<text, int>, l list<int>)");
+	run_ok("INSERT INTO c (k, tags, m, l) VALUES (1, {'b', 'a'}, {'x': 1}, [3, 1])");
+	run_ok("UPDATE c SET tags = tags + {'c'}, m['y'] = 2, l = l + [7] WHERE k = 1");
+	run_ok("UPDATE c SET tags = tags - {'a'} WHERE k = 1");
+	run_ok("SELECT tags, m, l FROM c WHERE k = 1");
+	struct bufreader r;
+	bufreader_init(&r, req.body_out.data, req.body_out.len);
+	cr_assert_eq(cql_get_int(&r), CQL_RESULT_ROWS);
+	int32_t flags = cql_get_int(&r);
+	cr_assert_eq(cql_get_int(&r), 3);
+	cr_assert(flags & CQL_ROWS_GLOBAL_TABLES_SPEC);
+	cql_get_string(&r);
+	cql_get_string(&r);
+	for (int i = 0; i < 3; i++) {
+		cql_get_string(&r);
+		uint16_t kind = cql_get_short(&r);
+		cql_get_short(&r);
+		if (kind == CQLTYPE_MAP)
+			cql_get_short(&r);
+	}
+	cr_assert_eq(cql_get_int(&r), 1);
+	struct cql_slice tags = cql_get_bytes(&r), m = cql_get_bytes(&r), l = cql_get_bytes(&r);
+	static const uint8_t want_tags[] = {0, 0, 0, 2, 0, 0, 0, 1, 'b', 0, 0, 0, 1, 'c'};
+	cr_assert_eq(tags.len, (int32_t)sizeof(want_tags));
+	cr_assert(memcmp(tags.p, want_tags, sizeof(want_tags)) == 0);
+	static const uint8_t want_m[] = {0, 0, 0, 2, 0, 0, 0,   1, 'x', 0, 0, 0, 4, 0, 0,
+	                                 0, 1, 0, 0, 0, 1, 'y', 0, 0,   0, 4, 0, 0, 0, 2};
+	cr_assert_eq(m.len, (int32_t)sizeof(want_m));
+	cr_assert(memcmp(m.p, want_m, sizeof(want_m)) == 0);
+	static const uint8_t want_l[] = {0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 3, 0, 0,
+	                                 0, 4, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 7};
+	cr_assert_eq(l.len, (int32_t)sizeof(want_l));
+	cr_assert(memcmp(l.p, want_l, sizeof(want_l)) == 0);
+	/* a full write replaces the whole collection */
+	run_ok("UPDATE c SET tags = {'z'} WHERE k = 1");
+	run_ok("SELECT tags FROM c WHERE k = 1");
+	static const uint8_t want_z[] = {0, 0, 0, 1, 0, 0, 0, 1, 'z'};
+	cr_assert(memmem(req.body_out.data, req.body_out.len, want_z, sizeof(want_z)));
+	cr_assert_null(memmem(req.body_out.data, req.body_out.len, "\x01b", 2));
+
+	/* TTL expiry */
+	run_ok("CREATE TABLE e (k int PRIMARY KEY, v int)");
+	run_ok("INSERT INTO e (k, v) VALUES (1, 1) USING TTL 1");
+	run_ok("INSERT INTO e (k, v) VALUES (2, 2)");
+	run_ok("SELECT k FROM e");
+	cr_assert_eq(rows_text(out, sizeof(out)), 2);
+	sleep(2);
+	run_ok("SELECT k FROM e");
+	rows_text(out, sizeof(out));
+	cr_assert_str_eq(out, "2;");
+}
+
+Test(executor, token_ranges_and_bind_errors)
+{
+	run_ok("CREATE KEYSPACE k WITH replication = {'class': 'SimpleStrategy', "
+	       "'replication_factor': 1}");
+	run_ok("CREATE TABLE k.t (a int, b text, v int, PRIMARY KEY ((a, b)))");
+	for (int i = 0; i < 20; i++) {
+		char q[128];
+		snprintf(q, sizeof(q), "INSERT INTO k.t (a, b, v) VALUES (%d, 'x', %d)", i, i);
+		run_ok(q);
+	}
+	char out[2048];
+	run_ok("SELECT v FROM k.t WHERE token(a, b) > 0");
+	int pos = rows_text(out, sizeof(out));
+	run_ok("SELECT v FROM k.t WHERE token(a, b) <= 0");
+	int neg = rows_text(out, sizeof(out));
+	cr_assert_eq(pos + neg, 20);
+	cr_assert(pos > 0 && neg > 0);
+	run_ok("SELECT v FROM k.t WHERE token(a, b) > 100 AND token(a, b) < 100");
+	cr_assert_eq(rows_text(out, sizeof(out)), 0);
+	run_ok("SELECT v FROM k.t WHERE a = 3 AND b = 'x'");
+	rows_text(out, sizeof(out));
+	cr_assert_str_eq(out, "3;");
+	cr_assert_eq(run_err("SELECT v FROM k.t WHERE a = 3"), CQL_ERR_INVALID);
+	cr_assert_eq(run_err("SELECT v FROM k.t WHERE v = 3"), CQL_ERR_INVALID);
+	cr_assert_eq(run_err("INSERT INTO k.t (a, b, v) VALUES (?, 'x', 1)"), CQL_ERR_INVALID);
+	cr_assert(strstr(req.error.msg, "bound variables"), "%s", req.error.msg);
+	cr_assert_eq(run_err("SELECT v FROM k.t WHERE a = 1 AND b = 'x' LIMIT 0"), CQL_ERR_INVALID);
+	cr_assert_eq(run_err("INSERT INTO k.t (a, b, v) VALUES (1, 'x', 1) IF NOT EXISTS"),
+	             CQL_ERR_INVALID);
+	cr_assert_eq(run_err("UPDATE system.local SET cluster_name = 'x' WHERE key = 'local'"),
+	             CQL_ERR_INVALID);
+	run_ok("SELECT keyspace_name, table_name FROM system_schema.tables WHERE keyspace_name = "
+	       "'k' AND table_name = 't'");
+	rows_text(out, sizeof(out));
+	cr_assert_str_eq(out, "k|t;");
+	run_ok("SELECT column_name, kind, position FROM system_schema.columns WHERE "
+	       "keyspace_name = 'k' AND table_name = 't'");
+	rows_text(out, sizeof(out));
+	cr_assert_str_eq(out, "a|partition_key|0;b|partition_key|1;v|regular|-1;");
+	run_ok("SELECT count(*) FROM system_schema.tables WHERE keyspace_name = 'system_schema'");
+	rows_text(out, sizeof(out));
+	cr_assert_str_eq(out, "10;");
+}
