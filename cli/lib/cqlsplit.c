@@ -174,10 +174,40 @@ bool cqlsplit_is_shell_command(const char *word, size_t len)
 /* ---- the splitter ------------------------------------------------------------------------------
  */
 
+enum scan_state {
+	SC_NORMAL,
+	SC_SQUOTE,     /* inside '...' */
+	SC_SQUOTE_END, /* saw ' inside '...': end, or '' escape */
+	SC_DQUOTE,     /* inside "..." */
+	SC_DQUOTE_END,
+	SC_DOLLAR,     /* inside $$...$$ */
+	SC_DOLLAR_END, /* saw $ inside $$...$$ */
+	SC_LINE_COMMENT,
+	SC_BLOCK_COMMENT,
+	SC_BLOCK_STAR, /* saw * inside a block comment */
+	SC_DASH,       /* saw '-' in normal text: comment or minus */
+	SC_SLASH,      /* saw '/' in normal text: comment or slash */
+	SC_DOLLAR1,    /* saw '$' in normal text */
+};
+
+static void scan_restart(struct cqlsplit *s)
+{
+	s->pos = 0;
+	s->newlines = 0;
+	s->state = SC_NORMAL;
+	s->stmt_start = -1;
+	s->last_end = 0;
+	s->word_start = -1;
+	s->words = 0;
+	s->shell = s->batch = s->after_apply = s->batch_done = false;
+	s->ended = false;
+}
+
 void cqlsplit_init(struct cqlsplit *s)
 {
 	buf_init(&s->text);
 	s->base_line = 1;
+	scan_restart(s);
 }
 
 void cqlsplit_release(struct cqlsplit *s)
@@ -185,12 +215,19 @@ void cqlsplit_release(struct cqlsplit *s)
 	buf_release(&s->text);
 }
 
+static size_t count_lines(const uint8_t *p, size_t n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		k += p[i] == '\n';
+	return k;
+}
+
 void cqlsplit_reset(struct cqlsplit *s)
 {
-	for (size_t i = 0; i < s->text.len; i++)
-		if (s->text.data[i] == '\n')
-			s->base_line++;
+	s->base_line += count_lines(s->text.data, s->text.len);
 	buf_reset(&s->text);
+	scan_restart(s);
 }
 
 int cqlsplit_feed(struct cqlsplit *s, const char *line, size_t len)
@@ -206,88 +243,201 @@ int cqlsplit_feed(struct cqlsplit *s, const char *line, size_t len)
 	return COL_OK;
 }
 
-/* Where the next statement is: 1 complete, 0 incomplete, -1 nothing but blanks. */
-static int find_statement(const char *t, size_t n, size_t *start, size_t *end, size_t *term,
-                          size_t *consumed)
+/* A token (or the start of one) at i: the statement has begun. */
+static void token_at(struct cqlsplit *s, size_t i)
 {
-	size_t pos = 0;
-	struct cqltok first = cqltok_next(t, n, &pos);
-	if (first.kind == CQLTOK_END)
-		return -1;
-	if (first.kind == CQLTOK_UNTERMINATED)
-		return 0;
-	*start = first.start;
-	bool shell = (first.kind == CQLTOK_WORD ||
-	              (first.kind == CQLTOK_PUNCT && t[first.start] == '?')) &&
-	             cqlsplit_is_shell_command(t + first.start, first.len);
-	bool batch = cqltok_is(t, &first, "begin");
-	bool after_apply = false, batch_done = false;
-	size_t last_end = first.start + first.len;
-	if (first.kind == CQLTOK_PUNCT && t[first.start] == ';') {
-		*end = first.start;
-		*term = first.start;
-		*consumed = first.start + 1;
-		return 1;
+	if (s->stmt_start < 0)
+		s->stmt_start = (long)i;
+}
+
+/* A word text[ws..we) ended. */
+static void word_done(struct cqlsplit *s, size_t ws, size_t we)
+{
+	const char *w = (const char *)s->text.data + ws;
+	size_t n = we - ws;
+	s->last_end = we;
+	if (s->words == 0 && (long)ws == s->stmt_start) { /* the statement's first token */
+		s->shell = cqlsplit_is_shell_command(w, n);
+		s->batch = n == 5 && strncasecmp(w, "begin", 5) == 0;
 	}
-	for (;;) {
-		size_t gap = pos;
-		struct cqltok tok = cqltok_next(t, n, &pos);
-		if (shell) {
-			/* A newline before the next token ends a shell command. */
-			size_t stop = tok.kind == CQLTOK_END ? n : tok.start;
-			for (size_t i = gap; i < stop; i++)
-				if (t[i] == '\n') {
-					*end = last_end;
-					*term = i;
-					*consumed = i + 1;
-					return 1;
-				}
-		}
-		if (tok.kind == CQLTOK_END || tok.kind == CQLTOK_UNTERMINATED)
-			return 0;
-		if (tok.kind == CQLTOK_PUNCT && t[tok.start] == ';' && (!batch || batch_done)) {
-			*end = last_end;
-			*term = tok.start;
-			*consumed = tok.start + 1;
-			return 1;
-		}
-		if (batch && !batch_done) {
-			if (after_apply && cqltok_is(t, &tok, "batch"))
-				batch_done = true;
-			after_apply = cqltok_is(t, &tok, "apply");
-		}
-		last_end = tok.start + tok.len;
+	if (s->words < 2)
+		s->words++;
+	if (s->batch && !s->batch_done) {
+		if (s->after_apply && n == 5 && strncasecmp(w, "batch", 5) == 0)
+			s->batch_done = true;
+		s->after_apply = n == 5 && strncasecmp(w, "apply", 5) == 0;
 	}
 }
 
-static size_t count_lines(const uint8_t *p, size_t n)
+static void end_word(struct cqlsplit *s, size_t i)
 {
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++)
-		k += p[i] == '\n';
-	return k;
+	if (s->word_start >= 0) {
+		word_done(s, (size_t)s->word_start, i);
+		s->word_start = -1;
+	}
+}
+
+/* Statement end at i (the ';' or the newline); consumed through i. */
+static void statement_end(struct cqlsplit *s, size_t i)
+{
+	s->ended = true;
+	s->term = i;
+	s->end_line = s->base_line + s->newlines;
+}
+
+/* Scan until a statement end or the end of the text. */
+static void scan(struct cqlsplit *s)
+{
+	const uint8_t *t = s->text.data;
+	size_t n = s->text.len;
+	while (s->pos < n && !s->ended) {
+		size_t i = s->pos;
+		uint8_t c = t[i];
+		bool again = false; /* reprocess c in the new state */
+		switch (s->state) {
+		case SC_NORMAL:
+			if (isalnum(c) || c == '_') {
+				token_at(s, i);
+				if (s->word_start < 0)
+					s->word_start = (long)i;
+				break;
+			}
+			end_word(s, i);
+			if (c == '\n' && s->shell && s->stmt_start >= 0) {
+				statement_end(s, i);
+				break;
+			}
+			if (isspace(c))
+				break;
+			if (c == '\'') {
+				token_at(s, i);
+				s->state = SC_SQUOTE;
+			} else if (c == '"') {
+				token_at(s, i);
+				s->state = SC_DQUOTE;
+			} else if (c == '-') {
+				s->state = SC_DASH;
+			} else if (c == '/') {
+				s->state = SC_SLASH;
+			} else if (c == '$') {
+				s->state = SC_DOLLAR1;
+			} else if (c == ';' && (!s->batch || s->batch_done)) {
+				statement_end(s, i);
+			} else {
+				if (c == '?' && s->stmt_start < 0) {
+					s->stmt_start = (long)i;
+					word_done(s, i, i + 1); /* "?" is HELP */
+				}
+				token_at(s, i);
+				s->last_end = i + 1;
+			}
+			break;
+		case SC_SQUOTE:
+		case SC_DQUOTE:
+			if (c == (s->state == SC_SQUOTE ? '\'' : '"'))
+				s->state = s->state == SC_SQUOTE ? SC_SQUOTE_END : SC_DQUOTE_END;
+			else if (c == '\n')
+				s->newlines++;
+			break;
+		case SC_SQUOTE_END:
+		case SC_DQUOTE_END:
+			if (c == (s->state == SC_SQUOTE_END ? '\'' : '"')) {
+				s->state = s->state == SC_SQUOTE_END ? SC_SQUOTE : SC_DQUOTE;
+			} else {
+				s->state = SC_NORMAL;
+				s->last_end = i;
+				again = true;
+			}
+			break;
+		case SC_DOLLAR:
+			if (c == '$')
+				s->state = SC_DOLLAR_END;
+			else if (c == '\n')
+				s->newlines++;
+			break;
+		case SC_DOLLAR_END:
+			if (c == '$') {
+				s->state = SC_NORMAL;
+				s->last_end = i + 1;
+			} else {
+				s->state = SC_DOLLAR;
+				again = true;
+			}
+			break;
+		case SC_LINE_COMMENT:
+			if (c == '\n') {
+				s->state = SC_NORMAL;
+				again = true; /* the newline may end a shell command */
+			}
+			break;
+		case SC_BLOCK_COMMENT:
+			if (c == '*')
+				s->state = SC_BLOCK_STAR;
+			else if (c == '\n')
+				s->newlines++;
+			break;
+		case SC_BLOCK_STAR:
+			if (c == '/')
+				s->state = SC_NORMAL;
+			else if (c != '*') {
+				s->state = SC_BLOCK_COMMENT;
+				again = true;
+			}
+			break;
+		case SC_DASH:
+		case SC_SLASH:
+			if (c == (s->state == SC_DASH ? '-' : '/')) {
+				s->state = SC_LINE_COMMENT;
+			} else if (s->state == SC_SLASH && c == '*') {
+				s->state = SC_BLOCK_COMMENT;
+			} else {
+				token_at(s, i - 1);
+				s->last_end = i;
+				s->state = SC_NORMAL;
+				again = true;
+			}
+			break;
+		case SC_DOLLAR1:
+			if (c == '$') {
+				token_at(s, i - 1);
+				s->state = SC_DOLLAR;
+			} else {
+				token_at(s, i - 1);
+				s->last_end = i;
+				s->state = SC_NORMAL;
+				again = true;
+			}
+			break;
+		}
+		if (again)
+			continue;
+		if (c == '\n' && (s->state == SC_NORMAL || s->state == SC_LINE_COMMENT))
+			s->newlines++;
+		s->pos = i + 1;
+	}
 }
 
 int cqlsplit_next(struct cqlsplit *s, char **stmt, size_t *end_line)
 {
 	for (;;) {
-		size_t start = 0, end = 0, term = 0, consumed = 0;
-		int rc = find_statement((const char *)s->text.data, s->text.len, &start, &end,
-		                        &term, &consumed);
-		if (rc <= 0)
+		scan(s);
+		if (!s->ended)
 			return 0;
-		size_t line = s->base_line + count_lines(s->text.data, term);
-		size_t slen = end - start;
 		char *out = NULL;
-		if (slen) {
+		if (s->stmt_start >= 0 && s->last_end > (size_t)s->stmt_start) {
+			size_t slen = s->last_end - (size_t)s->stmt_start;
 			out = malloc(slen + 1);
 			if (!out)
 				return COL_ENOMEM;
-			memcpy(out, s->text.data + start, slen);
+			memcpy(out, s->text.data + s->stmt_start, slen);
 			out[slen] = '\0';
 		}
+		size_t line = s->end_line;
+		/* consume through the terminator; a newline ending a shell command counts */
+		size_t consumed = s->term + 1;
 		s->base_line += count_lines(s->text.data, consumed);
 		buf_consume(&s->text, consumed);
+		scan_restart(s);
 		if (!out)
 			continue; /* an empty statement */
 		*stmt = out;
@@ -296,38 +446,32 @@ int cqlsplit_next(struct cqlsplit *s, char **stmt, size_t *end_line)
 	}
 }
 
-bool cqlsplit_pending(const struct cqlsplit *s)
+bool cqlsplit_pending(struct cqlsplit *s)
 {
-	size_t pos = 0;
-	struct cqltok t = cqltok_next((const char *)s->text.data, s->text.len, &pos);
-	return t.kind != CQLTOK_END;
+	scan(s);
+	return s->stmt_start >= 0 || s->state == SC_BLOCK_COMMENT || s->state == SC_BLOCK_STAR;
 }
 
 char *cqlsplit_take_rest(struct cqlsplit *s, size_t *end_line)
 {
-	const char *t = (const char *)s->text.data;
-	size_t pos = 0, start = 0, last_end = 0;
-	bool any = false;
-	for (;;) {
-		struct cqltok tok = cqltok_next(t, s->text.len, &pos);
-		if (tok.kind == CQLTOK_END)
-			break;
-		if (!any)
-			start = tok.start;
-		any = true;
-		last_end = tok.start + tok.len;
-		if (tok.kind == CQLTOK_UNTERMINATED)
-			break;
-	}
+	scan(s);
 	char *out = NULL;
-	if (any) {
-		out = malloc(last_end - start + 1);
+	if (s->stmt_start >= 0) {
+		size_t end = s->last_end;
+		bool open = s->state != SC_NORMAL && s->state != SC_LINE_COMMENT;
+		if (s->word_start >= 0 || open) /* an unfinished word, string or comment */
+			end = s->text.len;
+		while (end > (size_t)s->stmt_start && isspace(s->text.data[end - 1]))
+			end--;
+		if (end < (size_t)s->stmt_start)
+			end = (size_t)s->stmt_start;
+		out = malloc(end - (size_t)s->stmt_start + 1);
 		if (out) {
-			memcpy(out, t + start, last_end - start);
-			out[last_end - start] = '\0';
+			memcpy(out, s->text.data + s->stmt_start, end - (size_t)s->stmt_start);
+			out[end - (size_t)s->stmt_start] = '\0';
 		}
 		if (end_line)
-			*end_line = s->base_line + count_lines(s->text.data, last_end);
+			*end_line = s->base_line + count_lines(s->text.data, end);
 	}
 	cqlsplit_reset(s);
 	return out;

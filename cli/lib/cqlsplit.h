@@ -61,9 +61,25 @@ bool cqlsplit_is_shell_command(const char *word, size_t len);
 /* ---- the splitter ------------------------------------------------------------------------------
  */
 
+/*
+ * The splitter scans incrementally: each byte of input is looked at once (a
+ * statement fed line by line costs O(its length), even when it is one huge
+ * unterminated string), so the state of the scan is kept between feeds.
+ */
 struct cqlsplit {
 	struct buf text;  /* input not yet handed out */
 	size_t base_line; /* input line number of text's first byte (1-based) */
+	/* scan state (internal) */
+	size_t pos;      /* next byte of text to look at */
+	size_t newlines; /* '\n' in text[0..pos) */
+	int state;       /* lexical state at pos */
+	long stmt_start; /* first token of the pending statement, -1 none yet */
+	size_t last_end; /* end of the last token seen */
+	long word_start; /* start of the word being read, -1 outside a word */
+	int words;       /* words seen in this statement (up to 2 matter) */
+	bool shell, batch, after_apply, batch_done;
+	bool ended;            /* a statement end was found at pos - 1 */
+	size_t term, end_line; /* where it ended */
 };
 
 void cqlsplit_init(struct cqlsplit *s);
@@ -76,8 +92,8 @@ int cqlsplit_feed(struct cqlsplit *s, const char *line, size_t len);
  * COL_ENOMEM.  Empty statements (";" alone) are skipped.
  */
 int cqlsplit_next(struct cqlsplit *s, char **stmt, size_t *end_line);
-/* True if the pending input holds more than blanks and comments. */
-bool cqlsplit_pending(const struct cqlsplit *s);
+/* True if the pending input holds more than blanks and comments (scans it). */
+bool cqlsplit_pending(struct cqlsplit *s);
 /* At end of input: the unterminated rest as a statement (malloc'ed) or NULL
  * if there is none; the splitter is empty afterwards. */
 char *cqlsplit_take_rest(struct cqlsplit *s, size_t *end_line);
