@@ -25,6 +25,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Copy a message, cut to fit (what snprintf("%s") does, without -Wformat-truncation). */
+static void set_msg(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
+
 /* ---- topology: ring snapshot, addresses, our index, latency scores ----------------------------
  */
 
@@ -153,7 +161,7 @@ static int plan_make(struct storage_proxy *sp, struct ring *ring, const struct r
 	result_init(res, cl);
 	if (cl_validate(cl, write, &e) != 0) {
 		res->code = e.code;
-		snprintf(res->msg, sizeof(res->msg), "%s", e.msg);
+		set_msg(res->msg, sizeof(res->msg), e.msg);
 		return res->code;
 	}
 	if (topo_use(sp, ring) != 0) {
@@ -579,12 +587,12 @@ void storage_proxy_write(struct storage_proxy *sp, struct ring *ring, const stru
 		struct cerr e = {0};
 		if (muts[i]->error) {
 			res.code = muts[i]->error;
-			snprintf(res.msg, sizeof(res.msg), "%s", muts[i]->err.msg);
+			set_msg(res.msg, sizeof(res.msg), muts[i]->err.msg);
 			goto fail;
 		}
 		if (mutation_token(muts[i], &token, &e) != 0) {
 			res.code = e.code;
-			snprintf(res.msg, sizeof(res.msg), "%s", e.msg);
+			set_msg(res.msg, sizeof(res.msg), e.msg);
 			goto fail;
 		}
 		if (plan_make(sp, ring, rep, token, cl, true, &plans[i], &res) != 0)
@@ -729,7 +737,7 @@ static void r_answer(struct sp_read *r, int code, const char *msg)
 		         r->received, r->block_for, cql_consistency_name(r->cl));
 		sp->stats.read_timeouts++;
 	} else if (code != 0) {
-		snprintf(res.msg, sizeof(res.msg), "%s", msg ? msg : col_strerror(code));
+		set_msg(res.msg, sizeof(res.msg), msg ? msg : col_strerror(code));
 	}
 	r->answered = true;
 	ev_timer_stop(sp->ev, &r->timer);
@@ -1605,7 +1613,7 @@ static void fail_now(proxy_done_fn done, void *ctx, uint16_t cl, int code, const
 	struct proxy_result res;
 	result_init(&res, cl);
 	res.code = code;
-	snprintf(res.msg, sizeof(res.msg), "%s", msg);
+	set_msg(res.msg, sizeof(res.msg), msg);
 	done(ctx, &res);
 }
 
@@ -1657,7 +1665,7 @@ void storage_proxy_read_partition(struct storage_proxy *sp, struct ring *ring,
 			                              rd->now_s, row_fn, row_ctx, &e);
 			if (rc < 0) {
 				res.code = rc;
-				snprintf(res.msg, sizeof(res.msg), "%s", e.msg);
+				set_msg(res.msg, sizeof(res.msg), e.msg);
 			}
 			done(ctx, &res);
 			return;
