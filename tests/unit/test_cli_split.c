@@ -107,6 +107,26 @@ Test(split, blank_and_empty_statements)
 	free(s);
 }
 
+Test(split, line_numbers_count_newlines_inside_strings_and_comments)
+{
+	char *s = SPLIT(NULL, "INSERT INTO t (a) VALUES ('x", "y", "z');", "/* a", "b */ SELECT 1;",
+	                "SELECT $$p", "q$$ FROM t; -- c", "?", "SELECT -5 - 2;");
+	cr_assert_str_eq(s, "INSERT INTO t (a) VALUES ('x\ny\nz')@3|SELECT 1@5|"
+	                    "SELECT $$p\nq$$ FROM t@7|?@8|SELECT -5 - 2@9");
+	free(s);
+}
+
+Test(split, batch_with_comments_and_shell_word_not_first)
+{
+	char *s = SPLIT(NULL, "begin batch -- apply batch; in a comment",
+	                "insert into t (a) values ('apply batch;');", "apply batch;",
+	                "SELECT help FROM t", ";");
+	cr_assert_str_eq(s, "begin batch -- apply batch; in a comment\n"
+	                    "insert into t (a) values ('apply batch;');\napply batch@3|"
+	                    "SELECT help FROM t@5");
+	free(s);
+}
+
 Test(split, rest_at_end_of_input)
 {
 	struct cqlsplit s;
