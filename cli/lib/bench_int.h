@@ -169,6 +169,7 @@ enum bench_err bench_err_of_code(uint32_t code);
 struct bench_point {
 	double t_s;
 	double ops_per_s;
+	uint64_t n; /* latencies recorded in the second (0: percentiles are meaningless) */
 	uint64_t errors;
 	int64_t p50, p90, p99, p999, max; /* µs */
 };

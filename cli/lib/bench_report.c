@@ -20,11 +20,20 @@ static double ms(int64_t us)
 
 void bench_report_progress(FILE *f, const struct bench_point *p, uint64_t inflight)
 {
-	fprintf(f,
-	        "[%6.1fs] %9.0f ops/s  p50 %8.3f ms  p99 %8.3f ms  max %9.3f ms  errors %llu  "
-	        "inflight %llu\n",
-	        p->t_s, p->ops_per_s, ms(p->p50), ms(p->p99), ms(p->max),
-	        (unsigned long long)p->errors, (unsigned long long)inflight);
+	if (!p->n) {
+		/* Nothing finished this second: a stall, not a 0 ms latency. */
+		fprintf(f,
+		        "[%6.1fs] %9.0f ops/s  p50        - ms  p99        - ms  max         - ms  "
+		        "errors %llu  inflight %llu  (no answers)\n",
+		        p->t_s, p->ops_per_s, (unsigned long long)p->errors,
+		        (unsigned long long)inflight);
+	} else {
+		fprintf(f,
+		        "[%6.1fs] %9.0f ops/s  p50 %8.3f ms  p99 %8.3f ms  max %9.3f ms  errors "
+		        "%llu  inflight %llu\n",
+		        p->t_s, p->ops_per_s, ms(p->p50), ms(p->p99), ms(p->max),
+		        (unsigned long long)p->errors, (unsigned long long)inflight);
+	}
 	fflush(f);
 }
 

@@ -135,6 +135,7 @@ const struct bench_point *bench_stats_tick(struct bench_stats *s, double t_s, do
 	p->t_s = t_s;
 	p->ops_per_s = interval_s > 0 ? (double)s->interval_ops / interval_s : 0;
 	p->errors = s->interval_errors;
+	p->n = (uint64_t)hdr_total(s->interval);
 	p->p50 = hdr_value_at_percentile(s->interval, 50);
 	p->p90 = hdr_value_at_percentile(s->interval, 90);
 	p->p99 = hdr_value_at_percentile(s->interval, 99);
