@@ -1341,7 +1341,8 @@ struct rsel {
 	struct buf cur_key; /* partition whose static row is in `statics` */
 	bool have_statics;
 	struct buf tmp;
-	bool distinct_done; /* DISTINCT: this partition was emitted */
+	uint32_t cur_idx;  /* IN combination being read */
+	uint32_t last_idx; /* IN combination of the last row returned */
 	struct buf distinct_key;
 };
 
@@ -1496,6 +1497,7 @@ static int rsel_row(void *ctx, const struct store_partition *part, const struct 
 	if (rs->remaining > 0)
 		rs->remaining--;
 	rs->last_token = part->token;
+	rs->last_idx = rs->cur_idx;
 	set_key(&rs->last_key, part);
 	buf_reset(&rs->last_ck);
 	for (size_t i = 0; i < r->n_ck; i++) {
@@ -1619,6 +1621,29 @@ static int select_table(struct xq *q, int64_t limit)
 				        "columns and/or static columns (not %s)",
 				        p->sel[i].name);
 	}
+	/* clustering IN values come back in clustering order (Cassandra sorts them) */
+	for (uint32_t k = 0; k < w.n_ck_eq; k++) {
+		const struct schema_column *c = &t->cols[t->n_pk + k];
+		bool down = c->desc != ((flags & STORE_READ_REVERSE) != 0);
+		struct val *v = w.ck_vals[k];
+		uint32_t n = w.ck_n[k], out_n = 0;
+		for (uint32_t i = 1; i < n; i++)
+			for (uint32_t j = i; j > 0; j--) {
+				int cmp = cqltype_compare(c->type, v[j - 1].p, (size_t)v[j - 1].len,
+				                          v[j].p, (size_t)v[j].len);
+				if (down ? cmp >= 0 : cmp <= 0)
+					break;
+				struct val x = v[j];
+				v[j] = v[j - 1];
+				v[j - 1] = x;
+			}
+		for (uint32_t i = 0; i < n; i++)
+			if (out_n == 0 ||
+			    cqltype_compare(c->type, v[out_n - 1].p, (size_t)v[out_n - 1].len,
+			                    v[i].p, (size_t)v[i].len) != 0)
+				v[out_n++] = v[i];
+		w.ck_n[k] = out_n;
+	}
 	struct proxy_result pr;
 	if (proxy_check(q->ex->d.proxy, ks, q->cl, false, &pr))
 		return fail_proxy(req, &pr);
@@ -1673,12 +1698,14 @@ static int select_table(struct xq *q, int64_t limit)
 			     nparts, nck, MAX_IN_PARTITIONS, MAX_IN_ROWS);
 			goto out;
 		}
-		if (resume)
-			part_index = pos.part_index;
-		for (uint64_t pi = part_index; pi < nparts && !req->failed; pi++) {
+		/* one index over (partition, clustering IN combination), so that the paging
+		 * state names exactly where the last row came from */
+		uint64_t first = resume ? pos.part_index : 0;
+		for (uint64_t idx = first; idx < nparts * nck && !req->failed; idx++) {
+			uint64_t pi = idx / nck, ci = idx % nck;
 			struct store_value pk[STORE_MAX_PK_COLS];
 			pick(w.pk_vals, w.pk_n, t->n_pk, pi, pk);
-			for (uint64_t ci = 0; ci < nck; ci++) {
+			{
 				struct store_value pre[STORE_MAX_CK_COLS + 1];
 				pick(w.ck_vals, w.ck_n, w.n_ck_eq, ci, pre);
 				struct store_value lo[STORE_MAX_CK_COLS], hi[STORE_MAX_CK_COLS];
@@ -1713,7 +1740,7 @@ static int select_table(struct xq *q, int64_t limit)
 					}
 				}
 				/* resuming inside this partition: after the last clustering */
-				if (resume && pi == part_index && n_rck && ci == 0) {
+				if (resume && idx == first && n_rck) {
 					if (flags & STORE_READ_REVERSE) {
 						memcpy(hi, rck, n_rck * sizeof(*hi));
 						nhi = n_rck;
@@ -1723,7 +1750,7 @@ static int select_table(struct xq *q, int64_t limit)
 						nlo = n_rck;
 						lo_incl = false;
 					}
-				} else if (resume && pi == part_index &&
+				} else if (resume && idx == first &&
 				           (pos.flags & PAGING_PARTITION_DONE)) {
 					continue;
 				}
@@ -1745,6 +1772,7 @@ static int select_table(struct xq *q, int64_t limit)
 				if (s->distinct)
 					rd.limit = 1;
 				rs.have_statics = false;
+				rs.cur_idx = (uint32_t)idx;
 				pw.done = false;
 				proxy_read_partition(q->ex->d.proxy, ks, q->cl, &rd, rsel_row, &rs,
 				                     proxy_done_sync, &pw);
@@ -1752,14 +1780,11 @@ static int select_table(struct xq *q, int64_t limit)
 					fail_proxy(req, &pw.res);
 					goto out;
 				}
-				if (rs.more || rs.remaining == 0)
-					break;
 			}
-			if (rs.more || rs.remaining == 0) {
-				part_index = (uint32_t)pi;
+			if (rs.more || rs.remaining == 0)
 				break;
-			}
 		}
+		part_index = rs.last_idx;
 	} else {
 		int64_t start = w.tok_start, end = w.tok_end;
 		if (w.has_token && start >= end) {

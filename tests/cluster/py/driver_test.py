@@ -103,6 +103,12 @@ check(pages >= 10 and len(keys) == 2000 and len(set(keys)) == 2000,
 pages, rows = pages_of("SELECT c FROM pages WHERE k = 0 ORDER BY c DESC LIMIT 250")
 check([r.c for r in rows] == list(range(999, 749, -1)) and pages >= 3,
       "LIMIT 250 in reverse order across %d pages" % pages)
+pages, rows = pages_of("SELECT k, c FROM pages WHERE k IN (3, 0, 1, 2)")
+keys = [(r.k, r.c) for r in rows]
+check(pages >= 10 and len(keys) == 1003 and len(set(keys)) == 1003,
+      "IN over 4 partitions: 1003 distinct rows in %d pages" % pages)
+rows = list(session.execute("SELECT c FROM pages WHERE k = 0 AND c IN (500, 3, 999, 3)"))
+check([r.c for r in rows] == [3, 500, 999], "clustering IN in clustering order, deduplicated")
 cnt = session.execute("SELECT count(*) FROM pages").one()[0]
 check(cnt == 2000, "COUNT(*) over the table = %d" % cnt)
 
