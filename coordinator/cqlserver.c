@@ -234,7 +234,7 @@ static void req_done(struct exec_req *x)
 			conn_free(cc);
 		return;
 	}
-	if (cc->paused && cc->inflight < s->opts.max_inflight / 2) {
+	if (s && cc->paused && cc->inflight < s->opts.max_inflight / 2) {
 		cc->paused = false;
 		net_conn_resume_read(cc->nc);
 	}

@@ -241,12 +241,19 @@ Test(executor, schema_survives_restart_and_version_changes)
 	rows_text(out, sizeof(out));
 	cr_assert_str_eq(out, "2|20;1|10;");
 	run_ok("SELECT ttl(v) FROM shop.t WHERE k = 'a' LIMIT 1");
-	struct bufreader r;
-	bufreader_init(&r, req.body_out.data, req.body_out.len);
+	rows_text(out, sizeof(out));
+	int ttl = atoi(out);
+	cr_assert(ttl > 90 && ttl <= 100, "default_time_to_live applied: ttl %s", out);
 	run_ok("ALTER TABLE shop.t ADD w text");
 	run_ok("SELECT * FROM shop.t WHERE k = 'a'");
 	rows_text(out, sizeof(out));
 	cr_assert_str_eq(out, "a|2|20|null;a|1|10|null;");
+	run_ok("TRUNCATE shop.t");
+	run_ok("SELECT * FROM shop.t");
+	cr_assert_eq(rows_text(out, sizeof(out)), 0);
+	run_ok("INSERT INTO shop.t (k, c, v) VALUES ('b', 1, 1)");
+	run_ok("SELECT k FROM shop.t");
+	cr_assert_eq(rows_text(out, sizeof(out)), 1);
 	run_ok("DROP TABLE shop.t");
 	cr_assert_eq(run_err("SELECT * FROM shop.t"), CQL_ERR_INVALID);
 }

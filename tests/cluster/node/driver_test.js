@@ -57,6 +57,10 @@ async function main() {
     check(rs.rows.map((r) => `${r.c}:${r.v}`).join() === '1:literal,2:bound,3:prepared',
       `read back at ${cl === one ? 'ONE' : 'QUORUM'}`);
   }
+  // named values (flag 0x40) in a QUERY
+  const named = await client.execute('SELECT v FROM nodedrv.events WHERE k = :kk AND c = :cc',
+    { cc: 2, kk: 1 }, { hints: { kk: 'int', cc: 'int' } });
+  check(named.rows.length === 1 && named.rows[0].v === 'bound', 'named bound values in QUERY');
   const ins = 'INSERT INTO nodedrv.events (k, c, v) VALUES (?, ?, ?)';
   await client.batch([
     { query: ins, params: [2, 1, 'b1'] },
