@@ -234,8 +234,8 @@ int cluster_new(const struct cluster_opts *o, struct cluster **out)
 		nd->idx = k;
 		snprintf(nd->addr, sizeof(nd->addr), "%s.%d", c->net, c->o.first_host + k - 1);
 		snprintf(nd->dir, sizeof(nd->dir), "%s/node%d", c->root, k);
-		snprintf(nd->log, sizeof(nd->log), "%s/node.log", nd->dir);
-		snprintf(nd->yaml, sizeof(nd->yaml), "%s/colonnade.yaml", nd->dir);
+		snprintf(nd->log, sizeof(nd->log), "%s/node%d/node.log", c->root, k);
+		snprintf(nd->yaml, sizeof(nd->yaml), "%s/node%d/colonnade.yaml", c->root, k);
 		snprintf(nd->dc, sizeof(nd->dc), "%s", o->dcs[k - 1] ? o->dcs[k - 1] : "dc1");
 		snprintf(nd->rack, sizeof(nd->rack), "%s",
 		         o->racks[k - 1] ? o->racks[k - 1] : "rack1");
