@@ -8,6 +8,9 @@
 #include "cli/lib/cqldesc.h"
 #include "cli/lib/cqlfmt.h"
 #include "cli/lib/cqlsplit.h"
+#include "core/ring.h"
+
+#include <errno.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -409,6 +412,150 @@ static void describe_tables(struct shell *sh)
 	buf_release(&b);
 }
 
+/* Map<text,text> / set<text> cell elements as strings (NULL-terminated lists). */
+static size_t coll_strings(const struct cql_slice *v, bool map, char **keys, char **vals,
+                           size_t max)
+{
+	struct bufreader rd;
+	bufreader_init(&rd, v->p, v->len > 0 ? (size_t)v->len : 0);
+	int32_t cnt = v->len > 0 ? (int32_t)bufreader_u32be(&rd) : 0;
+	size_t n = 0;
+	for (int32_t i = 0; i < cnt && n < max && bufreader_ok(&rd); i++) {
+		uint32_t kl = bufreader_u32be(&rd);
+		const uint8_t *k = bufreader_take(&rd, kl);
+		const uint8_t *val = NULL;
+		uint32_t vl = 0;
+		if (map) {
+			vl = bufreader_u32be(&rd);
+			val = bufreader_take(&rd, vl);
+		}
+		if (!k || (map && !val))
+			break;
+		keys[n] = strndup((const char *)k, kl);
+		if (map)
+			vals[n] = strndup((const char *)val, vl);
+		if (!keys[n] || (map && !vals[n])) {
+			free(keys[n]);
+			if (map)
+				free(vals[n]);
+			break;
+		}
+		n++;
+	}
+	return n;
+}
+
+/* Adds the nodes of a system.local / system.peers result to eps. */
+static void add_endpoints(struct cqlresult *r, const char *addr_col, struct ring_endpoint *eps,
+                          size_t *neps, size_t max, int64_t *toks, size_t *ntoks, size_t max_toks)
+{
+	int ca = cqlresult_column(r, addr_col), ch = cqlresult_column(r, "host_id"),
+	    cd = cqlresult_column(r, "data_center"), cr = cqlresult_column(r, "rack"),
+	    ct = cqlresult_column(r, "tokens");
+	if (ca < 0 || ch < 0 || cd < 0 || cr < 0 || ct < 0)
+		return;
+	for (uint32_t i = 0; i < r->n_rows && *neps < max; i++) {
+		struct ring_endpoint *e = &eps[*neps];
+		memset(e, 0, sizeof(*e));
+		const struct cql_slice *a = cqlresult_cell(r, i, (uint32_t)ca);
+		const struct cql_slice *h = cqlresult_cell(r, i, (uint32_t)ch);
+		if (a->len < 0 || h->len != 16)
+			continue;
+		struct buf t;
+		buf_init(&t);
+		cqltype_format(cqltype_simple(CQLTYPE_INET), a->p, (size_t)a->len, &t);
+		snprintf(e->address, sizeof(e->address), "%.*s", (int)t.len,
+		         t.data ? (const char *)t.data : "");
+		buf_release(&t);
+		memcpy(e->host_id, h->p, 16);
+		char *dc = cqlresult_text(r, i, (uint32_t)cd),
+		     *rack = cqlresult_text(r, i, (uint32_t)cr);
+		snprintf(e->dc, sizeof(e->dc), "%s", dc ? dc : "");
+		snprintf(e->rack, sizeof(e->rack), "%s", rack ? rack : "");
+		free(dc);
+		free(rack);
+		char *strs[4096];
+		size_t ns =
+		        coll_strings(cqlresult_cell(r, i, (uint32_t)ct), false, strs, NULL, 4096);
+		e->tokens = toks + *ntoks;
+		for (size_t k = 0; k < ns; k++) {
+			char *end = NULL;
+			errno = 0;
+			long long v = strtoll(strs[k], &end, 10);
+			if (!errno && end && !*end && *ntoks < max_toks)
+				toks[(*ntoks)++] = v;
+			free(strs[k]);
+		}
+		e->n_tokens = (size_t)(toks + *ntoks - e->tokens);
+		if (e->n_tokens)
+			(*neps)++;
+	}
+}
+
+/*
+ * cqlsh's "Range ownership:" of DESCRIBE CLUSTER for keyspace ks: the
+ * replicas of the range ending at each ring token, from system.local,
+ * system.peers and the keyspace's replication (core/ring.h's placement).
+ */
+static void range_ownership(struct shell *sh, const char *ks, struct buf *out)
+{
+	enum { MAX_EPS = 1024, MAX_TOKS = 1 << 16 };
+	struct cqlresult *kss = select_where(sh, KEYSPACES_SELECT, NULL);
+	struct cqlresult *loc =
+	        kss ? shell_select(sh, "SELECT * FROM system.local WHERE key = 'local'", true)
+	            : NULL;
+	struct cqlresult *peers = loc ? shell_select(sh, "SELECT * FROM system.peers", true) : NULL;
+	struct ring_endpoint *eps = calloc(MAX_EPS, sizeof(*eps));
+	int64_t *toks = calloc(MAX_TOKS, sizeof(*toks));
+	struct ring *ring = NULL;
+	int row = kss ? find_row(kss, "keyspace_name", ks, NULL, NULL) : -1;
+	int crep = kss ? cqlresult_column(kss, "replication") : -1;
+	if (!peers || !eps || !toks || row < 0 || crep < 0)
+		goto out;
+	size_t neps = 0, ntoks = 0;
+	add_endpoints(loc, "rpc_address", eps, &neps, MAX_EPS, toks, &ntoks, MAX_TOKS);
+	add_endpoints(peers, "rpc_address", eps, &neps, MAX_EPS, toks, &ntoks, MAX_TOKS);
+	char *keys[64], *vals[64];
+	size_t nk = coll_strings(cqlresult_cell(kss, (uint32_t)row, (uint32_t)crep), true, keys,
+	                         vals, 64);
+	struct replication rep;
+	struct cerr err = {0};
+	int rc = replication_parse((const char *const *)keys, (const char *const *)vals, nk, &rep,
+	                           &err);
+	for (size_t i = 0; i < nk; i++) {
+		free(keys[i]);
+		free(vals[i]);
+	}
+	if (rc == COL_OK && neps)
+		rc = ring_new(eps, neps, &ring, &err);
+	if (rc != COL_OK || !ring) {
+		shell_printerr(sh, "cannot compute the range ownership of '%s': %s", ks, err.msg);
+		goto out;
+	}
+	buf_put_str(out, "Range ownership:\n");
+	for (size_t i = 0; i < ring_token_count(ring); i++) {
+		int64_t t = ring_token_at(ring, i, NULL);
+		uint32_t reps[RING_MAX_RF * RING_MAX_DCS];
+		size_t nr = ring_replicas(ring, &rep, t, reps, sizeof(reps) / sizeof(reps[0]));
+		char tok[24];
+		snprintf(tok, sizeof(tok), "%lld", (long long)t);
+		buf_printf(out, " %39s  [", tok);
+		for (size_t k = 0; k < nr; k++)
+			buf_printf(out, "%s%s", k ? ", " : "",
+			           ring_node_at(ring, reps[k])->address);
+		buf_put_str(out, "]\n");
+	}
+	buf_put_u8(out, '\n');
+out:
+	if (ring)
+		ring_unref(ring);
+	free(eps);
+	free(toks);
+	cqlresult_free(kss);
+	cqlresult_free(loc);
+	cqlresult_free(peers);
+}
+
 static void describe_cluster(struct shell *sh)
 {
 	struct cqlresult *r =
@@ -423,8 +570,14 @@ static void describe_cluster(struct shell *sh)
 	const char *p = part ? part : "";
 	if (strncmp(p, "org.apache.cassandra.dht.", 25) == 0)
 		p += 25;
-	printf("\nCluster: %s\nPartitioner: %s\n\n", name ? name : "", p);
-	fflush(stdout);
+	struct buf b;
+	buf_init(&b);
+	buf_printf(&b, "\nCluster: %s\nPartitioner: %s\n\n", name ? name : "", p);
+	/* cqlsh adds the token ranges of the keyspace in use, unless it is a system one */
+	if (sh->keyspace && !is_system_keyspace(sh->keyspace))
+		range_ownership(sh, sh->keyspace, &b);
+	emit(&b);
+	buf_release(&b);
 	free(name);
 	free(part);
 	cqlresult_free(r);

@@ -53,10 +53,12 @@ fail() {
 	return 0
 }
 
-# Replace what differs between runs: the node address, the server version.
+# Replace what differs between runs: the node address, the server version, the
+# node's random tokens (DESCRIBE CLUSTER's range ownership).
 normalise() {
 	sed -e "s/${ADDR//./\\.}/ADDR/g" -e "s/${DEAD//./\\.}/DEAD/g" \
-		-e 's/Cassandra [0-9][0-9.]*/Cassandra X.Y.Z/'
+		-e 's/Cassandra [0-9][0-9.]*/Cassandra X.Y.Z/' \
+		-e 's/^ *-\{0,1\}[0-9]\{1,19\}  \[/ <token>  [/'
 }
 
 export HOME=$TMP # history file goes here
