@@ -335,6 +335,71 @@ Test(conn, reprepares_on_unprepared_and_resends_on_the_same_stream)
 	cqlprepared_free(ps);
 }
 
+Test(conn, batch_reprepares_its_prepared_statement)
+{
+	struct peer p;
+	peer_listen(&p);
+	peer_open(&p, NULL);
+	peer_handshake(&p);
+	struct cqlresult *pr = calloc(1, sizeof(*pr));
+	pr->kind = CQLRES_PREPARED;
+	pr->prepared_id = malloc(1);
+	pr->prepared_id[0] = 0x05;
+	pr->prepared_id_len = 1;
+	pr->meta.paging_state_len = pr->bind_meta.paging_state_len = -1;
+	struct cqlprepared *ps = NULL;
+	cr_assert_eq(cqlprepared_new("INSERT P", 8, pr, &ps, NULL), 0);
+	struct cql_slice v = {(const uint8_t *)"vv", 2};
+	struct cql_batch_item items[3] = {
+	        {.cql = "INSERT A", .cql_len = 8},
+	        {.ps = ps, .values = &v, .n_values = 1},
+	        {.cql = "INSERT B", .cql_len = 8, .values = &v, .n_values = 1}};
+	struct cql_qparams qp;
+	cql_qparams_init(&qp);
+	qp.timestamp = 77;
+	struct answer a = {0};
+	cr_assert_eq(cqlconn_batch(p.c, CQL_BATCH_LOGGED, items, 3, &qp, on_answer, &a), 0);
+	struct cql_header h;
+	struct buf body, out, want;
+	buf_init(&body);
+	buf_init(&out);
+	buf_init(&want);
+	peer_recv(&p, &h, &body);
+	cr_assert_eq(h.opcode, CQL_OP_BATCH);
+	cql_put_int(&out, CQL_ERR_UNPREPARED);
+	cql_put_string(&out, "unknown");
+	cql_put_short_bytes(&out, "\x05", 1);
+	peer_send(&p, h.stream, CQL_OP_ERROR, &out);
+	peer_recv(&p, &h, &body);
+	cr_assert_eq(h.opcode, CQL_OP_PREPARE);
+	buf_reset(&out);
+	cql_put_int(&out, CQL_RESULT_PREPARED);
+	cql_put_short_bytes(&out, "\x0a\x0b\x0c", 3); /* a longer id */
+	cql_put_int(&out, 0);
+	cql_put_int(&out, 0);
+	cql_put_int(&out, 0);
+	cql_put_int(&out, CQL_ROWS_NO_METADATA);
+	cql_put_int(&out, 0);
+	peer_send(&p, h.stream, CQL_OP_RESULT, &out);
+	peer_recv(&p, &h, &body);
+	cr_assert_eq(h.opcode, CQL_OP_BATCH);
+	/* The resent batch is exactly a fresh encoding with the new id. */
+	cqlreq_batch(&want, h.stream, CQL_BATCH_LOGGED, items, 3, &qp);
+	cr_assert_eq(body.len, want.len - 9);
+	cr_assert(memcmp(body.data, want.data + 9, body.len) == 0, "batch body differs");
+	void_body(&out);
+	peer_send(&p, h.stream, CQL_OP_RESULT, &out);
+	pump_until(&p, &a.called);
+	cr_assert_eq(a.status, 0);
+	cr_assert_eq(a.res->kind, CQLRES_VOID);
+	cqlresult_free(a.res);
+	buf_release(&body);
+	buf_release(&out);
+	buf_release(&want);
+	peer_close(&p);
+	cqlprepared_free(ps);
+}
+
 Test(conn, timeout_orphans_the_stream_until_the_late_answer)
 {
 	struct peer p;
