@@ -40,15 +40,27 @@ int64_t node_rss_bytes(void)
 	return resident * (int64_t)sysconf(_SC_PAGESIZE);
 }
 
-/* Bytes of regular files under `path` (depth-bounded; symlinks not followed). */
-static int64_t dir_bytes(const char *path, int depth)
+/* What the data directory holds, by kind of RocksDB file. */
+struct disk_usage {
+	int64_t total;
+	int64_t sst_bytes, sst_files;
+	int64_t wal_bytes, wal_files;
+};
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* Regular files under `path` (depth-bounded; symlinks not followed). */
+static void dir_usage(const char *path, int depth, struct disk_usage *u)
 {
 	if (depth > 8)
-		return 0;
+		return;
 	DIR *d = opendir(path);
 	if (!d)
-		return 0;
-	int64_t total = 0;
+		return;
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
@@ -59,13 +71,34 @@ static int64_t dir_bytes(const char *path, int depth)
 		struct stat st;
 		if (lstat(p, &st) < 0)
 			continue;
-		if (S_ISREG(st.st_mode))
-			total += st.st_size;
-		else if (S_ISDIR(st.st_mode))
-			total += dir_bytes(p, depth + 1);
+		if (S_ISDIR(st.st_mode)) {
+			dir_usage(p, depth + 1, u);
+			continue;
+		}
+		if (!S_ISREG(st.st_mode))
+			continue;
+		u->total += st.st_size;
+		if (ends_with(e->d_name, ".sst")) {
+			u->sst_bytes += st.st_size;
+			u->sst_files++;
+		} else if (ends_with(e->d_name, ".log")) { /* RocksDB WAL: NNNNNN.log */
+			u->wal_bytes += st.st_size;
+			u->wal_files++;
+		}
 	}
 	closedir(d);
-	return total;
+}
+
+static int64_t dir_bytes(struct node *n)
+{
+	struct disk_usage u;
+	memset(&u, 0, sizeof(u));
+	dir_usage(n->cfg.data_directory, 0, &u);
+	n->disk_sst_bytes = u.sst_bytes;
+	n->disk_sst_files = u.sst_files;
+	n->disk_wal_bytes = u.wal_bytes;
+	n->disk_wal_files = u.wal_files;
+	return u.total;
 }
 
 static void on_load_timer(struct ev_loop *loop, ev_timer *w, int revents)
@@ -73,7 +106,7 @@ static void on_load_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	struct node *n = w->data;
-	n->load_bytes = dir_bytes(n->cfg.data_directory, 0);
+	n->load_bytes = dir_bytes(n);
 	if (n->gossiper) {
 		char v[32];
 		snprintf(v, sizeof(v), "%lld", (long long)n->load_bytes);
@@ -514,7 +547,7 @@ int node_new(const struct config *cfg, struct node **out, struct cerr *err)
 		         "(changing a node's tokens needs a decommission)",
 		         cfg->num_tokens, n->id.n_tokens);
 	log_info("node", "generation %lld", (long long)n->id.generation);
-	n->load_bytes = dir_bytes(cfg->data_directory, 0);
+	n->load_bytes = dir_bytes(n);
 
 	rc = schema_open(n->store, &n->schema, err);
 	if (rc)

@@ -15,6 +15,7 @@
 #include "coordinator/node_int.h"
 
 #include "coordinator/cqlserver.h"
+#include "coordinator/proxy.h"
 #include "core/ring.h"
 #include "core/clock.h"
 #include "core/config.h"
@@ -539,6 +540,27 @@ static int h_metrics(void *ctx, const char *query, struct buf *out, const char *
 	       (double)node_rss_bytes());
 	metric(out, "colonnade_load_bytes", "gauge",
 	       "Size of the data directory (nodetool's Load).", (double)n->load_bytes);
+
+	metric(out, "colonnade_storage_sst_bytes", "gauge", "Bytes in SST files.",
+	       (double)n->disk_sst_bytes);
+	metric(out, "colonnade_storage_sst_files", "gauge", "SST files.",
+	       (double)n->disk_sst_files);
+	metric(out, "colonnade_storage_wal_bytes", "gauge", "Bytes in write-ahead log files.",
+	       (double)n->disk_wal_bytes);
+	metric(out, "colonnade_storage_wal_files", "gauge", "Write-ahead log files.",
+	       (double)n->disk_wal_files);
+	if (n->proxy) {
+		struct proxy_stats ps;
+		proxy_get_stats(n->proxy, &ps);
+		metric(out, "colonnade_proxy_writes_total", "counter", "Mutations coordinated.",
+		       (double)ps.writes);
+		metric(out, "colonnade_proxy_reads_total", "counter",
+		       "Partition reads coordinated.", (double)ps.reads);
+		metric(out, "colonnade_proxy_scans_total", "counter", "Range scans coordinated.",
+		       (double)ps.scans);
+		metric(out, "colonnade_proxy_unavailables_total", "counter",
+		       "Requests refused as Unavailable.", (double)ps.unavailables);
+	}
 
 	struct admin_stats as;
 	admin_get_stats(n->admin, &as);

@@ -44,6 +44,8 @@ struct node {
 	ev_signal sigterm, sigint;
 	ev_timer load_timer;
 	int64_t load_bytes; /* size of the data directory, refreshed by load_timer */
+	int64_t disk_sst_bytes, disk_sst_files; /* RocksDB SST files, same refresh */
+	int64_t disk_wal_bytes, disk_wal_files; /* RocksDB write-ahead logs */
 	int64_t start_mono_ms;
 	int64_t start_wall_s;
 	bool stopping;
