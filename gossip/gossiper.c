@@ -476,10 +476,22 @@ static int read_state(struct bufreader *r, struct rstate *s)
 	return COL_OK;
 }
 
-static int dig_reserve(struct gossiper *g, uint32_t n)
+/* The smallest encoded digest: array header, bin16 with its 2-byte header, two 1-byte ints. */
+#define MIN_DIGEST_BYTES 21
+/* Digests in one message at most: far above any cluster we track (max_endpoints). */
+#define MAX_DIGESTS 65536u
+
+/*
+ * Room for n digests read from r: n must be plausible for the bytes left, so a
+ * lying count cannot make us allocate 50 times the message size.
+ */
+static int dig_reserve(struct gossiper *g, const struct bufreader *r, uint32_t n)
 {
+	if (n > MAX_DIGESTS || (size_t)n * MIN_DIGEST_BYTES > bufreader_left(r))
+		return COL_ECORRUPT;
 	if (n <= g->dig_cap)
 		return COL_OK;
+
 	struct rdigest *d = realloc(g->dig, (size_t)n * sizeof(*d));
 	if (!d)
 		return COL_ENOMEM;
@@ -714,8 +726,9 @@ static int on_syn(struct messaging *m, const struct msg_in *msg, void *ctx)
 	if (msgpk_expect_array(&r, 3) != COL_OK || msgpk_read_str(&r, &cl, &cl_len) != COL_OK ||
 	    msgpk_read_str(&r, &pa, &pa_len) != COL_OK || msgpk_read_array(&r, &n) != COL_OK)
 		return COL_ECORRUPT;
-	if (dig_reserve(g, n) != COL_OK)
-		return 0;
+	int drc = dig_reserve(g, &r, n);
+	if (drc != COL_OK)
+		return drc == COL_ECORRUPT ? COL_ECORRUPT : 0;
 	for (uint32_t i = 0; i < n; i++)
 		if (read_digest(&r, &g->dig[i]) != COL_OK)
 			return COL_ECORRUPT;
@@ -804,8 +817,9 @@ static int on_ack(struct messaging *m, const struct msg_in *msg, void *ctx)
 	uint32_t nreq;
 	if (msgpk_expect_array(&r, 2) != COL_OK || msgpk_read_array(&r, &nreq) != COL_OK)
 		return COL_ECORRUPT;
-	if (dig_reserve(g, nreq) != COL_OK)
-		return 0;
+	int drc = dig_reserve(g, &r, nreq);
+	if (drc != COL_OK)
+		return drc == COL_ECORRUPT ? COL_ECORRUPT : 0;
 	for (uint32_t i = 0; i < nreq; i++)
 		if (read_digest(&r, &g->dig[i]) != COL_OK)
 			return COL_ECORRUPT;

@@ -385,6 +385,7 @@ struct messaging {
 	uint32_t nreqs, reqs_cap, free_head;
 	uint64_t seq;
 	struct messaging_stats st;
+	bool closing; /* messaging_free() is running: no new messages */
 };
 
 /* ---- requests -------------------------------------------------------------------------------- */
@@ -670,6 +671,8 @@ static void peer_free(struct messaging_peer *p)
 static int begin(struct messaging *m, const struct net_addr *to, unsigned verb, uint64_t id,
                  unsigned flags, struct msg_out *o)
 {
+	if (m->closing)
+		return COL_ECLOSED;
 	if (verb >= VERB_MAX)
 		return COL_EINVAL;
 	struct messaging_peer *p = peer_get(m, to);
@@ -706,8 +709,11 @@ int messaging_begin_oneway(struct messaging *m, const struct net_addr *to, unsig
 int messaging_begin_request(struct messaging *m, const struct net_addr *to, unsigned verb,
                             unsigned timeout_ms, messaging_rsp_fn cb, void *ctx, struct msg_out *o)
 {
+	if (m->closing)
+		return COL_ECLOSED;
 	struct req *q;
 	int rc = req_reserve(m, &q);
+
 	if (rc != COL_OK)
 		return rc;
 	rc = begin(m, to, verb, q->id, 0, o);
@@ -1109,7 +1115,9 @@ void messaging_free(struct messaging *m)
 {
 	if (!m)
 		return;
+	m->closing = true;
 	for (uint32_t i = 0; i < m->nreqs; i++) {
+
 		struct req *q = m->reqs[i];
 		if (q->armed) {
 			ev_timer_stop(m->loop, &q->timer);

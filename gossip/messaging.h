@@ -160,8 +160,11 @@ int messaging_new(struct net_loop *nl, const struct messaging_config *cfg, struc
                   struct cerr *err);
 /*
  * Close every connection, call every pending request's callback with
- * COL_ECLOSED, free.  Not from inside a messaging callback.  NULL is fine.
+ * COL_ECLOSED (sends from those callbacks fail with COL_ECLOSED), free.  Not
+ * from inside a messaging callback; before net_loop_free() of its loop.
+ * NULL is fine.
  */
+
 void messaging_free(struct messaging *m);
 const struct net_addr *messaging_listen_addr(const struct messaging *m);
 const struct host_id *messaging_host_id(const struct messaging *m);

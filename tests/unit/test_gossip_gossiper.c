@@ -341,3 +341,34 @@ Test(gossip_wire, malformed_payloads_are_refused_and_gossip_goes_on)
 	cr_assert_eq(msgpk_read_array(&r, &n), 0);
 	cr_expect_eq(n, 1, "and A's own state, which B did not mention");
 }
+
+Test(gossip_wire, lying_digest_count_is_refused_without_a_big_allocation)
+{
+	struct buf b;
+	buf_init(&b);
+	msgpk_put_array(&b, 3);
+	msgpk_put_cstr(&b, "test");
+	msgpk_put_cstr(&b, "Murmur3Partitioner");
+	msgpk_put_array(&b, 60000); /* 60000 digests claimed ... */
+	for (int i = 0; i < 60000; i++)
+		msgpk_put_nil(&b); /* ... one byte each: no digest is that small */
+	struct host_id bh = hid(0x20);
+	struct msg_in msg = {.verb = VERB_GOSSIP_SYN,
+	                     .payload = b.data,
+	                     .payload_len = b.len,
+	                     .from = messaging_listen_addr(B_m),
+	                     .from_host = &bh};
+	cr_expect_eq(gossiper_receive(A_g, &msg), COL_ECORRUPT);
+	msg.verb = VERB_GOSSIP_ACK;
+	buf_reset(&b);
+	msgpk_put_array(&b, 2);
+	msgpk_put_array(&b, 100);
+	for (int i = 0; i < 101; i++)
+		msgpk_put_nil(&b);
+	msg.payload = b.data;
+	msg.payload_len = b.len;
+	cr_expect_eq(gossiper_receive(A_g, &msg), COL_ECORRUPT);
+	msg.verb = VERB_READ;
+	cr_expect_eq(gossiper_receive(A_g, &msg), COL_EINVAL, "not a gossip verb");
+	buf_release(&b);
+}
