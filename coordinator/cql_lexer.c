@@ -228,7 +228,7 @@ int cql_lexer_next(struct cql_lexer *lx, struct cql_token *tok, struct cerr *err
 		bool is_float = false;
 		while (is_digit(peekc(lx, n)))
 			n++;
-		if (peekc(lx, n) == '.' && !is_letter(peekc(lx, n + 1))) {
+		if (peekc(lx, n) == '.') {
 			is_float = true;
 			n++;
 			while (is_digit(peekc(lx, n)))

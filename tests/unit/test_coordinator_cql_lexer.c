@@ -207,6 +207,12 @@ Test(cql_lexer, bad_numbers)
 	cr_expect_str_eq(l.err.msg, "line 1:8 invalid hex digit 'g' in blob literal");
 	lex("1.2.3", &l);
 	cr_expect_eq(l.rc, COL_ESYNTAX);
+	lex("1.foo", &l);
+	cr_expect_str_eq(l.err.msg, "line 1:0 invalid number '1.foo'");
+	lex("1.e5 1.E-2", &l);
+	cr_assert_eq(l.rc, 0, "%s", l.err.msg);
+	expect_tok(&l.t[0], CQL_TOK_FLOAT, "1.e5", 1, 0);
+	expect_tok(&l.t[1], CQL_TOK_FLOAT, "1.E-2", 1, 5);
 }
 
 Test(cql_lexer, stray_characters)
