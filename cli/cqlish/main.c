@@ -218,16 +218,23 @@ static void interactive(struct shell *sh)
 		buf_reset(&prompt);
 		shell_prompt(sh, cqlsplit_pending(&g_split), &prompt);
 		buf_put_u8(&prompt, 0);
-		g_interrupted = 0;
 		char *line = readline((const char *)prompt.data);
 		if (!line) {
 			if (g_interrupted) { /* Ctrl-C: drop the statement being typed */
+				g_interrupted = 0;
 				cqlsplit_reset(&g_split);
 				putchar('\n');
 				continue;
 			}
 			putchar('\n');
 			break; /* EOF */
+		}
+		/* A Ctrl-C that came between two prompts (while a statement ran, or
+		 * before readline started waiting) also drops what was typed before
+		 * this line; it is cleared here, before statements run again. */
+		if (g_interrupted) {
+			g_interrupted = 0;
+			cqlsplit_reset(&g_split);
 		}
 		if (line[0])
 			add_history(line);

@@ -174,6 +174,8 @@ void shell_release(struct shell *sh)
 /* Make sure there is a healthy connection; false (error printed) if not. */
 static bool ensure_connected(struct shell *sh)
 {
+	if (sh->cl)
+		cqlclient_poll(sh->cl); /* notice a close that happened while we were idle */
 	if (sh->cl && cqlconn_ready(cqlclient_conn(sh->cl)))
 		return true;
 	struct cerr err = {0};

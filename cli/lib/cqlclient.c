@@ -1577,6 +1577,11 @@ int cqlclient_batch(struct cqlclient *cl, uint8_t type, const struct cql_batch_i
 	SYNC_SEND(cl, cqlconn_batch(cl->conn, type, items, n, p, sync_done, t), out, err);
 }
 
+void cqlclient_poll(struct cqlclient *cl)
+{
+	ev_run(cl->loop, EVRUN_NOWAIT);
+}
+
 void cqlclient_set_interrupt(struct cqlclient *cl, volatile sig_atomic_t *flag)
 {
 	cl->interrupt = flag;

@@ -310,6 +310,12 @@ int cqlclient_batch(struct cqlclient *cl, uint8_t type, const struct cql_batch_i
  * comes, is dropped.  NULL turns it off.  The flag is not reset.
  */
 void cqlclient_set_interrupt(struct cqlclient *cl, volatile sig_atomic_t *flag);
+/*
+ * Process what arrived while idle (a close by the peer, stray frames) without
+ * blocking, so that cqlconn_ready(cqlclient_conn(cl)) is current before the
+ * next request.
+ */
+void cqlclient_poll(struct cqlclient *cl);
 /* The host and port connected to ("127.0.0.1:9042"). */
 const char *cqlclient_peer(const struct cqlclient *cl);
 struct cqlconn *cqlclient_conn(struct cqlclient *cl);

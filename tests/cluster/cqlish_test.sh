@@ -68,23 +68,31 @@ export TERM=xterm
 [ -x "$BIN" ] || { echo "cqlish_test: $BIN is not executable"; exit 1; }
 [ -x "$CQLISH" ] || { echo "cqlish_test: $CQLISH is not executable"; exit 1; }
 mkdir -p "$TMP/data"
-"$BIN" server --listen_address="$ADDR" --seeds="$ADDR" --cluster_name='cqlish test' \
-	--data_file_directories="$TMP/data" >"$TMP/node.log" 2>&1 &
-NODE_PID=$!
-up=0
-for _ in $(seq 300); do
-	if ! kill -0 "$NODE_PID" 2>/dev/null; then
-		echo "cqlish_test: the node exited; its log:"
-		tail -30 "$TMP/node.log"
-		echo "0 passed, 1 failed"
-		exit 1
-	fi
-	if "$CQLISH" "$ADDR" -e 'SHOW HOST' >/dev/null 2>&1; then up=1; break; fi
-	sleep 0.2
-done
-if [ "$up" != 1 ]; then
+start_node() { # starts the node (same data directory every time) and waits for CQL
+	"$BIN" server --listen_address="$ADDR" --seeds="$ADDR" --cluster_name='cqlish test' \
+		--data_file_directories="$TMP/data" >>"$TMP/node.log" 2>&1 &
+	NODE_PID=$!
+	for _ in $(seq 300); do
+		if ! kill -0 "$NODE_PID" 2>/dev/null; then
+			echo "cqlish_test: the node exited; its log:"
+			tail -30 "$TMP/node.log"
+			return 1
+		fi
+		"$CQLISH" "$ADDR" -e 'SHOW HOST' >/dev/null 2>&1 && return 0
+		sleep 0.2
+	done
 	echo "cqlish_test: no CQL on $ADDR:9042 after 60 s; node log:"
 	tail -30 "$TMP/node.log"
+	return 1
+}
+stop_node() {
+	kill "$NODE_PID" 2>/dev/null
+	for _ in $(seq 100); do kill -0 "$NODE_PID" 2>/dev/null || break; sleep 0.1; done
+	kill -9 "$NODE_PID" 2>/dev/null
+	wait "$NODE_PID" 2>/dev/null
+	NODE_PID=""
+}
+if ! start_node; then
 	echo "0 passed, 1 failed"
 	exit 1
 fi
@@ -243,6 +251,19 @@ type_text "SELECT * FROM nope;"
 key Enter
 check "Ctrl-C drops the partial statement; errors without line prefix" \
 	'InvalidRequest: Error from server: code=2200 [Invalid query] message="unconfigured table nope"'
+# The node goes away: the statement fails; it comes back: the shell reconnects by itself,
+# in the same keyspace.
+stop_node
+type_text "SELECT item FROM orders WHERE customer = 'carol' AND id = 2;"
+key Enter
+check "a lost node is reported" "NoHostAvailable: cannot connect to $ADDR:9042"
+if start_node; then
+	type_text "SELECT item FROM orders WHERE customer = 'carol' AND id = 2;"
+	key Enter
+	check "reconnects after the node restarted" "lime"
+else
+	fail "interactive: reconnects after the node restarted" "the node did not restart"
+fi
 type_text "EXIT"
 key Enter
 check "EXIT leaves with status 0" "EXITED:0"
