@@ -16,6 +16,7 @@
 
 #include "coordinator/cqlserver.h"
 #include "coordinator/proxy.h"
+#include "coordinator/schema.h"
 #include "core/ring.h"
 #include "core/clock.h"
 #include "core/config.h"
@@ -79,8 +80,12 @@ static void snap_free(struct snap *s)
 	free(s->owns);
 }
 
-/* Plain token ownership (ring.h, no replication) for endpoints with tokens. */
-static void snap_ownership(struct snap *s, struct ring **ring_out, size_t *ring_index)
+/*
+ * Token ownership (core/ring.h) for endpoints with tokens: plain (rep NULL, sums
+ * to 1) or effective under a keyspace's replication (sums to its total RF).
+ */
+static void snap_ownership(struct snap *s, const struct replication *rep, struct ring **ring_out,
+                           size_t *ring_index)
 {
 	s->owns = calloc(s->n ? s->n : 1, sizeof(double));
 	if (!s->owns) {
@@ -114,7 +119,7 @@ static void snap_ownership(struct snap *s, struct ring **ring_out, size_t *ring_
 	if (m && ring_new(re, m, &r, &e) == 0) {
 		double *o = calloc(m, sizeof(double));
 		if (o) {
-			ring_ownership(r, NULL, o);
+			ring_ownership(r, rep, o);
 			for (size_t k = 0; k < m; k++)
 				s->owns[map[k]] = o[k];
 			free(o);
@@ -194,14 +199,37 @@ static int h_status(void *ctx, const char *query, struct buf *out, const char **
 	(void)query;
 	(void)ctype;
 	struct node *n = ctx;
+	struct jw w;
+	/* ?keyspace=ks: "effective" ownership under that keyspace's replication. */
+	struct replication rep;
+	const char *ks = strncmp(query, "keyspace=", 9) == 0 ? query + 9 : NULL;
+	if (ks) {
+		const struct schema_keyspace *k =
+		        n->schema ? schema_snap_keyspace(schema_current(n->schema), ks) : NULL;
+		struct cerr e = {0};
+		if (!k ||
+		    replication_parse((const char *const *)k->repl_keys,
+		                      (const char *const *)k->repl_vals, k->n_repl, &rep, &e)) {
+			jw_init(&w, out);
+			jw_obj(&w);
+			jw_key(&w, "error");
+			char msg[300];
+			if (!k)
+				snprintf(msg, sizeof(msg), "keyspace '%.100s' does not exist", ks);
+			else
+				snprintf(msg, sizeof(msg), "keyspace '%.100s': %.180s", ks, e.msg);
+			jw_str(&w, msg);
+			jw_obj_end(&w);
+			return k ? 500 : 404;
+		}
+	}
 	struct snap s = {0};
 	node_each_endpoint(n, snap_add, &s);
-	snap_ownership(&s, NULL, NULL);
+	snap_ownership(&s, ks ? &rep : NULL, NULL, NULL);
 	if (s.oom) {
 		snap_free(&s);
 		return 500;
 	}
-	struct jw w;
 	jw_init(&w, out);
 	jw_obj(&w);
 	jw_key(&w, "cluster_name");
@@ -209,7 +237,9 @@ static int h_status(void *ctx, const char *query, struct buf *out, const char **
 	jw_key(&w, "partitioner");
 	jw_str(&w, SYSTABLES_PARTITIONER);
 	jw_key(&w, "ownership");
-	jw_str(&w, "plain");
+	jw_str(&w, ks ? "effective" : "plain");
+	jw_key(&w, "keyspace");
+	jw_str(&w, ks);
 	jw_key(&w, "nodes");
 	jw_arr(&w);
 	for (size_t i = 0; i < s.n; i++)
@@ -470,7 +500,7 @@ static int h_ring(void *ctx, const char *query, struct buf *out, const char **ct
 		snap_free(&s);
 		return 500;
 	}
-	snap_ownership(&s, &r, idx);
+	snap_ownership(&s, NULL, &r, idx);
 	struct jw w;
 	jw_init(&w, out);
 	jw_obj(&w);

@@ -13,10 +13,11 @@
 
 struct opts {
 	struct admin_target target;
-	bool tokens; /* info -T */
+	bool tokens;          /* info -T */
+	const char *keyspace; /* status <keyspace> */
 };
 
-static int parse_opts(int argc, char **argv, struct opts *o, bool allow_tokens)
+static int parse_opts(int argc, char **argv, struct opts *o, bool allow_tokens, bool allow_keyspace)
 {
 	memset(o, 0, sizeof(*o));
 	const char *host = getenv("COLONNADE_HOST");
@@ -34,9 +35,20 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool allow_tokens)
 		} else if (allow_tokens &&
 		           (!strcmp(argv[i], "-T") || !strcmp(argv[i], "--tokens"))) {
 			o->tokens = true;
+		} else if (allow_keyspace && !o->keyspace && argv[i][0] != '-') {
+			o->keyspace = argv[i];
+			for (const char *p = o->keyspace; *p; p++) {
+				if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+				      (*p >= '0' && *p <= '9') || *p == '_')) {
+					fprintf(stderr,
+					        "colonnade %s: '%s' is not a keyspace name\n",
+					        argv[0], o->keyspace);
+					return 2;
+				}
+			}
 		} else if (!strcmp(argv[i], "--help")) {
-			printf("usage: colonnade %s [-h host[:port]]%s\n", argv[0],
-			       allow_tokens ? " [-T]" : "");
+			printf("usage: colonnade %s [-h host[:port]]%s%s\n", argv[0],
+			       allow_tokens ? " [-T]" : "", allow_keyspace ? " [keyspace]" : "");
 			return 1;
 		} else {
 			fprintf(stderr, "colonnade %s: unexpected argument '%s'\n", argv[0],
@@ -58,7 +70,7 @@ static struct json *fetch(const char *cmd, const struct opts *o, const char *pat
 	struct cerr err = {0};
 	if (admin_get_json(&o->target, path, &j, &err)) {
 		fprintf(stderr, "colonnade %s: %s\n", cmd, err.msg);
-		if (err.code == COL_EIO || err.code == COL_ETIMEDOUT)
+		if (strstr(err.msg, "cannot connect") || err.code == COL_ETIMEDOUT)
 			fprintf(stderr, "  (is a node running with admin_port %u on %s?)\n",
 			        o->target.port, o->target.host);
 		return NULL;
@@ -225,10 +237,15 @@ static size_t nodes_in_dc(const struct json *nodes, const char *dc, size_t *idx,
 int cmd_status(int argc, char **argv)
 {
 	struct opts o;
-	int rc = parse_opts(argc, argv, &o, false);
+	int rc = parse_opts(argc, argv, &o, false, true);
 	if (rc)
 		return rc == 1 ? 0 : rc;
-	struct json *j = fetch("status", &o, "/v1/status");
+	char path[200];
+	if (o.keyspace)
+		snprintf(path, sizeof(path), "/v1/status?keyspace=%.150s", o.keyspace);
+	else
+		snprintf(path, sizeof(path), "/v1/status");
+	struct json *j = fetch("status", &o, path);
 	if (!j)
 		return 1;
 	const struct json *nodes = json_get(j, "nodes");
@@ -245,7 +262,13 @@ int cmd_status(int argc, char **argv)
 		print_dc_banner(dcs[d]);
 		printf("Status=Up/Down\n|/ State=Normal/Leaving/Joining/Moving\n");
 		struct table t = {.cols = 7};
-		const char *hdr[] = {"--", "Address", "Load", "Tokens", "Owns", "Host ID", "Rack"};
+		const char *hdr[] = {"--",
+		                     "Address",
+		                     "Load",
+		                     "Tokens",
+		                     o.keyspace ? "Owns (effective)" : "Owns",
+		                     "Host ID",
+		                     "Rack"};
 		table_row(&t, hdr);
 		size_t n = nodes_in_dc(nodes, dcs[d], idx, MAX_NODES);
 		for (size_t k = 0; k < n; k++) {
@@ -278,8 +301,9 @@ int cmd_status(int argc, char **argv)
 		table_print(&t);
 		table_free(&t);
 	}
-	printf("\nNote: Owns is each node's share of the token ring (plain ownership, no "
-	       "replication factor applied).\n");
+	if (!o.keyspace)
+		printf("\nNote: Owns is each node's share of the token ring (no replication "
+		       "applied); 'colonnade status <keyspace>' shows effective ownership.\n");
 	free(idx);
 	json_free(j);
 	return 0;
@@ -288,7 +312,7 @@ int cmd_status(int argc, char **argv)
 int cmd_info(int argc, char **argv)
 {
 	struct opts o;
-	int rc = parse_opts(argc, argv, &o, true);
+	int rc = parse_opts(argc, argv, &o, true, false);
 	if (rc)
 		return rc == 1 ? 0 : rc;
 	struct json *j = fetch("info", &o, "/v1/info");
@@ -330,7 +354,7 @@ int cmd_info(int argc, char **argv)
 int cmd_gossipinfo(int argc, char **argv)
 {
 	struct opts o;
-	int rc = parse_opts(argc, argv, &o, false);
+	int rc = parse_opts(argc, argv, &o, false, false);
 	if (rc)
 		return rc == 1 ? 0 : rc;
 	struct json *j = fetch("gossipinfo", &o, "/v1/gossipinfo");
@@ -361,7 +385,7 @@ int cmd_gossipinfo(int argc, char **argv)
 int cmd_describecluster(int argc, char **argv)
 {
 	struct opts o;
-	int rc = parse_opts(argc, argv, &o, false);
+	int rc = parse_opts(argc, argv, &o, false, false);
 	if (rc)
 		return rc == 1 ? 0 : rc;
 	struct json *j = fetch("describecluster", &o, "/v1/describecluster");
@@ -403,7 +427,7 @@ int cmd_describecluster(int argc, char **argv)
 int cmd_ring(int argc, char **argv)
 {
 	struct opts o;
-	int rc = parse_opts(argc, argv, &o, false);
+	int rc = parse_opts(argc, argv, &o, false, false);
 	if (rc)
 		return rc == 1 ? 0 : rc;
 	struct json *j = fetch("ring", &o, "/v1/ring");

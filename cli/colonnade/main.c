@@ -3,7 +3,7 @@
  * subcommands are the operator's tools (nodetool is the model).
  */
 #include "cli/colonnade/commands.h"
-#include "cli/lib/bench.h" /* `bench`: the load generator */
+#include "cli/lib/bench.h"    /* `bench`: the load generator */
 #include "coordinator/node.h" /* COLONNADE_VERSION; `server` runs the node */
 
 #include <stdio.h>
@@ -22,7 +22,7 @@ static int cmd_help(int argc, char **argv);
 static const struct command commands[] = {
         {"server", cmd_server, "server [-c colonnade.yaml] [--<key>=<value> ...]",
          "run a node (config keys: docs/CONFIG.md)"},
-        {"status", cmd_status, "status [-h host[:port]]",
+        {"status", cmd_status, "status [-h host[:port]] [keyspace]",
          "nodes per datacenter: up/down, state, load, tokens, ownership"},
         {"info", cmd_info, "info [-h host[:port]] [-T]", "this node: id, generation, uptime, load"},
         {"gossipinfo", cmd_gossipinfo, "gossipinfo [-h host[:port]]",
