@@ -78,26 +78,17 @@ static struct cqlresult *select_where(struct shell *sh, const char *what, const 
 	return r;
 }
 
-/* Row index of keyspace `ks` in a system_schema.keyspaces result, or -1. */
-static int find_row(struct cqlresult *r, const char *col, const char *val, const char *col2,
-                    const char *val2)
+/* Index of the first row whose text column `col` equals `val`, or -1. */
+static int find_row(struct cqlresult *r, const char *col, const char *val)
 {
 	int c = cqlresult_column(r, col);
-	int c2 = col2 ? cqlresult_column(r, col2) : -1;
-	if (c < 0 || (col2 && c2 < 0))
+	if (c < 0)
 		return -1;
+	size_t n = strlen(val);
 	for (uint32_t i = 0; i < r->n_rows; i++) {
 		const struct cql_slice *s = cqlresult_cell(r, i, (uint32_t)c);
-		if (s->len < 0 || (size_t)s->len != strlen(val) ||
-		    memcmp(s->p, val, (size_t)s->len))
-			continue;
-		if (col2) {
-			const struct cql_slice *s2 = cqlresult_cell(r, i, (uint32_t)c2);
-			if (s2->len < 0 || (size_t)s2->len != strlen(val2) ||
-			    memcmp(s2->p, val2, (size_t)s2->len))
-				continue;
-		}
-		return (int)i;
+		if (s->len >= 0 && (size_t)s->len == n && memcmp(s->p, val, n) == 0)
+			return (int)i;
 	}
 	return -1;
 }
@@ -261,7 +252,7 @@ static void describe_keyspace(struct shell *sh, const char *ks)
 	struct cqlresult *kss = select_where(sh, KEYSPACES_SELECT, NULL);
 	if (!kss)
 		return;
-	int row = find_row(kss, "keyspace_name", ks, NULL, NULL);
+	int row = find_row(kss, "keyspace_name", ks);
 	if (row < 0) {
 		shell_printerr(sh, "Keyspace '%s' not found.", ks);
 		cqlresult_free(kss);
@@ -283,10 +274,10 @@ static void describe_table(struct shell *sh, const char *ks, const char *table)
 	struct cqlresult *tabs = select_where(sh, TABLES_SELECT, ks);
 	if (!tabs)
 		return;
-	int row = find_row(tabs, "table_name", table, NULL, NULL);
+	int row = find_row(tabs, "table_name", table);
 	if (row < 0) {
 		struct cqlresult *kss = select_where(sh, KEYSPACES_SELECT, NULL);
-		if (kss && find_row(kss, "keyspace_name", ks, NULL, NULL) < 0)
+		if (kss && find_row(kss, "keyspace_name", ks) < 0)
 			shell_printerr(sh, "Keyspace '%s' not found.", ks);
 		else if (kss)
 			shell_printerr(sh, "Column family '%s' not found", table);
@@ -508,7 +499,7 @@ static void range_ownership(struct shell *sh, const char *ks, struct buf *out)
 	struct ring_endpoint *eps = calloc(MAX_EPS, sizeof(*eps));
 	int64_t *toks = calloc(MAX_TOKS, sizeof(*toks));
 	struct ring *ring = NULL;
-	int row = kss ? find_row(kss, "keyspace_name", ks, NULL, NULL) : -1;
+	int row = kss ? find_row(kss, "keyspace_name", ks) : -1;
 	int crep = kss ? cqlresult_column(kss, "replication") : -1;
 	if (!peers || !eps || !toks || row < 0 || crep < 0)
 		goto out;
@@ -681,8 +672,7 @@ void shell_describe(struct shell *sh, const char *args)
 		} else {
 			/* a keyspace, else a table of the current keyspace */
 			struct cqlresult *kss = select_where(sh, KEYSPACES_SELECT, NULL);
-			if (kss && find_row(kss, "keyspace_name", (const char *)name.data, NULL,
-			                    NULL) >= 0)
+			if (kss && find_row(kss, "keyspace_name", (const char *)name.data) >= 0)
 				describe_keyspace(sh, (const char *)name.data);
 			else if (kss && sh->keyspace)
 				describe_table(sh, sh->keyspace, (const char *)name.data);

@@ -22,8 +22,6 @@
 #define CQLISH_VERSION           "0.1.0"
 #define CQLISH_DEFAULT_PAGE_SIZE 100
 
-struct warned_pair; /* keyspace + level already warned about */
-
 struct shell {
 	struct cqlclient *cl;
 	char host[256];
