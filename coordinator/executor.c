@@ -1530,10 +1530,7 @@ static int fail_proxy(struct exec_req *req, const struct proxy_result *r)
 		req->error.alive = r->alive;
 		return -1;
 	case COL_ETIMEDOUT:
-		fail(req,
-		     r->data_present || r->write_type == 0 ? CQL_ERR_READ_TIMEOUT
-		                                           : CQL_ERR_WRITE_TIMEOUT,
-		     "%s", r->msg);
+		fail(req, r->write ? CQL_ERR_WRITE_TIMEOUT : CQL_ERR_READ_TIMEOUT, "%s", r->msg);
 		req->error.cl = r->cl;
 		req->error.required = r->required;
 		req->error.alive = r->alive;

@@ -149,10 +149,12 @@ void proxy_write(struct proxy *p, const struct schema_keyspace *ks, uint16_t cl,
 	struct proxy_result res;
 	if (proxy_check(p, ks, cl, true, &res)) {
 		res.write_type = wt;
+		res.write = true;
 		done(ctx, &res);
 		return;
 	}
 	res.write_type = wt;
+	res.write = true;
 	for (size_t i = 0; i < n; i++) {
 		struct cerr e = {0};
 		int rc = store_apply(p->store, muts[i], &e);

@@ -48,6 +48,7 @@ struct proxy_result {
 	int32_t required; /* Unavailable: required; timeouts: blockfor */
 	int32_t alive;    /* Unavailable: alive; timeouts: received */
 	bool data_present;
+	bool write; /* the request was a write (timeouts: Write_timeout, else Read_timeout) */
 	enum proxy_write_type write_type;
 	char msg[CERR_MSG_MAX];
 };

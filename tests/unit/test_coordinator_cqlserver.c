@@ -6,6 +6,7 @@
  * between two catalogues fed the same rows.
  */
 #include "coordinator/cqlserver.h"
+#include "coordinator/executor.h"
 #include "coordinator/prepared.h"
 #include "coordinator/proxy.h"
 #include "coordinator/schema.h"
@@ -482,4 +483,69 @@ Test(cqlserver, two_catalogues_with_the_same_rows_agree)
 	char cmd[128];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir2);
 	cr_assert_eq(system(cmd), 0);
+}
+
+Test(errors, extra_fields_golden_bytes)
+{
+	struct buf b;
+	buf_init(&b);
+	struct exec_error e = {
+	        .code = CQL_ERR_UNAVAILABLE, .cl = CL_QUORUM, .required = 2, .alive = 1};
+	strcpy(e.msg, "x");
+	exec_error_encode(&e, &b);
+	static const uint8_t unavailable[] = {0, 0, 0x10, 0, 0, 1, 'x', 0, 4,
+	                                      0, 0, 0,    2, 0, 0, 0,   1};
+	cr_assert_eq(b.len, sizeof(unavailable));
+	cr_assert(memcmp(b.data, unavailable, b.len) == 0);
+
+	buf_reset(&b);
+	e = (struct exec_error){.code = CQL_ERR_WRITE_TIMEOUT,
+	                        .cl = CL_ONE,
+	                        .required = 1,
+	                        .alive = 0,
+	                        .write_type = "BATCH"};
+	strcpy(e.msg, "x");
+	exec_error_encode(&e, &b);
+	static const uint8_t wto[] = {0, 0, 0x11, 0, 0, 1, 'x', 0,   1,   0,   0,   0,
+	                              0, 0, 0,    0, 1, 0, 5,   'B', 'A', 'T', 'C', 'H'};
+	cr_assert_eq(b.len, sizeof(wto));
+	cr_assert(memcmp(b.data, wto, b.len) == 0);
+
+	buf_reset(&b);
+	e = (struct exec_error){.code = CQL_ERR_READ_TIMEOUT,
+	                        .cl = CL_ALL,
+	                        .required = 3,
+	                        .alive = 2,
+	                        .data_present = 1};
+	strcpy(e.msg, "x");
+	exec_error_encode(&e, &b);
+	static const uint8_t rto[] = {0, 0, 0x12, 0, 0, 1, 'x', 0, 5, 0, 0, 0, 2, 0, 0, 0, 3, 1};
+	cr_assert_eq(b.len, sizeof(rto));
+	cr_assert(memcmp(b.data, rto, b.len) == 0);
+
+	buf_reset(&b);
+	e = (struct exec_error){.code = CQL_ERR_ALREADY_EXISTS};
+	strcpy(e.msg, "x");
+	strcpy(e.ks, "ks");
+	exec_error_encode(&e, &b);
+	static const uint8_t ae[] = {0, 0, 0x24, 0, 0, 1, 'x', 0, 2, 'k', 's', 0, 0};
+	cr_assert_eq(b.len, sizeof(ae));
+	cr_assert(memcmp(b.data, ae, b.len) == 0);
+
+	buf_reset(&b);
+	e = (struct exec_error){.code = CQL_ERR_UNPREPARED, .id_len = 2, .id = {0xab, 0xcd}};
+	strcpy(e.msg, "x");
+	exec_error_encode(&e, &b);
+	static const uint8_t un[] = {0, 0, 0x25, 0, 0, 1, 'x', 0, 2, 0xab, 0xcd};
+	cr_assert_eq(b.len, sizeof(un));
+	cr_assert(memcmp(b.data, un, b.len) == 0);
+
+	buf_reset(&b);
+	e = (struct exec_error){.code = CQL_ERR_SYNTAX};
+	strcpy(e.msg, "x");
+	exec_error_encode(&e, &b);
+	static const uint8_t syn[] = {0, 0, 0x20, 0, 0, 1, 'x'};
+	cr_assert_eq(b.len, sizeof(syn));
+	cr_assert(memcmp(b.data, syn, b.len) == 0);
+	buf_release(&b);
 }
