@@ -289,8 +289,14 @@ void node_each_endpoint(struct node *n, node_endpoint_fn fn, void *ctx)
 	struct node_endpoint ep;
 	memset(&ep, 0, sizeof(ep));
 	ep.local = true;
-	snprintf(ep.address, sizeof(ep.address), "%s", n->cfg.broadcast_address);
-	snprintf(ep.rpc_address, sizeof(ep.rpc_address), "%s", n->cfg.broadcast_rpc_address);
+	/* The resolved form where the broadcast address is the bind address. */
+	snprintf(ep.address, sizeof(ep.address), "%s",
+	         strcmp(n->cfg.broadcast_address, n->cfg.listen_address) ? n->cfg.broadcast_address
+	                                                                 : n->listen_host);
+	snprintf(ep.rpc_address, sizeof(ep.rpc_address), "%s",
+	         strcmp(n->cfg.broadcast_rpc_address, n->cfg.rpc_address)
+	                 ? n->cfg.broadcast_rpc_address
+	                 : n->rpc_host);
 	memcpy(ep.host_id, n->id.host_id, 16);
 	ep.has_host_id = true;
 	snprintf(ep.dc, sizeof(ep.dc), "%s", n->cfg.dc);
@@ -407,7 +413,7 @@ static int start_gossip(struct node *n, struct cerr *err)
 	memset(&mc, 0, sizeof(mc));
 	mc.cluster_name = cfg->cluster_name;
 	memcpy(mc.host_id.b, n->id.host_id, 16);
-	if (net_addr_parse(cfg->listen_address, (uint16_t)cfg->storage_port, &mc.listen, err)) {
+	if (net_addr_parse(n->listen_host, (uint16_t)cfg->storage_port, &mc.listen, err)) {
 		cerr_prefix(err, "listen_address");
 		return COL_ECONFIG;
 	}
@@ -444,7 +450,10 @@ static int start_gossip(struct node *n, struct cerr *err)
 	    gossiper_set_app_state(n->gossiper, APP_TOKENS, n->tokens_value, n->tokens_value_len) ||
 	    gossiper_set_app_str(n->gossiper, APP_SCHEMA, schema) ||
 	    gossiper_set_app_str(n->gossiper, APP_LOAD, load) ||
-	    gossiper_set_app_str(n->gossiper, APP_RPC_ADDRESS, cfg->broadcast_rpc_address) ||
+	    gossiper_set_app_str(n->gossiper, APP_RPC_ADDRESS,
+	                         strcmp(cfg->broadcast_rpc_address, cfg->rpc_address)
+	                                 ? cfg->broadcast_rpc_address
+	                                 : n->rpc_host) ||
 	    gossiper_set_app_str(n->gossiper, APP_NATIVE_PORT, v) ||
 	    gossiper_set_app_str(n->gossiper, APP_RELEASE_VERSION, COLONNADE_VERSION) ||
 	    gossiper_set_app_str(n->gossiper, APP_STATUS, GOSSIP_STATUS_NORMAL))
@@ -464,7 +473,7 @@ static int start_gossip(struct node *n, struct cerr *err)
 	rc = gossiper_start(n->gossiper);
 	if (rc)
 		return cerr_set(err, rc, "gossip: cannot start");
-	log_info("node", "gossip on %s:%d every %lld ms, seeds:%s%s", cfg->listen_address,
+	log_info("node", "gossip on %s:%d every %lld ms, seeds:%s%s", n->listen_host,
 	         cfg->storage_port, (long long)cfg->gossip_interval_ms,
 	         cfg->n_seeds ? " " : " none", cfg->n_seeds ? cfg->seeds[0].host : "");
 	return 0;
@@ -478,7 +487,7 @@ static int start_cql(struct node *n, struct cerr *err)
 		return cerr_set(err, rc, "cannot create the request proxy");
 	struct cqlserver_options o;
 	memset(&o, 0, sizeof(o));
-	o.address = cfg->rpc_address;
+	o.address = n->rpc_host;
 	o.port = (uint16_t)cfg->native_transport_port;
 	o.max_frame_size = (size_t)cfg->native_transport_max_frame_size;
 	o.max_connections = (unsigned)cfg->native_transport_max_concurrent_connections;
@@ -491,9 +500,25 @@ static int start_cql(struct node *n, struct cerr *err)
 	rc = cqlserver_new(n->net, &o, &d, &n->cql, err);
 	if (rc)
 		return rc;
-	log_info("node", "CQL native transport on %s:%d (%lld ms after start)", cfg->rpc_address,
+	log_info("node", "CQL native transport on %s:%d (%lld ms after start)", n->rpc_host,
 	         cfg->native_transport_port, (long long)(clock_mono_ms() - n->start_mono_ms));
 	return 0;
+}
+
+/*
+ * A bind address from the config: numeric as is, a host name resolved once
+ * at start (containers name their hosts).  Errors name the key.
+ */
+static int resolve_bind(const char *key, const char *host, char *out, size_t cap, struct cerr *err)
+{
+	struct net_addr a;
+	if (net_addr_parse(host, 0, &a, NULL) == 0 || net_addr_resolve(host, 0, &a, NULL) == 0) {
+		net_addr_host(&a, out, cap);
+		if (strcmp(out, host) != 0)
+			log_info("node", "%s %s resolves to %s", key, host, out);
+		return 0;
+	}
+	return cerr_set(err, COL_ECONFIG, "%s: cannot resolve '%s' to an address", key, host);
 }
 
 /* ---- life cycle ------------------------------------------------------------------------- */
@@ -505,6 +530,21 @@ int node_new(const struct config *cfg, struct node **out, struct cerr *err)
 		return cerr_set(err, COL_ENOMEM, "node: out of memory");
 	n->cfg = *cfg;
 	n->start_mono_ms = clock_mono_ms();
+	int rc0 = resolve_bind("listen_address", cfg->listen_address, n->listen_host,
+	                       sizeof(n->listen_host), err);
+	if (!rc0)
+		rc0 = resolve_bind("rpc_address", cfg->rpc_address, n->rpc_host,
+		                   sizeof(n->rpc_host), err);
+	if (rc0) {
+		free(n);
+		return rc0;
+	}
+	if (strcmp(cfg->broadcast_address, cfg->listen_address) != 0)
+		log_warn("node",
+		         "broadcast_address %s differs from listen_address %s: peers learn a "
+		         "node's address from its internode connections, so they will see %s "
+		         "(NAT setups are not supported yet)",
+		         cfg->broadcast_address, cfg->listen_address, cfg->listen_address);
 	n->start_wall_s = clock_wall_s();
 	int rc;
 
@@ -567,12 +607,12 @@ int node_new(const struct config *cfg, struct node **out, struct cerr *err)
 		goto fail;
 
 	/* Admin HTTP last: when it answers, everything it reports exists. */
-	rc = admin_new(n->loop, cfg->listen_address, (uint16_t)cfg->admin_port, node_admin_routes,
+	rc = admin_new(n->loop, n->listen_host, (uint16_t)cfg->admin_port, node_admin_routes,
 	               node_admin_n_routes, n, &n->admin, err);
 	if (rc)
 		goto fail;
 	log_info("node", "admin HTTP on %s:%d (JSON under /v1/, Prometheus /metrics)",
-	         cfg->listen_address, cfg->admin_port);
+	         n->listen_host, cfg->admin_port);
 
 	ev_timer_init(&n->load_timer, on_load_timer, NODE_LOAD_INTERVAL_S, NODE_LOAD_INTERVAL_S);
 	n->load_timer.data = n;

@@ -26,7 +26,9 @@ struct proxy;
 #define NODE_ADDR_MAX 64
 
 struct node {
-	struct config cfg; /* shallow copy; strings borrowed from node_new's caller */
+	struct config cfg;               /* shallow copy; strings borrowed from node_new's caller */
+	char listen_host[NODE_ADDR_MAX]; /* listen_address, resolved to a numeric address */
+	char rpc_host[NODE_ADDR_MAX];    /* rpc_address, resolved */
 	struct ev_loop *loop;
 	struct net_loop *net;
 	struct store *store;
