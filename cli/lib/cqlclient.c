@@ -1418,6 +1418,8 @@ const char *cqlconn_failure(const struct cqlconn *c)
 void cqlconn_get_stats(const struct cqlconn *c, struct cqlconn_stats *out)
 {
 	*out = c->stats;
+	out->queued = c->out.len;
+	out->orphans = c->orphans;
 }
 
 /* ==== blocking wrapper ======================================================================== */

@@ -278,6 +278,8 @@ const char *cqlconn_failure(const struct cqlconn *c);
 struct cqlconn_stats {
 	uint64_t requests, responses, timeouts, reprepares;
 	uint64_t bytes_out, bytes_in;
+	size_t queued;    /* request bytes not yet written (bounded by max_out) */
+	unsigned orphans; /* timed-out requests whose answer has not come yet */
 };
 void cqlconn_get_stats(const struct cqlconn *c, struct cqlconn_stats *out);
 

@@ -419,6 +419,11 @@ Test(conn, timeout_orphans_the_stream_until_the_late_answer)
 	pump_until(&p, &a.called);
 	cr_assert_eq(a.status, COL_ETIMEDOUT);
 	cr_assert_null(a.res);
+	struct cqlconn_stats st;
+	cqlconn_get_stats(p.c, &st);
+	cr_assert_eq(st.timeouts, 1);
+	cr_assert_eq(st.orphans, 1);
+	cr_assert_eq(cqlconn_inflight(p.c), 0);
 	cr_assert(strstr(a.why, "within 150 ms"), "%s", a.why);
 	/* The late answer is swallowed; the connection stays usable. */
 	void_body(&out);
