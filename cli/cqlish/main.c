@@ -214,9 +214,20 @@ static void interactive(struct shell *sh)
 
 	struct buf prompt;
 	buf_init(&prompt);
+	int empty_lines = 0; /* blank lines typed into an unfinished statement */
 	while (!sh->stop) {
 		buf_reset(&prompt);
-		shell_prompt(sh, cqlsplit_pending(&g_split), &prompt);
+		bool pending = cqlsplit_pending(&g_split);
+		if (!pending)
+			empty_lines = 0;
+		if (pending && empty_lines >= 3) {
+			/* cqlsh's hint, shown as the prompt, after three blank lines */
+			buf_put_str(&prompt, "Statements are terminated with a ';'.  You can press "
+			                     "CTRL-C to cancel an incomplete statement.");
+			empty_lines = 0;
+		} else {
+			shell_prompt(sh, pending, &prompt);
+		}
 		buf_put_u8(&prompt, 0);
 		char *line = readline((const char *)prompt.data);
 		if (!line) {
@@ -239,6 +250,7 @@ static void interactive(struct shell *sh)
 		if (line[0])
 			add_history(line);
 		sh->lineno++;
+		empty_lines = line[0] ? 0 : empty_lines + 1;
 		if (cqlsplit_feed(&g_split, line, strlen(line)) != COL_OK) {
 			shell_printerr(sh, "statement larger than %u bytes; discarded",
 			               CQLSPLIT_MAX_PENDING);

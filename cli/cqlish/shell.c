@@ -1018,10 +1018,18 @@ void shell_run_file(struct shell *sh, FILE *f, const char *name)
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
+	bool first = true;
 	while (!sh->stop && (n = getline(&line, &cap, f)) >= 0) {
 		if (n > 0 && line[n - 1] == '\n')
 			n--;
-		int rc = cqlsplit_feed(&sp, line, (size_t)n);
+		const char *text = line;
+		/* a UTF-8 byte order mark, as cqlsh skips it (get_file_encoding_bomsize) */
+		if (first && n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+			text += 3;
+			n -= 3;
+		}
+		first = false;
+		int rc = cqlsplit_feed(&sp, text, (size_t)n);
 		if (rc != COL_OK) {
 			sh->lineno = sp.base_line;
 			shell_printerr(sh,
