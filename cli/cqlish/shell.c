@@ -11,10 +11,13 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static void out_buf(struct buf *b)
@@ -373,6 +376,51 @@ static char *statement_keyspace(const struct shell *sh, const char *s)
 #define SCHEMA_AGREEMENT_WAIT_MS 10000
 #define SCHEMA_AGREEMENT_POLL_MS 200
 
+/*
+ * Is a peer up?  The python driver under cqlsh only waits for hosts it sees
+ * up; we ask the peer's CQL port (the shared native port) with a short
+ * connect, so a node that is down does not stall every DDL for the full wait.
+ */
+#define PEER_PROBE_MS 300
+
+static bool peer_alive(const struct cql_slice *inet, uint16_t port)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	memset(&ss, 0, sizeof(ss));
+	if (inet->len == 4) {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+		a->sin_family = AF_INET;
+		a->sin_port = htons(port);
+		memcpy(&a->sin_addr, inet->p, 4);
+		sl = sizeof(*a);
+	} else if (inet->len == 16) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(port);
+		memcpy(&a->sin6_addr, inet->p, 16);
+		sl = sizeof(*a);
+	} else {
+		return true; /* cannot tell: wait for it */
+	}
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return true;
+	bool up = false;
+	if (connect(fd, (struct sockaddr *)&ss, sl) == 0) {
+		up = true;
+	} else if (errno == EINPROGRESS) {
+		struct pollfd pf = {fd, POLLOUT, 0};
+		int soerr = 0;
+		socklen_t el = sizeof(soerr);
+		if (poll(&pf, 1, PEER_PROBE_MS) == 1 &&
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &el) == 0 && soerr == 0)
+			up = true;
+	}
+	close(fd);
+	return up;
+}
+
 /* 1 agreed, 0 not yet, -1 cannot tell (query failed). */
 static int schema_agreed(struct shell *sh)
 {
@@ -380,17 +428,20 @@ static int schema_agreed(struct shell *sh)
 	        sh, "SELECT schema_version FROM system.local WHERE key = 'local'", false);
 	if (!l)
 		return -1;
-	struct cqlresult *p =
-	        shell_select(sh, "SELECT peer, schema_version FROM system.peers", false);
+	struct cqlresult *p = shell_select(
+	        sh, "SELECT peer, rpc_address, schema_version FROM system.peers", false);
 	int rc = -1;
 	if (p && l->n_rows == 1 && l->meta.n_cols == 1) {
 		const struct cql_slice *mine = cqlresult_cell(l, 0, 0);
 		int pc = cqlresult_column(p, "schema_version");
+		int ac = cqlresult_column(p, "rpc_address");
 		rc = pc >= 0 ? 1 : -1;
 		for (uint32_t i = 0; rc == 1 && i < p->n_rows; i++) {
 			const struct cql_slice *v = cqlresult_cell(p, i, (uint32_t)pc);
-			if (v->len != mine->len ||
-			    (v->len > 0 && memcmp(v->p, mine->p, (size_t)v->len)))
+			bool same = v->len == mine->len &&
+			            (v->len <= 0 || memcmp(v->p, mine->p, (size_t)v->len) == 0);
+			if (!same &&
+			    (ac < 0 || peer_alive(cqlresult_cell(p, i, (uint32_t)ac), sh->port)))
 				rc = 0;
 		}
 	}
