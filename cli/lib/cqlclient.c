@@ -658,7 +658,8 @@ struct slot {
 	int64_t deadline_ms;
 	/* EXECUTE / BATCH with prepared statements: the frame as sent and its ids. */
 	struct buf frame;
-	struct id_ref *ids;
+	struct id_ref *ids; /* &one_ref for EXECUTE (no allocation per request) */
+	struct id_ref one_ref;
 	uint16_t n_ids;
 	struct cqlprepared *repreparing; /* SLOT_REPREPARE: which statement */
 };
@@ -693,7 +694,8 @@ static void conn_really_free(struct cqlconn *c)
 {
 	for (unsigned i = 0; i < c->opts.max_inflight; i++) {
 		buf_release(&c->slots[i].frame);
-		free(c->slots[i].ids);
+		if (c->slots[i].ids != &c->slots[i].one_ref)
+			free(c->slots[i].ids);
 	}
 	free(c->slots);
 	free(c->free_ids);
@@ -778,7 +780,8 @@ static void slot_release(struct cqlconn *c, int16_t id)
 	s->state = SLOT_FREE;
 	s->cb = NULL;
 	s->arg = NULL;
-	free(s->ids);
+	if (s->ids != &s->one_ref)
+		free(s->ids);
 	s->ids = NULL;
 	s->n_ids = 0;
 	/* Keep small frame buffers for reuse; drop big ones. */
@@ -1337,9 +1340,8 @@ int cqlconn_execute(struct cqlconn *c, struct cqlprepared *ps, const struct cql_
 		return rc;
 	size_t mark = c->out.len;
 	cqlreq_execute(&c->out, id, ps->id, ps->id_len, p);
-	struct id_ref *ref = malloc(sizeof(*ref));
-	if (!ref || save_frame(c, id, mark, ref, 1) != COL_OK) {
-		free(ref);
+	struct id_ref *ref = &c->slots[id].one_ref;
+	if (save_frame(c, id, mark, ref, 1) != COL_OK) {
 		c->out.len = mark;
 		slot_release(c, id);
 		return COL_ENOMEM;
