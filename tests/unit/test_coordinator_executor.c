@@ -424,3 +424,64 @@ Test(executor, token_ranges_and_bind_errors)
 	rows_text(out, sizeof(out));
 	cr_assert_str_eq(out, "10;");
 }
+
+struct row_capture {
+	uint8_t key[64], val[256];
+	size_t klen, vlen;
+	int n;
+};
+
+static void capture(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
+{
+	struct row_capture *c = ctx;
+	if (c->n++ == 0 && kl <= sizeof(c->key) && vl <= sizeof(c->val)) {
+		memcpy(c->key, k, kl);
+		memcpy(c->val, v, vl);
+		c->klen = kl;
+		c->vlen = vl;
+	}
+}
+
+Test(executor, schema_row_golden_bytes)
+{
+	struct schema_repl_opt repl[] = {{"class", "SimpleStrategy"}, {"replication_factor", "3"}};
+	struct schema_keyspace_def def = {"ks", true, repl, 2};
+	struct cerr e = {0};
+	cr_assert_eq(schema_create_keyspace(sch, &def, 0x0102030405060708LL, &e), 0, "%s", e.msg);
+	struct row_capture c = {0};
+	schema_rows(sch, capture, &c);
+	cr_assert_eq(c.n, 1);
+	static const char key[] = "schema/ks/ks";
+	cr_assert_eq(c.klen, sizeof(key) - 1);
+	cr_assert(memcmp(c.key, key, c.klen) == 0);
+	static const char cls[] = "org.apache.cassandra.locator.SimpleStrategy";
+	struct buf g;
+	buf_init(&g);
+	buf_put_u8(&g, 1);   /* format */
+	buf_put_u8(&g, 'K'); /* kind */
+	buf_put_u64be(&g, 0x0102030405060708ULL);
+	buf_put_u8(&g, 0); /* not dropped */
+	buf_put_u8(&g, 1); /* durable_writes */
+	buf_put_u16be(&g, 2);
+	buf_put_u16be(&g, 5);
+	buf_put(&g, "class", 5);
+	buf_put_u16be(&g, (uint16_t)strlen(cls));
+	buf_put(&g, cls, strlen(cls));
+	buf_put_u16be(&g, 18);
+	buf_put(&g, "replication_factor", 18);
+	buf_put_u16be(&g, 1);
+	buf_put(&g, "3", 1);
+	cr_assert_eq(c.vlen, g.len);
+	cr_assert(memcmp(c.val, g.data, g.len) == 0);
+	buf_release(&g);
+	const struct schema_keyspace *k = schema_snap_keyspace(schema_current(sch), "ks");
+	cr_assert_eq(k->replication_factor, 3);
+	/* a drop leaves a tombstone row, newer than the row it replaces */
+	cr_assert_eq(schema_drop_keyspace(sch, "ks", 5, &e), 0, "%s", e.msg);
+	memset(&c, 0, sizeof(c));
+	schema_rows(sch, capture, &c);
+	static const uint8_t tomb[] = {1, 'K', 1, 2, 3, 4, 5, 6, 7, 9, 1};
+	cr_assert_eq(c.vlen, sizeof(tomb));
+	cr_assert(memcmp(c.val, tomb, sizeof(tomb)) == 0);
+	cr_assert_null(schema_snap_keyspace(schema_current(sch), "ks"));
+}
