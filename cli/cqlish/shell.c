@@ -20,11 +20,21 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* Shell output (messages of shell commands): always the terminal. */
 static void out_buf(struct buf *b)
 {
 	if (b->len)
 		fwrite(b->data, 1, b->len, stdout);
 	fflush(stdout);
+}
+
+/* Query results: stdout, or the CAPTURE file (cqlsh's query_out). */
+static void out_result(struct shell *sh, struct buf *b)
+{
+	FILE *f = sh->capture ? sh->capture : stdout;
+	if (b->len)
+		fwrite(b->data, 1, b->len, f);
+	fflush(f);
 }
 
 void shell_printerr(struct shell *sh, const char *fmt, ...)
@@ -163,6 +173,9 @@ int shell_connect(struct shell *sh, struct cerr *err)
 
 void shell_release(struct shell *sh)
 {
+	if (sh->capture)
+		fclose(sh->capture);
+	free(sh->capture_path);
 	cqlclient_free(sh->cl);
 	sh->cl = NULL;
 	free(sh->keyspace);
@@ -543,7 +556,7 @@ static void print_rows(struct shell *sh, const char *cql, struct cqlresult *r)
 			cqlfmt_rows(&b, r, &o, first || sh->tty, num);
 			num += r->n_rows;
 		}
-		out_buf(&b);
+		out_result(sh, &b);
 		buf_reset(&b);
 		bool more = (r->meta.flags & CQL_ROWS_HAS_MORE_PAGES) && r->meta.paging_state;
 		if (!more) {
@@ -551,7 +564,7 @@ static void print_rows(struct shell *sh, const char *cql, struct cqlresult *r)
 				buf_put_u8(&b, '\n');
 			break;
 		}
-		if (sh->tty && !more_prompt())
+		if (sh->tty && !sh->capture && !more_prompt()) /* no pause while capturing */
 			break;
 		struct cql_qparams p;
 		qparams(sh, &p, true);
@@ -574,7 +587,7 @@ static void print_rows(struct shell *sh, const char *cql, struct cqlresult *r)
 		first = false;
 	}
 	buf_printf(&b, "(%llu rows)\n", (unsigned long long)num);
-	out_buf(&b);
+	out_result(sh, &b);
 out:
 	cqlresult_free(r);
 	buf_release(&b);
@@ -611,7 +624,7 @@ static void run_cql(struct shell *sh, const char *stmt)
 			buf_init(&b);
 			buf_put_u8(&b, '\n');
 			cqlfmt_rows(&b, r, &o, true, 0);
-			out_buf(&b);
+			out_result(sh, &b);
 			buf_release(&b);
 		}
 		break;
@@ -622,7 +635,7 @@ static void run_cql(struct shell *sh, const char *stmt)
 	case CQLRES_SCHEMA_CHANGE: wait_schema_agreement(sh); break;
 	default: break;
 	}
-	out_buf(&warnings);
+	out_result(sh, &warnings);
 	buf_release(&warnings);
 	cqlresult_free(r);
 }
@@ -849,12 +862,84 @@ static void cmd_source(struct shell *sh, const char *stmt)
 	buf_release(&path);
 }
 
+/* CAPTURE ['<file>' | OFF]: cqlsh's do_capture. */
+static void cmd_capture(struct shell *sh, const char *stmt)
+{
+	size_t len = strlen(stmt), pos = 0;
+	(void)cqltok_next(stmt, len, &pos);
+	struct cqltok t = cqltok_next(stmt, len, &pos);
+	struct cqltok end = cqltok_next(stmt, len, &pos);
+	if (t.kind == CQLTOK_END) {
+		if (sh->capture)
+			printf("Currently capturing query output to '%s'.\n", sh->capture_path);
+		else
+			printf("Currently not capturing query output.\n");
+		return;
+	}
+	if (end.kind != CQLTOK_END ||
+	    !(cqltok_is(stmt, &t, "off") || (t.kind == CQLTOK_STRING && stmt[t.start] == '\''))) {
+		shell_printerr(sh, "Improper CAPTURE command.");
+		return;
+	}
+	if (t.kind == CQLTOK_WORD) { /* OFF */
+		if (!sh->capture) {
+			shell_printerr(sh, "Not currently capturing output.");
+			return;
+		}
+		fclose(sh->capture);
+		sh->capture = NULL;
+		free(sh->capture_path);
+		sh->capture_path = NULL;
+		sh->color = sh->capture_color;
+		return;
+	}
+	if (sh->capture) {
+		shell_printerr(sh, "Already capturing output to %s. Use CAPTURE OFF to disable.",
+		               sh->capture_path);
+		return;
+	}
+	struct buf path;
+	buf_init(&path);
+	size_t from = t.start + 1;
+	if (stmt[from] == '~' && getenv("HOME")) {
+		buf_put_str(&path, getenv("HOME"));
+		from++;
+	}
+	for (size_t i = from; i + 1 < t.start + t.len; i++) {
+		buf_put_u8(&path, (uint8_t)stmt[i]);
+		if (stmt[i] == '\'')
+			i++;
+	}
+	buf_put_u8(&path, 0);
+	FILE *f = buf_ok(&path) ? fopen((const char *)path.data, "a") : NULL;
+	if (!f) {
+		shell_printerr(sh, "Could not open '%s' for append: %s", (const char *)path.data,
+		               strerror(errno));
+		buf_release(&path);
+		return;
+	}
+	sh->capture = f;
+	sh->capture_path = dupstr((const char *)path.data);
+	sh->capture_color = sh->color;
+	sh->color = false;
+	printf("Now capturing query output to '%s'.\n", sh->capture_path);
+	buf_release(&path);
+}
+
 struct help_topic {
 	const char *name;
 	const char *text;
 };
 
 static const struct help_topic shell_help[] = {
+        {"CAPTURE",
+         "\n        CAPTURE [cqlish only]\n\n"
+         "        Begins capturing command output and appending it to a specified file.\n"
+         "        Output will not be shown at the console while it is captured.\n\n"
+         "        Usage:\n\n          CAPTURE '<file>';\n          CAPTURE OFF;\n"
+         "          CAPTURE;\n\n"
+         "        Only query result output is captured. Errors and output from "
+         "cqlish-only\n        commands will still be shown in the cqlish session.\n"},
         {"CONSISTENCY",
          "\n        CONSISTENCY [cqlish only]\n\n"
          "           Overrides default consistency level (default level is ONE).\n\n"
@@ -1040,6 +1125,8 @@ void shell_run(struct shell *sh, const char *stmt)
 		cmd_show(sh, &w);
 	} else if (strcasecmp(c, "source") == 0) {
 		cmd_source(sh, stmt);
+	} else if (strcasecmp(c, "capture") == 0) {
+		cmd_capture(sh, stmt);
 	} else if (strcasecmp(c, "help") == 0 || strcmp(c, "?") == 0) {
 		cmd_help(sh, &w);
 	} else if (strcasecmp(c, "exit") == 0 || strcasecmp(c, "quit") == 0) {

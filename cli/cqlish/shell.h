@@ -45,6 +45,9 @@ struct shell {
 	int source_depth;
 	int quiet; /* > 0: errors are neither printed nor counted (tab completion) */
 	volatile sig_atomic_t *interrupt; /* Ctrl-C flag of the interactive loop, or NULL */
+	FILE *capture;                    /* CAPTURE: query results go here instead of stdout */
+	char *capture_path;
+	bool capture_color; /* colour setting to restore after CAPTURE OFF */
 
 	int64_t last_ts; /* client timestamps strictly increase */
 

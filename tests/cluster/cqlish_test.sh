@@ -162,6 +162,16 @@ expect "unknown option" 1 "cqlish: unknown option --frobnicate (see cqlish --hel
 expect "SHOW VERSION" 0 "[cqlish 0.1.0 | Cassandra X.Y.Z | CQL spec 3.4.4 | Native protocol v4]" \
 	"$ADDR" -e "SHOW VERSION"
 
+expect "CAPTURE sends results, not messages, to a file" 0 \
+	"$(printf "Now capturing query output to '%s'.\nCurrently capturing query output to '%s'." "$TMP/cap.txt" "$TMP/cap.txt")" \
+	"$ADDR" -k shop -e "CAPTURE '$TMP/cap.txt'; SELECT id, item FROM orders WHERE customer = 'carol'; CAPTURE; CAPTURE OFF"
+want=$(printf '\n id | item\n----+------\n  2 | lime\n  1 | kiwi\n\n(2 rows)')
+if [ "$(cat "$TMP/cap.txt" 2>&1)" = "$want" ]; then
+	pass "CAPTURE file holds the result"
+else
+	fail "CAPTURE file holds the result" "$(cat "$TMP/cap.txt" 2>&1)"
+fi
+
 out=$(printf "USE shop;\nSELECT id FROM orders\n WHERE customer = 'carol' AND id = 2;\nSELECT * FROM nope;\n" |
 	"$CQLISH" "$ADDR" 2>&1)
 rc=$?
