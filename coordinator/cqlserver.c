@@ -20,6 +20,11 @@
  * outstanding we stop reading the socket rather than queue more work. */
 #define DEFAULT_MAX_INFLIGHT 1024
 #define DEFAULT_PREPARED_MAX 10000
+/* Request structs kept per connection for reuse, and the largest result buffer
+ * one keeps: enough for a driver's usual pipelining depth and a page of small
+ * rows, without pinning memory for an idle connection after a burst. */
+#define REQ_CACHE    32
+#define REQ_BUF_KEEP (64u * 1024)
 
 /* The CQL version we speak (what Cassandra 3.11 advertises). */
 #define CQL_VERSION "3.4.4"
@@ -45,7 +50,8 @@ struct cqlconn {
 	struct buf *sink;    /* cqlserver_feed(): responses go here instead of a socket */
 	unsigned inflight;
 	struct exec_session session;
-	struct cqlreq *free_reqs;
+	struct cqlreq *free_reqs; /* at most REQ_CACHE, for reuse */
+	unsigned n_free;
 	struct cqlconn *prev, *next;
 };
 
@@ -220,13 +226,20 @@ static void req_done(struct exec_req *x)
 	cc->inflight--;
 	if (s)
 		s->stats.inflight--;
-	/* Keep a few request structs per connection; a big result buffer is not kept. */
-	if (x->body_out.cap > 1024 * 1024) {
+	/* Keep a few request structs per connection for reuse (no allocation per
+	 * request); a big result buffer is not kept, nor more than REQ_CACHE structs. */
+	if (x->body_out.cap > REQ_BUF_KEEP) {
 		buf_release(&x->body_out);
 		buf_init(&x->body_out);
 	}
-	r->next_free = cc->free_reqs;
-	cc->free_reqs = r;
+	if (cc->n_free < REQ_CACHE) {
+		r->next_free = cc->free_reqs;
+		cc->free_reqs = r;
+		cc->n_free++;
+	} else {
+		buf_release(&x->body_out);
+		free(r);
+	}
 	if (cc->sink)
 		return; /* cqlserver_feed() owns the connection state */
 	if (!cc->nc) {
@@ -245,6 +258,7 @@ static struct cqlreq *req_get(struct cqlconn *cc)
 	struct cqlreq *r = cc->free_reqs;
 	if (r) {
 		cc->free_reqs = r->next_free;
+		cc->n_free--;
 	} else {
 		r = calloc(1, sizeof(*r));
 		if (!r)
