@@ -259,6 +259,27 @@ int cluster_new(const struct cluster_opts *o, struct cluster **out)
 	return 0;
 }
 
+/* In a child before exec: drop COLONNADE_* that the test's environment may hold. */
+static void strip_colonnade_env(void)
+{
+	for (bool again = true; again;) {
+		again = false;
+		for (char **e = environ; *e; e++) {
+			if (strncmp(*e, "COLONNADE_", 10) == 0) {
+				char name[128];
+				size_t l = strcspn(*e, "=");
+				if (l >= sizeof(name))
+					continue;
+				memcpy(name, *e, l);
+				name[l] = 0;
+				unsetenv(name);
+				again = true;
+				break;
+			}
+		}
+	}
+}
+
 int cluster_start_node(struct cluster *c, int k)
 {
 	struct cluster_node *nd = &c->nodes[k];
@@ -282,23 +303,7 @@ int cluster_start_node(struct cluster *c, int k)
 		dup2(fd, 1);
 		dup2(fd, 2);
 		close(fd);
-		/* The node reads only its file: drop COLONNADE_* from the test's env. */
-		for (bool again = true; again;) {
-			again = false;
-			for (char **e = environ; *e; e++) {
-				if (strncmp(*e, "COLONNADE_", 10) == 0) {
-					char name[128];
-					size_t l = strcspn(*e, "=");
-					if (l >= sizeof(name))
-						continue;
-					memcpy(name, *e, l);
-					name[l] = 0;
-					unsetenv(name);
-					again = true;
-					break;
-				}
-			}
-		}
+		strip_colonnade_env(); /* the node reads only its file */
 		if (chdir(nd->dir) < 0)
 			_exit(1);
 		execl(c->bin, c->bin, "server", "-c", nd->yaml, (char *)NULL);
@@ -355,6 +360,63 @@ int cluster_stop(struct cluster *c, int k, int timeout_ms, int *status)
 	say("node %d did not exit within %d ms of SIGTERM; killing it", k, timeout_ms);
 	cluster_kill(c, k);
 	return -1;
+}
+
+int cluster_signal(struct cluster *c, int k, int sig)
+{
+	struct cluster_node *nd = &c->nodes[k];
+	return nd->pid > 0 && kill(nd->pid, sig) == 0 ? 0 : -1;
+}
+
+int cluster_wait_exit(struct cluster *c, int k, int timeout_ms, int *status)
+{
+	struct cluster_node *nd = &c->nodes[k];
+	if (nd->pid <= 0)
+		return -1;
+	return reap(nd, timeout_ms, status);
+}
+
+int cluster_run(struct cluster *c, const char *const *args, const char *const *env, char *out,
+                size_t cap, int timeout_ms, int *status)
+{
+	char path[400];
+	snprintf(path, sizeof(path), "%s/run.out", c->root);
+	const char *argv[64];
+	int n = 0;
+	argv[n++] = c->bin;
+	for (int i = 0; args[i] && n < 63; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	pid_t p = fork();
+	if (p < 0)
+		return -1;
+	if (p == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || chdir(c->root) < 0)
+			_exit(126);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		strip_colonnade_env();
+		for (int i = 0; env && env[i]; i++)
+			putenv((char *)env[i]);
+		execv(c->bin, (char *const *)argv);
+		_exit(127);
+	}
+	struct cluster_node tmp = {.pid = p};
+	int rc = reap(&tmp, timeout_ms, status);
+	if (rc) {
+		kill(p, SIGKILL);
+		waitpid(p, NULL, 0);
+	}
+	out[0] = 0;
+	FILE *f = fopen(path, "r");
+	if (f) {
+		size_t r = fread(out, 1, cap - 1, f);
+		out[r] = 0;
+		fclose(f);
+	}
+	return rc;
 }
 
 int cluster_pause(struct cluster *c, int k)

@@ -140,6 +140,20 @@ int cluster_log_count(struct cluster *c, int k, const char *needle);
 /* Wait until node k's log has at least `count` lines with `needle`; the count reached. */
 int cluster_wait_log(struct cluster *c, int k, const char *needle, int count, int timeout_ms);
 
+/*
+ * Run the colonnade binary with `args` (NULL-terminated, without argv[0]) and
+ * extra environment `env` (NULL-terminated "K=V", may be NULL) in the cluster
+ * root; its stdout and stderr (at most cap-1 bytes) into out.  Exit status
+ * in *status; -1 if it did not exit within timeout_ms (it is killed then).
+ */
+int cluster_run(struct cluster *c, const char *const *args, const char *const *env, char *out,
+                size_t cap, int timeout_ms, int *status);
+
+/* Send `sig` to node k (SIGINT, SIGHUP, ...). */
+int cluster_signal(struct cluster *c, int k, int sig);
+/* Wait up to timeout_ms for node k to exit; its wait status in *status. */
+int cluster_wait_exit(struct cluster *c, int k, int timeout_ms, int *status);
+
 int64_t cluster_now_ms(void);
 
 #endif
