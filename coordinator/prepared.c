@@ -12,6 +12,7 @@ struct prepared_cache {
 	struct prepared_stmt **buckets;
 	size_t nbuckets; /* power of two */
 	size_t count, max;
+	size_t bytes; /* query texts held (a plan is a few times its text) */
 	uint64_t evictions;
 	struct prepared_stmt *lru_head, *lru_tail; /* head = most recently used */
 };
@@ -167,14 +168,17 @@ int prepared_cache_put(struct prepared_cache *pc, const char *keyspace, const ch
 	ps->plan = plan;
 	ps->plan_free = plan_free;
 	ps->schema_gen = schema_gen;
-	while (pc->count >= pc->max && pc->lru_tail) {
+	while ((pc->count >= pc->max || pc->bytes + query_len > PREPARED_MAX_BYTES) &&
+	       pc->lru_tail) {
 		struct prepared_stmt *victim = pc->lru_tail;
 		lru_unlink(pc, victim);
 		hash_remove(pc, victim);
+		pc->bytes -= strlen(victim->query);
 		stmt_free(victim);
 		pc->count--;
 		pc->evictions++;
 	}
+	pc->bytes += query_len;
 	size_t b = bucket_of(pc, id);
 	ps->hnext = pc->buckets[b];
 	pc->buckets[b] = ps;

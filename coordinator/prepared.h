@@ -11,7 +11,8 @@
  * Preparing the same text in the same keyspace twice returns the same id and
  * entry.  The cache keeps at most `max_entries` statements and evicts the
  * least recently executed one; an EXECUTE of an evicted id gets ERROR 0x2500
- * Unprepared, and both drivers then re-prepare by themselves.
+ * Unprepared, and both drivers then re-prepare by themselves.  The texts held
+ * are bounded too (PREPARED_MAX_BYTES), evicting the same way.
  *
  * What an entry holds besides the text is the executor's business: an opaque
  * `plan` (parsed statement, bind specs, pre-encoded metadata) with its free
@@ -32,6 +33,9 @@
 typedef struct prepared_cache prepared_cache;
 
 #define PREPARED_ID_LEN 16
+/* Besides the entry count, the texts held are bounded: statements of a few
+ * MiB each (big inline blobs) must not pin the node's memory. */
+#define PREPARED_MAX_BYTES (64u << 20)
 
 struct prepared_stmt {
 	uint8_t id[PREPARED_ID_LEN];
