@@ -912,7 +912,18 @@ static int in_handshake(struct messaging *m, struct inbound *ib, const struct ms
 		         peer, e.msg);
 		return COL_EPROTO;
 	}
+	if (status == HANDSHAKE_OK && host_id_equal(&h.host_id, &m->cfg.host_id) &&
+	    !net_addr_equal(&ib->from, &m->cfg.listen)) {
+		char hs[HOST_ID_STRLEN];
+		host_id_format(&h.host_id, hs);
+		status = HANDSHAKE_SAME_HOST_ID;
+		snprintf(reason, sizeof(reason),
+		         "node %s (listen address %s) uses host id %s, which is the host id of %s: "
+		         "was a data directory copied?",
+		         peer, lhost, hs, m->listen_str);
+	}
 	/* Answer in every case: the other side logs why it was refused. */
+
 	size_t mark0;
 	struct buf *b = net_conn_wbuf(ib->c, &mark0);
 	size_t mark = msg_frame_begin(b, VERB_HANDSHAKE, 0);

@@ -58,7 +58,9 @@
  *   | 0    | HANDSHAKE          | [cluster: str, version: uint, host_id: bin16,        |
  *   |      |                    |  listen_host: str, listen_port: uint, status: uint,  |
  *   |      |                    |  reason: str]  status 0 OK, 1 wrong cluster,         |
- *   |      |                    |  2 wrong version; request has status 0, reason ""    |
+  *   |      |                    |  2 wrong version, 3 our own host id at another       |
+ *   |      |                    |  address; the request has status 0, reason ""        |
+
  *   | 1-4  | GOSSIP_SYN/ACK/    | see gossip/gossiper.h                                |
  *   |      | ACK2/SHUTDOWN      |                                                      |
  *   | 5/6  | ECHO / ECHO_RSP    | [] / []                                              |
@@ -367,7 +369,12 @@ struct msg_handshake {
 	uint32_t reason_len;
 };
 
-enum { HANDSHAKE_OK = 0, HANDSHAKE_WRONG_CLUSTER = 1, HANDSHAKE_WRONG_VERSION = 2 };
+enum {
+	HANDSHAKE_OK = 0,
+	HANDSHAKE_WRONG_CLUSTER = 1,
+	HANDSHAKE_WRONG_VERSION = 2,
+	HANDSHAKE_SAME_HOST_ID = 3 /* another address with our host id (a copied data dir) */
+};
 
 void msg_handshake_encode(struct buf *b, const char *cluster, const struct host_id *host,
                           const struct net_addr *listen, unsigned status, const char *reason);

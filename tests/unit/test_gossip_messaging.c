@@ -686,3 +686,27 @@ Test(messaging, request_response_throughput_figure)
 	messaging_free(a);
 	messaging_free(b);
 }
+
+Test(messaging, our_host_id_at_another_address_is_refused)
+{
+	struct messaging *a = node(1, "test", NULL);
+	struct messaging_config c = {.cluster_name = "test", .reconnect_min_ms = 20};
+	c.host_id = *messaging_host_id(a); /* a copied data directory */
+	c.listen = test_addr(2, 0);
+	struct messaging *twin;
+	cr_assert_eq(messaging_new(NL, &c, &twin, NULL), 0);
+	struct counter h = {0};
+	messaging_register(a, VERB_MUTATION, echo_handler, &h);
+	cr_assert_eq(messaging_send(twin, messaging_listen_addr(a), VERB_MUTATION, "\x01", 1), 0);
+	run_ms(200);
+	cr_expect_eq(h.n, 0);
+	cr_expect(log_has("was a data directory copied?"), "the refusal says why");
+	struct messaging_peer_stats st;
+	cr_assert_eq(messaging_peer_get_stats(twin, messaging_listen_addr(a), &st), 0);
+	cr_expect_eq(st.state, PEER_REFUSED);
+	/* Talking to oneself (same host id, same address) is fine. */
+	cr_assert_eq(messaging_send(a, messaging_listen_addr(a), VERB_MUTATION, "\x02", 1), 0);
+	cr_assert(run_until(&h.n, 1, 3000));
+	messaging_free(twin);
+	messaging_free(a);
+}
