@@ -633,6 +633,7 @@ int node_run(struct node *n)
 	ev_signal_start(n->loop, &n->sigint);
 	/* SIGPIPE: a peer that vanished is an EPIPE on write, not a dead node. */
 	signal(SIGPIPE, SIG_IGN);
+	n->started = true;
 	log_info("node", "node started in %lld ms",
 	         (long long)(clock_mono_ms() - n->start_mono_ms));
 	while (!n->stopping)
@@ -688,12 +689,15 @@ void node_free(struct node *n)
 			log_warn("node", "flush at shutdown: %s", e.msg);
 		store_close(n->store);
 		n->store = NULL;
+		if (n->started)
+			log_info("node", "storage flushed and closed");
 	}
 	if (n->net)
 		net_loop_free(n->net);
 	if (n->loop)
 		ev_loop_destroy(n->loop);
-	log_info("node", "shutdown complete in %lld ms", (long long)(clock_mono_ms() - t0));
+	if (n->started)
+		log_info("node", "shutdown complete in %lld ms", (long long)(clock_mono_ms() - t0));
 	free(n);
 }
 

@@ -50,6 +50,7 @@ struct node {
 	int64_t disk_wal_bytes, disk_wal_files; /* RocksDB write-ahead logs */
 	int64_t start_mono_ms;
 	int64_t start_wall_s;
+	bool started; /* node_run() reached the loop */
 	bool stopping;
 	int stop_signal;
 };
