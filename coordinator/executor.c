@@ -2455,7 +2455,9 @@ static int term_text(const struct cql_term *t, char *out, size_t len)
 	    (t->kind != CQL_TERM_STRING && t->kind != CQL_TERM_INTEGER &&
 	     t->kind != CQL_TERM_BOOL && t->kind != CQL_TERM_IDENT && t->kind != CQL_TERM_FLOAT))
 		return -1;
-	snprintf(out, len, "%s", t->text);
+	if (t->text_len >= len || memchr(t->text, 0, t->text_len))
+		return -1; /* too long for an option (names are <= 48 bytes), or a NUL */
+	memcpy(out, t->text, t->text_len + 1);
 	return 0;
 }
 
@@ -2480,7 +2482,7 @@ static int keyspace_options(struct exec_req *req, const struct cql_keyspace_stmt
 					return fail(
 					        req, CQL_ERR_CONFIG,
 					        "Invalid replication option: keys and values must "
-					        "be strings or numbers");
+					        "be strings or numbers of at most 63 bytes");
 				repl[j].key = store[j][0];
 				repl[j].val = store[j][1];
 			}
