@@ -88,6 +88,57 @@ static int64_t heartbeat_at(int k, const char *addr, int64_t *generation)
 	return hb;
 }
 
+/* The operator's view of the 2-DC cluster, as printed: nodetool's shapes. */
+static void check_operator_tools(const char *host)
+{
+	char out[32768];
+	int st = 0;
+	const char *status[] = {"status", "-h", host, NULL};
+	CL_ASSERT(cluster_run(c, status, NULL, out, sizeof(out), 10000, &st) == 0 && st == 0,
+	          "colonnade status: %s", out);
+	CL_EXPECT(strstr(out, "Datacenter: dc1\n===============\nStatus=Up/Down\n|/ "
+	                      "State=Normal/Leaving/Joining/Moving\n--  Address"),
+	          "dc1 banner:\n%s", out);
+	CL_EXPECT(strstr(out, "Datacenter: dc2\n===============\n"), "dc2 banner:\n%s", out);
+	int un = 0;
+	for (char *l = out; (l = strstr(l, "\nUN  ")); l++)
+		un++;
+	CL_EXPECT(un == 6, "6 UN rows, got %d:\n%s", un, out);
+	CL_EXPECT(strstr(out, "Host ID") && strstr(out, "Rack") && strstr(out, "r3"), "%s", out);
+
+	const char *dcl[] = {"describecluster", "-h", host, NULL};
+	CL_ASSERT(cluster_run(c, dcl, NULL, out, sizeof(out), 10000, &st) == 0 && st == 0,
+	          "colonnade describecluster: %s", out);
+	CL_EXPECT(strstr(out, "Partitioner: org.apache.cassandra.dht.Murmur3Partitioner"), "%s",
+	          out);
+	CL_EXPECT(strstr(out, "Live: 6") && strstr(out, "Unreachable: 0"), "%s", out);
+	CL_EXPECT(strstr(out, "dc1 #Nodes: 3 #Down: 0") && strstr(out, "dc2 #Nodes: 3 #Down: 0"),
+	          "%s", out);
+	char *sv = strstr(out, "Schema versions:");
+	int listed = 0;
+	for (int k = 1; sv && k <= 6; k++)
+		listed += strstr(sv, c->nodes[k].addr) != NULL;
+	CL_EXPECT(listed == 6, "all 6 nodes under their schema version:\n%s", out);
+
+	const char *ring[] = {"ring", "-h", host, NULL};
+	CL_ASSERT(cluster_run(c, ring, NULL, out, sizeof(out), 10000, &st) == 0 && st == 0,
+	          "colonnade ring: %s", out);
+	int rows = 0;
+	for (char *l = out; (l = strstr(l, "  Up  ")); l++)
+		rows++;
+	CL_EXPECT(rows == 6 * 16, "one ring row per token: %d", rows);
+
+	const char *gi[] = {"gossipinfo", "-h", host, NULL};
+	CL_ASSERT(cluster_run(c, gi, NULL, out, sizeof(out), 10000, &st) == 0 && st == 0,
+	          "colonnade gossipinfo: %s", out);
+	int eps = 0;
+	for (char *l = out; (l = strstr(l, "  generation:")); l++)
+		eps++;
+	CL_EXPECT(eps == 6 && strstr(out, "STATUS:") && strstr(out, "TOKENS:") &&
+	                  strstr(out, ":<hidden>") && strstr(out, "DC:") && strstr(out, ":dc2"),
+	          "gossipinfo lists 6 endpoints with their states:\n%s", out);
+}
+
 TestSuite(membership, .fini = fini, .timeout = 300);
 
 Test(membership, five_nodes_converge)
@@ -212,6 +263,7 @@ Test(membership, two_datacenters_parallel_startup)
 		          dc2);
 		json_free(j);
 	}
+	check_operator_tools(c->nodes[4].addr);
 }
 
 Test(membership, moved_node_keeps_host_id_and_tokens)
