@@ -2595,7 +2595,7 @@ static const char *const ignored_table_options[] = {"bloom_filter_fp_chance",
                                                     NULL};
 
 static int table_options(struct exec_req *req, const struct cql_option *opts, uint32_t n,
-                         int32_t *gc, int32_t *ttl, char *comment, size_t clen, bool *have_comment)
+                         int32_t *gc, int32_t *ttl, const char **comment)
 {
 	for (uint32_t i = 0; i < n; i++) {
 		const struct cql_option *o = &opts[i];
@@ -2628,8 +2628,10 @@ static int table_options(struct exec_req *req, const struct cql_option *opts, ui
 			if (!o->value || o->value->kind != CQL_TERM_STRING)
 				return fail(req, CQL_ERR_SYNTAX,
 				            "Invalid value for property 'comment'");
-			snprintf(comment, clen, "%s", o->value->text);
-			*have_comment = true;
+			if (memchr(o->value->text, 0, o->value->text_len))
+				return fail(req, CQL_ERR_SYNTAX,
+				            "Invalid value for property 'comment'");
+			*comment = o->value->text; /* lives in the statement's arena */
 			continue;
 		}
 		bool known = false;
@@ -2769,14 +2771,11 @@ static int exec_create_table(struct executor *ex, struct exec_req *req, const st
 			cols[j].desc = ct->clustering_order[i].desc;
 	}
 	int32_t gc = -1, ttl = -1;
-	char comment[512] = "";
-	bool have_comment = false;
+	const char *comment = NULL;
 	if (!rc)
-		rc = table_options(req, ct->options, ct->n_options, &gc, &ttl, comment,
-		                   sizeof(comment), &have_comment);
+		rc = table_options(req, ct->options, ct->n_options, &gc, &ttl, &comment);
 	if (!rc) {
-		struct schema_table_def def = {
-		        ks, name, cols, ct->n_columns, gc, ttl, have_comment ? comment : NULL};
+		struct schema_table_def def = {ks, name, cols, ct->n_columns, gc, ttl, comment};
 		struct cerr e = {0};
 		int r2 = schema_create_table(ex->d.schema, &def, ts, &e);
 		if (r2)
@@ -2850,14 +2849,11 @@ static int exec_alter_table(struct executor *ex, struct exec_req *req, const str
 	}
 	case CQL_ALTER_WITH: {
 		int32_t gc = -1, ttl = -1;
-		char comment[512];
-		bool have_comment = false;
-		rc = table_options(req, at->options, at->n_options, &gc, &ttl, comment,
-		                   sizeof(comment), &have_comment);
+		const char *comment = NULL;
+		rc = table_options(req, at->options, at->n_options, &gc, &ttl, &comment);
 		if (!rc) {
 			int r2 = schema_alter_table_options(ex->d.schema, tmp.ks, tmp.table_name,
-			                                    gc, ttl, have_comment ? comment : NULL,
-			                                    ts, &e);
+			                                    gc, ttl, comment, ts, &e);
 			if (r2)
 				rc = fail_cerr(req, r2, &e);
 		}

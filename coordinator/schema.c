@@ -1351,6 +1351,13 @@ int schema_create_table(struct schema *s, const struct schema_table_def *def, in
 		                SCHEMA_NAME_MAX, def->name);
 	if (schema_keyspace_table(k, def->name))
 		return cerr_set(err, COL_EEXIST, "Table %s.%s already exists", def->ks, def->name);
+	if (def->comment && strlen(def->comment) > UINT16_MAX)
+		return cerr_set(err, COL_EINVAL, "comment of table %s.%s is longer than %u bytes",
+		                def->ks, def->name, UINT16_MAX);
+	for (uint32_t i = 0; i < def->n_cols; i++)
+		if (strlen(def->cols[i].name) > UINT16_MAX)
+			return cerr_set(err, COL_EINVAL, "column name longer than %u bytes",
+			                UINT16_MAX);
 	struct schema_table t = {
 	        .name = (char *)def->name,
 	        .gc_grace_seconds =
@@ -1460,6 +1467,11 @@ int schema_alter_table_add(struct schema *s, const char *ks, const char *table,
 	if (!c)
 		return cerr_set(err, COL_ENOMEM, "out of memory");
 	for (uint32_t i = 0; i < n; i++) {
+		if (strlen(cols[i].name) > UINT16_MAX) {
+			table_shallow_free(c);
+			return cerr_set(err, COL_EINVAL, "column name longer than %u bytes",
+			                UINT16_MAX);
+		}
 		if (schema_table_column(c, cols[i].name)) {
 			table_shallow_free(c);
 			return cerr_set(
@@ -1531,6 +1543,11 @@ int schema_alter_table_options(struct schema *s, const char *ks, const char *tab
 		c->gc_grace_seconds = gc_grace_seconds;
 	if (default_ttl >= 0)
 		c->default_time_to_live = default_ttl;
+	if (comment && strlen(comment) > UINT16_MAX) {
+		table_shallow_free(c);
+		return cerr_set(err, COL_EINVAL, "comment of table %s.%s is longer than %u bytes",
+		                ks, table, UINT16_MAX);
+	}
 	if (comment)
 		c->comment = (char *)comment;
 	return write_table(s, c, ks, timestamp, err);
