@@ -2022,7 +2022,7 @@ int cqltype_from_literal(const struct cqltype *t, enum cqllit_kind kind, const c
 	case CQLTYPE_UUID:
 	case CQLTYPE_TIMEUUID: {
 		uint8_t u[16];
-		if ((kind != CQLLIT_UUID && kind != CQLLIT_STRING) || !parse_uuid(text, len, u))
+		if (kind != CQLLIT_UUID || !parse_uuid(text, len, u))
 			return lit_mismatch(t, kind, text, len, err, NULL);
 		if (t->kind == CQLTYPE_TIMEUUID && (u[6] >> 4) != 1)
 			return lit_mismatch(t, kind, text, len, err, "not a version 1 (time) uuid");

@@ -212,7 +212,7 @@ enum cqllit_kind {
  * ms, date as raw days, time as ns); floats for float/double/decimal; strings
  * for text/ascii (checked), timestamp ('2026-01-01', '2026-01-01 10:00:00.123',
  * 'T' separator, 'Z' or +hhmm/+hh:mm zone; no zone = UTC), date
- * ('2026-01-01'), time ('10:00:00.123456789'), inet (v4/v6), uuid/timeuuid;
+ * ('2026-01-01'), time ('10:00:00.123456789'), inet (v4/v6);
  * uuids for uuid/timeuuid (timeuuid must be v1); hex for blob; booleans for
  * boolean.  Collection values are built by the caller (see
  * cqltype_collection_build).  COL_ETYPE naming the literal and the type on a

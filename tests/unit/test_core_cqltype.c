@@ -726,6 +726,9 @@ Test(cqltype, literals)
 	cr_expect_eq(cqltype_from_literal(cqltype_simple(CQLTYPE_TIMEUUID), CQLLIT_UUID,
 	                                  "123e4567-e89b-42d3-a456-426614174000", 36, &b, &e),
 	             COL_ETYPE);
+	cr_expect_eq(cqltype_from_literal(cqltype_simple(CQLTYPE_UUID), CQLLIT_STRING,
+	                                  "123e4567-e89b-42d3-a456-426614174000", 36, &b, &e),
+	             COL_ETYPE, "Cassandra takes uuids unquoted only");
 	cr_expect_eq(cqltype_from_literal(cqltype_simple(CQLTYPE_DATE), CQLLIT_STRING, "2026-02-30",
 	                                  10, &b, &e),
 	             COL_ETYPE);
