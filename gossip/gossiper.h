@@ -145,7 +145,10 @@ int gossiper_start(struct gossiper *g);
 /*
  * Stop rounds; if `announce`, tell every live peer we are shutting down
  * (GOSSIP_SHUTDOWN) so they mark us DOWN at once instead of waiting for phi.
+ * The announcements are queued: net_loop_run_pending() (or a loop turn)
+ * before freeing messaging sends them on the connections already open.
  */
+
 void gossiper_stop(struct gossiper *g, bool announce);
 
 /* ---- listeners ------------------------------------------------------------------------------- */

@@ -10,8 +10,10 @@
  * handshake), never back on the connection the request came in on.  So every
  * connection carries data one way only, except the single handshake reply.
  *
- * Handshake.  The connecting side's first frame is HANDSHAKE; the accepting
- * side checks cluster name and messaging version, answers with its own
+  * Handshake.  The connecting side's first frame is HANDSHAKE; the accepting
+ * side checks cluster name, messaging version and that the host id is not
+ * its own from another address (a copied data directory), answers with its own
+
  * HANDSHAKE (flag RESPONSE) and, on a mismatch, logs one line naming both
  * cluster names and the address, then closes.  Nothing but a handshake is
  * accepted before it.  Messages are pipelined behind the handshake (no round
