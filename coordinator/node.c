@@ -530,6 +530,8 @@ int node_new(const struct config *cfg, struct node **out, struct cerr *err)
 		return cerr_set(err, COL_ENOMEM, "node: out of memory");
 	n->cfg = *cfg;
 	n->start_mono_ms = clock_mono_ms();
+	/* SIGPIPE: a peer that vanished is an EPIPE on write, not a dead node. */
+	signal(SIGPIPE, SIG_IGN);
 	int rc0 = resolve_bind("listen_address", cfg->listen_address, n->listen_host,
 	                       sizeof(n->listen_host), err);
 	if (!rc0)
@@ -631,8 +633,6 @@ int node_run(struct node *n)
 	n->sigterm.data = n->sigint.data = n;
 	ev_signal_start(n->loop, &n->sigterm);
 	ev_signal_start(n->loop, &n->sigint);
-	/* SIGPIPE: a peer that vanished is an EPIPE on write, not a dead node. */
-	signal(SIGPIPE, SIG_IGN);
 	n->started = true;
 	log_info("node", "node started in %lld ms",
 	         (long long)(clock_mono_ms() - n->start_mono_ms));

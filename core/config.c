@@ -115,9 +115,12 @@ static const struct keydef keys[] = {
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 /* COLONNADE_* variables that belong to tools and tests, not to the node. */
-static const char *const env_ignored[] = {"COLONNADE_BIN",    "COLONNADE_TEST_NET",
-                                          "COLONNADE_SRC",    "COLONNADE_SANITIZE",
-                                          "COLONNADE_CONFIG", "COLONNADE_HOST"};
+static const char *const env_ignored[] = {
+        "COLONNADE_BIN",         "COLONNADE_TEST_NET",  "COLONNADE_SRC",       "COLONNADE_SANITIZE",
+        "COLONNADE_CONFIG",      "COLONNADE_HOST",      "COLONNADE_KEEP",      "COLONNADE_BUILD",
+        "COLONNADE_CLUSTER_DIR", "COLONNADE_LOCAL_NET", "COLONNADE_SKIP_DEPS", "COLONNADE_WAIT_S",
+        "COLONNADE_CQL_HELPER",
+};
 
 struct config_priv {
 	char *origin[NKEYS];  /* per canonical row: "default", "file:12", "flag --x" */
