@@ -506,3 +506,36 @@ Test(net, max_conns_refuses_extra)
 	close(fd);
 	close(fd2);
 }
+
+static int pause_on_first(struct net_conn *c, const uint8_t *f, size_t len)
+{
+	on_frame(c, f, len);
+	if (S.frames == 1)
+		net_conn_pause_read(c); /* e.g. too many requests in flight */
+	return 0;
+}
+
+Test(net, user_pause_holds_buffered_frames_until_resume)
+{
+	struct net_conn_ops ops = OPS;
+	ops.on_frame = pause_on_first;
+	struct net_server *s;
+	struct net_addr a = test_addr(1, 0);
+	cr_assert_eq(net_server_new(NL, &a, NULL, &ops, on_accept, NULL, &s, NULL), 0);
+	int fd = raw_client(s);
+	struct buf b;
+	buf_init(&b);
+	put_frame(&b, "one");
+	put_frame(&b, "two");
+	put_frame(&b, "three");
+	cr_assert_eq(write(fd, b.data, b.len), (ssize_t)b.len);
+	cr_assert(run_until(&S.frames, 1));
+	run_for_ms(50);
+	cr_expect_eq(S.frames, 1, "paused inside on_frame: the frames already read wait");
+	cr_expect(!net_conn_reading(S.accepted));
+	net_conn_resume_read(S.accepted);
+	cr_assert(run_until(&S.frames, 3), "resume delivers the buffered frames");
+	cr_expect_eq(S.sizes[2], 4 + 5);
+	buf_release(&b);
+	close(fd);
+}
