@@ -515,6 +515,8 @@ static void finish(struct bench *b, struct breq *r, bool ok, int64_t now)
 	if (ok)
 		b->stats.ok++;
 	int64_t service = b->open_loop ? now - r->sent_us : -1;
+	if (b->open_loop)
+		hdr_record(b->stats.send_delay, r->sent_us - r->intended_us);
 	bench_stats_record(&b->stats, r->op, now - r->intended_us, service);
 	b->last_done_us = now;
 }
@@ -577,6 +579,7 @@ static void on_result(struct cqlconn *cc, void *arg, int status, struct cqlresul
 static void arm_sched_timer(struct bench *b, int64_t at, int64_t now)
 {
 	ev_timer_stop(b->loop, &b->sched_timer);
+	ev_now_update(b->loop); /* timers count from the loop's cached time */
 	ev_timer_set(&b->sched_timer, (double)(at - now) / 1e6, 0);
 	ev_timer_start(b->loop, &b->sched_timer);
 }
@@ -709,7 +712,9 @@ static void end_run(struct bench *b)
 	int64_t now = clock_mono_us();
 	stop_issuing(b);
 	if (b->open_loop && b->phase == PH_RUN) {
-		int64_t end = b->end_us && now > b->end_us ? b->end_us : now;
+		/* Ops due strictly before the end were owed; next_op() never
+		 * schedules one due at or after it. */
+		int64_t end = b->end_us && now >= b->end_us ? b->end_us - 1 : now;
 		uint64_t due = bench_sched_due_count(&b->sched, end);
 		if (b->max_ops && due > b->max_ops)
 			due = b->max_ops;
@@ -724,9 +729,17 @@ static void end_run(struct bench *b)
 
 static void end_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-	(void)loop;
 	(void)revents;
-	end_run(BENCH_OF(w, end_timer));
+	struct bench *b = BENCH_OF(w, end_timer);
+	int64_t now = clock_mono_us();
+	if (now < b->end_us) {
+		/* libev times from its cached loop time, which may be early. */
+		ev_now_update(loop);
+		ev_timer_set(w, (double)(b->end_us - now) / 1e6, 0);
+		ev_timer_start(loop, w);
+		return;
+	}
+	end_run(b);
 }
 
 static void sigint_cb(struct ev_loop *loop, ev_signal *w, int revents)
@@ -788,6 +801,7 @@ static void run_phase(struct bench *b, enum bphase phase, uint64_t rate, int64_t
 	b->sched.rate = rate ? rate : 1;
 	b->max_ops = max_ops;
 	b->last_tick_us = b->last_done_us = b->start_us;
+	ev_now_update(b->loop);
 	ev_timer_set(&b->tick_timer, 1.0, 1.0);
 	ev_timer_start(b->loop, &b->tick_timer);
 	if (duration_us) {

@@ -177,9 +177,10 @@ struct bench_point {
 struct bench_stats {
 	struct hdr *all; /* every op, latency from its intended start */
 	struct hdr *per_op[BOP__N];
-	struct hdr *service;  /* open loop: from send to answer */
-	struct hdr *interval; /* since the last progress line */
-	uint64_t ops[BOP__N]; /* completed (ok or failed) */
+	struct hdr *service;    /* open loop: from send to answer */
+	struct hdr *send_delay; /* open loop: from intended start to send (the client's lag) */
+	struct hdr *interval;   /* since the last progress line */
+	uint64_t ops[BOP__N];   /* completed (ok or failed) */
 	uint64_t ok;
 	uint64_t errors[BERR__N];
 	struct {
@@ -227,8 +228,8 @@ int bench_proc_sample(pid_t pid, struct bench_procstat *out);
 
 /* What the report shows per node process over the run. */
 struct bench_nodeproc {
-	char label[80]; /* "127.0.0.1:9042" or "pid 123" */
-	pid_t pid;      /* 0: not found on this machine */
+	char label[300]; /* "127.0.0.1:9042" or "pid 123" */
+	pid_t pid;       /* 0: not found on this machine */
 	double cpu_start_s, cpu_end_s;
 	long rss_peak_kb; /* largest VmRSS sampled during the run */
 	long hwm_kb;      /* VmHWM at the end (includes time before the run) */

@@ -113,6 +113,12 @@ void bench_report_summary(FILE *f, const struct bench_runinfo *ri, const struct 
 			latency_line(f, bench_op_name((enum bench_op)i), s->per_op[i], s->ops[i]);
 	if (o->rate && hdr_total(s->service))
 		latency_line(f, "(service time)", s->service, (uint64_t)hdr_total(s->service));
+	if (o->rate && hdr_total(s->send_delay))
+		latency_line(f, "(send delay)", s->send_delay, (uint64_t)hdr_total(s->send_delay));
+	if (o->rate)
+		fprintf(f,
+		        "  (service time = send to answer; send delay = scheduled start to send, "
+		        "the client's own\n  lag, part of the latency above)\n");
 	if (s->backlog)
 		fprintf(f,
 		        "  %llu requests were due but never sent when the run ended (the "
@@ -246,6 +252,11 @@ void bench_report_json(FILE *f, const struct bench_runinfo *ri, const struct ben
 	fprintf(f, "}, \"service_time_ms\": ");
 	if (o->rate)
 		json_latency(f, s->service);
+	else
+		fprintf(f, "null");
+	fprintf(f, ", \"send_delay_ms\": ");
+	if (o->rate)
+		json_latency(f, s->send_delay);
 	else
 		fprintf(f, "null");
 	fprintf(f, ", \"client_cpu_s\": %.3f, \"node_processes\": [", ri->client_cpu_s);
