@@ -626,23 +626,32 @@ static void varint_from_magnitude(int sign, const uint8_t *m, size_t mlen, struc
 /* Decimal digits ('0'..'9', no leading zeros, "" for zero) of a magnitude. */
 static int magnitude_to_digits(const uint8_t *m, size_t mlen, struct buf *digits)
 {
-	uint8_t *work = malloc(mlen ? mlen : 1);
+	/* Base 2^32 limbs, most significant first, divided by 10^9 repeatedly:
+	 * O(n^2) in the value's size, ~0.3 s for Cassandra's largest (64 KiB)
+	 * key component, microseconds for everyday values. */
+	size_t nl = (mlen + 3) / 4;
+	uint32_t *work = malloc((nl ? nl : 1) * sizeof(*work));
 	if (!work)
 		return COL_ENOMEM;
-	if (mlen)
-		memcpy(work, m, mlen);
+	for (size_t i = 0; i < nl; i++)
+		work[i] = 0;
+	for (size_t i = 0; i < mlen; i++) {
+		size_t bit = (mlen - 1 - i) * 8; /* position from the least significant end */
+		work[nl - 1 - bit / 32] |= (uint32_t)m[i] << (bit % 32);
+	}
 	size_t start = 0;
+	while (start < nl && work[start] == 0)
+		start++;
 	struct buf rev;
 	buf_init(&rev);
-	while (start < mlen) {
-		/* divide work[start..] by 10^9 */
+	while (start < nl) {
 		uint64_t rem = 0;
-		for (size_t i = start; i < mlen; i++) {
-			uint64_t cur = (rem << 8) | work[i];
-			work[i] = (uint8_t)(cur / 1000000000u);
+		for (size_t i = start; i < nl; i++) {
+			uint64_t cur = (rem << 32) | work[i];
+			work[i] = (uint32_t)(cur / 1000000000u);
 			rem = cur % 1000000000u;
 		}
-		while (start < mlen && work[start] == 0)
+		while (start < nl && work[start] == 0)
 			start++;
 		for (int k = 0; k < 9; k++) {
 			buf_put_u8(&rev, (uint8_t)('0' + rem % 10));

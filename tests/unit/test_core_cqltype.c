@@ -690,6 +690,10 @@ Test(cqltype, literals)
 	expect_literal("decimal", CQLLIT_FLOAT, "12.345", "12.345");
 	expect_literal("decimal", CQLLIT_FLOAT, "-1.5e3", "-1.5E+3");
 	expect_literal("decimal", CQLLIT_INTEGER, "0", "0");
+	expect_literal("decimal", CQLLIT_FLOAT,
+	               "-98765432109876543210987654321098765432109876543210.123456789",
+	               "-98765432109876543210987654321098765432109876543210.123456789");
+	expect_literal("varint", CQLLIT_INTEGER, "18446744073709551616", "18446744073709551616");
 	expect_literal("double", CQLLIT_FLOAT, "2.5", "2.5");
 	expect_literal("float", CQLLIT_INTEGER, "3", "3");
 	expect_literal("double", CQLLIT_FLOAT, "-Infinity", "-Infinity");
