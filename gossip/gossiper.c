@@ -50,6 +50,7 @@ struct gossip_endpoint {
 	struct app_value app[APP_MAX];
 	bool alive, self, shutdown, echo_pending, mentioned;
 	uint64_t shutdown_version;
+	int64_t warned_gen; /* last implausible generation logged */
 	struct fd_window fdw;
 };
 
@@ -125,6 +126,8 @@ struct gossiper {
 	unsigned pick_cap;
 	bool contact;
 	int64_t alone_since_us, alone_next_log_us, alone_log_every_us;
+	int64_t warned_self_gen; /* last foreign generation of our own host id logged */
+
 	struct gossiper_stats st;
 };
 
@@ -632,12 +635,15 @@ static void apply_state(struct gossiper *g, const struct rstate *rs)
 {
 	int64_t now = clock_mono_us();
 	if (host_id_equal(&rs->host, &g->self->host)) {
-		if (rs->gen > g->self->generation)
+		/* Said once per foreign generation: gossip repeats it every round. */
+		if (rs->gen > g->self->generation && rs->gen != g->warned_self_gen) {
+			g->warned_self_gen = rs->gen;
 			log_warn(MOD,
 			         "a state of our own host id with a newer generation (%lld > "
 			         "%lld) came from %s: is another node running with our "
 			         "identity?",
 			         (long long)rs->gen, (long long)g->self->generation, rs->host_str);
+		}
 		return;
 	}
 	struct gossip_endpoint *ep = find_host(g, &rs->host);
@@ -646,8 +652,11 @@ static void apply_state(struct gossiper *g, const struct rstate *rs)
 		return;
 	}
 	if (rs->gen > ep->generation + MAX_GENERATION_DIFFERENCE) {
-		log_warn(MOD, "ignoring generation %lld for %s: more than a year ahead of %lld",
-		         (long long)rs->gen, ep->host_str, (long long)ep->generation);
+		if (rs->gen != ep->warned_gen)
+			log_warn(MOD,
+			         "ignoring generation %lld for %s: more than a year ahead of %lld",
+			         (long long)rs->gen, ep->host_str, (long long)ep->generation);
+		ep->warned_gen = rs->gen;
 		return;
 	}
 	if (rs->gen > ep->generation) {

@@ -372,3 +372,75 @@ Test(gossip_wire, lying_digest_count_is_refused_without_a_big_allocation)
 	cr_expect_eq(gossiper_receive(A_g, &msg), COL_EINVAL, "not a gossip verb");
 	buf_release(&b);
 }
+
+static void put_min_state(struct buf *b, const struct host_id *h, int64_t gen, uint64_t hb,
+                          const struct net_addr *a)
+{
+	char host[64];
+	net_addr_host(a, host, sizeof(host));
+	msgpk_put_array(b, 6);
+	msgpk_put_bin(b, h->b, HOST_ID_LEN);
+	msgpk_put_int(b, gen);
+	msgpk_put_uint(b, hb);
+	msgpk_put_cstr(b, host);
+	msgpk_put_uint(b, net_addr_port(a));
+	msgpk_put_array(b, 0);
+}
+
+static int ack2_of(const struct host_id *h, int64_t gen, uint64_t hb, const struct net_addr *a)
+{
+	struct buf b;
+	buf_init(&b);
+	msgpk_put_array(&b, 1);
+	msgpk_put_array(&b, 1);
+	put_min_state(&b, h, gen, hb, a);
+	struct host_id from = hid(0x20);
+	struct msg_in msg = {.verb = VERB_GOSSIP_ACK2,
+	                     .payload = b.data,
+	                     .payload_len = b.len,
+	                     .from = messaging_listen_addr(B_m),
+	                     .from_host = &from};
+	int rc = gossiper_receive(A_g, &msg);
+	buf_release(&b);
+	return rc;
+}
+
+static int count_lines(const char *needle)
+{
+	static char buf[1 << 16];
+	ssize_t n = pread(LOGFD, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	int k = 0;
+	for (const char *p = buf; (p = strstr(p, needle)) != NULL; p++)
+		k++;
+	return k;
+}
+
+Test(gossip_wire, implausible_generations_are_ignored_and_said_once)
+{
+	struct host_id ah = hid(0), bh = hid(0x20);
+	const struct net_addr *ba = messaging_listen_addr(B_m);
+	/* Our own host id, newer generation, from elsewhere: ignored, logged once. */
+	cr_assert_eq(ack2_of(&ah, 1700000100, 5, ba), 0);
+	cr_assert_eq(ack2_of(&ah, 1700000100, 6, ba), 0);
+	cr_expect_eq(gossiper_endpoint_count(A_g), 1);
+	cr_expect_eq(gossip_endpoint_generation(gossiper_self(A_g)), 1700000000);
+	cr_expect_eq(count_lines("another node running with our identity"), 1);
+	/* B at generation G, then a generation two years ahead: ignored, logged once. */
+	cr_assert_eq(ack2_of(&bh, 1700000005, 3, ba), 0);
+	int64_t far = 1700000005LL + 2 * 365 * 86400;
+	cr_assert_eq(ack2_of(&bh, far, 1, ba), 0);
+	cr_assert_eq(ack2_of(&bh, far, 2, ba), 0);
+	const struct gossip_endpoint *ep = gossiper_find(A_g, &bh);
+	cr_assert(ep);
+	cr_expect_eq(gossip_endpoint_generation(ep), 1700000005);
+	cr_expect_eq(count_lines("more than a year ahead"), 1);
+	/* An older generation is ignored too, a plausible newer one is a restart. */
+	cr_assert_eq(ack2_of(&bh, 1700000001, 50, ba), 0);
+	cr_expect_eq(gossip_endpoint_heartbeat(ep), 3);
+	cr_assert_eq(ack2_of(&bh, 1700000900, 1, ba), 0);
+	cr_expect_eq(gossip_endpoint_generation(ep), 1700000900);
+	cr_expect_eq(gossip_endpoint_heartbeat(ep), 1);
+}
