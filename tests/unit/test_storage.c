@@ -10,6 +10,7 @@
 
 #include <criterion/criterion.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -330,7 +331,7 @@ Test(storage, golden_header_sections)
 	int64_t tok = murmur3_token("\0\0\0\0", 4);
 	/* int 0 escaped: 00ff00ff00ff00ff then 0001 */
 	snprintf(pfx, sizeof(pfx), "%016llx00ff00ff00ff00ff0001",
-		 (unsigned long long)((uint64_t)tok ^ (1ULL << 63)));
+	         (unsigned long long)((uint64_t)tok ^ (1ULL << 63)));
 	size_t n;
 	const uint8_t *p = raw_at(&r, 0, false, &n);
 	snprintf(want, sizeof(want), "%s00", pfx);
@@ -345,7 +346,10 @@ Test(storage, golden_header_sections)
 	hexeq(p, n, "0200000000000000040000003c6b49d23c00000009", "expiring static value");
 	p = raw_at(&r, 2, false, &n);
 	/* [1, 2): start 02 80000001 00 (inclusive), end 02 80000002 00 (exclusive) */
-	snprintf(want, sizeof(want), "%s0202800000010002800000020" "0", pfx);
+	snprintf(want, sizeof(want),
+	         "%s0202800000010002800000020"
+	         "0",
+	         pfx);
 	hexeq(p, n, want, "range tombstone key");
 	buf_release(&r.all);
 }
@@ -1103,4 +1107,73 @@ Test(storage, data_dir_held_by_another_process)
 	snprintf(want, sizeof(want), "is in use by another colonnade process (pid %d)", (int)child);
 	cr_expect(strstr(e.msg, dir) && strstr(e.msg, want), "%s", e.msg);
 	open_store(); /* free again after the holder died */
+}
+
+/* ---- concurrency and many operands ----------------------------------------------------------- */
+
+struct writer_arg {
+	struct store_table *t;
+	uint64_t seed;
+	int64_t max_ts[16]; /* per cell: the highest timestamp this thread wrote */
+	char max_val[16][16];
+};
+
+static void *writer_main(void *p)
+{
+	struct writer_arg *a = p;
+	uint64_t x = a->seed;
+	for (int i = 0; i < 16; i++)
+		a->max_ts[i] = INT64_MIN;
+	for (int i = 0; i < 3000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		int cell = (int)(x % 16);
+		int64_t ts = (int64_t)((x >> 8) % 1000000);
+		char v[16];
+		snprintf(v, sizeof(v), "s%llu-%d", (unsigned long long)(a->seed % 7), i);
+		set_text(a->t, 1, cell, v, ts, 0);
+		if (ts > a->max_ts[cell] ||
+		    (ts == a->max_ts[cell] && strcmp(v, a->max_val[cell]) > 0)) {
+			a->max_ts[cell] = ts;
+			snprintf(a->max_val[cell], sizeof(a->max_val[cell]), "%s", v);
+		}
+		if (i == 1500 && a->seed == 1)
+			store_table_flush(a->t, NULL);
+	}
+	return NULL;
+}
+
+Test(storage, concurrent_writers_converge_to_the_newest)
+{
+	struct store_table *t = make_table(25, 1, false, 864000);
+	pthread_t th[3];
+	struct writer_arg args[3];
+	for (int i = 0; i < 3; i++) {
+		args[i] = (struct writer_arg){.t = t, .seed = (uint64_t)i + 1};
+		cr_assert_eq(pthread_create(&th[i], NULL, writer_main, &args[i]), 0);
+	}
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	for (int pass = 0; pass < 2; pass++) {
+		struct rows r;
+		read_all(t, 1, NULL, 0, 0, NOW, &r);
+		cr_assert_eq(r.n, 16);
+		for (int c = 0; c < 16; c++) {
+			int64_t best = INT64_MIN;
+			const char *bv = "";
+			for (int i = 0; i < 3; i++)
+				if (args[i].max_ts[c] > best ||
+				    (args[i].max_ts[c] == best &&
+				     strcmp(args[i].max_val[c], bv) > 0)) {
+					best = args[i].max_ts[c];
+					bv = args[i].max_val[c];
+				}
+			cr_expect_eq(r.r[c].text_ts, best, "cell %d pass %d", c, pass);
+			cr_expect_str_eq(r.r[c].text, bv, "cell %d pass %d", c, pass);
+		}
+		struct cerr e = {0};
+		cr_assert_eq(store_table_compact(t, NOW, &e), 0, "%s", e.msg);
+	}
+	cr_expect_eq(raw_count(t), 16, "compaction merged every operand");
 }
