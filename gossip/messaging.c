@@ -336,6 +336,7 @@ struct req {
 	messaging_rsp_fn cb;
 	void *ctx;
 	uint32_t next_free; /* index + 1 of the next free slot, 0 = none */
+	unsigned verb;
 	bool armed;
 };
 
@@ -386,6 +387,7 @@ struct messaging {
 	uint64_t seq;
 	struct messaging_stats st;
 	bool closing; /* messaging_free() is running: no new messages */
+	struct messaging_verb_stats vst[VERB_MAX];
 };
 
 /* ---- requests -------------------------------------------------------------------------------- */
@@ -405,6 +407,7 @@ static void req_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	m->free_head = idx + 1;
 	m->st.requests_pending--;
 	m->st.timeouts++;
+	m->vst[q->verb].timeouts++;
 	cb(ctx, COL_ETIMEDOUT, NULL);
 }
 
@@ -692,6 +695,7 @@ static int begin(struct messaging *m, const struct net_addr *to, unsigned verb, 
 		if (p->pending_msgs >= m->cfg.pending_msgs) {
 			p->dropped++;
 			m->st.dropped++;
+			m->vst[verb].dropped++;
 			return COL_EFULL;
 		}
 		o->b = &p->pending;
@@ -723,6 +727,8 @@ int messaging_begin_request(struct messaging *m, const struct net_addr *to, unsi
 	}
 	q->cb = cb;
 	q->ctx = ctx;
+	q->verb = verb;
+
 	ev_timer_set(&q->timer, timeout_ms / 1000.0, 0.);
 	o->req = q;
 	return COL_OK;
@@ -769,6 +775,7 @@ int messaging_commit(struct msg_out *o)
 		if (rc == COL_EFULL) {
 			p->dropped++;
 			m->st.dropped++;
+			m->vst[o->verb].dropped++;
 		}
 		if (o->req)
 			req_release(m, o->req);
@@ -786,6 +793,7 @@ int messaging_commit(struct msg_out *o)
 	}
 	p->sent++;
 	m->st.msgs_out++;
+	m->vst[o->verb].out++;
 	o->b = NULL;
 	o->req = NULL;
 	return COL_OK;
@@ -963,6 +971,7 @@ static int in_on_frame(struct net_conn *c, const uint8_t *frame, size_t len)
 		return rc;
 	}
 	m->st.msgs_in++;
+	m->vst[msg.verb].in++;
 	msg.from = &ib->from;
 	msg.from_host = &ib->host;
 	if (msg.flags & MSG_F_RESPONSE) {
@@ -1242,4 +1251,14 @@ void messaging_reset_peer(struct messaging *m, const struct net_addr *addr)
 	net_conn_close(c, 0, "reset: the peer was convicted");
 	if (p->pending_msgs > 0 && !ev_is_active(&p->backoff))
 		peer_connect(p);
+}
+
+void messaging_get_verb_stats(const struct messaging *m, unsigned verb,
+                              struct messaging_verb_stats *out)
+{
+	if (verb >= VERB_MAX) {
+		memset(out, 0, sizeof(*out));
+		return;
+	}
+	*out = m->vst[verb];
 }

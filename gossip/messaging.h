@@ -309,6 +309,18 @@ struct messaging_stats {
 };
 
 void messaging_get_stats(const struct messaging *m, struct messaging_stats *out);
+
+/* Per verb (Cassandra's DroppedMessages by verb), cumulative. */
+struct messaging_verb_stats {
+	uint64_t in;       /* received (requests, one-way messages and responses) */
+	uint64_t out;      /* committed for sending */
+	uint64_t dropped;  /* refused at send time: queue full */
+	uint64_t timeouts; /* requests of this verb that timed out */
+};
+/* Zeroes for a verb out of range. */
+void messaging_get_verb_stats(const struct messaging *m, unsigned verb,
+                              struct messaging_verb_stats *out);
+
 /* Stats of the peer at `addr`; COL_ENOTFOUND if we never sent to it. */
 int messaging_peer_get_stats(const struct messaging *m, const struct net_addr *addr,
                              struct messaging_peer_stats *out);

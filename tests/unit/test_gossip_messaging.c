@@ -448,6 +448,16 @@ Test(messaging, timeout_unsupported_and_closed)
 	messaging_get_stats(a, &ms);
 	cr_expect_eq(ms.requests_pending, 1);
 	cr_expect_eq(ms.timeouts, 1);
+	struct messaging_verb_stats vs;
+	messaging_get_verb_stats(a, VERB_ECHO, &vs);
+	cr_expect_eq(vs.out, 2);
+	cr_expect_eq(vs.timeouts, 1);
+	messaging_get_verb_stats(a, VERB_READ, &vs);
+	cr_expect_eq(vs.out, 1);
+	cr_expect_eq(vs.in, 1, "the failure answer to READ counts as a READ received");
+	messaging_get_verb_stats(b, VERB_ECHO, &vs);
+	cr_expect_eq(vs.in, 1);
+
 	messaging_free(a);
 	cr_expect_eq(r3.n, 1);
 	cr_expect_eq(r3.status, COL_ECLOSED);
