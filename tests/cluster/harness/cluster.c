@@ -229,6 +229,10 @@ int cluster_new(const struct cluster_opts *o, struct cluster **out)
 		return -1;
 	}
 	live_add(c);
+	/* A run killed outright (criterion's timeout sends SIGKILL) leaves its rules
+	 * behind; the table is ours (named after our net), so clear it first. */
+	c->nft_active = true;
+	cluster_heal(c);
 	for (int k = 1; k <= c->n; k++) {
 		struct cluster_node *nd = &c->nodes[k];
 		nd->idx = k;
@@ -519,10 +523,13 @@ int cluster_heal(struct cluster *c)
 {
 	if (!c->nft_active)
 		return 0;
-	const char *const argv[] = {"nft", "delete", "table", "inet", c->nft_table, NULL};
-	int rc = run_cmd(argv, true);
 	c->nft_active = false;
-	return rc == 0 ? 0 : -1;
+	/* List first: deleting a table that is not there is not an error for us. */
+	const char *const list[] = {"nft", "list", "table", "inet", c->nft_table, NULL};
+	if (run_cmd(list, false) != 0)
+		return 0;
+	const char *const argv[] = {"nft", "delete", "table", "inet", c->nft_table, NULL};
+	return run_cmd(argv, true) == 0 ? 0 : -1;
 }
 
 /* ---- admin queries ------------------------------------------------------------------------- */
