@@ -539,6 +539,22 @@ static void metric(struct buf *b, const char *name, const char *type, const char
 	           value);
 }
 
+/* A Prometheus label value: quoted, with \\, " and newline escaped. */
+static void put_label(struct buf *b, const char *v)
+{
+	buf_put_u8(b, '"');
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			buf_put_u8(b, '\\');
+		if (*v == '\n') {
+			buf_put_str(b, "\\n");
+			continue;
+		}
+		buf_put_u8(b, (uint8_t)*v);
+	}
+	buf_put_u8(b, '"');
+}
+
 static void peer_queue_metric(void *ctx, const struct net_addr *addr,
                               const struct messaging_peer_stats *st)
 {
@@ -556,12 +572,18 @@ static int h_metrics(void *ctx, const char *query, struct buf *out, const char *
 	*ctype = "text/plain; version=0.0.4; charset=utf-8";
 	char hid[37];
 	identity_uuid_format(n->id.host_id, hid);
-	buf_printf(out,
-	           "# HELP colonnade_info Static facts about this node.\n"
-	           "# TYPE colonnade_info gauge\n"
-	           "colonnade_info{version=\"%s\",host_id=\"%s\",dc=\"%s\",rack=\"%s\","
-	           "cluster=\"%s\"} 1\n",
-	           COLONNADE_VERSION, hid, n->cfg.dc, n->cfg.rack, n->cfg.cluster_name);
+	buf_put_str(out, "# HELP colonnade_info Static facts about this node.\n"
+	                 "# TYPE colonnade_info gauge\ncolonnade_info{version=");
+	put_label(out, COLONNADE_VERSION);
+	buf_put_str(out, ",host_id=");
+	put_label(out, hid);
+	buf_put_str(out, ",dc=");
+	put_label(out, n->cfg.dc);
+	buf_put_str(out, ",rack=");
+	put_label(out, n->cfg.rack);
+	buf_put_str(out, ",cluster=");
+	put_label(out, n->cfg.cluster_name);
+	buf_put_str(out, "} 1\n");
 	metric(out, "colonnade_uptime_seconds", "gauge", "Seconds since the node started.",
 	       (double)(clock_mono_ms() - n->start_mono_ms) / 1000.0);
 	metric(out, "colonnade_generation", "gauge", "Gossip generation of this boot.",
