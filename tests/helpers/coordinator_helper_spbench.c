@@ -60,21 +60,37 @@ static void die(const char *what, const struct cerr *e)
 }
 
 static void issue(void);
-static ev_idle IDLE;
+static ev_prepare PREP;
+static ev_idle SPIN;    /* keeps the loop from blocking while replacements wait */
 static long free_slots; /* completions whose replacement is not issued yet */
+static bool in_issue;   /* inside issue(): completions are deferred */
 
-/* Replacements are issued from an idle watcher, not from inside on_done: a
- * request can complete before storage_proxy_* returns (a local ack meets ONE),
- * and issuing from there would recurse once per request. */
-static void idle_cb(struct ev_loop *l, ev_idle *w, int revents)
+/* Replacements are issued once per loop iteration (before it polls), not from
+ * inside on_done: a request can complete before storage_proxy_* returns (a
+ * local ack meets ONE), and issuing from there would recurse once per request. */
+static void prep_cb(struct ev_loop *l, ev_prepare *w, int revents)
 {
+	(void)w;
 	(void)revents;
-	while (free_slots > 0 && issued < total) {
+	/* at most one window per iteration, so replies and flushes interleave even
+	 * when every request completes at once (ONE on a replica) */
+	in_issue = true;
+	for (int k = 0; k < window && free_slots > 0 && issued < total; k++) {
 		free_slots--;
 		issue();
 	}
-	if (free_slots == 0 || issued >= total)
-		ev_idle_stop(l, w);
+	in_issue = false;
+	if (free_slots > 0 && issued < total)
+		ev_idle_start(l, &SPIN);
+	else
+		ev_idle_stop(l, &SPIN);
+}
+
+static void spin_cb(struct ev_loop *l, ev_idle *w, int revents)
+{
+	(void)l;
+	(void)w;
+	(void)revents;
 }
 
 static void on_done(void *ctx, const struct proxy_result *res)
@@ -84,8 +100,14 @@ static void on_done(void *ctx, const struct proxy_result *res)
 	if (res->code != 0 && failed++ == 0)
 		fprintf(stderr, "spbench: first failure: %s\n", res->msg);
 	if (issued < total) {
-		free_slots++;
-		ev_idle_start(L, &IDLE);
+		if (in_issue) {
+			free_slots++; /* completed inside issue(): the prepare watcher replaces it
+			               */
+		} else {
+			in_issue = true;
+			issue();
+			in_issue = false;
+		}
 	} else if (finished == total) {
 		ev_break(L, EVBREAK_ALL);
 	}
@@ -131,10 +153,14 @@ static void run(const char *what, uint16_t cl, bool reads, long n)
 	free_slots = window;
 	ev_now_update(L);
 	int64_t t0 = clock_mono_us();
-	ev_idle_init(&IDLE, idle_cb);
-	ev_idle_start(L, &IDLE);
+	ev_idle_init(&SPIN, spin_cb);
+	ev_prepare_init(&PREP, prep_cb);
+	ev_prepare_start(L, &PREP);
+	prep_cb(L, &PREP, 0);
 	if (finished < total)
 		ev_run(L, 0);
+	ev_prepare_stop(L, &PREP);
+	ev_idle_stop(L, &SPIN);
 	double s = (double)(clock_mono_us() - t0) / 1e6;
 	printf("%-6s %-7s %8ld ops  %6.2f s  %9.0f ops/s  failed %ld\n", what,
 	       cql_consistency_name(cl), n, s, (double)n / s, failed);
