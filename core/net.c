@@ -686,6 +686,11 @@ size_t net_conn_queued(const struct net_conn *c)
 {
 	return conn_queued(c);
 }
+size_t net_conn_unread(const struct net_conn *c)
+{
+	return c->in.len - c->in_pos;
+}
+
 struct net_loop *net_conn_loop(const struct net_conn *c)
 {
 	return c->nl;

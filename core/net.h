@@ -205,6 +205,12 @@ const struct net_addr *net_conn_local(const struct net_conn *c);
 /* "127.0.3.2:40312" — the peer, for log lines. */
 const char *net_conn_peer_str(const struct net_conn *c);
 size_t net_conn_queued(const struct net_conn *c);
+/*
+ * Input bytes received but not delivered (the start of an unfinished frame);
+ * valid in on_close too, to tell a peer that hung up mid-frame.
+ */
+size_t net_conn_unread(const struct net_conn *c);
+
 void net_conn_get_stats(const struct net_conn *c, struct net_conn_stats *out);
 struct net_loop *net_conn_loop(const struct net_conn *c);
 /* True once an outgoing connection completed (always true for accepted ones). */

@@ -1009,12 +1009,22 @@ static int in_on_frame(struct net_conn *c, const uint8_t *frame, size_t len)
 
 static void in_on_close(struct net_conn *c, int reason, const char *why)
 {
-	(void)reason;
 	struct inbound *ib = net_conn_ctx(c);
 	if (!ib)
 		return;
 	struct messaging *m = ib->m;
-	log_debug(MOD, "incoming connection closed: %s", why);
+	size_t unread = net_conn_unread(c);
+	if (reason == COL_ECLOSED && unread > 0) {
+		/* A peer that hangs up inside a frame sent a truncated one. */
+		log_warn(MOD,
+		         "internode connection from %s closed inside a frame (%zu bytes of it "
+		         "received); dropped",
+		         net_conn_peer_str(c), unread);
+		m->st.bad_frames++;
+	} else {
+		log_debug(MOD, "incoming connection closed: %s", why);
+	}
+
 	if (ib->prev)
 		ib->prev->next = ib->next;
 	else

@@ -517,6 +517,15 @@ Test(messaging, garbage_and_bad_payloads_close_only_that_connection)
 	cr_expect_eq(read(fd, &c, 1), 0, "a closes the garbage connection");
 	close(fd);
 	cr_expect(log_has("internode connection from"), "garbage is logged");
+	/* A truncated frame: 100 bytes announced, 6 sent, then the peer hangs up. */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_eq(connect(fd, (const struct sockaddr *)&aa->ss, aa->len), 0);
+	static const unsigned char trunc[] = {0, 0, 0, 100, 0, 0x93, 0x00, 0x00, 0x90, 0x90};
+	cr_assert_eq(write(fd, trunc, sizeof(trunc)), (ssize_t)sizeof(trunc));
+	run_ms(50);
+	close(fd);
+	run_ms(50);
+	cr_expect(log_has("closed inside a frame (10 bytes"), "a truncated frame is logged");
 	/* A payload the handler rejects: connection closed, b reconnects, next one is handled. */
 	cr_assert_eq(messaging_send(b, aa, VERB_MUTATION, "\xa1x", 2), 0);
 	run_ms(100);
@@ -525,7 +534,8 @@ Test(messaging, garbage_and_bad_payloads_close_only_that_connection)
 	cr_assert(run_until(&h.n, 1, 3000));
 	struct messaging_stats ms;
 	messaging_get_stats(a, &ms);
-	cr_expect_eq(ms.bad_frames, 2);
+	cr_expect_eq(ms.bad_frames, 3);
+
 	messaging_free(a);
 	messaging_free(b);
 }
