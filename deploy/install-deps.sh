@@ -9,7 +9,7 @@ PKGS=(
   build-essential cmake pkg-config git clang
   librocksdb-dev libev-dev libmsgpack-dev libzstd-dev libcriterion-dev
   libyaml-dev libxxhash-dev libedit-dev libmicrohttpd-dev
-  python3 python3-cassandra nodejs npm nftables iproute2 tmux procps
+  python3 python3-cassandra nodejs npm nftables iproute2 tmux procps curl
 )
 if [ "${1:-}" = "--bench" ]; then
   PKGS+=(rocksdb-tools redis-server redis-tools etcd-server etcd-client wrk gnuplot-nox)
