@@ -44,6 +44,10 @@
  * response stays far below the 256 MiB frame ceiling and the output bounds. */
 #define MAX_PAGE_BYTES (8u << 20)
 
+/* Zero-length values point here, never at NULL (memcpy/memcmp on NULL is undefined
+ * even for zero bytes). */
+static const uint8_t empty_value[1];
+
 struct executor {
 	struct executor_deps d;
 	int64_t last_ts;
@@ -939,7 +943,9 @@ static int where_values(struct xq *q, const struct cql_relation *r, const struct
 			for (uint32_t i = 0; i < cnt; i++) {
 				int32_t l = (int32_t)bufreader_u32be(&br);
 				v[i].len = l;
-				v[i].p = l > 0 ? bufreader_take(&br, (size_t)l) : NULL;
+				v[i].p = l > 0    ? bufreader_take(&br, (size_t)l)
+				         : l == 0 ? empty_value
+				                  : NULL;
 			}
 			if (!bufreader_ok(&br))
 				return fail(q->req, CQL_ERR_INVALID, "malformed IN list for %s",
@@ -1484,7 +1490,9 @@ static int rsel_row(void *ctx, const struct store_partition *part, const struct 
 		case SCHEMA_COL_STATIC:
 			if (statics) {
 				int32_t l = (int32_t)bufreader_u32be(&sr);
-				const uint8_t *vp = l > 0 ? bufreader_take(&sr, (size_t)l) : NULL;
+				const uint8_t *vp = l > 0    ? bufreader_take(&sr, (size_t)l)
+				                    : l == 0 ? empty_value
+				                             : NULL;
 				cql_put_bytes(rs->out, vp, l);
 			} else {
 				cql_put_bytes(rs->out, NULL, -1);
@@ -1994,13 +2002,13 @@ static int write_column(struct xq *q, struct store_mutation *m, const struct sch
 	int32_t n = (int32_t)bufreader_u32be(&r);
 	for (int32_t i = 0; i < n && bufreader_ok(&r); i++) {
 		int32_t kl = (int32_t)bufreader_u32be(&r);
-		const uint8_t *kp = kl > 0 ? bufreader_take(&r, (size_t)kl) : NULL;
+		const uint8_t *kp = kl > 0 ? bufreader_take(&r, (size_t)kl) : empty_value;
 		struct store_value path = {kp, kl > 0 ? (size_t)kl : 0};
 		const uint8_t *vp = NULL;
 		size_t vl = 0;
 		if (c->type->kind == CQLTYPE_MAP) {
 			int32_t l = (int32_t)bufreader_u32be(&r);
-			vp = l > 0 ? bufreader_take(&r, (size_t)l) : NULL;
+			vp = l > 0 ? bufreader_take(&r, (size_t)l) : empty_value;
 			vl = l > 0 ? (size_t)l : 0;
 		} else if (c->type->kind == CQLTYPE_LIST) {
 			/* list slots are ordered by a timeuuid: ts-based, one per element */
