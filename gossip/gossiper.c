@@ -12,10 +12,15 @@
 #include "core/log.h"
 #include "core/msgpk.h"
 
+#include <arpa/inet.h>
 #include <ev.h>
+#include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
+
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MOD           "gossip"
 #define MAX_LISTENERS 8
@@ -61,10 +66,23 @@ struct echo_ctx {
 	int64_t generation;
 };
 
+/*
+ * A name lookup in flight (getaddrinfo_a: the resolver works on its own
+ * threads, so a slow or dead DNS server never stalls the gossip loop).  On the
+ * heap because it may outlive the gossiper if the resolver hangs at shutdown.
+ */
+struct seed_lookup {
+	struct gaicb cb;
+	struct addrinfo hints;
+	char name[]; /* cb.ar_name points here */
+};
+
 struct seed {
 	char *host;
 	uint16_t port;
-	struct net_addr last; /* last resolution, for "is this peer a seed" */
+	bool numeric;           /* an address: no lookup */
+	struct seed_lookup *lk; /* the lookup for the next try, or NULL */
+	struct net_addr last;   /* last resolution (port 0), for "is this peer a seed" */
 	bool resolved;
 	bool failing; /* last resolution failed (logged once per change) */
 };
@@ -896,36 +914,144 @@ static int on_shutdown(struct messaging *m, const struct msg_in *msg, void *ctx)
 
 /* ---- rounds ---------------------------------------------------------------------------------- */
 
+/*
+ * Cancel a lookup; if the resolver is already working on it, wait a moment for
+ * it to finish, and if it does not, leave the small block to the resolver
+ * (freeing memory it still writes to would be worse).
+ */
+static void seed_lookup_abandon(struct seed_lookup *lk)
+{
+	if (!lk)
+		return;
+	int rc = gai_cancel(&lk->cb);
+	if (rc == EAI_NOTCANCELED) {
+		const struct gaicb *list[1] = {&lk->cb};
+		struct timespec t = {.tv_sec = 1};
+		(void)gai_suspend(list, 1, &t);
+		if (gai_error(&lk->cb) == EAI_INPROGRESS) {
+			log_debug(MOD, "a seed lookup of %s is still running at shutdown",
+			          lk->name);
+			return;
+		}
+	}
+	if (gai_error(&lk->cb) == 0 && lk->cb.ar_result)
+		freeaddrinfo(lk->cb.ar_result);
+	free(lk);
+}
+
+static uint16_t seed_port(const struct gossiper *g, const struct seed *s)
+
+{
+	return s->port ? s->port : net_addr_port(messaging_listen_addr(g->m));
+}
+
+static void addr_set_port(struct net_addr *a, uint16_t port)
+{
+	if (a->ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&a->ss)->sin_port = htons(port);
+	else if (a->ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&a->ss)->sin6_port = htons(port);
+}
+
 static bool is_seed(const struct gossiper *g, const struct net_addr *a)
 {
-	for (unsigned i = 0; i < g->n_seeds; i++)
-		if (g->seeds[i].resolved && net_addr_equal(&g->seeds[i].last, a))
+	for (unsigned i = 0; i < g->n_seeds; i++) {
+		const struct seed *s = &g->seeds[i];
+		if (!s->resolved)
+			continue;
+		struct net_addr sa = s->last;
+		addr_set_port(&sa, seed_port(g, s));
+		if (net_addr_equal(&sa, a))
 			return true;
+	}
 	return false;
 }
 
-/* Gossip to one seed, starting at a random one; resolution happens now, at every try. */
+/* Start resolving s->host for the next try (if no lookup is in flight). */
+static void seed_lookup_start(struct gossiper *g, struct seed *s)
+{
+	if (s->numeric || s->lk)
+		return;
+	size_t n = strlen(s->host) + 1;
+	struct seed_lookup *lk = calloc(1, sizeof(*lk) + n);
+	if (!lk)
+		return;
+	memcpy(lk->name, s->host, n);
+	lk->hints.ai_family = AF_UNSPEC;
+	lk->hints.ai_socktype = SOCK_STREAM;
+	lk->cb.ar_name = lk->name;
+	lk->cb.ar_request = &lk->hints;
+	struct gaicb *list[1] = {&lk->cb};
+	int rc = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL);
+	if (rc != 0) {
+		g->st.seed_resolve_failures++;
+		if (!s->failing)
+			log_warn(MOD, "seed %s: cannot start resolving it: %s; will try again",
+			         s->host, gai_strerror(rc));
+		s->failing = true;
+		free(lk);
+		return;
+	}
+	s->lk = lk;
+}
+
+/* Take the result of a finished lookup, if any. */
+static void seed_lookup_collect(struct gossiper *g, struct seed *s)
+{
+	if (!s->lk)
+		return;
+	int e = gai_error(&s->lk->cb);
+	if (e == EAI_INPROGRESS)
+		return;
+	struct addrinfo *res = s->lk->cb.ar_result, *pick = NULL;
+	for (struct addrinfo *ai = e == 0 ? res : NULL; ai; ai = ai->ai_next) {
+		if (ai->ai_family == AF_INET) {
+			pick = ai;
+			break;
+		}
+		if (ai->ai_family == AF_INET6 && !pick)
+			pick = ai;
+	}
+	if (pick && pick->ai_addrlen <= sizeof(s->last.ss)) {
+		memset(&s->last, 0, sizeof(s->last));
+		memcpy(&s->last.ss, pick->ai_addr, pick->ai_addrlen);
+		s->last.len = pick->ai_addrlen;
+		if (s->failing)
+			log_info(MOD, "seed %s resolves again", s->host);
+		s->failing = false;
+		s->resolved = true;
+	} else {
+		g->st.seed_resolve_failures++;
+		if (!s->failing)
+			log_warn(MOD, "seed %s: cannot resolve it: %s; will try again", s->host,
+			         e ? gai_strerror(e) : "no IPv4/IPv6 address");
+		s->failing = true;
+		s->resolved = false; /* a name that went away no longer names that address */
+	}
+	if (res)
+		freeaddrinfo(res);
+	free(s->lk);
+	s->lk = NULL;
+}
+
+/*
+ * Gossip to one seed, starting at a random one.  A name is looked up again at
+ * every try: the try uses the address found by the previous lookup and starts
+ * the next one, so resolution never blocks the loop and a seed that moved is
+ * found one try later.
+ */
 static bool gossip_to_seed(struct gossiper *g)
 {
 	const struct net_addr *self = messaging_listen_addr(g->m);
 	unsigned start = rng_below(g, g->n_seeds);
 	for (unsigned k = 0; k < g->n_seeds; k++) {
 		struct seed *s = &g->seeds[(start + k) % g->n_seeds];
-		struct net_addr a;
-		struct cerr e = {0};
-		uint16_t port = s->port ? s->port : net_addr_port(self);
-		if (net_addr_resolve(s->host, port, &a, &e) != COL_OK) {
-			g->st.seed_resolve_failures++;
-			if (!s->failing)
-				log_warn(MOD, "seed %s: %s; will try again", s->host, e.msg);
-			s->failing = true;
+		seed_lookup_collect(g, s);
+		seed_lookup_start(g, s);
+		if (!s->resolved)
 			continue;
-		}
-		if (s->failing)
-			log_info(MOD, "seed %s resolves again", s->host);
-		s->failing = false;
-		s->last = a;
-		s->resolved = true;
+		struct net_addr a = s->last;
+		addr_set_port(&a, seed_port(g, s));
 		if (net_addr_equal(&a, self))
 			continue; /* we are this seed */
 		send_syn(g, &a);
@@ -1075,6 +1201,11 @@ int gossiper_new(const struct gossiper_config *cfg, struct gossiper **out, struc
 		}
 		g->seeds[i].host = strdup(cfg->seeds[i].host);
 		g->seeds[i].port = cfg->seeds[i].port;
+		if (g->seeds[i].host &&
+		    net_addr_parse(g->seeds[i].host, 0, &g->seeds[i].last, NULL) == COL_OK) {
+			g->seeds[i].numeric = true;
+			g->seeds[i].resolved = true;
+		}
 		g->n_seeds++;
 		if (!g->seeds[i].host) {
 			free(self);
@@ -1131,8 +1262,10 @@ void gossiper_free(struct gossiper *g)
 	for (unsigned i = 0; i < g->n_eps; i++)
 		ep_free(g->eps[i]);
 	free(g->eps);
-	for (unsigned i = 0; i < g->n_seeds; i++)
+	for (unsigned i = 0; i < g->n_seeds; i++) {
+		seed_lookup_abandon(g->seeds[i].lk);
 		free(g->seeds[i].host);
+	}
 	free(g->seeds);
 	free(g->dig);
 	free(g->pick);
@@ -1159,6 +1292,9 @@ int gossiper_start(struct gossiper *g)
 	if (g->running)
 		return COL_EINVAL;
 	g->running = true;
+	/* Names start resolving now, so that the first rounds can use them. */
+	for (unsigned i = 0; i < g->n_seeds; i++)
+		seed_lookup_start(g, &g->seeds[i]);
 	ev_timer_set(&g->round, 0., g->interval_ms / 1000.0);
 	ev_timer_start(g->loop, &g->round);
 	char h[HOST_ID_STRLEN], a[NET_ADDR_STRLEN];

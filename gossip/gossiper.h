@@ -20,9 +20,12 @@
  * bumps its heartbeat and sends a SYN (digests of everything it knows) to one
  * random live peer; to one unreachable peer with probability U / (L + 1);
  * and, if it did not just talk to a seed or knows fewer live peers than there
- * are seeds, to a random seed with probability S / (L + U) (always when no
- * peer is live).  Seeds are host names or addresses resolved at every try,
- * so a seed container that came back at another address is still found; a
+  * are seeds, to a random seed with probability S / (L + U) (always when no
+ * peer is live).  Seeds are host names or addresses; names are looked up again
+ * at every try, asynchronously (getaddrinfo_a: DNS never blocks the loop; a
+ * try uses the previous lookup's answer), so a seed container that came back
+ * at another address is still found; a
+
  * node that reaches no seed keeps trying and says so in the log with growing
  * intervals, rather than exiting.  Then it runs the failure detector
  * (gossip/failure_detector.h) over every endpoint.

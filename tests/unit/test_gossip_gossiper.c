@@ -444,3 +444,38 @@ Test(gossip_wire, implausible_generations_are_ignored_and_said_once)
 	cr_expect_eq(gossip_endpoint_generation(ep), 1700000900);
 	cr_expect_eq(gossip_endpoint_heartbeat(ep), 1);
 }
+
+Test(gossip_wire, seed_given_by_name_is_resolved_without_blocking)
+{
+	/* A listener on 127.0.0.1 (ephemeral port) stands for a seed named "localhost". */
+	struct messaging_config c = {.cluster_name = "test"};
+	c.host_id = hid(0x40);
+	cr_assert_eq(net_addr_parse("127.0.0.1", 0, &c.listen, NULL), 0);
+	struct messaging *lm, *cm;
+	cr_assert_eq(messaging_new(NL, &c, &lm, NULL), 0);
+	struct capture got = {0};
+	messaging_register(lm, VERB_GOSSIP_SYN, capture_handler, &got);
+	c.host_id = hid(0x60);
+	c.listen = test_addr(3, 0);
+	cr_assert_eq(messaging_new(NL, &c, &cm, NULL), 0);
+	struct gossip_seed seed = {.host = "localhost",
+	                           .port = net_addr_port(messaging_listen_addr(lm))};
+	struct gossiper_config gc = {.messaging = cm,
+	                             .generation = 1700000000,
+	                             .interval_ms = 50,
+	                             .seeds = &seed,
+	                             .n_seeds = 1};
+	struct gossiper *cg;
+	cr_assert_eq(gossiper_new(&gc, &cg, NULL), 0);
+	int64_t t0 = clock_mono_ms();
+	cr_assert_eq(gossiper_start(cg), 0);
+	cr_expect(clock_mono_ms() - t0 < 50, "start does not wait for DNS");
+	cr_assert(run_until(&got.n, 1, 5000), "the seed named localhost gets our SYN");
+	struct gossiper_stats st;
+	gossiper_get_stats(cg, &st);
+	cr_expect_eq(st.seed_resolve_failures, 0);
+	gossiper_free(cg);
+	messaging_free(cm);
+	messaging_free(lm);
+	buf_release(&got.first);
+}
