@@ -836,6 +836,18 @@ static void on_sync(struct cqlconn *cc, void *arg, int status, struct cqlresult 
 	snprintf(s->why, sizeof(s->why), "%s", why ? why : "");
 }
 
+/* A synchronous call on `c` got no answer in time: close the connection now,
+ * so its callback (which points at the caller's stack) runs before the
+ * caller returns. */
+static void abandon_conn(struct bconn *c)
+{
+	if (c->cc)
+		cqlconn_free(c->cc);
+	c->cc = NULL;
+	c->ready = false;
+	c->failed = true;
+}
+
 static struct bconn *first_ready(struct bnode *n)
 {
 	for (int k = 0; k < n->n_conns; k++)
@@ -862,9 +874,11 @@ static int prepare_everywhere(struct bench *b, const char *cql, struct cqlprepar
 				return cerr_set(err, rc, "cannot prepare on %s: %s", c->node->label,
 				                col_strerror(rc));
 			wait_for(b, &s.done, b->o->timeout_us + 1000000);
-			if (!s.done)
+			if (!s.done) {
+				abandon_conn(c);
 				return cerr_set(err, COL_ETIMEDOUT, "%s did not answer PREPARE",
 				                c->node->label);
+			}
 			if (s.status)
 				return cerr_set(err, s.status, "preparing on %s: %s",
 				                c->node->label, s.why);
@@ -936,6 +950,8 @@ static int probe(struct bench *b, bool is_read)
 		return 1;
 	}
 	wait_for(b, &s.done, b->o->timeout_us + 1000000);
+	if (!s.done)
+		abandon_conn(r.conn);
 	const char *what = is_read ? "reads" : "writes";
 	const char *lvl = cql_consistency_name(p.consistency);
 	if (!s.done || s.status) {
