@@ -41,9 +41,9 @@
  * after a position, so a page state is valid on any coordinator.
  *
  * Limits (documented in docs/REPLICATION.md): no speculative retry; no short
- * read protection; partition tombstones without rows and range tombstones are
- * not visible to reads (storage's read API does not report them), so read
- * repair cannot propagate them.
+ * read protection; range tombstones (and, in range reads, partition
+ * tombstones whose rows are all shadowed) are not visible to reads (storage's
+ * read API does not report them), so read repair cannot propagate them.
  *
  * Ownership and lifetime: requests in flight hold messaging callbacks that
  * point into the proxy: free it after messaging_free() (which ends them).

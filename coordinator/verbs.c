@@ -235,6 +235,98 @@ static int enc_row(void *ctx, const struct store_partition *p, const struct stor
 	return buf_ok(b) && buf_ok(&e->key) ? 0 : COL_ENOMEM;
 }
 
+/*
+ * A partition whose rows are all gone (a partition tombstone shadows them, or
+ * it never had rows) produces no row, so storage's read reports no partition
+ * deletion for it.  Digests and read repair need it: find the partition
+ * tombstone key (storage.h KEY LAYOUT: token ^ 2^63 | escaped key 00 01 |
+ * section 0x00) with one raw seek, and decode its value (VALUE LAYOUT).
+ */
+struct ptomb {
+	const uint8_t *prefix;
+	size_t plen;
+	bool found;
+	struct store_deletion del;
+};
+
+static int ptomb_fn(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	struct ptomb *pt = ctx;
+	const uint8_t *k = key, *v = val;
+	if (klen < pt->plen || memcmp(k, pt->prefix, pt->plen) != 0) {
+		/* another partition of the same token: ours sorts before or after it */
+		return memcmp(k, pt->prefix, klen < pt->plen ? klen : pt->plen) > 0 ? 1 : 0;
+	}
+	if (klen == pt->plen + 1 && k[pt->plen] == 0x00 && vlen >= 13 && (v[0] & 1)) {
+		size_t at = (v[0] & 2) ? 13 : 9; /* an expiring value carries its ttl first */
+		if (vlen >= at + 4) {
+			pt->found = true;
+			pt->del.ts = (int64_t)be64_load(v + 1);
+			pt->del.ldt = be32_load(v + at);
+		}
+	}
+	return 1; /* the tombstone key is the partition's first: nothing more to see */
+}
+
+static int partition_tombstone(struct store_table *t, const struct verbs_read *rd, struct enc *e,
+                               struct cerr *err)
+{
+	struct buf key, prefix;
+	buf_init(&key);
+	buf_init(&prefix);
+	int64_t token;
+	int rc = store_partition_key(t, rd->pk, rd->n_pk, &key, err);
+	if (rc == 0)
+		rc = store_partition_token(t, rd->pk, rd->n_pk, &token, err);
+	if (rc == 0 && token == INT64_MIN)
+		rc = 1; /* not a token Murmur3 produces; nothing stored there */
+	if (rc == 0) {
+		buf_put_u64be(&prefix, (uint64_t)token ^ (1ULL << 63));
+		size_t run = 0;
+		for (size_t i = 0; i < key.len; i++) {
+			if (key.data[i] != 0)
+				continue;
+			buf_put(&prefix, key.data + run, i - run);
+			buf_put_u8(&prefix, 0x00);
+			buf_put_u8(&prefix, 0xFF);
+			run = i + 1;
+		}
+		buf_put(&prefix, key.data + run, key.len - run);
+		buf_put_u8(&prefix, 0x00);
+		buf_put_u8(&prefix, 0x01);
+		struct ptomb pt = {.prefix = prefix.data, .plen = prefix.len};
+		if (!buf_ok(&prefix) || !buf_ok(&key)) {
+			rc = cerr_set(err, COL_ENOMEM,
+			              "out of memory probing a partition tombstone");
+		} else {
+			rc = store_scan_raw(t, token - 1, token, ptomb_fn, &pt, err);
+			if (rc > 0)
+				rc = 0;
+		}
+		if (rc == 0 && pt.found) {
+			struct store_partition p = {.token = token,
+			                            .pk = rd->pk,
+			                            .n_pk = rd->n_pk,
+			                            .key = key.data,
+			                            .key_len = key.len,
+			                            .deletion = pt.del};
+			struct buf *b = e->out;
+			e->n_parts++;
+			msgpk_put_array(b, 5);
+			msgpk_put_int(b, p.token);
+			msgpk_put_bin(b, p.key, p.key_len);
+			put_values(b, p.pk, p.n_pk);
+			put_deletion(b, &p.deletion);
+			msgpk_put_array(b, 0);
+		}
+	}
+	if (rc > 0)
+		rc = 0;
+	buf_release(&key);
+	buf_release(&prefix);
+	return rc;
+}
+
 int verbs_read_local(struct store *s, const struct verbs_read *rd, struct buf *out,
                      struct cerr *err)
 {
@@ -256,6 +348,8 @@ int verbs_read_local(struct store *s, const struct verbs_read *rd, struct buf *o
 		                          flags | (rd->flags & STORE_READ_REVERSE),
 		                          (size_t)rd->limit, rd->now_s, enc_row, &e, err);
 	enc_close_part(&e);
+	if (rc == 0 && e.n_parts == 0 && rd->kind != VERBS_READ_RANGE)
+		rc = partition_tombstone(t, rd, &e, err);
 	patch_array32(out, e.parts_at, e.n_parts);
 	buf_release(&e.key);
 	if (rc == 0 && !buf_ok(out))

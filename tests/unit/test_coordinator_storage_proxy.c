@@ -998,3 +998,121 @@ Test(verbs_format, golden_read_result_and_digest, .fini = teardown)
 	buf_release(&b2);
 	buf_release(&w);
 }
+
+static void delete_partition_local(size_t i, const char *key, int64_t ts)
+{
+	struct store_value pk = {key, strlen(key)};
+	struct store_mutation m;
+	struct cerr e = {0};
+	cr_assert_eq(store_mutation_init(&m, N[i].tbl, &pk, 1, 0, &e), 0, "%s", e.msg);
+	cr_assert_eq(store_mutation_delete_partition(&m, ts), 0);
+	cr_assert_eq(store_apply(N[i].store, &m, &e), 0, "%s", e.msg);
+	store_mutation_release(&m);
+}
+
+/* A partition tombstone on one replica hides older rows everywhere, and is repaired. */
+Test(storage_proxy, partition_tombstone_wins_and_is_repaired)
+{
+	cluster_simple(3, "3");
+	cr_assert_eq(write_at(0, CL_ALL, "gone", 1, "a", 5).code, 0);
+	cr_assert_eq(write_at(0, CL_ALL, "gone", 2, "b", 6).code, 0);
+	delete_partition_local(2, "gone", 10);
+	cr_expect_eq(local_read(2, "gone").rows, 0);
+	cr_expect_eq(local_read(0, "gone").rows, 2);
+	struct outcome r = read_at(0, CL_ALL, "gone");
+	cr_assert_eq(r.res.code, 0, "%s", r.res.msg);
+	cr_expect_eq(r.rows, 0, "the deletion at ts 10 shadows both rows");
+	for (size_t n = 0; n < 3; n++)
+		cr_expect_eq(local_read(n, "gone").rows, 0, "node %zu holds the tombstone", n);
+	/* a newer row after the deletion is live again, on every replica */
+	cr_assert_eq(write_at(1, CL_QUORUM, "gone", 3, "c", 11).code, 0);
+	run_ms(30);
+	r = read_at(2, CL_ALL, "gone");
+	cr_expect_eq(r.rows, 1);
+	cr_expect_str_eq(r.value, "c");
+}
+
+/* A batch of partitions succeeds when every one meets the level. */
+Test(storage_proxy, batch_of_partitions)
+{
+	cluster_simple(4, "3");
+	struct store_mutation m[5];
+	struct store_mutation *ms[5];
+	char key[16];
+	for (int i = 0; i < 5; i++) {
+		snprintf(key, sizeof(key), "b%d", i);
+		mk_mutation(&m[i], 0, key, 1, "batched", 50);
+		ms[i] = &m[i];
+	}
+	struct outcome o = {0};
+	ev_now_update(L);
+	storage_proxy_write(N[0].sp, RING, &REP, CL_QUORUM, ms, 5, PROXY_WRITE_UNLOGGED_BATCH,
+	                    on_done, &o);
+	for (int i = 0; i < 5; i++)
+		store_mutation_release(&m[i]);
+	cr_assert(run_until(&o.done, 5000));
+	cr_expect_eq(o.res.code, 0, "%s", o.res.msg);
+	for (int i = 0; i < 5; i++) {
+		snprintf(key, sizeof(key), "b%d", i);
+		struct outcome r = read_at((size_t)i % 4, CL_QUORUM, key);
+		cr_expect_str_eq(r.value, "batched", "%s", key);
+	}
+	/* one partition short of replicas: Unavailable, and nothing is sent for any */
+	uint32_t reps[SP_MAX_REPLICAS];
+	replicas_of("bx1", reps);
+	N[reps[0]].down = true;
+	N[reps[1]].down = true;
+	size_t coord = reps[2]; /* up, and bx1's only live replica */
+	mk_mutation(&m[0], coord, "bx0", 1, "no", 60);
+	mk_mutation(&m[1], coord, "bx1", 1, "no", 60);
+	struct outcome u = {0};
+	storage_proxy_write(N[coord].sp, RING, &REP, CL_QUORUM, ms, 2, PROXY_WRITE_BATCH, on_done,
+	                    &u);
+	store_mutation_release(&m[0]);
+	store_mutation_release(&m[1]);
+	cr_assert(run_until(&u.done, 5000));
+	cr_expect_eq(u.res.code, COL_EUNAVAILABLE);
+	cr_expect_eq(u.res.write_type, PROXY_WRITE_BATCH);
+	run_ms(50);
+	for (size_t n = 0; n < 4; n++)
+		cr_expect_eq(local_read(n, "bx0").rows, 0, "node %zu got nothing", n);
+}
+
+/* A replica that refuses (unknown table) fails the write at once, naming it. */
+Test(storage_proxy, replica_failure_fails_the_write)
+{
+	cluster_simple(3, "3");
+	struct cerr e = {0};
+	cr_assert_eq(store_table_drop(N[1].tbl, &e), 0, "%s", e.msg);
+	cr_assert_eq(store_table_drop(N[2].tbl, &e), 0, "%s", e.msg);
+	int64_t t0 = clock_mono_ms();
+	struct proxy_result w = write_at(0, CL_QUORUM, "nt", 1, "x", 1);
+	cr_expect_eq(w.code, COL_EIO, "%s", w.msg);
+	cr_expect(clock_mono_ms() - t0 < WTO, "did not wait for the timeout");
+	cr_expect(strstr(w.msg, "replica 127.") != NULL, "%s", w.msg);
+	struct outcome r = read_at(0, CL_QUORUM, "nt");
+	cr_expect_eq(r.res.code, COL_EIO, "%s", r.res.msg);
+	cr_expect(strstr(r.res.msg, "unknown on this replica") != NULL, "%s", r.res.msg);
+	N[1].tbl = N[2].tbl = NULL;
+}
+
+/* EACH_QUORUM and LOCAL_QUORUM reads across two DCs. */
+Test(storage_proxy, two_dc_reads)
+{
+	cluster_2dc();
+	cr_assert_eq(write_at(4, CL_EACH_QUORUM, "dc", 1, "both", 5).code, 0);
+	run_ms(30);
+	/* a dc2-only newer value: LOCAL_QUORUM in dc1 cannot see it, EACH_QUORUM does and repairs
+	 */
+	write_local(3, "dc", 1, "dc2-only", 9);
+	write_local(4, "dc", 1, "dc2-only", 9);
+	write_local(5, "dc", 1, "dc2-only", 9);
+	struct outcome r = read_at(0, CL_LOCAL_QUORUM, "dc");
+	cr_expect_eq(r.res.code, 0, "%s", r.res.msg);
+	cr_expect_str_eq(r.value, "both");
+	r = read_at(0, CL_EACH_QUORUM, "dc");
+	cr_expect_eq(r.res.code, 0, "%s", r.res.msg);
+	cr_expect_str_eq(r.value, "dc2-only");
+	r = read_at(1, CL_LOCAL_QUORUM, "dc");
+	cr_expect_str_eq(r.value, "dc2-only", "the EACH_QUORUM read repaired dc1's quorum");
+}
