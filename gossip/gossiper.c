@@ -1060,9 +1060,26 @@ static bool gossip_to_seed(struct gossiper *g)
 	return false;
 }
 
+/* Every seed is us: a one-node cluster (or the first seed), alone by design. */
+static bool seeds_all_self(const struct gossiper *g)
+{
+	const struct net_addr *self = messaging_listen_addr(g->m);
+	for (unsigned i = 0; i < g->n_seeds; i++) {
+		const struct seed *s = &g->seeds[i];
+		if (!s->resolved)
+			return false;
+		struct net_addr a = s->last;
+		addr_set_port(&a, seed_port(g, s));
+		if (!net_addr_equal(&a, self))
+			return false;
+	}
+	return true;
+}
+
 static void check_alone(struct gossiper *g, unsigned live, int64_t now)
 {
-	if (live > 0 || g->n_seeds == 0) {
+	if (live > 0 || g->n_seeds == 0 || seeds_all_self(g)) {
+
 		g->alone_since_us = 0;
 		return;
 	}

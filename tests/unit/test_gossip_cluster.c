@@ -406,6 +406,14 @@ Test(gossip_cluster, unresolvable_seed_and_lonely_node)
 	cr_expect(N[2].running && gossiper_endpoint_count(N[2].g) == 1);
 }
 
+Test(gossip_cluster, single_node_seeded_by_itself_does_not_complain)
+{
+	start_node(0, 1); /* its seed is its own address */
+	run_ms(1500);
+	cr_expect(!log_has("no other node reachable"), "a one-node cluster is alone by design");
+	cr_expect_eq(gossiper_endpoint_count(N[0].g), 1);
+}
+
 Test(gossip_cluster, two_datacenters_started_all_at_once)
 {
 	struct gossip_seed seeds[2] = {{.host = SEED1, .port = 0}, {.host = SEED2, .port = 0}};
