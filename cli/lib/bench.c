@@ -1215,6 +1215,15 @@ static int bench_run(struct bench_opts *o)
 		fprintf(stderr, "colonnade bench: %s\n", err.msg);
 		goto out;
 	}
+	/* Routing hashes bind value 0 (the key): the server must agree that it
+	 * is the whole partition key. */
+	const struct cqlresult *pr = b->ins->prepared;
+	if (b->routed && pr && pr->n_pk_indexes &&
+	    (pr->n_pk_indexes != 1 || pr->pk_indexes[0] != 0)) {
+		fprintf(stderr, "colonnade bench: warning: the server's partition key indexes for "
+		                "the INSERT are not [0]; token-aware routing off\n");
+		b->routed = false;
+	}
 	cqlclient_free(cl);
 	cl = NULL;
 
