@@ -779,8 +779,16 @@ static void tick_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		}
 	} else if (b->phase == PH_RUN) {
 		const struct bench_point *p = bench_stats_tick(&b->stats, t, interval);
-		if (!b->o->quiet)
-			bench_report_progress(b->progress, p, b->inflight);
+		if (!b->o->quiet) {
+			int64_t behind = -1;
+			if (b->open_loop) {
+				uint64_t due = bench_sched_due_count(&b->sched, now);
+				if (b->max_ops && due > b->max_ops)
+					due = b->max_ops;
+				behind = due > b->sent ? (int64_t)(due - b->sent) : 0;
+			}
+			bench_report_progress(b->progress, p, b->inflight, behind);
+		}
 		for (int i = 0; i < b->ri.n_procs; i++)
 			bench_nodeproc_sample(&b->ri.procs[i]);
 	}

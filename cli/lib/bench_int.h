@@ -292,7 +292,8 @@ struct bench_runinfo {
 	uint64_t populate_errors;
 };
 
-void bench_report_progress(FILE *f, const struct bench_point *p, uint64_t inflight);
+/* behind: open loop, ops due but not sent yet (< 0: closed loop, not shown). */
+void bench_report_progress(FILE *f, const struct bench_point *p, uint64_t inflight, int64_t behind);
 void bench_report_summary(FILE *f, const struct bench_runinfo *ri, const struct bench_stats *s);
 void bench_report_json(FILE *f, const struct bench_runinfo *ri, const struct bench_stats *s);
 /* Write the .hgrm of every op (values in ms).  0 or COL_EIO with err. */

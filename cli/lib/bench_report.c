@@ -18,21 +18,24 @@ static double ms(int64_t us)
 	return (double)us / 1000.0;
 }
 
-void bench_report_progress(FILE *f, const struct bench_point *p, uint64_t inflight)
+void bench_report_progress(FILE *f, const struct bench_point *p, uint64_t inflight, int64_t behind)
 {
+	char tail[64] = "";
+	if (behind >= 0)
+		snprintf(tail, sizeof(tail), "  behind %lld", (long long)behind);
 	if (!p->n) {
 		/* Nothing finished this second: a stall, not a 0 ms latency. */
 		fprintf(f,
 		        "[%6.1fs] %9.0f ops/s  p50        - ms  p99        - ms  max         - ms  "
-		        "errors %llu  inflight %llu  (no answers)\n",
+		        "errors %llu  inflight %llu%s  (no answers)\n",
 		        p->t_s, p->ops_per_s, (unsigned long long)p->errors,
-		        (unsigned long long)inflight);
+		        (unsigned long long)inflight, tail);
 	} else {
 		fprintf(f,
 		        "[%6.1fs] %9.0f ops/s  p50 %8.3f ms  p99 %8.3f ms  max %9.3f ms  errors "
-		        "%llu  inflight %llu\n",
+		        "%llu  inflight %llu%s\n",
 		        p->t_s, p->ops_per_s, ms(p->p50), ms(p->p99), ms(p->max),
-		        (unsigned long long)p->errors, (unsigned long long)inflight);
+		        (unsigned long long)p->errors, (unsigned long long)inflight, tail);
 	}
 	fflush(f);
 }
