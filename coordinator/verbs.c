@@ -644,31 +644,27 @@ static void forward_one(struct verbs *v, const struct msg_in *msg, const uint8_t
 	v->stats.forwarded++;
 }
 
-static int on_mutation(struct messaging *m, const struct msg_in *msg, void *ctx)
+int verbs_mutation_decode(const uint8_t *p, size_t len, struct verbs_mutation_msg *out)
 {
-	struct verbs *v = ctx;
 	struct bufreader r;
-	bufreader_init(&r, msg->payload, msg->payload_len);
+	bufreader_init(&r, p, len);
+	memset(out, 0, sizeof(*out));
 	if (msgpk_expect_array(&r, 2))
 		return COL_ECORRUPT;
 	size_t at = r.pos;
 	if (msgpk_skip(&r, MSGPK_MAX_DEPTH))
 		return COL_ECORRUPT;
-	const uint8_t *mut = msg->payload + at;
-	size_t mut_len = r.pos - at;
-	/* Validate the forward list before doing anything. */
-	uint64_t write_id = 0;
-	uint32_t n_fwd = 0;
-	size_t fwd_at = 0;
+	out->mut = p + at;
+	out->mut_len = r.pos - at;
 	if (msgpk_peek(&r) == MSGPK_NIL) {
 		if (msgpk_read_nil(&r))
 			return COL_ECORRUPT;
 	} else {
-		if (msgpk_expect_array(&r, 2) || msgpk_read_uint(&r, &write_id) ||
-		    msgpk_read_array(&r, &n_fwd) || n_fwd > 64)
+		uint32_t n;
+		if (msgpk_expect_array(&r, 2) || msgpk_read_uint(&r, &out->write_id) ||
+		    msgpk_read_array(&r, &n) || n > VERBS_MAX_FORWARD)
 			return COL_ECORRUPT;
-		fwd_at = r.pos;
-		for (uint32_t i = 0; i < n_fwd; i++) {
+		for (uint32_t i = 0; i < n; i++) {
 			const uint8_t *h;
 			uint32_t hl;
 			uint64_t port, slot;
@@ -676,13 +672,26 @@ static int on_mutation(struct messaging *m, const struct msg_in *msg, void *ctx)
 			    hl >= NET_ADDR_STRLEN || msgpk_read_uint_max(&r, 65535, &port) ||
 			    msgpk_read_uint_max(&r, UINT32_MAX, &slot))
 				return COL_ECORRUPT;
+			char host[NET_ADDR_STRLEN];
+			memcpy(host, h, hl);
+			host[hl] = 0;
+			if (net_addr_parse(host, (uint16_t)port, &out->fwd[i].addr, NULL) != 0)
+				return COL_ECORRUPT;
+			out->fwd[i].slot = (uint32_t)slot;
 		}
+		out->n_fwd = n;
 	}
-	if (bufreader_left(&r) != 0)
-		return COL_ECORRUPT;
+	return bufreader_left(&r) == 0 ? 0 : COL_ECORRUPT;
+}
 
+static int on_mutation(struct messaging *m, const struct msg_in *msg, void *ctx)
+{
+	struct verbs *v = ctx;
+	struct verbs_mutation_msg mm;
+	if (verbs_mutation_decode(msg->payload, msg->payload_len, &mm) != 0)
+		return COL_ECORRUPT;
 	struct cerr e = {0};
-	int rc = store_apply_bytes(v->store, mut, mut_len, &e);
+	int rc = store_apply_bytes(v->store, mm.mut, mm.mut_len, &e);
 	if (rc == 0)
 		v->stats.mutations++;
 	else
@@ -698,39 +707,11 @@ static int on_mutation(struct messaging *m, const struct msg_in *msg, void *ctx)
 			(void)messaging_respond_failure(m, msg, rc, e.msg);
 		}
 	}
-	if (n_fwd) {
-		bufreader_init(&r, msg->payload + fwd_at, msg->payload_len - fwd_at);
-		for (uint32_t i = 0; i < n_fwd; i++) {
-			const uint8_t *h;
-			uint32_t hl;
-			uint64_t port, slot;
-			(void)msgpk_expect_array(&r, 3);
-			(void)msgpk_read_str(&r, &h, &hl);
-			(void)msgpk_read_uint(&r, &port);
-			(void)msgpk_read_uint(&r, &slot);
-			char host[NET_ADDR_STRLEN];
-			memcpy(host, h, hl);
-			host[hl] = 0;
-			struct net_addr peer;
-			if (net_addr_parse(host, (uint16_t)port, &peer, NULL) != 0) {
-				relay(v, msg->from, write_id, (uint32_t)slot, COL_EINVAL);
-				continue;
-			}
-			forward_one(v, msg, mut, mut_len, write_id, &peer, (uint32_t)slot);
-		}
-	}
+	for (size_t i = 0; i < mm.n_fwd; i++)
+		forward_one(v, msg, mm.mut, mm.mut_len, mm.write_id, &mm.fwd[i].addr,
+		            mm.fwd[i].slot);
 	return 0;
 }
-
-/* Decode a READ request; value arrays are caller storage. */
-struct read_req {
-	struct verbs_read rd;
-	struct store_value pk[STORE_MAX_PK_COLS];
-	struct store_value start[STORE_MAX_CK_COLS], end[STORE_MAX_CK_COLS];
-	struct store_slice slice;
-	struct store_position after;
-	struct store_value after_ck[STORE_MAX_CK_COLS];
-};
 
 static int get_values(struct bufreader *r, struct store_value *out, size_t max, size_t *n)
 {
@@ -749,7 +730,7 @@ static int get_values(struct bufreader *r, struct store_value *out, size_t max, 
 	return 0;
 }
 
-static int decode_read(const uint8_t *p, size_t len, struct read_req *q)
+int verbs_read_decode(const uint8_t *p, size_t len, struct verbs_read_req *q)
 {
 	struct bufreader r;
 	bufreader_init(&r, p, len);
@@ -818,8 +799,8 @@ static int decode_read(const uint8_t *p, size_t len, struct read_req *q)
 static int on_read(struct messaging *m, const struct msg_in *msg, void *ctx)
 {
 	struct verbs *v = ctx;
-	struct read_req q;
-	if (decode_read(msg->payload, msg->payload_len, &q))
+	struct verbs_read_req q;
+	if (verbs_read_decode(msg->payload, msg->payload_len, &q))
 		return COL_ECORRUPT;
 	if (msg->id == 0)
 		return 0; /* nobody to answer */

@@ -49,6 +49,8 @@
  *   result    = array32 of partition (count back-patched)
  *   partition = [token int, key bin, [pk bin...], deletion, array32 of row]
  *   deletion  = nil | [ts int, ldt int]
+ *               (a partition whose rows are all shadowed or gone still appears,
+ *               with its deletion and no rows, in single-partition reads)
  *   row       = [static bool, [ck bin...], marker, deletion, [cell...]]
  *   marker    = nil | [ts int, ttl int, expiry int]
  *   cell      = [col uint, path bin | nil, ts int, tombstone bool,
@@ -115,7 +117,21 @@ void verbs_put_relay_ack(struct buf *b, uint64_t write_id, uint32_t slot, int st
 int verbs_decode_relay_ack(const uint8_t *p, size_t len, uint64_t *write_id, uint32_t *slot,
                            int *status);
 
-/* A single-partition read (kind DATA or DIGEST). */
+/* Forward lists are at most this long (a DC's RF bounds them). */
+#define VERBS_MAX_FORWARD 64
+
+/* A decoded MUTATION payload; mut points into the payload. */
+struct verbs_mutation_msg {
+	const uint8_t *mut;
+	size_t mut_len;
+	uint64_t write_id;
+	size_t n_fwd;
+	struct verbs_forward fwd[VERBS_MAX_FORWARD];
+};
+/* Decode (and check the shape of) a MUTATION payload: 0 or COL_ECORRUPT. */
+int verbs_mutation_decode(const uint8_t *p, size_t len, struct verbs_mutation_msg *out);
+
+/* A read: single partition (DATA, DIGEST) or token range (RANGE). */
 struct verbs_read {
 	enum verbs_read_kind kind;
 	uint8_t table_id[16];
@@ -131,6 +147,18 @@ struct verbs_read {
 	const struct store_position *after;
 };
 void verbs_put_read(struct buf *b, const struct verbs_read *rd);
+
+/* A decoded READ payload: rd points into the arrays beside it and into the payload. */
+struct verbs_read_req {
+	struct verbs_read rd;
+	struct store_value pk[STORE_MAX_PK_COLS];
+	struct store_value start[STORE_MAX_CK_COLS], end[STORE_MAX_CK_COLS];
+	struct store_slice slice;
+	struct store_position after;
+	struct store_value after_ck[STORE_MAX_CK_COLS];
+};
+/* Decode a READ payload: 0 or COL_ECORRUPT. */
+int verbs_read_decode(const uint8_t *p, size_t len, struct verbs_read_req *q);
 
 /*
  * Run a read against a local store, the way a replica answers READ: data

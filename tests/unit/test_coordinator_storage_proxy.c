@@ -899,6 +899,16 @@ Test(verbs_format, golden_mutation_and_relay)
 	                              0,    0,    2,    0x91, 0x93, 0xa9, '1',  '2',  '7', '.',
 	                              '0',  '.',  '7',  '.',  '4',  0xcd, 0x1b, 0x58, 0x03};
 	expect_bytes(&b, fwd, sizeof(fwd));
+	struct verbs_mutation_msg mm;
+	cr_assert_eq(verbs_mutation_decode(b.data, b.len, &mm), 0);
+	cr_expect_eq(mm.mut_len, 2);
+	cr_expect_eq(mm.mut[0], 0x91);
+	cr_expect_eq(mm.write_id, 0x100000002ull);
+	cr_expect_eq(mm.n_fwd, 1);
+	cr_expect_eq(mm.fwd[0].slot, 3);
+	cr_expect(net_addr_equal(&mm.fwd[0].addr, &f[0].addr));
+	for (size_t k = 0; k < b.len; k++)
+		cr_expect_eq(verbs_mutation_decode(b.data, k, &mm), COL_ECORRUPT, "cut at %zu", k);
 	buf_reset(&b);
 	verbs_put_relay_ack(&b, 5, 2, COL_ETIMEDOUT);
 	static const uint8_t ack[] = {0x93, 0x05, 0x02, 0xf7};
@@ -930,6 +940,15 @@ Test(verbs_format, golden_read_requests)
 	                              0xab, 0xab, 0xab, 0xab, 0xcd, 0x03, 0xe8, 0x00,
 	                              0x00, 0x92, 0x91, 0xc4, 0x01, 'k',  0xc0};
 	expect_bytes(&b, dig, sizeof(dig));
+	struct verbs_read_req q;
+	cr_assert_eq(verbs_read_decode(b.data, b.len, &q), 0);
+	cr_expect_eq(q.rd.kind, VERBS_READ_DIGEST);
+	cr_expect_eq(q.rd.now_s, 1000);
+	cr_expect_eq(q.rd.n_pk, 1);
+	cr_expect_eq(q.rd.pk[0].len, 1);
+	cr_expect(q.rd.slice == NULL);
+	for (size_t k = 0; k < b.len; k++)
+		cr_expect_eq(verbs_read_decode(b.data, k, &q), COL_ECORRUPT, "cut at %zu", k);
 	buf_reset(&b);
 	struct verbs_read rg = {
 	        .kind = VERBS_READ_RANGE, .now_s = 1, .limit = 10, .start = -1, .end = 5};
@@ -939,6 +958,12 @@ Test(verbs_format, golden_read_requests)
 	                              0,    0,    0,    0,    0,    0,    0,    0,    0,
 	                              0,    0,    0x01, 0x00, 0x0a, 0x93, 0xff, 0x05, 0xc0};
 	expect_bytes(&b, rng, sizeof(rng));
+	cr_assert_eq(verbs_read_decode(b.data, b.len, &q), 0);
+	cr_expect_eq(q.rd.kind, VERBS_READ_RANGE);
+	cr_expect_eq(q.rd.start, -1);
+	cr_expect_eq(q.rd.end, 5);
+	cr_expect_eq(q.rd.limit, 10);
+	cr_expect(q.rd.after == NULL);
 	buf_release(&b);
 }
 
