@@ -184,6 +184,7 @@ struct sel_col {
 
 /* A statement checked against the schema, ready to run many times. */
 struct plan {
+	int refs; /* the prepared cache and each execution in flight */
 	struct cql_arena *arena;
 	bool owns_arena; /* BATCH children share their parent's */
 	struct cql_stmt *stmt;
@@ -225,6 +226,24 @@ static void plan_free(void *pv)
 	if (p->arena && p->owns_arena)
 		cql_arena_free(p->arena);
 	free(p);
+}
+
+static struct plan *plan_ref(struct plan *p)
+{
+	p->refs++;
+	return p;
+}
+
+/* Plans are shared by the prepared cache and the executions using them (loop thread). */
+static void plan_unref(struct plan *p)
+{
+	if (p && --p->refs == 0)
+		plan_free(p);
+}
+
+static void plan_unref_cb(void *p)
+{
+	plan_unref(p);
 }
 
 static const char *qname_ks(const struct cql_qname *q, const struct exec_session *s)
@@ -555,6 +574,7 @@ static struct plan *plan_stmt(struct executor *ex, struct exec_req *req, struct 
 		fail(req, CQL_ERR_SERVER, "out of memory");
 		return NULL;
 	}
+	p->refs = 1;
 	p->stmt = stmt;
 	p->arena = arena;
 	p->owns_arena = owns_arena;
@@ -635,18 +655,32 @@ static const struct cqltype *bind_type(const struct plan *p, uint32_t index)
 /* ---- binding values ----------------------------------------------------------------------- */
 
 /* One statement execution: its bound values and scratch memory. */
+struct mutset;
+struct selx;
+
+/*
+ * One statement (or one BATCH) being executed.  Allocated per request and kept
+ * until the answer is ready, because the proxy may complete later: it holds a
+ * reference to the plan and to the schema snapshot, copies of the bound values
+ * and of the paging state (the frame is gone once executor_run returns), and
+ * the work in flight (mutations, SELECT state).  xq_finish() frees it and hands
+ * the answer back with req->done().
+ */
 struct xq {
 	struct executor *ex;
 	struct exec_req *req;
-	struct plan *plan;
+	struct plan *plan;              /* referenced (NULL for a protocol BATCH) */
+	const struct schema_snap *snap; /* referenced: tables stay valid */
 	const struct cql_slice *values; /* by bind index (names already resolved) */
 	uint32_t n_values;
-	struct cql_arena *mem; /* converted literals; freed at the end of the request */
+	struct cql_arena *mem; /* values, converted literals; freed with the xq */
 	int64_t ts;            /* write timestamp */
 	uint16_t cl;
 	int32_t page_size;
 	struct cql_slice paging_state;
 	bool skip_metadata;
+	struct mutset *ms; /* writes collected, applied by write_start */
+	struct selx *sel;  /* SELECT state */
 };
 
 struct val {
@@ -1516,18 +1550,6 @@ static int rsel_row(void *ctx, const struct store_partition *part, const struct 
 	return 0;
 }
 
-struct proxy_wait {
-	struct proxy_result res;
-	bool done;
-};
-
-static void proxy_done_sync(void *ctx, const struct proxy_result *res)
-{
-	struct proxy_wait *w = ctx;
-	w->res = *res;
-	w->done = true;
-}
-
 static int fail_proxy(struct exec_req *req, const struct proxy_result *r)
 {
 	switch (r->code) {
@@ -1567,16 +1589,225 @@ static size_t decode_ck(const uint8_t *data, size_t len, struct store_value *out
 	return bufreader_left(&r) ? SIZE_MAX : n;
 }
 
-static int select_table(struct xq *q, int64_t limit)
+/* A SELECT over a table, kept across the proxy's asynchronous reads. */
+struct selx {
+	struct rsel rs;
+	struct where w;
+	unsigned flags;  /* STORE_READ_REVERSE */
+	bool partitions; /* the partition key is fully restricted (=, IN) */
+	bool resume;
+	struct paging_pos pos;
+	struct store_value rck[STORE_MAX_CK_COLS]; /* resume after this clustering */
+	size_t n_rck;
+	uint64_t nparts, nck, idx, first;
+	bool in_step; /* select_step() is on the stack */
+	bool waiting; /* a read is outstanding */
+	struct buf rows;
+	/* arguments of the read in flight (borrowed by the proxy until it completes) */
+	struct store_value pk[STORE_MAX_PK_COLS];
+	struct store_value lo[STORE_MAX_CK_COLS], hi[STORE_MAX_CK_COLS];
+	struct store_slice slice;
+	struct proxy_read rd;
+	struct store_position after;
+	struct proxy_scan scan;
+};
+
+static void xq_finish(struct xq *q);
+
+static void selx_free(struct selx *x)
+{
+	if (!x)
+		return;
+	buf_release(&x->rows);
+	buf_release(&x->rs.last_key);
+	buf_release(&x->rs.last_ck);
+	buf_release(&x->rs.statics);
+	buf_release(&x->rs.cur_key);
+	buf_release(&x->rs.tmp);
+	buf_release(&x->rs.distinct_key);
+	free(x);
+}
+
+/* Encode the Rows answer (with a paging state when rows remain) and finish. */
+static void select_finish(struct xq *q)
+{
+	struct selx *x = q->sel;
+	struct exec_req *req = q->req;
+	const struct plan *p = q->plan;
+	const struct schema_table *t = p->table;
+	struct rsel *rs = &x->rs;
+	if (req->failed) {
+		xq_finish(q);
+		return;
+	}
+	struct buf st;
+	buf_init(&st);
+	if (rs->more && rs->have_last) {
+		struct paging_pos np = {.remaining =
+		                                rs->remaining >= 0 ? (int32_t)rs->remaining : -1,
+		                        .part_index = x->partitions ? rs->last_idx : 0};
+		struct buf key;
+		buf_init(&key);
+		if (!x->partitions)
+			buf_put_u64be(&key, (uint64_t)rs->last_token);
+		buf_put(&key, rs->last_key.data, rs->last_key.len);
+		np.pk = key.data;
+		np.pk_len = (uint32_t)key.len;
+		np.ck = rs->last_ck.data;
+		np.ck_len = (uint32_t)rs->last_ck.len;
+		if (t->n_ck == 0)
+			np.flags |= PAGING_PARTITION_DONE;
+		paging_encode(&np, &st);
+		buf_release(&key);
+	}
+	struct buf *b = &req->body_out;
+	size_t at = begin_rows(b, p, q->skip_metadata, &st);
+	buf_release(&st);
+	if (p->count) {
+		uint8_t cnt[8];
+		be64_store(cnt, (uint64_t)rs->count);
+		cql_put_bytes(b, cnt, 8);
+		buf_patch_u32be(b, at, 1);
+	} else {
+		buf_put(b, x->rows.data, x->rows.len);
+		buf_patch_u32be(b, at, (uint32_t)rs->nrows);
+	}
+	if (!buf_ok(&x->rows))
+		b->oom = true;
+	xq_finish(q);
+}
+
+static void select_step(struct xq *q);
+
+static void select_read_done(void *ctx, const struct proxy_result *res)
+{
+	struct xq *q = ctx;
+	struct selx *x = q->sel;
+	x->waiting = false;
+	if (res->code)
+		fail_proxy(q->req, res);
+	if (!x->in_step)
+		select_step(q); /* completed later: go on from here */
+}
+
+/*
+ * Read the next (partition, clustering IN combination) until the page is full,
+ * the LIMIT is reached or the list ends.  Reads that complete at once loop here
+ * (no recursion); one that completes later resumes through select_read_done.
+ */
+static void select_step(struct xq *q)
+{
+	struct selx *x = q->sel;
+	struct rsel *rs = &x->rs;
+	const struct plan *p = q->plan;
+	const struct schema_table *t = p->table;
+	const struct cql_select *s = &p->stmt->select;
+	struct where *w = &x->w;
+	x->in_step = true;
+	while (!q->req->failed && !rs->more && rs->remaining != 0 && x->idx < x->nparts * x->nck) {
+		uint64_t idx = x->idx++;
+		uint64_t pi = idx / x->nck, ci = idx % x->nck;
+		if (x->resume && idx == x->first && !x->n_rck &&
+		    (x->pos.flags & PAGING_PARTITION_DONE))
+			continue;
+		pick(w->pk_vals, w->pk_n, t->n_pk, pi, x->pk);
+		struct store_value pre[STORE_MAX_CK_COLS];
+		pick(w->ck_vals, w->ck_n, w->n_ck_eq, ci, pre);
+		struct store_value *lo = x->lo, *hi = x->hi;
+		size_t nlo = w->n_ck_eq, nhi = w->n_ck_eq;
+		memcpy(lo, pre, w->n_ck_eq * sizeof(*lo));
+		memcpy(hi, pre, w->n_ck_eq * sizeof(*hi));
+		bool lo_incl = true, hi_incl = true;
+		if (w->slice_col >= 0) {
+			bool desc = t->cols[t->n_pk + (uint32_t)w->slice_col].desc;
+			/* ASC: the lower value bound is the slice start; DESC: its end */
+			if (w->has_lower) {
+				struct store_value *bd = desc ? hi : lo;
+				size_t *nb = desc ? &nhi : &nlo;
+				bd[*nb].p = w->lower.p;
+				bd[*nb].len = (size_t)w->lower.len;
+				(*nb)++;
+				if (desc)
+					hi_incl = w->lower_incl;
+				else
+					lo_incl = w->lower_incl;
+			}
+			if (w->has_upper) {
+				struct store_value *bd = desc ? lo : hi;
+				size_t *nb = desc ? &nlo : &nhi;
+				bd[*nb].p = w->upper.p;
+				bd[*nb].len = (size_t)w->upper.len;
+				(*nb)++;
+				if (desc)
+					lo_incl = w->upper_incl;
+				else
+					hi_incl = w->upper_incl;
+			}
+		}
+		/* resuming inside this partition: strictly after the last clustering */
+		if (x->resume && idx == x->first && x->n_rck) {
+			if (x->flags & STORE_READ_REVERSE) {
+				memcpy(hi, x->rck, x->n_rck * sizeof(*hi));
+				nhi = x->n_rck;
+				hi_incl = false;
+			} else {
+				memcpy(lo, x->rck, x->n_rck * sizeof(*lo));
+				nlo = x->n_rck;
+				lo_incl = false;
+			}
+		}
+		x->slice = (struct store_slice){lo, nlo, lo_incl, hi, nhi, hi_incl};
+		x->rd = (struct proxy_read){
+		        .table = t->st,
+		        .pk = x->pk,
+		        .n_pk = t->n_pk,
+		        .slice = (nlo || nhi) ? &x->slice : NULL,
+		        .flags = x->flags,
+		        .limit = 0,
+		        .now_s = rs->now_s,
+		};
+		/* one row past the page tells whether more remain */
+		if (rs->page > 0 && !p->count)
+			x->rd.limit = (size_t)(rs->page - rs->nrows) + 1;
+		if (rs->remaining >= 0 &&
+		    (x->rd.limit == 0 || (size_t)rs->remaining + 1 < x->rd.limit))
+			x->rd.limit = (size_t)rs->remaining + 1;
+		if (s->distinct)
+			x->rd.limit = 1;
+		rs->have_statics = false;
+		rs->cur_idx = (uint32_t)idx;
+		x->waiting = true;
+		proxy_read_partition(q->ex->d.proxy, t->ks, q->cl, &x->rd, rsel_row, rs,
+		                     select_read_done, q);
+		if (x->waiting) {
+			x->in_step = false;
+			return; /* select_read_done continues */
+		}
+	}
+	x->in_step = false;
+	select_finish(q);
+}
+
+static void select_scan_done(void *ctx, const struct proxy_result *res)
+{
+	struct xq *q = ctx;
+	if (res->code)
+		fail_proxy(q->req, res);
+	select_finish(q);
+}
+
+/* Checks and set-up of a table SELECT: restrictions, order, resume position. */
+static int select_prepare(struct xq *q, struct selx *x, int64_t limit)
 {
 	struct exec_req *req = q->req;
 	const struct plan *p = q->plan;
 	const struct schema_table *t = p->table;
 	const struct cql_select *s = &p->stmt->select;
 	const struct schema_keyspace *ks = t->ks;
-	struct where w;
-	if (analyze_where(q, s->where, s->n_where, &w, true))
+	struct where *wp = &x->w;
+	if (analyze_where(q, s->where, s->n_where, wp, true))
 		return -1;
+#define w (*wp)
 	bool partitions = w.n_pk_restricted == t->n_pk;
 	if (!partitions && (w.n_ck_eq || w.slice_col >= 0) && !s->allow_filtering)
 		return fail(req, CQL_ERR_INVALID,
@@ -1656,238 +1887,134 @@ static int select_table(struct xq *q, int64_t limit)
 		snprintf(req->warning, sizeof(req->warning),
 		         "Aggregation query used without partition key");
 
-	struct rsel rs = {.q = q, .p = p, .t = t, .remaining = limit, .distinct = s->distinct};
-	rs.now_s = clock_wall_s();
-	rs.page = p->count ? 0 : q->page_size > 0 ? q->page_size : DEFAULT_MAX_ROWS;
-	buf_init(&rs.last_key);
-	buf_init(&rs.last_ck);
-	buf_init(&rs.statics);
-	buf_init(&rs.cur_key);
-	buf_init(&rs.tmp);
-	buf_init(&rs.distinct_key);
-	struct buf rows;
-	buf_init(&rows);
-	rs.out = &rows;
-
-	/* resume position */
-	struct paging_pos pos = {.remaining = -1};
-	bool resume = false;
+	struct rsel *rs = &x->rs;
+	rs->q = q;
+	rs->p = p;
+	rs->t = t;
+	rs->out = &x->rows;
+	rs->remaining = limit;
+	rs->distinct = s->distinct;
+	rs->now_s = clock_wall_s();
+	rs->page = p->count ? 0 : q->page_size > 0 ? q->page_size : DEFAULT_MAX_ROWS;
+	x->flags = flags;
+	x->partitions = partitions;
 	if (q->paging_state.len > 0) {
-		if (paging_decode(q->paging_state.p, (size_t)q->paging_state.len, &pos)) {
-			fail(req, CQL_ERR_PROTOCOL, "Invalid value for the paging state");
-			goto out;
-		}
-		resume = true;
-		if (pos.remaining >= 0)
-			rs.remaining = pos.remaining;
-	}
-	struct store_value rck[STORE_MAX_CK_COLS];
-	size_t n_rck = 0;
-	if (resume && pos.ck_len) {
-		n_rck = decode_ck(pos.ck, pos.ck_len, rck, STORE_MAX_CK_COLS);
-		if (n_rck == SIZE_MAX || n_rck != t->n_ck) {
-			fail(req, CQL_ERR_PROTOCOL,
-			     "Invalid value for the paging state (clustering)");
-			goto out;
+		if (paging_decode(q->paging_state.p, (size_t)q->paging_state.len, &x->pos))
+			return fail(req, CQL_ERR_PROTOCOL, "Invalid value for the paging state");
+		x->resume = true;
+		if (x->pos.remaining >= 0)
+			rs->remaining = x->pos.remaining;
+		if (x->pos.ck_len) {
+			x->n_rck = decode_ck(x->pos.ck, x->pos.ck_len, x->rck, STORE_MAX_CK_COLS);
+			if (x->n_rck == SIZE_MAX || x->n_rck != t->n_ck)
+				return fail(req, CQL_ERR_PROTOCOL,
+				            "Invalid value for the paging state (clustering)");
 		}
 	}
-	struct proxy_wait pw = {0};
-	uint32_t part_index = 0;
 	if (partitions) {
-		uint64_t nparts = product(w.pk_n, t->n_pk);
-		uint64_t nck = product(w.ck_n, w.n_ck_eq);
-		if (nparts > MAX_IN_PARTITIONS || nck > MAX_IN_ROWS) {
-			fail(req, CQL_ERR_INVALID,
-			     "IN restrictions select too many partitions or rows (%" PRIu64
-			     " x %" PRIu64 "; at most %d x %d)",
-			     nparts, nck, MAX_IN_PARTITIONS, MAX_IN_ROWS);
-			goto out;
-		}
+		x->nparts = product(w.pk_n, t->n_pk);
+		x->nck = product(w.ck_n, w.n_ck_eq);
+		if (x->nparts > MAX_IN_PARTITIONS || x->nck > MAX_IN_ROWS)
+			return fail(req, CQL_ERR_INVALID,
+			            "IN restrictions select too many partitions or rows (%" PRIu64
+			            " x %" PRIu64 "; at most %d x %d)",
+			            x->nparts, x->nck, MAX_IN_PARTITIONS, MAX_IN_ROWS);
 		/* one index over (partition, clustering IN combination), so that the paging
 		 * state names exactly where the last row came from */
-		uint64_t first = resume ? pos.part_index : 0;
-		for (uint64_t idx = first; idx < nparts * nck && !req->failed; idx++) {
-			uint64_t pi = idx / nck, ci = idx % nck;
-			struct store_value pk[STORE_MAX_PK_COLS];
-			pick(w.pk_vals, w.pk_n, t->n_pk, pi, pk);
-			{
-				struct store_value pre[STORE_MAX_CK_COLS + 1];
-				pick(w.ck_vals, w.ck_n, w.n_ck_eq, ci, pre);
-				struct store_value lo[STORE_MAX_CK_COLS], hi[STORE_MAX_CK_COLS];
-				size_t nlo = w.n_ck_eq, nhi = w.n_ck_eq;
-				memcpy(lo, pre, w.n_ck_eq * sizeof(*lo));
-				memcpy(hi, pre, w.n_ck_eq * sizeof(*hi));
-				bool lo_incl = true, hi_incl = true;
-				if (w.slice_col >= 0) {
-					bool desc = t->cols[t->n_pk + (uint32_t)w.slice_col].desc;
-					/* ASC: lower value bound = start; DESC: = end */
-					if (w.has_lower) {
-						struct store_value *b = desc ? hi : lo;
-						size_t *nb = desc ? &nhi : &nlo;
-						b[*nb].p = w.lower.p;
-						b[*nb].len = (size_t)w.lower.len;
-						(*nb)++;
-						if (desc)
-							hi_incl = w.lower_incl;
-						else
-							lo_incl = w.lower_incl;
-					}
-					if (w.has_upper) {
-						struct store_value *b = desc ? lo : hi;
-						size_t *nb = desc ? &nlo : &nhi;
-						b[*nb].p = w.upper.p;
-						b[*nb].len = (size_t)w.upper.len;
-						(*nb)++;
-						if (desc)
-							lo_incl = w.upper_incl;
-						else
-							hi_incl = w.upper_incl;
-					}
-				}
-				/* resuming inside this partition: after the last clustering */
-				if (resume && idx == first && n_rck) {
-					if (flags & STORE_READ_REVERSE) {
-						memcpy(hi, rck, n_rck * sizeof(*hi));
-						nhi = n_rck;
-						hi_incl = false;
-					} else {
-						memcpy(lo, rck, n_rck * sizeof(*lo));
-						nlo = n_rck;
-						lo_incl = false;
-					}
-				} else if (resume && idx == first &&
-				           (pos.flags & PAGING_PARTITION_DONE)) {
-					continue;
-				}
-				struct store_slice sl = {lo, nlo, lo_incl, hi, nhi, hi_incl};
-				struct proxy_read rd = {
-				        .table = t->st,
-				        .pk = pk,
-				        .n_pk = t->n_pk,
-				        .slice = (nlo || nhi) ? &sl : NULL,
-				        .flags = flags,
-				        .limit = 0,
-				        .now_s = rs.now_s,
-				};
-				if (rs.page > 0 && !p->count)
-					rd.limit = (size_t)(rs.page - rs.nrows) + 1;
-				if (rs.remaining >= 0 &&
-				    (rd.limit == 0 || (size_t)rs.remaining + 1 < rd.limit))
-					rd.limit = (size_t)rs.remaining + 1;
-				if (s->distinct)
-					rd.limit = 1;
-				rs.have_statics = false;
-				rs.cur_idx = (uint32_t)idx;
-				pw.done = false;
-				proxy_read_partition(q->ex->d.proxy, ks, q->cl, &rd, rsel_row, &rs,
-				                     proxy_done_sync, &pw);
-				if (pw.res.code) {
-					fail_proxy(req, &pw.res);
-					goto out;
-				}
-			}
-			if (rs.more || rs.remaining == 0)
-				break;
-		}
-		part_index = rs.last_idx;
-	} else {
-		int64_t start = w.tok_start, end = w.tok_end;
-		if (w.has_token && start >= end) {
-			/* an empty token range (no wrap-around for explicit bounds) */
-		} else {
-			struct store_position after;
-			struct store_position *ap = NULL;
-			if (resume) {
-				if (pos.pk_len < 8) {
-					fail(req, CQL_ERR_PROTOCOL,
-					     "Invalid value for the paging state");
-					goto out;
-				}
-				after.token = (int64_t)be64_load(pos.pk);
-				after.key = pos.pk + 8;
-				after.key_len = pos.pk_len - 8;
-				after.ck = n_rck ? rck : NULL;
-				after.n_ck = n_rck;
-				ap = &after;
-			}
-			struct proxy_scan sc = {
-			        .table = t->st,
-			        .start = start,
-			        .end = end,
-			        .after = ap,
-			        .limit = 0,
-			        .now_s = rs.now_s,
-			};
-			if (start == INT64_MIN && end == INT64_MAX)
-				sc.start = sc.end = INT64_MIN; /* the whole ring */
-			proxy_scan(q->ex->d.proxy, ks, q->cl, &sc, rsel_row, &rs, proxy_done_sync,
-			           &pw);
-			if (pw.res.code) {
-				fail_proxy(req, &pw.res);
-				goto out;
-			}
-		}
+		x->first = x->resume ? x->pos.part_index : 0;
 	}
-	/* the answer */
-	struct buf st;
-	buf_init(&st);
-	if (rs.more && rs.have_last) {
-		struct paging_pos np = {.remaining = rs.remaining >= 0 ? (int32_t)rs.remaining : -1,
-		                        .part_index = part_index};
-		struct buf key;
-		buf_init(&key);
-		if (!partitions)
-			buf_put_u64be(&key, (uint64_t)rs.last_token);
-		buf_put(&key, rs.last_key.data, rs.last_key.len);
-		np.pk = key.data;
-		np.pk_len = (uint32_t)key.len;
-		np.ck = rs.last_ck.data;
-		np.ck_len = (uint32_t)rs.last_ck.len;
-		if (t->n_ck == 0)
-			np.flags |= PAGING_PARTITION_DONE;
-		paging_encode(&np, &st);
-		buf_release(&key);
-	}
-	struct buf *b = &req->body_out;
-	size_t at = begin_rows(b, p, q->skip_metadata, &st);
-	buf_release(&st);
-	if (p->count) {
-		uint8_t cnt[8];
-		be64_store(cnt, (uint64_t)rs.count);
-		cql_put_bytes(b, cnt, 8);
-		buf_patch_u32be(b, at, 1);
-	} else {
-		buf_put(b, rows.data, rows.len);
-		buf_patch_u32be(b, at, (uint32_t)rs.nrows);
-	}
-	if (!buf_ok(&rows))
-		b->oom = true;
-out:
-	buf_release(&rows);
-	buf_release(&rs.last_key);
-	buf_release(&rs.last_ck);
-	buf_release(&rs.statics);
-	buf_release(&rs.cur_key);
-	buf_release(&rs.tmp);
-	buf_release(&rs.distinct_key);
-	return req->failed ? -1 : 0;
+	(void)ks;
+	return 0;
+#undef w
 }
 
-static int exec_select(struct xq *q)
+/* Validate and start a SELECT on a table; the request finishes in select_finish. */
+static void select_table(struct xq *q, int64_t limit)
+{
+	struct exec_req *req = q->req;
+	const struct plan *p = q->plan;
+	const struct schema_table *t = p->table;
+	struct selx *x = calloc(1, sizeof(*x));
+	if (!x) {
+		fail(req, CQL_ERR_SERVER, "out of memory");
+		xq_finish(q);
+		return;
+	}
+	q->sel = x;
+	buf_init(&x->rows);
+	buf_init(&x->rs.last_key);
+	buf_init(&x->rs.last_ck);
+	buf_init(&x->rs.statics);
+	buf_init(&x->rs.cur_key);
+	buf_init(&x->rs.tmp);
+	buf_init(&x->rs.distinct_key);
+	if (select_prepare(q, x, limit)) {
+		xq_finish(q);
+		return;
+	}
+	if (x->partitions) {
+		x->idx = x->first;
+		select_step(q);
+		return;
+	}
+	int64_t start = x->w.tok_start, end = x->w.tok_end;
+	if (x->w.has_token && start >= end) {
+		select_finish(q); /* an empty token range (explicit bounds never wrap) */
+		return;
+	}
+	struct store_position *ap = NULL;
+	if (x->resume) {
+		if (x->pos.pk_len < 8) {
+			fail(req, CQL_ERR_PROTOCOL, "Invalid value for the paging state");
+			xq_finish(q);
+			return;
+		}
+		x->after.token = (int64_t)be64_load(x->pos.pk);
+		x->after.key = x->pos.pk + 8;
+		x->after.key_len = x->pos.pk_len - 8;
+		x->after.ck = x->n_rck ? x->rck : NULL;
+		x->after.n_ck = x->n_rck;
+		ap = &x->after;
+	}
+	x->scan = (struct proxy_scan){
+	        .table = t->st,
+	        .start = start,
+	        .end = end,
+	        .after = ap,
+	        .limit = 0,
+	        .now_s = x->rs.now_s,
+	};
+	if (start == INT64_MIN && end == INT64_MAX)
+		x->scan.start = x->scan.end = INT64_MIN; /* the whole ring */
+	proxy_scan(q->ex->d.proxy, t->ks, q->cl, &x->scan, rsel_row, &x->rs, select_scan_done, q);
+}
+
+static void exec_select(struct xq *q)
 {
 	const struct cql_select *s = &q->plan->stmt->select;
 	int64_t limit = -1;
 	if (s->limit) {
-		if (term_int64(q, s->limit, false, &limit, "LIMIT"))
-			return -1;
-		if (limit <= 0)
-			return fail(q->req, CQL_ERR_INVALID, "LIMIT must be strictly positive");
+		if (term_int64(q, s->limit, false, &limit, "LIMIT")) {
+			xq_finish(q);
+			return;
+		}
+		if (limit <= 0) {
+			fail(q->req, CQL_ERR_INVALID, "LIMIT must be strictly positive");
+			xq_finish(q);
+			return;
+		}
 	}
-	if (s->per_partition_limit)
-		return fail(q->req, CQL_ERR_INVALID, "PER PARTITION LIMIT is not supported");
-	if (q->plan->table->virtual_)
-		return select_virtual(q, limit);
-	return select_table(q, limit);
+	if (s->per_partition_limit) {
+		fail(q->req, CQL_ERR_INVALID, "PER PARTITION LIMIT is not supported");
+		xq_finish(q);
+		return;
+	}
+	if (q->plan->table->virtual_) {
+		select_virtual(q, limit);
+		xq_finish(q);
+		return;
+	}
+	select_table(q, limit);
 }
 
 /* ---- modifications ------------------------------------------------------------------------ */
@@ -2432,18 +2559,28 @@ static int collect_mutations(struct xq *q, struct mutset *ms)
 	}
 }
 
-static int apply_mutations(struct xq *q, struct mutset *ms, enum proxy_write_type wt)
+static void write_done(void *ctx, const struct proxy_result *res)
 {
-	if (!ms->n) {
+	struct xq *q = ctx;
+	if (res->code)
+		fail_proxy(q->req, res);
+	else
 		cql_put_int(&q->req->body_out, CQL_RESULT_VOID);
-		return 0;
+	xq_finish(q);
+}
+
+/* Apply q->ms through the proxy; the request finishes in write_done. */
+static void write_start(struct xq *q, enum proxy_write_type wt)
+{
+	struct mutset *ms = q->ms;
+	if (q->req->failed || !ms || !ms->n) {
+		if (!q->req->failed)
+			cql_put_int(&q->req->body_out, CQL_RESULT_VOID);
+		xq_finish(q);
+		return;
 	}
-	struct proxy_wait pw = {0};
-	proxy_write(q->ex->d.proxy, ms->ks, q->cl, ms->m, ms->n, wt, proxy_done_sync, &pw);
-	if (pw.res.code)
-		return fail_proxy(q->req, &pw.res);
-	cql_put_int(&q->req->body_out, CQL_RESULT_VOID);
-	return 0;
+	/* the mutations stay alive (in q) until write_done */
+	proxy_write(q->ex->d.proxy, ms->ks, q->cl, ms->m, ms->n, wt, write_done, q);
 }
 
 /* ---- DDL ---------------------------------------------------------------------------------- */
@@ -2928,152 +3065,205 @@ static int exec_use(struct executor *ex, struct exec_req *req, const struct cql_
 
 /* ---- running a plan ----------------------------------------------------------------------- */
 
-static int run_plan(struct xq *q)
+/* ---- the life of a request ---------------------------------------------------------------- */
+
+static void mutset_free(struct mutset *ms)
+{
+	if (ms) {
+		mutset_release(ms);
+		free(ms);
+	}
+}
+
+/* Free q and hand the answer back (req->done), exactly once per request. */
+static void xq_finish(struct xq *q)
+{
+	struct exec_req *req = q->req;
+	struct executor *ex = q->ex;
+	selx_free(q->sel);
+	mutset_free(q->ms);
+	if (q->plan)
+		plan_unref(q->plan);
+	if (q->snap)
+		schema_snap_unref(ex->d.schema, q->snap);
+	cql_arena_free(q->mem);
+	free(q);
+	if (req->failed)
+		buf_reset(&req->body_out);
+	if (req->done)
+		req->done(req);
+}
+
+/*
+ * A new execution of `p` (referenced, may be NULL for a protocol BATCH) with the
+ * request's parameters.  Bound values (resolved by name with flag 0x40) and the
+ * paging state are copied, so the frame may go away.  NULL with req failed.
+ */
+static struct xq *xq_new(struct executor *ex, struct exec_req *req, struct plan *p,
+                         const struct cql_query_params *qp)
+{
+	struct xq *q = calloc(1, sizeof(*q));
+	struct cql_arena *mem = q ? cql_arena_new() : NULL;
+	if (!q || !mem) {
+		free(q);
+		fail(req, CQL_ERR_SERVER, "out of memory");
+		return NULL;
+	}
+	q->ex = ex;
+	q->req = req;
+	q->mem = mem;
+	q->snap = schema_current_ref(ex->d.schema);
+	if (p)
+		q->plan = plan_ref(p);
+	q->cl = qp->consistency;
+	q->page_size = qp->page_size;
+	q->skip_metadata = (qp->flags & CQL_QF_SKIP_METADATA) != 0;
+	q->ts = qp->timestamp != INT64_MIN ? qp->timestamp : 0;
+	/* values in marker order */
+	uint32_t n = qp->n_values;
+	if (qp->names && p)
+		n = p->n_binds;
+	struct cql_slice *v = cql_arena_alloc(mem, (n ? n : 1) * sizeof(*v));
+	if (!v)
+		goto oom;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct cql_slice *src = &qp->values[i];
+		if (qp->names && p) {
+			const char *want =
+			        p->stmt->binds[i].name ? p->stmt->binds[i].name : p->bind_names[i];
+			src = NULL;
+			for (uint16_t j = 0; j < qp->n_values && !src; j++) {
+				const struct cql_slice *nm = &qp->names[j];
+				if ((size_t)nm->len == strlen(want) &&
+				    strncasecmp((const char *)nm->p, want, (size_t)nm->len) == 0)
+					src = &qp->values[j];
+			}
+			if (!src) {
+				fail(req, CQL_ERR_INVALID, "No value bound for variable %s", want);
+				goto err;
+			}
+		}
+		v[i].len = src->len;
+		v[i].p = empty_value;
+		if (src->len > 0) {
+			uint8_t *c = cql_arena_alloc(mem, (size_t)src->len);
+			if (!c)
+				goto oom;
+			memcpy(c, src->p, (size_t)src->len);
+			v[i].p = c;
+		}
+	}
+	q->values = v;
+	q->n_values = n;
+	q->paging_state.len = -1;
+	if (qp->paging_state.len > 0) {
+		uint8_t *c = cql_arena_alloc(mem, (size_t)qp->paging_state.len);
+		if (!c)
+			goto oom;
+		memcpy(c, qp->paging_state.p, (size_t)qp->paging_state.len);
+		q->paging_state.p = c;
+		q->paging_state.len = qp->paging_state.len;
+	}
+	return q;
+oom:
+	fail(req, CQL_ERR_SERVER, "out of memory copying the bound values");
+err:
+	q->req = NULL; /* do not answer: the caller does */
+	if (q->plan)
+		plan_unref(q->plan);
+	schema_snap_unref(ex->d.schema, q->snap);
+	cql_arena_free(q->mem);
+	free(q);
+	return NULL;
+}
+
+static struct mutset *xq_mutset(struct xq *q)
+{
+	if (!q->ms) {
+		q->ms = calloc(1, sizeof(*q->ms));
+		if (!q->ms)
+			fail(q->req, CQL_ERR_SERVER, "out of memory");
+	}
+	return q->ms;
+}
+
+/* Run q's plan; the request always ends in xq_finish (now or when the proxy answers). */
+static void xq_run(struct xq *q)
 {
 	struct executor *ex = q->ex;
 	struct exec_req *req = q->req;
 	const struct cql_stmt *st = q->plan->stmt;
-	if (q->n_values != q->plan->n_binds && st->kind != CQL_STMT_BATCH)
-		return fail(req, CQL_ERR_INVALID,
-		            "There were %u markers(?) in CQL but %u bound variables",
-		            q->plan->n_binds, q->n_values);
+	if (!q->ts && (st->kind == CQL_STMT_INSERT || st->kind == CQL_STMT_UPDATE ||
+	               st->kind == CQL_STMT_DELETE || st->kind == CQL_STMT_BATCH))
+		q->ts = exec_now_us(ex);
+	if (q->n_values != q->plan->n_binds) {
+		fail(req, CQL_ERR_INVALID, "There were %u markers(?) in CQL but %u bound variables",
+		     q->plan->n_binds, q->n_values);
+		xq_finish(q);
+		return;
+	}
 	switch (st->kind) {
-	case CQL_STMT_SELECT: return exec_select(q);
+	case CQL_STMT_SELECT: exec_select(q); return;
 	case CQL_STMT_INSERT:
 	case CQL_STMT_UPDATE:
 	case CQL_STMT_DELETE: {
-		struct mutset ms = {0};
 		struct proxy_result pr;
-		int rc = proxy_check(ex->d.proxy, q->plan->table->ks, q->cl, true, &pr);
-		if (rc)
-			rc = fail_proxy(req, &pr);
-		if (!rc)
-			rc = collect_mutations(q, &ms);
-		if (!rc)
-			rc = apply_mutations(q, &ms, PROXY_WRITE_SIMPLE);
-		mutset_release(&ms);
-		return rc;
+		struct mutset *ms = xq_mutset(q);
+		if (ms && !q->plan->table->virtual_ &&
+		    proxy_check(ex->d.proxy, q->plan->table->ks, q->cl, true, &pr))
+			fail_proxy(req, &pr);
+		if (ms && !req->failed)
+			collect_mutations(q, ms);
+		write_start(q, PROXY_WRITE_SIMPLE);
+		return;
 	}
 	case CQL_STMT_BATCH: {
 		const struct cql_batch *b = &st->batch;
-		if (q->n_values != q->plan->n_binds)
-			return fail(req, CQL_ERR_INVALID,
-			            "There were %u markers(?) in CQL but %u bound variables",
-			            q->plan->n_binds, q->n_values);
+		enum proxy_write_type wt = (int)b->type == CQL_BATCH_UNLOGGED
+		                                   ? PROXY_WRITE_UNLOGGED_BATCH
+		                                   : PROXY_WRITE_BATCH;
 		if ((int)b->type == CQL_BATCH_COUNTER)
-			return fail(req, CQL_ERR_INVALID, "Counter batches are not supported");
-		int64_t saved = q->ts;
-		if (b->using.timestamp &&
-		    term_int64(q, b->using.timestamp, true, &q->ts, "[timestamp]"))
-			return -1;
-		struct mutset ms = {0};
-		int rc = 0;
+			fail(req, CQL_ERR_INVALID, "Counter batches are not supported");
+		else if (b->using.timestamp)
+			term_int64(q, b->using.timestamp, true, &q->ts, "[timestamp]");
+		struct mutset *ms = req->failed ? NULL : xq_mutset(q);
 		struct plan *outer = q->plan;
-		for (uint32_t i = 0; i < outer->n_children && !rc; i++) {
+		for (uint32_t i = 0; ms && i < outer->n_children && !req->failed; i++) {
 			q->plan = outer->children[i];
-			if (ms.ks && q->plan->table->ks != ms.ks && !q->plan->table->virtual_) {
-				/* one keyspace per consistency check; check each */
-			}
 			struct proxy_result pr;
 			if (!q->plan->table->virtual_ &&
 			    proxy_check(ex->d.proxy, q->plan->table->ks, q->cl, true, &pr))
-				rc = fail_proxy(req, &pr);
-			if (!rc)
-				rc = collect_mutations(q, &ms);
+				fail_proxy(req, &pr);
+			else
+				collect_mutations(q, ms);
 		}
 		q->plan = outer;
-		if (!rc)
-			rc = apply_mutations(q, &ms,
-			                     (int)b->type == CQL_BATCH_UNLOGGED
-			                             ? PROXY_WRITE_UNLOGGED_BATCH
-			                             : PROXY_WRITE_BATCH);
-		mutset_release(&ms);
-		q->ts = saved;
-		return rc;
-	}
-	case CQL_STMT_USE: return exec_use(ex, req, st);
-	case CQL_STMT_CREATE_KEYSPACE:
-	case CQL_STMT_ALTER_KEYSPACE:
-	case CQL_STMT_DROP_KEYSPACE: return exec_keyspace_ddl(ex, req, st, exec_now_us(ex));
-	case CQL_STMT_CREATE_TABLE: return exec_create_table(ex, req, st, exec_now_us(ex));
-	case CQL_STMT_ALTER_TABLE: return exec_alter_table(ex, req, st, exec_now_us(ex));
-	case CQL_STMT_DROP_TABLE: return exec_drop_table(ex, req, st, exec_now_us(ex));
-	case CQL_STMT_TRUNCATE: return exec_truncate(ex, req, st);
-	}
-	return fail(req, CQL_ERR_INVALID, "unsupported statement");
-}
-
-/* Reorder named values (flag 0x40) to marker order. */
-static int resolve_names(struct xq *q, const struct cql_query_params *qp, struct cql_slice **out)
-{
-	*out = NULL;
-	if (!qp->names)
-		return 0;
-	const struct plan *p = q->plan;
-	struct cql_slice *v = cql_arena_alloc(q->mem, (p->n_binds ? p->n_binds : 1) * sizeof(*v));
-	if (!v)
-		return fail(q->req, CQL_ERR_SERVER, "out of memory");
-	for (uint32_t i = 0; i < p->n_binds; i++) {
-		const char *want =
-		        p->stmt->binds[i].name ? p->stmt->binds[i].name : p->bind_names[i];
-		bool got = false;
-		for (uint16_t j = 0; j < qp->n_values && !got; j++) {
-			const struct cql_slice *nm = &qp->names[j];
-			if ((size_t)nm->len == strlen(want) &&
-			    strncasecmp((const char *)nm->p, want, (size_t)nm->len) == 0) {
-				v[i] = qp->values[j];
-				got = true;
-			}
-		}
-		if (!got)
-			return fail(q->req, CQL_ERR_INVALID, "No value bound for variable %s",
-			            want);
-	}
-	*out = v;
-	return 0;
-}
-
-static void xq_init(struct xq *q, struct executor *ex, struct exec_req *req, struct plan *p,
-                    const struct cql_query_params *qp)
-{
-	memset(q, 0, sizeof(*q));
-	q->ex = ex;
-	q->req = req;
-	q->plan = p;
-	q->cl = qp->consistency;
-	q->values = qp->values;
-	q->n_values = qp->n_values;
-	q->page_size = qp->page_size;
-	q->paging_state = qp->paging_state;
-	q->skip_metadata = (qp->flags & CQL_QF_SKIP_METADATA) != 0;
-	q->ts = qp->timestamp != INT64_MIN ? qp->timestamp : 0;
-}
-
-static void run_with_params(struct executor *ex, struct exec_req *req, struct plan *p,
-                            const struct cql_query_params *qp)
-{
-	struct xq q;
-	xq_init(&q, ex, req, p, qp);
-	q.mem = cql_arena_new();
-	if (!q.mem) {
-		fail(req, CQL_ERR_SERVER, "out of memory");
+		write_start(q, wt);
 		return;
 	}
-	if (!q.ts && (p->stmt->kind == CQL_STMT_INSERT || p->stmt->kind == CQL_STMT_UPDATE ||
-	              p->stmt->kind == CQL_STMT_DELETE || p->stmt->kind == CQL_STMT_BATCH))
-		q.ts = exec_now_us(ex);
-	struct cql_slice *named;
-	if (resolve_names(&q, qp, &named) == 0) {
-		if (named) {
-			q.values = named;
-			q.n_values = p->n_binds;
-		}
-		run_plan(&q);
+	case CQL_STMT_USE: exec_use(ex, req, st); break;
+	case CQL_STMT_CREATE_KEYSPACE:
+	case CQL_STMT_ALTER_KEYSPACE:
+	case CQL_STMT_DROP_KEYSPACE: exec_keyspace_ddl(ex, req, st, exec_now_us(ex)); break;
+	case CQL_STMT_CREATE_TABLE: exec_create_table(ex, req, st, exec_now_us(ex)); break;
+	case CQL_STMT_ALTER_TABLE: exec_alter_table(ex, req, st, exec_now_us(ex)); break;
+	case CQL_STMT_DROP_TABLE: exec_drop_table(ex, req, st, exec_now_us(ex)); break;
+	case CQL_STMT_TRUNCATE: exec_truncate(ex, req, st); break;
+	default: fail(req, CQL_ERR_INVALID, "unsupported statement"); break;
 	}
-	cql_arena_free(q.mem);
+	xq_finish(q);
 }
 
-/* ---- requests ----------------------------------------------------------------------------- */
+/* Returns true when an xq took over the request (it answers), false when done here. */
+static bool run_with_params(struct executor *ex, struct exec_req *req, struct plan *p,
+                            const struct cql_query_params *qp)
+{
+	struct xq *q = xq_new(ex, req, p, qp);
+	if (!q)
+		return false;
+	xq_run(q);
+	return true;
+}
 
 static void put_prepared(struct buf *b, const struct prepared_stmt *ps, const struct plan *p)
 {
@@ -3116,113 +3306,123 @@ static void do_prepare(struct executor *ex, struct exec_req *req, struct bufread
 	if (!p)
 		return;
 	struct prepared_stmt *ps;
-	uint64_t gen = p->gen;
 	if (prepared_cache_put(ex->d.prepared, req->session->keyspace, (const char *)text.p,
-	                       (size_t)text.len, p, plan_free, gen, &ps)) {
+	                       (size_t)text.len, p, plan_unref_cb, p->gen, &ps)) {
 		fail(req, CQL_ERR_SERVER, "out of memory caching the prepared statement");
 		return;
 	}
 	put_prepared(&req->body_out, ps, p);
 }
 
-static void do_execute(struct executor *ex, struct exec_req *req, struct bufreader *r)
+/* The plan of a prepared statement, re-planned if the schema changed since. NULL: failed. */
+static struct plan *prepared_plan(struct executor *ex, struct exec_req *req,
+                                  struct prepared_stmt *ps)
+{
+	struct plan *p = ps->plan;
+	if (p->gen == schema_current(ex->d.schema)->generation)
+		return p;
+	/* The schema changed since PREPARE: re-plan from the text in its keyspace. */
+	struct exec_session s;
+	snprintf(s.keyspace, sizeof(s.keyspace), "%s", ps->keyspace);
+	struct exec_session *saved = req->session;
+	req->session = &s;
+	struct plan *np = plan_build(ex, req, ps->query, strlen(ps->query));
+	req->session = saved;
+	if (!np)
+		return NULL;
+	prepared_stmt_replan(ps, np, np->gen); /* in-flight users keep their reference */
+	return np;
+}
+
+static void unprepared(struct exec_req *req, const struct cql_slice *id)
+{
+	fail(req, CQL_ERR_UNPREPARED, "Prepared query not found");
+	req->error.id_len = (uint8_t)(id->len > 16 ? 16 : id->len < 0 ? 0 : id->len);
+	memcpy(req->error.id, id->p, req->error.id_len);
+	char hex[33];
+	for (int i = 0; i < req->error.id_len; i++)
+		sprintf(hex + 2 * i, "%02x", req->error.id[i]);
+	hex[2 * req->error.id_len] = 0;
+	/* Cassandra's words, naming the id in hex */
+	snprintf(req->error.msg, sizeof(req->error.msg),
+	         "Prepared query with ID %s not found (either the query was not prepared on "
+	         "this host (maybe the host has been restarted?) or you have prepared too "
+	         "many queries and it has been evicted from the internal cache)",
+	         hex);
+}
+
+static bool do_execute(struct executor *ex, struct exec_req *req, struct bufreader *r)
 {
 	struct cql_slice id = cql_get_short_bytes(r);
 	if (!bufreader_ok(r)) {
 		fail(req, CQL_ERR_PROTOCOL, "malformed EXECUTE message: truncated id");
-		return;
+		return false;
 	}
 	struct cql_query_params qp;
 	struct cerr e = {0};
 	if (cql_query_params_decode(r, &qp, &e)) {
 		fail(req, CQL_ERR_PROTOCOL, "%s", e.msg);
-		return;
+		return false;
 	}
+	bool handed = false;
 	struct prepared_stmt *ps = prepared_cache_get(ex->d.prepared, id.p, (size_t)id.len);
 	if (!ps) {
-		fail(req, CQL_ERR_UNPREPARED,
-		     "Prepared query with ID %s not found (either the query "
-		     "was not prepared on this host (maybe the host has been "
-		     "restarted?) or you have prepared too many queries and "
-		     "it has been evicted from the internal cache)",
-		     "?");
-		req->error.id_len = (uint8_t)(id.len > 16 ? 16 : id.len);
-		memcpy(req->error.id, id.p, req->error.id_len);
-		/* name the id in hex, as Cassandra does */
-		char hex[33];
-		for (int i = 0; i < req->error.id_len; i++)
-			sprintf(hex + 2 * i, "%02x", req->error.id[i]);
-		hex[2 * req->error.id_len] = 0;
-		snprintf(
-		        req->error.msg, sizeof(req->error.msg),
-		        "Prepared query with ID %s not found (either the query was not prepared on "
-		        "this host (maybe the host has been restarted?) or you have prepared too "
-		        "many queries and it has been evicted from the internal cache)",
-		        hex);
-		cql_query_params_release(&qp);
-		return;
+		unprepared(req, &id);
+	} else {
+		struct plan *p = prepared_plan(ex, req, ps);
+		if (p)
+			handed = run_with_params(ex, req, p, &qp);
 	}
-	struct plan *p = ps->plan;
-	if (p->gen != schema_current(ex->d.schema)->generation) {
-		/* The schema changed since PREPARE: re-plan from the text in its keyspace. */
-		struct exec_session s;
-		snprintf(s.keyspace, sizeof(s.keyspace), "%s", ps->keyspace);
-		struct exec_session *saved = req->session;
-		req->session = &s;
-		struct plan *np = plan_build(ex, req, ps->query, strlen(ps->query));
-		req->session = saved;
-		if (!np) {
-			cql_query_params_release(&qp);
-			return;
-		}
-		prepared_stmt_replan(ps, np, np->gen);
-		p = np;
-	}
-	run_with_params(ex, req, p, &qp);
 	cql_query_params_release(&qp);
+	return handed;
 }
 
-static void do_query(struct executor *ex, struct exec_req *req, struct bufreader *r)
+static bool do_query(struct executor *ex, struct exec_req *req, struct bufreader *r)
 {
 	struct cql_slice text = cql_get_long_string(r);
 	if (!bufreader_ok(r)) {
 		fail(req, CQL_ERR_PROTOCOL, "malformed QUERY message: truncated [long string]");
-		return;
+		return false;
 	}
 	struct cql_query_params qp;
 	struct cerr e = {0};
 	if (cql_query_params_decode(r, &qp, &e)) {
 		fail(req, CQL_ERR_PROTOCOL, "%s", e.msg);
-		return;
+		return false;
 	}
+	bool handed = false;
 	struct plan *p = plan_build(ex, req, (const char *)text.p, (size_t)text.len);
 	if (p) {
-		run_with_params(ex, req, p, &qp);
-		plan_free(p);
+		handed = run_with_params(ex, req, p, &qp);
+		plan_unref(p);
 	}
 	cql_query_params_release(&qp);
+	return handed;
 }
 
-static void do_batch(struct executor *ex, struct exec_req *req, struct bufreader *r)
+/*
+ * BATCH (spec §4.1.7): every statement is bound and turned into mutations while
+ * the frame is here (one mutation per partition, statements on the same
+ * partition merged), then all are written with one consistency level.
+ */
+static bool do_batch(struct executor *ex, struct exec_req *req, struct bufreader *r)
 {
 	uint8_t type = cql_get_byte(r);
 	uint16_t n = cql_get_short(r);
 	if (!bufreader_ok(r)) {
 		fail(req, CQL_ERR_PROTOCOL, "malformed BATCH message: truncated header");
-		return;
+		return false;
 	}
 	if (type > CQL_BATCH_COUNTER) {
 		fail(req, CQL_ERR_PROTOCOL, "Invalid BATCH type %u", type);
-		return;
+		return false;
 	}
 	if (type == CQL_BATCH_COUNTER) {
 		fail(req, CQL_ERR_INVALID, "Counter batches are not supported");
-		return;
+		return false;
 	}
-	/* First pass: find where the parameters start (they follow the statements). */
 	struct entry {
-		struct plan *plan;
-		bool owned;
+		struct plan *plan; /* referenced */
 		struct cql_slice *values;
 		uint16_t n_values;
 	};
@@ -3232,7 +3432,7 @@ static void do_batch(struct executor *ex, struct exec_req *req, struct bufreader
 		free(ents);
 		cql_arena_free(mem);
 		fail(req, CQL_ERR_SERVER, "out of memory");
-		return;
+		return false;
 	}
 	for (uint16_t i = 0; i < n && !req->failed; i++) {
 		uint8_t kind = cql_get_byte(r);
@@ -3241,7 +3441,6 @@ static void do_batch(struct executor *ex, struct exec_req *req, struct bufreader
 			if (!bufreader_ok(r))
 				break;
 			ents[i].plan = plan_build(ex, req, (const char *)text.p, (size_t)text.len);
-			ents[i].owned = true;
 		} else if (kind == 1) {
 			struct cql_slice id = cql_get_short_bytes(r);
 			if (!bufreader_ok(r))
@@ -3249,29 +3448,14 @@ static void do_batch(struct executor *ex, struct exec_req *req, struct bufreader
 			struct prepared_stmt *ps =
 			        prepared_cache_get(ex->d.prepared, id.p, (size_t)id.len);
 			if (!ps) {
-				fail(req, CQL_ERR_UNPREPARED, "Prepared query not found in BATCH");
-				req->error.id_len = (uint8_t)(id.len > 16 ? 16 : id.len);
-				memcpy(req->error.id, id.p, req->error.id_len);
+				unprepared(req, &id);
 				break;
 			}
-			struct plan *p = ps->plan;
-			if (p->gen != schema_current(ex->d.schema)->generation) {
-				struct exec_session s;
-				snprintf(s.keyspace, sizeof(s.keyspace), "%s", ps->keyspace);
-				struct exec_session *saved = req->session;
-				req->session = &s;
-				struct plan *np = plan_build(ex, req, ps->query, strlen(ps->query));
-				req->session = saved;
-				if (!np)
-					break;
-				prepared_stmt_replan(ps, np, np->gen);
-				p = np;
-			}
-			ents[i].plan = p;
+			struct plan *p = prepared_plan(ex, req, ps);
+			ents[i].plan = p ? plan_ref(p) : NULL;
 		} else {
 			fail(req, CQL_ERR_PROTOCOL,
-			     "Invalid query kind in BATCH messages. Must be 0 or "
-			     "1 but got %u",
+			     "Invalid query kind in BATCH messages. Must be 0 or 1 but got %u",
 			     kind);
 			break;
 		}
@@ -3306,49 +3490,52 @@ static void do_batch(struct executor *ex, struct exec_req *req, struct bufreader
 		fail(req, CQL_ERR_PROTOCOL, "malformed BATCH message: truncated");
 	if (!req->failed && (flags & CQL_QF_NAMES_FOR_VALUES))
 		fail(req, CQL_ERR_PROTOCOL,
-		     "Named values in BATCH are not supported (the protocol "
-		     "spec says the flag is broken)");
+		     "Named values in BATCH are not supported (the protocol spec says the flag is "
+		     "broken)");
 	if (!req->failed && !cql_consistency_name(cl))
 		fail(req, CQL_ERR_PROTOCOL, "unknown consistency level 0x%04x", cl);
+	struct xq *q = NULL;
 	if (!req->failed) {
-		struct xq q;
 		struct cql_query_params qp = {.consistency = cl, .timestamp = ts, .page_size = -1};
 		qp.paging_state.len = -1;
-		xq_init(&q, ex, req, NULL, &qp);
-		q.mem = mem;
-		if (!q.ts)
-			q.ts = exec_now_us(ex);
-		struct mutset ms = {0};
-		int rc = 0;
-		for (uint16_t i = 0; i < n && !rc; i++) {
-			q.plan = ents[i].plan;
-			q.values = ents[i].values;
-			q.n_values = ents[i].n_values;
-			if (q.n_values != q.plan->n_binds) {
-				rc = fail(req, CQL_ERR_INVALID,
-				          "There were %u markers(?) in CQL but %u bound variables",
-				          q.plan->n_binds, q.n_values);
+		q = xq_new(ex, req, NULL, &qp);
+	}
+	if (q) {
+		if (!q->ts)
+			q->ts = exec_now_us(ex);
+		struct mutset *ms = xq_mutset(q);
+		for (uint16_t i = 0; ms && i < n && !req->failed; i++) {
+			/* binding reads the frame's values now: the mutations copy them */
+			q->plan = ents[i].plan;
+			q->values = ents[i].values;
+			q->n_values = ents[i].n_values;
+			if (q->n_values != q->plan->n_binds) {
+				fail(req, CQL_ERR_INVALID,
+				     "There were %u markers(?) in CQL but %u bound variables",
+				     q->plan->n_binds, q->n_values);
 				break;
 			}
 			struct proxy_result pr;
-			if (!q.plan->table->virtual_ &&
-			    proxy_check(ex->d.proxy, q.plan->table->ks, cl, true, &pr)) {
-				rc = fail_proxy(req, &pr);
+			if (!q->plan->table->virtual_ &&
+			    proxy_check(ex->d.proxy, q->plan->table->ks, cl, true, &pr)) {
+				fail_proxy(req, &pr);
 				break;
 			}
-			rc = collect_mutations(&q, &ms);
+			collect_mutations(q, ms);
 		}
-		if (!rc)
-			apply_mutations(&q, &ms,
-			                type == CQL_BATCH_UNLOGGED ? PROXY_WRITE_UNLOGGED_BATCH
-			                                           : PROXY_WRITE_BATCH);
-		mutset_release(&ms);
+		q->plan = NULL;
+		q->values = NULL;
+		q->n_values = 0;
 	}
 	for (uint16_t i = 0; i < n; i++)
-		if (ents[i].owned)
-			plan_free(ents[i].plan);
+		if (ents[i].plan)
+			plan_unref(ents[i].plan);
 	free(ents);
 	cql_arena_free(mem);
+	if (!q)
+		return false;
+	write_start(q, type == CQL_BATCH_UNLOGGED ? PROXY_WRITE_UNLOGGED_BATCH : PROXY_WRITE_BATCH);
+	return true;
 }
 
 void executor_run(struct executor *ex, struct exec_req *req)
@@ -3357,15 +3544,18 @@ void executor_run(struct executor *ex, struct exec_req *req)
 	bufreader_init(&r, req->body, req->body_len);
 	req->failed = false;
 	req->warning[0] = 0;
+	bool handed = false;
 	switch (req->opcode) {
-	case CQL_OP_QUERY: do_query(ex, req, &r); break;
+	case CQL_OP_QUERY: handed = do_query(ex, req, &r); break;
 	case CQL_OP_PREPARE: do_prepare(ex, req, &r); break;
-	case CQL_OP_EXECUTE: do_execute(ex, req, &r); break;
-	case CQL_OP_BATCH: do_batch(ex, req, &r); break;
+	case CQL_OP_EXECUTE: handed = do_execute(ex, req, &r); break;
+	case CQL_OP_BATCH: handed = do_batch(ex, req, &r); break;
 	default:
 		fail(req, CQL_ERR_PROTOCOL, "opcode 0x%02x is not a statement", req->opcode);
 		break;
 	}
+	if (handed)
+		return; /* xq_finish answers */
 	if (req->failed)
 		buf_reset(&req->body_out);
 	if (req->done)
@@ -3378,6 +3568,7 @@ void executor_run_text(struct executor *ex, struct exec_session *s, const char *
 	req->session = s;
 	req->failed = false;
 	req->warning[0] = 0;
+	req->done = NULL;
 	buf_reset(&req->body_out);
 	struct plan *p = plan_build(ex, req, cql, strlen(cql));
 	if (p) {
@@ -3385,7 +3576,7 @@ void executor_run_text(struct executor *ex, struct exec_session *s, const char *
 		        .consistency = CL_ONE, .page_size = -1, .timestamp = INT64_MIN};
 		qp.paging_state.len = -1;
 		run_with_params(ex, req, p, &qp);
-		plan_free(p);
+		plan_unref(p);
 	}
 	if (req->failed)
 		buf_reset(&req->body_out);

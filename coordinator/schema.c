@@ -961,6 +961,13 @@ const struct schema_snap *schema_snap_ref(struct schema *s)
 	return snap;
 }
 
+const struct schema_snap *schema_current_ref(struct schema *s)
+{
+	struct schema_snap *snap = atomic_load(&s->cur);
+	__atomic_add_fetch(&snap->refs, 1, __ATOMIC_ACQ_REL);
+	return snap;
+}
+
 void schema_snap_unref(struct schema *s, const struct schema_snap *csnap)
 {
 	struct schema_snap *snap = (struct schema_snap *)csnap;

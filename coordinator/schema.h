@@ -136,6 +136,10 @@ const struct schema_snap *schema_current(const struct schema *s);
 /* Take / drop a reference (holders across callbacks, other threads). */
 const struct schema_snap *schema_snap_ref(struct schema *s);
 void schema_snap_unref(struct schema *s, const struct schema_snap *snap);
+/* Loop thread only: a reference to the current snapshot without the lock (snapshots
+ * are swapped on that thread, so nothing can free it between the load and the
+ * increment).  Drop it with schema_snap_unref(). */
+const struct schema_snap *schema_current_ref(struct schema *s);
 
 /* ---- lookups on a snapshot ------------------------------------------------------------------ */
 
