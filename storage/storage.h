@@ -218,6 +218,13 @@ int store_table_flush(struct store_table *t, struct cerr *err);
  */
 int store_table_compact(struct store_table *t, int64_t now_s, struct cerr *err);
 
+/*
+ * Flush the table's memtable and wait until RocksDB has no flush or
+ * compaction pending or running for it (db_bench's waitforcompaction; for
+ * tests and benchmarks that want a settled LSM tree).
+ */
+int store_table_wait_compactions(struct store_table *t, struct cerr *err);
+
 /* The descriptor the store holds (valid until the next alter+close). */
 const struct store_table_desc *store_table_desc(const struct store_table *t);
 

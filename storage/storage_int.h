@@ -91,8 +91,8 @@ struct store {
 	rocksdb_t *db;
 	rocksdb_options_t *db_opts;
 	rocksdb_cache_t *cache;
-	rocksdb_block_based_table_options_t *bbto;
-	rocksdb_filterpolicy_t *bloom_dummy_; /* owned by bbto */
+	rocksdb_block_based_table_options_t *bbto;        /* kv CFs: whole-key bloom */
+	rocksdb_block_based_table_options_t *bbto_tables; /* table CFs: partition bloom */
 	rocksdb_writeoptions_t *wo;
 	rocksdb_readoptions_t *ro;
 	rocksdb_column_family_handle_t *cf_default, *cf_system, *cf_hints;

@@ -11,8 +11,11 @@
  *
  * fillrandom writes keys 0..N-1 in a random order (each once);
  * readrandom first fills the keys in order (fillseq, not timed) into a fresh
- * table, flushes and compacts (db_bench's waitforcompaction), then reads
- * --reads random keys (default N) and checks each was found.
+ * table, then with --compact wait (default) flushes and waits for the
+ * background compactions to finish (db_bench's waitforcompaction), with
+ * --compact full runs a full manual compaction (all data in the last level),
+ * with --compact none only flushes; then reads --reads random keys (default
+ * N) and checks each was found.
  */
 #include "core/buf.h"
 #include "core/clock.h"
@@ -110,6 +113,7 @@ static int on_row(void *ctx, const struct store_partition *p, const struct store
 int main(int argc, char **argv)
 {
 	const char *dir = NULL, *benchmarks = "fillrandom,readrandom", *sync = "periodic";
+	const char *compact = "wait";
 	long num = 1000000, reads = -1;
 	size_t vsize = 100;
 	for (int i = 1; i + 1 < argc; i += 2) {
@@ -125,6 +129,8 @@ int main(int argc, char **argv)
 			benchmarks = argv[i + 1];
 		else if (!strcmp(argv[i], "--sync"))
 			sync = argv[i + 1];
+		else if (!strcmp(argv[i], "--compact"))
+			compact = argv[i + 1];
 		else {
 			fprintf(stderr, "unknown option %s\n", argv[i]);
 			return 2;
@@ -133,7 +139,8 @@ int main(int argc, char **argv)
 	if (!dir || num <= 0) {
 		fprintf(stderr,
 		        "usage: %s --dir DIR [--num N] [--value-size B] [--reads N] "
-		        "[--benchmarks fillrandom,readrandom] [--sync periodic|batch]\n",
+		        "[--benchmarks fillrandom,readrandom] [--sync periodic|batch] "
+		        "[--compact wait|full|none]\n",
 		        argv[0]);
 		return 2;
 	}
@@ -179,8 +186,11 @@ int main(int argc, char **argv)
 		struct store_table *t = make_table(s, 2);
 		for (long i = 0; i < num; i++)
 			write_one(s, t, i, val, vsize, 1000 + i);
-		if (store_table_compact(t, 0, &e)) {
-			fprintf(stderr, "compact: %s\n", e.msg);
+		int crc = strcmp(compact, "full") == 0   ? store_table_compact(t, 0, &e)
+		          : strcmp(compact, "wait") == 0 ? store_table_wait_compactions(t, &e)
+		                                         : store_table_flush(t, &e);
+		if (crc) {
+			fprintf(stderr, "compact/flush: %s\n", e.msg);
 			return 1;
 		}
 		long missing = 0;
