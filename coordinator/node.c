@@ -7,6 +7,7 @@
 #include "coordinator/proxy.h"
 #include "coordinator/schema.h"
 #include "core/clock.h"
+#include "core/ring.h"
 #include "core/log.h"
 #include "core/net.h"
 #include "gossip/gossiper.h"
@@ -325,6 +326,135 @@ void node_each_endpoint(struct node *n, node_endpoint_fn fn, void *ctx)
 	free(ec);
 }
 
+/* ---- the ring ----------------------------------------------------------------------------- */
+
+struct ring_build {
+	struct ring_endpoint *eps;
+	int64_t **tokens;
+	size_t n, cap;
+	bool oom;
+};
+
+static void ring_collect(void *ctx, const struct node_endpoint *ep)
+{
+	struct ring_build *b = ctx;
+	if (b->oom || !ep->has_host_id || !ep->n_tokens)
+		return;
+	if (strcmp(ep->state, "NORMAL") != 0 && strcmp(ep->state, "LEAVING") != 0 &&
+	    strcmp(ep->state, "SHUTDOWN") != 0)
+		return; /* joining: pending, not yet an owner */
+	if (b->n == b->cap) {
+		size_t nc = b->cap ? b->cap * 2 : 8;
+		struct ring_endpoint *e = realloc(b->eps, nc * sizeof(*e));
+		int64_t **t = e ? realloc(b->tokens, nc * sizeof(*t)) : NULL;
+		if (e)
+			b->eps = e;
+		if (t)
+			b->tokens = t;
+		if (!e || !t) {
+			b->oom = true;
+			return;
+		}
+		b->cap = nc;
+	}
+	struct ring_endpoint *re = &b->eps[b->n];
+	memset(re, 0, sizeof(*re));
+	b->tokens[b->n] = malloc(ep->n_tokens * sizeof(int64_t));
+	if (!b->tokens[b->n]) {
+		b->oom = true;
+		return;
+	}
+	memcpy(b->tokens[b->n], ep->tokens, ep->n_tokens * sizeof(int64_t));
+	memcpy(re->host_id, ep->host_id, 16);
+	snprintf(re->address, sizeof(re->address), "%s", ep->address);
+	snprintf(re->dc, sizeof(re->dc), "%s", ep->dc);
+	snprintf(re->rack, sizeof(re->rack), "%s", ep->rack);
+	re->tokens = b->tokens[b->n];
+	re->n_tokens = ep->n_tokens;
+	b->n++;
+}
+
+static void node_rebuild_ring(struct node *n)
+{
+	struct ring_build b = {0};
+	node_each_endpoint(n, ring_collect, &b);
+	struct ring *r = NULL;
+	struct cerr e = {0};
+	if (b.oom)
+		log_warn("node", "ring: out of memory; keeping the previous ring");
+	else if (ring_new(b.eps, b.n, &r, &e))
+		log_warn("node", "ring: %s; keeping the previous ring", e.msg);
+	for (size_t i = 0; i < b.n; i++)
+		free(b.tokens[i]);
+	free(b.tokens);
+	free(b.eps);
+	if (!r)
+		return;
+	if (n->ring)
+		ring_unref(n->ring);
+	n->ring = r;
+	n->ring_rebuilds++;
+	log_debug("node", "ring rebuilt: %zu nodes, %zu tokens", ring_node_count(r),
+	          ring_token_count(r));
+}
+
+static void on_ring_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	node_rebuild_ring(w->data);
+}
+
+/*
+ * Rebuild at the next loop iteration: listeners run inside gossip's message
+ * processing (on_remove before the entry is gone), and one message may carry
+ * many changes, all folded into one rebuild.
+ */
+static void node_ring_dirty(struct node *n)
+{
+	if (!ev_is_active(&n->ring_timer)) {
+		ev_timer_set(&n->ring_timer, 0., 0.);
+		ev_timer_start(n->loop, &n->ring_timer);
+	}
+}
+
+struct ring *node_ring_ref(struct node *n)
+{
+	return n->ring ? ring_ref(n->ring) : NULL;
+}
+
+static const struct gossip_endpoint *ring_peer(struct node *n, const struct ring *r, size_t idx,
+                                               bool *self)
+{
+	const struct ring_node *rn = ring_node_at(r, idx);
+	*self = rn && memcmp(rn->host_id, n->id.host_id, 16) == 0;
+	if (!rn || *self || !n->gossiper)
+		return NULL;
+	struct host_id h;
+	memcpy(h.b, rn->host_id, 16);
+	return gossiper_find(n->gossiper, &h);
+}
+
+bool node_ring_alive(void *node, const struct ring *r, size_t idx)
+{
+	bool self;
+	const struct gossip_endpoint *ep = ring_peer(node, r, idx, &self);
+	return self || (ep && gossip_endpoint_is_alive(ep));
+}
+
+int node_ring_addr(void *node, const struct ring *r, size_t idx, struct net_addr *out)
+{
+	struct node *n = node;
+	bool self;
+	const struct gossip_endpoint *ep = ring_peer(n, r, idx, &self);
+	if (self)
+		return net_addr_parse(n->listen_host, (uint16_t)n->cfg.storage_port, out, NULL);
+	if (!ep)
+		return COL_ENOTFOUND;
+	*out = *gossip_endpoint_addr(ep);
+	return 0;
+}
+
 /* ---- gossip listeners: client events and log lines ----------------------------------------- */
 
 /* The rpc address and native port a peer announces, for CQL events. */
@@ -365,6 +495,7 @@ static void on_peer_join(void *ctx, const struct gossip_endpoint *ge)
 	host_id_format(gossip_endpoint_host_id(ge), hid);
 	log_info("node", "node %s joined (host id %s, generation %lld)", gossip_endpoint_host(ge),
 	         hid, (long long)gossip_endpoint_generation(ge));
+	node_ring_dirty(n);
 	uint8_t a[16], al;
 	int32_t port;
 	if (n->cql && peer_rpc(ge, a, &al, &port))
@@ -391,10 +522,21 @@ static void on_peer_remove(void *ctx, const struct gossip_endpoint *ge)
 {
 	struct node *n = ctx;
 	log_info("node", "forgetting %s", gossip_endpoint_host(ge));
+	node_ring_dirty(n);
 	uint8_t a[16], al;
 	int32_t port;
 	if (n->cql && peer_rpc(ge, a, &al, &port))
 		cqlserver_event_topology(n->cql, false, a, al, port);
+}
+
+static void on_peer_change(void *ctx, const struct gossip_endpoint *ge, enum app_state key,
+                           const uint8_t *value, size_t len)
+{
+	(void)ge;
+	(void)value;
+	(void)len;
+	if (key == APP_TOKENS || key == APP_STATUS || key == APP_DC || key == APP_RACK)
+		node_ring_dirty(ctx);
 }
 
 static void on_schema_change(void *ctx, const struct schema_snap *snap)
@@ -464,6 +606,7 @@ static int start_gossip(struct node *n, struct cerr *err)
 	        .on_dead = on_peer_dead,
 	        .on_restart = on_peer_restart,
 	        .on_remove = on_peer_remove,
+	        .on_change = on_peer_change,
 	};
 	rc = gossiper_add_listener(n->gossiper, &listener, n);
 	if (!rc)
@@ -601,9 +744,12 @@ int node_new(const struct config *cfg, struct node **out, struct cerr *err)
 	n->view.local = view_local;
 	n->view.peers = view_peers;
 
+	ev_init(&n->ring_timer, on_ring_timer);
+	n->ring_timer.data = n;
 	rc = start_gossip(n, err);
 	if (rc)
 		goto fail;
+	node_rebuild_ring(n);
 	rc = start_cql(n, err);
 	if (rc)
 		goto fail;
@@ -656,8 +802,10 @@ void node_free(struct node *n)
 	int64_t t0 = clock_mono_ms();
 	n->stopping = true;
 	/* Reverse of start-up: stop answering, then leave the cluster, then storage. */
-	if (n->loop)
+	if (n->loop) {
 		ev_timer_stop(n->loop, &n->load_timer);
+		ev_timer_stop(n->loop, &n->ring_timer);
+	}
 	admin_free(n->admin);
 	n->admin = NULL;
 	if (n->cql) {
@@ -683,6 +831,10 @@ void node_free(struct node *n)
 	}
 	schema_free(n->schema);
 	n->schema = NULL;
+	if (n->ring) {
+		ring_unref(n->ring);
+		n->ring = NULL;
+	}
 	if (n->store) {
 		struct cerr e = {0};
 		if (store_flush(n->store, &e))

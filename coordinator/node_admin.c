@@ -601,6 +601,13 @@ static int h_metrics(void *ctx, const char *query, struct buf *out, const char *
 	       (double)n->disk_wal_bytes);
 	metric(out, "colonnade_storage_wal_files", "gauge", "Write-ahead log files.",
 	       (double)n->disk_wal_files);
+	metric(out, "colonnade_ring_nodes", "gauge",
+	       "Nodes owning tokens in the current ring snapshot.",
+	       n->ring ? (double)ring_node_count(n->ring) : 0);
+	metric(out, "colonnade_ring_tokens", "gauge", "Tokens in the current ring snapshot.",
+	       n->ring ? (double)ring_token_count(n->ring) : 0);
+	metric(out, "colonnade_ring_rebuilds_total", "counter",
+	       "Ring snapshots built from gossip changes.", (double)n->ring_rebuilds);
 	if (n->proxy) {
 		struct proxy_stats ps;
 		proxy_get_stats(n->proxy, &ps);

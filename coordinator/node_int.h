@@ -11,6 +11,8 @@
 #include "coordinator/node.h"
 #include "coordinator/systables.h"
 
+#include "core/net.h"
+
 #include <ev.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -22,6 +24,7 @@ struct cqlserver;
 struct messaging;
 struct gossiper;
 struct proxy;
+struct ring;
 
 #define NODE_ADDR_MAX 64
 
@@ -42,10 +45,13 @@ struct node {
 	uint8_t tokens_value[5 + 8 * IDENTITY_MAX_TOKENS]; /* our TOKENS app state */
 	size_t tokens_value_len;
 	struct cluster_view view; /* system.local / system.peers for the CQL server */
+	struct ring *ring;        /* current ring snapshot (core/ring.h), rebuilt from gossip */
+	uint64_t ring_rebuilds;   /* snapshots built (for /metrics) */
 
 	ev_signal sigterm, sigint;
 	ev_timer load_timer;
-	int64_t load_bytes; /* size of the data directory, refreshed by load_timer */
+	ev_timer ring_timer; /* deferred ring rebuild (node_ring_dirty) */
+	int64_t load_bytes;  /* size of the data directory, refreshed by load_timer */
 	int64_t disk_sst_bytes, disk_sst_files; /* RocksDB SST files, same refresh */
 	int64_t disk_wal_bytes, disk_wal_files; /* RocksDB write-ahead logs */
 	int64_t start_mono_ms;
@@ -76,6 +82,20 @@ struct node_endpoint {
 typedef void (*node_endpoint_fn)(void *ctx, const struct node_endpoint *ep);
 /* This node first, then every endpoint gossip knows, on the loop thread. */
 void node_each_endpoint(struct node *n, node_endpoint_fn fn, void *ctx);
+
+/*
+ * The ring: this node and every peer whose gossiped STATUS is NORMAL or
+ * LEAVING (Cassandra's token metadata: joining nodes are pending, LEFT ones
+ * gone), down or not, with their tokens, dc and rack.  Rebuilt on the loop
+ * when gossip reports a join, restart, removal or a change of TOKENS,
+ * STATUS, DC or RACK; requests hold a reference to the snapshot they started
+ * with (ring_ref/ring_unref), so a swap never disturbs them.
+ * node_ring_ref() returns a new reference (NULL before the first build).
+ */
+struct ring *node_ring_ref(struct node *n);
+/* For struct storage_proxy_config: is ring node idx up; its internode address. */
+bool node_ring_alive(void *node, const struct ring *r, size_t idx);
+int node_ring_addr(void *node, const struct ring *r, size_t idx, struct net_addr *out);
 
 /* The admin routes (node_admin.c) and their count. */
 extern const struct admin_route node_admin_routes[];

@@ -8,12 +8,15 @@
  * gossip rounds; the measured time is printed (a figure, not an assertion on
  * speed).
  */
+#include "cli/lib/admin_client.h"
 #include "tests/cluster/harness/cluster.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define ROUND_MS 50
 /* Convergence: every node must see every other UN within this many rounds. */
@@ -66,6 +69,49 @@ static void expect_all_up(const char *what)
 	CL_ASSERT(ms >= 0, "%s: not every node sees every node UN", what);
 	cr_log_info("%s: all UN after %lld ms (%lld rounds)", what, (long long)ms,
 	            (long long)(ms / ROUND_MS));
+}
+
+/* A metric's value in node k's /metrics (unlabelled series), or -1. */
+static double metric_at(int k, const char *name)
+{
+	struct admin_target t;
+	struct cerr e = {0};
+	if (admin_target_parse(c->nodes[k].addr, ADMIN_DEFAULT_PORT, &t, &e))
+		return -1;
+	snprintf(t.bind_host, sizeof(t.bind_host), "%s", c->client_addr);
+	int status;
+	char *body;
+	size_t len;
+	if (admin_get(&t, "/metrics", &status, &body, &len, &e))
+		return -1;
+	double v = -1;
+	size_t nl = strlen(name);
+	for (char *l = body; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (!strncmp(l, name, nl) && l[nl] == ' ') {
+			v = strtod(l + nl + 1, NULL);
+			break;
+		}
+	}
+	free(body);
+	return v;
+}
+
+/* Wait until every running node's ring snapshot holds `nodes` nodes. */
+static bool rings_hold(int nodes, int timeout_ms)
+{
+	int64_t deadline = cluster_now_ms() + timeout_ms;
+	for (;;) {
+		bool all = true;
+		for (int k = 1; k <= c->n; k++)
+			if (c->nodes[k].pid > 0 && !c->nodes[k].paused)
+				all &= metric_at(k, "colonnade_ring_nodes") == nodes &&
+				       metric_at(k, "colonnade_ring_tokens") == nodes * 16;
+		if (all)
+			return true;
+		if (cluster_now_ms() > deadline)
+			return false;
+		usleep(20000);
+	}
 }
 
 /* Heartbeat of the endpoint at `addr` in node k's gossipinfo, or -1. */
@@ -163,6 +209,8 @@ Test(membership, five_nodes_converge)
 		CL_EXPECT(sum > 0.999 && sum < 1.001, "node %d: ownership sums to %f", k, sum);
 		json_free(j);
 	}
+	/* The ring snapshot every node keeps for requests agrees. */
+	CL_EXPECT(rings_hold(5, 10000), "every node's ring holds 5 nodes and 80 tokens");
 }
 
 Test(membership, killed_node_is_down_then_up_with_higher_generation)
@@ -184,6 +232,7 @@ Test(membership, killed_node_is_down_then_up_with_higher_generation)
 	            (long long)(cluster_now_ms() - t0));
 	CL_ASSERT(cluster_wait_status(c, others, 4, others, 4, "UN", DETECT_MS) >= 0,
 	          "the survivors must still see each other UN");
+	CL_EXPECT(rings_hold(5, 5000), "a down node keeps its tokens in the ring");
 
 	CL_ASSERT(cluster_start_node(c, 3) == 0, "restart node 3");
 	CL_ASSERT(cluster_wait_admin(c, 3, START_MS) >= 0, "node 3 back");
@@ -296,6 +345,7 @@ Test(membership, moved_node_keeps_host_id_and_tokens)
 	char code[3] = "";
 	CL_EXPECT(cluster_status_code(c, 1, addr, code) == 0 && !strcmp(code, "UN"),
 	          "node 1 sees %s as %s", addr, code);
+	CL_EXPECT(rings_hold(4, 10000), "the moved node is in every ring once");
 }
 
 /* A node that hears garbage on port 7000 logs it, naming the sender, and keeps gossiping. */
