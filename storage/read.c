@@ -265,8 +265,23 @@ static int row_finish(struct rctx *r, struct cerr *err)
 		bool live = cellval_live(&v, r->now);
 		if (!live && !tombs)
 			continue;
+		/* Cells of a dropped column (id no longer described) are invisible. */
+		const struct store_column *col = tdesc_column(r->d, c->col);
+		if (!col)
+			continue;
 		struct store_cell *o = &r->out[n_out];
 		memset(o, 0, sizeof(*o));
+		path_offs[n_out] = SIZE_MAX;
+		if (c->path_len) {
+			const struct cqltype *pt = codec_path_type(col->type);
+			struct bufreader br;
+			bufreader_init(&br, r->bytes.data + c->path_off, c->path_len);
+			size_t at = r->paths.len;
+			if (!pt || cqltype_decode_ordered(pt, &br, false, &r->paths, NULL) != 0)
+				continue; /* the column's type changed shape or bytes unreadable */
+			path_offs[n_out] = at;
+			o->path_len = r->paths.len - at;
+		}
 		o->col = c->col;
 		o->ts = v.ts;
 		if (live) {
@@ -278,18 +293,6 @@ static int row_finish(struct rctx *r, struct cerr *err)
 		} else {
 			o->tombstone = true;
 			o->ldt = v.ldt;
-		}
-		path_offs[n_out] = SIZE_MAX;
-		if (c->path_len) {
-			const struct store_column *col = tdesc_column(r->d, c->col);
-			const struct cqltype *pt = col ? codec_path_type(col->type) : NULL;
-			struct bufreader br;
-			bufreader_init(&br, r->bytes.data + c->path_off, c->path_len);
-			size_t at = r->paths.len;
-			if (!pt || cqltype_decode_ordered(pt, &br, false, &r->paths, NULL) != 0)
-				continue; /* column dropped or bytes unreadable: skip */
-			path_offs[n_out] = at;
-			o->path_len = r->paths.len - at;
 		}
 		n_out++;
 	}

@@ -1177,3 +1177,35 @@ Test(storage, concurrent_writers_converge_to_the_newest)
 	}
 	cr_expect_eq(raw_count(t), 16, "compaction merged every operand");
 }
+
+Test(storage, dropped_column_cells_are_invisible)
+{
+	struct store_table *t = make_table(26, 1, false, 864000);
+	struct store_mutation m;
+	begin(&m, t, 1);
+	struct intbox c = I(1), v = I(5);
+	struct store_value cv = V(c.b, 4);
+	cr_assert_eq(store_mutation_set_cell(&m, &cv, 1, 2, NULL, v.b, 4, 10, 0), 0);
+	apply(&m);
+	set_text(t, 1, 2, "other row", 10, 0);
+	struct rows r;
+	read_all(t, 1, NULL, 0, 0, NOW, &r);
+	cr_assert_eq(r.n, 2);
+	/* ALTER TABLE DROP: the descriptor loses column 2 */
+	struct store_table_desc d = *store_table_desc(t);
+	struct store_column cols[4];
+	size_t n = 0;
+	for (size_t i = 0; i < d.n_cols; i++)
+		if (d.cols[i].id != 2)
+			cols[n++] = d.cols[i];
+	d.cols = cols;
+	d.n_cols = n;
+	struct cerr e = {0};
+	cr_assert_eq(store_table_alter(t, &d, &e), 0, "%s", e.msg);
+	read_all(t, 1, NULL, 0, 0, NOW, &r);
+	cr_assert_eq(r.n, 1, "the row holding only a dropped column's cell is gone");
+	cr_expect_eq(r.r[0].ck, 2);
+	begin(&m, t, 1);
+	cr_expect_eq(store_mutation_set_cell(&m, &cv, 1, 2, NULL, v.b, 4, 11, 0), COL_EINVAL);
+	store_mutation_release(&m);
+}
