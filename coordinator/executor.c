@@ -3544,6 +3544,7 @@ void executor_run(struct executor *ex, struct exec_req *req)
 	bufreader_init(&r, req->body, req->body_len);
 	req->failed = false;
 	req->warning[0] = 0;
+	buf_reset(&req->body_out);
 	bool handed = false;
 	switch (req->opcode) {
 	case CQL_OP_QUERY: handed = do_query(ex, req, &r); break;

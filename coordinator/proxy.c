@@ -10,11 +10,48 @@
 /* Row-callback stops are signalled with this value; it is not an error. */
 #define PROXY_STOP 1
 
+enum pending_kind { PENDING_WRITE, PENDING_READ, PENDING_SCAN };
+
+/* A request queued while deferring (tests): its borrowed arguments, as given. */
+struct pending {
+	enum pending_kind kind;
+	const struct schema_keyspace *ks;
+	uint16_t cl;
+	struct store_mutation *const *muts;
+	size_t n;
+	enum proxy_write_type wt;
+	const struct proxy_read *rd;
+	const struct proxy_scan *sc;
+	store_row_fn row_fn;
+	void *row_ctx;
+	proxy_done_fn done;
+	void *ctx;
+};
+
 struct proxy {
 	struct store *store;
 	char dc[64];
 	struct proxy_stats stats;
+	bool defer;
+	struct pending *pend;
+	size_t n_pend, cap_pend;
 };
+
+static bool defer_push(struct proxy *p, const struct pending *x)
+{
+	if (!p->defer)
+		return false;
+	if (p->n_pend == p->cap_pend) {
+		size_t nc = p->cap_pend ? p->cap_pend * 2 : 16;
+		struct pending *np = realloc(p->pend, nc * sizeof(*np));
+		if (!np)
+			return false; /* run it now rather than lose it */
+		p->pend = np;
+		p->cap_pend = nc;
+	}
+	p->pend[p->n_pend++] = *x;
+	return true;
+}
 
 const char *proxy_write_type_name(enum proxy_write_type t)
 {
@@ -38,7 +75,37 @@ int proxy_new_local(struct store *store, const char *local_dc, struct proxy **ou
 
 void proxy_free(struct proxy *p)
 {
+	if (p)
+		free(p->pend);
 	free(p);
+}
+
+void proxy_set_defer(struct proxy *p, bool defer)
+{
+	p->defer = defer;
+}
+
+size_t proxy_run_deferred(struct proxy *p)
+{
+	size_t ran = 0;
+	bool was = p->defer;
+	while (p->n_pend) {
+		/* take the oldest; completions may queue more behind it */
+		struct pending x = p->pend[0];
+		memmove(p->pend, p->pend + 1, (p->n_pend - 1) * sizeof(*p->pend));
+		p->n_pend--;
+		p->defer = false;
+		if (x.kind == PENDING_WRITE)
+			proxy_write(p, x.ks, x.cl, x.muts, x.n, x.wt, x.done, x.ctx);
+		else if (x.kind == PENDING_READ)
+			proxy_read_partition(p, x.ks, x.cl, x.rd, x.row_fn, x.row_ctx, x.done,
+			                     x.ctx);
+		else
+			proxy_scan(p, x.ks, x.cl, x.sc, x.row_fn, x.row_ctx, x.done, x.ctx);
+		p->defer = was;
+		ran++;
+	}
+	return ran;
 }
 
 void proxy_get_stats(const struct proxy *p, struct proxy_stats *out)
@@ -146,6 +213,16 @@ void proxy_write(struct proxy *p, const struct schema_keyspace *ks, uint16_t cl,
                  struct store_mutation *const *muts, size_t n, enum proxy_write_type wt,
                  proxy_done_fn done, void *ctx)
 {
+	struct pending x = {.kind = PENDING_WRITE,
+	                    .ks = ks,
+	                    .cl = cl,
+	                    .muts = muts,
+	                    .n = n,
+	                    .wt = wt,
+	                    .done = done,
+	                    .ctx = ctx};
+	if (defer_push(p, &x))
+		return;
 	struct proxy_result res;
 	if (proxy_check(p, ks, cl, true, &res)) {
 		res.write_type = wt;
@@ -173,6 +250,16 @@ void proxy_read_partition(struct proxy *p, const struct schema_keyspace *ks, uin
                           const struct proxy_read *rd, store_row_fn row_fn, void *row_ctx,
                           proxy_done_fn done, void *ctx)
 {
+	struct pending x = {.kind = PENDING_READ,
+	                    .ks = ks,
+	                    .cl = cl,
+	                    .rd = rd,
+	                    .row_fn = row_fn,
+	                    .row_ctx = row_ctx,
+	                    .done = done,
+	                    .ctx = ctx};
+	if (defer_push(p, &x))
+		return;
 	struct proxy_result res;
 	if (proxy_check(p, ks, cl, false, &res)) {
 		done(ctx, &res);
@@ -193,6 +280,16 @@ void proxy_scan(struct proxy *p, const struct schema_keyspace *ks, uint16_t cl,
                 const struct proxy_scan *sc, store_row_fn row_fn, void *row_ctx, proxy_done_fn done,
                 void *ctx)
 {
+	struct pending x = {.kind = PENDING_SCAN,
+	                    .ks = ks,
+	                    .cl = cl,
+	                    .sc = sc,
+	                    .row_fn = row_fn,
+	                    .row_ctx = row_ctx,
+	                    .done = done,
+	                    .ctx = ctx};
+	if (defer_push(p, &x))
+		return;
 	struct proxy_result res;
 	if (proxy_check(p, ks, cl, false, &res)) {
 		done(ctx, &res);

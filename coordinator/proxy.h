@@ -18,6 +18,8 @@
  *   (Cassandra's words).  A write at ANY always succeeds (a hint would do).
  *
  * Row callbacks (reads) run before the completion callback, on the loop thread.
+ * Every argument (mutations, read and scan descriptions, the slices they point
+ * to) is borrowed until done() is called, which may be after the call returns.
  */
 #ifndef COLONNADE_COORDINATOR_PROXY_H
 #define COLONNADE_COORDINATOR_PROXY_H
@@ -68,7 +70,7 @@ int proxy_check(struct proxy *p, const struct schema_keyspace *ks, uint16_t cl, 
 
 /*
  * Apply mutations (each one partition, atomically; a BATCH passes all of its
- * partitions).  done() is called once.  Mutations are borrowed for the call.
+ * partitions).  done() is called once; the mutations are borrowed until then.
  */
 void proxy_write(struct proxy *p, const struct schema_keyspace *ks, uint16_t cl,
                  struct store_mutation *const *muts, size_t n, enum proxy_write_type wt,
@@ -101,6 +103,15 @@ struct proxy_scan {
 void proxy_scan(struct proxy *p, const struct schema_keyspace *ks, uint16_t cl,
                 const struct proxy_scan *sc, store_row_fn row_fn, void *row_ctx, proxy_done_fn done,
                 void *ctx);
+
+/*
+ * Tests: with defer on, every request is queued instead of run, and runs (rows,
+ * then done) only from proxy_run_deferred(), which also runs what those
+ * completions queue; it returns how many requests ran.  This is how the
+ * executor's asynchronous paths are exercised before replicas exist.
+ */
+void proxy_set_defer(struct proxy *p, bool defer);
+size_t proxy_run_deferred(struct proxy *p);
 
 /* Counters for metrics. */
 struct proxy_stats {

@@ -485,3 +485,160 @@ Test(executor, schema_row_golden_bytes)
 	cr_assert(memcmp(c.val, tomb, sizeof(tomb)) == 0);
 	cr_assert_null(schema_snap_keyspace(schema_current(sch), "ks"));
 }
+
+/* ---- asynchronous completion: the proxy answers after executor_run returns ---- */
+
+static int done_calls;
+static void on_done(struct exec_req *r)
+{
+	(void)r;
+	done_calls++;
+}
+
+/* Run one request body whose frame is destroyed as soon as executor_run returns. */
+static void run_deferred(uint8_t opcode, const struct buf *body)
+{
+	uint8_t *frame = malloc(body->len);
+	cr_assert(frame);
+	memcpy(frame, body->data, body->len);
+	req.session = &sess;
+	req.opcode = opcode;
+	req.body = frame;
+	req.body_len = body->len;
+	req.done = on_done;
+	done_calls = 0;
+	proxy_set_defer(px, true);
+	executor_run(ex, &req);
+	memset(frame, 0xAA, body->len); /* the executor must have copied what it needs */
+	free(frame);
+	cr_assert_eq(done_calls, 0, "answered before the proxy completed (failed %d: %s)",
+	             req.failed, req.error.msg);
+	cr_assert(proxy_run_deferred(px) > 0);
+	proxy_set_defer(px, false);
+	cr_assert_eq(done_calls, 1);
+	cr_assert(!req.failed, "error 0x%04x %s", req.error.code, req.error.msg);
+}
+
+static void query_body(struct buf *b, const char *q, int32_t page_size, const struct cql_slice *st,
+                       const struct cql_slice *vals, uint16_t nvals)
+{
+	buf_reset(b);
+	cql_put_long_string(b, q, strlen(q));
+	cql_put_short(b, CL_QUORUM);
+	uint8_t flags = (nvals ? CQL_QF_VALUES : 0) | (page_size > 0 ? CQL_QF_PAGE_SIZE : 0) |
+	                (st && st->len > 0 ? CQL_QF_PAGING_STATE : 0);
+	cql_put_byte(b, flags);
+	if (nvals) {
+		cql_put_short(b, nvals);
+		for (uint16_t i = 0; i < nvals; i++)
+			cql_put_bytes(b, vals[i].p, vals[i].len);
+	}
+	if (page_size > 0)
+		cql_put_int(b, page_size);
+	if (st && st->len > 0)
+		cql_put_bytes(b, st->p, st->len);
+}
+
+Test(executor, asynchronous_proxy_completion)
+{
+	run_ok("CREATE KEYSPACE a WITH replication = {'class': 'SimpleStrategy', "
+	       "'replication_factor': 1}");
+	run_ok("CREATE TABLE a.t (k int, c int, v text, PRIMARY KEY (k, c))");
+	struct buf body;
+	buf_init(&body);
+	/* writes with bound values: the values outlive the frame */
+	for (int k = 0; k < 3; k++)
+		for (int c = 0; c < 4; c++) {
+			uint8_t kb[4], cb[4];
+			be32_store(kb, (uint32_t)k);
+			be32_store(cb, (uint32_t)c);
+			char v[8];
+			snprintf(v, sizeof(v), "v%d%d", k, c);
+			struct cql_slice vals[3] = {{kb, 4}, {cb, 4}, {(const uint8_t *)v, 3}};
+			query_body(&body, "INSERT INTO a.t (k, c, v) VALUES (?, ?, ?)", 0, NULL,
+			           vals, 3);
+			run_deferred(CQL_OP_QUERY, &body);
+			cr_assert_eq(be32_load(req.body_out.data), CQL_RESULT_VOID);
+		}
+	/* a SELECT over an IN list, in pages of 5: several reads per page, each completing
+	 * later, and the paging state carried across */
+	uint8_t state[256];
+	struct cql_slice st = {state, -1};
+	char all[512] = "";
+	int pages = 0;
+	do {
+		query_body(&body, "SELECT v FROM a.t WHERE k IN (2, 0, 1)", 5, &st, NULL, 0);
+		run_deferred(CQL_OP_QUERY, &body);
+		pages++;
+		struct bufreader r;
+		bufreader_init(&r, req.body_out.data, req.body_out.len);
+		cr_assert_eq(cql_get_int(&r), CQL_RESULT_ROWS);
+		int32_t flags = cql_get_int(&r);
+		cql_get_int(&r);
+		st.len = -1;
+		if (flags & CQL_ROWS_HAS_MORE_PAGES) {
+			struct cql_slice ps = cql_get_bytes(&r);
+			memcpy(state, ps.p, (size_t)ps.len);
+			st.len = ps.len;
+		}
+		cql_get_string(&r);
+		cql_get_string(&r);
+		cql_get_string(&r);
+		cql_get_short(&r);
+		int32_t n = cql_get_int(&r);
+		cr_assert(n <= 5);
+		for (int32_t i = 0; i < n; i++) {
+			struct cql_slice v = cql_get_bytes(&r);
+			strncat(all, (const char *)v.p, (size_t)v.len);
+			strcat(all, ",");
+		}
+	} while (st.len > 0 && pages < 10);
+	cr_assert_eq(pages, 3);
+	cr_assert_str_eq(all, "v20,v21,v22,v23,v00,v01,v02,v03,v10,v11,v12,v13,");
+	/* a full scan, completing later */
+	query_body(&body, "SELECT count(*) FROM a.t", 0, NULL, NULL, 0);
+	run_deferred(CQL_OP_QUERY, &body);
+	char out[64];
+	rows_text(out, sizeof(out));
+	cr_assert_str_eq(out, "12;");
+	/* a protocol BATCH, completing later */
+	buf_reset(&body);
+	cql_put_byte(&body, CQL_BATCH_LOGGED);
+	cql_put_short(&body, 2);
+	const char *d1 = "DELETE FROM a.t WHERE k = ?";
+	uint8_t kb[4];
+	be32_store(kb, 1);
+	cql_put_byte(&body, 0);
+	cql_put_long_string(&body, d1, strlen(d1));
+	cql_put_short(&body, 1);
+	cql_put_bytes(&body, kb, 4);
+	const char *d2 = "DELETE FROM a.t WHERE k = 2 AND c = 3";
+	cql_put_byte(&body, 0);
+	cql_put_long_string(&body, d2, strlen(d2));
+	cql_put_short(&body, 0);
+	cql_put_short(&body, CL_ONE);
+	cql_put_byte(&body, 0);
+	run_deferred(CQL_OP_BATCH, &body);
+	cr_assert_eq(be32_load(req.body_out.data), CQL_RESULT_VOID);
+	run_ok("SELECT count(*) FROM a.t");
+	rows_text(out, sizeof(out));
+	cr_assert_str_eq(out, "7;");
+	/* Unavailable still answers at once, before anything is queued */
+	run_ok("CREATE KEYSPACE a3 WITH replication = {'class': 'SimpleStrategy', "
+	       "'replication_factor': 3}");
+	run_ok("CREATE TABLE a3.t (k int PRIMARY KEY)");
+	query_body(&body, "SELECT * FROM a3.t WHERE k = 1", 0, NULL, NULL, 0);
+	req.body = body.data;
+	req.body_len = body.len;
+	req.opcode = CQL_OP_QUERY;
+	req.done = on_done;
+	done_calls = 0;
+	proxy_set_defer(px, true);
+	executor_run(ex, &req);
+	proxy_set_defer(px, false);
+	cr_assert_eq(done_calls, 1);
+	cr_assert(req.failed);
+	cr_assert_eq(req.error.code, CQL_ERR_UNAVAILABLE);
+	cr_assert_eq(req.error.required, 2);
+	buf_release(&body);
+}
