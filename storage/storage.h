@@ -39,6 +39,10 @@
  * | path          | var   | cells of non-frozen collections only: ordered encoding  |
  * |               |       | of the element (set), key (map) or timeuuid (list)      |
  *
+ * The partition prefix (token | escaped key) is the CFs' RocksDB prefix: SST
+ * and memtable bloom filters are built over it, so a partition read skips
+ * every file that holds nothing of the partition.
+ *
  * A clustering bound (range tombstones, slices) is a prefix of the clustering
  * components followed by 0x00 (start inclusive / end exclusive) or 0xFF
  * (start exclusive / end inclusive): component encodings never start with
@@ -66,7 +70,8 @@
  * ldt wins, then the greater value (unsigned bytes), then the greater encoded
  * bytes — a total order, so the merge is a max: associative, commutative,
  * idempotent.  Row, range and partition tombstones hide cells and row markers
- * with timestamp <= theirs at read time.
+ * with timestamp <= theirs at read time; cells whose column id the current
+ * descriptor no longer has (dropped columns) are invisible.
  *
  * COMPACTION FILTER (per table CF, reading the table's gc_grace_seconds):
  * expired TTL cells become tombstones with ldt = expiry; cell tombstones with
