@@ -27,7 +27,11 @@
  *
  * Ownership: the server borrows everything in struct cqlserver_deps (they
  * must outlive it) and owns its executor, its connections' state and, when
- * deps->prepared is NULL, a prepared-statement cache.
+ * deps->prepared is NULL, a prepared-statement cache.  A request may still be
+ * in the proxy when its connection closes: its state lives until the proxy
+ * answers.  Shutdown order: make the proxy finish or fail what it has in
+ * flight (its callbacks run while the server still exists), then
+ * cqlserver_free(), then free the proxy.
  */
 #ifndef COLONNADE_COORDINATOR_CQLSERVER_H
 #define COLONNADE_COORDINATOR_CQLSERVER_H
