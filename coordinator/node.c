@@ -6,6 +6,8 @@
 #include "coordinator/cqlserver.h"
 #include "coordinator/proxy.h"
 #include "coordinator/schema.h"
+#include "coordinator/storage_proxy.h"
+#include "coordinator/verbs.h"
 #include "core/clock.h"
 #include "core/ring.h"
 #include "core/log.h"
@@ -622,6 +624,38 @@ static int start_gossip(struct node *n, struct cerr *err)
 	return 0;
 }
 
+/*
+ * The replicated request path: the replica side (MUTATION / READ verbs on
+ * messaging) and the coordinator side (storage_proxy, reading the node's ring
+ * snapshot, liveness and addresses through node_ring_alive/addr).
+ */
+static int start_replication(struct node *n, struct cerr *err)
+{
+	const struct config *cfg = &n->cfg;
+	struct verbs_config vc;
+	memset(&vc, 0, sizeof(vc));
+	vc.msg = n->msg;
+	vc.store = n->store;
+	vc.forward_timeout_ms = (unsigned)cfg->write_request_timeout_ms;
+	int rc = verbs_new(&vc, &n->verbs, err);
+	if (rc)
+		return rc;
+	struct storage_proxy_config sc;
+	memset(&sc, 0, sizeof(sc));
+	sc.msg = n->msg;
+	sc.store = n->store;
+	sc.local_dc = cfg->dc;
+	sc.write_timeout_ms = (unsigned)cfg->write_request_timeout_ms;
+	sc.read_timeout_ms = (unsigned)cfg->read_request_timeout_ms;
+	sc.range_timeout_ms = (unsigned)cfg->range_request_timeout_ms;
+	sc.storage_port = (uint16_t)cfg->storage_port;
+	sc.is_alive = node_ring_alive;
+	sc.alive_ctx = n;
+	sc.addr_of = node_ring_addr;
+	sc.addr_ctx = n;
+	return storage_proxy_new(&sc, &n->sp, err);
+}
+
 static int start_cql(struct node *n, struct cerr *err)
 {
 	const struct config *cfg = &n->cfg;
@@ -750,6 +784,9 @@ int node_new(const struct config *cfg, struct node **out, struct cerr *err)
 	if (rc)
 		goto fail;
 	node_rebuild_ring(n);
+	rc = start_replication(n, err);
+	if (rc)
+		goto fail;
 	rc = start_cql(n, err);
 	if (rc)
 		goto fail;
@@ -825,6 +862,11 @@ void node_free(struct node *n)
 		messaging_free(n->msg);
 		n->msg = NULL;
 	}
+	/* After messaging_free(), which ends their requests in flight. */
+	storage_proxy_free(n->sp);
+	n->sp = NULL;
+	verbs_free(n->verbs);
+	n->verbs = NULL;
 	if (n->proxy) {
 		proxy_free(n->proxy);
 		n->proxy = NULL;

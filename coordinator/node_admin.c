@@ -17,6 +17,8 @@
 #include "coordinator/cqlserver.h"
 #include "coordinator/proxy.h"
 #include "coordinator/schema.h"
+#include "coordinator/storage_proxy.h"
+#include "coordinator/verbs.h"
 #include "core/ring.h"
 #include "core/clock.h"
 #include "core/config.h"
@@ -619,6 +621,37 @@ static int h_metrics(void *ctx, const char *query, struct buf *out, const char *
 		       (double)ps.scans);
 		metric(out, "colonnade_proxy_unavailables_total", "counter",
 		       "Requests refused as Unavailable.", (double)ps.unavailables);
+	}
+
+	if (n->sp) {
+		struct storage_proxy_stats ss;
+		storage_proxy_get_stats(n->sp, &ss);
+		metric(out, "colonnade_replicated_writes_total", "counter",
+		       "Writes coordinated to replicas.", (double)ss.writes);
+		metric(out, "colonnade_replicated_write_timeouts_total", "counter",
+		       "Coordinated writes that timed out.", (double)ss.write_timeouts);
+		metric(out, "colonnade_replicated_reads_total", "counter",
+		       "Reads coordinated to replicas.", (double)ss.reads);
+		metric(out, "colonnade_replicated_read_timeouts_total", "counter",
+		       "Coordinated reads that timed out.", (double)ss.read_timeouts);
+		metric(out, "colonnade_replicated_unavailables_total", "counter",
+		       "Coordinated requests refused as Unavailable.", (double)ss.unavailables);
+		metric(out, "colonnade_read_repairs_total", "counter",
+		       "Read-repair mutations sent.", (double)ss.read_repairs);
+		metric(out, "colonnade_replicated_in_flight", "gauge",
+		       "Coordinated requests in flight.", (double)ss.in_flight);
+	}
+	if (n->verbs) {
+		struct verbs_stats vs;
+		verbs_get_stats(n->verbs, &vs);
+		metric(out, "colonnade_replica_mutations_total", "counter",
+		       "Mutations applied for coordinators.", (double)vs.mutations);
+		metric(out, "colonnade_replica_mutation_failures_total", "counter",
+		       "Mutations refused (malformed, unknown table, store error).",
+		       (double)vs.mutation_fails);
+		metric(out, "colonnade_replica_reads_total", "counter",
+		       "Reads served for coordinators (data, digest, range).",
+		       (double)(vs.reads + vs.digests + vs.range_reads));
 	}
 
 	struct admin_stats as;

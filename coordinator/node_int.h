@@ -25,6 +25,8 @@ struct messaging;
 struct gossiper;
 struct proxy;
 struct ring;
+struct storage_proxy;
+struct verbs;
 
 #define NODE_ADDR_MAX 64
 
@@ -41,6 +43,8 @@ struct node {
 	struct gossiper *gossiper;
 	struct cqlserver *cql;
 	struct proxy *proxy;
+	struct storage_proxy *sp; /* replicated reads/writes (coordinator side) */
+	struct verbs *verbs;      /* MUTATION / READ handlers (replica side) */
 	struct admin *admin;
 	uint8_t tokens_value[5 + 8 * IDENTITY_MAX_TOKENS]; /* our TOKENS app state */
 	size_t tokens_value_len;
