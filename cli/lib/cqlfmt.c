@@ -120,6 +120,19 @@ void cqlfmt_value(struct buf *out, const struct cqltype *t, const struct cql_sli
 		put_escaped_text(out, v->p, (size_t)v->len);
 		return;
 	}
+	if (cqltype_is_collection(t)) {
+		/* Text elements get the same escapes inside collections (cqlsh formats them
+		 * with format_value_text too); no other element type yields a control
+		 * character or a backslash. */
+		struct buf tmp;
+		buf_init(&tmp);
+		cqltype_format(t, v->p, (size_t)v->len, &tmp);
+		if (!buf_ok(&tmp))
+			out->oom = true;
+		put_escaped_text(out, tmp.data, tmp.len);
+		buf_release(&tmp);
+		return;
+	}
 	cqltype_format(t, v->p, (size_t)v->len, out);
 }
 

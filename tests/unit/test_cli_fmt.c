@@ -258,3 +258,24 @@ Test(fmt, quoting_names_and_strings)
 	cr_assert_str_eq((char *)b.data, "orders \"Orders\" \"select\" \"a\"\"b\" 'it''s'");
 	buf_release(&b);
 }
+
+Test(fmt, text_inside_collections_is_escaped_too)
+{
+	const struct cqltype *lt = NULL;
+	cr_assert_eq(cqltype_parse("list<text>", 10, &lt, NULL), 0);
+	struct buf v, out;
+	buf_init(&v);
+	buf_init(&out);
+	buf_put_u32be(&v, 2);
+	buf_put_u32be(&v, 3);
+	buf_put(&v, "a\nb", 3);
+	buf_put_u32be(&v, 3);
+	buf_put(&v, "c\\d", 3);
+	struct cql_slice s = {v.data, (int32_t)v.len};
+	cqlfmt_value(&out, lt, &s);
+	buf_put_u8(&out, 0);
+	cr_assert_str_eq((char *)out.data, "['a\\nb', 'c\\\\d']");
+	buf_release(&v);
+	buf_release(&out);
+	cqltype_free(lt);
+}
