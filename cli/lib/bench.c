@@ -1237,6 +1237,14 @@ static int bench_run(struct bench_opts *o)
 
 	/* Request pool, value bytes, key generators. */
 	size_t n_reqs = (size_t)total * (size_t)o->inflight;
+	if (n_reqs > BENCH_MAX_SLOTS) {
+		fprintf(stderr,
+		        "colonnade bench: %d connections x %d in flight is more than %d requests "
+		        "in flight; lower --connections or --inflight\n",
+		        total, o->inflight, BENCH_MAX_SLOTS);
+		exit_code = 2;
+		goto out;
+	}
 	b->reqs = calloc(n_reqs, sizeof(*b->reqs));
 	b->value = malloc((size_t)o->value_size + 257);
 	b->seq = malloc(sizeof(*b->seq));
