@@ -65,6 +65,9 @@ const char *bench_dist_name(enum bench_dist d);
 #define BENCH_MAX_CONNECTIONS 1024  /* per node */
 #define BENCH_MAX_VALUE       (16 * 1024 * 1024)
 #define BENCH_NAME_MAX        48 /* keyspace and table names (Cassandra allows 48) */
+/* Requests in flight over all connections: each holds a ~100-byte slot, and
+ * beyond this a 2-core client measures its own queueing, not the server. */
+#define BENCH_MAX_SLOTS 262144
 
 struct bench_opts {
 	enum bench_workload workload;
