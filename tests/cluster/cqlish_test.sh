@@ -238,7 +238,7 @@ key Enter
 key Enter
 check "paging goes on with Enter" "eeeee"
 wait_for "cqlish:shop>" >/dev/null
-if tmux capture-pane -t "$TSESSION" -p -e | grep -F 'eeeee' | grep -q $'\033'; then
+if tmux capture-pane -t "$TSESSION" -p -e -S -200 | grep -F 'eeeee' | grep -q $'\033'; then
 	pass "interactive: colours on a terminal"
 else
 	fail "interactive: colours on a terminal" "no escape sequence around the value 'eeeee'"
