@@ -1160,6 +1160,19 @@ static int bench_run(struct bench_opts *o)
 	int connect_nodes = o->discover ? b->n_nodes : n_contacts;
 	int total = 0;
 	b->cap_per_conn = (unsigned)o->inflight;
+	{
+		/* Bound the slots before opening anything. */
+		long planned = o->total_connections ? o->total_connections
+		                                    : (long)o->connections * connect_nodes;
+		if ((size_t)planned * (size_t)o->inflight > BENCH_MAX_SLOTS) {
+			fprintf(stderr,
+			        "colonnade bench: %ld connections x %d in flight is more than %d "
+			        "requests in flight; lower --connections or --inflight\n",
+			        planned, o->inflight, BENCH_MAX_SLOTS);
+			exit_code = 2;
+			goto out;
+		}
+	}
 	for (int i = 0; i < connect_nodes; i++) {
 		int n = o->connections;
 		if (o->total_connections)
@@ -1237,14 +1250,6 @@ static int bench_run(struct bench_opts *o)
 
 	/* Request pool, value bytes, key generators. */
 	size_t n_reqs = (size_t)total * (size_t)o->inflight;
-	if (n_reqs > BENCH_MAX_SLOTS) {
-		fprintf(stderr,
-		        "colonnade bench: %d connections x %d in flight is more than %d requests "
-		        "in flight; lower --connections or --inflight\n",
-		        total, o->inflight, BENCH_MAX_SLOTS);
-		exit_code = 2;
-		goto out;
-	}
 	b->reqs = calloc(n_reqs, sizeof(*b->reqs));
 	b->value = malloc((size_t)o->value_size + 257);
 	b->seq = malloc(sizeof(*b->seq));
