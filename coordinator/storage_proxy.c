@@ -55,7 +55,10 @@ struct storage_proxy {
 	struct ev_loop *ev;
 	struct storage_proxy_config cfg;
 	char default_dc[RING_NAME_MAX];
-	struct topo topo;
+	/* the topology of the newest ring and of the one before it: requests still
+	 * running on the previous ring during a swap do not rebuild the cache */
+	struct topo tcache[2];
+	struct topo *t; /* the one in use */
 	/* writes by slot, for relayed acks */
 	struct sp_write **wslots;
 	uint32_t n_wslots, cap_wslots;
@@ -80,12 +83,20 @@ static int default_addr(struct storage_proxy *sp, const struct ring *r, size_t i
 	return net_addr_parse(ring_node_at(r, idx)->address, sp->cfg.storage_port, out, NULL);
 }
 
-/* Make sp->topo describe `ring` (cached per ring snapshot). */
+/*
+ * Make sp->t describe `ring`.  Called on entry to every request step and
+ * callback (topology indexes are only meaningful with their ring).  Two
+ * snapshots are cached; a third evicts the one not in use.
+ */
 static int topo_use(struct storage_proxy *sp, struct ring *ring)
 {
-	struct topo *t = &sp->topo;
-	if (t->ring == ring)
-		return 0;
+	for (int i = 0; i < 2; i++)
+		if (sp->tcache[i].ring == ring) {
+			sp->t = &sp->tcache[i];
+			return 0;
+		}
+	struct topo *old = sp->t; /* latency scores carry over from the newest we had */
+	struct topo *t = sp->t == &sp->tcache[0] ? &sp->tcache[1] : &sp->tcache[0];
 	struct topo nt = {0};
 	nt.n = ring_node_count(ring);
 	nt.addrs = calloc(nt.n ? nt.n : 1, sizeof(*nt.addrs));
@@ -103,38 +114,38 @@ static int topo_use(struct storage_proxy *sp, struct ring *ring)
 		int rc = sp->cfg.addr_of ? sp->cfg.addr_of(sp->cfg.addr_ctx, ring, i, &nt.addrs[i])
 		                         : default_addr(sp, ring, i, &nt.addrs[i]);
 		nt.addr_ok[i] = rc == 0;
-		/* keep latency knowledge of nodes that are still at the same address */
-		for (size_t k = 0; t->ring && k < t->n; k++)
-			if (t->addr_ok[k] && nt.addr_ok[i] &&
-			    net_addr_equal(&t->addrs[k], &nt.addrs[i]))
-				nt.lat_us[i] = t->lat_us[k];
+		for (size_t k = 0; old && old->ring && k < old->n; k++)
+			if (old->addr_ok[k] && nt.addr_ok[i] &&
+			    net_addr_equal(&old->addrs[k], &nt.addrs[i]))
+				nt.lat_us[i] = old->lat_us[k];
 	}
 	topo_release(t);
 	*t = nt;
+	sp->t = t;
 	return 0;
 }
 
 static bool node_alive(struct storage_proxy *sp, size_t idx)
 {
-	if ((long)idx == sp->topo.self)
+	if ((long)idx == sp->t->self)
 		return true;
-	if (!sp->topo.addr_ok[idx])
+	if (!sp->t->addr_ok[idx])
 		return false;
-	return sp->cfg.is_alive ? sp->cfg.is_alive(sp->cfg.alive_ctx, sp->topo.ring, idx) : true;
+	return sp->cfg.is_alive ? sp->cfg.is_alive(sp->cfg.alive_ctx, sp->t->ring, idx) : true;
 }
 
 static bool node_local(struct storage_proxy *sp, size_t idx)
 {
-	return strcmp(ring_node_at(sp->topo.ring, idx)->dc, sp->topo.local_dc) == 0;
+	return strcmp(ring_node_at(sp->t->ring, idx)->dc, sp->t->local_dc) == 0;
 }
 
 static void note_latency(struct storage_proxy *sp, const struct ring *ring, size_t idx,
                          int64_t sent_us)
 {
-	if (sp->topo.ring != ring || idx >= sp->topo.n)
+	if (!sp->t || sp->t->ring != ring || idx >= sp->t->n)
 		return;
 	double d = (double)(clock_mono_us() - sent_us);
-	double *l = &sp->topo.lat_us[idx];
+	double *l = &sp->t->lat_us[idx];
 	/* alpha 0.2: follows a replica slowing down within ~10 answers, ignores one outlier */
 	*l = *l == 0 ? d : *l * 0.8 + d * 0.2;
 }
@@ -180,7 +191,7 @@ static int plan_make(struct storage_proxy *sp, struct ring *ring, const struct r
 		cl_live_add(&live, ring_node_at(ring, p->node[i])->dc, node_local(sp, p->node[i]));
 	}
 	struct cl_unavailable u;
-	if (cl_assure_live(cl, rep, sp->topo.local_dc, &live, &u) != 0) {
+	if (cl_assure_live(cl, rep, sp->t->local_dc, &live, &u) != 0) {
 		res->code = COL_EUNAVAILABLE;
 		res->required = u.required;
 		res->alive = u.alive;
@@ -350,6 +361,14 @@ static void w_rsp(void *ctx, int status, const struct msg_in *rsp)
 	struct sp_target *t = ctx;
 	struct sp_write *w = t->req;
 	w->pending_cbs--;
+	if (topo_use(w->sp, w->ring) != 0 && !w->answered) {
+		set_msg(w->why, sizeof(w->why), "out of memory building the ring cache");
+		w_answer(w, COL_ENOMEM);
+	}
+	if (w->answered) {
+		w_maybe_release(w);
+		return;
+	}
 	char why[160] = "";
 	if (status == 0)
 		note_latency(w->sp, w->ring, w->node[t->i], w->sent_us);
@@ -427,6 +446,8 @@ static int on_relay(struct messaging *m, const struct msg_in *msg, void *ctx)
 	if (!w->live || w->gen != (uint32_t)(id >> 32) || slot >= w->n)
 		return 0; /* late: the write is over */
 	sp->stats.relayed_acks++;
+	if (topo_use(sp, w->ring) != 0)
+		return 0;
 	w_outcome(w, slot, status, status ? col_strerror(status) : NULL);
 	w_maybe_release(w);
 	return 0;
@@ -439,7 +460,7 @@ static int w_send(struct sp_write *w, size_t i, const uint8_t *mut, size_t len,
 	struct msg_out o;
 	w->tgt[i].req = w;
 	w->tgt[i].i = (uint32_t)i;
-	int rc = messaging_begin_request(sp->msg, &sp->topo.addrs[w->node[i]], VERB_MUTATION,
+	int rc = messaging_begin_request(sp->msg, &sp->t->addrs[w->node[i]], VERB_MUTATION,
 	                                 sp->cfg.write_timeout_ms, w_rsp, &w->tgt[i], &o);
 	if (rc == 0) {
 		verbs_put_mutation(o.b, mut, len, w_id(w), fwd, n_fwd);
@@ -471,7 +492,7 @@ static void write_one(struct storage_proxy *sp, struct ring *ring, const struct 
 	w->wt = wt;
 	w->done = done;
 	w->ctx = ctx;
-	cl_acks_init(&w->acks, cl, rep, sp->topo.local_dc);
+	cl_acks_init(&w->acks, cl, rep, sp->t->local_dc);
 	w->n = p->n_live;
 	memcpy(w->node, p->live, p->n_live * sizeof(uint32_t));
 	memset(w->state, T_NONE, sizeof(w->state));
@@ -488,7 +509,7 @@ static void write_one(struct storage_proxy *sp, struct ring *ring, const struct 
 	bool done_dc[SP_MAX_REPLICAS] = {false};
 	for (size_t i = 0; i < w->n; i++) {
 		uint32_t nd = w->node[i];
-		if ((long)nd == sp->topo.self) {
+		if ((long)nd == sp->t->self) {
 			self_i = (long)i;
 			continue;
 		}
@@ -503,8 +524,8 @@ static void write_one(struct storage_proxy *sp, struct ring *ring, const struct 
 			for (size_t k = i + 1; k < w->n; k++) {
 				if (strcmp(ring_node_at(ring, w->node[k])->dc, dc) != 0)
 					continue;
-				double lk = sp->topo.lat_us[w->node[k]],
-				       lb = sp->topo.lat_us[w->node[best]];
+				double lk = sp->t->lat_us[w->node[k]],
+				       lb = sp->t->lat_us[w->node[best]];
 				if (lk > 0 && (lb == 0 || lk < lb))
 					best = k;
 			}
@@ -516,7 +537,7 @@ static void write_one(struct storage_proxy *sp, struct ring *ring, const struct 
 				done_dc[k] = true;
 				if (k == best)
 					continue;
-				fwd[n_fwd].addr = sp->topo.addrs[w->node[k]];
+				fwd[n_fwd].addr = sp->t->addrs[w->node[k]];
 				fwd[n_fwd].slot = (uint32_t)k;
 				n_fwd++;
 			}
@@ -803,9 +824,9 @@ static void sort_by_proximity(struct storage_proxy *sp, uint32_t *nodes, size_t 
 		size_t j = i;
 		while (j > 0) {
 			uint32_t y = nodes[j - 1];
-			int rx = (long)x == sp->topo.self ? 0 : node_local(sp, x) ? 1 : 2;
-			int ry = (long)y == sp->topo.self ? 0 : node_local(sp, y) ? 1 : 2;
-			double lx = sp->topo.lat_us[x], ly = sp->topo.lat_us[y];
+			int rx = (long)x == sp->t->self ? 0 : node_local(sp, x) ? 1 : 2;
+			int ry = (long)y == sp->t->self ? 0 : node_local(sp, y) ? 1 : 2;
+			double lx = sp->t->lat_us[x], ly = sp->t->lat_us[y];
 			bool before = rx < ry || (rx == ry && lx > 0 && (ly == 0 || lx < ly));
 			if (!before)
 				break;
@@ -838,7 +859,7 @@ static size_t choose_contacts(struct storage_proxy *sp, const struct sp_read *r,
 		sort_by_proximity(sp, out, n);
 		return n;
 	}
-	int block = cl_block_for(r->cl, &r->rep, sp->topo.local_dc);
+	int block = cl_block_for(r->cl, &r->rep, sp->t->local_dc);
 	bool local_only = cl_is_local(r->cl);
 	for (size_t i = 0; i < p->n_live && (int)n < block; i++)
 		if (!local_only || node_local(sp, live[i]))
@@ -877,14 +898,14 @@ static void r_ask(struct sp_read *r, size_t i, enum verbs_read_kind kind)
 	struct verbs_read vr;
 	fill_verbs_read(r, kind, &vr);
 	t->responded = t->failed = false;
-	if ((long)t->node == sp->topo.self)
+	if ((long)t->node == sp->t->self)
 		return; /* done inline by r_local() after the remote requests left */
 	struct msg_out o;
 	r->cbs[i].req = r;
 	r->cbs[i].i = (uint32_t)i;
 	t->sent_us = clock_mono_us();
 	unsigned tmo = r->is_scan ? sp->cfg.range_timeout_ms : sp->cfg.read_timeout_ms;
-	int rc = messaging_begin_request(sp->msg, &sp->topo.addrs[t->node], VERB_READ, tmo, r_rsp,
+	int rc = messaging_begin_request(sp->msg, &sp->t->addrs[t->node], VERB_READ, tmo, r_rsp,
 	                                 &r->cbs[i], &o);
 	if (rc == 0) {
 		verbs_put_read(o.b, &vr);
@@ -941,7 +962,7 @@ static void r_send_phase(struct sp_read *r, enum rphase ph, bool only_missing)
 			t->has_data = false;
 		t->has_digest = false;
 		r_ask(r, i, k);
-		if ((long)t->node == r->sp->topo.self)
+		if ((long)t->node == r->sp->t->self)
 			local_i = (long)i;
 	}
 	if (local_i >= 0)
@@ -956,6 +977,8 @@ static void r_rsp(void *ctx, int status, const struct msg_in *rsp)
 	struct sp_read *r = c->req;
 	struct rtarget *t = &r->tgt[c->i];
 	r->pending_cbs--;
+	if (!r->answered && topo_use(r->sp, r->ring) != 0)
+		r_answer(r, COL_ENOMEM, "out of memory building the ring cache");
 	if (r->answered) {
 		r_maybe_release(r);
 		return;
@@ -1472,7 +1495,7 @@ static void r_send_repairs(struct sp_read *r)
 		struct rmut *x = &r->rmuts[i];
 		struct rtarget *t = &r->tgt[x->t];
 		sp->stats.read_repairs++;
-		if ((long)t->node == sp->topo.self) {
+		if ((long)t->node == sp->t->self) {
 			struct cerr e = {0};
 			if (store_apply(sp->store, &x->m, &e) != 0) {
 				r_answer(r, COL_EIO, e.msg);
@@ -1486,7 +1509,7 @@ static void r_send_repairs(struct sp_read *r)
 		r->cbs[x->t].req = r;
 		r->cbs[x->t].i = (uint32_t)x->t;
 		int rc =
-		        messaging_begin_request(sp->msg, &sp->topo.addrs[t->node], VERB_MUTATION,
+		        messaging_begin_request(sp->msg, &sp->t->addrs[t->node], VERB_MUTATION,
 		                                sp->cfg.write_timeout_ms, r_rsp, &r->cbs[x->t], &o);
 		if (rc == 0) {
 			verbs_put_mutation(o.b, bytes, len, 0, NULL, 0);
@@ -1589,7 +1612,7 @@ static void r_start_step(struct sp_read *r, int64_t token)
 	}
 	uint32_t contacts[SP_MAX_REPLICAS];
 	r->n_tgt = choose_contacts(r->sp, r, &p, contacts);
-	r->block_for = cl_block_for(r->cl, &r->rep, r->sp->topo.local_dc);
+	r->block_for = cl_block_for(r->cl, &r->rep, r->sp->t->local_dc);
 	r->received = 0;
 	r->data_present = false;
 	for (size_t i = 0; i < r->n_tgt; i++) {
@@ -1651,12 +1674,12 @@ void storage_proxy_read_partition(struct storage_proxy *sp, struct ring *ring,
 		return;
 	}
 	sp->stats.reads++;
-	int block = cl_block_for(cl, rep, sp->topo.local_dc);
+	int block = cl_block_for(cl, rep, sp->t->local_dc);
 	/* a lone local replica: straight from the store, no encoding */
-	if (block == 1 && sp->topo.self >= 0 && !cl_each_quorum_per_dc(cl, rep)) {
+	if (block == 1 && sp->t->self >= 0 && !cl_each_quorum_per_dc(cl, rep)) {
 		bool self_replica = false;
 		for (size_t i = 0; i < p.n_live; i++)
-			if ((long)p.live[i] == sp->topo.self)
+			if ((long)p.live[i] == sp->t->self)
 				self_replica = true;
 		if (self_replica) {
 			result_init(&res, cl);
@@ -1914,7 +1937,8 @@ void storage_proxy_free(struct storage_proxy *sp)
 		sp->free_reads = r->next_free;
 		r_free_pooled(r);
 	}
-	topo_release(&sp->topo);
+	topo_release(&sp->tcache[0]);
+	topo_release(&sp->tcache[1]);
 	free(sp);
 }
 

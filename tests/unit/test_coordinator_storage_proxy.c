@@ -47,6 +47,7 @@ static size_t NN;
 static struct ring *RING;
 static struct replication REP;
 static unsigned WTO = 400, RTO = 600; /* short timeouts for the tests */
+static struct ring_endpoint EPS[MAXN];
 
 static const uint8_t TABLE_ID[16] = {0x7a, 0xb1, 0xe0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13};
 
@@ -86,18 +87,30 @@ static void run_ms(int ms)
 	run_until(&never, ms);
 }
 
+/* The test node behind ring node idx (by host id: snapshots may order nodes differently). */
+static struct tnode *node_of(const struct ring *r, size_t idx)
+{
+	const struct ring_node *rn = ring_node_at(r, idx);
+	for (size_t i = 0; i < NN; i++)
+		if (memcmp(rn->host_id, N[i].hid.b, 16) == 0)
+			return &N[i];
+	return NULL;
+}
+
 static bool alive_fn(void *ctx, const struct ring *r, size_t idx)
 {
 	(void)ctx;
-	(void)r;
-	return !N[idx].down;
+	struct tnode *n = node_of(r, idx);
+	return n && !n->down;
 }
 
 static int addr_fn(void *ctx, const struct ring *r, size_t idx, struct net_addr *out)
 {
 	(void)ctx;
-	(void)r;
-	*out = N[idx].addr;
+	struct tnode *n = node_of(r, idx);
+	if (!n)
+		return COL_ENOTFOUND;
+	*out = n->addr;
 	return 0;
 }
 
@@ -202,8 +215,8 @@ static void cluster(size_t n, const char *const *dcs, const char *const *rk, con
 		log_set_fd(open("/dev/null", O_WRONLY));
 	NN = n;
 	static int64_t toks[MAXN][4];
-	struct ring_endpoint eps[MAXN];
-	memset(eps, 0, sizeof(eps));
+	struct ring_endpoint *eps = EPS;
+	memset(EPS, 0, sizeof(EPS));
 	uint64_t step = UINT64_MAX / (4 * n);
 	for (size_t i = 0; i < n; i++) {
 		struct tnode *t = &N[i];
@@ -1140,4 +1153,67 @@ Test(storage_proxy, two_dc_reads)
 	cr_expect_str_eq(r.value, "dc2-only");
 	r = read_at(1, CL_LOCAL_QUORUM, "dc");
 	cr_expect_str_eq(r.value, "dc2-only", "the EACH_QUORUM read repaired dc1's quorum");
+}
+
+/* The same cluster as a ring whose node indexes run backwards (a new snapshot). */
+static struct ring *ring_reversed(void)
+{
+	struct ring_endpoint rev[MAXN];
+	for (size_t i = 0; i < NN; i++)
+		rev[i] = EPS[NN - 1 - i];
+	struct ring *r;
+	struct cerr e = {0};
+	cr_assert_eq(ring_new(rev, NN, &r, &e), 0, "%s", e.msg);
+	return r;
+}
+
+/*
+ * A ring swap while requests are in flight: requests started on the old
+ * snapshot finish on it (its node indexes, its addresses), requests on the new
+ * one use the new indexes, and neither disturbs the other.
+ */
+Test(storage_proxy, ring_swap_mid_request)
+{
+	cluster_simple(4, "3");
+	struct ring *a = RING, *b = ring_reversed();
+	uint32_t reps[SP_MAX_REPLICAS];
+	replicas_of("swap", reps);
+	size_t coord = reps[0];
+	cr_assert_eq(write_at(coord, CL_ALL, "swap", 1, "old", 5).code, 0);
+	write_local(reps[1], "swap", 1, "newer", 9); /* a mismatch: the read needs phase 2 */
+	for (int round = 0; round < 3; round++) {
+		struct store_value pk = {"swap", 4};
+		struct proxy_read rd = {.table = N[coord].tbl, .pk = &pk, .n_pk = 1};
+		struct outcome o1 = {0}, o2 = {0}, w1 = {0};
+		ev_now_update(L);
+		storage_proxy_read_partition(N[coord].sp, a, &REP, CL_ALL, &rd, on_row, &o1,
+		                             on_done, &o1);
+		/* a request on the new ring switches the proxy's cache while o1 is in flight */
+		storage_proxy_read_partition(N[coord].sp, b, &REP, CL_ALL, &rd, on_row, &o2,
+		                             on_done, &o2);
+		struct store_mutation m;
+		mk_mutation(&m, coord, "swap2", 1, "w", 20 + round);
+		struct store_mutation *ms[1] = {&m};
+		storage_proxy_write(N[coord].sp, a, &REP, CL_ALL, ms, 1, PROXY_WRITE_SIMPLE,
+		                    on_done, &w1);
+		store_mutation_release(&m);
+		struct outcome o3 = {0};
+		storage_proxy_read_partition(N[coord].sp, b, &REP, CL_ALL, &rd, on_row, &o3,
+		                             on_done, &o3);
+		cr_assert(run_until(&o1.done, 5000) && run_until(&o2.done, 5000) &&
+		          run_until(&w1.done, 5000) && run_until(&o3.done, 5000));
+		cr_expect_eq(o1.res.code, 0, "%s", o1.res.msg);
+		cr_expect_eq(o2.res.code, 0, "%s", o2.res.msg);
+		cr_expect_eq(o3.res.code, 0, "%s", o3.res.msg);
+		cr_expect_eq(w1.res.code, 0, "%s", w1.res.msg);
+		const char *want = round == 0 ? "newer" : "newest";
+		cr_expect_str_eq(o1.value, want, "round %d", round);
+		cr_expect_str_eq(o2.value, want, "round %d: %s rows %d", round, o2.value, o2.rows);
+		cr_expect_str_eq(o3.value, want, "round %d: %s rows %d", round, o3.value, o3.rows);
+		if (round == 0)
+			write_local(reps[2], "swap", 1, "newest", 30);
+	}
+	for (size_t n = 0; n < 3; n++)
+		cr_expect_str_eq(local_read(reps[n], "swap").value, "newest", "replica %zu", n);
+	ring_unref(b);
 }
