@@ -193,11 +193,17 @@ static void conn_send_simple_error(struct cqlconn *cc, int16_t stream, uint32_t 
 }
 
 /* A protocol error after which the framing cannot be trusted: answer, flush, close. */
-static void conn_fatal(struct cqlconn *cc, int16_t stream, const char *msg)
+static void conn_fatal(struct cqlconn *cc, int16_t stream, const char *msg, bool expected)
 {
 	if (cc->closing)
 		return;
-	log_info(MOD, "%s: protocol error: %s", cc->nc ? net_conn_peer_str(cc->nc) : "?", msg);
+	/* Drivers probe newer versions first and step down (CQL-PROTOCOL.md §2): a
+	 * version refusal is routine, worth a debug line only. */
+	if (expected)
+		log_debug(MOD, "%s: %s", cc->nc ? net_conn_peer_str(cc->nc) : "?", msg);
+	else
+		log_info(MOD, "%s: protocol error: %s", cc->nc ? net_conn_peer_str(cc->nc) : "?",
+		         msg);
 	conn_send_simple_error(cc, stream, CQL_ERR_PROTOCOL, msg);
 	cc->closing = true;
 	cc->srv->stats.protocol_errors++;
@@ -416,7 +422,7 @@ static void oversized(struct cqlconn *cc, const uint8_t *head, size_t head_len, 
 	snprintf(msg, sizeof(msg),
 	         "Request is too big: length %zu exceeds maximum allowed length %zu", body,
 	         cc->srv->opts.max_frame_size);
-	conn_fatal(cc, stream, msg);
+	conn_fatal(cc, stream, msg, false);
 }
 
 static void on_oversized(struct net_conn *c, const uint8_t *head, size_t head_len, size_t frame_len)
@@ -449,14 +455,17 @@ static void handle_frame(struct cqlconn *cc, const uint8_t *frame, size_t len)
 			         "Invalid or unsupported protocol version (%d); supported versions "
 			         "are (4/v4)",
 			         version);
-		conn_fatal(cc, stream, msg);
+		/* v1..v5 and DSE v1/v2 are drivers probing; anything else is garbage */
+		bool probe = (version >= 1 && version <= 5) || version == 0x41 || version == 0x42;
+		conn_fatal(cc, stream, msg, probe);
 		return;
 	}
 	struct cql_header h;
 	cql_header_decode(frame, len, &h);
 	if (h.flags & CQL_FLAG_COMPRESSION) {
 		conn_fatal(cc, h.stream,
-		           "Frame is compressed but no compression was negotiated in STARTUP");
+		           "Frame is compressed but no compression was negotiated in STARTUP",
+		           false);
 		return;
 	}
 	if (h.stream < 0) {
