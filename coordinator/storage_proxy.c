@@ -655,7 +655,7 @@ struct rtarget {
 	int64_t sent_us;
 	struct buf data; /* encoded READ RESULT */
 	struct rres dec;
-	char why[CERR_MSG_MAX + 96];
+	char why[240]; /* kept short: a pooled read holds SP_MAX_REPLICAS of these */
 };
 
 /* A repair mutation for one target. */
@@ -931,7 +931,7 @@ static void r_local(struct sp_read *r, size_t i, enum verbs_read_kind kind)
 	t->responded = true;
 	if (rc != 0) {
 		t->failed = true;
-		snprintf(t->why, sizeof(t->why), "local read: %s", e.msg);
+		set_msg(t->why, sizeof(t->why), e.msg);
 		return;
 	}
 	r->received++;
