@@ -1295,7 +1295,9 @@ int cqltype_decode_ordered(const struct cqltype *t, struct bufreader *r, bool de
 	struct ordreader o = {.r = *r, .inv = desc ? 0xFF : 0x00};
 	size_t start = out->len;
 	int rc = decode_component(t, &o, out, 0);
-	if (rc == 0 && cqltype_validate(t, out->data + start, out->len - start, NULL) != 0)
+	/* an empty value into an empty buffer: out->data may still be NULL */
+	if (rc == 0 && cqltype_validate(t, out->data ? out->data + start : (const uint8_t *)"",
+	                                out->len - start, NULL) != 0)
 		rc = COL_ECORRUPT;
 	if (rc) {
 		out->len = start;
