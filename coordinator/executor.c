@@ -741,7 +741,8 @@ static int store_bytes(struct xq *q, const struct buf *b, struct val *out)
 	uint8_t *m = cql_arena_alloc(q->mem, b->len ? b->len : 1);
 	if (!m || !buf_ok(b))
 		return fail(q->req, CQL_ERR_SERVER, "out of memory converting a value");
-	memcpy(m, b->data, b->len);
+	if (b->len)
+		memcpy(m, b->data, b->len);
 	out->p = m;
 	out->len = (int32_t)b->len;
 	return 0;

@@ -369,6 +369,14 @@ Test(executor, statics_ranges_collections_ttl)
 	cr_assert(memmem(req.body_out.data, req.body_out.len, want_z, sizeof(want_z)));
 	cr_assert_null(memmem(req.body_out.data, req.body_out.len, "\x01b", 2));
 
+	/* empty values are valid clustering values and sort first */
+	run_ok("CREATE TABLE ec (k int, c text, v int, PRIMARY KEY (k, c))");
+	run_ok("INSERT INTO ec (k, c, v) VALUES (1, 'b', 2)");
+	run_ok("INSERT INTO ec (k, c, v) VALUES (1, '', 1)");
+	run_ok("SELECT c, v FROM ec WHERE k = 1");
+	rows_text(out, sizeof(out));
+	cr_assert_str_eq(out, "|1;b|2;");
+
 	/* TTL expiry */
 	run_ok("CREATE TABLE e (k int PRIMARY KEY, v int)");
 	run_ok("INSERT INTO e (k, v) VALUES (1, 1) USING TTL 1");
