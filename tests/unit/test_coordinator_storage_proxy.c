@@ -494,6 +494,14 @@ static void availability(size_t coord_pick_nonreplica)
 			        : cl == CL_QUORUM || cl == CL_LOCAL_QUORUM || cl == CL_EACH_QUORUM
 			                ? 2
 			                : 1;
+			struct store_value pkv = {key, strlen(key)};
+			int64_t token;
+			cr_assert_eq(store_partition_token(N[0].tbl, &pkv, 1, &token, NULL), 0);
+			struct proxy_result chk;
+			cr_expect_eq(
+			        storage_proxy_check(N[coord].sp, RING, &REP, token, cl, true, &chk),
+			        alive >= need ? 0 : COL_EUNAVAILABLE, "check %s",
+			        cql_consistency_name(cl));
 			struct proxy_result w = write_at(coord, cl, key, 1, "x", ++ts);
 			if (alive >= need) {
 				cr_expect_eq(w.code, 0, "write %s, %d alive: %s",
