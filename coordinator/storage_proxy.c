@@ -180,7 +180,14 @@ static int plan_make(struct storage_proxy *sp, struct ring *ring, const struct r
 		snprintf(res->msg, sizeof(res->msg), "out of memory building the ring cache");
 		return res->code;
 	}
-	p->n = ring_replicas(ring, rep, token, p->node, SP_MAX_REPLICAS);
+	if (rep->cls == REPL_LOCAL) {
+		/* LocalStrategy (system keyspaces): this node is the one replica of everything */
+		p->n = 0;
+		if (sp->t->self >= 0)
+			p->node[p->n++] = (uint32_t)sp->t->self;
+	} else {
+		p->n = ring_replicas(ring, rep, token, p->node, SP_MAX_REPLICAS);
+	}
 	p->n_live = 0;
 	struct cl_live live;
 	cl_live_init(&live);

@@ -1225,3 +1225,27 @@ Test(storage_proxy, ring_swap_mid_request)
 		cr_expect_str_eq(local_read(reps[n], "swap").value, "newest", "replica %zu", n);
 	ring_unref(b);
 }
+
+/* LocalStrategy: every node is the lone replica of its own copy. */
+Test(storage_proxy, local_strategy_stays_local)
+{
+	cluster_simple(3, "3");
+	const char *k[] = {"class"}, *v[] = {"LocalStrategy"};
+	struct cerr e = {0};
+	cr_assert_eq(replication_parse(k, v, 1, &REP, &e), 0, "%s", e.msg);
+	cr_expect_eq(write_at(1, CL_ONE, "loc", 1, "mine", 3).code, 0);
+	cr_expect_eq(write_at(1, CL_ALL, "loc", 2, "mine", 3).code, 0);
+	struct proxy_result w = write_at(1, CL_TWO, "loc", 1, "x", 4);
+	cr_expect_eq(w.code, COL_EUNAVAILABLE);
+	cr_expect_eq(w.required, 2);
+	cr_expect_eq(w.alive, 1);
+	run_ms(30);
+	cr_expect_eq(local_read(1, "loc").rows, 2);
+	cr_expect_eq(local_read(0, "loc").rows, 0);
+	cr_expect_eq(local_read(2, "loc").rows, 0);
+	struct outcome r = read_at(1, CL_QUORUM, "loc");
+	cr_expect_eq(r.rows, 2);
+	r = read_at(0, CL_QUORUM, "loc");
+	cr_expect_eq(r.res.code, 0, "%s", r.res.msg);
+	cr_expect_eq(r.rows, 0, "node 1 has its own, empty, copy");
+}
