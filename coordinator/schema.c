@@ -127,7 +127,9 @@ static int schema_storage_put(struct store *st, const uint8_t *batch, size_t len
 		if (rc)
 			return rc;
 	}
-	return 0;
+	/* DDL is rare and must survive a crash right after it is acknowledged (the
+	 * periodic WAL sync could lose it, orphaning a table's data): sync now. */
+	return store_sync_wal(st, err);
 }
 
 static int schema_storage_open(struct store *st, const struct schema_table *t,
