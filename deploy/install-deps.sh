@@ -9,8 +9,12 @@ PKGS=(
   build-essential cmake pkg-config git clang
   librocksdb-dev libev-dev libmsgpack-dev libzstd-dev libcriterion-dev
   libyaml-dev libxxhash-dev libedit-dev libmicrohttpd-dev
-  python3 python3-cassandra nodejs npm nftables iproute2 tmux procps curl
+  python3 python3-cassandra nftables iproute2 tmux procps curl
 )
+# Node.js: this machine image may carry its own build (with npm bundled), which
+# conflicts with Debian's npm package; install Debian's only when missing.
+command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
+command -v npm >/dev/null 2>&1 || PKGS+=(npm)
 if [ "${1:-}" = "--bench" ]; then
   PKGS+=(rocksdb-tools redis-server redis-tools etcd-server etcd-client wrk gnuplot-nox)
 fi
