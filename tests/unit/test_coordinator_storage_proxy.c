@@ -1249,3 +1249,68 @@ Test(storage_proxy, local_strategy_stays_local)
 	cr_expect_eq(r.res.code, 0, "%s", r.res.msg);
 	cr_expect_eq(r.rows, 0, "node 1 has its own, empty, copy");
 }
+
+/*
+ * TestAccuracy across two datacenters (NTS {dc1: 3, dc2: 3}): a write
+ * coordinated in dc1 reaches exactly the smallest replica set its level
+ * accepts (the others are down while it is written, and no hints exist), then
+ * a read from another node of dc1 and from a node of dc2 at every level whose
+ * replica choice must overlap that set returns it.
+ */
+Test(storage_proxy, accuracy_two_dcs)
+{
+	cluster_2dc();
+	struct {
+		uint16_t cl;
+		unsigned set; /* bit i: node i acked the write */
+	} w[] = {{CL_ONE, 0x01},       {CL_TWO, 0x03},          {CL_THREE, 0x07},
+	         {CL_QUORUM, 0x0f},    {CL_LOCAL_QUORUM, 0x03}, {CL_EACH_QUORUM, 0x1b},
+	         {CL_LOCAL_ONE, 0x01}, {CL_ALL, 0x3f}};
+	const uint16_t rl[] = {CL_ONE,          CL_TWO,         CL_THREE,     CL_QUORUM,
+	                       CL_LOCAL_QUORUM, CL_EACH_QUORUM, CL_LOCAL_ONE, CL_ALL};
+	const int r_count[] = {1, 2, 3, 4, 2, 0, 1, 6};
+	int tested = 0;
+	int64_t ts = 1;
+	for (size_t wi = 0; wi < sizeof(w) / sizeof(w[0]); wi++) {
+		int in_dc1 = __builtin_popcount(w[wi].set & 0x07);
+		int in_dc2 = __builtin_popcount(w[wi].set & 0x38);
+		int size = in_dc1 + in_dc2;
+		for (size_t ri = 0; ri < sizeof(rl) / sizeof(rl[0]); ri++) {
+			const size_t readers[] = {2, 5};
+			for (size_t k = 0; k < 2; k++) {
+				size_t reader = readers[k];
+				int mine = reader < 3 ? in_dc1 : in_dc2;
+				bool overlap;
+				if (rl[ri] == CL_EACH_QUORUM)
+					overlap = 2 + in_dc1 > 3 || 2 + in_dc2 > 3;
+				else if (rl[ri] == CL_LOCAL_QUORUM || rl[ri] == CL_LOCAL_ONE)
+					overlap = r_count[ri] + mine > 3;
+				else
+					overlap = r_count[ri] + size > 6;
+				if (!overlap)
+					continue;
+				char key[48], val[48];
+				snprintf(key, sizeof(key), "acc2-%zu-%zu-%zu", wi, ri, k);
+				snprintf(val, sizeof(val), "v-%zu-%zu-%zu", wi, ri, k);
+				for (size_t n = 0; n < 6; n++)
+					N[n].down = !(w[wi].set & (1u << n));
+				struct proxy_result wr = write_at(0, w[wi].cl, key, 1, val, ++ts);
+				cr_assert_eq(wr.code, 0, "W=%s: %s", cql_consistency_name(w[wi].cl),
+				             wr.msg);
+				run_ms(20); /* every live replica has it, the down ones never will
+				             */
+				for (size_t n = 0; n < 6; n++)
+					N[n].down = false;
+				struct outcome r = read_at(reader, rl[ri], key);
+				cr_expect_eq(r.res.code, 0, "W=%s R=%s from node %zu: %s",
+				             cql_consistency_name(w[wi].cl),
+				             cql_consistency_name(rl[ri]), reader, r.res.msg);
+				cr_expect_str_eq(r.value, val, "W=%s R=%s from node %zu",
+				                 cql_consistency_name(w[wi].cl),
+				                 cql_consistency_name(rl[ri]), reader);
+				tested++;
+			}
+		}
+	}
+	cr_expect(tested >= 40, "%d pairs", tested);
+}
