@@ -1499,6 +1499,16 @@ static void r_send_repairs(struct sp_read *r)
 	r->phase = PH_REPAIR;
 	r->repair_pending = 0;
 	for (size_t i = 0; i < r->n_rmuts; i++) {
+		if (!r->rmuts[i].m.error)
+			continue;
+		/* a value a replica sent does not fit its column: repair nothing */
+		char msg[CERR_MSG_MAX + 64];
+		snprintf(msg, sizeof(msg), "read repair could not be built: %.400s",
+		         r->rmuts[i].m.err.msg);
+		r_answer(r, COL_EIO, msg);
+		return;
+	}
+	for (size_t i = 0; i < r->n_rmuts; i++) {
 		struct rmut *x = &r->rmuts[i];
 		struct rtarget *t = &r->tgt[x->t];
 		sp->stats.read_repairs++;
