@@ -444,7 +444,9 @@ static int gather(struct rctx *r, const char *kc, size_t kl, size_t plen, struct
 		if (!buf_ok(&r->rowck) || !buf_ok(&r->native))
 			return cerr_set(err, COL_ENOMEM, "storage: out of memory");
 		for (size_t i = 0; i < r->d->pub.n_ck; i++) {
-			r->ck[i].p = r->native.data + r->ck_off[i];
+			/* all-empty clustering values leave native.data NULL */
+			r->ck[i].p = r->native.data ? r->native.data + r->ck_off[i]
+			                            : (const uint8_t *)"";
 			r->ck[i].len = r->ck_len[i];
 		}
 		row_begin(r, false);
