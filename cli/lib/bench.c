@@ -86,6 +86,7 @@ struct bench {
 	uint8_t *value;
 	struct breq *reqs, *free_reqs;
 	unsigned cap_per_conn;
+	int conns_pending; /* connects in progress during setup */
 	uint64_t inflight;
 	struct bench_stats stats;
 	struct keyrng rng;
@@ -381,15 +382,13 @@ static int create_schema(struct bench *b, struct cqlclient *cl, int n_nodes, str
 
 /* ---- data connections ----------------------------------------------------------------------- */
 
-static int conns_pending; /* connects in progress during setup */
-
 static void on_ready(struct cqlconn *cc, void *arg, int status, const char *why)
 {
 	struct bconn *c = arg;
 	(void)cc;
 	c->connecting = false;
 	if (c->b->phase == PH_SETUP)
-		conns_pending--;
+		c->b->conns_pending--;
 	if (status) {
 		c->failed = true;
 		c->ready = false;
@@ -1190,7 +1189,7 @@ static int bench_run(struct bench_opts *o)
 			struct bconn *c = &b->nodes[i].conns[k];
 			c->node = &b->nodes[i];
 			if (conn_open(b, c, &err) == 0)
-				conns_pending++;
+				b->conns_pending++;
 			else if (k == 0)
 				fprintf(stderr, "colonnade bench: %s\n", err.msg);
 			total++;
@@ -1198,7 +1197,7 @@ static int bench_run(struct bench_opts *o)
 	}
 	bool all_settled = false;
 	int64_t deadline = clock_mono_us() + 15 * 1000000LL;
-	while (conns_pending > 0 && clock_mono_us() < deadline) {
+	while (b->conns_pending > 0 && clock_mono_us() < deadline) {
 		wait_for(b, &all_settled, 100000);
 	}
 	int ready = 0;
@@ -1369,7 +1368,6 @@ out:
 	if (cl)
 		cqlclient_free(cl);
 	free_bench(b);
-	conns_pending = 0;
 	return exit_code;
 }
 

@@ -196,6 +196,7 @@ struct bench_stats {
 	uint64_t interval_ops, interval_errors;
 	struct bench_point *series;
 	int n_series, cap_series;
+	struct bench_point scratch; /* the last point when the series is full */
 };
 int bench_stats_init(struct bench_stats *s);
 void bench_stats_release(struct bench_stats *s);

@@ -120,8 +120,7 @@ uint64_t bench_stats_total_ops(const struct bench_stats *s)
 
 const struct bench_point *bench_stats_tick(struct bench_stats *s, double t_s, double interval_s)
 {
-	static struct bench_point scratch; /* when the series is full or OOM */
-	struct bench_point *p = &scratch;
+	struct bench_point *p = &s->scratch; /* when the series is full or OOM */
 	if (s->n_series == s->cap_series && s->cap_series < BENCH_MAX_SERIES) {
 		int cap = s->cap_series ? s->cap_series * 2 : 64;
 		if (cap > BENCH_MAX_SERIES)
