@@ -1612,3 +1612,181 @@ int schema_merge_row(struct schema *s, const void *key, size_t klen, const void 
 	buf_put(&batch, val, vlen);
 	return finish_batch(s, &batch, err);
 }
+
+/* ---- rows from peers (coordinator/schema_sync.c) ------------------------------------------- */
+
+/* A name from a row key: valid_name() over (p, n). */
+static bool valid_name_n(const char *p, size_t n)
+{
+	char tmp[SCHEMA_NAME_MAX + 1];
+	if (n == 0 || n > SCHEMA_NAME_MAX)
+		return false;
+	memcpy(tmp, p, n);
+	tmp[n] = 0;
+	return valid_name(tmp);
+}
+
+int schema_row_check(const void *key, size_t klen, const void *val, size_t vlen, int64_t *ts_out,
+                     struct cerr *err)
+{
+	const char *k = key;
+	struct bufreader r;
+	bufreader_init(&r, val, vlen);
+	char kind;
+	int64_t ts;
+	bool dropped;
+	if (decode_row_header(&r, &kind, &ts, &dropped))
+		return cerr_set(err, COL_ECORRUPT, "schema row '%.*s': bad header (%zu bytes)",
+		                (int)(klen > 64 ? 64 : klen), k, vlen);
+	size_t lks = strlen(KEY_KS), ltb = strlen(KEY_TB);
+	if (kind == 'K') {
+		if (klen <= lks || memcmp(k, KEY_KS, lks) != 0 ||
+		    !valid_name_n(k + lks, klen - lks))
+			return cerr_set(err, COL_ECORRUPT, "keyspace row with a bad key '%.*s'",
+			                (int)(klen > 64 ? 64 : klen), k);
+		char name[SCHEMA_NAME_MAX + 1];
+		memcpy(name, k + lks, klen - lks);
+		name[klen - lks] = 0;
+		if (schema_is_system_keyspace(name))
+			return cerr_set(err, COL_ECORRUPT, "row for system keyspace %s", name);
+		if (!dropped) {
+			bufreader_u8(&r);
+			uint16_t n = bufreader_u16be(&r);
+			bool first_class = false;
+			for (uint16_t j = 0; j < n && bufreader_ok(&r); j++) {
+				char *a = get_str(&r), *b = get_str(&r);
+				if (j == 0 && a && strcmp(a, "class") == 0)
+					first_class = true;
+				free(a);
+				free(b);
+			}
+			if (!bufreader_ok(&r) || n == 0 || !first_class || bufreader_left(&r) != 0)
+				return cerr_set(err, COL_ECORRUPT,
+				                "keyspace row of %s is malformed", name);
+		}
+	} else if (kind == 'T') {
+		const char *nul = klen > ltb ? memchr(k + ltb, 0, klen - ltb) : NULL;
+		if (klen <= ltb || memcmp(k, KEY_TB, ltb) != 0 || !nul ||
+		    !valid_name_n(k + ltb, (size_t)(nul - (k + ltb))) ||
+		    !valid_name_n(nul + 1, (size_t)(k + klen - nul - 1)))
+			return cerr_set(err, COL_ECORRUPT, "table row with a bad key");
+		if (!dropped) {
+			struct schema_table *t = calloc(1, sizeof(*t));
+			if (!t)
+				return cerr_set(err, COL_ENOMEM, "out of memory");
+			int rc = decode_table(&r, t, err);
+			if (!rc && bufreader_left(&r) != 0)
+				rc = cerr_set(err, COL_ECORRUPT, "%zu trailing bytes",
+				              bufreader_left(&r));
+			if (!rc && t->n_pk == 0)
+				rc = cerr_set(err, COL_ECORRUPT, "no partition key column");
+			for (uint32_t i = 0; !rc && i < t->n_cols; i++)
+				if (t->cols[i].id >= t->next_column_id)
+					rc = cerr_set(err, COL_ECORRUPT,
+					              "column id %u not below next_column_id %u",
+					              t->cols[i].id, t->next_column_id);
+			table_free(t);
+			if (rc) {
+				cerr_prefix(err, "table row of %.*s.%s", (int)(nul - (k + ltb)),
+				            k + ltb, nul + 1);
+				return rc;
+			}
+		}
+	} else {
+		return cerr_set(err, COL_ECORRUPT, "schema row of unknown kind 0x%02x",
+		                (unsigned)(uint8_t)kind);
+	}
+	if (ts_out)
+		*ts_out = ts;
+	return 0;
+}
+
+/* A table row that reuses a live table's id must keep its key columns (the store refuses). */
+static int check_same_keys(const struct schema *s, const void *val, size_t vlen, struct cerr *err)
+{
+	struct bufreader r;
+	bufreader_init(&r, val, vlen);
+	char kind;
+	int64_t ts;
+	bool dropped;
+	if (decode_row_header(&r, &kind, &ts, &dropped) || kind != 'T' || dropped)
+		return 0;
+	struct schema_table *t = calloc(1, sizeof(*t));
+	if (!t)
+		return cerr_set(err, COL_ENOMEM, "out of memory");
+	int rc = decode_table(&r, t, err);
+	const struct schema_snap *snap = schema_current(s);
+	for (uint32_t i = 0; !rc && i < snap->n_keyspaces; i++) {
+		const struct schema_keyspace *ks = snap->keyspaces[i];
+		for (uint32_t j = 0; !rc && j < ks->n_tables; j++) {
+			const struct schema_table *o = ks->tables[j];
+			if (o->virtual_ || memcmp(o->id, t->id, 16) != 0)
+				continue;
+			bool same = o->n_pk == t->n_pk && o->n_ck == t->n_ck;
+			for (uint32_t c = 0; same && c < o->n_pk + o->n_ck; c++)
+				same = o->cols[c].kind == t->cols[c].kind &&
+				       o->cols[c].desc == t->cols[c].desc &&
+				       cqltype_equal(o->cols[c].type, t->cols[c].type);
+			if (!same)
+				rc = cerr_set(
+				        err, COL_ECORRUPT,
+				        "table row reuses the id of %s.%s with other key columns",
+				        ks->name, o->name);
+		}
+	}
+	table_free(t);
+	return rc;
+}
+
+int schema_merge_rows(struct schema *s, const struct schema_row_ref *rows, size_t n,
+                      size_t *applied, struct cerr *err)
+{
+	if (applied)
+		*applied = 0;
+	for (size_t i = 0; i < n; i++) {
+		int rc = schema_row_check(rows[i].key, rows[i].klen, rows[i].val, rows[i].vlen,
+		                          NULL, err);
+		if (!rc)
+			rc = check_same_keys(s, rows[i].val, rows[i].vlen, err);
+		if (rc) {
+			cerr_prefix(err, "row %zu of %zu", i + 1, n);
+			return rc;
+		}
+		if (i > 0 &&
+		    row_cmp(rows[i - 1].key, rows[i - 1].klen, rows[i].key, rows[i].klen) >= 0)
+			return cerr_set(err, COL_ECORRUPT,
+			                "row %zu of %zu: keys not in strictly ascending order",
+			                i + 1, n);
+	}
+	struct buf batch;
+	buf_init(&batch);
+	size_t took = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct schema_row_ref *in = &rows[i];
+		long at = rows_find(s, in->key, in->klen);
+		if (at >= 0) {
+			const struct row *old = &s->rows[at];
+			int64_t ts = (int64_t)be64_load((const uint8_t *)in->val + 2);
+			int64_t ots =
+			        old->vlen >= 10 ? (int64_t)be64_load(old->val + 2) : INT64_MIN;
+			if (ts < ots)
+				continue;
+			if (ts == ots &&
+			    row_cmp(in->val, in->vlen, (const char *)old->val, old->vlen) <= 0)
+				continue;
+		}
+		buf_put_u32be(&batch, (uint32_t)in->klen);
+		buf_put(&batch, in->key, in->klen);
+		buf_put_u32be(&batch, (uint32_t)in->vlen);
+		buf_put(&batch, in->val, in->vlen);
+		took++;
+	}
+	if (took == 0) {
+		buf_release(&batch);
+		return 0;
+	}
+	int rc = finish_batch(s, &batch, err);
+	if (!rc && applied)
+		*applied = took;
+	return rc;
+}

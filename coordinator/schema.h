@@ -237,6 +237,35 @@ void schema_rows(struct schema *s,
 int schema_merge_row(struct schema *s, const void *key, size_t klen, const void *val, size_t vlen,
                      struct cerr *err);
 
+/*
+ * Check one row from a peer without applying it: the header, a key of the
+ * row's kind with valid names (no system keyspace), and for a live row a body
+ * that decodes completely (replication options with "class" first; table
+ * columns with parsable types, a partition key, ids below next_column_id).
+ * 0 with *ts (may be NULL) the row's timestamp, or COL_ECORRUPT naming what is wrong.
+ */
+int schema_row_check(const void *key, size_t klen, const void *val, size_t vlen, int64_t *ts,
+                     struct cerr *err);
+
+struct schema_row_ref {
+	const char *key;
+	size_t klen;
+	const void *val;
+	size_t vlen;
+};
+/*
+ * Merge a set of rows from a peer (keys strictly ascending, as schema_rows()
+ * emits them), all or nothing: every row is checked first (schema_row_check,
+ * and a table row reusing a live table's id must keep its key columns); one
+ * bad row refuses the whole set with COL_ECORRUPT and nothing changes.  Then
+ * each row newer than ours (timestamp, then bytes as the tie-break: the same
+ * winner on every node) is persisted in one batch and the snapshot rebuilt
+ * once (table CFs opened/dropped, listeners told).  *applied (may be NULL):
+ * rows taken; 0 means the schema did not change.
+ */
+int schema_merge_rows(struct schema *s, const struct schema_row_ref *rows, size_t n,
+                      size_t *applied, struct cerr *err);
+
 /* Format a UUID (16 bytes) as lowercase 8-4-4-4-12 into out (>= 37 bytes). */
 void schema_uuid_format(const uint8_t uuid[16], char *out);
 
