@@ -425,6 +425,8 @@ struct ring *node_ring_ref(struct node *n)
 	return n->ring ? ring_ref(n->ring) : NULL;
 }
 
+static struct ring *node_ring_ref_cb(void *node) { return node_ring_ref(node); }
+
 static const struct gossip_endpoint *ring_peer(struct node *n, const struct ring *r, size_t idx,
                                                bool *self)
 {
@@ -662,6 +664,9 @@ static int start_cql(struct node *n, struct cerr *err)
 	int rc = proxy_new_local(n->store, cfg->dc, &n->proxy);
 	if (rc)
 		return cerr_set(err, rc, "cannot create the request proxy");
+	/* Replicated keyspaces go through the storage proxy on the gossip ring. */
+	if (n->sp)
+		proxy_attach_cluster(n->proxy, n->sp, node_ring_ref_cb, n);
 	struct cqlserver_options o;
 	memset(&o, 0, sizeof(o));
 	o.address = n->rpc_host;

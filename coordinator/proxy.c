@@ -1,6 +1,8 @@
 #include "coordinator/proxy.h"
 
 #include "coordinator/schema.h"
+#include "coordinator/storage_proxy.h"
+#include "core/ring.h"
 #include "core/cqlproto.h"
 
 #include <stdio.h>
@@ -35,6 +37,10 @@ struct proxy {
 	bool defer;
 	struct pending *pend;
 	size_t n_pend, cap_pend;
+	/* cluster mode (proxy_attach_cluster) */
+	struct storage_proxy *sp;
+	proxy_ring_fn ring_ref;
+	void *ring_ctx;
 };
 
 static bool defer_push(struct proxy *p, const struct pending *x)
@@ -78,6 +84,62 @@ void proxy_free(struct proxy *p)
 	if (p)
 		free(p->pend);
 	free(p);
+}
+
+void proxy_attach_cluster(struct proxy *p, struct storage_proxy *sp, proxy_ring_fn ring_ref,
+                          void *ctx)
+{
+	p->sp = sp;
+	p->ring_ref = ring_ref;
+	p->ring_ctx = ctx;
+}
+
+/*
+ * Decide whether ks's request goes to the replicas.  Returns 1 with *ring (a
+ * reference the caller drops) and *rep filled; 0 for the local path; or a
+ * negative code with res filled (a replication map that no longer parses).
+ * The replication map is parsed per request: a few string compares, far
+ * below the cost of one message.
+ */
+static int cluster_route(struct proxy *p, const struct schema_keyspace *ks, struct ring **ring,
+                         struct replication *rep, struct proxy_result *res)
+{
+	if (!p->sp || ks->virtual_)
+		return 0;
+	struct cerr e = {0};
+	if (replication_parse((const char *const *)ks->repl_keys,
+	                      (const char *const *)ks->repl_vals, ks->n_repl, rep, &e)) {
+		res->code = COL_EINVAL;
+		snprintf(res->msg, sizeof(res->msg), "keyspace '%.64s': %.160s", ks->name, e.msg);
+		return res->code;
+	}
+	if (rep->cls == REPL_LOCAL)
+		return 0;
+	*ring = p->ring_ref(p->ring_ctx);
+	return *ring ? 1 : 0;
+}
+
+/* Levels no replica count can make valid for the operation. */
+static int invalid_level(uint16_t cl, bool write, struct proxy_result *res)
+{
+	if (write && (cl == CL_SERIAL || cl == CL_LOCAL_SERIAL)) {
+		res->code = COL_EINVAL;
+		snprintf(res->msg, sizeof(res->msg),
+		         "You must use conditional updates for serializable writes");
+		return res->code;
+	}
+	if (!write && cl == CL_ANY) {
+		res->code = COL_EINVAL;
+		snprintf(res->msg, sizeof(res->msg),
+		         "ANY ConsistencyLevel is only supported for writes");
+		return res->code;
+	}
+	if (!cql_consistency_name(cl)) {
+		res->code = COL_EINVAL;
+		snprintf(res->msg, sizeof(res->msg), "Unknown consistency level 0x%04x", cl);
+		return res->code;
+	}
+	return 0;
 }
 
 void proxy_set_defer(struct proxy *p, bool defer)
@@ -149,17 +211,18 @@ int proxy_check(struct proxy *p, const struct schema_keyspace *ks, uint16_t cl, 
 {
 	memset(res, 0, sizeof(*res));
 	res->cl = cl;
-	if (write && (cl == CL_SERIAL || cl == CL_LOCAL_SERIAL)) {
-		res->code = COL_EINVAL;
-		snprintf(res->msg, sizeof(res->msg),
-		         "You must use conditional updates for serializable writes");
+	if (invalid_level(cl, write, res))
 		return res->code;
-	}
-	if (!write && cl == CL_ANY) {
-		res->code = COL_EINVAL;
-		snprintf(res->msg, sizeof(res->msg),
-		         "ANY ConsistencyLevel is only supported for writes");
-		return res->code;
+	if (p->sp) {
+		struct ring *ring = NULL;
+		struct replication rep;
+		int route = cluster_route(p, ks, &ring, &rep, res);
+		if (ring)
+			ring_unref(ring);
+		if (route < 0)
+			return route;
+		if (route > 0)
+			return 0; /* Unavailable is decided per token by the request */
 	}
 	struct rf_info rf = rf_of(p, ks);
 	int alive = rf.local >= 1 ? 1 : 0; /* this node, when it is a replica */
@@ -224,7 +287,19 @@ void proxy_write(struct proxy *p, const struct schema_keyspace *ks, uint16_t cl,
 	if (defer_push(p, &x))
 		return;
 	struct proxy_result res;
-	if (proxy_check(p, ks, cl, true, &res)) {
+	memset(&res, 0, sizeof(res));
+	res.cl = cl;
+	struct ring *ring = NULL;
+	struct replication rep;
+	int route =
+	        invalid_level(cl, true, &res) ? res.code : cluster_route(p, ks, &ring, &rep, &res);
+	if (route > 0) {
+		p->stats.writes += n;
+		storage_proxy_write(p->sp, ring, &rep, cl, muts, n, wt, done, ctx);
+		ring_unref(ring);
+		return;
+	}
+	if (route < 0 || proxy_check(p, ks, cl, true, &res)) {
 		res.write_type = wt;
 		res.write = true;
 		done(ctx, &res);
@@ -261,7 +336,19 @@ void proxy_read_partition(struct proxy *p, const struct schema_keyspace *ks, uin
 	if (defer_push(p, &x))
 		return;
 	struct proxy_result res;
-	if (proxy_check(p, ks, cl, false, &res)) {
+	memset(&res, 0, sizeof(res));
+	res.cl = cl;
+	struct ring *ring = NULL;
+	struct replication rep;
+	int route =
+	        invalid_level(cl, false, &res) ? res.code : cluster_route(p, ks, &ring, &rep, &res);
+	if (route > 0) {
+		p->stats.reads++;
+		storage_proxy_read_partition(p->sp, ring, &rep, cl, rd, row_fn, row_ctx, done, ctx);
+		ring_unref(ring);
+		return;
+	}
+	if (route < 0 || proxy_check(p, ks, cl, false, &res)) {
 		done(ctx, &res);
 		return;
 	}
@@ -291,7 +378,19 @@ void proxy_scan(struct proxy *p, const struct schema_keyspace *ks, uint16_t cl,
 	if (defer_push(p, &x))
 		return;
 	struct proxy_result res;
-	if (proxy_check(p, ks, cl, false, &res)) {
+	memset(&res, 0, sizeof(res));
+	res.cl = cl;
+	struct ring *ring = NULL;
+	struct replication rep;
+	int route =
+	        invalid_level(cl, false, &res) ? res.code : cluster_route(p, ks, &ring, &rep, &res);
+	if (route > 0) {
+		p->stats.scans++;
+		storage_proxy_scan(p->sp, ring, &rep, cl, sc, row_fn, row_ctx, done, ctx);
+		ring_unref(ring);
+		return;
+	}
+	if (route < 0 || proxy_check(p, ks, cl, false, &res)) {
 		done(ctx, &res);
 		return;
 	}

@@ -62,6 +62,22 @@ int proxy_new_local(struct store *store, const char *local_dc, struct proxy **ou
 void proxy_free(struct proxy *p);
 
 /*
+ * Cluster mode: from now on requests for replicated keyspaces go to `sp`
+ * (storage_proxy.h) on the ring that ring_ref(ctx) returns (a new reference;
+ * NULL while the node has not built its first ring, in which case the local
+ * path above serves, as on one node).  Virtual keyspaces and LocalStrategy
+ * keyspaces (system) always read and write this node's copy.  In cluster mode
+ * proxy_check() only refuses levels that are invalid for the operation;
+ * Unavailable is decided per token by the write or read itself, before
+ * anything is sent.
+ */
+struct storage_proxy;
+struct ring;
+typedef struct ring *(*proxy_ring_fn)(void *ctx);
+void proxy_attach_cluster(struct proxy *p, struct storage_proxy *sp, proxy_ring_fn ring_ref,
+                          void *ctx);
+
+/*
  * Check that `cl` can be met for keyspace ks now (before doing any work):
  * 0, or fills res (COL_EUNAVAILABLE / COL_EINVAL) and returns its code.
  */
