@@ -198,6 +198,8 @@ static int plan_make(struct storage_proxy *sp, struct ring *ring, const struct r
 		cl_live_add(&live, ring_node_at(ring, p->node[i])->dc, node_local(sp, p->node[i]));
 	}
 	struct cl_unavailable u;
+	if (write && cl == CL_ANY && sp->cfg.hint)
+		return 0; /* Cassandra: a hint always satisfies ANY */
 	if (cl_assure_live(cl, rep, sp->t->local_dc, &live, &u) != 0) {
 		res->code = COL_EUNAVAILABLE;
 		res->required = u.required;
@@ -273,8 +275,11 @@ struct sp_write {
 	int64_t sent_us;
 	struct sp_target tgt[SP_MAX_REPLICAS];
 	int pending_cbs;
-	bool answered, live;
+	int relays_pending;              /* forwarded peers whose outcome has not come back */
+	bool forwarded[SP_MAX_REPLICAS]; /* slot reached through a forwarder */
+	bool answered, live, expired;
 	ev_timer timer;
+	struct buf mut; /* the mutation's bytes, kept for hints (only with a hint sink) */
 	proxy_done_fn done;
 	void *ctx;
 	char why[200]; /* first replica failure */
@@ -294,10 +299,25 @@ static void w_release(struct sp_write *w)
 	sp->stats.in_flight--;
 }
 
+/*
+ * A write is recycled once answered, with every messaging callback in, and
+ * every forwarded peer's relayed outcome in (or the write timeout passed):
+ * otherwise a late relay could not be matched and its peer not hinted.
+ */
 static void w_maybe_release(struct sp_write *w)
 {
-	if (w->answered && w->pending_cbs == 0)
+	if (w->answered && w->pending_cbs == 0 && (w->relays_pending == 0 || w->expired))
 		w_release(w);
+}
+
+/* Hand replica slot i to the hint sink (it is down or did not answer in time). */
+static void w_hint(struct sp_write *w, size_t i)
+{
+	struct storage_proxy *sp = w->sp;
+	if (!sp->cfg.hint || !w->mut.len)
+		return;
+	if (sp->cfg.hint(sp->cfg.hint_ctx, w->ring, w->node[i], w->mut.data, w->mut.len) == 0)
+		sp->stats.hints++;
 }
 
 static void w_answer(struct sp_write *w, int code)
@@ -324,7 +344,8 @@ static void w_answer(struct sp_write *w, int code)
 		sp->stats.writes++;
 	}
 	w->answered = true;
-	ev_timer_stop(sp->ev, &w->timer);
+	if (w->relays_pending == 0)
+		ev_timer_stop(sp->ev, &w->timer); /* else it still bounds the wait for relays */
 	w->done(w->ctx, &res);
 }
 
@@ -345,6 +366,10 @@ static void w_outcome(struct sp_write *w, size_t i, int status, const char *why)
 	if (w->state[i] != T_PENDING)
 		return;
 	uint32_t nd = w->node[i];
+	if (w->forwarded[i] && --w->relays_pending == 0 && w->answered)
+		ev_timer_stop(w->sp->ev, &w->timer);
+	if (status == COL_ETIMEDOUT || status == COL_EFULL || status == COL_ECLOSED)
+		w_hint(w, i); /* never reached it, or no word back in time */
 	if (status == 0) {
 		w->state[i] = T_ACKED;
 		cl_acks_add(&w->acks, ring_node_at(w->ring, nd)->dc, node_local(w->sp, nd));
@@ -368,11 +393,11 @@ static void w_rsp(void *ctx, int status, const struct msg_in *rsp)
 	struct sp_target *t = ctx;
 	struct sp_write *w = t->req;
 	w->pending_cbs--;
-	if (topo_use(w->sp, w->ring) != 0 && !w->answered) {
-		set_msg(w->why, sizeof(w->why), "out of memory building the ring cache");
-		w_answer(w, COL_ENOMEM);
-	}
-	if (w->answered) {
+	if (topo_use(w->sp, w->ring) != 0) {
+		if (!w->answered) {
+			set_msg(w->why, sizeof(w->why), "out of memory building the ring cache");
+			w_answer(w, COL_ENOMEM);
+		}
 		w_maybe_release(w);
 		return;
 	}
@@ -394,6 +419,12 @@ static void w_timeout(struct ev_loop *l, ev_timer *tm, int revents)
 	struct sp_write *w = (struct sp_write *)((char *)tm - offsetof(struct sp_write, timer));
 	if (!w->answered)
 		w_answer(w, COL_ETIMEDOUT);
+	w->expired = true;
+	/* forwarded peers never heard of: their forwarder is gone or cut off */
+	if (topo_use(w->sp, w->ring) == 0)
+		for (size_t i = 0; i < w->n; i++)
+			if (w->state[i] == T_PENDING && w->forwarded[i])
+				w_hint(w, i);
 	w_maybe_release(w);
 }
 
@@ -420,11 +451,15 @@ static struct sp_write *w_get(struct storage_proxy *sp)
 		w->slot = sp->n_wslots;
 		sp->wslots[sp->n_wslots++] = w;
 		ev_init(&w->timer, w_timeout);
+		buf_init(&w->mut);
 	}
 	sp->stats.in_flight++;
 	w->live = true;
-	w->answered = false;
+	w->answered = w->expired = false;
 	w->pending_cbs = 0;
+	w->relays_pending = 0;
+	memset(w->forwarded, 0, sizeof(w->forwarded));
+	buf_reset(&w->mut);
 	w->why[0] = 0;
 	return w;
 }
@@ -510,6 +545,25 @@ static void write_one(struct storage_proxy *sp, struct ring *ring, const struct 
 	size_t len;
 	const uint8_t *bytes = store_mutation_bytes(m, &len);
 	long self_i = -1;
+	if (sp->cfg.hint) {
+		buf_put(&w->mut, bytes, len);
+		if (!buf_ok(&w->mut))
+			buf_reset(&w->mut); /* no memory to keep it: no hints for this write */
+		/* replicas known down get their hint now; one stored hint satisfies ANY */
+		for (size_t i = 0; i < p->n; i++) {
+			bool live = false;
+			for (size_t k = 0; k < p->n_live; k++)
+				live |= p->live[k] == p->node[i];
+			if (live || !w->mut.len)
+				continue;
+			if (sp->cfg.hint(sp->cfg.hint_ctx, ring, p->node[i], w->mut.data,
+			                 w->mut.len) != 0)
+				continue;
+			sp->stats.hints++;
+			if (cl == CL_ANY && w->acks.received == 0)
+				w->acks.received = 1;
+		}
+	}
 	for (size_t i = 0; i < w->n; i++)
 		w->state[i] = T_PENDING;
 	/* Our datacenter: directly. Others: one forwarder per DC (the fastest known). */
@@ -549,8 +603,12 @@ static void write_one(struct storage_proxy *sp, struct ring *ring, const struct 
 				n_fwd++;
 			}
 			rc = w_send(w, best, bytes, len, fwd, n_fwd);
-			if (rc == 0 && n_fwd)
+			if (rc == 0 && n_fwd) {
 				sp->stats.forwarded++;
+				for (size_t k = 0; k < n_fwd; k++)
+					w->forwarded[fwd[k].slot] = true;
+				w->relays_pending += (int)n_fwd;
+			}
 			if (rc != 0)
 				for (size_t k = 0; k < n_fwd; k++)
 					w_outcome(w, fwd[k].slot, rc,
@@ -569,6 +627,8 @@ static void write_one(struct storage_proxy *sp, struct ring *ring, const struct 
 			sp->stats.local_applies++;
 		w_outcome(w, (size_t)self_i, rc, rc ? e.msg : NULL);
 	}
+	if (!w->answered && cl_acks_done(&w->acks))
+		w_answer(w, 0); /* ANY met by a hint alone */
 	w_maybe_release(w);
 }
 
@@ -1946,6 +2006,7 @@ void storage_proxy_free(struct storage_proxy *sp)
 		ev_timer_stop(sp->ev, &sp->wslots[i]->timer);
 		if (sp->wslots[i]->ring)
 			ring_unref(sp->wslots[i]->ring);
+		buf_release(&sp->wslots[i]->mut);
 		free(sp->wslots[i]);
 	}
 	free(sp->wslots);

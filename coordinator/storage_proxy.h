@@ -14,14 +14,16 @@
  * to every live replica — to each one of our datacenter directly, and to ONE
  * live replica of each other datacenter with the list of its live DC peers,
  * which forwards and relays their acks (verbs.h) so a WAN link carries each
- * write once.  This node, when a replica, applies the mutation to its store
+ * write once.  Replicas known down, and those that do not answer in time, are
+ * handed to the hint sink when there is one.  This node, when a replica,
+ * applies the mutation to its store
  * without a network hop or a re-encoding.  Acks count per the level (LOCAL_*:
  * our DC only; EACH_QUORUM: a quorum per DC); the answer goes out when they
  * suffice, or WriteTimeout (received, blockfor, write type) after
  * write_timeout_ms.  A replica's failure answer counts against the level:
  * when the level can no longer be met the write fails (COL_EIO, naming the
- * replica and its reason).  Dead replicas are skipped (hints: later issue).
- * ANY behaves as ONE until hinted handoff exists.
+ * replica and its reason).  ANY behaves as ONE unless a hint sink is
+ * configured.
  *
  * Reads: live replicas sorted by proximity — this node, then our datacenter,
  * then by a latency score (moving average of answer times) — and the first
@@ -71,6 +73,15 @@ typedef struct storage_proxy storage_proxy;
 
 /* Is ring node idx of ring r up (the failure detector's view)? */
 typedef bool (*sp_alive_fn)(void *ctx, const struct ring *r, size_t idx);
+/*
+ * The hinted-handoff seam: store `mut` (serialized mutation bytes, borrowed
+ * for the call) for ring node idx, which is down (called before sending) or
+ * did not answer in time (called at the write timeout).  0 when the hint is
+ * stored.  With a hint sink, ANY is Cassandra's ANY: no live replica is
+ * needed, and a stored hint counts as the one acknowledgement.
+ */
+typedef int (*sp_hint_fn)(void *ctx, const struct ring *r, size_t idx, const uint8_t *mut,
+                          size_t len);
 /* The internode (messaging listen) address of ring node idx: 0 or an error. */
 typedef int (*sp_addr_fn)(void *ctx, const struct ring *r, size_t idx, struct net_addr *out);
 
@@ -83,6 +94,8 @@ struct storage_proxy_config {
 	unsigned range_timeout_ms; /* range_request_timeout, per ring range [10000] */
 	uint16_t storage_port;     /* port of ring addresses, when addr_of is NULL [7000] */
 	sp_alive_fn is_alive;      /* NULL: every node is up */
+	sp_hint_fn hint;           /* NULL: no hints (ANY behaves as ONE) */
+	void *hint_ctx;
 	void *alive_ctx;
 	sp_addr_fn addr_of; /* NULL: the ring node's address with storage_port */
 	void *addr_ctx;
@@ -131,6 +144,7 @@ struct storage_proxy_stats {
 	uint64_t writes, write_timeouts, write_failures;
 	uint64_t reads, read_timeouts, range_reads;
 	uint64_t unavailables;
+	uint64_t hints;         /* hints stored through the hint sink */
 	uint64_t local_applies; /* mutations applied to this node's store directly */
 	uint64_t forwarded;     /* mutations sent to a remote DC's forwarder */
 	uint64_t digest_mismatches;

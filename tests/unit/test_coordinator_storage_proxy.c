@@ -49,6 +49,14 @@ static struct replication REP;
 static unsigned WTO = 400, RTO = 600; /* short timeouts for the tests */
 static struct ring_endpoint EPS[MAXN];
 
+/* The hint sink: what the coordinator asked to hint, per node (by host id). */
+struct hinted {
+	int n;
+	struct buf last;
+};
+static struct hinted HINTS[MAXN];
+static bool USE_HINTS;
+
 static const uint8_t TABLE_ID[16] = {0x7a, 0xb1, 0xe0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13};
 
 static struct net_addr test_addr(int n, uint16_t port)
@@ -96,6 +104,8 @@ static struct tnode *node_of(const struct ring *r, size_t idx)
 			return &N[i];
 	return NULL;
 }
+
+static int hint_fn(void *ctx, const struct ring *r, size_t idx, const uint8_t *mut, size_t len);
 
 static bool alive_fn(void *ctx, const struct ring *r, size_t idx)
 {
@@ -168,6 +178,7 @@ static void node_up(size_t i)
 	                                  .read_timeout_ms = RTO,
 	                                  .range_timeout_ms = RTO,
 	                                  .is_alive = alive_fn,
+	                                  .hint = USE_HINTS ? hint_fn : NULL,
 	                                  .addr_of = addr_fn};
 	cr_assert_eq(storage_proxy_new(&sc, &n->sp, &e), 0, "%s", e.msg);
 	if (n->silent) {
@@ -282,6 +293,10 @@ static void teardown(void)
 	}
 	ring_unref(RING);
 	RING = NULL;
+	for (size_t i = 0; i < MAXN; i++)
+		buf_release(&HINTS[i].last);
+	memset(HINTS, 0, sizeof(HINTS));
+	USE_HINTS = false;
 	net_loop_free(NL);
 	ev_loop_destroy(L);
 	log_set_fd(2);
@@ -1313,4 +1328,88 @@ Test(storage_proxy, accuracy_two_dcs)
 		}
 	}
 	cr_expect(tested >= 40, "%d pairs", tested);
+}
+
+static int hint_fn(void *ctx, const struct ring *r, size_t idx, const uint8_t *mut, size_t len)
+{
+	(void)ctx;
+	struct tnode *n = node_of(r, idx);
+	cr_assert(n != NULL);
+	struct hinted *h = &HINTS[n - N];
+	h->n++;
+	buf_reset(&h->last);
+	buf_put(&h->last, mut, len);
+	return 0;
+}
+
+/* The hinted-handoff seam: down replicas, silent ones, and ANY. */
+Test(storage_proxy, hints_for_down_and_silent_replicas)
+{
+	USE_HINTS = true;
+	cluster_simple(5, "3");
+	const char *key = "hinted";
+	uint32_t reps[SP_MAX_REPLICAS];
+	replicas_of(key, reps);
+	size_t coord = 0;
+	for (size_t i = 0; i < 5; i++)
+		if (!is_replica(key, i))
+			coord = i;
+	/* a replica known down is hinted at once, with the mutation's own bytes */
+	N[reps[2]].down = true;
+	struct proxy_result w = write_at(coord, CL_QUORUM, key, 1, "h1", 10);
+	cr_expect_eq(w.code, 0, "%s", w.msg);
+	cr_expect_eq(HINTS[reps[2]].n, 1);
+	cr_expect_eq(HINTS[reps[0]].n + HINTS[reps[1]].n, 0);
+	struct cerr e = {0};
+	cr_assert_eq(store_apply_bytes(N[reps[2]].store, HINTS[reps[2]].last.data,
+	                               HINTS[reps[2]].last.len, &e),
+	             0, "%s", e.msg);
+	cr_expect_str_eq(local_read(reps[2], key).value, "h1", "the hint replays the write");
+	/* every replica down: ANY is met by hints alone (Cassandra's ANY) */
+	for (size_t i = 0; i < 3; i++)
+		N[reps[i]].down = true;
+	w = write_at(coord, CL_ANY, key, 1, "h2", 11);
+	cr_expect_eq(w.code, 0, "%s", w.msg);
+	w = write_at(coord, CL_ONE, key, 1, "h3", 12);
+	cr_expect_eq(w.code, COL_EUNAVAILABLE, "ONE still needs a live replica");
+	for (size_t i = 0; i < 3; i++) {
+		N[reps[i]].down = false;
+		cr_expect_eq(HINTS[reps[i]].n, i == 2 ? 2 : 1, "replica %zu", i);
+	}
+	/* a silent replica is hinted when its answer does not come in time */
+	set_silent(reps[1], true);
+	w = write_at(coord, CL_QUORUM, key, 1, "h4", 13);
+	cr_expect_eq(w.code, 0, "%s", w.msg);
+	int before = HINTS[reps[1]].n;
+	run_ms(WTO + 200);
+	cr_expect_eq(HINTS[reps[1]].n, before + 1);
+	struct storage_proxy_stats st;
+	storage_proxy_get_stats(N[coord].sp, &st);
+	cr_expect_eq(st.hints, 5, "1 down + 3 for ANY + 1 silent; none for the Unavailable write");
+}
+
+/* A remote DC that never answers: its forwarder and the peers it would have reached are hinted. */
+Test(storage_proxy, hints_for_a_silent_remote_dc)
+{
+	USE_HINTS = true;
+	cluster_2dc();
+	for (size_t i = 3; i < 6; i++)
+		set_silent(i, true);
+	struct proxy_result w = write_at(0, CL_LOCAL_QUORUM, "wan", 1, "x", 1);
+	cr_expect_eq(w.code, 0, "%s", w.msg);
+	cr_expect_eq(HINTS[3].n + HINTS[4].n + HINTS[5].n, 0, "nothing known yet");
+	run_ms(WTO + 200);
+	for (size_t i = 3; i < 6; i++)
+		cr_expect_eq(HINTS[i].n, 1, "node %zu", i);
+	for (size_t i = 0; i < 3; i++)
+		cr_expect_eq(HINTS[i].n, 0, "node %zu", i);
+	/* with dc2 answering again, a write leaves no hint behind */
+	for (size_t i = 3; i < 6; i++)
+		set_silent(i, false);
+	w = write_at(0, CL_LOCAL_QUORUM, "wan", 1, "y", 2);
+	cr_expect_eq(w.code, 0, "%s", w.msg);
+	run_ms(WTO + 200);
+	for (size_t i = 3; i < 6; i++)
+		cr_expect_eq(HINTS[i].n, 1, "node %zu", i);
+	cr_expect_str_eq(local_read(5, "wan").value, "y");
 }
