@@ -84,6 +84,29 @@ static MHD_RESULT send_answer(struct MHD_Connection *conn, int status, struct bu
 	return ret;
 }
 
+/* Append key=value (percent-encoded, '&'-separated) to the query being rebuilt. */
+static MHD_RESULT query_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	struct buf *b = cls;
+	if (b->len)
+		buf_put_u8(b, '&');
+	for (int part = 0; part < 2; part++) {
+		const char *s = part ? value : key;
+		if (part)
+			buf_put_u8(b, '=');
+		for (; s && *s; s++) {
+			unsigned char c = (unsigned char)*s;
+			if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~')
+				buf_put_u8(b, c);
+			else
+				buf_printf(b, "%%%02X", c);
+		}
+	}
+	return b->len > ADMIN_MAX_QUERY ? MHD_NO : MHD_YES;
+}
+
 static MHD_RESULT on_request(void *cls, struct MHD_Connection *conn, const char *url,
                              const char *method, const char *version, const char *upload_data,
                              size_t *upload_data_size, void **con_cls)
@@ -109,17 +132,28 @@ static MHD_RESULT on_request(void *cls, struct MHD_Connection *conn, const char 
 		buf_release(&out);
 		return MHD_YES;
 	}
-	/* Rebuild the raw query string for handlers that take options. */
-	char query[256] = "";
-	const char *q = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "keyspace");
-	if (q)
-		snprintf(query, sizeof(query), "keyspace=%s", q);
+	/* Rebuild the query string (MHD decoded it) for handlers that take options. */
+	struct buf qb;
+	buf_init(&qb);
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, query_arg, &qb);
+	buf_put_u8(&qb, 0);
+	if (!buf_ok(&qb) || qb.len > ADMIN_MAX_QUERY) {
+		buf_release(&qb);
+		jw_init(&w, &out);
+		jw_obj(&w);
+		jw_key(&w, "error");
+		jw_str(&w, "query string too long");
+		jw_obj_end(&w);
+		return send_answer(conn, 414, &out, "application/json");
+	}
+	const char *query = (const char *)qb.data;
 	for (size_t i = 0; i < a->n_routes; i++) {
 		if (strcmp(a->routes[i].path, url) != 0)
 			continue;
 		const char *ctype = "application/json";
 		int64_t t0 = clock_mono_us();
 		int status = a->routes[i].handler(a->ctx, query, &out, &ctype);
+		buf_release(&qb);
 		a->stats.handler_us += (uint64_t)(clock_mono_us() - t0);
 		if (status >= 500)
 			a->stats.errors++;
@@ -132,6 +166,7 @@ static MHD_RESULT on_request(void *cls, struct MHD_Connection *conn, const char 
 		}
 		return send_answer(conn, status, &out, ctype);
 	}
+	buf_release(&qb);
 	a->stats.not_found++;
 	jw_init(&w, &out);
 	jw_obj(&w);
@@ -375,4 +410,10 @@ void jw_null(struct jw *w)
 {
 	jw_sep(w);
 	buf_put_str(w->b, "null");
+}
+
+void jw_raw(struct jw *w, const void *json, size_t n)
+{
+	jw_sep(w);
+	buf_put(w->b, json, n);
 }

@@ -34,11 +34,14 @@ typedef struct admin admin;
 
 #define ADMIN_MAX_CONNS      64
 #define ADMIN_CONN_TIMEOUT_S 10
+#define ADMIN_MAX_QUERY      16384 /* rebuilt query string, bytes */
 
 /*
  * A handler writes the answer body into `out` and returns the HTTP status
  * (200, 404, 500, ...).  *content_type starts as "application/json".
- * `query` is the raw query string or "" (no '?').
+ * `query` is the query string or "" (no '?'), rebuilt from what MHD decoded:
+ * "k=v&k2=v2" with every byte outside [A-Za-z0-9-_.~] percent-encoded
+ * (inspect_query_param() in coordinator/inspect.h decodes one parameter).
  */
 typedef int (*admin_handler_fn)(void *ctx, const char *query, struct buf *out,
                                 const char **content_type);
@@ -95,5 +98,7 @@ void jw_uint(struct jw *w, uint64_t v);
 void jw_double(struct jw *w, double v);
 void jw_bool(struct jw *w, bool v);
 void jw_null(struct jw *w);
+/* One complete JSON value written elsewhere (by another jw), placed as is. */
+void jw_raw(struct jw *w, const void *json, size_t n);
 
 #endif

@@ -7,6 +7,8 @@
  *                        application states with their versions)
  *   /v1/describecluster  cluster name, partitioner, snitch, schema versions
  *   /v1/ring             tokens in ring order with their owner
+ *   /v1/endpoints        replicas of a partition key (inspect.h)
+ *   /v1/dump             what this node stores of a partition (inspect.h)
  *   /metrics             Prometheus text exposition (version 0.0.4)
  *   /health              "ok" while the node runs (for scripts)
  *
@@ -15,6 +17,7 @@
 #include "coordinator/node_int.h"
 
 #include "coordinator/cqlserver.h"
+#include "coordinator/inspect.h"
 #include "coordinator/proxy.h"
 #include "coordinator/schema.h"
 #include "coordinator/storage_proxy.h"
@@ -27,6 +30,7 @@
 #include "gossip/gossiper.h"
 #include "gossip/messaging.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,6 +200,19 @@ static const char *snitch_name(const struct config *c)
 	               : "org.apache.cassandra.locator.GossipingPropertyFileSnitch";
 }
 
+/* 400/404/503 answers: {"error": "..."}. */
+static int answer_error(struct buf *out, int status, const char *msg)
+{
+	struct jw w;
+	out->len = 0;
+	jw_init(&w, out);
+	jw_obj(&w);
+	jw_key(&w, "error");
+	jw_str(&w, msg);
+	jw_obj_end(&w);
+	return status;
+}
+
 static int h_status(void *ctx, const char *query, struct buf *out, const char **ctype)
 {
 	(void)query;
@@ -204,7 +221,11 @@ static int h_status(void *ctx, const char *query, struct buf *out, const char **
 	struct jw w;
 	/* ?keyspace=ks: "effective" ownership under that keyspace's replication. */
 	struct replication rep;
-	const char *ks = strncmp(query, "keyspace=", 9) == 0 ? query + 9 : NULL;
+	char ksbuf[SCHEMA_NAME_MAX + 1];
+	int qrc = inspect_query_param(query, "keyspace", ksbuf, sizeof(ksbuf));
+	if (qrc == COL_EINVAL)
+		return answer_error(out, 404, "keyspace name too long or badly %-encoded");
+	const char *ks = qrc == 0 ? ksbuf : NULL;
 	if (ks) {
 		const struct schema_keyspace *k =
 		        n->schema ? schema_snap_keyspace(schema_current(n->schema), ks) : NULL;
@@ -752,7 +773,81 @@ static int h_health(void *ctx, const char *query, struct buf *out, const char **
 	return n->stopping ? 503 : 200;
 }
 
+/* keyspace, table and key parameters of /v1/endpoints and /v1/dump. */
+struct inspect_args {
+	char ks[SCHEMA_NAME_MAX + 1], table[SCHEMA_NAME_MAX + 1];
+	char key[INSPECT_MAX_PARAM];
+};
+
+static int inspect_args_get(const char *query, struct inspect_args *a, struct buf *out)
+{
+	static const struct {
+		const char *name;
+		size_t off, cap;
+	} params[] = {
+	        {"keyspace", offsetof(struct inspect_args, ks), sizeof(a->ks)},
+	        {"table", offsetof(struct inspect_args, table), sizeof(a->table)},
+	        {"key", offsetof(struct inspect_args, key), sizeof(a->key)},
+	};
+	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
+		int rc = inspect_query_param(query, params[i].name, (char *)a + params[i].off,
+		                             params[i].cap);
+		if (rc) {
+			char msg[200];
+			snprintf(msg, sizeof(msg),
+			         rc == COL_ENOTFOUND
+			                 ? "missing parameter '%s' (keyspace, table, key)"
+			                 : "parameter '%s' is too long or badly %%-encoded",
+			         params[i].name);
+			return answer_error(out, 400, msg);
+		}
+	}
+	return 0;
+}
+
+static int h_endpoints(void *ctx, const char *query, struct buf *out, const char **ctype)
+{
+	(void)ctype;
+	struct node *n = ctx;
+	struct inspect_args *a = malloc(sizeof(*a));
+	if (!a)
+		return 500;
+	int st = inspect_args_get(query, a, out);
+	if (!st) {
+		struct ring *r = node_ring_ref(n);
+		struct cerr e = {0};
+		st = inspect_endpoints(schema_current(n->schema), r, n->listen_host, a->ks,
+		                       a->table, a->key, out, &e);
+		if (r)
+			ring_unref(r);
+		if (st != 200)
+			answer_error(out, st, e.msg);
+	}
+	free(a);
+	return st;
+}
+
+static int h_dump(void *ctx, const char *query, struct buf *out, const char **ctype)
+{
+	(void)ctype;
+	struct node *n = ctx;
+	struct inspect_args *a = malloc(sizeof(*a));
+	if (!a)
+		return 500;
+	int st = inspect_args_get(query, a, out);
+	if (!st) {
+		struct cerr e = {0};
+		st = inspect_dump(schema_current(n->schema), a->ks, a->table, a->key, 0, out, &e);
+		if (st != 200)
+			answer_error(out, st, e.msg);
+	}
+	free(a);
+	return st;
+}
+
 const struct admin_route node_admin_routes[] = {
+        {"/v1/endpoints", h_endpoints},
+        {"/v1/dump", h_dump},
         {"/v1/status", h_status},
         {"/v1/info", h_info},
         {"/v1/gossipinfo", h_gossipinfo},

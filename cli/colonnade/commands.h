@@ -17,5 +17,7 @@ int cmd_info(int argc, char **argv);
 int cmd_gossipinfo(int argc, char **argv);
 int cmd_describecluster(int argc, char **argv);
 int cmd_ring(int argc, char **argv);
+int cmd_getendpoints(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
 
 #endif
