@@ -609,6 +609,8 @@ static int server_create(struct net_loop *nl, const struct cqlserver_options *op
 	        .view = deps->view,
 	        .on_schema_event = on_schema_event,
 	        .event_ctx = s,
+	        .ddl_wait = deps->ddl_wait,
+	        .ddl_ctx = deps->ddl_ctx,
 	};
 	int rc = executor_new(&ed, &s->ex);
 	if (rc) {

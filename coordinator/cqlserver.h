@@ -42,6 +42,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct exec_req;
+
 struct net_loop;
 struct schema;
 struct store;
@@ -66,6 +68,9 @@ struct cqlserver_deps {
 	struct proxy *proxy;             /* required (proxy_new_local() on one node) */
 	const struct cluster_view *view; /* required: system.local / system.peers */
 	struct prepared_cache *prepared; /* optional: shared cache, else the server owns one */
+	/* optional: hold DDL answers for schema agreement (executor_deps.ddl_wait) */
+	void (*ddl_wait)(void *ctx, struct exec_req *req);
+	void *ddl_ctx;
 };
 
 /*

@@ -3091,6 +3091,12 @@ static void xq_finish(struct xq *q)
 	free(q);
 	if (req->failed)
 		buf_reset(&req->body_out);
+	/* A DDL's answer waits for the cluster's schema agreement (schema_sync.h). */
+	if (!req->failed && req->done && ex->d.ddl_wait && req->body_out.len >= 4 &&
+	    be32_load(req->body_out.data) == CQL_RESULT_SCHEMA_CHANGE) {
+		ex->d.ddl_wait(ex->d.ddl_ctx, req);
+		return;
+	}
 	if (req->done)
 		req->done(req);
 }

@@ -102,6 +102,11 @@ struct executor_deps {
 	const struct cluster_view *view;      /* required: system.local / peers data */
 	exec_schema_event_fn on_schema_event; /* optional */
 	void *event_ctx;
+	/* Optional: a successful DDL's request is handed to ddl_wait instead of
+	 * req->done; the hook calls req->done(req) itself once the cluster agrees on
+	 * the schema or a timeout passed (it may set req->warning then). */
+	void (*ddl_wait)(void *ctx, struct exec_req *req);
+	void *ddl_ctx;
 };
 
 /* 0, or COL_ENOMEM.  The deps must outlive the executor. */
