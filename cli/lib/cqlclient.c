@@ -7,6 +7,7 @@
 
 #include "core/clock.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
@@ -1225,6 +1226,30 @@ int cqlconn_open(struct ev_loop *loop, const char *host, uint16_t port,
 	}
 	int one = 1;
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (o.bind_host && *o.bind_host) {
+		/* A source address of our choosing (test clients outside a partition). */
+		struct sockaddr_storage bs;
+		memset(&bs, 0, sizeof(bs));
+		socklen_t bl = 0;
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *b4 = (struct sockaddr_in *)&bs;
+			b4->sin_family = AF_INET;
+			bl = inet_pton(AF_INET, o.bind_host, &b4->sin_addr) == 1 ? sizeof(*b4) : 0;
+		} else {
+			struct sockaddr_in6 *b6 = (struct sockaddr_in6 *)&bs;
+			b6->sin6_family = AF_INET6;
+			bl = inet_pton(AF_INET6, o.bind_host, &b6->sin6_addr) == 1 ? sizeof(*b6)
+			                                                           : 0;
+		}
+		if (!bl || bind(c->fd, (struct sockaddr *)&bs, bl) != 0) {
+			rc = cerr_set(err, COL_EIO, "cannot connect to %s: bind to source %s: %s",
+			              peer, o.bind_host,
+			              bl ? strerror(errno) : "not a numeric address");
+			close(c->fd);
+			conn_really_free(c);
+			return rc;
+		}
+	}
 	if (connect(c->fd, (struct sockaddr *)&ss, sl) != 0 && errno != EINPROGRESS) {
 		rc = cerr_set(err, COL_EIO, "cannot connect to %s: %s", peer, strerror(errno));
 		close(c->fd);

@@ -223,6 +223,7 @@ struct cqlconn_opts {
 	unsigned connect_timeout_ms; /* connect + handshake [5000] */
 	unsigned request_timeout_ms; /* per request [12000]; UINT32_MAX = never */
 	const char *cql_version;     /* sent in STARTUP ["3.4.4"] */
+	const char *bind_host;       /* numeric source address [NULL: the kernel's choice] */
 };
 
 /* Handshake done (status 0) or failed (negative, `why` names peer and cause). */
