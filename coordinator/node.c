@@ -4,8 +4,10 @@
 #include "coordinator/node_int.h"
 
 #include "coordinator/cqlserver.h"
+#include "coordinator/executor.h"
 #include "coordinator/proxy.h"
 #include "coordinator/schema.h"
+#include "coordinator/schema_sync.h"
 #include "coordinator/storage_proxy.h"
 #include "coordinator/verbs.h"
 #include "core/clock.h"
@@ -425,7 +427,10 @@ struct ring *node_ring_ref(struct node *n)
 	return n->ring ? ring_ref(n->ring) : NULL;
 }
 
-static struct ring *node_ring_ref_cb(void *node) { return node_ring_ref(node); }
+static struct ring *node_ring_ref_cb(void *node)
+{
+	return node_ring_ref(node);
+}
 
 static const struct gossip_endpoint *ring_peer(struct node *n, const struct ring *r, size_t idx,
                                                bool *self)
@@ -658,6 +663,73 @@ static int start_replication(struct node *n, struct cerr *err)
 	return storage_proxy_new(&sc, &n->sp, err);
 }
 
+/*
+ * Schema in a cluster (coordinator/schema_sync.h): pushes after local DDL,
+ * pulls from peers gossiping another version, and DDL answers held until
+ * every live node gossips our version (or schema_agreement_timeout passed).
+ */
+static int start_schema_sync(struct node *n, struct cerr *err)
+{
+	struct schema_sync_config c;
+	memset(&c, 0, sizeof(c));
+	c.msg = n->msg;
+	c.gossiper = n->gossiper;
+	c.schema = n->schema;
+	/* A few gossip rounds between two pulls to one peer; the scan as often. */
+	int64_t iv = n->cfg.gossip_interval_ms * 5;
+	c.pull_interval_ms = (unsigned)(iv < 50 ? 50 : iv > 1000 ? 1000 : iv);
+	c.check_interval_ms = c.pull_interval_ms;
+	c.agreement_timeout_ms = (unsigned)n->cfg.schema_agreement_timeout_ms;
+	return schema_sync_new(&c, &n->sync, err);
+}
+
+struct ddl_wait {
+	struct node *n;
+	struct exec_req *req;
+};
+
+static void ddl_agreed(void *ctx, bool agreed, unsigned waited_ms)
+{
+	struct ddl_wait *w = ctx;
+	struct exec_req *req = w->req;
+	if (!agreed) {
+		char first[NET_ADDR_STRLEN] = "";
+		unsigned k = w->n->stopping
+		                     ? 0
+		                     : schema_sync_disagreeing(w->n->sync, first, sizeof(first));
+		if (w->n->stopping)
+			snprintf(req->warning, sizeof(req->warning),
+			         "The node is shutting down before all live nodes agreed on the "
+			         "schema "
+			         "version; the change is applied here and will reach the others");
+		else
+			snprintf(req->warning, sizeof(req->warning),
+			         "Schema agreement not reached after %u ms: %u live node(s) (%s%s) "
+			         "report another schema version; the change is applied here and "
+			         "will "
+			         "reach them (check system.peers schema_version)",
+			         waited_ms, k, first, k > 1 ? ", ..." : "");
+		log_warn("node", "DDL answered without schema agreement after %u ms", waited_ms);
+	}
+	free(w);
+	req->done(req);
+}
+
+static void node_ddl_wait(void *ctx, struct exec_req *req)
+{
+	struct node *n = ctx;
+	struct ddl_wait *w = n->sync && n->cfg.schema_agreement_timeout_ms > 0 && !n->stopping
+	                             ? malloc(sizeof(*w))
+	                             : NULL;
+	if (!w) {
+		req->done(req);
+		return;
+	}
+	w->n = n;
+	w->req = req;
+	schema_sync_wait(n->sync, (unsigned)n->cfg.schema_agreement_timeout_ms, ddl_agreed, w);
+}
+
 static int start_cql(struct node *n, struct cerr *err)
 {
 	const struct config *cfg = &n->cfg;
@@ -679,6 +751,8 @@ static int start_cql(struct node *n, struct cerr *err)
 	d.store = n->store;
 	d.proxy = n->proxy;
 	d.view = &n->view;
+	d.ddl_wait = node_ddl_wait;
+	d.ddl_ctx = n;
 	rc = cqlserver_new(n->net, &o, &d, &n->cql, err);
 	if (rc)
 		return rc;
@@ -789,6 +863,9 @@ int node_new(const struct config *cfg, struct node **out, struct cerr *err)
 	if (rc)
 		goto fail;
 	node_rebuild_ring(n);
+	rc = start_schema_sync(n, err);
+	if (rc)
+		goto fail;
 	rc = start_replication(n, err);
 	if (rc)
 		goto fail;
@@ -850,6 +927,8 @@ void node_free(struct node *n)
 	}
 	admin_free(n->admin);
 	n->admin = NULL;
+	/* DDL answers held for agreement go out before the CQL server closes. */
+	schema_sync_stop(n->sync);
 	if (n->cql) {
 		cqlserver_free(n->cql);
 		n->cql = NULL;
@@ -868,6 +947,8 @@ void node_free(struct node *n)
 		n->msg = NULL;
 	}
 	/* After messaging_free(), which ends their requests in flight. */
+	schema_sync_free(n->sync);
+	n->sync = NULL;
 	storage_proxy_free(n->sp);
 	n->sp = NULL;
 	verbs_free(n->verbs);

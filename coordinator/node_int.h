@@ -27,6 +27,7 @@ struct proxy;
 struct ring;
 struct storage_proxy;
 struct verbs;
+struct schema_sync;
 
 #define NODE_ADDR_MAX 64
 
@@ -45,6 +46,7 @@ struct node {
 	struct proxy *proxy;
 	struct storage_proxy *sp; /* replicated reads/writes (coordinator side) */
 	struct verbs *verbs;      /* MUTATION / READ handlers (replica side) */
+	struct schema_sync *sync; /* schema push/pull/agreement (schema_sync.h) */
 	struct admin *admin;
 	uint8_t tokens_value[5 + 8 * IDENTITY_MAX_TOKENS]; /* our TOKENS app state */
 	size_t tokens_value_len;
