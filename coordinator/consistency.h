@@ -21,8 +21,9 @@
  * Unavailable: live replicas (LOCAL_*: live replicas in our DC; EACH_QUORUM
  * with NTS: live replicas of each DC against that DC's quorum) below the block
  * count -> Unavailable(required = block count, alive = live count).  ANY
- * needs no live replica in Cassandra (a hint suffices); until hints exist it
- * is checked as ONE, and docs/REPLICATION.md says so.
+ * needs no live replica in Cassandra (a hint suffices): these functions check
+ * it as ONE, and the storage proxy skips the check for ANY when it has a hint
+ * sink (docs/REPLICATION.md).
  *
  * Invalid: reads at ANY ("ANY ConsistencyLevel is only supported for
  * writes"); SERIAL/LOCAL_SERIAL for anything (lightweight transactions are

@@ -1838,11 +1838,11 @@ static int64_t next_boundary(const struct ring *ring, int64_t t)
 {
 	if (t == INT64_MAX)
 		return INT64_MAX;
-	size_t n = ring_token_count(ring);
-	size_t i = ring_token_index(ring, t + 1);
+	if (ring_token_count(ring) == 0)
+		return INT64_MAX;
 	size_t owner;
-	int64_t tok = ring_token_at(ring, i, &owner);
-	if (n == 0 || tok <= t)
+	int64_t tok = ring_token_at(ring, ring_token_index(ring, t + 1), &owner);
+	if (tok <= t)
 		return INT64_MAX;
 	return tok;
 }
