@@ -141,19 +141,19 @@ Test(getendpoints, equals_python_driver_replicas, .fini = fini, .timeout = 600)
 		CL_ASSERT(cluster_wait_admin(c, k, START_MS) >= 0, "node %d did not start", k);
 	CL_ASSERT(cluster_wait_all_up(c, START_MS) >= 0, "not every node sees every node UN");
 
-	/*
-	 * Schema does not propagate between nodes yet (the schemasync work): the
-	 * same DDL runs on every node (IF NOT EXISTS, so it is also right once
-	 * it does).  Remove the loop over nodes 2 and 3 when schema propagates.
-	 */
-	for (int k = 1; k <= 3; k++) {
-		cql_on(k, "CREATE KEYSPACE IF NOT EXISTS ge_simple WITH replication = "
-		          "{'class': 'SimpleStrategy', 'replication_factor': 2}");
-		cql_on(k, "CREATE TABLE IF NOT EXISTS ge_simple.t (k text PRIMARY KEY, v int)");
-		cql_on(k, "CREATE KEYSPACE IF NOT EXISTS ge_nts WITH replication = "
-		          "{'class': 'NetworkTopologyStrategy', 'dc1': 1, 'dc2': 1}");
-		cql_on(k, "CREATE TABLE IF NOT EXISTS ge_nts.t (a int, b text, v int, "
-		          "PRIMARY KEY ((a, b)))");
+	/* DDL on node 1 only: schema propagates (a DDL answers once all live nodes agree). */
+	cql_on(1, "CREATE KEYSPACE ge_simple WITH replication = "
+	          "{'class': 'SimpleStrategy', 'replication_factor': 2}");
+	cql_on(1, "CREATE TABLE ge_simple.t (k text PRIMARY KEY, v int)");
+	cql_on(1, "CREATE KEYSPACE ge_nts WITH replication = "
+	          "{'class': 'NetworkTopologyStrategy', 'dc1': 1, 'dc2': 1}");
+	cql_on(1, "CREATE TABLE ge_nts.t (a int, b text, v int, PRIMARY KEY ((a, b)))");
+	for (int k = 2; k <= 3; k++) {
+		struct json *j =
+		        cluster_admin(c, k, "/v1/endpoints?keyspace=ge_nts&table=t&key=1:x");
+		CL_ASSERT(j && json_len(json_get(j, "endpoints")) == 2,
+		          "node %d does not know ge_nts.t after the DDL on node 1 answered", k);
+		json_free(j);
 	}
 
 	char dir[512], cmd[1200];

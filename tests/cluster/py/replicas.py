@@ -19,7 +19,7 @@ from cassandra.query import SimpleStatement
 host, n = sys.argv[1], int(sys.argv[2])
 policy = TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc="dc1"), shuffle_replicas=False)
 cluster = Cluster([host], port=9042, protocol_version=4, connect_timeout=10,
-                  load_balancing_policy=policy, max_schema_agreement_wait=0)
+                  load_balancing_policy=policy)
 session = cluster.connect()
 md = cluster.metadata
 for ks in ("ge_simple", "ge_nts"):
