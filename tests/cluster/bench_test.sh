@@ -60,8 +60,10 @@ pass() {
 }
 
 # jget FILE EXPR: evaluate a Python expression over the JSON object `j`.
+# Prints "?" when the file is not JSON (a failed run), so checks fail, not the script.
 jget() {
-	python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+	python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
+		"$1" "$2" 2>/dev/null || echo "?"
 }
 
 # The node reads COLONNADE_* from its environment as config: give it none.
@@ -268,11 +270,17 @@ start_fake() { # k alive
 	python3 "$ROOT/peer.py" "$me" "$others" "$2" >"$ROOT/peer$1.log" 2>&1 &
 	FAKES[$1]=$!
 }
+wait_fakes() {
+	local k _
+	for k in 11 12 13; do
+		for _ in $(seq 1 100); do
+			ss -Hltn "src $NET.$k:9042" 2>/dev/null | grep -q . && break
+			sleep 0.1
+		done
+	done
+}
 for k in 11 12 13; do start_fake $k 99; done
-for _ in $(seq 1 50); do
-	ss -Hltn "src $NET.13:9042" 2>/dev/null | grep -q . && break
-	sleep 0.1
-done
+wait_fakes
 out=$(bench write --nodes "$NET.11" --ops 3000 --inflight 4 --json 2>"$ROOT/p1.err") &&
 	rc=0 || rc=$?
 echo "$out" >"$ROOT/p1.json"
@@ -308,7 +316,7 @@ python3 -c "import sys; sys.exit(0 if $max >= 1700 and $p999 >= 1000 else 1)" &&
 for k in 11 12 13; do kill "${FAKES[$k]}" 2>/dev/null || true; done
 wait 2>/dev/null || true
 for k in 11 12 13; do start_fake $k 1; done
-sleep 1
+wait_fakes
 out=$(bench write --nodes "$NET.11" --cl-write QUORUM --ops 10 2>&1) && rc=0 || rc=$?
 [ "$rc" -eq 2 ] && grep -q "QUORUM cannot be met for writes" <<<"$out" &&
 	pass "peers: Unavailable at QUORUM: exit 2, '$out'" || fail "peers: Unavailable: exit $rc, $out"
