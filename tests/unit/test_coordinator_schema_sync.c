@@ -1,0 +1,404 @@
+/*
+ * schema_sync codec and the merge of rows from peers (coordinator/schema_sync.h,
+ * schema_merge_rows in schema.h): rowset golden bytes, refusal of malformed
+ * or foreign-format rowsets and of bad rows (all or nothing), last-write-wins
+ * convergence whatever the order rows arrive in, tombstones.
+ */
+#include "coordinator/schema.h"
+#include "coordinator/schema_sync.h"
+#include "core/cqltype.h"
+#include "core/msgpk.h"
+#include "storage/storage.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define N_NODES 3
+
+static char dirs[N_NODES][64];
+static struct store *st[N_NODES];
+static struct schema *sch[N_NODES];
+
+static void open_node(int i)
+{
+	struct cerr e = {0};
+	struct store_options o;
+	store_options_init(&o);
+	o.data_dir = dirs[i];
+	cr_assert_eq(store_open(&o, &st[i], &e), 0, "%s", e.msg);
+	cr_assert_eq(schema_open(st[i], &sch[i], &e), 0, "%s", e.msg);
+}
+
+static void close_node(int i)
+{
+	schema_free(sch[i]);
+	store_close(st[i]);
+	sch[i] = NULL;
+	st[i] = NULL;
+}
+
+static void setup(void)
+{
+	for (int i = 0; i < N_NODES; i++) {
+		snprintf(dirs[i], sizeof(dirs[i]), "/tmp/colonnade-ssync-XXXXXX");
+		cr_assert(mkdtemp(dirs[i]));
+		open_node(i);
+	}
+}
+
+static void teardown(void)
+{
+	for (int i = 0; i < N_NODES; i++) {
+		close_node(i);
+		char cmd[128];
+		snprintf(cmd, sizeof(cmd), "rm -rf %.64s", dirs[i]);
+		cr_assert_eq(system(cmd), 0);
+	}
+}
+
+TestSuite(schema_sync, .init = setup, .fini = teardown);
+
+static void create_ks(int i, const char *name, int64_t ts)
+{
+	struct schema_repl_opt repl[] = {{"class", "SimpleStrategy"}, {"replication_factor", "3"}};
+	struct schema_keyspace_def def = {name, true, repl, 2};
+	struct cerr e = {0};
+	cr_assert_eq(schema_create_keyspace(sch[i], &def, ts, &e), 0, "%s", e.msg);
+}
+
+/* Table (k <pktype> PRIMARY KEY, <col> <coltype>). */
+static void create_table(int i, const char *ks, const char *name, const char *pktype,
+                         const char *col, const char *coltype, int64_t ts)
+{
+	struct cerr e = {0};
+	const struct cqltype *t1, *t2;
+	cr_assert_eq(cqltype_parse(pktype, strlen(pktype), &t1, &e), 0);
+	cr_assert_eq(cqltype_parse(coltype, strlen(coltype), &t2, &e), 0);
+	struct schema_column_def cols[] = {{"k", t1, SCHEMA_COL_PARTITION_KEY, 0, false},
+	                                   {col, t2, SCHEMA_COL_REGULAR, -1, false}};
+	struct schema_table_def def = {.ks = ks,
+	                               .name = name,
+	                               .cols = cols,
+	                               .n_cols = 2,
+	                               .gc_grace_seconds = -1,
+	                               .default_time_to_live = -1};
+	cr_assert_eq(schema_create_table(sch[i], &def, ts, &e), 0, "%s", e.msg);
+	cqltype_free(t1);
+	cqltype_free(t2);
+}
+
+/* Send node from's whole schema to node to (a push or a pull answer). */
+static size_t sync_rows(int from, int to)
+{
+	struct buf b;
+	buf_init(&b);
+	schema_sync_encode_rowset(sch[from], &b);
+	cr_assert(buf_ok(&b));
+	size_t applied = 0;
+	struct cerr e = {0};
+	cr_assert_eq(schema_sync_apply_rowset(sch[to], b.data, b.len, &applied, &e), 0, "%s",
+	             e.msg);
+	buf_release(&b);
+	return applied;
+}
+
+static void version(int i, char out[40])
+{
+	schema_uuid_format(schema_current(sch[i])->version, out);
+}
+
+Test(schema_sync, rowset_golden_bytes)
+{
+	create_ks(0, "ks", 0x0102030405060708LL);
+	struct buf b;
+	buf_init(&b);
+	schema_sync_encode_rowset(sch[0], &b);
+	struct buf g;
+	buf_init(&g);
+	buf_put_u8(&g, 0x93); /* [format, version, rows] */
+	buf_put_u8(&g, 0x01);
+	buf_put_u8(&g, 0xc4);
+	buf_put_u8(&g, 16);
+	buf_put(&g, schema_current(sch[0])->version, 16);
+	buf_put_u8(&g, 0x91); /* one row */
+	buf_put_u8(&g, 0x92);
+	buf_put_u8(&g, 0xc4);
+	buf_put_u8(&g, 12);
+	buf_put(&g, "schema/ks/ks", 12);
+	static const char cls[] = "org.apache.cassandra.locator.SimpleStrategy";
+	size_t vlen = 11 + 1 + 2 + (2 + 5) + (2 + strlen(cls)) + (2 + 18) + (2 + 1);
+	buf_put_u8(&g, 0xc4);
+	buf_put_u8(&g, (uint8_t)vlen);
+	static const uint8_t hdr[] = {1, 'K', 1, 2, 3, 4, 5, 6, 7, 8, 0, 1, 0, 2};
+	buf_put(&g, hdr, sizeof(hdr));
+	buf_put_u16be(&g, 5);
+	buf_put(&g, "class", 5);
+	buf_put_u16be(&g, (uint16_t)strlen(cls));
+	buf_put(&g, cls, strlen(cls));
+	buf_put_u16be(&g, 18);
+	buf_put(&g, "replication_factor", 18);
+	buf_put_u16be(&g, 1);
+	buf_put(&g, "3", 1);
+	cr_assert_eq(b.len, g.len, "rowset is %zu bytes, expected %zu", b.len, g.len);
+	cr_assert(memcmp(b.data, g.data, g.len) == 0, "rowset bytes");
+	/* and it decodes to the same row */
+	uint8_t v[16];
+	struct schema_row_ref *rows;
+	size_t n;
+	struct cerr e = {0};
+	cr_assert_eq(schema_sync_decode_rowset(b.data, b.len, v, &rows, &n, &e), 0, "%s", e.msg);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(rows[0].klen, 12);
+	cr_assert_eq(rows[0].vlen, vlen);
+	cr_assert(memcmp(v, schema_current(sch[0])->version, 16) == 0);
+	free(rows);
+	buf_release(&b);
+	buf_release(&g);
+}
+
+Test(schema_sync, malformed_and_foreign_rowsets_are_refused)
+{
+	create_ks(0, "ks", 100);
+	char before[40], after[40];
+	version(1, before);
+	struct {
+		const char *what;
+		uint8_t bytes[40];
+		size_t len;
+		int code;
+	} cases[] = {
+	        {"empty", {0}, 0, COL_ECORRUPT},
+	        {"not an array", {0x01}, 1, COL_ECORRUPT},
+	        {"format 2", {0x93, 0x02, 0xc4, 0x00, 0x90}, 5, COL_EPROTO},
+	        {"short version", {0x93, 0x01, 0xc4, 0x01, 0x00, 0x90}, 6, COL_ECORRUPT},
+	        {"row count beyond the bytes",
+	         {0x93, 0x01, 0xc4, 16, [20] = 0xdc, 0xff, 0xff},
+	         23,
+	         COL_ECORRUPT},
+	        {"row not a pair",
+	         {0x93, 0x01, 0xc4, 16, [20] = 0x91, 0x93, 0xc4, 0, 0xc4, 0, 0xc4, 0},
+	         28,
+	         COL_ECORRUPT},
+	        {"trailing bytes", {0x93, 0x01, 0xc4, 16, [20] = 0x90, 0x00}, 22, COL_ECORRUPT},
+	        {"a 2^31 row count in 25 bytes",
+	         {0x93, 0x01, 0xc4, 16, [20] = 0xdd, 0x7f, 0xff, 0xff, 0xff},
+	         25,
+	         COL_ECORRUPT},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t applied = 99;
+		struct cerr e = {0};
+		int rc = schema_sync_apply_rowset(sch[1], cases[i].bytes, cases[i].len, &applied,
+		                                  &e);
+		cr_expect_eq(rc, cases[i].code, "%s: got %d (%s)", cases[i].what, rc, e.msg);
+		cr_expect(e.msg[0], "%s: a reason is given", cases[i].what);
+		cr_expect_eq(applied, 0);
+	}
+	version(1, after);
+	cr_assert_str_eq(before, after);
+}
+
+/* A rowset of the given (key, value) pairs, version zero. */
+static void rowset(struct buf *b, const struct schema_row_ref *rows, size_t n)
+{
+	static const uint8_t zero[16];
+	msgpk_put_array(b, 3);
+	msgpk_put_uint(b, 1);
+	msgpk_put_bin(b, zero, 16);
+	msgpk_put_array(b, (uint32_t)n);
+	for (size_t i = 0; i < n; i++) {
+		msgpk_put_array(b, 2);
+		msgpk_put_bin(b, rows[i].key, rows[i].klen);
+		msgpk_put_bin(b, rows[i].val, rows[i].vlen);
+	}
+}
+
+struct grab {
+	struct buf keys[8], vals[8];
+	size_t n;
+};
+
+static void grab_row(const void *k, size_t kl, const void *v, size_t vl, void *ctx)
+{
+	struct grab *g = ctx;
+	if (g->n < 8) {
+		buf_init(&g->keys[g->n]);
+		buf_init(&g->vals[g->n]);
+		buf_put(&g->keys[g->n], k, kl);
+		buf_put(&g->vals[g->n], v, vl);
+		g->n++;
+	}
+}
+
+static void grab_free(struct grab *g)
+{
+	for (size_t i = 0; i < g->n; i++) {
+		buf_release(&g->keys[i]);
+		buf_release(&g->vals[i]);
+	}
+}
+
+Test(schema_sync, one_bad_row_refuses_the_whole_set)
+{
+	create_ks(0, "ks", 100);
+	create_table(0, "ks", "t", "int", "v", "text", 200);
+	struct grab g = {0};
+	schema_rows(sch[0], grab_row, &g);
+	cr_assert_eq(g.n, 2); /* ks row, then the table row */
+	char before[40], after[40];
+	version(1, before);
+
+	uint8_t bad_body[64];
+	memcpy(bad_body, g.vals[1].data, 11);
+	memset(bad_body + 11, 0xee, sizeof(bad_body) - 11);
+	uint8_t bad_kind[11];
+	memcpy(bad_kind, g.vals[0].data, 11);
+	bad_kind[1] = 'X';
+	uint8_t sys_ks[64];
+	memcpy(sys_ks, g.vals[0].data, g.vals[0].len);
+	struct {
+		const char *what;
+		struct schema_row_ref rows[2];
+	} cases[] = {
+	        {"table row with a garbage body",
+	         {{(char *)g.keys[0].data, g.keys[0].len, g.vals[0].data, g.vals[0].len},
+	          {(char *)g.keys[1].data, g.keys[1].len, bad_body, sizeof(bad_body)}}},
+	        {"unknown row kind",
+	         {{(char *)g.keys[0].data, g.keys[0].len, bad_kind, sizeof(bad_kind)},
+	          {(char *)g.keys[1].data, g.keys[1].len, g.vals[1].data, g.vals[1].len}}},
+	        {"keys out of order",
+	         {{(char *)g.keys[1].data, g.keys[1].len, g.vals[1].data, g.vals[1].len},
+	          {(char *)g.keys[0].data, g.keys[0].len, g.vals[0].data, g.vals[0].len}}},
+	        {"a keyspace row under a table key",
+	         {{(char *)g.keys[0].data, g.keys[0].len, g.vals[0].data, g.vals[0].len},
+	          {(char *)g.keys[1].data, g.keys[1].len, g.vals[0].data, g.vals[0].len}}},
+	        {"a row for the system keyspace",
+	         {{"schema/ks/system", 16, sys_ks, g.vals[0].len},
+	          {(char *)g.keys[1].data, g.keys[1].len, g.vals[1].data, g.vals[1].len}}},
+	        {"a bad keyspace name",
+	         {{"schema/ks/no-dash", 17, g.vals[0].data, g.vals[0].len},
+	          {(char *)g.keys[1].data, g.keys[1].len, g.vals[1].data, g.vals[1].len}}},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct buf b;
+		buf_init(&b);
+		rowset(&b, cases[i].rows, 2);
+		size_t applied = 99;
+		struct cerr e = {0};
+		int rc = schema_sync_apply_rowset(sch[1], b.data, b.len, &applied, &e);
+		cr_expect_eq(rc, COL_ECORRUPT, "%s: got %d (%s)", cases[i].what, rc, e.msg);
+		cr_expect_eq(applied, 0, "%s", cases[i].what);
+		buf_release(&b);
+	}
+	version(1, after);
+	cr_assert_str_eq(before, after, "nothing applied");
+	cr_assert_null(schema_snap_keyspace(schema_current(sch[1]), "ks"), "good rows not taken");
+	/* the good set goes in */
+	cr_assert_eq(sync_rows(0, 1), 2);
+	cr_assert_not_null(schema_snap_table(schema_current(sch[1]), "ks", "t"));
+	grab_free(&g);
+}
+
+Test(schema_sync, table_id_reused_with_other_key_columns_is_refused)
+{
+	create_ks(0, "ks", 100);
+	create_table(0, "ks", "t", "int", "v", "text", 200);
+	cr_assert_eq(sync_rows(0, 1), 2);
+	/* node 2 makes a table row with the same id but a text partition key */
+	create_ks(2, "ks", 100);
+	create_table(2, "ks", "t", "text", "v", "text", 300);
+	struct grab g0 = {0}, g2 = {0};
+	schema_rows(sch[0], grab_row, &g0);
+	schema_rows(sch[2], grab_row, &g2);
+	uint8_t forged[512];
+	cr_assert(g2.vals[1].len <= sizeof(forged));
+	memcpy(forged, g2.vals[1].data, g2.vals[1].len);
+	memcpy(forged + 11, g0.vals[1].data + 11, 16); /* node 0's table id */
+	struct schema_row_ref r = {(char *)g2.keys[1].data, g2.keys[1].len, forged, g2.vals[1].len};
+	struct buf b;
+	buf_init(&b);
+	rowset(&b, &r, 1);
+	size_t applied = 0;
+	struct cerr e = {0};
+	cr_expect_eq(schema_sync_apply_rowset(sch[1], b.data, b.len, &applied, &e), COL_ECORRUPT,
+	             "%s", e.msg);
+	cr_expect(strstr(e.msg, "key columns"), "%s", e.msg);
+	buf_release(&b);
+	grab_free(&g0);
+	grab_free(&g2);
+	const struct schema_table *t = schema_snap_table(schema_current(sch[1]), "ks", "t");
+	cr_assert_not_null(t);
+	cr_assert_eq(t->cols[0].type->kind, CQLTYPE_INT, "key column still int");
+}
+
+Test(schema_sync, concurrent_ddl_converges_in_any_order)
+{
+	/* node 0 and node 1 create the same keyspace, different tables, and the
+	 * same table with different definitions; neither has seen the other. */
+	create_ks(0, "ks", 100);
+	create_table(0, "ks", "a", "int", "v", "text", 200);
+	create_table(0, "ks", "same", "int", "v", "text", 300);
+	create_ks(1, "ks", 150);
+	create_table(1, "ks", "b", "int", "v", "text", 250);
+	create_table(1, "ks", "same", "text", "w", "int", 350); /* newer: wins */
+	/* node 2 hears node 1 first, then node 0; nodes 0 and 1 exchange */
+	sync_rows(1, 2);
+	sync_rows(0, 2);
+	sync_rows(0, 1);
+	sync_rows(1, 0);
+	char v0[40], v1[40], v2[40];
+	version(0, v0);
+	version(1, v1);
+	version(2, v2);
+	cr_assert_str_eq(v0, v1);
+	cr_assert_str_eq(v0, v2);
+	for (int i = 0; i < N_NODES; i++) {
+		const struct schema_snap *s = schema_current(sch[i]);
+		cr_assert_not_null(schema_snap_table(s, "ks", "a"), "node %d has a", i);
+		cr_assert_not_null(schema_snap_table(s, "ks", "b"), "node %d has b", i);
+		const struct schema_table *t = schema_snap_table(s, "ks", "same");
+		cr_assert_not_null(t);
+		cr_assert_not_null(schema_table_column(t, "w"), "node %d: the newer definition", i);
+		cr_assert_null(schema_table_column(t, "v"), "node %d", i);
+		cr_assert_eq(schema_snap_keyspace(s, "ks")->timestamp, 150, "newer keyspace row");
+		cr_assert_not_null(t->st, "node %d opened the table's storage", i);
+	}
+	/* a second exchange changes nothing */
+	cr_assert_eq(sync_rows(0, 1), 0);
+	cr_assert_eq(sync_rows(2, 0), 0);
+	/* and it survives a restart */
+	close_node(2);
+	open_node(2);
+	version(2, v2);
+	cr_assert_str_eq(v0, v2);
+}
+
+Test(schema_sync, drops_travel_as_tombstones_and_older_rows_do_not_resurrect)
+{
+	create_ks(0, "ks", 100);
+	create_table(0, "ks", "t", "int", "v", "text", 200);
+	sync_rows(0, 1);
+	sync_rows(0, 2); /* node 2 keeps the live row: it will replay it later */
+	struct cerr e = {0};
+	cr_assert_eq(schema_drop_table(sch[0], "ks", "t", 300, &e), 0, "%s", e.msg);
+	cr_assert_eq(sync_rows(0, 1), 1);
+	cr_assert_null(schema_snap_table(schema_current(sch[1]), "ks", "t"), "dropped on node 1");
+	/* node 2's stale live row reaches node 1: the tombstone is newer */
+	cr_assert_eq(sync_rows(2, 1), 0);
+	cr_assert_null(schema_snap_table(schema_current(sch[1]), "ks", "t"));
+	/* node 2 learns the drop */
+	cr_assert_eq(sync_rows(1, 2), 1);
+	cr_assert_null(schema_snap_table(schema_current(sch[2]), "ks", "t"));
+	char v0[40], v2[40];
+	version(0, v0);
+	version(2, v2);
+	cr_assert_str_eq(v0, v2);
+	/* re-created later: the new row wins over the tombstone everywhere */
+	create_table(2, "ks", "t", "text", "x", "int", 400);
+	cr_assert_eq(sync_rows(2, 0), 1);
+	const struct schema_table *t = schema_snap_table(schema_current(sch[0]), "ks", "t");
+	cr_assert_not_null(t);
+	cr_assert_not_null(schema_table_column(t, "x"));
+}
