@@ -45,15 +45,21 @@ static void fini(void)
 	c = NULL;
 }
 
-static void start(int n)
+static void start_with(int n, const char *extra_yaml)
 {
 	struct cluster_opts o = {0};
 	o.n = n;
+	o.extra_yaml = extra_yaml;
 	o.gossip_interval_ms = ROUND_MS;
 	cr_assert(cluster_new(&o, &c) == 0, "cannot start the cluster");
 	for (int k = 1; k <= n; k++)
 		CL_ASSERT(cluster_wait_admin(c, k, START_MS) >= 0, "node %d did not start", k);
 	CL_ASSERT(cluster_wait_all_up(c, START_MS) >= 0, "not every node sees every node UN");
+}
+
+static void start(int n)
+{
+	start_with(n, NULL);
 }
 
 static struct cqlclient *connect_to(int k)
@@ -469,4 +475,36 @@ Test(schema, bad_schema_messages_are_refused_and_change_nothing)
 	cqlresult_free(r);
 	ok(cl, "CREATE TABLE ks.t (k int PRIMARY KEY)");
 	cqlclient_free(cl);
+}
+
+Test(schema, ddl_answers_with_a_warning_when_a_live_node_does_not_agree_in_time)
+{
+	/* 300 ms: shorter than the failure detector needs to convict a paused node */
+	start_with(3, "schema_agreement_timeout: 300ms\n");
+	struct cqlclient *cl = connect_to(1);
+	ok(cl, "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', "
+	       "'replication_factor': 3}");
+	CL_ASSERT(cluster_pause(c, 3) == 0, "SIGSTOP node 3");
+	int64_t t0 = cluster_now_ms();
+	struct cqlresult *r = q(cl, "CREATE TABLE ks.t (k int PRIMARY KEY, v text)");
+	int64_t took = cluster_now_ms() - t0;
+	CL_ASSERT(r && r->kind == CQLRES_SCHEMA_CHANGE, "the DDL succeeds");
+	CL_EXPECT(r->n_warnings == 1 && strstr(r->warnings[0], "Schema agreement not reached") &&
+	                  strstr(r->warnings[0], c->nodes[3].addr),
+	          "one warning naming node 3 (%zu warnings%s%s)", r->n_warnings,
+	          r->n_warnings ? ": " : "", r->n_warnings ? r->warnings[0] : "");
+	CL_EXPECT(took >= 300 && took < 5000, "answered after the 300 ms timeout (%lld ms)",
+	          (long long)took);
+	cqlresult_free(r);
+	/* The table is there on node 2 already; node 3 catches up once resumed. */
+	struct cqlclient *c2 = connect_to(2);
+	ok(c2, "SELECT * FROM ks.t");
+	CL_ASSERT(cluster_resume(c, 3) == 0, "SIGCONT node 3");
+	CL_ASSERT(cluster_wait_all_up(c, START_MS) >= 0, "all UN");
+	struct cqlclient *cls[4] = {NULL, cl, c2, connect_to(3)};
+	char ver[40];
+	CL_ASSERT(wait_one_version(cls, 3, ver, CONVERGE_MS) >= 0, "one version after resume");
+	ok(cls[3], "SELECT * FROM ks.t");
+	for (int k = 1; k <= 3; k++)
+		cqlclient_free(cls[k]);
 }
