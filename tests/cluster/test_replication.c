@@ -184,3 +184,142 @@ Test(replication, read_repair_of_a_restarted_replica)
 	          "colonnade dump: %s", out);
 	CL_EXPECT(strstr(out, "new-value") != NULL, "node 3 repaired before the answer: %s", out);
 }
+
+static void two_dcs(void)
+{
+	struct cluster_opts o = {0};
+	o.n = 6;
+	for (int i = 0; i < 6; i++) {
+		o.dcs[i] = i < 3 ? "dc1" : "dc2";
+		o.racks[i] = i % 3 == 0 ? "r1" : i % 3 == 1 ? "r2" : "r3";
+	}
+	cr_assert(cluster_new(&o, &c) == 0, "cannot create the cluster");
+	CL_ASSERT(cluster_wait_all_up(c, 90000) >= 0, "nodes did not see each other up");
+	struct cqlclient *cl = connect_to(1);
+	ok(cl, CL_ONE,
+	   "CREATE KEYSPACE ks WITH replication = {'class': 'NetworkTopologyStrategy', "
+	   "'dc1': 3, 'dc2': 3}");
+	ok(cl, CL_ONE, "CREATE TABLE ks.t (k int PRIMARY KEY, v text)");
+	cqlclient_free(cl);
+}
+
+/* Expected outcome of a level with a live replicas in dc1 (ours) and b in dc2. */
+static bool nts_ok(uint16_t lv, int a, int b, int *need, int *have)
+{
+	switch (lv) {
+	case CL_TWO: *need = 2, *have = a + b; break;
+	case CL_THREE: *need = 3, *have = a + b; break;
+	case CL_QUORUM: *need = 4, *have = a + b; break;
+	case CL_ALL: *need = 6, *have = a + b; break;
+	case CL_LOCAL_QUORUM: *need = 2, *have = a; break;
+	case CL_LOCAL_ONE: *need = 1, *have = a; break;
+	case CL_EACH_QUORUM: *need = 2, *have = a < 2 ? a : b; return a >= 2 && b >= 2;
+	default: *need = 1, *have = a + b;
+	}
+	return *have >= *need;
+}
+
+static void check_levels(struct cqlclient *cl, int a, int b, int key)
+{
+	static const uint16_t levels[] = {CL_ONE,          CL_TWO,         CL_THREE,     CL_QUORUM,
+	                                  CL_LOCAL_QUORUM, CL_EACH_QUORUM, CL_LOCAL_ONE, CL_ALL};
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		int need, have;
+		bool want = nts_ok(levels[i], a, b, &need, &have);
+		char q[128];
+		snprintf(q, sizeof(q), "INSERT INTO ks.t (k, v) VALUES (%d, 'x')", key);
+		for (int read = 0; read < 2; read++) {
+			struct cqlresult *r =
+			        run(cl, levels[i], read ? "SELECT v FROM ks.t WHERE k = 1" : q);
+			bool unavailable =
+			        r->kind == CQLRES_ERROR && r->error.code == CQL_ERR_UNAVAILABLE;
+			CL_EXPECT(want ? r->kind != CQLRES_ERROR : unavailable,
+			          "%s %s with dc1 %d, dc2 %d alive: %s", read ? "read" : "write",
+			          cql_consistency_name(levels[i]), a, b,
+			          r->kind == CQLRES_ERROR ? r->error.message : "success");
+			if (!want && unavailable) {
+				CL_EXPECT(r->error.required == need, "%s required %d",
+				          cql_consistency_name(levels[i]), r->error.required);
+				CL_EXPECT(r->error.alive == have, "%s alive %d",
+				          cql_consistency_name(levels[i]), r->error.alive);
+			}
+			cqlresult_free(r);
+		}
+	}
+}
+
+/* NetworkTopologyStrategy {dc1: 3, dc2: 3}: dc2 loses nodes, then dc1 does. */
+Test(replication, availability_nts_two_dcs_sigkill)
+{
+	two_dcs();
+	struct cqlclient *cl = connect_to(1);
+	check_levels(cl, 3, 3, 1);
+	const int kills[][2] = {{6, 0}, {5, 0}, {3, 0}}; /* dc2: 2 left, 1 left; dc1: 2 left */
+	int a = 3, b = 3;
+	for (size_t i = 0; i < 3; i++) {
+		int k = kills[i][0];
+		CL_ASSERT(cluster_kill(c, k) == 0, "kill node %d", k);
+		int obs[] = {1}, tgt[] = {k};
+		CL_ASSERT(cluster_wait_status(c, obs, 1, tgt, 1, "DN", 30000) >= 0,
+		          "node 1 never saw node %d down", k);
+		if (k > 3)
+			b--;
+		else
+			a--;
+		check_levels(cl, a, b, 10 + (int)i);
+	}
+	cqlclient_free(cl);
+}
+
+/*
+ * The datacenters partitioned apart (nftables): LOCAL_QUORUM keeps working in
+ * each, EACH_QUORUM and QUORUM are Unavailable; after healing, ALL sees every
+ * write made on both sides.
+ */
+Test(replication, multi_dc_partition)
+{
+	two_dcs();
+	int dc1[] = {1, 2, 3}, dc2[] = {4, 5, 6};
+	CL_ASSERT(cluster_partition(c, dc1, 3, dc2, 3) == 0, "partition");
+	CL_ASSERT(cluster_wait_status(c, dc1, 3, dc2, 3, "DN", 60000) >= 0, "dc1 sees dc2 down");
+	CL_ASSERT(cluster_wait_status(c, dc2, 3, dc1, 3, "DN", 60000) >= 0, "dc2 sees dc1 down");
+	struct cqlclient *c1 = connect_to(1), *c4 = connect_to(4);
+	ok(c1, CL_LOCAL_QUORUM, "INSERT INTO ks.t (k, v) VALUES (100, 'from-dc1')");
+	ok(c4, CL_LOCAL_QUORUM, "INSERT INTO ks.t (k, v) VALUES (200, 'from-dc2')");
+	ok(c1, CL_LOCAL_QUORUM, "SELECT v FROM ks.t WHERE k = 100");
+	ok(c4, CL_LOCAL_QUORUM, "SELECT v FROM ks.t WHERE k = 200");
+	const uint16_t cross[] = {CL_EACH_QUORUM, CL_QUORUM};
+	for (size_t i = 0; i < 2; i++) {
+		struct cqlresult *r =
+		        run(c1, cross[i], "INSERT INTO ks.t (k, v) VALUES (300, 'no')");
+		CL_EXPECT(r->kind == CQLRES_ERROR && r->error.code == CQL_ERR_UNAVAILABLE,
+		          "%s write across the partition: %s", cql_consistency_name(cross[i]),
+		          r->kind == CQLRES_ERROR ? r->error.message : "success");
+		cqlresult_free(r);
+		r = run(c4, cross[i], "SELECT v FROM ks.t WHERE k = 100");
+		CL_EXPECT(r->kind == CQLRES_ERROR && r->error.code == CQL_ERR_UNAVAILABLE,
+		          "%s read across the partition: %s", cql_consistency_name(cross[i]),
+		          r->kind == CQLRES_ERROR ? r->error.message : "success");
+		cqlresult_free(r);
+	}
+	CL_ASSERT(cluster_heal(c) == 0, "heal");
+	CL_ASSERT(cluster_wait_all_up(c, 60000) >= 0, "everyone up again");
+	const int keys[] = {100, 200};
+	const char *vals[] = {"from-dc1", "from-dc2"};
+	for (size_t i = 0; i < 2; i++) {
+		char q[96];
+		snprintf(q, sizeof(q), "SELECT v FROM ks.t WHERE k = %d", keys[i]);
+		struct cqlresult *r = run(i ? c1 : c4, CL_ALL, q);
+		CL_EXPECT(r->kind == CQLRES_ROWS && r->n_rows == 1, "ALL read of %d: %s", keys[i],
+		          r->kind == CQLRES_ERROR ? r->error.message : "no row");
+		if (r->kind == CQLRES_ROWS && r->n_rows == 1) {
+			char *v = cqlresult_text(r, 0, 0);
+			CL_EXPECT(v && strcmp(v, vals[i]) == 0, "%d = %s", keys[i],
+			          v ? v : "(null)");
+			free(v);
+		}
+		cqlresult_free(r);
+	}
+	cqlclient_free(c1);
+	cqlclient_free(c4);
+}
