@@ -323,3 +323,85 @@ Test(replication, multi_dc_partition)
 	cqlclient_free(c1);
 	cqlclient_free(c4);
 }
+
+/* Replicas a level reaches in a cluster of RF `rf` per DC × `dcs` datacenters (for W + R > RF). */
+static int reach(uint16_t lv, int rf, int dcs)
+{
+	switch (lv) {
+	case CL_ONE: return 1;
+	case CL_TWO: return 2;
+	case CL_THREE: return 3;
+	case CL_QUORUM: return rf * dcs / 2 + 1;
+	case CL_LOCAL_QUORUM:
+	case CL_EACH_QUORUM: return (rf / 2 + 1) * (lv == CL_EACH_QUORUM ? dcs : 1);
+	default: return rf * dcs; /* ALL */
+	}
+}
+
+/*
+ * TestAccuracy: every (W, R) with W + R > RF (counted over all replicas; for
+ * LOCAL_QUORUM in one DC, within it), written through one node and read
+ * through another (in 2 DCs: through the other datacenter too).
+ */
+static void accuracy(int dcs)
+{
+	static const uint16_t lv[] = {CL_ONE, CL_TWO,          CL_THREE,      CL_QUORUM,
+	                              CL_ALL, CL_LOCAL_QUORUM, CL_EACH_QUORUM};
+	size_t nlv = dcs == 1 ? 5 : 7;
+	int n = 3 * dcs, key = 1000, pairs = 0;
+	struct cqlclient *cls[7] = {0};
+	for (int k = 1; k <= n; k++)
+		cls[k] = connect_to(k);
+	for (size_t w = 0; w < nlv; w++) {
+		for (size_t r = 0; r < nlv; r++) {
+			bool local_pair = lv[w] == CL_LOCAL_QUORUM || lv[r] == CL_LOCAL_QUORUM;
+			int rf = local_pair ? 3 : 3 * dcs;
+			int ww = lv[w] == CL_LOCAL_QUORUM ? 2 : reach(lv[w], 3, dcs);
+			int rr = lv[r] == CL_LOCAL_QUORUM ? 2 : reach(lv[r], 3, dcs);
+			if (local_pair && (lv[w] == CL_EACH_QUORUM || lv[r] == CL_EACH_QUORUM))
+				ww = rr = 2, rf = 3; /* both hold a quorum of each DC */
+			if (ww + rr <= rf)
+				continue;
+			int wc = 1 + (pairs % n);
+			/* LOCAL_QUORUM pairs only overlap within one DC: read from the writer's DC
+			 */
+			int rc = local_pair ? (wc - 1) / 3 * 3 + 1 + (wc % 3)
+			                    : 1 + ((pairs + 1 + 3) % n);
+			char q[128];
+			snprintf(q, sizeof(q), "INSERT INTO ks.t (k, v) VALUES (%d, 'v%d')", key,
+			         key);
+			ok(cls[wc], lv[w], q);
+			snprintf(q, sizeof(q), "SELECT v FROM ks.t WHERE k = %d", key);
+			struct cqlresult *res = run(cls[rc], lv[r], q);
+			char want[16];
+			snprintf(want, sizeof(want), "v%d", key);
+			char *v = res->kind == CQLRES_ROWS && res->n_rows == 1
+			                  ? cqlresult_text(res, 0, 0)
+			                  : NULL;
+			CL_EXPECT(v && strcmp(v, want) == 0, "W=%s via %d, R=%s via %d: %s",
+			          cql_consistency_name(lv[w]), wc, cql_consistency_name(lv[r]), rc,
+			          v                           ? v
+			          : res->kind == CQLRES_ERROR ? res->error.message
+			                                      : "no row");
+			free(v);
+			cqlresult_free(res);
+			key++;
+			pairs++;
+		}
+	}
+	CL_EXPECT(pairs >= (dcs == 1 ? 20 : 25), "%d pairs", pairs);
+	for (int k = 1; k <= n; k++)
+		cqlclient_free(cls[k]);
+}
+
+Test(replication, accuracy_one_dc)
+{
+	three_nodes_rf3();
+	accuracy(1);
+}
+
+Test(replication, accuracy_two_dcs)
+{
+	two_dcs();
+	accuracy(2);
+}
