@@ -12,14 +12,15 @@ exits non-zero if not.
 import struct
 import sys
 
-from cassandra.cluster import Cluster
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
 from cassandra.policies import DCAwareRoundRobinPolicy, TokenAwarePolicy
 from cassandra.query import SimpleStatement
 
 host, n = sys.argv[1], int(sys.argv[2])
 policy = TokenAwarePolicy(DCAwareRoundRobinPolicy(local_dc="dc1"), shuffle_replicas=False)
 cluster = Cluster([host], port=9042, protocol_version=4, connect_timeout=10,
-                  load_balancing_policy=policy)
+                  execution_profiles={EXEC_PROFILE_DEFAULT: ExecutionProfile(
+                      load_balancing_policy=policy)})
 session = cluster.connect()
 md = cluster.metadata
 for ks in ("ge_simple", "ge_nts"):
