@@ -29,6 +29,7 @@
 #ifndef COLONNADE_COORDINATOR_CQL_AST_H
 #define COLONNADE_COORDINATOR_CQL_AST_H
 
+#include "core/cqlproto.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -395,11 +396,7 @@ struct cql_delete {
 	struct cql_conditions cond;
 };
 
-enum cql_batch_type {
-	CQL_BATCH_LOGGED = 0, /* the protocol's BATCH type byte values */
-	CQL_BATCH_UNLOGGED = 1,
-	CQL_BATCH_COUNTER = 2
-};
+/* The batch type is the protocol's BATCH type byte: enum cql_batch_type (core/cqlproto.h). */
 
 struct cql_batch {
 	enum cql_batch_type type;

@@ -1,17 +1,7 @@
 #include "coordinator/executor.h"
 
-/* cql_ast.h and core/cqlproto.h (via executor.h) both define enum cql_batch_type with
- * the same values; rename the AST's copy while including it. */
-#define cql_batch_type     cql_ast_batch_type
-#define CQL_BATCH_LOGGED   CQL_AST_BATCH_LOGGED
-#define CQL_BATCH_UNLOGGED CQL_AST_BATCH_UNLOGGED
-#define CQL_BATCH_COUNTER  CQL_AST_BATCH_COUNTER
 #include "coordinator/cql_ast.h"
 #include "coordinator/cql_parser.h"
-#undef cql_batch_type
-#undef CQL_BATCH_LOGGED
-#undef CQL_BATCH_UNLOGGED
-#undef CQL_BATCH_COUNTER
 #include "coordinator/paging.h"
 #include "coordinator/prepared.h"
 #include "coordinator/proxy.h"
