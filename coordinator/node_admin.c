@@ -20,6 +20,7 @@
 #include "coordinator/inspect.h"
 #include "coordinator/proxy.h"
 #include "coordinator/schema.h"
+#include "coordinator/schema_sync.h"
 #include "coordinator/storage_proxy.h"
 #include "coordinator/verbs.h"
 #include "core/ring.h"
@@ -631,6 +632,24 @@ static int h_metrics(void *ctx, const char *query, struct buf *out, const char *
 	       n->ring ? (double)ring_token_count(n->ring) : 0);
 	metric(out, "colonnade_ring_rebuilds_total", "counter",
 	       "Ring snapshots built from gossip changes.", (double)n->ring_rebuilds);
+	if (n->sync) {
+		struct schema_sync_stats sy;
+		schema_sync_get_stats(n->sync, &sy);
+		metric(out, "colonnade_schema_agreement", "gauge",
+		       "1 when every live node gossips this node's schema version.",
+		       schema_sync_agreed(n->sync) ? 1 : 0);
+		metric(out, "colonnade_schema_pushes_sent_total", "counter",
+		       "Schema pushes sent to peers after local DDL.", (double)sy.pushes_out);
+		metric(out, "colonnade_schema_pulls_sent_total", "counter",
+		       "Schema pulls sent to peers gossiping another version.",
+		       (double)sy.pulls_out);
+		metric(out, "colonnade_schema_rows_merged_total", "counter",
+		       "Schema rows taken from peers.", (double)sy.rows_applied);
+		metric(out, "colonnade_schema_refused_total", "counter",
+		       "Schema messages from peers refused as malformed.", (double)sy.refused);
+		metric(out, "colonnade_schema_agreement_timeouts_total", "counter",
+		       "DDL answered without schema agreement.", (double)sy.wait_timeouts);
+	}
 	if (n->proxy) {
 		struct proxy_stats ps;
 		proxy_get_stats(n->proxy, &ps);
