@@ -1,16 +1,40 @@
 #!/usr/bin/env bash
-# Installs the dependencies, builds, and runs every test (unit, cluster, driver,
-# fuzz smoke).  COLONNADE_SANITIZE=1 builds with ASan+UBSan into build-asan/.
+# The README's test command: installs the dependencies, builds, and runs every
+# test — the whole suite (unit, cluster, drivers, cqlish) in a normal build, the
+# same suite again under AddressSanitizer + UBSan, and a short libFuzzer run of
+# every fuzz target.  Fails when anything fails.
+#
+#   ./deploy/test.sh            everything (what CI runs)
+#   ./deploy/test.sh --quick    the normal build's suite only
+#   extra arguments go to ctest (e.g. -R storage)
+#
+# Environment: FUZZ_SECONDS (20 per target), COLONNADE_TEST_NET (127.0.0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./deploy/install-deps.sh
-if [ "${COLONNADE_SANITIZE:-0}" = 1 ]; then
-  B=build-asan; FLAGS=(-DCOLONNADE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
-  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-else
-  B=build; FLAGS=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+quick=0
+if [ "${1:-}" = "--quick" ]; then
+  quick=1
+  shift
 fi
-cmake -S . -B "$B" "${FLAGS[@]}" >/dev/null
-cmake --build "$B" -j"$(nproc)"
-cd "$B"
-ctest --output-on-failure -j1 "$@"
+./deploy/install-deps.sh
+
+suite() { # build-dir cmake-flags...
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" "$@" >/dev/null
+  cmake --build "$dir" -j"$(nproc)"
+  (cd "$dir" && ctest --output-on-failure -j1 "${CTEST_ARGS[@]}")
+}
+CTEST_ARGS=("$@")
+
+echo "== normal build (RelWithDebInfo): every test"
+suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+[ "$quick" = 1 ] && exit 0
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build: every test"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  suite build-asan -DCMAKE_BUILD_TYPE=Debug -DCOLONNADE_SANITIZE=ON
+
+echo "== fuzz smoke (clang + libFuzzer; every tests/fuzz target, ${FUZZ_SECONDS:-20} s each)"
+CTEST_ARGS=(-L fuzz)
+suite build-fuzz -DCMAKE_C_COMPILER=clang -DCOLONNADE_FUZZ=ON
