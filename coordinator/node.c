@@ -675,10 +675,11 @@ static int start_schema_sync(struct node *n, struct cerr *err)
 	c.msg = n->msg;
 	c.gossiper = n->gossiper;
 	c.schema = n->schema;
-	/* A few gossip rounds between two pulls to one peer; the scan as often. */
+	/* Pull after a difference lasted a few gossip rounds (a push would have
+	 * ended it by then); as often to one peer. */
 	int64_t iv = n->cfg.gossip_interval_ms * 5;
-	c.pull_interval_ms = (unsigned)(iv < 50 ? 50 : iv > 1000 ? 1000 : iv);
-	c.check_interval_ms = c.pull_interval_ms;
+	c.pull_delay_ms = (unsigned)(iv < 50 ? 50 : iv > 2000 ? 2000 : iv);
+	c.pull_interval_ms = c.pull_delay_ms;
 	c.agreement_timeout_ms = (unsigned)n->cfg.schema_agreement_timeout_ms;
 	return schema_sync_new(&c, &n->sync, err);
 }

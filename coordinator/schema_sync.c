@@ -14,12 +14,13 @@
 
 #define MOD "schema"
 
-#define TICK_S 0.05 /* waiters' timeouts and the scan are checked this often */
+#define TICK_S 0.05 /* waiters' timeouts and peers' versions are checked this often */
 
 struct peer {
 	struct host_id host;
 	bool in_flight;
 	int64_t last_pull_ms;
+	int64_t differs_since_ms; /* 0: gossips our version (or unknown) */
 };
 
 struct waiter {
@@ -39,7 +40,6 @@ struct schema_sync {
 	struct schema_sync_config cfg;
 	struct ev_loop *loop;
 	ev_timer tick;
-	int64_t last_scan_ms;
 	bool merging; /* a change now comes from a peer: no push */
 	bool stopped;
 	struct peer *peers;
@@ -264,11 +264,19 @@ void schema_sync_wait(struct schema_sync *ss, unsigned timeout_ms, schema_sync_w
 
 /* ---- pulls -------------------------------------------------------------------------------- */
 
-static struct peer *peer_get(struct schema_sync *ss, const struct host_id *h)
+static struct peer *peer_find(struct schema_sync *ss, const struct host_id *h)
 {
 	for (size_t i = 0; i < ss->n_peers; i++)
 		if (host_id_equal(&ss->peers[i].host, h))
 			return &ss->peers[i];
+	return NULL;
+}
+
+static struct peer *peer_get(struct schema_sync *ss, const struct host_id *h)
+{
+	struct peer *p = peer_find(ss, h);
+	if (p)
+		return p;
 	if (ss->n_peers >= SCHEMA_SYNC_MAX_PEERS)
 		return NULL;
 	if (!ss->peers) {
@@ -276,7 +284,7 @@ static struct peer *peer_get(struct schema_sync *ss, const struct host_id *h)
 		if (!ss->peers)
 			return NULL;
 	}
-	struct peer *p = &ss->peers[ss->n_peers++];
+	p = &ss->peers[ss->n_peers++];
 	memset(p, 0, sizeof(*p));
 	p->host = *h;
 	p->last_pull_ms = INT64_MIN / 2;
@@ -343,12 +351,23 @@ static void maybe_pull(struct schema_sync *ss, const struct gossip_endpoint *ep)
 		return;
 	char ours[40];
 	our_version(ss, ours);
-	if (!peer_differs(ep, ours))
+	if (!peer_differs(ep, ours)) {
+		struct peer *p = peer_find(ss, gossip_endpoint_host_id(ep));
+		if (p)
+			p->differs_since_ms = 0;
 		return;
+	}
 	struct peer *p = peer_get(ss, gossip_endpoint_host_id(ep));
 	int64_t now = clock_mono_ms();
-	if (!p || p->in_flight || now - p->last_pull_ms < (int64_t)ss->cfg.pull_interval_ms)
-		return; /* the scan comes back to it */
+	if (!p)
+		return;
+	/* A difference usually ends by itself (a push in flight, the peer merging one):
+	 * pull only one that lasted pull_delay_ms.  The scan comes back to it. */
+	if (!p->differs_since_ms)
+		p->differs_since_ms = now;
+	if (now - p->differs_since_ms < (int64_t)ss->cfg.pull_delay_ms || p->in_flight ||
+	    now - p->last_pull_ms < (int64_t)ss->cfg.pull_interval_ms)
+		return;
 	struct pull *pl = calloc(1, sizeof(*pl));
 	if (!pl)
 		return;
@@ -385,11 +404,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	struct schema_sync *ss = w->data;
-	int64_t now = clock_mono_ms();
-	if (now - ss->last_scan_ms >= (int64_t)ss->cfg.check_interval_ms) {
-		ss->last_scan_ms = now;
-		gossiper_foreach(ss->cfg.gossiper, scan_one, ss);
-	}
+	gossiper_foreach(ss->cfg.gossiper, scan_one, ss);
 	check_waiters(ss);
 }
 
@@ -533,8 +548,8 @@ int schema_sync_new(const struct schema_sync_config *cfg, struct schema_sync **o
 		ss->cfg.pull_timeout_ms = 5000;
 	if (!ss->cfg.pull_interval_ms)
 		ss->cfg.pull_interval_ms = 500;
-	if (!ss->cfg.check_interval_ms)
-		ss->cfg.check_interval_ms = 1000;
+	if (!ss->cfg.pull_delay_ms)
+		ss->cfg.pull_delay_ms = 1000;
 	if (!ss->cfg.agreement_timeout_ms)
 		ss->cfg.agreement_timeout_ms = 10000;
 	ss->waiters_tail = &ss->waiters;
@@ -558,7 +573,6 @@ int schema_sync_new(const struct schema_sync_config *cfg, struct schema_sync **o
 	ev_timer_init(&ss->tick, on_tick, TICK_S, TICK_S);
 	ss->tick.data = ss;
 	ev_timer_start(ss->loop, &ss->tick);
-	ss->last_scan_ms = clock_mono_ms();
 	*out = ss;
 	return 0;
 }

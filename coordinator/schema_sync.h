@@ -18,13 +18,15 @@
  * snapshot rebuild; the version change reaches gossip through the node's
  * schema listener (APP_SCHEMA).
  *
- * Pull.  When gossip shows a live peer with another SCHEMA version (on_change,
- * on_alive, on_join, and a periodic scan every check_interval_ms for anything
- * missed), we ask that peer for its rows (SCHEMA_PULL) and merge the answer:
- * a node that was down during a DDL, or is new, catches up this way.  At most
- * one pull is in flight per peer, and pulls to one peer start at least
- * pull_interval_ms apart.  Both sides of a difference pull from each other,
- * so rows each side lacks travel both ways.
+ * Pull.  When gossip shows a live peer with another SCHEMA version for
+ * pull_delay_ms (looked at on on_change, on_alive, on_join and every 50 ms),
+ * we ask that peer for its rows (SCHEMA_PULL) and merge the answer: a node
+ * that was down during a DDL, or is new, catches up this way.  The delay lets
+ * the usual difference end by itself (a push in flight; a peer that merged a
+ * push but whose new version has not reached us), so a DDL does not set every
+ * node pulling from every other.  At most one pull is in flight per peer, and
+ * pulls to one peer start at least pull_interval_ms apart.  Both sides of a
+ * difference pull from each other, so rows each side lacks travel both ways.
  *
  * Agreement.  schema_sync_wait() calls back when every live peer gossips our
  * current version (Cassandra's schema agreement, what drivers poll in
@@ -83,7 +85,7 @@ struct schema_sync_config {
 	struct schema *schema;         /* required */
 	unsigned pull_timeout_ms;      /* a pull's answer [5000] */
 	unsigned pull_interval_ms;     /* least time between two pulls to one peer [500] */
-	unsigned check_interval_ms;    /* scan of peers' versions [1000] */
+	unsigned pull_delay_ms;        /* a difference lasting this long starts a pull [1000] */
 	unsigned agreement_timeout_ms; /* schema_sync_wait() default [10000] */
 };
 
