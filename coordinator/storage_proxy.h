@@ -16,8 +16,8 @@
  * which forwards and relays their acks (verbs.h) so a WAN link carries each
  * write once.  Replicas known down, and those that do not answer in time, are
  * handed to the hint sink when there is one.  This node, when a replica,
- * applies the mutation to its store
- * without a network hop or a re-encoding.  Acks count per the level (LOCAL_*:
+ * applies the mutation to its store without a network hop or a re-encoding.
+ * Acks count per the level (LOCAL_*:
  * our DC only; EACH_QUORUM: a quorum per DC); the answer goes out when they
  * suffice, or WriteTimeout (received, blockfor, write type) after
  * write_timeout_ms.  A replica's failure answer counts against the level:
