@@ -257,6 +257,13 @@ Test(schema, table_created_on_one_node_is_usable_at_once_everywhere)
 	cqlresult_free(r);
 	CL_ASSERT(wait_one_version(cls, 3, ver, CONVERGE_MS) >= 0, "one schema version");
 	expect_describe_one_version(2, 3, ver);
+	double pulls = 0, pushes = 0;
+	for (int k = 1; k <= 3; k++) {
+		pulls += metric_at(k, "colonnade_schema_pulls_sent_total");
+		pushes += metric_at(k, "colonnade_schema_pushes_sent_total");
+	}
+	cr_log_info("4 DDL: %.0f pushes and %.0f pulls sent in all", pushes, pulls);
+	CL_EXPECT(pushes == 8, "each of 4 DDL pushed to the 2 other nodes (%.0f)", pushes);
 	for (int k = 1; k <= 3; k++)
 		cqlclient_free(cls[k]);
 }
