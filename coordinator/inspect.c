@@ -413,6 +413,7 @@ struct rawpass {
 	struct buf rts; /* JSON of the range tombstones, written by a second jw */
 	struct jw w;
 	size_t n_rts;
+	bool truncated; /* more than INSPECT_MAX_ROWS range tombstones */
 	struct buf tmp, comp;
 	int bad;
 };
@@ -475,8 +476,10 @@ static int raw_fn(void *ctx, const void *key, size_t klen, const void *val, size
 	} else if (k[0] == 0x02) {
 		if (!tomb_value(val, vlen, &ts, &ldt))
 			return 0;
-		if (rp->n_rts >= INSPECT_MAX_ROWS)
+		if (rp->n_rts >= INSPECT_MAX_ROWS) {
+			rp->truncated = true;
 			return 0;
+		}
 		struct bufreader br;
 		bufreader_init(&br, k + 1, kl - 1);
 		jw_obj(&rp->w);
@@ -588,7 +591,7 @@ int inspect_dump(const struct schema_snap *snap, const char *ks, const char *tab
 	if (rc < 0)
 		goto done;
 	jw_key(&w, "truncated");
-	jw_bool(&w, d.truncated);
+	jw_bool(&w, d.truncated || rp.truncated);
 	jw_obj_end(&w);
 	st = buf_ok(out) ? 200 : 500;
 	if (st != 200)

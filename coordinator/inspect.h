@@ -38,8 +38,9 @@
  *                         "tstamp", "ttl", "expires_at", "deleted": b,
  *                         "local_delete_time"}]}]}
  *
- * Bounds: a dump lists at most INSPECT_MAX_ROWS rows (then "truncated": true),
- * so a huge partition cannot make an unbounded answer.
+ * Bounds: a dump lists at most INSPECT_MAX_ROWS rows and as many range
+ * tombstones (then "truncated": true), so a huge partition cannot make an
+ * unbounded answer.
  */
 #ifndef COLONNADE_COORDINATOR_INSPECT_H
 #define COLONNADE_COORDINATOR_INSPECT_H

@@ -205,6 +205,8 @@ static void print_dump(const struct json *j, const char *host)
 		const struct json *r = json_at(rows, i);
 		if (!strcmp(json_str(json_get(r, "type"), ""), "static")) {
 			printf("  static row\n");
+		} else if (json_len(json_get(r, "clustering")) == 0) {
+			printf("  row\n"); /* a table without clustering columns */
 		} else {
 			printf("  row [");
 			print_list(json_get(r, "clustering"));

@@ -623,6 +623,15 @@ Test(consistency, read_repair_after_missed_write, .fini = fini, .timeout = 600)
 	CL_EXPECT(!strcmp(val, "2") && ts == t2,
 	          "after one QUORUM read node 3 must hold v=2 at %lld, shows '%s' at %lld",
 	          (long long)t2, val, (long long)ts);
+	/* the readable form says the same */
+	const char *args[] = {"dump", "rr", "t", "7", "-h", c->nodes[3].addr, NULL};
+	char out[4096];
+	int status = -1;
+	CL_ASSERT(cluster_run(c, args, NULL, out, sizeof(out), 10000, &status) == 0 && status == 0,
+	          "colonnade dump rr t 7 -h node 3: %s", out);
+	CL_EXPECT(strstr(out, "\n  row\n"), "dump shows the row: %s", out);
+	CL_EXPECT(strstr(out, "    v = 2  written ") && strstr(out, "(1700000000001001)"),
+	          "dump shows v = 2 with the write's timestamp: %s", out);
 }
 
 /* ---- two datacenters: accuracy, partition, heal ---------------------------------------------- */
