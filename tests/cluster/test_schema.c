@@ -549,3 +549,57 @@ Test(schema, ddl_answers_with_a_warning_when_a_live_node_does_not_agree_in_time)
 	for (int k = 1; k <= 3; k++)
 		cqlclient_free(cls[k]);
 }
+
+Test(schema, new_node_learns_the_schema_when_it_joins)
+{
+	start(2);
+	struct cqlclient *cl = connect_to(1);
+	ok(cl, "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', "
+	       "'replication_factor': 2}");
+	ok(cl, "CREATE TABLE ks.t (k int PRIMARY KEY, v text)");
+	ok(cl, "CREATE TABLE ks.gone (k int PRIMARY KEY)");
+	ok(cl, "DROP TABLE ks.gone");
+	char ver[40];
+	CL_ASSERT(node_agrees(cl, ver), "nodes 1 and 2 agree");
+	/* A third node, empty, with node 1 as its seed (a second harness cluster of one). */
+	struct cluster_opts o = {0};
+	o.n = 1;
+	o.first_host = 3;
+	o.gossip_interval_ms = ROUND_MS;
+	o.seeds = c->nodes[1].addr;
+	struct cluster *nc = NULL;
+	CL_ASSERT(cluster_new(&o, &nc) == 0, "start node 3");
+	CL_ASSERT(cluster_wait_admin(nc, 1, START_MS) >= 0, "node 3 up");
+	struct cqlconn_opts co = {0};
+	co.bind_host = c->client_addr;
+	struct cqlclient *n3 = NULL;
+	struct cerr e = {0};
+	int rc = -1;
+	for (int i = 0; i < 100 && rc; i++) {
+		rc = cqlclient_connect(nc->nodes[1].addr, 9042, &co, &n3, &e);
+		if (rc)
+			usleep(100 * 1000);
+	}
+	CL_ASSERT(rc == 0, "connect to node 3: %s", e.msg);
+	int64_t t0 = cluster_now_ms();
+	char v3[40] = "";
+	while (cluster_now_ms() - t0 < CONVERGE_MS) {
+		if (node_agrees(n3, v3) && strcmp(v3, ver) == 0)
+			break;
+		usleep(50 * 1000);
+	}
+	cr_log_info("the new node reached the cluster's version in %lld ms",
+	            (long long)(cluster_now_ms() - t0));
+	CL_EXPECT(strcmp(v3, ver) == 0, "node 3 at the cluster's version (%s vs %s)", v3, ver);
+	CL_EXPECT(cluster_log_count(nc, 1, "merged") >= 1, "node 3 (%s) merged the schema",
+	          nc->nodes[1].addr);
+	ok(n3, "INSERT INTO ks.t (k, v) VALUES (3, 'three')");
+	struct cqlresult *r = q(n3, "SELECT * FROM ks.gone");
+	CL_EXPECT(r && r->kind == CQLRES_ERROR, "the dropped table is not there");
+	cqlresult_free(r);
+	cqlclient_free(n3);
+	cqlclient_free(cl);
+	if (c->failed)
+		cluster_mark_failed(nc);
+	cluster_free(nc);
+}
