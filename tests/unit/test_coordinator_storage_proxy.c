@@ -288,7 +288,7 @@ static void teardown(void)
 		verbs_free(N[i].verbs);
 		store_close(N[i].store);
 		char cmd[1024];
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", N[i].dir);
+		snprintf(cmd, sizeof(cmd), "rm -rf %.63s", N[i].dir);
 		cr_expect_eq(system(cmd), 0);
 	}
 	ring_unref(RING);
