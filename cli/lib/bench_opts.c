@@ -689,13 +689,7 @@ int bench_opts_parse(struct bench_opts *o, int argc, char **argv, bool *help, st
 		                (unsigned long long)o->populate, (unsigned long long)o->records);
 	if (o->n_nodes == 0 && (rc = split_nodes(o, "127.0.0.1", err)))
 		return rc;
-	if (total_connections) {
-		if (total_connections < o->n_nodes)
-			return cerr_set(err, COL_EINVAL,
-			                "--total-connections %d is fewer than the %d contact "
-			                "points",
-			                total_connections, o->n_nodes);
-		o->total_connections = total_connections;
-	}
+	/* Fewer than the nodes is fine: the first nodes get one each. */
+	o->total_connections = total_connections;
 	return COL_OK;
 }
