@@ -383,6 +383,21 @@ static void availability_simple(int n)
 	for (int i = 0; i < 3; i++)
 		if (reps[i] != coord)
 			killable[n_killable++] = reps[i];
+	/* SERIAL and LOCAL_SERIAL: Invalid until lightweight transactions exist. */
+	const uint16_t serial[] = {CL_SERIAL, CL_LOCAL_SERIAL};
+	for (int i = 0; i < 2; i++) {
+		struct res r;
+		cql(coord, serial[i], CQL_NO_TIMESTAMP, &r,
+		    "INSERT INTO av.t (k, v) VALUES (1, 1)");
+		CL_EXPECT(r.error && r.code == CQL_ERR_INVALID,
+		          "write at %s: want Invalid, got 0x%04x %s", cl_name(serial[i]), r.code,
+		          r.error ? r.msg : "success");
+		cql(coord, serial[i], CQL_NO_TIMESTAMP, &r, "SELECT v FROM av.t WHERE k = 1");
+		CL_EXPECT(r.error && r.code == CQL_ERR_INVALID,
+		          "read at %s: want Invalid, got 0x%04x %s", cl_name(serial[i]), r.code,
+		          r.error ? r.msg : "success");
+		checked += 2;
+	}
 	for (int state = 0;; state++) {
 		int lk[N_LEVELS];
 		for (size_t i = 0; i < N_LEVELS; i++)
