@@ -456,15 +456,35 @@ static struct bconn *pick_conn(struct bench *b, struct bnode *n)
 	return NULL;
 }
 
+static bool node_usable(const struct bnode *n)
+{
+	for (int k = 0; k < n->n_conns; k++)
+		if (n->conns[k].ready && !n->conns[k].failed)
+			return true;
+	return false;
+}
+
+/*
+ * The connection for a key: a replica's (primary first) with a free slot.
+ * While some replica is connected but every replica is busy, NULL: the op
+ * waits for a replica rather than spilling onto a node that would forward
+ * it (a closed loop would otherwise fill every slot and route around the
+ * ring).  Only when no replica is reachable does any node coordinate.
+ */
 static struct bconn *route(struct bench *b, const uint8_t keybytes[8])
 {
 	if (b->routed) {
 		const int *reps = bench_ring_replicas(&b->ring, murmur3_token(keybytes, 8));
+		bool replica_up = false;
 		for (int i = 0; i < b->ring.rf; i++) {
-			struct bconn *c = pick_conn(b, &b->nodes[reps[i]]);
+			struct bnode *n = &b->nodes[reps[i]];
+			struct bconn *c = pick_conn(b, n);
 			if (c)
 				return c;
+			replica_up |= node_usable(n);
 		}
+		if (replica_up)
+			return NULL;
 	}
 	for (int k = 0; k < b->n_nodes; k++) {
 		int i = (b->node_rr + k) % b->n_nodes;
