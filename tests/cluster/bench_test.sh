@@ -398,6 +398,28 @@ else
 	say "skip: row count (no CQLISH_BIN)"
 fi
 
+# ---- token-aware routing: at RF 1 the coordinator is the owner, so writes need no
+# internode messages; round-robin makes 2 of 3 writes hop (a mutation and its answer).
+hops() { # run a 6000-op RF 1 write; prints internode messages sent meanwhile
+	local m0 m1
+	m0=$(metric_sum colonnade_messaging_messages_sent_total)
+	bench write --nodes "$NET.1" --keyspace bench_rf1 --no-schema --ops 6000 --inflight 8 \
+		--cl-write ONE --quiet "$@" >/dev/null 2>"$ROOT/hops.err" ||
+		echo "hops run failed: $(cat "$ROOT/hops.err")" >&2
+	m1=$(metric_sum colonnade_messaging_messages_sent_total)
+	echo $((m1 - m0))
+}
+bench write --nodes "$NET.1" --keyspace bench_rf1 --drop --ops 1 --cl-write ONE --quiet \
+	--replication "{'class':'SimpleStrategy','replication_factor':1}" >/dev/null 2>&1 || true
+routed=$(hops)
+rr=$(hops --no-token-aware)
+say "internode messages during 6000 RF 1 writes: token-aware $routed, round-robin $rr"
+if [ "$routed" -lt 1500 ] && [ "$rr" -gt 4000 ]; then
+	pass "token-aware routing sends each write to its owner ($routed vs $rr internode messages)"
+else
+	fail "token-aware routing: $routed internode messages (round-robin: $rr)"
+fi
+
 # ---- read run over the written keys: every read finds its row -----------------------------
 bench read --nodes "$NET.3" --keyspace $KS --no-schema --records 6000 --ops 4000 \
 	--cl-read QUORUM --inflight 4 --json >"$ROOT/read.json" 2>"$ROOT/read.err" ||
