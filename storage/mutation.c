@@ -564,10 +564,11 @@ static int op_emit(struct emit *e, const struct op *op, struct cerr *err)
 	case OP_RANGE_DEL:
 		buf_put_u8(k, SEC_RANGE_DEL);
 		rc = codec_ck_encode(e->d, op->ck, op->n_ck, k, err);
-		buf_put_u8(k, op->start_incl ? BOUND_BEFORE : BOUND_AFTER);
+		/* An empty bound is unbounded on its side, whatever its flag says. */
+		buf_put_u8(k, op->start_incl || op->n_ck == 0 ? BOUND_BEFORE : BOUND_AFTER);
 		if (!rc)
 			rc = codec_ck_encode(e->d, op->end, op->n_end, k, err);
-		buf_put_u8(k, op->end_incl ? BOUND_AFTER : BOUND_BEFORE);
+		buf_put_u8(k, op->end_incl || op->n_end == 0 ? BOUND_AFTER : BOUND_BEFORE);
 		break;
 	default: {
 		const struct store_column *col = NULL;

@@ -1243,3 +1243,173 @@ Test(storage, reads_across_many_sst_files_and_absent_partitions)
 	cr_expect_eq(all->n, 220, "a full-ring scan sees each partition once");
 	free(all);
 }
+
+/* ---- randomised model check ------------------------------------------------------------------ */
+
+/* The model: every op kept; reads resolve them with the documented rules. */
+struct mop {
+	int kind; /* 1 set, 2 del cell, 3 marker, 4 del row, 5 del partition, 6 del range */
+	int ck, col, lo, hi;
+	bool lo_incl, hi_incl;
+	int64_t ts;
+	int32_t ttl;
+	char val[8];
+};
+
+struct mcell {
+	bool any;
+	int64_t ts;
+	int rank; /* 0 live, 1 expiring, 2 tombstone */
+	uint32_t ldt;
+	char val[8];
+};
+
+static bool mwins(const struct mcell *a, const struct mcell *b) /* a beats b */
+{
+	if (!b->any)
+		return true;
+	if (a->ts != b->ts)
+		return a->ts > b->ts;
+	if (a->rank != b->rank)
+		return a->rank > b->rank;
+	if (a->ldt != b->ldt)
+		return a->ldt > b->ldt;
+	return strcmp(a->val, b->val) > 0;
+}
+
+static void model_row(const struct mop *ops, int n, int ck, int64_t now, bool *live_marker,
+                      char text[8], bool *has_text, int32_t *ival, bool *has_ival)
+{
+	int64_t del = INT64_MIN;
+	struct mcell cells[3] = {{0}};
+	for (int i = 0; i < n; i++) {
+		const struct mop *o = &ops[i];
+		bool in_range = o->kind == 6 &&
+		                (o->lo < 0 || ck > o->lo || (o->lo_incl && ck == o->lo)) &&
+		                (o->hi < 0 || ck < o->hi || (o->hi_incl && ck == o->hi));
+		if (o->kind == 5 || (o->kind == 4 && o->ck == ck) || in_range) {
+			if (o->ts > del)
+				del = o->ts;
+			continue;
+		}
+		if (o->kind >= 4 || o->ck != ck)
+			continue;
+		struct mcell c = {.any = true, .ts = o->ts};
+		int slot = o->kind == 3 ? 0 : o->col;
+		if (o->kind == 2) {
+			c.rank = 2;
+			c.ldt = NOW;
+		} else {
+			c.rank = o->ttl ? 1 : 0;
+			c.ldt = o->ttl ? (uint32_t)(NOW + o->ttl) : 0;
+			snprintf(c.val, sizeof(c.val), "%s", o->kind == 1 ? o->val : "");
+		}
+		if (mwins(&c, &cells[slot]))
+			cells[slot] = c;
+	}
+	bool live[3];
+	for (int s = 0; s < 3; s++)
+		live[s] = cells[s].any && cells[s].ts > del && cells[s].rank != 2 &&
+		          (cells[s].rank == 0 || (int64_t)cells[s].ldt > now);
+	*live_marker = live[0];
+	*has_text = live[1];
+	snprintf(text, 8, "%s", cells[1].val);
+	*has_ival = live[2];
+	*ival = live[2] ? atoi(cells[2].val) : 0;
+}
+
+Test(storage, randomised_ops_match_the_model)
+{
+	uint64_t x = 0xC0FFEE;
+#define RND() (x ^= x << 13, x ^= x >> 7, x ^= x << 17, x)
+	for (int round = 0; round < 24; round++) {
+		struct store_table *t = make_table((uint8_t)(40 + round), 1, false, 864000);
+		struct mop ops[150];
+		int n = 0;
+		for (int i = 0; i < 150; i++) {
+			struct mop *o = &ops[n++];
+			memset(o, 0, sizeof(*o));
+			uint64_t r = RND();
+			int pick = (int)(r % 100);
+			o->kind = pick < 45   ? 1
+			          : pick < 58 ? 2
+			          : pick < 70 ? 3
+			          : pick < 80 ? 4
+			          : pick < 81 ? 5
+			                      : 6;
+			o->ck = (int)((r >> 8) % 10);
+			o->col = 1 + (int)((r >> 16) % 2);
+			o->ts = 1 + (int64_t)((r >> 20) % 60); /* equal timestamps are common */
+			o->ttl = (r >> 30) % 4 == 0 ? ((r >> 32) % 2 ? 3 : 50) : 0;
+			snprintf(o->val, sizeof(o->val), "%d", (int)((r >> 36) % 5));
+			o->lo = (r >> 40) % 5 == 0 ? -1 : (int)((r >> 44) % 10);
+			o->hi = (r >> 48) % 5 == 0 ? -1 : o->lo + (int)((r >> 52) % 5);
+			o->lo_incl = (r >> 56) & 1;
+			o->hi_incl = (r >> 57) & 1;
+			struct store_mutation m;
+			begin(&m, t, 1);
+			struct intbox c = I(o->ck), lo = I(o->lo), hi = I(o->hi),
+			              iv = I(atoi(o->val));
+			struct store_value cv = V(c.b, 4), lov = V(lo.b, 4), hiv = V(hi.b, 4);
+			int rc = 0;
+			switch (o->kind) {
+			case 1:
+				rc = o->col == 1 ? store_mutation_set_cell(&m, &cv, 1, 1, NULL,
+				                                           o->val, strlen(o->val),
+				                                           o->ts, o->ttl)
+				                 : store_mutation_set_cell(&m, &cv, 1, 2, NULL,
+				                                           iv.b, 4, o->ts, o->ttl);
+				if (o->col == 2) /* the model compares values as text */
+					snprintf(o->val, sizeof(o->val), "%c%c%c%c", iv.b[0] + 1,
+					         iv.b[1] + 1, iv.b[2] + 1, iv.b[3] + 1);
+				break;
+			case 2:
+				rc = store_mutation_delete_cell(&m, &cv, 1, (uint32_t)o->col, NULL,
+				                                o->ts);
+				break;
+			case 3: rc = store_mutation_row_marker(&m, &cv, 1, o->ts, o->ttl); break;
+			case 4: rc = store_mutation_delete_row(&m, &cv, 1, o->ts); break;
+			case 5: rc = store_mutation_delete_partition(&m, o->ts); break;
+			case 6:
+				rc = store_mutation_delete_range(
+				        &m, &lov, o->lo < 0 ? 0 : 1, o->lo_incl, &hiv,
+				        o->hi < 0 ? 0 : 1, o->hi_incl, o->ts);
+				break;
+			}
+			cr_assert_eq(rc, 0, "%s", m.err.msg);
+			apply(&m);
+			if (i % 47 == 46)
+				store_table_flush(t, NULL);
+		}
+		if (round % 2)
+			store_table_compact(t, NOW, NULL);
+		for (int rev = 0; rev < 2; rev++) {
+			struct rows r;
+			read_all(t, 1, NULL, rev ? STORE_READ_REVERSE : 0, 0, NOW + 10, &r);
+			int k = 0;
+			for (int i = 0; i < 10; i++) {
+				int ck = rev ? 9 - i : i;
+				bool mk, ht, hi;
+				char tx[8];
+				int32_t iv;
+				model_row(ops, n, ck, NOW + 10, &mk, tx, &ht, &iv, &hi);
+				if (!mk && !ht && !hi)
+					continue;
+				cr_assert_lt(k, r.n, "round %d: row %d missing", round, ck);
+				const struct row_out *o = &r.r[k++];
+				cr_assert_eq(o->ck, ck, "round %d: row %d where %d expected", round,
+				             o->ck, ck);
+				cr_expect_eq(o->marker, mk, "round %d ck %d marker", round, ck);
+				cr_expect_eq(o->text[0] != 0 || (ht && !tx[0]), ht,
+				             "round %d ck %d text presence", round, ck);
+				if (ht)
+					cr_expect_str_eq(o->text, tx, "round %d ck %d text", round,
+					                 ck);
+				cr_expect_eq(o->has_ival, hi, "round %d ck %d int presence", round,
+				             ck);
+			}
+			cr_expect_eq(k, r.n, "round %d: %d extra rows", round, r.n - k);
+		}
+	}
+#undef RND
+}
