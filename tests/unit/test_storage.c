@@ -1410,6 +1410,38 @@ Test(storage, randomised_ops_match_the_model)
 			}
 			cr_expect_eq(k, r.n, "round %d: %d extra rows", round, r.n - k);
 		}
+		/* random slices, both directions, with limits */
+		for (int q = 0; q < 20; q++) {
+			uint64_t r0 = RND();
+			int lo = r0 % 4 == 0 ? -1 : (int)((r0 >> 4) % 10);
+			int hi = r0 % 5 == 0 ? -1 : (int)((r0 >> 8) % 10);
+			bool li = (r0 >> 12) & 1, hinc = (r0 >> 13) & 1, rev = (r0 >> 14) & 1;
+			size_t limit = (r0 >> 16) % 3 == 0 ? 1 + (size_t)((r0 >> 20) % 4) : 0;
+			struct intbox lb = I(lo), hb = I(hi);
+			struct store_value lv = V(lb.b, 4), hv = V(hb.b, 4);
+			struct store_slice sl = {&lv, lo < 0 ? 0 : 1, li,
+			                         &hv, hi < 0 ? 0 : 1, hinc};
+			struct rows r;
+			read_all(t, 1, &sl, rev ? STORE_READ_REVERSE : 0, limit, NOW + 10, &r);
+			int want[10], nw = 0;
+			for (int i = 0; i < 10; i++) {
+				int ck = rev ? 9 - i : i;
+				bool in = (lo < 0 || ck > lo || (li && ck == lo)) &&
+				          (hi < 0 || ck < hi || (hinc && ck == hi));
+				bool mk, ht, hi2;
+				char tx[8];
+				int32_t iv;
+				model_row(ops, n, ck, NOW + 10, &mk, tx, &ht, &iv, &hi2);
+				if (in && (mk || ht || hi2) && (!limit || (size_t)nw < limit))
+					want[nw++] = ck;
+			}
+			cr_assert_eq(r.n, nw,
+			             "round %d slice %d%s..%d%s rev %d limit %zu: %d rows, want %d",
+			             round, lo, li ? "i" : "x", hi, hinc ? "i" : "x", rev, limit,
+			             r.n, nw);
+			for (int i = 0; i < nw; i++)
+				cr_expect_eq(r.r[i].ck, want[i], "round %d slice row %d", round, i);
+		}
 	}
 #undef RND
 }
