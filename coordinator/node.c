@@ -928,8 +928,11 @@ void node_free(struct node *n)
 	}
 	admin_free(n->admin);
 	n->admin = NULL;
-	/* DDL answers held for agreement go out before the CQL server closes. */
-	schema_sync_stop(n->sync);
+	/* DDL answers held for agreement go out (with a warning) before the CQL server closes. */
+	if (n->sync) {
+		schema_sync_stop(n->sync);
+		net_loop_run_pending(n->net);
+	}
 	if (n->cql) {
 		cqlserver_free(n->cql);
 		n->cql = NULL;
