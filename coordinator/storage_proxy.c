@@ -773,6 +773,14 @@ struct sp_read {
 	struct rmut *rmuts;
 	size_t n_rmuts, cap_rmuts;
 	struct rres merged;
+	/* short-read protection: the earliest last row of a replica cut by the limit */
+	bool hz_set;
+	size_t hz_v, hz_part, hz_row; /* version, its partition and row indexes */
+	uint64_t step_limit;          /* rows each replica was asked for (0: all) */
+	bool cont;                    /* this step continues after a cut: skip the static row */
+	int64_t cont_token;
+	struct buf hzbuf; /* the continuation position's bytes */
+	size_t cont_key_len;
 	struct store_cell *outcells;
 	size_t cap_outcells;
 	size_t emitted;
@@ -860,10 +868,13 @@ static struct sp_read *r_get(struct storage_proxy *sp)
 			rres_init(&r->tgt[i].dec);
 		}
 		rres_init(&r->merged);
+		buf_init(&r->hzbuf);
 		ev_init(&r->timer, r_timeout);
 	}
 	sp->stats.in_flight++;
 	r->answered = r->stopped = false;
+	r->hz_set = r->cont = false;
+	r->step_limit = 0;
 	r->pending_cbs = 0;
 	r->emitted = 0;
 	r->n_rmuts = 0;
@@ -878,6 +889,7 @@ static void r_free_pooled(struct sp_read *r)
 		rres_release(&r->tgt[i].dec);
 	}
 	rres_release(&r->merged);
+	buf_release(&r->hzbuf);
 	free(r->rmuts);
 	free(r->outcells);
 	free(r);
@@ -937,8 +949,7 @@ static size_t choose_contacts(struct storage_proxy *sp, const struct sp_read *r,
 static void r_rsp(void *ctx, int status, const struct msg_in *rsp);
 static void r_progress(struct sp_read *r);
 
-static void fill_verbs_read(const struct sp_read *r, enum verbs_read_kind kind,
-                            struct verbs_read *vr)
+static void fill_verbs_read(struct sp_read *r, enum verbs_read_kind kind, struct verbs_read *vr)
 {
 	memset(vr, 0, sizeof(*vr));
 	vr->kind = kind;
@@ -946,6 +957,8 @@ static void fill_verbs_read(const struct sp_read *r, enum verbs_read_kind kind,
 	vr->now_s = r->now_s;
 	vr->flags = r->flags;
 	vr->limit = r->limit ? r->limit - r->emitted : 0;
+	if (kind != VERBS_READ_DIGEST)
+		r->step_limit = vr->limit;
 	if (kind == VERBS_READ_RANGE) {
 		vr->start = r->step_start;
 		vr->end = r->step_end;
@@ -1236,6 +1249,60 @@ static struct store_mutation *rmut_for(struct sp_read *r, size_t t, size_t part,
 	return &x->m;
 }
 
+/*
+ * Short-read protection.  A replica that returned as many rows as it was asked
+ * for may hold more, and may hold deletions for rows another replica
+ * returned after its last one.  Merged rows are complete only up to the
+ * earliest "last row" among such cut replicas (the horizon): rows after it
+ * are not handed out, and the read continues after the horizon.
+ */
+static void r_horizon(struct sp_read *r, size_t n_versions)
+{
+	r->hz_set = false;
+	if (!r->step_limit)
+		return;
+	for (size_t v = 0; v < n_versions; v++) {
+		const struct rres *d = &r->tgt[v].dec;
+		uint64_t rows = 0;
+		size_t lp = 0, lr = 0;
+		for (size_t p = 0; p < d->n_parts; p++)
+			for (size_t i = 0; i < d->parts[p].n_rows; i++)
+				if (!d->rows[d->parts[p].row_at + i].is_static) {
+					rows++;
+					lp = p;
+					lr = d->parts[p].row_at + i;
+				}
+		if (rows < r->step_limit)
+			continue;
+		if (r->hz_set) {
+			const struct rres *h = &r->tgt[r->hz_v].dec;
+			int c = part_cmp(&d->parts[lp], &h->parts[r->hz_part]);
+			if (c > 0 ||
+			    (c == 0 && row_cmp(r, d, &d->rows[lr], h, &h->rows[r->hz_row]) >= 0))
+				continue;
+		}
+		r->hz_set = true;
+		r->hz_v = v;
+		r->hz_part = lp;
+		r->hz_row = lr;
+	}
+}
+
+/* Is merged row `row` of partition `mp` after the horizon? */
+static bool after_horizon(const struct sp_read *r, const struct rres *m, const struct rres_part *mp,
+                          const struct rres_row *row)
+{
+	if (!r->hz_set)
+		return false;
+	const struct rres *h = &r->tgt[r->hz_v].dec;
+	int c = part_cmp(mp, &h->parts[r->hz_part]);
+	if (c != 0)
+		return c > 0;
+	if (row->is_static)
+		return false;
+	return row_cmp(r, m, row, h, &h->rows[r->hz_row]) > 0;
+}
+
 static int r_merge(struct sp_read *r)
 {
 	size_t k = r->n_tgt;
@@ -1248,6 +1315,7 @@ static int r_merge(struct sp_read *r)
 		if (rres_decode(&r->tgt[v].dec, r->tgt[v].data.data, r->tgt[v].data.len, &e) != 0)
 			return e.code;
 	}
+	r_horizon(r, r->n_tgt);
 	size_t pi[SP_MAX_REPLICAS] = {0};
 	for (;;) {
 		/* smallest partition among the versions */
@@ -1497,6 +1565,12 @@ static void r_emit(struct sp_read *r, const struct rres *m)
 		};
 		for (size_t i = 0; i < mp->n_rows && !r->stopped; i++) {
 			const struct rres_row *row = &m->rows[mp->row_at + i];
+			if (after_horizon(r, m, mp, row))
+				return; /* the continuation hands these out */
+			if (row->is_static && r->cont && mp->token == r->cont_token &&
+			    mp->key_len == r->cont_key_len &&
+			    memcmp(mp->key, r->hzbuf.data, mp->key_len) == 0)
+				continue; /* handed out before the cut */
 			if (r->limit && r->emitted >= r->limit && !row->is_static) {
 				r->stopped = true;
 				break;
@@ -1635,13 +1709,17 @@ static void r_progress(struct sp_read *r)
 			if (r->tgt[i].digest != d)
 				match = false;
 		if (match) {
+			/* every replica holds the same: the data is the answer, and its last
+			 * row the horizon if it was cut by the limit */
 			struct cerr e = {0};
-			rres_reset(&r->merged);
-			if (rres_decode(&r->merged, r->tgt[0].data.data, r->tgt[0].data.len, &e)) {
+			rres_reset(&r->tgt[0].dec);
+			if (rres_decode(&r->tgt[0].dec, r->tgt[0].data.data, r->tgt[0].data.len,
+			                &e)) {
 				r_answer(r, e.code, e.msg);
 				return;
 			}
-			r_emit(r, &r->merged);
+			r_horizon(r, 1);
+			r_emit(r, &r->tgt[0].dec);
 			r_step_done(r);
 			return;
 		}
@@ -1663,15 +1741,93 @@ static void r_progress(struct sp_read *r)
 	r_step_done(r);
 }
 
+static void copy_values(struct buf *b, struct store_value *dst, const struct store_value *src,
+                        size_t n, size_t *offs)
+{
+	for (size_t i = 0; i < n; i++) {
+		offs[i] = b->len;
+		buf_put(b, src[i].p, src[i].len);
+		dst[i].len = src[i].len;
+	}
+}
+
+static void fix_values(struct buf *b, struct store_value *dst, size_t n, const size_t *offs)
+{
+	for (size_t i = 0; i < n; i++)
+		dst[i].p = b->data + offs[i];
+}
+
+static void r_start_step(struct sp_read *r, int64_t token);
+
+/*
+ * Continue the same step after the horizon: range reads resume after its
+ * position; single-partition reads narrow their slice to start (or, reversed,
+ * end) just past its clustering.
+ */
+static int r_continue(struct sp_read *r)
+{
+	const struct rres *h = &r->tgt[r->hz_v].dec;
+	const struct rres_part *hp = &h->parts[r->hz_part];
+	const struct rres_row *hr = &h->rows[r->hz_row];
+	struct buf *b = &r->hzbuf;
+	buf_reset(b);
+	buf_put(b, hp->key, hp->key_len);
+	size_t offs[STORE_MAX_CK_COLS];
+	struct store_value *dst = r->is_scan                        ? r->after_ck
+	                          : (r->flags & STORE_READ_REVERSE) ? r->send
+	                                                            : r->sstart;
+	copy_values(b, dst, &h->vals[hr->ck_at], hr->n_ck, offs);
+	if (!buf_ok(b))
+		return COL_ENOMEM;
+	fix_values(b, dst, hr->n_ck, offs);
+	r->cont = true;
+	r->cont_token = hp->token;
+	r->cont_key_len = hp->key_len;
+	if (r->is_scan) {
+		r->after.token = hp->token;
+		r->after.key = b->data;
+		r->after.key_len = hp->key_len;
+		r->after.ck = r->after_ck;
+		r->after.n_ck = hr->n_ck;
+		r->has_after = true;
+	} else {
+		if (!r->has_slice) {
+			memset(&r->slice, 0, sizeof(r->slice));
+			r->has_slice = true;
+		}
+		if (r->flags & STORE_READ_REVERSE) {
+			r->slice.end = r->send;
+			r->slice.n_end = hr->n_ck;
+			r->slice.end_incl = false;
+		} else {
+			r->slice.start = r->sstart;
+			r->slice.n_start = hr->n_ck;
+			r->slice.start_incl = false;
+		}
+	}
+	r_start_step(r, r->is_scan ? r->step_end : r->token);
+	return 0;
+}
+
 static void r_step_done(struct sp_read *r)
 {
 	if (r->answered)
 		return;
-	if (!r->is_scan || r->stopped || (r->limit && r->emitted >= r->limit)) {
+	if (r->stopped || (r->limit && r->emitted >= r->limit)) {
+		r_answer(r, 0, NULL);
+		return;
+	}
+	if (r->hz_set) {
+		if (r_continue(r) != 0)
+			r_answer(r, COL_ENOMEM, "out of memory continuing a short read");
+		return;
+	}
+	if (!r->is_scan) {
 		r_answer(r, 0, NULL);
 		return;
 	}
 	r->has_after = false;
+	r->cont = false;
 	r_next_step(r);
 }
 
@@ -1697,10 +1853,16 @@ static void r_start_step(struct sp_read *r, int64_t token)
 		r->tgt[i].has_data = r->tgt[i].has_digest = false;
 		r->tgt[i].why[0] = 0;
 	}
-	unsigned tmo = r->is_scan ? r->sp->cfg.range_timeout_ms : r->sp->cfg.read_timeout_ms;
-	ev_timer_stop(r->sp->ev, &r->timer);
-	ev_timer_set(&r->timer, tmo / 1000.0, 0.);
-	ev_timer_start(r->sp->ev, &r->timer);
+	r->hz_set = false;
+	/* one deadline per request (per ring range for range reads); continuing a
+	 * short read stays within it */
+	if (!r->cont || !ev_is_active(&r->timer)) {
+		unsigned tmo =
+		        r->is_scan ? r->sp->cfg.range_timeout_ms : r->sp->cfg.read_timeout_ms;
+		ev_timer_stop(r->sp->ev, &r->timer);
+		ev_timer_set(&r->timer, tmo / 1000.0, 0.);
+		ev_timer_start(r->sp->ev, &r->timer);
+	}
 	/* range reads ask every contact for data (as Cassandra does); single reads use digests */
 	r_send_phase(r, r->is_scan || r->n_tgt == 1 ? PH_DATA : PH_DIGEST, false);
 }
@@ -1715,22 +1877,6 @@ static void fail_now(proxy_done_fn done, void *ctx, uint16_t cl, int code, const
 	res.code = code;
 	set_msg(res.msg, sizeof(res.msg), msg);
 	done(ctx, &res);
-}
-
-static void copy_values(struct buf *b, struct store_value *dst, const struct store_value *src,
-                        size_t n, size_t *offs)
-{
-	for (size_t i = 0; i < n; i++) {
-		offs[i] = b->len;
-		buf_put(b, src[i].p, src[i].len);
-		dst[i].len = src[i].len;
-	}
-}
-
-static void fix_values(struct buf *b, struct store_value *dst, size_t n, const size_t *offs)
-{
-	for (size_t i = 0; i < n; i++)
-		dst[i].p = b->data + offs[i];
 }
 
 void storage_proxy_read_partition(struct storage_proxy *sp, struct ring *ring,
