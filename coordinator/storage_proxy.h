@@ -42,10 +42,12 @@
  * repaired like single reads, until `limit` rows.  `after` resumes strictly
  * after a position, so a page state is valid on any coordinator.
  *
- * Limits (documented in docs/REPLICATION.md): no speculative retry; no short
- * read protection; range tombstones (and, in range reads, partition
- * tombstones whose rows are all shadowed) are not visible to reads (storage's
- * read API does not report them), so read repair cannot propagate them.
+ * With a row limit, merged rows stop at the earliest last row of a replica
+ * the limit cut, and the read continues after it (short-read protection).
+ *
+ * Limits (documented in docs/REPLICATION.md): no speculative retry; range tombstones (and, in range
+ * reads, partition tombstones whose rows are all shadowed) are not visible to reads (storage's read
+ * API does not report them), so read repair cannot propagate them.
  *
  * Ownership and lifetime: requests in flight hold messaging callbacks that
  * point into the proxy: free it after messaging_free() (which ends them).
