@@ -73,6 +73,9 @@ const struct store_column *tdesc_column(const struct tdesc *d, uint32_t id);
 struct cf_state {
 	_Atomic int32_t gc_grace; /* -1 = unknown: never purge */
 	_Atomic int64_t now_override;
+	/* 1 during the second pass of store_table_compact: the only compaction in
+	 * which partition/row/range tombstones may be purged (see store.c). */
+	_Atomic int purge_pass;
 	struct tdesc *_Atomic desc; /* may be NULL (table not described yet) */
 	struct cf_state *next;
 };

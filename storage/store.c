@@ -164,7 +164,10 @@ static unsigned char cfilter_filter(void *state, int level, const char *key, siz
 		if (tomb && v.ts > f->part_del)
 			f->part_del = v.ts;
 		return tomb && f->full && past_gc(f, v.ldt);
-	case SEC_RANGE_DEL: return tomb && f->full && past_gc(f, v.ldt);
+	case SEC_RANGE_DEL:
+		/* Kept: the filter does not drop the cells a range tombstone shadows,
+		 * so purging it would resurrect them. */
+		return 0;
 	case SEC_STATIC:
 		if (v.ts <= f->part_del)
 			return 1;
@@ -239,8 +242,14 @@ static rocksdb_compactionfilter_t *cfilter_create(void *state,
 	int64_t ov = atomic_load(&st->now_override);
 	f->now = ov ? ov : clock_wall_s();
 	f->gc = atomic_load(&st->gc_grace);
+	/* Purging a partition/row/range tombstone is safe only when every cell it
+	 * shadows passes through this filter in the same compaction: a full
+	 * compaction whose inputs are all values.  Pass 1 of store_table_compact
+	 * can be full too, but merges operands into values that the filter never
+	 * sees; pass 2 rewrites the bottom level, which then holds only values. */
 	f->full = rocksdb_compactionfiltercontext_is_full_compaction(ctx) &&
-	          rocksdb_compactionfiltercontext_is_manual_compaction(ctx);
+	          rocksdb_compactionfiltercontext_is_manual_compaction(ctx) &&
+	          atomic_load(&st->purge_pass);
 	buf_init(&f->part);
 	buf_init(&f->row);
 	buf_init(&f->scratch);
@@ -332,6 +341,7 @@ static struct cf_state *cf_state_new(struct store *s)
 		return NULL;
 	atomic_init(&st->gc_grace, -1);
 	atomic_init(&st->now_override, 0);
+	atomic_init(&st->purge_pass, 0);
 	atomic_init(&st->desc, NULL);
 	st->next = s->states;
 	s->states = st;
@@ -1115,8 +1125,11 @@ int store_table_compact(struct store_table *t, int64_t now_s, struct cerr *err)
 	/* Pass 1 moves everything to the bottom level and merges operands into
 	 * values; pass 2 compacts that level alone — a full compaction in which
 	 * the filter sees every value. */
-	for (int pass = 0; pass < 2; pass++)
+	for (int pass = 0; pass < 2; pass++) {
+		atomic_store(&t->state->purge_pass, pass == 1);
 		rocksdb_compact_range_cf_opt(t->s->db, t->cf, co, NULL, 0, NULL, 0);
+	}
+	atomic_store(&t->state->purge_pass, 0);
 	rocksdb_compactoptions_destroy(co);
 	atomic_store(&t->state->now_override, 0);
 	return rc;
