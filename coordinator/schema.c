@@ -1626,6 +1626,42 @@ static bool valid_name_n(const char *p, size_t n)
 	return valid_name(tmp);
 }
 
+/*
+ * What the store would refuse when the snapshot is rebuilt (storage.h's
+ * descriptor rules), checked before a peer's row is persisted: key column
+ * counts and positions, types, options, unique column names and ids.
+ */
+static int check_storable(const struct schema_table *t, struct cerr *err)
+{
+	if (t->n_pk > STORE_MAX_PK_COLS || t->n_ck > STORE_MAX_CK_COLS)
+		return cerr_set(err, COL_ECORRUPT, "%u partition key / %u clustering columns",
+		                t->n_pk, t->n_ck);
+	if (t->gc_grace_seconds < 0 || t->default_time_to_live < 0 ||
+	    t->default_time_to_live > STORE_MAX_TTL)
+		return cerr_set(err, COL_ECORRUPT, "gc_grace_seconds %d / default_time_to_live %d",
+		                t->gc_grace_seconds, t->default_time_to_live);
+	for (uint32_t i = 0; i < t->n_cols; i++) {
+		const struct schema_column *c = &t->cols[i];
+		bool key = i < t->n_pk + t->n_ck;
+		/* cols are sorted: key columns by position, which must be 0, 1, ... */
+		if (key && c->position != (int)(i < t->n_pk ? i : i - t->n_pk))
+			return cerr_set(err, COL_ECORRUPT, "key column '%s' at position %d",
+			                c->name, c->position);
+		if (!c->name[0])
+			return cerr_set(err, COL_ECORRUPT, "a column without a name");
+		if (c->type->kind == CQLTYPE_CUSTOM || c->type->kind == CQLTYPE_COUNTER ||
+		    (key && cqltype_is_collection(c->type) && !c->type->frozen))
+			return cerr_set(err, COL_ECORRUPT,
+			                "column '%s' has a type the store refuses", c->name);
+		for (uint32_t j = 0; j < i; j++)
+			if (t->cols[j].id == c->id || strcmp(t->cols[j].name, c->name) == 0)
+				return cerr_set(err, COL_ECORRUPT, "columns '%s' and '%s' share %s",
+				                t->cols[j].name, c->name,
+				                t->cols[j].id == c->id ? "an id" : "a name");
+	}
+	return 0;
+}
+
 int schema_row_check(const void *key, size_t klen, const void *val, size_t vlen, int64_t *ts_out,
                      struct cerr *err)
 {
@@ -1685,6 +1721,8 @@ int schema_row_check(const void *key, size_t klen, const void *val, size_t vlen,
 					rc = cerr_set(err, COL_ECORRUPT,
 					              "column id %u not below next_column_id %u",
 					              t->cols[i].id, t->next_column_id);
+			if (!rc)
+				rc = check_storable(t, err);
 			table_free(t);
 			if (rc) {
 				cerr_prefix(err, "table row of %.*s.%s", (int)(nul - (k + ltb)),
@@ -1701,8 +1739,13 @@ int schema_row_check(const void *key, size_t klen, const void *val, size_t vlen,
 	return 0;
 }
 
-/* A table row that reuses a live table's id must keep its key columns (the store refuses). */
-static int check_same_keys(const struct schema *s, const void *val, size_t vlen, struct cerr *err)
+/*
+ * A table row that reuses a live table's id must be that same table (same
+ * keyspace and name: one id is one column family) and keep its key columns
+ * (the store refuses to alter them).
+ */
+static int check_same_keys(const struct schema *s, const void *key, size_t klen, const void *val,
+                           size_t vlen, struct cerr *err)
 {
 	struct bufreader r;
 	bufreader_init(&r, val, vlen);
@@ -1722,6 +1765,18 @@ static int check_same_keys(const struct schema *s, const void *val, size_t vlen,
 			const struct schema_table *o = ks->tables[j];
 			if (o->virtual_ || memcmp(o->id, t->id, 16) != 0)
 				continue;
+			struct buf k;
+			buf_init(&k);
+			tb_key(&k, ks->name, o->name);
+			bool same_name =
+			        buf_ok(&k) && k.len == klen && memcmp(k.data, key, klen) == 0;
+			buf_release(&k);
+			if (!same_name) {
+				rc = cerr_set(err, COL_ECORRUPT,
+				              "table row reuses the id of another table, %s.%s",
+				              ks->name, o->name);
+				break;
+			}
 			bool same = o->n_pk == t->n_pk && o->n_ck == t->n_ck;
 			for (uint32_t c = 0; same && c < o->n_pk + o->n_ck; c++)
 				same = o->cols[c].kind == t->cols[c].kind &&
@@ -1747,7 +1802,8 @@ int schema_merge_rows(struct schema *s, const struct schema_row_ref *rows, size_
 		int rc = schema_row_check(rows[i].key, rows[i].klen, rows[i].val, rows[i].vlen,
 		                          NULL, err);
 		if (!rc)
-			rc = check_same_keys(s, rows[i].val, rows[i].vlen, err);
+			rc = check_same_keys(s, rows[i].key, rows[i].klen, rows[i].val,
+			                     rows[i].vlen, err);
 		if (rc) {
 			cerr_prefix(err, "row %zu of %zu", i + 1, n);
 			return rc;
