@@ -241,7 +241,9 @@ int schema_merge_row(struct schema *s, const void *key, size_t klen, const void 
  * Check one row from a peer without applying it: the header, a key of the
  * row's kind with valid names (no system keyspace), and for a live row a body
  * that decodes completely (replication options with "class" first; table
- * columns with parsable types, a partition key, ids below next_column_id).
+ * columns with parsable types, a partition key, ids below next_column_id) and
+ * that the store would accept (key positions, key and column types, unique
+ * column names and ids, gc_grace / TTL bounds).
  * 0 with *ts (may be NULL) the row's timestamp, or COL_ECORRUPT naming what is wrong.
  */
 int schema_row_check(const void *key, size_t klen, const void *val, size_t vlen, int64_t *ts,
@@ -256,7 +258,8 @@ struct schema_row_ref {
 /*
  * Merge a set of rows from a peer (keys strictly ascending, as schema_rows()
  * emits them), all or nothing: every row is checked first (schema_row_check,
- * and a table row reusing a live table's id must keep its key columns); one
+ * and a table row reusing a live table's id must be that table with the same
+ * key columns); one
  * bad row refuses the whole set with COL_ECORRUPT and nothing changes.  Then
  * each row newer than ours (timestamp, then bytes as the tie-break: the same
  * winner on every node) is persisted in one batch and the snapshot rebuilt
