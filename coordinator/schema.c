@@ -1846,3 +1846,20 @@ int schema_merge_rows(struct schema *s, const struct schema_row_ref *rows, size_
 		*applied = took;
 	return rc;
 }
+
+void schema_rows_version(const struct schema_row_ref *rows, size_t n, uint8_t out[16])
+{
+	/* as build_snapshot() hashes the rows */
+	XXH3_state_t hs;
+	XXH3_128bits_reset(&hs);
+	for (size_t i = 0; i < n; i++) {
+		XXH3_128bits_update(&hs, rows[i].key, rows[i].klen);
+		XXH3_128bits_update(&hs, "\0", 1);
+		XXH3_128bits_update(&hs, rows[i].val, rows[i].vlen);
+	}
+	XXH128_hash_t h = XXH3_128bits_digest(&hs);
+	be64_store(out, h.high64);
+	be64_store(out + 8, h.low64);
+	out[6] = (uint8_t)((out[6] & 0x0f) | 0x30);
+	out[8] = (uint8_t)((out[8] & 0x3f) | 0x80);
+}

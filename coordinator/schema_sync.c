@@ -142,6 +142,19 @@ int schema_sync_apply_rowset(struct schema *s, const uint8_t *payload, size_t le
 	int rc = schema_sync_decode_rowset(payload, len, version, &rows, &n, err);
 	if (rc)
 		return rc;
+	/* The sender's version is the hash of its rows: rows that do not hash to it
+	 * were damaged or made up. */
+	uint8_t mine[16];
+	schema_rows_version(rows, n, mine);
+	if (memcmp(mine, version, 16) != 0) {
+		char a[40], b[40];
+		schema_uuid_format(version, a);
+		schema_uuid_format(mine, b);
+		free(rows);
+		return cerr_set(err, COL_ECORRUPT,
+		                "schema rowset claims version %s but its %zu rows are version %s",
+		                a, n, b);
+	}
 	rc = schema_merge_rows(s, rows, n, applied, err);
 	free(rows);
 	return rc;

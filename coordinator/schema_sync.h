@@ -34,8 +34,10 @@
  * answer on it and adds a warning on timeout.
  *
  * Bad input.  A message that is not the format below, of another format
- * number, or whose rows do not check (schema_row_check) is refused with a log
- * line naming the sender and the reason; nothing of it is applied.
+ * number, whose rows do not hash to the version it claims (the version is the
+ * hash of the sender's rows: schema_rows_version), or whose rows do not check
+ * (schema_row_check) is refused with a log line naming the sender and the
+ * reason; nothing of it is applied.
  *
  * ---- Wire format (msgpack payloads, gossip/messaging.h frames) ----
  *
@@ -144,7 +146,10 @@ void schema_sync_encode_rowset(struct schema *s, struct buf *b);
 int schema_sync_decode_rowset(const uint8_t *payload, size_t len, uint8_t version[16],
                               struct schema_row_ref **rows, size_t *n, struct cerr *err);
 
-/* Decode a rowset and merge it into s (schema_merge_rows).  *applied: rows taken. */
+/*
+ * Decode a rowset, check that its rows hash to its version, merge it into s
+ * (schema_merge_rows).  *applied: rows taken.
+ */
 int schema_sync_apply_rowset(struct schema *s, const uint8_t *payload, size_t len, size_t *applied,
                              struct cerr *err);
 

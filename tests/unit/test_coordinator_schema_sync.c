@@ -196,17 +196,28 @@ Test(schema_sync, malformed_and_foreign_rowsets_are_refused)
 		cr_expect(e.msg[0], "%s: a reason is given", cases[i].what);
 		cr_expect_eq(applied, 0);
 	}
+	/* a good rowset whose version was changed: refused */
+	struct buf b;
+	buf_init(&b);
+	schema_sync_encode_rowset(sch[0], &b);
+	b.data[4] ^= 1;
+	size_t applied = 99;
+	struct cerr e = {0};
+	cr_expect_eq(schema_sync_apply_rowset(sch[1], b.data, b.len, &applied, &e), COL_ECORRUPT);
+	cr_expect(strstr(e.msg, "claims version"), "%s", e.msg);
+	buf_release(&b);
 	version(1, after);
 	cr_assert_str_eq(before, after);
 }
 
-/* A rowset of the given (key, value) pairs, version zero. */
+/* A rowset of the given (key, value) pairs with the version they hash to. */
 static void rowset(struct buf *b, const struct schema_row_ref *rows, size_t n)
 {
-	static const uint8_t zero[16];
+	uint8_t v[16];
+	schema_rows_version(rows, n, v);
 	msgpk_put_array(b, 3);
 	msgpk_put_uint(b, 1);
-	msgpk_put_bin(b, zero, 16);
+	msgpk_put_bin(b, v, 16);
 	msgpk_put_array(b, (uint32_t)n);
 	for (size_t i = 0; i < n; i++) {
 		msgpk_put_array(b, 2);
@@ -445,13 +456,36 @@ static const uint8_t handmade_rowset[] = {
         0x6e, 0x74, 0x3e, 0x3e, 0x3e,
 };
 
+/* Copy of a rowset (version zero) with the version its rows hash to patched in. */
+static uint8_t *with_version(const uint8_t *p, size_t len)
+{
+	uint8_t *c = malloc(len);
+	cr_assert_not_null(c);
+	memcpy(c, p, len);
+	uint8_t v[16];
+	struct schema_row_ref *rows;
+	size_t n;
+	struct cerr e = {0};
+	cr_assert_eq(schema_sync_decode_rowset(c, len, v, &rows, &n, &e), 0, "%s", e.msg);
+	schema_rows_version(rows, n, c + 4); /* after 0x93 0x01 0xc4 0x10 */
+	free(rows);
+	return c;
+}
+
 Test(schema_sync, handmade_rowset_decodes_to_the_documented_table)
 {
 	size_t applied = 0;
 	struct cerr e = {0};
+	/* as written (version zero): its rows do not hash to it */
 	cr_assert_eq(schema_sync_apply_rowset(sch[0], handmade_rowset, sizeof(handmade_rowset),
 	                                      &applied, &e),
-	             0, "%s", e.msg);
+	             COL_ECORRUPT);
+	cr_assert(strstr(e.msg, "claims version 00000000-0000-0000-0000-000000000000"), "%s",
+	          e.msg);
+	uint8_t *fixed = with_version(handmade_rowset, sizeof(handmade_rowset));
+	int rc = schema_sync_apply_rowset(sch[0], fixed, sizeof(handmade_rowset), &applied, &e);
+	free(fixed);
+	cr_assert_eq(rc, 0, "%s", e.msg);
 	cr_assert_eq(applied, 3);
 	const struct schema_snap *s = schema_current(sch[0]);
 	const struct schema_keyspace *k = schema_snap_keyspace(s, "ks");
@@ -582,8 +616,9 @@ Test(schema_sync, table_rows_the_store_would_refuse_are_refused)
 	for (size_t i = 0; i < sizeof(bad_tables) / sizeof(bad_tables[0]); i++) {
 		size_t applied = 99;
 		struct cerr e = {0};
-		int rc = schema_sync_apply_rowset(sch[1], bad_tables[i].bytes, bad_tables[i].len,
-		                                  &applied, &e);
+		uint8_t *fixed = with_version(bad_tables[i].bytes, bad_tables[i].len);
+		int rc = schema_sync_apply_rowset(sch[1], fixed, bad_tables[i].len, &applied, &e);
+		free(fixed);
 		cr_expect_eq(rc, COL_ECORRUPT, "%s: got %d (%s)", bad_tables[i].what, rc, e.msg);
 		cr_expect_eq(applied, 0, "%s", bad_tables[i].what);
 	}
