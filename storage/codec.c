@@ -259,6 +259,42 @@ int codec_ck_skip(const struct tdesc *d, struct bufreader *r, struct buf *scratc
 	return 0;
 }
 
+size_t codec_bound_len(const struct tdesc *d, const uint8_t *p, size_t len, struct buf *scratch)
+{
+	struct bufreader r;
+	bufreader_init(&r, p, len);
+	for (size_t i = 0;; i++) {
+		if (bufreader_left(&r) == 0)
+			return 0;
+		uint8_t b = p[r.pos];
+		if (b == BOUND_BEFORE || b == BOUND_AFTER)
+			return r.pos + 1;
+		if (i >= d->pub.n_ck)
+			return 0;
+		bool desc = d->pub.ck_desc && d->pub.ck_desc[i];
+		scratch->len = 0;
+		if (cqltype_decode_ordered(d->pub.ck_types[i], &r, desc, scratch, NULL))
+			return 0;
+	}
+}
+
+/* Compare a row (its clustering followed by a kind byte, 0x10..0x12) with a
+ * bound (components then 0x00 or 0xFF): never equal. */
+static int row_vs_bound(const uint8_t *ck, size_t n, const uint8_t *b, size_t bl)
+{
+	size_t m = n < bl ? n : bl;
+	int c = m ? memcmp(ck, b, m) : 0;
+	if (c)
+		return c;
+	return n < bl ? (KIND_ROW_DEL < b[n] ? -1 : 1) : 1;
+}
+
+bool codec_bounds_cover(const uint8_t *ck, size_t n, const uint8_t *start, size_t start_len,
+                        const uint8_t *end, size_t end_len)
+{
+	return row_vs_bound(ck, n, start, start_len) > 0 && row_vs_bound(ck, n, end, end_len) < 0;
+}
+
 const struct cqltype *codec_path_type(const struct cqltype *t)
 {
 	if (!cqltype_is_collection(t) || t->frozen)

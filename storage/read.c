@@ -165,22 +165,8 @@ static int row_add_cell(struct rctx *r, uint32_t col, const uint8_t *path, size_
 /* Does the range tombstone cover the row whose encoded clustering is ck? */
 static bool rt_covers(const struct rctx *r, const struct rtomb *rt, const uint8_t *ck, size_t n)
 {
-	/* A row sorts as its clustering followed by a kind byte (0x10..0x12):
-	 * compare that against the bounds, which end in 0x00 or 0xFF. */
-	uint8_t kind = KIND_ROW_DEL;
-	const uint8_t *s = r->rtbytes.data + rt->start_off;
-	const uint8_t *e = r->rtbytes.data + rt->end_off;
-	size_t m = n < rt->start_len ? n : rt->start_len;
-	int c = m ? memcmp(ck, s, m) : 0;
-	if (c == 0)
-		c = n < rt->start_len ? (kind < s[n] ? -1 : 1) : 1;
-	if (c <= 0)
-		return false;
-	m = n < rt->end_len ? n : rt->end_len;
-	c = m ? memcmp(ck, e, m) : 0;
-	if (c == 0)
-		c = n < rt->end_len ? (kind < e[n] ? -1 : 1) : 1;
-	return c < 0;
+	return codec_bounds_cover(ck, n, r->rtbytes.data + rt->start_off, rt->start_len,
+	                          r->rtbytes.data + rt->end_off, rt->end_len);
 }
 
 static int cell_path_cmp(const void *a, const void *b, void *ctx)

@@ -75,8 +75,8 @@
  *
  * COMPACTION FILTER (per table CF, reading the table's gc_grace_seconds):
  * expired TTL cells become tombstones with ldt = expiry; cell tombstones with
- * ldt + gc_grace < now are dropped; cells and markers shadowed by a partition
- * or row tombstone seen in the same compaction are dropped; partition, row and
+ * ldt + gc_grace < now are dropped; cells and markers shadowed by a partition,
+ * range or row tombstone seen in the same compaction are dropped; partition, row and
  * range tombstones past gc_grace are dropped only by a full manual compaction
  * (store_table_compact), where every cell they shadow is seen in the same pass
  * — a partial compaction could drop a row tombstone while a cell it hides

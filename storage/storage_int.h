@@ -146,6 +146,11 @@ int codec_ck_decode(const struct tdesc *d, struct bufreader *r, struct buf *nati
                     size_t lens[]);
 /* Skip n_ck encoded components (0 or COL_ECORRUPT). */
 int codec_ck_skip(const struct tdesc *d, struct bufreader *r, struct buf *scratch);
+/* Length of the clustering bound at p (components, then 0x00 or 0xFF), 0 if malformed. */
+size_t codec_bound_len(const struct tdesc *d, const uint8_t *p, size_t len, struct buf *scratch);
+/* Does the range [start bound, end bound] cover the row whose encoded clustering is ck? */
+bool codec_bounds_cover(const uint8_t *ck, size_t n, const uint8_t *start, size_t start_len,
+                        const uint8_t *end, size_t end_len);
 /* Collection path type of a column (NULL if the column holds whole values). */
 const struct cqltype *codec_path_type(const struct cqltype *col_type);
 /* Value type of a cell of column type (element type for non-frozen list/map cells). */

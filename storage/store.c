@@ -126,6 +126,9 @@ struct cfilter {
 	bool full;       /* full manual compaction: may purge partition/row/range tombstones */
 	struct buf part; /* current partition prefix */
 	int64_t part_del;
+	/* range tombstones of the partition: [u32 sl][start][u32 el][end][u64 ts] */
+	struct buf rts;
+	bool rts_lost;  /* one could not be recorded (no memory): purge none in the partition */
 	struct buf row; /* current row prefix (through the clustering) */
 	int64_t row_del;
 	struct buf scratch, out;
@@ -134,6 +137,26 @@ struct cfilter {
 static bool past_gc(const struct cfilter *f, uint32_t ldt)
 {
 	return f->gc >= 0 && (int64_t)ldt + f->gc < f->now;
+}
+
+/* Is a cell with timestamp ts of the row with encoded clustering ck shadowed by
+ * a range tombstone of the current partition? */
+static bool range_shadows(const struct cfilter *f, const uint8_t *ck, size_t n, int64_t ts)
+{
+	struct bufreader r;
+	bufreader_init(&r, f->rts.data, f->rts.len);
+	while (bufreader_left(&r)) {
+		uint32_t sl = bufreader_u32be(&r);
+		const uint8_t *sp = bufreader_take(&r, sl);
+		uint32_t el = bufreader_u32be(&r);
+		const uint8_t *ep = bufreader_take(&r, el);
+		int64_t rts = (int64_t)bufreader_u64be(&r);
+		if (!bufreader_ok(&r))
+			return false;
+		if (ts <= rts && codec_bounds_cover(ck, n, sp, sl, ep, el))
+			return true;
+	}
+	return false;
 }
 
 static unsigned char cfilter_filter(void *state, int level, const char *key, size_t klen,
@@ -153,7 +176,14 @@ static unsigned char cfilter_filter(void *state, int level, const char *key, siz
 	if (f->part.len != plen || memcmp(f->part.data, k, plen) != 0) {
 		f->part.len = 0;
 		buf_put(&f->part, k, plen);
+		if (!buf_ok(&f->part)) { /* cannot track: keep everything */
+			f->part.oom = false;
+			f->part.len = 0;
+			return 0;
+		}
 		f->part_del = INT64_MIN;
+		f->rts.len = 0;
+		f->rts_lost = false;
 		f->row.len = 0;
 		f->row_del = INT64_MIN;
 	}
@@ -164,10 +194,36 @@ static unsigned char cfilter_filter(void *state, int level, const char *key, siz
 		if (tomb && v.ts > f->part_del)
 			f->part_del = v.ts;
 		return tomb && f->full && past_gc(f, v.ldt);
-	case SEC_RANGE_DEL:
-		/* Kept: the filter does not drop the cells a range tombstone shadows,
-		 * so purging it would resurrect them. */
-		return 0;
+	case SEC_RANGE_DEL: {
+		/* Remembered so that the rows after it drop the cells it shadows; it
+		 * may then be purged like a row tombstone. */
+		if (!f->d || !tomb)
+			return 0;
+		size_t at = plen + 1;
+		size_t sl = codec_bound_len(f->d, k + at, klen - at, &f->scratch);
+		size_t el =
+		        sl ? codec_bound_len(f->d, k + at + sl, klen - at - sl, &f->scratch) : 0;
+		if (!sl || !el || at + sl + el != klen)
+			return 0;
+		size_t before = f->rts.len;
+		buf_put_u32be(&f->rts, (uint32_t)sl);
+		buf_put(&f->rts, k + at, sl);
+		buf_put_u32be(&f->rts, (uint32_t)el);
+		buf_put(&f->rts, k + at + sl, el);
+		buf_put_u64be(&f->rts, (uint64_t)v.ts);
+		if (!buf_ok(&f->rts)) {
+			/* Out of memory: this one is not tracked (the cells it shadows
+			 * are kept), so no range tombstone of the partition is purged
+			 * from here on. */
+			f->rts.oom = false;
+			f->rts.len = before;
+			f->rts_lost = true;
+			return 0;
+		}
+		if (f->rts_lost)
+			return 0;
+		return f->full && past_gc(f, v.ldt);
+	}
 	case SEC_STATIC:
 		if (v.ts <= f->part_del)
 			return 1;
@@ -186,6 +242,11 @@ static unsigned char cfilter_filter(void *state, int level, const char *key, siz
 			f->row.len = 0;
 			buf_put(&f->row, k, rlen);
 			f->row_del = INT64_MIN;
+			if (!buf_ok(&f->row)) { /* cannot track: keep everything */
+				f->row.oom = false;
+				f->row.len = 0;
+				return 0;
+			}
 		}
 		if (kind == KIND_ROW_DEL) {
 			if (tomb && v.ts > f->row_del)
@@ -193,6 +254,8 @@ static unsigned char cfilter_filter(void *state, int level, const char *key, siz
 			return tomb && f->full && past_gc(f, v.ldt);
 		}
 		if (v.ts <= f->part_del || v.ts <= f->row_del)
+			return 1;
+		if (range_shadows(f, k + plen + 1, rlen - plen - 1, v.ts))
 			return 1;
 		break;
 	}
@@ -218,6 +281,7 @@ static void cfilter_destroy(void *state)
 {
 	struct cfilter *f = state;
 	buf_release(&f->part);
+	buf_release(&f->rts);
 	buf_release(&f->row);
 	buf_release(&f->scratch);
 	buf_release(&f->out);
@@ -251,6 +315,7 @@ static rocksdb_compactionfilter_t *cfilter_create(void *state,
 	          rocksdb_compactionfiltercontext_is_manual_compaction(ctx) &&
 	          atomic_load(&st->purge_pass);
 	buf_init(&f->part);
+	buf_init(&f->rts);
 	buf_init(&f->row);
 	buf_init(&f->scratch);
 	buf_init(&f->out);
