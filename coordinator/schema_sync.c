@@ -290,14 +290,22 @@ static struct peer *peer_get(struct schema_sync *ss, const struct host_id *h)
 	struct peer *p = peer_find(ss, h);
 	if (p)
 		return p;
-	if (ss->n_peers >= SCHEMA_SYNC_MAX_PEERS)
-		return NULL;
-	if (!ss->peers) {
-		ss->peers = calloc(SCHEMA_SYNC_MAX_PEERS, sizeof(*ss->peers));
-		if (!ss->peers)
+	if (ss->n_peers >= SCHEMA_SYNC_MAX_PEERS) {
+		/* Full: reuse the record of a node gossip forgot (none of its pulls pending). */
+		for (size_t i = 0; i < ss->n_peers && !p; i++)
+			if (!ss->peers[i].in_flight &&
+			    !gossiper_find(ss->cfg.gossiper, &ss->peers[i].host))
+				p = &ss->peers[i];
+		if (!p)
 			return NULL;
+	} else {
+		if (!ss->peers) {
+			ss->peers = calloc(SCHEMA_SYNC_MAX_PEERS, sizeof(*ss->peers));
+			if (!ss->peers)
+				return NULL;
+		}
+		p = &ss->peers[ss->n_peers++];
 	}
-	p = &ss->peers[ss->n_peers++];
 	memset(p, 0, sizeof(*p));
 	p->host = *h;
 	p->last_pull_ms = INT64_MIN / 2;
