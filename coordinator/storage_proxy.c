@@ -957,6 +957,9 @@ static void fill_verbs_read(struct sp_read *r, enum verbs_read_kind kind, struct
 	vr->now_s = r->now_s;
 	vr->flags = r->flags;
 	vr->limit = r->limit ? r->limit - r->emitted : 0;
+	/* digests cover exactly what the data request returns: same limit */
+	if (vr->limit == 0 || vr->limit > r->sp->cfg.replica_page_rows)
+		vr->limit = r->sp->cfg.replica_page_rows;
 	if (kind != VERBS_READ_DIGEST)
 		r->step_limit = vr->limit;
 	if (kind == VERBS_READ_RANGE) {
@@ -2136,6 +2139,8 @@ int storage_proxy_new(const struct storage_proxy_config *cfg, struct storage_pro
 		sp->cfg.storage_port = 7000;
 	if (!sp->cfg.max_requests)
 		sp->cfg.max_requests = 65536;
+	if (!sp->cfg.replica_page_rows)
+		sp->cfg.replica_page_rows = 10000;
 	snprintf(sp->default_dc, sizeof(sp->default_dc), "%s",
 	         cfg->local_dc ? cfg->local_dc : "datacenter1");
 	sp->cfg.local_dc = sp->default_dc;

@@ -102,6 +102,9 @@ struct storage_proxy_config {
 	sp_addr_fn addr_of; /* NULL: the ring node's address with storage_port */
 	void *addr_ctx;
 	unsigned max_requests; /* requests in flight; beyond: COL_EFULL [65536] */
+	/* rows one replica returns per data request [10000]: bounds answer sizes (a big
+	 * partition or range comes in pieces, continued like a short read) */
+	unsigned replica_page_rows;
 };
 
 int storage_proxy_new(const struct storage_proxy_config *cfg, struct storage_proxy **out,

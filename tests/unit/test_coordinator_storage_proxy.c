@@ -47,6 +47,7 @@ static size_t NN;
 static struct ring *RING;
 static struct replication REP;
 static unsigned WTO = 400, RTO = 600; /* short timeouts for the tests */
+static unsigned PAGE_ROWS;            /* replica_page_rows (0: the default) */
 static struct ring_endpoint EPS[MAXN];
 
 /* The hint sink: what the coordinator asked to hint, per node (by host id). */
@@ -179,6 +180,7 @@ static void node_up(size_t i)
 	                                  .range_timeout_ms = RTO,
 	                                  .is_alive = alive_fn,
 	                                  .hint = USE_HINTS ? hint_fn : NULL,
+	                                  .replica_page_rows = PAGE_ROWS,
 	                                  .addr_of = addr_fn};
 	cr_assert_eq(storage_proxy_new(&sc, &n->sp, &e), 0, "%s", e.msg);
 	if (n->silent) {
@@ -297,6 +299,7 @@ static void teardown(void)
 		buf_release(&HINTS[i].last);
 	memset(HINTS, 0, sizeof(HINTS));
 	USE_HINTS = false;
+	PAGE_ROWS = 0;
 	net_loop_free(NL);
 	ev_loop_destroy(L);
 	log_set_fd(2);
@@ -1480,4 +1483,35 @@ Test(storage_proxy, short_read_protection)
 	cr_expect_eq(o.rows, 15);
 	for (int i = 0; i < o.rows && i < 15; i++)
 		cr_expect_eq(o.cks[i], fwd[i], "scan row %d", i);
+}
+
+/* Replicas answer in pieces of replica_page_rows; reads without a limit still see everything. */
+Test(storage_proxy, replica_pages_without_a_limit)
+{
+	PAGE_ROWS = 4;
+	cluster_simple(3, "3");
+	for (int ck = 1; ck <= 30; ck++)
+		cr_assert_eq(write_at(0, CL_ALL, "pg", ck, "v", 100).code, 0);
+	char key[16];
+	for (int i = 0; i < 9; i++) {
+		snprintf(key, sizeof(key), "pk%d", i);
+		cr_assert_eq(write_at(1, CL_ALL, key, 1, "w", 100).code, 0);
+	}
+	for (int ck = 3; ck <= 12; ck++)
+		delete_row_local(2, "pg", ck, 200);
+	/* QUORUM through node 3 includes its deletions (it is its own closest replica) */
+	struct outcome r = read_at(2, CL_QUORUM, "pg");
+	cr_assert_eq(r.res.code, 0, "%s", r.res.msg);
+	cr_expect_eq(r.rows, 20);
+	r = read_at(1, CL_ALL, "pg");
+	cr_expect_eq(r.rows, 20);
+	for (int i = 0; i < 20 && i < r.rows; i++)
+		cr_expect_eq(r.cks[i], i < 2 ? i + 1 : i + 11, "row %d", i);
+	struct proxy_scan sc = {.table = N[0].tbl, .start = INT64_MIN, .end = INT64_MIN};
+	struct outcome o = {0};
+	ev_now_update(L);
+	storage_proxy_scan(N[0].sp, RING, &REP, CL_QUORUM, &sc, on_row, &o, on_done, &o);
+	cr_assert(run_until(&o.done, 8000));
+	cr_assert_eq(o.res.code, 0, "%s", o.res.msg);
+	cr_expect_eq(o.rows, 29, "20 rows of pg, 9 partitions of one row");
 }
