@@ -347,7 +347,7 @@ static void on_pull_rsp(void *ctx, int status, const struct msg_in *rsp)
 	struct pull *pl = ctx;
 	struct schema_sync *ss = pl->ss;
 	if (!ss->stopped) {
-		struct peer *p = peer_get(ss, &pl->host);
+		struct peer *p = peer_find(ss, &pl->host);
 		if (p)
 			p->in_flight = false;
 		if (status) {
