@@ -2044,7 +2044,9 @@ int cqltype_from_literal(const struct cqltype *t, enum cqllit_kind kind, const c
 	}
 	if (!buf_ok(out))
 		return cerr_set(err, COL_ENOMEM, "out of memory converting a literal");
-	int rc = cqltype_validate(t, out->data + start, out->len - start, err);
+	/* an empty literal ('') into an empty buffer leaves out->data NULL */
+	int rc = cqltype_validate(t, out->data ? out->data + start : (const uint8_t *)"",
+	                          out->len - start, err);
 	if (rc)
 		out->len = start;
 	return rc;

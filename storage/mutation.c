@@ -32,6 +32,7 @@ struct op {
 	size_t n_end;
 	struct store_value end[STORE_MAX_CK_COLS];
 	uint32_t col;
+	bool has_path; /* an element of a non-frozen collection (its bytes may be empty) */
 	struct store_value path;
 	struct store_value value;
 };
@@ -100,6 +101,11 @@ static void mp_bin(struct buf *b, const void *p, size_t n)
 		buf_put_u32be(b, (uint32_t)n);
 	}
 	buf_put(b, p, n);
+}
+
+static void mp_nil(struct buf *b)
+{
+	buf_put_u8(b, 0xc0);
 }
 
 static void mp_bool(struct buf *b, bool v)
@@ -197,6 +203,26 @@ static void mp_values(struct buf *b, const struct store_value *v, size_t n)
 
 /* ---- op encoding ---------------------------------------------------------------------------- */
 
+/* The element path: nil for a plain cell (or a whole collection), bin otherwise. */
+static void mp_path(struct buf *b, const struct op *op)
+{
+	if (op->has_path)
+		mp_bin(b, op->path.p, op->path.len);
+	else
+		mp_nil(b);
+}
+
+static bool mpr_path(struct bufreader *r, struct op *op)
+{
+	if (bufreader_left(r) && r->p[r->pos] == 0xc0) {
+		r->pos++;
+		op->has_path = false;
+		return true;
+	}
+	op->has_path = true;
+	return mpr_bin(r, &op->path);
+}
+
 static void op_write(struct buf *b, const struct op *op)
 {
 	switch (op->kind) {
@@ -214,7 +240,7 @@ static void op_write(struct buf *b, const struct op *op)
 		mp_int(b, op->ttl);
 		mp_values(b, op->ck, op->n_ck);
 		mp_int(b, op->col);
-		mp_bin(b, op->path.p, op->path.len);
+		mp_path(b, op);
 		mp_bin(b, op->value.p, op->value.len);
 		break;
 	case OP_CELL_DEL:
@@ -223,7 +249,7 @@ static void op_write(struct buf *b, const struct op *op)
 		mp_int(b, op->ts);
 		mp_values(b, op->ck, op->n_ck);
 		mp_int(b, op->col);
-		mp_bin(b, op->path.p, op->path.len);
+		mp_path(b, op);
 		break;
 	case OP_ROW_DEL:
 		mp_array(b, 3);
@@ -255,6 +281,7 @@ static bool op_read(struct bufreader *r, struct op *op)
 	memset(op, 0, offsetof(struct op, ck));
 	op->path.p = op->value.p = NULL;
 	op->path.len = op->value.len = 0;
+	op->has_path = false;
 	op->n_end = 0;
 	if (!mpr_array(r, &n) || n < 2 || !mpr_int(r, &kind) || !mpr_int(r, &ts))
 		return false;
@@ -274,13 +301,13 @@ static bool op_read(struct bufreader *r, struct op *op)
 		    v < 0 || v > UINT32_MAX)
 			return false;
 		op->col = (uint32_t)v;
-		return mpr_bin(r, &op->path) && mpr_bin(r, &op->value);
+		return mpr_path(r, op) && mpr_bin(r, &op->value);
 	case OP_CELL_DEL:
 		if (n != 5 || !mpr_values(r, op->ck, STORE_MAX_CK_COLS, &op->n_ck) ||
 		    !mpr_int(r, &v) || v < 0 || v > UINT32_MAX)
 			return false;
 		op->col = (uint32_t)v;
-		return mpr_bin(r, &op->path);
+		return mpr_path(r, op);
 	case OP_ROW_DEL: return n == 3 && mpr_values(r, op->ck, STORE_MAX_CK_COLS, &op->n_ck);
 	case OP_PART_DEL: return n == 2;
 	case OP_RANGE_DEL:
@@ -328,12 +355,12 @@ static int op_check(const struct tdesc *d, const struct op *op, struct buf *scra
 			                col->is_static ? "static" : "regular", op->col,
 			                col->is_static ? (size_t)0 : td->n_ck, op->n_ck);
 		const struct cqltype *pt = codec_path_type(col->type);
-		if (!pt && op->path.len)
+		if (!pt && op->has_path)
 			return cerr_set(err, COL_EINVAL,
 			                "table %s.%s: column %u holds whole values, an element "
 			                "path was given",
 			                ks, tn, op->col);
-		if (pt && op->kind == OP_CELL && op->path.len == 0)
+		if (pt && op->kind == OP_CELL && !op->has_path)
 			return cerr_set(err, COL_EINVAL,
 			                "table %s.%s: column %u is a non-frozen collection: a cell "
 			                "needs an element path",
@@ -343,7 +370,7 @@ static int op_check(const struct tdesc *d, const struct op *op, struct buf *scra
 			                "table %s.%s: column %u: element path of %zu bytes, the "
 			                "limit is %u",
 			                ks, tn, op->col, op->path.len, STORE_MAX_KEY_PART);
-		if (pt && op->path.len) {
+		if (pt && op->has_path) {
 			int rc = cqltype_encode_ordered(pt, op->path.p, op->path.len, false,
 			                                scratch, err);
 			if (rc) {
@@ -489,8 +516,10 @@ int store_mutation_set_cell(struct store_mutation *m, const struct store_value *
 	if (too_many_ck(m, n_ck))
 		return m->error;
 	op_set_ck(&op, ck, n_ck);
-	if (path)
+	if (path) {
+		op.has_path = true;
 		op.path = *path;
+	}
 	op.value.p = value;
 	op.value.len = len;
 	return mutation_add(m, &op);
@@ -503,8 +532,10 @@ int store_mutation_delete_cell(struct store_mutation *m, const struct store_valu
 	if (too_many_ck(m, n_ck))
 		return m->error;
 	op_set_ck(&op, ck, n_ck);
-	if (path)
+	if (path) {
+		op.has_path = true;
 		op.path = *path;
+	}
 	return mutation_add(m, &op);
 }
 
@@ -586,7 +617,7 @@ static int op_emit(struct emit *e, const struct op *op, struct cerr *err)
 		if (col) {
 			buf_put_u32be(k, op->col);
 			const struct cqltype *pt = codec_path_type(col->type);
-			if (pt && op->path.len && !rc)
+			if (pt && op->has_path && !rc)
 				rc = cqltype_encode_ordered(pt, op->path.p, op->path.len, false, k,
 				                            err);
 		} else if (op->kind == OP_CELL || op->kind == OP_CELL_DEL) {

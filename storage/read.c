@@ -284,7 +284,9 @@ static int row_finish(struct rctx *r, struct cerr *err)
 	}
 	for (size_t i = 0; i < n_out; i++)
 		if (path_offs[i] != SIZE_MAX)
-			r->out[i].path = r->paths.data + path_offs[i];
+			/* an empty element decodes to no bytes: paths.data may be NULL */
+			r->out[i].path =
+			        r->paths.data ? r->paths.data + path_offs[i] : (const uint8_t *)"";
 	free(path_offs);
 	if (!buf_ok(&r->paths))
 		return cerr_set(err, COL_ENOMEM, "storage: out of memory reading a row");

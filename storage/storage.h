@@ -263,16 +263,17 @@ int store_partition_token(const struct store_table *t, const struct store_value 
  * | op                | array                                                      |
  * |-------------------|------------------------------------------------------------|
  * | row marker        | [1, ts, ttl, [ck bin...]]                                  |
- * | set cell          | [2, ts, ttl, [ck bin...], col, path bin, value bin]        |
- * | delete cell       | [3, ts, [ck bin...], col, path bin]                        |
+ * | set cell          | [2, ts, ttl, [ck bin...], col, path, value bin]            |
+ * | delete cell       | [3, ts, [ck bin...], col, path]                            |
  * | delete row        | [4, ts, [ck bin...]]                                       |
  * | delete partition  | [5, ts]                                                    |
  * | delete range      | [6, ts, [start ck bin...], start_incl bool,                |
  * |                   |  [end ck bin...], end_incl bool]                           |
  *
  * ts = write timestamp µs (int), ttl = seconds (0 none; STORE_TTL_DEFAULT is
- * resolved when the op is added), col = column id (uint), path = collection
- * element path, empty for plain cells.  Static cells use an empty ck array.
+ * resolved when the op is added), col = column id (uint), path = nil for a
+ * plain cell (or a whole collection), else bin: the collection element (set
+ * element, map key, list timeuuid; may be empty).  Static cells use an empty ck array.
  * now_s (seconds) fixes the local expiry/deletion times the ops produce, so
  * every replica stores the same bytes.  Range bounds are in clustering order
  * (a DESC column's "greater" values come first).  The ops array is written
@@ -293,7 +294,11 @@ int store_mutation_init(struct store_mutation *m, struct store_table *t,
 void store_mutation_release(struct store_mutation *m);
 /*
  * Add ops.  ck = the full clustering (n_ck values of the table) for row ops;
- * for a static column's cell pass ck = NULL, n_ck = 0.  Each checks its input
+ * for a static column's cell pass ck = NULL, n_ck = 0.  path: NULL for a plain
+ * column (and, for a non-frozen collection column, to delete the whole
+ * collection); else the element's native bytes (set element, map key, list
+ * timeuuid), which may be empty.  A read reports path NULL / non-NULL the
+ * same way.  Each checks its input
  * (types, lengths, sizes, column ids, ttl range) and on error returns it,
  * latches it in the mutation (store_apply refuses it) and adds nothing.
  */

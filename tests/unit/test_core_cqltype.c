@@ -715,6 +715,7 @@ Test(cqltype, literals)
 	expect_literal("blob", CQLLIT_HEX, "0xCAFE", "0xcafe");
 	expect_literal("boolean", CQLLIT_BOOLEAN, "TRUE", "True");
 	expect_literal("text", CQLLIT_STRING, "héllo", "héllo");
+	expect_literal("text", CQLLIT_STRING, "", "");
 
 	struct buf b;
 	buf_init(&b);

@@ -262,7 +262,7 @@ Test(storage, golden_key_value_and_mutation_bytes)
 	hexeq(mb, len,
 	      "9501c41000000000000000000000000000000001ce6b49d20091c40400000001dd00000002"
 	      "9702cf0000000102030405"
-	      "0091c404fffffffe01c400c4026869"
+	      "0091c404fffffffe01c0c4026869"
 	      "930407"
 	      "91c404fffffffe",
 	      "mutation bytes");
@@ -610,7 +610,22 @@ Test(storage, static_cells_and_collections)
 	             m.err.msg);
 	/* set<text> column 3: {'x', 'y'} written as a collection tombstone + elements */
 	cr_assert_eq(store_mutation_delete_cell(&m, &cv, 1, 3, NULL, 9), 0);
-	struct store_value px = V("x", 1), py = V("y", 1);
+	struct store_value px = V("x", 1), py = V("y", 1), pe = V("", 0);
+	/* an empty string is a valid set element (NULL path = no element) */
+	struct store_mutation m0;
+	begin(&m0, t, 9);
+	cr_assert_eq(store_mutation_set_cell(&m0, &cv, 1, 3, &pe, NULL, 0, 10, 0), 0, "%s",
+	             m0.err.msg);
+	apply(&m0);
+	struct rows r0;
+	read_all(t, 9, NULL, 0, 0, NOW, &r0);
+	cr_assert_eq(r0.n, 1);
+	cr_expect_eq(r0.r[0].n_set, 1);
+	cr_expect_str_eq(r0.r[0].set[0], "");
+	begin(&m0, t, 9);
+	cr_expect_eq(store_mutation_set_cell(&m0, &cv, 1, 3, NULL, NULL, 0, 10, 0), COL_EINVAL,
+	             "a non-frozen collection cell needs an element");
+	store_mutation_release(&m0);
 	cr_assert_eq(store_mutation_set_cell(&m, &cv, 1, 3, &py, NULL, 0, 10, 0), 0, "%s",
 	             m.err.msg);
 	cr_assert_eq(store_mutation_set_cell(&m, &cv, 1, 3, &px, NULL, 0, 10, 0), 0);
