@@ -142,6 +142,20 @@ static int invalid_level(uint16_t cl, bool write, struct proxy_result *res)
 	return 0;
 }
 
+/*
+ * Start a request's result and decide its path: > 0 replicas (*ring, *rep
+ * set; the caller drops the ring), 0 local, < 0 refused (res filled).
+ */
+static int route_request(struct proxy *p, const struct schema_keyspace *ks, uint16_t cl, bool write,
+                         struct proxy_result *res, struct ring **ring, struct replication *rep)
+{
+	memset(res, 0, sizeof(*res));
+	res->cl = cl;
+	if (invalid_level(cl, write, res))
+		return res->code;
+	return cluster_route(p, ks, ring, rep, res);
+}
+
 void proxy_set_defer(struct proxy *p, bool defer)
 {
 	p->defer = defer;
@@ -287,12 +301,9 @@ void proxy_write(struct proxy *p, const struct schema_keyspace *ks, uint16_t cl,
 	if (defer_push(p, &x))
 		return;
 	struct proxy_result res;
-	memset(&res, 0, sizeof(res));
-	res.cl = cl;
 	struct ring *ring = NULL;
 	struct replication rep;
-	int route =
-	        invalid_level(cl, true, &res) ? res.code : cluster_route(p, ks, &ring, &rep, &res);
+	int route = route_request(p, ks, cl, true, &res, &ring, &rep);
 	if (route > 0) {
 		p->stats.writes += n;
 		storage_proxy_write(p->sp, ring, &rep, cl, muts, n, wt, done, ctx);
@@ -336,12 +347,9 @@ void proxy_read_partition(struct proxy *p, const struct schema_keyspace *ks, uin
 	if (defer_push(p, &x))
 		return;
 	struct proxy_result res;
-	memset(&res, 0, sizeof(res));
-	res.cl = cl;
 	struct ring *ring = NULL;
 	struct replication rep;
-	int route =
-	        invalid_level(cl, false, &res) ? res.code : cluster_route(p, ks, &ring, &rep, &res);
+	int route = route_request(p, ks, cl, false, &res, &ring, &rep);
 	if (route > 0) {
 		p->stats.reads++;
 		storage_proxy_read_partition(p->sp, ring, &rep, cl, rd, row_fn, row_ctx, done, ctx);
@@ -378,12 +386,9 @@ void proxy_scan(struct proxy *p, const struct schema_keyspace *ks, uint16_t cl,
 	if (defer_push(p, &x))
 		return;
 	struct proxy_result res;
-	memset(&res, 0, sizeof(res));
-	res.cl = cl;
 	struct ring *ring = NULL;
 	struct replication rep;
-	int route =
-	        invalid_level(cl, false, &res) ? res.code : cluster_route(p, ks, &ring, &rep, &res);
+	int route = route_request(p, ks, cl, false, &res, &ring, &rep);
 	if (route > 0) {
 		p->stats.scans++;
 		storage_proxy_scan(p->sp, ring, &rep, cl, sc, row_fn, row_ctx, done, ctx);
