@@ -416,10 +416,11 @@ Test(bench_proc, finds_our_own_listener_and_samples_us)
 
 	struct bench_nodeproc np = {.pid = getpid()};
 	bench_nodeproc_start(&np);
-	volatile double x = 0;
+	volatile double x = 0; /* burn some CPU the sampler must see */
 	for (int i = 0; i < 30000000; i++)
 		x += i * 0.5;
 	bench_nodeproc_end(&np);
+	cr_assert_gt(x, 0);
 	cr_assert_geq(np.cpu_end_s, np.cpu_start_s);
 	cr_assert_gt(np.rss_peak_kb, 0);
 	cr_assert(!np.gone);
