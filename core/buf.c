@@ -118,6 +118,64 @@ void buf_patch_u32be(struct buf *b, size_t at, uint32_t v)
 	be32_store(b->data + at, v);
 }
 
+void buf_put_escaped(struct buf *b, const void *p, size_t n)
+{
+	const uint8_t *s = p;
+	size_t run = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == 0) {
+			buf_put(b, s + run, i - run);
+			buf_put_u8(b, 0x00);
+			buf_put_u8(b, 0xFF);
+			run = i + 1;
+		}
+	}
+	buf_put(b, s + run, n - run);
+	buf_put_u8(b, 0x00);
+	buf_put_u8(b, 0x01);
+}
+
+/* Append n bytes of p, each XORed with inv. */
+static void put_inverted(struct buf *out, const uint8_t *p, size_t n, uint8_t inv)
+{
+	if (!out || n == 0)
+		return;
+	if (inv == 0) {
+		buf_put(out, p, n);
+		return;
+	}
+	if (buf_reserve(out, n) != COL_OK)
+		return;
+	for (size_t i = 0; i < n; i++)
+		out->data[out->len + i] = p[i] ^ inv;
+	out->len += n;
+}
+
+void bufreader_escaped(struct bufreader *r, uint8_t inv, struct buf *out)
+{
+	if (r->err)
+		return;
+	const uint8_t *p = r->p + r->pos;
+	size_t n = r->len - r->pos, run = 0;
+	for (size_t i = 0; i + 1 < n; i++) {
+		if ((p[i] ^ inv) != 0)
+			continue;
+		put_inverted(out, p + run, i - run, inv);
+		uint8_t e = p[i + 1] ^ inv;
+		if (e == 0x01) {
+			r->pos += i + 2;
+			return;
+		}
+		if (e != 0xFF)
+			break;
+		if (out)
+			buf_put_u8(out, 0);
+		i++;
+		run = i + 1;
+	}
+	r->err = true;
+}
+
 const uint8_t *bufreader_take(struct bufreader *r, size_t n)
 {
 	if (r->err || n > r->len - r->pos) {

@@ -46,6 +46,16 @@ void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(print
 /* Overwrite 4 bytes at `at` (for back-patched lengths). */
 void buf_patch_u32be(struct buf *b, size_t at, uint32_t v);
 
+/*
+ * Escaped byte strings: the self-delimiting, order-preserving form of a
+ * variable-length key part (the partition key in every storage key, text and
+ * blob clustering values).  Each 0x00 is written 0x00 0xFF and the string ends
+ * with 0x00 0x01, so the escaped forms compare bytewise exactly as the strings
+ * do, a prefix first.  On-disk key order depends on this one form; golden-bytes
+ * tests pin it.
+ */
+void buf_put_escaped(struct buf *b, const void *p, size_t n);
+
 struct bufreader {
 	const uint8_t *p;
 	size_t len;
@@ -69,6 +79,13 @@ uint32_t bufreader_u32be(struct bufreader *r);
 uint64_t bufreader_u64be(struct bufreader *r);
 /* Pointer to the next n bytes (inside the source) and advance; NULL + err if short. */
 const uint8_t *bufreader_take(struct bufreader *r, size_t n);
+/*
+ * Read one escaped string (buf_put_escaped) and advance past its terminator,
+ * XORing every byte with `inv` first (0xFF reads a descending component).  The
+ * unescaped bytes are appended to `out` unless it is NULL.  A malformed escape
+ * or a missing terminator latches r->err.
+ */
+void bufreader_escaped(struct bufreader *r, uint8_t inv, struct buf *out);
 
 /* Big-endian load/store on raw memory. */
 static inline uint16_t be16_load(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }

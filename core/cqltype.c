@@ -904,22 +904,6 @@ int cqltype_compare(const struct cqltype *t, const void *a, size_t alen, const v
 #define ORD_ELEM  0x02
 #define ORD_END   0x01
 
-static void put_escaped(struct buf *out, const uint8_t *p, size_t len)
-{
-	size_t run = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (p[i] == 0) {
-			buf_put(out, p + run, i - run);
-			buf_put_u8(out, 0x00);
-			buf_put_u8(out, 0xFF);
-			run = i + 1;
-		}
-	}
-	buf_put(out, p + run, len - run);
-	buf_put_u8(out, 0x00);
-	buf_put_u8(out, 0x01);
-}
-
 static void put_flipped64(struct buf *out, uint64_t v)
 {
 	buf_put_u64be(out, v ^ (1ULL << 63));
@@ -1042,7 +1026,7 @@ static void encode_body(const struct cqltype *t, const uint8_t *p, size_t len, s
 	case CQLTYPE_LIST:
 	case CQLTYPE_SET:
 	case CQLTYPE_MAP: encode_collection(t, p, len, out, depth); return;
-	default: put_escaped(out, p, len); return;
+	default: buf_put_escaped(out, p, len); return;
 	}
 }
 
@@ -1264,25 +1248,9 @@ static int decode_body(const struct cqltype *t, struct ordreader *o, struct buf 
 	case CQLTYPE_LIST:
 	case CQLTYPE_SET:
 	case CQLTYPE_MAP: return decode_collection(t, o, out, depth);
-	default: {
-		/* escaped bytes up to 0x00 0x01 */
-		for (;;) {
-			uint8_t c = or_u8(o);
-			if (!bufreader_ok(&o->r))
-				return COL_ECORRUPT;
-			if (c != 0) {
-				buf_put_u8(out, c);
-				continue;
-			}
-			uint8_t e = or_u8(o);
-			if (e == 0x01)
-				break;
-			if (e != 0xFF)
-				return COL_ECORRUPT;
-			buf_put_u8(out, 0);
-		}
+	default: /* ascii, text, blob, inet: an escaped byte string */
+		bufreader_escaped(&o->r, o->inv, out);
 		break;
-	}
 	}
 	if (!bufreader_ok(&o->r))
 		return COL_ECORRUPT;

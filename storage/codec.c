@@ -166,42 +166,17 @@ int codec_pk_split(const struct tdesc *d, const uint8_t *key, size_t len, struct
 void codec_partition_prefix(struct buf *out, int64_t token, const uint8_t *key, size_t len)
 {
 	buf_put_u64be(out, (uint64_t)token ^ (1ULL << 63));
-	size_t run = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (key[i] == 0) {
-			buf_put(out, key + run, i - run);
-			buf_put_u8(out, 0x00);
-			buf_put_u8(out, 0xFF);
-			run = i + 1;
-		}
-	}
-	buf_put(out, key + run, len - run);
-	buf_put_u8(out, 0x00);
-	buf_put_u8(out, 0x01);
+	buf_put_escaped(out, key, len);
 }
 
 size_t codec_partition_prefix_len(const uint8_t *k, size_t len, struct buf *key_out)
 {
 	if (len < 10)
 		return 0;
-	size_t i = 8, run = 8;
-	while (i + 1 < len) {
-		if (k[i] != 0) {
-			i++;
-			continue;
-		}
-		if (key_out)
-			buf_put(key_out, k + run, i - run);
-		if (k[i + 1] == 0x01)
-			return i + 2;
-		if (k[i + 1] != 0xFF)
-			return 0;
-		if (key_out)
-			buf_put_u8(key_out, 0);
-		i += 2;
-		run = i;
-	}
-	return 0;
+	struct bufreader r;
+	bufreader_init(&r, k + 8, len - 8);
+	bufreader_escaped(&r, 0, key_out);
+	return bufreader_ok(&r) ? 8 + r.pos : 0;
 }
 
 /* ---- clustering ----------------------------------------------------------------------------- */

@@ -51,6 +51,70 @@ Test(buf, printf_consume_and_patch)
 	buf_release(&b);
 }
 
+Test(buf, escaped_strings_round_trip_and_keep_order)
+{
+	static const uint8_t a[] = {'a', 0x00, 'b', 0x00};
+	struct buf b, out;
+	buf_init(&b);
+	buf_init(&out);
+	buf_put_escaped(&b, a, sizeof(a));
+	buf_put_escaped(&b, "", 0);
+	static const uint8_t want[] = {'a', 0x00, 0xFF, 'b', 0x00, 0xFF, 0x00, 0x01, 0x00, 0x01};
+	cr_assert_eq(b.len, sizeof(want));
+	cr_expect(memcmp(b.data, want, sizeof(want)) == 0);
+
+	struct bufreader r;
+	bufreader_init(&r, b.data, b.len);
+	bufreader_escaped(&r, 0, &out);
+	cr_assert(bufreader_ok(&r));
+	cr_expect_eq(out.len, sizeof(a));
+	cr_expect(memcmp(out.data, a, sizeof(a)) == 0);
+	cr_expect_eq(r.pos, 8);
+	bufreader_escaped(&r, 0, NULL);
+	cr_expect(bufreader_ok(&r));
+	cr_expect_eq(bufreader_left(&r), 0);
+
+	/* inverted (descending) bytes read back with inv 0xFF */
+	for (size_t i = 0; i < b.len; i++)
+		b.data[i] ^= 0xFF;
+	buf_reset(&out);
+	bufreader_init(&r, b.data, b.len);
+	bufreader_escaped(&r, 0xFF, &out);
+	cr_expect(bufreader_ok(&r));
+	cr_expect(out.len == sizeof(a) && memcmp(out.data, a, sizeof(a)) == 0);
+
+	/* "a" < "a\0" < "b": escaped forms order the same */
+	struct buf x, y, z;
+	buf_init(&x);
+	buf_init(&y);
+	buf_init(&z);
+	buf_put_escaped(&x, "a", 1);
+	buf_put_escaped(&y, "a\0", 2);
+	buf_put_escaped(&z, "b", 1);
+	cr_expect(memcmp(x.data, y.data, x.len < y.len ? x.len : y.len) < 0);
+	cr_expect(memcmp(y.data, z.data, 1) < 0);
+	buf_release(&x);
+	buf_release(&y);
+	buf_release(&z);
+	buf_release(&out);
+	buf_release(&b);
+}
+
+Test(buf, escaped_reader_rejects_torn_input)
+{
+	static const uint8_t bad_escape[] = {'a', 0x00, 0x02};
+	static const uint8_t unterminated[] = {'a', 'b', 0x00, 0xFF};
+	static const uint8_t lone_zero[] = {'a', 0x00};
+	const uint8_t *cases[] = {bad_escape, unterminated, lone_zero};
+	size_t lens[] = {sizeof(bad_escape), sizeof(unterminated), sizeof(lone_zero)};
+	for (size_t i = 0; i < 3; i++) {
+		struct bufreader r;
+		bufreader_init(&r, cases[i], lens[i]);
+		bufreader_escaped(&r, 0, NULL);
+		cr_expect(!bufreader_ok(&r), "case %zu accepted", i);
+	}
+}
+
 Test(err, messages_name_the_failure)
 {
 	struct cerr e = {0};
