@@ -24,7 +24,21 @@ static const char *const messages[] = {
 	[-COL_ECONFIG] = "configuration error",
 	[-COL_EAGAIN] = "try again",
 	[-COL_EUNSUPPORTED] = "not supported",
+	[-COL_EFAILED] = "replicas failed",
+	[-COL_EOVERLOADED] = "overloaded",
 };
+
+const char *cerr_write_type_name(enum cerr_write_type t)
+{
+	static const char *const names[] = {
+		[CERR_WRITE_SIMPLE] = "SIMPLE", [CERR_WRITE_BATCH] = "BATCH",
+		[CERR_WRITE_UNLOGGED_BATCH] = "UNLOGGED_BATCH", [CERR_WRITE_BATCH_LOG] = "BATCH_LOG",
+		[CERR_WRITE_CAS] = "CAS", [CERR_WRITE_VIEW] = "VIEW", [CERR_WRITE_CDC] = "CDC",
+	};
+	if ((unsigned)t >= sizeof(names) / sizeof(names[0]))
+		return "SIMPLE";
+	return names[t];
+}
 
 const char *col_strerror(int code)
 {
@@ -70,6 +84,5 @@ void cerr_clear(struct cerr *e)
 {
 	if (!e)
 		return;
-	e->code = 0;
-	e->msg[0] = '\0';
+	memset(e, 0, sizeof(*e));
 }

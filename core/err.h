@@ -11,7 +11,9 @@
 #ifndef COLONNADE_CORE_ERR_H
 #define COLONNADE_CORE_ERR_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum col_err {
 	COL_OK = 0,
@@ -33,7 +35,9 @@ enum col_err {
 	COL_ECONFIG = -16,    /* bad configuration */
 	COL_EAGAIN = -17,     /* try again later (would block) */
 	COL_EUNSUPPORTED = -18, /* valid request we do not implement */
-	COL_ERR_MIN_ = -19
+	COL_EFAILED = -19,    /* replicas answered with a failure (WriteFailure/ReadFailure) */
+	COL_EOVERLOADED = -20, /* shed: a bound was reached, try later */
+	COL_ERR_MIN_ = -21
 };
 
 /* The static description of a code ("invalid argument"); never NULL. */
@@ -41,10 +45,43 @@ const char *col_strerror(int code);
 
 #define CERR_MSG_MAX 512
 
-/* An error with its message.  Zero-initialise; cerr_set() fills it. */
+/* The writeType of a write timeout or failure (the protocol's strings, cerr_write_type_name). */
+enum cerr_write_type {
+	CERR_WRITE_SIMPLE,
+	CERR_WRITE_BATCH,
+	CERR_WRITE_UNLOGGED_BATCH,
+	CERR_WRITE_BATCH_LOG,
+	CERR_WRITE_CAS,
+	CERR_WRITE_VIEW,
+	CERR_WRITE_CDC,
+};
+const char *cerr_write_type_name(enum cerr_write_type t);
+
+/*
+ * What a failed replicated request reports beyond its message: the fields of the
+ * native protocol's Unavailable, Read/Write timeout and Read/Write failure errors
+ * (spec §9).  Set by the layer that counted the replicas (replication/), read by
+ * the one that answers the client (transport/); zero for every other error.
+ */
+struct cerr_replicas {
+	uint16_t cl;       /* the consistency level asked for */
+	int32_t required;  /* Unavailable: required; timeouts and failures: block-for */
+	int32_t received;  /* Unavailable: alive; timeouts and failures: acknowledged */
+	int32_t failures;  /* failures: replicas that answered with an error */
+	bool data_present; /* reads: the data replica answered */
+	bool write;        /* timeouts and failures: the request was a write */
+	uint8_t write_type; /* writes: enum cerr_write_type */
+};
+
+/*
+ * An error with its message: the one place a failure's details live, from where
+ * it starts to the client or log that reports it.  Zero-initialise; cerr_set()
+ * fills code and message, the layer that knows sets `rep`.
+ */
 struct cerr {
 	int code;
 	char msg[CERR_MSG_MAX];
+	struct cerr_replicas rep;
 };
 
 /*

@@ -3,7 +3,7 @@
  * replicas of a partition key, one address per line) and `colonnade dump`
  * (what ONE node stores of a partition, with timestamps, TTLs and
  * tombstones; sstabledump is the model).  Both ask a node's admin endpoint
- * (/v1/endpoints, /v1/dump: coordinator/inspect.h documents the JSON).
+ * (/v1/endpoints, /v1/dump: coordinator/admin/inspect.h documents the JSON).
  */
 #include "cli/colonnade/commands.h"
 #include "cli/lib/admin_client.h"

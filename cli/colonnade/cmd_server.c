@@ -2,10 +2,10 @@
  * cmd_server.c — `colonnade server [-c colonnade.yaml] [--<key>=<value> ...]`.
  *
  * Builds the configuration in its four layers (defaults, file, environment
- * COLONNADE_<KEY>, flags) and hands it to the node (coordinator/node.h).
+ * COLONNADE_<KEY>, flags) and hands it to the node (coordinator/node/node.h).
  */
 #include "cli/colonnade/commands.h"
-#include "coordinator/node.h"
+#include "coordinator/node/node.h"
 #include "core/config.h"
 #include "core/log.h"
 

@@ -4,7 +4,7 @@
  */
 #include "cli/colonnade/commands.h"
 #include "cli/lib/bench.h"    /* `bench`: the load generator */
-#include "coordinator/node.h" /* COLONNADE_VERSION; `server` runs the node */
+#include "coordinator/node/node.h" /* COLONNADE_VERSION; `server` runs the node */
 
 #include <stdio.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  * admin_client.h — the operator tools' side of the admin HTTP endpoint.
  *
  * `colonnade status|info|gossipinfo|describecluster|ring` and the cluster test
- * harness talk to a node's admin port (7199 by default, coordinator/admin.h)
+ * harness talk to a node's admin port (7199 by default, coordinator/admin/admin.h)
  * with one HTTP/1.0 GET per question and read a JSON answer.  This is a
  * deliberately tiny blocking client: one request per connection, a deadline
  * for the whole exchange, a bound on the answer's size, and an optional

@@ -1,7 +1,7 @@
 /*
  * json.h — a small JSON reader for the operator tools (colonnade status, ...).
  *
- * The admin HTTP endpoint (coordinator/admin.h) answers in JSON; the tools in
+ * The admin HTTP endpoint (coordinator/admin/admin.h) answers in JSON; the tools in
  * cli/ parse it with this reader into a read-only tree and format tables from
  * it.  RFC 8259 JSON: objects, arrays, strings (escapes and \u surrogate pairs
  * decoded to UTF-8), numbers, true/false/null.  Nesting is bounded

@@ -23,7 +23,7 @@
  *    after healing, ALL reads see every write.
  *
  * ANY: no hint sink is configured in the node yet, so ANY behaves as ONE
- * (coordinator/consistency.h, docs/REPLICATION.md); expect() says so.  Once
+ * (coordinator/replication/consistency.h, docs/REPLICATION.md); expect() says so.  Once
  * hints exist, a write at ANY succeeds with no live replica and expect()
  * must follow.
  */

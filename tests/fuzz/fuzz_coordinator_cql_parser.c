@@ -9,7 +9,7 @@
  *  - printing a parsed statement and parsing the print gives the same print
  *    (the canonical printer and the parser agree), with the same bind count.
  */
-#include "coordinator/cql_parser.h"
+#include "coordinator/cql/cql_parser.h"
 
 #include <stdio.h>
 #include <stdlib.h>

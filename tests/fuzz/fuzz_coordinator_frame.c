@@ -8,10 +8,10 @@
  * first byte is odd is preceded by a valid STARTUP frame.  A few statements
  * create a keyspace and a table at start-up so that inputs can hit real data.
  */
-#include "coordinator/cqlserver.h"
-#include "coordinator/proxy.h"
-#include "coordinator/schema.h"
-#include "coordinator/systables.h"
+#include "coordinator/transport/cqlserver.h"
+#include "coordinator/replication/proxy.h"
+#include "coordinator/schema/schema.h"
+#include "coordinator/query/systables.h"
 #include "core/buf.h"
 #include "core/cqlproto.h"
 #include "core/log.h"

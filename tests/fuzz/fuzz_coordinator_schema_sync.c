@@ -1,12 +1,12 @@
 /*
- * libFuzzer target: the schema rowsets peers send (coordinator/schema_sync.h,
+ * libFuzzer target: the schema rowsets peers send (coordinator/schema/schema_sync.h,
  * SCHEMA_PUSH and SCHEMA_PULL_RSP payloads) and the check of every row in them
- * (schema_row_check, coordinator/schema.h) — what stands between a peer's
+ * (schema_row_check, coordinator/schema/schema.h) — what stands between a peer's
  * bytes and the local catalogue.  Garbage must be refused with an error,
  * never read out of bounds, never leak.
  */
-#include "coordinator/schema.h"
-#include "coordinator/schema_sync.h"
+#include "coordinator/schema/schema.h"
+#include "coordinator/schema/schema_sync.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,10 +1,10 @@
 /*
  * libFuzzer target: the replica and coordinator decoders of internode
- * payloads (coordinator/verbs.h) — MUTATION, READ, the relayed ack and READ
+ * payloads (coordinator/replication/verbs.h) — MUTATION, READ, the relayed ack and READ
  * RESULTs.  The first byte picks the decoder; the rest is the payload.
  * Decoders must refuse garbage with COL_ECORRUPT and never read out of bounds.
  */
-#include "coordinator/verbs.h"
+#include "coordinator/replication/verbs.h"
 
 #include <stddef.h>
 #include <stdint.h>

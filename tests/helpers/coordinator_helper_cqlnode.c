@@ -8,10 +8,10 @@
  * Opens the store in DIR, loads the schema, serves CQL until SIGTERM/SIGINT,
  * then closes everything cleanly.  Prints "ready" on stdout once listening.
  */
-#include "coordinator/cqlserver.h"
-#include "coordinator/proxy.h"
-#include "coordinator/schema.h"
-#include "coordinator/systables.h"
+#include "coordinator/transport/cqlserver.h"
+#include "coordinator/replication/proxy.h"
+#include "coordinator/schema/schema.h"
+#include "coordinator/query/systables.h"
 #include "core/log.h"
 #include "core/net.h"
 #include "storage/storage.h"

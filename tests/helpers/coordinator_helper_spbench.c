@@ -9,9 +9,9 @@
  *   coordinator_helper_spbench [ops per level = 100000] [in flight = 50]
  *   (addresses from COLONNADE_TEST_NET, default 127.0.0 -> .1 .. .3)
  */
-#include "coordinator/storage_proxy.h"
+#include "coordinator/replication/storage_proxy.h"
 
-#include "coordinator/verbs.h"
+#include "coordinator/replication/verbs.h"
 #include "core/clock.h"
 #include "core/cqlproto.h"
 #include "core/log.h"

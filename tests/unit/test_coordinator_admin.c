@@ -2,7 +2,7 @@
  * The admin HTTP endpoint on a libev loop: routing, 404/405, a taken port,
  * and the JSON writer the handlers use.
  */
-#include "coordinator/admin.h"
+#include "coordinator/admin/admin.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>

@@ -2,7 +2,7 @@
  * coordinator/consistency: block-for, live-replica checks and ack counting,
  * against Cassandra 4's ConsistencyLevel (TestAvailability's expectations).
  */
-#include "coordinator/consistency.h"
+#include "coordinator/replication/consistency.h"
 
 #include "core/cqlproto.h"
 

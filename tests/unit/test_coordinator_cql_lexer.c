@@ -2,7 +2,7 @@
  * test_coordinator_cql_lexer.c — cqlish tokens: kinds, positions, comments,
  * quoting, and the lexer's error messages.
  */
-#include "coordinator/cql_lexer.h"
+#include "coordinator/cql/cql_lexer.h"
 
 #include <criterion/criterion.h>
 #include <string.h>

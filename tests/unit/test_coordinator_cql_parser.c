@@ -3,7 +3,7 @@
  * every kind, identifier rules, bind-marker numbering and receivers, error positions
  * and messages, scripts, and adversarial input.
  */
-#include "coordinator/cql_parser.h"
+#include "coordinator/cql/cql_parser.h"
 
 #include <criterion/criterion.h>
 #include <math.h>

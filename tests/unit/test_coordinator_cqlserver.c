@@ -5,12 +5,12 @@
  * through EXECUTE, BATCH, the prepared cache's LRU, and schema agreement
  * between two catalogues fed the same rows.
  */
-#include "coordinator/cqlserver.h"
-#include "coordinator/executor.h"
-#include "coordinator/prepared.h"
-#include "coordinator/proxy.h"
-#include "coordinator/schema.h"
-#include "coordinator/systables.h"
+#include "coordinator/transport/cqlserver.h"
+#include "coordinator/query/executor.h"
+#include "coordinator/query/prepared.h"
+#include "coordinator/replication/proxy.h"
+#include "coordinator/schema/schema.h"
+#include "coordinator/query/systables.h"
 #include "core/buf.h"
 #include "core/cqlproto.h"
 #include "storage/storage.h"

@@ -2,12 +2,12 @@
  * The executor against a real store in a temp dir: DDL, DML, SELECT shapes,
  * paging, errors with Cassandra's wording, consistency checks.
  */
-#include "coordinator/executor.h"
-#include "coordinator/paging.h"
-#include "coordinator/prepared.h"
-#include "coordinator/proxy.h"
-#include "coordinator/schema.h"
-#include "coordinator/systables.h"
+#include "coordinator/query/executor.h"
+#include "coordinator/query/paging.h"
+#include "coordinator/query/prepared.h"
+#include "coordinator/replication/proxy.h"
+#include "coordinator/schema/schema.h"
+#include "coordinator/query/systables.h"
 #include "core/cqlproto.h"
 #include "storage/storage.h"
 

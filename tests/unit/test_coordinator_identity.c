@@ -2,7 +2,7 @@
  * Node identity in the system column family: created once, kept across
  * restarts, generation always increasing; the stored layout pinned by bytes.
  */
-#include "coordinator/identity.h"
+#include "coordinator/node/identity.h"
 #include "storage/storage.h"
 
 #include <criterion/criterion.h>

@@ -1,15 +1,15 @@
 /*
  * The admin endpoints behind `colonnade getendpoints` and `colonnade dump`
- * (coordinator/inspect.h): query parameters, key text -> partition key,
+ * (coordinator/admin/inspect.h): query parameters, key text -> partition key,
  * replicas against an independent computation (murmur3 over the
  * serialization written out here, ring_replicas), and the dump's exact JSON
  * for cells, TTLs, row markers, cell/row/range/partition tombstones and
  * statics, from mutations with fixed timestamps.
  */
-#include "coordinator/inspect.h"
+#include "coordinator/admin/inspect.h"
 
-#include "coordinator/admin.h"
-#include "coordinator/schema.h"
+#include "coordinator/admin/admin.h"
+#include "coordinator/schema/schema.h"
 #include "core/buf.h"
 #include "core/cqltype.h"
 #include "core/murmur3.h"

@@ -1,11 +1,11 @@
 /*
- * schema_sync codec and the merge of rows from peers (coordinator/schema_sync.h,
+ * schema_sync codec and the merge of rows from peers (coordinator/schema/schema_sync.h,
  * schema_merge_rows in schema.h): rowset golden bytes, refusal of malformed
  * or foreign-format rowsets and of bad rows (all or nothing), last-write-wins
  * convergence whatever the order rows arrive in, tombstones.
  */
-#include "coordinator/schema.h"
-#include "coordinator/schema_sync.h"
+#include "coordinator/schema/schema.h"
+#include "coordinator/schema/schema_sync.h"
 #include "core/cqltype.h"
 #include "core/msgpk.h"
 #include "storage/storage.h"

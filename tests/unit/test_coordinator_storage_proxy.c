@@ -7,9 +7,9 @@
  * matters: a node whose messaging is gone (connection refused), replicas that
  * accept messages and never answer.
  */
-#include "coordinator/storage_proxy.h"
+#include "coordinator/replication/storage_proxy.h"
 
-#include "coordinator/verbs.h"
+#include "coordinator/replication/verbs.h"
 #include "core/clock.h"
 #include "core/cqlproto.h"
 #include "core/log.h"

@@ -1,0 +1,419 @@
+/*
+ * admin.c — libmicrohttpd in external-epoll mode, driven by libev.
+ */
+#include "coordinator/admin/admin.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/net.h"
+
+#include <errno.h>
+#include <ev.h>
+#include <math.h>
+#include <stdarg.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#if MHD_VERSION < 0x00097002
+typedef int MHD_RESULT;
+#else
+typedef enum MHD_Result MHD_RESULT;
+#endif
+
+struct admin {
+	struct ev_loop *loop;
+	struct MHD_Daemon *mhd;
+	int listen_fd;
+	ev_io io;
+	ev_timer timer;
+	const struct admin_route *routes;
+	size_t n_routes;
+	void *ctx;
+	struct admin_stats stats;
+	char where[NET_ADDR_STRLEN];
+};
+
+static void admin_pump(struct admin *a);
+
+static void on_io(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	admin_pump((struct admin *)w->data);
+}
+
+static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	admin_pump((struct admin *)w->data);
+}
+
+/* Let MHD do its work, then arm the timer for its next deadline. */
+static void admin_pump(struct admin *a)
+{
+	MHD_run(a->mhd);
+	MHD_UNSIGNED_LONG_LONG ms;
+	ev_timer_stop(a->loop, &a->timer);
+	if (MHD_get_timeout(a->mhd, &ms) == MHD_YES) {
+		ev_timer_set(&a->timer, (double)ms / 1000.0, 0.);
+		ev_timer_start(a->loop, &a->timer);
+	}
+}
+
+static MHD_RESULT send_answer(struct MHD_Connection *conn, int status, struct buf *body,
+                              const char *ctype)
+{
+	size_t len;
+	uint8_t *data = buf_detach(body, &len);
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, data ? data : (void *)"",
+	                                                         data ? MHD_RESPMEM_MUST_FREE
+	                                                              : MHD_RESPMEM_PERSISTENT);
+	if (!r) {
+		free(data);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", ctype);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_RESULT ret = MHD_queue_response(conn, (unsigned)status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* Append key=value (percent-encoded, '&'-separated) to the query being rebuilt. */
+static MHD_RESULT query_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	struct buf *b = cls;
+	if (b->len)
+		buf_put_u8(b, '&');
+	for (int part = 0; part < 2; part++) {
+		const char *s = part ? value : key;
+		if (part)
+			buf_put_u8(b, '=');
+		for (; s && *s; s++) {
+			unsigned char c = (unsigned char)*s;
+			if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == '~')
+				buf_put_u8(b, c);
+			else
+				buf_printf(b, "%%%02X", c);
+		}
+	}
+	return b->len > ADMIN_MAX_QUERY ? MHD_NO : MHD_YES;
+}
+
+static MHD_RESULT on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                             const char *method, const char *version, const char *upload_data,
+                             size_t *upload_data_size, void **con_cls)
+{
+	(void)version;
+	(void)upload_data;
+	(void)con_cls;
+	struct admin *a = cls;
+	struct buf out;
+	buf_init(&out);
+	struct jw w;
+	a->stats.requests++;
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		jw_init(&w, &out);
+		jw_obj(&w);
+		jw_key(&w, "error");
+		jw_str(&w, "only GET is served");
+		jw_obj_end(&w);
+		return send_answer(conn, 405, &out, "application/json");
+	}
+	if (*upload_data_size) {
+		*upload_data_size = 0; /* a GET with a body: ignore it */
+		buf_release(&out);
+		return MHD_YES;
+	}
+	/* Rebuild the query string (MHD decoded it) for handlers that take options. */
+	struct buf qb;
+	buf_init(&qb);
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, query_arg, &qb);
+	buf_put_u8(&qb, 0);
+	if (!buf_ok(&qb) || qb.len > ADMIN_MAX_QUERY) {
+		buf_release(&qb);
+		jw_init(&w, &out);
+		jw_obj(&w);
+		jw_key(&w, "error");
+		jw_str(&w, "query string too long");
+		jw_obj_end(&w);
+		return send_answer(conn, 414, &out, "application/json");
+	}
+	const char *query = (const char *)qb.data;
+	for (size_t i = 0; i < a->n_routes; i++) {
+		if (strcmp(a->routes[i].path, url) != 0)
+			continue;
+		const char *ctype = "application/json";
+		int64_t t0 = clock_mono_us();
+		int status = a->routes[i].handler(a->ctx, query, &out, &ctype);
+		buf_release(&qb);
+		a->stats.handler_us += (uint64_t)(clock_mono_us() - t0);
+		if (status >= 500)
+			a->stats.errors++;
+		if (!buf_ok(&out)) {
+			buf_release(&out);
+			buf_init(&out);
+			buf_put_str(&out, "{\"error\":\"out of memory\"}");
+			status = 500;
+			a->stats.errors++;
+		}
+		return send_answer(conn, status, &out, ctype);
+	}
+	buf_release(&qb);
+	a->stats.not_found++;
+	jw_init(&w, &out);
+	jw_obj(&w);
+	jw_key(&w, "error");
+	char msg[300];
+	snprintf(msg, sizeof(msg), "no such endpoint: %.200s", url);
+	jw_str(&w, msg);
+	jw_key(&w, "endpoints");
+	jw_arr(&w);
+	for (size_t i = 0; i < a->n_routes; i++)
+		jw_str(&w, a->routes[i].path);
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	return send_answer(conn, 404, &out, "application/json");
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct admin *a = cls;
+	char line[512];
+	vsnprintf(line, sizeof(line), fmt, ap);
+	size_t n = strlen(line);
+	while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = 0;
+	log_debug("admin", "%s: %s", a->where, line);
+}
+
+int admin_new(struct ev_loop *loop, const char *address, uint16_t port,
+              const struct admin_route *routes, size_t n_routes, void *ctx, struct admin **out,
+              struct cerr *err)
+{
+	struct net_addr addr;
+	if (net_addr_parse(address, port, &addr, err)) {
+		cerr_prefix(err, "admin");
+		return COL_EINVAL;
+	}
+	struct admin *a = calloc(1, sizeof(*a));
+	if (!a)
+		return cerr_set(err, COL_ENOMEM, "admin: out of memory");
+	a->loop = loop;
+	a->routes = routes;
+	a->n_routes = n_routes;
+	a->ctx = ctx;
+	net_addr_format(&addr, a->where, sizeof(a->where));
+	a->listen_fd = socket(addr.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (a->listen_fd < 0) {
+		int e = errno;
+		free(a);
+		return cerr_set(err, COL_EIO, "admin: socket: %s", strerror(e));
+	}
+	int one = 1;
+	setsockopt(a->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(a->listen_fd, (struct sockaddr *)&addr.ss, addr.len) < 0 ||
+	    listen(a->listen_fd, 64) < 0) {
+		int e = errno;
+		close(a->listen_fd);
+		char where[NET_ADDR_STRLEN];
+		snprintf(where, sizeof(where), "%s", a->where);
+		free(a);
+		return cerr_set(err, COL_EIO, "admin: listen on %s: %s", where, strerror(e));
+	}
+	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	if (addr.ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	a->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, a, MHD_OPTION_LISTEN_SOCKET,
+	                          a->listen_fd, MHD_OPTION_CONNECTION_LIMIT,
+	                          (unsigned)ADMIN_MAX_CONNS, MHD_OPTION_CONNECTION_TIMEOUT,
+	                          (unsigned)ADMIN_CONN_TIMEOUT_S, MHD_OPTION_EXTERNAL_LOGGER,
+	                          mhd_log, a, MHD_OPTION_END);
+	if (!a->mhd) {
+		close(a->listen_fd);
+		free(a);
+		return cerr_set(err, COL_EIO, "admin: libmicrohttpd refused to start on %s",
+		                address);
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!info || info->epoll_fd < 0) {
+		MHD_stop_daemon(a->mhd);
+		close(a->listen_fd);
+		free(a);
+		return cerr_set(err, COL_EIO, "admin: libmicrohttpd has no epoll fd");
+	}
+	ev_io_init(&a->io, on_io, info->epoll_fd, EV_READ);
+	a->io.data = a;
+	ev_init(&a->timer, on_timer);
+	a->timer.data = a;
+	ev_io_start(loop, &a->io);
+	admin_pump(a);
+	*out = a;
+	return 0;
+}
+
+void admin_free(struct admin *a)
+{
+	if (!a)
+		return;
+	ev_io_stop(a->loop, &a->io);
+	ev_timer_stop(a->loop, &a->timer);
+	/* Quiesce hands the listening socket back to us (we opened it), so it is
+	 * closed exactly once whatever MHD's version does with given sockets. */
+	MHD_socket fd = MHD_quiesce_daemon(a->mhd);
+	MHD_stop_daemon(a->mhd);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	free(a);
+}
+
+void admin_get_stats(const struct admin *a, struct admin_stats *out)
+{
+	*out = a->stats;
+}
+
+/* ---- JSON writer ---------------------------------------------------------- */
+
+void jw_init(struct jw *w, struct buf *b)
+{
+	memset(w, 0, sizeof(*w));
+	w->b = b;
+}
+
+static void jw_sep(struct jw *w)
+{
+	if (w->after_key) {
+		w->after_key = false;
+		return;
+	}
+	if (w->depth > 0) {
+		if (!w->first[w->depth - 1])
+			buf_put_u8(w->b, ',');
+		w->first[w->depth - 1] = false;
+	}
+}
+
+static void jw_open(struct jw *w, char c)
+{
+	jw_sep(w);
+	buf_put_u8(w->b, (uint8_t)c);
+	if (w->depth == JW_MAX_DEPTH) {
+		w->overflow = true;
+		return;
+	}
+	w->first[w->depth++] = true;
+}
+
+static void jw_close(struct jw *w, char c)
+{
+	buf_put_u8(w->b, (uint8_t)c);
+	if (w->depth > 0)
+		w->depth--;
+}
+
+void jw_obj(struct jw *w)
+{
+	jw_open(w, '{');
+}
+void jw_obj_end(struct jw *w)
+{
+	jw_close(w, '}');
+}
+void jw_arr(struct jw *w)
+{
+	jw_open(w, '[');
+}
+void jw_arr_end(struct jw *w)
+{
+	jw_close(w, ']');
+}
+
+static void put_escaped(struct buf *b, const char *s, size_t n)
+{
+	buf_put_u8(b, '"');
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		switch (c) {
+		case '"': buf_put(b, "\\\"", 2); break;
+		case '\\': buf_put(b, "\\\\", 2); break;
+		case '\n': buf_put(b, "\\n", 2); break;
+		case '\r': buf_put(b, "\\r", 2); break;
+		case '\t': buf_put(b, "\\t", 2); break;
+		default:
+			if (c < 0x20)
+				buf_printf(b, "\\u%04x", c);
+			else
+				buf_put_u8(b, c);
+		}
+	}
+	buf_put_u8(b, '"');
+}
+
+void jw_key(struct jw *w, const char *key)
+{
+	jw_sep(w);
+	put_escaped(w->b, key, strlen(key));
+	buf_put_u8(w->b, ':');
+	w->after_key = true;
+}
+
+void jw_strn(struct jw *w, const char *s, size_t n)
+{
+	jw_sep(w);
+	put_escaped(w->b, s, n);
+}
+
+void jw_str(struct jw *w, const char *s)
+{
+	if (!s) {
+		jw_null(w);
+		return;
+	}
+	jw_strn(w, s, strlen(s));
+}
+
+void jw_int(struct jw *w, int64_t v)
+{
+	jw_sep(w);
+	buf_printf(w->b, "%lld", (long long)v);
+}
+
+void jw_uint(struct jw *w, uint64_t v)
+{
+	jw_sep(w);
+	buf_printf(w->b, "%llu", (unsigned long long)v);
+}
+
+void jw_double(struct jw *w, double v)
+{
+	jw_sep(w);
+	if (!isfinite(v))
+		buf_put_str(w->b, "null");
+	else
+		buf_printf(w->b, "%.17g", v);
+}
+
+void jw_bool(struct jw *w, bool v)
+{
+	jw_sep(w);
+	buf_put_str(w->b, v ? "true" : "false");
+}
+
+void jw_null(struct jw *w)
+{
+	jw_sep(w);
+	buf_put_str(w->b, "null");
+}
+
+void jw_raw(struct jw *w, const void *json, size_t n)
+{
+	jw_sep(w);
+	buf_put(w->b, json, n);
+}

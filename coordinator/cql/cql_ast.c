@@ -1,0 +1,648 @@
+/*
+ * cql_ast.c — the statement arena, names of AST enums, and the canonical
+ * printer (see cql_ast.h).
+ */
+#include "coordinator/cql/cql_ast.h"
+#include "coordinator/cql/cql_lexer.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- arena */
+
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t size; /* usable bytes after the header */
+	size_t used;
+	_Alignas(16) unsigned char data[];
+};
+
+struct cql_arena {
+	struct arena_chunk *head; /* the chunk being filled; older ones follow */
+	size_t total;             /* bytes of chunks allocated (the bound applies to this) */
+	size_t handed;            /* bytes handed out */
+};
+
+/* Small statements fit in the first chunk; later chunks double up to 64 KiB so a
+ * big batch costs few mallocs without wasting much on small ones. */
+#define ARENA_FIRST_CHUNK 2048
+#define ARENA_MAX_CHUNK   (64 * 1024)
+
+struct cql_arena *cql_arena_new(void)
+{
+	return calloc(1, sizeof(struct cql_arena));
+}
+
+void cql_arena_free(struct cql_arena *a)
+{
+	if (!a)
+		return;
+	struct arena_chunk *c = a->head;
+	while (c) {
+		struct arena_chunk *next = c->next;
+		free(c);
+		c = next;
+	}
+	free(a);
+}
+
+void *cql_arena_alloc(struct cql_arena *a, size_t n)
+{
+	if (n > CQL_ARENA_MAX_BYTES)
+		return NULL;
+	size_t need = (n + 15) & ~(size_t)15;
+	if (need == 0)
+		need = 16;
+	struct arena_chunk *c = a->head;
+	if (!c || c->size - c->used < need) {
+		size_t size = c ? c->size * 2 : ARENA_FIRST_CHUNK;
+		if (size > ARENA_MAX_CHUNK)
+			size = ARENA_MAX_CHUNK;
+		if (size < need)
+			size = need;
+		if (a->total + size > CQL_ARENA_MAX_BYTES)
+			return NULL;
+		struct arena_chunk *nc = malloc(sizeof(*nc) + size);
+		if (!nc)
+			return NULL;
+		nc->size = size;
+		nc->used = 0;
+		a->total += size;
+		if (c && size == need && c->size - c->used >= 256) {
+			/* a big one-off block: keep filling the current chunk */
+			nc->next = c->next;
+			c->next = nc;
+		} else {
+			nc->next = c;
+			a->head = nc;
+		}
+		c = nc;
+	}
+	void *p = c->data + c->used;
+	c->used += need;
+	a->handed += need;
+	memset(p, 0, n);
+	return p;
+}
+
+char *cql_arena_strndup(struct cql_arena *a, const char *s, size_t n)
+{
+	if (n == SIZE_MAX)
+		return NULL;
+	char *p = cql_arena_alloc(a, n + 1);
+	if (!p)
+		return NULL;
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+size_t cql_arena_used(const struct cql_arena *a)
+{
+	return a->handed;
+}
+
+/* ---------------------------------------------------------------- names */
+
+const char *cql_stmt_kind_name(enum cql_stmt_kind k)
+{
+	switch (k) {
+	case CQL_STMT_SELECT: return "SELECT";
+	case CQL_STMT_INSERT: return "INSERT";
+	case CQL_STMT_UPDATE: return "UPDATE";
+	case CQL_STMT_DELETE: return "DELETE";
+	case CQL_STMT_BATCH: return "BATCH";
+	case CQL_STMT_USE: return "USE";
+	case CQL_STMT_CREATE_KEYSPACE: return "CREATE KEYSPACE";
+	case CQL_STMT_ALTER_KEYSPACE: return "ALTER KEYSPACE";
+	case CQL_STMT_DROP_KEYSPACE: return "DROP KEYSPACE";
+	case CQL_STMT_CREATE_TABLE: return "CREATE TABLE";
+	case CQL_STMT_ALTER_TABLE: return "ALTER TABLE";
+	case CQL_STMT_DROP_TABLE: return "DROP TABLE";
+	case CQL_STMT_TRUNCATE: return "TRUNCATE";
+	}
+	return "?";
+}
+
+const char *cql_op_name(enum cql_op op)
+{
+	switch (op) {
+	case CQL_OP_NONE: return "";
+	case CQL_OP_EQ: return "=";
+	case CQL_OP_NEQ: return "!=";
+	case CQL_OP_LT: return "<";
+	case CQL_OP_LTE: return "<=";
+	case CQL_OP_GT: return ">";
+	case CQL_OP_GTE: return ">=";
+	case CQL_OP_IN: return "IN";
+	case CQL_OP_CONTAINS: return "CONTAINS";
+	case CQL_OP_CONTAINS_KEY: return "CONTAINS KEY";
+	case CQL_OP_LIKE: return "LIKE";
+	}
+	return "?";
+}
+
+const char *cql_term_kind_name(enum cql_term_kind k)
+{
+	switch (k) {
+	case CQL_TERM_NULL: return "null";
+	case CQL_TERM_STRING: return "string";
+	case CQL_TERM_INTEGER: return "integer";
+	case CQL_TERM_FLOAT: return "float";
+	case CQL_TERM_BOOL: return "boolean";
+	case CQL_TERM_UUID: return "uuid";
+	case CQL_TERM_BLOB: return "blob";
+	case CQL_TERM_LIST: return "list";
+	case CQL_TERM_SET: return "set";
+	case CQL_TERM_MAP: return "map";
+	case CQL_TERM_TUPLE: return "tuple";
+	case CQL_TERM_BIND: return "bind marker";
+	case CQL_TERM_FUNC: return "function call";
+	case CQL_TERM_IDENT: return "identifier";
+	}
+	return "?";
+}
+
+/* -------------------------------------------------------------- printer */
+
+void cql_name_format(const char *name, struct buf *out)
+{
+	bool plain = name[0] != '\0' && ((name[0] >= 'a' && name[0] <= 'z'));
+	for (const char *p = name; plain && *p; p++)
+		plain = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_';
+	/* words the lexer would not read as identifiers */
+	if (plain && (cql_is_reserved(name, strlen(name)) || !strcmp(name, "true") ||
+	              !strcmp(name, "false")))
+		plain = false;
+	if (plain) {
+		buf_put_str(out, name);
+		return;
+	}
+	buf_put_u8(out, '"');
+	for (const char *p = name; *p; p++) {
+		if (*p == '"')
+			buf_put_u8(out, '"');
+		buf_put_u8(out, (uint8_t)*p);
+	}
+	buf_put_u8(out, '"');
+}
+
+void cql_ident_format(const struct cql_ident *id, struct buf *out)
+{
+	cql_name_format(id->name, out);
+}
+
+static void qname_format(const struct cql_qname *q, struct buf *out)
+{
+	if (!q->ks.name && !strcmp(q->name.name, "token")) {
+		buf_put_str(out, "token"); /* reserved, yet valid as a function name */
+		return;
+	}
+	if (q->ks.name) {
+		cql_ident_format(&q->ks, out);
+		buf_put_u8(out, '.');
+	}
+	cql_ident_format(&q->name, out);
+}
+
+static void string_format(const char *s, size_t len, struct buf *out)
+{
+	buf_put_u8(out, '\'');
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '\'')
+			buf_put_u8(out, '\'');
+		buf_put_u8(out, (uint8_t)s[i]);
+	}
+	buf_put_u8(out, '\'');
+}
+
+static void terms_format(struct cql_term *const *items, uint32_t n, struct buf *out)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (i)
+			buf_put_str(out, ", ");
+		cql_term_format(items[i], out);
+	}
+}
+
+void cql_term_format(const struct cql_term *t, struct buf *out)
+{
+	switch (t->kind) {
+	case CQL_TERM_STRING: string_format(t->text, t->text_len, out); break;
+	case CQL_TERM_NULL:
+	case CQL_TERM_INTEGER:
+	case CQL_TERM_FLOAT:
+	case CQL_TERM_BOOL:
+	case CQL_TERM_UUID:
+	case CQL_TERM_BLOB:
+	case CQL_TERM_IDENT: buf_put(out, t->text, t->text_len); break;
+	case CQL_TERM_LIST:
+		buf_put_u8(out, '[');
+		terms_format(t->coll.items, t->coll.n_items, out);
+		buf_put_u8(out, ']');
+		break;
+	case CQL_TERM_SET:
+		buf_put_u8(out, '{');
+		terms_format(t->coll.items, t->coll.n_items, out);
+		buf_put_u8(out, '}');
+		break;
+	case CQL_TERM_TUPLE:
+		buf_put_u8(out, '(');
+		terms_format(t->coll.items, t->coll.n_items, out);
+		buf_put_u8(out, ')');
+		break;
+	case CQL_TERM_MAP:
+		buf_put_u8(out, '{');
+		for (uint32_t i = 0; i < t->map.n_entries; i++) {
+			if (i)
+				buf_put_str(out, ", ");
+			cql_term_format(t->map.keys[i], out);
+			buf_put_str(out, ": ");
+			cql_term_format(t->map.values[i], out);
+		}
+		buf_put_u8(out, '}');
+		break;
+	case CQL_TERM_BIND:
+		if (t->bind.name) {
+			buf_put_u8(out, ':');
+			cql_name_format(t->bind.name, out);
+		} else {
+			buf_put_u8(out, '?');
+		}
+		break;
+	case CQL_TERM_FUNC:
+		qname_format(&t->func.name, out);
+		buf_put_u8(out, '(');
+		terms_format(t->func.args, t->func.n_args, out);
+		buf_put_u8(out, ')');
+		break;
+	}
+}
+
+static void type_format(const struct cql_type *t, struct buf *out)
+{
+	buf_put_str(out, t->text);
+}
+
+static void using_format(const struct cql_using *u, struct buf *out)
+{
+	if (!u->ttl && !u->timestamp)
+		return;
+	buf_put_str(out, " USING ");
+	if (u->ttl) {
+		buf_put_str(out, "TTL ");
+		cql_term_format(u->ttl, out);
+	}
+	if (u->timestamp) {
+		buf_put_str(out, u->ttl ? " AND TIMESTAMP " : "TIMESTAMP ");
+		cql_term_format(u->timestamp, out);
+	}
+}
+
+static void idents_format(const struct cql_ident *ids, uint32_t n, struct buf *out)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (i)
+			buf_put_str(out, ", ");
+		cql_ident_format(&ids[i], out);
+	}
+}
+
+static void relation_format(const struct cql_relation *r, struct buf *out)
+{
+	switch (r->kind) {
+	case CQL_REL_COLUMN: cql_ident_format(&r->cols[0], out); break;
+	case CQL_REL_ELEMENT:
+		cql_ident_format(&r->cols[0], out);
+		buf_put_u8(out, '[');
+		cql_term_format(r->key, out);
+		buf_put_u8(out, ']');
+		break;
+	case CQL_REL_MULTI:
+	case CQL_REL_TOKEN:
+		buf_put_str(out, r->kind == CQL_REL_TOKEN ? "token(" : "(");
+		idents_format(r->cols, r->n_cols, out);
+		buf_put_u8(out, ')');
+		break;
+	}
+	buf_put_u8(out, ' ');
+	buf_put_str(out, cql_op_name(r->op));
+	buf_put_u8(out, ' ');
+	if (r->op == CQL_OP_IN && r->n_in > 0) {
+		buf_put_u8(out, '(');
+		terms_format(r->in_items, r->n_in, out);
+		buf_put_u8(out, ')');
+	} else if (r->op == CQL_OP_IN && r->term == NULL) {
+		buf_put_str(out, "()");
+	} else {
+		cql_term_format(r->term, out);
+	}
+}
+
+static void relations_format(const char *kw, struct cql_relation *const *rels, uint32_t n,
+                             struct buf *out)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		buf_put_str(out, i ? " AND " : kw);
+		relation_format(rels[i], out);
+	}
+}
+
+static void conditions_format(const struct cql_conditions *c, struct buf *out)
+{
+	if (c->if_exists)
+		buf_put_str(out, " IF EXISTS");
+	relations_format(" IF ", c->conds, c->n_conds, out);
+}
+
+static void options_format(const char *kw, const struct cql_option *o, uint32_t n, struct buf *out)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		buf_put_str(out, i ? " AND " : kw);
+		cql_ident_format(&o[i].name, out);
+		buf_put_str(out, " = ");
+		cql_term_format(o[i].value, out);
+	}
+}
+
+static void selector_format(const struct cql_selector *s, struct buf *out)
+{
+	switch (s->kind) {
+	case CQL_SEL_COLUMN: cql_ident_format(&s->column, out); break;
+	case CQL_SEL_COUNT: buf_put_str(out, "COUNT(*)"); break;
+	case CQL_SEL_WRITETIME:
+	case CQL_SEL_TTL:
+		buf_put_str(out, s->kind == CQL_SEL_TTL ? "TTL(" : "WRITETIME(");
+		cql_ident_format(&s->column, out);
+		buf_put_u8(out, ')');
+		break;
+	case CQL_SEL_FUNC:
+		qname_format(&s->func, out);
+		buf_put_u8(out, '(');
+		for (uint32_t i = 0; i < s->n_args; i++) {
+			if (i)
+				buf_put_str(out, ", ");
+			selector_format(&s->args[i], out);
+		}
+		buf_put_u8(out, ')');
+		break;
+	case CQL_SEL_TERM: cql_term_format(s->term, out); break;
+	}
+	if (s->alias.name) {
+		buf_put_str(out, " AS ");
+		cql_ident_format(&s->alias, out);
+	}
+}
+
+static void orderings_format(const struct cql_ordering *o, uint32_t n, struct buf *out)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (i)
+			buf_put_str(out, ", ");
+		cql_ident_format(&o[i].column, out);
+		buf_put_str(out, o[i].desc ? " DESC" : " ASC");
+	}
+}
+
+static void column_defs_format(const struct cql_column_def *c, uint32_t n, struct buf *out)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (i)
+			buf_put_str(out, ", ");
+		cql_ident_format(&c[i].name, out);
+		buf_put_u8(out, ' ');
+		type_format(c[i].type, out);
+		if (c[i].is_static)
+			buf_put_str(out, " STATIC");
+	}
+}
+
+static void stmt_format(const struct cql_stmt *s, struct buf *out)
+{
+	switch (s->kind) {
+	case CQL_STMT_SELECT: {
+		const struct cql_select *q = &s->select;
+		buf_put_str(out, "SELECT ");
+		if (q->json)
+			buf_put_str(out, "JSON ");
+		if (q->distinct)
+			buf_put_str(out, "DISTINCT ");
+		if (q->star)
+			buf_put_u8(out, '*');
+		for (uint32_t i = 0; i < q->n_selectors; i++) {
+			if (i)
+				buf_put_str(out, ", ");
+			selector_format(&q->selectors[i], out);
+		}
+		buf_put_str(out, " FROM ");
+		qname_format(&q->table, out);
+		relations_format(" WHERE ", q->where, q->n_where, out);
+		if (q->n_order_by) {
+			buf_put_str(out, " ORDER BY ");
+			orderings_format(q->order_by, q->n_order_by, out);
+		}
+		if (q->per_partition_limit) {
+			buf_put_str(out, " PER PARTITION LIMIT ");
+			cql_term_format(q->per_partition_limit, out);
+		}
+		if (q->limit) {
+			buf_put_str(out, " LIMIT ");
+			cql_term_format(q->limit, out);
+		}
+		if (q->allow_filtering)
+			buf_put_str(out, " ALLOW FILTERING");
+		break;
+	}
+	case CQL_STMT_INSERT: {
+		const struct cql_insert *q = &s->insert;
+		buf_put_str(out, "INSERT INTO ");
+		qname_format(&q->table, out);
+		if (q->json) {
+			buf_put_str(out, " JSON ");
+			cql_term_format(q->values[0], out);
+		} else {
+			buf_put_str(out, " (");
+			idents_format(q->columns, q->n_columns, out);
+			buf_put_str(out, ") VALUES (");
+			terms_format(q->values, q->n_columns, out);
+			buf_put_u8(out, ')');
+		}
+		if (q->if_not_exists)
+			buf_put_str(out, " IF NOT EXISTS");
+		using_format(&q->using, out);
+		break;
+	}
+	case CQL_STMT_UPDATE: {
+		const struct cql_update *q = &s->update;
+		buf_put_str(out, "UPDATE ");
+		qname_format(&q->table, out);
+		using_format(&q->using, out);
+		buf_put_str(out, " SET ");
+		for (uint32_t i = 0; i < q->n_assignments; i++) {
+			const struct cql_assignment *a = q->assignments[i];
+			if (i)
+				buf_put_str(out, ", ");
+			cql_ident_format(&a->column, out);
+			switch (a->kind) {
+			case CQL_ASSIGN_SET: buf_put_str(out, " = "); break;
+			case CQL_ASSIGN_ADD: buf_put_str(out, " += "); break;
+			case CQL_ASSIGN_SUB: buf_put_str(out, " -= "); break;
+			case CQL_ASSIGN_PREPEND:
+				buf_put_str(out, " = ");
+				cql_term_format(a->value, out);
+				buf_put_str(out, " + ");
+				cql_ident_format(&a->column, out);
+				continue;
+			case CQL_ASSIGN_ELEMENT:
+				buf_put_u8(out, '[');
+				cql_term_format(a->key, out);
+				buf_put_str(out, "] = ");
+				break;
+			}
+			cql_term_format(a->value, out);
+		}
+		relations_format(" WHERE ", q->where, q->n_where, out);
+		conditions_format(&q->cond, out);
+		break;
+	}
+	case CQL_STMT_DELETE: {
+		const struct cql_delete *q = &s->del;
+		buf_put_str(out, "DELETE ");
+		for (uint32_t i = 0; i < q->n_targets; i++) {
+			if (i)
+				buf_put_str(out, ", ");
+			cql_ident_format(&q->targets[i]->column, out);
+			if (q->targets[i]->key) {
+				buf_put_u8(out, '[');
+				cql_term_format(q->targets[i]->key, out);
+				buf_put_u8(out, ']');
+			}
+		}
+		buf_put_str(out, q->n_targets ? " FROM " : "FROM ");
+		qname_format(&q->table, out);
+		using_format(&q->using, out);
+		relations_format(" WHERE ", q->where, q->n_where, out);
+		conditions_format(&q->cond, out);
+		break;
+	}
+	case CQL_STMT_BATCH: {
+		const struct cql_batch *q = &s->batch;
+		buf_put_str(out, q->type == CQL_BATCH_UNLOGGED  ? "BEGIN UNLOGGED BATCH"
+		                 : q->type == CQL_BATCH_COUNTER ? "BEGIN COUNTER BATCH"
+		                                                : "BEGIN BATCH");
+		using_format(&q->using, out);
+		for (uint32_t i = 0; i < q->n_stmts; i++) {
+			buf_put_u8(out, ' ');
+			stmt_format(q->stmts[i], out);
+			buf_put_u8(out, ';');
+		}
+		buf_put_str(out, " APPLY BATCH");
+		break;
+	}
+	case CQL_STMT_USE:
+		buf_put_str(out, "USE ");
+		cql_ident_format(&s->use.keyspace, out);
+		break;
+	case CQL_STMT_CREATE_KEYSPACE:
+	case CQL_STMT_ALTER_KEYSPACE:
+	case CQL_STMT_DROP_KEYSPACE: {
+		const struct cql_keyspace_stmt *q = &s->keyspace;
+		buf_put_str(out, s->kind == CQL_STMT_CREATE_KEYSPACE  ? "CREATE KEYSPACE "
+		                 : s->kind == CQL_STMT_ALTER_KEYSPACE ? "ALTER KEYSPACE "
+		                                                      : "DROP KEYSPACE ");
+		if (q->if_not_exists)
+			buf_put_str(out, "IF NOT EXISTS ");
+		if (q->if_exists)
+			buf_put_str(out, "IF EXISTS ");
+		cql_ident_format(&q->keyspace, out);
+		options_format(" WITH ", q->options, q->n_options, out);
+		break;
+	}
+	case CQL_STMT_CREATE_TABLE: {
+		const struct cql_create_table *q = &s->create_table;
+		buf_put_str(out, "CREATE TABLE ");
+		if (q->if_not_exists)
+			buf_put_str(out, "IF NOT EXISTS ");
+		qname_format(&q->table, out);
+		buf_put_str(out, " (");
+		column_defs_format(q->columns, q->n_columns, out);
+		buf_put_str(out, ", PRIMARY KEY ((");
+		idents_format(q->partition_key, q->n_partition_key, out);
+		buf_put_u8(out, ')');
+		for (uint32_t i = 0; i < q->n_clustering_key; i++) {
+			buf_put_str(out, ", ");
+			cql_ident_format(&q->clustering_key[i], out);
+		}
+		buf_put_str(out, "))");
+		const char *kw = " WITH ";
+		if (q->compact_storage) {
+			buf_put_str(out, " WITH COMPACT STORAGE");
+			kw = " AND ";
+		}
+		if (q->n_clustering_order) {
+			buf_put_str(out, kw);
+			buf_put_str(out, "CLUSTERING ORDER BY (");
+			orderings_format(q->clustering_order, q->n_clustering_order, out);
+			buf_put_u8(out, ')');
+			kw = " AND ";
+		}
+		options_format(kw, q->options, q->n_options, out);
+		break;
+	}
+	case CQL_STMT_ALTER_TABLE: {
+		const struct cql_alter_table *q = &s->alter_table;
+		buf_put_str(out, "ALTER TABLE ");
+		if (q->if_exists)
+			buf_put_str(out, "IF EXISTS ");
+		qname_format(&q->table, out);
+		switch (q->kind) {
+		case CQL_ALTER_ADD:
+			buf_put_str(out, " ADD (");
+			column_defs_format(q->add, q->n_add, out);
+			buf_put_u8(out, ')');
+			break;
+		case CQL_ALTER_DROP:
+			buf_put_str(out, " DROP (");
+			idents_format(q->drop, q->n_drop, out);
+			buf_put_u8(out, ')');
+			break;
+		case CQL_ALTER_WITH: options_format(" WITH ", q->options, q->n_options, out); break;
+		case CQL_ALTER_RENAME:
+			buf_put_str(out, " RENAME ");
+			for (uint32_t i = 0; i < q->n_rename; i++) {
+				if (i)
+					buf_put_str(out, " AND ");
+				cql_ident_format(&q->rename_from[i], out);
+				buf_put_str(out, " TO ");
+				cql_ident_format(&q->rename_to[i], out);
+			}
+			break;
+		case CQL_ALTER_TYPE:
+			buf_put_str(out, " ALTER ");
+			cql_ident_format(&q->add[0].name, out);
+			buf_put_str(out, " TYPE ");
+			type_format(q->add[0].type, out);
+			break;
+		}
+		break;
+	}
+	case CQL_STMT_DROP_TABLE:
+		buf_put_str(out, "DROP TABLE ");
+		if (s->drop_table.if_exists)
+			buf_put_str(out, "IF EXISTS ");
+		qname_format(&s->drop_table.table, out);
+		break;
+	case CQL_STMT_TRUNCATE:
+		buf_put_str(out, "TRUNCATE ");
+		qname_format(&s->truncate.table, out);
+		break;
+	}
+}
+
+void cql_stmt_format(const struct cql_stmt *s, struct buf *out)
+{
+	stmt_format(s, out);
+}

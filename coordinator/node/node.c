@@ -1,0 +1,1007 @@
+/*
+ * node.c — a node's life: start-up in order, the loop, clean shutdown.
+ */
+#include "coordinator/node/node_int.h"
+
+#include "coordinator/transport/cqlserver.h"
+#include "coordinator/query/executor.h"
+#include "coordinator/replication/proxy.h"
+#include "coordinator/schema/schema.h"
+#include "coordinator/schema/schema_sync.h"
+#include "coordinator/replication/storage_proxy.h"
+#include "coordinator/replication/verbs.h"
+#include "core/clock.h"
+#include "core/ring.h"
+#include "core/log.h"
+#include "core/net.h"
+#include "gossip/gossiper.h"
+#include "gossip/messaging.h"
+#include "storage/storage.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* How often the data directory's size (nodetool's Load) is measured. */
+#define NODE_LOAD_INTERVAL_S 10.0
+
+int64_t node_rss_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (!f)
+		return 0;
+	long long size, resident;
+	int n = fscanf(f, "%lld %lld", &size, &resident);
+	fclose(f);
+	if (n != 2)
+		return 0;
+	return resident * (int64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* What the data directory holds, by kind of RocksDB file. */
+struct disk_usage {
+	int64_t total;
+	int64_t sst_bytes, sst_files;
+	int64_t wal_bytes, wal_files;
+};
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+	return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+/* Regular files under `path` (depth-bounded; symlinks not followed). */
+static void dir_usage(const char *path, int depth, struct disk_usage *u)
+{
+	if (depth > 8)
+		return;
+	DIR *d = opendir(path);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		char p[4096];
+		if (snprintf(p, sizeof(p), "%s/%s", path, e->d_name) >= (int)sizeof(p))
+			continue;
+		struct stat st;
+		if (lstat(p, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			dir_usage(p, depth + 1, u);
+			continue;
+		}
+		if (!S_ISREG(st.st_mode))
+			continue;
+		u->total += st.st_size;
+		if (ends_with(e->d_name, ".sst")) {
+			u->sst_bytes += st.st_size;
+			u->sst_files++;
+		} else if (ends_with(e->d_name, ".log")) { /* RocksDB WAL: NNNNNN.log */
+			u->wal_bytes += st.st_size;
+			u->wal_files++;
+		}
+	}
+	closedir(d);
+}
+
+static int64_t dir_bytes(struct node *n)
+{
+	struct disk_usage u;
+	memset(&u, 0, sizeof(u));
+	dir_usage(n->cfg.data_directory, 0, &u);
+	n->disk_sst_bytes = u.sst_bytes;
+	n->disk_sst_files = u.sst_files;
+	n->disk_wal_bytes = u.wal_bytes;
+	n->disk_wal_files = u.wal_files;
+	return u.total;
+}
+
+static void on_load_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct node *n = w->data;
+	n->load_bytes = dir_bytes(n);
+	if (n->gossiper) {
+		char v[32];
+		snprintf(v, sizeof(v), "%lld", (long long)n->load_bytes);
+		gossiper_set_app_str(n->gossiper, APP_LOAD, v);
+	}
+}
+
+static const char *signal_name(int sig)
+{
+	return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "a signal";
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)revents;
+	struct node *n = w->data;
+	if (n->stopping) {
+		log_warn("node", "second %s while shutting down; still shutting down",
+		         signal_name(w->signum));
+		return;
+	}
+	n->stopping = true;
+	n->stop_signal = w->signum;
+	log_info("node", "received %s, shutting down", signal_name(w->signum));
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void describe_line(const char *line, void *ctx)
+{
+	(void)ctx;
+	log_info("config", "  %s", line);
+}
+
+/* ---- the view the CQL server's system tables read --------------------------------------- */
+
+static bool parse_inet(const char *text, uint8_t out[16], uint8_t *len)
+{
+	struct net_addr a;
+	if (net_addr_parse(text, 0, &a, NULL))
+		return false;
+	if (a.ss.ss_family == AF_INET) {
+		memcpy(out, &((struct sockaddr_in *)&a.ss)->sin_addr, 4);
+		*len = 4;
+	} else {
+		memcpy(out, &((struct sockaddr_in6 *)&a.ss)->sin6_addr, 16);
+		*len = 16;
+	}
+	return true;
+}
+
+static bool parse_uuid(const char *s, uint8_t out[16])
+{
+	size_t o = 0;
+	for (size_t i = 0; s[i] && o < 16; i++) {
+		if (s[i] == '-')
+			continue;
+		char hex[3] = {s[i], s[i + 1], 0};
+		if (!s[i + 1])
+			return false;
+		char *end;
+		unsigned long v = strtoul(hex, &end, 16);
+		if (*end)
+			return false;
+		out[o++] = (uint8_t)v;
+		i++;
+	}
+	return o == 16;
+}
+
+struct view_emit {
+	cluster_node_emit_fn emit;
+	void *ectx;
+	bool want_local;
+};
+
+static void view_endpoint(void *ctx, const struct node_endpoint *ep)
+{
+	struct view_emit *ve = ctx;
+	if (ep->local != ve->want_local || !ep->has_host_id)
+		return;
+	struct cluster_node_info info;
+	memset(&info, 0, sizeof(info));
+	memcpy(info.host_id, ep->host_id, 16);
+	info.dc = ep->dc;
+	info.rack = ep->rack;
+	if (!parse_inet(ep->address, info.addr, &info.addr_len))
+		return;
+	if (!parse_inet(ep->rpc_address[0] ? ep->rpc_address : ep->address, info.rpc_addr,
+	                &info.rpc_addr_len))
+		return;
+	info.tokens = ep->tokens;
+	info.n_tokens = ep->n_tokens;
+	info.has_schema_version =
+	        ep->schema_version[0] && parse_uuid(ep->schema_version, info.schema_version);
+	info.release_version = ep->local ? NULL : ep->release_version;
+	ve->emit(ve->ectx, &info);
+}
+
+static void view_local(void *ctx, cluster_node_emit_fn emit, void *ectx)
+{
+	struct view_emit ve = {emit, ectx, true};
+	node_each_endpoint(ctx, view_endpoint, &ve);
+}
+
+static void view_peers(void *ctx, cluster_node_emit_fn emit, void *ectx)
+{
+	struct view_emit ve = {emit, ectx, false};
+	node_each_endpoint(ctx, view_endpoint, &ve);
+}
+
+/* ---- endpoints ---------------------------------------------------------------------------- */
+
+int node_tokens_decode(const uint8_t *p, size_t len, int64_t *out, size_t cap, size_t *n)
+{
+	return identity_tokens_decode(p, len, out, cap, n);
+}
+
+static void app_text(const struct gossip_endpoint *ep, unsigned key, char *out, size_t cap)
+{
+	size_t len = 0;
+	const uint8_t *v = gossip_endpoint_app(ep, key, &len, NULL);
+	if (!v)
+		len = 0;
+	if (len >= cap)
+		len = cap - 1;
+	memcpy(out, v ? (const char *)v : "", len);
+	out[len] = 0;
+}
+
+struct each_ctx {
+	struct node *n;
+	node_endpoint_fn fn;
+	void *ctx;
+	int64_t tokens[IDENTITY_MAX_TOKENS];
+};
+
+static void each_peer(void *ctx, const struct gossip_endpoint *ge)
+{
+	struct each_ctx *ec = ctx;
+	if (gossip_endpoint_is_self(ge))
+		return;
+	char status[32];
+	app_text(ge, APP_STATUS, status, sizeof(status));
+	if (!strcmp(status, GOSSIP_STATUS_LEFT))
+		return; /* gone for good: nodetool status does not list it either */
+	struct node_endpoint ep;
+	memset(&ep, 0, sizeof(ep));
+	snprintf(ep.address, sizeof(ep.address), "%s", gossip_endpoint_host(ge));
+	app_text(ge, APP_RPC_ADDRESS, ep.rpc_address, sizeof(ep.rpc_address));
+	memcpy(ep.host_id, gossip_endpoint_host_id(ge)->b, 16);
+	ep.has_host_id = !host_id_is_zero(gossip_endpoint_host_id(ge));
+	app_text(ge, APP_DC, ep.dc, sizeof(ep.dc));
+	app_text(ge, APP_RACK, ep.rack, sizeof(ep.rack));
+	ep.up = gossip_endpoint_is_alive(ge);
+	if (gossip_endpoint_is_shutdown(ge))
+		ep.state = "SHUTDOWN";
+	else if (!strcmp(status, GOSSIP_STATUS_BOOT) || !status[0])
+		ep.state = "JOINING";
+	else if (!strcmp(status, GOSSIP_STATUS_LEAVING))
+		ep.state = "LEAVING";
+	else
+		ep.state = "NORMAL";
+	char load[32];
+	app_text(ge, APP_LOAD, load, sizeof(load));
+	ep.load = load[0] ? strtoll(load, NULL, 10) : -1;
+	size_t tl = 0;
+	const uint8_t *tv = gossip_endpoint_app(ge, APP_TOKENS, &tl, NULL);
+	if (!tv || node_tokens_decode(tv, tl, ec->tokens, IDENTITY_MAX_TOKENS, &ep.n_tokens))
+		ep.n_tokens = 0;
+	ep.tokens = ec->tokens;
+	ep.generation = gossip_endpoint_generation(ge);
+	ep.heartbeat = (int64_t)gossip_endpoint_heartbeat(ge);
+	app_text(ge, APP_SCHEMA, ep.schema_version, sizeof(ep.schema_version));
+	app_text(ge, APP_RELEASE_VERSION, ep.release_version, sizeof(ep.release_version));
+	ec->fn(ec->ctx, &ep);
+}
+
+void node_each_endpoint(struct node *n, node_endpoint_fn fn, void *ctx)
+{
+	struct node_endpoint ep;
+	memset(&ep, 0, sizeof(ep));
+	ep.local = true;
+	/* The resolved form where the broadcast address is the bind address. */
+	snprintf(ep.address, sizeof(ep.address), "%s",
+	         strcmp(n->cfg.broadcast_address, n->cfg.listen_address) ? n->cfg.broadcast_address
+	                                                                 : n->listen_host);
+	snprintf(ep.rpc_address, sizeof(ep.rpc_address), "%s",
+	         strcmp(n->cfg.broadcast_rpc_address, n->cfg.rpc_address)
+	                 ? n->cfg.broadcast_rpc_address
+	                 : n->rpc_host);
+	memcpy(ep.host_id, n->id.host_id, 16);
+	ep.has_host_id = true;
+	snprintf(ep.dc, sizeof(ep.dc), "%s", n->cfg.dc);
+	snprintf(ep.rack, sizeof(ep.rack), "%s", n->cfg.rack);
+	ep.up = true;
+	ep.state = n->stopping ? "SHUTDOWN" : "NORMAL";
+	ep.load = n->load_bytes;
+	ep.tokens = n->id.tokens;
+	ep.n_tokens = n->id.n_tokens;
+	ep.generation = n->id.generation;
+	if (n->gossiper)
+		ep.heartbeat = (int64_t)gossip_endpoint_heartbeat(gossiper_self(n->gossiper));
+	if (n->schema)
+		schema_uuid_format(schema_current(n->schema)->version, ep.schema_version);
+	snprintf(ep.release_version, sizeof(ep.release_version), "%s", COLONNADE_VERSION);
+	fn(ctx, &ep);
+	if (!n->gossiper)
+		return;
+	struct each_ctx *ec = malloc(sizeof(*ec));
+	if (!ec)
+		return;
+	ec->n = n;
+	ec->fn = fn;
+	ec->ctx = ctx;
+	gossiper_foreach(n->gossiper, each_peer, ec);
+	free(ec);
+}
+
+/* ---- the ring ----------------------------------------------------------------------------- */
+
+struct ring_build {
+	struct ring_endpoint *eps;
+	int64_t **tokens;
+	size_t n, cap;
+	bool oom;
+};
+
+static void ring_collect(void *ctx, const struct node_endpoint *ep)
+{
+	struct ring_build *b = ctx;
+	if (b->oom || !ep->has_host_id || !ep->n_tokens)
+		return;
+	if (strcmp(ep->state, "NORMAL") != 0 && strcmp(ep->state, "LEAVING") != 0 &&
+	    strcmp(ep->state, "SHUTDOWN") != 0)
+		return; /* joining: pending, not yet an owner */
+	if (b->n == b->cap) {
+		size_t nc = b->cap ? b->cap * 2 : 8;
+		struct ring_endpoint *e = realloc(b->eps, nc * sizeof(*e));
+		int64_t **t = e ? realloc(b->tokens, nc * sizeof(*t)) : NULL;
+		if (e)
+			b->eps = e;
+		if (t)
+			b->tokens = t;
+		if (!e || !t) {
+			b->oom = true;
+			return;
+		}
+		b->cap = nc;
+	}
+	struct ring_endpoint *re = &b->eps[b->n];
+	memset(re, 0, sizeof(*re));
+	b->tokens[b->n] = malloc(ep->n_tokens * sizeof(int64_t));
+	if (!b->tokens[b->n]) {
+		b->oom = true;
+		return;
+	}
+	memcpy(b->tokens[b->n], ep->tokens, ep->n_tokens * sizeof(int64_t));
+	memcpy(re->host_id, ep->host_id, 16);
+	snprintf(re->address, sizeof(re->address), "%s", ep->address);
+	snprintf(re->dc, sizeof(re->dc), "%s", ep->dc);
+	snprintf(re->rack, sizeof(re->rack), "%s", ep->rack);
+	re->tokens = b->tokens[b->n];
+	re->n_tokens = ep->n_tokens;
+	b->n++;
+}
+
+static void node_rebuild_ring(struct node *n)
+{
+	struct ring_build b = {0};
+	node_each_endpoint(n, ring_collect, &b);
+	struct ring *r = NULL;
+	struct cerr e = {0};
+	if (b.oom)
+		log_warn("node", "ring: out of memory; keeping the previous ring");
+	else if (ring_new(b.eps, b.n, &r, &e))
+		log_warn("node", "ring: %s; keeping the previous ring", e.msg);
+	for (size_t i = 0; i < b.n; i++)
+		free(b.tokens[i]);
+	free(b.tokens);
+	free(b.eps);
+	if (!r)
+		return;
+	if (n->ring)
+		ring_unref(n->ring);
+	n->ring = r;
+	n->ring_rebuilds++;
+	log_debug("node", "ring rebuilt: %zu nodes, %zu tokens", ring_node_count(r),
+	          ring_token_count(r));
+}
+
+static void on_ring_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	node_rebuild_ring(w->data);
+}
+
+/*
+ * Rebuild at the next loop iteration: listeners run inside gossip's message
+ * processing (on_remove before the entry is gone), and one message may carry
+ * many changes, all folded into one rebuild.
+ */
+static void node_ring_dirty(struct node *n)
+{
+	if (!ev_is_active(&n->ring_timer)) {
+		ev_timer_set(&n->ring_timer, 0., 0.);
+		ev_timer_start(n->loop, &n->ring_timer);
+	}
+}
+
+struct ring *node_ring_ref(struct node *n)
+{
+	return n->ring ? ring_ref(n->ring) : NULL;
+}
+
+static struct ring *node_ring_ref_cb(void *node)
+{
+	return node_ring_ref(node);
+}
+
+static const struct gossip_endpoint *ring_peer(struct node *n, const struct ring *r, size_t idx,
+                                               bool *self)
+{
+	const struct ring_node *rn = ring_node_at(r, idx);
+	*self = rn && memcmp(rn->host_id, n->id.host_id, 16) == 0;
+	if (!rn || *self || !n->gossiper)
+		return NULL;
+	struct host_id h;
+	memcpy(h.b, rn->host_id, 16);
+	return gossiper_find(n->gossiper, &h);
+}
+
+bool node_ring_alive(void *node, const struct ring *r, size_t idx)
+{
+	bool self;
+	const struct gossip_endpoint *ep = ring_peer(node, r, idx, &self);
+	return self || (ep && gossip_endpoint_is_alive(ep));
+}
+
+int node_ring_addr(void *node, const struct ring *r, size_t idx, struct net_addr *out)
+{
+	struct node *n = node;
+	bool self;
+	const struct gossip_endpoint *ep = ring_peer(n, r, idx, &self);
+	if (self)
+		return net_addr_parse(n->listen_host, (uint16_t)n->cfg.storage_port, out, NULL);
+	if (!ep)
+		return COL_ENOTFOUND;
+	*out = *gossip_endpoint_addr(ep);
+	return 0;
+}
+
+/* ---- gossip listeners: client events and log lines ----------------------------------------- */
+
+/* The rpc address and native port a peer announces, for CQL events. */
+static bool peer_rpc(const struct gossip_endpoint *ge, uint8_t addr[16], uint8_t *alen,
+                     int32_t *port)
+{
+	char rpc[NODE_ADDR_MAX], p[16];
+	app_text(ge, APP_RPC_ADDRESS, rpc, sizeof(rpc));
+	app_text(ge, APP_NATIVE_PORT, p, sizeof(p));
+	*port = p[0] ? (int32_t)strtol(p, NULL, 10) : 9042;
+	return parse_inet(rpc[0] ? rpc : gossip_endpoint_host(ge), addr, alen);
+}
+
+static void on_peer_alive(void *ctx, const struct gossip_endpoint *ge)
+{
+	struct node *n = ctx;
+	log_info("node", "%s is now UP", gossip_endpoint_host(ge));
+	uint8_t a[16], al;
+	int32_t port;
+	if (n->cql && peer_rpc(ge, a, &al, &port))
+		cqlserver_event_status(n->cql, true, a, al, port);
+}
+
+static void on_peer_dead(void *ctx, const struct gossip_endpoint *ge)
+{
+	struct node *n = ctx;
+	log_info("node", "%s is now DOWN", gossip_endpoint_host(ge));
+	uint8_t a[16], al;
+	int32_t port;
+	if (n->cql && peer_rpc(ge, a, &al, &port))
+		cqlserver_event_status(n->cql, false, a, al, port);
+}
+
+static void on_peer_join(void *ctx, const struct gossip_endpoint *ge)
+{
+	struct node *n = ctx;
+	char hid[HOST_ID_STRLEN];
+	host_id_format(gossip_endpoint_host_id(ge), hid);
+	log_info("node", "node %s joined (host id %s, generation %lld)", gossip_endpoint_host(ge),
+	         hid, (long long)gossip_endpoint_generation(ge));
+	node_ring_dirty(n);
+	uint8_t a[16], al;
+	int32_t port;
+	if (n->cql && peer_rpc(ge, a, &al, &port))
+		cqlserver_event_topology(n->cql, true, a, al, port);
+}
+
+static void on_peer_restart(void *ctx, const struct gossip_endpoint *ge, int64_t old_generation,
+                            const struct net_addr *old_addr)
+{
+	(void)ctx;
+	char old[NET_ADDR_STRLEN];
+	net_addr_host(old_addr, old, sizeof(old));
+	if (strcmp(old, gossip_endpoint_host(ge)) != 0)
+		log_info("node", "node %s moved from %s (generation %lld -> %lld)",
+		         gossip_endpoint_host(ge), old, (long long)old_generation,
+		         (long long)gossip_endpoint_generation(ge));
+	else
+		log_info("node", "node %s restarted (generation %lld -> %lld)",
+		         gossip_endpoint_host(ge), (long long)old_generation,
+		         (long long)gossip_endpoint_generation(ge));
+}
+
+static void on_peer_remove(void *ctx, const struct gossip_endpoint *ge)
+{
+	struct node *n = ctx;
+	log_info("node", "forgetting %s", gossip_endpoint_host(ge));
+	node_ring_dirty(n);
+	uint8_t a[16], al;
+	int32_t port;
+	if (n->cql && peer_rpc(ge, a, &al, &port))
+		cqlserver_event_topology(n->cql, false, a, al, port);
+}
+
+static void on_peer_change(void *ctx, const struct gossip_endpoint *ge, enum app_state key,
+                           const uint8_t *value, size_t len)
+{
+	(void)ge;
+	(void)value;
+	(void)len;
+	if (key == APP_TOKENS || key == APP_STATUS || key == APP_DC || key == APP_RACK)
+		node_ring_dirty(ctx);
+}
+
+static void on_schema_change(void *ctx, const struct schema_snap *snap)
+{
+	struct node *n = ctx;
+	char v[40];
+	schema_uuid_format(snap->version, v);
+	if (n->gossiper)
+		gossiper_set_app_str(n->gossiper, APP_SCHEMA, v);
+}
+
+static int start_gossip(struct node *n, struct cerr *err)
+{
+	const struct config *cfg = &n->cfg;
+	struct messaging_config mc;
+	memset(&mc, 0, sizeof(mc));
+	mc.cluster_name = cfg->cluster_name;
+	memcpy(mc.host_id.b, n->id.host_id, 16);
+	if (net_addr_parse(n->listen_host, (uint16_t)cfg->storage_port, &mc.listen, err)) {
+		cerr_prefix(err, "listen_address");
+		return COL_ECONFIG;
+	}
+	int rc = messaging_new(n->net, &mc, &n->msg, err);
+	if (rc)
+		return rc;
+	struct gossip_seed seeds[CONFIG_MAX_SEEDS];
+	for (int i = 0; i < cfg->n_seeds; i++) {
+		seeds[i].host = cfg->seeds[i].host;
+		seeds[i].port = cfg->seeds[i].port;
+	}
+	struct gossiper_config gc;
+	memset(&gc, 0, sizeof(gc));
+	gc.messaging = n->msg;
+	gc.generation = n->id.generation;
+	gc.interval_ms = (unsigned)cfg->gossip_interval_ms;
+	gc.phi_convict_threshold = cfg->phi_convict_threshold;
+	gc.seeds = seeds;
+	gc.n_seeds = (unsigned)cfg->n_seeds;
+	gc.partitioner = "Murmur3Partitioner";
+	rc = gossiper_new(&gc, &n->gossiper, err);
+	if (rc)
+		return rc;
+	char v[64];
+	identity_tokens_encode(n->id.tokens, n->id.n_tokens, n->tokens_value,
+	                       sizeof(n->tokens_value), &n->tokens_value_len);
+	snprintf(v, sizeof(v), "%d", cfg->native_transport_port);
+	char schema[40];
+	schema_uuid_format(schema_current(n->schema)->version, schema);
+	char load[32];
+	snprintf(load, sizeof(load), "%lld", (long long)n->load_bytes);
+	if (gossiper_set_app_str(n->gossiper, APP_DC, cfg->dc) ||
+	    gossiper_set_app_str(n->gossiper, APP_RACK, cfg->rack) ||
+	    gossiper_set_app_state(n->gossiper, APP_TOKENS, n->tokens_value, n->tokens_value_len) ||
+	    gossiper_set_app_str(n->gossiper, APP_SCHEMA, schema) ||
+	    gossiper_set_app_str(n->gossiper, APP_LOAD, load) ||
+	    gossiper_set_app_str(n->gossiper, APP_RPC_ADDRESS,
+	                         strcmp(cfg->broadcast_rpc_address, cfg->rpc_address)
+	                                 ? cfg->broadcast_rpc_address
+	                                 : n->rpc_host) ||
+	    gossiper_set_app_str(n->gossiper, APP_NATIVE_PORT, v) ||
+	    gossiper_set_app_str(n->gossiper, APP_RELEASE_VERSION, COLONNADE_VERSION) ||
+	    gossiper_set_app_str(n->gossiper, APP_STATUS, GOSSIP_STATUS_NORMAL))
+		return cerr_set(err, COL_ENOMEM, "gossip: cannot set our application states");
+	static const struct gossip_listener listener = {
+	        .on_join = on_peer_join,
+	        .on_alive = on_peer_alive,
+	        .on_dead = on_peer_dead,
+	        .on_restart = on_peer_restart,
+	        .on_remove = on_peer_remove,
+	        .on_change = on_peer_change,
+	};
+	rc = gossiper_add_listener(n->gossiper, &listener, n);
+	if (!rc)
+		rc = schema_add_listener(n->schema, on_schema_change, n);
+	if (rc)
+		return cerr_set(err, rc, "gossip: cannot register listeners");
+	rc = gossiper_start(n->gossiper);
+	if (rc)
+		return cerr_set(err, rc, "gossip: cannot start");
+	log_info("node", "gossip on %s:%d every %lld ms, seeds:%s%s", n->listen_host,
+	         cfg->storage_port, (long long)cfg->gossip_interval_ms,
+	         cfg->n_seeds ? " " : " none", cfg->n_seeds ? cfg->seeds[0].host : "");
+	return 0;
+}
+
+/*
+ * The replicated request path: the replica side (MUTATION / READ verbs on
+ * messaging) and the coordinator side (storage_proxy, reading the node's ring
+ * snapshot, liveness and addresses through node_ring_alive/addr).
+ */
+static int start_replication(struct node *n, struct cerr *err)
+{
+	const struct config *cfg = &n->cfg;
+	struct verbs_config vc;
+	memset(&vc, 0, sizeof(vc));
+	vc.msg = n->msg;
+	vc.store = n->store;
+	vc.forward_timeout_ms = (unsigned)cfg->write_request_timeout_ms;
+	int rc = verbs_new(&vc, &n->verbs, err);
+	if (rc)
+		return rc;
+	struct storage_proxy_config sc;
+	memset(&sc, 0, sizeof(sc));
+	sc.msg = n->msg;
+	sc.store = n->store;
+	sc.local_dc = cfg->dc;
+	sc.write_timeout_ms = (unsigned)cfg->write_request_timeout_ms;
+	sc.read_timeout_ms = (unsigned)cfg->read_request_timeout_ms;
+	sc.range_timeout_ms = (unsigned)cfg->range_request_timeout_ms;
+	sc.storage_port = (uint16_t)cfg->storage_port;
+	sc.is_alive = node_ring_alive;
+	sc.alive_ctx = n;
+	sc.addr_of = node_ring_addr;
+	sc.addr_ctx = n;
+	return storage_proxy_new(&sc, &n->sp, err);
+}
+
+/*
+ * Schema in a cluster (coordinator/schema/schema_sync.h): pushes after local DDL,
+ * pulls from peers gossiping another version, and DDL answers held until
+ * every live node gossips our version (or schema_agreement_timeout passed).
+ */
+static int start_schema_sync(struct node *n, struct cerr *err)
+{
+	struct schema_sync_config c;
+	memset(&c, 0, sizeof(c));
+	c.msg = n->msg;
+	c.gossiper = n->gossiper;
+	c.schema = n->schema;
+	/* Pull after a difference lasted a few gossip rounds (a push would have
+	 * ended it by then); as often to one peer. */
+	int64_t iv = n->cfg.gossip_interval_ms * 5;
+	c.pull_delay_ms = (unsigned)(iv < 50 ? 50 : iv > 2000 ? 2000 : iv);
+	c.pull_interval_ms = c.pull_delay_ms;
+	c.agreement_timeout_ms = (unsigned)n->cfg.schema_agreement_timeout_ms;
+	return schema_sync_new(&c, &n->sync, err);
+}
+
+struct ddl_wait {
+	struct node *n;
+	struct exec_req *req;
+};
+
+static void ddl_agreed(void *ctx, bool agreed, unsigned waited_ms)
+{
+	struct ddl_wait *w = ctx;
+	struct exec_req *req = w->req;
+	if (!agreed) {
+		char first[NET_ADDR_STRLEN] = "";
+		unsigned k = w->n->stopping
+		                     ? 0
+		                     : schema_sync_disagreeing(w->n->sync, first, sizeof(first));
+		if (w->n->stopping)
+			snprintf(req->warning, sizeof(req->warning),
+			         "The node is shutting down before all live nodes agreed on the "
+			         "schema "
+			         "version; the change is applied here and will reach the others");
+		else
+			snprintf(req->warning, sizeof(req->warning),
+			         "Schema agreement not reached after %u ms: %u live node(s) (%s%s) "
+			         "report another schema version; the change is applied here and "
+			         "will "
+			         "reach them (check system.peers schema_version)",
+			         waited_ms, k, first, k > 1 ? ", ..." : "");
+		log_warn("node", "DDL answered without schema agreement after %u ms", waited_ms);
+	}
+	free(w);
+	req->done(req);
+}
+
+static void node_ddl_wait(void *ctx, struct exec_req *req)
+{
+	struct node *n = ctx;
+	struct ddl_wait *w = n->sync && n->cfg.schema_agreement_timeout_ms > 0 && !n->stopping
+	                             ? malloc(sizeof(*w))
+	                             : NULL;
+	if (!w) {
+		req->done(req);
+		return;
+	}
+	w->n = n;
+	w->req = req;
+	schema_sync_wait(n->sync, (unsigned)n->cfg.schema_agreement_timeout_ms, ddl_agreed, w);
+}
+
+static int start_cql(struct node *n, struct cerr *err)
+{
+	const struct config *cfg = &n->cfg;
+	int rc = proxy_new_local(n->store, cfg->dc, &n->proxy);
+	if (rc)
+		return cerr_set(err, rc, "cannot create the request proxy");
+	/* Replicated keyspaces go through the storage proxy on the gossip ring. */
+	if (n->sp)
+		proxy_attach_cluster(n->proxy, n->sp, node_ring_ref_cb, n);
+	struct cqlserver_options o;
+	memset(&o, 0, sizeof(o));
+	o.address = n->rpc_host;
+	o.port = (uint16_t)cfg->native_transport_port;
+	o.max_frame_size = (size_t)cfg->native_transport_max_frame_size;
+	o.max_connections = (unsigned)cfg->native_transport_max_concurrent_connections;
+	struct cqlserver_deps d;
+	memset(&d, 0, sizeof(d));
+	d.schema = n->schema;
+	d.store = n->store;
+	d.proxy = n->proxy;
+	d.view = &n->view;
+	d.ddl_wait = node_ddl_wait;
+	d.ddl_ctx = n;
+	rc = cqlserver_new(n->net, &o, &d, &n->cql, err);
+	if (rc)
+		return rc;
+	log_info("node", "CQL native transport on %s:%d (%lld ms after start)", n->rpc_host,
+	         cfg->native_transport_port, (long long)(clock_mono_ms() - n->start_mono_ms));
+	return 0;
+}
+
+/*
+ * A bind address from the config: numeric as is, a host name resolved once
+ * at start (containers name their hosts).  Errors name the key.
+ */
+static int resolve_bind(const char *key, const char *host, char *out, size_t cap, struct cerr *err)
+{
+	struct net_addr a;
+	if (net_addr_parse(host, 0, &a, NULL) == 0 || net_addr_resolve(host, 0, &a, NULL) == 0) {
+		net_addr_host(&a, out, cap);
+		if (strcmp(out, host) != 0)
+			log_info("node", "%s %s resolves to %s", key, host, out);
+		return 0;
+	}
+	return cerr_set(err, COL_ECONFIG, "%s: cannot resolve '%s' to an address", key, host);
+}
+
+/* ---- life cycle ------------------------------------------------------------------------- */
+
+int node_new(const struct config *cfg, struct node **out, struct cerr *err)
+{
+	struct node *n = calloc(1, sizeof(*n));
+	if (!n)
+		return cerr_set(err, COL_ENOMEM, "node: out of memory");
+	n->cfg = *cfg;
+	n->start_mono_ms = clock_mono_ms();
+	/* SIGPIPE: a peer that vanished is an EPIPE on write, not a dead node. */
+	signal(SIGPIPE, SIG_IGN);
+	int rc0 = resolve_bind("listen_address", cfg->listen_address, n->listen_host,
+	                       sizeof(n->listen_host), err);
+	if (!rc0)
+		rc0 = resolve_bind("rpc_address", cfg->rpc_address, n->rpc_host,
+		                   sizeof(n->rpc_host), err);
+	if (rc0) {
+		free(n);
+		return rc0;
+	}
+	if (strcmp(cfg->broadcast_address, cfg->listen_address) != 0)
+		log_warn("node",
+		         "broadcast_address %s differs from listen_address %s: peers learn a "
+		         "node's address from its internode connections, so they will see %s "
+		         "(NAT setups are not supported yet)",
+		         cfg->broadcast_address, cfg->listen_address, cfg->listen_address);
+	n->start_wall_s = clock_wall_s();
+	int rc;
+
+	n->loop = ev_loop_new(EVFLAG_AUTO);
+	if (!n->loop) {
+		free(n);
+		return cerr_set(err, COL_ENOMEM, "node: cannot create the event loop");
+	}
+	rc = net_loop_new(n->loop, &n->net);
+	if (rc) {
+		cerr_set(err, rc, "node: cannot create the network loop");
+		goto fail;
+	}
+
+	/* Storage: the data directory and, in it, who we are. */
+	struct store_options so;
+	store_options_init(&so);
+	so.data_dir = cfg->data_directory;
+	so.sync = cfg->commitlog_sync == CONFIG_SYNC_BATCH ? STORE_SYNC_BATCH : STORE_SYNC_PERIODIC;
+	so.sync_period_ms = (unsigned)cfg->commitlog_sync_period_ms;
+	rc = store_open(&so, &n->store, err);
+	if (rc)
+		goto fail;
+	rc = identity_load(n->store, cfg->num_tokens, clock_wall_s(), &n->id, err);
+	if (rc) {
+		cerr_prefix(err, "data directory %s", cfg->data_directory);
+		goto fail;
+	}
+	char hid[37];
+	identity_uuid_format(n->id.host_id, hid);
+	if (n->id.first_boot)
+		log_info("node", "first boot: host id %s, %zu random tokens, stored in %s", hid,
+		         n->id.n_tokens, cfg->data_directory);
+	else
+		log_info("node", "host id %s with %zu tokens loaded from %s", hid, n->id.n_tokens,
+		         cfg->data_directory);
+	if (!n->id.first_boot && (int)n->id.n_tokens != cfg->num_tokens)
+		log_warn("node",
+		         "num_tokens is %d but this node already owns %zu tokens; keeping them "
+		         "(changing a node's tokens needs a decommission)",
+		         cfg->num_tokens, n->id.n_tokens);
+	log_info("node", "generation %lld", (long long)n->id.generation);
+	n->load_bytes = dir_bytes(n);
+
+	rc = schema_open(n->store, &n->schema, err);
+	if (rc)
+		goto fail;
+
+	n->view.ctx = n;
+	n->view.cluster_name = cfg->cluster_name;
+	n->view.gossip_generation = (int32_t)n->id.generation;
+	n->view.local = view_local;
+	n->view.peers = view_peers;
+
+	ev_init(&n->ring_timer, on_ring_timer);
+	n->ring_timer.data = n;
+	rc = start_gossip(n, err);
+	if (rc)
+		goto fail;
+	node_rebuild_ring(n);
+	rc = start_schema_sync(n, err);
+	if (rc)
+		goto fail;
+	rc = start_replication(n, err);
+	if (rc)
+		goto fail;
+	rc = start_cql(n, err);
+	if (rc)
+		goto fail;
+
+	/* Admin HTTP last: when it answers, everything it reports exists. */
+	rc = admin_new(n->loop, n->listen_host, (uint16_t)cfg->admin_port, node_admin_routes,
+	               node_admin_n_routes, n, &n->admin, err);
+	if (rc)
+		goto fail;
+	log_info("node", "admin HTTP on %s:%d (JSON under /v1/, Prometheus /metrics)",
+	         n->listen_host, cfg->admin_port);
+
+	ev_timer_init(&n->load_timer, on_load_timer, NODE_LOAD_INTERVAL_S, NODE_LOAD_INTERVAL_S);
+	n->load_timer.data = n;
+	ev_timer_start(n->loop, &n->load_timer);
+	*out = n;
+	return 0;
+fail:
+	node_free(n);
+	return rc ? rc : COL_EIO;
+}
+
+int node_run(struct node *n)
+{
+	ev_signal_init(&n->sigterm, on_signal, SIGTERM);
+	ev_signal_init(&n->sigint, on_signal, SIGINT);
+	n->sigterm.data = n->sigint.data = n;
+	ev_signal_start(n->loop, &n->sigterm);
+	ev_signal_start(n->loop, &n->sigint);
+	n->started = true;
+	log_info("node", "node started in %lld ms",
+	         (long long)(clock_mono_ms() - n->start_mono_ms));
+	while (!n->stopping)
+		ev_run(n->loop, 0);
+	ev_signal_stop(n->loop, &n->sigterm);
+	ev_signal_stop(n->loop, &n->sigint);
+	return 0;
+}
+
+void node_stop(struct node *n)
+{
+	n->stopping = true;
+	ev_break(n->loop, EVBREAK_ALL);
+}
+
+void node_free(struct node *n)
+{
+	if (!n)
+		return;
+	int64_t t0 = clock_mono_ms();
+	n->stopping = true;
+	/* Reverse of start-up: stop answering, then leave the cluster, then storage. */
+	if (n->loop) {
+		ev_timer_stop(n->loop, &n->load_timer);
+		ev_timer_stop(n->loop, &n->ring_timer);
+	}
+	admin_free(n->admin);
+	n->admin = NULL;
+	/* DDL answers held for agreement go out (with a warning) before the CQL server closes. */
+	if (n->sync) {
+		schema_sync_stop(n->sync);
+		net_loop_run_pending(n->net);
+	}
+	if (n->cql) {
+		cqlserver_free(n->cql);
+		n->cql = NULL;
+		log_info("node", "stopped accepting CQL clients");
+	}
+	if (n->gossiper) {
+		/* Tell live peers now, so they mark us DOWN without waiting for phi. */
+		gossiper_stop(n->gossiper, true);
+		net_loop_run_pending(n->net);
+		gossiper_free(n->gossiper);
+		n->gossiper = NULL;
+		log_info("node", "left gossip (announced shutdown to live peers)");
+	}
+	if (n->msg) {
+		messaging_free(n->msg);
+		n->msg = NULL;
+	}
+	/* After messaging_free(), which ends their requests in flight. */
+	schema_sync_free(n->sync);
+	n->sync = NULL;
+	storage_proxy_free(n->sp);
+	n->sp = NULL;
+	verbs_free(n->verbs);
+	n->verbs = NULL;
+	if (n->proxy) {
+		proxy_free(n->proxy);
+		n->proxy = NULL;
+	}
+	schema_free(n->schema);
+	n->schema = NULL;
+	if (n->ring) {
+		ring_unref(n->ring);
+		n->ring = NULL;
+	}
+	if (n->store) {
+		struct cerr e = {0};
+		if (store_flush(n->store, &e))
+			log_warn("node", "flush at shutdown: %s", e.msg);
+		store_close(n->store);
+		n->store = NULL;
+		if (n->started)
+			log_info("node", "storage flushed and closed");
+	}
+	if (n->net)
+		net_loop_free(n->net);
+	if (n->loop)
+		ev_loop_destroy(n->loop);
+	if (n->started)
+		log_info("node", "shutdown complete in %lld ms", (long long)(clock_mono_ms() - t0));
+	free(n);
+}
+
+int node_main(const struct config *cfg)
+{
+	log_info("node",
+	         "Colonnade %s starting (pid %d); effective configuration:", COLONNADE_VERSION,
+	         (int)getpid());
+	config_describe(cfg, describe_line, NULL);
+	if (cfg->io_threads != 1)
+		log_info("node", "io_threads=%d: this version runs one event loop per node",
+		         cfg->io_threads);
+	struct node *n = NULL;
+	struct cerr err = {0};
+	int rc = node_new(cfg, &n, &err);
+	if (rc) {
+		log_error("node", "cannot start: %s", err.msg);
+		return 1;
+	}
+	node_run(n);
+	node_free(n);
+	return 0;
+}

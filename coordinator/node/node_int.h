@@ -1,0 +1,119 @@
+/*
+ * node_int.h — struct node's insides, shared by node.c (life cycle, wiring)
+ * and node_admin.c (the admin endpoints).  Nothing outside these two files
+ * includes it.
+ */
+#ifndef COLONNADE_COORDINATOR_NODE_INT_H
+#define COLONNADE_COORDINATOR_NODE_INT_H
+
+#include "coordinator/admin/admin.h"
+#include "coordinator/node/identity.h"
+#include "coordinator/node/node.h"
+#include "coordinator/query/systables.h"
+
+#include "core/net.h"
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct net_loop;
+struct store;
+struct schema;
+struct cqlserver;
+struct messaging;
+struct gossiper;
+struct proxy;
+struct ring;
+struct storage_proxy;
+struct verbs;
+struct schema_sync;
+
+#define NODE_ADDR_MAX 64
+
+struct node {
+	struct config cfg;               /* shallow copy; strings borrowed from node_new's caller */
+	char listen_host[NODE_ADDR_MAX]; /* listen_address, resolved to a numeric address */
+	char rpc_host[NODE_ADDR_MAX];    /* rpc_address, resolved */
+	struct ev_loop *loop;
+	struct net_loop *net;
+	struct store *store;
+	struct schema *schema;
+	struct identity id;
+	struct messaging *msg;
+	struct gossiper *gossiper;
+	struct cqlserver *cql;
+	struct proxy *proxy;
+	struct storage_proxy *sp; /* replicated reads/writes (coordinator side) */
+	struct verbs *verbs;      /* MUTATION / READ handlers (replica side) */
+	struct schema_sync *sync; /* schema push/pull/agreement (schema_sync.h) */
+	struct admin *admin;
+	uint8_t tokens_value[5 + 8 * IDENTITY_MAX_TOKENS]; /* our TOKENS app state */
+	size_t tokens_value_len;
+	struct cluster_view view; /* system.local / system.peers for the CQL server */
+	struct ring *ring;        /* current ring snapshot (core/ring.h), rebuilt from gossip */
+	uint64_t ring_rebuilds;   /* snapshots built (for /metrics) */
+
+	ev_signal sigterm, sigint;
+	ev_timer load_timer;
+	ev_timer ring_timer; /* deferred ring rebuild (node_ring_dirty) */
+	int64_t load_bytes;  /* size of the data directory, refreshed by load_timer */
+	int64_t disk_sst_bytes, disk_sst_files; /* RocksDB SST files, same refresh */
+	int64_t disk_wal_bytes, disk_wal_files; /* RocksDB write-ahead logs */
+	int64_t start_mono_ms;
+	int64_t start_wall_s;
+	bool started; /* node_run() reached the loop */
+	bool stopping;
+	int stop_signal;
+};
+
+/* One endpoint as the admin endpoints and the CQL server's view describe it. */
+struct node_endpoint {
+	bool local;
+	char address[NODE_ADDR_MAX];     /* broadcast (internode) address */
+	char rpc_address[NODE_ADDR_MAX]; /* where clients connect */
+	uint8_t host_id[16];
+	bool has_host_id;
+	char dc[64], rack[64];
+	bool up;
+	const char *state;     /* "NORMAL", "JOINING", "LEAVING", "MOVING", "SHUTDOWN", ... */
+	int64_t load;          /* bytes; -1 unknown */
+	const int64_t *tokens; /* valid during the callback */
+	size_t n_tokens;
+	int64_t generation, heartbeat;
+	char schema_version[40]; /* "" unknown */
+	char release_version[32];
+};
+
+typedef void (*node_endpoint_fn)(void *ctx, const struct node_endpoint *ep);
+/* This node first, then every endpoint gossip knows, on the loop thread. */
+void node_each_endpoint(struct node *n, node_endpoint_fn fn, void *ctx);
+
+/*
+ * The ring: this node and every peer whose gossiped STATUS is NORMAL or
+ * LEAVING (Cassandra's token metadata: joining nodes are pending, LEFT ones
+ * gone), down or not, with their tokens, dc and rack.  Rebuilt on the loop
+ * when gossip reports a join, restart, removal or a change of TOKENS,
+ * STATUS, DC or RACK; requests hold a reference to the snapshot they started
+ * with (ring_ref/ring_unref), so a swap never disturbs them.
+ * node_ring_ref() returns a new reference (NULL before the first build).
+ */
+struct ring *node_ring_ref(struct node *n);
+/* For struct storage_proxy_config: is ring node idx up; its internode address. */
+bool node_ring_alive(void *node, const struct ring *r, size_t idx);
+int node_ring_addr(void *node, const struct ring *r, size_t idx, struct net_addr *out);
+
+/* The admin routes (node_admin.c) and their count. */
+extern const struct admin_route node_admin_routes[];
+extern const size_t node_admin_n_routes;
+
+/*
+ * TOKENS application state: the identity's token encoding (identity.h:
+ * u8 format 1, u32 n, n x i64 big-endian, ascending).  Decode into out[cap].
+ */
+int node_tokens_decode(const uint8_t *p, size_t len, int64_t *out, size_t cap, size_t *n);
+
+/* Resident set size of this process in bytes (0 if unknown). */
+int64_t node_rss_bytes(void);
+
+#endif

@@ -1,0 +1,330 @@
+#include "coordinator/query/systables.h"
+
+#include "coordinator/schema/schema.h"
+#include "core/err.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_VT_COLS 32
+
+/* A row under construction: values by column index, bytes in one buffer. */
+struct rowb {
+	const struct schema_table *t;
+	struct buf data;
+	size_t off[MAX_VT_COLS];
+	int32_t len[MAX_VT_COLS];
+	systables_row_fn emit;
+	void *ctx;
+	int rc;
+};
+
+static void rowb_start(struct rowb *r)
+{
+	buf_reset(&r->data);
+	for (uint32_t i = 0; i < MAX_VT_COLS; i++)
+		r->len[i] = -1;
+}
+
+static int col_index(const struct schema_table *t, const char *name)
+{
+	for (uint32_t i = 0; i < t->n_cols; i++)
+		if (strcmp(t->cols[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void set_bytes(struct rowb *r, const char *col, const void *p, size_t n)
+{
+	int i = col_index(r->t, col);
+	if (i < 0 || i >= MAX_VT_COLS)
+		return;
+	r->off[i] = r->data.len;
+	r->len[i] = (int32_t)n;
+	buf_put(&r->data, p, n);
+}
+
+static void set_text(struct rowb *r, const char *col, const char *s)
+{
+	if (s)
+		set_bytes(r, col, s, strlen(s));
+}
+
+static void set_int(struct rowb *r, const char *col, int32_t v)
+{
+	uint8_t b[4];
+	be32_store(b, (uint32_t)v);
+	set_bytes(r, col, b, 4);
+}
+
+static void set_double(struct rowb *r, const char *col, double d)
+{
+	uint64_t u;
+	memcpy(&u, &d, 8);
+	uint8_t b[8];
+	be64_store(b, u);
+	set_bytes(r, col, b, 8);
+}
+
+static void set_bool(struct rowb *r, const char *col, bool v)
+{
+	uint8_t b = v ? 1 : 0;
+	set_bytes(r, col, &b, 1);
+}
+
+/* Collections of text: set/list ([int n] + n x [int len][bytes]), map (pairs). */
+static void set_text_coll(struct rowb *r, const char *col, const char *const *items, size_t n)
+{
+	int i = col_index(r->t, col);
+	if (i < 0 || i >= MAX_VT_COLS)
+		return;
+	r->off[i] = r->data.len;
+	buf_put_u32be(&r->data, (uint32_t)n);
+	for (size_t k = 0; k < n; k++) {
+		size_t l = strlen(items[k]);
+		buf_put_u32be(&r->data, (uint32_t)l);
+		buf_put(&r->data, items[k], l);
+	}
+	r->len[i] = (int32_t)(r->data.len - r->off[i]);
+}
+
+static void set_text_map(struct rowb *r, const char *col, const char *const *kv, size_t npairs)
+{
+	set_text_coll(r, col, kv, npairs * 2);
+	int i = col_index(r->t, col);
+	if (i >= 0 && i < MAX_VT_COLS)
+		be32_store(r->data.data + r->off[i], (uint32_t)npairs);
+}
+
+static int rowb_emit(struct rowb *r)
+{
+	if (r->rc)
+		return r->rc;
+	if (!buf_ok(&r->data))
+		return r->rc = COL_ENOMEM;
+	struct cql_slice vals[MAX_VT_COLS];
+	for (uint32_t i = 0; i < r->t->n_cols && i < MAX_VT_COLS; i++) {
+		vals[i].len = r->len[i];
+		vals[i].p = r->len[i] >= 0 ? r->data.data + r->off[i] : NULL;
+	}
+	r->rc = r->emit(r->ctx, vals);
+	return r->rc;
+}
+
+/* ---- system.local / system.peers ------------------------------------------------------------ */
+
+struct node_ctx {
+	struct rowb *r;
+	const struct schema_snap *snap;
+	const struct cluster_view *view;
+	bool local;
+};
+
+static void token_strings(const struct cluster_node_info *n, char (*buf)[24], const char **ptrs,
+                          size_t max)
+{
+	for (size_t i = 0; i < n->n_tokens && i < max; i++) {
+		snprintf(buf[i], 24, "%lld", (long long)n->tokens[i]);
+		ptrs[i] = buf[i];
+	}
+}
+
+#define MAX_TOKENS 1024
+
+static void emit_node(void *ectx, const struct cluster_node_info *n)
+{
+	struct node_ctx *nc = ectx;
+	struct rowb *r = nc->r;
+	if (r->rc)
+		return;
+	rowb_start(r);
+	if (nc->local) {
+		set_text(r, "key", "local");
+		set_text(r, "bootstrapped", "COMPLETED");
+		set_bytes(r, "broadcast_address", n->addr, n->addr_len);
+		set_bytes(r, "listen_address", n->addr, n->addr_len);
+		set_text(r, "cluster_name", nc->view->cluster_name);
+		set_text(r, "cql_version", SYSTABLES_CQL_VERSION);
+		set_int(r, "gossip_generation", nc->view->gossip_generation);
+		set_text(r, "native_protocol_version", "4");
+		set_text(r, "partitioner", SYSTABLES_PARTITIONER);
+		set_bytes(r, "schema_version", nc->snap->version, 16);
+	} else {
+		set_bytes(r, "peer", n->addr, n->addr_len);
+		set_bytes(r, "preferred_ip", n->addr, n->addr_len);
+		if (n->has_schema_version)
+			set_bytes(r, "schema_version", n->schema_version, 16);
+	}
+	set_text(r, "data_center", n->dc);
+	set_text(r, "rack", n->rack);
+	set_bytes(r, "host_id", n->host_id, 16);
+	set_text(r, "release_version",
+	         n->release_version ? n->release_version : SYSTABLES_RELEASE_VERSION);
+	set_bytes(r, "rpc_address", n->rpc_addr, n->rpc_addr_len);
+	if (n->n_tokens) {
+		size_t nt = n->n_tokens < MAX_TOKENS ? n->n_tokens : MAX_TOKENS;
+		char(*tb)[24] = malloc(nt * 24);
+		const char **tp = malloc(nt * sizeof(*tp));
+		if (!tb || !tp) {
+			free(tb);
+			free(tp);
+			r->rc = COL_ENOMEM;
+			return;
+		}
+		token_strings(n, tb, tp, nt);
+		set_text_coll(r, "tokens", tp, nt);
+		free(tb);
+		free(tp);
+	}
+	rowb_emit(r);
+}
+
+/* ---- system_schema ------------------------------------------------------------------------ */
+
+static void keyspace_rows(struct rowb *r, const struct schema_keyspace *k)
+{
+	rowb_start(r);
+	set_text(r, "keyspace_name", k->name);
+	set_bool(r, "durable_writes", k->durable_writes);
+	const char *kv[130];
+	size_t n = 0;
+	/* map<text,text> is sorted by key, as Cassandra stores it */
+	const char *keys[64];
+	uint32_t nk = k->n_repl < 64 ? k->n_repl : 64;
+	for (uint32_t i = 0; i < nk; i++)
+		keys[i] = k->repl_keys[i];
+	uint32_t order[64];
+	for (uint32_t i = 0; i < nk; i++)
+		order[i] = i;
+	for (uint32_t i = 1; i < nk; i++)
+		for (uint32_t j = i; j > 0 && strcmp(keys[order[j - 1]], keys[order[j]]) > 0; j--) {
+			uint32_t t = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+	for (uint32_t i = 0; i < nk; i++) {
+		kv[n++] = k->repl_keys[order[i]];
+		kv[n++] = k->repl_vals[order[i]];
+	}
+	set_text_map(r, "replication", kv, n / 2);
+	rowb_emit(r);
+}
+
+static void table_row(struct rowb *r, const struct schema_table *t)
+{
+	rowb_start(r);
+	set_text(r, "keyspace_name", t->ks->name);
+	set_text(r, "table_name", t->name);
+	set_double(r, "bloom_filter_fp_chance", 0.01);
+	static const char *const caching[] = {"keys", "ALL", "rows_per_partition", "NONE"};
+	set_text_map(r, "caching", caching, 2);
+	set_bool(r, "cdc", false);
+	set_text(r, "comment", t->comment ? t->comment : "");
+	static const char *const compaction[] = {
+	        "class", "org.apache.cassandra.db.compaction.LeveledCompactionStrategy"};
+	set_text_map(r, "compaction", compaction, 1);
+	static const char *const compression[] = {
+	        "chunk_length_in_kb", "64", "class",
+	        "org.apache.cassandra.io.compress.ZstdCompressor"};
+	set_text_map(r, "compression", compression, 2);
+	set_double(r, "crc_check_chance", 1.0);
+	set_double(r, "dclocal_read_repair_chance", 0.0);
+	set_int(r, "default_time_to_live", t->default_time_to_live);
+	set_text_map(r, "extensions", NULL, 0);
+	static const char *const flags[] = {"compound"};
+	set_text_coll(r, "flags", flags, 1);
+	set_int(r, "gc_grace_seconds", t->gc_grace_seconds);
+	set_bytes(r, "id", t->id, 16);
+	set_int(r, "max_index_interval", 2048);
+	set_int(r, "memtable_flush_period_in_ms", 0);
+	set_int(r, "min_index_interval", 128);
+	set_double(r, "read_repair_chance", 0.0);
+	set_text(r, "speculative_retry", "99PERCENTILE");
+	rowb_emit(r);
+}
+
+static void column_rows(struct rowb *r, const struct schema_table *t, struct buf *tmp)
+{
+	/* Cassandra orders this table by column_name (its clustering column). */
+	uint32_t order[512];
+	uint32_t n = t->n_cols < 512 ? t->n_cols : 512;
+	for (uint32_t i = 0; i < n; i++)
+		order[i] = i;
+	for (uint32_t i = 1; i < n; i++)
+		for (uint32_t j = i;
+		     j > 0 && strcmp(t->cols[order[j - 1]].name, t->cols[order[j]].name) > 0; j--) {
+			uint32_t x = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = x;
+		}
+	for (uint32_t k = 0; k < n && !r->rc; k++) {
+		const struct schema_column *c = &t->cols[order[k]];
+		rowb_start(r);
+		set_text(r, "keyspace_name", t->ks->name);
+		set_text(r, "table_name", t->name);
+		set_text(r, "column_name", c->name);
+		set_text(r, "clustering_order",
+		         c->kind == SCHEMA_COL_CLUSTERING ? (c->desc ? "desc" : "asc") : "none");
+		set_bytes(r, "column_name_bytes", c->name, strlen(c->name));
+		set_text(r, "kind", schema_col_kind_name(c->kind));
+		set_int(r, "position", c->position);
+		buf_reset(tmp);
+		cqltype_name(c->type, tmp);
+		set_bytes(r, "type", tmp->data, tmp->len);
+		rowb_emit(r);
+	}
+}
+
+int systables_scan(const struct schema_snap *snap, const struct cluster_view *view,
+                   const struct schema_table *t, const char *ks_filter, const char *name_filter,
+                   systables_row_fn emit, void *ctx)
+{
+	if (t->n_cols > MAX_VT_COLS)
+		return COL_EINVAL;
+	struct rowb r = {.t = t, .emit = emit, .ctx = ctx};
+	buf_init(&r.data);
+	const char *ks = t->ks->name;
+	int rc = 0;
+	if (strcmp(ks, "system") == 0) {
+		struct node_ctx nc = {.r = &r, .snap = snap, .view = view};
+		if (strcmp(t->name, "local") == 0) {
+			nc.local = true;
+			view->local(view->ctx, emit_node, &nc);
+		} else if (strcmp(t->name, "peers") == 0) {
+			view->peers(view->ctx, emit_node, &nc);
+		} else {
+			rc = COL_ENOTFOUND;
+		}
+	} else if (strcmp(ks, "system_schema") == 0) {
+		struct buf tmp;
+		buf_init(&tmp);
+		for (uint32_t i = 0; i < snap->n_keyspaces && !r.rc; i++) {
+			const struct schema_keyspace *k = snap->keyspaces[i];
+			if (ks_filter && strcmp(k->name, ks_filter) != 0)
+				continue;
+			if (strcmp(t->name, "keyspaces") == 0) {
+				keyspace_rows(&r, k);
+				continue;
+			}
+			bool tables = strcmp(t->name, "tables") == 0;
+			bool columns = strcmp(t->name, "columns") == 0;
+			if (!tables && !columns)
+				continue; /* types, functions, ...: empty */
+			for (uint32_t j = 0; j < k->n_tables && !r.rc; j++) {
+				const struct schema_table *tt = k->tables[j];
+				if (name_filter && strcmp(tt->name, name_filter) != 0)
+					continue;
+				if (tables)
+					table_row(&r, tt);
+				else
+					column_rows(&r, tt, &tmp);
+			}
+		}
+		buf_release(&tmp);
+	} else {
+		rc = COL_ENOTFOUND;
+	}
+	buf_release(&r.data);
+	return rc ? rc : r.rc;
+}

@@ -1,0 +1,411 @@
+#include "coordinator/replication/proxy.h"
+
+#include "coordinator/schema/schema.h"
+#include "coordinator/replication/storage_proxy.h"
+#include "core/ring.h"
+#include "core/cqlproto.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Row-callback stops are signalled with this value; it is not an error. */
+#define PROXY_STOP 1
+
+enum pending_kind { PENDING_WRITE, PENDING_READ, PENDING_SCAN };
+
+/* A request queued while deferring (tests): its borrowed arguments, as given. */
+struct pending {
+	enum pending_kind kind;
+	const struct schema_keyspace *ks;
+	uint16_t cl;
+	struct store_mutation *const *muts;
+	size_t n;
+	enum proxy_write_type wt;
+	const struct proxy_read *rd;
+	const struct proxy_scan *sc;
+	store_row_fn row_fn;
+	void *row_ctx;
+	proxy_done_fn done;
+	void *ctx;
+};
+
+struct proxy {
+	struct store *store;
+	char dc[64];
+	struct proxy_stats stats;
+	bool defer;
+	struct pending *pend;
+	size_t n_pend, cap_pend;
+	/* cluster mode (proxy_attach_cluster) */
+	struct storage_proxy *sp;
+	proxy_ring_fn ring_ref;
+	void *ring_ctx;
+};
+
+static bool defer_push(struct proxy *p, const struct pending *x)
+{
+	if (!p->defer)
+		return false;
+	if (p->n_pend == p->cap_pend) {
+		size_t nc = p->cap_pend ? p->cap_pend * 2 : 16;
+		struct pending *np = realloc(p->pend, nc * sizeof(*np));
+		if (!np)
+			return false; /* run it now rather than lose it */
+		p->pend = np;
+		p->cap_pend = nc;
+	}
+	p->pend[p->n_pend++] = *x;
+	return true;
+}
+
+const char *proxy_write_type_name(enum proxy_write_type t)
+{
+	switch (t) {
+	case PROXY_WRITE_BATCH: return "BATCH";
+	case PROXY_WRITE_UNLOGGED_BATCH: return "UNLOGGED_BATCH";
+	default: return "SIMPLE";
+	}
+}
+
+int proxy_new_local(struct store *store, const char *local_dc, struct proxy **out)
+{
+	struct proxy *p = calloc(1, sizeof(*p));
+	if (!p)
+		return COL_ENOMEM;
+	p->store = store;
+	snprintf(p->dc, sizeof(p->dc), "%s", local_dc ? local_dc : "datacenter1");
+	*out = p;
+	return 0;
+}
+
+void proxy_free(struct proxy *p)
+{
+	if (p)
+		free(p->pend);
+	free(p);
+}
+
+void proxy_attach_cluster(struct proxy *p, struct storage_proxy *sp, proxy_ring_fn ring_ref,
+                          void *ctx)
+{
+	p->sp = sp;
+	p->ring_ref = ring_ref;
+	p->ring_ctx = ctx;
+}
+
+/*
+ * Decide whether ks's request goes to the replicas.  Returns 1 with *ring (a
+ * reference the caller drops) and *rep filled; 0 for the local path; or a
+ * negative code with res filled (a replication map that no longer parses).
+ * The replication map is parsed per request: a few string compares, far
+ * below the cost of one message.
+ */
+static int cluster_route(struct proxy *p, const struct schema_keyspace *ks, struct ring **ring,
+                         struct replication *rep, struct proxy_result *res)
+{
+	if (!p->sp || ks->virtual_)
+		return 0;
+	struct cerr e = {0};
+	if (replication_parse((const char *const *)ks->repl_keys,
+	                      (const char *const *)ks->repl_vals, ks->n_repl, rep, &e)) {
+		res->code = COL_EINVAL;
+		snprintf(res->msg, sizeof(res->msg), "keyspace '%.64s': %.160s", ks->name, e.msg);
+		return res->code;
+	}
+	if (rep->cls == REPL_LOCAL)
+		return 0;
+	*ring = p->ring_ref(p->ring_ctx);
+	return *ring ? 1 : 0;
+}
+
+/* Levels no replica count can make valid for the operation. */
+static int invalid_level(uint16_t cl, bool write, struct proxy_result *res)
+{
+	if (write && (cl == CL_SERIAL || cl == CL_LOCAL_SERIAL)) {
+		res->code = COL_EINVAL;
+		snprintf(res->msg, sizeof(res->msg),
+		         "You must use conditional updates for serializable writes");
+		return res->code;
+	}
+	if (!write && cl == CL_ANY) {
+		res->code = COL_EINVAL;
+		snprintf(res->msg, sizeof(res->msg),
+		         "ANY ConsistencyLevel is only supported for writes");
+		return res->code;
+	}
+	if (!cql_consistency_name(cl)) {
+		res->code = COL_EINVAL;
+		snprintf(res->msg, sizeof(res->msg), "Unknown consistency level 0x%04x", cl);
+		return res->code;
+	}
+	return 0;
+}
+
+/*
+ * Start a request's result and decide its path: > 0 replicas (*ring, *rep
+ * set; the caller drops the ring), 0 local, < 0 refused (res filled).
+ */
+static int route_request(struct proxy *p, const struct schema_keyspace *ks, uint16_t cl, bool write,
+                         struct proxy_result *res, struct ring **ring, struct replication *rep)
+{
+	memset(res, 0, sizeof(*res));
+	res->cl = cl;
+	if (invalid_level(cl, write, res))
+		return res->code;
+	return cluster_route(p, ks, ring, rep, res);
+}
+
+void proxy_set_defer(struct proxy *p, bool defer)
+{
+	p->defer = defer;
+}
+
+size_t proxy_run_deferred(struct proxy *p)
+{
+	size_t ran = 0;
+	bool was = p->defer;
+	while (p->n_pend) {
+		/* take the oldest; completions may queue more behind it */
+		struct pending x = p->pend[0];
+		memmove(p->pend, p->pend + 1, (p->n_pend - 1) * sizeof(*p->pend));
+		p->n_pend--;
+		p->defer = false;
+		if (x.kind == PENDING_WRITE)
+			proxy_write(p, x.ks, x.cl, x.muts, x.n, x.wt, x.done, x.ctx);
+		else if (x.kind == PENDING_READ)
+			proxy_read_partition(p, x.ks, x.cl, x.rd, x.row_fn, x.row_ctx, x.done,
+			                     x.ctx);
+		else
+			proxy_scan(p, x.ks, x.cl, x.sc, x.row_fn, x.row_ctx, x.done, x.ctx);
+		p->defer = was;
+		ran++;
+	}
+	return ran;
+}
+
+void proxy_get_stats(const struct proxy *p, struct proxy_stats *out)
+{
+	*out = p->stats;
+}
+
+/* Replication factors of ks: total, in our dc, and the quorum EACH_QUORUM needs
+ * from datacenters other than ours (which this node cannot reach). */
+struct rf_info {
+	int total, local, each_remote_required;
+	bool simple;
+};
+
+static struct rf_info rf_of(const struct proxy *p, const struct schema_keyspace *ks)
+{
+	struct rf_info r = {0};
+	r.simple = ks->n_repl > 0 && strstr(ks->repl_vals[0], "SimpleStrategy");
+	if (ks->virtual_) {
+		r.total = r.local = 1;
+		return r;
+	}
+	for (uint32_t i = 1; i < ks->n_repl; i++) {
+		int rf = atoi(ks->repl_vals[i]);
+		if (r.simple) {
+			if (strcmp(ks->repl_keys[i], "replication_factor") == 0)
+				r.total = r.local = rf;
+			continue;
+		}
+		r.total += rf;
+		if (strcmp(ks->repl_keys[i], p->dc) == 0)
+			r.local = rf;
+		else if (rf > 0)
+			r.each_remote_required += rf / 2 + 1;
+	}
+	return r;
+}
+
+int proxy_check(struct proxy *p, const struct schema_keyspace *ks, uint16_t cl, bool write,
+                struct proxy_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->cl = cl;
+	if (invalid_level(cl, write, res))
+		return res->code;
+	if (p->sp) {
+		struct ring *ring = NULL;
+		struct replication rep;
+		int route = cluster_route(p, ks, &ring, &rep, res);
+		if (ring)
+			ring_unref(ring);
+		if (route < 0)
+			return route;
+		if (route > 0)
+			return 0; /* Unavailable is decided per token by the request */
+	}
+	struct rf_info rf = rf_of(p, ks);
+	int alive = rf.local >= 1 ? 1 : 0; /* this node, when it is a replica */
+	int required;
+	switch (cl) {
+	case CL_ANY: return 0; /* a hint satisfies ANY */
+	case CL_ONE:
+	case CL_LOCAL_ONE: required = 1; break;
+	case CL_TWO: required = 2; break;
+	case CL_THREE: required = 3; break;
+	case CL_QUORUM: required = rf.total / 2 + 1; break;
+	case CL_LOCAL_QUORUM: required = rf.local / 2 + 1; break;
+	case CL_EACH_QUORUM:
+		required = rf.local / 2 + 1;
+		if (rf.each_remote_required) {
+			/* Other datacenters' replicas are unreachable from a lone node. */
+			res->code = COL_EUNAVAILABLE;
+			res->required = rf.each_remote_required;
+			res->alive = 0;
+			p->stats.unavailables++;
+			snprintf(res->msg, sizeof(res->msg),
+			         "Cannot achieve consistency level EACH_QUORUM");
+			return res->code;
+		}
+		break;
+	case CL_ALL: required = rf.total; break;
+	case CL_SERIAL:
+	case CL_LOCAL_SERIAL:
+		required = cl == CL_SERIAL ? rf.total / 2 + 1 : rf.local / 2 + 1;
+		break;
+	default:
+		res->code = COL_EINVAL;
+		snprintf(res->msg, sizeof(res->msg), "Unknown consistency level 0x%04x", cl);
+		return res->code;
+	}
+	if (required < 1)
+		required = 1;
+	if (required > alive) {
+		res->code = COL_EUNAVAILABLE;
+		res->required = required;
+		res->alive = alive;
+		p->stats.unavailables++;
+		snprintf(res->msg, sizeof(res->msg), "Cannot achieve consistency level %s",
+		         cql_consistency_name(cl));
+		return res->code;
+	}
+	return 0;
+}
+
+void proxy_write(struct proxy *p, const struct schema_keyspace *ks, uint16_t cl,
+                 struct store_mutation *const *muts, size_t n, enum proxy_write_type wt,
+                 proxy_done_fn done, void *ctx)
+{
+	struct pending x = {.kind = PENDING_WRITE,
+	                    .ks = ks,
+	                    .cl = cl,
+	                    .muts = muts,
+	                    .n = n,
+	                    .wt = wt,
+	                    .done = done,
+	                    .ctx = ctx};
+	if (defer_push(p, &x))
+		return;
+	struct proxy_result res;
+	struct ring *ring = NULL;
+	struct replication rep;
+	int route = route_request(p, ks, cl, true, &res, &ring, &rep);
+	if (route > 0) {
+		p->stats.writes += n;
+		storage_proxy_write(p->sp, ring, &rep, cl, muts, n, wt, done, ctx);
+		ring_unref(ring);
+		return;
+	}
+	if (route < 0 || proxy_check(p, ks, cl, true, &res)) {
+		res.write_type = wt;
+		res.write = true;
+		done(ctx, &res);
+		return;
+	}
+	res.write_type = wt;
+	res.write = true;
+	for (size_t i = 0; i < n; i++) {
+		struct cerr e = {0};
+		int rc = store_apply(p->store, muts[i], &e);
+		if (rc) {
+			res.code = rc;
+			snprintf(res.msg, sizeof(res.msg), "%s", e.msg);
+			done(ctx, &res);
+			return;
+		}
+		p->stats.writes++;
+	}
+	done(ctx, &res);
+}
+
+void proxy_read_partition(struct proxy *p, const struct schema_keyspace *ks, uint16_t cl,
+                          const struct proxy_read *rd, store_row_fn row_fn, void *row_ctx,
+                          proxy_done_fn done, void *ctx)
+{
+	struct pending x = {.kind = PENDING_READ,
+	                    .ks = ks,
+	                    .cl = cl,
+	                    .rd = rd,
+	                    .row_fn = row_fn,
+	                    .row_ctx = row_ctx,
+	                    .done = done,
+	                    .ctx = ctx};
+	if (defer_push(p, &x))
+		return;
+	struct proxy_result res;
+	struct ring *ring = NULL;
+	struct replication rep;
+	int route = route_request(p, ks, cl, false, &res, &ring, &rep);
+	if (route > 0) {
+		p->stats.reads++;
+		storage_proxy_read_partition(p->sp, ring, &rep, cl, rd, row_fn, row_ctx, done, ctx);
+		ring_unref(ring);
+		return;
+	}
+	if (route < 0 || proxy_check(p, ks, cl, false, &res)) {
+		done(ctx, &res);
+		return;
+	}
+	struct cerr e = {0};
+	int rc = store_read_partition(rd->table, rd->pk, rd->n_pk, rd->slice, rd->flags, rd->limit,
+	                              rd->now_s, row_fn, row_ctx, &e);
+	p->stats.reads++;
+	if (rc < 0) {
+		res.code = rc;
+		snprintf(res.msg, sizeof(res.msg), "%s", e.msg);
+	}
+	done(ctx, &res);
+}
+
+void proxy_scan(struct proxy *p, const struct schema_keyspace *ks, uint16_t cl,
+                const struct proxy_scan *sc, store_row_fn row_fn, void *row_ctx, proxy_done_fn done,
+                void *ctx)
+{
+	struct pending x = {.kind = PENDING_SCAN,
+	                    .ks = ks,
+	                    .cl = cl,
+	                    .sc = sc,
+	                    .row_fn = row_fn,
+	                    .row_ctx = row_ctx,
+	                    .done = done,
+	                    .ctx = ctx};
+	if (defer_push(p, &x))
+		return;
+	struct proxy_result res;
+	struct ring *ring = NULL;
+	struct replication rep;
+	int route = route_request(p, ks, cl, false, &res, &ring, &rep);
+	if (route > 0) {
+		p->stats.scans++;
+		storage_proxy_scan(p->sp, ring, &rep, cl, sc, row_fn, row_ctx, done, ctx);
+		ring_unref(ring);
+		return;
+	}
+	if (route < 0 || proxy_check(p, ks, cl, false, &res)) {
+		done(ctx, &res);
+		return;
+	}
+	struct cerr e = {0};
+	int rc = store_scan(sc->table, sc->start, sc->end, sc->after, 0, sc->limit, sc->now_s,
+	                    row_fn, row_ctx, &e);
+	p->stats.scans++;
+	if (rc < 0) {
+		res.code = rc;
+		snprintf(res.msg, sizeof(res.msg), "%s", e.msg);
+	}
+	done(ctx, &res);
+}

@@ -1,0 +1,882 @@
+/*
+ * verbs.c — replica-side MUTATION and READ handlers, cross-DC forwarding, and
+ * the READ RESULT codec.  Formats: verbs.h.
+ */
+#include "coordinator/replication/verbs.h"
+
+#include "core/log.h"
+#include "core/msgpk.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+/* A forwarded mutation in flight to one peer; recycled through a free list. */
+struct fwd {
+	struct verbs *v;
+	struct net_addr coordinator;
+	uint64_t write_id;
+	uint32_t slot;
+	struct fwd *next_free;
+};
+
+struct verbs {
+	struct messaging *msg;
+	struct store *store;
+	unsigned forward_timeout_ms;
+	unsigned max_forwards;
+	unsigned forwards_in_flight;
+	struct fwd *free_fwds;
+	struct buf scratch; /* digest reads */
+	struct verbs_stats stats;
+};
+
+/* ---- encoding helpers --------------------------------------------------------------------------
+ */
+
+static size_t put_array32(struct buf *b)
+{
+	size_t at = b->len;
+	buf_put_u8(b, 0xdd);
+	buf_put_u32be(b, 0);
+	return at;
+}
+
+static void patch_array32(struct buf *b, size_t at, uint32_t n)
+{
+	if (buf_ok(b))
+		buf_patch_u32be(b, at + 1, n);
+}
+
+static void put_values(struct buf *b, const struct store_value *v, size_t n)
+{
+	msgpk_put_array(b, (uint32_t)n);
+	for (size_t i = 0; i < n; i++)
+		msgpk_put_bin(b, v[i].p, v[i].len);
+}
+
+void verbs_put_mutation(struct buf *b, const void *mut, size_t len, uint64_t write_id,
+                        const struct verbs_forward *fwd, size_t n)
+{
+	msgpk_put_array(b, 2);
+	buf_put(b, mut, len);
+	if (n == 0) {
+		msgpk_put_nil(b);
+		return;
+	}
+	msgpk_put_array(b, 2);
+	msgpk_put_uint(b, write_id);
+	msgpk_put_array(b, (uint32_t)n);
+	for (size_t i = 0; i < n; i++) {
+		char host[NET_ADDR_STRLEN];
+		net_addr_host(&fwd[i].addr, host, sizeof(host));
+		msgpk_put_array(b, 3);
+		msgpk_put_cstr(b, host);
+		msgpk_put_uint(b, net_addr_port(&fwd[i].addr));
+		msgpk_put_uint(b, fwd[i].slot);
+	}
+}
+
+void verbs_put_relay_ack(struct buf *b, uint64_t write_id, uint32_t slot, int status)
+{
+	msgpk_put_array(b, 3);
+	msgpk_put_uint(b, write_id);
+	msgpk_put_uint(b, slot);
+	msgpk_put_int(b, status);
+}
+
+int verbs_decode_relay_ack(const uint8_t *p, size_t len, uint64_t *write_id, uint32_t *slot,
+                           int *status)
+{
+	struct bufreader r;
+	bufreader_init(&r, p, len);
+	uint64_t id, s;
+	int64_t st;
+	if (msgpk_expect_array(&r, 3) || msgpk_read_uint(&r, &id) ||
+	    msgpk_read_uint_max(&r, UINT32_MAX, &s) || msgpk_read_int(&r, &st) ||
+	    bufreader_left(&r) != 0 || st > 0 || st < COL_ERR_MIN_)
+		return COL_ECORRUPT;
+	*write_id = id;
+	*slot = (uint32_t)s;
+	*status = (int)st;
+	return 0;
+}
+
+void verbs_put_read(struct buf *b, const struct verbs_read *rd)
+{
+	msgpk_put_array(b, 6);
+	msgpk_put_uint(b, (uint64_t)rd->kind);
+	msgpk_put_bin(b, rd->table_id, 16);
+	msgpk_put_int(b, rd->now_s);
+	msgpk_put_uint(b, rd->flags & STORE_READ_REVERSE);
+	msgpk_put_uint(b, rd->limit);
+	if (rd->kind == VERBS_READ_RANGE) {
+		msgpk_put_array(b, 3);
+		msgpk_put_int(b, rd->start);
+		msgpk_put_int(b, rd->end);
+		if (!rd->after) {
+			msgpk_put_nil(b);
+			return;
+		}
+		msgpk_put_array(b, 3);
+		msgpk_put_int(b, rd->after->token);
+		msgpk_put_bin(b, rd->after->key, rd->after->key_len);
+		if (rd->after->ck)
+			put_values(b, rd->after->ck, rd->after->n_ck);
+		else
+			msgpk_put_nil(b);
+		return;
+	}
+	msgpk_put_array(b, 2);
+	put_values(b, rd->pk, rd->n_pk);
+	if (!rd->slice) {
+		msgpk_put_nil(b);
+		return;
+	}
+	msgpk_put_array(b, 4);
+	put_values(b, rd->slice->start, rd->slice->n_start);
+	msgpk_put_bool(b, rd->slice->start_incl);
+	put_values(b, rd->slice->end, rd->slice->n_end);
+	msgpk_put_bool(b, rd->slice->end_incl);
+}
+
+uint64_t verbs_digest(const void *result, size_t len)
+{
+	return XXH3_64bits(result, len);
+}
+
+/* ---- the READ RESULT encoder (a store_row_fn) -------------------------------------------------
+ */
+
+struct enc {
+	struct buf *out;
+	size_t parts_at;
+	uint32_t n_parts;
+	bool in_part;
+	size_t rows_at;
+	uint32_t n_rows;
+	int64_t token;
+	struct buf key; /* the open partition's key */
+};
+
+static void put_deletion(struct buf *b, const struct store_deletion *d)
+{
+	if (d->ts == INT64_MIN) {
+		msgpk_put_nil(b);
+		return;
+	}
+	msgpk_put_array(b, 2);
+	msgpk_put_int(b, d->ts);
+	msgpk_put_int(b, d->ldt);
+}
+
+static void enc_close_part(struct enc *e)
+{
+	if (e->in_part)
+		patch_array32(e->out, e->rows_at, e->n_rows);
+	e->in_part = false;
+}
+
+static int enc_row(void *ctx, const struct store_partition *p, const struct store_row *r)
+{
+	struct enc *e = ctx;
+	struct buf *b = e->out;
+	if (!e->in_part || e->token != p->token || e->key.len != p->key_len ||
+	    memcmp(e->key.data, p->key, p->key_len) != 0) {
+		enc_close_part(e);
+		e->in_part = true;
+		e->token = p->token;
+		buf_reset(&e->key);
+		buf_put(&e->key, p->key, p->key_len);
+		e->n_parts++;
+		msgpk_put_array(b, 5);
+		msgpk_put_int(b, p->token);
+		msgpk_put_bin(b, p->key, p->key_len);
+		put_values(b, p->pk, p->n_pk);
+		put_deletion(b, &p->deletion);
+		e->rows_at = put_array32(b);
+		e->n_rows = 0;
+	}
+	e->n_rows++;
+	msgpk_put_array(b, 5);
+	msgpk_put_bool(b, r->is_static);
+	put_values(b, r->ck, r->is_static ? 0 : r->n_ck);
+	if (r->has_marker) {
+		msgpk_put_array(b, 3);
+		msgpk_put_int(b, r->marker_ts);
+		msgpk_put_int(b, r->marker_ttl);
+		msgpk_put_int(b, r->marker_expiry_s);
+	} else {
+		msgpk_put_nil(b);
+	}
+	put_deletion(b, &r->deletion);
+	msgpk_put_array(b, (uint32_t)r->n_cells);
+	for (size_t i = 0; i < r->n_cells; i++) {
+		const struct store_cell *c = &r->cells[i];
+		msgpk_put_array(b, 7);
+		msgpk_put_uint(b, c->col);
+		if (c->path)
+			msgpk_put_bin(b, c->path, c->path_len);
+		else
+			msgpk_put_nil(b);
+		msgpk_put_int(b, c->ts);
+		msgpk_put_bool(b, c->tombstone);
+		if (c->tombstone) {
+			msgpk_put_nil(b);
+			msgpk_put_int(b, 0);
+			msgpk_put_int(b, c->ldt);
+		} else {
+			msgpk_put_bin(b, c->value, c->value_len);
+			msgpk_put_int(b, c->ttl);
+			msgpk_put_int(b, c->expiry_s);
+		}
+	}
+	return buf_ok(b) && buf_ok(&e->key) ? 0 : COL_ENOMEM;
+}
+
+/*
+ * A partition whose rows are all gone (a partition tombstone shadows them, or
+ * it never had rows) produces no row, so storage's read reports no partition
+ * deletion for it.  Digests and read repair need it: find the partition
+ * tombstone key (storage.h KEY LAYOUT: token ^ 2^63 | escaped key 00 01 |
+ * section 0x00) with one raw seek, and decode its value (VALUE LAYOUT).
+ */
+struct ptomb {
+	const uint8_t *prefix;
+	size_t plen;
+	bool found;
+	struct store_deletion del;
+};
+
+static int ptomb_fn(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	struct ptomb *pt = ctx;
+	const uint8_t *k = key, *v = val;
+	if (klen < pt->plen || memcmp(k, pt->prefix, pt->plen) != 0) {
+		/* another partition of the same token: ours sorts before or after it */
+		return memcmp(k, pt->prefix, klen < pt->plen ? klen : pt->plen) > 0 ? 1 : 0;
+	}
+	if (klen == pt->plen + 1 && k[pt->plen] == 0x00 && vlen >= 13 && (v[0] & 1)) {
+		size_t at = (v[0] & 2) ? 13 : 9; /* an expiring value carries its ttl first */
+		if (vlen >= at + 4) {
+			pt->found = true;
+			pt->del.ts = (int64_t)be64_load(v + 1);
+			pt->del.ldt = be32_load(v + at);
+		}
+	}
+	return 1; /* the tombstone key is the partition's first: nothing more to see */
+}
+
+static int partition_tombstone(struct store_table *t, const struct verbs_read *rd, struct enc *e,
+                               struct cerr *err)
+{
+	struct buf key, prefix;
+	buf_init(&key);
+	buf_init(&prefix);
+	int64_t token;
+	int rc = store_partition_key(t, rd->pk, rd->n_pk, &key, err);
+	if (rc == 0)
+		rc = store_partition_token(t, rd->pk, rd->n_pk, &token, err);
+	if (rc == 0 && token == INT64_MIN)
+		rc = 1; /* not a token Murmur3 produces; nothing stored there */
+	if (rc == 0) {
+		buf_put_u64be(&prefix, (uint64_t)token ^ (1ULL << 63));
+		size_t run = 0;
+		for (size_t i = 0; i < key.len; i++) {
+			if (key.data[i] != 0)
+				continue;
+			buf_put(&prefix, key.data + run, i - run);
+			buf_put_u8(&prefix, 0x00);
+			buf_put_u8(&prefix, 0xFF);
+			run = i + 1;
+		}
+		buf_put(&prefix, key.data + run, key.len - run);
+		buf_put_u8(&prefix, 0x00);
+		buf_put_u8(&prefix, 0x01);
+		struct ptomb pt = {.prefix = prefix.data, .plen = prefix.len};
+		if (!buf_ok(&prefix) || !buf_ok(&key)) {
+			rc = cerr_set(err, COL_ENOMEM,
+			              "out of memory probing a partition tombstone");
+		} else {
+			rc = store_scan_raw(t, token - 1, token, ptomb_fn, &pt, err);
+			if (rc > 0)
+				rc = 0;
+		}
+		if (rc == 0 && pt.found) {
+			struct store_partition p = {.token = token,
+			                            .pk = rd->pk,
+			                            .n_pk = rd->n_pk,
+			                            .key = key.data,
+			                            .key_len = key.len,
+			                            .deletion = pt.del};
+			struct buf *b = e->out;
+			e->n_parts++;
+			msgpk_put_array(b, 5);
+			msgpk_put_int(b, p.token);
+			msgpk_put_bin(b, p.key, p.key_len);
+			put_values(b, p.pk, p.n_pk);
+			put_deletion(b, &p.deletion);
+			msgpk_put_array(b, 0);
+		}
+	}
+	if (rc > 0)
+		rc = 0;
+	buf_release(&key);
+	buf_release(&prefix);
+	return rc;
+}
+
+int verbs_read_local(struct store *s, const struct verbs_read *rd, struct buf *out,
+                     struct cerr *err)
+{
+	struct store_table *t = store_table_find(s, rd->table_id);
+	if (!t)
+		return cerr_set(err, COL_ENOTFOUND,
+		                "table %02x%02x%02x%02x... is unknown on this replica",
+		                rd->table_id[0], rd->table_id[1], rd->table_id[2], rd->table_id[3]);
+	struct enc e = {.out = out};
+	buf_init(&e.key);
+	e.parts_at = put_array32(out);
+	int rc;
+	unsigned flags = STORE_READ_TOMBSTONES;
+	if (rd->kind == VERBS_READ_RANGE)
+		rc = store_scan(t, rd->start, rd->end, rd->after, flags, (size_t)rd->limit,
+		                rd->now_s, enc_row, &e, err);
+	else
+		rc = store_read_partition(t, rd->pk, rd->n_pk, rd->slice,
+		                          flags | (rd->flags & STORE_READ_REVERSE),
+		                          (size_t)rd->limit, rd->now_s, enc_row, &e, err);
+	enc_close_part(&e);
+	if (rc == 0 && e.n_parts == 0 && rd->kind != VERBS_READ_RANGE)
+		rc = partition_tombstone(t, rd, &e, err);
+	patch_array32(out, e.parts_at, e.n_parts);
+	buf_release(&e.key);
+	if (rc == 0 && !buf_ok(out))
+		rc = cerr_set(err, COL_ENOMEM, "out of memory encoding a read result");
+	return rc;
+}
+
+/* ---- READ RESULT decoder ------------------------------------------------------------------------
+ */
+
+void rres_init(struct rres *r)
+{
+	memset(r, 0, sizeof(*r));
+}
+
+void rres_release(struct rres *r)
+{
+	free(r->parts);
+	free(r->rows);
+	free(r->cells);
+	free(r->vals);
+	memset(r, 0, sizeof(*r));
+}
+
+void rres_reset(struct rres *r)
+{
+	r->n_parts = r->n_rows = r->n_cells = r->n_vals = 0;
+}
+
+static void *grow(void *arr, size_t *cap, size_t n, size_t size)
+{
+	if (n < *cap)
+		return arr;
+	size_t c = *cap ? *cap * 2 : 16;
+	void *p = realloc(arr, c * size);
+	if (!p)
+		return NULL;
+	*cap = c;
+	return p;
+}
+
+#define RRES_ADD(r, arr, n, cap)                                                                   \
+	do {                                                                                       \
+		void *p_ = grow((r)->arr, &(r)->cap, (r)->n, sizeof(*(r)->arr));                   \
+		if (!p_)                                                                           \
+			return NULL;                                                               \
+		(r)->arr = p_;                                                                     \
+		memset(&(r)->arr[(r)->n], 0, sizeof(*(r)->arr));                                   \
+		return &(r)->arr[(r)->n++];                                                        \
+	} while (0)
+
+struct rres_part *rres_add_part(struct rres *r)
+{
+	RRES_ADD(r, parts, n_parts, cap_parts);
+}
+struct rres_row *rres_add_row(struct rres *r)
+{
+	RRES_ADD(r, rows, n_rows, cap_rows);
+}
+struct rres_cell *rres_add_cell(struct rres *r)
+{
+	RRES_ADD(r, cells, n_cells, cap_cells);
+}
+struct store_value *rres_add_val(struct rres *r)
+{
+	RRES_ADD(r, vals, n_vals, cap_vals);
+}
+
+static int read_values(struct bufreader *br, struct rres *r, size_t max, size_t *at, size_t *n)
+{
+	uint32_t k;
+	if (msgpk_read_array(br, &k) || k > max)
+		return COL_ECORRUPT;
+	*at = r->n_vals;
+	*n = k;
+	for (uint32_t i = 0; i < k; i++) {
+		const uint8_t *p;
+		uint32_t len;
+		if (msgpk_read_bin(br, &p, &len))
+			return COL_ECORRUPT;
+		struct store_value *v = rres_add_val(r);
+		if (!v)
+			return COL_ENOMEM;
+		v->p = p;
+		v->len = len;
+	}
+	return 0;
+}
+
+static int read_deletion(struct bufreader *br, bool *has, int64_t *ts, int64_t *ldt)
+{
+	if (msgpk_peek(br) == MSGPK_NIL) {
+		*has = false;
+		return msgpk_read_nil(br);
+	}
+	*has = true;
+	if (msgpk_expect_array(br, 2) || msgpk_read_int(br, ts) || msgpk_read_int(br, ldt))
+		return COL_ECORRUPT;
+	return 0;
+}
+
+static int read_cell(struct bufreader *br, struct rres *r)
+{
+	struct rres_cell *c = rres_add_cell(r);
+	if (!c)
+		return COL_ENOMEM;
+	uint64_t col;
+	int64_t ttl;
+	if (msgpk_expect_array(br, 7) || msgpk_read_uint_max(br, UINT32_MAX, &col))
+		return COL_ECORRUPT;
+	c->col = (uint32_t)col;
+	if (msgpk_peek(br) == MSGPK_NIL) {
+		if (msgpk_read_nil(br))
+			return COL_ECORRUPT;
+	} else if (msgpk_read_bin(br, &c->path, &c->path_len)) {
+		return COL_ECORRUPT;
+	}
+	if (msgpk_read_int(br, &c->ts) || msgpk_read_bool(br, &c->tombstone))
+		return COL_ECORRUPT;
+	if (c->tombstone) {
+		if (msgpk_read_nil(br))
+			return COL_ECORRUPT;
+	} else if (msgpk_read_bin(br, &c->value, &c->value_len)) {
+		return COL_ECORRUPT;
+	}
+	if (msgpk_read_int(br, &ttl) || ttl < 0 || ttl > INT32_MAX || msgpk_read_int(br, &c->exp))
+		return COL_ECORRUPT;
+	c->ttl = (int32_t)ttl;
+	return 0;
+}
+
+static int read_row(struct bufreader *br, struct rres *r)
+{
+	struct rres_row *row = rres_add_row(r);
+	if (!row)
+		return COL_ENOMEM;
+	size_t row_idx = r->n_rows - 1;
+	bool st;
+	if (msgpk_expect_array(br, 5) || msgpk_read_bool(br, &st))
+		return COL_ECORRUPT;
+	size_t ck_at, n_ck;
+	int rc = read_values(br, r, STORE_MAX_CK_COLS, &ck_at, &n_ck);
+	if (rc)
+		return rc;
+	row = &r->rows[row_idx];
+	row->is_static = st;
+	row->ck_at = ck_at;
+	row->n_ck = n_ck;
+	if (msgpk_peek(br) == MSGPK_NIL) {
+		if (msgpk_read_nil(br))
+			return COL_ECORRUPT;
+	} else {
+		int64_t ttl;
+		if (msgpk_expect_array(br, 3) || msgpk_read_int(br, &row->marker_ts) ||
+		    msgpk_read_int(br, &ttl) || ttl < 0 || ttl > INT32_MAX ||
+		    msgpk_read_int(br, &row->marker_exp))
+			return COL_ECORRUPT;
+		row->has_marker = true;
+		row->marker_ttl = (int32_t)ttl;
+	}
+	if (read_deletion(br, &row->has_del, &row->del_ts, &row->del_ldt))
+		return COL_ECORRUPT;
+	uint32_t n;
+	if (msgpk_read_array(br, &n))
+		return COL_ECORRUPT;
+	row->cell_at = r->n_cells;
+	row->n_cells = n;
+	for (uint32_t i = 0; i < n; i++)
+		if ((rc = read_cell(br, r)) != 0)
+			return rc;
+	return 0;
+}
+
+int rres_decode(struct rres *r, const uint8_t *p, size_t len, struct cerr *err)
+{
+	struct bufreader br;
+	bufreader_init(&br, p, len);
+	uint32_t np;
+	int rc = 0;
+	if (msgpk_read_array(&br, &np))
+		goto corrupt;
+	for (uint32_t i = 0; i < np; i++) {
+		struct rres_part *part = rres_add_part(r);
+		if (!part)
+			goto nomem;
+		size_t pi = r->n_parts - 1;
+		int64_t token;
+		const uint8_t *key;
+		uint32_t key_len;
+		if (msgpk_expect_array(&br, 5) || msgpk_read_int(&br, &token) ||
+		    msgpk_read_bin(&br, &key, &key_len))
+			goto corrupt;
+		size_t pk_at, n_pk;
+		if ((rc = read_values(&br, r, STORE_MAX_PK_COLS, &pk_at, &n_pk)) != 0)
+			goto fail;
+		part = &r->parts[pi];
+		part->token = token;
+		part->key = key;
+		part->key_len = key_len;
+		part->pk_at = pk_at;
+		part->n_pk = n_pk;
+		if (read_deletion(&br, &part->has_del, &part->del_ts, &part->del_ldt))
+			goto corrupt;
+		uint32_t nr;
+		if (msgpk_read_array(&br, &nr))
+			goto corrupt;
+		part->row_at = r->n_rows;
+		part->n_rows = nr;
+		for (uint32_t k = 0; k < nr; k++)
+			if ((rc = read_row(&br, r)) != 0)
+				goto fail;
+	}
+	if (bufreader_left(&br) != 0)
+		goto corrupt;
+	return 0;
+fail:
+	if (rc == COL_ENOMEM)
+		goto nomem;
+corrupt:
+	return cerr_set(err, COL_ECORRUPT, "malformed read result at byte %zu of %zu", br.pos, len);
+nomem:
+	return cerr_set(err, COL_ENOMEM, "out of memory decoding a read result");
+}
+
+/* ---- handlers
+ * ------------------------------------------------------------------------------------ */
+
+static void relay(struct verbs *v, const struct net_addr *to, uint64_t write_id, uint32_t slot,
+                  int status)
+{
+	struct msg_out o;
+	if (messaging_begin_oneway(v->msg, to, VERB_MUTATION_RSP, &o) != 0)
+		return;
+	verbs_put_relay_ack(o.b, write_id, slot, status);
+	if (messaging_commit(&o) == 0)
+		v->stats.relayed_acks++;
+}
+
+static void fwd_put(struct verbs *v, struct fwd *f)
+{
+	v->forwards_in_flight--;
+	f->next_free = v->free_fwds;
+	v->free_fwds = f;
+}
+
+static void fwd_done(void *ctx, int status, const struct msg_in *rsp)
+{
+	(void)rsp;
+	struct fwd *f = ctx;
+	struct verbs *v = f->v;
+	relay(v, &f->coordinator, f->write_id, f->slot, status);
+	fwd_put(v, f);
+}
+
+static struct fwd *fwd_get(struct verbs *v)
+{
+	if (v->forwards_in_flight >= v->max_forwards)
+		return NULL;
+	struct fwd *f = v->free_fwds;
+	if (f)
+		v->free_fwds = f->next_free;
+	else if (!(f = calloc(1, sizeof(*f))))
+		return NULL;
+	f->v = v;
+	v->forwards_in_flight++;
+	return f;
+}
+
+static void forward_one(struct verbs *v, const struct msg_in *msg, const uint8_t *mut, size_t len,
+                        uint64_t write_id, const struct net_addr *peer, uint32_t slot)
+{
+	struct fwd *f = fwd_get(v);
+	if (!f) {
+		relay(v, msg->from, write_id, slot, COL_EFULL);
+		return;
+	}
+	f->coordinator = *msg->from;
+	f->write_id = write_id;
+	f->slot = slot;
+	struct msg_out o;
+	int rc = messaging_begin_request(v->msg, peer, VERB_MUTATION, v->forward_timeout_ms,
+	                                 fwd_done, f, &o);
+	if (rc == 0) {
+		verbs_put_mutation(o.b, mut, len, 0, NULL, 0);
+		rc = messaging_commit(&o);
+	}
+	if (rc != 0) {
+		fwd_put(v, f);
+		relay(v, msg->from, write_id, slot, rc);
+		return;
+	}
+	v->stats.forwarded++;
+}
+
+int verbs_mutation_decode(const uint8_t *p, size_t len, struct verbs_mutation_msg *out)
+{
+	struct bufreader r;
+	bufreader_init(&r, p, len);
+	memset(out, 0, sizeof(*out));
+	if (msgpk_expect_array(&r, 2))
+		return COL_ECORRUPT;
+	size_t at = r.pos;
+	if (msgpk_skip(&r, MSGPK_MAX_DEPTH))
+		return COL_ECORRUPT;
+	out->mut = p + at;
+	out->mut_len = r.pos - at;
+	if (msgpk_peek(&r) == MSGPK_NIL) {
+		if (msgpk_read_nil(&r))
+			return COL_ECORRUPT;
+	} else {
+		uint32_t n;
+		if (msgpk_expect_array(&r, 2) || msgpk_read_uint(&r, &out->write_id) ||
+		    msgpk_read_array(&r, &n) || n > VERBS_MAX_FORWARD)
+			return COL_ECORRUPT;
+		for (uint32_t i = 0; i < n; i++) {
+			const uint8_t *h;
+			uint32_t hl;
+			uint64_t port, slot;
+			if (msgpk_expect_array(&r, 3) || msgpk_read_str(&r, &h, &hl) ||
+			    hl >= NET_ADDR_STRLEN || msgpk_read_uint_max(&r, 65535, &port) ||
+			    msgpk_read_uint_max(&r, UINT32_MAX, &slot))
+				return COL_ECORRUPT;
+			char host[NET_ADDR_STRLEN];
+			memcpy(host, h, hl);
+			host[hl] = 0;
+			if (net_addr_parse(host, (uint16_t)port, &out->fwd[i].addr, NULL) != 0)
+				return COL_ECORRUPT;
+			out->fwd[i].slot = (uint32_t)slot;
+		}
+		out->n_fwd = n;
+	}
+	return bufreader_left(&r) == 0 ? 0 : COL_ECORRUPT;
+}
+
+static int on_mutation(struct messaging *m, const struct msg_in *msg, void *ctx)
+{
+	struct verbs *v = ctx;
+	struct verbs_mutation_msg mm;
+	if (verbs_mutation_decode(msg->payload, msg->payload_len, &mm) != 0)
+		return COL_ECORRUPT;
+	struct cerr e = {0};
+	int rc = store_apply_bytes(v->store, mm.mut, mm.mut_len, &e);
+	if (rc == 0)
+		v->stats.mutations++;
+	else
+		v->stats.mutation_fails++;
+	if (msg->id != 0) {
+		if (rc == 0) {
+			struct msg_out o;
+			if (messaging_begin_response(m, msg, VERB_MUTATION_RSP, &o) == 0) {
+				msgpk_put_array(o.b, 0);
+				(void)messaging_commit(&o);
+			}
+		} else {
+			(void)messaging_respond_failure(m, msg, rc, e.msg);
+		}
+	}
+	for (size_t i = 0; i < mm.n_fwd; i++)
+		forward_one(v, msg, mm.mut, mm.mut_len, mm.write_id, &mm.fwd[i].addr,
+		            mm.fwd[i].slot);
+	return 0;
+}
+
+static int get_values(struct bufreader *r, struct store_value *out, size_t max, size_t *n)
+{
+	uint32_t k;
+	if (msgpk_read_array(r, &k) || k > max)
+		return COL_ECORRUPT;
+	for (uint32_t i = 0; i < k; i++) {
+		const uint8_t *p;
+		uint32_t len;
+		if (msgpk_read_bin(r, &p, &len))
+			return COL_ECORRUPT;
+		out[i].p = p;
+		out[i].len = len;
+	}
+	*n = k;
+	return 0;
+}
+
+int verbs_read_decode(const uint8_t *p, size_t len, struct verbs_read_req *q)
+{
+	struct bufreader r;
+	bufreader_init(&r, p, len);
+	memset(&q->rd, 0, sizeof(q->rd));
+	uint64_t kind, flags, limit;
+	const uint8_t *id;
+	uint32_t id_len;
+	if (msgpk_expect_array(&r, 6) || msgpk_read_uint_max(&r, 2, &kind) ||
+	    msgpk_read_bin(&r, &id, &id_len) || id_len != 16 || msgpk_read_int(&r, &q->rd.now_s) ||
+	    msgpk_read_uint_max(&r, STORE_READ_REVERSE, &flags) || msgpk_read_uint(&r, &limit))
+		return COL_ECORRUPT;
+	q->rd.kind = (enum verbs_read_kind)kind;
+	memcpy(q->rd.table_id, id, 16);
+	q->rd.flags = (unsigned)flags;
+	q->rd.limit = limit;
+	if (kind == VERBS_READ_RANGE) {
+		if (msgpk_expect_array(&r, 3) || msgpk_read_int(&r, &q->rd.start) ||
+		    msgpk_read_int(&r, &q->rd.end))
+			return COL_ECORRUPT;
+		if (msgpk_peek(&r) == MSGPK_NIL) {
+			if (msgpk_read_nil(&r))
+				return COL_ECORRUPT;
+		} else {
+			const uint8_t *k;
+			uint32_t kl;
+			if (msgpk_expect_array(&r, 3) || msgpk_read_int(&r, &q->after.token) ||
+			    msgpk_read_bin(&r, &k, &kl))
+				return COL_ECORRUPT;
+			q->after.key = k;
+			q->after.key_len = kl;
+			if (msgpk_peek(&r) == MSGPK_NIL) {
+				if (msgpk_read_nil(&r))
+					return COL_ECORRUPT;
+				q->after.ck = NULL;
+				q->after.n_ck = 0;
+			} else {
+				if (get_values(&r, q->after_ck, STORE_MAX_CK_COLS, &q->after.n_ck))
+					return COL_ECORRUPT;
+				q->after.ck = q->after_ck;
+			}
+			q->rd.after = &q->after;
+		}
+	} else {
+		if (msgpk_expect_array(&r, 2) ||
+		    get_values(&r, q->pk, STORE_MAX_PK_COLS, &q->rd.n_pk))
+			return COL_ECORRUPT;
+		q->rd.pk = q->pk;
+		if (msgpk_peek(&r) == MSGPK_NIL) {
+			if (msgpk_read_nil(&r))
+				return COL_ECORRUPT;
+		} else {
+			if (msgpk_expect_array(&r, 4) ||
+			    get_values(&r, q->start, STORE_MAX_CK_COLS, &q->slice.n_start) ||
+			    msgpk_read_bool(&r, &q->slice.start_incl) ||
+			    get_values(&r, q->end, STORE_MAX_CK_COLS, &q->slice.n_end) ||
+			    msgpk_read_bool(&r, &q->slice.end_incl))
+				return COL_ECORRUPT;
+			q->slice.start = q->start;
+			q->slice.end = q->end;
+			q->rd.slice = &q->slice;
+		}
+	}
+	return bufreader_left(&r) == 0 ? 0 : COL_ECORRUPT;
+}
+
+static int on_read(struct messaging *m, const struct msg_in *msg, void *ctx)
+{
+	struct verbs *v = ctx;
+	struct verbs_read_req q;
+	if (verbs_read_decode(msg->payload, msg->payload_len, &q))
+		return COL_ECORRUPT;
+	if (msg->id == 0)
+		return 0; /* nobody to answer */
+	struct cerr e = {0};
+	struct msg_out o;
+	int rc;
+	if (q.rd.kind == VERBS_READ_DIGEST) {
+		buf_reset(&v->scratch);
+		rc = verbs_read_local(v->store, &q.rd, &v->scratch, &e);
+		if (rc == 0 && (rc = messaging_begin_response(m, msg, VERB_READ_RSP, &o)) == 0) {
+			msgpk_put_array(o.b, 2);
+			msgpk_put_uint(o.b, 1);
+			msgpk_put_uint(o.b, verbs_digest(v->scratch.data, v->scratch.len));
+			rc = messaging_commit(&o);
+		}
+		v->stats.digests++;
+	} else {
+		rc = messaging_begin_response(m, msg, VERB_READ_RSP, &o);
+		if (rc == 0) {
+			msgpk_put_array(o.b, 2);
+			msgpk_put_uint(o.b, 0);
+			rc = verbs_read_local(v->store, &q.rd, o.b, &e);
+			if (rc == 0)
+				rc = messaging_commit(&o);
+			else
+				messaging_abort(&o);
+		}
+		if (q.rd.kind == VERBS_READ_RANGE)
+			v->stats.range_reads++;
+		else
+			v->stats.reads++;
+	}
+	if (rc != 0) {
+		v->stats.read_fails++;
+		if (e.code == 0)
+			cerr_set(&e, rc, "read failed: %s", col_strerror(rc));
+		(void)messaging_respond_failure(m, msg, rc, e.msg);
+	}
+	return 0;
+}
+
+/* ---- life
+ * ------------------------------------------------------------------------------------------ */
+
+int verbs_new(const struct verbs_config *cfg, struct verbs **out, struct cerr *err)
+{
+	if (!cfg->msg || !cfg->store)
+		return cerr_set(err, COL_EINVAL, "verbs: messaging and store are required");
+	struct verbs *v = calloc(1, sizeof(*v));
+	if (!v)
+		return cerr_set(err, COL_ENOMEM, "verbs: out of memory");
+	v->msg = cfg->msg;
+	v->store = cfg->store;
+	v->forward_timeout_ms = cfg->forward_timeout_ms ? cfg->forward_timeout_ms : 2000;
+	v->max_forwards = cfg->max_forwards ? cfg->max_forwards : 65536;
+	buf_init(&v->scratch);
+	messaging_register(v->msg, VERB_MUTATION, on_mutation, v);
+	messaging_register(v->msg, VERB_READ, on_read, v);
+	*out = v;
+	return 0;
+}
+
+void verbs_free(struct verbs *v)
+{
+	if (!v)
+		return;
+	while (v->free_fwds) {
+		struct fwd *f = v->free_fwds;
+		v->free_fwds = f->next_free;
+		free(f);
+	}
+	buf_release(&v->scratch);
+	free(v);
+}
+
+void verbs_get_stats(const struct verbs *v, struct verbs_stats *out)
+{
+	*out = v->stats;
+}

@@ -1,0 +1,776 @@
+#include "coordinator/transport/cqlserver.h"
+
+#include "coordinator/query/executor.h"
+#include "coordinator/query/prepared.h"
+#include "core/buf.h"
+#include "core/cqlproto.h"
+#include "core/log.h"
+#include "core/net.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MOD "cqlserver"
+
+#define DEFAULT_MAX_FRAME (16u * 1024 * 1024)
+#define DEFAULT_MAX_CONNS 4096
+/* Drivers pipeline up to a few hundred requests per connection (python: 2048
+ * stream ids, node: 2048 but 1024 requests by default); past this many
+ * outstanding we stop reading the socket rather than queue more work. */
+#define DEFAULT_MAX_INFLIGHT 1024
+#define DEFAULT_PREPARED_MAX 10000
+/* Request structs kept per connection for reuse, and the largest result buffer
+ * one keeps: enough for a driver's usual pipelining depth and a page of small
+ * rows, without pinning memory for an idle connection after a burst. */
+#define REQ_CACHE    32
+#define REQ_BUF_KEEP (64u * 1024)
+
+/* The CQL version we speak (what Cassandra 3.11 advertises). */
+#define CQL_VERSION "3.4.4"
+
+enum { EV_TOPOLOGY = 1, EV_STATUS = 2, EV_SCHEMA = 4 };
+
+struct cqlconn;
+
+struct cqlreq {
+	struct exec_req x; /* first: done() recovers the request from it */
+	struct cqlconn *conn;
+	int16_t stream;
+	struct cqlreq *next_free;
+};
+
+struct cqlconn {
+	struct cqlserver *srv;
+	struct net_conn *nc; /* NULL once the connection closed */
+	bool ready;          /* STARTUP done */
+	bool closing;        /* a fatal error was answered; ignore further frames */
+	bool paused;         /* reading paused for too many requests in flight */
+	uint8_t events;      /* EV_* registered */
+	struct buf *sink;    /* cqlserver_feed(): responses go here instead of a socket */
+	unsigned inflight;
+	struct exec_session session;
+	struct cqlreq *free_reqs; /* at most REQ_CACHE, for reuse */
+	unsigned n_free;
+	struct cqlconn *prev, *next;
+};
+
+struct cqlserver {
+	struct net_loop *nl;
+	struct net_server *listener;
+	struct executor *ex;
+	struct prepared_cache *own_prepared;
+	struct cqlserver_options opts;
+	struct cqlconn *conns; /* every open connection */
+	struct cqlserver_stats stats;
+	struct buf scratch; /* event bodies */
+};
+
+/* ---- connection lifetime ------------------------------------------------------------------ */
+
+static void conn_free(struct cqlconn *cc)
+{
+	struct cqlreq *r = cc->free_reqs;
+	while (r) {
+		struct cqlreq *n = r->next_free;
+		buf_release(&r->x.body_out);
+		free(r);
+		r = n;
+	}
+	free(cc);
+}
+
+static void conn_unlink(struct cqlconn *cc)
+{
+	struct cqlserver *s = cc->srv;
+	if (cc->prev)
+		cc->prev->next = cc->next;
+	else if (s->conns == cc)
+		s->conns = cc->next;
+	if (cc->next)
+		cc->next->prev = cc->prev;
+	cc->prev = cc->next = NULL;
+}
+
+static int on_accept(struct net_server *ns, struct net_conn *c, void *ctx)
+{
+	(void)ns;
+	struct cqlserver *s = ctx;
+	struct cqlconn *cc = calloc(1, sizeof(*cc));
+	if (!cc)
+		return COL_ENOMEM;
+	cc->srv = s;
+	cc->nc = c;
+	cc->next = s->conns;
+	if (s->conns)
+		s->conns->prev = cc;
+	s->conns = cc;
+	s->stats.conns_open++;
+	net_conn_set_ctx(c, cc);
+	log_debug(MOD, "client %s connected", net_conn_peer_str(c));
+	return 0;
+}
+
+static void on_close(struct net_conn *c, int reason, const char *why)
+{
+	struct cqlconn *cc = net_conn_ctx(c);
+	if (!cc)
+		return;
+	struct cqlserver *s = cc->srv;
+	if (reason && reason != COL_ECLOSED)
+		log_info(MOD, "client connection closed: %s", why ? why : col_strerror(reason));
+	else
+		log_debug(MOD, "client connection closed: %s", why ? why : "by us");
+	if (s) {
+		conn_unlink(cc);
+		s->stats.conns_open--;
+	}
+	cc->nc = NULL;
+	/* Requests still in flight finish later and free the state then. */
+	if (cc->inflight == 0)
+		conn_free(cc);
+}
+
+/* ---- writing frames ----------------------------------------------------------------------- */
+
+/* Write a frame whose body is `body` (may be NULL for an empty body). */
+static int conn_send(struct cqlconn *cc, uint8_t flags, int16_t stream, uint8_t opcode,
+                     const void *body, size_t len, const char *warning)
+{
+	size_t mark;
+	struct buf *b;
+	if (cc->sink) {
+		b = cc->sink;
+		mark = b->len;
+	} else {
+		if (!cc->nc || net_conn_closing(cc->nc))
+			return COL_ECLOSED;
+		b = net_conn_wbuf(cc->nc, &mark);
+	}
+	if (warning && *warning)
+		flags |= CQL_FLAG_WARNING;
+	size_t fs = cql_frame_begin(b, CQLPROTO_VERSION | CQLPROTO_RESPONSE, flags, stream, opcode);
+	if (warning && *warning) {
+		cql_put_short(b, 1);
+		cql_put_string(b, warning);
+	}
+	if (len)
+		buf_put(b, body, len);
+	cql_frame_end(b, fs);
+	if (cc->sink)
+		return buf_ok(b) ? 0 : COL_ENOMEM;
+	int rc = net_conn_wcommit(cc->nc, mark);
+	if (rc == COL_EFULL) {
+		/* The client does not read its answers: drop it rather than grow. */
+		log_warn(MOD, "%s: output queue full, closing", net_conn_peer_str(cc->nc));
+		net_conn_close(cc->nc, COL_EFULL, "client does not read its responses");
+	}
+	return rc;
+}
+
+static void conn_send_error(struct cqlconn *cc, int16_t stream, const struct exec_error *e)
+{
+	struct buf b;
+	buf_init(&b);
+	exec_error_encode(e, &b);
+	if (buf_ok(&b))
+		conn_send(cc, 0, stream, CQL_OP_ERROR, b.data, b.len, NULL);
+	buf_release(&b);
+	cc->srv->stats.errors++;
+}
+
+static void conn_send_simple_error(struct cqlconn *cc, int16_t stream, uint32_t code,
+                                   const char *msg)
+{
+	struct buf b;
+	buf_init(&b);
+	cql_put_int(&b, (int32_t)code);
+	cql_put_string(&b, msg);
+	if (buf_ok(&b))
+		conn_send(cc, 0, stream, CQL_OP_ERROR, b.data, b.len, NULL);
+	buf_release(&b);
+	cc->srv->stats.errors++;
+}
+
+/* A protocol error after which the framing cannot be trusted: answer, flush, close. */
+static void conn_fatal(struct cqlconn *cc, int16_t stream, const char *msg, bool expected)
+{
+	if (cc->closing)
+		return;
+	/* Drivers probe newer versions first and step down (CQL-PROTOCOL.md §2): a
+	 * version refusal is routine, worth a debug line only. */
+	if (expected)
+		log_debug(MOD, "%s: %s", cc->nc ? net_conn_peer_str(cc->nc) : "?", msg);
+	else
+		log_info(MOD, "%s: protocol error: %s", cc->nc ? net_conn_peer_str(cc->nc) : "?",
+		         msg);
+	conn_send_simple_error(cc, stream, CQL_ERR_PROTOCOL, msg);
+	cc->closing = true;
+	cc->srv->stats.protocol_errors++;
+	if (cc->nc)
+		net_conn_close_after_flush(cc->nc);
+}
+
+/* ---- requests ----------------------------------------------------------------------------- */
+
+static void req_done(struct exec_req *x)
+{
+	struct cqlreq *r = (struct cqlreq *)x;
+	struct cqlconn *cc = r->conn;
+	struct cqlserver *s = cc->srv;
+	if ((cc->nc || cc->sink) && !cc->closing) {
+		if (x->failed)
+			conn_send_error(cc, r->stream, &x->error);
+		else if (!buf_ok(&x->body_out)) {
+			struct exec_error e = {.code = CQL_ERR_SERVER};
+			snprintf(e.msg, sizeof(e.msg), "out of memory encoding the result");
+			conn_send_error(cc, r->stream, &e);
+		} else
+			conn_send(cc, 0, r->stream, CQL_OP_RESULT, x->body_out.data,
+			          x->body_out.len, x->warning);
+	}
+	cc->inflight--;
+	if (s)
+		s->stats.inflight--;
+	/* Keep a few request structs per connection for reuse (no allocation per
+	 * request); a big result buffer is not kept, nor more than REQ_CACHE structs. */
+	if (x->body_out.cap > REQ_BUF_KEEP) {
+		buf_release(&x->body_out);
+		buf_init(&x->body_out);
+	}
+	if (cc->n_free < REQ_CACHE) {
+		r->next_free = cc->free_reqs;
+		cc->free_reqs = r;
+		cc->n_free++;
+	} else {
+		buf_release(&x->body_out);
+		free(r);
+	}
+	if (cc->sink)
+		return; /* cqlserver_feed() owns the connection state */
+	if (!cc->nc) {
+		if (cc->inflight == 0)
+			conn_free(cc);
+		return;
+	}
+	if (s && cc->paused && cc->inflight < s->opts.max_inflight / 2) {
+		cc->paused = false;
+		net_conn_resume_read(cc->nc);
+	}
+}
+
+static struct cqlreq *req_get(struct cqlconn *cc)
+{
+	struct cqlreq *r = cc->free_reqs;
+	if (r) {
+		cc->free_reqs = r->next_free;
+		cc->n_free--;
+	} else {
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return NULL;
+		buf_init(&r->x.body_out);
+	}
+	r->conn = cc;
+	return r;
+}
+
+static void handle_startup(struct cqlconn *cc, int16_t stream, struct bufreader *rd)
+{
+	if (cc->ready) {
+		conn_send_simple_error(cc, stream, CQL_ERR_PROTOCOL,
+		                       "Unexpected message STARTUP, the connection is already "
+		                       "initialized");
+		return;
+	}
+	uint16_t n = cql_get_short(rd);
+	bool have_version = false;
+	for (uint16_t i = 0; i < n && bufreader_ok(rd); i++) {
+		struct cql_slice k = cql_get_string(rd);
+		struct cql_slice v = cql_get_string(rd);
+		if (!bufreader_ok(rd))
+			break;
+		if (k.len == 11 && memcmp(k.p, "CQL_VERSION", 11) == 0) {
+			have_version = true;
+			if (v.len < 2 || v.p[0] != '3' || v.p[1] != '.') {
+				char msg[160];
+				snprintf(msg, sizeof(msg),
+				         "Invalid or unsupported CQL version '%.*s'; supported "
+				         "versions are 3.x (" CQL_VERSION ")",
+				         v.len > 32 ? 32 : (int)v.len, (const char *)v.p);
+				conn_send_simple_error(cc, stream, CQL_ERR_PROTOCOL, msg);
+				return;
+			}
+		} else if (k.len == 11 && memcmp(k.p, "COMPRESSION", 11) == 0 && v.len > 0) {
+			char msg[160];
+			snprintf(msg, sizeof(msg),
+			         "Unknown compression algorithm '%.*s' (this server supports none)",
+			         v.len > 32 ? 32 : (int)v.len, (const char *)v.p);
+			conn_send_simple_error(cc, stream, CQL_ERR_PROTOCOL, msg);
+			return;
+		}
+	}
+	if (!bufreader_ok(rd)) {
+		conn_send_simple_error(cc, stream, CQL_ERR_PROTOCOL,
+		                       "malformed STARTUP message: truncated [string map]");
+		return;
+	}
+	if (!have_version) {
+		conn_send_simple_error(cc, stream, CQL_ERR_PROTOCOL,
+		                       "CQL_VERSION is a mandatory option of STARTUP");
+		return;
+	}
+	cc->ready = true;
+	conn_send(cc, 0, stream, CQL_OP_READY, NULL, 0, NULL);
+}
+
+static void handle_options(struct cqlconn *cc, int16_t stream)
+{
+	struct buf b;
+	buf_init(&b);
+	cql_put_short(&b, 2); /* [string multimap] with two keys */
+	cql_put_string(&b, "CQL_VERSION");
+	cql_put_short(&b, 1);
+	cql_put_string(&b, CQL_VERSION);
+	cql_put_string(&b, "COMPRESSION");
+	cql_put_short(&b, 0);
+	if (buf_ok(&b))
+		conn_send(cc, 0, stream, CQL_OP_SUPPORTED, b.data, b.len, NULL);
+	buf_release(&b);
+}
+
+static void handle_register(struct cqlconn *cc, int16_t stream, struct bufreader *rd)
+{
+	uint16_t n = cql_get_short(rd);
+	uint8_t mask = 0;
+	for (uint16_t i = 0; i < n && bufreader_ok(rd); i++) {
+		struct cql_slice t = cql_get_string(rd);
+		if (!bufreader_ok(rd))
+			break;
+		if (t.len == 15 && memcmp(t.p, "TOPOLOGY_CHANGE", 15) == 0)
+			mask |= EV_TOPOLOGY;
+		else if (t.len == 13 && memcmp(t.p, "STATUS_CHANGE", 13) == 0)
+			mask |= EV_STATUS;
+		else if (t.len == 13 && memcmp(t.p, "SCHEMA_CHANGE", 13) == 0)
+			mask |= EV_SCHEMA;
+		else {
+			char msg[128];
+			snprintf(msg, sizeof(msg), "Invalid value '%.*s' for Event.Type",
+			         t.len > 40 ? 40 : (int)t.len, (const char *)t.p);
+			conn_send_simple_error(cc, stream, CQL_ERR_PROTOCOL, msg);
+			return;
+		}
+	}
+	if (!bufreader_ok(rd)) {
+		conn_send_simple_error(cc, stream, CQL_ERR_PROTOCOL,
+		                       "malformed REGISTER message: truncated [string list]");
+		return;
+	}
+	cc->events |= mask;
+	conn_send(cc, 0, stream, CQL_OP_READY, NULL, 0, NULL);
+}
+
+static const char *opcode_name(uint8_t op)
+{
+	switch (op) {
+	case CQL_OP_ERROR: return "ERROR";
+	case CQL_OP_STARTUP: return "STARTUP";
+	case CQL_OP_READY: return "READY";
+	case CQL_OP_AUTHENTICATE: return "AUTHENTICATE";
+	case CQL_OP_OPTIONS: return "OPTIONS";
+	case CQL_OP_SUPPORTED: return "SUPPORTED";
+	case CQL_OP_QUERY: return "QUERY";
+	case CQL_OP_RESULT: return "RESULT";
+	case CQL_OP_PREPARE: return "PREPARE";
+	case CQL_OP_EXECUTE: return "EXECUTE";
+	case CQL_OP_REGISTER: return "REGISTER";
+	case CQL_OP_EVENT: return "EVENT";
+	case CQL_OP_BATCH: return "BATCH";
+	case CQL_OP_AUTH_CHALLENGE: return "AUTH_CHALLENGE";
+	case CQL_OP_AUTH_RESPONSE: return "AUTH_RESPONSE";
+	case CQL_OP_AUTH_SUCCESS: return "AUTH_SUCCESS";
+	default: return NULL;
+	}
+}
+
+/* Frames announce their length at bytes 5..8 for v3+; v1/v2 headers are 8 bytes. */
+static long cql_framer(const uint8_t *p, size_t len)
+{
+	if (len < 1)
+		return 0;
+	uint8_t v = p[0];
+	if (v != CQLPROTO_VERSION) {
+		/* Unsupported version or garbage: deliver the header alone, answer, close. */
+		size_t hl = ((v & 0x7f) == 1 || (v & 0x7f) == 2) ? 8 : CQLPROTO_HEADER_LEN;
+		return len >= hl ? (long)hl : 0;
+	}
+	if (len < CQLPROTO_HEADER_LEN)
+		return 0;
+	uint32_t body = be32_load(p + 5);
+	if (body > CQLPROTO_MAX_FRAME)
+		return (long)CQLPROTO_MAX_FRAME + CQLPROTO_HEADER_LEN + 1; /* -> on_oversized */
+	return (long)(CQLPROTO_HEADER_LEN + (size_t)body);
+}
+
+static void oversized(struct cqlconn *cc, const uint8_t *head, size_t head_len, size_t frame_len)
+{
+	int16_t stream = head_len >= 4 ? (int16_t)be16_load(head + 2) : 0;
+	/* the announced body length, not the framer's clamped total */
+	size_t body = head_len >= CQLPROTO_HEADER_LEN ? be32_load(head + 5)
+	                                              : frame_len - CQLPROTO_HEADER_LEN;
+	char msg[160];
+	snprintf(msg, sizeof(msg),
+	         "Request is too big: length %zu exceeds maximum allowed length %zu", body,
+	         cc->srv->opts.max_frame_size);
+	conn_fatal(cc, stream, msg, false);
+}
+
+static void on_oversized(struct net_conn *c, const uint8_t *head, size_t head_len, size_t frame_len)
+{
+	oversized(net_conn_ctx(c), head, head_len, frame_len);
+}
+
+/* One whole frame (header included) from connection cc. */
+static void handle_frame(struct cqlconn *cc, const uint8_t *frame, size_t len)
+{
+	struct cqlserver *s = cc->srv;
+	if (cc->closing)
+		return;
+	s->stats.requests++;
+	uint8_t version = frame[0];
+	if (version != CQLPROTO_VERSION) {
+		int16_t stream;
+		if ((version & 0x7f) == 1 || (version & 0x7f) == 2)
+			stream = (int8_t)frame[2];
+		else
+			stream = (int16_t)be16_load(frame + 2);
+		char msg[200];
+		if (version & CQLPROTO_RESPONSE)
+			snprintf(msg, sizeof(msg),
+			         "Invalid or unsupported protocol version (%d); a client must not "
+			         "send response frames (version byte 0x%02x)",
+			         version & 0x7f, version);
+		else
+			snprintf(msg, sizeof(msg),
+			         "Invalid or unsupported protocol version (%d); supported versions "
+			         "are (4/v4)",
+			         version);
+		/* v1..v5 and DSE v1/v2 are drivers probing; anything else is garbage */
+		bool probe = (version >= 1 && version <= 5) || version == 0x41 || version == 0x42;
+		conn_fatal(cc, stream, msg, probe);
+		return;
+	}
+	struct cql_header h;
+	cql_header_decode(frame, len, &h);
+	if (h.flags & CQL_FLAG_COMPRESSION) {
+		conn_fatal(cc, h.stream,
+		           "Frame is compressed but no compression was negotiated in STARTUP",
+		           false);
+		return;
+	}
+	if (h.stream < 0) {
+		conn_send_simple_error(cc, h.stream, CQL_ERR_PROTOCOL,
+		                       "negative stream ids are reserved for server events");
+		return;
+	}
+	struct bufreader rd;
+	bufreader_init(&rd, frame + CQLPROTO_HEADER_LEN, len - CQLPROTO_HEADER_LEN);
+	if (h.flags & CQL_FLAG_CUSTOM_PAYLOAD) {
+		cql_skip_bytes_map(&rd);
+		if (!bufreader_ok(&rd)) {
+			conn_send_simple_error(cc, h.stream, CQL_ERR_PROTOCOL,
+			                       "malformed custom payload");
+			return;
+		}
+	}
+	const char *name = opcode_name(h.opcode);
+	if (!name) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "Unknown opcode 0x%02x", h.opcode);
+		conn_send_simple_error(cc, h.stream, CQL_ERR_PROTOCOL, msg);
+		return;
+	}
+	if (h.opcode == CQL_OP_OPTIONS) {
+		handle_options(cc, h.stream);
+		return;
+	}
+	if (h.opcode == CQL_OP_STARTUP) {
+		handle_startup(cc, h.stream, &rd);
+		return;
+	}
+	if (!cc->ready) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "Unexpected message %s, expecting STARTUP or OPTIONS",
+		         name);
+		conn_send_simple_error(cc, h.stream, CQL_ERR_PROTOCOL, msg);
+		return;
+	}
+	switch (h.opcode) {
+	case CQL_OP_REGISTER: handle_register(cc, h.stream, &rd); return;
+	case CQL_OP_QUERY:
+	case CQL_OP_PREPARE:
+	case CQL_OP_EXECUTE:
+	case CQL_OP_BATCH: break;
+	default: {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "Unexpected message %s from a client", name);
+		conn_send_simple_error(cc, h.stream, CQL_ERR_PROTOCOL, msg);
+		return;
+	}
+	}
+	struct cqlreq *r = req_get(cc);
+	if (!r) {
+		conn_send_simple_error(cc, h.stream, CQL_ERR_OVERLOADED,
+		                       "out of memory for a new request");
+		return;
+	}
+	r->stream = h.stream;
+	struct exec_req *x = &r->x;
+	x->session = &cc->session;
+	x->opcode = h.opcode;
+	x->body = rd.p + rd.pos;
+	x->body_len = bufreader_left(&rd);
+	x->done = req_done;
+	x->failed = false;
+	x->warning[0] = 0;
+	buf_reset(&x->body_out);
+	x->body_out.oom = false;
+	cc->inflight++;
+	s->stats.inflight++;
+	if (cc->inflight >= s->opts.max_inflight && !cc->paused) {
+		cc->paused = true;
+		if (cc->nc)
+			net_conn_pause_read(cc->nc);
+	}
+	executor_run(s->ex, x);
+	return;
+}
+
+static int on_frame(struct net_conn *c, const uint8_t *frame, size_t len)
+{
+	handle_frame(net_conn_ctx(c), frame, len);
+	return 0;
+}
+
+static void on_schema_event(void *ctx, enum exec_change ch, enum exec_target t, const char *ks,
+                            const char *table)
+{
+	(void)t;
+	cqlserver_event_schema(ctx, exec_change_name(ch), ks, table);
+}
+
+/* ---- public ------------------------------------------------------------------------------- */
+
+static const struct net_conn_ops cql_ops = {
+        .frame_len = cql_framer,
+        .on_frame = on_frame,
+        .on_oversized = on_oversized,
+        .on_close = on_close,
+};
+
+static int server_create(struct net_loop *nl, const struct cqlserver_options *opts,
+                         const struct cqlserver_deps *deps, struct cqlserver **out,
+                         struct cerr *err)
+{
+	if (nl && !opts->address)
+		return cerr_set(err, COL_EINVAL, "cqlserver: no listen address");
+	struct cqlserver *s = calloc(1, sizeof(*s));
+	if (!s)
+		return cerr_set(err, COL_ENOMEM, "cqlserver: out of memory");
+	s->nl = nl;
+	s->opts = *opts;
+	if (!s->opts.max_frame_size)
+		s->opts.max_frame_size = DEFAULT_MAX_FRAME;
+	if (s->opts.max_frame_size > CQLPROTO_MAX_FRAME)
+		s->opts.max_frame_size = CQLPROTO_MAX_FRAME;
+	if (!s->opts.max_connections)
+		s->opts.max_connections = DEFAULT_MAX_CONNS;
+	if (!s->opts.max_inflight)
+		s->opts.max_inflight = DEFAULT_MAX_INFLIGHT;
+	if (!s->opts.prepared_cache_max)
+		s->opts.prepared_cache_max = DEFAULT_PREPARED_MAX;
+	s->opts.address = NULL; /* not kept */
+	buf_init(&s->scratch);
+
+	struct prepared_cache *pc = deps->prepared;
+	if (!pc) {
+		int rc = prepared_cache_new(s->opts.prepared_cache_max, &s->own_prepared);
+		if (rc) {
+			free(s);
+			return cerr_set(err, rc, "cqlserver: cannot create the prepared cache");
+		}
+		pc = s->own_prepared;
+	}
+	struct executor_deps ed = {
+	        .schema = deps->schema,
+	        .store = deps->store,
+	        .proxy = deps->proxy,
+	        .prepared = pc,
+	        .view = deps->view,
+	        .on_schema_event = on_schema_event,
+	        .event_ctx = s,
+	        .ddl_wait = deps->ddl_wait,
+	        .ddl_ctx = deps->ddl_ctx,
+	};
+	int rc = executor_new(&ed, &s->ex);
+	if (rc) {
+		cerr_set(err, rc, "cqlserver: cannot create the executor");
+		goto fail;
+	}
+	if (!nl) {
+		*out = s; /* detached: cqlserver_feed() only */
+		return 0;
+	}
+	struct net_addr addr;
+	rc = net_addr_parse(opts->address, opts->port, &addr, err);
+	if (rc)
+		goto fail;
+	struct net_server_opts so = {
+	        .conn = {.max_frame = s->opts.max_frame_size + CQLPROTO_HEADER_LEN},
+	        .max_conns = s->opts.max_connections,
+	};
+	rc = net_server_new(nl, &addr, &so, &cql_ops, on_accept, s, &s->listener, err);
+	if (rc)
+		goto fail;
+	char a[NET_ADDR_STRLEN];
+	net_addr_format(net_server_addr(s->listener), a, sizeof(a));
+	log_info(MOD, "CQL native protocol v4 server listening on %s", a);
+	*out = s;
+	return 0;
+fail:
+	if (s->ex)
+		executor_free(s->ex);
+	if (s->own_prepared)
+		prepared_cache_free(s->own_prepared);
+	buf_release(&s->scratch);
+	free(s);
+	return rc;
+}
+
+void cqlserver_free(struct cqlserver *s)
+{
+	if (!s)
+		return;
+	if (s->listener)
+		net_server_free(s->listener);
+	/* Detach every connection from the server, then close it; on_close frees later. */
+	struct cqlconn *cc = s->conns;
+	while (cc) {
+		struct cqlconn *n = cc->next;
+		cc->srv = NULL;
+		cc->prev = cc->next = NULL;
+		if (cc->nc)
+			net_conn_close(cc->nc, 0, "server shutting down");
+		cc = n;
+	}
+	s->conns = NULL;
+	executor_free(s->ex);
+	if (s->own_prepared)
+		prepared_cache_free(s->own_prepared);
+	buf_release(&s->scratch);
+	free(s);
+}
+
+int cqlserver_new(struct net_loop *nl, const struct cqlserver_options *opts,
+                  const struct cqlserver_deps *deps, struct cqlserver **out, struct cerr *err)
+{
+	return server_create(nl, opts, deps, out, err);
+}
+
+uint16_t cqlserver_port(const struct cqlserver *s)
+{
+	return net_addr_port(net_server_addr(s->listener));
+}
+
+void cqlserver_get_stats(const struct cqlserver *s, struct cqlserver_stats *out)
+{
+	*out = s->stats;
+}
+
+static void broadcast(struct cqlserver *s, uint8_t mask)
+{
+	if (!buf_ok(&s->scratch))
+		return;
+	for (struct cqlconn *cc = s->conns; cc; cc = cc->next) {
+		if (!(cc->events & mask) || cc->closing || !cc->nc)
+			continue;
+		if (conn_send(cc, 0, -1, CQL_OP_EVENT, s->scratch.data, s->scratch.len, NULL) == 0)
+			s->stats.events_sent++;
+	}
+}
+
+void cqlserver_event_status(struct cqlserver *s, bool up, const uint8_t *addr, uint8_t addr_len,
+                            int32_t port)
+{
+	buf_reset(&s->scratch);
+	cql_put_string(&s->scratch, "STATUS_CHANGE");
+	cql_put_string(&s->scratch, up ? "UP" : "DOWN");
+	cql_put_inet(&s->scratch, addr, addr_len, port);
+	broadcast(s, EV_STATUS);
+}
+
+void cqlserver_event_topology(struct cqlserver *s, bool new_node, const uint8_t *addr,
+                              uint8_t addr_len, int32_t port)
+{
+	buf_reset(&s->scratch);
+	cql_put_string(&s->scratch, "TOPOLOGY_CHANGE");
+	cql_put_string(&s->scratch, new_node ? "NEW_NODE" : "REMOVED_NODE");
+	cql_put_inet(&s->scratch, addr, addr_len, port);
+	broadcast(s, EV_TOPOLOGY);
+}
+
+void cqlserver_event_schema(struct cqlserver *s, const char *change, const char *ks,
+                            const char *table)
+{
+	buf_reset(&s->scratch);
+	cql_put_string(&s->scratch, "SCHEMA_CHANGE");
+	cql_put_string(&s->scratch, change);
+	cql_put_string(&s->scratch, table ? "TABLE" : "KEYSPACE");
+	cql_put_string(&s->scratch, ks);
+	if (table)
+		cql_put_string(&s->scratch, table);
+	broadcast(s, EV_SCHEMA);
+}
+
+int cqlserver_new_detached(const struct cqlserver_options *opts, const struct cqlserver_deps *deps,
+                           struct cqlserver **out, struct cerr *err)
+{
+	struct cqlserver_options o = *opts;
+	o.address = NULL;
+	return server_create(NULL, &o, deps, out, err);
+}
+
+int cqlserver_feed(struct cqlserver *s, const uint8_t *in, size_t len, struct buf *out)
+{
+	struct cqlconn cc = {.srv = s, .sink = out};
+	size_t pos = 0;
+	int rc = 0;
+	while (pos < len && !cc.closing) {
+		long fl = cql_framer(in + pos, len - pos);
+		if (fl <= 0) {
+			rc = COL_EAGAIN; /* a partial header */
+			break;
+		}
+		if ((size_t)fl > s->opts.max_frame_size + CQLPROTO_HEADER_LEN) {
+			oversized(&cc, in + pos, len - pos, (size_t)fl);
+			break;
+		}
+		if ((size_t)fl > len - pos) {
+			rc = COL_EAGAIN; /* a partial body: a real connection would wait */
+			break;
+		}
+		handle_frame(&cc, in + pos, (size_t)fl);
+		pos += (size_t)fl;
+	}
+	/* the local proxy completes every request before handle_frame returns */
+	struct cqlreq *r = cc.free_reqs;
+	while (r) {
+		struct cqlreq *n = r->next_free;
+		buf_release(&r->x.body_out);
+		free(r);
+		r = n;
+	}
+	if (cc.closing)
+		return COL_ECLOSED;
+	return rc;
+}
