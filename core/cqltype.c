@@ -7,6 +7,7 @@
  * Cassandra's DecimalType (BigDecimal.compareTo) has them.
  */
 #include "core/cqltype.h"
+#include "core/hex.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -1461,28 +1462,6 @@ int cqltype_parse_timestamp(const char *s, size_t len, int64_t *ms_out)
 
 /* ---------------------------------------------------------------- format */
 
-static void put_hex(struct buf *out, const uint8_t *p, size_t len)
-{
-	static const char hx[] = "0123456789abcdef";
-	for (size_t i = 0; i < len; i++) {
-		buf_put_u8(out, (uint8_t)hx[p[i] >> 4]);
-		buf_put_u8(out, (uint8_t)hx[p[i] & 15]);
-	}
-}
-
-static void put_uuid(struct buf *out, const uint8_t *p)
-{
-	put_hex(out, p, 4);
-	buf_put_u8(out, '-');
-	put_hex(out, p + 4, 2);
-	buf_put_u8(out, '-');
-	put_hex(out, p + 6, 2);
-	buf_put_u8(out, '-');
-	put_hex(out, p + 8, 2);
-	buf_put_u8(out, '-');
-	put_hex(out, p + 10, 6);
-}
-
 static void put_quoted(struct buf *out, const uint8_t *p, size_t len)
 {
 	buf_put_u8(out, '\'');
@@ -1621,7 +1600,7 @@ static void format_depth(const struct cqltype *t, const uint8_t *p, size_t len, 
 		return;
 	case CQLTYPE_BLOB:
 		buf_put_str(out, "0x");
-		put_hex(out, p, len);
+		hex_put(out, p, len);
 		return;
 	case CQLTYPE_BOOLEAN: buf_put_str(out, p[0] ? "True" : "False"); return;
 	case CQLTYPE_TINYINT: buf_printf(out, "%d", (int8_t)p[0]); return;
@@ -1632,7 +1611,7 @@ static void format_depth(const struct cqltype *t, const uint8_t *p, size_t len, 
 	case CQLTYPE_FLOAT: put_floating(out, load_float(p), 5); return;
 	case CQLTYPE_DOUBLE: put_floating(out, load_double(p), 12); return;
 	case CQLTYPE_UUID:
-	case CQLTYPE_TIMEUUID: put_uuid(out, p); return;
+	case CQLTYPE_TIMEUUID: uuid_put(out, p); return;
 	case CQLTYPE_TIMESTAMP:
 		if (nested)
 			buf_put_u8(out, '\'');
@@ -1721,38 +1700,6 @@ static int lit_mismatch(const struct cqltype *t, enum cqllit_kind kind, const ch
 	                tname(t, nb, sizeof(nb)), why ? ": " : "", why ? why : "");
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static bool parse_uuid(const char *s, size_t len, uint8_t out[16])
-{
-	if (len != 36)
-		return false;
-	int k = 0;
-	for (size_t i = 0; i < 36;) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return false;
-			i++;
-			continue;
-		}
-		int hi = hexval(s[i]), lo = hexval(s[i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		out[k++] = (uint8_t)(hi << 4 | lo);
-		i += 2;
-	}
-	return true;
-}
-
 /* Parse a decimal literal ("-12.5e3", "7") to unscaled digits and scale. */
 static bool parse_decimal_lit(const char *s, size_t len, int *sign, struct buf *digits,
                               int64_t *scale)
@@ -1813,14 +1760,12 @@ int cqltype_from_literal(const struct cqltype *t, enum cqllit_kind kind, const c
 		if (kind != CQLLIT_HEX || len < 2 || text[0] != '0' ||
 		    (text[1] != 'x' && text[1] != 'X') || (len % 2) != 0)
 			return lit_mismatch(t, kind, text, len, err, NULL);
-		for (size_t i = 2; i < len; i += 2) {
-			int hi = hexval(text[i]), lo = hexval(text[i + 1]);
-			if (hi < 0 || lo < 0) {
-				out->len = start;
-				return lit_mismatch(t, kind, text, len, err, "bad hex digit");
-			}
-			buf_put_u8(out, (uint8_t)(hi << 4 | lo));
-		}
+		size_t n = (len - 2) / 2;
+		if (n == 0 || buf_reserve(out, n) != 0)
+			break;
+		if (!hex_decode(text + 2, n, out->data + out->len))
+			return lit_mismatch(t, kind, text, len, err, "bad hex digit");
+		out->len += n;
 		break;
 	}
 	case CQLTYPE_BOOLEAN:
@@ -2001,7 +1946,7 @@ int cqltype_from_literal(const struct cqltype *t, enum cqllit_kind kind, const c
 	case CQLTYPE_UUID:
 	case CQLTYPE_TIMEUUID: {
 		uint8_t u[16];
-		if (kind != CQLLIT_UUID || !parse_uuid(text, len, u))
+		if (kind != CQLLIT_UUID || !uuid_parse(text, len, u))
 			return lit_mismatch(t, kind, text, len, err, NULL);
 		if (t->kind == CQLTYPE_TIMEUUID && (u[6] >> 4) != 1)
 			return lit_mismatch(t, kind, text, len, err, "not a version 1 (time) uuid");

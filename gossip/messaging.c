@@ -8,6 +8,7 @@
  */
 #include "gossip/messaging.h"
 
+#include "core/hex.h"
 #include "core/log.h"
 #include "core/msgpk.h"
 
@@ -45,51 +46,11 @@
 
 /* ---- host ids -------------------------------------------------------------------------------- */
 
-void host_id_format(const struct host_id *h, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-	for (int i = 0; i < HOST_ID_LEN; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[o++] = '-';
-		out[o++] = hex[h->b[i] >> 4];
-		out[o++] = hex[h->b[i] & 15];
-	}
-	out[o] = 0;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+void host_id_format(const struct host_id *h, char *out) { uuid_format(h->b, out); }
 
 int host_id_parse(const char *s, struct host_id *out)
 {
-	struct host_id h;
-	size_t i = 0;
-	for (int k = 0; k < HOST_ID_LEN; k++) {
-		if (k == 4 || k == 6 || k == 8 || k == 10) {
-			if (s[i] != '-')
-				return COL_EINVAL;
-			i++;
-		}
-		int a = hexval(s[i]);
-		int b = a < 0 ? -1 : hexval(s[i + 1]);
-		if (a < 0 || b < 0)
-			return COL_EINVAL;
-		h.b[k] = (uint8_t)(a << 4 | b);
-		i += 2;
-	}
-	if (s[i] != 0)
-		return COL_EINVAL;
-	*out = h;
-	return COL_OK;
+	return uuid_parse(s, strlen(s), out->b) ? COL_OK : COL_EINVAL;
 }
 
 bool host_id_equal(const struct host_id *a, const struct host_id *b)

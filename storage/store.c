@@ -6,6 +6,7 @@
 #include "storage/storage_int.h"
 
 #include "core/clock.h"
+#include "core/hex.h"
 #include "core/log.h"
 
 #include <errno.h>
@@ -413,27 +414,11 @@ static struct cf_state *cf_state_new(struct store *s)
 	return st;
 }
 
-static void hex16(const uint8_t id[16], char *out)
-{
-	static const char hx[] = "0123456789abcdef";
-	for (int i = 0; i < 16; i++) {
-		out[2 * i] = hx[id[i] >> 4];
-		out[2 * i + 1] = hx[id[i] & 15];
-	}
-	out[32] = 0;
-}
-
 static bool parse_table_cf(const char *name, uint8_t id[16])
 {
 	if (strncmp(name, CF_TABLE_PREFIX, 2) != 0 || strlen(name) != 34)
 		return false;
-	for (int i = 0; i < 16; i++) {
-		unsigned v;
-		if (sscanf(name + 2 + 2 * i, "%2x", &v) != 1)
-			return false;
-		id[i] = (uint8_t)v;
-	}
-	return true;
+	return hex_decode(name + 2, 16, id);
 }
 
 /* ---- open / close --------------------------------------------------------------------------- */
@@ -1076,7 +1061,7 @@ int store_table_open(struct store *s, const struct store_table_desc *desc, struc
 		return cerr_set(err, COL_ENOMEM, "storage: out of memory");
 	}
 	char hex[33];
-	hex16(desc->id, hex);
+	hex_encode(desc->id, 16, hex);
 	t->s = s;
 	memcpy(t->id, desc->id, 16);
 	snprintf(t->cf_name, sizeof(t->cf_name), CF_TABLE_PREFIX "%s", hex);

@@ -7,6 +7,7 @@
 #include "coordinator/schema/schema.h"
 #include "core/buf.h"
 #include "core/cqltype.h"
+#include "core/hex.h"
 #include "core/ring.h"
 #include "storage/storage.h"
 
@@ -16,17 +17,6 @@
 #include <time.h>
 
 /* ---- query parameters ----------------------------------------------------------------------- */
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 int inspect_query_param(const char *query, const char *name, char *out, size_t cap)
 {
@@ -45,8 +35,8 @@ int inspect_query_param(const char *query, const char *name, char *out, size_t c
 				if (c == '+') {
 					c = ' ';
 				} else if (c == '%') {
-					int h = end - v >= 2 ? hexval(v[0]) : -1;
-					int l = h >= 0 ? hexval(v[1]) : -1;
+					int h = end - v >= 2 ? hex_digit(v[0]) : -1;
+					int l = h >= 0 ? hex_digit(v[1]) : -1;
 					if (l < 0)
 						return COL_EINVAL;
 					c = (char)(h * 16 + l);

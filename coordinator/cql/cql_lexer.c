@@ -2,6 +2,7 @@
  * cql_lexer.c — cqlish tokens (see cql_lexer.h).
  */
 #include "coordinator/cql/cql_lexer.h"
+#include "core/hex.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -91,12 +92,9 @@ static void render_char(const struct cql_lexer *lx, size_t off, char *out)
 	} else if (p[0] == '\t') {
 		strcpy(out, "\\t");
 	} else {
-		static const char hex[] = "0123456789abcdef";
 		out[0] = '\\';
 		out[1] = 'x';
-		out[2] = hex[p[0] >> 4];
-		out[3] = hex[p[0] & 15];
-		out[4] = '\0';
+		hex_encode(p, 1, out + 2);
 	}
 }
 

@@ -10,6 +10,7 @@
  */
 #include "coordinator/cql/cql_parser.h"
 #include "coordinator/cql/cql_lexer.h"
+#include "core/hex.h"
 
 #include <errno.h>
 #include <math.h>
@@ -474,15 +475,6 @@ static int set_text(struct parser *p, struct cql_term *t, const char *s, size_t 
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return c - 'A' + 10;
-}
-
 /* INTEGER or FLOAT token, negated when `neg`. */
 static int number(struct parser *p, struct cql_term *t, bool neg)
 {
@@ -701,16 +693,8 @@ static int term_inner(struct parser *p, const struct recv *r, struct cql_term *t
 	case CQL_TOK_UUID: {
 		struct cql_token tok = next(p);
 		t->kind = CQL_TERM_UUID;
-		size_t j = 0;
-		for (size_t i = 0; i < tok.len; i++) {
-			if (tok.start[i] == '-')
-				continue;
-			if (j % 2 == 0)
-				t->uuid[j / 2] = (uint8_t)(hexval(tok.start[i]) << 4);
-			else
-				t->uuid[j / 2] |= (uint8_t)hexval(tok.start[i]);
-			j++;
-		}
+		if (!uuid_parse(tok.start, tok.len, t->uuid))
+			return error_at_pos(p, COL_ESYNTAX, tok.pos, "malformed uuid literal");
 		return set_text(p, t, tok.start, tok.len);
 	}
 	case CQL_TOK_HEX: {
@@ -727,9 +711,8 @@ static int term_inner(struct parser *p, const struct recv *r, struct cql_term *t
 		uint8_t *b = alloc(p, digits / 2 + 1);
 		if (!b)
 			return oom(p);
-		for (size_t i = 0; i < digits / 2; i++)
-			b[i] = (uint8_t)(hexval(tok.start[2 + 2 * i]) << 4 |
-			                 hexval(tok.start[3 + 2 * i]));
+		if (!hex_decode(tok.start + 2, digits / 2, b))
+			return error_at_pos(p, COL_ESYNTAX, tok.pos, "malformed blob literal");
 		t->kind = CQL_TERM_BLOB;
 		t->blob.data = b;
 		t->blob.len = digits / 2;

@@ -57,7 +57,4 @@ int identity_load(struct store *s, int num_tokens, int64_t now_s, struct identit
 int identity_tokens_encode(const int64_t *tokens, size_t n, uint8_t *out, size_t cap, size_t *len);
 int identity_tokens_decode(const uint8_t *p, size_t len, int64_t *tokens, size_t cap, size_t *n);
 
-/* "3e6a0d84-..." (lowercase, 36 chars + NUL). */
-void identity_uuid_format(const uint8_t id[16], char out[37]);
-
 #endif

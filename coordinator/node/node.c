@@ -11,6 +11,7 @@
 #include "coordinator/replication/storage_proxy.h"
 #include "coordinator/replication/verbs.h"
 #include "core/clock.h"
+#include "core/hex.h"
 #include "core/ring.h"
 #include "core/log.h"
 #include "core/net.h"
@@ -315,7 +316,7 @@ void node_each_endpoint(struct node *n, node_endpoint_fn fn, void *ctx)
 	if (n->gossiper)
 		ep.heartbeat = (int64_t)gossip_endpoint_heartbeat(gossiper_self(n->gossiper));
 	if (n->schema)
-		schema_uuid_format(schema_current(n->schema)->version, ep.schema_version);
+		uuid_format(schema_current(n->schema)->version, ep.schema_version);
 	snprintf(ep.release_version, sizeof(ep.release_version), "%s", COLONNADE_VERSION);
 	fn(ctx, &ep);
 	if (!n->gossiper)
@@ -552,7 +553,7 @@ static void on_schema_change(void *ctx, const struct schema_snap *snap)
 {
 	struct node *n = ctx;
 	char v[40];
-	schema_uuid_format(snap->version, v);
+	uuid_format(snap->version, v);
 	if (n->gossiper)
 		gossiper_set_app_str(n->gossiper, APP_SCHEMA, v);
 }
@@ -593,7 +594,7 @@ static int start_gossip(struct node *n, struct cerr *err)
 	                       sizeof(n->tokens_value), &n->tokens_value_len);
 	snprintf(v, sizeof(v), "%d", cfg->native_transport_port);
 	char schema[40];
-	schema_uuid_format(schema_current(n->schema)->version, schema);
+	uuid_format(schema_current(n->schema)->version, schema);
 	char load[32];
 	snprintf(load, sizeof(load), "%lld", (long long)n->load_bytes);
 	if (gossiper_set_app_str(n->gossiper, APP_DC, cfg->dc) ||
@@ -833,7 +834,7 @@ int node_new(const struct config *cfg, struct node **out, struct cerr *err)
 		goto fail;
 	}
 	char hid[37];
-	identity_uuid_format(n->id.host_id, hid);
+	uuid_format(n->id.host_id, hid);
 	if (n->id.first_boot)
 		log_info("node", "first boot: host id %s, %zu random tokens, stored in %s", hid,
 		         n->id.n_tokens, cfg->data_directory);

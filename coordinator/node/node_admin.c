@@ -25,6 +25,7 @@
 #include "coordinator/replication/verbs.h"
 #include "core/ring.h"
 #include "core/clock.h"
+#include "core/hex.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/net.h"
@@ -156,7 +157,7 @@ static void write_endpoint(struct jw *w, const struct snap *s, size_t i)
 	jw_str(w, ep->rpc_address);
 	jw_key(w, "host_id");
 	if (ep->has_host_id) {
-		identity_uuid_format(ep->host_id, hid);
+		uuid_format(ep->host_id, hid);
 		jw_str(w, hid);
 	} else {
 		jw_null(w);
@@ -280,7 +281,7 @@ static int h_info(void *ctx, const char *query, struct buf *out, const char **ct
 	(void)ctype;
 	struct node *n = ctx;
 	char hid[37];
-	identity_uuid_format(n->id.host_id, hid);
+	uuid_format(n->id.host_id, hid);
 	struct jw w;
 	jw_init(&w, out);
 	jw_obj(&w);
@@ -595,7 +596,7 @@ static int h_metrics(void *ctx, const char *query, struct buf *out, const char *
 	struct node *n = ctx;
 	*ctype = "text/plain; version=0.0.4; charset=utf-8";
 	char hid[37];
-	identity_uuid_format(n->id.host_id, hid);
+	uuid_format(n->id.host_id, hid);
 	buf_put_str(out, "# HELP colonnade_info Static facts about this node.\n"
 	                 "# TYPE colonnade_info gauge\ncolonnade_info{version=");
 	put_label(out, COLONNADE_VERSION);

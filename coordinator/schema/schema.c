@@ -1,6 +1,7 @@
 #include "coordinator/schema/schema.h"
 
 #include "core/buf.h"
+#include "core/hex.h"
 #include "core/log.h"
 #include "storage/storage.h"
 
@@ -33,19 +34,6 @@ static char *xstrndup(const char *s, size_t n)
 		p[n] = 0;
 	}
 	return p;
-}
-
-void schema_uuid_format(const uint8_t u[16], char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	int o = 0;
-	for (int i = 0; i < 16; i++) {
-		if (i == 4 || i == 6 || i == 8 || i == 10)
-			out[o++] = '-';
-		out[o++] = hex[u[i] >> 4];
-		out[o++] = hex[u[i] & 15];
-	}
-	out[o] = 0;
 }
 
 static void uuid_random(uint8_t u[16])
@@ -914,7 +902,7 @@ int schema_open(struct store *store, struct schema **out, struct cerr *err)
 		goto fail;
 	atomic_store(&s->cur, snap);
 	char v[37];
-	schema_uuid_format(snap->version, v);
+	uuid_format(snap->version, v);
 	log_info(MOD, "schema loaded: %u keyspaces, version %s", snap->n_keyspaces - s->n_sys_ks,
 	         v);
 	*out = s;
@@ -1072,7 +1060,7 @@ static int apply_rows(struct schema *s, const struct buf *batch, struct cerr *er
 	}
 	schema_snap_unref(s, old);
 	char v[37];
-	schema_uuid_format(snap->version, v);
+	uuid_format(snap->version, v);
 	log_info(MOD, "schema changed: version %s", v);
 	notify(s, snap);
 	return 0;

@@ -272,7 +272,4 @@ int schema_merge_rows(struct schema *s, const struct schema_row_ref *rows, size_
 /* The schema version a node holding exactly these rows (in key order) reports. */
 void schema_rows_version(const struct schema_row_ref *rows, size_t n, uint8_t out[16]);
 
-/* Format a UUID (16 bytes) as lowercase 8-4-4-4-12 into out (>= 37 bytes). */
-void schema_uuid_format(const uint8_t uuid[16], char *out);
-
 #endif

@@ -2,6 +2,7 @@
 
 #include "coordinator/schema/schema.h"
 #include "core/clock.h"
+#include "core/hex.h"
 #include "core/log.h"
 #include "core/msgpk.h"
 #include "gossip/gossiper.h"
@@ -148,8 +149,8 @@ int schema_sync_apply_rowset(struct schema *s, const uint8_t *payload, size_t le
 	schema_rows_version(rows, n, mine);
 	if (memcmp(mine, version, 16) != 0) {
 		char a[40], b[40];
-		schema_uuid_format(version, a);
-		schema_uuid_format(mine, b);
+		uuid_format(version, a);
+		uuid_format(mine, b);
 		free(rows);
 		return cerr_set(err, COL_ECORRUPT,
 		                "schema rowset claims version %s but its %zu rows are version %s",
@@ -164,7 +165,7 @@ int schema_sync_apply_rowset(struct schema *s, const uint8_t *payload, size_t le
 
 static void our_version(const struct schema_sync *ss, char v[40])
 {
-	schema_uuid_format(schema_current(ss->cfg.schema)->version, v);
+	uuid_format(schema_current(ss->cfg.schema)->version, v);
 }
 
 /* The peer is live and gossips a version other than ours (false when it gossips none yet). */

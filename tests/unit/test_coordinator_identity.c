@@ -145,12 +145,3 @@ Test(identity, corrupt_values_refuse_to_start)
 	cr_expect(strstr(e.msg, "tokens are malformed"), "%s", e.msg);
 	store_close(s);
 }
-
-Test(identity, uuid_format)
-{
-	const uint8_t id[16] = {0x3e, 0x6a, 0x0d, 0x84, 0x12, 0x34, 0x45, 0x67,
-	                        0x89, 0xab, 0xcd, 0xef, 0x00, 0x11, 0x22, 0x33};
-	char out[37];
-	identity_uuid_format(id, out);
-	cr_expect_str_eq(out, "3e6a0d84-1234-4567-89ab-cdef00112233");
-}

@@ -7,6 +7,7 @@
 #include "coordinator/schema/schema.h"
 #include "coordinator/schema/schema_sync.h"
 #include "core/cqltype.h"
+#include "core/hex.h"
 #include "core/msgpk.h"
 #include "storage/storage.h"
 
@@ -106,7 +107,7 @@ static size_t sync_rows(int from, int to)
 
 static void version(int i, char out[40])
 {
-	schema_uuid_format(schema_current(sch[i])->version, out);
+	uuid_format(schema_current(sch[i])->version, out);
 }
 
 Test(schema_sync, rowset_golden_bytes)
