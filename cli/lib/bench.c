@@ -1079,23 +1079,26 @@ static void free_bench(struct bench *b)
 	free(b);
 }
 
-static int bench_run(struct bench_opts *o)
+/* ---- setup and run, step by step --------------------------------------------------------------
+ */
+
+/* The bench with its event loop and watchers; NULL (after saying why) if
+ * either cannot be had. */
+static struct bench *bench_new(struct bench_opts *o)
 {
 	struct bench *b = calloc(1, sizeof(*b));
 	if (!b) {
 		fprintf(stderr, "colonnade bench: out of memory\n");
-		return 1;
+		return NULL;
 	}
-	struct cerr err = {0};
-	struct cqlclient *cl = NULL;
-	int exit_code = 1;
 	b->o = o;
 	b->rf = -1;
 	b->progress = o->json ? stderr : stdout;
 	b->loop = ev_loop_new(EVFLAG_AUTO);
 	if (!b->loop || bench_stats_init(&b->stats)) {
 		fprintf(stderr, "colonnade bench: cannot set up the event loop\n");
-		goto out;
+		free_bench(b);
+		return NULL;
 	}
 	ev_init(&b->sched_timer, sched_timer_cb);
 	ev_init(&b->tick_timer, tick_timer_cb);
@@ -1105,55 +1108,73 @@ static int bench_run(struct bench_opts *o)
 	ev_signal_start(b->loop, &b->sigint);
 	ev_unref(b->loop); /* the signal watcher alone must not keep the loop alive */
 	keyrng_seed(&b->rng, o->seed);
+	return b;
+}
 
-	/* Contact points first (their indexes are stable), then the control
-	 * connection to the first that answers. */
-	char ctl_host[256] = "";
-	uint16_t ctl_port = 0;
-	int n_contacts = 0;
+/* The control connection and its address. */
+struct bench_ctl {
+	struct cqlclient *cl;
+	char host[256];
+	uint16_t port;
+	int n_contacts; /* contact points added as nodes (their indexes are stable) */
+};
+
+/* Adds every contact point as a node, then opens the control connection to
+ * the first that answers.  Returns 0, or 1 when none answers. */
+static int connect_contacts(struct bench *b, struct bench_ctl *ctl)
+{
+	const struct bench_opts *o = b->o;
 	for (int i = 0; i < o->n_nodes; i++) {
 		char host[256];
 		uint16_t port;
 		split_host(o->nodes[i], o->port, host, sizeof(host), &port);
 		if (add_node(b, host, port) >= 0)
-			n_contacts = b->n_nodes;
-		if (cl)
+			ctl->n_contacts = b->n_nodes;
+		if (ctl->cl)
 			continue;
 		struct cqlconn_opts co = {0};
 		co.connect_timeout_ms = 5000;
 		co.request_timeout_ms = 10000;
 		struct cerr e = {0};
-		if (cqlclient_connect(host, port, &co, &cl, &e) == 0) {
-			snprintf(ctl_host, sizeof(ctl_host), "%s", host);
-			ctl_port = port;
+		if (cqlclient_connect(host, port, &co, &ctl->cl, &e) == 0) {
+			snprintf(ctl->host, sizeof(ctl->host), "%s", host);
+			ctl->port = port;
 		} else {
 			fprintf(stderr, "colonnade bench: contact point %s:%u unreachable: %s\n",
 			        host, port, e.msg);
-			cl = NULL;
+			ctl->cl = NULL;
 		}
 	}
-	if (!cl) {
+	if (!ctl->cl) {
 		fprintf(stderr, "colonnade bench: cannot connect to any contact point (%d tried)\n",
 		        o->n_nodes);
-		goto out;
+		return 1;
 	}
+	return 0;
+}
 
-	/* Ring (before the schema: the default RF depends on the node count). */
-	if (discover_ring(b, cl, ctl_host, ctl_port, &err)) {
+/* Ring, schema, replication factor and the consistency levels' feasibility.
+ * Returns 0 or the exit code. */
+static int setup_ring_and_schema(struct bench *b, const struct bench_ctl *ctl)
+{
+	const struct bench_opts *o = b->o;
+	struct cerr err = {0};
+	/* Ring before the schema: the default RF depends on the node count. */
+	if (discover_ring(b, ctl->cl, ctl->host, ctl->port, &err)) {
 		fprintf(stderr, "colonnade bench: warning: token-aware routing off: %s\n", err.msg);
 		b->routed = false;
 		cerr_clear(&err);
 	}
 	int ring_nodes = b->n_nodes;
-	if (create_schema(b, cl, ring_nodes, &err)) {
+	if (create_schema(b, ctl->cl, ring_nodes, &err)) {
 		fprintf(stderr, "colonnade bench: cannot create the schema: %s\n", err.msg);
-		goto out;
+		return 1;
 	}
-	if (read_rf(b, cl, &err)) {
+	if (read_rf(b, ctl->cl, &err)) {
 		if (!o->create_schema && err.code == COL_ENOTFOUND) {
 			fprintf(stderr, "colonnade bench: %s (drop --no-schema to create it)\n",
 			        err.msg);
-			goto out;
+			return 1;
 		}
 		fprintf(stderr,
 		        "colonnade bench: warning: replication unknown (%s); routing to "
@@ -1170,27 +1191,29 @@ static int bench_run(struct bench_opts *o)
 			b->routed = false;
 		bench_ring_release(&old);
 	}
-	if ((workload_writes(o) && (exit_code = check_cl(b, o->cl_write, "--cl-write", false))) ||
-	    (workload_reads(o) && (exit_code = check_cl(b, o->cl_read, "--cl-read", true))))
-		goto out;
-	exit_code = 1;
+	int rc = 0;
+	if ((workload_writes(o) && (rc = check_cl(b, o->cl_write, "--cl-write", false))) ||
+	    (workload_reads(o) && (rc = check_cl(b, o->cl_read, "--cl-read", true))))
+		return rc;
+	return 0;
+}
 
-	/* Data connections. */
-	int connect_nodes = o->discover ? b->n_nodes : n_contacts;
-	int total = 0;
+/* Starts the data connections to the first `connect_nodes` nodes and counts
+ * them in *total.  Returns 0 or the exit code. */
+static int open_data_conns(struct bench *b, int connect_nodes, int *total)
+{
+	const struct bench_opts *o = b->o;
+	struct cerr err = {0};
 	b->cap_per_conn = (unsigned)o->inflight;
-	{
-		/* Bound the slots before opening anything. */
-		long planned = o->total_connections ? o->total_connections
-		                                    : (long)o->connections * connect_nodes;
-		if ((size_t)planned * (size_t)o->inflight > BENCH_MAX_SLOTS) {
-			fprintf(stderr,
-			        "colonnade bench: %ld connections x %d in flight is more than %d "
-			        "requests in flight; lower --connections or --inflight\n",
-			        planned, o->inflight, BENCH_MAX_SLOTS);
-			exit_code = 2;
-			goto out;
-		}
+	/* Bound the slots before opening anything. */
+	long planned =
+	        o->total_connections ? o->total_connections : (long)o->connections * connect_nodes;
+	if ((size_t)planned * (size_t)o->inflight > BENCH_MAX_SLOTS) {
+		fprintf(stderr,
+		        "colonnade bench: %ld connections x %d in flight is more than %d "
+		        "requests in flight; lower --connections or --inflight\n",
+		        planned, o->inflight, BENCH_MAX_SLOTS);
+		return 2;
 	}
 	for (int i = 0; i < connect_nodes; i++) {
 		int n = o->connections;
@@ -1202,7 +1225,7 @@ static int bench_run(struct bench_opts *o)
 		b->nodes[i].conns = calloc((size_t)n, sizeof(struct bconn));
 		if (!b->nodes[i].conns) {
 			fprintf(stderr, "colonnade bench: out of memory\n");
-			goto out;
+			return 1;
 		}
 		b->nodes[i].n_conns = n;
 		for (int k = 0; k < n; k++) {
@@ -1212,9 +1235,16 @@ static int bench_run(struct bench_opts *o)
 				b->conns_pending++;
 			else if (k == 0)
 				fprintf(stderr, "colonnade bench: %s\n", err.msg);
-			total++;
+			(*total)++;
 		}
 	}
+	return 0;
+}
+
+/* Waits (15 s at most) for the data connections to settle and records which
+ * nodes have one.  Returns 0, or 1 when no connection is ready. */
+static int await_data_conns(struct bench *b, int connect_nodes, int total)
+{
 	bool all_settled = false;
 	int64_t deadline = clock_mono_us() + 15 * 1000000LL;
 	while (b->conns_pending > 0 && clock_mono_us() < deadline) {
@@ -1239,21 +1269,28 @@ static int bench_run(struct bench_opts *o)
 	}
 	if (!ready) {
 		fprintf(stderr, "colonnade bench: no connection to any node could be opened\n");
-		goto out;
+		return 1;
 	}
 	b->ri.n_conns = total;
+	return 0;
+}
 
+/* Prepares the INSERT and the SELECT on every node.  Returns 0 or 1. */
+static int prepare_statements(struct bench *b)
+{
+	const struct bench_opts *o = b->o;
+	struct cerr err = {0};
 	char cql[300];
 	snprintf(cql, sizeof(cql), "INSERT INTO %s.%s (key, value) VALUES (?, ?)", o->keyspace,
 	         o->table);
 	if (prepare_everywhere(b, cql, &b->ins, &err)) {
 		fprintf(stderr, "colonnade bench: %s\n", err.msg);
-		goto out;
+		return 1;
 	}
 	snprintf(cql, sizeof(cql), "SELECT value FROM %s.%s WHERE key = ?", o->keyspace, o->table);
 	if (prepare_everywhere(b, cql, &b->sel, &err)) {
 		fprintf(stderr, "colonnade bench: %s\n", err.msg);
-		goto out;
+		return 1;
 	}
 	/* Routing hashes bind value 0 (the key): the server must agree that it
 	 * is the whole partition key. */
@@ -1264,17 +1301,20 @@ static int bench_run(struct bench_opts *o)
 		                "the INSERT are not [0]; token-aware routing off\n");
 		b->routed = false;
 	}
-	cqlclient_free(cl);
-	cl = NULL;
+	return 0;
+}
 
-	/* Request pool, value bytes, key generators. */
+/* Request pool, value bytes, key generators.  Returns 0 or 1. */
+static int setup_requests(struct bench *b, int total)
+{
+	const struct bench_opts *o = b->o;
 	size_t n_reqs = (size_t)total * (size_t)o->inflight;
 	b->reqs = calloc(n_reqs, sizeof(*b->reqs));
 	b->value = malloc((size_t)o->value_size + 257);
 	b->seq = malloc(sizeof(*b->seq));
 	if (!b->reqs || !b->value || !b->seq) {
 		fprintf(stderr, "colonnade bench: out of memory for %zu requests\n", n_reqs);
-		goto out;
+		return 1;
 	}
 	for (size_t i = 0; i < n_reqs; i++)
 		free_req(b, &b->reqs[i]);
@@ -1288,59 +1328,65 @@ static int bench_run(struct bench_opts *o)
 		if (keydist_new(k, o->records, o->zipf_theta, b->seq, &b->dist)) {
 			fprintf(stderr, "colonnade bench: cannot set up the %s distribution\n",
 			        bench_dist_name(o->dist));
-			goto out;
+			return 1;
 		}
 	}
+	return 0;
+}
 
-	if ((workload_writes(o) && (exit_code = probe(b, false))) ||
-	    (workload_reads(o) && (exit_code = probe(b, true))))
-		goto out;
-	exit_code = 1;
-
-	/* Node processes on this machine. */
+/* The node processes whose CPU the report shows: --pid, else the listeners
+ * of the connected nodes found on this machine. */
+static void find_node_procs(struct bench *b, int connect_nodes)
+{
+	const struct bench_opts *o = b->o;
 	if (o->n_pids) {
 		for (int i = 0; i < o->n_pids; i++) {
 			struct bench_nodeproc *n = &b->ri.procs[b->ri.n_procs++];
 			n->pid = o->pids[i];
 			snprintf(n->label, sizeof(n->label), "pid %d", (int)o->pids[i]);
 		}
-	} else {
-		for (int i = 0; i < connect_nodes && b->ri.n_procs < BENCH_MAX_NODES; i++) {
-			struct bench_nodeproc *n = &b->ri.procs[b->ri.n_procs++];
-			snprintf(n->label, sizeof(n->label), "%s", b->nodes[i].label);
-			if (bench_proc_find_listener(b->nodes[i].host, b->nodes[i].port, &n->pid))
-				n->pid = 0;
-		}
+		return;
 	}
-
-	b->ri.o = o;
-	b->ri.rf = b->rf;
-	b->ri.routed = b->routed;
-	if (o->populate) {
-		if (!o->quiet)
-			fprintf(b->progress, "populating %llu rows (keys 0..%llu) at %s\n",
-			        (unsigned long long)o->populate,
-			        (unsigned long long)o->populate - 1,
-			        cql_consistency_name(o->cl_write));
-		run_phase(b, PH_POPULATE, 0, 0, o->populate);
-		b->ri.populated = b->sent;
-		b->ri.populate_s = (double)(b->last_done_us - b->start_us) / 1e6;
-		b->ri.populate_errors = bench_stats_total_errors(&b->stats);
-		bench_stats_reset(&b->stats);
-		if (b->fatal) {
-			fprintf(stderr, "colonnade bench: %s\n", b->fatal_msg);
-			goto out;
-		}
-		if (b->interrupted) {
-			fprintf(stderr,
-			        "colonnade bench: interrupted while populating (%llu of "
-			        "%llu rows written)\n",
-			        (unsigned long long)b->ri.populated,
-			        (unsigned long long)o->populate);
-			goto out;
-		}
+	for (int i = 0; i < connect_nodes && b->ri.n_procs < BENCH_MAX_NODES; i++) {
+		struct bench_nodeproc *n = &b->ri.procs[b->ri.n_procs++];
+		snprintf(n->label, sizeof(n->label), "%s", b->nodes[i].label);
+		if (bench_proc_find_listener(b->nodes[i].host, b->nodes[i].port, &n->pid))
+			n->pid = 0;
 	}
+}
 
+/* The --populate phase.  Returns 0, or 1 if it failed or was interrupted. */
+static int populate(struct bench *b)
+{
+	const struct bench_opts *o = b->o;
+	if (!o->quiet)
+		fprintf(b->progress, "populating %llu rows (keys 0..%llu) at %s\n",
+		        (unsigned long long)o->populate, (unsigned long long)o->populate - 1,
+		        cql_consistency_name(o->cl_write));
+	run_phase(b, PH_POPULATE, 0, 0, o->populate);
+	b->ri.populated = b->sent;
+	b->ri.populate_s = (double)(b->last_done_us - b->start_us) / 1e6;
+	b->ri.populate_errors = bench_stats_total_errors(&b->stats);
+	bench_stats_reset(&b->stats);
+	if (b->fatal) {
+		fprintf(stderr, "colonnade bench: %s\n", b->fatal_msg);
+		return 1;
+	}
+	if (b->interrupted) {
+		fprintf(stderr,
+		        "colonnade bench: interrupted while populating (%llu of "
+		        "%llu rows written)\n",
+		        (unsigned long long)b->ri.populated, (unsigned long long)o->populate);
+		return 1;
+	}
+	return 0;
+}
+
+/* The measured phase, with the node processes' and our own CPU around it.
+ * Returns 0, or 1 on a fatal error. */
+static int run_workload(struct bench *b)
+{
+	const struct bench_opts *o = b->o;
 	if (!o->quiet)
 		fprintf(b->progress, "running workload %s for %s%s\n",
 		        bench_workload_name(o->workload), o->ops ? "a number of ops" : "a duration",
@@ -1360,9 +1406,17 @@ static int bench_run(struct bench_opts *o)
 		bench_nodeproc_end(&b->ri.procs[i]);
 	if (b->fatal) {
 		fprintf(stderr, "colonnade bench: %s\n", b->fatal_msg);
-		goto out;
+		return 1;
 	}
+	return 0;
+}
 
+/* Summary or JSON, the first error of each kind, the histogram and plot
+ * files.  Returns the exit code. */
+static int report(struct bench *b)
+{
+	const struct bench_opts *o = b->o;
+	struct cerr err = {0};
 	if (o->json)
 		bench_report_json(stdout, &b->ri, &b->stats);
 	else
@@ -1371,7 +1425,7 @@ static int bench_run(struct bench_opts *o)
 		if (b->first_error[k][0])
 			fprintf(o->json ? stderr : stdout, "  first %s: %s\n",
 			        bench_err_name((enum bench_err)k), b->first_error[k]);
-	exit_code = 0;
+	int exit_code = 0;
 	if (o->hdr_out && bench_report_hgrm(o->hdr_out, &b->stats, &err)) {
 		fprintf(stderr, "colonnade bench: %s\n", err.msg);
 		exit_code = 1;
@@ -1384,11 +1438,53 @@ static int bench_run(struct bench_opts *o)
 		fprintf(stderr, "colonnade bench: every operation failed\n");
 		exit_code = 1;
 	}
-out:
-	if (cl)
-		cqlclient_free(cl);
-	free_bench(b);
 	return exit_code;
+}
+
+/* Setup (control connection, ring and schema, data connections, prepared
+ * statements, request pool, probes), then populate, run and report. */
+static int bench_run(struct bench_opts *o)
+{
+	struct bench *b = bench_new(o);
+	if (!b)
+		return 1;
+	struct bench_ctl ctl = {0};
+	int total = 0;
+	int rc = connect_contacts(b, &ctl);
+	if (!rc)
+		rc = setup_ring_and_schema(b, &ctl);
+	int connect_nodes = o->discover ? b->n_nodes : ctl.n_contacts;
+	if (!rc)
+		rc = open_data_conns(b, connect_nodes, &total);
+	if (!rc)
+		rc = await_data_conns(b, connect_nodes, total);
+	if (!rc)
+		rc = prepare_statements(b);
+	if (ctl.cl) {
+		cqlclient_free(ctl.cl);
+		ctl.cl = NULL;
+	}
+	if (!rc)
+		rc = setup_requests(b, total);
+	if (!rc && workload_writes(o))
+		rc = probe(b, false);
+	if (!rc && workload_reads(o))
+		rc = probe(b, true);
+	if (rc) {
+		free_bench(b);
+		return rc;
+	}
+	find_node_procs(b, connect_nodes);
+	b->ri.o = o;
+	b->ri.rf = b->rf;
+	b->ri.routed = b->routed;
+	rc = o->populate ? populate(b) : 0;
+	if (!rc)
+		rc = run_workload(b);
+	if (!rc)
+		rc = report(b);
+	free_bench(b);
+	return rc;
 }
 
 int bench_main(int argc, char **argv)

@@ -117,14 +117,24 @@ void bench_usage(FILE *f)
 	      f);
 }
 
-static int parse_u64(const char *s, uint64_t *out)
+/* The decimal digits that start `s` (no sign, no leading space); *end
+ * points past them. */
+static int parse_leading_u64(const char *s, unsigned long long *v, char **end)
 {
 	if (!s || !*s || *s == '-' || isspace((unsigned char)*s))
 		return COL_EINVAL;
 	errno = 0;
+	*v = strtoull(s, end, 10);
+	if (errno || *end == s)
+		return COL_EINVAL;
+	return COL_OK;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
 	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || *end)
+	unsigned long long v;
+	if (parse_leading_u64(s, &v, &end) || *end)
 		return COL_EINVAL;
 	*out = v;
 	return COL_OK;
@@ -132,12 +142,9 @@ static int parse_u64(const char *s, uint64_t *out)
 
 int bench_parse_count(const char *s, uint64_t *out)
 {
-	if (!s || !*s || *s == '-' || isspace((unsigned char)*s))
-		return COL_EINVAL;
-	errno = 0;
 	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s)
+	unsigned long long v;
+	if (parse_leading_u64(s, &v, &end))
 		return COL_EINVAL;
 	uint64_t mul = 1;
 	if (*end) {
@@ -441,202 +448,193 @@ static int parse_cl(const char *name, const char *arg, uint16_t *out, struct cer
 	return COL_OK;
 }
 
-int bench_opts_parse(struct bench_opts *o, int argc, char **argv, bool *help, struct cerr *err)
+/* What the command line gave, for the checks that span options. */
+struct opts_seen {
+	bool dist, ratio, duration, ops, records, workload;
+	int total_connections;
+};
+
+static int opt_port(struct bench_opts *o, const char *arg, struct cerr *err)
 {
-	*help = false;
-	bool have_dist = false, have_ratio = false, have_duration = false, have_ops = false,
-	     have_records = false, have_workload = false;
-	int total_connections = 0;
-	int rc = COL_OK;
+	int port = 0;
+	int rc = int_opt("--port", arg, 1, 65535, &port, err);
+	o->port = (uint16_t)port;
+	return rc;
+}
+
+static int opt_duration(struct bench_opts *o, const char *arg, struct cerr *err)
+{
+	if (bench_parse_duration(arg, &o->duration_us) || o->duration_us < 1000)
+		return cerr_set(err, COL_EINVAL,
+		                "--duration: '%s' is not a duration of at least "
+		                "1ms (e.g. 60s, 500ms, 2m)",
+		                arg);
+	return COL_OK;
+}
+
+static int opt_ops(struct bench_opts *o, const char *arg, struct cerr *err)
+{
+	if (bench_parse_count(arg, &o->ops) || o->ops < 1)
+		return cerr_set(err, COL_EINVAL,
+		                "--ops: '%s' is not a positive count (e.g. 100000, "
+		                "10k, 1M)",
+		                arg);
+	return COL_OK;
+}
+
+static int opt_rate(struct bench_opts *o, const char *arg, struct cerr *err)
+{
+	if (bench_parse_count(arg, &o->rate) || o->rate < 1 || o->rate > 100000000)
+		return cerr_set(err, COL_EINVAL, "--rate: '%s' is not an op/s rate in 1..100M",
+		                arg);
+	return COL_OK;
+}
+
+/* --records or --populate: a positive count up to 2^62. */
+static int opt_key_count(const char *name, const char *arg, uint64_t *out, struct cerr *err)
+{
+	if (bench_parse_count(arg, out) || *out < 1 || *out > (1ull << 62))
+		return cerr_set(err, COL_EINVAL, "%s: '%s' is not a positive count", name, arg);
+	return COL_OK;
+}
+
+static int opt_dist(struct bench_opts *o, const char *arg, struct cerr *err)
+{
+	enum keydist_kind k;
+	if (!strcasecmp(arg, "sequential") || !strcasecmp(arg, "seq")) {
+		o->dist = BD_SEQUENTIAL;
+	} else if (!keydist_parse(arg, &k)) {
+		o->dist = k == KEYDIST_UNIFORM   ? BD_UNIFORM
+		          : k == KEYDIST_ZIPFIAN ? BD_ZIPFIAN
+		                                 : BD_LATEST;
+	} else {
+		return cerr_set(err, COL_EINVAL,
+		                "--dist: unknown distribution '%s' (uniform, "
+		                "zipfian, latest, sequential)",
+		                arg);
+	}
+	return COL_OK;
+}
+
+static int opt_theta(struct bench_opts *o, const char *arg, struct cerr *err)
+{
+	char *end;
+	errno = 0;
+	double t = strtod(arg, &end);
+	if (errno || end == arg || *end || !(t > 0 && t < 1))
+		return cerr_set(err, COL_EINVAL,
+		                "--zipf-theta: '%s' is not a number strictly "
+		                "between 0 and 1",
+		                arg);
+	o->zipf_theta = t;
+	return COL_OK;
+}
+
+static int opt_timeout(struct bench_opts *o, const char *arg, struct cerr *err)
+{
+	if (bench_parse_duration(arg, &o->timeout_us) || o->timeout_us < 1000 ||
+	    o->timeout_us > 3600 * 1000000LL)
+		return cerr_set(err, COL_EINVAL, "--timeout: '%s' is not a duration in 1ms..1h",
+		                arg);
+	return COL_OK;
+}
+
+static int opt_seed(struct bench_opts *o, const char *arg, struct cerr *err)
+{
 	uint64_t v;
-	/* Re-entrant use (tests parse many command lines): reset getopt. */
-	optind = 0;
-	opterr = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
-		const char *arg = optarg;
-		switch (c) {
-		case OPT_HELP:
-		case 'h': *help = true; return COL_OK;
-		case OPT_NODES: rc = split_nodes(o, arg, err); break;
-		case OPT_PORT: {
-			int port = 0;
-			rc = int_opt("--port", arg, 1, 65535, &port, err);
-			o->port = (uint16_t)port;
-			break;
-		}
-		case OPT_CONNECTIONS:
-			rc = int_opt("--connections", arg, 1, BENCH_MAX_CONNECTIONS,
-			             &o->connections, err);
-			break;
-		case OPT_TOTAL_CONNECTIONS:
-			rc = int_opt("--total-connections", arg, 1, BENCH_MAX_CONNECTIONS,
-			             &total_connections, err);
-			break;
-		case OPT_INFLIGHT:
-			rc = int_opt("--inflight", arg, 1, BENCH_MAX_INFLIGHT, &o->inflight, err);
-			break;
-		case OPT_NO_TOKEN_AWARE: o->token_aware = false; break;
-		case OPT_NO_DISCOVER: o->discover = false; break;
-		case OPT_DURATION:
-			if (bench_parse_duration(arg, &o->duration_us) || o->duration_us < 1000)
-				rc = cerr_set(err, COL_EINVAL,
-				              "--duration: '%s' is not a duration of at least "
-				              "1ms (e.g. 60s, 500ms, 2m)",
-				              arg);
-			have_duration = true;
-			break;
-		case OPT_OPS:
-			if (bench_parse_count(arg, &o->ops) || o->ops < 1)
-				rc = cerr_set(err, COL_EINVAL,
-				              "--ops: '%s' is not a positive count (e.g. 100000, "
-				              "10k, 1M)",
-				              arg);
-			have_ops = true;
-			break;
-		case OPT_RATE:
-			if (bench_parse_count(arg, &o->rate) || o->rate < 1 || o->rate > 100000000)
-				rc = cerr_set(err, COL_EINVAL,
-				              "--rate: '%s' is not an op/s rate in 1..100M", arg);
-			break;
-		case OPT_RECORDS:
-			if (bench_parse_count(arg, &o->records) || o->records < 1 ||
-			    o->records > (1ull << 62))
-				rc = cerr_set(err, COL_EINVAL,
-				              "--records: '%s' is not a positive count", arg);
-			have_records = true;
-			break;
-		case OPT_POPULATE:
-			if (bench_parse_count(arg, &o->populate) || o->populate < 1 ||
-			    o->populate > (1ull << 62))
-				rc = cerr_set(err, COL_EINVAL,
-				              "--populate: '%s' is not a positive count", arg);
-			break;
-		case OPT_VALUE_SIZE:
-			rc = int_opt("--value-size", arg, 0, BENCH_MAX_VALUE, &o->value_size, err);
-			break;
-		case OPT_RATIO:
-			rc = bench_parse_ratio(arg, &o->mix, err);
-			have_ratio = true;
-			break;
-		case OPT_DIST: {
-			enum keydist_kind k;
-			if (!strcasecmp(arg, "sequential") || !strcasecmp(arg, "seq")) {
-				o->dist = BD_SEQUENTIAL;
-			} else if (!keydist_parse(arg, &k)) {
-				o->dist = k == KEYDIST_UNIFORM   ? BD_UNIFORM
-				          : k == KEYDIST_ZIPFIAN ? BD_ZIPFIAN
-				                                 : BD_LATEST;
-			} else {
-				rc = cerr_set(err, COL_EINVAL,
-				              "--dist: unknown distribution '%s' (uniform, "
-				              "zipfian, latest, sequential)",
-				              arg);
-			}
-			have_dist = true;
-			break;
-		}
-		case OPT_THETA: {
-			char *end;
-			errno = 0;
-			double t = strtod(arg, &end);
-			if (errno || end == arg || *end || !(t > 0 && t < 1))
-				rc = cerr_set(err, COL_EINVAL,
-				              "--zipf-theta: '%s' is not a number strictly "
-				              "between 0 and 1",
-				              arg);
-			o->zipf_theta = t;
-			break;
-		}
-		case OPT_CL:
-			rc = parse_cl("--cl", arg, &o->cl_read, err);
-			o->cl_write = o->cl_read;
-			break;
-		case OPT_CL_READ: rc = parse_cl("--cl-read", arg, &o->cl_read, err); break;
-		case OPT_CL_WRITE: rc = parse_cl("--cl-write", arg, &o->cl_write, err); break;
-		case OPT_TIMEOUT:
-			if (bench_parse_duration(arg, &o->timeout_us) || o->timeout_us < 1000 ||
-			    o->timeout_us > 3600 * 1000000LL)
-				rc = cerr_set(err, COL_EINVAL,
-				              "--timeout: '%s' is not a duration in 1ms..1h", arg);
-			break;
-		case OPT_SEED:
-			if (parse_u64(arg, &v))
-				rc = cerr_set(err, COL_EINVAL,
-				              "--seed: '%s' is not a non-negative integer", arg);
-			o->seed = v;
-			break;
-		case OPT_KEYSPACE:
-		case OPT_TABLE:
-			if (!valid_name(arg)) {
-				rc = cerr_set(err, COL_EINVAL,
-				              "%s: '%s' is not a name (a letter, then letters, "
-				              "digits or _; at most %d)",
-				              c == OPT_KEYSPACE ? "--keyspace" : "--table", arg,
-				              BENCH_NAME_MAX);
-				break;
-			}
-			strcpy(c == OPT_KEYSPACE ? o->keyspace : o->table, arg);
-			break;
-		case OPT_REPLICATION: {
-			size_t n = strlen(arg);
-			if (n < 2 || arg[0] != '{' || arg[n - 1] != '}' || strchr(arg, ';') ||
-			    n > 1024) {
-				rc = cerr_set(err, COL_EINVAL,
-				              "--replication: '%s' is not a CQL map literal such "
-				              "as \"{'class':'SimpleStrategy','replication_"
-				              "factor':3}\"",
-				              arg);
-				break;
-			}
-			rc = set_str(&o->replication, arg, err);
-			break;
-		}
-		case OPT_NO_SCHEMA: o->create_schema = false; break;
-		case OPT_DROP: o->drop_first = true; break;
-		case OPT_JSON: o->json = true; break;
-		case OPT_QUIET: o->quiet = true; break;
-		case OPT_HDR_OUT: rc = set_str(&o->hdr_out, arg, err); break;
-		case OPT_PLOT: rc = set_str(&o->plot, arg, err); break;
-		case OPT_PIDS: rc = split_pids(o, arg, err); break;
-		case ':': return cerr_set(err, COL_EINVAL, "%s: needs a value", argv[optind - 1]);
-		case '?':
-		default:
-			if (optopt > 0 && optopt < 128)
-				return cerr_set(err, COL_EINVAL, "unknown option '-%c'", optopt);
-			return cerr_set(err, COL_EINVAL,
-			                "unknown option '%s' (see colonnade bench --help)",
-			                argv[optind - 1]);
-		}
-		if (rc)
-			return rc;
-	}
-	if (optind < argc) {
-		if (parse_workload(argv[optind], &o->workload))
-			return cerr_set(err, COL_EINVAL,
-			                "unknown workload '%s' (write, read, mixed, A, B, C, D, "
-			                "F)",
-			                argv[optind]);
-		have_workload = true;
-		optind++;
-	}
-	if (optind < argc)
-		return cerr_set(err, COL_EINVAL, "unexpected argument '%s'", argv[optind]);
-	if (!have_workload)
-		return cerr_set(err, COL_EINVAL,
-		                "no workload given (write, read, mixed, A, B, C, D, F; see "
-		                "--help)");
+	if (parse_u64(arg, &v))
+		return cerr_set(err, COL_EINVAL, "--seed: '%s' is not a non-negative integer", arg);
+	o->seed = v;
+	return COL_OK;
+}
 
-	if (have_ratio && o->workload != BW_MIXED)
+/* --keyspace or --table. */
+static int opt_name(const char *name, char *dst, const char *arg, struct cerr *err)
+{
+	if (!valid_name(arg))
 		return cerr_set(err, COL_EINVAL,
-		                "--ratio applies to the mixed workload only (workload %s has a "
-		                "fixed mix)",
-		                bench_workload_name(o->workload));
-	if (have_duration && have_ops)
-		return cerr_set(err, COL_EINVAL, "give --duration or --ops, not both");
-	if (have_ops)
-		o->duration_us = 0;
+		                "%s: '%s' is not a name (a letter, then letters, "
+		                "digits or _; at most %d)",
+		                name, arg, BENCH_NAME_MAX);
+	strcpy(dst, arg);
+	return COL_OK;
+}
 
+static int opt_replication(struct bench_opts *o, const char *arg, struct cerr *err)
+{
+	size_t n = strlen(arg);
+	if (n < 2 || arg[0] != '{' || arg[n - 1] != '}' || strchr(arg, ';') || n > 1024)
+		return cerr_set(err, COL_EINVAL,
+		                "--replication: '%s' is not a CQL map literal such "
+		                "as \"{'class':'SimpleStrategy','replication_"
+		                "factor':3}\"",
+		                arg);
+	return set_str(&o->replication, arg, err);
+}
+
+/* One option from getopt_long (`c`, with optarg `arg`): a flat dispatch to
+ * its parser. */
+static int parse_option(struct bench_opts *o, struct opts_seen *seen, int c, const char *arg,
+                        char **argv, struct cerr *err)
+{
+	switch (c) {
+	case OPT_NODES: return split_nodes(o, arg, err);
+	case OPT_PORT: return opt_port(o, arg, err);
+	case OPT_CONNECTIONS:
+		return int_opt("--connections", arg, 1, BENCH_MAX_CONNECTIONS, &o->connections,
+		               err);
+	case OPT_TOTAL_CONNECTIONS:
+		return int_opt("--total-connections", arg, 1, BENCH_MAX_CONNECTIONS,
+		               &seen->total_connections, err);
+	case OPT_INFLIGHT:
+		return int_opt("--inflight", arg, 1, BENCH_MAX_INFLIGHT, &o->inflight, err);
+	case OPT_NO_TOKEN_AWARE: o->token_aware = false; return COL_OK;
+	case OPT_NO_DISCOVER: o->discover = false; return COL_OK;
+	case OPT_DURATION: seen->duration = true; return opt_duration(o, arg, err);
+	case OPT_OPS: seen->ops = true; return opt_ops(o, arg, err);
+	case OPT_RATE: return opt_rate(o, arg, err);
+	case OPT_RECORDS:
+		seen->records = true;
+		return opt_key_count("--records", arg, &o->records, err);
+	case OPT_POPULATE: return opt_key_count("--populate", arg, &o->populate, err);
+	case OPT_VALUE_SIZE:
+		return int_opt("--value-size", arg, 0, BENCH_MAX_VALUE, &o->value_size, err);
+	case OPT_RATIO: seen->ratio = true; return bench_parse_ratio(arg, &o->mix, err);
+	case OPT_DIST: seen->dist = true; return opt_dist(o, arg, err);
+	case OPT_THETA: return opt_theta(o, arg, err);
+	case OPT_CL: {
+		int rc = parse_cl("--cl", arg, &o->cl_read, err);
+		o->cl_write = o->cl_read;
+		return rc;
+	}
+	case OPT_CL_READ: return parse_cl("--cl-read", arg, &o->cl_read, err);
+	case OPT_CL_WRITE: return parse_cl("--cl-write", arg, &o->cl_write, err);
+	case OPT_TIMEOUT: return opt_timeout(o, arg, err);
+	case OPT_SEED: return opt_seed(o, arg, err);
+	case OPT_KEYSPACE: return opt_name("--keyspace", o->keyspace, arg, err);
+	case OPT_TABLE: return opt_name("--table", o->table, arg, err);
+	case OPT_REPLICATION: return opt_replication(o, arg, err);
+	case OPT_NO_SCHEMA: o->create_schema = false; return COL_OK;
+	case OPT_DROP: o->drop_first = true; return COL_OK;
+	case OPT_JSON: o->json = true; return COL_OK;
+	case OPT_QUIET: o->quiet = true; return COL_OK;
+	case OPT_HDR_OUT: return set_str(&o->hdr_out, arg, err);
+	case OPT_PLOT: return set_str(&o->plot, arg, err);
+	case OPT_PIDS: return split_pids(o, arg, err);
+	case ':': return cerr_set(err, COL_EINVAL, "%s: needs a value", argv[optind - 1]);
+	case '?':
+	default:
+		if (optopt > 0 && optopt < 128)
+			return cerr_set(err, COL_EINVAL, "unknown option '-%c'", optopt);
+		return cerr_set(err, COL_EINVAL, "unknown option '%s' (see colonnade bench --help)",
+		                argv[optind - 1]);
+	}
+}
+
+/* The fixed operation mix and key distribution of each workload (YCSB's
+ * for A..F); --ratio and --dist override them. */
+static void workload_defaults(struct bench_opts *o, const struct opts_seen *seen)
+{
 	struct bench_mix m = {{0}};
 	enum bench_dist d = BD_UNIFORM;
 	switch (o->workload) {
@@ -646,7 +644,7 @@ int bench_opts_parse(struct bench_opts *o, int argc, char **argv, bool *help, st
 		break;
 	case BW_READ: m.w[BOP_READ] = 1; break;
 	case BW_MIXED:
-		if (have_ratio)
+		if (seen->ratio)
 			m = o->mix;
 		else
 			m.w[BOP_READ] = m.w[BOP_WRITE] = 1;
@@ -678,18 +676,76 @@ int bench_opts_parse(struct bench_opts *o, int argc, char **argv, bool *help, st
 	case BW__N: break;
 	}
 	o->mix = m;
-	if (!have_dist)
+	if (!seen->dist)
 		o->dist = d;
+}
 
-	if (o->populate && !have_records)
+/* The workload argument after the options; nothing may follow it. */
+static int parse_workload_arg(struct bench_opts *o, struct opts_seen *seen, int argc, char **argv,
+                              struct cerr *err)
+{
+	if (optind < argc) {
+		if (parse_workload(argv[optind], &o->workload))
+			return cerr_set(err, COL_EINVAL,
+			                "unknown workload '%s' (write, read, mixed, A, B, C, D, "
+			                "F)",
+			                argv[optind]);
+		seen->workload = true;
+		optind++;
+	}
+	if (optind < argc)
+		return cerr_set(err, COL_EINVAL, "unexpected argument '%s'", argv[optind]);
+	if (!seen->workload)
+		return cerr_set(err, COL_EINVAL,
+		                "no workload given (write, read, mixed, A, B, C, D, F; see "
+		                "--help)");
+	return COL_OK;
+}
+
+/* The checks and defaults that span options, once all are read. */
+static int finish_opts(struct bench_opts *o, const struct opts_seen *seen, struct cerr *err)
+{
+	if (seen->ratio && o->workload != BW_MIXED)
+		return cerr_set(err, COL_EINVAL,
+		                "--ratio applies to the mixed workload only (workload %s has a "
+		                "fixed mix)",
+		                bench_workload_name(o->workload));
+	if (seen->duration && seen->ops)
+		return cerr_set(err, COL_EINVAL, "give --duration or --ops, not both");
+	if (seen->ops)
+		o->duration_us = 0;
+	workload_defaults(o, seen);
+	if (o->populate && !seen->records)
 		o->records = o->populate;
 	if (o->populate > o->records)
 		return cerr_set(err, COL_EINVAL,
 		                "--populate %llu is more than --records %llu (the key space)",
 		                (unsigned long long)o->populate, (unsigned long long)o->records);
+	int rc;
 	if (o->n_nodes == 0 && (rc = split_nodes(o, "127.0.0.1", err)))
 		return rc;
 	/* Fewer than the nodes is fine: the first nodes get one each. */
-	o->total_connections = total_connections;
+	o->total_connections = seen->total_connections;
 	return COL_OK;
+}
+
+int bench_opts_parse(struct bench_opts *o, int argc, char **argv, bool *help, struct cerr *err)
+{
+	*help = false;
+	struct opts_seen seen = {0};
+	/* Re-entrant use (tests parse many command lines): reset getopt. */
+	optind = 0;
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, ":h", long_opts, NULL)) != -1) {
+		if (c == OPT_HELP || c == 'h') {
+			*help = true;
+			return COL_OK;
+		}
+		int rc = parse_option(o, &seen, c, optarg, argv, err);
+		if (rc)
+			return rc;
+	}
+	int rc = parse_workload_arg(o, &seen, argc, argv, err);
+	return rc ? rc : finish_opts(o, &seen, err);
 }
