@@ -1,0 +1,235 @@
+/*
+ * query_int.h — the executor's inside, shared by its files and nothing else
+ * (only coordinator/query/ and its unit tests include it; the rest of the tree
+ * sees executor.h).
+ *
+ * A request flows through the files in this order:
+ *   executor.c  the life of a request: executor_run, struct xq (one execution),
+ *               xq_run dispatching by statement kind, xq_finish answering once
+ *   messages.c  QUERY, PREPARE, EXECUTE bodies; batch.c the BATCH message
+ *   plan.c      a parsed statement checked against the schema (struct plan)
+ *   values.c    bound values and literals turned into native bytes
+ *   where.c     WHERE restrictions resolved to key values (struct where)
+ *   select.c    SELECT on tables through the proxy, with paging;
+ *               select_virtual.c SELECT on the virtual system tables
+ *   modify.c    INSERT/UPDATE/DELETE turned into mutations, written by the proxy
+ *   ddl.c       keyspace and table DDL, TRUNCATE, USE
+ *   results.c   RESULT bodies (Rows metadata, Prepared, Schema_change)
+ *   error.c     a failure recorded on the request, and its ERROR body
+ *
+ * Rules every file keeps: a failing function records the failure on the request
+ * (req_fail*) and returns non-zero; the first failure recorded wins.  Nothing
+ * here blocks or touches a socket, and every request ends in xq_finish() or in
+ * executor_run() answering directly, exactly once.
+ */
+#ifndef COLONNADE_COORDINATOR_QUERY_INT_H
+#define COLONNADE_COORDINATOR_QUERY_INT_H
+
+#include "coordinator/cql/cql_ast.h"
+#include "coordinator/query/executor.h"
+#include "coordinator/replication/proxy.h"
+#include "coordinator/schema/schema.h"
+#include "core/err.h"
+#include "storage/storage.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct prepared_stmt;
+
+/* Row callbacks return this to stop a read early (page full); not an error. */
+#define STOP_READ 1
+/* Cartesian products of IN lists are bounded, as Cassandra bounds them (100). */
+#define MAX_IN_PARTITIONS 100
+#define MAX_IN_ROWS       100
+
+/* Zero-length values point here, never at NULL (memcpy/memcmp on NULL is undefined
+ * even for zero bytes). */
+extern const uint8_t exec_empty_value[1];
+
+struct executor {
+	struct executor_deps d;
+	int64_t last_ts;
+};
+
+enum sel_kind { SEL_COLUMN, SEL_COUNT, SEL_WRITETIME, SEL_TTL, SEL_TOKEN };
+
+struct sel_col {
+	enum sel_kind kind;
+	int col; /* index into table->cols (COLUMN, WRITETIME, TTL) */
+	const char *name;
+	const struct cqltype *type;
+};
+
+/* A statement checked against the schema, ready to run many times. */
+struct plan {
+	int refs; /* the prepared cache and each execution in flight */
+	struct cql_arena *arena;
+	bool owns_arena; /* BATCH children share their parent's */
+	struct cql_stmt *stmt;
+	char ks[SCHEMA_NAME_MAX + 1]; /* resolved keyspace ("" for USE/keyspace DDL) */
+	char table_name[SCHEMA_NAME_MAX + 1];
+	uint64_t gen;
+	const struct schema_table *table; /* valid while gen is current */
+	/* bind variables */
+	uint32_t n_binds;
+	const struct cqltype **bind_types;
+	const char **bind_names;
+	const struct cqltype **owned_types; /* list<T> for IN ?, freed with the plan */
+	uint32_t n_owned;
+	uint16_t pk_idx[STORE_MAX_PK_COLS];
+	uint32_t n_pk_idx;
+	/* SELECT */
+	struct sel_col *sel;
+	uint32_t n_sel;
+	bool count;
+	/* child plans of a BATCH statement */
+	struct plan **children;
+	uint32_t n_children;
+};
+
+struct mutset;
+struct selx;
+
+/*
+ * One statement (or one BATCH) being executed.  Allocated per request and kept
+ * until the answer is ready, because the proxy may complete later: it holds a
+ * reference to the plan and to the schema snapshot, copies of the bound values
+ * and of the paging state (the frame is gone once executor_run returns), and
+ * the work in flight (mutations, SELECT state).  xq_finish() frees it and hands
+ * the answer back with req->done().
+ */
+struct xq {
+	struct executor *ex;
+	struct exec_req *req;
+	struct plan *plan;              /* referenced (NULL for a protocol BATCH) */
+	const struct schema_snap *snap; /* referenced: tables stay valid */
+	const struct cql_slice *values; /* by bind index (names already resolved) */
+	uint32_t n_values;
+	struct cql_arena *mem; /* values, converted literals; freed with the xq */
+	int64_t ts;            /* write timestamp */
+	uint16_t cl;
+	int32_t page_size;
+	struct cql_slice paging_state;
+	bool skip_metadata;
+	struct mutset *ms; /* writes collected, applied by write_start */
+	struct selx *sel;  /* SELECT state */
+};
+
+struct val {
+	const uint8_t *p;
+	int32_t len; /* CQL_VALUE_NULL / CQL_VALUE_UNSET */
+};
+
+/* Restrictions on the primary key, resolved to values. */
+struct where {
+	/* partition key: per column a list of values (1 for =, n for IN) */
+	struct val *pk_vals[STORE_MAX_PK_COLS];
+	uint32_t pk_n[STORE_MAX_PK_COLS];
+	uint32_t n_pk_restricted;
+	/* clustering: EQ/IN prefix of columns, then an optional slice on the next */
+	struct val *ck_vals[STORE_MAX_CK_COLS];
+	uint32_t ck_n[STORE_MAX_CK_COLS];
+	uint32_t n_ck_eq;
+	bool has_lower, has_upper;
+	bool lower_incl, upper_incl;
+	struct val lower, upper; /* on clustering column n_ck_eq */
+	int slice_col;           /* -1 = none */
+	/* token(pk) range (start, end] */
+	bool has_token;
+	int64_t tok_start, tok_end;
+};
+
+/* ---- error.c ---- */
+
+/* Fail req with CQL error `code` and a message; returns -1.  The first failure wins. */
+int req_fail(struct exec_req *req, uint32_t code, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+/* Fail req with a COL_E* code from the schema/storage layers and its message. */
+int req_fail_cerr(struct exec_req *req, int code, const struct cerr *e);
+/* Fail req with what the proxy reported (Unavailable, timeouts, ...). */
+int req_fail_proxy(struct exec_req *req, const struct proxy_result *r);
+
+/* ---- executor.c ---- */
+
+/* The coordinator's write timestamp: microseconds, strictly increasing. */
+int64_t exec_now_us(struct executor *ex);
+struct xq *xq_new(struct executor *ex, struct exec_req *req, struct plan *p,
+                  const struct cql_query_params *qp);
+void xq_run(struct xq *q);
+void xq_finish(struct xq *q);
+bool run_with_params(struct executor *ex, struct exec_req *req, struct plan *p,
+                     const struct cql_query_params *qp);
+
+/* ---- messages.c, batch.c ---- */
+
+bool exec_msg_query(struct executor *ex, struct exec_req *req, struct bufreader *r);
+void exec_msg_prepare(struct executor *ex, struct exec_req *req, struct bufreader *r);
+bool exec_msg_execute(struct executor *ex, struct exec_req *req, struct bufreader *r);
+bool exec_msg_batch(struct executor *ex, struct exec_req *req, struct bufreader *r);
+struct plan *prepared_plan(struct executor *ex, struct exec_req *req, struct prepared_stmt *ps);
+void unprepared(struct exec_req *req, const struct cql_slice *id);
+
+/* ---- plan.c ---- */
+
+struct plan *plan_build(struct executor *ex, struct exec_req *req, const char *text, size_t len);
+struct plan *plan_ref(struct plan *p);
+void plan_unref(struct plan *p);
+void plan_unref_cb(void *p);
+const char *qname_ks(const struct cql_qname *q, const struct exec_session *s);
+int resolve_table(struct exec_req *req, const struct schema_snap *snap, const struct cql_qname *q,
+                  struct plan *p);
+int column_index(const struct schema_table *t, const char *name);
+int undefined_column(struct exec_req *req, const struct plan *p, const char *name);
+const struct cqltype *bind_type(const struct plan *p, uint32_t index);
+
+/* ---- values.c ---- */
+
+int term_value(struct xq *q, const struct cql_term *t, const struct cqltype *type, struct val *out,
+               const char *what);
+int term_int64(struct xq *q, const struct cql_term *t, bool is_bigint, int64_t *out,
+               const char *what);
+
+/* ---- where.c ---- */
+
+int analyze_where(struct xq *q, struct cql_relation *const *rels, uint32_t n_rels, struct where *w,
+                  bool allow_ck_slice);
+uint64_t where_product(const uint32_t *n, uint32_t cols);
+void where_pick(struct val *const *vals, const uint32_t *n, uint32_t cols, uint64_t idx,
+                struct store_value *out);
+
+/* ---- select.c, select_virtual.c ---- */
+
+void exec_select(struct xq *q);
+void selx_free(struct selx *x);
+int select_virtual(struct xq *q, int64_t limit);
+
+/* ---- modify.c ---- */
+
+struct mutset *xq_mutset(struct xq *q);
+int collect_mutations(struct xq *q, struct mutset *ms);
+void write_start(struct xq *q, enum proxy_write_type wt);
+void mutset_free(struct mutset *ms);
+
+/* ---- ddl.c ---- */
+
+int exec_keyspace_ddl(struct executor *ex, struct exec_req *req, const struct cql_stmt *st,
+                      int64_t ts);
+int exec_create_table(struct executor *ex, struct exec_req *req, const struct cql_stmt *st,
+                      int64_t ts);
+int exec_alter_table(struct executor *ex, struct exec_req *req, const struct cql_stmt *st,
+                     int64_t ts);
+int exec_drop_table(struct executor *ex, struct exec_req *req, const struct cql_stmt *st,
+                    int64_t ts);
+int exec_truncate(struct executor *ex, struct exec_req *req, const struct cql_stmt *st);
+int exec_use(struct executor *ex, struct exec_req *req, const struct cql_stmt *st);
+
+/* ---- results.c ---- */
+
+void put_col_specs(struct buf *b, const struct plan *p, const char *ks, const char *table);
+/* Rows metadata; returns the offset of rows_count to patch. */
+size_t begin_rows(struct buf *b, const struct plan *p, bool no_meta, const struct buf *paging);
+void put_prepared(struct buf *b, const struct prepared_stmt *ps, const struct plan *p);
+
+#endif
