@@ -5,7 +5,7 @@
  */
 #include "cli/colonnade/commands.h"
 #include "cli/lib/admin_client.h"
-#include "cli/lib/json.h"
+#include "core/json.h"
 
 #include <stdio.h>
 #include <stdlib.h>

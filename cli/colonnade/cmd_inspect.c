@@ -7,7 +7,7 @@
  */
 #include "cli/colonnade/commands.h"
 #include "cli/lib/admin_client.h"
-#include "cli/lib/json.h"
+#include "core/json.h"
 #include "core/buf.h"
 
 #include <stdio.h>

@@ -14,7 +14,7 @@
 #ifndef COLONNADE_CLI_ADMIN_CLIENT_H
 #define COLONNADE_CLI_ADMIN_CLIENT_H
 
-#include "cli/lib/json.h"
+#include "core/json.h"
 #include "core/err.h"
 
 #include <stddef.h>

@@ -6,6 +6,7 @@
 #include "cli/lib/bench_int.h"
 
 #include "core/cqlproto.h"
+#include "core/json.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -171,113 +172,186 @@ void bench_report_summary(FILE *f, const struct bench_runinfo *ri, const struct 
 	fflush(f);
 }
 
-static void json_latency(FILE *f, const struct hdr *h)
+static void json_latency(struct jw *w, const struct hdr *h)
 {
-	fprintf(f,
-	        "{\"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, \"p999\": %.3f, \"p9999\": %.3f, "
-	        "\"max\": %.3f, \"mean\": %.3f, \"count\": %lld}",
-	        ms(hdr_value_at_percentile(h, 50)), ms(hdr_value_at_percentile(h, 90)),
-	        ms(hdr_value_at_percentile(h, 99)), ms(hdr_value_at_percentile(h, 99.9)),
-	        ms(hdr_value_at_percentile(h, 99.99)), ms(hdr_max(h)), hdr_mean(h) / 1000.0,
-	        (long long)hdr_total(h));
+	static const struct {
+		const char *key;
+		double pct;
+	} pcts[] = {{"p50", 50}, {"p90", 90}, {"p99", 99}, {"p999", 99.9}, {"p9999", 99.99}};
+	jw_obj(w);
+	for (size_t i = 0; i < sizeof(pcts) / sizeof(pcts[0]); i++) {
+		jw_key(w, pcts[i].key);
+		jw_fixed(w, ms(hdr_value_at_percentile(h, pcts[i].pct)), 3);
+	}
+	jw_key(w, "max");
+	jw_fixed(w, ms(hdr_max(h)), 3);
+	jw_key(w, "mean");
+	jw_fixed(w, hdr_mean(h) / 1000.0, 3);
+	jw_key(w, "count");
+	jw_int(w, (int64_t)hdr_total(h));
+	jw_obj_end(w);
 }
 
-/* Names in our JSON are our own identifiers or addresses: nothing to escape
- * but quotes and backslashes, which we refuse to emit raw. */
-static void json_str(FILE *f, const char *s)
+/* The run's settings: what was asked for and how the client was shaped. */
+static void json_settings(struct jw *w, const struct bench_runinfo *ri)
 {
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			fputc('\\', f);
-		if ((unsigned char)*s >= 0x20)
-			fputc(*s, f);
+	const struct bench_opts *o = ri->o;
+	jw_key(w, "workload");
+	jw_str(w, bench_workload_name(o->workload));
+	jw_key(w, "distribution");
+	jw_str(w, bench_dist_name(o->dist));
+	jw_key(w, "mix");
+	jw_obj(w);
+	for (int i = 0; i < BOP__N; i++)
+		if (o->mix.w[i]) {
+			jw_key(w, bench_op_name((enum bench_op)i));
+			jw_uint(w, o->mix.w[i]);
+		}
+	jw_obj_end(w);
+	jw_key(w, "loop");
+	jw_str(w, o->rate ? "open" : "closed");
+	jw_key(w, "target_rate");
+	jw_uint(w, o->rate);
+	jw_key(w, "nodes");
+	jw_str(w, ri->nodes_desc);
+	jw_key(w, "connections");
+	jw_int(w, ri->n_conns);
+	jw_key(w, "inflight_per_connection");
+	jw_int(w, o->inflight);
+	jw_key(w, "token_aware");
+	jw_bool(w, ri->routed);
+	jw_key(w, "replication_factor");
+	jw_int(w, ri->rf);
+	jw_key(w, "cl_read");
+	jw_str(w, cl_name(o->cl_read));
+	jw_key(w, "cl_write");
+	jw_str(w, cl_name(o->cl_write));
+	jw_key(w, "value_size");
+	jw_int(w, o->value_size);
+	jw_key(w, "records");
+	jw_uint(w, o->records);
+	jw_key(w, "populate");
+	jw_obj(w);
+	jw_key(w, "rows");
+	jw_uint(w, ri->populated);
+	jw_key(w, "seconds");
+	jw_fixed(w, ri->populate_s, 3);
+	jw_key(w, "errors");
+	jw_uint(w, ri->populate_errors);
+	jw_obj_end(w);
+}
+
+static void json_errors(struct jw *w, const struct bench_stats *s)
+{
+	static const char *const keys[BERR__N] = {"unavailable",   "write_timeout", "read_timeout",
+	                                          "overloaded",    "other_server",  "connection",
+	                                          "client_timeout"};
+	jw_key(w, "errors");
+	jw_obj(w);
+	jw_key(w, "total");
+	jw_uint(w, bench_stats_total_errors(s));
+	for (int i = 0; i < BERR__N; i++) {
+		jw_key(w, keys[i]);
+		jw_uint(w, s->errors[i]);
 	}
-	fputc('"', f);
+	jw_key(w, "by_code");
+	jw_obj(w);
+	for (int i = 0; i < s->n_codes; i++) {
+		char code[8];
+		snprintf(code, sizeof(code), "0x%04x", s->by_code[i].code);
+		jw_key(w, code);
+		jw_uint(w, s->by_code[i].n);
+	}
+	jw_obj_end(w);
+	jw_obj_end(w);
+}
+
+static void json_latencies(struct jw *w, const struct bench_opts *o, const struct bench_stats *s)
+{
+	jw_key(w, "latency_ms");
+	json_latency(w, s->all);
+	jw_key(w, "per_op");
+	jw_obj(w);
+	for (int i = 0; i < BOP__N; i++)
+		if (s->ops[i]) {
+			jw_key(w, bench_op_name((enum bench_op)i));
+			json_latency(w, s->per_op[i]);
+		}
+	jw_obj_end(w);
+	jw_key(w, "service_time_ms");
+	if (o->rate)
+		json_latency(w, s->service);
+	else
+		jw_null(w);
+	jw_key(w, "send_delay_ms");
+	if (o->rate)
+		json_latency(w, s->send_delay);
+	else
+		jw_null(w);
+}
+
+static void json_node_processes(struct jw *w, const struct bench_runinfo *ri)
+{
+	jw_key(w, "node_processes");
+	jw_arr(w);
+	for (int i = 0; i < ri->n_procs; i++) {
+		const struct bench_nodeproc *n = &ri->procs[i];
+		jw_obj(w);
+		jw_key(w, "node");
+		jw_str(w, n->label);
+		jw_key(w, "pid");
+		if (!n->pid) {
+			jw_null(w);
+			jw_obj_end(w);
+			continue;
+		}
+		jw_int(w, n->pid);
+		jw_key(w, "cpu_s");
+		jw_fixed(w, n->cpu_end_s - n->cpu_start_s, 3);
+		jw_key(w, "rss_peak_mib");
+		jw_fixed(w, (double)n->rss_peak_kb / 1024, 1);
+		jw_key(w, "vmhwm_mib");
+		jw_fixed(w, (double)n->hwm_kb / 1024, 1);
+		jw_key(w, "exited");
+		jw_bool(w, n->gone);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
 }
 
 void bench_report_json(FILE *f, const struct bench_runinfo *ri, const struct bench_stats *s)
 {
-	const struct bench_opts *o = ri->o;
 	uint64_t total = bench_stats_total_ops(s);
-	fprintf(f, "{\"workload\": ");
-	json_str(f, bench_workload_name(o->workload));
-	fprintf(f, ", \"distribution\": ");
-	json_str(f, bench_dist_name(o->dist));
-	fprintf(f, ", \"mix\": {");
-	for (int i = 0, first = 1; i < BOP__N; i++)
-		if (o->mix.w[i]) {
-			fprintf(f, "%s\"%s\": %u", first ? "" : ", ",
-			        bench_op_name((enum bench_op)i), o->mix.w[i]);
-			first = 0;
-		}
-	fprintf(f, "}, \"loop\": \"%s\", \"target_rate\": %llu", o->rate ? "open" : "closed",
-	        (unsigned long long)o->rate);
-	fprintf(f, ", \"nodes\": ");
-	json_str(f, ri->nodes_desc);
-	fprintf(f,
-	        ", \"connections\": %d, \"inflight_per_connection\": %d, \"token_aware\": %s, "
-	        "\"replication_factor\": %d",
-	        ri->n_conns, o->inflight, ri->routed ? "true" : "false", ri->rf);
-	fprintf(f, ", \"cl_read\": \"%s\", \"cl_write\": \"%s\"", cl_name(o->cl_read),
-	        cl_name(o->cl_write));
-	fprintf(f, ", \"value_size\": %d, \"records\": %llu", o->value_size,
-	        (unsigned long long)o->records);
-	fprintf(f, ", \"populate\": {\"rows\": %llu, \"seconds\": %.3f, \"errors\": %llu}",
-	        (unsigned long long)ri->populated, ri->populate_s,
-	        (unsigned long long)ri->populate_errors);
-	fprintf(f, ", \"elapsed_s\": %.3f, \"ops\": %llu, \"ok\": %llu, \"ops_per_s\": %.1f",
-	        ri->elapsed_s, (unsigned long long)total, (unsigned long long)s->ok,
-	        ri->elapsed_s > 0 ? (double)total / ri->elapsed_s : 0);
-	fprintf(f, ", \"errors\": {\"total\": %llu",
-	        (unsigned long long)bench_stats_total_errors(s));
-	static const char *const keys[BERR__N] = {"unavailable",   "write_timeout", "read_timeout",
-	                                          "overloaded",    "other_server",  "connection",
-	                                          "client_timeout"};
-	for (int i = 0; i < BERR__N; i++)
-		fprintf(f, ", \"%s\": %llu", keys[i], (unsigned long long)s->errors[i]);
-	fprintf(f, ", \"by_code\": {");
-	for (int i = 0; i < s->n_codes; i++)
-		fprintf(f, "%s\"0x%04x\": %llu", i ? ", " : "", s->by_code[i].code,
-		        (unsigned long long)s->by_code[i].n);
-	fprintf(f, "}}, \"read_misses\": %llu, \"backlog\": %llu",
-	        (unsigned long long)s->read_misses, (unsigned long long)s->backlog);
-	fprintf(f, ", \"latency_ms\": ");
-	json_latency(f, s->all);
-	fprintf(f, ", \"per_op\": {");
-	for (int i = 0, first = 1; i < BOP__N; i++)
-		if (s->ops[i]) {
-			fprintf(f, "%s\"%s\": ", first ? "" : ", ",
-			        bench_op_name((enum bench_op)i));
-			json_latency(f, s->per_op[i]);
-			first = 0;
-		}
-	fprintf(f, "}, \"service_time_ms\": ");
-	if (o->rate)
-		json_latency(f, s->service);
+	struct buf b;
+	buf_init(&b);
+	struct jw w;
+	jw_init(&w, &b);
+	jw_obj(&w);
+	json_settings(&w, ri);
+	jw_key(&w, "elapsed_s");
+	jw_fixed(&w, ri->elapsed_s, 3);
+	jw_key(&w, "ops");
+	jw_uint(&w, total);
+	jw_key(&w, "ok");
+	jw_uint(&w, s->ok);
+	jw_key(&w, "ops_per_s");
+	jw_fixed(&w, ri->elapsed_s > 0 ? (double)total / ri->elapsed_s : 0, 1);
+	json_errors(&w, s);
+	jw_key(&w, "read_misses");
+	jw_uint(&w, s->read_misses);
+	jw_key(&w, "backlog");
+	jw_uint(&w, s->backlog);
+	json_latencies(&w, ri->o, s);
+	jw_key(&w, "client_cpu_s");
+	jw_fixed(&w, ri->client_cpu_s, 3);
+	json_node_processes(&w, ri);
+	jw_obj_end(&w);
+	buf_put_u8(&b, '\n');
+	if (buf_ok(&b))
+		fwrite(b.data, 1, b.len, f);
 	else
-		fprintf(f, "null");
-	fprintf(f, ", \"send_delay_ms\": ");
-	if (o->rate)
-		json_latency(f, s->send_delay);
-	else
-		fprintf(f, "null");
-	fprintf(f, ", \"client_cpu_s\": %.3f, \"node_processes\": [", ri->client_cpu_s);
-	for (int i = 0; i < ri->n_procs; i++) {
-		const struct bench_nodeproc *n = &ri->procs[i];
-		fprintf(f, "%s{\"node\": ", i ? ", " : "");
-		json_str(f, n->label);
-		if (n->pid)
-			fprintf(f,
-			        ", \"pid\": %d, \"cpu_s\": %.3f, \"rss_peak_mib\": %.1f, "
-			        "\"vmhwm_mib\": %.1f, \"exited\": %s}",
-			        (int)n->pid, n->cpu_end_s - n->cpu_start_s,
-			        (double)n->rss_peak_kb / 1024, (double)n->hwm_kb / 1024,
-			        n->gone ? "true" : "false");
-		else
-			fprintf(f, ", \"pid\": null}");
-	}
-	fprintf(f, "]}\n");
+		fprintf(f, "{\"error\":\"out of memory writing the report\"}\n");
+	buf_release(&b);
 	fflush(f);
 }
 

@@ -25,6 +25,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/json.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -38,7 +39,8 @@ typedef struct admin admin;
 
 /*
  * A handler writes the answer body into `out` and returns the HTTP status
- * (200, 404, 500, ...).  *content_type starts as "application/json".
+ * (200, 404, 500, ...).  *content_type starts as "application/json"; JSON
+ * answers are written with core/json.h's struct jw.
  * `query` is the query string or "" (no '?'), rebuilt from what MHD decoded:
  * "k=v&k2=v2" with every byte outside [A-Za-z0-9-_.~] percent-encoded
  * (inspect_query_param() in coordinator/admin/inspect.h decodes one parameter).
@@ -69,36 +71,5 @@ struct admin_stats {
 	uint64_t handler_us; /* total time inside handlers */
 };
 void admin_get_stats(const struct admin *a, struct admin_stats *out);
-
-/*
- * A small JSON writer for handlers: it places commas itself, escapes strings
- * (control characters as \u00XX, invalid UTF-8 passed through as is — our
- * strings are addresses, names and ids), and writes non-finite numbers as
- * null.  Depth is bounded by JW_MAX_DEPTH; deeper opens are ignored and latch
- * `overflow` (a bug in the caller, caught by tests).
- */
-#define JW_MAX_DEPTH 16
-struct jw {
-	struct buf *b;
-	int depth;
-	bool first[JW_MAX_DEPTH];
-	bool after_key;
-	bool overflow;
-};
-void jw_init(struct jw *w, struct buf *b);
-void jw_obj(struct jw *w);
-void jw_obj_end(struct jw *w);
-void jw_arr(struct jw *w);
-void jw_arr_end(struct jw *w);
-void jw_key(struct jw *w, const char *key);
-void jw_str(struct jw *w, const char *s);
-void jw_strn(struct jw *w, const char *s, size_t n);
-void jw_int(struct jw *w, int64_t v);
-void jw_uint(struct jw *w, uint64_t v);
-void jw_double(struct jw *w, double v);
-void jw_bool(struct jw *w, bool v);
-void jw_null(struct jw *w);
-/* One complete JSON value written elsewhere (by another jw), placed as is. */
-void jw_raw(struct jw *w, const void *json, size_t n);
 
 #endif

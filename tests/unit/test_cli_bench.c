@@ -6,6 +6,7 @@
 #include "cli/lib/bench_int.h"
 #include "core/buf.h"
 #include "core/cqlproto.h"
+#include "core/json.h"
 #include "core/murmur3.h"
 
 #include <arpa/inet.h>
@@ -473,11 +474,20 @@ Test(bench_report, summary_and_json_show_the_figures)
 	free(text);
 
 	text = capture(bench_report_json, &ri, &s);
-	cr_assert(strstr(text, "\"loop\": \"open\""), "%s", text);
-	cr_assert(strstr(text, "\"ops\": 1000, \"ok\": 999"), "%s", text);
-	cr_assert(strstr(text, "\"unavailable\": 1"), "%s", text);
-	cr_assert(strstr(text, "\"max\": 2000.000"), "%s", text);
-	cr_assert(strstr(text, "\"cpu_s\": 0.500"), "%s", text);
+	struct json *j = NULL;
+	struct cerr jerr = {0};
+	cr_assert_eq(json_parse(text, strlen(text), &j, &jerr), 0, "%s: %s", jerr.msg, text);
+	cr_expect_str_eq(json_str(json_get(j, "loop"), ""), "open");
+	cr_expect_eq(json_int(json_get(j, "ops"), -1), 1000);
+	cr_expect_eq(json_int(json_get(j, "ok"), -1), 999);
+	cr_expect_eq(json_int(json_get(json_get(j, "errors"), "unavailable"), -1), 1);
+	cr_expect(strstr(text, "\"max\":2000.000"), "max shows the stall: %s", text);
+	const struct json *procs = json_get(j, "node_processes");
+	cr_assert_eq(json_len(procs), 2, "%s", text);
+	cr_expect_eq(json_num(json_get(json_at(procs, 0), "cpu_s"), -1), 0.5);
+	cr_expect_eq(json_len(json_at(procs, 1)), 2, "a node not found has a null pid: %s", text);
+	cr_expect_eq(json_type(json_get(json_at(procs, 1), "pid")), JSON_NULL);
+	json_free(j);
 	free(text);
 	bench_stats_release(&s);
 	bench_opts_release(&o);

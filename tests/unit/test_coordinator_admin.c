@@ -1,6 +1,5 @@
 /*
- * The admin HTTP endpoint on a libev loop: routing, 404/405, a taken port,
- * and the JSON writer the handlers use.
+ * The admin HTTP endpoint on a libev loop: routing, 404/405, a taken port.
  */
 #include "coordinator/admin/admin.h"
 
@@ -110,41 +109,4 @@ Test(admin, routes_answers_and_errors)
 	cr_expect_eq(admin_new(loop, "not-an-ip", port, routes, 2, NULL, &b, &e), COL_EINVAL);
 	admin_free(a);
 	ev_loop_destroy(loop);
-}
-
-Test(admin, json_writer)
-{
-	struct buf b;
-	buf_init(&b);
-	struct jw w;
-	jw_init(&w, &b);
-	jw_obj(&w);
-	jw_key(&w, "s");
-	jw_str(&w, "a\"b\\c\n\x01");
-	jw_key(&w, "n");
-	jw_int(&w, -5);
-	jw_key(&w, "u");
-	jw_uint(&w, 18446744073709551615ULL);
-	jw_key(&w, "d");
-	jw_double(&w, 0.5);
-	jw_key(&w, "inf");
-	jw_double(&w, 1.0 / 0.0);
-	jw_key(&w, "arr");
-	jw_arr(&w);
-	jw_bool(&w, true);
-	jw_null(&w);
-	jw_arr(&w);
-	jw_arr_end(&w);
-	jw_obj(&w);
-	jw_obj_end(&w);
-	jw_arr_end(&w);
-	jw_key(&w, "none");
-	jw_str(&w, NULL);
-	jw_obj_end(&w);
-	buf_put_u8(&b, 0);
-	cr_expect_str_eq((char *)b.data,
-	                 "{\"s\":\"a\\\"b\\\\c\\n\\u0001\",\"n\":-5,\"u\":18446744073709551615,"
-	                 "\"d\":0.5,\"inf\":null,\"arr\":[true,null,[],{}],\"none\":null}");
-	cr_expect(!w.overflow);
-	buf_release(&b);
 }

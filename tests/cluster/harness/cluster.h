@@ -32,7 +32,7 @@
 #ifndef COLONNADE_TESTS_CLUSTER_HARNESS_H
 #define COLONNADE_TESTS_CLUSTER_HARNESS_H
 
-#include "cli/lib/json.h"
+#include "core/json.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,7 +1,7 @@
 /*
- * json.c — recursive-descent JSON reader with a depth bound.
+ * json.c — the JSON writer, and a recursive-descent JSON reader with a depth bound.
  */
-#include "cli/lib/json.h"
+#include "core/json.h"
 
 #include <errno.h>
 #include <math.h>
@@ -447,4 +447,152 @@ int64_t json_int(const struct json *j, int64_t dflt)
 bool json_bool(const struct json *j, bool dflt)
 {
 	return j && j->type == JSON_BOOL ? j->b : dflt;
+}
+
+/* ---- writer ---------------------------------------------------------------------------------- */
+
+void jw_init(struct jw *w, struct buf *b)
+{
+	memset(w, 0, sizeof(*w));
+	w->b = b;
+}
+
+static void jw_sep(struct jw *w)
+{
+	if (w->after_key) {
+		w->after_key = false;
+		return;
+	}
+	if (w->depth > 0) {
+		if (!w->first[w->depth - 1])
+			buf_put_u8(w->b, ',');
+		w->first[w->depth - 1] = false;
+	}
+}
+
+static void jw_open(struct jw *w, char c)
+{
+	jw_sep(w);
+	buf_put_u8(w->b, (uint8_t)c);
+	if (w->depth == JW_MAX_DEPTH) {
+		w->overflow = true;
+		return;
+	}
+	w->first[w->depth++] = true;
+}
+
+static void jw_close(struct jw *w, char c)
+{
+	buf_put_u8(w->b, (uint8_t)c);
+	if (w->depth > 0)
+		w->depth--;
+}
+
+void jw_obj(struct jw *w)
+{
+	jw_open(w, '{');
+}
+void jw_obj_end(struct jw *w)
+{
+	jw_close(w, '}');
+}
+void jw_arr(struct jw *w)
+{
+	jw_open(w, '[');
+}
+void jw_arr_end(struct jw *w)
+{
+	jw_close(w, ']');
+}
+
+static void put_escaped(struct buf *b, const char *s, size_t n)
+{
+	buf_put_u8(b, '"');
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		switch (c) {
+		case '"': buf_put(b, "\\\"", 2); break;
+		case '\\': buf_put(b, "\\\\", 2); break;
+		case '\n': buf_put(b, "\\n", 2); break;
+		case '\r': buf_put(b, "\\r", 2); break;
+		case '\t': buf_put(b, "\\t", 2); break;
+		default:
+			if (c < 0x20)
+				buf_printf(b, "\\u%04x", c);
+			else
+				buf_put_u8(b, c);
+		}
+	}
+	buf_put_u8(b, '"');
+}
+
+void jw_key(struct jw *w, const char *key)
+{
+	jw_sep(w);
+	put_escaped(w->b, key, strlen(key));
+	buf_put_u8(w->b, ':');
+	w->after_key = true;
+}
+
+void jw_strn(struct jw *w, const char *s, size_t n)
+{
+	jw_sep(w);
+	put_escaped(w->b, s, n);
+}
+
+void jw_str(struct jw *w, const char *s)
+{
+	if (!s) {
+		jw_null(w);
+		return;
+	}
+	jw_strn(w, s, strlen(s));
+}
+
+void jw_int(struct jw *w, int64_t v)
+{
+	jw_sep(w);
+	buf_printf(w->b, "%lld", (long long)v);
+}
+
+void jw_uint(struct jw *w, uint64_t v)
+{
+	jw_sep(w);
+	buf_printf(w->b, "%llu", (unsigned long long)v);
+}
+
+void jw_double(struct jw *w, double v)
+{
+	jw_sep(w);
+	if (!isfinite(v))
+		buf_put_str(w->b, "null");
+	else
+		buf_printf(w->b, "%.17g", v);
+}
+
+void jw_fixed(struct jw *w, double v, int decimals)
+{
+	jw_sep(w);
+	if (!isfinite(v))
+		buf_put_str(w->b, "null");
+	else
+		buf_printf(w->b, "%.*f", decimals, v);
+}
+
+void jw_bool(struct jw *w, bool v)
+{
+	jw_sep(w);
+	buf_put_str(w->b, v ? "true" : "false");
+}
+
+void jw_null(struct jw *w)
+{
+	jw_sep(w);
+	buf_put_str(w->b, "null");
+}
+
+void jw_raw(struct jw *w, const void *json, size_t n)
+{
+	jw_sep(w);
+	buf_put(w->b, json, n);
 }

@@ -1,9 +1,9 @@
 /*
  * libFuzzer target: an admin endpoint's answer through the operator tools'
- * JSON reader (cli/lib/json.h), then a walk over the whole tree with every
+ * JSON reader (core/json.h), then a walk over the whole tree with every
  * accessor, as `colonnade status` would read it.
  */
-#include "cli/lib/json.h"
+#include "core/json.h"
 
 #include <stddef.h>
 #include <stdint.h>
