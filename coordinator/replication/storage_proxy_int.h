@@ -1,0 +1,254 @@
+/*
+ * storage_proxy_int.h — internals shared by the storage proxy's files (the
+ * write, read, resolve and range paths); not for the rest of the tree.
+ *
+ * Request state (struct sp_write, struct sp_read) is pooled: a finished
+ * request goes back on a free list once it has been answered AND every
+ * messaging callback it is owed has arrived (messaging calls each request's
+ * callback exactly once, at the latest at its timeout).  Writes carry a slot
+ * number and a generation so relayed acks (one-way messages naming the write)
+ * that arrive after the write was recycled are recognised and ignored.
+ *
+ *   storage_proxy.c          life, topology cache, replica plans
+ *   storage_proxy_write.c    writes and batches, forwarding, hints, relayed acks
+ *   storage_proxy_read.c     read requests: contacts, digests, data, short reads
+ *   storage_proxy_resolve.c  merging replicas' versions, read-repair mutations
+ *   storage_proxy_range.c    token-range reads, step by step over the ring
+ */
+#ifndef COLONNADE_COORDINATOR_STORAGE_PROXY_INT_H
+#define COLONNADE_COORDINATOR_STORAGE_PROXY_INT_H
+
+#include "coordinator/replication/consistency.h"
+#include "coordinator/replication/storage_proxy.h"
+#include "coordinator/replication/verbs.h"
+#include "core/buf.h"
+
+#include <ev.h>
+
+/* ---- topology: ring snapshot, addresses, our index, latency scores ----------------------------
+ */
+
+struct topo {
+	struct ring *ring; /* referenced; NULL before the first request */
+	size_t n;
+	struct net_addr *addrs;
+	bool *addr_ok;
+	double *lat_us; /* exponentially weighted moving average of answer times, 0 = unknown */
+	long self;
+	char local_dc[RING_NAME_MAX];
+};
+
+struct sp_write;
+struct sp_read;
+
+struct storage_proxy {
+	struct messaging *msg;
+	struct store *store;
+	struct ev_loop *ev;
+	struct storage_proxy_config cfg;
+	char default_dc[RING_NAME_MAX];
+	/* the topology of the newest ring and of the one before it: requests still
+	 * running on the previous ring during a swap do not rebuild the cache */
+	struct topo tcache[2];
+	struct topo *t; /* the one in use */
+	/* writes by slot, for relayed acks */
+	struct sp_write **wslots;
+	uint32_t n_wslots, cap_wslots;
+	struct sp_write *free_writes;
+	struct sp_read *free_reads;
+	struct storage_proxy_stats stats;
+};
+
+/* Live replicas of `token`, Unavailable check included. */
+struct plan {
+	size_t n; /* all replicas */
+	uint32_t node[SP_MAX_REPLICAS];
+	size_t n_live;
+	uint32_t live[SP_MAX_REPLICAS];
+};
+
+enum { T_NONE = 0, T_PENDING = 1, T_ACKED = 2, T_FAILED = 3 };
+
+struct sp_target {
+	void *req; /* the sp_write or sp_read */
+	uint32_t i;
+};
+
+struct sp_write {
+	struct storage_proxy *sp;
+	uint32_t slot, gen;
+	struct sp_write *next_free;
+	struct ring *ring;
+	uint16_t cl;
+	enum proxy_write_type wt;
+	struct cl_acks acks;
+	size_t n;
+	uint32_t node[SP_MAX_REPLICAS];
+	uint8_t state[SP_MAX_REPLICAS];
+	int64_t sent_us;
+	struct sp_target tgt[SP_MAX_REPLICAS];
+	int pending_cbs;
+	int relays_pending;              /* forwarded peers whose outcome has not come back */
+	bool forwarded[SP_MAX_REPLICAS]; /* slot reached through a forwarder */
+	bool answered, live, expired;
+	ev_timer timer;
+	struct buf mut; /* the mutation's bytes, kept for hints (only with a hint sink) */
+	proxy_done_fn done;
+	void *ctx;
+	char why[200]; /* first replica failure */
+};
+
+enum rphase { PH_DIGEST = 1, PH_DATA = 2, PH_REPAIR = 3 };
+
+struct rtarget {
+	uint32_t node;
+	bool responded, failed, has_data, has_digest;
+	uint64_t digest;
+	int64_t sent_us;
+	struct buf data; /* encoded READ RESULT */
+	struct rres dec;
+	char why[240]; /* kept short: a pooled read holds SP_MAX_REPLICAS of these */
+};
+
+/* A repair mutation for one target. */
+struct rmut {
+	size_t t;
+	int64_t now_s;
+	size_t part; /* merged partition index it belongs to */
+	struct store_mutation m;
+};
+
+struct sp_read {
+	struct storage_proxy *sp;
+	struct sp_read *next_free;
+	struct ring *ring;
+	struct replication rep;
+	uint16_t cl;
+	bool is_scan;
+	struct store_table *table;
+	uint8_t table_id[16];
+	unsigned flags;
+	size_t limit;
+	int64_t now_s;
+	/* partition reads: the key and slice (copied) */
+	struct buf keybuf;
+	struct store_value pk[STORE_MAX_PK_COLS];
+	size_t n_pk;
+	struct store_value sstart[STORE_MAX_CK_COLS], send[STORE_MAX_CK_COLS];
+	struct store_slice slice;
+	bool has_slice;
+	int64_t token;
+	/* scans */
+	int64_t pieces[2][2];
+	size_t n_pieces, piece;
+	int64_t cursor, step_start, step_end;
+	bool has_after;
+	struct store_position after;
+	struct store_value after_ck[STORE_MAX_CK_COLS];
+	/* the current step */
+	enum rphase phase;
+	size_t n_tgt;
+	struct rtarget tgt[SP_MAX_REPLICAS];
+	struct sp_target cbs[SP_MAX_REPLICAS];
+	int block_for;
+	int received;
+	bool data_present;
+	int pending_cbs;
+	int repair_pending;
+	struct rmut *rmuts;
+	size_t n_rmuts, cap_rmuts;
+	struct rres merged;
+	/* short-read protection: the earliest last row of a replica cut by the limit */
+	bool hz_set;
+	size_t hz_v, hz_part, hz_row; /* version, its partition and row indexes */
+	uint64_t step_limit;          /* rows each replica was asked for (0: all) */
+	bool cont;                    /* this step continues after a cut: skip the static row */
+	int64_t cont_token;
+	struct buf hzbuf; /* the continuation position's bytes */
+	size_t cont_key_len;
+	struct store_cell *outcells;
+	size_t cap_outcells;
+	size_t emitted;
+	bool stopped, answered;
+	ev_timer timer;
+	store_row_fn row_fn;
+	void *row_ctx;
+	proxy_done_fn done;
+	void *ctx;
+};
+
+/* ---- storage_proxy.c --------------------------------------------------------------------------
+ */
+
+/* Copy a message, cut to fit (what snprintf("%s") does, without -Wformat-truncation). */
+void sp_set_msg(char *dst, size_t cap, const char *src);
+void sp_topo_release(struct topo *t);
+/*
+ * Make sp->t describe `ring`.  Called on entry to every request step and
+ * callback (topology indexes are only meaningful with their ring).
+ */
+int sp_topo_use(struct storage_proxy *sp, struct ring *ring);
+bool sp_node_alive(struct storage_proxy *sp, size_t idx);
+/* Is ring node idx in this node's datacenter? */
+bool sp_node_local(struct storage_proxy *sp, size_t idx);
+/* Fold one answer time into node idx's latency score. */
+void sp_note_latency(struct storage_proxy *sp, const struct ring *ring, size_t idx,
+                     int64_t sent_us);
+void sp_result_init(struct proxy_result *res, uint16_t cl);
+/* The replicas of `token` and the live ones; fills res and returns its code when the level
+ * is invalid or cannot be met. */
+int sp_plan_make(struct storage_proxy *sp, struct ring *ring, const struct replication *rep,
+                 int64_t token, uint16_t cl, bool write, struct plan *p, struct proxy_result *res);
+
+/* ---- storage_proxy_write.c --------------------------------------------------------------------
+ */
+
+/* The MUTATION_RSP one-way handler: relayed acks from a remote DC's forwarder. */
+int sp_on_relay(struct messaging *m, const struct msg_in *msg, void *ctx);
+
+/* ---- storage_proxy_read.c ---------------------------------------------------------------------
+ */
+
+struct sp_read *sp_read_get(struct storage_proxy *sp);
+void sp_read_release(struct sp_read *r);
+void sp_read_maybe_release(struct sp_read *r);
+/* Free a pooled read and everything it holds. */
+void sp_read_free(struct sp_read *r);
+void sp_read_release_muts(struct sp_read *r);
+/* Answer the request once: code 0, COL_ETIMEDOUT (counts filled in) or an error with msg. */
+void sp_read_answer(struct sp_read *r, int code, const char *msg);
+/* The messaging callback of data, digest and repair requests. */
+void sp_read_rsp(void *ctx, int status, const struct msg_in *rsp);
+/* Move the current step on once answers are in (resolve, repair, emit, next step). */
+void sp_read_progress(struct sp_read *r);
+/* Start a step: contacts for `token`, then the first phase. */
+void sp_read_start_step(struct sp_read *r, int64_t token);
+void sp_read_step_done(struct sp_read *r);
+/* Short-read protection: the earliest last row among the first n_versions cut replicas. */
+void sp_read_horizon(struct sp_read *r, size_t n_versions);
+/* Copy n values' bytes into b (offsets in offs), then point dst at them once b stops moving. */
+void sp_copy_values(struct buf *b, struct store_value *dst, const struct store_value *src, size_t n,
+                    size_t *offs);
+void sp_fix_values(struct buf *b, struct store_value *dst, size_t n, const size_t *offs);
+void sp_fail_now(proxy_done_fn done, void *ctx, uint16_t cl, int code, const char *msg);
+
+/* ---- storage_proxy_resolve.c ------------------------------------------------------------------
+ */
+
+/* Partition order of READ RESULTs: token, then key bytes. */
+int sp_part_cmp(const struct rres_part *a, const struct rres_part *b);
+/* Row order within a partition (static first, then clustering order, reversed reads reversed). */
+int sp_row_cmp(const struct sp_read *r, const struct rres *ra, const struct rres_row *a,
+               const struct rres *rb, const struct rres_row *b);
+/* Merge every contacted replica's data into r->merged and build the repair mutations. */
+int sp_resolve(struct sp_read *r);
+/* Send the repair mutations; local ones are applied at once. */
+void sp_read_repair_send(struct sp_read *r);
+
+/* ---- storage_proxy_range.c --------------------------------------------------------------------
+ */
+
+/* The next step of a range read (or its answer when the range is done). */
+void sp_range_next_step(struct sp_read *r);
+
+#endif

@@ -1,0 +1,765 @@
+/*
+ * storage_proxy_read.c — replicated single-partition reads and the steps every
+ * read goes through: contacts chosen by proximity, data from the closest and
+ * digests from the rest, full data on a mismatch, then resolution
+ * (storage_proxy_resolve.c) and read repair before rows are handed out;
+ * short-read protection continues a read cut by a replica's row limit.
+ */
+#include "coordinator/replication/storage_proxy_int.h"
+
+#include "core/clock.h"
+#include "core/cqlproto.h"
+#include "core/msgpk.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void sp_read_release_muts(struct sp_read *r)
+{
+	for (size_t i = 0; i < r->n_rmuts; i++)
+		store_mutation_release(&r->rmuts[i].m);
+	r->n_rmuts = 0;
+}
+
+void sp_read_release(struct sp_read *r)
+{
+	struct storage_proxy *sp = r->sp;
+	ev_timer_stop(sp->ev, &r->timer);
+	if (r->ring)
+		ring_unref(r->ring);
+	r->ring = NULL;
+	sp_read_release_muts(r);
+	r->next_free = sp->free_reads;
+	sp->free_reads = r;
+	sp->stats.in_flight--;
+}
+
+void sp_read_maybe_release(struct sp_read *r)
+{
+	if (r->answered && r->pending_cbs == 0)
+		sp_read_release(r);
+}
+
+void sp_read_answer(struct sp_read *r, int code, const char *msg)
+{
+	struct storage_proxy *sp = r->sp;
+	struct proxy_result res;
+	sp_result_init(&res, r->cl);
+	res.code = code;
+	if (code == COL_ETIMEDOUT) {
+		res.required = r->block_for;
+		res.alive = r->received;
+		res.data_present = r->data_present;
+		snprintf(res.msg, sizeof(res.msg),
+		         "Operation timed out - received only %d responses (%d required) at %s",
+		         r->received, r->block_for, cql_consistency_name(r->cl));
+		sp->stats.read_timeouts++;
+	} else if (code != 0) {
+		sp_set_msg(res.msg, sizeof(res.msg), msg ? msg : col_strerror(code));
+	}
+	r->answered = true;
+	ev_timer_stop(sp->ev, &r->timer);
+	r->done(r->ctx, &res);
+}
+
+static void r_timeout(struct ev_loop *l, ev_timer *tm, int revents)
+{
+	(void)l;
+	(void)revents;
+	struct sp_read *r = (struct sp_read *)((char *)tm - offsetof(struct sp_read, timer));
+	if (!r->answered)
+		sp_read_answer(r, COL_ETIMEDOUT, NULL);
+	sp_read_maybe_release(r);
+}
+
+struct sp_read *sp_read_get(struct storage_proxy *sp)
+{
+	if (sp->stats.in_flight >= sp->cfg.max_requests)
+		return NULL;
+	struct sp_read *r = sp->free_reads;
+	if (r) {
+		sp->free_reads = r->next_free;
+	} else {
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return NULL;
+		r->sp = sp;
+		buf_init(&r->keybuf);
+		for (size_t i = 0; i < SP_MAX_REPLICAS; i++) {
+			buf_init(&r->tgt[i].data);
+			rres_init(&r->tgt[i].dec);
+		}
+		rres_init(&r->merged);
+		buf_init(&r->hzbuf);
+		ev_init(&r->timer, r_timeout);
+	}
+	sp->stats.in_flight++;
+	r->answered = r->stopped = false;
+	r->hz_set = r->cont = false;
+	r->step_limit = 0;
+	r->pending_cbs = 0;
+	r->emitted = 0;
+	r->n_rmuts = 0;
+	return r;
+}
+
+void sp_read_free(struct sp_read *r)
+{
+	buf_release(&r->keybuf);
+	for (size_t i = 0; i < SP_MAX_REPLICAS; i++) {
+		buf_release(&r->tgt[i].data);
+		rres_release(&r->tgt[i].dec);
+	}
+	rres_release(&r->merged);
+	buf_release(&r->hzbuf);
+	free(r->rmuts);
+	free(r->outcells);
+	free(r);
+}
+
+/* Sort live replicas by proximity: us, our DC, then latency score, then placement order. */
+static void sort_by_proximity(struct storage_proxy *sp, uint32_t *nodes, size_t n)
+{
+	for (size_t i = 1; i < n; i++) {
+		uint32_t x = nodes[i];
+		size_t j = i;
+		while (j > 0) {
+			uint32_t y = nodes[j - 1];
+			int rx = (long)x == sp->t->self ? 0 : sp_node_local(sp, x) ? 1 : 2;
+			int ry = (long)y == sp->t->self ? 0 : sp_node_local(sp, y) ? 1 : 2;
+			double lx = sp->t->lat_us[x], ly = sp->t->lat_us[y];
+			bool before = rx < ry || (rx == ry && lx > 0 && (ly == 0 || lx < ly));
+			if (!before)
+				break;
+			nodes[j] = y;
+			j--;
+		}
+		nodes[j] = x;
+	}
+}
+
+/* Choose the replicas to contact for the level (closest first). */
+static size_t choose_contacts(struct storage_proxy *sp, const struct sp_read *r,
+                              const struct plan *p, uint32_t *out)
+{
+	uint32_t live[SP_MAX_REPLICAS];
+	memcpy(live, p->live, p->n_live * sizeof(uint32_t));
+	sort_by_proximity(sp, live, p->n_live);
+	size_t n = 0;
+	if (cl_each_quorum_per_dc(r->cl, &r->rep)) {
+		for (size_t d = 0; d < r->rep.n_dcs; d++) {
+			int need = cl_dc_quorum(&r->rep, r->rep.dcs[d].dc);
+			for (size_t i = 0; i < p->n_live && need > 0; i++)
+				if (strcmp(ring_node_at(r->ring, live[i])->dc, r->rep.dcs[d].dc) ==
+				    0) {
+					out[n++] = live[i];
+					need--;
+				}
+		}
+		/* the closest one (ours if possible) gives the data */
+		sort_by_proximity(sp, out, n);
+		return n;
+	}
+	int block = cl_block_for(r->cl, &r->rep, sp->t->local_dc);
+	bool local_only = cl_is_local(r->cl);
+	for (size_t i = 0; i < p->n_live && (int)n < block; i++)
+		if (!local_only || sp_node_local(sp, live[i]))
+			out[n++] = live[i];
+	return n;
+}
+
+static void fill_verbs_read(struct sp_read *r, enum verbs_read_kind kind, struct verbs_read *vr)
+{
+	memset(vr, 0, sizeof(*vr));
+	vr->kind = kind;
+	memcpy(vr->table_id, r->table_id, 16);
+	vr->now_s = r->now_s;
+	vr->flags = r->flags;
+	vr->limit = r->limit ? r->limit - r->emitted : 0;
+	/* digests cover exactly what the data request returns: same limit */
+	if (vr->limit == 0 || vr->limit > r->sp->cfg.replica_page_rows)
+		vr->limit = r->sp->cfg.replica_page_rows;
+	if (kind != VERBS_READ_DIGEST)
+		r->step_limit = vr->limit;
+	if (kind == VERBS_READ_RANGE) {
+		vr->start = r->step_start;
+		vr->end = r->step_end;
+		vr->after = r->has_after ? &r->after : NULL;
+	} else {
+		vr->pk = r->pk;
+		vr->n_pk = r->n_pk;
+		vr->slice = r->has_slice ? &r->slice : NULL;
+	}
+}
+
+/* Ask target i for data or a digest (phase DIGEST/DATA); local targets are read inline. */
+static void r_ask(struct sp_read *r, size_t i, enum verbs_read_kind kind)
+{
+	struct storage_proxy *sp = r->sp;
+	struct rtarget *t = &r->tgt[i];
+	struct verbs_read vr;
+	fill_verbs_read(r, kind, &vr);
+	t->responded = t->failed = false;
+	if ((long)t->node == sp->t->self)
+		return; /* done inline by r_local() after the remote requests left */
+	struct msg_out o;
+	r->cbs[i].req = r;
+	r->cbs[i].i = (uint32_t)i;
+	t->sent_us = clock_mono_us();
+	unsigned tmo = r->is_scan ? sp->cfg.range_timeout_ms : sp->cfg.read_timeout_ms;
+	int rc = messaging_begin_request(sp->msg, &sp->t->addrs[t->node], VERB_READ, tmo,
+	                                 sp_read_rsp, &r->cbs[i], &o);
+	if (rc == 0) {
+		verbs_put_read(o.b, &vr);
+		rc = messaging_commit(&o);
+	}
+	if (rc == 0) {
+		r->pending_cbs++;
+		return;
+	}
+	t->responded = t->failed = true;
+	snprintf(t->why, sizeof(t->why), "could not send to replica %s: %s",
+	         ring_node_at(r->ring, t->node)->address, col_strerror(rc));
+}
+
+static void r_local(struct sp_read *r, size_t i, enum verbs_read_kind kind)
+{
+	struct rtarget *t = &r->tgt[i];
+	struct verbs_read vr;
+	fill_verbs_read(r, kind, &vr);
+	buf_reset(&t->data);
+	struct cerr e = {0};
+	int rc = verbs_read_local(r->sp->store, &vr, &t->data, &e);
+	t->responded = true;
+	if (rc != 0) {
+		t->failed = true;
+		sp_set_msg(t->why, sizeof(t->why), e.msg);
+		return;
+	}
+	r->received++;
+	if (kind == VERBS_READ_DIGEST) {
+		t->has_digest = true;
+		t->digest = verbs_digest(t->data.data, t->data.len);
+	} else {
+		t->has_data = true;
+		r->data_present = true;
+	}
+}
+
+/* Start a read phase: target 0 data and the others `others` (digest or data). */
+static void r_send_phase(struct sp_read *r, enum rphase ph, bool only_missing)
+{
+	enum verbs_read_kind data = r->is_scan ? VERBS_READ_RANGE : VERBS_READ_DATA;
+	r->phase = ph;
+	r->received = 0;
+	long local_i = -1;
+	for (size_t i = 0; i < r->n_tgt; i++) {
+		struct rtarget *t = &r->tgt[i];
+		if (only_missing && t->has_data) {
+			r->received++;
+			continue;
+		}
+		enum verbs_read_kind k = (ph == PH_DIGEST && i > 0) ? VERBS_READ_DIGEST : data;
+		if (k != VERBS_READ_DIGEST)
+			t->has_data = false;
+		t->has_digest = false;
+		r_ask(r, i, k);
+		if ((long)t->node == r->sp->t->self)
+			local_i = (long)i;
+	}
+	if (local_i >= 0)
+		r_local(r, (size_t)local_i,
+		        (ph == PH_DIGEST && local_i > 0) ? VERBS_READ_DIGEST : data);
+	sp_read_progress(r);
+}
+
+void sp_read_rsp(void *ctx, int status, const struct msg_in *rsp)
+{
+	struct sp_target *c = ctx;
+	struct sp_read *r = c->req;
+	struct rtarget *t = &r->tgt[c->i];
+	r->pending_cbs--;
+	if (!r->answered && sp_topo_use(r->sp, r->ring) != 0)
+		sp_read_answer(r, COL_ENOMEM, "out of memory building the ring cache");
+	if (r->answered) {
+		sp_read_maybe_release(r);
+		return;
+	}
+	if (r->phase == PH_REPAIR) {
+		if (status != 0) {
+			char why[160] = "";
+			int code;
+			if (rsp)
+				messaging_failure_text(rsp, &code, why, sizeof(why));
+			if (status != COL_ETIMEDOUT) {
+				char msg[256];
+				snprintf(msg, sizeof(msg), "read repair of replica %s failed: %s",
+				         ring_node_at(r->ring, t->node)->address,
+				         why[0] ? why : col_strerror(status));
+				sp_read_answer(r, COL_EIO, msg);
+			}
+			/* a timeout answers through the request's own timer */
+		} else {
+			r->repair_pending--;
+			sp_read_progress(r);
+		}
+		sp_read_maybe_release(r);
+		return;
+	}
+	t->responded = true;
+	if (status == COL_ETIMEDOUT) {
+		sp_read_answer(r, COL_ETIMEDOUT, NULL);
+		sp_read_maybe_release(r);
+		return;
+	}
+	if (status != 0) {
+		t->failed = true;
+		char why[128] = "";
+		int code;
+		if (rsp)
+			messaging_failure_text(rsp, &code, why, sizeof(why));
+		snprintf(t->why, sizeof(t->why), "replica %s: %s",
+		         ring_node_at(r->ring, t->node)->address,
+		         why[0] ? why : col_strerror(status));
+	} else {
+		sp_note_latency(r->sp, r->ring, t->node, t->sent_us);
+		struct bufreader br;
+		bufreader_init(&br, rsp->payload, rsp->payload_len);
+		uint64_t kind, digest;
+		if (msgpk_expect_array(&br, 2) || msgpk_read_uint_max(&br, 1, &kind)) {
+			t->failed = true;
+		} else if (kind == 1) {
+			if (msgpk_read_uint(&br, &digest) || bufreader_left(&br)) {
+				t->failed = true;
+			} else {
+				t->has_digest = true;
+				t->digest = digest;
+			}
+		} else {
+			buf_reset(&t->data);
+			buf_put(&t->data, rsp->payload + br.pos, bufreader_left(&br));
+			if (!buf_ok(&t->data)) {
+				t->failed = true;
+			} else {
+				t->has_data = true;
+				r->data_present = true;
+			}
+		}
+		if (t->failed)
+			snprintf(t->why, sizeof(t->why), "replica %s sent a malformed READ_RSP",
+			         ring_node_at(r->ring, t->node)->address);
+		else
+			r->received++;
+	}
+	sp_read_progress(r);
+	sp_read_maybe_release(r);
+}
+
+/*
+ * Short-read protection.  A replica that returned as many rows as it was asked
+ * for may hold more, and may hold deletions for rows another replica
+ * returned after its last one.  Merged rows are complete only up to the
+ * earliest "last row" among such cut replicas (the horizon): rows after it
+ * are not handed out, and the read continues after the horizon.
+ */
+void sp_read_horizon(struct sp_read *r, size_t n_versions)
+{
+	r->hz_set = false;
+	if (!r->step_limit)
+		return;
+	for (size_t v = 0; v < n_versions; v++) {
+		const struct rres *d = &r->tgt[v].dec;
+		uint64_t rows = 0;
+		size_t lp = 0, lr = 0;
+		for (size_t p = 0; p < d->n_parts; p++)
+			for (size_t i = 0; i < d->parts[p].n_rows; i++)
+				if (!d->rows[d->parts[p].row_at + i].is_static) {
+					rows++;
+					lp = p;
+					lr = d->parts[p].row_at + i;
+				}
+		if (rows < r->step_limit)
+			continue;
+		if (r->hz_set) {
+			const struct rres *h = &r->tgt[r->hz_v].dec;
+			int c = sp_part_cmp(&d->parts[lp], &h->parts[r->hz_part]);
+			if (c > 0 ||
+			    (c == 0 && sp_row_cmp(r, d, &d->rows[lr], h, &h->rows[r->hz_row]) >= 0))
+				continue;
+		}
+		r->hz_set = true;
+		r->hz_v = v;
+		r->hz_part = lp;
+		r->hz_row = lr;
+	}
+}
+
+/* Is merged row `row` of partition `mp` after the horizon? */
+static bool after_horizon(const struct sp_read *r, const struct rres *m, const struct rres_part *mp,
+                          const struct rres_row *row)
+{
+	if (!r->hz_set)
+		return false;
+	const struct rres *h = &r->tgt[r->hz_v].dec;
+	int c = sp_part_cmp(mp, &h->parts[r->hz_part]);
+	if (c != 0)
+		return c > 0;
+	if (row->is_static)
+		return false;
+	return sp_row_cmp(r, m, row, h, &h->rows[r->hz_row]) > 0;
+}
+
+/* Hand the merged result's live rows to the caller; stops at the limit or when told to. */
+static void r_emit(struct sp_read *r, const struct rres *m)
+{
+	for (size_t p = 0; p < m->n_parts && !r->stopped; p++) {
+		const struct rres_part *mp = &m->parts[p];
+		struct store_partition part = {
+		        .token = mp->token,
+		        .pk = &m->vals[mp->pk_at],
+		        .n_pk = mp->n_pk,
+		        .key = mp->key,
+		        .key_len = mp->key_len,
+		        .deletion = {INT64_MIN, 0},
+		};
+		for (size_t i = 0; i < mp->n_rows && !r->stopped; i++) {
+			const struct rres_row *row = &m->rows[mp->row_at + i];
+			if (after_horizon(r, m, mp, row))
+				return; /* the continuation hands these out */
+			if (row->is_static && r->cont && mp->token == r->cont_token &&
+			    mp->key_len == r->cont_key_len &&
+			    memcmp(mp->key, r->hzbuf.data, mp->key_len) == 0)
+				continue; /* handed out before the cut */
+			if (r->limit && r->emitted >= r->limit && !row->is_static) {
+				r->stopped = true;
+				break;
+			}
+			if (r->cap_outcells < row->n_cells) {
+				struct store_cell *c =
+				        realloc(r->outcells, row->n_cells * sizeof(*c));
+				if (!c) {
+					r->stopped = true;
+					break;
+				}
+				r->outcells = c;
+				r->cap_outcells = row->n_cells;
+			}
+			size_t n = 0;
+			for (size_t c = 0; c < row->n_cells; c++) {
+				const struct rres_cell *x = &m->cells[row->cell_at + c];
+				if (x->tombstone)
+					continue;
+				struct store_cell *o = &r->outcells[n++];
+				memset(o, 0, sizeof(*o));
+				o->col = x->col;
+				o->path = x->path;
+				o->path_len = x->path_len;
+				o->value = x->value;
+				o->value_len = x->value_len;
+				o->ts = x->ts;
+				o->ttl = x->ttl;
+				o->expiry_s = x->exp;
+			}
+			if (!row->has_marker && n == 0)
+				continue;
+			struct store_row out = {
+			        .ck = row->is_static ? NULL : &m->vals[row->ck_at],
+			        .n_ck = row->is_static ? 0 : row->n_ck,
+			        .is_static = row->is_static,
+			        .has_marker = row->has_marker,
+			        .marker_ts = row->marker_ts,
+			        .marker_ttl = row->marker_ttl,
+			        .marker_expiry_s = row->marker_exp,
+			        .deletion = {INT64_MIN, 0},
+			        .cells = r->outcells,
+			        .n_cells = n,
+			};
+			if (!row->is_static)
+				r->emitted++;
+			if (r->row_fn(r->row_ctx, &part, &out) != 0)
+				r->stopped = true;
+		}
+	}
+}
+
+void sp_read_progress(struct sp_read *r)
+{
+	if (r->answered)
+		return;
+	if (r->phase == PH_REPAIR) {
+		if (r->repair_pending > 0)
+			return;
+		r_emit(r, &r->merged);
+		sp_read_step_done(r);
+		return;
+	}
+	for (size_t i = 0; i < r->n_tgt; i++)
+		if (!r->tgt[i].responded)
+			return;
+	for (size_t i = 0; i < r->n_tgt; i++)
+		if (r->tgt[i].failed) {
+			char msg[CERR_MSG_MAX + 200];
+			snprintf(msg, sizeof(msg), "read failed at %s: %s",
+			         cql_consistency_name(r->cl), r->tgt[i].why);
+			sp_read_answer(r, COL_EIO, msg);
+			return;
+		}
+	if (r->phase == PH_DIGEST) {
+		uint64_t d = verbs_digest(r->tgt[0].data.data, r->tgt[0].data.len);
+		bool match = true;
+		for (size_t i = 1; i < r->n_tgt; i++)
+			if (r->tgt[i].digest != d)
+				match = false;
+		if (match) {
+			/* every replica holds the same: the data is the answer, and its last
+			 * row the horizon if it was cut by the limit */
+			struct cerr e = {0};
+			rres_reset(&r->tgt[0].dec);
+			if (rres_decode(&r->tgt[0].dec, r->tgt[0].data.data, r->tgt[0].data.len,
+			                &e)) {
+				sp_read_answer(r, e.code, e.msg);
+				return;
+			}
+			sp_read_horizon(r, 1);
+			r_emit(r, &r->tgt[0].dec);
+			sp_read_step_done(r);
+			return;
+		}
+		r->sp->stats.digest_mismatches++;
+		r_send_phase(r, PH_DATA, true);
+		return;
+	}
+	/* PH_DATA: every contacted replica's data is in */
+	int rc = sp_resolve(r);
+	if (rc != 0) {
+		sp_read_answer(r, rc, "could not resolve the replicas' answers");
+		return;
+	}
+	if (r->n_rmuts) {
+		sp_read_repair_send(r);
+		return;
+	}
+	r_emit(r, &r->merged);
+	sp_read_step_done(r);
+}
+
+void sp_copy_values(struct buf *b, struct store_value *dst, const struct store_value *src, size_t n,
+                    size_t *offs)
+{
+	for (size_t i = 0; i < n; i++) {
+		offs[i] = b->len;
+		buf_put(b, src[i].p, src[i].len);
+		dst[i].len = src[i].len;
+	}
+}
+
+void sp_fix_values(struct buf *b, struct store_value *dst, size_t n, const size_t *offs)
+{
+	for (size_t i = 0; i < n; i++)
+		dst[i].p = b->data + offs[i];
+}
+
+/*
+ * Continue the same step after the horizon: range reads resume after its
+ * position; single-partition reads narrow their slice to start (or, reversed,
+ * end) just past its clustering.
+ */
+static int r_continue(struct sp_read *r)
+{
+	const struct rres *h = &r->tgt[r->hz_v].dec;
+	const struct rres_part *hp = &h->parts[r->hz_part];
+	const struct rres_row *hr = &h->rows[r->hz_row];
+	struct buf *b = &r->hzbuf;
+	buf_reset(b);
+	buf_put(b, hp->key, hp->key_len);
+	size_t offs[STORE_MAX_CK_COLS];
+	struct store_value *dst = r->is_scan                        ? r->after_ck
+	                          : (r->flags & STORE_READ_REVERSE) ? r->send
+	                                                            : r->sstart;
+	sp_copy_values(b, dst, &h->vals[hr->ck_at], hr->n_ck, offs);
+	if (!buf_ok(b))
+		return COL_ENOMEM;
+	sp_fix_values(b, dst, hr->n_ck, offs);
+	r->cont = true;
+	r->cont_token = hp->token;
+	r->cont_key_len = hp->key_len;
+	if (r->is_scan) {
+		r->after.token = hp->token;
+		r->after.key = b->data;
+		r->after.key_len = hp->key_len;
+		r->after.ck = r->after_ck;
+		r->after.n_ck = hr->n_ck;
+		r->has_after = true;
+	} else {
+		if (!r->has_slice) {
+			memset(&r->slice, 0, sizeof(r->slice));
+			r->has_slice = true;
+		}
+		if (r->flags & STORE_READ_REVERSE) {
+			r->slice.end = r->send;
+			r->slice.n_end = hr->n_ck;
+			r->slice.end_incl = false;
+		} else {
+			r->slice.start = r->sstart;
+			r->slice.n_start = hr->n_ck;
+			r->slice.start_incl = false;
+		}
+	}
+	sp_read_start_step(r, r->is_scan ? r->step_end : r->token);
+	return 0;
+}
+
+void sp_read_step_done(struct sp_read *r)
+{
+	if (r->answered)
+		return;
+	if (r->stopped || (r->limit && r->emitted >= r->limit)) {
+		sp_read_answer(r, 0, NULL);
+		return;
+	}
+	if (r->hz_set) {
+		if (r_continue(r) != 0)
+			sp_read_answer(r, COL_ENOMEM, "out of memory continuing a short read");
+		return;
+	}
+	if (!r->is_scan) {
+		sp_read_answer(r, 0, NULL);
+		return;
+	}
+	r->has_after = false;
+	r->cont = false;
+	sp_range_next_step(r);
+}
+
+/* Start a step: contacts for `token`, then the first phase. */
+void sp_read_start_step(struct sp_read *r, int64_t token)
+{
+	struct plan p;
+	struct proxy_result res;
+	if (sp_plan_make(r->sp, r->ring, &r->rep, token, r->cl, false, &p, &res) != 0) {
+		/* the ring and liveness can change between steps of a range read */
+		r->answered = true;
+		ev_timer_stop(r->sp->ev, &r->timer);
+		r->done(r->ctx, &res);
+		return;
+	}
+	uint32_t contacts[SP_MAX_REPLICAS];
+	r->n_tgt = choose_contacts(r->sp, r, &p, contacts);
+	r->block_for = cl_block_for(r->cl, &r->rep, r->sp->t->local_dc);
+	r->received = 0;
+	r->data_present = false;
+	for (size_t i = 0; i < r->n_tgt; i++) {
+		r->tgt[i].node = contacts[i];
+		r->tgt[i].has_data = r->tgt[i].has_digest = false;
+		r->tgt[i].why[0] = 0;
+	}
+	r->hz_set = false;
+	/* one deadline per request (per ring range for range reads); continuing a
+	 * short read stays within it */
+	if (!r->cont || !ev_is_active(&r->timer)) {
+		unsigned tmo =
+		        r->is_scan ? r->sp->cfg.range_timeout_ms : r->sp->cfg.read_timeout_ms;
+		ev_timer_stop(r->sp->ev, &r->timer);
+		ev_timer_set(&r->timer, tmo / 1000.0, 0.);
+		ev_timer_start(r->sp->ev, &r->timer);
+	}
+	/* range reads ask every contact for data (as Cassandra does); single reads use digests */
+	r_send_phase(r, r->is_scan || r->n_tgt == 1 ? PH_DATA : PH_DIGEST, false);
+}
+
+/* ---- partition reads ----------------------------------------------------------------------------
+ */
+
+void sp_fail_now(proxy_done_fn done, void *ctx, uint16_t cl, int code, const char *msg)
+{
+	struct proxy_result res;
+	sp_result_init(&res, cl);
+	res.code = code;
+	sp_set_msg(res.msg, sizeof(res.msg), msg);
+	done(ctx, &res);
+}
+
+void storage_proxy_read_partition(struct storage_proxy *sp, struct ring *ring,
+                                  const struct replication *rep, uint16_t cl,
+                                  const struct proxy_read *rd, store_row_fn row_fn, void *row_ctx,
+                                  proxy_done_fn done, void *ctx)
+{
+	struct cerr e = {0};
+	int64_t token;
+	if (store_partition_token(rd->table, rd->pk, rd->n_pk, &token, &e) != 0) {
+		sp_fail_now(done, ctx, cl, e.code, e.msg);
+		return;
+	}
+	struct plan p;
+	struct proxy_result res;
+	if (sp_plan_make(sp, ring, rep, token, cl, false, &p, &res) != 0) {
+		done(ctx, &res);
+		return;
+	}
+	sp->stats.reads++;
+	int block = cl_block_for(cl, rep, sp->t->local_dc);
+	/* a lone local replica: straight from the store, no encoding */
+	if (block == 1 && sp->t->self >= 0 && !cl_each_quorum_per_dc(cl, rep)) {
+		bool self_replica = false;
+		for (size_t i = 0; i < p.n_live; i++)
+			if ((long)p.live[i] == sp->t->self)
+				self_replica = true;
+		if (self_replica) {
+			sp_result_init(&res, cl);
+			int rc = store_read_partition(rd->table, rd->pk, rd->n_pk, rd->slice,
+			                              rd->flags & STORE_READ_REVERSE, rd->limit,
+			                              rd->now_s, row_fn, row_ctx, &e);
+			if (rc < 0) {
+				res.code = rc;
+				sp_set_msg(res.msg, sizeof(res.msg), e.msg);
+			}
+			done(ctx, &res);
+			return;
+		}
+	}
+	struct sp_read *r = sp_read_get(sp);
+	if (!r) {
+		sp_fail_now(done, ctx, cl, COL_EFULL, "coordinator overloaded: too many requests");
+		return;
+	}
+	r->ring = ring_ref(ring);
+	r->rep = *rep;
+	r->cl = cl;
+	r->is_scan = false;
+	r->table = rd->table;
+	memcpy(r->table_id, store_table_desc(rd->table)->id, 16);
+	r->flags = rd->flags & STORE_READ_REVERSE;
+	r->limit = rd->limit;
+	r->now_s = rd->now_s > 0 ? rd->now_s : clock_wall_s();
+	r->token = token;
+	r->row_fn = row_fn;
+	r->row_ctx = row_ctx;
+	r->done = done;
+	r->ctx = ctx;
+	buf_reset(&r->keybuf);
+	size_t o_pk[STORE_MAX_PK_COLS], o_s[STORE_MAX_CK_COLS], o_e[STORE_MAX_CK_COLS];
+	r->n_pk = rd->n_pk;
+	sp_copy_values(&r->keybuf, r->pk, rd->pk, rd->n_pk, o_pk);
+	r->has_slice = rd->slice != NULL;
+	if (rd->slice) {
+		r->slice = *rd->slice;
+		sp_copy_values(&r->keybuf, r->sstart, rd->slice->start, rd->slice->n_start, o_s);
+		sp_copy_values(&r->keybuf, r->send, rd->slice->end, rd->slice->n_end, o_e);
+	}
+	if (!buf_ok(&r->keybuf)) {
+		r->answered = true;
+		sp_read_release(r);
+		sp_fail_now(done, ctx, cl, COL_ENOMEM, "out of memory copying the read");
+		return;
+	}
+	sp_fix_values(&r->keybuf, r->pk, r->n_pk, o_pk);
+	if (rd->slice) {
+		sp_fix_values(&r->keybuf, r->sstart, rd->slice->n_start, o_s);
+		sp_fix_values(&r->keybuf, r->send, rd->slice->n_end, o_e);
+		r->slice.start = r->sstart;
+		r->slice.end = r->send;
+	}
+	sp_read_start_step(r, token);
+	sp_read_maybe_release(r);
+}

@@ -1,0 +1,467 @@
+/*
+ * storage_proxy_write.c — replicated writes: the plan of every partition
+ * checked before anything is sent, mutations to local replicas directly and
+ * to one forwarder per remote datacenter, acks counted per the level, hints
+ * for replicas down or silent, WriteTimeout / write failure answers.
+ */
+#include "coordinator/replication/storage_proxy_int.h"
+
+#include "core/clock.h"
+#include "core/cqlproto.h"
+#include "core/msgpk.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The token of a mutation: its partition key components are in its bytes. */
+static int mutation_token(const struct store_mutation *m, int64_t *token, struct cerr *err)
+{
+	size_t len;
+	const uint8_t *b = store_mutation_bytes(m, &len);
+	struct bufreader r;
+	bufreader_init(&r, b, len);
+	uint64_t ver;
+	const uint8_t *id;
+	uint32_t id_len, n;
+	int64_t now;
+	if (msgpk_read_array(&r, &n) || n != 5 || msgpk_read_uint(&r, &ver) ||
+	    msgpk_read_bin(&r, &id, &id_len) || msgpk_read_int(&r, &now) ||
+	    msgpk_read_array(&r, &n) || n > STORE_MAX_PK_COLS)
+		return cerr_set(err, COL_EINVAL, "mutation bytes are malformed");
+	struct store_value pk[STORE_MAX_PK_COLS];
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *p;
+		uint32_t l;
+		if (msgpk_read_bin(&r, &p, &l))
+			return cerr_set(err, COL_EINVAL, "mutation bytes are malformed");
+		pk[i].p = p;
+		pk[i].len = l;
+	}
+	return store_partition_token(m->table, pk, n, token, err);
+}
+
+static void w_release(struct sp_write *w)
+{
+	struct storage_proxy *sp = w->sp;
+	ev_timer_stop(sp->ev, &w->timer);
+	if (w->ring)
+		ring_unref(w->ring);
+	w->ring = NULL;
+	w->gen++;
+	w->live = false;
+	w->next_free = sp->free_writes;
+	sp->free_writes = w;
+	sp->stats.in_flight--;
+}
+
+/*
+ * A write is recycled once answered, with every messaging callback in, and
+ * every forwarded peer's relayed outcome in (or the write timeout passed):
+ * otherwise a late relay could not be matched and its peer not hinted.
+ */
+static void w_maybe_release(struct sp_write *w)
+{
+	if (w->answered && w->pending_cbs == 0 && (w->relays_pending == 0 || w->expired))
+		w_release(w);
+}
+
+/* Hand replica slot i to the hint sink (it is down or did not answer in time). */
+static void w_hint(struct sp_write *w, size_t i)
+{
+	struct storage_proxy *sp = w->sp;
+	if (!sp->cfg.hint || !w->mut.len)
+		return;
+	if (sp->cfg.hint(sp->cfg.hint_ctx, w->ring, w->node[i], w->mut.data, w->mut.len) == 0)
+		sp->stats.hints++;
+}
+
+static void w_answer(struct sp_write *w, int code)
+{
+	struct storage_proxy *sp = w->sp;
+	struct proxy_result res;
+	sp_result_init(&res, w->cl);
+	res.write_type = w->wt;
+	res.code = code;
+	if (code == COL_ETIMEDOUT) {
+		res.required = w->acks.block_for;
+		res.alive = w->acks.received;
+		snprintf(res.msg, sizeof(res.msg),
+		         "Operation timed out - received only %d responses (%d required) at %s",
+		         res.alive, res.required, cql_consistency_name(w->cl));
+		sp->stats.write_timeouts++;
+	} else if (code != 0) {
+		res.required = w->acks.block_for;
+		res.alive = w->acks.received;
+		snprintf(res.msg, sizeof(res.msg), "write failed at %s: %s",
+		         cql_consistency_name(w->cl), w->why);
+		sp->stats.write_failures++;
+	} else {
+		sp->stats.writes++;
+	}
+	w->answered = true;
+	if (w->relays_pending == 0)
+		ev_timer_stop(sp->ev, &w->timer); /* else it still bounds the wait for relays */
+	w->done(w->ctx, &res);
+}
+
+/* Could the level still be met if every pending replica acked? */
+static bool w_can_succeed(struct sp_write *w)
+{
+	struct cl_acks a = w->acks;
+	for (size_t i = 0; i < w->n; i++)
+		if (w->state[i] == T_PENDING) {
+			uint32_t nd = w->node[i];
+			cl_acks_add(&a, ring_node_at(w->ring, nd)->dc, sp_node_local(w->sp, nd));
+		}
+	return cl_acks_done(&a);
+}
+
+static void w_outcome(struct sp_write *w, size_t i, int status, const char *why)
+{
+	if (w->state[i] != T_PENDING)
+		return;
+	uint32_t nd = w->node[i];
+	if (w->forwarded[i] && --w->relays_pending == 0 && w->answered)
+		ev_timer_stop(w->sp->ev, &w->timer);
+	if (status == COL_ETIMEDOUT || status == COL_EFULL || status == COL_ECLOSED)
+		w_hint(w, i); /* never reached it, or no word back in time */
+	if (status == 0) {
+		w->state[i] = T_ACKED;
+		cl_acks_add(&w->acks, ring_node_at(w->ring, nd)->dc, sp_node_local(w->sp, nd));
+	} else {
+		w->state[i] = T_FAILED;
+		if (!w->why[0])
+			snprintf(w->why, sizeof(w->why), "replica %s: %s",
+			         ring_node_at(w->ring, nd)->address,
+			         why ? why : col_strerror(status));
+	}
+	if (w->answered)
+		return;
+	if (cl_acks_done(&w->acks))
+		w_answer(w, 0);
+	else if (status != 0 && status != COL_ETIMEDOUT && !w_can_succeed(w))
+		w_answer(w, COL_EIO);
+}
+
+static void w_rsp(void *ctx, int status, const struct msg_in *rsp)
+{
+	struct sp_target *t = ctx;
+	struct sp_write *w = t->req;
+	w->pending_cbs--;
+	if (sp_topo_use(w->sp, w->ring) != 0) {
+		if (!w->answered) {
+			sp_set_msg(w->why, sizeof(w->why), "out of memory building the ring cache");
+			w_answer(w, COL_ENOMEM);
+		}
+		w_maybe_release(w);
+		return;
+	}
+	char why[160] = "";
+	if (status == 0)
+		sp_note_latency(w->sp, w->ring, w->node[t->i], w->sent_us);
+	else if (rsp) {
+		int code;
+		messaging_failure_text(rsp, &code, why, sizeof(why));
+	}
+	w_outcome(w, t->i, status, why[0] ? why : NULL);
+	w_maybe_release(w);
+}
+
+static void w_timeout(struct ev_loop *l, ev_timer *tm, int revents)
+{
+	(void)l;
+	(void)revents;
+	struct sp_write *w = (struct sp_write *)((char *)tm - offsetof(struct sp_write, timer));
+	if (!w->answered)
+		w_answer(w, COL_ETIMEDOUT);
+	w->expired = true;
+	/* forwarded peers never heard of: their forwarder is gone or cut off */
+	if (sp_topo_use(w->sp, w->ring) == 0)
+		for (size_t i = 0; i < w->n; i++)
+			if (w->state[i] == T_PENDING && w->forwarded[i])
+				w_hint(w, i);
+	w_maybe_release(w);
+}
+
+static struct sp_write *w_get(struct storage_proxy *sp)
+{
+	if (sp->stats.in_flight >= sp->cfg.max_requests)
+		return NULL;
+	struct sp_write *w = sp->free_writes;
+	if (w) {
+		sp->free_writes = w->next_free;
+	} else {
+		if (sp->n_wslots == sp->cap_wslots) {
+			uint32_t c = sp->cap_wslots ? sp->cap_wslots * 2 : 64;
+			struct sp_write **s = realloc(sp->wslots, c * sizeof(*s));
+			if (!s)
+				return NULL;
+			sp->wslots = s;
+			sp->cap_wslots = c;
+		}
+		w = calloc(1, sizeof(*w));
+		if (!w)
+			return NULL;
+		w->sp = sp;
+		w->slot = sp->n_wslots;
+		sp->wslots[sp->n_wslots++] = w;
+		ev_init(&w->timer, w_timeout);
+		buf_init(&w->mut);
+	}
+	sp->stats.in_flight++;
+	w->live = true;
+	w->answered = w->expired = false;
+	w->pending_cbs = 0;
+	w->relays_pending = 0;
+	memset(w->forwarded, 0, sizeof(w->forwarded));
+	buf_reset(&w->mut);
+	w->why[0] = 0;
+	return w;
+}
+
+static uint64_t w_id(const struct sp_write *w)
+{
+	return ((uint64_t)w->gen << 32) | w->slot;
+}
+
+/* Relayed acks from a remote DC's forwarder. */
+int sp_on_relay(struct messaging *m, const struct msg_in *msg, void *ctx)
+{
+	(void)m;
+	struct storage_proxy *sp = ctx;
+	if (msg->flags & MSG_F_RESPONSE)
+		return 0;
+	uint64_t id;
+	uint32_t slot;
+	int status;
+	if (verbs_decode_relay_ack(msg->payload, msg->payload_len, &id, &slot, &status))
+		return COL_ECORRUPT;
+	uint32_t ws = (uint32_t)id;
+	if (ws >= sp->n_wslots)
+		return 0;
+	struct sp_write *w = sp->wslots[ws];
+	if (!w->live || w->gen != (uint32_t)(id >> 32) || slot >= w->n)
+		return 0; /* late: the write is over */
+	sp->stats.relayed_acks++;
+	if (sp_topo_use(sp, w->ring) != 0)
+		return 0;
+	w_outcome(w, slot, status, status ? col_strerror(status) : NULL);
+	w_maybe_release(w);
+	return 0;
+}
+
+static int w_send(struct sp_write *w, size_t i, const uint8_t *mut, size_t len,
+                  const struct verbs_forward *fwd, size_t n_fwd)
+{
+	struct storage_proxy *sp = w->sp;
+	struct msg_out o;
+	w->tgt[i].req = w;
+	w->tgt[i].i = (uint32_t)i;
+	int rc = messaging_begin_request(sp->msg, &sp->t->addrs[w->node[i]], VERB_MUTATION,
+	                                 sp->cfg.write_timeout_ms, w_rsp, &w->tgt[i], &o);
+	if (rc == 0) {
+		verbs_put_mutation(o.b, mut, len, w_id(w), fwd, n_fwd);
+		rc = messaging_commit(&o);
+	}
+	if (rc == 0)
+		w->pending_cbs++;
+	return rc;
+}
+
+/* Send one mutation (its plan already checked); the handler answers through done. */
+static void write_one(struct storage_proxy *sp, struct ring *ring, const struct replication *rep,
+                      uint16_t cl, const struct plan *p, struct store_mutation *m,
+                      enum proxy_write_type wt, proxy_done_fn done, void *ctx)
+{
+	struct sp_write *w = w_get(sp);
+	if (!w) {
+		struct proxy_result res;
+		sp_result_init(&res, cl);
+		res.code = COL_EFULL;
+		res.write_type = wt;
+		snprintf(res.msg, sizeof(res.msg), "coordinator overloaded: %u requests in flight",
+		         sp->stats.in_flight);
+		done(ctx, &res);
+		return;
+	}
+	w->ring = ring_ref(ring);
+	w->cl = cl;
+	w->wt = wt;
+	w->done = done;
+	w->ctx = ctx;
+	cl_acks_init(&w->acks, cl, rep, sp->t->local_dc);
+	w->n = p->n_live;
+	memcpy(w->node, p->live, p->n_live * sizeof(uint32_t));
+	memset(w->state, T_NONE, sizeof(w->state));
+	w->sent_us = clock_mono_us();
+	ev_timer_set(&w->timer, sp->cfg.write_timeout_ms / 1000.0, 0.);
+	ev_timer_start(sp->ev, &w->timer);
+
+	size_t len;
+	const uint8_t *bytes = store_mutation_bytes(m, &len);
+	long self_i = -1;
+	if (sp->cfg.hint) {
+		buf_put(&w->mut, bytes, len);
+		if (!buf_ok(&w->mut))
+			buf_reset(&w->mut); /* no memory to keep it: no hints for this write */
+		/* replicas known down get their hint now; one stored hint satisfies ANY */
+		for (size_t i = 0; i < p->n; i++) {
+			bool live = false;
+			for (size_t k = 0; k < p->n_live; k++)
+				live |= p->live[k] == p->node[i];
+			if (live || !w->mut.len)
+				continue;
+			if (sp->cfg.hint(sp->cfg.hint_ctx, ring, p->node[i], w->mut.data,
+			                 w->mut.len) != 0)
+				continue;
+			sp->stats.hints++;
+			if (cl == CL_ANY && w->acks.received == 0)
+				w->acks.received = 1;
+		}
+	}
+	for (size_t i = 0; i < w->n; i++)
+		w->state[i] = T_PENDING;
+	/* Our datacenter: directly. Others: one forwarder per DC (the fastest known). */
+	bool done_dc[SP_MAX_REPLICAS] = {false};
+	for (size_t i = 0; i < w->n; i++) {
+		uint32_t nd = w->node[i];
+		if ((long)nd == sp->t->self) {
+			self_i = (long)i;
+			continue;
+		}
+		int rc;
+		if (sp_node_local(sp, nd)) {
+			rc = w_send(w, i, bytes, len, NULL, 0);
+		} else {
+			if (done_dc[i])
+				continue;
+			const char *dc = ring_node_at(ring, nd)->dc;
+			size_t best = i;
+			for (size_t k = i + 1; k < w->n; k++) {
+				if (strcmp(ring_node_at(ring, w->node[k])->dc, dc) != 0)
+					continue;
+				double lk = sp->t->lat_us[w->node[k]],
+				       lb = sp->t->lat_us[w->node[best]];
+				if (lk > 0 && (lb == 0 || lk < lb))
+					best = k;
+			}
+			struct verbs_forward fwd[SP_MAX_REPLICAS];
+			size_t n_fwd = 0;
+			for (size_t k = i; k < w->n; k++) {
+				if (strcmp(ring_node_at(ring, w->node[k])->dc, dc) != 0)
+					continue;
+				done_dc[k] = true;
+				if (k == best)
+					continue;
+				fwd[n_fwd].addr = sp->t->addrs[w->node[k]];
+				fwd[n_fwd].slot = (uint32_t)k;
+				n_fwd++;
+			}
+			rc = w_send(w, best, bytes, len, fwd, n_fwd);
+			if (rc == 0 && n_fwd) {
+				sp->stats.forwarded++;
+				for (size_t k = 0; k < n_fwd; k++)
+					w->forwarded[fwd[k].slot] = true;
+				w->relays_pending += (int)n_fwd;
+			}
+			if (rc != 0)
+				for (size_t k = 0; k < n_fwd; k++)
+					w_outcome(w, fwd[k].slot, rc,
+					          "could not reach the forwarder");
+			if (rc != 0)
+				w_outcome(w, best, rc, "could not send");
+			continue;
+		}
+		if (rc != 0)
+			w_outcome(w, i, rc, "could not send");
+	}
+	if (self_i >= 0) {
+		struct cerr e = {0};
+		int rc = store_apply(sp->store, m, &e);
+		if (rc == 0)
+			sp->stats.local_applies++;
+		w_outcome(w, (size_t)self_i, rc, rc ? e.msg : NULL);
+	}
+	if (!w->answered && cl_acks_done(&w->acks))
+		w_answer(w, 0); /* ANY met by a hint alone */
+	w_maybe_release(w);
+}
+
+struct sp_batch {
+	size_t n, reported;
+	bool answered;
+	proxy_done_fn done;
+	void *ctx;
+};
+
+static void batch_child_done(void *ctx, const struct proxy_result *res)
+{
+	struct sp_batch *b = ctx;
+	b->reported++;
+	if (!b->answered && (res->code != 0 || b->reported == b->n)) {
+		b->answered = true;
+		b->done(b->ctx, res);
+	}
+	if (b->reported == b->n)
+		free(b);
+}
+
+void storage_proxy_write(struct storage_proxy *sp, struct ring *ring, const struct replication *rep,
+                         uint16_t cl, struct store_mutation *const *muts, size_t n,
+                         enum proxy_write_type wt, proxy_done_fn done, void *ctx)
+{
+	struct proxy_result res;
+	sp_result_init(&res, cl);
+	res.write_type = wt;
+	if (n == 0) {
+		done(ctx, &res);
+		return;
+	}
+	struct plan one, *plans = n == 1 ? &one : malloc(n * sizeof(*plans));
+	if (!plans) {
+		res.code = COL_ENOMEM;
+		snprintf(res.msg, sizeof(res.msg), "out of memory planning a batch");
+		done(ctx, &res);
+		return;
+	}
+	/* Every partition's replicas must suffice before anything is sent. */
+	for (size_t i = 0; i < n; i++) {
+		int64_t token;
+		struct cerr e = {0};
+		if (muts[i]->error) {
+			res.code = muts[i]->error;
+			sp_set_msg(res.msg, sizeof(res.msg), muts[i]->err.msg);
+			goto fail;
+		}
+		if (mutation_token(muts[i], &token, &e) != 0) {
+			res.code = e.code;
+			sp_set_msg(res.msg, sizeof(res.msg), e.msg);
+			goto fail;
+		}
+		if (sp_plan_make(sp, ring, rep, token, cl, true, &plans[i], &res) != 0)
+			goto fail;
+	}
+	if (n == 1) {
+		write_one(sp, ring, rep, cl, &plans[0], muts[0], wt, done, ctx);
+		return;
+	}
+	struct sp_batch *b = calloc(1, sizeof(*b));
+	if (!b) {
+		res.code = COL_ENOMEM;
+		snprintf(res.msg, sizeof(res.msg), "out of memory starting a batch");
+		goto fail;
+	}
+	b->n = n;
+	b->done = done;
+	b->ctx = ctx;
+	for (size_t i = 0; i < n; i++)
+		write_one(sp, ring, rep, cl, &plans[i], muts[i], wt, batch_child_done, b);
+	free(plans);
+	return;
+fail:
+	res.write_type = wt;
+	if (plans != &one)
+		free(plans);
+	done(ctx, &res);
+}
