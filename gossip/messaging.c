@@ -64,38 +64,6 @@ bool host_id_is_zero(const struct host_id *h)
 	return host_id_equal(h, &zero);
 }
 
-const char *verb_name(unsigned verb, char *scratch, size_t len)
-{
-	static const char *const names[VERB_MAX] = {
-	        [VERB_HANDSHAKE] = "HANDSHAKE",
-	        [VERB_GOSSIP_SYN] = "GOSSIP_SYN",
-	        [VERB_GOSSIP_ACK] = "GOSSIP_ACK",
-	        [VERB_GOSSIP_ACK2] = "GOSSIP_ACK2",
-	        [VERB_GOSSIP_SHUTDOWN] = "GOSSIP_SHUTDOWN",
-	        [VERB_ECHO] = "ECHO",
-	        [VERB_ECHO_RSP] = "ECHO_RSP",
-	        [VERB_MUTATION] = "MUTATION",
-	        [VERB_MUTATION_RSP] = "MUTATION_RSP",
-	        [VERB_READ] = "READ",
-	        [VERB_READ_RSP] = "READ_RSP",
-	        [VERB_HINT] = "HINT",
-	        [VERB_HINT_RSP] = "HINT_RSP",
-	        [VERB_SCHEMA_PUSH] = "SCHEMA_PUSH",
-	        [VERB_SCHEMA_PULL] = "SCHEMA_PULL",
-	        [VERB_SCHEMA_PULL_RSP] = "SCHEMA_PULL_RSP",
-	        [VERB_REPAIR_TREE] = "REPAIR_TREE",
-	        [VERB_REPAIR_TREE_RSP] = "REPAIR_TREE_RSP",
-	        [VERB_REPAIR_STREAM] = "REPAIR_STREAM",
-	        [VERB_REPAIR_STREAM_RSP] = "REPAIR_STREAM_RSP",
-	        [VERB_REPAIR_SYNC] = "REPAIR_SYNC",
-	        [VERB_REPAIR_SYNC_RSP] = "REPAIR_SYNC_RSP",
-	};
-	if (verb < VERB_MAX && names[verb])
-		return names[verb];
-	snprintf(scratch, len, "verb %u", verb);
-	return scratch;
-}
-
 /* ---- codec ----------------------------------------------------------------------------------- */
 
 int msg_codec_init(struct msg_codec *c, size_t max_message, size_t compress_threshold)
@@ -330,6 +298,7 @@ struct inbound {
 struct handler {
 	messaging_handler_fn fn;
 	void *ctx;
+	const char *name; /* registered verbs only; NULL = unnamed */
 };
 
 struct messaging {
@@ -849,7 +818,7 @@ static int in_handshake(struct messaging *m, struct inbound *ib, const struct ms
 		log_warn(MOD,
 		         "internode connection from %s: expected a handshake first, got %s; "
 		         "closing",
-		         peer, verb_name(msg->verb, vs, sizeof(vs)));
+		         peer, messaging_verb_name(m, msg->verb, vs, sizeof(vs)));
 		return COL_EPROTO;
 	}
 	if (msg_handshake_decode(msg->payload, msg->payload_len, &h, &e) != COL_OK) {
@@ -950,8 +919,8 @@ static int in_on_frame(struct net_conn *c, const uint8_t *frame, size_t len)
 	struct handler *h = &m->handlers[msg.verb];
 	char vs[16];
 	if (!h->fn || msg.verb == VERB_HANDSHAKE) {
-		log_debug(MOD, "no handler for %s from %s", verb_name(msg.verb, vs, sizeof(vs)),
-		          net_conn_peer_str(c));
+		log_debug(MOD, "no handler for %s from %s",
+		          messaging_verb_name(m, msg.verb, vs, sizeof(vs)), net_conn_peer_str(c));
 		if (msg.id != 0)
 			(void)messaging_respond_failure(m, &msg, COL_EUNSUPPORTED,
 			                                "no handler for this verb");
@@ -960,7 +929,7 @@ static int in_on_frame(struct net_conn *c, const uint8_t *frame, size_t len)
 	int rc = h->fn(m, &msg, h->ctx);
 	if (rc < 0) {
 		log_warn(MOD, "malformed %s from %s: %s; closing the connection",
-		         verb_name(msg.verb, vs, sizeof(vs)), net_conn_peer_str(c),
+		         messaging_verb_name(m, msg.verb, vs, sizeof(vs)), net_conn_peer_str(c),
 		         col_strerror(rc));
 		m->st.bad_frames++;
 		return rc;
@@ -1145,6 +1114,69 @@ void messaging_register(struct messaging *m, unsigned verb, messaging_handler_fn
 		return;
 	m->handlers[verb].fn = fn;
 	m->handlers[verb].ctx = ctx;
+}
+
+int messaging_register_verbs(struct messaging *m, const struct messaging_verb *table, size_t n,
+                             void *ctx)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct messaging_verb *v = &table[i];
+		if (v->verb < VERB_REGISTERED_MIN || v->verb >= VERB_MAX || !v->name) {
+			log_error(MOD, "verb %u (%s) is outside %d..%d or has no name", v->verb,
+			          v->name ? v->name : "unnamed", VERB_REGISTERED_MIN, VERB_MAX - 1);
+			return COL_EINVAL;
+		}
+		const char *had = m->handlers[v->verb].name;
+		if (had && strcmp(had, v->name) != 0) {
+			log_error(MOD, "verb %u is registered as %s; refusing it as %s", v->verb,
+			          had, v->name);
+			return COL_EEXIST;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct handler *h = &m->handlers[table[i].verb];
+		h->name = table[i].name;
+		if (table[i].fn) {
+			h->fn = table[i].fn;
+			h->ctx = ctx;
+		}
+	}
+	return COL_OK;
+}
+
+void messaging_unregister_verbs(struct messaging *m, const struct messaging_verb *table, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (table[i].verb >= VERB_MAX || !table[i].fn)
+			continue;
+		struct handler *h = &m->handlers[table[i].verb];
+		if (h->fn == table[i].fn) {
+			h->fn = NULL;
+			h->ctx = NULL;
+		}
+	}
+}
+
+const char *messaging_verb_name(const struct messaging *m, unsigned verb, char *scratch, size_t len)
+{
+	static const char *const own[VERB_REGISTERED_MIN] = {
+	        [VERB_HANDSHAKE] = "HANDSHAKE",
+	        [VERB_GOSSIP_SYN] = "GOSSIP_SYN",
+	        [VERB_GOSSIP_ACK] = "GOSSIP_ACK",
+	        [VERB_GOSSIP_ACK2] = "GOSSIP_ACK2",
+	        [VERB_GOSSIP_SHUTDOWN] = "GOSSIP_SHUTDOWN",
+	        [VERB_ECHO] = "ECHO",
+	        [VERB_ECHO_RSP] = "ECHO_RSP",
+	};
+	const char *name = NULL;
+	if (verb < VERB_REGISTERED_MIN)
+		name = own[verb];
+	else if (verb < VERB_MAX && m)
+		name = m->handlers[verb].name;
+	if (name)
+		return name;
+	snprintf(scratch, len, "verb %u", verb);
+	return scratch;
 }
 
 const struct net_addr *messaging_listen_addr(const struct messaging *m)

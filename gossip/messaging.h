@@ -1,6 +1,8 @@
 /*
  * messaging.h — internode messaging (port 7000): framed, verb-dispatched
  * messages between nodes, with request/response matching and timeouts.
+ * It never interprets a payload of a verb it does not own and knows no
+ * verb of the coordinator: those modules register their verbs and handlers.
  *
  * Connections.  One TCP connection per peer and direction.  Our requests and
  * one-way messages to peer P go on OUR outgoing connection to P, bound to our
@@ -10,10 +12,9 @@
  * handshake), never back on the connection the request came in on.  So every
  * connection carries data one way only, except the single handshake reply.
  *
-  * Handshake.  The connecting side's first frame is HANDSHAKE; the accepting
+ * Handshake.  The connecting side's first frame is HANDSHAKE; the accepting
  * side checks cluster name, messaging version and that the host id is not
  * its own from another address (a copied data directory), answers with its own
-
  * HANDSHAKE (flag RESPONSE) and, on a mismatch, logs one line naming both
  * cluster names and the address, then closes.  Nothing but a handshake is
  * accepted before it.  Messages are pipelined behind the handshake (no round
@@ -52,21 +53,23 @@
  *
  * Body: msgpack array(3) [verb: uint 0..63, id: uint, payload: one msgpack value].
  * id is 0 for one-way messages; a request's id is chosen by the requester and
- * echoed in the response.  Verbs (never renumbered; payloads below and in the
- * headers of the modules that own them):
+ * echoed in the response.  Verbs are fixed numbers, never renumbered.
+ * Messaging owns 0..9 (its own and the gossiper's); 10..63 belong to the
+ * modules above it, which define their numbers and payloads in their own
+ * headers and register them at start (messaging_register_verbs); the table
+ * of every number in use is in docs/ARCHITECTURE.md.
  *
  *   | verb | name               | payload                                              |
  *   |------|--------------------|------------------------------------------------------|
  *   | 0    | HANDSHAKE          | [cluster: str, version: uint, host_id: bin16,        |
  *   |      |                    |  listen_host: str, listen_port: uint, status: uint,  |
  *   |      |                    |  reason: str]  status 0 OK, 1 wrong cluster,         |
-  *   |      |                    |  2 wrong version, 3 our own host id at another       |
+ *   |      |                    |  2 wrong version, 3 our own host id at another       |
  *   |      |                    |  address; the request has status 0, reason ""        |
-
  *   | 1-4  | GOSSIP_SYN/ACK/    | see gossip/gossiper.h                                |
  *   |      | ACK2/SHUTDOWN      |                                                      |
  *   | 5/6  | ECHO / ECHO_RSP    | [] / []                                              |
- *   | 10.. | MUTATION ... REPAIR| reserved below; owned by the coordinator             |
+ *   | 10.. | registered         | in the header of the module that registers them      |
  *
  * Failure response (flags RESPONSE|FAILURE): payload [code: int (COL_E*), message: str].
  */
@@ -87,7 +90,11 @@ typedef struct messaging_peer messaging_peer;
 /* Bumped on any incompatible change of the formats above; peers must match. */
 #define MESSAGING_VERSION 1
 
-/* Verbs: fixed numbers, never renumbered; a gap is a retired verb. */
+/*
+ * Messaging's own verbs and the gossiper's: fixed numbers, never renumbered;
+ * a gap is a retired verb.  Numbers from VERB_REGISTERED_MIN up are defined
+ * by the modules that register them.
+ */
 enum verb {
 	VERB_HANDSHAKE = 0,
 	VERB_GOSSIP_SYN = 1,
@@ -96,26 +103,9 @@ enum verb {
 	VERB_GOSSIP_SHUTDOWN = 4,
 	VERB_ECHO = 5,
 	VERB_ECHO_RSP = 6,
-	VERB_MUTATION = 10,
-	VERB_MUTATION_RSP = 11,
-	VERB_READ = 12,
-	VERB_READ_RSP = 13,
-	VERB_HINT = 14,
-	VERB_HINT_RSP = 15,
-	VERB_SCHEMA_PUSH = 16,
-	VERB_SCHEMA_PULL = 17,
-	VERB_SCHEMA_PULL_RSP = 18,
-	VERB_REPAIR_TREE = 20,
-	VERB_REPAIR_TREE_RSP = 21,
-	VERB_REPAIR_STREAM = 22,
-	VERB_REPAIR_STREAM_RSP = 23,
-	VERB_REPAIR_SYNC = 24,
-	VERB_REPAIR_SYNC_RSP = 25,
-	VERB_MAX = 64 /* verbs are 0..VERB_MAX-1 */
+	VERB_REGISTERED_MIN = 10, /* first number a module above messaging may register */
+	VERB_MAX = 64             /* verbs are 0..VERB_MAX-1 */
 };
-
-/* Name of a verb for log lines ("GOSSIP_SYN", "verb 42"). */
-const char *verb_name(unsigned verb, char *scratch, size_t len);
 
 #define MSG_F_ZSTD     0x01u
 #define MSG_F_RESPONSE 0x02u
@@ -168,7 +158,6 @@ int messaging_new(struct net_loop *nl, const struct messaging_config *cfg, struc
  * from inside a messaging callback; before net_loop_free() of its loop.
  * NULL is fine.
  */
-
 void messaging_free(struct messaging *m);
 const struct net_addr *messaging_listen_addr(const struct messaging *m);
 const struct host_id *messaging_host_id(const struct messaging *m);
@@ -203,6 +192,35 @@ typedef int (*messaging_handler_fn)(struct messaging *m, const struct msg_in *ms
  * a failure (COL_EUNSUPPORTED); a one-way message is dropped.
  */
 void messaging_register(struct messaging *m, unsigned verb, messaging_handler_fn fn, void *ctx);
+
+/*
+ * One verb of a module above messaging, as that module's table lists it:
+ * its number (VERB_REGISTERED_MIN..VERB_MAX-1), its name for log lines, and
+ * its handler, or NULL for a verb the module only sends (a response, which
+ * reaches the request's callback, or a one-way message another module
+ * handles).
+ */
+struct messaging_verb {
+	unsigned verb;
+	const char *name; /* static storage */
+	messaging_handler_fn fn;
+};
+
+/*
+ * Claim the `n` verbs of `table` for one module: name each, and route the
+ * ones with a handler to it with `ctx`.  A number may be claimed again only
+ * under the same name (two modules may share a verb, e.g. one sends what the
+ * other handles); a number outside the registered range, or already named
+ * differently, fails with COL_EINVAL / COL_EEXIST and changes nothing.
+ */
+int messaging_register_verbs(struct messaging *m, const struct messaging_verb *table, size_t n,
+                             void *ctx);
+/* Remove the handlers `table` installed (names stay, for late log lines). */
+void messaging_unregister_verbs(struct messaging *m, const struct messaging_verb *table, size_t n);
+
+/* Name of a verb for log lines ("GOSSIP_SYN", "MUTATION", "verb 42"). */
+const char *messaging_verb_name(const struct messaging *m, unsigned verb, char *scratch,
+                                size_t len);
 
 /* ---- sending --------------------------------------------------------------------------------- */
 

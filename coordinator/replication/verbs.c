@@ -845,6 +845,14 @@ static int on_read(struct messaging *m, const struct msg_in *msg, void *ctx)
 /* ---- life
  * ------------------------------------------------------------------------------------------ */
 
+/* The replication verbs; responses and the relayed ack reach the coordinator side. */
+static const struct messaging_verb VERBS_TABLE[] = {
+        {VERB_MUTATION, "MUTATION", on_mutation},
+        {VERB_MUTATION_RSP, "MUTATION_RSP", NULL},
+        {VERB_READ, "READ", on_read},
+        {VERB_READ_RSP, "READ_RSP", NULL},
+};
+
 int verbs_new(const struct verbs_config *cfg, struct verbs **out, struct cerr *err)
 {
 	if (!cfg->msg || !cfg->store)
@@ -857,8 +865,14 @@ int verbs_new(const struct verbs_config *cfg, struct verbs **out, struct cerr *e
 	v->forward_timeout_ms = cfg->forward_timeout_ms ? cfg->forward_timeout_ms : 2000;
 	v->max_forwards = cfg->max_forwards ? cfg->max_forwards : 65536;
 	buf_init(&v->scratch);
-	messaging_register(v->msg, VERB_MUTATION, on_mutation, v);
-	messaging_register(v->msg, VERB_READ, on_read, v);
+	int rc = messaging_register_verbs(v->msg, VERBS_TABLE,
+	                                  sizeof(VERBS_TABLE) / sizeof(VERBS_TABLE[0]), v);
+	if (rc != COL_OK) {
+		buf_release(&v->scratch);
+		free(v);
+		return cerr_set(err, rc,
+		                "verbs: cannot register the replication verbs (see the log)");
+	}
 	*out = v;
 	return 0;
 }

@@ -21,7 +21,7 @@
  * the same data at the same now_s produces the same bytes, so digests agree
  * exactly when contents agree.
  *
- * ---- Payloads (msgpack, core/msgpk.h; verbs from gossip/messaging.h) ----
+ * ---- Payloads (msgpack, core/msgpk.h; frames of gossip/messaging.h) ----
  *
  *   | verb              | payload                                                  |
  *   |-------------------|----------------------------------------------------------|
@@ -74,6 +74,19 @@
 
 typedef struct verbs verbs;
 
+/*
+ * The replication verbs: numbers on the wire, never renumbered (the table of
+ * every number in use is in docs/ARCHITECTURE.md).  verbs_new() registers
+ * them; the coordinator side (storage_proxy) sends MUTATION and READ and
+ * handles the relayed MUTATION_RSP.
+ */
+enum verbs_verb {
+	VERB_MUTATION = 10,
+	VERB_MUTATION_RSP = 11,
+	VERB_READ = 12,
+	VERB_READ_RSP = 13,
+};
+
 enum verbs_read_kind { VERBS_READ_DATA = 0, VERBS_READ_DIGEST = 1, VERBS_READ_RANGE = 2 };
 
 struct verbs_config {
@@ -83,7 +96,11 @@ struct verbs_config {
 	unsigned max_forwards;       /* forwarded peer requests in flight [65536] */
 };
 
-/* Register the MUTATION and READ handlers on cfg->msg. */
+/*
+ * Register the replication verbs on cfg->msg (MUTATION and READ handled
+ * here).  0, or COL_EINVAL / COL_EEXIST (a number another module claimed) /
+ * COL_ENOMEM with the reason in err.
+ */
 int verbs_new(const struct verbs_config *cfg, struct verbs **out, struct cerr *err);
 /*
  * Free.  Handlers and forwarded requests in flight refer to v: call this

@@ -556,6 +556,14 @@ static void g_dead(void *ctx, const struct gossip_endpoint *ep)
 
 /* ---- life --------------------------------------------------------------------------------- */
 
+/* The schema verbs: PUSH and PULL handled here, PULL_RSP reaches on_pull_rsp(). */
+static const struct messaging_verb SYNC_VERBS[] = {
+        {VERB_SCHEMA_PUSH, "SCHEMA_PUSH", on_push},
+        {VERB_SCHEMA_PULL, "SCHEMA_PULL", on_pull},
+        {VERB_SCHEMA_PULL_RSP, "SCHEMA_PULL_RSP", NULL},
+};
+#define SYNC_NVERBS (sizeof(SYNC_VERBS) / sizeof(SYNC_VERBS[0]))
+
 int schema_sync_new(const struct schema_sync_config *cfg, struct schema_sync **out,
                     struct cerr *err)
 {
@@ -583,15 +591,19 @@ int schema_sync_new(const struct schema_sync_config *cfg, struct schema_sync **o
 	        .on_remove = g_dead,
 	        .on_change = g_change,
 	};
-	int rc = gossiper_add_listener(cfg->gossiper, &gl, ss);
+	int rc = messaging_register_verbs(cfg->msg, SYNC_VERBS, SYNC_NVERBS, ss);
+	if (rc) {
+		free(ss);
+		return cerr_set(err, rc, "schema sync: cannot register the schema verbs");
+	}
+	rc = gossiper_add_listener(cfg->gossiper, &gl, ss);
 	if (!rc)
 		rc = schema_add_listener(cfg->schema, on_schema_change, ss);
 	if (rc) {
+		messaging_unregister_verbs(cfg->msg, SYNC_VERBS, SYNC_NVERBS);
 		free(ss);
 		return cerr_set(err, rc, "schema sync: cannot register listeners");
 	}
-	messaging_register(cfg->msg, VERB_SCHEMA_PUSH, on_push, ss);
-	messaging_register(cfg->msg, VERB_SCHEMA_PULL, on_pull, ss);
 	ev_timer_init(&ss->tick, on_tick, TICK_S, TICK_S);
 	ss->tick.data = ss;
 	ev_timer_start(ss->loop, &ss->tick);
@@ -605,8 +617,7 @@ void schema_sync_stop(struct schema_sync *ss)
 		return;
 	ss->stopped = true;
 	ev_timer_stop(ss->loop, &ss->tick);
-	messaging_register(ss->cfg.msg, VERB_SCHEMA_PUSH, NULL, NULL);
-	messaging_register(ss->cfg.msg, VERB_SCHEMA_PULL, NULL, NULL);
+	messaging_unregister_verbs(ss->cfg.msg, SYNC_VERBS, SYNC_NVERBS);
 	check_waiters(ss);
 }
 

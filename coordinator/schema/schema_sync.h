@@ -76,6 +76,13 @@ struct schema_row_ref;
 
 typedef struct schema_sync schema_sync;
 
+/* The schema verbs (table above); never renumbered.  schema_sync_new() registers them. */
+enum schema_sync_verb {
+	VERB_SCHEMA_PUSH = 16,
+	VERB_SCHEMA_PULL = 17,
+	VERB_SCHEMA_PULL_RSP = 18,
+};
+
 #define SCHEMA_SYNC_FORMAT      1
 #define SCHEMA_SYNC_MAX_ROWS    100000u
 #define SCHEMA_SYNC_MAX_WAITERS 4096u

@@ -15,6 +15,13 @@
 #include <string.h>
 #include <unistd.h>
 
+/*
+ * Verbs of a module above messaging, as one would register them; their
+ * numbers are the replication verbs' (10..13), so the golden bytes below are
+ * those of real MUTATION and READ frames.
+ */
+enum { T_VERB_A = 10, T_VERB_A_RSP = 11, T_VERB_B = 12, T_VERB_B_RSP = 13 };
+
 static struct net_addr test_addr(int n, uint16_t port)
 {
 	const char *base = getenv("COLONNADE_TEST_NET");
@@ -56,7 +63,7 @@ Test(msg_codec, golden_oneway_and_request)
 	expect_bytes(&b, oneway, sizeof(oneway));
 
 	buf_reset(&b);
-	mark = msg_frame_begin(&b, VERB_MUTATION, 0x100001);
+	mark = msg_frame_begin(&b, T_VERB_A, 0x100001);
 	msgpk_put_cstr(&b, "x");
 	cr_assert_eq(msg_frame_end(&c, &b, mark, 0), 0);
 	static const uint8_t req[] = {0,    0,    0,    10,   0x00, 0x93, 0x0a,
@@ -64,14 +71,14 @@ Test(msg_codec, golden_oneway_and_request)
 	expect_bytes(&b, req, sizeof(req));
 
 	buf_reset(&b);
-	mark = msg_frame_begin(&b, VERB_MUTATION_RSP, 7);
+	mark = msg_frame_begin(&b, T_VERB_A_RSP, 7);
 	msgpk_put_nil(&b);
 	cr_assert_eq(msg_frame_end(&c, &b, mark, MSG_F_RESPONSE), 0);
 	static const uint8_t rsp[] = {0, 0, 0, 5, 0x02, 0x93, 0x0b, 0x07, 0xc0};
 	expect_bytes(&b, rsp, sizeof(rsp));
 	struct msg_in in;
 	cr_assert_eq(msg_decode(&c, b.data, b.len, &in, NULL), 0);
-	cr_expect_eq(in.verb, VERB_MUTATION_RSP);
+	cr_expect_eq(in.verb, T_VERB_A_RSP);
 	cr_expect_eq(in.id, 7);
 	cr_expect_eq(in.flags, MSG_F_RESPONSE);
 	cr_expect_eq(in.payload_len, 1);
@@ -131,7 +138,7 @@ Test(msg_codec, large_bodies_compressed_and_restored)
 	char text[20000];
 	for (size_t i = 0; i < sizeof(text); i++)
 		text[i] = "colonnade gossip "[i % 17];
-	size_t mark = msg_frame_begin(&b, VERB_READ_RSP, 99);
+	size_t mark = msg_frame_begin(&b, T_VERB_B_RSP, 99);
 	msgpk_put_str(&b, text, sizeof(text));
 	cr_assert_eq(msg_frame_end(&c, &b, mark, MSG_F_RESPONSE), 0);
 	cr_expect_eq(b.data[4], MSG_F_RESPONSE | MSG_F_ZSTD);
@@ -148,13 +155,13 @@ Test(msg_codec, large_bodies_compressed_and_restored)
 	cr_expect(memcmp(p, text, n) == 0);
 	/* Small bodies stay plain. */
 	buf_reset(&b);
-	mark = msg_frame_begin(&b, VERB_READ_RSP, 99);
+	mark = msg_frame_begin(&b, T_VERB_B_RSP, 99);
 	msgpk_put_str(&b, text, 100);
 	cr_assert_eq(msg_frame_end(&c, &b, mark, MSG_F_RESPONSE), 0);
 	cr_expect_eq(b.data[4], MSG_F_RESPONSE);
 	/* Over max_message: refused and rolled back. */
 	buf_reset(&b);
-	mark = msg_frame_begin(&b, VERB_READ_RSP, 99);
+	mark = msg_frame_begin(&b, T_VERB_B_RSP, 99);
 	static char big[(1 << 20) + 10];
 	msgpk_put_bin(&b, big, sizeof(big));
 	cr_expect_eq(msg_frame_end(&c, &b, mark, 0), COL_ETOOBIG);
@@ -382,6 +389,57 @@ static void on_rsp(void *ctx, int status, const struct msg_in *rsp)
 
 TestSuite(messaging, .init = setup, .fini = teardown, .timeout = 60);
 
+Test(messaging, registered_verbs_are_named_routed_and_not_stolen)
+{
+	struct messaging *a = node(1, "test", NULL), *b = node(2, "test", NULL);
+	struct counter hb = {.respond = true}, rsp = {0};
+	static const struct messaging_verb mine[] = {
+	        {T_VERB_A, "T_A", echo_handler},
+	        {T_VERB_A_RSP, "T_A_RSP", NULL},
+	};
+	char vs[16];
+	cr_expect_str_eq(messaging_verb_name(b, T_VERB_A, vs, sizeof(vs)), "verb 10");
+	cr_assert_eq(messaging_register_verbs(b, mine, 2, &hb), 0);
+	cr_expect_str_eq(messaging_verb_name(b, T_VERB_A, vs, sizeof(vs)), "T_A");
+	cr_expect_str_eq(messaging_verb_name(b, T_VERB_A_RSP, vs, sizeof(vs)), "T_A_RSP");
+	cr_expect_str_eq(messaging_verb_name(b, VERB_GOSSIP_ACK2, vs, sizeof(vs)), "GOSSIP_ACK2");
+	/* The same table again (a second owner of a shared verb) is fine. */
+	cr_expect_eq(messaging_register_verbs(b, mine, 2, &hb), 0);
+	/* Another name for a claimed number, or a number of messaging's own: refused, nothing
+	 * changed. */
+	static const struct messaging_verb thief[] = {
+	        {T_VERB_B, "T_B", strict_handler},
+	        {T_VERB_A, "OTHER", strict_handler},
+	};
+	cr_expect_eq(messaging_register_verbs(b, thief, 2, NULL), COL_EEXIST);
+	cr_expect_str_eq(messaging_verb_name(b, T_VERB_B, vs, sizeof(vs)), "verb 12");
+	static const struct messaging_verb low[] = {{VERB_ECHO, "ECHO2", strict_handler}};
+	cr_expect_eq(messaging_register_verbs(b, low, 1, NULL), COL_EINVAL);
+	static const struct messaging_verb high[] = {{VERB_MAX, "HIGH", strict_handler}};
+	cr_expect_eq(messaging_register_verbs(b, high, 1, NULL), COL_EINVAL);
+	/* Routed to the handler with the table's context. */
+	struct msg_out o;
+	cr_assert_eq(messaging_begin_request(a, messaging_listen_addr(b), T_VERB_A, 2000, on_rsp,
+	                                     &rsp, &o),
+	             0);
+	msgpk_put_cstr(o.b, "hello");
+	cr_assert_eq(messaging_commit(&o), 0);
+	cr_assert(run_until(&rsp.n, 1, 3000));
+	cr_expect_eq(rsp.status, 0);
+	cr_expect_eq(hb.n, 1);
+	/* Unregistered: a request is answered "no handler"; the name stays for log lines. */
+	messaging_unregister_verbs(b, mine, 2);
+	cr_expect_str_eq(messaging_verb_name(b, T_VERB_A, vs, sizeof(vs)), "T_A");
+	cr_assert_eq(messaging_begin_request(a, messaging_listen_addr(b), T_VERB_A, 2000, on_rsp,
+	                                     &rsp, &o),
+	             0);
+	msgpk_put_cstr(o.b, "again");
+	cr_assert_eq(messaging_commit(&o), 0);
+	cr_assert(run_until(&rsp.n, 2, 3000));
+	cr_expect_eq(rsp.status, COL_EUNSUPPORTED);
+	cr_expect_eq(hb.n, 1);
+}
+
 Test(messaging, request_response_over_two_connections)
 {
 	struct messaging *a = node(1, "test", NULL), *b = node(2, "test", NULL);
@@ -430,7 +488,7 @@ Test(messaging, timeout_unsupported_and_closed)
 	cr_expect(took >= 140 && took < 1500, "timed out after %lld ms", (long long)took);
 	cr_expect_eq(silent.n, 1);
 	/* A verb nobody handles: a failure answer, not a timeout. */
-	cr_assert_eq(messaging_begin_request(a, messaging_listen_addr(b), VERB_READ, 5000, on_rsp,
+	cr_assert_eq(messaging_begin_request(a, messaging_listen_addr(b), T_VERB_B, 5000, on_rsp,
 	                                     &r2, &o),
 	             0);
 	msgpk_put_nil(o.b);
@@ -452,7 +510,7 @@ Test(messaging, timeout_unsupported_and_closed)
 	messaging_get_verb_stats(a, VERB_ECHO, &vs);
 	cr_expect_eq(vs.out, 2);
 	cr_expect_eq(vs.timeouts, 1);
-	messaging_get_verb_stats(a, VERB_READ, &vs);
+	messaging_get_verb_stats(a, T_VERB_B, &vs);
 	cr_expect_eq(vs.out, 1);
 	cr_expect_eq(vs.in, 1, "the failure answer to READ counts as a READ received");
 	messaging_get_verb_stats(b, VERB_ECHO, &vs);
@@ -506,7 +564,8 @@ Test(messaging, garbage_and_bad_payloads_close_only_that_connection)
 {
 	struct messaging *a = node(1, "test", NULL), *b = node(2, "test", NULL);
 	struct counter h = {0};
-	messaging_register(a, VERB_MUTATION, strict_handler, &h);
+	static const struct messaging_verb strict[] = {{T_VERB_A, "T_A", strict_handler}};
+	cr_assert_eq(messaging_register_verbs(a, strict, 1, &h), 0);
 	/* Raw garbage to a's port. */
 	const struct net_addr *aa = messaging_listen_addr(a);
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -527,10 +586,10 @@ Test(messaging, garbage_and_bad_payloads_close_only_that_connection)
 	run_ms(50);
 	cr_expect(log_has("closed inside a frame (10 bytes"), "a truncated frame is logged");
 	/* A payload the handler rejects: connection closed, b reconnects, next one is handled. */
-	cr_assert_eq(messaging_send(b, aa, VERB_MUTATION, "\xa1x", 2), 0);
+	cr_assert_eq(messaging_send(b, aa, T_VERB_A, "\xa1x", 2), 0);
 	run_ms(100);
-	cr_expect(log_has("malformed MUTATION"), "the bad payload is logged with its verb");
-	cr_assert_eq(messaging_send(b, aa, VERB_MUTATION, "\x05", 1), 0);
+	cr_expect(log_has("malformed T_A from"), "the bad payload is logged with its verb");
+	cr_assert_eq(messaging_send(b, aa, T_VERB_A, "\x05", 1), 0);
 	cr_assert(run_until(&h.n, 1, 3000));
 	struct messaging_stats ms;
 	messaging_get_stats(a, &ms);
@@ -592,7 +651,7 @@ Test(messaging, burst_is_coalesced)
 {
 	struct messaging *a = node(1, "test", NULL), *b = node(2, "test", NULL);
 	struct counter h = {0};
-	messaging_register(b, VERB_MUTATION, echo_handler, &h);
+	messaging_register(b, T_VERB_A, echo_handler, &h);
 	uint8_t payload[100];
 	struct buf pb;
 	buf_init(&pb);
@@ -604,7 +663,7 @@ Test(messaging, burst_is_coalesced)
 	int sent = 0;
 	for (int round = 0; round < N / 1000; round++) {
 		for (int i = 0; i < 1000; i++)
-			if (messaging_send(a, messaging_listen_addr(b), VERB_MUTATION, pb.data,
+			if (messaging_send(a, messaging_listen_addr(b), T_VERB_A, pb.data,
 			                   pb.len) == 0)
 				sent++;
 		ev_run(L, EVRUN_NOWAIT);
@@ -629,15 +688,15 @@ Test(messaging, reset_peer_dials_afresh_without_backoff)
 {
 	struct messaging *a = node(1, "test", NULL), *b = node(2, "test", NULL);
 	struct counter h = {0};
-	messaging_register(b, VERB_MUTATION, echo_handler, &h);
-	cr_assert_eq(messaging_send(a, messaging_listen_addr(b), VERB_MUTATION, "\x01", 1), 0);
+	messaging_register(b, T_VERB_A, echo_handler, &h);
+	cr_assert_eq(messaging_send(a, messaging_listen_addr(b), T_VERB_A, "\x01", 1), 0);
 	cr_assert(run_until(&h.n, 1, 3000));
 	messaging_reset_peer(a, messaging_listen_addr(b));
 	struct messaging_peer_stats st;
 	cr_assert_eq(messaging_peer_get_stats(a, messaging_listen_addr(b), &st), 0);
 	cr_expect_eq(st.state, PEER_IDLE);
 	cr_expect_eq(st.connect_failures, 0, "a reset is not a failure");
-	cr_assert_eq(messaging_send(a, messaging_listen_addr(b), VERB_MUTATION, "\x02", 1), 0);
+	cr_assert_eq(messaging_send(a, messaging_listen_addr(b), T_VERB_A, "\x02", 1), 0);
 	cr_assert(run_until(&h.n, 2, 3000), "the next message goes out on a new connection");
 	cr_assert_eq(messaging_peer_get_stats(a, messaging_listen_addr(b), &st), 0);
 	cr_expect_eq(st.connects, 2);
@@ -716,8 +775,8 @@ Test(messaging, our_host_id_at_another_address_is_refused)
 	struct messaging *twin;
 	cr_assert_eq(messaging_new(NL, &c, &twin, NULL), 0);
 	struct counter h = {0};
-	messaging_register(a, VERB_MUTATION, echo_handler, &h);
-	cr_assert_eq(messaging_send(twin, messaging_listen_addr(a), VERB_MUTATION, "\x01", 1), 0);
+	messaging_register(a, T_VERB_A, echo_handler, &h);
+	cr_assert_eq(messaging_send(twin, messaging_listen_addr(a), T_VERB_A, "\x01", 1), 0);
 	run_ms(200);
 	cr_expect_eq(h.n, 0);
 	cr_expect(log_has("was a data directory copied?"), "the refusal says why");
@@ -725,7 +784,7 @@ Test(messaging, our_host_id_at_another_address_is_refused)
 	cr_assert_eq(messaging_peer_get_stats(twin, messaging_listen_addr(a), &st), 0);
 	cr_expect_eq(st.state, PEER_REFUSED);
 	/* Talking to oneself (same host id, same address) is fine. */
-	cr_assert_eq(messaging_send(a, messaging_listen_addr(a), VERB_MUTATION, "\x02", 1), 0);
+	cr_assert_eq(messaging_send(a, messaging_listen_addr(a), T_VERB_A, "\x02", 1), 0);
 	cr_assert(run_until(&h.n, 1, 3000));
 	messaging_free(twin);
 	messaging_free(a);
