@@ -20,6 +20,30 @@ static const char *const cl_names[] = {
 	[CL_LOCAL_ONE] = "LOCAL_ONE",
 };
 
+static const char *const opcode_names[] = {
+	[CQL_OP_ERROR] = "ERROR",
+	[CQL_OP_STARTUP] = "STARTUP",
+	[CQL_OP_READY] = "READY",
+	[CQL_OP_AUTHENTICATE] = "AUTHENTICATE",
+	[CQL_OP_OPTIONS] = "OPTIONS",
+	[CQL_OP_SUPPORTED] = "SUPPORTED",
+	[CQL_OP_QUERY] = "QUERY",
+	[CQL_OP_RESULT] = "RESULT",
+	[CQL_OP_PREPARE] = "PREPARE",
+	[CQL_OP_EXECUTE] = "EXECUTE",
+	[CQL_OP_REGISTER] = "REGISTER",
+	[CQL_OP_EVENT] = "EVENT",
+	[CQL_OP_BATCH] = "BATCH",
+	[CQL_OP_AUTH_CHALLENGE] = "AUTH_CHALLENGE",
+	[CQL_OP_AUTH_RESPONSE] = "AUTH_RESPONSE",
+	[CQL_OP_AUTH_SUCCESS] = "AUTH_SUCCESS",
+};
+
+const char *cql_opcode_name(uint8_t op)
+{
+	return op < sizeof(opcode_names) / sizeof(opcode_names[0]) ? opcode_names[op] : NULL;
+}
+
 const char *cql_consistency_name(uint16_t cl)
 {
 	return cl < sizeof(cl_names) / sizeof(cl_names[0]) ? cl_names[cl] : NULL;

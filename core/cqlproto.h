@@ -51,6 +51,9 @@ enum cql_opcode {
 	CQL_OP_AUTH_SUCCESS = 0x10,
 };
 
+/* The spec's name of an opcode ("QUERY"), or NULL for a value it does not define. */
+const char *cql_opcode_name(uint8_t op);
+
 enum cql_frame_flag {
 	CQL_FLAG_COMPRESSION = 0x01,
 	CQL_FLAG_TRACING = 0x02,

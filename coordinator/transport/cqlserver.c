@@ -370,29 +370,6 @@ static void handle_register(struct cqlconn *cc, int16_t stream, struct bufreader
 	conn_send(cc, 0, stream, CQL_OP_READY, NULL, 0, NULL);
 }
 
-static const char *opcode_name(uint8_t op)
-{
-	switch (op) {
-	case CQL_OP_ERROR: return "ERROR";
-	case CQL_OP_STARTUP: return "STARTUP";
-	case CQL_OP_READY: return "READY";
-	case CQL_OP_AUTHENTICATE: return "AUTHENTICATE";
-	case CQL_OP_OPTIONS: return "OPTIONS";
-	case CQL_OP_SUPPORTED: return "SUPPORTED";
-	case CQL_OP_QUERY: return "QUERY";
-	case CQL_OP_RESULT: return "RESULT";
-	case CQL_OP_PREPARE: return "PREPARE";
-	case CQL_OP_EXECUTE: return "EXECUTE";
-	case CQL_OP_REGISTER: return "REGISTER";
-	case CQL_OP_EVENT: return "EVENT";
-	case CQL_OP_BATCH: return "BATCH";
-	case CQL_OP_AUTH_CHALLENGE: return "AUTH_CHALLENGE";
-	case CQL_OP_AUTH_RESPONSE: return "AUTH_RESPONSE";
-	case CQL_OP_AUTH_SUCCESS: return "AUTH_SUCCESS";
-	default: return NULL;
-	}
-}
-
 /* Frames announce their length at bytes 5..8 for v3+; v1/v2 headers are 8 bytes. */
 static long cql_framer(const uint8_t *p, size_t len)
 {
@@ -483,7 +460,7 @@ static void handle_frame(struct cqlconn *cc, const uint8_t *frame, size_t len)
 			return;
 		}
 	}
-	const char *name = opcode_name(h.opcode);
+	const char *name = cql_opcode_name(h.opcode);
 	if (!name) {
 		char msg[96];
 		snprintf(msg, sizeof(msg), "Unknown opcode 0x%02x", h.opcode);

@@ -87,3 +87,13 @@ Test(cqlproto, consistency_names)
 	cr_expect_eq(cql_consistency_parse("MOST", &cl), COL_EINVAL);
 	cr_expect_str_eq(cql_error_name(CQL_ERR_INVALID), "InvalidRequest");
 }
+
+Test(cqlproto, opcode_names)
+{
+	cr_expect_str_eq(cql_opcode_name(CQL_OP_ERROR), "ERROR");
+	cr_expect_str_eq(cql_opcode_name(CQL_OP_QUERY), "QUERY");
+	cr_expect_str_eq(cql_opcode_name(CQL_OP_AUTH_SUCCESS), "AUTH_SUCCESS");
+	cr_expect_null(cql_opcode_name(0x04)); /* a gap in the spec's numbering */
+	cr_expect_null(cql_opcode_name(0x11));
+	cr_expect_null(cql_opcode_name(0xff));
+}
