@@ -5,7 +5,7 @@
 
 #include "coordinator/transport/cqlserver.h"
 #include "coordinator/query/executor.h"
-#include "coordinator/replication/proxy.h"
+#include "coordinator/replication/router.h"
 #include "coordinator/schema/schema.h"
 #include "coordinator/schema/schema_sync.h"
 #include "coordinator/replication/storage_proxy.h"
@@ -735,12 +735,12 @@ static void node_ddl_wait(void *ctx, struct exec_req *req)
 static int start_cql(struct node *n, struct cerr *err)
 {
 	const struct config *cfg = &n->cfg;
-	int rc = proxy_new_local(n->store, cfg->dc, &n->proxy);
+	int rc = router_new_local(n->store, cfg->dc, &n->router);
 	if (rc)
-		return cerr_set(err, rc, "cannot create the request proxy");
+		return cerr_set(err, rc, "cannot create the request router");
 	/* Replicated keyspaces go through the storage proxy on the gossip ring. */
 	if (n->sp)
-		proxy_attach_cluster(n->proxy, n->sp, node_ring_ref_cb, n);
+		router_attach_cluster(n->router, n->sp, node_ring_ref_cb, n);
 	struct cqlserver_options o;
 	memset(&o, 0, sizeof(o));
 	o.address = n->rpc_host;
@@ -751,7 +751,7 @@ static int start_cql(struct node *n, struct cerr *err)
 	memset(&d, 0, sizeof(d));
 	d.schema = n->schema;
 	d.store = n->store;
-	d.proxy = n->proxy;
+	d.router = n->router;
 	d.view = &n->view;
 	d.ddl_wait = node_ddl_wait;
 	d.ddl_ctx = n;
@@ -958,9 +958,9 @@ void node_free(struct node *n)
 	n->sp = NULL;
 	verbs_free(n->verbs);
 	n->verbs = NULL;
-	if (n->proxy) {
-		proxy_free(n->proxy);
-		n->proxy = NULL;
+	if (n->router) {
+		router_free(n->router);
+		n->router = NULL;
 	}
 	schema_free(n->schema);
 	n->schema = NULL;

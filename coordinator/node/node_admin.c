@@ -18,7 +18,7 @@
 
 #include "coordinator/transport/cqlserver.h"
 #include "coordinator/admin/inspect.h"
-#include "coordinator/replication/proxy.h"
+#include "coordinator/replication/router.h"
 #include "coordinator/schema/schema.h"
 #include "coordinator/schema/schema_sync.h"
 #include "coordinator/replication/storage_proxy.h"
@@ -651,9 +651,9 @@ static int h_metrics(void *ctx, const char *query, struct buf *out, const char *
 		metric(out, "colonnade_schema_agreement_timeouts_total", "counter",
 		       "DDL answered without schema agreement.", (double)sy.wait_timeouts);
 	}
-	if (n->proxy) {
-		struct proxy_stats ps;
-		proxy_get_stats(n->proxy, &ps);
+	if (n->router) {
+		struct router_stats ps;
+		router_get_stats(n->router, &ps);
 		metric(out, "colonnade_proxy_writes_total", "counter", "Mutations coordinated.",
 		       (double)ps.writes);
 		metric(out, "colonnade_proxy_reads_total", "counter",

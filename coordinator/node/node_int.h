@@ -23,7 +23,7 @@ struct schema;
 struct cqlserver;
 struct messaging;
 struct gossiper;
-struct proxy;
+struct router;
 struct ring;
 struct storage_proxy;
 struct verbs;
@@ -43,7 +43,7 @@ struct node {
 	struct messaging *msg;
 	struct gossiper *gossiper;
 	struct cqlserver *cql;
-	struct proxy *proxy;
+	struct router *router;
 	struct storage_proxy *sp; /* replicated reads/writes (coordinator side) */
 	struct verbs *verbs;      /* MUTATION / READ handlers (replica side) */
 	struct schema_sync *sync; /* schema push/pull/agreement (schema_sync.h) */

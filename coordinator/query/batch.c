@@ -122,7 +122,7 @@ bool exec_msg_batch(struct executor *ex, struct exec_req *req, struct bufreader 
 			}
 			struct proxy_result pr;
 			if (!q->plan->table->virtual_ &&
-			    proxy_check(ex->d.proxy, q->plan->table->ks, cl, true, &pr)) {
+			    router_check(ex->d.router, q->plan->table->ks, cl, true, &pr)) {
 				req_fail_proxy(req, &pr);
 				break;
 			}

@@ -127,7 +127,7 @@ err:
 	return NULL;
 }
 
-/* Run q's plan; the request always ends in xq_finish (now or when the proxy answers). */
+/* Run q's plan; the request always ends in xq_finish (now or when the router answers). */
 void xq_run(struct xq *q)
 {
 	struct executor *ex = q->ex;
@@ -151,7 +151,7 @@ void xq_run(struct xq *q)
 		struct proxy_result pr;
 		struct mutset *ms = xq_mutset(q);
 		if (ms && !q->plan->table->virtual_ &&
-		    proxy_check(ex->d.proxy, q->plan->table->ks, q->cl, true, &pr))
+		    router_check(ex->d.router, q->plan->table->ks, q->cl, true, &pr))
 			req_fail_proxy(req, &pr);
 		if (ms && !req->failed)
 			collect_mutations(q, ms);
@@ -173,7 +173,7 @@ void xq_run(struct xq *q)
 			q->plan = outer->children[i];
 			struct proxy_result pr;
 			if (!q->plan->table->virtual_ &&
-			    proxy_check(ex->d.proxy, q->plan->table->ks, q->cl, true, &pr))
+			    router_check(ex->d.router, q->plan->table->ks, q->cl, true, &pr))
 				req_fail_proxy(req, &pr);
 			else
 				collect_mutations(q, ms);

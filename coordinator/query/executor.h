@@ -1,19 +1,19 @@
 /*
  * executor.h — runs CQL requests (QUERY, PREPARE, EXECUTE, BATCH) against the
- * schema catalogue, the virtual system tables and, through the proxy, the
+ * schema catalogue, the virtual system tables and, through the router, the
  * storage engine, and writes the native-protocol RESULT or ERROR body.
  *
  * The executor knows nothing of sockets: cqlserver.c decodes the frame header,
  * hands the body to executor_run() together with a struct exec_req it owns,
  * and gets the same struct back through req->done() once the answer is in
  * req->body (RESULT body, starting with the [int kind]) or req->error.  done()
- * may run before executor_run() returns (on one node the proxy completes at
- * once) or later (the proxy's replicas answer); the executor copies what it
+ * may run before executor_run() returns (on one node the router completes at
+ * once) or later (the router's replicas answer); the executor copies what it
  * needs from the frame before it returns, so the frame may be freed then.
  *
  * Statement execution path, and what it costs:
- *   QUERY:   parse (cql_parser) -> bind -> plan -> proxy -> encode rows
- *   EXECUTE: prepared cache lookup (no parse) -> bind -> plan -> proxy -> encode
+ *   QUERY:   parse (cql_parser) -> bind -> plan -> router -> encode rows
+ *   EXECUTE: prepared cache lookup (no parse) -> bind -> plan -> router -> encode
  * Writes are one storage mutation (one RocksDB WriteBatch) per statement or
  * per BATCH.  Write timestamps are the client's (query flag 0x20) or the
  * coordinator's microsecond clock, strictly increasing within the node.
@@ -33,7 +33,7 @@
 
 struct schema;
 struct store;
-struct proxy;
+struct router;
 struct prepared_cache;
 struct cluster_view;
 
@@ -97,7 +97,7 @@ typedef void (*exec_schema_event_fn)(void *ctx, enum exec_change c, enum exec_ta
 struct executor_deps {
 	struct schema *schema;                /* required */
 	struct store *store;                  /* required */
-	struct proxy *proxy;                  /* required */
+	struct router *router;                  /* required */
 	struct prepared_cache *prepared;      /* required, shared by every connection */
 	const struct cluster_view *view;      /* required: system.local / peers data */
 	exec_schema_event_fn on_schema_event; /* optional */

@@ -569,7 +569,7 @@ static void write_done(void *ctx, const struct proxy_result *res)
 	xq_finish(q);
 }
 
-/* Apply q->ms through the proxy; the request finishes in write_done. */
+/* Apply q->ms through the router; the request finishes in write_done. */
 void write_start(struct xq *q, enum proxy_write_type wt)
 {
 	struct mutset *ms = q->ms;
@@ -580,7 +580,7 @@ void write_start(struct xq *q, enum proxy_write_type wt)
 		return;
 	}
 	/* the mutations stay alive (in q) until write_done */
-	proxy_write(q->ex->d.proxy, ms->ks, q->cl, ms->m, ms->n, wt, write_done, q);
+	router_write(q->ex->d.router, ms->ks, q->cl, ms->m, ms->n, wt, write_done, q);
 }
 
 void mutset_free(struct mutset *ms)

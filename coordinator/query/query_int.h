@@ -10,9 +10,9 @@
  *   plan.c      a parsed statement checked against the schema (struct plan)
  *   values.c    bound values and literals turned into native bytes
  *   where.c     WHERE restrictions resolved to key values (struct where)
- *   select.c    SELECT on tables through the proxy, with paging;
+ *   select.c    SELECT on tables through the router, with paging;
  *               select_virtual.c SELECT on the virtual system tables
- *   modify.c    INSERT/UPDATE/DELETE turned into mutations, written by the proxy
+ *   modify.c    INSERT/UPDATE/DELETE turned into mutations, written by the router
  *   ddl.c       keyspace and table DDL, TRUNCATE, USE
  *   results.c   RESULT bodies (Rows metadata, Prepared, Schema_change)
  *   error.c     a failure recorded on the request, and its ERROR body
@@ -27,7 +27,7 @@
 
 #include "coordinator/cql/cql_ast.h"
 #include "coordinator/query/executor.h"
-#include "coordinator/replication/proxy.h"
+#include "coordinator/replication/router.h"
 #include "coordinator/schema/schema.h"
 #include "core/err.h"
 #include "storage/storage.h"
@@ -94,7 +94,7 @@ struct selx;
 
 /*
  * One statement (or one BATCH) being executed.  Allocated per request and kept
- * until the answer is ready, because the proxy may complete later: it holds a
+ * until the answer is ready, because the router may complete later: it holds a
  * reference to the plan and to the schema snapshot, copies of the bound values
  * and of the paging state (the frame is gone once executor_run returns), and
  * the work in flight (mutations, SELECT state).  xq_finish() frees it and hands
@@ -148,7 +148,7 @@ int req_fail(struct exec_req *req, uint32_t code, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 /* Fail req with a COL_E* code from the schema/storage layers and its message. */
 int req_fail_cerr(struct exec_req *req, int code, const struct cerr *e);
-/* Fail req with what the proxy reported (Unavailable, timeouts, ...). */
+/* Fail req with what the router reported (Unavailable, timeouts, ...). */
 int req_fail_proxy(struct exec_req *req, const struct proxy_result *r);
 
 /* ---- executor.c ---- */

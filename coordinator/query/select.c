@@ -224,7 +224,7 @@ static size_t decode_ck(const uint8_t *data, size_t len, struct store_value *out
 	return bufreader_left(&r) ? SIZE_MAX : n;
 }
 
-/* A SELECT over a table, kept across the proxy's asynchronous reads. */
+/* A SELECT over a table, kept across the router's asynchronous reads. */
 struct selx {
 	struct rsel rs;
 	struct where w;
@@ -238,13 +238,13 @@ struct selx {
 	bool in_step; /* select_step() is on the stack */
 	bool waiting; /* a read is outstanding */
 	struct buf rows;
-	/* arguments of the read in flight (borrowed by the proxy until it completes) */
+	/* arguments of the read in flight (borrowed by the router until it completes) */
 	struct store_value pk[STORE_MAX_PK_COLS];
 	struct store_value lo[STORE_MAX_CK_COLS], hi[STORE_MAX_CK_COLS];
 	struct store_slice slice;
-	struct proxy_read rd;
+	struct partition_read rd;
 	struct store_position after;
-	struct proxy_scan scan;
+	struct range_read scan;
 };
 
 void selx_free(struct selx *x)
@@ -390,7 +390,7 @@ static void select_step(struct xq *q)
 			}
 		}
 		x->slice = (struct store_slice){lo, nlo, lo_incl, hi, nhi, hi_incl};
-		x->rd = (struct proxy_read){
+		x->rd = (struct partition_read){
 		        .table = t->st,
 		        .pk = x->pk,
 		        .n_pk = t->n_pk,
@@ -410,7 +410,7 @@ static void select_step(struct xq *q)
 		rs->have_statics = false;
 		rs->cur_idx = (uint32_t)idx;
 		x->waiting = true;
-		proxy_read_partition(q->ex->d.proxy, t->ks, q->cl, &x->rd, rsel_row, rs,
+		router_read_partition(q->ex->d.router, t->ks, q->cl, &x->rd, rsel_row, rs,
 		                     select_read_done, q);
 		if (x->waiting) {
 			x->in_step = false;
@@ -516,7 +516,7 @@ static int select_prepare(struct xq *q, struct selx *x, int64_t limit)
 		w.ck_n[k] = out_n;
 	}
 	struct proxy_result pr;
-	if (proxy_check(q->ex->d.proxy, ks, q->cl, false, &pr))
+	if (router_check(q->ex->d.router, ks, q->cl, false, &pr))
 		return req_fail_proxy(req, &pr);
 	if (p->count && !partitions)
 		snprintf(req->warning, sizeof(req->warning),
@@ -613,7 +613,7 @@ static void select_table(struct xq *q, int64_t limit)
 		x->after.n_ck = x->n_rck;
 		ap = &x->after;
 	}
-	x->scan = (struct proxy_scan){
+	x->scan = (struct range_read){
 	        .table = t->st,
 	        .start = start,
 	        .end = end,
@@ -623,7 +623,7 @@ static void select_table(struct xq *q, int64_t limit)
 	};
 	if (start == INT64_MIN && end == INT64_MAX)
 		x->scan.start = x->scan.end = INT64_MIN; /* the whole ring */
-	proxy_scan(q->ex->d.proxy, t->ks, q->cl, &x->scan, rsel_row, &x->rs, select_scan_done, q);
+	router_scan(q->ex->d.router, t->ks, q->cl, &x->scan, rsel_row, &x->rs, select_scan_done, q);
 }
 
 void exec_select(struct xq *q)

@@ -3,8 +3,8 @@
  * (Cassandra's StorageProxy): any node sends a request to the replicas of its
  * token, waits for the consistency level's answers, and resolves them.
  *
- * Shapes match coordinator/replication/proxy.h (struct proxy_result, proxy_done_fn,
- * struct proxy_read, struct proxy_scan), so proxy.c delegates with one call
+ * Requests have the shapes of request.h, as the request router's do, so the
+ * router (router.h) hands a replicated keyspace's request over with one call
  * once the node is in a cluster.  Each request takes a ring snapshot (the
  * request holds its own reference until it finishes, so a ring swap never
  * disturbs it) and the keyspace's parsed replication.
@@ -57,7 +57,7 @@
 #ifndef COLONNADE_COORDINATOR_STORAGE_PROXY_H
 #define COLONNADE_COORDINATOR_STORAGE_PROXY_H
 
-#include "coordinator/replication/proxy.h"
+#include "coordinator/replication/request.h"
 #include "core/err.h"
 #include "core/net.h"
 #include "core/ring.h"
@@ -137,12 +137,12 @@ void storage_proxy_write(struct storage_proxy *sp, struct ring *ring, const stru
  */
 void storage_proxy_read_partition(struct storage_proxy *sp, struct ring *ring,
                                   const struct replication *rep, uint16_t cl,
-                                  const struct proxy_read *rd, store_row_fn row_fn, void *row_ctx,
-                                  proxy_done_fn done, void *ctx);
+                                  const struct partition_read *rd, store_row_fn row_fn,
+                                  void *row_ctx, proxy_done_fn done, void *ctx);
 
 /* Read a token range (store_scan's meaning of start/end/after/limit) at `cl`. */
 void storage_proxy_scan(struct storage_proxy *sp, struct ring *ring, const struct replication *rep,
-                        uint16_t cl, const struct proxy_scan *sc, store_row_fn row_fn,
+                        uint16_t cl, const struct range_read *sc, store_row_fn row_fn,
                         void *row_ctx, proxy_done_fn done, void *ctx);
 
 struct storage_proxy_stats {

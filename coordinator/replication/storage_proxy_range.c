@@ -73,7 +73,7 @@ void sp_range_next_step(struct sp_read *r)
 }
 
 void storage_proxy_scan(struct storage_proxy *sp, struct ring *ring, const struct replication *rep,
-                        uint16_t cl, const struct proxy_scan *sc, store_row_fn row_fn,
+                        uint16_t cl, const struct range_read *sc, store_row_fn row_fn,
                         void *row_ctx, proxy_done_fn done, void *ctx)
 {
 	struct cerr e = {0};

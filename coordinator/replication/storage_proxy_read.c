@@ -682,8 +682,8 @@ void sp_fail_now(proxy_done_fn done, void *ctx, uint16_t cl, int code, const cha
 
 void storage_proxy_read_partition(struct storage_proxy *sp, struct ring *ring,
                                   const struct replication *rep, uint16_t cl,
-                                  const struct proxy_read *rd, store_row_fn row_fn, void *row_ctx,
-                                  proxy_done_fn done, void *ctx)
+                                  const struct partition_read *rd, store_row_fn row_fn,
+                                  void *row_ctx, proxy_done_fn done, void *ctx)
 {
 	struct cerr e = {0};
 	int64_t token;

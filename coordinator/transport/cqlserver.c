@@ -581,7 +581,7 @@ static int server_create(struct net_loop *nl, const struct cqlserver_options *op
 	struct executor_deps ed = {
 	        .schema = deps->schema,
 	        .store = deps->store,
-	        .proxy = deps->proxy,
+	        .router = deps->router,
 	        .prepared = pc,
 	        .view = deps->view,
 	        .on_schema_event = on_schema_event,
@@ -739,7 +739,7 @@ int cqlserver_feed(struct cqlserver *s, const uint8_t *in, size_t len, struct bu
 		handle_frame(&cc, in + pos, (size_t)fl);
 		pos += (size_t)fl;
 	}
-	/* the local proxy completes every request before handle_frame returns */
+	/* the local router completes every request before handle_frame returns */
 	struct cqlreq *r = cc.free_reqs;
 	while (r) {
 		struct cqlreq *n = r->next_free;

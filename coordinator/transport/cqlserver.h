@@ -28,10 +28,10 @@
  * Ownership: the server borrows everything in struct cqlserver_deps (they
  * must outlive it) and owns its executor, its connections' state and, when
  * deps->prepared is NULL, a prepared-statement cache.  A request may still be
- * in the proxy when its connection closes: its state lives until the proxy
- * answers.  Shutdown order: make the proxy finish or fail what it has in
+ * in the router when its connection closes: its state lives until the router
+ * answers.  Shutdown order: make the router finish or fail what it has in
  * flight (its callbacks run while the server still exists), then
- * cqlserver_free(), then free the proxy.
+ * cqlserver_free(), then free the router.
  */
 #ifndef COLONNADE_COORDINATOR_CQLSERVER_H
 #define COLONNADE_COORDINATOR_CQLSERVER_H
@@ -47,7 +47,7 @@ struct exec_req;
 struct net_loop;
 struct schema;
 struct store;
-struct proxy;
+struct router;
 struct prepared_cache;
 struct cluster_view;
 
@@ -65,7 +65,7 @@ struct cqlserver_options {
 struct cqlserver_deps {
 	struct schema *schema;           /* required */
 	struct store *store;             /* required */
-	struct proxy *proxy;             /* required (proxy_new_local() on one node) */
+	struct router *router;             /* required (router_new_local() on one node) */
 	const struct cluster_view *view; /* required: system.local / system.peers */
 	struct prepared_cache *prepared; /* optional: shared cache, else the server owns one */
 	/* optional: hold DDL answers for schema agreement (executor_deps.ddl_wait) */
@@ -110,7 +110,7 @@ void cqlserver_event_schema(struct cqlserver *s, const char *change, const char 
 /*
  * Tests and fuzzing: a server that does not listen, and one connection's bytes
  * run through the same state machine with the responses appended to `out`.
- * Requires a proxy that completes before it returns (proxy_new_local).
+ * Requires a router that completes before it returns (router_new_local).
  * 0 when every byte was consumed; COL_EAGAIN when input ended inside a frame;
  * COL_ECLOSED when the connection would have been closed (fatal protocol error).
  */

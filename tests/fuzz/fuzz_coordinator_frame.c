@@ -9,7 +9,7 @@
  * create a keyspace and a table at start-up so that inputs can hit real data.
  */
 #include "coordinator/transport/cqlserver.h"
-#include "coordinator/replication/proxy.h"
+#include "coordinator/replication/router.h"
 #include "coordinator/schema/schema.h"
 #include "coordinator/query/systables.h"
 #include "core/buf.h"
@@ -82,14 +82,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	o.data_dir = dir;
 	struct store *st;
 	struct schema *sch;
-	struct proxy *px;
+	struct router *px;
 	if (store_open(&o, &st, &e) || schema_open(st, &sch, &e) ||
-	    proxy_new_local(st, "datacenter1", &px)) {
+	    router_new_local(st, "datacenter1", &px)) {
 		fprintf(stderr, "fuzz setup: %s\n", e.msg);
 		abort();
 	}
 	struct cqlserver_options co = {.max_frame_size = 1 << 20, .prepared_cache_max = 64};
-	struct cqlserver_deps d = {.schema = sch, .store = st, .proxy = px, .view = &view};
+	struct cqlserver_deps d = {.schema = sch, .store = st, .router = px, .view = &view};
 	if (cqlserver_new_detached(&co, &d, &srv, &e))
 		abort();
 	buf_init(&startup);
@@ -109,7 +109,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	cqlserver_feed(srv, setup.data, setup.len, &out);
 	buf_release(&setup);
 	buf_release(&out);
-	/* the store, schema and proxy live for the whole run (libFuzzer never returns) */
+	/* the store, schema and router live for the whole run (libFuzzer never returns) */
 	return 0;
 }
 

@@ -9,7 +9,7 @@
  * then closes everything cleanly.  Prints "ready" on stdout once listening.
  */
 #include "coordinator/transport/cqlserver.h"
-#include "coordinator/replication/proxy.h"
+#include "coordinator/replication/router.h"
 #include "coordinator/schema/schema.h"
 #include "coordinator/query/systables.h"
 #include "core/log.h"
@@ -89,9 +89,9 @@ int main(int argc, char **argv)
 		store_close(store);
 		return 1;
 	}
-	struct proxy *proxy;
-	if (proxy_new_local(store, dc, &proxy)) {
-		fprintf(stderr, "proxy: out of memory\n");
+	struct router *router;
+	if (router_new_local(store, dc, &router)) {
+		fprintf(stderr, "router: out of memory\n");
 		return 1;
 	}
 	struct view_ctx vc = {0};
@@ -125,7 +125,7 @@ int main(int argc, char **argv)
 	struct cqlserver_options co = {
 	        .address = address, .port = (uint16_t)port, .max_frame_size = max_frame};
 	struct cqlserver_deps deps = {
-	        .schema = schema, .store = store, .proxy = proxy, .view = &view};
+	        .schema = schema, .store = store, .router = router, .view = &view};
 	struct cqlserver *srv;
 	if (cqlserver_new(nl, &co, &deps, &srv, &err)) {
 		fprintf(stderr, "cqlserver: %s\n", err.msg);
@@ -141,7 +141,7 @@ int main(int argc, char **argv)
 	ev_run(loop, 0);
 	cqlserver_free(srv);
 	net_loop_free(nl);
-	proxy_free(proxy);
+	router_free(router);
 	schema_free(schema);
 	store_close(store);
 	ev_loop_destroy(loop);

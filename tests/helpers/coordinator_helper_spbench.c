@@ -129,7 +129,7 @@ static void issue(void)
 	snprintf(key, sizeof(key), "user%ld", i % 100000);
 	struct store_value pk = {key, strlen(key)};
 	if (READS) {
-		struct proxy_read rd = {.table = B[coord].tbl, .pk = &pk, .n_pk = 1};
+		struct partition_read rd = {.table = B[coord].tbl, .pk = &pk, .n_pk = 1};
 		storage_proxy_read_partition(B[coord].sp, RING, &REP, CL, &rd, on_row, NULL,
 		                             on_done, NULL);
 		return;

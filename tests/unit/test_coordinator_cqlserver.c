@@ -8,7 +8,7 @@
 #include "coordinator/transport/cqlserver.h"
 #include "coordinator/query/executor.h"
 #include "coordinator/query/prepared.h"
-#include "coordinator/replication/proxy.h"
+#include "coordinator/replication/router.h"
 #include "coordinator/schema/schema.h"
 #include "coordinator/query/systables.h"
 #include "core/buf.h"
@@ -23,7 +23,7 @@
 static char dir[64];
 static struct store *st_;
 static struct schema *sch;
-static struct proxy *px;
+static struct router *px;
 static struct prepared_cache *pc;
 static struct cqlserver *srv;
 static struct buf in, out;
@@ -60,11 +60,11 @@ static void setup_n(size_t prepared_max)
 	o.data_dir = dir;
 	cr_assert_eq(store_open(&o, &st_, &e), 0, "%s", e.msg);
 	cr_assert_eq(schema_open(st_, &sch, &e), 0, "%s", e.msg);
-	cr_assert_eq(proxy_new_local(st_, "datacenter1", &px), 0);
+	cr_assert_eq(router_new_local(st_, "datacenter1", &px), 0);
 	cr_assert_eq(prepared_cache_new(prepared_max, &pc), 0);
 	struct cqlserver_options co = {.max_frame_size = 4096};
 	struct cqlserver_deps d = {
-	        .schema = sch, .store = st_, .proxy = px, .view = &view, .prepared = pc};
+	        .schema = sch, .store = st_, .router = px, .view = &view, .prepared = pc};
 	cr_assert_eq(cqlserver_new_detached(&co, &d, &srv, &e), 0, "%s", e.msg);
 	buf_init(&in);
 	buf_init(&out);
@@ -79,7 +79,7 @@ static void teardown(void)
 {
 	cqlserver_free(srv);
 	prepared_cache_free(pc);
-	proxy_free(px);
+	router_free(px);
 	schema_free(sch);
 	store_close(st_);
 	buf_release(&in);

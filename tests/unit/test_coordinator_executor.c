@@ -5,7 +5,7 @@
 #include "coordinator/query/executor.h"
 #include "coordinator/query/paging.h"
 #include "coordinator/query/prepared.h"
-#include "coordinator/replication/proxy.h"
+#include "coordinator/replication/router.h"
 #include "coordinator/schema/schema.h"
 #include "coordinator/query/systables.h"
 #include "core/cqlproto.h"
@@ -20,7 +20,7 @@
 static char dir[64];
 static struct store *st_;
 static struct schema *sch;
-static struct proxy *px;
+static struct router *px;
 static struct prepared_cache *pc;
 static struct executor *ex;
 static struct exec_session sess;
@@ -60,10 +60,10 @@ static void open_all(void)
 	o.data_dir = dir;
 	cr_assert_eq(store_open(&o, &st_, &e), 0, "%s", e.msg);
 	cr_assert_eq(schema_open(st_, &sch, &e), 0, "%s", e.msg);
-	cr_assert_eq(proxy_new_local(st_, "datacenter1", &px), 0);
+	cr_assert_eq(router_new_local(st_, "datacenter1", &px), 0);
 	cr_assert_eq(prepared_cache_new(100, &pc), 0);
 	struct executor_deps d = {
-	        .schema = sch, .store = st_, .proxy = px, .prepared = pc, .view = &view};
+	        .schema = sch, .store = st_, .router = px, .prepared = pc, .view = &view};
 	cr_assert_eq(executor_new(&d, &ex), 0);
 }
 
@@ -71,7 +71,7 @@ static void close_all(void)
 {
 	executor_free(ex);
 	prepared_cache_free(pc);
-	proxy_free(px);
+	router_free(px);
 	schema_free(sch);
 	store_close(st_);
 }
@@ -264,16 +264,16 @@ Test(executor, consistency_on_one_node)
 	       "'replication_factor': 3}");
 	struct proxy_result res;
 	const struct schema_keyspace *k = schema_snap_keyspace(schema_current(sch), "k3");
-	cr_assert_eq(proxy_check(px, k, CL_ONE, true, &res), 0);
-	cr_assert_eq(proxy_check(px, k, CL_QUORUM, true, &res), COL_EUNAVAILABLE);
+	cr_assert_eq(router_check(px, k, CL_ONE, true, &res), 0);
+	cr_assert_eq(router_check(px, k, CL_QUORUM, true, &res), COL_EUNAVAILABLE);
 	cr_assert_eq(res.required, 2);
 	cr_assert_eq(res.alive, 1);
-	cr_assert_eq(proxy_check(px, k, CL_ALL, false, &res), COL_EUNAVAILABLE);
+	cr_assert_eq(router_check(px, k, CL_ALL, false, &res), COL_EUNAVAILABLE);
 	cr_assert_eq(res.required, 3);
-	cr_assert_eq(proxy_check(px, k, CL_ANY, false, &res), COL_EINVAL);
+	cr_assert_eq(router_check(px, k, CL_ANY, false, &res), COL_EINVAL);
 	cr_assert_str_eq(res.msg, "ANY ConsistencyLevel is only supported for writes");
-	cr_assert_eq(proxy_check(px, k, CL_SERIAL, true, &res), COL_EINVAL);
-	cr_assert_eq(proxy_check(px, k, CL_ANY, true, &res), 0);
+	cr_assert_eq(router_check(px, k, CL_SERIAL, true, &res), COL_EINVAL);
+	cr_assert_eq(router_check(px, k, CL_ANY, true, &res), 0);
 }
 
 Test(executor, paging_state_round_trip)
@@ -494,7 +494,7 @@ Test(executor, schema_row_golden_bytes)
 	cr_assert_null(schema_snap_keyspace(schema_current(sch), "ks"));
 }
 
-/* ---- asynchronous completion: the proxy answers after executor_run returns ---- */
+/* ---- asynchronous completion: the router answers after executor_run returns ---- */
 
 static int done_calls;
 static void on_done(struct exec_req *r)
@@ -515,14 +515,14 @@ static void run_deferred(uint8_t opcode, const struct buf *body)
 	req.body_len = body->len;
 	req.done = on_done;
 	done_calls = 0;
-	proxy_set_defer(px, true);
+	router_set_defer(px, true);
 	executor_run(ex, &req);
 	memset(frame, 0xAA, body->len); /* the executor must have copied what it needs */
 	free(frame);
-	cr_assert_eq(done_calls, 0, "answered before the proxy completed (failed %d: %s)",
+	cr_assert_eq(done_calls, 0, "answered before the router completed (failed %d: %s)",
 	             req.failed, req.error.msg);
-	cr_assert(proxy_run_deferred(px) > 0);
-	proxy_set_defer(px, false);
+	cr_assert(router_run_deferred(px) > 0);
+	router_set_defer(px, false);
 	cr_assert_eq(done_calls, 1);
 	cr_assert(!req.failed, "error 0x%04x %s", req.error.code, req.error.msg);
 }
@@ -547,7 +547,7 @@ static void query_body(struct buf *b, const char *q, int32_t page_size, const st
 		cql_put_bytes(b, st->p, st->len);
 }
 
-Test(executor, asynchronous_proxy_completion)
+Test(executor, asynchronous_router_completion)
 {
 	run_ok("CREATE KEYSPACE a WITH replication = {'class': 'SimpleStrategy', "
 	       "'replication_factor': 1}");
@@ -641,9 +641,9 @@ Test(executor, asynchronous_proxy_completion)
 	req.opcode = CQL_OP_QUERY;
 	req.done = on_done;
 	done_calls = 0;
-	proxy_set_defer(px, true);
+	router_set_defer(px, true);
 	executor_run(ex, &req);
-	proxy_set_defer(px, false);
+	router_set_defer(px, false);
 	cr_assert_eq(done_calls, 1);
 	cr_assert(req.failed);
 	cr_assert_eq(req.error.code, CQL_ERR_UNAVAILABLE);

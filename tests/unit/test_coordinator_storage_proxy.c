@@ -400,7 +400,7 @@ static void write_local(size_t i, const char *key, int ck, const char *value, in
 static struct outcome read_at(size_t coord, uint16_t cl, const char *key)
 {
 	struct store_value pk = {key, strlen(key)};
-	struct proxy_read rd = {.table = N[coord].tbl, .pk = &pk, .n_pk = 1};
+	struct partition_read rd = {.table = N[coord].tbl, .pk = &pk, .n_pk = 1};
 	struct outcome o = {0};
 	ev_now_update(L);
 	storage_proxy_read_partition(N[coord].sp, RING, &REP, cl, &rd, on_row, &o, on_done, &o);
@@ -851,7 +851,7 @@ Test(storage_proxy, range_scan_pages_and_repairs)
 	replicas_of("scan11", reps);
 	write_local(reps[1], "scan11", 2, "extra", 500);
 	/* full scan at ALL */
-	struct proxy_scan sc = {.table = N[0].tbl, .start = INT64_MIN, .end = INT64_MIN};
+	struct range_read sc = {.table = N[0].tbl, .start = INT64_MIN, .end = INT64_MIN};
 	struct outcome o = {0};
 	storage_proxy_scan(N[0].sp, RING, &REP, CL_ALL, &sc, on_row, &o, on_done, &o);
 	cr_assert(run_until(&o.done, 10000));
@@ -876,7 +876,7 @@ Test(storage_proxy, range_scan_pages_and_repairs)
 	bool have_pos = false;
 	for (int page = 0; page < 20; page++) {
 		struct outcome p = {0};
-		struct proxy_scan ps = {.table = N[1].tbl,
+		struct range_read ps = {.table = N[1].tbl,
 		                        .start = INT64_MIN,
 		                        .end = INT64_MIN,
 		                        .after = have_pos ? &pos : NULL,
@@ -1209,7 +1209,7 @@ Test(storage_proxy, ring_swap_mid_request)
 	write_local(reps[1], "swap", 1, "newer", 9); /* a mismatch: the read needs phase 2 */
 	for (int round = 0; round < 3; round++) {
 		struct store_value pk = {"swap", 4};
-		struct proxy_read rd = {.table = N[coord].tbl, .pk = &pk, .n_pk = 1};
+		struct partition_read rd = {.table = N[coord].tbl, .pk = &pk, .n_pk = 1};
 		struct outcome o1 = {0}, o2 = {0}, w1 = {0};
 		ev_now_update(L);
 		storage_proxy_read_partition(N[coord].sp, a, &REP, CL_ALL, &rd, on_row, &o1,
@@ -1450,7 +1450,7 @@ Test(storage_proxy, short_read_protection)
 	const int fwd[] = {11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 26, 27, 28, 29, 30};
 	struct store_value pk = {"sr", 2};
 	for (int rev = 0; rev < 2; rev++) {
-		struct proxy_read rd = {.table = N[1].tbl,
+		struct partition_read rd = {.table = N[1].tbl,
 		                        .pk = &pk,
 		                        .n_pk = 1,
 		                        .flags = rev ? STORE_READ_REVERSE : 0,
@@ -1474,7 +1474,7 @@ Test(storage_proxy, short_read_protection)
 		cr_expect_eq(s4.rows, 4);
 		cr_expect_eq(s4.cks[3], rev ? 27 : 14);
 	}
-	struct proxy_scan sc = {
+	struct range_read sc = {
 	        .table = N[0].tbl, .start = INT64_MIN, .end = INT64_MIN, .limit = 15};
 	struct outcome o = {0};
 	storage_proxy_scan(N[0].sp, RING, &REP, CL_ALL, &sc, on_row, &o, on_done, &o);
@@ -1507,7 +1507,7 @@ Test(storage_proxy, replica_pages_without_a_limit)
 	cr_expect_eq(r.rows, 20);
 	for (int i = 0; i < 20 && i < r.rows; i++)
 		cr_expect_eq(r.cks[i], i < 2 ? i + 1 : i + 11, "row %d", i);
-	struct proxy_scan sc = {.table = N[0].tbl, .start = INT64_MIN, .end = INT64_MIN};
+	struct range_read sc = {.table = N[0].tbl, .start = INT64_MIN, .end = INT64_MIN};
 	struct outcome o = {0};
 	ev_now_update(L);
 	storage_proxy_scan(N[0].sp, RING, &REP, CL_QUORUM, &sc, on_row, &o, on_done, &o);

@@ -1,4 +1,9 @@
-#include "coordinator/replication/proxy.h"
+/*
+ * router.c — the request router (router.h): the local path's consistency
+ * checks and store calls, the queue that defers requests for tests, and the
+ * hand-over of replicated keyspaces to the storage proxy.
+ */
+#include "coordinator/replication/router.h"
 
 #include "coordinator/schema/schema.h"
 #include "coordinator/replication/storage_proxy.h"
@@ -22,28 +27,28 @@ struct pending {
 	struct store_mutation *const *muts;
 	size_t n;
 	enum proxy_write_type wt;
-	const struct proxy_read *rd;
-	const struct proxy_scan *sc;
+	const struct partition_read *rd;
+	const struct range_read *sc;
 	store_row_fn row_fn;
 	void *row_ctx;
 	proxy_done_fn done;
 	void *ctx;
 };
 
-struct proxy {
+struct router {
 	struct store *store;
 	char dc[64];
-	struct proxy_stats stats;
+	struct router_stats stats;
 	bool defer;
 	struct pending *pend;
 	size_t n_pend, cap_pend;
-	/* cluster mode (proxy_attach_cluster) */
+	/* cluster mode (router_attach_cluster) */
 	struct storage_proxy *sp;
-	proxy_ring_fn ring_ref;
+	router_ring_fn ring_ref;
 	void *ring_ctx;
 };
 
-static bool defer_push(struct proxy *p, const struct pending *x)
+static bool defer_push(struct router *p, const struct pending *x)
 {
 	if (!p->defer)
 		return false;
@@ -68,9 +73,9 @@ const char *proxy_write_type_name(enum proxy_write_type t)
 	}
 }
 
-int proxy_new_local(struct store *store, const char *local_dc, struct proxy **out)
+int router_new_local(struct store *store, const char *local_dc, struct router **out)
 {
-	struct proxy *p = calloc(1, sizeof(*p));
+	struct router *p = calloc(1, sizeof(*p));
 	if (!p)
 		return COL_ENOMEM;
 	p->store = store;
@@ -79,15 +84,15 @@ int proxy_new_local(struct store *store, const char *local_dc, struct proxy **ou
 	return 0;
 }
 
-void proxy_free(struct proxy *p)
+void router_free(struct router *p)
 {
 	if (p)
 		free(p->pend);
 	free(p);
 }
 
-void proxy_attach_cluster(struct proxy *p, struct storage_proxy *sp, proxy_ring_fn ring_ref,
-                          void *ctx)
+void router_attach_cluster(struct router *p, struct storage_proxy *sp, router_ring_fn ring_ref,
+                           void *ctx)
 {
 	p->sp = sp;
 	p->ring_ref = ring_ref;
@@ -101,7 +106,7 @@ void proxy_attach_cluster(struct proxy *p, struct storage_proxy *sp, proxy_ring_
  * The replication map is parsed per request: a few string compares, far
  * below the cost of one message.
  */
-static int cluster_route(struct proxy *p, const struct schema_keyspace *ks, struct ring **ring,
+static int cluster_route(struct router *p, const struct schema_keyspace *ks, struct ring **ring,
                          struct replication *rep, struct proxy_result *res)
 {
 	if (!p->sp || ks->virtual_)
@@ -146,8 +151,9 @@ static int invalid_level(uint16_t cl, bool write, struct proxy_result *res)
  * Start a request's result and decide its path: > 0 replicas (*ring, *rep
  * set; the caller drops the ring), 0 local, < 0 refused (res filled).
  */
-static int route_request(struct proxy *p, const struct schema_keyspace *ks, uint16_t cl, bool write,
-                         struct proxy_result *res, struct ring **ring, struct replication *rep)
+static int route_request(struct router *p, const struct schema_keyspace *ks, uint16_t cl,
+                         bool write, struct proxy_result *res, struct ring **ring,
+                         struct replication *rep)
 {
 	memset(res, 0, sizeof(*res));
 	res->cl = cl;
@@ -156,12 +162,12 @@ static int route_request(struct proxy *p, const struct schema_keyspace *ks, uint
 	return cluster_route(p, ks, ring, rep, res);
 }
 
-void proxy_set_defer(struct proxy *p, bool defer)
+void router_set_defer(struct router *p, bool defer)
 {
 	p->defer = defer;
 }
 
-size_t proxy_run_deferred(struct proxy *p)
+size_t router_run_deferred(struct router *p)
 {
 	size_t ran = 0;
 	bool was = p->defer;
@@ -172,19 +178,19 @@ size_t proxy_run_deferred(struct proxy *p)
 		p->n_pend--;
 		p->defer = false;
 		if (x.kind == PENDING_WRITE)
-			proxy_write(p, x.ks, x.cl, x.muts, x.n, x.wt, x.done, x.ctx);
+			router_write(p, x.ks, x.cl, x.muts, x.n, x.wt, x.done, x.ctx);
 		else if (x.kind == PENDING_READ)
-			proxy_read_partition(p, x.ks, x.cl, x.rd, x.row_fn, x.row_ctx, x.done,
-			                     x.ctx);
+			router_read_partition(p, x.ks, x.cl, x.rd, x.row_fn, x.row_ctx, x.done,
+			                      x.ctx);
 		else
-			proxy_scan(p, x.ks, x.cl, x.sc, x.row_fn, x.row_ctx, x.done, x.ctx);
+			router_scan(p, x.ks, x.cl, x.sc, x.row_fn, x.row_ctx, x.done, x.ctx);
 		p->defer = was;
 		ran++;
 	}
 	return ran;
 }
 
-void proxy_get_stats(const struct proxy *p, struct proxy_stats *out)
+void router_get_stats(const struct router *p, struct router_stats *out)
 {
 	*out = p->stats;
 }
@@ -196,7 +202,7 @@ struct rf_info {
 	bool simple;
 };
 
-static struct rf_info rf_of(const struct proxy *p, const struct schema_keyspace *ks)
+static struct rf_info rf_of(const struct router *p, const struct schema_keyspace *ks)
 {
 	struct rf_info r = {0};
 	r.simple = ks->n_repl > 0 && strstr(ks->repl_vals[0], "SimpleStrategy");
@@ -220,8 +226,8 @@ static struct rf_info rf_of(const struct proxy *p, const struct schema_keyspace 
 	return r;
 }
 
-int proxy_check(struct proxy *p, const struct schema_keyspace *ks, uint16_t cl, bool write,
-                struct proxy_result *res)
+int router_check(struct router *p, const struct schema_keyspace *ks, uint16_t cl, bool write,
+                 struct proxy_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	res->cl = cl;
@@ -286,9 +292,9 @@ int proxy_check(struct proxy *p, const struct schema_keyspace *ks, uint16_t cl, 
 	return 0;
 }
 
-void proxy_write(struct proxy *p, const struct schema_keyspace *ks, uint16_t cl,
-                 struct store_mutation *const *muts, size_t n, enum proxy_write_type wt,
-                 proxy_done_fn done, void *ctx)
+void router_write(struct router *p, const struct schema_keyspace *ks, uint16_t cl,
+                  struct store_mutation *const *muts, size_t n, enum proxy_write_type wt,
+                  proxy_done_fn done, void *ctx)
 {
 	struct pending x = {.kind = PENDING_WRITE,
 	                    .ks = ks,
@@ -310,7 +316,7 @@ void proxy_write(struct proxy *p, const struct schema_keyspace *ks, uint16_t cl,
 		ring_unref(ring);
 		return;
 	}
-	if (route < 0 || proxy_check(p, ks, cl, true, &res)) {
+	if (route < 0 || router_check(p, ks, cl, true, &res)) {
 		res.write_type = wt;
 		res.write = true;
 		done(ctx, &res);
@@ -332,9 +338,9 @@ void proxy_write(struct proxy *p, const struct schema_keyspace *ks, uint16_t cl,
 	done(ctx, &res);
 }
 
-void proxy_read_partition(struct proxy *p, const struct schema_keyspace *ks, uint16_t cl,
-                          const struct proxy_read *rd, store_row_fn row_fn, void *row_ctx,
-                          proxy_done_fn done, void *ctx)
+void router_read_partition(struct router *p, const struct schema_keyspace *ks, uint16_t cl,
+                           const struct partition_read *rd, store_row_fn row_fn, void *row_ctx,
+                           proxy_done_fn done, void *ctx)
 {
 	struct pending x = {.kind = PENDING_READ,
 	                    .ks = ks,
@@ -356,7 +362,7 @@ void proxy_read_partition(struct proxy *p, const struct schema_keyspace *ks, uin
 		ring_unref(ring);
 		return;
 	}
-	if (route < 0 || proxy_check(p, ks, cl, false, &res)) {
+	if (route < 0 || router_check(p, ks, cl, false, &res)) {
 		done(ctx, &res);
 		return;
 	}
@@ -371,9 +377,9 @@ void proxy_read_partition(struct proxy *p, const struct schema_keyspace *ks, uin
 	done(ctx, &res);
 }
 
-void proxy_scan(struct proxy *p, const struct schema_keyspace *ks, uint16_t cl,
-                const struct proxy_scan *sc, store_row_fn row_fn, void *row_ctx, proxy_done_fn done,
-                void *ctx)
+void router_scan(struct router *p, const struct schema_keyspace *ks, uint16_t cl,
+                 const struct range_read *sc, store_row_fn row_fn, void *row_ctx,
+                 proxy_done_fn done, void *ctx)
 {
 	struct pending x = {.kind = PENDING_SCAN,
 	                    .ks = ks,
@@ -395,7 +401,7 @@ void proxy_scan(struct proxy *p, const struct schema_keyspace *ks, uint16_t cl,
 		ring_unref(ring);
 		return;
 	}
-	if (route < 0 || proxy_check(p, ks, cl, false, &res)) {
+	if (route < 0 || router_check(p, ks, cl, false, &res)) {
 		done(ctx, &res);
 		return;
 	}

@@ -1,0 +1,99 @@
+/*
+ * router.h — the request router: where the executor's reads and writes meet the
+ * data.  Each request goes either to this node's store (virtual keyspaces,
+ * LocalStrategy keyspaces such as system, and every keyspace while the node
+ * has no ring) or to the replicated path (storage_proxy.h) on the current
+ * ring.  The caller hands over mutations and reads with a consistency level
+ * and gets the outcome through a completion callback; the shape is
+ * asynchronous even though the local path completes before it returns.
+ * The router never talks to replicas itself and never reconciles versions.
+ *
+ * Consistency on the local path (this node is the only replica it can reach):
+ *   replicas(ks) = 1 when the keyspace places data in this node's datacenter
+ *                  (SimpleStrategy rf >= 1, or NTS with rf >= 1 for our dc), else 0
+ *   required(cl) = ANY/ONE/LOCAL_ONE 1, TWO 2, THREE 3, QUORUM rf/2+1 (rf summed
+ *                  over datacenters), LOCAL_QUORUM local_rf/2+1, EACH_QUORUM
+ *                  quorum of every datacenter, ALL rf
+ *   required > alive -> Unavailable(cl, required, alive), nothing applied.
+ *   Writes at SERIAL/LOCAL_SERIAL and reads at ANY are refused as Invalid
+ *   (Cassandra's words).  A write at ANY always succeeds (a hint would do).
+ *
+ * Row callbacks (reads) run before the completion callback, on the loop thread.
+ * Every argument (mutations, read and scan descriptions, the slices they point
+ * to) is borrowed until done() is called, which may be after the call returns.
+ */
+#ifndef COLONNADE_COORDINATOR_ROUTER_H
+#define COLONNADE_COORDINATOR_ROUTER_H
+
+#include "coordinator/replication/request.h"
+#include "core/err.h"
+#include "storage/storage.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct schema_keyspace;
+typedef struct router router;
+
+/* A router over `store` for a node in datacenter `local_dc` (copied). */
+int router_new_local(struct store *store, const char *local_dc, struct router **out);
+void router_free(struct router *p);
+
+/*
+ * Cluster mode: from now on requests for replicated keyspaces go to `sp`
+ * (storage_proxy.h) on the ring that ring_ref(ctx) returns (a new reference;
+ * NULL while the node has not built its first ring, in which case the local
+ * path above serves, as on one node).  Virtual keyspaces and LocalStrategy
+ * keyspaces (system) always read and write this node's copy.  In cluster mode
+ * router_check() only refuses levels that are invalid for the operation;
+ * Unavailable is decided per token by the write or read itself, before
+ * anything is sent.
+ */
+struct storage_proxy;
+struct ring;
+typedef struct ring *(*router_ring_fn)(void *ctx);
+void router_attach_cluster(struct router *p, struct storage_proxy *sp, router_ring_fn ring_ref,
+                           void *ctx);
+
+/*
+ * Check that `cl` can be met for keyspace ks now (before doing any work):
+ * 0, or fills res (COL_EUNAVAILABLE / COL_EINVAL) and returns its code.
+ */
+int router_check(struct router *p, const struct schema_keyspace *ks, uint16_t cl, bool write,
+                 struct proxy_result *res);
+
+/*
+ * Apply mutations (each one partition, atomically; a BATCH passes all of its
+ * partitions).  done() is called once; the mutations are borrowed until then.
+ */
+void router_write(struct router *p, const struct schema_keyspace *ks, uint16_t cl,
+                  struct store_mutation *const *muts, size_t n, enum proxy_write_type wt,
+                  proxy_done_fn done, void *ctx);
+
+/* Rows go to row_fn (which may stop the read by returning non-zero: not an error). */
+void router_read_partition(struct router *p, const struct schema_keyspace *ks, uint16_t cl,
+                           const struct partition_read *rd, store_row_fn row_fn, void *row_ctx,
+                           proxy_done_fn done, void *ctx);
+
+/* A token-range read; rows to row_fn as above. */
+void router_scan(struct router *p, const struct schema_keyspace *ks, uint16_t cl,
+                 const struct range_read *sc, store_row_fn row_fn, void *row_ctx,
+                 proxy_done_fn done, void *ctx);
+
+/*
+ * Tests: with defer on, every request is queued instead of run, and runs (rows,
+ * then done) only from router_run_deferred(), which also runs what those
+ * completions queue; it returns how many requests ran.  This is how the
+ * executor's asynchronous paths are exercised before replicas exist.
+ */
+void router_set_defer(struct router *p, bool defer);
+size_t router_run_deferred(struct router *p);
+
+/* Counters for metrics. */
+struct router_stats {
+	uint64_t writes, reads, scans, unavailables;
+};
+void router_get_stats(const struct router *p, struct router_stats *out);
+
+#endif
