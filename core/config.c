@@ -803,7 +803,7 @@ static int load_seed_provider(struct yctx *y, const struct keydef *k, yaml_node_
 			yaml_node_t *seeds = map_get(y->doc, pm, "seeds");
 			if (!seeds)
 				continue;
-			const char *text;
+			const char *text = NULL;
 			int rc = scalar_text(y, seeds, "seed_provider.seeds", &text);
 			if (rc)
 				return rc;
@@ -829,7 +829,7 @@ static int load_dirs(struct yctx *y, const struct keydef *k, yaml_node_t *v)
 	char origin[600];
 	snprintf(origin, sizeof(origin), "%s:%d", y->name, node_line(v));
 	if (v->type == YAML_SCALAR_NODE) {
-		const char *text;
+		const char *text = NULL;
 		int rc = scalar_text(y, v, k->name, &text);
 		if (rc)
 			return rc;
@@ -848,7 +848,7 @@ static int load_dirs(struct yctx *y, const struct keydef *k, yaml_node_t *v)
 	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
 	     it++) {
 		yaml_node_t *d = yaml_document_get_node(y->doc, *it);
-		const char *text;
+		const char *text = NULL;
 		int rc = scalar_text(y, d, k->name, &text);
 		if (rc)
 			return rc;
@@ -905,7 +905,7 @@ static int load_document(struct yctx *y)
 		else if (k->type == K_DIRS)
 			rc = load_dirs(y, k, vn);
 		else {
-			const char *text;
+			const char *text = NULL;
 			rc = scalar_text(y, vn, name, &text);
 			if (rc == COL_OK) {
 				char origin[600];

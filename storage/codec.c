@@ -75,7 +75,7 @@ static int cell_rank(const struct cellval *v)
 
 int cellval_reconcile_cmp(const void *a, size_t alen, const void *b, size_t blen)
 {
-	struct cellval x, y;
+	struct cellval x = {0}, y = {0};
 	int xa = cellval_parse(a, alen, &x), yb = cellval_parse(b, blen, &y);
 	if (xa || yb) {
 		/* A malformed value loses to a well-formed one; two malformed: bytes. */
