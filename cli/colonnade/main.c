@@ -3,8 +3,8 @@
  * subcommands are the operator's tools (nodetool is the model).
  */
 #include "cli/colonnade/commands.h"
-#include "cli/lib/bench.h"    /* `bench`: the load generator */
-#include "coordinator/node/node.h" /* COLONNADE_VERSION; `server` runs the node */
+#include "cli/lib/bench.h" /* `bench`: the load generator */
+#include "core/version.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -322,7 +322,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else if (!strcmp(a, "--version")) {
-			printf("cqlish %s\n", CQLISH_VERSION);
+			printf("cqlish %s\n", COLONNADE_VERSION);
 			return 0;
 		} else if (!strcmp(a, "-k") || !strcmp(a, "--keyspace")) {
 			NEED_VALUE();
@@ -444,7 +444,7 @@ int main(int argc, char **argv)
 		       sh->cluster_name ? sh->cluster_name : "Unknown Cluster",
 		       sh->color ? CQLFMT_RESET : "", sh->host, sh->port);
 		printf("[cqlish %s | Cassandra %s | CQL spec %s | Native protocol v%d]\n",
-		       CQLISH_VERSION, sh->release_version ? sh->release_version : "unknown",
+		       COLONNADE_VERSION, sh->release_version ? sh->release_version : "unknown",
 		       sh->cql_version ? sh->cql_version : "unknown", CQLPROTO_VERSION);
 		printf("Use HELP for help.\n");
 		buf_release(&host);

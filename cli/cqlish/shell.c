@@ -791,7 +791,7 @@ static void show_host(struct shell *sh)
 
 static void show_version(struct shell *sh)
 {
-	printf("[cqlish %s | Cassandra %s | CQL spec %s | Native protocol v%d]\n", CQLISH_VERSION,
+	printf("[cqlish %s | Cassandra %s | CQL spec %s | Native protocol v%d]\n", COLONNADE_VERSION,
 	       sh->release_version ? sh->release_version : "unknown",
 	       sh->cql_version ? sh->cql_version : "unknown", CQLPROTO_VERSION);
 }

@@ -13,13 +13,13 @@
 
 #include "cli/lib/cqlclient.h"
 #include "core/buf.h"
+#include "core/version.h"
 
 #include <stdbool.h>
 #include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 
-#define CQLISH_VERSION           "0.1.0"
 #define CQLISH_DEFAULT_PAGE_SIZE 100
 
 struct shell {

@@ -3,6 +3,7 @@
  * PREPARED result (see cqlclient.h, layer 1).
  */
 #include "cli/lib/cqlclient.h"
+#include "core/version.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,7 @@ void cqlreq_startup(struct buf *b, int16_t stream, const char *cql_version)
 {
 	size_t f = cql_frame_begin(b, CQLPROTO_VERSION, 0, stream, CQL_OP_STARTUP);
 	const char *k[] = {"CQL_VERSION", "DRIVER_NAME", "DRIVER_VERSION"};
-	const char *v[] = {cql_version, "colonnade-cqlclient", "0.1.0"};
+	const char *v[] = {cql_version, "colonnade-cqlclient", COLONNADE_VERSION};
 	cql_put_string_map(b, k, v, 3);
 	cql_frame_end(b, f);
 }

@@ -32,9 +32,7 @@
 
 #include "core/config.h"
 #include "core/err.h"
-
-/* The release, as `colonnade version` prints it. */
-#define COLONNADE_VERSION "0.1.0"
+#include "core/version.h"
 
 typedef struct node node;
 

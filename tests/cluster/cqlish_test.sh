@@ -159,7 +159,8 @@ expect "bad consistency option" 1 \
 	"$ADDR" --consistency SOMETIMES -e "SHOW HOST"
 expect "unknown option" 1 "cqlish: unknown option --frobnicate (see cqlish --help)" \
 	"$ADDR" --frobnicate
-expect "SHOW VERSION" 0 "[cqlish 0.1.0 | Cassandra X.Y.Z | CQL spec 3.4.4 | Native protocol v4]" \
+VERSION=$(sed -n 's/^project(colonnade VERSION \([0-9.]*\).*/\1/p' "$SRC/CMakeLists.txt")
+expect "SHOW VERSION" 0 "[cqlish $VERSION | Cassandra X.Y.Z | CQL spec 3.4.4 | Native protocol v4]" \
 	"$ADDR" -e "SHOW VERSION"
 
 expect "CAPTURE sends results, not messages, to a file" 0 \
