@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The README's test command: installs the dependencies, builds, and runs every
-# test — the whole suite (unit, cluster, drivers, cqlish) in a normal build, the
-# same suite again under AddressSanitizer + UBSan, and a short libFuzzer run of
-# every fuzz target.  Fails when anything fails.
+# The README's test command: installs the dependencies, checks the include
+# layering, builds with warnings as errors, and runs every test — the whole
+# suite (unit, cluster, drivers, cqlish) in a RelWithDebInfo build and in a
+# Release build, the same suite again under AddressSanitizer + UBSan, and a
+# short libFuzzer run of every fuzz target.  Fails when anything fails; prints
+# how long each stage took.
 #
 #   ./deploy/test.sh            everything (what CI runs)
-#   ./deploy/test.sh --quick    the normal build's suite only
+#   ./deploy/test.sh --quick    the layering check and the RelWithDebInfo suite only
 #   extra arguments go to ctest (e.g. -R storage)
 #
 # Environment: FUZZ_SECONDS (20 per target), COLONNADE_TEST_NET (127.0.0).
@@ -16,25 +18,53 @@ if [ "${1:-}" = "--quick" ]; then
   quick=1
   shift
 fi
+CTEST_ARGS=("$@")
 ./deploy/install-deps.sh
+
+TIMES=()
+STAGE=""
+stage_start=$SECONDS
+end_stage() {
+  [ -n "$STAGE" ] && TIMES+=("$(printf '%6d s  %s' $((SECONDS - stage_start)) "$STAGE")")
+  return 0
+}
+stage() { # the stage that begins now
+  end_stage
+  STAGE=$1
+  stage_start=$SECONDS
+  echo "== $STAGE"
+}
+report() {
+  local rc=$?
+  end_stage
+  echo "== stage times"
+  printf '%s\n' "${TIMES[@]}"
+  if [ $rc = 0 ]; then echo "== passed"; else echo "== FAILED in: $STAGE"; fi
+}
+trap report EXIT
 
 suite() { # build-dir cmake-flags...
   local dir=$1
   shift
-  cmake -S . -B "$dir" "$@" >/dev/null
+  cmake -S . -B "$dir" -DCOLONNADE_WERROR=ON "$@" >/dev/null
   cmake --build "$dir" -j"$(nproc)"
   (cd "$dir" && ctest --output-on-failure -j1 "${CTEST_ARGS[@]}")
 }
-CTEST_ARGS=("$@")
 
-echo "== normal build (RelWithDebInfo): every test"
+stage "layering: includes point only down (deploy/check-layering.sh)"
+./deploy/check-layering.sh
+
+stage "RelWithDebInfo build: every test"
 suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 [ "$quick" = 1 ] && exit 0
 
-echo "== AddressSanitizer + UndefinedBehaviorSanitizer build: every test"
+stage "Release build (-O3): every test"
+suite build-release -DCMAKE_BUILD_TYPE=Release
+
+stage "AddressSanitizer + UndefinedBehaviorSanitizer build: every test"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   suite build-asan -DCMAKE_BUILD_TYPE=Debug -DCOLONNADE_SANITIZE=ON
 
-echo "== fuzz smoke (clang + libFuzzer; every tests/fuzz target, ${FUZZ_SECONDS:-20} s each)"
+stage "fuzz smoke (clang + libFuzzer; every tests/fuzz target, ${FUZZ_SECONDS:-20} s each)"
 CTEST_ARGS=(-L fuzz)
 suite build-fuzz -DCMAKE_C_COMPILER=clang -DCOLONNADE_FUZZ=ON
