@@ -5,7 +5,7 @@
  *
  * One RocksDB database per data directory.  Column families: "default"
  * (unused), "system" (node identity, schema rows: plain key/value through
- * store_kv_*), "hints" (reserved for hinted handoff: plain key/value) and one
+ * store_kv_*), "hints" (hinted handoff's queue: plain key/value, coordinator/hints/hints.h) and one
  * "t_<table uuid hex>" per table.  The schema layer owns table descriptors and
  * calls store_table_open() for every table (at start-up and on CREATE/ALTER);
  * a table CF present on disk but not yet described keeps working for merges
@@ -168,6 +168,20 @@ int store_kv_get(struct store *s, enum store_kv_cf cf, const void *key, size_t k
 typedef int (*store_kv_fn)(void *ctx, const void *key, size_t klen, const void *val, size_t vlen);
 int store_kv_scan(struct store *s, enum store_kv_cf cf, const void *prefix, size_t plen,
                   store_kv_fn fn, void *ctx, struct cerr *err);
+
+/* Longest prefix store_kv_scan_after / store_kv_delete_prefix take. */
+#define STORE_KV_MAX_PREFIX 64
+/*
+ * store_kv_scan, starting strictly after the key `after` (NULL: at the
+ * prefix).  Keys past the prefix are never visited, deleted ones included, so
+ * a queue read from its head after deleting what it consumed stays cheap.
+ */
+int store_kv_scan_after(struct store *s, enum store_kv_cf cf, const void *prefix, size_t plen,
+                        const void *after, size_t alen, store_kv_fn fn, void *ctx,
+                        struct cerr *err);
+/* Delete every key starting with prefix (1..STORE_KV_MAX_PREFIX bytes) in one range delete. */
+int store_kv_delete_prefix(struct store *s, enum store_kv_cf cf, const void *prefix, size_t plen,
+                           struct cerr *err);
 
 /* ---- tables -------------------------------------------------------------------------------- */
 

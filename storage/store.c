@@ -866,6 +866,75 @@ int store_kv_scan(struct store *s, enum store_kv_cf cf, const void *prefix, size
 	return rc;
 }
 
+/* The smallest key greater than every key with this prefix: 0 bytes when none exists. */
+static size_t prefix_successor(const void *prefix, size_t plen, uint8_t *out)
+{
+	memcpy(out, prefix, plen);
+	while (plen > 0 && out[plen - 1] == 0xFF)
+		plen--;
+	if (plen > 0)
+		out[plen - 1]++;
+	return plen;
+}
+
+int store_kv_scan_after(struct store *s, enum store_kv_cf cf, const void *prefix, size_t plen,
+                        const void *after, size_t alen, store_kv_fn fn, void *ctx,
+                        struct cerr *err)
+{
+	if (plen > STORE_KV_MAX_PREFIX)
+		return cerr_set(err, COL_EINVAL, "storage: key prefix of %zu bytes (max %d)", plen,
+		                STORE_KV_MAX_PREFIX);
+	uint8_t up[STORE_KV_MAX_PREFIX];
+	size_t ulen = prefix_successor(prefix, plen, up);
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	if (!ro)
+		return cerr_set(err, COL_ENOMEM, "storage: out of memory");
+	/* The bound keeps the iterator from walking deleted keys past the prefix. */
+	if (ulen)
+		rocksdb_readoptions_set_iterate_upper_bound(ro, (const char *)up, ulen);
+	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(s->db, ro, kv_cf(s, cf));
+	int rc = 0;
+	if (after)
+		rocksdb_iter_seek(it, after, alen);
+	else
+		rocksdb_iter_seek(it, prefix, plen);
+	for (; rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+		size_t kl, vl;
+		const char *k = rocksdb_iter_key(it, &kl);
+		if (kl < plen || (plen && memcmp(k, prefix, plen) != 0))
+			break;
+		if (after && kl == alen && memcmp(k, after, alen) == 0)
+			continue;
+		const char *v = rocksdb_iter_value(it, &vl);
+		rc = fn(ctx, k, kl, v, vl);
+		if (rc)
+			break;
+	}
+	char *rerr = NULL;
+	rocksdb_iter_get_error(it, &rerr);
+	rocksdb_iter_destroy(it);
+	rocksdb_readoptions_destroy(ro);
+	if (rerr)
+		return store_rocks_err(err, rerr, "scan", kv_name(cf));
+	return rc;
+}
+
+int store_kv_delete_prefix(struct store *s, enum store_kv_cf cf, const void *prefix, size_t plen,
+                           struct cerr *err)
+{
+	uint8_t up[STORE_KV_MAX_PREFIX];
+	if (plen == 0 || plen > STORE_KV_MAX_PREFIX)
+		return cerr_set(err, COL_EINVAL, "storage: key prefix of %zu bytes (1..%d)", plen,
+		                STORE_KV_MAX_PREFIX);
+	size_t ulen = prefix_successor(prefix, plen, up);
+	if (ulen == 0)
+		return cerr_set(err, COL_EINVAL, "storage: a prefix of only 0xFF bytes has no end");
+	char *rerr = NULL;
+	rocksdb_delete_range_cf(s->db, s->wo, kv_cf(s, cf), prefix, plen, (const char *)up, ulen,
+	                        &rerr);
+	return rerr ? store_rocks_err(err, rerr, "delete a range from", kv_name(cf)) : 0;
+}
+
 /* ---- tables --------------------------------------------------------------------------------- */
 
 static int col_id_cmp(const void *a, const void *b)

@@ -1049,6 +1049,46 @@ Test(storage, kv_column_families)
 	buf_release(&b);
 }
 
+/* A queue read from after a consumed key, and a prefix dropped at once. */
+Test(storage, kv_scan_after_and_delete_prefix)
+{
+	struct cerr e = {0};
+	const char *keys[] = {"q\x01"
+	                      "a",
+	                      "q\x01"
+	                      "b",
+	                      "q\x01"
+	                      "c",
+	                      "q\x02"
+	                      "a",
+	                      "q\xff\xff"};
+	for (size_t i = 0; i < 5; i++)
+		cr_assert_eq(store_kv_put(st, STORE_CF_HINTS, keys[i], strlen(keys[i]), "v", 1, &e),
+		             0);
+	struct rawkv r = {0};
+	buf_init(&r.all);
+	cr_assert_eq(store_kv_scan_after(st, STORE_CF_HINTS, "q\x01", 2,
+	                                 "q\x01"
+	                                 "a",
+	                                 3, raw_cb, &r, &e),
+	             0);
+	cr_expect_eq(r.n, 2, "b and c, not a, not the next prefix");
+	r.n = 0;
+	cr_assert_eq(store_kv_scan_after(st, STORE_CF_HINTS, "q\x01", 2, NULL, 0, raw_cb, &r, &e),
+	             0);
+	cr_expect_eq(r.n, 3);
+	r.n = 0;
+	cr_assert_eq(store_kv_scan_after(st, STORE_CF_HINTS, "q\xff", 2, NULL, 0, raw_cb, &r, &e),
+	             0);
+	cr_expect_eq(r.n, 1, "a prefix ending in 0xFF");
+	cr_assert_eq(store_kv_delete_prefix(st, STORE_CF_HINTS, "q\x01", 2, &e), 0);
+	r.n = 0;
+	cr_assert_eq(store_kv_scan(st, STORE_CF_HINTS, "q", 1, raw_cb, &r, &e), 0);
+	cr_expect_eq(r.n, 2, "the 0x02 and 0xFF keys are left");
+	cr_expect_eq(store_kv_delete_prefix(st, STORE_CF_HINTS, "\xff\xff", 2, &e), COL_EINVAL);
+	buf_release(&r.all);
+}
+
 Test(storage, reopen_keeps_tables_and_data_truncate_drop)
 {
 	struct store_table *t = make_table(22, 1, false, 864000);
