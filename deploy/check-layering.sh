@@ -30,19 +30,20 @@ EXCEPTIONS=(
 #
 #   node ─┬─ transport ── query ─┬─ cql
 #         ├─ admin ──────────────┤
-#         │                      ├─ replication ─┐
-#         └──────────────────────┴───────────────┴─ schema
+#         │                      ├─ replication ─┬─ schema
+#         └──────────────────────┴───────────────┴─ hints
 #
 # A file directly in coordinator/ is in room "-".  Every room that holds a file must be
 # named here (a new room fails the check until its line is added).
 declare -A ROOMS=(
 	[cql]="cql"
 	[schema]="schema"
-	[replication]="replication schema"
-	[query]="query cql replication schema"
-	[transport]="transport query cql replication schema"
-	[admin]="admin cql replication schema"
-	[node]="node transport admin query cql replication schema"
+	[hints]="hints"
+	[replication]="replication schema hints"
+	[query]="query cql replication schema hints"
+	[transport]="transport query cql replication schema hints"
+	[admin]="admin cql replication schema hints"
+	[node]="node transport admin query cql replication schema hints"
 )
 
 violations=0
