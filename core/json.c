@@ -1,6 +1,7 @@
 /*
  * json.c — the JSON writer, and a recursive-descent JSON reader with a depth bound.
  */
+#include "core/array.h"
 #include "core/json.h"
 
 #include <errno.h>
@@ -183,13 +184,13 @@ static struct json *node_new(enum json_type t)
 static int add_kid(struct parser *ps, struct json *j, struct json *kid, char *key, size_t *cap)
 {
 	if (j->n == *cap) {
-		size_t nc = *cap ? *cap * 2 : 4;
-		struct json **k = realloc(j->kids, nc * sizeof(*k));
+		size_t nc = array_next_cap(*cap, j->n + 1);
+		struct json **k = array_resize(j->kids, nc, sizeof(*k));
 		if (!k)
 			return cerr_set(ps->err, COL_ENOMEM, "JSON: out of memory");
 		j->kids = k;
 		if (j->type == JSON_OBJECT) {
-			char **ks = realloc(j->keys, nc * sizeof(*ks));
+			char **ks = array_resize(j->keys, nc, sizeof(*ks));
 			if (!ks)
 				return cerr_set(ps->err, COL_ENOMEM, "JSON: out of memory");
 			j->keys = ks;

@@ -8,6 +8,7 @@
  */
 #include "gossip/gossiper.h"
 
+#include "core/array.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/msgpk.h"
@@ -129,7 +130,8 @@ struct gossiper {
 	struct seed *seeds;
 	unsigned n_seeds;
 	struct gossip_endpoint **eps;
-	unsigned n_eps, cap_eps;
+	unsigned n_eps;
+	size_t cap_eps;
 	struct gossip_endpoint *self;
 	uint64_t version; /* our version generator */
 	ev_timer round;
@@ -582,14 +584,8 @@ static void apply_new(struct gossiper *g, const struct rstate *rs, int64_t now)
 	}
 	if (!settle_address(g, rs))
 		return;
-	if (g->n_eps == g->cap_eps) {
-		unsigned cap = g->cap_eps ? g->cap_eps * 2 : 16;
-		struct gossip_endpoint **n = realloc(g->eps, cap * sizeof(*n));
-		if (!n)
-			return;
-		g->eps = n;
-		g->cap_eps = cap;
-	}
+	if (ARRAY_GROW(g->eps, g->cap_eps, (size_t)g->n_eps + 1))
+		return;
 	struct gossip_endpoint *ep = calloc(1, sizeof(*ep));
 	if (!ep)
 		return;

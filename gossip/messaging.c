@@ -8,6 +8,7 @@
  */
 #include "gossip/messaging.h"
 
+#include "core/array.h"
 #include "core/hex.h"
 #include "core/log.h"
 #include "core/msgpk.h"
@@ -313,7 +314,8 @@ struct messaging {
 	struct messaging_peer *peers;
 	struct inbound *inbound;
 	struct req **reqs;
-	uint32_t nreqs, reqs_cap, free_head;
+	uint32_t nreqs, free_head;
+	size_t reqs_cap;
 	uint64_t seq;
 	struct messaging_stats st;
 	bool closing; /* messaging_free() is running: no new messages */
@@ -350,14 +352,8 @@ static int req_reserve(struct messaging *m, struct req **out)
 	} else {
 		if (m->nreqs >= m->cfg.max_requests)
 			return COL_EFULL;
-		if (m->nreqs == m->reqs_cap) {
-			uint32_t cap = m->reqs_cap ? m->reqs_cap * 2 : 64;
-			struct req **n = realloc(m->reqs, cap * sizeof(*n));
-			if (!n)
-				return COL_ENOMEM;
-			m->reqs = n;
-			m->reqs_cap = cap;
-		}
+		if (ARRAY_GROW(m->reqs, m->reqs_cap, (size_t)m->nreqs + 1))
+			return COL_ENOMEM;
 		struct req *q = calloc(1, sizeof(*q));
 		if (!q)
 			return COL_ENOMEM;

@@ -10,6 +10,7 @@
  */
 #include "storage/storage_int.h"
 
+#include "core/array.h"
 #include "core/clock.h"
 #include "core/murmur3.h"
 
@@ -143,14 +144,8 @@ static void row_begin(struct rctx *r, bool is_static)
 static int row_add_cell(struct rctx *r, uint32_t col, const uint8_t *path, size_t plen,
                         const char *val, size_t vlen)
 {
-	if (r->n_cells == r->cap_cells) {
-		size_t cap = r->cap_cells ? r->cap_cells * 2 : 16;
-		struct rawcell *c = realloc(r->cells, cap * sizeof(*c));
-		if (!c)
-			return COL_ENOMEM;
-		r->cells = c;
-		r->cap_cells = cap;
-	}
+	if (ARRAY_GROW(r->cells, r->cap_cells, r->n_cells + 1))
+		return COL_ENOMEM;
 	struct rawcell *c = &r->cells[r->n_cells++];
 	c->col = col;
 	c->path_off = r->bytes.len;
@@ -364,14 +359,8 @@ static int add_range_tombstone(struct rctx *r, const uint8_t *k, size_t kl, size
 		rc = parse_bound(r, &br, &rt.end_off, &rt.end_len);
 	if (rc)
 		return rc;
-	if (r->n_rts == r->cap_rts) {
-		size_t cap = r->cap_rts ? r->cap_rts * 2 : 8;
-		struct rtomb *p = realloc(r->rts, cap * sizeof(*p));
-		if (!p)
-			return COL_ENOMEM;
-		r->rts = p;
-		r->cap_rts = cap;
-	}
+	if (ARRAY_GROW(r->rts, r->cap_rts, r->n_rts + 1))
+		return COL_ENOMEM;
 	r->rts[r->n_rts++] = rt;
 	return 0;
 }

@@ -5,6 +5,7 @@
  */
 #include "cli/colonnade/commands.h"
 #include "cli/lib/admin_client.h"
+#include "core/array.h"
 #include "core/json.h"
 
 #include <stdio.h>
@@ -128,14 +129,8 @@ struct table {
 
 static int table_row(struct table *t, const char *const *cells)
 {
-	if (t->rows == t->cap) {
-		size_t nc = t->cap ? t->cap * 2 : 16;
-		void *p = realloc(t->cell, nc * sizeof(*t->cell));
-		if (!p)
-			return -1;
-		t->cell = p;
-		t->cap = nc;
-	}
+	if (ARRAY_GROW(t->cell, t->cap, t->rows + 1))
+		return -1;
 	for (size_t c = 0; c < t->cols; c++)
 		snprintf(t->cell[t->rows][c], TCELL, "%s", cells[c] ? cells[c] : "");
 	t->rows++;

@@ -6,6 +6,7 @@
  */
 #include "cli/lib/bench_int.h"
 
+#include "core/array.h"
 #include "core/cqlproto.h"
 
 #include <stdlib.h>
@@ -122,13 +123,13 @@ const struct bench_point *bench_stats_tick(struct bench_stats *s, double t_s, do
 {
 	struct bench_point *p = &s->scratch; /* when the series is full or OOM */
 	if (s->n_series == s->cap_series && s->cap_series < BENCH_MAX_SERIES) {
-		int cap = s->cap_series ? s->cap_series * 2 : 64;
-		if (cap > BENCH_MAX_SERIES)
+		size_t cap = array_next_cap((size_t)s->cap_series, (size_t)s->n_series + 1);
+		if (cap == 0 || cap > BENCH_MAX_SERIES)
 			cap = BENCH_MAX_SERIES;
-		struct bench_point *n = realloc(s->series, (size_t)cap * sizeof(*n));
+		struct bench_point *n = array_resize(s->series, cap, sizeof(*n));
 		if (n) {
 			s->series = n;
-			s->cap_series = cap;
+			s->cap_series = (int)cap;
 		}
 	}
 	if (s->n_series < s->cap_series)

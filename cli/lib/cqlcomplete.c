@@ -4,6 +4,7 @@
 #include "cli/lib/cqlcomplete.h"
 
 #include "cli/lib/cqlsplit.h"
+#include "core/array.h"
 #include "core/buf.h"
 
 #include <ctype.h>
@@ -59,15 +60,9 @@ static void add(struct cands *c, const char *s, const char *word, bool upper_cas
 		if (!lower)
 			return;
 	}
-	if (c->n + 2 > c->cap) {
-		size_t nc = c->cap ? c->cap * 2 : 32;
-		char **nv = realloc(c->v, nc * sizeof(*nv));
-		if (!nv) {
-			c->oom = true;
-			return;
-		}
-		c->v = nv;
-		c->cap = nc;
+	if (ARRAY_GROW(c->v, c->cap, c->n + 2)) {
+		c->oom = true;
+		return;
 	}
 	char *d = strdup(s);
 	if (!d) {

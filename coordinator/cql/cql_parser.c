@@ -10,6 +10,7 @@
  */
 #include "coordinator/cql/cql_parser.h"
 #include "coordinator/cql/cql_lexer.h"
+#include "core/array.h"
 #include "core/hex.h"
 
 #include <errno.h>
@@ -96,16 +97,16 @@ static void *alloc(struct parser *p, size_t n)
 static int vec_push(struct parser *p, struct vec *v, const void *item, size_t esz)
 {
 	if (v->n == v->cap) {
-		if (v->cap >= UINT32_MAX / 2)
+		size_t cap = array_next_cap(v->cap, (size_t)v->n + 1);
+		if (cap == 0 || cap > UINT32_MAX || cap > SIZE_MAX / esz)
 			return oom(p);
-		uint32_t cap = v->cap ? v->cap * 2 : 4;
-		void *items = alloc(p, (size_t)cap * esz);
+		void *items = alloc(p, cap * esz);
 		if (!items)
 			return oom(p);
 		if (v->n)
 			memcpy(items, v->items, (size_t)v->n * esz);
 		v->items = items;
-		v->cap = cap;
+		v->cap = (uint32_t)cap;
 	}
 	memcpy((char *)v->items + (size_t)v->n * esz, item, esz);
 	v->n++;

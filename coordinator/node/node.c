@@ -10,6 +10,7 @@
 #include "coordinator/schema/schema_sync.h"
 #include "coordinator/replication/storage_proxy.h"
 #include "coordinator/replication/verbs.h"
+#include "core/array.h"
 #include "core/clock.h"
 #include "core/hex.h"
 #include "core/ring.h"
@@ -349,9 +350,9 @@ static void ring_collect(void *ctx, const struct node_endpoint *ep)
 	    strcmp(ep->state, "SHUTDOWN") != 0)
 		return; /* joining: pending, not yet an owner */
 	if (b->n == b->cap) {
-		size_t nc = b->cap ? b->cap * 2 : 8;
-		struct ring_endpoint *e = realloc(b->eps, nc * sizeof(*e));
-		int64_t **t = e ? realloc(b->tokens, nc * sizeof(*t)) : NULL;
+		size_t nc = array_next_cap(b->cap, b->n + 1);
+		struct ring_endpoint *e = array_resize(b->eps, nc, sizeof(*e));
+		int64_t **t = e ? array_resize(b->tokens, nc, sizeof(*t)) : NULL;
 		if (e)
 			b->eps = e;
 		if (t)

@@ -23,6 +23,7 @@
 #include "coordinator/schema/schema_sync.h"
 #include "coordinator/replication/storage_proxy.h"
 #include "coordinator/replication/verbs.h"
+#include "core/array.h"
 #include "core/ring.h"
 #include "core/clock.h"
 #include "core/hex.h"
@@ -52,9 +53,9 @@ static void snap_add(void *ctx, const struct node_endpoint *ep)
 	if (s->oom)
 		return;
 	if (s->n == s->cap) {
-		size_t nc = s->cap ? s->cap * 2 : 8;
-		struct node_endpoint *e = realloc(s->eps, nc * sizeof(*e));
-		int64_t **t = e ? realloc(s->tokens, nc * sizeof(*t)) : NULL;
+		size_t nc = array_next_cap(s->cap, s->n + 1);
+		struct node_endpoint *e = array_resize(s->eps, nc, sizeof(*e));
+		int64_t **t = e ? array_resize(s->tokens, nc, sizeof(*t)) : NULL;
 		if (e)
 			s->eps = e;
 		if (t)

@@ -7,6 +7,7 @@
 
 #include "coordinator/schema/schema.h"
 #include "coordinator/replication/storage_proxy.h"
+#include "core/array.h"
 #include "core/ring.h"
 #include "core/cqlproto.h"
 
@@ -52,14 +53,8 @@ static bool defer_push(struct router *p, const struct pending *x)
 {
 	if (!p->defer)
 		return false;
-	if (p->n_pend == p->cap_pend) {
-		size_t nc = p->cap_pend ? p->cap_pend * 2 : 16;
-		struct pending *np = realloc(p->pend, nc * sizeof(*np));
-		if (!np)
-			return false; /* run it now rather than lose it */
-		p->pend = np;
-		p->cap_pend = nc;
-	}
+	if (ARRAY_GROW(p->pend, p->cap_pend, p->n_pend + 1))
+		return false; /* run it now rather than lose it */
 	p->pend[p->n_pend++] = *x;
 	return true;
 }

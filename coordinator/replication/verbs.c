@@ -4,6 +4,7 @@
  */
 #include "coordinator/replication/verbs.h"
 
+#include "core/array.h"
 #include "core/log.h"
 #include "core/msgpk.h"
 
@@ -379,24 +380,10 @@ void rres_reset(struct rres *r)
 	r->n_parts = r->n_rows = r->n_cells = r->n_vals = 0;
 }
 
-static void *grow(void *arr, size_t *cap, size_t n, size_t size)
-{
-	if (n < *cap)
-		return arr;
-	size_t c = *cap ? *cap * 2 : 16;
-	void *p = realloc(arr, c * size);
-	if (!p)
-		return NULL;
-	*cap = c;
-	return p;
-}
-
 #define RRES_ADD(r, arr, n, cap)                                                                   \
 	do {                                                                                       \
-		void *p_ = grow((r)->arr, &(r)->cap, (r)->n, sizeof(*(r)->arr));                   \
-		if (!p_)                                                                           \
+		if (ARRAY_GROW((r)->arr, (r)->cap, (r)->n + 1))                                    \
 			return NULL;                                                               \
-		(r)->arr = p_;                                                                     \
 		memset(&(r)->arr[(r)->n], 0, sizeof(*(r)->arr));                                   \
 		return &(r)->arr[(r)->n++];                                                        \
 	} while (0)

@@ -1,5 +1,6 @@
 #include "coordinator/schema/schema.h"
 
+#include "core/array.h"
 #include "core/buf.h"
 #include "core/hex.h"
 #include "core/log.h"
@@ -254,16 +255,10 @@ static int rows_set(struct schema *s, const char *key, size_t klen, const void *
 		free(v);
 		return COL_ENOMEM;
 	}
-	if (s->n_rows == s->cap_rows) {
-		size_t nc = s->cap_rows ? s->cap_rows * 2 : 16;
-		struct row *nr = realloc(s->rows, nc * sizeof(*nr));
-		if (!nr) {
-			free(v);
-			free(k);
-			return COL_ENOMEM;
-		}
-		s->rows = nr;
-		s->cap_rows = nc;
+	if (ARRAY_GROW(s->rows, s->cap_rows, s->n_rows + 1)) {
+		free(v);
+		free(k);
+		return COL_ENOMEM;
 	}
 	size_t at = (size_t)(-i - 1);
 	memmove(&s->rows[at + 1], &s->rows[at], (s->n_rows - at) * sizeof(*s->rows));
@@ -766,15 +761,10 @@ static int build_snapshot(struct schema *s, struct schema_snap **out, struct cer
 				rc = cerr_set(err, COL_ENOMEM, "out of memory");
 				goto fail;
 			}
-			if (snap->n_keyspaces == cap) {
-				cap *= 2;
-				void *nk = realloc(snap->keyspaces, cap * sizeof(*snap->keyspaces));
-				if (!nk) {
-					keyspace_free(k);
-					rc = cerr_set(err, COL_ENOMEM, "out of memory");
-					goto fail;
-				}
-				snap->keyspaces = nk;
+			if (ARRAY_GROW(snap->keyspaces, cap, snap->n_keyspaces + 1)) {
+				keyspace_free(k);
+				rc = cerr_set(err, COL_ENOMEM, "out of memory");
+				goto fail;
 			}
 			snap->keyspaces[snap->n_keyspaces++] = k;
 			k->name = xstrndup(row->key + strlen(KEY_KS), row->klen - strlen(KEY_KS));
