@@ -436,15 +436,23 @@ void hints_dispatch_target_init(struct htarget *t)
 	t->timer.data = t;
 }
 
+static const struct messaging_verb HINTS_VERBS[] = {
+        {VERB_HINT, "HINT", on_hint},
+        {VERB_HINT_RSP, "HINT_RSP", NULL},
+};
+
 int hints_dispatch_init(struct hints *h, struct cerr *err)
 {
-	(void)err;
-	messaging_register(h->cfg.msg, VERB_HINT, on_hint, h);
+	int rc = messaging_register_verbs(h->cfg.msg, HINTS_VERBS,
+	                                  sizeof(HINTS_VERBS) / sizeof(HINTS_VERBS[0]), h);
+	if (rc)
+		return cerr_set(err, rc, "hints: cannot register the HINT verbs");
 	return 0;
 }
 
 void hints_dispatch_release(struct hints *h)
 {
+	/* the handlers stay registered: messaging is freed first (hints.h) */
 	for (size_t i = 0; i < h->n_t; i++)
 		if (h->loop)
 			ev_timer_stop(h->loop, &h->t[i]->timer);

@@ -65,7 +65,7 @@
  *   A range (start, end] is the ring range (between two consecutive ring tokens)
  *   holding the dropped mutation's token; start == end means the whole ring.
  *
- * ---- HINT verb (gossip/messaging.h numbers) ----
+ * ---- HINT verb (numbers below, in docs/ARCHITECTURE.md's table) ----
  *
  *   | verb          | payload                                                        |
  *   |---------------|----------------------------------------------------------------|
@@ -90,6 +90,12 @@
 #include <stdint.h>
 
 typedef struct hints hints;
+
+/* The verbs this module owns (registered with messaging_register_verbs). */
+enum hints_verb {
+	VERB_HINT = 14,
+	VERB_HINT_RSP = 15,
+};
 
 /* Values above this many bytes are stored zstd-compressed (smaller ones gain little). */
 #define HINTS_COMPRESS_MIN 256
