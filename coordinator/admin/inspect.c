@@ -194,6 +194,22 @@ static int locate(const struct schema_snap *snap, const char *ks, const char *ta
 	return 200;
 }
 
+/* Open an answer about one partition: {"keyspace", "table", "key", "token", ... */
+static void answer_begin(struct jw *w, struct buf *out, const char *ks, const char *table,
+                         const char *key, int64_t token)
+{
+	jw_init(w, out);
+	jw_obj(w);
+	jw_key(w, "keyspace");
+	jw_str(w, ks);
+	jw_key(w, "table");
+	jw_str(w, table);
+	jw_key(w, "key");
+	jw_str(w, key);
+	jw_key(w, "token");
+	jw_int(w, token);
+}
+
 /* ---- endpoints ------------------------------------------------------------------------------ */
 
 int inspect_endpoints(const struct schema_snap *snap, const struct ring *ring,
@@ -224,16 +240,7 @@ int inspect_endpoints(const struct schema_snap *snap, const struct ring *ring,
 		n = ring_replicas(ring, &rep, token, idx, sizeof(idx) / sizeof(idx[0]));
 	}
 	struct jw w;
-	jw_init(&w, out);
-	jw_obj(&w);
-	jw_key(&w, "keyspace");
-	jw_str(&w, ks);
-	jw_key(&w, "table");
-	jw_str(&w, table);
-	jw_key(&w, "key");
-	jw_str(&w, key);
-	jw_key(&w, "token");
-	jw_int(&w, token);
+	answer_begin(&w, out, ks, table, key, token);
 	jw_key(&w, "endpoints");
 	jw_arr(&w);
 	if (rep.cls == REPL_LOCAL)
@@ -545,16 +552,7 @@ int inspect_dump(const struct schema_snap *snap, const char *ks, const char *tab
 		goto done;
 	}
 	struct jw w;
-	jw_init(&w, out);
-	jw_obj(&w);
-	jw_key(&w, "keyspace");
-	jw_str(&w, ks);
-	jw_key(&w, "table");
-	jw_str(&w, table);
-	jw_key(&w, "key");
-	jw_str(&w, key);
-	jw_key(&w, "token");
-	jw_int(&w, token);
+	answer_begin(&w, out, ks, table, key, token);
 	struct dump d = {.t = t, .w = &w};
 	buf_init(&d.tmp);
 	jw_key(&w, "partition_key");

@@ -9,29 +9,23 @@
  *   /v1/ring             tokens in ring order with their owner
  *   /v1/endpoints        replicas of a partition key (inspect.h)
  *   /v1/dump             what this node stores of a partition (inspect.h)
- *   /metrics             Prometheus text exposition (version 0.0.4)
+ *   /metrics             Prometheus text exposition (node_metrics.c)
  *   /health              "ok" while the node runs (for scripts)
  *
  * Everything runs on the loop thread (admin.h), so it reads live state.
  */
 #include "coordinator/node/node_int.h"
 
-#include "coordinator/transport/cqlserver.h"
 #include "coordinator/admin/inspect.h"
 #include "coordinator/replication/router.h"
 #include "coordinator/schema/schema.h"
-#include "coordinator/schema/schema_sync.h"
-#include "coordinator/replication/storage_proxy.h"
-#include "coordinator/replication/verbs.h"
-#include "core/array.h"
 #include "core/ring.h"
+#include "core/array.h"
 #include "core/clock.h"
 #include "core/hex.h"
 #include "core/config.h"
 #include "core/log.h"
-#include "core/net.h"
 #include "gossip/gossiper.h"
-#include "gossip/messaging.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -45,6 +39,8 @@ struct snap {
 	double *owns;     /* -1 when not computable */
 	size_t n, cap;
 	bool oom;
+	struct ring *ring; /* SNAP_RING: the ring of the endpoints with tokens */
+	size_t *ring_idx;  /* SNAP_RING: ring node index -> eps index */
 };
 
 static void snap_add(void *ctx, const struct node_endpoint *ep)
@@ -87,6 +83,9 @@ static void snap_free(struct snap *s)
 	free(s->tokens);
 	free(s->eps);
 	free(s->owns);
+	free(s->ring_idx);
+	if (s->ring)
+		ring_unref(s->ring);
 }
 
 /*
@@ -147,30 +146,63 @@ static void snap_ownership(struct snap *s, const struct replication *rep, struct
 	free(map);
 }
 
+enum { SNAP_PLAIN = 0, SNAP_OWNS = 1, SNAP_RING = 2 };
+
+/*
+ * Every endpoint (node_each_endpoint), and with SNAP_OWNS their ownership
+ * (plain, or effective under `rep`), with SNAP_RING also the ring they make.
+ * COL_OK, or COL_ENOMEM with s already freed.
+ */
+static int snap_take(struct node *n, unsigned what, const struct replication *rep, struct snap *s)
+{
+	memset(s, 0, sizeof(*s));
+	node_each_endpoint(n, snap_add, s);
+	if (!s->oom && (what & SNAP_RING)) {
+		s->ring_idx = calloc(s->n ? s->n : 1, sizeof(size_t));
+		s->oom = !s->ring_idx;
+	}
+	if (!s->oom && (what & (SNAP_OWNS | SNAP_RING)))
+		snap_ownership(s, rep, (what & SNAP_RING) ? &s->ring : NULL, s->ring_idx);
+	if (s->oom) {
+		snap_free(s);
+		return COL_ENOMEM;
+	}
+	return COL_OK;
+}
+
+/* "key": value pairs of an object being written. */
+static void kv_str(struct jw *w, const char *key, const char *v)
+{
+	jw_key(w, key);
+	jw_str(w, v);
+}
+
+static void kv_int(struct jw *w, const char *key, int64_t v)
+{
+	jw_key(w, key);
+	jw_int(w, v);
+}
+
+static void kv_bool(struct jw *w, const char *key, bool v)
+{
+	jw_key(w, key);
+	jw_bool(w, v);
+}
+
 static void write_endpoint(struct jw *w, const struct snap *s, size_t i)
 {
 	const struct node_endpoint *ep = &s->eps[i];
 	char hid[37];
-	jw_obj(w);
-	jw_key(w, "address");
-	jw_str(w, ep->address);
-	jw_key(w, "rpc_address");
-	jw_str(w, ep->rpc_address);
-	jw_key(w, "host_id");
-	if (ep->has_host_id) {
+	if (ep->has_host_id)
 		uuid_format(ep->host_id, hid);
-		jw_str(w, hid);
-	} else {
-		jw_null(w);
-	}
-	jw_key(w, "dc");
-	jw_str(w, ep->dc);
-	jw_key(w, "rack");
-	jw_str(w, ep->rack);
-	jw_key(w, "up");
-	jw_bool(w, ep->up);
-	jw_key(w, "state");
-	jw_str(w, ep->state);
+	jw_obj(w);
+	kv_str(w, "address", ep->address);
+	kv_str(w, "rpc_address", ep->rpc_address);
+	kv_str(w, "host_id", ep->has_host_id ? hid : NULL);
+	kv_str(w, "dc", ep->dc);
+	kv_str(w, "rack", ep->rack);
+	kv_bool(w, "up", ep->up);
+	kv_str(w, "state", ep->state);
 	jw_key(w, "load");
 	if (ep->load >= 0)
 		jw_int(w, ep->load);
@@ -183,17 +215,22 @@ static void write_endpoint(struct jw *w, const struct snap *s, size_t i)
 		jw_double(w, s->owns[i]);
 	else
 		jw_null(w);
-	jw_key(w, "generation");
-	jw_int(w, ep->generation);
-	jw_key(w, "heartbeat");
-	jw_int(w, ep->heartbeat);
-	jw_key(w, "schema_version");
-	jw_str(w, ep->schema_version[0] ? ep->schema_version : NULL);
-	jw_key(w, "release_version");
-	jw_str(w, ep->release_version);
-	jw_key(w, "local");
-	jw_bool(w, ep->local);
+	kv_int(w, "generation", ep->generation);
+	kv_int(w, "heartbeat", ep->heartbeat);
+	kv_str(w, "schema_version", ep->schema_version[0] ? ep->schema_version : NULL);
+	kv_str(w, "release_version", ep->release_version);
+	kv_bool(w, "local", ep->local);
 	jw_obj_end(w);
+}
+
+/* "nodes": every endpoint of the snapshot. */
+static void write_nodes(struct jw *w, const struct snap *s)
+{
+	jw_key(w, "nodes");
+	jw_arr(w);
+	for (size_t i = 0; i < s->n; i++)
+		write_endpoint(w, s, i);
+	jw_arr_end(w);
 }
 
 static const char *snitch_name(const struct config *c)
@@ -203,25 +240,63 @@ static const char *snitch_name(const struct config *c)
 	               : "org.apache.cassandra.locator.GossipingPropertyFileSnitch";
 }
 
-/* 400/404/503 answers: {"error": "..."}. */
+/* 400/404/500/503 answers: {"error": "..."}. */
 static int answer_error(struct buf *out, int status, const char *msg)
 {
 	struct jw w;
 	out->len = 0;
 	jw_init(&w, out);
 	jw_obj(&w);
-	jw_key(&w, "error");
-	jw_str(&w, msg);
+	kv_str(&w, "error", msg);
 	jw_obj_end(&w);
 	return status;
 }
 
+/*
+ * The start of every answer built on a snapshot: take it and open the
+ * answer's object.  0, or the status of the error already answered.
+ */
+static int snap_begin(struct node *n, unsigned what, const struct replication *rep, struct snap *s,
+                      struct jw *w, struct buf *out)
+{
+	if (snap_take(n, what, rep, s) != COL_OK)
+		return answer_error(out, 500, "out of memory taking the endpoint snapshot");
+	jw_init(w, out);
+	jw_obj(w);
+	return 0;
+}
+
+/* Close the answer's object and free the snapshot: 200. */
+static int snap_end(struct snap *s, struct jw *w)
+{
+	jw_obj_end(w);
+	snap_free(s);
+	return 200;
+}
+
+/* ?keyspace=ks of /v1/status: that keyspace's replication, or an answer_error() status. */
+static int status_keyspace(struct node *n, const char *ks, struct replication *rep, struct buf *out)
+{
+	const struct schema_keyspace *k =
+	        n->schema ? schema_snap_keyspace(schema_current(n->schema), ks) : NULL;
+	char msg[300];
+	if (!k) {
+		snprintf(msg, sizeof(msg), "keyspace '%.100s' does not exist", ks);
+		return answer_error(out, 404, msg);
+	}
+	struct cerr e = {0};
+	if (replication_parse((const char *const *)k->repl_keys, (const char *const *)k->repl_vals,
+	                      k->n_repl, rep, &e)) {
+		snprintf(msg, sizeof(msg), "keyspace '%.100s': %.180s", ks, e.msg);
+		return answer_error(out, 500, msg);
+	}
+	return 0;
+}
+
 static int h_status(void *ctx, const char *query, struct buf *out, const char **ctype)
 {
-	(void)query;
 	(void)ctype;
 	struct node *n = ctx;
-	struct jw w;
 	/* ?keyspace=ks: "effective" ownership under that keyspace's replication. */
 	struct replication rep;
 	char ksbuf[SCHEMA_NAME_MAX + 1];
@@ -229,51 +304,19 @@ static int h_status(void *ctx, const char *query, struct buf *out, const char **
 	if (qrc == COL_EINVAL)
 		return answer_error(out, 404, "keyspace name too long or badly %-encoded");
 	const char *ks = qrc == 0 ? ksbuf : NULL;
-	if (ks) {
-		const struct schema_keyspace *k =
-		        n->schema ? schema_snap_keyspace(schema_current(n->schema), ks) : NULL;
-		struct cerr e = {0};
-		if (!k ||
-		    replication_parse((const char *const *)k->repl_keys,
-		                      (const char *const *)k->repl_vals, k->n_repl, &rep, &e)) {
-			jw_init(&w, out);
-			jw_obj(&w);
-			jw_key(&w, "error");
-			char msg[300];
-			if (!k)
-				snprintf(msg, sizeof(msg), "keyspace '%.100s' does not exist", ks);
-			else
-				snprintf(msg, sizeof(msg), "keyspace '%.100s': %.180s", ks, e.msg);
-			jw_str(&w, msg);
-			jw_obj_end(&w);
-			return k ? 500 : 404;
-		}
-	}
-	struct snap s = {0};
-	node_each_endpoint(n, snap_add, &s);
-	snap_ownership(&s, ks ? &rep : NULL, NULL, NULL);
-	if (s.oom) {
-		snap_free(&s);
-		return 500;
-	}
-	jw_init(&w, out);
-	jw_obj(&w);
-	jw_key(&w, "cluster_name");
-	jw_str(&w, n->cfg.cluster_name);
-	jw_key(&w, "partitioner");
-	jw_str(&w, SYSTABLES_PARTITIONER);
-	jw_key(&w, "ownership");
-	jw_str(&w, ks ? "effective" : "plain");
-	jw_key(&w, "keyspace");
-	jw_str(&w, ks);
-	jw_key(&w, "nodes");
-	jw_arr(&w);
-	for (size_t i = 0; i < s.n; i++)
-		write_endpoint(&w, &s, i);
-	jw_arr_end(&w);
-	jw_obj_end(&w);
-	snap_free(&s);
-	return 200;
+	int st = ks ? status_keyspace(n, ks, &rep, out) : 0;
+	if (st)
+		return st;
+	struct snap s;
+	struct jw w;
+	if ((st = snap_begin(n, SNAP_OWNS, ks ? &rep : NULL, &s, &w, out)) != 0)
+		return st;
+	kv_str(&w, "cluster_name", n->cfg.cluster_name);
+	kv_str(&w, "partitioner", SYSTABLES_PARTITIONER);
+	kv_str(&w, "ownership", ks ? "effective" : "plain");
+	kv_str(&w, "keyspace", ks);
+	write_nodes(&w, &s);
+	return snap_end(&s, &w);
 }
 
 static int h_info(void *ctx, const char *query, struct buf *out, const char **ctype)
@@ -286,44 +329,25 @@ static int h_info(void *ctx, const char *query, struct buf *out, const char **ct
 	struct jw w;
 	jw_init(&w, out);
 	jw_obj(&w);
-	jw_key(&w, "host_id");
-	jw_str(&w, hid);
-	jw_key(&w, "cluster_name");
-	jw_str(&w, n->cfg.cluster_name);
-	jw_key(&w, "gossip_active");
-	jw_bool(&w, n->gossiper != NULL && !n->stopping);
-	jw_key(&w, "native_transport_active");
-	jw_bool(&w, n->cql != NULL && !n->stopping);
-	jw_key(&w, "load");
-	jw_int(&w, n->load_bytes);
-	jw_key(&w, "generation");
-	jw_int(&w, n->id.generation);
-	jw_key(&w, "uptime_s");
-	jw_int(&w, (clock_mono_ms() - n->start_mono_ms) / 1000);
-	jw_key(&w, "rss_bytes");
-	jw_int(&w, node_rss_bytes());
-	jw_key(&w, "dc");
-	jw_str(&w, n->cfg.dc);
-	jw_key(&w, "rack");
-	jw_str(&w, n->cfg.rack);
-	jw_key(&w, "listen_address");
-	jw_str(&w, n->cfg.listen_address);
-	jw_key(&w, "broadcast_address");
-	jw_str(&w, n->cfg.broadcast_address);
-	jw_key(&w, "rpc_address");
-	jw_str(&w, n->cfg.broadcast_rpc_address);
-	jw_key(&w, "storage_port");
-	jw_int(&w, n->cfg.storage_port);
-	jw_key(&w, "native_transport_port");
-	jw_int(&w, n->cfg.native_transport_port);
-	jw_key(&w, "data_directory");
-	jw_str(&w, n->cfg.data_directory);
-	jw_key(&w, "release_version");
-	jw_str(&w, SYSTABLES_RELEASE_VERSION);
-	jw_key(&w, "version");
-	jw_str(&w, COLONNADE_VERSION);
-	jw_key(&w, "pid");
-	jw_int(&w, (int64_t)getpid());
+	kv_str(&w, "host_id", hid);
+	kv_str(&w, "cluster_name", n->cfg.cluster_name);
+	kv_bool(&w, "gossip_active", n->gossiper != NULL && !n->stopping);
+	kv_bool(&w, "native_transport_active", n->cql != NULL && !n->stopping);
+	kv_int(&w, "load", n->load_bytes);
+	kv_int(&w, "generation", n->id.generation);
+	kv_int(&w, "uptime_s", (clock_mono_ms() - n->start_mono_ms) / 1000);
+	kv_int(&w, "rss_bytes", node_rss_bytes());
+	kv_str(&w, "dc", n->cfg.dc);
+	kv_str(&w, "rack", n->cfg.rack);
+	kv_str(&w, "listen_address", n->cfg.listen_address);
+	kv_str(&w, "broadcast_address", n->cfg.broadcast_address);
+	kv_str(&w, "rpc_address", n->cfg.broadcast_rpc_address);
+	kv_int(&w, "storage_port", n->cfg.storage_port);
+	kv_int(&w, "native_transport_port", n->cfg.native_transport_port);
+	kv_str(&w, "data_directory", n->cfg.data_directory);
+	kv_str(&w, "release_version", SYSTABLES_RELEASE_VERSION);
+	kv_str(&w, "version", COLONNADE_VERSION);
+	kv_int(&w, "pid", (int64_t)getpid());
 	jw_key(&w, "tokens");
 	jw_arr(&w);
 	for (size_t i = 0; i < n->id.n_tokens; i++) {
@@ -336,19 +360,41 @@ static int h_info(void *ctx, const char *query, struct buf *out, const char **ct
 	return 200;
 }
 
+/* One application state of an endpoint, as `nodetool gossipinfo` lists it. */
+static void gi_state(struct jw *w, unsigned key, const uint8_t *v, size_t len, uint64_t version)
+{
+	char name[24];
+	jw_obj(w);
+	kv_str(w, "name", app_state_name(key, name, sizeof(name)));
+	jw_key(w, "version");
+	jw_uint(w, version);
+	jw_key(w, "value");
+	if (key == APP_TOKENS) {
+		/* Binary (identity.h layout): show the count, `ring` shows the tokens. */
+		int64_t t[IDENTITY_MAX_TOKENS];
+		size_t n = 0;
+		char text[48];
+		if (node_tokens_decode(v, len, t, IDENTITY_MAX_TOKENS, &n) == 0)
+			snprintf(text, sizeof(text), "<%zu tokens>", n);
+		else
+			snprintf(text, sizeof(text), "<%zu bytes, undecodable>", len);
+		jw_str(w, text);
+	} else {
+		jw_strn(w, (const char *)v, len);
+	}
+	jw_obj_end(w);
+}
+
 /* Every endpoint's gossip state, as `nodetool gossipinfo` lists it. */
 static void gi_endpoint(void *ctx, const struct gossip_endpoint *ge)
 {
 	struct jw *w = ctx;
 	jw_obj(w);
-	jw_key(w, "address");
-	jw_str(w, gossip_endpoint_host(ge));
-	jw_key(w, "generation");
-	jw_int(w, gossip_endpoint_generation(ge));
+	kv_str(w, "address", gossip_endpoint_host(ge));
+	kv_int(w, "generation", gossip_endpoint_generation(ge));
 	jw_key(w, "heartbeat");
 	jw_uint(w, gossip_endpoint_heartbeat(ge));
-	jw_key(w, "up");
-	jw_bool(w, gossip_endpoint_is_self(ge) || gossip_endpoint_is_alive(ge));
+	kv_bool(w, "up", gossip_endpoint_is_self(ge) || gossip_endpoint_is_alive(ge));
 	jw_key(w, "phi");
 	jw_double(w, gossip_endpoint_phi(ge));
 	jw_key(w, "states");
@@ -357,29 +403,8 @@ static void gi_endpoint(void *ctx, const struct gossip_endpoint *ge)
 		size_t len = 0;
 		uint64_t version = 0;
 		const uint8_t *v = gossip_endpoint_app(ge, key, &len, &version);
-		if (!v)
-			continue;
-		char name[24];
-		jw_obj(w);
-		jw_key(w, "name");
-		jw_str(w, app_state_name(key, name, sizeof(name)));
-		jw_key(w, "version");
-		jw_uint(w, version);
-		jw_key(w, "value");
-		if (key == APP_TOKENS) {
-			/* Binary (identity.h layout): show the count, `ring` shows the tokens. */
-			int64_t t[IDENTITY_MAX_TOKENS];
-			size_t n = 0;
-			char text[48];
-			if (node_tokens_decode(v, len, t, IDENTITY_MAX_TOKENS, &n) == 0)
-				snprintf(text, sizeof(text), "<%zu tokens>", n);
-			else
-				snprintf(text, sizeof(text), "<%zu bytes, undecodable>", len);
-			jw_str(w, text);
-		} else {
-			jw_strn(w, (const char *)v, len);
-		}
-		jw_obj_end(w);
+		if (v)
+			gi_state(w, key, v, len, version);
 	}
 	jw_arr_end(w);
 	jw_obj_end(w);
@@ -402,113 +427,120 @@ static int h_gossipinfo(void *ctx, const char *query, struct buf *out, const cha
 	return 200;
 }
 
+/*
+ * "schema_versions": live nodes grouped by the schema version they gossip,
+ * then the unreachable ones apart, as nodetool describecluster lists them.
+ */
+static int dc_schema_versions(struct jw *w, const struct snap *s)
+{
+	bool *done = calloc(s->n ? s->n : 1, sizeof(bool));
+	if (!done)
+		return COL_ENOMEM;
+	jw_key(w, "schema_versions");
+	jw_arr(w);
+	for (size_t i = 0; i < s->n; i++) {
+		if (done[i] || !s->eps[i].up)
+			continue;
+		const char *v = s->eps[i].schema_version;
+		jw_obj(w);
+		kv_str(w, "version", v[0] ? v : "unknown");
+		jw_key(w, "endpoints");
+		jw_arr(w);
+		for (size_t k = i; k < s->n; k++) {
+			if (done[k] || !s->eps[k].up || strcmp(s->eps[k].schema_version, v))
+				continue;
+			done[k] = true;
+			jw_str(w, s->eps[k].address);
+		}
+		jw_arr_end(w);
+		jw_obj_end(w);
+	}
+	bool any_down = false;
+	for (size_t i = 0; i < s->n; i++)
+		any_down |= !s->eps[i].up;
+	if (any_down) {
+		jw_obj(w);
+		kv_str(w, "version", "UNREACHABLE");
+		jw_key(w, "endpoints");
+		jw_arr(w);
+		for (size_t i = 0; i < s->n; i++)
+			if (!s->eps[i].up)
+				jw_str(w, s->eps[i].address);
+		jw_arr_end(w);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	free(done);
+	return COL_OK;
+}
+
+/* How many endpoints are live, joining, moving, leaving and unreachable. */
+static void dc_counts(struct jw *w, const struct snap *s)
+{
+	int live = 0, joining = 0, leaving = 0, moving = 0, down = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		if (!s->eps[i].up) {
+			down++;
+			continue;
+		}
+		live++;
+		joining += !strcmp(s->eps[i].state, "JOINING");
+		leaving += !strcmp(s->eps[i].state, "LEAVING");
+		moving += !strcmp(s->eps[i].state, "MOVING");
+	}
+	kv_int(w, "live", live);
+	kv_int(w, "joining", joining);
+	kv_int(w, "moving", moving);
+	kv_int(w, "leaving", leaving);
+	kv_int(w, "unreachable", down);
+}
+
+/* "datacenters": each datacenter once, in order of first appearance, with its node counts. */
+static void dc_datacenters(struct jw *w, const struct snap *s)
+{
+	jw_key(w, "datacenters");
+	jw_arr(w);
+	for (size_t i = 0; i < s->n; i++) {
+		bool first = true;
+		for (size_t k = 0; k < i; k++)
+			first &= strcmp(s->eps[k].dc, s->eps[i].dc) != 0;
+		if (!first)
+			continue;
+		int nodes = 0, dn = 0;
+		for (size_t k = i; k < s->n; k++) {
+			if (strcmp(s->eps[k].dc, s->eps[i].dc))
+				continue;
+			nodes++;
+			dn += !s->eps[k].up;
+		}
+		jw_obj(w);
+		kv_str(w, "name", s->eps[i].dc);
+		kv_int(w, "nodes", nodes);
+		kv_int(w, "down", dn);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+}
+
 static int h_describecluster(void *ctx, const char *query, struct buf *out, const char **ctype)
 {
 	(void)query;
 	(void)ctype;
 	struct node *n = ctx;
-	struct snap s = {0};
-	node_each_endpoint(n, snap_add, &s);
-	if (s.oom) {
-		snap_free(&s);
-		return 500;
-	}
+	struct snap s;
 	struct jw w;
-	jw_init(&w, out);
-	jw_obj(&w);
-	jw_key(&w, "name");
-	jw_str(&w, n->cfg.cluster_name);
-	jw_key(&w, "snitch");
-	jw_str(&w, snitch_name(&n->cfg));
-	jw_key(&w, "partitioner");
-	jw_str(&w, SYSTABLES_PARTITIONER);
-	/* Schema versions of live nodes; unreachable ones listed apart, as nodetool does. */
-	jw_key(&w, "schema_versions");
-	jw_arr(&w);
-	bool *done = calloc(s.n ? s.n : 1, sizeof(bool));
-	for (size_t i = 0; done && i < s.n; i++) {
-		if (done[i] || !s.eps[i].up)
-			continue;
-		jw_obj(&w);
-		jw_key(&w, "version");
-		jw_str(&w, s.eps[i].schema_version[0] ? s.eps[i].schema_version : "unknown");
-		jw_key(&w, "endpoints");
-		jw_arr(&w);
-		for (size_t k = i; k < s.n; k++) {
-			if (done[k] || !s.eps[k].up ||
-			    strcmp(s.eps[k].schema_version, s.eps[i].schema_version))
-				continue;
-			done[k] = true;
-			jw_str(&w, s.eps[k].address);
-		}
-		jw_arr_end(&w);
-		jw_obj_end(&w);
-	}
-	bool any_down = false;
-	for (size_t i = 0; i < s.n; i++)
-		any_down |= !s.eps[i].up;
-	if (any_down) {
-		jw_obj(&w);
-		jw_key(&w, "version");
-		jw_str(&w, "UNREACHABLE");
-		jw_key(&w, "endpoints");
-		jw_arr(&w);
-		for (size_t i = 0; i < s.n; i++)
-			if (!s.eps[i].up)
-				jw_str(&w, s.eps[i].address);
-		jw_arr_end(&w);
-		jw_obj_end(&w);
-	}
-	jw_arr_end(&w);
-	free(done);
-	int live = 0, joining = 0, leaving = 0, moving = 0, down = 0;
-	for (size_t i = 0; i < s.n; i++) {
-		if (!s.eps[i].up) {
-			down++;
-			continue;
-		}
-		live++;
-		joining += !strcmp(s.eps[i].state, "JOINING");
-		leaving += !strcmp(s.eps[i].state, "LEAVING");
-		moving += !strcmp(s.eps[i].state, "MOVING");
-	}
-	jw_key(&w, "live");
-	jw_int(&w, live);
-	jw_key(&w, "joining");
-	jw_int(&w, joining);
-	jw_key(&w, "moving");
-	jw_int(&w, moving);
-	jw_key(&w, "leaving");
-	jw_int(&w, leaving);
-	jw_key(&w, "unreachable");
-	jw_int(&w, down);
-	jw_key(&w, "datacenters");
-	jw_arr(&w);
-	for (size_t i = 0; i < s.n; i++) {
-		bool first = true;
-		for (size_t k = 0; k < i; k++)
-			first &= strcmp(s.eps[k].dc, s.eps[i].dc) != 0;
-		if (!first)
-			continue;
-		int nodes = 0, dn = 0;
-		for (size_t k = i; k < s.n; k++) {
-			if (strcmp(s.eps[k].dc, s.eps[i].dc))
-				continue;
-			nodes++;
-			dn += !s.eps[k].up;
-		}
-		jw_obj(&w);
-		jw_key(&w, "name");
-		jw_str(&w, s.eps[i].dc);
-		jw_key(&w, "nodes");
-		jw_int(&w, nodes);
-		jw_key(&w, "down");
-		jw_int(&w, dn);
-		jw_obj_end(&w);
-	}
-	jw_arr_end(&w);
-	jw_obj_end(&w);
-	snap_free(&s);
+	int st = snap_begin(n, SNAP_PLAIN, NULL, &s, &w, out);
+	if (st)
+		return st;
+	kv_str(&w, "name", n->cfg.cluster_name);
+	kv_str(&w, "snitch", snitch_name(&n->cfg));
+	kv_str(&w, "partitioner", SYSTABLES_PARTITIONER);
+	int rc = dc_schema_versions(&w, &s);
+	dc_counts(&w, &s);
+	dc_datacenters(&w, &s);
+	snap_end(&s, &w);
+	if (rc != COL_OK)
+		return answer_error(out, 500, "out of memory grouping schema versions");
 	return 200;
 }
 
@@ -517,272 +549,27 @@ static int h_ring(void *ctx, const char *query, struct buf *out, const char **ct
 	(void)query;
 	(void)ctype;
 	struct node *n = ctx;
-	struct snap s = {0};
-	node_each_endpoint(n, snap_add, &s);
-	struct ring *r = NULL;
-	size_t *idx = calloc(s.n ? s.n : 1, sizeof(size_t));
-	if (!idx || s.oom) {
-		free(idx);
-		snap_free(&s);
-		return 500;
-	}
-	snap_ownership(&s, NULL, &r, idx);
+	struct snap s;
 	struct jw w;
-	jw_init(&w, out);
-	jw_obj(&w);
-	jw_key(&w, "nodes");
-	jw_arr(&w);
-	for (size_t i = 0; i < s.n; i++)
-		write_endpoint(&w, &s, i);
-	jw_arr_end(&w);
+	int st = snap_begin(n, SNAP_RING, NULL, &s, &w, out);
+	if (st)
+		return st;
+	write_nodes(&w, &s);
 	jw_key(&w, "tokens");
 	jw_arr(&w);
-	for (size_t i = 0; r && i < ring_token_count(r); i++) {
+	for (size_t i = 0; s.ring && i < ring_token_count(s.ring); i++) {
 		size_t owner;
-		int64_t t = ring_token_at(r, i, &owner);
+		int64_t t = ring_token_at(s.ring, i, &owner);
 		char ts[24];
 		snprintf(ts, sizeof(ts), "%lld", (long long)t);
 		jw_obj(&w);
-		jw_key(&w, "token");
-		jw_str(&w, ts);
+		kv_str(&w, "token", ts);
 		jw_key(&w, "node");
-		jw_uint(&w, idx[owner]);
+		jw_uint(&w, s.ring_idx[owner]);
 		jw_obj_end(&w);
 	}
 	jw_arr_end(&w);
-	jw_obj_end(&w);
-	if (r)
-		ring_unref(r);
-	free(idx);
-	snap_free(&s);
-	return 200;
-}
-
-static void metric(struct buf *b, const char *name, const char *type, const char *help,
-                   double value)
-{
-	buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name,
-	           value);
-}
-
-/* A Prometheus label value: quoted, with \\, " and newline escaped. */
-static void put_label(struct buf *b, const char *v)
-{
-	buf_put_u8(b, '"');
-	for (; *v; v++) {
-		if (*v == '\\' || *v == '"')
-			buf_put_u8(b, '\\');
-		if (*v == '\n') {
-			buf_put_str(b, "\\n");
-			continue;
-		}
-		buf_put_u8(b, (uint8_t)*v);
-	}
-	buf_put_u8(b, '"');
-}
-
-static void peer_queue_metric(void *ctx, const struct net_addr *addr,
-                              const struct messaging_peer_stats *st)
-{
-	char host[NET_ADDR_STRLEN];
-	net_addr_host(addr, host, sizeof(host));
-	buf_printf((struct buf *)ctx,
-	           "colonnade_messaging_peer_send_queue_bytes{peer=\"%s\"} %zu\n", host,
-	           st->queued_bytes);
-}
-
-static int h_metrics(void *ctx, const char *query, struct buf *out, const char **ctype)
-{
-	(void)query;
-	struct node *n = ctx;
-	*ctype = "text/plain; version=0.0.4; charset=utf-8";
-	char hid[37];
-	uuid_format(n->id.host_id, hid);
-	buf_put_str(out, "# HELP colonnade_info Static facts about this node.\n"
-	                 "# TYPE colonnade_info gauge\ncolonnade_info{version=");
-	put_label(out, COLONNADE_VERSION);
-	buf_put_str(out, ",host_id=");
-	put_label(out, hid);
-	buf_put_str(out, ",dc=");
-	put_label(out, n->cfg.dc);
-	buf_put_str(out, ",rack=");
-	put_label(out, n->cfg.rack);
-	buf_put_str(out, ",cluster=");
-	put_label(out, n->cfg.cluster_name);
-	buf_put_str(out, "} 1\n");
-	metric(out, "colonnade_uptime_seconds", "gauge", "Seconds since the node started.",
-	       (double)(clock_mono_ms() - n->start_mono_ms) / 1000.0);
-	metric(out, "colonnade_generation", "gauge", "Gossip generation of this boot.",
-	       (double)n->id.generation);
-	metric(out, "colonnade_resident_memory_bytes", "gauge", "Resident set size.",
-	       (double)node_rss_bytes());
-	metric(out, "colonnade_load_bytes", "gauge",
-	       "Size of the data directory (nodetool's Load).", (double)n->load_bytes);
-
-	metric(out, "colonnade_storage_sst_bytes", "gauge", "Bytes in SST files.",
-	       (double)n->disk_sst_bytes);
-	metric(out, "colonnade_storage_sst_files", "gauge", "SST files.",
-	       (double)n->disk_sst_files);
-	metric(out, "colonnade_storage_wal_bytes", "gauge", "Bytes in write-ahead log files.",
-	       (double)n->disk_wal_bytes);
-	metric(out, "colonnade_storage_wal_files", "gauge", "Write-ahead log files.",
-	       (double)n->disk_wal_files);
-	metric(out, "colonnade_ring_nodes", "gauge",
-	       "Nodes owning tokens in the current ring snapshot.",
-	       n->ring ? (double)ring_node_count(n->ring) : 0);
-	metric(out, "colonnade_ring_tokens", "gauge", "Tokens in the current ring snapshot.",
-	       n->ring ? (double)ring_token_count(n->ring) : 0);
-	metric(out, "colonnade_ring_rebuilds_total", "counter",
-	       "Ring snapshots built from gossip changes.", (double)n->ring_rebuilds);
-	if (n->sync) {
-		struct schema_sync_stats sy;
-		schema_sync_get_stats(n->sync, &sy);
-		metric(out, "colonnade_schema_agreement", "gauge",
-		       "1 when every live node gossips this node's schema version.",
-		       schema_sync_agreed(n->sync) ? 1 : 0);
-		metric(out, "colonnade_schema_pushes_sent_total", "counter",
-		       "Schema pushes sent to peers after local DDL.", (double)sy.pushes_out);
-		metric(out, "colonnade_schema_pulls_sent_total", "counter",
-		       "Schema pulls sent to peers gossiping another version.",
-		       (double)sy.pulls_out);
-		metric(out, "colonnade_schema_rows_merged_total", "counter",
-		       "Schema rows taken from peers.", (double)sy.rows_applied);
-		metric(out, "colonnade_schema_refused_total", "counter",
-		       "Schema messages from peers refused as malformed.", (double)sy.refused);
-		metric(out, "colonnade_schema_agreement_timeouts_total", "counter",
-		       "DDL answered without schema agreement.", (double)sy.wait_timeouts);
-	}
-	if (n->router) {
-		struct router_stats ps;
-		router_get_stats(n->router, &ps);
-		metric(out, "colonnade_proxy_writes_total", "counter", "Mutations coordinated.",
-		       (double)ps.writes);
-		metric(out, "colonnade_proxy_reads_total", "counter",
-		       "Partition reads coordinated.", (double)ps.reads);
-		metric(out, "colonnade_proxy_scans_total", "counter", "Range scans coordinated.",
-		       (double)ps.scans);
-		metric(out, "colonnade_proxy_unavailables_total", "counter",
-		       "Requests refused as Unavailable.", (double)ps.unavailables);
-	}
-
-	if (n->sp) {
-		struct storage_proxy_stats ss;
-		storage_proxy_get_stats(n->sp, &ss);
-		metric(out, "colonnade_replicated_writes_total", "counter",
-		       "Writes coordinated to replicas.", (double)ss.writes);
-		metric(out, "colonnade_replicated_write_timeouts_total", "counter",
-		       "Coordinated writes that timed out.", (double)ss.write_timeouts);
-		metric(out, "colonnade_replicated_reads_total", "counter",
-		       "Reads coordinated to replicas.", (double)ss.reads);
-		metric(out, "colonnade_replicated_read_timeouts_total", "counter",
-		       "Coordinated reads that timed out.", (double)ss.read_timeouts);
-		metric(out, "colonnade_replicated_unavailables_total", "counter",
-		       "Coordinated requests refused as Unavailable.", (double)ss.unavailables);
-		metric(out, "colonnade_read_repairs_total", "counter",
-		       "Read-repair mutations sent.", (double)ss.read_repairs);
-		metric(out, "colonnade_replicated_in_flight", "gauge",
-		       "Coordinated requests in flight.", (double)ss.in_flight);
-	}
-	if (n->verbs) {
-		struct verbs_stats vs;
-		verbs_get_stats(n->verbs, &vs);
-		metric(out, "colonnade_replica_mutations_total", "counter",
-		       "Mutations applied for coordinators.", (double)vs.mutations);
-		metric(out, "colonnade_replica_mutation_failures_total", "counter",
-		       "Mutations refused (malformed, unknown table, store error).",
-		       (double)vs.mutation_fails);
-		metric(out, "colonnade_replica_reads_total", "counter",
-		       "Reads served for coordinators (data, digest, range).",
-		       (double)(vs.reads + vs.digests + vs.range_reads));
-	}
-
-	struct admin_stats as;
-	admin_get_stats(n->admin, &as);
-	metric(out, "colonnade_admin_requests_total", "counter", "Admin HTTP requests.",
-	       (double)as.requests);
-	metric(out, "colonnade_admin_handler_seconds_total", "counter",
-	       "Time spent answering admin requests.", (double)as.handler_us / 1e6);
-
-	struct net_loop_stats ns;
-	net_loop_get_stats(n->net, &ns);
-	metric(out, "colonnade_net_connections", "gauge",
-	       "Open TCP connections (CQL clients and internode).", (double)ns.conns_open);
-	metric(out, "colonnade_net_bytes_received_total", "counter", "Bytes read from sockets.",
-	       (double)ns.bytes_in);
-	metric(out, "colonnade_net_bytes_sent_total", "counter", "Bytes written to sockets.",
-	       (double)ns.bytes_out);
-	metric(out, "colonnade_net_frames_received_total", "counter", "Frames received.",
-	       (double)ns.frames_in);
-	metric(out, "colonnade_net_flushes_total", "counter", "write(2) calls (coalesced frames).",
-	       (double)ns.flushes);
-	metric(out, "colonnade_net_send_queue_bytes", "gauge",
-	       "Output bytes queued on all connections.", (double)ns.queued);
-	metric(out, "colonnade_net_writes_refused_total", "counter",
-	       "Writes refused because a connection's send queue was full.",
-	       (double)ns.writes_refused);
-	metric(out, "colonnade_net_bad_input_closes_total", "counter",
-	       "Connections closed for oversized or malformed frames.",
-	       (double)(ns.oversized + ns.proto_errors));
-
-	if (n->gossiper) {
-		struct gossiper_stats gs;
-		gossiper_get_stats(n->gossiper, &gs);
-		metric(out, "colonnade_gossip_rounds_total", "counter", "Gossip rounds run.",
-		       (double)gs.rounds);
-		metric(out, "colonnade_gossip_bytes_sent_total", "counter",
-		       "Gossip payload bytes sent (SYN, ACK, ACK2).", (double)gs.bytes_out);
-		metric(out, "colonnade_gossip_syn_received_total", "counter",
-		       "GOSSIP_SYN received.", (double)gs.syn_in);
-		metric(out, "colonnade_gossip_convictions_total", "counter",
-		       "Endpoints convicted by the failure detector.", (double)gs.convictions);
-		metric(out, "colonnade_gossip_local_pauses_total", "counter",
-		       "Rounds where a local pause suspended convictions.",
-		       (double)gs.local_pauses);
-		metric(out, "colonnade_gossip_endpoints", "gauge",
-		       "Endpoints known, this one included.",
-		       (double)gossiper_endpoint_count(n->gossiper));
-		metric(out, "colonnade_gossip_live_endpoints", "gauge", "Peers currently UP.",
-		       (double)gossiper_live_count(n->gossiper));
-	}
-	if (n->msg) {
-		struct messaging_stats ms;
-		messaging_get_stats(n->msg, &ms);
-		metric(out, "colonnade_messaging_messages_received_total", "counter",
-		       "Internode messages received.", (double)ms.msgs_in);
-		metric(out, "colonnade_messaging_messages_sent_total", "counter",
-		       "Internode messages sent.", (double)ms.msgs_out);
-		metric(out, "colonnade_messaging_timeouts_total", "counter",
-		       "Internode requests that timed out.", (double)ms.timeouts);
-		metric(out, "colonnade_messaging_dropped_total", "counter",
-		       "Internode messages dropped (queue full or lost connection).",
-		       (double)ms.dropped);
-		metric(out, "colonnade_messaging_refused_handshakes_total", "counter",
-		       "Handshakes refused (other cluster or version).",
-		       (double)ms.refused_handshakes);
-		metric(out, "colonnade_messaging_bad_frames_total", "counter",
-		       "Inbound connections closed for malformed input.", (double)ms.bad_frames);
-		metric(out, "colonnade_messaging_send_queue_bytes", "gauge",
-		       "Internode bytes queued, all peers.", (double)ms.queued_bytes);
-		buf_printf(out, "# HELP colonnade_messaging_peer_send_queue_bytes Internode bytes "
-		                "queued per peer.\n# TYPE "
-		                "colonnade_messaging_peer_send_queue_bytes gauge\n");
-		messaging_foreach_peer(n->msg, peer_queue_metric, out);
-	}
-	if (n->cql) {
-		struct cqlserver_stats cs;
-		cqlserver_get_stats(n->cql, &cs);
-		metric(out, "colonnade_cql_connections", "gauge", "Open CQL client connections.",
-		       (double)cs.conns_open);
-		metric(out, "colonnade_cql_requests_total", "counter", "CQL frames handled.",
-		       (double)cs.requests);
-		metric(out, "colonnade_cql_errors_total", "counter", "CQL ERROR responses sent.",
-		       (double)cs.errors);
-		metric(out, "colonnade_cql_protocol_errors_total", "counter",
-		       "CQL connections closed for bad frames.", (double)cs.protocol_errors);
-		metric(out, "colonnade_cql_inflight_requests", "gauge",
-		       "CQL requests being executed.", (double)cs.inflight);
-	}
-	return 200;
+	return snap_end(&s, &w);
 }
 
 static int h_health(void *ctx, const char *query, struct buf *out, const char **ctype)
@@ -874,7 +661,7 @@ const struct admin_route node_admin_routes[] = {
         {"/v1/gossipinfo", h_gossipinfo},
         {"/v1/describecluster", h_describecluster},
         {"/v1/ring", h_ring},
-        {"/metrics", h_metrics},
+        {"/metrics", node_h_metrics},
         {"/health", h_health},
 };
 const size_t node_admin_n_routes = sizeof(node_admin_routes) / sizeof(node_admin_routes[0]);

@@ -1,7 +1,7 @@
 /*
- * node_int.h — struct node's insides, shared by node.c (life cycle, wiring)
- * and node_admin.c (the admin endpoints).  Nothing outside these two files
- * includes it.
+ * node_int.h — struct node's insides, shared by node.c (life cycle, wiring),
+ * node_admin.c (the admin endpoints) and node_metrics.c (/metrics).  Nothing
+ * outside node/ includes it.
  */
 #ifndef COLONNADE_COORDINATOR_NODE_INT_H
 #define COLONNADE_COORDINATOR_NODE_INT_H
@@ -102,6 +102,9 @@ struct ring *node_ring_ref(struct node *n);
 /* For struct storage_proxy_config: is ring node idx up; its internode address. */
 bool node_ring_alive(void *node, const struct ring *r, size_t idx);
 int node_ring_addr(void *node, const struct ring *r, size_t idx, struct net_addr *out);
+
+/* /metrics (node_metrics.c): the Prometheus text exposition, an admin_handler_fn. */
+int node_h_metrics(void *ctx, const char *query, struct buf *out, const char **ctype);
 
 /* The admin routes (node_admin.c) and their count. */
 extern const struct admin_route node_admin_routes[];

@@ -1,0 +1,391 @@
+/*
+ * node_metrics.c — /metrics: the node's figures in the Prometheus text
+ * exposition format (version 0.0.4), one function per subsystem, in a fixed
+ * order.  It only reads statistics each module keeps; it never changes them
+ * and never blocks (everything runs on the loop thread, admin.h).
+ */
+#include "coordinator/node/node_int.h"
+
+#include "coordinator/replication/router.h"
+#include "coordinator/replication/storage_proxy.h"
+#include "coordinator/replication/verbs.h"
+#include "coordinator/schema/schema_sync.h"
+#include "coordinator/transport/cqlserver.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/hex.h"
+#include "core/net.h"
+#include "core/ring.h"
+#include "gossip/gossiper.h"
+#include "gossip/messaging.h"
+
+#include <stdio.h>
+
+/* One figure: its kind, its name and the help line Prometheus shows for it. */
+enum metric_kind { M_GAUGE, M_COUNTER };
+struct metric_def {
+	enum metric_kind kind;
+	const char *name;
+	const char *help;
+};
+
+/* Each of defs[0..n) with its value v[i]. */
+static void metrics(struct buf *b, const struct metric_def *defs, const double *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *type = defs[i].kind == M_GAUGE ? "gauge" : "counter";
+		buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", defs[i].name, defs[i].help,
+		           defs[i].name, type, defs[i].name, v[i]);
+	}
+}
+
+/* A Prometheus label value: quoted, with \\, " and newline escaped. */
+static void put_label(struct buf *b, const char *v)
+{
+	buf_put_u8(b, '"');
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			buf_put_u8(b, '\\');
+		if (*v == '\n') {
+			buf_put_str(b, "\\n");
+			continue;
+		}
+		buf_put_u8(b, (uint8_t)*v);
+	}
+	buf_put_u8(b, '"');
+}
+
+static void peer_queue_metric(void *ctx, const struct net_addr *addr,
+                              const struct messaging_peer_stats *st)
+{
+	char host[NET_ADDR_STRLEN];
+	net_addr_host(addr, host, sizeof(host));
+	buf_printf((struct buf *)ctx,
+	           "colonnade_messaging_peer_send_queue_bytes{peer=\"%s\"} %zu\n", host,
+	           st->queued_bytes);
+}
+
+/* defs[] and their values v[], checked to be as many. */
+#define METRICS(out, defs, v)                                                                      \
+	do {                                                                                       \
+		_Static_assert(sizeof(defs) / sizeof(defs[0]) == sizeof(v) / sizeof(v[0]),         \
+		               "one value per metric");                                            \
+		metrics(out, defs, v, sizeof(defs) / sizeof(defs[0]));                             \
+	} while (0)
+
+/* Who this node is, how long it has run, its memory and data size. */
+static void m_node(struct buf *out, struct node *n)
+{
+	char hid[37];
+	uuid_format(n->id.host_id, hid);
+	buf_put_str(out, "# HELP colonnade_info Static facts about this node.\n"
+	                 "# TYPE colonnade_info gauge\ncolonnade_info{version=");
+	put_label(out, COLONNADE_VERSION);
+	buf_put_str(out, ",host_id=");
+	put_label(out, hid);
+	buf_put_str(out, ",dc=");
+	put_label(out, n->cfg.dc);
+	buf_put_str(out, ",rack=");
+	put_label(out, n->cfg.rack);
+	buf_put_str(out, ",cluster=");
+	put_label(out, n->cfg.cluster_name);
+	buf_put_str(out, "} 1\n");
+	static const struct metric_def defs[] = {
+	        {M_GAUGE, "colonnade_uptime_seconds", "Seconds since the node started."},
+	        {M_GAUGE, "colonnade_generation", "Gossip generation of this boot."},
+	        {M_GAUGE, "colonnade_resident_memory_bytes", "Resident set size."},
+	        {M_GAUGE, "colonnade_load_bytes", "Size of the data directory (nodetool's Load)."},
+	};
+	const double v[] = {
+	        (double)(clock_mono_ms() - n->start_mono_ms) / 1000.0,
+	        (double)n->id.generation,
+	        (double)node_rss_bytes(),
+	        (double)n->load_bytes,
+	};
+	METRICS(out, defs, v);
+}
+
+/* The store's files on disk (refreshed with the load). */
+static void m_storage(struct buf *out, struct node *n)
+{
+	static const struct metric_def defs[] = {
+	        {M_GAUGE, "colonnade_storage_sst_bytes", "Bytes in SST files."},
+	        {M_GAUGE, "colonnade_storage_sst_files", "SST files."},
+	        {M_GAUGE, "colonnade_storage_wal_bytes", "Bytes in write-ahead log files."},
+	        {M_GAUGE, "colonnade_storage_wal_files", "Write-ahead log files."},
+	};
+	const double v[] = {
+	        (double)n->disk_sst_bytes,
+	        (double)n->disk_sst_files,
+	        (double)n->disk_wal_bytes,
+	        (double)n->disk_wal_files,
+	};
+	METRICS(out, defs, v);
+}
+
+/* The current ring snapshot. */
+static void m_ring(struct buf *out, struct node *n)
+{
+	static const struct metric_def defs[] = {
+	        {M_GAUGE, "colonnade_ring_nodes",
+	         "Nodes owning tokens in the current ring snapshot."},
+	        {M_GAUGE, "colonnade_ring_tokens", "Tokens in the current ring snapshot."},
+	        {M_COUNTER, "colonnade_ring_rebuilds_total",
+	         "Ring snapshots built from gossip changes."},
+	};
+	const double v[] = {
+	        n->ring ? (double)ring_node_count(n->ring) : 0,
+	        n->ring ? (double)ring_token_count(n->ring) : 0,
+	        (double)n->ring_rebuilds,
+	};
+	METRICS(out, defs, v);
+}
+
+/* Schema agreement and the traffic that reaches it (schema_sync.h). */
+static void m_schema(struct buf *out, struct node *n)
+{
+	if (!n->sync)
+		return;
+	struct schema_sync_stats sy;
+	schema_sync_get_stats(n->sync, &sy);
+	static const struct metric_def defs[] = {
+	        {M_GAUGE, "colonnade_schema_agreement",
+	         "1 when every live node gossips this node's schema version."},
+	        {M_COUNTER, "colonnade_schema_pushes_sent_total",
+	         "Schema pushes sent to peers after local DDL."},
+	        {M_COUNTER, "colonnade_schema_pulls_sent_total",
+	         "Schema pulls sent to peers gossiping another version."},
+	        {M_COUNTER, "colonnade_schema_rows_merged_total", "Schema rows taken from peers."},
+	        {M_COUNTER, "colonnade_schema_refused_total",
+	         "Schema messages from peers refused as malformed."},
+	        {M_COUNTER, "colonnade_schema_agreement_timeouts_total",
+	         "DDL answered without schema agreement."},
+	};
+	const double v[] = {
+	        schema_sync_agreed(n->sync) ? 1 : 0,
+	        (double)sy.pushes_out,
+	        (double)sy.pulls_out,
+	        (double)sy.rows_applied,
+	        (double)sy.refused,
+	        (double)sy.wait_timeouts,
+	};
+	METRICS(out, defs, v);
+}
+
+/* Requests coordinated by the router (replication/router.h). */
+static void m_proxy(struct buf *out, struct node *n)
+{
+	if (!n->router)
+		return;
+	struct router_stats ps;
+	router_get_stats(n->router, &ps);
+	static const struct metric_def defs[] = {
+	        {M_COUNTER, "colonnade_proxy_writes_total", "Mutations coordinated."},
+	        {M_COUNTER, "colonnade_proxy_reads_total", "Partition reads coordinated."},
+	        {M_COUNTER, "colonnade_proxy_scans_total", "Range scans coordinated."},
+	        {M_COUNTER, "colonnade_proxy_unavailables_total",
+	         "Requests refused as Unavailable."},
+	};
+	const double v[] = {
+	        (double)ps.writes,
+	        (double)ps.reads,
+	        (double)ps.scans,
+	        (double)ps.unavailables,
+	};
+	METRICS(out, defs, v);
+}
+
+/* The coordinator side of replication (storage_proxy.h). */
+static void m_coordinated(struct buf *out, struct node *n)
+{
+	if (!n->sp)
+		return;
+	struct storage_proxy_stats ss;
+	storage_proxy_get_stats(n->sp, &ss);
+	static const struct metric_def defs[] = {
+	        {M_COUNTER, "colonnade_replicated_writes_total", "Writes coordinated to replicas."},
+	        {M_COUNTER, "colonnade_replicated_write_timeouts_total",
+	         "Coordinated writes that timed out."},
+	        {M_COUNTER, "colonnade_replicated_reads_total", "Reads coordinated to replicas."},
+	        {M_COUNTER, "colonnade_replicated_read_timeouts_total",
+	         "Coordinated reads that timed out."},
+	        {M_COUNTER, "colonnade_replicated_unavailables_total",
+	         "Coordinated requests refused as Unavailable."},
+	        {M_COUNTER, "colonnade_read_repairs_total", "Read-repair mutations sent."},
+	        {M_GAUGE, "colonnade_replicated_in_flight", "Coordinated requests in flight."},
+	};
+	const double v[] = {
+	        (double)ss.writes,        (double)ss.write_timeouts, (double)ss.reads,
+	        (double)ss.read_timeouts, (double)ss.unavailables,   (double)ss.read_repairs,
+	        (double)ss.in_flight,
+	};
+	METRICS(out, defs, v);
+}
+
+/* The replica side of replication (verbs.h). */
+static void m_replica(struct buf *out, struct node *n)
+{
+	if (!n->verbs)
+		return;
+	struct verbs_stats vs;
+	verbs_get_stats(n->verbs, &vs);
+	static const struct metric_def defs[] = {
+	        {M_COUNTER, "colonnade_replica_mutations_total",
+	         "Mutations applied for coordinators."},
+	        {M_COUNTER, "colonnade_replica_mutation_failures_total",
+	         "Mutations refused (malformed, unknown table, store error)."},
+	        {M_COUNTER, "colonnade_replica_reads_total",
+	         "Reads served for coordinators (data, digest, range)."},
+	};
+	const double v[] = {
+	        (double)vs.mutations,
+	        (double)vs.mutation_fails,
+	        (double)(vs.reads + vs.digests + vs.range_reads),
+	};
+	METRICS(out, defs, v);
+}
+
+/* This endpoint's own cost. */
+static void m_admin(struct buf *out, struct node *n)
+{
+	struct admin_stats as;
+	admin_get_stats(n->admin, &as);
+	static const struct metric_def defs[] = {
+	        {M_COUNTER, "colonnade_admin_requests_total", "Admin HTTP requests."},
+	        {M_COUNTER, "colonnade_admin_handler_seconds_total",
+	         "Time spent answering admin requests."},
+	};
+	const double v[] = {
+	        (double)as.requests,
+	        (double)as.handler_us / 1e6,
+	};
+	METRICS(out, defs, v);
+}
+
+/* Every TCP connection of the node's loop (core/net.h). */
+static void m_net(struct buf *out, struct node *n)
+{
+	struct net_loop_stats ns;
+	net_loop_get_stats(n->net, &ns);
+	static const struct metric_def defs[] = {
+	        {M_GAUGE, "colonnade_net_connections",
+	         "Open TCP connections (CQL clients and internode)."},
+	        {M_COUNTER, "colonnade_net_bytes_received_total", "Bytes read from sockets."},
+	        {M_COUNTER, "colonnade_net_bytes_sent_total", "Bytes written to sockets."},
+	        {M_COUNTER, "colonnade_net_frames_received_total", "Frames received."},
+	        {M_COUNTER, "colonnade_net_flushes_total", "write(2) calls (coalesced frames)."},
+	        {M_GAUGE, "colonnade_net_send_queue_bytes",
+	         "Output bytes queued on all connections."},
+	        {M_COUNTER, "colonnade_net_writes_refused_total",
+	         "Writes refused because a connection's send queue was full."},
+	        {M_COUNTER, "colonnade_net_bad_input_closes_total",
+	         "Connections closed for oversized or malformed frames."},
+	};
+	const double v[] = {
+	        (double)ns.conns_open,     (double)ns.bytes_in,
+	        (double)ns.bytes_out,      (double)ns.frames_in,
+	        (double)ns.flushes,        (double)ns.queued,
+	        (double)ns.writes_refused, (double)(ns.oversized + ns.proto_errors),
+	};
+	METRICS(out, defs, v);
+}
+
+/* Gossip rounds and the failure detector (gossip/gossiper.h). */
+static void m_gossip(struct buf *out, struct node *n)
+{
+	if (!n->gossiper)
+		return;
+	struct gossiper_stats gs;
+	gossiper_get_stats(n->gossiper, &gs);
+	static const struct metric_def defs[] = {
+	        {M_COUNTER, "colonnade_gossip_rounds_total", "Gossip rounds run."},
+	        {M_COUNTER, "colonnade_gossip_bytes_sent_total",
+	         "Gossip payload bytes sent (SYN, ACK, ACK2)."},
+	        {M_COUNTER, "colonnade_gossip_syn_received_total", "GOSSIP_SYN received."},
+	        {M_COUNTER, "colonnade_gossip_convictions_total",
+	         "Endpoints convicted by the failure detector."},
+	        {M_COUNTER, "colonnade_gossip_local_pauses_total",
+	         "Rounds where a local pause suspended convictions."},
+	        {M_GAUGE, "colonnade_gossip_endpoints", "Endpoints known, this one included."},
+	        {M_GAUGE, "colonnade_gossip_live_endpoints", "Peers currently UP."},
+	};
+	const double v[] = {
+	        (double)gs.rounds,
+	        (double)gs.bytes_out,
+	        (double)gs.syn_in,
+	        (double)gs.convictions,
+	        (double)gs.local_pauses,
+	        (double)gossiper_endpoint_count(n->gossiper),
+	        (double)gossiper_live_count(n->gossiper),
+	};
+	METRICS(out, defs, v);
+}
+
+/* Internode messages (gossip/messaging.h), with the send queue per peer. */
+static void m_messaging(struct buf *out, struct node *n)
+{
+	if (!n->msg)
+		return;
+	struct messaging_stats ms;
+	messaging_get_stats(n->msg, &ms);
+	static const struct metric_def defs[] = {
+	        {M_COUNTER, "colonnade_messaging_messages_received_total",
+	         "Internode messages received."},
+	        {M_COUNTER, "colonnade_messaging_messages_sent_total", "Internode messages sent."},
+	        {M_COUNTER, "colonnade_messaging_timeouts_total",
+	         "Internode requests that timed out."},
+	        {M_COUNTER, "colonnade_messaging_dropped_total",
+	         "Internode messages dropped (queue full or lost connection)."},
+	        {M_COUNTER, "colonnade_messaging_refused_handshakes_total",
+	         "Handshakes refused (other cluster or version)."},
+	        {M_COUNTER, "colonnade_messaging_bad_frames_total",
+	         "Inbound connections closed for malformed input."},
+	        {M_GAUGE, "colonnade_messaging_send_queue_bytes",
+	         "Internode bytes queued, all peers."},
+	};
+	const double v[] = {
+	        (double)ms.msgs_in,      (double)ms.msgs_out,           (double)ms.timeouts,
+	        (double)ms.dropped,      (double)ms.refused_handshakes, (double)ms.bad_frames,
+	        (double)ms.queued_bytes,
+	};
+	METRICS(out, defs, v);
+	buf_printf(out, "# HELP colonnade_messaging_peer_send_queue_bytes Internode bytes "
+	                "queued per peer.\n# TYPE "
+	                "colonnade_messaging_peer_send_queue_bytes gauge\n");
+	messaging_foreach_peer(n->msg, peer_queue_metric, out);
+}
+
+/* The CQL native-protocol server (transport/cqlserver.h). */
+static void m_cql(struct buf *out, struct node *n)
+{
+	if (!n->cql)
+		return;
+	struct cqlserver_stats cs;
+	cqlserver_get_stats(n->cql, &cs);
+	static const struct metric_def defs[] = {
+	        {M_GAUGE, "colonnade_cql_connections", "Open CQL client connections."},
+	        {M_COUNTER, "colonnade_cql_requests_total", "CQL frames handled."},
+	        {M_COUNTER, "colonnade_cql_errors_total", "CQL ERROR responses sent."},
+	        {M_COUNTER, "colonnade_cql_protocol_errors_total",
+	         "CQL connections closed for bad frames."},
+	        {M_GAUGE, "colonnade_cql_inflight_requests", "CQL requests being executed."},
+	};
+	const double v[] = {
+	        (double)cs.conns_open,      (double)cs.requests, (double)cs.errors,
+	        (double)cs.protocol_errors, (double)cs.inflight,
+	};
+	METRICS(out, defs, v);
+}
+
+int node_h_metrics(void *ctx, const char *query, struct buf *out, const char **ctype)
+{
+	(void)query;
+	static void (*const parts[])(struct buf *, struct node *) = {
+	        m_node,    m_storage, m_ring, m_schema, m_proxy,     m_coordinated,
+	        m_replica, m_admin,   m_net,  m_gossip, m_messaging, m_cql,
+	};
+	*ctype = "text/plain; version=0.0.4; charset=utf-8";
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		parts[i](out, ctx);
+	return 200;
+}
