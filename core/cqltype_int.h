@@ -1,0 +1,66 @@
+/*
+ * cqltype_int.h — what the cqltype files share beyond cqltype.h: arbitrary
+ * precision helpers, float loads, date/time part parsers and the short type
+ * name for messages.  Only core/cqltype*.c and their tests include it.
+ *
+ * The files, one concern each (the face is cqltype.h):
+ *   cqltype.c          type descriptors, type text, protocol [option]s, validation
+ *   cqltype_order.c    varint/decimal arithmetic, comparison, the ordered encoding
+ *   cqltype_text.c     timestamps in text, rendering values as CQL literals
+ *   cqltype_literal.c  CQL literals to values, collection values from items
+ */
+#ifndef COLONNADE_CORE_CQLTYPE_INT_H
+#define COLONNADE_CORE_CQLTYPE_INT_H
+
+#include "core/cqltype.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+/* The largest time of day: 23:59:59.999999999 in ns. */
+#define TIME_MAX_NS 86399999999999LL
+
+/* A short printable name of t into dst (cap bytes), for error messages; returns dst. */
+const char *cqlt_tname(const struct cqltype *t, char *dst, size_t cap);
+
+/* ---- arbitrary precision (cqltype_order.c); magnitudes are big-endian, no leading zeros ---- */
+
+/* Magnitude of a two's complement varint into out; returns the sign. */
+int cqlt_varint_magnitude(const uint8_t *p, size_t len, struct buf *out);
+/* Two's complement (minimal) of sign * magnitude, appended to out. */
+void cqlt_varint_from_magnitude(int sign, const uint8_t *m, size_t mlen, struct buf *out);
+/* Decimal digits ('0'..'9', no leading zeros, "" for zero) of a magnitude. */
+int cqlt_magnitude_to_digits(const uint8_t *m, size_t mlen, struct buf *digits);
+/* Magnitude bytes of a decimal digit string. */
+int cqlt_digits_to_magnitude(const char *d, size_t n, struct buf *out);
+
+/* ---- float and double values (big-endian IEEE 754) ---- */
+
+static inline double load_float(const uint8_t *p)
+{
+	uint32_t u = be32_load(p);
+	float f;
+	memcpy(&f, &u, 4);
+	return f;
+}
+
+static inline double load_double(const uint8_t *p)
+{
+	uint64_t u = be64_load(p);
+	double d;
+	memcpy(&d, &u, 8);
+	return d;
+}
+
+/* ---- date and time text (cqltype_text.c) ---- */
+
+/* "yyyy-mm-dd" (year may have a sign and more digits) at s[*i] -> days since epoch. */
+bool cqlt_parse_date_part(const char *s, size_t len, size_t *i, int64_t *days);
+/* "hh:mm[:ss[.fffffffff]]" at s[*i] -> ns since midnight. */
+bool cqlt_parse_time_part(const char *s, size_t len, size_t *i, bool need_seconds, int64_t *ns);
+/* s is one or more decimal digits, after an optional sign when allow_sign. */
+bool cqlt_all_digits(const char *s, size_t len, bool allow_sign);
+/* s is a whole signed decimal integer that fits in 64 bits. */
+bool cqlt_parse_i64(const char *s, size_t len, int64_t *out);
+
+#endif
