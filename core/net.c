@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -167,6 +169,81 @@ void net_addr_host(const struct net_addr *a, char *buf, size_t len)
 		          (socklen_t)len);
 	else
 		snprintf(buf, len, "?");
+}
+
+void net_addr_set_port(struct net_addr *a, uint16_t port)
+{
+	if (a->ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&a->ss)->sin_port = htons(port);
+	else if (a->ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&a->ss)->sin6_port = htons(port);
+}
+
+static bool sockaddr_is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr) ||
+		       IN6_IS_ADDR_LINKLOCAL(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+	return true;
+}
+
+static int sockaddr_host(const struct sockaddr *sa, char *out, size_t cap)
+{
+	const void *src = sa->sa_family == AF_INET
+	                          ? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
+	                          : (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+	return inet_ntop(sa->sa_family, src, out, (socklen_t)cap) ? 0 : COL_EINVAL;
+}
+
+/* The first non-loopback address of `family` the host name resolves to. */
+static int own_by_name(const char *name, int family, char *out, size_t cap)
+{
+	struct addrinfo hints, *res = NULL;
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = family;
+	hints.ai_socktype = SOCK_STREAM;
+	if (getaddrinfo(name, NULL, &hints, &res) != 0)
+		return COL_ENOTFOUND;
+	int rc = COL_ENOTFOUND;
+	for (struct addrinfo *ai = res; ai && rc; ai = ai->ai_next)
+		if (!sockaddr_is_loopback(ai->ai_addr))
+			rc = sockaddr_host(ai->ai_addr, out, cap);
+	freeaddrinfo(res);
+	return rc;
+}
+
+/* The first non-loopback address of `family` on an interface that is up. */
+static int own_by_interface(int family, char *out, size_t cap)
+{
+	struct ifaddrs *ifs = NULL;
+	if (getifaddrs(&ifs) != 0)
+		return COL_ENOTFOUND;
+	int rc = COL_ENOTFOUND;
+	for (struct ifaddrs *i = ifs; i && rc; i = i->ifa_next)
+		if (i->ifa_addr && i->ifa_addr->sa_family == family && (i->ifa_flags & IFF_UP) &&
+		    !(i->ifa_flags & IFF_LOOPBACK) && !sockaddr_is_loopback(i->ifa_addr))
+			rc = sockaddr_host(i->ifa_addr, out, cap);
+	freeifaddrs(ifs);
+	return rc;
+}
+
+int net_own_address(char *out, size_t cap, struct cerr *err)
+{
+	char name[256];
+	if (gethostname(name, sizeof(name)) != 0)
+		name[0] = 0;
+	name[sizeof(name) - 1] = 0;
+	if (name[0] && (own_by_name(name, AF_INET, out, cap) == 0 ||
+	                own_by_name(name, AF_INET6, out, cap) == 0))
+		return COL_OK;
+	if (own_by_interface(AF_INET, out, cap) == 0 || own_by_interface(AF_INET6, out, cap) == 0)
+		return COL_OK;
+	return cerr_set(err, COL_ENOTFOUND,
+	                "no address of our own: host name '%s' resolves to no non-loopback "
+	                "address and no interface that is up has one",
+	                name);
 }
 
 uint16_t net_addr_port(const struct net_addr *a)

@@ -79,10 +79,20 @@ void net_addr_format(const struct net_addr *a, char *buf, size_t len);
 /* The host part only ("127.0.3.1", "::1"). */
 void net_addr_host(const struct net_addr *a, char *buf, size_t len);
 uint16_t net_addr_port(const struct net_addr *a);
+void net_addr_set_port(struct net_addr *a, uint16_t port);
 /* Same family, host and port. */
 bool net_addr_equal(const struct net_addr *a, const struct net_addr *b);
 /* Same family and host (ports ignored). */
 bool net_addr_same_host(const struct net_addr *a, const struct net_addr *b);
+
+/*
+ * This host's own address, for `listen_address: auto` (a container's address
+ * on its network): what the host name resolves to, first IPv4 then IPv6,
+ * loopback skipped (Debian maps the host name to 127.0.1.1); failing that,
+ * the first non-loopback address of an interface that is up.  Blocks on the
+ * resolver once.  0, or COL_ENOTFOUND with what was tried in err.
+ */
+int net_own_address(char *out, size_t cap, struct cerr *err);
 
 /* ---- connections ---------------------------------------------------------------------------- */
 

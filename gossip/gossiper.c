@@ -83,8 +83,9 @@ struct seed {
 	uint16_t port;
 	bool numeric;           /* an address: no lookup */
 	struct seed_lookup *lk; /* the lookup for the next try, or NULL */
-	struct net_addr last;   /* last resolution (port 0), for "is this peer a seed" */
-	bool resolved;
+	/* Every address of the last resolution, port set; 0 = none (yet, or any more). */
+	struct net_addr addrs[GOSSIP_SEED_MAX_ADDRS];
+	unsigned n_addrs;
 	bool failing; /* last resolution failed (logged once per change) */
 };
 
@@ -122,6 +123,8 @@ struct rstate {
 
 struct gossiper {
 	struct messaging *m;
+	gossip_resolve_fn resolve; /* NULL: getaddrinfo_a */
+	void *resolve_ctx;
 	struct ev_loop *loop;
 	unsigned interval_ms;
 	char *partitioner;
@@ -936,37 +939,23 @@ static void seed_lookup_abandon(struct seed_lookup *lk)
 }
 
 static uint16_t seed_port(const struct gossiper *g, const struct seed *s)
-
 {
 	return s->port ? s->port : net_addr_port(messaging_listen_addr(g->m));
 }
 
-static void addr_set_port(struct net_addr *a, uint16_t port)
-{
-	if (a->ss.ss_family == AF_INET)
-		((struct sockaddr_in *)&a->ss)->sin_port = htons(port);
-	else if (a->ss.ss_family == AF_INET6)
-		((struct sockaddr_in6 *)&a->ss)->sin6_port = htons(port);
-}
-
 static bool is_seed(const struct gossiper *g, const struct net_addr *a)
 {
-	for (unsigned i = 0; i < g->n_seeds; i++) {
-		const struct seed *s = &g->seeds[i];
-		if (!s->resolved)
-			continue;
-		struct net_addr sa = s->last;
-		addr_set_port(&sa, seed_port(g, s));
-		if (net_addr_equal(&sa, a))
-			return true;
-	}
+	for (unsigned i = 0; i < g->n_seeds; i++)
+		for (unsigned k = 0; k < g->seeds[i].n_addrs; k++)
+			if (net_addr_equal(&g->seeds[i].addrs[k], a))
+				return true;
 	return false;
 }
 
 /* Start resolving s->host for the next try (if no lookup is in flight). */
 static void seed_lookup_start(struct gossiper *g, struct seed *s)
 {
-	if (s->numeric || s->lk)
+	if (s->numeric || s->lk || g->resolve)
 		return;
 	size_t n = strlen(s->host) + 1;
 	struct seed_lookup *lk = calloc(1, sizeof(*lk) + n);
@@ -991,39 +980,61 @@ static void seed_lookup_start(struct gossiper *g, struct seed *s)
 	s->lk = lk;
 }
 
-/* Take the result of a finished lookup, if any. */
+/* A resolution's outcome: the new address set, or the reason there is none. */
+static void seed_resolved(struct gossiper *g, struct seed *s, unsigned n, const char *why)
+{
+	s->n_addrs = n; /* a name that went away no longer names those addresses */
+	if (n > 0) {
+		if (s->failing)
+			log_info(MOD, "seed %s resolves again (%u address%s)", s->host, n,
+			         n == 1 ? "" : "es");
+		s->failing = false;
+		return;
+	}
+	g->st.seed_resolve_failures++;
+	if (!s->failing)
+		log_warn(MOD, "seed %s: cannot resolve it: %s; will try again", s->host, why);
+	s->failing = true;
+}
+
+/* Take the result of a finished lookup, if any: every IPv4 and IPv6 address, once each. */
 static void seed_lookup_collect(struct gossiper *g, struct seed *s)
 {
+	if (g->resolve && !s->numeric) {
+		struct net_addr got[GOSSIP_SEED_MAX_ADDRS];
+		int n = g->resolve(g->resolve_ctx, s->host, got, GOSSIP_SEED_MAX_ADDRS);
+		unsigned k = 0;
+		for (int i = 0; i < n && i < GOSSIP_SEED_MAX_ADDRS; i++) {
+			s->addrs[k] = got[i];
+			net_addr_set_port(&s->addrs[k++], seed_port(g, s));
+		}
+		seed_resolved(g, s, k, "the resolver found no address");
+		return;
+	}
 	if (!s->lk)
 		return;
 	int e = gai_error(&s->lk->cb);
 	if (e == EAI_INPROGRESS)
 		return;
-	struct addrinfo *res = s->lk->cb.ar_result, *pick = NULL;
-	for (struct addrinfo *ai = e == 0 ? res : NULL; ai; ai = ai->ai_next) {
-		if (ai->ai_family == AF_INET) {
-			pick = ai;
-			break;
-		}
-		if (ai->ai_family == AF_INET6 && !pick)
-			pick = ai;
+	struct addrinfo *res = s->lk->cb.ar_result;
+	unsigned n = 0;
+	for (struct addrinfo *ai = e == 0 ? res : NULL; ai && n < GOSSIP_SEED_MAX_ADDRS;
+	     ai = ai->ai_next) {
+		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
+		    ai->ai_addrlen > sizeof(s->addrs[0].ss))
+			continue;
+		struct net_addr a;
+		memset(&a, 0, sizeof(a));
+		memcpy(&a.ss, ai->ai_addr, ai->ai_addrlen);
+		a.len = ai->ai_addrlen;
+		net_addr_set_port(&a, seed_port(g, s));
+		bool dup = false;
+		for (unsigned k = 0; k < n && !dup; k++)
+			dup = net_addr_equal(&s->addrs[k], &a);
+		if (!dup)
+			s->addrs[n++] = a;
 	}
-	if (pick && pick->ai_addrlen <= sizeof(s->last.ss)) {
-		memset(&s->last, 0, sizeof(s->last));
-		memcpy(&s->last.ss, pick->ai_addr, pick->ai_addrlen);
-		s->last.len = pick->ai_addrlen;
-		if (s->failing)
-			log_info(MOD, "seed %s resolves again", s->host);
-		s->failing = false;
-		s->resolved = true;
-	} else {
-		g->st.seed_resolve_failures++;
-		if (!s->failing)
-			log_warn(MOD, "seed %s: cannot resolve it: %s; will try again", s->host,
-			         e ? gai_strerror(e) : "no IPv4/IPv6 address");
-		s->failing = true;
-		s->resolved = false; /* a name that went away no longer names that address */
-	}
+	seed_resolved(g, s, n, e ? gai_strerror(e) : "no IPv4/IPv6 address");
 	if (res)
 		freeaddrinfo(res);
 	free(s->lk);
@@ -1031,27 +1042,36 @@ static void seed_lookup_collect(struct gossiper *g, struct seed *s)
 }
 
 /*
- * Gossip to one seed, starting at a random one.  A name is looked up again at
- * every try: the try uses the address found by the previous lookup and starts
- * the next one, so resolution never blocks the loop and a seed that moved is
- * found one try later.
+ * Gossip to one seed address, picked at random among every address of every
+ * seed that is not us.  Names are looked up again at every try: the try uses
+ * the addresses found by the previous lookups and starts the next ones, so
+ * resolution never blocks the loop and a seed that moved is found one try
+ * later; a name with several addresses (a DNS round robin, a service name
+ * standing for all the seeds of a datacenter) contributes all of them.
  */
 static bool gossip_to_seed(struct gossiper *g)
 {
-	const struct net_addr *self = messaging_listen_addr(g->m);
-	unsigned start = rng_below(g, g->n_seeds);
-	for (unsigned k = 0; k < g->n_seeds; k++) {
-		struct seed *s = &g->seeds[(start + k) % g->n_seeds];
+	unsigned total = 0;
+	for (unsigned i = 0; i < g->n_seeds; i++) {
+		struct seed *s = &g->seeds[i];
 		seed_lookup_collect(g, s);
 		seed_lookup_start(g, s);
-		if (!s->resolved)
-			continue;
-		struct net_addr a = s->last;
-		addr_set_port(&a, seed_port(g, s));
-		if (net_addr_equal(&a, self))
-			continue; /* we are this seed */
-		send_syn(g, &a);
-		return true;
+		for (unsigned k = 0; k < s->n_addrs; k++)
+			total += !messaging_is_own_addr(g->m, &s->addrs[k]);
+	}
+	if (total == 0)
+		return false;
+	unsigned pick = rng_below(g, total);
+	for (unsigned i = 0; i < g->n_seeds; i++) {
+		struct seed *s = &g->seeds[i];
+		for (unsigned k = 0; k < s->n_addrs; k++) {
+			if (messaging_is_own_addr(g->m, &s->addrs[k]))
+				continue; /* we are this seed */
+			if (pick-- == 0) {
+				send_syn(g, &s->addrs[k]);
+				return true;
+			}
+		}
 	}
 	return false;
 }
@@ -1059,15 +1079,13 @@ static bool gossip_to_seed(struct gossiper *g)
 /* Every seed is us: a one-node cluster (or the first seed), alone by design. */
 static bool seeds_all_self(const struct gossiper *g)
 {
-	const struct net_addr *self = messaging_listen_addr(g->m);
 	for (unsigned i = 0; i < g->n_seeds; i++) {
 		const struct seed *s = &g->seeds[i];
-		if (!s->resolved)
+		if (s->n_addrs == 0)
 			return false;
-		struct net_addr a = s->last;
-		addr_set_port(&a, seed_port(g, s));
-		if (!net_addr_equal(&a, self))
-			return false;
+		for (unsigned k = 0; k < s->n_addrs; k++)
+			if (!messaging_is_own_addr(g->m, &s->addrs[k]))
+				return false;
 	}
 	return true;
 }
@@ -1186,6 +1204,8 @@ int gossiper_new(const struct gossiper_config *cfg, struct gossiper **out, struc
 	if (!g)
 		return cerr_set(err, COL_ENOMEM, "gossiper: out of memory");
 	g->m = cfg->messaging;
+	g->resolve = cfg->resolve;
+	g->resolve_ctx = cfg->resolve_ctx;
 	g->loop = messaging_ev(g->m);
 	g->interval_ms = cfg->interval_ms ? cfg->interval_ms : DEF_INTERVAL_MS;
 	g->max_endpoints = cfg->max_endpoints ? cfg->max_endpoints : DEF_MAX_ENDPOINTS;
@@ -1215,9 +1235,10 @@ int gossiper_new(const struct gossiper_config *cfg, struct gossiper **out, struc
 		g->seeds[i].host = strdup(cfg->seeds[i].host);
 		g->seeds[i].port = cfg->seeds[i].port;
 		if (g->seeds[i].host &&
-		    net_addr_parse(g->seeds[i].host, 0, &g->seeds[i].last, NULL) == COL_OK) {
+		    net_addr_parse(g->seeds[i].host, 0, &g->seeds[i].addrs[0], NULL) == COL_OK) {
 			g->seeds[i].numeric = true;
-			g->seeds[i].resolved = true;
+			g->seeds[i].n_addrs = 1;
+			net_addr_set_port(&g->seeds[i].addrs[0], seed_port(g, &g->seeds[i]));
 		}
 		g->n_seeds++;
 		if (!g->seeds[i].host) {
@@ -1230,7 +1251,7 @@ int gossiper_new(const struct gossiper_config *cfg, struct gossiper **out, struc
 	self->self = true;
 	self->alive = true;
 	self->host = *messaging_host_id(g->m);
-	ep_set_addr(self, messaging_listen_addr(g->m));
+	ep_set_addr(self, messaging_broadcast_addr(g->m));
 	self->generation = cfg->generation;
 	self->heartbeat = ++g->version;
 	fd_window_init(&self->fdw);

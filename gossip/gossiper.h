@@ -20,14 +20,15 @@
  * bumps its heartbeat and sends a SYN (digests of everything it knows) to one
  * random live peer; to one unreachable peer with probability U / (L + 1);
  * and, if it did not just talk to a seed or knows fewer live peers than there
-  * are seeds, to a random seed with probability S / (L + U) (always when no
+ * are seeds, to a random seed with probability S / (L + U) (always when no
  * peer is live).  Seeds are host names or addresses; names are looked up again
  * at every try, asynchronously (getaddrinfo_a: DNS never blocks the loop; a
- * try uses the previous lookup's answer), so a seed container that came back
- * at another address is still found; a
-
- * node that reaches no seed keeps trying and says so in the log with growing
- * intervals, rather than exiting.  Then it runs the failure detector
+ * try uses the previous lookup's answers), so a seed container that came back
+ * at another address is still found.  Every address a name resolves to is a
+ * seed address (a try picks one of all of them at random), and an address
+ * that is our own listen or broadcast address is skipped.  A node that
+ * reaches no seed keeps trying and says so in the log with growing intervals,
+ * rather than exiting.  Then it runs the failure detector
  * (gossip/failure_detector.h) over every endpoint.
  *
  * Liveness: an endpoint is UP once a newer heartbeat arrived AND it answered
@@ -106,6 +107,16 @@ struct gossip_seed {
 	uint16_t port;
 };
 
+/* Addresses one seed name contributes at most. */
+#define GOSSIP_SEED_MAX_ADDRS 16
+
+/*
+ * A synchronous resolver standing in for the asynchronous system one (tests
+ * give names the address sets they need): fill at most `cap` addresses of
+ * `name` (ports ignored) and return how many, 0 when it names nothing.
+ */
+typedef int (*gossip_resolve_fn)(void *ctx, const char *name, struct net_addr *out, unsigned cap);
+
 struct gossiper_config {
 	struct messaging *messaging;     /* required: cluster name, host id, listen address */
 	int64_t generation;              /* required, > 0: see gossiper_next_generation() */
@@ -114,9 +125,11 @@ struct gossiper_config {
 	unsigned max_local_pause_ms;     /* pause guard [5 x interval] */
 	const struct gossip_seed *seeds; /* copied */
 	unsigned n_seeds;
-	const char *partitioner; /* must match among peers ["Murmur3Partitioner"] */
-	unsigned max_endpoints;  /* endpoints tracked at most [1024] */
-	uint64_t rng_seed;       /* 0 = from the clock and address */
+	const char *partitioner;   /* must match among peers ["Murmur3Partitioner"] */
+	unsigned max_endpoints;    /* endpoints tracked at most [1024] */
+	uint64_t rng_seed;         /* 0 = from the clock and address */
+	gossip_resolve_fn resolve; /* NULL = getaddrinfo_a (the system's resolver) */
+	void *resolve_ctx;
 };
 
 /*

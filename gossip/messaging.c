@@ -542,7 +542,7 @@ static void peer_connect(struct messaging_peer *p)
 	size_t mark0;
 	struct buf *b = net_conn_wbuf(c, &mark0);
 	size_t mark = msg_frame_begin(b, VERB_HANDSHAKE, 0);
-	msg_handshake_encode(b, m->cluster, &m->cfg.host_id, &m->cfg.listen, HANDSHAKE_OK, "");
+	msg_handshake_encode(b, m->cluster, &m->cfg.host_id, &m->cfg.broadcast, HANDSHAKE_OK, "");
 	if (msg_frame_end(&m->codec, b, mark, 0) != COL_OK ||
 	    net_conn_wcommit(c, mark0) != COL_OK) {
 		net_conn_close(c, COL_ENOMEM, "cannot queue the handshake");
@@ -847,7 +847,7 @@ static int in_handshake(struct messaging *m, struct inbound *ib, const struct ms
 		return COL_EPROTO;
 	}
 	if (status == HANDSHAKE_OK && host_id_equal(&h.host_id, &m->cfg.host_id) &&
-	    !net_addr_equal(&ib->from, &m->cfg.listen)) {
+	    !messaging_is_own_addr(m, &ib->from)) {
 		char hs[HOST_ID_STRLEN];
 		host_id_format(&h.host_id, hs);
 		status = HANDSHAKE_SAME_HOST_ID;
@@ -861,7 +861,7 @@ static int in_handshake(struct messaging *m, struct inbound *ib, const struct ms
 	size_t mark0;
 	struct buf *b = net_conn_wbuf(ib->c, &mark0);
 	size_t mark = msg_frame_begin(b, VERB_HANDSHAKE, 0);
-	msg_handshake_encode(b, m->cluster, &m->cfg.host_id, &m->cfg.listen, status, reason);
+	msg_handshake_encode(b, m->cluster, &m->cfg.host_id, &m->cfg.broadcast, status, reason);
 	/* The handshake answer carries RESPONSE; its id 0 is allowed only for this verb. */
 	if (msg_frame_end(&m->codec, b, mark, MSG_F_RESPONSE) == COL_OK)
 		(void)net_conn_wcommit(ib->c, mark0);
@@ -1063,6 +1063,10 @@ int messaging_new(struct net_loop *nl, const struct messaging_config *cfg, struc
 	/* The bound address (a test may ask for port 0). */
 	c->listen = *net_server_addr(m->srv);
 	net_addr_format(&c->listen, m->listen_str, sizeof(m->listen_str));
+	if (c->broadcast.len == 0)
+		c->broadcast = c->listen;
+	else if (net_addr_port(&c->broadcast) == 0)
+		net_addr_set_port(&c->broadcast, net_addr_port(&c->listen));
 	*out = m;
 	return COL_OK;
 }
@@ -1179,6 +1183,16 @@ const struct net_addr *messaging_listen_addr(const struct messaging *m)
 {
 	return &m->cfg.listen;
 }
+const struct net_addr *messaging_broadcast_addr(const struct messaging *m)
+{
+	return &m->cfg.broadcast;
+}
+
+bool messaging_is_own_addr(const struct messaging *m, const struct net_addr *a)
+{
+	return net_addr_equal(a, &m->cfg.listen) || net_addr_equal(a, &m->cfg.broadcast);
+}
+
 const struct host_id *messaging_host_id(const struct messaging *m)
 {
 	return &m->cfg.host_id;

@@ -20,8 +20,11 @@
  * accepted before it.  Messages are pipelined behind the handshake (no round
  * trip on reconnect).
  *
- * Peers are identified by listen address; a peer's host id is known once a
- * handshake passed either way.  A peer object is created on the first send
+ * The handshake carries the address peers should use for us: the broadcast
+ * address (cfg.broadcast; len 0 = the listen address, port 0 = the listen
+ * port), which behind NAT is not the one we bind (a container's published or
+ * public address).  Peers are identified by that address; a peer's host id
+ * is known once a handshake passed either way.  A peer object is created on the first send
  * and lives until messaging_forget_peer() or messaging_free().
  *
  * Queues are bounded.  Messages for a connected (or connecting) peer are
@@ -131,6 +134,7 @@ struct messaging_config {
 	const char *cluster_name;    /* required; copied */
 	struct host_id host_id;      /* required: ours */
 	struct net_addr listen;      /* required: bind address for the server and our sources */
+	struct net_addr broadcast;   /* announced to peers (NAT: the public side) [listen] */
 	size_t max_message;          /* largest body, compressed or not [16 MiB] */
 	size_t peer_queue_bytes;     /* per-connection output cap [64 MiB] */
 	size_t pending_bytes;        /* per-peer queue while in backoff [4 MiB] */
@@ -160,6 +164,10 @@ int messaging_new(struct net_loop *nl, const struct messaging_config *cfg, struc
  */
 void messaging_free(struct messaging *m);
 const struct net_addr *messaging_listen_addr(const struct messaging *m);
+/* The address we announce (cfg.broadcast, or the listen address). */
+const struct net_addr *messaging_broadcast_addr(const struct messaging *m);
+/* Is `a` one of our own addresses (listen or broadcast, port included)? */
+bool messaging_is_own_addr(const struct messaging *m, const struct net_addr *a);
 const struct host_id *messaging_host_id(const struct messaging *m);
 const char *messaging_cluster_name(const struct messaging *m);
 struct ev_loop *messaging_ev(const struct messaging *m);

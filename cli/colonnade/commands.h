@@ -19,5 +19,6 @@ int cmd_describecluster(int argc, char **argv);
 int cmd_ring(int argc, char **argv);
 int cmd_getendpoints(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
+int cmd_health(int argc, char **argv);
 
 #endif

@@ -34,6 +34,8 @@ static const struct command commands[] = {
          "the replicas of a partition key (composite keys as a:b)"},
         {"dump", cmd_dump, "dump <keyspace> <table> <key> [-h host[:port]] [--json]",
          "what one node stores of a partition: cells, timestamps, TTLs, tombstones"},
+        {"health", cmd_health, "health [-h host[:port]] [--timeout SECONDS]",
+         "exit 0 when the node is UN in its own view and answers CQL (healthcheck)"},
         {"bench", bench_main, "bench WORKLOAD [options]",
          "load generator: throughput and honest latency (docs/BENCH.md)"},
         {"version", cmd_version, "version", "print the version"},

@@ -11,6 +11,7 @@
  * failed in -e / -f / piped mode (cqlsh's batch-mode rule).
  */
 #include "cli/cqlish/shell.h"
+#include "core/net.h"
 #include "cli/lib/cqlcomplete.h"
 #include "cli/lib/cqlfmt.h"
 #include "cli/lib/cqlsplit.h"
@@ -48,7 +49,8 @@ static void usage(FILE *f)
 	      "  --version                print the version and exit\n"
 	      "  -h, --help               this help\n\n"
 	      "Connects to 127.0.0.1:9042 by default; $CQLISH_HOST and $CQLISH_PORT change the\n"
-	      "default.  A host given on the command line wins.\n",
+	      "default.  A host given on the command line wins.  The host 'auto' is this\n"
+	      "host's own address (a container's, where its node listens).\n",
 	      f);
 }
 
@@ -408,6 +410,13 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	struct cerr err = {0};
+	if (!strcmp(sh->host, "auto") && net_own_address(sh->host, sizeof(sh->host), &err)) {
+		fprintf(stderr, "cqlish: host auto: %s\n", err.msg);
+		shell_release(sh);
+		if (in)
+			fclose(in);
+		return 1;
+	}
 	if (shell_connect(sh, &err) != COL_OK) {
 		fprintf(stderr, "Connection error: %s\n", err.msg);
 		shell_release(sh);

@@ -2,6 +2,7 @@
  * admin_client.c — blocking HTTP/1.0 GET with a deadline, over one socket.
  */
 #include "cli/lib/admin_client.h"
+#include "core/net.h"
 
 #include "core/buf.h"
 #include "core/clock.h"
@@ -53,6 +54,13 @@ int admin_target_parse(const char *spec, uint16_t default_port, struct admin_tar
 		if (errno || end == port || *end || p < 1 || p > 65535)
 			return cerr_set(err, COL_EINVAL, "host '%s': port must be 1..65535", spec);
 		t.port = (uint16_t)p;
+	}
+	if (!strcmp(host, "auto")) {
+		/* This host's own address: where a node with listen_address auto listens. */
+		if (net_own_address(t.host, sizeof(t.host), err))
+			return COL_EINVAL;
+		*out = t;
+		return 0;
 	}
 	if (strlen(host) >= sizeof(t.host))
 		return cerr_set(err, COL_EINVAL, "host '%.40s...' is too long", spec);

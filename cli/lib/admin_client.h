@@ -33,7 +33,9 @@ struct admin_target {
 
 /*
  * Parse "-h" syntax: "host", "host:port", "[v6]" or "[v6]:port" (a bare IPv6
- * address with several colons has no port).  0, or COL_EINVAL with a message.
+ * address with several colons has no port).  "auto" is this host's own address
+ * (net_own_address: a container's, where a node with listen_address auto is).  0, or COL_EINVAL
+ * with a message.
  */
 int admin_target_parse(const char *spec, uint16_t default_port, struct admin_target *out,
                        struct cerr *err);

@@ -296,14 +296,8 @@ void node_each_endpoint(struct node *n, node_endpoint_fn fn, void *ctx)
 	struct node_endpoint ep;
 	memset(&ep, 0, sizeof(ep));
 	ep.local = true;
-	/* The resolved form where the broadcast address is the bind address. */
-	snprintf(ep.address, sizeof(ep.address), "%s",
-	         strcmp(n->cfg.broadcast_address, n->cfg.listen_address) ? n->cfg.broadcast_address
-	                                                                 : n->listen_host);
-	snprintf(ep.rpc_address, sizeof(ep.rpc_address), "%s",
-	         strcmp(n->cfg.broadcast_rpc_address, n->cfg.rpc_address)
-	                 ? n->cfg.broadcast_rpc_address
-	                 : n->rpc_host);
+	snprintf(ep.address, sizeof(ep.address), "%s", n->broadcast_host);
+	snprintf(ep.rpc_address, sizeof(ep.rpc_address), "%s", n->broadcast_rpc_host);
 	memcpy(ep.host_id, n->id.host_id, 16);
 	ep.has_host_id = true;
 	snprintf(ep.dc, sizeof(ep.dc), "%s", n->cfg.dc);
@@ -459,7 +453,7 @@ int node_ring_addr(void *node, const struct ring *r, size_t idx, struct net_addr
 	bool self;
 	const struct gossip_endpoint *ep = ring_peer(n, r, idx, &self);
 	if (self)
-		return net_addr_parse(n->listen_host, (uint16_t)n->cfg.storage_port, out, NULL);
+		return net_addr_parse(n->broadcast_host, (uint16_t)n->cfg.storage_port, out, NULL);
 	if (!ep)
 		return COL_ENOTFOUND;
 	*out = *gossip_endpoint_addr(ep);
@@ -570,12 +564,18 @@ static int start_gossip(struct node *n, struct cerr *err)
 		cerr_prefix(err, "listen_address");
 		return COL_ECONFIG;
 	}
+	if (net_addr_parse(n->broadcast_host, (uint16_t)cfg->storage_port, &mc.broadcast, err)) {
+		cerr_prefix(err, "broadcast_address");
+		return COL_ECONFIG;
+	}
 	int rc = messaging_new(n->net, &mc, &n->msg, err);
 	if (rc)
 		return rc;
 	struct gossip_seed seeds[CONFIG_MAX_SEEDS];
 	for (int i = 0; i < cfg->n_seeds; i++) {
-		seeds[i].host = cfg->seeds[i].host;
+		/* `auto` is our own address: a node that is its own seed (one-node image). */
+		seeds[i].host =
+		        strcmp(cfg->seeds[i].host, "auto") ? cfg->seeds[i].host : n->broadcast_host;
 		seeds[i].port = cfg->seeds[i].port;
 	}
 	struct gossiper_config gc;
@@ -603,10 +603,7 @@ static int start_gossip(struct node *n, struct cerr *err)
 	    gossiper_set_app_state(n->gossiper, APP_TOKENS, n->tokens_value, n->tokens_value_len) ||
 	    gossiper_set_app_str(n->gossiper, APP_SCHEMA, schema) ||
 	    gossiper_set_app_str(n->gossiper, APP_LOAD, load) ||
-	    gossiper_set_app_str(n->gossiper, APP_RPC_ADDRESS,
-	                         strcmp(cfg->broadcast_rpc_address, cfg->rpc_address)
-	                                 ? cfg->broadcast_rpc_address
-	                                 : n->rpc_host) ||
+	    gossiper_set_app_str(n->gossiper, APP_RPC_ADDRESS, n->broadcast_rpc_host) ||
 	    gossiper_set_app_str(n->gossiper, APP_NATIVE_PORT, v) ||
 	    gossiper_set_app_str(n->gossiper, APP_RELEASE_VERSION, COLONNADE_VERSION) ||
 	    gossiper_set_app_str(n->gossiper, APP_STATUS, GOSSIP_STATUS_NORMAL))
@@ -627,9 +624,10 @@ static int start_gossip(struct node *n, struct cerr *err)
 	rc = gossiper_start(n->gossiper);
 	if (rc)
 		return cerr_set(err, rc, "gossip: cannot start");
-	log_info("node", "gossip on %s:%d every %lld ms, seeds:%s%s", n->listen_host,
-	         cfg->storage_port, (long long)cfg->gossip_interval_ms,
-	         cfg->n_seeds ? " " : " none", cfg->n_seeds ? cfg->seeds[0].host : "");
+	log_info("node", "gossip on %s:%d (announced as %s) every %lld ms, seeds:%s%s",
+	         n->listen_host, cfg->storage_port, n->broadcast_host,
+	         (long long)cfg->gossip_interval_ms, cfg->n_seeds ? " " : " none",
+	         cfg->n_seeds ? cfg->seeds[0].host : "");
 	return 0;
 }
 
@@ -765,12 +763,22 @@ static int start_cql(struct node *n, struct cerr *err)
 }
 
 /*
- * A bind address from the config: numeric as is, a host name resolved once
- * at start (containers name their hosts).  Errors name the key.
+ * An address from the config: numeric as is; `auto` is this host's own
+ * address (a container's address on its network, net_own_address()); a host
+ * name is resolved once at start (containers name their hosts).  Errors name
+ * the key.
  */
-static int resolve_bind(const char *key, const char *host, char *out, size_t cap, struct cerr *err)
+static int resolve_addr(const char *key, const char *host, char *out, size_t cap, struct cerr *err)
 {
 	struct net_addr a;
+	if (!strcmp(host, "auto")) {
+		if (net_own_address(out, cap, err)) {
+			cerr_prefix(err, "%s: auto", key);
+			return COL_ECONFIG;
+		}
+		log_info("node", "%s auto is %s", key, out);
+		return 0;
+	}
 	if (net_addr_parse(host, 0, &a, NULL) == 0 || net_addr_resolve(host, 0, &a, NULL) == 0) {
 		net_addr_host(&a, out, cap);
 		if (strcmp(out, host) != 0)
@@ -778,6 +786,40 @@ static int resolve_bind(const char *key, const char *host, char *out, size_t cap
 		return 0;
 	}
 	return cerr_set(err, COL_ECONFIG, "%s: cannot resolve '%s' to an address", key, host);
+}
+
+/*
+ * The four addresses.  A derived one (broadcast from listen, broadcast_rpc
+ * from rpc) that names the same text takes the resolved value as is, so
+ * `auto` or a name is looked up once.
+ */
+static int resolve_addresses(struct node *n, struct cerr *err)
+{
+	const struct config *c = &n->cfg;
+	int rc = resolve_addr("listen_address", c->listen_address, n->listen_host,
+	                      sizeof(n->listen_host), err);
+	if (!rc)
+		rc = resolve_addr("rpc_address", c->rpc_address, n->rpc_host, sizeof(n->rpc_host),
+		                  err);
+	if (!rc && !strcmp(c->broadcast_address, c->listen_address))
+		snprintf(n->broadcast_host, sizeof(n->broadcast_host), "%s", n->listen_host);
+	else if (!rc)
+		rc = resolve_addr("broadcast_address", c->broadcast_address, n->broadcast_host,
+		                  sizeof(n->broadcast_host), err);
+	if (!rc && !strcmp(c->broadcast_rpc_address, c->rpc_address))
+		snprintf(n->broadcast_rpc_host, sizeof(n->broadcast_rpc_host), "%s", n->rpc_host);
+	else if (!rc)
+		rc = resolve_addr("broadcast_rpc_address", c->broadcast_rpc_address,
+		                  n->broadcast_rpc_host, sizeof(n->broadcast_rpc_host), err);
+	if (rc)
+		return rc;
+	log_set_tag(n->broadcast_host); /* the address peers know us by, not "auto" */
+	if (strcmp(n->broadcast_host, n->listen_host) != 0)
+		log_info("node",
+		         "listening on %s, announcing %s to peers (broadcast_address): they must "
+		         "reach us there",
+		         n->listen_host, n->broadcast_host);
+	return 0;
 }
 
 /* ---- life cycle ------------------------------------------------------------------------- */
@@ -791,21 +833,11 @@ int node_new(const struct config *cfg, struct node **out, struct cerr *err)
 	n->start_mono_ms = clock_mono_ms();
 	/* SIGPIPE: a peer that vanished is an EPIPE on write, not a dead node. */
 	signal(SIGPIPE, SIG_IGN);
-	int rc0 = resolve_bind("listen_address", cfg->listen_address, n->listen_host,
-	                       sizeof(n->listen_host), err);
-	if (!rc0)
-		rc0 = resolve_bind("rpc_address", cfg->rpc_address, n->rpc_host,
-		                   sizeof(n->rpc_host), err);
+	int rc0 = resolve_addresses(n, err);
 	if (rc0) {
 		free(n);
 		return rc0;
 	}
-	if (strcmp(cfg->broadcast_address, cfg->listen_address) != 0)
-		log_warn("node",
-		         "broadcast_address %s differs from listen_address %s: peers learn a "
-		         "node's address from its internode connections, so they will see %s "
-		         "(NAT setups are not supported yet)",
-		         cfg->broadcast_address, cfg->listen_address, cfg->listen_address);
 	n->start_wall_s = clock_wall_s();
 	int rc;
 

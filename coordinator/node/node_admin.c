@@ -339,9 +339,10 @@ static int h_info(void *ctx, const char *query, struct buf *out, const char **ct
 	kv_int(&w, "rss_bytes", node_rss_bytes());
 	kv_str(&w, "dc", n->cfg.dc);
 	kv_str(&w, "rack", n->cfg.rack);
-	kv_str(&w, "listen_address", n->cfg.listen_address);
-	kv_str(&w, "broadcast_address", n->cfg.broadcast_address);
-	kv_str(&w, "rpc_address", n->cfg.broadcast_rpc_address);
+	kv_str(&w, "listen_address", n->listen_host);
+	kv_str(&w, "broadcast_address", n->broadcast_host);
+	kv_str(&w, "rpc_address", n->broadcast_rpc_host);
+	kv_str(&w, "rpc_bind_address", n->rpc_host);
 	kv_int(&w, "storage_port", n->cfg.storage_port);
 	kv_int(&w, "native_transport_port", n->cfg.native_transport_port);
 	kv_str(&w, "data_directory", n->cfg.data_directory);
@@ -624,7 +625,7 @@ static int h_endpoints(void *ctx, const char *query, struct buf *out, const char
 	if (!st) {
 		struct ring *r = node_ring_ref(n);
 		struct cerr e = {0};
-		st = inspect_endpoints(schema_current(n->schema), r, n->listen_host, a->ks,
+		st = inspect_endpoints(schema_current(n->schema), r, n->broadcast_host, a->ks,
 		                       a->table, a->key, out, &e);
 		if (r)
 			ring_unref(r);

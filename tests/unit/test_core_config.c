@@ -537,3 +537,44 @@ Test(config, shipped_sample_is_valid)
 	cr_expect_eq(cfg.n_seeds, 1);
 	config_release(&d);
 }
+
+Test(config, addresses_from_the_environment_the_container_way)
+{
+	/* The image sets listen_address auto; the others follow it unless set. */
+	const char *env[] = {"COLONNADE_LISTEN_ADDRESS=auto",
+	                     "COLONNADE_SEEDS=dc1-n1,dc2-n1:7001",
+	                     "COLONNADE_DC=dc2",
+	                     "COLONNADE_RACK=r3",
+	                     "COLONNADE_CLUSTER_NAME=compose",
+	                     NULL};
+	struct cerr e = {0};
+	cr_assert_eq(config_apply_env(&cfg, env, &e), 0, "%s", e.msg);
+	cr_assert_eq(config_finish(&cfg, &e), 0, "%s", e.msg);
+	cr_expect_str_eq(cfg.listen_address, "auto");
+	cr_expect_str_eq(cfg.rpc_address, "auto");
+	cr_expect_str_eq(cfg.broadcast_address, "auto");
+	cr_expect_str_eq(cfg.broadcast_rpc_address, "auto");
+	cr_expect_str_eq(cfg.dc, "dc2");
+	cr_expect_str_eq(cfg.rack, "r3");
+	cr_expect_str_eq(cfg.cluster_name, "compose");
+	cr_assert_eq(cfg.n_seeds, 2);
+	cr_expect_str_eq(cfg.seeds[0].host, "dc1-n1");
+	cr_expect_eq(cfg.seeds[0].port, 0);
+	cr_expect_str_eq(cfg.seeds[1].host, "dc2-n1");
+	cr_expect_eq(cfg.seeds[1].port, 7001);
+}
+
+Test(config, broadcast_address_behind_nat_is_kept_apart_from_listen)
+{
+	const char *env[] = {"COLONNADE_LISTEN_ADDRESS=auto",
+	                     "COLONNADE_BROADCAST_ADDRESS=203.0.113.7",
+	                     "COLONNADE_RPC_ADDRESS=0.0.0.0",
+	                     "COLONNADE_BROADCAST_RPC_ADDRESS=203.0.113.7", NULL};
+	struct cerr e = {0};
+	cr_assert_eq(config_apply_env(&cfg, env, &e), 0, "%s", e.msg);
+	cr_assert_eq(config_finish(&cfg, &e), 0, "%s", e.msg);
+	cr_expect_str_eq(cfg.listen_address, "auto");
+	cr_expect_str_eq(cfg.broadcast_address, "203.0.113.7");
+	cr_expect_str_eq(cfg.rpc_address, "0.0.0.0");
+	cr_expect_str_eq(cfg.broadcast_rpc_address, "203.0.113.7");
+}

@@ -539,3 +539,26 @@ Test(net, user_pause_holds_buffered_frames_until_resume)
 	buf_release(&b);
 	close(fd);
 }
+
+Test(net, own_address_is_not_loopback)
+{
+	char a[64];
+	struct cerr e = {0};
+	int rc = net_own_address(a, sizeof(a), &e);
+	if (rc != 0) {
+		/* Only a host with nothing but loopback may fail, and it says why. */
+		cr_expect_eq(rc, COL_ENOTFOUND);
+		cr_expect(strstr(e.msg, "no address of our own") != NULL, "%s", e.msg);
+		cr_skip_test("this host has no non-loopback address: %s", e.msg);
+	}
+	struct net_addr na;
+	cr_assert_eq(net_addr_parse(a, 7000, &na, NULL), 0, "'%s' is an address", a);
+	cr_expect(strncmp(a, "127.", 4) != 0 && strcmp(a, "::1") != 0, "'%s' is not loopback", a);
+	/* A socket can be bound to it: it is one of ours. */
+	int fd = socket(na.ss.ss_family, SOCK_STREAM, 0);
+	cr_assert_geq(fd, 0);
+	net_addr_set_port(&na, 0);
+	cr_expect_eq(bind(fd, (struct sockaddr *)&na.ss, na.len), 0, "bind %s: %s", a,
+	             strerror(errno));
+	close(fd);
+}

@@ -479,3 +479,162 @@ Test(gossip_wire, seed_given_by_name_is_resolved_without_blocking)
 	messaging_free(lm);
 	buf_release(&got.first);
 }
+
+/* ---- seeds with several addresses, re-resolved; the broadcast address -------------------------
+ */
+
+/* A resolver whose answer the test changes between rounds. */
+struct fake_dns {
+	struct net_addr addrs[8];
+	int n;
+	int calls;
+};
+
+static int fake_resolve(void *ctx, const char *name, struct net_addr *out, unsigned cap)
+{
+	struct fake_dns *d = ctx;
+	cr_assert_str_eq(name, "dc1-seeds");
+	d->calls++;
+	int n = d->n < (int)cap ? d->n : (int)cap;
+	for (int i = 0; i < n; i++)
+		out[i] = d->addrs[i];
+	return n;
+}
+
+static struct messaging *listener_at(int host, uint16_t port, uint8_t id, struct capture *cap)
+{
+	struct messaging_config c = {.cluster_name = "test"};
+	c.host_id = hid(id);
+	c.listen = test_addr(host, port);
+	struct messaging *m;
+	struct cerr e = {0};
+	cr_assert_eq(messaging_new(NL, &c, &m, &e), 0, "%s", e.msg);
+	messaging_register(m, VERB_GOSSIP_SYN, capture_handler, cap);
+	return m;
+}
+
+Test(gossip_wire, seed_name_contributes_every_address_and_is_resolved_again)
+{
+	/* Three listeners on one port at three addresses: the seed's port is one. */
+	struct capture c5 = {0}, c6 = {0}, c8 = {0}, self = {0};
+	struct messaging *m5 = listener_at(5, 0, 0x50, &c5);
+	uint16_t port = net_addr_port(messaging_listen_addr(m5));
+	struct messaging *m6 = listener_at(6, port, 0x60, &c6);
+	struct messaging *m8 = listener_at(8, port, 0x80, &c8);
+	struct messaging *cm = listener_at(9, port, 0x90, &self);
+	/* The name stands for a dead address, two live ones and the gossiper itself. */
+	struct fake_dns d = {.n = 4};
+	d.addrs[0] = test_addr(7, 0);
+	d.addrs[1] = test_addr(5, 0);
+	d.addrs[2] = test_addr(6, 0);
+	d.addrs[3] = test_addr(9, 0);
+	struct gossip_seed seed = {.host = "dc1-seeds", .port = port};
+	struct gossiper_config gc = {.messaging = cm,
+	                             .generation = 1700000000,
+	                             .interval_ms = 10,
+	                             .seeds = &seed,
+	                             .n_seeds = 1,
+	                             .resolve = fake_resolve,
+	                             .resolve_ctx = &d};
+	struct gossiper *cg;
+	cr_assert_eq(gossiper_new(&gc, &cg, NULL), 0);
+	cr_assert_eq(gossiper_start(cg), 0);
+	cr_assert(run_until(&c5.n, 1, 5000), "the name's second address gets a SYN");
+	cr_assert(run_until(&c6.n, 1, 5000), "the name's third address gets a SYN");
+	cr_expect_eq(self.n, 0, "an address that is our own is never a seed to gossip to");
+
+	/* The name now stands for another address only: the next tries follow it. */
+	d.n = 1;
+	d.addrs[0] = test_addr(8, 0);
+	int calls = d.calls;
+	cr_assert(run_until(&c8.n, 1, 5000), "the address the name resolves to now gets a SYN");
+	cr_expect_gt(d.calls, calls, "the name is looked up again at every try");
+	int n5 = c5.n, n6 = c6.n;
+	int after = c8.n;
+	cr_assert(run_until(&c8.n, after + 20, 5000));
+	cr_expect(c5.n - n5 <= 1 && c6.n - n6 <= 1,
+	          "addresses the name no longer has are dropped (%d, %d more SYNs)", c5.n - n5,
+	          c6.n - n6);
+
+	/* A name that resolves to nothing: counted, said once, and the gossiper keeps trying. */
+	d.n = 0;
+	calls = d.calls;
+	int zero = 0;
+	run_until(&zero, 1, 200);
+	struct gossiper_stats st;
+	gossiper_get_stats(cg, &st);
+	cr_expect_gt(st.seed_resolve_failures, 0);
+	cr_expect_gt(d.calls, calls + 3);
+	cr_expect(log_has("seed dc1-seeds: cannot resolve it"));
+	gossiper_free(cg);
+	messaging_free(cm);
+	messaging_free(m8);
+	messaging_free(m6);
+	messaging_free(m5);
+	buf_release(&c5.first);
+	buf_release(&c6.first);
+	buf_release(&c8.first);
+	buf_release(&self.first);
+}
+
+struct from_capture {
+	int n;
+	struct net_addr from;
+};
+
+static int from_handler(struct messaging *m, const struct msg_in *msg, void *ctx)
+{
+	(void)m;
+	struct from_capture *c = ctx;
+	c->from = *msg->from;
+	c->n++;
+	return 0;
+}
+
+Test(gossip_wire, broadcast_address_is_announced_in_gossip_and_handshake)
+{
+	/* C binds test_addr(12) and announces test_addr(13) (a NAT's public side). */
+	struct capture got = {0};
+	struct messaging *peer = listener_at(11, 0, 0x11, &got);
+	struct messaging_config c = {.cluster_name = "test"};
+	c.host_id = hid(0x12);
+	c.listen = test_addr(12, 0);
+	c.broadcast = test_addr(13, 7777);
+	struct messaging *cm;
+	cr_assert_eq(messaging_new(NL, &c, &cm, NULL), 0);
+	struct net_addr want = test_addr(13, 7777);
+	cr_expect(net_addr_equal(messaging_broadcast_addr(cm), &want));
+	cr_expect(messaging_is_own_addr(cm, &want));
+	cr_expect(messaging_is_own_addr(cm, messaging_listen_addr(cm)));
+
+	/* A seed list naming our own public address and the peer: only the peer gets SYNs. */
+	char phost[64], bhost[64];
+	net_addr_host(messaging_listen_addr(peer), phost, sizeof(phost));
+	net_addr_host(&want, bhost, sizeof(bhost));
+	struct gossip_seed seeds[2] = {
+	        {.host = bhost, .port = 7777},
+	        {.host = phost, .port = net_addr_port(messaging_listen_addr(peer))}};
+	struct gossiper_config gc = {.messaging = cm,
+	                             .generation = 1700000000,
+	                             .interval_ms = 10,
+	                             .seeds = seeds,
+	                             .n_seeds = 2};
+	struct gossiper *cg;
+	cr_assert_eq(gossiper_new(&gc, &cg, NULL), 0);
+	cr_expect(net_addr_equal(gossip_endpoint_addr(gossiper_self(cg)), &want),
+	          "our own endpoint state carries the broadcast address");
+	cr_assert_eq(gossiper_start(cg), 0);
+	cr_assert(run_until(&got.n, 1, 5000));
+
+	/* A message's sender, as the peer's messaging knows it from the handshake. */
+	struct from_capture from = {0};
+	messaging_register(peer, VERB_ECHO, from_handler, &from);
+	cr_assert_eq(messaging_send(cm, messaging_listen_addr(peer), VERB_ECHO, "\x90", 1), 0);
+	cr_assert(run_until(&from.n, 1, 5000));
+	cr_expect(net_addr_equal(&from.from, &want),
+	          "the peer knows us by our broadcast address (from the handshake)");
+	gossiper_free(cg);
+	messaging_free(cm);
+	messaging_free(peer);
+	buf_release(&got.first);
+}
