@@ -120,7 +120,7 @@ bool exec_msg_batch(struct executor *ex, struct exec_req *req, struct bufreader 
 				         q->plan->n_binds, q->n_values);
 				break;
 			}
-			struct proxy_result pr;
+			struct cerr pr;
 			if (!q->plan->table->virtual_ &&
 			    router_check(ex->d.router, q->plan->table->ks, cl, true, &pr)) {
 				req_fail_proxy(req, &pr);
@@ -139,6 +139,6 @@ bool exec_msg_batch(struct executor *ex, struct exec_req *req, struct bufreader 
 	cql_arena_free(mem);
 	if (!q)
 		return false;
-	write_start(q, type == CQL_BATCH_UNLOGGED ? PROXY_WRITE_UNLOGGED_BATCH : PROXY_WRITE_BATCH);
+	write_start(q, type == CQL_BATCH_UNLOGGED ? CERR_WRITE_UNLOGGED_BATCH : CERR_WRITE_BATCH);
 	return true;
 }

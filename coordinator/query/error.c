@@ -85,27 +85,27 @@ int req_fail_cerr(struct exec_req *req, int code, const struct cerr *e)
 	return req_fail(req, cql, "%s", e->msg[0] ? e->msg : col_strerror(code));
 }
 
-int req_fail_proxy(struct exec_req *req, const struct proxy_result *r)
+int req_fail_proxy(struct exec_req *req, const struct cerr *r)
 {
+	if (req->failed)
+		return -1; /* the first error wins */
+	uint32_t cql;
 	switch (r->code) {
-	case COL_EUNAVAILABLE:
-		req_fail(req, CQL_ERR_UNAVAILABLE, "%s", r->msg);
-		req->error.cl = r->cl;
-		req->error.required = r->required;
-		req->error.alive = r->alive;
-		return -1;
+	case COL_EUNAVAILABLE: cql = CQL_ERR_UNAVAILABLE; break;
 	case COL_ETIMEDOUT:
-		req_fail(req, r->write ? CQL_ERR_WRITE_TIMEOUT : CQL_ERR_READ_TIMEOUT, "%s",
-		         r->msg);
-		req->error.cl = r->cl;
-		req->error.required = r->required;
-		req->error.alive = r->alive;
-		req->error.data_present = r->data_present;
-		req->error.write_type = proxy_write_type_name(r->write_type);
-		return -1;
-	case COL_EINVAL: return req_fail(req, CQL_ERR_INVALID, "%s", r->msg);
-	default:
-		return req_fail(req, CQL_ERR_SERVER, "%s",
-		                r->msg[0] ? r->msg : col_strerror(r->code));
+		cql = r->rep.write ? CQL_ERR_WRITE_TIMEOUT : CQL_ERR_READ_TIMEOUT;
+		break;
+	case COL_EFAILED: cql = r->rep.write ? CQL_ERR_WRITE_FAILURE : CQL_ERR_READ_FAILURE; break;
+	case COL_EOVERLOADED: cql = CQL_ERR_OVERLOADED; break;
+	case COL_EINVAL: cql = CQL_ERR_INVALID; break;
+	default: cql = CQL_ERR_SERVER; break;
 	}
+	req_fail(req, cql, "%s", r->msg[0] ? r->msg : col_strerror(r->code));
+	req->error.cl = r->rep.cl;
+	req->error.required = r->rep.required;
+	req->error.alive = r->rep.received;
+	req->error.numfailures = r->rep.failures;
+	req->error.data_present = r->rep.data_present;
+	req->error.write_type = cerr_write_type_name((enum cerr_write_type)r->rep.write_type);
+	return -1;
 }

@@ -148,21 +148,21 @@ void xq_run(struct xq *q)
 	case CQL_STMT_INSERT:
 	case CQL_STMT_UPDATE:
 	case CQL_STMT_DELETE: {
-		struct proxy_result pr;
+		struct cerr pr;
 		struct mutset *ms = xq_mutset(q);
 		if (ms && !q->plan->table->virtual_ &&
 		    router_check(ex->d.router, q->plan->table->ks, q->cl, true, &pr))
 			req_fail_proxy(req, &pr);
 		if (ms && !req->failed)
 			collect_mutations(q, ms);
-		write_start(q, PROXY_WRITE_SIMPLE);
+		write_start(q, CERR_WRITE_SIMPLE);
 		return;
 	}
 	case CQL_STMT_BATCH: {
 		const struct cql_batch *b = &st->batch;
-		enum proxy_write_type wt = (int)b->type == CQL_BATCH_UNLOGGED
-		                                   ? PROXY_WRITE_UNLOGGED_BATCH
-		                                   : PROXY_WRITE_BATCH;
+		enum cerr_write_type wt = (int)b->type == CQL_BATCH_UNLOGGED
+		                                   ? CERR_WRITE_UNLOGGED_BATCH
+		                                   : CERR_WRITE_BATCH;
 		if ((int)b->type == CQL_BATCH_COUNTER)
 			req_fail(req, CQL_ERR_INVALID, "Counter batches are not supported");
 		else if (b->using.timestamp)
@@ -171,7 +171,7 @@ void xq_run(struct xq *q)
 		struct plan *outer = q->plan;
 		for (uint32_t i = 0; ms && i < outer->n_children && !req->failed; i++) {
 			q->plan = outer->children[i];
-			struct proxy_result pr;
+			struct cerr pr;
 			if (!q->plan->table->virtual_ &&
 			    router_check(ex->d.router, q->plan->table->ks, q->cl, true, &pr))
 				req_fail_proxy(req, &pr);

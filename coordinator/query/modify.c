@@ -559,7 +559,7 @@ int collect_mutations(struct xq *q, struct mutset *ms)
 	}
 }
 
-static void write_done(void *ctx, const struct proxy_result *res)
+static void write_done(void *ctx, const struct cerr *res)
 {
 	struct xq *q = ctx;
 	if (res->code)
@@ -570,7 +570,7 @@ static void write_done(void *ctx, const struct proxy_result *res)
 }
 
 /* Apply q->ms through the router; the request finishes in write_done. */
-void write_start(struct xq *q, enum proxy_write_type wt)
+void write_start(struct xq *q, enum cerr_write_type wt)
 {
 	struct mutset *ms = q->ms;
 	if (q->req->failed || !ms || !ms->n) {

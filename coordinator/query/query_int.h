@@ -149,7 +149,7 @@ int req_fail(struct exec_req *req, uint32_t code, const char *fmt, ...)
 /* Fail req with a COL_E* code from the schema/storage layers and its message. */
 int req_fail_cerr(struct exec_req *req, int code, const struct cerr *e);
 /* Fail req with what the router reported (Unavailable, timeouts, ...). */
-int req_fail_proxy(struct exec_req *req, const struct proxy_result *r);
+int req_fail_proxy(struct exec_req *req, const struct cerr *r);
 
 /* ---- executor.c ---- */
 
@@ -209,7 +209,7 @@ int select_virtual(struct xq *q, int64_t limit);
 
 struct mutset *xq_mutset(struct xq *q);
 int collect_mutations(struct xq *q, struct mutset *ms);
-void write_start(struct xq *q, enum proxy_write_type wt);
+void write_start(struct xq *q, enum cerr_write_type wt);
 void mutset_free(struct mutset *ms);
 
 /* ---- ddl.c ---- */

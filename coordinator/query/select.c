@@ -312,7 +312,7 @@ static void select_finish(struct xq *q)
 
 static void select_step(struct xq *q);
 
-static void select_read_done(void *ctx, const struct proxy_result *res)
+static void select_read_done(void *ctx, const struct cerr *res)
 {
 	struct xq *q = ctx;
 	struct selx *x = q->sel;
@@ -421,7 +421,7 @@ static void select_step(struct xq *q)
 	select_finish(q);
 }
 
-static void select_scan_done(void *ctx, const struct proxy_result *res)
+static void select_scan_done(void *ctx, const struct cerr *res)
 {
 	struct xq *q = ctx;
 	if (res->code)
@@ -515,7 +515,7 @@ static int select_prepare(struct xq *q, struct selx *x, int64_t limit)
 				v[out_n++] = v[i];
 		w.ck_n[k] = out_n;
 	}
-	struct proxy_result pr;
+	struct cerr pr;
 	if (router_check(q->ex->d.router, ks, q->cl, false, &pr))
 		return req_fail_proxy(req, &pr);
 	if (p->count && !partitions)

@@ -13,28 +13,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum proxy_write_type { PROXY_WRITE_SIMPLE, PROXY_WRITE_BATCH, PROXY_WRITE_UNLOGGED_BATCH };
-/* "SIMPLE", "BATCH", "UNLOGGED_BATCH" (the protocol's writeType strings). */
-const char *proxy_write_type_name(enum proxy_write_type t);
-
 /*
- * The outcome of a request.  code 0 = success; COL_EUNAVAILABLE (cl, required,
- * alive), COL_ETIMEDOUT (cl, received, blockfor; data_present for reads),
- * COL_EINVAL (the level is not valid for the operation), COL_EIO / COL_ENOMEM
- * (msg says what failed).
+ * A request's outcome, given once to its request_done_fn: a struct cerr
+ * (core/err.h).  code 0 = success; otherwise msg names what failed and why,
+ * and for the replica-counting failures rep says how many:
+ *   COL_EUNAVAILABLE  rep.cl, rep.required, rep.received (= replicas alive)
+ *   COL_ETIMEDOUT     rep.cl, rep.required (block-for), rep.received (acks or
+ *                     answers), rep.write; writes: rep.write_type; reads:
+ *                     rep.data_present
+ *   COL_EFAILED       as a timeout, plus rep.failures (replicas that answered
+ *                     with an error; the level could no longer be met)
+ *   COL_EOVERLOADED   the coordinator's bound on requests in flight was reached
+ *   COL_EINVAL        the level is not valid for the operation
+ *   COL_EIO, COL_ENOMEM, ...  msg says what failed
  */
-struct proxy_result {
-	int code;
-	uint16_t cl;
-	int32_t required; /* Unavailable: required; timeouts: blockfor */
-	int32_t alive;    /* Unavailable: alive; timeouts: received */
-	bool data_present;
-	bool write; /* the request was a write (timeouts: Write_timeout, else Read_timeout) */
-	enum proxy_write_type write_type;
-	char msg[CERR_MSG_MAX];
-};
-
-typedef void (*proxy_done_fn)(void *ctx, const struct proxy_result *res);
+typedef void (*request_done_fn)(void *ctx, const struct cerr *outcome);
 
 /* A single-partition read (store_read_partition's arguments). */
 struct partition_read {

@@ -27,12 +27,12 @@ struct pending {
 	uint16_t cl;
 	struct store_mutation *const *muts;
 	size_t n;
-	enum proxy_write_type wt;
+	enum cerr_write_type wt;
 	const struct partition_read *rd;
 	const struct range_read *sc;
 	store_row_fn row_fn;
 	void *row_ctx;
-	proxy_done_fn done;
+	request_done_fn done;
 	void *ctx;
 };
 
@@ -57,15 +57,6 @@ static bool defer_push(struct router *p, const struct pending *x)
 		return false; /* run it now rather than lose it */
 	p->pend[p->n_pend++] = *x;
 	return true;
-}
-
-const char *proxy_write_type_name(enum proxy_write_type t)
-{
-	switch (t) {
-	case PROXY_WRITE_BATCH: return "BATCH";
-	case PROXY_WRITE_UNLOGGED_BATCH: return "UNLOGGED_BATCH";
-	default: return "SIMPLE";
-	}
 }
 
 int router_new_local(struct store *store, const char *local_dc, struct router **out)
@@ -97,21 +88,19 @@ void router_attach_cluster(struct router *p, struct storage_proxy *sp, router_ri
 /*
  * Decide whether ks's request goes to the replicas.  Returns 1 with *ring (a
  * reference the caller drops) and *rep filled; 0 for the local path; or a
- * negative code with res filled (a replication map that no longer parses).
+ * negative code with err filled (a replication map that no longer parses).
  * The replication map is parsed per request: a few string compares, far
  * below the cost of one message.
  */
 static int cluster_route(struct router *p, const struct schema_keyspace *ks, struct ring **ring,
-                         struct replication *rep, struct proxy_result *res)
+                         struct replication *rep, struct cerr *err)
 {
 	if (!p->sp || ks->virtual_)
 		return 0;
 	struct cerr e = {0};
 	if (replication_parse((const char *const *)ks->repl_keys,
 	                      (const char *const *)ks->repl_vals, ks->n_repl, rep, &e)) {
-		res->code = COL_EINVAL;
-		snprintf(res->msg, sizeof(res->msg), "keyspace '%.64s': %.160s", ks->name, e.msg);
-		return res->code;
+		return cerr_set(err, COL_EINVAL, "keyspace '%.64s': %.160s", ks->name, e.msg);
 	}
 	if (rep->cls == REPL_LOCAL)
 		return 0;
@@ -120,41 +109,34 @@ static int cluster_route(struct router *p, const struct schema_keyspace *ks, str
 }
 
 /* Levels no replica count can make valid for the operation. */
-static int invalid_level(uint16_t cl, bool write, struct proxy_result *res)
+static int invalid_level(uint16_t cl, bool write, struct cerr *err)
 {
 	if (write && (cl == CL_SERIAL || cl == CL_LOCAL_SERIAL)) {
-		res->code = COL_EINVAL;
-		snprintf(res->msg, sizeof(res->msg),
-		         "You must use conditional updates for serializable writes");
-		return res->code;
+		return cerr_set(err, COL_EINVAL,
+		                "You must use conditional updates for serializable writes");
 	}
 	if (!write && cl == CL_ANY) {
-		res->code = COL_EINVAL;
-		snprintf(res->msg, sizeof(res->msg),
-		         "ANY ConsistencyLevel is only supported for writes");
-		return res->code;
+		return cerr_set(err, COL_EINVAL,
+		                "ANY ConsistencyLevel is only supported for writes");
 	}
 	if (!cql_consistency_name(cl)) {
-		res->code = COL_EINVAL;
-		snprintf(res->msg, sizeof(res->msg), "Unknown consistency level 0x%04x", cl);
-		return res->code;
+		return cerr_set(err, COL_EINVAL, "Unknown consistency level 0x%04x", cl);
 	}
 	return 0;
 }
 
 /*
  * Start a request's result and decide its path: > 0 replicas (*ring, *rep
- * set; the caller drops the ring), 0 local, < 0 refused (res filled).
+ * set; the caller drops the ring), 0 local, < 0 refused (err filled).
  */
 static int route_request(struct router *p, const struct schema_keyspace *ks, uint16_t cl,
-                         bool write, struct proxy_result *res, struct ring **ring,
-                         struct replication *rep)
+                         bool write, struct cerr *err, struct ring **ring, struct replication *rep)
 {
-	memset(res, 0, sizeof(*res));
-	res->cl = cl;
-	if (invalid_level(cl, write, res))
-		return res->code;
-	return cluster_route(p, ks, ring, rep, res);
+	cerr_clear(err);
+	err->rep.cl = cl;
+	if (invalid_level(cl, write, err))
+		return err->code;
+	return cluster_route(p, ks, ring, rep, err);
 }
 
 void router_set_defer(struct router *p, bool defer)
@@ -222,16 +204,16 @@ static struct rf_info rf_of(const struct router *p, const struct schema_keyspace
 }
 
 int router_check(struct router *p, const struct schema_keyspace *ks, uint16_t cl, bool write,
-                 struct proxy_result *res)
+                 struct cerr *err)
 {
-	memset(res, 0, sizeof(*res));
-	res->cl = cl;
-	if (invalid_level(cl, write, res))
-		return res->code;
+	cerr_clear(err);
+	err->rep.cl = cl;
+	if (invalid_level(cl, write, err))
+		return err->code;
 	if (p->sp) {
 		struct ring *ring = NULL;
 		struct replication rep;
-		int route = cluster_route(p, ks, &ring, &rep, res);
+		int route = cluster_route(p, ks, &ring, &rep, err);
 		if (ring)
 			ring_unref(ring);
 		if (route < 0)
@@ -254,13 +236,11 @@ int router_check(struct router *p, const struct schema_keyspace *ks, uint16_t cl
 		required = rf.local / 2 + 1;
 		if (rf.each_remote_required) {
 			/* Other datacenters' replicas are unreachable from a lone node. */
-			res->code = COL_EUNAVAILABLE;
-			res->required = rf.each_remote_required;
-			res->alive = 0;
+			err->rep.required = rf.each_remote_required;
+			err->rep.received = 0;
 			p->stats.unavailables++;
-			snprintf(res->msg, sizeof(res->msg),
-			         "Cannot achieve consistency level EACH_QUORUM");
-			return res->code;
+			return cerr_set(err, COL_EUNAVAILABLE,
+			                "Cannot achieve consistency level EACH_QUORUM");
 		}
 		break;
 	case CL_ALL: required = rf.total; break;
@@ -268,28 +248,23 @@ int router_check(struct router *p, const struct schema_keyspace *ks, uint16_t cl
 	case CL_LOCAL_SERIAL:
 		required = cl == CL_SERIAL ? rf.total / 2 + 1 : rf.local / 2 + 1;
 		break;
-	default:
-		res->code = COL_EINVAL;
-		snprintf(res->msg, sizeof(res->msg), "Unknown consistency level 0x%04x", cl);
-		return res->code;
+	default: return cerr_set(err, COL_EINVAL, "Unknown consistency level 0x%04x", cl);
 	}
 	if (required < 1)
 		required = 1;
 	if (required > alive) {
-		res->code = COL_EUNAVAILABLE;
-		res->required = required;
-		res->alive = alive;
+		err->rep.required = required;
+		err->rep.received = alive;
 		p->stats.unavailables++;
-		snprintf(res->msg, sizeof(res->msg), "Cannot achieve consistency level %s",
-		         cql_consistency_name(cl));
-		return res->code;
+		return cerr_set(err, COL_EUNAVAILABLE, "Cannot achieve consistency level %s",
+		                cql_consistency_name(cl));
 	}
 	return 0;
 }
 
 void router_write(struct router *p, const struct schema_keyspace *ks, uint16_t cl,
-                  struct store_mutation *const *muts, size_t n, enum proxy_write_type wt,
-                  proxy_done_fn done, void *ctx)
+                  struct store_mutation *const *muts, size_t n, enum cerr_write_type wt,
+                  request_done_fn done, void *ctx)
 {
 	struct pending x = {.kind = PENDING_WRITE,
 	                    .ks = ks,
@@ -301,41 +276,40 @@ void router_write(struct router *p, const struct schema_keyspace *ks, uint16_t c
 	                    .ctx = ctx};
 	if (defer_push(p, &x))
 		return;
-	struct proxy_result res;
+	struct cerr err;
 	struct ring *ring = NULL;
 	struct replication rep;
-	int route = route_request(p, ks, cl, true, &res, &ring, &rep);
+	int route = route_request(p, ks, cl, true, &err, &ring, &rep);
 	if (route > 0) {
 		p->stats.writes += n;
 		storage_proxy_write(p->sp, ring, &rep, cl, muts, n, wt, done, ctx);
 		ring_unref(ring);
 		return;
 	}
-	if (route < 0 || router_check(p, ks, cl, true, &res)) {
-		res.write_type = wt;
-		res.write = true;
-		done(ctx, &res);
+	if (route < 0 || router_check(p, ks, cl, true, &err)) {
+		err.rep.write_type = wt;
+		err.rep.write = true;
+		done(ctx, &err);
 		return;
 	}
-	res.write_type = wt;
-	res.write = true;
+	err.rep.write_type = wt;
+	err.rep.write = true;
 	for (size_t i = 0; i < n; i++) {
 		struct cerr e = {0};
 		int rc = store_apply(p->store, muts[i], &e);
 		if (rc) {
-			res.code = rc;
-			snprintf(res.msg, sizeof(res.msg), "%s", e.msg);
-			done(ctx, &res);
+			cerr_set(&err, rc, "%s", e.msg);
+			done(ctx, &err);
 			return;
 		}
 		p->stats.writes++;
 	}
-	done(ctx, &res);
+	done(ctx, &err);
 }
 
 void router_read_partition(struct router *p, const struct schema_keyspace *ks, uint16_t cl,
                            const struct partition_read *rd, store_row_fn row_fn, void *row_ctx,
-                           proxy_done_fn done, void *ctx)
+                           request_done_fn done, void *ctx)
 {
 	struct pending x = {.kind = PENDING_READ,
 	                    .ks = ks,
@@ -347,18 +321,18 @@ void router_read_partition(struct router *p, const struct schema_keyspace *ks, u
 	                    .ctx = ctx};
 	if (defer_push(p, &x))
 		return;
-	struct proxy_result res;
+	struct cerr err;
 	struct ring *ring = NULL;
 	struct replication rep;
-	int route = route_request(p, ks, cl, false, &res, &ring, &rep);
+	int route = route_request(p, ks, cl, false, &err, &ring, &rep);
 	if (route > 0) {
 		p->stats.reads++;
 		storage_proxy_read_partition(p->sp, ring, &rep, cl, rd, row_fn, row_ctx, done, ctx);
 		ring_unref(ring);
 		return;
 	}
-	if (route < 0 || router_check(p, ks, cl, false, &res)) {
-		done(ctx, &res);
+	if (route < 0 || router_check(p, ks, cl, false, &err)) {
+		done(ctx, &err);
 		return;
 	}
 	struct cerr e = {0};
@@ -366,15 +340,14 @@ void router_read_partition(struct router *p, const struct schema_keyspace *ks, u
 	                              rd->now_s, row_fn, row_ctx, &e);
 	p->stats.reads++;
 	if (rc < 0) {
-		res.code = rc;
-		snprintf(res.msg, sizeof(res.msg), "%s", e.msg);
+		cerr_set(&err, rc, "%s", e.msg);
 	}
-	done(ctx, &res);
+	done(ctx, &err);
 }
 
 void router_scan(struct router *p, const struct schema_keyspace *ks, uint16_t cl,
                  const struct range_read *sc, store_row_fn row_fn, void *row_ctx,
-                 proxy_done_fn done, void *ctx)
+                 request_done_fn done, void *ctx)
 {
 	struct pending x = {.kind = PENDING_SCAN,
 	                    .ks = ks,
@@ -386,18 +359,18 @@ void router_scan(struct router *p, const struct schema_keyspace *ks, uint16_t cl
 	                    .ctx = ctx};
 	if (defer_push(p, &x))
 		return;
-	struct proxy_result res;
+	struct cerr err;
 	struct ring *ring = NULL;
 	struct replication rep;
-	int route = route_request(p, ks, cl, false, &res, &ring, &rep);
+	int route = route_request(p, ks, cl, false, &err, &ring, &rep);
 	if (route > 0) {
 		p->stats.scans++;
 		storage_proxy_scan(p->sp, ring, &rep, cl, sc, row_fn, row_ctx, done, ctx);
 		ring_unref(ring);
 		return;
 	}
-	if (route < 0 || router_check(p, ks, cl, false, &res)) {
-		done(ctx, &res);
+	if (route < 0 || router_check(p, ks, cl, false, &err)) {
+		done(ctx, &err);
 		return;
 	}
 	struct cerr e = {0};
@@ -405,8 +378,7 @@ void router_scan(struct router *p, const struct schema_keyspace *ks, uint16_t cl
 	                    row_fn, row_ctx, &e);
 	p->stats.scans++;
 	if (rc < 0) {
-		res.code = rc;
-		snprintf(res.msg, sizeof(res.msg), "%s", e.msg);
+		cerr_set(&err, rc, "%s", e.msg);
 	}
-	done(ctx, &res);
+	done(ctx, &err);
 }

@@ -58,28 +58,29 @@ void router_attach_cluster(struct router *p, struct storage_proxy *sp, router_ri
 
 /*
  * Check that `cl` can be met for keyspace ks now (before doing any work):
- * 0, or fills res (COL_EUNAVAILABLE / COL_EINVAL) and returns its code.
+ * 0, or fills err (COL_EUNAVAILABLE / COL_EINVAL, rep.cl and the counts) and
+ * returns its code.
  */
 int router_check(struct router *p, const struct schema_keyspace *ks, uint16_t cl, bool write,
-                 struct proxy_result *res);
+                 struct cerr *err);
 
 /*
  * Apply mutations (each one partition, atomically; a BATCH passes all of its
  * partitions).  done() is called once; the mutations are borrowed until then.
  */
 void router_write(struct router *p, const struct schema_keyspace *ks, uint16_t cl,
-                  struct store_mutation *const *muts, size_t n, enum proxy_write_type wt,
-                  proxy_done_fn done, void *ctx);
+                  struct store_mutation *const *muts, size_t n, enum cerr_write_type wt,
+                  request_done_fn done, void *ctx);
 
 /* Rows go to row_fn (which may stop the read by returning non-zero: not an error). */
 void router_read_partition(struct router *p, const struct schema_keyspace *ks, uint16_t cl,
                            const struct partition_read *rd, store_row_fn row_fn, void *row_ctx,
-                           proxy_done_fn done, void *ctx);
+                           request_done_fn done, void *ctx);
 
 /* A token-range read; rows to row_fn as above. */
 void router_scan(struct router *p, const struct schema_keyspace *ks, uint16_t cl,
                  const struct range_read *sc, store_row_fn row_fn, void *row_ctx,
-                 proxy_done_fn done, void *ctx);
+                 request_done_fn done, void *ctx);
 
 /*
  * Tests: with defer on, every request is queued instead of run, and runs (rows,

@@ -103,27 +103,20 @@ void sp_note_latency(struct storage_proxy *sp, const struct ring *ring, size_t i
 	*l = *l == 0 ? d : *l * 0.8 + d * 0.2;
 }
 
-void sp_result_init(struct proxy_result *res, uint16_t cl)
+void sp_outcome_init(struct cerr *o, uint16_t cl)
 {
-	memset(res, 0, sizeof(*res));
-	res->cl = cl;
+	cerr_clear(o);
+	o->rep.cl = cl;
 }
 
 int sp_plan_make(struct storage_proxy *sp, struct ring *ring, const struct replication *rep,
-                 int64_t token, uint16_t cl, bool write, struct plan *p, struct proxy_result *res)
+                 int64_t token, uint16_t cl, bool write, struct plan *p, struct cerr *err)
 {
-	struct cerr e = {0};
-	sp_result_init(res, cl);
-	if (cl_validate(cl, write, &e) != 0) {
-		res->code = e.code;
-		sp_set_msg(res->msg, sizeof(res->msg), e.msg);
-		return res->code;
-	}
-	if (sp_topo_use(sp, ring) != 0) {
-		res->code = COL_ENOMEM;
-		snprintf(res->msg, sizeof(res->msg), "out of memory building the ring cache");
-		return res->code;
-	}
+	sp_outcome_init(err, cl);
+	if (cl_validate(cl, write, err) != 0)
+		return err->code;
+	if (sp_topo_use(sp, ring) != 0)
+		return cerr_set(err, COL_ENOMEM, "out of memory building the ring cache");
 	if (rep->cls == REPL_LOCAL) {
 		/* LocalStrategy (system keyspaces): this node is the one replica of everything */
 		p->n = 0;
@@ -146,27 +139,24 @@ int sp_plan_make(struct storage_proxy *sp, struct ring *ring, const struct repli
 	if (write && cl == CL_ANY && sp->cfg.hint)
 		return 0; /* Cassandra: a hint always satisfies ANY */
 	if (cl_assure_live(cl, rep, sp->t->local_dc, &live, &u) != 0) {
-		res->code = COL_EUNAVAILABLE;
-		res->required = u.required;
-		res->alive = u.alive;
-		if (u.dc[0])
-			snprintf(res->msg, sizeof(res->msg),
-			         "Cannot achieve consistency level %s in DC %s",
-			         cql_consistency_name(cl), u.dc);
-		else
-			snprintf(res->msg, sizeof(res->msg), "Cannot achieve consistency level %s",
-			         cql_consistency_name(cl));
+		err->rep.required = u.required;
+		err->rep.received = u.alive;
 		sp->stats.unavailables++;
-		return res->code;
+		if (u.dc[0])
+			return cerr_set(err, COL_EUNAVAILABLE,
+			                "Cannot achieve consistency level %s in DC %s",
+			                cql_consistency_name(cl), u.dc);
+		return cerr_set(err, COL_EUNAVAILABLE, "Cannot achieve consistency level %s",
+		                cql_consistency_name(cl));
 	}
 	return 0;
 }
 
 int storage_proxy_check(struct storage_proxy *sp, struct ring *ring, const struct replication *rep,
-                        int64_t token, uint16_t cl, bool write, struct proxy_result *res)
+                        int64_t token, uint16_t cl, bool write, struct cerr *err)
 {
 	struct plan p;
-	return sp_plan_make(sp, ring, rep, token, cl, write, &p, res);
+	return sp_plan_make(sp, ring, rep, token, cl, write, &p, err);
 }
 
 /* The token of a mutation: its partition key components are in its bytes. */

@@ -21,9 +21,9 @@
  * our DC only; EACH_QUORUM: a quorum per DC); the answer goes out when they
  * suffice, or WriteTimeout (received, blockfor, write type) after
  * write_timeout_ms.  A replica's failure answer counts against the level:
- * when the level can no longer be met the write fails (COL_EIO, naming the
- * replica and its reason).  ANY behaves as ONE unless a hint sink is
- * configured.
+ * when the level can no longer be met the write fails (COL_EFAILED with the
+ * failure count: WriteFailure, naming the first failed replica and its reason).  ANY behaves as ONE
+ * unless a hint sink is configured.
  *
  * Reads: live replicas sorted by proximity — this node, then our datacenter,
  * then by a latency score (moving average of answer times) — and the first
@@ -33,7 +33,8 @@
  * from all of them, merged cell by cell with the storage engine's
  * last-write-wins rules, the difference written back to each stale replica
  * and acknowledged (blocking read repair), then the answer.  ReadTimeout
- * (received, blockfor, data_present) after read_timeout_ms.  A lone local
+ * (received, blockfor, data_present) after read_timeout_ms; a contacted replica
+ * that answers with an error fails the read (COL_EFAILED: ReadFailure).  A lone local
  * replica (ONE on a replica) reads straight from the store.
  *
  * Range reads walk the query's token range in ring order, one ring range at
@@ -101,7 +102,7 @@ struct storage_proxy_config {
 	void *alive_ctx;
 	sp_addr_fn addr_of; /* NULL: the ring node's address with storage_port */
 	void *addr_ctx;
-	unsigned max_requests; /* requests in flight; beyond: COL_EFULL [65536] */
+	unsigned max_requests; /* requests in flight; beyond: COL_EOVERLOADED [65536] */
 	/* rows one replica returns per data request [10000]: bounds answer sizes (a big
 	 * partition or range comes in pieces, continued like a short read) */
 	unsigned replica_page_rows;
@@ -113,11 +114,11 @@ int storage_proxy_new(const struct storage_proxy_config *cfg, struct storage_pro
 void storage_proxy_free(struct storage_proxy *sp);
 
 /*
- * Check the level for a write or read of `token` now: 0, or fills res with
- * COL_EINVAL (level not valid for the operation) or COL_EUNAVAILABLE.
+ * Check the level for a write or read of `token` now: 0, or fills err with
+ * COL_EINVAL (level not valid for the operation) or COL_EUNAVAILABLE (rep).
  */
 int storage_proxy_check(struct storage_proxy *sp, struct ring *ring, const struct replication *rep,
-                        int64_t token, uint16_t cl, bool write, struct proxy_result *res);
+                        int64_t token, uint16_t cl, bool write, struct cerr *err);
 
 /*
  * Write mutations (each one partition, applied atomically on each replica; a
@@ -128,7 +129,7 @@ int storage_proxy_check(struct storage_proxy *sp, struct ring *ring, const struc
  */
 void storage_proxy_write(struct storage_proxy *sp, struct ring *ring, const struct replication *rep,
                          uint16_t cl, struct store_mutation *const *muts, size_t n,
-                         enum proxy_write_type wt, proxy_done_fn done, void *ctx);
+                         enum cerr_write_type wt, request_done_fn done, void *ctx);
 
 /*
  * Read one partition at `cl`.  Rows (live ones: no tombstones) go to row_fn,
@@ -138,12 +139,12 @@ void storage_proxy_write(struct storage_proxy *sp, struct ring *ring, const stru
 void storage_proxy_read_partition(struct storage_proxy *sp, struct ring *ring,
                                   const struct replication *rep, uint16_t cl,
                                   const struct partition_read *rd, store_row_fn row_fn,
-                                  void *row_ctx, proxy_done_fn done, void *ctx);
+                                  void *row_ctx, request_done_fn done, void *ctx);
 
 /* Read a token range (store_scan's meaning of start/end/after/limit) at `cl`. */
 void storage_proxy_scan(struct storage_proxy *sp, struct ring *ring, const struct replication *rep,
                         uint16_t cl, const struct range_read *sc, store_row_fn row_fn,
-                        void *row_ctx, proxy_done_fn done, void *ctx);
+                        void *row_ctx, request_done_fn done, void *ctx);
 
 struct storage_proxy_stats {
 	uint64_t writes, write_timeouts, write_failures;

@@ -80,7 +80,7 @@ struct sp_write {
 	struct sp_write *next_free;
 	struct ring *ring;
 	uint16_t cl;
-	enum proxy_write_type wt;
+	enum cerr_write_type wt;
 	struct cl_acks acks;
 	size_t n;
 	uint32_t node[SP_MAX_REPLICAS];
@@ -93,7 +93,7 @@ struct sp_write {
 	bool answered, live, expired;
 	ev_timer timer;
 	struct buf mut; /* the mutation's bytes, kept for hints (only with a hint sink) */
-	proxy_done_fn done;
+	request_done_fn done;
 	void *ctx;
 	char why[200]; /* first replica failure */
 };
@@ -173,7 +173,7 @@ struct sp_read {
 	ev_timer timer;
 	store_row_fn row_fn;
 	void *row_ctx;
-	proxy_done_fn done;
+	request_done_fn done;
 	void *ctx;
 };
 
@@ -194,11 +194,12 @@ bool sp_node_local(struct storage_proxy *sp, size_t idx);
 /* Fold one answer time into node idx's latency score. */
 void sp_note_latency(struct storage_proxy *sp, const struct ring *ring, size_t idx,
                      int64_t sent_us);
-void sp_result_init(struct proxy_result *res, uint16_t cl);
-/* The replicas of `token` and the live ones; fills res and returns its code when the level
+/* A request's outcome, cleared, at level cl. */
+void sp_outcome_init(struct cerr *out, uint16_t cl);
+/* The replicas of `token` and the live ones; fills err and returns its code when the level
  * is invalid or cannot be met. */
 int sp_plan_make(struct storage_proxy *sp, struct ring *ring, const struct replication *rep,
-                 int64_t token, uint16_t cl, bool write, struct plan *p, struct proxy_result *res);
+                 int64_t token, uint16_t cl, bool write, struct plan *p, struct cerr *err);
 
 /* ---- storage_proxy_write.c --------------------------------------------------------------------
  */
@@ -230,7 +231,7 @@ void sp_read_horizon(struct sp_read *r, size_t n_versions);
 void sp_copy_values(struct buf *b, struct store_value *dst, const struct store_value *src, size_t n,
                     size_t *offs);
 void sp_fix_values(struct buf *b, struct store_value *dst, size_t n, const size_t *offs);
-void sp_fail_now(proxy_done_fn done, void *ctx, uint16_t cl, int code, const char *msg);
+void sp_fail_now(request_done_fn done, void *ctx, uint16_t cl, int code, const char *msg);
 
 /* ---- storage_proxy_resolve.c ------------------------------------------------------------------
  */

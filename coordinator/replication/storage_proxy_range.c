@@ -74,7 +74,7 @@ void sp_range_next_step(struct sp_read *r)
 
 void storage_proxy_scan(struct storage_proxy *sp, struct ring *ring, const struct replication *rep,
                         uint16_t cl, const struct range_read *sc, store_row_fn row_fn,
-                        void *row_ctx, proxy_done_fn done, void *ctx)
+                        void *row_ctx, request_done_fn done, void *ctx)
 {
 	struct cerr e = {0};
 	if (cl_validate(cl, false, &e) != 0) {
@@ -87,7 +87,8 @@ void storage_proxy_scan(struct storage_proxy *sp, struct ring *ring, const struc
 	}
 	struct sp_read *r = sp_read_get(sp);
 	if (!r) {
-		sp_fail_now(done, ctx, cl, COL_EFULL, "coordinator overloaded: too many requests");
+		sp_fail_now(done, ctx, cl, COL_EOVERLOADED,
+		            "coordinator overloaded: too many requests");
 		return;
 	}
 	sp->stats.range_reads++;

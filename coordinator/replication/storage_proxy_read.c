@@ -44,23 +44,27 @@ void sp_read_maybe_release(struct sp_read *r)
 void sp_read_answer(struct sp_read *r, int code, const char *msg)
 {
 	struct storage_proxy *sp = r->sp;
-	struct proxy_result res;
-	sp_result_init(&res, r->cl);
-	res.code = code;
+	struct cerr out;
+	sp_outcome_init(&out, r->cl);
+	out.code = code;
+	if (code == COL_ETIMEDOUT || code == COL_EFAILED) {
+		out.rep.required = r->block_for;
+		out.rep.received = r->received;
+		out.rep.data_present = r->data_present;
+		for (size_t i = 0; i < r->n_tgt; i++)
+			out.rep.failures += r->tgt[i].failed;
+	}
 	if (code == COL_ETIMEDOUT) {
-		res.required = r->block_for;
-		res.alive = r->received;
-		res.data_present = r->data_present;
-		snprintf(res.msg, sizeof(res.msg),
+		snprintf(out.msg, sizeof(out.msg),
 		         "Operation timed out - received only %d responses (%d required) at %s",
 		         r->received, r->block_for, cql_consistency_name(r->cl));
 		sp->stats.read_timeouts++;
 	} else if (code != 0) {
-		sp_set_msg(res.msg, sizeof(res.msg), msg ? msg : col_strerror(code));
+		sp_set_msg(out.msg, sizeof(out.msg), msg ? msg : col_strerror(code));
 	}
 	r->answered = true;
 	ev_timer_stop(sp->ev, &r->timer);
-	r->done(r->ctx, &res);
+	r->done(r->ctx, &out);
 }
 
 static void r_timeout(struct ev_loop *l, ev_timer *tm, int revents)
@@ -502,7 +506,7 @@ void sp_read_progress(struct sp_read *r)
 			char msg[CERR_MSG_MAX + 200];
 			snprintf(msg, sizeof(msg), "read failed at %s: %s",
 			         cql_consistency_name(r->cl), r->tgt[i].why);
-			sp_read_answer(r, COL_EIO, msg);
+			sp_read_answer(r, COL_EFAILED, msg);
 			return;
 		}
 	if (r->phase == PH_DIGEST) {
@@ -636,12 +640,12 @@ void sp_read_step_done(struct sp_read *r)
 void sp_read_start_step(struct sp_read *r, int64_t token)
 {
 	struct plan p;
-	struct proxy_result res;
-	if (sp_plan_make(r->sp, r->ring, &r->rep, token, r->cl, false, &p, &res) != 0) {
+	struct cerr out;
+	if (sp_plan_make(r->sp, r->ring, &r->rep, token, r->cl, false, &p, &out) != 0) {
 		/* the ring and liveness can change between steps of a range read */
 		r->answered = true;
 		ev_timer_stop(r->sp->ev, &r->timer);
-		r->done(r->ctx, &res);
+		r->done(r->ctx, &out);
 		return;
 	}
 	uint32_t contacts[SP_MAX_REPLICAS];
@@ -671,19 +675,18 @@ void sp_read_start_step(struct sp_read *r, int64_t token)
 /* ---- partition reads ----------------------------------------------------------------------------
  */
 
-void sp_fail_now(proxy_done_fn done, void *ctx, uint16_t cl, int code, const char *msg)
+void sp_fail_now(request_done_fn done, void *ctx, uint16_t cl, int code, const char *msg)
 {
-	struct proxy_result res;
-	sp_result_init(&res, cl);
-	res.code = code;
-	sp_set_msg(res.msg, sizeof(res.msg), msg);
-	done(ctx, &res);
+	struct cerr out;
+	sp_outcome_init(&out, cl);
+	cerr_set(&out, code, "%s", msg);
+	done(ctx, &out);
 }
 
 void storage_proxy_read_partition(struct storage_proxy *sp, struct ring *ring,
                                   const struct replication *rep, uint16_t cl,
                                   const struct partition_read *rd, store_row_fn row_fn,
-                                  void *row_ctx, proxy_done_fn done, void *ctx)
+                                  void *row_ctx, request_done_fn done, void *ctx)
 {
 	struct cerr e = {0};
 	int64_t token;
@@ -692,9 +695,9 @@ void storage_proxy_read_partition(struct storage_proxy *sp, struct ring *ring,
 		return;
 	}
 	struct plan p;
-	struct proxy_result res;
-	if (sp_plan_make(sp, ring, rep, token, cl, false, &p, &res) != 0) {
-		done(ctx, &res);
+	struct cerr out;
+	if (sp_plan_make(sp, ring, rep, token, cl, false, &p, &out) != 0) {
+		done(ctx, &out);
 		return;
 	}
 	sp->stats.reads++;
@@ -706,21 +709,20 @@ void storage_proxy_read_partition(struct storage_proxy *sp, struct ring *ring,
 			if ((long)p.live[i] == sp->t->self)
 				self_replica = true;
 		if (self_replica) {
-			sp_result_init(&res, cl);
+			sp_outcome_init(&out, cl);
 			int rc = store_read_partition(rd->table, rd->pk, rd->n_pk, rd->slice,
 			                              rd->flags & STORE_READ_REVERSE, rd->limit,
 			                              rd->now_s, row_fn, row_ctx, &e);
-			if (rc < 0) {
-				res.code = rc;
-				sp_set_msg(res.msg, sizeof(res.msg), e.msg);
-			}
-			done(ctx, &res);
+			if (rc < 0)
+				cerr_set(&out, rc, "%s", e.msg);
+			done(ctx, &out);
 			return;
 		}
 	}
 	struct sp_read *r = sp_read_get(sp);
 	if (!r) {
-		sp_fail_now(done, ctx, cl, COL_EFULL, "coordinator overloaded: too many requests");
+		sp_fail_now(done, ctx, cl, COL_EOVERLOADED,
+		            "coordinator overloaded: too many requests");
 		return;
 	}
 	r->ring = ring_ref(ring);

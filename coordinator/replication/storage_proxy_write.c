@@ -76,24 +76,27 @@ static void w_hint(struct sp_write *w, size_t i)
 		sp->stats.hints++;
 }
 
+/* Answer the write once: code 0, COL_ETIMEDOUT, COL_EFAILED (w->why names the first
+ * failed replica) or another error with w->why. */
 static void w_answer(struct sp_write *w, int code)
 {
 	struct storage_proxy *sp = w->sp;
-	struct proxy_result res;
-	sp_result_init(&res, w->cl);
-	res.write_type = w->wt;
-	res.code = code;
+	struct cerr out;
+	sp_outcome_init(&out, w->cl);
+	out.code = code;
+	out.rep.write = true;
+	out.rep.write_type = (uint8_t)w->wt;
+	out.rep.required = w->acks.block_for;
+	out.rep.received = w->acks.received;
+	for (size_t i = 0; i < w->n; i++)
+		out.rep.failures += w->state[i] == T_FAILED;
 	if (code == COL_ETIMEDOUT) {
-		res.required = w->acks.block_for;
-		res.alive = w->acks.received;
-		snprintf(res.msg, sizeof(res.msg),
+		snprintf(out.msg, sizeof(out.msg),
 		         "Operation timed out - received only %d responses (%d required) at %s",
-		         res.alive, res.required, cql_consistency_name(w->cl));
+		         out.rep.received, out.rep.required, cql_consistency_name(w->cl));
 		sp->stats.write_timeouts++;
 	} else if (code != 0) {
-		res.required = w->acks.block_for;
-		res.alive = w->acks.received;
-		snprintf(res.msg, sizeof(res.msg), "write failed at %s: %s",
+		snprintf(out.msg, sizeof(out.msg), "write failed at %s: %s",
 		         cql_consistency_name(w->cl), w->why);
 		sp->stats.write_failures++;
 	} else {
@@ -102,7 +105,7 @@ static void w_answer(struct sp_write *w, int code)
 	w->answered = true;
 	if (w->relays_pending == 0)
 		ev_timer_stop(sp->ev, &w->timer); /* else it still bounds the wait for relays */
-	w->done(w->ctx, &res);
+	w->done(w->ctx, &out);
 }
 
 /* Could the level still be met if every pending replica acked? */
@@ -141,7 +144,7 @@ static void w_outcome(struct sp_write *w, size_t i, int status, const char *why)
 	if (cl_acks_done(&w->acks))
 		w_answer(w, 0);
 	else if (status != 0 && status != COL_ETIMEDOUT && !w_can_succeed(w))
-		w_answer(w, COL_EIO);
+		w_answer(w, COL_EFAILED);
 }
 
 static void w_rsp(void *ctx, int status, const struct msg_in *rsp)
@@ -272,17 +275,17 @@ static int w_send(struct sp_write *w, size_t i, const uint8_t *mut, size_t len,
 /* Send one mutation (its plan already checked); the handler answers through done. */
 static void write_one(struct storage_proxy *sp, struct ring *ring, const struct replication *rep,
                       uint16_t cl, const struct plan *p, struct store_mutation *m,
-                      enum proxy_write_type wt, proxy_done_fn done, void *ctx)
+                      enum cerr_write_type wt, request_done_fn done, void *ctx)
 {
 	struct sp_write *w = w_get(sp);
 	if (!w) {
-		struct proxy_result res;
-		sp_result_init(&res, cl);
-		res.code = COL_EFULL;
-		res.write_type = wt;
-		snprintf(res.msg, sizeof(res.msg), "coordinator overloaded: %u requests in flight",
+		struct cerr out;
+		sp_outcome_init(&out, cl);
+		out.rep.write = true;
+		out.rep.write_type = (uint8_t)wt;
+		cerr_set(&out, COL_EOVERLOADED, "coordinator overloaded: %u requests in flight",
 		         sp->stats.in_flight);
-		done(ctx, &res);
+		done(ctx, &out);
 		return;
 	}
 	w->ring = ring_ref(ring);
@@ -391,17 +394,17 @@ static void write_one(struct storage_proxy *sp, struct ring *ring, const struct 
 struct sp_batch {
 	size_t n, reported;
 	bool answered;
-	proxy_done_fn done;
+	request_done_fn done;
 	void *ctx;
 };
 
-static void batch_child_done(void *ctx, const struct proxy_result *res)
+static void batch_child_done(void *ctx, const struct cerr *out)
 {
 	struct sp_batch *b = ctx;
 	b->reported++;
-	if (!b->answered && (res->code != 0 || b->reported == b->n)) {
+	if (!b->answered && (out->code != 0 || b->reported == b->n)) {
 		b->answered = true;
-		b->done(b->ctx, res);
+		b->done(b->ctx, out);
 	}
 	if (b->reported == b->n)
 		free(b);
@@ -409,38 +412,31 @@ static void batch_child_done(void *ctx, const struct proxy_result *res)
 
 void storage_proxy_write(struct storage_proxy *sp, struct ring *ring, const struct replication *rep,
                          uint16_t cl, struct store_mutation *const *muts, size_t n,
-                         enum proxy_write_type wt, proxy_done_fn done, void *ctx)
+                         enum cerr_write_type wt, request_done_fn done, void *ctx)
 {
-	struct proxy_result res;
-	sp_result_init(&res, cl);
-	res.write_type = wt;
-	if (n == 0) {
-		done(ctx, &res);
-		return;
-	}
-	struct plan one, *plans = n == 1 ? &one : malloc(n * sizeof(*plans));
+	struct cerr out;
+	sp_outcome_init(&out, cl);
+	struct plan one, *plans = n <= 1 ? &one : malloc(n * sizeof(*plans));
+	if (n == 0)
+		goto answer;
 	if (!plans) {
-		res.code = COL_ENOMEM;
-		snprintf(res.msg, sizeof(res.msg), "out of memory planning a batch");
-		done(ctx, &res);
-		return;
+		cerr_set(&out, COL_ENOMEM, "out of memory planning a batch of %zu partitions", n);
+		goto answer;
 	}
 	/* Every partition's replicas must suffice before anything is sent. */
 	for (size_t i = 0; i < n; i++) {
 		int64_t token;
 		struct cerr e = {0};
 		if (muts[i]->error) {
-			res.code = muts[i]->error;
-			sp_set_msg(res.msg, sizeof(res.msg), muts[i]->err.msg);
-			goto fail;
+			cerr_set(&out, muts[i]->error, "%s", muts[i]->err.msg);
+			goto answer;
 		}
 		if (mutation_token(muts[i], &token, &e) != 0) {
-			res.code = e.code;
-			sp_set_msg(res.msg, sizeof(res.msg), e.msg);
-			goto fail;
+			cerr_set(&out, e.code, "%s", e.msg);
+			goto answer;
 		}
-		if (sp_plan_make(sp, ring, rep, token, cl, true, &plans[i], &res) != 0)
-			goto fail;
+		if (sp_plan_make(sp, ring, rep, token, cl, true, &plans[i], &out) != 0)
+			goto answer;
 	}
 	if (n == 1) {
 		write_one(sp, ring, rep, cl, &plans[0], muts[0], wt, done, ctx);
@@ -448,9 +444,8 @@ void storage_proxy_write(struct storage_proxy *sp, struct ring *ring, const stru
 	}
 	struct sp_batch *b = calloc(1, sizeof(*b));
 	if (!b) {
-		res.code = COL_ENOMEM;
-		snprintf(res.msg, sizeof(res.msg), "out of memory starting a batch");
-		goto fail;
+		cerr_set(&out, COL_ENOMEM, "out of memory starting a batch of %zu partitions", n);
+		goto answer;
 	}
 	b->n = n;
 	b->done = done;
@@ -459,9 +454,10 @@ void storage_proxy_write(struct storage_proxy *sp, struct ring *ring, const stru
 		write_one(sp, ring, rep, cl, &plans[i], muts[i], wt, batch_child_done, b);
 	free(plans);
 	return;
-fail:
-	res.write_type = wt;
+answer:
+	out.rep.write = true;
+	out.rep.write_type = (uint8_t)wt;
 	if (plans != &one)
 		free(plans);
-	done(ctx, &res);
+	done(ctx, &out);
 }

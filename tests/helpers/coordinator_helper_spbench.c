@@ -93,7 +93,7 @@ static void spin_cb(struct ev_loop *l, ev_idle *w, int revents)
 	(void)revents;
 }
 
-static void on_done(void *ctx, const struct proxy_result *res)
+static void on_done(void *ctx, const struct cerr *res)
 {
 	(void)ctx;
 	finished++;
@@ -140,7 +140,7 @@ static void issue(void)
 		die("mutation", &e);
 	store_mutation_set_cell(&m, NULL, 0, 1, NULL, VALUE, sizeof(VALUE), clock_wall_us(), 0);
 	struct store_mutation *ms[1] = {&m};
-	storage_proxy_write(B[coord].sp, RING, &REP, CL, ms, 1, PROXY_WRITE_SIMPLE, on_done, NULL);
+	storage_proxy_write(B[coord].sp, RING, &REP, CL, ms, 1, CERR_WRITE_SIMPLE, on_done, NULL);
 	store_mutation_release(&m);
 }
 

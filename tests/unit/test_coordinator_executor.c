@@ -262,14 +262,14 @@ Test(executor, consistency_on_one_node)
 {
 	run_ok("CREATE KEYSPACE k3 WITH replication = {'class': 'SimpleStrategy', "
 	       "'replication_factor': 3}");
-	struct proxy_result res;
+	struct cerr res;
 	const struct schema_keyspace *k = schema_snap_keyspace(schema_current(sch), "k3");
 	cr_assert_eq(router_check(px, k, CL_ONE, true, &res), 0);
 	cr_assert_eq(router_check(px, k, CL_QUORUM, true, &res), COL_EUNAVAILABLE);
-	cr_assert_eq(res.required, 2);
-	cr_assert_eq(res.alive, 1);
+	cr_assert_eq(res.rep.required, 2);
+	cr_assert_eq(res.rep.received, 1);
 	cr_assert_eq(router_check(px, k, CL_ALL, false, &res), COL_EUNAVAILABLE);
-	cr_assert_eq(res.required, 3);
+	cr_assert_eq(res.rep.required, 3);
 	cr_assert_eq(router_check(px, k, CL_ANY, false, &res), COL_EINVAL);
 	cr_assert_str_eq(res.msg, "ANY ConsistencyLevel is only supported for writes");
 	cr_assert_eq(router_check(px, k, CL_SERIAL, true, &res), COL_EINVAL);

@@ -309,7 +309,7 @@ static void teardown(void)
 
 struct outcome {
 	bool done;
-	struct proxy_result res;
+	struct cerr res;
 	int rows;
 	char value[64]; /* col 1 of the last row */
 	int64_t ts;
@@ -318,7 +318,7 @@ struct outcome {
 	int cks[256];
 };
 
-static void on_done(void *ctx, const struct proxy_result *res)
+static void on_done(void *ctx, const struct cerr *res)
 {
 	struct outcome *o = ctx;
 	cr_assert(!o->done, "done called twice");
@@ -373,7 +373,7 @@ static void mk_mutation(struct store_mutation *m, size_t i, const char *key, int
 	}
 }
 
-static struct proxy_result write_at(size_t coord, uint16_t cl, const char *key, int ck,
+static struct cerr write_at(size_t coord, uint16_t cl, const char *key, int ck,
                                     const char *value, int64_t ts)
 {
 	struct store_mutation m;
@@ -381,7 +381,7 @@ static struct proxy_result write_at(size_t coord, uint16_t cl, const char *key, 
 	struct outcome o = {0};
 	struct store_mutation *ms[1] = {&m};
 	ev_now_update(L);
-	storage_proxy_write(N[coord].sp, RING, &REP, cl, ms, 1, PROXY_WRITE_SIMPLE, on_done, &o);
+	storage_proxy_write(N[coord].sp, RING, &REP, cl, ms, 1, CERR_WRITE_SIMPLE, on_done, &o);
 	store_mutation_release(&m);
 	cr_assert(run_until(&o.done, 5000), "write never answered");
 	return o.res;
@@ -453,7 +453,7 @@ Test(storage_proxy, write_then_read_every_level_all_up)
 		char key[16], val[16];
 		snprintf(key, sizeof(key), "k%zu", i);
 		snprintf(val, sizeof(val), "v%zu", i);
-		struct proxy_result w = write_at(i % 3, ALL_CLS[i], key, 1, val, 1000 + (int64_t)i);
+		struct cerr w = write_at(i % 3, ALL_CLS[i], key, 1, val, 1000 + (int64_t)i);
 		cr_expect_eq(w.code, 0, "%s: %s", cql_consistency_name(ALL_CLS[i]), w.msg);
 		if (ALL_CLS[i] == CL_ANY)
 			continue;
@@ -471,7 +471,7 @@ Test(storage_proxy, write_then_read_every_level_all_up)
 	struct outcome r = read_at(0, CL_ANY, "k0");
 	cr_expect_eq(r.res.code, COL_EINVAL);
 	cr_expect_str_eq(r.res.msg, "ANY ConsistencyLevel is only supported for writes");
-	struct proxy_result w = write_at(0, CL_SERIAL, "k0", 1, "x", 1);
+	struct cerr w = write_at(0, CL_SERIAL, "k0", 1, "x", 1);
 	cr_expect_eq(w.code, COL_EINVAL);
 }
 
@@ -515,20 +515,20 @@ static void availability(size_t coord_pick_nonreplica)
 			struct store_value pkv = {key, strlen(key)};
 			int64_t token;
 			cr_assert_eq(store_partition_token(N[0].tbl, &pkv, 1, &token, NULL), 0);
-			struct proxy_result chk;
+			struct cerr chk;
 			cr_expect_eq(
 			        storage_proxy_check(N[coord].sp, RING, &REP, token, cl, true, &chk),
 			        alive >= need ? 0 : COL_EUNAVAILABLE, "check %s",
 			        cql_consistency_name(cl));
-			struct proxy_result w = write_at(coord, cl, key, 1, "x", ++ts);
+			struct cerr w = write_at(coord, cl, key, 1, "x", ++ts);
 			if (alive >= need) {
 				cr_expect_eq(w.code, 0, "write %s, %d alive: %s",
 				             cql_consistency_name(cl), alive, w.msg);
 			} else {
 				cr_expect_eq(w.code, COL_EUNAVAILABLE, "write %s, %d alive",
 				             cql_consistency_name(cl), alive);
-				cr_expect_eq(w.required, need);
-				cr_expect_eq(w.alive, alive);
+				cr_expect_eq(w.rep.required, need);
+				cr_expect_eq(w.rep.received, alive);
 			}
 			if (cl == CL_ANY)
 				continue;
@@ -540,8 +540,8 @@ static void availability(size_t coord_pick_nonreplica)
 			} else {
 				cr_expect_eq(r.res.code, COL_EUNAVAILABLE, "read %s, %d alive",
 				             cql_consistency_name(cl), alive);
-				cr_expect_eq(r.res.required, need);
-				cr_expect_eq(r.res.alive, alive);
+				cr_expect_eq(r.res.rep.required, need);
+				cr_expect_eq(r.res.rep.received, alive);
 			}
 		}
 	}
@@ -591,14 +591,14 @@ Test(storage_proxy, availability_nts_3_3)
 				default: need = 1, have = a + b;
 				}
 				ok = cl == CL_EACH_QUORUM ? (a >= 2 && b >= 2) : have >= need;
-				struct proxy_result w = write_at(coord, cl, key, 1, "y", ++ts);
+				struct cerr w = write_at(coord, cl, key, 1, "y", ++ts);
 				cr_expect_eq(w.code, ok ? 0 : COL_EUNAVAILABLE,
 				             "write %s dc1 %d dc2 %d: %s", cql_consistency_name(cl),
 				             a, b, w.msg);
 				if (!ok) {
-					cr_expect_eq(w.required, need, "%s",
+					cr_expect_eq(w.rep.required, need, "%s",
 					             cql_consistency_name(cl));
-					cr_expect_eq(w.alive, have, "%s", cql_consistency_name(cl));
+					cr_expect_eq(w.rep.received, have, "%s", cql_consistency_name(cl));
 				}
 				if (cl == CL_ANY)
 					continue;
@@ -636,7 +636,7 @@ Test(storage_proxy, accuracy_every_w_r_pair)
 			int stale = 3 - n_of[wi];
 			for (size_t k = 1; k <= (size_t)stale; k++)
 				set_silent((wc + k) % 3, true);
-			struct proxy_result w = write_at(wc, lv[wi], key, 1, val, ++ts);
+			struct cerr w = write_at(wc, lv[wi], key, 1, val, ++ts);
 			cr_assert_eq(w.code, 0, "W=%s: %s", cql_consistency_name(lv[wi]), w.msg);
 			for (size_t k = 1; k <= (size_t)stale; k++)
 				set_silent((wc + k) % 3, false);
@@ -657,14 +657,14 @@ Test(storage_proxy, read_repair_of_a_replica_that_was_down)
 	cluster_simple(3, "3");
 	cr_assert_eq(write_at(0, CL_ALL, "rr", 1, "old", 10).code, 0);
 	node_cut(2); /* connection refused from now on; the failure detector has not noticed */
-	struct proxy_result w = write_at(0, CL_QUORUM, "rr", 1, "new", 20);
+	struct cerr w = write_at(0, CL_QUORUM, "rr", 1, "new", 20);
 	cr_assert_eq(w.code, 0, "%s", w.msg);
 	w = write_at(1, CL_QUORUM, "rr", 2, "other-row", 21);
 	cr_assert_eq(w.code, 0, "%s", w.msg);
-	struct proxy_result all = write_at(0, CL_ALL, "rr", 3, "z", 22);
+	struct cerr all = write_at(0, CL_ALL, "rr", 3, "z", 22);
 	cr_expect_eq(all.code, COL_ETIMEDOUT, "ALL cannot be met with a replica refusing");
-	cr_expect_eq(all.required, 3);
-	cr_expect_eq(all.alive, 2);
+	cr_expect_eq(all.rep.required, 3);
+	cr_expect_eq(all.rep.received, 2);
 	node_up(2);
 	cr_expect_str_eq(local_read(2, "rr").value, "old", "node 3 missed the writes");
 	cr_expect_eq(local_read(2, "rr").rows, 1);
@@ -736,17 +736,18 @@ Test(storage_proxy, write_timeout_counts_received_and_blockfor)
 	set_silent(1, true);
 	set_silent(2, true);
 	int64_t t0 = clock_mono_ms();
-	struct proxy_result w = write_at(0, CL_QUORUM, "wt", 1, "x", 1);
+	struct cerr w = write_at(0, CL_QUORUM, "wt", 1, "x", 1);
 	int64_t took = clock_mono_ms() - t0;
 	cr_expect_eq(w.code, COL_ETIMEDOUT, "%s", w.msg);
-	cr_expect_eq(w.alive, 1, "received: only the coordinator's own replica");
-	cr_expect_eq(w.required, 2);
-	cr_expect_eq(w.write_type, PROXY_WRITE_SIMPLE);
+	cr_expect_eq(w.rep.received, 1, "received: only the coordinator's own replica");
+	cr_expect_eq(w.rep.required, 2);
+	cr_expect_eq(w.rep.write_type, CERR_WRITE_SIMPLE);
+	cr_expect(w.rep.write, "a write timeout says it is one (the driver sees WriteTimeout)");
 	cr_expect(took >= WTO - 20 && took < WTO + 1000, "answered after %lld ms", (long long)took);
 	w = write_at(0, CL_ALL, "wt", 1, "x", 2);
 	cr_expect_eq(w.code, COL_ETIMEDOUT);
-	cr_expect_eq(w.alive, 1);
-	cr_expect_eq(w.required, 3);
+	cr_expect_eq(w.rep.received, 1);
+	cr_expect_eq(w.rep.required, 3);
 	/* ONE is met by the local replica at once */
 	w = write_at(0, CL_ONE, "wt", 1, "x", 3);
 	cr_expect_eq(w.code, 0);
@@ -758,9 +759,9 @@ Test(storage_proxy, write_timeout_counts_received_and_blockfor)
 	set_silent(0, false);
 	struct outcome r = read_at(0, CL_QUORUM, "wt");
 	cr_expect_eq(r.res.code, COL_ETIMEDOUT, "%s", r.res.msg);
-	cr_expect_eq(r.res.required, 2);
-	cr_expect_eq(r.res.alive, 1);
-	cr_expect(r.res.data_present);
+	cr_expect_eq(r.res.rep.required, 2);
+	cr_expect_eq(r.res.rep.received, 1);
+	cr_expect(r.res.rep.data_present);
 	run_ms(RTO + 100);
 }
 
@@ -776,10 +777,10 @@ Test(storage_proxy, write_timeout_when_coordinator_is_not_a_replica)
 	replicas_of(key, reps);
 	set_silent(reps[0], true);
 	set_silent(reps[1], true);
-	struct proxy_result w = write_at(coord, CL_QUORUM, key, 1, "x", 1);
+	struct cerr w = write_at(coord, CL_QUORUM, key, 1, "x", 1);
 	cr_expect_eq(w.code, COL_ETIMEDOUT);
-	cr_expect_eq(w.alive, 1);
-	cr_expect_eq(w.required, 2);
+	cr_expect_eq(w.rep.received, 1);
+	cr_expect_eq(w.rep.required, 2);
 	/* ONE from a non-replica goes to the replica with a latency score: the one that
 	 * answered the write, not the two that never answer */
 	struct outcome r = read_at(coord, CL_ONE, key);
@@ -788,9 +789,9 @@ Test(storage_proxy, write_timeout_when_coordinator_is_not_a_replica)
 	/* QUORUM must include a silent one: ReadTimeout, 1 of 2, data from the fast one */
 	r = read_at(coord, CL_QUORUM, key);
 	cr_expect_eq(r.res.code, COL_ETIMEDOUT, "%s", r.res.msg);
-	cr_expect_eq(r.res.required, 2);
-	cr_expect_eq(r.res.alive, 1);
-	cr_expect(r.res.data_present);
+	cr_expect_eq(r.res.rep.required, 2);
+	cr_expect_eq(r.res.rep.received, 1);
+	cr_expect(r.res.rep.data_present);
 	run_ms(RTO + 100);
 }
 
@@ -798,7 +799,7 @@ Test(storage_proxy, write_timeout_when_coordinator_is_not_a_replica)
 Test(storage_proxy, two_dc_write_is_forwarded_once)
 {
 	cluster_2dc();
-	struct proxy_result w = write_at(0, CL_ALL, "fwd", 1, "everywhere", 9);
+	struct cerr w = write_at(0, CL_ALL, "fwd", 1, "everywhere", 9);
 	cr_assert_eq(w.code, 0, "%s", w.msg);
 	int remote_msgs = 0, remote_peers = 0;
 	for (size_t i = 3; i < 6; i++) {
@@ -826,8 +827,8 @@ Test(storage_proxy, two_dc_write_is_forwarded_once)
 	cr_expect_eq(w.code, 0, "%s", w.msg);
 	w = write_at(0, CL_EACH_QUORUM, "fwd", 1, "each2", 12);
 	cr_expect_eq(w.code, COL_ETIMEDOUT);
-	cr_expect_eq(w.required, 4);
-	cr_expect_eq(w.alive, 2);
+	cr_expect_eq(w.rep.required, 4);
+	cr_expect_eq(w.rep.received, 2);
 	struct outcome r = read_at(1, CL_LOCAL_QUORUM, "fwd");
 	cr_expect_eq(r.res.code, 0, "%s", r.res.msg);
 	cr_expect_str_eq(r.value, "each2");
@@ -1110,7 +1111,7 @@ Test(storage_proxy, batch_of_partitions)
 	}
 	struct outcome o = {0};
 	ev_now_update(L);
-	storage_proxy_write(N[0].sp, RING, &REP, CL_QUORUM, ms, 5, PROXY_WRITE_UNLOGGED_BATCH,
+	storage_proxy_write(N[0].sp, RING, &REP, CL_QUORUM, ms, 5, CERR_WRITE_UNLOGGED_BATCH,
 	                    on_done, &o);
 	for (int i = 0; i < 5; i++)
 		store_mutation_release(&m[i]);
@@ -1130,13 +1131,13 @@ Test(storage_proxy, batch_of_partitions)
 	mk_mutation(&m[0], coord, "bx0", 1, "no", 60);
 	mk_mutation(&m[1], coord, "bx1", 1, "no", 60);
 	struct outcome u = {0};
-	storage_proxy_write(N[coord].sp, RING, &REP, CL_QUORUM, ms, 2, PROXY_WRITE_BATCH, on_done,
+	storage_proxy_write(N[coord].sp, RING, &REP, CL_QUORUM, ms, 2, CERR_WRITE_BATCH, on_done,
 	                    &u);
 	store_mutation_release(&m[0]);
 	store_mutation_release(&m[1]);
 	cr_assert(run_until(&u.done, 5000));
 	cr_expect_eq(u.res.code, COL_EUNAVAILABLE);
-	cr_expect_eq(u.res.write_type, PROXY_WRITE_BATCH);
+	cr_expect_eq(u.res.rep.write_type, CERR_WRITE_BATCH);
 	run_ms(50);
 	for (size_t n = 0; n < 4; n++)
 		cr_expect_eq(local_read(n, "bx0").rows, 0, "node %zu got nothing", n);
@@ -1150,12 +1151,20 @@ Test(storage_proxy, replica_failure_fails_the_write)
 	cr_assert_eq(store_table_drop(N[1].tbl, &e), 0, "%s", e.msg);
 	cr_assert_eq(store_table_drop(N[2].tbl, &e), 0, "%s", e.msg);
 	int64_t t0 = clock_mono_ms();
-	struct proxy_result w = write_at(0, CL_QUORUM, "nt", 1, "x", 1);
-	cr_expect_eq(w.code, COL_EIO, "%s", w.msg);
+	struct cerr w = write_at(0, CL_QUORUM, "nt", 1, "x", 1);
+	cr_expect_eq(w.code, COL_EFAILED, "%s", w.msg);
 	cr_expect(clock_mono_ms() - t0 < WTO, "did not wait for the timeout");
 	cr_expect(strstr(w.msg, "replica 127.") != NULL, "%s", w.msg);
+	cr_expect(w.rep.write);
+	cr_expect_eq(w.rep.write_type, CERR_WRITE_SIMPLE);
+	cr_expect_eq(w.rep.required, 2);
+	cr_expect_geq(w.rep.failures, 1, "failures %d", w.rep.failures);
+	cr_expect_leq(w.rep.received + w.rep.failures, 3);
 	struct outcome r = read_at(0, CL_QUORUM, "nt");
-	cr_expect_eq(r.res.code, COL_EIO, "%s", r.res.msg);
+	cr_expect_eq(r.res.code, COL_EFAILED, "%s", r.res.msg);
+	cr_expect_not(r.res.rep.write);
+	cr_expect_eq(r.res.rep.required, 2);
+	cr_expect_geq(r.res.rep.failures, 1, "failures %d", r.res.rep.failures);
 	cr_expect(strstr(r.res.msg, "unknown on this replica") != NULL, "%s", r.res.msg);
 	N[1].tbl = N[2].tbl = NULL;
 }
@@ -1220,7 +1229,7 @@ Test(storage_proxy, ring_swap_mid_request)
 		struct store_mutation m;
 		mk_mutation(&m, coord, "swap2", 1, "w", 20 + round);
 		struct store_mutation *ms[1] = {&m};
-		storage_proxy_write(N[coord].sp, a, &REP, CL_ALL, ms, 1, PROXY_WRITE_SIMPLE,
+		storage_proxy_write(N[coord].sp, a, &REP, CL_ALL, ms, 1, CERR_WRITE_SIMPLE,
 		                    on_done, &w1);
 		store_mutation_release(&m);
 		struct outcome o3 = {0};
@@ -1253,10 +1262,10 @@ Test(storage_proxy, local_strategy_stays_local)
 	cr_assert_eq(replication_parse(k, v, 1, &REP, &e), 0, "%s", e.msg);
 	cr_expect_eq(write_at(1, CL_ONE, "loc", 1, "mine", 3).code, 0);
 	cr_expect_eq(write_at(1, CL_ALL, "loc", 2, "mine", 3).code, 0);
-	struct proxy_result w = write_at(1, CL_TWO, "loc", 1, "x", 4);
+	struct cerr w = write_at(1, CL_TWO, "loc", 1, "x", 4);
 	cr_expect_eq(w.code, COL_EUNAVAILABLE);
-	cr_expect_eq(w.required, 2);
-	cr_expect_eq(w.alive, 1);
+	cr_expect_eq(w.rep.required, 2);
+	cr_expect_eq(w.rep.received, 1);
 	run_ms(30);
 	cr_expect_eq(local_read(1, "loc").rows, 2);
 	cr_expect_eq(local_read(0, "loc").rows, 0);
@@ -1312,7 +1321,7 @@ Test(storage_proxy, accuracy_two_dcs)
 				snprintf(val, sizeof(val), "v-%zu-%zu-%zu", wi, ri, k);
 				for (size_t n = 0; n < 6; n++)
 					N[n].down = !(w[wi].set & (1u << n));
-				struct proxy_result wr = write_at(0, w[wi].cl, key, 1, val, ++ts);
+				struct cerr wr = write_at(0, w[wi].cl, key, 1, val, ++ts);
 				cr_assert_eq(wr.code, 0, "W=%s: %s", cql_consistency_name(w[wi].cl),
 				             wr.msg);
 				run_ms(20); /* every live replica has it, the down ones never will
@@ -1359,7 +1368,7 @@ Test(storage_proxy, hints_for_down_and_silent_replicas)
 			coord = i;
 	/* a replica known down is hinted at once, with the mutation's own bytes */
 	N[reps[2]].down = true;
-	struct proxy_result w = write_at(coord, CL_QUORUM, key, 1, "h1", 10);
+	struct cerr w = write_at(coord, CL_QUORUM, key, 1, "h1", 10);
 	cr_expect_eq(w.code, 0, "%s", w.msg);
 	cr_expect_eq(HINTS[reps[2]].n, 1);
 	cr_expect_eq(HINTS[reps[0]].n + HINTS[reps[1]].n, 0);
@@ -1398,7 +1407,7 @@ Test(storage_proxy, hints_for_a_silent_remote_dc)
 	cluster_2dc();
 	for (size_t i = 3; i < 6; i++)
 		set_silent(i, true);
-	struct proxy_result w = write_at(0, CL_LOCAL_QUORUM, "wan", 1, "x", 1);
+	struct cerr w = write_at(0, CL_LOCAL_QUORUM, "wan", 1, "x", 1);
 	cr_expect_eq(w.code, 0, "%s", w.msg);
 	cr_expect_eq(HINTS[3].n + HINTS[4].n + HINTS[5].n, 0, "nothing known yet");
 	run_ms(WTO + 200);
