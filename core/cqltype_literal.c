@@ -77,6 +77,274 @@ static bool parse_decimal_lit(const char *s, size_t len, int *sign, struct buf *
 	return i == len && *scale >= INT32_MIN && *scale <= INT32_MAX && buf_ok(digits);
 }
 
+/* A literal being converted, for the per-type converters below. */
+struct lit {
+	const struct cqltype *t;
+	enum cqllit_kind kind;
+	const char *text;
+	size_t len;
+	struct cerr *err;
+};
+
+static int mismatch(const struct lit *l, const char *why)
+{
+	return lit_mismatch(l->t, l->kind, l->text, l->len, l->err, why);
+}
+
+static int lit_text(const struct lit *l, struct buf *out)
+{
+	if (l->kind != CQLLIT_STRING)
+		return mismatch(l, NULL);
+	buf_put(out, l->text, l->len);
+	return 0;
+}
+
+static int lit_blob(const struct lit *l, struct buf *out)
+{
+	if (l->kind != CQLLIT_HEX || l->len < 2 || l->text[0] != '0' ||
+	    (l->text[1] != 'x' && l->text[1] != 'X') || (l->len % 2) != 0)
+		return mismatch(l, NULL);
+	size_t n = (l->len - 2) / 2;
+	if (n == 0 || buf_reserve(out, n) != 0)
+		return 0;
+	if (!hex_decode(l->text + 2, n, out->data + out->len))
+		return mismatch(l, "bad hex digit");
+	out->len += n;
+	return 0;
+}
+
+static int lit_boolean(const struct lit *l, struct buf *out)
+{
+	if (l->kind == CQLLIT_BOOLEAN && l->len == 4 && strncasecmp(l->text, "true", 4) == 0)
+		buf_put_u8(out, 1);
+	else if (l->kind == CQLLIT_BOOLEAN && l->len == 5 && strncasecmp(l->text, "false", 5) == 0)
+		buf_put_u8(out, 0);
+	else
+		return mismatch(l, NULL);
+	return 0;
+}
+
+/* tinyint, smallint, int, bigint, counter: big-endian in the type's width. */
+static int lit_fixed_int(const struct lit *l, struct buf *out)
+{
+	if (l->kind != CQLLIT_INTEGER)
+		return mismatch(l, NULL);
+	enum cqltype_kind k = l->t->kind;
+	int64_t lo = k == CQLTYPE_TINYINT    ? INT8_MIN
+	             : k == CQLTYPE_SMALLINT ? INT16_MIN
+	             : k == CQLTYPE_INT      ? INT32_MIN
+	                                     : INT64_MIN;
+	int64_t hi = k == CQLTYPE_TINYINT    ? INT8_MAX
+	             : k == CQLTYPE_SMALLINT ? INT16_MAX
+	             : k == CQLTYPE_INT      ? INT32_MAX
+	                                     : INT64_MAX;
+	int64_t v;
+	if (!cqlt_parse_i64(l->text, l->len, &v) || v < lo || v > hi)
+		return cerr_set(l->err, COL_ETYPE,
+		                "invalid INTEGER constant (%.*s) for type %s: out of range "
+		                "%" PRId64 "..%" PRId64,
+		                (int)(l->len > 100 ? 100 : l->len), l->text, cqltype_kind_name(k),
+		                lo, hi);
+	size_t w = cqltype_fixed_size(l->t);
+	for (size_t i = w; i-- > 0;)
+		buf_put_u8(out, (uint8_t)((uint64_t)v >> (i * 8)));
+	return 0;
+}
+
+static int lit_varint(const struct lit *l, struct buf *out)
+{
+	const char *text = l->text;
+	if (l->kind != CQLLIT_INTEGER || !cqlt_all_digits(text, l->len, true))
+		return mismatch(l, NULL);
+	size_t i = (text[0] == '-' || text[0] == '+') ? 1 : 0;
+	struct buf mag;
+	buf_init(&mag);
+	int rc = cqlt_digits_to_magnitude(text + i, l->len - i, &mag);
+	if (!rc)
+		cqlt_varint_from_magnitude(text[0] == '-' ? -1 : 1, mag.data, mag.len, out);
+	buf_release(&mag);
+	if (rc)
+		return cerr_set(l->err, rc, "out of memory converting a varint");
+	return 0;
+}
+
+static int lit_decimal(const struct lit *l, struct buf *out)
+{
+	if (l->kind != CQLLIT_INTEGER && l->kind != CQLLIT_FLOAT)
+		return mismatch(l, NULL);
+	int sign;
+	int64_t scale;
+	struct buf digits, mag;
+	buf_init(&digits);
+	buf_init(&mag);
+	if (!parse_decimal_lit(l->text, l->len, &sign, &digits, &scale)) {
+		buf_release(&digits);
+		return mismatch(l, "not a finite decimal number");
+	}
+	int rc = cqlt_digits_to_magnitude((const char *)digits.data, digits.len, &mag);
+	buf_put_u32be(out, (uint32_t)(int32_t)scale);
+	if (!rc)
+		cqlt_varint_from_magnitude(digits.len ? sign : 0, mag.data, mag.len, out);
+	buf_release(&digits);
+	buf_release(&mag);
+	if (rc)
+		return cerr_set(l->err, rc, "out of memory converting a decimal");
+	return 0;
+}
+
+/* float or double: a number, NaN, Infinity, -Infinity. */
+static int lit_floating(const struct lit *l, struct buf *out)
+{
+	if (l->kind != CQLLIT_INTEGER && l->kind != CQLLIT_FLOAT)
+		return mismatch(l, NULL);
+	char tmp[400];
+	if (l->len >= sizeof(tmp))
+		return mismatch(l, "too long");
+	memcpy(tmp, l->text, l->len);
+	tmp[l->len] = 0;
+	double d;
+	if (strcmp(tmp, "NaN") == 0) {
+		d = NAN;
+	} else if (strcmp(tmp, "Infinity") == 0 || strcmp(tmp, "+Infinity") == 0) {
+		d = INFINITY;
+	} else if (strcmp(tmp, "-Infinity") == 0) {
+		d = -INFINITY;
+	} else {
+		for (size_t i = 0; i < l->len; i++)
+			if (!isdigit((unsigned char)tmp[i]) && !strchr("+-.eE", tmp[i]))
+				return mismatch(l, NULL);
+		char *end;
+		errno = 0;
+		d = strtod(tmp, &end);
+		if (*end || end == tmp)
+			return mismatch(l, NULL);
+	}
+	if (l->t->kind == CQLTYPE_FLOAT) {
+		float f = (float)d;
+		if (isinf(f) && !isinf(d))
+			return mismatch(l, "out of float range");
+		uint32_t u;
+		memcpy(&u, &f, 4);
+		buf_put_u32be(out, u);
+	} else {
+		uint64_t u;
+		memcpy(&u, &d, 8);
+		buf_put_u64be(out, u);
+	}
+	return 0;
+}
+
+/* Milliseconds since the epoch, or a date and time in text. */
+static int lit_timestamp(const struct lit *l, struct buf *out)
+{
+	int64_t v;
+	if (l->kind == CQLLIT_INTEGER) {
+		if (!cqlt_parse_i64(l->text, l->len, &v))
+			return mismatch(l, "out of range");
+	} else if (l->kind != CQLLIT_STRING || cqltype_parse_timestamp(l->text, l->len, &v) != 0) {
+		return mismatch(l, l->kind == CQLLIT_STRING
+		                           ? "expected yyyy-mm-dd[( |T)hh:mm[:ss[.fff]]][Z|+hhmm]"
+		                           : NULL);
+	}
+	buf_put_u64be(out, (uint64_t)v);
+	return 0;
+}
+
+/* A raw day number (2^31 is the epoch) or 'yyyy-mm-dd'. */
+static int lit_date(const struct lit *l, struct buf *out)
+{
+	int64_t v, days;
+	size_t i = 0;
+	if ((l->kind == CQLLIT_INTEGER || l->kind == CQLLIT_STRING) &&
+	    cqlt_all_digits(l->text, l->len, false)) {
+		if (!cqlt_parse_i64(l->text, l->len, &v) || v > UINT32_MAX)
+			return mismatch(l, "raw date must be 0..4294967295");
+		buf_put_u32be(out, (uint32_t)v);
+		return 0;
+	}
+	if (l->kind != CQLLIT_STRING || !cqlt_parse_date_part(l->text, l->len, &i, &days) ||
+	    i != l->len)
+		return mismatch(l, l->kind == CQLLIT_STRING ? "expected yyyy-mm-dd" : NULL);
+	days += 1LL << 31;
+	if (days < 0 || days > UINT32_MAX)
+		return mismatch(l, "date out of range");
+	buf_put_u32be(out, (uint32_t)days);
+	return 0;
+}
+
+/* Nanoseconds since midnight, or 'hh:mm:ss[.fffffffff]'. */
+static int lit_time(const struct lit *l, struct buf *out)
+{
+	int64_t v;
+	size_t i = 0;
+	if ((l->kind == CQLLIT_INTEGER || l->kind == CQLLIT_STRING) &&
+	    cqlt_all_digits(l->text, l->len, true)) {
+		if (!cqlt_parse_i64(l->text, l->len, &v) || v < 0 || v > TIME_MAX_NS)
+			return mismatch(l, "time in ns must be 0..86399999999999");
+	} else if (l->kind != CQLLIT_STRING ||
+	           !cqlt_parse_time_part(l->text, l->len, &i, true, &v) || i != l->len) {
+		return mismatch(l,
+		                l->kind == CQLLIT_STRING ? "expected hh:mm:ss[.fffffffff]" : NULL);
+	}
+	buf_put_u64be(out, (uint64_t)v);
+	return 0;
+}
+
+static int lit_inet(const struct lit *l, struct buf *out)
+{
+	char tmp[INET6_ADDRSTRLEN + 1];
+	uint8_t a[16];
+	if (l->kind != CQLLIT_STRING || l->len >= sizeof(tmp))
+		return mismatch(l, NULL);
+	memcpy(tmp, l->text, l->len);
+	tmp[l->len] = 0;
+	if (inet_pton(AF_INET, tmp, a) == 1)
+		buf_put(out, a, 4);
+	else if (inet_pton(AF_INET6, tmp, a) == 1)
+		buf_put(out, a, 16);
+	else
+		return mismatch(l, "not an IPv4 or IPv6 address");
+	return 0;
+}
+
+static int lit_uuid(const struct lit *l, struct buf *out)
+{
+	uint8_t u[16];
+	if (l->kind != CQLLIT_UUID || !uuid_parse(l->text, l->len, u))
+		return mismatch(l, NULL);
+	if (l->t->kind == CQLTYPE_TIMEUUID && (u[6] >> 4) != 1)
+		return mismatch(l, "not a version 1 (time) uuid");
+	buf_put(out, u, 16);
+	return 0;
+}
+
+/* The converter for a simple type, NULL if none. */
+static int (*lit_converter(enum cqltype_kind k))(const struct lit *, struct buf *)
+{
+	switch (k) {
+	case CQLTYPE_ASCII:
+	case CQLTYPE_VARCHAR: return lit_text;
+	case CQLTYPE_BLOB: return lit_blob;
+	case CQLTYPE_BOOLEAN: return lit_boolean;
+	case CQLTYPE_TINYINT:
+	case CQLTYPE_SMALLINT:
+	case CQLTYPE_INT:
+	case CQLTYPE_BIGINT:
+	case CQLTYPE_COUNTER: return lit_fixed_int;
+	case CQLTYPE_VARINT: return lit_varint;
+	case CQLTYPE_DECIMAL: return lit_decimal;
+	case CQLTYPE_FLOAT:
+	case CQLTYPE_DOUBLE: return lit_floating;
+	case CQLTYPE_TIMESTAMP: return lit_timestamp;
+	case CQLTYPE_DATE: return lit_date;
+	case CQLTYPE_TIME: return lit_time;
+	case CQLTYPE_INET: return lit_inet;
+	case CQLTYPE_UUID:
+	case CQLTYPE_TIMEUUID: return lit_uuid;
+	default: return NULL;
+	}
+}
+
 int cqltype_from_literal(const struct cqltype *t, enum cqllit_kind kind, const char *text,
                          size_t len, struct buf *out, struct cerr *err)
 {
@@ -88,220 +356,19 @@ int cqltype_from_literal(const struct cqltype *t, enum cqllit_kind kind, const c
 	if (cqltype_is_collection(t))
 		return lit_mismatch(t, kind, text, len, err,
 		                    "collection values are built from their elements");
+	const struct lit l = {.t = t, .kind = kind, .text = text, .len = len, .err = err};
+	int (*convert)(const struct lit *, struct buf *) = lit_converter(t->kind);
+	if (!convert)
+		return mismatch(&l, "unsupported type");
 	size_t start = out->len;
-	int64_t v;
-	switch (t->kind) {
-	case CQLTYPE_ASCII:
-	case CQLTYPE_VARCHAR:
-		if (kind != CQLLIT_STRING)
-			return lit_mismatch(t, kind, text, len, err, NULL);
-		buf_put(out, text, len);
-		break;
-	case CQLTYPE_BLOB: {
-		if (kind != CQLLIT_HEX || len < 2 || text[0] != '0' ||
-		    (text[1] != 'x' && text[1] != 'X') || (len % 2) != 0)
-			return lit_mismatch(t, kind, text, len, err, NULL);
-		size_t n = (len - 2) / 2;
-		if (n == 0 || buf_reserve(out, n) != 0)
-			break;
-		if (!hex_decode(text + 2, n, out->data + out->len))
-			return lit_mismatch(t, kind, text, len, err, "bad hex digit");
-		out->len += n;
-		break;
-	}
-	case CQLTYPE_BOOLEAN:
-		if (kind == CQLLIT_BOOLEAN && len == 4 && strncasecmp(text, "true", 4) == 0)
-			buf_put_u8(out, 1);
-		else if (kind == CQLLIT_BOOLEAN && len == 5 && strncasecmp(text, "false", 5) == 0)
-			buf_put_u8(out, 0);
-		else
-			return lit_mismatch(t, kind, text, len, err, NULL);
-		break;
-	case CQLTYPE_TINYINT:
-	case CQLTYPE_SMALLINT:
-	case CQLTYPE_INT:
-	case CQLTYPE_BIGINT:
-	case CQLTYPE_COUNTER: {
-		if (kind != CQLLIT_INTEGER)
-			return lit_mismatch(t, kind, text, len, err, NULL);
-		int64_t lo = t->kind == CQLTYPE_TINYINT    ? INT8_MIN
-		             : t->kind == CQLTYPE_SMALLINT ? INT16_MIN
-		             : t->kind == CQLTYPE_INT      ? INT32_MIN
-		                                           : INT64_MIN;
-		int64_t hi = t->kind == CQLTYPE_TINYINT    ? INT8_MAX
-		             : t->kind == CQLTYPE_SMALLINT ? INT16_MAX
-		             : t->kind == CQLTYPE_INT      ? INT32_MAX
-		                                           : INT64_MAX;
-		if (!cqlt_parse_i64(text, len, &v) || v < lo || v > hi)
-			return cerr_set(err, COL_ETYPE,
-			                "invalid INTEGER constant (%.*s) for type %s: out of range "
-			                "%" PRId64 "..%" PRId64,
-			                (int)(len > 100 ? 100 : len), text,
-			                cqltype_kind_name(t->kind), lo, hi);
-		size_t w = cqltype_fixed_size(t);
-		for (size_t i = w; i-- > 0;)
-			buf_put_u8(out, (uint8_t)((uint64_t)v >> (i * 8)));
-		break;
-	}
-	case CQLTYPE_VARINT: {
-		if (kind != CQLLIT_INTEGER || !cqlt_all_digits(text, len, true))
-			return lit_mismatch(t, kind, text, len, err, NULL);
-		size_t i = (text[0] == '-' || text[0] == '+') ? 1 : 0;
-		struct buf mag;
-		buf_init(&mag);
-		int rc = cqlt_digits_to_magnitude(text + i, len - i, &mag);
-		if (!rc)
-			cqlt_varint_from_magnitude(text[0] == '-' ? -1 : 1, mag.data, mag.len, out);
-		buf_release(&mag);
-		if (rc)
-			return cerr_set(err, rc, "out of memory converting a varint");
-		break;
-	}
-	case CQLTYPE_DECIMAL: {
-		if (kind != CQLLIT_INTEGER && kind != CQLLIT_FLOAT)
-			return lit_mismatch(t, kind, text, len, err, NULL);
-		int sign;
-		int64_t scale;
-		struct buf digits, mag;
-		buf_init(&digits);
-		buf_init(&mag);
-		if (!parse_decimal_lit(text, len, &sign, &digits, &scale)) {
-			buf_release(&digits);
-			return lit_mismatch(t, kind, text, len, err, "not a finite decimal number");
-		}
-		int rc = cqlt_digits_to_magnitude((const char *)digits.data, digits.len, &mag);
-		buf_put_u32be(out, (uint32_t)(int32_t)scale);
-		if (!rc)
-			cqlt_varint_from_magnitude(digits.len ? sign : 0, mag.data, mag.len, out);
-		buf_release(&digits);
-		buf_release(&mag);
-		if (rc)
-			return cerr_set(err, rc, "out of memory converting a decimal");
-		break;
-	}
-	case CQLTYPE_FLOAT:
-	case CQLTYPE_DOUBLE: {
-		if (kind != CQLLIT_INTEGER && kind != CQLLIT_FLOAT)
-			return lit_mismatch(t, kind, text, len, err, NULL);
-		char tmp[400];
-		if (len >= sizeof(tmp))
-			return lit_mismatch(t, kind, text, len, err, "too long");
-		memcpy(tmp, text, len);
-		tmp[len] = 0;
-		double d;
-		if (strcmp(tmp, "NaN") == 0) {
-			d = NAN;
-		} else if (strcmp(tmp, "Infinity") == 0 || strcmp(tmp, "+Infinity") == 0) {
-			d = INFINITY;
-		} else if (strcmp(tmp, "-Infinity") == 0) {
-			d = -INFINITY;
-		} else {
-			for (size_t i = 0; i < len; i++)
-				if (!isdigit((unsigned char)tmp[i]) && !strchr("+-.eE", tmp[i]))
-					return lit_mismatch(t, kind, text, len, err, NULL);
-			char *end;
-			errno = 0;
-			d = strtod(tmp, &end);
-			if (*end || end == tmp)
-				return lit_mismatch(t, kind, text, len, err, NULL);
-		}
-		if (t->kind == CQLTYPE_FLOAT) {
-			float f = (float)d;
-			if (isinf(f) && !isinf(d))
-				return lit_mismatch(t, kind, text, len, err, "out of float range");
-			uint32_t u;
-			memcpy(&u, &f, 4);
-			buf_put_u32be(out, u);
-		} else {
-			uint64_t u;
-			memcpy(&u, &d, 8);
-			buf_put_u64be(out, u);
-		}
-		break;
-	}
-	case CQLTYPE_TIMESTAMP: {
-		if (kind == CQLLIT_INTEGER) {
-			if (!cqlt_parse_i64(text, len, &v))
-				return lit_mismatch(t, kind, text, len, err, "out of range");
-		} else if (kind != CQLLIT_STRING || cqltype_parse_timestamp(text, len, &v) != 0) {
-			return lit_mismatch(
-			        t, kind, text, len, err,
-			        kind == CQLLIT_STRING
-			                ? "expected yyyy-mm-dd[( |T)hh:mm[:ss[.fff]]][Z|+hhmm]"
-			                : NULL);
-		}
-		buf_put_u64be(out, (uint64_t)v);
-		break;
-	}
-	case CQLTYPE_DATE: {
-		int64_t days;
-		size_t i = 0;
-		if ((kind == CQLLIT_INTEGER || kind == CQLLIT_STRING) &&
-		    cqlt_all_digits(text, len, false)) {
-			if (!cqlt_parse_i64(text, len, &v) || v > UINT32_MAX)
-				return lit_mismatch(t, kind, text, len, err,
-				                    "raw date must be 0..4294967295");
-			buf_put_u32be(out, (uint32_t)v);
-			break;
-		}
-		if (kind != CQLLIT_STRING || !cqlt_parse_date_part(text, len, &i, &days) ||
-		    i != len)
-			return lit_mismatch(t, kind, text, len, err,
-			                    kind == CQLLIT_STRING ? "expected yyyy-mm-dd" : NULL);
-		days += 1LL << 31;
-		if (days < 0 || days > UINT32_MAX)
-			return lit_mismatch(t, kind, text, len, err, "date out of range");
-		buf_put_u32be(out, (uint32_t)days);
-		break;
-	}
-	case CQLTYPE_TIME: {
-		size_t i = 0;
-		if ((kind == CQLLIT_INTEGER || kind == CQLLIT_STRING) &&
-		    cqlt_all_digits(text, len, true)) {
-			if (!cqlt_parse_i64(text, len, &v) || v < 0 || v > TIME_MAX_NS)
-				return lit_mismatch(t, kind, text, len, err,
-				                    "time in ns must be 0..86399999999999");
-		} else if (kind != CQLLIT_STRING ||
-		           !cqlt_parse_time_part(text, len, &i, true, &v) || i != len) {
-			return lit_mismatch(t, kind, text, len, err,
-			                    kind == CQLLIT_STRING ? "expected hh:mm:ss[.fffffffff]"
-			                                          : NULL);
-		}
-		buf_put_u64be(out, (uint64_t)v);
-		break;
-	}
-	case CQLTYPE_INET: {
-		char tmp[INET6_ADDRSTRLEN + 1];
-		uint8_t a[16];
-		if (kind != CQLLIT_STRING || len >= sizeof(tmp))
-			return lit_mismatch(t, kind, text, len, err, NULL);
-		memcpy(tmp, text, len);
-		tmp[len] = 0;
-		if (inet_pton(AF_INET, tmp, a) == 1)
-			buf_put(out, a, 4);
-		else if (inet_pton(AF_INET6, tmp, a) == 1)
-			buf_put(out, a, 16);
-		else
-			return lit_mismatch(t, kind, text, len, err, "not an IPv4 or IPv6 address");
-		break;
-	}
-	case CQLTYPE_UUID:
-	case CQLTYPE_TIMEUUID: {
-		uint8_t u[16];
-		if (kind != CQLLIT_UUID || !uuid_parse(text, len, u))
-			return lit_mismatch(t, kind, text, len, err, NULL);
-		if (t->kind == CQLTYPE_TIMEUUID && (u[6] >> 4) != 1)
-			return lit_mismatch(t, kind, text, len, err, "not a version 1 (time) uuid");
-		buf_put(out, u, 16);
-		break;
-	}
-	default: return lit_mismatch(t, kind, text, len, err, "unsupported type");
-	}
+	int rc = convert(&l, out);
+	if (rc)
+		return rc;
 	if (!buf_ok(out))
 		return cerr_set(err, COL_ENOMEM, "out of memory converting a literal");
 	/* an empty literal ('') into an empty buffer leaves out->data NULL */
-	int rc = cqltype_validate(t, out->data ? out->data + start : (const uint8_t *)"",
-	                          out->len - start, err);
+	rc = cqltype_validate(t, out->data ? out->data + start : (const uint8_t *)"",
+	                      out->len - start, err);
 	if (rc)
 		out->len = start;
 	return rc;

@@ -593,10 +593,99 @@ static int decode_collection(const struct cqltype *t, struct ordreader *o, struc
 	return 0;
 }
 
+/* The ordered uuid: version byte, msb (time-ordered for version 1), lsb. */
+static int decode_uuid(struct ordreader *o, struct buf *out)
+{
+	uint8_t v = or_u8(o);
+	uint64_t msb = or_u64(o);
+	if (v == 1)
+		msb = uuid_unreorder(msb);
+	if (((msb >> 12) & 0xF) != v)
+		return COL_ECORRUPT;
+	buf_put_u64be(out, msb);
+	for (int i = 0; i < 8; i++)
+		buf_put_u8(out, or_u8(o));
+	return 0;
+}
+
+/* The ordered varint (table in cqltype.h): sign byte, u32 length, magnitude;
+ * a negative's length and magnitude inverted. */
+static int decode_varint(struct ordreader *o, struct buf *out)
+{
+	uint8_t s = or_u8(o);
+	if (s == 1) {
+		buf_put_u8(out, 0);
+		return 0;
+	}
+	if (s != 0 && s != 2)
+		return COL_ECORRUPT;
+	uint8_t inv = s == 0 ? 0xFF : 0;
+	uint32_t n = 0;
+	for (int i = 0; i < 4; i++)
+		n = (n << 8) | (uint8_t)(or_u8(o) ^ inv);
+	if (n == 0 || n > bufreader_left(&o->r))
+		return COL_ECORRUPT;
+	const uint8_t *m = bufreader_take(&o->r, n);
+	uint8_t *tmp = malloc(n);
+	if (!tmp)
+		return COL_ENOMEM;
+	for (uint32_t i = 0; i < n; i++)
+		tmp[i] = m[i] ^ o->inv ^ inv;
+	cqlt_varint_from_magnitude(s == 0 ? -1 : 1, tmp, n, out);
+	free(tmp);
+	return 0;
+}
+
+/* The ordered decimal: sign byte, int64 exponent, digits as 0x01..0x0A, 0x00;
+ * a negative's all inverted after the sign byte. */
+static int decode_decimal(struct ordreader *o, struct buf *out)
+{
+	uint8_t s = or_u8(o);
+	if (s == 1) {
+		buf_put_u32be(out, 0);
+		buf_put_u8(out, 0);
+		return 0;
+	}
+	if (s != 0 && s != 2)
+		return COL_ECORRUPT;
+	uint8_t inv = s == 0 ? 0xFF : 0;
+	uint64_t e = 0;
+	for (int i = 0; i < 8; i++)
+		e = (e << 8) | (uint8_t)(or_u8(o) ^ inv);
+	int64_t exp = (int64_t)(e ^ (1ULL << 63));
+	struct buf digits;
+	buf_init(&digits);
+	for (;;) {
+		uint8_t c = or_u8(o) ^ inv;
+		if (!bufreader_ok(&o->r) || c > 10) {
+			buf_release(&digits);
+			return COL_ECORRUPT;
+		}
+		if (c == 0)
+			break;
+		buf_put_u8(&digits, (uint8_t)('0' + c - 1));
+	}
+	int64_t scale = (int64_t)digits.len - exp;
+	if (digits.len == 0 || scale < INT32_MIN || scale > INT32_MAX) {
+		buf_release(&digits);
+		return COL_ECORRUPT;
+	}
+	buf_put_u32be(out, (uint32_t)(int32_t)scale);
+	struct buf mag;
+	buf_init(&mag);
+	int rc = cqlt_digits_to_magnitude((const char *)digits.data, digits.len, &mag);
+	if (!rc)
+		cqlt_varint_from_magnitude(s == 0 ? -1 : 1, mag.data, mag.len, out);
+	buf_release(&mag);
+	buf_release(&digits);
+	return rc;
+}
+
 static int decode_body(const struct cqltype *t, struct ordreader *o, struct buf *out, int depth)
 {
 	if (depth > CQLTYPE_MAX_DEPTH)
 		return COL_ECORRUPT;
+	int rc = 0;
 	switch (t->kind) {
 	case CQLTYPE_TINYINT: buf_put_u8(out, or_u8(o) ^ 0x80); break;
 	case CQLTYPE_SMALLINT: {
@@ -646,85 +735,9 @@ static int decode_body(const struct cqltype *t, struct ordreader *o, struct buf 
 		for (int i = 0; i < 8; i++)
 			buf_put_u8(out, or_u8(o) ^ 0x80);
 		break;
-	case CQLTYPE_UUID: {
-		uint8_t v = or_u8(o);
-		uint64_t msb = or_u64(o);
-		if (v == 1)
-			msb = uuid_unreorder(msb);
-		if (((msb >> 12) & 0xF) != v)
-			return COL_ECORRUPT;
-		buf_put_u64be(out, msb);
-		for (int i = 0; i < 8; i++)
-			buf_put_u8(out, or_u8(o));
-		break;
-	}
-	case CQLTYPE_VARINT: {
-		uint8_t s = or_u8(o);
-		if (s == 1) {
-			buf_put_u8(out, 0);
-			break;
-		}
-		if (s != 0 && s != 2)
-			return COL_ECORRUPT;
-		uint8_t inv = s == 0 ? 0xFF : 0;
-		uint32_t n = 0;
-		for (int i = 0; i < 4; i++)
-			n = (n << 8) | (uint8_t)(or_u8(o) ^ inv);
-		if (n == 0 || n > bufreader_left(&o->r))
-			return COL_ECORRUPT;
-		const uint8_t *m = bufreader_take(&o->r, n);
-		uint8_t *tmp = malloc(n);
-		if (!tmp)
-			return COL_ENOMEM;
-		for (uint32_t i = 0; i < n; i++)
-			tmp[i] = m[i] ^ o->inv ^ inv;
-		cqlt_varint_from_magnitude(s == 0 ? -1 : 1, tmp, n, out);
-		free(tmp);
-		break;
-	}
-	case CQLTYPE_DECIMAL: {
-		uint8_t s = or_u8(o);
-		if (s == 1) {
-			buf_put_u32be(out, 0);
-			buf_put_u8(out, 0);
-			break;
-		}
-		if (s != 0 && s != 2)
-			return COL_ECORRUPT;
-		uint8_t inv = s == 0 ? 0xFF : 0;
-		uint64_t e = 0;
-		for (int i = 0; i < 8; i++)
-			e = (e << 8) | (uint8_t)(or_u8(o) ^ inv);
-		int64_t exp = (int64_t)(e ^ (1ULL << 63));
-		struct buf digits;
-		buf_init(&digits);
-		for (;;) {
-			uint8_t c = or_u8(o) ^ inv;
-			if (!bufreader_ok(&o->r) || c > 10) {
-				buf_release(&digits);
-				return COL_ECORRUPT;
-			}
-			if (c == 0)
-				break;
-			buf_put_u8(&digits, (uint8_t)('0' + c - 1));
-		}
-		int64_t scale = (int64_t)digits.len - exp;
-		if (digits.len == 0 || scale < INT32_MIN || scale > INT32_MAX) {
-			buf_release(&digits);
-			return COL_ECORRUPT;
-		}
-		buf_put_u32be(out, (uint32_t)(int32_t)scale);
-		struct buf mag;
-		buf_init(&mag);
-		int rc = cqlt_digits_to_magnitude((const char *)digits.data, digits.len, &mag);
-		if (!rc)
-			cqlt_varint_from_magnitude(s == 0 ? -1 : 1, mag.data, mag.len, out);
-		buf_release(&mag);
-		buf_release(&digits);
-		if (rc)
-			return rc;
-		break;
-	}
+	case CQLTYPE_UUID: rc = decode_uuid(o, out); break;
+	case CQLTYPE_VARINT: rc = decode_varint(o, out); break;
+	case CQLTYPE_DECIMAL: rc = decode_decimal(o, out); break;
 	case CQLTYPE_LIST:
 	case CQLTYPE_SET:
 	case CQLTYPE_MAP: return decode_collection(t, o, out, depth);
@@ -732,6 +745,8 @@ static int decode_body(const struct cqltype *t, struct ordreader *o, struct buf 
 		bufreader_escaped(&o->r, o->inv, out);
 		break;
 	}
+	if (rc)
+		return rc;
 	if (!bufreader_ok(&o->r))
 		return COL_ECORRUPT;
 	return buf_ok(out) ? 0 : COL_ENOMEM;
