@@ -1,6 +1,8 @@
 /*
  * schema.h — the schema catalogue: keyspaces, tables, columns, and the schema
- * version that drivers and peers compare.
+ * version that drivers and peers compare.  It never sends anything to a peer
+ * (schema_sync.h does) and never reads or writes table data: it only tells
+ * the store which tables exist.
  *
  * Readers see an immutable snapshot (struct schema_snap).  Every DDL builds a
  * new snapshot from the old one plus the change, persists the changed rows,
@@ -35,8 +37,8 @@
  * (tombstones included) in key order, shaped as a UUID (version nibble 3,
  * IETF variant): two nodes holding the same rows agree on the version, and
  * every DDL changes it because it changes a row's timestamp.  Rows from a peer
- * merge in with schema_merge_row() (newest timestamp wins per row), which is
- * what the cluster issue's schema push/pull will call.
+ * merge in with schema_merge_rows() (newest timestamp wins per row), which is
+ * what schema_sync.h's push and pull call.
  *
  * Column ids are allocated per table from next_column_id and never reused, so
  * a column dropped and re-added gets a new id (the storage engine keys cells

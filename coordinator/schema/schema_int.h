@@ -1,0 +1,112 @@
+/*
+ * schema_int.h — the insides of the schema catalogue, shared by its three
+ * files: schema.c (life cycle, snapshots, DDL), schema_rows.c (the persisted
+ * rows: their format, the sorted row table, rows from peers) and
+ * schema_virtual.c (the system keyspaces' definitions).  Nothing outside
+ * coordinator/schema/ includes it.
+ */
+#ifndef COLONNADE_COORDINATOR_SCHEMA_INT_H
+#define COLONNADE_COORDINATOR_SCHEMA_INT_H
+
+#include "coordinator/schema/schema.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+struct store;
+struct store_table;
+
+/* The row format (schema.h's persistence table) and its keys. */
+#define ROW_FORMAT    1
+#define KEY_KS        "schema/ks/"
+#define KEY_TB        "schema/tb/"
+#define MAX_LISTENERS 8
+/* Cassandra's default gc_grace_seconds. */
+#define DEFAULT_GC_GRACE 864000
+
+/* One persisted row, as loaded or written. */
+struct row {
+	char *key;
+	size_t klen;
+	uint8_t *val;
+	size_t vlen;
+};
+
+struct table_handle {
+	uint8_t id[16];
+	struct store_table *st;
+	int refs;     /* snapshots that reference it */
+	int64_t ts;   /* timestamp of the table row the store was last told about */
+	bool dropped; /* no longer in the live schema: drop data when refs reach 0 */
+	char ks[SCHEMA_NAME_MAX + 1], name[SCHEMA_NAME_MAX + 1];
+	struct table_handle *next;
+};
+
+struct schema {
+	struct store *store;
+	struct row *rows; /* sorted by key */
+	size_t n_rows, cap_rows;
+	_Atomic(struct schema_snap *) cur;
+	pthread_mutex_t ref_lock; /* only for schema_snap_ref from any thread */
+	uint64_t generation;
+	struct table_handle *handles;
+	struct {
+		schema_listener_fn fn;
+		void *ctx;
+	} listeners[MAX_LISTENERS];
+	int n_listeners;
+	struct schema_keyspace **sys_ks; /* virtual keyspaces, shared by every snapshot */
+	uint32_t n_sys_ks;
+};
+
+/* ---- rows (schema_rows.c) ---- */
+
+/* A NUL-terminated copy of s[0..n); NULL when out of memory. */
+char *schema_strndup(const char *s, size_t n);
+/* Byte order of keys and values, shorter first on a tie. */
+int schema_row_cmp(const char *a, size_t alen, const char *b, size_t blen);
+/* Index of the row with key, or -(insertion point) - 1. */
+long schema_rows_find(const struct schema *s, const char *key, size_t klen);
+/* Replace or insert a copy of the row.  0 or COL_ENOMEM. */
+int schema_rows_set(struct schema *s, const char *key, size_t klen, const void *val, size_t vlen);
+/* The version of the whole row table (schema.h): as schema_rows_version() over s->rows. */
+void schema_rows_table_version(const struct schema *s, uint8_t out[16]);
+/* A 128-bit hash shaped as a UUID (version nibble 3, IETF variant). */
+void schema_hash_uuid(uint64_t high, uint64_t low, uint8_t out[16]);
+
+/* str = u16 length + bytes; schema_get_str() returns a malloc'd copy or NULL. */
+void schema_put_str(struct buf *b, const char *s);
+char *schema_get_str(struct bufreader *r);
+void schema_row_header(struct buf *b, char kind, int64_t ts, bool dropped);
+int schema_decode_row_header(struct bufreader *r, char *kind, int64_t *ts, bool *dropped);
+void schema_encode_keyspace(struct buf *b, const struct schema_keyspace *k, bool dropped,
+                            int64_t ts);
+void schema_encode_table(struct buf *b, const struct schema_table *t, bool dropped, int64_t ts);
+/* The body of a 'K' row into k (name and timestamp are the caller's).  0 or COL_E*. */
+int schema_decode_keyspace(struct bufreader *r, struct schema_keyspace *k, struct cerr *err);
+/* The body of a 'T' row into t (name, keyspace and timestamp are the caller's). */
+int schema_decode_table(struct bufreader *r, struct schema_table *t, struct cerr *err);
+void schema_ks_key(struct buf *b, const char *ks);
+void schema_tb_key(struct buf *b, const char *ks, const char *table);
+
+void schema_table_free(struct schema_table *t);
+void schema_keyspace_free(struct schema_keyspace *k);
+/* Columns in schema order (pk, clustering, then by name); n_pk, n_ck recounted. */
+void schema_table_sort_columns(struct schema_table *t);
+/* [A-Za-z0-9_]{1,SCHEMA_NAME_MAX} */
+bool schema_valid_name(const char *n);
+
+/* ---- changes (schema.c) ---- */
+
+/* Persist a batch ([u32 klen][key][u32 vlen][val]...), rebuild the snapshot, release batch. */
+int schema_finish_batch(struct schema *s, struct buf *batch, struct cerr *err);
+
+/* ---- the system keyspaces (schema_virtual.c) ---- */
+
+/* A new virtual keyspace ("system" or "system_schema") with its tables; NULL on OOM. */
+struct schema_keyspace *schema_virtual_keyspace_new(const char *name);
+/* qsort comparators of table and keyspace pointers by name. */
+int schema_table_name_cmp(const void *a, const void *b);
+int schema_ks_name_cmp(const void *a, const void *b);
+
+#endif
