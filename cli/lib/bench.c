@@ -78,10 +78,12 @@ struct bench {
 	struct bnode nodes[BENCH_MAX_NODES];
 	int n_nodes;
 	int node_rr;
-	struct bench_ring ring;
+	struct ring *ring;              /* as system.local/peers describe it, or NULL */
+	int ring_node[BENCH_MAX_NODES]; /* ring node index -> b->nodes index */
+	struct bench_route route;       /* replicas per ring position, for routing */
 	bool routed;    /* token-aware routing in use */
 	bool have_ring; /* the ring is known (even with --no-token-aware) */
-	int rf;         /* -1 unknown */
+	int rf;         /* total replicas of a key (all datacenters), -1 unknown */
 	struct cqlprepared *ins, *sel;
 	uint8_t *value;
 	struct breq *reqs, *free_reqs;
@@ -219,112 +221,78 @@ static void format_inet_cell(const struct cql_slice *s, char *out, size_t len)
 		inet_ntop(AF_INET6, s->p, out, (socklen_t)len);
 }
 
+/* The address a system.peers row names the peer by (rpc_address, else peer), or "". */
+static void peer_address(const struct cqlresult *r, uint32_t row, char *addr, size_t len)
+{
+	int cpeer = cqlresult_column(r, "peer"), crpc = cqlresult_column(r, "rpc_address");
+	addr[0] = 0;
+	if (crpc >= 0)
+		format_inet_cell(cqlresult_cell(r, row, (uint32_t)crpc), addr, len);
+	if ((!addr[0] || !strcmp(addr, "0.0.0.0") || !strcmp(addr, "::")) && cpeer >= 0)
+		format_inet_cell(cqlresult_cell(r, row, (uint32_t)cpeer), addr, len);
+}
+
 /*
- * Learn the ring: system.local's tokens belong to the control connection's
- * node; each system.peers row names a peer (rpc_address, else peer) and its
- * tokens.  Adds every node to b->nodes (same native port as the contact
- * point).  Leaves b->routed false on any failure, with the reason in err.
+ * Learn the ring: system.local describes the control connection's node, each
+ * system.peers row a peer (tokens, datacenter, rack).  Adds every node to
+ * b->nodes (same native port as the contact point) and builds b->ring.
+ * Leaves b->ring NULL on any failure, with the reason in err.
  */
 static int discover_ring(struct bench *b, struct cqlclient *cl, const char *ctl_host,
                          uint16_t ctl_port, struct cerr *err)
 {
-	struct cqlresult *local = NULL, *peers = NULL;
-	int64_t *tokens = NULL;
-	int *owner = NULL;
-	size_t n_tokens = 0, cap = 0;
-	int rc = control_query(cl, "SELECT tokens FROM system.local", &local, err);
+	struct cqlresult *res[2] = {NULL, NULL};
+	struct ring_endpoint eps[BENCH_MAX_NODES];
+	size_t n_eps = 0;
+	int rc = control_query(cl, "SELECT host_id, data_center, rack, tokens FROM system.local",
+	                       &res[0], err);
 	if (!rc)
-		rc = control_query(cl, "SELECT peer, rpc_address, tokens FROM system.peers", &peers,
-		                   err);
-	if (rc)
-		goto out;
-	struct {
-		struct cqlresult *r;
-		bool is_local;
-	} sets[2] = {{local, true}, {peers, false}};
+		rc = control_query(cl,
+		                   "SELECT peer, rpc_address, host_id, data_center, rack, tokens "
+		                   "FROM system.peers",
+		                   &res[1], err);
 	for (int si = 0; si < 2 && !rc; si++) {
-		struct cqlresult *r = sets[si].r;
+		const struct cqlresult *r = res[si];
 		if (r->kind != CQLRES_ROWS) {
 			rc = cerr_set(err, COL_EPROTO, "system tables answered without rows");
 			break;
 		}
-		int ctok = cqlresult_column(r, "tokens");
-		int cpeer = cqlresult_column(r, "peer"), crpc = cqlresult_column(r, "rpc_address");
-		if (ctok < 0) {
-			rc = cerr_set(err, COL_EPROTO, "system tables have no 'tokens' column");
-			break;
-		}
 		for (uint32_t row = 0; row < r->n_rows && !rc; row++) {
-			int idx;
-			if (sets[si].is_local) {
-				idx = add_node(b, ctl_host, ctl_port);
-			} else {
-				char addr[64] = "";
-				if (crpc >= 0)
-					format_inet_cell(cqlresult_cell(r, row, (uint32_t)crpc),
-					                 addr, sizeof(addr));
-				if ((!addr[0] || !strcmp(addr, "0.0.0.0") || !strcmp(addr, "::")) &&
-				    cpeer >= 0)
-					format_inet_cell(cqlresult_cell(r, row, (uint32_t)cpeer),
-					                 addr, sizeof(addr));
-				if (!addr[0])
-					continue;
-				idx = add_node(b, addr, ctl_port);
-			}
+			char addr[sizeof(b->nodes[0].host)];
+			snprintf(addr, sizeof(addr), "%s", ctl_host);
+			if (si == 1)
+				peer_address(r, row, addr, sizeof(addr));
+			if (!addr[0])
+				continue;
+			int idx = add_node(b, addr, ctl_port);
 			if (idx < 0) {
 				rc = cerr_set(err, COL_ETOOBIG, "more than %d nodes",
 				              BENCH_MAX_NODES);
 				break;
 			}
-			const struct cql_slice *cell = cqlresult_cell(r, row, (uint32_t)ctok);
-			int64_t *t;
-			size_t n;
-			if ((rc = bench_parse_token_set(cell->p, cell->len, &t, &n, err)))
+			struct ring_endpoint *ep = &eps[n_eps];
+			if ((rc = bench_ring_endpoint(r, row, ep, err)))
 				break;
-			if (n_tokens + n > cap) {
-				size_t ncap = (n_tokens + n) * 2;
-				int64_t *nt = realloc(tokens, ncap * sizeof(*nt));
-				int *no = nt ? realloc(owner, ncap * sizeof(*no)) : NULL;
-				if (nt)
-					tokens = nt;
-				if (no)
-					owner = no;
-				if (!nt || !no) {
-					free(t);
-					rc = cerr_set(err, COL_ENOMEM, "out of memory");
-					break;
-				}
-				cap = ncap;
-			}
-			for (size_t i = 0; i < n; i++) {
-				tokens[n_tokens] = t[i];
-				owner[n_tokens++] = idx;
-			}
-			free(t);
+			snprintf(ep->address, sizeof(ep->address), "%s", addr);
+			b->ring_node[n_eps++] = idx;
 		}
 	}
-	if (!rc && n_tokens == 0)
+	if (!rc && n_eps == 0)
 		rc = cerr_set(err, COL_ENOTFOUND, "the cluster reports no tokens");
-	if (!rc) {
-		int rf = b->rf > 0 ? b->rf : 1;
-		if ((rc = bench_ring_build(&b->ring, tokens, owner, n_tokens, b->n_nodes, rf)))
-			cerr_set(err, rc, "the ring has a token owned twice");
-		else {
-			b->have_ring = true;
-			b->routed = b->o->token_aware;
-		}
+	if (!rc && !(rc = ring_new(eps, n_eps, &b->ring, err))) {
+		b->have_ring = true;
+		b->routed = b->o->token_aware;
 	}
-out:
-	free(tokens);
-	free(owner);
-	if (local)
-		cqlresult_free(local);
-	if (peers)
-		cqlresult_free(peers);
+	for (size_t i = 0; i < n_eps; i++)
+		free((void *)eps[i].tokens);
+	for (int si = 0; si < 2; si++)
+		if (res[si])
+			cqlresult_free(res[si]);
 	return rc;
 }
 
-static int read_rf(struct bench *b, struct cqlclient *cl, struct cerr *err)
+static int read_replication(struct bench *b, struct cqlclient *cl, struct replication *rep,
+                            struct cerr *err)
 {
 	char cql[256];
 	snprintf(cql, sizeof(cql),
@@ -340,9 +308,10 @@ static int read_rf(struct bench *b, struct cqlclient *cl, struct cerr *err)
 		return cerr_set(err, COL_ENOTFOUND, "keyspace '%s' does not exist", b->o->keyspace);
 	}
 	const struct cql_slice *cell = cqlresult_cell(r, 0, (uint32_t)col);
-	char cls[128];
-	rc = bench_parse_replication(cell->p, cell->len, &b->rf, cls, sizeof(cls), err);
+	rc = bench_parse_replication(cell->p, cell->len, rep, err);
 	cqlresult_free(r);
+	if (!rc)
+		b->rf = replication_total_rf(rep);
 	return rc;
 }
 
@@ -474,9 +443,11 @@ static bool node_usable(const struct bnode *n)
 static struct bconn *route(struct bench *b, const uint8_t keybytes[8])
 {
 	if (b->routed) {
-		const int *reps = bench_ring_replicas(&b->ring, murmur3_token(keybytes, 8));
+		size_t n_reps;
+		const uint32_t *reps =
+		        bench_route_replicas(&b->route, murmur3_token(keybytes, 8), &n_reps);
 		bool replica_up = false;
-		for (int i = 0; i < b->ring.rf; i++) {
+		for (size_t i = 0; i < n_reps; i++) {
 			struct bnode *n = &b->nodes[reps[i]];
 			struct bconn *c = pick_conn(b, n);
 			if (c)
@@ -1068,7 +1039,9 @@ static void free_bench(struct bench *b)
 		cqlprepared_free(b->ins);
 	if (b->sel)
 		cqlprepared_free(b->sel);
-	bench_ring_release(&b->ring);
+	bench_route_release(&b->route);
+	if (b->ring)
+		ring_unref(b->ring);
 	bench_stats_release(&b->stats);
 	keydist_free(b->dist);
 	free(b->seq);
@@ -1170,7 +1143,8 @@ static int setup_ring_and_schema(struct bench *b, const struct bench_ctl *ctl)
 		fprintf(stderr, "colonnade bench: cannot create the schema: %s\n", err.msg);
 		return 1;
 	}
-	if (read_rf(b, ctl->cl, &err)) {
+	struct replication rep;
+	if (read_replication(b, ctl->cl, &rep, &err)) {
 		if (!o->create_schema && err.code == COL_ENOTFOUND) {
 			fprintf(stderr, "colonnade bench: %s (drop --no-schema to create it)\n",
 			        err.msg);
@@ -1182,15 +1156,10 @@ static int setup_ring_and_schema(struct bench *b, const struct bench_ctl *ctl)
 		        err.msg);
 		cerr_clear(&err);
 		b->rf = -1;
+		rep = (struct replication){.cls = REPL_SIMPLE, .rf = 1};
 	}
-	if (b->routed && b->rf > 1) {
-		/* Rebuild with the real replica count. */
-		struct bench_ring old = b->ring;
-		if (bench_ring_build(&b->ring, old.tokens, old.owner, old.n_tokens, b->n_nodes,
-		                     b->rf))
-			b->routed = false;
-		bench_ring_release(&old);
-	}
+	if (b->routed && bench_route_build(&b->route, b->ring, b->ring_node, &rep))
+		b->routed = false;
 	int rc = 0;
 	if ((workload_writes(o) && (rc = check_cl(b, o->cl_write, "--cl-write", false))) ||
 	    (workload_reads(o) && (rc = check_cl(b, o->cl_read, "--cl-read", true))))

@@ -7,7 +7,7 @@
  *   bench_stats.c   histograms, error counts by kind, per-second series
  *   bench_proc.c    a local node's pid (by listening address), CPU and memory
  *   bench_report.c  progress lines, the summary, --json, --hdr-out, --plot
- *   bench_ring.c    token ring and replication for token-aware routing
+ *   bench_route.c   token-aware routing on core/ring.h's placement
  *   bench.c         connections, setup (schema, prepare, probe), the run loop
  *
  * Time is monotonic microseconds (core/clock.h) throughout.
@@ -18,6 +18,7 @@
 #include "cli/lib/hdr.h"
 #include "cli/lib/keydist.h"
 #include "core/err.h"
+#include "core/ring.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -243,27 +244,44 @@ void bench_nodeproc_start(struct bench_nodeproc *n);
 void bench_nodeproc_sample(struct bench_nodeproc *n);
 void bench_nodeproc_end(struct bench_nodeproc *n);
 
-/* ---- ring -------------------------------------------------------------------------------- */
+/* ---- routing ------------------------------------------------------------------------------ */
 
 /*
- * A token ring for routing: sorted tokens, each with its owner's node index;
- * replicas(t) = the owners of the first token >= t and onward clockwise,
- * `rf` distinct nodes (SimpleStrategy).  Precomputed per ring position.
+ * Token-aware routing (what the drivers' TokenAwarePolicy does): each request
+ * goes to a replica of its key, so the coordinator is also a replica and one
+ * network hop is saved.  Placement is core/ring.h's ring_replicas(), the
+ * function the nodes themselves place data with, so the client routes
+ * SimpleStrategy and NetworkTopologyStrategy keyspaces (datacenters, racks)
+ * exactly as the cluster stores them.  Every token in (previous ring token, T]
+ * has T's replicas, so they are computed once per ring position.
  */
-struct bench_ring {
-	int64_t *tokens;
-	int *owner;    /* node index per token */
-	int *replicas; /* n_tokens * rf node indexes */
-	size_t n_tokens;
-	int rf; /* replicas per position (<= number of nodes) */
-};
-/* Build from (token, owner) pairs (copied).  COL_EINVAL for a duplicate token. */
-int bench_ring_build(struct bench_ring *r, const int64_t *tokens, const int *owner, size_t n,
-                     int n_nodes, int rf);
-void bench_ring_release(struct bench_ring *r);
-/* The rf replica node indexes for a token (primary first). */
-const int *bench_ring_replicas(const struct bench_ring *r, int64_t token);
+struct cqlresult;
 
+struct bench_route {
+	struct ring *ring;    /* one reference, NULL when not built */
+	uint32_t *replicas;   /* n_pos * width bench node indexes, placement order */
+	uint32_t *n_replicas; /* per ring position (< width when the ring lacks nodes) */
+	size_t n_pos, width;
+};
+/*
+ * Build for `rep` on `ring` (a reference is taken); ring node i is bench node
+ * node_map[i].  0, or COL_ENOMEM with rt left empty.
+ */
+int bench_route_build(struct bench_route *rt, struct ring *ring, const int *node_map,
+                      const struct replication *rep);
+void bench_route_release(struct bench_route *rt);
+/* The replicas of a token (primary first), *n of them; *n is 0 for an empty route. */
+const uint32_t *bench_route_replicas(const struct bench_route *rt, int64_t token, size_t *n);
+
+/*
+ * One row of system.local or system.peers as a ring endpoint: host_id,
+ * data_center, rack and tokens (ep->tokens malloc'ed, the caller frees it;
+ * ep->address is left to the caller).  A missing or null data_center or rack
+ * reads "unknown" (such a node holds no NetworkTopologyStrategy replica).
+ * COL_ECORRUPT / COL_EPROTO with a message on bad input.
+ */
+int bench_ring_endpoint(const struct cqlresult *r, uint32_t row, struct ring_endpoint *ep,
+                        struct cerr *err);
 /*
  * Parse a [set<text>] or [list<text>] cell of decimal tokens (system.local
  * tokens) into a malloc'ed array.  COL_ECORRUPT with a message on bad input.
@@ -271,11 +289,11 @@ const int *bench_ring_replicas(const struct bench_ring *r, int64_t token);
 int bench_parse_token_set(const uint8_t *p, int32_t len, int64_t **out, size_t *n,
                           struct cerr *err);
 /*
- * Replication factor from a system_schema.keyspaces replication map cell
- * (map<text,text>): SimpleStrategy's replication_factor, or the sum over
- * datacenters for NetworkTopologyStrategy.  COL_ECORRUPT on bad input.
+ * A system_schema.keyspaces replication map cell (map<text,text>) through
+ * core/ring.h's replication_parse().  COL_ECORRUPT on a malformed cell, the
+ * parser's code and message on a map it refuses.
  */
-int bench_parse_replication(const uint8_t *p, int32_t len, int *rf, char *cls, size_t cls_len,
+int bench_parse_replication(const uint8_t *p, int32_t len, struct replication *out,
                             struct cerr *err);
 
 /* ---- reports ------------------------------------------------------------------------------ */

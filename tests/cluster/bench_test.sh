@@ -164,7 +164,7 @@ def s_map_text(d):
     out = struct.pack('>i', len(d))
     for k, v in d.items(): out += s_bytes(k.encode()) + s_bytes(v.encode())
     return out
-VARCHAR = struct.pack('>H', 0x0D); BLOB = struct.pack('>H', 3); INET = struct.pack('>H', 0x10)
+VARCHAR = struct.pack('>H', 0x0D); BLOB = struct.pack('>H', 3); INET = struct.pack('>H', 0x10); UUID = struct.pack('>H', 0x0C)
 SET_VARCHAR = struct.pack('>H', 0x22) + VARCHAR; MAP_VV = struct.pack('>H', 0x21) + VARCHAR + VARCHAR
 def rows(ks, tb, cols, rowsdata, nometa=False):
     if nometa:
@@ -177,15 +177,17 @@ def rows(ks, tb, cols, rowsdata, nometa=False):
         for c in r: out += s_bytes(c)
     return out
 def inet(h): return bytes(int(x) for x in h.split('.'))
+def host_id(h): return hashlib.md5(h.encode()).digest()
 prepared = {}
 def error(code, msg, extra=b''): return 0x00, struct.pack('>i', code) + s_string(msg) + extra
 def handle_query(q):
     ql = q.strip()
-    if ql.startswith('SELECT tokens FROM system.local'):
-        return 0x08, rows('system', 'local', [('tokens', SET_VARCHAR)], [[s_set_text(tokens_of(host))]])
-    if ql.startswith('SELECT peer, rpc_address, tokens FROM system.peers'):
-        return 0x08, rows('system', 'peers', [('peer', INET), ('rpc_address', INET), ('tokens', SET_VARCHAR)],
-                          [[inet(p), inet(p), s_set_text(tokens_of(p))] for p in peers])
+    if ql.startswith('SELECT host_id, data_center, rack, tokens FROM system.local'):
+        return 0x08, rows('system', 'local', [('host_id', UUID), ('data_center', VARCHAR), ('rack', VARCHAR), ('tokens', SET_VARCHAR)],
+                          [[host_id(host), b'dc1', b'rack1', s_set_text(tokens_of(host))]])
+    if ql.startswith('SELECT peer, rpc_address, host_id, data_center, rack, tokens FROM system.peers'):
+        return 0x08, rows('system', 'peers', [('peer', INET), ('rpc_address', INET), ('host_id', UUID), ('data_center', VARCHAR), ('rack', VARCHAR), ('tokens', SET_VARCHAR)],
+                          [[inet(p), inet(p), host_id(p), b'dc1', b'rack1', s_set_text(tokens_of(p))] for p in peers])
     m = re.match(r"SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = '(\w+)'", ql)
     if m:
         ks = m.group(1)
@@ -400,10 +402,11 @@ fi
 
 # ---- token-aware routing: at RF 1 the coordinator is the owner, so writes need no
 # internode messages; round-robin makes 2 of 3 writes hop (a mutation and its answer).
-hops() { # run a 6000-op RF 1 write; prints internode messages sent meanwhile
-	local m0 m1
+hops() { # keyspace [bench args]: run 6000 writes at ONE; prints internode messages sent meanwhile
+	local ks=$1 m0 m1
+	shift
 	m0=$(metric_sum colonnade_messaging_messages_sent_total)
-	bench write --nodes "$NET.1" --keyspace bench_rf1 --no-schema --ops 6000 --inflight 8 \
+	bench write --nodes "$NET.1" --keyspace "$ks" --no-schema --ops 6000 --inflight 8 \
 		--cl-write ONE --quiet "$@" >/dev/null 2>"$ROOT/hops.err" ||
 		echo "hops run failed: $(cat "$ROOT/hops.err")" >&2
 	m1=$(metric_sum colonnade_messaging_messages_sent_total)
@@ -411,13 +414,25 @@ hops() { # run a 6000-op RF 1 write; prints internode messages sent meanwhile
 }
 bench write --nodes "$NET.1" --keyspace bench_rf1 --drop --ops 1 --cl-write ONE --quiet \
 	--replication "{'class':'SimpleStrategy','replication_factor':1}" >/dev/null 2>&1 || true
-routed=$(hops)
-rr=$(hops --no-token-aware)
+routed=$(hops bench_rf1)
+rr=$(hops bench_rf1 --no-token-aware)
 say "internode messages during 6000 RF 1 writes: token-aware $routed, round-robin $rr"
 if [ "$routed" -lt 1500 ] && [ "$rr" -gt 4000 ]; then
 	pass "token-aware routing sends each write to its owner ($routed vs $rr internode messages)"
 else
 	fail "token-aware routing: $routed internode messages (round-robin: $rr)"
+fi
+# NetworkTopologyStrategy: the client places by the datacenter each node reports in
+# system.local/system.peers (core/ring.h's placement); a name it could not match would
+# leave it no replica to route to, and every write would hop as with round-robin.
+bench write --nodes "$NET.1" --keyspace bench_nts1 --drop --ops 1 --cl-write ONE --quiet \
+	--replication "{'class':'NetworkTopologyStrategy','dc1':1}" >/dev/null 2>&1 || true
+nts=$(hops bench_nts1)
+say "internode messages during 6000 writes to an NTS {dc1: 1} keyspace, token-aware: $nts"
+if [ "$nts" -lt 1500 ]; then
+	pass "token-aware routing places NetworkTopologyStrategy keys on their owner ($nts internode messages)"
+else
+	fail "token-aware NTS routing: $nts internode messages (round-robin: $rr)"
 fi
 
 # ---- read run over the written keys: every read finds its row -----------------------------

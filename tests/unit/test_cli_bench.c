@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -290,38 +291,138 @@ Test(bench_stats, errors_are_counted_and_kept_in_latency)
 
 /* ---- ring ---- */
 
-Test(bench_ring, replicas_walk_clockwise_distinct)
+/* A ring of n nodes named 10.0.0.<i>, with the given dc/rack and tokens per node. */
+static struct ring *test_ring(size_t n, const char *const *dc, const char *const *rack,
+                              const int64_t *const *tokens, const size_t *n_tokens)
 {
-	/* Tokens: node 0 at -100 and 300, node 1 at 0, node 2 at 200. */
-	int64_t tokens[] = {300, 0, -100, 200};
-	int owner[] = {0, 1, 0, 2};
-	struct bench_ring r;
-	cr_assert_eq(bench_ring_build(&r, tokens, owner, 4, 3, 2), 0);
-	const int *p = bench_ring_replicas(&r, -500); /* first token >= -500 is -100 */
-	cr_assert_eq(p[0], 0);
-	cr_assert_eq(p[1], 1);
-	p = bench_ring_replicas(&r, 1); /* -> 200 (node 2), then 300 (node 0) */
-	cr_assert_eq(p[0], 2);
-	cr_assert_eq(p[1], 0);
-	p = bench_ring_replicas(&r, 200); /* exactly a token: that node owns it */
-	cr_assert_eq(p[0], 2);
-	p = bench_ring_replicas(&r, 301); /* past the largest: wraps to -100 */
-	cr_assert_eq(p[0], 0);
-	cr_assert_eq(p[1], 1);
-	p = bench_ring_replicas(&r, 250); /* -> 300 (node 0), -100 (node 0 again, skipped), 0 */
-	cr_assert_eq(p[0], 0);
-	cr_assert_eq(p[1], 1);
-	bench_ring_release(&r);
-	/* RF above the node count is capped; a duplicate token is refused. */
-	cr_assert_eq(bench_ring_build(&r, tokens, owner, 4, 3, 5), 0);
-	cr_assert_eq(r.rf, 3);
-	bench_ring_release(&r);
-	int64_t dup[] = {5, 5};
-	int downer[] = {0, 1};
-	cr_assert_eq(bench_ring_build(&r, dup, downer, 2, 2, 1), COL_EINVAL);
+	struct ring_endpoint eps[16];
+	cr_assert(n <= 16);
+	for (size_t i = 0; i < n; i++) {
+		memset(&eps[i], 0, sizeof(eps[i]));
+		eps[i].host_id[0] = (uint8_t)(i + 1);
+		snprintf(eps[i].address, sizeof(eps[i].address), "10.0.0.%zu", i);
+		snprintf(eps[i].dc, sizeof(eps[i].dc), "%s", dc[i]);
+		snprintf(eps[i].rack, sizeof(eps[i].rack), "%s", rack[i]);
+		eps[i].tokens = tokens[i];
+		eps[i].n_tokens = n_tokens[i];
+	}
+	struct ring *r = NULL;
+	struct cerr e = {0};
+	cr_assert_eq(ring_new(eps, n, &r, &e), 0, "%s", e.msg);
+	return r;
 }
 
-Test(bench_ring, token_set_and_replication_cells)
+Test(bench_route, replicas_walk_clockwise_distinct)
+{
+	/* Tokens: node 0 at -100 and 300, node 1 at 0, node 2 at 200. */
+	const int64_t t0[] = {300, -100}, t1[] = {0}, t2[] = {200};
+	const int64_t *const toks[] = {t0, t1, t2};
+	const size_t nt[] = {2, 1, 1};
+	const char *const dc[] = {"dc1", "dc1", "dc1"}, *const rack[] = {"r1", "r1", "r1"};
+	struct ring *ring = test_ring(3, dc, rack, toks, nt);
+	/* Bench node indexes differ from ring indexes: the route must translate. */
+	const int map[] = {10, 11, 12};
+	struct replication rep = {.cls = REPL_SIMPLE, .rf = 2};
+	struct bench_route rt;
+	cr_assert_eq(bench_route_build(&rt, ring, map, &rep), 0);
+	size_t n;
+	const uint32_t *p = bench_route_replicas(&rt, -500, &n); /* first token >= -500 is -100 */
+	cr_assert_eq(n, 2);
+	cr_assert_eq(p[0], 10);
+	cr_assert_eq(p[1], 11);
+	p = bench_route_replicas(&rt, 1, &n); /* -> 200 (node 2), then 300 (node 0) */
+	cr_assert_eq(p[0], 12);
+	cr_assert_eq(p[1], 10);
+	p = bench_route_replicas(&rt, 200, &n); /* exactly a token: that node owns it */
+	cr_assert_eq(p[0], 12);
+	p = bench_route_replicas(&rt, 301, &n); /* past the largest: wraps to -100 */
+	cr_assert_eq(p[0], 10);
+	cr_assert_eq(p[1], 11);
+	/* -> 300 (node 0), -100 (node 0 again, skipped), 0 */
+	p = bench_route_replicas(&rt, 250, &n);
+	cr_assert_eq(p[0], 10);
+	cr_assert_eq(p[1], 11);
+	bench_route_release(&rt);
+	/* RF above the node count yields every node once. */
+	rep.rf = 5;
+	cr_assert_eq(bench_route_build(&rt, ring, map, &rep), 0);
+	bench_route_replicas(&rt, 0, &n);
+	cr_assert_eq(n, 3);
+	bench_route_release(&rt);
+	ring_unref(ring);
+	/* An empty route routes nowhere (the caller falls back to any node). */
+	memset(&rt, 0, sizeof(rt));
+	cr_assert_null(bench_route_replicas(&rt, 0, &n));
+	cr_assert_eq(n, 0);
+}
+
+/*
+ * Two datacenters, two racks each: NetworkTopologyStrategy placement skips a
+ * rack already used and fills per datacenter, which a clockwise walk over
+ * distinct owners does not.  The route must give exactly core/ring.h's
+ * replicas for every token, and at least one token must differ from the
+ * SimpleStrategy walk with the summed RF (or the test proves nothing).
+ */
+Test(bench_route, network_topology_routing_equals_ring_placement)
+{
+	enum { NODES = 8, PER = 4 };
+	static const char *const dc[NODES] = {"dc1", "dc1", "dc1", "dc1",
+	                                      "dc2", "dc2", "dc2", "dc2"};
+	static const char *const rack[NODES] = {"r1", "r1", "r2", "r2", "r1", "r1", "r2", "r2"};
+	int64_t tok[NODES][PER];
+	const int64_t *toks[NODES];
+	size_t nt[NODES];
+	uint64_t x = 0x9E3779B97F4A7C15ULL;
+	for (int i = 0; i < NODES; i++) {
+		for (int k = 0; k < PER; k++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			tok[i][k] = (int64_t)x;
+		}
+		toks[i] = tok[i];
+		nt[i] = PER;
+	}
+	struct ring *ring = test_ring(NODES, dc, rack, toks, nt);
+	int map[NODES];
+	for (int i = 0; i < NODES; i++)
+		map[i] = NODES - 1 - i;
+
+	const char *keys[] = {"class", "dc1", "dc2"};
+	const char *vals[] = {"NetworkTopologyStrategy", "3", "2"};
+	struct replication nts, simple = {.cls = REPL_SIMPLE, .rf = 5};
+	struct cerr e = {0};
+	cr_assert_eq(replication_parse(keys, vals, 3, &nts, &e), 0, "%s", e.msg);
+	struct bench_route rt, rs;
+	cr_assert_eq(bench_route_build(&rt, ring, map, &nts), 0);
+	cr_assert_eq(bench_route_build(&rs, ring, map, &simple), 0);
+	int differ = 0;
+	for (int i = 0; i < 20000; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		int64_t t = i < NODES * PER ? tok[i / PER][i % PER] : (int64_t)x;
+		uint32_t want[RING_MAX_RF];
+		size_t nw = ring_replicas(ring, &nts, t, want, RING_MAX_RF);
+		size_t n, ns;
+		const uint32_t *got = bench_route_replicas(&rt, t, &n);
+		cr_assert_eq(n, nw, "token %lld: %zu replicas, ring places %zu", (long long)t, n,
+		             nw);
+		cr_assert_eq(n, 5);
+		for (size_t k = 0; k < n; k++)
+			cr_assert_eq(got[k], (uint32_t)map[want[k]],
+			             "token %lld replica %zu: bench node %u, ring node %u",
+			             (long long)t, k, got[k], want[k]);
+		const uint32_t *sg = bench_route_replicas(&rs, t, &ns);
+		differ += ns != n || memcmp(sg, got, n * sizeof(*got)) != 0;
+	}
+	cr_expect_gt(differ, 0, "NTS placement never differed from SimpleStrategy RF 5");
+	bench_route_release(&rt);
+	bench_route_release(&rs);
+	ring_unref(ring);
+}
+
+Test(bench_route, token_set_and_replication_cells)
 {
 	struct buf b;
 	buf_init(&b);
@@ -351,11 +452,10 @@ Test(bench_ring, token_set_and_replication_cells)
 	cql_put_bytes(&b, "org.apache.cassandra.locator.SimpleStrategy", 43);
 	cql_put_bytes(&b, "replication_factor", 18);
 	cql_put_bytes(&b, "3", 1);
-	int rf = 0;
-	char cls[128];
-	cr_assert_eq(bench_parse_replication(b.data, (int32_t)b.len, &rf, cls, sizeof(cls), &err),
-	             0);
-	cr_assert_eq(rf, 3);
+	struct replication rep;
+	cr_assert_eq(bench_parse_replication(b.data, (int32_t)b.len, &rep, &err), 0, "%s", err.msg);
+	cr_assert_eq(rep.cls, REPL_SIMPLE);
+	cr_assert_eq(replication_total_rf(&rep), 3);
 	buf_reset(&b);
 	buf_put_u32be(&b, 3);
 	cql_put_bytes(&b, "class", 5);
@@ -364,14 +464,24 @@ Test(bench_ring, token_set_and_replication_cells)
 	cql_put_bytes(&b, "3", 1);
 	cql_put_bytes(&b, "dc2", 3);
 	cql_put_bytes(&b, "2", 1);
-	cr_assert_eq(bench_parse_replication(b.data, (int32_t)b.len, &rf, cls, sizeof(cls), &err),
-	             0);
-	cr_assert_eq(rf, 5);
-	cr_assert_eq(bench_parse_replication(b.data, 3, &rf, cls, sizeof(cls), &err), COL_ECORRUPT);
+	cr_assert_eq(bench_parse_replication(b.data, (int32_t)b.len, &rep, &err), 0, "%s", err.msg);
+	cr_assert_eq(rep.cls, REPL_NETWORK_TOPOLOGY);
+	cr_assert_eq(replication_total_rf(&rep), 5);
+	cr_assert_eq(replication_dc_rf(&rep, "dc2"), 2);
+	cr_assert_eq(bench_parse_replication(b.data, 3, &rep, &err), COL_ECORRUPT);
+	/* A well-formed map the placement refuses carries the parser's reason. */
+	buf_reset(&b);
+	buf_put_u32be(&b, 2);
+	cql_put_bytes(&b, "class", 5);
+	cql_put_bytes(&b, "NetworkTopologyStrategy", 23);
+	cql_put_bytes(&b, "dc1", 3);
+	cql_put_bytes(&b, "three", 5);
+	cr_assert_neq(bench_parse_replication(b.data, (int32_t)b.len, &rep, &err), 0);
+	cr_assert(strstr(err.msg, "replication: ") && strstr(err.msg, "dc1"), "%s", err.msg);
 	buf_release(&b);
 }
 
-Test(bench_ring, routing_token_is_murmur3_of_the_key_bytes)
+Test(bench_route, routing_token_is_murmur3_of_the_key_bytes)
 {
 	/* The key blob is the 8-byte big-endian key number; its token must be
 	 * what the server computes for the partition key. */
