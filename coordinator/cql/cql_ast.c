@@ -420,215 +420,227 @@ static void column_defs_format(const struct cql_column_def *c, uint32_t n, struc
 	}
 }
 
+static void stmt_format(const struct cql_stmt *s, struct buf *out);
+
+static void select_format(const struct cql_select *q, struct buf *out)
+{
+	buf_put_str(out, "SELECT ");
+	if (q->json)
+		buf_put_str(out, "JSON ");
+	if (q->distinct)
+		buf_put_str(out, "DISTINCT ");
+	if (q->star)
+		buf_put_u8(out, '*');
+	for (uint32_t i = 0; i < q->n_selectors; i++) {
+		if (i)
+			buf_put_str(out, ", ");
+		selector_format(&q->selectors[i], out);
+	}
+	buf_put_str(out, " FROM ");
+	qname_format(&q->table, out);
+	relations_format(" WHERE ", q->where, q->n_where, out);
+	if (q->n_order_by) {
+		buf_put_str(out, " ORDER BY ");
+		orderings_format(q->order_by, q->n_order_by, out);
+	}
+	if (q->per_partition_limit) {
+		buf_put_str(out, " PER PARTITION LIMIT ");
+		cql_term_format(q->per_partition_limit, out);
+	}
+	if (q->limit) {
+		buf_put_str(out, " LIMIT ");
+		cql_term_format(q->limit, out);
+	}
+	if (q->allow_filtering)
+		buf_put_str(out, " ALLOW FILTERING");
+}
+
+static void insert_format(const struct cql_insert *q, struct buf *out)
+{
+	buf_put_str(out, "INSERT INTO ");
+	qname_format(&q->table, out);
+	if (q->json) {
+		buf_put_str(out, " JSON ");
+		cql_term_format(q->values[0], out);
+	} else {
+		buf_put_str(out, " (");
+		idents_format(q->columns, q->n_columns, out);
+		buf_put_str(out, ") VALUES (");
+		terms_format(q->values, q->n_columns, out);
+		buf_put_u8(out, ')');
+	}
+	if (q->if_not_exists)
+		buf_put_str(out, " IF NOT EXISTS");
+	using_format(&q->using, out);
+}
+
+static void update_format(const struct cql_update *q, struct buf *out)
+{
+	buf_put_str(out, "UPDATE ");
+	qname_format(&q->table, out);
+	using_format(&q->using, out);
+	buf_put_str(out, " SET ");
+	for (uint32_t i = 0; i < q->n_assignments; i++) {
+		const struct cql_assignment *a = q->assignments[i];
+		if (i)
+			buf_put_str(out, ", ");
+		cql_ident_format(&a->column, out);
+		switch (a->kind) {
+		case CQL_ASSIGN_SET: buf_put_str(out, " = "); break;
+		case CQL_ASSIGN_ADD: buf_put_str(out, " += "); break;
+		case CQL_ASSIGN_SUB: buf_put_str(out, " -= "); break;
+		case CQL_ASSIGN_PREPEND:
+			buf_put_str(out, " = ");
+			cql_term_format(a->value, out);
+			buf_put_str(out, " + ");
+			cql_ident_format(&a->column, out);
+			continue;
+		case CQL_ASSIGN_ELEMENT:
+			buf_put_u8(out, '[');
+			cql_term_format(a->key, out);
+			buf_put_str(out, "] = ");
+			break;
+		}
+		cql_term_format(a->value, out);
+	}
+	relations_format(" WHERE ", q->where, q->n_where, out);
+	conditions_format(&q->cond, out);
+}
+
+static void delete_format(const struct cql_delete *q, struct buf *out)
+{
+	buf_put_str(out, "DELETE ");
+	for (uint32_t i = 0; i < q->n_targets; i++) {
+		if (i)
+			buf_put_str(out, ", ");
+		cql_ident_format(&q->targets[i]->column, out);
+		if (q->targets[i]->key) {
+			buf_put_u8(out, '[');
+			cql_term_format(q->targets[i]->key, out);
+			buf_put_u8(out, ']');
+		}
+	}
+	buf_put_str(out, q->n_targets ? " FROM " : "FROM ");
+	qname_format(&q->table, out);
+	using_format(&q->using, out);
+	relations_format(" WHERE ", q->where, q->n_where, out);
+	conditions_format(&q->cond, out);
+}
+
+static void batch_format(const struct cql_batch *q, struct buf *out)
+{
+	buf_put_str(out, q->type == CQL_BATCH_UNLOGGED  ? "BEGIN UNLOGGED BATCH"
+	                 : q->type == CQL_BATCH_COUNTER ? "BEGIN COUNTER BATCH"
+	                                                : "BEGIN BATCH");
+	using_format(&q->using, out);
+	for (uint32_t i = 0; i < q->n_stmts; i++) {
+		buf_put_u8(out, ' ');
+		stmt_format(q->stmts[i], out);
+		buf_put_u8(out, ';');
+	}
+	buf_put_str(out, " APPLY BATCH");
+}
+
+static void create_table_format(const struct cql_create_table *q, struct buf *out)
+{
+	buf_put_str(out, "CREATE TABLE ");
+	if (q->if_not_exists)
+		buf_put_str(out, "IF NOT EXISTS ");
+	qname_format(&q->table, out);
+	buf_put_str(out, " (");
+	column_defs_format(q->columns, q->n_columns, out);
+	buf_put_str(out, ", PRIMARY KEY ((");
+	idents_format(q->partition_key, q->n_partition_key, out);
+	buf_put_u8(out, ')');
+	for (uint32_t i = 0; i < q->n_clustering_key; i++) {
+		buf_put_str(out, ", ");
+		cql_ident_format(&q->clustering_key[i], out);
+	}
+	buf_put_str(out, "))");
+	const char *kw = " WITH ";
+	if (q->compact_storage) {
+		buf_put_str(out, " WITH COMPACT STORAGE");
+		kw = " AND ";
+	}
+	if (q->n_clustering_order) {
+		buf_put_str(out, kw);
+		buf_put_str(out, "CLUSTERING ORDER BY (");
+		orderings_format(q->clustering_order, q->n_clustering_order, out);
+		buf_put_u8(out, ')');
+		kw = " AND ";
+	}
+	options_format(kw, q->options, q->n_options, out);
+}
+
+static void alter_table_format(const struct cql_alter_table *q, struct buf *out)
+{
+	buf_put_str(out, "ALTER TABLE ");
+	if (q->if_exists)
+		buf_put_str(out, "IF EXISTS ");
+	qname_format(&q->table, out);
+	switch (q->kind) {
+	case CQL_ALTER_ADD:
+		buf_put_str(out, " ADD (");
+		column_defs_format(q->add, q->n_add, out);
+		buf_put_u8(out, ')');
+		break;
+	case CQL_ALTER_DROP:
+		buf_put_str(out, " DROP (");
+		idents_format(q->drop, q->n_drop, out);
+		buf_put_u8(out, ')');
+		break;
+	case CQL_ALTER_WITH: options_format(" WITH ", q->options, q->n_options, out); break;
+	case CQL_ALTER_RENAME:
+		buf_put_str(out, " RENAME ");
+		for (uint32_t i = 0; i < q->n_rename; i++) {
+			if (i)
+				buf_put_str(out, " AND ");
+			cql_ident_format(&q->rename_from[i], out);
+			buf_put_str(out, " TO ");
+			cql_ident_format(&q->rename_to[i], out);
+		}
+		break;
+	case CQL_ALTER_TYPE:
+		buf_put_str(out, " ALTER ");
+		cql_ident_format(&q->add[0].name, out);
+		buf_put_str(out, " TYPE ");
+		type_format(q->add[0].type, out);
+		break;
+	}
+}
+
+static void keyspace_format(enum cql_stmt_kind kind, const struct cql_keyspace_stmt *q,
+                            struct buf *out)
+{
+	buf_put_str(out, kind == CQL_STMT_CREATE_KEYSPACE  ? "CREATE KEYSPACE "
+	                 : kind == CQL_STMT_ALTER_KEYSPACE ? "ALTER KEYSPACE "
+	                                                   : "DROP KEYSPACE ");
+	if (q->if_not_exists)
+		buf_put_str(out, "IF NOT EXISTS ");
+	if (q->if_exists)
+		buf_put_str(out, "IF EXISTS ");
+	cql_ident_format(&q->keyspace, out);
+	options_format(" WITH ", q->options, q->n_options, out);
+}
+
+/* A statement as canonical CQL text: one function per kind. */
 static void stmt_format(const struct cql_stmt *s, struct buf *out)
 {
 	switch (s->kind) {
-	case CQL_STMT_SELECT: {
-		const struct cql_select *q = &s->select;
-		buf_put_str(out, "SELECT ");
-		if (q->json)
-			buf_put_str(out, "JSON ");
-		if (q->distinct)
-			buf_put_str(out, "DISTINCT ");
-		if (q->star)
-			buf_put_u8(out, '*');
-		for (uint32_t i = 0; i < q->n_selectors; i++) {
-			if (i)
-				buf_put_str(out, ", ");
-			selector_format(&q->selectors[i], out);
-		}
-		buf_put_str(out, " FROM ");
-		qname_format(&q->table, out);
-		relations_format(" WHERE ", q->where, q->n_where, out);
-		if (q->n_order_by) {
-			buf_put_str(out, " ORDER BY ");
-			orderings_format(q->order_by, q->n_order_by, out);
-		}
-		if (q->per_partition_limit) {
-			buf_put_str(out, " PER PARTITION LIMIT ");
-			cql_term_format(q->per_partition_limit, out);
-		}
-		if (q->limit) {
-			buf_put_str(out, " LIMIT ");
-			cql_term_format(q->limit, out);
-		}
-		if (q->allow_filtering)
-			buf_put_str(out, " ALLOW FILTERING");
-		break;
-	}
-	case CQL_STMT_INSERT: {
-		const struct cql_insert *q = &s->insert;
-		buf_put_str(out, "INSERT INTO ");
-		qname_format(&q->table, out);
-		if (q->json) {
-			buf_put_str(out, " JSON ");
-			cql_term_format(q->values[0], out);
-		} else {
-			buf_put_str(out, " (");
-			idents_format(q->columns, q->n_columns, out);
-			buf_put_str(out, ") VALUES (");
-			terms_format(q->values, q->n_columns, out);
-			buf_put_u8(out, ')');
-		}
-		if (q->if_not_exists)
-			buf_put_str(out, " IF NOT EXISTS");
-		using_format(&q->using, out);
-		break;
-	}
-	case CQL_STMT_UPDATE: {
-		const struct cql_update *q = &s->update;
-		buf_put_str(out, "UPDATE ");
-		qname_format(&q->table, out);
-		using_format(&q->using, out);
-		buf_put_str(out, " SET ");
-		for (uint32_t i = 0; i < q->n_assignments; i++) {
-			const struct cql_assignment *a = q->assignments[i];
-			if (i)
-				buf_put_str(out, ", ");
-			cql_ident_format(&a->column, out);
-			switch (a->kind) {
-			case CQL_ASSIGN_SET: buf_put_str(out, " = "); break;
-			case CQL_ASSIGN_ADD: buf_put_str(out, " += "); break;
-			case CQL_ASSIGN_SUB: buf_put_str(out, " -= "); break;
-			case CQL_ASSIGN_PREPEND:
-				buf_put_str(out, " = ");
-				cql_term_format(a->value, out);
-				buf_put_str(out, " + ");
-				cql_ident_format(&a->column, out);
-				continue;
-			case CQL_ASSIGN_ELEMENT:
-				buf_put_u8(out, '[');
-				cql_term_format(a->key, out);
-				buf_put_str(out, "] = ");
-				break;
-			}
-			cql_term_format(a->value, out);
-		}
-		relations_format(" WHERE ", q->where, q->n_where, out);
-		conditions_format(&q->cond, out);
-		break;
-	}
-	case CQL_STMT_DELETE: {
-		const struct cql_delete *q = &s->del;
-		buf_put_str(out, "DELETE ");
-		for (uint32_t i = 0; i < q->n_targets; i++) {
-			if (i)
-				buf_put_str(out, ", ");
-			cql_ident_format(&q->targets[i]->column, out);
-			if (q->targets[i]->key) {
-				buf_put_u8(out, '[');
-				cql_term_format(q->targets[i]->key, out);
-				buf_put_u8(out, ']');
-			}
-		}
-		buf_put_str(out, q->n_targets ? " FROM " : "FROM ");
-		qname_format(&q->table, out);
-		using_format(&q->using, out);
-		relations_format(" WHERE ", q->where, q->n_where, out);
-		conditions_format(&q->cond, out);
-		break;
-	}
-	case CQL_STMT_BATCH: {
-		const struct cql_batch *q = &s->batch;
-		buf_put_str(out, q->type == CQL_BATCH_UNLOGGED  ? "BEGIN UNLOGGED BATCH"
-		                 : q->type == CQL_BATCH_COUNTER ? "BEGIN COUNTER BATCH"
-		                                                : "BEGIN BATCH");
-		using_format(&q->using, out);
-		for (uint32_t i = 0; i < q->n_stmts; i++) {
-			buf_put_u8(out, ' ');
-			stmt_format(q->stmts[i], out);
-			buf_put_u8(out, ';');
-		}
-		buf_put_str(out, " APPLY BATCH");
-		break;
-	}
+	case CQL_STMT_SELECT: select_format(&s->select, out); break;
+	case CQL_STMT_INSERT: insert_format(&s->insert, out); break;
+	case CQL_STMT_UPDATE: update_format(&s->update, out); break;
+	case CQL_STMT_DELETE: delete_format(&s->del, out); break;
+	case CQL_STMT_BATCH: batch_format(&s->batch, out); break;
 	case CQL_STMT_USE:
 		buf_put_str(out, "USE ");
 		cql_ident_format(&s->use.keyspace, out);
 		break;
 	case CQL_STMT_CREATE_KEYSPACE:
 	case CQL_STMT_ALTER_KEYSPACE:
-	case CQL_STMT_DROP_KEYSPACE: {
-		const struct cql_keyspace_stmt *q = &s->keyspace;
-		buf_put_str(out, s->kind == CQL_STMT_CREATE_KEYSPACE  ? "CREATE KEYSPACE "
-		                 : s->kind == CQL_STMT_ALTER_KEYSPACE ? "ALTER KEYSPACE "
-		                                                      : "DROP KEYSPACE ");
-		if (q->if_not_exists)
-			buf_put_str(out, "IF NOT EXISTS ");
-		if (q->if_exists)
-			buf_put_str(out, "IF EXISTS ");
-		cql_ident_format(&q->keyspace, out);
-		options_format(" WITH ", q->options, q->n_options, out);
-		break;
-	}
-	case CQL_STMT_CREATE_TABLE: {
-		const struct cql_create_table *q = &s->create_table;
-		buf_put_str(out, "CREATE TABLE ");
-		if (q->if_not_exists)
-			buf_put_str(out, "IF NOT EXISTS ");
-		qname_format(&q->table, out);
-		buf_put_str(out, " (");
-		column_defs_format(q->columns, q->n_columns, out);
-		buf_put_str(out, ", PRIMARY KEY ((");
-		idents_format(q->partition_key, q->n_partition_key, out);
-		buf_put_u8(out, ')');
-		for (uint32_t i = 0; i < q->n_clustering_key; i++) {
-			buf_put_str(out, ", ");
-			cql_ident_format(&q->clustering_key[i], out);
-		}
-		buf_put_str(out, "))");
-		const char *kw = " WITH ";
-		if (q->compact_storage) {
-			buf_put_str(out, " WITH COMPACT STORAGE");
-			kw = " AND ";
-		}
-		if (q->n_clustering_order) {
-			buf_put_str(out, kw);
-			buf_put_str(out, "CLUSTERING ORDER BY (");
-			orderings_format(q->clustering_order, q->n_clustering_order, out);
-			buf_put_u8(out, ')');
-			kw = " AND ";
-		}
-		options_format(kw, q->options, q->n_options, out);
-		break;
-	}
-	case CQL_STMT_ALTER_TABLE: {
-		const struct cql_alter_table *q = &s->alter_table;
-		buf_put_str(out, "ALTER TABLE ");
-		if (q->if_exists)
-			buf_put_str(out, "IF EXISTS ");
-		qname_format(&q->table, out);
-		switch (q->kind) {
-		case CQL_ALTER_ADD:
-			buf_put_str(out, " ADD (");
-			column_defs_format(q->add, q->n_add, out);
-			buf_put_u8(out, ')');
-			break;
-		case CQL_ALTER_DROP:
-			buf_put_str(out, " DROP (");
-			idents_format(q->drop, q->n_drop, out);
-			buf_put_u8(out, ')');
-			break;
-		case CQL_ALTER_WITH: options_format(" WITH ", q->options, q->n_options, out); break;
-		case CQL_ALTER_RENAME:
-			buf_put_str(out, " RENAME ");
-			for (uint32_t i = 0; i < q->n_rename; i++) {
-				if (i)
-					buf_put_str(out, " AND ");
-				cql_ident_format(&q->rename_from[i], out);
-				buf_put_str(out, " TO ");
-				cql_ident_format(&q->rename_to[i], out);
-			}
-			break;
-		case CQL_ALTER_TYPE:
-			buf_put_str(out, " ALTER ");
-			cql_ident_format(&q->add[0].name, out);
-			buf_put_str(out, " TYPE ");
-			type_format(q->add[0].type, out);
-			break;
-		}
-		break;
-	}
+	case CQL_STMT_DROP_KEYSPACE: keyspace_format(s->kind, &s->keyspace, out); break;
+	case CQL_STMT_CREATE_TABLE: create_table_format(&s->create_table, out); break;
+	case CQL_STMT_ALTER_TABLE: alter_table_format(&s->alter_table, out); break;
 	case CQL_STMT_DROP_TABLE:
 		buf_put_str(out, "DROP TABLE ");
 		if (s->drop_table.if_exists)

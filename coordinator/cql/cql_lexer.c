@@ -189,6 +189,174 @@ static int lex_quoted(struct cql_lexer *lx, struct cql_token *tok, int q, struct
 	}
 }
 
+/* "token recognition error at: 'X'" for a character no token starts with. */
+static int lex_stray(const struct cql_lexer *lx, const struct cql_token *tok, struct cerr *err)
+{
+	char ch[16];
+	render_char(lx, lx->off, ch);
+	char detail[32];
+	snprintf(detail, sizeof(detail), "'%s'", ch);
+	return lex_error_at(err, tok->pos.line, tok->pos.col,
+	                    "token recognition error at: ", detail);
+}
+
+/* 0x... */
+static int lex_hex(struct cql_lexer *lx, struct cql_token *tok, struct cerr *err)
+{
+	size_t n = 2;
+	while (is_hex(peekc(lx, n)))
+		n++;
+	if (is_ident_char(peekc(lx, n))) {
+		char ch[16];
+		render_char(lx, lx->off + n, ch);
+		char detail[64];
+		snprintf(detail, sizeof(detail), "'%s' in blob literal", ch);
+		return lex_error_at(err, tok->pos.line, tok->pos.col + (uint32_t)n,
+		                    "invalid hex digit ", detail);
+	}
+	tok->kind = CQL_TOK_HEX;
+	tok->chars = advance(lx, n);
+	return 0;
+}
+
+/* digits [. digits] [e [+|-] digits]: INTEGER or FLOAT; a word character or
+ * '.' right after it is an error. */
+static int lex_number(struct cql_lexer *lx, struct cql_token *tok, struct cerr *err)
+{
+	size_t n = 0;
+	bool is_float = false;
+	while (is_digit(peekc(lx, n)))
+		n++;
+	if (peekc(lx, n) == '.') {
+		is_float = true;
+		n++;
+		while (is_digit(peekc(lx, n)))
+			n++;
+	}
+	if (peekc(lx, n) == 'e' || peekc(lx, n) == 'E') {
+		size_t m = n + 1;
+		if (peekc(lx, m) == '+' || peekc(lx, m) == '-')
+			m++;
+		if (is_digit(peekc(lx, m))) {
+			while (is_digit(peekc(lx, m)))
+				m++;
+			n = m;
+			is_float = true;
+		}
+	}
+	if (is_ident_char(peekc(lx, n)) || peekc(lx, n) == '.') {
+		size_t m = n;
+		while (is_ident_char(peekc(lx, m)) || peekc(lx, m) == '.')
+			m++;
+		char detail[80];
+		int shown = m > 40 ? 40 : (int)m;
+		snprintf(detail, sizeof(detail), "'%.*s%s'", shown, lx->text + lx->off,
+		         m > 40 ? "..." : "");
+		return lex_error_at(err, tok->pos.line, tok->pos.col, "invalid number ", detail);
+	}
+	tok->kind = is_float ? CQL_TOK_FLOAT : CQL_TOK_INTEGER;
+	tok->chars = advance(lx, n);
+	return 0;
+}
+
+/* '...' (STRING) or "..." (QIDENT, neither empty nor holding a NUL). */
+static int lex_quoted_token(struct cql_lexer *lx, struct cql_token *tok, int q, struct cerr *err)
+{
+	tok->kind = q == '"' ? CQL_TOK_QIDENT : CQL_TOK_STRING;
+	int rc = lex_quoted(lx, tok, q, err);
+	if (rc)
+		return rc;
+	if (q == '"') {
+		if (lx->text + lx->off - tok->start == 2)
+			return lex_error_at(err, tok->pos.line, tok->pos.col,
+			                    "empty quoted identifier \"\"", "");
+		if (memchr(tok->start, '\0', (size_t)(lx->text + lx->off - tok->start)))
+			return lex_error_at(err, tok->pos.line, tok->pos.col,
+			                    "quoted identifier contains a NUL byte", "");
+	}
+	return 0;
+}
+
+/* $$...$$ (a STRING, no escapes). */
+static int lex_dollar(struct cql_lexer *lx, struct cql_token *tok, struct cerr *err)
+{
+	tok->kind = CQL_TOK_STRING;
+	tok->chars = advance(lx, 2);
+	const char *s = lx->text + lx->off;
+	size_t left = lx->len - lx->off;
+	const char *end = NULL;
+	for (size_t i = 0; i + 1 < left; i++) {
+		const char *d = memchr(s + i, '$', left - i - 1);
+		if (!d)
+			break;
+		if (d[1] == '$') {
+			end = d;
+			break;
+		}
+		i = (size_t)(d - s);
+	}
+	if (!end) {
+		tok->chars += advance(lx, left);
+		char detail[80];
+		snprintf(detail, sizeof(detail), " ($$ string opened at line %u:%u)", tok->pos.line,
+		         tok->pos.col);
+		return lex_error_at(err, lx->line, lx->col,
+		                    "mismatched character '<EOF>' expecting '$$'", detail);
+	}
+	tok->chars += advance(lx, (size_t)(end - s) + 2);
+	return 0;
+}
+
+/* One- and two-character operators and punctuation (a flat table of
+ * characters); anything else is a stray character. */
+static int lex_punct(struct cql_lexer *lx, struct cql_token *tok, int c, struct cerr *err)
+{
+	enum cql_tok_kind k;
+	size_t n = 1;
+	int c1 = peekc(lx, 1);
+	switch (c) {
+	case '?': k = CQL_TOK_QMARK; break;
+	case '(': k = CQL_TOK_LPAREN; break;
+	case ')': k = CQL_TOK_RPAREN; break;
+	case '[': k = CQL_TOK_LBRACKET; break;
+	case ']': k = CQL_TOK_RBRACKET; break;
+	case '{': k = CQL_TOK_LBRACE; break;
+	case '}': k = CQL_TOK_RBRACE; break;
+	case ',': k = CQL_TOK_COMMA; break;
+	case ';': k = CQL_TOK_SEMI; break;
+	case '.': k = CQL_TOK_DOT; break;
+	case ':': k = CQL_TOK_COLON; break;
+	case '*': k = CQL_TOK_STAR; break;
+	case '=': k = CQL_TOK_EQ; break;
+	case '!':
+		k = CQL_TOK_NEQ;
+		if (c1 != '=')
+			return lex_stray(lx, tok, err);
+		n = 2;
+		break;
+	case '<':
+		k = c1 == '=' ? CQL_TOK_LTE : CQL_TOK_LT;
+		n = c1 == '=' ? 2 : 1;
+		break;
+	case '>':
+		k = c1 == '=' ? CQL_TOK_GTE : CQL_TOK_GT;
+		n = c1 == '=' ? 2 : 1;
+		break;
+	case '+':
+		k = c1 == '=' ? CQL_TOK_PLUSEQ : CQL_TOK_PLUS;
+		n = c1 == '=' ? 2 : 1;
+		break;
+	case '-':
+		k = c1 == '=' ? CQL_TOK_MINUSEQ : CQL_TOK_MINUS;
+		n = c1 == '=' ? 2 : 1;
+		break;
+	default: return lex_stray(lx, tok, err);
+	}
+	tok->kind = k;
+	tok->chars = advance(lx, n);
+	return 0;
+}
+
 int cql_lexer_next(struct cql_lexer *lx, struct cql_token *tok, struct cerr *err)
 {
 	int rc = skip_blank(lx, err);
@@ -208,54 +376,9 @@ int cql_lexer_next(struct cql_lexer *lx, struct cql_token *tok, struct cerr *err
 		tok->kind = CQL_TOK_UUID;
 		tok->chars = advance(lx, 36);
 	} else if (c == '0' && (peekc(lx, 1) == 'x' || peekc(lx, 1) == 'X')) {
-		size_t n = 2;
-		while (is_hex(peekc(lx, n)))
-			n++;
-		if (is_ident_char(peekc(lx, n))) {
-			char ch[16];
-			render_char(lx, lx->off + n, ch);
-			char detail[64];
-			snprintf(detail, sizeof(detail), "'%s' in blob literal", ch);
-			return lex_error_at(err, tok->pos.line, tok->pos.col + (uint32_t)n,
-			                    "invalid hex digit ", detail);
-		}
-		tok->kind = CQL_TOK_HEX;
-		tok->chars = advance(lx, n);
+		rc = lex_hex(lx, tok, err);
 	} else if (is_digit(c)) {
-		size_t n = 0;
-		bool is_float = false;
-		while (is_digit(peekc(lx, n)))
-			n++;
-		if (peekc(lx, n) == '.') {
-			is_float = true;
-			n++;
-			while (is_digit(peekc(lx, n)))
-				n++;
-		}
-		if (peekc(lx, n) == 'e' || peekc(lx, n) == 'E') {
-			size_t m = n + 1;
-			if (peekc(lx, m) == '+' || peekc(lx, m) == '-')
-				m++;
-			if (is_digit(peekc(lx, m))) {
-				while (is_digit(peekc(lx, m)))
-					m++;
-				n = m;
-				is_float = true;
-			}
-		}
-		if (is_ident_char(peekc(lx, n)) || peekc(lx, n) == '.') {
-			size_t m = n;
-			while (is_ident_char(peekc(lx, m)) || peekc(lx, m) == '.')
-				m++;
-			char detail[80];
-			int shown = m > 40 ? 40 : (int)m;
-			snprintf(detail, sizeof(detail), "'%.*s%s'", shown, lx->text + lx->off,
-			         m > 40 ? "..." : "");
-			return lex_error_at(err, tok->pos.line, tok->pos.col, "invalid number ",
-			                    detail);
-		}
-		tok->kind = is_float ? CQL_TOK_FLOAT : CQL_TOK_INTEGER;
-		tok->chars = advance(lx, n);
+		rc = lex_number(lx, tok, err);
 	} else if (is_letter(c)) {
 		size_t n = 1;
 		while (is_ident_char(peekc(lx, n)))
@@ -263,98 +386,16 @@ int cql_lexer_next(struct cql_lexer *lx, struct cql_token *tok, struct cerr *err
 		tok->kind = CQL_TOK_WORD;
 		tok->chars = advance(lx, n);
 	} else if (c == '"' || c == '\'') {
-		tok->kind = c == '"' ? CQL_TOK_QIDENT : CQL_TOK_STRING;
-		rc = lex_quoted(lx, tok, c, err);
-		if (rc)
-			return rc;
-		if (c == '"') {
-			if (lx->text + lx->off - tok->start == 2)
-				return lex_error_at(err, tok->pos.line, tok->pos.col,
-				                    "empty quoted identifier \"\"", "");
-			if (memchr(tok->start, '\0', (size_t)(lx->text + lx->off - tok->start)))
-				return lex_error_at(err, tok->pos.line, tok->pos.col,
-				                    "quoted identifier contains a NUL byte", "");
-		}
+		rc = lex_quoted_token(lx, tok, c, err);
 	} else if (c == '$' && peekc(lx, 1) == '$') {
-		tok->kind = CQL_TOK_STRING;
-		tok->chars = advance(lx, 2);
-		const char *s = lx->text + lx->off;
-		size_t left = lx->len - lx->off;
-		const char *end = NULL;
-		for (size_t i = 0; i + 1 < left; i++) {
-			const char *d = memchr(s + i, '$', left - i - 1);
-			if (!d)
-				break;
-			if (d[1] == '$') {
-				end = d;
-				break;
-			}
-			i = (size_t)(d - s);
-		}
-		if (!end) {
-			tok->chars += advance(lx, left);
-			char detail[80];
-			snprintf(detail, sizeof(detail), " ($$ string opened at line %u:%u)",
-			         tok->pos.line, tok->pos.col);
-			return lex_error_at(err, lx->line, lx->col,
-			                    "mismatched character '<EOF>' expecting '$$'", detail);
-		}
-		tok->chars += advance(lx, (size_t)(end - s) + 2);
+		rc = lex_dollar(lx, tok, err);
 	} else {
-		enum cql_tok_kind k;
-		size_t n = 1;
-		int c1 = peekc(lx, 1);
-		switch (c) {
-		case '?': k = CQL_TOK_QMARK; break;
-		case '(': k = CQL_TOK_LPAREN; break;
-		case ')': k = CQL_TOK_RPAREN; break;
-		case '[': k = CQL_TOK_LBRACKET; break;
-		case ']': k = CQL_TOK_RBRACKET; break;
-		case '{': k = CQL_TOK_LBRACE; break;
-		case '}': k = CQL_TOK_RBRACE; break;
-		case ',': k = CQL_TOK_COMMA; break;
-		case ';': k = CQL_TOK_SEMI; break;
-		case '.': k = CQL_TOK_DOT; break;
-		case ':': k = CQL_TOK_COLON; break;
-		case '*': k = CQL_TOK_STAR; break;
-		case '=': k = CQL_TOK_EQ; break;
-		case '!':
-			k = CQL_TOK_NEQ;
-			if (c1 != '=')
-				goto stray;
-			n = 2;
-			break;
-		case '<':
-			k = c1 == '=' ? CQL_TOK_LTE : CQL_TOK_LT;
-			n = c1 == '=' ? 2 : 1;
-			break;
-		case '>':
-			k = c1 == '=' ? CQL_TOK_GTE : CQL_TOK_GT;
-			n = c1 == '=' ? 2 : 1;
-			break;
-		case '+':
-			k = c1 == '=' ? CQL_TOK_PLUSEQ : CQL_TOK_PLUS;
-			n = c1 == '=' ? 2 : 1;
-			break;
-		case '-':
-			k = c1 == '=' ? CQL_TOK_MINUSEQ : CQL_TOK_MINUS;
-			n = c1 == '=' ? 2 : 1;
-			break;
-		default: goto stray;
-		}
-		tok->kind = k;
-		tok->chars = advance(lx, n);
+		rc = lex_punct(lx, tok, c, err);
 	}
+	if (rc)
+		return rc;
 	tok->len = (size_t)(lx->text + lx->off - tok->start);
 	return 0;
-stray : {
-	char ch[16];
-	render_char(lx, lx->off, ch);
-	char detail[32];
-	snprintf(detail, sizeof(detail), "'%s'", ch);
-	return lex_error_at(err, tok->pos.line, tok->pos.col,
-	                    "token recognition error at: ", detail);
-}
 }
 
 const char *cql_tok_kind_name(enum cql_tok_kind k)
