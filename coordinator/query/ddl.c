@@ -17,16 +17,18 @@ static void schema_changed(struct executor *ex, struct exec_req *req, enum exec_
 		ex->d.on_schema_event(ex->d.event_ctx, c, t, ks, table);
 }
 
-static int term_text(const struct cql_term *t, char *out, size_t len)
+/* Copy the text of an option value (string, number, boolean, name) to out;
+ * false if it is another kind of term, longer than len - 1 or holds a NUL. */
+static bool term_text(const struct cql_term *t, char *out, size_t len)
 {
 	if (!t || !t->text ||
 	    (t->kind != CQL_TERM_STRING && t->kind != CQL_TERM_INTEGER &&
 	     t->kind != CQL_TERM_BOOL && t->kind != CQL_TERM_IDENT && t->kind != CQL_TERM_FLOAT))
-		return -1;
+		return false;
 	if (t->text_len >= len || memchr(t->text, 0, t->text_len))
-		return -1; /* too long for an option (names are <= 48 bytes), or a NUL */
+		return false; /* too long for an option (names are <= 48 bytes), or a NUL */
 	memcpy(out, t->text, t->text_len + 1);
-	return 0;
+	return true;
 }
 
 static int keyspace_options(struct exec_req *req, const struct cql_keyspace_stmt *k,
@@ -40,17 +42,16 @@ static int keyspace_options(struct exec_req *req, const struct cql_keyspace_stmt
 		if (strcmp(o->name.name, "replication") == 0) {
 			if (!o->value || o->value->kind != CQL_TERM_MAP)
 				return req_fail(
-				        req, CQL_ERR_SYNTAX,
+				        req, COL_ESYNTAX,
 				        "Invalid value for property 'replication': a map is "
 				        "expected");
 			if (o->value->map.n_entries > 32)
-				return req_fail(req, CQL_ERR_CONFIG,
-				                "too many replication options");
+				return req_fail(req, COL_ECONFIG, "too many replication options");
 			for (uint32_t j = 0; j < o->value->map.n_entries; j++) {
-				if (term_text(o->value->map.keys[j], store[j][0], 64) ||
-				    term_text(o->value->map.values[j], store[j][1], 64))
+				if (!term_text(o->value->map.keys[j], store[j][0], 64) ||
+				    !term_text(o->value->map.values[j], store[j][1], 64))
 					return req_fail(
-					        req, CQL_ERR_CONFIG,
+					        req, COL_ECONFIG,
 					        "Invalid replication option: keys and values must "
 					        "be strings or numbers of at most 63 bytes");
 				repl[j].key = store[j][0];
@@ -60,14 +61,14 @@ static int keyspace_options(struct exec_req *req, const struct cql_keyspace_stmt
 			*have_repl = true;
 		} else if (strcmp(o->name.name, "durable_writes") == 0) {
 			char v[16];
-			if (term_text(o->value, v, sizeof(v)) ||
+			if (!term_text(o->value, v, sizeof(v)) ||
 			    (strcasecmp(v, "true") != 0 && strcasecmp(v, "false") != 0))
 				return req_fail(
-				        req, CQL_ERR_SYNTAX,
+				        req, COL_ESYNTAX,
 				        "Invalid boolean value for property 'durable_writes'");
 			*durable = strcasecmp(v, "true") == 0;
 		} else {
-			return req_fail(req, CQL_ERR_SYNTAX, "Unknown property '%s'", o->name.name);
+			return req_fail(req, COL_ESYNTAX, "Unknown property '%s'", o->name.name);
 		}
 	}
 	return 0;
@@ -87,8 +88,8 @@ int exec_keyspace_ddl(struct executor *ex, struct exec_req *req, const struct cq
 		}
 		int rc = schema_drop_keyspace(ex->d.schema, name, ts, &e);
 		if (rc == COL_ENOTFOUND)
-			return req_fail(req, CQL_ERR_CONFIG,
-			                "Cannot drop non existing keyspace '%s'.", name);
+			return req_fail(req, COL_ECONFIG, "Cannot drop non existing keyspace '%s'.",
+			                name);
 		if (rc)
 			return req_fail_cerr(req, rc, &e);
 		if (strcmp(req->session->keyspace, name) == 0)
@@ -103,8 +104,9 @@ int exec_keyspace_ddl(struct executor *ex, struct exec_req *req, const struct cq
 	const struct schema_keyspace *old = schema_snap_keyspace(snap, name);
 	if (st->kind == CQL_STMT_ALTER_KEYSPACE && old)
 		durable = old->durable_writes;
-	if (keyspace_options(req, k, repl, store, &n_repl, &durable, &have_repl))
-		return -1;
+	int rc = keyspace_options(req, k, repl, store, &n_repl, &durable, &have_repl);
+	if (rc)
+		return rc;
 	struct schema_keyspace_def def = {name, durable, repl, n_repl};
 	struct schema_repl_opt old_repl[64];
 	if (st->kind == CQL_STMT_CREATE_KEYSPACE) {
@@ -113,13 +115,13 @@ int exec_keyspace_ddl(struct executor *ex, struct exec_req *req, const struct cq
 			return 0;
 		}
 		if (!have_repl)
-			return req_fail(req, CQL_ERR_CONFIG,
+			return req_fail(req, COL_ECONFIG,
 			                "Missing mandatory replication strategy class");
-		int rc = schema_create_keyspace(ex->d.schema, &def, ts, &e);
+		rc = schema_create_keyspace(ex->d.schema, &def, ts, &e);
 		if (rc == COL_EEXIST) {
-			req_fail(req, CQL_ERR_ALREADY_EXISTS, "Keyspace %s already exists", name);
-			snprintf(req->error.ks, sizeof(req->error.ks), "%s", name);
-			return -1;
+			rc = req_fail(req, COL_EEXIST, "Keyspace %s already exists", name);
+			snprintf(req->about.ks, sizeof(req->about.ks), "%s", name);
+			return rc;
 		}
 		if (rc)
 			return req_fail_cerr(req, rc, &e);
@@ -131,7 +133,7 @@ int exec_keyspace_ddl(struct executor *ex, struct exec_req *req, const struct cq
 			cql_put_int(&req->body_out, CQL_RESULT_VOID);
 			return 0;
 		}
-		return req_fail(req, CQL_ERR_INVALID, "Keyspace '%s' does not exist", name);
+		return req_fail(req, COL_EINVAL, "Keyspace '%s' does not exist", name);
 	}
 	if (!have_repl) {
 		for (uint32_t i = 0; i < old->n_repl && i < 64; i++)
@@ -140,7 +142,7 @@ int exec_keyspace_ddl(struct executor *ex, struct exec_req *req, const struct cq
 		def.repl = old_repl;
 		def.n_repl = old->n_repl < 64 ? old->n_repl : 64;
 	}
-	int rc = schema_alter_keyspace(ex->d.schema, &def, ts, &e);
+	rc = schema_alter_keyspace(ex->d.schema, &def, ts, &e);
 	if (rc)
 		return req_fail_cerr(req, rc, &e);
 	schema_changed(ex, req, EXEC_CHANGE_UPDATED, EXEC_TARGET_KEYSPACE, name, NULL);
@@ -171,14 +173,13 @@ static int table_options(struct exec_req *req, const struct cql_option *opts, ui
 	for (uint32_t i = 0; i < n; i++) {
 		const struct cql_option *o = &opts[i];
 		const char *nm = o->name.name;
-		char v[64];
 		if (strcmp(nm, "gc_grace_seconds") == 0 ||
 		    strcmp(nm, "default_time_to_live") == 0) {
 			if (!o->value || o->value->kind != CQL_TERM_INTEGER ||
 			    !o->value->integer.fits || o->value->integer.value < 0 ||
 			    o->value->integer.value > INT32_MAX)
 				return req_fail(
-				        req, CQL_ERR_CONFIG,
+				        req, COL_ECONFIG,
 				        "Invalid value for property '%s': a non-negative integer "
 				        "is expected",
 				        nm);
@@ -187,7 +188,7 @@ static int table_options(struct exec_req *req, const struct cql_option *opts, ui
 			else {
 				if (o->value->integer.value > STORE_MAX_TTL)
 					return req_fail(
-					        req, CQL_ERR_CONFIG,
+					        req, COL_ECONFIG,
 					        "default_time_to_live must be less than or equal "
 					        "to %d (got %" PRId64 ")",
 					        STORE_MAX_TTL, o->value->integer.value);
@@ -197,10 +198,10 @@ static int table_options(struct exec_req *req, const struct cql_option *opts, ui
 		}
 		if (strcmp(nm, "comment") == 0) {
 			if (!o->value || o->value->kind != CQL_TERM_STRING)
-				return req_fail(req, CQL_ERR_SYNTAX,
+				return req_fail(req, COL_ESYNTAX,
 				                "Invalid value for property 'comment'");
 			if (memchr(o->value->text, 0, o->value->text_len))
-				return req_fail(req, CQL_ERR_SYNTAX,
+				return req_fail(req, COL_ESYNTAX,
 				                "Invalid value for property 'comment'");
 			*comment = o->value->text; /* lives in the statement's arena */
 			continue;
@@ -209,9 +210,8 @@ static int table_options(struct exec_req *req, const struct cql_option *opts, ui
 		for (int k = 0; ignored_table_options[k]; k++)
 			if (strcmp(nm, ignored_table_options[k]) == 0)
 				known = true;
-		(void)v;
 		if (!known)
-			return req_fail(req, CQL_ERR_SYNTAX, "Unknown property '%s'", nm);
+			return req_fail(req, COL_ESYNTAX, "Unknown property '%s'", nm);
 	}
 	return 0;
 }
@@ -222,130 +222,173 @@ static int column_type(struct exec_req *req, const struct cql_column_def *cd,
 	struct cerr e = {0};
 	int rc = cqltype_parse(cd->type->text, strlen(cd->type->text), out, &e);
 	if (rc)
-		return req_fail(req, CQL_ERR_INVALID, "Invalid type for column %s: %s",
-		                cd->name.name, e.msg);
+		return req_fail(req, COL_EINVAL, "Invalid type for column %s: %s", cd->name.name,
+		                e.msg);
 	if ((*out)->kind == CQLTYPE_COUNTER) {
 		cqltype_free(*out);
-		return req_fail(req, CQL_ERR_INVALID,
-		                "counter columns are not supported (column %s)", cd->name.name);
+		return req_fail(req, COL_EINVAL, "counter columns are not supported (column %s)",
+		                cd->name.name);
 	}
 	return 0;
+}
+
+/* Schema column definitions for CQL ones, types parsed; *out is freed with
+ * column_defs_free(*out, n), also after a failure. */
+static int column_defs(struct exec_req *req, const struct cql_column_def *defs, uint32_t n,
+                       struct schema_column_def **out)
+{
+	struct schema_column_def *cols = calloc(n ? n : 1, sizeof(*cols));
+	*out = cols;
+	if (!cols)
+		return req_fail(req, COL_ENOMEM, "out of memory");
+	int rc = 0;
+	for (uint32_t i = 0; i < n && !rc; i++) {
+		cols[i].name = defs[i].name.name;
+		cols[i].kind = defs[i].is_static ? SCHEMA_COL_STATIC : SCHEMA_COL_REGULAR;
+		cols[i].position = -1;
+		rc = column_type(req, &defs[i], &cols[i].type);
+		if (rc)
+			cols[i].type = NULL;
+	}
+	return rc;
+}
+
+static void column_defs_free(struct schema_column_def *cols, uint32_t n)
+{
+	for (uint32_t i = 0; cols && i < n; i++)
+		cqltype_free(cols[i].type);
+	free(cols);
+}
+
+/* The index of column `name` in cols[0..n), n if none. */
+static uint32_t column_def_index(const struct schema_column_def *cols, uint32_t n, const char *name)
+{
+	uint32_t j = 0;
+	while (j < n && strcmp(cols[j].name, name) != 0)
+		j++;
+	return j;
+}
+
+/* Mark the PRIMARY KEY's partition and clustering columns with their positions. */
+static int table_primary_key(struct exec_req *req, const struct cql_create_table *ct,
+                             struct schema_column_def *cols)
+{
+	uint32_t n_keys = ct->n_partition_key + ct->n_clustering_key;
+	for (uint32_t i = 0; i < n_keys; i++) {
+		bool part = i < ct->n_partition_key;
+		const char *name = part ? ct->partition_key[i].name
+		                        : ct->clustering_key[i - ct->n_partition_key].name;
+		uint32_t j = column_def_index(cols, ct->n_columns, name);
+		if (j == ct->n_columns)
+			return req_fail(req, COL_EINVAL,
+			                "Unknown definition %s referenced in PRIMARY KEY", name);
+		if (!part && cols[j].kind == SCHEMA_COL_PARTITION_KEY)
+			return req_fail(req, COL_EINVAL, "Column %s appears twice in PRIMARY KEY",
+			                cols[j].name);
+		cols[j].kind = part ? SCHEMA_COL_PARTITION_KEY : SCHEMA_COL_CLUSTERING;
+		cols[j].position = (int)(part ? i : i - ct->n_partition_key);
+	}
+	return 0;
+}
+
+/* Key columns are neither static nor non-frozen collections; statics need a clustering. */
+static int table_column_rules(struct exec_req *req, const struct cql_create_table *ct,
+                              const struct schema_column_def *cols)
+{
+	for (uint32_t i = 0; i < ct->n_columns; i++) {
+		bool key = cols[i].kind == SCHEMA_COL_PARTITION_KEY ||
+		           cols[i].kind == SCHEMA_COL_CLUSTERING;
+		if (key && ct->columns[i].is_static)
+			return req_fail(req, COL_EINVAL,
+			                "Static column %s cannot be part of the PRIMARY KEY",
+			                cols[i].name);
+		if (key && cqltype_is_collection(cols[i].type) && !cols[i].type->frozen)
+			return req_fail(req, COL_EINVAL,
+			                "Invalid non-frozen collection type for PRIMARY KEY "
+			                "component %s",
+			                cols[i].name);
+		if (cols[i].kind == SCHEMA_COL_STATIC && ct->n_clustering_key == 0)
+			return req_fail(req, COL_EINVAL,
+			                "Static columns are only useful (and thus allowed) if the "
+			                "table has at least one clustering column");
+	}
+	return 0;
+}
+
+/* WITH CLUSTERING ORDER BY: the clustering columns, in key order, each ASC or DESC. */
+static int table_clustering_order(struct exec_req *req, const struct cql_create_table *ct,
+                                  struct schema_column_def *cols)
+{
+	for (uint32_t i = 0; i < ct->n_clustering_order; i++) {
+		const char *name = ct->clustering_order[i].column.name;
+		uint32_t j = column_def_index(cols, ct->n_columns, name);
+		if (j == ct->n_columns || cols[j].kind != SCHEMA_COL_CLUSTERING)
+			return req_fail(req, COL_EINVAL,
+			                "Only clustering key columns can be defined in CLUSTERING "
+			                "ORDER directive (%s)",
+			                name);
+		if (cols[j].position != (int)i)
+			return req_fail(
+			        req, COL_EINVAL,
+			        "The order of columns in the CLUSTERING ORDER directive must "
+			        "be the one of the clustering key (%s must appear before %s)",
+			        ct->clustering_key[i].name, cols[j].name);
+		cols[j].desc = ct->clustering_order[i].desc;
+	}
+	return 0;
+}
+
+/*
+ * Where CREATE TABLE goes: *ks is its keyspace, which exists.  *done when the
+ * table exists and IF NOT EXISTS makes that a success (VOID is answered).
+ */
+static int table_target(struct executor *ex, struct exec_req *req,
+                        const struct cql_create_table *ct, const char **ks, bool *done)
+{
+	*ks = qname_ks(&ct->table, req->session);
+	*done = false;
+	if (!*ks)
+		return req_fail(req, COL_EINVAL,
+		                "No keyspace has been specified. USE a keyspace, or explicitly "
+		                "specify keyspace.tablename");
+	const char *name = ct->table.name.name;
+	const struct schema_keyspace *k = schema_snap_keyspace(schema_current(ex->d.schema), *ks);
+	if (!k)
+		return req_fail(req, COL_EINVAL, "Keyspace '%s' does not exist", *ks);
+	if (!schema_keyspace_table(k, name))
+		return 0;
+	if (ct->if_not_exists) {
+		cql_put_int(&req->body_out, CQL_RESULT_VOID);
+		*done = true;
+		return 0;
+	}
+	int rc = req_fail(req, COL_EEXIST, "Table %s.%s already exists", *ks, name);
+	snprintf(req->about.ks, sizeof(req->about.ks), "%s", *ks);
+	snprintf(req->about.table, sizeof(req->about.table), "%s", name);
+	return rc;
 }
 
 int exec_create_table(struct executor *ex, struct exec_req *req, const struct cql_stmt *st,
                       int64_t ts)
 {
 	const struct cql_create_table *ct = &st->create_table;
-	const char *ks = qname_ks(&ct->table, req->session);
-	if (!ks)
-		return req_fail(
-		        req, CQL_ERR_INVALID,
-		        "No keyspace has been specified. USE a keyspace, or explicitly specify "
-		        "keyspace.tablename");
-	const char *name = ct->table.name.name;
-	const struct schema_snap *snap = schema_current(ex->d.schema);
-	const struct schema_keyspace *k = schema_snap_keyspace(snap, ks);
-	if (!k)
-		return req_fail(req, CQL_ERR_INVALID, "Keyspace '%s' does not exist", ks);
-	if (schema_keyspace_table(k, name)) {
-		if (ct->if_not_exists) {
-			cql_put_int(&req->body_out, CQL_RESULT_VOID);
-			return 0;
-		}
-		req_fail(req, CQL_ERR_ALREADY_EXISTS, "Table %s.%s already exists", ks, name);
-		snprintf(req->error.ks, sizeof(req->error.ks), "%s", ks);
-		snprintf(req->error.table, sizeof(req->error.table), "%s", name);
-		return -1;
-	}
+	const char *ks, *name = ct->table.name.name;
+	bool done;
+	int rc = table_target(ex, req, ct, &ks, &done);
+	if (rc || done)
+		return rc;
 	if (ct->compact_storage)
-		return req_fail(req, CQL_ERR_INVALID, "COMPACT STORAGE tables are not supported");
+		return req_fail(req, COL_EINVAL, "COMPACT STORAGE tables are not supported");
 	if (ct->n_partition_key > STORE_MAX_PK_COLS || ct->n_clustering_key > STORE_MAX_CK_COLS)
-		return req_fail(req, CQL_ERR_INVALID, "too many primary key columns");
-	struct schema_column_def *cols = calloc(ct->n_columns ? ct->n_columns : 1, sizeof(*cols));
-	if (!cols)
-		return req_fail(req, CQL_ERR_SERVER, "out of memory");
-	int rc = 0;
-	uint32_t built = 0;
-	for (uint32_t i = 0; i < ct->n_columns && !rc; i++) {
-		const struct cql_column_def *cd = &ct->columns[i];
-		cols[i].name = cd->name.name;
-		cols[i].kind = cd->is_static ? SCHEMA_COL_STATIC : SCHEMA_COL_REGULAR;
-		cols[i].position = -1;
-		rc = column_type(req, cd, &cols[i].type);
-		if (!rc)
-			built++;
-	}
-	for (uint32_t i = 0; i < ct->n_partition_key && !rc; i++) {
-		uint32_t j = 0;
-		while (j < ct->n_columns && strcmp(cols[j].name, ct->partition_key[i].name) != 0)
-			j++;
-		if (j == ct->n_columns) {
-			rc = req_fail(req, CQL_ERR_INVALID,
-			              "Unknown definition %s referenced in PRIMARY KEY",
-			              ct->partition_key[i].name);
-			break;
-		}
-		cols[j].kind = SCHEMA_COL_PARTITION_KEY;
-		cols[j].position = (int)i;
-	}
-	for (uint32_t i = 0; i < ct->n_clustering_key && !rc; i++) {
-		uint32_t j = 0;
-		while (j < ct->n_columns && strcmp(cols[j].name, ct->clustering_key[i].name) != 0)
-			j++;
-		if (j == ct->n_columns) {
-			rc = req_fail(req, CQL_ERR_INVALID,
-			              "Unknown definition %s referenced in PRIMARY KEY",
-			              ct->clustering_key[i].name);
-			break;
-		}
-		if (cols[j].kind == SCHEMA_COL_PARTITION_KEY) {
-			rc = req_fail(req, CQL_ERR_INVALID,
-			              "Column %s appears twice in PRIMARY KEY", cols[j].name);
-			break;
-		}
-		cols[j].kind = SCHEMA_COL_CLUSTERING;
-		cols[j].position = (int)i;
-	}
-	for (uint32_t i = 0; i < ct->n_columns && !rc; i++) {
-		bool key = cols[i].kind == SCHEMA_COL_PARTITION_KEY ||
-		           cols[i].kind == SCHEMA_COL_CLUSTERING;
-		if (key && ct->columns[i].is_static)
-			rc = req_fail(req, CQL_ERR_INVALID,
-			              "Static column %s cannot be part of the PRIMARY KEY",
-			              cols[i].name);
-		else if (key && cqltype_is_collection(cols[i].type) && !cols[i].type->frozen)
-			rc = req_fail(
-			        req, CQL_ERR_INVALID,
-			        "Invalid non-frozen collection type for PRIMARY KEY component %s",
-			        cols[i].name);
-		else if (cols[i].kind == SCHEMA_COL_STATIC && ct->n_clustering_key == 0)
-			rc = req_fail(
-			        req, CQL_ERR_INVALID,
-			        "Static columns are only useful (and thus allowed) if the table "
-			        "has "
-			        "at least one clustering column");
-	}
-	for (uint32_t i = 0; i < ct->n_clustering_order && !rc; i++) {
-		uint32_t j = 0;
-		while (j < ct->n_columns &&
-		       strcmp(cols[j].name, ct->clustering_order[i].column.name) != 0)
-			j++;
-		if (j == ct->n_columns || cols[j].kind != SCHEMA_COL_CLUSTERING)
-			rc = req_fail(
-			        req, CQL_ERR_INVALID,
-			        "Only clustering key columns can be defined in CLUSTERING ORDER "
-			        "directive (%s)",
-			        ct->clustering_order[i].column.name);
-		else if (cols[j].position != (int)i)
-			rc = req_fail(
-			        req, CQL_ERR_INVALID,
-			        "The order of columns in the CLUSTERING ORDER directive must be "
-			        "the "
-			        "one of the clustering key (%s must appear before %s)",
-			        ct->clustering_key[i].name, cols[j].name);
-		else
-			cols[j].desc = ct->clustering_order[i].desc;
-	}
+		return req_fail(req, COL_EINVAL, "too many primary key columns");
+	struct schema_column_def *cols;
+	rc = column_defs(req, ct->columns, ct->n_columns, &cols);
+	if (!rc)
+		rc = table_primary_key(req, ct, cols);
+	if (!rc)
+		rc = table_column_rules(req, ct, cols);
+	if (!rc)
+		rc = table_clustering_order(req, ct, cols);
 	int32_t gc = -1, ttl = -1;
 	const char *comment = NULL;
 	if (!rc)
@@ -357,12 +400,75 @@ int exec_create_table(struct executor *ex, struct exec_req *req, const struct cq
 		if (r2)
 			rc = req_fail_cerr(req, r2, &e);
 	}
-	for (uint32_t i = 0; i < built; i++)
-		cqltype_free(cols[i].type);
-	free(cols);
+	column_defs_free(cols, ct->n_columns);
 	if (rc)
-		return -1;
+		return rc;
 	schema_changed(ex, req, EXEC_CHANGE_CREATED, EXEC_TARGET_TABLE, ks, name);
+	return 0;
+}
+
+/* ALTER TABLE ADD / DROP / WITH on a resolved table. */
+static int alter_table_change(struct executor *ex, struct exec_req *req,
+                              const struct cql_alter_table *at, const struct plan *tbl, int64_t ts)
+{
+	struct cerr e = {0};
+	int rc = 0, r2 = 0;
+	switch (at->kind) {
+	case CQL_ALTER_ADD: {
+		struct schema_column_def *cols;
+		rc = column_defs(req, at->add, at->n_add, &cols);
+		if (!rc)
+			r2 = schema_alter_table_add(ex->d.schema, tbl->ks, tbl->table_name, cols,
+			                            at->n_add, ts, &e);
+		column_defs_free(cols, at->n_add);
+		break;
+	}
+	case CQL_ALTER_DROP: {
+		const char **names = calloc(at->n_drop ? at->n_drop : 1, sizeof(*names));
+		if (!names)
+			return req_fail(req, COL_ENOMEM, "out of memory");
+		for (uint32_t i = 0; i < at->n_drop; i++)
+			names[i] = at->drop[i].name;
+		r2 = schema_alter_table_drop(ex->d.schema, tbl->ks, tbl->table_name, names,
+		                             at->n_drop, ts, &e);
+		free(names);
+		break;
+	}
+	case CQL_ALTER_WITH: {
+		int32_t gc = -1, ttl = -1;
+		const char *comment = NULL;
+		rc = table_options(req, at->options, at->n_options, &gc, &ttl, &comment);
+		if (!rc)
+			r2 = schema_alter_table_options(ex->d.schema, tbl->ks, tbl->table_name, gc,
+			                                ttl, comment, ts, &e);
+		break;
+	}
+	default:
+		return req_fail(req, COL_EINVAL,
+		                "ALTER TABLE ... RENAME and ALTER ... TYPE are not supported");
+	}
+	return rc ? rc : r2 ? req_fail_cerr(req, r2, &e) : 0;
+}
+
+/*
+ * The user table a table statement names, into *tbl.  *done when it does not
+ * exist and IF EXISTS makes that a success (VOID is answered).
+ */
+static int ddl_table(struct executor *ex, struct exec_req *req, const struct cql_qname *name,
+                     bool if_exists, struct plan *tbl, bool *done)
+{
+	*done = false;
+	int rc = resolve_table(req, schema_current(ex->d.schema), name, tbl);
+	if (rc == COL_EINVAL && if_exists) {
+		cerr_clear(&req->err);
+		cql_put_int(&req->body_out, CQL_RESULT_VOID);
+		*done = true;
+		return 0;
+	}
+	if (rc)
+		return rc;
+	if (tbl->table->virtual_)
+		return req_fail(req, COL_EINVAL, "%s keyspace is not user-modifiable.", tbl->ks);
 	return 0;
 }
 
@@ -371,77 +477,12 @@ int exec_alter_table(struct executor *ex, struct exec_req *req, const struct cql
 {
 	const struct cql_alter_table *at = &st->alter_table;
 	struct plan tmp = {0};
-	const struct schema_snap *snap = schema_current(ex->d.schema);
-	if (resolve_table(req, snap, &at->table, &tmp)) {
-		if (at->if_exists) {
-			req->failed = false;
-			cql_put_int(&req->body_out, CQL_RESULT_VOID);
-			return 0;
-		}
-		return -1;
-	}
-	if (tmp.table->virtual_)
-		return req_fail(req, CQL_ERR_INVALID, "%s keyspace is not user-modifiable.",
-		                tmp.ks);
-	struct cerr e = {0};
-	int rc = 0;
-	switch (at->kind) {
-	case CQL_ALTER_ADD: {
-		struct schema_column_def *cols = calloc(at->n_add ? at->n_add : 1, sizeof(*cols));
-		if (!cols)
-			return req_fail(req, CQL_ERR_SERVER, "out of memory");
-		uint32_t built = 0;
-		for (uint32_t i = 0; i < at->n_add && !rc; i++) {
-			cols[i].name = at->add[i].name.name;
-			cols[i].kind =
-			        at->add[i].is_static ? SCHEMA_COL_STATIC : SCHEMA_COL_REGULAR;
-			cols[i].position = -1;
-			rc = column_type(req, &at->add[i], &cols[i].type);
-			if (!rc)
-				built++;
-		}
-		if (!rc) {
-			int r2 = schema_alter_table_add(ex->d.schema, tmp.ks, tmp.table_name, cols,
-			                                at->n_add, ts, &e);
-			if (r2)
-				rc = req_fail_cerr(req, r2, &e);
-		}
-		for (uint32_t i = 0; i < built; i++)
-			cqltype_free(cols[i].type);
-		free(cols);
-		break;
-	}
-	case CQL_ALTER_DROP: {
-		const char **names = calloc(at->n_drop ? at->n_drop : 1, sizeof(*names));
-		if (!names)
-			return req_fail(req, CQL_ERR_SERVER, "out of memory");
-		for (uint32_t i = 0; i < at->n_drop; i++)
-			names[i] = at->drop[i].name;
-		int r2 = schema_alter_table_drop(ex->d.schema, tmp.ks, tmp.table_name, names,
-		                                 at->n_drop, ts, &e);
-		free(names);
-		if (r2)
-			rc = req_fail_cerr(req, r2, &e);
-		break;
-	}
-	case CQL_ALTER_WITH: {
-		int32_t gc = -1, ttl = -1;
-		const char *comment = NULL;
-		rc = table_options(req, at->options, at->n_options, &gc, &ttl, &comment);
-		if (!rc) {
-			int r2 = schema_alter_table_options(ex->d.schema, tmp.ks, tmp.table_name,
-			                                    gc, ttl, comment, ts, &e);
-			if (r2)
-				rc = req_fail_cerr(req, r2, &e);
-		}
-		break;
-	}
-	default:
-		return req_fail(req, CQL_ERR_INVALID,
-		                "ALTER TABLE ... RENAME and ALTER ... TYPE are not supported");
-	}
-	if (rc)
-		return -1;
+	bool done;
+	int rc = ddl_table(ex, req, &at->table, at->if_exists, &tmp, &done);
+	if (rc || done)
+		return rc;
+	if ((rc = alter_table_change(ex, req, at, &tmp, ts)))
+		return rc;
 	schema_changed(ex, req, EXEC_CHANGE_UPDATED, EXEC_TARGET_TABLE, tmp.ks, tmp.table_name);
 	return 0;
 }
@@ -451,19 +492,12 @@ int exec_drop_table(struct executor *ex, struct exec_req *req, const struct cql_
 {
 	const struct cql_drop_table *dt = &st->drop_table;
 	struct plan tmp = {0};
-	if (resolve_table(req, schema_current(ex->d.schema), &dt->table, &tmp)) {
-		if (dt->if_exists && req->error.code == CQL_ERR_INVALID) {
-			req->failed = false;
-			cql_put_int(&req->body_out, CQL_RESULT_VOID);
-			return 0;
-		}
-		return -1;
-	}
-	if (tmp.table->virtual_)
-		return req_fail(req, CQL_ERR_INVALID, "%s keyspace is not user-modifiable.",
-		                tmp.ks);
+	bool done;
+	int rc = ddl_table(ex, req, &dt->table, dt->if_exists, &tmp, &done);
+	if (rc || done)
+		return rc;
 	struct cerr e = {0};
-	int rc = schema_drop_table(ex->d.schema, tmp.ks, tmp.table_name, ts, &e);
+	rc = schema_drop_table(ex->d.schema, tmp.ks, tmp.table_name, ts, &e);
 	if (rc)
 		return req_fail_cerr(req, rc, &e);
 	schema_changed(ex, req, EXEC_CHANGE_DROPPED, EXEC_TARGET_TABLE, tmp.ks, tmp.table_name);
@@ -473,15 +507,17 @@ int exec_drop_table(struct executor *ex, struct exec_req *req, const struct cql_
 int exec_truncate(struct executor *ex, struct exec_req *req, const struct cql_stmt *st)
 {
 	struct plan tmp = {0};
-	if (resolve_table(req, schema_current(ex->d.schema), &st->truncate.table, &tmp))
-		return -1;
-	if (tmp.table->virtual_)
-		return req_fail(req, CQL_ERR_INVALID, "%s keyspace is not user-modifiable.",
-		                tmp.ks);
-	struct cerr e = {0};
-	int rc = store_table_truncate(tmp.table->st, &e);
+	bool done;
+	int rc = ddl_table(ex, req, &st->truncate.table, false, &tmp, &done);
 	if (rc)
-		return req_fail(req, CQL_ERR_TRUNCATE, "Error during truncate: %s", e.msg);
+		return rc;
+	struct cerr e = {0};
+	rc = store_table_truncate(tmp.table->st, &e);
+	if (rc) {
+		rc = req_fail(req, rc, "Error during truncate: %s", e.msg);
+		req->about.truncate = true;
+		return rc;
+	}
 	cql_put_int(&req->body_out, CQL_RESULT_VOID);
 	return 0;
 }
@@ -490,7 +526,7 @@ int exec_use(struct executor *ex, struct exec_req *req, const struct cql_stmt *s
 {
 	const char *ks = st->use.keyspace.name;
 	if (!schema_snap_keyspace(schema_current(ex->d.schema), ks))
-		return req_fail(req, CQL_ERR_INVALID, "Keyspace '%s' does not exist", ks);
+		return req_fail(req, COL_EINVAL, "Keyspace '%s' does not exist", ks);
 	snprintf(req->session->keyspace, sizeof(req->session->keyspace), "%s", ks);
 	cql_put_int(&req->body_out, CQL_RESULT_SET_KEYSPACE);
 	cql_put_string(&req->body_out, ks);

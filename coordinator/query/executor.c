@@ -31,10 +31,10 @@ void xq_finish(struct xq *q)
 		schema_snap_unref(ex->d.schema, q->snap);
 	cql_arena_free(q->mem);
 	free(q);
-	if (req->failed)
+	if (req->err.code)
 		buf_reset(&req->body_out);
 	/* A DDL's answer waits for the cluster's schema agreement (schema_sync.h). */
-	if (!req->failed && req->done && ex->d.ddl_wait && req->body_out.len >= 4 &&
+	if (!req->err.code && req->done && ex->d.ddl_wait && req->body_out.len >= 4 &&
 	    be32_load(req->body_out.data) == CQL_RESULT_SCHEMA_CHANGE) {
 		ex->d.ddl_wait(ex->d.ddl_ctx, req);
 		return;
@@ -43,38 +43,14 @@ void xq_finish(struct xq *q)
 		req->done(req);
 }
 
-/*
- * A new execution of `p` (referenced, may be NULL for a protocol BATCH) with the
- * request's parameters.  Bound values (resolved by name with flag 0x40) and the
- * paging state are copied, so the frame may go away.  NULL with req failed.
- */
-struct xq *xq_new(struct executor *ex, struct exec_req *req, struct plan *p,
-                  const struct cql_query_params *qp)
+/* Copy the bound values into q->values in marker order: positional, or resolved
+ * by name (query flag 0x40) against the plan's marker names. */
+static int xq_copy_values(struct xq *q, const struct plan *p, const struct cql_query_params *qp)
 {
-	struct xq *q = calloc(1, sizeof(*q));
-	struct cql_arena *mem = q ? cql_arena_new() : NULL;
-	if (!q || !mem) {
-		free(q);
-		req_fail(req, CQL_ERR_SERVER, "out of memory");
-		return NULL;
-	}
-	q->ex = ex;
-	q->req = req;
-	q->mem = mem;
-	q->snap = schema_current_ref(ex->d.schema);
-	if (p)
-		q->plan = plan_ref(p);
-	q->cl = qp->consistency;
-	q->page_size = qp->page_size;
-	q->skip_metadata = (qp->flags & CQL_QF_SKIP_METADATA) != 0;
-	q->ts = qp->timestamp != INT64_MIN ? qp->timestamp : 0;
-	/* values in marker order */
-	uint32_t n = qp->n_values;
-	if (qp->names && p)
-		n = p->n_binds;
-	struct cql_slice *v = cql_arena_alloc(mem, (n ? n : 1) * sizeof(*v));
+	uint32_t n = qp->names && p ? p->n_binds : qp->n_values;
+	struct cql_slice *v = cql_arena_alloc(q->mem, (n ? n : 1) * sizeof(*v));
 	if (!v)
-		goto oom;
+		return req_fail(q->req, COL_ENOMEM, "out of memory copying the bound values");
 	for (uint32_t i = 0; i < n; i++) {
 		const struct cql_slice *src = &qp->values[i];
 		if (qp->names && p) {
@@ -87,101 +63,92 @@ struct xq *xq_new(struct executor *ex, struct exec_req *req, struct plan *p,
 				    strncasecmp((const char *)nm->p, want, (size_t)nm->len) == 0)
 					src = &qp->values[j];
 			}
-			if (!src) {
-				req_fail(req, CQL_ERR_INVALID, "No value bound for variable %s",
-				         want);
-				goto err;
-			}
+			if (!src)
+				return req_fail(q->req, COL_EINVAL,
+				                "No value bound for variable %s", want);
 		}
 		v[i].len = src->len;
 		v[i].p = exec_empty_value;
 		if (src->len > 0) {
-			uint8_t *c = cql_arena_alloc(mem, (size_t)src->len);
+			uint8_t *c = cql_arena_alloc(q->mem, (size_t)src->len);
 			if (!c)
-				goto oom;
+				return req_fail(q->req, COL_ENOMEM,
+				                "out of memory copying the bound values");
 			memcpy(c, src->p, (size_t)src->len);
 			v[i].p = c;
 		}
 	}
 	q->values = v;
 	q->n_values = n;
-	q->paging_state.len = -1;
-	if (qp->paging_state.len > 0) {
-		uint8_t *c = cql_arena_alloc(mem, (size_t)qp->paging_state.len);
-		if (!c)
-			goto oom;
-		memcpy(c, qp->paging_state.p, (size_t)qp->paging_state.len);
-		q->paging_state.p = c;
-		q->paging_state.len = qp->paging_state.len;
-	}
-	return q;
-oom:
-	req_fail(req, CQL_ERR_SERVER, "out of memory copying the bound values");
-err:
-	q->req = NULL; /* do not answer: the caller does */
-	if (q->plan)
-		plan_unref(q->plan);
-	schema_snap_unref(ex->d.schema, q->snap);
-	cql_arena_free(q->mem);
-	free(q);
-	return NULL;
+	return 0;
 }
 
-/* Run q's plan; the request always ends in xq_finish (now or when the router answers). */
-void xq_run(struct xq *q)
+/* Copy the paging state (none: len -1). */
+static int xq_copy_paging(struct xq *q, const struct cql_query_params *qp)
+{
+	q->paging_state.len = -1;
+	if (qp->paging_state.len <= 0)
+		return 0;
+	uint8_t *c = cql_arena_alloc(q->mem, (size_t)qp->paging_state.len);
+	if (!c)
+		return req_fail(q->req, COL_ENOMEM, "out of memory copying the bound values");
+	memcpy(c, qp->paging_state.p, (size_t)qp->paging_state.len);
+	q->paging_state.p = c;
+	q->paging_state.len = qp->paging_state.len;
+	return 0;
+}
+
+int xq_new(struct executor *ex, struct exec_req *req, struct plan *p,
+           const struct cql_query_params *qp, struct xq **out)
+{
+	struct xq *q = calloc(1, sizeof(*q));
+	struct cql_arena *mem = q ? cql_arena_new() : NULL;
+	if (!q || !mem) {
+		free(q);
+		return req_fail(req, COL_ENOMEM, "out of memory");
+	}
+	q->ex = ex;
+	q->req = req;
+	q->mem = mem;
+	q->snap = schema_current_ref(ex->d.schema);
+	if (p)
+		q->plan = plan_ref(p);
+	q->cl = qp->consistency;
+	q->page_size = qp->page_size;
+	q->skip_metadata = (qp->flags & CQL_QF_SKIP_METADATA) != 0;
+	q->ts = qp->timestamp != INT64_MIN ? qp->timestamp : 0;
+	int rc = xq_copy_values(q, p, qp);
+	if (!rc)
+		rc = xq_copy_paging(q, qp);
+	if (rc) {
+		/* not answered: the caller answers the failed request */
+		if (q->plan)
+			plan_unref(q->plan);
+		schema_snap_unref(ex->d.schema, q->snap);
+		cql_arena_free(q->mem);
+		free(q);
+		return rc;
+	}
+	*out = q;
+	return 0;
+}
+
+int xq_check_binds(struct xq *q)
+{
+	if (q->n_values == q->plan->n_binds)
+		return 0;
+	return req_fail(q->req, COL_EINVAL,
+	                "There were %u markers(?) in CQL but %u bound variables", q->plan->n_binds,
+	                q->n_values);
+}
+
+/* DDL, USE and TRUNCATE, answered at once. */
+static void xq_run_ddl(struct xq *q)
 {
 	struct executor *ex = q->ex;
 	struct exec_req *req = q->req;
 	const struct cql_stmt *st = q->plan->stmt;
-	if (!q->ts && (st->kind == CQL_STMT_INSERT || st->kind == CQL_STMT_UPDATE ||
-	               st->kind == CQL_STMT_DELETE || st->kind == CQL_STMT_BATCH))
-		q->ts = exec_now_us(ex);
-	if (q->n_values != q->plan->n_binds) {
-		req_fail(req, CQL_ERR_INVALID,
-		         "There were %u markers(?) in CQL but %u bound variables", q->plan->n_binds,
-		         q->n_values);
-		xq_finish(q);
-		return;
-	}
 	switch (st->kind) {
-	case CQL_STMT_SELECT: exec_select(q); return;
-	case CQL_STMT_INSERT:
-	case CQL_STMT_UPDATE:
-	case CQL_STMT_DELETE: {
-		struct cerr pr;
-		struct mutset *ms = xq_mutset(q);
-		if (ms && !q->plan->table->virtual_ &&
-		    router_check(ex->d.router, q->plan->table->ks, q->cl, true, &pr))
-			req_fail_proxy(req, &pr);
-		if (ms && !req->failed)
-			collect_mutations(q, ms);
-		write_start(q, CERR_WRITE_SIMPLE);
-		return;
-	}
-	case CQL_STMT_BATCH: {
-		const struct cql_batch *b = &st->batch;
-		enum cerr_write_type wt = (int)b->type == CQL_BATCH_UNLOGGED
-		                                   ? CERR_WRITE_UNLOGGED_BATCH
-		                                   : CERR_WRITE_BATCH;
-		if ((int)b->type == CQL_BATCH_COUNTER)
-			req_fail(req, CQL_ERR_INVALID, "Counter batches are not supported");
-		else if (b->using.timestamp)
-			term_int64(q, b->using.timestamp, true, &q->ts, "[timestamp]");
-		struct mutset *ms = req->failed ? NULL : xq_mutset(q);
-		struct plan *outer = q->plan;
-		for (uint32_t i = 0; ms && i < outer->n_children && !req->failed; i++) {
-			q->plan = outer->children[i];
-			struct cerr pr;
-			if (!q->plan->table->virtual_ &&
-			    router_check(ex->d.router, q->plan->table->ks, q->cl, true, &pr))
-				req_fail_proxy(req, &pr);
-			else
-				collect_mutations(q, ms);
-		}
-		q->plan = outer;
-		write_start(q, wt);
-		return;
-	}
 	case CQL_STMT_USE: exec_use(ex, req, st); break;
 	case CQL_STMT_CREATE_KEYSPACE:
 	case CQL_STMT_ALTER_KEYSPACE:
@@ -190,17 +157,39 @@ void xq_run(struct xq *q)
 	case CQL_STMT_ALTER_TABLE: exec_alter_table(ex, req, st, exec_now_us(ex)); break;
 	case CQL_STMT_DROP_TABLE: exec_drop_table(ex, req, st, exec_now_us(ex)); break;
 	case CQL_STMT_TRUNCATE: exec_truncate(ex, req, st); break;
-	default: req_fail(req, CQL_ERR_INVALID, "unsupported statement"); break;
+	default: req_fail(req, COL_EINVAL, "unsupported statement"); break;
 	}
 	xq_finish(q);
+}
+
+/* Run q's plan; the request always ends in xq_finish (now or when the router answers). */
+void xq_run(struct xq *q)
+{
+	const struct cql_stmt *st = q->plan->stmt;
+	bool write = st->kind == CQL_STMT_INSERT || st->kind == CQL_STMT_UPDATE ||
+	             st->kind == CQL_STMT_DELETE || st->kind == CQL_STMT_BATCH;
+	if (!q->ts && write)
+		q->ts = exec_now_us(q->ex);
+	if (xq_check_binds(q)) {
+		xq_finish(q);
+		return;
+	}
+	switch (st->kind) {
+	case CQL_STMT_SELECT: exec_select(q); return;
+	case CQL_STMT_INSERT:
+	case CQL_STMT_UPDATE:
+	case CQL_STMT_DELETE: modify_run(q); return;
+	case CQL_STMT_BATCH: batch_stmt_run(q); return;
+	default: xq_run_ddl(q); return;
+	}
 }
 
 /* Returns true when an xq took over the request (it answers), false when done here. */
 bool run_with_params(struct executor *ex, struct exec_req *req, struct plan *p,
                      const struct cql_query_params *qp)
 {
-	struct xq *q = xq_new(ex, req, p, qp);
-	if (!q)
+	struct xq *q;
+	if (xq_new(ex, req, p, qp, &q))
 		return false;
 	xq_run(q);
 	return true;
@@ -210,7 +199,7 @@ void executor_run(struct executor *ex, struct exec_req *req)
 {
 	struct bufreader r;
 	bufreader_init(&r, req->body, req->body_len);
-	req->failed = false;
+	cerr_clear(&req->err);
 	req->warning[0] = 0;
 	buf_reset(&req->body_out);
 	bool handed = false;
@@ -219,13 +208,11 @@ void executor_run(struct executor *ex, struct exec_req *req)
 	case CQL_OP_PREPARE: exec_msg_prepare(ex, req, &r); break;
 	case CQL_OP_EXECUTE: handed = exec_msg_execute(ex, req, &r); break;
 	case CQL_OP_BATCH: handed = exec_msg_batch(ex, req, &r); break;
-	default:
-		req_fail(req, CQL_ERR_PROTOCOL, "opcode 0x%02x is not a statement", req->opcode);
-		break;
+	default: req_fail(req, COL_EPROTO, "opcode 0x%02x is not a statement", req->opcode); break;
 	}
 	if (handed)
 		return; /* xq_finish answers */
-	if (req->failed)
+	if (req->err.code)
 		buf_reset(&req->body_out);
 	if (req->done)
 		req->done(req);
@@ -235,19 +222,19 @@ void executor_run_text(struct executor *ex, struct exec_session *s, const char *
                        struct exec_req *req)
 {
 	req->session = s;
-	req->failed = false;
+	cerr_clear(&req->err);
 	req->warning[0] = 0;
 	req->done = NULL;
 	buf_reset(&req->body_out);
-	struct plan *p = plan_build(ex, req, cql, strlen(cql));
-	if (p) {
+	struct plan *p;
+	if (!plan_build(ex, req, cql, strlen(cql), &p)) {
 		struct cql_query_params qp = {
 		        .consistency = CL_ONE, .page_size = -1, .timestamp = INT64_MIN};
 		qp.paging_state.len = -1;
 		run_with_params(ex, req, p, &qp);
 		plan_unref(p);
 	}
-	if (req->failed)
+	if (req->err.code)
 		buf_reset(&req->body_out);
 }
 

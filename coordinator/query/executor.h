@@ -1,15 +1,20 @@
 /*
  * executor.h — runs CQL requests (QUERY, PREPARE, EXECUTE, BATCH) against the
  * schema catalogue, the virtual system tables and, through the router, the
- * storage engine, and writes the native-protocol RESULT or ERROR body.
+ * storage engine, and writes the native-protocol RESULT body.
  *
- * The executor knows nothing of sockets: cqlserver.c decodes the frame header,
- * hands the body to executor_run() together with a struct exec_req it owns,
- * and gets the same struct back through req->done() once the answer is in
- * req->body (RESULT body, starting with the [int kind]) or req->error.  done()
- * may run before executor_run() returns (on one node the router completes at
- * once) or later (the router's replicas answer); the executor copies what it
- * needs from the frame before it returns, so the frame may be freed then.
+ * The executor knows nothing of sockets and never writes an ERROR body:
+ * cqlserver.c decodes the frame header, hands the body to executor_run()
+ * together with a struct exec_req it owns, and gets the same struct back
+ * through req->done() once the answer is in req->body_out (RESULT body,
+ * starting with the [int kind]) or, when req->err.code is non-zero, the
+ * failure is in req->err (struct cerr: a COL_E* code, a message naming what
+ * failed, and the replica counts of Unavailable, timeouts and failures) with
+ * req->about.  The transport maps that to the protocol's error code and body
+ * (cqlserver_error_encode).  done() may run before executor_run() returns (on
+ * one node the router completes at once) or later (the router's replicas
+ * answer); the executor copies what it needs from the frame before it
+ * returns, so the frame may be freed then.
  *
  * Statement execution path, and what it costs:
  *   QUERY:   parse (cql_parser) -> bind -> plan -> router -> encode rows
@@ -19,13 +24,14 @@
  * coordinator's microsecond clock, strictly increasing within the node.
  *
  * Sessions: a struct exec_session per connection holds the current keyspace
- * (USE).  Errors are Cassandra's codes with their extra fields (spec §9).
+ * (USE).  The inside of the executor is described in query_int.h.
  */
 #ifndef COLONNADE_COORDINATOR_EXECUTOR_H
 #define COLONNADE_COORDINATOR_EXECUTOR_H
 
 #include "core/buf.h"
 #include "core/cqlproto.h"
+#include "core/err.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -46,24 +52,19 @@ struct exec_session {
 	char keyspace[EXEC_NAME_MAX + 1]; /* "" until USE */
 };
 
-/* An error answer: [int code][string msg] + the code's extra fields. */
-struct exec_error {
-	uint32_t code; /* CQL_ERR_* */
-	char msg[512];
-	uint16_t cl;      /* Unavailable, timeouts, failures */
-	int32_t required; /* Unavailable: required; timeouts/failures: blockfor */
-	int32_t alive;    /* Unavailable: alive; timeouts/failures: received */
-	int32_t numfailures;
-	uint8_t data_present;
-	const char *write_type;        /* "SIMPLE", "BATCH", "UNLOGGED_BATCH", ... */
-	char ks[EXEC_NAME_MAX + 1];    /* Already_exists */
-	char table[EXEC_NAME_MAX + 1]; /* Already_exists ("" for a keyspace) */
-	uint8_t id[16];                /* Unprepared */
+/*
+ * What a failed request was about, for the ERROR body's extra fields (spec §9):
+ * the keyspace and table of AlreadyExists (COL_EEXIST; table "" for a keyspace),
+ * the statement id of Unprepared (COL_ENOTFOUND with id_len > 0), and whether
+ * the failure is a TRUNCATE's (TruncateError).  Zero for every other failure.
+ */
+struct exec_err_about {
+	char ks[EXEC_NAME_MAX + 1];
+	char table[EXEC_NAME_MAX + 1];
+	uint8_t id[16];
 	uint8_t id_len;
+	bool truncate;
 };
-
-/* Append the ERROR body of e (spec §9 layout) to out. */
-void exec_error_encode(const struct exec_error *e, struct buf *out);
 
 /* Schema changes the executor made, for SCHEMA_CHANGE events. */
 enum exec_change { EXEC_CHANGE_CREATED, EXEC_CHANGE_UPDATED, EXEC_CHANGE_DROPPED };
@@ -84,10 +85,10 @@ struct exec_req {
 	void (*done)(struct exec_req *req); /* called once, when the answer is ready */
 
 	/* Out: valid in done(). */
-	bool failed;
-	struct buf body_out;     /* RESULT body (caller inits/releases; reused) */
-	struct exec_error error; /* when failed */
-	char warning[256];       /* "" or one warning for the response's warning flag */
+	struct buf body_out;         /* RESULT body (caller inits/releases; reused) */
+	struct cerr err;             /* err.code != 0: the request failed, and why */
+	struct exec_err_about about; /* what the failure names besides its message */
+	char warning[256];           /* "" or one warning for the response's warning flag */
 };
 
 /* Called after every successful DDL (cqlserver turns it into EVENTs). */
@@ -97,7 +98,7 @@ typedef void (*exec_schema_event_fn)(void *ctx, enum exec_change c, enum exec_ta
 struct executor_deps {
 	struct schema *schema;                /* required */
 	struct store *store;                  /* required */
-	struct router *router;                  /* required */
+	struct router *router;                /* required */
 	struct prepared_cache *prepared;      /* required, shared by every connection */
 	const struct cluster_view *view;      /* required: system.local / peers data */
 	exec_schema_event_fn on_schema_event; /* optional */
@@ -116,7 +117,7 @@ void executor_free(struct executor *ex);
 /*
  * Run one QUERY / PREPARE / EXECUTE / BATCH.  req->done(req) is called exactly
  * once, possibly before this returns.  Malformed bodies give a protocol error
- * (req->error.code == CQL_ERR_PROTOCOL).
+ * (req->err.code == COL_EPROTO).
  */
 void executor_run(struct executor *ex, struct exec_req *req);
 

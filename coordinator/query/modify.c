@@ -16,6 +16,25 @@ struct mutset {
 	const struct schema_keyspace *ks;
 };
 
+/* Room for twice as many partitions (the arrays stay parallel). */
+static int mutset_grow(struct mutset *ms)
+{
+	uint32_t nc = ms->cap ? ms->cap * 2 : 4;
+	struct store_mutation **nm = realloc(ms->m, nc * sizeof(*nm));
+	if (nm)
+		ms->m = nm;
+	struct buf *nk = realloc(ms->keys, nc * sizeof(*nk));
+	if (nk)
+		ms->keys = nk;
+	struct store_table **nt = realloc(ms->tables, nc * sizeof(*nt));
+	if (nt)
+		ms->tables = nt;
+	if (!nm || !nk || !nt)
+		return COL_ENOMEM;
+	ms->cap = nc;
+	return 0;
+}
+
 static void mutset_release(struct mutset *ms)
 {
 	for (uint32_t i = 0; i < ms->n; i++) {
@@ -28,40 +47,28 @@ static void mutset_release(struct mutset *ms)
 	free(ms->tables);
 }
 
-static struct store_mutation *mutset_get(struct xq *q, struct mutset *ms,
-                                         const struct schema_table *t, const struct store_value *pk)
+/* The mutation of t's partition pk in ms, made on first use: one per partition. */
+static int mutset_get(struct xq *q, struct mutset *ms, const struct schema_table *t,
+                      const struct store_value *pk, struct store_mutation **out)
 {
 	struct buf key;
 	buf_init(&key);
 	struct cerr e = {0};
-	if (store_partition_key(t->st, pk, t->n_pk, &key, &e)) {
+	int rc = store_partition_key(t->st, pk, t->n_pk, &key, &e);
+	if (rc) {
 		buf_release(&key);
-		req_fail_cerr(q->req, COL_EINVAL, &e);
-		return NULL;
+		return req_fail_cerr(q->req, COL_EINVAL, &e);
 	}
 	for (uint32_t i = 0; i < ms->n; i++)
 		if (ms->tables[i] == t->st && ms->keys[i].len == key.len &&
 		    memcmp(ms->keys[i].data, key.data, key.len) == 0) {
 			buf_release(&key);
-			return ms->m[i];
+			*out = ms->m[i];
+			return 0;
 		}
-	if (ms->n == ms->cap) {
-		uint32_t nc = ms->cap ? ms->cap * 2 : 4;
-		struct store_mutation **nm = realloc(ms->m, nc * sizeof(*nm));
-		if (nm)
-			ms->m = nm;
-		struct buf *nk = realloc(ms->keys, nc * sizeof(*nk));
-		if (nk)
-			ms->keys = nk;
-		struct store_table **nt = realloc(ms->tables, nc * sizeof(*nt));
-		if (nt)
-			ms->tables = nt;
-		if (!nm || !nk || !nt) {
-			buf_release(&key);
-			req_fail(q->req, CQL_ERR_SERVER, "out of memory");
-			return NULL;
-		}
-		ms->cap = nc;
+	if (ms->n == ms->cap && mutset_grow(ms)) {
+		buf_release(&key);
+		return req_fail(q->req, COL_ENOMEM, "out of memory");
 	}
 	struct store_mutation *m = calloc(1, sizeof(*m));
 	if (!m || store_mutation_init(m, t->st, pk, t->n_pk, 0, &e)) {
@@ -69,22 +76,85 @@ static struct store_mutation *mutset_get(struct xq *q, struct mutset *ms,
 		buf_release(&key);
 		if (!e.msg[0])
 			snprintf(e.msg, sizeof(e.msg), "out of memory");
-		req_fail_cerr(q->req, COL_EINVAL, &e);
-		return NULL;
+		return req_fail_cerr(q->req, COL_EINVAL, &e);
 	}
 	ms->m[ms->n] = m;
 	ms->keys[ms->n] = key;
 	ms->tables[ms->n] = t->st;
 	ms->n++;
-	return m;
+	*out = m;
+	return 0;
 }
 
 static int mut_check(struct xq *q, struct store_mutation *m, int rc)
 {
 	if (rc == 0)
 		return 0;
-	return req_fail(q->req, CQL_ERR_INVALID, "%s",
-	                m->err.msg[0] ? m->err.msg : col_strerror(rc));
+	return req_fail(q->req, COL_EINVAL, "%s", m->err.msg[0] ? m->err.msg : col_strerror(rc));
+}
+
+/* The clustering a cell of column c is written under: none for a static column. */
+static size_t cell_ck(const struct schema_column *c, const struct store_value *ck, size_t n_ck,
+                      const struct store_value **out)
+{
+	bool st = c->kind == SCHEMA_COL_STATIC;
+	*out = st ? NULL : ck;
+	return st ? 0 : n_ck;
+}
+
+/* The path of list element i written at ts: a timeuuid from ts, so slots keep
+ * the order they were written in. */
+static int list_slot(struct xq *q, int64_t ts, int32_t i, struct store_value *path)
+{
+	uint8_t *u = cql_arena_alloc(q->mem, 16);
+	if (!u)
+		return req_fail(q->req, COL_ENOMEM, "out of memory");
+	uint64_t tt = (uint64_t)ts * 10 + 0x01B21DD213814000ULL + (uint64_t)i;
+	be32_store(u, (uint32_t)tt);
+	be16_store(u + 4, (uint16_t)(tt >> 32));
+	be16_store(u + 6, (uint16_t)(((tt >> 48) & 0x0fff) | 0x1000));
+	memset(u + 8, 0x80, 8);
+	path->p = u;
+	path->len = 16;
+	return 0;
+}
+
+/* Write the elements of a non-frozen collection value v, one cell each. */
+static int write_elements(struct xq *q, struct store_mutation *m, const struct schema_column *c,
+                          const struct store_value *ck, size_t n_ck, const struct val *v,
+                          int64_t ts, int32_t ttl)
+{
+	struct bufreader r;
+	bufreader_init(&r, v->p, (size_t)v->len);
+	int32_t n = (int32_t)bufreader_u32be(&r);
+	for (int32_t i = 0; i < n && bufreader_ok(&r); i++) {
+		int32_t kl = (int32_t)bufreader_u32be(&r);
+		const uint8_t *kp = kl > 0 ? bufreader_take(&r, (size_t)kl) : exec_empty_value;
+		struct store_value path = {kp, kl > 0 ? (size_t)kl : 0};
+		const uint8_t *vp = NULL;
+		size_t vl = 0;
+		int rc = 0;
+		if (c->type->kind == CQLTYPE_MAP) {
+			int32_t l = (int32_t)bufreader_u32be(&r);
+			vp = l > 0 ? bufreader_take(&r, (size_t)l) : exec_empty_value;
+			vl = l > 0 ? (size_t)l : 0;
+		} else if (c->type->kind == CQLTYPE_LIST) {
+			vp = kp;
+			vl = path.len;
+			rc = list_slot(q, ts, i, &path);
+		}
+		if (rc)
+			return rc;
+		if (!bufreader_ok(&r))
+			break;
+		rc = mut_check(q, m,
+		               store_mutation_set_cell(m, ck, n_ck, c->id, &path, vp, vl, ts, ttl));
+		if (rc)
+			return rc;
+	}
+	if (!bufreader_ok(&r))
+		return req_fail(q->req, COL_EINVAL, "malformed collection value for %s", c->name);
+	return 0;
 }
 
 /* Write one column value (plain cell, or a whole non-frozen collection). */
@@ -94,10 +164,7 @@ static int write_column(struct xq *q, struct store_mutation *m, const struct sch
 {
 	if (v->len == CQL_VALUE_UNSET)
 		return 0;
-	if (c->kind == SCHEMA_COL_STATIC) {
-		ck = NULL;
-		n_ck = 0;
-	}
+	n_ck = cell_ck(c, ck, n_ck, &ck);
 	bool multi = cqltype_is_collection(c->type) && !c->type->frozen;
 	if (!multi) {
 		if (v->len == CQL_VALUE_NULL)
@@ -108,71 +175,71 @@ static int write_column(struct xq *q, struct store_mutation *m, const struct sch
 		                                         (size_t)v->len, ts, ttl));
 	}
 	/* A full write replaces the collection: delete what was there just before. */
-	if (replace &&
-	    mut_check(q, m, store_mutation_delete_cell(m, ck, n_ck, c->id, NULL, ts - 1)))
-		return -1;
+	if (replace) {
+		int rc = mut_check(q, m,
+		                   store_mutation_delete_cell(m, ck, n_ck, c->id, NULL, ts - 1));
+		if (rc)
+			return rc;
+	}
 	if (v->len < 0)
 		return 0;
-	struct bufreader r;
-	bufreader_init(&r, v->p, (size_t)v->len);
-	int32_t n = (int32_t)bufreader_u32be(&r);
-	for (int32_t i = 0; i < n && bufreader_ok(&r); i++) {
-		int32_t kl = (int32_t)bufreader_u32be(&r);
-		const uint8_t *kp = kl > 0 ? bufreader_take(&r, (size_t)kl) : exec_empty_value;
-		struct store_value path = {kp, kl > 0 ? (size_t)kl : 0};
-		const uint8_t *vp = NULL;
-		size_t vl = 0;
-		if (c->type->kind == CQLTYPE_MAP) {
-			int32_t l = (int32_t)bufreader_u32be(&r);
-			vp = l > 0 ? bufreader_take(&r, (size_t)l) : exec_empty_value;
-			vl = l > 0 ? (size_t)l : 0;
-		} else if (c->type->kind == CQLTYPE_LIST) {
-			/* list slots are ordered by a timeuuid: ts-based, one per element */
-			vp = kp;
-			vl = path.len;
-			uint8_t *u = cql_arena_alloc(q->mem, 16);
-			if (!u)
-				return req_fail(q->req, CQL_ERR_SERVER, "out of memory");
-			uint64_t tt = (uint64_t)ts * 10 + 0x01B21DD213814000ULL + (uint64_t)i;
-			be32_store(u, (uint32_t)tt);
-			be16_store(u + 4, (uint16_t)(tt >> 32));
-			be16_store(u + 6, (uint16_t)(((tt >> 48) & 0x0fff) | 0x1000));
-			memset(u + 8, 0x80, 8);
-			path.p = u;
-			path.len = 16;
-		}
-		if (!bufreader_ok(&r))
-			break;
-		if (mut_check(q, m,
-		              store_mutation_set_cell(m, ck, n_ck, c->id, &path, vp, vl, ts, ttl)))
-			return -1;
-	}
-	if (!bufreader_ok(&r))
-		return req_fail(q->req, CQL_ERR_INVALID, "malformed collection value for %s",
-		                c->name);
-	return 0;
+	return write_elements(q, m, c, ck, n_ck, v, ts, ttl);
 }
 
 static int using_clause(struct xq *q, const struct cql_using *u, int64_t *ts, int32_t *ttl)
 {
 	*ts = q->ts;
 	*ttl = STORE_TTL_DEFAULT;
-	if (u->timestamp) {
-		if (term_int64(q, u->timestamp, true, ts, "[timestamp]"))
-			return -1;
-	}
+	int rc = 0;
+	if (u->timestamp && (rc = term_int64(q, u->timestamp, true, ts, "[timestamp]")))
+		return rc;
 	if (u->ttl) {
 		int64_t v;
-		if (term_int64(q, u->ttl, false, &v, "[ttl]"))
-			return -1;
+		if ((rc = term_int64(q, u->ttl, false, &v, "[ttl]")))
+			return rc;
 		if (v < 0)
-			return req_fail(q->req, CQL_ERR_INVALID,
+			return req_fail(q->req, COL_EINVAL,
 			                "A TTL must be greater or equal to 0, but was %" PRId64, v);
 		if (v > STORE_MAX_TTL)
-			return req_fail(q->req, CQL_ERR_INVALID,
+			return req_fail(q->req, COL_EINVAL,
 			                "ttl is too large. requested (%" PRId64 ") maximum (%d)", v,
 			                STORE_MAX_TTL);
 		*ttl = (int32_t)v;
+	}
+	return 0;
+}
+
+/* The values INSERT gives each column, by column index (set[] marks the given ones). */
+static int insert_values(struct xq *q, const struct cql_insert *ins, struct val *vals, bool *set)
+{
+	const struct schema_table *t = q->plan->table;
+	for (uint32_t i = 0; i < ins->n_columns; i++) {
+		int ci = column_index(t, ins->columns[i].name);
+		if (ci < 0)
+			return undefined_column(q->req, q->plan, ins->columns[i].name);
+		if (set[ci])
+			return req_fail(q->req, COL_EINVAL,
+			                "Multiple definitions found for column %s",
+			                t->cols[ci].name);
+		set[ci] = true;
+		int rc = term_value(q, ins->values[i], t->cols[ci].type, &vals[ci],
+		                    t->cols[ci].name);
+		if (rc)
+			return rc;
+	}
+	for (uint32_t i = 0; i < t->n_pk + t->n_ck; i++) {
+		const struct schema_column *c = &t->cols[i];
+		if (!set[i])
+			return req_fail(q->req, COL_EINVAL, "Some %s are missing: %s",
+			                c->kind == SCHEMA_COL_PARTITION_KEY ? "partition key parts"
+			                                                    : "clustering keys",
+			                c->name);
+		if (vals[i].len == CQL_VALUE_UNSET)
+			return req_fail(q->req, COL_EINVAL, "Invalid unset value for column %s",
+			                c->name);
+		if (vals[i].len < 0)
+			return req_fail(q->req, COL_EINVAL,
+			                "Invalid null value in condition for column %s", c->name);
 	}
 	return 0;
 }
@@ -183,370 +250,358 @@ static int exec_insert(struct xq *q, struct mutset *ms)
 	const struct schema_table *t = p->table;
 	const struct cql_insert *ins = &p->stmt->insert;
 	if (ins->json)
-		return req_fail(q->req, CQL_ERR_INVALID, "INSERT JSON is not supported");
+		return req_fail(q->req, COL_EINVAL, "INSERT JSON is not supported");
 	if (ins->if_not_exists)
 		return req_fail(
-		        q->req, CQL_ERR_INVALID,
+		        q->req, COL_EINVAL,
 		        "Conditional updates (IF NOT EXISTS) are not supported by colonnade");
 	int64_t ts;
 	int32_t ttl;
-	if (using_clause(q, &ins->using, &ts, &ttl))
-		return -1;
+	int rc = using_clause(q, &ins->using, &ts, &ttl);
+	if (rc)
+		return rc;
 	struct val *vals = cql_arena_alloc(q->mem, (t->n_cols ? t->n_cols : 1) * sizeof(*vals));
 	bool *set = cql_arena_alloc(q->mem, t->n_cols ? t->n_cols : 1);
 	if (!vals || !set)
-		return req_fail(q->req, CQL_ERR_SERVER, "out of memory");
-	for (uint32_t i = 0; i < ins->n_columns; i++) {
-		int ci = column_index(t, ins->columns[i].name);
-		if (ci < 0)
-			return undefined_column(q->req, p, ins->columns[i].name);
-		if (set[ci])
-			return req_fail(q->req, CQL_ERR_INVALID,
-			                "Multiple definitions found for column %s",
-			                t->cols[ci].name);
-		set[ci] = true;
-		if (term_value(q, ins->values[i], t->cols[ci].type, &vals[ci], t->cols[ci].name))
-			return -1;
-	}
+		return req_fail(q->req, COL_ENOMEM, "out of memory");
+	if ((rc = insert_values(q, ins, vals, set)))
+		return rc;
 	struct store_value pk[STORE_MAX_PK_COLS], ck[STORE_MAX_CK_COLS];
 	for (uint32_t i = 0; i < t->n_pk + t->n_ck; i++) {
-		const struct schema_column *c = &t->cols[i];
-		if (!set[i])
-			return req_fail(q->req, CQL_ERR_INVALID, "Some %s are missing: %s",
-			                c->kind == SCHEMA_COL_PARTITION_KEY ? "partition key parts"
-			                                                    : "clustering keys",
-			                c->name);
-		if (vals[i].len == CQL_VALUE_UNSET)
-			return req_fail(q->req, CQL_ERR_INVALID,
-			                "Invalid unset value for column %s", c->name);
-		if (vals[i].len < 0)
-			return req_fail(q->req, CQL_ERR_INVALID,
-			                "Invalid null value in condition for column %s", c->name);
 		struct store_value *dst = i < t->n_pk ? &pk[i] : &ck[i - t->n_pk];
-		dst->p = vals[i].p;
-		dst->len = (size_t)vals[i].len;
+		*dst = (struct store_value){vals[i].p, (size_t)vals[i].len};
 	}
-	struct store_mutation *m = mutset_get(q, ms, t, pk);
-	if (!m)
-		return -1;
-	if (mut_check(q, m, store_mutation_row_marker(m, ck, t->n_ck, ts, ttl)))
-		return -1;
-	for (uint32_t i = t->n_pk + t->n_ck; i < t->n_cols; i++)
-		if (set[i] && write_column(q, m, &t->cols[i], ck, t->n_ck, &vals[i], ts, ttl, true))
-			return -1;
+	struct store_mutation *m;
+	if ((rc = mutset_get(q, ms, t, pk, &m)))
+		return rc;
+	if ((rc = mut_check(q, m, store_mutation_row_marker(m, ck, t->n_ck, ts, ttl))))
+		return rc;
+	for (uint32_t i = t->n_pk + t->n_ck; i < t->n_cols && !rc; i++)
+		if (set[i])
+			rc = write_column(q, m, &t->cols[i], ck, t->n_ck, &vals[i], ts, ttl, true);
+	return rc;
+}
+
+/*
+ * One UPDATE or DELETE: the rows its WHERE names and what it writes at each.
+ * rows_of() checks the WHERE and bounds the rows; for_each_row() calls the
+ * statement's row function once per (partition, clustering IN combination).
+ */
+struct modify {
+	struct xq *q;
+	struct where w;
+	uint64_t np, nc; /* partitions, clustering combinations */
+	int64_t ts;
+	int32_t ttl;
+	const struct cql_update *update;
+	const struct cql_delete *del;
+};
+
+typedef int (*modify_row_fn)(struct modify *md, struct store_mutation *m,
+                             const struct store_value *ck);
+
+/* The WHERE of an UPDATE or DELETE names whole partitions, never a token range. */
+static int modify_where(struct modify *md, struct cql_relation *const *rels, uint32_t n,
+                        bool allow_slice)
+{
+	struct xq *q = md->q;
+	const struct schema_table *t = q->plan->table;
+	int rc = analyze_where(q, rels, n, &md->w, allow_slice);
+	if (rc)
+		return rc;
+	if (md->w.n_pk_restricted != t->n_pk || md->w.has_token)
+		return req_fail(q->req, COL_EINVAL, "Some partition key parts are missing: %s",
+		                t->cols[0].name);
 	return 0;
 }
 
-/* Iterate the partitions and rows a WHERE of UPDATE/DELETE names. */
-static int exec_update(struct xq *q, struct mutset *ms)
+/* A column an UPDATE sets or a DELETE names: it exists and is not a key column.
+ * *is_static tells whether it is a static column. */
+static int modify_column(struct modify *md, const char *name, bool *is_static)
 {
-	const struct plan *p = q->plan;
-	const struct schema_table *t = p->table;
-	const struct cql_update *u = &p->stmt->update;
-	if (u->cond.if_exists || u->cond.n_conds)
-		return req_fail(q->req, CQL_ERR_INVALID,
-		                "Conditional updates are not supported by colonnade");
-	int64_t ts;
-	int32_t ttl;
-	if (using_clause(q, &u->using, &ts, &ttl))
-		return -1;
-	struct where w;
-	if (analyze_where(q, u->where, u->n_where, &w, false))
-		return -1;
-	if (w.n_pk_restricted != t->n_pk || w.has_token)
-		return req_fail(q->req, CQL_ERR_INVALID, "Some partition key parts are missing: %s",
-		                t->cols[0].name);
-	bool only_static = true;
-	for (uint32_t i = 0; i < u->n_assignments; i++) {
-		int ci = column_index(t, u->assignments[i]->column.name);
-		if (ci < 0)
-			return undefined_column(q->req, p, u->assignments[i]->column.name);
-		if (t->cols[ci].kind == SCHEMA_COL_PARTITION_KEY ||
-		    t->cols[ci].kind == SCHEMA_COL_CLUSTERING)
-			return req_fail(q->req, CQL_ERR_INVALID,
-			                "PRIMARY KEY part %s found in SET part", t->cols[ci].name);
-		if (t->cols[ci].kind != SCHEMA_COL_STATIC)
-			only_static = false;
+	const struct schema_table *t = md->q->plan->table;
+	int ci = column_index(t, name);
+	if (ci < 0)
+		return undefined_column(md->q->req, md->q->plan, name);
+	enum schema_col_kind k = t->cols[ci].kind;
+	if ((k == SCHEMA_COL_PARTITION_KEY || k == SCHEMA_COL_CLUSTERING) && md->del)
+		return req_fail(md->q->req, COL_EINVAL,
+		                "Invalid identifier %s for deletion (should not be a PRIMARY KEY "
+		                "part)",
+		                t->cols[ci].name);
+	if (k == SCHEMA_COL_PARTITION_KEY || k == SCHEMA_COL_CLUSTERING)
+		return req_fail(md->q->req, COL_EINVAL, "PRIMARY KEY part %s found in SET part",
+		                t->cols[ci].name);
+	*is_static = k == SCHEMA_COL_STATIC;
+	return 0;
+}
+
+/*
+ * The checks UPDATE and DELETE share: USING, a WHERE naming whole partitions,
+ * and columns that exist and are not key columns (*only_static: all static).
+ */
+static int modify_begin(struct modify *md, const struct cql_using *u,
+                        struct cql_relation *const *where, uint32_t n_where, bool allow_slice,
+                        bool *only_static)
+{
+	int rc = using_clause(md->q, u, &md->ts, &md->ttl);
+	if (!rc)
+		rc = modify_where(md, where, n_where, allow_slice);
+	uint32_t n = md->del ? md->del->n_targets : md->update->n_assignments;
+	*only_static = true;
+	for (uint32_t i = 0; i < n && !rc; i++) {
+		bool st = false;
+		rc = modify_column(md,
+		                   md->del ? md->del->targets[i]->column.name
+		                           : md->update->assignments[i]->column.name,
+		                   &st);
+		*only_static = *only_static && st;
 	}
-	if (w.n_ck_eq < t->n_ck && !(only_static && w.n_ck_eq == 0))
-		return req_fail(q->req, CQL_ERR_INVALID, "Some clustering keys are missing: %s",
-		                t->cols[t->n_pk + w.n_ck_eq].name);
-	uint64_t np = where_product(w.pk_n, t->n_pk), nc = where_product(w.ck_n, w.n_ck_eq);
-	if (np > MAX_IN_PARTITIONS || nc > MAX_IN_ROWS)
-		return req_fail(q->req, CQL_ERR_INVALID, "IN restrictions name too many rows");
-	for (uint64_t pi = 0; pi < np; pi++) {
+	return rc;
+}
+
+/* Visit every row the WHERE names (IN lists multiply), bounded like a SELECT's. */
+static int for_each_row(struct modify *md, struct mutset *ms, modify_row_fn fn)
+{
+	struct xq *q = md->q;
+	const struct schema_table *t = q->plan->table;
+	const struct where *w = &md->w;
+	md->np = where_product(w->pk_n, t->n_pk);
+	md->nc = where_product(w->ck_n, w->n_ck_eq);
+	if (md->np > MAX_IN_PARTITIONS || md->nc > MAX_IN_ROWS)
+		return req_fail(q->req, COL_EINVAL, "IN restrictions name too many rows");
+	for (uint64_t pi = 0; pi < md->np; pi++) {
 		struct store_value pk[STORE_MAX_PK_COLS];
-		where_pick(w.pk_vals, w.pk_n, t->n_pk, pi, pk);
-		struct store_mutation *m = mutset_get(q, ms, t, pk);
-		if (!m)
-			return -1;
-		for (uint64_t ci = 0; ci < nc; ci++) {
+		where_pick(w->pk_vals, w->pk_n, t->n_pk, pi, pk);
+		struct store_mutation *m;
+		int rc = mutset_get(q, ms, t, pk, &m);
+		if (rc)
+			return rc;
+		for (uint64_t ci = 0; ci < md->nc; ci++) {
 			struct store_value ck[STORE_MAX_CK_COLS];
-			where_pick(w.ck_vals, w.ck_n, w.n_ck_eq, ci, ck);
-			for (uint32_t i = 0; i < u->n_assignments; i++) {
-				const struct cql_assignment *a = u->assignments[i];
-				const struct schema_column *c =
-				        &t->cols[column_index(t, a->column.name)];
-				bool multi = cqltype_is_collection(c->type) && !c->type->frozen;
-				struct val v;
-				switch (a->kind) {
-				case CQL_ASSIGN_SET:
-					if (term_value(q, a->value, c->type, &v, c->name) ||
-					    write_column(q, m, c, ck, w.n_ck_eq, &v, ts, ttl, true))
-						return -1;
-					break;
-				case CQL_ASSIGN_ADD:
-					if (!multi)
-						return req_fail(
-						        q->req, CQL_ERR_INVALID,
-						        "Invalid operation (%s = %s + ?) for "
-						        "non-collection column %s (counters "
-						        "are not "
-						        "supported)",
-						        c->name, c->name, c->name);
-					if (term_value(q, a->value, c->type, &v, c->name) ||
-					    write_column(q, m, c, ck, w.n_ck_eq, &v, ts, ttl,
-					                 false))
-						return -1;
-					break;
-				case CQL_ASSIGN_SUB: {
-					if (!multi || c->type->kind == CQLTYPE_LIST)
-						return req_fail(
-						        q->req, CQL_ERR_INVALID,
-						        "Invalid operation (%s = %s - ?) for "
-						        "column "
-						        "%s",
-						        c->name, c->name, c->name);
-					/* remove elements: set values or map keys (a set<K>) */
-					const struct cqltype *et = c->type;
-					const struct cqltype *owned = NULL;
-					if (c->type->kind == CQLTYPE_MAP) {
-						owned = cqltype_collection_new(
-						        CQLTYPE_SET, true,
-						        cqltype_copy(c->type->elem), NULL);
-						et = owned;
-					}
-					int rc = et ? term_value(q, a->value, et, &v, c->name)
-					            : req_fail(q->req, CQL_ERR_SERVER,
-					                       "out of memory");
-					cqltype_free(owned);
-					if (rc)
-						return -1;
-					if (v.len < 0)
-						break;
-					struct bufreader r;
-					bufreader_init(&r, v.p, (size_t)v.len);
-					int32_t n = (int32_t)bufreader_u32be(&r);
-					for (int32_t k = 0; k < n && bufreader_ok(&r); k++) {
-						int32_t l = (int32_t)bufreader_u32be(&r);
-						const uint8_t *e =
-						        bufreader_take(&r, l > 0 ? (size_t)l : 0);
-						struct store_value path = {e,
-						                           l > 0 ? (size_t)l : 0};
-						if (bufreader_ok(&r) &&
-						    mut_check(q, m,
-						              store_mutation_delete_cell(
-						                      m,
-						                      c->kind == SCHEMA_COL_STATIC
-						                              ? NULL
-						                              : ck,
-						                      c->kind == SCHEMA_COL_STATIC
-						                              ? 0
-						                              : w.n_ck_eq,
-						                      c->id, &path, ts)))
-							return -1;
-					}
-					break;
-				}
-				case CQL_ASSIGN_ELEMENT: {
-					if (!multi || c->type->kind != CQLTYPE_MAP)
-						return req_fail(
-						        q->req, CQL_ERR_INVALID,
-						        "Element assignment %s[...] is only "
-						        "supported "
-						        "on non-frozen maps",
-						        c->name);
-					struct val k;
-					if (term_value(q, a->key, c->type->elem, &k, c->name) ||
-					    term_value(q, a->value, c->type->value, &v, c->name))
-						return -1;
-					if (k.len < 0)
-						return req_fail(q->req, CQL_ERR_INVALID,
-						                "Invalid null map key for %s",
-						                c->name);
-					struct store_value path = {k.p, (size_t)k.len};
-					const struct store_value *cck =
-					        c->kind == SCHEMA_COL_STATIC ? NULL : ck;
-					size_t ncck = c->kind == SCHEMA_COL_STATIC ? 0 : w.n_ck_eq;
-					int rc = v.len == CQL_VALUE_UNSET ? 0
-					         : v.len < 0
-					                 ? store_mutation_delete_cell(
-					                           m, cck, ncck, c->id, &path, ts)
-					                 : store_mutation_set_cell(
-					                           m, cck, ncck, c->id, &path, v.p,
-					                           (size_t)v.len, ts, ttl);
-					if (mut_check(q, m, rc))
-						return -1;
-					break;
-				}
-				default:
-					return req_fail(
-					        q->req, CQL_ERR_INVALID,
-					        "This collection operation on %s is not supported",
-					        c->name);
-				}
-			}
+			where_pick(w->ck_vals, w->ck_n, w->n_ck_eq, ci, ck);
+			rc = fn(md, m, ck);
+			if (rc)
+				return rc;
 		}
 	}
 	return 0;
+}
+
+/* SET c = c - v: delete the elements of v (set values, or map keys as a set<K>). */
+static int remove_elements(struct modify *md, struct store_mutation *m,
+                           const struct schema_column *c, const struct cql_assignment *a,
+                           const struct store_value *ck)
+{
+	struct xq *q = md->q;
+	const struct cqltype *et = c->type;
+	const struct cqltype *owned = NULL;
+	if (c->type->kind == CQLTYPE_MAP) {
+		owned = cqltype_collection_new(CQLTYPE_SET, true, cqltype_copy(c->type->elem),
+		                               NULL);
+		et = owned;
+	}
+	struct val v;
+	int rc = et ? term_value(q, a->value, et, &v, c->name)
+	            : req_fail(q->req, COL_ENOMEM, "out of memory");
+	cqltype_free(owned);
+	if (rc || v.len < 0)
+		return rc;
+	const struct store_value *cck;
+	size_t ncck = cell_ck(c, ck, md->w.n_ck_eq, &cck);
+	struct bufreader r;
+	bufreader_init(&r, v.p, (size_t)v.len);
+	int32_t n = (int32_t)bufreader_u32be(&r);
+	for (int32_t k = 0; k < n && bufreader_ok(&r) && !rc; k++) {
+		int32_t l = (int32_t)bufreader_u32be(&r);
+		const uint8_t *e = bufreader_take(&r, l > 0 ? (size_t)l : 0);
+		struct store_value path = {e, l > 0 ? (size_t)l : 0};
+		if (bufreader_ok(&r))
+			rc = mut_check(
+			        q, m,
+			        store_mutation_delete_cell(m, cck, ncck, c->id, &path, md->ts));
+	}
+	return rc;
+}
+
+/* SET c[k] = v on a non-frozen map (v null deletes the entry). */
+static int set_map_element(struct modify *md, struct store_mutation *m,
+                           const struct schema_column *c, const struct cql_assignment *a,
+                           const struct store_value *ck)
+{
+	struct xq *q = md->q;
+	struct val k, v;
+	int rc = term_value(q, a->key, c->type->elem, &k, c->name);
+	if (!rc)
+		rc = term_value(q, a->value, c->type->value, &v, c->name);
+	if (rc)
+		return rc;
+	if (k.len < 0)
+		return req_fail(q->req, COL_EINVAL, "Invalid null map key for %s", c->name);
+	if (v.len == CQL_VALUE_UNSET)
+		return 0;
+	struct store_value path = {k.p, (size_t)k.len};
+	const struct store_value *cck;
+	size_t ncck = cell_ck(c, ck, md->w.n_ck_eq, &cck);
+	if (v.len < 0)
+		return mut_check(q, m,
+		                 store_mutation_delete_cell(m, cck, ncck, c->id, &path, md->ts));
+	return mut_check(q, m,
+	                 store_mutation_set_cell(m, cck, ncck, c->id, &path, v.p, (size_t)v.len,
+	                                         md->ts, md->ttl));
+}
+
+/* One SET assignment at one row. */
+static int update_assignment(struct modify *md, struct store_mutation *m,
+                             const struct cql_assignment *a, const struct store_value *ck)
+{
+	struct xq *q = md->q;
+	const struct schema_table *t = q->plan->table;
+	const struct schema_column *c = &t->cols[column_index(t, a->column.name)];
+	bool multi = cqltype_is_collection(c->type) && !c->type->frozen;
+	struct val v;
+	int rc;
+	switch (a->kind) {
+	case CQL_ASSIGN_SET:
+	case CQL_ASSIGN_ADD:
+		if (a->kind == CQL_ASSIGN_ADD && !multi)
+			return req_fail(
+			        q->req, COL_EINVAL,
+			        "Invalid operation (%s = %s + ?) for non-collection column %s "
+			        "(counters are not supported)",
+			        c->name, c->name, c->name);
+		rc = term_value(q, a->value, c->type, &v, c->name);
+		return rc ? rc
+		          : write_column(q, m, c, ck, md->w.n_ck_eq, &v, md->ts, md->ttl,
+		                         a->kind == CQL_ASSIGN_SET);
+	case CQL_ASSIGN_SUB:
+		if (!multi || c->type->kind == CQLTYPE_LIST)
+			return req_fail(q->req, COL_EINVAL,
+			                "Invalid operation (%s = %s - ?) for column %s", c->name,
+			                c->name, c->name);
+		return remove_elements(md, m, c, a, ck);
+	case CQL_ASSIGN_ELEMENT:
+		if (!multi || c->type->kind != CQLTYPE_MAP)
+			return req_fail(
+			        q->req, COL_EINVAL,
+			        "Element assignment %s[...] is only supported on non-frozen "
+			        "maps",
+			        c->name);
+		return set_map_element(md, m, c, a, ck);
+	default:
+		return req_fail(q->req, COL_EINVAL,
+		                "This collection operation on %s is not supported", c->name);
+	}
+}
+
+static int update_row(struct modify *md, struct store_mutation *m, const struct store_value *ck)
+{
+	const struct cql_update *u = md->update;
+	int rc = 0;
+	for (uint32_t i = 0; i < u->n_assignments && !rc; i++)
+		rc = update_assignment(md, m, u->assignments[i], ck);
+	return rc;
+}
+
+static int exec_update(struct xq *q, struct mutset *ms)
+{
+	const struct schema_table *t = q->plan->table;
+	const struct cql_update *u = &q->plan->stmt->update;
+	if (u->cond.if_exists || u->cond.n_conds)
+		return req_fail(q->req, COL_EINVAL,
+		                "Conditional updates are not supported by colonnade");
+	struct modify md = {.q = q, .update = u};
+	bool only_static;
+	int rc = modify_begin(&md, &u->using, u->where, u->n_where, false, &only_static);
+	if (rc)
+		return rc;
+	if (md.w.n_ck_eq < t->n_ck && !(only_static && md.w.n_ck_eq == 0))
+		return req_fail(q->req, COL_EINVAL, "Some clustering keys are missing: %s",
+		                t->cols[t->n_pk + md.w.n_ck_eq].name);
+	return for_each_row(&md, ms, update_row);
+}
+
+/* DELETE c or c[k] at one row. */
+static int delete_target(struct modify *md, struct store_mutation *m,
+                         const struct cql_delete_target *dt, const struct store_value *ck)
+{
+	struct xq *q = md->q;
+	const struct schema_table *t = q->plan->table;
+	const struct schema_column *c = &t->cols[column_index(t, dt->column.name)];
+	const struct store_value *cck;
+	size_t ncck = cell_ck(c, ck, t->n_ck, &cck);
+	struct store_value path, *pp = NULL;
+	if (dt->key) {
+		if (!cqltype_is_collection(c->type) || c->type->frozen ||
+		    c->type->kind == CQLTYPE_LIST)
+			return req_fail(
+			        q->req, COL_EINVAL,
+			        "Element deletion %s[...] is only supported on non-frozen maps "
+			        "and sets",
+			        c->name);
+		struct val k;
+		int rc = term_value(q, dt->key, c->type->elem, &k, c->name);
+		if (rc)
+			return rc;
+		if (k.len < 0)
+			return req_fail(q->req, COL_EINVAL, "Invalid null element for %s", c->name);
+		path = (struct store_value){k.p, (size_t)k.len};
+		pp = &path;
+	}
+	return mut_check(q, m, store_mutation_delete_cell(m, cck, ncck, c->id, pp, md->ts));
+}
+
+/* DELETE at one (partition, clustering combination): the named columns, the
+ * row, a clustering prefix or slice (a range tombstone), or the partition. */
+static int delete_row(struct modify *md, struct store_mutation *m, const struct store_value *ck)
+{
+	struct xq *q = md->q;
+	const struct cql_delete *d = md->del;
+	const struct schema_table *t = q->plan->table;
+	const struct where *w = &md->w;
+	int rc = 0;
+	if (d->n_targets) {
+		for (uint32_t i = 0; i < d->n_targets && !rc; i++)
+			rc = delete_target(md, m, d->targets[i], ck);
+		return rc;
+	}
+	if (w->n_ck_eq == 0 && w->slice_col < 0)
+		return mut_check(q, m, store_mutation_delete_partition(m, md->ts));
+	if (w->n_ck_eq == t->n_ck)
+		return mut_check(q, m, store_mutation_delete_row(m, ck, t->n_ck, md->ts));
+	struct store_value lo[STORE_MAX_CK_COLS], hi[STORE_MAX_CK_COLS];
+	struct store_slice sl;
+	where_bounds(w, t, ck, lo, hi, &sl);
+	return mut_check(q, m,
+	                 store_mutation_delete_range(m, sl.start, sl.n_start, sl.start_incl, sl.end,
+	                                             sl.n_end, sl.end_incl, md->ts));
 }
 
 static int exec_delete(struct xq *q, struct mutset *ms)
 {
-	const struct plan *p = q->plan;
-	const struct schema_table *t = p->table;
-	const struct cql_delete *d = &p->stmt->del;
+	const struct schema_table *t = q->plan->table;
+	const struct cql_delete *d = &q->plan->stmt->del;
 	if (d->cond.if_exists || d->cond.n_conds)
-		return req_fail(q->req, CQL_ERR_INVALID,
+		return req_fail(q->req, COL_EINVAL,
 		                "Conditional deletions are not supported by colonnade");
-	int64_t ts;
-	int32_t ttl;
-	if (using_clause(q, &d->using, &ts, &ttl))
-		return -1;
-	struct where w;
-	if (analyze_where(q, d->where, d->n_where, &w, true))
-		return -1;
-	if (w.n_pk_restricted != t->n_pk || w.has_token)
-		return req_fail(q->req, CQL_ERR_INVALID, "Some partition key parts are missing: %s",
-		                t->cols[0].name);
-	for (uint32_t i = 0; i < d->n_targets; i++) {
-		int ci = column_index(t, d->targets[i]->column.name);
-		if (ci < 0)
-			return undefined_column(q->req, p, d->targets[i]->column.name);
-		if (t->cols[ci].kind == SCHEMA_COL_PARTITION_KEY ||
-		    t->cols[ci].kind == SCHEMA_COL_CLUSTERING)
-			return req_fail(
-			        q->req, CQL_ERR_INVALID,
-			        "Invalid identifier %s for deletion (should not be a PRIMARY KEY "
-			        "part)",
-			        t->cols[ci].name);
-	}
-	if (d->n_targets && (w.n_ck_eq < t->n_ck || w.slice_col >= 0)) {
-		bool only_static = true;
-		for (uint32_t i = 0; i < d->n_targets; i++)
-			if (t->cols[column_index(t, d->targets[i]->column.name)].kind !=
-			    SCHEMA_COL_STATIC)
-				only_static = false;
-		if (!only_static || w.n_ck_eq || w.slice_col >= 0)
-			return req_fail(q->req, CQL_ERR_INVALID,
-			                "Some clustering keys are missing: %s",
-			                t->cols[t->n_pk + w.n_ck_eq].name);
-	}
-	uint64_t np = where_product(w.pk_n, t->n_pk), nc = where_product(w.ck_n, w.n_ck_eq);
-	if (np > MAX_IN_PARTITIONS || nc > MAX_IN_ROWS)
-		return req_fail(q->req, CQL_ERR_INVALID, "IN restrictions name too many rows");
-	for (uint64_t pi = 0; pi < np; pi++) {
-		struct store_value pk[STORE_MAX_PK_COLS];
-		where_pick(w.pk_vals, w.pk_n, t->n_pk, pi, pk);
-		struct store_mutation *m = mutset_get(q, ms, t, pk);
-		if (!m)
-			return -1;
-		if (!d->n_targets && w.n_ck_eq == 0 && w.slice_col < 0) {
-			if (mut_check(q, m, store_mutation_delete_partition(m, ts)))
-				return -1;
-			continue;
-		}
-		for (uint64_t ci = 0; ci < nc; ci++) {
-			struct store_value ck[STORE_MAX_CK_COLS];
-			where_pick(w.ck_vals, w.ck_n, w.n_ck_eq, ci, ck);
-			if (d->n_targets) {
-				for (uint32_t i = 0; i < d->n_targets; i++) {
-					const struct cql_delete_target *dt = d->targets[i];
-					const struct schema_column *c =
-					        &t->cols[column_index(t, dt->column.name)];
-					const struct store_value *cck =
-					        c->kind == SCHEMA_COL_STATIC ? NULL : ck;
-					size_t ncck = c->kind == SCHEMA_COL_STATIC ? 0 : t->n_ck;
-					struct store_value path, *pp = NULL;
-					if (dt->key) {
-						if (!cqltype_is_collection(c->type) ||
-						    c->type->frozen ||
-						    c->type->kind == CQLTYPE_LIST)
-							return req_fail(
-							        q->req, CQL_ERR_INVALID,
-							        "Element deletion %s[...] is only "
-							        "supported on non-frozen maps and "
-							        "sets",
-							        c->name);
-						struct val k;
-						if (term_value(q, dt->key, c->type->elem, &k,
-						               c->name))
-							return -1;
-						if (k.len < 0)
-							return req_fail(
-							        q->req, CQL_ERR_INVALID,
-							        "Invalid null element for %s",
-							        c->name);
-						path.p = k.p;
-						path.len = (size_t)k.len;
-						pp = &path;
-					}
-					if (mut_check(q, m,
-					              store_mutation_delete_cell(m, cck, ncck,
-					                                         c->id, pp, ts)))
-						return -1;
-				}
-			} else if (w.n_ck_eq == t->n_ck) {
-				if (mut_check(q, m, store_mutation_delete_row(m, ck, t->n_ck, ts)))
-					return -1;
-			} else {
-				/* a clustering prefix or slice: a range tombstone */
-				struct store_value lo[STORE_MAX_CK_COLS], hi[STORE_MAX_CK_COLS];
-				size_t nlo = w.n_ck_eq, nhi = w.n_ck_eq;
-				memcpy(lo, ck, nlo * sizeof(*lo));
-				memcpy(hi, ck, nhi * sizeof(*hi));
-				bool li = true, hi_i = true;
-				if (w.slice_col >= 0) {
-					bool desc = t->cols[t->n_pk + (uint32_t)w.slice_col].desc;
-					if (w.has_lower) {
-						struct store_value *b = desc ? hi : lo;
-						size_t *nb = desc ? &nhi : &nlo;
-						b[*nb] = (struct store_value){w.lower.p,
-						                              (size_t)w.lower.len};
-						(*nb)++;
-						if (desc)
-							hi_i = w.lower_incl;
-						else
-							li = w.lower_incl;
-					}
-					if (w.has_upper) {
-						struct store_value *b = desc ? lo : hi;
-						size_t *nb = desc ? &nlo : &nhi;
-						b[*nb] = (struct store_value){w.upper.p,
-						                              (size_t)w.upper.len};
-						(*nb)++;
-						if (desc)
-							li = w.upper_incl;
-						else
-							hi_i = w.upper_incl;
-					}
-				}
-				if (mut_check(q, m,
-				              store_mutation_delete_range(m, lo, nlo, li, hi, nhi,
-				                                          hi_i, ts)))
-					return -1;
-			}
-		}
-	}
-	return 0;
+	struct modify md = {.q = q, .del = d};
+	bool only_static;
+	int rc = modify_begin(&md, &d->using, d->where, d->n_where, true, &only_static);
+	if (rc)
+		return rc;
+	const struct where *w = &md.w;
+	if (d->n_targets && (w->n_ck_eq < t->n_ck || w->slice_col >= 0) &&
+	    (!only_static || w->n_ck_eq || w->slice_col >= 0))
+		return req_fail(q->req, COL_EINVAL, "Some clustering keys are missing: %s",
+		                t->cols[t->n_pk + w->n_ck_eq].name);
+	return for_each_row(&md, ms, delete_row);
 }
 
-int collect_mutations(struct xq *q, struct mutset *ms)
+static int collect_mutations(struct xq *q, struct mutset *ms)
 {
 	const struct plan *p = q->plan;
 	if (p->table->virtual_)
-		return req_fail(q->req, CQL_ERR_INVALID, "%s keyspace is not user-modifiable.",
-		                p->ks);
+		return req_fail(q->req, COL_EINVAL, "%s keyspace is not user-modifiable.", p->ks);
 	if (!ms->ks)
 		ms->ks = p->table->ks;
 	switch (p->stmt->kind) {
@@ -554,16 +609,33 @@ int collect_mutations(struct xq *q, struct mutset *ms)
 	case CQL_STMT_UPDATE: return exec_update(q, ms);
 	case CQL_STMT_DELETE: return exec_delete(q, ms);
 	default:
-		return req_fail(q->req, CQL_ERR_INVALID,
+		return req_fail(q->req, COL_EINVAL,
 		                "Only INSERT, UPDATE and DELETE are allowed here");
 	}
+}
+
+int modify_collect(struct xq *q, struct mutset *ms)
+{
+	const struct schema_table *t = q->plan->table;
+	struct cerr pr;
+	if (!t->virtual_ && router_check(q->ex->d.router, t->ks, q->cl, true, &pr))
+		return req_fail_outcome(q->req, &pr);
+	return collect_mutations(q, ms);
+}
+
+void modify_run(struct xq *q)
+{
+	struct mutset *ms = NULL;
+	if (!xq_mutset(q, &ms))
+		modify_collect(q, ms);
+	write_start(q, CERR_WRITE_SIMPLE);
 }
 
 static void write_done(void *ctx, const struct cerr *res)
 {
 	struct xq *q = ctx;
 	if (res->code)
-		req_fail_proxy(q->req, res);
+		req_fail_outcome(q->req, res);
 	else
 		cql_put_int(&q->req->body_out, CQL_RESULT_VOID);
 	xq_finish(q);
@@ -573,8 +645,8 @@ static void write_done(void *ctx, const struct cerr *res)
 void write_start(struct xq *q, enum cerr_write_type wt)
 {
 	struct mutset *ms = q->ms;
-	if (q->req->failed || !ms || !ms->n) {
-		if (!q->req->failed)
+	if (q->req->err.code || !ms || !ms->n) {
+		if (!q->req->err.code)
 			cql_put_int(&q->req->body_out, CQL_RESULT_VOID);
 		xq_finish(q);
 		return;
@@ -591,12 +663,10 @@ void mutset_free(struct mutset *ms)
 	}
 }
 
-struct mutset *xq_mutset(struct xq *q)
+int xq_mutset(struct xq *q, struct mutset **out)
 {
-	if (!q->ms) {
-		q->ms = calloc(1, sizeof(*q->ms));
-		if (!q->ms)
-			req_fail(q->req, CQL_ERR_SERVER, "out of memory");
-	}
-	return q->ms;
+	if (!q->ms && !(q->ms = calloc(1, sizeof(*q->ms))))
+		return req_fail(q->req, COL_ENOMEM, "out of memory");
+	*out = q->ms;
+	return 0;
 }

@@ -57,15 +57,15 @@ int resolve_table(struct exec_req *req, const struct schema_snap *snap, const st
 	const char *ks = qname_ks(q, req->session);
 	if (!ks)
 		return req_fail(
-		        req, CQL_ERR_INVALID,
+		        req, COL_EINVAL,
 		        "No keyspace has been specified. USE a keyspace, or explicitly specify "
 		        "keyspace.tablename");
 	const struct schema_keyspace *k = schema_snap_keyspace(snap, ks);
 	if (!k)
-		return req_fail(req, CQL_ERR_INVALID, "Keyspace '%s' does not exist", ks);
+		return req_fail(req, COL_EINVAL, "Keyspace '%s' does not exist", ks);
 	const struct schema_table *t = schema_keyspace_table(k, q->name.name);
 	if (!t)
-		return req_fail(req, CQL_ERR_INVALID, "unconfigured table %s", q->name.name);
+		return req_fail(req, COL_EINVAL, "unconfigured table %s", q->name.name);
 	snprintf(p->ks, sizeof(p->ks), "%s", ks);
 	snprintf(p->table_name, sizeof(p->table_name), "%s", t->name);
 	p->table = t;
@@ -82,8 +82,8 @@ int column_index(const struct schema_table *t, const char *name)
 
 int undefined_column(struct exec_req *req, const struct plan *p, const char *name)
 {
-	return req_fail(req, CQL_ERR_INVALID, "Undefined column name %s in table %s.%s", name,
-	                p->ks, p->table_name);
+	return req_fail(req, COL_EINVAL, "Undefined column name %s in table %s.%s", name, p->ks,
+	                p->table_name);
 }
 
 static const struct cqltype *own_type(struct plan *p, const struct cqltype *t)
@@ -98,6 +98,97 @@ static const struct cqltype *own_type(struct plan *p, const struct cqltype *t)
 	return t;
 }
 
+/* The name a bind marker gets when the query does not name it: "in(c)" for IN ?. */
+static const char *in_marker_name(struct plan *p, const struct schema_column *c)
+{
+	char *nm = cql_arena_alloc(p->arena, strlen(c->name) + 5);
+	if (nm)
+		sprintf(nm, "in(%s)", c->name);
+	return nm;
+}
+
+/* The type of a marker that stands for (a part of) column c's value, NULL if none fits. */
+static const struct cqltype *column_marker_type(const struct cql_bind *b,
+                                                const struct schema_column *c)
+{
+	if (!c)
+		return NULL;
+	const struct cqltype *ct = c->type;
+	bool map = ct->kind == CQLTYPE_MAP, list = ct->kind == CQLTYPE_LIST;
+	switch (b->role) {
+	case CQL_BIND_ELEMENT:
+	case CQL_BIND_MAP_KEY:
+		if (cqltype_is_collection(ct))
+			return ct->elem;
+		return b->op == CQL_OP_CONTAINS ? ct : NULL;
+	case CQL_BIND_MAP_VALUE: return map ? ct->value : NULL;
+	case CQL_BIND_SUBSCRIPT: return map ? ct->elem : list ? cqltype_simple(CQLTYPE_INT) : NULL;
+	case CQL_BIND_SUBSCRIPT_VALUE: return map ? ct->value : list ? ct->elem : NULL;
+	default: return NULL;
+	}
+}
+
+/* Type and default name of marker b (on column c, or NULL); *ty NULL if unsupported. */
+static void marker_spec(struct plan *p, const struct cql_bind *b, const struct schema_column *c,
+                        const struct cqltype **ty, const char **name)
+{
+	*ty = NULL;
+	*name = c ? c->name : NULL;
+	switch (b->role) {
+	case CQL_BIND_COLUMN: *ty = c->type; break;
+	case CQL_BIND_IN_LIST:
+		*ty = own_type(
+		        p, cqltype_collection_new(CQLTYPE_LIST, true, cqltype_copy(c->type), NULL));
+		*name = in_marker_name(p, c);
+		break;
+	case CQL_BIND_TOKEN:
+		*ty = cqltype_simple(CQLTYPE_BIGINT);
+		*name = "partition key token";
+		break;
+	case CQL_BIND_LIMIT:
+	case CQL_BIND_PER_PARTITION_LIMIT:
+		*ty = cqltype_simple(CQLTYPE_INT);
+		*name = "[limit]";
+		break;
+	case CQL_BIND_TTL:
+		*ty = cqltype_simple(CQLTYPE_INT);
+		*name = "[ttl]";
+		break;
+	case CQL_BIND_TIMESTAMP:
+		*ty = cqltype_simple(CQLTYPE_BIGINT);
+		*name = "[timestamp]";
+		break;
+	default: *ty = column_marker_type(b, c); break;
+	}
+}
+
+/* pk_indexes: a marker bound by = to each partition key column, in order (or none). */
+static void plan_pk_indexes(struct plan *p)
+{
+	const struct cql_stmt *st = p->stmt;
+	const struct schema_table *t = p->table;
+	uint32_t found = 0;
+	for (uint32_t k = 0; k < t->n_pk; k++) {
+		bool got = false;
+		for (uint32_t i = 0; i < st->n_binds && !got; i++) {
+			const struct cql_bind *b = &st->binds[i];
+			if (b->role != CQL_BIND_COLUMN || !b->column ||
+			    strcmp(b->column->name, t->cols[k].name) != 0)
+				continue;
+			if (b->rel ? b->op == CQL_OP_EQ && b->rel->kind == CQL_REL_COLUMN
+			           : b->op == CQL_OP_EQ || b->op == CQL_OP_NONE) {
+				p->pk_idx[found++] = (uint16_t)i;
+				got = true;
+			}
+		}
+		if (!got) {
+			p->n_pk_idx = 0;
+			return;
+		}
+	}
+	p->n_pk_idx = found;
+}
+
 /* Type and spec name of each bind marker (spec §4.2.5.4). */
 static int plan_binds(struct exec_req *req, struct plan *p)
 {
@@ -108,128 +199,117 @@ static int plan_binds(struct exec_req *req, struct plan *p)
 	p->bind_types = calloc(st->n_binds, sizeof(*p->bind_types));
 	p->bind_names = calloc(st->n_binds, sizeof(*p->bind_names));
 	if (!p->bind_types || !p->bind_names)
-		return req_fail(req, CQL_ERR_SERVER, "out of memory planning bind markers");
+		return req_fail(req, COL_ENOMEM, "out of memory planning bind markers");
 	const struct schema_table *t = p->table;
 	for (uint32_t i = 0; i < st->n_binds; i++) {
 		const struct cql_bind *b = &st->binds[i];
 		const struct schema_column *c = NULL;
 		if (b->column) {
 			if (!t)
-				return req_fail(req, CQL_ERR_INVALID,
+				return req_fail(req, COL_EINVAL,
 				                "bind marker outside a table statement");
 			int ci = column_index(t, b->column->name);
 			if (ci < 0)
 				return undefined_column(req, p, b->column->name);
 			c = &t->cols[ci];
 		}
-		const struct cqltype *ty = NULL;
-		const char *name = b->name;
-		switch (b->role) {
-		case CQL_BIND_COLUMN:
-			ty = c->type;
-			if (!name)
-				name = c->name;
-			break;
-		case CQL_BIND_IN_LIST:
-			ty = own_type(p, cqltype_collection_new(CQLTYPE_LIST, true,
-			                                        cqltype_copy(c->type), NULL));
-			if (!name) {
-				char *nm = cql_arena_alloc(p->arena, strlen(c->name) + 5);
-				if (nm)
-					sprintf(nm, "in(%s)", c->name);
-				name = nm;
-			}
-			break;
-		case CQL_BIND_TOKEN:
-			ty = cqltype_simple(CQLTYPE_BIGINT);
-			if (!name)
-				name = "partition key token";
-			break;
-		case CQL_BIND_LIMIT:
-		case CQL_BIND_PER_PARTITION_LIMIT:
-			ty = cqltype_simple(CQLTYPE_INT);
-			if (!name)
-				name = "[limit]";
-			break;
-		case CQL_BIND_TTL:
-			ty = cqltype_simple(CQLTYPE_INT);
-			if (!name)
-				name = "[ttl]";
-			break;
-		case CQL_BIND_TIMESTAMP:
-			ty = cqltype_simple(CQLTYPE_BIGINT);
-			if (!name)
-				name = "[timestamp]";
-			break;
-		case CQL_BIND_ELEMENT:
-		case CQL_BIND_MAP_KEY:
-			if (c && cqltype_is_collection(c->type))
-				ty = c->type->elem;
-			else if (c && b->op == CQL_OP_CONTAINS)
-				ty = c->type;
-			if (!name && c)
-				name = c->name;
-			break;
-		case CQL_BIND_MAP_VALUE:
-			if (c && c->type->kind == CQLTYPE_MAP)
-				ty = c->type->value;
-			if (!name && c)
-				name = c->name;
-			break;
-		case CQL_BIND_SUBSCRIPT:
-			if (c && c->type->kind == CQLTYPE_MAP)
-				ty = c->type->elem;
-			else if (c && c->type->kind == CQLTYPE_LIST)
-				ty = cqltype_simple(CQLTYPE_INT);
-			if (!name && c)
-				name = c->name;
-			break;
-		case CQL_BIND_SUBSCRIPT_VALUE:
-			if (c && c->type->kind == CQLTYPE_MAP)
-				ty = c->type->value;
-			else if (c && c->type->kind == CQLTYPE_LIST)
-				ty = c->type->elem;
-			if (!name && c)
-				name = c->name;
-			break;
-		default: break;
-		}
+		const struct cqltype *ty;
+		const char *name;
+		marker_spec(p, b, c, &ty, &name);
 		if (!ty)
 			return req_fail(
-			        req, CQL_ERR_INVALID,
+			        req, COL_EINVAL,
 			        "bind marker at line %u:%u is in a position colonnade does not "
 			        "support",
 			        b->pos.line, b->pos.col);
 		p->bind_types[i] = ty;
-		p->bind_names[i] = name ? name : "?";
+		p->bind_names[i] = b->name ? b->name : name ? name : "?";
 	}
-	/* pk_indexes: a marker bound by = to each partition key column, in order */
-	if (!t)
-		return 0;
-	uint32_t found = 0;
-	for (uint32_t k = 0; k < t->n_pk; k++) {
-		bool got = false;
-		for (uint32_t i = 0; i < st->n_binds && !got; i++) {
-			const struct cql_bind *b = &st->binds[i];
-			if (b->role == CQL_BIND_COLUMN && b->column &&
-			    strcmp(b->column->name, t->cols[k].name) == 0 &&
-			    (b->op == CQL_OP_EQ || b->op == CQL_OP_NONE) && !b->rel) {
-				p->pk_idx[found++] = (uint16_t)i;
-				got = true;
-			} else if (b->role == CQL_BIND_COLUMN && b->column && b->rel &&
-			           b->op == CQL_OP_EQ && b->rel->kind == CQL_REL_COLUMN &&
-			           strcmp(b->column->name, t->cols[k].name) == 0) {
-				p->pk_idx[found++] = (uint16_t)i;
-				got = true;
-			}
-		}
-		if (!got) {
-			found = 0;
-			break;
-		}
-	}
-	p->n_pk_idx = found;
+	if (t)
+		plan_pk_indexes(p);
 	return 0;
+}
+
+/* writetime(c) / ttl(c): a regular or static column, not a non-frozen collection. */
+static int plan_cell_meta(struct exec_req *req, struct plan *p, const struct cql_selector *x,
+                          int ci, struct sel_col *o)
+{
+	const struct schema_column *c = &p->table->cols[ci];
+	bool ttl = x->kind == CQL_SEL_TTL;
+	if (c->kind == SCHEMA_COL_PARTITION_KEY || c->kind == SCHEMA_COL_CLUSTERING)
+		return req_fail(req, COL_EINVAL,
+		                "Cannot use selection function %s on PRIMARY KEY part %s",
+		                ttl ? "ttl" : "writeTime", c->name);
+	if (cqltype_is_collection(c->type) && !c->type->frozen)
+		return req_fail(req, COL_EINVAL,
+		                "Cannot use selection function %s on non-frozen collection %s",
+		                ttl ? "ttl" : "writeTime", c->name);
+	o->kind = ttl ? SEL_TTL : SEL_WRITETIME;
+	o->type = cqltype_simple(ttl ? CQLTYPE_INT : CQLTYPE_BIGINT);
+	char *nm = cql_arena_alloc(p->arena, strlen(x->column.name) + 12);
+	if (nm)
+		sprintf(nm, "%s(%s)", ttl ? "ttl" : "writetime", x->column.name);
+	o->name = nm;
+	return 0;
+}
+
+/* A function selector: token(pk columns in order) or count(x). */
+static int plan_func(struct exec_req *req, struct plan *p, const struct cql_selector *x,
+                     struct sel_col *o)
+{
+	const struct schema_table *t = p->table;
+	if (strcmp(x->func.name.name, "token") == 0 && !x->func.ks.name) {
+		if (x->n_args != t->n_pk)
+			return req_fail(
+			        req, COL_EINVAL,
+			        "Invalid number of arguments in call to function system.token: "
+			        "%u required but %u provided",
+			        t->n_pk, x->n_args);
+		for (uint32_t a = 0; a < x->n_args; a++)
+			if (x->args[a].kind != CQL_SEL_COLUMN ||
+			    column_index(t, x->args[a].column.name) != (int)a)
+				return req_fail(req, COL_EINVAL,
+				                "token() takes the partition key columns in order");
+		*o = (struct sel_col){SEL_TOKEN, 0, "system.token", cqltype_simple(CQLTYPE_BIGINT)};
+		return 0;
+	}
+	if (strcmp(x->func.name.name, "count") == 0 && x->n_args == 1) {
+		*o = (struct sel_col){SEL_COUNT, 0, "count", cqltype_simple(CQLTYPE_BIGINT)};
+		p->count = true;
+		return 0;
+	}
+	return req_fail(req, COL_EINVAL, "Unknown function '%s'", x->func.name.name);
+}
+
+/* One selector of the SELECT clause into o. */
+static int plan_selector(struct exec_req *req, struct plan *p, const struct cql_selector *x,
+                         struct sel_col *o)
+{
+	const struct schema_table *t = p->table;
+	int ci;
+	switch (x->kind) {
+	case CQL_SEL_COLUMN:
+	case CQL_SEL_WRITETIME:
+	case CQL_SEL_TTL:
+		ci = column_index(t, x->column.name);
+		if (ci < 0)
+			return undefined_column(req, p, x->column.name);
+		o->col = ci;
+		if (x->kind != CQL_SEL_COLUMN)
+			return plan_cell_meta(req, p, x, ci, o);
+		o->kind = SEL_COLUMN;
+		o->name = t->cols[ci].name;
+		o->type = t->cols[ci].type;
+		return 0;
+	case CQL_SEL_COUNT:
+		*o = (struct sel_col){SEL_COUNT, 0, "count", cqltype_simple(CQLTYPE_BIGINT)};
+		p->count = true;
+		return 0;
+	case CQL_SEL_FUNC: return plan_func(req, p, x, o);
+	default:
+		return req_fail(req, COL_EINVAL, "Unsupported selector at line %u:%u", x->pos.line,
+		                x->pos.col);
+	}
 }
 
 static int plan_select(struct exec_req *req, struct plan *p)
@@ -237,146 +317,74 @@ static int plan_select(struct exec_req *req, struct plan *p)
 	const struct cql_select *s = &p->stmt->select;
 	const struct schema_table *t = p->table;
 	if (s->json)
-		return req_fail(req, CQL_ERR_INVALID, "SELECT JSON is not supported");
+		return req_fail(req, COL_EINVAL, "SELECT JSON is not supported");
 	uint32_t n = s->star ? t->n_cols : s->n_selectors;
 	p->sel = calloc(n ? n : 1, sizeof(*p->sel));
 	if (!p->sel)
-		return req_fail(req, CQL_ERR_SERVER, "out of memory");
+		return req_fail(req, COL_ENOMEM, "out of memory");
 	p->n_sel = n;
-	if (s->star) {
-		for (uint32_t i = 0; i < n; i++)
-			p->sel[i] = (struct sel_col){SEL_COLUMN, (int)i, t->cols[i].name,
-			                             t->cols[i].type};
-		return 0;
+	for (uint32_t i = 0; s->star && i < n; i++)
+		p->sel[i] = (struct sel_col){SEL_COLUMN, (int)i, t->cols[i].name, t->cols[i].type};
+	for (uint32_t i = 0; !s->star && i < n; i++) {
+		int rc = plan_selector(req, p, &s->selectors[i], &p->sel[i]);
+		if (rc)
+			return rc;
+		if (s->selectors[i].alias.name)
+			p->sel[i].name = s->selectors[i].alias.name;
 	}
-	for (uint32_t i = 0; i < n; i++) {
-		const struct cql_selector *x = &s->selectors[i];
-		struct sel_col *o = &p->sel[i];
-		switch (x->kind) {
-		case CQL_SEL_COLUMN:
-		case CQL_SEL_WRITETIME:
-		case CQL_SEL_TTL: {
-			int ci = column_index(t, x->column.name);
-			if (ci < 0)
-				return undefined_column(req, p, x->column.name);
-			o->col = ci;
-			if (x->kind == CQL_SEL_COLUMN) {
-				o->kind = SEL_COLUMN;
-				o->name = t->cols[ci].name;
-				o->type = t->cols[ci].type;
-				break;
-			}
-			if (t->cols[ci].kind == SCHEMA_COL_PARTITION_KEY ||
-			    t->cols[ci].kind == SCHEMA_COL_CLUSTERING)
-				return req_fail(
-				        req, CQL_ERR_INVALID,
-				        "Cannot use selection function %s on PRIMARY KEY part %s",
-				        x->kind == CQL_SEL_TTL ? "ttl" : "writeTime",
-				        t->cols[ci].name);
-			if (cqltype_is_collection(t->cols[ci].type) && !t->cols[ci].type->frozen)
-				return req_fail(req, CQL_ERR_INVALID,
-				                "Cannot use selection function %s on non-frozen "
-				                "collection %s",
-				                x->kind == CQL_SEL_TTL ? "ttl" : "writeTime",
-				                t->cols[ci].name);
-			o->kind = x->kind == CQL_SEL_TTL ? SEL_TTL : SEL_WRITETIME;
-			o->type = cqltype_simple(x->kind == CQL_SEL_TTL ? CQLTYPE_INT
-			                                                : CQLTYPE_BIGINT);
-			char *nm = cql_arena_alloc(p->arena, strlen(x->column.name) + 12);
-			if (nm)
-				sprintf(nm, "%s(%s)", x->kind == CQL_SEL_TTL ? "ttl" : "writetime",
-				        x->column.name);
-			o->name = nm;
-			break;
-		}
-		case CQL_SEL_COUNT:
-			o->kind = SEL_COUNT;
-			o->name = "count";
-			o->type = cqltype_simple(CQLTYPE_BIGINT);
-			p->count = true;
-			break;
-		case CQL_SEL_FUNC:
-			if (strcmp(x->func.name.name, "token") == 0 && !x->func.ks.name) {
-				if (x->n_args != t->n_pk)
-					return req_fail(
-					        req, CQL_ERR_INVALID,
-					        "Invalid number of arguments in call to function "
-					        "system.token: %u required but %u provided",
-					        t->n_pk, x->n_args);
-				for (uint32_t a = 0; a < x->n_args; a++)
-					if (x->args[a].kind != CQL_SEL_COLUMN ||
-					    column_index(t, x->args[a].column.name) != (int)a)
-						return req_fail(
-						        req, CQL_ERR_INVALID,
-						        "token() takes the partition key columns "
-						        "in order");
-				o->kind = SEL_TOKEN;
-				o->name = "system.token";
-				o->type = cqltype_simple(CQLTYPE_BIGINT);
-				break;
-			}
-			if (strcmp(x->func.name.name, "count") == 0 && x->n_args == 1) {
-				o->kind = SEL_COUNT;
-				o->name = "count";
-				o->type = cqltype_simple(CQLTYPE_BIGINT);
-				p->count = true;
-				break;
-			}
-			return req_fail(req, CQL_ERR_INVALID, "Unknown function '%s'",
-			                x->func.name.name);
-		default:
-			return req_fail(req, CQL_ERR_INVALID, "Unsupported selector at line %u:%u",
-			                x->pos.line, x->pos.col);
-		}
-		if (x->alias.name)
-			o->name = x->alias.name;
-	}
-	if (p->count)
-		for (uint32_t i = 0; i < n; i++)
-			if (p->sel[i].kind != SEL_COUNT)
-				return req_fail(
-				        req, CQL_ERR_INVALID,
-				        "Only COUNT(*) may be selected with COUNT (no GROUP BY)");
+	for (uint32_t i = 0; p->count && i < n; i++)
+		if (p->sel[i].kind != SEL_COUNT)
+			return req_fail(req, COL_EINVAL,
+			                "Only COUNT(*) may be selected with COUNT (no GROUP BY)");
 	return 0;
 }
 
-static struct plan *plan_stmt(struct executor *ex, struct exec_req *req, struct cql_stmt *stmt,
-                              struct cql_arena *arena, bool owns_arena);
+static int plan_stmt(struct executor *ex, struct exec_req *req, struct cql_stmt *stmt,
+                     struct cql_arena *arena, bool owns_arena, struct plan **out);
 
-/* Parse and plan a statement text.  On failure req is failed and NULL returned. */
-struct plan *plan_build(struct executor *ex, struct exec_req *req, const char *text, size_t len)
+/* A BATCH statement: a plan per child; its markers are its children's, with
+ * global indexes; it names the first child's table. */
+static int plan_batch(struct executor *ex, struct exec_req *req, struct plan *p)
 {
-	struct cql_arena *arena = cql_arena_new();
-	if (!arena) {
-		req_fail(req, CQL_ERR_SERVER, "out of memory");
-		return NULL;
+	const struct cql_stmt *stmt = p->stmt;
+	const struct cql_batch *b = &stmt->batch;
+	p->children = calloc(b->n_stmts ? b->n_stmts : 1, sizeof(*p->children));
+	if (!p->children)
+		return req_fail(req, COL_ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < b->n_stmts; i++) {
+		int rc = plan_stmt(ex, req, b->stmts[i], p->arena, false, &p->children[i]);
+		if (rc)
+			return rc;
+		p->n_children++;
 	}
-	struct cerr e = {0};
-	struct cql_stmt *stmt;
-	int rc = cql_parse(arena, text, len, &stmt, &e);
-	if (rc) {
-		req_fail(req, rc == COL_ESYNTAX ? CQL_ERR_SYNTAX : CQL_ERR_INVALID, "%s", e.msg);
-		cql_arena_free(arena);
-		return NULL;
+	p->n_binds = stmt->n_binds;
+	if (stmt->n_binds) {
+		p->bind_types = calloc(stmt->n_binds, sizeof(*p->bind_types));
+		p->bind_names = calloc(stmt->n_binds, sizeof(*p->bind_names));
+		if (!p->bind_types || !p->bind_names)
+			return req_fail(req, COL_ENOMEM, "out of memory");
 	}
-	return plan_stmt(ex, req, stmt, arena, true);
+	for (uint32_t c = 0; c < p->n_children; c++) {
+		const struct plan *ch = p->children[c];
+		for (uint32_t i = 0; i < ch->n_binds; i++) {
+			uint32_t gi = ch->stmt->binds[i].index;
+			if (gi < p->n_binds) {
+				p->bind_types[gi] = ch->bind_types[i];
+				p->bind_names[gi] = ch->bind_names[i];
+			}
+		}
+	}
+	if (p->n_children) {
+		snprintf(p->ks, sizeof(p->ks), "%s", p->children[0]->ks);
+		snprintf(p->table_name, sizeof(p->table_name), "%s", p->children[0]->table_name);
+	}
+	return 0;
 }
 
-/* Plan a parsed statement; the plan frees `arena` only if owns_arena (even on failure). */
-static struct plan *plan_stmt(struct executor *ex, struct exec_req *req, struct cql_stmt *stmt,
-                              struct cql_arena *arena, bool owns_arena)
+/* Resolve, check and type what statement p->stmt refers to. */
+static int plan_check(struct executor *ex, struct exec_req *req, struct plan *p)
 {
-	struct plan *p = calloc(1, sizeof(*p));
-	if (!p) {
-		if (owns_arena)
-			cql_arena_free(arena);
-		req_fail(req, CQL_ERR_SERVER, "out of memory");
-		return NULL;
-	}
-	p->refs = 1;
-	p->stmt = stmt;
-	p->arena = arena;
-	p->owns_arena = owns_arena;
+	struct cql_stmt *stmt = p->stmt;
 	const struct schema_snap *snap = schema_current(ex->d.schema);
 	p->gen = snap->generation;
 	int rc = 0;
@@ -389,57 +397,50 @@ static struct plan *plan_stmt(struct executor *ex, struct exec_req *req, struct 
 	case CQL_STMT_INSERT: rc = resolve_table(req, snap, &stmt->insert.table, p); break;
 	case CQL_STMT_UPDATE: rc = resolve_table(req, snap, &stmt->update.table, p); break;
 	case CQL_STMT_DELETE: rc = resolve_table(req, snap, &stmt->del.table, p); break;
-	case CQL_STMT_BATCH: {
-		const struct cql_batch *b = &stmt->batch;
-		p->children = calloc(b->n_stmts ? b->n_stmts : 1, sizeof(*p->children));
-		if (!p->children) {
-			rc = req_fail(req, CQL_ERR_SERVER, "out of memory");
-			break;
-		}
-		for (uint32_t i = 0; i < b->n_stmts && !rc; i++) {
-			struct plan *c = plan_stmt(ex, req, b->stmts[i], arena, false);
-			if (!c) {
-				rc = -1;
-				break;
-			}
-			p->children[p->n_children++] = c;
-		}
-		break;
-	}
+	case CQL_STMT_BATCH: return plan_batch(ex, req, p);
 	default: break;
 	}
-	if (!rc && stmt->kind != CQL_STMT_BATCH) {
-		rc = plan_binds(req, p);
-	} else if (!rc) {
-		/* a BATCH's markers are its children's, with global indexes */
-		p->n_binds = stmt->n_binds;
-		if (stmt->n_binds) {
-			p->bind_types = calloc(stmt->n_binds, sizeof(*p->bind_types));
-			p->bind_names = calloc(stmt->n_binds, sizeof(*p->bind_names));
-			if (!p->bind_types || !p->bind_names)
-				rc = req_fail(req, CQL_ERR_SERVER, "out of memory");
-		}
-		for (uint32_t c = 0; c < p->n_children && !rc; c++) {
-			struct plan *ch = p->children[c];
-			for (uint32_t i = 0; i < ch->n_binds; i++) {
-				uint32_t gi = ch->stmt->binds[i].index;
-				if (gi < p->n_binds) {
-					p->bind_types[gi] = ch->bind_types[i];
-					p->bind_names[gi] = ch->bind_names[i];
-				}
-			}
-		}
-		if (!rc && p->n_children) {
-			snprintf(p->ks, sizeof(p->ks), "%s", p->children[0]->ks);
-			snprintf(p->table_name, sizeof(p->table_name), "%s",
-			         p->children[0]->table_name);
-		}
+	return rc ? rc : plan_binds(req, p);
+}
+
+/* Plan a parsed statement; the plan frees `arena` only if owns_arena (even on failure). */
+static int plan_stmt(struct executor *ex, struct exec_req *req, struct cql_stmt *stmt,
+                     struct cql_arena *arena, bool owns_arena, struct plan **out)
+{
+	struct plan *p = calloc(1, sizeof(*p));
+	if (!p) {
+		if (owns_arena)
+			cql_arena_free(arena);
+		return req_fail(req, COL_ENOMEM, "out of memory");
 	}
+	p->refs = 1;
+	p->stmt = stmt;
+	p->arena = arena;
+	p->owns_arena = owns_arena;
+	int rc = plan_check(ex, req, p);
 	if (rc) {
 		plan_free(p);
-		return NULL;
+		return rc;
 	}
-	return p;
+	*out = p;
+	return 0;
+}
+
+int plan_build(struct executor *ex, struct exec_req *req, const char *text, size_t len,
+               struct plan **out)
+{
+	struct cql_arena *arena = cql_arena_new();
+	if (!arena)
+		return req_fail(req, COL_ENOMEM, "out of memory");
+	struct cerr e = {0};
+	struct cql_stmt *stmt;
+	int rc = cql_parse(arena, text, len, &stmt, &e);
+	if (rc) {
+		cql_arena_free(arena);
+		return req_fail(req, rc == COL_ESYNTAX || rc == COL_ENOMEM ? rc : COL_EINVAL, "%s",
+		                e.msg);
+	}
+	return plan_stmt(ex, req, stmt, arena, true, out);
 }
 
 /* The type planned for bind marker `index` (a global index inside a BATCH). */

@@ -15,7 +15,7 @@
  *   modify.c    INSERT/UPDATE/DELETE turned into mutations, written by the router
  *   ddl.c       keyspace and table DDL, TRUNCATE, USE
  *   results.c   RESULT bodies (Rows metadata, Prepared, Schema_change)
- *   error.c     a failure recorded on the request, and its ERROR body
+ *   error.c     a failure recorded on the request (cqlserver writes the ERROR)
  *
  * Rules every file keeps: a failing function records the failure on the request
  * (req_fail*) and returns non-zero; the first failure recorded wins.  Nothing
@@ -143,20 +143,32 @@ struct where {
 
 /* ---- error.c ---- */
 
-/* Fail req with CQL error `code` and a message; returns -1.  The first failure wins. */
-int req_fail(struct exec_req *req, uint32_t code, const char *fmt, ...)
+/*
+ * Record a failure on req: `code` (a negative COL_E*) and a message naming what
+ * failed and why.  Returns the code req now carries, which is an earlier one if
+ * req had failed already: the first failure wins.
+ */
+int req_fail(struct exec_req *req, int code, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
-/* Fail req with a COL_E* code from the schema/storage layers and its message. */
+/* Fail req with `code` and the message a lower layer left in e. */
 int req_fail_cerr(struct exec_req *req, int code, const struct cerr *e);
-/* Fail req with what the router reported (Unavailable, timeouts, ...). */
-int req_fail_proxy(struct exec_req *req, const struct cerr *r);
+/* Fail req with a request's outcome from the router: code, message, replica counts. */
+int req_fail_outcome(struct exec_req *req, const struct cerr *r);
 
 /* ---- executor.c ---- */
 
 /* The coordinator's write timestamp: microseconds, strictly increasing. */
 int64_t exec_now_us(struct executor *ex);
-struct xq *xq_new(struct executor *ex, struct exec_req *req, struct plan *p,
-                  const struct cql_query_params *qp);
+/*
+ * A new execution of `p` (referenced; NULL for a protocol BATCH, which sets
+ * q->plan per statement) with the request's parameters.  Bound values (resolved
+ * by name with flag 0x40) and the paging state are copied, so the frame may go
+ * away.  On failure nothing is answered: the caller answers the failed request.
+ */
+int xq_new(struct executor *ex, struct exec_req *req, struct plan *p,
+           const struct cql_query_params *qp, struct xq **out);
+/* As many values bound as the plan has markers. */
+int xq_check_binds(struct xq *q);
 void xq_run(struct xq *q);
 void xq_finish(struct xq *q);
 bool run_with_params(struct executor *ex, struct exec_req *req, struct plan *p,
@@ -168,12 +180,19 @@ bool exec_msg_query(struct executor *ex, struct exec_req *req, struct bufreader 
 void exec_msg_prepare(struct executor *ex, struct exec_req *req, struct bufreader *r);
 bool exec_msg_execute(struct executor *ex, struct exec_req *req, struct bufreader *r);
 bool exec_msg_batch(struct executor *ex, struct exec_req *req, struct bufreader *r);
-struct plan *prepared_plan(struct executor *ex, struct exec_req *req, struct prepared_stmt *ps);
-void unprepared(struct exec_req *req, const struct cql_slice *id);
+/* The plan of a prepared statement, re-planned if the schema changed since. */
+int prepared_plan(struct executor *ex, struct exec_req *req, struct prepared_stmt *ps,
+                  struct plan **out);
+/* A BATCH statement in CQL text (BEGIN BATCH ... APPLY BATCH); ends in xq_finish. */
+void batch_stmt_run(struct xq *q);
+/* Fail req with Unprepared (COL_ENOTFOUND naming the statement id). */
+int unprepared(struct exec_req *req, const struct cql_slice *id);
 
 /* ---- plan.c ---- */
 
-struct plan *plan_build(struct executor *ex, struct exec_req *req, const char *text, size_t len);
+/* Parse and plan a statement text: *out (one reference) on success. */
+int plan_build(struct executor *ex, struct exec_req *req, const char *text, size_t len,
+               struct plan **out);
 struct plan *plan_ref(struct plan *p);
 void plan_unref(struct plan *p);
 void plan_unref_cb(void *p);
@@ -193,11 +212,27 @@ int term_int64(struct xq *q, const struct cql_term *t, bool is_bigint, int64_t *
 
 /* ---- where.c ---- */
 
+/*
+ * Resolve the relations of a WHERE to key values in *w: partition key values,
+ * an EQ/IN prefix of clustering values and an optional slice on the next
+ * column (only if allow_ck_slice), or a token range.  Refuses what would need
+ * filtering.
+ */
 int analyze_where(struct xq *q, struct cql_relation *const *rels, uint32_t n_rels, struct where *w,
                   bool allow_ck_slice);
+/* How many combinations the per-column value lists n[0..cols) make. */
 uint64_t where_product(const uint32_t *n, uint32_t cols);
+/* Combination number idx of the value lists, one value per column into out. */
 void where_pick(struct val *const *vals, const uint32_t *n, uint32_t cols, uint64_t idx,
                 struct store_value *out);
+/*
+ * The clustering slice of one EQ/IN combination `prefix` (w->n_ck_eq values)
+ * extended by w's slice bounds, in storage order (a DESC column swaps them):
+ * lo and hi are the caller's arrays of STORE_MAX_CK_COLS, *out points into them.
+ */
+void where_bounds(const struct where *w, const struct schema_table *t,
+                  const struct store_value *prefix, struct store_value *lo, struct store_value *hi,
+                  struct store_slice *out);
 
 /* ---- select.c, select_virtual.c ---- */
 
@@ -207,8 +242,12 @@ int select_virtual(struct xq *q, int64_t limit);
 
 /* ---- modify.c ---- */
 
-struct mutset *xq_mutset(struct xq *q);
-int collect_mutations(struct xq *q, struct mutset *ms);
+/* The mutation set of q, made on first use. */
+int xq_mutset(struct xq *q, struct mutset **out);
+/* Check the replicas can take q's statement at q->cl, then add its mutations to ms. */
+int modify_collect(struct xq *q, struct mutset *ms);
+/* INSERT, UPDATE or DELETE: collect and write; ends in xq_finish. */
+void modify_run(struct xq *q);
 void write_start(struct xq *q, enum cerr_write_type wt);
 void mutset_free(struct mutset *ms);
 

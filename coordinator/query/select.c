@@ -37,7 +37,6 @@ struct rsel {
 	struct buf statics;
 	struct buf cur_key; /* partition whose static row is in `statics` */
 	bool have_statics;
-	struct buf tmp;
 	uint32_t cur_idx;  /* IN combination being read */
 	uint32_t last_idx; /* IN combination of the last row returned */
 	struct buf distinct_key;
@@ -247,17 +246,20 @@ struct selx {
 	struct range_read scan;
 };
 
+/* The buffers a selx owns: initialised in select_table, released in selx_free. */
+#define SELX_BUFS(x)                                                                               \
+	{                                                                                          \
+		&(x)->rows, &(x)->rs.last_key, &(x)->rs.last_ck, &(x)->rs.statics,                 \
+		        &(x)->rs.cur_key, &(x)->rs.distinct_key                                    \
+	}
+
 void selx_free(struct selx *x)
 {
 	if (!x)
 		return;
-	buf_release(&x->rows);
-	buf_release(&x->rs.last_key);
-	buf_release(&x->rs.last_ck);
-	buf_release(&x->rs.statics);
-	buf_release(&x->rs.cur_key);
-	buf_release(&x->rs.tmp);
-	buf_release(&x->rs.distinct_key);
+	struct buf *bufs[] = SELX_BUFS(x);
+	for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
+		buf_release(bufs[i]);
 	free(x);
 }
 
@@ -269,7 +271,7 @@ static void select_finish(struct xq *q)
 	const struct plan *p = q->plan;
 	const struct schema_table *t = p->table;
 	struct rsel *rs = &x->rs;
-	if (req->failed) {
+	if (req->err.code) {
 		xq_finish(q);
 		return;
 	}
@@ -318,9 +320,47 @@ static void select_read_done(void *ctx, const struct cerr *res)
 	struct selx *x = q->sel;
 	x->waiting = false;
 	if (res->code)
-		req_fail_proxy(q->req, res);
+		req_fail_outcome(q->req, res);
 	if (!x->in_step)
 		select_step(q); /* completed later: go on from here */
+}
+
+/* The read of (partition, clustering IN combination) number idx into x->rd. */
+static void select_read_args(struct xq *q, uint64_t idx)
+{
+	struct selx *x = q->sel;
+	struct rsel *rs = &x->rs;
+	const struct plan *p = q->plan;
+	const struct schema_table *t = p->table;
+	const struct where *w = &x->w;
+	where_pick(w->pk_vals, w->pk_n, t->n_pk, idx / x->nck, x->pk);
+	struct store_value pre[STORE_MAX_CK_COLS];
+	where_pick(w->ck_vals, w->ck_n, w->n_ck_eq, idx % x->nck, pre);
+	where_bounds(w, t, pre, x->lo, x->hi, &x->slice);
+	/* resuming inside this partition: strictly after the last clustering */
+	if (x->resume && idx == x->first && x->n_rck) {
+		bool rev = (x->flags & STORE_READ_REVERSE) != 0;
+		struct store_value *bd = rev ? x->hi : x->lo;
+		memcpy(bd, x->rck, x->n_rck * sizeof(*bd));
+		*(rev ? &x->slice.n_end : &x->slice.n_start) = x->n_rck;
+		*(rev ? &x->slice.end_incl : &x->slice.start_incl) = false;
+	}
+	x->rd = (struct partition_read){
+	        .table = t->st,
+	        .pk = x->pk,
+	        .n_pk = t->n_pk,
+	        .slice = (x->slice.n_start || x->slice.n_end) ? &x->slice : NULL,
+	        .flags = x->flags,
+	        .limit = 0,
+	        .now_s = rs->now_s,
+	};
+	/* one row past the page tells whether more remain */
+	if (rs->page > 0 && !p->count)
+		x->rd.limit = (size_t)(rs->page - rs->nrows) + 1;
+	if (rs->remaining >= 0 && (x->rd.limit == 0 || (size_t)rs->remaining + 1 < x->rd.limit))
+		x->rd.limit = (size_t)rs->remaining + 1;
+	if (p->stmt->select.distinct)
+		x->rd.limit = 1;
 }
 
 /*
@@ -332,86 +372,20 @@ static void select_step(struct xq *q)
 {
 	struct selx *x = q->sel;
 	struct rsel *rs = &x->rs;
-	const struct plan *p = q->plan;
-	const struct schema_table *t = p->table;
-	const struct cql_select *s = &p->stmt->select;
-	struct where *w = &x->w;
+	const struct schema_table *t = q->plan->table;
 	x->in_step = true;
-	while (!q->req->failed && !rs->more && rs->remaining != 0 && x->idx < x->nparts * x->nck) {
+	while (!q->req->err.code && !rs->more && rs->remaining != 0 &&
+	       x->idx < x->nparts * x->nck) {
 		uint64_t idx = x->idx++;
-		uint64_t pi = idx / x->nck, ci = idx % x->nck;
 		if (x->resume && idx == x->first && !x->n_rck &&
 		    (x->pos.flags & PAGING_PARTITION_DONE))
 			continue;
-		where_pick(w->pk_vals, w->pk_n, t->n_pk, pi, x->pk);
-		struct store_value pre[STORE_MAX_CK_COLS];
-		where_pick(w->ck_vals, w->ck_n, w->n_ck_eq, ci, pre);
-		struct store_value *lo = x->lo, *hi = x->hi;
-		size_t nlo = w->n_ck_eq, nhi = w->n_ck_eq;
-		memcpy(lo, pre, w->n_ck_eq * sizeof(*lo));
-		memcpy(hi, pre, w->n_ck_eq * sizeof(*hi));
-		bool lo_incl = true, hi_incl = true;
-		if (w->slice_col >= 0) {
-			bool desc = t->cols[t->n_pk + (uint32_t)w->slice_col].desc;
-			/* ASC: the lower value bound is the slice start; DESC: its end */
-			if (w->has_lower) {
-				struct store_value *bd = desc ? hi : lo;
-				size_t *nb = desc ? &nhi : &nlo;
-				bd[*nb].p = w->lower.p;
-				bd[*nb].len = (size_t)w->lower.len;
-				(*nb)++;
-				if (desc)
-					hi_incl = w->lower_incl;
-				else
-					lo_incl = w->lower_incl;
-			}
-			if (w->has_upper) {
-				struct store_value *bd = desc ? lo : hi;
-				size_t *nb = desc ? &nlo : &nhi;
-				bd[*nb].p = w->upper.p;
-				bd[*nb].len = (size_t)w->upper.len;
-				(*nb)++;
-				if (desc)
-					lo_incl = w->upper_incl;
-				else
-					hi_incl = w->upper_incl;
-			}
-		}
-		/* resuming inside this partition: strictly after the last clustering */
-		if (x->resume && idx == x->first && x->n_rck) {
-			if (x->flags & STORE_READ_REVERSE) {
-				memcpy(hi, x->rck, x->n_rck * sizeof(*hi));
-				nhi = x->n_rck;
-				hi_incl = false;
-			} else {
-				memcpy(lo, x->rck, x->n_rck * sizeof(*lo));
-				nlo = x->n_rck;
-				lo_incl = false;
-			}
-		}
-		x->slice = (struct store_slice){lo, nlo, lo_incl, hi, nhi, hi_incl};
-		x->rd = (struct partition_read){
-		        .table = t->st,
-		        .pk = x->pk,
-		        .n_pk = t->n_pk,
-		        .slice = (nlo || nhi) ? &x->slice : NULL,
-		        .flags = x->flags,
-		        .limit = 0,
-		        .now_s = rs->now_s,
-		};
-		/* one row past the page tells whether more remain */
-		if (rs->page > 0 && !p->count)
-			x->rd.limit = (size_t)(rs->page - rs->nrows) + 1;
-		if (rs->remaining >= 0 &&
-		    (x->rd.limit == 0 || (size_t)rs->remaining + 1 < x->rd.limit))
-			x->rd.limit = (size_t)rs->remaining + 1;
-		if (s->distinct)
-			x->rd.limit = 1;
+		select_read_args(q, idx);
 		rs->have_statics = false;
 		rs->cur_idx = (uint32_t)idx;
 		x->waiting = true;
 		router_read_partition(q->ex->d.router, t->ks, q->cl, &x->rd, rsel_row, rs,
-		                     select_read_done, q);
+		                      select_read_done, q);
 		if (x->waiting) {
 			x->in_step = false;
 			return; /* select_read_done continues */
@@ -425,79 +399,89 @@ static void select_scan_done(void *ctx, const struct cerr *res)
 {
 	struct xq *q = ctx;
 	if (res->code)
-		req_fail_proxy(q->req, res);
+		req_fail_outcome(q->req, res);
 	select_finish(q);
 }
 
-/* Checks and set-up of a table SELECT: restrictions, order, resume position. */
-static int select_prepare(struct xq *q, struct selx *x, int64_t limit)
+/* ORDER BY must follow the clustering columns, all the same way or all reversed;
+ * *flags gets STORE_READ_REVERSE when they are reversed. */
+static int select_order(struct xq *q, bool partitions, unsigned *flags)
 {
-	struct exec_req *req = q->req;
 	const struct plan *p = q->plan;
 	const struct schema_table *t = p->table;
 	const struct cql_select *s = &p->stmt->select;
-	const struct schema_keyspace *ks = t->ks;
-	struct where *wp = &x->w;
-	if (analyze_where(q, s->where, s->n_where, wp, true))
-		return -1;
-#define w (*wp)
-	bool partitions = w.n_pk_restricted == t->n_pk;
-	if (!partitions && (w.n_ck_eq || w.slice_col >= 0) && !s->allow_filtering)
+	*flags = 0;
+	if (!s->n_order_by)
+		return 0;
+	if (!partitions)
 		return req_fail(
-		        req, CQL_ERR_INVALID,
-		        "Cannot execute this query as it might involve data filtering and thus "
-		        "may have unpredictable performance. If you want to execute this query "
-		        "despite the performance unpredictability, use ALLOW FILTERING");
-	if (!partitions && (w.n_ck_eq || w.slice_col >= 0))
-		return req_fail(req, CQL_ERR_INVALID,
-		                "Clustering restrictions without the whole partition key are not "
-		                "supported by colonnade, even with ALLOW FILTERING");
-	/* ORDER BY: must follow the clustering columns, all the same way or all reversed */
-	unsigned flags = 0;
-	if (s->n_order_by) {
-		if (!partitions)
-			return req_fail(
-			        req, CQL_ERR_INVALID,
-			        "ORDER BY is only supported when the partition key is restricted "
-			        "by an EQ or an IN.");
-		bool rev = false;
-		for (uint32_t i = 0; i < s->n_order_by; i++) {
-			int ci = column_index(t, s->order_by[i].column.name);
-			if (ci < 0)
-				return undefined_column(req, p, s->order_by[i].column.name);
-			if (t->cols[ci].kind != SCHEMA_COL_CLUSTERING ||
-			    t->cols[ci].position != (int)i)
-				return req_fail(
-				        req, CQL_ERR_INVALID,
-				        "Order by currently only supports the ordering of columns "
-				        "following their declared order in the PRIMARY KEY");
-			bool r = s->order_by[i].desc != t->cols[ci].desc;
-			if (i == 0)
-				rev = r;
-			else if (r != rev)
-				return req_fail(req, CQL_ERR_INVALID,
-				                "Unsupported order by relation");
-		}
-		if (rev)
-			flags |= STORE_READ_REVERSE;
+		        q->req, COL_EINVAL,
+		        "ORDER BY is only supported when the partition key is restricted by "
+		        "an EQ or an IN.");
+	bool rev = false;
+	for (uint32_t i = 0; i < s->n_order_by; i++) {
+		int ci = column_index(t, s->order_by[i].column.name);
+		if (ci < 0)
+			return undefined_column(q->req, p, s->order_by[i].column.name);
+		if (t->cols[ci].kind != SCHEMA_COL_CLUSTERING || t->cols[ci].position != (int)i)
+			return req_fail(q->req, COL_EINVAL,
+			                "Order by currently only supports the ordering of columns "
+			                "following their declared order in the PRIMARY KEY");
+		bool r = s->order_by[i].desc != t->cols[ci].desc;
+		if (i == 0)
+			rev = r;
+		else if (r != rev)
+			return req_fail(q->req, COL_EINVAL, "Unsupported order by relation");
 	}
-	if (s->distinct) {
-		for (uint32_t i = 0; i < p->n_sel; i++)
-			if (p->sel[i].kind == SEL_COLUMN &&
-			    t->cols[p->sel[i].col].kind != SCHEMA_COL_PARTITION_KEY &&
-			    t->cols[p->sel[i].col].kind != SCHEMA_COL_STATIC)
-				return req_fail(
-				        req, CQL_ERR_INVALID,
-				        "SELECT DISTINCT queries must only request partition key "
-				        "columns and/or static columns (not %s)",
-				        p->sel[i].name);
-	}
-	/* clustering IN values come back in clustering order (Cassandra sorts them) */
-	for (uint32_t k = 0; k < w.n_ck_eq; k++) {
+	if (rev)
+		*flags |= STORE_READ_REVERSE;
+	return 0;
+}
+
+/* A table SELECT restricts the clustering only inside whole partitions (no filtering). */
+static int select_check_filtering(struct xq *q, const struct where *w, bool partitions)
+{
+	const struct cql_select *s = &q->plan->stmt->select;
+	if (!partitions && (w->n_ck_eq || w->slice_col >= 0))
+		return req_fail(
+		        q->req, COL_EINVAL, "%s",
+		        s->allow_filtering
+		                ? "Clustering restrictions without the whole partition key "
+		                  "are not supported by colonnade, even with ALLOW "
+		                  "FILTERING"
+		                : "Cannot execute this query as it might involve data "
+		                  "filtering and thus may have unpredictable performance. If "
+		                  "you want to execute this query despite the performance "
+		                  "unpredictability, use ALLOW FILTERING");
+	return 0;
+}
+
+/* SELECT DISTINCT selects partition key and static columns only. */
+static int select_check_distinct(struct xq *q)
+{
+	const struct plan *p = q->plan;
+	const struct schema_table *t = p->table;
+	const struct cql_select *s = &p->stmt->select;
+	for (uint32_t i = 0; s->distinct && i < p->n_sel; i++)
+		if (p->sel[i].kind == SEL_COLUMN &&
+		    t->cols[p->sel[i].col].kind != SCHEMA_COL_PARTITION_KEY &&
+		    t->cols[p->sel[i].col].kind != SCHEMA_COL_STATIC)
+			return req_fail(q->req, COL_EINVAL,
+			                "SELECT DISTINCT queries must only request partition key "
+			                "columns and/or static columns (not %s)",
+			                p->sel[i].name);
+	return 0;
+}
+
+/* Clustering IN values come back in clustering order, each once (Cassandra sorts
+ * them): sort each column's list in read order and drop repeats. */
+static void sort_ck_values(const struct schema_table *t, struct where *w, unsigned flags)
+{
+	for (uint32_t k = 0; k < w->n_ck_eq; k++) {
 		const struct schema_column *c = &t->cols[t->n_pk + k];
 		bool down = c->desc != ((flags & STORE_READ_REVERSE) != 0);
-		struct val *v = w.ck_vals[k];
-		uint32_t n = w.ck_n[k], out_n = 0;
+		struct val *v = w->ck_vals[k];
+		uint32_t n = w->ck_n[k], out_n = 0;
 		for (uint32_t i = 1; i < n; i++)
 			for (uint32_t j = i; j > 0; j--) {
 				int cmp = cqltype_compare(c->type, v[j - 1].p, (size_t)v[j - 1].len,
@@ -513,15 +497,54 @@ static int select_prepare(struct xq *q, struct selx *x, int64_t limit)
 			    cqltype_compare(c->type, v[out_n - 1].p, (size_t)v[out_n - 1].len,
 			                    v[i].p, (size_t)v[i].len) != 0)
 				v[out_n++] = v[i];
-		w.ck_n[k] = out_n;
+		w->ck_n[k] = out_n;
 	}
+}
+
+/* Where the client's paging state says to resume, if it sent one. */
+static int select_resume(struct xq *q, struct selx *x)
+{
+	if (q->paging_state.len <= 0)
+		return 0;
+	if (paging_decode(q->paging_state.p, (size_t)q->paging_state.len, &x->pos))
+		return req_fail(q->req, COL_EPROTO, "Invalid value for the paging state");
+	x->resume = true;
+	if (x->pos.remaining >= 0)
+		x->rs.remaining = x->pos.remaining;
+	if (x->pos.ck_len) {
+		x->n_rck = decode_ck(x->pos.ck, x->pos.ck_len, x->rck, STORE_MAX_CK_COLS);
+		if (x->n_rck == SIZE_MAX || x->n_rck != q->plan->table->n_ck)
+			return req_fail(q->req, COL_EPROTO,
+			                "Invalid value for the paging state (clustering)");
+	}
+	return 0;
+}
+
+/* Checks and set-up of a table SELECT: restrictions, order, resume position. */
+static int select_prepare(struct xq *q, struct selx *x, int64_t limit)
+{
+	struct exec_req *req = q->req;
+	const struct plan *p = q->plan;
+	const struct schema_table *t = p->table;
+	const struct cql_select *s = &p->stmt->select;
+	struct where *w = &x->w;
+	int rc = analyze_where(q, s->where, s->n_where, w, true);
+	bool partitions = w->n_pk_restricted == t->n_pk;
+	if (!rc)
+		rc = select_check_filtering(q, w, partitions);
+	if (!rc)
+		rc = select_order(q, partitions, &x->flags);
+	if (!rc)
+		rc = select_check_distinct(q);
+	if (rc)
+		return rc;
+	sort_ck_values(t, w, x->flags);
 	struct cerr pr;
-	if (router_check(q->ex->d.router, ks, q->cl, false, &pr))
-		return req_fail_proxy(req, &pr);
+	if (router_check(q->ex->d.router, t->ks, q->cl, false, &pr))
+		return req_fail_outcome(req, &pr);
 	if (p->count && !partitions)
 		snprintf(req->warning, sizeof(req->warning),
 		         "Aggregation query used without partition key");
-
 	struct rsel *rs = &x->rs;
 	rs->q = q;
 	rs->p = p;
@@ -531,28 +554,15 @@ static int select_prepare(struct xq *q, struct selx *x, int64_t limit)
 	rs->distinct = s->distinct;
 	rs->now_s = clock_wall_s();
 	rs->page = p->count ? 0 : q->page_size > 0 ? q->page_size : DEFAULT_MAX_ROWS;
-	x->flags = flags;
 	x->partitions = partitions;
-	if (q->paging_state.len > 0) {
-		if (paging_decode(q->paging_state.p, (size_t)q->paging_state.len, &x->pos))
-			return req_fail(req, CQL_ERR_PROTOCOL,
-			                "Invalid value for the paging state");
-		x->resume = true;
-		if (x->pos.remaining >= 0)
-			rs->remaining = x->pos.remaining;
-		if (x->pos.ck_len) {
-			x->n_rck = decode_ck(x->pos.ck, x->pos.ck_len, x->rck, STORE_MAX_CK_COLS);
-			if (x->n_rck == SIZE_MAX || x->n_rck != t->n_ck)
-				return req_fail(req, CQL_ERR_PROTOCOL,
-				                "Invalid value for the paging state (clustering)");
-		}
-	}
+	if ((rc = select_resume(q, x)))
+		return rc;
 	if (partitions) {
-		x->nparts = where_product(w.pk_n, t->n_pk);
-		x->nck = where_product(w.ck_n, w.n_ck_eq);
+		x->nparts = where_product(w->pk_n, t->n_pk);
+		x->nck = where_product(w->ck_n, w->n_ck_eq);
 		if (x->nparts > MAX_IN_PARTITIONS || x->nck > MAX_IN_ROWS)
 			return req_fail(
-			        req, CQL_ERR_INVALID,
+			        req, COL_EINVAL,
 			        "IN restrictions select too many partitions or rows (%" PRIu64
 			        " x %" PRIu64 "; at most %d x %d)",
 			        x->nparts, x->nck, MAX_IN_PARTITIONS, MAX_IN_ROWS);
@@ -560,9 +570,7 @@ static int select_prepare(struct xq *q, struct selx *x, int64_t limit)
 		 * state names exactly where the last row came from */
 		x->first = x->resume ? x->pos.part_index : 0;
 	}
-	(void)ks;
 	return 0;
-#undef w
 }
 
 /* Validate and start a SELECT on a table; the request finishes in select_finish. */
@@ -573,18 +581,14 @@ static void select_table(struct xq *q, int64_t limit)
 	const struct schema_table *t = p->table;
 	struct selx *x = calloc(1, sizeof(*x));
 	if (!x) {
-		req_fail(req, CQL_ERR_SERVER, "out of memory");
+		req_fail(req, COL_ENOMEM, "out of memory");
 		xq_finish(q);
 		return;
 	}
 	q->sel = x;
-	buf_init(&x->rows);
-	buf_init(&x->rs.last_key);
-	buf_init(&x->rs.last_ck);
-	buf_init(&x->rs.statics);
-	buf_init(&x->rs.cur_key);
-	buf_init(&x->rs.tmp);
-	buf_init(&x->rs.distinct_key);
+	struct buf *bufs[] = SELX_BUFS(x);
+	for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
+		buf_init(bufs[i]);
 	if (select_prepare(q, x, limit)) {
 		xq_finish(q);
 		return;
@@ -602,7 +606,7 @@ static void select_table(struct xq *q, int64_t limit)
 	struct store_position *ap = NULL;
 	if (x->resume) {
 		if (x->pos.pk_len < 8) {
-			req_fail(req, CQL_ERR_PROTOCOL, "Invalid value for the paging state");
+			req_fail(req, COL_EPROTO, "Invalid value for the paging state");
 			xq_finish(q);
 			return;
 		}
@@ -631,18 +635,18 @@ void exec_select(struct xq *q)
 	const struct cql_select *s = &q->plan->stmt->select;
 	int64_t limit = -1;
 	if (s->limit) {
-		if (term_int64(q, s->limit, false, &limit, "LIMIT")) {
+		if (term_int64(q, s->limit, false, &limit, "LIMIT") != 0) {
 			xq_finish(q);
 			return;
 		}
 		if (limit <= 0) {
-			req_fail(q->req, CQL_ERR_INVALID, "LIMIT must be strictly positive");
+			req_fail(q->req, COL_EINVAL, "LIMIT must be strictly positive");
 			xq_finish(q);
 			return;
 		}
 	}
 	if (s->per_partition_limit) {
-		req_fail(q->req, CQL_ERR_INVALID, "PER PARTITION LIMIT is not supported");
+		req_fail(q->req, COL_EINVAL, "PER PARTITION LIMIT is not supported");
 		xq_finish(q);
 		return;
 	}

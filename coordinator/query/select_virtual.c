@@ -87,12 +87,13 @@ int select_virtual(struct xq *q, int64_t limit)
 	for (uint32_t i = 0; i < s->n_where; i++) {
 		const struct cql_relation *r = s->where[i];
 		if (r->kind != CQL_REL_COLUMN || (r->op != CQL_OP_EQ && r->op != CQL_OP_IN))
-			return req_fail(req, CQL_ERR_INVALID,
+			return req_fail(req, COL_EINVAL,
 			                "Only = and IN restrictions are supported on %s.%s", p->ks,
 			                p->table_name);
 	}
-	if (analyze_where(q, s->where, s->n_where, &vs.w, false))
-		return -1;
+	int rc = analyze_where(q, s->where, s->n_where, &vs.w, false);
+	if (rc)
+		return rc;
 	char ksf[SCHEMA_NAME_MAX + 1], tf[SCHEMA_NAME_MAX + 1];
 	const char *ks_filter = NULL, *name_filter = NULL;
 	if (strcmp(p->ks, "system_schema") == 0) {
@@ -104,10 +105,10 @@ int select_virtual(struct xq *q, int64_t limit)
 	struct buf *b = &req->body_out;
 	size_t at = begin_rows(b, p, q->skip_metadata, NULL);
 	vs.rows = b;
-	int rc = systables_scan(schema_current(q->ex->d.schema), q->ex->d.view, t, ks_filter,
-	                        name_filter, vrow, &vs);
+	rc = systables_scan(schema_current(q->ex->d.schema), q->ex->d.view, t, ks_filter,
+	                    name_filter, vrow, &vs);
 	if (rc < 0)
-		return req_fail(req, CQL_ERR_INVALID, "unconfigured table %s", p->table_name);
+		return req_fail(req, COL_EINVAL, "unconfigured table %s", p->table_name);
 	if (p->count) {
 		uint8_t cnt[8];
 		be64_store(cnt, (uint64_t)vs.nrows);

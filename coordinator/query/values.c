@@ -12,7 +12,7 @@ static int bound_value(struct xq *q, uint32_t idx, const struct cqltype *type, s
                        const char *what)
 {
 	if (idx >= q->n_values)
-		return req_fail(q->req, CQL_ERR_INVALID,
+		return req_fail(q->req, COL_EINVAL,
 		                "There were %u markers(?) in CQL but %u bound variables",
 		                q->plan ? q->plan->n_binds : idx + 1, q->n_values);
 	const struct cql_slice *v = &q->values[idx];
@@ -21,7 +21,7 @@ static int bound_value(struct xq *q, uint32_t idx, const struct cqltype *type, s
 	if (v->len >= 0 && type) {
 		struct cerr e = {0};
 		if (cqltype_validate(type, v->p, (size_t)v->len, &e))
-			return req_fail(q->req, CQL_ERR_INVALID, "Invalid value for %s: %s", what,
+			return req_fail(q->req, COL_EINVAL, "Invalid value for %s: %s", what,
 			                e.msg);
 	}
 	return 0;
@@ -57,11 +57,26 @@ static int store_bytes(struct xq *q, const struct buf *b, struct val *out)
 {
 	uint8_t *m = cql_arena_alloc(q->mem, b->len ? b->len : 1);
 	if (!m || !buf_ok(b))
-		return req_fail(q->req, CQL_ERR_SERVER, "out of memory converting a value");
+		return req_fail(q->req, COL_ENOMEM, "out of memory converting a value");
 	if (b->len)
 		memcpy(m, b->data, b->len);
 	out->p = m;
 	out->len = (int32_t)b->len;
+	return 0;
+}
+
+/* One element, key or value of a collection literal: never null. */
+static int collection_part(struct xq *q, const struct cql_term *t, const struct cqltype *type,
+                           const char *what, const void **p, size_t *len)
+{
+	struct val v;
+	int rc = term_value(q, t, type, &v, what);
+	if (rc)
+		return rc;
+	if (v.len < 0)
+		return req_fail(q->req, COL_EINVAL, "null is not supported inside collections");
+	*p = v.p;
+	*len = (size_t)v.len;
 	return 0;
 }
 
@@ -72,56 +87,44 @@ static int collection_value(struct xq *q, const struct cql_term *t, const struct
 	bool is_map = type->kind == CQLTYPE_MAP;
 	if (is_map) {
 		if (t->kind != CQL_TERM_MAP)
-			return req_fail(q->req, CQL_ERR_INVALID,
-			                "Invalid %s literal for %s of type %s",
+			return req_fail(q->req, COL_EINVAL, "Invalid %s literal for %s of type %s",
 			                cql_term_kind_name(t->kind), what, "map");
 		n = t->map.n_entries;
 	} else if (type->kind == CQLTYPE_SET) {
 		if (t->kind == CQL_TERM_MAP && t->map.n_entries == 0)
 			n = 0;
 		else if (t->kind != CQL_TERM_SET)
-			return req_fail(q->req, CQL_ERR_INVALID,
-			                "Invalid %s literal for %s of type set",
+			return req_fail(q->req, COL_EINVAL, "Invalid %s literal for %s of type set",
 			                cql_term_kind_name(t->kind), what);
 		else
 			n = t->coll.n_items;
 	} else {
 		if (t->kind != CQL_TERM_LIST)
-			return req_fail(q->req, CQL_ERR_INVALID,
+			return req_fail(q->req, COL_EINVAL,
 			                "Invalid %s literal for %s of type list",
 			                cql_term_kind_name(t->kind), what);
 		n = t->coll.n_items;
 	}
 	struct cqlcoll_item *items = cql_arena_alloc(q->mem, (n ? n : 1) * sizeof(*items));
 	if (!items)
-		return req_fail(q->req, CQL_ERR_SERVER, "out of memory");
-	for (uint32_t i = 0; i < n; i++) {
-		struct val k, v;
+		return req_fail(q->req, COL_ENOMEM, "out of memory");
+	int rc = 0;
+	for (uint32_t i = 0; i < n && !rc; i++) {
 		const struct cql_term *kt = is_map ? t->map.keys[i] : t->coll.items[i];
-		if (term_value(q, kt, type->elem, &k, what))
-			return -1;
-		if (k.len < 0)
-			return req_fail(q->req, CQL_ERR_INVALID,
-			                "null is not supported inside collections");
-		items[i].key = k.p;
-		items[i].key_len = (size_t)k.len;
-		if (is_map) {
-			if (term_value(q, t->map.values[i], type->value, &v, what))
-				return -1;
-			if (v.len < 0)
-				return req_fail(q->req, CQL_ERR_INVALID,
-				                "null is not supported inside collections");
-			items[i].val = v.p;
-			items[i].val_len = (size_t)v.len;
-		}
+		rc = collection_part(q, kt, type->elem, what, &items[i].key, &items[i].key_len);
+		if (!rc && is_map)
+			rc = collection_part(q, t->map.values[i], type->value, what, &items[i].val,
+			                     &items[i].val_len);
 	}
+	if (rc)
+		return rc;
 	struct buf b;
 	buf_init(&b);
 	struct cerr e = {0};
-	int rc = cqltype_collection_build(type, items, n, &b, &e);
+	rc = cqltype_collection_build(type, items, n, &b, &e);
 	if (rc) {
 		buf_release(&b);
-		return req_fail(q->req, CQL_ERR_INVALID, "Invalid value for %s: %s", what, e.msg);
+		return req_fail(q->req, COL_EINVAL, "Invalid value for %s: %s", what, e.msg);
 	}
 	rc = store_bytes(q, &b, out);
 	buf_release(&b);
@@ -161,7 +164,7 @@ static int func_value(struct xq *q, const struct cql_term *t, const struct cqlty
 	           type->kind == CQLTYPE_DATE) {
 		buf_put_u32be(&b, (uint32_t)(clock_wall_s() / 86400 + (1u << 31)));
 	} else {
-		rc = req_fail(q->req, CQL_ERR_INVALID, "Unknown function %s() for %s", fn, what);
+		rc = req_fail(q->req, COL_EINVAL, "Unknown function %s() for %s", fn, what);
 	}
 	if (!rc)
 		rc = store_bytes(q, &b, out);
@@ -184,17 +187,17 @@ int term_value(struct xq *q, const struct cql_term *t, const struct cqltype *typ
 	case CQL_TERM_SET:
 	case CQL_TERM_MAP:
 		if (!cqltype_is_collection(type))
-			return req_fail(q->req, CQL_ERR_INVALID, "Invalid %s literal for %s",
+			return req_fail(q->req, COL_EINVAL, "Invalid %s literal for %s",
 			                cql_term_kind_name(t->kind), what);
 		return collection_value(q, t, type, out, what);
 	case CQL_TERM_TUPLE:
 	case CQL_TERM_IDENT:
-		return req_fail(q->req, CQL_ERR_INVALID, "Invalid %s literal for %s",
+		return req_fail(q->req, COL_EINVAL, "Invalid %s literal for %s",
 		                cql_term_kind_name(t->kind), what);
 	default: break;
 	}
 	if (cqltype_is_collection(type))
-		return req_fail(q->req, CQL_ERR_INVALID,
+		return req_fail(q->req, COL_EINVAL,
 		                "Invalid %s literal for %s: expected a collection",
 		                cql_term_kind_name(t->kind), what);
 	struct buf b;
@@ -204,7 +207,7 @@ int term_value(struct xq *q, const struct cql_term *t, const struct cqltype *typ
 	if (rc) {
 		buf_release(&b);
 		return req_fail(
-		        q->req, CQL_ERR_INVALID, "Invalid %s constant (%.*s) for \"%s\" of type %s",
+		        q->req, COL_EINVAL, "Invalid %s constant (%.*s) for \"%s\" of type %s",
 		        cql_term_kind_name(t->kind), (int)(t->text_len > 40 ? 40 : t->text_len),
 		        t->text, what, cqltype_kind_name(type->kind));
 	}
@@ -219,17 +222,18 @@ int term_int64(struct xq *q, const struct cql_term *t, bool is_bigint, int64_t *
 {
 	struct val v;
 	const struct cqltype *ty = cqltype_simple(is_bigint ? CQLTYPE_BIGINT : CQLTYPE_INT);
-	if (term_value(q, t, ty, &v, what))
-		return -1;
+	int rc = term_value(q, t, ty, &v, what);
+	if (rc)
+		return rc;
 	if (v.len < 0)
-		return req_fail(q->req, CQL_ERR_INVALID, "Invalid null value of %s", what);
+		return req_fail(q->req, COL_EINVAL, "Invalid null value of %s", what);
 	if (is_bigint) {
 		if (v.len != 8)
-			return req_fail(q->req, CQL_ERR_INVALID, "Invalid value of %s", what);
+			return req_fail(q->req, COL_EINVAL, "Invalid value of %s", what);
 		*out = (int64_t)be64_load(v.p);
 	} else {
 		if (v.len != 4)
-			return req_fail(q->req, CQL_ERR_INVALID, "Invalid value of %s", what);
+			return req_fail(q->req, COL_EINVAL, "Invalid value of %s", what);
 		*out = (int32_t)be32_load(v.p);
 	}
 	return 0;

@@ -168,28 +168,81 @@ static int conn_send(struct cqlconn *cc, uint8_t flags, int16_t stream, uint8_t 
 	return rc;
 }
 
-static void conn_send_error(struct cqlconn *cc, int16_t stream, const struct exec_error *e)
+uint32_t cqlserver_error_code(const struct cerr *e, const struct exec_err_about *about)
+{
+	if (about && about->truncate)
+		return CQL_ERR_TRUNCATE;
+	switch (e->code) {
+	case COL_EPROTO: return CQL_ERR_PROTOCOL;
+	case COL_EUNAVAILABLE: return CQL_ERR_UNAVAILABLE;
+	case COL_EOVERLOADED: return CQL_ERR_OVERLOADED;
+	case COL_ETIMEDOUT: return e->rep.write ? CQL_ERR_WRITE_TIMEOUT : CQL_ERR_READ_TIMEOUT;
+	case COL_EFAILED: return e->rep.write ? CQL_ERR_WRITE_FAILURE : CQL_ERR_READ_FAILURE;
+	case COL_ESYNTAX: return CQL_ERR_SYNTAX;
+	case COL_ECONFIG: return CQL_ERR_CONFIG;
+	case COL_EEXIST: return CQL_ERR_ALREADY_EXISTS;
+	case COL_ENOTFOUND: return about && about->id_len ? CQL_ERR_UNPREPARED : CQL_ERR_INVALID;
+	case COL_EINVAL:
+	case COL_ETYPE:
+	case COL_ETOOBIG: return CQL_ERR_INVALID;
+	default: return CQL_ERR_SERVER;
+	}
+}
+
+void cqlserver_error_encode(struct buf *out, const struct cerr *e,
+                            const struct exec_err_about *about)
+{
+	const struct cerr_replicas *r = &e->rep;
+	uint32_t code = cqlserver_error_code(e, about);
+	cql_put_int(out, (int32_t)code);
+	cql_put_string(out, e->msg[0] ? e->msg : col_strerror(e->code));
+	switch (code) {
+	case CQL_ERR_UNAVAILABLE:
+		cql_put_short(out, r->cl);
+		cql_put_int(out, r->required);
+		cql_put_int(out, r->received);
+		break;
+	case CQL_ERR_WRITE_TIMEOUT:
+	case CQL_ERR_READ_TIMEOUT:
+	case CQL_ERR_READ_FAILURE:
+	case CQL_ERR_WRITE_FAILURE:
+		cql_put_short(out, r->cl);
+		cql_put_int(out, r->received);
+		cql_put_int(out, r->required);
+		if (code == CQL_ERR_READ_FAILURE || code == CQL_ERR_WRITE_FAILURE)
+			cql_put_int(out, r->failures);
+		if (code == CQL_ERR_READ_TIMEOUT || code == CQL_ERR_READ_FAILURE)
+			cql_put_byte(out, r->data_present);
+		else
+			cql_put_string(out, cerr_write_type_name(r->write_type));
+		break;
+	case CQL_ERR_ALREADY_EXISTS:
+		cql_put_string(out, about ? about->ks : "");
+		cql_put_string(out, about ? about->table : "");
+		break;
+	case CQL_ERR_UNPREPARED: cql_put_short_bytes(out, about->id, about->id_len); break;
+	default: break;
+	}
+}
+
+static void conn_send_error(struct cqlconn *cc, int16_t stream, const struct cerr *e,
+                            const struct exec_err_about *about)
 {
 	struct buf b;
 	buf_init(&b);
-	exec_error_encode(e, &b);
+	cqlserver_error_encode(&b, e, about);
 	if (buf_ok(&b))
 		conn_send(cc, 0, stream, CQL_OP_ERROR, b.data, b.len, NULL);
 	buf_release(&b);
 	cc->srv->stats.errors++;
 }
 
-static void conn_send_simple_error(struct cqlconn *cc, int16_t stream, uint32_t code,
-                                   const char *msg)
+/* An error of the server itself (no request behind it): code COL_E*. */
+static void conn_send_simple_error(struct cqlconn *cc, int16_t stream, int code, const char *msg)
 {
-	struct buf b;
-	buf_init(&b);
-	cql_put_int(&b, (int32_t)code);
-	cql_put_string(&b, msg);
-	if (buf_ok(&b))
-		conn_send(cc, 0, stream, CQL_OP_ERROR, b.data, b.len, NULL);
-	buf_release(&b);
-	cc->srv->stats.errors++;
+	struct cerr e = {.code = code};
+	snprintf(e.msg, sizeof(e.msg), "%s", msg);
+	conn_send_error(cc, stream, &e, NULL);
 }
 
 /* A protocol error after which the framing cannot be trusted: answer, flush, close. */
@@ -204,7 +257,7 @@ static void conn_fatal(struct cqlconn *cc, int16_t stream, const char *msg, bool
 	else
 		log_info(MOD, "%s: protocol error: %s", cc->nc ? net_conn_peer_str(cc->nc) : "?",
 		         msg);
-	conn_send_simple_error(cc, stream, CQL_ERR_PROTOCOL, msg);
+	conn_send_simple_error(cc, stream, COL_EPROTO, msg);
 	cc->closing = true;
 	cc->srv->stats.protocol_errors++;
 	if (cc->nc)
@@ -219,13 +272,12 @@ static void req_done(struct exec_req *x)
 	struct cqlconn *cc = r->conn;
 	struct cqlserver *s = cc->srv;
 	if ((cc->nc || cc->sink) && !cc->closing) {
-		if (x->failed)
-			conn_send_error(cc, r->stream, &x->error);
-		else if (!buf_ok(&x->body_out)) {
-			struct exec_error e = {.code = CQL_ERR_SERVER};
-			snprintf(e.msg, sizeof(e.msg), "out of memory encoding the result");
-			conn_send_error(cc, r->stream, &e);
-		} else
+		if (x->err.code)
+			conn_send_error(cc, r->stream, &x->err, &x->about);
+		else if (!buf_ok(&x->body_out))
+			conn_send_simple_error(cc, r->stream, COL_ENOMEM,
+			                       "out of memory encoding the result");
+		else
 			conn_send(cc, 0, r->stream, CQL_OP_RESULT, x->body_out.data,
 			          x->body_out.len, x->warning);
 	}
@@ -278,7 +330,7 @@ static struct cqlreq *req_get(struct cqlconn *cc)
 static void handle_startup(struct cqlconn *cc, int16_t stream, struct bufreader *rd)
 {
 	if (cc->ready) {
-		conn_send_simple_error(cc, stream, CQL_ERR_PROTOCOL,
+		conn_send_simple_error(cc, stream, COL_EPROTO,
 		                       "Unexpected message STARTUP, the connection is already "
 		                       "initialized");
 		return;
@@ -298,7 +350,7 @@ static void handle_startup(struct cqlconn *cc, int16_t stream, struct bufreader 
 				         "Invalid or unsupported CQL version '%.*s'; supported "
 				         "versions are 3.x (" CQL_VERSION ")",
 				         v.len > 32 ? 32 : (int)v.len, (const char *)v.p);
-				conn_send_simple_error(cc, stream, CQL_ERR_PROTOCOL, msg);
+				conn_send_simple_error(cc, stream, COL_EPROTO, msg);
 				return;
 			}
 		} else if (k.len == 11 && memcmp(k.p, "COMPRESSION", 11) == 0 && v.len > 0) {
@@ -306,17 +358,17 @@ static void handle_startup(struct cqlconn *cc, int16_t stream, struct bufreader 
 			snprintf(msg, sizeof(msg),
 			         "Unknown compression algorithm '%.*s' (this server supports none)",
 			         v.len > 32 ? 32 : (int)v.len, (const char *)v.p);
-			conn_send_simple_error(cc, stream, CQL_ERR_PROTOCOL, msg);
+			conn_send_simple_error(cc, stream, COL_EPROTO, msg);
 			return;
 		}
 	}
 	if (!bufreader_ok(rd)) {
-		conn_send_simple_error(cc, stream, CQL_ERR_PROTOCOL,
+		conn_send_simple_error(cc, stream, COL_EPROTO,
 		                       "malformed STARTUP message: truncated [string map]");
 		return;
 	}
 	if (!have_version) {
-		conn_send_simple_error(cc, stream, CQL_ERR_PROTOCOL,
+		conn_send_simple_error(cc, stream, COL_EPROTO,
 		                       "CQL_VERSION is a mandatory option of STARTUP");
 		return;
 	}
@@ -357,12 +409,12 @@ static void handle_register(struct cqlconn *cc, int16_t stream, struct bufreader
 			char msg[128];
 			snprintf(msg, sizeof(msg), "Invalid value '%.*s' for Event.Type",
 			         t.len > 40 ? 40 : (int)t.len, (const char *)t.p);
-			conn_send_simple_error(cc, stream, CQL_ERR_PROTOCOL, msg);
+			conn_send_simple_error(cc, stream, COL_EPROTO, msg);
 			return;
 		}
 	}
 	if (!bufreader_ok(rd)) {
-		conn_send_simple_error(cc, stream, CQL_ERR_PROTOCOL,
+		conn_send_simple_error(cc, stream, COL_EPROTO,
 		                       "malformed REGISTER message: truncated [string list]");
 		return;
 	}
@@ -446,7 +498,7 @@ static void handle_frame(struct cqlconn *cc, const uint8_t *frame, size_t len)
 		return;
 	}
 	if (h.stream < 0) {
-		conn_send_simple_error(cc, h.stream, CQL_ERR_PROTOCOL,
+		conn_send_simple_error(cc, h.stream, COL_EPROTO,
 		                       "negative stream ids are reserved for server events");
 		return;
 	}
@@ -455,7 +507,7 @@ static void handle_frame(struct cqlconn *cc, const uint8_t *frame, size_t len)
 	if (h.flags & CQL_FLAG_CUSTOM_PAYLOAD) {
 		cql_skip_bytes_map(&rd);
 		if (!bufreader_ok(&rd)) {
-			conn_send_simple_error(cc, h.stream, CQL_ERR_PROTOCOL,
+			conn_send_simple_error(cc, h.stream, COL_EPROTO,
 			                       "malformed custom payload");
 			return;
 		}
@@ -464,7 +516,7 @@ static void handle_frame(struct cqlconn *cc, const uint8_t *frame, size_t len)
 	if (!name) {
 		char msg[96];
 		snprintf(msg, sizeof(msg), "Unknown opcode 0x%02x", h.opcode);
-		conn_send_simple_error(cc, h.stream, CQL_ERR_PROTOCOL, msg);
+		conn_send_simple_error(cc, h.stream, COL_EPROTO, msg);
 		return;
 	}
 	if (h.opcode == CQL_OP_OPTIONS) {
@@ -479,7 +531,7 @@ static void handle_frame(struct cqlconn *cc, const uint8_t *frame, size_t len)
 		char msg[128];
 		snprintf(msg, sizeof(msg), "Unexpected message %s, expecting STARTUP or OPTIONS",
 		         name);
-		conn_send_simple_error(cc, h.stream, CQL_ERR_PROTOCOL, msg);
+		conn_send_simple_error(cc, h.stream, COL_EPROTO, msg);
 		return;
 	}
 	switch (h.opcode) {
@@ -491,13 +543,13 @@ static void handle_frame(struct cqlconn *cc, const uint8_t *frame, size_t len)
 	default: {
 		char msg[128];
 		snprintf(msg, sizeof(msg), "Unexpected message %s from a client", name);
-		conn_send_simple_error(cc, h.stream, CQL_ERR_PROTOCOL, msg);
+		conn_send_simple_error(cc, h.stream, COL_EPROTO, msg);
 		return;
 	}
 	}
 	struct cqlreq *r = req_get(cc);
 	if (!r) {
-		conn_send_simple_error(cc, h.stream, CQL_ERR_OVERLOADED,
+		conn_send_simple_error(cc, h.stream, COL_EOVERLOADED,
 		                       "out of memory for a new request");
 		return;
 	}
@@ -508,7 +560,7 @@ static void handle_frame(struct cqlconn *cc, const uint8_t *frame, size_t len)
 	x->body = rd.p + rd.pos;
 	x->body_len = bufreader_left(&rd);
 	x->done = req_done;
-	x->failed = false;
+	cerr_clear(&x->err);
 	x->warning[0] = 0;
 	buf_reset(&x->body_out);
 	x->body_out.oom = false;

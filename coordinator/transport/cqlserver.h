@@ -43,6 +43,7 @@
 #include <stdint.h>
 
 struct exec_req;
+struct buf;
 
 struct net_loop;
 struct schema;
@@ -65,7 +66,7 @@ struct cqlserver_options {
 struct cqlserver_deps {
 	struct schema *schema;           /* required */
 	struct store *store;             /* required */
-	struct router *router;             /* required (router_new_local() on one node) */
+	struct router *router;           /* required (router_new_local() on one node) */
 	const struct cluster_view *view; /* required: system.local / system.peers */
 	struct prepared_cache *prepared; /* optional: shared cache, else the server owns one */
 	/* optional: hold DDL answers for schema agreement (executor_deps.ddl_wait) */
@@ -108,13 +109,39 @@ void cqlserver_event_schema(struct cqlserver *s, const char *change, const char 
                             const char *table);
 
 /*
+ * Errors (spec §9).  Every failure the server answers is a struct cerr: a COL_E*
+ * code, a message naming what failed, and for Unavailable, timeouts and
+ * failures the replica counts in e->rep; `about` (may be NULL) adds what
+ * AlreadyExists, Unprepared and TruncateError name.  One table maps them:
+ *
+ *   COL_E*                              CQL error      extra fields
+ *   EPROTO                              0x000A         -
+ *   EUNAVAILABLE                        0x1000         cl, required, alive
+ *   EOVERLOADED                         0x1001         -
+ *   any, about->truncate                0x1003         -
+ *   ETIMEDOUT  (rep.write / not)        0x1100/0x1200  cl, received, blockfor,
+ *                                                      writeType / data_present
+ *   EFAILED    (rep.write / not)        0x1500/0x1300  ... numfailures ...
+ *   ESYNTAX                             0x2000         -
+ *   EINVAL, ETYPE, ETOOBIG, ENOTFOUND   0x2200         -
+ *   ENOTFOUND, about->id_len > 0        0x2500         id
+ *   ECONFIG                             0x2300         -
+ *   EEXIST                              0x2400         keyspace, table
+ *   anything else (ENOMEM, EIO, ...)    0x0000         -
+ */
+struct exec_err_about;
+uint32_t cqlserver_error_code(const struct cerr *e, const struct exec_err_about *about);
+/* Append the ERROR body of e (and about, may be NULL) to out. */
+void cqlserver_error_encode(struct buf *out, const struct cerr *e,
+                            const struct exec_err_about *about);
+
+/*
  * Tests and fuzzing: a server that does not listen, and one connection's bytes
  * run through the same state machine with the responses appended to `out`.
  * Requires a router that completes before it returns (router_new_local).
  * 0 when every byte was consumed; COL_EAGAIN when input ended inside a frame;
  * COL_ECLOSED when the connection would have been closed (fatal protocol error).
  */
-struct buf;
 int cqlserver_new_detached(const struct cqlserver_options *opts, const struct cqlserver_deps *deps,
                            struct cqlserver **out, struct cerr *err);
 int cqlserver_feed(struct cqlserver *s, const uint8_t *in, size_t len, struct buf *out);

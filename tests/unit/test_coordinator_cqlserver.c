@@ -485,67 +485,103 @@ Test(cqlserver, two_catalogues_with_the_same_rows_agree)
 	cr_assert_eq(system(cmd), 0);
 }
 
+/* The ERROR body of a failure with message "x". */
+static void error_body(struct buf *b, int code, struct cerr_replicas rep,
+                       const struct exec_err_about *about)
+{
+	struct cerr e = {.code = code, .rep = rep};
+	strcpy(e.msg, "x");
+	buf_reset(b);
+	cqlserver_error_encode(b, &e, about);
+}
+
+#define assert_body(b, want)                                                                       \
+	do {                                                                                       \
+		cr_assert_eq((b)->len, sizeof(want));                                              \
+		cr_assert(memcmp((b)->data, want, (b)->len) == 0);                                 \
+	} while (0)
+
 Test(errors, extra_fields_golden_bytes)
 {
 	struct buf b;
 	buf_init(&b);
-	struct exec_error e = {
-	        .code = CQL_ERR_UNAVAILABLE, .cl = CL_QUORUM, .required = 2, .alive = 1};
-	strcpy(e.msg, "x");
-	exec_error_encode(&e, &b);
+	error_body(&b, COL_EUNAVAILABLE,
+	           (struct cerr_replicas){.cl = CL_QUORUM, .required = 2, .received = 1}, NULL);
 	static const uint8_t unavailable[] = {0, 0, 0x10, 0, 0, 1, 'x', 0, 4,
 	                                      0, 0, 0,    2, 0, 0, 0,   1};
-	cr_assert_eq(b.len, sizeof(unavailable));
-	cr_assert(memcmp(b.data, unavailable, b.len) == 0);
+	assert_body(&b, unavailable);
 
-	buf_reset(&b);
-	e = (struct exec_error){.code = CQL_ERR_WRITE_TIMEOUT,
-	                        .cl = CL_ONE,
-	                        .required = 1,
-	                        .alive = 0,
-	                        .write_type = "BATCH"};
-	strcpy(e.msg, "x");
-	exec_error_encode(&e, &b);
+	error_body(&b, COL_ETIMEDOUT,
+	           (struct cerr_replicas){.cl = CL_ONE,
+	                                  .required = 1,
+	                                  .received = 0,
+	                                  .write = true,
+	                                  .write_type = CERR_WRITE_BATCH},
+	           NULL);
 	static const uint8_t wto[] = {0, 0, 0x11, 0, 0, 1, 'x', 0,   1,   0,   0,   0,
 	                              0, 0, 0,    0, 1, 0, 5,   'B', 'A', 'T', 'C', 'H'};
-	cr_assert_eq(b.len, sizeof(wto));
-	cr_assert(memcmp(b.data, wto, b.len) == 0);
+	assert_body(&b, wto);
 
-	buf_reset(&b);
-	e = (struct exec_error){.code = CQL_ERR_READ_TIMEOUT,
-	                        .cl = CL_ALL,
-	                        .required = 3,
-	                        .alive = 2,
-	                        .data_present = 1};
-	strcpy(e.msg, "x");
-	exec_error_encode(&e, &b);
+	error_body(&b, COL_ETIMEDOUT,
+	           (struct cerr_replicas){
+	                   .cl = CL_ALL, .required = 3, .received = 2, .data_present = true},
+	           NULL);
 	static const uint8_t rto[] = {0, 0, 0x12, 0, 0, 1, 'x', 0, 5, 0, 0, 0, 2, 0, 0, 0, 3, 1};
-	cr_assert_eq(b.len, sizeof(rto));
-	cr_assert(memcmp(b.data, rto, b.len) == 0);
+	assert_body(&b, rto);
 
-	buf_reset(&b);
-	e = (struct exec_error){.code = CQL_ERR_ALREADY_EXISTS};
-	strcpy(e.msg, "x");
-	strcpy(e.ks, "ks");
-	exec_error_encode(&e, &b);
+	error_body(
+	        &b, COL_EFAILED,
+	        (struct cerr_replicas){.cl = CL_ALL, .required = 3, .received = 1, .failures = 2},
+	        NULL);
+	static const uint8_t rfail[] = {0, 0, 0x13, 0, 0, 1, 'x', 0, 5, 0, 0,
+	                                0, 1, 0,    0, 0, 3, 0,   0, 0, 2, 0};
+	assert_body(&b, rfail);
+
+	error_body(
+	        &b, COL_EFAILED,
+	        (struct cerr_replicas){
+	                .cl = CL_ONE, .required = 1, .received = 0, .failures = 1, .write = true},
+	        NULL);
+	static const uint8_t wfail[] = {0, 0, 0x15, 0, 0, 1, 'x', 0, 1,   0,   0,   0,   0,   0,  0,
+	                                0, 1, 0,    0, 0, 1, 0,   6, 'S', 'I', 'M', 'P', 'L', 'E'};
+	assert_body(&b, wfail);
+
+	struct exec_err_about about = {.ks = "ks"};
+	error_body(&b, COL_EEXIST, (struct cerr_replicas){0}, &about);
 	static const uint8_t ae[] = {0, 0, 0x24, 0, 0, 1, 'x', 0, 2, 'k', 's', 0, 0};
-	cr_assert_eq(b.len, sizeof(ae));
-	cr_assert(memcmp(b.data, ae, b.len) == 0);
+	assert_body(&b, ae);
 
-	buf_reset(&b);
-	e = (struct exec_error){.code = CQL_ERR_UNPREPARED, .id_len = 2, .id = {0xab, 0xcd}};
-	strcpy(e.msg, "x");
-	exec_error_encode(&e, &b);
+	about = (struct exec_err_about){.id_len = 2, .id = {0xab, 0xcd}};
+	error_body(&b, COL_ENOTFOUND, (struct cerr_replicas){0}, &about);
 	static const uint8_t un[] = {0, 0, 0x25, 0, 0, 1, 'x', 0, 2, 0xab, 0xcd};
-	cr_assert_eq(b.len, sizeof(un));
-	cr_assert(memcmp(b.data, un, b.len) == 0);
+	assert_body(&b, un);
 
-	buf_reset(&b);
-	e = (struct exec_error){.code = CQL_ERR_SYNTAX};
-	strcpy(e.msg, "x");
-	exec_error_encode(&e, &b);
-	static const uint8_t syn[] = {0, 0, 0x20, 0, 0, 1, 'x'};
-	cr_assert_eq(b.len, sizeof(syn));
-	cr_assert(memcmp(b.data, syn, b.len) == 0);
+	about = (struct exec_err_about){.truncate = true};
+	error_body(&b, COL_EIO, (struct cerr_replicas){0}, &about);
+	static const uint8_t trunc[] = {0, 0, 0x10, 0x03, 0, 1, 'x'};
+	assert_body(&b, trunc);
+
+	/* codes with no extra fields */
+	static const struct {
+		int code;
+		uint32_t cql;
+	} plain[] = {
+	        {COL_ESYNTAX, CQL_ERR_SYNTAX},
+	        {COL_EINVAL, CQL_ERR_INVALID},
+	        {COL_ETYPE, CQL_ERR_INVALID},
+	        {COL_ENOTFOUND, CQL_ERR_INVALID},
+	        {COL_ECONFIG, CQL_ERR_CONFIG},
+	        {COL_EPROTO, CQL_ERR_PROTOCOL},
+	        {COL_EOVERLOADED, CQL_ERR_OVERLOADED},
+	        {COL_ENOMEM, CQL_ERR_SERVER},
+	        {COL_EIO, CQL_ERR_SERVER},
+	};
+	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+		error_body(&b, plain[i].code, (struct cerr_replicas){0}, NULL);
+		uint8_t want[7] = {0, 0, 0, 0, 0, 1, 'x'};
+		be32_store(want, plain[i].cql);
+		cr_assert_eq(b.len, sizeof(want), "code %d", plain[i].code);
+		cr_assert(memcmp(b.data, want, b.len) == 0, "code %d", plain[i].code);
+	}
 	buf_release(&b);
 }

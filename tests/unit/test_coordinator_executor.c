@@ -7,6 +7,7 @@
 #include "coordinator/query/prepared.h"
 #include "coordinator/replication/router.h"
 #include "coordinator/schema/schema.h"
+#include "coordinator/transport/cqlserver.h"
 #include "coordinator/query/systables.h"
 #include "core/cqlproto.h"
 #include "storage/storage.h"
@@ -98,15 +99,16 @@ static void teardown(void)
 static int run_ok(const char *cql)
 {
 	executor_run_text(ex, &sess, cql, &req);
-	cr_assert(!req.failed, "%s -> error 0x%04x %s", cql, req.error.code, req.error.msg);
+	cr_assert(!req.err.code, "%s -> error %d %s", cql, req.err.code, req.err.msg);
 	return (int)be32_load(req.body_out.data);
 }
 
 static uint32_t run_err(const char *cql)
 {
 	executor_run_text(ex, &sess, cql, &req);
-	cr_assert(req.failed, "%s should fail", cql);
-	return req.error.code;
+	cr_assert(req.err.code, "%s should fail", cql);
+	/* the code a client sees */
+	return cqlserver_error_code(&req.err, &req.about);
 }
 
 /* Rows of the last result as "a|b|c" lines (ints and text decoded) into out. */
@@ -196,15 +198,15 @@ Test(executor, errors_are_worded_like_cassandra)
 	run_ok("CREATE TABLE shop.orders (id int PRIMARY KEY, item text)");
 	cr_assert_eq(run_err("SELEC * FROM shop.orders"), CQL_ERR_SYNTAX);
 	cr_assert_eq(run_err("SELECT x FROM shop.orders"), CQL_ERR_INVALID);
-	cr_assert_str_eq(req.error.msg, "Undefined column name x in table shop.orders");
+	cr_assert_str_eq(req.err.msg, "Undefined column name x in table shop.orders");
 	cr_assert_eq(run_err("SELECT * FROM nope.t"), CQL_ERR_INVALID);
-	cr_assert_str_eq(req.error.msg, "Keyspace 'nope' does not exist");
+	cr_assert_str_eq(req.err.msg, "Keyspace 'nope' does not exist");
 	cr_assert_eq(run_err("SELECT * FROM system.peers_v2"), CQL_ERR_INVALID);
-	cr_assert_str_eq(req.error.msg, "unconfigured table peers_v2");
+	cr_assert_str_eq(req.err.msg, "unconfigured table peers_v2");
 	cr_assert_eq(run_err("CREATE TABLE shop.orders (id int PRIMARY KEY)"),
 	             CQL_ERR_ALREADY_EXISTS);
-	cr_assert_str_eq(req.error.ks, "shop");
-	cr_assert_str_eq(req.error.table, "orders");
+	cr_assert_str_eq(req.about.ks, "shop");
+	cr_assert_str_eq(req.about.table, "orders");
 	cr_assert_eq(run_err("CREATE KEYSPACE shop WITH replication = {'class': 'SimpleStrategy', "
 	                     "'replication_factor': 1}"),
 	             CQL_ERR_ALREADY_EXISTS);
@@ -414,7 +416,7 @@ Test(executor, token_ranges_and_bind_errors)
 	cr_assert_eq(run_err("SELECT v FROM k.t WHERE a = 3"), CQL_ERR_INVALID);
 	cr_assert_eq(run_err("SELECT v FROM k.t WHERE v = 3"), CQL_ERR_INVALID);
 	cr_assert_eq(run_err("INSERT INTO k.t (a, b, v) VALUES (?, 'x', 1)"), CQL_ERR_INVALID);
-	cr_assert(strstr(req.error.msg, "bound variables"), "%s", req.error.msg);
+	cr_assert(strstr(req.err.msg, "bound variables"), "%s", req.err.msg);
 	cr_assert_eq(run_err("SELECT v FROM k.t WHERE a = 1 AND b = 'x' LIMIT 0"), CQL_ERR_INVALID);
 	cr_assert_eq(run_err("INSERT INTO k.t (a, b, v) VALUES (1, 'x', 1) IF NOT EXISTS"),
 	             CQL_ERR_INVALID);
@@ -520,11 +522,11 @@ static void run_deferred(uint8_t opcode, const struct buf *body)
 	memset(frame, 0xAA, body->len); /* the executor must have copied what it needs */
 	free(frame);
 	cr_assert_eq(done_calls, 0, "answered before the router completed (failed %d: %s)",
-	             req.failed, req.error.msg);
+	             req.err.code, req.err.msg);
 	cr_assert(router_run_deferred(px) > 0);
 	router_set_defer(px, false);
 	cr_assert_eq(done_calls, 1);
-	cr_assert(!req.failed, "error 0x%04x %s", req.error.code, req.error.msg);
+	cr_assert(!req.err.code, "error %d %s", req.err.code, req.err.msg);
 }
 
 static void query_body(struct buf *b, const char *q, int32_t page_size, const struct cql_slice *st,
@@ -645,8 +647,8 @@ Test(executor, asynchronous_router_completion)
 	executor_run(ex, &req);
 	router_set_defer(px, false);
 	cr_assert_eq(done_calls, 1);
-	cr_assert(req.failed);
-	cr_assert_eq(req.error.code, CQL_ERR_UNAVAILABLE);
-	cr_assert_eq(req.error.required, 2);
+	cr_assert_eq(req.err.code, COL_EUNAVAILABLE);
+	cr_assert_eq(cqlserver_error_code(&req.err, &req.about), CQL_ERR_UNAVAILABLE);
+	cr_assert_eq(req.err.rep.required, 2);
 	buf_release(&body);
 }
