@@ -174,14 +174,9 @@ static int cell_path_cmp(const void *a, const void *b, void *ctx)
 }
 
 /* Resolve and emit the gathered row. */
-static int row_finish(struct rctx *r, struct cerr *err)
+/* The newest deletion that shadows the row: partition, row, or a covering range tombstone. */
+static int64_t row_shadow(const struct rctx *r)
 {
-	if (!r->in_row)
-		return 0;
-	r->in_row = false;
-	if (!buf_ok(&r->bytes) || !buf_ok(&r->marker))
-		return cerr_set(err, COL_ENOMEM, "storage: out of memory reading a row");
-	bool tombs = r->flags & STORE_READ_TOMBSTONES;
 	int64_t del = r->part.deletion.ts;
 	if (r->rowdel.ts > del)
 		del = r->rowdel.ts;
@@ -191,21 +186,82 @@ static int row_finish(struct rctx *r, struct cerr *err)
 			    rt_covers(r, &r->rts[i], r->rowck.data, r->rowck.len))
 				del = r->rts[i].ts;
 	}
-	struct store_row row = {.is_static = r->is_static, .deletion = r->rowdel};
-	if (!r->is_static) {
-		row.ck = r->ck;
-		row.n_ck = r->d->pub.n_ck;
-	}
-	if (r->has_marker) {
-		struct cellval v;
-		if (cellval_parse(r->marker.data, r->marker.len, &v) == 0 && v.ts > del &&
-		    cellval_live(&v, r->now)) {
-			row.has_marker = true;
-			row.marker_ts = v.ts;
-			row.marker_ttl = v.ttl;
-			row.marker_expiry_s = (v.flags & VAL_EXPIRING) ? v.ldt : 0;
+	return del;
+}
+
+/* The row marker (INSERT liveness) into row, if live and not shadowed by del. */
+static void row_marker(const struct rctx *r, int64_t del, struct store_row *row)
+{
+	struct cellval v;
+	if (!r->has_marker || cellval_parse(r->marker.data, r->marker.len, &v) != 0 ||
+	    v.ts <= del || !cellval_live(&v, r->now))
+		return;
+	row->has_marker = true;
+	row->marker_ts = v.ts;
+	row->marker_ttl = v.ttl;
+	row->marker_expiry_s = (v.flags & VAL_EXPIRING) ? v.ldt : 0;
+}
+
+/*
+ * One gathered cell into o, if it is visible: 1 when it is (its decoded path,
+ * if any, appended to r->paths at *path_off, else *path_off = SIZE_MAX),
+ * 0 when shadowed by del or a collection deletion, dead and tombstones not
+ * wanted, of a dropped column, or unreadable.  *coldel_* track the
+ * whole-collection deletion the cells after it are compared with.
+ */
+static int cell_visible(struct rctx *r, const struct rawcell *c, int64_t del, uint32_t *coldel_col,
+                        int64_t *coldel_ts, struct store_cell *o, size_t *path_off)
+{
+	struct cellval v;
+	if (cellval_parse(r->bytes.data + c->val_off, c->val_len, &v))
+		return 0;
+	if (c->path_len == 0) {
+		/* a plain cell, or a whole-collection deletion for path cells after it */
+		if (v.flags & VAL_TOMBSTONE) {
+			*coldel_col = c->col;
+			*coldel_ts = v.ts;
 		}
+	} else if (c->col == *coldel_col && v.ts <= *coldel_ts) {
+		return 0;
 	}
+	if (v.ts <= del)
+		return 0;
+	bool live = cellval_live(&v, r->now);
+	if (!live && !(r->flags & STORE_READ_TOMBSTONES))
+		return 0;
+	/* Cells of a dropped column (id no longer described) are invisible. */
+	const struct store_column *col = tdesc_column(r->d, c->col);
+	if (!col)
+		return 0;
+	memset(o, 0, sizeof(*o));
+	*path_off = SIZE_MAX;
+	if (c->path_len) {
+		const struct cqltype *pt = codec_path_type(col->type);
+		struct bufreader br;
+		bufreader_init(&br, r->bytes.data + c->path_off, c->path_len);
+		size_t at = r->paths.len;
+		if (!pt || cqltype_decode_ordered(pt, &br, false, &r->paths, NULL) != 0)
+			return 0; /* the column's type changed shape or bytes unreadable */
+		*path_off = at;
+		o->path_len = r->paths.len - at;
+	}
+	o->col = c->col;
+	o->ts = v.ts;
+	if (live) {
+		o->value = v.value;
+		o->value_len = v.value_len;
+		o->ttl = v.ttl;
+		o->expiry_s = (v.flags & VAL_EXPIRING) ? v.ldt : 0;
+	} else {
+		o->tombstone = true;
+		o->ldt = v.ldt;
+	}
+	return 1;
+}
+
+/* The visible cells of the gathered row into r->out[0..*n_out), *n_live of them live. */
+static int row_cells(struct rctx *r, int64_t del, size_t *n_out, size_t *n_live, struct cerr *err)
+{
 	/* Reverse iteration gathered the cells backwards: order them. */
 	if (r->n_cells > 1 && (r->flags & STORE_READ_REVERSE))
 		qsort_r(r->cells, r->n_cells, sizeof(*r->cells), cell_path_cmp, r->bytes.data);
@@ -217,67 +273,24 @@ static int row_finish(struct rctx *r, struct cerr *err)
 		r->cap_out = r->n_cells;
 	}
 	r->paths.len = 0;
-	size_t n_out = 0, n_live = 0;
+	*n_out = *n_live = 0;
+	if (!r->n_cells)
+		return 0;
+	/* Paths are decoded into r->paths; pointers fixed after (it may grow). */
+	size_t *path_offs = malloc(r->n_cells * sizeof(*path_offs));
+	if (!path_offs)
+		return cerr_set(err, COL_ENOMEM, "storage: out of memory reading a row");
 	uint32_t coldel_col = UINT32_MAX;
 	int64_t coldel_ts = INT64_MIN;
-	/* First pass decodes paths into r->paths; pointers fixed after (it may grow). */
-	size_t *path_offs = NULL;
-	if (r->n_cells) {
-		path_offs = malloc(r->n_cells * sizeof(*path_offs));
-		if (!path_offs)
-			return cerr_set(err, COL_ENOMEM, "storage: out of memory reading a row");
-	}
 	for (size_t i = 0; i < r->n_cells; i++) {
-		const struct rawcell *c = &r->cells[i];
-		struct cellval v;
-		if (cellval_parse(r->bytes.data + c->val_off, c->val_len, &v))
-			continue;
-		if (c->path_len == 0) {
-			/* a plain cell, or a whole-collection deletion for path cells after it */
-			if (v.flags & VAL_TOMBSTONE) {
-				coldel_col = c->col;
-				coldel_ts = v.ts;
-			}
-		} else if (c->col == coldel_col && v.ts <= coldel_ts) {
-			continue;
+		struct store_cell *o = &r->out[*n_out];
+		if (cell_visible(r, &r->cells[i], del, &coldel_col, &coldel_ts, o,
+		                 &path_offs[*n_out])) {
+			*n_live += !o->tombstone;
+			(*n_out)++;
 		}
-		if (v.ts <= del)
-			continue;
-		bool live = cellval_live(&v, r->now);
-		if (!live && !tombs)
-			continue;
-		/* Cells of a dropped column (id no longer described) are invisible. */
-		const struct store_column *col = tdesc_column(r->d, c->col);
-		if (!col)
-			continue;
-		struct store_cell *o = &r->out[n_out];
-		memset(o, 0, sizeof(*o));
-		path_offs[n_out] = SIZE_MAX;
-		if (c->path_len) {
-			const struct cqltype *pt = codec_path_type(col->type);
-			struct bufreader br;
-			bufreader_init(&br, r->bytes.data + c->path_off, c->path_len);
-			size_t at = r->paths.len;
-			if (!pt || cqltype_decode_ordered(pt, &br, false, &r->paths, NULL) != 0)
-				continue; /* the column's type changed shape or bytes unreadable */
-			path_offs[n_out] = at;
-			o->path_len = r->paths.len - at;
-		}
-		o->col = c->col;
-		o->ts = v.ts;
-		if (live) {
-			o->value = v.value;
-			o->value_len = v.value_len;
-			o->ttl = v.ttl;
-			o->expiry_s = (v.flags & VAL_EXPIRING) ? v.ldt : 0;
-			n_live++;
-		} else {
-			o->tombstone = true;
-			o->ldt = v.ldt;
-		}
-		n_out++;
 	}
-	for (size_t i = 0; i < n_out; i++)
+	for (size_t i = 0; i < *n_out; i++)
 		if (path_offs[i] != SIZE_MAX)
 			/* an empty element decodes to no bytes: paths.data may be NULL */
 			r->out[i].path =
@@ -285,6 +298,28 @@ static int row_finish(struct rctx *r, struct cerr *err)
 	free(path_offs);
 	if (!buf_ok(&r->paths))
 		return cerr_set(err, COL_ENOMEM, "storage: out of memory reading a row");
+	return 0;
+}
+
+static int row_finish(struct rctx *r, struct cerr *err)
+{
+	if (!r->in_row)
+		return 0;
+	r->in_row = false;
+	if (!buf_ok(&r->bytes) || !buf_ok(&r->marker))
+		return cerr_set(err, COL_ENOMEM, "storage: out of memory reading a row");
+	bool tombs = r->flags & STORE_READ_TOMBSTONES;
+	int64_t del = row_shadow(r);
+	struct store_row row = {.is_static = r->is_static, .deletion = r->rowdel};
+	if (!r->is_static) {
+		row.ck = r->ck;
+		row.n_ck = r->d->pub.n_ck;
+	}
+	row_marker(r, del, &row);
+	size_t n_out = 0, n_live = 0;
+	int rc = row_cells(r, del, &n_out, &n_live, err);
+	if (rc)
+		return rc;
 	row.cells = r->out;
 	row.n_cells = n_out;
 	bool emit = row.has_marker || n_live > 0;
@@ -294,7 +329,7 @@ static int row_finish(struct rctx *r, struct cerr *err)
 		return 0;
 	if (!r->is_static)
 		r->emitted++;
-	int rc = r->fn(r->ctx, &r->part, &row);
+	rc = r->fn(r->ctx, &r->part, &row);
 	if (rc)
 		r->stop = rc;
 	return 0;

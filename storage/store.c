@@ -560,20 +560,12 @@ static void store_free_all(struct store *s)
 	free(s);
 }
 
-int store_open(const struct store_options *o, struct store **out, struct cerr *err)
+/* A new store object for o (no database yet): locks, options of every column family kind. */
+static struct store *store_alloc(const struct store_options *o)
 {
-	if (!o || !o->data_dir || !*o->data_dir)
-		return cerr_set(err, COL_EINVAL, "storage: no data directory given");
-	if (o->sync != STORE_SYNC_PERIODIC && o->sync != STORE_SYNC_BATCH)
-		return cerr_set(err, COL_EINVAL, "storage: unknown sync policy %d", (int)o->sync);
-	if (o->sync == STORE_SYNC_PERIODIC && o->sync_period_ms == 0)
-		return cerr_set(err, COL_EINVAL, "storage: sync period must be > 0 ms");
-	if (mkdir_p(o->data_dir) != 0)
-		return cerr_set(err, COL_EIO, "storage: cannot create data directory '%s': %s",
-		                o->data_dir, strerror(errno));
 	struct store *s = calloc(1, sizeof(*s));
 	if (!s)
-		return cerr_set(err, COL_ENOMEM, "storage: out of memory");
+		return NULL;
 	s->opt = *o;
 	s->dir = strdup(o->data_dir);
 	s->opt.data_dir = s->dir;
@@ -612,101 +604,154 @@ int store_open(const struct store_options *o, struct store **out, struct cerr *e
 	s->ro = rocksdb_readoptions_create();
 	/* Scans cross partitions: ignore the prefix extractor. */
 	rocksdb_readoptions_set_total_order_seek(s->ro, 1);
+	return s;
+}
 
-	/* Which column families exist? */
+/*
+ * The column families to open: default, system and hints first (always, in
+ * that order), then every table CF the directory holds.  Parallel arrays as
+ * rocksdb_open_column_families() takes them.
+ */
+struct cf_list {
+	char **names; /* as listed by RocksDB (NULL for a new database) */
+	size_t ncf;
+	const char **name;
+	const rocksdb_options_t **opt;
+	rocksdb_column_family_handle_t **h;
+	struct cf_state **st; /* table CFs' compaction-filter state */
+	int n;
+};
+#define CF_FIXED 3 /* default, system, hints */
+
+static int cf_list_build(struct store *s, struct cf_list *l, struct cerr *err)
+{
 	char *rerr = NULL;
-	size_t ncf = 0;
-	char **names = rocksdb_list_column_families(s->db_opts, s->dir, &ncf, &rerr);
+	l->names = rocksdb_list_column_families(s->db_opts, s->dir, &l->ncf, &rerr);
 	if (rerr) { /* a new database */
 		free(rerr);
-		rerr = NULL;
-		free(names);
-		names = NULL;
-		ncf = 0;
+		free(l->names);
+		l->names = NULL;
+		l->ncf = 0;
 	}
-	size_t cap = ncf + 3;
-	const char **cfn = calloc(cap, sizeof(*cfn));
-	const rocksdb_options_t **cfo = calloc(cap, sizeof(*cfo));
-	rocksdb_column_family_handle_t **cfh = calloc(cap, sizeof(*cfh));
-	struct cf_state **cfs = calloc(cap, sizeof(*cfs));
-	int n = 0, rc = 0;
-	if (!cfn || !cfo || !cfh || !cfs) {
-		rc = cerr_set(err, COL_ENOMEM, "storage: out of memory");
-		goto fail;
+	size_t cap = l->ncf + CF_FIXED;
+	l->name = calloc(cap, sizeof(*l->name));
+	l->opt = calloc(cap, sizeof(*l->opt));
+	l->h = calloc(cap, sizeof(*l->h));
+	l->st = calloc(cap, sizeof(*l->st));
+	if (!l->name || !l->opt || !l->h || !l->st)
+		return cerr_set(err, COL_ENOMEM, "storage: out of memory");
+	static const char *const fixed[CF_FIXED] = {"default", CF_SYSTEM, CF_HINTS};
+	for (int i = 0; i < CF_FIXED; i++) {
+		l->name[l->n] = fixed[i];
+		l->opt[l->n++] = kv_cf_options(s);
 	}
-	cfn[n] = "default";
-	cfo[n++] = kv_cf_options(s);
-	cfn[n] = CF_SYSTEM;
-	cfo[n++] = kv_cf_options(s);
-	cfn[n] = CF_HINTS;
-	cfo[n++] = kv_cf_options(s);
-	for (size_t i = 0; i < ncf; i++) {
+	for (size_t i = 0; i < l->ncf; i++) {
 		uint8_t id[16];
-		if (strcmp(names[i], "default") == 0 || strcmp(names[i], CF_SYSTEM) == 0 ||
-		    strcmp(names[i], CF_HINTS) == 0)
+		const char *nm = l->names[i];
+		if (strcmp(nm, "default") == 0 || strcmp(nm, CF_SYSTEM) == 0 ||
+		    strcmp(nm, CF_HINTS) == 0)
 			continue;
-		if (!parse_table_cf(names[i], id)) {
-			rc = cerr_set(err, COL_ECORRUPT,
-			              "storage: data directory '%s' holds an unknown column family "
-			              "'%s'",
-			              s->dir, names[i]);
-			goto fail;
-		}
-		cfs[n] = cf_state_new(s);
-		if (!cfs[n]) {
-			rc = cerr_set(err, COL_ENOMEM, "storage: out of memory");
-			goto fail;
-		}
-		cfn[n] = names[i];
-		cfo[n] = table_cf_options(s, cfs[n]);
-		n++;
+		if (!parse_table_cf(nm, id))
+			return cerr_set(
+			        err, COL_ECORRUPT,
+			        "storage: data directory '%s' holds an unknown column family "
+			        "'%s'",
+			        s->dir, nm);
+		l->st[l->n] = cf_state_new(s);
+		if (!l->st[l->n])
+			return cerr_set(err, COL_ENOMEM, "storage: out of memory");
+		l->name[l->n] = nm;
+		l->opt[l->n] = table_cf_options(s, l->st[l->n]);
+		l->n++;
 	}
-	s->db = rocksdb_open_column_families(s->db_opts, s->dir, n, cfn, cfo, cfh, &rerr);
-	if (rerr) {
-		if (strstr(rerr, "lock") || strstr(rerr, "LOCK")) {
-			long pid = read_pid_file(s->dir);
-			bool self = strstr(rerr, "current process") != NULL;
-			log_error(MOD, "open %s: %s", s->dir, rerr);
-			free(rerr);
-			if (self)
-				rc = cerr_set(err, COL_ELOCKED,
-				              "data directory '%s' is already open in this process",
-				              s->dir);
-			else if (pid > 0)
-				rc = cerr_set(err, COL_ELOCKED,
-				              "data directory '%s' is in use by another colonnade "
-				              "process (pid %ld)",
-				              s->dir, pid);
-			else
-				rc = cerr_set(err, COL_ELOCKED,
-				              "data directory '%s' is in use by another colonnade "
-				              "process",
-				              s->dir);
-		} else {
-			rc = store_rocks_err(err, rerr, "open data directory", s->dir);
-		}
-		s->db = NULL;
-		goto fail;
-	}
-	s->cf_default = cfh[0];
-	s->cf_system = cfh[1];
-	s->cf_hints = cfh[2];
-	for (int i = 3; i < n; i++) {
+	return COL_OK;
+}
+
+static void cf_list_release(struct cf_list *l)
+{
+	for (int i = 0; i < l->n; i++)
+		rocksdb_options_destroy((rocksdb_options_t *)l->opt[i]);
+	if (l->names)
+		rocksdb_list_column_families_destroy(l->names, l->ncf);
+	free(l->name);
+	free(l->opt);
+	free(l->h);
+	free(l->st);
+}
+
+/* Why RocksDB would not open the directory (rerr, freed here): a lock names its holder. */
+static int open_failed(struct store *s, char *rerr, struct cerr *err)
+{
+	if (!strstr(rerr, "lock") && !strstr(rerr, "LOCK"))
+		return store_rocks_err(err, rerr, "open data directory", s->dir);
+	long pid = read_pid_file(s->dir);
+	bool self = strstr(rerr, "current process") != NULL;
+	log_error(MOD, "open %s: %s", s->dir, rerr);
+	free(rerr);
+	if (self)
+		return cerr_set(err, COL_ELOCKED,
+		                "data directory '%s' is already open in this process", s->dir);
+	if (pid > 0)
+		return cerr_set(
+		        err, COL_ELOCKED,
+		        "data directory '%s' is in use by another colonnade process (pid %ld)",
+		        s->dir, pid);
+	return cerr_set(err, COL_ELOCKED,
+	                "data directory '%s' is in use by another colonnade process", s->dir);
+}
+
+/* The opened handles into s: the fixed CFs, and a store_table per table CF. */
+static int adopt_handles(struct store *s, struct cf_list *l, struct cerr *err)
+{
+	s->cf_default = l->h[0];
+	s->cf_system = l->h[1];
+	s->cf_hints = l->h[2];
+	for (int i = CF_FIXED; i < l->n; i++) {
 		struct store_table *t = calloc(1, sizeof(*t));
 		if (!t) {
-			for (int k = i; k < n; k++)
-				rocksdb_column_family_handle_destroy(cfh[k]);
-			rc = cerr_set(err, COL_ENOMEM, "storage: out of memory");
-			goto fail;
+			for (int k = i; k < l->n; k++)
+				rocksdb_column_family_handle_destroy(l->h[k]);
+			return cerr_set(err, COL_ENOMEM, "storage: out of memory");
 		}
 		t->s = s;
-		parse_table_cf(cfn[i], t->id);
-		snprintf(t->cf_name, sizeof(t->cf_name), "%s", cfn[i]);
-		t->cf = cfh[i];
-		t->state = cfs[i];
+		parse_table_cf(l->name[i], t->id);
+		snprintf(t->cf_name, sizeof(t->cf_name), "%s", l->name[i]);
+		t->cf = l->h[i];
+		t->state = l->st[i];
 		t->next = s->tables;
 		s->tables = t;
 	}
+	return COL_OK;
+}
+
+int store_open(const struct store_options *o, struct store **out, struct cerr *err)
+{
+	if (!o || !o->data_dir || !*o->data_dir)
+		return cerr_set(err, COL_EINVAL, "storage: no data directory given");
+	if (o->sync != STORE_SYNC_PERIODIC && o->sync != STORE_SYNC_BATCH)
+		return cerr_set(err, COL_EINVAL, "storage: unknown sync policy %d", (int)o->sync);
+	if (o->sync == STORE_SYNC_PERIODIC && o->sync_period_ms == 0)
+		return cerr_set(err, COL_EINVAL, "storage: sync period must be > 0 ms");
+	if (mkdir_p(o->data_dir) != 0)
+		return cerr_set(err, COL_EIO, "storage: cannot create data directory '%s': %s",
+		                o->data_dir, strerror(errno));
+	struct store *s = store_alloc(o);
+	if (!s)
+		return cerr_set(err, COL_ENOMEM, "storage: out of memory");
+	struct cf_list l = {0};
+	int rc = cf_list_build(s, &l, err);
+	if (rc)
+		goto fail;
+	char *rerr = NULL;
+	s->db = rocksdb_open_column_families(s->db_opts, s->dir, l.n, l.name, l.opt, l.h, &rerr);
+	if (rerr) {
+		rc = open_failed(s, rerr, err);
+		s->db = NULL;
+		goto fail;
+	}
+	rc = adopt_handles(s, &l, err);
+	if (rc)
+		goto fail;
 	write_pid_file(s->dir);
 	if (o->sync == STORE_SYNC_PERIODIC) {
 		if (pthread_create(&s->syncer, NULL, syncer_main, s) != 0) {
@@ -715,23 +760,14 @@ int store_open(const struct store_options *o, struct store **out, struct cerr *e
 		}
 		s->syncer_started = true;
 	}
-	log_info(MOD, "opened %s: %d table column families, sync %s", s->dir, n - 3,
+	log_info(MOD, "opened %s: %d table column families, sync %s", s->dir, l.n - CF_FIXED,
 	         o->sync == STORE_SYNC_BATCH ? "batch" : "periodic");
-	goto done;
+	cf_list_release(&l);
+	*out = s;
+	return COL_OK;
 fail:
 	store_free_all(s);
-	s = NULL;
-done:
-	for (int i = 0; i < n; i++)
-		rocksdb_options_destroy((rocksdb_options_t *)cfo[i]);
-	if (names)
-		rocksdb_list_column_families_destroy(names, ncf);
-	free(cfn);
-	free(cfo);
-	free(cfh);
-	free(cfs);
-	if (s)
-		*out = s;
+	cf_list_release(&l);
 	return rc;
 }
 
@@ -878,8 +914,7 @@ static size_t prefix_successor(const void *prefix, size_t plen, uint8_t *out)
 }
 
 int store_kv_scan_after(struct store *s, enum store_kv_cf cf, const void *prefix, size_t plen,
-                        const void *after, size_t alen, store_kv_fn fn, void *ctx,
-                        struct cerr *err)
+                        const void *after, size_t alen, store_kv_fn fn, void *ctx, struct cerr *err)
 {
 	if (plen > STORE_KV_MAX_PREFIX)
 		return cerr_set(err, COL_EINVAL, "storage: key prefix of %zu bytes (max %d)", plen,
