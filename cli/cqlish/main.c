@@ -286,10 +286,18 @@ static void interactive(struct shell *sh)
 	g_matches = NULL;
 }
 
-int main(int argc, char **argv)
+/* What the command line asks for beyond the shell's own settings. */
+struct cqlish_args {
+	const char *execute, *file, *keyspace;
+	int color; /* -1: auto */
+};
+
+/* main() goes on after a step that returns this; any other value is the exit status. */
+#define GO_ON (-1)
+
+/* The defaults: $CQLISH_HOST, $CQLISH_PORT, cqlsh's consistency, paging and timeouts. */
+static int shell_defaults(struct shell *sh)
 {
-	setlocale(LC_CTYPE, "");
-	struct shell *sh = &g_sh;
 	memset(sh, 0, sizeof(*sh));
 	snprintf(sh->host, sizeof(sh->host), "%s",
 	         getenv("CQLISH_HOST") ? getenv("CQLISH_HOST") : "127.0.0.1");
@@ -305,60 +313,82 @@ int main(int argc, char **argv)
 	sh->page_size = CQLISH_DEFAULT_PAGE_SIZE;
 	sh->copts.connect_timeout_ms = 5000;
 	sh->copts.request_timeout_ms = 10000;
-	const char *execute = NULL, *file = NULL, *keyspace = NULL;
-	int color = -1; /* -1: auto */
-	int positional = 0;
+	return GO_ON;
+}
 
+/* An option that takes a value (argv[*i] is the option, argv[*i + 1] its
+ * value); GO_ON once applied, else the exit status. */
+static int value_option(struct shell *sh, struct cqlish_args *args, int argc, char **argv, int *i)
+{
+	const char *a = argv[*i];
+	if (*i + 1 >= argc) {
+		fprintf(stderr, "cqlish: option %s needs a value\n", a);
+		return 1;
+	}
+	const char *val = argv[++*i];
+	if (!strcmp(a, "-k") || !strcmp(a, "--keyspace")) {
+		args->keyspace = val;
+	} else if (!strcmp(a, "-e") || !strcmp(a, "--execute")) {
+		args->execute = val;
+	} else if (!strcmp(a, "-f") || !strcmp(a, "--file")) {
+		args->file = val;
+	} else if (!strcmp(a, "--consistency")) {
+		if (cql_consistency_parse(val, &sh->consistency) != COL_OK) {
+			fprintf(stderr,
+			        "cqlish: '%s' is not a consistency level (ANY, ONE, TWO, "
+			        "THREE, QUORUM, ALL, LOCAL_QUORUM, EACH_QUORUM, SERIAL, "
+			        "LOCAL_SERIAL, LOCAL_ONE)\n",
+			        val);
+			return 1;
+		}
+	} else { /* --connect-timeout, --request-timeout */
+		unsigned *dst = !strcmp(a, "--connect-timeout") ? &sh->copts.connect_timeout_ms
+		                                                : &sh->copts.request_timeout_ms;
+		if (parse_seconds(val, dst) != 0) {
+			fprintf(stderr, "cqlish: \"%s\" is not a valid timeout for %s\n", val, a);
+			return 1;
+		}
+	}
+	return GO_ON;
+}
+
+static bool takes_value(const char *a)
+{
+	static const char *const opts[] = {"-k",
+	                                   "--keyspace",
+	                                   "-e",
+	                                   "--execute",
+	                                   "-f",
+	                                   "--file",
+	                                   "--consistency",
+	                                   "--connect-timeout",
+	                                   "--request-timeout"};
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		if (!strcmp(a, opts[i]))
+			return true;
+	return false;
+}
+
+/* The command line, cqlsh's: [options] [host[:port] [port]].  GO_ON, or the
+ * exit status (0 after --help and --version). */
+static int parse_args(struct shell *sh, struct cqlish_args *args, int argc, char **argv)
+{
+	int positional = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		const char *val = NULL;
-#define NEED_VALUE()                                                                               \
-	do {                                                                                       \
-		if (i + 1 >= argc) {                                                               \
-			fprintf(stderr, "cqlish: option %s needs a value\n", a);                   \
-			return 1;                                                                  \
-		}                                                                                  \
-		val = argv[++i];                                                                   \
-	} while (0)
+		int rc = GO_ON;
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
 			usage(stdout);
 			return 0;
 		} else if (!strcmp(a, "--version")) {
 			printf("cqlish %s\n", COLONNADE_VERSION);
 			return 0;
-		} else if (!strcmp(a, "-k") || !strcmp(a, "--keyspace")) {
-			NEED_VALUE();
-			keyspace = val;
-		} else if (!strcmp(a, "-e") || !strcmp(a, "--execute")) {
-			NEED_VALUE();
-			execute = val;
-		} else if (!strcmp(a, "-f") || !strcmp(a, "--file")) {
-			NEED_VALUE();
-			file = val;
-		} else if (!strcmp(a, "--consistency")) {
-			NEED_VALUE();
-			if (cql_consistency_parse(val, &sh->consistency) != COL_OK) {
-				fprintf(stderr,
-				        "cqlish: '%s' is not a consistency level (ANY, ONE, TWO, "
-				        "THREE, QUORUM, ALL, LOCAL_QUORUM, EACH_QUORUM, SERIAL, "
-				        "LOCAL_SERIAL, LOCAL_ONE)\n",
-				        val);
-				return 1;
-			}
+		} else if (takes_value(a)) {
+			rc = value_option(sh, args, argc, argv, &i);
 		} else if (!strcmp(a, "-C") || !strcmp(a, "--color")) {
-			color = 1;
+			args->color = 1;
 		} else if (!strcmp(a, "--no-color")) {
-			color = 0;
-		} else if (!strcmp(a, "--connect-timeout") || !strcmp(a, "--request-timeout")) {
-			NEED_VALUE();
-			unsigned *dst = !strcmp(a, "--connect-timeout")
-			                        ? &sh->copts.connect_timeout_ms
-			                        : &sh->copts.request_timeout_ms;
-			if (parse_seconds(val, dst) != 0) {
-				fprintf(stderr, "cqlish: \"%s\" is not a valid timeout for %s\n",
-				        val, a);
-				return 1;
-			}
+			args->color = 0;
 		} else if (a[0] == '-' && a[1]) {
 			fprintf(stderr, "cqlish: unknown option %s (see cqlish --help)\n", a);
 			return 1;
@@ -378,85 +408,115 @@ int main(int argc, char **argv)
 			fprintf(stderr, "cqlish: unexpected argument '%s'\n", a);
 			return 1;
 		}
-#undef NEED_VALUE
+		if (rc != GO_ON)
+			return rc;
 	}
-	if (execute && file) {
+	if (args->execute && args->file) {
 		fprintf(stderr, "cqlish: -e and -f cannot be used together\n");
 		return 1;
 	}
+	return GO_ON;
+}
 
-	FILE *in = NULL;
-	if (file) {
-		in = fopen(file, "r");
-		if (!in) {
-			fprintf(stderr, "Can't open '%s': %s\n", file, strerror(errno));
+/* Opens -f's file into *in and settles the terminal-dependent settings. */
+static int shell_setup(struct shell *sh, const struct cqlish_args *args, FILE **in)
+{
+	if (args->file) {
+		*in = fopen(args->file, "r");
+		if (!*in) {
+			fprintf(stderr, "Can't open '%s': %s\n", args->file, strerror(errno));
 			return 1;
 		}
 	}
-	sh->tty = !execute && !file && isatty(STDIN_FILENO);
+	sh->tty = !args->execute && !args->file && isatty(STDIN_FILENO);
+	int color = args->color;
 	if (color < 0) {
 		const char *term = getenv("TERM");
-		color = !file && isatty(STDOUT_FILENO) && term && *term && strcmp(term, "dumb");
+		color = !args->file && isatty(STDOUT_FILENO) && term && *term &&
+		        strcmp(term, "dumb");
 	}
 	sh->color = color == 1;
 	sh->show_line_nums = !sh->tty;
-	sh->src_name = file ? file : "<stdin>";
+	sh->src_name = args->file ? args->file : "<stdin>";
 	sh->lineno = 1;
-	if (keyspace) {
-		sh->keyspace = strdup(keyspace);
+	if (args->keyspace) {
+		sh->keyspace = strdup(args->keyspace);
 		if (!sh->keyspace)
 			return 1;
 	}
+	return GO_ON;
+}
+
+/* -e: every statement of the text, the last without its ';' as cqlsh allows. */
+static void run_execute(struct shell *sh, const char *execute)
+{
+	struct cqlsplit sp;
+	cqlsplit_init(&sp);
+	char *stmt;
+	size_t end_line;
+	if (cqlsplit_feed(&sp, execute, strlen(execute)) != COL_OK) {
+		shell_printerr(sh, "statement larger than %u bytes", CQLSPLIT_MAX_PENDING);
+	} else {
+		while (!sh->stop && cqlsplit_next(&sp, &stmt, &end_line) == 1) {
+			shell_run(sh, stmt);
+			free(stmt);
+		}
+		char *rest = cqlsplit_take_rest(&sp, &end_line);
+		if (rest && !sh->stop)
+			shell_run(sh, rest);
+		free(rest);
+	}
+	cqlsplit_release(&sp);
+}
+
+/* cqlsh's greeting before an interactive session. */
+static void print_banner(const struct shell *sh)
+{
+	printf("Connected to %s%s%s at %s:%u\n", sh->color ? CQLFMT_BLUE : "",
+	       sh->cluster_name ? sh->cluster_name : "Unknown Cluster",
+	       sh->color ? CQLFMT_RESET : "", sh->host, sh->port);
+	printf("[cqlish %s | Cassandra %s | CQL spec %s | Native protocol v%d]\n",
+	       COLONNADE_VERSION, sh->release_version ? sh->release_version : "unknown",
+	       sh->cql_version ? sh->cql_version : "unknown", CQLPROTO_VERSION);
+	printf("Use HELP for help.\n");
+}
+
+int main(int argc, char **argv)
+{
+	setlocale(LC_CTYPE, "");
+	struct shell *sh = &g_sh;
+	struct cqlish_args args = {.color = -1};
+	FILE *in = NULL;
+	int rc = shell_defaults(sh);
+	if (rc == GO_ON)
+		rc = parse_args(sh, &args, argc, argv);
+	if (rc == GO_ON)
+		rc = shell_setup(sh, &args, &in);
+	if (rc != GO_ON)
+		return rc;
 	signal(SIGPIPE, SIG_IGN);
 
 	struct cerr err = {0};
 	if (!strcmp(sh->host, "auto") && net_own_address(sh->host, sizeof(sh->host), &err)) {
 		fprintf(stderr, "cqlish: host auto: %s\n", err.msg);
-		shell_release(sh);
-		if (in)
-			fclose(in);
-		return 1;
-	}
-	if (shell_connect(sh, &err) != COL_OK) {
+		rc = 1;
+	} else if (shell_connect(sh, &err) != COL_OK) {
 		fprintf(stderr, "Connection error: %s\n", err.msg);
+		rc = 1;
+	}
+	if (rc != GO_ON) {
 		shell_release(sh);
 		if (in)
 			fclose(in);
-		return 1;
+		return rc;
 	}
 	cqlsplit_init(&g_split);
-	if (execute) {
-		/* cqlsh appends the missing ';' to -e text. */
-		struct cqlsplit sp;
-		cqlsplit_init(&sp);
-		char *stmt;
-		size_t end_line;
-		if (cqlsplit_feed(&sp, execute, strlen(execute)) != COL_OK) {
-			shell_printerr(sh, "statement larger than %u bytes", CQLSPLIT_MAX_PENDING);
-		} else {
-			while (!sh->stop && cqlsplit_next(&sp, &stmt, &end_line) == 1) {
-				shell_run(sh, stmt);
-				free(stmt);
-			}
-			char *rest = cqlsplit_take_rest(&sp, &end_line);
-			if (rest && !sh->stop)
-				shell_run(sh, rest);
-			free(rest);
-		}
-		cqlsplit_release(&sp);
+	if (args.execute) {
+		run_execute(sh, args.execute);
 	} else if (in) {
-		shell_run_file(sh, in, file);
+		shell_run_file(sh, in, args.file);
 	} else if (sh->tty) {
-		struct buf host;
-		buf_init(&host);
-		printf("Connected to %s%s%s at %s:%u\n", sh->color ? CQLFMT_BLUE : "",
-		       sh->cluster_name ? sh->cluster_name : "Unknown Cluster",
-		       sh->color ? CQLFMT_RESET : "", sh->host, sh->port);
-		printf("[cqlish %s | Cassandra %s | CQL spec %s | Native protocol v%d]\n",
-		       COLONNADE_VERSION, sh->release_version ? sh->release_version : "unknown",
-		       sh->cql_version ? sh->cql_version : "unknown", CQLPROTO_VERSION);
-		printf("Use HELP for help.\n");
-		buf_release(&host);
+		print_banner(sh);
 		interactive(sh);
 	} else {
 		shell_run_file(sh, stdin, "<stdin>");

@@ -113,12 +113,170 @@ void cqlcomplete_free(char **list)
 /* Statements longer than this complete from their first tokens only. */
 #define MAX_TOKS 1024
 
+/* The statement being completed: its tokens before the word. */
+struct ctx {
+	const char *before;
+	size_t before_len;
+	const char *word;
+	const struct cqlcomplete_schema *sc;
+	const char *cur_ks; /* the session's keyspace, or NULL */
+	const struct cqltok *s;
+	size_t n;
+	bool upper; /* keywords in upper case (the word starts upper case, or is empty) */
+	struct cands *c;
+};
+
+static bool last_is(const struct ctx *x, const char *kw)
+{
+	return x->n && cqltok_is(x->before, &x->s[x->n - 1], kw);
+}
+
+static bool first_is(const struct ctx *x, const char *kw)
+{
+	return x->n && cqltok_is(x->before, &x->s[0], kw);
+}
+
+static bool is_punct(const struct ctx *x, const struct cqltok *t, char ch)
+{
+	return t->kind == CQLTOK_PUNCT && x->before[t->start] == ch;
+}
+
+/* Keyspaces, and the session keyspace's tables. */
+static void add_tables_anywhere(const struct ctx *x)
+{
+	add_names(x->c, x->sc, CQLCOMPLETE_KEYSPACES, NULL, NULL, x->word);
+	if (x->cur_ks)
+		add_names(x->c, x->sc, CQLCOMPLETE_TABLES, x->cur_ks, NULL, x->word);
+}
+
+/* Where a keyspace or table name goes (after "ks.", USE, FROM, INTO, ...)
+ * and the words of CREATE; false if the word is none of these. */
+static bool complete_name_or_create(const struct ctx *x)
+{
+	const struct cqltok *s = x->s;
+	size_t n = x->n;
+	/* "<keyspace>." right before the word: tables of that keyspace. */
+	if (n >= 2 && is_punct(x, &s[n - 1], '.') && s[n - 1].start + 1 == x->before_len &&
+	    (s[n - 2].kind == CQLTOK_WORD || s[n - 2].kind == CQLTOK_QNAME)) {
+		struct buf ks;
+		buf_init(&ks);
+		cqltok_name(x->before, &s[n - 2], &ks);
+		buf_put_u8(&ks, 0);
+		add_names(x->c, x->sc, CQLCOMPLETE_TABLES, (const char *)ks.data, NULL, x->word);
+		buf_release(&ks);
+		return true;
+	}
+	if (n == 0) {
+		add_list(x->c, start_words, x->word, x->upper);
+		return true;
+	}
+	bool create = first_is(x, "create");
+	if (last_is(x, "use") || (last_is(x, "keyspace") && !create)) {
+		add_names(x->c, x->sc, CQLCOMPLETE_KEYSPACES, NULL, NULL, x->word);
+		return true;
+	}
+	bool paren = false;
+	for (size_t i = 0; i < n; i++)
+		paren |= is_punct(x, &s[i], '(');
+	if (create && !paren && !last_is(x, "table") && !last_is(x, "keyspace")) {
+		add_list(x->c, create_words, x->word, x->upper);
+		return true;
+	}
+	if (last_is(x, "from") || last_is(x, "into") || last_is(x, "update") ||
+	    last_is(x, "truncate") || (last_is(x, "table") && !create)) {
+		add_tables_anywhere(x);
+		return true;
+	}
+	return false;
+}
+
+/* The argument of a one-word shell command (DESCRIBE, CONSISTENCY, SERIAL
+ * CONSISTENCY, EXPAND, PAGING, TRACING, SHOW, HELP); false if none. */
+static bool complete_shell_command(const struct ctx *x)
+{
+	if (x->n == 1 && (last_is(x, "describe") || last_is(x, "desc"))) {
+		add_list(x->c, describe_words, x->word, x->upper);
+		add_tables_anywhere(x);
+	} else if (x->n == 1 && last_is(x, "consistency")) {
+		add_list(x->c, levels, x->word, true);
+	} else if (x->n == 1 && last_is(x, "serial")) {
+		add(x->c, "CONSISTENCY", x->word, x->upper, true);
+	} else if (x->n == 2 && first_is(x, "serial") && last_is(x, "consistency")) {
+		add_list(x->c, serial_levels, x->word, true);
+	} else if (x->n == 1 &&
+	           (last_is(x, "expand") || last_is(x, "paging") || last_is(x, "tracing"))) {
+		add_list(x->c, on_off, x->word, x->upper);
+	} else if (x->n == 1 && last_is(x, "show")) {
+		add_list(x->c, show_words, x->word, x->upper);
+	} else if (x->n == 1 && (last_is(x, "help") || is_punct(x, &x->s[x->n - 1], '?'))) {
+		add_list(x->c, start_words, x->word, x->upper);
+	} else {
+		return false;
+	}
+	return true;
+}
+
+/* The columns of the first table named after FROM / UPDATE / INTO / TABLE. */
+static void complete_columns(const struct ctx *x)
+{
+	const struct cqltok *s = x->s;
+	struct buf ks, table;
+	buf_init(&ks);
+	buf_init(&table);
+	for (size_t i = 0; i + 1 < x->n; i++) {
+		if (!(cqltok_is(x->before, &s[i], "from") ||
+		      cqltok_is(x->before, &s[i], "update") ||
+		      cqltok_is(x->before, &s[i], "into") || cqltok_is(x->before, &s[i], "table")))
+			continue;
+		const struct cqltok *t1 = &s[i + 1];
+		if (t1->kind != CQLTOK_WORD && t1->kind != CQLTOK_QNAME)
+			continue;
+		if (i + 3 < x->n && is_punct(x, &s[i + 2], '.')) {
+			cqltok_name(x->before, t1, &ks);
+			cqltok_name(x->before, &s[i + 3], &table);
+		} else {
+			if (x->cur_ks)
+				buf_put_str(&ks, x->cur_ks);
+			cqltok_name(x->before, t1, &table);
+		}
+		buf_put_u8(&ks, 0);
+		buf_put_u8(&table, 0);
+		if (buf_ok(&ks) && buf_ok(&table) && ks.data[0])
+			add_names(x->c, x->sc, CQLCOMPLETE_COLUMNS, (const char *)ks.data,
+			          (const char *)table.data, x->word);
+		break;
+	}
+	buf_release(&ks);
+	buf_release(&table);
+}
+
+/* The candidates sorted, without duplicates, NULL-terminated; NULL (all
+ * freed) when there are none or memory ran out. */
+static char **cands_finish(struct cands *c)
+{
+	if (c->oom || c->n == 0) {
+		for (size_t i = 0; i < c->n; i++)
+			free(c->v[i]);
+		free(c->v);
+		return NULL;
+	}
+	qsort(c->v, c->n, sizeof(*c->v), cmp);
+	size_t k = 0;
+	for (size_t i = 0; i < c->n; i++) {
+		if (k && strcmp(c->v[k - 1], c->v[i]) == 0) {
+			free(c->v[i]);
+			continue;
+		}
+		c->v[k++] = c->v[i];
+	}
+	c->v[k] = NULL;
+	return c->v;
+}
+
 char **cqlcomplete(const char *before, size_t before_len, const char *word,
                    const struct cqlcomplete_schema *sc)
 {
 	struct cands c = {0};
-	bool upper = word[0] ? isupper((unsigned char)word[0]) != 0 : true;
-
 	/* Tokens of the statement before the word (only the last statement). */
 	size_t pos = 0, first_of_stmt = 0, total = 0;
 	struct cqltok all[MAX_TOKS];
@@ -131,134 +289,27 @@ char **cqlcomplete(const char *before, size_t before_len, const char *word,
 		if (t.kind == CQLTOK_PUNCT && before[t.start] == ';')
 			first_of_stmt = total;
 	}
-
-	const struct cqltok *s = all + first_of_stmt;
-	size_t n = total - first_of_stmt;
-	struct buf a, b;
-	buf_init(&a);
-	buf_init(&b);
-
-	/* "<keyspace>." right before the word: tables of that keyspace. */
-	if (n >= 2 && s[n - 1].kind == CQLTOK_PUNCT && before[s[n - 1].start] == '.' &&
-	    s[n - 1].start + 1 == before_len &&
-	    (s[n - 2].kind == CQLTOK_WORD || s[n - 2].kind == CQLTOK_QNAME)) {
-		cqltok_name(before, &s[n - 2], &a);
-		buf_put_u8(&a, 0);
-		add_names(&c, sc, CQLCOMPLETE_TABLES, (const char *)a.data, NULL, word);
-		goto done;
-	}
-	if (n == 0) {
-		add_list(&c, start_words, word, upper);
-		goto done;
-	}
-	const struct cqltok *last = &s[n - 1];
-	const char *cur = sc ? sc->current_keyspace : NULL;
-	if (cqltok_is(before, last, "use") ||
-	    (cqltok_is(before, last, "keyspace") && !cqltok_is(before, &s[0], "create"))) {
-		add_names(&c, sc, CQLCOMPLETE_KEYSPACES, NULL, NULL, word);
-		goto done;
-	}
-	bool create = cqltok_is(before, &s[0], "create"), paren = false;
-	for (size_t i = 0; i < n; i++)
-		paren |= s[i].kind == CQLTOK_PUNCT && before[s[i].start] == '(';
-	if (create && !paren && !cqltok_is(before, last, "table") &&
-	    !cqltok_is(before, last, "keyspace")) {
-		add_list(&c, create_words, word, upper);
-		goto done;
-	}
-	if (cqltok_is(before, last, "from") || cqltok_is(before, last, "into") ||
-	    cqltok_is(before, last, "update") || cqltok_is(before, last, "truncate") ||
-	    (cqltok_is(before, last, "table") && !cqltok_is(before, &s[0], "create"))) {
-		add_names(&c, sc, CQLCOMPLETE_KEYSPACES, NULL, NULL, word);
-		if (cur)
-			add_names(&c, sc, CQLCOMPLETE_TABLES, cur, NULL, word);
-		goto done;
-	}
-	if (n == 1 && (cqltok_is(before, last, "describe") || cqltok_is(before, last, "desc"))) {
-		add_list(&c, describe_words, word, upper);
-		add_names(&c, sc, CQLCOMPLETE_KEYSPACES, NULL, NULL, word);
-		if (cur)
-			add_names(&c, sc, CQLCOMPLETE_TABLES, cur, NULL, word);
-		goto done;
-	}
-	if (n == 1 && cqltok_is(before, last, "consistency")) {
-		add_list(&c, levels, word, true);
-		goto done;
-	}
-	if (n == 1 && cqltok_is(before, last, "serial")) {
-		add(&c, "CONSISTENCY", word, upper, true);
-		goto done;
-	}
-	if (n == 2 && cqltok_is(before, &s[0], "serial") &&
-	    cqltok_is(before, last, "consistency")) {
-		add_list(&c, serial_levels, word, true);
-		goto done;
-	}
-	if (n == 1 && (cqltok_is(before, last, "expand") || cqltok_is(before, last, "paging") ||
-	               cqltok_is(before, last, "tracing"))) {
-		add_list(&c, on_off, word, upper);
-		goto done;
-	}
-	if (n == 1 && cqltok_is(before, last, "show")) {
-		add_list(&c, show_words, word, upper);
-		goto done;
-	}
-	if (n == 1 && (cqltok_is(before, last, "help") ||
-	               (last->kind == CQLTOK_PUNCT && before[last->start] == '?'))) {
-		add_list(&c, start_words, word, upper);
-		goto done;
-	}
-	if (create) {
+	const struct ctx x = {
+	        .before = before,
+	        .before_len = before_len,
+	        .word = word,
+	        .sc = sc,
+	        .cur_ks = sc ? sc->current_keyspace : NULL,
+	        .s = all + first_of_stmt,
+	        .n = total - first_of_stmt,
+	        .upper = word[0] ? isupper((unsigned char)word[0]) != 0 : true,
+	        .c = &c,
+	};
+	if (complete_name_or_create(&x) || complete_shell_command(&x))
+		return cands_finish(&c);
+	if (first_is(&x, "create")) {
 		/* column definitions: types */
 		add_list(&c, type_words, word, false);
-		add(&c, "PRIMARY", word, upper, true);
-		add(&c, "KEY", word, upper, true);
-		goto done;
+		add(&c, "PRIMARY", word, x.upper, true);
+		add(&c, "KEY", word, x.upper, true);
+		return cands_finish(&c);
 	}
-	/* A table named anywhere after FROM / UPDATE / INTO / TABLE: its columns. */
-	for (size_t i = 0; i + 1 < n; i++) {
-		if (!(cqltok_is(before, &s[i], "from") || cqltok_is(before, &s[i], "update") ||
-		      cqltok_is(before, &s[i], "into") || cqltok_is(before, &s[i], "table")))
-			continue;
-		const struct cqltok *t1 = &s[i + 1];
-		if (t1->kind != CQLTOK_WORD && t1->kind != CQLTOK_QNAME)
-			continue;
-		buf_reset(&a);
-		buf_reset(&b);
-		if (i + 3 < n && s[i + 2].kind == CQLTOK_PUNCT && before[s[i + 2].start] == '.') {
-			cqltok_name(before, t1, &a);
-			cqltok_name(before, &s[i + 3], &b);
-		} else {
-			if (cur)
-				buf_put_str(&a, cur);
-			cqltok_name(before, t1, &b);
-		}
-		buf_put_u8(&a, 0);
-		buf_put_u8(&b, 0);
-		if (buf_ok(&a) && buf_ok(&b) && a.data[0])
-			add_names(&c, sc, CQLCOMPLETE_COLUMNS, (const char *)a.data,
-			          (const char *)b.data, word);
-		break;
-	}
-	add_list(&c, clause_words, word, upper);
-done:
-	buf_release(&a);
-	buf_release(&b);
-	if (c.oom || c.n == 0) {
-		for (size_t i = 0; i < c.n; i++)
-			free(c.v[i]);
-		free(c.v);
-		return NULL;
-	}
-	qsort(c.v, c.n, sizeof(*c.v), cmp);
-	size_t k = 0;
-	for (size_t i = 0; i < c.n; i++) {
-		if (k && strcmp(c.v[k - 1], c.v[i]) == 0) {
-			free(c.v[i]);
-			continue;
-		}
-		c.v[k++] = c.v[i];
-	}
-	c.v[k] = NULL;
-	return c.v;
+	complete_columns(&x);
+	add_list(&c, clause_words, word, x.upper);
+	return cands_finish(&c);
 }

@@ -179,126 +179,155 @@ static void put_colored(struct buf *out, const struct buf *text, const struct ce
 		buf_put_str(out, CQLFMT_RESET);
 }
 
+/* Every cell of a result as text: row 0 the column names, then the values;
+ * widths[j] the widest of column j. */
+struct grid {
+	struct buf text; /* cells index into text.data */
+	struct cell *cells;
+	size_t *widths;
+	uint32_t nc;
+	size_t ncells;
+};
+
+static int grid_fill(struct grid *g, const struct cqlresult *r, const struct cqlfmt_opts *o)
+{
+	uint32_t nc = g->nc;
+	/* Allocated up front: cells index into text.data even when all are empty. */
+	if (buf_reserve(&g->text, 256) != COL_OK)
+		return COL_ENOMEM;
+	g->ncells = (size_t)nc * (1 + (size_t)r->n_rows);
+	g->cells = calloc(g->ncells, sizeof(*g->cells));
+	g->widths = calloc(nc, sizeof(*g->widths));
+	if (!g->cells || !g->widths)
+		return COL_ENOMEM;
+	for (uint32_t j = 0; j < nc; j++) {
+		struct cell *c = &g->cells[j];
+		c->off = g->text.len;
+		buf_put_str(&g->text, r->meta.cols[j].name);
+		c->len = g->text.len - c->off;
+		c->width = cqlfmt_width((const char *)g->text.data + c->off, c->len);
+		c->color = name_color(o, j);
+		g->widths[j] = c->width;
+	}
+	for (uint32_t i = 0; i < r->n_rows; i++)
+		for (uint32_t j = 0; j < nc; j++) {
+			struct cell *c = &g->cells[(size_t)(i + 1) * nc + j];
+			const struct cql_slice *v = cqlresult_cell(r, i, j);
+			c->off = g->text.len;
+			cqlfmt_value(&g->text, r->meta.cols[j].type, v);
+			c->len = g->text.len - c->off;
+			c->width = cqlfmt_width((const char *)g->text.data + c->off, c->len);
+			c->color = value_color(r->meta.cols[j].type, v->len < 0);
+			if (c->width > g->widths[j])
+				g->widths[j] = c->width;
+		}
+	return buf_ok(&g->text) ? COL_OK : COL_ENOMEM;
+}
+
+static void grid_release(struct grid *g)
+{
+	free(g->cells);
+	free(g->widths);
+	buf_release(&g->text);
+}
+
+/* EXPAND ON: "@ Row N" and one "name | value" line per column. */
+static void put_expanded(struct buf *out, const struct grid *g, uint32_t n_rows,
+                         const struct cqlfmt_opts *o, uint64_t row_offset)
+{
+	uint32_t nc = g->nc;
+	size_t wn = 0, wv = 0;
+	for (uint32_t j = 0; j < nc; j++)
+		if (g->cells[j].width > wn)
+			wn = g->cells[j].width;
+	for (size_t k = nc; k < g->ncells; k++)
+		if (g->cells[k].width > wv)
+			wv = g->cells[k].width;
+	for (uint32_t i = 0; i < n_rows; i++) {
+		buf_printf(out, "@ Row %llu\n", (unsigned long long)(row_offset + i + 1));
+		buf_put_u8(out, '-');
+		for (size_t k = 0; k < wn; k++)
+			buf_put_u8(out, '-');
+		buf_put_str(out, "-+-");
+		for (size_t k = 0; k < wv; k++)
+			buf_put_u8(out, '-');
+		buf_put_str(out, "-\n");
+		for (uint32_t j = 0; j < nc; j++) {
+			buf_put_u8(out, ' ');
+			put_colored(out, &g->text, &g->cells[j], o->color);
+			pad(out, wn - g->cells[j].width);
+			buf_put_str(out, " | ");
+			put_colored(out, &g->text, &g->cells[(size_t)(i + 1) * nc + j], o->color);
+			buf_put_u8(out, '\n');
+		}
+		buf_put_u8(out, '\n');
+	}
+}
+
+/* The column names (right-trimmed) and the dashed rule under them. */
+static void put_header(struct buf *out, const struct grid *g, const struct cqlfmt_opts *o)
+{
+	size_t line_start = out->len;
+	buf_put_u8(out, ' ');
+	for (uint32_t j = 0; j < g->nc; j++) {
+		if (j)
+			buf_put_str(out, " | ");
+		put_colored(out, &g->text, &g->cells[j], o->color);
+		pad(out, g->widths[j] - g->cells[j].width);
+	}
+	/* header.rstrip() */
+	while (out->len > line_start && out->data[out->len - 1] == ' ')
+		out->len--;
+	buf_put_u8(out, '\n');
+	buf_put_u8(out, '-');
+	for (uint32_t j = 0; j < g->nc; j++) {
+		if (j)
+			buf_put_str(out, "-+-");
+		for (size_t k = 0; k < g->widths[j]; k++)
+			buf_put_u8(out, '-');
+	}
+	buf_put_str(out, "-\n");
+}
+
 void cqlfmt_rows(struct buf *out, const struct cqlresult *r, const struct cqlfmt_opts *o,
                  bool with_header, uint64_t row_offset)
 {
 	uint32_t nc = r->meta.n_cols;
 	if (nc == 0 || !r->meta.cols)
 		return;
-	struct buf text;
-	buf_init(&text);
-	/* Allocated up front: cells index into text.data even when all are empty. */
-	if (buf_reserve(&text, 256) != COL_OK) {
+	struct grid g = {.nc = nc};
+	buf_init(&g.text);
+	if (grid_fill(&g, r, o) != COL_OK) {
 		out->oom = true;
+		grid_release(&g);
 		return;
 	}
-	size_t ncells = (size_t)nc * (1 + (size_t)r->n_rows);
-	struct cell *cells = calloc(ncells, sizeof(*cells));
-	size_t *widths = calloc(nc, sizeof(*widths));
-	if (!cells || !widths) {
-		out->oom = true;
-		goto out;
-	}
-	/* Row 0 of cells: the names; then the values. */
-	for (uint32_t j = 0; j < nc; j++) {
-		struct cell *c = &cells[j];
-		c->off = text.len;
-		buf_put_str(&text, r->meta.cols[j].name);
-		c->len = text.len - c->off;
-		c->width = cqlfmt_width((const char *)text.data + c->off, c->len);
-		c->color = name_color(o, j);
-		widths[j] = c->width;
-	}
-	for (uint32_t i = 0; i < r->n_rows; i++)
-		for (uint32_t j = 0; j < nc; j++) {
-			struct cell *c = &cells[(size_t)(i + 1) * nc + j];
-			const struct cql_slice *v = cqlresult_cell(r, i, j);
-			c->off = text.len;
-			cqlfmt_value(&text, r->meta.cols[j].type, v);
-			c->len = text.len - c->off;
-			c->width = cqlfmt_width((const char *)text.data + c->off, c->len);
-			c->color = value_color(r->meta.cols[j].type, v->len < 0);
-			if (c->width > widths[j])
-				widths[j] = c->width;
-		}
-	if (!buf_ok(&text)) {
-		out->oom = true;
-		goto out;
-	}
-
 	if (o->expand && r->n_rows > 0) {
-		size_t wn = 0, wv = 0;
-		for (uint32_t j = 0; j < nc; j++)
-			if (cells[j].width > wn)
-				wn = cells[j].width;
-		for (size_t k = nc; k < ncells; k++)
-			if (cells[k].width > wv)
-				wv = cells[k].width;
-		for (uint32_t i = 0; i < r->n_rows; i++) {
-			buf_printf(out, "@ Row %llu\n", (unsigned long long)(row_offset + i + 1));
-			buf_put_u8(out, '-');
-			for (size_t k = 0; k < wn; k++)
-				buf_put_u8(out, '-');
-			buf_put_str(out, "-+-");
-			for (size_t k = 0; k < wv; k++)
-				buf_put_u8(out, '-');
-			buf_put_str(out, "-\n");
-			for (uint32_t j = 0; j < nc; j++) {
-				buf_put_u8(out, ' ');
-				put_colored(out, &text, &cells[j], o->color);
-				pad(out, wn - cells[j].width);
-				buf_put_str(out, " | ");
-				put_colored(out, &text, &cells[(size_t)(i + 1) * nc + j], o->color);
-				buf_put_u8(out, '\n');
-			}
-			buf_put_u8(out, '\n');
-		}
-		goto out;
+		put_expanded(out, &g, r->n_rows, o, row_offset);
+		grid_release(&g);
+		return;
 	}
-
-	if (with_header || r->n_rows == 0) {
-		size_t line_start = out->len;
-		buf_put_u8(out, ' ');
-		for (uint32_t j = 0; j < nc; j++) {
-			if (j)
-				buf_put_str(out, " | ");
-			put_colored(out, &text, &cells[j], o->color);
-			pad(out, widths[j] - cells[j].width);
-		}
-		/* header.rstrip() */
-		while (out->len > line_start && out->data[out->len - 1] == ' ')
-			out->len--;
-		buf_put_u8(out, '\n');
-		buf_put_u8(out, '-');
-		for (uint32_t j = 0; j < nc; j++) {
-			if (j)
-				buf_put_str(out, "-+-");
-			for (size_t k = 0; k < widths[j]; k++)
-				buf_put_u8(out, '-');
-		}
-		buf_put_str(out, "-\n");
-	}
+	if (with_header || r->n_rows == 0)
+		put_header(out, &g, o);
 	if (r->n_rows == 0) {
 		buf_put_u8(out, '\n');
-		goto out;
+		grid_release(&g);
+		return;
 	}
 	for (uint32_t i = 0; i < r->n_rows; i++) {
 		buf_put_u8(out, ' ');
 		for (uint32_t j = 0; j < nc; j++) {
-			const struct cell *c = &cells[(size_t)(i + 1) * nc + j];
+			const struct cell *c = &g.cells[(size_t)(i + 1) * nc + j];
 			if (j)
 				buf_put_str(out, " | ");
-			pad(out, widths[j] - c->width);
-			put_colored(out, &text, c, o->color);
+			pad(out, g.widths[j] - c->width);
+			put_colored(out, &g.text, c, o->color);
 		}
 		buf_put_u8(out, '\n');
 	}
 	if (o->tty)
 		buf_put_u8(out, '\n');
-out:
-	free(cells);
-	free(widths);
-	buf_release(&text);
+	grid_release(&g);
 }
 
 /* ---- errors -----------------------------------------------------------------------------------

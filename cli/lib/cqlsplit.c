@@ -285,6 +285,135 @@ static void statement_end(struct cqlsplit *s, size_t i)
 	s->end_line = s->base_line + s->newlines;
 }
 
+/* One character outside any literal or comment. */
+static void scan_normal(struct cqlsplit *s, size_t i, uint8_t c)
+{
+	if (isalnum(c) || c == '_') {
+		token_at(s, i);
+		if (s->word_start < 0)
+			s->word_start = (long)i;
+		return;
+	}
+	end_word(s, i);
+	if (c == '\n' && s->shell && s->stmt_start >= 0) {
+		statement_end(s, i);
+		return;
+	}
+	if (isspace(c))
+		return;
+	if (c == '\'') {
+		token_at(s, i);
+		s->state = SC_SQUOTE;
+	} else if (c == '"') {
+		token_at(s, i);
+		s->state = SC_DQUOTE;
+	} else if (c == '-') {
+		s->state = SC_DASH;
+	} else if (c == '/') {
+		s->state = SC_SLASH;
+	} else if (c == '$') {
+		s->state = SC_DOLLAR1;
+	} else if (c == ';' && (!s->batch || s->batch_done)) {
+		statement_end(s, i);
+	} else {
+		if (c == '?' && s->stmt_start < 0) {
+			s->stmt_start = (long)i;
+			word_done(s, i, i + 1); /* "?" is HELP */
+		}
+		token_at(s, i);
+		s->last_end = i + 1;
+	}
+}
+
+/* One character inside a '...', "..." or $$...$$ literal (or just after a
+ * quote that may be doubled); true if c must be read again in the new state. */
+static bool scan_literal(struct cqlsplit *s, size_t i, uint8_t c)
+{
+	switch (s->state) {
+	case SC_SQUOTE:
+	case SC_DQUOTE:
+		if (c == (s->state == SC_SQUOTE ? '\'' : '"'))
+			s->state = s->state == SC_SQUOTE ? SC_SQUOTE_END : SC_DQUOTE_END;
+		else if (c == '\n')
+			s->newlines++;
+		return false;
+	case SC_SQUOTE_END:
+	case SC_DQUOTE_END:
+		if (c == (s->state == SC_SQUOTE_END ? '\'' : '"')) {
+			s->state = s->state == SC_SQUOTE_END ? SC_SQUOTE : SC_DQUOTE;
+			return false;
+		}
+		s->state = SC_NORMAL;
+		s->last_end = i;
+		return true;
+	case SC_DOLLAR:
+		if (c == '$')
+			s->state = SC_DOLLAR_END;
+		else if (c == '\n')
+			s->newlines++;
+		return false;
+	default: /* SC_DOLLAR_END */
+		if (c == '$') {
+			s->state = SC_NORMAL;
+			s->last_end = i + 1;
+			return false;
+		}
+		s->state = SC_DOLLAR;
+		return true;
+	}
+}
+
+/* One character inside a comment, or after a '-', '/' or '$' that may open
+ * one (or a $$ literal); true if c must be read again in the new state. */
+static bool scan_comment(struct cqlsplit *s, size_t i, uint8_t c)
+{
+	switch (s->state) {
+	case SC_LINE_COMMENT:
+		if (c != '\n')
+			return false;
+		s->state = SC_NORMAL;
+		return true; /* the newline may end a shell command */
+	case SC_BLOCK_COMMENT:
+		if (c == '*')
+			s->state = SC_BLOCK_STAR;
+		else if (c == '\n')
+			s->newlines++;
+		return false;
+	case SC_BLOCK_STAR:
+		if (c == '/') {
+			s->state = SC_NORMAL;
+			return false;
+		}
+		if (c == '*')
+			return false;
+		s->state = SC_BLOCK_COMMENT;
+		return true;
+	case SC_DASH:
+	case SC_SLASH:
+		if (c == (s->state == SC_DASH ? '-' : '/')) {
+			s->state = SC_LINE_COMMENT;
+			return false;
+		}
+		if (s->state == SC_SLASH && c == '*') {
+			s->state = SC_BLOCK_COMMENT;
+			return false;
+		}
+		break;
+	default: /* SC_DOLLAR1 */
+		if (c == '$') {
+			token_at(s, i - 1);
+			s->state = SC_DOLLAR;
+			return false;
+		}
+		break;
+	}
+	/* the '-', '/' or '$' was a token of its own */
+	token_at(s, i - 1);
+	s->last_end = i;
+	s->state = SC_NORMAL;
+	return true;
+}
+
 /* Scan until a statement end or the end of the text. */
 static void scan(struct cqlsplit *s)
 {
@@ -293,121 +422,19 @@ static void scan(struct cqlsplit *s)
 	while (s->pos < n && !s->ended) {
 		size_t i = s->pos;
 		uint8_t c = t[i];
-		bool again = false; /* reprocess c in the new state */
+		bool again; /* reprocess c in the new state */
 		switch (s->state) {
 		case SC_NORMAL:
-			if (isalnum(c) || c == '_') {
-				token_at(s, i);
-				if (s->word_start < 0)
-					s->word_start = (long)i;
-				break;
-			}
-			end_word(s, i);
-			if (c == '\n' && s->shell && s->stmt_start >= 0) {
-				statement_end(s, i);
-				break;
-			}
-			if (isspace(c))
-				break;
-			if (c == '\'') {
-				token_at(s, i);
-				s->state = SC_SQUOTE;
-			} else if (c == '"') {
-				token_at(s, i);
-				s->state = SC_DQUOTE;
-			} else if (c == '-') {
-				s->state = SC_DASH;
-			} else if (c == '/') {
-				s->state = SC_SLASH;
-			} else if (c == '$') {
-				s->state = SC_DOLLAR1;
-			} else if (c == ';' && (!s->batch || s->batch_done)) {
-				statement_end(s, i);
-			} else {
-				if (c == '?' && s->stmt_start < 0) {
-					s->stmt_start = (long)i;
-					word_done(s, i, i + 1); /* "?" is HELP */
-				}
-				token_at(s, i);
-				s->last_end = i + 1;
-			}
+			scan_normal(s, i, c);
+			again = false;
 			break;
 		case SC_SQUOTE:
 		case SC_DQUOTE:
-			if (c == (s->state == SC_SQUOTE ? '\'' : '"'))
-				s->state = s->state == SC_SQUOTE ? SC_SQUOTE_END : SC_DQUOTE_END;
-			else if (c == '\n')
-				s->newlines++;
-			break;
 		case SC_SQUOTE_END:
 		case SC_DQUOTE_END:
-			if (c == (s->state == SC_SQUOTE_END ? '\'' : '"')) {
-				s->state = s->state == SC_SQUOTE_END ? SC_SQUOTE : SC_DQUOTE;
-			} else {
-				s->state = SC_NORMAL;
-				s->last_end = i;
-				again = true;
-			}
-			break;
 		case SC_DOLLAR:
-			if (c == '$')
-				s->state = SC_DOLLAR_END;
-			else if (c == '\n')
-				s->newlines++;
-			break;
-		case SC_DOLLAR_END:
-			if (c == '$') {
-				s->state = SC_NORMAL;
-				s->last_end = i + 1;
-			} else {
-				s->state = SC_DOLLAR;
-				again = true;
-			}
-			break;
-		case SC_LINE_COMMENT:
-			if (c == '\n') {
-				s->state = SC_NORMAL;
-				again = true; /* the newline may end a shell command */
-			}
-			break;
-		case SC_BLOCK_COMMENT:
-			if (c == '*')
-				s->state = SC_BLOCK_STAR;
-			else if (c == '\n')
-				s->newlines++;
-			break;
-		case SC_BLOCK_STAR:
-			if (c == '/')
-				s->state = SC_NORMAL;
-			else if (c != '*') {
-				s->state = SC_BLOCK_COMMENT;
-				again = true;
-			}
-			break;
-		case SC_DASH:
-		case SC_SLASH:
-			if (c == (s->state == SC_DASH ? '-' : '/')) {
-				s->state = SC_LINE_COMMENT;
-			} else if (s->state == SC_SLASH && c == '*') {
-				s->state = SC_BLOCK_COMMENT;
-			} else {
-				token_at(s, i - 1);
-				s->last_end = i;
-				s->state = SC_NORMAL;
-				again = true;
-			}
-			break;
-		case SC_DOLLAR1:
-			if (c == '$') {
-				token_at(s, i - 1);
-				s->state = SC_DOLLAR;
-			} else {
-				token_at(s, i - 1);
-				s->last_end = i;
-				s->state = SC_NORMAL;
-				again = true;
-			}
-			break;
+		case SC_DOLLAR_END: again = scan_literal(s, i, c); break;
+		default: again = scan_comment(s, i, c); break;
 		}
 		if (again)
 			continue;

@@ -233,4 +233,10 @@ Test(complete, contexts)
 	EXPECT_COMPLETE("SELECT 1; USE ", "sh", NULL, "shop");
 	EXPECT_COMPLETE("CREATE TABLE t (id ", "big", NULL, "bigint");
 	EXPECT_COMPLETE("", "zzz", NULL, "");
+	EXPECT_COMPLETE("HELP ", "SE", NULL, "SELECT SERIAL");
+	EXPECT_COMPLETE("? ", "SE", NULL, "SELECT SERIAL");
+	EXPECT_COMPLETE("SERIAL ", "c", NULL, "consistency");
+	EXPECT_COMPLETE("CREATE ", "T", NULL, "TABLE");
+	EXPECT_COMPLETE("TRUNCATE ", "o", "shop", "order_items orders");
+	EXPECT_COMPLETE("PAGING ", "O", NULL, "OFF ON");
 }
