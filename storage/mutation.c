@@ -223,55 +223,49 @@ static bool mpr_path(struct bufreader *r, struct op *op)
 	return mpr_bin(r, &op->path);
 }
 
+/*
+ * The fields after kind and ts, in wire order, for each op kind: ttl, the
+ * clustering prefix, the range's end (start_incl, end values, end_incl), the
+ * column (id and element path), the value.
+ */
+enum { F_TTL = 1, F_CK = 2, F_RANGE = 4, F_COL = 8, F_VALUE = 16 };
+static const uint8_t op_fields[] = {
+        [OP_MARKER] = F_TTL | F_CK,
+        [OP_CELL] = F_TTL | F_CK | F_COL | F_VALUE,
+        [OP_CELL_DEL] = F_CK | F_COL,
+        [OP_ROW_DEL] = F_CK,
+        [OP_PART_DEL] = 0,
+        [OP_RANGE_DEL] = F_CK | F_RANGE,
+};
+
+/* Length of an op's msgpack array. */
+static uint32_t op_arity(uint8_t f)
+{
+	return 2 + !!(f & F_TTL) + !!(f & F_CK) + 3 * !!(f & F_RANGE) + 2 * !!(f & F_COL) +
+	       !!(f & F_VALUE);
+}
+
 static void op_write(struct buf *b, const struct op *op)
 {
-	switch (op->kind) {
-	case OP_MARKER:
-		mp_array(b, 4);
-		mp_int(b, op->kind);
-		mp_int(b, op->ts);
+	uint8_t f = op_fields[op->kind];
+	mp_array(b, op_arity(f));
+	mp_int(b, op->kind);
+	mp_int(b, op->ts);
+	if (f & F_TTL)
 		mp_int(b, op->ttl);
+	if (f & F_CK)
 		mp_values(b, op->ck, op->n_ck);
-		break;
-	case OP_CELL:
-		mp_array(b, 7);
-		mp_int(b, op->kind);
-		mp_int(b, op->ts);
-		mp_int(b, op->ttl);
-		mp_values(b, op->ck, op->n_ck);
-		mp_int(b, op->col);
-		mp_path(b, op);
-		mp_bin(b, op->value.p, op->value.len);
-		break;
-	case OP_CELL_DEL:
-		mp_array(b, 5);
-		mp_int(b, op->kind);
-		mp_int(b, op->ts);
-		mp_values(b, op->ck, op->n_ck);
-		mp_int(b, op->col);
-		mp_path(b, op);
-		break;
-	case OP_ROW_DEL:
-		mp_array(b, 3);
-		mp_int(b, op->kind);
-		mp_int(b, op->ts);
-		mp_values(b, op->ck, op->n_ck);
-		break;
-	case OP_PART_DEL:
-		mp_array(b, 2);
-		mp_int(b, op->kind);
-		mp_int(b, op->ts);
-		break;
-	case OP_RANGE_DEL:
-		mp_array(b, 6);
-		mp_int(b, op->kind);
-		mp_int(b, op->ts);
-		mp_values(b, op->ck, op->n_ck);
+	if (f & F_RANGE) {
 		mp_bool(b, op->start_incl);
 		mp_values(b, op->end, op->n_end);
 		mp_bool(b, op->end_incl);
-		break;
 	}
+	if (f & F_COL) {
+		mp_int(b, op->col);
+		mp_path(b, op);
+	}
+	if (f & F_VALUE)
+		mp_bin(b, op->value.p, op->value.len);
 }
 
 static bool op_read(struct bufreader *r, struct op *op)
@@ -285,38 +279,28 @@ static bool op_read(struct bufreader *r, struct op *op)
 	op->n_end = 0;
 	if (!mpr_array(r, &n) || n < 2 || !mpr_int(r, &kind) || !mpr_int(r, &ts))
 		return false;
+	if (kind < OP_MARKER || kind > OP_RANGE_DEL || n != op_arity(op_fields[kind]))
+		return false;
+	uint8_t f = op_fields[kind];
 	op->kind = (int)kind;
 	op->ts = ts;
-	switch (kind) {
-	case OP_MARKER:
-		if (n != 4 || !mpr_int(r, &v) || v < 0 || v > STORE_MAX_TTL)
+	if (f & F_TTL) {
+		if (!mpr_int(r, &v) || v < 0 || v > STORE_MAX_TTL)
 			return false;
 		op->ttl = (int32_t)v;
-		return mpr_values(r, op->ck, STORE_MAX_CK_COLS, &op->n_ck);
-	case OP_CELL:
-		if (n != 7 || !mpr_int(r, &v) || v < 0 || v > STORE_MAX_TTL)
-			return false;
-		op->ttl = (int32_t)v;
-		if (!mpr_values(r, op->ck, STORE_MAX_CK_COLS, &op->n_ck) || !mpr_int(r, &v) ||
-		    v < 0 || v > UINT32_MAX)
-			return false;
-		op->col = (uint32_t)v;
-		return mpr_path(r, op) && mpr_bin(r, &op->value);
-	case OP_CELL_DEL:
-		if (n != 5 || !mpr_values(r, op->ck, STORE_MAX_CK_COLS, &op->n_ck) ||
-		    !mpr_int(r, &v) || v < 0 || v > UINT32_MAX)
-			return false;
-		op->col = (uint32_t)v;
-		return mpr_path(r, op);
-	case OP_ROW_DEL: return n == 3 && mpr_values(r, op->ck, STORE_MAX_CK_COLS, &op->n_ck);
-	case OP_PART_DEL: return n == 2;
-	case OP_RANGE_DEL:
-		return n == 6 && mpr_values(r, op->ck, STORE_MAX_CK_COLS, &op->n_ck) &&
-		       mpr_bool(r, &op->start_incl) &&
-		       mpr_values(r, op->end, STORE_MAX_CK_COLS, &op->n_end) &&
-		       mpr_bool(r, &op->end_incl);
-	default: return false;
 	}
+	if ((f & F_CK) && !mpr_values(r, op->ck, STORE_MAX_CK_COLS, &op->n_ck))
+		return false;
+	if ((f & F_RANGE) &&
+	    !(mpr_bool(r, &op->start_incl) &&
+	      mpr_values(r, op->end, STORE_MAX_CK_COLS, &op->n_end) && mpr_bool(r, &op->end_incl)))
+		return false;
+	if (f & F_COL) {
+		if (!mpr_int(r, &v) || v < 0 || v > UINT32_MAX || !mpr_path(r, op))
+			return false;
+		op->col = (uint32_t)v;
+	}
+	return !(f & F_VALUE) || mpr_bin(r, &op->value);
 }
 
 /* ---- validation ----------------------------------------------------------------------------- */

@@ -581,12 +581,8 @@ static int read_partition(struct rctx *r, const uint8_t *p, size_t plen,
 	if (!rc && !r->stop && (!r->limit || r->emitted < r->limit))
 		rc = row_finish(r, err);
 	r->in_row = false;
-	if (!rc) {
-		char *rerr = NULL;
-		rocksdb_iter_get_error(it, &rerr);
-		if (rerr)
-			rc = store_rocks_err(err, rerr, "read", r->t->cf_name);
-	}
+	if (!rc)
+		rc = store_iter_error(it, err, "read", r->t->cf_name);
 out:
 	buf_release(&lo);
 	buf_release(&hi);
@@ -744,12 +740,8 @@ int store_scan(struct store_table *t, int64_t start, int64_t end,
 				break;
 			seek_past_partition(r.it, &tmp, cur.data, cur.len);
 		}
-		if (!rc) {
-			char *rerr = NULL;
-			rocksdb_iter_get_error(r.it, &rerr);
-			if (rerr)
-				rc = store_rocks_err(err, rerr, "scan", t->cf_name);
-		}
+		if (!rc)
+			rc = store_iter_error(r.it, err, "scan", t->cf_name);
 		if (limit && r.emitted >= limit)
 			break;
 	}
@@ -785,10 +777,7 @@ int store_scan_raw(struct store_table *t, int64_t start, int64_t end, store_kv_f
 				break;
 		}
 	}
-	char *rerr = NULL;
-	rocksdb_iter_get_error(it, &rerr);
+	int erc = store_iter_error(it, err, "scan", t->cf_name);
 	rocksdb_iter_destroy(it);
-	if (rerr)
-		return store_rocks_err(err, rerr, "scan", t->cf_name);
-	return rc;
+	return erc ? erc : rc;
 }

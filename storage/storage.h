@@ -161,16 +161,17 @@ int store_kv_delete(struct store *s, enum store_kv_cf cf, const void *key, size_
 /* Value of key appended to out; COL_ENOTFOUND (no message needed) if absent. */
 int store_kv_get(struct store *s, enum store_kv_cf cf, const void *key, size_t klen,
                  struct buf *out, struct cerr *err);
+/* Longest prefix the store_kv_scan* and store_kv_delete_prefix calls take. */
+#define STORE_KV_MAX_PREFIX 64
 /*
- * Call fn for each key starting with prefix, in key order, until fn returns
- * non-zero (which is then returned).  Pointers are valid during the call.
+ * Call fn for each key starting with prefix (at most STORE_KV_MAX_PREFIX
+ * bytes), in key order, until fn returns non-zero (which is then returned).
+ * Pointers are valid during the call.
  */
 typedef int (*store_kv_fn)(void *ctx, const void *key, size_t klen, const void *val, size_t vlen);
 int store_kv_scan(struct store *s, enum store_kv_cf cf, const void *prefix, size_t plen,
                   store_kv_fn fn, void *ctx, struct cerr *err);
 
-/* Longest prefix store_kv_scan_after / store_kv_delete_prefix take. */
-#define STORE_KV_MAX_PREFIX 64
 /*
  * store_kv_scan, starting strictly after the key `after` (NULL: at the
  * prefix).  Keys past the prefix are never visited, deleted ones included, so

@@ -120,6 +120,8 @@ static inline const struct tdesc *table_tdesc(const struct store_table *t)
 
 /* Translate and free a RocksDB error: COL_EIO with context. */
 int store_rocks_err(struct cerr *err, char *rerr, const char *what, const char *name);
+/* An iterator's error after its loop: 0, or store_rocks_err's code ("<what> <name>"). */
+int store_iter_error(rocksdb_iterator_t *it, struct cerr *err, const char *what, const char *name);
 
 /* ---- codec ---------------------------------------------------------------------------------- */
 

@@ -50,6 +50,13 @@ int store_rocks_err(struct cerr *err, char *rerr, const char *what, const char *
 	return rc;
 }
 
+int store_iter_error(rocksdb_iterator_t *it, struct cerr *err, const char *what, const char *name)
+{
+	char *rerr = NULL;
+	rocksdb_iter_get_error(it, &rerr);
+	return rerr ? store_rocks_err(err, rerr, what, name) : 0;
+}
+
 /* ---- merge operator ------------------------------------------------------------------------- */
 
 static char *merge_pick(const char *existing, size_t existing_len, const char *const *ops,
@@ -882,24 +889,7 @@ int store_kv_get(struct store *s, enum store_kv_cf cf, const void *key, size_t k
 int store_kv_scan(struct store *s, enum store_kv_cf cf, const void *prefix, size_t plen,
                   store_kv_fn fn, void *ctx, struct cerr *err)
 {
-	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(s->db, s->ro, kv_cf(s, cf));
-	int rc = 0;
-	for (rocksdb_iter_seek(it, prefix, plen); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
-		size_t kl, vl;
-		const char *k = rocksdb_iter_key(it, &kl);
-		if (kl < plen || (plen && memcmp(k, prefix, plen) != 0))
-			break;
-		const char *v = rocksdb_iter_value(it, &vl);
-		rc = fn(ctx, k, kl, v, vl);
-		if (rc)
-			break;
-	}
-	char *rerr = NULL;
-	rocksdb_iter_get_error(it, &rerr);
-	rocksdb_iter_destroy(it);
-	if (rerr)
-		return store_rocks_err(err, rerr, "scan", kv_name(cf));
-	return rc;
+	return store_kv_scan_after(s, cf, prefix, plen, NULL, 0, fn, ctx, err);
 }
 
 /* The smallest key greater than every key with this prefix: 0 bytes when none exists. */
@@ -945,13 +935,10 @@ int store_kv_scan_after(struct store *s, enum store_kv_cf cf, const void *prefix
 		if (rc)
 			break;
 	}
-	char *rerr = NULL;
-	rocksdb_iter_get_error(it, &rerr);
+	int erc = store_iter_error(it, err, "scan", kv_name(cf));
 	rocksdb_iter_destroy(it);
 	rocksdb_readoptions_destroy(ro);
-	if (rerr)
-		return store_rocks_err(err, rerr, "scan", kv_name(cf));
-	return rc;
+	return erc ? erc : rc;
 }
 
 int store_kv_delete_prefix(struct store *s, enum store_kv_cf cf, const void *prefix, size_t plen,
