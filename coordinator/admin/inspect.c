@@ -425,7 +425,8 @@ static bool tomb_value(const uint8_t *v, size_t vl, int64_t *ts, int64_t *ldt)
 	return true;
 }
 
-/* One clustering bound: components then 0x00 / 0xFF. */
+/* One clustering bound: components then 0x00 / 0xFF.  0, or COL_ECORRUPT when it does not decode.
+ */
 static int put_bound(struct rawpass *rp, struct bufreader *br, bool start)
 {
 	const struct schema_table *t = rp->t;
@@ -434,7 +435,7 @@ static int put_bound(struct rawpass *rp, struct bufreader *br, bool start)
 	jw_arr(&rp->w);
 	for (uint32_t i = 0;; i++) {
 		if (!bufreader_left(br))
-			return -1;
+			return COL_ECORRUPT; /* no terminator */
 		uint8_t b = br->p[br->pos];
 		if (b == 0x00 || b == 0xFF) {
 			bufreader_u8(br);
@@ -445,11 +446,11 @@ static int put_bound(struct rawpass *rp, struct bufreader *br, bool start)
 			return 0;
 		}
 		if (i >= t->n_ck)
-			return -1;
+			return COL_ECORRUPT; /* more components than the table has */
 		const struct schema_column *c = &t->cols[t->n_pk + i];
 		rp->comp.len = 0;
 		if (cqltype_decode_ordered(c->type, br, c->desc, &rp->comp, NULL))
-			return -1;
+			return COL_ECORRUPT;
 		put_formatted(&rp->w, &rp->tmp, c->type, rp->comp.data, rp->comp.len);
 	}
 }
