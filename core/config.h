@@ -93,7 +93,7 @@ struct config {
 	char *dc;
 	char *rack;
 
-	int io_threads; /* 0 = one per core; the node runs one loop for now */
+	int io_threads; /* 0 = one per core; reserved: a node runs one loop (docs/ARCHITECTURE.md) */
 	enum log_level log_level;
 	int64_t native_transport_max_frame_size; /* bytes */
 	int native_transport_max_concurrent_connections;

@@ -237,7 +237,7 @@ struct cqlresult *shell_select(struct shell *sh, const char *cql, bool report)
 	return r;
 }
 
-/* ---- multi-DC consistency warning (issue 5) -------------------------------------------------- */
+/* ---- multi-DC consistency warning ------------------------------------------------------------ */
 
 /*
  * Datacenters a keyspace replicates to (NetworkTopologyStrategy options other

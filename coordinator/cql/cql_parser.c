@@ -86,7 +86,7 @@ static int parse_statement_inner(struct parser *p, struct cql_stmt **out, bool i
 		return cqlp_oom(p);
 	st->text = txt;
 	st->text_len = end - start;
-	st->n_binds = p->binds.n; /* for now: the running total; fixed up by the caller */
+	st->n_binds = p->binds.n; /* the running total so far; the caller fixes it up */
 	*out = st;
 	return 0;
 }

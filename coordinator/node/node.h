@@ -2,8 +2,8 @@
  * node.h — one Colonnade node: everything `colonnade server` runs.
  *
  * A struct node owns, for the life of the process, every piece of a running
- * node and wires them together (ARCHITECTURE.md "no global mutable state
- * outside a node struct"):
+ * node and wires them together; no module keeps global mutable state, so
+ * everything a node has is reachable from here (docs/ARCHITECTURE.md):
  *
  *   config       the effective configuration (a copy the node owns)
  *   loop         one libev loop: internode messaging, gossip, CQL server and

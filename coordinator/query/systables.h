@@ -61,7 +61,7 @@ struct cluster_view {
 	void (*peers)(void *ctx, cluster_node_emit_fn emit, void *ectx);
 };
 
-/* What Cassandra version we claim (CQL-PROTOCOL.md §10: 3.11.x keeps drivers on v4). */
+/* What Cassandra version we claim: drivers seeing 3.11.x stay on protocol v4 (4.x would make them try v5). */
 #define SYSTABLES_RELEASE_VERSION "3.11.10"
 #define SYSTABLES_CQL_VERSION     "3.4.4"
 #define SYSTABLES_PARTITIONER     "org.apache.cassandra.dht.Murmur3Partitioner"

@@ -250,7 +250,7 @@ static void conn_fatal(struct cqlconn *cc, int16_t stream, const char *msg, bool
 {
 	if (cc->closing)
 		return;
-	/* Drivers probe newer versions first and step down (CQL-PROTOCOL.md §2): a
+	/* Drivers probe newer protocol versions first and step down on this error: a
 	 * version refusal is routine, worth a debug line only. */
 	if (expected)
 		log_debug(MOD, "%s: %s", cc->nc ? net_conn_peer_str(cc->nc) : "?", msg);

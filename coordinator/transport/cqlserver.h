@@ -7,7 +7,7 @@
  *   UNINITIALIZED --STARTUP--> READY        (OPTIONS allowed in both states)
  *   any state, any fatal error --> CLOSING  (error frame flushed, then closed)
  *
- * Version negotiation (docs/CQL-SERVER.md, shared/CQL-PROTOCOL.md §2): a frame
+ * Version negotiation (docs/CQL-SERVER.md): a frame
  * whose version byte is not 0x04 gets ERROR 0x000A "Invalid or unsupported
  * protocol version (N); supported versions are (4/v4)" in a 0x84 frame on the
  * same stream, and the connection is closed; its body is never parsed.

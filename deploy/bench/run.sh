@@ -10,7 +10,7 @@
 #    with 16 requests in flight per connection, a single client at idle, and
 #    open-loop runs at 50 % of the measured QUORUM peaks for p99 (the way the
 #    ScyllaDB/Cassandra comparisons report latency).
-# 3. Runs the anchors on the same machine (docs/PERFORMANCE-ANCHORS): RocksDB
+# 3. Runs the anchors on the same machine (docs/BENCHMARKS.md, Goals): RocksDB
 #    db_bench (rocksdb-tools), redis-benchmark against redis-server, and a
 #    3-member etcd cluster driven by wrk through its JSON gateway — same value
 #    size and client count.
@@ -381,7 +381,7 @@ lines.append(f"Run {started}, commit {commit}, {secs} s per run, 100-byte values
              f"load generator). Produced by `deploy/bench/run.sh`; rerun it to replace this "
              f"section. Load average when it started: {loadavg} (2 vCPUs; other work on the "
              f"machine lowers every figure, anchors included). Goal column: floor / "
-             f"**target** from PERFORMANCE-ANCHORS §4.")
+             f"**target** from [Goals](#goals).")
 lines.append("")
 lines.append("| run | conns × in flight | loop | ops/s | p50 ms | p99 ms | p99.9 ms | max ms | errors | node CPU s (sum) | node RSS peak MiB (max) | goal |")
 lines.append("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")

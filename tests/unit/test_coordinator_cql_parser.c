@@ -172,7 +172,7 @@ Test(cql_parser, select_distinct_json_and_unreserved_column_names)
 
 Test(cql_parser, driver_queries_parse)
 {
-	/* what the Python and Node drivers send at connect time (CQL-PROTOCOL.md §10) */
+	/* what the Python and Node drivers send at connect time */
 	static const char *q[] = {
 	        "SELECT * FROM system.peers_v2",
 	        "SELECT * FROM system.local WHERE key='local'",
