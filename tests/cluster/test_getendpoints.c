@@ -9,9 +9,7 @@
  * goes to node i % 3 + 1), through /v1/endpoints for all keys and through the
  * `colonnade getendpoints` program for a sample.
  */
-#include "cli/lib/admin_client.h"
-#include "cli/lib/cqlclient.h"
-#include "tests/cluster/harness/cluster.h"
+#include "tests/cluster/harness/cluster_test.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -19,46 +17,14 @@
 #include <string.h>
 
 #define N_KEYS    1000
-#define START_MS  30000
 #define CLI_EVERY 50 /* every 50th key also through the colonnade program */
 
 static struct cluster *c;
 
-#define CL_ASSERT(cond, ...)                                                                       \
-	do {                                                                                       \
-		bool ok_ = (cond);                                                                 \
-		if (!ok_ && c)                                                                     \
-			cluster_mark_failed(c);                                                    \
-		cr_assert(ok_, __VA_ARGS__);                                                       \
-	} while (0)
-
-static void fini(void)
-{
-	cluster_free(c);
-	c = NULL;
-}
-
 /* Run one statement on node k; assert it succeeded. */
 static void cql_on(int k, const char *stmt)
 {
-	struct cqlconn_opts o = {.bind_host = c->client_addr, .request_timeout_ms = 20000};
-	struct cqlclient *cl = NULL;
-	struct cerr e = {0};
-	CL_ASSERT(cqlclient_connect(c->nodes[k].addr, 9042, &o, &cl, &e) == 0, "node %d: %s", k,
-	          e.msg);
-	struct cql_qparams p;
-	cql_qparams_init(&p);
-	struct cqlresult *r = NULL;
-	int rc = cqlclient_query(cl, stmt, &p, &r, &e);
-	bool ok = rc == 0 && r->kind != CQLRES_ERROR;
-	char why[600];
-	snprintf(why, sizeof(why), "%.500s",
-	         rc                        ? e.msg
-	         : r->kind == CQLRES_ERROR ? r->error.message
-	                                   : "");
-	cqlresult_free(r);
-	cqlclient_free(cl);
-	CL_ASSERT(ok, "node %d: %s: %s", k, stmt, why);
+	cluster_test_ok(c, cluster_test_conn(c, k), CL_ONE, stmt);
 }
 
 /* The source directory of this file (CMake compiles it by absolute path). */
@@ -131,15 +97,12 @@ static int cli_replicas(int k, const char *ks, const char *key, char *out, size_
 	return 0;
 }
 
-Test(getendpoints, equals_python_driver_replicas, .fini = fini, .timeout = 600)
+Test(getendpoints, equals_python_driver_replicas, .fini = cluster_test_fini, .timeout = 600)
 {
 	if (system("/usr/bin/python3 -c 'import cassandra' 2>/dev/null") != 0)
 		cr_assert_fail("python3-cassandra is not installed (deploy/install-deps.sh)");
 	struct cluster_opts o = {.n = 3, .gossip_interval_ms = 50, .dcs = {"dc1", "dc1", "dc2"}};
-	cr_assert(cluster_new(&o, &c) == 0, "cannot start the cluster");
-	for (int k = 1; k <= 3; k++)
-		CL_ASSERT(cluster_wait_admin(c, k, START_MS) >= 0, "node %d did not start", k);
-	CL_ASSERT(cluster_wait_all_up(c, START_MS) >= 0, "not every node sees every node UN");
+	c = cluster_test_start(&o, true);
 
 	/* DDL on node 1 only: schema propagates (a DDL answers once all live nodes agree). */
 	cql_on(1, "CREATE KEYSPACE ge_simple WITH replication = "
@@ -151,8 +114,9 @@ Test(getendpoints, equals_python_driver_replicas, .fini = fini, .timeout = 600)
 	for (int k = 2; k <= 3; k++) {
 		struct json *j =
 		        cluster_admin(c, k, "/v1/endpoints?keyspace=ge_nts&table=t&key=1:x");
-		CL_ASSERT(j && json_len(json_get(j, "endpoints")) == 2,
-		          "node %d does not know ge_nts.t after the DDL on node 1 answered", k);
+		CLUSTER_ASSERT(c, j && json_len(json_get(j, "endpoints")) == 2,
+		               "node %d does not know ge_nts.t after the DDL on node 1 answered",
+		               k);
 		json_free(j);
 	}
 
@@ -161,7 +125,7 @@ Test(getendpoints, equals_python_driver_replicas, .fini = fini, .timeout = 600)
 	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s/py/replicas.py %s %d", dir,
 	         c->nodes[1].addr, N_KEYS);
 	FILE *f = popen(cmd, "r");
-	CL_ASSERT(f != NULL, "cannot run %s", cmd);
+	CLUSTER_ASSERT(c, f != NULL, "cannot run %s", cmd);
 	char line[1024];
 	int compared = 0, via_cli = 0, mismatches = 0, line_no = 0;
 	while (fgets(line, sizeof(line), f)) {
@@ -176,8 +140,8 @@ Test(getendpoints, equals_python_driver_replicas, .fini = fini, .timeout = 600)
 		int k = line_no++ / 2 % 3 + 1;
 		char got[512];
 		long long token = 0;
-		CL_ASSERT(node_replicas(k, ks, key, got, sizeof(got), &token) == 0,
-		          "node %d: no answer for %s %s", k, ks, key);
+		CLUSTER_ASSERT(c, node_replicas(k, ks, key, got, sizeof(got), &token) == 0,
+		               "node %d: no answer for %s %s", k, ks, key);
 		if (strcmp(got, want) != 0 || token != drv_token) {
 			if (mismatches++ < 10)
 				fprintf(stderr,
@@ -188,8 +152,8 @@ Test(getendpoints, equals_python_driver_replicas, .fini = fini, .timeout = 600)
 		compared++;
 		if (line_no % CLI_EVERY == 0) {
 			char cli[512];
-			CL_ASSERT(cli_replicas(k, ks, key, cli, sizeof(cli)) == 0,
-			          "colonnade getendpoints failed");
+			CLUSTER_ASSERT(c, cli_replicas(k, ks, key, cli, sizeof(cli)) == 0,
+			               "colonnade getendpoints failed");
 			if (strcmp(cli, want) != 0 && mismatches++ < 10)
 				fprintf(stderr,
 				        "colonnade getendpoints %s t %s -h node%d: %s, driver %s\n",
@@ -204,7 +168,10 @@ Test(getendpoints, equals_python_driver_replicas, .fini = fini, .timeout = 600)
 	        "getendpoints: compared %d keys (%d through the colonnade program), %d "
 	        "mismatches\n",
 	        compared, via_cli, mismatches);
-	CL_ASSERT(st == 0, "replicas.py failed (status %d): the driver's routing or metadata", st);
-	CL_ASSERT(compared == 2 * N_KEYS, "compared %d keys, want %d", compared, 2 * N_KEYS);
-	CL_ASSERT(mismatches == 0, "%d keys where a node and the driver disagree", mismatches);
+	CLUSTER_ASSERT(c, st == 0,
+	               "replicas.py failed (status %d): the driver's routing or metadata", st);
+	CLUSTER_ASSERT(c, compared == 2 * N_KEYS, "compared %d keys, want %d", compared,
+	               2 * N_KEYS);
+	CLUSTER_ASSERT(c, mismatches == 0, "%d keys where a node and the driver disagree",
+	               mismatches);
 }

@@ -4,7 +4,7 @@
  * flag > env > file precedence, and shuts down cleanly on SIGINT/SIGTERM
  * keeping its identity.  Real processes through the cluster harness.
  */
-#include "tests/cluster/harness/cluster.h"
+#include "tests/cluster/harness/cluster_test.h"
 
 #include <criterion/criterion.h>
 #include <signal.h>
@@ -14,39 +14,13 @@
 
 static struct cluster *c;
 
-#define CL_ASSERT(cond, ...)                                                                       \
-	do {                                                                                       \
-		bool ok_ = (cond);                                                                 \
-		if (!ok_ && c)                                                                     \
-			cluster_mark_failed(c);                                                    \
-		cr_assert(ok_, __VA_ARGS__);                                                       \
-	} while (0)
-#define CL_EXPECT(cond, ...)                                                                       \
-	do {                                                                                       \
-		bool ok_ = (cond);                                                                 \
-		if (!ok_ && c)                                                                     \
-			cluster_mark_failed(c);                                                    \
-		cr_expect(ok_, __VA_ARGS__);                                                       \
-	} while (0)
-
-static void fini(void)
-{
-	cluster_free(c);
-	c = NULL;
-}
-
 static void one_node(bool start)
 {
-	struct cluster_opts o = {0};
-	o.n = 1;
-	o.first_host = 60;
-	o.no_start = !start;
-	cr_assert(cluster_new(&o, &c) == 0, "cannot create the node");
-	if (start)
-		CL_ASSERT(cluster_wait_admin(c, 1, 30000) >= 0, "node did not start");
+	struct cluster_opts o = {.n = 1, .first_host = 60, .no_start = !start};
+	c = cluster_test_start(&o, false);
 }
 
-TestSuite(node, .fini = fini, .timeout = 120);
+TestSuite(node, .fini = cluster_test_fini, .timeout = 120);
 
 Test(node, data_directory_held_by_another_process)
 {
@@ -57,14 +31,15 @@ Test(node, data_directory_held_by_another_process)
 	const char *args[] = {"server", "-c", c->nodes[1].yaml, addr, NULL};
 	char out[16384];
 	int st = 0;
-	CL_ASSERT(cluster_run(c, args, NULL, out, sizeof(out), 20000, &st) == 0,
-	          "the second process must exit by itself");
-	CL_EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 1, "exit status 1 (got %d)", st);
-	CL_EXPECT(strstr(out, "is in use by another colonnade process") && strstr(out, pid),
-	          "the refusal names the holder %s:\n%s", pid, out);
+	CLUSTER_ASSERT(c, cluster_run(c, args, NULL, out, sizeof(out), 20000, &st) == 0,
+	               "the second process must exit by itself");
+	CLUSTER_EXPECT(c, WIFEXITED(st) && WEXITSTATUS(st) == 1, "exit status 1 (got %d)", st);
+	CLUSTER_EXPECT(c, strstr(out, "is in use by another colonnade process") && strstr(out, pid),
+	               "the refusal names the holder %s:\n%s", pid, out);
 	char code[3];
-	CL_EXPECT(cluster_status_code(c, 1, c->nodes[1].addr, code) == 0 && !strcmp(code, "UN"),
-	          "the first node is undisturbed");
+	CLUSTER_EXPECT(
+	        c, cluster_status_code(c, 1, c->nodes[1].addr, code) == 0 && !strcmp(code, "UN"),
+	        "the first node is undisturbed");
 }
 
 Test(node, sigint_shuts_down_cleanly_and_identity_survives)
@@ -74,23 +49,26 @@ Test(node, sigint_shuts_down_cleanly_and_identity_survives)
 	int64_t g0, g1;
 	char t0[16][24], t1[16][24];
 	int n0, n1;
-	CL_ASSERT(cluster_info(c, 1, hid0, &g0, t0, &n0, 16) == 0, "info");
-	CL_ASSERT(cluster_signal(c, 1, SIGINT) == 0, "SIGINT");
+	CLUSTER_ASSERT(c, cluster_info(c, 1, hid0, &g0, t0, &n0, 16) == 0, "info");
+	CLUSTER_ASSERT(c, cluster_signal(c, 1, SIGINT) == 0, "SIGINT");
 	int st = 0;
-	CL_ASSERT(cluster_wait_exit(c, 1, 20000, &st) == 0, "exits after SIGINT");
-	CL_EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status 0 (got %d)", st);
-	CL_EXPECT(cluster_log_count(c, 1, "received SIGINT, shutting down") == 1, "SIGINT logged");
-	CL_EXPECT(cluster_log_count(c, 1, "shutdown complete") == 1, "shutdown logged");
-	CL_ASSERT(cluster_start_node(c, 1) == 0, "restart");
-	CL_ASSERT(cluster_wait_admin(c, 1, 30000) >= 0, "back");
-	CL_ASSERT(cluster_info(c, 1, hid1, &g1, t1, &n1, 16) == 0, "info");
-	CL_EXPECT(!strcmp(hid0, hid1), "host id kept: %s then %s", hid0, hid1);
-	CL_ASSERT(n0 == n1 && n0 == 16, "%d tokens, then %d", n0, n1);
+	CLUSTER_ASSERT(c, cluster_wait_exit(c, 1, 20000, &st) == 0, "exits after SIGINT");
+	CLUSTER_EXPECT(c, WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status 0 (got %d)", st);
+	CLUSTER_EXPECT(c, cluster_log_count(c, 1, "received SIGINT, shutting down") == 1,
+	               "SIGINT logged");
+	CLUSTER_EXPECT(c, cluster_log_count(c, 1, "shutdown complete") == 1, "shutdown logged");
+	CLUSTER_ASSERT(c, cluster_start_node(c, 1) == 0, "restart");
+	CLUSTER_ASSERT(c, cluster_wait_admin(c, 1, 30000) >= 0, "back");
+	CLUSTER_ASSERT(c, cluster_info(c, 1, hid1, &g1, t1, &n1, 16) == 0, "info");
+	CLUSTER_EXPECT(c, !strcmp(hid0, hid1), "host id kept: %s then %s", hid0, hid1);
+	CLUSTER_ASSERT(c, n0 == n1 && n0 == 16, "%d tokens, then %d", n0, n1);
 	for (int i = 0; i < n0; i++)
-		CL_EXPECT(!strcmp(t0[i], t1[i]), "token %d: %s then %s", i, t0[i], t1[i]);
-	CL_EXPECT(g1 > g0, "generation grows: %lld then %lld", (long long)g0, (long long)g1);
-	CL_EXPECT(cluster_log_count(c, 1, "loaded from") == 1, "second boot loads the identity");
-	CL_EXPECT(cluster_log_count(c, 1, "first boot") == 1, "only one first boot");
+		CLUSTER_EXPECT(c, !strcmp(t0[i], t1[i]), "token %d: %s then %s", i, t0[i], t1[i]);
+	CLUSTER_EXPECT(c, g1 > g0, "generation grows: %lld then %lld", (long long)g0,
+	               (long long)g1);
+	CLUSTER_EXPECT(c, cluster_log_count(c, 1, "loaded from") == 1,
+	               "second boot loads the identity");
+	CLUSTER_EXPECT(c, cluster_log_count(c, 1, "first boot") == 1, "only one first boot");
 }
 
 Test(node, bad_config_names_file_line_and_key)
@@ -105,26 +83,29 @@ Test(node, bad_config_names_file_line_and_key)
 	const char *args[] = {"server", "-c", path, NULL};
 	char out[8192], want[700];
 	int st = 0;
-	CL_ASSERT(cluster_run(c, args, NULL, out, sizeof(out), 10000, &st) == 0, "exits");
-	CL_EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 1, "exit status 1 (got %d)", st);
+	CLUSTER_ASSERT(c, cluster_run(c, args, NULL, out, sizeof(out), 10000, &st) == 0, "exits");
+	CLUSTER_EXPECT(c, WIFEXITED(st) && WEXITSTATUS(st) == 1, "exit status 1 (got %d)", st);
 	snprintf(want, sizeof(want),
 	         "%s:3: num_tokens: expected an integer between 1 and 1024, got 'many'", path);
-	CL_EXPECT(strstr(out, want), "want '%s' in:\n%s", want, out);
+	CLUSTER_EXPECT(c, strstr(out, want), "want '%s' in:\n%s", want, out);
 
 	const char *flag[] = {"server", "--num_tokes=4", NULL};
-	CL_ASSERT(cluster_run(c, flag, NULL, out, sizeof(out), 10000, &st) == 0, "exits");
-	CL_EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 1, "exit status 1 (got %d)", st);
-	CL_EXPECT(strstr(out, "flag --num_tokes: unknown key 'num_tokes' (did you mean "
-	                      "'num_tokens'?)"),
-	          "%s", out);
+	CLUSTER_ASSERT(c, cluster_run(c, flag, NULL, out, sizeof(out), 10000, &st) == 0, "exits");
+	CLUSTER_EXPECT(c, WIFEXITED(st) && WEXITSTATUS(st) == 1, "exit status 1 (got %d)", st);
+	CLUSTER_EXPECT(c,
+	               strstr(out, "flag --num_tokes: unknown key 'num_tokes' (did you mean "
+	                           "'num_tokens'?)"),
+	               "%s", out);
 
 	const char *env[] = {"COLONNADE_GOSSIP_INTERVAL=fast", NULL};
 	const char *plain[] = {"server", NULL};
-	CL_ASSERT(cluster_run(c, plain, env, out, sizeof(out), 10000, &st) == 0, "exits");
-	CL_EXPECT(WIFEXITED(st) && WEXITSTATUS(st) == 1, "exit status 1 (got %d)", st);
-	CL_EXPECT(strstr(out, "environment COLONNADE_GOSSIP_INTERVAL: gossip_interval: expected a "
+	CLUSTER_ASSERT(c, cluster_run(c, plain, env, out, sizeof(out), 10000, &st) == 0, "exits");
+	CLUSTER_EXPECT(c, WIFEXITED(st) && WEXITSTATUS(st) == 1, "exit status 1 (got %d)", st);
+	CLUSTER_EXPECT(c,
+	               strstr(out,
+	                      "environment COLONNADE_GOSSIP_INTERVAL: gossip_interval: expected a "
 	                      "duration"),
-	          "%s", out);
+	               "%s", out);
 }
 
 Test(node, flag_beats_env_beats_file)
@@ -138,11 +119,12 @@ Test(node, flag_beats_env_beats_file)
 	char out[32768];
 	int st = 0;
 	/* Run it for real and stop it with a signal once it serves. */
-	CL_ASSERT(cluster_run(c, args, env, out, sizeof(out), 3000, &st) == -1,
-	          "the node keeps running until stopped:\n%s", out);
-	CL_EXPECT(strstr(out, "envdc") && strstr(out, "(environment COLONNADE_DC)"), "%s", out);
-	CL_EXPECT(strstr(out, "flagrack") && strstr(out, "(flag --rack)"), "%s", out);
-	CL_EXPECT(!strstr(out, "envrack"), "the flag wins over the environment");
-	CL_EXPECT(strstr(out, "4 random tokens"), "num_tokens from the flag: %s", out);
-	CL_EXPECT(strstr(out, "node started in"), "%s", out);
+	CLUSTER_ASSERT(c, cluster_run(c, args, env, out, sizeof(out), 3000, &st) == -1,
+	               "the node keeps running until stopped:\n%s", out);
+	CLUSTER_EXPECT(c, strstr(out, "envdc") && strstr(out, "(environment COLONNADE_DC)"), "%s",
+	               out);
+	CLUSTER_EXPECT(c, strstr(out, "flagrack") && strstr(out, "(flag --rack)"), "%s", out);
+	CLUSTER_EXPECT(c, !strstr(out, "envrack"), "the flag wins over the environment");
+	CLUSTER_EXPECT(c, strstr(out, "4 random tokens"), "num_tokens from the flag: %s", out);
+	CLUSTER_EXPECT(c, strstr(out, "node started in"), "%s", out);
 }

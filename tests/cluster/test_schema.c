@@ -7,9 +7,8 @@
  * agree.  Real `colonnade` processes (COLONNADE_BIN) on COLONNADE_TEST_NET.x,
  * gossip every 50 ms; see tests/cluster/README.md and docs/SCHEMA.md.
  */
-#include "cli/lib/admin_client.h"
 #include "cli/lib/cqlclient.h"
-#include "tests/cluster/harness/cluster.h"
+#include "tests/cluster/harness/cluster_test.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -25,85 +24,15 @@
 
 static struct cluster *c;
 
-#define CL_ASSERT(cond, ...)                                                                       \
-	do {                                                                                       \
-		bool ok_ = (cond);                                                                 \
-		if (!ok_ && c)                                                                     \
-			cluster_mark_failed(c);                                                    \
-		cr_assert(ok_, __VA_ARGS__);                                                       \
-	} while (0)
-#define CL_EXPECT(cond, ...)                                                                       \
-	do {                                                                                       \
-		bool ok_ = (cond);                                                                 \
-		if (!ok_ && c)                                                                     \
-			cluster_mark_failed(c);                                                    \
-		cr_expect(ok_, __VA_ARGS__);                                                       \
-	} while (0)
-
-static void fini(void)
-{
-	cluster_free(c);
-	c = NULL;
-}
-
 static void start_with(int n, const char *extra_yaml)
 {
-	struct cluster_opts o = {0};
-	o.n = n;
-	o.extra_yaml = extra_yaml;
-	o.gossip_interval_ms = ROUND_MS;
-	cr_assert(cluster_new(&o, &c) == 0, "cannot start the cluster");
-	for (int k = 1; k <= n; k++)
-		CL_ASSERT(cluster_wait_admin(c, k, START_MS) >= 0, "node %d did not start", k);
-	CL_ASSERT(cluster_wait_all_up(c, START_MS) >= 0, "not every node sees every node UN");
+	struct cluster_opts o = {.n = n, .extra_yaml = extra_yaml, .gossip_interval_ms = ROUND_MS};
+	c = cluster_test_start(&o, true);
 }
 
 static void start(int n)
 {
 	start_with(n, NULL);
-}
-
-/* A metric's value in node k's /metrics (unlabelled series), or -1. */
-static double metric_at(int k, const char *name)
-{
-	struct admin_target t;
-	struct cerr e = {0};
-	if (admin_target_parse(c->nodes[k].addr, ADMIN_DEFAULT_PORT, &t, &e))
-		return -1;
-	snprintf(t.bind_host, sizeof(t.bind_host), "%s", c->client_addr);
-	int status;
-	char *body;
-	size_t len;
-	if (admin_get(&t, "/metrics", &status, &body, &len, &e))
-		return -1;
-	double v = -1;
-	size_t nl = strlen(name);
-	for (char *l = body; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-		if (!strncmp(l, name, nl) && l[nl] == ' ') {
-			v = strtod(l + nl + 1, NULL);
-			break;
-		}
-	}
-	free(body);
-	return v;
-}
-
-static struct cqlclient *connect_to(int k)
-{
-	struct cqlconn_opts o = {0};
-	o.bind_host = c->client_addr;
-	o.request_timeout_ms = 30000;
-	struct cqlclient *cl = NULL;
-	struct cerr e = {0};
-	int rc = -1;
-	/* the CQL port opens a moment after the admin port on a restart */
-	for (int i = 0; i < 100 && rc; i++) {
-		rc = cqlclient_connect(c->nodes[k].addr, 9042, &o, &cl, &e);
-		if (rc)
-			usleep(100 * 1000);
-	}
-	CL_ASSERT(rc == 0, "connect to node %d: %s", k, e.msg);
-	return cl;
 }
 
 /* Run cql; the result (caller frees) or NULL on a transport failure. */
@@ -123,15 +52,7 @@ static struct cqlresult *q(struct cqlclient *cl, const char *cql)
 /* Run cql, which must succeed (no error result); returns its warnings count. */
 static size_t ok(struct cqlclient *cl, const char *cql)
 {
-	struct cqlresult *r = q(cl, cql);
-	CL_ASSERT(r, "%s: no answer", cql);
-	CL_ASSERT(r->kind != CQLRES_ERROR, "%s: error 0x%04x %s", cql, r->error.code,
-	          r->error.message ? r->error.message : "");
-	size_t w = r->n_warnings;
-	for (size_t i = 0; i < w; i++)
-		cr_log_info("%s: warning: %s", cql, r->warnings[i]);
-	cqlresult_free(r);
-	return w;
+	return cluster_test_ok(c, cl, CL_ONE, cql);
 }
 
 /* A uuid cell as text ("" for null or not 16 bytes). */
@@ -199,36 +120,38 @@ static void expect_describe_one_version(int k, int n, const char *ver)
 	char out[16384];
 	int st = -1;
 	const char *args[] = {"describecluster", "-h", c->nodes[k].addr, NULL};
-	CL_ASSERT(cluster_run(c, args, NULL, out, sizeof(out), 10000, &st) == 0 && st == 0,
-	          "colonnade describecluster: %s", out);
+	CLUSTER_ASSERT(c, cluster_run(c, args, NULL, out, sizeof(out), 10000, &st) == 0 && st == 0,
+	               "colonnade describecluster: %s", out);
 	const char *sv = strstr(out, "Schema versions:");
-	CL_ASSERT(sv, "no schema versions in:\n%s", out);
-	CL_EXPECT(strstr(sv, ver) != NULL, "version %s listed:\n%s", ver, out);
+	CLUSTER_ASSERT(c, sv, "no schema versions in:\n%s", out);
+	CLUSTER_EXPECT(c, strstr(sv, ver) != NULL, "version %s listed:\n%s", ver, out);
 	int uuids = 0;
 	for (const char *p = sv; (p = strchr(p, '-')); p++)
 		uuids++;
 	/* one uuid has 4 hyphens */
-	CL_EXPECT(uuids == 4, "exactly one version listed:\n%s", out);
+	CLUSTER_EXPECT(c, uuids == 4, "exactly one version listed:\n%s", out);
 	int listed = 0;
 	for (int j = 1; j <= n; j++)
 		listed += strstr(sv, c->nodes[j].addr) != NULL;
-	CL_EXPECT(listed == n, "all %d nodes under the version:\n%s", n, out);
+	CLUSTER_EXPECT(c, listed == n, "all %d nodes under the version:\n%s", n, out);
 }
 
-TestSuite(schema, .fini = fini, .timeout = 300);
+TestSuite(schema, .fini = cluster_test_fini, .timeout = 300);
 
 Test(schema, table_created_on_one_node_is_usable_at_once_everywhere)
 {
 	start(3);
 	struct cqlclient *cls[4];
 	for (int k = 1; k <= 3; k++)
-		cls[k] = connect_to(k);
+		cls[k] = cluster_test_connect(c, k);
 	int64_t t0 = cluster_now_ms();
-	CL_EXPECT(ok(cls[1], "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', "
-	                     "'replication_factor': 3}") == 0,
-	          "no agreement warning with every node up");
-	CL_EXPECT(ok(cls[1], "CREATE TABLE ks.t (k int PRIMARY KEY, v text)") == 0,
-	          "no agreement warning with every node up");
+	CLUSTER_EXPECT(c,
+	               ok(cls[1],
+	                  "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', "
+	                  "'replication_factor': 3}") == 0,
+	               "no agreement warning with every node up");
+	CLUSTER_EXPECT(c, ok(cls[1], "CREATE TABLE ks.t (k int PRIMARY KEY, v text)") == 0,
+	               "no agreement warning with every node up");
 	cr_log_info("two DDL answered (with agreement) in %lld ms",
 	            (long long)(cluster_now_ms() - t0));
 	/*
@@ -238,32 +161,34 @@ Test(schema, table_created_on_one_node_is_usable_at_once_everywhere)
 	 * may lag a round: not checked here).
 	 */
 	char ver[40], v[40];
-	CL_ASSERT(node_agrees(cls[1], ver), "node 1: system.peers agrees with system.local");
+	CLUSTER_ASSERT(c, node_agrees(cls[1], ver),
+	               "node 1: system.peers agrees with system.local");
 	for (int k = 2; k <= 3; k++) {
 		char cql[128];
 		snprintf(cql, sizeof(cql), "INSERT INTO ks.t (k, v) VALUES (%d, 'from %d')", k, k);
 		ok(cls[k], cql);
 		ok(cls[k], "SELECT * FROM ks.t WHERE k = 1");
 		node_agrees(cls[k], v);
-		CL_EXPECT(strcmp(v, ver) == 0, "node %d at version %s like node 1 (%s)", k, v, ver);
+		CLUSTER_EXPECT(c, strcmp(v, ver) == 0, "node %d at version %s like node 1 (%s)", k,
+		               v, ver);
 	}
 	/* ALTER and DROP travel the same way. */
 	ok(cls[2], "ALTER TABLE ks.t ADD w int");
 	ok(cls[3], "INSERT INTO ks.t (k, w) VALUES (7, 7)");
 	ok(cls[3], "DROP TABLE ks.t");
 	struct cqlresult *r = q(cls[1], "SELECT * FROM ks.t");
-	CL_EXPECT(r && r->kind == CQLRES_ERROR && r->error.code == CQL_ERR_INVALID,
-	          "ks.t dropped on node 1 right after node 3's DROP answered");
+	CLUSTER_EXPECT(c, r && r->kind == CQLRES_ERROR && r->error.code == CQL_ERR_INVALID,
+	               "ks.t dropped on node 1 right after node 3's DROP answered");
 	cqlresult_free(r);
-	CL_ASSERT(wait_one_version(cls, 3, ver, CONVERGE_MS) >= 0, "one schema version");
+	CLUSTER_ASSERT(c, wait_one_version(cls, 3, ver, CONVERGE_MS) >= 0, "one schema version");
 	expect_describe_one_version(2, 3, ver);
 	double pulls = 0, pushes = 0;
 	for (int k = 1; k <= 3; k++) {
-		pulls += metric_at(k, "colonnade_schema_pulls_sent_total");
-		pushes += metric_at(k, "colonnade_schema_pushes_sent_total");
+		pulls += cluster_test_metric(c, k, "colonnade_schema_pulls_sent_total");
+		pushes += cluster_test_metric(c, k, "colonnade_schema_pushes_sent_total");
 	}
 	cr_log_info("4 DDL: %.0f pushes and %.0f pulls sent in all", pushes, pulls);
-	CL_EXPECT(pushes == 8, "each of 4 DDL pushed to the 2 other nodes (%.0f)", pushes);
+	CLUSTER_EXPECT(c, pushes == 8, "each of 4 DDL pushed to the 2 other nodes (%.0f)", pushes);
 	for (int k = 1; k <= 3; k++)
 		cqlclient_free(cls[k]);
 }
@@ -273,35 +198,36 @@ Test(schema, change_while_a_node_is_down_reaches_it_when_it_returns)
 	start(3);
 	struct cqlclient *cls[4];
 	for (int k = 1; k <= 3; k++)
-		cls[k] = connect_to(k);
+		cls[k] = cluster_test_connect(c, k);
 	ok(cls[1], "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', "
 	           "'replication_factor': 3}");
 	ok(cls[1], "CREATE TABLE ks.gone (k int PRIMARY KEY, v text)");
 	cqlclient_free(cls[3]);
-	CL_ASSERT(cluster_kill(c, 3) == 0, "SIGKILL node 3");
+	CLUSTER_ASSERT(c, cluster_kill(c, 3) == 0, "SIGKILL node 3");
 	int obs[] = {1, 2}, tgt[] = {3};
-	CL_ASSERT(cluster_wait_status(c, obs, 2, tgt, 1, "DN", DETECT_MS) >= 0, "node 3 DN");
+	CLUSTER_ASSERT(c, cluster_wait_status(c, obs, 2, tgt, 1, "DN", DETECT_MS) >= 0,
+	               "node 3 DN");
 	/* Node 3 is down: not waited for, so no warning. */
-	CL_EXPECT(ok(cls[1], "CREATE TABLE ks.added (k int PRIMARY KEY, v text)") == 0,
-	          "a down node is not waited for");
+	CLUSTER_EXPECT(c, ok(cls[1], "CREATE TABLE ks.added (k int PRIMARY KEY, v text)") == 0,
+	               "a down node is not waited for");
 	ok(cls[2], "DROP TABLE ks.gone");
 	ok(cls[2], "INSERT INTO ks.added (k, v) VALUES (1, 'x')");
-	CL_ASSERT(cluster_start_node(c, 3) == 0, "restart node 3");
-	CL_ASSERT(cluster_wait_admin(c, 3, START_MS) >= 0, "node 3 back");
-	CL_ASSERT(cluster_wait_all_up(c, START_MS) >= 0, "all UN again");
-	cls[3] = connect_to(3);
+	CLUSTER_ASSERT(c, cluster_start_node(c, 3) == 0, "restart node 3");
+	CLUSTER_ASSERT(c, cluster_wait_admin(c, 3, START_MS) >= 0, "node 3 back");
+	CLUSTER_ASSERT(c, cluster_wait_all_up(c, START_MS) >= 0, "all UN again");
+	cls[3] = cluster_test_connect(c, 3);
 	char ver[40];
 	int64_t ms = wait_one_version(cls, 3, ver, CONVERGE_MS);
-	CL_ASSERT(ms >= 0, "node 3 caught up with the schema");
+	CLUSTER_ASSERT(c, ms >= 0, "node 3 caught up with the schema");
 	cr_log_info("node 3 at the cluster's schema version %lld ms after it was UN",
 	            (long long)ms);
 	ok(cls[3], "SELECT * FROM ks.added");
 	ok(cls[3], "INSERT INTO ks.added (k, v) VALUES (2, 'y')");
 	struct cqlresult *r = q(cls[3], "SELECT * FROM ks.gone");
-	CL_EXPECT(r && r->kind == CQLRES_ERROR && r->error.code == CQL_ERR_INVALID,
-	          "the table dropped while node 3 was down is gone there");
+	CLUSTER_EXPECT(c, r && r->kind == CQLRES_ERROR && r->error.code == CQL_ERR_INVALID,
+	               "the table dropped while node 3 was down is gone there");
 	cqlresult_free(r);
-	CL_EXPECT(cluster_log_count(c, 3, "merged") >= 1, "node 3 logged the merge");
+	CLUSTER_EXPECT(c, cluster_log_count(c, 3, "merged") >= 1, "node 3 logged the merge");
 	expect_describe_one_version(3, 3, ver);
 	for (int k = 1; k <= 3; k++)
 		cqlclient_free(cls[k]);
@@ -362,7 +288,7 @@ Test(schema, concurrent_ddl_on_two_nodes_converges_to_one_version)
 	start(3);
 	struct cqlclient *cls[4];
 	for (int k = 1; k <= 3; k++)
-		cls[k] = connect_to(k);
+		cls[k] = cluster_test_connect(c, k);
 	ok(cls[1], "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', "
 	           "'replication_factor': 3}");
 	/* Different tables, and one same-named table, from two nodes at once. */
@@ -375,13 +301,15 @@ Test(schema, concurrent_ddl_on_two_nodes_converges_to_one_version)
 	                               "CREATE TABLE ks.same1 (id text PRIMARY KEY, w int)"},
 	                       .n = 2};
 	pthread_t ta, tb;
-	CL_ASSERT(pthread_create(&ta, NULL, run_ddl, &a) == 0 &&
-	                  pthread_create(&tb, NULL, run_ddl, &b) == 0,
-	          "threads");
+	CLUSTER_ASSERT(c,
+	               pthread_create(&ta, NULL, run_ddl, &a) == 0 &&
+	                       pthread_create(&tb, NULL, run_ddl, &b) == 0,
+	               "threads");
 	pthread_join(ta, NULL);
 	pthread_join(tb, NULL);
 	char ver[40];
-	CL_ASSERT(wait_one_version(cls, 3, ver, CONVERGE_MS) >= 0, "one version after racing DDL");
+	CLUSTER_ASSERT(c, wait_one_version(cls, 3, ver, CONVERGE_MS) >= 0,
+	               "one version after racing DDL");
 	for (int k = 1; k <= 3; k++) {
 		ok(cls[k], "SELECT * FROM ks.a");
 		ok(cls[k], "SELECT * FROM ks.b");
@@ -393,29 +321,31 @@ Test(schema, concurrent_ddl_on_two_nodes_converges_to_one_version)
 	 * same one (the newer row), at one version.
 	 */
 	int one[] = {1}, rest[] = {2, 3};
-	CL_ASSERT(cluster_partition(c, one, 1, rest, 2) == 0, "partition");
-	CL_ASSERT(cluster_wait_status(c, one, 1, rest, 2, "DN", DETECT_MS) >= 0, "2, 3 DN on 1");
-	CL_ASSERT(cluster_wait_status(c, rest, 2, one, 1, "DN", DETECT_MS) >= 0, "1 DN on 2, 3");
+	CLUSTER_ASSERT(c, cluster_partition(c, one, 1, rest, 2) == 0, "partition");
+	CLUSTER_ASSERT(c, cluster_wait_status(c, one, 1, rest, 2, "DN", DETECT_MS) >= 0,
+	               "2, 3 DN on 1");
+	CLUSTER_ASSERT(c, cluster_wait_status(c, rest, 2, one, 1, "DN", DETECT_MS) >= 0,
+	               "1 DN on 2, 3");
 	ok(cls[1], "CREATE TABLE ks.same2 (k int PRIMARY KEY, v text)");
 	ok(cls[2], "CREATE TABLE ks.same2 (id text PRIMARY KEY, w int, x int)");
 	ok(cls[1], "INSERT INTO ks.same2 (k, v) VALUES (1, 'one')");
-	CL_ASSERT(cluster_heal(c) == 0, "heal");
-	CL_ASSERT(cluster_wait_all_up(c, START_MS) >= 0, "all UN after the heal");
+	CLUSTER_ASSERT(c, cluster_heal(c) == 0, "heal");
+	CLUSTER_ASSERT(c, cluster_wait_all_up(c, START_MS) >= 0, "all UN after the heal");
 	int64_t ms = wait_one_version(cls, 3, ver, CONVERGE_MS);
-	CL_ASSERT(ms >= 0, "one version after the heal");
+	CLUSTER_ASSERT(c, ms >= 0, "one version after the heal");
 	cr_log_info("one schema version %lld ms after every node was UN again", (long long)ms);
 	char c1[512], ck[512];
 	columns_of(cls[1], "same2", c1, sizeof(c1));
-	CL_EXPECT(strstr(c1, "id:text:partition_key;") != NULL,
-	          "the later definition (node 2's) won: %s", c1);
+	CLUSTER_EXPECT(c, strstr(c1, "id:text:partition_key;") != NULL,
+	               "the later definition (node 2's) won: %s", c1);
 	for (int k = 1; k <= 3; k++) {
 		columns_of(cls[k], "same2", ck, sizeof(ck));
-		CL_EXPECT(strcmp(ck, c1) == 0, "node %d holds ks.same2 as node 1: %s vs %s", k, ck,
-		          c1);
+		CLUSTER_EXPECT(c, strcmp(ck, c1) == 0, "node %d holds ks.same2 as node 1: %s vs %s",
+		               k, ck, c1);
 		columns_of(cls[k], "same1", ck, sizeof(ck));
 		columns_of(cls[1], "same1", c1, sizeof(c1));
-		CL_EXPECT(ck[0] && strcmp(ck, c1) == 0,
-		          "node %d holds ks.same1 as node 1: %s vs %s", k, ck, c1);
+		CLUSTER_EXPECT(c, ck[0] && strcmp(ck, c1) == 0,
+		               "node %d holds ks.same1 as node 1: %s vs %s", k, ck, c1);
 		columns_of(cls[1], "same2", c1, sizeof(c1));
 		ok(cls[k], "SELECT * FROM ks.same2");
 	}
@@ -427,11 +357,11 @@ Test(schema, concurrent_ddl_on_two_nodes_converges_to_one_version)
 Test(schema, bad_schema_messages_are_refused_and_change_nothing)
 {
 	start(2);
-	struct cqlclient *cl = connect_to(1);
+	struct cqlclient *cl = cluster_test_connect(c, 1);
 	ok(cl, "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', "
 	       "'replication_factor': 2}");
 	char before[40], after[40];
-	CL_ASSERT(node_agrees(cl, before), "agreement before");
+	CLUSTER_ASSERT(c, node_agrees(cl, before), "agreement before");
 	/*
 	 * From the harness address on node 1's internode port: a handshake, then
 	 * SCHEMA_PUSH frames with a wrong format number and with a corrupt row.
@@ -500,18 +430,21 @@ Test(schema, bad_schema_messages_are_refused_and_change_nothing)
 	buf_put_u8(&b, sizeof(row));
 	buf_put(&b, row, sizeof(row));
 	be32_store(b.data + m, (uint32_t)(b.len - m - 4));
-	CL_ASSERT(buf_ok(&b), "frames");
-	CL_ASSERT(cluster_send_raw(c, 1, b.data, b.len, 500) == 0, "send");
+	CLUSTER_ASSERT(c, buf_ok(&b), "frames");
+	CLUSTER_ASSERT(c, cluster_send_raw(c, 1, b.data, b.len, 500) == 0, "send");
 	buf_release(&b);
-	CL_EXPECT(cluster_wait_log(c, 1, "schema push from", 2, 10000) >= 2,
-	          "both pushes refused with a log line");
-	CL_EXPECT(cluster_log_count(c, 1, "format 2") >= 1, "the format is named");
-	CL_EXPECT(metric_at(1, "colonnade_schema_refused_total") == 2, "two refusals counted");
-	CL_EXPECT(metric_at(1, "colonnade_schema_agreement") == 1, "still in agreement");
-	CL_ASSERT(node_agrees(cl, after), "agreement after");
-	CL_EXPECT(strcmp(before, after) == 0, "schema version unchanged: %s -> %s", before, after);
+	CLUSTER_EXPECT(c, cluster_wait_log(c, 1, "schema push from", 2, 10000) >= 2,
+	               "both pushes refused with a log line");
+	CLUSTER_EXPECT(c, cluster_log_count(c, 1, "format 2") >= 1, "the format is named");
+	CLUSTER_EXPECT(c, cluster_test_metric(c, 1, "colonnade_schema_refused_total") == 2,
+	               "two refusals counted");
+	CLUSTER_EXPECT(c, cluster_test_metric(c, 1, "colonnade_schema_agreement") == 1,
+	               "still in agreement");
+	CLUSTER_ASSERT(c, node_agrees(cl, after), "agreement after");
+	CLUSTER_EXPECT(c, strcmp(before, after) == 0, "schema version unchanged: %s -> %s", before,
+	               after);
 	struct cqlresult *r = q(cl, "USE evil");
-	CL_EXPECT(r && r->kind == CQLRES_ERROR, "no keyspace evil");
+	CLUSTER_EXPECT(c, r && r->kind == CQLRES_ERROR, "no keyspace evil");
 	cqlresult_free(r);
 	ok(cl, "CREATE TABLE ks.t (k int PRIMARY KEY)");
 	cqlclient_free(cl);
@@ -521,30 +454,35 @@ Test(schema, ddl_answers_with_a_warning_when_a_live_node_does_not_agree_in_time)
 {
 	/* 300 ms: shorter than the failure detector needs to convict a paused node */
 	start_with(3, "schema_agreement_timeout: 300ms\n");
-	struct cqlclient *cl = connect_to(1);
+	struct cqlclient *cl = cluster_test_connect(c, 1);
 	ok(cl, "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', "
 	       "'replication_factor': 3}");
-	CL_ASSERT(cluster_pause(c, 3) == 0, "SIGSTOP node 3");
+	CLUSTER_ASSERT(c, cluster_pause(c, 3) == 0, "SIGSTOP node 3");
 	int64_t t0 = cluster_now_ms();
 	struct cqlresult *r = q(cl, "CREATE TABLE ks.t (k int PRIMARY KEY, v text)");
 	int64_t took = cluster_now_ms() - t0;
-	CL_ASSERT(r && r->kind == CQLRES_SCHEMA_CHANGE, "the DDL succeeds");
-	CL_EXPECT(r->n_warnings == 1 && strstr(r->warnings[0], "Schema agreement not reached") &&
-	                  strstr(r->warnings[0], c->nodes[3].addr),
-	          "one warning naming node 3 (%zu warnings%s%s)", r->n_warnings,
-	          r->n_warnings ? ": " : "", r->n_warnings ? r->warnings[0] : "");
-	CL_EXPECT(took >= 300 && took < 5000, "answered after the 300 ms timeout (%lld ms)",
-	          (long long)took);
-	CL_EXPECT(metric_at(1, "colonnade_schema_agreement_timeouts_total") == 1, "counted");
+	CLUSTER_ASSERT(c, r && r->kind == CQLRES_SCHEMA_CHANGE, "the DDL succeeds");
+	CLUSTER_EXPECT(c,
+	               r->n_warnings == 1 &&
+	                       strstr(r->warnings[0], "Schema agreement not reached") &&
+	                       strstr(r->warnings[0], c->nodes[3].addr),
+	               "one warning naming node 3 (%zu warnings%s%s)", r->n_warnings,
+	               r->n_warnings ? ": " : "", r->n_warnings ? r->warnings[0] : "");
+	CLUSTER_EXPECT(c, took >= 300 && took < 5000, "answered after the 300 ms timeout (%lld ms)",
+	               (long long)took);
+	CLUSTER_EXPECT(c,
+	               cluster_test_metric(c, 1, "colonnade_schema_agreement_timeouts_total") == 1,
+	               "counted");
 	cqlresult_free(r);
 	/* The table is there on node 2 already; node 3 catches up once resumed. */
-	struct cqlclient *c2 = connect_to(2);
+	struct cqlclient *c2 = cluster_test_connect(c, 2);
 	ok(c2, "SELECT * FROM ks.t");
-	CL_ASSERT(cluster_resume(c, 3) == 0, "SIGCONT node 3");
-	CL_ASSERT(cluster_wait_all_up(c, START_MS) >= 0, "all UN");
-	struct cqlclient *cls[4] = {NULL, cl, c2, connect_to(3)};
+	CLUSTER_ASSERT(c, cluster_resume(c, 3) == 0, "SIGCONT node 3");
+	CLUSTER_ASSERT(c, cluster_wait_all_up(c, START_MS) >= 0, "all UN");
+	struct cqlclient *cls[4] = {NULL, cl, c2, cluster_test_connect(c, 3)};
 	char ver[40];
-	CL_ASSERT(wait_one_version(cls, 3, ver, CONVERGE_MS) >= 0, "one version after resume");
+	CLUSTER_ASSERT(c, wait_one_version(cls, 3, ver, CONVERGE_MS) >= 0,
+	               "one version after resume");
 	ok(cls[3], "SELECT * FROM ks.t");
 	for (int k = 1; k <= 3; k++)
 		cqlclient_free(cls[k]);
@@ -553,14 +491,14 @@ Test(schema, ddl_answers_with_a_warning_when_a_live_node_does_not_agree_in_time)
 Test(schema, new_node_learns_the_schema_when_it_joins)
 {
 	start(2);
-	struct cqlclient *cl = connect_to(1);
+	struct cqlclient *cl = cluster_test_connect(c, 1);
 	ok(cl, "CREATE KEYSPACE ks WITH replication = {'class': 'SimpleStrategy', "
 	       "'replication_factor': 2}");
 	ok(cl, "CREATE TABLE ks.t (k int PRIMARY KEY, v text)");
 	ok(cl, "CREATE TABLE ks.gone (k int PRIMARY KEY)");
 	ok(cl, "DROP TABLE ks.gone");
 	char ver[40];
-	CL_ASSERT(node_agrees(cl, ver), "nodes 1 and 2 agree");
+	CLUSTER_ASSERT(c, node_agrees(cl, ver), "nodes 1 and 2 agree");
 	/* A third node, empty, with node 1 as its seed (a second harness cluster of one). */
 	struct cluster_opts o = {0};
 	o.n = 1;
@@ -568,19 +506,9 @@ Test(schema, new_node_learns_the_schema_when_it_joins)
 	o.gossip_interval_ms = ROUND_MS;
 	o.seeds = c->nodes[1].addr;
 	struct cluster *nc = NULL;
-	CL_ASSERT(cluster_new(&o, &nc) == 0, "start node 3");
-	CL_ASSERT(cluster_wait_admin(nc, 1, START_MS) >= 0, "node 3 up");
-	struct cqlconn_opts co = {0};
-	co.bind_host = c->client_addr;
-	struct cqlclient *n3 = NULL;
-	struct cerr e = {0};
-	int rc = -1;
-	for (int i = 0; i < 100 && rc; i++) {
-		rc = cqlclient_connect(nc->nodes[1].addr, 9042, &co, &n3, &e);
-		if (rc)
-			usleep(100 * 1000);
-	}
-	CL_ASSERT(rc == 0, "connect to node 3: %s", e.msg);
+	CLUSTER_ASSERT(c, cluster_new(&o, &nc) == 0, "start node 3");
+	CLUSTER_ASSERT(c, cluster_wait_admin(nc, 1, START_MS) >= 0, "node 3 up");
+	struct cqlclient *n3 = cluster_test_connect(nc, 1);
 	int64_t t0 = cluster_now_ms();
 	char v3[40] = "";
 	while (cluster_now_ms() - t0 < CONVERGE_MS) {
@@ -590,12 +518,13 @@ Test(schema, new_node_learns_the_schema_when_it_joins)
 	}
 	cr_log_info("the new node reached the cluster's version in %lld ms",
 	            (long long)(cluster_now_ms() - t0));
-	CL_EXPECT(strcmp(v3, ver) == 0, "node 3 at the cluster's version (%s vs %s)", v3, ver);
-	CL_EXPECT(cluster_log_count(nc, 1, "merged") >= 1, "node 3 (%s) merged the schema",
-	          nc->nodes[1].addr);
+	CLUSTER_EXPECT(c, strcmp(v3, ver) == 0, "node 3 at the cluster's version (%s vs %s)", v3,
+	               ver);
+	CLUSTER_EXPECT(c, cluster_log_count(nc, 1, "merged") >= 1, "node 3 (%s) merged the schema",
+	               nc->nodes[1].addr);
 	ok(n3, "INSERT INTO ks.t (k, v) VALUES (3, 'three')");
 	struct cqlresult *r = q(n3, "SELECT * FROM ks.gone");
-	CL_EXPECT(r && r->kind == CQLRES_ERROR, "the dropped table is not there");
+	CLUSTER_EXPECT(c, r && r->kind == CQLRES_ERROR, "the dropped table is not there");
 	cqlresult_free(r);
 	cqlclient_free(n3);
 	cqlclient_free(cl);
