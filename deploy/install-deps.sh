@@ -15,16 +15,19 @@ PKGS=(
 #   clang + libclang-rt-dev   the libFuzzer smoke (tests/fuzz: -fsanitize=fuzzer needs the runtime,
 #                             which clang only recommends)
 #   python3 python3-cassandra py_driver_test, discovery_test, test_getendpoints, bench_test (JSON)
-#   nodejs npm ca-certificates node_driver_test, discovery_test (npm ci fetches cassandra-driver)
+#   nodejs npm                node_driver_test, discovery_test (npm ci fetches cassandra-driver
+#                             over TLS: with ca-certificates, unless the machine has a CA bundle)
 #   nftables                  partitions in the cluster tests (harness/cluster.c)
 #   iproute2 (ss) procps      bench_test waits for listeners; node processes from /proc
 #   tmux                      cqlish_test drives the interactive shell in a terminal
 #   curl                      bench_test reads /metrics
 #   gnuplot-nox               bench_test: `colonnade bench --plot` runs gnuplot
 PKGS+=(
-  clang libclang-rt-dev python3 python3-cassandra ca-certificates nftables iproute2 procps
-  tmux curl gnuplot-nox
+  clang libclang-rt-dev python3 python3-cassandra nftables iproute2 procps tmux curl gnuplot-nox
 )
+# A CA bundle put there by hand (a proxy's own CA, say) is kept: installing the package
+# would regenerate the file without it.
+[ -s /etc/ssl/certs/ca-certificates.crt ] || PKGS+=(ca-certificates)
 # Node.js: this machine image may carry its own build (with npm bundled), which
 # conflicts with Debian's npm package; install Debian's only when missing.
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
