@@ -1,6 +1,5 @@
 /*
- * codec.c — the key and value encodings of storage.h's layout tables, and the
- * reconcile order the merge operator applies.
+ * codec.c — the key and value encodings of storage.h's layout tables.
  */
 #include "storage/storage_int.h"
 
@@ -16,7 +15,8 @@ int cellval_parse(const void *p, size_t len, struct cellval *out)
 	if (len < VAL_HEADER)
 		return COL_ECORRUPT;
 	out->flags = b[0];
-	if (out->flags & ~(VAL_TOMBSTONE | VAL_EXPIRING))
+	if ((out->flags & ~(VAL_TOMBSTONE | VAL_EXPIRING)) ||
+	    out->flags == (VAL_TOMBSTONE | VAL_EXPIRING))
 		return COL_ECORRUPT;
 	out->ts = (int64_t)be64_load(b + 1);
 	size_t at = VAL_HEADER;
@@ -28,6 +28,8 @@ int cellval_parse(const void *p, size_t len, struct cellval *out)
 		out->ttl = (int32_t)be32_load(b + at);
 		out->ldt = be32_load(b + at + 4);
 		at += 8;
+		if (out->ttl <= 0)
+			return COL_ECORRUPT; /* expiring means a TTL of at least a second */
 	} else if (out->flags & VAL_TOMBSTONE) {
 		if (len < at + 4)
 			return COL_ECORRUPT;
@@ -54,46 +56,6 @@ void cellval_put(struct buf *out, uint8_t flags, int64_t ts, int32_t ttl, uint32
 	}
 	if (!(flags & VAL_TOMBSTONE))
 		buf_put(out, value, len);
-}
-
-static int bytes_cmp(const void *a, size_t alen, const void *b, size_t blen)
-{
-	size_t n = alen < blen ? alen : blen;
-	int c = n ? memcmp(a, b, n) : 0;
-	if (c)
-		return c < 0 ? -1 : 1;
-	return alen < blen ? -1 : alen > blen;
-}
-
-/* Rank within equal timestamps: plain live 0 < expiring 1 < tombstone 2. */
-static int cell_rank(const struct cellval *v)
-{
-	if (v->flags & VAL_TOMBSTONE)
-		return 2;
-	return (v->flags & VAL_EXPIRING) ? 1 : 0;
-}
-
-int cellval_reconcile_cmp(const void *a, size_t alen, const void *b, size_t blen)
-{
-	struct cellval x = {0}, y = {0};
-	int xa = cellval_parse(a, alen, &x), yb = cellval_parse(b, blen, &y);
-	if (xa || yb) {
-		/* A malformed value loses to a well-formed one; two malformed: bytes. */
-		if (xa && yb)
-			return bytes_cmp(a, alen, b, blen);
-		return xa ? -1 : 1;
-	}
-	if (x.ts != y.ts)
-		return x.ts < y.ts ? -1 : 1;
-	int rx = cell_rank(&x), ry = cell_rank(&y);
-	if (rx != ry)
-		return rx < ry ? -1 : 1;
-	if (x.ldt != y.ldt)
-		return x.ldt < y.ldt ? -1 : 1;
-	int c = bytes_cmp(x.value, x.value_len, y.value, y.value_len);
-	if (c)
-		return c;
-	return bytes_cmp(a, alen, b, blen);
 }
 
 /* ---- partition keys ------------------------------------------------------------------------- */

@@ -64,13 +64,15 @@
  * |            |       | time (seconds since the epoch, unsigned)                  |
  * | value      | rest  | live cells only (row markers: empty)                      |
  *
- * RECONCILE (merge operator; Cassandra 4's Cells.reconcile, CASSANDRA-14592):
- * higher timestamp wins; on equal timestamps an expiring cell or tombstone
- * beats a plain live cell, a tombstone beats an expiring cell, then the larger
- * ldt wins, then the greater value (unsigned bytes), then the greater encoded
- * bytes — a total order, so the merge is a max: associative, commutative,
- * idempotent.  Row, range and partition tombstones hide cells and row markers
- * with timestamp <= theirs at read time; cells whose column id the current
+ * RECONCILE (store_cell_reconcile(); Cassandra 4's Cells.reconcile,
+ * CASSANDRA-14592): higher timestamp wins; on equal timestamps an expiring
+ * cell or tombstone beats a plain live cell, a tombstone beats an expiring
+ * cell, then the larger ldt wins, then the greater value (unsigned bytes),
+ * then the longer TTL — a total order on well-formed values, so the merge is
+ * a max: associative, commutative, idempotent.  The merge operator, read
+ * resolution, read repair and repair all decide with this one function.
+ * Row, range and partition tombstones hide cells and row markers with
+ * timestamp <= theirs at read time; cells whose column id the current
  * descriptor no longer has (dropped columns) are invisible.
  *
  * COMPACTION FILTER (per table CF, reading the table's gc_grace_seconds):
@@ -366,6 +368,26 @@ struct store_cell {
 	bool tombstone;   /* only with STORE_READ_TOMBSTONES */
 	int64_t ldt;      /* tombstone: local deletion time */
 };
+
+/*
+ * One version of a cell as RECONCILE (above) sees it.  Row markers are live
+ * versions without a value; row, range and partition deletions are tombstones.
+ */
+struct store_cell_version {
+	int64_t ts;           /* write time µs */
+	bool tombstone;       /* a deletion */
+	int32_t ttl;          /* live: > 0 when expiring, else 0; tombstones: 0 */
+	int64_t ldt;          /* expiring: local expiry time; tombstone: local deletion
+	                       * time; plain live: 0 (seconds since the epoch) */
+	const uint8_t *value; /* live only */
+	size_t value_len;
+};
+
+/*
+ * Which version wins: > 0 when a wins over b, < 0 when b wins, 0 only when
+ * they are the same version (a replica holding one needs nothing of the other).
+ */
+int store_cell_reconcile(const struct store_cell_version *a, const struct store_cell_version *b);
 
 struct store_deletion {
 	int64_t ts; /* INT64_MIN = none */

@@ -4,7 +4,8 @@
  *
  *   store.c     open/close, column families, kv CFs, tables, merge operator,
  *               compaction filter
- *   codec.c     key and value encodings (layouts in storage.h), reconcile
+ *   codec.c     key and value encodings (layouts in storage.h)
+ *   reconcile.c which version of a cell wins (RECONCILE), for the merge operator
  *   mutation.c  mutation building, its msgpack form, apply
  *   read.c      partition reads, token-range scans
  */
@@ -50,7 +51,8 @@ int cellval_parse(const void *p, size_t len, struct cellval *out);
 /* Append an encoded value. */
 void cellval_put(struct buf *out, uint8_t flags, int64_t ts, int32_t ttl, uint32_t ldt,
                  const void *value, size_t len);
-/* Reconcile order: > 0 when a wins over b (see storage.h RECONCILE). */
+/* The merge operator's order over encoded values: store_cell_reconcile() of the parsed
+ * values; a malformed value loses to a well-formed one, two malformed compare as bytes. */
 int cellval_reconcile_cmp(const void *a, size_t alen, const void *b, size_t blen);
 /* Live at now_s: not a tombstone and not expired. */
 static inline bool cellval_live(const struct cellval *v, int64_t now_s)

@@ -1,7 +1,21 @@
 /*
  * storage_proxy_resolve.c — resolution of the replicas' answers: their
- * versions merged partition by partition, row by row and cell by cell, and
- * the read-repair mutations that bring each stale replica to the merged state.
+ * versions merged into one (Cassandra's Rows.merge around Cells.reconcile)
+ * and the read-repair mutations that bring each stale replica to it.
+ *
+ * sp_resolve() runs three nested k-way merges, one version per contacted
+ * replica at each level, every choice between two versions made by
+ * store_cell_reconcile() (storage.h RECONCILE: the storage merge operator's
+ * own rule, so a repaired replica's merge keeps exactly the winner):
+ *
+ *   sp_resolve          partitions in (token, key) order
+ *     merge_partition     the partition deletion, then its rows in clustering order
+ *       merge_row           the row deletion and marker, then its cells in column order
+ *         merge_cell          the winning version of one cell, unless a deletion hides it
+ *
+ * At each level a replica whose version is not the winner (reconcile != 0), or
+ * that has none, gets the winner in its repair mutation, made at the winner's
+ * deletion or write time so that deletion and expiry times come out equal.
  */
 #include "coordinator/replication/storage_proxy_int.h"
 
@@ -72,27 +86,6 @@ static int cell_key_cmp(const struct sp_read *r, const struct rres_cell *a,
 	return bytes_cmp(a->path, a->path_len, b->path, b->path_len);
 }
 
-/* The storage merge's order (storage.h RECONCILE): > 0 when a wins over b. */
-static int cell_reconcile(const struct rres_cell *a, const struct rres_cell *b)
-{
-	if (a->ts != b->ts)
-		return a->ts > b->ts ? 1 : -1;
-	int ra = a->tombstone ? 2 : a->ttl ? 1 : 0, rb = b->tombstone ? 2 : b->ttl ? 1 : 0;
-	if (ra != rb)
-		return ra > rb ? 1 : -1;
-	if (a->exp != b->exp)
-		return a->exp > b->exp ? 1 : -1;
-	return bytes_cmp(a->value ? a->value : (const uint8_t *)"", a->value_len,
-	                 b->value ? b->value : (const uint8_t *)"", b->value_len);
-}
-
-static bool cell_same(const struct rres_cell *a, const struct rres_cell *b)
-{
-	return a->ts == b->ts && a->tombstone == b->tombstone && a->ttl == b->ttl &&
-	       a->exp == b->exp && a->value_len == b->value_len &&
-	       (a->value_len == 0 || memcmp(a->value, b->value, a->value_len) == 0);
-}
-
 /* The repair mutation of target t for the current merged partition and now_s. */
 static struct store_mutation *rmut_for(struct sp_read *r, size_t t, size_t part, int64_t now_s,
                                        const struct rres_part *mp)
@@ -124,11 +117,84 @@ static struct store_mutation *rmut_for(struct sp_read *r, size_t t, size_t part,
 	return &x->m;
 }
 
+/* ---- versions as reconcile sees them ------------------------------------------------------- */
+
+static struct store_cell_version deletion_version(int64_t ts, int64_t ldt)
+{
+	return (struct store_cell_version){.ts = ts, .tombstone = true, .ldt = ldt};
+}
+
+static struct store_cell_version marker_version(const struct rres_row *x)
+{
+	return (struct store_cell_version){
+	        .ts = x->marker_ts, .ttl = x->marker_ttl, .ldt = x->marker_exp};
+}
+
+static struct store_cell_version cell_version(const struct rres_cell *c)
+{
+	return (struct store_cell_version){.ts = c->ts,
+	                                   .tombstone = c->tombstone,
+	                                   .ttl = c->tombstone ? 0 : c->ttl,
+	                                   .ldt = c->exp,
+	                                   .value = c->tombstone ? NULL : c->value,
+	                                   .value_len = c->tombstone ? 0 : c->value_len};
+}
+
+/* Does the replica's version (NULL: none) need the winner? */
+static bool stale(const struct store_cell_version *have, const struct store_cell_version *win)
+{
+	return !have || store_cell_reconcile(have, win) != 0;
+}
+
+/* The mutation time that reproduces a version's deletion or expiry time on a replica. */
+static int64_t version_now(const struct store_cell_version *v)
+{
+	return v->tombstone ? v->ldt : v->ttl ? v->ldt - v->ttl : 0;
+}
+
+/* ---- the merge --------------------------------------------------------------------------------
+ */
+
+/* One partition's merge: the versions' slots, where the merged one goes, what it deleted. */
+struct part_merge {
+	struct sp_read *r;
+	size_t k;     /* versions: one per contacted replica */
+	size_t mpi;   /* the merged partition's index in r->merged */
+	int64_t pdel; /* merged partition deletion's timestamp (INT64_MIN: none) */
+};
+
+/* What hides a cell version inside one merged row. */
+struct row_shadow {
+	int64_t del;         /* newest of the partition and row deletions */
+	uint32_t coldel_col; /* a whole-collection deletion seen in this row (UINT32_MAX: none) */
+	int64_t coldel_ts;
+	size_t mri; /* the merged row's index */
+};
+
+static int merge_partition(struct part_merge *pm, const struct rres_part *const *vp, size_t src);
+static int merge_row(struct part_merge *pm, const struct rres_row *const *vr, size_t src);
+static int merge_cell(struct part_merge *pm, struct row_shadow *sh,
+                      const struct rres_cell *const *vc);
+
+/* Replica v's repair mutation for the partition being merged, made at now_s. */
+static struct store_mutation *repair_of(struct part_merge *pm, size_t v, int64_t now_s)
+{
+	return rmut_for(pm->r, v, pm->mpi, now_s, &pm->r->merged.parts[pm->mpi]);
+}
+
+/* The merged row's clustering (none for the static row). */
+static const struct store_value *merged_ck(struct part_merge *pm, size_t mri, size_t *n_ck)
+{
+	const struct rres *m = &pm->r->merged;
+	const struct rres_row *mr = &m->rows[mri];
+	*n_ck = mr->is_static ? 0 : mr->n_ck;
+	return mr->is_static ? NULL : &m->vals[mr->ck_at];
+}
+
 int sp_resolve(struct sp_read *r)
 {
 	size_t k = r->n_tgt;
-	struct rres *m = &r->merged;
-	rres_reset(m);
+	rres_reset(&r->merged);
 	sp_read_release_muts(r);
 	struct cerr e = {0};
 	for (size_t v = 0; v < k; v++) {
@@ -136,237 +202,288 @@ int sp_resolve(struct sp_read *r)
 		if (rres_decode(&r->tgt[v].dec, r->tgt[v].data.data, r->tgt[v].data.len, &e) != 0)
 			return e.code;
 	}
-	sp_read_horizon(r, r->n_tgt);
-	size_t pi[SP_MAX_REPLICAS] = {0};
+	sp_read_horizon(r, k);
+	size_t pi[SP_MAX_REPLICAS] = {0}; /* each version's next partition */
 	for (;;) {
-		/* smallest partition among the versions */
-		const struct rres_part *best = NULL;
-		size_t bv = 0;
+		const struct rres_part *first = NULL;
+		size_t src = 0;
 		for (size_t v = 0; v < k; v++) {
-			struct rres *d = &r->tgt[v].dec;
-			if (pi[v] >= d->n_parts)
-				continue;
-			if (!best || sp_part_cmp(&d->parts[pi[v]], best) < 0) {
-				best = &d->parts[pi[v]];
-				bv = v;
+			const struct rres *d = &r->tgt[v].dec;
+			if (pi[v] < d->n_parts &&
+			    (!first || sp_part_cmp(&d->parts[pi[v]], first) < 0)) {
+				first = &d->parts[pi[v]];
+				src = v;
 			}
 		}
-		if (!best)
-			break;
+		if (!first)
+			return 0;
 		const struct rres_part *vp[SP_MAX_REPLICAS];
 		for (size_t v = 0; v < k; v++) {
-			struct rres *d = &r->tgt[v].dec;
-			vp[v] = (pi[v] < d->n_parts && sp_part_cmp(&d->parts[pi[v]], best) == 0)
-			                ? &d->parts[pi[v]]
-			                : NULL;
+			const struct rres *d = &r->tgt[v].dec;
+			bool same = pi[v] < d->n_parts && sp_part_cmp(&d->parts[pi[v]], first) == 0;
+			vp[v] = same ? &d->parts[pi[v]++] : NULL;
 		}
-		(void)bv;
-		struct rres_part *mp = rres_add_part(m);
-		if (!mp)
+		struct part_merge pm = {.r = r, .k = k};
+		int rc = merge_partition(&pm, vp, src);
+		if (rc)
+			return rc;
+	}
+}
+
+/* Merge one partition's versions (vp[v]: replica v's, or NULL); src holds its key. */
+static int merge_partition(struct part_merge *pm, const struct rres_part *const *vp, size_t src)
+{
+	struct sp_read *r = pm->r;
+	struct rres *m = &r->merged;
+	const struct rres_part *kp = vp[src];
+	struct rres_part *mp = rres_add_part(m);
+	if (!mp)
+		return COL_ENOMEM;
+	pm->mpi = m->n_parts - 1;
+	*mp = *kp;
+	mp->pk_at = m->n_vals;
+	mp->row_at = m->n_rows;
+	mp->n_rows = 0;
+	mp->has_del = false;
+	for (size_t i = 0; i < kp->n_pk; i++) {
+		struct store_value *val = rres_add_val(m);
+		if (!val)
 			return COL_ENOMEM;
-		size_t mpi = m->n_parts - 1;
-		*mp = *best;
-		mp->pk_at = m->n_vals;
-		mp->row_at = m->n_rows;
-		mp->n_rows = 0;
-		mp->has_del = false;
-		for (size_t i = 0; i < best->n_pk; i++) {
-			struct store_value *sv = rres_add_val(m);
-			if (!sv)
-				return COL_ENOMEM;
-			mp = &m->parts[mpi];
-			*sv = r->tgt[bv].dec.vals[best->pk_at + i];
-		}
-		for (size_t v = 0; v < k; v++) {
-			if (vp[v] && vp[v]->has_del &&
-			    (!mp->has_del || vp[v]->del_ts > mp->del_ts ||
-			     (vp[v]->del_ts == mp->del_ts && vp[v]->del_ldt > mp->del_ldt))) {
-				mp->has_del = true;
-				mp->del_ts = vp[v]->del_ts;
-				mp->del_ldt = vp[v]->del_ldt;
-			}
-		}
-		for (size_t v = 0; v < k; v++) {
-			if (!mp->has_del)
-				break;
-			if (vp[v] && vp[v]->has_del && vp[v]->del_ts == mp->del_ts)
+		*val = r->tgt[src].dec.vals[kp->pk_at + i];
+	}
+	/* the partition deletion */
+	struct store_cell_version have[SP_MAX_REPLICAS], win = {0};
+	bool any = false;
+	for (size_t v = 0; v < pm->k; v++) {
+		if (!vp[v] || !vp[v]->has_del)
+			continue;
+		have[v] = deletion_version(vp[v]->del_ts, vp[v]->del_ldt);
+		if (!any || store_cell_reconcile(&have[v], &win) > 0)
+			win = have[v];
+		any = true;
+	}
+	pm->pdel = any ? win.ts : INT64_MIN;
+	if (any) {
+		mp = &m->parts[pm->mpi];
+		mp->has_del = true;
+		mp->del_ts = win.ts;
+		mp->del_ldt = win.ldt;
+		for (size_t v = 0; v < pm->k; v++) {
+			if (!stale(vp[v] && vp[v]->has_del ? &have[v] : NULL, &win))
 				continue;
-			struct store_mutation *rm = rmut_for(r, v, mpi, mp->del_ldt, mp);
+			struct store_mutation *rm = repair_of(pm, v, win.ldt);
 			if (!rm)
 				return COL_ENOMEM;
-			mp = &m->parts[mpi];
-			store_mutation_delete_partition(rm, mp->del_ts);
+			store_mutation_delete_partition(rm, win.ts);
 		}
-		int64_t pdel = mp->has_del ? mp->del_ts : INT64_MIN;
-		/* rows */
-		size_t ri[SP_MAX_REPLICAS] = {0};
-		for (;;) {
-			const struct rres_row *brow = NULL;
-			size_t brv = 0;
-			for (size_t v = 0; v < k; v++) {
-				if (!vp[v] || ri[v] >= vp[v]->n_rows)
-					continue;
-				const struct rres *d = &r->tgt[v].dec;
-				const struct rres_row *row = &d->rows[vp[v]->row_at + ri[v]];
-				if (!brow || sp_row_cmp(r, d, row, &r->tgt[brv].dec, brow) < 0) {
-					brow = row;
-					brv = v;
-				}
-			}
-			if (!brow)
-				break;
-			const struct rres_row *vr[SP_MAX_REPLICAS];
-			for (size_t v = 0; v < k; v++) {
-				vr[v] = NULL;
-				if (!vp[v] || ri[v] >= vp[v]->n_rows)
-					continue;
-				const struct rres *d = &r->tgt[v].dec;
-				const struct rres_row *row = &d->rows[vp[v]->row_at + ri[v]];
-				if (sp_row_cmp(r, d, row, &r->tgt[brv].dec, brow) == 0) {
-					vr[v] = row;
-					ri[v]++;
-				}
-			}
-			struct rres_row *mr = rres_add_row(m);
-			if (!mr)
-				return COL_ENOMEM;
-			size_t mri = m->n_rows - 1;
-			m->parts[mpi].n_rows++;
-			mr->is_static = brow->is_static;
-			mr->n_ck = brow->n_ck;
-			mr->ck_at = m->n_vals;
-			for (size_t i = 0; i < brow->n_ck; i++) {
-				struct store_value *sv = rres_add_val(m);
-				if (!sv)
-					return COL_ENOMEM;
-				*sv = r->tgt[brv].dec.vals[brow->ck_at + i];
-			}
-			mr = &m->rows[mri];
-			/* row deletion, marker */
-			for (size_t v = 0; v < k; v++) {
-				const struct rres_row *x = vr[v];
-				if (!x)
-					continue;
-				if (x->has_del &&
-				    (!mr->has_del || x->del_ts > mr->del_ts ||
-				     (x->del_ts == mr->del_ts && x->del_ldt > mr->del_ldt))) {
-					mr->has_del = true;
-					mr->del_ts = x->del_ts;
-					mr->del_ldt = x->del_ldt;
-				}
-				if (x->has_marker &&
-				    (!mr->has_marker || x->marker_ts > mr->marker_ts ||
-				     (x->marker_ts == mr->marker_ts &&
-				      x->marker_exp > mr->marker_exp))) {
-					mr->has_marker = true;
-					mr->marker_ts = x->marker_ts;
-					mr->marker_ttl = x->marker_ttl;
-					mr->marker_exp = x->marker_exp;
-				}
-			}
-			int64_t del = pdel;
-			if (mr->has_del && mr->del_ts > del)
-				del = mr->del_ts;
-			if (mr->has_marker && mr->marker_ts <= del)
-				mr->has_marker = false;
-			const struct store_value *ck = mr->is_static ? NULL : &m->vals[mr->ck_at];
-			size_t n_ck = mr->is_static ? 0 : mr->n_ck;
-			for (size_t v = 0; v < k; v++) {
-				const struct rres_row *x = vr[v];
-				if (mr->has_del && mr->del_ts > pdel &&
-				    !(x && x->has_del && x->del_ts == mr->del_ts)) {
-					struct store_mutation *rm =
-					        rmut_for(r, v, mpi, mr->del_ldt, &m->parts[mpi]);
-					if (!rm)
-						return COL_ENOMEM;
-					store_mutation_delete_row(rm, ck, n_ck, mr->del_ts);
-				}
-				if (mr->has_marker && !mr->is_static &&
-				    !(x && x->has_marker && x->marker_ts == mr->marker_ts &&
-				      x->marker_exp == mr->marker_exp)) {
-					int64_t ns = mr->marker_ttl
-					                     ? mr->marker_exp - mr->marker_ttl
-					                     : 0;
-					struct store_mutation *rm =
-					        rmut_for(r, v, mpi, ns, &m->parts[mpi]);
-					if (!rm)
-						return COL_ENOMEM;
-					store_mutation_row_marker(rm, ck, n_ck, mr->marker_ts,
-					                          mr->marker_ttl);
-				}
-			}
-			/* cells */
-			mr->cell_at = m->n_cells;
-			mr->n_cells = 0;
-			size_t ci[SP_MAX_REPLICAS] = {0};
-			uint32_t coldel_col = UINT32_MAX;
-			int64_t coldel_ts = INT64_MIN;
-			for (;;) {
-				const struct rres_cell *bc = NULL;
-				for (size_t v = 0; v < k; v++) {
-					if (!vr[v] || ci[v] >= vr[v]->n_cells)
-						continue;
-					const struct rres_cell *c =
-					        &r->tgt[v].dec.cells[vr[v]->cell_at + ci[v]];
-					if (!bc || cell_key_cmp(r, c, bc) < 0)
-						bc = c;
-				}
-				if (!bc)
-					break;
-				const struct rres_cell *vc[SP_MAX_REPLICAS];
-				const struct rres_cell *win = NULL;
-				for (size_t v = 0; v < k; v++) {
-					vc[v] = NULL;
-					if (!vr[v] || ci[v] >= vr[v]->n_cells)
-						continue;
-					const struct rres_cell *c =
-					        &r->tgt[v].dec.cells[vr[v]->cell_at + ci[v]];
-					if (cell_key_cmp(r, c, bc) != 0)
-						continue;
-					vc[v] = c;
-					ci[v]++;
-					if (!win || cell_reconcile(c, win) > 0)
-						win = c;
-				}
-				if (win->ts <= del)
-					continue;
-				if (!win->path && win->tombstone) {
-					coldel_col = win->col;
-					coldel_ts = win->ts;
-				} else if (win->path && win->col == coldel_col &&
-				           win->ts <= coldel_ts) {
-					continue;
-				}
-				struct rres_cell *mc = rres_add_cell(m);
-				if (!mc)
-					return COL_ENOMEM;
-				*mc = *win;
-				m->rows[mri].n_cells++;
-				for (size_t v = 0; v < k; v++) {
-					if (vc[v] && cell_same(vc[v], win))
-						continue;
-					struct store_value path = {win->path, win->path_len};
-					const struct store_value *pp = win->path ? &path : NULL;
-					int64_t ns = win->tombstone ? win->exp
-					             : win->ttl     ? win->exp - win->ttl
-					                            : 0;
-					struct store_mutation *rm =
-					        rmut_for(r, v, mpi, ns, &m->parts[mpi]);
-					if (!rm)
-						return COL_ENOMEM;
-					if (win->tombstone)
-						store_mutation_delete_cell(rm, ck, n_ck, win->col,
-						                           pp, win->ts);
-					else
-						store_mutation_set_cell(rm, ck, n_ck, win->col, pp,
-						                        win->value, win->value_len,
-						                        win->ts, win->ttl);
-				}
+	}
+	/* its rows, in clustering order */
+	size_t ri[SP_MAX_REPLICAS] = {0};
+	for (;;) {
+		const struct rres_row *first = NULL;
+		size_t rsrc = 0;
+		for (size_t v = 0; v < pm->k; v++) {
+			if (!vp[v] || ri[v] >= vp[v]->n_rows)
+				continue;
+			const struct rres *d = &r->tgt[v].dec;
+			const struct rres_row *row = &d->rows[vp[v]->row_at + ri[v]];
+			if (!first || sp_row_cmp(r, d, row, &r->tgt[rsrc].dec, first) < 0) {
+				first = row;
+				rsrc = v;
 			}
 		}
-		for (size_t v = 0; v < k; v++)
-			if (vp[v])
-				pi[v]++;
+		if (!first)
+			return 0;
+		const struct rres_row *vr[SP_MAX_REPLICAS];
+		for (size_t v = 0; v < pm->k; v++) {
+			vr[v] = NULL;
+			if (!vp[v] || ri[v] >= vp[v]->n_rows)
+				continue;
+			const struct rres *d = &r->tgt[v].dec;
+			const struct rres_row *row = &d->rows[vp[v]->row_at + ri[v]];
+			if (sp_row_cmp(r, d, row, &r->tgt[rsrc].dec, first) == 0) {
+				vr[v] = row;
+				ri[v]++;
+			}
+		}
+		int rc = merge_row(pm, vr, rsrc);
+		if (rc)
+			return rc;
+	}
+}
+
+/* The merged row's deletion (unless the partition's hides it) and its repairs. */
+static int merge_row_deletion(struct part_merge *pm, const struct rres_row *const *vr, size_t mri)
+{
+	struct store_cell_version have[SP_MAX_REPLICAS], win = {0};
+	bool any = false;
+	for (size_t v = 0; v < pm->k; v++) {
+		if (!vr[v] || !vr[v]->has_del)
+			continue;
+		have[v] = deletion_version(vr[v]->del_ts, vr[v]->del_ldt);
+		if (!any || store_cell_reconcile(&have[v], &win) > 0)
+			win = have[v];
+		any = true;
+	}
+	if (!any)
+		return 0;
+	struct rres_row *mr = &pm->r->merged.rows[mri];
+	mr->has_del = true;
+	mr->del_ts = win.ts;
+	mr->del_ldt = win.ldt;
+	if (win.ts <= pm->pdel)
+		return 0; /* the partition deletion, which every replica now gets, hides it */
+	size_t n_ck;
+	const struct store_value *ck = merged_ck(pm, mri, &n_ck);
+	for (size_t v = 0; v < pm->k; v++) {
+		if (!stale(vr[v] && vr[v]->has_del ? &have[v] : NULL, &win))
+			continue;
+		struct store_mutation *rm = repair_of(pm, v, win.ldt);
+		if (!rm)
+			return COL_ENOMEM;
+		store_mutation_delete_row(rm, ck, n_ck, win.ts);
+	}
+	return 0;
+}
+
+/* The merged row's marker (unless a deletion hides it) and its repairs. */
+static int merge_row_marker(struct part_merge *pm, const struct rres_row *const *vr, size_t mri,
+                            int64_t del)
+{
+	struct store_cell_version have[SP_MAX_REPLICAS], win = {0};
+	bool any = false;
+	for (size_t v = 0; v < pm->k; v++) {
+		if (!vr[v] || !vr[v]->has_marker)
+			continue;
+		have[v] = marker_version(vr[v]);
+		if (!any || store_cell_reconcile(&have[v], &win) > 0)
+			win = have[v];
+		any = true;
+	}
+	struct rres_row *mr = &pm->r->merged.rows[mri];
+	if (!any || win.ts <= del || mr->is_static)
+		return 0;
+	mr->has_marker = true;
+	mr->marker_ts = win.ts;
+	mr->marker_ttl = win.ttl;
+	mr->marker_exp = win.ldt;
+	size_t n_ck;
+	const struct store_value *ck = merged_ck(pm, mri, &n_ck);
+	for (size_t v = 0; v < pm->k; v++) {
+		if (!stale(vr[v] && vr[v]->has_marker ? &have[v] : NULL, &win))
+			continue;
+		struct store_mutation *rm = repair_of(pm, v, version_now(&win));
+		if (!rm)
+			return COL_ENOMEM;
+		store_mutation_row_marker(rm, ck, n_ck, win.ts, win.ttl);
+	}
+	return 0;
+}
+
+/* Merge one row's versions (vr[v]: replica v's, or NULL); src holds its clustering. */
+static int merge_row(struct part_merge *pm, const struct rres_row *const *vr, size_t src)
+{
+	struct sp_read *r = pm->r;
+	struct rres *m = &r->merged;
+	const struct rres_row *sr = vr[src];
+	struct rres_row *mr = rres_add_row(m);
+	if (!mr)
+		return COL_ENOMEM;
+	struct row_shadow sh = {.mri = m->n_rows - 1, .coldel_col = UINT32_MAX};
+	m->parts[pm->mpi].n_rows++;
+	mr->is_static = sr->is_static;
+	mr->n_ck = sr->n_ck;
+	mr->ck_at = m->n_vals;
+	for (size_t i = 0; i < sr->n_ck; i++) {
+		struct store_value *val = rres_add_val(m);
+		if (!val)
+			return COL_ENOMEM;
+		*val = r->tgt[src].dec.vals[sr->ck_at + i];
+	}
+	int rc = merge_row_deletion(pm, vr, sh.mri);
+	if (rc)
+		return rc;
+	mr = &m->rows[sh.mri];
+	sh.del = mr->has_del && mr->del_ts > pm->pdel ? mr->del_ts : pm->pdel;
+	rc = merge_row_marker(pm, vr, sh.mri, sh.del);
+	if (rc)
+		return rc;
+	/* its cells, in column (then path) order */
+	mr->cell_at = m->n_cells;
+	mr->n_cells = 0;
+	size_t ci[SP_MAX_REPLICAS] = {0};
+	for (;;) {
+		const struct rres_cell *first = NULL;
+		for (size_t v = 0; v < pm->k; v++) {
+			if (!vr[v] || ci[v] >= vr[v]->n_cells)
+				continue;
+			const struct rres_cell *c = &r->tgt[v].dec.cells[vr[v]->cell_at + ci[v]];
+			if (!first || cell_key_cmp(r, c, first) < 0)
+				first = c;
+		}
+		if (!first)
+			return 0;
+		const struct rres_cell *vc[SP_MAX_REPLICAS];
+		for (size_t v = 0; v < pm->k; v++) {
+			vc[v] = NULL;
+			if (!vr[v] || ci[v] >= vr[v]->n_cells)
+				continue;
+			const struct rres_cell *c = &r->tgt[v].dec.cells[vr[v]->cell_at + ci[v]];
+			if (cell_key_cmp(r, c, first) == 0) {
+				vc[v] = c;
+				ci[v]++;
+			}
+		}
+		rc = merge_cell(pm, &sh, vc);
+		if (rc)
+			return rc;
+	}
+}
+
+/* Merge one cell's versions (vc[v]: replica v's, or NULL): the winner, unless shadowed. */
+static int merge_cell(struct part_merge *pm, struct row_shadow *sh,
+                      const struct rres_cell *const *vc)
+{
+	struct store_cell_version have[SP_MAX_REPLICAS], win = {0};
+	const struct rres_cell *wc = NULL;
+	for (size_t v = 0; v < pm->k; v++) {
+		if (!vc[v])
+			continue;
+		have[v] = cell_version(vc[v]);
+		if (!wc || store_cell_reconcile(&have[v], &win) > 0) {
+			win = have[v];
+			wc = vc[v];
+		}
+	}
+	if (win.ts <= sh->del)
+		return 0; /* a row or partition deletion hides it */
+	if (!wc->path && wc->tombstone) {
+		sh->coldel_col = wc->col; /* a whole-collection deletion: hides older elements */
+		sh->coldel_ts = wc->ts;
+	} else if (wc->path && wc->col == sh->coldel_col && wc->ts <= sh->coldel_ts) {
+		return 0;
+	}
+	struct rres *m = &pm->r->merged;
+	struct rres_cell *mc = rres_add_cell(m);
+	if (!mc)
+		return COL_ENOMEM;
+	*mc = *wc;
+	m->rows[sh->mri].n_cells++;
+	size_t n_ck;
+	const struct store_value *ck = merged_ck(pm, sh->mri, &n_ck);
+	struct store_value path = {wc->path, wc->path_len};
+	const struct store_value *pp = wc->path ? &path : NULL;
+	for (size_t v = 0; v < pm->k; v++) {
+		if (!stale(vc[v] ? &have[v] : NULL, &win))
+			continue;
+		struct store_mutation *rm = repair_of(pm, v, version_now(&win));
+		if (!rm)
+			return COL_ENOMEM;
+		if (win.tombstone)
+			store_mutation_delete_cell(rm, ck, n_ck, wc->col, pp, win.ts);
+		else
+			store_mutation_set_cell(rm, ck, n_ck, wc->col, pp, win.value, win.value_len,
+			                        win.ts, win.ttl);
 	}
 	return 0;
 }

@@ -496,6 +496,112 @@ Test(storage, lww_newer_wins_and_tie_rules)
 	buf_release(&x.all);
 }
 
+/* ---- RECONCILE: one function decides, for every caller --------------------------------- */
+
+static struct store_cell_version live(int64_t ts, const char *v, int32_t ttl, int64_t exp)
+{
+	return (struct store_cell_version){.ts = ts, .ttl = ttl, .ldt = exp,
+	                                   .value = (const uint8_t *)v, .value_len = strlen(v)};
+}
+static struct store_cell_version tomb(int64_t ts, int64_t ldt)
+{
+	return (struct store_cell_version){.ts = ts, .tombstone = true, .ldt = ldt};
+}
+
+Test(storage, reconcile_rules)
+{
+	/* each pair: the first wins over the second, whichever is passed first */
+	struct {
+		const char *rule;
+		struct store_cell_version w, l;
+	} cases[] = {
+	        {"higher timestamp, live over tombstone", live(11, "a", 0, 0), tomb(10, NOW)},
+	        {"higher timestamp, tombstone over live", tomb(11, NOW), live(10, "z", 0, 0)},
+	        {"higher timestamp, whatever the value", live(11, "a", 0, 0), live(10, "z", 0, 0)},
+	        {"equal timestamps: tombstone over live", tomb(10, NOW), live(10, "z", 0, 0)},
+	        {"equal timestamps: tombstone over expiring", tomb(10, NOW - 5),
+	         live(10, "z", 100, NOW + 100)},
+	        {"equal timestamps: expiring over plain", live(10, "a", 100, NOW + 100),
+	         live(10, "z", 0, 0)},
+	        {"both tombstones: later deletion time", tomb(10, NOW + 1), tomb(10, NOW)},
+	        {"both expiring: later expiry", live(10, "a", 100, NOW + 101),
+	         live(10, "z", 100, NOW + 100)},
+	        {"both plain: greater value", live(10, "b", 0, 0), live(10, "a", 0, 0)},
+	        {"both plain: longer value on a common prefix", live(10, "ab", 0, 0),
+	         live(10, "a", 0, 0)},
+	        {"greater value as unsigned bytes", live(10, "\xff", 0, 0), live(10, "\x7f", 0, 0)},
+	        {"same timestamp, expiry and value: longer TTL", live(10, "a", 200, NOW + 100),
+	         live(10, "a", 100, NOW + 100)},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cr_expect_gt(store_cell_reconcile(&cases[i].w, &cases[i].l), 0, "%s", cases[i].rule);
+		cr_expect_lt(store_cell_reconcile(&cases[i].l, &cases[i].w), 0, "%s (reversed)",
+		             cases[i].rule);
+		cr_expect_eq(store_cell_reconcile(&cases[i].w, &cases[i].w), 0, "%s (itself)",
+		             cases[i].rule);
+	}
+	/* the same version compares equal: a replica holding it needs nothing */
+	struct store_cell_version a = live(10, "same", 60, NOW + 60), b = live(10, "same", 60, NOW + 60);
+	cr_expect_eq(store_cell_reconcile(&a, &b), 0);
+	struct store_cell_version d1 = tomb(10, NOW), d2 = tomb(10, NOW);
+	cr_expect_eq(store_cell_reconcile(&d1, &d2), 0);
+	/* an empty live value (a row marker) against a tombstone at the same time */
+	struct store_cell_version mk = live(10, "", 0, 0), del = tomb(10, NOW);
+	cr_expect_lt(store_cell_reconcile(&mk, &del), 0);
+}
+
+/* Write val at ts with ttl, as a mutation made at `now` (its expiry is now + ttl). */
+static void set_text_at(struct store_table *t, int32_t pk, const char *val, int64_t ts, int32_t ttl,
+                        int64_t now)
+{
+	struct store_mutation m;
+	struct intbox k = I(pk), c = I(1);
+	struct store_value kv = V(k.b, 4), cv = V(c.b, 4);
+	struct cerr e = {0};
+	cr_assert_eq(store_mutation_init(&m, t, &kv, 1, now, &e), 0, "%s", e.msg);
+	cr_assert_eq(store_mutation_set_cell(&m, &cv, 1, 1, NULL, val, strlen(val), ts, ttl), 0,
+	             "%s", m.err.msg);
+	apply(&m);
+}
+
+static void expect_same_dump(struct store_table *a, struct store_table *b, const char *when)
+{
+	struct rawkv x, y;
+	raw_dump(a, &x);
+	raw_dump(b, &y);
+	cr_assert_eq(x.n, 1, "%s", when);
+	cr_assert_eq(y.n, 1, "%s", when);
+	cr_expect(x.all.len == y.all.len && memcmp(x.all.data, y.all.data, x.all.len) == 0,
+	          "%s: the replicas' bytes differ", when);
+	buf_release(&x.all);
+	buf_release(&y.all);
+}
+
+/*
+ * Two writes with the same timestamp, value and expiry but different TTLs (made
+ * 100 s apart): two replicas that receive them in opposite orders hold the same
+ * bytes, before and after compaction — the final tie-break (longer TTL).
+ */
+Test(storage, reconcile_ttl_tie_break_converges_in_any_order)
+{
+	struct store_table *r1 = make_table(40, 1, false, 864000);
+	struct store_table *r2 = make_table(41, 1, false, 864000);
+	set_text_at(r1, 7, "v", 50, 100, NOW);
+	set_text_at(r1, 7, "v", 50, 200, NOW - 100);
+	set_text_at(r2, 7, "v", 50, 200, NOW - 100);
+	set_text_at(r2, 7, "v", 50, 100, NOW);
+	expect_same_dump(r1, r2, "in the memtable");
+	struct rows r;
+	read_all(r1, 7, NULL, 0, 0, NOW, &r);
+	cr_assert_eq(r.n, 1);
+	cr_expect_eq(r.r[0].text_ttl, 200, "the longer TTL wins");
+	struct cerr e = {0};
+	cr_assert_eq(store_table_compact(r1, NOW, &e), 0, "%s", e.msg);
+	expect_same_dump(r1, r2, "one replica compacted");
+	cr_assert_eq(store_table_compact(r2, NOW, &e), 0, "%s", e.msg);
+	expect_same_dump(r1, r2, "both compacted");
+}
+
 Test(storage, ttl_expiry)
 {
 	struct store_table *t = make_table(10, 1, false, 864000);
