@@ -8,7 +8,8 @@
  *   bench_proc.c    a local node's pid (by listening address), CPU and memory
  *   bench_report.c  progress lines, the summary, --json, --hdr-out, --plot
  *   bench_route.c   token-aware routing on core/ring.h's placement
- *   bench.c         connections, setup (schema, prepare, probe), the run loop
+ *   bench_setup.c   contact points, ring and schema, prepare, probe (bench_run.h)
+ *   bench.c         connections, the run loop, populate/run/report (bench_run.h)
  *
  * Time is monotonic microseconds (core/clock.h) throughout.
  */
