@@ -22,8 +22,10 @@ PKGS=(
 #   tmux                      cqlish_test drives the interactive shell in a terminal
 #   curl                      bench_test reads /metrics
 #   gnuplot-nox               bench_test: `colonnade bench --plot` runs gnuplot
+#   docker.io docker-compose  compose_test: Debian's engine (20.10) and compose (1.29), no pulls
 PKGS+=(
   clang libclang-rt-dev python3 python3-cassandra nftables iproute2 procps tmux curl gnuplot-nox
+  docker.io docker-compose
 )
 # A CA bundle put there by hand (a proxy's own CA, say) is kept: installing the package
 # would regenerate the file without it.

@@ -29,7 +29,7 @@ done
 docker_bin="${DOCKER:-/usr/bin/docker}"
 bins=("$build/cli/colonnade" "$build/cli/cqlish")
 for b in "${bins[@]}"; do
-  [ -x "$b" ] || { echo "build-offline-image: $b is missing: build first (cmake --build $build)" >&2; exit 1; }
+  [ -f "$b" ] && [ -x "$b" ] || { echo "build-offline-image: $b is missing: build first (cmake --build $build)" >&2; exit 1; }
 done
 
 ctx="$(mktemp -d /tmp/colonnade-image.XXXXXX)"
