@@ -1,6 +1,8 @@
 /*
  * array.h — growing a caller-owned array geometrically, with overflow checks.
  *
+ * It never owns the array: the caller keeps and frees it.
+ *
  * An array here is a plain pointer, a count and a capacity (size_t) that the
  * caller keeps in its own struct.  Growth doubles the capacity, starting from
  * ARRAY_FIRST_CAP elements, until the needed count fits, so n appends cost O(n)

@@ -1,6 +1,8 @@
 /*
  * buf.h — growable byte buffers (writer) and bounds-checked readers.
  *
+ * A reader never reads past its end: a short read latches an error instead.
+ *
  * struct buf owns its memory: buf_init() on caller storage, buf_release() to
  * free.  Appends grow geometrically; an allocation failure latches `oom` so a
  * sequence of puts can be checked once at the end (buf_ok()).  Big-endian

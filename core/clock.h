@@ -2,6 +2,8 @@
  * clock.h — time.  Monotonic time for timeouts and intervals; wall-clock time
  * only for cell timestamps and generations.  All values are int64 so that
  * differences never wrap.
+ *
+ * A timeout never uses the wall clock, which jumps.
  */
 #ifndef COLONNADE_CORE_CLOCK_H
 #define COLONNADE_CORE_CLOCK_H

@@ -3,6 +3,8 @@
  * Cassandra's ordering, an order-preserving key encoding, cqlsh-style text,
  * and CQL literal conversion.
  *
+ * It knows no schema and no storage: a type and bytes in, bytes or text out.
+ *
  * A value is always handled in its *native form*: the bytes the CQL native
  * protocol v4 carries for it ([bytes] body without the length), e.g. int = 4
  * bytes big-endian two's complement, text = UTF-8, timestamp = int64 ms since

@@ -1,6 +1,8 @@
 /*
  * log.h — leveled logging with timestamps to stderr (or a file).
  *
+ * It never allocates; a line longer than its buffer is cut.
+ *
  * Lines read "2026-11-25T16:24:19.123Z INFO  [gossip] node 127.0.0.2 is now UP".
  * The level is process-wide and set once at start-up (log_set_level); logging
  * is thread-safe (one write(2) per line).

@@ -1,6 +1,8 @@
 /*
  * murmur3.h — the Murmur3Partitioner token, computed exactly as Cassandra does.
  *
+ * Pure: no state, no allocation.
+ *
  * Cassandra's MurmurHash.hash3_x64_128 (org.apache.cassandra.utils.MurmurHash)
  * differs from the reference MurmurHash3_x64_128 in one place: the tail bytes
  * (length % 16) are read as *signed* Java bytes, so a tail byte >= 0x80 is

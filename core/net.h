@@ -2,6 +2,9 @@
  * net.h — libev TCP connections with pluggable framing, for the CQL server
  * (port 9042) and internode messaging (port 7000).
  *
+ * It knows no protocol: the caller's framer finds frames and its callbacks
+ * give them meaning.
+ *
  * A struct net_loop is bound to one libev loop (one per I/O thread) and owns
  * every server and connection created on it.  A struct net_conn owns its fd,
  * an input buffer and a bounded output buffer.  The user supplies a framer

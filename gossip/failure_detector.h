@@ -2,6 +2,8 @@
  * failure_detector.h — phi accrual failure detection (Hayashibara et al.), as
  * Cassandra's FailureDetector.java does it.
  *
+ * It sends nothing: gossip reports arrivals and asks for phi.
+ *
  * Each remote endpoint has an arrival window: the last WINDOW inter-arrival
  * times of its heartbeats (a heartbeat "arrives" when gossip brings a newer
  * version of that endpoint's state).  Intervals longer than max_interval

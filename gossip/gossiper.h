@@ -3,6 +3,9 @@
  * announces about itself, and who is up.  Cassandra's Gossiper.java is the
  * model; docs/GOSSIP.md explains the choices.
  *
+ * It keeps nothing on disk and interprets no application state (it only
+ * publishes HOST_ID): other modules publish theirs through it and read them.
+ *
  * Identity is the host id.  Every endpoint state is keyed by host id; the
  * address is part of the state of one generation.  A node that restarts at a
  * new address (higher generation, same host id) replaces its old entry: peers

@@ -3,6 +3,9 @@
  * (partitions of clustered rows of timestamped cells), last-write-wins without
  * reading before writing, TTLs, tombstones and token-ordered iteration.
  *
+ * It knows nothing of the network, gossip, CQL text or schema rows: it stores
+ * and reads what the coordinator describes to it.
+ *
  * One RocksDB database per data directory.  Column families: "default"
  * (unused), "system" (node identity, schema rows: plain key/value through
  * store_kv_*), "hints" (hinted handoff's queue: plain key/value, coordinator/hints/hints.h) and one

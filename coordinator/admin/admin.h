@@ -2,6 +2,8 @@
  * admin.h — the node's admin HTTP endpoint (port 7199): JSON for the
  * operator tools and Prometheus text at /metrics.
  *
+ * It changes no node state: every route only reads and answers.
+ *
  * libmicrohttpd runs in its external-epoll mode on the node's own libev loop:
  * one ev_io watches MHD's epoll fd and one ev_timer its connection timeouts,
  * so every handler runs on the loop thread and reads live node state (gossip,

@@ -3,6 +3,8 @@
  * partition lives (`colonnade getendpoints`, nodetool getendpoints) and what
  * this one node stores of it (`colonnade dump`, modelled on sstabledump).
  *
+ * They only read: nothing here writes to the store or asks another node.
+ *
  * Both answer JSON for the admin endpoint (/v1/endpoints, /v1/dump; see
  * docs/OPERATIONS.md).  They are plain functions over a schema snapshot, a
  * ring snapshot and the local store, so they are tested without a node; the

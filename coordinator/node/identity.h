@@ -2,6 +2,9 @@
  * identity.h — who this node is, kept across restarts: host id, tokens and
  * gossip generation, in the storage engine's system column family.
  *
+ * It never changes an identity once stored (only the generation moves
+ * forward).
+ *
  * At first boot (no host id stored) the node draws a random UUID v4 host id
  * and `num_tokens` distinct random Murmur3 tokens (never INT64_MIN, which the
  * partitioner reserves as the minimum token) and stores them; afterwards they

@@ -1,6 +1,8 @@
 /*
  * node.h — one Colonnade node: everything `colonnade server` runs.
  *
+ * Nothing but the `colonnade server` subcommand and tests uses it.
+ *
  * A struct node owns, for the life of the process, every piece of a running
  * node and wires them together; no module keeps global mutable state, so
  * everything a node has is reachable from here (docs/ARCHITECTURE.md):

@@ -2,6 +2,9 @@
  * prepared.h — the prepared-statement cache shared by every client connection
  * of a node.
  *
+ * It never executes anything: it maps ids to parsed statements and their
+ * plans.
+ *
  * A statement is prepared once (PREPARE) and executed by id from any
  * connection (EXECUTE), so the id depends only on what the statement means:
  *

@@ -3,6 +3,8 @@
  * system.peers, and system_schema.{keyspaces, tables, columns, dropped_columns,
  * types, functions, aggregates, triggers, indexes, views}.
  *
+ * Nothing here is stored: rows exist only for the read that asked.
+ *
  * Rows are generated on each read from live state: the schema snapshot (which
  * lists the system tables themselves, so cqlsh finds them in its metadata) and
  * the cluster view the node supplies (host id, dc, rack, tokens, addresses,

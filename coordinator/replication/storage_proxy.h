@@ -3,6 +3,8 @@
  * (Cassandra's StorageProxy): any node sends a request to the replicas of its
  * token, waits for the consistency level's answers, and resolves them.
  *
+ * It touches no store but this node's own and never parses CQL.
+ *
  * Requests have the shapes of request.h, as the request router's do, so the
  * router (router.h) hands a replicated keyspace's request over with one call
  * once the node is in a cluster.  Each request takes a ring snapshot (the

@@ -3,6 +3,9 @@
  * MUTATION and READ verbs, the forwarding of cross-datacenter mutations, and
  * the wire formats both sides use (the coordinator side is storage_proxy.h).
  *
+ * A replica never coordinates: it applies, answers and forwards what it is
+ * sent.
+ *
  * A replica applies a MUTATION to its store and acknowledges it.  A MUTATION
  * that carries a forward list came from a coordinator in another datacenter:
  * the replica applies it, acknowledges it, sends the same mutation bytes to

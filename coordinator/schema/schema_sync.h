@@ -2,6 +2,9 @@
  * schema_sync.h — the schema in a cluster: every node converges on the same
  * schema rows (coordinator/schema/schema.h) and says which version it holds in gossip.
  *
+ * It never changes a row itself: it moves rows between nodes and merges them
+ * with schema_merge_rows().
+ *
  * Push.  After a local DDL (a schema change not caused by a merge) the node
  * sends its WHOLE schema (every row, tombstones included) to every live peer
  * as one SCHEMA_PUSH.  The whole schema rather than the changed rows: it is

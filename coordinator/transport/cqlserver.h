@@ -1,6 +1,9 @@
 /*
  * cqlserver.h — the CQL native protocol v4 server (port 9042).
  *
+ * It never interprets a statement (the executor does): it owns connections and
+ * frames, and maps outcomes to protocol errors.
+ *
  * Accepts client connections on a net_loop (one libev loop, one thread), runs
  * each connection's state machine and hands statements to the executor:
  *
