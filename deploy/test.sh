@@ -54,6 +54,9 @@ suite() { # build-dir cmake-flags...
 stage "layering: includes point only down (deploy/check-layering.sh)"
 ./deploy/check-layering.sh
 
+stage "sizes: files within 1,500 lines, functions within 120 (deploy/check-sizes.sh)"
+./deploy/check-sizes.sh
+
 stage "RelWithDebInfo build: every test"
 suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 [ "$quick" = 1 ] && exit 0
