@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Fails when a source file outside tests/ (core, storage, gossip, coordinator, cli) is
 # longer than 1,500 lines, or a function in one is longer than 120 lines, unless that
-# function is listed in docs/ARCHITECTURE.md under "Functions longer than 120 lines" (a row naming `path` and `function`: flat tables and
-# switch dispatchers, each with its reason).  Every violation is printed as file:line,
-# the function and its length.  Run by deploy/test.sh; by hand: deploy/check-sizes.sh [REPO]
+# function is listed in docs/ARCHITECTURE.md under "Functions longer than 120 lines" (a
+# row naming `path` and `function`: flat tables and switch dispatchers, each with its
+# reason).  Every violation is printed as file:line, the function and its length.
+# Run by deploy/test.sh; by hand: deploy/check-sizes.sh [REPO]
 #
 # A function is what clang-format's Linux brace style makes of one: a line that is only
 # "{" opens its body and the next line that is only "}" closes it.  Its signature is the
