@@ -30,6 +30,8 @@ enum ktype {
 	K_DURATION_MS, /* legacy *_in_ms: plain number of ms */
 	K_SIZE,        /* "16MiB" -> bytes */
 	K_SIZE_MB,     /* legacy *_in_mb: plain number of MiB */
+	K_KIB,         /* a plain number of KiB, or a size with a unit ("1MiB"), kept in KiB */
+	K_LIST,        /* comma-separated names (a YAML list is joined with commas) */
 	K_COMMITLOG_SYNC,
 	K_SNITCH,
 	K_LOG_LEVEL,
@@ -83,6 +85,20 @@ static const struct keydef keys[] = {
         {"max_hint_window", NULL, K_DURATION, OFF(max_hint_window_ms), 0, 30 * DAY_MS, 0, 0, "3h"},
         {"max_hint_window_in_ms", "max_hint_window", K_DURATION_MS, OFF(max_hint_window_ms), 0,
          30 * DAY_MS, 0, 0, NULL},
+        {"hinted_handoff_disabled_datacenters", NULL, K_LIST,
+         OFF(hinted_handoff_disabled_datacenters), 0, 0, 0, 0, ""},
+        {"hinted_handoff_throttle", NULL, K_KIB, OFF(hinted_handoff_throttle_kib), 0,
+         1024 * 1024 * 1024, 0, 0, "1024"},
+        {"hinted_handoff_throttle_in_kb", "hinted_handoff_throttle", K_KIB,
+         OFF(hinted_handoff_throttle_kib), 0, 1024 * 1024 * 1024, 0, 0, NULL},
+        {"max_hints_delivery_threads", NULL, K_INT, OFF(max_hints_delivery_threads), 1, 64, 0, 0,
+         "2"},
+        {"hints_flush_period", NULL, K_DURATION, OFF(hints_flush_period_ms), 10, HOUR_MS, 0, 0,
+         "10000ms"},
+        {"hints_flush_period_in_ms", "hints_flush_period", K_DURATION_MS,
+         OFF(hints_flush_period_ms), 10, HOUR_MS, 0, 0, NULL},
+        {"max_hints_size_per_host", NULL, K_SIZE, OFF(max_hints_size_per_host), 0,
+         1024LL * 1024 * MIB, 0, 0, "0B"},
         {"phi_convict_threshold", NULL, K_DOUBLE, OFF(phi_convict_threshold), 0, 0, 5.0, 16.0, "8"},
         {"gossip_interval", NULL, K_DURATION, OFF(gossip_interval_ms), 10, 60000, 0, 0, "1000ms"},
         {"write_request_timeout", NULL, K_DURATION, OFF(write_request_timeout_ms), 1, HOUR_MS, 0, 0,
@@ -97,8 +113,8 @@ static const struct keydef keys[] = {
          "10000ms"},
         {"range_request_timeout_in_ms", "range_request_timeout", K_DURATION_MS,
          OFF(range_request_timeout_ms), 1, HOUR_MS, 0, 0, NULL},
-        {"schema_agreement_timeout", NULL, K_DURATION, OFF(schema_agreement_timeout_ms), 0,
-         HOUR_MS, 0, 0, "10000ms"},
+        {"schema_agreement_timeout", NULL, K_DURATION, OFF(schema_agreement_timeout_ms), 0, HOUR_MS,
+         0, 0, "10000ms"},
         {"endpoint_snitch", NULL, K_SNITCH, OFF(endpoint_snitch), 0, 0, 0, 0,
          "GossipingPropertyFileSnitch"},
         {"dc", NULL, K_STR, OFF(dc), 0, 0, 0, 0, "dc1"},
@@ -478,6 +494,12 @@ static const char *type_expectation(const struct keydef *k, char *buf, size_t le
 		snprintf(buf, len, "expected a number of MiB between %lld and %lld",
 		         (long long)(k->min + MIB - 1) / MIB, (long long)k->max / MIB);
 		break;
+	case K_KIB:
+		snprintf(
+		        buf, len,
+		        "expected a number of KiB or a size like '1MiB', between %lld and %lld KiB",
+		        (long long)k->min, (long long)k->max);
+		break;
 	case K_COMMITLOG_SYNC: snprintf(buf, len, "expected 'periodic' or 'batch'"); break;
 	case K_SNITCH:
 		snprintf(buf, len, "expected 'GossipingPropertyFileSnitch' or 'SimpleSnitch'");
@@ -497,7 +519,8 @@ static int set_text(struct config *c, const struct keydef *k, const char *v, cha
 	char expect[256];
 	int64_t i64;
 	switch (k->type) {
-	case K_STR: {
+	case K_STR:
+	case K_LIST: {
 		char *dup = strdup(v);
 		if (!dup)
 			return COL_ENOMEM;
@@ -548,6 +571,16 @@ static int set_text(struct config *c, const struct keydef *k, const char *v, cha
 		if (parse_i64(v, &i64) || i64 < 1 || i64 > k->max / MIB)
 			break;
 		*(int64_t *)((char *)c + k->off) = i64 * MIB;
+		return COL_OK;
+	case K_KIB:
+		if (parse_i64(v, &i64) != 0) {
+			if (config_parse_size_bytes(v, &i64))
+				break;
+			i64 /= 1024;
+		}
+		if (i64 < k->min || i64 > k->max)
+			break;
+		*(int64_t *)((char *)c + k->off) = i64;
 		return COL_OK;
 	case K_COMMITLOG_SYNC:
 		if (strcmp(v, "periodic") == 0)
@@ -650,7 +683,7 @@ void config_release(struct config *c)
 	if (!c)
 		return;
 	for (size_t i = 0; i < NKEYS; i++) {
-		if (keys[i].type == K_STR && !keys[i].canon) {
+		if ((keys[i].type == K_STR || keys[i].type == K_LIST) && !keys[i].canon) {
 			char **f = str_field(c, &keys[i]);
 			free(*f);
 			*f = NULL;
@@ -863,6 +896,41 @@ static int load_dirs(struct yctx *y, const struct keydef *k, yaml_node_t *v)
 	return set_origin(y->c, k, origin);
 }
 
+/* hinted_handoff_disabled_datacenters:\n  - dc1\n  - dc2   ->  "dc1,dc2" */
+static int load_list(struct yctx *y, const struct keydef *k, yaml_node_t *v)
+{
+	struct buf b;
+	buf_init(&b);
+	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *d = yaml_document_get_node(y->doc, *it);
+		const char *text;
+		int rc = scalar_text(y, d, k->name, &text);
+		if (rc) {
+			buf_release(&b);
+			return rc;
+		}
+		if (strchr(text, ',')) {
+			buf_release(&b);
+			return cerr_set(y->err, COL_ECONFIG, "%s:%d: %s: '%s' holds a comma",
+			                y->name, node_line(d), k->name, text);
+		}
+		if (b.len)
+			buf_put_u8(&b, ',');
+		buf_put_str(&b, text);
+	}
+	buf_put_u8(&b, 0);
+	if (!buf_ok(&b)) {
+		buf_release(&b);
+		return cerr_set(y->err, COL_ENOMEM, "%s: out of memory", k->name);
+	}
+	char origin[600];
+	snprintf(origin, sizeof(origin), "%s:%d", y->name, node_line(v));
+	int rc = set_key(y->c, k, (const char *)b.data, origin, y->err);
+	buf_release(&b);
+	return rc;
+}
+
 static int load_document(struct yctx *y)
 {
 	yaml_node_t *root = yaml_document_get_root_node(y->doc);
@@ -904,6 +972,8 @@ static int load_document(struct yctx *y)
 			rc = load_seed_provider(y, k, vn);
 		else if (k->type == K_DIRS)
 			rc = load_dirs(y, k, vn);
+		else if (k->type == K_LIST && vn->type == YAML_SEQUENCE_NODE)
+			rc = load_list(y, k, vn);
 		else {
 			const char *text = NULL;
 			rc = scalar_text(y, vn, name, &text);
@@ -1185,7 +1255,8 @@ void config_describe(const struct config *c, void (*emit)(const char *line, void
 		char val[1024];
 		val[0] = 0;
 		switch (k->type) {
-		case K_STR: {
+		case K_STR:
+		case K_LIST: {
 			const char *s = *(char *const *)((const char *)c + k->off);
 			snprintf(val, sizeof(val), "%s", s ? s : "");
 			break;
@@ -1209,6 +1280,10 @@ void config_describe(const struct config *c, void (*emit)(const char *line, void
 		case K_SIZE:
 		case K_SIZE_MB:
 			fmt_size(val, sizeof(val), *(const int64_t *)((const char *)c + k->off));
+			break;
+		case K_KIB:
+			snprintf(val, sizeof(val), "%lldKiB",
+			         (long long)*(const int64_t *)((const char *)c + k->off));
 			break;
 		case K_COMMITLOG_SYNC:
 			snprintf(val, sizeof(val), "%s",

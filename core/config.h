@@ -80,6 +80,11 @@ struct config {
 
 	bool hinted_handoff_enabled;
 	int64_t max_hint_window_ms;
+	char *hinted_handoff_disabled_datacenters; /* comma-separated DC names, "" none */
+	int64_t hinted_handoff_throttle_kib;       /* KiB/s over the cluster, 0 = unthrottled */
+	int max_hints_delivery_threads;            /* targets served at once */
+	int64_t hints_flush_period_ms;
+	int64_t max_hints_size_per_host; /* bytes, 0 = unbounded */
 
 	double phi_convict_threshold;
 	int64_t gossip_interval_ms;

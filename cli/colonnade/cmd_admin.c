@@ -335,6 +335,12 @@ int cmd_info(int argc, char **argv)
 	printf("%-23s: %s:%lld\n", "Native Address", json_str(json_get(j, "rpc_address"), "?"),
 	       (long long)json_int(json_get(j, "native_transport_port"), 0));
 	printf("%-23s: %s\n", "Data Directory", json_str(json_get(j, "data_directory"), "?"));
+	if (json_get(j, "pending_hints")) {
+		char hb[32];
+		fmt_size(hb, sizeof(hb), json_num(json_get(j, "pending_hint_bytes"), 0));
+		printf("%-23s: %lld (%s)\n", "Pending hints",
+		       (long long)json_int(json_get(j, "pending_hints"), 0), hb);
+	}
 	if (o.tokens) {
 		for (size_t i = 0; i < json_len(tokens); i++)
 			printf("%-23s: %s\n", "Token", json_str(json_at(tokens, i), "?"));

@@ -20,5 +20,12 @@ int cmd_ring(int argc, char **argv);
 int cmd_getendpoints(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_health(int argc, char **argv);
+int cmd_statushandoff(int argc, char **argv);
+int cmd_enablehandoff(int argc, char **argv);
+int cmd_disablehandoff(int argc, char **argv);
+int cmd_pausehandoff(int argc, char **argv);
+int cmd_resumehandoff(int argc, char **argv);
+int cmd_listpendinghints(int argc, char **argv);
+int cmd_truncatehints(int argc, char **argv);
 
 #endif

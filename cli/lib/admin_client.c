@@ -1,5 +1,5 @@
 /*
- * admin_client.c — blocking HTTP/1.0 GET with a deadline, over one socket.
+ * admin_client.c — blocking HTTP/1.0 GET (and empty POST) with a deadline, over one socket.
  */
 #include "cli/lib/admin_client.h"
 #include "core/net.h"
@@ -136,8 +136,8 @@ static int connect_to(const struct admin_target *t, int64_t deadline, int *out, 
 	return cerr_set(err, rc, "cannot connect to %s:%u: %s", t->host, t->port, why);
 }
 
-int admin_get(const struct admin_target *t, const char *path, int *status, char **body, size_t *len,
-              struct cerr *err)
+static int request(const struct admin_target *t, const char *method, const char *path, int *status,
+                   char **body, size_t *len, struct cerr *err)
 {
 	int64_t deadline = clock_mono_ms() + (t->timeout_ms > 0 ? t->timeout_ms : 5000);
 	int fd = -1;
@@ -146,9 +146,10 @@ int admin_get(const struct admin_target *t, const char *path, int *status, char 
 		return rc;
 	char req[1024];
 	int n = snprintf(req, sizeof(req),
-	                 "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: colonnade\r\nAccept: "
-	                 "application/json\r\nConnection: close\r\n\r\n",
-	                 path, t->host);
+	                 "%s %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: colonnade\r\nAccept: "
+	                 "application/json\r\n%sConnection: close\r\n\r\n",
+	                 method, path, t->host,
+	                 strcmp(method, "POST") == 0 ? "Content-Length: 0\r\n" : "");
 	if (n < 0 || (size_t)n >= sizeof(req)) {
 		close(fd);
 		return cerr_set(err, COL_EINVAL, "request path too long");
@@ -256,13 +257,19 @@ int admin_get(const struct admin_target *t, const char *path, int *status, char 
 	return 0;
 }
 
-int admin_get_json(const struct admin_target *t, const char *path, struct json **out,
-                   struct cerr *err)
+int admin_get(const struct admin_target *t, const char *path, int *status, char **body, size_t *len,
+              struct cerr *err)
+{
+	return request(t, "GET", path, status, body, len, err);
+}
+
+static int request_json(const struct admin_target *t, const char *method, const char *path,
+                        struct json **out, struct cerr *err)
 {
 	int status;
 	char *body;
 	size_t len;
-	int rc = admin_get(t, path, &status, &body, &len, err);
+	int rc = request(t, method, path, &status, &body, &len, err);
 	if (rc)
 		return rc;
 	struct json *j = NULL;
@@ -282,4 +289,16 @@ int admin_get_json(const struct admin_target *t, const char *path, struct json *
 	}
 	*out = j;
 	return 0;
+}
+
+int admin_get_json(const struct admin_target *t, const char *path, struct json **out,
+                   struct cerr *err)
+{
+	return request_json(t, "GET", path, out, err);
+}
+
+int admin_post_json(const struct admin_target *t, const char *path, struct json **out,
+                    struct cerr *err)
+{
+	return request_json(t, "POST", path, out, err);
 }

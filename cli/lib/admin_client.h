@@ -55,5 +55,8 @@ int admin_get(const struct admin_target *t, const char *path, int *status, char 
  */
 int admin_get_json(const struct admin_target *t, const char *path, struct json **out,
                    struct cerr *err);
+/* POST `path` with an empty body (the node's state-changing endpoints), as admin_get_json. */
+int admin_post_json(const struct admin_target *t, const char *path, struct json **out,
+                    struct cerr *err);
 
 #endif

@@ -118,16 +118,28 @@ static MHD_RESULT on_request(void *cls, struct MHD_Connection *conn, const char 
 	buf_init(&out);
 	struct jw w;
 	a->stats.requests++;
-	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+	bool post = strcmp(method, "POST") == 0;
+	const struct admin_route *route = NULL;
+	for (size_t i = 0; i < a->n_routes && !route; i++)
+		if (strcmp(a->routes[i].path, url) == 0)
+			route = &a->routes[i];
+	const char *refuse = NULL;
+	if (!post && strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		refuse = "only GET and POST are served";
+	else if (route && route->post && !post)
+		refuse = "this endpoint changes state: use POST";
+	else if (route && !route->post && post)
+		refuse = "this endpoint is read-only: use GET";
+	if (refuse) {
 		jw_init(&w, &out);
 		jw_obj(&w);
 		jw_key(&w, "error");
-		jw_str(&w, "only GET is served");
+		jw_str(&w, refuse);
 		jw_obj_end(&w);
 		return send_answer(conn, 405, &out, "application/json");
 	}
 	if (*upload_data_size) {
-		*upload_data_size = 0; /* a GET with a body: ignore it */
+		*upload_data_size = 0; /* a body: ignored */
 		buf_release(&out);
 		return MHD_YES;
 	}

@@ -13,7 +13,8 @@
  * The listening socket is opened here (so a taken port gives "admin: listen
  * on 127.0.0.1:7199: Address already in use"), then given to MHD.  Bounds:
  * at most ADMIN_MAX_CONNS connections, ADMIN_CONN_TIMEOUT_S idle seconds
- * each; only GET and HEAD; request bodies are refused.
+ * each; GET and HEAD, and POST for routes that change state (their request
+ * bodies are ignored: options go in the query string).
  *
  * Routes are a table the owner passes in (path -> handler); unknown paths
  * answer 404 with {"error": "..."} listing the known ones.  The endpoints the
@@ -53,6 +54,7 @@ typedef int (*admin_handler_fn)(void *ctx, const char *query, struct buf *out,
 struct admin_route {
 	const char *path; /* exact match, e.g. "/v1/status" */
 	admin_handler_fn handler;
+	bool post; /* changes state: served to POST (empty body) only, GET gets 405 */
 };
 
 /*

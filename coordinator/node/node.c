@@ -10,6 +10,7 @@
 #include "coordinator/schema/schema_sync.h"
 #include "coordinator/replication/storage_proxy.h"
 #include "coordinator/replication/verbs.h"
+#include "coordinator/hints/hints.h"
 #include "core/array.h"
 #include "core/clock.h"
 #include "core/hex.h"
@@ -477,6 +478,7 @@ static void on_peer_alive(void *ctx, const struct gossip_endpoint *ge)
 {
 	struct node *n = ctx;
 	log_info("node", "%s is now UP", gossip_endpoint_host(ge));
+	node_hints_peer(n, ge, true);
 	uint8_t a[16], al;
 	int32_t port;
 	if (n->cql && peer_rpc(ge, a, &al, &port))
@@ -487,6 +489,7 @@ static void on_peer_dead(void *ctx, const struct gossip_endpoint *ge)
 {
 	struct node *n = ctx;
 	log_info("node", "%s is now DOWN", gossip_endpoint_host(ge));
+	node_hints_peer(n, ge, false);
 	uint8_t a[16], al;
 	int32_t port;
 	if (n->cql && peer_rpc(ge, a, &al, &port))
@@ -644,6 +647,9 @@ static int start_replication(struct node *n, struct cerr *err)
 	vc.msg = n->msg;
 	vc.store = n->store;
 	vc.forward_timeout_ms = (unsigned)cfg->write_request_timeout_ms;
+	vc.peer_alive = node_peer_alive;
+	vc.hint = node_peer_hint;
+	vc.hint_ctx = n;
 	int rc = verbs_new(&vc, &n->verbs, err);
 	if (rc)
 		return rc;
@@ -660,6 +666,8 @@ static int start_replication(struct node *n, struct cerr *err)
 	sc.alive_ctx = n;
 	sc.addr_of = node_ring_addr;
 	sc.addr_ctx = n;
+	sc.hint = node_hint;
+	sc.hint_ctx = n;
 	return storage_proxy_new(&sc, &n->sp, err);
 }
 
@@ -901,6 +909,9 @@ int node_new(const struct config *cfg, struct node **out, struct cerr *err)
 	rc = start_schema_sync(n, err);
 	if (rc)
 		goto fail;
+	rc = node_start_hints(n, err);
+	if (rc)
+		goto fail;
 	rc = start_replication(n, err);
 	if (rc)
 		goto fail;
@@ -989,6 +1000,8 @@ void node_free(struct node *n)
 	n->sync = NULL;
 	storage_proxy_free(n->sp);
 	n->sp = NULL;
+	hints_free(n->hints);
+	n->hints = NULL;
 	verbs_free(n->verbs);
 	n->verbs = NULL;
 	if (n->router) {

@@ -349,6 +349,7 @@ static int h_info(void *ctx, const char *query, struct buf *out, const char **ct
 	kv_str(&w, "release_version", SYSTABLES_RELEASE_VERSION);
 	kv_str(&w, "version", COLONNADE_VERSION);
 	kv_int(&w, "pid", (int64_t)getpid());
+	node_hints_info(n, &w);
 	jw_key(&w, "tokens");
 	jw_arr(&w);
 	for (size_t i = 0; i < n->id.n_tokens; i++) {
@@ -662,6 +663,12 @@ const struct admin_route node_admin_routes[] = {
         {"/v1/gossipinfo", h_gossipinfo},
         {"/v1/describecluster", h_describecluster},
         {"/v1/ring", h_ring},
+        {"/v1/hints", node_h_hints},
+        {"/v1/hints/enable", node_h_hints_enable, true},
+        {"/v1/hints/disable", node_h_hints_disable, true},
+        {"/v1/hints/pause", node_h_hints_pause, true},
+        {"/v1/hints/resume", node_h_hints_resume, true},
+        {"/v1/hints/truncate", node_h_hints_truncate, true},
         {"/metrics", node_h_metrics},
         {"/health", h_health},
 };

@@ -28,6 +28,8 @@ struct ring;
 struct storage_proxy;
 struct verbs;
 struct schema_sync;
+struct hints;
+struct gossip_endpoint;
 
 #define NODE_ADDR_MAX 64
 
@@ -49,6 +51,7 @@ struct node {
 	struct storage_proxy *sp; /* replicated reads/writes (coordinator side) */
 	struct verbs *verbs;      /* MUTATION / READ handlers (replica side) */
 	struct schema_sync *sync; /* schema push/pull/agreement (schema_sync.h) */
+	struct hints *hints;      /* hinted handoff (coordinator/hints/hints.h) */
 	struct admin *admin;
 	uint8_t tokens_value[5 + 8 * IDENTITY_MAX_TOKENS]; /* our TOKENS app state */
 	size_t tokens_value_len;
@@ -107,6 +110,27 @@ int node_ring_addr(void *node, const struct ring *r, size_t idx, struct net_addr
 
 /* /metrics (node_metrics.c): the Prometheus text exposition, an admin_handler_fn. */
 int node_h_metrics(void *ctx, const char *query, struct buf *out, const char **ctype);
+/*
+ * Hinted handoff (node_hints.c): start the hint store; the storage proxy's and
+ * the forwarder's hint sinks; gossip's UP (after ECHO) / DOWN news.
+ */
+int node_start_hints(struct node *n, struct cerr *err);
+int node_hint(void *node, const struct ring *r, size_t idx, const uint8_t *mut, size_t len,
+              unsigned flags);
+bool node_peer_alive(void *node, const struct net_addr *peer);
+int node_peer_hint(void *node, const struct net_addr *peer, const uint8_t *mut, size_t len);
+void node_hints_peer(struct node *n, const struct gossip_endpoint *ep, bool up);
+/* Admin: GET /v1/hints[?host=], POST /v1/hints/{enable,disable,pause,resume,truncate[?host=]}. */
+int node_h_hints(void *ctx, const char *query, struct buf *out, const char **ctype);
+int node_h_hints_enable(void *ctx, const char *query, struct buf *out, const char **ctype);
+int node_h_hints_disable(void *ctx, const char *query, struct buf *out, const char **ctype);
+int node_h_hints_pause(void *ctx, const char *query, struct buf *out, const char **ctype);
+int node_h_hints_resume(void *ctx, const char *query, struct buf *out, const char **ctype);
+int node_h_hints_truncate(void *ctx, const char *query, struct buf *out, const char **ctype);
+/* The colonnade_hints_* Prometheus lines; pending hints in /v1/info. */
+void node_hints_metrics(struct buf *b, struct node *n);
+struct jw;
+void node_hints_info(struct node *n, struct jw *w);
 
 /* The admin routes (node_admin.c) and their count. */
 extern const struct admin_route node_admin_routes[];

@@ -24,8 +24,11 @@
  * suffice, or WriteTimeout (received, blockfor, write type) after
  * write_timeout_ms.  A replica's failure answer counts against the level:
  * when the level can no longer be met the write fails (COL_EFAILED with the
- * failure count: WriteFailure, naming the first failed replica and its reason).  ANY behaves as ONE
- * unless a hint sink is configured.
+ * failure count: WriteFailure, naming the first failed replica and its
+ * reason).  ANY behaves as ONE unless a hint sink is configured.  A remote
+ * datacenter's replicas known down are hinted by its forwarder (which relays
+ * VERBS_RELAY_HINTED), not by the coordinator, unless the whole datacenter is
+ * down.
  *
  * Reads: live replicas sorted by proximity — this node, then our datacenter,
  * then by a latency score (moving average of answer times) — and the first
@@ -79,14 +82,19 @@ typedef struct storage_proxy storage_proxy;
 /* Is ring node idx of ring r up (the failure detector's view)? */
 typedef bool (*sp_alive_fn)(void *ctx, const struct ring *r, size_t idx);
 /*
- * The hinted-handoff seam: store `mut` (serialized mutation bytes, borrowed
- * for the call) for ring node idx, which is down (called before sending) or
- * did not answer in time (called at the write timeout).  0 when the hint is
- * stored.  With a hint sink, ANY is Cassandra's ANY: no live replica is
- * needed, and a stored hint counts as the one acknowledgement.
+ * The hinted-handoff seam (coordinator/hints/hints.h's hints_store): store
+ * `mut` (serialized mutation bytes, borrowed for the call) for ring node idx,
+ * which is down (called before sending) or did not answer in time (called at
+ * the write timeout).  0 when the hint is stored.  flags SP_HINT_SYNC: the
+ * hint is the write's only acknowledgement (ANY), so it must be durable (WAL
+ * synced) before 0 is returned.  With a hint sink, ANY is Cassandra's ANY: no
+ * live replica is needed, a stored hint counts as the one acknowledgement,
+ * and the write is Unavailable only when no replica is alive and no hint
+ * could be stored.
  */
+#define SP_HINT_SYNC 1u
 typedef int (*sp_hint_fn)(void *ctx, const struct ring *r, size_t idx, const uint8_t *mut,
-                          size_t len);
+                          size_t len, unsigned flags);
 /* The internode (messaging listen) address of ring node idx: 0 or an error. */
 typedef int (*sp_addr_fn)(void *ctx, const struct ring *r, size_t idx, struct net_addr *out);
 
@@ -152,9 +160,10 @@ struct storage_proxy_stats {
 	uint64_t writes, write_timeouts, write_failures;
 	uint64_t reads, read_timeouts, range_reads;
 	uint64_t unavailables;
-	uint64_t hints;         /* hints stored through the hint sink */
-	uint64_t local_applies; /* mutations applied to this node's store directly */
-	uint64_t forwarded;     /* mutations sent to a remote DC's forwarder */
+	uint64_t hints;           /* hints stored through the hint sink */
+	uint64_t forwarder_hints; /* remote replicas their DC's forwarder hinted */
+	uint64_t local_applies;   /* mutations applied to this node's store directly */
+	uint64_t forwarded;       /* mutations sent to a remote DC's forwarder */
 	uint64_t digest_mismatches;
 	uint64_t read_repairs; /* repair mutations sent (or applied locally) */
 	uint64_t relayed_acks; /* forwarded acks that arrived */

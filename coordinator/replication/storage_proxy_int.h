@@ -67,7 +67,8 @@ struct plan {
 	uint32_t live[SP_MAX_REPLICAS];
 };
 
-enum { T_NONE = 0, T_PENDING = 1, T_ACKED = 2, T_FAILED = 3 };
+/* T_HINTED: a forwarded peer its forwarder could not reach and hinted. */
+enum { T_NONE = 0, T_PENDING = 1, T_ACKED = 2, T_FAILED = 3, T_HINTED = 4 };
 
 struct sp_target {
 	void *req; /* the sp_write or sp_read */

@@ -72,7 +72,7 @@ static void w_hint(struct sp_write *w, size_t i)
 	struct storage_proxy *sp = w->sp;
 	if (!sp->cfg.hint || !w->mut.len)
 		return;
-	if (sp->cfg.hint(sp->cfg.hint_ctx, w->ring, w->node[i], w->mut.data, w->mut.len) == 0)
+	if (sp->cfg.hint(sp->cfg.hint_ctx, w->ring, w->node[i], w->mut.data, w->mut.len, 0) == 0)
 		sp->stats.hints++;
 }
 
@@ -127,6 +127,16 @@ static void w_outcome(struct sp_write *w, size_t i, int status, const char *why)
 	uint32_t nd = w->node[i];
 	if (w->forwarded[i] && --w->relays_pending == 0 && w->answered)
 		ev_timer_stop(w->sp->ev, &w->timer);
+	if (status == VERBS_RELAY_HINTED) {
+		/* not applied; its DC's forwarder keeps the hint (which ANY counts) */
+		w->state[i] = T_HINTED;
+		w->sp->stats.forwarder_hints++;
+		if (w->cl == CL_ANY && w->acks.received == 0)
+			w->acks.received = 1;
+		if (!w->answered && cl_acks_done(&w->acks))
+			w_answer(w, 0);
+		return;
+	}
 	if (status == COL_ETIMEDOUT || status == COL_EFULL || status == COL_ECLOSED)
 		w_hint(w, i); /* never reached it, or no word back in time */
 	if (status == 0) {
@@ -272,6 +282,75 @@ static int w_send(struct sp_write *w, size_t i, const uint8_t *mut, size_t len,
 	return rc;
 }
 
+static bool plan_live(const struct plan *p, uint32_t nd)
+{
+	for (size_t k = 0; k < p->n_live; k++)
+		if (p->live[k] == nd)
+			return true;
+	return false;
+}
+
+static bool plan_dc_live(const struct plan *p, const struct ring *r, const char *dc)
+{
+	for (size_t k = 0; k < p->n_live; k++)
+		if (strcmp(ring_node_at(r, p->live[k])->dc, dc) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Replicas known down: a remote datacenter's, when it has a live replica,
+ * become slots of the forward list (down_slot[] marks them) and its forwarder
+ * hints them; every other one is hinted here and now.  A stored hint is
+ * ANY's acknowledgement; the first one of an ANY write with no live replica
+ * is synced, since it is the only copy.
+ */
+static void w_hint_down(struct sp_write *w, const struct plan *p, bool *down_slot)
+{
+	struct storage_proxy *sp = w->sp;
+	for (size_t i = 0; i < p->n && w->mut.len; i++) {
+		uint32_t nd = p->node[i];
+		if (plan_live(p, nd))
+			continue;
+		const char *dc = ring_node_at(w->ring, nd)->dc;
+		if (!sp_node_local(sp, nd) && plan_dc_live(p, w->ring, dc) &&
+		    w->n < SP_MAX_REPLICAS) {
+			down_slot[w->n] = true;
+			w->node[w->n++] = nd;
+			continue;
+		}
+		unsigned flags = w->cl == CL_ANY && p->n_live == 0 && w->acks.received == 0
+		                         ? SP_HINT_SYNC
+		                         : 0;
+		if (sp->cfg.hint(sp->cfg.hint_ctx, w->ring, nd, w->mut.data, w->mut.len, flags) !=
+		    0)
+			continue;
+		sp->stats.hints++;
+		if (w->cl == CL_ANY && w->acks.received == 0)
+			w->acks.received = 1;
+	}
+}
+
+/* ANY with no replica alive and no hint stored: Unavailable after all. */
+static void w_unavailable_any(struct sp_write *w)
+{
+	struct storage_proxy *sp = w->sp;
+	struct cerr out;
+	sp_outcome_init(&out, w->cl);
+	out.rep.write = true;
+	out.rep.write_type = (uint8_t)w->wt;
+	out.rep.required = 1;
+	out.rep.received = 0;
+	cerr_set(&out, COL_EUNAVAILABLE,
+	         "Cannot achieve consistency level ANY: no replica is alive and no hint could be "
+	         "stored");
+	sp->stats.unavailables++;
+	w->answered = true;
+	ev_timer_stop(sp->ev, &w->timer);
+	w->done(w->ctx, &out);
+	w_maybe_release(w);
+}
+
 /* Send one mutation (its plan already checked); the handler answers through done. */
 static void write_one(struct storage_proxy *sp, struct ring *ring, const struct replication *rep,
                       uint16_t cl, const struct plan *p, struct store_mutation *m,
@@ -304,23 +383,15 @@ static void write_one(struct storage_proxy *sp, struct ring *ring, const struct 
 	size_t len;
 	const uint8_t *bytes = store_mutation_bytes(m, &len);
 	long self_i = -1;
+	bool down_slot[SP_MAX_REPLICAS] = {false};
 	if (sp->cfg.hint) {
 		buf_put(&w->mut, bytes, len);
 		if (!buf_ok(&w->mut))
 			buf_reset(&w->mut); /* no memory to keep it: no hints for this write */
-		/* replicas known down get their hint now; one stored hint satisfies ANY */
-		for (size_t i = 0; i < p->n; i++) {
-			bool live = false;
-			for (size_t k = 0; k < p->n_live; k++)
-				live |= p->live[k] == p->node[i];
-			if (live || !w->mut.len)
-				continue;
-			if (sp->cfg.hint(sp->cfg.hint_ctx, ring, p->node[i], w->mut.data,
-			                 w->mut.len) != 0)
-				continue;
-			sp->stats.hints++;
-			if (cl == CL_ANY && w->acks.received == 0)
-				w->acks.received = 1;
+		w_hint_down(w, p, down_slot);
+		if (cl == CL_ANY && p->n_live == 0 && w->acks.received == 0) {
+			w_unavailable_any(w);
+			return;
 		}
 	}
 	for (size_t i = 0; i < w->n; i++)
@@ -342,7 +413,8 @@ static void write_one(struct storage_proxy *sp, struct ring *ring, const struct 
 			const char *dc = ring_node_at(ring, nd)->dc;
 			size_t best = i;
 			for (size_t k = i + 1; k < w->n; k++) {
-				if (strcmp(ring_node_at(ring, w->node[k])->dc, dc) != 0)
+				if (down_slot[k] ||
+				    strcmp(ring_node_at(ring, w->node[k])->dc, dc) != 0)
 					continue;
 				double lk = sp->t->lat_us[w->node[k]],
 				       lb = sp->t->lat_us[w->node[best]];

@@ -19,6 +19,8 @@ struct fwd {
 	struct net_addr coordinator;
 	uint64_t write_id;
 	uint32_t slot;
+	struct net_addr peer;
+	struct buf mut; /* the mutation, kept to hint the peer (only with a hint sink) */
 	struct fwd *next_free;
 };
 
@@ -29,6 +31,9 @@ struct verbs {
 	unsigned max_forwards;
 	unsigned forwards_in_flight;
 	struct fwd *free_fwds;
+	verbs_alive_fn peer_alive;
+	verbs_hint_fn hint;
+	void *hint_ctx;
 	struct buf scratch; /* digest reads */
 	struct verbs_stats stats;
 };
@@ -96,7 +101,7 @@ int verbs_decode_relay_ack(const uint8_t *p, size_t len, uint64_t *write_id, uin
 	int64_t st;
 	if (msgpk_expect_array(&r, 3) || msgpk_read_uint(&r, &id) ||
 	    msgpk_read_uint_max(&r, UINT32_MAX, &s) || msgpk_read_int(&r, &st) ||
-	    bufreader_left(&r) != 0 || st > 0 || st < COL_ERR_MIN_)
+	    bufreader_left(&r) != 0 || st > VERBS_RELAY_HINTED || st < COL_ERR_MIN_)
 		return COL_ECORRUPT;
 	*write_id = id;
 	*slot = (uint32_t)s;
@@ -582,11 +587,29 @@ static void fwd_put(struct verbs *v, struct fwd *f)
 	v->free_fwds = f;
 }
 
+/*
+ * A peer this forwarder could not reach, or that did not answer in time: the
+ * forwarder keeps its hint (its DC's replicas are its to hint) and tells the
+ * coordinator so, which then stores none.  Returns the status to relay.
+ */
+static int fwd_hint(struct verbs *v, const struct net_addr *peer, const uint8_t *mut, size_t len,
+                    int status)
+{
+	if (!v->hint || !len)
+		return status;
+	if (v->hint(v->hint_ctx, peer, mut, len) != 0)
+		return status;
+	v->stats.forward_hints++;
+	return VERBS_RELAY_HINTED;
+}
+
 static void fwd_done(void *ctx, int status, const struct msg_in *rsp)
 {
 	(void)rsp;
 	struct fwd *f = ctx;
 	struct verbs *v = f->v;
+	if (status == COL_ETIMEDOUT || status == COL_ECLOSED || status == COL_EFULL)
+		status = fwd_hint(v, &f->peer, f->mut.data, f->mut.len, status);
 	relay(v, &f->coordinator, f->write_id, f->slot, status);
 	fwd_put(v, f);
 }
@@ -596,11 +619,15 @@ static struct fwd *fwd_get(struct verbs *v)
 	if (v->forwards_in_flight >= v->max_forwards)
 		return NULL;
 	struct fwd *f = v->free_fwds;
-	if (f)
+	if (f) {
 		v->free_fwds = f->next_free;
-	else if (!(f = calloc(1, sizeof(*f))))
-		return NULL;
+	} else {
+		if (!(f = calloc(1, sizeof(*f))))
+			return NULL;
+		buf_init(&f->mut);
+	}
 	f->v = v;
+	buf_reset(&f->mut);
 	v->forwards_in_flight++;
 	return f;
 }
@@ -608,14 +635,25 @@ static struct fwd *fwd_get(struct verbs *v)
 static void forward_one(struct verbs *v, const struct msg_in *msg, const uint8_t *mut, size_t len,
                         uint64_t write_id, const struct net_addr *peer, uint32_t slot)
 {
+	if (v->peer_alive && !v->peer_alive(v->hint_ctx, peer)) {
+		/* known down here: hint it now, never send */
+		relay(v, msg->from, write_id, slot, fwd_hint(v, peer, mut, len, COL_EUNAVAILABLE));
+		return;
+	}
 	struct fwd *f = fwd_get(v);
 	if (!f) {
-		relay(v, msg->from, write_id, slot, COL_EFULL);
+		relay(v, msg->from, write_id, slot, fwd_hint(v, peer, mut, len, COL_EFULL));
 		return;
 	}
 	f->coordinator = *msg->from;
 	f->write_id = write_id;
 	f->slot = slot;
+	f->peer = *peer;
+	if (v->hint) {
+		buf_put(&f->mut, mut, len);
+		if (!buf_ok(&f->mut))
+			buf_reset(&f->mut); /* no memory to keep it: the coordinator hints it */
+	}
 	struct msg_out o;
 	int rc = messaging_begin_request(v->msg, peer, VERB_MUTATION, v->forward_timeout_ms,
 	                                 fwd_done, f, &o);
@@ -625,7 +663,7 @@ static void forward_one(struct verbs *v, const struct msg_in *msg, const uint8_t
 	}
 	if (rc != 0) {
 		fwd_put(v, f);
-		relay(v, msg->from, write_id, slot, rc);
+		relay(v, msg->from, write_id, slot, fwd_hint(v, peer, mut, len, rc));
 		return;
 	}
 	v->stats.forwarded++;
@@ -851,6 +889,9 @@ int verbs_new(const struct verbs_config *cfg, struct verbs **out, struct cerr *e
 	v->store = cfg->store;
 	v->forward_timeout_ms = cfg->forward_timeout_ms ? cfg->forward_timeout_ms : 2000;
 	v->max_forwards = cfg->max_forwards ? cfg->max_forwards : 65536;
+	v->peer_alive = cfg->peer_alive;
+	v->hint = cfg->hint;
+	v->hint_ctx = cfg->hint_ctx;
 	buf_init(&v->scratch);
 	int rc = messaging_register_verbs(v->msg, VERBS_TABLE,
 	                                  sizeof(VERBS_TABLE) / sizeof(VERBS_TABLE[0]), v);
@@ -871,6 +912,7 @@ void verbs_free(struct verbs *v)
 	while (v->free_fwds) {
 		struct fwd *f = v->free_fwds;
 		v->free_fwds = f->next_free;
+		buf_release(&f->mut);
 		free(f);
 	}
 	buf_release(&v->scratch);

@@ -15,7 +15,10 @@
  * coordinator themselves, as Cassandra does) keeps every cross-DC byte of a
  * write on the one forwarder <-> coordinator link, so a partition between
  * datacenters cuts exactly that link and nothing needs a WAN connection from
- * every remote replica to every coordinator.
+ * every remote replica to every coordinator.  A listed peer the forwarder
+ * knows down, cannot reach, or that does not answer in time is hinted BY THE
+ * FORWARDER (with a hint sink configured), which relays VERBS_RELAY_HINTED:
+ * each DC hints its own replicas, and the coordinator stores no second hint.
  *
  * A READ returns a partition's or a token range's rows as the storage engine
  * holds them, tombstones and timestamps included (STORE_READ_TOMBSTONES), in
@@ -36,7 +39,8 @@
  *   |  response         | (failure response [code, message] when not applied)      |
  *   | MUTATION_RSP (11) | [write_id uint, slot uint, status int] — a forwarded     |
  *   |  one-way (id 0)   | peer's outcome relayed to the coordinator; status 0 =    |
- *   |                   | applied, else the COL_E* code                            |
+ *   |                   | applied, 1 = not applied, hinted by the forwarder        |
+ *   |                   | (VERBS_RELAY_HINTED), else the COL_E* code               |
  *   | READ (12)         | [kind uint, table_id bin16, now_s int, flags uint,       |
  *   |  request          |  limit uint, target]                                     |
  *   |                   | kind 0 data / 1 digest: target = [[pk bin...], slice]    |
@@ -92,11 +96,22 @@ enum verbs_verb {
 
 enum verbs_read_kind { VERBS_READ_DATA = 0, VERBS_READ_DIGEST = 1, VERBS_READ_RANGE = 2 };
 
+/* Relayed status: the forwarder could not deliver to the peer and stored a hint for it. */
+#define VERBS_RELAY_HINTED 1
+
+/* The forwarder's hinting: is a peer of its DC up; store a hint for it (0 = stored). */
+typedef bool (*verbs_alive_fn)(void *ctx, const struct net_addr *peer);
+typedef int (*verbs_hint_fn)(void *ctx, const struct net_addr *peer, const uint8_t *mut,
+                             size_t len);
+
 struct verbs_config {
 	struct messaging *msg;       /* required */
 	struct store *store;         /* required: this node's data */
 	unsigned forward_timeout_ms; /* forwarded mutations to peers [2000] */
 	unsigned max_forwards;       /* forwarded peer requests in flight [65536] */
+	verbs_alive_fn peer_alive;   /* NULL: every peer is tried */
+	verbs_hint_fn hint;          /* NULL: the coordinator hints what fails */
+	void *hint_ctx;
 };
 
 /*
@@ -116,6 +131,7 @@ struct verbs_stats {
 	uint64_t mutation_fails; /* refused: malformed, unknown table, store error */
 	uint64_t forwarded;      /* mutations sent on to same-DC peers */
 	uint64_t relayed_acks;   /* peer outcomes relayed to coordinators */
+	uint64_t forward_hints;  /* hints stored for peers of a forwarded write */
 	uint64_t reads, digests, range_reads, read_fails;
 };
 void verbs_get_stats(const struct verbs *v, struct verbs_stats *out);

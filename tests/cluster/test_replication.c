@@ -14,7 +14,7 @@
  *    whose acknowledged replica sets must intersect (found by enumerating
  *    every replica set each level can be satisfied by), a read through
  *    another coordinator returns the write — 1 DC and 2 DCs, same and other DC;
- *  - read repair: a replica SIGKILLed during a write (no hint reaches it) holds
+ *  - read repair: a replica SIGKILLed during a write (hinted handoff disabled) holds
  *    the new value, with the write's timestamp, after one QUORUM read, as
  *    `colonnade dump` on that node shows (and showed it stale before);
  *  - two datacenters partitioned apart (nftables): LOCAL_QUORUM writes and
@@ -39,13 +39,12 @@
 #include <string.h>
 
 /*
- * Live replicas a write at ANY needs.  No hint sink is configured in the node
- * yet (coordinator/replication/consistency.h, docs/REPLICATION.md), so ANY
- * behaves as ONE: 1.  Once a hint stored on the coordinator acknowledges a
- * write at ANY, it succeeds with no live replica: 0.  expect() and
- * satisfies() follow this one number.
+ * Live replicas a write at ANY needs: 0.  The node stores hints
+ * (docs/HINTS.md), and a durably stored hint on the coordinator acknowledges a
+ * write at ANY, so it succeeds with no live replica (Cassandra's ANY).
+ * expect() and satisfies() follow this one number.
  */
-#define ANY_WRITE_NEEDS_LIVE 1
+#define ANY_WRITE_NEEDS_LIVE 0
 
 static struct cluster *c;
 
@@ -646,7 +645,15 @@ Test(replication, read_repair_after_missed_write)
 	               "node 3 holds v=1 at %lld, shows '%s' at %lld", (long long)t1, val,
 	               (long long)ts);
 
-	/* Node 3 misses the second write (no hints exist), then comes back. */
+	/* Node 3 misses the second write (hinted handoff off), then comes back. */
+	for (int k = 1; k <= 2; k++) {
+		const char *off[] = {"disablehandoff", "-h", c->nodes[k].addr, NULL};
+		char out[512];
+		int st = -1;
+		CLUSTER_ASSERT(
+		        c, cluster_run(c, off, NULL, out, sizeof(out), 10000, &st) == 0 && st == 0,
+		        "disablehandoff on node %d: %s", k, out);
+	}
 	cluster_test_kill(c, 3, 1);
 	cql(1, CL_QUORUM, t2, &r, "INSERT INTO rr.t (k, v) VALUES (7, 2)");
 	CLUSTER_ASSERT(c, !r.error, "write at QUORUM with node 3 down: %s", r.msg);

@@ -54,9 +54,12 @@ static struct ring_endpoint EPS[MAXN];
 struct hinted {
 	int n;
 	struct buf last;
+	unsigned flags; /* of the last hint */
+	int by;         /* hints this node stored as a forwarder */
 };
 static struct hinted HINTS[MAXN];
 static bool USE_HINTS;
+static bool HINTS_FAIL; /* the sink cannot store (disabled, disk full) */
 
 static const uint8_t TABLE_ID[16] = {0x7a, 0xb1, 0xe0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13};
 
@@ -106,7 +109,10 @@ static struct tnode *node_of(const struct ring *r, size_t idx)
 	return NULL;
 }
 
-static int hint_fn(void *ctx, const struct ring *r, size_t idx, const uint8_t *mut, size_t len);
+static int hint_fn(void *ctx, const struct ring *r, size_t idx, const uint8_t *mut, size_t len,
+                   unsigned flags);
+static bool v_alive_fn(void *ctx, const struct net_addr *peer);
+static int v_hint_fn(void *ctx, const struct net_addr *peer, const uint8_t *mut, size_t len);
 
 static bool alive_fn(void *ctx, const struct ring *r, size_t idx)
 {
@@ -171,7 +177,12 @@ static void node_up(size_t i)
 	struct cerr e = {0};
 	cr_assert_eq(messaging_new(NL, &c, &n->msg, &e), 0, "%s", e.msg);
 	n->addr = *messaging_listen_addr(n->msg); /* keeps the port on restarts */
-	struct verbs_config vc = {.msg = n->msg, .store = n->store, .forward_timeout_ms = WTO};
+	struct verbs_config vc = {.msg = n->msg,
+	                          .store = n->store,
+	                          .forward_timeout_ms = WTO,
+	                          .peer_alive = USE_HINTS ? v_alive_fn : NULL,
+	                          .hint = USE_HINTS ? v_hint_fn : NULL,
+	                          .hint_ctx = n};
 	cr_assert_eq(verbs_new(&vc, &n->verbs, &e), 0, "%s", e.msg);
 	struct storage_proxy_config sc = {.msg = n->msg,
 	                                  .store = n->store,
@@ -210,7 +221,11 @@ static void set_silent(size_t i, bool on)
 	} else {
 		/* fresh handlers (no forwards are in flight in the tests that do this) */
 		verbs_free(N[i].verbs);
-		struct verbs_config vc = {.msg = N[i].msg, .store = N[i].store};
+		struct verbs_config vc = {.msg = N[i].msg,
+		                          .store = N[i].store,
+		                          .peer_alive = USE_HINTS ? v_alive_fn : NULL,
+		                          .hint = USE_HINTS ? v_hint_fn : NULL,
+		                          .hint_ctx = &N[i]};
 		cr_assert_eq(verbs_new(&vc, &N[i].verbs, NULL), 0);
 	}
 }
@@ -299,6 +314,7 @@ static void teardown(void)
 		buf_release(&HINTS[i].last);
 	memset(HINTS, 0, sizeof(HINTS));
 	USE_HINTS = false;
+	HINTS_FAIL = false;
 	PAGE_ROWS = 0;
 	net_loop_free(NL);
 	ev_loop_destroy(L);
@@ -373,8 +389,8 @@ static void mk_mutation(struct store_mutation *m, size_t i, const char *key, int
 	}
 }
 
-static struct cerr write_at(size_t coord, uint16_t cl, const char *key, int ck,
-                                    const char *value, int64_t ts)
+static struct cerr write_at(size_t coord, uint16_t cl, const char *key, int ck, const char *value,
+                            int64_t ts)
 {
 	struct store_mutation m;
 	mk_mutation(&m, coord, key, ck, value, ts);
@@ -598,7 +614,8 @@ Test(storage_proxy, availability_nts_3_3)
 				if (!ok) {
 					cr_expect_eq(w.rep.required, need, "%s",
 					             cql_consistency_name(cl));
-					cr_expect_eq(w.rep.received, have, "%s", cql_consistency_name(cl));
+					cr_expect_eq(w.rep.received, have, "%s",
+					             cql_consistency_name(cl));
 				}
 				if (cl == CL_ANY)
 					continue;
@@ -1290,8 +1307,8 @@ Test(storage_proxy, ring_swap_mid_request)
 		struct store_mutation m;
 		mk_mutation(&m, coord, "swap2", 1, "w", 20 + round);
 		struct store_mutation *ms[1] = {&m};
-		storage_proxy_write(N[coord].sp, a, &REP, CL_ALL, ms, 1, CERR_WRITE_SIMPLE,
-		                    on_done, &w1);
+		storage_proxy_write(N[coord].sp, a, &REP, CL_ALL, ms, 1, CERR_WRITE_SIMPLE, on_done,
+		                    &w1);
 		store_mutation_release(&m);
 		struct outcome o3 = {0};
 		storage_proxy_read_partition(N[coord].sp, b, &REP, CL_ALL, &rd, on_row, &o3,
@@ -1403,15 +1420,50 @@ Test(storage_proxy, accuracy_two_dcs)
 	cr_expect(tested >= 40, "%d pairs", tested);
 }
 
-static int hint_fn(void *ctx, const struct ring *r, size_t idx, const uint8_t *mut, size_t len)
+static int hint_fn(void *ctx, const struct ring *r, size_t idx, const uint8_t *mut, size_t len,
+                   unsigned flags)
 {
 	(void)ctx;
+	if (HINTS_FAIL)
+		return COL_EIO;
 	struct tnode *n = node_of(r, idx);
+	cr_assert(n != NULL);
+	struct hinted *h = &HINTS[n - N];
+	h->n++;
+	h->flags = flags;
+	buf_reset(&h->last);
+	buf_put(&h->last, mut, len);
+	return 0;
+}
+
+static struct tnode *node_at(const struct net_addr *a)
+{
+	for (size_t i = 0; i < NN; i++)
+		if (net_addr_equal(&N[i].addr, a))
+			return &N[i];
+	return NULL;
+}
+
+/* The forwarder's view of its DC's peers, and its hint sink. */
+static bool v_alive_fn(void *ctx, const struct net_addr *peer)
+{
+	(void)ctx;
+	struct tnode *n = node_at(peer);
+	return n && !n->down;
+}
+
+static int v_hint_fn(void *ctx, const struct net_addr *peer, const uint8_t *mut, size_t len)
+{
+	struct tnode *fw = ctx;
+	if (HINTS_FAIL)
+		return COL_EIO;
+	struct tnode *n = node_at(peer);
 	cr_assert(n != NULL);
 	struct hinted *h = &HINTS[n - N];
 	h->n++;
 	buf_reset(&h->last);
 	buf_put(&h->last, mut, len);
+	HINTS[fw - N].by++;
 	return 0;
 }
 
@@ -1459,6 +1511,53 @@ Test(storage_proxy, hints_for_down_and_silent_replicas)
 	struct storage_proxy_stats st;
 	storage_proxy_get_stats(N[coord].sp, &st);
 	cr_expect_eq(st.hints, 5, "1 down + 3 for ANY + 1 silent; none for the Unavailable write");
+	set_silent(reps[1], false);
+	/* ANY with every replica down: the first hint is the only copy, so it is synced */
+	for (size_t i = 0; i < 3; i++)
+		N[reps[i]].down = true;
+	w = write_at(coord, CL_ANY, key, 1, "h5", 14);
+	cr_expect_eq(w.code, 0, "%s", w.msg);
+	cr_expect_eq(HINTS[reps[0]].flags, SP_HINT_SYNC, "the first hint is the ack");
+	cr_expect_eq(HINTS[reps[2]].flags, 0);
+	/* ... and when no hint can be stored either, ANY is Unavailable */
+	HINTS_FAIL = true;
+	w = write_at(coord, CL_ANY, key, 1, "h6", 15);
+	cr_expect_eq(w.code, COL_EUNAVAILABLE, "%s", w.msg);
+	cr_expect_eq(w.rep.required, 1);
+	cr_expect_eq(w.rep.received, 0);
+	HINTS_FAIL = false;
+}
+
+/* A dc2 replica down during a dc1 write: the dc2 forwarder hints it, the coordinator does not. */
+Test(storage_proxy, remote_dc_down_replica_is_hinted_by_its_forwarder)
+{
+	USE_HINTS = true;
+	cluster_2dc();
+	N[4].down = true; /* both sides' failure detectors agree */
+	struct cerr w = write_at(0, CL_LOCAL_QUORUM, "fw", 1, "x", 1);
+	cr_expect_eq(w.code, 0, "%s", w.msg);
+	run_ms(WTO + 200);
+	cr_expect_eq(HINTS[4].n, 1, "node 4 hinted once, not %d (by %d %d %d)", HINTS[4].n,
+	             HINTS[3].by, HINTS[5].by, HINTS[0].by);
+	cr_expect_eq(HINTS[0].by, 0, "not by the coordinator");
+	cr_expect_eq(HINTS[3].by + HINTS[5].by, 1, "by the dc2 forwarder");
+	struct storage_proxy_stats st;
+	storage_proxy_get_stats(N[0].sp, &st);
+	cr_expect_eq(st.hints, 0);
+	cr_expect_eq(st.forwarder_hints, 1);
+	struct cerr e = {0};
+	cr_assert_eq(store_apply_bytes(N[4].store, HINTS[4].last.data, HINTS[4].last.len, &e), 0,
+	             "%s", e.msg);
+	cr_expect_str_eq(local_read(4, "fw").value, "x");
+	/* ANY counts a forwarder's hint: dc1 all down, dc2's forwarder alive, its peers down */
+	for (size_t i = 0; i < 3; i++)
+		N[i].down = true;
+	N[0].down = false; /* the coordinator itself is always alive to itself */
+	N[5].down = true;
+	w = write_at(0, CL_ANY, "fw2", 1, "y", 2);
+	cr_expect_eq(w.code, 0, "%s", w.msg);
+	for (size_t i = 0; i < 6; i++)
+		N[i].down = false;
 }
 
 /* A remote DC that never answers: its forwarder and the peers it would have reached are hinted. */
@@ -1521,10 +1620,10 @@ Test(storage_proxy, short_read_protection)
 	struct store_value pk = {"sr", 2};
 	for (int rev = 0; rev < 2; rev++) {
 		struct partition_read rd = {.table = N[1].tbl,
-		                        .pk = &pk,
-		                        .n_pk = 1,
-		                        .flags = rev ? STORE_READ_REVERSE : 0,
-		                        .limit = 15};
+		                            .pk = &pk,
+		                            .n_pk = 1,
+		                            .flags = rev ? STORE_READ_REVERSE : 0,
+		                            .limit = 15};
 		struct outcome o = {0};
 		ev_now_update(L);
 		storage_proxy_read_partition(N[1].sp, RING, &REP, CL_ALL, &rd, on_row, &o, on_done,

@@ -28,6 +28,41 @@ static int load(const char *yaml, struct cerr *e)
 	return config_load_string(&cfg, "colonnade.yaml", yaml, strlen(yaml), e);
 }
 
+/* Hinted handoff's keys: Cassandra's names, its units, a YAML list of DCs. */
+Test(config, hinted_handoff_keys)
+{
+	struct cerr e = {0};
+	cr_assert_eq(config_finish(&cfg, &e), 0, "%s", e.msg);
+	cr_expect_str_eq(cfg.hinted_handoff_disabled_datacenters, "");
+	cr_expect_eq(cfg.hinted_handoff_throttle_kib, 1024);
+	cr_expect_eq(cfg.max_hints_delivery_threads, 2);
+	cr_expect_eq(cfg.hints_flush_period_ms, 10000);
+	cr_expect_eq(cfg.max_hints_size_per_host, 0);
+	cr_assert_eq(load("hinted_handoff_disabled_datacenters:\n  - dc2\n  - dc3\n"
+	                  "hinted_handoff_throttle: 2048\n"
+	                  "max_hints_delivery_threads: 4\n"
+	                  "hints_flush_period: 2s\n"
+	                  "max_hints_size_per_host: 64MiB\n",
+	                  &e),
+	             0, "%s", e.msg);
+	cr_expect_str_eq(cfg.hinted_handoff_disabled_datacenters, "dc2,dc3");
+	cr_expect_eq(cfg.hinted_handoff_throttle_kib, 2048);
+	cr_expect_eq(cfg.max_hints_delivery_threads, 4);
+	cr_expect_eq(cfg.hints_flush_period_ms, 2000);
+	cr_expect_eq(cfg.max_hints_size_per_host, 64LL << 20);
+	cr_assert_eq(
+	        load("hinted_handoff_throttle: 1MiB\nhinted_handoff_disabled_datacenters: a,b\n",
+	             &e),
+	        0, "%s", e.msg);
+	cr_expect_eq(cfg.hinted_handoff_throttle_kib, 1024);
+	cr_expect_str_eq(cfg.hinted_handoff_disabled_datacenters, "a,b");
+	cr_assert_eq(load("hinted_handoff_throttle_in_kb: 0\n", &e), 0, "%s", e.msg);
+	cr_expect_eq(cfg.hinted_handoff_throttle_kib, 0);
+	cr_expect_eq(load("hinted_handoff_throttle: fast\n", &e), COL_ECONFIG);
+	cr_expect(strstr(e.msg, "hinted_handoff_throttle"), "%s", e.msg);
+	cr_expect_eq(load("max_hints_delivery_threads: 0\n", &e), COL_ECONFIG);
+}
+
 Test(config, defaults_are_cassandras)
 {
 	struct cerr e = {0};
