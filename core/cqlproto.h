@@ -2,7 +2,7 @@
  * cqlproto.h — the CQL native protocol v4 codec shared by the server
  * (coordinator/) and the clients (cqlish, bench in cli/).
  *
- * Only framing and the spec's notation live here (doc/native_protocol_v4.spec
+ * Only framing and the spec's notation live here (Cassandra's doc/native_protocol_v4.spec
  * §1–3, §4.1.4); what each message means is the server's and the clients'
  * business.  Readers never allocate for strings or bytes: they return slices
  * pointing into the frame, valid while the frame is.  All readers work on a

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 4 acceptance: real drivers connected to ONE node of a 3-node cluster
+# Real drivers connected to ONE node of a 3-node cluster
 # discover all three (system.peers from gossip).  Starts 3 full nodes on
 # $COLONNADE_TEST_NET.51-53 (default 127.0.0), waits until `colonnade status`
 # shows 3 UN, then asks Debian's python3-cassandra and npm's cassandra-driver

@@ -1,5 +1,5 @@
 /*
- * `colonnade getendpoints` against a real driver (issue 5 acceptance): on 3
+ * `colonnade getendpoints` against a real driver: on 3
  * nodes (dc1: nodes 1 and 2, dc2: node 3) with a SimpleStrategy RF=2 keyspace
  * and a NetworkTopologyStrategy {dc1: 1, dc2: 1} keyspace with a composite
  * partition key, the replicas each node names for 1000 keys equal the replica

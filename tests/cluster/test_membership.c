@@ -1,5 +1,5 @@
 /*
- * Cluster membership (issue 4 acceptance): convergence, failure detection,
+ * Cluster membership: convergence, failure detection,
  * pauses, partitions, two datacenters, a node moving address, bad input on
  * the internode port.  Real `colonnade` processes (COLONNADE_BIN) on
  * COLONNADE_TEST_NET.x, gossip every 50 ms; see tests/cluster/README.md.

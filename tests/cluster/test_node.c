@@ -1,5 +1,5 @@
 /*
- * The node program (issue 2): `colonnade server` refuses a data directory held
+ * The node program: `colonnade server` refuses a data directory held
  * by another process, names file, line and key of a bad config, honours the
  * flag > env > file precedence, and shuts down cleanly on SIGINT/SIGTERM
  * keeping its identity.  Real processes through the cluster harness.

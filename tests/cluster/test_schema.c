@@ -1,5 +1,5 @@
 /*
- * Schema in a cluster (issue 5): DDL on one node is usable at once on every
+ * Schema in a cluster: DDL on one node is usable at once on every
  * node; a change made while a node is down (SIGKILL) reaches it when it
  * returns; concurrent DDL on two nodes (different tables; the same table with
  * different definitions, across a partition) converges to one schema version
