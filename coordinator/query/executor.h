@@ -3,7 +3,9 @@
  * schema catalogue, the virtual system tables and, through the router, the
  * storage engine, and writes the native-protocol RESULT body.
  *
- * The executor knows nothing of sockets and never writes an ERROR body:
+ * It must never block the loop (reads and writes go through the router and
+ * answer by callback), touch a socket, or write an ERROR body.
+ *
  * cqlserver.c decodes the frame header, hands the body to executor_run()
  * together with a struct exec_req it owns, and gets the same struct back
  * through req->done() once the answer is in req->body_out (RESULT body,

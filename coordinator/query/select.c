@@ -117,44 +117,30 @@ static void set_key(struct buf *b, const struct store_partition *p)
 	buf_put(b, p->key, p->key_len);
 }
 
-static int rsel_row(void *ctx, const struct store_partition *part, const struct store_row *r)
+/* A static row: keep its selected values for the partition's rows that follow. */
+static void rsel_keep_statics(struct rsel *rs, const struct store_partition *part,
+                              const struct store_row *r)
 {
-	struct rsel *rs = ctx;
 	const struct schema_table *t = rs->t;
 	const struct plan *p = rs->p;
-	if (r->is_static) {
-		/* keep the selected static values for the partition's rows */
-		set_key(&rs->cur_key, part);
-		buf_reset(&rs->statics);
-		struct buf *saved = rs->out;
-		rs->out = &rs->statics;
-		for (uint32_t i = 0; i < p->n_sel; i++)
-			if (p->sel[i].kind != SEL_COUNT && p->sel[i].kind != SEL_TOKEN &&
-			    t->cols[p->sel[i].col].kind == SCHEMA_COL_STATIC)
-				put_cell_value(rs, &t->cols[p->sel[i].col], r, p->sel[i].kind);
-		rs->out = saved;
-		rs->have_statics = true;
-		return 0;
-	}
-	if (!r->has_marker && r->n_cells == 0)
-		return 0;
-	if (rs->distinct) {
-		if (rs->distinct_key.len && same_key(&rs->distinct_key, part))
-			return 0;
-		set_key(&rs->distinct_key, part);
-	}
-	if (rs->remaining == 0)
-		return STOP_READ;
-	if (p->count) {
-		rs->count++;
-		if (rs->remaining > 0)
-			rs->remaining--;
-		return 0;
-	}
-	if (rs->page > 0 && (rs->nrows >= rs->page || rs->out->len >= MAX_PAGE_BYTES)) {
-		rs->more = true;
-		return STOP_READ;
-	}
+	set_key(&rs->cur_key, part);
+	buf_reset(&rs->statics);
+	struct buf *saved = rs->out;
+	rs->out = &rs->statics;
+	for (uint32_t i = 0; i < p->n_sel; i++)
+		if (p->sel[i].kind != SEL_COUNT && p->sel[i].kind != SEL_TOKEN &&
+		    t->cols[p->sel[i].col].kind == SCHEMA_COL_STATIC)
+			put_cell_value(rs, &t->cols[p->sel[i].col], r, p->sel[i].kind);
+	rs->out = saved;
+	rs->have_statics = true;
+}
+
+/* Append the selected values of row r of partition part. */
+static void rsel_put_row(struct rsel *rs, const struct store_partition *part,
+                         const struct store_row *r)
+{
+	const struct schema_table *t = rs->t;
+	const struct plan *p = rs->p;
 	bool statics = rs->have_statics && same_key(&rs->cur_key, part);
 	struct bufreader sr;
 	bufreader_init(&sr, rs->statics.data, statics ? rs->statics.len : 0);
@@ -166,34 +152,32 @@ static int rsel_row(void *ctx, const struct store_partition *part, const struct 
 			continue;
 		}
 		const struct schema_column *c = &t->cols[sc->col];
+		const struct store_value *v;
+		int32_t l;
 		switch (c->kind) {
-		case SCHEMA_COL_PARTITION_KEY: {
-			const struct store_value *v = &part->pk[c->position];
+		case SCHEMA_COL_PARTITION_KEY:
+		case SCHEMA_COL_CLUSTERING:
+			v = c->kind == SCHEMA_COL_CLUSTERING ? &r->ck[c->position]
+			                                     : &part->pk[c->position];
 			cql_put_bytes(rs->out, v->p, (int32_t)v->len);
 			break;
-		}
-		case SCHEMA_COL_CLUSTERING: {
-			const struct store_value *v = &r->ck[c->position];
-			cql_put_bytes(rs->out, v->p, (int32_t)v->len);
-			break;
-		}
 		case SCHEMA_COL_STATIC:
-			if (statics) {
-				int32_t l = (int32_t)bufreader_u32be(&sr);
-				const uint8_t *vp = l > 0    ? bufreader_take(&sr, (size_t)l)
-				                    : l == 0 ? exec_empty_value
-				                             : NULL;
-				cql_put_bytes(rs->out, vp, l);
-			} else {
-				cql_put_bytes(rs->out, NULL, -1);
-			}
+			l = statics ? (int32_t)bufreader_u32be(&sr) : -1;
+			cql_put_bytes(rs->out,
+			              l > 0    ? bufreader_take(&sr, (size_t)l)
+			              : l == 0 ? exec_empty_value
+			                       : NULL,
+			              l);
 			break;
 		default: put_cell_value(rs, c, r, sc->kind); break;
 		}
 	}
-	rs->nrows++;
-	if (rs->remaining > 0)
-		rs->remaining--;
+}
+
+/* Remember where the last row returned came from, for the paging state. */
+static void rsel_remember(struct rsel *rs, const struct store_partition *part,
+                          const struct store_row *r)
+{
 	rs->last_token = part->token;
 	rs->last_idx = rs->cur_idx;
 	set_key(&rs->last_key, part);
@@ -203,6 +187,40 @@ static int rsel_row(void *ctx, const struct store_partition *part, const struct 
 		buf_put(&rs->last_ck, r->ck[i].p, r->ck[i].len);
 	}
 	rs->have_last = true;
+}
+
+/* The store's row callback: count or encode each live row until the page or LIMIT ends. */
+static int rsel_row(void *ctx, const struct store_partition *part, const struct store_row *r)
+{
+	struct rsel *rs = ctx;
+	if (r->is_static) {
+		rsel_keep_statics(rs, part, r);
+		return 0;
+	}
+	if (!r->has_marker && r->n_cells == 0)
+		return 0;
+	if (rs->distinct) {
+		if (rs->distinct_key.len && same_key(&rs->distinct_key, part))
+			return 0;
+		set_key(&rs->distinct_key, part);
+	}
+	if (rs->remaining == 0)
+		return STOP_READ;
+	if (rs->p->count) {
+		rs->count++;
+		if (rs->remaining > 0)
+			rs->remaining--;
+		return 0;
+	}
+	if (rs->page > 0 && (rs->nrows >= rs->page || rs->out->len >= MAX_PAGE_BYTES)) {
+		rs->more = true;
+		return STOP_READ;
+	}
+	rsel_put_row(rs, part, r);
+	rs->nrows++;
+	if (rs->remaining > 0)
+		rs->remaining--;
+	rsel_remember(rs, part, r);
 	return 0;
 }
 

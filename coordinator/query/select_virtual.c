@@ -107,8 +107,11 @@ int select_virtual(struct xq *q, int64_t limit)
 	vs.rows = b;
 	rc = systables_scan(schema_current(q->ex->d.schema), q->ex->d.view, t, ks_filter,
 	                    name_filter, vrow, &vs);
-	if (rc < 0)
+	if (rc == COL_ENOTFOUND || rc == COL_EINVAL)
 		return req_fail(req, COL_EINVAL, "unconfigured table %s", p->table_name);
+	if (rc < 0)
+		return req_fail(req, rc, "listing %s.%s: %s", p->ks, p->table_name,
+		                col_strerror(rc));
 	if (p->count) {
 		uint8_t cnt[8];
 		be64_store(cnt, (uint64_t)vs.nrows);

@@ -460,33 +460,69 @@ static void on_oversized(struct net_conn *c, const uint8_t *head, size_t head_le
 }
 
 /* One whole frame (header included) from connection cc. */
-static void handle_frame(struct cqlconn *cc, const uint8_t *frame, size_t len)
+/* A frame of another protocol version: refuse it on its stream and close. */
+static void refuse_version(struct cqlconn *cc, const uint8_t *frame)
+{
+	uint8_t version = frame[0];
+	int16_t stream;
+	if ((version & 0x7f) == 1 || (version & 0x7f) == 2)
+		stream = (int8_t)frame[2];
+	else
+		stream = (int16_t)be16_load(frame + 2);
+	char msg[200];
+	if (version & CQLPROTO_RESPONSE)
+		snprintf(msg, sizeof(msg),
+		         "Invalid or unsupported protocol version (%d); a client must not send "
+		         "response frames (version byte 0x%02x)",
+		         version & 0x7f, version);
+	else
+		snprintf(msg, sizeof(msg),
+		         "Invalid or unsupported protocol version (%d); supported versions are "
+		         "(4/v4)",
+		         version);
+	/* v1..v5 and DSE v1/v2 are drivers probing; anything else is garbage */
+	bool probe = (version >= 1 && version <= 5) || version == 0x41 || version == 0x42;
+	conn_fatal(cc, stream, msg, probe);
+}
+
+/* QUERY, PREPARE, EXECUTE or BATCH: hand the body to the executor (req_done answers). */
+static void start_request(struct cqlconn *cc, const struct cql_header *h, struct bufreader *rd)
 {
 	struct cqlserver *s = cc->srv;
+	struct cqlreq *r = req_get(cc);
+	if (!r) {
+		conn_send_simple_error(cc, h->stream, COL_EOVERLOADED,
+		                       "out of memory for a new request");
+		return;
+	}
+	r->stream = h->stream;
+	struct exec_req *x = &r->x;
+	x->session = &cc->session;
+	x->opcode = h->opcode;
+	x->body = rd->p + rd->pos;
+	x->body_len = bufreader_left(rd);
+	x->done = req_done;
+	cerr_clear(&x->err);
+	x->warning[0] = 0;
+	buf_reset(&x->body_out);
+	x->body_out.oom = false;
+	cc->inflight++;
+	s->stats.inflight++;
+	if (cc->inflight >= s->opts.max_inflight && !cc->paused) {
+		cc->paused = true;
+		if (cc->nc)
+			net_conn_pause_read(cc->nc);
+	}
+	executor_run(s->ex, x);
+}
+
+static void handle_frame(struct cqlconn *cc, const uint8_t *frame, size_t len)
+{
 	if (cc->closing)
 		return;
-	s->stats.requests++;
-	uint8_t version = frame[0];
-	if (version != CQLPROTO_VERSION) {
-		int16_t stream;
-		if ((version & 0x7f) == 1 || (version & 0x7f) == 2)
-			stream = (int8_t)frame[2];
-		else
-			stream = (int16_t)be16_load(frame + 2);
-		char msg[200];
-		if (version & CQLPROTO_RESPONSE)
-			snprintf(msg, sizeof(msg),
-			         "Invalid or unsupported protocol version (%d); a client must not "
-			         "send response frames (version byte 0x%02x)",
-			         version & 0x7f, version);
-		else
-			snprintf(msg, sizeof(msg),
-			         "Invalid or unsupported protocol version (%d); supported versions "
-			         "are (4/v4)",
-			         version);
-		/* v1..v5 and DSE v1/v2 are drivers probing; anything else is garbage */
-		bool probe = (version >= 1 && version <= 5) || version == 0x41 || version == 0x42;
-		conn_fatal(cc, stream, msg, probe);
+	cc->srv->stats.requests++;
+	if (frame[0] != CQLPROTO_VERSION) {
+		refuse_version(cc, frame);
 		return;
 	}
 	struct cql_header h;
@@ -513,8 +549,8 @@ static void handle_frame(struct cqlconn *cc, const uint8_t *frame, size_t len)
 		}
 	}
 	const char *name = cql_opcode_name(h.opcode);
+	char msg[128];
 	if (!name) {
-		char msg[96];
 		snprintf(msg, sizeof(msg), "Unknown opcode 0x%02x", h.opcode);
 		conn_send_simple_error(cc, h.stream, COL_EPROTO, msg);
 		return;
@@ -528,7 +564,6 @@ static void handle_frame(struct cqlconn *cc, const uint8_t *frame, size_t len)
 		return;
 	}
 	if (!cc->ready) {
-		char msg[128];
 		snprintf(msg, sizeof(msg), "Unexpected message %s, expecting STARTUP or OPTIONS",
 		         name);
 		conn_send_simple_error(cc, h.stream, COL_EPROTO, msg);
@@ -539,40 +574,12 @@ static void handle_frame(struct cqlconn *cc, const uint8_t *frame, size_t len)
 	case CQL_OP_QUERY:
 	case CQL_OP_PREPARE:
 	case CQL_OP_EXECUTE:
-	case CQL_OP_BATCH: break;
-	default: {
-		char msg[128];
+	case CQL_OP_BATCH: start_request(cc, &h, &rd); return;
+	default:
 		snprintf(msg, sizeof(msg), "Unexpected message %s from a client", name);
 		conn_send_simple_error(cc, h.stream, COL_EPROTO, msg);
 		return;
 	}
-	}
-	struct cqlreq *r = req_get(cc);
-	if (!r) {
-		conn_send_simple_error(cc, h.stream, COL_EOVERLOADED,
-		                       "out of memory for a new request");
-		return;
-	}
-	r->stream = h.stream;
-	struct exec_req *x = &r->x;
-	x->session = &cc->session;
-	x->opcode = h.opcode;
-	x->body = rd.p + rd.pos;
-	x->body_len = bufreader_left(&rd);
-	x->done = req_done;
-	cerr_clear(&x->err);
-	x->warning[0] = 0;
-	buf_reset(&x->body_out);
-	x->body_out.oom = false;
-	cc->inflight++;
-	s->stats.inflight++;
-	if (cc->inflight >= s->opts.max_inflight && !cc->paused) {
-		cc->paused = true;
-		if (cc->nc)
-			net_conn_pause_read(cc->nc);
-	}
-	executor_run(s->ex, x);
-	return;
 }
 
 static int on_frame(struct net_conn *c, const uint8_t *frame, size_t len)
