@@ -204,6 +204,28 @@ int cqlp_insert(struct parser *p, struct cql_stmt *st)
 	return cqlp_using_clause(p, &q->using, true);
 }
 
+/* The assigned column named again in `c = c + v` (or, when prepend, `c = v + c`);
+ * any other name is an error that shows the supported form. */
+static int same_column(struct parser *p, const struct cql_assignment *a, bool prepend)
+{
+	struct cql_ident same = {0};
+	TRY(cqlp_ident(p, &same));
+	if (!strcmp(same.name, a->column.name))
+		return 0;
+	char msg[200];
+	if (prepend)
+		snprintf(msg, sizeof(msg),
+		         "only expressions of the form %.40s = <value> + %.40s are supported "
+		         "(found %.40s)",
+		         a->column.name, a->column.name, same.name);
+	else
+		snprintf(msg, sizeof(msg),
+		         "only expressions of the form %.40s = %.40s + <value> are supported "
+		         "(found %.40s)",
+		         a->column.name, a->column.name, same.name);
+	return cqlp_error_at_pos(p, COL_ESYNTAX, same.pos, msg);
+}
+
 static int assignment(struct parser *p, struct cql_assignment *a)
 {
 	a->pos = cur(p)->pos;
@@ -236,17 +258,7 @@ static int assignment(struct parser *p, struct cql_assignment *a)
 	const struct cql_token *c = cur(p), *op = peek(p, 1);
 	if (is_ident_tok(c) && (op->kind == CQL_TOK_PLUS || op->kind == CQL_TOK_MINUS)) {
 		/* c = c + v / c = c - v */
-		struct cql_ident same = {0};
-		TRY(cqlp_ident(p, &same));
-		if (strcmp(same.name, a->column.name)) {
-			char msg[200];
-			snprintf(msg, sizeof(msg),
-			         "only expressions of the form %.40s = %.40s + <value> are "
-			         "supported "
-			         "(found %.40s)",
-			         a->column.name, a->column.name, same.name);
-			return cqlp_error_at_pos(p, COL_ESYNTAX, same.pos, msg);
-		}
+		TRY(same_column(p, a, false));
 		a->kind = next(p).kind == CQL_TOK_PLUS ? CQL_ASSIGN_ADD : CQL_ASSIGN_SUB;
 		return cqlp_term(p, &vr, &a->value);
 	}
@@ -254,17 +266,7 @@ static int assignment(struct parser *p, struct cql_assignment *a)
 	a->kind = CQL_ASSIGN_SET;
 	if (accept(p, CQL_TOK_PLUS)) {
 		/* c = v + c (list prepend) */
-		struct cql_ident same = {0};
-		TRY(cqlp_ident(p, &same));
-		if (strcmp(same.name, a->column.name)) {
-			char msg[200];
-			snprintf(msg, sizeof(msg),
-			         "only expressions of the form %.40s = <value> + %.40s are "
-			         "supported "
-			         "(found %.40s)",
-			         a->column.name, a->column.name, same.name);
-			return cqlp_error_at_pos(p, COL_ESYNTAX, same.pos, msg);
-		}
+		TRY(same_column(p, a, true));
 		a->kind = CQL_ASSIGN_PREPEND;
 	}
 	return 0;

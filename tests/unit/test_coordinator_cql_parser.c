@@ -281,6 +281,9 @@ Test(cql_parser, update_assignments)
 	cr_expect_str_eq(fail("UPDATE t SET a = b + 1 WHERE k = 0", COL_ESYNTAX),
 	                 "line 1:17 only expressions of the form a = a + <value> are supported "
 	                 "(found b)");
+	cr_expect_str_eq(fail("UPDATE t SET a = [1] + b WHERE k = 0", COL_ESYNTAX),
+	                 "line 1:23 only expressions of the form a = <value> + a are supported "
+	                 "(found b)");
 	fail("UPDATE t SET a = 1", COL_ESYNTAX); /* WHERE is required */
 }
 
