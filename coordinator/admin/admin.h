@@ -2,7 +2,8 @@
  * admin.h — the node's admin HTTP endpoint (port 7199): JSON for the
  * operator tools and Prometheus text at /metrics.
  *
- * It changes no node state: every route only reads and answers.
+ * A GET or HEAD never changes node state: routes that do (the hinted-handoff
+ * operations) answer POST only.
  *
  * libmicrohttpd runs in its external-epoll mode on the node's own libev loop:
  * one ev_io watches MHD's epoll fd and one ev_timer its connection timeouts,
