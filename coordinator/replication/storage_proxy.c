@@ -3,7 +3,8 @@
  * life, the topology cache (ring snapshot, addresses, latency scores) and the
  * replica plan of a token with its Unavailable check.  The contract is in
  * storage_proxy.h; the paths are in storage_proxy_write.c, _read.c,
- * _resolve.c and _range.c, their shared state in storage_proxy_int.h.
+ * _shortread.c, _resolve.c and _range.c, their shared state in
+ * storage_proxy_int.h.
  */
 #include "coordinator/replication/storage_proxy_int.h"
 

@@ -9,11 +9,12 @@
  * number and a generation so relayed acks (one-way messages naming the write)
  * that arrive after the write was recycled are recognised and ignored.
  *
- *   storage_proxy.c          life, topology cache, replica plans
- *   storage_proxy_write.c    writes and batches, forwarding, hints, relayed acks
- *   storage_proxy_read.c     read requests: contacts, digests, data, short reads
- *   storage_proxy_resolve.c  merging replicas' versions, read-repair mutations
- *   storage_proxy_range.c    token-range reads, step by step over the ring
+ *   storage_proxy.c            life, topology cache, replica plans
+ *   storage_proxy_write.c      writes and batches, forwarding, hints, relayed acks
+ *   storage_proxy_read.c       read requests: contacts, digests, data, steps
+ *   storage_proxy_shortread.c  rows handed out, short-read protection
+ *   storage_proxy_resolve.c    merging replicas' versions, read-repair mutations
+ *   storage_proxy_range.c      token-range reads, step by step over the ring
  */
 #ifndef COLONNADE_COORDINATOR_STORAGE_PROXY_INT_H
 #define COLONNADE_COORDINATOR_STORAGE_PROXY_INT_H
@@ -226,13 +227,22 @@ void sp_read_progress(struct sp_read *r);
 /* Start a step: contacts for `token`, then the first phase. */
 void sp_read_start_step(struct sp_read *r, int64_t token);
 void sp_read_step_done(struct sp_read *r);
-/* Short-read protection: the earliest last row among the first n_versions cut replicas. */
-void sp_read_horizon(struct sp_read *r, size_t n_versions);
+
 /* Copy n values' bytes into b (offsets in offs), then point dst at them once b stops moving. */
 void sp_copy_values(struct buf *b, struct store_value *dst, const struct store_value *src, size_t n,
                     size_t *offs);
 void sp_fix_values(struct buf *b, struct store_value *dst, size_t n, const size_t *offs);
 void sp_fail_now(request_done_fn done, void *ctx, uint16_t cl, int code, const char *msg);
+
+/* ---- storage_proxy_shortread.c ----------------------------------------------------------------
+ */
+
+/* Short-read protection: the earliest last row among the first n_versions cut replicas. */
+void sp_read_horizon(struct sp_read *r, size_t n_versions);
+/* Hand m's live rows to the caller, up to the horizon and the limit, or until told to stop. */
+void sp_read_emit(struct sp_read *r, const struct rres *m);
+/* Continue the step after the horizon: 0, or COL_ENOMEM. */
+int sp_read_continue(struct sp_read *r);
 
 /* ---- storage_proxy_resolve.c ------------------------------------------------------------------
  */
