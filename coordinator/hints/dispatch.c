@@ -120,7 +120,8 @@ static void finish(struct hints *h, struct htarget *t)
 		char hid[37];
 		uuid_format(t->host_id, hid);
 		log_info(MOD, "every hint for host %s delivered", hid);
-		t->has_next = false;
+		/* next_key stays: newer hints sort after it, and reading from the
+		 * prefix start would walk every delivered (deleted) key first */
 	}
 	hints_dispatch_all(h);
 }

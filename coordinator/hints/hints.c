@@ -729,7 +729,7 @@ static int first_each(void *ctx, const void *key, size_t klen, const void *val, 
 	return 1;
 }
 
-void hints_each_target(struct hints *h, hints_target_fn fn, void *ctx)
+void hints_each_target(struct hints *h, bool with_oldest, hints_target_fn fn, void *ctx)
 {
 	for (size_t i = 0; i < h->n_t; i++) {
 		struct htarget *t = h->t[i];
@@ -745,7 +745,7 @@ void hints_each_target(struct hints *h, hints_target_fn fn, void *ctx)
 		        .delivered_bytes = t->delivered_bytes,
 		};
 		memcpy(in.host_id, t->host_id, 16);
-		if (t->count) {
+		if (t->count && with_oldest) {
 			uint8_t p[17] = {HK_HINT};
 			memcpy(p + 1, t->host_id, 16);
 			struct first_key f = {0};

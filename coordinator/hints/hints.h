@@ -186,9 +186,13 @@ struct hints_target_info {
 	bool delivering;
 	uint64_t delivered, delivered_bytes; /* since start */
 };
-/* Every target with pending hints or a known outage, on the loop thread. */
+/*
+ * Every target with pending hints or a known outage, on the loop thread.
+ * with_oldest: look up each target's oldest hint (one store seek per target,
+ * which walks the deleted keys before it: for listpendinghints, not /metrics).
+ */
 typedef void (*hints_target_fn)(void *ctx, const struct hints_target_info *t);
-void hints_each_target(struct hints *h, hints_target_fn fn, void *ctx);
+void hints_each_target(struct hints *h, bool with_oldest, hints_target_fn fn, void *ctx);
 
 struct hints_stats {
 	uint64_t stored, stored_bytes;       /* hints written (value bytes) */

@@ -257,7 +257,7 @@ int node_h_hints(void *ctx, const char *query, struct buf *out, const char **cty
 	jw_key(&w, "targets");
 	jw_arr(&w);
 	struct list_ctx lc = {n, &w, given ? only : NULL};
-	hints_each_target(n->hints, list_target, &lc);
+	hints_each_target(n->hints, true, list_target, &lc);
 	jw_arr_end(&w);
 	jw_key(&w, "repair_ranges");
 	jw_arr(&w);
@@ -394,11 +394,11 @@ void node_hints_metrics(struct buf *b, struct node *n)
 	buf_printf(b, "# HELP colonnade_hints_pending Hints stored here per target.\n"
 	              "# TYPE colonnade_hints_pending gauge\n");
 	struct metric_ctx mc = {b, false};
-	hints_each_target(n->hints, pending_line, &mc);
+	hints_each_target(n->hints, false, pending_line, &mc);
 	buf_printf(b, "# HELP colonnade_hints_pending_bytes Bytes of hints per target.\n"
 	              "# TYPE colonnade_hints_pending_bytes gauge\n");
 	mc.bytes = true;
-	hints_each_target(n->hints, pending_line, &mc);
+	hints_each_target(n->hints, false, pending_line, &mc);
 }
 
 void node_hints_info(struct node *n, struct jw *w)

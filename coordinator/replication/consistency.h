@@ -8,7 +8,7 @@
  *
  *   | level        | block for                                | counts acks from       |
  *   |--------------|------------------------------------------|------------------------|
- *   | ANY          | 1 (a hint would do; no hints yet: = ONE) | any replica            |
+ *   | ANY          | 1 (a stored hint counts)                 | any replica, a hint    |
  *   | ONE/TWO/THREE| 1 / 2 / 3                                | any replica            |
  *   | QUORUM       | sum of every DC's RF / 2 + 1             | any replica            |
  *   | ALL          | sum of every DC's RF                     | any replica            |
@@ -23,7 +23,8 @@
  * count -> Unavailable(required = block count, alive = live count).  ANY
  * needs no live replica in Cassandra (a hint suffices): these functions check
  * it as ONE, and the storage proxy skips the check for ANY when it has a hint
- * sink (docs/REPLICATION.md).
+ * sink, answering Unavailable only when no hint could be stored either
+ * (docs/REPLICATION.md, docs/HINTS.md).
  *
  * Invalid: reads at ANY ("ANY ConsistencyLevel is only supported for
  * writes"); SERIAL/LOCAL_SERIAL for anything (lightweight transactions are
