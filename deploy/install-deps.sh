@@ -15,8 +15,8 @@ PKGS=(
 #   clang + libclang-rt-dev   the libFuzzer smoke (tests/fuzz: -fsanitize=fuzzer needs the runtime,
 #                             which clang only recommends)
 #   python3 python3-cassandra py_driver_test, discovery_test, test_getendpoints, bench_test (JSON)
-#   nodejs npm                node_driver_test, discovery_test (npm ci fetches cassandra-driver
-#                             over TLS: with ca-certificates, unless the machine has a CA bundle)
+#   nodejs npm ca-certificates node_driver_test, discovery_test (npm ci fetches cassandra-driver
+#                             over TLS)
 #   nftables                  partitions in the cluster tests (harness/cluster.c)
 #   iproute2 (ss) procps      bench_test waits for listeners; node processes from /proc
 #   tmux                      cqlish_test drives the interactive shell in a terminal
@@ -24,12 +24,9 @@ PKGS=(
 #   gnuplot-nox               bench_test: `colonnade bench --plot` runs gnuplot
 #   docker.io docker-compose  compose_test: Debian's engine (20.10) and compose (1.29), no pulls
 PKGS+=(
-  clang libclang-rt-dev python3 python3-cassandra nftables iproute2 procps tmux curl gnuplot-nox
-  docker.io docker-compose
+  clang libclang-rt-dev python3 python3-cassandra ca-certificates nftables iproute2 procps tmux
+  curl gnuplot-nox docker.io docker-compose
 )
-# A CA bundle put there by hand (a proxy's own CA, say) is kept: installing the package
-# would regenerate the file without it.
-[ -s /etc/ssl/certs/ca-certificates.crt ] || PKGS+=(ca-certificates)
 # Node.js: this machine image may carry its own build (with npm bundled), which
 # conflicts with Debian's npm package; install Debian's only when missing.
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
@@ -42,6 +39,17 @@ missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Installing ca-certificates rebuilds /etc/ssl/certs/ca-certificates.crt from its own list;
+# certificates this machine already trusted there (a proxy's CA placed by hand) would be
+# dropped and TLS through that proxy (npm) would fail.  They are kept as a local
+# certificate, which the rebuild includes.
+BUNDLE=/etc/ssl/certs/ca-certificates.crt
+KEPT=/usr/local/share/ca-certificates/preinstalled-bundle.crt
+if [[ " ${missing[*]:-} " == *" ca-certificates "* ]] && [ -s "$BUNDLE" ] && [ ! -e "$KEPT" ]; then
+  echo "install-deps: keeping the certificates of $BUNDLE in $KEPT"
+  $SUDO mkdir -p "$(dirname "$KEPT")"
+  $SUDO cp "$BUNDLE" "$KEPT"
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"
   $SUDO apt-get update -qq
