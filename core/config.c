@@ -512,6 +512,19 @@ static const char *type_expectation(const struct keydef *k, char *buf, size_t le
 	return buf;
 }
 
+/* An integer, duration or size row's value from text, within [k->min, k->max]: 0 or -1. */
+static int parse_ranged(const struct keydef *k, const char *v, int64_t *out)
+{
+	int64_t x;
+	int rc = k->type == K_DURATION ? config_parse_duration_ms(v, &x)
+	         : k->type == K_SIZE   ? config_parse_size_bytes(v, &x)
+	                               : parse_i64(v, &x);
+	if (rc || x < k->min || x > k->max)
+		return -1;
+	*out = x;
+	return 0;
+}
+
 /* Set row k from text.  On failure `why` holds the problem (without origin). */
 static int set_text(struct config *c, const struct keydef *k, const char *v, char *why,
                     size_t whylen)
@@ -530,7 +543,7 @@ static int set_text(struct config *c, const struct keydef *k, const char *v, cha
 		return COL_OK;
 	}
 	case K_INT:
-		if (parse_i64(v, &i64) || i64 < k->min || i64 > k->max)
+		if (parse_ranged(k, v, &i64))
 			break;
 		*(int *)((char *)c + k->off) = (int)i64;
 		return COL_OK;
@@ -553,17 +566,9 @@ static int set_text(struct config *c, const struct keydef *k, const char *v, cha
 		return COL_OK;
 	}
 	case K_DURATION:
-		if (config_parse_duration_ms(v, &i64) || i64 < k->min || i64 > k->max)
-			break;
-		*(int64_t *)((char *)c + k->off) = i64;
-		return COL_OK;
 	case K_DURATION_MS:
-		if (parse_i64(v, &i64) || i64 < k->min || i64 > k->max)
-			break;
-		*(int64_t *)((char *)c + k->off) = i64;
-		return COL_OK;
 	case K_SIZE:
-		if (config_parse_size_bytes(v, &i64) || i64 < k->min || i64 > k->max)
+		if (parse_ranged(k, v, &i64))
 			break;
 		*(int64_t *)((char *)c + k->off) = i64;
 		return COL_OK;
