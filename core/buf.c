@@ -135,6 +135,15 @@ void buf_put_escaped(struct buf *b, const void *p, size_t n)
 	buf_put_u8(b, 0x01);
 }
 
+int bytes_compare(const void *a, size_t alen, const void *b, size_t blen)
+{
+	size_t n = alen < blen ? alen : blen;
+	int c = n ? memcmp(a, b, n) : 0;
+	if (c)
+		return c < 0 ? -1 : 1;
+	return alen < blen ? -1 : alen > blen;
+}
+
 /* Append n bytes of p, each XORed with inv. */
 static void put_inverted(struct buf *out, const uint8_t *p, size_t n, uint8_t inv)
 {

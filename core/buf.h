@@ -58,6 +58,9 @@ void buf_patch_u32be(struct buf *b, size_t at, uint32_t v);
  */
 void buf_put_escaped(struct buf *b, const void *p, size_t n);
 
+/* Unsigned bytewise order of two byte strings, a prefix first: -1, 0 or 1. */
+int bytes_compare(const void *a, size_t alen, const void *b, size_t blen);
+
 struct bufreader {
 	const uint8_t *p;
 	size_t len;

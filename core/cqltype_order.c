@@ -18,8 +18,6 @@
 
 /* ---------------------------------------------------------------- numbers */
 
-static int cmp_bytes(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
-
 /* Minimal two's complement form of a varint: strip redundant sign bytes. */
 static void varint_minimal(const uint8_t **p, size_t *len)
 {
@@ -229,7 +227,7 @@ static int decimal_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t b
 	if (rx || ry) {
 		buf_release(&x.digits);
 		buf_release(&y.digits);
-		return cmp_bytes(a, alen, b, blen);
+		return bytes_compare(a, alen, b, blen);
 	}
 	int c;
 	if (x.sign != y.sign) {
@@ -251,15 +249,6 @@ static int decimal_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t b
 }
 
 /* ---------------------------------------------------------------- compare */
-
-static int cmp_bytes(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
-{
-	size_t n = alen < blen ? alen : blen;
-	int c = n ? memcmp(a, b, n) : 0;
-	if (c)
-		return c < 0 ? -1 : 1;
-	return alen < blen ? -1 : alen > blen;
-}
 
 static int cmp_i64(int64_t a, int64_t b)
 {
@@ -310,8 +299,8 @@ static int compare_collection(const struct cqltype *t, const uint8_t *a, size_t 
 		for (int part = 0; part < parts; part++) {
 			uint32_t la = bufreader_u32be(&ra), lb = bufreader_u32be(&rb);
 			const uint8_t *pa = bufreader_take(&ra, la), *pb = bufreader_take(&rb, lb);
-			if (!pa || !pb)
-				return cmp_bytes(a, alen, b, blen); /* invalid: any total order */
+			if (!pa || !pb) /* invalid: any total order */
+				return bytes_compare(a, alen, b, blen);
 			int c = compare_depth(part ? t->value : t->elem, pa, la, pb, lb, depth + 1);
 			if (c)
 				return c;
@@ -326,10 +315,10 @@ static int compare_depth(const struct cqltype *t, const uint8_t *a, size_t alen,
 	if (alen == 0 || blen == 0)
 		return alen == 0 ? (blen == 0 ? 0 : -1) : 1;
 	if (depth > CQLTYPE_MAX_DEPTH)
-		return cmp_bytes(a, alen, b, blen);
+		return bytes_compare(a, alen, b, blen);
 	size_t fixed = cqltype_fixed_size(t);
 	if (fixed && (alen != fixed || blen != fixed))
-		return cmp_bytes(a, alen, b, blen); /* invalid: keep a total order */
+		return bytes_compare(a, alen, b, blen); /* invalid: keep a total order */
 	switch (t->kind) {
 	case CQLTYPE_TINYINT: return cmp_i64((int8_t)a[0], (int8_t)b[0]);
 	case CQLTYPE_SMALLINT: return cmp_i64((int16_t)be16_load(a), (int16_t)be16_load(b));
@@ -363,12 +352,13 @@ static int compare_depth(const struct cqltype *t, const uint8_t *a, size_t alen,
 	case CQLTYPE_VARINT: return varint_cmp(a, alen, b, blen);
 	case CQLTYPE_DECIMAL:
 		if (alen < 5 || blen < 5)
-			return cmp_bytes(a, alen, b, blen);
+			return bytes_compare(a, alen, b, blen);
 		return decimal_cmp(a, alen, b, blen);
 	case CQLTYPE_LIST:
 	case CQLTYPE_SET:
 	case CQLTYPE_MAP: return compare_collection(t, a, alen, b, blen, depth);
-	default: /* ascii, text, blob, inet: unsigned bytes */ return cmp_bytes(a, alen, b, blen);
+	default: /* ascii, text, blob, inet: unsigned bytes */
+		return bytes_compare(a, alen, b, blen);
 	}
 }
 

@@ -118,15 +118,6 @@ static bool starts_with(const char *k, size_t kl, const uint8_t *p, size_t pl)
 	return kl >= pl && memcmp(k, p, pl) == 0;
 }
 
-static int bytes_cmp(const void *a, size_t alen, const void *b, size_t blen)
-{
-	size_t n = alen < blen ? alen : blen;
-	int c = n ? memcmp(a, b, n) : 0;
-	if (c)
-		return c;
-	return alen < blen ? -1 : alen > blen;
-}
-
 /* ---- rows ----------------------------------------------------------------------------------- */
 
 static void row_begin(struct rctx *r, bool is_static)
@@ -170,7 +161,7 @@ static int cell_path_cmp(const void *a, const void *b, void *ctx)
 	const uint8_t *base = ctx;
 	if (x->col != y->col)
 		return x->col < y->col ? -1 : 1;
-	return bytes_cmp(base + x->path_off, x->path_len, base + y->path_off, y->path_len);
+	return bytes_compare(base + x->path_off, x->path_len, base + y->path_off, y->path_len);
 }
 
 /* Resolve and emit the gathered row. */
@@ -559,7 +550,7 @@ static int read_partition(struct rctx *r, const uint8_t *p, size_t plen,
 		 * exactly where an unbounded forward read starts. */
 		size_t kl;
 		const char *k = rocksdb_iter_key(it, &kl);
-		if (bytes_cmp(k, kl, lo.data, lo.len) < 0)
+		if (bytes_compare(k, kl, lo.data, lo.len) < 0)
 			rocksdb_iter_seek(it, (const char *)lo.data, lo.len);
 	}
 	while (rocksdb_iter_valid(it) && !r->stop) {
@@ -567,8 +558,8 @@ static int read_partition(struct rctx *r, const uint8_t *p, size_t plen,
 		const char *k = rocksdb_iter_key(it, &kl);
 		if (!starts_with(k, kl, p, plen) || kl <= plen || (uint8_t)k[plen] != SEC_ROW)
 			break;
-		if (reverse ? bytes_cmp(k, kl, lo.data, lo.len) <= 0
-		            : bytes_cmp(k, kl, hi.data, hi.len) >= 0)
+		if (reverse ? bytes_compare(k, kl, lo.data, lo.len) <= 0
+		            : bytes_compare(k, kl, hi.data, hi.len) >= 0)
 			break;
 		rc = gather(r, k, kl, plen, err);
 		if (rc || r->stop || (r->limit && r->emitted >= r->limit && !r->in_row))

@@ -8,15 +8,6 @@
 
 #include <string.h>
 
-static int bytes_cmp(const void *a, size_t alen, const void *b, size_t blen)
-{
-	size_t n = alen < blen ? alen : blen;
-	int c = n ? memcmp(a, b, n) : 0;
-	if (c)
-		return c < 0 ? -1 : 1;
-	return alen < blen ? -1 : alen > blen;
-}
-
 /* Rank within equal timestamps: plain live 0 < expiring 1 < tombstone 2. */
 static int version_rank(const struct store_cell_version *v)
 {
@@ -40,7 +31,7 @@ int store_cell_reconcile(const struct store_cell_version *a, const struct store_
 	if (a->ldt != b->ldt)
 		return cmp_i64(a->ldt, b->ldt);
 	if (!a->tombstone) {
-		int c = bytes_cmp(a->value, a->value_len, b->value, b->value_len);
+		int c = bytes_compare(a->value, a->value_len, b->value, b->value_len);
 		if (c)
 			return c;
 	}
@@ -67,7 +58,7 @@ int cellval_reconcile_cmp(const void *a, size_t alen, const void *b, size_t blen
 	if (xa || yb) {
 		/* A malformed value loses to a well-formed one; two malformed: bytes. */
 		if (xa && yb)
-			return bytes_cmp(a, alen, b, blen);
+			return bytes_compare(a, alen, b, blen);
 		return xa ? -1 : 1;
 	}
 	struct store_cell_version vx, vy;
