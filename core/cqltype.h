@@ -195,6 +195,18 @@ int cqltype_decode_ordered(const struct cqltype *t, struct bufreader *r, bool de
  * print as "<invalid TYPE>" rather than failing.
  */
 void cqltype_format(const struct cqltype *t, const void *bytes, size_t len, struct buf *out);
+/*
+ * Append "NaN", "Infinity" or "-Infinity" (CQL's and cqlsh's spelling) for a
+ * non-finite v and return true; for a finite v append nothing, return false.
+ */
+bool cqltype_put_nonfinite(struct buf *out, double v);
+
+/*
+ * Append a CQL name (keyspace, table, column): bare when it reads back as the
+ * same identifier — [a-z][a-z0-9_]* and not a word `keyword` says a reader
+ * takes as a keyword (NULL: none) — else double-quoted with '"' doubled.
+ */
+void cql_put_name(struct buf *out, const char *name, bool (*keyword)(const char *word));
 
 /* Kinds of CQL literal tokens the parser produces. */
 enum cqllit_kind {

@@ -216,14 +216,8 @@ static void put_quoted(struct buf *out, const uint8_t *p, size_t len)
 /* cqlsh's format_floating_point_type. */
 static void put_floating(struct buf *out, double v, int precision)
 {
-	if (isnan(v)) {
-		buf_put_str(out, "NaN");
+	if (cqltype_put_nonfinite(out, v))
 		return;
-	}
-	if (isinf(v)) {
-		buf_put_str(out, v > 0 ? "Infinity" : "-Infinity");
-		return;
-	}
 	if (fabs(v) > DBL_EPSILON) {
 		double l = log10(fabs(v));
 		long exponent = (long)l; /* Python int(): truncates toward zero */
@@ -409,4 +403,31 @@ static void format_depth(const struct cqltype *t, const uint8_t *p, size_t len, 
 void cqltype_format(const struct cqltype *t, const void *bytes, size_t len, struct buf *out)
 {
 	format_depth(t, bytes, len, out, false, 0);
+}
+
+bool cqltype_put_nonfinite(struct buf *out, double v)
+{
+	if (isnan(v))
+		buf_put_str(out, "NaN");
+	else if (isinf(v))
+		buf_put_str(out, v > 0 ? "Infinity" : "-Infinity");
+	return !isfinite(v);
+}
+
+void cql_put_name(struct buf *out, const char *name, bool (*keyword)(const char *word))
+{
+	bool bare = name[0] >= 'a' && name[0] <= 'z';
+	for (const char *p = name; bare && *p; p++)
+		bare = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_';
+	if (bare && !(keyword && keyword(name))) {
+		buf_put_str(out, name);
+		return;
+	}
+	buf_put_u8(out, '"');
+	for (const char *p = name; *p; p++) {
+		if (*p == '"')
+			buf_put_u8(out, '"');
+		buf_put_u8(out, (uint8_t)*p);
+	}
+	buf_put_u8(out, '"');
 }

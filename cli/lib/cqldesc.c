@@ -4,6 +4,7 @@
 #include "cli/lib/cqldesc.h"
 
 #include "cli/lib/cqlfmt.h"
+#include "core/cqltype.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -188,14 +189,8 @@ out:
 /* Python's repr() of a float: the shortest text that reads back the same. */
 static void put_double_repr(struct buf *out, double v)
 {
-	if (isnan(v)) {
-		buf_put_str(out, "NaN");
+	if (cqltype_put_nonfinite(out, v))
 		return;
-	}
-	if (isinf(v)) {
-		buf_put_str(out, v > 0 ? "Infinity" : "-Infinity");
-		return;
-	}
 	char tmp[40];
 	for (int prec = 1; prec <= 17; prec++) {
 		snprintf(tmp, sizeof(tmp), "%.*g", prec, v);

@@ -4,6 +4,7 @@
 #include "cli/lib/cqlfmt.h"
 
 #include "core/cqlproto.h"
+#include "core/cqltype.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -542,20 +543,7 @@ bool cqlfmt_is_reserved(const char *word)
 
 void cqlfmt_quote_name(struct buf *out, const char *name)
 {
-	bool bare = name[0] >= 'a' && name[0] <= 'z';
-	for (const char *p = name; bare && *p; p++)
-		bare = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_';
-	if (bare && !cqlfmt_is_reserved(name)) {
-		buf_put_str(out, name);
-		return;
-	}
-	buf_put_u8(out, '"');
-	for (const char *p = name; *p; p++) {
-		if (*p == '"')
-			buf_put_u8(out, '"');
-		buf_put_u8(out, (uint8_t)*p);
-	}
-	buf_put_u8(out, '"');
+	cql_put_name(out, name, cqlfmt_is_reserved);
 }
 
 void cqlfmt_quote_string(struct buf *out, const char *s, size_t len)

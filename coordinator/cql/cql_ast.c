@@ -4,6 +4,7 @@
  */
 #include "coordinator/cql/cql_ast.h"
 #include "coordinator/cql/cql_lexer.h"
+#include "core/cqltype.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -168,26 +169,16 @@ const char *cql_term_kind_name(enum cql_term_kind k)
 
 /* -------------------------------------------------------------- printer */
 
+/* Words the lexer would not read as identifiers. */
+static bool lexer_keyword(const char *word)
+{
+	return cql_is_reserved(word, strlen(word)) || !strcmp(word, "true") ||
+	       !strcmp(word, "false");
+}
+
 void cql_name_format(const char *name, struct buf *out)
 {
-	bool plain = name[0] != '\0' && ((name[0] >= 'a' && name[0] <= 'z'));
-	for (const char *p = name; plain && *p; p++)
-		plain = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_';
-	/* words the lexer would not read as identifiers */
-	if (plain && (cql_is_reserved(name, strlen(name)) || !strcmp(name, "true") ||
-	              !strcmp(name, "false")))
-		plain = false;
-	if (plain) {
-		buf_put_str(out, name);
-		return;
-	}
-	buf_put_u8(out, '"');
-	for (const char *p = name; *p; p++) {
-		if (*p == '"')
-			buf_put_u8(out, '"');
-		buf_put_u8(out, (uint8_t)*p);
-	}
-	buf_put_u8(out, '"');
+	cql_put_name(out, name, lexer_keyword);
 }
 
 void cql_ident_format(const struct cql_ident *id, struct buf *out)
