@@ -1,5 +1,7 @@
 #include "core/ring.h"
 
+#include "core/cqlproto.h"
+
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -317,6 +319,46 @@ int replication_dc_rf(const struct replication *rep, const char *dc)
 		if (strcmp(rep->dcs[i].dc, dc) == 0)
 			return rep->dcs[i].rf;
 	return 0;
+}
+
+int cl_dc_quorum(const struct replication *rep, const char *dc)
+{
+	int rf = replication_dc_rf(rep, dc);
+	return rf > 0 ? rf / 2 + 1 : 0;
+}
+
+/* Cassandra's localQuorumFor: NTS quorum of the DC, else the strategy's quorum. */
+static int local_quorum(const struct replication *rep, const char *local_dc)
+{
+	if (rep->cls == REPL_NETWORK_TOPOLOGY)
+		return replication_dc_rf(rep, local_dc) / 2 + 1;
+	return replication_total_rf(rep) / 2 + 1;
+}
+
+int cl_block_for(uint16_t cl, const struct replication *rep, const char *local_dc)
+{
+	int total = replication_total_rf(rep);
+	switch (cl) {
+	case CL_ANY:
+	case CL_ONE:
+	case CL_LOCAL_ONE: return 1;
+	case CL_TWO: return 2;
+	case CL_THREE: return 3;
+	case CL_QUORUM:
+	case CL_SERIAL: return total / 2 + 1;
+	case CL_ALL: return total;
+	case CL_LOCAL_QUORUM:
+	case CL_LOCAL_SERIAL: return local_quorum(rep, local_dc);
+	case CL_EACH_QUORUM:
+		if (rep->cls == REPL_NETWORK_TOPOLOGY) {
+			int n = 0;
+			for (size_t i = 0; i < rep->n_dcs; i++)
+				n += cl_dc_quorum(rep, rep->dcs[i].dc);
+			return n;
+		}
+		return total / 2 + 1;
+	default: return 1;
+	}
 }
 
 static bool contains(const uint32_t *v, size_t n, uint32_t x)

@@ -107,6 +107,15 @@ int replication_total_rf(const struct replication *rep);
 int replication_dc_rf(const struct replication *rep, const char *dc);
 
 /*
+ * Acks consistency level `cl` (a CL_* code, core/cqlproto.h) blocks for under
+ * rep, in total (EACH_QUORUM: the sum of every DC's quorum under NTS; an
+ * unknown level: 1).  local_dc is the coordinator's datacenter.
+ */
+int cl_block_for(uint16_t cl, const struct replication *rep, const char *local_dc);
+/* Quorum of one datacenter under rep: RF(dc) / 2 + 1, 0 when RF(dc) is 0. */
+int cl_dc_quorum(const struct replication *rep, const char *dc);
+
+/*
  * The replicas of `token` under `rep`: node indexes in placement order into
  * out[0..max); returns how many (fewer than the RF when the ring or a
  * datacenter has too few nodes).  LocalStrategy yields no replica.

@@ -146,7 +146,7 @@ uint64_t bench_sched_due_count(const struct bench_sched *s, int64_t now);
 /* Pick an op from the mix with a uniform u in [0, 1). */
 enum bench_op bench_mix_pick(const struct bench_mix *m, double u);
 
-/* Replicas a level needs out of rf (QUORUM = rf/2 + 1, ...); -1 if unknown. */
+/* Replicas a level needs out of rf (core/ring.h's cl_block_for); -1 if rf is unknown. */
 int bench_cl_required(uint16_t cl, int rf);
 
 /* ---- statistics ---------------------------------------------------------------------------- */

@@ -52,16 +52,7 @@ int bench_cl_required(uint16_t cl, int rf)
 {
 	if (rf < 1)
 		return -1;
-	switch (cl) {
-	case CL_ANY:
-	case CL_ONE:
-	case CL_LOCAL_ONE: return 1;
-	case CL_TWO: return 2;
-	case CL_THREE: return 3;
-	case CL_QUORUM:
-	case CL_LOCAL_QUORUM: /* one datacenter: the same number */
-	case CL_EACH_QUORUM: return rf / 2 + 1;
-	case CL_ALL: return rf;
-	default: return -1;
-	}
+	/* rf is the total over datacenters: counted as one datacenter holding them all */
+	struct replication rep = {.cls = REPL_SIMPLE, .rf = rf};
+	return cl_block_for(cl, &rep, "");
 }

@@ -47,46 +47,6 @@ bool cl_each_quorum_per_dc(uint16_t cl, const struct replication *rep)
 	return cl == CL_EACH_QUORUM && rep->cls == REPL_NETWORK_TOPOLOGY;
 }
 
-int cl_dc_quorum(const struct replication *rep, const char *dc)
-{
-	int rf = replication_dc_rf(rep, dc);
-	return rf > 0 ? rf / 2 + 1 : 0;
-}
-
-/* Cassandra's localQuorumFor: NTS quorum of the DC, else the strategy's quorum. */
-static int local_quorum(const struct replication *rep, const char *local_dc)
-{
-	if (rep->cls == REPL_NETWORK_TOPOLOGY)
-		return replication_dc_rf(rep, local_dc) / 2 + 1;
-	return replication_total_rf(rep) / 2 + 1;
-}
-
-int cl_block_for(uint16_t cl, const struct replication *rep, const char *local_dc)
-{
-	int total = replication_total_rf(rep);
-	switch (cl) {
-	case CL_ANY:
-	case CL_ONE:
-	case CL_LOCAL_ONE: return 1;
-	case CL_TWO: return 2;
-	case CL_THREE: return 3;
-	case CL_QUORUM:
-	case CL_SERIAL: return total / 2 + 1;
-	case CL_ALL: return total;
-	case CL_LOCAL_QUORUM:
-	case CL_LOCAL_SERIAL: return local_quorum(rep, local_dc);
-	case CL_EACH_QUORUM:
-		if (rep->cls == REPL_NETWORK_TOPOLOGY) {
-			int n = 0;
-			for (size_t i = 0; i < rep->n_dcs; i++)
-				n += cl_dc_quorum(rep, rep->dcs[i].dc);
-			return n;
-		}
-		return total / 2 + 1;
-	default: return 1;
-	}
-}
-
 void cl_live_init(struct cl_live *l)
 {
 	memset(l, 0, sizeof(*l));

@@ -50,14 +50,7 @@ int cl_validate(uint16_t cl, bool write, struct cerr *err);
 /* LOCAL_ONE, LOCAL_QUORUM (and LOCAL_SERIAL): only our datacenter counts. */
 bool cl_is_local(uint16_t cl);
 
-/*
- * Acks `cl` blocks for in total (EACH_QUORUM: the sum of every DC's quorum
- * under NTS).  local_dc is the coordinator's datacenter.
- */
-int cl_block_for(uint16_t cl, const struct replication *rep, const char *local_dc);
-
-/* Quorum of one datacenter under rep: RF(dc) / 2 + 1, 0 when RF(dc) is 0. */
-int cl_dc_quorum(const struct replication *rep, const char *dc);
+/* cl_block_for() and cl_dc_quorum() are core/ring.h's: clients count with them too. */
 
 /* Does EACH_QUORUM count per datacenter under rep (NetworkTopologyStrategy)? */
 bool cl_each_quorum_per_dc(uint16_t cl, const struct replication *rep);
