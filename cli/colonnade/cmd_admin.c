@@ -21,20 +21,12 @@ struct opts {
 static int parse_opts(int argc, char **argv, struct opts *o, bool allow_tokens, bool allow_keyspace)
 {
 	memset(o, 0, sizeof(*o));
-	const char *host = getenv("COLONNADE_HOST");
-	if (!host || !*host)
-		host = "127.0.0.1";
+	struct host_opt host;
+	host_opt_init(&host);
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--host")) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "colonnade %s: -h needs host[:port]\n", argv[0]);
-				return 2;
-			}
-			host = argv[++i];
-		} else if (!strncmp(argv[i], "--host=", 7)) {
-			host = argv[i] + 7;
-		} else if (allow_tokens &&
-		           (!strcmp(argv[i], "-T") || !strcmp(argv[i], "--tokens"))) {
+		if (host_opt_take(&host, argc, argv, &i))
+			continue;
+		if (allow_tokens && (!strcmp(argv[i], "-T") || !strcmp(argv[i], "--tokens"))) {
 			o->tokens = true;
 		} else if (allow_keyspace && !o->keyspace && argv[i][0] != '-') {
 			o->keyspace = argv[i];
@@ -57,12 +49,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool allow_tokens, 
 			return 2;
 		}
 	}
-	struct cerr err = {0};
-	if (admin_target_parse(host, ADMIN_DEFAULT_PORT, &o->target, &err)) {
-		fprintf(stderr, "colonnade %s: %s\n", argv[0], err.msg);
-		return 2;
-	}
-	return 0;
+	return host_opt_target(&host, argv[0], &o->target);
 }
 
 static struct json *fetch(const char *cmd, const struct opts *o, const char *path)

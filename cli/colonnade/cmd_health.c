@@ -37,16 +37,13 @@ static int health_parse(int argc, char **argv, struct health_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->timeout_ms = 5000;
-	const char *host = getenv("COLONNADE_HOST");
-	if (!host || !*host)
-		host = "127.0.0.1";
+	struct host_opt host;
+	host_opt_init(&host);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		if ((!strcmp(a, "-h") || !strcmp(a, "--host")) && i + 1 < argc) {
-			host = argv[++i];
-		} else if (!strncmp(a, "--host=", 7)) {
-			host = a + 7;
-		} else if (!strcmp(a, "--timeout") && i + 1 < argc) {
+		if (host_opt_take(&host, argc, argv, &i))
+			continue;
+		if (!strcmp(a, "--timeout") && i + 1 < argc) {
 			char *end;
 			double s = strtod(argv[++i], &end);
 			if (*end || end == argv[i] || !(s > 0 && s <= 600)) {
@@ -62,12 +59,7 @@ static int health_parse(int argc, char **argv, struct health_opts *o)
 			return health_usage(stderr);
 		}
 	}
-	struct cerr err = {0};
-	if (admin_target_parse(host, ADMIN_DEFAULT_PORT, &o->target, &err)) {
-		fprintf(stderr, "colonnade health: %s\n", err.msg);
-		return 2;
-	}
-	return 0;
+	return host_opt_target(&host, "health", &o->target);
 }
 
 static int left_ms(int64_t deadline)

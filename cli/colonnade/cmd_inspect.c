@@ -25,20 +25,13 @@ struct iopts {
 static int parse(int argc, char **argv, struct iopts *o, bool allow_json)
 {
 	memset(o, 0, sizeof(*o));
-	const char *host = getenv("COLONNADE_HOST");
-	if (!host || !*host)
-		host = "127.0.0.1";
+	struct host_opt host;
+	host_opt_init(&host);
 	bool only_pos = false;
 	for (int i = 1; i < argc; i++) {
-		if (!only_pos && (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--host"))) {
-			if (i + 1 >= argc) {
-				fprintf(stderr, "colonnade %s: -h needs host[:port]\n", argv[0]);
-				return 2;
-			}
-			host = argv[++i];
-		} else if (!only_pos && !strncmp(argv[i], "--host=", 7)) {
-			host = argv[i] + 7;
-		} else if (!only_pos && allow_json && !strcmp(argv[i], "--json")) {
+		if (!only_pos && host_opt_take(&host, argc, argv, &i))
+			continue;
+		if (!only_pos && allow_json && !strcmp(argv[i], "--json")) {
 			o->json = true;
 		} else if (!only_pos && !strcmp(argv[i], "--")) {
 			only_pos = true;
@@ -64,12 +57,7 @@ static int parse(int argc, char **argv, struct iopts *o, bool allow_json)
 		        argv[0], allow_json ? " [--json]" : "");
 		return 2;
 	}
-	struct cerr err = {0};
-	if (admin_target_parse(host, ADMIN_DEFAULT_PORT, &o->target, &err)) {
-		fprintf(stderr, "colonnade %s: %s\n", argv[0], err.msg);
-		return 2;
-	}
-	return 0;
+	return host_opt_target(&host, argv[0], &o->target);
 }
 
 static void put_encoded(struct buf *b, const char *s)

@@ -11,6 +11,10 @@
 #ifndef COLONNADE_CLI_COLONNADE_COMMANDS_H
 #define COLONNADE_CLI_COLONNADE_COMMANDS_H
 
+#include "cli/lib/admin_client.h"
+
+#include <stdbool.h>
+
 int cmd_server(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_info(int argc, char **argv);
@@ -27,5 +31,21 @@ int cmd_pausehandoff(int argc, char **argv);
 int cmd_resumehandoff(int argc, char **argv);
 int cmd_listpendinghints(int argc, char **argv);
 int cmd_truncatehints(int argc, char **argv);
+
+/*
+ * The node an operator command talks to: -h/--host host[:port] or
+ * --host=host[:port]; default $COLONNADE_HOST, else 127.0.0.1.  While argv is
+ * walked, host_opt_take() consumes argv[*i] (and its value, advancing *i) when
+ * it is that option and returns true; host_opt_target() then parses the
+ * choice, printing "colonnade CMD: why" and returning 2 (the exit status) when
+ * it is missing or malformed, else 0.
+ */
+struct host_opt {
+	const char *host;
+	bool missing_value; /* -h was the last argument */
+};
+void host_opt_init(struct host_opt *h);
+bool host_opt_take(struct host_opt *h, int argc, char **argv, int *i);
+int host_opt_target(const struct host_opt *h, const char *cmd, struct admin_target *out);
 
 #endif
