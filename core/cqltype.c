@@ -1,9 +1,7 @@
 /*
- * cqltype.c — CQL types: descriptors, type text, [option]s, validation.  See cqltype.h for the
- * contracts and the ordered encoding table.  Numbers that are arbitrary precision (varint, decimal)
- * are handled as big-endian byte strings; decimals are normalised to (sign, decimal digits without
- * trailing zeros, exponent) for comparing and for the ordered encoding, so 1.0 and 1.00 compare
- * (and encode) equal, as Cassandra's DecimalType (BigDecimal.compareTo) has them.
+ * cqltype.c — CQL types: descriptors, type text, protocol [option]s and
+ * validation of values (see cqltype.h for the contracts; the other parts of
+ * the module are listed in cqltype_int.h).
  */
 #include "core/cqltype_int.h"
 

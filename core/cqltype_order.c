@@ -2,6 +2,12 @@
  * cqltype_order.c — comparing values the way Cassandra orders them, and the
  * order-preserving byte encoding of key components (the table in cqltype.h),
  * with the varint and decimal arithmetic both need.
+ *
+ * Numbers of arbitrary precision (varint, decimal) are handled as big-endian
+ * byte strings; decimals are normalised to (sign, decimal digits without
+ * trailing zeros, exponent) for comparing and for the ordered encoding, so 1.0
+ * and 1.00 compare (and encode) equal, as Cassandra's DecimalType
+ * (BigDecimal.compareTo) has them.
  */
 #include "core/cqltype_int.h"
 
