@@ -909,7 +909,7 @@ static int load_list(struct yctx *y, const struct keydef *k, yaml_node_t *v)
 	for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
 	     it++) {
 		yaml_node_t *d = yaml_document_get_node(y->doc, *it);
-		const char *text;
+		const char *text = NULL;
 		int rc = scalar_text(y, d, k->name, &text);
 		if (rc) {
 			buf_release(&b);
