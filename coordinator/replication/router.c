@@ -49,40 +49,40 @@ struct router {
 	void *ring_ctx;
 };
 
-static bool defer_push(struct router *p, const struct pending *x)
+static bool defer_push(struct router *rt, const struct pending *x)
 {
-	if (!p->defer)
+	if (!rt->defer)
 		return false;
-	if (ARRAY_GROW(p->pend, p->cap_pend, p->n_pend + 1))
+	if (ARRAY_GROW(rt->pend, rt->cap_pend, rt->n_pend + 1))
 		return false; /* run it now rather than lose it */
-	p->pend[p->n_pend++] = *x;
+	rt->pend[rt->n_pend++] = *x;
 	return true;
 }
 
 int router_new_local(struct store *store, const char *local_dc, struct router **out)
 {
-	struct router *p = calloc(1, sizeof(*p));
-	if (!p)
+	struct router *rt = calloc(1, sizeof(*rt));
+	if (!rt)
 		return COL_ENOMEM;
-	p->store = store;
-	snprintf(p->dc, sizeof(p->dc), "%s", local_dc ? local_dc : "datacenter1");
-	*out = p;
+	rt->store = store;
+	snprintf(rt->dc, sizeof(rt->dc), "%s", local_dc ? local_dc : "datacenter1");
+	*out = rt;
 	return 0;
 }
 
-void router_free(struct router *p)
+void router_free(struct router *rt)
 {
-	if (p)
-		free(p->pend);
-	free(p);
+	if (rt)
+		free(rt->pend);
+	free(rt);
 }
 
-void router_attach_cluster(struct router *p, struct storage_proxy *sp, router_ring_fn ring_ref,
+void router_attach_cluster(struct router *rt, struct storage_proxy *sp, router_ring_fn ring_ref,
                            void *ctx)
 {
-	p->sp = sp;
-	p->ring_ref = ring_ref;
-	p->ring_ctx = ctx;
+	rt->sp = sp;
+	rt->ring_ref = ring_ref;
+	rt->ring_ctx = ctx;
 }
 
 /*
@@ -92,10 +92,10 @@ void router_attach_cluster(struct router *p, struct storage_proxy *sp, router_ri
  * The replication map is parsed per request: a few string compares, far
  * below the cost of one message.
  */
-static int cluster_route(struct router *p, const struct schema_keyspace *ks, struct ring **ring,
+static int cluster_route(struct router *rt, const struct schema_keyspace *ks, struct ring **ring,
                          struct replication *rep, struct cerr *err)
 {
-	if (!p->sp || ks->virtual_)
+	if (!rt->sp || ks->virtual_)
 		return 0;
 	struct cerr e = {0};
 	if (replication_parse((const char *const *)ks->repl_keys,
@@ -104,7 +104,7 @@ static int cluster_route(struct router *p, const struct schema_keyspace *ks, str
 	}
 	if (rep->cls == REPL_LOCAL)
 		return 0;
-	*ring = p->ring_ref(p->ring_ctx);
+	*ring = rt->ring_ref(rt->ring_ctx);
 	return *ring ? 1 : 0;
 }
 
@@ -129,47 +129,47 @@ static int invalid_level(uint16_t cl, bool write, struct cerr *err)
  * Start a request's result and decide its path: > 0 replicas (*ring, *rep
  * set; the caller drops the ring), 0 local, < 0 refused (err filled).
  */
-static int route_request(struct router *p, const struct schema_keyspace *ks, uint16_t cl,
+static int route_request(struct router *rt, const struct schema_keyspace *ks, uint16_t cl,
                          bool write, struct cerr *err, struct ring **ring, struct replication *rep)
 {
 	cerr_clear(err);
 	err->rep.cl = cl;
 	if (invalid_level(cl, write, err))
 		return err->code;
-	return cluster_route(p, ks, ring, rep, err);
+	return cluster_route(rt, ks, ring, rep, err);
 }
 
-void router_set_defer(struct router *p, bool defer)
+void router_set_defer(struct router *rt, bool defer)
 {
-	p->defer = defer;
+	rt->defer = defer;
 }
 
-size_t router_run_deferred(struct router *p)
+size_t router_run_deferred(struct router *rt)
 {
 	size_t ran = 0;
-	bool was = p->defer;
-	while (p->n_pend) {
+	bool was = rt->defer;
+	while (rt->n_pend) {
 		/* take the oldest; completions may queue more behind it */
-		struct pending x = p->pend[0];
-		memmove(p->pend, p->pend + 1, (p->n_pend - 1) * sizeof(*p->pend));
-		p->n_pend--;
-		p->defer = false;
+		struct pending x = rt->pend[0];
+		memmove(rt->pend, rt->pend + 1, (rt->n_pend - 1) * sizeof(*rt->pend));
+		rt->n_pend--;
+		rt->defer = false;
 		if (x.kind == PENDING_WRITE)
-			router_write(p, x.ks, x.cl, x.muts, x.n, x.wt, x.done, x.ctx);
+			router_write(rt, x.ks, x.cl, x.muts, x.n, x.wt, x.done, x.ctx);
 		else if (x.kind == PENDING_READ)
-			router_read_partition(p, x.ks, x.cl, x.rd, x.row_fn, x.row_ctx, x.done,
+			router_read_partition(rt, x.ks, x.cl, x.rd, x.row_fn, x.row_ctx, x.done,
 			                      x.ctx);
 		else
-			router_scan(p, x.ks, x.cl, x.sc, x.row_fn, x.row_ctx, x.done, x.ctx);
-		p->defer = was;
+			router_scan(rt, x.ks, x.cl, x.sc, x.row_fn, x.row_ctx, x.done, x.ctx);
+		rt->defer = was;
 		ran++;
 	}
 	return ran;
 }
 
-void router_get_stats(const struct router *p, struct router_stats *out)
+void router_get_stats(const struct router *rt, struct router_stats *out)
 {
-	*out = p->stats;
+	*out = rt->stats;
 }
 
 /* Replication factors of ks: total, in our dc, and the quorum EACH_QUORUM needs
@@ -179,7 +179,7 @@ struct rf_info {
 	bool simple;
 };
 
-static struct rf_info rf_of(const struct router *p, const struct schema_keyspace *ks)
+static struct rf_info rf_of(const struct router *rt, const struct schema_keyspace *ks)
 {
 	struct rf_info r = {0};
 	r.simple = ks->n_repl > 0 && strstr(ks->repl_vals[0], "SimpleStrategy");
@@ -195,7 +195,7 @@ static struct rf_info rf_of(const struct router *p, const struct schema_keyspace
 			continue;
 		}
 		r.total += rf;
-		if (strcmp(ks->repl_keys[i], p->dc) == 0)
+		if (strcmp(ks->repl_keys[i], rt->dc) == 0)
 			r.local = rf;
 		else if (rf > 0)
 			r.each_remote_required += rf / 2 + 1;
@@ -203,17 +203,17 @@ static struct rf_info rf_of(const struct router *p, const struct schema_keyspace
 	return r;
 }
 
-int router_check(struct router *p, const struct schema_keyspace *ks, uint16_t cl, bool write,
+int router_check(struct router *rt, const struct schema_keyspace *ks, uint16_t cl, bool write,
                  struct cerr *err)
 {
 	cerr_clear(err);
 	err->rep.cl = cl;
 	if (invalid_level(cl, write, err))
 		return err->code;
-	if (p->sp) {
+	if (rt->sp) {
 		struct ring *ring = NULL;
 		struct replication rep;
-		int route = cluster_route(p, ks, &ring, &rep, err);
+		int route = cluster_route(rt, ks, &ring, &rep, err);
 		if (ring)
 			ring_unref(ring);
 		if (route < 0)
@@ -221,7 +221,7 @@ int router_check(struct router *p, const struct schema_keyspace *ks, uint16_t cl
 		if (route > 0)
 			return 0; /* Unavailable is decided per token by the request */
 	}
-	struct rf_info rf = rf_of(p, ks);
+	struct rf_info rf = rf_of(rt, ks);
 	int alive = rf.local >= 1 ? 1 : 0; /* this node, when it is a replica */
 	int required;
 	switch (cl) {
@@ -238,7 +238,7 @@ int router_check(struct router *p, const struct schema_keyspace *ks, uint16_t cl
 			/* Other datacenters' replicas are unreachable from a lone node. */
 			err->rep.required = rf.each_remote_required;
 			err->rep.received = 0;
-			p->stats.unavailables++;
+			rt->stats.unavailables++;
 			return cerr_set(err, COL_EUNAVAILABLE,
 			                "Cannot achieve consistency level EACH_QUORUM");
 		}
@@ -255,14 +255,14 @@ int router_check(struct router *p, const struct schema_keyspace *ks, uint16_t cl
 	if (required > alive) {
 		err->rep.required = required;
 		err->rep.received = alive;
-		p->stats.unavailables++;
+		rt->stats.unavailables++;
 		return cerr_set(err, COL_EUNAVAILABLE, "Cannot achieve consistency level %s",
 		                cql_consistency_name(cl));
 	}
 	return 0;
 }
 
-void router_write(struct router *p, const struct schema_keyspace *ks, uint16_t cl,
+void router_write(struct router *rt, const struct schema_keyspace *ks, uint16_t cl,
                   struct store_mutation *const *muts, size_t n, enum cerr_write_type wt,
                   request_done_fn done, void *ctx)
 {
@@ -274,19 +274,19 @@ void router_write(struct router *p, const struct schema_keyspace *ks, uint16_t c
 	                    .wt = wt,
 	                    .done = done,
 	                    .ctx = ctx};
-	if (defer_push(p, &x))
+	if (defer_push(rt, &x))
 		return;
 	struct cerr err;
 	struct ring *ring = NULL;
 	struct replication rep;
-	int route = route_request(p, ks, cl, true, &err, &ring, &rep);
+	int route = route_request(rt, ks, cl, true, &err, &ring, &rep);
 	if (route > 0) {
-		p->stats.writes += n;
-		storage_proxy_write(p->sp, ring, &rep, cl, muts, n, wt, done, ctx);
+		rt->stats.writes += n;
+		storage_proxy_write(rt->sp, ring, &rep, cl, muts, n, wt, done, ctx);
 		ring_unref(ring);
 		return;
 	}
-	if (route < 0 || router_check(p, ks, cl, true, &err)) {
+	if (route < 0 || router_check(rt, ks, cl, true, &err)) {
 		err.rep.write_type = wt;
 		err.rep.write = true;
 		done(ctx, &err);
@@ -296,18 +296,18 @@ void router_write(struct router *p, const struct schema_keyspace *ks, uint16_t c
 	err.rep.write = true;
 	for (size_t i = 0; i < n; i++) {
 		struct cerr e = {0};
-		int rc = store_apply(p->store, muts[i], &e);
+		int rc = store_apply(rt->store, muts[i], &e);
 		if (rc) {
 			cerr_set(&err, rc, "%s", e.msg);
 			done(ctx, &err);
 			return;
 		}
-		p->stats.writes++;
+		rt->stats.writes++;
 	}
 	done(ctx, &err);
 }
 
-void router_read_partition(struct router *p, const struct schema_keyspace *ks, uint16_t cl,
+void router_read_partition(struct router *rt, const struct schema_keyspace *ks, uint16_t cl,
                            const struct partition_read *rd, store_row_fn row_fn, void *row_ctx,
                            request_done_fn done, void *ctx)
 {
@@ -319,33 +319,34 @@ void router_read_partition(struct router *p, const struct schema_keyspace *ks, u
 	                    .row_ctx = row_ctx,
 	                    .done = done,
 	                    .ctx = ctx};
-	if (defer_push(p, &x))
+	if (defer_push(rt, &x))
 		return;
 	struct cerr err;
 	struct ring *ring = NULL;
 	struct replication rep;
-	int route = route_request(p, ks, cl, false, &err, &ring, &rep);
+	int route = route_request(rt, ks, cl, false, &err, &ring, &rep);
 	if (route > 0) {
-		p->stats.reads++;
-		storage_proxy_read_partition(p->sp, ring, &rep, cl, rd, row_fn, row_ctx, done, ctx);
+		rt->stats.reads++;
+		storage_proxy_read_partition(rt->sp, ring, &rep, cl, rd, row_fn, row_ctx, done,
+		                             ctx);
 		ring_unref(ring);
 		return;
 	}
-	if (route < 0 || router_check(p, ks, cl, false, &err)) {
+	if (route < 0 || router_check(rt, ks, cl, false, &err)) {
 		done(ctx, &err);
 		return;
 	}
 	struct cerr e = {0};
 	int rc = store_read_partition(rd->table, rd->pk, rd->n_pk, rd->slice, rd->flags, rd->limit,
 	                              rd->now_s, row_fn, row_ctx, &e);
-	p->stats.reads++;
+	rt->stats.reads++;
 	if (rc < 0) {
 		cerr_set(&err, rc, "%s", e.msg);
 	}
 	done(ctx, &err);
 }
 
-void router_scan(struct router *p, const struct schema_keyspace *ks, uint16_t cl,
+void router_scan(struct router *rt, const struct schema_keyspace *ks, uint16_t cl,
                  const struct range_read *sc, store_row_fn row_fn, void *row_ctx,
                  request_done_fn done, void *ctx)
 {
@@ -357,26 +358,26 @@ void router_scan(struct router *p, const struct schema_keyspace *ks, uint16_t cl
 	                    .row_ctx = row_ctx,
 	                    .done = done,
 	                    .ctx = ctx};
-	if (defer_push(p, &x))
+	if (defer_push(rt, &x))
 		return;
 	struct cerr err;
 	struct ring *ring = NULL;
 	struct replication rep;
-	int route = route_request(p, ks, cl, false, &err, &ring, &rep);
+	int route = route_request(rt, ks, cl, false, &err, &ring, &rep);
 	if (route > 0) {
-		p->stats.scans++;
-		storage_proxy_scan(p->sp, ring, &rep, cl, sc, row_fn, row_ctx, done, ctx);
+		rt->stats.scans++;
+		storage_proxy_scan(rt->sp, ring, &rep, cl, sc, row_fn, row_ctx, done, ctx);
 		ring_unref(ring);
 		return;
 	}
-	if (route < 0 || router_check(p, ks, cl, false, &err)) {
+	if (route < 0 || router_check(rt, ks, cl, false, &err)) {
 		done(ctx, &err);
 		return;
 	}
 	struct cerr e = {0};
 	int rc = store_scan(sc->table, sc->start, sc->end, sc->after, 0, sc->limit, sc->now_s,
 	                    row_fn, row_ctx, &e);
-	p->stats.scans++;
+	rt->stats.scans++;
 	if (rc < 0) {
 		cerr_set(&err, rc, "%s", e.msg);
 	}

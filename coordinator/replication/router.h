@@ -38,7 +38,7 @@ typedef struct router router;
 
 /* A router over `store` for a node in datacenter `local_dc` (copied). */
 int router_new_local(struct store *store, const char *local_dc, struct router **out);
-void router_free(struct router *p);
+void router_free(struct router *rt);
 
 /*
  * Cluster mode: from now on requests for replicated keyspaces go to `sp`
@@ -53,7 +53,7 @@ void router_free(struct router *p);
 struct storage_proxy;
 struct ring;
 typedef struct ring *(*router_ring_fn)(void *ctx);
-void router_attach_cluster(struct router *p, struct storage_proxy *sp, router_ring_fn ring_ref,
+void router_attach_cluster(struct router *rt, struct storage_proxy *sp, router_ring_fn ring_ref,
                            void *ctx);
 
 /*
@@ -61,24 +61,24 @@ void router_attach_cluster(struct router *p, struct storage_proxy *sp, router_ri
  * 0, or fills err (COL_EUNAVAILABLE / COL_EINVAL, rep.cl and the counts) and
  * returns its code.
  */
-int router_check(struct router *p, const struct schema_keyspace *ks, uint16_t cl, bool write,
+int router_check(struct router *rt, const struct schema_keyspace *ks, uint16_t cl, bool write,
                  struct cerr *err);
 
 /*
  * Apply mutations (each one partition, atomically; a BATCH passes all of its
  * partitions).  done() is called once; the mutations are borrowed until then.
  */
-void router_write(struct router *p, const struct schema_keyspace *ks, uint16_t cl,
+void router_write(struct router *rt, const struct schema_keyspace *ks, uint16_t cl,
                   struct store_mutation *const *muts, size_t n, enum cerr_write_type wt,
                   request_done_fn done, void *ctx);
 
 /* Rows go to row_fn (which may stop the read by returning non-zero: not an error). */
-void router_read_partition(struct router *p, const struct schema_keyspace *ks, uint16_t cl,
+void router_read_partition(struct router *rt, const struct schema_keyspace *ks, uint16_t cl,
                            const struct partition_read *rd, store_row_fn row_fn, void *row_ctx,
                            request_done_fn done, void *ctx);
 
 /* A token-range read; rows to row_fn as above. */
-void router_scan(struct router *p, const struct schema_keyspace *ks, uint16_t cl,
+void router_scan(struct router *rt, const struct schema_keyspace *ks, uint16_t cl,
                  const struct range_read *sc, store_row_fn row_fn, void *row_ctx,
                  request_done_fn done, void *ctx);
 
@@ -88,13 +88,13 @@ void router_scan(struct router *p, const struct schema_keyspace *ks, uint16_t cl
  * completions queue; it returns how many requests ran.  This is how the
  * executor's asynchronous paths are exercised before replicas exist.
  */
-void router_set_defer(struct router *p, bool defer);
-size_t router_run_deferred(struct router *p);
+void router_set_defer(struct router *rt, bool defer);
+size_t router_run_deferred(struct router *rt);
 
 /* Counters for metrics. */
 struct router_stats {
 	uint64_t writes, reads, scans, unavailables;
 };
-void router_get_stats(const struct router *p, struct router_stats *out);
+void router_get_stats(const struct router *rt, struct router_stats *out);
 
 #endif

@@ -48,6 +48,7 @@ static struct ring *RING;
 static struct replication REP;
 static unsigned WTO = 400, RTO = 600; /* short timeouts for the tests */
 static unsigned PAGE_ROWS;            /* replica_page_rows (0: the default) */
+static unsigned MAX_REQ;              /* max_requests (0: the default) */
 static struct ring_endpoint EPS[MAXN];
 
 /* The hint sink: what the coordinator asked to hint, per node (by host id). */
@@ -192,6 +193,7 @@ static void node_up(size_t i)
 	                                  .is_alive = alive_fn,
 	                                  .hint = USE_HINTS ? hint_fn : NULL,
 	                                  .replica_page_rows = PAGE_ROWS,
+	                                  .max_requests = MAX_REQ,
 	                                  .addr_of = addr_fn};
 	cr_assert_eq(storage_proxy_new(&sc, &n->sp, &e), 0, "%s", e.msg);
 	if (n->silent) {
@@ -316,6 +318,7 @@ static void teardown(void)
 	USE_HINTS = false;
 	HINTS_FAIL = false;
 	PAGE_ROWS = 0;
+	MAX_REQ = 0;
 	net_loop_free(NL);
 	ev_loop_destroy(L);
 	log_set_fd(2);
@@ -806,6 +809,40 @@ Test(storage_proxy, resolve_ttl_tie_break_converges)
 	storage_proxy_get_stats(N[2].sp, &b);
 	cr_expect_eq(b.digest_mismatches, a.digest_mismatches, "the replicas still disagree");
 	cr_expect_eq(b.read_repairs, a.read_repairs, "a converged read repairs nothing");
+}
+
+/*
+ * Past max_requests in flight a request is refused at once as overloaded
+ * (the client's Overloaded), write or read; the slot frees when the request
+ * ends (here: at the write timeout, the other replicas being silent).
+ */
+Test(storage_proxy, overloaded_past_max_requests)
+{
+	MAX_REQ = 1;
+	cluster_simple(3, "3");
+	set_silent(1, true);
+	set_silent(2, true);
+	struct store_mutation m;
+	mk_mutation(&m, 0, "busy", 1, "x", 1);
+	struct store_mutation *ms[1] = {&m};
+	struct outcome first = {0}, second = {0};
+	storage_proxy_write(N[0].sp, RING, &REP, CL_ALL, ms, 1, CERR_WRITE_SIMPLE, on_done, &first);
+	cr_expect(!first.done, "ALL waits for the silent replicas");
+	storage_proxy_write(N[0].sp, RING, &REP, CL_ONE, ms, 1, CERR_WRITE_BATCH, on_done, &second);
+	store_mutation_release(&m);
+	cr_assert(second.done, "refused at once");
+	cr_expect_eq(second.res.code, COL_EOVERLOADED, "%s", second.res.msg);
+	cr_expect(second.res.rep.write);
+	cr_expect_eq(second.res.rep.write_type, CERR_WRITE_BATCH);
+	cr_expect(strstr(second.res.msg, "overloaded") != NULL, "%s", second.res.msg);
+	struct outcome r = read_at(0, CL_ALL, "busy");
+	cr_expect_eq(r.res.code, COL_EOVERLOADED, "%s", r.res.msg);
+	cr_assert(run_until(&first.done, 5000), "the first write never answered");
+	cr_expect_eq(first.res.code, COL_ETIMEDOUT, "%s", first.res.msg);
+	set_silent(1, false);
+	set_silent(2, false);
+	run_ms(50);
+	cr_expect_eq(write_at(0, CL_ALL, "busy", 1, "y", 2).code, 0, "the slot is free again");
 }
 
 Test(storage_proxy, write_timeout_counts_received_and_blockfor)
