@@ -54,16 +54,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, bool allow_tokens, 
 
 static struct json *fetch(const char *cmd, const struct opts *o, const char *path)
 {
-	struct json *j = NULL;
-	struct cerr err = {0};
-	if (admin_get_json(&o->target, path, &j, &err)) {
-		fprintf(stderr, "colonnade %s: %s\n", cmd, err.msg);
-		if (strstr(err.msg, "cannot connect") || err.code == COL_ETIMEDOUT)
-			fprintf(stderr, "  (is a node running with admin_port %u on %s?)\n",
-			        o->target.port, o->target.host);
-		return NULL;
-	}
-	return j;
+	return admin_call(cmd, &o->target, path, false);
 }
 
 /* Cassandra's FileUtils.stringifyFileSize: "102.53 KiB", "1.2 MiB", "345 bytes". */

@@ -51,21 +51,6 @@ static int parse(int argc, char **argv, bool allow_host_arg, struct admin_target
 	return 0;
 }
 
-static struct json *call(const char *cmd, const struct admin_target *t, const char *path, bool post)
-{
-	struct json *j = NULL;
-	struct cerr err = {0};
-	int rc = post ? admin_post_json(t, path, &j, &err) : admin_get_json(t, path, &j, &err);
-	if (rc) {
-		fprintf(stderr, "colonnade %s: %s\n", cmd, err.msg);
-		if (strstr(err.msg, "cannot connect") || err.code == COL_ETIMEDOUT)
-			fprintf(stderr, "  (is a node running with admin_port %u on %s?)\n",
-			        t->port, t->host);
-		return NULL;
-	}
-	return j;
-}
-
 static int simple(int argc, char **argv, const char *path, bool post, bool print_status)
 {
 	struct admin_target t;
@@ -73,7 +58,7 @@ static int simple(int argc, char **argv, const char *path, bool post, bool print
 	int rc = parse(argc, argv, false, &t, &unused);
 	if (rc)
 		return rc == 1 ? 0 : rc;
-	struct json *j = call(argv[0], &t, path, post);
+	struct json *j = admin_call(argv[0], &t, path, post);
 	if (!j)
 		return 1;
 	if (print_status) {
@@ -140,7 +125,7 @@ int cmd_truncatehints(int argc, char **argv)
 		put_query_value(q, sizeof(q), host);
 		snprintf(path, sizeof(path), "/v1/hints/truncate?host=%s", q);
 	}
-	struct json *j = call(argv[0], &t, path, true);
+	struct json *j = admin_call(argv[0], &t, path, true);
 	if (!j)
 		return 1;
 	json_free(j);
@@ -163,7 +148,7 @@ int cmd_listpendinghints(int argc, char **argv)
 	int rc = parse(argc, argv, false, &t, &unused);
 	if (rc)
 		return rc == 1 ? 0 : rc;
-	struct json *j = call(argv[0], &t, "/v1/hints", false);
+	struct json *j = admin_call(argv[0], &t, "/v1/hints", false);
 	if (!j)
 		return 1;
 	const struct json *ts = json_get(j, "targets");

@@ -95,17 +95,8 @@ static struct json *fetch(const char *cmd, const struct iopts *o, const char *pa
 		fprintf(stderr, "colonnade %s: out of memory\n", cmd);
 		return NULL;
 	}
-	struct json *j = NULL;
-	struct cerr err = {0};
-	int rc = admin_get_json(&o->target, (const char *)url.data, &j, &err);
+	struct json *j = admin_call(cmd, &o->target, (const char *)url.data, false);
 	buf_release(&url);
-	if (rc) {
-		fprintf(stderr, "colonnade %s: %s\n", cmd, err.msg);
-		if (strstr(err.msg, "cannot connect") || err.code == COL_ETIMEDOUT)
-			fprintf(stderr, "  (is a node running with admin_port %u on %s?)\n",
-			        o->target.port, o->target.host);
-		return NULL;
-	}
 	return j;
 }
 

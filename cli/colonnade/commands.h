@@ -48,4 +48,11 @@ void host_opt_init(struct host_opt *h);
 bool host_opt_take(struct host_opt *h, int argc, char **argv, int *i);
 int host_opt_target(const struct host_opt *h, const char *cmd, struct admin_target *out);
 
+/*
+ * GET (or, when post, POST) `path` on the node t and return its JSON answer
+ * (the caller frees it), or NULL after printing "colonnade CMD: why" — with a
+ * hint about admin_port when the node cannot be reached.
+ */
+struct json *admin_call(const char *cmd, const struct admin_target *t, const char *path, bool post);
+
 #endif

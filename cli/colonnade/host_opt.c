@@ -1,5 +1,6 @@
 /*
- * host_opt.c — the -h option every operator command takes (see commands.h).
+ * host_opt.c — the -h option every operator command takes, and the call to the
+ * node it names (see commands.h).
  */
 #include "cli/colonnade/commands.h"
 
@@ -42,4 +43,19 @@ int host_opt_target(const struct host_opt *h, const char *cmd, struct admin_targ
 		return 2;
 	}
 	return 0;
+}
+
+struct json *admin_call(const char *cmd, const struct admin_target *t, const char *path, bool post)
+{
+	struct json *j = NULL;
+	struct cerr err = {0};
+	int rc = post ? admin_post_json(t, path, &j, &err) : admin_get_json(t, path, &j, &err);
+	if (rc) {
+		fprintf(stderr, "colonnade %s: %s\n", cmd, err.msg);
+		if (strstr(err.msg, "cannot connect") || err.code == COL_ETIMEDOUT)
+			fprintf(stderr, "  (is a node running with admin_port %u on %s?)\n",
+			        t->port, t->host);
+		return NULL;
+	}
+	return j;
 }
