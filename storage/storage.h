@@ -98,6 +98,7 @@
 #include "core/buf.h"
 #include "core/cqltype.h"
 #include "core/err.h"
+#include "core/merkle.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -482,5 +483,62 @@ int store_apply_raw(struct store_table *t, const void *key, size_t klen, const v
                     size_t vlen, struct cerr *err);
 /* Token of a raw table key (its first 8 bytes). */
 int64_t store_raw_key_token(const void *key, size_t klen);
+
+/* ---- anti-entropy repair (coordinator/repair/): canonical hashes and streaming ------------- */
+
+/*
+ * REPAIR CANONICAL FORM.  Two replicas holding the same logical data must
+ * hash alike whatever their write history and compaction state, so a range
+ * is walked from one RocksDB snapshot in key order (token order) and each
+ * stored pair is judged at the session's `now_s` by the compaction filter's
+ * rules:
+ *   - cells, row markers and static cells shadowed by the partition
+ *     tombstone, a covering range tombstone or their row tombstone (ts <=
+ *     the deletion's) are left out, and so are row and range tombstones the
+ *     partition tombstone shadows;
+ *   - cells of columns the descriptor no longer has (dropped) are left out;
+ *   - an expired TTL cell is taken as the tombstone compaction turns it into
+ *     (flags tombstone, same ts, ldt = expiry);
+ *   - for hashes, tombstones of every kind past gc_grace (ldt + gc_grace <
+ *     now_s) are left out; chunks keep them, so a replica that missed a
+ *     delete still receives it from one that has not purged it yet;
+ *   - a pair that does not parse is kept as it is (compared, never judged).
+ * A partition's hash is XXH3-128 over its kept pairs, each as
+ * [u32 klen][key][u32 vlen][value] (big-endian lengths); a partition with no
+ * kept pair is absent.
+ *
+ * CHUNK (streamed between replicas): the kept pairs of a range in key order,
+ * each [u32 klen][key][u32 vlen][value].  store_repair_apply refuses the
+ * whole chunk (COL_ECORRUPT, nothing written, the reason in err) for a torn
+ * pair, a key that does not follow the table's layout or lies outside the
+ * range, keys out of strictly increasing order, or a malformed value; else
+ * it merges every pair in one WriteBatch, so applying a chunk twice changes
+ * nothing (LWW, RECONCILE).
+ */
+struct store_repair_counts {
+	uint64_t partitions; /* hashed (non-empty once canonical) */
+	uint64_t pairs;      /* kept pairs */
+	uint64_t bytes;      /* key + value bytes of kept pairs */
+};
+/* Called per partition in token order with its canonical hash; non-zero stops the walk. */
+typedef int (*store_repair_hash_fn)(void *ctx, int64_t token, const struct merkle_hash *h);
+/* Hash every partition with token in (start, end] (wrapping as store_scan); now_s 0 = clock. */
+int store_repair_hash(struct store_table *t, int64_t start, int64_t end, int64_t now_s,
+                      store_repair_hash_fn fn, void *ctx, struct store_repair_counts *counts,
+                      struct cerr *err);
+/* RocksDB's estimate of the keys in (start, end] (proportional share, at least 1). */
+uint64_t store_repair_estimate_partitions(struct store_table *t, int64_t start, int64_t end);
+/*
+ * One chunk of (start, end]: kept pairs after the key `after` (NULL: from the
+ * start) appended to out until the next would pass max_bytes (at least one
+ * pair per chunk); `last` receives the last key written; *more says whether
+ * pairs remain (resume with after = last).
+ */
+int store_repair_chunk(struct store_table *t, int64_t start, int64_t end, const uint8_t *after,
+                       size_t alen, int64_t now_s, size_t max_bytes, struct buf *out,
+                       struct buf *last, bool *more, struct cerr *err);
+/* Validate and merge a chunk whose keys must lie in (start, end]. */
+int store_repair_apply(struct store_table *t, int64_t start, int64_t end, const uint8_t *chunk,
+                       size_t len, uint64_t *pairs, struct cerr *err);
 
 #endif

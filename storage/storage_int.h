@@ -8,6 +8,7 @@
  *   reconcile.c which version of a cell wins (RECONCILE), for the merge operator
  *   mutation.c  mutation building, its msgpack form, apply
  *   read.c      partition reads, token-range scans
+ *   repair.c    repair's canonical walk: partition hashes, chunks, validated apply
  */
 #ifndef COLONNADE_STORAGE_INT_H
 #define COLONNADE_STORAGE_INT_H
