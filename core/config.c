@@ -463,36 +463,35 @@ static char **str_field(struct config *c, const struct keydef *k)
 	return (char **)((char *)c + k->off);
 }
 
+/* "expected <what> between <lo><unit> and <hi><unit>" */
+static void expect_range(char *buf, size_t len, const char *what, long long lo, long long hi,
+                         const char *unit)
+{
+	snprintf(buf, len, "expected %s between %lld%s and %lld%s", what, lo, unit, hi, unit);
+}
+
 static const char *type_expectation(const struct keydef *k, char *buf, size_t len)
 {
 	switch (k->type) {
-	case K_INT:
-		snprintf(buf, len, "expected an integer between %lld and %lld", (long long)k->min,
-		         (long long)k->max);
-		break;
+	case K_INT: expect_range(buf, len, "an integer", k->min, k->max, ""); break;
 	case K_BOOL: snprintf(buf, len, "expected true or false"); break;
 	case K_DOUBLE:
 		snprintf(buf, len, "expected a number between %g and %g", k->dmin, k->dmax);
 		break;
 	case K_DURATION:
-		snprintf(buf, len,
-		         "expected a duration like '500ms', '10s', '3h' (units d, h, m, s, ms, us, "
-		         "ns) between %lldms and %lldms",
-		         (long long)k->min, (long long)k->max);
+		expect_range(buf, len,
+		             "a duration like '500ms', '10s', '3h' (units d, h, m, s, ms, us, ns)",
+		             k->min, k->max, "ms");
 		break;
 	case K_DURATION_MS:
-		snprintf(buf, len, "expected a number of milliseconds between %lld and %lld",
-		         (long long)k->min, (long long)k->max);
+		expect_range(buf, len, "a number of milliseconds", k->min, k->max, "");
 		break;
 	case K_SIZE:
-		snprintf(buf, len,
-		         "expected a size like '16MiB' (units B, KiB, MiB, GiB) between %lldB and "
-		         "%lldB",
-		         (long long)k->min, (long long)k->max);
+		expect_range(buf, len, "a size like '16MiB' (units B, KiB, MiB, GiB)", k->min, k->max,
+		             "B");
 		break;
 	case K_SIZE_MB:
-		snprintf(buf, len, "expected a number of MiB between %lld and %lld",
-		         (long long)(k->min + MIB - 1) / MIB, (long long)k->max / MIB);
+		expect_range(buf, len, "a number of MiB", (k->min + MIB - 1) / MIB, k->max / MIB, "");
 		break;
 	case K_KIB:
 		snprintf(
