@@ -482,13 +482,26 @@ static int too_many_ck(struct store_mutation *m, size_t n)
 	return m->error;
 }
 
+/* Fill op's clustering prefix and (path not NULL) element path: 0, or m's latched error. */
+static int op_start(struct store_mutation *m, struct op *op, const struct store_value *ck,
+                    size_t n_ck, const struct store_value *path)
+{
+	if (too_many_ck(m, n_ck))
+		return m->error;
+	op_set_ck(op, ck, n_ck);
+	if (path) {
+		op->has_path = true;
+		op->path = *path;
+	}
+	return 0;
+}
+
 int store_mutation_row_marker(struct store_mutation *m, const struct store_value *ck, size_t n_ck,
                               int64_t ts, int32_t ttl)
 {
 	struct op op = {.kind = OP_MARKER, .ts = ts, .ttl = ttl};
-	if (too_many_ck(m, n_ck))
+	if (op_start(m, &op, ck, n_ck, NULL))
 		return m->error;
-	op_set_ck(&op, ck, n_ck);
 	return mutation_add(m, &op);
 }
 
@@ -497,13 +510,8 @@ int store_mutation_set_cell(struct store_mutation *m, const struct store_value *
                             size_t len, int64_t ts, int32_t ttl)
 {
 	struct op op = {.kind = OP_CELL, .ts = ts, .ttl = ttl, .col = col};
-	if (too_many_ck(m, n_ck))
+	if (op_start(m, &op, ck, n_ck, path))
 		return m->error;
-	op_set_ck(&op, ck, n_ck);
-	if (path) {
-		op.has_path = true;
-		op.path = *path;
-	}
 	op.value.p = value;
 	op.value.len = len;
 	return mutation_add(m, &op);
@@ -513,13 +521,8 @@ int store_mutation_delete_cell(struct store_mutation *m, const struct store_valu
                                uint32_t col, const struct store_value *path, int64_t ts)
 {
 	struct op op = {.kind = OP_CELL_DEL, .ts = ts, .col = col};
-	if (too_many_ck(m, n_ck))
+	if (op_start(m, &op, ck, n_ck, path))
 		return m->error;
-	op_set_ck(&op, ck, n_ck);
-	if (path) {
-		op.has_path = true;
-		op.path = *path;
-	}
 	return mutation_add(m, &op);
 }
 
@@ -527,9 +530,8 @@ int store_mutation_delete_row(struct store_mutation *m, const struct store_value
                               int64_t ts)
 {
 	struct op op = {.kind = OP_ROW_DEL, .ts = ts};
-	if (too_many_ck(m, n_ck))
+	if (op_start(m, &op, ck, n_ck, NULL))
 		return m->error;
-	op_set_ck(&op, ck, n_ck);
 	return mutation_add(m, &op);
 }
 

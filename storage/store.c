@@ -1201,16 +1201,27 @@ const struct store_table_desc *store_table_desc(const struct store_table *t)
 	return d ? &d->pub : NULL;
 }
 
+/*
+ * Take the store lock and drop t's column family.  0 with the lock still held
+ * (the caller finishes under it), or the error with the lock released.
+ */
+static int lock_and_drop_cf(struct store_table *t, const char *what, struct cerr *err)
+{
+	pthread_mutex_lock(&t->s->lock);
+	char *rerr = NULL;
+	rocksdb_drop_column_family(t->s->db, t->cf, &rerr);
+	if (!rerr)
+		return 0;
+	pthread_mutex_unlock(&t->s->lock);
+	return store_rocks_err(err, rerr, what, t->cf_name);
+}
+
 int store_table_drop(struct store_table *t, struct cerr *err)
 {
 	struct store *s = t->s;
-	pthread_mutex_lock(&s->lock);
-	char *rerr = NULL;
-	rocksdb_drop_column_family(s->db, t->cf, &rerr);
-	if (rerr) {
-		pthread_mutex_unlock(&s->lock);
-		return store_rocks_err(err, rerr, "drop column family", t->cf_name);
-	}
+	int rc = lock_and_drop_cf(t, "drop column family", err);
+	if (rc)
+		return rc;
 	struct store_table **pp = &s->tables;
 	while (*pp && *pp != t)
 		pp = &(*pp)->next;
@@ -1226,19 +1237,15 @@ int store_table_drop(struct store_table *t, struct cerr *err)
 int store_table_truncate(struct store_table *t, struct cerr *err)
 {
 	struct store *s = t->s;
-	pthread_mutex_lock(&s->lock);
-	char *rerr = NULL;
-	rocksdb_drop_column_family(s->db, t->cf, &rerr);
-	if (rerr) {
-		pthread_mutex_unlock(&s->lock);
-		return store_rocks_err(err, rerr, "truncate (drop) column family", t->cf_name);
-	}
+	int rc = lock_and_drop_cf(t, "truncate (drop) column family", err);
+	if (rc)
+		return rc;
 	rocksdb_column_family_handle_destroy(t->cf);
 	t->cf = NULL;
 	rocksdb_options_t *o = table_cf_options(s, t->state);
+	char *rerr = NULL;
 	t->cf = rocksdb_create_column_family(s->db, o, t->cf_name, &rerr);
 	rocksdb_options_destroy(o);
-	int rc = 0;
 	if (rerr) {
 		/* The table is unusable now: later calls fail on a NULL cf. */
 		rc = store_rocks_err(err, rerr, "truncate (recreate) column family", t->cf_name);
