@@ -206,7 +206,9 @@ bool cqltype_put_nonfinite(struct buf *out, double v);
  * same identifier — [a-z][a-z0-9_]* and not a word `keyword` says a reader
  * takes as a keyword (NULL: none) — else double-quoted with '"' doubled.
  */
-void cql_put_name(struct buf *out, const char *name, bool (*keyword)(const char *word));
+void cql_quote_name(struct buf *out, const char *name, bool (*keyword)(const char *word));
+/* Append a CQL string literal: single-quoted, "'" doubled. */
+void cql_quote_string(struct buf *out, const void *s, size_t len);
 
 /* Kinds of CQL literal tokens the parser produces. */
 enum cqllit_kind {

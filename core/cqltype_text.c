@@ -198,21 +198,6 @@ int cqltype_parse_timestamp(const char *s, size_t len, int64_t *ms_out)
 
 /* ---------------------------------------------------------------- format */
 
-static void put_quoted(struct buf *out, const uint8_t *p, size_t len)
-{
-	buf_put_u8(out, '\'');
-	size_t run = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (p[i] == '\'') {
-			buf_put(out, p + run, i + 1 - run);
-			buf_put_u8(out, '\'');
-			run = i + 1;
-		}
-	}
-	buf_put(out, p + run, len - run);
-	buf_put_u8(out, '\'');
-}
-
 /* cqlsh's format_floating_point_type. */
 static void put_floating(struct buf *out, double v, int precision)
 {
@@ -324,7 +309,7 @@ static void format_depth(const struct cqltype *t, const uint8_t *p, size_t len, 
 	case CQLTYPE_ASCII:
 	case CQLTYPE_VARCHAR:
 		if (nested)
-			put_quoted(out, p, len);
+			cql_quote_string(out, p, len);
 		else
 			buf_put(out, p, len);
 		return;
@@ -414,7 +399,7 @@ bool cqltype_put_nonfinite(struct buf *out, double v)
 	return !isfinite(v);
 }
 
-void cql_put_name(struct buf *out, const char *name, bool (*keyword)(const char *word))
+void cql_quote_name(struct buf *out, const char *name, bool (*keyword)(const char *word))
 {
 	bool bare = name[0] >= 'a' && name[0] <= 'z';
 	for (const char *p = name; bare && *p; p++)
@@ -430,4 +415,20 @@ void cql_put_name(struct buf *out, const char *name, bool (*keyword)(const char 
 		buf_put_u8(out, (uint8_t)*p);
 	}
 	buf_put_u8(out, '"');
+}
+
+void cql_quote_string(struct buf *out, const void *s, size_t len)
+{
+	const uint8_t *p = s;
+	buf_put_u8(out, '\'');
+	size_t run = 0;
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] == '\'') {
+			buf_put(out, p + run, i + 1 - run);
+			buf_put_u8(out, '\'');
+			run = i + 1;
+		}
+	}
+	buf_put(out, p + run, len - run);
+	buf_put_u8(out, '\'');
 }

@@ -543,16 +543,10 @@ bool cqlfmt_is_reserved(const char *word)
 
 void cqlfmt_quote_name(struct buf *out, const char *name)
 {
-	cql_put_name(out, name, cqlfmt_is_reserved);
+	cql_quote_name(out, name, cqlfmt_is_reserved);
 }
 
 void cqlfmt_quote_string(struct buf *out, const char *s, size_t len)
 {
-	buf_put_u8(out, '\'');
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '\'')
-			buf_put_u8(out, '\'');
-		buf_put_u8(out, (uint8_t)s[i]);
-	}
-	buf_put_u8(out, '\'');
+	cql_quote_string(out, s, len);
 }

@@ -178,7 +178,7 @@ static bool lexer_keyword(const char *word)
 
 void cql_name_format(const char *name, struct buf *out)
 {
-	cql_put_name(out, name, lexer_keyword);
+	cql_quote_name(out, name, lexer_keyword);
 }
 
 void cql_ident_format(const struct cql_ident *id, struct buf *out)
@@ -199,17 +199,6 @@ static void qname_format(const struct cql_qname *q, struct buf *out)
 	cql_ident_format(&q->name, out);
 }
 
-static void string_format(const char *s, size_t len, struct buf *out)
-{
-	buf_put_u8(out, '\'');
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '\'')
-			buf_put_u8(out, '\'');
-		buf_put_u8(out, (uint8_t)s[i]);
-	}
-	buf_put_u8(out, '\'');
-}
-
 static void terms_format(struct cql_term *const *items, uint32_t n, struct buf *out)
 {
 	for (uint32_t i = 0; i < n; i++) {
@@ -222,7 +211,7 @@ static void terms_format(struct cql_term *const *items, uint32_t n, struct buf *
 void cql_term_format(const struct cql_term *t, struct buf *out)
 {
 	switch (t->kind) {
-	case CQL_TERM_STRING: string_format(t->text, t->text_len, out); break;
+	case CQL_TERM_STRING: cql_quote_string(out, t->text, t->text_len); break;
 	case CQL_TERM_NULL:
 	case CQL_TERM_INTEGER:
 	case CQL_TERM_FLOAT:
