@@ -62,6 +62,9 @@ struct res {
 	bool error;
 	uint32_t code; /* CQL error code */
 	int32_t required, alive;
+	int32_t received;    /* timeouts and failures */
+	bool data_present;   /* read timeouts */
+	char write_type[24]; /* write timeouts */
 	uint32_t rows;
 	bool has_v;
 	int32_t v; /* first row's v */
@@ -85,6 +88,10 @@ static void cql(int k, uint16_t cl, int64_t ts, struct res *out, const char *fmt
 		out->code = r->error.code;
 		out->required = r->error.required;
 		out->alive = r->error.alive;
+		out->received = r->error.received;
+		out->data_present = r->error.data_present;
+		snprintf(out->write_type, sizeof(out->write_type), "%s",
+		         r->error.write_type ? r->error.write_type : "");
 		snprintf(out->msg, sizeof(out->msg), "%.290s", r->error.message);
 	} else if (r->kind == CQLRES_ROWS) {
 		out->rows = r->n_rows;
@@ -772,4 +779,49 @@ Test(replication, two_dcs_accuracy_partition_heal)
 	cr_log_info("partitioned: %d LOCAL_QUORUM writes; healed: %d seen at ALL", written, seen);
 	fprintf(stderr, "partitioned: %d LOCAL_QUORUM writes; healed: %d seen at ALL\n", written,
 	        seen);
+}
+
+/* ---- timeouts as the driver sees them ------------------------------------------------------- */
+
+/*
+ * A replica that stops answering (SIGSTOP) while the failure detector still
+ * counts it up: an INSERT at ALL ends in WriteTimeout (2 of 3 received, write
+ * type SIMPLE) and a SELECT at ALL in ReadTimeout (2 of 3, data present), each
+ * after its configured timeout; a write is never reported as a read.
+ */
+Test(replication, timeouts_reach_the_driver_as_write_or_read)
+{
+	/* gossip every 250 ms with phi 16: a silent node is convicted only after ~9 s */
+	struct cluster_opts o = {.n = 3,
+	                         .gossip_interval_ms = 250,
+	                         .phi = 16,
+	                         .extra_yaml = "write_request_timeout_in_ms: 500\n"
+	                                       "read_request_timeout_in_ms: 500\n"};
+	c = cluster_test_start(&o, true);
+	cql_ok(1, "CREATE KEYSPACE tmo WITH replication = {'class': 'SimpleStrategy', "
+	          "'replication_factor': 3}");
+	cql_ok(1, "CREATE TABLE tmo.t (k int PRIMARY KEY, v int)");
+	struct res r;
+	cql(1, CL_ALL, CQL_NO_TIMESTAMP, &r, "INSERT INTO tmo.t (k, v) VALUES (1, 1)");
+	CLUSTER_ASSERT(c, !r.error, "write at ALL with every node up: %s", r.msg);
+	CLUSTER_ASSERT(c, cluster_pause(c, 3) == 0, "SIGSTOP node 3");
+	int64_t t0 = cluster_now_ms();
+	cql(1, CL_ALL, CQL_NO_TIMESTAMP, &r, "INSERT INTO tmo.t (k, v) VALUES (1, 2)");
+	int64_t took = cluster_now_ms() - t0;
+	CLUSTER_EXPECT(c, r.error && r.code == CQL_ERR_WRITE_TIMEOUT,
+	               "INSERT at ALL with node 3 stopped: error 0x%04x (%s), want WriteTimeout",
+	               r.code, r.msg);
+	CLUSTER_EXPECT(c, r.received == 2 && r.required == 3,
+	               "WriteTimeout received %d of %d, want 2 of 3", r.received, r.required);
+	CLUSTER_EXPECT(c, strcmp(r.write_type, "SIMPLE") == 0, "write type '%s'", r.write_type);
+	CLUSTER_EXPECT(c, took >= 450, "answered after %lld ms, before the timeout",
+	               (long long)took);
+	cql(1, CL_ALL, CQL_NO_TIMESTAMP, &r, "SELECT v FROM tmo.t WHERE k = 1");
+	CLUSTER_EXPECT(c, r.error && r.code == CQL_ERR_READ_TIMEOUT,
+	               "SELECT at ALL with node 3 stopped: error 0x%04x (%s), want ReadTimeout",
+	               r.code, r.msg);
+	CLUSTER_EXPECT(c, r.received == 2 && r.required == 3 && r.data_present,
+	               "ReadTimeout received %d of %d, data present %d", r.received, r.required,
+	               r.data_present);
+	CLUSTER_ASSERT(c, cluster_resume(c, 3) == 0, "SIGCONT node 3");
 }
