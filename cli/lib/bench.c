@@ -24,7 +24,6 @@
 #include "core/cqlproto.h"
 #include "core/murmur3.h"
 
-#include <arpa/inet.h>
 #include <ev.h>
 #include <signal.h>
 #include <stddef.h>

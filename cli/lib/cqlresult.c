@@ -5,7 +5,6 @@
 #include "cli/lib/cqlclient.h"
 #include "cli/lib/cqlclient_int.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
