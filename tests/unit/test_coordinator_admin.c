@@ -1,5 +1,6 @@
 /*
- * The admin HTTP endpoint on a libev loop: routing, 404/405, a taken port.
+ * The admin HTTP endpoint on a libev loop: routing, 404/405, GET-only and POST-only routes,
+ * a taken port.
  */
 #include "coordinator/admin/admin.h"
 
@@ -47,7 +48,8 @@ static int h_text(void *ctx, const char *query, struct buf *out, const char **ct
 	return 200;
 }
 
-static const struct admin_route routes[] = {{"/v1/hello", h_hello}, {"/metrics", h_text}};
+static const struct admin_route routes[] = {
+        {"/v1/hello", h_hello}, {"/metrics", h_text}, {"/v1/switch", h_hello, true}};
 
 /* Send `req` to host:port and run the loop until the answer is complete. */
 static void exchange(struct ev_loop *loop, uint16_t port, const char *req, char *out, size_t cap)
@@ -80,7 +82,7 @@ Test(admin, routes_answers_and_errors)
 	struct cerr e = {0};
 	uint16_t port = 17199;
 	static char name[] = "node \"one\"";
-	cr_assert_eq(admin_new(loop, host, port, routes, 2, name, &a, &e), 0, "%s", e.msg);
+	cr_assert_eq(admin_new(loop, host, port, routes, 3, name, &a, &e), 0, "%s", e.msg);
 	char out[4096];
 	exchange(loop, port, "GET /v1/hello HTTP/1.0\r\n\r\n", out, sizeof(out));
 	cr_expect(strstr(out, "HTTP/1.0 200") || strstr(out, "HTTP/1.1 200"), "%s", out);
@@ -96,6 +98,20 @@ Test(admin, routes_answers_and_errors)
 	exchange(loop, port, "garbage\r\n\r\n", out, sizeof(out));
 	cr_expect(strstr(out, " 400 ") || out[0] == 0, "a non-HTTP line is refused: %s", out);
 	cr_expect_eq(calls, 1, "only the one GET reached the handler");
+	/* a route that changes state: POST only; a read-only route refuses POST */
+	exchange(loop, port, "GET /v1/switch HTTP/1.0\r\n\r\n", out, sizeof(out));
+	cr_expect(strstr(out, " 405 ") && strstr(out, "use POST"), "%s", out);
+	exchange(loop, port, "POST /v1/hello HTTP/1.0\r\nContent-Length: 0\r\n\r\n", out,
+	         sizeof(out));
+	cr_expect(strstr(out, " 405 ") && strstr(out, "use GET"), "%s", out);
+	cr_expect_eq(calls, 1);
+	exchange(loop, port, "POST /v1/switch HTTP/1.0\r\nContent-Length: 0\r\n\r\n", out,
+	         sizeof(out));
+	cr_expect(strstr(out, " 200 ") && strstr(out, "hello"), "%s", out);
+	exchange(loop, port, "POST /v1/switch HTTP/1.0\r\nContent-Length: 4\r\n\r\nbody", out,
+	         sizeof(out));
+	cr_expect(strstr(out, " 200 "), "a body is ignored: %s", out);
+	cr_expect_eq(calls, 3, "both POSTs reached the handler");
 	struct admin_stats st;
 	admin_get_stats(a, &st);
 	cr_expect_geq(st.requests, 4);
@@ -103,7 +119,7 @@ Test(admin, routes_answers_and_errors)
 
 	/* A second admin on the same address and port: a clear error. */
 	struct admin *b = NULL;
-	cr_expect_eq(admin_new(loop, host, port, routes, 2, NULL, &b, &e), COL_EIO);
+	cr_expect_eq(admin_new(loop, host, port, routes, 3, NULL, &b, &e), COL_EIO);
 	cr_expect(strstr(e.msg, "admin: listen on") && strstr(e.msg, "Address already in use"),
 	          "%s", e.msg);
 	cr_expect_eq(admin_new(loop, "not-an-ip", port, routes, 2, NULL, &b, &e), COL_EINVAL);
