@@ -895,6 +895,8 @@ int store_kv_scan(struct store *s, enum store_kv_cf cf, const void *prefix, size
 /* The smallest key greater than every key with this prefix: 0 bytes when none exists. */
 static size_t prefix_successor(const void *prefix, size_t plen, uint8_t *out)
 {
+	if (plen == 0)
+		return 0; /* the empty prefix: every key, no bound */
 	memcpy(out, prefix, plen);
 	while (plen > 0 && out[plen - 1] == 0xFF)
 		plen--;
@@ -921,8 +923,10 @@ int store_kv_scan_after(struct store *s, enum store_kv_cf cf, const void *prefix
 	int rc = 0;
 	if (after)
 		rocksdb_iter_seek(it, after, alen);
-	else
+	else if (plen)
 		rocksdb_iter_seek(it, prefix, plen);
+	else
+		rocksdb_iter_seek_to_first(it);
 	for (; rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
 		size_t kl, vl;
 		const char *k = rocksdb_iter_key(it, &kl);
