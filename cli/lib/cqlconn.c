@@ -674,7 +674,8 @@ void cqlconn_free(struct cqlconn *c)
 }
 
 /* Common checks and stream allocation of a user request. */
-static int begin_request(struct cqlconn *c, cqlconn_result_fn cb, int16_t *id)
+/* Take a stream id for a request about to be encoded at c->out[*mark..]. */
+static int begin_request(struct cqlconn *c, cqlconn_result_fn cb, int16_t *id, size_t *mark)
 {
 	if (!cb)
 		return COL_EINVAL;
@@ -686,7 +687,16 @@ static int begin_request(struct cqlconn *c, cqlconn_result_fn cb, int16_t *id)
 	if (s < 0)
 		return COL_EFULL;
 	*id = s;
+	*mark = c->out.len;
 	return COL_OK;
+}
+
+/* Undo a request begun at mark (its frame cannot be sent or kept): COL_ENOMEM. */
+static int abandon_request(struct cqlconn *c, int16_t id, size_t mark)
+{
+	c->out.len = mark;
+	slot_release(c, id);
+	return COL_ENOMEM;
 }
 
 static int finish_request(struct cqlconn *c, int16_t id, size_t mark, cqlconn_result_fn cb,
@@ -694,13 +704,10 @@ static int finish_request(struct cqlconn *c, int16_t id, size_t mark, cqlconn_re
 {
 	if (!buf_ok(&c->out)) {
 		c->out.oom = false;
-		c->out.len = mark;
-		slot_release(c, id);
-		return COL_ENOMEM;
+		return abandon_request(c, id, mark);
 	}
 	if (c->out.len - mark > c->opts.max_frame) {
-		c->out.len = mark;
-		slot_release(c, id);
+		abandon_request(c, id, mark);
 		return COL_ETOOBIG;
 	}
 	struct slot *s = &c->slots[id];
@@ -716,10 +723,10 @@ int cqlconn_query(struct cqlconn *c, const char *cql, size_t len, const struct c
                   cqlconn_result_fn cb, void *arg)
 {
 	int16_t id;
-	int rc = begin_request(c, cb, &id);
+	size_t mark;
+	int rc = begin_request(c, cb, &id, &mark);
 	if (rc)
 		return rc;
-	size_t mark = c->out.len;
 	cqlreq_query(&c->out, id, cql, len, p);
 	return finish_request(c, id, mark, cb, arg);
 }
@@ -727,10 +734,10 @@ int cqlconn_query(struct cqlconn *c, const char *cql, size_t len, const struct c
 int cqlconn_prepare(struct cqlconn *c, const char *cql, size_t len, cqlconn_result_fn cb, void *arg)
 {
 	int16_t id;
-	int rc = begin_request(c, cb, &id);
+	size_t mark;
+	int rc = begin_request(c, cb, &id, &mark);
 	if (rc)
 		return rc;
-	size_t mark = c->out.len;
 	cqlreq_prepare(&c->out, id, cql, len);
 	return finish_request(c, id, mark, cb, arg);
 }
@@ -754,17 +761,14 @@ int cqlconn_execute(struct cqlconn *c, struct cqlprepared *ps, const struct cql_
 	if (!ps)
 		return COL_EINVAL;
 	int16_t id;
-	int rc = begin_request(c, cb, &id);
+	size_t mark;
+	int rc = begin_request(c, cb, &id, &mark);
 	if (rc)
 		return rc;
-	size_t mark = c->out.len;
 	cqlreq_execute(&c->out, id, ps->id, ps->id_len, p);
 	struct id_ref *ref = &c->slots[id].one_ref;
-	if (save_frame(c, id, mark, ref, 1) != COL_OK) {
-		c->out.len = mark;
-		slot_release(c, id);
-		return COL_ENOMEM;
-	}
+	if (save_frame(c, id, mark, ref, 1) != COL_OK)
+		return abandon_request(c, id, mark);
 	ref->off = CQLPROTO_HEADER_LEN;
 	ref->ps = ps;
 	return finish_request(c, id, mark, cb, arg);
@@ -776,10 +780,10 @@ int cqlconn_batch(struct cqlconn *c, uint8_t type, const struct cql_batch_item *
 	if (n && !items)
 		return COL_EINVAL;
 	int16_t id;
-	int rc = begin_request(c, cb, &id);
+	size_t mark;
+	int rc = begin_request(c, cb, &id, &mark);
 	if (rc)
 		return rc;
-	size_t mark = c->out.len;
 	cqlreq_batch(&c->out, id, type, items, n, p);
 	uint16_t nps = 0;
 	for (uint16_t i = 0; i < n; i++)
@@ -788,9 +792,7 @@ int cqlconn_batch(struct cqlconn *c, uint8_t type, const struct cql_batch_item *
 		struct id_ref *refs = calloc(nps, sizeof(*refs));
 		if (!refs || save_frame(c, id, mark, refs, nps) != COL_OK) {
 			free(refs);
-			c->out.len = mark;
-			slot_release(c, id);
-			return COL_ENOMEM;
+			return abandon_request(c, id, mark);
 		}
 		/* Walk the encoded body to find each id's offset. */
 		size_t off = CQLPROTO_HEADER_LEN + 1 + 2;

@@ -283,6 +283,17 @@ static void put_deletion(struct jw *w, int64_t ts, int64_t ldt)
 	jw_obj_end(w);
 }
 
+/* The liveness fields a row marker and a cell share (sstabledump's names). */
+static void put_liveness(struct jw *w, int64_t ts, int64_t ttl, int64_t expiry_s)
+{
+	jw_key(w, "tstamp");
+	jw_int(w, ts);
+	jw_key(w, "ttl");
+	jw_int(w, ttl);
+	jw_key(w, "expires_at");
+	jw_int(w, expiry_s);
+}
+
 static const struct schema_column *column_by_id(const struct schema_table *t, uint32_t id)
 {
 	for (uint32_t i = 0; i < t->n_cols; i++)
@@ -337,12 +348,7 @@ static int dump_row(void *ctx, const struct store_partition *p, const struct sto
 	jw_key(w, "liveness_info");
 	if (r->has_marker) {
 		jw_obj(w);
-		jw_key(w, "tstamp");
-		jw_int(w, r->marker_ts);
-		jw_key(w, "ttl");
-		jw_int(w, r->marker_ttl);
-		jw_key(w, "expires_at");
-		jw_int(w, r->marker_expiry_s);
+		put_liveness(w, r->marker_ts, r->marker_ttl, r->marker_expiry_s);
 		jw_obj_end(w);
 	} else {
 		jw_null(w);
@@ -379,12 +385,7 @@ static int dump_row(void *ctx, const struct store_partition *p, const struct sto
 			put_formatted(w, &d->tmp, vt, c->value, c->value_len);
 		else
 			jw_null(w);
-		jw_key(w, "tstamp");
-		jw_int(w, c->ts);
-		jw_key(w, "ttl");
-		jw_int(w, c->ttl);
-		jw_key(w, "expires_at");
-		jw_int(w, c->expiry_s);
+		put_liveness(w, c->ts, c->ttl, c->expiry_s);
 		jw_key(w, "deleted");
 		jw_bool(w, c->tombstone);
 		jw_key(w, "local_delete_time");
