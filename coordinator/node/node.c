@@ -646,7 +646,12 @@ static int start_replication(struct node *n, struct cerr *err)
 	memset(&vc, 0, sizeof(vc));
 	vc.msg = n->msg;
 	vc.store = n->store;
-	vc.forward_timeout_ms = (unsigned)cfg->write_request_timeout_ms;
+	/* A forwarder gives up on a silent peer (and hints it) a quarter of the write
+	 * timeout before the coordinator would, so its HINTED relay arrives in time and
+	 * the coordinator stores no second hint for that peer. */
+	vc.forward_timeout_ms = (unsigned)(cfg->write_request_timeout_ms * 3 / 4);
+	if (vc.forward_timeout_ms == 0)
+		vc.forward_timeout_ms = 1;
 	vc.peer_alive = node_peer_alive;
 	vc.hint = node_peer_hint;
 	vc.hint_ctx = n;

@@ -180,7 +180,7 @@ static void node_up(size_t i)
 	n->addr = *messaging_listen_addr(n->msg); /* keeps the port on restarts */
 	struct verbs_config vc = {.msg = n->msg,
 	                          .store = n->store,
-	                          .forward_timeout_ms = WTO,
+	                          .forward_timeout_ms = WTO * 3 / 4, /* as the node sets it */
 	                          .peer_alive = USE_HINTS ? v_alive_fn : NULL,
 	                          .hint = USE_HINTS ? v_hint_fn : NULL,
 	                          .hint_ctx = n};
@@ -761,7 +761,8 @@ static void write_local_ttl(size_t i, const char *key, const char *value, int64_
 	struct store_mutation m;
 	struct cerr e = {0};
 	cr_assert_eq(store_mutation_init(&m, N[i].tbl, &pk, 1, now, &e), 0, "%s", e.msg);
-	cr_assert_eq(store_mutation_set_cell(&m, &cv, 1, 1, NULL, value, strlen(value), ts, ttl), 0);
+	cr_assert_eq(store_mutation_set_cell(&m, &cv, 1, 1, NULL, value, strlen(value), ts, ttl),
+	             0);
 	cr_assert_eq(store_apply(N[i].store, &m, &e), 0, "%s", e.msg);
 	store_mutation_release(&m);
 }
@@ -1563,6 +1564,40 @@ Test(storage_proxy, hints_for_down_and_silent_replicas)
 	cr_expect_eq(w.rep.required, 1);
 	cr_expect_eq(w.rep.received, 0);
 	HINTS_FAIL = false;
+}
+
+/*
+ * A dc2 replica that accepts and never answers: its forwarder gives up first (three quarters
+ * of the write timeout), hints it and relays HINTED, so the coordinator stores no second hint.
+ */
+Test(storage_proxy, silent_remote_replica_is_hinted_once_by_its_forwarder)
+{
+	USE_HINTS = true;
+	cluster_2dc();
+	const char *key = "quiet";
+	uint32_t reps[SP_MAX_REPLICAS];
+	size_t n = replicas_of(key, reps);
+	/* no latency known yet: the forwarder is the first dc2 replica in placement order */
+	long fw = -1, quiet = -1;
+	for (size_t i = 0; i < n; i++) {
+		if (reps[i] < 3)
+			continue;
+		if (fw < 0)
+			fw = reps[i];
+		else if (quiet < 0)
+			quiet = reps[i];
+	}
+	cr_assert(fw >= 0 && quiet >= 0);
+	set_silent((size_t)quiet, true);
+	struct cerr w = write_at(0, CL_LOCAL_QUORUM, key, 1, "q", 1);
+	cr_expect_eq(w.code, 0, "%s", w.msg);
+	run_ms(WTO + 300);
+	cr_expect_eq(HINTS[quiet].n, 1, "hinted once, not %d", HINTS[quiet].n);
+	cr_expect_eq(HINTS[fw].by, 1, "by the forwarder");
+	struct storage_proxy_stats st;
+	storage_proxy_get_stats(N[0].sp, &st);
+	cr_expect_eq(st.hints, 0, "the coordinator stored none");
+	cr_expect_eq(st.forwarder_hints, 1);
 }
 
 /* A dc2 replica down during a dc1 write: the dc2 forwarder hints it, the coordinator does not. */
