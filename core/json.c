@@ -597,3 +597,33 @@ void jw_raw(struct jw *w, const void *json, size_t n)
 	jw_sep(w);
 	buf_put(w->b, json, n);
 }
+
+void jw_field_str(struct jw *w, const char *key, const char *s)
+{
+	jw_key(w, key);
+	jw_str(w, s);
+}
+
+void jw_field_int(struct jw *w, const char *key, int64_t v)
+{
+	jw_key(w, key);
+	jw_int(w, v);
+}
+
+void jw_field_uint(struct jw *w, const char *key, uint64_t v)
+{
+	jw_key(w, key);
+	jw_uint(w, v);
+}
+
+void jw_field_fixed(struct jw *w, const char *key, double v, int decimals)
+{
+	jw_key(w, key);
+	jw_fixed(w, v, decimals);
+}
+
+void jw_field_bool(struct jw *w, const char *key, bool v)
+{
+	jw_key(w, key);
+	jw_bool(w, v);
+}

@@ -58,6 +58,12 @@ void jw_bool(struct jw *w, bool v);
 void jw_null(struct jw *w);
 /* One complete JSON value written elsewhere (by another jw), placed as is. */
 void jw_raw(struct jw *w, const void *json, size_t n);
+/* An object member in one call: jw_key(w, key) then the value. */
+void jw_field_str(struct jw *w, const char *key, const char *s);
+void jw_field_int(struct jw *w, const char *key, int64_t v);
+void jw_field_uint(struct jw *w, const char *key, uint64_t v);
+void jw_field_fixed(struct jw *w, const char *key, double v, int decimals);
+void jw_field_bool(struct jw *w, const char *key, bool v);
 
 /* ---- reader ---- */
 

@@ -179,16 +179,11 @@ static void json_latency(struct jw *w, const struct hdr *h)
 		double pct;
 	} pcts[] = {{"p50", 50}, {"p90", 90}, {"p99", 99}, {"p999", 99.9}, {"p9999", 99.99}};
 	jw_obj(w);
-	for (size_t i = 0; i < sizeof(pcts) / sizeof(pcts[0]); i++) {
-		jw_key(w, pcts[i].key);
-		jw_fixed(w, ms(hdr_value_at_percentile(h, pcts[i].pct)), 3);
-	}
-	jw_key(w, "max");
-	jw_fixed(w, ms(hdr_max(h)), 3);
-	jw_key(w, "mean");
-	jw_fixed(w, hdr_mean(h) / 1000.0, 3);
-	jw_key(w, "count");
-	jw_int(w, (int64_t)hdr_total(h));
+	for (size_t i = 0; i < sizeof(pcts) / sizeof(pcts[0]); i++)
+		jw_field_fixed(w, pcts[i].key, ms(hdr_value_at_percentile(h, pcts[i].pct)), 3);
+	jw_field_fixed(w, "max", ms(hdr_max(h)), 3);
+	jw_field_fixed(w, "mean", hdr_mean(h) / 1000.0, 3);
+	jw_field_int(w, "count", (int64_t)hdr_total(h));
 	jw_obj_end(w);
 }
 
@@ -196,48 +191,30 @@ static void json_latency(struct jw *w, const struct hdr *h)
 static void json_settings(struct jw *w, const struct bench_runinfo *ri)
 {
 	const struct bench_opts *o = ri->o;
-	jw_key(w, "workload");
-	jw_str(w, bench_workload_name(o->workload));
-	jw_key(w, "distribution");
-	jw_str(w, bench_dist_name(o->dist));
+	jw_field_str(w, "workload", bench_workload_name(o->workload));
+	jw_field_str(w, "distribution", bench_dist_name(o->dist));
 	jw_key(w, "mix");
 	jw_obj(w);
 	for (int i = 0; i < BOP__N; i++)
-		if (o->mix.w[i]) {
-			jw_key(w, bench_op_name((enum bench_op)i));
-			jw_uint(w, o->mix.w[i]);
-		}
+		if (o->mix.w[i])
+			jw_field_uint(w, bench_op_name((enum bench_op)i), o->mix.w[i]);
 	jw_obj_end(w);
-	jw_key(w, "loop");
-	jw_str(w, o->rate ? "open" : "closed");
-	jw_key(w, "target_rate");
-	jw_uint(w, o->rate);
-	jw_key(w, "nodes");
-	jw_str(w, ri->nodes_desc);
-	jw_key(w, "connections");
-	jw_int(w, ri->n_conns);
-	jw_key(w, "inflight_per_connection");
-	jw_int(w, o->inflight);
-	jw_key(w, "token_aware");
-	jw_bool(w, ri->routed);
-	jw_key(w, "replication_factor");
-	jw_int(w, ri->rf);
-	jw_key(w, "cl_read");
-	jw_str(w, cl_name(o->cl_read));
-	jw_key(w, "cl_write");
-	jw_str(w, cl_name(o->cl_write));
-	jw_key(w, "value_size");
-	jw_int(w, o->value_size);
-	jw_key(w, "records");
-	jw_uint(w, o->records);
+	jw_field_str(w, "loop", o->rate ? "open" : "closed");
+	jw_field_uint(w, "target_rate", o->rate);
+	jw_field_str(w, "nodes", ri->nodes_desc);
+	jw_field_int(w, "connections", ri->n_conns);
+	jw_field_int(w, "inflight_per_connection", o->inflight);
+	jw_field_bool(w, "token_aware", ri->routed);
+	jw_field_int(w, "replication_factor", ri->rf);
+	jw_field_str(w, "cl_read", cl_name(o->cl_read));
+	jw_field_str(w, "cl_write", cl_name(o->cl_write));
+	jw_field_int(w, "value_size", o->value_size);
+	jw_field_uint(w, "records", o->records);
 	jw_key(w, "populate");
 	jw_obj(w);
-	jw_key(w, "rows");
-	jw_uint(w, ri->populated);
-	jw_key(w, "seconds");
-	jw_fixed(w, ri->populate_s, 3);
-	jw_key(w, "errors");
-	jw_uint(w, ri->populate_errors);
+	jw_field_uint(w, "rows", ri->populated);
+	jw_field_fixed(w, "seconds", ri->populate_s, 3);
+	jw_field_uint(w, "errors", ri->populate_errors);
 	jw_obj_end(w);
 }
 
@@ -248,19 +225,15 @@ static void json_errors(struct jw *w, const struct bench_stats *s)
 	                                          "client_timeout"};
 	jw_key(w, "errors");
 	jw_obj(w);
-	jw_key(w, "total");
-	jw_uint(w, bench_stats_total_errors(s));
-	for (int i = 0; i < BERR__N; i++) {
-		jw_key(w, keys[i]);
-		jw_uint(w, s->errors[i]);
-	}
+	jw_field_uint(w, "total", bench_stats_total_errors(s));
+	for (int i = 0; i < BERR__N; i++)
+		jw_field_uint(w, keys[i], s->errors[i]);
 	jw_key(w, "by_code");
 	jw_obj(w);
 	for (int i = 0; i < s->n_codes; i++) {
 		char code[8];
 		snprintf(code, sizeof(code), "0x%04x", s->by_code[i].code);
-		jw_key(w, code);
-		jw_uint(w, s->by_code[i].n);
+		jw_field_uint(w, code, s->by_code[i].n);
 	}
 	jw_obj_end(w);
 	jw_obj_end(w);
@@ -297,8 +270,7 @@ static void json_node_processes(struct jw *w, const struct bench_runinfo *ri)
 	for (int i = 0; i < ri->n_procs; i++) {
 		const struct bench_nodeproc *n = &ri->procs[i];
 		jw_obj(w);
-		jw_key(w, "node");
-		jw_str(w, n->label);
+		jw_field_str(w, "node", n->label);
 		jw_key(w, "pid");
 		if (!n->pid) {
 			jw_null(w);
@@ -306,14 +278,10 @@ static void json_node_processes(struct jw *w, const struct bench_runinfo *ri)
 			continue;
 		}
 		jw_int(w, n->pid);
-		jw_key(w, "cpu_s");
-		jw_fixed(w, n->cpu_end_s - n->cpu_start_s, 3);
-		jw_key(w, "rss_peak_mib");
-		jw_fixed(w, (double)n->rss_peak_kb / 1024, 1);
-		jw_key(w, "vmhwm_mib");
-		jw_fixed(w, (double)n->hwm_kb / 1024, 1);
-		jw_key(w, "exited");
-		jw_bool(w, n->gone);
+		jw_field_fixed(w, "cpu_s", n->cpu_end_s - n->cpu_start_s, 3);
+		jw_field_fixed(w, "rss_peak_mib", (double)n->rss_peak_kb / 1024, 1);
+		jw_field_fixed(w, "vmhwm_mib", (double)n->hwm_kb / 1024, 1);
+		jw_field_bool(w, "exited", n->gone);
 		jw_obj_end(w);
 	}
 	jw_arr_end(w);

@@ -758,11 +758,9 @@ static int save_frame(struct cqlconn *c, int16_t id, size_t mark, struct id_ref 
 int cqlconn_execute(struct cqlconn *c, struct cqlprepared *ps, const struct cql_qparams *p,
                     cqlconn_result_fn cb, void *arg)
 {
-	if (!ps)
-		return COL_EINVAL;
 	int16_t id;
 	size_t mark;
-	int rc = begin_request(c, cb, &id, &mark);
+	int rc = ps ? begin_request(c, cb, &id, &mark) : COL_EINVAL;
 	if (rc)
 		return rc;
 	cqlreq_execute(&c->out, id, ps->id, ps->id_len, p);
@@ -777,11 +775,9 @@ int cqlconn_execute(struct cqlconn *c, struct cqlprepared *ps, const struct cql_
 int cqlconn_batch(struct cqlconn *c, uint8_t type, const struct cql_batch_item *items, uint16_t n,
                   const struct cql_qparams *p, cqlconn_result_fn cb, void *arg)
 {
-	if (n && !items)
-		return COL_EINVAL;
 	int16_t id;
 	size_t mark;
-	int rc = begin_request(c, cb, &id, &mark);
+	int rc = n && !items ? COL_EINVAL : begin_request(c, cb, &id, &mark);
 	if (rc)
 		return rc;
 	cqlreq_batch(&c->out, id, type, items, n, p);

@@ -56,9 +56,17 @@ Test(jw, fixed_point_figures_and_depth_bound)
 	jw_fixed(&w, 12.3456, 3);
 	jw_fixed(&w, 2.0, 1);
 	jw_fixed(&w, NAN, 3);
+	jw_obj(&w);
+	jw_field_str(&w, "s", "x");
+	jw_field_int(&w, "i", -1);
+	jw_field_uint(&w, "u", 2);
+	jw_field_fixed(&w, "f", 0.25, 1);
+	jw_field_bool(&w, "b", false);
+	jw_obj_end(&w);
 	jw_arr_end(&w);
 	buf_put_u8(&b, 0);
-	cr_expect_str_eq((char *)b.data, "[12.346,2.0,null]");
+	cr_expect_str_eq((char *)b.data,
+	                 "[12.346,2.0,null,{\"s\":\"x\",\"i\":-1,\"u\":2,\"f\":0.2,\"b\":false}]");
 	cr_expect(!w.overflow);
 
 	buf_reset(&b);
