@@ -179,7 +179,8 @@ void net_addr_set_port(struct net_addr *a, uint16_t port)
 		((struct sockaddr_in6 *)&a->ss)->sin6_port = htons(port);
 }
 
-static bool sockaddr_is_loopback(const struct sockaddr *sa)
+/* Loopback or IPv6 link-local (or not IP at all): no address for peers on other hosts. */
+static bool sockaddr_local_only(const struct sockaddr *sa)
 {
 	if (sa->sa_family == AF_INET)
 		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
@@ -208,7 +209,7 @@ static int own_by_name(const char *name, int family, char *out, size_t cap)
 		return COL_ENOTFOUND;
 	int rc = COL_ENOTFOUND;
 	for (struct addrinfo *ai = res; ai && rc; ai = ai->ai_next)
-		if (!sockaddr_is_loopback(ai->ai_addr))
+		if (!sockaddr_local_only(ai->ai_addr))
 			rc = sockaddr_host(ai->ai_addr, out, cap);
 	freeaddrinfo(res);
 	return rc;
@@ -223,7 +224,7 @@ static int own_by_interface(int family, char *out, size_t cap)
 	int rc = COL_ENOTFOUND;
 	for (struct ifaddrs *i = ifs; i && rc; i = i->ifa_next)
 		if (i->ifa_addr && i->ifa_addr->sa_family == family && (i->ifa_flags & IFF_UP) &&
-		    !(i->ifa_flags & IFF_LOOPBACK) && !sockaddr_is_loopback(i->ifa_addr))
+		    !(i->ifa_flags & IFF_LOOPBACK) && !sockaddr_local_only(i->ifa_addr))
 			rc = sockaddr_host(i->ifa_addr, out, cap);
 	freeifaddrs(ifs);
 	return rc;
