@@ -92,6 +92,7 @@ struct config {
 	int64_t write_request_timeout_ms;
 	int64_t read_request_timeout_ms;
 	int64_t range_request_timeout_ms;
+	int64_t truncate_request_timeout_ms;
 	int64_t schema_agreement_timeout_ms; /* a DDL's wait for every live node's version */
 
 	enum config_snitch endpoint_snitch;

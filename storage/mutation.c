@@ -677,6 +677,7 @@ int mutation_apply_bytes(struct store *s, struct store_table *known, const uint8
 		e.prefix = &prefix;
 	}
 	e.wb = rocksdb_writebatch_create();
+	int64_t truncated_at = table_truncated_at(t);
 	struct op op;
 	for (uint32_t i = 0; i < n_ops && !rc; i++) {
 		if (!op_read(&r, &op)) {
@@ -685,6 +686,9 @@ int mutation_apply_bytes(struct store *s, struct store_table *known, const uint8
 		}
 		if (validate && (rc = op_check(d, &op, &e.val, err)))
 			break;
+		/* written before the table's TRUNCATE: gone, whoever delivers it */
+		if (op.ts <= truncated_at)
+			continue;
 		rc = op_emit(&e, &op, err);
 	}
 	if (!rc && bufreader_left(&r))
@@ -742,6 +746,8 @@ int store_apply_raw(struct store_table *t, const void *key, size_t klen, const v
 		return cerr_set(err, COL_ECORRUPT, "raw key of %zu bytes is malformed", klen);
 	if (cellval_parse(val, vlen, &cv))
 		return cerr_set(err, COL_ECORRUPT, "raw value of %zu bytes is malformed", vlen);
+	if (cv.ts <= table_truncated_at(t))
+		return 0; /* written before the table's TRUNCATE */
 	char *rerr = NULL;
 	rocksdb_merge_cf(t->s->db, t->s->wo, t->cf, key, klen, val, vlen, &rerr);
 	return rerr ? store_rocks_err(err, rerr, "merge into", t->cf_name) : 0;

@@ -37,6 +37,7 @@ struct rctx {
 	unsigned flags;
 	size_t limit, emitted;
 	int64_t now;
+	int64_t truncated_at; /* the table's truncation time: nothing at or before it is read */
 	store_row_fn fn;
 	void *ctx;
 	int stop; /* fn's non-zero return */
@@ -100,6 +101,7 @@ static int rctx_init(struct rctx *r, struct store_table *t, unsigned flags, size
 	r->flags = flags;
 	r->limit = limit;
 	r->now = now > 0 ? now : clock_wall_s();
+	r->truncated_at = table_truncated_at(t);
 	r->fn = fn;
 	r->ctx = ctx;
 	buf_init(&r->pkey);
@@ -164,11 +166,13 @@ static int cell_path_cmp(const void *a, const void *b, void *ctx)
 	return bytes_compare(base + x->path_off, x->path_len, base + y->path_off, y->path_len);
 }
 
-/* Resolve and emit the gathered row. */
-/* The newest deletion that shadows the row: partition, row, or a covering range tombstone. */
+/* The newest deletion that shadows the row: the table's truncation, partition, row, or a
+ * covering range tombstone. */
 static int64_t row_shadow(const struct rctx *r)
 {
 	int64_t del = r->part.deletion.ts;
+	if (r->truncated_at > del)
+		del = r->truncated_at;
 	if (r->rowdel.ts > del)
 		del = r->rowdel.ts;
 	if (!r->is_static) {

@@ -231,8 +231,18 @@ struct store_table *store_table_find(struct store *s, const uint8_t id[16]);
 int store_table_alter(struct store_table *t, const struct store_table_desc *desc, struct cerr *err);
 /* Drop the column family and its data; the handle is freed. */
 int store_table_drop(struct store_table *t, struct cerr *err);
-/* Delete every row (recreates the column family; the handle stays valid). */
-int store_table_truncate(struct store_table *t, struct cerr *err);
+/*
+ * TRUNCATE: delete every row (recreates the column family; the handle stays
+ * valid) and keep `truncated_at` (µs, the coordinator's clock, the same on
+ * every replica) as the table's truncation time, persisted (synced) before
+ * the data goes: from then on nothing written at or before it is applied
+ * (store_apply*, store_apply_raw skip such ops and values: a hint, a repair
+ * stream or a read repair cannot bring it back) or read.  A time older than
+ * the one kept changes nothing but still empties the table.
+ */
+int store_table_truncate(struct store_table *t, int64_t truncated_at, struct cerr *err);
+/* The table's truncation time (µs), INT64_MIN when it was never truncated. */
+int64_t store_table_truncated_at(const struct store_table *t);
 /* Flush the table's memtable. */
 int store_table_flush(struct store_table *t, struct cerr *err);
 /*

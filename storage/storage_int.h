@@ -80,6 +80,9 @@ struct cf_state {
 	 * which partition/row/range tombstones may be purged (see store.c). */
 	_Atomic int purge_pass;
 	struct tdesc *_Atomic desc; /* may be NULL (table not described yet) */
+	/* write time (µs) of the table's last TRUNCATE, INT64_MIN = never: nothing
+	 * written at or before it is applied or read (persisted in the system CF) */
+	_Atomic int64_t truncated_at;
 	struct cf_state *next;
 };
 
@@ -125,6 +128,12 @@ static inline const struct tdesc *table_tdesc(const struct store_table *t)
 int store_rocks_err(struct cerr *err, char *rerr, const char *what, const char *name);
 /* An iterator's error after its loop: 0, or store_rocks_err's code ("<what> <name>"). */
 int store_iter_error(rocksdb_iterator_t *it, struct cerr *err, const char *what, const char *name);
+
+/* Everything written at or before this time (µs) is gone: the table's last truncation. */
+static inline int64_t table_truncated_at(const struct store_table *t)
+{
+	return atomic_load_explicit(&t->state->truncated_at, memory_order_acquire);
+}
 
 /* ---- codec ---------------------------------------------------------------------------------- */
 

@@ -416,6 +416,7 @@ static struct cf_state *cf_state_new(struct store *s)
 	atomic_init(&st->now_override, 0);
 	atomic_init(&st->purge_pass, 0);
 	atomic_init(&st->desc, NULL);
+	atomic_init(&st->truncated_at, INT64_MIN);
 	st->next = s->states;
 	s->states = st;
 	return st;
@@ -707,6 +708,63 @@ static int open_failed(struct store *s, char *rerr, struct cerr *err)
 	                "data directory '%s' is in use by another colonnade process", s->dir);
 }
 
+/* ---- truncation times ------------------------------------------------------------------------ */
+
+#define TRUNC_KEY_PREFIX "truncated/"
+
+/* The system-CF key holding a table's truncation time: "truncated/<id hex>". */
+static size_t truncation_key(const struct store_table *t, char *out, size_t cap)
+{
+	char hex[33];
+	hex_encode(t->id, 16, hex);
+	return (size_t)snprintf(out, cap, TRUNC_KEY_PREFIX "%s", hex);
+}
+
+/* Load t's persisted truncation time into its state (none: INT64_MIN). */
+static int truncation_load(struct store_table *t, struct cerr *err)
+{
+	char k[64];
+	size_t kl = truncation_key(t, k, sizeof(k));
+	struct buf v;
+	buf_init(&v);
+	int rc = store_kv_get(t->s, STORE_CF_SYSTEM, k, kl, &v, err);
+	if (rc == COL_ENOTFOUND) {
+		rc = 0;
+	} else if (!rc && v.len != 8) {
+		rc = cerr_set(err, COL_ECORRUPT, "truncation time of %s: %zu bytes, expected 8",
+		              t->cf_name, v.len);
+	} else if (!rc) {
+		atomic_store(&t->state->truncated_at, (int64_t)be64_load(v.data));
+	}
+	buf_release(&v);
+	return rc;
+}
+
+/* Persist (synced) and publish a truncation time; an older one never replaces a newer. */
+static int truncation_save(struct store_table *t, int64_t at, struct cerr *err)
+{
+	if (at <= table_truncated_at(t))
+		return 0;
+	char k[64];
+	size_t kl = truncation_key(t, k, sizeof(k));
+	uint8_t v[8];
+	be64_store(v, (uint64_t)at);
+	rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+	rocksdb_writeoptions_set_sync(wo, 1);
+	char *rerr = NULL;
+	rocksdb_put_cf(t->s->db, wo, t->s->cf_system, k, kl, (const char *)v, 8, &rerr);
+	rocksdb_writeoptions_destroy(wo);
+	if (rerr)
+		return store_rocks_err(err, rerr, "persist truncation time of", t->cf_name);
+	atomic_store(&t->state->truncated_at, at);
+	return 0;
+}
+
+int64_t store_table_truncated_at(const struct store_table *t)
+{
+	return table_truncated_at(t);
+}
+
 /* The opened handles into s: the fixed CFs, and a store_table per table CF. */
 static int adopt_handles(struct store *s, struct cf_list *l, struct cerr *err)
 {
@@ -727,6 +785,9 @@ static int adopt_handles(struct store *s, struct cf_list *l, struct cerr *err)
 		t->state = l->st[i];
 		t->next = s->tables;
 		s->tables = t;
+		int rc = truncation_load(t, err);
+		if (rc)
+			return rc;
 	}
 	return COL_OK;
 }
@@ -1162,6 +1223,8 @@ int store_table_open(struct store *s, const struct store_table_desc *desc, struc
 	snprintf(t->cf_name, sizeof(t->cf_name), CF_TABLE_PREFIX "%s", hex);
 	t->state = st;
 	rc = table_install_desc(t, desc, err);
+	if (!rc)
+		rc = truncation_load(t, err);
 	if (rc) {
 		free(t);
 		pthread_mutex_unlock(&s->lock);
@@ -1232,16 +1295,27 @@ int store_table_drop(struct store_table *t, struct cerr *err)
 	if (*pp)
 		*pp = t->next;
 	pthread_mutex_unlock(&s->lock);
+	char k[64];
+	size_t kl = truncation_key(t, k, sizeof(k));
+	struct cerr ignored = {0};
+	if (store_kv_delete(s, STORE_CF_SYSTEM, k, kl, &ignored))
+		log_warn(MOD, "dropped %s, but not its truncation time: %s", t->cf_name,
+		         ignored.msg);
 	log_info(MOD, "dropped %s", t->cf_name);
 	rocksdb_column_family_handle_destroy(t->cf);
 	free(t);
 	return 0;
 }
 
-int store_table_truncate(struct store_table *t, struct cerr *err)
+int store_table_truncate(struct store_table *t, int64_t truncated_at, struct cerr *err)
 {
 	struct store *s = t->s;
-	int rc = lock_and_drop_cf(t, "truncate (drop) column family", err);
+	/* The time first: a crash between the two leaves data that reads and
+	 * applies already ignore, never a forgotten truncation. */
+	int rc = truncation_save(t, truncated_at, err);
+	if (rc)
+		return rc;
+	rc = lock_and_drop_cf(t, "truncate (drop) column family", err);
 	if (rc)
 		return rc;
 	rocksdb_column_family_handle_destroy(t->cf);

@@ -666,6 +666,7 @@ static int start_replication(struct node *n, struct cerr *err)
 	sc.write_timeout_ms = (unsigned)cfg->write_request_timeout_ms;
 	sc.read_timeout_ms = (unsigned)cfg->read_request_timeout_ms;
 	sc.range_timeout_ms = (unsigned)cfg->range_request_timeout_ms;
+	sc.truncate_timeout_ms = (unsigned)cfg->truncate_request_timeout_ms;
 	sc.storage_port = (uint16_t)cfg->storage_port;
 	sc.is_alive = node_ring_alive;
 	sc.alive_ctx = n;

@@ -504,22 +504,31 @@ int exec_drop_table(struct executor *ex, struct exec_req *req, const struct cql_
 	return 0;
 }
 
-int exec_truncate(struct executor *ex, struct exec_req *req, const struct cql_stmt *st)
+static void truncate_done(void *ctx, const struct cerr *res)
 {
+	struct xq *q = ctx;
+	if (res->code) {
+		req_fail_outcome(q->req, res);
+		/* Unavailable stays Unavailable; every other failure is a TruncateError */
+		q->req->about.truncate = res->code != COL_EUNAVAILABLE;
+	} else {
+		cql_put_int(&q->req->body_out, CQL_RESULT_VOID);
+	}
+	xq_finish(q);
+}
+
+void truncate_run(struct xq *q)
+{
+	struct executor *ex = q->ex;
+	struct exec_req *req = q->req;
 	struct plan tmp = {0};
 	bool done;
-	int rc = ddl_table(ex, req, &st->truncate.table, false, &tmp, &done);
-	if (rc)
-		return rc;
-	struct cerr e = {0};
-	rc = store_table_truncate(tmp.table->st, &e);
-	if (rc) {
-		rc = req_fail(req, rc, "Error during truncate: %s", e.msg);
-		req->about.truncate = true;
-		return rc;
+	if (ddl_table(ex, req, &q->plan->stmt->truncate.table, false, &tmp, &done)) {
+		xq_finish(q);
+		return;
 	}
-	cql_put_int(&req->body_out, CQL_RESULT_VOID);
-	return 0;
+	router_truncate(ex->d.router, tmp.table->ks, tmp.table->st, exec_now_us(ex), truncate_done,
+	                q);
 }
 
 int exec_use(struct executor *ex, struct exec_req *req, const struct cql_stmt *st)

@@ -142,7 +142,7 @@ int xq_check_binds(struct xq *q)
 	                q->n_values);
 }
 
-/* DDL, USE and TRUNCATE, answered at once. */
+/* DDL and USE, answered at once. */
 static void xq_run_ddl(struct xq *q)
 {
 	struct executor *ex = q->ex;
@@ -156,7 +156,6 @@ static void xq_run_ddl(struct xq *q)
 	case CQL_STMT_CREATE_TABLE: exec_create_table(ex, req, st, exec_now_us(ex)); break;
 	case CQL_STMT_ALTER_TABLE: exec_alter_table(ex, req, st, exec_now_us(ex)); break;
 	case CQL_STMT_DROP_TABLE: exec_drop_table(ex, req, st, exec_now_us(ex)); break;
-	case CQL_STMT_TRUNCATE: exec_truncate(ex, req, st); break;
 	default: req_fail(req, COL_EINVAL, "unsupported statement"); break;
 	}
 	xq_finish(q);
@@ -180,6 +179,7 @@ void xq_run(struct xq *q)
 	case CQL_STMT_UPDATE:
 	case CQL_STMT_DELETE: modify_run(q); return;
 	case CQL_STMT_BATCH: batch_stmt_run(q); return;
+	case CQL_STMT_TRUNCATE: truncate_run(q); return;
 	default: xq_run_ddl(q); return;
 	}
 }

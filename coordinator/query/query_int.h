@@ -261,7 +261,8 @@ int exec_alter_table(struct executor *ex, struct exec_req *req, const struct cql
                      int64_t ts);
 int exec_drop_table(struct executor *ex, struct exec_req *req, const struct cql_stmt *st,
                     int64_t ts);
-int exec_truncate(struct executor *ex, struct exec_req *req, const struct cql_stmt *st);
+/* TRUNCATE through the router (every replica); the request finishes in its completion. */
+void truncate_run(struct xq *q);
 int exec_use(struct executor *ex, struct exec_req *req, const struct cql_stmt *st);
 
 /* ---- results.c ---- */

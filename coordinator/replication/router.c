@@ -307,6 +307,28 @@ void router_write(struct router *rt, const struct schema_keyspace *ks, uint16_t 
 	done(ctx, &err);
 }
 
+void router_truncate(struct router *rt, const struct schema_keyspace *ks, struct store_table *t,
+                     int64_t truncated_at, request_done_fn done, void *ctx)
+{
+	struct cerr err;
+	struct ring *ring = NULL;
+	struct replication rep;
+	int route = route_request(rt, ks, CL_ALL, true, &err, &ring, &rep);
+	if (route > 0) {
+		storage_proxy_truncate(rt->sp, ring, store_table_desc(t)->id, truncated_at, done,
+		                       ctx);
+		ring_unref(ring);
+		return;
+	}
+	if (route == 0) {
+		struct cerr e = {0};
+		int rc = store_table_truncate(t, truncated_at, &e);
+		if (rc)
+			cerr_set(&err, rc, "Error during truncate: %s", e.msg);
+	}
+	done(ctx, &err);
+}
+
 void router_read_partition(struct router *rt, const struct schema_keyspace *ks, uint16_t cl,
                            const struct partition_read *rd, store_row_fn row_fn, void *row_ctx,
                            request_done_fn done, void *ctx)

@@ -72,6 +72,14 @@ void router_write(struct router *rt, const struct schema_keyspace *ks, uint16_t 
                   struct store_mutation *const *muts, size_t n, enum cerr_write_type wt,
                   request_done_fn done, void *ctx);
 
+/*
+ * TRUNCATE table t of ks with truncation time truncated_at (µs): on every
+ * node of the ring for a replicated keyspace (storage_proxy_truncate: all
+ * must be up, else Unavailable), else this node's store.  done() once.
+ */
+void router_truncate(struct router *p, const struct schema_keyspace *ks, struct store_table *t,
+                     int64_t truncated_at, request_done_fn done, void *ctx);
+
 /* Rows go to row_fn (which may stop the read by returning non-zero: not an error). */
 void router_read_partition(struct router *rt, const struct schema_keyspace *ks, uint16_t cl,
                            const struct partition_read *rd, store_row_fn row_fn, void *row_ctx,

@@ -183,6 +183,8 @@ int storage_proxy_new(const struct storage_proxy_config *cfg, struct storage_pro
 		sp->cfg.read_timeout_ms = 5000;
 	if (!sp->cfg.range_timeout_ms)
 		sp->cfg.range_timeout_ms = 10000;
+	if (!sp->cfg.truncate_timeout_ms)
+		sp->cfg.truncate_timeout_ms = 60000;
 	if (!sp->cfg.storage_port)
 		sp->cfg.storage_port = 7000;
 	if (!sp->cfg.max_requests)

@@ -105,6 +105,7 @@ struct storage_proxy_config {
 	unsigned write_timeout_ms; /* write_request_timeout [2000] */
 	unsigned read_timeout_ms;  /* read_request_timeout [5000] */
 	unsigned range_timeout_ms; /* range_request_timeout, per ring range [10000] */
+	unsigned truncate_timeout_ms; /* truncate_request_timeout [60000] */
 	uint16_t storage_port;     /* port of ring addresses, when addr_of is NULL [7000] */
 	sp_alive_fn is_alive;      /* NULL: every node is up */
 	sp_hint_fn hint;           /* NULL: no hints (ANY behaves as ONE) */
@@ -155,6 +156,16 @@ void storage_proxy_read_partition(struct storage_proxy *sp, struct ring *ring,
 void storage_proxy_scan(struct storage_proxy *sp, struct ring *ring, const struct replication *rep,
                         uint16_t cl, const struct range_read *sc, store_row_fn row_fn,
                         void *row_ctx, request_done_fn done, void *ctx);
+
+/*
+ * TRUNCATE a table on every node of the ring with one truncation time (µs,
+ * store_table_truncate's): Unavailable (cl ALL, required = ring nodes,
+ * received = those up) when any is known down, before anything is sent;
+ * COL_EFAILED naming the first node that failed or did not answer within
+ * truncate_timeout_ms; 0 once all have truncated.  done() is called once.
+ */
+void storage_proxy_truncate(struct storage_proxy *sp, struct ring *ring, const uint8_t table_id[16],
+                            int64_t truncated_at, request_done_fn done, void *ctx);
 
 struct storage_proxy_stats {
 	uint64_t writes, write_timeouts, write_failures;

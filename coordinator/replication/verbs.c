@@ -5,6 +5,7 @@
 #include "coordinator/replication/verbs.h"
 
 #include "core/array.h"
+#include "core/hex.h"
 #include "core/log.h"
 #include "core/msgpk.h"
 
@@ -867,6 +868,68 @@ static int on_read(struct messaging *m, const struct msg_in *msg, void *ctx)
 	return 0;
 }
 
+/* ---- TRUNCATE ------------------------------------------------------------------------------ */
+
+void verbs_put_truncate(struct buf *b, const uint8_t table_id[16], int64_t truncated_at)
+{
+	msgpk_put_array(b, 2);
+	msgpk_put_bin(b, table_id, 16);
+	msgpk_put_int(b, truncated_at);
+}
+
+int verbs_truncate_decode(const uint8_t *p, size_t len, uint8_t table_id[16], int64_t *truncated_at)
+{
+	struct bufreader r;
+	bufreader_init(&r, p, len);
+	uint32_t n, id_len;
+	const uint8_t *id;
+	if (msgpk_read_array(&r, &n) || n != 2 || msgpk_read_bin(&r, &id, &id_len) ||
+	    id_len != 16 || msgpk_read_int(&r, truncated_at) || bufreader_left(&r))
+		return COL_ECORRUPT;
+	memcpy(table_id, id, 16);
+	return 0;
+}
+
+int verbs_truncate_local(struct store *s, const uint8_t table_id[16], int64_t truncated_at,
+                         struct cerr *err)
+{
+	struct store_table *t = store_table_find(s, table_id);
+	if (!t || !store_table_desc(t)) {
+		char hex[33];
+		hex_encode(table_id, 16, hex);
+		return cerr_set(err, COL_ENOTFOUND, "truncate of unknown table %s", hex);
+	}
+	const struct store_table_desc *d = store_table_desc(t);
+	int rc = store_table_truncate(t, truncated_at, err);
+	if (rc)
+		cerr_prefix(err, "truncate %s.%s: ", d->keyspace, d->name);
+	else
+		log_info("replication", "truncated %s.%s at %lld", d->keyspace, d->name,
+		         (long long)truncated_at);
+	return rc;
+}
+
+static int on_truncate(struct messaging *m, const struct msg_in *msg, void *ctx)
+{
+	struct verbs *v = ctx;
+	uint8_t id[16];
+	int64_t at;
+	if (verbs_truncate_decode(msg->payload, msg->payload_len, id, &at) != 0)
+		return COL_ECORRUPT;
+	struct cerr e = {0};
+	int rc = verbs_truncate_local(v->store, id, at, &e);
+	if (msg->id == 0)
+		return 0;
+	if (rc)
+		return messaging_respond_failure(m, msg, rc, e.msg), 0;
+	struct msg_out o;
+	if (messaging_begin_response(m, msg, VERB_TRUNCATE_RSP, &o) == 0) {
+		msgpk_put_array(o.b, 0);
+		(void)messaging_commit(&o);
+	}
+	return 0;
+}
+
 /* ---- life
  * ------------------------------------------------------------------------------------------ */
 
@@ -876,6 +939,8 @@ static const struct messaging_verb VERBS_TABLE[] = {
         {VERB_MUTATION_RSP, "MUTATION_RSP", NULL},
         {VERB_READ, "READ", on_read},
         {VERB_READ_RSP, "READ_RSP", NULL},
+        {VERB_TRUNCATE, "TRUNCATE", on_truncate},
+        {VERB_TRUNCATE_RSP, "TRUNCATE_RSP", NULL},
 };
 
 int verbs_new(const struct verbs_config *cfg, struct verbs **out, struct cerr *err)

@@ -50,6 +50,9 @@
  *   |                   |   after = nil | [token int, key bin, [ck bin...] | nil]   |
  *   |                   | flags: STORE_READ_REVERSE only; limit 0 = none           |
  *   | READ_RSP (13)     | kind 0/2: [0, result]; kind 1: [1, digest uint64]        |
+ *   | TRUNCATE (26)     | [table_id bin16, truncated_at int] (µs; store_table_     |
+ *   |  request          | truncate's time, the same on every replica)              |
+ *   | TRUNCATE_RSP (27) | [] — truncated (failure response when not)               |
  *
  * ---- READ RESULT (canonical: same data, same bytes) ----
  *
@@ -92,6 +95,8 @@ enum verbs_verb {
 	VERB_MUTATION_RSP = 11,
 	VERB_READ = 12,
 	VERB_READ_RSP = 13,
+	VERB_TRUNCATE = 26,
+	VERB_TRUNCATE_RSP = 27,
 };
 
 enum verbs_read_kind { VERBS_READ_DATA = 0, VERBS_READ_DIGEST = 1, VERBS_READ_RANGE = 2 };
@@ -205,6 +210,17 @@ int verbs_read_local(struct store *s, const struct verbs_read *rd, struct buf *o
                      struct cerr *err);
 /* Digest of an encoded READ RESULT. */
 uint64_t verbs_digest(const void *result, size_t len);
+
+/* TRUNCATE payload. */
+void verbs_put_truncate(struct buf *b, const uint8_t table_id[16], int64_t truncated_at);
+int verbs_truncate_decode(const uint8_t *p, size_t len, uint8_t table_id[16],
+                          int64_t *truncated_at);
+/*
+ * Truncate a table of a local store as a replica answers TRUNCATE:
+ * COL_ENOTFOUND when the table is unknown here, else store_table_truncate's result.
+ */
+int verbs_truncate_local(struct store *s, const uint8_t table_id[16], int64_t truncated_at,
+                         struct cerr *err);
 
 /* ---- decoded READ RESULTs (pointers into the encoded bytes, which must outlive them) ------- */
 

@@ -1,7 +1,7 @@
 /*
  * libFuzzer target: the replica and coordinator decoders of internode
- * payloads (coordinator/replication/verbs.h) — MUTATION, READ, the relayed ack and READ
- * RESULTs.  The first byte picks the decoder; the rest is the payload.
+ * payloads (coordinator/replication/verbs.h) — MUTATION, READ, the relayed ack, READ
+ * RESULTs and TRUNCATE.  The first byte picks the decoder; the rest is the payload.
  * Decoders must refuse garbage with COL_ECORRUPT and never read out of bounds.
  */
 #include "coordinator/replication/verbs.h"
@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	const uint8_t *p = data + 1;
 	size_t n = size - 1;
-	switch (data[0] % 4) {
+	switch (data[0] % 5) {
 	case 0: {
 		static struct verbs_mutation_msg mm;
 		(void)verbs_mutation_decode(p, n, &mm);
@@ -33,6 +33,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint32_t slot;
 		int st;
 		(void)verbs_decode_relay_ack(p, n, &id, &slot, &st);
+		break;
+	}
+	case 3: {
+		uint8_t id[16];
+		int64_t at;
+		(void)verbs_truncate_decode(p, n, id, &at);
 		break;
 	}
 	default: {

@@ -1211,9 +1211,24 @@ Test(storage, reopen_keeps_tables_and_data_truncate_drop)
 	cr_assert_eq(r.n, 1);
 	cr_expect_str_eq(r.r[0].text, "persisted");
 	struct cerr e = {0};
-	cr_assert_eq(store_table_truncate(t, &e), 0, "%s", e.msg);
+	cr_assert_eq(store_table_truncate(t, 5, &e), 0, "%s", e.msg);
+	cr_expect_eq(store_table_truncated_at(t), 5);
 	read_all(t, 1, NULL, 0, 0, NOW, &r);
 	cr_expect_eq(r.n, 0);
+	set_text(t, 1, 1, "before", 5, 0); /* written at the truncation time: skipped */
+	read_all(t, 1, NULL, 0, 0, NOW, &r);
+	cr_expect_eq(r.n, 0, "a write at or before the truncation time is not applied");
+	cr_expect_eq(raw_count(t), 0, "nothing stored for it");
+	/* an older truncation time changes nothing; the time survives a reopen */
+	cr_assert_eq(store_table_truncate(t, 3, &e), 0, "%s", e.msg);
+	cr_expect_eq(store_table_truncated_at(t), 5);
+	store_close(st);
+	open_store();
+	t = make_table(22, 1, false, 864000);
+	cr_expect_eq(store_table_truncated_at(t), 5, "truncation time persisted");
+	set_text(t, 1, 1, "before", 4, 0);
+	read_all(t, 1, NULL, 0, 0, NOW, &r);
+	cr_expect_eq(r.n, 0, "after a reopen, an older write is still skipped");
 	set_text(t, 1, 1, "after", 10, 0);
 	read_all(t, 1, NULL, 0, 0, NOW, &r);
 	cr_expect_eq(r.n, 1);
