@@ -487,6 +487,7 @@ int store_repair_apply(struct store_table *t, int64_t start, int64_t end, const 
 	size_t prev_len = 0;
 	uint64_t n = 0;
 	bool wrapped = false;
+	int64_t truncated_at = table_truncated_at(t);
 	int rc = 0;
 	while (bufreader_left(&r) && !rc) {
 		uint32_t kl = bufreader_u32be(&r);
@@ -511,7 +512,7 @@ int store_repair_apply(struct store_table *t, int64_t start, int64_t end, const 
 			rc = cerr_set(err, COL_ECORRUPT,
 			              "repair chunk for %s.%s: value %lu (%u bytes) is malformed",
 			              d->pub.keyspace, d->pub.name, (unsigned long)n, vl);
-		else
+		else if (cv.ts > truncated_at) /* else written before the table's TRUNCATE */
 			rocksdb_writebatch_merge_cf(wb, t->cf, (const char *)k, kl, (const char *)v,
 			                            vl);
 		prev = k;

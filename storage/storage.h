@@ -236,7 +236,7 @@ int store_table_drop(struct store_table *t, struct cerr *err);
  * valid) and keep `truncated_at` (µs, the coordinator's clock, the same on
  * every replica) as the table's truncation time, persisted (synced) before
  * the data goes: from then on nothing written at or before it is applied
- * (store_apply*, store_apply_raw skip such ops and values: a hint, a repair
+ * (store_apply*, store_apply_raw, store_repair_apply skip such ops and values: a hint, a repair
  * stream or a read repair cannot bring it back) or read.  A time older than
  * the one kept changes nothing but still empties the table.
  */
@@ -547,7 +547,8 @@ uint64_t store_repair_estimate_partitions(struct store_table *t, int64_t start, 
 int store_repair_chunk(struct store_table *t, int64_t start, int64_t end, const uint8_t *after,
                        size_t alen, int64_t now_s, size_t max_bytes, struct buf *out,
                        struct buf *last, bool *more, struct cerr *err);
-/* Validate and merge a chunk whose keys must lie in (start, end]. */
+/* Validate and merge a chunk whose keys must lie in (start, end]; pairs written at or
+ * before the table's truncation time are skipped (store_table_truncate). */
 int store_repair_apply(struct store_table *t, int64_t start, int64_t end, const uint8_t *chunk,
                        size_t len, uint64_t *pairs, struct cerr *err);
 
