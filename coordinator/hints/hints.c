@@ -94,6 +94,9 @@ int hints_value_decode(const uint8_t *v, size_t len, struct buf *out, struct cer
 			                "hint value holds %zu bytes, its header says %zu", n, raw);
 		buf_put(out, p, n);
 	} else {
+		if (raw <= HINTS_COMPRESS_MIN) /* never written compressed */
+			return cerr_set(err, COL_ECORRUPT,
+			                "hint value of %zu bytes claims to be compressed", raw);
 		if (buf_reserve(out, raw) != 0)
 			return cerr_set(err, COL_ENOMEM, "out of memory decoding a hint");
 		size_t got = ZSTD_decompress(out->data + out->len, raw, p, n);
@@ -108,7 +111,9 @@ int hints_value_decode(const uint8_t *v, size_t len, struct buf *out, struct cer
 	}
 	if (!buf_ok(out))
 		return cerr_set(err, COL_ENOMEM, "out of memory decoding a hint");
-	if (XXH3_64bits(out->data + at, raw) != sum) {
+	const uint8_t *got =
+	        raw ? out->data + at : (const uint8_t *)""; /* an empty buf may be NULL */
+	if (XXH3_64bits(got, raw) != sum) {
 		out->len = at;
 		return cerr_set(err, COL_ECORRUPT, "hint value fails its checksum");
 	}
