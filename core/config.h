@@ -86,6 +86,10 @@ struct config {
 	int64_t hints_flush_period_ms;
 	int64_t max_hints_size_per_host; /* bytes, 0 = unbounded */
 
+	int64_t repair_interval_ms;        /* background repair of primary ranges, 0 = off */
+	int64_t repair_request_timeout_ms; /* one repair message (tree, chunk) */
+	int64_t repair_throttle_bytes;     /* per second, streamed and hashed; 0 = unthrottled */
+
 	double phi_convict_threshold;
 	int64_t gossip_interval_ms;
 
@@ -99,7 +103,8 @@ struct config {
 	char *dc;
 	char *rack;
 
-	int io_threads; /* 0 = one per core; reserved: a node runs one loop (docs/ARCHITECTURE.md) */
+	int io_threads; /* 0 = one per core; reserved: a node runs one loop (docs/ARCHITECTURE.md)
+	                 */
 	enum log_level log_level;
 	int64_t native_transport_max_frame_size; /* bytes */
 	int native_transport_max_concurrent_connections;

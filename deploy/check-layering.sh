@@ -31,7 +31,8 @@ EXCEPTIONS=(
 #   node ─┬─ transport ── query ─┬─ cql
 #         ├─ admin ──────────────┤
 #         │                      ├─ replication ─┬─ schema
-#         └──────────────────────┴───────────────┴─ hints
+#         ├──────────────────────┴───────────────┴─ hints
+#         └─ repair ── schema, hints
 #
 # A file directly in coordinator/ is in room "-".  Every room that holds a file must be
 # named here (a new room fails the check until its line is added).
@@ -43,7 +44,8 @@ declare -A ROOMS=(
 	[query]="query cql replication schema hints"
 	[transport]="transport query cql replication schema hints"
 	[admin]="admin cql replication schema hints"
-	[node]="node transport admin query cql replication schema hints"
+	[repair]="repair schema hints"
+	[node]="node transport admin query cql replication schema hints repair"
 )
 
 violations=0

@@ -11,6 +11,7 @@
 #include "coordinator/replication/storage_proxy.h"
 #include "coordinator/replication/verbs.h"
 #include "coordinator/hints/hints.h"
+#include "coordinator/repair/repair.h"
 #include "core/array.h"
 #include "core/clock.h"
 #include "core/hex.h"
@@ -921,6 +922,9 @@ int node_new(const struct config *cfg, struct node **out, struct cerr *err)
 	rc = start_replication(n, err);
 	if (rc)
 		goto fail;
+	rc = node_start_repair(n, err);
+	if (rc)
+		goto fail;
 	rc = start_cql(n, err);
 	if (rc)
 		goto fail;
@@ -1006,6 +1010,8 @@ void node_free(struct node *n)
 	n->sync = NULL;
 	storage_proxy_free(n->sp);
 	n->sp = NULL;
+	repair_free(n->repair);
+	n->repair = NULL;
 	hints_free(n->hints);
 	n->hints = NULL;
 	verbs_free(n->verbs);

@@ -669,6 +669,11 @@ const struct admin_route node_admin_routes[] = {
         {"/v1/hints/pause", node_h_hints_pause, true},
         {"/v1/hints/resume", node_h_hints_resume, true},
         {"/v1/hints/truncate", node_h_hints_truncate, true},
+        {"/v1/repair", node_h_repair},
+        {"/v1/repair/start", node_h_repair_start, true},
+        {"/v1/repair/sessions", node_h_repair_sessions},
+        {"/v1/repair/cancel", node_h_repair_cancel, true},
+        {"/v1/repair/history", node_h_repair_history},
         {"/metrics", node_h_metrics},
         {"/health", h_health},
 };

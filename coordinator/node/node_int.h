@@ -29,6 +29,7 @@ struct storage_proxy;
 struct verbs;
 struct schema_sync;
 struct hints;
+struct repair;
 struct gossip_endpoint;
 
 #define NODE_ADDR_MAX 64
@@ -52,6 +53,7 @@ struct node {
 	struct verbs *verbs;      /* MUTATION / READ handlers (replica side) */
 	struct schema_sync *sync; /* schema push/pull/agreement (schema_sync.h) */
 	struct hints *hints;      /* hinted handoff (coordinator/hints/hints.h) */
+	struct repair *repair;    /* anti-entropy repair (coordinator/repair/repair.h) */
 	struct admin *admin;
 	uint8_t tokens_value[5 + 8 * IDENTITY_MAX_TOKENS]; /* our TOKENS app state */
 	size_t tokens_value_len;
@@ -131,6 +133,15 @@ int node_h_hints_truncate(void *ctx, const char *query, struct buf *out, const c
 void node_hints_metrics(struct buf *b, struct node *n);
 struct jw;
 void node_hints_info(struct node *n, struct jw *w);
+
+/* Anti-entropy repair (node_repair.c): start it; its admin routes and metrics. */
+int node_start_repair(struct node *n, struct cerr *err);
+int node_h_repair_start(void *ctx, const char *query, struct buf *out, const char **ctype);
+int node_h_repair(void *ctx, const char *query, struct buf *out, const char **ctype);
+int node_h_repair_sessions(void *ctx, const char *query, struct buf *out, const char **ctype);
+int node_h_repair_cancel(void *ctx, const char *query, struct buf *out, const char **ctype);
+int node_h_repair_history(void *ctx, const char *query, struct buf *out, const char **ctype);
+void node_repair_metrics(struct buf *b, struct node *n);
 
 /* The admin routes (node_admin.c) and their count. */
 extern const struct admin_route node_admin_routes[];

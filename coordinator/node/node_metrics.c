@@ -383,6 +383,7 @@ int node_h_metrics(void *ctx, const char *query, struct buf *out, const char **c
 	static void (*const parts[])(struct buf *, struct node *) = {
 	        m_node,  m_storage, m_ring,   m_schema,    m_proxy, m_coordinated,      m_replica,
 	        m_admin, m_net,     m_gossip, m_messaging, m_cql,   node_hints_metrics,
+	        node_repair_metrics,
 	};
 	*ctype = "text/plain; version=0.0.4; charset=utf-8";
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)

@@ -1,0 +1,290 @@
+/*
+ * history.c — what repair remembers in the store's system CF:
+ *
+ * | key                                              | value                                  |
+ * |--------------------------------------------------|----------------------------------------|
+ * | "repair/h/" finished_ms u64 seq u64              | msgpack [ks, table, start, end,        |
+ * |                                                  |  started_ms, finished_ms, leaves,      |
+ * |                                                  |  bytes, outcome]                       |
+ * | "repair/r/" table_id 16 start u64 end u64        | started_ms u64 of the last successful  |
+ * |                                                  |  repair of that range                  |
+ *
+ * History rows past REPAIR_HISTORY_MAX are deleted oldest first.  The
+ * last-repaired rows let the background scheduler resume where it stopped
+ * and tell the age of the oldest unrepaired range.
+ */
+#include "coordinator/repair/repair_int.h"
+
+#include "core/log.h"
+#include "core/msgpk.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define H_PREFIX           "repair/h/"
+#define R_PREFIX           "repair/r/"
+#define H_PLEN             9
+#define REPAIR_HISTORY_MAX 100000
+
+static void last_key(uint8_t k[H_PLEN + 32], const uint8_t id[16], int64_t start, int64_t end)
+{
+	memcpy(k, R_PREFIX, H_PLEN);
+	memcpy(k + H_PLEN, id, 16);
+	be64_store(k + H_PLEN + 16, (uint64_t)start);
+	be64_store(k + H_PLEN + 24, (uint64_t)end);
+}
+
+int64_t history_last_repaired(struct repair *r, const uint8_t table_id[16], int64_t start,
+                              int64_t end)
+{
+	uint8_t k[H_PLEN + 32];
+	last_key(k, table_id, start, end);
+	struct buf v;
+	buf_init(&v);
+	struct cerr e = {0};
+	int64_t at = 0;
+	if (store_kv_get(r->cfg.store, STORE_CF_SYSTEM, k, sizeof(k), &v, &e) == 0 && v.len == 8)
+		at = (int64_t)be64_load(v.data);
+	buf_release(&v);
+	return at;
+}
+
+static int count_row(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	(void)key, (void)klen, (void)val, (void)vlen;
+	(*(uint64_t *)ctx)++;
+	return 0;
+}
+
+static int delete_first(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	(void)val, (void)vlen;
+	struct repair *r = ctx;
+	struct cerr e = {0};
+	store_kv_delete(r->cfg.store, STORE_CF_SYSTEM, key, klen, &e);
+	return 1;
+}
+
+void history_record(struct repair *r, const struct rsession *s, const struct rtask *t,
+                    const char *outcome)
+{
+	struct cerr e = {0};
+	int64_t now = repair_now_ms();
+	if (strcmp(outcome, "ok") == 0) {
+		uint8_t k[H_PLEN + 32], v[8];
+		last_key(k, t->table_id, t->start, t->end);
+		be64_store(v, (uint64_t)s->task_started_ms);
+		if (store_kv_put(r->cfg.store, STORE_CF_SYSTEM, k, sizeof(k), v, 8, &e))
+			log_warn("repair", "recording the repair of %s.%s: %s", t->ks, t->table,
+			         e.msg);
+	}
+	uint8_t k[H_PLEN + 16];
+	memcpy(k, H_PREFIX, H_PLEN);
+	be64_store(k + H_PLEN, (uint64_t)now);
+	be64_store(k + H_PLEN + 8, r->history_seq++);
+	struct buf b;
+	buf_init(&b);
+	msgpk_put_array(&b, 9);
+	msgpk_put_cstr(&b, t->ks);
+	msgpk_put_cstr(&b, t->table);
+	msgpk_put_int(&b, t->start);
+	msgpk_put_int(&b, t->end);
+	msgpk_put_int(&b, s->task_started_ms);
+	msgpk_put_int(&b, now);
+	msgpk_put_uint(&b, s->task_leaves);
+	msgpk_put_uint(&b, s->task_bytes);
+	msgpk_put_cstr(&b, outcome);
+	if (buf_ok(&b) &&
+	    store_kv_put(r->cfg.store, STORE_CF_SYSTEM, k, sizeof(k), b.data, b.len, &e) == 0) {
+		if (++r->history_rows > REPAIR_HISTORY_MAX) {
+			store_kv_scan(r->cfg.store, STORE_CF_SYSTEM, H_PREFIX, H_PLEN, delete_first,
+			              r, &e);
+			r->history_rows--;
+		}
+	} else {
+		log_warn("repair", "recording history of %s.%s: %s", t->ks, t->table,
+		         buf_ok(&b) ? e.msg : "out of memory");
+	}
+	buf_release(&b);
+}
+
+void history_init(struct repair *r)
+{
+	struct cerr e = {0};
+	r->history_rows = 0;
+	store_kv_scan(r->cfg.store, STORE_CF_SYSTEM, H_PREFIX, H_PLEN, count_row, &r->history_rows,
+	              &e);
+}
+
+static int decode_row(const uint8_t *p, size_t len, struct repair_history_row *row)
+{
+	struct bufreader rd;
+	bufreader_init(&rd, p, len);
+	const uint8_t *s;
+	uint32_t sl;
+	memset(row, 0, sizeof(*row));
+	if (msgpk_expect_array(&rd, 9) || msgpk_read_str(&rd, &s, &sl))
+		return COL_ECORRUPT;
+	snprintf(row->keyspace, sizeof(row->keyspace), "%.*s", (int)sl, s);
+	if (msgpk_read_str(&rd, &s, &sl))
+		return COL_ECORRUPT;
+	snprintf(row->table, sizeof(row->table), "%.*s", (int)sl, s);
+	if (msgpk_read_int(&rd, &row->start) || msgpk_read_int(&rd, &row->end) ||
+	    msgpk_read_int(&rd, &row->started_ms) || msgpk_read_int(&rd, &row->finished_ms) ||
+	    msgpk_read_uint(&rd, &row->leaves_differing) || msgpk_read_uint(&rd, &row->bytes) ||
+	    msgpk_read_str(&rd, &s, &sl))
+		return COL_ECORRUPT;
+	snprintf(row->outcome, sizeof(row->outcome), "%.*s", (int)sl, s);
+	return 0;
+}
+
+struct scan_ctx {
+	repair_history_fn fn;
+	void *ctx;
+};
+
+static int scan_row(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	(void)key, (void)klen;
+	struct scan_ctx *sc = ctx;
+	struct repair_history_row row;
+	if (decode_row(val, vlen, &row))
+		return 0; /* a row we cannot read is skipped, not fatal */
+	return sc->fn(sc->ctx, &row);
+}
+
+int repair_history_scan(struct store *s, repair_history_fn fn, void *ctx, struct cerr *err)
+{
+	struct scan_ctx sc = {fn, ctx};
+	int rc = store_kv_scan(s, STORE_CF_SYSTEM, H_PREFIX, H_PLEN, scan_row, &sc, err);
+	return rc > 0 ? 0 : rc;
+}
+
+/* ---- JSON -------------------------------------------------------------------------------------
+ */
+
+static void range_json(struct jw *w, int64_t start, int64_t end)
+{
+	char b[64];
+	snprintf(b, sizeof(b), "(%ld,%ld]", (long)start, (long)end);
+	jw_key(w, "range");
+	jw_str(w, b);
+}
+
+static int row_json(void *ctx, const struct repair_history_row *row)
+{
+	struct jw *w = ctx;
+	jw_obj(w);
+	jw_key(w, "keyspace");
+	jw_str(w, row->keyspace);
+	jw_key(w, "table");
+	jw_str(w, row->table);
+	range_json(w, row->start, row->end);
+	jw_key(w, "started_ms");
+	jw_int(w, row->started_ms);
+	jw_key(w, "finished_ms");
+	jw_int(w, row->finished_ms);
+	jw_key(w, "leaves_differing");
+	jw_uint(w, row->leaves_differing);
+	jw_key(w, "bytes");
+	jw_uint(w, row->bytes);
+	jw_key(w, "outcome");
+	jw_str(w, row->outcome);
+	jw_obj_end(w);
+	return 0;
+}
+
+struct last_ctx {
+	struct repair_history_row *rows;
+	size_t n, cap, next;
+};
+
+/* Keeps the last `cap` rows in a ring buffer. */
+static int keep_last(void *ctx, const struct repair_history_row *row)
+{
+	struct last_ctx *lc = ctx;
+	lc->rows[lc->next] = *row;
+	lc->next = (lc->next + 1) % lc->cap;
+	if (lc->n < lc->cap)
+		lc->n++;
+	return 0;
+}
+
+int repair_history_json(struct repair *r, size_t limit, struct jw *w, struct cerr *err)
+{
+	if (limit == 0 || limit > 10000)
+		limit = 10000;
+	struct last_ctx lc = {.cap = limit};
+	lc.rows = calloc(limit, sizeof(*lc.rows));
+	if (!lc.rows)
+		return cerr_set(err, COL_ENOMEM, "repair history: out of memory");
+	int rc = repair_history_scan(r->cfg.store, keep_last, &lc, err);
+	jw_arr(w);
+	for (size_t i = 0; i < lc.n; i++) /* newest first */
+		row_json(w, &lc.rows[(lc.next + lc.cap - 1 - i) % lc.cap]);
+	jw_arr_end(w);
+	free(lc.rows);
+	return rc;
+}
+
+void session_json(const struct rsession *s, struct jw *w)
+{
+	static const char *const states[] = {"running", "done", "cancelled"};
+	jw_obj(w);
+	jw_key(w, "id");
+	jw_uint(w, s->id);
+	jw_key(w, "state");
+	jw_str(w, states[s->state]);
+	jw_key(w, "keyspace");
+	if (s->opt.keyspace)
+		jw_str(w, s->opt.keyspace);
+	else
+		jw_null(w);
+	jw_key(w, "preview");
+	jw_bool(w, s->opt.preview);
+	jw_key(w, "background");
+	jw_bool(w, s->opt.background);
+	jw_key(w, "ranges_total");
+	jw_uint(w, s->n_tasks);
+	jw_key(w, "ranges_done");
+	jw_uint(w, s->done);
+	jw_key(w, "ranges_failed");
+	jw_uint(w, s->failed);
+	jw_key(w, "leaves_compared");
+	jw_uint(w, s->leaves_total);
+	jw_key(w, "leaves_differing");
+	jw_uint(w, s->leaves_differing);
+	jw_key(w, "bytes_streamed");
+	jw_uint(w, s->bytes);
+	jw_key(w, "pairs_streamed");
+	jw_uint(w, s->pairs);
+	jw_key(w, "started_ms");
+	jw_int(w, s->started_ms);
+	jw_key(w, "elapsed_ms");
+	jw_int(w, (s->state == RS_RUNNING ? repair_now_ms() : s->finished_ms) - s->started_ms);
+	if (s->state == RS_RUNNING && s->cur < s->n_tasks) {
+		const struct rtask *t = &s->tasks[s->cur];
+		jw_key(w, "current");
+		jw_obj(w);
+		jw_key(w, "table");
+		char b[130];
+		snprintf(b, sizeof(b), "%s.%s", t->ks, t->table);
+		jw_str(w, b);
+		range_json(w, t->start, t->end);
+		jw_obj_end(w);
+	}
+	jw_key(w, "failures");
+	jw_arr(w);
+	for (size_t i = 0; i < s->n_fails; i++) {
+		jw_obj(w);
+		jw_key(w, "table");
+		jw_str(w, s->fails[i].table);
+		range_json(w, s->fails[i].start, s->fails[i].end);
+		jw_key(w, "reason");
+		jw_str(w, s->fails[i].reason);
+		jw_obj_end(w);
+	}
+	jw_arr_end(w);
+	jw_obj_end(w);
+}

@@ -1,0 +1,188 @@
+/*
+ * scheduler.c — continuous background repair.  Every tick (a tenth of
+ * repair_interval, 1 s to 60 s) with no session running, the scheduler plans
+ * this node's primary ranges of every table and starts a background session
+ * over those due: never repaired, last repaired longer than 0.9 x
+ * repair_interval ago, or overlapping a range hinted handoff recorded as
+ * missed (those go first).  Each node repairs only its primary ranges, so
+ * the cluster repairs every range once per interval without two nodes
+ * repairing the same one.  The last-repaired rows are in the store, so a
+ * restarted node resumes with the ranges it had not reached.  Sessions run
+ * one at a time and are throttled like any other (repair_throttle).
+ *
+ * The tick also measures, per table, the age of its oldest unrepaired range
+ * (metric) and warns once per table when it passes gc_grace_seconds.
+ */
+#include "coordinator/repair/repair_int.h"
+
+#include "coordinator/hints/hints.h"
+#include "coordinator/schema/schema.h"
+#include "core/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_HINT_RANGES 1024
+
+struct hrange {
+	uint8_t host[16];
+	int64_t start, end;
+};
+
+struct tick {
+	struct hrange h[MAX_HINT_RANGES];
+	size_t n_h;
+	const struct schema_snap *snap;
+	int64_t now_ms;
+};
+
+static int collect_hint(void *ctx, const struct hints_range *hr)
+{
+	struct tick *t = ctx;
+	if (t->n_h < MAX_HINT_RANGES) {
+		memcpy(t->h[t->n_h].host, hr->host_id, 16);
+		t->h[t->n_h].start = hr->start;
+		t->h[t->n_h].end = hr->end;
+		t->n_h++;
+	}
+	return 0;
+}
+
+static bool overlaps(int64_t a, int64_t b, int64_t c, int64_t d)
+{
+	/* two ranges (a, b] and (c, d] overlap when either holds the other's end
+	 * or they are the same whole ring */
+	return merkle_range_contains(a, b, d) || merkle_range_contains(c, d, b);
+}
+
+static struct repair_table_age *age_slot(struct repair *r, const struct rtask *k)
+{
+	for (size_t i = 0; i < r->n_ages; i++)
+		if (memcmp(r->ages[i].id, k->table_id, 16) == 0)
+			return &r->ages[i];
+	if (r->n_ages == REPAIR_MAX_TABLE_AGES)
+		return NULL;
+	struct repair_table_age *a = &r->ages[r->n_ages++];
+	memset(a, 0, sizeof(*a));
+	memcpy(a->id, k->table_id, 16);
+	snprintf(a->ks, sizeof(a->ks), "%s", k->ks);
+	snprintf(a->table, sizeof(a->table), "%s", k->table);
+	return a;
+}
+
+/* Priority of a planned task: 0 not due, 1 due, 2 due and hinted. */
+static int task_priority(struct repair *r, struct rsession *s, struct rtask *k)
+{
+	(void)s;
+	struct tick *t = r->tick;
+	int64_t last = history_last_repaired(r, k->table_id, k->start, k->end);
+	const struct schema_table *st = schema_snap_table(t->snap, k->ks, k->table);
+	int64_t since = last ? last : (st ? st->timestamp / 1000 : t->now_ms);
+	struct repair_table_age *a = age_slot(r, k);
+	if (a) {
+		int64_t age = t->now_ms - since;
+		if (age > a->oldest_ms)
+			a->oldest_ms = age;
+		a->gc_grace_s = st ? st->gc_grace_seconds : 0;
+	}
+	for (size_t i = 0; i < t->n_h; i++)
+		if (overlaps(k->start, k->end, t->h[i].start, t->h[i].end))
+			return 2;
+	if (!last || t->now_ms - last >= r->cfg.interval_ms * 9 / 10)
+		return 1;
+	return 0;
+}
+
+static void warn_past_gc(struct repair *r)
+{
+	for (size_t i = 0; i < r->n_ages; i++) {
+		struct repair_table_age *a = &r->ages[i];
+		bool past = a->oldest_ms > (int64_t)a->gc_grace_s * 1000;
+		if (past && !a->warned)
+			log_warn("repair",
+			         "table %s.%s has a range not repaired for %ld s, over its "
+			         "gc_grace_seconds (%d): its tombstones past gc_grace are kept "
+			         "until it is",
+			         a->ks, a->table, (long)(a->oldest_ms / 1000), a->gc_grace_s);
+		a->warned = past;
+	}
+}
+
+static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop, (void)revents;
+	struct repair *r = w->data;
+	if (r->running)
+		return;
+	struct tick *t = calloc(1, sizeof(*t));
+	if (!t)
+		return;
+	struct cerr err = {0};
+	hints_ranges(r->cfg.store, collect_hint, t, &err);
+	t->snap = schema_current_ref(r->cfg.schema);
+	t->now_ms = repair_now_ms();
+	r->tick = t;
+	for (size_t i = 0; i < r->n_ages; i++)
+		r->ages[i].oldest_ms = 0;
+	struct repair_options o = {.primary_only = true, .background = true};
+	uint64_t id;
+	int rc = repair_start_session(r, &o, task_priority, &id, &err);
+	r->tick = NULL;
+	warn_past_gc(r);
+	if (rc == 0) {
+		r->sched_hinted = t->n_h > 0;
+		r->sched_hints = t->n_h;
+	} else if (rc < 0 && rc != COL_EUNAVAILABLE) {
+		log_warn("repair", "background repair not started: %s", err.msg);
+	}
+	schema_snap_unref(r->cfg.schema, t->snap);
+	free(t);
+}
+
+/* The background session that started with hint ranges finished clean: they are repaired. */
+void scheduler_hints_repaired(struct repair *r)
+{
+	struct tick *t = calloc(1, sizeof(*t));
+	struct cerr err = {0};
+	if (!t)
+		return;
+	hints_ranges(r->cfg.store, collect_hint, t, &err);
+	for (size_t i = 0; i < t->n_h; i++)
+		hints_range_clear(r->cfg.store, t->h[i].host, t->h[i].start, t->h[i].end, &err);
+	r->sched_hinted = false;
+	free(t);
+}
+
+void scheduler_start(struct repair *r)
+{
+	if (r->cfg.interval_ms <= 0 || !r->cfg.schema)
+		return;
+	double every = (double)r->cfg.interval_ms / 10000.;
+	every = every < 1. ? 1. : every > 60. ? 60. : every;
+	ev_timer_init(&r->sched, on_tick, every, every);
+	r->sched.data = r;
+	ev_timer_start(r->cfg.loop, &r->sched);
+}
+
+void scheduler_stop(struct repair *r)
+{
+	ev_timer_stop(r->cfg.loop, &r->sched);
+}
+
+void scheduler_metrics(struct repair *r, struct buf *b)
+{
+	buf_printf(b, "# TYPE colonnade_repair_oldest_unrepaired_seconds gauge\n");
+	for (size_t i = 0; i < r->n_ages; i++)
+		buf_printf(b,
+		           "colonnade_repair_oldest_unrepaired_seconds{keyspace=\"%s\",table=\"%"
+		           "s\"} %ld\n",
+		           r->ages[i].ks, r->ages[i].table, (long)(r->ages[i].oldest_ms / 1000));
+	size_t past = 0;
+	for (size_t i = 0; i < r->n_ages; i++)
+		past += r->ages[i].warned;
+	buf_printf(b,
+	           "# TYPE colonnade_repair_tables_past_gc_grace gauge\n"
+	           "colonnade_repair_tables_past_gc_grace %zu\n",
+	           past);
+}
