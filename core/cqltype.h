@@ -202,6 +202,12 @@ void cqltype_format(const struct cqltype *t, const void *bytes, size_t len, stru
 bool cqltype_put_nonfinite(struct buf *out, double v);
 
 /*
+ * True if word[0..len) is one of Cassandra's reserved keywords (any case),
+ * which cannot be an unquoted identifier ("select", "from", "table", ...).
+ */
+bool cql_is_reserved(const char *word, size_t len);
+
+/*
  * Append a CQL name (keyspace, table, column): bare when it reads back as the
  * same identifier — [a-z][a-z0-9_]* and not a word `keyword` says a reader
  * takes as a keyword (NULL: none) — else double-quoted with '"' doubled.

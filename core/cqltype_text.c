@@ -430,3 +430,44 @@ void cql_quote_string(struct buf *out, const void *s, size_t len)
 	buf_put(out, p + run, len - run);
 	buf_put_u8(out, '\'');
 }
+
+/*
+ * Cassandra's reserved keywords (Cassandra 4 documentation, "Appendix A: CQL
+ * keywords", reserved = yes).  Sorted for bsearch.  The others (key, ttl,
+ * writetime, count, type, ...) remain usable as column names.
+ */
+static const char *const reserved[] = {
+        "add",    "allow",       "alter",  "and",          "apply",    "asc",      "authorize",
+        "batch",  "begin",       "by",     "columnfamily", "create",   "default",  "delete",
+        "desc",   "describe",    "drop",   "entries",      "execute",  "from",     "full",
+        "grant",  "if",          "in",     "index",        "infinity", "insert",   "into",
+        "is",     "keyspace",    "limit",  "materialized", "mbean",    "mbeans",   "modify",
+        "nan",    "norecursive", "not",    "null",         "of",       "on",       "or",
+        "order",  "primary",     "rename", "replace",      "revoke",   "schema",   "select",
+        "set",    "table",       "to",     "token",        "truncate", "unlogged", "unset",
+        "update", "use",         "using",  "view",         "where",    "with",
+};
+
+bool cql_is_reserved(const char *word, size_t len)
+{
+	char low[16];
+	if (len == 0 || len >= sizeof(low))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = word[i];
+		low[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+	}
+	low[len] = '\0';
+	size_t lo = 0, hi = sizeof(reserved) / sizeof(reserved[0]);
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(low, reserved[mid]);
+		if (c == 0)
+			return true;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return false;
+}

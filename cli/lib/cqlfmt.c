@@ -520,25 +520,13 @@ void cqlfmt_columnize(struct buf *out, const char *const *items, size_t n, size_
 /* ---- CQL quoting ------------------------------------------------------------------------------
  */
 
-/* The python driver's cql_keywords_reserved (cassandra/metadata.py). */
-static const char *const reserved[] = {
-        "add",         "allow",  "alter",        "and",          "apply",    "asc",    "authorize",
-        "batch",       "begin",  "by",           "columnfamily", "create",   "delete", "desc",
-        "describe",    "drop",   "entries",      "execute",      "from",     "full",   "grant",
-        "if",          "in",     "index",        "infinity",     "insert",   "into",   "is",
-        "keyspace",    "limit",  "materialized", "mbean",        "mbeans",   "modify", "nan",
-        "norecursive", "not",    "null",         "of",           "on",       "or",     "order",
-        "primary",     "rename", "replace",      "revoke",       "schema",   "select", "set",
-        "table",       "to",     "token",        "truncate",     "unlogged", "unset",  "update",
-        "use",         "using",  "view",         "where",        "with",
-};
-
+/*
+ * The python driver's cql_keywords_reserved (cassandra/metadata.py), which
+ * cqlsh quotes names by: Cassandra's reserved keywords less DEFAULT.
+ */
 bool cqlfmt_is_reserved(const char *word)
 {
-	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
-		if (strcasecmp(word, reserved[i]) == 0)
-			return true;
-	return false;
+	return strcasecmp(word, "default") != 0 && cql_is_reserved(word, strlen(word));
 }
 
 void cqlfmt_quote_name(struct buf *out, const char *name)

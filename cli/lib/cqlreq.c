@@ -48,13 +48,23 @@ void cqlreq_startup(struct buf *b, int16_t stream, const char *cql_version)
 	cql_frame_end(b, f);
 }
 
+/* QUERY (head: the CQL text) or EXECUTE (head: the prepared id), then the parameters. */
+static void params_request(struct buf *b, int16_t stream, uint8_t op, const void *head,
+                           size_t len, const struct cql_qparams *p)
+{
+	size_t f = cql_frame_begin(b, CQLPROTO_VERSION, 0, stream, op);
+	if (op == CQL_OP_QUERY)
+		cql_put_long_string(b, head, len);
+	else
+		cql_put_short_bytes(b, head, (uint16_t)len);
+	put_qparams(b, p);
+	cql_frame_end(b, f);
+}
+
 void cqlreq_query(struct buf *b, int16_t stream, const char *cql, size_t len,
                   const struct cql_qparams *p)
 {
-	size_t f = cql_frame_begin(b, CQLPROTO_VERSION, 0, stream, CQL_OP_QUERY);
-	cql_put_long_string(b, cql, len);
-	put_qparams(b, p);
-	cql_frame_end(b, f);
+	params_request(b, stream, CQL_OP_QUERY, cql, len, p);
 }
 
 void cqlreq_prepare(struct buf *b, int16_t stream, const char *cql, size_t len)
@@ -67,10 +77,7 @@ void cqlreq_prepare(struct buf *b, int16_t stream, const char *cql, size_t len)
 void cqlreq_execute(struct buf *b, int16_t stream, const uint8_t *id, uint16_t id_len,
                     const struct cql_qparams *p)
 {
-	size_t f = cql_frame_begin(b, CQLPROTO_VERSION, 0, stream, CQL_OP_EXECUTE);
-	cql_put_short_bytes(b, id, id_len);
-	put_qparams(b, p);
-	cql_frame_end(b, f);
+	params_request(b, stream, CQL_OP_EXECUTE, id, id_len, p);
 }
 
 void cqlreq_batch(struct buf *b, int16_t stream, uint8_t type, const struct cql_batch_item *items,

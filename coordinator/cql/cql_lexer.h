@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "coordinator/cql/cql_ast.h"
+#include "core/cqltype.h"
 #include "core/err.h"
 
 enum cql_tok_kind {
@@ -102,8 +103,6 @@ size_t cql_token_qident(const struct cql_token *tok, char *out);
 /* Case-insensitive compare of a WORD token with an upper-case keyword. */
 bool cql_token_is_word(const struct cql_token *tok, const char *upper_keyword);
 
-/* True if `lower` (a folded identifier) is a reserved keyword of CQL, which
- * cannot be used as an unquoted identifier ("select", "from", "table", ...). */
-bool cql_is_reserved(const char *word, size_t len);
+/* cql_is_reserved() (core/cqltype.h): the words that cannot be unquoted identifiers. */
 
 #endif

@@ -3,6 +3,7 @@
  * EXPAND layout, colours, error lines, columnize, quoting.
  */
 #include "cli/lib/cqlfmt.h"
+#include "core/cqltype.h"
 
 #include <criterion/criterion.h>
 #include <string.h>
@@ -256,6 +257,22 @@ Test(fmt, quoting_names_and_strings)
 	cqlfmt_quote_string(&b, "it's", 4);
 	buf_put_u8(&b, 0);
 	cr_assert_str_eq((char *)b.data, "orders \"Orders\" \"select\" \"a\"\"b\" 'it''s'");
+	buf_release(&b);
+}
+
+Test(fmt, driver_reserved_words_are_cassandras_less_default)
+{
+	/* cqlsh leaves DEFAULT bare (the python driver's list lacks it); the server reserves it */
+	cr_expect(!cqlfmt_is_reserved("default"));
+	cr_expect(cql_is_reserved("DEFAULT", 7));
+	cr_expect(cqlfmt_is_reserved("Select"));
+	cr_expect(cqlfmt_is_reserved("mbeans"));
+	cr_expect(!cqlfmt_is_reserved("key"));
+	struct buf b;
+	buf_init(&b);
+	cqlfmt_quote_name(&b, "default");
+	buf_put_u8(&b, 0);
+	cr_expect_str_eq((char *)b.data, "default");
 	buf_release(&b);
 }
 
