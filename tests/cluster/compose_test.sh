@@ -13,6 +13,7 @@
 #
 # Where no engine can run here (no root, no kernel support, no package) it
 # prints one line saying why and exits 77, which ctest reports as SKIPPED.
+# Runs one at a time per machine (flock on /tmp/colonnade-compose-test.lock).
 #
 # Env: COLONNADE_TEST_NET (addresses the published CQL ports bind to, and the
 # compose subnet), COLONNADE_SRC, COLONNADE_BIN (…/cli/colonnade of the build
@@ -69,6 +70,7 @@ cleanup() {
       rc=1
     fi
   fi
+  $SUDO nft delete table bridge "colonnade_compose_cut_${OCT}" 2>/dev/null
   stop_own_dockerd
   $SUDO rm -rf "$TMP" 2>/dev/null
   exit $rc
@@ -145,6 +147,13 @@ stop_own_dockerd() {
   OWN_DOCKERD=""
 }
 
+# One compose test per machine at a time: two engines would share the host's
+# nftables tables and ip_forward, and each would undo the other's on exit.
+exec 9>/tmp/colonnade-compose-test.lock
+if ! flock -w 900 9; then
+  log "FAIL: another compose test held /tmp/colonnade-compose-test.lock for 15 minutes"
+  exit 1
+fi
 install_docker
 start_engine
 "$SRC/deploy/docker/build-offline-image.sh" -b "$BUILD" -t "$IMAGE" || exit 1
@@ -161,6 +170,6 @@ networks:
 EOF
 export COLONNADE_IMAGE="$IMAGE" DC1_CQL="$NET.250:9042" DC2_CQL="$NET.251:9042"
 export COMPOSE_PROJECT="$PROJECT" COMPOSE_FILES="$SRC/deploy/docker-compose.yml:$TMP/override.yml"
-export DOCKER_BIN=$DOCKER COMPOSE_BIN=$COMPOSE
+export DOCKER_BIN=$DOCKER COMPOSE_BIN=$COMPOSE CUT_TABLE="colonnade_compose_cut_${OCT}" NFT_CMD="$SUDO nft"
 /usr/bin/python3 -c 'import cassandra' 2>/dev/null || { log "FAIL: python3-cassandra is not installed (deploy/install-deps.sh)"; exit 1; }
 /usr/bin/python3 "$HERE/py/compose_test.py"

@@ -32,6 +32,7 @@ NODES = ["dc1-n1", "dc1-n2", "dc1-n3", "dc2-n1", "dc2-n2", "dc2-n3"]
 DC = {n: n[:3] for n in NODES}
 NETWORK = PROJECT + "_colonnade"
 PLACEHOLDER = PROJECT + "_placeholder"
+CUT_TABLE = os.environ.get("CUT_TABLE", "colonnade_compose_cut")
 LQ, EQ, ALL = ConsistencyLevel.LOCAL_QUORUM, ConsistencyLevel.EACH_QUORUM, ConsistencyLevel.ALL
 T0 = time.time()
 failures = []
@@ -279,18 +280,19 @@ def step_stop_dc2(ids, w, s1):
     return keys
 
 
-def step_hints_then_all(what, missed, w, s1):
-    """The writes dc2 missed reach every dc2 replica's own store, then ALL reads see all."""
+def step_hints_then_all(what, missed, w, s1, dc="dc2"):
+    """The writes `dc` missed reach every one of its replicas' own stores, then ALL reads see all."""
     t = time.time()
     left = {}
+    stores = [n for n in NODES if DC[n] == dc]
 
     def delivered():
-        for n in NODES[3:]:
+        for n in stores:
             left[n] = stored_missing(n, missed, w.acked)
         return not any(left.values())
-    ok = wait_until(delivered, 60, "the missed writes in every dc2 store")
-    check(ok, "%s: the %d writes dc2 missed arrive in every dc2 replica's store within 60 s "
-          "(hints; still missing: %s)" % (what, len(missed),
+    ok = wait_until(delivered, 60, "the missed writes in every %s store" % dc)
+    check(ok, "%s: the %d writes %s missed arrive in every %s replica's store within 60 s "
+          "(hints; still missing: %s)" % (what, len(missed), dc, dc,
                                            {n: len(v) for n, v in left.items()}))
     if ok:
         figures.setdefault("hints_delivered_s", []).append(round(time.time() - t, 1))
@@ -335,6 +337,73 @@ def step_partition(ids, w, s1):
         run([DOCKER, "network", "connect", "--ip", ips[n], "--alias", n, NETWORK, container(n)])
     check(wait_until(lambda: everyone_sees(NODES, ids), 60, "six UN after the partition"),
           "partition healed: 6 UN in every view")
+    return written
+
+
+NFT = os.environ.get("NFT_CMD", "nft").split()
+
+
+def nft(script):
+    subprocess.run(NFT + ["-f", "-"], input=script, text=True, check=True,
+                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def step_dc_cut(ids, w):
+    """The link between the DCs cut (each DC whole inside): both serve LOCAL_QUORUM throughout."""
+    ips = {n: ip_of(n) for n in NODES}
+    d1 = ", ".join(ips[n] for n in NODES[:3])
+    d2 = ", ".join(ips[n] for n in NODES[3:])
+    c1, s1 = session("dc1")
+    c2, s2 = session("dc2")
+    say("cut dc1 <-> dc2 for 30 s (nftables on the compose bridge; each DC stays whole)")
+    nft("table bridge %s {\n chain cut {\n  type filter hook forward priority 0; policy accept;\n"
+        "  ip saddr { %s } ip daddr { %s } counter drop\n"
+        "  ip saddr { %s } ip daddr { %s } counter drop\n }\n}\n" % (CUT_TABLE, d1, d2, d2, d1))
+    written = {"dc1": [], "dc2": []}
+    errs = {"dc1": [], "dc2": []}
+    try:
+        stmts = {}
+        for dc, s in (("dc1", s1), ("dc2", s2)):
+            ins = s.prepare("INSERT INTO ks.kv (k, v, dc) VALUES (?, ?, ?)")
+            ins.consistency_level = LQ
+            sel = s.prepare("SELECT v FROM ks.kv WHERE k = ?")
+            sel.consistency_level = LQ
+            stmts[dc] = (s, ins, sel)
+        end = time.time() + 30
+        while time.time() < end:
+            for dc in ("dc1", "dc2"):
+                s, ins, sel = stmts[dc]
+                k = w.next_key
+                w.next_key += 1
+                try:
+                    s.execute(ins, (k, k * 7 + 1, dc))
+                    w.acked[k] = k * 7 + 1
+                    written[dc].append(k)
+                    row = s.execute(sel, (k,)).one()
+                    if row is None or row.v != k * 7 + 1:
+                        errs[dc].append("%d read back %s" % (k, row))
+                except Exception as e:
+                    errs[dc].append("%d: %s" % (k, e))
+            time.sleep(0.05)
+        for dc in ("dc1", "dc2"):
+            check(not errs[dc], "DCs cut apart: %s served LOCAL_QUORUM writes and reads "
+                  "throughout (%d ok, %d failed%s)" % (dc, len(written[dc]) - len(errs[dc]),
+                                                      len(errs[dc]),
+                                                      ": " + errs[dc][0] if errs[dc] else ""))
+        def cut_seen():
+            v1, v2 = view("dc1-n1"), view("dc2-n1")
+            return (all(not v1[ids[m][0]][1] for m in NODES[3:]) and
+                    all(not v2[ids[m][0]][1] for m in NODES[:3]))
+        check(wait_until(cut_seen, 30, "each DC to see the other down"),
+              "the cut was real: dc1 sees dc2 down and dc2 sees dc1 down")
+    finally:
+        subprocess.run(NFT + ["delete", "table", "bridge", CUT_TABLE],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        c1.shutdown()
+        c2.shutdown()
+    say("the link between the DCs is back")
+    check(wait_until(lambda: everyone_sees(NODES, ids), 60, "six UN after the cut"),
+          "cut healed: 6 UN in every view")
     return written
 
 
@@ -409,6 +478,11 @@ def main():
     step_hints_then_all("dc2 stopped and started", missed, w, s1)
     missed = step_partition(ids, w, s1)
     step_hints_then_all("after the partition", missed, w, s1)
+    c1.shutdown()
+    written = step_dc_cut(ids, w)
+    c1, s1 = session("dc1")
+    step_hints_then_all("after the cut (dc1's writes)", written["dc1"], w, s1, "dc2")
+    step_hints_then_all("after the cut (dc2's writes)", written["dc2"], w, s1, "dc1")
     c1.shutdown()
     step_recreate(ids, w)
     step_down()
