@@ -19,7 +19,10 @@
  *  - two DCs: a dc2 node down during LOCAL_QUORUM writes in dc1 gets them all
  *    back; the dc2 forwarder stored the hints, the dc1 coordinator none;
  *  - throttle: hinted_handoff_throttle 1024 KiB/s, two nodes replaying to a
- *    third: the rate its metrics show stays within 10 % of 1024 KiB/s.
+ *    third: the rate its metrics show stays within 10 % of 1024 KiB/s; then
+ *    pausehandoff holds the replay, listpendinghints lists the target,
+ *    truncatehints empties one node (counted), resumehandoff drains the other,
+ *    info shows no pending hint.
  */
 #include "tests/cluster/harness/cluster_test.h"
 
@@ -638,5 +641,37 @@ Test(hints, throttle_holds_the_replay_rate)
 	fprintf(stderr, "hints: replay at the receiver %.0f KiB/s (throttle 1024)\n", rate);
 	CL_EXPECT(rate > 1024 * 0.9 && rate < 1024 * 1.1, "replay %.0f KiB/s, want 1024 +- 10 %%",
 	          rate);
-	CL_EXPECT(pending(1) > 0 || pending(2) > 0, "still replaying after the measure");
+	CL_EXPECT(pending(1) > 0 && pending(2) > 0, "still replaying after the measure");
+
+	/* the operator's switches on a replay in progress */
+	char out[4096];
+	for (int k = 1; k <= 2; k++) {
+		const char *pause[] = {"pausehandoff", "-h", c->nodes[k].addr, NULL};
+		run_cli(pause, out, sizeof(out));
+	}
+	sleep(1); /* answers in flight come back */
+	int64_t p1 = pending(1), p2 = pending(2);
+	sleep(2);
+	CL_EXPECT(pending(1) == p1 && pending(2) == p2, "paused: %lld/%lld then %lld/%lld",
+	          (long long)p1, (long long)p2, (long long)pending(1), (long long)pending(2));
+	const char *st[] = {"statushandoff", "-h", c->nodes[1].addr, NULL};
+	run_cli(st, out, sizeof(out));
+	CL_EXPECT(strstr(out, "Hint delivery is paused"), "%s", out);
+	const char *list[] = {"listpendinghints", "-h", c->nodes[1].addr, NULL};
+	run_cli(list, out, sizeof(out));
+	CL_EXPECT(strstr(out, c->nodes[3].addr) && strstr(out, "Total hints"), "%s", out);
+	const char *trunc[] = {"truncatehints", "-h", c->nodes[1].addr, c->nodes[3].addr, NULL};
+	run_cli(trunc, out, sizeof(out));
+	CL_EXPECT(pending(1) == 0, "truncated: %lld left", (long long)pending(1));
+	char series[128];
+	snprintf(series, sizeof(series), "colonnade_hints_dropped_total{reason=\"truncated\"}");
+	CL_EXPECT(metric(1, series) == (double)p1, "truncated %.0f, had %lld", metric(1, series),
+	          (long long)p1);
+	const char *resume[] = {"resumehandoff", "-h", c->nodes[2].addr, NULL};
+	run_cli(resume, out, sizeof(out));
+	int hinting[] = {2};
+	CL_EXPECT(wait_no_pending(hinting, 1, 60000) >= 0, "node 2 drains after resumehandoff");
+	const char *info[] = {"info", "-h", c->nodes[2].addr, NULL};
+	run_cli(info, out, sizeof(out));
+	CL_EXPECT(strstr(out, "Pending hints") && strstr(out, ": 0 "), "%s", out);
 }
