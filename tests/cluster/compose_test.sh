@@ -30,7 +30,6 @@ DOCKER=/usr/bin/docker
 COMPOSE=/usr/bin/docker-compose
 PROJECT="colonnadetest${OCT}"
 IMAGE="colonnade:compose-test-${OCT}"
-TMP=$(mktemp -d /tmp/colonnade-compose.XXXXXX)
 OWN_DOCKERD=""
 NFT_BEFORE=""
 FWD_BEFORE=""
@@ -46,6 +45,8 @@ if [ "$(id -u)" -ne 0 ]; then
   sudo -n true 2>/dev/null || skip "needs root (or passwordless sudo) to install and run Docker"
   SUDO="sudo -n"
 fi
+
+TMP=$(mktemp -d /tmp/colonnade-compose.XXXXXX)
 
 compose() {
   $COMPOSE -p "$PROJECT" -f "$SRC/deploy/docker-compose.yml" -f "$TMP/override.yml" "$@"
