@@ -18,6 +18,9 @@
  *    replay of 100,000 hints, restarted: the target holds every row;
  *  - two DCs: a dc2 node down during LOCAL_QUORUM writes in dc1 gets them all
  *    back; the dc2 forwarder stored the hints, the dc1 coordinator none;
+ *  - bad input: stored hints torn and corrupted while their node was down
+ *    (tests/helpers/coordinator_helper_hintcorrupt.c), and hints for a table
+ *    dropped meanwhile: logged, counted, skipped; every other hint delivered;
  *  - throttle: hinted_handoff_throttle 1024 KiB/s, two nodes replaying to a
  *    third: the rate its metrics show stays within 10 % of 1024 KiB/s; then
  *    pausehandoff holds the replay, listpendinghints lists the target,
@@ -674,4 +677,47 @@ Test(hints, throttle_holds_the_replay_rate)
 	const char *info[] = {"info", "-h", c->nodes[2].addr, NULL};
 	run_cli(info, out, sizeof(out));
 	CL_EXPECT(strstr(out, "Pending hints") && strstr(out, ": 0 "), "%s", out);
+}
+
+/* ---- bad input --------------------------------------------------------------------------------
+ */
+
+Test(hints, corrupt_and_dropped_table_hints_are_skipped)
+{
+	start(3, NULL, NULL);
+	schema_rf(1, "b", 3);
+	ok(1, CL_ONE, "CREATE TABLE b.gone (k int PRIMARY KEY, v text)");
+	int obs[] = {1, 2}, via[] = {1};
+	kill_and_wait(3, obs, 2);
+	write_rows("b", 0, 200, "bad", CL_QUORUM, via, 1, 50);
+	for (int k = 0; k < 5; k++)
+		ok(1, CL_QUORUM, "INSERT INTO b.gone (k, v) VALUES (%d, 'x')", k);
+	ok(1, CL_ONE, "DROP TABLE b.gone");
+	CL_ASSERT(pending(1) == 205, "node 1 holds %lld hints", (long long)pending(1));
+	/* damage 3 stored hints while node 1 is down */
+	stop(1);
+	char helper[1024], cmd[2048], out[4096];
+	snprintf(helper, sizeof(helper), "%s", c->bin);
+	snprintf(cmd, sizeof(cmd), "%s/../tests/coordinator_helper_hintcorrupt %s/data 2 1 2>&1",
+	         dirname(helper), c->nodes[1].dir);
+	CL_ASSERT(run_prog(cmd, out, sizeof(out)) == 0 &&
+	                  strstr(out, "damaged 2 truncated, 1 flipped"),
+	          "%s: %s", cmd, out);
+	restart(1);
+	restart(3);
+	int hinting[] = {1};
+	CL_ASSERT(wait_no_pending(hinting, 1, 30000) >= 0, "every hint handled");
+	CL_EXPECT(metric(1, "colonnade_hints_dropped_total{reason=\"corrupt\"}") == 3,
+	          "corrupt: %.0f", metric(1, "colonnade_hints_dropped_total{reason=\"corrupt\"}"));
+	CL_EXPECT(metric(1, "colonnade_hints_dropped_total{reason=\"unknown_table\"}") == 5,
+	          "unknown_table: %.0f",
+	          metric(1, "colonnade_hints_dropped_total{reason=\"unknown_table\"}"));
+	CL_EXPECT(metric(1, "colonnade_hints_delivered_total") == 197, "delivered %.0f",
+	          metric(1, "colonnade_hints_delivered_total"));
+	CL_EXPECT(cluster_log_count(c, 1, "is unreadable") == 3, "each damaged hint logged");
+	stop(1);
+	stop(2);
+	int match, other;
+	read_rows(3, "b", 0, 200, "bad", &match, &other, NULL);
+	CL_EXPECT(match == 197 && other == 0, "node 3 holds %d rows (%d others)", match, other);
 }
