@@ -5,6 +5,7 @@
  */
 #include "coordinator/hints/hints_int.h"
 
+#include "core/array.h"
 #include "core/clock.h"
 #include "core/hex.h"
 #include "core/log.h"
@@ -160,13 +161,8 @@ struct htarget *hints_target_get(struct hints *h, const uint8_t host_id[16], boo
 			return h->t[i];
 	if (!create || h->n_t == HINTS_MAX_TARGETS)
 		return NULL;
-	if ((h->n_t & (h->n_t - 1)) == 0) {
-		size_t c = h->n_t ? h->n_t * 2 : 8;
-		struct htarget **nt = realloc(h->t, c * sizeof(*nt));
-		if (!nt)
-			return NULL;
-		h->t = nt;
-	}
+	if (ARRAY_GROW(h->t, h->cap_t, h->n_t + 1))
+		return NULL;
 	struct htarget *t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;

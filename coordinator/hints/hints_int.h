@@ -52,7 +52,7 @@ struct hints {
 	bool enabled, paused;
 	uint64_t seq;
 	struct htarget **t;
-	size_t n_t;
+	size_t n_t, cap_t;
 	unsigned active; /* targets holding a delivery slot */
 	struct hints_stats st;
 	struct hrange *ranges; /* open addressing by (host, start) */

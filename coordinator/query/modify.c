@@ -1,5 +1,6 @@
 #include "coordinator/query/query_int.h"
 
+#include "core/array.h"
 #include "core/cqltype.h"
 
 #include <inttypes.h>
@@ -19,19 +20,21 @@ struct mutset {
 /* Room for twice as many partitions (the arrays stay parallel). */
 static int mutset_grow(struct mutset *ms)
 {
-	uint32_t nc = ms->cap ? ms->cap * 2 : 4;
-	struct store_mutation **nm = realloc(ms->m, nc * sizeof(*nm));
+	size_t nc = array_next_cap(ms->cap, (size_t)ms->n + 1);
+	if (nc == 0 || nc > UINT32_MAX)
+		return COL_ENOMEM;
+	struct store_mutation **nm = array_resize(ms->m, nc, sizeof(*nm));
 	if (nm)
 		ms->m = nm;
-	struct buf *nk = realloc(ms->keys, nc * sizeof(*nk));
+	struct buf *nk = array_resize(ms->keys, nc, sizeof(*nk));
 	if (nk)
 		ms->keys = nk;
-	struct store_table **nt = realloc(ms->tables, nc * sizeof(*nt));
+	struct store_table **nt = array_resize(ms->tables, nc, sizeof(*nt));
 	if (nt)
 		ms->tables = nt;
 	if (!nm || !nk || !nt)
 		return COL_ENOMEM;
-	ms->cap = nc;
+	ms->cap = (uint32_t)nc;
 	return 0;
 }
 

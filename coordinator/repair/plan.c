@@ -8,6 +8,7 @@
 #include "coordinator/repair/repair_int.h"
 
 #include "coordinator/schema/schema.h"
+#include "core/array.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,15 +56,8 @@ static int add_task(struct planner *p, const struct schema_table *t, int64_t lo,
                     const uint32_t *reps, size_t n_reps, struct cerr *err)
 {
 	struct rsession *s = p->s;
-	if (s->n_tasks == p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 64;
-		struct rtask *nt = realloc(s->tasks, cap * sizeof(*nt));
-		if (!nt)
-			return cerr_set(err, COL_ENOMEM,
-			                "repair: out of memory planning the session");
-		s->tasks = nt;
-		p->cap = cap;
-	}
+	if (ARRAY_GROW(s->tasks, p->cap, s->n_tasks + 1))
+		return cerr_set(err, COL_ENOMEM, "repair: out of memory planning the session");
 	struct rtask *k = &s->tasks[s->n_tasks];
 	memset(k, 0, sizeof(*k));
 	memcpy(k->table_id, t->id, 16);

@@ -8,6 +8,7 @@
  */
 #include "coordinator/repair/repair_int.h"
 
+#include "core/array.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/msgpk.h"
@@ -211,14 +212,8 @@ static int diff_push(struct diff_ctx *d)
 	struct rsession *s = d->s;
 	if (d->run_lo < 0)
 		return 0;
-	if (s->n_diffs == s->cap_diffs) {
-		size_t cap = s->cap_diffs ? s->cap_diffs * 2 : 16;
-		struct rdiff *nd = realloc(s->diffs, cap * sizeof(*nd));
-		if (!nd)
-			return COL_ENOMEM;
-		s->diffs = nd;
-		s->cap_diffs = cap;
-	}
+	if (ARRAY_GROW(s->diffs, s->cap_diffs, s->n_diffs + 1))
+		return COL_ENOMEM;
 	int64_t lo, hi, x;
 	merkle_leaf_range(d->t, (size_t)d->run_lo, &lo, &x);
 	merkle_leaf_range(d->t, (size_t)d->run_hi, &x, &hi);
