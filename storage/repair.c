@@ -130,8 +130,6 @@ static int rw_range_del(struct rwalk *w, const uint8_t *k, size_t klen, size_t p
 	size_t el = sl ? codec_bound_len(w->d, k + at + sl, klen - at - sl, &w->scratch) : 0;
 	if (!sl || !el || at + sl + el != klen)
 		return rw_out(w, k, klen, v, vlen);
-	if (cv->ts <= w->part_del)
-		return 0;
 	buf_put_u32be(&w->rts, (uint32_t)sl);
 	buf_put(&w->rts, k + at, sl);
 	buf_put_u32be(&w->rts, (uint32_t)el);
@@ -161,9 +159,7 @@ static int rw_row_key(struct rwalk *w, const uint8_t *k, size_t klen, size_t ple
 	}
 	bool shadowed =
 	        cv->ts <= w->part_del || rw_range_shadows(w, k + plen + 1, rlen - plen - 1, cv->ts);
-	if (kind == KIND_ROW_DEL) {
-		if (shadowed)
-			return 0;
+	if (kind == KIND_ROW_DEL) { /* kept even when shadowed, as compaction keeps it */
 		if (cv->flags & VAL_TOMBSTONE) {
 			if (cv->ts > w->row_del)
 				w->row_del = cv->ts;

@@ -504,8 +504,8 @@ int64_t store_raw_key_token(const void *key, size_t klen);
  * rules:
  *   - cells, row markers and static cells shadowed by the partition
  *     tombstone, a covering range tombstone or their row tombstone (ts <=
- *     the deletion's) are left out, and so are row and range tombstones the
- *     partition tombstone shadows;
+ *     the deletion's) are left out; row and range tombstones stay even when
+ *     a newer partition tombstone covers them (compaction keeps them too);
  *   - cells of columns the descriptor no longer has (dropped) are left out;
  *   - an expired TTL cell is taken as the tombstone compaction turns it into
  *     (flags tombstone, same ts, ldt = expiry);

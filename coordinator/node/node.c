@@ -906,6 +906,7 @@ int node_new(const struct config *cfg, struct node **out, struct cerr *err)
 	n->view.gossip_generation = (int32_t)n->id.generation;
 	n->view.local = view_local;
 	n->view.peers = view_peers;
+	n->view.repair_history = node_view_repair_history;
 
 	ev_init(&n->ring_timer, on_ring_timer);
 	n->ring_timer.data = n;

@@ -142,6 +142,7 @@ int node_h_repair_sessions(void *ctx, const char *query, struct buf *out, const 
 int node_h_repair_cancel(void *ctx, const char *query, struct buf *out, const char **ctype);
 int node_h_repair_history(void *ctx, const char *query, struct buf *out, const char **ctype);
 void node_repair_metrics(struct buf *b, struct node *n);
+void node_view_repair_history(void *ctx, repair_history_emit_fn emit, void *ectx);
 
 /* The admin routes (node_admin.c) and their count. */
 extern const struct admin_route node_admin_routes[];

@@ -186,6 +186,35 @@ int node_h_repair_history(void *ctx, const char *query, struct buf *out, const c
 	return 200;
 }
 
+struct hist_emit {
+	repair_history_emit_fn emit;
+	void *ectx;
+};
+
+static int hist_row(void *ctx, const struct repair_history_row *row)
+{
+	struct hist_emit *he = ctx;
+	struct repair_history_info h = {.keyspace = row->keyspace,
+	                                .table = row->table,
+	                                .start = row->start,
+	                                .end = row->end,
+	                                .started_ms = row->started_ms,
+	                                .finished_ms = row->finished_ms,
+	                                .leaves_differing = row->leaves_differing,
+	                                .bytes = row->bytes,
+	                                .outcome = row->outcome};
+	return he->emit(he->ectx, &h);
+}
+
+/* system.repair_history: the rows of this node's store. */
+void node_view_repair_history(void *ctx, repair_history_emit_fn emit, void *ectx)
+{
+	struct node *n = ctx;
+	struct hist_emit he = {emit, ectx};
+	struct cerr err = {0};
+	repair_history_scan(n->store, hist_row, &he, &err);
+}
+
 void node_repair_metrics(struct buf *b, struct node *n)
 {
 	if (n->repair)

@@ -276,6 +276,33 @@ static void column_rows(struct rowb *r, const struct schema_table *t, struct buf
 	}
 }
 
+static void set_i64(struct rowb *r, const char *col, int64_t v)
+{
+	uint8_t b[8];
+	be64_store(b, (uint64_t)v);
+	set_bytes(r, col, b, 8);
+}
+
+static int emit_repair(void *ectx, const struct repair_history_info *h)
+{
+	struct rowb *r = ectx;
+	char t[24];
+	rowb_start(r);
+	set_text(r, "keyspace_name", h->keyspace);
+	set_text(r, "table_name", h->table);
+	set_i64(r, "finished_at", h->finished_ms);
+	set_i64(r, "started_at", h->started_ms);
+	snprintf(t, sizeof(t), "%lld", (long long)h->start);
+	set_text(r, "range_start", t);
+	snprintf(t, sizeof(t), "%lld", (long long)h->end);
+	set_text(r, "range_end", t);
+	set_i64(r, "leaves_differing", (int64_t)h->leaves_differing);
+	set_i64(r, "bytes_streamed", (int64_t)h->bytes);
+	set_text(r, "outcome", h->outcome);
+	rowb_emit(r);
+	return r->rc;
+}
+
 int systables_scan(const struct schema_snap *snap, const struct cluster_view *view,
                    const struct schema_table *t, const char *ks_filter, const char *name_filter,
                    systables_row_fn emit, void *ctx)
@@ -293,6 +320,9 @@ int systables_scan(const struct schema_snap *snap, const struct cluster_view *vi
 			view->local(view->ctx, emit_node, &nc);
 		} else if (strcmp(t->name, "peers") == 0) {
 			view->peers(view->ctx, emit_node, &nc);
+		} else if (strcmp(t->name, "repair_history") == 0) {
+			if (view->repair_history)
+				view->repair_history(view->ctx, emit_repair, &r);
 		} else {
 			rc = COL_ENOTFOUND;
 		}

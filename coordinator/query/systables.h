@@ -1,7 +1,7 @@
 /*
  * systables.h — the virtual system tables drivers and cqlsh read: system.local,
- * system.peers, and system_schema.{keyspaces, tables, columns, dropped_columns,
- * types, functions, aggregates, triggers, indexes, views}.
+ * system.peers, system.repair_history (this node's repair sessions), and system_schema.{keyspaces,
+ * tables, columns, dropped_columns, types, functions, aggregates, triggers, indexes, views}.
  *
  * Nothing here is stored: rows exist only for the read that asked.
  *
@@ -48,6 +48,16 @@ struct cluster_node_info {
 
 typedef void (*cluster_node_emit_fn)(void *ectx, const struct cluster_node_info *n);
 
+/* One row of system.repair_history (this node's repair sessions, docs/REPAIR.md). */
+struct repair_history_info {
+	const char *keyspace, *table;
+	int64_t start, end; /* the range (start, end] */
+	int64_t started_ms, finished_ms;
+	uint64_t leaves_differing, bytes;
+	const char *outcome;
+};
+typedef int (*repair_history_emit_fn)(void *ectx, const struct repair_history_info *h);
+
 /*
  * Supplied by the node (coordinator/node/node.c), so the CQL server needs no gossip
  * headers.  Callbacks run on the loop thread; the data they emit is valid
@@ -61,9 +71,13 @@ struct cluster_view {
 	void (*local)(void *ctx, cluster_node_emit_fn emit, void *ectx);
 	/* Emit every other known node (none on a single node). */
 	void (*peers)(void *ctx, cluster_node_emit_fn emit, void *ectx);
+	/* Emit this node's repair history rows, oldest first (NULL: none); stops when emit
+	 * returns non-zero. */
+	void (*repair_history)(void *ctx, repair_history_emit_fn emit, void *ectx);
 };
 
-/* What Cassandra version we claim: drivers seeing 3.11.x stay on protocol v4 (4.x would make them try v5). */
+/* What Cassandra version we claim: drivers seeing 3.11.x stay on protocol v4 (4.x would make them
+ * try v5). */
 #define SYSTABLES_RELEASE_VERSION "3.11.10"
 #define SYSTABLES_CQL_VERSION     "3.4.4"
 #define SYSTABLES_PARTITIONER     "org.apache.cassandra.dht.Murmur3Partitioner"

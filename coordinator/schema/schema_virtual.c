@@ -33,6 +33,10 @@ static const struct vt_def vt_defs[] = {
         {"system", "peers",
          "peer inet pk;data_center text;host_id uuid;preferred_ip inet;rack text;"
          "release_version text;rpc_address inet;schema_version uuid;tokens set<text>"},
+        {"system", "repair_history",
+         "keyspace_name text pk;table_name text ck;finished_at timestamp ck;range_start text ck;"
+         "bytes_streamed bigint;leaves_differing bigint;outcome text;range_end text;"
+         "started_at timestamp"},
         {"system_schema", "keyspaces",
          "keyspace_name text pk;durable_writes boolean;replication frozen<map<text, text>>"},
         {"system_schema", "tables",

@@ -276,10 +276,16 @@ static int dumps_differ(int k)
 	for (int p = 0; p < n_part; p++) {
 		char *a = dump_raw(1, p), *b = dump_raw(k, p);
 		if (strcmp(a, b) != 0) {
-			if (!differ)
+			if (!differ) {
+				size_t at = 0;
+				while (a[at] && a[at] == b[at])
+					at++;
+				at = at > 200 ? at - 200 : 0;
 				fprintf(stderr,
-				        "partition %d differs:\nnode 1: %.600s\nnode %d: %.600s\n",
-				        p, a, k, b);
+				        "partition %d differs from byte %zu:\nnode 1: %.500s\nnode "
+				        "%d: %.500s\n",
+				        p, at, a + at, k, b + at);
+			}
 			differ++;
 		}
 		free(a);
@@ -331,4 +337,198 @@ Test(repair, converges_and_a_second_run_streams_nothing)
 	stop(1);
 	stop(2);
 	check_exact(3);
+}
+
+Test(repair, raised_rf_fills_the_new_replicas)
+{
+	n_part = 300;
+	start(3, YAML_BASE "repair_interval: 0s\n");
+	schema(1);
+	int all[] = {1, 2, 3};
+	insert_all(CL_ONE, all, 3);
+	ok(1, CL_ONE,
+	   "ALTER KEYSPACE r WITH replication = {'class': 'SimpleStrategy', 'replication_factor': "
+	   "3}");
+	usleep(500 * 1000); /* the schema change reaches every node */
+	char out[8192];
+	CL_ASSERT(repair_cli(1, NULL, out, sizeof(out), 300000) == 0, "repair: %s", out);
+	CL_EXPECT(streamed(out) > 0, "the new replicas were filled: %s", out);
+	/* a replica reads its own store at ONE: each node alone */
+	for (int k = 1; k <= 3; k++) {
+		int rows = 0;
+		for (int p = 0; p < n_part; p++) {
+			char q[64];
+			snprintf(q, sizeof(q), "SELECT c FROM r.t WHERE k = %d", p);
+			struct cqlresult *r = query(k, CL_ONE, q);
+			rows += r->kind == CQLRES_ROWS ? (int)r->n_rows : 0;
+			cqlresult_free(r);
+		}
+		CL_EXPECT(rows == n_part * n_ck, "node %d alone at ONE: %d rows of %d", k, rows,
+		          n_part * n_ck);
+		char *d = dump_raw(k, n_part / 2);
+		CL_EXPECT(strstr(d, "\"found\":true"), "node %d stores partition %d: %.200s", k,
+		          n_part / 2, d);
+		free(d);
+	}
+}
+
+/* `colonnade repair` on node k in the background, its output into a file of the root. */
+static pid_t repair_spawn(int k, const char *outfile)
+{
+	pid_t pid = fork();
+	CL_ASSERT(pid >= 0, "fork");
+	if (pid == 0) {
+		int fd = open(outfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execl(c->bin, c->bin, "repair", "r", "-h", c->nodes[k].addr, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Wait for pid up to timeout_ms; its exit status, or -1 (killed then). */
+static int wait_pid(pid_t pid, int timeout_ms)
+{
+	int64_t t0 = cluster_now_ms();
+	int st;
+	while (cluster_now_ms() - t0 < timeout_ms) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		usleep(100 * 1000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
+}
+
+/* Wait until node k's running session has streamed something. */
+static void wait_streaming(int k)
+{
+	int64_t t0 = cluster_now_ms();
+	while (cluster_now_ms() - t0 < 60000) {
+		struct json *j = cluster_admin(c, k, "/v1/repair");
+		bool go = j && !strcmp(json_str(json_get(j, "state"), ""), "running") &&
+		          json_int(json_get(j, "bytes_streamed"), 0) > 0;
+		json_free(j);
+		if (go)
+			return;
+		usleep(50 * 1000);
+	}
+	CL_ASSERT(false, "node %d's session never started streaming", k);
+}
+
+static void read_file(const char *path, char *out, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(out, 1, cap - 1, f) : 0;
+	out[n] = 0;
+	if (f)
+		fclose(f);
+}
+
+/* A slow session (throttled) with node 3 diverged, ready for a fault. */
+static void slow_session_setup(void)
+{
+	n_part = 400;
+	start(3, YAML_BASE "repair_interval: 0s\nrepair_throttle: 64KiB\n");
+	schema(3);
+	int all[] = {1, 2, 3};
+	insert_all(CL_ALL, all, 3);
+	kill_and_wait(3);
+	int via[] = {1, 2};
+	insert_all(CL_QUORUM, via, 2); /* rewrites every row: node 3 misses them all */
+	diverge();
+	restart(3);
+}
+
+Test(repair, sigkill_of_a_participant_fails_its_ranges_and_the_next_run_completes)
+{
+	slow_session_setup();
+	char path[400], out[16384];
+	snprintf(path, sizeof(path), "%s/repair-kill.out", c->root);
+	pid_t pid = repair_spawn(1, path);
+	wait_streaming(1);
+	cluster_test_drop_conn(3);
+	CL_ASSERT(cluster_kill(c, 3) == 0, "SIGKILL node 3 mid-session");
+	int st = wait_pid(pid, 300000);
+	read_file(path, out, sizeof(out));
+	fprintf(stderr, "repair with node 3 killed (exit %d): %s", st, out);
+	CL_EXPECT(st == 1, "the command exits 1 when ranges failed");
+	CL_EXPECT(strstr(out, "failed: r.t (") && strstr(out, c->nodes[3].addr),
+	          "the failed ranges are named with node 3 and why: %s", out);
+	for (int k = 1; k <= 2; k++)
+		CL_EXPECT(cluster_wait_admin(c, k, 5000) >= 0, "node %d still serves", k);
+	restart(3);
+	CL_ASSERT(repair_cli(1, NULL, out, sizeof(out), 600000) == 0, "the next run: %s", out);
+	CL_EXPECT(strstr(out, " 0 failed"), "the next run completes: %s", out);
+	CL_EXPECT(dumps_differ(3) == 0, "node 3 equals node 1 after the second run");
+}
+
+Test(repair, sigstop_of_a_participant_times_out_within_the_timeout)
+{
+	slow_session_setup();
+	char path[400], out[16384];
+	snprintf(path, sizeof(path), "%s/repair-stop.out", c->root);
+	pid_t pid = repair_spawn(1, path);
+	wait_streaming(1);
+	CL_ASSERT(cluster_pause(c, 3) == 0, "SIGSTOP node 3");
+	int64_t t0 = cluster_now_ms();
+	/* the running task waits at most repair_request_timeout (5 s) for node 3 */
+	bool failed = false;
+	while (!failed && cluster_now_ms() - t0 < 5000 + 3000) {
+		struct json *j = cluster_admin(c, 1, "/v1/repair");
+		failed = j && json_int(json_get(j, "ranges_failed"), 0) > 0;
+		json_free(j);
+		if (!failed)
+			usleep(100 * 1000);
+	}
+	int64_t took = cluster_now_ms() - t0;
+	fprintf(stderr, "repair: first range failed %lld ms after SIGSTOP\n", (long long)took);
+	CL_EXPECT(failed, "no range failed within 8 s of SIGSTOP (timeout 5 s)");
+	int st = wait_pid(pid, 300000);
+	read_file(path, out, sizeof(out));
+	fprintf(stderr, "repair with node 3 stopped (exit %d): %s", st, out);
+	CL_EXPECT(st == 1, "the command exits 1");
+	CL_EXPECT(strstr(out, "timed out after 5000 ms") || strstr(out, "is down"),
+	          "the reason is the timeout or node 3 down: %s", out);
+	CL_ASSERT(cluster_resume(c, 3) == 0, "SIGCONT node 3");
+}
+
+Test(repair, background_repair_converges_within_the_interval)
+{
+	n_part = 300;
+	start(3, YAML_BASE "repair_interval: 30s\n");
+	schema(3);
+	int all[] = {1, 2, 3};
+	insert_all(CL_ALL, all, 3);
+	kill_and_wait(3);
+	diverge();
+	restart(3);
+	int64_t t0 = cluster_now_ms();
+	int d2 = -1, d3 = -1;
+	while (cluster_now_ms() - t0 < 30000 + 10000) {
+		d3 = dumps_differ(3);
+		d2 = dumps_differ(2);
+		if (d2 == 0 && d3 == 0)
+			break;
+		sleep(2);
+	}
+	fprintf(stderr, "repair: background converged %lld ms after node 3 returned\n",
+	        (long long)(cluster_now_ms() - t0));
+	CL_EXPECT(d2 == 0 && d3 == 0, "replicas identical within the interval (+10 s): %d, %d", d2,
+	          d3);
+	char out[16384];
+	const char *args[] = {"repair_admin", "list", "-h", c->nodes[1].addr, NULL};
+	int st = -1;
+	CL_ASSERT(cluster_run(c, args, NULL, out, sizeof(out), 20000, &st) == 0 && st == 0,
+	          "repair_admin list: %s", out);
+	CL_EXPECT(strstr(out, "r.t") && strstr(out, " ok"), "history lists the sessions: %.2000s",
+	          out);
+	struct cqlresult *r = query(1, CL_ONE,
+	                            "SELECT keyspace_name, table_name, outcome FROM "
+	                            "system.repair_history");
+	CL_EXPECT(r->kind == CQLRES_ROWS && r->n_rows > 0, "system.repair_history: %s",
+	          r->kind == CQLRES_ERROR ? r->error.message : "no rows");
+	cqlresult_free(r);
 }
