@@ -259,6 +259,54 @@ static int send_one(struct hints *h, struct htarget *t, const uint8_t *key, size
 	return 0;
 }
 
+static bool has_column(const struct store_table_desc *d, uint64_t id)
+{
+	for (size_t i = 0; i < d->n_cols; i++)
+		if (d->cols[i].id == id)
+			return true;
+	return false;
+}
+
+/*
+ * Does every cell op of the mutation (storage's MUTATION FORMAT) name a
+ * column the table still has?  Malformed bytes pass: the target refuses them.
+ */
+static bool columns_known(const uint8_t *mut, size_t len, const struct store_table_desc *d)
+{
+	struct bufreader r;
+	bufreader_init(&r, mut, len);
+	uint32_t n, nops;
+	if (msgpk_read_array(&r, &n) || n != 5)
+		return true;
+	for (int i = 0; i < 4; i++) /* version, table id, now_s, partition key */
+		if (msgpk_skip(&r, MSGPK_MAX_DEPTH))
+			return true;
+	if (msgpk_read_array(&r, &nops))
+		return true;
+	for (uint32_t i = 0; i < nops; i++) {
+		size_t at = r.pos;
+		uint32_t k;
+		uint64_t type, col;
+		if (msgpk_read_array(&r, &k) || msgpk_read_uint(&r, &type))
+			return true;
+		/* set cell [2, ts, ttl, [ck], col, ...]; delete cell [3, ts, [ck], col, ...] */
+		unsigned before = type == 2 ? 3 : type == 3 ? 2 : 0;
+		if (before) {
+			for (unsigned b = 0; b < before; b++)
+				if (msgpk_skip(&r, MSGPK_MAX_DEPTH))
+					return true;
+			if (msgpk_read_uint(&r, &col))
+				return true;
+			if (!has_column(d, col))
+				return false;
+		}
+		r.pos = at;
+		if (msgpk_skip(&r, MSGPK_MAX_DEPTH))
+			return true;
+	}
+	return true;
+}
+
 /*
  * One stored hint: decode, check, send.  0 when it was sent or discarded (reading goes on),
  * else the send failed and the target stalls.
@@ -290,10 +338,15 @@ static int deliver_one(struct hints *h, struct htarget *t, const uint8_t *key, c
 		        NULL, 0);
 		return 0;
 	}
+	/* no descriptor yet (the schema has not described the table): the target decides */
+	const struct store_table_desc *d = store_table_desc(tab);
 	int64_t created = (int64_t)be64_load(key + 17);
-	int64_t gc = store_table_desc(tab)->gc_grace_seconds;
-	if (created + gc * 1000 < now_ms) {
+	if (d && created + (int64_t)d->gc_grace_seconds * 1000 < now_ms) {
 		discard(h, t, key, vlen, HINTS_DROP_EXPIRED, h->mut.data, h->mut.len);
+		return 0;
+	}
+	if (d && !columns_known(h->mut.data, h->mut.len, d)) {
+		discard(h, t, key, vlen, HINTS_DROP_UNKNOWN_COLUMN, h->mut.data, h->mut.len);
 		return 0;
 	}
 	return send_one(h, t, key, vlen, h->mut.data, h->mut.len);

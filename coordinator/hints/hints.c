@@ -23,8 +23,8 @@
 #define HINTS_MAX_RAW ((size_t)STORE_MAX_VALUE * 4)
 
 static const char *const drop_names[HINTS_DROP_MAX] = {
-        "disabled", "dc_disabled",   "window",  "size",    "error",
-        "expired",  "unknown_table", "corrupt", "refused", "truncated",
+        "disabled",      "dc_disabled", "window",  "size",      "error",          "expired",
+        "unknown_table", "corrupt",     "refused", "truncated", "unknown_column",
 };
 
 const char *hints_drop_name(enum hints_drop d)

@@ -34,7 +34,8 @@
  *
  * Discarded at delivery (deleted, counted, range recorded): hints older than
  * the smallest gc_grace_seconds of the table they touch (they could
- * resurrect deleted data), hints for tables this node no longer has, hints
+ * resurrect deleted data), hints for tables or columns this node no longer
+ * has, hints
  * the target refuses as invalid, corrupt or truncated values (logged with
  * their key; the whole ring of that target is recorded, since the token is
  * unreadable).
@@ -115,11 +116,12 @@ enum hints_drop {
 	HINTS_DROP_SIZE = 3,     /* max_hints_size_per_host reached */
 	HINTS_DROP_ERROR = 4,    /* the store failed or memory ran out */
 	HINTS_DROP_EXPIRED = 5,  /* older than the table's gc_grace_seconds at delivery */
-	HINTS_DROP_UNKNOWN_TABLE = 6, /* table dropped (here or on the target) */
-	HINTS_DROP_CORRUPT = 7,       /* stored value unreadable */
-	HINTS_DROP_REFUSED = 8,       /* the target refused it as invalid */
-	HINTS_DROP_TRUNCATED = 9,     /* truncatehints */
-	HINTS_DROP_MAX = 10
+	HINTS_DROP_UNKNOWN_TABLE = 6,   /* table dropped (here or on the target) */
+	HINTS_DROP_CORRUPT = 7,         /* stored value unreadable */
+	HINTS_DROP_REFUSED = 8,         /* the target refused it as invalid */
+	HINTS_DROP_TRUNCATED = 9,       /* truncatehints */
+	HINTS_DROP_UNKNOWN_COLUMN = 10, /* a column dropped since (here) */
+	HINTS_DROP_MAX = 11
 };
 const char *hints_drop_name(enum hints_drop d);
 

@@ -547,7 +547,7 @@ Test(hints_deliver, target_vanishes_mid_delivery_then_resumes, .init = setup, .f
 	}
 }
 
-Test(hints_deliver, corrupt_unknown_table_and_expired_are_discarded, .init = setup,
+Test(hints_deliver, corrupt_unknown_table_dropped_column_and_expired_are_discarded, .init = setup,
      .fini = teardown)
 {
 	start_both();
@@ -579,10 +579,26 @@ Test(hints_deliver, corrupt_unknown_table_and_expired_are_discarded, .init = set
 	b = store_mutation_bytes(&m, &len);
 	cr_assert_eq(hints_store(N[0].h, RING, idx_of(1), b, len, 0), 0);
 	store_mutation_release(&m);
+	/* a column dropped here since the write */
+	static const uint8_t DROPCOL[16] = {0xee, 3};
+	struct store_table *td;
+	open_table(&N[0], DROPCOL, 864000, &td);
+	open_table(&N[1], DROPCOL, 864000, &td);
+	mutation(td, "z", 1, "v", 100, &m);
+	b = store_mutation_bytes(&m, &len);
+	cr_assert_eq(hints_store(N[0].h, RING, idx_of(1), b, len, 0), 0);
+	store_mutation_release(&m);
+	struct store_column other = {.id = 2, .type = cqltype_simple(CQLTYPE_VARCHAR)};
+	COLS[0] = other;
+	struct store_table_desc dd = *store_table_desc(td);
+	dd.cols = COLS;
+	dd.n_cols = 1;
+	struct cerr e = {0};
+	cr_assert_eq(store_table_open(N[0].store, &dd, &td, &e), 0, "%s", e.msg);
 	cr_assert_eq(hint("good2", 1, "v", 100), 0);
 	hints_free(N[0].h);
 	hints_up(0); /* counts the torn value too */
-	cr_expect_eq(pending(0), 5);
+	cr_expect_eq(pending(0), 6);
 	usleep(5000);
 	N[1].down = false;
 	hints_peer_up(N[0].h, N[1].hid.b);
@@ -595,6 +611,8 @@ Test(hints_deliver, corrupt_unknown_table_and_expired_are_discarded, .init = set
 	cr_expect_eq(st.dropped[HINTS_DROP_CORRUPT], 1);
 	cr_expect_eq(st.dropped[HINTS_DROP_UNKNOWN_TABLE], 1);
 	cr_expect_eq(st.dropped[HINTS_DROP_EXPIRED], 1);
+	cr_expect_eq(st.dropped[HINTS_DROP_UNKNOWN_COLUMN], 1);
+	cr_expect_eq(read_node(1, "z").rows, 0);
 	cr_expect_eq(stored_hints(0), 0);
 }
 
