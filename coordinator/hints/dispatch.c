@@ -438,6 +438,56 @@ static void pump(struct hints *h, struct htarget *t)
 	finish(h, t);
 }
 
+/*
+ * A target not being served (down, or refusing): discard its oldest hints that
+ * have expired (and unreadable ones, and those of dropped tables), at most one
+ * step's worth per call, stopping at the first one
+ * that has not (hints are in creation order, so the expired ones come first),
+ * and move its read position past them.  Hints of a node that never returns
+ * thus go away after gc_grace_seconds instead of filling the disk.
+ */
+void hints_dispatch_purge(struct hints *h, struct htarget *t)
+{
+	if (t->active || !t->count)
+		return;
+	uint8_t prefix[17] = {HK_HINT};
+	memcpy(prefix + 1, t->host_id, 16);
+	buf_reset(&h->step);
+	struct step_read sr = {&h->step, HINTS_STEP_BYTES, 0};
+	struct cerr e = {0};
+	if (store_kv_scan_after(h->cfg.store, STORE_CF_HINTS, prefix, sizeof(prefix),
+	                        t->has_next ? t->next_key : NULL, HINTS_KEY_LEN, step_each, &sr,
+	                        &e) < 0)
+		return;
+	int64_t now_ms = clock_wall_us() / 1000;
+	struct bufreader r;
+	bufreader_init(&r, h->step.data, h->step.len);
+	while (bufreader_left(&r) > 0) {
+		uint32_t vlen = bufreader_u32be(&r);
+		const uint8_t *key = r.p + r.pos;
+		const uint8_t *val = key + HINTS_KEY_LEN;
+		r.pos += HINTS_KEY_LEN + vlen;
+		buf_reset(&h->mut);
+		uint8_t id[16];
+		if (hints_value_decode(val, vlen, &h->mut, &e) != 0 ||
+		    store_mutation_peek_table(h->mut.data, h->mut.len, id, &e) != 0) {
+			log_warn(MOD, "a stored hint is unreadable: %s; skipped", e.msg);
+			discard(h, t, key, vlen, HINTS_DROP_CORRUPT, NULL, 0);
+		} else {
+			struct store_table *tab = store_table_find(h->cfg.store, id);
+			const struct store_table_desc *d = tab ? store_table_desc(tab) : NULL;
+			int64_t created = (int64_t)be64_load(key + 17);
+			if (tab && (!d || created + (int64_t)d->gc_grace_seconds * 1000 >= now_ms))
+				return; /* not (knowably) expired: delivery decides */
+			discard(h, t, key, vlen,
+			        tab ? HINTS_DROP_EXPIRED : HINTS_DROP_UNKNOWN_TABLE, h->mut.data,
+			        h->mut.len);
+		}
+		memcpy(t->next_key, key, HINTS_KEY_LEN);
+		t->has_next = true;
+	}
+}
+
 /* ---- the receiving side --------------------------------------------------------------------- */
 
 static int on_hint(struct messaging *m, const struct msg_in *msg, void *ctx)

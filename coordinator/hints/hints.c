@@ -541,9 +541,11 @@ static void on_flush(struct ev_loop *l, ev_timer *w, int revents)
 	(void)l;
 	(void)revents;
 	struct hints *h = w->data;
-	ranges_flush(h);
-	for (size_t i = 0; i < h->n_t; i++)
+	for (size_t i = 0; i < h->n_t; i++) {
+		hints_dispatch_purge(h, h->t[i]);
 		h->t[i]->held = false;
+	}
+	ranges_flush(h);
 	hints_dispatch_all(h);
 }
 

@@ -83,6 +83,8 @@ void hints_dispatch_kick(struct hints *h, struct htarget *t);
 /* Every target that could be served (flush period, enable, resume). */
 void hints_dispatch_all(struct hints *h);
 void hints_dispatch_stall(struct hints *h, struct htarget *t);
+/* Discard a target's oldest expired hints (one bounded step; not while it is served). */
+void hints_dispatch_purge(struct hints *h, struct htarget *t);
 /* A new target's timer. */
 void hints_dispatch_target_init(struct htarget *t);
 

@@ -531,6 +531,7 @@ static void on_peer_remove(void *ctx, const struct gossip_endpoint *ge)
 {
 	struct node *n = ctx;
 	log_info("node", "forgetting %s", gossip_endpoint_host(ge));
+	node_hints_forget(n, ge);
 	node_ring_dirty(n);
 	uint8_t a[16], al;
 	int32_t port;

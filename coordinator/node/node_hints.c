@@ -11,6 +11,7 @@
 #include "coordinator/hints/hints.h"
 #include "coordinator/replication/storage_proxy.h"
 #include "core/hex.h"
+#include "core/log.h"
 #include "core/ring.h"
 #include "gossip/gossiper.h"
 
@@ -76,6 +77,16 @@ void node_hints_peer(struct node *n, const struct gossip_endpoint *ep, bool up)
 		hints_peer_up(n->hints, gossip_endpoint_host_id(ep)->b);
 	else
 		hints_peer_down(n->hints, gossip_endpoint_host_id(ep)->b);
+}
+
+void node_hints_forget(struct node *n, const struct gossip_endpoint *ep)
+{
+	if (!n->hints)
+		return;
+	struct cerr e = {0};
+	if (hints_truncate(n->hints, gossip_endpoint_host_id(ep)->b, &e) != 0)
+		log_warn("node", "cannot delete the hints for %s: %s", gossip_endpoint_host(ep),
+		         e.msg);
 }
 
 int node_start_hints(struct node *n, struct cerr *err)

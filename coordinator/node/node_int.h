@@ -122,6 +122,8 @@ int node_hint(void *node, const struct ring *r, size_t idx, const uint8_t *mut, 
 bool node_peer_alive(void *node, const struct net_addr *peer);
 int node_peer_hint(void *node, const struct net_addr *peer, const uint8_t *mut, size_t len);
 void node_hints_peer(struct node *n, const struct gossip_endpoint *ep, bool up);
+/* A host gossip forgot (another host took its address): its hints can never be delivered. */
+void node_hints_forget(struct node *n, const struct gossip_endpoint *ep);
 /* Admin: GET /v1/hints[?host=], POST /v1/hints/{enable,disable,pause,resume,truncate[?host=]}. */
 int node_h_hints(void *ctx, const char *query, struct buf *out, const char **ctype);
 int node_h_hints_enable(void *ctx, const char *query, struct buf *out, const char **ctype);

@@ -616,6 +616,39 @@ Test(hints_deliver, corrupt_unknown_table_dropped_column_and_expired_are_discard
 	cr_expect_eq(stored_hints(0), 0);
 }
 
+/* A target that never comes back: its expired hints go at the flush period, the others stay. */
+Test(hints_deliver, expired_hints_of_a_down_target_are_purged, .init = setup, .fini = teardown)
+{
+	start_both();
+	N[1].down = true;
+	hints_peer_down(N[0].h, N[1].hid.b);
+	static const uint8_t NOGC[16] = {0xee, 4};
+	struct store_table *tg;
+	open_table(&N[0], NOGC, 0, &tg);
+	for (int i = 0; i < 3; i++) {
+		struct store_mutation m;
+		char k[8];
+		snprintf(k, sizeof(k), "e%d", i);
+		mutation(tg, k, 1, "v", 100, &m);
+		size_t len;
+		const uint8_t *b = store_mutation_bytes(&m, &len);
+		cr_assert_eq(hints_store(N[0].h, RING, idx_of(1), b, len, 0), 0);
+		store_mutation_release(&m);
+	}
+	cr_assert_eq(hint("kept", 1, "v", 100), 0); /* gc_grace 10 days */
+	usleep(5000);
+	run_ms(500); /* two flush periods */
+	cr_expect_eq(pending(0), 1);
+	cr_expect_eq(stored_hints(0), 1);
+	struct hints_stats st;
+	hints_get_stats(N[0].h, &st);
+	cr_expect_eq(st.dropped[HINTS_DROP_EXPIRED], 3);
+	N[1].down = false;
+	hints_peer_up(N[0].h, N[1].hid.b);
+	cr_assert(run_until_delivered(3000));
+	cr_expect_eq(read_node(1, "kept").rows, 1);
+}
+
 Test(hints_deliver, wrong_host_is_refused_and_kept, .init = setup, .fini = teardown)
 {
 	start_both();
