@@ -27,6 +27,9 @@ struct rtomb {
 	size_t start_off, start_len, end_off, end_len; /* bounds in rtbytes */
 	int64_t ts;
 	int64_t ldt;
+	/* the bounds' native components: (offset, length) pairs in rtvoff, into rtnative */
+	size_t v_at, n_start, n_end;
+	bool start_incl, end_incl;
 };
 
 struct rctx {
@@ -48,6 +51,13 @@ struct rctx {
 	struct rtomb *rts;
 	size_t n_rts, cap_rts;
 	struct buf rtbytes;
+	/* native bounds for STORE_READ_HEADERS */
+	struct buf rtnative;
+	size_t *rtvoff; /* 2 per component: offset, length */
+	size_t n_rtv, cap_rtv;
+	struct store_value *rtvals;
+	struct store_range_tombstone *rtpub;
+	size_t cap_rtvals, cap_rtpub;
 	/* row being gathered */
 	bool in_row;
 	bool is_static;
@@ -72,6 +82,10 @@ static void rctx_release(struct rctx *r)
 {
 	buf_release(&r->pkey);
 	buf_release(&r->rtbytes);
+	buf_release(&r->rtnative);
+	free(r->rtvoff);
+	free(r->rtvals);
+	free(r->rtpub);
 	buf_release(&r->rowck);
 	buf_release(&r->native);
 	buf_release(&r->bytes);
@@ -106,6 +120,7 @@ static int rctx_init(struct rctx *r, struct store_table *t, unsigned flags, size
 	r->ctx = ctx;
 	buf_init(&r->pkey);
 	buf_init(&r->rtbytes);
+	buf_init(&r->rtnative);
 	buf_init(&r->rowck);
 	buf_init(&r->native);
 	buf_init(&r->bytes);
@@ -349,11 +364,20 @@ static int partition_begin(struct rctx *r, const uint8_t *p, size_t plen)
 	r->part.deletion.ldt = 0;
 	r->n_rts = 0;
 	r->rtbytes.len = 0;
+	r->rtnative.len = 0;
+	r->n_rtv = 0;
+	r->part.rts = NULL;
+	r->part.n_rts = 0;
 	return 0;
 }
 
-/* Parse a bound (components then 0x00/0xFF) at br into rtbytes (offset, length out). */
-static int parse_bound(struct rctx *r, struct bufreader *br, size_t *off, size_t *len)
+/*
+ * Parse a bound (components then 0x00/0xFF) at br into rtbytes (offset,
+ * length out), its native components into rtnative/rtvoff (*n of them) and
+ * the terminator into *term.
+ */
+static int parse_bound(struct rctx *r, struct bufreader *br, size_t *off, size_t *len, size_t *n,
+                       uint8_t *term)
 {
 	size_t start = br->pos;
 	for (size_t i = 0;; i++) {
@@ -362,19 +386,25 @@ static int parse_bound(struct rctx *r, struct bufreader *br, size_t *off, size_t
 		uint8_t b = br->p[br->pos];
 		if (b == BOUND_BEFORE || b == BOUND_AFTER) {
 			br->pos++;
+			*term = b;
+			*n = i;
 			break;
 		}
 		if (i >= r->d->pub.n_ck)
 			return COL_ECORRUPT;
 		bool desc = r->d->pub.ck_desc && r->d->pub.ck_desc[i];
-		r->scratch.len = 0;
-		if (cqltype_decode_ordered(r->d->pub.ck_types[i], br, desc, &r->scratch, NULL))
+		size_t at = r->rtnative.len;
+		if (cqltype_decode_ordered(r->d->pub.ck_types[i], br, desc, &r->rtnative, NULL))
 			return COL_ECORRUPT;
+		if (ARRAY_GROW(r->rtvoff, r->cap_rtv, r->n_rtv + 2))
+			return COL_ENOMEM;
+		r->rtvoff[r->n_rtv++] = at;
+		r->rtvoff[r->n_rtv++] = r->rtnative.len - at;
 	}
 	*off = r->rtbytes.len;
 	*len = br->pos - start;
 	buf_put(&r->rtbytes, br->p + start, *len);
-	return buf_ok(&r->rtbytes) ? 0 : COL_ENOMEM;
+	return buf_ok(&r->rtbytes) && buf_ok(&r->rtnative) ? 0 : COL_ENOMEM;
 }
 
 static int add_range_tombstone(struct rctx *r, const uint8_t *k, size_t kl, size_t at,
@@ -383,15 +413,56 @@ static int add_range_tombstone(struct rctx *r, const uint8_t *k, size_t kl, size
 	struct bufreader br;
 	bufreader_init(&br, k, kl);
 	br.pos = at;
-	struct rtomb rt = {.ts = v->ts, .ldt = v->ldt};
-	int rc = parse_bound(r, &br, &rt.start_off, &rt.start_len);
+	struct rtomb rt = {.ts = v->ts, .ldt = v->ldt, .v_at = r->n_rtv / 2};
+	uint8_t st = 0, et = 0;
+	int rc = parse_bound(r, &br, &rt.start_off, &rt.start_len, &rt.n_start, &st);
 	if (!rc)
-		rc = parse_bound(r, &br, &rt.end_off, &rt.end_len);
+		rc = parse_bound(r, &br, &rt.end_off, &rt.end_len, &rt.n_end, &et);
 	if (rc)
 		return rc;
+	rt.start_incl = st == BOUND_BEFORE;
+	rt.end_incl = et == BOUND_AFTER;
 	if (ARRAY_GROW(r->rts, r->cap_rts, r->n_rts + 1))
 		return COL_ENOMEM;
 	r->rts[r->n_rts++] = rt;
+	return 0;
+}
+
+/*
+ * STORE_READ_HEADERS: publish the partition's range tombstones (native
+ * bounds) in r->part and, when it has a deletion or any, report the partition
+ * with fn(ctx, p, NULL).
+ */
+static int report_header(struct rctx *r, struct cerr *err)
+{
+	if (!(r->flags & STORE_READ_HEADERS) || (r->part.deletion.ts == INT64_MIN && r->n_rts == 0))
+		return 0;
+	size_t nv = r->n_rtv / 2;
+	if (ARRAY_GROW(r->rtvals, r->cap_rtvals, nv + 1) ||
+	    ARRAY_GROW(r->rtpub, r->cap_rtpub, r->n_rts + 1))
+		return cerr_set(err, COL_ENOMEM, "storage: out of memory");
+	for (size_t i = 0; i < nv; i++) {
+		/* empty components leave rtnative.data NULL */
+		r->rtvals[i].p = r->rtnative.data ? r->rtnative.data + r->rtvoff[2 * i]
+		                                  : (const uint8_t *)"";
+		r->rtvals[i].len = r->rtvoff[2 * i + 1];
+	}
+	for (size_t i = 0; i < r->n_rts; i++) {
+		const struct rtomb *rt = &r->rts[i];
+		r->rtpub[i] =
+		        (struct store_range_tombstone){.start = &r->rtvals[rt->v_at],
+		                                       .n_start = rt->n_start,
+		                                       .start_incl = rt->start_incl,
+		                                       .end = &r->rtvals[rt->v_at + rt->n_start],
+		                                       .n_end = rt->n_end,
+		                                       .end_incl = rt->end_incl,
+		                                       .deletion = {.ts = rt->ts, .ldt = rt->ldt}};
+	}
+	r->part.rts = r->rtpub;
+	r->part.n_rts = r->n_rts;
+	int rc = r->fn(r->ctx, &r->part, NULL);
+	if (rc)
+		r->stop = rc;
 	return 0;
 }
 
@@ -523,6 +594,9 @@ static int read_partition(struct rctx *r, const uint8_t *p, size_t plen,
 				                r->t->cf_name);
 		}
 	}
+	rc = report_header(r, err);
+	if (rc || r->stop)
+		return rc;
 	if (static_row) {
 		unsigned saved = r->flags;
 		r->flags &= ~(unsigned)STORE_READ_REVERSE; /* gathered in order */

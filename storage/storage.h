@@ -421,6 +421,17 @@ struct store_row {
 	size_t n_cells;
 };
 
+/* A range tombstone with its bounds as clustering prefixes (n = 0: unbounded on that side). */
+struct store_range_tombstone {
+	const struct store_value *start;
+	size_t n_start;
+	bool start_incl;
+	const struct store_value *end;
+	size_t n_end;
+	bool end_incl;
+	struct store_deletion deletion;
+};
+
 struct store_partition {
 	int64_t token;
 	const struct store_value *pk; /* decoded components */
@@ -428,9 +439,13 @@ struct store_partition {
 	const uint8_t *key; /* serialized partition key (Cassandra form) */
 	size_t key_len;
 	struct store_deletion deletion; /* partition tombstone (STORE_READ_TOMBSTONES) */
+	/* STORE_READ_HEADERS: every range tombstone of the partition, in key order */
+	const struct store_range_tombstone *rts;
+	size_t n_rts;
 };
 
-/* Called per row; non-zero stops the read and is returned by it. */
+/* Called per row (and, with STORE_READ_HEADERS, per partition header with r NULL);
+ * non-zero stops the read and is returned by it. */
 typedef int (*store_row_fn)(void *ctx, const struct store_partition *p, const struct store_row *r);
 
 enum store_read_flags {
@@ -438,6 +453,11 @@ enum store_read_flags {
 	STORE_READ_TOMBSTONES = 2, /* also deleted/expired cells, rows with only
 	                              tombstones, and deletion infos (digests,
 	                              read repair); shadowed data is still hidden */
+	STORE_READ_HEADERS = 4,    /* (with TOMBSTONES) a partition with a partition
+	                              deletion or range tombstones is first reported
+	                              with fn(ctx, p, NULL), p->rts filled, before any
+	                              of its rows — also when none of its rows is
+	                              left to report (a partition deleted as a whole) */
 };
 
 /* A clustering slice in clustering order; n = 0 means unbounded on that side. */

@@ -51,9 +51,10 @@
  * With a row limit, merged rows stop at the earliest last row of a replica
  * the limit cut, and the read continues after it (short-read protection).
  *
- * Limits (documented in docs/REPLICATION.md): no speculative retry; range tombstones (and, in range
- * reads, partition tombstones whose rows are all shadowed) are not visible to reads (storage's read
- * API does not report them), so read repair cannot propagate them.
+ * Range tombstones and partition deletions travel in READ RESULTs (verbs.h) and are merged and
+ * repaired like the rest (docs/REPLICATION.md).
+ *
+ * Limits (documented in docs/REPLICATION.md): no speculative retry.
  *
  * Ownership and lifetime: requests in flight hold messaging callbacks that
  * point into the proxy: free it after messaging_free() (which ends them).

@@ -9,7 +9,8 @@
  * own rule, so a repaired replica's merge keeps exactly the winner):
  *
  *   sp_resolve          partitions in (token, key) order
- *     merge_partition     the partition deletion, then its rows in clustering order
+ *     merge_partition     the partition deletion, its range tombstones (merge_range_tombstones),
+ *                         then its rows in clustering order
  *       merge_row           the row deletion and marker, then its cells in column order
  *         merge_cell          the winning version of one cell, unless a deletion hides it
  *
@@ -161,6 +162,8 @@ struct part_merge {
 	size_t k;     /* versions: one per contacted replica */
 	size_t mpi;   /* the merged partition's index in r->merged */
 	int64_t pdel; /* merged partition deletion's timestamp (INT64_MIN: none) */
+	const struct rres_part *const
+	        *vp; /* the versions (NULL: a replica without the partition) */
 };
 
 /* What hides a cell version inside one merged row. */
@@ -230,6 +233,177 @@ int sp_resolve(struct sp_read *r)
 	}
 }
 
+/* ---- range tombstones ------------------------------------------------------------------------ */
+
+/* Clustering order of the first n components of a and b. */
+static int ck_prefix_cmp(const struct store_table_desc *d, const struct store_value *a,
+                         const struct store_value *b, size_t n)
+{
+	for (size_t i = 0; i < n && i < d->n_ck; i++) {
+		int c = cqltype_compare(d->ck_types[i], a[i].p, a[i].len, b[i].p, b[i].len);
+		if (d->ck_desc && d->ck_desc[i])
+			c = -c;
+		if (c)
+			return c;
+	}
+	return 0;
+}
+
+/* Does range tombstone rt (bounds in m's values) cover the row with clustering ck? */
+static bool rt_covers(const struct store_table_desc *d, const struct rres *m,
+                      const struct rres_rt *rt, const struct store_value *ck)
+{
+	if (rt->n_start) {
+		int c = ck_prefix_cmp(d, ck, &m->vals[rt->start_at], rt->n_start);
+		if (c < 0 || (c == 0 && !rt->start_incl))
+			return false;
+	}
+	if (rt->n_end) {
+		int c = ck_prefix_cmp(d, ck, &m->vals[rt->end_at], rt->n_end);
+		if (c > 0 || (c == 0 && !rt->end_incl))
+			return false;
+	}
+	return true;
+}
+
+static bool vals_equal(const struct store_value *a, const struct store_value *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i].len != b[i].len || (a[i].len && memcmp(a[i].p, b[i].p, a[i].len) != 0))
+			return false;
+	return true;
+}
+
+/* Same bounds (the same range, whatever its deletion)? */
+static bool rt_same_range(const struct rres *ma, const struct rres_rt *a, const struct rres *mb,
+                          const struct rres_rt *b)
+{
+	return a->n_start == b->n_start && a->n_end == b->n_end && a->start_incl == b->start_incl &&
+	       a->end_incl == b->end_incl &&
+	       vals_equal(&ma->vals[a->start_at], &mb->vals[b->start_at], a->n_start) &&
+	       vals_equal(&ma->vals[a->end_at], &mb->vals[b->end_at], a->n_end);
+}
+
+/* The merged partition's range tombstone equal in range to rt of version v, or NULL. */
+static struct rres_rt *merged_rt_like(struct part_merge *pm, const struct rres *src,
+                                      const struct rres_rt *rt)
+{
+	struct rres *m = &pm->r->merged;
+	const struct rres_part *mp = &m->parts[pm->mpi];
+	for (size_t i = 0; i < mp->n_rts; i++)
+		if (rt_same_range(m, &m->rts[mp->rt_at + i], src, rt))
+			return &m->rts[mp->rt_at + i];
+	return NULL;
+}
+
+/* Add version v's range tombstone rt to the merged partition (values copied). */
+static int merged_rt_add(struct part_merge *pm, const struct rres *src, const struct rres_rt *rt)
+{
+	struct rres *m = &pm->r->merged;
+	struct rres_rt *x = rres_add_rt(m);
+	if (!x)
+		return COL_ENOMEM;
+	size_t xi = m->n_rts - 1;
+	size_t at = m->n_vals;
+	for (size_t i = 0; i < rt->n_start + rt->n_end; i++) {
+		struct store_value *val = rres_add_val(m);
+		if (!val)
+			return COL_ENOMEM;
+		*val = i < rt->n_start ? src->vals[rt->start_at + i]
+		                       : src->vals[rt->end_at + i - rt->n_start];
+	}
+	m->rts[xi] = *rt;
+	m->rts[xi].start_at = at;
+	m->rts[xi].end_at = at + rt->n_start;
+	m->parts[pm->mpi].n_rts++;
+	return 0;
+}
+
+/* Does version v hold the merged range tombstone mrt exactly (range and deletion)? */
+static bool version_has_rt(struct part_merge *pm, size_t v, const struct rres_rt *mrt)
+{
+	const struct rres_part *p = pm->vp[v];
+	if (!p)
+		return false;
+	const struct rres *src = &pm->r->tgt[v].dec;
+	const struct rres *m = &pm->r->merged;
+	struct store_cell_version want = deletion_version(mrt->ts, mrt->ldt);
+	for (size_t i = 0; i < p->n_rts; i++) {
+		const struct rres_rt *rt = &src->rts[p->rt_at + i];
+		struct store_cell_version have = deletion_version(rt->ts, rt->ldt);
+		if (rt_same_range(src, rt, m, mrt) && store_cell_reconcile(&have, &want) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The union of the versions' range tombstones (one per range, the winning
+ * deletion), less those the partition deletion hides, into the merged
+ * partition; each replica lacking one gets it in its repair mutation.
+ */
+static int merge_range_tombstones(struct part_merge *pm)
+{
+	struct rres *m = &pm->r->merged;
+	m->parts[pm->mpi].rt_at = m->n_rts;
+	m->parts[pm->mpi].n_rts = 0;
+	for (size_t v = 0; v < pm->k; v++) {
+		const struct rres_part *p = pm->vp[v];
+		const struct rres *src = &pm->r->tgt[v].dec;
+		for (size_t i = 0; p && i < p->n_rts; i++) {
+			const struct rres_rt *rt = &src->rts[p->rt_at + i];
+			if (rt->ts <= pm->pdel)
+				continue;
+			struct rres_rt *x = merged_rt_like(pm, src, rt);
+			struct store_cell_version a = deletion_version(rt->ts, rt->ldt);
+			if (!x) {
+				int rc = merged_rt_add(pm, src, rt);
+				if (rc)
+					return rc;
+			} else if (store_cell_reconcile(
+			                   &a, &(struct store_cell_version){.ts = x->ts,
+			                                                    .tombstone = true,
+			                                                    .ldt = x->ldt}) > 0) {
+				x->ts = rt->ts;
+				x->ldt = rt->ldt;
+			}
+		}
+	}
+	const struct rres_part *mp = &m->parts[pm->mpi];
+	for (size_t i = 0; i < mp->n_rts; i++) {
+		const struct rres_rt *x = &m->rts[mp->rt_at + i];
+		for (size_t v = 0; v < pm->k; v++) {
+			if (version_has_rt(pm, v, x))
+				continue;
+			struct store_mutation *rm = repair_of(pm, v, x->ldt);
+			if (!rm)
+				return COL_ENOMEM;
+			store_mutation_delete_range(rm, &m->vals[x->start_at], x->n_start,
+			                            x->start_incl, &m->vals[x->end_at], x->n_end,
+			                            x->end_incl, x->ts);
+		}
+	}
+	return 0;
+}
+
+/* The newest merged range tombstone covering the merged row mri (INT64_MIN: none). */
+static int64_t rt_shadow(struct part_merge *pm, size_t mri)
+{
+	const struct rres *m = &pm->r->merged;
+	const struct rres_row *mr = &m->rows[mri];
+	const struct rres_part *mp = &m->parts[pm->mpi];
+	int64_t del = INT64_MIN;
+	if (mr->is_static)
+		return del;
+	const struct store_table_desc *d = store_table_desc(pm->r->table);
+	for (size_t i = 0; i < mp->n_rts; i++) {
+		const struct rres_rt *x = &m->rts[mp->rt_at + i];
+		if (x->ts > del && rt_covers(d, m, x, &m->vals[mr->ck_at]))
+			del = x->ts;
+	}
+	return del;
+}
+
 /* Merge one partition's versions (vp[v]: replica v's, or NULL); src holds its key. */
 static int merge_partition(struct part_merge *pm, const struct rres_part *const *vp, size_t src)
 {
@@ -277,6 +451,10 @@ static int merge_partition(struct part_merge *pm, const struct rres_part *const 
 			store_mutation_delete_partition(rm, win.ts);
 		}
 	}
+	pm->vp = vp;
+	int rc = merge_range_tombstones(pm);
+	if (rc)
+		return rc;
 	/* its rows, in clustering order */
 	size_t ri[SP_MAX_REPLICAS] = {0};
 	for (;;) {
@@ -306,7 +484,7 @@ static int merge_partition(struct part_merge *pm, const struct rres_part *const 
 				ri[v]++;
 			}
 		}
-		int rc = merge_row(pm, vr, rsrc);
+		rc = merge_row(pm, vr, rsrc);
 		if (rc)
 			return rc;
 	}
@@ -405,6 +583,9 @@ static int merge_row(struct part_merge *pm, const struct rres_row *const *vr, si
 		return rc;
 	mr = &m->rows[sh.mri];
 	sh.del = mr->has_del && mr->del_ts > pm->pdel ? mr->del_ts : pm->pdel;
+	int64_t rdel = rt_shadow(pm, sh.mri);
+	if (rdel > sh.del)
+		sh.del = rdel;
 	rc = merge_row_marker(pm, vr, sh.mri, sh.del);
 	if (rc)
 		return rc;

@@ -185,26 +185,49 @@ static void enc_close_part(struct enc *e)
 	e->in_part = false;
 }
 
+static void put_range_tombstones(struct buf *b, const struct store_partition *p)
+{
+	msgpk_put_array(b, (uint32_t)p->n_rts);
+	for (size_t i = 0; i < p->n_rts; i++) {
+		const struct store_range_tombstone *rt = &p->rts[i];
+		msgpk_put_array(b, 6);
+		put_values(b, rt->start, rt->n_start);
+		msgpk_put_bool(b, rt->start_incl);
+		put_values(b, rt->end, rt->n_end);
+		msgpk_put_bool(b, rt->end_incl);
+		msgpk_put_int(b, rt->deletion.ts);
+		msgpk_put_int(b, rt->deletion.ldt);
+	}
+}
+
+static void enc_open_part(struct enc *e, const struct store_partition *p)
+{
+	struct buf *b = e->out;
+	enc_close_part(e);
+	e->in_part = true;
+	e->token = p->token;
+	buf_reset(&e->key);
+	buf_put(&e->key, p->key, p->key_len);
+	e->n_parts++;
+	msgpk_put_array(b, 6);
+	msgpk_put_int(b, p->token);
+	msgpk_put_bin(b, p->key, p->key_len);
+	put_values(b, p->pk, p->n_pk);
+	put_deletion(b, &p->deletion);
+	put_range_tombstones(b, p);
+	e->rows_at = put_array32(b);
+	e->n_rows = 0;
+}
+
 static int enc_row(void *ctx, const struct store_partition *p, const struct store_row *r)
 {
 	struct enc *e = ctx;
 	struct buf *b = e->out;
-	if (!e->in_part || e->token != p->token || e->key.len != p->key_len ||
-	    memcmp(e->key.data, p->key, p->key_len) != 0) {
-		enc_close_part(e);
-		e->in_part = true;
-		e->token = p->token;
-		buf_reset(&e->key);
-		buf_put(&e->key, p->key, p->key_len);
-		e->n_parts++;
-		msgpk_put_array(b, 5);
-		msgpk_put_int(b, p->token);
-		msgpk_put_bin(b, p->key, p->key_len);
-		put_values(b, p->pk, p->n_pk);
-		put_deletion(b, &p->deletion);
-		e->rows_at = put_array32(b);
-		e->n_rows = 0;
-	}
+	if (!r || !e->in_part || e->token != p->token || e->key.len != p->key_len ||
+	    memcmp(e->key.data, p->key, p->key_len) != 0)
+		enc_open_part(e, p);
+	if (!r) /* the partition's header: its deletion and range tombstones */
+		return buf_ok(b) && buf_ok(&e->key) ? 0 : COL_ENOMEM;
 	e->n_rows++;
 	msgpk_put_array(b, 5);
 	msgpk_put_bool(b, r->is_static);
@@ -242,98 +265,6 @@ static int enc_row(void *ctx, const struct store_partition *p, const struct stor
 	return buf_ok(b) && buf_ok(&e->key) ? 0 : COL_ENOMEM;
 }
 
-/*
- * A partition whose rows are all gone (a partition tombstone shadows them, or
- * it never had rows) produces no row, so storage's read reports no partition
- * deletion for it.  Digests and read repair need it: find the partition
- * tombstone key (storage.h KEY LAYOUT: token ^ 2^63 | escaped key 00 01 |
- * section 0x00) with one raw seek, and decode its value (VALUE LAYOUT).
- */
-struct ptomb {
-	const uint8_t *prefix;
-	size_t plen;
-	bool found;
-	struct store_deletion del;
-};
-
-static int ptomb_fn(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
-{
-	struct ptomb *pt = ctx;
-	const uint8_t *k = key, *v = val;
-	if (klen < pt->plen || memcmp(k, pt->prefix, pt->plen) != 0) {
-		/* another partition of the same token: ours sorts before or after it */
-		return memcmp(k, pt->prefix, klen < pt->plen ? klen : pt->plen) > 0 ? 1 : 0;
-	}
-	if (klen == pt->plen + 1 && k[pt->plen] == 0x00 && vlen >= 13 && (v[0] & 1)) {
-		size_t at = (v[0] & 2) ? 13 : 9; /* an expiring value carries its ttl first */
-		if (vlen >= at + 4) {
-			pt->found = true;
-			pt->del.ts = (int64_t)be64_load(v + 1);
-			pt->del.ldt = be32_load(v + at);
-		}
-	}
-	return 1; /* the tombstone key is the partition's first: nothing more to see */
-}
-
-static int partition_tombstone(struct store_table *t, const struct verbs_read *rd, struct enc *e,
-                               struct cerr *err)
-{
-	struct buf key, prefix;
-	buf_init(&key);
-	buf_init(&prefix);
-	int64_t token;
-	int rc = store_partition_key(t, rd->pk, rd->n_pk, &key, err);
-	if (rc == 0)
-		rc = store_partition_token(t, rd->pk, rd->n_pk, &token, err);
-	if (rc == 0 && token == INT64_MIN)
-		rc = 1; /* not a token Murmur3 produces; nothing stored there */
-	if (rc == 0) {
-		buf_put_u64be(&prefix, (uint64_t)token ^ (1ULL << 63));
-		size_t run = 0;
-		for (size_t i = 0; i < key.len; i++) {
-			if (key.data[i] != 0)
-				continue;
-			buf_put(&prefix, key.data + run, i - run);
-			buf_put_u8(&prefix, 0x00);
-			buf_put_u8(&prefix, 0xFF);
-			run = i + 1;
-		}
-		buf_put(&prefix, key.data + run, key.len - run);
-		buf_put_u8(&prefix, 0x00);
-		buf_put_u8(&prefix, 0x01);
-		struct ptomb pt = {.prefix = prefix.data, .plen = prefix.len};
-		if (!buf_ok(&prefix) || !buf_ok(&key)) {
-			rc = cerr_set(err, COL_ENOMEM,
-			              "out of memory probing a partition tombstone");
-		} else {
-			rc = store_scan_raw(t, token - 1, token, ptomb_fn, &pt, err);
-			if (rc > 0)
-				rc = 0;
-		}
-		if (rc == 0 && pt.found) {
-			struct store_partition p = {.token = token,
-			                            .pk = rd->pk,
-			                            .n_pk = rd->n_pk,
-			                            .key = key.data,
-			                            .key_len = key.len,
-			                            .deletion = pt.del};
-			struct buf *b = e->out;
-			e->n_parts++;
-			msgpk_put_array(b, 5);
-			msgpk_put_int(b, p.token);
-			msgpk_put_bin(b, p.key, p.key_len);
-			put_values(b, p.pk, p.n_pk);
-			put_deletion(b, &p.deletion);
-			msgpk_put_array(b, 0);
-		}
-	}
-	if (rc > 0)
-		rc = 0;
-	buf_release(&key);
-	buf_release(&prefix);
-	return rc;
-}
-
 int verbs_read_local(struct store *s, const struct verbs_read *rd, struct buf *out,
                      struct cerr *err)
 {
@@ -346,7 +277,7 @@ int verbs_read_local(struct store *s, const struct verbs_read *rd, struct buf *o
 	buf_init(&e.key);
 	e.parts_at = put_array32(out);
 	int rc;
-	unsigned flags = STORE_READ_TOMBSTONES;
+	unsigned flags = STORE_READ_TOMBSTONES | STORE_READ_HEADERS;
 	if (rd->kind == VERBS_READ_RANGE)
 		rc = store_scan(t, rd->start, rd->end, rd->after, flags, (size_t)rd->limit,
 		                rd->now_s, enc_row, &e, err);
@@ -355,8 +286,6 @@ int verbs_read_local(struct store *s, const struct verbs_read *rd, struct buf *o
 		                          flags | (rd->flags & STORE_READ_REVERSE),
 		                          (size_t)rd->limit, rd->now_s, enc_row, &e, err);
 	enc_close_part(&e);
-	if (rc == 0 && e.n_parts == 0 && rd->kind != VERBS_READ_RANGE)
-		rc = partition_tombstone(t, rd, &e, err);
 	patch_array32(out, e.parts_at, e.n_parts);
 	buf_release(&e.key);
 	if (rc == 0 && !buf_ok(out))
@@ -378,12 +307,13 @@ void rres_release(struct rres *r)
 	free(r->rows);
 	free(r->cells);
 	free(r->vals);
+	free(r->rts);
 	memset(r, 0, sizeof(*r));
 }
 
 void rres_reset(struct rres *r)
 {
-	r->n_parts = r->n_rows = r->n_cells = r->n_vals = 0;
+	r->n_parts = r->n_rows = r->n_cells = r->n_vals = r->n_rts = 0;
 }
 
 #define RRES_ADD(r, arr, n, cap)                                                                   \
@@ -409,6 +339,10 @@ struct rres_cell *rres_add_cell(struct rres *r)
 struct store_value *rres_add_val(struct rres *r)
 {
 	RRES_ADD(r, vals, n_vals, cap_vals);
+}
+struct rres_rt *rres_add_rt(struct rres *r)
+{
+	RRES_ADD(r, rts, n_rts, cap_rts);
 }
 
 static int read_values(struct bufreader *br, struct rres *r, size_t max, size_t *at, size_t *n)
@@ -441,6 +375,36 @@ static int read_deletion(struct bufreader *br, bool *has, int64_t *ts, int64_t *
 	*has = true;
 	if (msgpk_expect_array(br, 2) || msgpk_read_int(br, ts) || msgpk_read_int(br, ldt))
 		return COL_ECORRUPT;
+	return 0;
+}
+
+static int read_range_tombstone(struct bufreader *br, struct rres *r)
+{
+	if (!rres_add_rt(r))
+		return COL_ENOMEM;
+	size_t idx = r->n_rts - 1;
+	size_t s_at, s_n, e_at, e_n;
+	bool s_incl, e_incl;
+	int64_t ts, ldt;
+	int rc;
+	if (msgpk_expect_array(br, 6))
+		return COL_ECORRUPT;
+	if ((rc = read_values(br, r, STORE_MAX_CK_COLS, &s_at, &s_n)) != 0)
+		return rc;
+	if (msgpk_read_bool(br, &s_incl))
+		return COL_ECORRUPT;
+	if ((rc = read_values(br, r, STORE_MAX_CK_COLS, &e_at, &e_n)) != 0)
+		return rc;
+	if (msgpk_read_bool(br, &e_incl) || msgpk_read_int(br, &ts) || msgpk_read_int(br, &ldt))
+		return COL_ECORRUPT;
+	r->rts[idx] = (struct rres_rt){.start_at = s_at,
+	                               .n_start = s_n,
+	                               .start_incl = s_incl,
+	                               .end_at = e_at,
+	                               .n_end = e_n,
+	                               .end_incl = e_incl,
+	                               .ts = ts,
+	                               .ldt = ldt};
 	return 0;
 }
 
@@ -532,7 +496,7 @@ int rres_decode(struct rres *r, const uint8_t *p, size_t len, struct cerr *err)
 		int64_t token;
 		const uint8_t *key;
 		uint32_t key_len;
-		if (msgpk_expect_array(&br, 5) || msgpk_read_int(&br, &token) ||
+		if (msgpk_expect_array(&br, 6) || msgpk_read_int(&br, &token) ||
 		    msgpk_read_bin(&br, &key, &key_len))
 			goto corrupt;
 		size_t pk_at, n_pk;
@@ -546,7 +510,15 @@ int rres_decode(struct rres *r, const uint8_t *p, size_t len, struct cerr *err)
 		part->n_pk = n_pk;
 		if (read_deletion(&br, &part->has_del, &part->del_ts, &part->del_ldt))
 			goto corrupt;
-		uint32_t nr;
+		uint32_t nt, nr;
+		if (msgpk_read_array(&br, &nt))
+			goto corrupt;
+		part->rt_at = r->n_rts;
+		part->n_rts = nt;
+		for (uint32_t k = 0; k < nt; k++)
+			if ((rc = read_range_tombstone(&br, r)) != 0)
+				goto fail;
+		part = &r->parts[pi];
 		if (msgpk_read_array(&br, &nr))
 			goto corrupt;
 		part->row_at = r->n_rows;

@@ -57,10 +57,15 @@
  * ---- READ RESULT (canonical: same data, same bytes) ----
  *
  *   result    = array32 of partition (count back-patched)
- *   partition = [token int, key bin, [pk bin...], deletion, array32 of row]
+ *   partition = [token int, key bin, [pk bin...], deletion, [rtomb...],
+ *                array32 of row]
  *   deletion  = nil | [ts int, ldt int]
- *               (a partition whose rows are all shadowed or gone still appears,
- *               with its deletion and no rows, in single-partition reads)
+ *   rtomb     = [[start ck bin...], start_incl bool, [end ck bin...],
+ *                end_incl bool, ts int, ldt int]  (range tombstones in key
+ *               order; an empty bound is unbounded on its side)
+ *               (a partition with a deletion or range tombstones appears
+ *               with them even when none of its rows is left, in partition
+ *               and range reads: storage's STORE_READ_HEADERS)
  *   row       = [static bool, [ck bin...], marker, deletion, [cell...]]
  *   marker    = nil | [ts int, ttl int, expiry int]
  *   cell      = [col uint, path bin | nil, ts int, tombstone bool,
@@ -248,6 +253,15 @@ struct rres_row {
 	size_t cell_at, n_cells; /* into rres.cells */
 };
 
+/* A range tombstone: its bounds' components in rres.vals. */
+struct rres_rt {
+	size_t start_at, n_start;
+	bool start_incl;
+	size_t end_at, n_end;
+	bool end_incl;
+	int64_t ts, ldt;
+};
+
 struct rres_part {
 	int64_t token;
 	const uint8_t *key;
@@ -255,6 +269,7 @@ struct rres_part {
 	size_t pk_at, n_pk; /* into rres.vals */
 	bool has_del;
 	int64_t del_ts, del_ldt;
+	size_t rt_at, n_rts;   /* into rres.rts */
 	size_t row_at, n_rows; /* into rres.rows */
 };
 
@@ -268,6 +283,8 @@ struct rres {
 	size_t n_cells, cap_cells;
 	struct store_value *vals;
 	size_t n_vals, cap_vals;
+	struct rres_rt *rts;
+	size_t n_rts, cap_rts;
 };
 
 void rres_init(struct rres *r);
@@ -280,5 +297,6 @@ struct rres_part *rres_add_part(struct rres *r);
 struct rres_row *rres_add_row(struct rres *r);
 struct rres_cell *rres_add_cell(struct rres *r);
 struct store_value *rres_add_val(struct rres *r);
+struct rres_rt *rres_add_rt(struct rres *r);
 
 #endif

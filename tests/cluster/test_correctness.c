@@ -12,8 +12,9 @@
  *  - a range deletion (DELETE ... WHERE c >= 5 AND c < 7) one replica missed:
  *    a QUORUM read pairing it with one that has the deletion returns none of
  *    the deleted rows, and read repair copies the range tombstone (not the
- *    rows) to the stale replica; a partition deleted as a whole on one replica
- *    stays deleted in range scans (SELECT without a key).
+ *    rows) to the stale replica; a partition deleted as a whole on the other
+ *    replicas (with rows shadowed there, or none at all) stays deleted in
+ *    range scans (SELECT without a key) and is repaired.
  */
 #include "core/buf.h"
 #include "core/cqlproto.h"
@@ -113,12 +114,19 @@ static size_t live_rows(int k, const char *ks, const char *table, const char *ke
 	return n;
 }
 
-static void restart(int k)
+/* Start node k again and wait until it answers (and, if all_up, until every node sees all UN). */
+static void restart_node(int k, bool all_up)
 {
 	CLUSTER_ASSERT(c, cluster_start_node(c, k) == 0, "restart node %d", k);
 	CLUSTER_ASSERT(c, cluster_wait_admin(c, k, CLUSTER_TEST_START_MS) >= 0, "node %d back", k);
-	CLUSTER_ASSERT(c, cluster_wait_all_up(c, CLUSTER_TEST_START_MS) >= 0,
-	               "all UN after restarting node %d", k);
+	if (all_up)
+		CLUSTER_ASSERT(c, cluster_wait_all_up(c, CLUSTER_TEST_START_MS) >= 0,
+		               "all UN after restarting node %d", k);
+}
+
+static void restart(int k)
+{
+	restart_node(k, true);
 }
 
 static void wait_metric_at_least(int k, const char *name, double want)
@@ -201,4 +209,107 @@ Test(correctness, truncate_empties_every_replica_and_stays_empty)
 	cql(3, CL_ALL, CQL_NO_TIMESTAMP, &r, "SELECT * FROM tk.tr WHERE k = 1");
 	CLUSTER_EXPECT(c, !r.error && r.rows == 1, "a newer write: %u rows, expected 1 (%s)",
 	               r.rows, r.msg);
+}
+
+/* ---- range and partition tombstones through reads -------------------------------------------- */
+
+/* The values of int column `name` in the rows a SELECT returned, as "1,2,3". */
+static void select_ints(int k, uint16_t cl, const char *stmt, const char *name, char *out,
+                        size_t cap)
+{
+	struct cqlresult *r =
+	        cluster_test_query(c, cluster_test_conn(c, k), cl, CQL_NO_TIMESTAMP, stmt);
+	CLUSTER_ASSERT(c, r->kind == CQLRES_ROWS, "%s via node %d: %s", stmt, k,
+	               r->kind == CQLRES_ERROR ? r->error.message : "no rows result");
+	int col = cqlresult_column(r, name);
+	CLUSTER_ASSERT(c, col >= 0, "column %s in the result", name);
+	out[0] = 0;
+	size_t at = 0;
+	for (uint32_t i = 0; i < r->n_rows && at + 16 < cap; i++) {
+		const struct cql_slice *s = cqlresult_cell(r, i, (uint32_t)col);
+		at += (size_t)snprintf(out + at, cap - at, "%s%d", i ? "," : "",
+		                       s->len == 4 ? (int)(int32_t)be32_load(s->p) : -1);
+	}
+	cqlresult_free(r);
+}
+
+static void select_cs(int k, uint16_t cl, const char *stmt, char *out, size_t cap)
+{
+	select_ints(k, cl, stmt, "c", out, cap);
+}
+
+Test(correctness, range_and_partition_tombstones_resolve_and_repair)
+{
+	struct cluster_opts o = {.n = 3};
+	c = cluster_test_start(&o, true);
+	cql_ok(1, "CREATE KEYSPACE rtk WITH replication = {'class': 'SimpleStrategy', "
+	          "'replication_factor': 3}");
+	cql_ok(1, "CREATE TABLE rtk.t (k int, c int, v int, PRIMARY KEY (k, c))");
+	for (int k = 1; k <= 3; k++)
+		tool(k, "disablehandoff"); /* node 3 stays stale until a read repairs it */
+	struct res r;
+	for (int ck = 1; ck <= 9; ck++) {
+		cql(1, CL_ALL, CQL_NO_TIMESTAMP, &r,
+		    "INSERT INTO rtk.t (k, c, v) VALUES (1, %d, %d)", ck, ck);
+		CLUSTER_ASSERT(c, !r.error, "INSERT at ALL: %s", r.msg);
+		cql(1, CL_ALL, CQL_NO_TIMESTAMP, &r,
+		    "INSERT INTO rtk.t (k, c, v) VALUES (2, %d, %d)", ck, ck);
+		CLUSTER_ASSERT(c, !r.error, "INSERT at ALL: %s", r.msg);
+	}
+	/* k = 3's rows reach node 3 alone: the others will hold its deletion and nothing else. */
+	cluster_test_kill(c, 1, 3);
+	cluster_test_kill(c, 2, 3);
+	for (int ck = 1; ck <= 3; ck++) {
+		cql(3, CL_ONE, CQL_NO_TIMESTAMP, &r,
+		    "INSERT INTO rtk.t (k, c, v) VALUES (3, %d, %d)", ck, ck);
+		CLUSTER_ASSERT(c, !r.error, "INSERT at ONE with nodes 1 and 2 down: %s", r.msg);
+	}
+	restart_node(1, false);
+	restart(2);
+	for (int k = 1; k <= 2; k++)
+		tool(k, "disablehandoff"); /* not persisted across the restart */
+	cluster_test_kill(c, 3, 1);
+	cql(1, CL_QUORUM, CQL_NO_TIMESTAMP, &r, "DELETE FROM rtk.t WHERE k = 3");
+	CLUSTER_ASSERT(c, !r.error, "partition DELETE at QUORUM: %s", r.msg);
+	cql(1, CL_QUORUM, CQL_NO_TIMESTAMP, &r,
+	    "DELETE FROM rtk.t WHERE k = 1 AND c >= 5 AND c < 7");
+	CLUSTER_ASSERT(c, !r.error, "range DELETE at QUORUM: %s", r.msg);
+	cql(1, CL_QUORUM, CQL_NO_TIMESTAMP, &r, "DELETE FROM rtk.t WHERE k = 2");
+	CLUSTER_ASSERT(c, !r.error, "partition DELETE at QUORUM: %s", r.msg);
+	restart(3);
+	tool(3, "disablehandoff");
+	CLUSTER_ASSERT(c,
+	               live_rows(3, "rtk", "t", "1") == 9 && live_rows(3, "rtk", "t", "2") == 9 &&
+	                       live_rows(3, "rtk", "t", "3") == 3,
+	               "node 3 missed the deletions (it must start stale)");
+
+	/* Node 3 coordinates: its own data is paired with a digest of node 1's or 2's. */
+	char got[128];
+	select_cs(3, CL_QUORUM, "SELECT c FROM rtk.t WHERE k = 1", got, sizeof(got));
+	CLUSTER_EXPECT(c, strcmp(got, "1,2,3,4,7,8,9") == 0,
+	               "QUORUM read via the stale node 3 returned c = %s, want 1,2,3,4,7,8,9", got);
+	struct json *j = dump(3, "rtk", "t", "1");
+	size_t n_rt = json_len(json_get(j, "range_tombstones"));
+	json_free(j);
+	CLUSTER_EXPECT(c, n_rt == 1, "read repair left node 3 with %zu range tombstones, want 1",
+	               n_rt);
+	CLUSTER_EXPECT(c, live_rows(3, "rtk", "t", "1") == 7,
+	               "node 3 after read repair: %zu live rows, want 7",
+	               live_rows(3, "rtk", "t", "1"));
+	for (int k = 1; k <= 2; k++)
+		CLUSTER_EXPECT(c, live_rows(k, "rtk", "t", "1") == 7,
+		               "node %d got deleted rows back from the read repair", k);
+	select_cs(3, CL_ONE, "SELECT c FROM rtk.t WHERE k = 1", got, sizeof(got));
+	CLUSTER_EXPECT(c, strcmp(got, "1,2,3,4,7,8,9") == 0, "node 3 alone at ONE: c = %s", got);
+
+	/* A range scan at ALL meets the partition node 3 still holds whole. */
+	select_ints(1, CL_ALL, "SELECT k FROM rtk.t", "k", got, sizeof(got));
+	CLUSTER_EXPECT(c, strcmp(got, "1,1,1,1,1,1,1") == 0,
+	               "range scan at ALL: k = %s, want the 7 rows of k = 1 only", got);
+	j = dump(3, "rtk", "t", "2");
+	bool pdel = json_type(json_get(j, "partition_deletion")) == JSON_OBJECT;
+	json_free(j);
+	CLUSTER_EXPECT(c, pdel, "the range scan's repair gave node 3 the partition deletion");
+	CLUSTER_EXPECT(c, live_rows(3, "rtk", "t", "2") == 0, "node 3 still shows k = 2's rows");
+	CLUSTER_EXPECT(c, live_rows(3, "rtk", "t", "3") == 0, "node 3 still shows k = 3's rows");
 }

@@ -1188,10 +1188,11 @@ Test(verbs_format, golden_read_result_and_digest, .fini = teardown)
 	int64_t tok;
 	cr_assert_eq(store_partition_token(N[0].tbl, &pk, 1, &tok, NULL), 0);
 	const uint8_t head[] = {0xdd, 0, 0, 0, 1, /* one partition */
-	                        0x95};
+	                        0x96};
 	const uint8_t rest[] = {0xc4, 0x01, 'k',                       /* key */
 	                        0x91, 0xc4, 0x01, 'k',                 /* pk */
 	                        0xc0,                                  /* no partition deletion */
+	                        0x90,                                  /* no range tombstones */
 	                        0xdd, 0,    0,    0,    1,             /* one row */
 	                        0x95, 0xc2,                            /* not static */
 	                        0x91, 0xc4, 0x04, 0,    0,    0,    1, /* ck 1 (int, native) */

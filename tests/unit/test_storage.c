@@ -705,6 +705,81 @@ Test(storage, range_tombstones)
 	cr_expect_eq(r.r[0].ck, 7);
 }
 
+/* STORE_READ_HEADERS: what a header call saw. */
+struct headers {
+	int calls, rows;
+	int64_t pdel;
+	size_t n_rts;
+	int32_t start, end; /* the first range tombstone's bounds (ints), -1 unbounded */
+	bool start_incl, end_incl;
+	int64_t rt_ts;
+	bool header_first; /* every header came before its partition's rows */
+};
+
+static int header_cb(void *ctx, const struct store_partition *p, const struct store_row *r)
+{
+	struct headers *h = ctx;
+	if (r) {
+		h->rows++;
+		return 0;
+	}
+	if (h->rows)
+		h->header_first = false;
+	h->calls++;
+	h->pdel = p->deletion.ts;
+	h->n_rts = p->n_rts;
+	if (p->n_rts) {
+		const struct store_range_tombstone *rt = &p->rts[0];
+		h->start = rt->n_start ? (int32_t)be32_load(rt->start[0].p) : -1;
+		h->end = rt->n_end ? (int32_t)be32_load(rt->end[0].p) : -1;
+		h->start_incl = rt->start_incl;
+		h->end_incl = rt->end_incl;
+		h->rt_ts = rt->deletion.ts;
+	}
+	return 0;
+}
+
+Test(storage, read_headers_report_deletions_and_range_tombstones)
+{
+	struct store_table *t = make_table(31, 1, false, 864000);
+	for (int i = 0; i < 5; i++)
+		set_text(t, 1, i, "v", 10, 0);
+	struct store_mutation m;
+	begin(&m, t, 1);
+	struct intbox a = I(1), b = I(3);
+	struct store_value av = V(a.b, 4), bv = V(b.b, 4);
+	cr_assert_eq(store_mutation_delete_range(&m, &av, 1, true, &bv, 1, false, 15), 0);
+	apply(&m);
+	del_part(t, 2, 20); /* a partition deleted as a whole, no rows at all */
+	struct intbox k1 = I(1), k2 = I(2);
+	struct store_value pk1 = V(k1.b, 4), pk2 = V(k2.b, 4);
+	struct cerr e = {0};
+	struct headers h = {.header_first = true};
+	unsigned fl = STORE_READ_TOMBSTONES | STORE_READ_HEADERS;
+	cr_assert_eq(store_read_partition(t, &pk1, 1, NULL, fl, 0, NOW, header_cb, &h, &e), 0);
+	cr_expect_eq(h.calls, 1);
+	cr_expect(h.header_first);
+	cr_expect_eq(h.rows, 3, "rows 0, 3, 4 (1 and 2 deleted)");
+	cr_expect_eq(h.n_rts, 1);
+	cr_expect(h.start == 1 && h.start_incl && h.end == 3 && !h.end_incl, "[1, 3): %d %d %d %d",
+	          h.start, h.start_incl, h.end, h.end_incl);
+	cr_expect_eq(h.rt_ts, 15);
+	h = (struct headers){.header_first = true};
+	cr_assert_eq(store_read_partition(t, &pk2, 1, NULL, fl, 0, NOW, header_cb, &h, &e), 0);
+	cr_expect_eq(h.calls, 1, "a deleted partition without rows is reported");
+	cr_expect_eq(h.pdel, 20);
+	cr_expect_eq(h.rows, 0);
+	h = (struct headers){.header_first = true};
+	cr_assert_eq(store_scan(t, 0, 0, NULL, fl, 0, NOW, header_cb, &h, &e), 0);
+	cr_expect_eq(h.calls, 2, "a scan reports both partitions' headers");
+	cr_expect_eq(h.rows, 3);
+	/* without the flag: no header calls (callers that never expect r == NULL) */
+	h = (struct headers){.header_first = true};
+	cr_assert_eq(store_scan(t, 0, 0, NULL, STORE_READ_TOMBSTONES, 0, NOW, header_cb, &h, &e),
+	             0);
+	cr_expect_eq(h.calls, 0);
+}
+
 Test(storage, static_cells_and_collections)
 {
 	struct store_table *t = make_table(13, 1, false, 864000);
