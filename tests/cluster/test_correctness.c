@@ -14,7 +14,9 @@
  *    the deleted rows, and read repair copies the range tombstone (not the
  *    rows) to the stale replica; a partition deleted as a whole on the other
  *    replicas (with rows shadowed there, or none at all) stays deleted in
- *    range scans (SELECT without a key) and is repaired.
+ *    range scans (SELECT without a key) and is repaired;
+ *  - a replica SIGKILLed but not yet convicted: an INSERT at ALL reaches our
+ *    client and the python driver as WriteTimeout, write type SIMPLE, 2 of 3.
  */
 #include "core/buf.h"
 #include "core/cqlproto.h"
@@ -312,4 +314,97 @@ Test(correctness, range_and_partition_tombstones_resolve_and_repair)
 	CLUSTER_EXPECT(c, pdel, "the range scan's repair gave node 3 the partition deletion");
 	CLUSTER_EXPECT(c, live_rows(3, "rtk", "t", "2") == 0, "node 3 still shows k = 2's rows");
 	CLUSTER_EXPECT(c, live_rows(3, "rtk", "t", "3") == 0, "node 3 still shows k = 3's rows");
+}
+
+/* ---- a replica killed before it is convicted: what drivers see ------------------------------- */
+
+/*
+ * The python driver (Debian's python3-cassandra, unmodified): connect to
+ * node 1, wait until the file `go` appears, INSERT at ALL, print the error's
+ * class and fields.
+ */
+static const char PY_INSERT_AT_ALL[] =
+        "import os, sys, time\n"
+        "from cassandra import ConsistencyLevel, WriteTimeout\n"
+        "from cassandra.cluster import Cluster\n"
+        "from cassandra.policies import WhiteListRoundRobinPolicy, WriteType\n"
+        "from cassandra.query import SimpleStatement\n"
+        "host, go = sys.argv[1], sys.argv[2]\n"
+        "cl = Cluster([host], load_balancing_policy=WhiteListRoundRobinPolicy([host]),\n"
+        "             protocol_version=4)\n"
+        "s = cl.connect()\n"
+        "print('connected', flush=True)\n"
+        "while not os.path.exists(go):\n"
+        "    time.sleep(0.01)\n"
+        "st = SimpleStatement('INSERT INTO wt.t (k, v) VALUES (2, 2)',\n"
+        "                     consistency_level=ConsistencyLevel.ALL)\n"
+        "try:\n"
+        "    s.execute(st, timeout=30)\n"
+        "    print('result ok')\n"
+        "except WriteTimeout as e:\n"
+        "    print('result WriteTimeout', WriteType.value_to_name[e.write_type],\n"
+        "          e.received_responses,\n"
+        "          e.required_responses)\n"
+        "except Exception as e:\n"
+        "    print('result', type(e).__name__, e)\n"
+        "cl.shutdown()\n";
+
+Test(correctness, killed_replica_write_at_all_is_a_write_timeout)
+{
+	/* gossip every 250 ms with phi 16: a dead node is convicted only after several seconds */
+	struct cluster_opts o = {.n = 3,
+	                         .gossip_interval_ms = 250,
+	                         .phi = 16,
+	                         .extra_yaml = "write_request_timeout_in_ms: 1000\n"};
+	c = cluster_test_start(&o, true);
+	cql_ok(1, "CREATE KEYSPACE wt WITH replication = {'class': 'SimpleStrategy', "
+	          "'replication_factor': 3}");
+	cql_ok(1, "CREATE TABLE wt.t (k int PRIMARY KEY, v int)");
+	char script[400], go[400], cmd[1400];
+	snprintf(script, sizeof(script), "%s/insert_at_all.py", c->root);
+	snprintf(go, sizeof(go), "%s/go", c->root);
+	FILE *f = fopen(script, "w");
+	CLUSTER_ASSERT(c, f && fputs(PY_INSERT_AT_ALL, f) >= 0 && fclose(f) == 0, "write %s",
+	               script);
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 -W ignore %s %s %s 2>&1", script, c->nodes[1].addr, go);
+	FILE *py = popen(cmd, "r");
+	CLUSTER_ASSERT(c, py, "start %s", cmd);
+	char line[512] = "", last[512] = "";
+	while (fgets(line, sizeof(line), py) && strncmp(line, "connected", 9) != 0)
+		snprintf(last, sizeof(last), "%s", line);
+	CLUSTER_ASSERT(c, strncmp(line, "connected", 9) == 0, "python driver did not connect: %s",
+	               last);
+
+	CLUSTER_ASSERT(c, cluster_kill(c, 3) == 0, "SIGKILL node 3");
+	cluster_test_drop_conn(3);
+	char code[3];
+	CLUSTER_ASSERT(c, cluster_status_code(c, 1, c->nodes[3].addr, code) == 0, "status");
+	CLUSTER_ASSERT(c, strcmp(code, "UN") == 0, "node 3 must not be convicted yet: %s", code);
+	struct res r;
+	struct cqlresult *cr = cluster_test_query(c, cluster_test_conn(c, 1), CL_ALL,
+	                                          CQL_NO_TIMESTAMP,
+	                                          "INSERT INTO wt.t (k, v) VALUES (1, 1)");
+	memset(&r, 0, sizeof(r));
+	bool timeout = cr->kind == CQLRES_ERROR && cr->error.code == CQL_ERR_WRITE_TIMEOUT;
+	CLUSTER_EXPECT(c, timeout, "INSERT at ALL, node 3 killed: 0x%04x %s, want WriteTimeout",
+	               cr->kind == CQLRES_ERROR ? cr->error.code : 0,
+	               cr->kind == CQLRES_ERROR ? cr->error.message : "(no error)");
+	if (timeout) {
+		CLUSTER_EXPECT(c, cr->error.received == 2 && cr->error.required == 3,
+		               "WriteTimeout: %d of %d received, want 2 of 3", cr->error.received,
+		               cr->error.required);
+		CLUSTER_EXPECT(c, cr->error.write_type && !strcmp(cr->error.write_type, "SIMPLE"),
+		               "write type %s, want SIMPLE",
+		               cr->error.write_type ? cr->error.write_type : "(none)");
+	}
+	cqlresult_free(cr);
+
+	f = fopen(go, "w");
+	CLUSTER_ASSERT(c, f && fclose(f) == 0, "create %s", go);
+	line[0] = 0;
+	while (fgets(line, sizeof(line), py) && strncmp(line, "result", 6) != 0)
+		;
+	pclose(py);
+	CLUSTER_EXPECT(c, strncmp(line, "result WriteTimeout SIMPLE 2 3", 30) == 0,
+	               "python driver, INSERT at ALL with node 3 killed: %s", line);
 }
