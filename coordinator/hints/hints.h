@@ -28,14 +28,14 @@
  * throttle_kib KiB/s divided by (nodes in the ring - 1), Cassandra's meaning:
  * the whole cluster replays to one node at about throttle_kib.  A target going
  * down (or not answering) stalls its delivery: answers in flight are awaited
- * and the next attempt starts at the oldest hint not acknowledged.  Nothing
- * but the hints themselves is kept on disk, so a restarted node resumes where
- * the deleted hints end.  At most delivery_targets targets are served at once.
+ * and the next attempt starts at the oldest hint not acknowledged.  No
+ * delivery cursor is kept on disk: delivered hints are deleted, so a restarted
+ * node resumes at the first hint still stored.  At most delivery_targets targets are served at once.
  *
- * Discarded at delivery (deleted, counted, range recorded): hints older than
- * the smallest gc_grace_seconds of the table they touch (they could
- * resurrect deleted data), hints for tables or columns this node no longer
- * has, hints
+ * Discarded at delivery, and for a target that stays down by a bounded purge
+ * every flush period (deleted, counted, range recorded): hints older than the
+ * smallest gc_grace_seconds of the table they touch (they could resurrect
+ * deleted data), hints for tables or columns this node no longer has, hints
  * the target refuses as invalid, corrupt or truncated values (logged with
  * their key; the whole ring of that target is recorded, since the token is
  * unreadable).
