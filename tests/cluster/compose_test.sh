@@ -33,6 +33,7 @@ IMAGE="colonnade:compose-test-${OCT}"
 OWN_DOCKERD=""
 NFT_BEFORE=""
 FWD_BEFORE=""
+DOCKER0_BEFORE=""
 
 skip() {
   echo "compose_test: SKIPPED: $*"
@@ -104,6 +105,7 @@ start_engine() {
   fi
   NFT_BEFORE=$($SUDO nft list tables 2>/dev/null)
   FWD_BEFORE=$(cat /proc/sys/net/ipv4/ip_forward 2>/dev/null)
+  ip link show docker0 >/dev/null 2>&1 && DOCKER0_BEFORE=1
   mkdir -p "$TMP/dk/data" "$TMP/dk/exec"
   export DOCKER_HOST="unix://$TMP/dk/docker.sock"
   $SUDO dockerd --host "$DOCKER_HOST" --data-root "$TMP/dk/data" --exec-root "$TMP/dk/exec" \
@@ -132,19 +134,21 @@ stop_own_dockerd() {
   kill -0 "$OWN_DOCKERD" 2>/dev/null && $SUDO kill -9 "$OWN_DOCKERD" 2>/dev/null
   # Mounts the engine may have left under its roots (overlay, shm, netns).
   grep -o " $TMP/dk[^ ]*" /proc/mounts | sort -r | while read -r m; do $SUDO umount -l "$m" 2>/dev/null; done
-  # Tables the engine made (it creates ip nat / ip filter for its chains).
+  # Tables the engine made: iptables-nft's ip/ip6 nat and filter, when they were not
+  # there before.  Other tables (other tests' partitions) are not ours to touch.
   local t
-  while read -r t; do
-    [ -n "$t" ] || continue
-    grep -qxF "$t" <<<"$NFT_BEFORE" || $SUDO nft delete "${t}" 2>/dev/null
-  done < <($SUDO nft list tables 2>/dev/null)
+  for t in "table ip nat" "table ip filter" "table ip6 nat" "table ip6 filter"; do
+    grep -qxF "$t" <<<"$NFT_BEFORE" && continue
+    $SUDO nft list tables 2>/dev/null | grep -qxF "$t" && $SUDO nft delete $t 2>/dev/null
+  done
   if [ -n "$FWD_BEFORE" ] && [ "$(cat /proc/sys/net/ipv4/ip_forward)" != "$FWD_BEFORE" ]; then
     echo "$FWD_BEFORE" | $SUDO tee /proc/sys/net/ipv4/ip_forward >/dev/null
   fi
-  ip link show docker0 >/dev/null 2>&1 && $SUDO ip link delete docker0 2>/dev/null
+  [ -n "$DOCKER0_BEFORE" ] || { ip link show docker0 >/dev/null 2>&1 && $SUDO ip link delete docker0 2>/dev/null; }
   local after
-  after=$($SUDO nft list tables 2>/dev/null)
-  [ "$after" = "$NFT_BEFORE" ] || log "WARNING: nftables tables differ from before: $(echo $after)"
+  after=$($SUDO nft list tables 2>/dev/null | grep -E '^table ip6? (nat|filter)$')
+  [ "$after" = "$(grep -E '^table ip6? (nat|filter)$' <<<"$NFT_BEFORE")" ] ||
+    log "WARNING: the ip/ip6 nat and filter tables differ from before: $(echo $after)"
   OWN_DOCKERD=""
 }
 
