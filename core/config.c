@@ -102,6 +102,7 @@ static const struct keydef keys[] = {
          0, 0, "30s"},
         {"repair_throttle", NULL, K_SIZE, OFF(repair_throttle_bytes), 0, (int64_t)1 << 40, 0, 0,
          "64MiB"},
+        {"tombstone_gc", NULL, K_STR, OFF(tombstone_gc), 0, 0, 0, 0, "repair"},
         {"max_hints_size_per_host", NULL, K_SIZE, OFF(max_hints_size_per_host), 0,
          1024LL * 1024 * MIB, 0, 0, "0B"},
         {"phi_convict_threshold", NULL, K_DOUBLE, OFF(phi_convict_threshold), 0, 0, 5.0, 16.0, "8"},
@@ -496,11 +497,12 @@ static const char *type_expectation(const struct keydef *k, char *buf, size_t le
 		expect_range(buf, len, "a number of milliseconds", k->min, k->max, "");
 		break;
 	case K_SIZE:
-		expect_range(buf, len, "a size like '16MiB' (units B, KiB, MiB, GiB)", k->min, k->max,
-		             "B");
+		expect_range(buf, len, "a size like '16MiB' (units B, KiB, MiB, GiB)", k->min,
+		             k->max, "B");
 		break;
 	case K_SIZE_MB:
-		expect_range(buf, len, "a number of MiB", (k->min + MIB - 1) / MIB, k->max / MIB, "");
+		expect_range(buf, len, "a number of MiB", (k->min + MIB - 1) / MIB, k->max / MIB,
+		             "");
 		break;
 	case K_KIB:
 		snprintf(

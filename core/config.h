@@ -89,6 +89,7 @@ struct config {
 	int64_t repair_interval_ms;        /* background repair of primary ranges, 0 = off */
 	int64_t repair_request_timeout_ms; /* one repair message (tree, chunk) */
 	int64_t repair_throttle_bytes;     /* per second, streamed and hashed; 0 = unthrottled */
+	char *tombstone_gc;                /* "repair" (default) or "timeout" */
 
 	double phi_convict_threshold;
 	int64_t gossip_interval_ms;

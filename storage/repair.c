@@ -12,6 +12,65 @@
 #include <string.h>
 #include <xxhash.h>
 
+/* ---- repaired ranges (tombstone_gc 'repair') ---------------------------------------------- */
+
+static bool range_has(int64_t start, int64_t end, int64_t token)
+{
+	if (start == end)
+		return true;
+	return start < end ? token > start && token <= end : token > start || token <= end;
+}
+
+int64_t repaired_at(const struct repaired_set *rs, int64_t token)
+{
+	int64_t at = 0;
+	for (size_t i = 0; rs && i < rs->n; i++)
+		if (rs->r[i].at_s > at && range_has(rs->r[i].start, rs->r[i].end, token))
+			at = rs->r[i].at_s;
+	return at;
+}
+
+int64_t store_table_repaired_at(struct store_table *t, int64_t token)
+{
+	return t ? repaired_at(atomic_load(&t->state->repaired), token) : 0;
+}
+
+int store_table_mark_repaired(struct store_table *t, int64_t start, int64_t end, int64_t at_s)
+{
+	if (!t)
+		return 0;
+	struct store *s = t->s;
+	pthread_mutex_lock(&s->lock);
+	struct repaired_set *old = atomic_load(&t->state->repaired);
+	size_t n = old ? old->n : 0;
+	struct repaired_set *rs = malloc(sizeof(*rs) + (n + 1) * sizeof(rs->r[0]));
+	if (!rs) {
+		pthread_mutex_unlock(&s->lock);
+		return COL_ENOMEM;
+	}
+	rs->retired_next = NULL;
+	rs->n = 0;
+	bool found = false;
+	for (size_t i = 0; i < n; i++) {
+		rs->r[rs->n] = old->r[i];
+		if (old->r[i].start == start && old->r[i].end == end) {
+			found = true;
+			if (at_s > rs->r[rs->n].at_s)
+				rs->r[rs->n].at_s = at_s;
+		}
+		rs->n++;
+	}
+	if (!found)
+		rs->r[rs->n++] = (struct repaired_range){start, end, at_s};
+	atomic_store(&t->state->repaired, rs);
+	if (old) { /* a compaction may still read it */
+		old->retired_next = s->repaired_retired;
+		s->repaired_retired = old;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
 /* ---- the canonical walk ------------------------------------------------------------------- */
 
 /* Called per kept pair (canonical value) and at the end of each partition (key NULL). */

@@ -79,9 +79,11 @@
  * descriptor no longer has (dropped columns) are invisible.
  *
  * COMPACTION FILTER (per table CF, reading the table's gc_grace_seconds):
- * expired TTL cells become tombstones with ldt = expiry; cell tombstones with
- * ldt + gc_grace < now are dropped; cells and markers shadowed by a partition,
- * range or row tombstone seen in the same compaction are dropped; partition, row and
+ * expired TTL cells become tombstones with ldt = expiry; a tombstone is
+ * purgeable when ldt + gc_grace < now and, with tombstone_gc 'repair' (the
+ * default), a repair of a range holding its token began after ldt
+ * (store_table_mark_repaired); purgeable cell tombstones are dropped; cells and markers shadowed by
+ * a partition, range or row tombstone seen in the same compaction are dropped; partition, row and
  * range tombstones past gc_grace are dropped only by a full manual compaction
  * (store_table_compact), where every cell they shadow is seen in the same pass
  * — a partial compaction could drop a row tombstone while a cell it hides
@@ -132,6 +134,11 @@ struct store_options {
 	size_t block_cache_bytes;  /* default 256 MiB, shared by all CFs */
 	size_t write_buffer_bytes; /* memtable size per CF, default 64 MiB */
 	int background_jobs;       /* flush + compaction threads, default 2 */
+	enum store_tombstone_gc {
+		STORE_GC_REPAIR = 0,  /* purge a tombstone past gc_grace only once its range
+		                         was repaired after it was written (the default) */
+		STORE_GC_TIMEOUT = 1, /* purge past gc_grace (Cassandra's rule) */
+	} tombstone_gc;
 };
 
 /* Defaults as documented above (data_dir NULL). */
@@ -253,6 +260,17 @@ int store_table_flush(struct store_table *t, struct cerr *err);
  * tests pass a future time).
  */
 int store_table_compact(struct store_table *t, int64_t now_s, struct cerr *err);
+
+/*
+ * Record that a repair of (start, end] began at at_s (seconds) and completed:
+ * with tombstone_gc 'repair', tombstones of that range with a deletion time
+ * before at_s may now be purged once past gc_grace.  Keeps the latest time
+ * per range; replacing a table's set is copy-on-write, so compactions in
+ * progress keep theirs.  NULL t is ignored.  COL_ENOMEM.
+ */
+int store_table_mark_repaired(struct store_table *t, int64_t start, int64_t end, int64_t at_s);
+/* The latest repair start recorded for a range holding token (0: none). */
+int64_t store_table_repaired_at(struct store_table *t, int64_t token);
 
 /*
  * Flush the table's memtable and wait until RocksDB has no flush or

@@ -72,6 +72,20 @@ struct tdesc {
 
 const struct store_column *tdesc_column(const struct tdesc *d, uint32_t id);
 
+/* The ranges of a table repaired and when (store_table_mark_repaired): immutable once
+ * published, replaced whole, retired (not freed) until store_close. */
+struct repaired_range {
+	int64_t start, end; /* (start, end] */
+	int64_t at_s;       /* the repair began then: every write before it is on every replica */
+};
+struct repaired_set {
+	struct repaired_set *retired_next;
+	size_t n;
+	struct repaired_range r[];
+};
+/* Latest repair start covering token (0: never repaired). */
+int64_t repaired_at(const struct repaired_set *rs, int64_t token);
+
 /* Per table-CF state read by the compaction filter (lives until store_close). */
 struct cf_state {
 	_Atomic int32_t gc_grace; /* -1 = unknown: never purge */
@@ -83,6 +97,9 @@ struct cf_state {
 	/* write time (µs) of the table's last TRUNCATE, INT64_MIN = never: nothing
 	 * written at or before it is applied or read (persisted in the system CF) */
 	_Atomic int64_t truncated_at;
+	/* tombstone_gc 'repair': a tombstone is purged only once repaired (repaired_at > ldt) */
+	_Atomic int gc_repair;
+	struct repaired_set *_Atomic repaired;
 	struct cf_state *next;
 };
 
@@ -111,6 +128,8 @@ struct store {
 	struct store_table *tables;
 	struct cf_state *states;
 	struct tdesc *retired;
+	struct repaired_set *repaired_retired;
+	int gc_repair; /* store-wide tombstone_gc mode, given to new CF states */
 	pthread_t syncer;
 	bool syncer_started;
 	bool stopping;

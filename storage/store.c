@@ -130,7 +130,9 @@ struct cfilter {
 	struct cf_state *st;
 	const struct tdesc *d;
 	int64_t now;
-	int32_t gc;      /* -1 unknown */
+	int32_t gc;     /* -1 unknown */
+	bool gc_repair; /* tombstone_gc 'repair' */
+	const struct repaired_set *repaired;
 	bool full;       /* full manual compaction: may purge partition/row/range tombstones */
 	struct buf part; /* current partition prefix */
 	int64_t part_del;
@@ -142,9 +144,12 @@ struct cfilter {
 	struct buf scratch, out;
 };
 
-static bool past_gc(const struct cfilter *f, uint32_t ldt)
+/* Purgeable: past gc_grace and, in tombstone_gc 'repair', repaired since it was written. */
+static bool past_gc(const struct cfilter *f, const uint8_t *k, uint32_t ldt)
 {
-	return f->gc >= 0 && (int64_t)ldt + f->gc < f->now;
+	if (f->gc < 0 || (int64_t)ldt + f->gc >= f->now)
+		return false;
+	return !f->gc_repair || repaired_at(f->repaired, codec_token_load(k)) > (int64_t)ldt;
 }
 
 /* Is a cell with timestamp ts of the row with encoded clustering ck shadowed by
@@ -201,7 +206,7 @@ static unsigned char cfilter_filter(void *state, int level, const char *key, siz
 	case SEC_PARTITION_DEL:
 		if (tomb && v.ts > f->part_del)
 			f->part_del = v.ts;
-		return tomb && f->full && past_gc(f, v.ldt);
+		return tomb && f->full && past_gc(f, k, v.ldt);
 	case SEC_RANGE_DEL: {
 		/* Remembered so that the rows after it drop the cells it shadows; it
 		 * may then be purged like a row tombstone. */
@@ -230,7 +235,7 @@ static unsigned char cfilter_filter(void *state, int level, const char *key, siz
 		}
 		if (f->rts_lost)
 			return 0;
-		return f->full && past_gc(f, v.ldt);
+		return f->full && past_gc(f, k, v.ldt);
 	}
 	case SEC_STATIC:
 		if (v.ts <= f->part_del)
@@ -259,7 +264,7 @@ static unsigned char cfilter_filter(void *state, int level, const char *key, siz
 		if (kind == KIND_ROW_DEL) {
 			if (tomb && v.ts > f->row_del)
 				f->row_del = v.ts;
-			return tomb && f->full && past_gc(f, v.ldt);
+			return tomb && f->full && past_gc(f, k, v.ldt);
 		}
 		if (v.ts <= f->part_del || v.ts <= f->row_del)
 			return 1;
@@ -271,7 +276,7 @@ static unsigned char cfilter_filter(void *state, int level, const char *key, siz
 	}
 	/* A cell, a row marker or a static cell that nothing shadows. */
 	if (!tomb && (v.flags & VAL_EXPIRING) && (int64_t)v.ldt <= f->now) {
-		if (past_gc(f, v.ldt))
+		if (past_gc(f, k, v.ldt))
 			return 1;
 		f->out.len = 0;
 		cellval_put(&f->out, VAL_TOMBSTONE, v.ts, 0, v.ldt, NULL, 0);
@@ -282,7 +287,7 @@ static unsigned char cfilter_filter(void *state, int level, const char *key, siz
 		*changed = 1;
 		return 0;
 	}
-	return tomb && past_gc(f, v.ldt);
+	return tomb && past_gc(f, k, v.ldt);
 }
 
 static void cfilter_destroy(void *state)
@@ -314,6 +319,8 @@ static rocksdb_compactionfilter_t *cfilter_create(void *state,
 	int64_t ov = atomic_load(&st->now_override);
 	f->now = ov ? ov : clock_wall_s();
 	f->gc = atomic_load(&st->gc_grace);
+	f->gc_repair = atomic_load(&st->gc_repair);
+	f->repaired = atomic_load(&st->repaired);
 	/* Purging a partition/row/range tombstone is safe only when every cell it
 	 * shadows passes through this filter in the same compaction: a full
 	 * compaction whose inputs are all values.  Pass 1 of store_table_compact
@@ -417,6 +424,8 @@ static struct cf_state *cf_state_new(struct store *s)
 	atomic_init(&st->purge_pass, 0);
 	atomic_init(&st->desc, NULL);
 	atomic_init(&st->truncated_at, INT64_MIN);
+	atomic_init(&st->gc_repair, s->gc_repair);
+	atomic_init(&st->repaired, NULL);
 	st->next = s->states;
 	s->states = st;
 	return st;
@@ -529,8 +538,14 @@ static void store_free_all(struct store *s)
 			d->retired_next = s->retired;
 			s->retired = d;
 		}
+		free(atomic_load(&st->repaired));
 		free(st);
 		st = next;
+	}
+	for (struct repaired_set *rs = s->repaired_retired; rs;) {
+		struct repaired_set *next = rs->retired_next;
+		free(rs);
+		rs = next;
 	}
 	for (struct tdesc *d = s->retired; d;) {
 		struct tdesc *next = d->retired_next;
@@ -575,6 +590,7 @@ static struct store *store_alloc(const struct store_options *o)
 	if (!s)
 		return NULL;
 	s->opt = *o;
+	s->gc_repair = o->tombstone_gc == STORE_GC_REPAIR;
 	s->dir = strdup(o->data_dir);
 	s->opt.data_dir = s->dir;
 	pthread_mutex_init(&s->lock, NULL);

@@ -205,6 +205,47 @@ int cmd_repair(int argc, char **argv)
 	}
 }
 
+/* `colonnade compact <keyspace> [table]`: queue full compactions (tombstones purged where
+ * tombstone_gc allows). */
+int cmd_compact(int argc, char **argv)
+{
+	struct host_opt h;
+	host_opt_init(&h);
+	const char *ks = NULL, *table = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (host_opt_take(&h, argc, argv, &i))
+			continue;
+		if (!ks)
+			ks = argv[i];
+		else if (!table)
+			table = argv[i];
+	}
+	if (!ks) {
+		fprintf(stderr, "usage: colonnade compact <keyspace> [table] [-h host[:port]]\n");
+		return 2;
+	}
+	struct admin_target t;
+	int rc = host_opt_target(&h, argv[0], &t);
+	if (rc)
+		return rc;
+	struct buf q;
+	buf_init(&q);
+	put_param(&q, "keyspace", ks);
+	if (table)
+		put_param(&q, "table", table);
+	char path[1200];
+	snprintf(path, sizeof(path), "/v1/compact?%.*s", (int)q.len, (const char *)q.data);
+	buf_release(&q);
+	struct json *j = admin_call(argv[0], &t, path, true);
+	if (!j)
+		return 1;
+	const struct json *qd = json_get(j, "queued");
+	for (size_t i = 0; i < json_len(qd); i++)
+		printf("compaction of %s.%s queued\n", ks, json_str(json_at(qd, i), "?"));
+	json_free(j);
+	return 0;
+}
+
 static int admin_list(const struct admin_target *t, const char *cmd, long limit)
 {
 	char path[64];

@@ -33,6 +33,7 @@ int cmd_listpendinghints(int argc, char **argv);
 int cmd_truncatehints(int argc, char **argv);
 int cmd_repair(int argc, char **argv);
 int cmd_repair_admin(int argc, char **argv);
+int cmd_compact(int argc, char **argv);
 
 /*
  * The node an operator command talks to: -h/--host host[:port] or

@@ -874,6 +874,14 @@ int node_new(const struct config *cfg, struct node **out, struct cerr *err)
 	so.data_dir = cfg->data_directory;
 	so.sync = cfg->commitlog_sync == CONFIG_SYNC_BATCH ? STORE_SYNC_BATCH : STORE_SYNC_PERIODIC;
 	so.sync_period_ms = (unsigned)cfg->commitlog_sync_period_ms;
+	if (cfg->tombstone_gc && strcmp(cfg->tombstone_gc, "timeout") == 0) {
+		so.tombstone_gc = STORE_GC_TIMEOUT;
+	} else if (cfg->tombstone_gc && strcmp(cfg->tombstone_gc, "repair") != 0) {
+		rc = cerr_set(err, COL_ECONFIG,
+		              "tombstone_gc: '%s': expected 'repair' or 'timeout'",
+		              cfg->tombstone_gc);
+		goto fail;
+	}
 	rc = store_open(&so, &n->store, err);
 	if (rc)
 		goto fail;

@@ -674,6 +674,7 @@ const struct admin_route node_admin_routes[] = {
         {"/v1/repair/sessions", node_h_repair_sessions},
         {"/v1/repair/cancel", node_h_repair_cancel, true},
         {"/v1/repair/history", node_h_repair_history},
+        {"/v1/compact", node_h_compact, true},
         {"/metrics", node_h_metrics},
         {"/health", h_health},
 };

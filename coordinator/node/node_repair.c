@@ -8,11 +8,13 @@
  *   GET  /v1/repair/sessions       the sessions kept, newest first
  *   POST /v1/repair/cancel[?id=]   stop the running session after its current message
  *   GET  /v1/repair/history[?limit=]  history rows, newest first (repair_admin list)
+ *   POST /v1/compact?keyspace=[&table=]  full compactions on the repair worker (nodetool compact)
  */
 #include "coordinator/node/node_int.h"
 
 #include "coordinator/admin/inspect.h"
 #include "coordinator/repair/repair.h"
+#include "coordinator/schema/schema.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -184,6 +186,40 @@ int node_h_repair_history(void *ctx, const char *query, struct buf *out, const c
 	if (repair_history_json(n->repair, limit, &w, &err))
 		return answer_error(out, 500, err.msg);
 	return 200;
+}
+
+/* POST /v1/compact?keyspace=&table=: full compactions queued on the repair worker. */
+int node_h_compact(void *ctx, const char *query, struct buf *out, const char **ctype)
+{
+	(void)ctype;
+	struct node *n = ctx;
+	char ks[256] = "", table[256] = "";
+	inspect_query_param(query, "keyspace", ks, sizeof(ks));
+	inspect_query_param(query, "table", table, sizeof(table));
+	const struct schema_snap *snap = schema_current_ref(n->schema);
+	const struct schema_keyspace *k = ks[0] ? schema_snap_keyspace(snap, ks) : NULL;
+	int status = 200;
+	struct jw w;
+	if (!k || k->virtual_) {
+		status = answer_error(out, 400, "give the keyspace of the tables to compact");
+		goto done;
+	}
+	jw_init(&w, out);
+	jw_obj(&w);
+	jw_key(&w, "queued");
+	jw_arr(&w);
+	for (uint32_t i = 0; i < k->n_tables; i++) {
+		const struct schema_table *t = k->tables[i];
+		if (t->virtual_ || (table[0] && strcmp(t->name, table) != 0))
+			continue;
+		if (repair_compact(n->repair, t->id) == 0)
+			jw_str(&w, t->name);
+	}
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+done:
+	schema_snap_unref(n->schema, snap);
+	return status;
 }
 
 struct hist_emit {

@@ -17,6 +17,7 @@
 
 #include "core/log.h"
 #include "core/msgpk.h"
+#include "gossip/messaging.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,48 @@ int64_t history_last_repaired(struct repair *r, const uint8_t table_id[16], int6
 	return at;
 }
 
+/* The range was repaired from began_ms on: remember it (scheduler, restarts) and let
+ * storage purge its tombstones written before (tombstone_gc 'repair'). */
+void history_mark(struct repair *r, const uint8_t table_id[16], int64_t start, int64_t end,
+                  int64_t began_ms)
+{
+	struct cerr e = {0};
+	uint8_t k[H_PLEN + 32], v[8];
+	last_key(k, table_id, start, end);
+	be64_store(v, (uint64_t)began_ms);
+	if (store_kv_put(r->cfg.store, STORE_CF_SYSTEM, k, sizeof(k), v, 8, &e))
+		log_warn("repair", "recording a repaired range: %s", e.msg);
+	if (store_table_mark_repaired(store_table_find(r->cfg.store, table_id), start, end,
+	                              began_ms / 1000))
+		log_warn("repair", "recording a repaired range: out of memory");
+}
+
+static void send_done(struct repair *r, const struct rpeer *p, const struct rtask *t,
+                      int64_t began_s)
+{
+	struct msg_out o;
+	if (messaging_begin_oneway(r->cfg.msg, &p->addr, VERB_REPAIR_DONE, &o))
+		return;
+	repair_done_put(o.b, t->table_id, t->start, t->end, began_s);
+	if (!buf_ok(o.b))
+		messaging_abort(&o);
+	else
+		messaging_commit(&o); /* lost: that replica keeps its tombstones a while longer */
+}
+
+/* At start: storage learns every range repaired before the restart. */
+static int load_mark(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	struct repair *r = ctx;
+	const uint8_t *k = key;
+	if (klen != H_PLEN + 32 || vlen != 8)
+		return 0;
+	store_table_mark_repaired(
+	        store_table_find(r->cfg.store, k + H_PLEN), (int64_t)be64_load(k + H_PLEN + 16),
+	        (int64_t)be64_load(k + H_PLEN + 24), (int64_t)be64_load(val) / 1000);
+	return 0;
+}
+
 static int count_row(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
 {
 	(void)key, (void)klen, (void)val, (void)vlen;
@@ -72,12 +115,10 @@ void history_record(struct repair *r, const struct rsession *s, const struct rta
 	struct cerr e = {0};
 	int64_t now = repair_now_ms();
 	if (strcmp(outcome, "ok") == 0) {
-		uint8_t k[H_PLEN + 32], v[8];
-		last_key(k, t->table_id, t->start, t->end);
-		be64_store(v, (uint64_t)s->task_started_ms);
-		if (store_kv_put(r->cfg.store, STORE_CF_SYSTEM, k, sizeof(k), v, 8, &e))
-			log_warn("repair", "recording the repair of %s.%s: %s", t->ks, t->table,
-			         e.msg);
+		history_mark(r, t->table_id, t->start, t->end, s->task_started_ms);
+		for (uint32_t i = 0; i < t->n_peers; i++)
+			if (!t->peers[i].self)
+				send_done(r, &t->peers[i], t, s->task_started_ms / 1000);
 	}
 	uint8_t k[H_PLEN + 16];
 	memcpy(k, H_PREFIX, H_PLEN);
@@ -115,6 +156,7 @@ void history_init(struct repair *r)
 	r->history_rows = 0;
 	store_kv_scan(r->cfg.store, STORE_CF_SYSTEM, H_PREFIX, H_PLEN, count_row, &r->history_rows,
 	              &e);
+	store_kv_scan(r->cfg.store, STORE_CF_SYSTEM, R_PREFIX, H_PLEN, load_mark, r, &e);
 }
 
 static int decode_row(const uint8_t *p, size_t len, struct repair_history_row *row)

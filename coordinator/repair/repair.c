@@ -71,8 +71,11 @@ void session_finished(struct repair *r, struct rsession *s)
 	         (unsigned long)s->bytes, (long)(s->finished_ms - s->started_ms));
 	if (r->running == s)
 		r->running = NULL;
-	if (s->opt.background && r->sched_hinted && !s->failed && s->state == RS_DONE)
-		scheduler_hints_repaired(r);
+	if (s->opt.background && !s->failed && s->state == RS_DONE) {
+		if (r->sched_hinted)
+			scheduler_hints_repaired(r);
+		scheduler_compact(r, s);
+	}
 	s->next = r->kept;
 	r->kept = s;
 	size_t n = 0;
@@ -133,7 +136,7 @@ int repair_start_session(struct repair *r, const struct repair_options *o,
 	int rc = session_plan(r, s, err);
 	if (!rc && prio) /* the scheduler's choice and order */
 		order_tasks(r, s, prio);
-	if (!rc && o->background && s->n_tasks == 0)
+	if (!rc && ((o->background && s->n_tasks == 0) || o->plan_only))
 		rc = 1; /* nothing due */
 	if (rc) {
 		session_free(s);
@@ -153,6 +156,27 @@ int repair_start_session(struct repair *r, const struct repair_options *o,
 int repair_start(struct repair *r, const struct repair_options *o, uint64_t *id, struct cerr *err)
 {
 	return repair_start_session(r, o, NULL, id, err);
+}
+
+static void compact_done(struct repair *r, struct rjob *j)
+{
+	(void)r;
+	rjob_free(j);
+}
+
+int repair_compact(struct repair *r, const uint8_t table_id[16])
+{
+	if (!store_table_find(r->cfg.store, table_id))
+		return COL_ENOTFOUND;
+	struct rjob *j = rjob_new(RJOB_COMPACT);
+	if (!j)
+		return COL_ENOMEM;
+	memcpy(j->table_id, table_id, 16);
+	j->done = compact_done;
+	int rc = worker_submit(r, j);
+	if (rc)
+		rjob_free(j);
+	return rc;
 }
 
 static struct rsession *find(struct repair *r, uint64_t id)

@@ -36,6 +36,9 @@
  * | 24   | REPAIR_SYNC       | [1, session uint, table_id bin16, start int, end int,      |
  * |      |                   |  chunk bin]                                                |
  * | 25   | REPAIR_SYNC_RSP   | [pairs uint]                                               |
+ * | 28   | REPAIR_DONE       | one-way, to every other replica of a range repaired      |
+ * |      |                   | without failure: [1, table_id bin16, start int, end int,   |
+ * |      |                   |  began_s int] — tombstone_gc 'repair' may now purge there  |
  *
  * Bounds: depth <= REPAIR_MAX_DEPTH (a tree of that depth fits a message),
  * max_bytes <= REPAIR_MAX_CHUNK, a chunk or a tree larger than asked for is
@@ -70,6 +73,7 @@ enum repair_verb {
 	VERB_REPAIR_STREAM_RSP = 23,
 	VERB_REPAIR_SYNC = 24,
 	VERB_REPAIR_SYNC_RSP = 25,
+	VERB_REPAIR_DONE = 28,
 };
 
 /* 2^19 leaves: 12 MiB encoded, under messaging's 16 MiB message bound. */
@@ -118,6 +122,7 @@ struct repair_options {
 	bool local_dc;   /* --local: only replicas in our datacenter */
 	bool preview;    /* compare trees, stream nothing */
 	bool background; /* started by the scheduler */
+	bool plan_only;  /* the scheduler measuring ages: plan, start nothing */
 };
 
 /*
@@ -134,6 +139,12 @@ int repair_status_json(struct repair *r, uint64_t id, struct jw *w);
 void repair_sessions_json(struct repair *r, struct jw *w);
 /* History rows (newest first, at most `limit`) as a JSON array. */
 int repair_history_json(struct repair *r, size_t limit, struct jw *w, struct cerr *err);
+/*
+ * Full compaction of a table (store_table_compact: every tombstone kind that
+ * tombstone_gc allows is purged) on the repair worker, off the loop.
+ * COL_ENOTFOUND (no such table here), COL_EOVERLOADED (worker queue full).
+ */
+int repair_compact(struct repair *r, const uint8_t table_id[16]);
 /* The colonnade_repair_* Prometheus lines. */
 void repair_metrics(struct repair *r, struct buf *out);
 
@@ -176,5 +187,10 @@ int repair_stream_rsp_decode(const uint8_t *p, size_t len, uint32_t max_bytes,
                              const uint8_t **chunk, uint32_t *chunk_len, const uint8_t **last,
                              uint32_t *last_len, bool *more, struct cerr *err);
 int repair_sync_rsp_decode(const uint8_t *p, size_t len, uint64_t *pairs, struct cerr *err);
+/* REPAIR_DONE payload. */
+void repair_done_put(struct buf *b, const uint8_t table_id[16], int64_t start, int64_t end,
+                     int64_t began_s);
+int repair_done_decode(const uint8_t *p, size_t len, uint8_t table_id[16], int64_t *start,
+                       int64_t *end, int64_t *began_s, struct cerr *err);
 
 #endif

@@ -31,7 +31,7 @@
 
 /* ---- worker -------------------------------------------------------------------------------- */
 
-enum rjob_kind { RJOB_TREE, RJOB_STREAM, RJOB_SYNC };
+enum rjob_kind { RJOB_TREE, RJOB_STREAM, RJOB_SYNC, RJOB_COMPACT };
 
 struct rjob;
 typedef void (*rjob_done_fn)(struct repair *r, struct rjob *j);
@@ -180,6 +180,7 @@ struct repair {
 		int64_t oldest_ms; /* age of the table's oldest unrepaired primary range */
 		int32_t gc_grace_s;
 		bool warned;
+		int64_t compacted_ms; /* last full compaction after a background session */
 	} ages[REPAIR_MAX_TABLE_AGES];
 	size_t n_ages;
 	struct repair_stats stats;
@@ -202,6 +203,8 @@ void session_json(const struct rsession *s, struct jw *w);
 
 /* History (history.c). */
 void history_init(struct repair *r);
+void history_mark(struct repair *r, const uint8_t table_id[16], int64_t start, int64_t end,
+                  int64_t began_ms);
 void history_record(struct repair *r, const struct rsession *s, const struct rtask *t,
                     const char *outcome);
 int64_t history_last_repaired(struct repair *r, const uint8_t table_id[16], int64_t start,
@@ -209,6 +212,7 @@ int64_t history_last_repaired(struct repair *r, const uint8_t table_id[16], int6
 void scheduler_start(struct repair *r);
 void scheduler_stop(struct repair *r);
 void scheduler_hints_repaired(struct repair *r);
+void scheduler_compact(struct repair *r, const struct rsession *s);
 void scheduler_metrics(struct repair *r, struct buf *b);
 /* Start a session whose planned tasks `prio` keeps (> 0), higher priorities first;
  * a background session with nothing due is not started (returns 1). */

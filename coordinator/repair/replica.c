@@ -68,6 +68,7 @@ static void job_answered(struct repair *r, struct rjob *j)
 			msgpk_put_uint(o.b, j->pairs);
 			r->stats.chunks_applied++;
 			break;
+		case RJOB_COMPACT: break; /* never a request */
 		}
 		if (!buf_ok(o.b)) {
 			messaging_abort(&o);
@@ -144,6 +145,21 @@ static int on_request(struct messaging *m, const struct msg_in *msg, void *ctx)
 	return 0;
 }
 
+static int on_done(struct messaging *m, const struct msg_in *msg, void *ctx)
+{
+	(void)m;
+	struct repair *r = ctx;
+	uint8_t id[16];
+	int64_t start, end, began_s;
+	struct cerr err = {0};
+	if (repair_done_decode(msg->payload, msg->payload_len, id, &start, &end, &began_s, &err)) {
+		r->stats.requests_refused++;
+		return COL_ECORRUPT; /* messaging logs it */
+	}
+	history_mark(r, id, start, end, began_s * 1000);
+	return 0;
+}
+
 static const struct messaging_verb repair_verbs[] = {
         {VERB_REPAIR_TREE, "REPAIR_TREE", on_request},
         {VERB_REPAIR_TREE_RSP, "REPAIR_TREE_RSP", NULL},
@@ -151,6 +167,7 @@ static const struct messaging_verb repair_verbs[] = {
         {VERB_REPAIR_STREAM_RSP, "REPAIR_STREAM_RSP", NULL},
         {VERB_REPAIR_SYNC, "REPAIR_SYNC", on_request},
         {VERB_REPAIR_SYNC_RSP, "REPAIR_SYNC_RSP", NULL},
+        {VERB_REPAIR_DONE, "REPAIR_DONE", on_done},
 };
 
 int replica_register(struct repair *r, struct cerr *err)
@@ -158,7 +175,7 @@ int replica_register(struct repair *r, struct cerr *err)
 	int rc = messaging_register_verbs(r->cfg.msg, repair_verbs,
 	                                  sizeof(repair_verbs) / sizeof(repair_verbs[0]), r);
 	if (rc)
-		return cerr_set(err, rc, "repair: cannot claim the REPAIR verbs 20-25");
+		return cerr_set(err, rc, "repair: cannot claim the REPAIR verbs 20-25 and 28");
 	return 0;
 }
 

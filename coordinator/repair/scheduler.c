@@ -11,7 +11,11 @@
  * one at a time and are throttled like any other (repair_throttle).
  *
  * The tick also measures, per table, the age of its oldest unrepaired range
- * (metric) and warns once per table when it passes gc_grace_seconds.
+ * (metric) and warns once per table when it passes gc_grace_seconds — also
+ * with background repair off (repair_interval 0), every 10 s.  After a
+ * background session without failure, each of its tables gets a full
+ * compaction on the worker (at most once per interval), in which every kind
+ * of tombstone that tombstone_gc allows is purged.
  */
 #include "coordinator/repair/repair_int.h"
 
@@ -125,7 +129,9 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	r->tick = t;
 	for (size_t i = 0; i < r->n_ages; i++)
 		r->ages[i].oldest_ms = 0;
-	struct repair_options o = {.primary_only = true, .background = true};
+	/* with repair_interval 0 the plan only measures ages (warnings, metric) */
+	struct repair_options o = {
+	        .primary_only = true, .background = true, .plan_only = r->cfg.interval_ms <= 0};
 	uint64_t id;
 	int rc = repair_start_session(r, &o, task_priority, &id, &err);
 	r->tick = NULL;
@@ -154,11 +160,26 @@ void scheduler_hints_repaired(struct repair *r)
 	free(t);
 }
 
+/* Each table of a clean background session: a full compaction, at most once per interval. */
+void scheduler_compact(struct repair *r, const struct rsession *s)
+{
+	int64_t now = repair_now_ms();
+	for (size_t i = 0; i < s->n_tasks; i++) {
+		struct repair_table_age *a = age_slot(r, &s->tasks[i]);
+		if (!a || now - a->compacted_ms < r->cfg.interval_ms * 9 / 10)
+			continue;
+		if (repair_compact(r, s->tasks[i].table_id) == 0)
+			a->compacted_ms = now;
+	}
+}
+
 void scheduler_start(struct repair *r)
 {
-	if (r->cfg.interval_ms <= 0 || !r->cfg.schema)
+	if (!r->cfg.schema)
 		return;
-	double every = (double)r->cfg.interval_ms / 10000.;
+	/* a tenth of the interval, 1 s to 60 s; without background repair every 10 s, to
+	 * watch the ages against gc_grace */
+	double every = r->cfg.interval_ms > 0 ? (double)r->cfg.interval_ms / 10000. : 10.;
 	every = every < 1. ? 1. : every > 60. ? 60. : every;
 	ev_timer_init(&r->sched, on_tick, every, every);
 	r->sched.data = r;

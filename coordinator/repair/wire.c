@@ -178,3 +178,31 @@ int repair_sync_rsp_decode(const uint8_t *p, size_t len, uint64_t *pairs, struct
 		return cerr_set(err, COL_ECORRUPT, "REPAIR_SYNC_RSP: not [pairs]");
 	return 0;
 }
+
+void repair_done_put(struct buf *b, const uint8_t table_id[16], int64_t start, int64_t end,
+                     int64_t began_s)
+{
+	msgpk_put_array(b, 5);
+	msgpk_put_uint(b, REPAIR_WIRE_VERSION);
+	msgpk_put_bin(b, table_id, 16);
+	msgpk_put_int(b, start);
+	msgpk_put_int(b, end);
+	msgpk_put_int(b, began_s);
+}
+
+int repair_done_decode(const uint8_t *p, size_t len, uint8_t table_id[16], int64_t *start,
+                       int64_t *end, int64_t *began_s, struct cerr *err)
+{
+	struct bufreader r;
+	bufreader_init(&r, p, len);
+	uint64_t v;
+	const uint8_t *id;
+	uint32_t idlen;
+	if (msgpk_expect_array(&r, 5) || msgpk_read_uint(&r, &v) || v != REPAIR_WIRE_VERSION ||
+	    msgpk_read_bin(&r, &id, &idlen) || idlen != 16 || msgpk_read_int(&r, start) ||
+	    msgpk_read_int(&r, end) || msgpk_read_int(&r, began_s) || bufreader_left(&r))
+		return cerr_set(err, COL_ECORRUPT,
+		                "REPAIR_DONE: not [1, table id, start, end, began_s]");
+	memcpy(table_id, id, 16);
+	return 0;
+}

@@ -112,6 +112,15 @@ static void run_job(struct repair *r, struct rjob *j, int64_t *from_us, uint64_t
 		if (!j->rc)
 			worker_throttle(r, from_us, sent, j->chunk.len);
 		break;
+	case RJOB_COMPACT: {
+		int64_t t0 = clock_mono_us();
+		const struct store_table_desc *d = store_table_desc(t);
+		j->rc = store_table_compact(t, 0, &j->err);
+		log_info("repair", "full compaction of %s.%s in %ld ms%s%s", d->keyspace, d->name,
+		         (long)((clock_mono_us() - t0) / 1000), j->rc ? ": " : "",
+		         j->rc ? j->err.msg : "");
+		break;
+	}
 	case RJOB_SYNC:
 		j->rc = store_repair_apply(t, j->start, j->end, j->chunk.data, j->chunk.len,
 		                           &j->pairs, &j->err);

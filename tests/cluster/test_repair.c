@@ -532,3 +532,87 @@ Test(repair, background_repair_converges_within_the_interval)
 	          r->kind == CQLRES_ERROR ? r->error.message : "no rows");
 	cqlresult_free(r);
 }
+
+static char *dump_of(int k, const char *table, int key)
+{
+	struct admin_target t;
+	struct cerr e = {0};
+	CL_ASSERT(admin_target_parse(c->nodes[k].addr, 7199, &t, &e) == 0, "%s", e.msg);
+	snprintf(t.bind_host, sizeof(t.bind_host), "%s", c->client_addr);
+	char path[128];
+	snprintf(path, sizeof(path), "/v1/dump?keyspace=r&table=%s&key=%d", table, key);
+	int status = 0;
+	char *body = NULL;
+	size_t len = 0;
+	CL_ASSERT(admin_get(&t, path, &status, &body, &len, &e) == 0 && status == 200,
+	          "dump %d on node %d: %s", key, k, e.msg);
+	return body;
+}
+
+static void compact(int k)
+{
+	char out[1024];
+	const char *args[] = {"compact", "r", "g", "-h", c->nodes[k].addr, NULL};
+	int st = -1;
+	CL_ASSERT(cluster_run(c, args, NULL, out, sizeof(out), 20000, &st) == 0 && st == 0,
+	          "colonnade compact on node %d: %s", k, out);
+}
+
+/* Does node k still store a deletion of row (1, 1) of r.g? */
+static bool holds_tombstone(int k)
+{
+	char *d = dump_of(k, "g", 1);
+	bool has = strstr(d, "\"deletion_info\":{") != NULL;
+	free(d);
+	return has;
+}
+
+Test(repair, no_resurrection_with_gc_grace_10)
+{
+	start(3, YAML_BASE "repair_interval: 0s\n");
+	ok(1, CL_ONE,
+	   "CREATE KEYSPACE r WITH replication = {'class': 'SimpleStrategy', 'replication_factor': "
+	   "3}");
+	ok(1, CL_ONE,
+	   "CREATE TABLE r.g (k int, c int, v text, PRIMARY KEY (k, c)) WITH gc_grace_seconds = "
+	   "10");
+	ok(1, CL_ALL, "INSERT INTO r.g (k, c, v) VALUES (1, 1, 'deleted later')");
+	ok(1, CL_ALL, "INSERT INTO r.g (k, c, v) VALUES (1, 2, 'stays')");
+	kill_and_wait(3);
+	ok(1, CL_QUORUM, "DELETE FROM r.g WHERE k = 1 AND c = 1");
+	restart(3);
+	sleep(12); /* past gc_grace_seconds */
+	compact(1);
+	compact(2);
+	sleep(2);
+	CL_EXPECT(holds_tombstone(1) && holds_tombstone(2),
+	          "without repair the tombstone is kept past gc_grace");
+	CL_EXPECT(!holds_tombstone(3), "node 3 missed the delete");
+	CL_EXPECT(cluster_wait_log(c, 1, "over its gc_grace_seconds", 1, 15000) >= 1,
+	          "node 1 warns that r.g was not repaired within gc_grace");
+	CL_EXPECT(cluster_test_metric(c, 1, "colonnade_repair_tables_past_gc_grace") >= 1,
+	          "the metric counts the table");
+	char out[8192];
+	CL_ASSERT(repair_cli(1, NULL, out, sizeof(out), 300000) == 0, "repair: %s", out);
+	for (int k = 1; k <= 3; k++)
+		compact(k);
+	int64_t t0 = cluster_now_ms();
+	bool any = true;
+	while (any && cluster_now_ms() - t0 < 15000) {
+		any = holds_tombstone(1) || holds_tombstone(2) || holds_tombstone(3);
+		if (any)
+			usleep(200 * 1000);
+	}
+	CL_EXPECT(!any, "after repair the tombstone is purged everywhere");
+	struct cqlresult *r = query(1, CL_ALL, "SELECT c FROM r.g WHERE k = 1");
+	CL_EXPECT(r->kind == CQLRES_ROWS && r->n_rows == 1 &&
+	                  be32_load(cqlresult_cell(r, 0, 0)->p) == 2,
+	          "the deleted row never comes back: %u rows", r->n_rows);
+	cqlresult_free(r);
+	for (int k = 1; k <= 3; k++) {
+		char *d = dump_of(k, "g", 1);
+		CL_EXPECT(!strstr(d, "\"clustering\":[\"1\"]"),
+		          "node %d holds nothing of row 1: %.300s", k, d);
+		free(d);
+	}
+}

@@ -43,6 +43,8 @@ static void open_store(void)
 	o.data_dir = dir;
 	o.block_cache_bytes = 8 << 20;
 	o.write_buffer_bytes = 4 << 20;
+	/* these tests pin the gc_grace rule alone (tombstone_gc 'repair': test_storage_repair) */
+	o.tombstone_gc = STORE_GC_TIMEOUT;
 	struct cerr e = {0};
 	cr_assert_eq(store_open(&o, &st, &e), 0, "%s", e.msg);
 }
@@ -500,8 +502,11 @@ Test(storage, lww_newer_wins_and_tie_rules)
 
 static struct store_cell_version live(int64_t ts, const char *v, int32_t ttl, int64_t exp)
 {
-	return (struct store_cell_version){.ts = ts, .ttl = ttl, .ldt = exp,
-	                                   .value = (const uint8_t *)v, .value_len = strlen(v)};
+	return (struct store_cell_version){.ts = ts,
+	                                   .ttl = ttl,
+	                                   .ldt = exp,
+	                                   .value = (const uint8_t *)v,
+	                                   .value_len = strlen(v)};
 }
 static struct store_cell_version tomb(int64_t ts, int64_t ldt)
 {
@@ -534,14 +539,16 @@ Test(storage, reconcile_rules)
 	         live(10, "a", 100, NOW + 100)},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		cr_expect_gt(store_cell_reconcile(&cases[i].w, &cases[i].l), 0, "%s", cases[i].rule);
+		cr_expect_gt(store_cell_reconcile(&cases[i].w, &cases[i].l), 0, "%s",
+		             cases[i].rule);
 		cr_expect_lt(store_cell_reconcile(&cases[i].l, &cases[i].w), 0, "%s (reversed)",
 		             cases[i].rule);
 		cr_expect_eq(store_cell_reconcile(&cases[i].w, &cases[i].w), 0, "%s (itself)",
 		             cases[i].rule);
 	}
 	/* the same version compares equal: a replica holding it needs nothing */
-	struct store_cell_version a = live(10, "same", 60, NOW + 60), b = live(10, "same", 60, NOW + 60);
+	struct store_cell_version a = live(10, "same", 60, NOW + 60),
+	                          b = live(10, "same", 60, NOW + 60);
 	cr_expect_eq(store_cell_reconcile(&a, &b), 0);
 	struct store_cell_version d1 = tomb(10, NOW), d2 = tomb(10, NOW);
 	cr_expect_eq(store_cell_reconcile(&d1, &d2), 0);

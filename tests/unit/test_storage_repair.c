@@ -341,3 +341,55 @@ Test(storage_repair, bad_chunks_are_refused_whole)
 	node_close(&a);
 	node_close(&c);
 }
+
+static int count_kv(void *ctx, const void *k, size_t kl, const void *v, size_t vl)
+{
+	(void)k, (void)kl, (void)v, (void)vl;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static int raw_keys(struct node *n)
+{
+	int count = 0;
+	struct cerr e = {0};
+	cr_assert_eq(store_scan_raw(n->t, INT64_MIN, INT64_MIN, count_kv, &count, &e), 0, "%s",
+	             e.msg);
+	return count;
+}
+
+Test(storage_repair, tombstones_are_purged_only_once_repaired_after_their_deletion)
+{
+	struct node a;
+	node_open(&a); /* tombstone_gc 'repair' is the default */
+	put(&a, CELL, 1, 1, 1, 1000, "x");
+	put(&a, DEL_CELL, 1, 1, 1, 1001, NULL);
+	put(&a, DEL_ROW, 2, 3, 0, 1001, NULL);
+	put(&a, DEL_RANGE, 3, 0, 0, 1001, NULL);
+	put(&a, DEL_PART, 4, 0, 0, 1001, NULL);
+	int before = raw_keys(&a);
+	cr_assert_eq(before, 4);
+	struct cerr e = {0};
+	/* far past gc_grace (100 s), never repaired: every tombstone stays */
+	cr_assert_eq(store_table_compact(a.t, 5000, &e), 0, "%s", e.msg);
+	cr_expect_eq(raw_keys(&a), 4, "unrepaired tombstones are kept past gc_grace");
+	/* a repair that began before the deletions proves nothing */
+	cr_assert_eq(store_table_mark_repaired(a.t, INT64_MIN, INT64_MIN, 1000), 0);
+	cr_assert_eq(store_table_compact(a.t, 5000, &e), 0, "%s", e.msg);
+	cr_expect_eq(raw_keys(&a), 4);
+	/* half the ring repaired after them: the tombstones there go, the others stay */
+	uint8_t pb[4];
+	int64_t tok1;
+	struct store_value pk = iv(pb, 1);
+	cr_assert_eq(store_partition_token(a.t, &pk, 1, &tok1, &e), 0);
+	cr_assert_eq(store_table_mark_repaired(a.t, tok1 - 1, tok1, 1002), 0);
+	cr_expect_eq(store_table_repaired_at(a.t, tok1), 1002);
+	cr_expect_eq(store_table_repaired_at(a.t, tok1 + 1), 1000);
+	cr_assert_eq(store_table_compact(a.t, 5000, &e), 0, "%s", e.msg);
+	cr_expect_eq(raw_keys(&a), 3, "partition 1's cell tombstone purged, the rest kept");
+	/* the whole ring repaired after them: row, range and partition tombstones go too */
+	cr_assert_eq(store_table_mark_repaired(a.t, INT64_MIN, INT64_MIN, 1002), 0);
+	cr_assert_eq(store_table_compact(a.t, 5000, &e), 0, "%s", e.msg);
+	cr_expect_eq(raw_keys(&a), 0, "every repaired tombstone past gc_grace is purged");
+	node_close(&a);
+}
