@@ -93,8 +93,11 @@ struct rfail {
 };
 
 /* A sub-range to stream between peers a and b. */
+/* A sub-range (leaves first..last) that peer src streams to every peer in dst_mask. */
 struct rdiff {
-	uint8_t a, b;
+	uint8_t src;
+	uint32_t dst_mask;
+	size_t last_leaf;
 	int64_t lo, hi;
 };
 
@@ -126,7 +129,7 @@ struct rsession {
 	char task_err[200];
 	struct rdiff *diffs;
 	size_t n_diffs, cap_diffs, di;
-	int dir;          /* 0: a -> b, 1: b -> a */
+	unsigned push_to; /* the next peer of the diff's dst_mask the chunk goes to */
 	struct buf after; /* resume key of the stream in progress */
 	bool last_chunk;  /* the chunk in flight ends its sub-range's stream */
 	struct buf chunk; /* the chunk in flight (pulled, being pushed) */

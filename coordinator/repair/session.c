@@ -38,7 +38,7 @@ static void task_reset(struct rsession *s)
 	free(s->diffs);
 	s->diffs = NULL;
 	s->n_diffs = s->cap_diffs = s->di = 0;
-	s->dir = 0;
+	s->push_to = 0;
 	s->after.len = 0;
 	s->chunk.len = 0;
 	s->task_err[0] = 0;
@@ -199,69 +199,81 @@ static int submit_local(struct rsession *s, unsigned peer, const struct repair_r
 /* ---- trees ------------------------------------------------------------------------------------
  */
 
-struct diff_ctx {
-	struct rsession *s;
-	const struct merkle *t;
-	unsigned a, b;
-	uint8_t *mask;
-	long run_lo, run_hi; /* leaves of the run being merged, -1 none */
-};
-
-static int diff_push(struct diff_ctx *d)
+/* Add leaf's (src -> dst_mask) to the diffs, extending the run the previous leaf left open. */
+static int diff_add(struct rsession *s, const struct merkle *t, size_t leaf, unsigned src,
+                    uint32_t dst_mask, size_t open_from)
 {
-	struct rsession *s = d->s;
-	if (d->run_lo < 0)
-		return 0;
+	for (size_t k = open_from; k < s->n_diffs; k++) {
+		struct rdiff *d = &s->diffs[k];
+		if (d->src == src && d->dst_mask == dst_mask && d->last_leaf + 1 == leaf) {
+			int64_t lo;
+			merkle_leaf_range(t, leaf, &lo, &d->hi);
+			d->last_leaf = leaf;
+			return 0;
+		}
+	}
 	if (ARRAY_GROW(s->diffs, s->cap_diffs, s->n_diffs + 1))
 		return COL_ENOMEM;
-	int64_t lo, hi, x;
-	merkle_leaf_range(d->t, (size_t)d->run_lo, &lo, &x);
-	merkle_leaf_range(d->t, (size_t)d->run_hi, &x, &hi);
-	s->diffs[s->n_diffs++] =
-	        (struct rdiff){.a = (uint8_t)d->a, .b = (uint8_t)d->b, .lo = lo, .hi = hi};
-	d->run_lo = -1;
+	struct rdiff *d = &s->diffs[s->n_diffs++];
+	*d = (struct rdiff){.src = (uint8_t)src, .dst_mask = dst_mask, .last_leaf = leaf};
+	merkle_leaf_range(t, leaf, &d->lo, &d->hi);
 	return 0;
 }
 
-static int diff_leaf(void *ctx, size_t leaf)
+static bool leaf_equal(const struct merkle_leaf *x, const struct merkle_leaf *y)
 {
-	struct diff_ctx *d = ctx;
-	if (!d->mask[leaf]) {
-		d->mask[leaf] = 1;
-		d->s->task_leaves++;
-	}
-	if (d->run_lo >= 0 && (size_t)d->run_hi + 1 == leaf) {
-		d->run_hi = (long)leaf;
-		return 0;
-	}
-	int rc = diff_push(d);
-	d->run_lo = d->run_hi = (long)leaf;
-	return rc;
+	return x->h.lo == y->h.lo && x->h.hi == y->h.hi && x->count == y->count;
 }
 
-/* Every tree is in: compare pairwise, then stream (or stop at a preview). */
+/*
+ * One leaf: the peers fall into classes of equal hashes.  With one class
+ * nothing moves; else the first peer of each class streams to every peer
+ * outside its class — with one stale replica of three, the stale one sends
+ * its data to both others and one of them sends it theirs: three streams of
+ * the leaf, where pairwise exchange would make four.
+ */
+static int diff_one_leaf(struct rsession *s, unsigned n_peers, size_t leaf, size_t *open_from)
+{
+	int cls[RING_MAX_RF * 2];
+	unsigned n_cls = 0;
+	for (unsigned p = 0; p < n_peers; p++) {
+		cls[p] = -1;
+		for (unsigned q = 0; q < p && cls[p] < 0; q++)
+			if (leaf_equal(&s->trees[p]->leaves[leaf], &s->trees[q]->leaves[leaf]))
+				cls[p] = cls[q];
+		if (cls[p] < 0)
+			cls[p] = (int)n_cls++;
+	}
+	if (n_cls < 2)
+		return 0;
+	s->task_leaves++;
+	size_t from = s->n_diffs;
+	for (unsigned rep = 0; rep < n_peers; rep++) {
+		bool first = true;
+		for (unsigned q = 0; q < rep && first; q++)
+			first = cls[q] != cls[rep];
+		if (!first)
+			continue;
+		uint32_t mask = 0;
+		for (unsigned q = 0; q < n_peers; q++)
+			if (cls[q] != cls[rep])
+				mask |= 1u << q;
+		int rc = diff_add(s, s->trees[0], leaf, rep, mask, *open_from);
+		if (rc)
+			return rc;
+	}
+	*open_from = from;
+	return 0;
+}
+
+/* Every tree is in: compare leaf by leaf, then stream (or stop at a preview). */
 static void trees_compared(struct rsession *s)
 {
 	struct rtask *t = &s->tasks[s->cur];
-	uint8_t *mask = calloc(merkle_n_leaves(s->trees[0]), 1);
-	if (!mask) {
-		task_fail(s, "out of memory comparing trees");
-		return;
-	}
 	int rc = 0;
-	for (unsigned a = 0; a < t->n_peers && !rc; a++)
-		for (unsigned b = a + 1; b < t->n_peers && !rc; b++) {
-			struct diff_ctx d = {.s = s,
-			                     .t = s->trees[a],
-			                     .a = a,
-			                     .b = b,
-			                     .mask = mask,
-			                     .run_lo = -1};
-			rc = merkle_diff(s->trees[a], s->trees[b], diff_leaf, &d);
-			if (!rc)
-				rc = diff_push(&d);
-		}
-	free(mask);
+	size_t open_from = 0;
+	for (size_t leaf = 0; leaf < merkle_n_leaves(s->trees[0]) && !rc; leaf++)
+		rc = diff_one_leaf(s, t->n_peers, leaf, &open_from);
 	s->leaves_total += merkle_n_leaves(s->trees[0]);
 	for (size_t i = 0; i < RING_MAX_RF * 2; i++) { /* the diffs are all we keep */
 		merkle_free(s->trees[i]);
@@ -380,37 +392,29 @@ static void task_next(struct rsession *s)
 	trees_ask(s);
 }
 
-/* ---- streaming: pull a chunk from one side, push it to the other -------------------------------
+/* ---- streaming: pull a chunk from one peer, push it to the others -------------------------------
  */
 
 static void stream_advance(struct rsession *s)
 {
 	s->after.len = 0;
 	s->last_chunk = false;
-	if (s->dir == 0) {
-		s->dir = 1;
-	} else {
-		s->dir = 0;
-		s->di++;
-	}
+	s->di++;
 	stream_step(s);
 }
 
-static void on_pushed(struct rsession *s, uint64_t pairs)
+static void on_sync_rsp(void *ctx, int status, const struct msg_in *rsp);
+static void on_local_sync(struct repair *r, struct rjob *j);
+
+/* The chunk has reached every destination: wait for the byte budget, then pull the next. */
+static void chunk_delivered(struct rsession *s)
 {
-	struct rtask *t = &s->tasks[s->cur];
-	(void)t;
-	s->pairs += pairs;
-	s->bytes += s->chunk.len;
-	s->task_bytes += s->chunk.len;
-	s->r->stats.bytes_streamed += s->chunk.len;
 	uint64_t sent = s->chunk.len;
 	s->chunk.len = 0;
-	if (s->last_chunk) { /* the sub-range is done in this direction */
+	if (s->last_chunk) { /* the sub-range is done */
 		stream_advance(s);
 		return;
 	}
-	/* the byte budget: wait when ahead of it */
 	uint64_t rate = atomic_load(&s->r->throttle_bytes_per_s);
 	int64_t now = clock_mono_us();
 	if (rate) {
@@ -427,6 +431,42 @@ static void on_pushed(struct rsession *s, uint64_t pairs)
 		}
 	}
 	stream_step(s);
+}
+
+/* Push the chunk in hand to the next peer of the diff's destinations. */
+static void push_next(struct rsession *s)
+{
+	struct rtask *t = &s->tasks[s->cur];
+	const struct rdiff *d = &s->diffs[s->di];
+	unsigned dst = s->push_to;
+	while (dst < t->n_peers && !(d->dst_mask & (1u << dst)))
+		dst++;
+	if (dst >= t->n_peers) {
+		chunk_delivered(s);
+		return;
+	}
+	s->push_to = dst + 1;
+	struct repair_req q = {.verb = VERB_REPAIR_SYNC,
+	                       .session = s->id,
+	                       .start = d->lo,
+	                       .end = d->hi,
+	                       .chunk = s->chunk.data,
+	                       .chunk_len = (uint32_t)s->chunk.len};
+	memcpy(q.table_id, t->table_id, 16);
+	int rc = t->peers[dst].self ? submit_local(s, dst, &q, on_local_sync)
+	                            : send_req(s, SLOT_STREAM, dst, &q, on_sync_rsp);
+	if (rc)
+		task_fail(s, "REPAIR_SYNC to %s not sent: %s", t->peers[dst].name,
+		          col_strerror(rc));
+}
+
+static void on_pushed(struct rsession *s, uint64_t pairs)
+{
+	s->pairs += pairs;
+	s->bytes += s->chunk.len;
+	s->task_bytes += s->chunk.len;
+	s->r->stats.bytes_streamed += s->chunk.len;
+	push_next(s);
 }
 
 static void on_sync_rsp(void *ctx, int status, const struct msg_in *rsp)
@@ -460,13 +500,10 @@ static void on_local_sync(struct repair *r, struct rjob *j)
 	rjob_free(j);
 }
 
-/* A pulled chunk: remember where to resume, push it to the other side. */
+/* A pulled chunk: remember where to resume, push it to every destination. */
 static void on_pulled(struct rsession *s, const uint8_t *chunk, uint32_t clen, const uint8_t *last,
                       uint32_t llen, bool more)
 {
-	struct rtask *t = &s->tasks[s->cur];
-	const struct rdiff *d = &s->diffs[s->di];
-	unsigned dst = s->dir == 0 ? d->b : d->a;
 	if (clen == 0) {
 		stream_advance(s);
 		return;
@@ -481,18 +518,8 @@ static void on_pulled(struct rsession *s, const uint8_t *chunk, uint32_t clen, c
 		task_fail(s, "out of memory holding a chunk");
 		return;
 	}
-	struct repair_req q = {.verb = VERB_REPAIR_SYNC,
-	                       .session = s->id,
-	                       .start = d->lo,
-	                       .end = d->hi,
-	                       .chunk = s->chunk.data,
-	                       .chunk_len = (uint32_t)clen};
-	memcpy(q.table_id, t->table_id, 16);
-	int rc = t->peers[dst].self ? submit_local(s, dst, &q, on_local_sync)
-	                            : send_req(s, SLOT_STREAM, dst, &q, on_sync_rsp);
-	if (rc)
-		task_fail(s, "REPAIR_SYNC to %s not sent: %s", t->peers[dst].name,
-		          col_strerror(rc));
+	s->push_to = 0;
+	push_next(s);
 }
 
 static void on_stream_rsp(void *ctx, int status, const struct msg_in *rsp)
@@ -547,7 +574,7 @@ static void stream_step(struct rsession *s)
 	}
 	struct rtask *t = &s->tasks[s->cur];
 	const struct rdiff *d = &s->diffs[s->di];
-	unsigned src = s->dir == 0 ? d->a : d->b;
+	unsigned src = d->src;
 	struct repair_req q = {.verb = VERB_REPAIR_STREAM,
 	                       .session = s->id,
 	                       .start = d->lo,
