@@ -438,6 +438,8 @@ Test(messaging, registered_verbs_are_named_routed_and_not_stolen)
 	cr_assert(run_until(&rsp.n, 2, 3000));
 	cr_expect_eq(rsp.status, COL_EUNSUPPORTED);
 	cr_expect_eq(hb.n, 1);
+	messaging_free(a);
+	messaging_free(b);
 }
 
 Test(messaging, request_response_over_two_connections)
