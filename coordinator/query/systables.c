@@ -303,6 +303,24 @@ static int emit_repair(void *ectx, const struct repair_history_info *h)
 	return r->rc;
 }
 
+/* system_schema.dropped_columns: t's dropped list is sorted by name already. */
+static void dropped_column_rows(struct rowb *r, const struct schema_table *t, struct buf *tmp)
+{
+	for (uint32_t k = 0; k < t->n_dropped && !r->rc; k++) {
+		const struct schema_dropped_column *d = &t->dropped[k];
+		rowb_start(r);
+		set_text(r, "keyspace_name", t->ks->name);
+		set_text(r, "table_name", t->name);
+		set_text(r, "column_name", d->name);
+		set_i64(r, "dropped_time", d->dropped_time / 1000);
+		set_text(r, "kind", schema_col_kind_name(d->kind));
+		buf_reset(tmp);
+		cqltype_name(d->type, tmp);
+		set_bytes(r, "type", tmp->data, tmp->len);
+		rowb_emit(r);
+	}
+}
+
 int systables_scan(const struct schema_snap *snap, const struct cluster_view *view,
                    const struct schema_table *t, const char *ks_filter, const char *name_filter,
                    systables_row_fn emit, void *ctx)
@@ -339,7 +357,8 @@ int systables_scan(const struct schema_snap *snap, const struct cluster_view *vi
 			}
 			bool tables = strcmp(t->name, "tables") == 0;
 			bool columns = strcmp(t->name, "columns") == 0;
-			if (!tables && !columns)
+			bool dropped = strcmp(t->name, "dropped_columns") == 0;
+			if (!tables && !columns && !dropped)
 				continue; /* types, functions, ...: empty */
 			for (uint32_t j = 0; j < k->n_tables && !r.rc; j++) {
 				const struct schema_table *tt = k->tables[j];
@@ -347,8 +366,10 @@ int systables_scan(const struct schema_snap *snap, const struct cluster_view *vi
 					continue;
 				if (tables)
 					table_row(&r, tt);
-				else
+				else if (columns)
 					column_rows(&r, tt, &tmp);
+				else
+					dropped_column_rows(&r, tt, &tmp);
 			}
 		}
 		buf_release(&tmp);

@@ -206,14 +206,14 @@ static int handle_open(struct schema *s, const struct schema_table *t, const cha
 {
 	struct table_handle *h = handle_find(s, t->id);
 	if (h) {
-		if (h->ts != t->timestamp) {
+		if (h->digest != t->digest) {
 			/* ALTER: the store re-reads columns, gc_grace and default ttl. */
 			struct store_table *st;
 			int rc = schema_storage_open(s->store, t, &st, err);
 			if (rc)
 				return rc;
 			h->st = st;
-			h->ts = t->timestamp;
+			h->digest = t->digest;
 		}
 		*out = h;
 		return 0;
@@ -229,7 +229,7 @@ static int handle_open(struct schema *s, const struct schema_table *t, const cha
 		free(h);
 		return rc;
 	}
-	h->ts = t->timestamp;
+	h->digest = t->digest;
 	h->next = s->handles;
 	s->handles = h;
 	*out = h;
@@ -291,6 +291,104 @@ static int snap_add_keyspace(struct schema_snap *snap, size_t *cap, const struct
 	return 0;
 }
 
+/* A column row of t (decoded into c, name from the key) joins its columns or dropped list. */
+static int table_take_column(struct schema_table *t, struct schema_column *c, bool dropped,
+                             int64_t ts, struct cerr *err)
+{
+	if (dropped) {
+		struct schema_dropped_column *d =
+		        realloc(t->dropped, (t->n_dropped + 1) * sizeof(*t->dropped));
+		if (!d)
+			return cerr_set(err, COL_ENOMEM, "out of memory");
+		t->dropped = d;
+		t->dropped[t->n_dropped++] = (struct schema_dropped_column){.name = c->name,
+		                                                            .type = c->type,
+		                                                            .kind = c->kind,
+		                                                            .id = c->id,
+		                                                            .dropped_time = ts};
+		return 0;
+	}
+	/* Key columns never change; a static column needs clustering columns; and ids
+	 * are unique: a rare 31-bit hash collision of two columns added at once on two
+	 * nodes keeps the one whose name sorts first (the same one on every node). */
+	bool clash = c->kind == SCHEMA_COL_STATIC && t->n_ck == 0;
+	for (uint32_t i = 0; i < t->n_cols && !clash; i++)
+		clash = t->cols[i].id == c->id || strcmp(t->cols[i].name, c->name) == 0;
+	if (clash) {
+		log_error(MOD,
+		          "column %s of table %s (id %u) clashes with the table's columns: ignored",
+		          c->name, t->name, c->id);
+		free(c->name);
+		cqltype_free(c->type);
+		return 0;
+	}
+	struct schema_column *nc = realloc(t->cols, (t->n_cols + 1) * sizeof(*t->cols));
+	if (!nc)
+		return cerr_set(err, COL_ENOMEM, "out of memory");
+	t->cols = nc;
+	t->cols[t->n_cols++] = *c;
+	return 0;
+}
+
+/*
+ * The column rows of table t of keyspace ks ("schema/co/" ks \0 table \0 ...)
+ * that carry t's id: live ones join t's columns, dropped ones its dropped list;
+ * t->timestamp becomes the newest of them all, and each goes into t->digest.
+ * Rows of an earlier table of the same name are ignored.
+ */
+static int table_add_columns(struct schema *s, struct schema_table *t, const char *ks,
+                             struct cerr *err)
+{
+	struct buf pfx;
+	buf_init(&pfx);
+	schema_co_key(&pfx, ks, t->name, "");
+	if (!buf_ok(&pfx))
+		return cerr_set(err, COL_ENOMEM, "out of memory");
+	long at = schema_rows_find(s, (const char *)pfx.data, pfx.len);
+	size_t i = at >= 0 ? (size_t)at : (size_t)(-at - 1);
+	int rc = 0;
+	for (; i < s->n_rows && !rc; i++) {
+		const struct row *row = &s->rows[i];
+		if (row->klen <= pfx.len || memcmp(row->key, pfx.data, pfx.len) != 0)
+			break;
+		struct bufreader r;
+		bufreader_init(&r, row->val, row->vlen);
+		char kind;
+		int64_t ts;
+		bool dropped;
+		uint8_t tid[16];
+		struct schema_column c = {0};
+		if (schema_decode_row_header(&r, &kind, &ts, &dropped) || kind != 'C' ||
+		    schema_decode_column(&r, tid, &c, err)) {
+			rc = cerr_set(err, COL_ECORRUPT, "column row '%.*s' malformed",
+			              (int)(row->klen - pfx.len), row->key + pfx.len);
+			break;
+		}
+		if (memcmp(tid, t->id, 16) != 0) {
+			cqltype_free(c.type);
+			continue;
+		}
+		c.name = schema_strndup(row->key + pfx.len, row->klen - pfx.len);
+		if (!c.name) {
+			cqltype_free(c.type);
+			rc = cerr_set(err, COL_ENOMEM, "out of memory");
+			break;
+		}
+		if (ts > t->timestamp)
+			t->timestamp = ts;
+		t->digest = XXH3_64bits_withSeed(row->val, row->vlen, t->digest);
+		rc = table_take_column(t, &c, dropped, ts, err);
+		if (rc) {
+			free(c.name);
+			cqltype_free(c.type);
+		}
+	}
+	buf_release(&pfx);
+	if (!rc)
+		schema_table_sort_columns(t);
+	return rc;
+}
+
 /*
  * A table row ('T', not dropped) into its keyspace of the snapshot, with the
  * store's handle for its data.  A row whose keyspace is gone (the orphan of a
@@ -324,7 +422,10 @@ static int snap_add_table(struct schema *s, struct schema_snap *snap, const stru
 	t->name = schema_strndup(nul + 1, kl - (size_t)(nul - kp) - 1);
 	if (!t->name)
 		return cerr_set(err, COL_ENOMEM, "out of memory");
-	int rc = schema_decode_table(r, t, err);
+	int rc = schema_decode_table(r, t, false, err);
+	t->digest = XXH3_64bits(row->val, row->vlen);
+	if (!rc)
+		rc = table_add_columns(s, t, k->name, err);
 	if (rc) {
 		cerr_prefix(err, "schema row of table '%s.%s': ", k->name, t->name);
 		return rc;
@@ -372,6 +473,7 @@ static int build_snapshot(struct schema *s, struct schema_snap **out, struct cer
 			rc = snap_add_keyspace(snap, &cap, row, &r, ts, err);
 		else if (kind == 'T')
 			rc = snap_add_table(s, snap, row, &r, ts, err);
+		/* 'C' rows are read with their table's row. */
 	}
 	if (rc) {
 		snap_free(s, snap);
@@ -398,6 +500,38 @@ static void load_row(const void *key, size_t klen, const void *val, size_t vlen,
 		schema_rows_set(s, key, klen, val, vlen);
 }
 
+/* Rewrite format 1 rows (schema.h) as format 2, persisted, before the first snapshot. */
+static int convert_legacy_rows(struct schema *s, struct cerr *err)
+{
+	struct buf batch;
+	buf_init(&batch);
+	size_t n = 0;
+	int rc = 0;
+	for (size_t i = 0; i < s->n_rows && !rc; i++) {
+		bool conv = false;
+		rc = schema_convert_legacy_row(s->rows[i].key, s->rows[i].klen, s->rows[i].val,
+		                               s->rows[i].vlen, &batch, &conv, err);
+		n += conv;
+	}
+	if (!rc && n > 0 && !buf_ok(&batch))
+		rc = cerr_set(err, COL_ENOMEM, "out of memory converting the schema");
+	if (!rc && n > 0)
+		rc = schema_storage_put(s->store, batch.data, batch.len, err);
+	struct bufreader r;
+	bufreader_init(&r, batch.data, batch.len);
+	const uint8_t *k, *v;
+	uint32_t kl, vl;
+	while (!rc && n > 0 && (rc = batch_next(&r, &k, &kl, &v, &vl, err)) > 0)
+		rc = schema_rows_set(s, (const char *)k, kl, v, vl) ? COL_ENOMEM : 0;
+	if (rc == COL_ENOMEM)
+		cerr_set(err, rc, "out of memory converting the schema");
+	buf_release(&batch);
+	if (!rc && n > 0)
+		log_info(MOD, "converted %zu schema rows of format %d to format %d (column rows)",
+		         n, ROW_FORMAT_LEGACY, ROW_FORMAT);
+	return rc < 0 ? rc : 0;
+}
+
 int schema_open(struct store *store, struct schema **out, struct cerr *err)
 {
 	struct schema *s = calloc(1, sizeof(*s));
@@ -421,6 +555,8 @@ int schema_open(struct store *store, struct schema **out, struct cerr *err)
 		s->n_sys_ks++;
 	}
 	rc = schema_storage_load(store, load_row, s, err);
+	if (!rc)
+		rc = convert_legacy_rows(s, err);
 	if (rc)
 		goto fail;
 	struct schema_snap *snap;
@@ -593,10 +729,7 @@ static int apply_rows(struct schema *s, const struct buf *batch, struct cerr *er
 
 static void batch_add(struct buf *batch, const struct buf *key, const struct buf *val)
 {
-	buf_put_u32be(batch, (uint32_t)key->len);
-	buf_put(batch, key->data, key->len);
-	buf_put_u32be(batch, (uint32_t)val->len);
-	buf_put(batch, val->data, val->len);
+	schema_batch_add(batch, key->data, key->len, val->data, val->len);
 }
 
 int schema_add_listener(struct schema *s, schema_listener_fn fn, void *ctx)
@@ -832,6 +965,33 @@ static int table_row(struct buf *batch, const struct schema_table *t, const char
 	return rc;
 }
 
+static int64_t co_ts(const struct schema *s, const char *ks, const char *t, const char *col,
+                     int64_t ts)
+{
+	struct buf k;
+	buf_init(&k);
+	schema_co_key(&k, ks, t, col);
+	ts = next_ts(s, (const char *)k.data, k.len, ts);
+	buf_release(&k);
+	return ts;
+}
+
+/* The column row of t's column c (a tombstone when dropped) into batch.  0 or COL_ENOMEM. */
+static int column_row(struct buf *batch, const char *ks, const struct schema_table *t,
+                      const struct schema_column *c, bool dropped, int64_t ts)
+{
+	struct buf key, val;
+	buf_init(&key);
+	buf_init(&val);
+	schema_co_key(&key, ks, t->name, c->name);
+	schema_encode_column(&val, t->id, c, dropped, ts);
+	batch_add(batch, &key, &val);
+	int rc = buf_ok(&key) && buf_ok(&val) ? 0 : COL_ENOMEM;
+	buf_release(&key);
+	buf_release(&val);
+	return rc;
+}
+
 /* A keyspace DDL may change: it exists and is not a system keyspace.  0 or COL_E*. */
 static int user_keyspace(const struct schema_snap *snap, const char *ks,
                          const struct schema_keyspace **out, struct cerr *err)
@@ -903,10 +1063,17 @@ int schema_create_table(struct schema *s, const struct schema_table_def *def, in
 	}
 	t.cols = cols;
 	t.n_cols = def->n_cols;
-	t.next_column_id = def->n_cols;
+	/* One timestamp for the table row and its column rows, newer than each row it replaces. */
+	int64_t ts = tb_ts(s, def->ks, def->name, timestamp);
+	for (uint32_t i = 0; i < t.n_cols; i++)
+		if (cols[i].kind == SCHEMA_COL_REGULAR || cols[i].kind == SCHEMA_COL_STATIC)
+			ts = co_ts(s, def->ks, def->name, cols[i].name, ts);
 	struct buf batch;
 	buf_init(&batch);
-	int rc = table_row(&batch, &t, def->ks, tb_ts(s, def->ks, def->name, timestamp));
+	int rc = table_row(&batch, &t, def->ks, ts);
+	for (uint32_t i = 0; i < t.n_cols && !rc; i++)
+		if (cols[i].kind == SCHEMA_COL_REGULAR || cols[i].kind == SCHEMA_COL_STATIC)
+			rc = column_row(&batch, def->ks, &t, &cols[i], false, ts);
 	free(cols);
 	if (rc) {
 		buf_release(&batch);
@@ -981,6 +1148,69 @@ static int write_table(struct schema *s, struct schema_table *c, const char *ks,
 	return schema_finish_batch(s, &batch, err);
 }
 
+/* Whether t has, or had (dropped), a column with this id. */
+static bool column_id_taken(const struct schema_table *t, uint32_t id)
+{
+	for (uint32_t i = 0; i < t->n_cols; i++)
+		if (t->cols[i].id == id)
+			return true;
+	for (uint32_t i = 0; i < t->n_dropped; i++)
+		if (t->dropped[i].id == id)
+			return true;
+	return false;
+}
+
+/*
+ * The id of a column added to t (schema.h): a hash of (table id, name, type,
+ * when that name was last dropped) with COLUMN_ID_ADDED set, re-hashed while
+ * t has or had that id.  0 or COL_ENOMEM.
+ */
+static int added_column_id(const struct schema_table *t, const char *name,
+                           const struct cqltype *type, uint32_t *out)
+{
+	int64_t dropped_at = 0;
+	for (uint32_t i = 0; i < t->n_dropped; i++)
+		if (strcmp(t->dropped[i].name, name) == 0)
+			dropped_at = t->dropped[i].dropped_time;
+	struct buf in;
+	buf_init(&in);
+	buf_put(&in, t->id, 16);
+	buf_put_str(&in, name);
+	buf_put_u8(&in, 0);
+	cqltype_name(type, &in);
+	buf_put_u64be(&in, (uint64_t)dropped_at);
+	if (!buf_ok(&in)) {
+		buf_release(&in);
+		return COL_ENOMEM;
+	}
+	uint64_t seed = 0;
+	do
+		*out = COLUMN_ID_ADDED |
+		       (uint32_t)(XXH3_64bits_withSeed(in.data, in.len, seed++) & 0x7fffffffu);
+	while (column_id_taken(t, *out));
+	buf_release(&in);
+	return 0;
+}
+
+/* The checks of one column of ALTER TABLE ... ADD against the table c.  0 or COL_EINVAL. */
+static int check_added_column(const struct schema_table *c, const struct schema_column_def *col,
+                              struct cerr *err)
+{
+	if (strlen(col->name) > UINT16_MAX)
+		return cerr_set(err, COL_EINVAL, "column name longer than %u bytes", UINT16_MAX);
+	if (schema_table_column(c, col->name))
+		return cerr_set(err, COL_EINVAL,
+		                "Invalid column name %s because it conflicts with an existing "
+		                "column",
+		                col->name);
+	if (col->kind == SCHEMA_COL_STATIC && c->n_ck == 0)
+		return cerr_set(err, COL_EINVAL,
+		                "Static columns are not allowed in COMPACT STORAGE tables "
+		                "or tables without clustering columns (%s)",
+		                col->name);
+	return 0;
+}
+
 int schema_alter_table_add(struct schema *s, const char *ks, const char *table,
                            const struct schema_column_def *cols, uint32_t n, int64_t timestamp,
                            struct cerr *err)
@@ -989,36 +1219,29 @@ int schema_alter_table_add(struct schema *s, const char *ks, const char *table,
 	int rc = table_to_alter(s, ks, table, n, &c, err);
 	if (rc)
 		return rc;
-	for (uint32_t i = 0; i < n; i++) {
-		if (strlen(cols[i].name) > UINT16_MAX) {
-			table_shallow_free(c);
-			return cerr_set(err, COL_EINVAL, "column name longer than %u bytes",
-			                UINT16_MAX);
-		}
-		if (schema_table_column(c, cols[i].name)) {
-			table_shallow_free(c);
-			return cerr_set(
-			        err, COL_EINVAL,
-			        "Invalid column name %s because it conflicts with an existing "
-			        "column",
-			        cols[i].name);
-		}
-		if (cols[i].kind == SCHEMA_COL_STATIC && c->n_ck == 0) {
-			table_shallow_free(c);
-			return cerr_set(err, COL_EINVAL,
-			                "Static columns are not allowed in COMPACT STORAGE tables "
-			                "or tables without clustering columns (%s)",
-			                cols[i].name);
-		}
-		struct schema_column *nc = &c->cols[c->n_cols++];
+	struct buf batch;
+	buf_init(&batch);
+	for (uint32_t i = 0; i < n && !rc; i++) {
+		rc = check_added_column(c, &cols[i], err);
+		if (rc)
+			break;
+		struct schema_column *nc = &c->cols[c->n_cols];
 		nc->name = (char *)cols[i].name;
 		nc->type = cols[i].type;
 		nc->kind =
 		        cols[i].kind == SCHEMA_COL_STATIC ? SCHEMA_COL_STATIC : SCHEMA_COL_REGULAR;
 		nc->position = -1;
-		nc->id = c->next_column_id++;
+		if (added_column_id(c, nc->name, nc->type, &nc->id) ||
+		    column_row(&batch, ks, c, nc, false, co_ts(s, ks, table, nc->name, timestamp)))
+			rc = cerr_set(err, COL_ENOMEM, "out of memory adding column %s", nc->name);
+		c->n_cols++;
 	}
-	return write_table(s, c, ks, timestamp, err);
+	table_shallow_free(c);
+	if (rc) {
+		buf_release(&batch);
+		return rc;
+	}
+	return schema_finish_batch(s, &batch, err);
 }
 
 int schema_alter_table_drop(struct schema *s, const char *ks, const char *table,
@@ -1029,25 +1252,36 @@ int schema_alter_table_drop(struct schema *s, const char *ks, const char *table,
 	int rc = table_to_alter(s, ks, table, 0, &c, err);
 	if (rc)
 		return rc;
-	for (uint32_t i = 0; i < n; i++) {
+	struct buf batch;
+	buf_init(&batch);
+	for (uint32_t i = 0; i < n && !rc; i++) {
 		uint32_t j = 0;
 		while (j < c->n_cols && strcmp(c->cols[j].name, names[i]) != 0)
 			j++;
 		if (j == c->n_cols) {
-			table_shallow_free(c);
-			return cerr_set(err, COL_EINVAL, "Column %s was not found in table %s.%s",
-			                names[i], ks, table);
+			rc = cerr_set(err, COL_EINVAL, "Column %s was not found in table %s.%s",
+			              names[i], ks, table);
+			break;
 		}
 		if (c->cols[j].kind == SCHEMA_COL_PARTITION_KEY ||
 		    c->cols[j].kind == SCHEMA_COL_CLUSTERING) {
-			table_shallow_free(c);
-			return cerr_set(err, COL_EINVAL, "Cannot drop PRIMARY KEY part %s",
-			                names[i]);
+			rc = cerr_set(err, COL_EINVAL, "Cannot drop PRIMARY KEY part %s", names[i]);
+			break;
 		}
+		/* The tombstone keeps the column's id, kind and type: its time is the drop time. */
+		if (column_row(&batch, ks, c, &c->cols[j], true,
+		               co_ts(s, ks, table, names[i], timestamp)))
+			rc = cerr_set(err, COL_ENOMEM, "out of memory dropping column %s",
+			              names[i]);
 		memmove(&c->cols[j], &c->cols[j + 1], (c->n_cols - j - 1) * sizeof(*c->cols));
 		c->n_cols--;
 	}
-	return write_table(s, c, ks, timestamp, err);
+	table_shallow_free(c);
+	if (rc) {
+		buf_release(&batch);
+		return rc;
+	}
+	return schema_finish_batch(s, &batch, err);
 }
 
 int schema_alter_table_options(struct schema *s, const char *ks, const char *table,
@@ -1103,7 +1337,7 @@ int schema_merge_row(struct schema *s, const void *key, size_t klen, const void 
 	int64_t ts;
 	bool dropped;
 	if (klen < 10 || schema_decode_row_header(&r, &kind, &ts, &dropped) ||
-	    (kind != 'K' && kind != 'T'))
+	    (kind != 'K' && kind != 'T' && kind != 'C'))
 		return cerr_set(err, COL_ECORRUPT, "malformed schema row from a peer");
 	long i = schema_rows_find(s, key, klen);
 	if (i >= 0) {

@@ -11,27 +11,37 @@
  * refcount), and readers on the loop thread never lock.
  *
  * Persistence (the `system` column family, through storage/storage.h's
- * system get/put/iterate), one row per keyspace and per table:
+ * system get/put/iterate), one row per keyspace, per table and per
+ * regular or static column (Cassandra's system_schema.keyspaces, tables and
+ * columns + dropped_columns):
  *
- *   | key                                  | value                           |
- *   |--------------------------------------|---------------------------------|
- *   | "schema/ks/" <ks>                    | schema row (below), kind 'K'    |
- *   | "schema/tb/" <ks> "\0" <table>       | schema row, kind 'T'            |
+ *   | key                                          | value                      |
+ *   |----------------------------------------------|----------------------------|
+ *   | "schema/co/" <ks> "\0" <table> "\0" <column> | schema row, kind 'C'       |
+ *   | "schema/ks/" <ks>                            | schema row, kind 'K'       |
+ *   | "schema/tb/" <ks> "\0" <table>               | schema row, kind 'T'       |
  *
  * A schema row (all integers big-endian; str = u16 length + bytes):
  *
  *   | field       | type | notes                                           |
  *   |-------------|------|-------------------------------------------------|
- *   | format      | u8   | 1                                               |
- *   | kind        | u8   | 'K' keyspace, 'T' table                         |
+ *   | format      | u8   | 2 (1: before column rows; converted on open)    |
+ *   | kind        | u8   | 'K' keyspace, 'T' table, 'C' column             |
  *   | timestamp   | i64  | µs of the DDL that wrote it (merge: newest wins)|
  *   | dropped     | u8   | 1 = tombstone (kept so peers' merges see drops) |
  *   | 'K' body    |      | durable_writes u8, n u16, n x (str key, str val)|
  *   |             |      | replication options, "class" first              |
  *   | 'T' body    |      | id 16, gc_grace i32, default_ttl i32,           |
- *   |             |      | comment str, next_column_id u32, n u16, n x     |
+ *   |             |      | comment str, n u16, n x key column              |
  *   |             |      | (id u32, name str, kind u8, position i16,       |
- *   |             |      |  desc u8, type str (CQL type text))            |
+ *   |             |      |  desc u8, type str (CQL type text))             |
+ *   | 'C' body    |      | table id 16, column id u32, kind u8 (regular or |
+ *   |             |      | static), type str; also on a tombstone, whose   |
+ *   |             |      | timestamp is the drop time                      |
+ *
+ * Format 1 table rows held every column and a next_column_id counter; a store
+ * written with them is converted on open (same keys, timestamps and column
+ * ids), and peers' format 1 rows are refused.
  *
  * The schema version is XXH3-128 over the canonical encoding of every row
  * (tombstones included) in key order, shaped as a UUID (version nibble 3,
@@ -40,9 +50,18 @@
  * merge in with schema_merge_rows() (newest timestamp wins per row), which is
  * what schema_sync.h's push and pull call.
  *
- * Column ids are allocated per table from next_column_id and never reused, so
- * a column dropped and re-added gets a new id (the storage engine keys cells
- * by column id: old cells of a dropped column stay invisible).
+ * A table is its 'T' row (options, key columns: they never change) plus the
+ * 'C' rows under its name that carry its table id (rows of an earlier table
+ * of that name are ignored).  Each column merges on its own, so concurrent
+ * ALTER TABLE ... ADD / DROP / WITH on different nodes all survive.  The
+ * storage engine keys cells by column id, and a column id is never reused
+ * within a table: an added column's id is a hash of (table id, name, type,
+ * the time that name was last dropped), with the top bit set (ids given at
+ * CREATE TABLE count from 0), re-hashed while it meets an id the table has
+ * or had.  So two nodes adding the same column at once give it one id (no
+ * write is lost), two different columns get different ids, and a column
+ * dropped and added again gets a new id: the dropped column's cells stay
+ * invisible forever, whatever order the rows merge in.
  *
  * The system keyspaces (system, system_schema) are part of every snapshot
  * (virtual, never persisted, not in the version hash): their tables are
@@ -84,6 +103,15 @@ struct schema_column {
 	uint32_t id;  /* stable across ALTER; never reused within the table */
 };
 
+/* A dropped regular or static column (system_schema.dropped_columns). */
+struct schema_dropped_column {
+	char *name;
+	const struct cqltype *type;
+	enum schema_col_kind kind;
+	uint32_t id;
+	int64_t dropped_time; /* µs */
+};
+
 struct schema_table {
 	struct schema_keyspace *ks;
 	char *name;
@@ -92,11 +120,13 @@ struct schema_table {
 	 * then static and regular columns sorted by name: Cassandra's SELECT * order. */
 	struct schema_column *cols;
 	uint32_t n_cols, n_pk, n_ck;
-	uint32_t next_column_id;
+	struct schema_dropped_column *dropped; /* sorted by name */
+	uint32_t n_dropped;
 	int32_t gc_grace_seconds;     /* default 864000 */
 	int32_t default_time_to_live; /* 0 = none */
 	char *comment;
-	int64_t timestamp;
+	int64_t timestamp;      /* newest of its table and column rows */
+	uint64_t digest;        /* hash of those rows: changes whenever one of them does */
 	bool virtual_;          /* a system/system_schema table (not in storage) */
 	struct store_table *st; /* storage handle, NULL for virtual tables */
 };
@@ -243,9 +273,9 @@ int schema_merge_row(struct schema *s, const void *key, size_t klen, const void 
  * Check one row from a peer without applying it: the header, a key of the
  * row's kind with valid names (no system keyspace), and for a live row a body
  * that decodes completely (replication options with "class" first; table
- * columns with parsable types, a partition key, ids below next_column_id) and
- * that the store would accept (key positions, key and column types, unique
- * column names and ids, gc_grace / TTL bounds).
+ * key columns with parsable types and a partition key; a column row's kind
+ * and type) and that the store would accept (key positions, key and column
+ * types, unique column names and ids, gc_grace / TTL bounds).
  * 0 with *ts (may be NULL) the row's timestamp, or COL_ECORRUPT naming what is wrong.
  */
 int schema_row_check(const void *key, size_t klen, const void *val, size_t vlen, int64_t *ts,

@@ -17,10 +17,14 @@ struct store;
 struct store_table;
 
 /* The row format (schema.h's persistence table) and its keys. */
-#define ROW_FORMAT    1
-#define KEY_KS        "schema/ks/"
-#define KEY_TB        "schema/tb/"
-#define MAX_LISTENERS 8
+#define ROW_FORMAT        2
+#define ROW_FORMAT_LEGACY 1 /* table rows with every column: converted on open */
+#define KEY_CO            "schema/co/"
+#define KEY_KS            "schema/ks/"
+#define KEY_TB            "schema/tb/"
+/* Ids of columns added by ALTER have this bit set; CREATE TABLE counts from 0. */
+#define COLUMN_ID_ADDED 0x80000000u
+#define MAX_LISTENERS   8
 /* Cassandra's default gc_grace_seconds. */
 #define DEFAULT_GC_GRACE 864000
 
@@ -35,9 +39,9 @@ struct row {
 struct table_handle {
 	uint8_t id[16];
 	struct store_table *st;
-	int refs;     /* snapshots that reference it */
-	int64_t ts;   /* timestamp of the table row the store was last told about */
-	bool dropped; /* no longer in the live schema: drop data when refs reach 0 */
+	int refs;        /* snapshots that reference it */
+	uint64_t digest; /* schema_table.digest the store was last told about */
+	bool dropped;    /* no longer in the live schema: drop data when refs reach 0 */
 	char ks[SCHEMA_NAME_MAX + 1], name[SCHEMA_NAME_MAX + 1];
 	struct table_handle *next;
 };
@@ -84,10 +88,26 @@ void schema_encode_keyspace(struct buf *b, const struct schema_keyspace *k, bool
 void schema_encode_table(struct buf *b, const struct schema_table *t, bool dropped, int64_t ts);
 /* The body of a 'K' row into k (name and timestamp are the caller's).  0 or COL_E*. */
 int schema_decode_keyspace(struct bufreader *r, struct schema_keyspace *k, struct cerr *err);
-/* The body of a 'T' row into t (name, keyspace and timestamp are the caller's). */
-int schema_decode_table(struct bufreader *r, struct schema_table *t, struct cerr *err);
+/* The body of a 'T' row into t (name, keyspace and timestamp are the caller's); legacy:
+ * format 1 (next_column_id and every column) rather than key columns only. */
+int schema_decode_table(struct bufreader *r, struct schema_table *t, bool legacy, struct cerr *err);
+/* A 'C' row: header, then table id, column id, kind, type (on tombstones too). */
+void schema_encode_column(struct buf *b, const uint8_t table_id[16], const struct schema_column *c,
+                          bool dropped, int64_t ts);
+/* The body of a 'C' row: table id into tid, and c's id, kind and type (c->name untouched). */
+int schema_decode_column(struct bufreader *r, uint8_t tid[16], struct schema_column *c,
+                         struct cerr *err);
 void schema_ks_key(struct buf *b, const char *ks);
 void schema_tb_key(struct buf *b, const char *ks, const char *table);
+void schema_co_key(struct buf *b, const char *ks, const char *table, const char *column);
+/*
+ * The rows that replace a format 1 row (same key and timestamp, format 2; a live
+ * table row becomes its table row and one column row per regular or static
+ * column, ids unchanged), appended to batch as [u32 klen][key][u32 vlen][val].
+ * 0 with *converted set when row was format 1; COL_ECORRUPT when it does not decode.
+ */
+int schema_convert_legacy_row(const char *key, size_t klen, const uint8_t *val, size_t vlen,
+                              struct buf *batch, bool *converted, struct cerr *err);
 
 void schema_table_free(struct schema_table *t);
 void schema_keyspace_free(struct schema_keyspace *k);
@@ -98,6 +118,9 @@ bool schema_valid_name(const char *n);
 
 /* ---- changes (schema.c) ---- */
 
+/* Append one row to a batch ([u32 klen][key][u32 vlen][val]...). */
+void schema_batch_add(struct buf *batch, const void *key, size_t klen, const void *val,
+                      size_t vlen);
 /* Persist a batch ([u32 klen][key][u32 vlen][val]...), rebuild the snapshot, release batch. */
 int schema_finish_batch(struct schema *s, struct buf *batch, struct cerr *err);
 

@@ -10,6 +10,7 @@
 #include "core/buf.h"
 #include "storage/storage.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #define XXH_STATIC_LINKING_ONLY
@@ -149,6 +150,21 @@ void schema_encode_keyspace(struct buf *b, const struct schema_keyspace *k, bool
 	}
 }
 
+static void put_type(struct buf *b, struct buf *tn, const struct cqltype *t)
+{
+	buf_reset(tn);
+	cqltype_name(t, tn);
+	buf_put_u16be(b, (uint16_t)tn->len);
+	buf_put(b, tn->data, tn->len);
+	if (tn->oom)
+		b->oom = true;
+}
+
+static bool is_key_kind(enum schema_col_kind k)
+{
+	return k == SCHEMA_COL_PARTITION_KEY || k == SCHEMA_COL_CLUSTERING;
+}
+
 void schema_encode_table(struct buf *b, const struct schema_table *t, bool dropped, int64_t ts)
 {
 	schema_row_header(b, 'T', ts, dropped);
@@ -158,25 +174,61 @@ void schema_encode_table(struct buf *b, const struct schema_table *t, bool dropp
 	buf_put_u32be(b, (uint32_t)t->gc_grace_seconds);
 	buf_put_u32be(b, (uint32_t)t->default_time_to_live);
 	schema_put_str(b, t->comment ? t->comment : "");
-	buf_put_u32be(b, t->next_column_id);
-	buf_put_u16be(b, (uint16_t)t->n_cols);
+	uint16_t n_key = 0;
+	for (uint32_t i = 0; i < t->n_cols; i++)
+		n_key += is_key_kind(t->cols[i].kind);
+	buf_put_u16be(b, n_key);
 	struct buf tn;
 	buf_init(&tn);
 	for (uint32_t i = 0; i < t->n_cols; i++) {
 		const struct schema_column *c = &t->cols[i];
+		if (!is_key_kind(c->kind))
+			continue;
 		buf_put_u32be(b, c->id);
 		schema_put_str(b, c->name);
 		buf_put_u8(b, (uint8_t)c->kind);
 		buf_put_u16be(b, (uint16_t)(int16_t)c->position);
 		buf_put_u8(b, c->desc ? 1 : 0);
-		buf_reset(&tn);
-		cqltype_name(c->type, &tn);
-		buf_put_u16be(b, (uint16_t)tn.len);
-		buf_put(b, tn.data, tn.len);
+		put_type(b, &tn, c->type);
 	}
 	buf_release(&tn);
-	if (tn.oom)
-		b->oom = true;
+}
+
+void schema_encode_column(struct buf *b, const uint8_t table_id[16], const struct schema_column *c,
+                          bool dropped, int64_t ts)
+{
+	schema_row_header(b, 'C', ts, dropped);
+	buf_put(b, table_id, 16);
+	buf_put_u32be(b, c->id);
+	buf_put_u8(b, (uint8_t)c->kind);
+	struct buf tn;
+	buf_init(&tn);
+	put_type(b, &tn, c->type);
+	buf_release(&tn);
+}
+
+int schema_decode_column(struct bufreader *r, uint8_t tid[16], struct schema_column *c,
+                         struct cerr *err)
+{
+	const uint8_t *id = bufreader_take(r, 16);
+	if (id)
+		memcpy(tid, id, 16);
+	c->id = bufreader_u32be(r);
+	uint8_t kind = bufreader_u8(r);
+	uint16_t tl = bufreader_u16be(r);
+	const uint8_t *tp = bufreader_take(r, tl);
+	if (!bufreader_ok(r))
+		return cerr_set(err, COL_ECORRUPT, "truncated column row");
+	if (kind != SCHEMA_COL_REGULAR && kind != SCHEMA_COL_STATIC)
+		return cerr_set(err, COL_ECORRUPT, "column row of kind %u (regular or static only)",
+		                kind);
+	c->kind = (enum schema_col_kind)kind;
+	c->position = -1;
+	c->desc = false;
+	int rc = cqltype_parse((const char *)tp, tl, &c->type, err);
+	if (rc)
+		return cerr_set(err, COL_ECORRUPT, "column type: %s", err->msg);
+	return 0;
 }
 
 void schema_ks_key(struct buf *b, const char *ks)
@@ -193,6 +245,16 @@ void schema_tb_key(struct buf *b, const char *ks, const char *table)
 	buf_put_str(b, table);
 }
 
+void schema_co_key(struct buf *b, const char *ks, const char *table, const char *column)
+{
+	buf_put_str(b, KEY_CO);
+	buf_put_str(b, ks);
+	buf_put_u8(b, 0);
+	buf_put_str(b, table);
+	buf_put_u8(b, 0);
+	buf_put_str(b, column);
+}
+
 /* ---- snapshot objects --------------------------------------------------------------------- */
 
 void schema_table_free(struct schema_table *t)
@@ -204,6 +266,11 @@ void schema_table_free(struct schema_table *t)
 		cqltype_free(t->cols[i].type);
 	}
 	free(t->cols);
+	for (uint32_t i = 0; i < t->n_dropped; i++) {
+		free(t->dropped[i].name);
+		cqltype_free(t->dropped[i].type);
+	}
+	free(t->dropped);
 	free(t->name);
 	free(t->comment);
 	free(t);
@@ -254,7 +321,7 @@ void schema_table_sort_columns(struct schema_table *t)
 	}
 }
 
-int schema_decode_table(struct bufreader *r, struct schema_table *t, struct cerr *err)
+int schema_decode_table(struct bufreader *r, struct schema_table *t, bool legacy, struct cerr *err)
 {
 	const uint8_t *id = bufreader_take(r, 16);
 	if (id)
@@ -262,7 +329,8 @@ int schema_decode_table(struct bufreader *r, struct schema_table *t, struct cerr
 	t->gc_grace_seconds = (int32_t)bufreader_u32be(r);
 	t->default_time_to_live = (int32_t)bufreader_u32be(r);
 	t->comment = schema_get_str(r);
-	t->next_column_id = bufreader_u32be(r);
+	if (legacy)
+		(void)bufreader_u32be(r); /* next_column_id */
 	uint16_t n = bufreader_u16be(r);
 	if (!bufreader_ok(r) || !t->comment)
 		return cerr_set(err, COL_ECORRUPT, "truncated table row");
@@ -279,7 +347,8 @@ int schema_decode_table(struct bufreader *r, struct schema_table *t, struct cerr
 		c->desc = bufreader_u8(r) != 0;
 		uint16_t tl = bufreader_u16be(r);
 		const uint8_t *tp = bufreader_take(r, tl);
-		if (!bufreader_ok(r) || !c->name || c->kind > SCHEMA_COL_STATIC)
+		if (!bufreader_ok(r) || !c->name || c->kind > SCHEMA_COL_STATIC ||
+		    (!legacy && !is_key_kind(c->kind)))
 			return cerr_set(err, COL_ECORRUPT, "malformed column %u of table row", i);
 		int rc = cqltype_parse((const char *)tp, tl, &c->type, err);
 		if (rc)
@@ -357,6 +426,99 @@ static int check_storable(const struct schema_table *t, struct cerr *err)
 	return 0;
 }
 
+/* A keyspace row's key and body.  0 or COL_ECORRUPT. */
+static int check_keyspace_row(const char *k, size_t klen, struct bufreader *r, bool dropped,
+                              struct cerr *err)
+{
+	size_t lks = strlen(KEY_KS);
+	if (klen <= lks || memcmp(k, KEY_KS, lks) != 0 || !valid_name_n(k + lks, klen - lks))
+		return cerr_set(err, COL_ECORRUPT, "keyspace row with a bad key '%.*s'",
+		                (int)(klen > 64 ? 64 : klen), k);
+	char name[SCHEMA_NAME_MAX + 1];
+	memcpy(name, k + lks, klen - lks);
+	name[klen - lks] = 0;
+	if (schema_is_system_keyspace(name))
+		return cerr_set(err, COL_ECORRUPT, "row for system keyspace %s", name);
+	if (dropped)
+		return 0;
+	bufreader_u8(r);
+	uint16_t n = bufreader_u16be(r);
+	bool first_class = false;
+	for (uint16_t j = 0; j < n && bufreader_ok(r); j++) {
+		char *a = schema_get_str(r), *b = schema_get_str(r);
+		if (j == 0 && a && strcmp(a, "class") == 0)
+			first_class = true;
+		free(a);
+		free(b);
+	}
+	if (!bufreader_ok(r) || n == 0 || !first_class || bufreader_left(r) != 0)
+		return cerr_set(err, COL_ECORRUPT, "keyspace row of %s is malformed", name);
+	return 0;
+}
+
+/*
+ * A row key of `prefix` followed by `parts` names separated by NULs: valid
+ * keyspace and table names (schema_valid_name), the first not a system
+ * keyspace, then for a column row a column name (any bytes but NUL, as quoted
+ * CQL names may be): the start of each name into at[] (and its length into
+ * len[]).  False when malformed.
+ */
+static bool split_key(const char *k, size_t klen, const char *prefix, int parts, const char **at,
+                      size_t *len)
+{
+	size_t lp = strlen(prefix);
+	if (klen <= lp || memcmp(k, prefix, lp) != 0)
+		return false;
+	const char *p = k + lp, *end = k + klen;
+	for (int i = 0; i < parts; i++) {
+		const char *nul = i + 1 < parts ? memchr(p, 0, (size_t)(end - p)) : end;
+		if (!nul)
+			return false;
+		if (i < 2 ? !valid_name_n(p, (size_t)(nul - p))
+		          : nul == p || memchr(p, 0, (size_t)(nul - p)) || nul - p > UINT16_MAX)
+			return false;
+		at[i] = p;
+		len[i] = (size_t)(nul - p);
+		p = nul + 1;
+	}
+	char ks[SCHEMA_NAME_MAX + 1];
+	memcpy(ks, at[0], len[0]);
+	ks[len[0]] = 0;
+	return !schema_is_system_keyspace(ks);
+}
+
+/* A table row's body (live): key columns only, a partition key, storable.  0 or COL_E*. */
+static int check_table_body(struct bufreader *r, struct cerr *err)
+{
+	struct schema_table *t = calloc(1, sizeof(*t));
+	if (!t)
+		return cerr_set(err, COL_ENOMEM, "out of memory");
+	int rc = schema_decode_table(r, t, false, err);
+	if (!rc && bufreader_left(r) != 0)
+		rc = cerr_set(err, COL_ECORRUPT, "%zu trailing bytes", bufreader_left(r));
+	if (!rc && t->n_pk == 0)
+		rc = cerr_set(err, COL_ECORRUPT, "no partition key column");
+	if (!rc)
+		rc = check_storable(t, err);
+	schema_table_free(t);
+	return rc;
+}
+
+/* A column row's body (live or dropped): regular or static, a type the store keeps. */
+static int check_column_body(struct bufreader *r, struct cerr *err)
+{
+	uint8_t tid[16];
+	struct schema_column c = {0};
+	int rc = schema_decode_column(r, tid, &c, err);
+	if (!rc && bufreader_left(r) != 0)
+		rc = cerr_set(err, COL_ECORRUPT, "%zu trailing bytes", bufreader_left(r));
+	if (!rc && (c.type->kind == CQLTYPE_CUSTOM || c.type->kind == CQLTYPE_COUNTER))
+		rc = cerr_set(err, COL_ECORRUPT, "a type the store refuses");
+	if (c.type)
+		cqltype_free(c.type);
+	return rc;
+}
+
 int schema_row_check(const void *key, size_t klen, const void *val, size_t vlen, int64_t *ts_out,
                      struct cerr *err)
 {
@@ -366,72 +528,37 @@ int schema_row_check(const void *key, size_t klen, const void *val, size_t vlen,
 	char kind;
 	int64_t ts;
 	bool dropped;
+	if (vlen > 0 && ((const uint8_t *)val)[0] == ROW_FORMAT_LEGACY)
+		return cerr_set(err, COL_ECORRUPT,
+		                "schema row '%.*s' is of format %d (a node of an older version)",
+		                (int)(klen > 64 ? 64 : klen), k, ROW_FORMAT_LEGACY);
 	if (schema_decode_row_header(&r, &kind, &ts, &dropped))
 		return cerr_set(err, COL_ECORRUPT, "schema row '%.*s': bad header (%zu bytes)",
 		                (int)(klen > 64 ? 64 : klen), k, vlen);
-	size_t lks = strlen(KEY_KS), ltb = strlen(KEY_TB);
+	const char *at[3];
+	size_t len[3];
+	int rc = 0;
 	if (kind == 'K') {
-		if (klen <= lks || memcmp(k, KEY_KS, lks) != 0 ||
-		    !valid_name_n(k + lks, klen - lks))
-			return cerr_set(err, COL_ECORRUPT, "keyspace row with a bad key '%.*s'",
-			                (int)(klen > 64 ? 64 : klen), k);
-		char name[SCHEMA_NAME_MAX + 1];
-		memcpy(name, k + lks, klen - lks);
-		name[klen - lks] = 0;
-		if (schema_is_system_keyspace(name))
-			return cerr_set(err, COL_ECORRUPT, "row for system keyspace %s", name);
-		if (!dropped) {
-			bufreader_u8(&r);
-			uint16_t n = bufreader_u16be(&r);
-			bool first_class = false;
-			for (uint16_t j = 0; j < n && bufreader_ok(&r); j++) {
-				char *a = schema_get_str(&r), *b = schema_get_str(&r);
-				if (j == 0 && a && strcmp(a, "class") == 0)
-					first_class = true;
-				free(a);
-				free(b);
-			}
-			if (!bufreader_ok(&r) || n == 0 || !first_class || bufreader_left(&r) != 0)
-				return cerr_set(err, COL_ECORRUPT,
-				                "keyspace row of %s is malformed", name);
-		}
+		rc = check_keyspace_row(k, klen, &r, dropped, err);
 	} else if (kind == 'T') {
-		const char *nul = klen > ltb ? memchr(k + ltb, 0, klen - ltb) : NULL;
-		if (klen <= ltb || memcmp(k, KEY_TB, ltb) != 0 || !nul ||
-		    !valid_name_n(k + ltb, (size_t)(nul - (k + ltb))) ||
-		    !valid_name_n(nul + 1, (size_t)(k + klen - nul - 1)))
+		if (!split_key(k, klen, KEY_TB, 2, at, len))
 			return cerr_set(err, COL_ECORRUPT, "table row with a bad key");
-		if (!dropped) {
-			struct schema_table *t = calloc(1, sizeof(*t));
-			if (!t)
-				return cerr_set(err, COL_ENOMEM, "out of memory");
-			int rc = schema_decode_table(&r, t, err);
-			if (!rc && bufreader_left(&r) != 0)
-				rc = cerr_set(err, COL_ECORRUPT, "%zu trailing bytes",
-				              bufreader_left(&r));
-			if (!rc && t->n_pk == 0)
-				rc = cerr_set(err, COL_ECORRUPT, "no partition key column");
-			for (uint32_t i = 0; !rc && i < t->n_cols; i++)
-				if (t->cols[i].id >= t->next_column_id)
-					rc = cerr_set(err, COL_ECORRUPT,
-					              "column id %u not below next_column_id %u",
-					              t->cols[i].id, t->next_column_id);
-			if (!rc)
-				rc = check_storable(t, err);
-			schema_table_free(t);
-			if (rc) {
-				cerr_prefix(err, "table row of %.*s.%s", (int)(nul - (k + ltb)),
-				            k + ltb, nul + 1);
-				return rc;
-			}
-		}
+		if (!dropped && (rc = check_table_body(&r, err)) != 0)
+			cerr_prefix(err, "table row of %.*s.%.*s", (int)len[0], at[0], (int)len[1],
+			            at[1]);
+	} else if (kind == 'C') {
+		if (!split_key(k, klen, KEY_CO, 3, at, len))
+			return cerr_set(err, COL_ECORRUPT, "column row with a bad key");
+		if ((rc = check_column_body(&r, err)) != 0)
+			cerr_prefix(err, "column row of %.*s.%.*s.%.*s", (int)len[0], at[0],
+			            (int)len[1], at[1], (int)len[2], at[2]);
 	} else {
 		return cerr_set(err, COL_ECORRUPT, "schema row of unknown kind 0x%02x",
 		                (unsigned)(uint8_t)kind);
 	}
-	if (ts_out)
+	if (!rc && ts_out)
 		*ts_out = ts;
-	return 0;
+	return rc;
 }
 
 /*
@@ -452,7 +579,7 @@ static int check_same_keys(const struct schema *s, const void *key, size_t klen,
 	struct schema_table *t = calloc(1, sizeof(*t));
 	if (!t)
 		return cerr_set(err, COL_ENOMEM, "out of memory");
-	int rc = schema_decode_table(&r, t, err);
+	int rc = schema_decode_table(&r, t, false, err);
 	const struct schema_snap *snap = schema_current(s);
 	for (uint32_t i = 0; !rc && i < snap->n_keyspaces; i++) {
 		const struct schema_keyspace *ks = snap->keyspaces[i];
@@ -578,4 +705,81 @@ void schema_rows_table_version(const struct schema *s, uint8_t out[16])
 		               s->rows[i].vlen);
 	XXH128_hash_t h = XXH3_128bits_digest(&hs);
 	schema_hash_uuid(h.high64, h.low64, out);
+}
+
+/* ---- format 1 rows (stores written before column rows) ------------------------------------ */
+
+void schema_batch_add(struct buf *batch, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	buf_put_u32be(batch, (uint32_t)klen);
+	buf_put(batch, key, klen);
+	buf_put_u32be(batch, (uint32_t)vlen);
+	buf_put(batch, val, vlen);
+}
+
+/* A live format 1 table row: its table row and one column row per regular/static column. */
+static int convert_legacy_table(const char *key, size_t klen, struct bufreader *r, int64_t ts,
+                                struct buf *batch, struct cerr *err)
+{
+	const char *at[2];
+	size_t len[2];
+	if (!split_key(key, klen, KEY_TB, 2, at, len))
+		return cerr_set(err, COL_ECORRUPT, "format 1 table row with a bad key");
+	struct schema_table *t = calloc(1, sizeof(*t));
+	if (!t)
+		return cerr_set(err, COL_ENOMEM, "out of memory");
+	int rc = schema_decode_table(r, t, true, err);
+	struct buf v, k;
+	buf_init(&v);
+	buf_init(&k);
+	if (!rc) {
+		schema_encode_table(&v, t, false, ts);
+		schema_batch_add(batch, key, klen, v.data, v.len);
+	}
+	char ks[SCHEMA_NAME_MAX + 1], tb[SCHEMA_NAME_MAX + 1];
+	snprintf(ks, sizeof(ks), "%.*s", (int)len[0], at[0]);
+	snprintf(tb, sizeof(tb), "%.*s", (int)len[1], at[1]);
+	for (uint32_t i = 0; !rc && i < t->n_cols; i++) {
+		if (is_key_kind(t->cols[i].kind))
+			continue;
+		buf_reset(&v);
+		buf_reset(&k);
+		schema_co_key(&k, ks, tb, t->cols[i].name);
+		schema_encode_column(&v, t->id, &t->cols[i], false, ts);
+		schema_batch_add(batch, k.data, k.len, v.data, v.len);
+	}
+	if (!rc && (!buf_ok(&v) || !buf_ok(&k)))
+		rc = cerr_set(err, COL_ENOMEM, "out of memory");
+	buf_release(&v);
+	buf_release(&k);
+	schema_table_free(t);
+	if (rc)
+		cerr_prefix(err, "format 1 table row of %s.%s", ks, tb);
+	return rc;
+}
+
+int schema_convert_legacy_row(const char *key, size_t klen, const uint8_t *val, size_t vlen,
+                              struct buf *batch, bool *converted, struct cerr *err)
+{
+	*converted = false;
+	if (vlen < 11 || val[0] != ROW_FORMAT_LEGACY)
+		return 0;
+	struct bufreader r;
+	bufreader_init(&r, val, vlen);
+	bufreader_u8(&r);
+	char kind = (char)bufreader_u8(&r);
+	int64_t ts = (int64_t)bufreader_u64be(&r);
+	bool dropped = bufreader_u8(&r) != 0;
+	*converted = true;
+	if (kind == 'T' && !dropped)
+		return convert_legacy_table(key, klen, &r, ts, batch, err);
+	if (kind != 'K' && kind != 'T')
+		return cerr_set(err, COL_ECORRUPT, "format 1 schema row '%.*s' of kind 0x%02x",
+		                (int)(klen > 64 ? 64 : klen), key, (unsigned)(uint8_t)kind);
+	/* A keyspace row or a tombstone: the same bytes under the new format number. */
+	size_t at = batch->len;
+	schema_batch_add(batch, key, klen, val, vlen);
+	if (buf_ok(batch))
+		batch->data[at + 4 + klen + 4] = ROW_FORMAT;
+	return 0;
 }

@@ -136,7 +136,6 @@ static struct schema_table *vt_build(struct schema_keyspace *ks, const struct vt
 		t->n_cols++;
 		p = e ? e + 1 : p + len;
 	}
-	t->next_column_id = t->n_cols;
 	schema_table_sort_columns(t);
 	return t;
 }

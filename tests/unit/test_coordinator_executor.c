@@ -467,7 +467,7 @@ Test(executor, schema_row_golden_bytes)
 	static const char cls[] = "org.apache.cassandra.locator.SimpleStrategy";
 	struct buf g;
 	buf_init(&g);
-	buf_put_u8(&g, 1);   /* format */
+	buf_put_u8(&g, 2);   /* format */
 	buf_put_u8(&g, 'K'); /* kind */
 	buf_put_u64be(&g, 0x0102030405060708ULL);
 	buf_put_u8(&g, 0); /* not dropped */
@@ -490,7 +490,7 @@ Test(executor, schema_row_golden_bytes)
 	cr_assert_eq(schema_drop_keyspace(sch, "ks", 5, &e), 0, "%s", e.msg);
 	memset(&c, 0, sizeof(c));
 	schema_rows(sch, capture, &c);
-	static const uint8_t tomb[] = {1, 'K', 1, 2, 3, 4, 5, 6, 7, 9, 1};
+	static const uint8_t tomb[] = {2, 'K', 1, 2, 3, 4, 5, 6, 7, 9, 1};
 	cr_assert_eq(c.vlen, sizeof(tomb));
 	cr_assert(memcmp(c.val, tomb, sizeof(tomb)) == 0);
 	cr_assert_null(schema_snap_keyspace(schema_current(sch), "ks"));
