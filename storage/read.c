@@ -41,6 +41,7 @@ struct rctx {
 	size_t limit, emitted;
 	int64_t now;
 	int64_t truncated_at; /* the table's truncation time: nothing at or before it is read */
+	int64_t pdel_ts;      /* the partition deletion, reported or not (it shadows) */
 	store_row_fn fn;
 	void *ctx;
 	int stop; /* fn's non-zero return */
@@ -181,11 +182,18 @@ static int cell_path_cmp(const void *a, const void *b, void *ctx)
 	return bytes_compare(base + x->path_off, x->path_len, base + y->path_off, y->path_len);
 }
 
+/* STORE_READ_CANONICAL: is a tombstone with this deletion time left unreported? */
+static bool canonical_purged(const struct rctx *r, int64_t ldt)
+{
+	return (r->flags & STORE_READ_CANONICAL) &&
+	       tomb_purgeable(r->d->pub.gc_grace_seconds, ldt, r->now);
+}
+
 /* The newest deletion that shadows the row: the table's truncation, partition, row, or a
  * covering range tombstone. */
 static int64_t row_shadow(const struct rctx *r)
 {
-	int64_t del = r->part.deletion.ts;
+	int64_t del = r->pdel_ts;
 	if (r->truncated_at > del)
 		del = r->truncated_at;
 	if (r->rowdel.ts > del)
@@ -238,6 +246,8 @@ static int cell_visible(struct rctx *r, const struct rawcell *c, int64_t del, ui
 		return 0;
 	bool live = cellval_live(&v, r->now);
 	if (!live && !(r->flags & STORE_READ_TOMBSTONES))
+		return 0;
+	if (!live && canonical_purged(r, v.ldt))
 		return 0;
 	/* Cells of a dropped column (id no longer described) are invisible. */
 	const struct store_column *col = tdesc_column(r->d, c->col);
@@ -321,6 +331,8 @@ static int row_finish(struct rctx *r, struct cerr *err)
 	bool tombs = r->flags & STORE_READ_TOMBSTONES;
 	int64_t del = row_shadow(r);
 	struct store_row row = {.is_static = r->is_static, .deletion = r->rowdel};
+	if (row.deletion.ts != INT64_MIN && canonical_purged(r, row.deletion.ldt))
+		row.deletion = (struct store_deletion){.ts = INT64_MIN, .ldt = 0};
 	if (!r->is_static) {
 		row.ck = r->ck;
 		row.n_ck = r->d->pub.n_ck;
@@ -334,7 +346,8 @@ static int row_finish(struct rctx *r, struct cerr *err)
 	row.n_cells = n_out;
 	bool emit = row.has_marker || n_live > 0;
 	if (tombs && !emit)
-		emit = n_out > 0 || r->rowdel.ts != INT64_MIN || r->has_marker;
+		emit = n_out > 0 || row.deletion.ts != INT64_MIN ||
+		       (r->has_marker && !(r->flags & STORE_READ_CANONICAL));
 	if (!emit)
 		return 0;
 	if (!r->is_static)
@@ -362,6 +375,7 @@ static int partition_begin(struct rctx *r, const uint8_t *p, size_t plen)
 	r->part.key_len = r->pkey.len;
 	r->part.deletion.ts = INT64_MIN;
 	r->part.deletion.ldt = 0;
+	r->pdel_ts = INT64_MIN;
 	r->n_rts = 0;
 	r->rtbytes.len = 0;
 	r->rtnative.len = 0;
@@ -435,7 +449,7 @@ static int add_range_tombstone(struct rctx *r, const uint8_t *k, size_t kl, size
  */
 static int report_header(struct rctx *r, struct cerr *err)
 {
-	if (!(r->flags & STORE_READ_HEADERS) || (r->part.deletion.ts == INT64_MIN && r->n_rts == 0))
+	if (!(r->flags & STORE_READ_HEADERS))
 		return 0;
 	size_t nv = r->n_rtv / 2;
 	if (ARRAY_GROW(r->rtvals, r->cap_rtvals, nv + 1) ||
@@ -447,9 +461,12 @@ static int report_header(struct rctx *r, struct cerr *err)
 		                                  : (const uint8_t *)"";
 		r->rtvals[i].len = r->rtvoff[2 * i + 1];
 	}
+	size_t n_pub = 0;
 	for (size_t i = 0; i < r->n_rts; i++) {
 		const struct rtomb *rt = &r->rts[i];
-		r->rtpub[i] =
+		if (canonical_purged(r, rt->ldt))
+			continue;
+		r->rtpub[n_pub++] =
 		        (struct store_range_tombstone){.start = &r->rtvals[rt->v_at],
 		                                       .n_start = rt->n_start,
 		                                       .start_incl = rt->start_incl,
@@ -459,7 +476,9 @@ static int report_header(struct rctx *r, struct cerr *err)
 		                                       .deletion = {.ts = rt->ts, .ldt = rt->ldt}};
 	}
 	r->part.rts = r->rtpub;
-	r->part.n_rts = r->n_rts;
+	r->part.n_rts = n_pub;
+	if (r->part.deletion.ts == INT64_MIN && n_pub == 0)
+		return 0;
 	int rc = r->fn(r->ctx, &r->part, NULL);
 	if (rc)
 		r->stop = rc;
@@ -577,8 +596,11 @@ static int read_partition(struct rctx *r, const uint8_t *p, size_t plen,
 		if (cellval_parse(val, vl, &v))
 			continue;
 		if (sec == SEC_PARTITION_DEL && (v.flags & VAL_TOMBSTONE)) {
-			r->part.deletion.ts = v.ts;
-			r->part.deletion.ldt = v.ldt;
+			r->pdel_ts = v.ts;
+			if (!canonical_purged(r, v.ldt)) {
+				r->part.deletion.ts = v.ts;
+				r->part.deletion.ldt = v.ldt;
+			}
 		} else if (sec == SEC_STATIC && kl >= plen + 5) {
 			if (!static_row) {
 				row_begin(r, true);

@@ -130,7 +130,7 @@ static void rwalk_release(struct rwalk *w)
 
 static bool rw_purgeable(const struct rwalk *w, uint32_t ldt)
 {
-	return w->drop_purgeable && w->gc >= 0 && (int64_t)ldt + w->gc < w->now;
+	return w->drop_purgeable && tomb_purgeable(w->gc, ldt, w->now);
 }
 
 static bool rw_range_shadows(const struct rwalk *w, const uint8_t *ck, size_t n, int64_t ts)

@@ -476,6 +476,16 @@ enum store_read_flags {
 	                              with fn(ctx, p, NULL), p->rts filled, before any
 	                              of its rows — also when none of its rows is
 	                              left to report (a partition deleted as a whole) */
+	STORE_READ_CANONICAL = 8,  /* (with TOMBSTONES) the form replicas compare
+	                              (digests, data for resolution), the same
+	                              whatever their compaction state, by the rules
+	                              of repair's canonical form (REPAIR below):
+	                              tombstones of every kind past gc_grace at
+	                              now_s (ldt + gc_grace < now_s; an expired cell's
+	                              ldt is its expiry) are not reported, though they
+	                              still shadow; a row with nothing left to report
+	                              (only a shadowed or expired marker) is not
+	                              reported */
 };
 
 /* A clustering slice in clustering order; n = 0 means unbounded on that side. */

@@ -63,6 +63,17 @@ static inline bool cellval_live(const struct cellval *v, int64_t now_s)
 	return !(v->flags & VAL_EXPIRING) || (int64_t)v->ldt > now_s;
 }
 
+/*
+ * A tombstone (or expired cell) with local deletion time ldt that any
+ * compaction may have purged by now_s under gc_grace seconds (< 0: never):
+ * the one rule the compaction filter, repair's canonical hashes and the
+ * canonical read (STORE_READ_CANONICAL) share.
+ */
+static inline bool tomb_purgeable(int64_t gc_grace, int64_t ldt, int64_t now_s)
+{
+	return gc_grace >= 0 && ldt + gc_grace < now_s;
+}
+
 /* Deep-copied table descriptor. */
 struct tdesc {
 	struct store_table_desc pub;

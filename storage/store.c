@@ -147,7 +147,7 @@ struct cfilter {
 /* Purgeable: past gc_grace and, in tombstone_gc 'repair', repaired since it was written. */
 static bool past_gc(const struct cfilter *f, const uint8_t *k, uint32_t ldt)
 {
-	if (f->gc < 0 || (int64_t)ldt + f->gc >= f->now)
+	if (!tomb_purgeable(f->gc, ldt, f->now))
 		return false;
 	return !f->gc_repair || repaired_at(f->repaired, codec_token_load(k)) > (int64_t)ldt;
 }

@@ -277,7 +277,7 @@ int verbs_read_local(struct store *s, const struct verbs_read *rd, struct buf *o
 	buf_init(&e.key);
 	e.parts_at = put_array32(out);
 	int rc;
-	unsigned flags = STORE_READ_TOMBSTONES | STORE_READ_HEADERS;
+	unsigned flags = STORE_READ_TOMBSTONES | STORE_READ_HEADERS | STORE_READ_CANONICAL;
 	if (rd->kind == VERBS_READ_RANGE)
 		rc = store_scan(t, rd->start, rd->end, rd->after, flags, (size_t)rd->limit,
 		                rd->now_s, enc_row, &e, err);

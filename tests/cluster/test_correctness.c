@@ -408,3 +408,46 @@ Test(correctness, killed_replica_write_at_all_is_a_write_timeout)
 	CLUSTER_EXPECT(c, strncmp(line, "result WriteTimeout SIMPLE 2 3", 30) == 0,
 	               "python driver, INSERT at ALL with node 3 killed: %s", line);
 }
+
+/* ---- digests: the same logical data, the same digest ------------------------------------------- */
+
+/*
+ * A replica that missed a partition deletion now past gc_grace (and the rows
+ * it deleted) holds the same logical data as the replicas that have it — the
+ * tombstone may be purged by their next compaction — so a QUORUM read pairing
+ * them finds equal digests and repairs nothing.
+ */
+Test(correctness, purgeable_tombstones_do_not_split_digests)
+{
+	struct cluster_opts o = {.n = 3};
+	c = cluster_test_start(&o, true);
+	cql_ok(1, "CREATE KEYSPACE dg WITH replication = {'class': 'SimpleStrategy', "
+	          "'replication_factor': 3}");
+	cql_ok(1, "CREATE TABLE dg.t (k int, c int, v int, PRIMARY KEY (k, c)) "
+	          "WITH gc_grace_seconds = 0");
+	for (int k = 1; k <= 3; k++)
+		tool(k, "disablehandoff");
+	cluster_test_kill(c, 3, 1);
+	struct res r;
+	cql(1, CL_QUORUM, CQL_NO_TIMESTAMP, &r, "INSERT INTO dg.t (k, c, v) VALUES (1, 1, 1)");
+	CLUSTER_ASSERT(c, !r.error, "INSERT at QUORUM: %s", r.msg);
+	cql(1, CL_QUORUM, CQL_NO_TIMESTAMP, &r, "DELETE FROM dg.t WHERE k = 1");
+	CLUSTER_ASSERT(c, !r.error, "DELETE at QUORUM: %s", r.msg);
+	restart(3);
+	tool(3, "disablehandoff");
+	/* gc_grace 0: the deletion is purgeable once its second has passed */
+	struct timespec ts = {2, 0};
+	nanosleep(&ts, NULL);
+	double repairs = cluster_test_metric(c, 3, "colonnade_read_repairs_total");
+	double mismatches = cluster_test_metric(c, 3, "colonnade_digest_mismatches_total");
+	cql(3, CL_QUORUM, CQL_NO_TIMESTAMP, &r, "SELECT * FROM dg.t WHERE k = 1");
+	CLUSTER_EXPECT(c, !r.error && r.rows == 0, "QUORUM read via node 3: %u rows (%s)", r.rows,
+	               r.msg);
+	double repairs2 = cluster_test_metric(c, 3, "colonnade_read_repairs_total");
+	double mismatches2 = cluster_test_metric(c, 3, "colonnade_digest_mismatches_total");
+	CLUSTER_EXPECT(c, repairs2 == repairs, "read repairs on node 3: %g before, %g after",
+	               repairs, repairs2);
+	CLUSTER_EXPECT(c, mismatches == 0 && mismatches2 == 0,
+	               "digest mismatches on node 3: %g before, %g after the read", mismatches,
+	               mismatches2);
+}

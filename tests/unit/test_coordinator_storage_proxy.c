@@ -1808,3 +1808,58 @@ Test(storage_proxy, replica_pages_without_a_limit)
 	cr_assert_eq(o.res.code, 0, "%s", o.res.msg);
 	cr_expect_eq(o.rows, 29, "20 rows of pg, 9 partitions of one row");
 }
+
+/* Node i's DATA answer for key at now_s (a READ RESULT), into out. */
+static void data_answer(size_t i, const char *key, int64_t now_s, struct buf *out)
+{
+	struct store_value pk = {key, strlen(key)};
+	struct verbs_read rd = {.kind = VERBS_READ_DATA, .now_s = now_s, .pk = &pk, .n_pk = 1};
+	memcpy(rd.table_id, TABLE_ID, 16);
+	buf_reset(out);
+	struct cerr e = {0};
+	cr_assert_eq(verbs_read_local(N[i].store, &rd, out, &e), 0, "%s", e.msg);
+}
+
+static bool same_bytes(const struct buf *a, const struct buf *b)
+{
+	return a->len == b->len && memcmp(a->data, b->data, a->len) == 0;
+}
+
+/*
+ * Replicas holding the same logical data answer with the same bytes (so the
+ * same digest) whatever their compaction state: a row marker and cell a
+ * partition deletion shadows, dropped by one replica's compaction and still
+ * stored on the other's, leave no empty row behind; a tombstone past
+ * gc_grace, which one replica may have purged, is not reported at all.
+ */
+Test(verbs_format, same_data_same_answer_whatever_the_compaction_state, .fini = teardown)
+{
+	cluster_simple(2, "2");
+	int64_t now = clock_wall_s();
+	for (size_t i = 0; i < 2; i++) {
+		write_local(i, "k", 1, "v", 5);
+		delete_partition_local(i, "k", 10);
+	}
+	struct cerr e = {0};
+	cr_assert_eq(store_table_compact(N[1].tbl, 0, &e), 0, "%s", e.msg);
+	struct buf a, b;
+	buf_init(&a);
+	buf_init(&b);
+	data_answer(0, "k", now, &a);
+	data_answer(1, "k", now, &b);
+	cr_expect(same_bytes(&a, &b), "compacted and not: %zu and %zu bytes", a.len, b.len);
+	cr_expect_eq(verbs_digest(a.data, a.len), verbs_digest(b.data, b.len));
+
+	/* node 0 alone holds a partition deletion: it counts until gc_grace has passed */
+	delete_partition_local(0, "gone", 20);
+	data_answer(0, "gone", now, &a);
+	data_answer(1, "gone", now, &b);
+	cr_expect(!same_bytes(&a, &b), "a live tombstone is reported");
+	int64_t later = now + 864000 + 10;
+	data_answer(0, "gone", later, &a);
+	data_answer(1, "gone", later, &b);
+	cr_expect(same_bytes(&a, &b), "a purgeable tombstone is not: %zu and %zu bytes", a.len,
+	          b.len);
+	buf_release(&a);
+	buf_release(&b);
+}
