@@ -20,13 +20,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MOD "hints"
 
 /* Unacknowledged hints per target, besides max_in_flight_bytes. */
 #define HINTS_MAX_IN_FLIGHT 1024
 /* Hints one step reads at most. */
-#define HINTS_STEP_MAX 512
+#define HINTS_STEP_MAX 256
 
 struct hsend {
 	struct hsend *next_free;
@@ -44,12 +45,25 @@ static void schedule(struct hints *h, struct htarget *t, double after_s)
 	ev_timer_start(h->loop, &t->timer);
 }
 
+/* CPU time of this thread, µs: what a step costs the loop, without the time other
+ * processes held the core. */
+static int64_t thread_cpu_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void on_step(struct ev_loop *l, ev_timer *w, int revents)
 {
 	(void)l;
 	(void)revents;
 	struct htarget *t = w->data;
+	int64_t t0 = thread_cpu_us();
 	pump(t->h, t);
+	uint64_t took = (uint64_t)(thread_cpu_us() - t0);
+	if (took > t->h->st.max_step_us)
+		t->h->st.max_step_us = took;
 }
 
 /* The key just before k among keys of the same length (k - 1 as a big number). */

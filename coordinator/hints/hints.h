@@ -30,7 +30,8 @@
  * down (or not answering) stalls its delivery: answers in flight are awaited
  * and the next attempt starts at the oldest hint not acknowledged.  No
  * delivery cursor is kept on disk: delivered hints are deleted, so a restarted
- * node resumes at the first hint still stored.  At most delivery_targets targets are served at once.
+ * node resumes at the first hint still stored.  At most delivery_targets targets are served at
+ * once.
  *
  * Discarded at delivery, and for a target that stays down by a bounded purge
  * every flush period (deleted, counted, range recorded): hints older than the
@@ -101,7 +102,7 @@ enum hints_verb {
 /* Values above this many bytes are stored zstd-compressed (smaller ones gain little). */
 #define HINTS_COMPRESS_MIN 256
 /* Bytes of hint values one dispatcher step reads before giving the loop back. */
-#define HINTS_STEP_BYTES (128u << 10)
+#define HINTS_STEP_BYTES (64u << 10)
 /* Targets the node keeps hint state for (every host it ever hinted, until restart). */
 #define HINTS_MAX_TARGETS 4096
 
@@ -205,6 +206,7 @@ struct hints_stats {
 	uint64_t received_refused;           /* HINTs this node refused */
 	uint64_t pending, pending_bytes;     /* over all targets */
 	double replay_bytes_per_s;           /* mutation bytes acked per second, last second */
+	uint64_t max_step_us;                /* most CPU one dispatcher step took on the loop */
 	unsigned delivering;                 /* targets being served */
 };
 void hints_get_stats(const struct hints *h, struct hints_stats *out);

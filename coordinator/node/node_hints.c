@@ -402,6 +402,9 @@ void node_hints_metrics(struct buf *b, struct node *n)
 	       "Bytes of hints stored here, all targets.", (double)st.pending_bytes);
 	metric(b, "colonnade_hints_replay_bytes_per_second", "gauge",
 	       "Mutation bytes delivered in the last second.", st.replay_bytes_per_s);
+	metric(b, "colonnade_hints_step_cpu_seconds_max", "gauge",
+	       "Most CPU time one delivery step (store read and sends) took on the event loop.",
+	       (double)st.max_step_us / 1e6);
 	buf_printf(b, "# HELP colonnade_hints_pending Hints stored here per target.\n"
 	              "# TYPE colonnade_hints_pending gauge\n");
 	struct metric_ctx mc = {b, false};

@@ -137,6 +137,11 @@ int main(int argc, char **argv)
 	       "%.2f MiB/s of mutations (peak second %.2f MiB/s); %s\n",
 	       dn, s, dn / s, dbytes / s / 1048576.0, peak / 1048576.0,
 	       pending > 0 ? "NOT finished" : "all delivered");
+	double step1 = cluster_test_metric(c, 1, "colonnade_hints_step_cpu_seconds_max");
+	double step2 = cluster_test_metric(c, 2, "colonnade_hints_step_cpu_seconds_max");
+	printf("most CPU one delivery step took on the event loop: %.2f ms (node 1), %.2f ms (node "
+	       "2)\n",
+	       step1 * 1000, step2 * 1000);
 	cluster_free(c);
 	return 0;
 }
