@@ -210,7 +210,6 @@ static void view_endpoint(void *ctx, const struct node_endpoint *ep)
 	info.n_tokens = ep->n_tokens;
 	info.has_schema_version =
 	        ep->schema_version[0] && parse_uuid(ep->schema_version, info.schema_version);
-	info.release_version = ep->local ? NULL : ep->release_version;
 	ve->emit(ve->ectx, &info);
 }
 

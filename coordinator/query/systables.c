@@ -159,8 +159,7 @@ static void emit_node(void *ectx, const struct cluster_node_info *n)
 	set_text(r, "data_center", n->dc);
 	set_text(r, "rack", n->rack);
 	set_bytes(r, "host_id", n->host_id, 16);
-	set_text(r, "release_version",
-	         n->release_version ? n->release_version : SYSTABLES_RELEASE_VERSION);
+	set_text(r, "release_version", SYSTABLES_RELEASE_VERSION);
 	set_bytes(r, "rpc_address", n->rpc_addr, n->rpc_addr_len);
 	if (n->n_tokens) {
 		size_t nt = n->n_tokens < MAX_TOKENS ? n->n_tokens : MAX_TOKENS;

@@ -42,8 +42,7 @@ struct cluster_node_info {
 	const int64_t *tokens;
 	size_t n_tokens;
 	uint8_t schema_version[16];
-	bool has_schema_version;     /* peers: known from gossip; local: ignored (ours) */
-	const char *release_version; /* NULL: ours */
+	bool has_schema_version; /* peers: known from gossip; local: ignored (ours) */
 };
 
 typedef void (*cluster_node_emit_fn)(void *ectx, const struct cluster_node_info *n);
@@ -76,8 +75,11 @@ struct cluster_view {
 	void (*repair_history)(void *ctx, repair_history_emit_fn emit, void *ectx);
 };
 
-/* What Cassandra version we claim: drivers seeing 3.11.x stay on protocol v4 (4.x would make them
- * try v5). */
+/* What Cassandra version every node presents, in system.local and in system.peers alike: drivers
+ * pick their schema parser per host from it (a host below 3.0 gets the pre-3.0 parser, which reads
+ * system.schema_columnfamilies and never sees our tables), and 3.11.x keeps them on protocol v4
+ * (4.x would make them try v5 and cqlsh send DESCRIBE to the server).  Colonnade's own version
+ * travels in gossip (RELEASE_VERSION) for the operator tools. */
 #define SYSTABLES_RELEASE_VERSION "3.11.10"
 #define SYSTABLES_CQL_VERSION     "3.4.4"
 #define SYSTABLES_PARTITIONER     "org.apache.cassandra.dht.Murmur3Partitioner"

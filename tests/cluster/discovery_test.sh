@@ -64,8 +64,35 @@ racks = sorted(h.rack for h in hosts)
 assert racks == ["r1", "r2", "r3"], racks
 assert all(h.datacenter == "dc1" for h in hosts)
 assert all(h.is_up is not False for h in hosts), [(h.address, h.is_up) for h in hosts]
-cluster.shutdown()
 print("ok: python3-cassandra discovers 3 hosts from one contact point")
+# One presented Cassandra version on every host: the driver picks its schema parser per host
+# from it, and a peer presenting anything below 3.0 gets the pre-3.0 parser, which never sees
+# our tables (it reads system.schema_columnfamilies).
+versions = sorted((h.address, str(h.release_version)) for h in hosts)
+assert all(v.startswith("3.11") for _, v in versions), versions
+print("ok: every host presents release_version 3.11", versions)
+session.execute("CREATE KEYSPACE disc WITH replication = "
+                "{'class': 'SimpleStrategy', 'replication_factor': 3}")
+# 20 tables, each created through a different coordinator in turn: each must reach schema
+# agreement and appear in the driver's metadata.
+from cassandra.policies import WhiteListRoundRobinPolicy
+from cassandra.cluster import ExecutionProfile, EXEC_PROFILE_DEFAULT
+sessions = []
+for h in sorted(hosts, key=lambda h: h.address):
+    prof = ExecutionProfile(load_balancing_policy=WhiteListRoundRobinPolicy([h.address]))
+    c = Cluster([h.address], port=9042, connect_timeout=10,
+                execution_profiles={EXEC_PROFILE_DEFAULT: prof})
+    sessions.append((c, c.connect()))
+for i in range(20):
+    c, s = sessions[i % len(sessions)]
+    rs = s.execute("CREATE TABLE disc.t%d (k int PRIMARY KEY, v text)" % i)
+    assert rs.response_future.is_schema_agreed, "CREATE TABLE disc.t%d: schema not agreed" % i
+    assert "t%d" % i in c.metadata.keyspaces["disc"].tables, \
+        "disc.t%d missing from the driver's metadata" % i
+for c, _ in sessions:
+    c.shutdown()
+cluster.shutdown()
+print("ok: 20 CREATE TABLEs through 3 coordinators, each agreed and in the driver's metadata")
 EOF
 
 if command -v node >/dev/null && command -v npm >/dev/null; then
