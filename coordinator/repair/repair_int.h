@@ -26,6 +26,9 @@
 /* A chunk holds at least one pair, so it may pass what was asked for by one pair. */
 #define REPAIR_PAIR_SLACK ((uint64_t)STORE_MAX_VALUE + 2 * STORE_MAX_KEY_PART + 64)
 
+/* Tree comparisons per task at most: the first, and checks after streaming. */
+#define REPAIR_ROUNDS 3
+
 /* Tables whose oldest unrepaired range the scheduler tracks. */
 #define REPAIR_MAX_TABLE_AGES 256
 
@@ -130,6 +133,7 @@ struct rsession {
 	struct rdiff *diffs;
 	size_t n_diffs, cap_diffs, di;
 	unsigned push_to; /* the next peer of the diff's dst_mask the chunk goes to */
+	unsigned round;   /* trees compared again after streaming (REPAIR_ROUNDS) */
 	struct buf after; /* resume key of the stream in progress */
 	bool last_chunk;  /* the chunk in flight ends its sub-range's stream */
 	struct buf chunk; /* the chunk in flight (pulled, being pushed) */

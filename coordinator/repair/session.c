@@ -227,15 +227,18 @@ static bool leaf_equal(const struct merkle_leaf *x, const struct merkle_leaf *y)
 
 /*
  * One leaf: the peers fall into classes of equal hashes.  With one class
- * nothing moves; else the first peer of each class streams to every peer
- * outside its class — with one stale replica of three, the stale one sends
- * its data to both others and one of them sends it theirs: three streams of
- * the leaf, where pairwise exchange would make four.
+ * nothing moves.  Else a hub (the first peer of the largest class) gathers:
+ * the first peer of every other class streams the leaf to the hub, then the
+ * hub streams its merged leaf to every peer outside its class.  With one
+ * stale replica of three that is two streams of the leaf (stale → hub, hub
+ * → stale) where pairwise exchange makes four; when the stale side held
+ * newer data the hub's class-mates still lack it, which the next round's
+ * trees show (REPAIR_ROUNDS).
  */
 static int diff_one_leaf(struct rsession *s, unsigned n_peers, size_t leaf, size_t *open_from)
 {
 	int cls[RING_MAX_RF * 2];
-	unsigned n_cls = 0;
+	unsigned n_cls = 0, size[RING_MAX_RF * 2] = {0};
 	for (unsigned p = 0; p < n_peers; p++) {
 		cls[p] = -1;
 		for (unsigned q = 0; q < p && cls[p] < 0; q++)
@@ -243,27 +246,32 @@ static int diff_one_leaf(struct rsession *s, unsigned n_peers, size_t leaf, size
 				cls[p] = cls[q];
 		if (cls[p] < 0)
 			cls[p] = (int)n_cls++;
+		size[cls[p]]++;
 	}
 	if (n_cls < 2)
 		return 0;
-	s->task_leaves++;
+	if (s->round == 0)
+		s->task_leaves++;
+	unsigned hub = 0;
+	for (unsigned p = 1; p < n_peers; p++)
+		if (size[cls[p]] > size[cls[hub]])
+			hub = p;
 	size_t from = s->n_diffs;
+	uint32_t out = 0;
 	for (unsigned rep = 0; rep < n_peers; rep++) {
+		if (cls[rep] == cls[hub])
+			continue;
+		out |= 1u << rep;
 		bool first = true;
 		for (unsigned q = 0; q < rep && first; q++)
 			first = cls[q] != cls[rep];
-		if (!first)
-			continue;
-		uint32_t mask = 0;
-		for (unsigned q = 0; q < n_peers; q++)
-			if (cls[q] != cls[rep])
-				mask |= 1u << q;
-		int rc = diff_add(s, s->trees[0], leaf, rep, mask, *open_from);
+		int rc = first ? diff_add(s, s->trees[0], leaf, rep, 1u << hub, *open_from) : 0;
 		if (rc)
 			return rc;
 	}
+	int rc = diff_add(s, s->trees[0], leaf, hub, out, *open_from);
 	*open_from = from;
-	return 0;
+	return rc;
 }
 
 /* Every tree is in: compare leaf by leaf, then stream (or stop at a preview). */
@@ -274,7 +282,8 @@ static void trees_compared(struct rsession *s)
 	size_t open_from = 0;
 	for (size_t leaf = 0; leaf < merkle_n_leaves(s->trees[0]) && !rc; leaf++)
 		rc = diff_one_leaf(s, t->n_peers, leaf, &open_from);
-	s->leaves_total += merkle_n_leaves(s->trees[0]);
+	if (s->round == 0)
+		s->leaves_total += merkle_n_leaves(s->trees[0]);
 	for (size_t i = 0; i < RING_MAX_RF * 2; i++) { /* the diffs are all we keep */
 		merkle_free(s->trees[i]);
 		s->trees[i] = NULL;
@@ -283,8 +292,10 @@ static void trees_compared(struct rsession *s)
 		task_fail(s, "comparing trees: %s", col_strerror(rc));
 		return;
 	}
-	s->leaves_differing += s->task_leaves;
-	s->r->stats.leaves_differing += s->task_leaves;
+	if (s->round == 0) {
+		s->leaves_differing += s->task_leaves;
+		s->r->stats.leaves_differing += s->task_leaves;
+	}
 	if (s->opt.preview || !s->n_diffs) {
 		s->r->stats.ranges_ok++;
 		task_done(s, s->opt.preview ? "preview" : "ok");
@@ -389,6 +400,7 @@ static void task_next(struct rsession *s)
 	}
 	s->task_started_ms = repair_now_ms();
 	s->task_leaves = s->task_bytes = 0;
+	s->round = 0;
 	trees_ask(s);
 }
 
@@ -568,6 +580,13 @@ static void stream_step(struct rsession *s)
 		return;
 	}
 	if (s->di >= s->n_diffs) {
+		if (++s->round < REPAIR_ROUNDS) { /* compare again: what is left to move? */
+			unsigned round = s->round;
+			task_reset(s);
+			s->round = round;
+			trees_ask(s);
+			return;
+		}
 		s->r->stats.ranges_ok++;
 		task_done(s, "ok");
 		return;
