@@ -281,3 +281,53 @@ int64_t store_raw_key_token(const void *key, size_t klen)
 		return INT64_MIN;
 	return codec_token_load(key);
 }
+
+/* ---- range tombstones of a partition -------------------------------------------------------- */
+
+bool codec_range_bounds(const struct tdesc *d, const uint8_t *k, size_t klen, size_t plen,
+                        size_t *sl, size_t *el, struct buf *scratch)
+{
+	size_t at = plen + 1;
+	if (at >= klen)
+		return false;
+	size_t s = codec_bound_len(d, k + at, klen - at, scratch);
+	size_t e = s ? codec_bound_len(d, k + at + s, klen - at - s, scratch) : 0;
+	if (!s || !e || at + s + e != klen)
+		return false;
+	*sl = s;
+	*el = e;
+	return true;
+}
+
+int codec_rts_add(struct buf *rts, const uint8_t *p, size_t sl, size_t el, int64_t ts)
+{
+	size_t before = rts->len;
+	buf_put_u32be(rts, (uint32_t)sl);
+	buf_put(rts, p, sl);
+	buf_put_u32be(rts, (uint32_t)el);
+	buf_put(rts, p + sl, el);
+	buf_put_u64be(rts, (uint64_t)ts);
+	if (buf_ok(rts))
+		return 0;
+	rts->oom = false;
+	rts->len = before;
+	return COL_ENOMEM;
+}
+
+bool codec_rts_shadow(const struct buf *rts, const uint8_t *ck, size_t n, int64_t ts)
+{
+	struct bufreader r;
+	bufreader_init(&r, rts->data, rts->len);
+	while (bufreader_left(&r)) {
+		uint32_t sl = bufreader_u32be(&r);
+		const uint8_t *sp = bufreader_take(&r, sl);
+		uint32_t el = bufreader_u32be(&r);
+		const uint8_t *ep = bufreader_take(&r, el);
+		int64_t rts_ts = (int64_t)bufreader_u64be(&r);
+		if (!bufreader_ok(&r))
+			return false;
+		if (ts <= rts_ts && codec_bounds_cover(ck, n, sp, sl, ep, el))
+			return true;
+	}
+	return false;
+}

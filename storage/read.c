@@ -723,30 +723,26 @@ int store_read_partition(struct store_table *t, const struct store_value *pk, si
 
 /* ---- token ranges --------------------------------------------------------------------------- */
 
-struct subrange {
-	int64_t start; /* exclusive; INT64_MIN = from the first token */
-	int64_t end;   /* inclusive */
-};
-
-static size_t split_range(int64_t start, int64_t end, struct subrange out[2])
+size_t store_token_spans(int64_t start, int64_t end, struct token_span out[2])
 {
 	if (start < end) {
-		out[0] = (struct subrange){start, end};
+		out[0] = (struct token_span){start, end};
 		return 1;
 	}
-	/* wraps (or the whole ring when equal) */
-	out[0] = (struct subrange){start, INT64_MAX};
-	out[1] = (struct subrange){INT64_MIN, end};
-	return start == INT64_MAX ? (out[0] = out[1], 1) : 2;
+	out[0] = (struct token_span){start, INT64_MAX};
+	out[1] = (struct token_span){INT64_MIN, end};
+	if (start == INT64_MAX)
+		return out[0] = out[1], 1;
+	return end == INT64_MIN ? 1 : 2;
 }
 
-static bool in_subrange(const struct subrange *s, int64_t tok)
+static bool in_subrange(const struct token_span *s, int64_t tok)
 {
 	return tok > s->start && tok <= s->end;
 }
 
 /* Seek to the first key with token > start. */
-static void seek_after_token(rocksdb_iterator_t *it, int64_t start)
+void store_seek_after_token(rocksdb_iterator_t *it, int64_t start)
 {
 	uint8_t k[8];
 	if (start == INT64_MIN) {
@@ -781,8 +777,8 @@ int store_scan(struct store_table *t, int64_t start, int64_t end,
 		return rc;
 	}
 	r.it = rocksdb_create_iterator_cf(t->s->db, t->s->ro, t->cf);
-	struct subrange sr[2];
-	size_t nsr = split_range(start, end, sr);
+	struct token_span sr[2];
+	size_t nsr = store_token_spans(start, end, sr);
 	size_t first = 0;
 	struct buf ap, cur, tmp;
 	buf_init(&ap);
@@ -805,7 +801,7 @@ int store_scan(struct store_table *t, int64_t start, int64_t end,
 			}
 			seek_past_partition(r.it, &tmp, ap.data, ap.len);
 		} else {
-			seek_after_token(r.it, sr[i].start);
+			store_seek_after_token(r.it, sr[i].start);
 		}
 		while (rocksdb_iter_valid(r.it) && !rc && !r.stop) {
 			if (limit && r.emitted >= limit)
@@ -852,11 +848,11 @@ int store_scan_raw(struct store_table *t, int64_t start, int64_t end, store_kv_f
 		return cerr_set(err, COL_ECLOSED, "table %s is unusable after a failed truncate",
 		                t->cf_name);
 	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(t->s->db, t->s->ro, t->cf);
-	struct subrange sr[2];
-	size_t nsr = split_range(start, end, sr);
+	struct token_span sr[2];
+	size_t nsr = store_token_spans(start, end, sr);
 	int rc = 0;
 	for (size_t i = 0; i < nsr && !rc; i++) {
-		for (seek_after_token(it, sr[i].start); rocksdb_iter_valid(it);
+		for (store_seek_after_token(it, sr[i].start); rocksdb_iter_valid(it);
 		     rocksdb_iter_next(it)) {
 			size_t kl, vl;
 			const char *k = rocksdb_iter_key(it, &kl);

@@ -133,24 +133,6 @@ static bool rw_purgeable(const struct rwalk *w, uint32_t ldt)
 	return w->drop_purgeable && tomb_purgeable(w->gc, ldt, w->now);
 }
 
-static bool rw_range_shadows(const struct rwalk *w, const uint8_t *ck, size_t n, int64_t ts)
-{
-	struct bufreader r;
-	bufreader_init(&r, w->rts.data, w->rts.len);
-	while (bufreader_left(&r)) {
-		uint32_t sl = bufreader_u32be(&r);
-		const uint8_t *sp = bufreader_take(&r, sl);
-		uint32_t el = bufreader_u32be(&r);
-		const uint8_t *ep = bufreader_take(&r, el);
-		int64_t rts = (int64_t)bufreader_u64be(&r);
-		if (!bufreader_ok(&r))
-			return false;
-		if (ts <= rts && codec_bounds_cover(ck, n, sp, sl, ep, el))
-			return true;
-	}
-	return false;
-}
-
 static int rw_end_partition(struct rwalk *w)
 {
 	if (!w->in_part)
@@ -184,17 +166,10 @@ static int rw_range_del(struct rwalk *w, const uint8_t *k, size_t klen, size_t p
 	bool tomb = cv->flags & VAL_TOMBSTONE;
 	if (!w->d || !tomb)
 		return rw_out(w, k, klen, v, vlen);
-	size_t at = plen + 1;
-	size_t sl = codec_bound_len(w->d, k + at, klen - at, &w->scratch);
-	size_t el = sl ? codec_bound_len(w->d, k + at + sl, klen - at - sl, &w->scratch) : 0;
-	if (!sl || !el || at + sl + el != klen)
+	size_t sl, el;
+	if (!codec_range_bounds(w->d, k, klen, plen, &sl, &el, &w->scratch))
 		return rw_out(w, k, klen, v, vlen);
-	buf_put_u32be(&w->rts, (uint32_t)sl);
-	buf_put(&w->rts, k + at, sl);
-	buf_put_u32be(&w->rts, (uint32_t)el);
-	buf_put(&w->rts, k + at + sl, el);
-	buf_put_u64be(&w->rts, (uint64_t)cv->ts);
-	if (!buf_ok(&w->rts))
+	if (codec_rts_add(&w->rts, k + plen + 1, sl, el, cv->ts))
 		return COL_ENOMEM;
 	return rw_purgeable(w, cv->ldt) ? 0 : rw_out(w, k, klen, v, vlen);
 }
@@ -217,7 +192,7 @@ static int rw_row_key(struct rwalk *w, const uint8_t *k, size_t klen, size_t ple
 		w->row_del = INT64_MIN;
 	}
 	bool shadowed =
-	        cv->ts <= w->part_del || rw_range_shadows(w, k + plen + 1, rlen - plen - 1, cv->ts);
+	        cv->ts <= w->part_del || codec_rts_shadow(&w->rts, k + plen + 1, rlen - plen - 1, cv->ts);
 	if (kind == KIND_ROW_DEL) { /* kept even when shadowed, as compaction keeps it */
 		if (cv->flags & VAL_TOMBSTONE) {
 			if (cv->ts > w->row_del)
@@ -273,34 +248,6 @@ static int rwalk_pair(struct rwalk *w, const uint8_t *k, size_t klen, const uint
 	}
 }
 
-struct rsub {
-	int64_t start, end; /* (start, end] with start < end, or start == INT64_MIN */
-};
-
-static size_t rsplit(int64_t start, int64_t end, struct rsub out[2])
-{
-	if (start < end) {
-		out[0] = (struct rsub){start, end};
-		return 1;
-	}
-	out[0] = (struct rsub){start, INT64_MAX};
-	out[1] = (struct rsub){INT64_MIN, end};
-	if (start == INT64_MAX)
-		return out[0] = out[1], 1;
-	return end == INT64_MIN ? 1 : 2;
-}
-
-static void rseek_token(rocksdb_iterator_t *it, int64_t start)
-{
-	uint8_t k[8];
-	if (start == INT64_MIN) {
-		rocksdb_iter_seek_to_first(it);
-		return;
-	}
-	be64_store(k, ((uint64_t)start ^ (1ULL << 63)) + 1);
-	rocksdb_iter_seek(it, (const char *)k, 8);
-}
-
 /*
  * Walk (start, end] from a snapshot, resuming at the partition of `after`
  * (whose pairs up to and including `after` are walked for their shadowing
@@ -319,8 +266,8 @@ static int rwalk_run(struct rwalk *w, int64_t start, int64_t end, const uint8_t 
 	rocksdb_readoptions_set_total_order_seek(ro, 1);
 	rocksdb_readoptions_set_fill_cache(ro, 0);
 	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(t->s->db, ro, t->cf);
-	struct rsub sr[2];
-	size_t nsr = rsplit(start, end, sr), first = 0;
+	struct token_span sr[2];
+	size_t nsr = store_token_spans(start, end, sr), first = 0;
 	size_t aplen = after ? codec_partition_prefix_len(after, alen, NULL) : 0;
 	if (after && (alen < 8 || !aplen))
 		after = NULL;
@@ -333,7 +280,7 @@ static int rwalk_run(struct rwalk *w, int64_t start, int64_t end, const uint8_t 
 		if (skipping)
 			rocksdb_iter_seek(it, (const char *)after, aplen);
 		else
-			rseek_token(it, sr[i].start);
+			store_seek_after_token(it, sr[i].start);
 		for (; rocksdb_iter_valid(it) && !rc; rocksdb_iter_next(it)) {
 			size_t kl, vl;
 			const uint8_t *k = (const uint8_t *)rocksdb_iter_key(it, &kl);

@@ -159,6 +159,17 @@ int store_rocks_err(struct cerr *err, char *rerr, const char *what, const char *
 /* An iterator's error after its loop: 0, or store_rocks_err's code ("<what> <name>"). */
 int store_iter_error(rocksdb_iterator_t *it, struct cerr *err, const char *what, const char *name);
 
+/* Part of a token range that does not wrap: tokens t with start < t <= end. */
+struct token_span {
+	int64_t start; /* exclusive; INT64_MIN = from the first token */
+	int64_t end;   /* inclusive */
+};
+/* The token range (start, end] as one or two spans, split where it wraps past
+ * the largest token (start >= end: wraps, or the whole ring when equal). */
+size_t store_token_spans(int64_t start, int64_t end, struct token_span out[2]);
+/* Position it at the first key whose token is > start (the first key for INT64_MIN). */
+void store_seek_after_token(rocksdb_iterator_t *it, int64_t start);
+
 /* Everything written at or before this time (µs) is gone: the table's last truncation. */
 static inline int64_t table_truncated_at(const struct store_table *t)
 {
@@ -195,6 +206,20 @@ size_t codec_bound_len(const struct tdesc *d, const uint8_t *p, size_t len, stru
 /* Does the range [start bound, end bound] cover the row whose encoded clustering is ck? */
 bool codec_bounds_cover(const uint8_t *ck, size_t n, const uint8_t *start, size_t start_len,
                         const uint8_t *end, size_t end_len);
+/*
+ * A partition's range tombstones as met in key order, remembered to shadow
+ * the rows after them: each [u32 start len][start bound][u32 end len][end
+ * bound][u64 ts].  codec_range_bounds() splits a range tombstone's key k
+ * (partition prefix plen) into its two bounds at k + plen + 1: true with their
+ * lengths, false if the key is malformed.  codec_rts_add() appends one (the
+ * bounds contiguous at p): 0, or COL_ENOMEM with rts unchanged and its oom
+ * cleared.  codec_rts_shadow(): is a cell of timestamp ts in the row with
+ * encoded clustering ck shadowed by one of them?
+ */
+bool codec_range_bounds(const struct tdesc *d, const uint8_t *k, size_t klen, size_t plen,
+                        size_t *sl, size_t *el, struct buf *scratch);
+int codec_rts_add(struct buf *rts, const uint8_t *p, size_t sl, size_t el, int64_t ts);
+bool codec_rts_shadow(const struct buf *rts, const uint8_t *ck, size_t n, int64_t ts);
 /* Collection path type of a column (NULL if the column holds whole values). */
 const struct cqltype *codec_path_type(const struct cqltype *col_type);
 /* Value type of a cell of column type (element type for non-frozen list/map cells). */

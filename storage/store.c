@@ -152,26 +152,6 @@ static bool past_gc(const struct cfilter *f, const uint8_t *k, uint32_t ldt)
 	return !f->gc_repair || repaired_at(f->repaired, codec_token_load(k)) > (int64_t)ldt;
 }
 
-/* Is a cell with timestamp ts of the row with encoded clustering ck shadowed by
- * a range tombstone of the current partition? */
-static bool range_shadows(const struct cfilter *f, const uint8_t *ck, size_t n, int64_t ts)
-{
-	struct bufreader r;
-	bufreader_init(&r, f->rts.data, f->rts.len);
-	while (bufreader_left(&r)) {
-		uint32_t sl = bufreader_u32be(&r);
-		const uint8_t *sp = bufreader_take(&r, sl);
-		uint32_t el = bufreader_u32be(&r);
-		const uint8_t *ep = bufreader_take(&r, el);
-		int64_t rts = (int64_t)bufreader_u64be(&r);
-		if (!bufreader_ok(&r))
-			return false;
-		if (ts <= rts && codec_bounds_cover(ck, n, sp, sl, ep, el))
-			return true;
-	}
-	return false;
-}
-
 static unsigned char cfilter_filter(void *state, int level, const char *key, size_t klen,
                                     const char *val, size_t vlen, char **new_value, size_t *new_len,
                                     unsigned char *changed)
@@ -212,24 +192,13 @@ static unsigned char cfilter_filter(void *state, int level, const char *key, siz
 		 * may then be purged like a row tombstone. */
 		if (!f->d || !tomb)
 			return 0;
-		size_t at = plen + 1;
-		size_t sl = codec_bound_len(f->d, k + at, klen - at, &f->scratch);
-		size_t el =
-		        sl ? codec_bound_len(f->d, k + at + sl, klen - at - sl, &f->scratch) : 0;
-		if (!sl || !el || at + sl + el != klen)
+		size_t sl, el;
+		if (!codec_range_bounds(f->d, k, klen, plen, &sl, &el, &f->scratch))
 			return 0;
-		size_t before = f->rts.len;
-		buf_put_u32be(&f->rts, (uint32_t)sl);
-		buf_put(&f->rts, k + at, sl);
-		buf_put_u32be(&f->rts, (uint32_t)el);
-		buf_put(&f->rts, k + at + sl, el);
-		buf_put_u64be(&f->rts, (uint64_t)v.ts);
-		if (!buf_ok(&f->rts)) {
+		if (codec_rts_add(&f->rts, k + plen + 1, sl, el, v.ts)) {
 			/* Out of memory: this one is not tracked (the cells it shadows
 			 * are kept), so no range tombstone of the partition is purged
 			 * from here on. */
-			f->rts.oom = false;
-			f->rts.len = before;
 			f->rts_lost = true;
 			return 0;
 		}
@@ -268,7 +237,7 @@ static unsigned char cfilter_filter(void *state, int level, const char *key, siz
 		}
 		if (v.ts <= f->part_del || v.ts <= f->row_del)
 			return 1;
-		if (range_shadows(f, k + plen + 1, rlen - plen - 1, v.ts))
+		if (codec_rts_shadow(&f->rts, k + plen + 1, rlen - plen - 1, v.ts))
 			return 1;
 		break;
 	}
