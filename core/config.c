@@ -70,6 +70,8 @@ static const struct keydef keys[] = {
         {"rpc_address", NULL, K_STR, OFF(rpc_address), 0, 0, 0, 0, NULL},
         {"broadcast_address", NULL, K_STR, OFF(broadcast_address), 0, 0, 0, 0, NULL},
         {"broadcast_rpc_address", NULL, K_STR, OFF(broadcast_rpc_address), 0, 0, 0, 0, NULL},
+        {"replace_address_first_boot", NULL, K_STR, OFF(replace_address_first_boot), 0, 0, 0, 0,
+         ""},
         {"storage_port", NULL, K_INT, OFF(storage_port), 1, 65535, 0, 0, "7000"},
         {"native_transport_port", NULL, K_INT, OFF(native_transport_port), 1, 65535, 0, 0, "9042"},
         {"admin_port", NULL, K_INT, OFF(admin_port), 1, 65535, 0, 0, "7199"},

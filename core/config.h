@@ -66,6 +66,7 @@ struct config {
 	char *rpc_address;           /* CQL bind address (default: listen_address) */
 	char *broadcast_address;     /* what peers are told (default: listen_address) */
 	char *broadcast_rpc_address; /* what clients are told (default: rpc_address) */
+	char *replace_address_first_boot; /* DOWN node a new node replaces; "" none */
 	int storage_port;            /* 7000 */
 	int native_transport_port;   /* 9042 */
 	int admin_port;              /* 7199, bound on listen_address */

@@ -10,6 +10,7 @@
 
 #include "core/array.h"
 #include "core/clock.h"
+#include "core/hex.h"
 #include "core/log.h"
 #include "core/msgpk.h"
 
@@ -55,6 +56,7 @@ struct gossip_endpoint {
 	uint64_t heartbeat;
 	struct app_value app[APP_MAX];
 	bool alive, self, shutdown, echo_pending, mentioned;
+	bool displaced; /* another node holds our address (gossip_endpoint_is_displaced) */
 	uint64_t shutdown_version;
 	int64_t warned_gen; /* last implausible generation logged */
 	struct fd_window fdw;
@@ -111,6 +113,9 @@ struct rapp {
 };
 
 /* A state read from a message (pointers into the message). */
+/* Removed endpoints remembered (oldest forgotten first). */
+#define REMOVED_MAX 64
+
 struct rstate {
 	struct host_id host;
 	int64_t gen;
@@ -150,6 +155,13 @@ struct gossiper {
 	bool contact;
 	int64_t alone_since_us, alone_next_log_us, alone_log_every_us;
 	int64_t warned_self_gen; /* last foreign generation of our own host id logged */
+	int64_t warned_claim;    /* generation of the last refused address claim logged */
+	/* Endpoints removed (replaced): their states up to that generation are not taken back. */
+	struct {
+		struct host_id host;
+		int64_t generation;
+	} removed[REMOVED_MAX];
+	unsigned n_removed, next_removed;
 
 	struct gossiper_stats st;
 };
@@ -169,6 +181,7 @@ const char *app_state_name(unsigned key, char *scratch, size_t len)
 	        [APP_RPC_ADDRESS] = "RPC_ADDRESS",
 	        [APP_RELEASE_VERSION] = "RELEASE_VERSION",
 	        [APP_NATIVE_PORT] = "NATIVE_PORT",
+	        [APP_REPLACING] = "REPLACING",
 	};
 	if (key < APP_MAX && names[key])
 		return names[key];
@@ -230,7 +243,7 @@ static struct gossip_endpoint *find_host(const struct gossiper *g, const struct 
 static struct gossip_endpoint *find_addr(const struct gossiper *g, const struct net_addr *a)
 {
 	for (unsigned i = 0; i < g->n_eps; i++)
-		if (net_addr_equal(&g->eps[i]->addr, a))
+		if (!g->eps[i]->displaced && net_addr_equal(&g->eps[i]->addr, a))
 			return g->eps[i];
 	return NULL;
 }
@@ -337,7 +350,7 @@ static void echo_done(void *ctx, int status, const struct msg_in *rsp)
 /* Cassandra's markAlive: prove we can reach it before calling it UP. */
 static void mark_alive(struct gossiper *g, struct gossip_endpoint *ep)
 {
-	if (ep->self || ep->alive || ep->echo_pending || ep->shutdown)
+	if (ep->self || ep->alive || ep->echo_pending || ep->shutdown || ep->displaced)
 		return;
 	struct echo_ctx *e = calloc(1, sizeof(*e));
 	if (!e)
@@ -533,6 +546,11 @@ static void remove_endpoint(struct gossiper *g, struct gossip_endpoint *ep, cons
 	char d[128];
 	ep_describe(ep, d, sizeof(d));
 	log_info(MOD, "removing node %s: %s", d, why);
+	g->removed[g->next_removed].host = ep->host;
+	g->removed[g->next_removed].generation = ep->generation;
+	g->next_removed = (g->next_removed + 1) % REMOVED_MAX;
+	if (g->n_removed < REMOVED_MAX)
+		g->n_removed++;
 	NOTIFY(g, on_remove, ep);
 	for (unsigned i = 0; i < g->n_eps; i++) {
 		if (g->eps[i] == ep) {
@@ -543,29 +561,107 @@ static void remove_endpoint(struct gossiper *g, struct gossip_endpoint *ep, cons
 	ep_free(ep);
 }
 
+/* The value of app state `key` in rs, or NULL. */
+static const struct rapp *rs_app(const struct rstate *rs, unsigned key)
+{
+	for (unsigned i = 0; i < rs->napps; i++)
+		if (rs->apps[i].key == key)
+			return &rs->apps[i];
+	return NULL;
+}
+
+/* The entry owns tokens: its STATUS is NORMAL or LEAVING. */
+static bool ep_owns_tokens(const struct gossip_endpoint *ep)
+{
+	const struct app_value *v = &ep->app[APP_STATUS];
+	return v->data && ((v->len == strlen(GOSSIP_STATUS_NORMAL) &&
+	                    !memcmp(v->data, GOSSIP_STATUS_NORMAL, v->len)) ||
+	                   (v->len == strlen(GOSSIP_STATUS_LEAVING) &&
+	                    !memcmp(v->data, GOSSIP_STATUS_LEAVING, v->len)));
+}
+
+/* rs says it replaces `ep` (APP_REPLACING holds ep's host id). */
+static bool rs_replaces(const struct rstate *rs, const struct gossip_endpoint *ep)
+{
+	const struct rapp *a = rs_app(rs, APP_REPLACING);
+	char h[HOST_ID_STRLEN];
+	host_id_format(&ep->host, h);
+	return a && a->len == strlen(h) && !memcmp(a->val, h, a->len);
+}
+
+static void displace(struct gossiper *g, struct gossip_endpoint *ep, const char *by)
+{
+	mark_dead(g, ep, "another node took its address");
+	ep->displaced = true;
+	char d[128];
+	ep_describe(ep, d, sizeof(d));
+	log_info(MOD, "node %s keeps its tokens as DOWN: its address is now %s's", d, by);
+}
+
 /*
- * Another entry holds the address `rs` comes with.  The newer generation keeps
- * the address.  Returns true if rs may proceed.
+ * ep says it replaces another host id (APP_REPLACING): that node, if we track
+ * it and it is DOWN, leaves the ring now, whatever its address was.
  */
-static bool settle_address(struct gossiper *g, const struct rstate *rs)
+static void honour_replacing(struct gossiper *g, const struct gossip_endpoint *ep)
+{
+	const struct app_value *v = &ep->app[APP_REPLACING];
+	struct host_id h;
+	if (!v->data || !uuid_parse((const char *)v->data, v->len, h.b))
+		return;
+	struct gossip_endpoint *old = find_host(g, &h);
+	if (!old || old == ep || old->self || old->alive)
+		return;
+	char why[160];
+	snprintf(why, sizeof(why), "replaced by %s (replace_address_first_boot)", ep->host_str);
+	remove_endpoint(g, old, why);
+}
+
+enum claim { CLAIM_TAKE, CLAIM_DISPLACED, CLAIM_REFUSE };
+
+/*
+ * Another entry may hold the address `rs` comes with (`known`: rs's host id
+ * is one we track).  Addresses move between host ids (containers swap them),
+ * but a token owner never leaves the ring because another node took its
+ * address: the older claim is kept as a displaced entry (DOWN, tokens kept)
+ * until it shows up elsewhere.  A host id we never knew, claiming the
+ * address of a token owner with a newer generation, is refused unless it
+ * says it replaces that owner (APP_REPLACING): then the owner is removed.
+ */
+static enum claim settle_address(struct gossiper *g, const struct rstate *rs, bool known)
 {
 	struct gossip_endpoint *other = find_addr(g, &rs->addr);
 	if (!other || host_id_equal(&other->host, &rs->host))
-		return true;
-	if (other->self) {
-		char h[HOST_ID_STRLEN];
-		host_id_format(&rs->host, h);
-		log_warn(MOD, "ignoring host id %s: it claims our own address %s", h,
-		         other->host_str);
-		return false;
-	}
-	if (other->generation >= rs->gen)
-		return false; /* a stale state of a node that gave the address up */
-	char h[HOST_ID_STRLEN], why[160];
+		return CLAIM_TAKE;
+	char h[HOST_ID_STRLEN];
 	host_id_format(&rs->host, h);
-	snprintf(why, sizeof(why), "host id %s now has its address", h);
-	remove_endpoint(g, other, why);
-	return true;
+	if (other->self || other->generation >= rs->gen)
+		return CLAIM_DISPLACED; /* an older claim of an address given up since */
+	char why[160];
+	if (rs_replaces(rs, other)) {
+		snprintf(why, sizeof(why), "host id %s replaces it (replace_address_first_boot)",
+		         h);
+		remove_endpoint(g, other, why);
+		return CLAIM_TAKE;
+	}
+	if (!ep_owns_tokens(other)) {
+		snprintf(why, sizeof(why), "host id %s now has its address", h);
+		remove_endpoint(g, other, why);
+		return CLAIM_TAKE;
+	}
+	if (known) {
+		displace(g, other, rs->host_str);
+		return CLAIM_TAKE;
+	}
+	if (g->warned_claim != rs->gen) {
+		g->warned_claim = rs->gen;
+		char d[128];
+		ep_describe(other, d, sizeof(d));
+		log_warn(MOD,
+		         "refusing new host id %s at %s: that is the address of token owner %s; "
+		         "a node that replaces it must start with replace_address_first_boot",
+		         h, rs->host_str, d);
+	}
+	return CLAIM_REFUSE;
 }
 
 static int ep_fill(struct gossip_endpoint *ep, const struct rstate *rs)
@@ -578,14 +674,27 @@ static int ep_fill(struct gossip_endpoint *ep, const struct rstate *rs)
 	return COL_OK;
 }
 
+/* rs is a state of a node removed since, not newer than when it was removed. */
+static bool was_removed(const struct gossiper *g, const struct rstate *rs)
+{
+	for (unsigned i = 0; i < g->n_removed; i++)
+		if (host_id_equal(&g->removed[i].host, &rs->host) &&
+		    rs->gen <= g->removed[i].generation)
+			return true;
+	return false;
+}
+
 static void apply_new(struct gossiper *g, const struct rstate *rs, int64_t now)
 {
+	if (was_removed(g, rs))
+		return;
 	if (g->n_eps >= g->max_endpoints) {
 		log_warn(MOD, "ignoring node %s: already tracking %u endpoints (max_endpoints)",
 		         rs->host_str, g->n_eps);
 		return;
 	}
-	if (!settle_address(g, rs))
+	enum claim claim = settle_address(g, rs, false);
+	if (claim == CLAIM_REFUSE)
 		return;
 	if (ARRAY_GROW(g->eps, g->cap_eps, (size_t)g->n_eps + 1))
 		return;
@@ -602,22 +711,29 @@ static void apply_new(struct gossiper *g, const struct rstate *rs, int64_t now)
 		ep_free(ep);
 		return;
 	}
+	ep->displaced = claim == CLAIM_DISPLACED;
 	g->eps[g->n_eps++] = ep;
 	fd_window_report(&g->fd, &ep->fdw, now);
 	char d[128];
 	ep_describe(ep, d, sizeof(d));
-	log_info(MOD, "node %s joined (generation %lld)", d, (long long)ep->generation);
+	log_info(MOD, "node %s joined (generation %lld)%s", d, (long long)ep->generation,
+	         ep->displaced ? ", DOWN: another node holds its address" : "");
 	NOTIFY(g, on_join, ep);
+	honour_replacing(g, ep);
 	mark_alive(g, ep);
 }
 
 static void apply_restart(struct gossiper *g, struct gossip_endpoint *ep, const struct rstate *rs,
                           int64_t now)
 {
-	if (!net_addr_equal(&ep->addr, &rs->addr) && !settle_address(g, rs))
+	enum claim claim = CLAIM_TAKE;
+	if (ep->displaced || !net_addr_equal(&ep->addr, &rs->addr))
+		claim = settle_address(g, rs, true);
+	if (claim == CLAIM_REFUSE)
 		return;
 	int64_t old_gen = ep->generation;
 	struct net_addr old_addr = ep->addr;
+	bool was_displaced = ep->displaced;
 	if (ep->alive)
 		mark_dead(g, ep, "restarted");
 	for (int k = 0; k < APP_MAX; k++) {
@@ -629,6 +745,7 @@ static void apply_restart(struct gossiper *g, struct gossip_endpoint *ep, const 
 	ep->shutdown = false;
 	ep->echo_pending = false; /* an echo to the old generation no longer counts */
 	ep_set_addr(ep, &rs->addr);
+	ep->displaced = claim == CLAIM_DISPLACED;
 	(void)ep_fill(ep, rs);
 	fd_window_report(&g->fd, &ep->fdw, now);
 	char d[128], oa[NET_ADDR_STRLEN];
@@ -638,13 +755,15 @@ static void apply_restart(struct gossiper *g, struct gossip_endpoint *ep, const 
 		log_info(MOD,
 		         "node %s restarted at a new address (was %s, generation %lld -> %lld)", d,
 		         oa, (long long)old_gen, (long long)ep->generation);
-		messaging_forget_peer(g->m, &old_addr);
+		if (!was_displaced) /* else the old address is another node's now */
+			messaging_forget_peer(g->m, &old_addr);
 	} else {
 		log_info(MOD, "node %s restarted (generation %lld -> %lld)", d, (long long)old_gen,
 		         (long long)ep->generation);
 	}
 	NOTIFY(g, on_restart, ep, old_gen, &old_addr);
 	NOTIFY(g, on_join, ep);
+	honour_replacing(g, ep);
 	mark_alive(g, ep);
 }
 
@@ -696,6 +815,8 @@ static void apply_state(struct gossiper *g, const struct rstate *rs)
 		if (app_store(v, a->val, a->len, a->version) != COL_OK)
 			continue;
 		NOTIFY(g, on_change, ep, (enum app_state)a->key, v->data, v->len);
+		if (a->key == APP_REPLACING)
+			honour_replacing(g, ep);
 	}
 	if (remote_max > local_max) {
 		fd_window_report(&g->fd, &ep->fdw, now);
@@ -1171,7 +1292,7 @@ static void round_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		if (!g->eps[i]->self && g->eps[i]->alive)
 			g->pick[live++] = g->eps[i];
 	for (unsigned i = 0; i < g->n_eps; i++)
-		if (!g->eps[i]->self && !g->eps[i]->alive)
+		if (!g->eps[i]->self && !g->eps[i]->alive && !g->eps[i]->displaced)
 			g->pick[live + unreachable++] = g->eps[i];
 	bool to_seed = false;
 	if (live > 0) {
@@ -1397,6 +1518,20 @@ unsigned gossiper_live_count(const struct gossiper *g)
 		if (!g->eps[i]->self && g->eps[i]->alive)
 			n++;
 	return n;
+}
+
+int gossiper_remove(struct gossiper *g, const struct host_id *h, const char *why)
+{
+	struct gossip_endpoint *ep = find_host(g, h);
+	if (!ep || ep->self)
+		return COL_ENOTFOUND;
+	remove_endpoint(g, ep, why);
+	return COL_OK;
+}
+
+bool gossip_endpoint_is_displaced(const struct gossip_endpoint *ep)
+{
+	return ep->displaced;
 }
 
 bool gossiper_has_contact(const struct gossiper *g)

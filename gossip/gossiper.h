@@ -90,6 +90,7 @@ enum app_state {
 	APP_RPC_ADDRESS = 7,     /* address clients connect to (CQL) */
 	APP_RELEASE_VERSION = 8, /* Colonnade version text */
 	APP_NATIVE_PORT = 9,     /* CQL port, decimal text */
+	APP_REPLACING = 10,      /* host id text of the node this one replaces (first boot) */
 	APP_MAX = 16             /* keys are 0..APP_MAX-1 */
 };
 
@@ -190,7 +191,7 @@ struct gossip_listener {
 	 */
 	void (*on_restart)(void *ctx, const struct gossip_endpoint *ep, int64_t old_generation,
 	                   const struct net_addr *old_addr);
-	/* The entry is about to be removed (another node took its address). */
+	/* The entry is about to be removed (a node replacing it took its address). */
 	void (*on_remove)(void *ctx, const struct gossip_endpoint *ep);
 };
 
@@ -207,6 +208,12 @@ const struct gossip_endpoint *gossiper_self(const struct gossiper *g);
 const struct gossip_endpoint *gossiper_find(const struct gossiper *g, const struct host_id *h);
 const struct gossip_endpoint *gossiper_find_addr(const struct gossiper *g,
                                                  const struct net_addr *a);
+/*
+ * Remove the endpoint of host id h (a node this one replaces): listeners get
+ * on_remove, and its states up to the generation it had are not taken back
+ * from peers.  0, or COL_ENOTFOUND (unknown, or ourselves).
+ */
+int gossiper_remove(struct gossiper *g, const struct host_id *h, const char *why);
 /* Endpoints known (ourselves included) and UP (ourselves excluded). */
 unsigned gossiper_endpoint_count(const struct gossiper *g);
 unsigned gossiper_live_count(const struct gossiper *g);
@@ -226,6 +233,12 @@ const uint8_t *gossip_endpoint_app(const struct gossip_endpoint *ep, unsigned ke
                                    uint64_t *version);
 bool gossip_endpoint_is_alive(const struct gossip_endpoint *ep);
 bool gossip_endpoint_is_self(const struct gossip_endpoint *ep);
+/*
+ * Another node holds the address this entry was last seen at (it moved or
+ * was replaced at it): the entry is DOWN and kept, its address is no longer
+ * its own, until a newer generation of it shows up elsewhere.
+ */
+bool gossip_endpoint_is_displaced(const struct gossip_endpoint *ep);
 /* It announced a shutdown (and no newer heartbeat came since). */
 bool gossip_endpoint_is_shutdown(const struct gossip_endpoint *ep);
 /* Current phi (0 for ourselves). */

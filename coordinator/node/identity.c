@@ -14,6 +14,7 @@
 
 #define KEY_HOST_ID    "local/host_id"
 #define KEY_TOKENS     "local/tokens"
+#define KEY_JOINING    "local/joining"
 #define KEY_GENERATION "local/generation"
 #define TOKENS_FORMAT  1
 
@@ -124,6 +125,10 @@ int identity_load(struct store *s, int num_tokens, int64_t now_s, struct identit
 		rc = store_kv_put(s, STORE_CF_SYSTEM, KEY_TOKENS, strlen(KEY_TOKENS), enc, elen,
 		                  err);
 		if (!rc)
+			rc = store_kv_put(s, STORE_CF_SYSTEM, KEY_JOINING, strlen(KEY_JOINING), "",
+			                  0, err);
+		id.joining = true;
+		if (!rc)
 			rc = store_kv_put(s, STORE_CF_SYSTEM, KEY_HOST_ID, strlen(KEY_HOST_ID),
 			                  id.host_id, 16, err);
 		if (rc)
@@ -151,6 +156,11 @@ int identity_load(struct store *s, int num_tokens, int64_t now_s, struct identit
 			              "system: stored tokens are malformed (%zu bytes)", v.len);
 			goto fail;
 		}
+		buf_reset(&v);
+		rc = store_kv_get(s, STORE_CF_SYSTEM, KEY_JOINING, strlen(KEY_JOINING), &v, err);
+		if (rc && rc != COL_ENOTFOUND)
+			goto fail;
+		id.joining = rc == 0;
 	}
 	buf_reset(&v);
 	int64_t prev = 0;
@@ -177,4 +187,34 @@ int identity_load(struct store *s, int num_tokens, int64_t now_s, struct identit
 fail:
 	buf_release(&v);
 	return rc ? rc : COL_EIO;
+}
+
+int identity_joined(struct store *s, struct identity *id, struct cerr *err)
+{
+	int rc = store_kv_delete(s, STORE_CF_SYSTEM, KEY_JOINING, strlen(KEY_JOINING), err);
+	if (!rc)
+		id->joining = false;
+	return rc;
+}
+
+int identity_adopt_tokens(struct store *s, struct identity *id, const int64_t *tokens, size_t n,
+                          struct cerr *err)
+{
+	if (!id->joining)
+		return cerr_set(err, COL_EINVAL, "tokens change only before the node joined");
+	if (n == 0 || n > IDENTITY_MAX_TOKENS)
+		return cerr_set(err, COL_EINVAL, "%zu tokens is outside 1..%d", n,
+		                IDENTITY_MAX_TOKENS);
+	int64_t t[IDENTITY_MAX_TOKENS];
+	memcpy(t, tokens, n * sizeof(*t));
+	qsort(t, n, sizeof(t[0]), cmp_i64);
+	uint8_t enc[5 + 8 * IDENTITY_MAX_TOKENS];
+	size_t elen;
+	identity_tokens_encode(t, n, enc, sizeof(enc), &elen);
+	int rc = store_kv_put(s, STORE_CF_SYSTEM, KEY_TOKENS, strlen(KEY_TOKENS), enc, elen, err);
+	if (rc)
+		return rc;
+	memcpy(id->tokens, t, n * sizeof(*t));
+	id->n_tokens = n;
+	return 0;
 }

@@ -23,6 +23,8 @@
  * | "local/host_id"      | 16 bytes: the UUID                                 |
  * | "local/tokens"       | u8 format (1), u32 n, n x i64 token, ascending     |
  * | "local/generation"   | i64: seconds since the epoch                       |
+ * | "local/joining"      | empty: present from first boot until the node has  |
+ * |                      | announced itself NORMAL (identity_joined)          |
  *
  * A value of the wrong size or format is COL_ECORRUPT (the node refuses to
  * start rather than take a new identity silently).
@@ -46,6 +48,7 @@ struct identity {
 	size_t n_tokens;
 	int64_t generation;
 	bool first_boot;
+	bool joining; /* never announced NORMAL yet: tokens may still be adopted */
 };
 
 /*
@@ -55,6 +58,15 @@ struct identity {
  */
 int identity_load(struct store *s, int num_tokens, int64_t now_s, struct identity *out,
                   struct cerr *err);
+
+/* The node announced itself NORMAL: clear "local/joining". */
+int identity_joined(struct store *s, struct identity *id, struct cerr *err);
+/*
+ * Take over the tokens of the node this one replaces (only while joining):
+ * stored, then in id.  0, or COL_EINVAL / COL_EIO with the reason in err.
+ */
+int identity_adopt_tokens(struct store *s, struct identity *id, const int64_t *tokens, size_t n,
+                          struct cerr *err);
 
 /* Encode / decode the tokens value (exposed for the golden-bytes test). */
 int identity_tokens_encode(const int64_t *tokens, size_t n, uint8_t *out, size_t cap, size_t *len);

@@ -304,7 +304,7 @@ void node_each_endpoint(struct node *n, node_endpoint_fn fn, void *ctx)
 	snprintf(ep.dc, sizeof(ep.dc), "%s", n->cfg.dc);
 	snprintf(ep.rack, sizeof(ep.rack), "%s", n->cfg.rack);
 	ep.up = true;
-	ep.state = n->stopping ? "SHUTDOWN" : "NORMAL";
+	ep.state = n->stopping ? "SHUTDOWN" : n->joining ? "JOINING" : "NORMAL";
 	ep.load = n->load_bytes;
 	ep.tokens = n->id.tokens;
 	ep.n_tokens = n->id.n_tokens;
@@ -315,21 +315,23 @@ void node_each_endpoint(struct node *n, node_endpoint_fn fn, void *ctx)
 		uuid_format(schema_current(n->schema)->version, ep.schema_version);
 	snprintf(ep.release_version, sizeof(ep.release_version), "%s", COLONNADE_VERSION);
 	fn(ctx, &ep);
-	if (!n->gossiper)
-		return;
-	struct each_ctx *ec = malloc(sizeof(*ec));
-	if (!ec)
-		return;
-	ec->n = n;
-	ec->fn = fn;
-	ec->ctx = ctx;
-	gossiper_foreach(n->gossiper, each_peer, ec);
-	free(ec);
+	if (n->gossiper) {
+		struct each_ctx *ec = malloc(sizeof(*ec));
+		if (!ec)
+			return;
+		ec->n = n;
+		ec->fn = fn;
+		ec->ctx = ctx;
+		gossiper_foreach(n->gossiper, each_peer, ec);
+		free(ec);
+	}
+	node_peers_each_unknown(n, fn, ctx);
 }
 
 /* ---- the ring ----------------------------------------------------------------------------- */
 
 struct ring_build {
+	struct node *node;
 	struct ring_endpoint *eps;
 	int64_t **tokens;
 	size_t n, cap;
@@ -344,6 +346,7 @@ static void ring_collect(void *ctx, const struct node_endpoint *ep)
 	if (strcmp(ep->state, "NORMAL") != 0 && strcmp(ep->state, "LEAVING") != 0 &&
 	    strcmp(ep->state, "SHUTDOWN") != 0)
 		return; /* joining: pending, not yet an owner */
+	node_peers_save(b->node, ep);
 	if (b->n == b->cap) {
 		size_t nc = array_next_cap(b->cap, b->n + 1);
 		struct ring_endpoint *e = array_resize(b->eps, nc, sizeof(*e));
@@ -378,6 +381,7 @@ static void ring_collect(void *ctx, const struct node_endpoint *ep)
 static void node_rebuild_ring(struct node *n)
 {
 	struct ring_build b = {0};
+	b.node = n;
 	node_each_endpoint(n, ring_collect, &b);
 	struct ring *r = NULL;
 	struct cerr e = {0};
@@ -455,10 +459,18 @@ int node_ring_addr(void *node, const struct ring *r, size_t idx, struct net_addr
 	const struct gossip_endpoint *ep = ring_peer(n, r, idx, &self);
 	if (self)
 		return net_addr_parse(n->broadcast_host, (uint16_t)n->cfg.storage_port, out, NULL);
-	if (!ep)
+	if (ep && gossip_endpoint_is_displaced(ep))
+		return COL_ENOTFOUND; /* its last address is another node's now */
+	if (ep) {
+		*out = *gossip_endpoint_addr(ep);
+		return 0;
+	}
+	/* Known from the system peers table only: its last address. */
+	const struct ring_node *rn = ring_node_at(r, idx);
+	const struct node_peer *p = rn ? node_peers_find(n, rn->host_id) : NULL;
+	if (!p)
 		return COL_ENOTFOUND;
-	*out = *gossip_endpoint_addr(ep);
-	return 0;
+	return net_addr_parse(p->address, (uint16_t)n->cfg.storage_port, out, NULL);
 }
 
 /* ---- gossip listeners: client events and log lines ----------------------------------------- */
@@ -531,6 +543,7 @@ static void on_peer_remove(void *ctx, const struct gossip_endpoint *ge)
 	struct node *n = ctx;
 	log_info("node", "forgetting %s", gossip_endpoint_host(ge));
 	node_hints_forget(n, ge);
+	node_peers_forget(n, gossip_endpoint_host_id(ge)->b);
 	node_ring_dirty(n);
 	uint8_t a[16], al;
 	int32_t port;
@@ -610,7 +623,8 @@ static int start_gossip(struct node *n, struct cerr *err)
 	    gossiper_set_app_str(n->gossiper, APP_RPC_ADDRESS, n->broadcast_rpc_host) ||
 	    gossiper_set_app_str(n->gossiper, APP_NATIVE_PORT, v) ||
 	    gossiper_set_app_str(n->gossiper, APP_RELEASE_VERSION, COLONNADE_VERSION) ||
-	    gossiper_set_app_str(n->gossiper, APP_STATUS, GOSSIP_STATUS_NORMAL))
+	    gossiper_set_app_str(n->gossiper, APP_STATUS,
+	                         n->joining ? GOSSIP_STATUS_BOOT : GOSSIP_STATUS_NORMAL))
 		return cerr_set(err, COL_ENOMEM, "gossip: cannot set our application states");
 	static const struct gossip_listener listener = {
 	        .on_join = on_peer_join,
@@ -837,6 +851,188 @@ static int resolve_addresses(struct node *n, struct cerr *err)
 	return 0;
 }
 
+/* ---- start-up: the ring known, gossip settled, then CQL ------------------------------------ */
+
+/* Polls (one per gossip round) before serving at least, and unchanged ones in a row. */
+#define SETTLE_MIN_POLLS    5
+#define SETTLE_STABLE_POLLS 3
+
+/* One of the seeds is this node: it may form a cluster of its own. */
+static bool self_is_seed(const struct node *n)
+{
+	if (n->cfg.n_seeds == 0)
+		return true;
+	for (int i = 0; i < n->cfg.n_seeds; i++) {
+		const char *h = n->cfg.seeds[i].host;
+		if (!strcmp(h, "auto") || !strcmp(h, n->broadcast_host) ||
+		    !strcmp(h, n->listen_host))
+			return true;
+		char a[NODE_ADDR_MAX];
+		struct cerr e = {0};
+		struct net_addr na;
+		if (net_addr_parse(h, 0, &na, NULL) == 0 || net_addr_resolve(h, 0, &na, &e) == 0) {
+			net_addr_host(&na, a, sizeof(a));
+			if (!strcmp(a, n->broadcast_host) || !strcmp(a, n->listen_host))
+				return true;
+		}
+	}
+	return false;
+}
+
+static bool owns_tokens(const struct gossip_endpoint *ge)
+{
+	char status[32];
+	app_text(ge, APP_STATUS, status, sizeof(status));
+	return !strcmp(status, GOSSIP_STATUS_NORMAL) || !strcmp(status, GOSSIP_STATUS_LEAVING);
+}
+
+struct owner_at {
+	const char *addr;
+	const struct gossip_endpoint *found;
+};
+
+static void find_owner_at(void *ctx, const struct gossip_endpoint *ge)
+{
+	struct owner_at *o = ctx;
+	if (!gossip_endpoint_is_self(ge) && !strcmp(gossip_endpoint_host(ge), o->addr) &&
+	    owns_tokens(ge) && !gossip_endpoint_is_alive(ge))
+		o->found = ge;
+}
+
+/*
+ * Replace the DOWN token owner last seen at replace_address_first_boot: take
+ * its tokens and tell peers (APP_REPLACING) so they drop it from the ring.
+ */
+static int node_replace(struct node *n, const struct gossip_endpoint *old, struct cerr *err)
+{
+	size_t tl = 0;
+	const uint8_t *tv = gossip_endpoint_app(old, APP_TOKENS, &tl, NULL);
+	int64_t *t = malloc(IDENTITY_MAX_TOKENS * sizeof(*t));
+	size_t nt = 0;
+	if (!t)
+		return cerr_set(err, COL_ENOMEM, "out of memory");
+	int rc = tv ? node_tokens_decode(tv, tl, t, IDENTITY_MAX_TOKENS, &nt) : COL_ECORRUPT;
+	if (!rc)
+		rc = identity_adopt_tokens(n->store, &n->id, t, nt, err);
+	else
+		cerr_set(err, rc, "its TOKENS state does not decode");
+	free(t);
+	if (rc)
+		return rc;
+	identity_tokens_encode(n->id.tokens, n->id.n_tokens, n->tokens_value,
+	                       sizeof(n->tokens_value), &n->tokens_value_len);
+	char hid[HOST_ID_STRLEN];
+	host_id_format(gossip_endpoint_host_id(old), hid);
+	if (gossiper_set_app_state(n->gossiper, APP_TOKENS, n->tokens_value, n->tokens_value_len) ||
+	    gossiper_set_app_str(n->gossiper, APP_REPLACING, hid))
+		return cerr_set(err, COL_ENOMEM, "cannot set our application states");
+	log_info("node", "replacing node %s (host id %s): took its %zu tokens",
+	         gossip_endpoint_host(old), hid, n->id.n_tokens);
+	struct host_id h = *gossip_endpoint_host_id(old);
+	(void)gossiper_remove(n->gossiper, &h, "this node replaces it");
+	return 0;
+}
+
+/*
+ * First boot, gossip settled: a token owner last seen at our own address is
+ * another node, not us; we join only as its declared replacement.  Then
+ * announce NORMAL.  0, or -1 after logging why the node does not join.
+ */
+static int node_join(struct node *n)
+{
+	const char *repl = n->cfg.replace_address_first_boot;
+	char want[NODE_ADDR_MAX] = "";
+	struct cerr err = {0};
+	if (repl && repl[0] &&
+	    resolve_addr("replace_address_first_boot", repl, want, sizeof(want), &err)) {
+		log_error("node", "cannot join: %s", err.msg);
+		return -1;
+	}
+	struct owner_at here = {n->broadcast_host, NULL}, there = {want, NULL};
+	gossiper_foreach(n->gossiper, find_owner_at, &here);
+	if (want[0])
+		gossiper_foreach(n->gossiper, find_owner_at, &there);
+	if (here.found && strcmp(want, n->broadcast_host) != 0) {
+		char hid[HOST_ID_STRLEN];
+		host_id_format(gossip_endpoint_host_id(here.found), hid);
+		log_error("node",
+		          "refusing to join: %s is the address of node %s, which owns tokens and "
+		          "is DOWN; this node (a new host id) is not it.  To replace that node, "
+		          "start with replace_address_first_boot: %s; to add a node, give it "
+		          "another address",
+		          n->broadcast_host, hid, n->broadcast_host);
+		return -1;
+	}
+	if (want[0] && !there.found)
+		log_warn("node",
+		         "replace_address_first_boot %s: no DOWN node owning tokens was last seen "
+		         "there; joining as a new node",
+		         want);
+	if (there.found && node_replace(n, there.found, &err)) {
+		log_error("node", "cannot replace %s: %s", want, err.msg);
+		return -1;
+	}
+	if (gossiper_set_app_str(n->gossiper, APP_STATUS, GOSSIP_STATUS_NORMAL)) {
+		log_error("node", "cannot announce NORMAL: out of memory");
+		return -1;
+	}
+	if (identity_joined(n->store, &n->id, &err))
+		log_warn("node", "cannot record that we joined: %s", err.msg);
+	n->joining = false;
+	node_ring_dirty(n);
+	log_info("node", "joined the ring: NORMAL with %zu tokens", n->id.n_tokens);
+	return 0;
+}
+
+static bool ring_known(const struct node *n)
+{
+	return n->peers.n > 0 || gossiper_has_contact(n->gossiper) || n->self_seed;
+}
+
+/*
+ * Every gossip round until CQL opens (Cassandra's waitToSettle): the ring must
+ * be known (peers from the system table, a seed answered, or we are a seed),
+ * then the endpoints known and live unchanged for a few polls.
+ */
+static void on_settle(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct node *n = w->data;
+	if (n->stopping)
+		return;
+	if (!ring_known(n)) {
+		int64_t now = clock_mono_ms();
+		if (now - n->settle_logged_ms >= 10000) {
+			n->settle_logged_ms = now;
+			log_warn(
+			        "node",
+			        "not serving CQL yet: no seed has answered and no peer is known "
+			        "from "
+			        "an earlier run, so this node does not know the ring (seeds: %s%s)",
+			        n->cfg.n_seeds ? n->cfg.seeds[0].host : "none",
+			        n->cfg.n_seeds > 1 ? ", ..." : "");
+		}
+		return;
+	}
+	uint64_t sig = (uint64_t)gossiper_endpoint_count(n->gossiper) << 32 |
+	               gossiper_live_count(n->gossiper);
+	n->settle_stable = n->settle_polls && sig == n->settle_last ? n->settle_stable + 1 : 0;
+	n->settle_last = sig;
+	if (++n->settle_polls < SETTLE_MIN_POLLS || n->settle_stable < SETTLE_STABLE_POLLS)
+		return;
+	ev_timer_stop(n->loop, &n->settle_timer);
+	struct cerr err = {0};
+	if ((n->joining && node_join(n)) || start_cql(n, &err)) {
+		if (err.msg[0])
+			log_error("node", "cannot start: %s", err.msg);
+		n->exit_code = 1;
+		node_stop(n);
+		return;
+	}
+	n->serving = true;
+}
+
 /* ---- life cycle ------------------------------------------------------------------------- */
 
 int node_new(const struct config *cfg, struct node **out, struct cerr *err)
@@ -908,6 +1104,13 @@ int node_new(const struct config *cfg, struct node **out, struct cerr *err)
 	rc = schema_open(n->store, &n->schema, err);
 	if (rc)
 		goto fail;
+	n->joining = n->id.joining;
+	n->self_seed = self_is_seed(n);
+	rc = node_peers_load(n, err);
+	if (rc) {
+		cerr_prefix(err, "system peers");
+		goto fail;
+	}
 
 	n->view.ctx = n;
 	n->view.cluster_name = cfg->cluster_name;
@@ -934,11 +1137,7 @@ int node_new(const struct config *cfg, struct node **out, struct cerr *err)
 	rc = node_start_repair(n, err);
 	if (rc)
 		goto fail;
-	rc = start_cql(n, err);
-	if (rc)
-		goto fail;
-
-	/* Admin HTTP last: when it answers, everything it reports exists. */
+	/* Admin HTTP before CQL: the operator sees the node while it waits for the ring. */
 	rc = admin_new(n->loop, n->listen_host, (uint16_t)cfg->admin_port, node_admin_routes,
 	               node_admin_n_routes, n, &n->admin, err);
 	if (rc)
@@ -949,6 +1148,10 @@ int node_new(const struct config *cfg, struct node **out, struct cerr *err)
 	ev_timer_init(&n->load_timer, on_load_timer, NODE_LOAD_INTERVAL_S, NODE_LOAD_INTERVAL_S);
 	n->load_timer.data = n;
 	ev_timer_start(n->loop, &n->load_timer);
+	double poll = (double)cfg->gossip_interval_ms / 1000.0;
+	ev_timer_init(&n->settle_timer, on_settle, poll, poll);
+	n->settle_timer.data = n;
+	ev_timer_start(n->loop, &n->settle_timer);
 	*out = n;
 	return 0;
 fail:
@@ -989,6 +1192,7 @@ void node_free(struct node *n)
 	if (n->loop) {
 		ev_timer_stop(n->loop, &n->load_timer);
 		ev_timer_stop(n->loop, &n->ring_timer);
+		ev_timer_stop(n->loop, &n->settle_timer);
 	}
 	admin_free(n->admin);
 	n->admin = NULL;
@@ -1035,6 +1239,7 @@ void node_free(struct node *n)
 		ring_unref(n->ring);
 		n->ring = NULL;
 	}
+	node_peers_free(n);
 	if (n->store) {
 		struct cerr e = {0};
 		if (store_flush(n->store, &e))
@@ -1070,6 +1275,7 @@ int node_main(const struct config *cfg)
 		return 1;
 	}
 	node_run(n);
+	int status = n->exit_code;
 	node_free(n);
-	return 0;
+	return status;
 }

@@ -34,6 +34,16 @@ struct gossip_endpoint;
 
 #define NODE_ADDR_MAX 64
 
+/* A peer remembered in the system table (node_peers.c). */
+struct node_peer {
+	uint8_t host_id[16];
+	char address[NODE_ADDR_MAX], rpc_address[NODE_ADDR_MAX];
+	char dc[64], rack[64];
+	char schema_version[40];
+	int64_t *tokens;
+	size_t n_tokens;
+};
+
 struct node {
 	struct config cfg;               /* shallow copy; strings borrowed from node_new's caller */
 	char listen_host[NODE_ADDR_MAX]; /* listen_address, resolved to a numeric address */
@@ -60,6 +70,20 @@ struct node {
 	struct cluster_view view; /* system.local / system.peers for the CQL server */
 	struct ring *ring;        /* current ring snapshot (core/ring.h), rebuilt from gossip */
 	uint64_t ring_rebuilds;   /* snapshots built (for /metrics) */
+	struct {
+		struct node_peer *v;
+		size_t n, cap;
+	} peers; /* the system peers table, in memory (node_peers.c) */
+
+	/* Start-up: CQL opens once the ring is known and gossip has settled. */
+	ev_timer settle_timer;
+	unsigned settle_polls, settle_stable;
+	uint64_t settle_last; /* endpoint and live counts at the previous poll */
+	int64_t settle_logged_ms;
+	bool joining;   /* not yet announced NORMAL (first boot, until gossip settled) */
+	bool serving;   /* the CQL server is open */
+	bool self_seed; /* one of the seeds is this node */
+	int exit_code;  /* node_main's status when the loop stopped on a start-up failure */
 
 	ev_signal sigterm, sigint;
 	ev_timer load_timer;
@@ -77,6 +101,7 @@ struct node {
 /* One endpoint as the admin endpoints and the CQL server's view describe it. */
 struct node_endpoint {
 	bool local;
+	bool from_table; /* known only from the system peers table, not (yet) from gossip */
 	char address[NODE_ADDR_MAX];     /* broadcast (internode) address */
 	char rpc_address[NODE_ADDR_MAX]; /* where clients connect */
 	uint8_t host_id[16];
@@ -156,6 +181,18 @@ extern const size_t node_admin_n_routes;
  * u8 format 1, u32 n, n x i64 big-endian, ascending).  Decode into out[cap].
  */
 int node_tokens_decode(const uint8_t *p, size_t len, int64_t *out, size_t cap, size_t *n);
+
+/*
+ * The system peers table (node_peers.c): load at start; save an endpoint of
+ * the ring when what we keep of it changed; forget a removed one; call fn for
+ * every remembered peer gossip does not know (as DOWN, NORMAL).
+ */
+int node_peers_load(struct node *n, struct cerr *err);
+void node_peers_save(struct node *n, const struct node_endpoint *ep);
+void node_peers_forget(struct node *n, const uint8_t host_id[16]);
+struct node_peer *node_peers_find(struct node *n, const uint8_t host_id[16]);
+void node_peers_each_unknown(struct node *n, node_endpoint_fn fn, void *ctx);
+void node_peers_free(struct node *n);
 
 /* Resident set size of this process in bytes (0 if unknown). */
 int64_t node_rss_bytes(void);
