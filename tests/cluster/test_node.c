@@ -25,6 +25,8 @@ TestSuite(node, .fini = cluster_test_fini, .timeout = 120);
 Test(node, data_directory_held_by_another_process)
 {
 	one_node(true);
+	/* At first boot a node is UJ until gossip settled (a few rounds), then UN. */
+	CLUSTER_ASSERT(c, cluster_wait_all_up(c, CLUSTER_TEST_START_MS) >= 0, "the node is UN");
 	char addr[64], pid[32];
 	snprintf(addr, sizeof(addr), "--listen_address=%s.61", c->net);
 	snprintf(pid, sizeof(pid), "(pid %d)", (int)c->nodes[1].pid);
