@@ -74,10 +74,10 @@ static struct json *bench(const char *records, const char *ops, const char *dur,
 		fprintf(stderr, "bench failed (%d): %s\n", st, out);
 		return NULL;
 	}
-	char *j0 = strstr(out, "{\"");
+	char *j0 = strstr(out, "{\""), *j1 = strrchr(out, '}');
 	struct json *j = NULL;
 	struct cerr e = {0};
-	if (!j0 || json_parse(j0, strlen(j0), &j, &e)) {
+	if (!j0 || !j1 || j1 < j0 || json_parse(j0, (size_t)(j1 - j0 + 1), &j, &e)) {
 		fprintf(stderr, "bench: no JSON summary: %s\n", out);
 		return NULL;
 	}
@@ -189,12 +189,13 @@ int main(int argc, char **argv)
 	sleep(1);
 	j = bench(rows, NULL, dur, false, all);
 	double beside = j ? json_num(json_get(j, "ops_per_s"), -1) : -1;
+	double errors = j ? json_num(json_get(json_get(j, "errors"), "total"), -1) : -1;
 	json_free(j);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	printf("QUORUM writes/s (50 connections, 100-byte values): %.0f alone, %.0f with repair "
-	       "sessions back to back beside them (%.2fx); %.0f repair sessions ran\n",
-	       alone, beside, alone > 0 ? beside / alone : 0,
+	       "sessions back to back beside them (%.2fx, %.0f errors); %.0f repair sessions ran\n",
+	       alone, beside, alone > 0 ? beside / alone : 0, errors,
 	       metric(1, "colonnade_repair_sessions_total"));
 	cluster_free(c);
 	return 0;
