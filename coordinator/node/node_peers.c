@@ -16,6 +16,7 @@
  */
 #include "coordinator/node/node_int.h"
 
+#include "core/array.h"
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/msgpk.h"
@@ -89,14 +90,8 @@ static int load_cb(void *ctx, const void *key, size_t klen, const void *val, siz
 		return 0;
 	if (n->peers.n >= PEERS_MAX)
 		return 0;
-	if (n->peers.n == n->peers.cap) {
-		size_t nc = n->peers.cap ? n->peers.cap * 2 : 8;
-		struct node_peer *v = realloc(n->peers.v, nc * sizeof(*v));
-		if (!v)
-			return COL_ENOMEM;
-		n->peers.v = v;
-		n->peers.cap = nc;
-	}
+	if (ARRAY_GROW(n->peers.v, n->peers.cap, n->peers.n + 1))
+		return COL_ENOMEM;
 	struct node_peer *p = &n->peers.v[n->peers.n];
 	memset(p, 0, sizeof(*p));
 	memcpy(p->host_id, (const uint8_t *)key + PEERS_PREFIX_LEN, 16);
@@ -177,14 +172,8 @@ void node_peers_save(struct node *n, const struct node_endpoint *ep)
 	if (!p) {
 		if (n->peers.n >= PEERS_MAX)
 			return;
-		if (n->peers.n == n->peers.cap) {
-			size_t nc = n->peers.cap ? n->peers.cap * 2 : 8;
-			struct node_peer *v = realloc(n->peers.v, nc * sizeof(*v));
-			if (!v)
-				return;
-			n->peers.v = v;
-			n->peers.cap = nc;
-		}
+		if (ARRAY_GROW(n->peers.v, n->peers.cap, n->peers.n + 1))
+			return;
 		p = &n->peers.v[n->peers.n];
 		memset(p, 0, sizeof(*p));
 		memcpy(p->host_id, ep->host_id, 16);
