@@ -55,16 +55,17 @@
 struct opts {
 	int nodes, threads, seconds, seeds;
 	uint64_t seed;
+	bool no_repair, no_hints; /* to see the checks fail: replicas left to diverge */
 };
 
 /* One key: written by one thread only, so its versions are sent in order. */
 struct key {
 	int64_t k;
-	int next;           /* the next version to write (1-based) */
-	int acked;          /* highest acknowledged version, 0 none */
-	int sent;           /* highest version sent (acknowledged or indeterminate) */
-	uint64_t failed;    /* bit v-1: version v failed (Unavailable: not applied) */
-	int acked_coord;    /* node that acknowledged `acked` */
+	int next;        /* the next version to write (1-based) */
+	int acked;       /* highest acknowledged version, 0 none */
+	int sent;        /* highest version sent (acknowledged or indeterminate) */
+	uint64_t failed; /* bit v-1: version v failed (Unavailable: not applied) */
+	int acked_coord; /* node that acknowledged `acked` */
 };
 
 struct stats {
@@ -299,7 +300,8 @@ static void do_read(struct client *cl)
 			r->st.stale++;
 			fprintf(stderr,
 			        "nemesis: STALE read: key %" PRId64 " through node %d returned "
-			        "version %d, version %d was acknowledged (by node %d) before the read "
+			        "version %d, version %d was acknowledged (by node %d) before the "
+			        "read "
 			        "began\n",
 			        key, coord, got, before, avoid);
 		}
@@ -315,6 +317,8 @@ static void *client_main(void *arg)
 	size_t mine[256];
 	int n_mine = 0;
 	while (!atomic_load(&r->stop)) {
+		/* ~100 operations per second per thread: the checks stay affordable. */
+		sleep_ms(5 + below(&cl->rng, 10));
 		int dice = below(&cl->rng, 10);
 		if (dice < 4) {
 			do_read(cl);
@@ -416,8 +420,15 @@ static void nemesis(struct run *r, int64_t deadline)
 			sleep_ms(dur);
 			for (int i = 0; i < n; i++)
 				cluster_start_node(c, set[i]);
-			for (int i = 0; i < n; i++)
-				cluster_wait_admin(c, set[i], 30000);
+			for (int i = 0; i < n; i++) {
+				if (cluster_wait_admin(c, set[i], 30000) >= 0 ||
+				    c->nodes[set[i]].pid)
+					continue;
+				r->st.crashes++; /* it exited while starting */
+				fprintf(stderr, "nemesis: CRASH: node %d exited while restarting\n",
+				        set[i]);
+				cluster_start_node(c, set[i]);
+			}
 		} else if (kind == 1) {
 			for (int i = 0; i < n; i++)
 				cluster_pause(c, set[i]);
@@ -493,8 +504,9 @@ static bool repair_all(struct run *r)
 		int st = -1;
 		int rc = cluster_run(r->c, args, NULL, out, sizeof(out), 300000, &st);
 		if (rc || st != 0) {
-			fprintf(stderr, "nemesis: colonnade repair on node %d failed (status %d): %s\n",
-			        k, st, out);
+			fprintf(stderr,
+			        "nemesis: colonnade repair on node %d failed (status %d): %s\n", k,
+			        st, out);
 			ok = false;
 		}
 	}
@@ -576,7 +588,8 @@ static void check_replicas(struct run *r)
 				        "nemesis: DIVERGENT: key %" PRId64 ": node %d stores %s "
 				        "(ts %" PRId64 "), node %d stores %s (ts %" PRId64 ")\n",
 				        key, rep[0], first.found ? first.value : "nothing",
-				        first.tstamp, rep[j], s.found ? s.value : "nothing", s.tstamp);
+				        first.tstamp, rep[j], s.found ? s.value : "nothing",
+				        s.tstamp);
 			}
 		}
 		if (diverged)
@@ -605,7 +618,8 @@ static void check_durable(struct run *r)
 			r->st.lost++;
 		} else if (got < kk->acked) {
 			fprintf(stderr,
-			        "nemesis: LOST: key %" PRId64 ": version %d acknowledged, a read at "
+			        "nemesis: LOST: key %" PRId64
+			        ": version %d acknowledged, a read at "
 			        "ALL returns %d\n",
 			        kk->k, kk->acked, got);
 			r->st.lost++;
@@ -656,12 +670,16 @@ static bool setup_schema(struct run *r)
 
 static void replay_line(const struct run *r, const char *argv0)
 {
+	const char *flags = r->o.no_repair && r->o.no_hints ? " --no-repair --no-hints"
+	                    : r->o.no_repair                ? " --no-repair"
+	                    : r->o.no_hints                 ? " --no-hints"
+	                                                    : "";
 	const char *bin = getenv("COLONNADE_BIN"), *net = getenv("COLONNADE_TEST_NET");
 	fprintf(stderr,
 	        "nemesis: replay: COLONNADE_BIN=%s COLONNADE_TEST_NET=%s %s --nodes %d --seed "
-	        "%" PRIu64 " --seconds %d --threads %d\n",
+	        "%" PRIu64 " --seconds %d --threads %d%s\n",
 	        bin ? bin : "build/cli/colonnade", net ? net : "127.0.0", argv0, r->o.nodes,
-	        r->seed, r->o.seconds, r->o.threads);
+	        r->seed, r->o.seconds, r->o.threads, flags);
 }
 
 static bool run_seed(struct run *r, const char *argv0)
@@ -669,7 +687,10 @@ static bool run_seed(struct run *r, const char *argv0)
 	struct cluster_opts co;
 	memset(&co, 0, sizeof(co));
 	co.n = r->o.nodes;
-	co.extra_yaml = "write_request_timeout: 2000ms\nread_request_timeout: 2000ms\n";
+	co.extra_yaml = r->o.no_hints
+	                        ? "write_request_timeout: 2000ms\nread_request_timeout: "
+	                          "2000ms\nhinted_handoff_enabled: false\n"
+	                        : "write_request_timeout: 2000ms\nread_request_timeout: 2000ms\n";
 	if (cluster_new(&co, &r->c)) {
 		fprintf(stderr, "nemesis: cannot create the cluster\n");
 		return false;
@@ -705,7 +726,7 @@ static bool run_seed(struct run *r, const char *argv0)
 	r->st.keys = (long)r->n_keys;
 	bool up = cluster_wait_all_up(c, 120000) >= 0;
 	r->st.hints_ok = up && wait_hints(r, 180000);
-	r->st.repair_ok = up && repair_all(r);
+	r->st.repair_ok = up && (r->o.no_repair || repair_all(r));
 	if (up) {
 		check_replicas(r); /* (c) before (a): a read at ALL repairs what it reads */
 		check_durable(r);
@@ -721,8 +742,10 @@ static bool run_seed(struct run *r, const char *argv0)
 	       r->o.nodes, r->seed, r->o.seconds, s->writes_ok, s->writes_failed,
 	       s->writes_indeterminate, s->keys, s->reads_ok, s->reads_failed, s->faults_kill,
 	       s->faults_pause, s->faults_partition, s->hints_ok ? "delivered" : "NOT delivered",
-	       s->repair_ok ? "ok" : "FAILED", s->lost, s->stale, s->divergent, s->bogus,
-	       s->crashes, ok ? "PASS" : "FAIL");
+	       r->o.no_repair ? "not run"
+	       : s->repair_ok ? "ok"
+	                      : "FAILED",
+	       s->lost, s->stale, s->divergent, s->bogus, s->crashes, ok ? "PASS" : "FAIL");
 	fflush(stdout);
 	if (!ok) {
 		replay_line(r, argv0);
@@ -736,7 +759,8 @@ static bool run_seed(struct run *r, const char *argv0)
 static int usage(const char *argv0)
 {
 	fprintf(stderr,
-	        "usage: %s [--nodes 3|5] [--seed N] [--seeds K] [--seconds S] [--threads T]\n",
+	        "usage: %s [--nodes 3|5] [--seed N] [--seeds K] [--seconds S] [--threads T] "
+	        "[--no-repair] [--no-hints]\n",
 	        argv0);
 	return 2;
 }
@@ -745,6 +769,14 @@ int main(int argc, char **argv)
 {
 	struct opts o = {.nodes = 3, .threads = 3, .seconds = 30, .seeds = 1, .seed = 1};
 	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--no-repair")) {
+			o.no_repair = true;
+			continue;
+		}
+		if (!strcmp(argv[i], "--no-hints")) {
+			o.no_hints = true;
+			continue;
+		}
 		if (i + 1 >= argc)
 			return usage(argv[0]);
 		long long v = strtoll(argv[i + 1], NULL, 10);
@@ -767,6 +799,8 @@ int main(int argc, char **argv)
 		return usage(argv[0]);
 	signal(SIGPIPE, SIG_IGN);
 	int failed = 0;
+	struct stats t;
+	memset(&t, 0, sizeof(t));
 	for (int i = 0; i < o.seeds; i++) {
 		struct run *r = calloc(1, sizeof(*r));
 		if (!r)
@@ -775,10 +809,33 @@ int main(int argc, char **argv)
 		r->seed = o.seed + (uint64_t)i;
 		pthread_mutex_init(&r->mu, NULL);
 		failed += !run_seed(r, argv[0]);
+		const struct stats *s = &r->st;
+		t.writes_ok += s->writes_ok;
+		t.writes_failed += s->writes_failed;
+		t.writes_indeterminate += s->writes_indeterminate;
+		t.keys += s->keys;
+		t.reads_ok += s->reads_ok;
+		t.reads_failed += s->reads_failed;
+		t.faults_kill += s->faults_kill;
+		t.faults_pause += s->faults_pause;
+		t.faults_partition += s->faults_partition;
+		t.lost += s->lost;
+		t.stale += s->stale;
+		t.divergent += s->divergent;
+		t.bogus += s->bogus;
+		t.crashes += s->crashes;
 		pthread_mutex_destroy(&r->mu);
 		free(r->keys);
 		free(r);
 	}
-	printf("nemesis: %d of %d seeds passed\n", o.seeds - failed, o.seeds);
+	printf("nemesis total, %d nodes, %d seeds x %d s: %d passed; writes acknowledged %ld "
+	       "(failed %ld, indeterminate %ld) on %ld keys; QUORUM reads checked %ld (failed "
+	       "%ld); "
+	       "faults %ld (kill %ld, pause %ld, partition %ld); lost %ld stale %ld divergent %ld "
+	       "bogus %ld crashes %ld\n",
+	       o.nodes, o.seeds, o.seconds, o.seeds - failed, t.writes_ok, t.writes_failed,
+	       t.writes_indeterminate, t.keys, t.reads_ok, t.reads_failed,
+	       t.faults_kill + t.faults_pause + t.faults_partition, t.faults_kill, t.faults_pause,
+	       t.faults_partition, t.lost, t.stale, t.divergent, t.bogus, t.crashes);
 	return failed ? 1 : 0;
 }
