@@ -23,6 +23,7 @@
 
 enum ktype {
 	K_STR,
+	K_SECRET, /* a K_STR the effective-config log never prints */
 	K_INT,
 	K_BOOL,
 	K_DOUBLE,
@@ -75,6 +76,9 @@ static const struct keydef keys[] = {
         {"storage_port", NULL, K_INT, OFF(storage_port), 1, 65535, 0, 0, "7000"},
         {"native_transport_port", NULL, K_INT, OFF(native_transport_port), 1, 65535, 0, 0, "9042"},
         {"admin_port", NULL, K_INT, OFF(admin_port), 1, 65535, 0, 0, "7199"},
+        {"admin_address", NULL, K_STR, OFF(admin_address), 0, 0, 0, 0, NULL},
+        {"admin_token", NULL, K_SECRET, OFF(admin_token), 0, 0, 0, 0, NULL},
+        {"admin_token_file", NULL, K_STR, OFF(admin_token_file), 0, 0, 0, 0, NULL},
         {"data_file_directories", NULL, K_DIRS, 0, 0, 0, 0, 0, "./data"},
         {"data_directory", "data_file_directories", K_DIRS, 0, 0, 0, 0, 0, NULL},
         {"hints_directory", NULL, K_STR, OFF(hints_directory), 0, 0, 0, 0, NULL},
@@ -545,6 +549,7 @@ static int set_text(struct config *c, const struct keydef *k, const char *v, cha
 	int64_t i64;
 	switch (k->type) {
 	case K_STR:
+	case K_SECRET:
 	case K_LIST: {
 		char *dup = strdup(v);
 		if (!dup)
@@ -700,7 +705,8 @@ void config_release(struct config *c)
 	if (!c)
 		return;
 	for (size_t i = 0; i < NKEYS; i++) {
-		if ((keys[i].type == K_STR || keys[i].type == K_LIST) && !keys[i].canon) {
+		if ((keys[i].type == K_STR || keys[i].type == K_SECRET || keys[i].type == K_LIST) &&
+		    !keys[i].canon) {
 			char **f = str_field(c, &keys[i]);
 			free(*f);
 			*f = NULL;
@@ -1136,6 +1142,52 @@ static bool is_wildcard(const char *a)
 	return !strcmp(a, "0.0.0.0") || !strcmp(a, "::");
 }
 
+static const char *origin_of(const struct config *c, const char *key);
+
+/* 127.0.0.0/8, ::1, localhost: reachable only from this host. */
+static bool is_loopback_name(const char *a)
+{
+	return !strncmp(a, "127.", 4) || !strcmp(a, "::1") || !strcmp(a, "localhost");
+}
+
+/*
+ * A secret named by a file (`file_key`): its first line, trailing blanks
+ * trimmed, replaces *secret unless the secret itself was given.  The file
+ * may hold at most 4 KiB; an empty one is an error (a secret nobody meant).
+ */
+static int load_secret_file(struct config *c, char **secret, const char *file_key, const char *path,
+                            struct cerr *err)
+{
+	if (!path || !*path || (*secret && **secret))
+		return COL_OK;
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return cerr_set(err, COL_ECONFIG, "%s: %s: cannot read %s: %s",
+		                origin_of(c, file_key), file_key, path, strerror(errno));
+	char line[4097];
+	size_t n = fread(line, 1, sizeof(line) - 1, f);
+	bool more = n == sizeof(line) - 1 && fgetc(f) != EOF;
+	fclose(f);
+	if (more)
+		return cerr_set(err, COL_ECONFIG, "%s: %s: %s is larger than 4 KiB",
+		                origin_of(c, file_key), file_key, path);
+	line[n] = 0;
+	line[strcspn(line, "\r\n")] = 0;
+	n = strlen(line);
+	while (n && isspace((unsigned char)line[n - 1]))
+		line[--n] = 0;
+	if (!n)
+		return cerr_set(err, COL_ECONFIG, "%s: %s: %s holds no secret (first line empty)",
+		                origin_of(c, file_key), file_key, path);
+	char *d = strdup(line);
+	explicit_bzero(line, sizeof(line));
+	if (!d)
+		return cerr_set(err, COL_ENOMEM, "config: out of memory");
+	free(*secret);
+	*secret = d;
+	return COL_OK;
+}
+
 static int derive(char **field, const char *from)
 {
 	if (*field && **field)
@@ -1188,7 +1240,23 @@ int config_finish(struct config *c, struct cerr *err)
 		return cerr_set(err, COL_ECONFIG,
 		                "%s: broadcast_rpc_address: cannot be the wildcard address %s",
 		                origin_of(c, "broadcast_rpc_address"), c->broadcast_rpc_address);
-	if (c->storage_port == c->admin_port)
+	if (derive(&c->admin_address,
+	           is_loopback_name(c->listen_address) ? c->listen_address : "127.0.0.1"))
+		return cerr_set(err, COL_ENOMEM, "config: out of memory");
+	int src =
+	        load_secret_file(c, &c->admin_token, "admin_token_file", c->admin_token_file, err);
+	if (src)
+		return src;
+	for (const char *p = c->admin_token ? c->admin_token : ""; *p; p++)
+		if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
+			return cerr_set(
+			        err, COL_ECONFIG,
+			        "%s: admin_token: only visible ASCII characters (it travels in "
+			        "an HTTP header)",
+			        origin_of(c, c->admin_token_file && *c->admin_token_file
+			                             ? "admin_token_file"
+			                             : "admin_token"));
+	if (c->storage_port == c->admin_port && !strcmp(c->admin_address, c->listen_address))
 		return cerr_set(
 		        err, COL_ECONFIG,
 		        "storage_port and admin_port are both %d; they bind the same address",
@@ -1276,6 +1344,11 @@ void config_describe(const struct config *c, void (*emit)(const char *line, void
 		case K_LIST: {
 			const char *s = *(char *const *)((const char *)c + k->off);
 			snprintf(val, sizeof(val), "%s", s ? s : "");
+			break;
+		}
+		case K_SECRET: {
+			const char *s = *(char *const *)((const char *)c + k->off);
+			snprintf(val, sizeof(val), "%s", s && *s ? "(set, not shown)" : "");
 			break;
 		}
 		case K_INT:

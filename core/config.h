@@ -69,7 +69,10 @@ struct config {
 	char *replace_address_first_boot; /* DOWN node a new node replaces; "" none */
 	int storage_port;            /* 7000 */
 	int native_transport_port;   /* 9042 */
-	int admin_port;              /* 7199, bound on listen_address */
+	int admin_port;              /* 7199, bound on admin_address */
+	char *admin_address;         /* default: listen_address when loopback, else 127.0.0.1 */
+	char *admin_token;      /* admin bearer token ("" none); admin_token_file fills it */
+	char *admin_token_file; /* file holding admin_token (first line, trimmed) */
 
 	char *data_file_directories[CONFIG_MAX_DATA_DIRS];
 	int n_data_dirs;

@@ -19,6 +19,49 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* A token goes into a header line: visible ASCII only. */
+static int token_check(const char *tok, struct cerr *err)
+{
+	for (const char *p = tok; *p; p++)
+		if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
+			return cerr_set(err, COL_EINVAL,
+			                "the admin token may hold only visible ASCII characters");
+	return 0;
+}
+
+int admin_target_token_from_env(struct admin_target *t, struct cerr *err)
+{
+	const char *tok = getenv("COLONNADE_ADMIN_TOKEN");
+	const char *file = getenv("COLONNADE_ADMIN_TOKEN_FILE");
+	t->token[0] = 0;
+	if (tok && *tok) {
+		if (strlen(tok) >= sizeof(t->token))
+			return cerr_set(err, COL_EINVAL,
+			                "COLONNADE_ADMIN_TOKEN is longer than %zu bytes",
+			                sizeof(t->token) - 1);
+		memcpy(t->token, tok, strlen(tok) + 1);
+		return token_check(t->token, err);
+	}
+	if (!file || !*file)
+		return 0;
+	FILE *f = fopen(file, "re");
+	if (!f)
+		return cerr_set(err, COL_EINVAL, "COLONNADE_ADMIN_TOKEN_FILE: cannot read %s: %s",
+		                file, strerror(errno));
+	char *line = fgets(t->token, sizeof(t->token), f);
+	fclose(f);
+	if (!line)
+		t->token[0] = 0;
+	t->token[strcspn(t->token, "\r\n")] = 0;
+	size_t n = strlen(t->token);
+	while (n && (t->token[n - 1] == ' ' || t->token[n - 1] == '\t'))
+		t->token[--n] = 0;
+	if (!n)
+		return cerr_set(err, COL_EINVAL, "COLONNADE_ADMIN_TOKEN_FILE: %s holds no token",
+		                file);
+	return token_check(t->token, err);
+}
+
 int admin_target_parse(const char *spec, uint16_t default_port, struct admin_target *out,
                        struct cerr *err)
 {
@@ -55,6 +98,8 @@ int admin_target_parse(const char *spec, uint16_t default_port, struct admin_tar
 			return cerr_set(err, COL_EINVAL, "host '%s': port must be 1..65535", spec);
 		t.port = (uint16_t)p;
 	}
+	if (admin_target_token_from_env(&t, err))
+		return COL_EINVAL;
 	if (!strcmp(host, "auto")) {
 		/* This host's own address: where a node with listen_address auto listens. */
 		if (net_own_address(t.host, sizeof(t.host), err))
@@ -136,6 +181,18 @@ static int connect_to(const struct admin_target *t, int64_t deadline, int *out, 
 	return cerr_set(err, rc, "cannot connect to %s:%u: %s", t->host, t->port, why);
 }
 
+/* The request head (with the token when there is one), as snprintf counts it. */
+static int format_request(const struct admin_target *t, const char *method, const char *path,
+                          char *req, size_t cap)
+{
+	return snprintf(
+	        req, cap,
+	        "%s %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: colonnade\r\nAccept: "
+	        "application/json\r\n%s%s%s%sConnection: close\r\n\r\n",
+	        method, path, t->host, strcmp(method, "POST") == 0 ? "Content-Length: 0\r\n" : "",
+	        t->token[0] ? "Authorization: Bearer " : "", t->token, t->token[0] ? "\r\n" : "");
+}
+
 static int request(const struct admin_target *t, const char *method, const char *path, int *status,
                    char **body, size_t *len, struct cerr *err)
 {
@@ -144,12 +201,8 @@ static int request(const struct admin_target *t, const char *method, const char 
 	int rc = connect_to(t, deadline, &fd, err);
 	if (rc)
 		return rc;
-	char req[1024];
-	int n = snprintf(req, sizeof(req),
-	                 "%s %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: colonnade\r\nAccept: "
-	                 "application/json\r\n%sConnection: close\r\n\r\n",
-	                 method, path, t->host,
-	                 strcmp(method, "POST") == 0 ? "Content-Length: 0\r\n" : "");
+	char req[2048];
+	int n = format_request(t, method, path, req, sizeof(req));
 	if (n < 0 || (size_t)n >= sizeof(req)) {
 		close(fd);
 		return cerr_set(err, COL_EINVAL, "request path too long");

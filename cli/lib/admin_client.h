@@ -29,16 +29,21 @@ struct admin_target {
 	uint16_t port;
 	char bind_host[64]; /* "" = let the kernel choose the source address */
 	int timeout_ms;     /* whole exchange; 0 = 5000 */
+	char token[512];    /* admin token sent as "Authorization: Bearer"; "" = none */
 };
 
 /*
  * Parse "-h" syntax: "host", "host:port", "[v6]" or "[v6]:port" (a bare IPv6
  * address with several colons has no port).  "auto" is this host's own address
- * (net_own_address: a container's, where a node with listen_address auto is).  0, or COL_EINVAL
+ * (net_own_address: a container's, where a node with listen_address auto is).  The
+ * admin token comes from $COLONNADE_ADMIN_TOKEN, else from the first line of the file
+ * $COLONNADE_ADMIN_TOKEN_FILE names (admin_target_token_from_env).  0, or COL_EINVAL
  * with a message.
  */
 int admin_target_parse(const char *spec, uint16_t default_port, struct admin_target *out,
                        struct cerr *err);
+/* Fill t->token from the environment as above.  0, or COL_EINVAL (unreadable file). */
+int admin_target_token_from_env(struct admin_target *t, struct cerr *err);
 
 /*
  * GET `path`.  On success *status is the HTTP status and *body a NUL-terminated

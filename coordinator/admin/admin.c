@@ -7,13 +7,16 @@
 #include "core/log.h"
 #include "core/net.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ev.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,12 +26,27 @@ typedef int MHD_RESULT;
 typedef enum MHD_Result MHD_RESULT;
 #endif
 
+/* One open connection, from MHD's STARTED notice to its CLOSED one. */
+struct admin_conn {
+	struct admin_conn *prev, *next;
+	int fd;
+	int64_t started_us;
+	bool headed; /* its request head arrived */
+	bool cut;    /* shut down for a late head */
+};
+
 struct admin {
 	struct ev_loop *loop;
 	struct MHD_Daemon *mhd;
 	int listen_fd;
 	ev_io io;
 	ev_timer timer;
+	ev_timer sweep; /* cuts connections whose head is late */
+	struct admin_conn *conns;
+	char *token; /* NULL: none configured */
+	bool loopback;
+	int64_t refusal_logged_us;
+	uint64_t refusals_unlogged;
 	const struct admin_route *routes;
 	size_t n_routes;
 	void *ctx;
@@ -64,6 +82,141 @@ static void admin_pump(struct admin *a)
 	}
 }
 
+/* Shut down every connection whose request head is later than ADMIN_HEADER_TIMEOUT_S;
+ * MHD then reads the end of stream and closes it. */
+static void on_sweep(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct admin *a = w->data;
+	int64_t limit = clock_mono_us() - (int64_t)ADMIN_HEADER_TIMEOUT_S * 1000000;
+	bool cut = false;
+	for (struct admin_conn *c = a->conns; c; c = c->next) {
+		if (c->headed || c->cut || c->fd < 0 || c->started_us > limit)
+			continue;
+		shutdown(c->fd, SHUT_RDWR);
+		c->cut = true;
+		cut = true;
+		a->stats.header_timeouts++;
+	}
+	if (cut)
+		admin_pump(a);
+}
+
+static void on_conn_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+                           enum MHD_ConnectionNotificationCode code)
+{
+	struct admin *a = cls;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		struct admin_conn *c = calloc(1, sizeof(*c));
+		if (!c)
+			return; /* untracked: the idle timeout still bounds it */
+		const union MHD_ConnectionInfo *ci =
+		        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		c->fd = ci ? (int)ci->connect_fd : -1;
+		c->started_us = clock_mono_us();
+		c->next = a->conns;
+		if (a->conns)
+			a->conns->prev = c;
+		a->conns = c;
+		a->stats.open_conns++;
+		*socket_ctx = c;
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_ctx) {
+		struct admin_conn *c = *socket_ctx;
+		if (c->prev)
+			c->prev->next = c->next;
+		else
+			a->conns = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
+		free(c);
+		a->stats.open_conns--;
+		*socket_ctx = NULL;
+	}
+}
+
+static void mark_headed(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci && ci->socket_context)
+		((struct admin_conn *)ci->socket_context)->headed = true;
+}
+
+static void client_address(struct MHD_Connection *conn, char *out, size_t cap)
+{
+	snprintf(out, cap, "?");
+	const union MHD_ConnectionInfo *ci =
+	        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (!ci || !ci->client_addr)
+		return;
+	const struct sockaddr *sa = ci->client_addr;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+		          (socklen_t)cap);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		          out, (socklen_t)cap);
+}
+
+/* Equal, in a time that does not depend on where they differ. */
+static bool token_equal(const char *given, size_t given_len, const char *want)
+{
+	size_t want_len = strlen(want);
+	unsigned diff = given_len != want_len;
+	for (size_t i = 0; i < want_len; i++)
+		diff |= (unsigned char)want[i] ^ (unsigned char)(i < given_len ? given[i] : 0);
+	return diff == 0;
+}
+
+/*
+ * May this request reach a guarded route?  NULL, or the reason it may not
+ * (*status 401: no or a wrong token; 403: no token configured off loopback).
+ */
+static const char *guard_refusal(struct admin *a, struct MHD_Connection *conn, int *status)
+{
+	if (!a->token) {
+		if (a->loopback)
+			return NULL;
+		*status = 403;
+		return "no admin_token is configured and the admin port is not on a loopback "
+		       "address: stored data and state-changing endpoints are disabled (set "
+		       "admin_token or admin_token_file)";
+	}
+	const char *h =
+	        MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (h && strncasecmp(h, "Bearer ", 7) == 0) {
+		const char *t = h + 7;
+		while (*t == ' ')
+			t++;
+		if (token_equal(t, strlen(t), a->token))
+			return NULL;
+	}
+	*status = 401;
+	return h ? "wrong admin token"
+	         : "this endpoint needs the admin token (Authorization: "
+	           "Bearer <admin_token>; the tools read "
+	           "COLONNADE_ADMIN_TOKEN or COLONNADE_ADMIN_TOKEN_FILE)";
+}
+
+/* A refused request: counted, and logged at most once a second with its source. */
+static void note_refusal(struct admin *a, struct MHD_Connection *conn, const char *url,
+                         const char *why)
+{
+	a->stats.refused++;
+	int64_t now = clock_mono_us();
+	if (now - a->refusal_logged_us < 1000000) {
+		a->refusals_unlogged++;
+		return;
+	}
+	char from[INET6_ADDRSTRLEN + 1];
+	client_address(conn, from, sizeof(from));
+	log_warn("admin", "%s: refused %.200s from %s: %s (%llu more refusals not logged)",
+	         a->where, url, from, why, (unsigned long long)a->refusals_unlogged);
+	a->refusal_logged_us = now;
+	a->refusals_unlogged = 0;
+}
+
 static MHD_RESULT send_answer(struct MHD_Connection *conn, int status, struct buf *body,
                               const char *ctype)
 {
@@ -78,6 +231,9 @@ static MHD_RESULT send_answer(struct MHD_Connection *conn, int status, struct bu
 	}
 	MHD_add_response_header(r, "Content-Type", ctype);
 	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "Connection", "close"); /* one request per connection */
+	if (status == 401)
+		MHD_add_response_header(r, "WWW-Authenticate", "Bearer realm=\"colonnade admin\"");
 	MHD_RESULT ret = MHD_queue_response(conn, (unsigned)status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -114,6 +270,7 @@ static MHD_RESULT on_request(void *cls, struct MHD_Connection *conn, const char 
 	(void)upload_data;
 	(void)con_cls;
 	struct admin *a = cls;
+	mark_headed(conn);
 	struct buf out;
 	buf_init(&out);
 	struct jw w;
@@ -130,13 +287,19 @@ static MHD_RESULT on_request(void *cls, struct MHD_Connection *conn, const char 
 		refuse = "this endpoint changes state: use POST";
 	else if (route && !route->post && post)
 		refuse = "this endpoint is read-only: use GET";
+	int refuse_status = 405;
+	if (!refuse && (post || (route && route->guarded))) {
+		refuse = guard_refusal(a, conn, &refuse_status);
+		if (refuse)
+			note_refusal(a, conn, url, refuse);
+	}
 	if (refuse) {
 		jw_init(&w, &out);
 		jw_obj(&w);
 		jw_key(&w, "error");
 		jw_str(&w, refuse);
 		jw_obj_end(&w);
-		return send_answer(conn, 405, &out, "application/json");
+		return send_answer(conn, refuse_status, &out, "application/json");
 	}
 	if (*upload_data_size) {
 		*upload_data_size = 0; /* a body: ignored */
@@ -206,8 +369,8 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 int admin_new(struct ev_loop *loop, const char *address, uint16_t port,
-              const struct admin_route *routes, size_t n_routes, void *ctx, struct admin **out,
-              struct cerr *err)
+              const struct admin_route *routes, size_t n_routes, void *ctx, const char *token,
+              struct admin **out, struct cerr *err)
 {
 	struct net_addr addr;
 	if (net_addr_parse(address, port, &addr, err)) {
@@ -221,21 +384,32 @@ int admin_new(struct ev_loop *loop, const char *address, uint16_t port,
 	a->routes = routes;
 	a->n_routes = n_routes;
 	a->ctx = ctx;
+	if (addr.ss.ss_family == AF_INET)
+		a->loopback =
+		        (ntohl(((struct sockaddr_in *)&addr.ss)->sin_addr.s_addr) >> 24) == 127;
+	else
+		a->loopback = IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&addr.ss)->sin6_addr);
+	if (token && *token && !(a->token = strdup(token))) {
+		free(a);
+		return cerr_set(err, COL_ENOMEM, "admin: out of memory");
+	}
 	net_addr_format(&addr, a->where, sizeof(a->where));
 	a->listen_fd = socket(addr.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (a->listen_fd < 0) {
 		int e = errno;
+		free(a->token);
 		free(a);
 		return cerr_set(err, COL_EIO, "admin: socket: %s", strerror(e));
 	}
 	int one = 1;
 	setsockopt(a->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(a->listen_fd, (struct sockaddr *)&addr.ss, addr.len) < 0 ||
-	    listen(a->listen_fd, 64) < 0) {
+	    listen(a->listen_fd, ADMIN_BACKLOG) < 0) {
 		int e = errno;
 		close(a->listen_fd);
 		char where[NET_ADDR_STRLEN];
 		snprintf(where, sizeof(where), "%s", a->where);
+		free(a->token);
 		free(a);
 		return cerr_set(err, COL_EIO, "admin: listen on %s: %s", where, strerror(e));
 	}
@@ -244,11 +418,14 @@ int admin_new(struct ev_loop *loop, const char *address, uint16_t port,
 		flags |= MHD_USE_IPv6;
 	a->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, a, MHD_OPTION_LISTEN_SOCKET,
 	                          a->listen_fd, MHD_OPTION_CONNECTION_LIMIT,
-	                          (unsigned)ADMIN_MAX_CONNS, MHD_OPTION_CONNECTION_TIMEOUT,
-	                          (unsigned)ADMIN_CONN_TIMEOUT_S, MHD_OPTION_EXTERNAL_LOGGER,
-	                          mhd_log, a, MHD_OPTION_END);
+	                          (unsigned)ADMIN_MAX_CONNS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	                          (unsigned)ADMIN_MAX_CONNS_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT,
+	                          (unsigned)ADMIN_CONN_TIMEOUT_S, MHD_OPTION_NOTIFY_CONNECTION,
+	                          on_conn_notify, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a,
+	                          MHD_OPTION_END);
 	if (!a->mhd) {
 		close(a->listen_fd);
+		free(a->token);
 		free(a);
 		return cerr_set(err, COL_EIO, "admin: libmicrohttpd refused to start on %s",
 		                address);
@@ -257,6 +434,7 @@ int admin_new(struct ev_loop *loop, const char *address, uint16_t port,
 	if (!info || info->epoll_fd < 0) {
 		MHD_stop_daemon(a->mhd);
 		close(a->listen_fd);
+		free(a->token);
 		free(a);
 		return cerr_set(err, COL_EIO, "admin: libmicrohttpd has no epoll fd");
 	}
@@ -265,6 +443,9 @@ int admin_new(struct ev_loop *loop, const char *address, uint16_t port,
 	ev_init(&a->timer, on_timer);
 	a->timer.data = a;
 	ev_io_start(loop, &a->io);
+	ev_timer_init(&a->sweep, on_sweep, 0.25, 0.25);
+	a->sweep.data = a;
+	ev_timer_start(loop, &a->sweep);
 	admin_pump(a);
 	*out = a;
 	return 0;
@@ -276,16 +457,25 @@ void admin_free(struct admin *a)
 		return;
 	ev_io_stop(a->loop, &a->io);
 	ev_timer_stop(a->loop, &a->timer);
+	ev_timer_stop(a->loop, &a->sweep);
 	/* Quiesce hands the listening socket back to us (we opened it), so it is
 	 * closed exactly once whatever MHD's version does with given sockets. */
 	MHD_socket fd = MHD_quiesce_daemon(a->mhd);
 	MHD_stop_daemon(a->mhd);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
+	if (a->token)
+		explicit_bzero(a->token, strlen(a->token));
+	free(a->token);
 	free(a);
 }
 
 void admin_get_stats(const struct admin *a, struct admin_stats *out)
 {
 	*out = a->stats;
+}
+
+bool admin_on_loopback(const struct admin *a)
+{
+	return a->loopback;
 }

@@ -840,6 +840,11 @@ static int resolve_addresses(struct node *n, struct cerr *err)
 	else if (!rc)
 		rc = resolve_addr("broadcast_rpc_address", c->broadcast_rpc_address,
 		                  n->broadcast_rpc_host, sizeof(n->broadcast_rpc_host), err);
+	if (!rc && !strcmp(c->admin_address, c->listen_address))
+		snprintf(n->admin_host, sizeof(n->admin_host), "%s", n->listen_host);
+	else if (!rc)
+		rc = resolve_addr("admin_address", c->admin_address, n->admin_host,
+		                  sizeof(n->admin_host), err);
 	if (rc)
 		return rc;
 	log_set_tag(n->broadcast_host); /* the address peers know us by, not "auto" */
@@ -1035,6 +1040,19 @@ static void on_settle(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- life cycle ------------------------------------------------------------------------- */
 
+static void log_admin_guard(const struct node *n)
+{
+	const struct config *cfg = &n->cfg;
+	const char *guard = cfg->admin_token && *cfg->admin_token ? "need the admin token"
+	                    : admin_on_loopback(n->admin)
+	                            ? "open to local clients: no admin_token is configured"
+	                            : "refused: no admin_token is configured";
+	log_info("node",
+	         "admin HTTP on %s:%d (JSON under /v1/, Prometheus /metrics; /v1/dump and "
+	         "POST %s)",
+	         n->admin_host, cfg->admin_port, guard);
+}
+
 int node_new(const struct config *cfg, struct node **out, struct cerr *err)
 {
 	struct node *n = calloc(1, sizeof(*n));
@@ -1138,12 +1156,11 @@ int node_new(const struct config *cfg, struct node **out, struct cerr *err)
 	if (rc)
 		goto fail;
 	/* Admin HTTP before CQL: the operator sees the node while it waits for the ring. */
-	rc = admin_new(n->loop, n->listen_host, (uint16_t)cfg->admin_port, node_admin_routes,
-	               node_admin_n_routes, n, &n->admin, err);
+	rc = admin_new(n->loop, n->admin_host, (uint16_t)cfg->admin_port, node_admin_routes,
+	               node_admin_n_routes, n, cfg->admin_token, &n->admin, err);
 	if (rc)
 		goto fail;
-	log_info("node", "admin HTTP on %s:%d (JSON under /v1/, Prometheus /metrics)",
-	         n->listen_host, cfg->admin_port);
+	log_admin_guard(n);
 
 	ev_timer_init(&n->load_timer, on_load_timer, NODE_LOAD_INTERVAL_S, NODE_LOAD_INTERVAL_S);
 	n->load_timer.data = n;

@@ -657,7 +657,7 @@ static int h_dump(void *ctx, const char *query, struct buf *out, const char **ct
 
 const struct admin_route node_admin_routes[] = {
         {"/v1/endpoints", h_endpoints},
-        {"/v1/dump", h_dump},
+        {"/v1/dump", h_dump, false, true},
         {"/v1/status", h_status},
         {"/v1/info", h_info},
         {"/v1/gossipinfo", h_gossipinfo},

@@ -47,6 +47,7 @@ struct node_peer {
 struct node {
 	struct config cfg;               /* shallow copy; strings borrowed from node_new's caller */
 	char listen_host[NODE_ADDR_MAX]; /* listen_address, resolved to a numeric address */
+	char admin_host[NODE_ADDR_MAX];  /* admin_address, resolved */
 	char rpc_host[NODE_ADDR_MAX];    /* rpc_address, resolved */
 	char broadcast_host[NODE_ADDR_MAX];     /* broadcast_address, resolved: what peers use */
 	char broadcast_rpc_host[NODE_ADDR_MAX]; /* broadcast_rpc_address, resolved: for clients */

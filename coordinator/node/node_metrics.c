@@ -256,10 +256,15 @@ static void m_admin(struct buf *out, struct node *n)
 	        {M_COUNTER, "colonnade_admin_requests_total", "Admin HTTP requests."},
 	        {M_COUNTER, "colonnade_admin_handler_seconds_total",
 	         "Time spent answering admin requests."},
+	        {M_COUNTER, "colonnade_admin_refused_total",
+	         "Admin requests for stored data or a state change refused: no or a wrong token."},
+	        {M_COUNTER, "colonnade_admin_header_timeouts_total",
+	         "Admin connections cut because their request head was late."},
+	        {M_GAUGE, "colonnade_admin_connections", "Open admin HTTP connections."},
 	};
 	const double v[] = {
-	        (double)as.requests,
-	        (double)as.handler_us / 1e6,
+	        (double)as.requests,        (double)as.handler_us / 1e6, (double)as.refused,
+	        (double)as.header_timeouts, (double)as.open_conns,
 	};
 	METRICS(out, defs, v);
 }

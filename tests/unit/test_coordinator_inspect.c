@@ -413,7 +413,7 @@ Test(inspect_admin, query_reaches_the_handler_intact)
 	struct cerr e = {0};
 	uint16_t port = 0;
 	for (uint16_t p = 17391; p < 17420 && !a; p++)
-		if (admin_new(loop, host, p, routes, 1, NULL, &a, &e) == 0)
+		if (admin_new(loop, host, p, routes, 1, NULL, NULL, &a, &e) == 0)
 			port = p;
 	cr_assert_not_null(a, "%s", e.msg);
 	const char *req =

@@ -5,6 +5,7 @@
 #include "core/config.h"
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -612,4 +613,66 @@ Test(config, broadcast_address_behind_nat_is_kept_apart_from_listen)
 	cr_expect_str_eq(cfg.broadcast_address, "203.0.113.7");
 	cr_expect_str_eq(cfg.rpc_address, "0.0.0.0");
 	cr_expect_str_eq(cfg.broadcast_rpc_address, "203.0.113.7");
+}
+
+/* admin_address: loopback follows listen_address, anything else defaults to 127.0.0.1. */
+Test(config, admin_address_defaults_to_this_host_only)
+{
+	struct cerr e = {0};
+	cr_assert_eq(load("listen_address: 127.0.0.7\n", &e), 0, "%s", e.msg);
+	cr_assert_eq(config_finish(&cfg, &e), 0, "%s", e.msg);
+	cr_expect_str_eq(cfg.admin_address, "127.0.0.7");
+	config_release(&cfg);
+	cr_assert_eq(config_init(&cfg), 0);
+	cr_assert_eq(load("listen_address: 10.1.2.3\n", &e), 0, "%s", e.msg);
+	cr_assert_eq(config_finish(&cfg, &e), 0, "%s", e.msg);
+	cr_expect_str_eq(cfg.admin_address, "127.0.0.1");
+	config_release(&cfg);
+	cr_assert_eq(config_init(&cfg), 0);
+	cr_assert_eq(load("listen_address: 10.1.2.3\nadmin_address: 10.1.2.3\n", &e), 0, "%s",
+	             e.msg);
+	cr_assert_eq(config_finish(&cfg, &e), 0, "%s", e.msg);
+	cr_expect_str_eq(cfg.admin_address, "10.1.2.3");
+}
+
+
+/* The token comes from the key or a file; it is never printed; it must fit a header. */
+Test(config, admin_token_from_file_never_printed)
+{
+	struct cerr e = {0};
+	char path[] = "/tmp/colonnade-token-XXXXXX";
+	int fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, "s3cr3t-from-file \n", 18), 18);
+	close(fd);
+	char yaml[128];
+	snprintf(yaml, sizeof(yaml), "admin_token_file: %s\n", path);
+	cr_assert_eq(load(yaml, &e), 0, "%s", e.msg);
+	cr_assert_eq(config_finish(&cfg, &e), 0, "%s", e.msg);
+	cr_expect_str_eq(cfg.admin_token, "s3cr3t-from-file");
+	static char out[8192];
+	out[0] = 0;
+	config_describe(&cfg, collect, out);
+	cr_expect(!strstr(out, "s3cr3t"), "the token is printed: %s", out);
+	cr_expect(strstr(out, "(set, not shown)"), "%s", out);
+	/* an empty file, a missing file, a token with a space: each refused, naming why */
+	fd = open(path, O_WRONLY | O_TRUNC);
+	close(fd);
+	config_release(&cfg);
+	cr_assert_eq(config_init(&cfg), 0);
+	cr_assert_eq(load(yaml, &e), 0, "%s", e.msg);
+	cr_expect_eq(config_finish(&cfg, &e), COL_ECONFIG);
+	cr_expect(strstr(e.msg, "admin_token_file") && strstr(e.msg, "holds no secret"), "%s",
+	          e.msg);
+	unlink(path);
+	config_release(&cfg);
+	cr_assert_eq(config_init(&cfg), 0);
+	cr_assert_eq(load(yaml, &e), 0, "%s", e.msg);
+	cr_expect_eq(config_finish(&cfg, &e), COL_ECONFIG);
+	cr_expect(strstr(e.msg, "cannot read") && strstr(e.msg, path), "%s", e.msg);
+	config_release(&cfg);
+	cr_assert_eq(config_init(&cfg), 0);
+	cr_assert_eq(load("admin_token: \"two words\"\n", &e), 0, "%s", e.msg);
+	cr_expect_eq(config_finish(&cfg, &e), COL_ECONFIG);
+	cr_expect(strstr(e.msg, "visible ASCII"), "%s", e.msg);
 }

@@ -84,7 +84,10 @@ def health(node):
 
 def admin(node, path, ip=None):
     url = "http://%s:7199%s" % (ip or ip_of(node), path)
-    with urllib.request.urlopen(url, timeout=3) as r:
+    req = urllib.request.Request(url)
+    if os.environ.get("COLONNADE_ADMIN_TOKEN"):
+        req.add_header("Authorization", "Bearer " + os.environ["COLONNADE_ADMIN_TOKEN"])
+    with urllib.request.urlopen(req, timeout=3) as r:
         return json.loads(r.read().decode())
 
 
