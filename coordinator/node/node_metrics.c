@@ -214,12 +214,20 @@ static void m_coordinated(struct buf *out, struct node *n)
 	        {M_COUNTER, "colonnade_read_repairs_total", "Read-repair mutations sent."},
 	        {M_COUNTER, "colonnade_digest_mismatches_total",
 	         "Reads whose replicas' digests disagreed (full data read and resolved)."},
+	        {M_COUNTER, "colonnade_speculative_retries_total",
+	         "Extra replicas asked in place of one slower than the table's speculative_retry."},
 	        {M_GAUGE, "colonnade_replicated_in_flight", "Coordinated requests in flight."},
 	};
 	const double v[] = {
-	        (double)ss.writes,        (double)ss.write_timeouts,    (double)ss.reads,
-	        (double)ss.read_timeouts, (double)ss.unavailables,      (double)ss.read_repairs,
-	        (double)ss.digest_mismatches, (double)ss.in_flight,
+	        (double)ss.writes,
+	        (double)ss.write_timeouts,
+	        (double)ss.reads,
+	        (double)ss.read_timeouts,
+	        (double)ss.unavailables,
+	        (double)ss.read_repairs,
+	        (double)ss.digest_mismatches,
+	        (double)ss.speculative_retries,
+	        (double)ss.in_flight,
 	};
 	METRICS(out, defs, v);
 }

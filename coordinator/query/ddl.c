@@ -161,14 +161,29 @@ static const char *const ignored_table_options[] = {"bloom_filter_fp_chance",
                                                     "memtable_flush_period_in_ms",
                                                     "min_index_interval",
                                                     "read_repair_chance",
-                                                    "speculative_retry",
                                                     "additional_write_policy",
                                                     "extensions",
                                                     "read_repair",
                                                     NULL};
 
+/* speculative_retry's value, validated, in its canonical text (spec[] holds it). */
+static int table_spec_retry(struct exec_req *req, const struct cql_option *o, char *spec,
+                            size_t cap)
+{
+	struct spec_retry sr;
+	struct cerr e = {0};
+	if (!o->value || o->value->kind != CQL_TERM_STRING ||
+	    memchr(o->value->text, 0, o->value->text_len))
+		return req_fail(req, COL_ECONFIG, "Invalid value for property 'speculative_retry'");
+	if (spec_retry_parse(o->value->text, &sr, &e))
+		return req_fail(req, COL_ECONFIG, "%s", e.msg);
+	spec_retry_format(&sr, spec, cap);
+	return 0;
+}
+
 static int table_options(struct exec_req *req, const struct cql_option *opts, uint32_t n,
-                         int32_t *gc, int32_t *ttl, const char **comment)
+                         int32_t *gc, int32_t *ttl, const char **comment, char *spec,
+                         size_t spec_cap)
 {
 	for (uint32_t i = 0; i < n; i++) {
 		const struct cql_option *o = &opts[i];
@@ -194,6 +209,12 @@ static int table_options(struct exec_req *req, const struct cql_option *opts, ui
 					        STORE_MAX_TTL, o->value->integer.value);
 				*ttl = (int32_t)o->value->integer.value;
 			}
+			continue;
+		}
+		if (strcmp(nm, "speculative_retry") == 0) {
+			int rc = table_spec_retry(req, o, spec, spec_cap);
+			if (rc)
+				return rc;
 			continue;
 		}
 		if (strcmp(nm, "comment") == 0) {
@@ -391,10 +412,13 @@ int exec_create_table(struct executor *ex, struct exec_req *req, const struct cq
 		rc = table_clustering_order(req, ct, cols);
 	int32_t gc = -1, ttl = -1;
 	const char *comment = NULL;
+	char spec[32] = "";
 	if (!rc)
-		rc = table_options(req, ct->options, ct->n_options, &gc, &ttl, &comment);
+		rc = table_options(req, ct->options, ct->n_options, &gc, &ttl, &comment, spec,
+		                   sizeof(spec));
 	if (!rc) {
-		struct schema_table_def def = {ks, name, cols, ct->n_columns, gc, ttl, comment};
+		struct schema_table_def def = {ks, name, cols,    ct->n_columns,
+		                               gc, ttl,  comment, spec[0] ? spec : NULL};
 		struct cerr e = {0};
 		int r2 = schema_create_table(ex->d.schema, &def, ts, &e);
 		if (r2)
@@ -437,10 +461,13 @@ static int alter_table_change(struct executor *ex, struct exec_req *req,
 	case CQL_ALTER_WITH: {
 		int32_t gc = -1, ttl = -1;
 		const char *comment = NULL;
-		rc = table_options(req, at->options, at->n_options, &gc, &ttl, &comment);
+		char spec[32] = "";
+		rc = table_options(req, at->options, at->n_options, &gc, &ttl, &comment, spec,
+		                   sizeof(spec));
 		if (!rc)
 			r2 = schema_alter_table_options(ex->d.schema, tbl->ks, tbl->table_name, gc,
-			                                ttl, comment, ts, &e);
+			                                ttl, comment, spec[0] ? spec : NULL, ts,
+			                                &e);
 		break;
 	}
 	default:

@@ -372,6 +372,8 @@ static void select_read_args(struct xq *q, uint64_t idx)
 	        .limit = 0,
 	        .now_s = rs->now_s,
 	};
+	if (t->speculative_retry) /* validated when set; the default otherwise */
+		(void)spec_retry_parse(t->speculative_retry, &x->rd.spec, NULL);
 	/* one row past the page tells whether more remain */
 	if (rs->page > 0 && !p->count)
 		x->rd.limit = (size_t)(rs->page - rs->nrows) + 1;

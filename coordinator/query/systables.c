@@ -239,7 +239,7 @@ static void table_row(struct rowb *r, const struct schema_table *t)
 	set_int(r, "memtable_flush_period_in_ms", 0);
 	set_int(r, "min_index_interval", 128);
 	set_double(r, "read_repair_chance", 0.0);
-	set_text(r, "speculative_retry", "99PERCENTILE");
+	set_text(r, "speculative_retry", t->speculative_retry ? t->speculative_retry : "99p");
 	rowb_emit(r);
 }
 

@@ -29,6 +29,27 @@
  */
 typedef void (*request_done_fn)(void *ctx, const struct cerr *outcome);
 
+/*
+ * A table's speculative_retry (rapid read protection, Cassandra's table
+ * option): when a contacted replica has not answered within the threshold,
+ * one more replica is asked.  Zero-initialised = the default, 99p.
+ */
+enum spec_retry_kind {
+	SPEC_DEFAULT = 0,    /* '99p' */
+	SPEC_PERCENTILE = 1, /* 'Xp' / 'XPERCENTILE': the table's observed replica latency */
+	SPEC_FIXED = 2,      /* 'Xms' */
+	SPEC_ALWAYS = 3,     /* 'ALWAYS': ask the extra replica at once */
+	SPEC_NONE = 4,       /* 'NONE' */
+};
+struct spec_retry {
+	enum spec_retry_kind kind;
+	double value; /* percentile in (0, 100), or milliseconds */
+};
+/* Parse a speculative_retry value (case-insensitive): 0, or COL_EINVAL with the reason in err. */
+int spec_retry_parse(const char *text, struct spec_retry *out, struct cerr *err);
+/* The canonical text of a speculative_retry ('99p', '50ms', 'ALWAYS', 'NONE') into out. */
+void spec_retry_format(const struct spec_retry *s, char *out, size_t cap);
+
 /* A single-partition read (store_read_partition's arguments). */
 struct partition_read {
 	struct store_table *table;
@@ -38,6 +59,7 @@ struct partition_read {
 	unsigned flags;                  /* STORE_READ_REVERSE */
 	size_t limit;                    /* rows, 0 = none */
 	int64_t now_s;
+	struct spec_retry spec; /* the table's speculative_retry */
 };
 
 /* A token-range read (store_scan's arguments). */

@@ -54,7 +54,8 @@
  * Range tombstones and partition deletions travel in READ RESULTs (verbs.h) and are merged and
  * repaired like the rest (docs/REPLICATION.md).
  *
- * Limits (documented in docs/REPLICATION.md): no speculative retry.
+ * Speculative retry (the table's speculative_retry, partition_read.spec): a replica slower than
+ * the threshold is replaced by one more live replica (docs/REPLICATION.md, Reads 6).
  *
  * Ownership and lifetime: requests in flight hold messaging callbacks that
  * point into the proxy: free it after messaging_free() (which ends them).
@@ -179,6 +180,7 @@ struct storage_proxy_stats {
 	uint64_t digest_mismatches;
 	uint64_t read_repairs; /* repair mutations sent (or applied locally) */
 	uint64_t relayed_acks; /* forwarded acks that arrived */
+	uint64_t speculative_retries; /* extra replicas asked in a slow one's place */
 	unsigned in_flight;
 };
 void storage_proxy_get_stats(const struct storage_proxy *sp, struct storage_proxy_stats *out);

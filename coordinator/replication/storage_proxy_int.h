@@ -15,6 +15,8 @@
  *   storage_proxy_shortread.c  rows handed out, short-read protection
  *   storage_proxy_resolve.c    merging replicas' versions, read-repair mutations
  *   storage_proxy_range.c      token-range reads, step by step over the ring
+ *   storage_proxy_spec.c       speculative retry: per-table latency, the extra replica
+ *   storage_proxy_truncate.c   TRUNCATE on every node
  */
 #ifndef COLONNADE_COORDINATOR_STORAGE_PROXY_INT_H
 #define COLONNADE_COORDINATOR_STORAGE_PROXY_INT_H
@@ -42,6 +44,18 @@ struct topo {
 struct sp_write;
 struct sp_read;
 
+/* Per-table replica read latency (speculative retry): log buckets, halved every window. */
+#define SP_LAT_BUCKETS     96
+#define SP_LAT_TABLES      64
+#define SP_LAT_WINDOW      2048
+#define SP_LAT_MIN_SAMPLES 20
+struct sp_lat {
+	uint8_t id[16];
+	bool used;
+	uint32_t n;
+	uint32_t b[SP_LAT_BUCKETS];
+};
+
 struct storage_proxy {
 	struct messaging *msg;
 	struct store *store;
@@ -58,6 +72,7 @@ struct storage_proxy {
 	struct sp_write *free_writes;
 	struct sp_read *free_reads;
 	struct storage_proxy_stats stats;
+	struct sp_lat lat[SP_LAT_TABLES];
 };
 
 /* Live replicas of `token`, Unavailable check included. */
@@ -105,6 +120,8 @@ enum rphase { PH_DIGEST = 1, PH_DATA = 2, PH_REPAIR = 3 };
 struct rtarget {
 	uint32_t node;
 	bool responded, failed, has_data, has_digest;
+	struct sp_target *cb; /* the context of the slot's current request (cbs or cbs2) */
+	uint8_t abandoned;    /* 1/2: a speculation left a request in flight on cbs/cbs2 */
 	uint64_t digest;
 	int64_t sent_us;
 	struct buf data; /* encoded READ RESULT */
@@ -152,6 +169,15 @@ struct sp_read {
 	size_t n_tgt;
 	struct rtarget tgt[SP_MAX_REPLICAS];
 	struct sp_target cbs[SP_MAX_REPLICAS];
+	struct sp_target cbs2[SP_MAX_REPLICAS]; /* a slot's second context (speculation) */
+	/* speculative retry: the table's option, live replicas not contacted (the
+	 * closest last), one speculation per step */
+	struct spec_retry spec;
+	uint32_t spare[SP_MAX_REPLICAS];
+	size_t n_spare;
+	bool speculated;
+	int n_abandoned; /* requests left in flight by a speculation */
+	ev_timer spec_timer;
 	int block_for;
 	int received;
 	bool data_present;
@@ -226,6 +252,8 @@ void sp_read_rsp(void *ctx, int status, const struct msg_in *rsp);
 void sp_read_progress(struct sp_read *r);
 /* Start a step: contacts for `token`, then the first phase. */
 void sp_read_start_step(struct sp_read *r, int64_t token);
+/* Ask slot i's replica for data or a digest (this node: read inline). */
+void sp_read_ask(struct sp_read *r, size_t i, enum verbs_read_kind kind);
 void sp_read_step_done(struct sp_read *r);
 
 /* Copy n values' bytes into b (offsets in offs), then point dst at them once b stops moving. */
@@ -256,6 +284,16 @@ int sp_row_cmp(const struct sp_read *r, const struct rres *ra, const struct rres
 int sp_resolve(struct sp_read *r);
 /* Send the repair mutations; local ones are applied at once. */
 void sp_read_repair_send(struct sp_read *r);
+
+/* ---- storage_proxy_spec.c ----------------------------------------------------------------------
+ */
+
+/* Fold one replica answer time into table id's latency. */
+void sp_lat_record(struct storage_proxy *sp, const uint8_t id[16], int64_t us);
+/* Arm the speculation timer for the phase just sent (when the table's option and a spare
+ * replica allow one). */
+void sp_spec_arm(struct sp_read *r);
+void sp_spec_fire(struct ev_loop *l, ev_timer *tm, int revents);
 
 /* ---- storage_proxy_range.c --------------------------------------------------------------------
  */

@@ -27,6 +27,7 @@ void sp_read_release(struct sp_read *r)
 {
 	struct storage_proxy *sp = r->sp;
 	ev_timer_stop(sp->ev, &r->timer);
+	ev_timer_stop(sp->ev, &r->spec_timer);
 	if (r->ring)
 		ring_unref(r->ring);
 	r->ring = NULL;
@@ -65,6 +66,7 @@ void sp_read_answer(struct sp_read *r, int code, const char *msg)
 	}
 	r->answered = true;
 	ev_timer_stop(sp->ev, &r->timer);
+	ev_timer_stop(sp->ev, &r->spec_timer);
 	r->done(r->ctx, &out);
 }
 
@@ -98,6 +100,7 @@ struct sp_read *sp_read_get(struct storage_proxy *sp)
 		rres_init(&r->merged);
 		buf_init(&r->hzbuf);
 		ev_init(&r->timer, r_timeout);
+		ev_init(&r->spec_timer, sp_spec_fire);
 	}
 	sp->stats.in_flight++;
 	r->answered = r->stopped = false;
@@ -106,6 +109,10 @@ struct sp_read *sp_read_get(struct storage_proxy *sp)
 	r->pending_cbs = 0;
 	r->emitted = 0;
 	r->n_rmuts = 0;
+	r->n_abandoned = 0;
+	r->spec = (struct spec_retry){.kind = SPEC_NONE};
+	for (size_t i = 0; i < SP_MAX_REPLICAS; i++)
+		r->tgt[i].abandoned = 0;
 	return r;
 }
 
@@ -145,8 +152,8 @@ static void sort_by_proximity(struct storage_proxy *sp, uint32_t *nodes, size_t 
 }
 
 /* Choose the replicas to contact for the level (closest first). */
-static size_t choose_contacts(struct storage_proxy *sp, const struct sp_read *r,
-                              const struct plan *p, uint32_t *out)
+static size_t choose_contacts(struct storage_proxy *sp, struct sp_read *r, const struct plan *p,
+                              uint32_t *out)
 {
 	uint32_t live[SP_MAX_REPLICAS];
 	memcpy(live, p->live, p->n_live * sizeof(uint32_t));
@@ -168,9 +175,20 @@ static size_t choose_contacts(struct storage_proxy *sp, const struct sp_read *r,
 	}
 	int block = cl_block_for(r->cl, &r->rep, sp->t->local_dc);
 	bool local_only = cl_is_local(r->cl);
-	for (size_t i = 0; i < p->n_live && (int)n < block; i++)
-		if (!local_only || sp_node_local(sp, live[i]))
+	uint32_t spare[SP_MAX_REPLICAS];
+	size_t n_spare = 0;
+	for (size_t i = 0; i < p->n_live; i++) {
+		if (local_only && !sp_node_local(sp, live[i]))
+			continue;
+		if ((int)n < block)
 			out[n++] = live[i];
+		else
+			spare[n_spare++] = live[i];
+	}
+	/* speculation takes the closest spare first: kept last */
+	for (size_t i = 0; i < n_spare; i++)
+		r->spare[i] = spare[n_spare - 1 - i];
+	r->n_spare = n_spare;
 	return n;
 }
 
@@ -209,12 +227,14 @@ static void r_ask(struct sp_read *r, size_t i, enum verbs_read_kind kind)
 	if ((long)t->node == sp->t->self)
 		return; /* done inline by r_local() after the remote requests left */
 	struct msg_out o;
-	r->cbs[i].req = r;
-	r->cbs[i].i = (uint32_t)i;
+	/* the context a speculation did not leave in flight */
+	t->cb = t->abandoned == 1 ? &r->cbs2[i] : &r->cbs[i];
+	t->cb->req = r;
+	t->cb->i = (uint32_t)i;
 	t->sent_us = clock_mono_us();
 	unsigned tmo = r->is_scan ? sp->cfg.range_timeout_ms : sp->cfg.read_timeout_ms;
 	int rc = messaging_begin_request(sp->msg, &sp->t->addrs[t->node], VERB_READ, tmo,
-	                                 sp_read_rsp, &r->cbs[i], &o);
+	                                 sp_read_rsp, t->cb, &o);
 	if (rc == 0) {
 		verbs_put_read(o.b, &vr);
 		rc = messaging_commit(&o);
@@ -252,6 +272,13 @@ static void r_local(struct sp_read *r, size_t i, enum verbs_read_kind kind)
 	}
 }
 
+void sp_read_ask(struct sp_read *r, size_t i, enum verbs_read_kind kind)
+{
+	r_ask(r, i, kind);
+	if ((long)r->tgt[i].node == r->sp->t->self)
+		r_local(r, i, kind);
+}
+
 /* Start a read phase: target 0 data and the others `others` (digest or data). */
 static void r_send_phase(struct sp_read *r, enum rphase ph, bool only_missing)
 {
@@ -276,6 +303,7 @@ static void r_send_phase(struct sp_read *r, enum rphase ph, bool only_missing)
 	if (local_i >= 0)
 		r_local(r, (size_t)local_i,
 		        (ph == PH_DIGEST && local_i > 0) ? VERBS_READ_DIGEST : data);
+	sp_spec_arm(r);
 	sp_read_progress(r);
 }
 
@@ -285,6 +313,13 @@ void sp_read_rsp(void *ctx, int status, const struct msg_in *rsp)
 	struct sp_read *r = c->req;
 	struct rtarget *t = &r->tgt[c->i];
 	r->pending_cbs--;
+	if (t->abandoned && c != t->cb) {
+		/* the slow replica a speculation replaced: its answer is not wanted */
+		t->abandoned = 0;
+		r->n_abandoned--;
+		sp_read_maybe_release(r);
+		return;
+	}
 	if (!r->answered && sp_topo_use(r->sp, r->ring) != 0)
 		sp_read_answer(r, COL_ENOMEM, "out of memory building the ring cache");
 	if (r->answered) {
@@ -329,6 +364,8 @@ void sp_read_rsp(void *ctx, int status, const struct msg_in *rsp)
 		         why[0] ? why : col_strerror(status));
 	} else {
 		sp_note_latency(r->sp, r->ring, t->node, t->sent_us);
+		if (!r->is_scan)
+			sp_lat_record(r->sp, r->table_id, clock_mono_us() - t->sent_us);
 		struct bufreader br;
 		bufreader_init(&br, rsp->payload, rsp->payload_len);
 		uint64_t kind, digest;
@@ -473,6 +510,9 @@ void sp_read_start_step(struct sp_read *r, int64_t token)
 		return;
 	}
 	uint32_t contacts[SP_MAX_REPLICAS];
+	r->n_spare = 0;
+	r->speculated = false;
+	ev_timer_stop(r->sp->ev, &r->spec_timer);
 	r->n_tgt = choose_contacts(r->sp, r, &p, contacts);
 	r->block_for = cl_block_for(r->cl, &r->rep, r->sp->t->local_dc);
 	r->received = 0;
@@ -556,6 +596,7 @@ void storage_proxy_read_partition(struct storage_proxy *sp, struct ring *ring,
 	r->table = rd->table;
 	memcpy(r->table_id, store_table_desc(rd->table)->id, 16);
 	r->flags = rd->flags & STORE_READ_REVERSE;
+	r->spec = rd->spec;
 	r->limit = rd->limit;
 	r->now_s = rd->now_s > 0 ? rd->now_s : clock_wall_s();
 	r->token = token;

@@ -700,11 +700,12 @@ void sp_read_repair_send(struct sp_read *r)
 		size_t len;
 		const uint8_t *bytes = store_mutation_bytes(&x->m, &len);
 		struct msg_out o;
-		r->cbs[x->t].req = r;
-		r->cbs[x->t].i = (uint32_t)x->t;
+		/* the slot's context a speculation did not leave in flight */
+		t->cb = t->abandoned == 1 ? &r->cbs2[x->t] : &r->cbs[x->t];
+		t->cb->req = r;
+		t->cb->i = (uint32_t)x->t;
 		int rc = messaging_begin_request(sp->msg, &sp->t->addrs[t->node], VERB_MUTATION,
-		                                 sp->cfg.write_timeout_ms, sp_read_rsp,
-		                                 &r->cbs[x->t], &o);
+		                                 sp->cfg.write_timeout_ms, sp_read_rsp, t->cb, &o);
 		if (rc == 0) {
 			verbs_put_mutation(o.b, bytes, len, 0, NULL, 0);
 			rc = messaging_commit(&o);

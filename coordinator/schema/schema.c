@@ -1034,6 +1034,7 @@ int schema_create_table(struct schema *s, const struct schema_table_def *def, in
 	        .default_time_to_live =
 	                def->default_time_to_live >= 0 ? def->default_time_to_live : 0,
 	        .comment = (char *)(def->comment ? def->comment : ""),
+	        .speculative_retry = (char *)def->speculative_retry,
 	};
 	uuid_random(t.id);
 	struct schema_column *cols = calloc(def->n_cols ? def->n_cols : 1, sizeof(*cols));
@@ -1286,7 +1287,7 @@ int schema_alter_table_drop(struct schema *s, const char *ks, const char *table,
 
 int schema_alter_table_options(struct schema *s, const char *ks, const char *table,
                                int32_t gc_grace_seconds, int32_t default_ttl, const char *comment,
-                               int64_t timestamp, struct cerr *err)
+                               const char *speculative_retry, int64_t timestamp, struct cerr *err)
 {
 	struct schema_table *c = NULL;
 	int rc = table_to_alter(s, ks, table, 0, &c, err);
@@ -1303,6 +1304,8 @@ int schema_alter_table_options(struct schema *s, const char *ks, const char *tab
 	}
 	if (comment)
 		c->comment = (char *)comment;
+	if (speculative_retry)
+		c->speculative_retry = (char *)speculative_retry;
 	return write_table(s, c, ks, timestamp, err);
 }
 

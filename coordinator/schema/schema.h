@@ -34,7 +34,9 @@
  *   | 'T' body    |      | id 16, gc_grace i32, default_ttl i32,           |
  *   |             |      | comment str, n u16, n x key column              |
  *   |             |      | (id u32, name str, kind u8, position i16,       |
- *   |             |      |  desc u8, type str (CQL type text))             |
+ *   |             |      |  desc u8, type str (CQL type text)),            |
+ *   |             |      | then optionally speculative_retry str (absent:  |
+ *   |             |      | '99p'; written only when set otherwise)         |
  *   | 'C' body    |      | table id 16, column id u32, kind u8 (regular or |
  *   |             |      | static), type str; also on a tombstone, whose   |
  *   |             |      | timestamp is the drop time                      |
@@ -125,6 +127,7 @@ struct schema_table {
 	int32_t gc_grace_seconds;     /* default 864000 */
 	int32_t default_time_to_live; /* 0 = none */
 	char *comment;
+	char *speculative_retry; /* NULL: the default, '99p' (request.h's spec_retry text) */
 	int64_t timestamp;      /* newest of its table and column rows */
 	uint64_t digest;        /* hash of those rows: changes whenever one of them does */
 	bool virtual_;          /* a system/system_schema table (not in storage) */
@@ -213,6 +216,7 @@ struct schema_table_def {
 	int32_t gc_grace_seconds;     /* < 0: default */
 	int32_t default_time_to_live; /* < 0: default (0) */
 	const char *comment;          /* NULL: "" */
+	const char *speculative_retry; /* NULL: the default ('99p'); validated by the caller */
 };
 
 /*
@@ -238,11 +242,11 @@ int schema_alter_table_add(struct schema *s, const char *ks, const char *table,
 int schema_alter_table_drop(struct schema *s, const char *ks, const char *table,
                             const char *const *cols, uint32_t n, int64_t timestamp,
                             struct cerr *err);
-/* WITH options: gc_grace_seconds / default_time_to_live (< 0: unchanged), comment (NULL:
- * unchanged). */
+/* WITH options: gc_grace_seconds / default_time_to_live (< 0: unchanged), comment and
+ * speculative_retry (NULL: unchanged). */
 int schema_alter_table_options(struct schema *s, const char *ks, const char *table,
                                int32_t gc_grace_seconds, int32_t default_ttl, const char *comment,
-                               int64_t timestamp, struct cerr *err);
+                               const char *speculative_retry, int64_t timestamp, struct cerr *err);
 int schema_drop_table(struct schema *s, const char *ks, const char *table, int64_t timestamp,
                       struct cerr *err);
 

@@ -192,6 +192,9 @@ void schema_encode_table(struct buf *b, const struct schema_table *t, bool dropp
 		put_type(b, &tn, c->type);
 	}
 	buf_release(&tn);
+	/* optional trailing field: rows of tables on the default stay as they were */
+	if (t->speculative_retry && strcmp(t->speculative_retry, "99p") != 0)
+		schema_put_str(b, t->speculative_retry);
 }
 
 void schema_encode_column(struct buf *b, const uint8_t table_id[16], const struct schema_column *c,
@@ -273,6 +276,7 @@ void schema_table_free(struct schema_table *t)
 	free(t->dropped);
 	free(t->name);
 	free(t->comment);
+	free(t->speculative_retry);
 	free(t);
 }
 
@@ -353,6 +357,12 @@ int schema_decode_table(struct bufreader *r, struct schema_table *t, bool legacy
 		int rc = cqltype_parse((const char *)tp, tl, &c->type, err);
 		if (rc)
 			return cerr_set(err, COL_ECORRUPT, "column '%s': %s", c->name, err->msg);
+	}
+	if (!legacy && bufreader_left(r)) {
+		t->speculative_retry = schema_get_str(r);
+		if (!bufreader_ok(r) || !t->speculative_retry)
+			return cerr_set(err, COL_ECORRUPT,
+			                "malformed speculative_retry of table row");
 	}
 	schema_table_sort_columns(t);
 	return 0;

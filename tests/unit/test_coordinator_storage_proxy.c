@@ -1863,3 +1863,41 @@ Test(verbs_format, same_data_same_answer_whatever_the_compaction_state, .fini = 
 	buf_release(&a);
 	buf_release(&b);
 }
+
+Test(verbs_format, speculative_retry_values)
+{
+	static const struct {
+		const char *in;
+		enum spec_retry_kind kind;
+		double value;
+		const char *out;
+	} ok[] = {{"99p", SPEC_PERCENTILE, 99, "99p"},
+	          {"99PERCENTILE", SPEC_PERCENTILE, 99, "99p"},
+	          {"95.5p", SPEC_PERCENTILE, 95.5, "95.5p"},
+	          {"50ms", SPEC_FIXED, 50, "50ms"},
+	          {"0ms", SPEC_FIXED, 0, "0ms"},
+	          {"always", SPEC_ALWAYS, 0, "ALWAYS"},
+	          {"NONE", SPEC_NONE, 0, "NONE"}};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct spec_retry s;
+		struct cerr e = {0};
+		cr_assert_eq(spec_retry_parse(ok[i].in, &s, &e), 0, "%s: %s", ok[i].in, e.msg);
+		cr_expect_eq(s.kind, ok[i].kind, "%s", ok[i].in);
+		cr_expect(s.value == ok[i].value, "%s: %g", ok[i].in, s.value);
+		char txt[32];
+		spec_retry_format(&s, txt, sizeof(txt));
+		cr_expect_str_eq(txt, ok[i].out);
+	}
+	static const char *const bad[] = {"",      "p",  "0p",   "100p", "-1ms",
+	                                  "50 ms", "99", "x99p", "ms",   "NEVER"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct spec_retry s;
+		struct cerr e = {0};
+		cr_expect_eq(spec_retry_parse(bad[i], &s, &e), COL_EINVAL, "'%s' accepted", bad[i]);
+		cr_expect(strstr(e.msg, "speculative_retry") != NULL, "%s", e.msg);
+	}
+	struct spec_retry d = {0};
+	char txt[32];
+	spec_retry_format(&d, txt, sizeof(txt));
+	cr_expect_str_eq(txt, "99p", "zero-initialised is the default");
+}
