@@ -1,7 +1,7 @@
 /*
  * libFuzzer target: the decoders of anti-entropy repair's messages
  * (coordinator/repair/repair.h) — REPAIR_TREE, REPAIR_STREAM and REPAIR_SYNC
- * requests and their responses, and the Merkle tree's wire form
+ * requests and their responses, REPAIR_DONE, and the Merkle tree's wire form
  * (core/merkle.h), all from other nodes.  The first byte picks the decoder
  * (and for trees, the depth asked for); the rest is the input.  Decoders must
  * refuse garbage with COL_ECORRUPT, never read out of bounds, keep their
@@ -52,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *p = data + 1;
 	size_t n = size - 1;
 	struct cerr e = {0};
-	switch (data[0] % 7) {
+	switch (data[0] % 8) {
 	case 0: request(VERB_REPAIR_TREE, p, n); break;
 	case 1: request(VERB_REPAIR_STREAM, p, n); break;
 	case 2: request(VERB_REPAIR_SYNC, p, n); break;
@@ -79,6 +79,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 5: {
 		uint64_t pairs;
 		(void)repair_sync_rsp_decode(p, n, &pairs, &e);
+		break;
+	}
+	case 7: {
+		uint8_t id[16];
+		int64_t start, end, began;
+		(void)repair_done_decode(p, n, id, &start, &end, &began, &e);
 		break;
 	}
 	default: {
