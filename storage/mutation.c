@@ -724,18 +724,53 @@ int store_apply_bytes(struct store *s, const void *bytes, size_t len, struct cer
 	return mutation_apply_bytes(s, NULL, bytes, len, true, err);
 }
 
-int store_mutation_peek_table(const void *bytes, size_t len, uint8_t id[16], struct cerr *err)
+/* The table id and (pk not NULL) partition key at the head of mutation bytes: 0 or -1. */
+static int mutation_head(const void *bytes, size_t len, uint8_t id[16], struct store_value *pk,
+                         size_t *n_pk)
 {
 	struct bufreader r;
 	bufreader_init(&r, bytes, len);
 	uint32_t n;
-	int64_t version;
+	int64_t version, now;
 	struct store_value v;
 	if (!mpr_array(&r, &n) || n != 5 || !mpr_int(&r, &version) || !mpr_bin(&r, &v) ||
 	    v.len != 16)
-		return cerr_set(err, COL_ECORRUPT, "malformed mutation header");
+		return -1;
 	memcpy(id, v.p, 16);
+	if (pk && (!mpr_int(&r, &now) || !mpr_values(&r, pk, STORE_MAX_PK_COLS, n_pk)))
+		return -1;
 	return 0;
+}
+
+int store_mutation_peek_table(const void *bytes, size_t len, uint8_t id[16], struct cerr *err)
+{
+	if (mutation_head(bytes, len, id, NULL, NULL))
+		return cerr_set(err, COL_ECORRUPT, "malformed mutation header");
+	return 0;
+}
+
+int store_mutation_bytes_token(struct store *s, const void *bytes, size_t len, int64_t *token,
+                               struct cerr *err)
+{
+	uint8_t id[16];
+	struct store_value pk[STORE_MAX_PK_COLS];
+	size_t n_pk;
+	if (mutation_head(bytes, len, id, pk, &n_pk))
+		return cerr_set(err, COL_ECORRUPT, "malformed mutation header");
+	struct store_table *t = store_table_find(s, id);
+	if (!t)
+		return cerr_set(err, COL_ENOTFOUND, "mutation for an unknown table");
+	return store_partition_token(t, pk, n_pk, token, err);
+}
+
+int store_mutation_token(const struct store_mutation *m, int64_t *token, struct cerr *err)
+{
+	uint8_t id[16];
+	struct store_value pk[STORE_MAX_PK_COLS];
+	size_t n_pk;
+	if (mutation_head(m->body.data, m->body.len, id, pk, &n_pk))
+		return cerr_set(err, COL_ECORRUPT, "malformed mutation header");
+	return store_partition_token(m->table, pk, n_pk, token, err);
 }
 
 int store_apply_raw(struct store_table *t, const void *key, size_t klen, const void *val,

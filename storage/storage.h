@@ -385,6 +385,14 @@ int store_apply(struct store *s, const struct store_mutation *m, struct cerr *er
 int store_apply_bytes(struct store *s, const void *bytes, size_t len, struct cerr *err);
 /* The table id named by serialized mutation bytes (for routing/hints). */
 int store_mutation_peek_table(const void *bytes, size_t len, uint8_t id[16], struct cerr *err);
+/*
+ * The Murmur3 token of a mutation's partition, from the mutation or from its
+ * serialized bytes (a table of store s).  COL_ECORRUPT for malformed bytes,
+ * COL_ENOTFOUND when the bytes name a table s does not know.
+ */
+int store_mutation_token(const struct store_mutation *m, int64_t *token, struct cerr *err);
+int store_mutation_bytes_token(struct store *s, const void *bytes, size_t len, int64_t *token,
+                               struct cerr *err);
 
 /* ---- reads ---------------------------------------------------------------------------------- */
 

@@ -263,35 +263,6 @@ static void range_write(struct hints *h, const struct hints_range *r)
 		log_warn(MOD, "cannot record a range for repair: %s", e.msg);
 }
 
-/* The token of mutation bytes, when its table is known here. */
-static int mutation_token(struct store *s, const uint8_t *mut, size_t len, int64_t *token)
-{
-	struct bufreader r;
-	bufreader_init(&r, mut, len);
-	uint64_t ver;
-	const uint8_t *id;
-	uint32_t id_len, n;
-	int64_t now;
-	if (msgpk_read_array(&r, &n) || n != 5 || msgpk_read_uint(&r, &ver) ||
-	    msgpk_read_bin(&r, &id, &id_len) || id_len != 16 || msgpk_read_int(&r, &now) ||
-	    msgpk_read_array(&r, &n) || n > STORE_MAX_PK_COLS)
-		return COL_ECORRUPT;
-	struct store_table *t = store_table_find(s, id);
-	if (!t)
-		return COL_ENOTFOUND;
-	struct store_value pk[STORE_MAX_PK_COLS];
-	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *p;
-		uint32_t l;
-		if (msgpk_read_bin(&r, &p, &l))
-			return COL_ECORRUPT;
-		pk[i].p = p;
-		pk[i].len = l;
-	}
-	struct cerr e = {0};
-	return store_partition_token(t, pk, n, token, &e);
-}
-
 /* The ring range (start, end] holding token; the whole ring when unknown. */
 static void token_range(struct hints *h, bool known, int64_t token, int64_t *start, int64_t *end)
 {
@@ -373,7 +344,7 @@ void hints_dropped(struct hints *h, struct htarget *t, const uint8_t host_id[16]
 	if (why == HINTS_DROP_UNKNOWN_TABLE)
 		return; /* the table is gone: nothing to repair */
 	int64_t token = 0;
-	bool known = mut && mutation_token(h->cfg.store, mut, len, &token) == 0;
+	bool known = mut && store_mutation_bytes_token(h->cfg.store, mut, len, &token, NULL) == 0;
 	int64_t start, end;
 	token_range(h, known, token, &start, &end);
 	range_note(h, host_id, start, end, why);

@@ -14,33 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The token of a mutation: its partition key components are in its bytes. */
-static int mutation_token(const struct store_mutation *m, int64_t *token, struct cerr *err)
-{
-	size_t len;
-	const uint8_t *b = store_mutation_bytes(m, &len);
-	struct bufreader r;
-	bufreader_init(&r, b, len);
-	uint64_t ver;
-	const uint8_t *id;
-	uint32_t id_len, n;
-	int64_t now;
-	if (msgpk_read_array(&r, &n) || n != 5 || msgpk_read_uint(&r, &ver) ||
-	    msgpk_read_bin(&r, &id, &id_len) || msgpk_read_int(&r, &now) ||
-	    msgpk_read_array(&r, &n) || n > STORE_MAX_PK_COLS)
-		return cerr_set(err, COL_EINVAL, "mutation bytes are malformed");
-	struct store_value pk[STORE_MAX_PK_COLS];
-	for (uint32_t i = 0; i < n; i++) {
-		const uint8_t *p;
-		uint32_t l;
-		if (msgpk_read_bin(&r, &p, &l))
-			return cerr_set(err, COL_EINVAL, "mutation bytes are malformed");
-		pk[i].p = p;
-		pk[i].len = l;
-	}
-	return store_partition_token(m->table, pk, n, token, err);
-}
-
 static void w_release(struct sp_write *w)
 {
 	struct storage_proxy *sp = w->sp;
@@ -503,7 +476,7 @@ void storage_proxy_write(struct storage_proxy *sp, struct ring *ring, const stru
 			cerr_set(&out, muts[i]->error, "%s", muts[i]->err.msg);
 			goto answer;
 		}
-		if (mutation_token(muts[i], &token, &e) != 0) {
+		if (store_mutation_token(muts[i], &token, &e) != 0) {
 			cerr_set(&out, e.code, "%s", e.msg);
 			goto answer;
 		}

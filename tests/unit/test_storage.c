@@ -1764,3 +1764,32 @@ Test(storage, randomised_ops_match_the_model_desc)
 {
 	model_check(true, 0xBADC0DE);
 }
+
+Test(storage, mutation_token_from_the_mutation_and_from_its_bytes)
+{
+	struct store_table *t = make_table(30, 1, false, 10);
+	struct store_mutation m;
+	begin(&m, t, 7);
+	struct intbox c = I(1);
+	struct store_value cv = V(c.b, 4);
+	cr_assert_eq(store_mutation_row_marker(&m, &cv, 1, 1, 0), 0);
+	int64_t want, a = 0, b = 0;
+	struct intbox k = I(7);
+	struct store_value kv = V(k.b, 4);
+	struct cerr e = {0};
+	cr_assert_eq(store_partition_token(t, &kv, 1, &want, &e), 0, "%s", e.msg);
+	cr_assert_eq(store_mutation_token(&m, &a, &e), 0, "%s", e.msg);
+	size_t len;
+	const uint8_t *mb = store_mutation_bytes(&m, &len);
+	cr_assert_eq(store_mutation_bytes_token(st, mb, len, &b, &e), 0, "%s", e.msg);
+	cr_expect_eq(a, want);
+	cr_expect_eq(b, want);
+	/* torn bytes and an unknown table are told apart */
+	cr_expect_eq(store_mutation_bytes_token(st, mb, 20, &b, &e), COL_ECORRUPT);
+	uint8_t *copy = malloc(len);
+	memcpy(copy, mb, len);
+	copy[4 + 15] = 0xEE; /* table id's last byte */
+	cr_expect_eq(store_mutation_bytes_token(st, copy, len, &b, &e), COL_ENOTFOUND);
+	free(copy);
+	store_mutation_release(&m);
+}
