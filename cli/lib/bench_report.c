@@ -92,10 +92,10 @@ void bench_report_summary(FILE *f, const struct bench_runinfo *ri, const struct 
 		        "(no coordinated omission)\n",
 		        (unsigned long long)o->rate);
 	else
-		fprintf(f, "   CLOSED LOOP (no --rate): each slot sends its next request when the "
-		           "last returns; latency\n   is service time and a stall delays the "
-		           "requests instead of showing in them. Use --rate\n   for honest "
-		           "tail latency.\n");
+		fputs("   CLOSED LOOP (no --rate): each slot sends its next request when the last "
+		      "returns; latency\n   is service time and a stall delays the requests "
+		      "instead of showing in them. Use --rate\n   for honest tail latency.\n",
+		      f);
 	if (ri->populated)
 		fprintf(f, "   populate: %llu rows in %.1f s (%.0f rows/s), %llu errors\n",
 		        (unsigned long long)ri->populated, ri->populate_s,
@@ -108,9 +108,9 @@ void bench_report_summary(FILE *f, const struct bench_runinfo *ri, const struct 
 	if (o->rate)
 		fprintf(f, " (target %llu ops/s%s)", (unsigned long long)o->rate,
 		        rate < 0.95 * (double)o->rate ? ", NOT SUSTAINED" : "");
-	fprintf(f, "\n");
-	fprintf(f, "  latency ms            ops       p50      p90      p99     p99.9    "
-	           "p99.99        max     mean\n");
+	fputs("\n  latency ms            ops       p50      p90      p99     p99.9    "
+	      "p99.99        max     mean\n",
+	      f);
 	latency_line(f, "all", s->all, total);
 	for (int i = 0; i < BOP__N; i++)
 		if (s->ops[i])
@@ -120,9 +120,9 @@ void bench_report_summary(FILE *f, const struct bench_runinfo *ri, const struct 
 	if (o->rate && hdr_total(s->send_delay))
 		latency_line(f, "(send delay)", s->send_delay, (uint64_t)hdr_total(s->send_delay));
 	if (o->rate)
-		fprintf(f,
-		        "  (service time = send to answer; send delay = scheduled start to send, "
-		        "the client's own\n  lag, part of the latency above)\n");
+		fputs("  (service time = send to answer; send delay = scheduled start to send, the "
+		      "client's own\n  lag, part of the latency above)\n",
+		      f);
 	if (s->backlog)
 		fprintf(f,
 		        "  %llu requests were due but never sent when the run ended (the "
