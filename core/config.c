@@ -131,6 +131,8 @@ static const struct keydef keys[] = {
          OFF(truncate_request_timeout_ms), 1, HOUR_MS, 0, 0, NULL},
         {"schema_agreement_timeout", NULL, K_DURATION, OFF(schema_agreement_timeout_ms), 0, HOUR_MS,
          0, 0, "10000ms"},
+        {"batchlog_test_delay", NULL, K_DURATION, OFF(batchlog_test_delay_ms), 0, HOUR_MS, 0, 0,
+         "0ms"},
         {"endpoint_snitch", NULL, K_SNITCH, OFF(endpoint_snitch), 0, 0, 0, 0,
          "GossipingPropertyFileSnitch"},
         {"dc", NULL, K_STR, OFF(dc), 0, 0, 0, 0, "dc1"},

@@ -103,6 +103,7 @@ struct config {
 	int64_t range_request_timeout_ms;
 	int64_t truncate_request_timeout_ms;
 	int64_t schema_agreement_timeout_ms; /* a DDL's wait for every live node's version */
+	int64_t batchlog_test_delay_ms;      /* tests: LOGGED batch mutations held after logging */
 
 	enum config_snitch endpoint_snitch;
 	char *dc;

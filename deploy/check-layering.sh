@@ -32,6 +32,7 @@ EXCEPTIONS=(
 #         ├─ admin ──────────────┤
 #         │                      ├─ replication ─┬─ schema
 #         ├──────────────────────┴───────────────┴─ hints
+#         ├─ batchlog ── replication, schema, hints
 #         └─ repair ── schema, hints
 #
 # A file directly in coordinator/ is in room "-".  Every room that holds a file must be
@@ -45,7 +46,8 @@ declare -A ROOMS=(
 	[transport]="transport query cql replication schema hints"
 	[admin]="admin cql replication schema hints"
 	[repair]="repair schema hints"
-	[node]="node transport admin query cql replication schema hints repair"
+	[batchlog]="batchlog replication schema hints"
+	[node]="node transport admin query cql replication schema hints repair batchlog"
 )
 
 violations=0

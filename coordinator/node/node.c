@@ -8,6 +8,7 @@
 #include "coordinator/replication/router.h"
 #include "coordinator/schema/schema.h"
 #include "coordinator/schema/schema_sync.h"
+#include "coordinator/batchlog/batchlog.h"
 #include "coordinator/replication/storage_proxy.h"
 #include "coordinator/replication/verbs.h"
 #include "coordinator/hints/hints.h"
@@ -760,6 +761,41 @@ static void node_ddl_wait(void *ctx, struct exec_req *req)
 	schema_sync_wait(n->sync, (unsigned)n->cfg.schema_agreement_timeout_ms, ddl_agreed, w);
 }
 
+/*
+ * The batchlog (coordinator/batchlog/batchlog.h): LOGGED batches of several
+ * partitions are stored on other nodes of our datacenter before their
+ * mutations go out.  batchlog_test_delay (tests only) holds the mutations back
+ * that long after the batch is stored, so a test can kill the coordinator in
+ * between.
+ */
+static int start_batchlog(struct node *n, struct cerr *err)
+{
+	struct batchlog_config c;
+	memset(&c, 0, sizeof(c));
+	c.msg = n->msg;
+	c.store = n->store;
+	c.schema = n->schema;
+	c.sp = n->sp;
+	c.router = n->router;
+	c.local_dc = n->cfg.dc;
+	c.local_rack = n->cfg.rack;
+	c.write_timeout_ms = (unsigned)n->cfg.write_request_timeout_ms;
+	c.is_alive = node_ring_alive;
+	c.alive_ctx = n;
+	c.addr_of = node_ring_addr;
+	c.addr_ctx = n;
+	c.test_delay_ms = (unsigned)n->cfg.batchlog_test_delay_ms;
+	if (c.test_delay_ms)
+		log_warn("node",
+		         "batchlog_test_delay %u ms: LOGGED batches wait that long between the "
+		         "batchlog and their mutations (a test hook; never set it in production)",
+		         c.test_delay_ms);
+	int rc = batchlog_new(&c, &n->batchlog, err);
+	if (!rc)
+		router_set_batchlog(n->router, batchlog_write, n->batchlog);
+	return rc;
+}
+
 static int start_cql(struct node *n, struct cerr *err)
 {
 	const struct config *cfg = &n->cfg;
@@ -767,8 +803,12 @@ static int start_cql(struct node *n, struct cerr *err)
 	if (rc)
 		return cerr_set(err, rc, "cannot create the request router");
 	/* Replicated keyspaces go through the storage proxy on the gossip ring. */
-	if (n->sp)
+	if (n->sp) {
 		router_attach_cluster(n->router, n->sp, node_ring_ref_cb, n);
+		rc = start_batchlog(n, err);
+		if (rc)
+			return rc;
+	}
 	struct cqlserver_options o;
 	memset(&o, 0, sizeof(o));
 	o.address = n->rpc_host;
@@ -1238,6 +1278,8 @@ void node_free(struct node *n)
 	/* After messaging_free(), which ends their requests in flight. */
 	schema_sync_free(n->sync);
 	n->sync = NULL;
+	batchlog_free(n->batchlog);
+	n->batchlog = NULL;
 	storage_proxy_free(n->sp);
 	n->sp = NULL;
 	repair_free(n->repair);

@@ -47,6 +47,8 @@ struct router {
 	struct storage_proxy *sp;
 	router_ring_fn ring_ref;
 	void *ring_ctx;
+	router_batchlog_fn batchlog; /* LOGGED batches of several partitions */
+	void *batchlog_ctx;
 };
 
 static bool defer_push(struct router *rt, const struct pending *x)
@@ -262,6 +264,12 @@ int router_check(struct router *rt, const struct schema_keyspace *ks, uint16_t c
 	return 0;
 }
 
+void router_set_batchlog(struct router *rt, router_batchlog_fn fn, void *ctx)
+{
+	rt->batchlog = fn;
+	rt->batchlog_ctx = ctx;
+}
+
 void router_write(struct router *rt, const struct schema_keyspace *ks, uint16_t cl,
                   struct store_mutation *const *muts, size_t n, enum cerr_write_type wt,
                   request_done_fn done, void *ctx)
@@ -282,7 +290,11 @@ void router_write(struct router *rt, const struct schema_keyspace *ks, uint16_t 
 	int route = route_request(rt, ks, cl, true, &err, &ring, &rep);
 	if (route > 0) {
 		rt->stats.writes += n;
-		storage_proxy_write(rt->sp, ring, &rep, cl, muts, n, wt, done, ctx);
+		if (wt == CERR_WRITE_BATCH && n > 1 && rt->batchlog)
+			rt->batchlog(rt->batchlog_ctx, ring, &rep, ks->name, cl, muts, n, done,
+			             ctx);
+		else
+			storage_proxy_write(rt->sp, ring, &rep, cl, muts, n, wt, done, ctx);
 		ring_unref(ring);
 		return;
 	}

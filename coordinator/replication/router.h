@@ -57,6 +57,19 @@ void router_attach_cluster(struct router *rt, struct storage_proxy *sp, router_r
                            void *ctx);
 
 /*
+ * The batchlog seam (coordinator/batchlog/batchlog.h's batchlog_write): in
+ * cluster mode a LOGGED batch (write type BATCH) of more than one partition
+ * of a replicated keyspace goes to fn instead of straight to the storage
+ * proxy.  fn takes its own ring reference if it keeps the ring; ks is
+ * borrowed for the call, the mutations until done().
+ */
+struct replication;
+typedef void (*router_batchlog_fn)(void *ctx, struct ring *ring, const struct replication *rep,
+                                   const char *ks, uint16_t cl, struct store_mutation *const *muts,
+                                   size_t n, request_done_fn done, void *done_ctx);
+void router_set_batchlog(struct router *rt, router_batchlog_fn fn, void *ctx);
+
+/*
  * Check that `cl` can be met for keyspace ks now (before doing any work):
  * 0, or fills err (COL_EUNAVAILABLE / COL_EINVAL, rep.cl and the counts) and
  * returns its code.
