@@ -128,7 +128,14 @@ static int discover_ring(struct bench *b, struct cqlclient *cl, const char *ctl_
 			struct ring_endpoint *ep = &eps[n_eps];
 			if ((rc = bench_ring_endpoint(r, row, ep, err)))
 				break;
-			snprintf(ep->address, sizeof(ep->address), "%s", addr);
+			size_t alen = strlen(addr);
+			if (alen >= sizeof(ep->address)) {
+				rc = cerr_set(err, COL_ETOOBIG,
+				              "node address '%s' is longer than %zu bytes", addr,
+				              sizeof(ep->address) - 1);
+				break;
+			}
+			memcpy(ep->address, addr, alen + 1);
 			b->ring_node[n_eps++] = idx;
 		}
 	}
