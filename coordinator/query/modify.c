@@ -654,6 +654,9 @@ void write_start(struct xq *q, enum cerr_write_type wt)
 		xq_finish(q);
 		return;
 	}
+	/* one partition: one mutation, atomic on each replica (Cassandra: SIMPLE) */
+	if (wt == CERR_WRITE_UNLOGGED_BATCH && ms->n == 1)
+		wt = CERR_WRITE_SIMPLE;
 	/* the mutations stay alive (in q) until write_done */
 	router_write(q->ex->d.router, ms->ks, q->cl, ms->m, ms->n, wt, write_done, q);
 }

@@ -16,7 +16,13 @@
  *    replicas (with rows shadowed there, or none at all) stays deleted in
  *    range scans (SELECT without a key) and is repaired;
  *  - a replica SIGKILLed but not yet convicted: an INSERT at ALL reaches our
- *    client and the python driver as WriteTimeout, write type SIMPLE, 2 of 3.
+ *    client and the python driver as WriteTimeout, write type SIMPLE, 2 of 3;
+ *    a batch of several partitions as UNLOGGED_BATCH (LOGGED too: there is no
+ *    batchlog, so never BATCH), of one partition as SIMPLE;
+ *  - a deletion past gc_grace one replica never saw does not split digests
+ *    (no mismatch, no read repair);
+ *  - speculative retry: QUORUM reads outrun a SIGKILLed, not yet convicted
+ *    replica; with speculative_retry 'NONE' they time out.
  */
 #include "core/buf.h"
 #include "core/cqlproto.h"
@@ -398,6 +404,32 @@ Test(correctness, killed_replica_write_at_all_is_a_write_timeout)
 		               cr->error.write_type ? cr->error.write_type : "(none)");
 	}
 	cqlresult_free(cr);
+	/* batches: no batchlog, so never BATCH; one partition is SIMPLE */
+	static const struct {
+		const char *cql, *want;
+	} batches[] = {{"BEGIN BATCH INSERT INTO wt.t (k, v) VALUES (3, 3); "
+	                "INSERT INTO wt.t (k, v) VALUES (4, 4); APPLY BATCH",
+	                "UNLOGGED_BATCH"},
+	               {"BEGIN UNLOGGED BATCH INSERT INTO wt.t (k, v) VALUES (5, 5); "
+	                "INSERT INTO wt.t (k, v) VALUES (6, 6); APPLY BATCH",
+	                "UNLOGGED_BATCH"},
+	               {"BEGIN BATCH INSERT INTO wt.t (k, v) VALUES (7, 7); "
+	                "UPDATE wt.t SET v = 8 WHERE k = 7; APPLY BATCH",
+	                "SIMPLE"}};
+	for (size_t i = 0; i < sizeof(batches) / sizeof(batches[0]); i++) {
+		cr = cluster_test_query(c, cluster_test_conn(c, 1), CL_ALL, CQL_NO_TIMESTAMP,
+		                        batches[i].cql);
+		const char *wt = cr->kind == CQLRES_ERROR && cr->error.write_type
+		                         ? cr->error.write_type
+		                         : "(none)";
+		CLUSTER_EXPECT(c,
+		               cr->kind == CQLRES_ERROR && cr->error.code == CQL_ERR_WRITE_TIMEOUT &&
+		                       strcmp(wt, batches[i].want) == 0,
+		               "%s at ALL, node 3 killed: 0x%04x write type %s, want WriteTimeout %s",
+		               batches[i].cql, cr->kind == CQLRES_ERROR ? cr->error.code : 0, wt,
+		               batches[i].want);
+		cqlresult_free(cr);
+	}
 
 	f = fopen(go, "w");
 	CLUSTER_ASSERT(c, f && fclose(f) == 0, "create %s", go);
