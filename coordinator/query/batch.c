@@ -5,16 +5,14 @@
 #include <stdlib.h>
 
 /*
- * A batch's write type for timeouts and failures: Cassandra's for a batch
- * applied without the batchlog — UNLOGGED_BATCH, or SIMPLE when it touches one
- * partition (write_start decides).  There is no batchlog, so a LOGGED batch of
- * several partitions is not atomic across them and never claims BATCH, which
- * tells a driver the batchlog holds the batch.
+ * A batch's write type: BATCH for a LOGGED batch (the router sends one of
+ * several partitions through the batchlog), UNLOGGED_BATCH otherwise;
+ * write_start makes either SIMPLE when the batch touches one partition, as
+ * Cassandra does (one mutation, atomic on each replica, no batchlog).
  */
 static enum cerr_write_type batch_write_type(int type)
 {
-	(void)type;
-	return CERR_WRITE_UNLOGGED_BATCH;
+	return type == CQL_BATCH_UNLOGGED ? CERR_WRITE_UNLOGGED_BATCH : CERR_WRITE_BATCH;
 }
 
 void batch_stmt_run(struct xq *q)

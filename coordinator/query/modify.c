@@ -655,7 +655,7 @@ void write_start(struct xq *q, enum cerr_write_type wt)
 		return;
 	}
 	/* one partition: one mutation, atomic on each replica (Cassandra: SIMPLE) */
-	if (wt == CERR_WRITE_UNLOGGED_BATCH && ms->n == 1)
+	if ((wt == CERR_WRITE_UNLOGGED_BATCH || wt == CERR_WRITE_BATCH) && ms->n == 1)
 		wt = CERR_WRITE_SIMPLE;
 	/* the mutations stay alive (in q) until write_done */
 	router_write(q->ex->d.router, ms->ks, q->cl, ms->m, ms->n, wt, write_done, q);
