@@ -65,6 +65,7 @@ static int add_task(struct planner *p, const struct schema_table *t, int64_t lo,
 	snprintf(k->table, sizeof(k->table), "%s", t->name);
 	k->start = lo;
 	k->end = hi;
+	k->primary = (long)reps[0] == p->self;
 	const char *dc = s->opt.local_dc ? p->r->local_dc : s->opt.dc;
 	for (size_t i = 0; i < n_reps && k->n_peers < RING_MAX_RF * 2; i++) {
 		const struct ring_node *rn = ring_node_at(p->ring, reps[i]);

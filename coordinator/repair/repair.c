@@ -73,7 +73,7 @@ void session_finished(struct repair *r, struct rsession *s)
 		r->running = NULL;
 	if (s->opt.background && !s->failed && s->state == RS_DONE) {
 		if (r->sched_hinted)
-			scheduler_hints_repaired(r);
+			scheduler_hints_repaired(r, s);
 		scheduler_compact(r, s);
 	}
 	s->next = r->kept;

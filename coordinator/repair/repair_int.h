@@ -85,6 +85,7 @@ struct rtask {
 	uint8_t table_id[16];
 	char ks[64], table[64];
 	int64_t start, end;
+	bool primary; /* this node is the range's first replica */
 	uint32_t n_peers;
 	struct rpeer peers[RING_MAX_RF * 2];
 };
@@ -218,7 +219,7 @@ int64_t history_last_repaired(struct repair *r, const uint8_t table_id[16], int6
                               int64_t end);
 void scheduler_start(struct repair *r);
 void scheduler_stop(struct repair *r);
-void scheduler_hints_repaired(struct repair *r);
+void scheduler_hints_repaired(struct repair *r, const struct rsession *s);
 void scheduler_compact(struct repair *r, const struct rsession *s);
 void scheduler_metrics(struct repair *r, struct buf *b);
 /* Start a session whose planned tasks `prio` keeps (> 0), higher priorities first;

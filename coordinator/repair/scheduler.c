@@ -2,13 +2,13 @@
  * scheduler.c — continuous background repair.  Every tick (a tenth of
  * repair_interval, 1 s to 60 s) with no session running, the scheduler plans
  * this node's primary ranges of every table and starts a background session
- * over those due: never repaired, last repaired longer than 0.9 x
- * repair_interval ago, or overlapping a range hinted handoff recorded as
- * missed (those go first).  Each node repairs only its primary ranges, so
- * the cluster repairs every range once per interval without two nodes
- * repairing the same one.  The last-repaired rows are in the store, so a
- * restarted node resumes with the ranges it had not reached.  Sessions run
- * one at a time and are throttled like any other (repair_throttle).
+ * over those due: never repaired, or last repaired longer than 0.9 x
+ * repair_interval ago.  Ranges hinted handoff recorded as missed go first,
+ * primary or not (any range this node replicates), and their records are
+ * cleared once a session repaired them without failure.  Each node repairs only its primary ranges,
+ * so the cluster repairs every range once per interval without two nodes repairing the same one.
+ * The last-repaired rows are in the store, so a restarted node resumes with the ranges it had not
+ * reached.  Sessions run one at a time and are throttled like any other (repair_throttle).
  *
  * The tick also measures, per table, the age of its oldest unrepaired range
  * (metric) and warns once per table when it passes gc_grace_seconds — also
@@ -83,7 +83,7 @@ static int task_priority(struct repair *r, struct rsession *s, struct rtask *k)
 	int64_t last = history_last_repaired(r, k->table_id, k->start, k->end);
 	const struct schema_table *st = schema_snap_table(t->snap, k->ks, k->table);
 	int64_t since = last ? last : (st ? st->timestamp / 1000 : t->now_ms);
-	struct repair_table_age *a = age_slot(r, k);
+	struct repair_table_age *a = k->primary ? age_slot(r, k) : NULL;
 	if (a) {
 		int64_t age = t->now_ms - since;
 		if (age > a->oldest_ms)
@@ -93,6 +93,8 @@ static int task_priority(struct repair *r, struct rsession *s, struct rtask *k)
 	for (size_t i = 0; i < t->n_h; i++)
 		if (overlaps(k->start, k->end, t->h[i].start, t->h[i].end))
 			return 2;
+	if (!k->primary)
+		return 0;
 	if (!last || t->now_ms - last >= r->cfg.interval_ms * 9 / 10)
 		return 1;
 	return 0;
@@ -130,8 +132,10 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	for (size_t i = 0; i < r->n_ages; i++)
 		r->ages[i].oldest_ms = 0;
 	/* with repair_interval 0 the plan only measures ages (warnings, metric) */
-	struct repair_options o = {
-	        .primary_only = true, .background = true, .plan_only = r->cfg.interval_ms <= 0};
+	struct repair_options o = {.primary_only = t->n_h == 0, /* with hints: every range we
+	                                                         * replicate, hinted ones kept */
+	                           .background = true,
+	                           .plan_only = r->cfg.interval_ms <= 0};
 	uint64_t id;
 	int rc = repair_start_session(r, &o, task_priority, &id, &err);
 	r->tick = NULL;
@@ -146,16 +150,27 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	free(t);
 }
 
-/* The background session that started with hint ranges finished clean: they are repaired. */
-void scheduler_hints_repaired(struct repair *r)
+/*
+ * A background session that started with hint ranges finished without
+ * failure: a recorded range is repaired when the session repaired exactly
+ * that ring range (hinted handoff records ring ranges, the plan's tasks are
+ * ring ranges); the others stay for a session that does.
+ */
+void scheduler_hints_repaired(struct repair *r, const struct rsession *s)
 {
 	struct tick *t = calloc(1, sizeof(*t));
 	struct cerr err = {0};
 	if (!t)
 		return;
 	hints_ranges(r->cfg.store, collect_hint, t, &err);
-	for (size_t i = 0; i < t->n_h; i++)
-		hints_range_clear(r->cfg.store, t->h[i].host, t->h[i].start, t->h[i].end, &err);
+	for (size_t i = 0; i < t->n_h; i++) {
+		bool done = false;
+		for (size_t k = 0; k < s->n_tasks && !done; k++)
+			done = s->tasks[k].start == t->h[i].start && s->tasks[k].end == t->h[i].end;
+		if (done)
+			hints_range_clear(r->cfg.store, t->h[i].host, t->h[i].start, t->h[i].end,
+			                  &err);
+	}
 	r->sched_hinted = false;
 	free(t);
 }
