@@ -6,6 +6,7 @@
  */
 #include "coordinator/node/node_int.h"
 
+#include "coordinator/batchlog/batchlog.h"
 #include "coordinator/replication/router.h"
 #include "coordinator/replication/storage_proxy.h"
 #include "coordinator/replication/verbs.h"
@@ -191,6 +192,34 @@ static void m_proxy(struct buf *out, struct node *n)
 	        (double)ps.reads,
 	        (double)ps.scans,
 	        (double)ps.unavailables,
+	};
+	METRICS(out, defs, v);
+}
+
+/* LOGGED batches (coordinator/batchlog/batchlog.h). */
+static void m_batchlog(struct buf *out, struct node *n)
+{
+	if (!n->batchlog)
+		return;
+	struct batchlog_stats bs;
+	batchlog_get_stats(n->batchlog, &bs);
+	static const struct metric_def defs[] = {
+	        {M_COUNTER, "colonnade_batchlog_logged_total",
+	         "LOGGED batches this node coordinated, stored on their batchlog nodes."},
+	        {M_COUNTER, "colonnade_batchlog_log_timeouts_total",
+	         "LOGGED batches whose batchlog write failed or timed out (BATCH_LOG)."},
+	        {M_COUNTER, "colonnade_batchlog_removed_total",
+	         "LOGGED batches removed from the batchlog after their write succeeded."},
+	        {M_COUNTER, "colonnade_batchlog_stored_total",
+	         "Batches other coordinators stored on this node."},
+	        {M_COUNTER, "colonnade_batchlog_replayed_total",
+	         "Stored batches this node replayed (their coordinator did not finish them)."},
+	        {M_COUNTER, "colonnade_batchlog_replay_failures_total",
+	         "Replays that failed and wait for the next check."},
+	};
+	const double v[] = {
+	        (double)bs.logged, (double)bs.log_timeouts, (double)bs.removed,
+	        (double)bs.stored, (double)bs.replayed,     (double)bs.replay_failed,
 	};
 	METRICS(out, defs, v);
 }
@@ -396,9 +425,21 @@ int node_h_metrics(void *ctx, const char *query, struct buf *out, const char **c
 {
 	(void)query;
 	static void (*const parts[])(struct buf *, struct node *) = {
-	        m_node,  m_storage, m_ring,   m_schema,    m_proxy, m_coordinated,      m_replica,
-	        m_admin, m_net,     m_gossip, m_messaging, m_cql,   node_hints_metrics,
+	        m_node,
+	        m_storage,
+	        m_ring,
+	        m_schema,
+	        m_proxy,
+	        m_coordinated,
+	        m_replica,
+	        m_admin,
+	        m_net,
+	        m_gossip,
+	        m_messaging,
+	        m_cql,
+	        node_hints_metrics,
 	        node_repair_metrics,
+	        m_batchlog,
 	};
 	*ctype = "text/plain; version=0.0.4; charset=utf-8";
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)

@@ -103,6 +103,10 @@ Test(batchlog, batch_log_write_type_only_when_the_batchlog_does_not_hold_the_bat
 	CLUSTER_EXPECT(c, strncmp(out, "0x1100 BATCH (", 14) == 0,
 	               "LOGGED batch at ALL with node 4 paused: %s, want WriteTimeout BATCH", out);
 	CLUSTER_ASSERT(c, cluster_resume(c, 4) == 0, "SIGCONT 4");
+	double lt = cluster_test_metric(c, 1, "colonnade_batchlog_log_timeouts_total"),
+	       lg = cluster_test_metric(c, 1, "colonnade_batchlog_logged_total");
+	CLUSTER_EXPECT(c, lt == 1 && lg == 1, "node 1: %g batchlog write timeout(s), %g logged", lt,
+	               lg);
 	t0 = cluster_now_ms();
 	int v1 = 0, v2 = 0;
 	while ((rows_of(4, CL_ONE, "b", 1, &v1) != 1 || rows_of(4, CL_ONE, "b", 2, &v2) != 1) &&
@@ -164,6 +168,11 @@ Test(batchlog, batch_of_a_coordinator_killed_after_logging_it_is_replayed)
 	cluster_test_kill(c, 1, 2);
 	pthread_join(th, NULL);
 	cr_log_info("the client of the killed coordinator saw: %s", s.msg);
+	double stored2 = cluster_test_metric(c, 2, "colonnade_batchlog_stored_total"),
+	       stored3 = cluster_test_metric(c, 3, "colonnade_batchlog_stored_total");
+	CLUSTER_EXPECT(c, stored2 == 1 && stored3 == 1,
+	               "the batch was stored on nodes 2 and 3 (stored_total %g, %g)", stored2,
+	               stored3);
 	int before = rows_of(2, CL_ONE, "ks", 1, NULL);
 	CLUSTER_EXPECT(c, before == 0,
 	               "nothing was applied before the replay: node 2 holds %d row(s)", before);
@@ -172,6 +181,9 @@ Test(batchlog, batch_of_a_coordinator_killed_after_logging_it_is_replayed)
 	bool replayed = cluster_wait_log(c, 2, "replayed a batch of 2 partitions", 1, 30000) >= 1 ||
 	                cluster_wait_log(c, 3, "replayed a batch of 2 partitions", 1, 1000) >= 1;
 	CLUSTER_EXPECT(c, replayed, "node 2 or 3 replayed the batch");
+	double rp = cluster_test_metric(c, 2, "colonnade_batchlog_replayed_total") +
+	            cluster_test_metric(c, 3, "colonnade_batchlog_replayed_total");
+	CLUSTER_EXPECT(c, rp >= 1, "colonnade_batchlog_replayed_total on nodes 2 + 3: %g", rp);
 	int v1 = 0, v2 = 0;
 	int n1 = rows_of(2, CL_TWO, "ks", 1, &v1), n2 = rows_of(2, CL_TWO, "ks", 2, &v2);
 	CLUSTER_EXPECT(c, n1 == 1 && n2 == 1 && v1 == 10 && v2 == 20,
