@@ -3,12 +3,15 @@
  * repair_interval, 1 s to 60 s) with no session running, the scheduler plans
  * this node's primary ranges of every table and starts a background session
  * over those due: never repaired, or last repaired longer than 0.9 x
- * repair_interval ago.  Ranges hinted handoff recorded as missed go first,
- * primary or not (any range this node replicates), and their records are
- * cleared once a session repaired them without failure.  Each node repairs only its primary ranges,
- * so the cluster repairs every range once per interval without two nodes repairing the same one.
- * The last-repaired rows are in the store, so a restarted node resumes with the ranges it had not
- * reached.  Sessions run one at a time and are throttled like any other (repair_throttle).
+ * repair_interval ago — or half the table's gc_grace_seconds when that is
+ * sooner (at least 10 s), so no table waits past its gc_grace for repair.
+ * Ranges hinted handoff recorded as missed go first, primary or not (any
+ * range this node replicates), and their records are cleared once a session
+ * repaired them without failure.  Each node repairs only its primary ranges,
+ * so the cluster repairs every range once per interval without two nodes
+ * repairing the same one.  The last-repaired rows are in the store, so a
+ * restarted node resumes with the ranges it had not reached.  Sessions run
+ * one at a time and are throttled like any other (repair_throttle).
  *
  * The tick also measures, per table, the age of its oldest unrepaired range
  * (metric) and warns once per table when it passes gc_grace_seconds — also
@@ -95,7 +98,17 @@ static int task_priority(struct repair *r, struct rsession *s, struct rtask *k)
 			return 2;
 	if (!k->primary)
 		return 0;
-	if (!last || t->now_ms - last >= r->cfg.interval_ms * 9 / 10)
+	/* due after 0.9 x the interval, or half the table's gc_grace if that is sooner (at
+	 * least 10 s apart), so every range is repaired well within gc_grace */
+	int64_t every = r->cfg.interval_ms * 9 / 10;
+	if (st) {
+		int64_t half_gc = (int64_t)st->gc_grace_seconds * 500;
+		if (half_gc < 10000)
+			half_gc = 10000;
+		if (half_gc < every)
+			every = half_gc;
+	}
+	if (!last || t->now_ms - last >= every)
 		return 1;
 	return 0;
 }
