@@ -79,6 +79,9 @@ static const struct keydef keys[] = {
         {"admin_address", NULL, K_STR, OFF(admin_address), 0, 0, 0, 0, NULL},
         {"admin_token", NULL, K_SECRET, OFF(admin_token), 0, 0, 0, 0, NULL},
         {"admin_token_file", NULL, K_STR, OFF(admin_token_file), 0, 0, 0, 0, NULL},
+        {"internode_authenticator_secret", NULL, K_SECRET, OFF(internode_secret), 0, 0, 0, 0, NULL},
+        {"internode_authenticator_secret_file", NULL, K_STR, OFF(internode_secret_file), 0, 0, 0, 0,
+         NULL},
         {"data_file_directories", NULL, K_DIRS, 0, 0, 0, 0, 0, "./data"},
         {"data_directory", "data_file_directories", K_DIRS, 0, 0, 0, 0, 0, NULL},
         {"hints_directory", NULL, K_STR, OFF(hints_directory), 0, 0, 0, 0, NULL},
@@ -1247,8 +1250,21 @@ int config_finish(struct config *c, struct cerr *err)
 		return cerr_set(err, COL_ENOMEM, "config: out of memory");
 	int src =
 	        load_secret_file(c, &c->admin_token, "admin_token_file", c->admin_token_file, err);
+	if (!src)
+		src = load_secret_file(c, &c->internode_secret,
+		                       "internode_authenticator_secret_file",
+		                       c->internode_secret_file, err);
 	if (src)
 		return src;
+	if (c->internode_secret && *c->internode_secret && strlen(c->internode_secret) < 16)
+		return cerr_set(
+		        err, COL_ECONFIG,
+		        "%s: internode_authenticator_secret: %zu characters; at least 16 are "
+		        "needed (e.g. `openssl rand -base64 32`)",
+		        origin_of(c, c->internode_secret_file && *c->internode_secret_file
+		                             ? "internode_authenticator_secret_file"
+		                             : "internode_authenticator_secret"),
+		        strlen(c->internode_secret));
 	for (const char *p = c->admin_token ? c->admin_token : ""; *p; p++)
 		if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
 			return cerr_set(

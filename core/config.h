@@ -73,6 +73,8 @@ struct config {
 	char *admin_address;         /* default: listen_address when loopback, else 127.0.0.1 */
 	char *admin_token;      /* admin bearer token ("" none); admin_token_file fills it */
 	char *admin_token_file; /* file holding admin_token (first line, trimmed) */
+	char *internode_secret; /* internode_authenticator_secret: shared by the cluster, or NULL */
+	char *internode_secret_file; /* file holding it (first line, trimmed) */
 
 	char *data_file_directories[CONFIG_MAX_DATA_DIRS];
 	int n_data_dirs;

@@ -9,6 +9,7 @@
 #include "gossip/messaging.h"
 
 #include "core/array.h"
+#include "core/clock.h"
 #include "core/hex.h"
 #include "core/log.h"
 #include "core/msgpk.h"
@@ -208,12 +209,11 @@ int msg_decode(struct msg_codec *c, const uint8_t *frame, size_t len, struct msg
 	return COL_OK;
 }
 
-void msg_handshake_encode(struct buf *b, const char *cluster, const struct host_id *host,
-                          const struct net_addr *listen, unsigned status, const char *reason)
+static void handshake_fields(struct buf *b, const char *cluster, const struct host_id *host,
+                             const struct net_addr *listen, unsigned status, const char *reason)
 {
 	char h[64];
 	net_addr_host(listen, h, sizeof(h));
-	msgpk_put_array(b, 7);
 	msgpk_put_cstr(b, cluster);
 	msgpk_put_uint(b, MESSAGING_VERSION);
 	msgpk_put_bin(b, host->b, HOST_ID_LEN);
@@ -221,6 +221,49 @@ void msg_handshake_encode(struct buf *b, const char *cluster, const struct host_
 	msgpk_put_uint(b, net_addr_port(listen));
 	msgpk_put_uint(b, status);
 	msgpk_put_cstr(b, reason ? reason : "");
+}
+
+void msg_handshake_encode(struct buf *b, const char *cluster, const struct host_id *host,
+                          const struct net_addr *listen, unsigned status, const char *reason)
+{
+	msgpk_put_array(b, 7);
+	handshake_fields(b, cluster, host, listen, status, reason);
+}
+
+void msg_handshake_encode_proved(struct buf *b, const char *cluster, const struct host_id *host,
+                                 const struct net_addr *listen, unsigned status,
+                                 const char *reason, const uint8_t *secret, size_t secret_len,
+                                 uint64_t time_ms, const uint8_t nonce[IAUTH_NONCE_LEN],
+                                 const uint8_t *challenge)
+{
+	msgpk_put_array(b, 8);
+	size_t start = b->len;
+	handshake_fields(b, cluster, host, listen, status, reason);
+	struct iauth_proof p = {.time_ms = time_ms};
+	memcpy(p.nonce, nonce, IAUTH_NONCE_LEN);
+	if (buf_ok(b))
+		iauth_sign(secret, secret_len, b->data + start, b->len - start, challenge, &p);
+	msgpk_put_array(b, 3);
+	msgpk_put_uint(b, p.time_ms);
+	msgpk_put_bin(b, p.nonce, IAUTH_NONCE_LEN);
+	msgpk_put_bin(b, p.mac, IAUTH_MAC_LEN);
+}
+
+static int proof_decode(struct bufreader *r, struct iauth_proof *p, struct cerr *err)
+{
+	const uint8_t *b;
+	uint32_t n;
+	if (msgpk_expect_array(r, 3) != COL_OK || msgpk_read_uint(r, &p->time_ms) != COL_OK)
+		return cerr_set(err, COL_ECORRUPT, "handshake: proof is not [time, nonce, mac]");
+	if (msgpk_read_bin(r, &b, &n) != COL_OK || n != IAUTH_NONCE_LEN)
+		return cerr_set(err, COL_ECORRUPT, "handshake: proof nonce is not %d bytes",
+		                IAUTH_NONCE_LEN);
+	memcpy(p->nonce, b, IAUTH_NONCE_LEN);
+	if (msgpk_read_bin(r, &b, &n) != COL_OK || n != IAUTH_MAC_LEN)
+		return cerr_set(err, COL_ECORRUPT, "handshake: proof mac is not %d bytes",
+		                IAUTH_MAC_LEN);
+	memcpy(p->mac, b, IAUTH_MAC_LEN);
+	return COL_OK;
 }
 
 int msg_handshake_decode(const uint8_t *payload, size_t len, struct msg_handshake *out,
@@ -233,8 +276,10 @@ int msg_handshake_decode(const uint8_t *payload, size_t len, struct msg_handshak
 	const uint8_t *p;
 	uint32_t n;
 	uint64_t port;
-	if (msgpk_expect_array(&r, 7) != COL_OK)
-		return cerr_set(err, COL_ECORRUPT, "handshake is not an array of 7");
+	uint32_t arity;
+	if (msgpk_read_array(&r, &arity) != COL_OK || (arity != 7 && arity != 8))
+		return cerr_set(err, COL_ECORRUPT, "handshake is not an array of 7 or 8");
+	h.fields = payload + r.pos;
 	if (msgpk_read_str(&r, &h.cluster, &h.cluster_len) != COL_OK)
 		return cerr_set(err, COL_ECORRUPT, "handshake: cluster name is not a string");
 	if (msgpk_read_uint(&r, &h.version) != COL_OK)
@@ -253,6 +298,15 @@ int msg_handshake_decode(const uint8_t *payload, size_t len, struct msg_handshak
 		return cerr_set(err, COL_ECORRUPT, "handshake: status is not an integer");
 	if (msgpk_read_str(&r, &h.reason, &h.reason_len) != COL_OK)
 		return cerr_set(err, COL_ECORRUPT, "handshake: reason is not a string");
+	h.fields_len = (size_t)(payload + r.pos - h.fields);
+	if (arity == 8) {
+		if (proof_decode(&r, &h.proof, err) != COL_OK)
+			return COL_ECORRUPT;
+		h.has_proof = true;
+	}
+	if (r.pos != len)
+		return cerr_set(err, COL_ECORRUPT, "handshake: %zu bytes after its values",
+		                len - r.pos);
 	*out = h;
 	return COL_OK;
 }
@@ -285,6 +339,7 @@ struct messaging_peer {
 	unsigned backoff_ms;
 	unsigned failures;
 	uint64_t sent, dropped, connects, connect_failures;
+	uint8_t hello_nonce[IAUTH_NONCE_LEN]; /* of our last hello: the answer's challenge */
 };
 
 struct inbound {
@@ -319,6 +374,9 @@ struct messaging {
 	uint64_t seq;
 	struct messaging_stats st;
 	bool closing; /* messaging_free() is running: no new messages */
+	uint8_t *secret; /* NULL: handshakes carry no proof and none is asked for */
+	size_t secret_len;
+	struct iauth_seen *seen; /* hello nonces accepted lately (with a secret) */
 	struct messaging_verb_stats vst[VERB_MAX];
 };
 
@@ -479,6 +537,17 @@ static int out_on_frame(struct net_conn *c, const uint8_t *frame, size_t len)
 		net_conn_close(c, COL_EPROTO, "other cluster");
 		return 0;
 	}
+	if (m->secret && (!h.has_proof || !iauth_check(m->secret, m->secret_len, h.fields,
+	                                                h.fields_len, p->hello_nonce, &h.proof))) {
+		log_error(MOD,
+		          "%s %s the cluster secret (internode_authenticator_secret); not talking "
+		          "to it",
+		          p->addr_str, h.has_proof ? "answered with a wrong proof of" : "did not prove");
+		m->st.refused_handshakes++;
+		p->state = PEER_REFUSED;
+		net_conn_close(c, COL_EPROTO, "peer did not prove the cluster secret");
+		return 0;
+	}
 	p->host = h.host_id;
 	p->host_known = true;
 	if (p->failures > 0) {
@@ -542,7 +611,17 @@ static void peer_connect(struct messaging_peer *p)
 	size_t mark0;
 	struct buf *b = net_conn_wbuf(c, &mark0);
 	size_t mark = msg_frame_begin(b, VERB_HANDSHAKE, 0);
-	msg_handshake_encode(b, m->cluster, &m->cfg.host_id, &m->cfg.broadcast, HANDSHAKE_OK, "");
+	if (m->secret && iauth_random(p->hello_nonce, IAUTH_NONCE_LEN) != 0) {
+		net_conn_close(c, COL_EIO, "no random bytes for the handshake nonce");
+		return;
+	}
+	if (m->secret)
+		msg_handshake_encode_proved(b, m->cluster, &m->cfg.host_id, &m->cfg.broadcast,
+		                            HANDSHAKE_OK, "", m->secret, m->secret_len,
+		                            (uint64_t)(clock_wall_us() / 1000), p->hello_nonce, NULL);
+	else
+		msg_handshake_encode(b, m->cluster, &m->cfg.host_id, &m->cfg.broadcast,
+		                     HANDSHAKE_OK, "");
 	if (msg_frame_end(&m->codec, b, mark, 0) != COL_OK ||
 	    net_conn_wcommit(c, mark0) != COL_OK) {
 		net_conn_close(c, COL_ENOMEM, "cannot queue the handshake");
@@ -804,6 +883,24 @@ static void deliver_response(struct messaging *m, const struct msg_in *msg)
 	cb(ctx, status, msg);
 }
 
+/* A hello's proof of the secret: HANDSHAKE_OK, or HANDSHAKE_UNAUTHENTICATED and why. */
+static unsigned in_check_proof(struct messaging *m, const struct msg_handshake *h,
+                               const char *peer, const char *lhost, char *reason, size_t cap)
+{
+	struct cerr e = {0};
+	if (!h->has_proof)
+		cerr_set(&e, COL_EPROTO, "it did not prove the cluster secret");
+	else if (!iauth_check(m->secret, m->secret_len, h->fields, h->fields_len, NULL, &h->proof))
+		cerr_set(&e, COL_EPROTO, "its proof of the cluster secret is wrong");
+	else if (iauth_seen_admit(m->seen, &h->proof, (uint64_t)(clock_wall_us() / 1000), &e) == 0)
+		return HANDSHAKE_OK;
+	snprintf(reason, cap,
+	         "node %.64s (listen address %.80s) is not authenticated at %.64s: %.160s "
+	         "(internode_authenticator_secret)",
+	         peer, lhost, m->listen_str, e.msg);
+	return HANDSHAKE_UNAUTHENTICATED;
+}
+
 static int in_handshake(struct messaging *m, struct inbound *ib, const struct msg_in *msg)
 {
 	const char *peer = net_conn_peer_str(ib->c);
@@ -846,6 +943,8 @@ static int in_handshake(struct messaging *m, struct inbound *ib, const struct ms
 		         peer, e.msg);
 		return COL_EPROTO;
 	}
+	if (status == HANDSHAKE_OK && m->secret)
+		status = in_check_proof(m, &h, peer, lhost, reason, sizeof(reason));
 	if (status == HANDSHAKE_OK && host_id_equal(&h.host_id, &m->cfg.host_id) &&
 	    !messaging_is_own_addr(m, &ib->from)) {
 		char hs[HOST_ID_STRLEN];
@@ -861,7 +960,15 @@ static int in_handshake(struct messaging *m, struct inbound *ib, const struct ms
 	size_t mark0;
 	struct buf *b = net_conn_wbuf(ib->c, &mark0);
 	size_t mark = msg_frame_begin(b, VERB_HANDSHAKE, 0);
-	msg_handshake_encode(b, m->cluster, &m->cfg.host_id, &m->cfg.broadcast, status, reason);
+	uint8_t nonce[IAUTH_NONCE_LEN];
+	if (m->secret && status == HANDSHAKE_OK && iauth_random(nonce, sizeof(nonce)) == 0)
+		msg_handshake_encode_proved(b, m->cluster, &m->cfg.host_id, &m->cfg.broadcast,
+		                            status, reason, m->secret, m->secret_len,
+		                            (uint64_t)(clock_wall_us() / 1000), nonce,
+		                            h.proof.nonce);
+	else
+		msg_handshake_encode(b, m->cluster, &m->cfg.host_id, &m->cfg.broadcast, status,
+		                     reason);
 	/* The handshake answer carries RESPONSE; its id 0 is allowed only for this verb. */
 	if (msg_frame_end(&m->codec, b, mark, MSG_F_RESPONSE) == COL_OK)
 		(void)net_conn_wcommit(ib->c, mark0);
@@ -1041,6 +1148,25 @@ int messaging_new(struct net_loop *nl, const struct messaging_config *cfg, struc
 		c->tcp_user_timeout_ms = DEF_TCP_USER_TIMEOUT_MS;
 	m->cluster = strdup(cfg->cluster_name);
 	c->cluster_name = m->cluster;
+	if (cfg->secret) {
+		if (cfg->secret_len < IAUTH_MIN_SECRET) {
+			messaging_free(m);
+			return cerr_set(err, COL_EINVAL,
+			                "messaging: the internode secret has %zu bytes; at least %d "
+			                "are needed",
+			                cfg->secret_len, IAUTH_MIN_SECRET);
+		}
+		m->secret = malloc(cfg->secret_len);
+		m->seen = malloc(sizeof(*m->seen));
+		if (!m->secret || !m->seen) {
+			messaging_free(m);
+			return cerr_set(err, COL_ENOMEM, "messaging: out of memory");
+		}
+		memcpy(m->secret, cfg->secret, cfg->secret_len);
+		m->secret_len = cfg->secret_len;
+		c->secret = NULL;
+		iauth_seen_init(m->seen, (uint64_t)(clock_wall_us() / 1000));
+	}
 	net_addr_format(&c->listen, m->listen_str, sizeof(m->listen_str));
 	if (!m->cluster || msg_codec_init(&m->codec, c->max_message, c->compress_threshold)) {
 		messaging_free(m);
@@ -1105,6 +1231,10 @@ void messaging_free(struct messaging *m)
 		net_server_free(m->srv);
 	msg_codec_release(&m->codec);
 	free(m->cluster);
+	if (m->secret)
+		explicit_bzero(m->secret, m->secret_len);
+	free(m->secret);
+	free(m->seen);
 	free(m);
 }
 

@@ -82,6 +82,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/net.h"
+#include "gossip/internode_auth.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -147,6 +148,14 @@ struct messaging_config {
 	unsigned max_inbound;        /* inbound connections at once [1024] */
 	/* Unacknowledged data closes a connection after this long (core/net.h) [10000] */
 	unsigned tcp_user_timeout_ms;
+	/*
+	 * The cluster's shared secret (copied; NULL = none): with one, every
+	 * handshake both ways must prove it (gossip/internode_auth.h) and a
+	 * connection that does not is refused before any frame reaches a handler.
+	 * At least IAUTH_MIN_SECRET bytes.
+	 */
+	const uint8_t *secret;
+	size_t secret_len;
 };
 
 /*
@@ -398,6 +407,10 @@ int msg_decode(struct msg_codec *c, const uint8_t *frame, size_t len, struct msg
 
 /* A decoded HANDSHAKE payload; strings point into the payload. */
 struct msg_handshake {
+	const uint8_t *fields; /* the seven values as encoded (what a proof signs) */
+	size_t fields_len;
+	bool has_proof; /* an eighth value [time_ms, nonce, mac] was present */
+	struct iauth_proof proof;
 	const uint8_t *cluster;
 	uint32_t cluster_len;
 	uint64_t version;
@@ -413,11 +426,26 @@ enum {
 	HANDSHAKE_OK = 0,
 	HANDSHAKE_WRONG_CLUSTER = 1,
 	HANDSHAKE_WRONG_VERSION = 2,
-	HANDSHAKE_SAME_HOST_ID = 3 /* another address with our host id (a copied data dir) */
+	HANDSHAKE_SAME_HOST_ID = 3, /* another address with our host id (a copied data dir) */
+	HANDSHAKE_UNAUTHENTICATED = 4 /* no, a wrong or a replayed proof of the cluster secret */
 };
 
+/* The seven values; no proof (a cluster without internode_authenticator_secret). */
 void msg_handshake_encode(struct buf *b, const char *cluster, const struct host_id *host,
                           const struct net_addr *listen, unsigned status, const char *reason);
+/*
+ * The seven values and an eighth, the proof [time_ms, nonce, mac] signed with
+ * `secret` (internode_auth.h); `challenge` NULL for a hello, the hello's nonce
+ * for an answer.
+ *
+ * Wire: msgpack array(8): the seven values of msg_handshake_encode, then
+ * array(3) [time_ms: uint, nonce: bin 16, mac: bin 32].
+ */
+void msg_handshake_encode_proved(struct buf *b, const char *cluster, const struct host_id *host,
+                                 const struct net_addr *listen, unsigned status,
+                                 const char *reason, const uint8_t *secret, size_t secret_len,
+                                 uint64_t time_ms, const uint8_t nonce[IAUTH_NONCE_LEN],
+                                 const uint8_t *challenge);
 int msg_handshake_decode(const uint8_t *payload, size_t len, struct msg_handshake *out,
                          struct cerr *err);
 

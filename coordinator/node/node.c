@@ -577,6 +577,10 @@ static int start_gossip(struct node *n, struct cerr *err)
 	struct messaging_config mc;
 	memset(&mc, 0, sizeof(mc));
 	mc.cluster_name = cfg->cluster_name;
+	if (cfg->internode_secret && *cfg->internode_secret) {
+		mc.secret = (const uint8_t *)cfg->internode_secret;
+		mc.secret_len = strlen(cfg->internode_secret);
+	}
 	memcpy(mc.host_id.b, n->id.host_id, 16);
 	if (net_addr_parse(n->listen_host, (uint16_t)cfg->storage_port, &mc.listen, err)) {
 		cerr_prefix(err, "listen_address");
