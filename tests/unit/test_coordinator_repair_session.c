@@ -1,0 +1,239 @@
+/*
+ * A repair session against a replica that misbehaves (coordinator/repair/):
+ * node A (store, schema, messaging, the repair room) repairs a keyspace of
+ * RF 2 with a fake replica B on real sockets of COLONNADE_TEST_NET (ephemeral
+ * ports) that answers REPAIR_TREE with a malformed tree, with a tree deeper
+ * than asked for, or not at all.  Every range fails with the reason, the
+ * session ends, and A starts the next one: the node keeps serving.
+ */
+#include "coordinator/repair/repair.h"
+#include "coordinator/schema/schema.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/msgpk.h"
+#include "core/ring.h"
+#include "gossip/messaging.h"
+#include "storage/storage.h"
+
+#include <criterion/criterion.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct ev_loop *L;
+static struct net_loop *NL;
+static struct store *ST;
+static struct schema *SCH;
+static struct messaging *MA, *MB;
+static struct ring *RING;
+static struct net_addr ADDR[2];
+static char dir[64];
+static int MODE; /* 0 malformed, 1 deeper than asked, 2 silent */
+
+static struct net_addr test_addr(int n)
+{
+	const char *base = getenv("COLONNADE_TEST_NET");
+	char h[64];
+	snprintf(h, sizeof(h), "%s.%d", base && *base ? base : "127.0.0", n);
+	struct net_addr a;
+	cr_assert_eq(net_addr_parse(h, 0, &a, NULL), 0);
+	return a;
+}
+
+static int bad_tree(struct messaging *m, const struct msg_in *msg, void *ctx)
+{
+	(void)ctx;
+	struct repair_req q;
+	struct cerr e = {0};
+	cr_assert_eq(repair_req_decode(msg->verb, msg->payload, msg->payload_len, &q, &e), 0);
+	if (MODE == 2)
+		return 0; /* never answers */
+	struct msg_out o;
+	cr_assert_eq(messaging_begin_response(m, msg, VERB_REPAIR_TREE_RSP, &o), 0);
+	msgpk_put_array(o.b, 3);
+	if (MODE == 0) {
+		msgpk_put_bin(o.b, "garbage", 7);
+	} else {
+		struct merkle *t;
+		cr_assert_eq(merkle_new(q.start, q.end, q.depth + 1, &t), 0);
+		struct buf b;
+		buf_init(&b);
+		merkle_encode(t, &b);
+		msgpk_put_bin(o.b, b.data, (uint32_t)b.len);
+		buf_release(&b);
+		merkle_free(t);
+	}
+	msgpk_put_uint(o.b, 0);
+	msgpk_put_uint(o.b, 0);
+	cr_assert_eq(messaging_commit(&o), 0);
+	return 0;
+}
+
+static struct ring *ring_cb(void *ctx)
+{
+	(void)ctx;
+	return ring_ref(RING);
+}
+
+static int addr_cb(void *ctx, const struct ring *r, size_t idx, struct net_addr *out)
+{
+	(void)ctx, (void)r;
+	*out = ADDR[idx];
+	return 0;
+}
+
+static bool alive_cb(void *ctx, const struct ring *r, size_t idx)
+{
+	(void)ctx, (void)r, (void)idx;
+	return true;
+}
+
+static void setup(void)
+{
+	if (!getenv("REPAIRTEST_LOG"))
+		log_set_fd(open("/dev/null", O_WRONLY));
+	L = ev_loop_new(EVFLAG_AUTO);
+	cr_assert_eq(net_loop_new(L, &NL), 0);
+	snprintf(dir, sizeof(dir), "/tmp/colonnade-repairsess-XXXXXX");
+	cr_assert(mkdtemp(dir));
+	struct cerr e = {0};
+	struct store_options o;
+	store_options_init(&o);
+	o.data_dir = dir;
+	cr_assert_eq(store_open(&o, &ST, &e), 0, "%s", e.msg);
+	cr_assert_eq(schema_open(ST, &SCH, &e), 0, "%s", e.msg);
+	const struct schema_repl_opt simple[] = {{"class", "SimpleStrategy"},
+	                                         {"replication_factor", "2"}};
+	struct schema_keyspace_def ks = {
+	        .name = "ks", .durable_writes = true, .repl = simple, .n_repl = 2};
+	cr_assert_eq(schema_create_keyspace(SCH, &ks, 1, &e), 0, "%s", e.msg);
+	const struct schema_column_def cols[] = {
+	        {"k", cqltype_simple(CQLTYPE_INT), SCHEMA_COL_PARTITION_KEY, 0, false},
+	        {"v", cqltype_simple(CQLTYPE_VARCHAR), SCHEMA_COL_REGULAR, -1, false},
+	};
+	struct schema_table_def t = {.ks = "ks",
+	                             .name = "t",
+	                             .cols = cols,
+	                             .n_cols = 2,
+	                             .gc_grace_seconds = -1,
+	                             .default_time_to_live = -1};
+	cr_assert_eq(schema_create_table(SCH, &t, 2, &e), 0, "%s", e.msg);
+	struct host_id ha = {{1}}, hb = {{2}};
+	struct messaging_config ca = {
+	        .cluster_name = "repairtest", .host_id = ha, .listen = test_addr(201)};
+	struct messaging_config cb = {
+	        .cluster_name = "repairtest", .host_id = hb, .listen = test_addr(202)};
+	cr_assert_eq(messaging_new(NL, &ca, &MA, &e), 0, "%s", e.msg);
+	cr_assert_eq(messaging_new(NL, &cb, &MB, &e), 0, "%s", e.msg);
+	ADDR[0] = *messaging_listen_addr(MA);
+	ADDR[1] = *messaging_listen_addr(MB);
+	messaging_register(MB, VERB_REPAIR_TREE, bad_tree, NULL);
+	int64_t ta[] = {-1000}, tb[] = {INT64_MAX / 2};
+	struct ring_endpoint eps[2] = {{.tokens = ta, .n_tokens = 1},
+	                               {.tokens = tb, .n_tokens = 1}};
+	memcpy(eps[0].host_id, ha.b, 16);
+	memcpy(eps[1].host_id, hb.b, 16);
+	snprintf(eps[0].address, sizeof(eps[0].address), "A");
+	snprintf(eps[1].address, sizeof(eps[1].address), "B");
+	snprintf(eps[0].dc, sizeof(eps[0].dc), "dc1");
+	snprintf(eps[1].dc, sizeof(eps[1].dc), "dc1");
+	snprintf(eps[0].rack, sizeof(eps[0].rack), "r1");
+	snprintf(eps[1].rack, sizeof(eps[1].rack), "r1");
+	cr_assert_eq(ring_new(eps, 2, &RING, &e), 0, "%s", e.msg);
+}
+
+static void teardown(void)
+{
+	messaging_free(MA);
+	messaging_free(MB);
+	ring_unref(RING);
+	schema_free(SCH);
+	store_close(ST);
+	net_loop_free(NL);
+	ev_loop_destroy(L);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(repair_session, .init = setup, .fini = teardown);
+
+static void tick(struct ev_loop *l, ev_timer *w, int r)
+{
+	(void)l, (void)w, (void)r;
+}
+
+/* Run one session to its end; its JSON. */
+static void run_session(struct repair *r, struct buf *out)
+{
+	struct repair_options o = {.keyspace = "ks"};
+	uint64_t id;
+	struct cerr e = {0};
+	cr_assert_eq(repair_start(r, &o, &id, &e), 0, "%s", e.msg);
+	ev_timer t;
+	ev_timer_init(&t, tick, 0.005, 0.005);
+	ev_timer_start(L, &t);
+	int64_t end = clock_mono_ms() + 10000;
+	for (;;) {
+		out->len = 0;
+		struct jw w;
+		jw_init(&w, out);
+		cr_assert_eq(repair_status_json(r, id, &w), 0);
+		buf_put_u8(out, 0);
+		if (!strstr((const char *)out->data, "\"state\":\"running\""))
+			break;
+		cr_assert_lt(clock_mono_ms(), end, "the session did not end: %s", out->data);
+		ev_run(L, EVRUN_ONCE);
+	}
+	ev_timer_stop(L, &t);
+}
+
+static struct repair *new_repair(void)
+{
+	struct repair_config c = {.loop = L,
+	                          .msg = MA,
+	                          .store = ST,
+	                          .schema = SCH,
+	                          .local_dc = "dc1",
+	                          .timeout_ms = 300,
+	                          .ring = ring_cb,
+	                          .addr_of = addr_cb,
+	                          .alive = alive_cb};
+	c.host_id[0] = 1;
+	struct repair *r;
+	struct cerr e = {0};
+	cr_assert_eq(repair_new(&c, &r, &e), 0, "%s", e.msg);
+	return r;
+}
+
+static void expect_failed(const char *json, const char *reason)
+{
+	cr_expect(strstr(json, "\"ranges_total\":2"), "%s", json);
+	cr_expect(strstr(json, "\"ranges_failed\":2"), "both ranges fail: %s", json);
+	cr_expect(strstr(json, reason), "the reason names '%s': %s", reason, json);
+}
+
+Test(repair_session, malformed_deeper_or_missing_trees_fail_their_ranges)
+{
+	struct repair *r = new_repair();
+	struct buf out;
+	buf_init(&out);
+	MODE = 0;
+	run_session(r, &out);
+	expect_failed((const char *)out.data, "sent a malformed tree");
+	MODE = 1;
+	run_session(r, &out); /* the node keeps serving: the next session starts */
+	expect_failed((const char *)out.data, "where depth");
+	MODE = 2;
+	int64_t t0 = clock_mono_ms();
+	run_session(r, &out);
+	expect_failed((const char *)out.data, "REPAIR_TREE to B timed out after 300 ms");
+	cr_expect_lt(clock_mono_ms() - t0, 2000, "two ranges time out in about 600 ms");
+	buf_release(&out);
+	messaging_free(MA); /* messaging first: it ends the requests in flight */
+	MA = NULL;
+	repair_free(r);
+}
