@@ -3,7 +3,8 @@
  * coordinator is SIGKILLed after storing it in the batchlog and before sending
  * its mutations is applied by the batchlog nodes' replay; a driver sees write
  * type BATCH_LOG on a timeout only when the batchlog write itself timed out
- * (nothing was sent), and BATCH when the batchlog holds the batch.  Real
+ * (nothing was sent), and BATCH when the batchlog holds the batch — our
+ * client and Debian's python3-cassandra alike.  Real
  * `colonnade` processes (COLONNADE_BIN) on COLONNADE_TEST_NET.x; see
  * tests/cluster/README.md.
  */
@@ -57,6 +58,50 @@ static void batch_outcome(int k, uint16_t cl, const char *cql, char *out, size_t
 	cqlresult_free(r);
 }
 
+/*
+ * Debian's python3-cassandra, pinned to one node: a LOGGED batch of keys 5 and 6
+ * into a.t at ONE once file <go1> exists, then into b.t at ALL once <go2> exists;
+ * each outcome printed as "result ok" or "result WriteTimeout <type> <received>
+ * <required>".
+ */
+static const char PY_LOGGED_BATCHES[] =
+        "import os, sys, time\n"
+        "from cassandra import ConsistencyLevel, WriteTimeout\n"
+        "from cassandra.cluster import Cluster\n"
+        "from cassandra.policies import WhiteListRoundRobinPolicy, WriteType\n"
+        "from cassandra.query import BatchStatement, BatchType, SimpleStatement\n"
+        "host, go1, go2 = sys.argv[1], sys.argv[2], sys.argv[3]\n"
+        "cl = Cluster([host], load_balancing_policy=WhiteListRoundRobinPolicy([host]),\n"
+        "             protocol_version=4)\n"
+        "s = cl.connect()\n"
+        "print('connected', flush=True)\n"
+        "for ks, level, go in (('a', ConsistencyLevel.ONE, go1),\n"
+        "                      ('b', ConsistencyLevel.ALL, go2)):\n"
+        "    while not os.path.exists(go):\n"
+        "        time.sleep(0.01)\n"
+        "    b = BatchStatement(batch_type=BatchType.LOGGED, consistency_level=level)\n"
+        "    for k in (5, 6):\n"
+        "        b.add(SimpleStatement('INSERT INTO %s.t (k, v) VALUES (%d, %d)' % (ks, k, k)))\n"
+        "    try:\n"
+        "        s.execute(b, timeout=30)\n"
+        "        print('result ok', flush=True)\n"
+        "    except WriteTimeout as e:\n"
+        "        print('result WriteTimeout', WriteType.value_to_name[e.write_type],\n"
+        "              e.received_responses, e.required_responses, flush=True)\n"
+        "    except Exception as e:\n"
+        "        print('result', type(e).__name__, e, flush=True)\n"
+        "cl.shutdown()\n";
+
+/* Create file path (the python script's go signal) and read its next "result" line. */
+static void py_result(FILE *py, const char *path, char *line, size_t len)
+{
+	FILE *f = fopen(path, "w");
+	CLUSTER_ASSERT(c, f && fclose(f) == 0, "create %s", path);
+	line[0] = 0;
+	while (fgets(line, (int)len, py) && strncmp(line, "result", 6) != 0)
+		;
+}
+
 Test(batchlog, batch_log_write_type_only_when_the_batchlog_does_not_hold_the_batch)
 {
 	/* dc1: nodes 1-3, dc2: node 4; conviction slow (phi 16, 250 ms rounds) so paused
@@ -77,6 +122,21 @@ Test(batchlog, batch_log_write_type_only_when_the_batchlog_does_not_hold_the_bat
 	                "CREATE TABLE a.t (k int PRIMARY KEY, v int)");
 	cluster_test_ok(c, cluster_test_conn(c, 1), CL_ONE,
 	                "CREATE TABLE b.t (k int PRIMARY KEY, v int)");
+	char script[400], go1[400], go2[400], cmd[1600], line[512] = "", last[512] = "";
+	snprintf(script, sizeof(script), "%s/logged_batches.py", c->root);
+	snprintf(go1, sizeof(go1), "%s/go1", c->root);
+	snprintf(go2, sizeof(go2), "%s/go2", c->root);
+	FILE *f = fopen(script, "w");
+	CLUSTER_ASSERT(c, f && fputs(PY_LOGGED_BATCHES, f) >= 0 && fclose(f) == 0, "write %s",
+	               script);
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 -W ignore %s %s %s %s 2>&1", script,
+	         c->nodes[1].addr, go1, go2);
+	FILE *py = popen(cmd, "r");
+	CLUSTER_ASSERT(c, py, "start %s", cmd);
+	while (fgets(line, sizeof(line), py) && strncmp(line, "connected", 9) != 0)
+		snprintf(last, sizeof(last), "%s", line);
+	CLUSTER_ASSERT(c, strncmp(line, "connected", 9) == 0, "python driver did not connect: %s",
+	               last);
 
 	/* The batchlog nodes (2 and 3, the other nodes of dc1) are paused: storing the batch
 	 * times out, nothing is sent, and the driver may retry: BATCH_LOG. */
@@ -90,6 +150,9 @@ Test(batchlog, batch_log_write_type_only_when_the_batchlog_does_not_hold_the_bat
 	CLUSTER_EXPECT(
 	        c, rows_of(1, CL_ONE, "a", 1, NULL) == 0 && rows_of(1, CL_ONE, "a", 2, NULL) == 0,
 	        "no mutation was applied on the coordinator");
+	py_result(py, go1, line, sizeof(line));
+	CLUSTER_EXPECT(c, strncmp(line, "result WriteTimeout BATCH_LOG 0 2", 33) == 0,
+	               "python driver, LOGGED batch with its batchlog nodes paused: %s", line);
 	CLUSTER_ASSERT(c, cluster_resume(c, 2) == 0 && cluster_resume(c, 3) == 0, "SIGCONT 2, 3");
 	/* every node of dc1 answers again (a read at ALL through node 1) */
 	int64_t t0 = cluster_now_ms();
@@ -102,10 +165,16 @@ Test(batchlog, batch_log_write_type_only_when_the_batchlog_does_not_hold_the_bat
 	batch_outcome(1, CL_ALL, BATCH("b"), out, sizeof(out));
 	CLUSTER_EXPECT(c, strncmp(out, "0x1100 BATCH (", 14) == 0,
 	               "LOGGED batch at ALL with node 4 paused: %s, want WriteTimeout BATCH", out);
+	py_result(py, go2, line, sizeof(line));
+	CLUSTER_EXPECT(c, strncmp(line, "result WriteTimeout BATCH ", 26) == 0,
+	               "python driver, LOGGED batch at ALL with node 4 paused: %s", line);
+	pclose(py);
 	CLUSTER_ASSERT(c, cluster_resume(c, 4) == 0, "SIGCONT 4");
 	double lt = cluster_test_metric(c, 1, "colonnade_batchlog_log_timeouts_total"),
 	       lg = cluster_test_metric(c, 1, "colonnade_batchlog_logged_total");
-	CLUSTER_EXPECT(c, lt == 1 && lg == 1, "node 1: %g batchlog write timeout(s), %g logged", lt,
+	/* ours and the driver's BATCH_LOG, plus the driver's one retry of it (its default
+	 * retry policy retries a BATCH_LOG timeout once: nothing was sent); two logged */
+	CLUSTER_EXPECT(c, lt == 3 && lg == 2, "node 1: %g batchlog write timeout(s), %g logged", lt,
 	               lg);
 	t0 = cluster_now_ms();
 	int v1 = 0, v2 = 0;
