@@ -60,12 +60,12 @@ struct node {
 	struct gossiper *gossiper;
 	struct cqlserver *cql;
 	struct router *router;
-	struct storage_proxy *sp; /* replicated reads/writes (coordinator side) */
-	struct verbs *verbs;      /* MUTATION / READ handlers (replica side) */
-	struct schema_sync *sync; /* schema push/pull/agreement (schema_sync.h) */
-	struct hints *hints;      /* hinted handoff (coordinator/hints/hints.h) */
+	struct storage_proxy *sp;  /* replicated reads/writes (coordinator side) */
+	struct verbs *verbs;       /* MUTATION / READ handlers (replica side) */
+	struct schema_sync *sync;  /* schema push/pull/agreement (schema_sync.h) */
+	struct hints *hints;       /* hinted handoff (coordinator/hints/hints.h) */
 	struct batchlog *batchlog; /* LOGGED batches (coordinator/batchlog/batchlog.h) */
-	struct repair *repair;    /* anti-entropy repair (coordinator/repair/repair.h) */
+	struct repair *repair;     /* anti-entropy repair (coordinator/repair/repair.h) */
 	struct admin *admin;
 	uint8_t tokens_value[5 + 8 * IDENTITY_MAX_TOKENS]; /* our TOKENS app state */
 	size_t tokens_value_len;
