@@ -387,11 +387,9 @@ Test(correctness, killed_replica_write_at_all_is_a_write_timeout)
 	char code[3];
 	CLUSTER_ASSERT(c, cluster_status_code(c, 1, c->nodes[3].addr, code) == 0, "status");
 	CLUSTER_ASSERT(c, strcmp(code, "UN") == 0, "node 3 must not be convicted yet: %s", code);
-	struct res r;
 	struct cqlresult *cr = cluster_test_query(c, cluster_test_conn(c, 1), CL_ALL,
 	                                          CQL_NO_TIMESTAMP,
 	                                          "INSERT INTO wt.t (k, v) VALUES (1, 1)");
-	memset(&r, 0, sizeof(r));
 	bool timeout = cr->kind == CQLRES_ERROR && cr->error.code == CQL_ERR_WRITE_TIMEOUT;
 	CLUSTER_EXPECT(c, timeout, "INSERT at ALL, node 3 killed: 0x%04x %s, want WriteTimeout",
 	               cr->kind == CQLRES_ERROR ? cr->error.code : 0,
