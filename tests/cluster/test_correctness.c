@@ -5,7 +5,8 @@
  * store holds):
  *
  *  - TRUNCATE empties every replica, not only the coordinator; with a node
- *    down it is refused as Unavailable before anything changes; a hint
+ *    down it is refused as Unavailable before anything changes (our client
+ *    and the python driver see Unavailable, 3 required, 2 alive); a hint
  *    written before the truncation and delivered after it brings nothing
  *    back; nor does a write whose timestamp is older than the truncation,
  *    after the replicas restarted (the truncation time is persisted);
@@ -152,6 +153,49 @@ static void wait_metric_at_least(int k, const char *name, double want)
 	CLUSTER_ASSERT(c, false, "node %d: %s reached %g, waited for %g", k, name, v, want);
 }
 
+/*
+ * Run a python driver script (Debian's python3-cassandra, unmodified) with
+ * node k's address as its argument; its line starting with "result" into out.
+ */
+static void py_result(int k, const char *name, const char *code, char *out, size_t cap)
+{
+	char script[400], cmd[900];
+	snprintf(script, sizeof(script), "%s/%s.py", c->root, name);
+	FILE *f = fopen(script, "w");
+	CLUSTER_ASSERT(c, f && fputs(code, f) >= 0 && fclose(f) == 0, "write %s", script);
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 -W ignore %s %s 2>&1", script,
+	         c->nodes[k].addr);
+	FILE *py = popen(cmd, "r");
+	CLUSTER_ASSERT(c, py, "start %s", cmd);
+	char line[512];
+	snprintf(out, cap, "(no result line)");
+	while (fgets(line, sizeof(line), py))
+		if (strncmp(line, "result", 6) == 0)
+			snprintf(out, cap, "%s", line);
+	pclose(py);
+}
+
+static const char PY_TRUNCATE[] =
+        "import sys\n"
+        "from cassandra import Unavailable\n"
+        "from cassandra.cluster import Cluster, NoHostAvailable\n"
+        "from cassandra.policies import WhiteListRoundRobinPolicy\n"
+        "host = sys.argv[1]\n"
+        "cl = Cluster([host], load_balancing_policy=WhiteListRoundRobinPolicy([host]),\n"
+        "             protocol_version=4)\n"
+        "s = cl.connect()\n"
+        "try:\n"
+        "    try:\n"
+        "        s.execute('TRUNCATE tk.tr', timeout=30)\n"
+        "        print('result ok')\n"
+        "    except NoHostAvailable as e:\n"
+        "        raise list(e.errors.values())[0]  # the one host's answer\n"
+        "except Unavailable as e:\n"
+        "    print('result Unavailable', e.required_replicas, e.alive_replicas)\n"
+        "except Exception as e:\n"
+        "    print('result', type(e).__name__, e)\n"
+        "cl.shutdown()\n";
+
 /* ---- TRUNCATE -------------------------------------------------------------------------------- */
 
 Test(correctness, truncate_empties_every_replica_and_stays_empty)
@@ -190,6 +234,10 @@ Test(correctness, truncate_empties_every_replica_and_stays_empty)
 	               "TRUNCATE with node 3 down: Unavailable(required 3, alive 2), got error %d "
 	               "0x%04x (%d, %d): %s",
 	               r.error, r.code, r.required, r.alive, r.msg);
+	char py[512];
+	py_result(1, "truncate", PY_TRUNCATE, py, sizeof(py));
+	CLUSTER_EXPECT(c, strncmp(py, "result Unavailable 3 2", 22) == 0,
+	               "python driver, TRUNCATE with node 3 down: %s", py);
 	tool(1, "pausehandoff");
 	restart(3);
 	cql(1, CL_ONE, CQL_NO_TIMESTAMP, &r, "TRUNCATE tk.tr");
