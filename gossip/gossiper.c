@@ -7,7 +7,6 @@
  * the hundreds.
  */
 #include "gossip/gossiper.h"
-
 #include "core/array.h"
 #include "core/clock.h"
 #include "core/hex.h"
@@ -24,147 +23,7 @@
 #include <string.h>
 #include <time.h>
 
-#define MOD           "gossip"
-#define MAX_LISTENERS 8
-/* Cassandra's MAX_GENERATION_DIFFERENCE: a generation a year ahead of ours is corrupt. */
-#define MAX_GENERATION_DIFFERENCE (86400LL * 365)
-/* Application states carried per endpoint in one message (duplicates and unknown keys too). */
-#define MAX_APPS_PER_STATE 64
-#define DEF_INTERVAL_MS    1000u
-#define DEF_MAX_ENDPOINTS  1024u
-/*
- * "No other node reachable" is logged after 20 rounds alone (at most 5 s), then at doubling
- * intervals up to a minute: loud enough to notice, quiet enough for a long wait.
- */
-
-#define ALONE_LOG_ROUNDS       20
-#define ALONE_LOG_FIRST_MAX_US (5 * 1000000LL)
-#define ALONE_LOG_MAX_US       (60 * 1000000LL)
-
-struct app_value {
-	uint64_t version; /* 0 = never set */
-	uint32_t len;
-	uint8_t *data;
-};
-
-struct gossip_endpoint {
-	struct gossiper *g;
-	struct host_id host;
-	struct net_addr addr;
-	char host_str[64];
-	int64_t generation;
-	uint64_t heartbeat;
-	struct app_value app[APP_MAX];
-	bool alive, self, shutdown, echo_pending, mentioned;
-	bool displaced; /* another node holds our address (gossip_endpoint_is_displaced) */
-	uint64_t shutdown_version;
-	int64_t warned_gen; /* last implausible generation logged */
-	struct fd_window fdw;
-};
-
-struct echo_ctx {
-	struct gossiper *g; /* NULL once the gossiper is gone: the callback just frees */
-	struct echo_ctx *prev, *next;
-	struct host_id host;
-	int64_t generation;
-};
-
-/*
- * A name lookup in flight (getaddrinfo_a: the resolver works on its own
- * threads, so a slow or dead DNS server never stalls the gossip loop).  On the
- * heap because it may outlive the gossiper if the resolver hangs at shutdown.
- */
-struct seed_lookup {
-	struct gaicb cb;
-	struct addrinfo hints;
-	char name[]; /* cb.ar_name points here */
-};
-
-struct seed {
-	char *host;
-	uint16_t port;
-	bool numeric;           /* an address: no lookup */
-	struct seed_lookup *lk; /* the lookup for the next try, or NULL */
-	/* Every address of the last resolution, port set; 0 = none (yet, or any more). */
-	struct net_addr addrs[GOSSIP_SEED_MAX_ADDRS];
-	unsigned n_addrs;
-	bool failing; /* last resolution failed (logged once per change) */
-};
-
-struct listener {
-	struct gossip_listener l;
-	void *ctx;
-};
-
-/* A digest read from a message. */
-struct rdigest {
-	struct host_id host;
-	int64_t gen;
-	uint64_t maxv;
-	enum gossip_digest_action action;
-	uint64_t from;
-};
-
-struct rapp {
-	unsigned key;
-	uint64_t version;
-	const uint8_t *val;
-	uint32_t len;
-};
-
-/* A state read from a message (pointers into the message). */
-/* Removed endpoints remembered (oldest forgotten first). */
-#define REMOVED_MAX 64
-
-struct rstate {
-	struct host_id host;
-	int64_t gen;
-	uint64_t hb;
-	struct net_addr addr;
-	char host_str[64];
-	unsigned napps;
-	struct rapp apps[APP_MAX];
-};
-
-struct gossiper {
-	struct messaging *m;
-	gossip_resolve_fn resolve; /* NULL: getaddrinfo_a */
-	void *resolve_ctx;
-	struct ev_loop *loop;
-	unsigned interval_ms;
-	char *partitioner;
-	unsigned max_endpoints;
-	struct failure_detector fd;
-	struct seed *seeds;
-	unsigned n_seeds;
-	struct gossip_endpoint **eps;
-	unsigned n_eps;
-	size_t cap_eps;
-	struct gossip_endpoint *self;
-	uint64_t version; /* our version generator */
-	ev_timer round;
-	bool running;
-	struct listener listeners[MAX_LISTENERS];
-	unsigned n_listeners;
-	uint64_t rng;
-	struct echo_ctx *echoes;
-	struct rdigest *dig; /* scratch for decoding digests */
-	unsigned dig_cap;
-	struct gossip_endpoint **pick; /* scratch for choosing targets */
-	unsigned pick_cap;
-	bool contact;
-	int64_t alone_since_us, alone_next_log_us, alone_log_every_us;
-	int64_t warned_self_gen; /* last foreign generation of our own host id logged */
-	int64_t warned_claim;    /* generation of the last refused address claim logged */
-	/* Endpoints removed (replaced): their states up to that generation are not taken back. */
-	struct {
-		struct host_id host;
-		int64_t generation;
-	} removed[REMOVED_MAX];
-	unsigned n_removed, next_removed;
-
-	struct gossiper_stats st;
-};
+#include "gossip/gossiper_int.h"
 
 /* ---- small helpers --------------------------------------------------------------------------- */
 
@@ -211,7 +70,7 @@ static double rng_double(struct gossiper *g)
 	return (rng_next(g) >> 11) * (1.0 / 9007199254740992.0);
 }
 
-static unsigned rng_below(struct gossiper *g, unsigned n)
+unsigned gsp_rng_below(struct gossiper *g, unsigned n)
 {
 	return (unsigned)(rng_next(g) % n);
 }
@@ -434,7 +293,7 @@ static int commit_counted(struct gossiper *g, struct msg_out *o)
 	return rc;
 }
 
-static void send_syn(struct gossiper *g, const struct net_addr *to)
+void gsp_send_syn(struct gossiper *g, const struct net_addr *to)
 {
 	struct msg_out o;
 	if (messaging_begin_oneway(g->m, to, VERB_GOSSIP_SYN, &o) != COL_OK)
@@ -1033,187 +892,9 @@ static int on_shutdown(struct messaging *m, const struct msg_in *msg, void *ctx)
 }
 
 /* ---- rounds ---------------------------------------------------------------------------------- */
-
-/*
- * Cancel a lookup; if the resolver is already working on it, wait a moment for
- * it to finish, and if it does not, leave the small block to the resolver
- * (freeing memory it still writes to would be worse).
- */
-static void seed_lookup_abandon(struct seed_lookup *lk)
-{
-	if (!lk)
-		return;
-	int rc = gai_cancel(&lk->cb);
-	if (rc == EAI_NOTCANCELED) {
-		const struct gaicb *list[1] = {&lk->cb};
-		struct timespec t = {.tv_sec = 1};
-		(void)gai_suspend(list, 1, &t);
-		if (gai_error(&lk->cb) == EAI_INPROGRESS) {
-			log_debug(MOD, "a seed lookup of %s is still running at shutdown",
-			          lk->name);
-			return;
-		}
-	}
-	if (gai_error(&lk->cb) == 0 && lk->cb.ar_result)
-		freeaddrinfo(lk->cb.ar_result);
-	free(lk);
-}
-
-static uint16_t seed_port(const struct gossiper *g, const struct seed *s)
-{
-	return s->port ? s->port : net_addr_port(messaging_listen_addr(g->m));
-}
-
-static bool is_seed(const struct gossiper *g, const struct net_addr *a)
-{
-	for (unsigned i = 0; i < g->n_seeds; i++)
-		for (unsigned k = 0; k < g->seeds[i].n_addrs; k++)
-			if (net_addr_equal(&g->seeds[i].addrs[k], a))
-				return true;
-	return false;
-}
-
-/* Start resolving s->host for the next try (if no lookup is in flight). */
-static void seed_lookup_start(struct gossiper *g, struct seed *s)
-{
-	if (s->numeric || s->lk || g->resolve)
-		return;
-	size_t n = strlen(s->host) + 1;
-	struct seed_lookup *lk = calloc(1, sizeof(*lk) + n);
-	if (!lk)
-		return;
-	memcpy(lk->name, s->host, n);
-	lk->hints.ai_family = AF_UNSPEC;
-	lk->hints.ai_socktype = SOCK_STREAM;
-	lk->cb.ar_name = lk->name;
-	lk->cb.ar_request = &lk->hints;
-	struct gaicb *list[1] = {&lk->cb};
-	int rc = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL);
-	if (rc != 0) {
-		g->st.seed_resolve_failures++;
-		if (!s->failing)
-			log_warn(MOD, "seed %s: cannot start resolving it: %s; will try again",
-			         s->host, gai_strerror(rc));
-		s->failing = true;
-		free(lk);
-		return;
-	}
-	s->lk = lk;
-}
-
-/* A resolution's outcome: the new address set, or the reason there is none. */
-static void seed_resolved(struct gossiper *g, struct seed *s, unsigned n, const char *why)
-{
-	s->n_addrs = n; /* a name that went away no longer names those addresses */
-	if (n > 0) {
-		if (s->failing)
-			log_info(MOD, "seed %s resolves again (%u address%s)", s->host, n,
-			         n == 1 ? "" : "es");
-		s->failing = false;
-		return;
-	}
-	g->st.seed_resolve_failures++;
-	if (!s->failing)
-		log_warn(MOD, "seed %s: cannot resolve it: %s; will try again", s->host, why);
-	s->failing = true;
-}
-
-/* Take the result of a finished lookup, if any: every IPv4 and IPv6 address, once each. */
-static void seed_lookup_collect(struct gossiper *g, struct seed *s)
-{
-	if (g->resolve && !s->numeric) {
-		struct net_addr got[GOSSIP_SEED_MAX_ADDRS];
-		int n = g->resolve(g->resolve_ctx, s->host, got, GOSSIP_SEED_MAX_ADDRS);
-		unsigned k = 0;
-		for (int i = 0; i < n && i < GOSSIP_SEED_MAX_ADDRS; i++) {
-			s->addrs[k] = got[i];
-			net_addr_set_port(&s->addrs[k++], seed_port(g, s));
-		}
-		seed_resolved(g, s, k, "the resolver found no address");
-		return;
-	}
-	if (!s->lk)
-		return;
-	int e = gai_error(&s->lk->cb);
-	if (e == EAI_INPROGRESS)
-		return;
-	struct addrinfo *res = s->lk->cb.ar_result;
-	unsigned n = 0;
-	for (struct addrinfo *ai = e == 0 ? res : NULL; ai && n < GOSSIP_SEED_MAX_ADDRS;
-	     ai = ai->ai_next) {
-		if ((ai->ai_family != AF_INET && ai->ai_family != AF_INET6) ||
-		    ai->ai_addrlen > sizeof(s->addrs[0].ss))
-			continue;
-		struct net_addr a;
-		memset(&a, 0, sizeof(a));
-		memcpy(&a.ss, ai->ai_addr, ai->ai_addrlen);
-		a.len = ai->ai_addrlen;
-		net_addr_set_port(&a, seed_port(g, s));
-		bool dup = false;
-		for (unsigned k = 0; k < n && !dup; k++)
-			dup = net_addr_equal(&s->addrs[k], &a);
-		if (!dup)
-			s->addrs[n++] = a;
-	}
-	seed_resolved(g, s, n, e ? gai_strerror(e) : "no IPv4/IPv6 address");
-	if (res)
-		freeaddrinfo(res);
-	free(s->lk);
-	s->lk = NULL;
-}
-
-/*
- * Gossip to one seed address, picked at random among every address of every
- * seed that is not us.  Names are looked up again at every try: the try uses
- * the addresses found by the previous lookups and starts the next ones, so
- * resolution never blocks the loop and a seed that moved is found one try
- * later; a name with several addresses (a DNS round robin, a service name
- * standing for all the seeds of a datacenter) contributes all of them.
- */
-static bool gossip_to_seed(struct gossiper *g)
-{
-	unsigned total = 0;
-	for (unsigned i = 0; i < g->n_seeds; i++) {
-		struct seed *s = &g->seeds[i];
-		seed_lookup_collect(g, s);
-		seed_lookup_start(g, s);
-		for (unsigned k = 0; k < s->n_addrs; k++)
-			total += !messaging_is_own_addr(g->m, &s->addrs[k]);
-	}
-	if (total == 0)
-		return false;
-	unsigned pick = rng_below(g, total);
-	for (unsigned i = 0; i < g->n_seeds; i++) {
-		struct seed *s = &g->seeds[i];
-		for (unsigned k = 0; k < s->n_addrs; k++) {
-			if (messaging_is_own_addr(g->m, &s->addrs[k]))
-				continue; /* we are this seed */
-			if (pick-- == 0) {
-				send_syn(g, &s->addrs[k]);
-				return true;
-			}
-		}
-	}
-	return false;
-}
-
-/* Every seed is us: a one-node cluster (or the first seed), alone by design. */
-static bool seeds_all_self(const struct gossiper *g)
-{
-	for (unsigned i = 0; i < g->n_seeds; i++) {
-		const struct seed *s = &g->seeds[i];
-		if (s->n_addrs == 0)
-			return false;
-		for (unsigned k = 0; k < s->n_addrs; k++)
-			if (!messaging_is_own_addr(g->m, &s->addrs[k]))
-				return false;
-	}
-	return true;
-}
-
 static void check_alone(struct gossiper *g, unsigned live, int64_t now)
 {
-	if (live > 0 || g->n_seeds == 0 || seeds_all_self(g)) {
+	if (live > 0 || g->n_seeds == 0 || gsp_seeds_all_self(g)) {
 
 		g->alone_since_us = 0;
 		return;
@@ -1296,17 +977,17 @@ static void round_cb(struct ev_loop *loop, ev_timer *w, int revents)
 			g->pick[live + unreachable++] = g->eps[i];
 	bool to_seed = false;
 	if (live > 0) {
-		struct gossip_endpoint *t = g->pick[rng_below(g, live)];
-		send_syn(g, &t->addr);
-		to_seed = is_seed(g, &t->addr);
+		struct gossip_endpoint *t = g->pick[gsp_rng_below(g, live)];
+		gsp_send_syn(g, &t->addr);
+		to_seed = gsp_is_seed(g, &t->addr);
 	}
 	if (unreachable > 0 && rng_double(g) < (double)unreachable / (live + 1)) {
-		struct gossip_endpoint *t = g->pick[live + rng_below(g, unreachable)];
-		send_syn(g, &t->addr);
+		struct gossip_endpoint *t = g->pick[live + gsp_rng_below(g, unreachable)];
+		gsp_send_syn(g, &t->addr);
 	}
 	if (g->n_seeds > 0 && (!to_seed || live < g->n_seeds)) {
 		if (live == 0 || rng_double(g) <= (double)g->n_seeds / (live + unreachable))
-			gossip_to_seed(g);
+			gsp_gossip_to_seed(g);
 	}
 	status_check(g, now);
 	check_alone(g, live, now);
@@ -1359,7 +1040,7 @@ int gossiper_new(const struct gossiper_config *cfg, struct gossiper **out, struc
 		    net_addr_parse(g->seeds[i].host, 0, &g->seeds[i].addrs[0], NULL) == COL_OK) {
 			g->seeds[i].numeric = true;
 			g->seeds[i].n_addrs = 1;
-			net_addr_set_port(&g->seeds[i].addrs[0], seed_port(g, &g->seeds[i]));
+			net_addr_set_port(&g->seeds[i].addrs[0], gsp_seed_port(g, &g->seeds[i]));
 		}
 		g->n_seeds++;
 		if (!g->seeds[i].host) {
@@ -1418,7 +1099,7 @@ void gossiper_free(struct gossiper *g)
 		ep_free(g->eps[i]);
 	free(g->eps);
 	for (unsigned i = 0; i < g->n_seeds; i++) {
-		seed_lookup_abandon(g->seeds[i].lk);
+		gsp_seed_lookup_abandon(g->seeds[i].lk);
 		free(g->seeds[i].host);
 	}
 	free(g->seeds);
@@ -1449,7 +1130,7 @@ int gossiper_start(struct gossiper *g)
 	g->running = true;
 	/* Names start resolving now, so that the first rounds can use them. */
 	for (unsigned i = 0; i < g->n_seeds; i++)
-		seed_lookup_start(g, &g->seeds[i]);
+		gsp_seed_lookup_start(g, &g->seeds[i]);
 	ev_timer_set(&g->round, 0., g->interval_ms / 1000.0);
 	ev_timer_start(g->loop, &g->round);
 	char h[HOST_ID_STRLEN], a[NET_ADDR_STRLEN];

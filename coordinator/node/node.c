@@ -1097,6 +1097,50 @@ static void log_admin_guard(const struct node *n)
 	         n->admin_host, cfg->admin_port, guard);
 }
 
+/* Storage: the data directory and, in it, who we are (host id, tokens, generation). */
+static int open_store_and_identity(struct node *n, struct cerr *err)
+{
+	const struct config *cfg = &n->cfg;
+	int rc;
+	struct store_options so;
+	store_options_init(&so);
+	so.data_dir = cfg->data_directory;
+	so.sync = cfg->commitlog_sync == CONFIG_SYNC_BATCH ? STORE_SYNC_BATCH : STORE_SYNC_PERIODIC;
+	so.sync_period_ms = (unsigned)cfg->commitlog_sync_period_ms;
+	if (cfg->tombstone_gc && strcmp(cfg->tombstone_gc, "timeout") == 0) {
+		so.tombstone_gc = STORE_GC_TIMEOUT;
+	} else if (cfg->tombstone_gc && strcmp(cfg->tombstone_gc, "repair") != 0) {
+		rc = cerr_set(err, COL_ECONFIG,
+		              "tombstone_gc: '%s': expected 'repair' or 'timeout'",
+		              cfg->tombstone_gc);
+		return rc;
+	}
+	rc = store_open(&so, &n->store, err);
+	if (rc)
+		return rc;
+	rc = identity_load(n->store, cfg->num_tokens, clock_wall_s(), &n->id, err);
+	if (rc) {
+		cerr_prefix(err, "data directory %s", cfg->data_directory);
+		return rc;
+	}
+	char hid[37];
+	uuid_format(n->id.host_id, hid);
+	if (n->id.first_boot)
+		log_info("node", "first boot: host id %s, %zu random tokens, stored in %s", hid,
+		         n->id.n_tokens, cfg->data_directory);
+	else
+		log_info("node", "host id %s with %zu tokens loaded from %s", hid, n->id.n_tokens,
+		         cfg->data_directory);
+	if (!n->id.first_boot && (int)n->id.n_tokens != cfg->num_tokens)
+		log_warn("node",
+		         "num_tokens is %d but this node already owns %zu tokens; keeping them "
+		         "(changing a node's tokens needs a decommission)",
+		         cfg->num_tokens, n->id.n_tokens);
+	log_info("node", "generation %lld", (long long)n->id.generation);
+	n->load_bytes = dir_bytes(n);
+	return 0;
+}
+
 int node_new(const struct config *cfg, struct node **out, struct cerr *err)
 {
 	struct node *n = calloc(1, sizeof(*n));
@@ -1125,43 +1169,9 @@ int node_new(const struct config *cfg, struct node **out, struct cerr *err)
 		goto fail;
 	}
 
-	/* Storage: the data directory and, in it, who we are. */
-	struct store_options so;
-	store_options_init(&so);
-	so.data_dir = cfg->data_directory;
-	so.sync = cfg->commitlog_sync == CONFIG_SYNC_BATCH ? STORE_SYNC_BATCH : STORE_SYNC_PERIODIC;
-	so.sync_period_ms = (unsigned)cfg->commitlog_sync_period_ms;
-	if (cfg->tombstone_gc && strcmp(cfg->tombstone_gc, "timeout") == 0) {
-		so.tombstone_gc = STORE_GC_TIMEOUT;
-	} else if (cfg->tombstone_gc && strcmp(cfg->tombstone_gc, "repair") != 0) {
-		rc = cerr_set(err, COL_ECONFIG,
-		              "tombstone_gc: '%s': expected 'repair' or 'timeout'",
-		              cfg->tombstone_gc);
-		goto fail;
-	}
-	rc = store_open(&so, &n->store, err);
+	rc = open_store_and_identity(n, err);
 	if (rc)
 		goto fail;
-	rc = identity_load(n->store, cfg->num_tokens, clock_wall_s(), &n->id, err);
-	if (rc) {
-		cerr_prefix(err, "data directory %s", cfg->data_directory);
-		goto fail;
-	}
-	char hid[37];
-	uuid_format(n->id.host_id, hid);
-	if (n->id.first_boot)
-		log_info("node", "first boot: host id %s, %zu random tokens, stored in %s", hid,
-		         n->id.n_tokens, cfg->data_directory);
-	else
-		log_info("node", "host id %s with %zu tokens loaded from %s", hid, n->id.n_tokens,
-		         cfg->data_directory);
-	if (!n->id.first_boot && (int)n->id.n_tokens != cfg->num_tokens)
-		log_warn("node",
-		         "num_tokens is %d but this node already owns %zu tokens; keeping them "
-		         "(changing a node's tokens needs a decommission)",
-		         cfg->num_tokens, n->id.n_tokens);
-	log_info("node", "generation %lld", (long long)n->id.generation);
-	n->load_bytes = dir_bytes(n);
 
 	rc = schema_open(n->store, &n->schema, err);
 	if (rc)
