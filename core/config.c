@@ -79,6 +79,13 @@ static const struct keydef keys[] = {
         {"admin_address", NULL, K_STR, OFF(admin_address), 0, 0, 0, 0, NULL},
         {"admin_token", NULL, K_SECRET, OFF(admin_token), 0, 0, 0, 0, NULL},
         {"admin_token_file", NULL, K_STR, OFF(admin_token_file), 0, 0, 0, 0, NULL},
+        {"authenticator", NULL, K_STR, OFF(authenticator), 0, 0, 0, 0, "AllowAllAuthenticator"},
+        {"auth_superuser", NULL, K_STR, OFF(auth_superuser), 0, 0, 0, 0, "cassandra"},
+        {"auth_superuser_password", NULL, K_SECRET, OFF(auth_superuser_password), 0, 0, 0, 0, NULL},
+        {"auth_superuser_password_file", NULL, K_STR, OFF(auth_superuser_password_file), 0, 0, 0, 0,
+         NULL},
+        {"credentials_validity", NULL, K_DURATION, OFF(credentials_validity_ms), 0, HOUR_MS, 0, 0,
+         "2000ms"},
         {"internode_authenticator_secret", NULL, K_SECRET, OFF(internode_secret), 0, 0, 0, 0, NULL},
         {"internode_authenticator_secret_file", NULL, K_STR, OFF(internode_secret_file), 0, 0, 0, 0,
          NULL},
@@ -1193,6 +1200,51 @@ static int load_secret_file(struct config *c, char **secret, const char *file_ke
 	return COL_OK;
 }
 
+/* Secrets from their files, the authenticator's name, secrets' own rules. */
+static int finish_security(struct config *c, struct cerr *err)
+{
+	int src =
+	        load_secret_file(c, &c->admin_token, "admin_token_file", c->admin_token_file, err);
+	if (!src)
+		src = load_secret_file(c, &c->internode_secret,
+		                       "internode_authenticator_secret_file",
+		                       c->internode_secret_file, err);
+	if (!src)
+		src = load_secret_file(c, &c->auth_superuser_password,
+		                       "auth_superuser_password_file",
+		                       c->auth_superuser_password_file, err);
+	if (src)
+		return src;
+	const char *au = c->authenticator ? c->authenticator : "";
+	if (!strncmp(au, "org.apache.cassandra.auth.", 26))
+		au += 26;
+	if (strcmp(au, "AllowAllAuthenticator") && strcmp(au, "PasswordAuthenticator"))
+		return cerr_set(err, COL_ECONFIG,
+		                "%s: authenticator: '%s' is not AllowAllAuthenticator or "
+		                "PasswordAuthenticator",
+		                origin_of(c, "authenticator"), c->authenticator);
+	c->password_auth = !strcmp(au, "PasswordAuthenticator");
+	if (c->internode_secret && *c->internode_secret && strlen(c->internode_secret) < 16)
+		return cerr_set(
+		        err, COL_ECONFIG,
+		        "%s: internode_authenticator_secret: %zu characters; at least 16 are "
+		        "needed (e.g. `openssl rand -base64 32`)",
+		        origin_of(c, c->internode_secret_file && *c->internode_secret_file
+		                             ? "internode_authenticator_secret_file"
+		                             : "internode_authenticator_secret"),
+		        strlen(c->internode_secret));
+	for (const char *p = c->admin_token ? c->admin_token : ""; *p; p++)
+		if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
+			return cerr_set(
+			        err, COL_ECONFIG,
+			        "%s: admin_token: only visible ASCII characters (it travels in "
+			        "an HTTP header)",
+			        origin_of(c, c->admin_token_file && *c->admin_token_file
+			                             ? "admin_token_file"
+			                             : "admin_token"));
+	return COL_OK;
+}
+
 static int derive(char **field, const char *from)
 {
 	if (*field && **field)
@@ -1248,32 +1300,9 @@ int config_finish(struct config *c, struct cerr *err)
 	if (derive(&c->admin_address,
 	           is_loopback_name(c->listen_address) ? c->listen_address : "127.0.0.1"))
 		return cerr_set(err, COL_ENOMEM, "config: out of memory");
-	int src =
-	        load_secret_file(c, &c->admin_token, "admin_token_file", c->admin_token_file, err);
-	if (!src)
-		src = load_secret_file(c, &c->internode_secret,
-		                       "internode_authenticator_secret_file",
-		                       c->internode_secret_file, err);
+	int src = finish_security(c, err);
 	if (src)
 		return src;
-	if (c->internode_secret && *c->internode_secret && strlen(c->internode_secret) < 16)
-		return cerr_set(
-		        err, COL_ECONFIG,
-		        "%s: internode_authenticator_secret: %zu characters; at least 16 are "
-		        "needed (e.g. `openssl rand -base64 32`)",
-		        origin_of(c, c->internode_secret_file && *c->internode_secret_file
-		                             ? "internode_authenticator_secret_file"
-		                             : "internode_authenticator_secret"),
-		        strlen(c->internode_secret));
-	for (const char *p = c->admin_token ? c->admin_token : ""; *p; p++)
-		if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
-			return cerr_set(
-			        err, COL_ECONFIG,
-			        "%s: admin_token: only visible ASCII characters (it travels in "
-			        "an HTTP header)",
-			        origin_of(c, c->admin_token_file && *c->admin_token_file
-			                             ? "admin_token_file"
-			                             : "admin_token"));
 	if (c->storage_port == c->admin_port && !strcmp(c->admin_address, c->listen_address))
 		return cerr_set(
 		        err, COL_ECONFIG,

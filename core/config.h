@@ -73,6 +73,12 @@ struct config {
 	char *admin_address;         /* default: listen_address when loopback, else 127.0.0.1 */
 	char *admin_token;      /* admin bearer token ("" none); admin_token_file fills it */
 	char *admin_token_file; /* file holding admin_token (first line, trimmed) */
+	char *authenticator;           /* AllowAllAuthenticator | PasswordAuthenticator */
+	bool password_auth;            /* derived: authenticator is PasswordAuthenticator */
+	char *auth_superuser;          /* the first superuser's name ["cassandra"] */
+	char *auth_superuser_password; /* its password on the first start (no default) */
+	char *auth_superuser_password_file;
+	int64_t credentials_validity_ms; /* credentials cache; 0 = off */
 	char *internode_secret; /* internode_authenticator_secret: shared by the cluster, or NULL */
 	char *internode_secret_file; /* file holding it (first line, trimmed) */
 

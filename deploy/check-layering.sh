@@ -39,15 +39,16 @@ EXCEPTIONS=(
 # named here (a new room fails the check until its line is added).
 declare -A ROOMS=(
 	[cql]="cql"
+	[auth]="auth"
 	[schema]="schema"
 	[hints]="hints"
 	[replication]="replication schema hints"
 	[query]="query cql replication schema hints"
-	[transport]="transport query cql replication schema hints"
+	[transport]="transport auth query cql replication schema hints"
 	[admin]="admin cql replication schema hints"
 	[repair]="repair schema hints"
 	[batchlog]="batchlog replication schema hints"
-	[node]="node transport admin query cql replication schema hints repair batchlog"
+	[node]="node transport auth admin query cql replication schema hints repair batchlog"
 )
 
 violations=0

@@ -9,7 +9,7 @@ SUDO=""
 PKGS=(
   build-essential cmake pkg-config git
   librocksdb-dev libev-dev libmsgpack-dev libzstd-dev libcriterion-dev
-  libyaml-dev libxxhash-dev libedit-dev libmicrohttpd-dev libssl-dev
+  libyaml-dev libxxhash-dev libedit-dev libmicrohttpd-dev libssl-dev libsodium-dev
 )
 # Testing (deploy/test.sh): every program a test runs.
 #   clang + libclang-rt-dev   the libFuzzer smoke (tests/fuzz: -fsanitize=fuzzer needs the runtime,

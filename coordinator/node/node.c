@@ -800,6 +800,27 @@ static int start_batchlog(struct node *n, struct cerr *err)
 	return rc;
 }
 
+/* PasswordAuthenticator: roles in <data>/auth; refuses to start without a first password. */
+static int start_auth(struct node *n, struct cerr *err)
+{
+	const struct config *cfg = &n->cfg;
+	if (!cfg->password_auth)
+		return 0;
+	char dir[1024];
+	snprintf(dir, sizeof(dir), "%s/auth", cfg->data_directory);
+	struct auth_options o = {.dir = dir,
+	                         .superuser = cfg->auth_superuser,
+	                         .superuser_password = cfg->auth_superuser_password,
+	                         .validity_ms = cfg->credentials_validity_ms};
+	int rc = auth_new(&o, &n->auth, err);
+	if (!rc)
+		log_info("node",
+		         "PasswordAuthenticator: CQL clients log in (SASL PLAIN); credentials "
+		         "cached for %lld ms",
+		         (long long)cfg->credentials_validity_ms);
+	return rc;
+}
+
 static int start_cql(struct node *n, struct cerr *err)
 {
 	const struct config *cfg = &n->cfg;
@@ -819,6 +840,7 @@ static int start_cql(struct node *n, struct cerr *err)
 	o.port = (uint16_t)cfg->native_transport_port;
 	o.max_frame_size = (size_t)cfg->native_transport_max_frame_size;
 	o.max_connections = (unsigned)cfg->native_transport_max_concurrent_connections;
+	o.auth = n->auth;
 	struct cqlserver_deps d;
 	memset(&d, 0, sizeof(d));
 	d.schema = n->schema;
@@ -1084,6 +1106,21 @@ static void on_settle(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- life cycle ------------------------------------------------------------------------- */
 
+static void log_admin_guard(const struct node *n);
+
+/* The authenticator (CQL logins wait for it) and the admin endpoint. */
+static int start_auth_and_admin(struct node *n, struct cerr *err)
+{
+	int rc = start_auth(n, err);
+	if (!rc)
+		rc = admin_new(n->loop, n->admin_host, (uint16_t)n->cfg.admin_port,
+		               node_admin_routes, node_admin_n_routes, n, n->cfg.admin_token,
+		               &n->admin, err);
+	if (!rc)
+		log_admin_guard(n);
+	return rc;
+}
+
 static void log_admin_guard(const struct node *n)
 {
 	const struct config *cfg = &n->cfg;
@@ -1210,11 +1247,9 @@ int node_new(const struct config *cfg, struct node **out, struct cerr *err)
 	if (rc)
 		goto fail;
 	/* Admin HTTP before CQL: the operator sees the node while it waits for the ring. */
-	rc = admin_new(n->loop, n->admin_host, (uint16_t)cfg->admin_port, node_admin_routes,
-	               node_admin_n_routes, n, cfg->admin_token, &n->admin, err);
+	rc = start_auth_and_admin(n, err);
 	if (rc)
 		goto fail;
-	log_admin_guard(n);
 
 	ev_timer_init(&n->load_timer, on_load_timer, NODE_LOAD_INTERVAL_S, NODE_LOAD_INTERVAL_S);
 	n->load_timer.data = n;
@@ -1277,6 +1312,8 @@ void node_free(struct node *n)
 		n->cql = NULL;
 		log_info("node", "stopped accepting CQL clients");
 	}
+	auth_free(n->auth);
+	n->auth = NULL;
 	if (n->gossiper) {
 		/* Tell live peers now, so they mark us DOWN without waiting for phi. */
 		gossiper_stop(n->gossiper, true);

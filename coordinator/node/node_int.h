@@ -7,6 +7,7 @@
 #define COLONNADE_COORDINATOR_NODE_INT_H
 
 #include "coordinator/admin/admin.h"
+#include "coordinator/auth/auth.h"
 #include "coordinator/node/identity.h"
 #include "coordinator/node/node.h"
 #include "coordinator/query/systables.h"
@@ -67,6 +68,7 @@ struct node {
 	struct batchlog *batchlog; /* LOGGED batches (coordinator/batchlog/batchlog.h) */
 	struct repair *repair;     /* anti-entropy repair (coordinator/repair/repair.h) */
 	struct admin *admin;
+	struct auth *auth; /* PasswordAuthenticator; NULL = AllowAllAuthenticator */
 	uint8_t tokens_value[5 + 8 * IDENTITY_MAX_TOKENS]; /* our TOKENS app state */
 	size_t tokens_value_len;
 	struct cluster_view view; /* system.local / system.peers for the CQL server */

@@ -306,6 +306,27 @@ static void m_admin(struct buf *out, struct node *n)
 	METRICS(out, defs, v);
 }
 
+/* PasswordAuthenticator logins (zero with AllowAllAuthenticator). */
+static void m_auth(struct buf *out, struct node *n)
+{
+	struct auth_stats as = {0};
+	if (n->auth)
+		auth_get_stats(n->auth, &as);
+	static const struct metric_def defs[] = {
+	        {M_COUNTER, "colonnade_auth_successes_total", "CQL logins that succeeded."},
+	        {M_COUNTER, "colonnade_auth_failures_total",
+	         "CQL logins refused: wrong password, unknown role or a malformed token."},
+	        {M_COUNTER, "colonnade_auth_throttled_total",
+	         "CQL logins refused without checking: too many failures from that address."},
+	        {M_COUNTER, "colonnade_auth_cache_hits_total",
+	         "Logins answered from the credentials cache (no password hash)."},
+	        {M_COUNTER, "colonnade_auth_hashes_total", "argon2id password verifications."},
+	};
+	const double v[] = {(double)as.successes, (double)as.failures, (double)as.throttled,
+	                    (double)as.cache_hits, (double)as.hashes};
+	METRICS(out, defs, v);
+}
+
 /* Every TCP connection of the node's loop (core/net.h). */
 static void m_net(struct buf *out, struct node *n)
 {
@@ -433,6 +454,7 @@ int node_h_metrics(void *ctx, const char *query, struct buf *out, const char **c
 	        m_coordinated,
 	        m_replica,
 	        m_admin,
+	        m_auth,
 	        m_net,
 	        m_gossip,
 	        m_messaging,

@@ -1,5 +1,7 @@
 #include "coordinator/transport/cqlserver.h"
 
+#include "coordinator/auth/auth.h"
+
 #include "coordinator/query/executor.h"
 #include "coordinator/query/prepared.h"
 #include "core/buf.h"
@@ -43,7 +45,8 @@ struct cqlreq {
 struct cqlconn {
 	struct cqlserver *srv;
 	struct net_conn *nc; /* NULL once the connection closed */
-	bool ready;          /* STARTUP done */
+	bool ready;          /* STARTUP done (and, with an authenticator, AUTH_SUCCESS sent) */
+	bool authenticating; /* AUTHENTICATE sent: only AUTH_RESPONSE is accepted */
 	bool closing;        /* a fatal error was answered; ignore further frames */
 	bool paused;         /* reading paused for too many requests in flight */
 	uint8_t events;      /* EV_* registered */
@@ -372,8 +375,71 @@ static void handle_startup(struct cqlconn *cc, int16_t stream, struct bufreader 
 		                       "CQL_VERSION is a mandatory option of STARTUP");
 		return;
 	}
+	if (cc->srv->opts.auth) {
+		struct buf b;
+		buf_init(&b);
+		cql_put_string(&b, AUTH_AUTHENTICATOR);
+		if (buf_ok(&b))
+			conn_send(cc, 0, stream, CQL_OP_AUTHENTICATE, b.data, b.len, NULL);
+		buf_release(&b);
+		cc->authenticating = true;
+		return;
+	}
 	cc->ready = true;
 	conn_send(cc, 0, stream, CQL_OP_READY, NULL, 0, NULL);
+}
+
+/* ERROR 0x0100 (AuthenticationError) with `msg`. */
+static void conn_send_auth_error(struct cqlconn *cc, int16_t stream, const char *msg)
+{
+	struct buf b;
+	buf_init(&b);
+	cql_put_int(&b, CQL_ERR_BAD_CREDENTIALS);
+	cql_put_string(&b, msg);
+	if (buf_ok(&b))
+		conn_send(cc, 0, stream, CQL_OP_ERROR, b.data, b.len, NULL);
+	buf_release(&b);
+	cc->srv->stats.errors++;
+}
+
+/* The client's address without its port: what failed logins are counted by. */
+static void peer_host(const struct cqlconn *cc, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s", cc->nc ? net_conn_peer_str(cc->nc) : "local");
+	char *end = out[0] == '[' ? strchr(out, ']') : strrchr(out, ':');
+	if (out[0] == '[' && end) {
+		*end = 0;
+		memmove(out, out + 1, strlen(out + 1) + 1);
+	} else if (end) {
+		*end = 0;
+	}
+}
+
+/* AUTH_RESPONSE: [bytes] SASL PLAIN token.  AUTH_SUCCESS opens the session. */
+static void handle_auth_response(struct cqlconn *cc, int16_t stream, struct bufreader *rd)
+{
+	struct cql_slice tok = cql_get_bytes(rd);
+	char role[AUTH_MAX_NAME];
+	struct cerr e = {0};
+	char from[NET_ADDR_STRLEN];
+	peer_host(cc, from, sizeof(from));
+	enum auth_result r = bufreader_ok(rd) && tok.p ? auth_login(cc->srv->opts.auth, from, tok.p,
+	                                                            tok.len, role, sizeof(role), &e)
+	                                               : AUTH_MALFORMED;
+	if (r == AUTH_MALFORMED && !e.msg[0])
+		snprintf(e.msg, sizeof(e.msg), "malformed AUTH_RESPONSE: expected a [bytes] token");
+	if (r != AUTH_OK) {
+		conn_send_auth_error(cc, stream, e.msg);
+		return;
+	}
+	cc->authenticating = false;
+	cc->ready = true;
+	struct buf b;
+	buf_init(&b);
+	cql_put_int(&b, -1); /* [bytes] null: PLAIN has no final token */
+	if (buf_ok(&b))
+		conn_send(cc, 0, stream, CQL_OP_AUTH_SUCCESS, b.data, b.len, NULL);
+	buf_release(&b);
 }
 
 static void handle_options(struct cqlconn *cc, int16_t stream)
@@ -559,8 +625,17 @@ static void handle_frame(struct cqlconn *cc, const uint8_t *frame, size_t len)
 		handle_options(cc, h.stream);
 		return;
 	}
-	if (h.opcode == CQL_OP_STARTUP) {
+	if (h.opcode == CQL_OP_STARTUP && !cc->authenticating) {
 		handle_startup(cc, h.stream, &rd);
+		return;
+	}
+	if (cc->authenticating && h.opcode == CQL_OP_AUTH_RESPONSE) {
+		handle_auth_response(cc, h.stream, &rd);
+		return;
+	}
+	if (cc->authenticating) {
+		snprintf(msg, sizeof(msg), "Unexpected message %s, expecting AUTH_RESPONSE", name);
+		conn_send_simple_error(cc, h.stream, COL_EPROTO, msg);
 		return;
 	}
 	if (!cc->ready) {

@@ -57,6 +57,8 @@ struct cluster_view;
 
 typedef struct cqlserver cqlserver;
 
+struct auth;
+
 struct cqlserver_options {
 	const char *address;       /* numeric bind address, e.g. "127.0.2.1" (required) */
 	uint16_t port;             /* 9042; 0 = any (see cqlserver_port) */
@@ -64,6 +66,10 @@ struct cqlserver_options {
 	unsigned max_connections;  /* [4096] */
 	unsigned max_inflight;     /* requests outstanding per connection [1024] */
 	size_t prepared_cache_max; /* prepared statements kept (LRU) [10000] */
+	/* PasswordAuthenticator (borrowed, outlives the server); NULL = AllowAllAuthenticator:
+	 * with one, STARTUP is answered AUTHENTICATE and only AUTH_RESPONSE (SASL PLAIN) opens
+	 * the session; a failure is ERROR 0x0100 and the connection stays unauthenticated. */
+	struct auth *auth;
 };
 
 struct cqlserver_deps {

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# PasswordAuthenticator on a real node: the node refuses to enable it without a
+# first superuser password; the python driver logs in with PlainTextAuthProvider
+# and a wrong password gets AuthenticationError 0x0100 (tests/cluster/py/auth_test.py);
+# logins per second with the credentials cache on and off.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+: "${COLONNADE_BIN:?COLONNADE_BIN must name the colonnade binary}"
+/usr/bin/python3 -c "import cassandra" || { echo "python3-cassandra is not installed (deploy/install-deps.sh)"; exit 1; }
+# shellcheck source=tests/cluster/cql_node_lib.sh
+. "$HERE/cql_node_lib.sh"
+NET=${COLONNADE_TEST_NET:-127.0.0}
+
+# 1. No password for the first superuser: the node does not start, and says why.
+tmp=$(mktemp -d /tmp/colonnade-authtest.XXXXXX)
+if COLONNADE_AUTHENTICATOR=PasswordAuthenticator timeout 30 "$COLONNADE_BIN" server \
+	--cluster_name=cqltest --listen_address="$NET.40" --seeds="$NET.40" \
+	--data_file_directories="$tmp/data" >"$tmp/log" 2>&1; then
+	echo "auth_test: FAIL: the node started without a superuser password"; cat "$tmp/log"; exit 1
+fi
+grep -q "no password is given for the first superuser 'cassandra'" "$tmp/log" ||
+	{ echo "auth_test: FAIL: no clear refusal"; cat "$tmp/log"; exit 1; }
+echo "auth_test: without a first password the node refuses: $(grep -o 'no password is given[^;]*' "$tmp/log" | head -1)"
+rm -rf "$tmp"
+
+# 2. With one: the driver scenario, then the cache-on figure.
+COLONNADE_AUTH_SUPERUSER_PASSWORD="p-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+export COLONNADE_AUTHENTICATOR=PasswordAuthenticator COLONNADE_AUTH_SUPERUSER_PASSWORD
+cql_node_start 41
+/usr/bin/python3 "$HERE/py/auth_test.py" full
+grep -q "failed login from $NET.202 as role 'cassandra'" "$CQL_LOG" ||
+	{ echo "auth_test: FAIL: failed logins are not logged with address and role"; exit 1; }
+CACHE="cache 2 s" /usr/bin/python3 "$HERE/py/auth_test.py" bench
+kill -TERM "$CQL_PID"; wait "$CQL_PID" || true; rm -rf "$CQL_DATA"
+
+# 3. Cache off: every login costs an argon2id hash.
+COLONNADE_CREDENTIALS_VALIDITY=0ms cql_node_start 42
+CACHE="cache off" /usr/bin/python3 "$HERE/py/auth_test.py" bench
+echo "auth_test: ok"

@@ -1,0 +1,132 @@
+"""PasswordAuthenticator end to end (driven by tests/cluster/auth_test.sh).
+
+The python driver logs in with PlainTextAuthProvider; a wrong password gets
+AuthenticationError 0x0100 and no data; a raw native-protocol client shows
+that nothing but AUTH_RESPONSE is served before the login, that failed logins
+are throttled per source address (another address still logs in), and
+measures logins per second (the shell script runs it with the credentials
+cache on and off).
+"""
+import os
+import socket
+import struct
+import sys
+import time
+
+from cassandra import AuthenticationFailed
+from cassandra.auth import PlainTextAuthProvider
+from cassandra.cluster import Cluster, NoHostAvailable
+
+HOST = os.environ["CQL_HOST"]
+PW = os.environ["COLONNADE_AUTH_SUPERUSER_PASSWORD"]
+MODE = sys.argv[1] if len(sys.argv) > 1 else "full"
+NET = os.environ.get("COLONNADE_TEST_NET", "127.0.0")
+
+
+def frame(op, body, stream=0):
+    return struct.pack(">BBhBi", 4, 0, stream, op, len(body)) + body
+
+
+def read_frame(s):
+    hdr = b""
+    while len(hdr) < 9:
+        c = s.recv(9 - len(hdr))
+        if not c:
+            raise EOFError("closed")
+        hdr += c
+    _, _, _, op, n = struct.unpack(">BBhBi", hdr)
+    body = b""
+    while len(body) < n:
+        c = s.recv(n - len(body))
+        if not c:
+            raise EOFError("closed")
+        body += c
+    return op, body
+
+
+def string(s):
+    return struct.pack(">H", len(s)) + s.encode()
+
+
+def raw_login(role, pw, src=None, query_first=False):
+    """(opcode of the answer to AUTH_RESPONSE, its body); 0x10 = AUTH_SUCCESS, 0x00 = ERROR."""
+    s = socket.create_connection((HOST, 9042), timeout=5, source_address=(src, 0) if src else None)
+    try:
+        s.sendall(frame(0x01, struct.pack(">H", 1) + string("CQL_VERSION") + string("3.0.0")))
+        op, body = read_frame(s)
+        assert op == 0x03, "STARTUP answered with opcode %#x, want AUTHENTICATE" % op
+        assert b"PasswordAuthenticator" in body, body
+        if query_first:
+            s.sendall(frame(0x07, struct.pack(">i", 29) + b"SELECT * FROM system.local" + b"   "[:0]
+                            + struct.pack(">HB", 1, 0)))
+            op, body = read_frame(s)
+            return op, body
+        tok = b"\0" + role.encode() + b"\0" + pw.encode()
+        s.sendall(frame(0x0F, struct.pack(">i", len(tok)) + tok))
+        return read_frame(s)
+    finally:
+        s.close()
+
+
+def error_code(body):
+    return struct.unpack(">i", body[:4])[0]
+
+
+def say(*a):
+    print("auth_test:", *a, flush=True)
+
+
+def logins_per_second(seconds=3.0):
+    n, end = 0, time.time() + seconds
+    while time.time() < end:
+        op, _ = raw_login("cassandra", PW)
+        assert op == 0x10
+        n += 1
+    return n / seconds
+
+
+if MODE == "bench":
+    say("logins/s (%s): %.0f" % (os.environ.get("CACHE", "?"), logins_per_second()))
+    sys.exit(0)
+
+# 1. the driver logs in, writes and reads
+c = Cluster([HOST], auth_provider=PlainTextAuthProvider("cassandra", PW), protocol_version=4)
+s = c.connect()
+s.execute("CREATE KEYSPACE IF NOT EXISTS a WITH replication = {'class': 'SimpleStrategy', "
+          "'replication_factor': 1}")
+s.execute("CREATE TABLE IF NOT EXISTS a.t (k int PRIMARY KEY, v text)")
+s.execute("INSERT INTO a.t (k, v) VALUES (1, 'secret row')")
+assert s.execute("SELECT v FROM a.t WHERE k = 1").one().v == "secret row"
+c.shutdown()
+say("python driver with PlainTextAuthProvider: logged in, wrote and read")
+
+# 2. a wrong password: AuthenticationError 0x0100, no session, no data
+c = Cluster([HOST], auth_provider=PlainTextAuthProvider("cassandra", "wrongpw"), protocol_version=4)
+try:
+    c.connect()
+    raise SystemExit("auth_test: FAIL: a wrong password got a session")
+except NoHostAvailable as e:
+    errs = list(e.errors.values())
+    assert errs and isinstance(errs[0], AuthenticationFailed), e
+    assert "code=0100" in str(errs[0]) and "incorrect" in str(errs[0]), errs[0]
+    say("wrong password refused:", str(errs[0])[:160])
+finally:
+    c.shutdown()
+
+# 3. raw: a query before the login is refused; a bad token is 0x0100
+op, body = raw_login("cassandra", PW, query_first=True)
+assert op == 0x00 and b"expecting AUTH_RESPONSE" in body, (op, body)
+op, body = raw_login("nobody", "x", src=NET + ".201")
+assert op == 0x00 and error_code(body) == 0x0100, (op, body)
+say("query before login refused; unknown role 0x0100")
+
+# 4. throttling per source: 5 failures from one address, then refused unchecked
+src = NET + ".202"
+for i in range(5):
+    op, body = raw_login("cassandra", "bad%d" % i, src=src)
+    assert op == 0x00 and error_code(body) == 0x0100
+op, body = raw_login("cassandra", PW, src=src)
+assert op == 0x00 and b"Too many failed logins" in body, (op, body)
+op, _ = raw_login("cassandra", PW, src=NET + ".203")
+assert op == 0x10, "another address still logs in"
+say("6th login from %s throttled (even with the right password); %s.203 logs in" % (src, NET))
