@@ -341,6 +341,54 @@ void router_truncate(struct router *rt, const struct schema_keyspace *ks, struct
 	done(ctx, &err);
 }
 
+/*
+ * A read (PENDING_READ: one partition; PENDING_SCAN: a token range): deferred while
+ * the node waits for its ring, else to the replicas, else this node's store.
+ */
+static void route_read(struct router *rt, const struct pending *x)
+{
+	if (defer_push(rt, x))
+		return;
+	bool partition = x->kind == PENDING_READ;
+	struct cerr err;
+	struct ring *ring = NULL;
+	struct replication rep;
+	int route = route_request(rt, x->ks, x->cl, false, &err, &ring, &rep);
+	if (route > 0) {
+		if (partition) {
+			rt->stats.reads++;
+			storage_proxy_read_partition(rt->sp, ring, &rep, x->cl, x->rd, x->row_fn,
+			                             x->row_ctx, x->done, x->ctx);
+		} else {
+			rt->stats.scans++;
+			storage_proxy_scan(rt->sp, ring, &rep, x->cl, x->sc, x->row_fn, x->row_ctx,
+			                   x->done, x->ctx);
+		}
+		ring_unref(ring);
+		return;
+	}
+	if (route < 0 || router_check(rt, x->ks, x->cl, false, &err)) {
+		x->done(x->ctx, &err);
+		return;
+	}
+	struct cerr e = {0};
+	int rc;
+	if (partition) {
+		const struct partition_read *rd = x->rd;
+		rc = store_read_partition(rd->table, rd->pk, rd->n_pk, rd->slice, rd->flags,
+		                          rd->limit, rd->now_s, x->row_fn, x->row_ctx, &e);
+		rt->stats.reads++;
+	} else {
+		const struct range_read *sc = x->sc;
+		rc = store_scan(sc->table, sc->start, sc->end, sc->after, 0, sc->limit, sc->now_s,
+		                x->row_fn, x->row_ctx, &e);
+		rt->stats.scans++;
+	}
+	if (rc < 0)
+		cerr_set(&err, rc, "%s", e.msg);
+	x->done(x->ctx, &err);
+}
+
 void router_read_partition(struct router *rt, const struct schema_keyspace *ks, uint16_t cl,
                            const struct partition_read *rd, store_row_fn row_fn, void *row_ctx,
                            request_done_fn done, void *ctx)
@@ -353,31 +401,7 @@ void router_read_partition(struct router *rt, const struct schema_keyspace *ks, 
 	                    .row_ctx = row_ctx,
 	                    .done = done,
 	                    .ctx = ctx};
-	if (defer_push(rt, &x))
-		return;
-	struct cerr err;
-	struct ring *ring = NULL;
-	struct replication rep;
-	int route = route_request(rt, ks, cl, false, &err, &ring, &rep);
-	if (route > 0) {
-		rt->stats.reads++;
-		storage_proxy_read_partition(rt->sp, ring, &rep, cl, rd, row_fn, row_ctx, done,
-		                             ctx);
-		ring_unref(ring);
-		return;
-	}
-	if (route < 0 || router_check(rt, ks, cl, false, &err)) {
-		done(ctx, &err);
-		return;
-	}
-	struct cerr e = {0};
-	int rc = store_read_partition(rd->table, rd->pk, rd->n_pk, rd->slice, rd->flags, rd->limit,
-	                              rd->now_s, row_fn, row_ctx, &e);
-	rt->stats.reads++;
-	if (rc < 0) {
-		cerr_set(&err, rc, "%s", e.msg);
-	}
-	done(ctx, &err);
+	route_read(rt, &x);
 }
 
 void router_scan(struct router *rt, const struct schema_keyspace *ks, uint16_t cl,
@@ -392,28 +416,5 @@ void router_scan(struct router *rt, const struct schema_keyspace *ks, uint16_t c
 	                    .row_ctx = row_ctx,
 	                    .done = done,
 	                    .ctx = ctx};
-	if (defer_push(rt, &x))
-		return;
-	struct cerr err;
-	struct ring *ring = NULL;
-	struct replication rep;
-	int route = route_request(rt, ks, cl, false, &err, &ring, &rep);
-	if (route > 0) {
-		rt->stats.scans++;
-		storage_proxy_scan(rt->sp, ring, &rep, cl, sc, row_fn, row_ctx, done, ctx);
-		ring_unref(ring);
-		return;
-	}
-	if (route < 0 || router_check(rt, ks, cl, false, &err)) {
-		done(ctx, &err);
-		return;
-	}
-	struct cerr e = {0};
-	int rc = store_scan(sc->table, sc->start, sc->end, sc->after, 0, sc->limit, sc->now_s,
-	                    row_fn, row_ctx, &e);
-	rt->stats.scans++;
-	if (rc < 0) {
-		cerr_set(&err, rc, "%s", e.msg);
-	}
-	done(ctx, &err);
+	route_read(rt, &x);
 }

@@ -239,6 +239,22 @@ int sp_on_relay(struct messaging *m, const struct msg_in *msg, void *ctx);
  */
 
 struct sp_read *sp_read_get(struct storage_proxy *sp);
+/* What every read starts from (a partition read's or a range scan's). */
+struct sp_read_args {
+	struct ring *ring;
+	const struct replication *rep;
+	uint16_t cl;
+	struct store_table *table;
+	size_t limit;
+	int64_t now_s;
+	store_row_fn row_fn;
+	void *row_ctx;
+	request_done_fn done;
+	void *ctx;
+};
+/* A pooled read filled from a (its own ring reference taken), or NULL once done()
+ * was answered Overloaded. */
+struct sp_read *sp_read_begin(struct storage_proxy *sp, const struct sp_read_args *a, bool is_scan);
 void sp_read_release(struct sp_read *r);
 void sp_read_maybe_release(struct sp_read *r);
 /* Free a pooled read and everything it holds. */

@@ -85,26 +85,12 @@ void storage_proxy_scan(struct storage_proxy *sp, struct ring *ring, const struc
 		sp_fail_now(done, ctx, cl, COL_ENOMEM, "out of memory building the ring cache");
 		return;
 	}
-	struct sp_read *r = sp_read_get(sp);
-	if (!r) {
-		sp_fail_now(done, ctx, cl, COL_EOVERLOADED,
-		            "coordinator overloaded: too many requests");
+	struct sp_read_args a = {ring,      rep,    cl,      sc->table, sc->limit,
+	                         sc->now_s, row_fn, row_ctx, done,      ctx};
+	struct sp_read *r = sp_read_begin(sp, &a, true);
+	if (!r)
 		return;
-	}
 	sp->stats.range_reads++;
-	r->ring = ring_ref(ring);
-	r->rep = *rep;
-	r->cl = cl;
-	r->is_scan = true;
-	r->table = sc->table;
-	memcpy(r->table_id, store_table_desc(sc->table)->id, 16);
-	r->flags = 0;
-	r->limit = sc->limit;
-	r->now_s = sc->now_s > 0 ? sc->now_s : clock_wall_s();
-	r->row_fn = row_fn;
-	r->row_ctx = row_ctx;
-	r->done = done;
-	r->ctx = ctx;
 	/* pieces in ascending token order, never wrapping */
 	r->n_pieces = 0;
 	if (sc->start < sc->end) {

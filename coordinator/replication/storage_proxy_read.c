@@ -23,6 +23,30 @@ void sp_read_release_muts(struct sp_read *r)
 	r->n_rmuts = 0;
 }
 
+struct sp_read *sp_read_begin(struct storage_proxy *sp, const struct sp_read_args *a, bool is_scan)
+{
+	struct sp_read *r = sp_read_get(sp);
+	if (!r) {
+		sp_fail_now(a->done, a->ctx, a->cl, COL_EOVERLOADED,
+		            "coordinator overloaded: too many requests");
+		return NULL;
+	}
+	r->ring = ring_ref(a->ring);
+	r->rep = *a->rep;
+	r->cl = a->cl;
+	r->is_scan = is_scan;
+	r->table = a->table;
+	memcpy(r->table_id, store_table_desc(a->table)->id, 16);
+	r->flags = 0;
+	r->limit = a->limit;
+	r->now_s = a->now_s > 0 ? a->now_s : clock_wall_s();
+	r->row_fn = a->row_fn;
+	r->row_ctx = a->row_ctx;
+	r->done = a->done;
+	r->ctx = a->ctx;
+	return r;
+}
+
 void sp_read_release(struct sp_read *r)
 {
 	struct storage_proxy *sp = r->sp;
@@ -583,27 +607,14 @@ void storage_proxy_read_partition(struct storage_proxy *sp, struct ring *ring,
 			return;
 		}
 	}
-	struct sp_read *r = sp_read_get(sp);
-	if (!r) {
-		sp_fail_now(done, ctx, cl, COL_EOVERLOADED,
-		            "coordinator overloaded: too many requests");
+	struct sp_read_args a = {ring,      rep,    cl,      rd->table, rd->limit,
+	                         rd->now_s, row_fn, row_ctx, done,      ctx};
+	struct sp_read *r = sp_read_begin(sp, &a, false);
+	if (!r)
 		return;
-	}
-	r->ring = ring_ref(ring);
-	r->rep = *rep;
-	r->cl = cl;
-	r->is_scan = false;
-	r->table = rd->table;
-	memcpy(r->table_id, store_table_desc(rd->table)->id, 16);
 	r->flags = rd->flags & STORE_READ_REVERSE;
 	r->spec = rd->spec;
-	r->limit = rd->limit;
-	r->now_s = rd->now_s > 0 ? rd->now_s : clock_wall_s();
 	r->token = token;
-	r->row_fn = row_fn;
-	r->row_ctx = row_ctx;
-	r->done = done;
-	r->ctx = ctx;
 	buf_reset(&r->keybuf);
 	size_t o_pk[STORE_MAX_PK_COLS], o_s[STORE_MAX_CK_COLS], o_e[STORE_MAX_CK_COLS];
 	r->n_pk = rd->n_pk;
