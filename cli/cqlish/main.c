@@ -42,6 +42,8 @@ static void usage(FILE *f)
 	      "  -e, --execute STMTS      run the statements and quit\n"
 	      "  -f, --file FILE          run the statements of FILE and quit\n"
 	      "  --consistency LEVEL      initial consistency level (default ONE)\n"
+	      "  -u, --username USER      log in as USER (PasswordAuthenticator)\n"
+	      "  -p, --password PASSWORD  its password (default: $CQLISH_PASSWORD)\n"
 	      "  -C, --color              always use colour output\n"
 	      "  --no-color               never use colour output\n"
 	      "  --connect-timeout SECS   connect timeout (default 5)\n"
@@ -332,6 +334,10 @@ static int value_option(struct shell *sh, struct cqlish_args *args, int argc, ch
 		args->execute = val;
 	} else if (!strcmp(a, "-f") || !strcmp(a, "--file")) {
 		args->file = val;
+	} else if (!strcmp(a, "-u") || !strcmp(a, "--username")) {
+		sh->copts.username = val;
+	} else if (!strcmp(a, "-p") || !strcmp(a, "--password")) {
+		sh->copts.password = val;
 	} else if (!strcmp(a, "--consistency")) {
 		if (cql_consistency_parse(val, &sh->consistency) != COL_OK) {
 			fprintf(stderr,
@@ -361,6 +367,10 @@ static bool takes_value(const char *a)
 	                                   "-f",
 	                                   "--file",
 	                                   "--consistency",
+	                                   "-u",
+	                                   "--username",
+	                                   "-p",
+	                                   "--password",
 	                                   "--connect-timeout",
 	                                   "--request-timeout"};
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
@@ -410,6 +420,13 @@ static int parse_args(struct shell *sh, struct cqlish_args *args, int argc, char
 		}
 		if (rc != GO_ON)
 			return rc;
+	}
+	if (sh->copts.username && !sh->copts.password)
+		sh->copts.password = getenv("CQLISH_PASSWORD");
+	if (sh->copts.username && !sh->copts.password) {
+		fprintf(stderr, "cqlish: -u %s needs a password: -p PASSWORD or $CQLISH_PASSWORD\n",
+		        sh->copts.username);
+		return 1;
 	}
 	if (args->execute && args->file) {
 		fprintf(stderr, "cqlish: -e and -f cannot be used together\n");

@@ -65,6 +65,7 @@ enum cqlres_kind {
 	CQLRES_READY = 0x102,        /* opcode READY */
 	CQLRES_SUPPORTED = 0x106,    /* opcode SUPPORTED */
 	CQLRES_AUTHENTICATE = 0x103, /* opcode AUTHENTICATE: error.message = authenticator */
+	CQLRES_AUTH_SUCCESS = 0x110, /* opcode AUTH_SUCCESS (the final token is ignored) */
 };
 
 /* One column of a result or of a statement's bind markers. */
@@ -180,6 +181,8 @@ void cql_qparams_init(struct cql_qparams *p);
 /* Each appends one whole frame (header included) with the given stream. */
 void cqlreq_options(struct buf *b, int16_t stream);
 void cqlreq_startup(struct buf *b, int16_t stream, const char *cql_version);
+/* AUTH_RESPONSE with the SASL PLAIN token "\0user\0password". */
+void cqlreq_auth_plain(struct buf *b, int16_t stream, const char *user, const char *password);
 void cqlreq_query(struct buf *b, int16_t stream, const char *cql, size_t len,
                   const struct cql_qparams *p);
 void cqlreq_prepare(struct buf *b, int16_t stream, const char *cql, size_t len);
@@ -224,6 +227,11 @@ struct cqlconn_opts {
 	unsigned request_timeout_ms; /* per request [12000]; UINT32_MAX = never */
 	const char *cql_version;     /* sent in STARTUP ["3.4.4"] */
 	const char *bind_host;       /* numeric source address [NULL: the kernel's choice] */
+	/* Credentials for a server that answers STARTUP with AUTHENTICATE (SASL PLAIN); NULL =
+	 * none, and such a server is refused with "requires authentication". Borrowed until
+	 * the handshake ends. */
+	const char *username;
+	const char *password;
 };
 
 /* Handshake done (status 0) or failed (negative, `why` names peer and cause). */

@@ -36,7 +36,7 @@
 #define TIMEOUT_TICK_S 0.1
 
 enum slot_state { SLOT_FREE, SLOT_BUSY, SLOT_ORPHAN, SLOT_REPREPARE };
-enum req_kind { REQ_HANDSHAKE_OPTIONS, REQ_HANDSHAKE_STARTUP, REQ_USER };
+enum req_kind { REQ_HANDSHAKE_OPTIONS, REQ_HANDSHAKE_STARTUP, REQ_HANDSHAKE_AUTH, REQ_USER };
 
 /* Where a prepared id sits inside a saved frame, for re-preparing. */
 struct id_ref {
@@ -228,6 +228,9 @@ static void send_handshake(struct cqlconn *c, enum req_kind kind)
 	c->slots[id].deadline_ms = INT64_MAX; /* the connect timer covers the handshake */
 	if (kind == REQ_HANDSHAKE_OPTIONS)
 		cqlreq_options(&c->out, id);
+	else if (kind == REQ_HANDSHAKE_AUTH)
+		cqlreq_auth_plain(&c->out, id, c->opts.username,
+		                  c->opts.password ? c->opts.password : "");
 	else
 		cqlreq_startup(&c->out, id, c->opts.cql_version);
 	want_write(c);
@@ -344,7 +347,8 @@ static void handle_frame(struct cqlconn *c, const struct cql_header *h, const ui
 		slot_release(c, h->stream);
 		return;
 	}
-	if (s->kind == REQ_HANDSHAKE_OPTIONS || s->kind == REQ_HANDSHAKE_STARTUP) {
+	if (s->kind == REQ_HANDSHAKE_OPTIONS || s->kind == REQ_HANDSHAKE_STARTUP ||
+	    s->kind == REQ_HANDSHAKE_AUTH) {
 		enum req_kind k = s->kind;
 		slot_release(c, h->stream);
 		if (res->kind == CQLRES_ERROR) {
@@ -353,17 +357,21 @@ static void handle_frame(struct cqlconn *c, const struct cql_header *h, const ui
 			          res->error.code);
 		} else if (k == REQ_HANDSHAKE_OPTIONS && res->kind == CQLRES_SUPPORTED) {
 			send_handshake(c, REQ_HANDSHAKE_STARTUP);
-		} else if (k == REQ_HANDSHAKE_STARTUP && res->kind == CQLRES_READY) {
+		} else if ((k == REQ_HANDSHAKE_STARTUP && res->kind == CQLRES_READY) ||
+		           (k == REQ_HANDSHAKE_AUTH && res->kind == CQLRES_AUTH_SUCCESS)) {
 			c->ready = true;
 			ev_timer_stop(c->loop, &c->connect_timer);
 			cqlconn_ready_fn f = c->on_ready;
 			c->on_ready = NULL;
 			if (f)
 				f(c, c->ready_arg, COL_OK, NULL);
+		} else if (k == REQ_HANDSHAKE_STARTUP && res->kind == CQLRES_AUTHENTICATE &&
+		           c->opts.username) {
+			send_handshake(c, REQ_HANDSHAKE_AUTH);
 		} else if (res->kind == CQLRES_AUTHENTICATE) {
 			conn_fail(c, COL_EUNSUPPORTED,
-			          "%s requires authentication (%s); this client has no "
-			          "credentials support",
+			          "%s requires authentication (%s): give a user name and password "
+			          "(cqlish -u USER -p PASSWORD)",
 			          c->peer, res->error.message ? res->error.message : "");
 		} else {
 			conn_fail(c, COL_EPROTO, "handshake with %s: unexpected %s answer", c->peer,

@@ -48,6 +48,18 @@ void cqlreq_startup(struct buf *b, int16_t stream, const char *cql_version)
 	cql_frame_end(b, f);
 }
 
+void cqlreq_auth_plain(struct buf *b, int16_t stream, const char *user, const char *password)
+{
+	size_t f = cql_frame_begin(b, CQLPROTO_VERSION, 0, stream, CQL_OP_AUTH_RESPONSE);
+	size_t ul = strlen(user), pl = strlen(password);
+	cql_put_int(b, (int32_t)(2 + ul + pl));
+	buf_put_u8(b, 0);
+	buf_put(b, user, ul);
+	buf_put_u8(b, 0);
+	buf_put(b, password, pl);
+	cql_frame_end(b, f);
+}
+
 /* QUERY (head: the CQL text) or EXECUTE (head: the prepared id), then the parameters. */
 static void params_request(struct buf *b, int16_t stream, uint8_t op, const void *head,
                            size_t len, const struct cql_qparams *p)

@@ -416,6 +416,10 @@ int cqlresult_decode(uint8_t opcode, uint8_t frame_flags, const uint8_t *body, s
 			rc = decode_error(&d, r, err);
 			break;
 		case CQL_OP_READY: r->kind = CQLRES_READY; break;
+		case CQL_OP_AUTH_SUCCESS:
+			r->kind = CQLRES_AUTH_SUCCESS;
+			(void)cql_get_bytes(&d.r);
+			break;
 		case CQL_OP_AUTHENTICATE:
 			r->kind = CQLRES_AUTHENTICATE;
 			r->error.message = get_str(&d);

@@ -30,6 +30,21 @@ cql_node_start 41
 /usr/bin/python3 "$HERE/py/auth_test.py" full
 grep -q "failed login from $NET.202 as role 'cassandra'" "$CQL_LOG" ||
 	{ echo "auth_test: FAIL: failed logins are not logged with address and role"; exit 1; }
+# cqlish: -u/-p log in; a wrong password and no credentials are refused with the reason.
+CQLISH=${CQLISH_BIN:-$(dirname "$COLONNADE_BIN")/cqlish}
+out=$("$CQLISH" -u cassandra -p "$COLONNADE_AUTH_SUPERUSER_PASSWORD" "$CQL_HOST" \
+	-e "SELECT v FROM a.t WHERE k = 1;" 2>&1) || { echo "auth_test: FAIL: cqlish -u/-p: $out"; exit 1; }
+grep -q "secret row" <<<"$out" || { echo "auth_test: FAIL: cqlish read: $out"; exit 1; }
+if out=$("$CQLISH" -u cassandra -p wrongpw "$CQL_HOST" -e "SELECT v FROM a.t;" 2>&1) ||
+	! grep -q "0x0100" <<<"$out" || grep -q "secret row" <<<"$out"; then
+	echo "auth_test: FAIL: cqlish with a wrong password: $out"; exit 1
+fi
+echo "auth_test: cqlish wrong password: $(head -1 <<<"$out")"
+if out=$("$CQLISH" "$CQL_HOST" -e "SELECT v FROM a.t;" 2>&1) ||
+	! grep -q "requires authentication" <<<"$out"; then
+	echo "auth_test: FAIL: cqlish without credentials: $out"; exit 1
+fi
+echo "auth_test: cqlish -u/-p reads; without credentials: $(head -1 <<<"$out")"
 CACHE="cache 2 s" /usr/bin/python3 "$HERE/py/auth_test.py" bench
 kill -TERM "$CQL_PID"; wait "$CQL_PID" || true; rm -rf "$CQL_DATA"
 
