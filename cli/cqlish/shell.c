@@ -182,6 +182,8 @@ void shell_release(struct shell *sh)
 	free(sh->cluster_name);
 	free(sh->release_version);
 	free(sh->cql_version);
+	free(sh->login_user);
+	free(sh->login_password);
 	for (size_t i = 0; i < sh->n_warned; i++)
 		free(sh->warned[i]);
 	free(sh->warned);
@@ -979,6 +981,9 @@ static const struct help_topic shell_help[] = {
                  "        Gives information about cqlish commands. To see available topics,\n"
                  "        enter \"HELP\" without any arguments. To see help on a topic,\n"
                  "        use \"HELP <topic>\".\n"},
+        {"LOGIN", "\n        LOGIN <user> ['<password>']\n\n"
+                  "          Reconnects as <user> (a node with PasswordAuthenticator). Without a\n"
+                  "          password, $CQLISH_PASSWORD. A failed login keeps the old session.\n"},
         {"PAGING",
          "\n        PAGING [cqlish]\n\n"
          "          Enables or disables query paging.\n\n"
@@ -1097,6 +1102,72 @@ static void cmd_help(struct shell *sh, struct words *w)
 	}
 }
 
+/* One word of LOGIN's text: up to blank or ';', surrounding single quotes removed. */
+static const char *login_word(const char *p, char *out, size_t cap)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\n')
+		p++;
+	size_t n = 0;
+	if (*p == '\'') {
+		for (p++; *p && *p != '\''; p++)
+			if (n + 1 < cap)
+				out[n++] = *p;
+		if (*p == '\'')
+			p++;
+	} else {
+		for (; *p && *p != ' ' && *p != '\t' && *p != '\n' && *p != ';'; p++)
+			if (n + 1 < cap)
+				out[n++] = *p;
+	}
+	out[n] = 0;
+	return p;
+}
+
+/* LOGIN user ['password']: reconnect as that role; on failure keep the old session. */
+static void cmd_login(struct shell *sh, const char *args)
+{
+	char user[256], pw[1024];
+	args = login_word(args, user, sizeof(user));
+	login_word(args, pw, sizeof(pw));
+	if (!user[0]) {
+		shell_printerr(sh, "Improper LOGIN command: LOGIN <user> ['<password>']");
+		return;
+	}
+	if (!pw[0] && getenv("CQLISH_PASSWORD"))
+		snprintf(pw, sizeof(pw), "%s", getenv("CQLISH_PASSWORD"));
+	if (!pw[0]) {
+		shell_printerr(sh, "LOGIN %s needs a password: LOGIN %s '<password>'", user, user);
+		return;
+	}
+	char *nu = strdup(user), *np = strdup(pw);
+	explicit_bzero(pw, sizeof(pw));
+	if (!nu || !np) {
+		free(nu);
+		free(np);
+		shell_printerr(sh, "out of memory");
+		return;
+	}
+	struct cqlconn_opts old = sh->copts;
+	sh->copts.username = nu;
+	sh->copts.password = np;
+	struct cerr e = {0};
+	if (shell_connect(sh, &e) != 0) {
+		shell_printerr(sh, "Login failed: %s", e.msg);
+		sh->copts = old;
+		free(nu);
+		free(np);
+		struct cerr e2 = {0};
+		if (shell_connect(sh, &e2) != 0)
+			shell_printerr(sh, "and the previous session is gone: %s", e2.msg);
+		return;
+	}
+	free(sh->login_user);
+	free(sh->login_password);
+	sh->login_user = nu;
+	sh->login_password = np;
+	printf("Logged in as %s.\n", nu);
+}
+
 void shell_run(struct shell *sh, const char *stmt)
 {
 	size_t len = strlen(stmt), pos = 0;
@@ -1108,6 +1179,11 @@ void shell_run(struct shell *sh, const char *stmt)
 	                cqlsplit_is_shell_command(stmt + first.start, first.len);
 	if (!is_shell) {
 		run_cql(sh, stmt);
+		return;
+	}
+	if (first.len == 5 && strncasecmp(stmt + first.start, "login", 5) == 0) {
+		cmd_login(sh, stmt + first.start + first.len);
+		fflush(stdout);
 		return;
 	}
 	struct words w;

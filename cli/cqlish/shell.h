@@ -52,6 +52,7 @@ struct shell {
 	int64_t last_ts; /* client timestamps strictly increase */
 
 	char *cluster_name, *release_version, *cql_version;
+	char *login_user, *login_password; /* from LOGIN (copts points at them) */
 
 	char **warned; /* "ks\x1fLEVEL" strings already warned about */
 	size_t n_warned;

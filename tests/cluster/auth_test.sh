@@ -45,6 +45,11 @@ if out=$("$CQLISH" "$CQL_HOST" -e "SELECT v FROM a.t;" 2>&1) ||
 	echo "auth_test: FAIL: cqlish without credentials: $out"; exit 1
 fi
 echo "auth_test: cqlish -u/-p reads; without credentials: $(head -1 <<<"$out")"
+out=$("$CQLISH" -u cassandra -p "$COLONNADE_AUTH_SUPERUSER_PASSWORD" "$CQL_HOST" -e \
+	"LOGIN nobody 'x'; LOGIN cassandra '$COLONNADE_AUTH_SUPERUSER_PASSWORD'; SELECT v FROM a.t WHERE k = 1;" 2>&1) || true
+grep -q "Login failed: .*0x0100" <<<"$out" && grep -q "Logged in as cassandra" <<<"$out" &&
+	grep -q "secret row" <<<"$out" || { echo "auth_test: FAIL: cqlish LOGIN: $out"; exit 1; }
+echo "auth_test: cqlish LOGIN: a wrong one keeps the session, the right one logs in again"
 CACHE="cache 2 s" /usr/bin/python3 "$HERE/py/auth_test.py" bench
 kill -TERM "$CQL_PID"; wait "$CQL_PID" || true; rm -rf "$CQL_DATA"
 
