@@ -42,7 +42,17 @@ static struct cluster *c;
  * with a payload no replica accepts, and read the handshake answer's status
  * (-1 when none came).
  */
+static int hand_made_client_at(int k, const char *secret, const uint8_t *fixed_nonce,
+                               uint64_t fixed_ms, char *reason, size_t cap);
+
 static int hand_made_client(int k, const char *secret)
+{
+	return hand_made_client_at(k, secret, NULL, 0, NULL, 0);
+}
+
+/* As above; a given nonce and time (else fresh ones), the answer's reason into `reason`. */
+static int hand_made_client_at(int k, const char *secret, const uint8_t *fixed_nonce,
+                               uint64_t fixed_ms, char *reason, size_t cap)
 {
 	struct msg_codec codec;
 	cr_assert_eq(msg_codec_init(&codec, 1 << 20, 0), 0);
@@ -55,10 +65,13 @@ static int hand_made_client(int k, const char *secret)
 	size_t mark = msg_frame_begin(&b, VERB_HANDSHAKE, 0);
 	uint8_t nonce[IAUTH_NONCE_LEN];
 	cr_assert_eq(iauth_random(nonce, sizeof(nonce)), 0);
+	if (fixed_nonce)
+		memcpy(nonce, fixed_nonce, sizeof(nonce));
+	uint64_t now_ms = fixed_ms ? fixed_ms : (uint64_t)(clock_wall_us() / 1000);
 	if (secret)
 		msg_handshake_encode_proved(&b, "colonnade-test", &me, &listen, HANDSHAKE_OK, "",
-		                            (const uint8_t *)secret, strlen(secret),
-		                            (uint64_t)(clock_wall_us() / 1000), nonce, NULL);
+		                            (const uint8_t *)secret, strlen(secret), now_ms, nonce,
+		                            NULL);
 	else
 		msg_handshake_encode(&b, "colonnade-test", &me, &listen, HANDSHAKE_OK, "");
 	cr_assert_eq(msg_frame_end(&codec, &b, mark, 0), 0);
@@ -98,6 +111,9 @@ static int hand_made_client(int k, const char *secret)
 		if (msg_decode(&codec, in, flen, &msg, NULL) == 0 && msg.verb == VERB_HANDSHAKE &&
 		    msg_handshake_decode(msg.payload, msg.payload_len, &h, NULL) == 0) {
 			status = (int)h.status;
+			if (reason)
+				snprintf(reason, cap, "%.*s", (int)h.reason_len,
+				         (const char *)h.reason);
 			printf("  handshake answer: status %d, proof %s, reason '%.*s'\n", status,
 			       h.has_proof ? "yes" : "no", (int)h.reason_len,
 			       (const char *)h.reason);
@@ -173,6 +189,21 @@ Test(internode_auth, strangers_refused_members_served, .fini = cluster_test_fini
 	               "no proof is refused at the handshake");
 	CLUSTER_EXPECT(c, malformed_mutations(1) == delivered,
 	               "no stranger's MUTATION reached a handler");
+	/* a recorded hello replayed: refused although its MAC is right */
+	uint8_t nonce[IAUTH_NONCE_LEN];
+	cr_assert_eq(iauth_random(nonce, sizeof(nonce)), 0);
+	uint64_t t = (uint64_t)(clock_wall_us() / 1000);
+	char why[512];
+	CLUSTER_EXPECT(c,
+	               hand_made_client_at(1, SECRET, nonce, t, why, sizeof(why)) == HANDSHAKE_OK,
+	               "first use of the hello: %s", why);
+	CLUSTER_EXPECT(c,
+	               hand_made_client_at(1, SECRET, nonce, t, why, sizeof(why)) ==
+	                               HANDSHAKE_UNAUTHENTICATED &&
+	                       strstr(why, "used before"),
+	               "the replayed hello: %s", why);
+	CLUSTER_EXPECT(c, malformed_mutations(1) == delivered + 1,
+	               "only the first use delivered its MUTATION");
 	char needle[128];
 	snprintf(needle, sizeof(needle), "refusing internode connection: node %s", c->client_addr);
 	CLUSTER_EXPECT(c, cluster_log_count(c, 1, needle) >= 2, "refusals logged with the address");
