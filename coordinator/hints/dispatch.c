@@ -243,6 +243,22 @@ static int step_each(void *ctx, const void *key, size_t klen, const void *val, s
 	return sr->b->len >= sr->budget || sr->n >= HINTS_STEP_MAX ? 1 : 0;
 }
 
+/* Read the target's next hints after its read position into h->step, at most
+ * `budget` bytes (at least one hint), as [u32 value length][key][value]...;
+ * *n = how many. */
+static int read_step(struct hints *h, struct htarget *t, size_t budget, size_t *n, struct cerr *e)
+{
+	uint8_t prefix[17] = {HK_HINT};
+	memcpy(prefix + 1, t->host_id, 16);
+	buf_reset(&h->step);
+	struct step_read sr = {&h->step, budget, 0};
+	int rc = store_kv_scan_after(h->cfg.store, STORE_CF_HINTS, prefix, sizeof(prefix),
+	                             t->has_next ? t->next_key : NULL, HINTS_KEY_LEN, step_each,
+	                             &sr, e);
+	*n = sr.n;
+	return rc;
+}
+
 static int send_one(struct hints *h, struct htarget *t, const uint8_t *key, size_t value_bytes,
                     const uint8_t *mut, size_t len)
 {
@@ -401,14 +417,9 @@ static void pump(struct hints *h, struct htarget *t)
 		budget = HINTS_STEP_BYTES;
 	if (rate > 0 && budget > (size_t)t->bucket + 1)
 		budget = (size_t)t->bucket + 1;
-	uint8_t prefix[17] = {HK_HINT};
-	memcpy(prefix + 1, t->host_id, 16);
-	buf_reset(&h->step);
-	struct step_read sr = {&h->step, budget, 0};
 	struct cerr e = {0};
-	int rc = store_kv_scan_after(h->cfg.store, STORE_CF_HINTS, prefix, sizeof(prefix),
-	                             t->has_next ? t->next_key : NULL, HINTS_KEY_LEN, step_each,
-	                             &sr, &e);
+	size_t n_read = 0;
+	int rc = read_step(h, t, budget, &n_read, &e);
 	if (rc < 0) {
 		log_warn(MOD, "cannot read hints: %s", e.msg[0] ? e.msg : col_strerror(rc));
 		hints_dispatch_stall(h, t);
@@ -430,7 +441,7 @@ static void pump(struct hints *h, struct htarget *t)
 			return;
 		}
 	}
-	if (sr.n > 0) {
+	if (n_read > 0) {
 		schedule(h, t, 0.); /* the next step after the loop's other work */
 		return;
 	}
@@ -464,14 +475,9 @@ void hints_dispatch_purge(struct hints *h, struct htarget *t)
 {
 	if (t->active || !t->count)
 		return;
-	uint8_t prefix[17] = {HK_HINT};
-	memcpy(prefix + 1, t->host_id, 16);
-	buf_reset(&h->step);
-	struct step_read sr = {&h->step, HINTS_STEP_BYTES, 0};
 	struct cerr e = {0};
-	if (store_kv_scan_after(h->cfg.store, STORE_CF_HINTS, prefix, sizeof(prefix),
-	                        t->has_next ? t->next_key : NULL, HINTS_KEY_LEN, step_each, &sr,
-	                        &e) < 0)
+	size_t n_read = 0;
+	if (read_step(h, t, HINTS_STEP_BYTES, &n_read, &e) < 0)
 		return;
 	int64_t now_ms = clock_wall_us() / 1000;
 	struct bufreader r;
