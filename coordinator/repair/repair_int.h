@@ -64,6 +64,9 @@ struct rjob {
 };
 
 struct rjob *rjob_new(enum rjob_kind kind);
+/* A tree, stream or sync job for request q (its bounds, table and bytes copied), or NULL
+ * when out of memory (replica.c). */
+struct rjob *rjob_from_req(const struct repair_req *q);
 void rjob_free(struct rjob *j);
 /* Queue a job (COL_EOVERLOADED past REPAIR_MAX_JOBS, COL_ECLOSED when stopping). */
 int worker_submit(struct repair *r, struct rjob *j);

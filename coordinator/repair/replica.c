@@ -83,7 +83,7 @@ static void job_answered(struct repair *r, struct rjob *j)
 	rjob_free(j);
 }
 
-static struct rjob *job_of(const struct repair_req *q)
+struct rjob *rjob_from_req(const struct repair_req *q)
 {
 	enum rjob_kind k = q->verb == VERB_REPAIR_TREE     ? RJOB_TREE
 	                   : q->verb == VERB_REPAIR_STREAM ? RJOB_STREAM
@@ -121,7 +121,7 @@ static int on_request(struct messaging *m, const struct msg_in *msg, void *ctx)
 		messaging_respond_failure(m, msg, COL_ECORRUPT, err.msg);
 		return 0; /* answered: the connection stays */
 	}
-	struct rjob *j = job_of(&q);
+	struct rjob *j = rjob_from_req(&q);
 	struct pending_req *p = j ? malloc(sizeof(*p)) : NULL;
 	if (!p) {
 		rjob_free(j);

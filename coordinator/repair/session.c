@@ -168,27 +168,14 @@ static int send_req(struct rsession *s, unsigned slot, unsigned peer, const stru
 static int submit_local(struct rsession *s, unsigned peer, const struct repair_req *q,
                         rjob_done_fn done)
 {
-	enum rjob_kind k = q->verb == VERB_REPAIR_TREE     ? RJOB_TREE
-	                   : q->verb == VERB_REPAIR_STREAM ? RJOB_STREAM
-	                                                   : RJOB_SYNC;
-	struct rjob *j = rjob_new(k);
+	struct rjob *j = rjob_from_req(q);
 	if (!j)
 		return COL_ENOMEM;
-	memcpy(j->table_id, q->table_id, 16);
-	j->start = q->start;
-	j->end = q->end;
-	j->now_s = q->now_s;
-	j->depth = q->depth;
-	j->max_bytes = q->max_bytes;
-	if (q->after)
-		buf_put(&j->after, q->after, q->after_len);
-	if (q->chunk)
-		buf_put(&j->chunk, q->chunk, q->chunk_len);
 	j->owner = s;
 	j->peer = peer;
 	j->done = done;
 	j->gen = s->gen;
-	int rc = buf_ok(&j->after) && buf_ok(&j->chunk) ? worker_submit(s->r, j) : COL_ENOMEM;
+	int rc = worker_submit(s->r, j);
 	if (rc)
 		rjob_free(j);
 	else
