@@ -466,14 +466,14 @@ static int report_header(struct rctx *r, struct cerr *err)
 		const struct rtomb *rt = &r->rts[i];
 		if (canonical_purged(r, rt->ldt))
 			continue;
-		r->rtpub[n_pub++] =
-		        (struct store_range_tombstone){.start = &r->rtvals[rt->v_at],
-		                                       .n_start = rt->n_start,
-		                                       .start_incl = rt->start_incl,
-		                                       .end = &r->rtvals[rt->v_at + rt->n_start],
-		                                       .n_end = rt->n_end,
-		                                       .end_incl = rt->end_incl,
-		                                       .deletion = {.ts = rt->ts, .ldt = rt->ldt}};
+		r->rtpub[n_pub++] = (struct store_range_tombstone){
+		        .range = {.start = &r->rtvals[rt->v_at],
+		                  .n_start = rt->n_start,
+		                  .start_incl = rt->start_incl,
+		                  .end = &r->rtvals[rt->v_at + rt->n_start],
+		                  .n_end = rt->n_end,
+		                  .end_incl = rt->end_incl},
+		        .deletion = {.ts = rt->ts, .ldt = rt->ldt}};
 	}
 	r->part.rts = r->rtpub;
 	r->part.n_rts = n_pub;

@@ -447,14 +447,19 @@ struct store_row {
 	size_t n_cells;
 };
 
-/* A range tombstone with its bounds as clustering prefixes (n = 0: unbounded on that side). */
-struct store_range_tombstone {
+/* A clustering slice in clustering order; n = 0 means unbounded on that side. */
+struct store_slice {
 	const struct store_value *start;
 	size_t n_start;
 	bool start_incl;
 	const struct store_value *end;
 	size_t n_end;
 	bool end_incl;
+};
+
+/* A range tombstone: the slice of rows it deletes, and when. */
+struct store_range_tombstone {
+	struct store_slice range;
 	struct store_deletion deletion;
 };
 
@@ -494,16 +499,6 @@ enum store_read_flags {
 	                              still shadow; a row with nothing left to report
 	                              (only a shadowed or expired marker) is not
 	                              reported */
-};
-
-/* A clustering slice in clustering order; n = 0 means unbounded on that side. */
-struct store_slice {
-	const struct store_value *start;
-	size_t n_start;
-	bool start_incl;
-	const struct store_value *end;
-	size_t n_end;
-	bool end_incl;
 };
 
 /*

@@ -191,10 +191,10 @@ static void put_range_tombstones(struct buf *b, const struct store_partition *p)
 	for (size_t i = 0; i < p->n_rts; i++) {
 		const struct store_range_tombstone *rt = &p->rts[i];
 		msgpk_put_array(b, 6);
-		put_values(b, rt->start, rt->n_start);
-		msgpk_put_bool(b, rt->start_incl);
-		put_values(b, rt->end, rt->n_end);
-		msgpk_put_bool(b, rt->end_incl);
+		put_values(b, rt->range.start, rt->range.n_start);
+		msgpk_put_bool(b, rt->range.start_incl);
+		put_values(b, rt->range.end, rt->range.n_end);
+		msgpk_put_bool(b, rt->range.end_incl);
 		msgpk_put_int(b, rt->deletion.ts);
 		msgpk_put_int(b, rt->deletion.ldt);
 	}

@@ -737,10 +737,10 @@ static int header_cb(void *ctx, const struct store_partition *p, const struct st
 	h->n_rts = p->n_rts;
 	if (p->n_rts) {
 		const struct store_range_tombstone *rt = &p->rts[0];
-		h->start = rt->n_start ? (int32_t)be32_load(rt->start[0].p) : -1;
-		h->end = rt->n_end ? (int32_t)be32_load(rt->end[0].p) : -1;
-		h->start_incl = rt->start_incl;
-		h->end_incl = rt->end_incl;
+		h->start = rt->range.n_start ? (int32_t)be32_load(rt->range.start[0].p) : -1;
+		h->end = rt->range.n_end ? (int32_t)be32_load(rt->range.end[0].p) : -1;
+		h->start_incl = rt->range.start_incl;
+		h->end_incl = rt->range.end_incl;
 		h->rt_ts = rt->deletion.ts;
 	}
 	return 0;
