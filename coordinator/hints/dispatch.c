@@ -259,6 +259,18 @@ static int read_step(struct hints *h, struct htarget *t, size_t budget, size_t *
 	return rc;
 }
 
+/* The next [u32 value length][key][value] record of a step read by read_step. */
+static bool step_next(struct bufreader *r, const uint8_t **key, const uint8_t **val, uint32_t *vlen)
+{
+	if (bufreader_left(r) == 0)
+		return false;
+	*vlen = bufreader_u32be(r);
+	*key = r->p + r->pos;
+	*val = *key + HINTS_KEY_LEN;
+	r->pos += HINTS_KEY_LEN + *vlen;
+	return true;
+}
+
 static int send_one(struct hints *h, struct htarget *t, const uint8_t *key, size_t value_bytes,
                     const uint8_t *mut, size_t len)
 {
@@ -428,11 +440,9 @@ static void pump(struct hints *h, struct htarget *t)
 	int64_t now_ms = clock_wall_us() / 1000;
 	struct bufreader r;
 	bufreader_init(&r, h->step.data, h->step.len);
-	while (bufreader_left(&r) > 0) {
-		uint32_t vlen = bufreader_u32be(&r);
-		const uint8_t *key = r.p + r.pos;
-		const uint8_t *val = key + HINTS_KEY_LEN;
-		r.pos += HINTS_KEY_LEN + vlen;
+	const uint8_t *key, *val;
+	uint32_t vlen;
+	while (step_next(&r, &key, &val, &vlen)) {
 		memcpy(t->next_key, key, HINTS_KEY_LEN);
 		t->has_next = true;
 		if (deliver_one(h, t, key, val, vlen, now_ms) != 0) {
@@ -482,11 +492,9 @@ void hints_dispatch_purge(struct hints *h, struct htarget *t)
 	int64_t now_ms = clock_wall_us() / 1000;
 	struct bufreader r;
 	bufreader_init(&r, h->step.data, h->step.len);
-	while (bufreader_left(&r) > 0) {
-		uint32_t vlen = bufreader_u32be(&r);
-		const uint8_t *key = r.p + r.pos;
-		const uint8_t *val = key + HINTS_KEY_LEN;
-		r.pos += HINTS_KEY_LEN + vlen;
+	const uint8_t *key, *val;
+	uint32_t vlen;
+	while (step_next(&r, &key, &val, &vlen)) {
 		buf_reset(&h->mut);
 		uint8_t id[16];
 		if (hints_value_decode(val, vlen, &h->mut, &e) != 0 ||
