@@ -245,8 +245,9 @@ static int step_each(void *ctx, const void *key, size_t klen, const void *val, s
 
 /* Read the target's next hints after its read position into h->step, at most
  * `budget` bytes (at least one hint), as [u32 value length][key][value]...;
- * *n = how many. */
-static int read_step(struct hints *h, struct htarget *t, size_t budget, size_t *n, struct cerr *e)
+ * *n = how many, *records a reader over them (step_next). */
+static int read_step(struct hints *h, struct htarget *t, size_t budget, size_t *n,
+                     struct bufreader *records, struct cerr *e)
 {
 	uint8_t prefix[17] = {HK_HINT};
 	memcpy(prefix + 1, t->host_id, 16);
@@ -256,6 +257,7 @@ static int read_step(struct hints *h, struct htarget *t, size_t budget, size_t *
 	                             t->has_next ? t->next_key : NULL, HINTS_KEY_LEN, step_each,
 	                             &sr, e);
 	*n = sr.n;
+	bufreader_init(records, h->step.data, h->step.len);
 	return rc;
 }
 
@@ -431,15 +433,14 @@ static void pump(struct hints *h, struct htarget *t)
 		budget = (size_t)t->bucket + 1;
 	struct cerr e = {0};
 	size_t n_read = 0;
-	int rc = read_step(h, t, budget, &n_read, &e);
+	struct bufreader r;
+	int rc = read_step(h, t, budget, &n_read, &r, &e);
 	if (rc < 0) {
 		log_warn(MOD, "cannot read hints: %s", e.msg[0] ? e.msg : col_strerror(rc));
 		hints_dispatch_stall(h, t);
 		return;
 	}
 	int64_t now_ms = clock_wall_us() / 1000;
-	struct bufreader r;
-	bufreader_init(&r, h->step.data, h->step.len);
 	const uint8_t *key, *val;
 	uint32_t vlen;
 	while (step_next(&r, &key, &val, &vlen)) {
@@ -487,11 +488,10 @@ void hints_dispatch_purge(struct hints *h, struct htarget *t)
 		return;
 	struct cerr e = {0};
 	size_t n_read = 0;
-	if (read_step(h, t, HINTS_STEP_BYTES, &n_read, &e) < 0)
+	struct bufreader r;
+	if (read_step(h, t, HINTS_STEP_BYTES, &n_read, &r, &e) < 0)
 		return;
 	int64_t now_ms = clock_wall_us() / 1000;
-	struct bufreader r;
-	bufreader_init(&r, h->step.data, h->step.len);
 	const uint8_t *key, *val;
 	uint32_t vlen;
 	while (step_next(&r, &key, &val, &vlen)) {

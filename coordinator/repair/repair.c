@@ -222,41 +222,27 @@ void repair_metrics(struct repair *r, struct buf *b)
 	pthread_mutex_lock(&r->mu);
 	st = r->stats;
 	pthread_mutex_unlock(&r->mu);
+	const struct {
+		const char *name;
+		uint64_t value;
+	} counters[] = {
+	        {"colonnade_repair_sessions_total", st.sessions},
+	        {"colonnade_repair_ranges_repaired_total", st.ranges_ok},
+	        {"colonnade_repair_ranges_failed_total", st.ranges_failed},
+	        {"colonnade_repair_bytes_streamed_total", st.bytes_streamed},
+	        {"colonnade_repair_leaves_differing_total", st.leaves_differing},
+	        {"colonnade_repair_trees_built_total", st.trees_built},
+	        {"colonnade_repair_tree_partitions_total", st.tree_partitions},
+	        {"colonnade_repair_tree_bytes_total", st.tree_bytes},
+	        {"colonnade_repair_requests_refused_total", st.requests_refused},
+	};
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+		buf_printf(b, "# TYPE %s counter\n%s %lu\n", counters[i].name, counters[i].name,
+		           (unsigned long)counters[i].value);
 	buf_printf(b,
-	           "# TYPE colonnade_repair_sessions_total counter\n"
-	           "colonnade_repair_sessions_total %lu\n",
-	           (unsigned long)st.sessions);
-	buf_printf(b,
-	           "# TYPE colonnade_repair_ranges_repaired_total counter\n"
-	           "colonnade_repair_ranges_repaired_total %lu\n",
-	           (unsigned long)st.ranges_ok);
-	buf_printf(b,
-	           "# TYPE colonnade_repair_ranges_failed_total counter\n"
-	           "colonnade_repair_ranges_failed_total %lu\n",
-	           (unsigned long)st.ranges_failed);
-	buf_printf(b,
-	           "# TYPE colonnade_repair_bytes_streamed_total counter\n"
-	           "colonnade_repair_bytes_streamed_total %lu\n",
-	           (unsigned long)st.bytes_streamed);
-	buf_printf(b,
-	           "# TYPE colonnade_repair_leaves_differing_total counter\n"
-	           "colonnade_repair_leaves_differing_total %lu\n",
-	           (unsigned long)st.leaves_differing);
-	buf_printf(b,
-	           "# TYPE colonnade_repair_trees_built_total counter\n"
-	           "colonnade_repair_trees_built_total %lu\n"
-	           "# TYPE colonnade_repair_tree_partitions_total counter\n"
-	           "colonnade_repair_tree_partitions_total %lu\n"
-	           "# TYPE colonnade_repair_tree_bytes_total counter\n"
-	           "colonnade_repair_tree_bytes_total %lu\n"
 	           "# TYPE colonnade_repair_tree_seconds_total counter\n"
 	           "colonnade_repair_tree_seconds_total %.6f\n",
-	           (unsigned long)st.trees_built, (unsigned long)st.tree_partitions,
-	           (unsigned long)st.tree_bytes, (double)st.tree_us / 1e6);
-	buf_printf(b,
-	           "# TYPE colonnade_repair_requests_refused_total counter\n"
-	           "colonnade_repair_requests_refused_total %lu\n",
-	           (unsigned long)st.requests_refused);
+	           (double)st.tree_us / 1e6);
 	buf_printf(b, "# TYPE colonnade_repair_running gauge\ncolonnade_repair_running %d\n",
 	           r->running ? 1 : 0);
 	scheduler_metrics(r, b);
