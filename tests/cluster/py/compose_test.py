@@ -223,10 +223,18 @@ def step_up():
     check(ok, "all 6 containers healthy %.1f s after up (limit 60 s)" % (time.time() - t))
     if not ok:
         raise SystemExit(1)
-    views = {n: status_lines(n) for n in NODES}
-    check(all(v == (6, ("dc1", "dc2")) for v in views.values()),
-          "`colonnade status` in every container: 6 UN in dc1 and dc2 (%s)" %
-          sorted(set(views.values())))
+    # A container is healthy once it is UN in its own view and serves CQL; its peers may
+    # still be a gossip round or two from seeing all six: wait for that within the same
+    # 60 s from `up`.
+    views = {}
+
+    def every_view_six():
+        views.update({n: status_lines(n) for n in NODES})
+        return all(v == (6, ("dc1", "dc2")) for v in views.values())
+
+    ok = wait_until(every_view_six, max(1.0, 60 - (time.time() - t)), "6 UN in every view")
+    check(ok, "`colonnade status` in every container: 6 UN in dc1 and dc2, %.1f s after up "
+          "(limit 60 s; %s)" % (time.time() - t, sorted(set(views.values()))))
 
 
 def step_kill_one_per_dc(ids, w, s1, s2):
