@@ -333,6 +333,8 @@ void node_each_endpoint(struct node *n, node_endpoint_fn fn, void *ctx)
 
 struct ring_build {
 	struct node *node;
+	bool skip_table; /* leave out peers known only from the system table */
+	size_t n_table;  /* such peers taken */
 	struct ring_endpoint *eps;
 	int64_t **tokens;
 	size_t n, cap;
@@ -342,7 +344,7 @@ struct ring_build {
 static void ring_collect(void *ctx, const struct node_endpoint *ep)
 {
 	struct ring_build *b = ctx;
-	if (b->oom || !ep->has_host_id || !ep->n_tokens)
+	if (b->oom || !ep->has_host_id || !ep->n_tokens || (ep->from_table && b->skip_table))
 		return;
 	if (strcmp(ep->state, "NORMAL") != 0 && strcmp(ep->state, "LEAVING") != 0 &&
 	    strcmp(ep->state, "SHUTDOWN") != 0)
@@ -370,6 +372,7 @@ static void ring_collect(void *ctx, const struct node_endpoint *ep)
 		return;
 	}
 	memcpy(b->tokens[b->n], ep->tokens, ep->n_tokens * sizeof(int64_t));
+	b->n_table += ep->from_table;
 	memcpy(re->host_id, ep->host_id, 16);
 	snprintf(re->address, sizeof(re->address), "%s", ep->address);
 	snprintf(re->dc, sizeof(re->dc), "%s", ep->dc);
@@ -379,6 +382,14 @@ static void ring_collect(void *ctx, const struct node_endpoint *ep)
 	b->n++;
 }
 
+static void ring_build_free(struct ring_build *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		free(b->tokens[i]);
+	free(b->tokens);
+	free(b->eps);
+}
+
 static void node_rebuild_ring(struct node *n)
 {
 	struct ring_build b = {0};
@@ -386,14 +397,23 @@ static void node_rebuild_ring(struct node *n)
 	node_each_endpoint(n, ring_collect, &b);
 	struct ring *r = NULL;
 	struct cerr e = {0};
-	if (b.oom)
+	bool built = !b.oom && ring_new(b.eps, b.n, &r, &e) == 0;
+	if (!built && !b.oom && b.n_table) {
+		/* A remembered peer gossip has not told us of conflicts with a live one. */
+		log_warn("node", "ring: %s; leaving out the peers known only from the system table",
+		         e.msg);
+		ring_build_free(&b);
+		memset(&b, 0, sizeof(b));
+		b.node = n;
+		b.skip_table = true;
+		node_each_endpoint(n, ring_collect, &b);
+		built = !b.oom && ring_new(b.eps, b.n, &r, &e) == 0;
+	}
+	if (!built && b.oom)
 		log_warn("node", "ring: out of memory; keeping the previous ring");
-	else if (ring_new(b.eps, b.n, &r, &e))
+	else if (!built)
 		log_warn("node", "ring: %s; keeping the previous ring", e.msg);
-	for (size_t i = 0; i < b.n; i++)
-		free(b.tokens[i]);
-	free(b.tokens);
-	free(b.eps);
+	ring_build_free(&b);
 	if (!r)
 		return;
 	if (n->ring)
@@ -509,9 +529,31 @@ static void on_peer_dead(void *ctx, const struct gossip_endpoint *ge)
 		cqlserver_event_status(n->cql, false, a, al, port);
 }
 
+/*
+ * A peer that replaces another host id (APP_REPLACING): gossip drops the old
+ * one if it tracks it; the system peers table may hold it alone (it was
+ * replaced while we were down), so it goes from there too.
+ */
+static void forget_replaced(struct node *n, const struct gossip_endpoint *ge)
+{
+	size_t len = 0;
+	const uint8_t *v = gossip_endpoint_app(ge, APP_REPLACING, &len, NULL);
+	uint8_t old[16];
+	if (!v || !uuid_parse((const char *)v, len, old) || !node_peers_find(n, old))
+		return;
+	struct host_id h;
+	memcpy(h.b, old, 16);
+	if (gossiper_find(n->gossiper, &h))
+		return; /* gossip removes it (on_remove) once it is DOWN */
+	log_info("node", "forgetting the system peer replaced by %s", gossip_endpoint_host(ge));
+	node_peers_forget(n, old);
+	node_ring_dirty(n);
+}
+
 static void on_peer_join(void *ctx, const struct gossip_endpoint *ge)
 {
 	struct node *n = ctx;
+	forget_replaced(n, ge);
 	char hid[HOST_ID_STRLEN];
 	host_id_format(gossip_endpoint_host_id(ge), hid);
 	log_info("node", "node %s joined (host id %s, generation %lld)", gossip_endpoint_host(ge),
@@ -555,9 +597,10 @@ static void on_peer_remove(void *ctx, const struct gossip_endpoint *ge)
 static void on_peer_change(void *ctx, const struct gossip_endpoint *ge, enum app_state key,
                            const uint8_t *value, size_t len)
 {
-	(void)ge;
 	(void)value;
 	(void)len;
+	if (key == APP_REPLACING)
+		forget_replaced(ctx, ge);
 	if (key == APP_TOKENS || key == APP_STATUS || key == APP_DC || key == APP_RACK)
 		node_ring_dirty(ctx);
 }
