@@ -454,7 +454,7 @@ static void displace(struct gossiper *g, struct gossip_endpoint *ep, const char 
 	ep->displaced = true;
 	char d[128];
 	ep_describe(ep, d, sizeof(d));
-	log_info(MOD, "node %s keeps its tokens as DOWN: its address is now %s's", d, by);
+	log_info(MOD, "node %s keeps its tokens as DOWN: its address is now host id %s's", d, by);
 }
 
 /*
@@ -508,7 +508,7 @@ static enum claim settle_address(struct gossiper *g, const struct rstate *rs, bo
 		return CLAIM_TAKE;
 	}
 	if (known) {
-		displace(g, other, rs->host_str);
+		displace(g, other, h);
 		return CLAIM_TAKE;
 	}
 	if (g->warned_claim != rs->gen) {
@@ -676,6 +676,13 @@ static void apply_state(struct gossiper *g, const struct rstate *rs)
 		NOTIFY(g, on_change, ep, (enum app_state)a->key, v->data, v->len);
 		if (a->key == APP_REPLACING)
 			honour_replacing(g, ep);
+	}
+	if (remote_max > local_max && ep->displaced && !find_addr(g, &ep->addr)) {
+		/* the node that held its address moved on: the address is its own again */
+		ep->displaced = false;
+		char d[128];
+		ep_describe(ep, d, sizeof(d));
+		log_info(MOD, "node %s has its address to itself again", d);
 	}
 	if (remote_max > local_max) {
 		fd_window_report(&g->fd, &ep->fdw, now);

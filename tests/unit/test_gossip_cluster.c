@@ -39,6 +39,7 @@ static struct net_loop *NL;
 static uint16_t PORT;
 static char SEED1[64], SEED2[64];
 static char LOGPATH[64];
+static char REPLACING[HOST_ID_STRLEN]; /* APP_REPLACING of the next node started, "" none */
 static int LOGFD = -1;
 
 static void host_of(int idx, char *out, size_t len)
@@ -133,6 +134,8 @@ static void start_node_ex(int i, int addr_idx, const char *cluster, const char *
 	gossiper_set_app_str(t->g, APP_DC, dc);
 	gossiper_set_app_str(t->g, APP_RACK, "rack1");
 	gossiper_set_app_str(t->g, APP_STATUS, GOSSIP_STATUS_NORMAL);
+	if (REPLACING[0])
+		gossiper_set_app_str(t->g, APP_REPLACING, REPLACING);
 	cr_assert_eq(gossiper_start(t->g), 0);
 	t->addr_idx = addr_idx;
 	t->running = true;
@@ -235,6 +238,7 @@ static bool log_has(const char *needle)
 static void setup(void)
 {
 	memset(N, 0, sizeof(N));
+	REPLACING[0] = 0;
 	PORT = 0;
 	host_of(1, SEED1, sizeof(SEED1));
 	host_of(4, SEED2, sizeof(SEED2));
@@ -347,6 +351,69 @@ Test(gossip_cluster, node_back_at_a_new_address_keeps_its_identity)
 		cr_expect_null(gossiper_find_addr(N[i].g, &oa));
 	}
 	cr_expect(log_has("restarted at a new address"));
+}
+
+static const char *addr_of(int i, int addr_idx, char *out, size_t len)
+{
+	(void)i;
+	host_of(addr_idx, out, len);
+	return out;
+}
+
+/*
+ * Addresses move between host ids, tokens never leave with them: two nodes
+ * swapping addresses keep their entries; a new host id at a DOWN owner's
+ * address is refused (the owner stays, DOWN); one that says it replaces the
+ * owner removes it for good (it does not come back through other peers).
+ */
+Test(gossip_cluster, address_takeover_keeps_the_owner_unless_replaced)
+{
+	for (int i = 0; i < 4; i++)
+		start_node(i, i + 1);
+	int four = 4;
+	cr_assert(wait_for(converged, &four, 10000) >= 0);
+	kill_node(2);
+	kill_node(3);
+	struct seen d2 = {.who = 2, .alive = false}, d3 = {.who = 3, .alive = false};
+	cr_assert(wait_for(all_see, &d2, 20000) >= 0 && wait_for(all_see, &d3, 20000) >= 0);
+	start_node(3, 3); /* node 3 at node 2's address, node 2 at node 3's */
+	start_node(2, 4);
+	struct seen u2 = {.who = 2, .alive = true}, u3 = {.who = 3, .alive = true};
+	cr_assert(wait_for(all_see, &u2, 20000) >= 0, "node 2 UP at its new address everywhere");
+	cr_assert(wait_for(all_see, &u3, 20000) >= 0, "node 3 UP at its new address everywhere");
+	char a3[64], a4[64];
+	for (int i = 0; i < 2; i++) {
+		cr_expect_eq(gossiper_endpoint_count(N[i].g), 4, "node %d tracks 4 nodes", i);
+		cr_expect_str_eq(gossip_endpoint_host(gossiper_find(N[i].g, &N[2].h)),
+		                 addr_of(2, 4, a4, sizeof(a4)));
+		cr_expect_str_eq(gossip_endpoint_host(gossiper_find(N[i].g, &N[3].h)),
+		                 addr_of(3, 3, a3, sizeof(a3)));
+		cr_expect_eq(N[i].removes, 0, "node %d removed nobody", i);
+	}
+	/* A new host id (node 5) at node 3's address while node 3 is down: refused. */
+	kill_node(3);
+	cr_assert(wait_for(all_see, &d3, 20000) >= 0);
+	start_node(5, 3);
+	run_ms(1500);
+	for (int i = 0; i < 3; i++) {
+		cr_expect_null(gossiper_find(N[i].g, &N[5].h), "node %d refused node 5", i);
+		const struct gossip_endpoint *ep = gossiper_find(N[i].g, &N[3].h);
+		cr_expect(ep && !gossip_endpoint_is_alive(ep), "node %d keeps node 3, DOWN", i);
+	}
+	cr_expect(log_has("refusing new host id"));
+	/* Node 6 replaces node 3 at its address. */
+	kill_node(5);
+	host_id_format(&N[3].h, REPLACING);
+	start_node(6, 3);
+	REPLACING[0] = 0;
+	struct seen u6 = {.who = 6, .alive = true};
+	cr_assert(wait_for(all_see, &u6, 20000) >= 0, "node 6 UP everywhere");
+	run_ms(1000);
+	for (int i = 0; i < 3; i++) {
+		cr_expect_null(gossiper_find(N[i].g, &N[3].h), "node %d removed node 3", i);
+		cr_expect_eq(N[i].removes, 1, "node %d: one removal", i);
+		cr_expect_eq(gossiper_endpoint_count(N[i].g), 4);
+	}
 }
 
 Test(gossip_cluster, announced_shutdown_is_down_at_once)
