@@ -99,6 +99,15 @@ static uint64_t splitmix(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
+/* A generator state for stream `stream` of seed `seed`: streams of nearby seeds unrelated. */
+static uint64_t rng_for(uint64_t seed, uint64_t stream)
+{
+	uint64_t s = seed ^ 0xD1B54A32D192ED03ull;
+	uint64_t a = splitmix(&s);
+	s = a ^ (stream * 0xA24BAED4963EE407ull);
+	return splitmix(&s);
+}
+
 static int below(uint64_t *s, int n)
 {
 	return (int)(splitmix(s) % (uint64_t)n);
@@ -396,7 +405,7 @@ static void fmt_set(const int *set, int n, char *out, size_t cap)
 static void nemesis(struct run *r, int64_t deadline)
 {
 	struct cluster *c = r->c;
-	uint64_t rng = r->seed * 0x9E3779B97F4A7C15ull + 7;
+	uint64_t rng = rng_for(r->seed, 0);
 	int64_t t0 = now_ms();
 	while (now_ms() < deadline) {
 		sleep_ms(1000 + below(&rng, 2000));
@@ -710,7 +719,7 @@ static bool run_seed(struct run *r, const char *argv0)
 	for (int i = 0; i < r->o.threads; i++) {
 		cls[i].r = r;
 		cls[i].id = i + 1;
-		cls[i].rng = r->seed * 1000003 + (uint64_t)i;
+		cls[i].rng = rng_for(r->seed, 1 + (uint64_t)i);
 		pthread_create(&th[i], NULL, client_main, &cls[i]);
 	}
 	nemesis(r, deadline);
