@@ -511,7 +511,12 @@ static bool repair_all(struct run *r)
 	for (int k = 1; k <= r->c->n; k++) {
 		const char *args[] = {"repair", "nem", "-pr", "-h", r->c->nodes[k].addr, NULL};
 		int st = -1;
-		int rc = cluster_run(r->c, args, NULL, out, sizeof(out), 300000, &st);
+		int rc;
+		int64_t t0 = now_ms();
+		/* A background repair session of the node runs first: ours starts after it. */
+		while ((rc = cluster_run(r->c, args, NULL, out, sizeof(out), 300000, &st)) == 0 &&
+		       st != 0 && strstr(out, "one at a time") && now_ms() - t0 < 300000)
+			sleep_ms(1000);
 		if (rc || st != 0) {
 			fprintf(stderr,
 			        "nemesis: colonnade repair on node %d failed (status %d): %s\n", k,
@@ -807,6 +812,13 @@ int main(int argc, char **argv)
 	    o.threads > MAX_THREADS || o.seconds < 1 || o.seeds < 1)
 		return usage(argv[0]);
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * A session of our own: when the shell that started us in the background exits,
+	 * the kernel sends SIGHUP to a process group it orphans that holds a stopped
+	 * process — a SIGSTOPped node would die of it and count as a crash.
+	 */
+	if (getpgrp() != getpid())
+		(void)setsid();
 	int failed = 0;
 	struct stats t;
 	memset(&t, 0, sizeof(t));
