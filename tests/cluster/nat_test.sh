@@ -103,8 +103,14 @@ done
 [ "$(grep -c '^UN ' <<<"$status")" -eq 3 ] || { echo "FAIL: not 3 UN:"; echo "$status"; exit 1; }
 grep -q "^UN  *$PUB " <<<"$status" || { echo "FAIL: node 3 is not shown at $PUB:"; echo "$status"; exit 1; }
 if grep -q "$PRIV" <<<"$status"; then echo "FAIL: node 1 knows the private $PRIV:"; echo "$status"; exit 1; fi
+# The other views may be a gossip round behind node 1's (a first-boot node is UJ until
+# gossip has settled): wait for each, as for node 1's.
 for h in "$NET.62" "$PRIV"; do
-	s=$("$COLONNADE_BIN" status -h "$h")
+	for _ in $(seq 1 300); do
+		s=$("$COLONNADE_BIN" status -h "$h" 2>/dev/null || true)
+		[ "$(grep -c '^UN ' <<<"$s")" -eq 3 ] && grep -q "^UN  *$PUB " <<<"$s" && break
+		sleep 0.1
+	done
 	[ "$(grep -c '^UN ' <<<"$s")" -eq 3 ] && grep -q "^UN  *$PUB " <<<"$s" ||
 		{ echo "FAIL: from $h:"; echo "$s"; exit 1; }
 done
