@@ -291,7 +291,7 @@ static void idents_format(const struct cql_ident *ids, uint32_t n, struct buf *o
 	}
 }
 
-static void relation_format(const struct cql_relation *r, struct buf *out)
+void cql_relation_format(const struct cql_relation *r, struct buf *out)
 {
 	switch (r->kind) {
 	case CQL_REL_COLUMN: cql_ident_format(&r->cols[0], out); break;
@@ -327,7 +327,7 @@ static void relations_format(const char *kw, struct cql_relation *const *rels, u
 {
 	for (uint32_t i = 0; i < n; i++) {
 		buf_put_str(out, i ? " AND " : kw);
-		relation_format(rels[i], out);
+		cql_relation_format(rels[i], out);
 	}
 }
 

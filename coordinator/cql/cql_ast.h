@@ -517,6 +517,8 @@ const char *cql_term_kind_name(enum cql_term_kind k);
 void cql_stmt_format(const struct cql_stmt *s, struct buf *out);
 void cql_term_format(const struct cql_term *t, struct buf *out);
 void cql_ident_format(const struct cql_ident *id, struct buf *out);
+/* `a = 1`, `(a, b) > (1, 2)`, `m['k'] = 3`: one relation as Cassandra's messages quote it. */
+void cql_relation_format(const struct cql_relation *r, struct buf *out);
 /* Quote `name` as an identifier if it needs it (upper case, keyword, odd chars). */
 void cql_name_format(const char *name, struct buf *out);
 

@@ -122,6 +122,25 @@ struct val {
 	int32_t len; /* CQL_VALUE_NULL / CQL_VALUE_UNSET */
 };
 
+/*
+ * A restriction checked on every row a SELECT reads (ALLOW FILTERING, filter.c):
+ * the rows are read as without it and the coordinator keeps those that match,
+ * after the replicas' answers are reconciled.  A row whose column is null
+ * matches nothing.
+ */
+struct filter {
+	int col;          /* table column (the first one of a multi-column relation) */
+	uint32_t n_cols;  /* 1, or consecutive clustering columns of (c1, c2) op (...) */
+	enum cql_op op;   /* EQ LT LTE GT GTE IN CONTAINS CONTAINS_KEY */
+	struct val *vals; /* n values (n tuples of n_cols values for multi-column) */
+	uint32_t n;
+	bool entry;     /* m[key] = value on a map */
+	struct val key; /* entry: the map key */
+};
+
+/* Relations a SELECT may filter on: far more than any real query writes. */
+#define MAX_FILTERS 32
+
 /* Restrictions on the primary key, resolved to values. */
 struct where {
 	/* partition key: per column a list of values (1 for =, n for IN) */
@@ -139,6 +158,11 @@ struct where {
 	/* token(pk) range (start, end] */
 	bool has_token;
 	int64_t tok_start, tok_end;
+	/* SELECT only: what is checked row by row, and the refusal without ALLOW
+	 * FILTERING (Cassandra's message for the first relation that needs it) */
+	struct filter filt[MAX_FILTERS];
+	uint32_t n_filt;
+	const char *af_msg;
 };
 
 /* ---- error.c ---- */
@@ -216,10 +240,48 @@ int term_int64(struct xq *q, const struct cql_term *t, bool is_bigint, int64_t *
  * Resolve the relations of a WHERE to key values in *w: partition key values,
  * an EQ/IN prefix of clustering values and an optional slice on the next
  * column (only if allow_ck_slice), or a token range.  Refuses what would need
- * filtering.
+ * filtering (UPDATE, DELETE, virtual tables).
  */
 int analyze_where(struct xq *q, struct cql_relation *const *rels, uint32_t n_rels, struct where *w,
                   bool allow_ck_slice);
+/*
+ * The WHERE of a table SELECT: as analyze_where, but what does not fit that
+ * shape becomes a filter (w->filt), which the caller refuses without ALLOW
+ * FILTERING with w->af_msg (where_select.c).
+ */
+int analyze_select_where(struct xq *q, struct cql_relation *const *rels, uint32_t n_rels,
+                         struct where *w);
+/* An empty where: nothing restricted, the whole token ring. */
+void where_init(struct where *w);
+/* Restrict partition key column c by relation r (= or IN). */
+int where_partition(struct xq *q, const struct cql_relation *r, const struct schema_column *c,
+                    struct where *w);
+/* One bound of the slice on clustering column c (r is >, >=, < or <=). */
+int where_slice(struct xq *q, const struct cql_relation *r, const struct schema_column *c,
+                struct where *w);
+/* Narrow w's token range by token(...) relation r. */
+int where_token(struct xq *q, const struct cql_relation *r, struct where *w);
+/* The values a relation gives column c (1 for =, n for IN); never null or unset. */
+int where_values(struct xq *q, const struct cql_relation *r, const struct schema_column *c,
+                 struct val **vals, uint32_t *n);
+
+/* ---- filter.c ---- */
+
+/* Cassandra's refusal of a query that needs ALLOW FILTERING. */
+extern const char filtering_msg[];
+/*
+ * Add relation r on column ci (a single-column relation, or a map entry m[k] = v)
+ * as a filter of w: its operator checked against the column's type with
+ * Cassandra's messages, its values resolved.  why: the refusal without ALLOW
+ * FILTERING, kept if it is the first.
+ */
+int filter_add(struct xq *q, struct where *w, const struct cql_relation *r, int ci,
+               const char *why);
+/* Add column ci restricted to the n values vals (= or IN) as a filter. */
+int filter_add_values(struct xq *q, struct where *w, int ci, struct val *vals, uint32_t n,
+                      const char *why);
+/* Whether value (v, len; len < 0: null) of a column of type t satisfies f. */
+bool filter_match(const struct filter *f, const struct cqltype *t, const uint8_t *v, int32_t len);
 /* How many combinations the per-column value lists n[0..cols) make. */
 uint64_t where_product(const uint32_t *n, uint32_t cols);
 /* Combination number idx of the value lists, one value per column into out. */

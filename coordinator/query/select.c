@@ -40,6 +40,11 @@ struct rsel {
 	uint32_t cur_idx;  /* IN combination being read */
 	uint32_t last_idx; /* IN combination of the last row returned */
 	struct buf distinct_key;
+	/* ALLOW FILTERING: the filters, the static values they test ([i32 len][bytes]
+	 * per filter on a static column, of partition cur_key), a scratch value */
+	const struct where *w;
+	struct buf fstatics;
+	struct buf scratch;
 };
 
 static const struct store_cell *find_cells(const struct store_row *r, uint32_t col, size_t *n)
@@ -131,8 +136,65 @@ static void rsel_keep_statics(struct rsel *rs, const struct store_partition *par
 		if (p->sel[i].kind != SEL_COUNT && p->sel[i].kind != SEL_TOKEN &&
 		    t->cols[p->sel[i].col].kind == SCHEMA_COL_STATIC)
 			put_cell_value(rs, &t->cols[p->sel[i].col], r, p->sel[i].kind);
+	buf_reset(&rs->fstatics);
+	rs->out = &rs->fstatics;
+	for (uint32_t i = 0; rs->w && i < rs->w->n_filt; i++)
+		if (t->cols[rs->w->filt[i].col].kind == SCHEMA_COL_STATIC)
+			put_cell_value(rs, &t->cols[rs->w->filt[i].col], r, SEL_COLUMN);
 	rs->out = saved;
 	rs->have_statics = true;
+}
+
+/* [i32 len][bytes] from r into *v (len < 0: null); false if r is exhausted. */
+static bool take_value(struct bufreader *r, struct val *v)
+{
+	v->len = (int32_t)bufreader_u32be(r);
+	v->p = v->len > 0 ? bufreader_take(r, (size_t)v->len) : exec_empty_value;
+	return bufreader_ok(r);
+}
+
+/* Whether row r of partition part passes every filter of the WHERE. */
+static bool rsel_filter(struct rsel *rs, const struct store_partition *part,
+                        const struct store_row *r)
+{
+	const struct schema_table *t = rs->t;
+	bool statics = rs->have_statics && same_key(&rs->cur_key, part);
+	struct bufreader sr;
+	bufreader_init(&sr, rs->fstatics.data, statics ? rs->fstatics.len : 0);
+	for (uint32_t i = 0; i < rs->w->n_filt; i++) {
+		const struct filter *f = &rs->w->filt[i];
+		const struct schema_column *c = &t->cols[f->col];
+		struct val v = {NULL, -1};
+		struct bufreader cr;
+		switch (c->kind) {
+		case SCHEMA_COL_PARTITION_KEY:
+			v = (struct val){part->pk[c->position].p,
+			                 (int32_t)part->pk[c->position].len};
+			break;
+		case SCHEMA_COL_CLUSTERING:
+			v = (struct val){r->ck[c->position].p, (int32_t)r->ck[c->position].len};
+			break;
+		case SCHEMA_COL_STATIC:
+			if (statics && !take_value(&sr, &v))
+				return false;
+			break;
+		default:
+			buf_reset(&rs->scratch);
+			struct buf *saved = rs->out;
+			rs->out = &rs->scratch;
+			put_cell_value(rs, c, r, SEL_COLUMN);
+			rs->out = saved;
+			bufreader_init(&cr, rs->scratch.data, rs->scratch.len);
+			if (!buf_ok(&rs->scratch) || !take_value(&cr, &v))
+				return false;
+			break;
+		}
+		if (v.len >= 0 && !v.p)
+			v.p = exec_empty_value;
+		if (!filter_match(f, c->type, v.p, v.len))
+			return false;
+	}
+	return true;
 }
 
 /* Append the selected values of row r of partition part. */
@@ -198,6 +260,8 @@ static int rsel_row(void *ctx, const struct store_partition *part, const struct 
 		return 0;
 	}
 	if (!r->has_marker && r->n_cells == 0)
+		return 0;
+	if (rs->w && rs->w->n_filt && !rsel_filter(rs, part, r))
 		return 0;
 	if (rs->distinct) {
 		if (rs->distinct_key.len && same_key(&rs->distinct_key, part))
@@ -268,7 +332,8 @@ struct selx {
 #define SELX_BUFS(x)                                                                               \
 	{                                                                                          \
 		&(x)->rows, &(x)->rs.last_key, &(x)->rs.last_ck, &(x)->rs.statics,                 \
-		        &(x)->rs.cur_key, &(x)->rs.distinct_key                                    \
+		        &(x)->rs.cur_key, &(x)->rs.distinct_key, &(x)->rs.fstatics,                \
+		        &(x)->rs.scratch                                                           \
 	}
 
 void selx_free(struct selx *x)
@@ -374,12 +439,14 @@ static void select_read_args(struct xq *q, uint64_t idx)
 	};
 	if (t->speculative_retry) /* validated when set; the default otherwise */
 		(void)spec_retry_parse(t->speculative_retry, &x->rd.spec, NULL);
-	/* one row past the page tells whether more remain */
-	if (rs->page > 0 && !p->count)
+	/* one row past the page tells whether more remain (filtered rows are not
+	 * counted: a filtering read runs until the page is full) */
+	if (rs->page > 0 && !p->count && !x->w.n_filt)
 		x->rd.limit = (size_t)(rs->page - rs->nrows) + 1;
-	if (rs->remaining >= 0 && (x->rd.limit == 0 || (size_t)rs->remaining + 1 < x->rd.limit))
+	if (rs->remaining >= 0 && !x->w.n_filt &&
+	    (x->rd.limit == 0 || (size_t)rs->remaining + 1 < x->rd.limit))
 		x->rd.limit = (size_t)rs->remaining + 1;
-	if (p->stmt->select.distinct)
+	if (p->stmt->select.distinct && !x->w.n_filt)
 		x->rd.limit = 1;
 }
 
@@ -458,21 +525,22 @@ static int select_order(struct xq *q, bool partitions, unsigned *flags)
 	return 0;
 }
 
-/* A table SELECT restricts the clustering only inside whole partitions (no filtering). */
-static int select_check_filtering(struct xq *q, const struct where *w, bool partitions)
+/* Filtering needs ALLOW FILTERING; SELECT DISTINCT filters on partition key and
+ * static columns only. */
+static int select_check_filtering(struct xq *q, const struct where *w)
 {
 	const struct cql_select *s = &q->plan->stmt->select;
-	if (!partitions && (w->n_ck_eq || w->slice_col >= 0))
-		return req_fail(
-		        q->req, COL_EINVAL, "%s",
-		        s->allow_filtering
-		                ? "Clustering restrictions without the whole partition key "
-		                  "are not supported by colonnade, even with ALLOW "
-		                  "FILTERING"
-		                : "Cannot execute this query as it might involve data "
-		                  "filtering and thus may have unpredictable performance. If "
-		                  "you want to execute this query despite the performance "
-		                  "unpredictability, use ALLOW FILTERING");
+	const struct schema_table *t = q->plan->table;
+	if (w->n_filt && !s->allow_filtering)
+		return req_fail(q->req, COL_EINVAL, "%s", w->af_msg ? w->af_msg : filtering_msg);
+	for (uint32_t i = 0; s->distinct && i < w->n_filt; i++) {
+		enum schema_col_kind k = t->cols[w->filt[i].col].kind;
+		if (k != SCHEMA_COL_PARTITION_KEY && k != SCHEMA_COL_STATIC)
+			return req_fail(
+			        q->req, COL_EINVAL,
+			        "SELECT DISTINCT with WHERE clause only supports restriction "
+			        "by partition key and/or static columns.");
+	}
 	return 0;
 }
 
@@ -548,10 +616,10 @@ static int select_prepare(struct xq *q, struct selx *x, int64_t limit)
 	const struct schema_table *t = p->table;
 	const struct cql_select *s = &p->stmt->select;
 	struct where *w = &x->w;
-	int rc = analyze_where(q, s->where, s->n_where, w, true);
+	int rc = analyze_select_where(q, s->where, s->n_where, w);
 	bool partitions = w->n_pk_restricted == t->n_pk;
 	if (!rc)
-		rc = select_check_filtering(q, w, partitions);
+		rc = select_check_filtering(q, w);
 	if (!rc)
 		rc = select_order(q, partitions, &x->flags);
 	if (!rc)
@@ -572,6 +640,7 @@ static int select_prepare(struct xq *q, struct selx *x, int64_t limit)
 	rs->out = &x->rows;
 	rs->remaining = limit;
 	rs->distinct = s->distinct;
+	rs->w = w;
 	rs->now_s = clock_wall_s();
 	rs->page = p->count ? 0 : q->page_size > 0 ? q->page_size : DEFAULT_MAX_ROWS;
 	x->partitions = partitions;

@@ -43,9 +43,8 @@ static int in_list_values(struct xq *q, const struct cql_relation *r, const stru
 	return 0;
 }
 
-/* The values a relation gives column c (1 for =, n for IN); never null or unset. */
-static int where_values(struct xq *q, const struct cql_relation *r, const struct schema_column *c,
-                        struct val **vals, uint32_t *n)
+int where_values(struct xq *q, const struct cql_relation *r, const struct schema_column *c,
+                 struct val **vals, uint32_t *n)
 {
 	uint32_t cnt = 1;
 	struct val *v = NULL;
@@ -77,7 +76,7 @@ static int where_values(struct xq *q, const struct cql_relation *r, const struct
 }
 
 /* token(pk) op value: narrow the token range (start, end]. */
-static int where_token(struct xq *q, const struct cql_relation *r, struct where *w)
+int where_token(struct xq *q, const struct cql_relation *r, struct where *w)
 {
 	const struct schema_table *t = q->plan->table;
 	if (r->n_cols != t->n_pk)
@@ -128,8 +127,8 @@ static int where_token(struct xq *q, const struct cql_relation *r, struct where 
 }
 
 /* pk = v or pk IN (...) on partition key column c. */
-static int where_partition(struct xq *q, const struct cql_relation *r,
-                           const struct schema_column *c, struct where *w)
+int where_partition(struct xq *q, const struct cql_relation *r, const struct schema_column *c,
+                    struct where *w)
 {
 	if (r->op != CQL_OP_EQ && r->op != CQL_OP_IN)
 		return req_fail(q->req, COL_EINVAL,
@@ -148,8 +147,8 @@ static int where_partition(struct xq *q, const struct cql_relation *r,
 }
 
 /* ck > v, ck >= v, ck < v, ck <= v on clustering column c: one bound of the slice. */
-static int where_slice(struct xq *q, const struct cql_relation *r, const struct schema_column *c,
-                       struct where *w)
+int where_slice(struct xq *q, const struct cql_relation *r, const struct schema_column *c,
+                struct where *w)
 {
 	const struct schema_table *t = q->plan->table;
 	int pos = c->position;
@@ -250,14 +249,19 @@ static int where_check_shape(struct xq *q, struct where *w, const bool *ck_seen)
 	return 0;
 }
 
-int analyze_where(struct xq *q, struct cql_relation *const *rels, uint32_t n_rels, struct where *w,
-                  bool allow_ck_slice)
+void where_init(struct where *w)
 {
-	const struct schema_table *t = q->plan->table;
 	memset(w, 0, sizeof(*w));
 	w->slice_col = -1;
 	w->tok_start = INT64_MIN;
 	w->tok_end = INT64_MAX;
+}
+
+int analyze_where(struct xq *q, struct cql_relation *const *rels, uint32_t n_rels, struct where *w,
+                  bool allow_ck_slice)
+{
+	const struct schema_table *t = q->plan->table;
+	where_init(w);
 	bool ck_seen[STORE_MAX_CK_COLS] = {0};
 	int rc = 0;
 	for (uint32_t i = 0; i < n_rels && !rc; i++) {

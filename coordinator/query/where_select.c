@@ -1,0 +1,258 @@
+/*
+ * where_select.c — the WHERE of a table SELECT: what the read can use (the
+ * partition key by = and IN, an EQ/IN prefix of the clustering columns and a
+ * slice on the next one, a token range) and what is left to filter row by row
+ * (filter.c), with the message Cassandra gives when that needs ALLOW FILTERING.
+ *
+ * What becomes a filter, as Cassandra decides it:
+ *  - regular and static columns, CONTAINS, CONTAINS KEY, map entries m[k] = v;
+ *  - a partition key restricted in part, or by a slice: then every partition
+ *    key relation is a filter and the query is a range scan;
+ *  - clustering relations when the partition key is not fully given, and
+ *    those that do not continue the EQ/IN prefix (a column skipped, or one
+ *    after the slice).
+ */
+#include "coordinator/query/query_int.h"
+
+#include "core/cqltype.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_CK_RELS 64
+
+struct ck_rels {
+	const struct cql_relation *r[MAX_CK_RELS];
+	uint32_t n;
+};
+
+static bool is_slice_op(enum cql_op op)
+{
+	return op == CQL_OP_LT || op == CQL_OP_LTE || op == CQL_OP_GT || op == CQL_OP_GTE;
+}
+
+/* "Unsupported "!=" relation: v != 5" and the like, quoting the relation. */
+static int refuse_relation(struct xq *q, const struct cql_relation *r, const char *fmt)
+{
+	struct buf b;
+	buf_init(&b);
+	cql_relation_format(r, &b);
+	buf_put_u8(&b, 0);
+	int rc = req_fail(q->req, COL_EINVAL, fmt, buf_ok(&b) ? (const char *)b.data : "?");
+	buf_release(&b);
+	return rc;
+}
+
+/* fmt (two %s) with a and b, in the request's memory. */
+static const char *msg2(struct xq *q, const char *fmt, const char *a, const char *b)
+{
+	size_t n = strlen(fmt) + strlen(a) + strlen(b) + 1;
+	char *m = cql_arena_alloc(q->mem, n);
+	if (m)
+		snprintf(m, n, fmt, a, b);
+	return m ? m : filtering_msg;
+}
+
+/* Every partition key relation as a filter: the key is given in part or by a slice. */
+static int pk_to_filters(struct xq *q, struct where *w)
+{
+	const struct schema_table *t = q->plan->table;
+	for (uint32_t j = 0; j < t->n_pk; j++) {
+		if (!w->pk_vals[j])
+			continue;
+		int rc = filter_add_values(q, w, (int)j, w->pk_vals[j], w->pk_n[j], filtering_msg);
+		if (rc)
+			return rc;
+		w->pk_vals[j] = NULL;
+		w->pk_n[j] = 0;
+	}
+	w->n_pk_restricted = 0;
+	return 0;
+}
+
+/* The relations on clustering column k: how many =/IN, slices, and others. */
+static void ck_count(const struct schema_table *t, const struct ck_rels *cr, uint32_t k,
+                     uint32_t *eq, uint32_t *sl, uint32_t *other)
+{
+	*eq = *sl = *other = 0;
+	for (uint32_t i = 0; i < cr->n; i++) {
+		const struct cql_relation *r = cr->r[i];
+		int ci = column_index(t, r->cols[0].name);
+		if (ci < 0 || t->cols[ci].position != (int)k)
+			continue;
+		if (r->op == CQL_OP_EQ || r->op == CQL_OP_IN)
+			(*eq)++;
+		else if (is_slice_op(r->op))
+			(*sl)++;
+		else
+			(*other)++;
+	}
+}
+
+/* All relations on clustering column k as filters (why: the refusal without ALLOW FILTERING). */
+static int ck_filter_col(struct xq *q, struct where *w, const struct ck_rels *cr, uint32_t k,
+                         const char *why)
+{
+	const struct schema_table *t = q->plan->table;
+	for (uint32_t i = 0; i < cr->n; i++) {
+		int ci = column_index(t, cr->r[i]->cols[0].name);
+		if (t->cols[ci].position != (int)k)
+			continue;
+		int rc = filter_add(q, w, cr->r[i], ci, why);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Clustering column k restricted by =/IN alone (one more column of the prefix) or by slices. */
+static int ck_prefix_col(struct xq *q, struct where *w, const struct ck_rels *cr, uint32_t k)
+{
+	const struct schema_table *t = q->plan->table;
+	for (uint32_t i = 0; i < cr->n; i++) {
+		int ci = column_index(t, cr->r[i]->cols[0].name);
+		if (t->cols[ci].position != (int)k)
+			continue;
+		int rc = is_slice_op(cr->r[i]->op) ? where_slice(q, cr->r[i], &t->cols[ci], w)
+		                                   : where_values(q, cr->r[i], &t->cols[ci],
+		                                                  &w->ck_vals[k], &w->ck_n[k]);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Split the clustering relations into the read's prefix and slice, and filters. */
+static int ck_shape(struct xq *q, struct where *w, const struct ck_rels *cr, bool partitions)
+{
+	const struct schema_table *t = q->plan->table;
+	enum { PREFIX, SKIPPED, SLICED, FILTERED } st = partitions ? PREFIX : FILTERED;
+	const char *before = NULL; /* the column not restricted, or restricted by a slice */
+	for (uint32_t k = 0; k < t->n_ck; k++) {
+		const char *name = t->cols[t->n_pk + k].name;
+		uint32_t eq, sl, other;
+		ck_count(t, cr, k, &eq, &sl, &other);
+		if (eq > 1 || (eq && sl))
+			return req_fail(q->req, COL_EINVAL,
+			                "%s cannot be restricted by more than one relation if it "
+			                "includes an Equal",
+			                name);
+		if (!eq && !sl && !other) {
+			if (st == PREFIX) {
+				st = SKIPPED;
+				before = name;
+			}
+			continue;
+		}
+		int rc;
+		switch (st) {
+		case SKIPPED:
+			rc = ck_filter_col(q, w, cr, k,
+			                   msg2(q,
+			                        "PRIMARY KEY column \"%s\" cannot be restricted as "
+			                        "preceding column \"%s\" is not restricted",
+			                        name, before));
+			break;
+		case SLICED:
+			rc = ck_filter_col(
+			        q, w, cr, k,
+			        msg2(q,
+			             "Clustering column \"%s\" cannot be restricted "
+			             "(preceding column \"%s\" is restricted by a non-EQ "
+			             "relation)",
+			             name, before));
+			break;
+		case FILTERED: rc = ck_filter_col(q, w, cr, k, filtering_msg); break;
+		default:
+			if (other) {
+				st = FILTERED;
+				rc = ck_filter_col(q, w, cr, k, filtering_msg);
+				break;
+			}
+			rc = ck_prefix_col(q, w, cr, k);
+			if (sl) {
+				st = SLICED;
+				before = name;
+			} else {
+				w->n_ck_eq = k + 1;
+			}
+			break;
+		}
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* One single-column relation (or map entry) of a SELECT's WHERE. */
+static int select_relation(struct xq *q, const struct cql_relation *r, struct where *w,
+                           struct ck_rels *cr, bool *pk_slice)
+{
+	const struct schema_table *t = q->plan->table;
+	if (r->op == CQL_OP_NEQ)
+		return refuse_relation(q, r, "Unsupported \"!=\" relation: %s");
+	int ci = column_index(t, r->cols[0].name);
+	if (ci < 0)
+		return undefined_column(q->req, q->plan, r->cols[0].name);
+	const struct schema_column *c = &t->cols[ci];
+	if (r->op == CQL_OP_LIKE)
+		return refuse_relation(q, r,
+		                       "LIKE restriction is only supported on properly indexed "
+		                       "columns. %s is not valid.");
+	if (r->kind == CQL_REL_ELEMENT)
+		return filter_add(q, w, r, ci, filtering_msg);
+	switch (c->kind) {
+	case SCHEMA_COL_PARTITION_KEY:
+		if (r->op == CQL_OP_EQ || r->op == CQL_OP_IN)
+			return where_partition(q, r, c, w);
+		if (!*pk_slice)
+			w->af_msg = w->af_msg
+			                    ? w->af_msg
+			                    : "Only EQ and IN relation are supported on the "
+			                      "partition key (unless you use the token() function "
+			                      "or allow filtering)";
+		*pk_slice = true;
+		return filter_add(q, w, r, ci, filtering_msg);
+	case SCHEMA_COL_CLUSTERING:
+		if (cr->n >= MAX_CK_RELS)
+			return req_fail(q->req, COL_EINVAL,
+			                "More than %d relations on clustering columns",
+			                MAX_CK_RELS);
+		if (cqltype_is_collection(c->type) && !c->type->frozen)
+			return filter_add(q, w, r, ci, filtering_msg);
+		cr->r[cr->n++] = r;
+		return 0;
+	default: return filter_add(q, w, r, ci, filtering_msg);
+	}
+}
+
+int analyze_select_where(struct xq *q, struct cql_relation *const *rels, uint32_t n_rels,
+                         struct where *w)
+{
+	const struct schema_table *t = q->plan->table;
+	where_init(w);
+	struct ck_rels cr = {.n = 0};
+	bool pk_slice = false;
+	int rc = 0;
+	for (uint32_t i = 0; i < n_rels && !rc; i++) {
+		const struct cql_relation *r = rels[i];
+		if (r->kind == CQL_REL_TOKEN)
+			rc = where_token(q, r, w);
+		else if (r->kind == CQL_REL_MULTI)
+			rc = req_fail(q->req, COL_EINVAL,
+			              "Multi-column relations are not supported by colonnade");
+		else
+			rc = select_relation(q, r, w, &cr, &pk_slice);
+	}
+	if (rc)
+		return rc;
+	if (w->n_pk_restricted && (w->n_pk_restricted < t->n_pk || pk_slice))
+		rc = pk_to_filters(q, w);
+	if (!rc && w->n_pk_restricted && w->has_token)
+		rc = req_fail(q->req, COL_EINVAL,
+		              "Partition key restrictions and token() restrictions cannot be "
+		              "mixed");
+	if (!rc)
+		rc = ck_shape(q, w, &cr, w->n_pk_restricted == t->n_pk);
+	return rc;
+}
