@@ -1,33 +1,28 @@
 /*
- * auth.c — roles file, argon2id, credentials cache, failed-login limit.
+ * auth.c — SASL PLAIN logins: role lookup, credentials cache, failed-login
+ * limit; the hashes run on the password threads (auth_worker.h).
  */
 #include "coordinator/auth/auth.h"
 
+#include "coordinator/auth/auth_worker.h"
 #include "core/clock.h"
 #include "core/log.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#define MOD       "auth"
-#define MAX_ROLES 64
+#define MOD "auth"
 
-struct role {
-	char name[AUTH_MAX_NAME];
-	bool super;
-	char hash[crypto_pwhash_STRBYTES];
-};
+_Static_assert(AUTH_HASH_MAX >= crypto_pwhash_STRBYTES, "argon2id strings fit");
 
 struct cached {
 	char name[AUTH_MAX_NAME];
-	uint8_t mac[crypto_auth_hmacsha256_BYTES];
-	int64_t expires_ms;
+	struct auth_role_info info; /* what the role source said */
+	int64_t info_expires_ms;
+	uint8_t mac[crypto_auth_hmacsha256_BYTES]; /* of the last good password for info.hash */
+	int64_t mac_expires_ms;
 };
 
 struct source {
@@ -39,15 +34,29 @@ struct source {
 
 struct auth {
 	struct auth_options o;
-	char path[512];
-	struct role roles[MAX_ROLES];
-	int n_roles;
+	struct auth_worker *worker; /* NULL without a loop: hashes inline */
+	struct auth_role_source roles;
 	uint8_t cache_key[crypto_auth_hmacsha256_KEYBYTES];
 	char dummy[crypto_pwhash_STRBYTES]; /* verified for unknown roles: same cost as a real one
 	                                     */
 	struct cached cache[AUTH_CACHE_MAX];
 	struct source sources[AUTH_SOURCES_MAX];
 	struct auth_stats st;
+};
+
+/* One login between auth_login() and its callback. */
+struct login {
+	struct auth *a;
+	char source[64];
+	char role[AUTH_MAX_NAME];
+	char password[AUTH_MAX_PASSWORD + 1];
+	size_t password_len;
+	uint8_t mac[crypto_auth_hmacsha256_BYTES];
+	bool found;
+	struct auth_role_info info;
+	struct auth_job job;
+	auth_login_cb cb;
+	void *arg;
 };
 
 int auth_sasl_plain(const uint8_t *token, size_t len, struct auth_plain *out, struct cerr *err)
@@ -78,63 +87,7 @@ int auth_sasl_plain(const uint8_t *token, size_t len, struct auth_plain *out, st
 	return 0;
 }
 
-/* ---- roles file ------------------------------------------------------------------------------ */
-
-static int load_roles(struct auth *a, struct cerr *err)
-{
-	FILE *f = fopen(a->path, "re");
-	if (!f) {
-		if (errno == ENOENT)
-			return 0;
-		return cerr_set(err, COL_EIO, "auth: cannot read %s: %s", a->path, strerror(errno));
-	}
-	char line[AUTH_MAX_NAME + crypto_pwhash_STRBYTES + 16];
-	int lineno = 0, rc = 0;
-	while (!rc && fgets(line, sizeof(line), f)) {
-		lineno++;
-		line[strcspn(line, "\n")] = 0;
-		char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
-		if (!t2 || t1 == line || (size_t)(t1 - line) >= AUTH_MAX_NAME ||
-		    strlen(t2 + 1) >= crypto_pwhash_STRBYTES || a->n_roles == MAX_ROLES) {
-			rc = cerr_set(err, COL_EIO,
-			              "auth: %s:%d: not <name>\\t<0|1>\\t<argon2id hash>", a->path,
-			              lineno);
-			break;
-		}
-		struct role *r = &a->roles[a->n_roles++];
-		memcpy(r->name, line, (size_t)(t1 - line));
-		r->name[t1 - line] = 0;
-		r->super = t1[1] == '1';
-		snprintf(r->hash, sizeof(r->hash), "%s", t2 + 1);
-	}
-	fclose(f);
-	return rc;
-}
-
-static int save_roles(struct auth *a, struct cerr *err)
-{
-	char tmp[600];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", a->path);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return cerr_set(err, COL_EIO, "auth: cannot write %s: %s", tmp, strerror(errno));
-	FILE *f = fdopen(fd, "w");
-	if (!f) {
-		close(fd);
-		return cerr_set(err, COL_ENOMEM, "auth: out of memory");
-	}
-	for (int i = 0; i < a->n_roles; i++)
-		fprintf(f, "%s\t%d\t%s\n", a->roles[i].name, a->roles[i].super ? 1 : 0,
-		        a->roles[i].hash);
-	bool ok = fflush(f) == 0 && fsync(fd) == 0;
-	ok = fclose(f) == 0 && ok;
-	if (!ok || rename(tmp, a->path) != 0)
-		return cerr_set(err, COL_EIO, "auth: cannot write %s: %s", a->path,
-		                strerror(errno));
-	return 0;
-}
-
-static int hash_password(const char *pw, size_t len, char out[crypto_pwhash_STRBYTES])
+int auth_hash_password_now(const char *pw, size_t len, char out[AUTH_HASH_MAX])
 {
 	return crypto_pwhash_str(out, pw, len, crypto_pwhash_OPSLIMIT_INTERACTIVE,
 	                         crypto_pwhash_MEMLIMIT_INTERACTIVE) == 0
@@ -155,46 +108,22 @@ int auth_new(const struct auth_options *o, struct auth **out, struct cerr *err)
 	if (!a->o.failure_window_ms)
 		a->o.failure_window_ms = 10000;
 	randombytes_buf(a->cache_key, sizeof(a->cache_key));
-	if (mkdir(o->dir, 0700) != 0 && errno != EEXIST) {
-		cerr_set(err, COL_EIO, "auth: cannot create %s: %s", o->dir, strerror(errno));
-		auth_free(a);
-		return COL_EIO;
+	if (auth_hash_password_now("-", 1, a->dummy) != 0) {
+		free(a);
+		return cerr_set(err, COL_ENOMEM, "auth: out of memory hashing");
 	}
-	snprintf(a->path, sizeof(a->path), "%s/roles", o->dir);
-	int rc = load_roles(a, err);
-	if (!rc && a->n_roles == 0) {
-		const char *pw = o->superuser_password;
-		if (!pw || !*pw)
-			rc = cerr_set(
-			        err, COL_ECONFIG,
-			        "authenticator is PasswordAuthenticator but no role exists yet and "
-			        "no password is given for the first superuser '%s' (set "
-			        "auth_superuser_password, auth_superuser_password_file or "
-			        "COLONNADE_AUTH_SUPERUSER_PASSWORD); there is no default password",
-			        o->superuser);
-		else if (strlen(o->superuser) >= AUTH_MAX_NAME || strchr(o->superuser, '\t'))
-			rc = cerr_set(err, COL_ECONFIG, "auth_superuser: not a usable role name");
-		else {
-			struct role *r = &a->roles[a->n_roles++];
-			snprintf(r->name, sizeof(r->name), "%s", o->superuser);
-			r->super = true;
-			rc = hash_password(pw, strlen(pw), r->hash);
-			if (!rc)
-				rc = save_roles(a, err);
-			if (!rc)
-				log_info(MOD, "created superuser '%s' (argon2id) in %s", r->name,
-				         a->path);
+	if (o->loop) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		unsigned threads = o->hash_threads ? o->hash_threads
+		                   : cpus > 3      ? (unsigned)cpus / 2
+		                                   : 1;
+		int rc = auth_worker_new(o->loop, threads, o->hash_queue ? o->hash_queue : 64,
+		                         &a->worker, err);
+		if (rc) {
+			free(a);
+			return rc;
 		}
 	}
-	if (!rc && hash_password("-", 1, a->dummy) != 0)
-		rc = cerr_set(err, COL_ENOMEM, "auth: out of memory hashing");
-	if (rc) {
-		auth_free(a);
-		return rc;
-	}
-	a->o.dir = NULL;
-	a->o.superuser = NULL;
-	a->o.superuser_password = NULL; /* borrowed: not kept */
 	*out = a;
 	return 0;
 }
@@ -203,11 +132,17 @@ void auth_free(struct auth *a)
 {
 	if (!a)
 		return;
+	auth_worker_free(a->worker);
 	sodium_memzero(a, sizeof(*a));
 	free(a);
 }
 
-/* ---- login ----------------------------------------------------------------------------------- */
+void auth_set_role_source(struct auth *a, const struct auth_role_source *src)
+{
+	a->roles = *src;
+}
+
+/* ---- caches ---------------------------------------------------------------------------------- */
 
 static struct source *source_of(struct auth *a, const char *addr, int64_t now)
 {
@@ -227,45 +162,161 @@ static struct source *source_of(struct auth *a, const char *addr, int64_t now)
 	return s;
 }
 
+static struct cached *cache_find(struct auth *a, const char *role)
+{
+	for (int i = 0; i < AUTH_CACHE_MAX; i++)
+		if (a->cache[i].name[0] && !strcmp(a->cache[i].name, role))
+			return &a->cache[i];
+	return NULL;
+}
+
 static struct cached *cache_of(struct auth *a, const char *role)
 {
+	struct cached *c = cache_find(a, role);
+	if (c)
+		return c;
 	struct cached *victim = &a->cache[0];
-	for (int i = 0; i < AUTH_CACHE_MAX; i++) {
-		if (!strcmp(a->cache[i].name, role))
-			return &a->cache[i];
-		if (a->cache[i].expires_ms < victim->expires_ms)
+	for (int i = 1; i < AUTH_CACHE_MAX && victim->name[0]; i++)
+		if (!a->cache[i].name[0] || a->cache[i].info_expires_ms < victim->info_expires_ms)
 			victim = &a->cache[i];
-	}
 	memset(victim, 0, sizeof(*victim));
 	snprintf(victim->name, sizeof(victim->name), "%s", role);
 	return victim;
 }
 
-static bool check_password(struct auth *a, const struct role *r, const struct auth_plain *p,
-                           int64_t now)
+void auth_invalidate_role(struct auth *a, const char *role)
 {
-	uint8_t mac[crypto_auth_hmacsha256_BYTES];
-	crypto_auth_hmacsha256(mac, p->password, p->password_len, a->cache_key);
-	struct cached *c = a->o.validity_ms > 0 ? cache_of(a, r->name) : NULL;
-	if (c && c->expires_ms > now && sodium_memcmp(c->mac, mac, sizeof(mac)) == 0) {
-		a->st.cache_hits++;
-		return true;
-	}
-	a->st.hashes++;
-	bool ok =
-	        crypto_pwhash_str_verify(r->hash, (const char *)p->password, p->password_len) == 0;
-	if (ok && c) {
-		memcpy(c->mac, mac, sizeof(mac));
-		c->expires_ms = clock_mono_ms() + a->o.validity_ms;
-	}
-	return ok;
+	struct cached *c = cache_find(a, role);
+	if (c)
+		sodium_memzero(c, sizeof(*c));
 }
 
-enum auth_result auth_login(struct auth *a, const char *source, const uint8_t *token, size_t len,
-                            char *role_out, size_t cap, struct cerr *err)
+/* ---- login ----------------------------------------------------------------------------------- */
+
+static void login_finish(struct login *l, enum auth_result r, const struct cerr *e)
+{
+	struct auth *a = l->a;
+	int64_t now = clock_mono_ms();
+	struct source *s = source_of(a, l->source, now);
+	if (r == AUTH_OK) {
+		a->st.successes++;
+		s->failures = 0;
+	} else if (r == AUTH_BAD_CREDENTIALS) {
+		a->st.failures++;
+		if (s->failures++ == 0 || s->window_end_ms <= now)
+			s->window_end_ms = now + a->o.failure_window_ms;
+		log_warn(MOD, "failed login from %s as role '%.64s'%s", l->source, l->role,
+		         l->found ? "" : " (no such role)");
+	} else if (r == AUTH_BUSY) {
+		a->st.busy++;
+	}
+	l->cb(l->arg, r, r == AUTH_OK ? l->role : NULL, e);
+	sodium_memzero(l, sizeof(*l));
+	free(l);
+}
+
+static void login_refuse(struct login *l)
+{
+	struct cerr e = {0};
+	if (l->found && l->info.hash[0] && !l->info.can_login)
+		cerr_set(&e, COL_EPROTO, "%.64s is not permitted to log in", l->role);
+	else
+		cerr_set(&e, COL_EPROTO, "Provided username %.64s and/or password are incorrect",
+		         l->role);
+	login_finish(l, AUTH_BAD_CREDENTIALS, &e);
+}
+
+static void on_verified(struct auth_job *j)
+{
+	struct login *l = j->arg;
+	struct auth *a = l->a;
+	if (j->rc) {
+		struct cerr e = {0};
+		cerr_set(&e, COL_EOVERLOADED,
+		         "Unable to perform authentication: the node is stopping");
+		login_finish(l, AUTH_BUSY, &e);
+		return;
+	}
+	if (!j->ok || !l->found || !l->info.can_login) {
+		login_refuse(l);
+		return;
+	}
+	if (a->o.validity_ms > 0) {
+		struct cached *c = cache_of(a, l->role);
+		if (strcmp(c->info.hash, l->info.hash) == 0) {
+			memcpy(c->mac, l->mac, sizeof(c->mac));
+			c->mac_expires_ms = clock_mono_ms() + a->o.validity_ms;
+		}
+	}
+	login_finish(l, AUTH_OK, NULL);
+}
+
+/* The role is known (or known not to exist): the cache, else a password thread. */
+static void login_check(struct login *l)
+{
+	struct auth *a = l->a;
+	int64_t now = clock_mono_ms();
+	struct cached *c = l->found && a->o.validity_ms > 0 ? cache_find(a, l->role) : NULL;
+	if (c && l->info.can_login && c->mac_expires_ms > now &&
+	    strcmp(c->info.hash, l->info.hash) == 0 &&
+	    sodium_memcmp(c->mac, l->mac, sizeof(l->mac)) == 0) {
+		a->st.cache_hits++;
+		login_finish(l, AUTH_OK, NULL);
+		return;
+	}
+	a->st.hashes++;
+	l->job.kind = AUTH_JOB_VERIFY;
+	/* an unknown role, or one without a password, costs a hash too: timing tells nothing */
+	snprintf(l->job.hash, sizeof(l->job.hash), "%s",
+	         l->found && l->info.hash[0] ? l->info.hash : a->dummy);
+	l->job.password = l->password;
+	l->job.password_len = l->password_len;
+	l->job.done = on_verified;
+	l->job.arg = l;
+	if (l->found && !l->info.hash[0])
+		l->found = false; /* nothing to match: refused whatever the password */
+	if (auth_worker_submit(a->worker, &l->job) != 0) {
+		struct cerr e = {0};
+		cerr_set(&e, COL_EOVERLOADED,
+		         "Unable to perform authentication: too many logins are waiting for a "
+		         "password check; retry");
+		login_finish(l, AUTH_BUSY, &e);
+	}
+}
+
+static void on_role(void *arg, int rc, const struct auth_role_info *ri, const struct cerr *err)
+{
+	struct login *l = arg;
+	struct auth *a = l->a;
+	if (rc && rc != COL_ENOTFOUND) {
+		struct cerr e = {0};
+		cerr_set(&e, COL_EPROTO, "Unable to perform authentication: %s",
+		         err && err->msg[0] ? err->msg : col_strerror(rc));
+		log_warn(MOD, "login from %s as role '%.64s': cannot read the role: %s", l->source,
+		         l->role, e.msg);
+		login_finish(l, AUTH_UNAVAILABLE, &e);
+		return;
+	}
+	l->found = rc == 0;
+	if (l->found) {
+		l->info = *ri;
+		if (a->o.validity_ms > 0) {
+			struct cached *c = cache_of(a, l->role);
+			if (strcmp(c->info.hash, ri->hash) != 0)
+				c->mac_expires_ms = 0;
+			c->info = *ri;
+			c->info_expires_ms = clock_mono_ms() + a->o.validity_ms;
+		}
+	}
+	login_check(l);
+}
+
+void auth_login(struct auth *a, const char *source, const uint8_t *token, size_t len,
+                auth_login_cb cb, void *arg)
 {
 	int64_t now = clock_mono_ms();
 	struct source *s = source_of(a, source, now);
+	struct cerr e = {0};
 	if (s->window_end_ms <= now) {
 		s->failures = 0;
 		s->logged_throttle = false;
@@ -279,41 +330,87 @@ enum auth_result auth_login(struct auth *a, const char *source, const uint8_t *t
 			         s->failures, source, (long long)a->o.failure_window_ms,
 			         (long long)(s->window_end_ms - now));
 		s->logged_throttle = true;
-		cerr_set(err, COL_EPROTO, "Too many failed logins from %s; retry in %lld ms",
-		         source, (long long)(s->window_end_ms - now));
-		return AUTH_THROTTLED;
+		cerr_set(&e, COL_EPROTO, "Too many failed logins from %s; retry in %lld ms", source,
+		         (long long)(s->window_end_ms - now));
+		cb(arg, AUTH_THROTTLED, NULL, &e);
+		return;
 	}
 	struct auth_plain p;
-	if (auth_sasl_plain(token, len, &p, err) != 0) {
+	if (auth_sasl_plain(token, len, &p, &e) != 0) {
 		a->st.failures++;
-		return AUTH_MALFORMED;
+		cb(arg, AUTH_MALFORMED, NULL, &e);
+		return;
 	}
-	char role[AUTH_MAX_NAME];
-	memcpy(role, p.role, p.role_len);
-	role[p.role_len] = 0;
-	const struct role *r = NULL;
-	for (int i = 0; i < a->n_roles && !r; i++)
-		if (!strcmp(a->roles[i].name, role))
-			r = &a->roles[i];
-	if (r && check_password(a, r, &p, now)) {
-		a->st.successes++;
-		s->failures = 0;
-		snprintf(role_out, cap, "%s", role);
-		return AUTH_OK;
+	struct login *l = calloc(1, sizeof(*l));
+	if (!l) {
+		cerr_set(&e, COL_ENOMEM, "Unable to perform authentication: out of memory");
+		cb(arg, AUTH_BUSY, NULL, &e);
+		return;
 	}
-	if (!r) {
-		a->st.hashes++;
-		if (crypto_pwhash_str_verify(a->dummy, (const char *)p.password, p.password_len) == 0)
-			log_debug(MOD, "a login for unknown role '%.64s' used the placeholder password",
-			          role); /* still refused: the placeholder belongs to no role */
+	l->a = a;
+	l->cb = cb;
+	l->arg = arg;
+	snprintf(l->source, sizeof(l->source), "%s", source);
+	memcpy(l->role, p.role, p.role_len);
+	memcpy(l->password, p.password, p.password_len);
+	l->password_len = p.password_len;
+	crypto_auth_hmacsha256(l->mac, p.password, p.password_len, a->cache_key);
+	struct cached *c = a->o.validity_ms > 0 ? cache_find(a, l->role) : NULL;
+	if (c && c->info_expires_ms > now) {
+		l->found = true;
+		l->info = c->info;
+		login_check(l);
+		return;
 	}
-	a->st.failures++;
-	if (s->failures++ == 0)
-		s->window_end_ms = now + a->o.failure_window_ms;
-	log_warn(MOD, "failed login from %s as role '%.64s'%s", source, role,
-	         r ? "" : " (no such role)");
-	cerr_set(err, COL_EPROTO, "Provided username %.64s and/or password are incorrect", role);
-	return AUTH_BAD_CREDENTIALS;
+	if (!a->roles.lookup) {
+		struct cerr u = {0};
+		cerr_set(&u, COL_EUNAVAILABLE, "roles are not loaded yet");
+		on_role(l, COL_EUNAVAILABLE, NULL, &u);
+		return;
+	}
+	a->roles.lookup(a->roles.ctx, l->role, on_role, l);
+}
+
+/* ---- hashing new passwords ------------------------------------------------------------------- */
+
+struct hashing {
+	struct auth_job job;
+	char password[AUTH_MAX_PASSWORD + 1];
+	auth_hash_cb cb;
+	void *arg;
+};
+
+static void on_hashed(struct auth_job *j)
+{
+	struct hashing *h = j->arg;
+	h->cb(h->arg, j->rc, j->rc ? NULL : j->hash);
+	sodium_memzero(h, sizeof(*h));
+	free(h);
+}
+
+void auth_hash_password(struct auth *a, const char *password, size_t len, auth_hash_cb cb,
+                        void *arg)
+{
+	struct hashing *h = len <= AUTH_MAX_PASSWORD ? calloc(1, sizeof(*h)) : NULL;
+	if (!h) {
+		cb(arg, len > AUTH_MAX_PASSWORD ? COL_ETOOBIG : COL_ENOMEM, NULL);
+		return;
+	}
+	memcpy(h->password, password, len);
+	h->job.kind = AUTH_JOB_HASH;
+	h->job.password = h->password;
+	h->job.password_len = len;
+	h->job.done = on_hashed;
+	h->job.arg = h;
+	h->cb = cb;
+	h->arg = arg;
+	a->st.hashes++;
+	int rc = auth_worker_submit(a->worker, &h->job);
+	if (rc) {
+		sodium_memzero(h, sizeof(*h));
+		free(h);
+		cb(arg, rc, NULL);
+	}
 }
 
 void auth_get_stats(const struct auth *a, struct auth_stats *out)

@@ -851,17 +851,22 @@ static int start_auth(struct node *n, struct cerr *err)
 		return 0;
 	char dir[1024];
 	snprintf(dir, sizeof(dir), "%s/auth", cfg->data_directory);
-	struct auth_options o = {.dir = dir,
-	                         .superuser = cfg->auth_superuser,
-	                         .superuser_password = cfg->auth_superuser_password,
-	                         .validity_ms = cfg->credentials_validity_ms};
-	int rc = auth_new(&o, &n->auth, err);
-	if (!rc)
-		log_info("node",
-		         "PasswordAuthenticator: CQL clients log in (SASL PLAIN); credentials "
-		         "cached for %lld ms",
-		         (long long)cfg->credentials_validity_ms);
-	return rc;
+	int rc = roles_file_open(dir, cfg->auth_superuser, cfg->auth_superuser_password,
+	                         &n->roles_file, err);
+	if (rc)
+		return rc;
+	struct auth_options o = {.validity_ms = cfg->credentials_validity_ms, .loop = n->loop};
+	rc = auth_new(&o, &n->auth, err);
+	if (rc)
+		return rc;
+	struct auth_role_source src;
+	roles_file_source(n->roles_file, &src);
+	auth_set_role_source(n->auth, &src);
+	log_info("node",
+	         "PasswordAuthenticator: CQL clients log in (SASL PLAIN); credentials "
+	         "cached for %lld ms",
+	         (long long)cfg->credentials_validity_ms);
+	return 0;
 }
 
 static int start_cql(struct node *n, struct cerr *err)
@@ -1357,6 +1362,8 @@ void node_free(struct node *n)
 	}
 	auth_free(n->auth);
 	n->auth = NULL;
+	roles_file_free(n->roles_file);
+	n->roles_file = NULL;
 	if (n->gossiper) {
 		/* Tell live peers now, so they mark us DOWN without waiting for phi. */
 		gossiper_stop(n->gossiper, true);

@@ -8,6 +8,7 @@
 
 #include "coordinator/admin/admin.h"
 #include "coordinator/auth/auth.h"
+#include "coordinator/auth/roles_file.h"
 #include "coordinator/node/identity.h"
 #include "coordinator/node/node.h"
 #include "coordinator/query/systables.h"
@@ -69,6 +70,7 @@ struct node {
 	struct repair *repair;     /* anti-entropy repair (coordinator/repair/repair.h) */
 	struct admin *admin;
 	struct auth *auth; /* PasswordAuthenticator; NULL = AllowAllAuthenticator */
+	struct roles_file *roles_file;
 	uint8_t tokens_value[5 + 8 * IDENTITY_MAX_TOKENS]; /* our TOKENS app state */
 	size_t tokens_value_len;
 	struct cluster_view view; /* system.local / system.peers for the CQL server */

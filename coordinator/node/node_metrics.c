@@ -320,10 +320,13 @@ static void m_auth(struct buf *out, struct node *n)
 	         "CQL logins refused without checking: too many failures from that address."},
 	        {M_COUNTER, "colonnade_auth_cache_hits_total",
 	         "Logins answered from the credentials cache (no password hash)."},
-	        {M_COUNTER, "colonnade_auth_hashes_total", "argon2id password verifications."},
+	        {M_COUNTER, "colonnade_auth_hashes_total",
+	         "argon2id computations (password checks and new passwords)."},
+	        {M_COUNTER, "colonnade_auth_busy_total",
+	         "CQL logins refused because the password threads' queue was full."},
 	};
 	const double v[] = {(double)as.successes, (double)as.failures, (double)as.throttled,
-	                    (double)as.cache_hits, (double)as.hashes};
+	                    (double)as.cache_hits, (double)as.hashes, (double)as.busy};
 	METRICS(out, defs, v);
 }
 

@@ -50,8 +50,12 @@ typedef struct executor executor;
 /* Longest keyspace/table name Cassandra allows is 48 bytes. */
 #define EXEC_NAME_MAX 48
 
+/* Longest role name (coordinator/auth AUTH_MAX_NAME less its NUL). */
+#define EXEC_ROLE_MAX 255
+
 struct exec_session {
 	char keyspace[EXEC_NAME_MAX + 1]; /* "" until USE */
+	char role[EXEC_ROLE_MAX + 1];     /* the logged-in role; "" without an authenticator */
 };
 
 /*

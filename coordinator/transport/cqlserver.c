@@ -49,8 +49,10 @@ struct cqlconn {
 	bool authenticating; /* AUTHENTICATE sent: only AUTH_RESPONSE is accepted */
 	bool closing;        /* a fatal error was answered; ignore further frames */
 	bool paused;         /* reading paused for too many requests in flight */
-	uint8_t events;      /* EV_* registered */
-	struct buf *sink;    /* cqlserver_feed(): responses go here instead of a socket */
+	bool login_pending; /* an AUTH_RESPONSE waits for its password check (counts in inflight) */
+	int16_t login_stream;
+	uint8_t events;   /* EV_* registered */
+	struct buf *sink; /* cqlserver_feed(): responses go here instead of a socket */
 	unsigned inflight;
 	struct exec_session session;
 	struct cqlreq *free_reqs; /* at most REQ_CACHE, for reuse */
@@ -415,31 +417,54 @@ static void peer_host(const struct cqlconn *cc, char *out, size_t cap)
 	}
 }
 
-/* AUTH_RESPONSE: [bytes] SASL PLAIN token.  AUTH_SUCCESS opens the session. */
+/* A login's answer: AUTH_SUCCESS opens the session, anything else is an ERROR. */
+static void on_login(void *arg, enum auth_result r, const char *role, const struct cerr *e)
+{
+	struct cqlconn *cc = arg;
+	int16_t stream = cc->login_stream;
+	cc->login_pending = false;
+	cc->inflight--;
+	if (cc->srv && !cc->closing && (cc->nc || cc->sink)) {
+		if (r == AUTH_OK) {
+			cc->authenticating = false;
+			cc->ready = true;
+			snprintf(cc->session.role, sizeof(cc->session.role), "%s", role);
+			struct buf b;
+			buf_init(&b);
+			cql_put_int(&b, -1); /* [bytes] null: PLAIN has no final token */
+			if (buf_ok(&b))
+				conn_send(cc, 0, stream, CQL_OP_AUTH_SUCCESS, b.data, b.len, NULL);
+			buf_release(&b);
+		} else if (r == AUTH_BUSY) {
+			conn_send_simple_error(cc, stream, COL_EOVERLOADED, e->msg);
+		} else {
+			conn_send_auth_error(cc, stream, e->msg);
+		}
+	}
+	if (!cc->nc && !cc->sink && cc->inflight == 0)
+		conn_free(cc);
+}
+
+/* AUTH_RESPONSE: [bytes] SASL PLAIN token; the answer waits for the password check. */
 static void handle_auth_response(struct cqlconn *cc, int16_t stream, struct bufreader *rd)
 {
 	struct cql_slice tok = cql_get_bytes(rd);
-	char role[AUTH_MAX_NAME];
-	struct cerr e = {0};
-	char from[NET_ADDR_STRLEN];
-	peer_host(cc, from, sizeof(from));
-	enum auth_result r = bufreader_ok(rd) && tok.p ? auth_login(cc->srv->opts.auth, from, tok.p,
-	                                                            tok.len, role, sizeof(role), &e)
-	                                               : AUTH_MALFORMED;
-	if (r == AUTH_MALFORMED && !e.msg[0])
-		snprintf(e.msg, sizeof(e.msg), "malformed AUTH_RESPONSE: expected a [bytes] token");
-	if (r != AUTH_OK) {
-		conn_send_auth_error(cc, stream, e.msg);
+	if (cc->login_pending) {
+		conn_send_simple_error(cc, stream, COL_EPROTO,
+		                       "Unexpected message AUTH_RESPONSE, a login is in progress");
 		return;
 	}
-	cc->authenticating = false;
-	cc->ready = true;
-	struct buf b;
-	buf_init(&b);
-	cql_put_int(&b, -1); /* [bytes] null: PLAIN has no final token */
-	if (buf_ok(&b))
-		conn_send(cc, 0, stream, CQL_OP_AUTH_SUCCESS, b.data, b.len, NULL);
-	buf_release(&b);
+	if (!bufreader_ok(rd) || !tok.p) {
+		conn_send_auth_error(cc, stream,
+		                     "malformed AUTH_RESPONSE: expected a [bytes] token");
+		return;
+	}
+	char from[NET_ADDR_STRLEN];
+	peer_host(cc, from, sizeof(from));
+	cc->login_pending = true;
+	cc->login_stream = stream;
+	cc->inflight++;
+	auth_login(cc->srv->opts.auth, from, tok.p, (size_t)tok.len, on_login, cc);
 }
 
 static void handle_options(struct cqlconn *cc, int16_t stream)

@@ -5,6 +5,10 @@
  * cached), the per-source limit on failed logins.
  */
 #include "coordinator/auth/auth.h"
+#include "coordinator/auth/roles_file.h"
+#include "core/clock.h"
+
+#include <ev.h>
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -29,6 +33,51 @@ static void teardown(void)
 
 TestSuite(auth, .init = setup, .fini = teardown, .timeout = 120);
 
+struct answer {
+	bool done;
+	enum auth_result r;
+	struct cerr e;
+};
+
+static void on_answer(void *arg, enum auth_result r, const char *role, const struct cerr *e)
+{
+	struct answer *an = arg;
+	an->done = true;
+	an->r = r;
+	if (e)
+		an->e = *e;
+	if (r == AUTH_OK)
+		cr_expect(role && role[0]);
+}
+
+/* auth with the roles file of o_dir as its role source (no loop: hashes inline) */
+struct fx {
+	struct roles_file *f;
+	struct auth *a;
+};
+
+static int fx_open(struct fx *x, const char *d, const char *su, const char *pw,
+                   const struct auth_options *o, struct cerr *e)
+{
+	memset(x, 0, sizeof(*x));
+	int rc = roles_file_open(d, su, pw, &x->f, e);
+	if (rc)
+		return rc;
+	rc = auth_new(o, &x->a, e);
+	if (rc)
+		return rc;
+	struct auth_role_source src;
+	roles_file_source(x->f, &src);
+	auth_set_role_source(x->a, &src);
+	return 0;
+}
+
+static void fx_close(struct fx *x)
+{
+	auth_free(x->a);
+	roles_file_free(x->f);
+}
+
 static enum auth_result login(struct auth *a, const char *src, const char *role, const char *pw,
                               struct cerr *e)
 {
@@ -38,8 +87,11 @@ static enum auth_result login(struct auth *a, const char *src, const char *role,
 	memcpy(tok + 1, role, rl);
 	tok[1 + rl] = 0;
 	memcpy(tok + 2 + rl, pw, pl);
-	char out[AUTH_MAX_NAME];
-	return auth_login(a, src, tok, 2 + rl + pl, out, sizeof(out), e);
+	struct answer an = {0};
+	auth_login(a, src, tok, 2 + rl + pl, on_answer, &an);
+	cr_assert(an.done, "without a loop the answer comes before auth_login returns");
+	*e = an.e;
+	return an.r;
 }
 
 Test(auth, sasl_plain_split)
@@ -60,22 +112,22 @@ Test(auth, sasl_plain_split)
 
 Test(auth, first_superuser_needs_a_password_then_persists)
 {
-	struct auth *a = NULL;
+	struct fx x;
 	struct cerr e = {0};
 	char d[128];
 	snprintf(d, sizeof(d), "%s/auth", dir);
-	struct auth_options o = {.dir = d, .superuser = "cassandra", .validity_ms = 2000};
-	cr_expect_eq(auth_new(&o, &a, &e), COL_ECONFIG);
+	struct auth_options o = {.validity_ms = 2000};
+	cr_expect_eq(fx_open(&x, d, "cassandra", NULL, &o, &e), COL_ECONFIG);
 	cr_expect(strstr(e.msg, "no password is given") && strstr(e.msg, "no default password"),
 	          "%s", e.msg);
-	o.superuser_password = "s3cret-pw";
-	cr_assert_eq(auth_new(&o, &a, &e), 0, "%s", e.msg);
+	cr_assert_eq(fx_open(&x, d, "cassandra", "s3cret-pw", &o, &e), 0, "%s", e.msg);
+	struct auth *a = x.a;
 	cr_expect_eq(login(a, "10.0.0.1", "cassandra", "s3cret-pw", &e), AUTH_OK, "%s", e.msg);
 	cr_expect_eq(login(a, "10.0.0.1", "cassandra", "nope", &e), AUTH_BAD_CREDENTIALS);
 	cr_expect(strstr(e.msg, "Provided username cassandra and/or password are incorrect"), "%s",
 	          e.msg);
 	cr_expect(!strstr(e.msg, "nope"), "the password is never echoed");
-	auth_free(a);
+	fx_close(&x);
 	/* the file holds an argon2id hash, not the password */
 	char path[160], line[512];
 	snprintf(path, sizeof(path), "%s/roles", d);
@@ -86,29 +138,25 @@ Test(auth, first_superuser_needs_a_password_then_persists)
 	cr_expect(!strncmp(line, "cassandra\t1\t$argon2id$", 22), "%s", line);
 	cr_expect(!strstr(line, "s3cret-pw"));
 	/* a restart needs no password; a different one in the config does not replace it */
-	o.superuser_password = "other";
-	cr_assert_eq(auth_new(&o, &a, &e), 0, "%s", e.msg);
+	cr_assert_eq(fx_open(&x, d, "cassandra", "other", &o, &e), 0, "%s", e.msg);
+	a = x.a;
 	cr_expect_eq(login(a, "10.0.0.1", "cassandra", "s3cret-pw", &e), AUTH_OK, "%s", e.msg);
 	cr_expect_eq(login(a, "10.0.0.1", "cassandra", "other", &e), AUTH_BAD_CREDENTIALS);
-	auth_free(a);
-	o.superuser_password = NULL;
-	cr_assert_eq(auth_new(&o, &a, &e), 0, "%s", e.msg);
-	auth_free(a);
+	fx_close(&x);
+	cr_assert_eq(fx_open(&x, d, "cassandra", NULL, &o, &e), 0, "%s", e.msg);
+	fx_close(&x);
 }
 
 Test(auth, cache_hits_skip_the_hash_and_failures_are_limited_per_source)
 {
-	struct auth *a = NULL;
+	struct fx x;
 	struct cerr e = {0};
 	char d[128];
 	snprintf(d, sizeof(d), "%s/auth", dir);
-	struct auth_options o = {.dir = d,
-	                         .superuser = "root",
-	                         .superuser_password = "right-pw",
-	                         .validity_ms = 60000,
-	                         .max_failures = 3,
-	                         .failure_window_ms = 60000};
-	cr_assert_eq(auth_new(&o, &a, &e), 0, "%s", e.msg);
+	struct auth_options o = {
+	        .validity_ms = 60000, .max_failures = 3, .failure_window_ms = 60000};
+	cr_assert_eq(fx_open(&x, d, "root", "right-pw", &o, &e), 0, "%s", e.msg);
+	struct auth *a = x.a;
 	struct auth_stats st;
 	for (int i = 0; i < 5; i++)
 		cr_expect_eq(login(a, "10.0.0.9", "root", "right-pw", &e), AUTH_OK, "%s", e.msg);
@@ -130,14 +178,91 @@ Test(auth, cache_hits_skip_the_hash_and_failures_are_limited_per_source)
 	cr_expect_eq(st.throttled, 1);
 	cr_expect_eq(login(a, "10.0.0.10", "root", "right-pw", &e), AUTH_OK, "another source");
 	cr_expect_eq(login(a, "10.0.0.10", "\t", "x", &e), AUTH_MALFORMED);
-	auth_free(a);
+	fx_close(&x);
 	/* cache off: every login hashes */
 	o.validity_ms = 0;
-	cr_assert_eq(auth_new(&o, &a, &e), 0, "%s", e.msg);
+	cr_assert_eq(fx_open(&x, d, "root", NULL, &o, &e), 0, "%s", e.msg);
+	a = x.a;
 	for (int i = 0; i < 3; i++)
 		cr_expect_eq(login(a, "10.0.0.11", "root", "right-pw", &e), AUTH_OK);
 	auth_get_stats(a, &st);
 	cr_expect_eq(st.hashes, 3);
 	cr_expect_eq(st.cache_hits, 0);
-	auth_free(a);
+	fx_close(&x);
+}
+
+/* ---- password threads: the loop keeps turning while argon2id runs ---------------------------- */
+
+struct loopfx {
+	struct ev_loop *loop;
+	struct answer an[6];
+	int answered;
+	int ticks; /* timer firings while hashes ran */
+	int64_t longest_gap_ms, last_ms;
+};
+
+static void on_loop_answer(void *arg, enum auth_result r, const char *role, const struct cerr *e)
+{
+	struct answer *an = arg;
+	on_answer(arg, r, role, e);
+	(void)an;
+}
+
+static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)revents;
+	struct loopfx *lf = t->data;
+	int64_t now = clock_mono_ms();
+	if (lf->last_ms && now - lf->last_ms > lf->longest_gap_ms)
+		lf->longest_gap_ms = now - lf->last_ms;
+	lf->last_ms = now;
+	lf->ticks++;
+	int done = 0;
+	for (int i = 0; i < 6; i++)
+		done += lf->an[i].done;
+	if (done == 6 || lf->ticks > 4000)
+		ev_break(loop, EVBREAK_ALL);
+}
+
+Test(auth, password_checks_run_off_the_loop_with_a_bounded_queue)
+{
+	struct loopfx lf = {.loop = ev_loop_new(EVFLAG_AUTO)};
+	cr_assert(lf.loop);
+	char d[128];
+	snprintf(d, sizeof(d), "%s/auth", dir);
+	struct cerr e = {0};
+	struct fx x;
+	/* one thread, three checks at most: of six logins at once, the last three are refused */
+	struct auth_options o = {.loop = lf.loop, .hash_threads = 1, .hash_queue = 3};
+	cr_assert_eq(fx_open(&x, d, "root", "right-pw", &o, &e), 0, "%s", e.msg);
+	const char *pws[6] = {"right-pw", "wrong", "right-pw", "x", "y", "z"};
+	for (int i = 0; i < 6; i++) {
+		uint8_t tok[64];
+		size_t n = (size_t)snprintf((char *)tok, sizeof(tok), "%croot%c%s", 0, 0, pws[i]);
+		auth_login(x.a, "10.1.0.1", tok, n, on_loop_answer, &lf.an[i]);
+	}
+	int busy_now = 0;
+	for (int i = 0; i < 6; i++)
+		busy_now += lf.an[i].done && lf.an[i].r == AUTH_BUSY;
+	cr_expect_eq(busy_now, 3, "three accepted; the rest refused at once");
+	for (int i = 0; i < 3; i++)
+		cr_expect(!lf.an[i].done, "login %d waits for its hash, not the loop", i);
+	ev_timer t;
+	ev_timer_init(&t, on_tick, 0.002, 0.002);
+	t.data = &lf;
+	ev_timer_start(lf.loop, &t);
+	ev_run(lf.loop, 0);
+	ev_timer_stop(lf.loop, &t);
+	cr_expect_eq(lf.an[0].r, AUTH_OK, "%s", lf.an[0].e.msg);
+	cr_expect_eq(lf.an[1].r, AUTH_BAD_CREDENTIALS);
+	cr_expect_eq(lf.an[2].r, AUTH_OK);
+	cr_expect(strstr(lf.an[5].e.msg, "too many logins are waiting"), "%s", lf.an[5].e.msg);
+	cr_expect_gt(lf.ticks, 10, "the loop ran its timer while three hashes were computed");
+	cr_expect_lt(lf.longest_gap_ms, 60, "no hash-long stall of the loop (%lld ms)",
+	             (long long)lf.longest_gap_ms);
+	struct auth_stats st;
+	auth_get_stats(x.a, &st);
+	cr_expect_eq(st.busy, 3);
+	fx_close(&x);
+	ev_loop_destroy(lf.loop);
 }
