@@ -9,6 +9,15 @@
  * finds no free slot waits as `pending` — its clock keeps running, which is
  * exactly the queueing a real client would see.
  *
+ * An open loop never makes a due op wait for its own connections: past
+ * --inflight on every replica's connection it puts more streams in flight on
+ * the least busy one (up to stream_cap, and the pool grows up to
+ * BENCH_MAX_SLOTS), so what delays a request is the server, and what is left
+ * of the client's own lag is measured: the send delay runs from the scheduled
+ * start to when the request's last byte went to the kernel (cqlconn's
+ * on_written).  Requests queued during one loop iteration are written together
+ * just before the loop blocks (flush_cb), one send per connection.
+ *
  * Routing: the key's token (Murmur3 of the 8-byte big-endian key) picks its
  * replicas from the ring; the first replica with a free slot gets the request
  * (primary first).  If every replica is saturated or down, any node with a
@@ -29,7 +38,10 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
 
 /* ---- blocking waits on the shared loop ---------------------------------------------------- */
 
@@ -76,12 +88,19 @@ static void on_ready(struct cqlconn *cc, void *arg, int status, const char *why)
 	c->blocked = false;
 }
 
+static void on_written(void *arg)
+{
+	struct breq *r = arg;
+	r->written_us = clock_mono_us();
+}
+
 int bench_conn_open(struct bench *b, struct bconn *c, struct cerr *err)
 {
 	struct cqlconn_opts co = {0};
-	/* Room for our slots plus orphaned (timed-out) streams. */
-	unsigned cap = b->cap_per_conn * 2 + 64;
+	/* Room for our streams plus orphaned (timed-out) ones. */
+	unsigned cap = b->stream_cap + (b->stream_cap < 1024 ? b->stream_cap : 1024) + 64;
 	co.max_inflight = cap > 32768 ? 32768 : cap;
+	co.on_written = on_written;
 	co.request_timeout_ms = (unsigned)(b->o->timeout_us / 1000);
 	co.connect_timeout_ms = 5000;
 	c->b = b;
@@ -118,12 +137,13 @@ static void reconnect_failed(struct bench *b)
 
 /* ---- the run loop ------------------------------------------------------------------------- */
 
-static struct bconn *pick_conn(struct bench *b, struct bnode *n)
+/* A connection of n with fewer than `limit` requests in flight, round robin. */
+static struct bconn *pick_conn(struct bnode *n, unsigned limit)
 {
 	for (int k = 0; k < n->n_conns; k++) {
 		int i = (n->rr + k) % n->n_conns;
 		struct bconn *c = &n->conns[i];
-		if (c->ready && !c->failed && !c->blocked && c->inflight < b->cap_per_conn) {
+		if (c->ready && !c->failed && !c->blocked && c->inflight < limit) {
 			n->rr = (i + 1) % n->n_conns;
 			return c;
 		}
@@ -146,7 +166,7 @@ static bool node_usable(const struct bnode *n)
  * it (a closed loop would otherwise fill every slot and route around the
  * ring).  Only when no replica is reachable does any node coordinate.
  */
-struct bconn *bench_route(struct bench *b, const uint8_t keybytes[8])
+static struct bconn *route_within(struct bench *b, const uint8_t keybytes[8], unsigned limit)
 {
 	if (b->routed) {
 		size_t n_reps;
@@ -155,7 +175,7 @@ struct bconn *bench_route(struct bench *b, const uint8_t keybytes[8])
 		bool replica_up = false;
 		for (size_t i = 0; i < n_reps; i++) {
 			struct bnode *n = &b->nodes[reps[i]];
-			struct bconn *c = pick_conn(b, n);
+			struct bconn *c = pick_conn(n, limit);
 			if (c)
 				return c;
 			replica_up |= node_usable(n);
@@ -165,13 +185,21 @@ struct bconn *bench_route(struct bench *b, const uint8_t keybytes[8])
 	}
 	for (int k = 0; k < b->n_nodes; k++) {
 		int i = (b->node_rr + k) % b->n_nodes;
-		struct bconn *c = pick_conn(b, &b->nodes[i]);
+		struct bconn *c = pick_conn(&b->nodes[i], limit);
 		if (c) {
 			b->node_rr = (i + 1) % b->n_nodes;
 			return c;
 		}
 	}
 	return NULL;
+}
+
+struct bconn *bench_route(struct bench *b, const uint8_t keybytes[8])
+{
+	struct bconn *c = route_within(b, keybytes, b->cap_per_conn);
+	if (!c && b->open_loop && b->phase == PH_RUN && b->stream_cap > b->cap_per_conn)
+		c = route_within(b, keybytes, b->stream_cap);
+	return c;
 }
 
 static void pump(struct bench *b);
@@ -200,6 +228,43 @@ void bench_free_req(struct bench *b, struct breq *r)
 	b->free_reqs = r;
 }
 
+struct breq_chunk {
+	struct breq_chunk *next;
+	size_t n;
+	struct breq reqs[];
+};
+
+int bench_grow_reqs(struct bench *b, size_t n)
+{
+	if (b->n_reqs + n > BENCH_MAX_SLOTS)
+		n = BENCH_MAX_SLOTS - b->n_reqs;
+	if (n == 0)
+		return COL_EFULL;
+	struct breq_chunk *ch = calloc(1, sizeof(*ch) + n * sizeof(struct breq));
+	if (!ch)
+		return COL_ENOMEM;
+	ch->n = n;
+	ch->next = b->chunks;
+	b->chunks = ch;
+	b->n_reqs += n;
+	for (size_t i = 0; i < n; i++)
+		bench_free_req(b, &ch->reqs[i]);
+	return COL_OK;
+}
+
+/* Queue c for the flush before the loop blocks. */
+static void mark_dirty(struct bench *b, struct bconn *c)
+{
+	if (c->dirty)
+		return;
+	if (b->n_dirty == b->cap_dirty) {
+		cqlconn_flush(c->cc); /* every connection is listed already: cannot happen */
+		return;
+	}
+	c->dirty = true;
+	b->dirty[b->n_dirty++] = c;
+}
+
 static void remember_error(struct bench *b, enum bench_err kind, const char *msg)
 {
 	if (!b->first_error[kind][0])
@@ -210,9 +275,11 @@ static void finish(struct bench *b, struct breq *r, bool ok, int64_t now)
 {
 	if (ok)
 		b->stats.ok++;
-	int64_t service = b->open_loop ? now - r->sent_us : -1;
+	/* A request that failed before it was written waited all along. */
+	int64_t written = r->written_us ? r->written_us : now;
+	int64_t service = b->open_loop ? now - written : -1;
 	if (b->open_loop)
-		hdr_record(b->stats.send_delay, r->sent_us - r->intended_us);
+		hdr_record(b->stats.send_delay, written - r->intended_us);
 	bench_stats_record(&b->stats, r->op, now - r->intended_us, service);
 	b->last_done_us = now;
 }
@@ -253,6 +320,7 @@ static void on_result(struct cqlconn *cc, void *arg, int status, struct cqlresul
 			if (rc == 0) {
 				c->inflight++;
 				b->inflight++;
+				mark_dirty(b, c);
 				return;
 			}
 			bench_stats_error(&b->stats, BERR_CONNECTION, 0);
@@ -274,6 +342,13 @@ static void on_result(struct cqlconn *cc, void *arg, int status, struct cqlresul
 
 static void arm_sched_timer(struct bench *b, int64_t at, int64_t now)
 {
+	if (b->sched_fd >= 0) {
+		struct itimerspec its = {0};
+		its.it_value.tv_sec = at / 1000000;
+		its.it_value.tv_nsec = (at % 1000000) * 1000;
+		if (timerfd_settime(b->sched_fd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+			return;
+	}
 	ev_timer_stop(b->loop, &b->sched_timer);
 	ev_now_update(b->loop); /* timers count from the loop's cached time */
 	ev_timer_set(&b->sched_timer, (double)(at - now) / 1e6, 0);
@@ -281,6 +356,15 @@ static void arm_sched_timer(struct bench *b, int64_t at, int64_t now)
 }
 
 static void stop_issuing(struct bench *b);
+
+static void disarm_sched(struct bench *b)
+{
+	if (b->sched_fd >= 0) {
+		struct itimerspec its = {0};
+		timerfd_settime(b->sched_fd, 0, &its, NULL);
+	}
+	ev_timer_stop(b->loop, &b->sched_timer);
+}
 
 /* Choose the next op: its kind, key and intended start.  false: nothing now. */
 static bool next_op(struct bench *b, int64_t now)
@@ -352,6 +436,8 @@ static void pump(struct bench *b)
 		uint8_t kb[8];
 		key_bytes(b->p_key, kb);
 		struct bconn *c = bench_route(b, kb);
+		if (c && !b->free_reqs && b->open_loop && b->phase == PH_RUN)
+			bench_grow_reqs(b, b->n_reqs < 4096 ? b->n_reqs : 4096);
 		if (!c || !b->free_reqs)
 			break; /* wait for an answer to free a slot */
 		struct breq *r = b->free_reqs;
@@ -362,7 +448,6 @@ static void pump(struct bench *b)
 		r->op = b->p_op;
 		r->key = b->p_key;
 		memcpy(r->keybytes, kb, 8);
-		r->sent_us = now;
 		r->intended_us = b->open_loop ? b->p_intended : now;
 		int rc = send_req(b, r);
 		if (rc) {
@@ -385,8 +470,26 @@ static void pump(struct bench *b)
 		b->sent++;
 		c->inflight++;
 		b->inflight++;
+		if (c->inflight > b->ri.max_conn_inflight && b->phase == PH_RUN)
+			b->ri.max_conn_inflight = c->inflight;
+		mark_dirty(b, c);
 	}
 	check_done(b);
+}
+
+/* Before the loop blocks: write what this iteration queued, one send per connection. */
+static void flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct bench *b = (struct bench *)((char *)w - offsetof(struct bench, flush_w));
+	for (int i = 0; i < b->n_dirty; i++) {
+		struct bconn *c = b->dirty[i];
+		c->dirty = false;
+		if (c->cc)
+			cqlconn_flush(c->cc);
+	}
+	b->n_dirty = 0;
 }
 
 #define BENCH_OF(ptr, member) ((struct bench *)((char *)(ptr)-offsetof(struct bench, member)))
@@ -396,6 +499,18 @@ static void sched_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	pump(BENCH_OF(w, sched_timer));
+}
+
+static void sched_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct bench *b = BENCH_OF(w, sched_io);
+	uint64_t expirations;
+	if (read(b->sched_fd, &expirations, sizeof(expirations)) < 0) {
+		/* EAGAIN: re-armed before we read; pump decides either way. */
+	}
+	pump(b);
 }
 
 /* The run ends: stop scheduling.  Open loop: ops that were due but never sent
@@ -419,7 +534,7 @@ static void end_run(struct bench *b)
 		b->stats.backlog = due > b->sent ? due - b->sent : 0;
 	}
 	b->have_pending = false;
-	ev_timer_stop(b->loop, &b->sched_timer);
+	disarm_sched(b);
 	check_done(b);
 }
 
@@ -517,7 +632,7 @@ static void run_phase(struct bench *b, enum bphase phase, uint64_t rate, int64_t
 		ev_run(b->loop, 0);
 	ev_timer_stop(b->loop, &b->tick_timer);
 	ev_timer_stop(b->loop, &b->end_timer);
-	ev_timer_stop(b->loop, &b->sched_timer);
+	disarm_sched(b);
 }
 
 static double self_cpu_s(void)
@@ -541,7 +656,17 @@ static void free_bench(struct bench *b)
 		ev_run(b->loop, EVRUN_NOWAIT);
 		ev_ref(b->loop);
 		ev_signal_stop(b->loop, &b->sigint);
+		if (ev_is_active(&b->flush_w)) {
+			ev_ref(b->loop);
+			ev_prepare_stop(b->loop, &b->flush_w);
+		}
+		if (ev_is_active(&b->sched_io)) {
+			ev_ref(b->loop);
+			ev_io_stop(b->loop, &b->sched_io);
+		}
 	}
+	if (b->sched_fd >= 0)
+		close(b->sched_fd);
 	for (int i = 0; i < b->n_nodes; i++)
 		free(b->nodes[i].conns);
 	if (b->ins)
@@ -554,7 +679,12 @@ static void free_bench(struct bench *b)
 	bench_stats_release(&b->stats);
 	keydist_free(b->dist);
 	free(b->seq);
-	free(b->reqs);
+	while (b->chunks) {
+		struct breq_chunk *next = b->chunks->next;
+		free(b->chunks);
+		b->chunks = next;
+	}
+	free(b->dirty);
 	free(b->value);
 	if (b->loop)
 		ev_loop_destroy(b->loop);
@@ -572,6 +702,7 @@ static struct bench *bench_new(struct bench_opts *o)
 		fprintf(stderr, "colonnade bench: out of memory\n");
 		return NULL;
 	}
+	b->sched_fd = -1;
 	b->o = o;
 	b->rf = -1;
 	b->progress = o->json ? stderr : stdout;
@@ -588,6 +719,17 @@ static struct bench *bench_new(struct bench_opts *o)
 	ev_signal_init(&b->sigint, sigint_cb, SIGINT);
 	ev_signal_start(b->loop, &b->sigint);
 	ev_unref(b->loop); /* the signal watcher alone must not keep the loop alive */
+	ev_prepare_init(&b->flush_w, flush_cb);
+	ev_prepare_start(b->loop, &b->flush_w);
+	ev_unref(b->loop);
+	/* Timer slack would add up to 50 µs to every scheduled wake-up. */
+	prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+	b->sched_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (b->sched_fd >= 0) {
+		ev_io_init(&b->sched_io, sched_io_cb, b->sched_fd, EV_READ);
+		ev_io_start(b->loop, &b->sched_io);
+		ev_unref(b->loop);
+	}
 	keyrng_seed(&b->rng, o->seed);
 	return b;
 }

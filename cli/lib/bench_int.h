@@ -64,6 +64,7 @@ const char *bench_dist_name(enum bench_dist d);
 #define BENCH_MAX_NODES       64
 #define BENCH_MAX_PIDS        16
 #define BENCH_MAX_INFLIGHT    16384 /* per connection; the protocol has 32768 stream ids */
+#define BENCH_MAX_STREAMS     30000 /* an open loop's per connection (the rest: orphans) */
 #define BENCH_MAX_CONNECTIONS 1024  /* per node */
 #define BENCH_MAX_VALUE       (16 * 1024 * 1024)
 #define BENCH_NAME_MAX        48 /* keyspace and table names (Cassandra allows 48) */
@@ -108,6 +109,8 @@ struct bench_opts {
 	char *plot;
 	pid_t pids[BENCH_MAX_PIDS];
 	int n_pids;
+	uint16_t admin_port;   /* /metrics of nodes without a local pid; 0 = not asked */
+	bool node_cpu_metrics; /* --node-cpu metrics: every node through /metrics */
 };
 
 /* Defaults (see docs/BENCH.md). */
@@ -232,15 +235,31 @@ struct bench_procstat {
 /* Read /proc/<pid>/stat and status.  0 or COL_ENOTFOUND (process gone). */
 int bench_proc_sample(pid_t pid, struct bench_procstat *out);
 
+/*
+ * The value of an unlabelled series `name` in a Prometheus text exposition.
+ * 0, or COL_ENOTFOUND (absent or not a number).
+ */
+int bench_parse_metric(const char *text, const char *name, double *out);
+
 /* What the report shows per node process over the run. */
 struct bench_nodeproc {
 	char label[300]; /* "127.0.0.1:9042" or "pid 123" */
 	pid_t pid;       /* 0: not found on this machine */
+	/* No local pid: the node's /metrics (process_cpu_seconds_total) at
+	 * host:admin_port, read before and after the run. */
+	char host[256];
+	uint16_t admin_port; /* 0: not asked */
+	bool via_metrics;    /* cpu_* come from /metrics (no RSS sampling) */
 	double cpu_start_s, cpu_end_s;
 	long rss_peak_kb; /* largest VmRSS sampled during the run */
 	long hwm_kb;      /* VmHWM at the end (includes time before the run) */
 	bool gone;        /* exited during the run */
 };
+/* Whether the report has CPU figures for n. */
+static inline bool bench_nodeproc_measured(const struct bench_nodeproc *n)
+{
+	return n->pid || n->via_metrics;
+}
 void bench_nodeproc_start(struct bench_nodeproc *n);
 void bench_nodeproc_sample(struct bench_nodeproc *n);
 void bench_nodeproc_end(struct bench_nodeproc *n);
@@ -304,8 +323,9 @@ struct bench_runinfo {
 	const struct bench_opts *o;
 	char nodes_desc[512]; /* "127.0.0.1:9042, 127.0.0.2:9042" */
 	int n_nodes, n_conns;
-	int rf;      /* -1 unknown */
-	bool routed; /* token-aware routing in use */
+	unsigned max_conn_inflight; /* most requests in flight on one connection */
+	int rf;                     /* -1 unknown */
+	bool routed;                /* token-aware routing in use */
 	double elapsed_s;
 	double client_cpu_s; /* this process */
 	struct bench_nodeproc procs[BENCH_MAX_NODES];

@@ -40,6 +40,7 @@ void bench_opts_init(struct bench_opts *o)
 	o->dist = BD_SEQUENTIAL;
 	o->zipf_theta = KEYDIST_DEFAULT_THETA;
 	o->port = 9042;
+	o->admin_port = 7199;
 	o->connections = 4;
 	o->inflight = 1;
 	o->token_aware = true;
@@ -113,7 +114,11 @@ void bench_usage(FILE *f)
 	      "  --hdr-out FILE         latency distribution in HdrHistogram .hgrm form (ms)\n"
 	      "  --plot FILE.png        latency over time and percentile curve (gnuplot)\n"
 	      "  --pids LIST            node pids to report CPU/memory for (else found by\n"
-	      "                         the nodes' listening addresses)\n",
+	      "                         the nodes' listening addresses)\n"
+	      "  --admin-port N         nodes not on this machine: CPU and peak memory from\n"
+	      "                         their /metrics on this port [7199]; 0 = do not ask\n"
+	      "  --node-cpu auto|metrics  auto: /proc for nodes on this machine, /metrics for\n"
+	      "                         the others; metrics: /metrics for every node [auto]\n",
 	      f);
 }
 
@@ -385,6 +390,8 @@ enum {
 	OPT_HDR_OUT,
 	OPT_PLOT,
 	OPT_PIDS,
+	OPT_ADMIN_PORT,
+	OPT_NODE_CPU,
 	OPT_HELP,
 };
 
@@ -420,6 +427,8 @@ static const struct option long_opts[] = {
         {"hdr-out", required_argument, 0, OPT_HDR_OUT},
         {"plot", required_argument, 0, OPT_PLOT},
         {"pids", required_argument, 0, OPT_PIDS},
+        {"admin-port", required_argument, 0, OPT_ADMIN_PORT},
+        {"node-cpu", required_argument, 0, OPT_NODE_CPU},
         {"help", no_argument, 0, OPT_HELP},
         {0, 0, 0, 0},
 };
@@ -459,6 +468,14 @@ static int opt_port(struct bench_opts *o, const char *arg, struct cerr *err)
 	int port = 0;
 	int rc = int_opt("--port", arg, 1, 65535, &port, err);
 	o->port = (uint16_t)port;
+	return rc;
+}
+
+static int opt_admin_port(struct bench_opts *o, const char *arg, struct cerr *err)
+{
+	int port = 0;
+	int rc = int_opt("--admin-port", arg, 0, 65535, &port, err);
+	o->admin_port = (uint16_t)port;
 	return rc;
 }
 
@@ -621,6 +638,13 @@ static int parse_option(struct bench_opts *o, struct opts_seen *seen, int c, con
 	case OPT_HDR_OUT: return set_str(&o->hdr_out, arg, err);
 	case OPT_PLOT: return set_str(&o->plot, arg, err);
 	case OPT_PIDS: return split_pids(o, arg, err);
+	case OPT_ADMIN_PORT: return opt_admin_port(o, arg, err);
+	case OPT_NODE_CPU:
+		if (strcmp(arg, "auto") && strcmp(arg, "metrics"))
+			return cerr_set(err, COL_EINVAL, "--node-cpu: '%s' is not auto or metrics",
+			                arg);
+		o->node_cpu_metrics = !strcmp(arg, "metrics");
+		return COL_OK;
 	case ':': return cerr_set(err, COL_EINVAL, "%s: needs a value", argv[optind - 1]);
 	case '?':
 	default:

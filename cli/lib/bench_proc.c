@@ -7,7 +7,12 @@
  * /proc/<pid>/fd/N link "socket:[inode]".  Needs permission to read the
  * node's fd directory (same user, or root); otherwise the node is reported as
  * not found and --pids names it directly.
+ *
+ * A node on another machine (no local pid) is asked instead: its admin
+ * /metrics has process_cpu_seconds_total (getrusage of every thread) and its
+ * resident memory, read once before and once after the run.
  */
+#include "cli/lib/admin_client.h"
 #include "cli/lib/bench_int.h"
 
 #include <arpa/inet.h>
@@ -173,9 +178,61 @@ int bench_proc_sample(pid_t pid, struct bench_procstat *out)
 	return COL_OK;
 }
 
+int bench_parse_metric(const char *text, const char *name, double *out)
+{
+	size_t len = strlen(name);
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, name, len) != 0 || (p[len] != ' ' && p[len] != '\t'))
+			continue;
+		char *end;
+		double v = strtod(p + len, &end);
+		if (end == p + len || (*end && *end != '\n' && *end != ' ' && *end != '\r'))
+			return COL_ENOTFOUND;
+		*out = v;
+		return COL_OK;
+	}
+	return COL_ENOTFOUND;
+}
+
+/* CPU seconds and memory of a node from its /metrics.  0, or an error. */
+static int metrics_sample(const struct bench_nodeproc *n, double *cpu_s, long *rss_kb, long *hwm_kb)
+{
+	struct admin_target t = {0};
+	struct cerr err = {0};
+	snprintf(t.host, sizeof(t.host), "%s", n->host);
+	t.port = n->admin_port;
+	t.timeout_ms = 2000;
+	if (admin_target_token_from_env(&t, &err))
+		return COL_EINVAL;
+	int status = 0;
+	char *body = NULL;
+	size_t len = 0;
+	int rc = admin_get(&t, "/metrics", &status, &body, &len, &err);
+	if (rc)
+		return rc;
+	double cpu = 0, rss = 0, hwm = 0;
+	if (status != 200 || bench_parse_metric(body, "process_cpu_seconds_total", &cpu))
+		rc = COL_ENOTFOUND;
+	bench_parse_metric(body, "process_resident_memory_bytes", &rss);
+	bench_parse_metric(body, "process_max_resident_memory_bytes", &hwm);
+	free(body);
+	*cpu_s = cpu;
+	*rss_kb = (long)(rss / 1024);
+	*hwm_kb = (long)(hwm / 1024);
+	return rc;
+}
+
 void bench_nodeproc_start(struct bench_nodeproc *n)
 {
 	struct bench_procstat ps;
+	if (!n->pid && n->admin_port && n->host[0]) {
+		long rss, hwm;
+		n->via_metrics = metrics_sample(n, &n->cpu_start_s, &rss, &hwm) == COL_OK;
+		n->cpu_end_s = n->cpu_start_s;
+		n->rss_peak_kb = n->via_metrics ? rss : 0;
+		n->hwm_kb = n->via_metrics ? hwm : 0;
+		return;
+	}
 	if (!n->pid || bench_proc_sample(n->pid, &ps)) {
 		n->gone = n->pid != 0;
 		return;
@@ -202,5 +259,18 @@ void bench_nodeproc_sample(struct bench_nodeproc *n)
 
 void bench_nodeproc_end(struct bench_nodeproc *n)
 {
+	if (n->via_metrics) {
+		double cpu;
+		long rss, hwm;
+		if (metrics_sample(n, &cpu, &rss, &hwm)) {
+			n->gone = true; /* no answer: it may have died */
+			return;
+		}
+		n->cpu_end_s = cpu;
+		if (rss > n->rss_peak_kb)
+			n->rss_peak_kb = rss;
+		n->hwm_kb = hwm;
+		return;
+	}
 	bench_nodeproc_sample(n);
 }

@@ -70,6 +70,61 @@ static void latency_line(FILE *f, const char *label, const struct hdr *h, uint64
 	        ms(hdr_max(h)), hdr_mean(h) / 1000.0);
 }
 
+/* CPU µs per operation (ops > 0), else 0. */
+static double us_per_op(double cpu_s, uint64_t ops)
+{
+	return ops ? cpu_s * 1e6 / (double)ops : 0;
+}
+
+/* CPU of the measured node processes together (a node whose /metrics did not
+ * answer after the run is left out: its end is unknown); false when none was. */
+static bool nodes_cpu(const struct bench_runinfo *ri, double *cpu_s, int *n)
+{
+	*cpu_s = 0;
+	*n = 0;
+	for (int i = 0; i < ri->n_procs; i++)
+		if (bench_nodeproc_measured(&ri->procs[i]) &&
+		    !(ri->procs[i].via_metrics && ri->procs[i].gone)) {
+			*cpu_s += ri->procs[i].cpu_end_s - ri->procs[i].cpu_start_s;
+			(*n)++;
+		}
+	return *n > 0;
+}
+
+/* Each node's CPU (and µs per operation), memory, and all of them together. */
+static void summary_nodes(FILE *f, const struct bench_runinfo *ri, uint64_t ops)
+{
+	fprintf(f, "  node processes during the run (CPU of every thread; µs per operation):\n");
+	for (int i = 0; i < ri->n_procs; i++) {
+		const struct bench_nodeproc *n = &ri->procs[i];
+		if (!bench_nodeproc_measured(n)) {
+			fprintf(f, "    %-22s not found on this machine%s\n", n->label,
+			        n->admin_port ? " and its /metrics did not answer" : "");
+			continue;
+		}
+		double cpu = n->cpu_end_s - n->cpu_start_s;
+		char who[32];
+		if (n->pid)
+			snprintf(who, sizeof(who), "pid %d", (int)n->pid);
+		else
+			snprintf(who, sizeof(who), "/metrics");
+		fprintf(f,
+		        "    %-22s %-11s CPU %7.1f s (%3.0f%% of a core, %6.1f µs/op)  RSS peak "
+		        "%7.1f MiB  VmHWM %7.1f MiB%s\n",
+		        n->label, who, cpu, ri->elapsed_s > 0 ? 100 * cpu / ri->elapsed_s : 0,
+		        us_per_op(cpu, ops), (double)n->rss_peak_kb / 1024,
+		        (double)n->hwm_kb / 1024,
+		        n->gone ? (n->via_metrics ? "  (no answer after the run)"
+		                                  : "  (exited during the run)")
+		                : "");
+	}
+	double cpu;
+	int measured;
+	if (nodes_cpu(ri, &cpu, &measured))
+		fprintf(f, "    all %d measured nodes: CPU %.1f s, %.1f µs per operation\n",
+		        measured, cpu, us_per_op(cpu, ops));
+}
+
 void bench_report_summary(FILE *f, const struct bench_runinfo *ri, const struct bench_stats *s)
 {
 	const struct bench_opts *o = ri->o;
@@ -120,9 +175,11 @@ void bench_report_summary(FILE *f, const struct bench_runinfo *ri, const struct 
 	if (o->rate && hdr_total(s->send_delay))
 		latency_line(f, "(send delay)", s->send_delay, (uint64_t)hdr_total(s->send_delay));
 	if (o->rate)
-		fputs("  (service time = send to answer; send delay = scheduled start to send, the "
-		      "client's own\n  lag, part of the latency above)\n",
-		      f);
+		fprintf(f,
+		        "  (service time = written to answered; send delay = scheduled start to "
+		        "written to the\n  socket, the client's own lag, part of the latency "
+		        "above; up to %u requests were in\n  flight on one connection)\n",
+		        ri->max_conn_inflight);
 	if (s->backlog)
 		fprintf(f,
 		        "  %llu requests were due but never sent when the run ended (the "
@@ -150,25 +207,8 @@ void bench_report_summary(FILE *f, const struct bench_runinfo *ri, const struct 
 	        ri->elapsed_s > 0 && ri->client_cpu_s / ri->elapsed_s > 0.9
 	                ? " - the load generator was saturated; figures may be client-bound"
 	                : "");
-	if (ri->n_procs) {
-		fprintf(f, "  node processes (from /proc, during the run):\n");
-		for (int i = 0; i < ri->n_procs; i++) {
-			const struct bench_nodeproc *n = &ri->procs[i];
-			if (!n->pid) {
-				fprintf(f, "    %-22s not found on this machine\n", n->label);
-				continue;
-			}
-			double cpu = n->cpu_end_s - n->cpu_start_s;
-			fprintf(f,
-			        "    %-22s pid %-7d CPU %7.1f s (%3.0f%% of a core)  RSS peak "
-			        "%7.1f "
-			        "MiB  VmHWM %7.1f MiB%s\n",
-			        n->label, (int)n->pid, cpu,
-			        ri->elapsed_s > 0 ? 100 * cpu / ri->elapsed_s : 0,
-			        (double)n->rss_peak_kb / 1024, (double)n->hwm_kb / 1024,
-			        n->gone ? "  (exited during the run)" : "");
-		}
-	}
+	if (ri->n_procs)
+		summary_nodes(f, ri, total);
 	fflush(f);
 }
 
@@ -204,6 +244,7 @@ static void json_settings(struct jw *w, const struct bench_runinfo *ri)
 	jw_field_str(w, "nodes", ri->nodes_desc);
 	jw_field_int(w, "connections", ri->n_conns);
 	jw_field_int(w, "inflight_per_connection", o->inflight);
+	jw_field_uint(w, "max_inflight_per_connection", ri->max_conn_inflight);
 	jw_field_bool(w, "token_aware", ri->routed);
 	jw_field_int(w, "replication_factor", ri->rf);
 	jw_field_str(w, "cl_read", cl_name(o->cl_read));
@@ -263,8 +304,21 @@ static void json_latencies(struct jw *w, const struct bench_opts *o, const struc
 		jw_null(w);
 }
 
-static void json_node_processes(struct jw *w, const struct bench_runinfo *ri)
+static void json_node_processes(struct jw *w, const struct bench_runinfo *ri, uint64_t ops)
 {
+	double all;
+	int measured;
+	jw_key(w, "node_cpu_s");
+	if (nodes_cpu(ri, &all, &measured))
+		jw_fixed(w, all, 3);
+	else
+		jw_null(w);
+	jw_key(w, "node_cpu_us_per_op");
+	if (measured)
+		jw_fixed(w, us_per_op(all, ops), 2);
+	else
+		jw_null(w);
+	jw_field_int(w, "nodes_measured", measured);
 	jw_key(w, "node_processes");
 	jw_arr(w);
 	for (int i = 0; i < ri->n_procs; i++) {
@@ -272,13 +326,18 @@ static void json_node_processes(struct jw *w, const struct bench_runinfo *ri)
 		jw_obj(w);
 		jw_field_str(w, "node", n->label);
 		jw_key(w, "pid");
-		if (!n->pid) {
+		if (n->pid)
+			jw_int(w, n->pid);
+		else
 			jw_null(w);
+		if (!bench_nodeproc_measured(n)) {
 			jw_obj_end(w);
 			continue;
 		}
-		jw_int(w, n->pid);
+		jw_field_str(w, "source", n->pid ? "proc" : "metrics");
 		jw_field_fixed(w, "cpu_s", n->cpu_end_s - n->cpu_start_s, 3);
+		jw_field_fixed(w, "cpu_us_per_op", us_per_op(n->cpu_end_s - n->cpu_start_s, ops),
+		               2);
 		jw_field_fixed(w, "rss_peak_mib", (double)n->rss_peak_kb / 1024, 1);
 		jw_field_fixed(w, "vmhwm_mib", (double)n->hwm_kb / 1024, 1);
 		jw_field_bool(w, "exited", n->gone);
@@ -312,7 +371,7 @@ void bench_report_json(FILE *f, const struct bench_runinfo *ri, const struct ben
 	json_latencies(&w, ri->o, s);
 	jw_key(&w, "client_cpu_s");
 	jw_fixed(&w, ri->client_cpu_s, 3);
-	json_node_processes(&w, ri);
+	json_node_processes(&w, ri, total);
 	jw_obj_end(&w);
 	buf_put_u8(&b, '\n');
 	if (buf_ok(&b))

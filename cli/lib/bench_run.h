@@ -29,6 +29,7 @@ struct bconn {
 	bool connecting;
 	bool failed;  /* reconnect on the next tick */
 	bool blocked; /* the connection refused a request (COL_EFULL) until an answer */
+	bool dirty;   /* requests queued since the last flush */
 };
 
 struct bnode {
@@ -46,7 +47,8 @@ struct breq {
 	enum bench_op op;
 	uint8_t phase; /* RMW: 0 = the read, 1 = the write */
 	uint64_t key;
-	int64_t intended_us, sent_us;
+	int64_t intended_us;
+	int64_t written_us; /* its last byte went to the kernel; 0 = not yet */
 	uint8_t keybytes[8];
 	struct cql_slice vals[2];
 	struct breq *next_free;
@@ -68,8 +70,15 @@ struct bench {
 	int rf;                         /* total replicas of a key (all datacenters), -1 unknown */
 	struct cqlprepared *ins, *sel;
 	uint8_t *value;
-	struct breq *reqs, *free_reqs;
-	unsigned cap_per_conn;
+	struct breq_chunk *chunks; /* the request pool, grown on demand */
+	struct breq *free_reqs;
+	size_t n_reqs; /* allocated, at most BENCH_MAX_SLOTS */
+	/* Requests in flight per connection: a closed loop keeps --inflight; an open
+	 * loop prefers connections below it but goes up to stream_cap rather than
+	 * delay a due request (the protocol has 32768 stream ids). */
+	unsigned cap_per_conn, stream_cap;
+	struct bconn **dirty; /* connections to flush before the loop blocks */
+	int n_dirty, cap_dirty;
 	int conns_pending; /* connects in progress during setup */
 	uint64_t inflight;
 	struct bench_stats stats;
@@ -93,6 +102,12 @@ struct bench {
 	char fatal_msg[CERR_MSG_MAX];
 	char first_error[BERR__N][160];
 
+	/* The open-loop timetable wakes on a timerfd (an absolute CLOCK_MONOTONIC
+	 * deadline to the nanosecond; libev's own timers round waits up to 1 ms);
+	 * sched_timer when no timerfd can be had. */
+	int sched_fd;
+	ev_io sched_io;
+	ev_prepare flush_w;
 	ev_timer sched_timer, tick_timer, end_timer, wait_timer;
 	ev_signal sigint;
 	struct bench_runinfo ri;
@@ -138,6 +153,8 @@ int bench_conn_open(struct bench *b, struct bconn *c, struct cerr *err);
 struct bconn *bench_route(struct bench *b, const uint8_t keybytes[8]);
 /* Returns r to the request pool. */
 void bench_free_req(struct bench *b, struct breq *r);
+/* Adds n requests to the pool (never past BENCH_MAX_SLOTS); 0 or COL_ENOMEM/COL_EFULL. */
+int bench_grow_reqs(struct bench *b, size_t n);
 
 /* ---- bench_setup.c: each returns 0 or the exit status, having said why ---- */
 

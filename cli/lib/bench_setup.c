@@ -491,6 +491,21 @@ int bench_open_data_conns(struct bench *b, int connect_nodes, int *total)
 		        planned, o->inflight, BENCH_MAX_SLOTS);
 		return 2;
 	}
+	/* An open loop may go past --inflight (bench.c): its share of the slots. */
+	b->stream_cap = b->cap_per_conn;
+	if (o->rate && planned > 0) {
+		long share = BENCH_MAX_SLOTS / planned;
+		if (share > BENCH_MAX_STREAMS)
+			share = BENCH_MAX_STREAMS;
+		if (share > (long)b->stream_cap)
+			b->stream_cap = (unsigned)share;
+	}
+	b->dirty = calloc((size_t)planned > 0 ? (size_t)planned : 1, sizeof(*b->dirty));
+	if (!b->dirty) {
+		fprintf(stderr, "colonnade bench: out of memory for %ld connections\n", planned);
+		return 1;
+	}
+	b->cap_dirty = (int)planned;
 	for (int i = 0; i < connect_nodes; i++) {
 		int n = o->connections;
 		if (o->total_connections)
@@ -585,15 +600,12 @@ int bench_setup_requests(struct bench *b, int total)
 {
 	const struct bench_opts *o = b->o;
 	size_t n_reqs = (size_t)total * (size_t)o->inflight;
-	b->reqs = calloc(n_reqs, sizeof(*b->reqs));
 	b->value = malloc((size_t)o->value_size + 257);
 	b->seq = malloc(sizeof(*b->seq));
-	if (!b->reqs || !b->value || !b->seq) {
+	if (bench_grow_reqs(b, n_reqs) || !b->value || !b->seq) {
 		fprintf(stderr, "colonnade bench: out of memory for %zu requests\n", n_reqs);
 		return 1;
 	}
-	for (size_t i = 0; i < n_reqs; i++)
-		bench_free_req(b, &b->reqs[i]);
 	for (size_t i = 0; i < (size_t)o->value_size + 257; i++)
 		b->value[i] = (uint8_t)keyrng_next(&b->rng);
 	keyseq_init(b->seq, o->records);
@@ -626,7 +638,10 @@ void bench_find_node_procs(struct bench *b, int connect_nodes)
 	for (int i = 0; i < connect_nodes && b->ri.n_procs < BENCH_MAX_NODES; i++) {
 		struct bench_nodeproc *n = &b->ri.procs[b->ri.n_procs++];
 		snprintf(n->label, sizeof(n->label), "%s", b->nodes[i].label);
-		if (bench_proc_find_listener(b->nodes[i].host, b->nodes[i].port, &n->pid))
+		if (o->node_cpu_metrics ||
+		    bench_proc_find_listener(b->nodes[i].host, b->nodes[i].port, &n->pid))
 			n->pid = 0;
+		snprintf(n->host, sizeof(n->host), "%s", b->nodes[i].host);
+		n->admin_port = o->admin_port;
 	}
 }

@@ -218,6 +218,14 @@ void cqlreq_batch(struct buf *b, int16_t stream, uint8_t type, const struct cql_
 
 typedef struct cqlconn cqlconn;
 
+/*
+ * A user request's last byte was handed to the kernel (arg: the request's own
+ * callback argument).  Runs at most once per request, always before its result
+ * callback, never for a request that failed or timed out first.  It must not
+ * call cqlconn functions on the connection.
+ */
+typedef void (*cqlconn_written_fn)(void *arg);
+
 /* Limits.  Zero fields take the defaults in brackets. */
 struct cqlconn_opts {
 	size_t max_frame;            /* largest response frame accepted [CQLPROTO_MAX_FRAME] */
@@ -232,6 +240,7 @@ struct cqlconn_opts {
 	 * the handshake ends. */
 	const char *username;
 	const char *password;
+	cqlconn_written_fn on_written; /* NULL: not told (a load generator's send time) */
 };
 
 /* Handshake done (status 0) or failed (negative, `why` names peer and cause). */
@@ -274,6 +283,13 @@ int cqlconn_execute(struct cqlconn *c, struct cqlprepared *ps, const struct cql_
                     cqlconn_result_fn cb, void *arg);
 int cqlconn_batch(struct cqlconn *c, uint8_t type, const struct cql_batch_item *items, uint16_t n,
                   const struct cql_qparams *p, cqlconn_result_fn cb, void *arg);
+
+/*
+ * Write queued requests to the socket now instead of when the loop next sees it
+ * writable (what the socket does not take is written then).  Never fails the
+ * connection or runs a result callback: a write error surfaces through the loop.
+ */
+void cqlconn_flush(struct cqlconn *c);
 
 /* True once READY and until the connection fails. */
 bool cqlconn_ready(const struct cqlconn *c);

@@ -57,6 +57,15 @@ struct slot {
 	struct id_ref one_ref;
 	uint16_t n_ids;
 	struct cqlprepared *repreparing; /* SLOT_REPREPARE: which statement */
+	uint32_t seq;                    /* which request holds the slot (written marks) */
+};
+
+/* Where a user request's frame ends in the byte stream sent on the connection:
+ * once stats.bytes_out reaches `end`, opts.on_written is told. */
+struct wmark {
+	uint64_t end;
+	uint32_t seq;
+	int16_t id;
 };
 
 struct cqlconn {
@@ -79,6 +88,12 @@ struct cqlconn {
 
 	struct buf in, out;
 	struct cqlconn_stats stats;
+
+	/* opts.on_written: requests not yet wholly written, in stream order (one
+	 * per request in flight at most, so max_inflight entries). */
+	struct wmark *marks;
+	unsigned m_head, m_len;
+	uint32_t next_seq;
 };
 
 static void conn_fail(struct cqlconn *c, int code, const char *fmt, ...)
@@ -94,6 +109,7 @@ static void conn_really_free(struct cqlconn *c)
 	}
 	free(c->slots);
 	free(c->free_ids);
+	free(c->marks);
 	buf_release(&c->in);
 	buf_release(&c->out);
 	free(c);
@@ -129,6 +145,7 @@ static void conn_fail(struct cqlconn *c, int code, const char *fmt, ...)
 	vsnprintf(c->failure, sizeof(c->failure), fmt, ap);
 	va_end(ap);
 	stop_io(c);
+	c->m_len = 0; /* nothing more will be written */
 	c->busy++;
 	bool was_handshaking = c->on_ready != NULL;
 	for (unsigned i = 0; i < c->opts.max_inflight; i++) {
@@ -160,6 +177,7 @@ static int16_t slot_take(struct cqlconn *c)
 	s->reprepared = false;
 	s->n_ids = 0;
 	s->repreparing = NULL;
+	s->seq = ++c->next_seq;
 	buf_reset(&s->frame);
 	s->deadline_ms = c->opts.request_timeout_ms == UINT32_MAX
 	                         ? INT64_MAX
@@ -193,11 +211,24 @@ static void want_write(struct cqlconn *c)
 		ev_io_start(c->loop, &c->wio);
 }
 
-static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
+/* Tell opts.on_written about every request whose frame has now left. */
+static void notify_written(struct cqlconn *c)
 {
-	(void)loop;
-	(void)revents;
-	struct cqlconn *c = (struct cqlconn *)((char *)w - offsetof(struct cqlconn, wio));
+	unsigned cap = c->opts.max_inflight;
+	while (c->m_len && c->marks[c->m_head].end <= c->stats.bytes_out) {
+		struct wmark m = c->marks[c->m_head];
+		c->m_head = (c->m_head + 1) % cap;
+		c->m_len--;
+		struct slot *s = &c->slots[m.id];
+		if (s->state == SLOT_BUSY && s->seq == m.seq && s->kind == REQ_USER && s->cb)
+			c->opts.on_written(s->arg);
+	}
+}
+
+/* Send what is queued until the socket is full.  0, or the errno of a failed send. */
+static int send_out(struct cqlconn *c)
+{
+	int rc = 0;
 	while (c->out.len) {
 		ssize_t n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
 		if (n > 0) {
@@ -207,13 +238,40 @@ static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
+		if (n == 0 || errno == EAGAIN || errno == EWOULDBLOCK)
+			break;
+		rc = errno;
+		break;
+	}
+	notify_written(c);
+	return rc;
+}
+
+void cqlconn_flush(struct cqlconn *c)
+{
+	if (!c->connected || c->failed || c->freeing || !c->out.len)
+		return;
+	if (send_out(c) == 0 && !c->out.len) {
+		ev_io_stop(c->loop, &c->wio);
+		return;
+	}
+	want_write(c); /* the rest, or the error, when the loop sees the socket */
+}
+
+static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct cqlconn *c = (struct cqlconn *)((char *)w - offsetof(struct cqlconn, wio));
+	int e = send_out(c);
+	if (e) {
 		c->busy++;
-		conn_fail(c, COL_EIO, "write to %s failed: %s", c->peer, strerror(errno));
+		conn_fail(c, COL_EIO, "write to %s failed: %s", c->peer, strerror(e));
 		leave(c);
 		return;
 	}
+	if (c->out.len)
+		return;
 	ev_io_stop(c->loop, &c->wio);
 	/* Do not keep a large buffer around after a burst. */
 	if (c->out.cap > 1024 * 1024)
@@ -598,9 +656,11 @@ int cqlconn_open(struct ev_loop *loop, const char *host, uint16_t port,
 		return cerr_set(err, COL_ENOMEM, "out of memory for a connection to %s", peer);
 	c->slots = calloc(o.max_inflight, sizeof(*c->slots));
 	c->free_ids = calloc(o.max_inflight, sizeof(*c->free_ids));
-	if (!c->slots || !c->free_ids) {
+	c->marks = o.on_written ? calloc(o.max_inflight, sizeof(*c->marks)) : NULL;
+	if (!c->slots || !c->free_ids || (o.on_written && !c->marks)) {
 		free(c->slots);
 		free(c->free_ids);
+		free(c->marks);
 		free(c);
 		return cerr_set(err, COL_ENOMEM, "out of memory for a connection to %s", peer);
 	}
@@ -723,6 +783,13 @@ static int finish_request(struct cqlconn *c, int16_t id, size_t mark, cqlconn_re
 	s->cb = cb;
 	s->arg = arg;
 	c->stats.requests++;
+	if (c->opts.on_written && c->m_len < c->opts.max_inflight) {
+		struct wmark *m = &c->marks[(c->m_head + c->m_len) % c->opts.max_inflight];
+		m->end = c->stats.bytes_out + c->out.len;
+		m->seq = s->seq;
+		m->id = id;
+		c->m_len++;
+	}
 	want_write(c);
 	return COL_OK;
 }

@@ -145,10 +145,12 @@ cat >"$ROOT/peer.py" <<'PEER'
 # A scripted CQL v4 peer: just enough protocol for `colonnade bench` (handshake,
 # system tables, DDL, PREPARE, EXECUTE), so the client's measurement can be
 # tested apart from the server.  argv: address, peers (comma list), alive count
-# (EXECUTEs needing more replicas get Unavailable).  Keys live in one dict per process.
+# (EXECUTEs needing more replicas get Unavailable), delay in ms before each EXECUTE
+# is answered (requests keep being read meanwhile).  Keys live in one dict per process.
 import asyncio, struct, sys, hashlib, re
 host = sys.argv[1]; peers = sys.argv[2].split(',') if len(sys.argv) > 2 and sys.argv[2] else []
 alive = int(sys.argv[3]) if len(sys.argv) > 3 else 99
+delay = float(sys.argv[4]) / 1000 if len(sys.argv) > 4 else 0
 allhosts = sorted([host] + peers)
 def tokens_of(h):
     i = allhosts.index(h); n = len(allhosts)
@@ -257,7 +259,11 @@ async def conn(reader, writer):
             ver, flags, stream, op, ln = struct.unpack('>BBhBi', h)
             body = await reader.readexactly(ln) if ln else b''
             rop, rbody = handle(op, body); requests += 1
-            writer.write(struct.pack('>BBhBi', 0x84, 0, stream, rop, len(rbody)) + rbody)
+            frame = struct.pack('>BBhBi', 0x84, 0, stream, rop, len(rbody)) + rbody
+            if delay and op == 0x0A:
+                asyncio.get_running_loop().call_later(delay, writer.write, frame)
+                continue
+            writer.write(frame)
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionResetError, BrokenPipeError): pass
     finally: writer.close()
@@ -266,10 +272,10 @@ async def main():
     async with srv: await srv.serve_forever()
 asyncio.run(main())
 PEER
-start_fake() { # k alive
+start_fake() { # k alive [delay_ms]
 	local me="$NET.$1" others="" j
 	for j in 11 12 13; do [ "$j" != "$1" ] && others="$others${others:+,}$NET.$j"; done
-	python3 "$ROOT/peer.py" "$me" "$others" "$2" >"$ROOT/peer$1.log" 2>&1 &
+	python3 "$ROOT/peer.py" "$me" "$others" "$2" "${3:-0}" >"$ROOT/peer$1.log" 2>&1 &
 	FAKES[$1]=$!
 }
 wait_fakes() {
@@ -314,6 +320,33 @@ python3 -c "import sys; sys.exit(0 if $max >= 1700 and $p999 >= 1000 else 1)" &&
 	fail "peers: 2 s pause hidden: p99.9 $p999 ms, max $max ms"
 [ "$ops" -ge 5900 ] && [ "$ops" -le 6000 ] && pass "peers: open loop kept its timetable ($ops of 6000 ops)" ||
 	fail "peers: open loop sent $ops of 6000 ops"
+# A slow server: every answer takes 50 ms.  1 connection per peer with 1 in flight
+# could carry 60 requests/s; an open loop at 1500/s must still send each request
+# when it is due (more streams in flight per connection), so its latency is the
+# server's 50 ms and its send delay stays far below it.
+for k in 11 12 13; do kill "${FAKES[$k]}" 2>/dev/null || true; done
+wait 2>/dev/null || true
+for k in 11 12 13; do start_fake $k 99 50; done
+wait_fakes
+bench write --nodes "$NET.11" --rate 1500 --duration 4s --connections 1 --inflight 1 --json \
+	>"$ROOT/p3.json" 2>"$ROOT/p3.err" || fail "peers: slow-server run exited $?: $(cat "$ROOT/p3.err")"
+ops=$(jget "$ROOT/p3.json" 'j["ops"]')
+backlog=$(jget "$ROOT/p3.json" 'j["backlog"]')
+streams=$(jget "$ROOT/p3.json" 'j["max_inflight_per_connection"]')
+svc50=$(jget "$ROOT/p3.json" 'j["service_time_ms"]["p50"]')
+sd99=$(jget "$ROOT/p3.json" 'j["send_delay_ms"]["p99"]')
+sdn=$(jget "$ROOT/p3.json" 'j["send_delay_ms"]["count"]')
+[ "$ops" -ge 5900 ] && [ "$ops" -le 6000 ] && [ "$backlog" -eq 0 ] && [ "$sdn" -eq "$ops" ] &&
+	pass "peers: slow server, open loop kept its timetable ($ops of 6000 ops, backlog 0)" ||
+	fail "peers: slow server: $ops of 6000 ops sent, backlog $backlog, $sdn send delays"
+[ "$streams" -ge 10 ] && pass "peers: slow server: up to $streams requests in flight on a connection (--inflight 1)" ||
+	fail "peers: slow server: at most $streams requests in flight on a connection"
+sd50=$(jget "$ROOT/p3.json" 'j["send_delay_ms"]["p50"]')
+# Waiting for a free connection would put whole answers (50 ms each, queued)
+# into the send delay; what remains is the client's own scheduling.
+python3 -c "import sys; sys.exit(0 if $svc50 >= 50 and $sd50 < $svc50 / 10 and $sd99 < 20 * $svc50 else 1)" &&
+	pass "peers: slow server: service p50 $svc50 ms, send delay p50 $sd50 p99 $sd99 ms" ||
+	fail "peers: slow server: service p50 $svc50 ms, send delay p50 $sd50 p99 $sd99 ms (the client waited for its own connections)"
 # A level the replicas cannot meet: the probe's Unavailable stops the run.
 for k in 11 12 13; do kill "${FAKES[$k]}" 2>/dev/null || true; done
 wait 2>/dev/null || true
@@ -480,6 +513,25 @@ for k in $(seq 1 $N); do
 		fail "node $k: bench reports pid '$got', it is ${PIDS[$k]}"
 done
 grep -q '^#\[Max     =' "$ROOT/a.hgrm" && pass "--hdr-out wrote a .hgrm" || fail "--hdr-out"
+# The same figures for nodes on other machines: process_cpu_seconds_total from
+# each node's /metrics.  CPU per op is their sum over the ops, checked here
+# against the per-node figures and the /proc reading of the run above.
+bench write --nodes "$NET.1" --keyspace $KS --no-schema --records 6000 --duration 2s --json \
+	--node-cpu metrics >"$ROOT/m.json" 2>"$ROOT/m.err" ||
+	fail "--node-cpu metrics exited non-zero: $(cat "$ROOT/m.err")"
+msrc=$(jget "$ROOT/m.json" '",".join(sorted(set(p.get("source", "none") for p in j["node_processes"])))')
+mn=$(jget "$ROOT/m.json" 'j["nodes_measured"]')
+mcpu=$(jget "$ROOT/m.json" 'j["node_cpu_s"]')
+mper=$(jget "$ROOT/m.json" 'j["node_cpu_us_per_op"]')
+python3 -c "
+import json, sys
+j = json.load(open('$ROOT/m.json'))
+cpu = sum(p['cpu_s'] for p in j['node_processes'])
+per = cpu * 1e6 / j['ops']
+sys.exit(0 if j['nodes_measured'] == $N and cpu > 0 and abs(per - j['node_cpu_us_per_op']) < 0.01 * per + 0.01 else 1)" &&
+	[ "$msrc" = metrics ] &&
+	pass "node CPU from /metrics: $mn nodes, $mcpu s, $mper µs per op (from /proc above: $(jget "$ROOT/a.json" 'j["node_cpu_us_per_op"]') µs per op)" ||
+	fail "node CPU from /metrics: sources '$msrc', $mn nodes measured, $mcpu s, $mper µs/op: $(cat "$ROOT/m.err")"
 [ "$(head -c 4 "$ROOT/a.png" 2>/dev/null | od -An -c | tr -d ' ')" = '211PNG' ] &&
 	pass "--plot drew a PNG" || fail "--plot did not draw a PNG (gnuplot: deploy/install-deps.sh)"
 

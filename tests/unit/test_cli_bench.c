@@ -140,6 +140,8 @@ Test(bench_opts, errors_name_the_option)
 	EXPECT_BAD("--value-size: '-1'", 3, "read", "--value-size", "-1");
 	EXPECT_BAD("--zipf-theta: '1.5'", 3, "read", "--zipf-theta", "1.5");
 	EXPECT_BAD("--pids: 'abc'", 3, "read", "--pids", "1,abc");
+	EXPECT_BAD("--node-cpu: 'top' is not auto or metrics", 3, "read", "--node-cpu", "top");
+	EXPECT_BAD("--admin-port: '70000'", 3, "read", "--admin-port", "70000");
 	EXPECT_BAD("unknown option '--frobnicate'", 2, "read", "--frobnicate");
 	EXPECT_BAD("--rate: needs a value", 2, "read", "--rate");
 	EXPECT_BAD("unexpected argument 'extra'", 2, "read", "extra");
@@ -564,8 +566,13 @@ Test(bench_report, summary_and_json_show_the_figures)
 	}
 	bench_stats_record(&s, BOP_READ, 2000000, 1000); /* a 2 s stall */
 	bench_stats_error(&s, BERR_UNAVAILABLE, 0);
-	struct bench_runinfo ri = {
-	        .o = &o, .n_conns = 3, .rf = 3, .routed = true, .elapsed_s = 1.0, .n_procs = 2};
+	struct bench_runinfo ri = {.o = &o,
+	                           .n_conns = 3,
+	                           .rf = 3,
+	                           .routed = true,
+	                           .elapsed_s = 1.0,
+	                           .n_procs = 3,
+	                           .max_conn_inflight = 17};
 	strcpy(ri.nodes_desc, "127.0.0.1:9042");
 	strcpy(ri.procs[0].label, "127.0.0.1:9042");
 	ri.procs[0].pid = 1234;
@@ -573,6 +580,11 @@ Test(bench_report, summary_and_json_show_the_figures)
 	ri.procs[0].cpu_end_s = 1.5;
 	ri.procs[0].rss_peak_kb = 2048;
 	strcpy(ri.procs[1].label, "127.0.0.2:9042");
+	strcpy(ri.procs[2].label, "10.0.0.3:9042"); /* another machine: its /metrics */
+	ri.procs[2].via_metrics = true;
+	ri.procs[2].admin_port = 7199;
+	ri.procs[2].cpu_start_s = 10;
+	ri.procs[2].cpu_end_s = 10.25;
 
 	char *text = capture(bench_report_summary, &ri, &s);
 	cr_assert(strstr(text, "OPEN LOOP at a target of 1000 ops/s"), "%s", text);
@@ -581,6 +593,12 @@ Test(bench_report, summary_and_json_show_the_figures)
 	cr_assert(strstr(text, "2000.000"), "max shows the stall: %s", text);
 	cr_assert(strstr(text, "pid 1234"), "%s", text);
 	cr_assert(strstr(text, "not found on this machine"), "%s", text);
+	/* 0.5 s and 0.25 s of node CPU over 1000 ops. */
+	cr_assert(strstr(text, "500.0 µs/op"), "%s", text);
+	cr_assert(strstr(text, "250.0 µs/op"), "%s", text);
+	cr_assert(strstr(text, "all 2 measured nodes: CPU 0.8 s, 750.0 µs per operation"), "%s",
+	          text);
+	cr_assert(strstr(text, "up to 17 requests were in"), "%s", text);
 	free(text);
 
 	text = capture(bench_report_json, &ri, &s);
@@ -593,10 +611,17 @@ Test(bench_report, summary_and_json_show_the_figures)
 	cr_expect_eq(json_int(json_get(json_get(j, "errors"), "unavailable"), -1), 1);
 	cr_expect(strstr(text, "\"max\":2000.000"), "max shows the stall: %s", text);
 	const struct json *procs = json_get(j, "node_processes");
-	cr_assert_eq(json_len(procs), 2, "%s", text);
+	cr_assert_eq(json_len(procs), 3, "%s", text);
 	cr_expect_eq(json_num(json_get(json_at(procs, 0), "cpu_s"), -1), 0.5);
+	cr_expect_eq(json_num(json_get(json_at(procs, 0), "cpu_us_per_op"), -1), 500);
+	cr_expect_str_eq(json_str(json_get(json_at(procs, 0), "source"), ""), "proc");
 	cr_expect_eq(json_len(json_at(procs, 1)), 2, "a node not found has a null pid: %s", text);
 	cr_expect_eq(json_type(json_get(json_at(procs, 1), "pid")), JSON_NULL);
+	cr_expect_str_eq(json_str(json_get(json_at(procs, 2), "source"), ""), "metrics");
+	cr_expect_eq(json_num(json_get(json_at(procs, 2), "cpu_us_per_op"), -1), 250);
+	cr_expect_eq(json_num(json_get(j, "node_cpu_us_per_op"), -1), 750);
+	cr_expect_eq(json_int(json_get(j, "nodes_measured"), -1), 2);
+	cr_expect_eq(json_int(json_get(j, "max_inflight_per_connection"), -1), 17);
 	json_free(j);
 	free(text);
 	bench_stats_release(&s);
@@ -610,6 +635,26 @@ Test(bench_report, summary_and_json_show_the_figures)
 	free(text);
 	bench_stats_release(&s);
 	bench_opts_release(&o);
+}
+
+Test(bench_proc, prometheus_series_by_name)
+{
+	const char *text = "# HELP process_cpu_seconds_total CPU.\n"
+	                   "# TYPE process_cpu_seconds_total counter\n"
+	                   "process_cpu_seconds_total_extra 9\n"
+	                   "process_cpu_seconds_total 12.5\n"
+	                   "colonnade_x{peer=\"a\"} 3\n"
+	                   "process_resident_memory_bytes 1.048576e+06\n"
+	                   "broken_value abc\n";
+	double v = -1;
+	cr_assert_eq(bench_parse_metric(text, "process_cpu_seconds_total", &v), 0);
+	cr_assert_eq(v, 12.5, "the longer name that shares its prefix is not it");
+	cr_assert_eq(bench_parse_metric(text, "process_resident_memory_bytes", &v), 0);
+	cr_assert_eq(v, 1048576);
+	cr_assert_eq(bench_parse_metric(text, "colonnade_x", &v), COL_ENOTFOUND, "labelled");
+	cr_assert_eq(bench_parse_metric(text, "broken_value", &v), COL_ENOTFOUND);
+	cr_assert_eq(bench_parse_metric(text, "absent", &v), COL_ENOTFOUND);
+	cr_assert_eq(bench_parse_metric("", "absent", &v), COL_ENOTFOUND);
 }
 
 Test(bench_report, hgrm_file_and_plot)

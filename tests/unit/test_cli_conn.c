@@ -3,7 +3,8 @@
  * against a peer scripted byte by byte in the test: handshake, stream ids and
  * out-of-order answers, re-prepare on Unprepared, request timeouts, an
  * oversized frame, a wrong protocol version, a peer that closes, the in-flight
- * bound.  Binds ${COLONNADE_TEST_NET:-127.0.0}.1 on an ephemeral port.
+ * bound, the written notification (what the socket took, not what was queued).  Binds
+ * ${COLONNADE_TEST_NET:-127.0.0}.1 on an ephemeral port.
  */
 #include "cli/lib/cqlclient.h"
 
@@ -558,6 +559,107 @@ Test(conn, in_flight_bound_and_client_close)
 	cr_assert_eq(a[0].status, COL_ECLOSED);
 	cr_assert(strstr(a[1].why, "closed by the client"), "%s", a[1].why);
 	cr_assert_not(a[2].called);
+	peer_close(&p);
+}
+
+/* A request whose last byte the kernel took: on_written's arg is the request's. */
+struct wreq {
+	struct answer a;
+	bool written;
+};
+
+static void on_wreq_written(void *arg)
+{
+	struct wreq *w = arg;
+	cr_assert_not(w->written, "on_written ran twice");
+	cr_assert_not(w->a.called, "on_written ran after the result");
+	w->written = true;
+}
+
+static unsigned written_prefix(const struct wreq *w, unsigned n)
+{
+	unsigned k = 0;
+	while (k < n && w[k].written)
+		k++;
+	for (unsigned i = k; i < n; i++)
+		cr_assert_not(w[i].written, "request %u written before request %u", i, k);
+	return k;
+}
+
+Test(conn, on_written_follows_the_socket_not_the_queue)
+{
+	struct peer p;
+	peer_listen(&p);
+	int small = 4096;
+	setsockopt(p.lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	struct cqlconn_opts o = {.on_written = on_wreq_written};
+	peer_open(&p, &o);
+	peer_handshake(&p);
+	struct cql_qparams qp;
+	cql_qparams_init(&qp);
+
+	/* Idle connection: a flush writes at once, without the loop. */
+	struct wreq one = {0};
+	cr_assert_eq(cqlconn_query(p.c, "S", 1, &qp, on_answer, &one), 0);
+	cr_assert_not(one.written);
+	cqlconn_flush(p.c);
+	cr_assert(one.written, "a flushed request on an idle socket is written");
+
+	/* A peer that reads nothing: the socket takes a prefix, the rest waits. */
+	enum { N = 256, Q = 64 * 1024 };
+	char *big = malloc(Q);
+	memset(big, ' ', Q);
+	memcpy(big, "SELECT", 6);
+	struct wreq *w = calloc(N, sizeof(*w));
+	for (unsigned i = 0; i < N; i++)
+		cr_assert_eq(cqlconn_query(p.c, big, Q, &qp, on_answer, &w[i]), 0);
+	cqlconn_flush(p.c);
+	pump(&p, 20);
+	unsigned k = written_prefix(w, N);
+	cr_assert_lt(k, N,
+	             "16 MiB cannot all fit in the socket buffers of a peer that does not read");
+
+	/* The peer reads: every request is reported written, in order, before any answer. */
+	struct cql_header h;
+	struct buf body;
+	buf_init(&body);
+	struct cql_header first = {0};
+	for (unsigned i = 0; i < N + 1; i++) {
+		peer_recv(&p, &h, &body);
+		if (i == 0)
+			first = h;
+	}
+	pump(&p, 5);
+	cr_assert_eq(written_prefix(w, N), N);
+	for (unsigned i = 0; i < N; i++)
+		cr_assert_not(w[i].a.called);
+	struct buf out;
+	buf_init(&out);
+	void_body(&out);
+	peer_send(&p, first.stream, CQL_OP_RESULT, &out);
+	pump_until(&p, &one.a.called);
+	cr_assert_eq(one.a.status, 0);
+	cqlresult_free(one.a.res);
+
+	/* Failing before the write: the result runs, on_written never does. */
+	struct wreq late[N] = {0};
+	for (unsigned i = 0; i < N; i++)
+		cr_assert_eq(cqlconn_query(p.c, big, Q, &qp, on_answer, &late[i]), 0);
+	cqlconn_flush(p.c);
+	unsigned lk = written_prefix(late, N);
+	cr_assert_lt(lk, N);
+	cqlconn_free(p.c);
+	p.c = NULL;
+	for (unsigned i = 0; i < N; i++) {
+		cr_assert(late[i].a.called && late[i].a.status == COL_ECLOSED);
+		cr_assert_eq(late[i].written, i < lk);
+	}
+	for (unsigned i = 0; i < N; i++)
+		cr_assert(w[i].a.called && w[i].a.status == COL_ECLOSED);
+	free(w);
+	free(big);
+	buf_release(&body);
+	buf_release(&out);
 	peer_close(&p);
 }
 
