@@ -273,8 +273,10 @@ static void remember_error(struct bench *b, enum bench_err kind, const char *msg
 
 static void finish(struct bench *b, struct breq *r, bool ok, int64_t now)
 {
-	if (ok)
+	if (ok) {
 		b->stats.ok++;
+		hdr_record(b->stats.ok_lat, now - r->intended_us);
+	}
 	/* A request that failed before it was written waited all along. */
 	int64_t written = r->written_us ? r->written_us : now;
 	int64_t service = b->open_loop ? now - written : -1;

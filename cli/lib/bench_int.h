@@ -183,7 +183,8 @@ struct bench_point {
 };
 
 struct bench_stats {
-	struct hdr *all; /* every op, latency from its intended start */
+	struct hdr *all;    /* every op, latency from its intended start */
+	struct hdr *ok_lat; /* the ops that succeeded (what an overloaded server accepted) */
 	struct hdr *per_op[BOP__N];
 	struct hdr *service;    /* open loop: from send to answer */
 	struct hdr *send_delay; /* open loop: from intended start to send (the client's lag) */

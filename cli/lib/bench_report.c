@@ -170,6 +170,8 @@ void bench_report_summary(FILE *f, const struct bench_runinfo *ri, const struct 
 	for (int i = 0; i < BOP__N; i++)
 		if (s->ops[i])
 			latency_line(f, bench_op_name((enum bench_op)i), s->per_op[i], s->ops[i]);
+	if (errors && hdr_total(s->ok_lat))
+		latency_line(f, "(ok only)", s->ok_lat, (uint64_t)hdr_total(s->ok_lat));
 	if (o->rate && hdr_total(s->service))
 		latency_line(f, "(service time)", s->service, (uint64_t)hdr_total(s->service));
 	if (o->rate && hdr_total(s->send_delay))
@@ -284,6 +286,8 @@ static void json_latencies(struct jw *w, const struct bench_opts *o, const struc
 {
 	jw_key(w, "latency_ms");
 	json_latency(w, s->all);
+	jw_key(w, "ok_latency_ms");
+	json_latency(w, s->ok_lat);
 	jw_key(w, "per_op");
 	jw_obj(w);
 	for (int i = 0; i < BOP__N; i++)

@@ -562,9 +562,10 @@ Test(bench_report, summary_and_json_show_the_figures)
 	cr_assert_eq(bench_stats_init(&s), 0);
 	for (int i = 0; i < 999; i++) {
 		bench_stats_record(&s, i % 2 ? BOP_READ : BOP_WRITE, 400, 300);
+		hdr_record(s.ok_lat, 400);
 		s.ok++;
 	}
-	bench_stats_record(&s, BOP_READ, 2000000, 1000); /* a 2 s stall */
+	bench_stats_record(&s, BOP_READ, 2000000, 1000); /* a 2 s stall, and it failed */
 	bench_stats_error(&s, BERR_UNAVAILABLE, 0);
 	struct bench_runinfo ri = {.o = &o,
 	                           .n_conns = 3,
@@ -599,6 +600,7 @@ Test(bench_report, summary_and_json_show_the_figures)
 	cr_assert(strstr(text, "all 2 measured nodes: CPU 0.8 s, 750.0 µs per operation"), "%s",
 	          text);
 	cr_assert(strstr(text, "up to 17 requests were in"), "%s", text);
+	cr_assert(strstr(text, "(ok only)             999"), "%s", text);
 	free(text);
 
 	text = capture(bench_report_json, &ri, &s);
@@ -610,6 +612,8 @@ Test(bench_report, summary_and_json_show_the_figures)
 	cr_expect_eq(json_int(json_get(j, "ok"), -1), 999);
 	cr_expect_eq(json_int(json_get(json_get(j, "errors"), "unavailable"), -1), 1);
 	cr_expect(strstr(text, "\"max\":2000.000"), "max shows the stall: %s", text);
+	cr_expect_eq(json_num(json_get(json_get(j, "ok_latency_ms"), "max"), -1), 0.4,
+	             "the failed op is not in the accepted latency: %s", text);
 	const struct json *procs = json_get(j, "node_processes");
 	cr_assert_eq(json_len(procs), 3, "%s", text);
 	cr_expect_eq(json_num(json_get(json_at(procs, 0), "cpu_s"), -1), 0.5);
