@@ -89,6 +89,8 @@ struct net_server {
 	net_accept_fn on_accept;
 	void *ctx;
 	unsigned nconns;
+	net_handoff_fn handoff; /* NULL: every connection is served on this loop */
+	void *handoff_ctx;
 };
 
 /* ---- addresses ---------------------------------------------------------------------------- */
@@ -928,6 +930,24 @@ int net_connect(struct net_loop *nl, const struct net_addr *local, const struct 
 	return COL_OK;
 }
 
+/* A connected socket accepted by some loop's server, served by `nl` from now on. */
+static struct net_conn *conn_adopt(struct net_loop *nl, int fd, const struct net_addr *peer,
+                                   const struct net_conn_ops *ops, const struct net_conn_opts *opts,
+                                   void *ctx)
+{
+	struct net_conn *c = conn_new(nl, fd, ops, opts, ctx);
+	if (!c)
+		return NULL;
+	c->connected = true;
+	c->peer = *peer;
+	net_addr_format(peer, c->peer_str, sizeof(c->peer_str));
+	c->local.len = sizeof(c->local.ss);
+	if (getsockname(fd, (struct sockaddr *)&c->local.ss, &c->local.len) < 0)
+		c->local.len = 0;
+	nl->st.conns_accepted++;
+	return c;
+}
+
 /* ---- servers -------------------------------------------------------------------------------- */
 
 static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents);
@@ -975,20 +995,15 @@ static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			continue;
 		}
 		conn_set_sockopts(fd, &s->opts.conn);
-		struct net_conn *c = conn_new(s->nl, fd, &s->ops, &s->opts.conn, s->ctx);
+		if (s->handoff && s->handoff(s->handoff_ctx, fd, &peer) == 0)
+			continue; /* another loop serves it */
+		struct net_conn *c = conn_adopt(s->nl, fd, &peer, &s->ops, &s->opts.conn, s->ctx);
 		if (!c) {
 			close(fd);
 			continue;
 		}
 		c->srv = s;
 		s->nconns++;
-		c->connected = true;
-		c->peer = peer;
-		snprintf(c->peer_str, sizeof(c->peer_str), "%s", ps);
-		c->local.len = sizeof(c->local.ss);
-		if (getsockname(fd, (struct sockaddr *)&c->local.ss, &c->local.len) < 0)
-			c->local.len = 0;
-		s->nl->st.conns_accepted++;
 		c->handed = true;
 		if (s->on_accept && s->on_accept(s, c, s->ctx) < 0) {
 			c->handed = false;
@@ -998,6 +1013,32 @@ static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		if (!c->closing)
 			conn_update_reading(c);
 	}
+}
+
+void net_server_set_handoff(struct net_server *s, net_handoff_fn fn, void *ctx)
+{
+	s->handoff = fn;
+	s->handoff_ctx = ctx;
+}
+
+int net_conn_adopt(struct net_loop *nl, int fd, const struct net_addr *peer,
+                   const struct net_conn_ops *ops, const struct net_conn_opts *opts, void *ctx,
+                   struct net_conn **out)
+{
+	struct net_conn_opts o;
+	conn_fill_opts(&o, opts);
+	struct net_conn *c = conn_adopt(nl, fd, peer, ops, &o, ctx);
+	if (!c)
+		return COL_ENOMEM;
+	*out = c;
+	return 0;
+}
+
+void net_conn_start(struct net_conn *c)
+{
+	c->handed = true;
+	if (!c->closing)
+		conn_update_reading(c);
 }
 
 int net_server_new(struct net_loop *nl, const struct net_addr *addr,

@@ -297,6 +297,25 @@ typedef int (*net_accept_fn)(struct net_server *s, struct net_conn *c, void *ser
 int net_server_new(struct net_loop *nl, const struct net_addr *addr,
                    const struct net_server_opts *opts, const struct net_conn_ops *ops,
                    net_accept_fn on_accept, void *ctx, struct net_server **out, struct cerr *err);
+/*
+ * Hand accepted connections to other loops: fn(ctx, fd, peer) runs for each
+ * accepted socket (non-blocking, close-on-exec, socket options set) before a
+ * connection is made of it; returning 0 means fn took the fd (another loop
+ * serves it: net_conn_adopt there), anything else serves it here as usual.
+ * Handed-off connections do not count against this server's max_conns.
+ */
+typedef int (*net_handoff_fn)(void *ctx, int fd, const struct net_addr *peer);
+void net_server_set_handoff(struct net_server *s, net_handoff_fn fn, void *ctx);
+/*
+ * Serve an accepted socket (from a handoff) on `nl`, the calling thread's
+ * loop: the connection is made with ops/opts/ctx but reads nothing until
+ * net_conn_start(c) (call it after setting the context).  0, or COL_ENOMEM
+ * (the fd is left to the caller then).
+ */
+int net_conn_adopt(struct net_loop *nl, int fd, const struct net_addr *peer,
+                   const struct net_conn_ops *ops, const struct net_conn_opts *opts, void *ctx,
+                   struct net_conn **out);
+void net_conn_start(struct net_conn *c);
 /* Stop listening; connections already accepted stay open.  Not from its own callbacks. */
 void net_server_free(struct net_server *s);
 /* The bound address (its port filled in when 0 was asked). */

@@ -59,13 +59,13 @@ static int batch_entry_plan(struct executor *ex, struct exec_req *req, struct bu
 		return 0;
 	if (kind == 0)
 		return plan_build(ex, req, (const char *)s.p, (size_t)s.len, &e->plan);
+	prepared_cache_lock(ex->d.prepared);
 	struct prepared_stmt *ps = prepared_cache_get(ex->d.prepared, s.p, (size_t)s.len);
-	if (!ps)
-		return unprepared(req, &s);
 	struct plan *p;
-	int rc = prepared_plan(ex, req, ps, &p);
+	int rc = ps ? prepared_plan(ex, req, ps, &p) : unprepared(req, &s);
 	if (!rc)
 		e->plan = plan_ref(p);
+	prepared_cache_unlock(ex->d.prepared);
 	return rc;
 }
 

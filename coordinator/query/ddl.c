@@ -80,7 +80,7 @@ int exec_keyspace_ddl(struct executor *ex, struct exec_req *req, const struct cq
 	const struct cql_keyspace_stmt *k = &st->keyspace;
 	const char *name = k->keyspace.name;
 	struct cerr e = {0};
-	const struct schema_snap *snap = schema_current(ex->d.schema);
+	const struct schema_snap *snap = ex->snap;
 	if (st->kind == CQL_STMT_DROP_KEYSPACE) {
 		if (!schema_snap_keyspace(snap, name) && k->if_exists) {
 			cql_put_int(&req->body_out, CQL_RESULT_VOID);
@@ -373,7 +373,7 @@ static int table_target(struct executor *ex, struct exec_req *req,
 		                "No keyspace has been specified. USE a keyspace, or explicitly "
 		                "specify keyspace.tablename");
 	const char *name = ct->table.name.name;
-	const struct schema_keyspace *k = schema_snap_keyspace(schema_current(ex->d.schema), *ks);
+	const struct schema_keyspace *k = schema_snap_keyspace(ex->snap, *ks);
 	if (!k)
 		return req_fail(req, COL_EINVAL, "Keyspace '%s' does not exist", *ks);
 	if (!schema_keyspace_table(k, name))
@@ -485,7 +485,7 @@ static int ddl_table(struct executor *ex, struct exec_req *req, const struct cql
                      bool if_exists, struct plan *tbl, bool *done)
 {
 	*done = false;
-	int rc = resolve_table(req, schema_current(ex->d.schema), name, tbl);
+	int rc = resolve_table(req, ex->snap, name, tbl);
 	if (rc == COL_EINVAL && if_exists) {
 		cerr_clear(&req->err);
 		cql_put_int(&req->body_out, CQL_RESULT_VOID);
@@ -561,7 +561,7 @@ void truncate_run(struct xq *q)
 int exec_use(struct executor *ex, struct exec_req *req, const struct cql_stmt *st)
 {
 	const char *ks = st->use.keyspace.name;
-	if (!schema_snap_keyspace(schema_current(ex->d.schema), ks))
+	if (!schema_snap_keyspace(ex->snap, ks))
 		return req_fail(req, COL_EINVAL, "Keyspace '%s' does not exist", ks);
 	snprintf(req->session->keyspace, sizeof(req->session->keyspace), "%s", ks);
 	cql_put_int(&req->body_out, CQL_RESULT_SET_KEYSPACE);

@@ -8,6 +8,10 @@
 
 const uint8_t exec_empty_value[1];
 
+static void exec_run(struct executor *ex, struct exec_req *req);
+static void run_text(struct executor *ex, struct exec_session *s, const char *cql,
+                     struct exec_req *req);
+
 int64_t exec_now_us(struct executor *ex)
 {
 	/* Strictly increasing, so two writes of one session never tie. */
@@ -18,10 +22,9 @@ int64_t exec_now_us(struct executor *ex)
 	return now;
 }
 
-/* Free q and hand the answer back (req->done), exactly once per request. */
-void xq_finish(struct xq *q)
+/* Free q's state (not the request). */
+static void xq_release(struct xq *q)
 {
-	struct exec_req *req = q->req;
 	struct executor *ex = q->ex;
 	selx_free(q->sel);
 	mutset_free(q->ms);
@@ -31,6 +34,14 @@ void xq_finish(struct xq *q)
 		schema_snap_unref(ex->d.schema, q->snap);
 	cql_arena_free(q->mem);
 	free(q);
+}
+
+/* Free q and hand the answer back (req->done), exactly once per request. */
+void xq_finish(struct xq *q)
+{
+	struct exec_req *req = q->req;
+	struct executor *ex = q->ex;
+	xq_release(q);
 	if (req->err.code)
 		buf_reset(&req->body_out);
 	/* A DDL's answer waits for the cluster's schema agreement (schema_sync.h). */
@@ -110,7 +121,7 @@ int xq_new(struct executor *ex, struct exec_req *req, struct plan *p,
 	q->ex = ex;
 	q->req = req;
 	q->mem = mem;
-	q->snap = schema_current_ref(ex->d.schema);
+	q->snap = exec_snap_ref(ex);
 	if (p)
 		q->plan = plan_ref(p);
 	q->cl = qp->consistency;
@@ -161,9 +172,31 @@ static void xq_run_ddl(struct xq *q)
 	xq_finish(q);
 }
 
+/* Statements only the schema's owner thread runs (executor_deps.forward). */
+static bool xq_owner_only(const struct xq *q)
+{
+	switch (q->plan->stmt->kind) {
+	case CQL_STMT_SELECT: return q->plan->table && q->plan->table->virtual_;
+	case CQL_STMT_INSERT:
+	case CQL_STMT_UPDATE:
+	case CQL_STMT_DELETE:
+	case CQL_STMT_BATCH:
+	case CQL_STMT_TRUNCATE:
+	case CQL_STMT_USE: return false;
+	default: return true; /* DDL */
+	}
+}
+
 /* Run q's plan; the request always ends in xq_finish (now or when the router answers). */
 void xq_run(struct xq *q)
 {
+	struct executor *ex = q->ex;
+	if (ex->d.forward && q->req->done && xq_owner_only(q)) {
+		struct exec_req *req = q->req;
+		xq_release(q);
+		ex->d.forward(ex->d.forward_ctx, req);
+		return;
+	}
 	const struct cql_stmt *st = q->plan->stmt;
 	bool write = st->kind == CQL_STMT_INSERT || st->kind == CQL_STMT_UPDATE ||
 	             st->kind == CQL_STMT_DELETE || st->kind == CQL_STMT_BATCH;
@@ -195,7 +228,35 @@ bool run_with_params(struct executor *ex, struct exec_req *req, struct plan *p,
 	return true;
 }
 
+const struct schema_snap *exec_snap_ref(struct executor *ex)
+{
+	/* ex->snap is held, so taking one more reference needs no lock */
+	__atomic_add_fetch(&((struct schema_snap *)ex->snap)->refs, 1, __ATOMIC_ACQ_REL);
+	return ex->snap;
+}
+
+/* Hold the current snapshot for one call (nested calls keep the outer one's). */
+static const struct schema_snap *exec_hold(struct executor *ex)
+{
+	const struct schema_snap *outer = ex->snap;
+	ex->snap = schema_snap_ref(ex->d.schema);
+	return outer;
+}
+
+static void exec_release(struct executor *ex, const struct schema_snap *outer)
+{
+	schema_snap_unref(ex->d.schema, ex->snap);
+	ex->snap = outer;
+}
+
 void executor_run(struct executor *ex, struct exec_req *req)
+{
+	const struct schema_snap *outer = exec_hold(ex);
+	exec_run(ex, req);
+	exec_release(ex, outer);
+}
+
+static void exec_run(struct executor *ex, struct exec_req *req)
 {
 	struct bufreader r;
 	bufreader_init(&r, req->body, req->body_len);
@@ -220,6 +281,14 @@ void executor_run(struct executor *ex, struct exec_req *req)
 
 void executor_run_text(struct executor *ex, struct exec_session *s, const char *cql,
                        struct exec_req *req)
+{
+	const struct schema_snap *outer = exec_hold(ex);
+	run_text(ex, s, cql, req);
+	exec_release(ex, outer);
+}
+
+static void run_text(struct executor *ex, struct exec_session *s, const char *cql,
+                     struct exec_req *req)
 {
 	req->session = s;
 	cerr_clear(&req->err);

@@ -114,6 +114,17 @@ struct executor_deps {
 	 * the schema or a timeout passed (it may set req->warning then). */
 	void (*ddl_wait)(void *ctx, struct exec_req *req);
 	void *ddl_ctx;
+	/*
+	 * Optional: this executor runs on a loop that is not the schema's owner
+	 * (docs/ARCHITECTURE.md, Threads).  A statement that only the owner may run
+	 * (DDL, which changes the catalogue and waits for agreement; a SELECT of a
+	 * virtual table, which reads gossip's view) is handed to forward() instead:
+	 * it runs the request on the owner's executor and calls req->done(req) on
+	 * this loop's thread with the answer in req.  forward() must copy
+	 * req->body during the call (it is valid only then).
+	 */
+	void (*forward)(void *ctx, struct exec_req *req);
+	void *forward_ctx;
 };
 
 /* 0, or COL_ENOMEM.  The deps must outlive the executor. */

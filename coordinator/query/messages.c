@@ -17,19 +17,22 @@ void exec_msg_prepare(struct executor *ex, struct exec_req *req, struct bufreade
 	if (plan_build(ex, req, (const char *)text.p, (size_t)text.len, &p))
 		return;
 	struct prepared_stmt *ps;
+	prepared_cache_lock(ex->d.prepared);
 	if (prepared_cache_put(ex->d.prepared, req->session->keyspace, (const char *)text.p,
 	                       (size_t)text.len, p, plan_unref_cb, p->gen, &ps)) {
+		prepared_cache_unlock(ex->d.prepared);
 		req_fail(req, COL_ENOMEM, "out of memory caching the prepared statement");
 		return;
 	}
 	put_prepared(&req->body_out, ps, p);
+	prepared_cache_unlock(ex->d.prepared);
 }
 
 int prepared_plan(struct executor *ex, struct exec_req *req, struct prepared_stmt *ps,
                   struct plan **out)
 {
 	struct plan *p = ps->plan;
-	if (p->gen == schema_current(ex->d.schema)->generation) {
+	if (p->gen == ex->snap->generation) {
 		*out = p;
 		return 0;
 	}
@@ -86,12 +89,20 @@ bool exec_msg_execute(struct executor *ex, struct exec_req *req, struct bufreade
 	if (read_params(req, r, "EXECUTE message: truncated id", &qp))
 		return false;
 	bool handed = false;
-	struct plan *p;
+	struct plan *p = NULL;
+	prepared_cache_lock(ex->d.prepared);
 	struct prepared_stmt *ps = prepared_cache_get(ex->d.prepared, id.p, (size_t)id.len);
 	if (!ps)
 		unprepared(req, &id);
 	else if (!prepared_plan(ex, req, ps, &p))
+		plan_ref(p);
+	else
+		p = NULL;
+	prepared_cache_unlock(ex->d.prepared);
+	if (p) {
 		handed = run_with_params(ex, req, p, &qp);
+		plan_unref(p);
+	}
 	cql_query_params_release(&qp);
 	return handed;
 }

@@ -28,14 +28,14 @@ static void plan_free(void *pv)
 
 struct plan *plan_ref(struct plan *p)
 {
-	p->refs++;
+	__atomic_add_fetch(&p->refs, 1, __ATOMIC_RELAXED);
 	return p;
 }
 
-/* Plans are shared by the prepared cache and the executions using them (loop thread). */
+/* Plans are shared by the prepared cache and the executions using them, on any loop. */
 void plan_unref(struct plan *p)
 {
-	if (p && --p->refs == 0)
+	if (p && __atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL) == 0)
 		plan_free(p);
 }
 
@@ -385,7 +385,7 @@ static int plan_batch(struct executor *ex, struct exec_req *req, struct plan *p)
 static int plan_check(struct executor *ex, struct exec_req *req, struct plan *p)
 {
 	struct cql_stmt *stmt = p->stmt;
-	const struct schema_snap *snap = schema_current(ex->d.schema);
+	const struct schema_snap *snap = ex->snap;
 	p->gen = snap->generation;
 	int rc = 0;
 	switch (stmt->kind) {

@@ -3,6 +3,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #define XXH_STATIC_LINKING_ONLY
@@ -15,6 +16,7 @@ struct prepared_cache {
 	size_t bytes; /* query texts held (a plan is a few times its text) */
 	uint64_t evictions;
 	struct prepared_stmt *lru_head, *lru_tail; /* head = most recently used */
+	pthread_mutex_t lock; /* prepared_cache_lock(); the counters' readers */
 };
 
 void prepared_id(const char *keyspace, const char *query, size_t query_len,
@@ -36,6 +38,7 @@ int prepared_cache_new(size_t max_entries, struct prepared_cache **out)
 	if (!pc)
 		return COL_ENOMEM;
 	pc->max = max_entries ? max_entries : 1;
+	pthread_mutex_init(&pc->lock, NULL);
 	pc->nbuckets = 64;
 	while (pc->nbuckets < pc->max && pc->nbuckets < (1u << 20))
 		pc->nbuckets <<= 1;
@@ -68,6 +71,7 @@ void prepared_cache_free(struct prepared_cache *pc)
 		ps = n;
 	}
 	free(pc->buckets);
+	pthread_mutex_destroy(&pc->lock);
 	free(pc);
 }
 
@@ -190,10 +194,28 @@ int prepared_cache_put(struct prepared_cache *pc, const char *keyspace, const ch
 
 size_t prepared_cache_count(const struct prepared_cache *pc)
 {
-	return pc->count;
+	struct prepared_cache *m = (struct prepared_cache *)pc;
+	pthread_mutex_lock(&m->lock);
+	size_t n = pc->count;
+	pthread_mutex_unlock(&m->lock);
+	return n;
 }
 
 uint64_t prepared_cache_evictions(const struct prepared_cache *pc)
 {
-	return pc->evictions;
+	struct prepared_cache *m = (struct prepared_cache *)pc;
+	pthread_mutex_lock(&m->lock);
+	uint64_t n = pc->evictions;
+	pthread_mutex_unlock(&m->lock);
+	return n;
+}
+
+void prepared_cache_lock(struct prepared_cache *pc)
+{
+	pthread_mutex_lock(&pc->lock);
+}
+
+void prepared_cache_unlock(struct prepared_cache *pc)
+{
+	pthread_mutex_unlock(&pc->lock);
 }

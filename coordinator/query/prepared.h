@@ -22,9 +22,12 @@
  * function, and the schema generation it was planned against, so the
  * executor can re-plan after DDL without the client noticing.
  *
- * Threading: one loop thread.  A pointer returned by get/put stays valid until
- * the next put or remove on the cache (eviction); the executor finishes using
- * it within one request before either can happen.
+ * Threading: one cache serves every loop of a node.  get, put and replan, and
+ * every use of the entry they return, happen between prepared_cache_lock()
+ * and prepared_cache_unlock() (a pointer is valid only while the lock is
+ * held: another loop's put may evict it); the executor takes its own
+ * reference to the plan before it unlocks.  count and evictions lock by
+ * themselves.
  */
 #ifndef COLONNADE_COORDINATOR_PREPARED_H
 #define COLONNADE_COORDINATOR_PREPARED_H
@@ -75,6 +78,9 @@ int prepared_cache_put(struct prepared_cache *pc, const char *keyspace, const ch
 
 /* Replace the plan of an entry (after a re-plan); the old one is freed. */
 void prepared_stmt_replan(struct prepared_stmt *ps, void *plan, uint64_t schema_gen);
+
+void prepared_cache_lock(struct prepared_cache *pc);
+void prepared_cache_unlock(struct prepared_cache *pc);
 
 size_t prepared_cache_count(const struct prepared_cache *pc);
 uint64_t prepared_cache_evictions(const struct prepared_cache *pc);

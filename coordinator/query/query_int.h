@@ -51,6 +51,10 @@ extern const uint8_t exec_empty_value[1];
 struct executor {
 	struct executor_deps d;
 	int64_t last_ts;
+	/* The schema snapshot of the call in progress (executor_run holds a reference
+	 * for its duration): every lookup of one request sees one snapshot, also on a
+	 * thread that is not the schema's owner (schema.h, Threads). */
+	const struct schema_snap *snap;
 };
 
 enum sel_kind { SEL_COLUMN, SEL_COUNT, SEL_WRITETIME, SEL_TTL, SEL_TOKEN };
@@ -217,6 +221,8 @@ int unprepared(struct exec_req *req, const struct cql_slice *id);
 /* Parse and plan a statement text: *out (one reference) on success. */
 int plan_build(struct executor *ex, struct exec_req *req, const char *text, size_t len,
                struct plan **out);
+/* A new reference to the snapshot executor_run holds (no lock: it is held). */
+const struct schema_snap *exec_snap_ref(struct executor *ex);
 struct plan *plan_ref(struct plan *p);
 void plan_unref(struct plan *p);
 void plan_unref_cb(void *p);

@@ -539,6 +539,7 @@ int schema_open(struct store *store, struct schema **out, struct cerr *err)
 		return cerr_set(err, COL_ENOMEM, "out of memory");
 	s->store = store;
 	pthread_mutex_init(&s->ref_lock, NULL);
+	s->owner = pthread_self();
 	const char *sys[] = {"system", "system_schema"};
 	s->sys_ks = calloc(2, sizeof(*s->sys_ks));
 	int rc = 0;
@@ -564,6 +565,7 @@ int schema_open(struct store *store, struct schema **out, struct cerr *err)
 	if (rc)
 		goto fail;
 	atomic_store(&s->cur, snap);
+	atomic_store(&s->cur_generation, snap->generation);
 	char v[37];
 	uuid_format(snap->version, v);
 	log_info(MOD, "schema loaded: %u keyspaces, version %s", snap->n_keyspaces - s->n_sys_ks,
@@ -579,6 +581,7 @@ void schema_free(struct schema *s)
 {
 	if (!s)
 		return;
+	schema_collect(s);
 	struct schema_snap *snap = atomic_load(&s->cur);
 	if (snap)
 		snap_free(s, snap);
@@ -621,11 +624,44 @@ const struct schema_snap *schema_current_ref(struct schema *s)
 	return snap;
 }
 
+void schema_collect(struct schema *s)
+{
+	if (!atomic_load_explicit(&s->graves, memory_order_acquire))
+		return;
+	pthread_mutex_lock(&s->ref_lock);
+	struct schema_snap *g = s->graveyard;
+	s->graveyard = NULL;
+	atomic_store(&s->graves, false);
+	pthread_mutex_unlock(&s->ref_lock);
+	while (g) {
+		struct schema_snap *next = g->grave_next;
+		snap_free(s, g);
+		g = next;
+	}
+}
+
 void schema_snap_unref(struct schema *s, const struct schema_snap *csnap)
 {
 	struct schema_snap *snap = (struct schema_snap *)csnap;
-	if (__atomic_sub_fetch(&snap->refs, 1, __ATOMIC_ACQ_REL) == 0)
-		snap_free(s, snap);
+	bool owner = pthread_equal(pthread_self(), s->owner);
+	if (__atomic_sub_fetch(&snap->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		if (owner) {
+			snap_free(s, snap);
+		} else {
+			pthread_mutex_lock(&s->ref_lock);
+			snap->grave_next = s->graveyard;
+			s->graveyard = snap;
+			atomic_store(&s->graves, true);
+			pthread_mutex_unlock(&s->ref_lock);
+		}
+	}
+	if (owner)
+		schema_collect(s);
+}
+
+uint64_t schema_generation(const struct schema *s)
+{
+	return atomic_load(&((struct schema *)s)->cur_generation);
 }
 
 /* ---- lookups ------------------------------------------------------------------------------ */
@@ -706,7 +742,10 @@ static int apply_rows(struct schema *s, const struct buf *batch, struct cerr *er
 	rc = build_snapshot(s, &snap, err);
 	if (rc)
 		return rc;
+	pthread_mutex_lock(&s->ref_lock); /* no reader between its load and its increment */
 	struct schema_snap *old = atomic_exchange(&s->cur, snap);
+	atomic_store(&s->cur_generation, snap->generation);
+	pthread_mutex_unlock(&s->ref_lock);
 	/* Tables no longer in the live schema: their data goes when the last snapshot does. */
 	for (struct table_handle *h = s->handles; h; h = h->next) {
 		bool live = false;

@@ -128,10 +128,10 @@ struct schema_table {
 	int32_t default_time_to_live; /* 0 = none */
 	char *comment;
 	char *speculative_retry; /* NULL: the default, '99p' (request.h's spec_retry text) */
-	int64_t timestamp;      /* newest of its table and column rows */
-	uint64_t digest;        /* hash of those rows: changes whenever one of them does */
-	bool virtual_;          /* a system/system_schema table (not in storage) */
-	struct store_table *st; /* storage handle, NULL for virtual tables */
+	int64_t timestamp;       /* newest of its table and column rows */
+	uint64_t digest;         /* hash of those rows: changes whenever one of them does */
+	bool virtual_;           /* a system/system_schema table (not in storage) */
+	struct store_table *st;  /* storage handle, NULL for virtual tables */
 };
 
 struct schema_keyspace {
@@ -155,6 +155,7 @@ struct schema_snap {
 	/* internal */
 	int refs;
 	void *priv;
+	struct schema_snap *grave_next; /* released off the owner thread, waiting to be freed */
 };
 
 /* ---- lifecycle --------------------------------------------------------------------------- */
@@ -166,11 +167,24 @@ struct schema_snap {
 int schema_open(struct store *store, struct schema **out, struct cerr *err);
 void schema_free(struct schema *s);
 
-/* The current snapshot, valid until the next change on this thread; no refcount. */
+/*
+ * Threads.  The thread that opened the schema (the node's main loop) is its
+ * owner: it alone changes the catalogue and frees snapshots.  Any thread may
+ * take and drop references (schema_snap_ref / schema_snap_unref); a snapshot
+ * whose last reference drops on another thread waits in a graveyard until the
+ * owner's next unref, change or schema_collect() frees it (freeing a snapshot
+ * may drop a table's data, which is the owner's work).
+ */
+/* The current snapshot, valid until the next change on this thread; no refcount.
+ * Owner thread only. */
 const struct schema_snap *schema_current(const struct schema *s);
 /* Take / drop a reference (holders across callbacks, other threads). */
 const struct schema_snap *schema_snap_ref(struct schema *s);
 void schema_snap_unref(struct schema *s, const struct schema_snap *snap);
+/* Owner thread: free the snapshots other threads released. */
+void schema_collect(struct schema *s);
+/* The current snapshot's generation, from any thread. */
+uint64_t schema_generation(const struct schema *s);
 /* Loop thread only: a reference to the current snapshot without the lock (snapshots
  * are swapped on that thread, so nothing can free it between the load and the
  * increment).  Drop it with schema_snap_unref(). */
@@ -213,9 +227,9 @@ struct schema_table_def {
 	const char *ks, *name;
 	const struct schema_column_def *cols;
 	uint32_t n_cols;
-	int32_t gc_grace_seconds;     /* < 0: default */
-	int32_t default_time_to_live; /* < 0: default (0) */
-	const char *comment;          /* NULL: "" */
+	int32_t gc_grace_seconds;      /* < 0: default */
+	int32_t default_time_to_live;  /* < 0: default (0) */
+	const char *comment;           /* NULL: "" */
 	const char *speculative_retry; /* NULL: the default ('99p'); validated by the caller */
 };
 

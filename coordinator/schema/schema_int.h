@@ -51,7 +51,11 @@ struct schema {
 	struct row *rows; /* sorted by key */
 	size_t n_rows, cap_rows;
 	_Atomic(struct schema_snap *) cur;
-	pthread_mutex_t ref_lock; /* only for schema_snap_ref from any thread */
+	pthread_mutex_t ref_lock; /* schema_snap_ref from any thread, the swap, the graveyard */
+	pthread_t owner;          /* the thread that frees snapshots (schema.h, Threads) */
+	struct schema_snap *graveyard; /* under ref_lock */
+	atomic_bool graves;            /* graveyard non-empty (a hint; checked without the lock) */
+	_Atomic uint64_t cur_generation;
 	uint64_t generation;
 	struct table_handle *handles;
 	struct {

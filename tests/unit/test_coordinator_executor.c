@@ -7,12 +7,14 @@
 #include "coordinator/query/prepared.h"
 #include "coordinator/replication/router.h"
 #include "coordinator/schema/schema.h"
+#include "coordinator/schema/schema_int.h"
 #include "coordinator/transport/cqlserver.h"
 #include "coordinator/query/systables.h"
 #include "core/cqlproto.h"
 #include "storage/storage.h"
 
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -651,4 +653,114 @@ Test(executor, asynchronous_router_completion)
 	cr_assert_eq(cqlserver_error_code(&req.err, &req.about), CQL_ERR_UNAVAILABLE);
 	cr_assert_eq(req.err.rep.required, 2);
 	buf_release(&body);
+}
+
+/* ---- threads: snapshots released off the owner thread, statements for the owner ----------------
+ */
+
+struct unref_arg {
+	struct schema *s;
+	const struct schema_snap *snap;
+};
+
+static void *unref_elsewhere(void *p)
+{
+	struct unref_arg *a = p;
+	schema_snap_unref(a->s, a->snap);
+	return NULL;
+}
+
+Test(executor, snapshot_released_on_another_thread_waits_for_the_owner)
+{
+	const struct schema_snap *old = schema_snap_ref(sch);
+	uint64_t gen = schema_generation(sch);
+	cr_expect_eq(gen, old->generation);
+	run_ok("CREATE KEYSPACE swap WITH replication = {'class': 'SimpleStrategy', "
+	       "'replication_factor': 1}");
+	cr_expect_gt(schema_generation(sch), gen, "the change swapped in a new snapshot");
+	cr_expect_neq(schema_current(sch), old);
+	/* ours is now the last reference to the old snapshot: drop it on another thread */
+	struct unref_arg a = {sch, old};
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, unref_elsewhere, &a), 0);
+	pthread_join(th, NULL);
+	cr_expect_eq(sch->graveyard, old, "not freed off the owner thread");
+	cr_expect_eq(old->generation, gen, "still readable until the owner collects it");
+	schema_collect(sch);
+	cr_expect_null(sch->graveyard, "the owner freed it");
+}
+
+struct fwd_seen {
+	int calls;
+	uint8_t opcode;
+	size_t body_len;
+};
+static struct fwd_seen fwd;
+
+static void forward_hook(void *ctx, struct exec_req *r)
+{
+	(void)ctx;
+	fwd.calls++;
+	fwd.opcode = r->opcode;
+	fwd.body_len = r->body_len;
+}
+
+static void noop_done(struct exec_req *r)
+{
+	(void)r;
+}
+
+/* A QUERY body: [long string] then consistency ONE and no flags. */
+static void plain_query(struct buf *b, const char *cql)
+{
+	buf_reset(b);
+	cql_put_long_string(b, cql, strlen(cql));
+	cql_put_short(b, CL_ONE);
+	buf_put_u8(b, 0);
+}
+
+Test(executor, a_loop_that_does_not_own_the_schema_forwards_ddl_and_virtual_reads)
+{
+	run_ok("CREATE KEYSPACE k WITH replication = {'class': 'SimpleStrategy', "
+	       "'replication_factor': 1}");
+	run_ok("CREATE TABLE k.t (a int PRIMARY KEY, b int)");
+	struct executor *lx;
+	struct executor_deps d = {.schema = sch,
+	                          .store = st_,
+	                          .router = px,
+	                          .prepared = pc,
+	                          .view = &view,
+	                          .forward = forward_hook};
+	cr_assert_eq(executor_new(&d, &lx), 0);
+	struct buf body;
+	buf_init(&body);
+	struct exec_req r = {.session = &sess, .opcode = CQL_OP_QUERY, .done = noop_done};
+	buf_init(&r.body_out);
+	memset(&fwd, 0, sizeof(fwd));
+
+	const char *owner_only[] = {"CREATE TABLE k.u (a int PRIMARY KEY)", "DROP TABLE k.t",
+	                            "SELECT * FROM system.local"};
+	for (size_t i = 0; i < 3; i++) {
+		plain_query(&body, owner_only[i]);
+		r.body = body.data;
+		r.body_len = body.len;
+		executor_run(lx, &r);
+		cr_expect_eq(fwd.calls, (int)i + 1, "%s is forwarded", owner_only[i]);
+		cr_expect_eq(fwd.body_len, body.len, "with its body");
+	}
+	cr_expect_null(schema_snap_table(schema_current(sch), "k", "u"), "not run here");
+
+	const char *local[] = {"INSERT INTO k.t (a, b) VALUES (1, 2)", "SELECT * FROM k.t",
+	                       "USE k"};
+	for (size_t i = 0; i < 3; i++) {
+		plain_query(&body, local[i]);
+		r.body = body.data;
+		r.body_len = body.len;
+		executor_run(lx, &r);
+		cr_expect_eq(r.err.code, 0, "%s runs here: %s", local[i], r.err.msg);
+	}
+	cr_expect_eq(fwd.calls, 3, "reads, writes and USE are not forwarded");
+	executor_free(lx);
+	buf_release(&body);
+	buf_release(&r.body_out);
 }

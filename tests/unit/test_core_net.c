@@ -562,3 +562,87 @@ Test(net, own_address_is_not_loopback)
 	             strerror(errno));
 	close(fd);
 }
+
+/* ---- hand-off of accepted sockets to another loop -------------------------------------------- */
+
+struct handoff_seen {
+	int fds[4];
+	int n;
+	struct net_addr peer;
+	bool refuse; /* serve on the accepting loop instead */
+};
+static struct handoff_seen H;
+
+static int take_fd(void *ctx, int fd, const struct net_addr *peer)
+{
+	(void)ctx;
+	if (H.refuse || H.n >= 4)
+		return 1;
+	H.fds[H.n++] = fd;
+	H.peer = *peer;
+	return 0;
+}
+
+Test(net, handoff_moves_an_accepted_socket_to_another_loop)
+{
+	memset(&H, 0, sizeof(H));
+	struct net_server *s = start_server(NULL);
+	net_server_set_handoff(s, take_fd, NULL);
+	int fd = raw_client(s);
+	run_for_ms(100);
+	cr_assert_eq(H.n, 1, "the accepted socket went to the hand-off");
+	cr_expect_null(S.accepted, "the accepting server made no connection of it");
+	cr_expect_eq(net_server_conns(s), 0);
+	char ph[64];
+	net_addr_host(&H.peer, ph, sizeof(ph));
+	char want[64];
+	test_host(2, want, sizeof(want));
+	cr_expect_str_eq(ph, want, "the peer address travels with the fd");
+
+	/* the other loop (run on this thread for the test) serves it */
+	struct ev_loop *l2 = ev_loop_new(EVFLAG_AUTO);
+	struct net_loop *nl2;
+	cr_assert_eq(net_loop_new(l2, &nl2), 0);
+	struct net_conn *c;
+	cr_assert_eq(net_conn_adopt(nl2, H.fds[0], &H.peer, &OPS, NULL, NULL, &c), 0);
+	net_conn_start(c);
+	struct buf b;
+	buf_init(&b);
+	put_frame(&b, "moved");
+	cr_assert_eq(write(fd, b.data, b.len), (ssize_t)b.len);
+	int64_t end = clock_mono_ms() + 3000;
+	while (S.frames < 1 && clock_mono_ms() < end)
+		ev_run(l2, EVRUN_NOWAIT);
+	cr_assert_eq(S.frames, 1, "the frame arrived on the adopting loop");
+	cr_expect_eq(memcmp(S.data.data + 4, "moved", 5), 0);
+	cr_assert_eq(net_conn_write(c, "\x00\x00\x00\x02ok", 6), 0);
+	net_loop_run_pending(nl2);
+	char in[8];
+	cr_expect_eq(read(fd, in, 6), 6, "the answer leaves from the adopting loop");
+	close(fd);
+	end = clock_mono_ms() + 3000;
+	while (S.closes < 1 && clock_mono_ms() < end)
+		ev_run(l2, EVRUN_NOWAIT);
+	cr_expect_eq(S.closes, 1);
+	net_loop_free(nl2);
+	ev_loop_destroy(l2);
+	buf_release(&b);
+	net_server_free(s);
+}
+
+Test(net, handoff_declined_is_served_here)
+{
+	memset(&H, 0, sizeof(H));
+	H.refuse = true;
+	struct net_server *s = start_server(NULL);
+	net_server_set_handoff(s, take_fd, NULL);
+	int fd = raw_client(s);
+	int got = 0;
+	for (int i = 0; i < 100 && !S.accepted; i++)
+		run_for_ms(10);
+	got = S.accepted != NULL;
+	cr_expect(got, "a declined hand-off is accepted by the server itself");
+	cr_expect_eq(net_server_conns(s), 1);
+	close(fd);
+	net_server_free(s);
+}
