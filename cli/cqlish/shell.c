@@ -223,6 +223,13 @@ static struct cqlresult *request(struct shell *sh, const char *cql, const struct
 	return r;
 }
 
+struct cqlresult *shell_query(struct shell *sh, const char *cql)
+{
+	struct cql_qparams p;
+	cql_qparams_init(&p);
+	return request(sh, cql, &p);
+}
+
 struct cqlresult *shell_select(struct shell *sh, const char *cql, bool report)
 {
 	struct cql_qparams p;

@@ -77,6 +77,10 @@ void shell_prompt(const struct shell *sh, bool continuation, struct buf *out);
 /* DESCRIBE (describe.c).  `args` is the text after the DESCRIBE/DESC word. */
 void shell_describe(struct shell *sh, const char *args);
 
+/* Run `cql` at ONE without paging limits: NULL (a transport error, printed) or a
+ * result of any kind (an ERROR too) to free. */
+struct cqlresult *shell_query(struct shell *sh, const char *cql);
+
 /* Query helper: run `cql` at ONE without paging limits; NULL (error printed
  * when `report`) or a Rows result to free. */
 struct cqlresult *shell_select(struct shell *sh, const char *cql, bool report);

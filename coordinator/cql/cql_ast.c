@@ -124,6 +124,7 @@ const char *cql_stmt_kind_name(enum cql_stmt_kind k)
 	case CQL_STMT_ALTER_TABLE: return "ALTER TABLE";
 	case CQL_STMT_DROP_TABLE: return "DROP TABLE";
 	case CQL_STMT_TRUNCATE: return "TRUNCATE";
+	case CQL_STMT_DESCRIBE: return "DESCRIBE";
 	}
 	return "?";
 }
@@ -603,6 +604,63 @@ static void keyspace_format(enum cql_stmt_kind kind, const struct cql_keyspace_s
 	options_format(" WITH ", q->options, q->n_options, out);
 }
 
+/* A lower-case word that selects a form of DESCRIBE when unquoted. */
+static bool describe_word(const char *name)
+{
+	static const char *const w[] = {
+	        "cluster",    "full",     "schema",         "keyspaces", "only",
+	        "keyspace",   "tables",   "columnfamilies", "types",     "functions",
+	        "aggregates", "table",    "columnfamily",   "index",     "materialized",
+	        "type",       "function", "aggregate"};
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+		if (strcmp(name, w[i]) == 0)
+			return true;
+	return false;
+}
+
+static void describe_format(const struct cql_describe *d, struct buf *out)
+{
+	static const char *const words[] = {[CQL_DESC_CLUSTER] = "CLUSTER",
+	                                    [CQL_DESC_SCHEMA] = "SCHEMA",
+	                                    [CQL_DESC_KEYSPACES] = "KEYSPACES",
+	                                    [CQL_DESC_KEYSPACE] = "KEYSPACE",
+	                                    [CQL_DESC_TABLES] = "TABLES",
+	                                    [CQL_DESC_TYPES] = "TYPES",
+	                                    [CQL_DESC_FUNCTIONS] = "FUNCTIONS",
+	                                    [CQL_DESC_AGGREGATES] = "AGGREGATES",
+	                                    [CQL_DESC_TABLE] = "TABLE",
+	                                    [CQL_DESC_INDEX] = "INDEX",
+	                                    [CQL_DESC_VIEW] = "MATERIALIZED VIEW",
+	                                    [CQL_DESC_TYPE] = "TYPE",
+	                                    [CQL_DESC_FUNCTION] = "FUNCTION",
+	                                    [CQL_DESC_AGGREGATE] = "AGGREGATE",
+	                                    [CQL_DESC_GENERIC] = NULL};
+	buf_put_str(out, "DESCRIBE ");
+	if (d->full)
+		buf_put_str(out, "FULL ");
+	if (d->only)
+		buf_put_str(out, "ONLY ");
+	if (words[d->kind]) {
+		buf_put_str(out, words[d->kind]);
+		if (d->name.name.name)
+			buf_put_u8(out, ' ');
+	}
+	if (d->kind == CQL_DESC_GENERIC &&
+	    describe_word(d->name.ks.name ? d->name.ks.name : d->name.name.name)) {
+		/* quoted, or it would read back as that form of DESCRIBE */
+		const struct cql_ident *first = d->name.ks.name ? &d->name.ks : &d->name.name;
+		buf_printf(out, "\"%s\"", first->name);
+		if (d->name.ks.name) {
+			buf_put_u8(out, '.');
+			cql_ident_format(&d->name.name, out);
+		}
+	} else if (d->name.name.name) {
+		qname_format(&d->name, out);
+	}
+	if (d->internals)
+		buf_put_str(out, " WITH INTERNALS");
+}
+
 /* A statement as canonical CQL text: one function per kind. */
 static void stmt_format(const struct cql_stmt *s, struct buf *out)
 {
@@ -631,6 +689,7 @@ static void stmt_format(const struct cql_stmt *s, struct buf *out)
 		buf_put_str(out, "TRUNCATE ");
 		qname_format(&s->truncate.table, out);
 		break;
+	case CQL_STMT_DESCRIBE: describe_format(&s->describe, out); break;
 	}
 }
 

@@ -318,7 +318,8 @@ enum cql_stmt_kind {
 	CQL_STMT_CREATE_TABLE,
 	CQL_STMT_ALTER_TABLE,
 	CQL_STMT_DROP_TABLE,
-	CQL_STMT_TRUNCATE
+	CQL_STMT_TRUNCATE,
+	CQL_STMT_DESCRIBE
 };
 
 struct cql_select {
@@ -471,6 +472,33 @@ struct cql_truncate {
 	struct cql_qname table;
 };
 
+/* DESCRIBE / DESC (Cassandra 4's server-side form; docs/CQL.md). */
+enum cql_describe_kind {
+	CQL_DESC_CLUSTER = 1,
+	CQL_DESC_SCHEMA,     /* [FULL] SCHEMA */
+	CQL_DESC_KEYSPACES,
+	CQL_DESC_KEYSPACE,   /* [ONLY] KEYSPACE [ks]: name.name NULL for the current one */
+	CQL_DESC_TABLES,     /* TABLES, COLUMNFAMILIES */
+	CQL_DESC_TYPES,
+	CQL_DESC_FUNCTIONS,
+	CQL_DESC_AGGREGATES,
+	CQL_DESC_TABLE,      /* TABLE, COLUMNFAMILY [ks.]t */
+	CQL_DESC_INDEX,      /* INDEX [ks.]i */
+	CQL_DESC_VIEW,       /* MATERIALIZED VIEW [ks.]v */
+	CQL_DESC_TYPE,       /* TYPE [ks.]t */
+	CQL_DESC_FUNCTION,   /* FUNCTION [ks.]f */
+	CQL_DESC_AGGREGATE,  /* AGGREGATE [ks.]a */
+	CQL_DESC_GENERIC     /* [ks.]name: a keyspace, table, index or view */
+};
+
+struct cql_describe {
+	enum cql_describe_kind kind;
+	bool full;      /* FULL SCHEMA */
+	bool only;      /* ONLY KEYSPACE */
+	bool internals; /* WITH INTERNALS */
+	struct cql_qname name; /* name.name NULL when absent */
+};
+
 struct cql_stmt {
 	enum cql_stmt_kind kind;
 	struct cql_pos pos;
@@ -496,6 +524,7 @@ struct cql_stmt {
 		struct cql_alter_table alter_table;
 		struct cql_drop_table drop_table;
 		struct cql_truncate truncate;
+		struct cql_describe describe;
 	};
 };
 

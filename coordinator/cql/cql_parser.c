@@ -52,6 +52,9 @@ static int parse_statement_inner(struct parser *p, struct cql_stmt **out, bool i
 	} else if (cql_token_is_word(c, "BEGIN")) {
 		kind = CQL_STMT_BATCH;
 		fn = cqlp_batch;
+	} else if (cql_token_is_word(c, "DESCRIBE") || cql_token_is_word(c, "DESC")) {
+		kind = CQL_STMT_DESCRIBE;
+		fn = cqlp_describe;
 	}
 	if (fn) {
 		TRY(cqlp_new_stmt(p, kind, pos, &st));
@@ -70,7 +73,7 @@ static int parse_statement_inner(struct parser *p, struct cql_stmt **out, bool i
 	           cql_token_is_word(c, "DROP")) {
 		TRY(cqlp_ddl(p, &st));
 	} else {
-		static const char *const others[] = {"GRANT", "REVOKE", "LIST", "DESCRIBE", "DESC"};
+		static const char *const others[] = {"GRANT", "REVOKE", "LIST"};
 		for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
 			if (cql_token_is_word(c, others[i])) {
 				char what[32];

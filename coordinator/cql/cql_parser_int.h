@@ -237,6 +237,8 @@ int cqlp_delete(struct parser *p, struct cql_stmt *st);
 int cqlp_batch(struct parser *p, struct cql_stmt *st);
 /* CREATE / ALTER / DROP (cql_parse_ddl.c). */
 int cqlp_ddl(struct parser *p, struct cql_stmt **out);
+/* DESCRIBE / DESC, from that word on (cql_parse_describe.c). */
+int cqlp_describe(struct parser *p, struct cql_stmt *st);
 /* "line L:C WHAT is not supported" */
 int cqlp_unsupported(struct parser *p, struct cql_pos pos, const char *what);
 

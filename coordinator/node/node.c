@@ -1275,6 +1275,11 @@ int node_new(const struct config *cfg, struct node **out, struct cerr *err)
 	n->view.local = view_local;
 	n->view.peers = view_peers;
 	n->view.repair_history = node_view_repair_history;
+	n->view.ring_ref = node_ring_ref_cb;
+	n->view.storage_port = cfg->storage_port;
+	n->view.snitch = cfg->endpoint_snitch == CONFIG_SNITCH_SIMPLE
+	                         ? "SimpleSnitch"
+	                         : "GossipingPropertyFileSnitch";
 
 	ev_init(&n->ring_timer, on_ring_timer);
 	n->ring_timer.data = n;

@@ -213,6 +213,7 @@ void xq_run(struct xq *q)
 	case CQL_STMT_DELETE: modify_run(q); return;
 	case CQL_STMT_BATCH: batch_stmt_run(q); return;
 	case CQL_STMT_TRUNCATE: truncate_run(q); return;
+	case CQL_STMT_DESCRIBE: describe_run(q); return;
 	default: xq_run_ddl(q); return;
 	}
 }

@@ -308,6 +308,11 @@ void exec_select(struct xq *q);
 void selx_free(struct selx *x);
 int select_virtual(struct xq *q, int64_t limit);
 
+/* ---- describe.c ---- */
+
+/* DESCRIBE in any form (describe.h); ends in xq_finish. */
+void describe_run(struct xq *q);
+
 /* ---- modify.c ---- */
 
 /* The mutation set of q, made on first use. */

@@ -96,7 +96,7 @@ int select_virtual(struct xq *q, int64_t limit)
 		return rc;
 	char ksf[SCHEMA_NAME_MAX + 1], tf[SCHEMA_NAME_MAX + 1];
 	const char *ks_filter = NULL, *name_filter = NULL;
-	if (strcmp(p->ks, "system_schema") == 0) {
+	if (strcmp(p->ks, "system_schema") == 0 || strcmp(p->ks, "system_virtual_schema") == 0) {
 		ks_filter = text_filter(&vs.w, 0, vs.w.pk_vals[0], vs.w.pk_n[0], ksf, sizeof(ksf));
 		if (t->n_ck)
 			name_filter = text_filter(&vs.w, 1, vs.w.ck_vals[0], vs.w.ck_n[0], tf,

@@ -1,5 +1,6 @@
 #include "coordinator/query/systables.h"
 
+#include "coordinator/query/tableopts.h"
 #include "coordinator/schema/schema.h"
 #include "core/err.h"
 
@@ -212,34 +213,40 @@ static void keyspace_rows(struct rowb *r, const struct schema_keyspace *k)
 
 static void table_row(struct rowb *r, const struct schema_table *t)
 {
+	struct table_opts o;
+	table_opts_get(t, &o);
 	rowb_start(r);
 	set_text(r, "keyspace_name", t->ks->name);
 	set_text(r, "table_name", t->name);
-	set_double(r, "bloom_filter_fp_chance", 0.01);
-	static const char *const caching[] = {"keys", "ALL", "rows_per_partition", "NONE"};
-	set_text_map(r, "caching", caching, 2);
-	set_bool(r, "cdc", false);
-	set_text(r, "comment", t->comment ? t->comment : "");
-	static const char *const compaction[] = {
-	        "class", "org.apache.cassandra.db.compaction.LeveledCompactionStrategy"};
-	set_text_map(r, "compaction", compaction, 1);
-	static const char *const compression[] = {
-	        "chunk_length_in_kb", "64", "class",
-	        "org.apache.cassandra.io.compress.ZstdCompressor"};
-	set_text_map(r, "compression", compression, 2);
-	set_double(r, "crc_check_chance", 1.0);
-	set_double(r, "dclocal_read_repair_chance", 0.0);
-	set_int(r, "default_time_to_live", t->default_time_to_live);
+	set_text(r, "additional_write_policy", o.additional_write_policy);
+	set_double(r, "bloom_filter_fp_chance", o.bloom_filter_fp_chance);
+	set_text_map(r, "caching", o.caching, o.n_caching);
+	set_bool(r, "cdc", o.cdc);
+	set_text(r, "comment", o.comment);
+	set_text_map(r, "compaction", o.compaction, o.n_compaction);
+	set_text_map(r, "compression", o.compression, o.n_compression);
+	set_double(r, "crc_check_chance", o.crc_check_chance);
+	set_int(r, "default_time_to_live", o.default_time_to_live);
 	set_text_map(r, "extensions", NULL, 0);
 	static const char *const flags[] = {"compound"};
 	set_text_coll(r, "flags", flags, 1);
-	set_int(r, "gc_grace_seconds", t->gc_grace_seconds);
+	set_int(r, "gc_grace_seconds", o.gc_grace_seconds);
 	set_bytes(r, "id", t->id, 16);
-	set_int(r, "max_index_interval", 2048);
-	set_int(r, "memtable_flush_period_in_ms", 0);
-	set_int(r, "min_index_interval", 128);
-	set_double(r, "read_repair_chance", 0.0);
-	set_text(r, "speculative_retry", t->speculative_retry ? t->speculative_retry : "99p");
+	set_int(r, "max_index_interval", o.max_index_interval);
+	set_int(r, "memtable_flush_period_in_ms", o.memtable_flush_period_in_ms);
+	set_int(r, "min_index_interval", o.min_index_interval);
+	set_text(r, "read_repair", o.read_repair);
+	set_text(r, "speculative_retry", o.speculative_retry);
+	rowb_emit(r);
+}
+
+/* system_virtual_schema.tables: one row per table of a virtual keyspace. */
+static void virtual_table_row(struct rowb *r, const struct schema_table *t)
+{
+	rowb_start(r);
+	set_text(r, "keyspace_name", t->ks->name);
+	set_text(r, "table_name", t->name);
+	set_text(r, "comment", t->comment ? t->comment : "");
 	rowb_emit(r);
 }
 
@@ -343,15 +350,24 @@ int systables_scan(const struct schema_snap *snap, const struct cluster_view *vi
 		} else {
 			rc = COL_ENOTFOUND;
 		}
-	} else if (strcmp(ks, "system_schema") == 0) {
+	} else if (strcmp(ks, "system_schema") == 0 || strcmp(ks, "system_virtual_schema") == 0) {
+		/* system_schema lists the keyspaces system_virtual_schema does not */
+		bool vschema = strcmp(ks, "system_virtual_schema") == 0;
 		struct buf tmp;
 		buf_init(&tmp);
 		for (uint32_t i = 0; i < snap->n_keyspaces && !r.rc; i++) {
 			const struct schema_keyspace *k = snap->keyspaces[i];
-			if (ks_filter && strcmp(k->name, ks_filter) != 0)
+			if ((ks_filter && strcmp(k->name, ks_filter) != 0) ||
+			    k->in_virtual_schema != vschema)
 				continue;
 			if (strcmp(t->name, "keyspaces") == 0) {
-				keyspace_rows(&r, k);
+				if (vschema) {
+					rowb_start(&r);
+					set_text(&r, "keyspace_name", k->name);
+					rowb_emit(&r);
+				} else {
+					keyspace_rows(&r, k);
+				}
 				continue;
 			}
 			bool tables = strcmp(t->name, "tables") == 0;
@@ -363,7 +379,9 @@ int systables_scan(const struct schema_snap *snap, const struct cluster_view *vi
 				const struct schema_table *tt = k->tables[j];
 				if (name_filter && strcmp(tt->name, name_filter) != 0)
 					continue;
-				if (tables)
+				if (tables && vschema)
+					virtual_table_row(&r, tt);
+				else if (tables)
 					table_row(&r, tt);
 				else if (columns)
 					column_rows(&r, tt, &tmp);

@@ -1,6 +1,7 @@
 /*
  * systables.h — the virtual system tables drivers and cqlsh read: system.local,
- * system.peers, system.repair_history (this node's repair sessions), and system_schema.{keyspaces,
+ * system.peers, system.repair_history (this node's repair sessions), system_virtual_schema.{keyspaces,
+ * tables, columns}, and system_schema.{keyspaces,
  * tables, columns, dropped_columns, types, functions, aggregates, triggers, indexes, views}.
  *
  * Nothing here is stored: rows exist only for the read that asked.
@@ -9,9 +10,8 @@
  * lists the system tables themselves, so cqlsh finds them in its metadata) and
  * the cluster view the node supplies (host id, dc, rack, tokens, addresses,
  * peers from gossip).  Their columns are declared in schema.c (the virtual
- * keyspaces) with Cassandra 3.11's names and types.  system.peers_v2 does not
- * exist, as in Cassandra 3.11: the Python driver's "unconfigured table"
- * fallback then reads system.peers.
+ * keyspaces) with Cassandra 4.0's names and types.  system.peers_v2 does not
+ * exist: the drivers' "unconfigured table" fallback then reads system.peers.
  *
  * A generated row is an array of native values, one per column of the table
  * in schema order (pk, clustering, then the rest by name); len -1 = null.
@@ -30,6 +30,7 @@
 
 struct schema_snap;
 struct schema_table;
+struct ring;
 
 /* What system.local / system.peers say about one node. */
 struct cluster_node_info {
@@ -65,6 +66,8 @@ typedef int (*repair_history_emit_fn)(void *ectx, const struct repair_history_in
 struct cluster_view {
 	void *ctx;
 	const char *cluster_name;
+	const char *snitch; /* "GossipingPropertyFileSnitch", as DESCRIBE CLUSTER names it */
+	int storage_port;   /* every node's gossip/storage port (DESCRIBE CLUSTER endpoints) */
 	int32_t gossip_generation;
 	/* Emit exactly one node: this one. */
 	void (*local)(void *ctx, cluster_node_emit_fn emit, void *ectx);
@@ -73,15 +76,18 @@ struct cluster_view {
 	/* Emit this node's repair history rows, oldest first (NULL: none); stops when emit
 	 * returns non-zero. */
 	void (*repair_history)(void *ctx, repair_history_emit_fn emit, void *ectx);
+	/* A reference to the current ring (ring_unref it), NULL when there is none yet.
+	 * NULL callback: no ring (DESCRIBE CLUSTER then shows no range ownership). */
+	struct ring *(*ring_ref)(void *ctx);
 };
 
 /* What Cassandra version every node presents, in system.local and in system.peers alike: drivers
- * pick their schema parser per host from it (a host below 3.0 gets the pre-3.0 parser, which reads
- * system.schema_columnfamilies and never sees our tables), and 3.11.x keeps them on protocol v4
- * (4.x would make them try v5 and cqlsh send DESCRIBE to the server).  Colonnade's own version
- * travels in gossip (RELEASE_VERSION) for the operator tools. */
-#define SYSTABLES_RELEASE_VERSION "3.11.10"
-#define SYSTABLES_CQL_VERSION     "3.4.4"
+ * pick their schema parser per host from it (4.0: the V4 parser, which also reads
+ * system_virtual_schema), and cqlsh 6 sends DESCRIBE to the server only for 4.x (docs/CQL.md,
+ * "Server identity").  Colonnade's own version travels in gossip (RELEASE_VERSION) for the
+ * operator tools. */
+#define SYSTABLES_RELEASE_VERSION "4.0.11"
+#define SYSTABLES_CQL_VERSION     "3.4.5"
 #define SYSTABLES_PARTITIONER     "org.apache.cassandra.dht.Murmur3Partitioner"
 
 /* One generated row: values[i] is column i of the table; valid during the call. */

@@ -540,14 +540,15 @@ int schema_open(struct store *store, struct schema **out, struct cerr *err)
 	s->store = store;
 	pthread_mutex_init(&s->ref_lock, NULL);
 	s->owner = pthread_self();
-	const char *sys[] = {"system", "system_schema"};
-	s->sys_ks = calloc(2, sizeof(*s->sys_ks));
+	const char *sys[] = {"system", "system_schema", "system_virtual_schema"};
+	const int n_sys = (int)(sizeof(sys) / sizeof(sys[0]));
+	s->sys_ks = calloc((size_t)n_sys, sizeof(*s->sys_ks));
 	int rc = 0;
 	if (!s->sys_ks) {
 		rc = cerr_set(err, COL_ENOMEM, "out of memory");
 		goto fail;
 	}
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < n_sys; i++) {
 		s->sys_ks[i] = schema_virtual_keyspace_new(sys[i]);
 		if (!s->sys_ks[i]) {
 			rc = cerr_set(err, COL_ENOMEM, "cannot build the %s keyspace", sys[i]);

@@ -145,6 +145,9 @@ struct schema_keyspace {
 	uint32_t n_tables;
 	int64_t timestamp;
 	bool virtual_;
+	/* A virtual keyspace in Cassandra's sense (system_virtual_schema): listed by
+	 * system_virtual_schema, not system_schema; DESCRIBE shows it as a comment. */
+	bool in_virtual_schema;
 };
 
 struct schema_snap {

@@ -18,11 +18,12 @@
 #define MOD "schema"
 
 /*
- * The tables drivers and cqlsh read, with Cassandra 3.11's columns
- * (SystemKeyspace.java, SchemaKeyspace.java).  Each column: "name type [pk|ckN]".
+ * The tables drivers and cqlsh read, with Cassandra 4.0's columns
+ * (SystemKeyspace.java, SchemaKeyspace.java, VirtualSchemaKeyspace.java).  Each
+ * column: "name type [pk|ck]"; comment as Cassandra's (system_virtual_schema shows it).
  */
 struct vt_def {
-	const char *ks, *name, *cols;
+	const char *ks, *name, *cols, *comment;
 };
 static const struct vt_def vt_defs[] = {
         {"system", "local",
@@ -43,10 +44,11 @@ static const struct vt_def vt_defs[] = {
          "keyspace_name text pk;table_name text ck;bloom_filter_fp_chance double;"
          "caching frozen<map<text, text>>;cdc boolean;comment text;"
          "compaction frozen<map<text, text>>;compression frozen<map<text, text>>;"
-         "crc_check_chance double;dclocal_read_repair_chance double;default_time_to_live int;"
+         "crc_check_chance double;default_time_to_live int;"
          "extensions frozen<map<text, blob>>;flags frozen<set<text>>;gc_grace_seconds int;"
          "id uuid;max_index_interval int;memtable_flush_period_in_ms int;"
-         "min_index_interval int;read_repair_chance double;speculative_retry text"},
+         "min_index_interval int;read_repair text;speculative_retry text;"
+         "additional_write_policy text"},
         {"system_schema", "columns",
          "keyspace_name text pk;table_name text ck;column_name text ck;clustering_order text;"
          "column_name_bytes blob;kind text;position int;type text"},
@@ -73,11 +75,19 @@ static const struct vt_def vt_defs[] = {
          "keyspace_name text pk;view_name text ck;base_table_id uuid;base_table_name text;"
          "bloom_filter_fp_chance double;caching frozen<map<text, text>>;cdc boolean;"
          "comment text;compaction frozen<map<text, text>>;compression frozen<map<text, text>>;"
-         "crc_check_chance double;dclocal_read_repair_chance double;default_time_to_live int;"
+         "crc_check_chance double;default_time_to_live int;"
          "extensions frozen<map<text, blob>>;gc_grace_seconds int;id uuid;"
          "include_all_columns boolean;max_index_interval int;memtable_flush_period_in_ms int;"
-         "min_index_interval int;read_repair_chance double;speculative_retry text;"
-         "where_clause text"},
+         "min_index_interval int;read_repair text;speculative_retry text;"
+         "where_clause text;additional_write_policy text"},
+        {"system_virtual_schema", "keyspaces", "keyspace_name text pk",
+         "virtual keyspace definitions"},
+        {"system_virtual_schema", "tables", "keyspace_name text pk;table_name text ck;comment text",
+         "virtual table definitions"},
+        {"system_virtual_schema", "columns",
+         "keyspace_name text pk;table_name text ck;column_name text ck;clustering_order text;"
+         "column_name_bytes blob;kind text;position int;type text",
+         "virtual column definitions"},
 };
 
 static struct schema_table *vt_build(struct schema_keyspace *ks, const struct vt_def *d)
@@ -89,7 +99,7 @@ static struct schema_table *vt_build(struct schema_keyspace *ks, const struct vt
 	t->name = strdup(d->name);
 	t->virtual_ = true;
 	t->gc_grace_seconds = 0;
-	t->comment = strdup("");
+	t->comment = strdup(d->comment ? d->comment : "");
 	/* A stable id: the hash of the name, so it is the same on every node. */
 	char full[128];
 	snprintf(full, sizeof(full), "%s.%s", d->ks, d->name);
@@ -160,6 +170,7 @@ struct schema_keyspace *schema_virtual_keyspace_new(const char *name)
 	k->name = strdup(name);
 	k->durable_writes = true;
 	k->virtual_ = true;
+	k->in_virtual_schema = strcmp(name, "system_virtual_schema") == 0;
 	k->replication_factor = 1;
 	k->repl_keys = calloc(1, sizeof(char *));
 	k->repl_vals = calloc(1, sizeof(char *));

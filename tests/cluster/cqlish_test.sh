@@ -160,7 +160,7 @@ expect "bad consistency option" 1 \
 expect "unknown option" 1 "cqlish: unknown option --frobnicate (see cqlish --help)" \
 	"$ADDR" --frobnicate
 VERSION=$(sed -n 's/^project(colonnade VERSION \([0-9.]*\).*/\1/p' "$SRC/CMakeLists.txt")
-expect "SHOW VERSION" 0 "[cqlish $VERSION | Cassandra X.Y.Z | CQL spec 3.4.4 | Native protocol v4]" \
+expect "SHOW VERSION" 0 "[cqlish $VERSION | Cassandra X.Y.Z | CQL spec 3.4.5 | Native protocol v4]" \
 	"$ADDR" -e "SHOW VERSION"
 
 expect "CAPTURE sends results, not messages, to a file" 0 \

@@ -65,12 +65,16 @@ assert racks == ["r1", "r2", "r3"], racks
 assert all(h.datacenter == "dc1" for h in hosts)
 assert all(h.is_up is not False for h in hosts), [(h.address, h.is_up) for h in hosts]
 print("ok: python3-cassandra discovers 3 hosts from one contact point")
-# One presented Cassandra version on every host: the driver picks its schema parser per host
-# from it, and a peer presenting anything below 3.0 gets the pre-3.0 parser, which never sees
-# our tables (it reads system.schema_columnfamilies).
+# One presented Cassandra version on every host (docs/CQL.md): the driver picks its schema
+# parser per host from it (4.0: SchemaParserV4, which also reads system_virtual_schema), and a
+# peer presenting anything below 3.0 would get the pre-3.0 parser, which never sees our tables.
 versions = sorted((h.address, str(h.release_version)) for h in hosts)
-assert all(v.startswith("3.11") for _, v in versions), versions
-print("ok: every host presents release_version 3.11", versions)
+assert all(v.startswith("4.0.") for _, v in versions), versions
+print("ok: every host presents release_version 4.0", versions)
+vks = cluster.metadata.keyspaces.get("system_virtual_schema")
+assert vks is not None and vks.virtual, "system_virtual_schema missing or not virtual"
+assert sorted(vks.tables) == ["columns", "keyspaces", "tables"], sorted(vks.tables)
+print("ok: the driver's 4.0 metadata path reads system_virtual_schema", sorted(vks.tables))
 session.execute("CREATE KEYSPACE disc WITH replication = "
                 "{'class': 'SimpleStrategy', 'replication_factor': 3}")
 # 20 tables, each created through a different coordinator in turn: each must reach schema

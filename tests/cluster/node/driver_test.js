@@ -34,7 +34,7 @@ async function main() {
   await client.connect();
   check(client.controlConnection.protocolVersion === 4, 'negotiated protocol v4');
   const local = (await client.execute("SELECT * FROM system.local WHERE key='local'")).first();
-  check(local.release_version.startsWith('3.11'), 'system.local release_version');
+  check(local.release_version.startsWith('4.0.'), 'system.local release_version');
 
   await client.execute('DROP KEYSPACE IF EXISTS nodedrv');
   await client.execute("CREATE KEYSPACE nodedrv WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}");

@@ -30,7 +30,7 @@ session = cluster.connect()
 check(cluster.protocol_version == 4, "negotiated protocol v4 (got %s)" % cluster.protocol_version)
 check(cluster.metadata.cluster_name is not None, "cluster_name from system.local")
 local = session.execute("SELECT * FROM system.local WHERE key='local'").one()
-check(local.release_version.startswith("3.11"), "release_version %s" % local.release_version)
+check(local.release_version.startswith("4.0."), "release_version %s" % local.release_version)
 check(local.schema_version is not None, "schema_version is a uuid")
 check(len(local.tokens) > 0, "tokens listed")
 

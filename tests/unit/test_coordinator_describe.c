@@ -1,0 +1,448 @@
+/*
+ * Server-side DESCRIBE through the executor against a real store: the CREATE
+ * text Cassandra 4.0 prints (column order, quoting, options), every form's rows,
+ * its errors in Cassandra's words, paging, and the parser's forms.
+ */
+#include "coordinator/cql/cql_parser.h"
+#include "coordinator/query/executor.h"
+#include "coordinator/query/prepared.h"
+#include "coordinator/query/systables.h"
+#include "coordinator/replication/router.h"
+#include "coordinator/schema/schema.h"
+#include "core/cqlproto.h"
+#include "storage/storage.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[64];
+static struct store *st_;
+static struct schema *sch;
+static struct router *px;
+static struct prepared_cache *pc;
+static struct executor *ex;
+static struct exec_session sess;
+static struct exec_req req;
+
+static void no_nodes(void *ctx, cluster_node_emit_fn emit, void *ectx)
+{
+	(void)ctx;
+	(void)emit;
+	(void)ectx;
+}
+
+static const struct cluster_view view = {.cluster_name = "Test Cluster",
+                                         .snitch = "SimpleSnitch",
+                                         .local = no_nodes,
+                                         .peers = no_nodes};
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/colonnade-desc-XXXXXX");
+	cr_assert(mkdtemp(dir));
+	buf_init(&req.body_out);
+	memset(&sess, 0, sizeof(sess));
+	struct cerr e = {0};
+	struct store_options o;
+	store_options_init(&o);
+	o.data_dir = dir;
+	cr_assert_eq(store_open(&o, &st_, &e), 0, "%s", e.msg);
+	cr_assert_eq(schema_open(st_, &sch, &e), 0, "%s", e.msg);
+	cr_assert_eq(router_new_local(st_, "datacenter1", &px), 0);
+	cr_assert_eq(prepared_cache_new(100, &pc), 0);
+	struct executor_deps d = {
+	        .schema = sch, .store = st_, .router = px, .prepared = pc, .view = &view};
+	cr_assert_eq(executor_new(&d, &ex), 0);
+}
+
+static void teardown(void)
+{
+	executor_free(ex);
+	prepared_cache_free(pc);
+	router_free(px);
+	schema_free(sch);
+	store_close(st_);
+	buf_release(&req.body_out);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+static void run_ok(const char *cql)
+{
+	executor_run_text(ex, &sess, cql, &req);
+	cr_assert(!req.err.code, "%s -> error %d %s", cql, req.err.code, req.err.msg);
+}
+
+static const char *run_err(const char *cql)
+{
+	executor_run_text(ex, &sess, cql, &req);
+	cr_assert(req.err.code, "%s should fail", cql);
+	return req.err.msg;
+}
+
+/* The rows of the last result: cells joined by '|', rows ended by '\n'.  Returns the
+ * column count; *more gets the paging state (length 0: none). */
+static int rows(struct buf *out, struct cql_slice *more)
+{
+	struct bufreader r;
+	bufreader_init(&r, req.body_out.data, req.body_out.len);
+	cr_assert_eq(cql_get_int(&r), CQL_RESULT_ROWS);
+	int32_t flags = cql_get_int(&r);
+	int32_t ncols = cql_get_int(&r);
+	more->len = 0;
+	if (flags & CQL_ROWS_HAS_MORE_PAGES)
+		*more = cql_get_bytes(&r);
+	cr_assert(flags & CQL_ROWS_GLOBAL_TABLES_SPEC);
+	struct cql_slice k = cql_get_string(&r), t = cql_get_string(&r);
+	cr_assert(k.len == 6 && !memcmp(k.p, "system", 6));
+	cr_assert(t.len == 8 && !memcmp(t.p, "describe", 8));
+	for (int i = 0; i < ncols; i++) {
+		cql_get_string(&r);
+		uint16_t kind = cql_get_short(&r);
+		if (kind == 0x21) {
+			cql_get_short(&r);
+			if (cql_get_short(&r) == 0x20)
+				cql_get_short(&r);
+		}
+	}
+	int32_t n = cql_get_int(&r);
+	buf_reset(out);
+	for (int32_t i = 0; i < n; i++)
+		for (int c = 0; c < ncols; c++) {
+			struct cql_slice v = cql_get_bytes(&r);
+			buf_put(out, v.p, (size_t)v.len);
+			buf_put_u8(out, c + 1 < ncols ? '|' : '\n');
+		}
+	buf_put_u8(out, 0);
+	cr_assert(bufreader_ok(&r));
+	return ncols;
+}
+
+static void expect_rows(const char *cql, const char *want)
+{
+	run_ok(cql);
+	struct buf b;
+	buf_init(&b);
+	struct cql_slice more;
+	rows(&b, &more);
+	cr_assert_str_eq((const char *)b.data, want, "%s", cql);
+	cr_assert_eq(more.len, 0);
+	buf_release(&b);
+}
+
+TestSuite(describe, .init = setup, .fini = teardown);
+
+#define OPTS(comment, ttl, gc)                                                                     \
+	"    AND additional_write_policy = '99p'\n"                                                \
+	"    AND bloom_filter_fp_chance = 0.01\n"                                                  \
+	"    AND caching = {'keys': 'ALL', 'rows_per_partition': 'NONE'}\n"                        \
+	"    AND cdc = false\n"                                                                    \
+	"    AND comment = " comment "\n"                                                          \
+	"    AND compaction = {'class': "                                                          \
+	"'org.apache.cassandra.db.compaction.LeveledCompactionStrategy'}\n"                        \
+	"    AND compression = {'chunk_length_in_kb': '64', 'class': "                             \
+	"'org.apache.cassandra.io.compress.ZstdCompressor'}\n"                                     \
+	"    AND crc_check_chance = 1.0\n"                                                         \
+	"    AND default_time_to_live = " ttl "\n"                                                 \
+	"    AND extensions = {}\n"                                                                \
+	"    AND gc_grace_seconds = " gc "\n"                                                      \
+	"    AND max_index_interval = 2048\n"                                                      \
+	"    AND memtable_flush_period_in_ms = 0\n"                                                \
+	"    AND min_index_interval = 128\n"                                                       \
+	"    AND read_repair = 'BLOCKING'\n"                                                       \
+	"    AND speculative_retry = '99p';"
+
+static const char ks_cql[] = "CREATE KEYSPACE shop WITH replication = {'class': "
+                             "'SimpleStrategy', 'replication_factor': '1'}  AND durable_writes "
+                             "= true;";
+
+static const char events_cql[] =
+        "CREATE TABLE shop.events (\n"
+        "    day date,\n"
+        "    source text,\n"
+        "    at timestamp,\n"
+        "    seq int,\n"
+        "    note text static,\n"
+        "    payload blob,\n"
+        "    PRIMARY KEY ((day, source), at, seq)\n"
+        ") WITH CLUSTERING ORDER BY (at DESC, seq ASC)\n" OPTS("''", "3600", "600");
+
+static const char audit_cql[] = "CREATE TABLE shop.\"AuditLog\" (\n"
+                                "    \"Who\" text PRIMARY KEY,\n"
+                                "    comment text,\n"
+                                "    \"select\" int\n"
+                                ") WITH additional_write_policy = '99p'\n"
+                                "    AND bloom_filter_fp_chance = 0.01\n"
+                                "    AND caching = {'keys': 'ALL', 'rows_per_partition': 'NONE'}\n"
+                                "    AND cdc = false\n"
+                                "    AND comment = 'who''s there'\n"
+                                "    AND compaction = {'class': "
+                                "'org.apache.cassandra.db.compaction.LeveledCompactionStrategy'}\n"
+                                "    AND compression = {'chunk_length_in_kb': '64', 'class': "
+                                "'org.apache.cassandra.io.compress.ZstdCompressor'}\n"
+                                "    AND crc_check_chance = 1.0\n"
+                                "    AND default_time_to_live = 0\n"
+                                "    AND extensions = {}\n"
+                                "    AND gc_grace_seconds = 864000\n"
+                                "    AND max_index_interval = 2048\n"
+                                "    AND memtable_flush_period_in_ms = 0\n"
+                                "    AND min_index_interval = 128\n"
+                                "    AND read_repair = 'BLOCKING'\n"
+                                "    AND speculative_retry = '99p';";
+
+static void make_schema(void)
+{
+	run_ok("CREATE KEYSPACE shop WITH replication = {'class': 'SimpleStrategy', "
+	       "'replication_factor': 1}");
+	run_ok("CREATE TABLE shop.events (day date, source text, at timestamp, seq int, "
+	       "payload blob, note text static, PRIMARY KEY ((day, source), at, seq)) WITH "
+	       "CLUSTERING ORDER BY (at DESC, seq ASC) AND default_time_to_live = 3600 AND "
+	       "gc_grace_seconds = 600");
+	run_ok("CREATE TABLE shop.\"AuditLog\" (\"Who\" text PRIMARY KEY, \"select\" int, comment "
+	       "text) WITH comment = 'who''s there'");
+}
+
+Test(describe, create_statements_as_cassandra_prints_them)
+{
+	make_schema();
+	char want[8192];
+	snprintf(want, sizeof(want), "shop|table|events|%s\n", events_cql);
+	expect_rows("DESCRIBE TABLE shop.events", want);
+	snprintf(want, sizeof(want), "shop|table|\"AuditLog\"|%s\n", audit_cql);
+	expect_rows("DESC COLUMNFAMILY shop.\"AuditLog\"", want);
+	snprintf(want, sizeof(want),
+	         "shop|keyspace|shop|%s\nshop|table|\"AuditLog\"|%s\nshop|table|events|%s\n",
+	         ks_cql, audit_cql, events_cql);
+	expect_rows("DESCRIBE KEYSPACE shop", want);
+	expect_rows("DESCRIBE SCHEMA", want); /* no system keyspace */
+	expect_rows("describe shop", want);   /* a keyspace first */
+	snprintf(want, sizeof(want), "shop|keyspace|shop|%s\n", ks_cql);
+	expect_rows("DESCRIBE ONLY KEYSPACE shop", want);
+	run_ok("CREATE KEYSPACE \"Multi\" WITH replication = {'class': 'NetworkTopologyStrategy', "
+	       "'dc2': 1, 'dc1': 3} AND durable_writes = false");
+	expect_rows("DESCRIBE KEYSPACE \"Multi\"",
+	            "\"Multi\"|keyspace|\"Multi\"|CREATE KEYSPACE \"Multi\" WITH replication = "
+	            "{'class': 'NetworkTopologyStrategy', 'dc1': '3', 'dc2': '1'}  AND "
+	            "durable_writes = false;\n");
+	run_ok("DESCRIBE TABLE shop.events WITH INTERNALS");
+	struct buf b;
+	buf_init(&b);
+	struct cql_slice more;
+	rows(&b, &more);
+	cr_assert(strstr((const char *)b.data, ") WITH ID = "), "%s", (const char *)b.data);
+	cr_assert(strstr((const char *)b.data, "\n    AND CLUSTERING ORDER BY (at DESC, seq ASC)"));
+	buf_release(&b);
+}
+
+Test(describe, listings_and_the_current_keyspace)
+{
+	make_schema();
+	expect_rows("DESCRIBE KEYSPACES", "shop|keyspace|shop\nsystem|keyspace|system\n"
+	                                  "system_schema|keyspace|system_schema\n"
+	                                  "system_virtual_schema|keyspace|system_virtual_schema\n");
+	run_ok("USE shop");
+	expect_rows("DESCRIBE TABLES", "shop|table|\"AuditLog\"\nshop|table|events\n");
+	expect_rows("DESCRIBE TYPES", "");
+	expect_rows("DESCRIBE FUNCTIONS", "");
+	expect_rows("DESCRIBE AGGREGATES", "");
+	char want[8192];
+	snprintf(want, sizeof(want), "shop|table|events|%s\n", events_cql);
+	expect_rows("DESCRIBE events", want);
+	expect_rows("DESCRIBE TABLE events", want);
+	/* the virtual keyspace is a comment, its tables too */
+	expect_rows(
+	        "DESCRIBE ONLY KEYSPACE system_virtual_schema",
+	        "system_virtual_schema|keyspace|system_virtual_schema|/*\nWarning: Keyspace "
+	        "system_virtual_schema is a virtual keyspace and cannot be recreated with CQL.\n"
+	        "Structure, for reference:\nVIRTUAL KEYSPACE system_virtual_schema;\n*/\n");
+	expect_rows(
+	        "DESCRIBE TABLE system_virtual_schema.tables",
+	        "system_virtual_schema|table|tables|/*\nWarning: Table "
+	        "system_virtual_schema.tables is a virtual table and cannot be recreated with "
+	        "CQL.\nStructure, for reference:\nVIRTUAL TABLE system_virtual_schema.tables (\n"
+	        "    keyspace_name text,\n    table_name text,\n    comment text,\n"
+	        "    PRIMARY KEY (keyspace_name, table_name)\n) WITH CLUSTERING ORDER BY "
+	        "(table_name ASC)\n    AND comment = 'virtual table definitions';\n*/\n");
+	/* FULL SCHEMA has the system keyspaces too */
+	run_ok("DESCRIBE FULL SCHEMA");
+	struct buf b;
+	buf_init(&b);
+	struct cql_slice more;
+	rows(&b, &more);
+	cr_assert(strstr((const char *)b.data, "system_schema|table|tables|CREATE TABLE "
+	                                       "system_schema.tables ("));
+	buf_release(&b);
+}
+
+Test(describe, errors_in_cassandras_words)
+{
+	make_schema();
+	cr_assert_str_eq(run_err("DESCRIBE KEYSPACE nope"), "'nope' not found in keyspaces");
+	cr_assert_str_eq(run_err("DESCRIBE TABLE shop.nope"),
+	                 "Table 'nope' not found in keyspace 'shop'");
+	cr_assert_str_eq(run_err("DESCRIBE TABLE nope"),
+	                 "No keyspace specified and no current keyspace");
+	cr_assert_str_eq(run_err("DESCRIBE KEYSPACE"),
+	                 "No keyspace specified and no current keyspace");
+	cr_assert_str_eq(run_err("DESCRIBE nope"), "'nope' not found in keyspaces");
+	cr_assert_str_eq(run_err("DESCRIBE shop.nope"), "'nope' not found in keyspace 'shop'");
+	run_ok("USE shop");
+	cr_assert_str_eq(run_err("DESCRIBE nope"), "'nope' not found in keyspace 'shop'");
+	cr_assert_str_eq(run_err("DESCRIBE TYPE address"),
+	                 "User defined type 'address' not found in 'shop'");
+	cr_assert_str_eq(run_err("DESCRIBE INDEX by_name"),
+	                 "Table for existing index 'by_name' not found in 'shop'");
+	cr_assert_str_eq(run_err("DESCRIBE MATERIALIZED VIEW shop.mv"),
+	                 "Materialized view 'mv' not found in 'shop'");
+	cr_assert_str_eq(run_err("DESCRIBE FUNCTION f"),
+	                 "User defined function 'f' not found in 'shop'");
+	cr_assert_str_eq(run_err("DESCRIBE AGGREGATE a"),
+	                 "User defined aggregate 'a' not found in 'shop'");
+	cr_assert_str_eq(run_err("DESCRIBE TYPE nope.t"), "'nope' not found in keyspaces");
+	cr_assert(strstr(run_err("DESCRIBE TABLE"), "mismatched input '<EOF>'"));
+	cr_assert(strstr(run_err("DESCRIBE FULL KEYSPACE"), "mismatched input 'KEYSPACE'"));
+	cr_assert(strstr(run_err("DESCRIBE TABLE t WITH ID"), "mismatched input 'ID'"));
+}
+
+Test(describe, cluster_without_a_keyspace_in_use)
+{
+	run_ok("DESCRIBE CLUSTER");
+	struct bufreader r;
+	bufreader_init(&r, req.body_out.data, req.body_out.len);
+	cr_assert_eq(cql_get_int(&r), CQL_RESULT_ROWS);
+	cql_get_int(&r);
+	cr_assert_eq(cql_get_int(&r), 3);
+	cql_get_string(&r);
+	cql_get_string(&r);
+	for (int i = 0; i < 3; i++) {
+		cql_get_string(&r);
+		cql_get_short(&r);
+	}
+	cr_assert_eq(cql_get_int(&r), 1);
+	struct cql_slice c = cql_get_bytes(&r), p = cql_get_bytes(&r), s = cql_get_bytes(&r);
+	cr_assert(c.len == 12 && !memcmp(c.p, "Test Cluster", 12));
+	cr_assert(p.len == 18 && !memcmp(p.p, "Murmur3Partitioner", 18));
+	cr_assert(s.len == 12 && !memcmp(s.p, "SimpleSnitch", 12));
+}
+
+static void query_body(struct buf *b, const char *q, int32_t page_size, const struct cql_slice *st)
+{
+	buf_reset(b);
+	cql_put_long_string(b, q, strlen(q));
+	cql_put_short(b, CL_ONE);
+	cql_put_byte(b, CQL_QF_PAGE_SIZE | (st->len > 0 ? CQL_QF_PAGING_STATE : 0));
+	cql_put_int(b, page_size);
+	if (st->len > 0)
+		cql_put_bytes(b, st->p, st->len);
+}
+
+static void run_body(const struct buf *body)
+{
+	req.session = &sess;
+	req.opcode = CQL_OP_QUERY;
+	req.body = body->data;
+	req.body_len = body->len;
+	req.done = NULL;
+	executor_run(ex, &req);
+}
+
+Test(describe, pages_by_row_and_refuses_a_page_of_an_older_schema)
+{
+	make_schema();
+	run_ok("CREATE TABLE shop.more (k int PRIMARY KEY)");
+	/* 1 keyspace + 3 tables in pages of 3 */
+	struct buf body, out, all;
+	buf_init(&body);
+	buf_init(&out);
+	buf_init(&all);
+	uint8_t state[128];
+	struct cql_slice st = {state, -1};
+	int pages = 0;
+	do {
+		query_body(&body, "DESCRIBE KEYSPACE shop", 3, &st);
+		run_body(&body);
+		cr_assert(!req.err.code, "%s", req.err.msg);
+		struct cql_slice more;
+		rows(&out, &more);
+		buf_put(&all, out.data, strlen((const char *)out.data));
+		st.len = more.len > 0 ? more.len : -1;
+		if (more.len > 0)
+			memcpy(state, more.p, (size_t)more.len);
+		pages++;
+	} while (st.len > 0 && pages < 5);
+	cr_assert_eq(pages, 2);
+	buf_put_u8(&all, 0);
+	run_ok("DESCRIBE KEYSPACE shop");
+	struct cql_slice more;
+	rows(&out, &more);
+	cr_assert_str_eq((const char *)all.data, (const char *)out.data);
+	/* a page asked after a schema change */
+	st.len = -1;
+	query_body(&body, "DESCRIBE KEYSPACE shop", 2, &st);
+	run_body(&body);
+	rows(&out, &more);
+	cr_assert(more.len > 0);
+	memcpy(state, more.p, (size_t)more.len);
+	st.len = more.len;
+	run_ok("DROP TABLE shop.more");
+	query_body(&body, "DESCRIBE KEYSPACE shop", 2, &st);
+	run_body(&body);
+	cr_assert_eq(req.err.code, COL_EINVAL);
+	cr_assert_str_eq(req.err.msg,
+	                 "The schema has changed since the previous page of the DESCRIBE statement "
+	                 "result. Please retry the DESCRIBE statement.");
+	/* a paging state of something else */
+	st.p = (const uint8_t *)"garbage";
+	st.len = 7;
+	query_body(&body, "DESCRIBE KEYSPACE shop", 2, &st);
+	run_body(&body);
+	cr_assert_str_eq(req.err.msg, "Invalid paging state.");
+	buf_release(&body);
+	buf_release(&out);
+	buf_release(&all);
+}
+
+/* Every form parses, and prints back as text that parses to the same. */
+Test(describe, parser_forms_round_trip)
+{
+	static const char *const forms[][2] = {
+	        {"DESCRIBE CLUSTER", "DESCRIBE CLUSTER"},
+	        {"desc full schema", "DESCRIBE FULL SCHEMA"},
+	        {"DESCRIBE SCHEMA", "DESCRIBE SCHEMA"},
+	        {"DESCRIBE KEYSPACES", "DESCRIBE KEYSPACES"},
+	        {"DESCRIBE ONLY KEYSPACE \"Ks\"", "DESCRIBE ONLY KEYSPACE \"Ks\""},
+	        {"DESCRIBE KEYSPACE", "DESCRIBE KEYSPACE"},
+	        {"DESCRIBE COLUMNFAMILIES", "DESCRIBE TABLES"},
+	        {"DESCRIBE COLUMNFAMILY k.t", "DESCRIBE TABLE k.t"},
+	        {"DESCRIBE TABLE t WITH INTERNALS", "DESCRIBE TABLE t WITH INTERNALS"},
+	        {"DESCRIBE INDEX k.i", "DESCRIBE INDEX k.i"},
+	        {"DESCRIBE MATERIALIZED VIEW v", "DESCRIBE MATERIALIZED VIEW v"},
+	        {"DESCRIBE TYPE k.t", "DESCRIBE TYPE k.t"},
+	        {"DESCRIBE TYPES", "DESCRIBE TYPES"},
+	        {"DESCRIBE FUNCTION f", "DESCRIBE FUNCTION f"},
+	        {"DESCRIBE AGGREGATES", "DESCRIBE AGGREGATES"},
+	        {"DESCRIBE \"cluster\"", "DESCRIBE \"cluster\""},
+	        {"DESCRIBE \"table\".x", "DESCRIBE \"table\".x"},
+	        {"DESCRIBE k.\"T\"", "DESCRIBE k.\"T\""},
+	        {"DESC ks;", "DESCRIBE ks"},
+	};
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		struct cql_arena *a = cql_arena_new();
+		struct cql_stmt *s;
+		struct cerr e = {0};
+		cr_assert_eq(cql_parse(a, forms[i][0], strlen(forms[i][0]), &s, &e), 0, "%s: %s",
+		             forms[i][0], e.msg);
+		cr_assert_eq(s->kind, CQL_STMT_DESCRIBE);
+		struct buf b;
+		buf_init(&b);
+		cql_stmt_format(s, &b);
+		buf_put_u8(&b, 0);
+		cr_assert_str_eq((const char *)b.data, forms[i][1]);
+		buf_release(&b);
+		cql_arena_free(a);
+	}
+}
