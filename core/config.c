@@ -157,6 +157,14 @@ static const struct keydef keys[] = {
          OFF(native_transport_max_concurrent_connections), 1, 1000000, 0, 0, "1024"},
         {"max_connections", "native_transport_max_concurrent_connections", K_INT,
          OFF(native_transport_max_concurrent_connections), 1, 1000000, 0, 0, NULL},
+        {"native_transport_max_concurrent_requests", NULL, K_INT,
+         OFF(native_transport_max_concurrent_requests), 16, 1000000, 0, 0, "4096"},
+        {"native_transport_latency_target", NULL, K_DURATION,
+         OFF(native_transport_latency_target_ms), 0, 60000, 0, 0, "10ms"},
+        {"native_transport_throw_on_overload", NULL, K_BOOL,
+         OFF(native_transport_throw_on_overload), 0, 0, 0, 0, "false"},
+        {"internode_send_queue_capacity", NULL, K_SIZE, OFF(internode_send_queue_capacity), MIB,
+         4096 * MIB, 0, 0, "32MiB"},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 

@@ -122,6 +122,11 @@ struct config {
 	enum log_level log_level;
 	int64_t native_transport_max_frame_size; /* bytes */
 	int native_transport_max_concurrent_connections;
+	/* Overload (docs/PERFORMANCE.md): requests in flight, their latency target, the answer */
+	int native_transport_max_concurrent_requests;
+	int64_t native_transport_latency_target_ms; /* 0 = the hard cap only */
+	bool native_transport_throw_on_overload; /* Overloaded for every client, not backpressure */
+	int64_t internode_send_queue_capacity; /* bytes queued per peer; beyond: dropped, hinted */
 
 	/* Private: where each key's value came from, warnings, bookkeeping. */
 	struct config_priv *priv;

@@ -625,6 +625,7 @@ static int start_gossip(struct node *n, struct cerr *err)
 		mc.secret_len = strlen(cfg->internode_secret);
 	}
 	memcpy(mc.host_id.b, n->id.host_id, 16);
+	mc.peer_queue_bytes = (size_t)cfg->internode_send_queue_capacity;
 	if (net_addr_parse(n->listen_host, (uint16_t)cfg->storage_port, &mc.listen, err)) {
 		cerr_prefix(err, "listen_address");
 		return COL_ECONFIG;
@@ -888,6 +889,9 @@ static int start_cql(struct node *n, struct cerr *err)
 	o.port = (uint16_t)cfg->native_transport_port;
 	o.max_frame_size = (size_t)cfg->native_transport_max_frame_size;
 	o.max_connections = (unsigned)cfg->native_transport_max_concurrent_connections;
+	o.max_requests = (unsigned)cfg->native_transport_max_concurrent_requests;
+	o.latency_target_us = cfg->native_transport_latency_target_ms * 1000;
+	o.throw_on_overload = cfg->native_transport_throw_on_overload;
 	o.auth = n->auth;
 	struct cqlserver_deps d;
 	memset(&d, 0, sizeof(d));

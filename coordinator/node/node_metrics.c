@@ -463,10 +463,19 @@ static void m_cql(struct buf *out, struct node *n)
 	        {M_COUNTER, "colonnade_cql_protocol_errors_total",
 	         "CQL connections closed for bad frames."},
 	        {M_GAUGE, "colonnade_cql_inflight_requests", "CQL requests being executed."},
+	        {M_COUNTER, "colonnade_cql_overloaded_total",
+	         "CQL requests refused with Overloaded (admission limit reached)."},
+	        {M_COUNTER, "colonnade_cql_overload_pauses_total",
+	         "CQL connections stopped being read because the admission limit was reached."},
+	        {M_GAUGE, "colonnade_cql_overload_paused_connections",
+	         "CQL connections not read now because the admission limit is reached."},
+	        {M_GAUGE, "colonnade_cql_admit_limit",
+	         "CQL requests admitted in flight now (adaptive limit or the hard cap)."},
 	};
 	const double v[] = {
-	        (double)cs.conns_open,      (double)cs.requests, (double)cs.errors,
-	        (double)cs.protocol_errors, (double)cs.inflight,
+	        (double)cs.conns_open,      (double)cs.requests,        (double)cs.errors,
+	        (double)cs.protocol_errors, (double)cs.inflight,        (double)cs.overloaded,
+	        (double)cs.overload_pauses, (double)cs.overload_paused, (double)cs.admit_limit,
 	};
 	METRICS(out, defs, v);
 }

@@ -4,7 +4,9 @@
 
 #include "coordinator/query/executor.h"
 #include "coordinator/query/prepared.h"
+#include "core/admit.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/cqlproto.h"
 #include "core/log.h"
 #include "core/net.h"
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MOD "cqlserver"
 
@@ -22,6 +25,7 @@
  * outstanding we stop reading the socket rather than queue more work. */
 #define DEFAULT_MAX_INFLIGHT 1024
 #define DEFAULT_PREPARED_MAX 10000
+#define DEFAULT_MAX_REQUESTS 4096
 /* Request structs kept per connection for reuse, and the largest result buffer
  * one keeps: enough for a driver's usual pipelining depth and a page of small
  * rows, without pinning memory for an idle connection after a burst. */
@@ -39,16 +43,19 @@ struct cqlreq {
 	struct exec_req x; /* first: done() recovers the request from it */
 	struct cqlconn *conn;
 	int16_t stream;
+	int64_t start_us; /* admitted at (core/admit.h) */
 	struct cqlreq *next_free;
 };
 
 struct cqlconn {
 	struct cqlserver *srv;
-	struct net_conn *nc; /* NULL once the connection closed */
-	bool ready;          /* STARTUP done (and, with an authenticator, AUTH_SUCCESS sent) */
-	bool authenticating; /* AUTHENTICATE sent: only AUTH_RESPONSE is accepted */
-	bool closing;        /* a fatal error was answered; ignore further frames */
-	bool paused;         /* reading paused for too many requests in flight */
+	struct net_conn *nc;    /* NULL once the connection closed */
+	bool ready;             /* STARTUP done (and, with an authenticator, AUTH_SUCCESS sent) */
+	bool authenticating;    /* AUTHENTICATE sent: only AUTH_RESPONSE is accepted */
+	bool closing;           /* a fatal error was answered; ignore further frames */
+	bool paused;            /* reading paused for too many requests in flight */
+	bool ovl_paused;        /* reading paused: the server is over its admission limit */
+	bool throw_on_overload; /* refuse with Overloaded instead of backpressure */
 	bool login_pending; /* an AUTH_RESPONSE waits for its password check (counts in inflight) */
 	int16_t login_stream;
 	uint8_t events;   /* EV_* registered */
@@ -68,6 +75,7 @@ struct cqlserver {
 	struct cqlserver_options opts;
 	struct cqlconn *conns; /* every open connection */
 	struct cqlserver_stats stats;
+	struct admit admit; /* requests in flight, all connections */
 	struct buf scratch; /* event bodies */
 };
 
@@ -106,6 +114,7 @@ static int on_accept(struct net_server *ns, struct net_conn *c, void *ctx)
 		return COL_ENOMEM;
 	cc->srv = s;
 	cc->nc = c;
+	cc->throw_on_overload = s->opts.throw_on_overload;
 	cc->next = s->conns;
 	if (s->conns)
 		s->conns->prev = cc;
@@ -129,7 +138,10 @@ static void on_close(struct net_conn *c, int reason, const char *why)
 	if (s) {
 		conn_unlink(cc);
 		s->stats.conns_open--;
+		if (cc->ovl_paused)
+			s->stats.overload_paused--;
 	}
+	cc->ovl_paused = false;
 	cc->nc = NULL;
 	/* Requests still in flight finish later and free the state then. */
 	if (cc->inflight == 0)
@@ -271,6 +283,29 @@ static void conn_fatal(struct cqlconn *cc, int16_t stream, const char *msg, bool
 
 /* ---- requests ----------------------------------------------------------------------------- */
 
+/* Read the connection unless a bound says not to (its own in-flight cap, or the server's). */
+static void conn_update_reading(struct cqlconn *cc)
+{
+	if (!cc->nc)
+		return;
+	if (cc->paused || cc->ovl_paused)
+		net_conn_pause_read(cc->nc);
+	else
+		net_conn_resume_read(cc->nc);
+}
+
+/* Back under the admission limit: read every connection stopped for it again. */
+static void overload_resume(struct cqlserver *s)
+{
+	for (struct cqlconn *cc = s->conns; cc && s->stats.overload_paused; cc = cc->next) {
+		if (!cc->ovl_paused)
+			continue;
+		cc->ovl_paused = false;
+		s->stats.overload_paused--;
+		conn_update_reading(cc);
+	}
+}
+
 static void req_done(struct exec_req *x)
 {
 	struct cqlreq *r = (struct cqlreq *)x;
@@ -287,8 +322,12 @@ static void req_done(struct exec_req *x)
 			          x->body_out.len, x->warning);
 	}
 	cc->inflight--;
-	if (s)
+	if (s) {
 		s->stats.inflight--;
+		admit_done(&s->admit, r->start_us, clock_mono_us());
+		if (s->stats.overload_paused && !admit_full(&s->admit))
+			overload_resume(s);
+	}
 	/* Keep a few request structs per connection for reuse (no allocation per
 	 * request); a big result buffer is not kept, nor more than REQ_CACHE structs. */
 	if (x->body_out.cap > REQ_BUF_KEEP) {
@@ -312,7 +351,7 @@ static void req_done(struct exec_req *x)
 	}
 	if (s && cc->paused && cc->inflight < s->opts.max_inflight / 2) {
 		cc->paused = false;
-		net_conn_resume_read(cc->nc);
+		conn_update_reading(cc);
 	}
 }
 
@@ -358,6 +397,10 @@ static void handle_startup(struct cqlconn *cc, int16_t stream, struct bufreader 
 				conn_send_simple_error(cc, stream, COL_EPROTO, msg);
 				return;
 			}
+		} else if (k.len == 17 && memcmp(k.p, "THROW_ON_OVERLOAD", 17) == 0) {
+			cc->throw_on_overload =
+			        (v.len == 1 && v.p[0] == '1') ||
+			        (v.len == 4 && strncasecmp((const char *)v.p, "true", 4) == 0);
 		} else if (k.len == 11 && memcmp(k.p, "COMPRESSION", 11) == 0 && v.len > 0) {
 			char msg[160];
 			snprintf(msg, sizeof(msg),
@@ -576,16 +619,54 @@ static void refuse_version(struct cqlconn *cc, const uint8_t *frame)
 	conn_fatal(cc, stream, msg, probe);
 }
 
+/*
+ * Admission (core/admit.h): true when the request may run.  Over the limit a
+ * connection that asked for it gets Overloaded; any other runs this request
+ * and stops being read until the server is back under the limit.  PREPARE is
+ * always admitted: it is cheap and a client cannot make progress without it.
+ */
+static bool admit_request(struct cqlconn *cc, const struct cql_header *h, int64_t now)
+{
+	struct cqlserver *s = cc->srv;
+	if (h->opcode == CQL_OP_PREPARE || !cc->throw_on_overload) {
+		admit_force(&s->admit, now);
+		if (h->opcode != CQL_OP_PREPARE && admit_full(&s->admit) && cc->nc &&
+		    !cc->ovl_paused) {
+			cc->ovl_paused = true;
+			s->stats.overload_pauses++;
+			s->stats.overload_paused++;
+			conn_update_reading(cc);
+		}
+		return true;
+	}
+	if (admit_try(&s->admit, now))
+		return true;
+	s->stats.overloaded++;
+	char msg[160];
+	snprintf(msg, sizeof(msg),
+	         "Server is in overloaded state: %u requests in flight, at its limit of %u "
+	         "(latency target %lld ms); retry later",
+	         s->admit.inflight, admit_limit(&s->admit),
+	         (long long)(s->opts.latency_target_us / 1000));
+	conn_send_simple_error(cc, h->stream, COL_EOVERLOADED, msg);
+	return false;
+}
+
 /* QUERY, PREPARE, EXECUTE or BATCH: hand the body to the executor (req_done answers). */
 static void start_request(struct cqlconn *cc, const struct cql_header *h, struct bufreader *rd)
 {
 	struct cqlserver *s = cc->srv;
+	int64_t now = clock_mono_us();
+	if (!admit_request(cc, h, now))
+		return;
 	struct cqlreq *r = req_get(cc);
 	if (!r) {
+		admit_done(&s->admit, now, now);
 		conn_send_simple_error(cc, h->stream, COL_EOVERLOADED,
 		                       "out of memory for a new request");
 		return;
 	}
+	r->start_us = now;
 	r->stream = h->stream;
 	struct exec_req *x = &r->x;
 	x->session = &cc->session;
@@ -601,8 +682,7 @@ static void start_request(struct cqlconn *cc, const struct cql_header *h, struct
 	s->stats.inflight++;
 	if (cc->inflight >= s->opts.max_inflight && !cc->paused) {
 		cc->paused = true;
-		if (cc->nc)
-			net_conn_pause_read(cc->nc);
+		conn_update_reading(cc);
 	}
 	executor_run(s->ex, x);
 }
@@ -725,6 +805,11 @@ static int server_create(struct net_loop *nl, const struct cqlserver_options *op
 		s->opts.max_inflight = DEFAULT_MAX_INFLIGHT;
 	if (!s->opts.prepared_cache_max)
 		s->opts.prepared_cache_max = DEFAULT_PREPARED_MAX;
+	if (!s->opts.max_requests)
+		s->opts.max_requests = DEFAULT_MAX_REQUESTS;
+	struct admit_opts ao = {.max_inflight = s->opts.max_requests,
+	                        .target_us = s->opts.latency_target_us};
+	admit_init(&s->admit, &ao);
 	s->opts.address = NULL; /* not kept */
 	buf_init(&s->scratch);
 
@@ -821,6 +906,7 @@ uint16_t cqlserver_port(const struct cqlserver *s)
 void cqlserver_get_stats(const struct cqlserver *s, struct cqlserver_stats *out)
 {
 	*out = s->stats;
+	out->admit_limit = admit_limit(&s->admit);
 }
 
 static void broadcast(struct cqlserver *s, uint8_t mask)
@@ -878,7 +964,7 @@ int cqlserver_new_detached(const struct cqlserver_options *opts, const struct cq
 
 int cqlserver_feed(struct cqlserver *s, const uint8_t *in, size_t len, struct buf *out)
 {
-	struct cqlconn cc = {.srv = s, .sink = out};
+	struct cqlconn cc = {.srv = s, .sink = out, .throw_on_overload = s->opts.throw_on_overload};
 	size_t pos = 0;
 	int rc = 0;
 	while (pos < len && !cc.closing) {

@@ -23,6 +23,17 @@
  * `max_inflight` requests outstanding stops being read until one completes;
  * output is bounded by net.h (out_high / out_cap).
  *
+ * Overload (docs/PERFORMANCE.md, "Overload"): requests in flight on the whole
+ * server are admitted by core/admit.h — a hard cap (`max_requests`) and, with
+ * `latency_target_us`, an adaptive limit that holds the time in the server
+ * near the target.  Past the limit a QUERY, EXECUTE or BATCH gets ERROR
+ * 0x1001 Overloaded at once on a connection that asked for it (STARTUP option
+ * THROW_ON_OVERLOAD "1", or `throw_on_overload` for every connection);
+ * otherwise the frame runs and its connection stops being read until the
+ * server is back under the limit (backpressure: the client's requests wait in
+ * its socket, not in our memory).  Either way at most one request per
+ * connection runs past the limit.
+ *
  * Events: connections that sent REGISTER get EVENT frames (stream -1) for the
  * types they registered.  The node calls cqlserver_event_*() from its gossip
  * listeners; schema changes made through this server are announced here
@@ -66,6 +77,9 @@ struct cqlserver_options {
 	unsigned max_connections;  /* [4096] */
 	unsigned max_inflight;     /* requests outstanding per connection [1024] */
 	size_t prepared_cache_max; /* prepared statements kept (LRU) [10000] */
+	unsigned max_requests;     /* requests in flight, all connections [4096] */
+	int64_t latency_target_us; /* adaptive limit's target; 0 = max_requests only */
+	bool throw_on_overload;    /* Overloaded instead of backpressure, every connection */
 	/* PasswordAuthenticator (borrowed, outlives the server); NULL = AllowAllAuthenticator:
 	 * with one, STARTUP is answered AUTHENTICATE and only AUTH_RESPONSE (SASL PLAIN) opens
 	 * the session; a failure is ERROR 0x0100 and the connection stays unauthenticated. */
@@ -101,7 +115,11 @@ struct cqlserver_stats {
 	uint64_t errors;          /* ERROR responses sent */
 	uint64_t protocol_errors; /* connections closed for bad frames */
 	uint64_t events_sent;
-	uint64_t inflight; /* requests outstanding, all connections */
+	uint64_t inflight;        /* requests outstanding, all connections */
+	uint64_t overloaded;      /* Overloaded answers (requests refused by admission) */
+	uint64_t overload_pauses; /* connections stopped for backpressure */
+	uint64_t overload_paused; /* connections stopped now */
+	uint64_t admit_limit;     /* requests the server admits in flight now */
 };
 void cqlserver_get_stats(const struct cqlserver *s, struct cqlserver_stats *out);
 

@@ -1,0 +1,98 @@
+#include "core/admit.h"
+
+#define DEF_MAX_INFLIGHT 4096u
+#define DEF_MIN_LIMIT    32u
+#define DEF_WINDOW_US    100000
+/* Weight of the newest window in the smoothed rate. */
+#define RATE_ALPHA 0.5
+
+void admit_init(struct admit *a, const struct admit_opts *o)
+{
+	*a = (struct admit){0};
+	a->o = *o;
+	if (!a->o.max_inflight)
+		a->o.max_inflight = DEF_MAX_INFLIGHT;
+	if (a->o.target_us < 0)
+		a->o.target_us = 0;
+	if (!a->o.min_limit)
+		a->o.min_limit = DEF_MIN_LIMIT;
+	if (a->o.min_limit > a->o.max_inflight)
+		a->o.min_limit = a->o.max_inflight;
+	if (a->o.window_us <= 0)
+		a->o.window_us = DEF_WINDOW_US;
+	a->limit = a->o.max_inflight;
+}
+
+/*
+ * Close the window if it is over: new rate, new limit.  Limiting starts when
+ * a window's mean latency is above the target (or nothing completed while
+ * requests were in flight: a stall) and stops when it falls under half the
+ * target, so a server held at the target by its own limit stays limited
+ * instead of flapping between the limit and the hard cap.
+ */
+static void roll(struct admit *a, int64_t now)
+{
+	if (a->win_start == 0) {
+		a->win_start = now;
+		return;
+	}
+	int64_t el = now - a->win_start;
+	if (el < a->o.window_us)
+		return;
+	double r = (double)a->win_done * 1e6 / (double)el;
+	a->rate = a->rate > 0 ? RATE_ALPHA * r + (1 - RATE_ALPHA) * a->rate : r;
+	if (a->o.target_us > 0) {
+		if (a->win_done > 0) {
+			int64_t mean = a->win_lat_sum / (int64_t)a->win_done;
+			if (mean > a->o.target_us)
+				a->limiting = true;
+			else if (mean < a->o.target_us / 2)
+				a->limiting = false;
+		} else if (a->inflight > 0) {
+			a->limiting = true;
+		} else {
+			a->limiting = false;
+		}
+	}
+	double l = a->rate * (double)a->o.target_us / 1e6;
+	if (!a->limiting || l >= a->o.max_inflight)
+		a->limit = a->o.max_inflight;
+	else
+		a->limit = l < a->o.min_limit ? a->o.min_limit : (unsigned)l;
+	a->win_start = now;
+	a->win_done = 0;
+	a->win_lat_sum = 0;
+}
+
+unsigned admit_limit(const struct admit *a)
+{
+	return a->limit;
+}
+
+bool admit_try(struct admit *a, int64_t now_us)
+{
+	roll(a, now_us);
+	if (a->inflight >= a->limit) {
+		a->refused++;
+		return false;
+	}
+	a->inflight++;
+	a->admitted++;
+	return true;
+}
+
+void admit_force(struct admit *a, int64_t now_us)
+{
+	roll(a, now_us);
+	a->inflight++;
+	a->admitted++;
+}
+
+void admit_done(struct admit *a, int64_t start_us, int64_t now_us)
+{
+	if (a->inflight > 0)
+		a->inflight--;
+	a->win_done++;
+	a->win_lat_sum += now_us > start_us ? now_us - start_us : 0;
+	roll(a, now_us);
+}

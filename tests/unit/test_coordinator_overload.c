@@ -1,0 +1,317 @@
+/*
+ * The CQL server's admission limit on real sockets (docs/PERFORMANCE.md,
+ * "Overload"): requests held in flight (DDLs parked by the ddl_wait hook, as
+ * the node parks them for schema agreement) fill the server's limit; past it
+ * a connection that asked with THROW_ON_OVERLOAD gets ERROR 0x1001 at once,
+ * any other stops being read, and both recover when a request completes.
+ */
+#include "coordinator/query/executor.h"
+#include "coordinator/query/prepared.h"
+#include "coordinator/query/systables.h"
+#include "coordinator/replication/router.h"
+#include "coordinator/schema/schema.h"
+#include "coordinator/transport/cqlserver.h"
+#include "core/buf.h"
+#include "core/cqlproto.h"
+#include "core/net.h"
+#include "storage/storage.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define LIMIT 4
+
+static char dir[64];
+static struct store *st_;
+static struct schema *sch;
+static struct router *px;
+static struct prepared_cache *pc;
+static struct cqlserver *srv;
+static struct ev_loop *L;
+static struct net_loop *nl;
+static struct exec_req *held[64];
+static int n_held;
+
+static void view_local(void *ctx, cluster_node_emit_fn emit, void *ectx)
+{
+	(void)ctx;
+	struct cluster_node_info n = {.dc = "datacenter1",
+	                              .rack = "rack1",
+	                              .addr = {127, 0, 0, 1},
+	                              .addr_len = 4,
+	                              .rpc_addr = {127, 0, 0, 1},
+	                              .rpc_addr_len = 4};
+	emit(ectx, &n);
+}
+
+static void view_peers(void *ctx, cluster_node_emit_fn emit, void *ectx)
+{
+	(void)ctx;
+	(void)emit;
+	(void)ectx;
+}
+
+static const struct cluster_view view = {
+        .cluster_name = "Test Cluster", .local = view_local, .peers = view_peers};
+
+/* Park every DDL's answer: it stays in flight until release_one(). */
+static void hold_ddl(void *ctx, struct exec_req *req)
+{
+	(void)ctx;
+	cr_assert_lt(n_held, 64);
+	held[n_held++] = req;
+}
+
+static void release_one(void)
+{
+	cr_assert_gt(n_held, 0);
+	struct exec_req *r = held[--n_held];
+	r->done(r);
+}
+
+static void start(bool throw_all)
+{
+	snprintf(dir, sizeof(dir), "/tmp/colonnade-overload-XXXXXX");
+	cr_assert(mkdtemp(dir));
+	struct cerr e = {0};
+	struct store_options o;
+	store_options_init(&o);
+	o.data_dir = dir;
+	cr_assert_eq(store_open(&o, &st_, &e), 0, "%s", e.msg);
+	cr_assert_eq(schema_open(st_, &sch, &e), 0, "%s", e.msg);
+	cr_assert_eq(router_new_local(st_, "datacenter1", &px), 0);
+	cr_assert_eq(prepared_cache_new(100, &pc), 0);
+	L = ev_loop_new(EVFLAG_AUTO);
+	cr_assert(L);
+	cr_assert_eq(net_loop_new(L, &nl), 0);
+	struct cqlserver_options co = {.address = "127.0.0.1",
+	                               .max_requests = LIMIT,
+	                               .latency_target_us = 10000,
+	                               .throw_on_overload = throw_all};
+	struct cqlserver_deps d = {.schema = sch,
+	                           .store = st_,
+	                           .router = px,
+	                           .view = &view,
+	                           .prepared = pc,
+	                           .ddl_wait = hold_ddl};
+	cr_assert_eq(cqlserver_new(nl, &co, &d, &srv, &e), 0, "%s", e.msg);
+	n_held = 0;
+}
+
+static void stop(void)
+{
+	while (n_held > 0)
+		release_one();
+	net_loop_run_pending(nl);
+	cqlserver_free(srv);
+	net_loop_free(nl);
+	ev_loop_destroy(L);
+	prepared_cache_free(pc);
+	router_free(px);
+	schema_free(sch);
+	store_close(st_);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+/* Let the server read, run and flush what is there. */
+static void spin(void)
+{
+	for (int i = 0; i < 20; i++) {
+		ev_run(L, EVRUN_NOWAIT);
+		net_loop_run_pending(nl);
+		usleep(1000);
+	}
+}
+
+static int client(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	cr_assert_geq(fd, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(cqlserver_port(srv))};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	cr_assert_eq(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0, "%s", strerror(errno));
+	cr_assert_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+	int one = 1; /* each frame leaves at once (no Nagle wait for the server's delayed ack) */
+	cr_assert_eq(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)), 0);
+	return fd;
+}
+
+static void send_buf(int fd, struct buf *b)
+{
+	cr_assert_eq(write(fd, b->data, b->len), (ssize_t)b->len);
+	buf_reset(b);
+}
+
+static void startup(int fd, bool throw_on_overload)
+{
+	struct buf b;
+	buf_init(&b);
+	size_t f = cql_frame_begin(&b, 4, 0, 0, CQL_OP_STARTUP);
+	const char *k[] = {"CQL_VERSION", "THROW_ON_OVERLOAD"}, *v[] = {"3.0.0", "1"};
+	cql_put_string_map(&b, k, v, throw_on_overload ? 2 : 1);
+	cql_frame_end(&b, f);
+	send_buf(fd, &b);
+	buf_release(&b);
+}
+
+static void query(int fd, int16_t stream, const char *q)
+{
+	struct buf b;
+	buf_init(&b);
+	size_t f = cql_frame_begin(&b, 4, 0, stream, CQL_OP_QUERY);
+	cql_put_long_string(&b, q, strlen(q));
+	cql_put_short(&b, CL_ONE);
+	cql_put_byte(&b, 0);
+	cql_frame_end(&b, f);
+	send_buf(fd, &b);
+	buf_release(&b);
+}
+
+/* Every whole response frame the client has: (stream, opcode, error code) triples. */
+struct rsp {
+	int16_t stream;
+	uint8_t opcode;
+	int32_t code;
+	char msg[200];
+};
+static int responses(int fd, struct rsp *out, int max)
+{
+	static uint8_t acc[1 << 16];
+	static size_t len;
+	ssize_t n;
+	while ((n = read(fd, acc + len, sizeof(acc) - len)) > 0)
+		len += (size_t)n;
+	int k = 0;
+	size_t pos = 0;
+	while (k < max && len - pos >= 9) {
+		struct cql_header h;
+		cql_header_decode(acc + pos, 9, &h);
+		if (len - pos < 9 + h.length)
+			break;
+		struct bufreader r;
+		bufreader_init(&r, acc + pos + 9, h.length);
+		out[k] = (struct rsp){.stream = h.stream, .opcode = h.opcode};
+		if (h.opcode == CQL_OP_ERROR) {
+			out[k].code = (int32_t)bufreader_u32be(&r);
+			struct cql_slice m = cql_get_string(&r);
+			snprintf(out[k].msg, sizeof(out[k].msg), "%.*s", (int)m.len,
+			         (const char *)m.p);
+		}
+		k++;
+		pos += 9 + h.length;
+	}
+	memmove(acc, acc + pos, len - pos);
+	len -= pos;
+	return k;
+}
+
+static void fill_with_held_ddls(int fd)
+{
+	char q[160];
+	for (int i = 0; i < LIMIT; i++) {
+		snprintf(q, sizeof(q),
+		         "CREATE KEYSPACE k%d WITH replication = {'class': 'SimpleStrategy', "
+		         "'replication_factor': 1}",
+		         i);
+		query(fd, (int16_t)(10 + i), q);
+	}
+	spin();
+	cr_assert_eq(n_held, LIMIT, "%d DDLs held", n_held);
+	struct cqlserver_stats st;
+	cqlserver_get_stats(srv, &st);
+	cr_assert_eq(st.inflight, LIMIT);
+}
+
+Test(overload, throw_on_overload_answers_overloaded_past_the_limit)
+{
+	start(false);
+	int fd = client();
+	startup(fd, true);
+	spin();
+	struct rsp r[16];
+	cr_assert_eq(responses(fd, r, 16), 1);
+	cr_assert_eq(r[0].opcode, CQL_OP_READY);
+	fill_with_held_ddls(fd);
+	query(fd, 50, "SELECT cluster_name FROM system.local");
+	spin();
+	int n = responses(fd, r, 16);
+	cr_assert_eq(n, 1, "%d responses", n);
+	cr_expect_eq(r[0].stream, 50);
+	cr_expect_eq(r[0].opcode, CQL_OP_ERROR);
+	cr_expect_eq(r[0].code, CQL_ERR_OVERLOADED, "code 0x%x", r[0].code);
+	cr_expect(strstr(r[0].msg, "overloaded") && strstr(r[0].msg, "limit of 4"), "%s", r[0].msg);
+	struct cqlserver_stats st;
+	cqlserver_get_stats(srv, &st);
+	cr_expect_eq(st.overloaded, 1);
+	cr_expect_eq(st.overload_pauses, 0);
+	/* one completes: the next request runs */
+	release_one();
+	spin();
+	cr_assert_eq(responses(fd, r, 16), 1);
+	cr_expect_eq(r[0].opcode, CQL_OP_RESULT);
+	query(fd, 51, "SELECT cluster_name FROM system.local");
+	spin();
+	cr_assert_eq(responses(fd, r, 16), 1);
+	cr_expect_eq(r[0].stream, 51);
+	cr_expect_eq(r[0].opcode, CQL_OP_RESULT);
+	close(fd);
+	stop();
+}
+
+Test(overload, backpressure_stops_reading_until_back_under_the_limit)
+{
+	start(false);
+	int fd = client();
+	startup(fd, false);
+	spin();
+	struct rsp r[16];
+	cr_assert_eq(responses(fd, r, 16), 1);
+	fill_with_held_ddls(fd);
+	struct cqlserver_stats st;
+	cqlserver_get_stats(srv, &st);
+	cr_expect_eq(st.overload_paused, 1, "connection stopped at the limit");
+	query(fd, 50, "SELECT cluster_name FROM system.local");
+	spin();
+	cr_expect_eq(responses(fd, r, 16), 0, "a stopped connection is not served");
+	/* a second connection is served until it too runs a request past the limit */
+	int fd2 = client();
+	startup(fd2, false);
+	query(fd2, 60, "SELECT cluster_name FROM system.local");
+	query(fd2, 61, "SELECT cluster_name FROM system.local");
+	spin();
+	int n = responses(fd2, r, 16);
+	cr_expect_eq(n, 2, "READY and the one request past the limit: %d", n);
+	cqlserver_get_stats(srv, &st);
+	cr_expect_eq(st.overload_paused, 2, "both connections stopped: %llu",
+	             (unsigned long long)st.overload_paused);
+	cr_expect_eq(st.overloaded, 0);
+	/* completions bring it back under the limit: both connections are read again */
+	release_one();
+	release_one();
+	spin();
+	n = responses(fd, r, 16);
+	cr_assert_eq(n, 3, "two DDL answers and the waiting SELECT: %d", n);
+	cr_expect_eq(r[2].stream, 50);
+	cr_expect_eq(r[2].opcode, CQL_OP_RESULT);
+	n = responses(fd2, r, 16);
+	cr_expect_eq(n, 1, "%d", n);
+	cr_expect_eq(r[0].stream, 61);
+	cqlserver_get_stats(srv, &st);
+	cr_expect_eq(st.overload_paused, 0);
+	cr_expect_eq(st.overloaded, 0);
+	close(fd);
+	close(fd2);
+	stop();
+}

@@ -1,0 +1,135 @@
+#include "core/admit.h"
+
+#include <criterion/criterion.h>
+
+/*
+ * A simulated server: completes `rate` requests per second (one every
+ * 1e6/rate µs, oldest first), offered `offered` per second open loop; runs
+ * `secs` seconds and reports what was admitted, refused and how long the
+ * admitted ones waited.
+ */
+struct sim {
+	struct admit a;
+	int64_t q[1 << 16]; /* start times of requests in flight, a ring */
+	unsigned head, tail;
+	uint64_t refused, done;
+	int64_t lat_max_late; /* the longest latency in the second half */
+	int64_t lat_sum_late;
+	uint64_t done_late;
+};
+
+static void sim_run(struct sim *s, double offered, double rate, double secs, int64_t t0)
+{
+	int64_t end = t0 + (int64_t)(secs * 1e6);
+	double next_arrival = (double)t0, next_done = (double)t0;
+	int64_t half = t0 + (end - t0) / 2;
+	while (next_arrival < (double)end || next_done < (double)end) {
+		if (next_arrival <= next_done) {
+			int64_t now = (int64_t)next_arrival;
+			if (admit_try(&s->a, now))
+				s->q[s->tail++ & 0xffff] = now;
+			else
+				s->refused++;
+			next_arrival += 1e6 / offered;
+		} else {
+			int64_t now = (int64_t)next_done;
+			if (s->head != s->tail) {
+				int64_t st = s->q[s->head++ & 0xffff];
+				admit_done(&s->a, st, now);
+				s->done++;
+				if (now >= half) {
+					s->lat_sum_late += now - st;
+					s->done_late++;
+					if (now - st > s->lat_max_late)
+						s->lat_max_late = now - st;
+				}
+				next_done += 1e6 / rate;
+			} else {
+				next_done = next_arrival; /* idle server waits for work */
+			}
+		}
+	}
+}
+
+Test(admit, below_capacity_nothing_is_refused)
+{
+	static struct sim s;
+	struct admit_opts o = {.max_inflight = 4096, .target_us = 10000};
+	admit_init(&s.a, &o);
+	sim_run(&s, 5000, 10000, 5, 1000000);
+	cr_expect_eq(s.refused, 0);
+	cr_expect_lt(s.lat_max_late, 1000, "latency %lld us", (long long)s.lat_max_late);
+	cr_expect(!s.a.limiting);
+	cr_expect_eq(admit_limit(&s.a), 4096);
+}
+
+Test(admit, twice_capacity_holds_latency_near_target_and_refuses_the_excess)
+{
+	static struct sim s;
+	struct admit_opts o = {.max_inflight = 4096, .target_us = 10000};
+	admit_init(&s.a, &o);
+	sim_run(&s, 20000, 10000, 10, 1000000);
+	/* about half refused, and the accepted ones wait about the target */
+	cr_expect_gt(s.refused, 80000, "refused %llu", (unsigned long long)s.refused);
+	cr_expect_lt(s.refused, 120000, "refused %llu", (unsigned long long)s.refused);
+	int64_t mean = s.lat_sum_late / (int64_t)s.done_late;
+	cr_expect_lt(mean, 15000, "mean latency %lld us", (long long)mean);
+	cr_expect_lt(s.lat_max_late, 25000, "max latency %lld us", (long long)s.lat_max_late);
+	cr_expect(s.a.limiting);
+	/* the limit is rate x target: 10000/s x 10 ms = 100 */
+	cr_expect(admit_limit(&s.a) >= 80 && admit_limit(&s.a) <= 120, "limit %u",
+	          admit_limit(&s.a));
+}
+
+Test(admit, without_a_target_only_the_hard_cap_applies)
+{
+	static struct sim s;
+	struct admit_opts o = {.max_inflight = 500};
+	admit_init(&s.a, &o);
+	sim_run(&s, 20000, 10000, 4, 1000000);
+	cr_expect_gt(s.refused, 0);
+	cr_expect(!s.a.limiting);
+	cr_expect_eq(admit_limit(&s.a), 500);
+	/* 500 in flight at 10000/s: 50 ms each */
+	cr_expect_gt(s.lat_sum_late / (int64_t)s.done_late, 40000);
+}
+
+Test(admit, recovers_when_the_load_falls)
+{
+	static struct sim s;
+	struct admit_opts o = {.max_inflight = 4096, .target_us = 10000};
+	admit_init(&s.a, &o);
+	sim_run(&s, 20000, 10000, 3, 1000000);
+	cr_expect(s.a.limiting);
+	uint64_t refused = s.refused;
+	s.done_late = 0;
+	s.lat_sum_late = 0;
+	s.lat_max_late = 0;
+	sim_run(&s, 5000, 10000, 3, 4000000);
+	cr_expect(!s.a.limiting);
+	cr_expect_eq(admit_limit(&s.a), 4096);
+	/* a few may still be refused while the queue of the overload drains */
+	cr_expect_lt(s.refused - refused, 200, "refused %llu after the load fell",
+	             (unsigned long long)(s.refused - refused));
+}
+
+Test(admit, a_stall_limits_to_the_floor_and_force_still_counts)
+{
+	struct admit a;
+	struct admit_opts o = {.max_inflight = 1000, .target_us = 5000, .min_limit = 8};
+	admit_init(&a, &o);
+	int64_t t = 1000000;
+	for (int i = 0; i < 20; i++)
+		cr_assert(admit_try(&a, t));
+	/* nothing completes for a whole window */
+	cr_expect(!admit_try(&a, t + 200000) || a.inflight <= 21);
+	cr_expect(a.limiting);
+	cr_expect_eq(admit_limit(&a), 8);
+	cr_expect(admit_full(&a));
+	cr_expect(!admit_try(&a, t + 200001));
+	unsigned before = a.inflight;
+	admit_force(&a, t + 200002);
+	cr_expect_eq(a.inflight, before + 1);
+	admit_done(&a, t, t + 200003);
+	cr_expect_eq(a.inflight, before);
+}
