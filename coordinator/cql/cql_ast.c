@@ -371,6 +371,13 @@ static void selector_format(const struct cql_selector *s, struct buf *out)
 		buf_put_u8(out, ')');
 		break;
 	case CQL_SEL_TERM: cql_term_format(s->term, out); break;
+	case CQL_SEL_CAST:
+		buf_put_str(out, "CAST(");
+		selector_format(&s->args[0], out);
+		buf_put_str(out, " AS ");
+		type_format(s->cast_type, out);
+		buf_put_u8(out, ')');
+		break;
 	}
 	if (s->alias.name) {
 		buf_put_str(out, " AS ");
@@ -420,6 +427,10 @@ static void select_format(const struct cql_select *q, struct buf *out)
 	buf_put_str(out, " FROM ");
 	qname_format(&q->table, out);
 	relations_format(" WHERE ", q->where, q->n_where, out);
+	if (q->n_group_by) {
+		buf_put_str(out, " GROUP BY ");
+		idents_format(q->group_by, q->n_group_by, out);
+	}
 	if (q->n_order_by) {
 		buf_put_str(out, " ORDER BY ");
 		orderings_format(q->order_by, q->n_order_by, out);

@@ -289,7 +289,8 @@ enum cql_selector_kind {
 	CQL_SEL_WRITETIME,  /* WRITETIME(c); column set */
 	CQL_SEL_TTL,        /* TTL(c); column set */
 	CQL_SEL_FUNC,       /* name(args): token(a), count(c), toJson(c), ... */
-	CQL_SEL_TERM        /* a literal argument of a function selector */
+	CQL_SEL_TERM,       /* a literal argument of a function selector */
+	CQL_SEL_CAST        /* CAST(args[0] AS cast_type) */
 };
 
 struct cql_selector {
@@ -299,8 +300,9 @@ struct cql_selector {
 	struct cql_qname func;     /* FUNC: the name, folded ("token", "count") */
 	struct cql_selector *args; /* FUNC */
 	uint32_t n_args;
-	struct cql_term *term;  /* TERM */
-	struct cql_ident alias; /* AS alias; alias.name == NULL when absent */
+	struct cql_term *term;      /* TERM */
+	struct cql_type *cast_type; /* CAST */
+	struct cql_ident alias;     /* AS alias; alias.name == NULL when absent */
 };
 
 /* ---------------------------------------------------------- statements */
@@ -331,6 +333,8 @@ struct cql_select {
 	struct cql_qname table;
 	struct cql_relation **where;
 	uint32_t n_where;
+	struct cql_ident *group_by; /* GROUP BY columns, in the order written */
+	uint32_t n_group_by;
 	struct cql_ordering *order_by;
 	uint32_t n_order_by;
 	struct cql_term *per_partition_limit; /* NULL when absent */

@@ -38,6 +38,22 @@ static int selector_inner(struct parser *p, struct cql_selector *s)
 		s->kind = CQL_SEL_COUNT;
 		return cqlp_expect(p, CQL_TOK_RPAREN);
 	}
+	if (call && cql_token_is_word(c, "CAST")) {
+		next(p);
+		next(p);
+		struct cql_selector *a = NULL;
+		NEW(p, a);
+		TRY(selector(p, a));
+		if (a->alias.name)
+			return cqlp_error_at_pos(p, COL_ESYNTAX, a->alias.pos,
+			                         "AS is not allowed inside a function call");
+		TRY(cqlp_expect_kw(p, "AS"));
+		TRY(cqlp_type(p, &s->cast_type));
+		s->kind = CQL_SEL_CAST;
+		s->args = a;
+		s->n_args = 1;
+		return cqlp_expect(p, CQL_TOK_RPAREN);
+	}
 	if (call && (cql_token_is_word(c, "WRITETIME") || cql_token_is_word(c, "TTL"))) {
 		s->kind = cql_token_is_word(c, "TTL") ? CQL_SEL_TTL : CQL_SEL_WRITETIME;
 		next(p);
@@ -127,9 +143,16 @@ int cqlp_select(struct parser *p, struct cql_stmt *st)
 	if (accept_kw(p, "WHERE"))
 		TRY(cqlp_relations(p, &q->where, &q->n_where));
 	if (at_kw(p, "GROUP") && peek_kw(p, 1, "BY")) {
-		cerr_set(p->err, COL_EUNSUPPORTED, "line %u:%u GROUP BY is not supported",
-		         cur(p)->pos.line, cur(p)->pos.col);
-		return COL_EUNSUPPORTED;
+		next(p);
+		next(p);
+		struct vec g = {0};
+		do {
+			struct cql_ident id = {0};
+			TRY(cqlp_ident(p, &id));
+			TRY(PUSH(p, &g, id));
+		} while (accept(p, CQL_TOK_COMMA));
+		q->group_by = g.items;
+		q->n_group_by = g.n;
 	}
 	if (accept_kw(p, "ORDER")) {
 		TRY(cqlp_expect_kw(p, "BY"));

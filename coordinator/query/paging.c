@@ -12,13 +12,15 @@ void paging_encode(const struct paging_pos *p, struct buf *out)
 	buf_put(out, p->pk, p->pk_len);
 	buf_put_u32be(out, p->ck_len);
 	buf_put(out, p->ck, p->ck_len);
+	buf_put_u32be(out, (uint32_t)p->part_rows);
 }
 
 int paging_decode(const uint8_t *state, size_t len, struct paging_pos *out)
 {
 	struct bufreader r;
 	bufreader_init(&r, state, len);
-	if (bufreader_u8(&r) != PAGING_FORMAT)
+	uint8_t format = bufreader_u8(&r);
+	if (format != 1 && format != PAGING_FORMAT)
 		return COL_EINVAL;
 	struct paging_pos p;
 	p.flags = bufreader_u8(&r);
@@ -28,8 +30,9 @@ int paging_decode(const uint8_t *state, size_t len, struct paging_pos *out)
 	p.pk = bufreader_take(&r, p.pk_len);
 	p.ck_len = bufreader_u32be(&r);
 	p.ck = bufreader_take(&r, p.ck_len);
-	if (!bufreader_ok(&r) || bufreader_left(&r) != 0 || (p.flags & ~PAGING_PARTITION_DONE) ||
-	    p.remaining < -1)
+	p.part_rows = format == 1 ? 0 : (int32_t)bufreader_u32be(&r);
+	if (p.part_rows < 0 || !bufreader_ok(&r) || bufreader_left(&r) != 0 ||
+	    (p.flags & ~PAGING_PARTITION_DONE) || p.remaining < -1)
 		return COL_EINVAL;
 	*out = p;
 	return 0;

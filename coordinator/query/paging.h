@@ -11,7 +11,7 @@
  *
  *   | off | size | field        | notes                                        |
  *   |-----|------|--------------|----------------------------------------------|
- *   |  0  |  1   | format       | 1                                            |
+ *   |  0  |  1   | format       | 2                                            |
  *   |  1  |  1   | flags        | bit0: partition finished (resume at the next)|
  *   |  2  |  4   | remaining    | i32 rows left under LIMIT, -1 = no limit     |
  *   |  6  |  4   | part_index   | u32 index in the IN list (0 otherwise)       |
@@ -19,6 +19,10 @@
  *   | 14  |  n   | pk           | partition key, storage form                  |
  *   |  .  |  4   | ck_len       | u32                                          |
  *   |  .  |  m   | ck           | clustering prefix, storage ordered form      |
+ *   |  .  |  4   | part_rows    | i32 rows (groups) already returned from that |
+ *   |     |      |              | partition (PER PARTITION LIMIT); format 2    |
+ *
+ * Format 1 (without part_rows) is still read, as part_rows 0.
  *
  * A state that does not decode is the client's error: the executor answers
  * Invalid ("Invalid value for the paging state").
@@ -32,7 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PAGING_FORMAT         1
+#define PAGING_FORMAT         2
 #define PAGING_PARTITION_DONE 0x01
 
 struct paging_pos {
@@ -43,6 +47,7 @@ struct paging_pos {
 	uint32_t pk_len;
 	const uint8_t *ck;
 	uint32_t ck_len;
+	int32_t part_rows;
 };
 
 /* Append the encoded state. */

@@ -29,6 +29,7 @@
 #include "coordinator/query/executor.h"
 #include "coordinator/replication/router.h"
 #include "coordinator/schema/schema.h"
+#include "core/cqltype.h"
 #include "core/err.h"
 #include "storage/storage.h"
 
@@ -57,13 +58,38 @@ struct executor {
 	const struct schema_snap *snap;
 };
 
-enum sel_kind { SEL_COLUMN, SEL_COUNT, SEL_WRITETIME, SEL_TTL, SEL_TOKEN };
+struct val {
+	const uint8_t *p;
+	int32_t len; /* CQL_VALUE_NULL / CQL_VALUE_UNSET */
+};
 
+enum sel_kind {
+	SEL_COLUMN,
+	SEL_COUNT, /* count(*), count(1): rows */
+	SEL_WRITETIME,
+	SEL_TTL,
+	SEL_TOKEN,
+	SEL_AGG,  /* agg over args[0] */
+	SEL_FUNC, /* fn(args) */
+	SEL_CAST, /* CAST(args[0] AS type) */
+	SEL_CONST /* a literal argument, converted when planned */
+};
+
+enum agg_fn { AGG_COUNT, AGG_MIN, AGG_MAX, AGG_SUM, AGG_AVG };
+
+struct func_def;
+
+/* One selector of a SELECT (selection.c evaluates it on a row). */
 struct sel_col {
 	enum sel_kind kind;
-	int col; /* index into table->cols (COLUMN, WRITETIME, TTL) */
-	const char *name;
-	const struct cqltype *type;
+	int col;                    /* index into table->cols (COLUMN, WRITETIME, TTL) */
+	const char *name;           /* the result column's name */
+	const struct cqltype *type; /* the result's type */
+	enum agg_fn agg;
+	const struct func_def *fn;
+	struct sel_col *args; /* AGG, FUNC, CAST (in the plan's arena) */
+	uint32_t n_args;
+	struct val konst; /* CONST */
 };
 
 /* A statement checked against the schema, ready to run many times. */
@@ -87,7 +113,9 @@ struct plan {
 	/* SELECT */
 	struct sel_col *sel;
 	uint32_t n_sel;
-	bool count;
+	bool count;       /* an aggregate query: one row, or one per group */
+	uint32_t n_group; /* GROUP BY: the first n_group primary key columns */
+	bool has_funcs;   /* some selector runs a function per row */
 	/* child plans of a BATCH statement */
 	struct plan **children;
 	uint32_t n_children;
@@ -119,11 +147,6 @@ struct xq {
 	bool skip_metadata;
 	struct mutset *ms; /* writes collected, applied by write_start */
 	struct selx *sel;  /* SELECT state */
-};
-
-struct val {
-	const uint8_t *p;
-	int32_t len; /* CQL_VALUE_NULL / CQL_VALUE_UNSET */
 };
 
 /*
@@ -233,7 +256,15 @@ int column_index(const struct schema_table *t, const char *name);
 int undefined_column(struct exec_req *req, const struct plan *p, const char *name);
 const struct cqltype *bind_type(const struct plan *p, uint32_t index);
 
+/* ---- plan_select.c ---- */
+
+/* The selectors of a SELECT (p->sel), its aggregation and GROUP BY, checked. */
+int plan_select(struct exec_req *req, struct plan *p);
+
 /* ---- values.c ---- */
+
+/* The literal kind core/cqltype.h converts for a constant term kind. */
+enum cqllit_kind term_lit_kind(enum cql_term_kind k);
 
 int term_value(struct xq *q, const struct cql_term *t, const struct cqltype *type, struct val *out,
                const char *what);
@@ -301,6 +332,40 @@ void where_pick(struct val *const *vals, const uint32_t *n, uint32_t cols, uint6
 void where_bounds(const struct where *w, const struct schema_table *t,
                   const struct store_value *prefix, struct store_value *lo, struct store_value *hi,
                   struct store_slice *out);
+
+/* ---- selection.c ---- */
+
+/* What a selector reads: a row of a partition and that partition's static row. */
+struct selrow {
+	const struct schema_table *t;
+	const struct store_partition *part;
+	const struct store_row *r;
+	const struct store_row *statics; /* NULL: none read */
+	int64_t now_s;
+	struct executor *ex;
+};
+
+/* Append column c of row r as [bytes] (collections reassembled; WRITETIME, TTL). */
+void put_cell(const struct schema_column *c, const struct store_row *r, enum sel_kind kind,
+              int64_t now_s, struct buf *out);
+/* Append selector sc evaluated on row as [bytes]; COL_EINVAL with e on a value a
+ * function refuses. */
+int sel_put(const struct sel_col *sc, const struct selrow *row, struct buf *out, struct cerr *e);
+
+/* The running value of one aggregate selector. */
+struct agg_state {
+	int64_t count;
+	int64_t isum;
+	double dsum;
+	struct buf v; /* MIN, MAX: the value so far */
+	bool has;
+};
+void agg_reset(struct agg_state *a);
+/* Fold row into a (sc is SEL_COUNT or SEL_AGG); scratch is a work buffer. */
+int agg_add(const struct sel_col *sc, struct agg_state *a, const struct selrow *row,
+            struct buf *scratch, struct cerr *e);
+/* Append the aggregate's result as [bytes]. */
+void agg_put(const struct sel_col *sc, const struct agg_state *a, struct buf *out);
 
 /* ---- select.c, select_virtual.c ---- */
 

@@ -1,4 +1,4 @@
-#include "coordinator/query/query_int.h"
+#include "coordinator/query/select_int.h"
 
 #include "coordinator/query/paging.h"
 #include "core/clock.h"
@@ -12,282 +12,6 @@
 /* Drivers ask 5000 rows a page; a request without a page size still gets bounded
  * pages of this many rows so that one SELECT cannot build an unbounded answer. */
 #define DEFAULT_MAX_ROWS 10000
-/* A page also ends once its rows take this many bytes, whatever the page size: a
- * response stays far below the 256 MiB frame ceiling and the output bounds. */
-#define MAX_PAGE_BYTES (8u << 20)
-
-struct rsel {
-	struct xq *q;
-	const struct plan *p;
-	const struct schema_table *t;
-	struct buf *out;
-	int32_t nrows;
-	int64_t count;
-	int32_t page;      /* rows per page; 0 = unbounded */
-	int64_t remaining; /* LIMIT left, -1 none */
-	bool more;
-	bool distinct;
-	int64_t now_s;
-	/* last row returned */
-	int64_t last_token;
-	struct buf last_key;
-	struct buf last_ck; /* [u32 len][bytes] per clustering value */
-	bool have_last;
-	/* static row of the current partition (encoded [bytes] per selected static col) */
-	struct buf statics;
-	struct buf cur_key; /* partition whose static row is in `statics` */
-	bool have_statics;
-	uint32_t cur_idx;  /* IN combination being read */
-	uint32_t last_idx; /* IN combination of the last row returned */
-	struct buf distinct_key;
-	/* ALLOW FILTERING: the filters, the static values they test ([i32 len][bytes]
-	 * per filter on a static column, of partition cur_key), a scratch value */
-	const struct where *w;
-	struct buf fstatics;
-	struct buf scratch;
-};
-
-static const struct store_cell *find_cells(const struct store_row *r, uint32_t col, size_t *n)
-{
-	size_t lo = 0, hi = r->n_cells;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (r->cells[mid].col < col)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	size_t e = lo;
-	while (e < r->n_cells && r->cells[e].col == col)
-		e++;
-	*n = e - lo;
-	return *n ? &r->cells[lo] : NULL;
-}
-
-/* Append the [bytes] value of column c of row r (collections reassembled). */
-static void put_cell_value(struct rsel *rs, const struct schema_column *c,
-                           const struct store_row *r, enum sel_kind kind)
-{
-	size_t n;
-	const struct store_cell *cells = find_cells(r, c->id, &n);
-	if (!cells) {
-		cql_put_bytes(rs->out, NULL, -1);
-		return;
-	}
-	if (kind == SEL_WRITETIME) {
-		cql_put_int(rs->out, 8);
-		buf_put_u64be(rs->out, (uint64_t)cells[0].ts);
-		return;
-	}
-	if (kind == SEL_TTL) {
-		if (!cells[0].expiry_s) {
-			cql_put_bytes(rs->out, NULL, -1);
-			return;
-		}
-		int64_t left = cells[0].expiry_s - rs->now_s;
-		cql_put_int(rs->out, 4);
-		buf_put_u32be(rs->out, (uint32_t)(left > 0 ? left : 0));
-		return;
-	}
-	bool multi = cqltype_is_collection(c->type) && !c->type->frozen;
-	if (!multi) {
-		cql_put_bytes(rs->out, cells[0].value, (int32_t)cells[0].value_len);
-		return;
-	}
-	/* non-frozen collection: one cell per element (path = element / key / list slot) */
-	size_t at = rs->out->len;
-	cql_put_int(rs->out, 0);
-	cql_put_int(rs->out, (int32_t)n);
-	for (size_t i = 0; i < n; i++) {
-		if (c->type->kind == CQLTYPE_SET) {
-			cql_put_bytes(rs->out, cells[i].path, (int32_t)cells[i].path_len);
-		} else if (c->type->kind == CQLTYPE_MAP) {
-			cql_put_bytes(rs->out, cells[i].path, (int32_t)cells[i].path_len);
-			cql_put_bytes(rs->out, cells[i].value, (int32_t)cells[i].value_len);
-		} else {
-			cql_put_bytes(rs->out, cells[i].value, (int32_t)cells[i].value_len);
-		}
-	}
-	buf_patch_u32be(rs->out, at, (uint32_t)(rs->out->len - at - 4));
-}
-
-static bool same_key(const struct buf *b, const struct store_partition *p)
-{
-	return b->len == p->key_len && memcmp(b->data, p->key, p->key_len) == 0;
-}
-
-static void set_key(struct buf *b, const struct store_partition *p)
-{
-	buf_reset(b);
-	buf_put(b, p->key, p->key_len);
-}
-
-/* A static row: keep its selected values for the partition's rows that follow. */
-static void rsel_keep_statics(struct rsel *rs, const struct store_partition *part,
-                              const struct store_row *r)
-{
-	const struct schema_table *t = rs->t;
-	const struct plan *p = rs->p;
-	set_key(&rs->cur_key, part);
-	buf_reset(&rs->statics);
-	struct buf *saved = rs->out;
-	rs->out = &rs->statics;
-	for (uint32_t i = 0; i < p->n_sel; i++)
-		if (p->sel[i].kind != SEL_COUNT && p->sel[i].kind != SEL_TOKEN &&
-		    t->cols[p->sel[i].col].kind == SCHEMA_COL_STATIC)
-			put_cell_value(rs, &t->cols[p->sel[i].col], r, p->sel[i].kind);
-	buf_reset(&rs->fstatics);
-	rs->out = &rs->fstatics;
-	for (uint32_t i = 0; rs->w && i < rs->w->n_filt; i++)
-		if (t->cols[rs->w->filt[i].col].kind == SCHEMA_COL_STATIC)
-			put_cell_value(rs, &t->cols[rs->w->filt[i].col], r, SEL_COLUMN);
-	rs->out = saved;
-	rs->have_statics = true;
-}
-
-/* [i32 len][bytes] from r into *v (len < 0: null); false if r is exhausted. */
-static bool take_value(struct bufreader *r, struct val *v)
-{
-	v->len = (int32_t)bufreader_u32be(r);
-	v->p = v->len > 0 ? bufreader_take(r, (size_t)v->len) : exec_empty_value;
-	return bufreader_ok(r);
-}
-
-/* Whether row r of partition part passes every filter of the WHERE. */
-static bool rsel_filter(struct rsel *rs, const struct store_partition *part,
-                        const struct store_row *r)
-{
-	const struct schema_table *t = rs->t;
-	bool statics = rs->have_statics && same_key(&rs->cur_key, part);
-	struct bufreader sr;
-	bufreader_init(&sr, rs->fstatics.data, statics ? rs->fstatics.len : 0);
-	for (uint32_t i = 0; i < rs->w->n_filt; i++) {
-		const struct filter *f = &rs->w->filt[i];
-		const struct schema_column *c = &t->cols[f->col];
-		struct val v = {NULL, -1};
-		struct bufreader cr;
-		switch (c->kind) {
-		case SCHEMA_COL_PARTITION_KEY:
-			v = (struct val){part->pk[c->position].p,
-			                 (int32_t)part->pk[c->position].len};
-			break;
-		case SCHEMA_COL_CLUSTERING:
-			v = (struct val){r->ck[c->position].p, (int32_t)r->ck[c->position].len};
-			break;
-		case SCHEMA_COL_STATIC:
-			if (statics && !take_value(&sr, &v))
-				return false;
-			break;
-		default:
-			buf_reset(&rs->scratch);
-			struct buf *saved = rs->out;
-			rs->out = &rs->scratch;
-			put_cell_value(rs, c, r, SEL_COLUMN);
-			rs->out = saved;
-			bufreader_init(&cr, rs->scratch.data, rs->scratch.len);
-			if (!buf_ok(&rs->scratch) || !take_value(&cr, &v))
-				return false;
-			break;
-		}
-		if (v.len >= 0 && !v.p)
-			v.p = exec_empty_value;
-		if (!filter_match(f, c->type, v.p, v.len))
-			return false;
-	}
-	return true;
-}
-
-/* Append the selected values of row r of partition part. */
-static void rsel_put_row(struct rsel *rs, const struct store_partition *part,
-                         const struct store_row *r)
-{
-	const struct schema_table *t = rs->t;
-	const struct plan *p = rs->p;
-	bool statics = rs->have_statics && same_key(&rs->cur_key, part);
-	struct bufreader sr;
-	bufreader_init(&sr, rs->statics.data, statics ? rs->statics.len : 0);
-	for (uint32_t i = 0; i < p->n_sel; i++) {
-		const struct sel_col *sc = &p->sel[i];
-		if (sc->kind == SEL_TOKEN) {
-			cql_put_int(rs->out, 8);
-			buf_put_u64be(rs->out, (uint64_t)part->token);
-			continue;
-		}
-		const struct schema_column *c = &t->cols[sc->col];
-		const struct store_value *v;
-		int32_t l;
-		switch (c->kind) {
-		case SCHEMA_COL_PARTITION_KEY:
-		case SCHEMA_COL_CLUSTERING:
-			v = c->kind == SCHEMA_COL_CLUSTERING ? &r->ck[c->position]
-			                                     : &part->pk[c->position];
-			cql_put_bytes(rs->out, v->p, (int32_t)v->len);
-			break;
-		case SCHEMA_COL_STATIC:
-			l = statics ? (int32_t)bufreader_u32be(&sr) : -1;
-			cql_put_bytes(rs->out,
-			              l > 0    ? bufreader_take(&sr, (size_t)l)
-			              : l == 0 ? exec_empty_value
-			                       : NULL,
-			              l);
-			break;
-		default: put_cell_value(rs, c, r, sc->kind); break;
-		}
-	}
-}
-
-/* Remember where the last row returned came from, for the paging state. */
-static void rsel_remember(struct rsel *rs, const struct store_partition *part,
-                          const struct store_row *r)
-{
-	rs->last_token = part->token;
-	rs->last_idx = rs->cur_idx;
-	set_key(&rs->last_key, part);
-	buf_reset(&rs->last_ck);
-	for (size_t i = 0; i < r->n_ck; i++) {
-		buf_put_u32be(&rs->last_ck, (uint32_t)r->ck[i].len);
-		buf_put(&rs->last_ck, r->ck[i].p, r->ck[i].len);
-	}
-	rs->have_last = true;
-}
-
-/* The store's row callback: count or encode each live row until the page or LIMIT ends. */
-static int rsel_row(void *ctx, const struct store_partition *part, const struct store_row *r)
-{
-	struct rsel *rs = ctx;
-	if (r->is_static) {
-		rsel_keep_statics(rs, part, r);
-		return 0;
-	}
-	if (!r->has_marker && r->n_cells == 0)
-		return 0;
-	if (rs->w && rs->w->n_filt && !rsel_filter(rs, part, r))
-		return 0;
-	if (rs->distinct) {
-		if (rs->distinct_key.len && same_key(&rs->distinct_key, part))
-			return 0;
-		set_key(&rs->distinct_key, part);
-	}
-	if (rs->remaining == 0)
-		return STOP_READ;
-	if (rs->p->count) {
-		rs->count++;
-		if (rs->remaining > 0)
-			rs->remaining--;
-		return 0;
-	}
-	if (rs->page > 0 && (rs->nrows >= rs->page || rs->out->len >= MAX_PAGE_BYTES)) {
-		rs->more = true;
-		return STOP_READ;
-	}
-	rsel_put_row(rs, part, r);
-	rs->nrows++;
-	if (rs->remaining > 0)
-		rs->remaining--;
-	rsel_remember(rs, part, r);
-	return 0;
-}
-
 /* Decode [u32 len][bytes]... into n values pointing into data. */
 static size_t decode_ck(const uint8_t *data, size_t len, struct store_value *out, size_t max)
 {
@@ -328,21 +52,13 @@ struct selx {
 	struct range_read scan;
 };
 
-/* The buffers a selx owns: initialised in select_table, released in selx_free. */
-#define SELX_BUFS(x)                                                                               \
-	{                                                                                          \
-		&(x)->rows, &(x)->rs.last_key, &(x)->rs.last_ck, &(x)->rs.statics,                 \
-		        &(x)->rs.cur_key, &(x)->rs.distinct_key, &(x)->rs.fstatics,                \
-		        &(x)->rs.scratch                                                           \
-	}
-
 void selx_free(struct selx *x)
 {
 	if (!x)
 		return;
-	struct buf *bufs[] = SELX_BUFS(x);
-	for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
-		buf_release(bufs[i]);
+	buf_release(&x->rows);
+	if (x->rs.p)
+		rsel_release(&x->rs);
 	free(x);
 }
 
@@ -358,21 +74,25 @@ static void select_finish(struct xq *q)
 		xq_finish(q);
 		return;
 	}
+	rsel_end(rs);
 	struct buf st;
 	buf_init(&st);
-	if (rs->more && rs->have_last) {
+	if (rs->more && rs->last.set) {
 		struct paging_pos np = {.remaining =
 		                                rs->remaining >= 0 ? (int32_t)rs->remaining : -1,
-		                        .part_index = x->partitions ? rs->last_idx : 0};
+		                        .part_index = x->partitions ? rs->last.idx : 0};
+		if (rs->ppl > 0 && rs->ppl_key.len == rs->last.key.len &&
+		    memcmp(rs->ppl_key.data, rs->last.key.data, rs->ppl_key.len) == 0)
+			np.part_rows = (int32_t)rs->ppl_n;
 		struct buf key;
 		buf_init(&key);
 		if (!x->partitions)
-			buf_put_u64be(&key, (uint64_t)rs->last_token);
-		buf_put(&key, rs->last_key.data, rs->last_key.len);
+			buf_put_u64be(&key, (uint64_t)rs->last.token);
+		buf_put(&key, rs->last.key.data, rs->last.key.len);
 		np.pk = key.data;
 		np.pk_len = (uint32_t)key.len;
-		np.ck = rs->last_ck.data;
-		np.ck_len = (uint32_t)rs->last_ck.len;
+		np.ck = rs->last.ck.data;
+		np.ck_len = (uint32_t)rs->last.ck.len;
 		if (t->n_ck == 0)
 			np.flags |= PAGING_PARTITION_DONE;
 		paging_encode(&np, &st);
@@ -381,15 +101,8 @@ static void select_finish(struct xq *q)
 	struct buf *b = &req->body_out;
 	size_t at = begin_rows(b, p, q->skip_metadata, &st);
 	buf_release(&st);
-	if (p->count) {
-		uint8_t cnt[8];
-		be64_store(cnt, (uint64_t)rs->count);
-		cql_put_bytes(b, cnt, 8);
-		buf_patch_u32be(b, at, 1);
-	} else {
-		buf_put(b, x->rows.data, x->rows.len);
-		buf_patch_u32be(b, at, (uint32_t)rs->nrows);
-	}
+	buf_put(b, x->rows.data, x->rows.len);
+	buf_patch_u32be(b, at, (uint32_t)rs->nrows);
 	if (!buf_ok(&x->rows))
 		b->oom = true;
 	xq_finish(q);
@@ -441,12 +154,13 @@ static void select_read_args(struct xq *q, uint64_t idx)
 		(void)spec_retry_parse(t->speculative_retry, &x->rd.spec, NULL);
 	/* one row past the page tells whether more remain (filtered rows are not
 	 * counted: a filtering read runs until the page is full) */
-	if (rs->page > 0 && !p->count && !x->w.n_filt)
+	bool exact = !x->w.n_filt && !p->count; /* every row read is a row returned */
+	if (rs->page > 0 && exact)
 		x->rd.limit = (size_t)(rs->page - rs->nrows) + 1;
-	if (rs->remaining >= 0 && !x->w.n_filt &&
+	if (rs->remaining >= 0 && exact &&
 	    (x->rd.limit == 0 || (size_t)rs->remaining + 1 < x->rd.limit))
 		x->rd.limit = (size_t)rs->remaining + 1;
-	if (p->stmt->select.distinct && !x->w.n_filt)
+	if (p->stmt->select.distinct && exact)
 		x->rd.limit = 1;
 }
 
@@ -599,6 +313,14 @@ static int select_resume(struct xq *q, struct selx *x)
 	x->resume = true;
 	if (x->pos.remaining >= 0)
 		x->rs.remaining = x->pos.remaining;
+	if (x->pos.part_rows > 0 && x->rs.ppl > 0) {
+		/* rows of the last partition returned already count toward its limit */
+		size_t skip = x->partitions ? 0 : 8;
+		if (x->pos.pk_len < skip)
+			return req_fail(q->req, COL_EPROTO, "Invalid value for the paging state");
+		buf_put(&x->rs.ppl_key, x->pos.pk + skip, x->pos.pk_len - skip);
+		x->rs.ppl_n = x->pos.part_rows;
+	}
 	if (x->pos.ck_len) {
 		x->n_rck = decode_ck(x->pos.ck, x->pos.ck_len, x->rck, STORE_MAX_CK_COLS);
 		if (x->n_rck == SIZE_MAX || x->n_rck != q->plan->table->n_ck)
@@ -630,7 +352,7 @@ static int select_prepare(struct xq *q, struct selx *x, int64_t limit)
 	struct cerr pr;
 	if (router_check(q->ex->d.router, t->ks, q->cl, false, &pr))
 		return req_fail_outcome(req, &pr);
-	if (p->count && !partitions)
+	if (p->count && !p->n_group && !partitions)
 		snprintf(req->warning, sizeof(req->warning),
 		         "Aggregation query used without partition key");
 	struct rsel *rs = &x->rs;
@@ -642,7 +364,9 @@ static int select_prepare(struct xq *q, struct selx *x, int64_t limit)
 	rs->distinct = s->distinct;
 	rs->w = w;
 	rs->now_s = clock_wall_s();
-	rs->page = p->count ? 0 : q->page_size > 0 ? q->page_size : DEFAULT_MAX_ROWS;
+	/* an aggregate without GROUP BY answers one row; with it, pages count groups */
+	rs->page = p->count && !p->n_group ? 0 : q->page_size > 0 ? q->page_size : DEFAULT_MAX_ROWS;
+	rs->part_reads = partitions;
 	x->partitions = partitions;
 	if ((rc = select_resume(q, x)))
 		return rc;
@@ -663,7 +387,7 @@ static int select_prepare(struct xq *q, struct selx *x, int64_t limit)
 }
 
 /* Validate and start a SELECT on a table; the request finishes in select_finish. */
-static void select_table(struct xq *q, int64_t limit)
+static void select_table(struct xq *q, int64_t limit, int64_t ppl)
 {
 	struct exec_req *req = q->req;
 	const struct plan *p = q->plan;
@@ -675,9 +399,14 @@ static void select_table(struct xq *q, int64_t limit)
 		return;
 	}
 	q->sel = x;
-	struct buf *bufs[] = SELX_BUFS(x);
-	for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
-		buf_init(bufs[i]);
+	buf_init(&x->rows);
+	x->rs.p = q->plan;
+	if (rsel_init(&x->rs, q->plan)) {
+		req_fail(req, COL_ENOMEM, "out of memory");
+		xq_finish(q);
+		return;
+	}
+	x->rs.ppl = ppl;
 	if (select_prepare(q, x, limit)) {
 		xq_finish(q);
 		return;
@@ -734,15 +463,28 @@ void exec_select(struct xq *q)
 			return;
 		}
 	}
+	int64_t ppl = 0;
 	if (s->per_partition_limit) {
-		req_fail(q->req, COL_EINVAL, "PER PARTITION LIMIT is not supported");
-		xq_finish(q);
-		return;
+		if (term_int64(q, s->per_partition_limit, false, &ppl, "PER PARTITION LIMIT") !=
+		    0) {
+			xq_finish(q);
+			return;
+		}
+		if (ppl <= 0 || s->distinct || q->plan->table->virtual_) {
+			req_fail(q->req, COL_EINVAL, "%s",
+			         ppl <= 0      ? "PER PARTITION LIMIT must be strictly positive"
+			         : s->distinct ? "PER PARTITION LIMIT is not allowed with SELECT "
+			                         "DISTINCT queries"
+			                       : "PER PARTITION LIMIT is not supported on virtual "
+			                         "tables");
+			xq_finish(q);
+			return;
+		}
 	}
 	if (q->plan->table->virtual_) {
 		select_virtual(q, limit);
 		xq_finish(q);
 		return;
 	}
-	select_table(q, limit);
+	select_table(q, limit, ppl);
 }

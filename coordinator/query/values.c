@@ -27,7 +27,7 @@ static int bound_value(struct xq *q, uint32_t idx, const struct cqltype *type, s
 	return 0;
 }
 
-static enum cqllit_kind lit_kind(enum cql_term_kind k)
+enum cqllit_kind term_lit_kind(enum cql_term_kind k)
 {
 	switch (k) {
 	case CQL_TERM_STRING: return CQLLIT_STRING;
@@ -203,7 +203,7 @@ int term_value(struct xq *q, const struct cql_term *t, const struct cqltype *typ
 	struct buf b;
 	buf_init(&b);
 	struct cerr e = {0};
-	int rc = cqltype_from_literal(type, lit_kind(t->kind), t->text, t->text_len, &b, &e);
+	int rc = cqltype_from_literal(type, term_lit_kind(t->kind), t->text, t->text_len, &b, &e);
 	if (rc) {
 		buf_release(&b);
 		return req_fail(

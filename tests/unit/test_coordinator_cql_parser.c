@@ -501,7 +501,6 @@ Test(cql_parser, unsupported_statements_say_so)
 	                 "line 1:2 CREATE MATERIALIZED VIEW is not supported by colonnade");
 	fail("DROP TYPE x", COL_EUNSUPPORTED);
 	fail("GRANT ALL ON t TO r", COL_EUNSUPPORTED);
-	fail("SELECT a FROM t GROUP BY a", COL_EUNSUPPORTED);
 }
 
 /* ---------------------------------------------------------------- literals */

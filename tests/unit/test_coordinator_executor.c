@@ -283,13 +283,18 @@ Test(executor, consistency_on_one_node)
 Test(executor, paging_state_round_trip)
 {
 	uint8_t key[] = {1, 2, 3};
-	struct paging_pos p = {.flags = 1, .remaining = 7, .part_index = 2, .pk = key, .pk_len = 3};
+	struct paging_pos p = {.flags = 1,
+	                       .remaining = 7,
+	                       .part_index = 2,
+	                       .pk = key,
+	                       .pk_len = 3,
+	                       .part_rows = 5};
 	struct buf b;
 	buf_init(&b);
 	paging_encode(&p, &b);
-	/* golden bytes: format, flags, remaining, part_index, pk_len, pk, ck_len */
-	static const uint8_t golden[] = {1, 1, 0, 0, 0, 7, 0, 0, 0, 2, 0,
-	                                 0, 0, 3, 1, 2, 3, 0, 0, 0, 0};
+	/* golden bytes: format, flags, remaining, part_index, pk_len, pk, ck_len, part_rows */
+	static const uint8_t golden[] = {2, 1, 0, 0, 0, 7, 0, 0, 0, 2, 0, 0, 0,
+	                                 3, 1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 5};
 	cr_assert_eq(b.len, sizeof(golden));
 	cr_assert(memcmp(b.data, golden, sizeof(golden)) == 0);
 	struct paging_pos q;
@@ -297,7 +302,13 @@ Test(executor, paging_state_round_trip)
 	cr_assert_eq(q.remaining, 7);
 	cr_assert_eq(q.part_index, 2);
 	cr_assert_eq(q.pk_len, 3);
+	cr_assert_eq(q.part_rows, 5);
 	cr_assert_eq(paging_decode(b.data, b.len - 1, &q), COL_EINVAL);
+	/* format 1 (no part_rows) still decodes, as 0 */
+	static const uint8_t v1[] = {1, 1, 0, 0, 0, 7, 0, 0, 0, 2, 0, 0, 0, 3, 1, 2, 3, 0, 0, 0, 0};
+	cr_assert_eq(paging_decode(v1, sizeof(v1), &q), 0);
+	cr_assert_eq(q.part_rows, 0);
+	cr_assert_eq(q.remaining, 7);
 	b.data[0] = 9;
 	cr_assert_eq(paging_decode(b.data, b.len, &q), COL_EINVAL);
 	buf_release(&b);

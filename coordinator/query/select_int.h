@@ -1,0 +1,68 @@
+/*
+ * select_int.h — the row side of a table SELECT (select_rows.c), shared with
+ * the read side (select.c): what each row the read returns goes through —
+ * filters, DISTINCT, PER PARTITION LIMIT, LIMIT, the page bound — and how it
+ * becomes an answer row, directly or folded into an aggregate or a group.
+ */
+#ifndef COLONNADE_COORDINATOR_QUERY_SELECT_INT_H
+#define COLONNADE_COORDINATOR_QUERY_SELECT_INT_H
+
+#include "coordinator/query/query_int.h"
+
+/* Where a row came from: enough to resume right after it (paging state). */
+struct rpos {
+	int64_t token;
+	struct buf key; /* serialized partition key */
+	struct buf ck;  /* [u32 len][bytes] per clustering value */
+	uint32_t idx;   /* IN combination it was read under */
+	bool set;
+};
+
+struct rsel {
+	struct xq *q;
+	const struct plan *p;
+	const struct schema_table *t;
+	const struct where *w; /* its filters are checked on every row */
+	struct buf *out;       /* answer rows */
+	int32_t nrows;
+	int32_t page;      /* answer rows per page; 0 = unbounded */
+	int64_t remaining; /* LIMIT left, -1 none */
+	bool more;         /* stopped with rows left: the answer gets a paging state */
+	bool distinct;
+	bool part_reads; /* reads of single partitions (a read may be cut short) */
+	int64_t now_s;
+	struct rpos last; /* the last row returned (of a group: its last row) */
+	struct rpos cand; /* aggregates: the last row folded into the open group */
+	uint32_t cur_idx; /* IN combination being read */
+	/* the static row of partition cur_key, copied (rows borrow it) */
+	struct buf cur_key;
+	bool have_statics;
+	struct buf sbytes;
+	struct store_cell *scells;
+	size_t cap_scells;
+	struct store_row srow;
+	struct buf distinct_key;
+	struct buf scratch;
+	/* PER PARTITION LIMIT: rows (groups) of partition ppl_key returned so far */
+	int64_t ppl; /* 0 = none */
+	struct buf ppl_key;
+	int64_t ppl_n;
+	/* aggregates: per selector state; the open group, its key and its first
+	 * row's values of the other selectors ([bytes] each, in selector order) */
+	struct agg_state *aggs;
+	bool group_open;
+	struct buf group_key;
+	struct buf first;
+	struct buf gkey;
+};
+
+/* Buffers and aggregate states of rs (p, t set); COL_ENOMEM. */
+int rsel_init(struct rsel *rs, const struct plan *p);
+void rsel_release(struct rsel *rs);
+/* The store's row callback (ctx: struct rsel). */
+int rsel_row(void *ctx, const struct store_partition *part, const struct store_row *r);
+/* The read is over (not cut by the page): emit the open group, or the one row an
+ * aggregate without GROUP BY always answers. */
+void rsel_end(struct rsel *rs);
+
+#endif
