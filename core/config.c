@@ -8,6 +8,7 @@
  * aliases are rows whose `canon` points at the key they set.
  */
 #include "core/config.h"
+#include "core/config_int.h"
 
 #include "core/buf.h"
 
@@ -21,40 +22,7 @@
 #include <strings.h>
 #include <yaml.h>
 
-enum ktype {
-	K_STR,
-	K_SECRET, /* a K_STR the effective-config log never prints */
-	K_INT,
-	K_BOOL,
-	K_DOUBLE,
-	K_DURATION,    /* "10s", "500ms" -> ms */
-	K_DURATION_MS, /* legacy *_in_ms: plain number of ms */
-	K_SIZE,        /* "16MiB" -> bytes */
-	K_SIZE_MB,     /* legacy *_in_mb: plain number of MiB */
-	K_KIB,         /* a plain number of KiB, or a size with a unit ("1MiB"), kept in KiB */
-	K_LIST,        /* comma-separated names (a YAML list is joined with commas) */
-	K_COMMITLOG_SYNC,
-	K_SNITCH,
-	K_LOG_LEVEL,
-	K_SEEDS,
-	K_DIRS,
-	K_SEED_PROVIDER, /* YAML structure only; sets seeds */
-};
-
-struct keydef {
-	const char *name;
-	const char *canon; /* key this row sets; NULL = itself */
-	enum ktype type;
-	size_t off;
-	int64_t min, max; /* K_INT (value), K_DURATION* (ms), K_SIZE* (bytes) */
-	double dmin, dmax;
-	const char *defval; /* NULL: no default (derived in config_finish) */
-};
-
-#define OFF(f)  offsetof(struct config, f)
-#define HOUR_MS (3600LL * 1000)
-#define DAY_MS  (24 * HOUR_MS)
-#define MIB     (1024LL * 1024)
+#define OFF(f) offsetof(struct config, f)
 
 /*
  * Bounds: ports are ports; num_tokens stops at 1024 because the ring and the
@@ -89,6 +57,50 @@ static const struct keydef keys[] = {
         {"internode_authenticator_secret", NULL, K_SECRET, OFF(internode_secret), 0, 0, 0, 0, NULL},
         {"internode_authenticator_secret_file", NULL, K_STR, OFF(internode_secret_file), 0, 0, 0, 0,
          NULL},
+        {"client_encryption_options.enabled", NULL, K_BOOL, OFF(client_tls.enabled), 0, 0, 0, 0,
+         "false"},
+        {"client_encryption_options.optional", NULL, K_BOOL, OFF(client_tls.optional), 0, 0, 0, 0,
+         "false"},
+        {"client_encryption_options.require_client_auth", NULL, K_BOOL,
+         OFF(client_tls.require_client_auth), 0, 0, 0, 0, "false"},
+        {"client_encryption_options.keystore", NULL, K_STR, OFF(client_tls.keystore), 0, 0, 0, 0,
+         ""},
+        {"client_encryption_options.certificate", NULL, K_STR, OFF(client_tls.certificate), 0, 0, 0,
+         0, ""},
+        {"client_encryption_options.private_key", NULL, K_STR, OFF(client_tls.private_key), 0, 0, 0,
+         0, ""},
+        {"client_encryption_options.truststore", NULL, K_STR, OFF(client_tls.truststore), 0, 0, 0,
+         0, ""},
+        {"client_encryption_options.keystore_password", NULL, K_SECRET,
+         OFF(client_tls.keystore_password), 0, 0, 0, 0, ""},
+        {"client_encryption_options.protocol", NULL, K_STR, OFF(client_tls.protocol), 0, 0, 0, 0,
+         "TLS"},
+        {"client_encryption_options.accepted_protocols", NULL, K_LIST,
+         OFF(client_tls.accepted_protocols), 0, 0, 0, 0, ""},
+        {"client_encryption_options.cipher_suites", NULL, K_LIST, OFF(client_tls.cipher_suites), 0,
+         0, 0, 0, ""},
+        {"server_encryption_options.internode_encryption", NULL, K_STR,
+         OFF(server_tls.internode_encryption), 0, 0, 0, 0, "none"},
+        {"server_encryption_options.optional", NULL, K_BOOL, OFF(server_tls.optional), 0, 0, 0, 0,
+         "false"},
+        {"server_encryption_options.require_client_auth", NULL, K_BOOL,
+         OFF(server_tls.require_client_auth), 0, 0, 0, 0, "true"},
+        {"server_encryption_options.keystore", NULL, K_STR, OFF(server_tls.keystore), 0, 0, 0, 0,
+         ""},
+        {"server_encryption_options.certificate", NULL, K_STR, OFF(server_tls.certificate), 0, 0, 0,
+         0, ""},
+        {"server_encryption_options.private_key", NULL, K_STR, OFF(server_tls.private_key), 0, 0, 0,
+         0, ""},
+        {"server_encryption_options.truststore", NULL, K_STR, OFF(server_tls.truststore), 0, 0, 0,
+         0, ""},
+        {"server_encryption_options.keystore_password", NULL, K_SECRET,
+         OFF(server_tls.keystore_password), 0, 0, 0, 0, ""},
+        {"server_encryption_options.protocol", NULL, K_STR, OFF(server_tls.protocol), 0, 0, 0, 0,
+         "TLS"},
+        {"server_encryption_options.accepted_protocols", NULL, K_LIST,
+         OFF(server_tls.accepted_protocols), 0, 0, 0, 0, ""},
+        {"server_encryption_options.cipher_suites", NULL, K_LIST, OFF(server_tls.cipher_suites), 0,
+         0, 0, 0, ""},
         {"data_file_directories", NULL, K_DIRS, 0, 0, 0, 0, 0, "./data"},
         {"data_directory", "data_file_directories", K_DIRS, 0, 0, 0, 0, 0, NULL},
         {"hints_directory", NULL, K_STR, OFF(hints_directory), 0, 0, 0, 0, NULL},
@@ -167,6 +179,8 @@ static const struct keydef keys[] = {
          4096 * MIB, 0, 0, "32MiB"},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
+const struct keydef *const config_keys = keys;
+const size_t config_nkeys = NKEYS;
 
 /* COLONNADE_* variables that belong to tools and tests, not to the node. */
 static const char *const env_ignored[] = {
@@ -187,18 +201,43 @@ static size_t key_index(const struct keydef *k)
 	return (size_t)(k - keys);
 }
 
+/* A section's key ("client_encryption_options.enabled") also answers to '_' for the dot
+ * (COLONNADE_CLIENT_ENCRYPTION_OPTIONS_ENABLED). */
+static bool key_name_eq(const char *key, const char *name)
+{
+	for (; *key && *name; key++, name++)
+		if (*key != *name && !(*key == '.' && *name == '_'))
+			return false;
+	return *key == *name;
+}
+
 static const struct keydef *key_find(const char *name)
 {
 	for (size_t i = 0; i < NKEYS; i++)
-		if (strcmp(keys[i].name, name) == 0)
+		if (key_name_eq(keys[i].name, name))
 			return &keys[i];
 	return NULL;
+}
+
+/* Is `name` a section (keys "name.x" exist), given as a YAML mapping? */
+static bool key_is_section(const char *name)
+{
+	size_t n = strlen(name);
+	for (size_t i = 0; i < NKEYS; i++)
+		if (!strncmp(keys[i].name, name, n) && keys[i].name[n] == '.')
+			return true;
+	return false;
 }
 
 /* The row whose origin a row records: itself, or its canonical key. */
 static const struct keydef *key_canon(const struct keydef *k)
 {
 	return k->canon ? key_find(k->canon) : k;
+}
+
+const char *config_origin_at(const struct config *c, size_t i)
+{
+	return c->priv->origin[i];
 }
 
 bool config_key_known(const char *key)
@@ -974,6 +1013,50 @@ static int load_list(struct yctx *y, const struct keydef *k, yaml_node_t *v)
 	return rc;
 }
 
+static int load_value(struct yctx *y, const struct keydef *k, const char *name, yaml_node_t *vn)
+{
+	if (k->type == K_SEED_PROVIDER)
+		return load_seed_provider(y, k, vn);
+	if (k->type == K_DIRS)
+		return load_dirs(y, k, vn);
+	if (k->type == K_LIST && vn->type == YAML_SEQUENCE_NODE)
+		return load_list(y, k, vn);
+	const char *text = NULL;
+	int rc = scalar_text(y, vn, name, &text);
+	if (rc == COL_OK) {
+		char origin[600];
+		snprintf(origin, sizeof(origin), "%s:%d", y->name, node_line(vn));
+		rc = set_key(y->c, k, text, origin, y->err);
+	}
+	return rc;
+}
+
+/* client_encryption_options: {enabled: true, ...}: each entry is the key "section.entry". */
+static int load_section(struct yctx *y, const char *section, yaml_node_t *map)
+{
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+	     p++) {
+		yaml_node_t *kn = yaml_document_get_node(y->doc, p->key);
+		yaml_node_t *vn = yaml_document_get_node(y->doc, p->value);
+		if (!kn || !vn || kn->type != YAML_SCALAR_NODE)
+			continue;
+		char name[160], where[600];
+		snprintf(name, sizeof(name), "%s.%s", section, (const char *)kn->data.scalar.value);
+		snprintf(where, sizeof(where), "%s:%d", y->name, node_line(kn));
+		const struct keydef *k = key_find(name);
+		if (!k) {
+			warn_unknown(y->c, where, name);
+			continue;
+		}
+		if (scalar_is_null(vn))
+			continue;
+		int rc = load_value(y, k, name, vn);
+		if (rc)
+			return rc;
+	}
+	return COL_OK;
+}
+
 static int load_document(struct yctx *y)
 {
 	yaml_node_t *root = yaml_document_get_root_node(y->doc);
@@ -998,6 +1081,12 @@ static int load_document(struct yctx *y)
 		int line = node_line(kn);
 		char where[600];
 		snprintf(where, sizeof(where), "%s:%d", y->name, line);
+		if (vn->type == YAML_MAPPING_NODE && key_is_section(name)) {
+			int rc = load_section(y, name, vn);
+			if (rc)
+				return rc == COL_ENOMEM ? rc : COL_ECONFIG;
+			continue;
+		}
 		const struct keydef *k = key_find(name);
 		if (!k) {
 			warn_unknown(y->c, where, name);
@@ -1010,22 +1099,7 @@ static int load_document(struct yctx *y)
 		y->c->priv->file_line[ci] = line;
 		if (scalar_is_null(vn))
 			continue; /* "key:" with no value keeps the default, as in cassandra.yaml */
-		int rc;
-		if (k->type == K_SEED_PROVIDER)
-			rc = load_seed_provider(y, k, vn);
-		else if (k->type == K_DIRS)
-			rc = load_dirs(y, k, vn);
-		else if (k->type == K_LIST && vn->type == YAML_SEQUENCE_NODE)
-			rc = load_list(y, k, vn);
-		else {
-			const char *text = NULL;
-			rc = scalar_text(y, vn, name, &text);
-			if (rc == COL_OK) {
-				char origin[600];
-				snprintf(origin, sizeof(origin), "%s:%d", y->name, node_line(vn));
-				rc = set_key(y->c, k, text, origin, y->err);
-			}
-		}
+		int rc = load_value(y, k, name, vn);
 		if (rc)
 			return rc == COL_ENOMEM ? rc : COL_ECONFIG;
 	}
@@ -1361,120 +1435,4 @@ int config_finish(struct config *c, struct cerr *err)
 		return cerr_set(err, COL_ECONFIG, "%s: rack: must not be empty",
 		                origin_of(c, "rack"));
 	return COL_OK;
-}
-
-/* ---- effective configuration -------------------------------------------- */
-
-static void fmt_duration(char *out, size_t len, int64_t ms)
-{
-	if (ms != 0 && ms % HOUR_MS == 0)
-		snprintf(out, len, "%lldh", (long long)(ms / HOUR_MS));
-	else if (ms != 0 && ms % 1000 == 0)
-		snprintf(out, len, "%llds", (long long)(ms / 1000));
-	else
-		snprintf(out, len, "%lldms", (long long)ms);
-}
-
-static void fmt_size(char *out, size_t len, int64_t b)
-{
-	if (b != 0 && b % MIB == 0)
-		snprintf(out, len, "%lldMiB", (long long)(b / MIB));
-	else if (b != 0 && b % 1024 == 0)
-		snprintf(out, len, "%lldKiB", (long long)(b / 1024));
-	else
-		snprintf(out, len, "%lldB", (long long)b);
-}
-
-void config_describe(const struct config *c, void (*emit)(const char *line, void *ctx), void *ctx)
-{
-	static const char *const level_names[] = {"error", "warn", "info", "debug", "trace"};
-	for (size_t i = 0; i < NKEYS; i++) {
-		const struct keydef *k = &keys[i];
-		if (k->canon)
-			continue; /* legacy names and aliases print as their key */
-		char val[1024];
-		val[0] = 0;
-		switch (k->type) {
-		case K_STR:
-		case K_LIST: {
-			const char *s = *(char *const *)((const char *)c + k->off);
-			snprintf(val, sizeof(val), "%s", s ? s : "");
-			break;
-		}
-		case K_SECRET: {
-			const char *s = *(char *const *)((const char *)c + k->off);
-			snprintf(val, sizeof(val), "%s", s && *s ? "(set, not shown)" : "");
-			break;
-		}
-		case K_INT:
-			snprintf(val, sizeof(val), "%d", *(const int *)((const char *)c + k->off));
-			break;
-		case K_BOOL:
-			snprintf(val, sizeof(val), "%s",
-			         *(const bool *)((const char *)c + k->off) ? "true" : "false");
-			break;
-		case K_DOUBLE:
-			snprintf(val, sizeof(val), "%g",
-			         *(const double *)((const char *)c + k->off));
-			break;
-		case K_DURATION:
-		case K_DURATION_MS:
-			fmt_duration(val, sizeof(val),
-			             *(const int64_t *)((const char *)c + k->off));
-			break;
-		case K_SIZE:
-		case K_SIZE_MB:
-			fmt_size(val, sizeof(val), *(const int64_t *)((const char *)c + k->off));
-			break;
-		case K_KIB:
-			snprintf(val, sizeof(val), "%lldKiB",
-			         (long long)*(const int64_t *)((const char *)c + k->off));
-			break;
-		case K_COMMITLOG_SYNC:
-			snprintf(val, sizeof(val), "%s",
-			         c->commitlog_sync == CONFIG_SYNC_BATCH ? "batch" : "periodic");
-			break;
-		case K_SNITCH:
-			snprintf(val, sizeof(val), "%s",
-			         c->endpoint_snitch == CONFIG_SNITCH_SIMPLE
-			                 ? "SimpleSnitch"
-			                 : "GossipingPropertyFileSnitch");
-			break;
-		case K_LOG_LEVEL:
-			snprintf(val, sizeof(val), "%s", level_names[c->log_level]);
-			break;
-		case K_SEEDS: {
-			size_t off = 0;
-			for (int s = 0; s < c->n_seeds && off < sizeof(val); s++) {
-				int w = snprintf(val + off, sizeof(val) - off, "%s%s", s ? "," : "",
-				                 c->seeds[s].host);
-				if (w > 0)
-					off += (size_t)w;
-				if (c->seeds[s].port && off < sizeof(val)) {
-					w = snprintf(val + off, sizeof(val) - off, ":%u",
-					             c->seeds[s].port);
-					if (w > 0)
-						off += (size_t)w;
-				}
-			}
-			break;
-		}
-		case K_DIRS: {
-			size_t off = 0;
-			for (int d = 0; d < c->n_data_dirs && off < sizeof(val); d++) {
-				int w = snprintf(val + off, sizeof(val) - off, "%s%s", d ? "," : "",
-				                 c->data_file_directories[d]);
-				if (w > 0)
-					off += (size_t)w;
-			}
-			break;
-		}
-		case K_SEED_PROVIDER: break;
-		}
-		char line[1400];
-		const char *origin = c->priv->origin[i];
-		snprintf(line, sizeof(line), "%-44s %-30s (%s)", k->name, val,
-		         origin ? origin : "derived");
-		emit(line, ctx);
-	}
 }

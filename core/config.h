@@ -55,6 +55,22 @@ struct config_seed {
 	uint16_t port; /* 0 = the cluster's storage_port */
 };
 
+/*
+ * client_encryption_options / server_encryption_options, as cassandra.yaml
+ * (docs/SECURITY.md): YAML mappings, or one key per entry on the command line
+ * (--client_encryption_options.enabled=true) and in the environment
+ * (COLONNADE_CLIENT_ENCRYPTION_OPTIONS_ENABLED=true).  Certificates are PEM:
+ * `keystore` holds chain and key in one file, or `certificate` + `private_key`.
+ */
+struct config_tls {
+	bool enabled;               /* client: TLS on the native port */
+	char *internode_encryption; /* server: none | dc | rack | all */
+	bool optional;              /* TLS and plaintext on the same port */
+	bool require_client_auth;   /* verify the peer's certificate (server side) */
+	char *keystore, *keystore_password, *certificate, *private_key, *truststore;
+	char *protocol, *accepted_protocols, *cipher_suites;
+};
+
 struct config {
 	char *cluster_name;
 	int num_tokens;
@@ -81,6 +97,9 @@ struct config {
 	int64_t credentials_validity_ms; /* credentials cache; 0 = off */
 	char *internode_secret; /* internode_authenticator_secret: shared by the cluster, or NULL */
 	char *internode_secret_file; /* file holding it (first line, trimmed) */
+
+	struct config_tls client_tls; /* client_encryption_options.* */
+	struct config_tls server_tls; /* server_encryption_options.* */
 
 	char *data_file_directories[CONFIG_MAX_DATA_DIRS];
 	int n_data_dirs;

@@ -8,6 +8,7 @@
 #include "core/net.h"
 
 #include "core/log.h"
+#include "core/tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -37,7 +38,11 @@
 /* accept(2) calls per readiness event: fairness with the other watchers. */
 #define ACCEPT_BATCH 64
 /* After EMFILE, stop accepting for this long instead of spinning on a readable socket. */
-#define ACCEPT_BACKOFF_S 0.1
+#define ACCEPT_BACKOFF_S         0.1
+#define DEF_HANDSHAKE_TIMEOUT_MS 10000u
+
+/* Where a connection's TLS layer is. */
+enum { NTLS_NONE = 0, NTLS_SNIFF, NTLS_HANDSHAKE, NTLS_OPEN };
 
 struct net_loop {
 	struct ev_loop *loop;
@@ -75,6 +80,13 @@ struct net_conn {
 	char peer_str[NET_ADDR_STRLEN];
 	char why[192];
 	struct net_conn_stats st;
+	/* TLS: the session once started, the context it is made from until then */
+	struct tls_conn *tls;
+	struct tls_ctx *tls_ctx;
+	uint8_t tls_state, tls_mode; /* NTLS_*, enum net_tls_mode (accepted conns) */
+	bool tls_deadline;           /* the timer is the handshake deadline */
+	bool tls_wr_wants_read;      /* a TLS write waits for the next read */
+	bool tls_rd_wants_write;     /* a TLS read waits for writability */
 };
 
 struct net_server {
@@ -91,6 +103,8 @@ struct net_server {
 	unsigned nconns;
 	net_handoff_fn handoff; /* NULL: every connection is served on this loop */
 	void *handoff_ctx;
+	struct tls_ctx *tls;
+	enum net_tls_mode tls_mode;
 };
 
 /* ---- addresses ---------------------------------------------------------------------------- */
@@ -349,6 +363,8 @@ void net_conn_close(struct net_conn *c, int reason, const char *why)
 	ev_io_stop(nl->loop, &c->rio);
 	ev_io_stop(nl->loop, &c->wio);
 	ev_timer_stop(nl->loop, &c->timer);
+	if (c->tls && c->tls_state == NTLS_OPEN && reason == 0)
+		tls_conn_shutdown(c->tls);
 	if (c->fd >= 0) {
 		close(c->fd);
 		c->fd = -1;
@@ -371,22 +387,61 @@ static void conn_close_errno(struct net_conn *c, int reason, const char *what, i
 	net_conn_close(c, reason, why);
 }
 
+static void conn_tls_handshake(struct net_conn *c);
+
+/*
+ * One write of queued output: plain send(2) or TLS.  > 0 bytes taken; 0 when
+ * the socket is full (*wait_read: a TLS write waits for a read instead);
+ * < 0 after the connection was closed.
+ */
+static ssize_t conn_send_some(struct net_conn *c, bool *wait_read)
+{
+	const uint8_t *p = c->out.data + c->out_pos;
+	if (c->tls) {
+		ssize_t n = tls_conn_write(c->tls, p, conn_queued(c));
+		if (n > 0)
+			return n;
+		if (n == TLS_WANT_READ) {
+			c->tls_wr_wants_read = *wait_read = true;
+			return 0;
+		}
+		if (n == TLS_WANT_WRITE)
+			return 0;
+		char why[300];
+		snprintf(why, sizeof(why), "TLS write: %s", tls_conn_error(c->tls));
+		net_conn_close(c, COL_EIO, why);
+		return -1;
+	}
+	for (;;) {
+		ssize_t n = send(c->fd, p, conn_queued(c), MSG_NOSIGNAL);
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		conn_close_errno(c, COL_EIO, "send", errno);
+		return -1;
+	}
+}
+
 /* Write what is queued; arm the write watcher if the socket is full. */
 static void conn_flush(struct net_conn *c)
 {
 	struct net_loop *nl = c->nl;
-	if (c->closing || !c->connected)
+	if (c->closing || !c->connected || c->tls_state == NTLS_SNIFF)
 		return;
+	if (c->tls_state == NTLS_HANDSHAKE) {
+		conn_tls_handshake(c); /* flushes what waited once it is done */
+		return;
+	}
+	bool wait_read = false;
 	while (conn_queued(c) > 0) {
-		ssize_t n = send(c->fd, c->out.data + c->out_pos, conn_queued(c), MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			conn_close_errno(c, COL_EIO, "send", errno);
+		ssize_t n = conn_send_some(c, &wait_read);
+		if (n < 0)
 			return;
-		}
+		if (n == 0)
+			break;
 		nl->st.flushes++;
 		c->out_pos += (size_t)n;
 		c->st.bytes_out += (uint64_t)n;
@@ -404,7 +459,10 @@ static void conn_flush(struct net_conn *c)
 			c->out.len -= c->out_pos;
 			c->out_pos = 0;
 		}
-		ev_io_start(nl->loop, &c->wio);
+		if (wait_read)
+			ev_io_stop(nl->loop, &c->wio);
+		else
+			ev_io_start(nl->loop, &c->wio);
 	}
 	if (c->hw_paused && conn_queued(c) <= c->opts.out_high / 2) {
 		c->hw_paused = false;
@@ -546,13 +604,10 @@ static void conn_process_input(struct net_conn *c)
 	}
 }
 
-static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+/* Room for the next read in c->in: a frame whose length is known is read in few calls. */
+static bool conn_reserve_input(struct net_conn *c)
 {
-	(void)loop;
-	(void)revents;
-	struct net_conn *c = (struct net_conn *)((char *)w - offsetof(struct net_conn, rio));
 	size_t want = c->opts.read_chunk;
-	/* A frame whose length is known is read in as few calls as possible. */
 	long need = c->ops.frame_len(conn_in_ptr(c), c->in.len - c->in_pos);
 	if (need > 0 && (unsigned long)need <= c->opts.max_frame &&
 	    (size_t)need > c->in.len - c->in_pos + want)
@@ -560,8 +615,167 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	if (buf_reserve(&c->in, want) != COL_OK) {
 		c->in.oom = false;
 		net_conn_close(c, COL_ENOMEM, "out of memory for input");
+		return false;
+	}
+	return true;
+}
+
+static void conn_got_input(struct net_conn *c, size_t n)
+{
+	c->in.len += n;
+	c->st.bytes_in += (uint64_t)n;
+	c->nl->st.bytes_in += (uint64_t)n;
+}
+
+/* ---- the TLS layer ------------------------------------------------------------------------ */
+
+static void conn_arm_deadline(struct net_conn *c)
+{
+	c->tls_deadline = true;
+	ev_timer_stop(c->nl->loop, &c->timer);
+	ev_timer_set(&c->timer, c->opts.handshake_timeout_ms / 1000.0, 0.);
+	ev_timer_start(c->nl->loop, &c->timer);
+}
+
+static bool conn_tls_start(struct net_conn *c)
+{
+	c->tls = tls_conn_new(c->tls_ctx, c->fd);
+	tls_ctx_unref(c->tls_ctx);
+	c->tls_ctx = NULL;
+	if (!c->tls) {
+		net_conn_close(c, COL_ENOMEM, "out of memory for a TLS session");
+		return false;
+	}
+	c->tls_state = NTLS_HANDSHAKE;
+	return true;
+}
+
+/* Decrypted input: read what the socket and the session hold, then deliver frames. */
+static void conn_tls_read(struct net_conn *c)
+{
+	if (c->tls_wr_wants_read) {
+		c->tls_wr_wants_read = false;
+		conn_add_flush(c);
+	}
+	ssize_t n;
+	do {
+		if (!conn_reserve_input(c))
+			return;
+		n = tls_conn_read(c->tls, c->in.data + c->in.len, c->in.cap - c->in.len);
+		if (n > 0)
+			conn_got_input(c, (size_t)n);
+	} while (n > 0 && tls_conn_pending(c->tls));
+	if (n == TLS_WANT_WRITE) {
+		c->tls_rd_wants_write = true;
+		ev_io_start(c->nl->loop, &c->wio);
+	} else if (n == TLS_CLOSED) {
+		net_conn_close(c, COL_ECLOSED, "closed by peer");
+		return;
+	} else if (n == TLS_ERROR) {
+		char why[300];
+		snprintf(why, sizeof(why), "TLS read: %s", tls_conn_error(c->tls));
+		net_conn_close(c, COL_EPROTO, why);
 		return;
 	}
+	conn_process_input(c);
+}
+
+/* Go on with the handshake; once done, the connection is open and queued output leaves. */
+static void conn_tls_handshake(struct net_conn *c)
+{
+	int r = tls_conn_handshake(c->tls);
+	if (r == TLS_WANT_READ || r == TLS_WANT_WRITE) {
+		if (r == TLS_WANT_WRITE)
+			ev_io_start(c->nl->loop, &c->wio);
+		else
+			ev_io_stop(c->nl->loop, &c->wio);
+		return;
+	}
+	if (r != TLS_OK) {
+		char why[320];
+		snprintf(why, sizeof(why), "TLS handshake failed: %s", tls_conn_error(c->tls));
+		log_warn("net", "%s: %s", c->peer_str, why);
+		net_conn_close(c, COL_EPROTO, why);
+		return;
+	}
+	c->tls_state = NTLS_OPEN;
+	c->tls_deadline = false;
+	ev_timer_stop(c->nl->loop, &c->timer);
+	ev_io_stop(c->nl->loop, &c->wio);
+	if (log_get_level() >= LOG_DEBUG) {
+		char d[320];
+		tls_conn_describe(c->tls, d, sizeof(d));
+		log_debug("net", "%s: TLS established: %s", c->peer_str, d);
+	}
+	if (!c->srv && c->ops.on_connect) {
+		c->ops.on_connect(c);
+		if (c->closing)
+			return;
+	}
+	if (conn_queued(c) > 0)
+		conn_add_flush(c);
+	conn_tls_read(c); /* application data may have come with the last handshake message */
+}
+
+/*
+ * The first byte of an accepted connection on a TLS port (peeked, not consumed):
+ * a TLS record starts the session; plaintext is served (optional), handed to the
+ * protocol to refuse, or closed.  False when nothing is to be read now.
+ */
+static bool conn_tls_sniff(struct net_conn *c)
+{
+	uint8_t b;
+	ssize_t n = recv(c->fd, &b, 1, MSG_PEEK);
+	if (n == 0) {
+		net_conn_close(c, COL_ECLOSED, "closed by peer before the TLS handshake");
+		return false;
+	}
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			conn_close_errno(c, COL_EIO, "read", errno);
+		return false;
+	}
+	if (b == TLS_RECORD_HANDSHAKE)
+		return conn_tls_start(c);
+	tls_ctx_unref(c->tls_ctx);
+	c->tls_ctx = NULL;
+	c->tls_state = NTLS_NONE;
+	if (c->tls_mode == NET_TLS_OPTIONAL) {
+		c->tls_deadline = false;
+		ev_timer_stop(c->nl->loop, &c->timer);
+		return true;
+	}
+	char ls[NET_ADDR_STRLEN];
+	net_addr_format(&c->local, ls, sizeof(ls));
+	log_warn("net",
+	         "%s: plaintext connection to TLS-only port %s (first byte 0x%02x, not a TLS "
+	         "handshake): refused; the client must connect with TLS",
+	         c->peer_str, ls, b);
+	if (!c->ops.on_plaintext_refused) {
+		net_conn_close(c, COL_EPROTO, "plaintext on a TLS-only port");
+		return false;
+	}
+	c->ops.on_plaintext_refused(c); /* the deadline still closes it */
+	return !c->closing;
+}
+
+static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct net_conn *c = (struct net_conn *)((char *)w - offsetof(struct net_conn, rio));
+	if (c->tls_state == NTLS_SNIFF && !conn_tls_sniff(c))
+		return;
+	if (c->tls_state == NTLS_HANDSHAKE) {
+		conn_tls_handshake(c);
+		return;
+	}
+	if (c->tls_state == NTLS_OPEN) {
+		conn_tls_read(c);
+		return;
+	}
+	if (!conn_reserve_input(c))
+		return;
 	ssize_t n = read(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len);
 	if (n == 0) {
 		net_conn_close(c, COL_ECLOSED, "closed by peer");
@@ -573,9 +787,7 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 		conn_close_errno(c, COL_EIO, "read", errno);
 		return;
 	}
-	c->in.len += (size_t)n;
-	c->st.bytes_in += (uint64_t)n;
-	c->nl->st.bytes_in += (uint64_t)n;
+	conn_got_input(c, (size_t)n);
 	conn_process_input(c);
 }
 
@@ -612,11 +824,26 @@ static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 			c->local.len = 0;
 		conn_set_sockopts(c->fd, &c->opts);
 		c->nl->st.conns_connected++;
+		if (c->tls_ctx) {
+			/* on_connect follows the handshake */
+			if (!conn_tls_start(c))
+				return;
+			conn_arm_deadline(c);
+			conn_update_reading(c);
+			conn_tls_handshake(c);
+			return;
+		}
 		if (c->ops.on_connect)
 			c->ops.on_connect(c);
 		if (c->closing)
 			return;
 		conn_update_reading(c);
+	}
+	if (c->tls_rd_wants_write) {
+		c->tls_rd_wants_write = false;
+		conn_tls_read(c);
+		if (c->closing)
+			return;
 	}
 	conn_flush(c);
 }
@@ -630,6 +857,12 @@ static void conn_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		char why[96];
 		snprintf(why, sizeof(why), "connect timed out after %u ms",
 		         c->opts.connect_timeout_ms);
+		net_conn_close(c, COL_ETIMEDOUT, why);
+	} else if (c->tls_deadline) {
+		char why[96];
+		snprintf(why, sizeof(why), "TLS handshake not completed within %u ms",
+		         c->opts.handshake_timeout_ms);
+		log_warn("net", "%s: %s; closing", c->peer_str, why);
 		net_conn_close(c, COL_ETIMEDOUT, why);
 	} else if (c->flush_close) {
 		net_conn_close(c, c->linger_reason, "peer did not read the last answer in time");
@@ -654,6 +887,9 @@ static void conn_fill_opts(struct net_conn_opts *o, const struct net_conn_opts *
 		o->read_chunk = DEF_READ_CHUNK;
 	if (!o->connect_timeout_ms)
 		o->connect_timeout_ms = DEF_CONNECT_TIMEOUT_MS;
+	if (!o->handshake_timeout_ms)
+		o->handshake_timeout_ms = DEF_HANDSHAKE_TIMEOUT_MS;
+	o->tls = NULL; /* held as net_conn.tls_ctx, with a reference */
 }
 
 static struct net_conn *conn_new(struct net_loop *nl, int fd, const struct net_conn_ops *ops,
@@ -695,6 +931,8 @@ static void conn_free(struct net_conn *c)
 	nl->st.conns_closed++;
 	buf_release(&c->in);
 	buf_release(&c->out);
+	tls_conn_free(c->tls);
+	tls_ctx_unref(c->tls_ctx);
 	free(c);
 }
 
@@ -780,6 +1018,27 @@ bool net_conn_connected(const struct net_conn *c)
 	return c->connected;
 }
 
+bool net_conn_is_tls(const struct net_conn *c)
+{
+	return c->tls != NULL || c->tls_ctx != NULL;
+}
+
+void net_conn_tls_describe(const struct net_conn *c, char *out, size_t cap)
+{
+	if (c->tls && c->tls_state == NTLS_OPEN)
+		tls_conn_describe(c->tls, out, cap);
+	else
+		snprintf(out, cap, "%s", c->tls ? "TLS handshake pending" : "plaintext");
+}
+
+void net_conn_tls_peer(const struct net_conn *c, char *out, size_t cap)
+{
+	if (c->tls && c->tls_state == NTLS_OPEN)
+		tls_conn_peer_subject(c->tls, out, cap);
+	else if (cap)
+		out[0] = 0;
+}
+
 void net_conn_get_stats(const struct net_conn *c, struct net_conn_stats *out)
 {
 	*out = c->st;
@@ -851,6 +1110,7 @@ void net_loop_free(struct net_loop *nl)
 		struct net_server *s = nl->servers;
 		nl->servers = s->next;
 		server_close(s);
+		tls_ctx_unref(s->tls);
 		free(s);
 	}
 	for (struct net_conn *c = nl->conns; c; c = c->next)
@@ -913,6 +1173,8 @@ int net_connect(struct net_loop *nl, const struct net_addr *local, const struct 
 		return cerr_set(err, COL_ENOMEM, "connect to %s: out of memory", rs);
 	}
 	c->handed = true;
+	if (opts && opts->tls)
+		c->tls_ctx = tls_ctx_ref(opts->tls);
 	c->peer = *remote;
 	snprintf(c->peer_str, sizeof(c->peer_str), "%s", rs);
 	if (local)
@@ -1004,6 +1266,7 @@ static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		c->srv = s;
 		s->nconns++;
+		net_conn_serve_tls(c, s->tls, s->tls_mode);
 		c->handed = true;
 		if (s->on_accept && s->on_accept(s, c, s->ctx) < 0) {
 			c->handed = false;
@@ -1032,6 +1295,16 @@ int net_conn_adopt(struct net_loop *nl, int fd, const struct net_addr *peer,
 		return COL_ENOMEM;
 	*out = c;
 	return 0;
+}
+
+void net_conn_serve_tls(struct net_conn *c, struct tls_ctx *tls, enum net_tls_mode mode)
+{
+	if (!tls || mode == NET_TLS_OFF || c->tls || c->tls_ctx)
+		return;
+	c->tls_ctx = tls_ctx_ref(tls);
+	c->tls_state = NTLS_SNIFF;
+	c->tls_mode = (uint8_t)mode;
+	conn_arm_deadline(c);
 }
 
 void net_conn_start(struct net_conn *c)
@@ -1091,6 +1364,15 @@ int net_server_new(struct net_loop *nl, const struct net_addr *addr,
 	return COL_OK;
 }
 
+void net_server_set_tls(struct net_server *s, struct tls_ctx *tls, enum net_tls_mode mode)
+{
+	if (tls)
+		tls_ctx_ref(tls);
+	tls_ctx_unref(s->tls);
+	s->tls = tls;
+	s->tls_mode = tls ? mode : NET_TLS_OFF;
+}
+
 static void server_close(struct net_server *s)
 {
 	ev_io_stop(s->nl->loop, &s->lio);
@@ -1113,6 +1395,7 @@ void net_server_free(struct net_server *s)
 	if (*pp)
 		*pp = s->next;
 	server_close(s);
+	tls_ctx_unref(s->tls);
 	free(s);
 }
 

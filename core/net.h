@@ -33,6 +33,17 @@
  * on_close is called exactly once for every connection that was handed to
  * the user (accepted or returned by net_connect).
  *
+ * TLS (core/tls.h) is a layer of the connection, under the buffered output
+ * and the framer: a server given a context (net_server_set_tls) either
+ * requires TLS or, when optional, sniffs the first byte (0x16 starts a TLS
+ * ClientHello; nothing else does, in CQL or in internode frames) and serves
+ * TLS and plaintext on the same port; an outgoing connection with
+ * opts.tls does the client side.  The handshake is driven by the same
+ * watchers as the data (SSL_read/SSL_write answer WANT_READ/WANT_WRITE),
+ * must finish within handshake_timeout_ms, and frames, writes, flushing and
+ * backpressure work the same above it.  Replacing a server's context affects
+ * only connections accepted afterwards.
+ *
  * Threading: every function must be called on the thread running the loop.
  */
 #ifndef COLONNADE_CORE_NET_H
@@ -48,6 +59,7 @@
 #include <sys/types.h>
 
 struct ev_loop;
+struct tls_ctx;
 typedef struct net_loop net_loop;
 typedef struct net_conn net_conn;
 typedef struct net_server net_server;
@@ -129,8 +141,17 @@ struct net_conn_ops {
 	 */
 	void (*on_oversized)(struct net_conn *c, const uint8_t *head, size_t head_len,
 	                     size_t frame_len);
-	/* Optional.  An outgoing connection (net_connect) is established. */
+	/* Optional.  An outgoing connection (net_connect) is established (with TLS: the
+	 * handshake is done and the server's certificate verified). */
 	void (*on_connect)(struct net_conn *c);
+	/*
+	 * Optional.  A server that requires TLS got plaintext (the first byte is not a TLS
+	 * record): the connection goes on in plaintext so that the protocol can answer
+	 * with an error of its own and close (it is closed at handshake_timeout_ms
+	 * anyway).  Without this callback the connection is closed at once.  Either way
+	 * net logs one line naming the client's address.
+	 */
+	void (*on_plaintext_refused)(struct net_conn *c);
 	/*
 	 * Optional.  Queued output fell back under out_high / 2 after having been
 	 * above out_high (writers that got COL_EFULL may retry).
@@ -162,6 +183,10 @@ struct net_conn_opts {
 	 * [0 = the kernel's default]
 	 */
 	unsigned user_timeout_ms;
+	unsigned handshake_timeout_ms; /* TLS handshake deadline [10000] */
+	/* net_connect only: TLS with this client context (the connection takes a
+	 * reference).  NULL = plaintext. */
+	struct tls_ctx *tls;
 };
 
 /* Counters of one connection (cumulative since it opened). */
@@ -228,6 +253,12 @@ void net_conn_get_stats(const struct net_conn *c, struct net_conn_stats *out);
 struct net_loop *net_conn_loop(const struct net_conn *c);
 /* True once an outgoing connection completed (always true for accepted ones). */
 bool net_conn_connected(const struct net_conn *c);
+/* True if the connection is (or is becoming) a TLS session. */
+bool net_conn_is_tls(const struct net_conn *c);
+/* "TLSv1.3 TLS_AES_256_GCM_SHA384, peer /CN=node2" once the handshake is done, else "plaintext". */
+void net_conn_tls_describe(const struct net_conn *c, char *out, size_t cap);
+/* The verified peer certificate's subject, "" if none. */
+void net_conn_tls_peer(const struct net_conn *c, char *out, size_t cap);
 
 /* ---- the loop ------------------------------------------------------------------------------- */
 
@@ -297,6 +328,17 @@ typedef int (*net_accept_fn)(struct net_server *s, struct net_conn *c, void *ser
 int net_server_new(struct net_loop *nl, const struct net_addr *addr,
                    const struct net_server_opts *opts, const struct net_conn_ops *ops,
                    net_accept_fn on_accept, void *ctx, struct net_server **out, struct cerr *err);
+enum net_tls_mode {
+	NET_TLS_OFF = 0,  /* plaintext only */
+	NET_TLS_REQUIRED, /* TLS only: plaintext gets on_plaintext_refused or is closed */
+	NET_TLS_OPTIONAL, /* TLS or plaintext on the same port, told apart by the first byte */
+};
+/*
+ * Serve TLS with server context `tls` (a reference is taken; NULL with NET_TLS_OFF).
+ * Connections accepted from now on use it; those already open keep their session.
+ */
+void net_server_set_tls(struct net_server *s, struct tls_ctx *tls, enum net_tls_mode mode);
+
 /*
  * Hand accepted connections to other loops: fn(ctx, fd, peer) runs for each
  * accepted socket (non-blocking, close-on-exec, socket options set) before a
@@ -316,6 +358,12 @@ int net_conn_adopt(struct net_loop *nl, int fd, const struct net_addr *peer,
                    const struct net_conn_ops *ops, const struct net_conn_opts *opts, void *ctx,
                    struct net_conn **out);
 void net_conn_start(struct net_conn *c);
+/*
+ * Serve TLS on an adopted connection (before net_conn_start), as a server given
+ * net_server_set_tls() does for those it accepts itself.  The connection takes a
+ * reference; tls NULL or NET_TLS_OFF leaves it plaintext.
+ */
+void net_conn_serve_tls(struct net_conn *c, struct tls_ctx *tls, enum net_tls_mode mode);
 /* Stop listening; connections already accepted stay open.  Not from its own callbacks. */
 void net_server_free(struct net_server *s);
 /* The bound address (its port filled in when 0 was asked). */

@@ -16,6 +16,7 @@
 #include "cli/lib/cqlfmt.h"
 #include "cli/lib/cqlsplit.h"
 #include "core/cqlproto.h"
+#include "core/tls.h"
 
 #include <editline/readline.h>
 #include <errno.h>
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define HISTORY_FILE ".cqlish_history"
@@ -44,6 +46,13 @@ static void usage(FILE *f)
 	      "  --consistency LEVEL      initial consistency level (default ONE)\n"
 	      "  -u, --username USER      log in as USER (PasswordAuthenticator)\n"
 	      "  -p, --password PASSWORD  its password (default: $CQLISH_PASSWORD)\n"
+	      "  --ssl                    connect with TLS (client_encryption_options)\n"
+	      "  --cafile FILE            CA (PEM) the server's certificate must chain to\n"
+	      "                           (default: $SSL_CERTFILE, as cqlsh)\n"
+	      "  --certfile FILE          client certificate (PEM) for require_client_auth\n"
+	      "  --keyfile FILE           its private key (PEM)\n"
+	      "  --no-validate            do not verify the server's certificate\n"
+	      "                           (also $SSL_VALIDATE=false, as cqlsh)\n"
 	      "  -C, --color              always use colour output\n"
 	      "  --no-color               never use colour output\n"
 	      "  --connect-timeout SECS   connect timeout (default 5)\n"
@@ -292,6 +301,8 @@ static void interactive(struct shell *sh)
 struct cqlish_args {
 	const char *execute, *file, *keyspace;
 	int color; /* -1: auto */
+	bool ssl, no_validate;
+	const char *cafile, *certfile, *keyfile;
 };
 
 /* main() goes on after a step that returns this; any other value is the exit status. */
@@ -338,6 +349,12 @@ static int value_option(struct shell *sh, struct cqlish_args *args, int argc, ch
 		sh->copts.username = val;
 	} else if (!strcmp(a, "-p") || !strcmp(a, "--password")) {
 		sh->copts.password = val;
+	} else if (!strcmp(a, "--cafile")) {
+		args->cafile = val;
+	} else if (!strcmp(a, "--certfile")) {
+		args->certfile = val;
+	} else if (!strcmp(a, "--keyfile")) {
+		args->keyfile = val;
 	} else if (!strcmp(a, "--consistency")) {
 		if (cql_consistency_parse(val, &sh->consistency) != COL_OK) {
 			fprintf(stderr,
@@ -371,6 +388,9 @@ static bool takes_value(const char *a)
 	                                   "--username",
 	                                   "-p",
 	                                   "--password",
+	                                   "--cafile",
+	                                   "--certfile",
+	                                   "--keyfile",
 	                                   "--connect-timeout",
 	                                   "--request-timeout"};
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
@@ -399,6 +419,10 @@ static int parse_args(struct shell *sh, struct cqlish_args *args, int argc, char
 			args->color = 1;
 		} else if (!strcmp(a, "--no-color")) {
 			args->color = 0;
+		} else if (!strcmp(a, "--ssl")) {
+			args->ssl = true;
+		} else if (!strcmp(a, "--no-validate")) {
+			args->no_validate = true;
 		} else if (a[0] == '-' && a[1]) {
 			fprintf(stderr, "cqlish: unknown option %s (see cqlish --help)\n", a);
 			return 1;
@@ -432,6 +456,44 @@ static int parse_args(struct shell *sh, struct cqlish_args *args, int argc, char
 		fprintf(stderr, "cqlish: -e and -f cannot be used together\n");
 		return 1;
 	}
+	return GO_ON;
+}
+
+/*
+ * --ssl: a client TLS context.  cqlsh's names: its [ssl] certfile (the CA) is
+ * --cafile or $SSL_CERTFILE, usercert/userkey are --certfile/--keyfile, validate
+ * is --no-validate or $SSL_VALIDATE.  Validation checks the chain and that the
+ * certificate names the host connected to.
+ */
+static int tls_setup(struct shell *sh, struct cqlish_args *args)
+{
+	if (!args->ssl) {
+		if (args->cafile || args->certfile || args->keyfile) {
+			fprintf(stderr, "cqlish: --cafile/--certfile/--keyfile need --ssl\n");
+			return 1;
+		}
+		return GO_ON;
+	}
+	const char *v = getenv("SSL_VALIDATE");
+	if (v && (!strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "no")))
+		args->no_validate = true;
+	if (!args->cafile)
+		args->cafile = getenv("SSL_CERTFILE");
+	if (!args->no_validate && (!args->cafile || !*args->cafile)) {
+		fprintf(stderr, "cqlish: --ssl needs the CA the server's certificate chains to: "
+		                "--cafile FILE (or $SSL_CERTFILE), or --no-validate\n");
+		return 1;
+	}
+	struct tls_options o = {.certificate = args->certfile,
+	                        .private_key = args->keyfile,
+	                        .truststore = args->no_validate ? NULL : args->cafile,
+	                        .what = "cqlish --ssl"};
+	struct cerr e = {0};
+	if (tls_ctx_new(&o, TLS_CLIENT, &sh->copts.tls, &e) != COL_OK) {
+		fprintf(stderr, "cqlish: %s\n", e.msg);
+		return 1;
+	}
+	sh->copts.tls_verify_host = !args->no_validate;
 	return GO_ON;
 }
 
@@ -508,6 +570,8 @@ int main(int argc, char **argv)
 	if (rc == GO_ON)
 		rc = parse_args(sh, &args, argc, argv);
 	if (rc == GO_ON)
+		rc = tls_setup(sh, &args);
+	if (rc == GO_ON)
 		rc = shell_setup(sh, &args, &in);
 	if (rc != GO_ON)
 		return rc;
@@ -542,6 +606,7 @@ int main(int argc, char **argv)
 		fclose(in);
 	bool failed = sh->error && !sh->tty;
 	cqlsplit_release(&g_split);
+	tls_ctx_unref(sh->copts.tls);
 	shell_release(sh);
 	return failed ? 2 : 0;
 }

@@ -227,6 +227,8 @@ typedef struct cqlconn cqlconn;
 typedef void (*cqlconn_written_fn)(void *arg);
 
 /* Limits.  Zero fields take the defaults in brackets. */
+struct tls_ctx;
+
 struct cqlconn_opts {
 	size_t max_frame;            /* largest response frame accepted [CQLPROTO_MAX_FRAME] */
 	size_t max_out;              /* queued request bytes before COL_EFULL [64 MiB] */
@@ -241,6 +243,11 @@ struct cqlconn_opts {
 	const char *username;
 	const char *password;
 	cqlconn_written_fn on_written; /* NULL: not told (a load generator's send time) */
+	/* TLS (core/tls.h): a client context (borrowed until connected), or NULL for
+	 * plaintext.  The handshake counts against connect_timeout_ms.  With tls_verify_host
+	 * the server's certificate must name the host connected to (IP or DNS SAN). */
+	struct tls_ctx *tls;
+	bool tls_verify_host;
 };
 
 /* Handshake done (status 0) or failed (negative, `why` names peer and cause). */

@@ -6,6 +6,7 @@
 #include "cli/lib/cqlclient_int.h"
 
 #include "core/clock.h"
+#include "core/tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -74,8 +75,9 @@ struct cqlconn {
 	ev_timer connect_timer, tick;
 	int fd;
 	bool connected, ready, failed, freeing;
-	int busy;      /* callback nesting depth: free only at 0 */
-	char peer[80]; /* numeric "[v6]:port" */
+	int busy;       /* callback nesting depth: free only at 0 */
+	char peer[80];  /* numeric "[v6]:port" */
+	char host[256]; /* as given: what a TLS certificate must name */
 	char failure[CERR_MSG_MAX];
 	struct cqlconn_opts opts;
 	cqlconn_ready_fn on_ready;
@@ -88,6 +90,7 @@ struct cqlconn {
 
 	struct buf in, out;
 	struct cqlconn_stats stats;
+	struct tls_conn *tls; /* NULL: plaintext */
 
 	/* opts.on_written: requests not yet wholly written, in stream order (one
 	 * per request in flight at most, so max_inflight entries). */
@@ -112,6 +115,7 @@ static void conn_really_free(struct cqlconn *c)
 	free(c->marks);
 	buf_release(&c->in);
 	buf_release(&c->out);
+	tls_conn_free(c->tls);
 	free(c);
 }
 
@@ -211,6 +215,58 @@ static void want_write(struct cqlconn *c)
 		ev_io_start(c->loop, &c->wio);
 }
 
+static void send_handshake(struct cqlconn *c, enum req_kind kind);
+
+/* Go on with the TLS handshake; once done, the CQL handshake starts. */
+static void tls_step(struct cqlconn *c)
+{
+	int r = tls_conn_handshake(c->tls);
+	if (r == TLS_WANT_WRITE) {
+		ev_io_start(c->loop, &c->wio);
+		return;
+	}
+	ev_io_stop(c->loop, &c->wio);
+	if (r == TLS_WANT_READ)
+		return;
+	if (r != TLS_OK) {
+		conn_fail(c, COL_EIO, "TLS handshake with %s failed: %s", c->peer,
+		          tls_conn_error(c->tls));
+		return;
+	}
+	send_handshake(c, REQ_HANDSHAKE_OPTIONS);
+}
+
+/* send(2) or TLS: > 0 bytes taken; -1 with errno (EAGAIN when it would block). */
+static ssize_t io_send(struct cqlconn *c, const void *p, size_t len)
+{
+	if (!c->tls)
+		return send(c->fd, p, len, MSG_NOSIGNAL);
+	ssize_t n = tls_conn_write(c->tls, p, len);
+	if (n > 0)
+		return n;
+	errno = n == TLS_WANT_READ || n == TLS_WANT_WRITE ? EAGAIN : EPROTO;
+	return -1;
+}
+
+/* recv(2) or TLS: > 0 bytes, 0 at the peer's close, -1 with errno. */
+static ssize_t io_recv(struct cqlconn *c, void *p, size_t len)
+{
+	if (!c->tls)
+		return recv(c->fd, p, len, 0);
+	ssize_t n = tls_conn_read(c->tls, p, len);
+	if (n > 0)
+		return n;
+	if (n == TLS_CLOSED)
+		return 0;
+	errno = n == TLS_WANT_READ || n == TLS_WANT_WRITE ? EAGAIN : EPROTO;
+	return -1;
+}
+
+static const char *io_error(const struct cqlconn *c, int e)
+{
+	return c->tls && e == EPROTO ? tls_conn_error(c->tls) : strerror(e);
+}
+
 /* Tell opts.on_written about every request whose frame has now left. */
 static void notify_written(struct cqlconn *c)
 {
@@ -229,8 +285,10 @@ static void notify_written(struct cqlconn *c)
 static int send_out(struct cqlconn *c)
 {
 	int rc = 0;
+	if (c->tls && !tls_conn_established(c->tls))
+		return 0; /* the TLS handshake first */
 	while (c->out.len) {
-		ssize_t n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
+		ssize_t n = io_send(c, c->out.data, c->out.len);
 		if (n > 0) {
 			c->stats.bytes_out += (uint64_t)n;
 			buf_consume(&c->out, (size_t)n);
@@ -263,10 +321,16 @@ static void on_writable(struct ev_loop *loop, ev_io *w, int revents)
 	(void)loop;
 	(void)revents;
 	struct cqlconn *c = (struct cqlconn *)((char *)w - offsetof(struct cqlconn, wio));
+	if (c->tls && !tls_conn_established(c->tls)) {
+		c->busy++;
+		tls_step(c);
+		leave(c);
+		return;
+	}
 	int e = send_out(c);
 	if (e) {
 		c->busy++;
-		conn_fail(c, COL_EIO, "write to %s failed: %s", c->peer, strerror(e));
+		conn_fail(c, COL_EIO, "write to %s failed: %s", c->peer, io_error(c, e));
 		leave(c);
 		return;
 	}
@@ -498,17 +562,26 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 	(void)revents;
 	struct cqlconn *c = (struct cqlconn *)((char *)w - offsetof(struct cqlconn, rio));
 	c->busy++;
+	if (c->tls && !tls_conn_established(c->tls)) {
+		tls_step(c);
+		if (c->failed || !tls_conn_established(c->tls)) {
+			leave(c);
+			return;
+		}
+	}
 	for (int rounds = 0; rounds < 16 && !c->failed && !c->freeing; rounds++) {
 		if (buf_reserve(&c->in, READ_CHUNK) != COL_OK) {
 			conn_fail(c, COL_ENOMEM, "out of memory reading from %s", c->peer);
 			break;
 		}
-		ssize_t n = recv(c->fd, c->in.data + c->in.len, READ_CHUNK, 0);
+		ssize_t n = io_recv(c, c->in.data + c->in.len, READ_CHUNK);
 		if (n > 0) {
 			c->in.len += (size_t)n;
 			c->stats.bytes_in += (uint64_t)n;
 			process_input(c);
-			if ((size_t)n < READ_CHUNK)
+			/* TLS hands out one record per read: go on while it holds more */
+			if ((size_t)n < READ_CHUNK &&
+			    !(c->tls && !c->failed && !c->freeing && tls_conn_pending(c->tls)))
 				break;
 			continue;
 		}
@@ -519,7 +592,8 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			conn_fail(c, COL_EIO, "read from %s failed: %s", c->peer, strerror(errno));
+			conn_fail(c, COL_EIO, "read from %s failed: %s", c->peer,
+			          io_error(c, errno));
 		break;
 	}
 	leave(c);
@@ -544,7 +618,18 @@ static void on_connected(struct ev_loop *loop, ev_io *w, int revents)
 		c->connected = true;
 		ev_io_init(&c->wio, on_writable, c->fd, EV_WRITE);
 		ev_io_start(c->loop, &c->rio);
-		send_handshake(c, REQ_HANDSHAKE_OPTIONS);
+		if (c->opts.tls) {
+			c->tls = tls_conn_new(c->opts.tls, c->fd);
+			if (!c->tls) {
+				conn_fail(c, COL_ENOMEM, "out of memory for TLS to %s", c->peer);
+			} else {
+				if (c->opts.tls_verify_host)
+					tls_conn_verify_name(c->tls, c->host);
+				tls_step(c);
+			}
+		} else {
+			send_handshake(c, REQ_HANDSHAKE_OPTIONS);
+		}
 	}
 	leave(c);
 }
@@ -668,6 +753,7 @@ int cqlconn_open(struct ev_loop *loop, const char *host, uint16_t port,
 	c->opts = o;
 	c->fd = -1;
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	snprintf(c->host, sizeof(c->host), "%s", host);
 	buf_init(&c->in);
 	buf_init(&c->out);
 	for (unsigned i = 0; i < o.max_inflight; i++) {

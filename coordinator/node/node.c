@@ -893,6 +893,8 @@ static int start_cql(struct node *n, struct cerr *err)
 	o.latency_target_us = cfg->native_transport_latency_target_ms * 1000;
 	o.throw_on_overload = cfg->native_transport_throw_on_overload;
 	o.auth = n->auth;
+	o.tls = n->tls.cql;
+	o.tls_optional = cfg->client_tls.optional;
 	struct cqlserver_deps d;
 	memset(&d, 0, sizeof(d));
 	d.schema = n->schema;
@@ -1287,6 +1289,9 @@ int node_new(const struct config *cfg, struct node **out, struct cerr *err)
 
 	ev_init(&n->ring_timer, on_ring_timer);
 	n->ring_timer.data = n;
+	rc = node_tls_load(n, err);
+	if (rc)
+		goto fail;
 	rc = start_gossip(n, err);
 	if (rc)
 		goto fail;
@@ -1329,6 +1334,7 @@ int node_run(struct node *n)
 	n->sigterm.data = n->sigint.data = n;
 	ev_signal_start(n->loop, &n->sigterm);
 	ev_signal_start(n->loop, &n->sigint);
+	node_tls_watch(n);
 	n->started = true;
 	log_info("node", "node started in %lld ms",
 	         (long long)(clock_mono_ms() - n->start_mono_ms));
@@ -1336,6 +1342,7 @@ int node_run(struct node *n)
 		ev_run(n->loop, 0);
 	ev_signal_stop(n->loop, &n->sigterm);
 	ev_signal_stop(n->loop, &n->sigint);
+	node_tls_unwatch(n);
 	return 0;
 }
 
@@ -1385,6 +1392,7 @@ void node_free(struct node *n)
 		messaging_free(n->msg);
 		n->msg = NULL;
 	}
+	node_tls_release(&n->tls);
 	/* After messaging_free(), which ends their requests in flight. */
 	schema_sync_free(n->sync);
 	n->sync = NULL;

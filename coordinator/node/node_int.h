@@ -46,6 +46,16 @@ struct node_peer {
 	size_t n_tokens;
 };
 
+/* The node's TLS contexts (node_tls.c); NULL where that side has no TLS. */
+struct node_tls {
+	struct tls_ctx *cql;              /* client_encryption_options */
+	struct tls_ctx *internode_server; /* server_encryption_options, accepting */
+	struct tls_ctx *internode_client; /* server_encryption_options, connecting */
+};
+
+/* server_encryption_options.internode_encryption */
+enum node_internode_enc { NODE_ENC_NONE, NODE_ENC_DC, NODE_ENC_RACK, NODE_ENC_ALL };
+
 struct node {
 	struct config cfg;               /* shallow copy; strings borrowed from node_new's caller */
 	char listen_host[NODE_ADDR_MAX]; /* listen_address, resolved to a numeric address */
@@ -71,6 +81,7 @@ struct node {
 	struct admin *admin;
 	struct auth *auth; /* PasswordAuthenticator; NULL = AllowAllAuthenticator */
 	struct roles_file *roles_file;
+	struct node_tls tls;
 	uint8_t tokens_value[5 + 8 * IDENTITY_MAX_TOKENS]; /* our TOKENS app state */
 	size_t tokens_value_len;
 	struct cluster_view view; /* system.local / system.peers for the CQL server */
@@ -92,6 +103,7 @@ struct node {
 	int exit_code;  /* node_main's status when the loop stopped on a start-up failure */
 
 	ev_signal sigterm, sigint;
+	ev_signal sighup; /* reload certificates (node_tls.c) */
 	ev_timer load_timer;
 	ev_timer ring_timer; /* deferred ring rebuild (node_ring_dirty) */
 	int64_t load_bytes;  /* size of the data directory, refreshed by load_timer */
@@ -202,5 +214,13 @@ void node_peers_free(struct node *n);
 
 /* Resident set size of this process in bytes (0 if unknown). */
 int64_t node_rss_bytes(void);
+
+/* TLS (node_tls.c): contexts from the config at start (errors name the key and file),
+ * their release, and the SIGHUP reload. */
+int node_tls_load(struct node *n, struct cerr *err);
+void node_tls_release(struct node_tls *t);
+enum node_internode_enc node_internode_encryption(const struct config *cfg);
+void node_tls_watch(struct node *n);
+void node_tls_unwatch(struct node *n);
 
 #endif

@@ -57,6 +57,7 @@ struct cqlconn {
 	bool ovl_paused;        /* reading paused: the server is over its admission limit */
 	bool throw_on_overload; /* refuse with Overloaded instead of backpressure */
 	bool login_pending; /* an AUTH_RESPONSE waits for its password check (counts in inflight) */
+	bool tls_refused;   /* plaintext on a TLS-only port: the first frame is refused */
 	int16_t login_stream;
 	uint8_t events;   /* EV_* registered */
 	struct buf *sink; /* cqlserver_feed(): responses go here instead of a socket */
@@ -123,6 +124,13 @@ static int on_accept(struct net_server *ns, struct net_conn *c, void *ctx)
 	net_conn_set_ctx(c, cc);
 	log_debug(MOD, "client %s connected", net_conn_peer_str(c));
 	return 0;
+}
+
+static void on_plaintext_refused(struct net_conn *c)
+{
+	struct cqlconn *cc = net_conn_ctx(c);
+	if (cc)
+		cc->tls_refused = true;
 }
 
 static void on_close(struct net_conn *c, int reason, const char *why)
@@ -593,16 +601,19 @@ static void on_oversized(struct net_conn *c, const uint8_t *head, size_t head_le
 	oversized(net_conn_ctx(c), head, head_len, frame_len);
 }
 
-/* One whole frame (header included) from connection cc. */
+/* The stream id of a frame of any version (v1/v2 have one byte). */
+static int16_t frame_stream(const uint8_t *frame)
+{
+	if ((frame[0] & 0x7f) == 1 || (frame[0] & 0x7f) == 2)
+		return (int8_t)frame[2];
+	return (int16_t)be16_load(frame + 2);
+}
+
 /* A frame of another protocol version: refuse it on its stream and close. */
 static void refuse_version(struct cqlconn *cc, const uint8_t *frame)
 {
 	uint8_t version = frame[0];
-	int16_t stream;
-	if ((version & 0x7f) == 1 || (version & 0x7f) == 2)
-		stream = (int8_t)frame[2];
-	else
-		stream = (int16_t)be16_load(frame + 2);
+	int16_t stream = frame_stream(frame);
 	char msg[200];
 	if (version & CQLPROTO_RESPONSE)
 		snprintf(msg, sizeof(msg),
@@ -692,6 +703,14 @@ static void handle_frame(struct cqlconn *cc, const uint8_t *frame, size_t len)
 	if (cc->closing)
 		return;
 	cc->srv->stats.requests++;
+	if (cc->tls_refused) {
+		/* net logged the address; the client hears why in its own protocol */
+		conn_fatal(cc, frame_stream(frame),
+		           "This port requires TLS (client_encryption_options: enabled, not "
+		           "optional): connect with SSL/TLS",
+		           true);
+		return;
+	}
 	if (frame[0] != CQLPROTO_VERSION) {
 		refuse_version(cc, frame);
 		return;
@@ -781,6 +800,7 @@ static const struct net_conn_ops cql_ops = {
         .frame_len = cql_framer,
         .on_frame = on_frame,
         .on_oversized = on_oversized,
+        .on_plaintext_refused = on_plaintext_refused,
         .on_close = on_close,
 };
 
@@ -811,6 +831,7 @@ static int server_create(struct net_loop *nl, const struct cqlserver_options *op
 	                        .target_us = s->opts.latency_target_us};
 	admit_init(&s->admit, &ao);
 	s->opts.address = NULL; /* not kept */
+	s->opts.tls = NULL;     /* held by the listener */
 	buf_init(&s->scratch);
 
 	struct prepared_cache *pc = deps->prepared;
@@ -853,9 +874,13 @@ static int server_create(struct net_loop *nl, const struct cqlserver_options *op
 	rc = net_server_new(nl, &addr, &so, &cql_ops, on_accept, s, &s->listener, err);
 	if (rc)
 		goto fail;
+	cqlserver_set_tls(s, opts->tls, opts->tls_optional);
 	char a[NET_ADDR_STRLEN];
 	net_addr_format(net_server_addr(s->listener), a, sizeof(a));
-	log_info(MOD, "CQL native protocol v4 server listening on %s", a);
+	log_info(MOD, "CQL native protocol v4 server listening on %s%s", a,
+	         !opts->tls           ? ""
+	         : opts->tls_optional ? " (TLS optional)"
+	                              : " (TLS)");
 	*out = s;
 	return 0;
 fail:
@@ -896,6 +921,15 @@ int cqlserver_new(struct net_loop *nl, const struct cqlserver_options *opts,
                   const struct cqlserver_deps *deps, struct cqlserver **out, struct cerr *err)
 {
 	return server_create(nl, opts, deps, out, err);
+}
+
+void cqlserver_set_tls(struct cqlserver *s, struct tls_ctx *tls, bool optional)
+{
+	if (s->listener)
+		net_server_set_tls(s->listener, tls,
+		                   !tls       ? NET_TLS_OFF
+		                   : optional ? NET_TLS_OPTIONAL
+		                              : NET_TLS_REQUIRED);
 }
 
 uint16_t cqlserver_port(const struct cqlserver *s)

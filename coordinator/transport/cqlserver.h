@@ -69,6 +69,7 @@ struct cluster_view;
 typedef struct cqlserver cqlserver;
 
 struct auth;
+struct tls_ctx;
 
 struct cqlserver_options {
 	const char *address;       /* numeric bind address, e.g. "127.0.2.1" (required) */
@@ -84,6 +85,12 @@ struct cqlserver_options {
 	 * with one, STARTUP is answered AUTHENTICATE and only AUTH_RESPONSE (SASL PLAIN) opens
 	 * the session; a failure is ERROR 0x0100 and the connection stays unauthenticated. */
 	struct auth *auth;
+	/* client_encryption_options: a server TLS context (a reference is taken) or NULL for
+	 * plaintext; with tls_optional, TLS and plaintext share the port (the first byte tells).
+	 * A plaintext client on a TLS-only port gets ERROR 0x000A saying TLS is required on
+	 * its first frame, and is closed; core/net.c logs its address. */
+	struct tls_ctx *tls;
+	bool tls_optional;
 };
 
 struct cqlserver_deps {
@@ -105,6 +112,9 @@ int cqlserver_new(struct net_loop *nl, const struct cqlserver_options *opts,
                   const struct cqlserver_deps *deps, struct cqlserver **out, struct cerr *err);
 /* Stop listening and close every client connection.  Not from a callback of the server. */
 void cqlserver_free(struct cqlserver *s);
+/* New certificates (SIGHUP): connections accepted from now on use `tls`; open ones keep
+ * their session.  NULL switches TLS off for new connections. */
+void cqlserver_set_tls(struct cqlserver *s, struct tls_ctx *tls, bool optional);
 /* The bound port (useful with port 0). */
 uint16_t cqlserver_port(const struct cqlserver *s);
 

@@ -1,0 +1,144 @@
+/*
+ * node_tls.c — the node's TLS contexts from client_encryption_options and
+ * server_encryption_options (docs/SECURITY.md), and their reload on SIGHUP:
+ * new contexts from the same files go to the CQL listener and to messaging
+ * for connections made from then on; open connections keep their sessions.
+ * A reload that fails (a missing file, a key that does not match) keeps the
+ * old contexts and says why.
+ */
+#include "coordinator/node/node_int.h"
+
+#include "coordinator/transport/cqlserver.h"
+#include "core/log.h"
+#include "core/tls.h"
+
+#include <string.h>
+
+static void tls_opts(const struct config_tls *t, const char *what, struct tls_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->keystore = t->keystore;
+	o->certificate = t->certificate;
+	o->private_key = t->private_key;
+	o->key_password = t->keystore_password;
+	o->truststore = t->truststore;
+	o->require_client_auth = t->require_client_auth;
+	o->protocol = t->protocol;
+	o->accepted_protocols = t->accepted_protocols;
+	o->cipher_suites = t->cipher_suites;
+	o->what = what;
+}
+
+enum node_internode_enc node_internode_encryption(const struct config *cfg)
+{
+	const char *m = cfg->server_tls.internode_encryption ? cfg->server_tls.internode_encryption
+	                                                     : "none";
+	if (!strcmp(m, "all"))
+		return NODE_ENC_ALL;
+	if (!strcmp(m, "dc"))
+		return NODE_ENC_DC;
+	if (!strcmp(m, "rack"))
+		return NODE_ENC_RACK;
+	return NODE_ENC_NONE;
+}
+
+/* Fresh contexts from the files the config names; on failure nothing is changed. */
+static int build(const struct config *cfg, struct node_tls *out, struct cerr *err)
+{
+	memset(out, 0, sizeof(*out));
+	struct tls_options o;
+	int rc = COL_OK;
+	const char *m = cfg->server_tls.internode_encryption;
+	if (m && strcmp(m, "none") && strcmp(m, "dc") && strcmp(m, "rack") && strcmp(m, "all"))
+		return cerr_set(
+		        err, COL_ECONFIG,
+		        "server_encryption_options: internode_encryption: '%s' is not none, "
+		        "dc, rack or all",
+		        m);
+	if (cfg->client_tls.enabled) {
+		tls_opts(&cfg->client_tls, "client_encryption_options", &o);
+		rc = tls_ctx_new(&o, TLS_SERVER, &out->cql, err);
+	}
+	if (!rc && node_internode_encryption(cfg) != NODE_ENC_NONE) {
+		tls_opts(&cfg->server_tls, "server_encryption_options", &o);
+		if (!o.truststore || !*o.truststore)
+			rc = cerr_set(
+			        err, COL_ECONFIG,
+			        "server_encryption_options: internode_encryption is %s but no "
+			        "truststore is set: nodes verify each other's certificates "
+			        "against the cluster's CA",
+			        cfg->server_tls.internode_encryption);
+		if (!rc)
+			rc = tls_ctx_new(&o, TLS_SERVER, &out->internode_server, err);
+		if (!rc)
+			rc = tls_ctx_new(&o, TLS_CLIENT, &out->internode_client, err);
+	}
+	if (rc)
+		node_tls_release(out);
+	return rc;
+}
+
+void node_tls_release(struct node_tls *t)
+{
+	tls_ctx_unref(t->cql);
+	tls_ctx_unref(t->internode_server);
+	tls_ctx_unref(t->internode_client);
+	memset(t, 0, sizeof(*t));
+}
+
+static void describe(const char *what, const struct tls_ctx *t)
+{
+	if (!t)
+		return;
+	char d[400];
+	tls_ctx_describe(t, d, sizeof(d));
+	log_info("tls", "%s: certificate %s", what, d);
+}
+
+int node_tls_load(struct node *n, struct cerr *err)
+{
+	int rc = build(&n->cfg, &n->tls, err);
+	if (rc)
+		return rc;
+	describe("client_encryption_options", n->tls.cql);
+	describe("server_encryption_options", n->tls.internode_server);
+	return COL_OK;
+}
+
+static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct node *n = w->data;
+	if (!n->tls.cql && !n->tls.internode_server) {
+		log_info("tls", "SIGHUP: no TLS configured, nothing to reload");
+		return;
+	}
+	struct node_tls fresh;
+	struct cerr e = {0};
+	if (build(&n->cfg, &fresh, &e)) {
+		log_error("tls", "SIGHUP: certificates not reloaded, the current ones stay: %s",
+		          e.msg);
+		return;
+	}
+	if (n->cql)
+		cqlserver_set_tls(n->cql, fresh.cql, n->cfg.client_tls.optional);
+	node_tls_release(&n->tls);
+	n->tls = fresh;
+	describe("client_encryption_options reloaded", n->tls.cql);
+	describe("server_encryption_options reloaded", n->tls.internode_server);
+	log_info("tls", "SIGHUP: certificates reloaded; new connections use them, open ones "
+	                "keep theirs");
+}
+
+void node_tls_watch(struct node *n)
+{
+	ev_signal_init(&n->sighup, on_sighup, SIGHUP);
+	n->sighup.data = n;
+	ev_signal_start(n->loop, &n->sighup);
+}
+
+void node_tls_unwatch(struct node *n)
+{
+	ev_signal_stop(n->loop, &n->sighup);
+}
