@@ -1,6 +1,7 @@
 #include "coordinator/query/select_int.h"
 
 #include "coordinator/query/paging.h"
+#include "coordinator/query/select_order.h"
 #include "core/clock.h"
 #include "core/cqltype.h"
 
@@ -40,6 +41,9 @@ struct selx {
 	struct store_value rck[STORE_MAX_CK_COLS]; /* resume after this clustering */
 	size_t n_rck;
 	uint64_t nparts, nck, idx, first;
+	bool post_sort;     /* select_order.h: sort the rows of all partitions, then LIMIT */
+	int64_t sort_limit; /* the LIMIT applied after the sort, -1 none */
+	struct order_rows ord;
 	bool in_step; /* select_step() is on the stack */
 	bool waiting; /* a read is outstanding */
 	struct buf rows;
@@ -59,7 +63,28 @@ void selx_free(struct selx *x)
 	buf_release(&x->rows);
 	if (x->rs.p)
 		rsel_release(&x->rs);
+	order_rows_release(&x->ord);
 	free(x);
+}
+
+/* Post-query ordering (select_order.h): every row was read, unpaged; sort them and cut
+ * them to the LIMIT.  Past the unpaged bound the answer would be in a wrong order, so
+ * it fails instead. */
+static void select_sort_rows(struct xq *q)
+{
+	struct selx *x = q->sel;
+	struct rsel *rs = &x->rs;
+	if (rs->more) {
+		req_fail(q->req, COL_EINVAL,
+		         "ORDER BY with an IN restriction on the partition key sorts the rows in "
+		         "memory, and these partitions hold more than %d rows (or %u MiB) to sort: "
+		         "add a LIMIT or restrict the IN to fewer partitions",
+		         DEFAULT_MAX_ROWS, MAX_PAGE_BYTES >> 20);
+		return;
+	}
+	if (order_rows_sort(&x->ord, &q->plan->stmt->select, q->plan->table, &x->rows,
+	                    x->sort_limit, &rs->nrows))
+		req_fail(q->req, COL_ENOMEM, "out of memory sorting the rows for ORDER BY");
 }
 
 /* Encode the Rows answer (with a paging state when rows remain) and finish. */
@@ -70,6 +95,8 @@ static void select_finish(struct xq *q)
 	const struct plan *p = q->plan;
 	const struct schema_table *t = p->table;
 	struct rsel *rs = &x->rs;
+	if (!req->err.code && x->post_sort)
+		select_sort_rows(q);
 	if (req->err.code) {
 		xq_finish(q);
 		return;
@@ -162,6 +189,10 @@ static void select_read_args(struct xq *q, uint64_t idx)
 		x->rd.limit = (size_t)rs->remaining + 1;
 	if (p->stmt->select.distinct && exact)
 		x->rd.limit = 1;
+	/* post-query ordering: the first LIMIT rows overall are among each partition's first */
+	if (x->post_sort && x->sort_limit >= 0 && exact &&
+	    (x->rd.limit == 0 || (size_t)x->sort_limit < x->rd.limit))
+		x->rd.limit = (size_t)x->sort_limit;
 }
 
 /*
@@ -346,6 +377,12 @@ static int select_prepare(struct xq *q, struct selx *x, int64_t limit)
 		rc = select_order(q, partitions, &x->flags);
 	if (!rc)
 		rc = select_check_distinct(q);
+	if (!rc && !p->count && select_order_post(s, t)) {
+		if (select_order_paged(q->page_size, limit))
+			rc = req_fail(req, COL_EINVAL, ORDER_IN_PAGED_MSG);
+		x->post_sort = true;
+		x->sort_limit = limit;
+	}
 	if (rc)
 		return rc;
 	sort_ck_values(t, w, x->flags);
@@ -367,6 +404,12 @@ static int select_prepare(struct xq *q, struct selx *x, int64_t limit)
 	/* an aggregate without GROUP BY answers one row; with it, pages count groups */
 	rs->page = p->count && !p->n_group ? 0 : q->page_size > 0 ? q->page_size : DEFAULT_MAX_ROWS;
 	rs->part_reads = partitions;
+	if (x->post_sort) {
+		rs->page = DEFAULT_MAX_ROWS; /* unpaged, bounded */
+		rs->remaining = -1;          /* the LIMIT comes after the sort */
+		x->ord.n_order = s->n_order_by;
+		rs->ord = &x->ord;
+	}
 	x->partitions = partitions;
 	if ((rc = select_resume(q, x)))
 		return rc;
@@ -400,6 +443,7 @@ static void select_table(struct xq *q, int64_t limit, int64_t ppl)
 	}
 	q->sel = x;
 	buf_init(&x->rows);
+	order_rows_init(&x->ord, 0);
 	x->rs.p = q->plan;
 	if (rsel_init(&x->rs, q->plan)) {
 		req_fail(req, COL_ENOMEM, "out of memory");

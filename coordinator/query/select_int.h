@@ -9,6 +9,12 @@
 
 #include "coordinator/query/query_int.h"
 
+struct order_rows;
+
+/* A page also ends once its rows take this many bytes, whatever the page size: a
+ * response stays far below the 256 MiB frame ceiling and the output bounds. */
+#define MAX_PAGE_BYTES (8u << 20)
+
 /* Where a row came from: enough to resume right after it (paging state). */
 struct rpos {
 	int64_t token;
@@ -54,6 +60,9 @@ struct rsel {
 	struct buf group_key;
 	struct buf first;
 	struct buf gkey;
+	/* ORDER BY over an IN on the partition key (select_order.h): every answer row
+	 * noted for the sort after the reads; NULL otherwise */
+	struct order_rows *ord;
 };
 
 /* Buffers and aggregate states of rs (p, t set); COL_ENOMEM. */

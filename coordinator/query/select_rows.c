@@ -10,15 +10,13 @@
  * row, so the next page starts with the next group's first row.
  */
 #include "coordinator/query/select_int.h"
+#include "coordinator/query/select_order.h"
 
 #include "core/cqltype.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* A page also ends once its rows take this many bytes, whatever the page size: a
- * response stays far below the 256 MiB frame ceiling and the output bounds. */
-#define MAX_PAGE_BYTES (8u << 20)
 
 #define RSEL_BUFS(rs)                                                                              \
 	{                                                                                          \
@@ -298,9 +296,12 @@ static int rsel_plain(struct rsel *rs, const struct selrow *row)
 	if (rs->ppl > 0 && !ppl_admit(rs, row->part))
 		return rs->part_reads ? STOP_READ : 0;
 	struct cerr e = {0};
+	size_t at = rs->out->len;
 	for (uint32_t i = 0; i < p->n_sel; i++)
 		if (sel_put(&p->sel[i], row, rs->out, &e))
 			return row_failed(rs, e.code, &e);
+	if (rs->ord)
+		order_rows_add(rs->ord, at, rs->out->len - at, row->r);
 	rs->nrows++;
 	if (rs->remaining > 0)
 		rs->remaining--;

@@ -149,5 +149,23 @@ session.execute("INSERT INTO events (k, c, v) VALUES (9, 9, 'x') USING TTL 1000"
 ttl = session.execute("SELECT ttl(v) FROM events WHERE k = 9 AND c = 9").one()[0]
 check(900 < ttl <= 1000, "TTL readable (%s)" % ttl)
 
+# ORDER BY with IN on the partition key: sorted when not paged, Cassandra's refusal when paged
+session.execute("CREATE TABLE ordin (p int, c int, PRIMARY KEY (p, c))")
+for p_, c_ in [(1, 1), (1, 4), (2, 2), (2, 5), (3, 3)]:
+    session.execute("INSERT INTO ordin (p, c) VALUES (%s, %s)", (p_, c_))
+rows = session.execute(SimpleStatement(
+    "SELECT p, c FROM ordin WHERE p IN (3, 2, 1) ORDER BY c DESC", fetch_size=None))
+check([(r.p, r.c) for r in rows] == [(2, 5), (1, 4), (3, 3), (2, 2), (1, 1)],
+      "ORDER BY over IN partitions, unpaged: sorted")
+rows = session.execute("SELECT c FROM ordin WHERE p IN (1, 2) ORDER BY c LIMIT 3")
+check([r.c for r in rows] == [1, 2, 4], "ORDER BY over IN with LIMIT <= page size: sorted, then cut")
+try:
+    session.execute("SELECT c FROM ordin WHERE p IN (1, 2) ORDER BY c")
+    check(False, "ORDER BY over IN refused when paged")
+except InvalidRequest as e:
+    check("Cannot page queries with both ORDER BY and a IN restriction on the partition key; "
+          "you must either remove the ORDER BY or the IN and sort client-side, or disable "
+          "paging for this query" in str(e), "ORDER BY over IN, paged: Cassandra's message (%s)" % e)
+
 cluster.shutdown()
 print("%d passed, 0 failed" % checks)
