@@ -101,6 +101,7 @@ int bench_conn_open(struct bench *b, struct bconn *c, struct cerr *err)
 	unsigned cap = b->stream_cap + (b->stream_cap < 1024 ? b->stream_cap : 1024) + 64;
 	co.max_inflight = cap > 32768 ? 32768 : cap;
 	co.on_written = on_written;
+	co.throw_on_overload = b->o->throw_on_overload;
 	co.request_timeout_ms = (unsigned)(b->o->timeout_us / 1000);
 	co.connect_timeout_ms = 5000;
 	c->b = b;

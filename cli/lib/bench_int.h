@@ -109,8 +109,9 @@ struct bench_opts {
 	char *plot;
 	pid_t pids[BENCH_MAX_PIDS];
 	int n_pids;
-	uint16_t admin_port;   /* /metrics of nodes without a local pid; 0 = not asked */
-	bool node_cpu_metrics; /* --node-cpu metrics: every node through /metrics */
+	uint16_t admin_port;    /* /metrics of nodes without a local pid; 0 = not asked */
+	bool node_cpu_metrics;  /* --node-cpu metrics: every node through /metrics */
+	bool throw_on_overload; /* STARTUP THROW_ON_OVERLOAD: Overloaded, not backpressure */
 };
 
 /* Defaults (see docs/BENCH.md). */

@@ -100,6 +100,8 @@ void bench_usage(FILE *f)
 	      "  --zipf-theta X         Zipfian constant [0.99]\n"
 	      "  --cl-read L, --cl-write L, --cl L   consistency levels [QUORUM]\n"
 	      "  --timeout T            client-side request timeout [12s]\n"
+	      "  --throw-on-overload    ask the nodes to answer Overloaded past their admission\n"
+	      "                         limit instead of pausing the connection\n"
 	      "  --seed N               random seed [1]\n"
 	      "schema:\n"
 	      "  --keyspace K --table T [colonnade_bench.standard1]\n"
@@ -392,6 +394,7 @@ enum {
 	OPT_PIDS,
 	OPT_ADMIN_PORT,
 	OPT_NODE_CPU,
+	OPT_THROW_ON_OVERLOAD,
 	OPT_HELP,
 };
 
@@ -429,6 +432,7 @@ static const struct option long_opts[] = {
         {"pids", required_argument, 0, OPT_PIDS},
         {"admin-port", required_argument, 0, OPT_ADMIN_PORT},
         {"node-cpu", required_argument, 0, OPT_NODE_CPU},
+        {"throw-on-overload", no_argument, 0, OPT_THROW_ON_OVERLOAD},
         {"help", no_argument, 0, OPT_HELP},
         {0, 0, 0, 0},
 };
@@ -639,6 +643,7 @@ static int parse_option(struct bench_opts *o, struct opts_seen *seen, int c, con
 	case OPT_PLOT: return set_str(&o->plot, arg, err);
 	case OPT_PIDS: return split_pids(o, arg, err);
 	case OPT_ADMIN_PORT: return opt_admin_port(o, arg, err);
+	case OPT_THROW_ON_OVERLOAD: o->throw_on_overload = true; return COL_OK;
 	case OPT_NODE_CPU:
 		if (strcmp(arg, "auto") && strcmp(arg, "metrics"))
 			return cerr_set(err, COL_EINVAL, "--node-cpu: '%s' is not auto or metrics",

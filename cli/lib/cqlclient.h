@@ -181,6 +181,10 @@ void cql_qparams_init(struct cql_qparams *p);
 /* Each appends one whole frame (header included) with the given stream. */
 void cqlreq_options(struct buf *b, int16_t stream);
 void cqlreq_startup(struct buf *b, int16_t stream, const char *cql_version);
+/* STARTUP, with THROW_ON_OVERLOAD "1" when asked: a server past its admission limit
+ * answers Overloaded at once instead of pausing the connection (Cassandra 4.1's option). */
+void cqlreq_startup_opts(struct buf *b, int16_t stream, const char *cql_version,
+                         bool throw_on_overload);
 /* AUTH_RESPONSE with the SASL PLAIN token "\0user\0password". */
 void cqlreq_auth_plain(struct buf *b, int16_t stream, const char *user, const char *password);
 void cqlreq_query(struct buf *b, int16_t stream, const char *cql, size_t len,
@@ -248,6 +252,7 @@ struct cqlconn_opts {
 	 * the server's certificate must name the host connected to (IP or DNS SAN). */
 	struct tls_ctx *tls;
 	bool tls_verify_host;
+	bool throw_on_overload; /* STARTUP asks for Overloaded rather than backpressure */
 };
 
 /* Handshake done (status 0) or failed (negative, `why` names peer and cause). */

@@ -354,7 +354,7 @@ static void send_handshake(struct cqlconn *c, enum req_kind kind)
 		cqlreq_auth_plain(&c->out, id, c->opts.username,
 		                  c->opts.password ? c->opts.password : "");
 	else
-		cqlreq_startup(&c->out, id, c->opts.cql_version);
+		cqlreq_startup_opts(&c->out, id, c->opts.cql_version, c->opts.throw_on_overload);
 	want_write(c);
 }
 

@@ -41,10 +41,16 @@ void cqlreq_options(struct buf *b, int16_t stream)
 
 void cqlreq_startup(struct buf *b, int16_t stream, const char *cql_version)
 {
+	cqlreq_startup_opts(b, stream, cql_version, false);
+}
+
+void cqlreq_startup_opts(struct buf *b, int16_t stream, const char *cql_version,
+                         bool throw_on_overload)
+{
 	size_t f = cql_frame_begin(b, CQLPROTO_VERSION, 0, stream, CQL_OP_STARTUP);
-	const char *k[] = {"CQL_VERSION", "DRIVER_NAME", "DRIVER_VERSION"};
-	const char *v[] = {cql_version, "colonnade-cqlclient", COLONNADE_VERSION};
-	cql_put_string_map(b, k, v, 3);
+	const char *k[] = {"CQL_VERSION", "DRIVER_NAME", "DRIVER_VERSION", "THROW_ON_OVERLOAD"};
+	const char *v[] = {cql_version, "colonnade-cqlclient", COLONNADE_VERSION, "1"};
+	cql_put_string_map(b, k, v, throw_on_overload ? 4 : 3);
 	cql_frame_end(b, f);
 }
 

@@ -240,9 +240,10 @@ cluster_runs() {
 			--total-connections 1 --duration "$d" --cl-read QUORUM --json --quiet
 	fi
 	# Twice the peak: the nodes must stay up, answer what they accept in time and
-	# refuse the rest (Overloaded), with bounded memory.
+	# refuse the rest (Overloaded: the client asks for it rather than backpressure,
+	# as Cassandra 4.1's THROW_ON_OVERLOAD), with bounded memory.
 	[ "$wpeak" -ge 1 ] && run overload write --dist uniform "${COMMON[@]}" \
-		--duration "${OVER_SECS}s" --cl-write QUORUM --rate $((wpeak * 2))
+		--duration "${OVER_SECS}s" --cl-write QUORUM --rate $((wpeak * 2)) --throw-on-overload
 	local up alive=0 p
 	up=$("$BIN" status -h "$NET.1" 2>/dev/null | grep -c '^UN ' || true)
 	for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done

@@ -102,6 +102,17 @@ Test(codec, startup_carries_cql_version)
 	cr_assert_eq(v.len, 5);
 	cr_assert(memcmp(v.p, "3.4.4", 5) == 0);
 	cr_assert_eq(b.data[4], CQL_OP_STARTUP);
+	bufreader_init(&r, b.data + 9, b.len - 9);
+	cql_get_string_map_find(&r, "THROW_ON_OVERLOAD", &v);
+	cr_assert_eq(v.len, -1, "not asked for unless wanted");
+	buf_reset(&b);
+	cqlreq_startup_opts(&b, 0, "3.4.4", true);
+	bufreader_init(&r, b.data + 9, b.len - 9);
+	cql_get_string_map_find(&r, "THROW_ON_OVERLOAD", &v);
+	cr_assert(v.len == 1 && v.p[0] == '1');
+	bufreader_init(&r, b.data + 9, b.len - 9);
+	cql_get_string_map_find(&r, "CQL_VERSION", &v);
+	cr_assert_eq(v.len, 5);
 	buf_release(&b);
 }
 
