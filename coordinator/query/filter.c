@@ -31,6 +31,11 @@ static struct filter *filter_new(struct xq *q, struct where *w, int ci, const ch
 	memset(f, 0, sizeof(*f));
 	f->col = ci;
 	f->n_cols = 1;
+	if (!why) {
+		f->implied = true;
+		return f;
+	}
+	w->n_af++;
 	if (!w->af_msg)
 		w->af_msg = why;
 	return f;
@@ -185,6 +190,110 @@ bool filter_match(const struct filter *f, const struct cqltype *t, const uint8_t
 		return false;
 	}
 	int c = cmp(t, v, len, &f->vals[0]);
+	switch (f->op) {
+	case CQL_OP_EQ: return c == 0;
+	case CQL_OP_LT: return c < 0;
+	case CQL_OP_LTE: return c <= 0;
+	case CQL_OP_GT: return c > 0;
+	case CQL_OP_GTE: return c >= 0;
+	default: return false;
+	}
+}
+
+/* "(c1, c2) > (1, 2)" for messages. */
+static const char *rel_text(struct xq *q, const struct cql_relation *r)
+{
+	struct buf b;
+	buf_init(&b);
+	cql_relation_format(r, &b);
+	buf_put_u8(&b, 0);
+	char *m = buf_ok(&b) ? cql_arena_alloc(q->mem, b.len) : NULL;
+	if (m)
+		memcpy(m, b.data, b.len);
+	buf_release(&b);
+	return m ? m : "?";
+}
+
+int tuple_values(struct xq *q, const struct cql_relation *r, const struct cql_term *t, int ci,
+                 struct val *v)
+{
+	const struct schema_table *tb = q->plan->table;
+	if (t->kind == CQL_TERM_BIND)
+		return req_fail(q->req, COL_EINVAL,
+		                "A bind marker for a whole tuple is not supported by colonnade: %s "
+		                "(bind each element: (c1, c2) = (?, ?))",
+		                rel_text(q, r));
+	if (t->kind != CQL_TERM_TUPLE)
+		return req_fail(q->req, COL_EINVAL,
+		                "Invalid %s literal for a tuple of %u columns: %s",
+		                cql_term_kind_name(t->kind), r->n_cols, rel_text(q, r));
+	if (t->coll.n_items != r->n_cols)
+		return req_fail(q->req, COL_EINVAL,
+		                "Expected %u elements in value tuple, but got %u: %s", r->n_cols,
+		                t->coll.n_items, rel_text(q, r));
+	for (uint32_t i = 0; i < r->n_cols; i++) {
+		const struct schema_column *c = &tb->cols[ci + (int)i];
+		int rc = term_value(q, t->coll.items[i], c->type, &v[i], c->name);
+		if (rc)
+			return rc;
+		if (v[i].len < 0)
+			return req_fail(q->req, COL_EINVAL,
+			                "Invalid null value in condition for column %s", c->name);
+	}
+	return 0;
+}
+
+int filter_add_multi(struct xq *q, struct where *w, const struct cql_relation *r, int ci,
+                     const char *why, bool implied)
+{
+	struct filter *f = filter_new(q, w, ci, implied ? NULL : why);
+	if (!f)
+		return q->req->err.code;
+	f->n_cols = r->n_cols;
+	f->op = r->op;
+	if (r->op == CQL_OP_IN && !r->n_in)
+		return req_fail(q->req, COL_EINVAL,
+		                "A bind marker for a whole IN list of tuples is not supported by "
+		                "colonnade: %s",
+		                rel_text(q, r));
+	f->n = r->op == CQL_OP_IN ? r->n_in : 1;
+	f->vals = cql_arena_alloc(q->mem, (size_t)f->n * r->n_cols * sizeof(*f->vals));
+	if (!f->vals)
+		return req_fail(q->req, COL_ENOMEM, "out of memory");
+	for (uint32_t i = 0; i < f->n; i++) {
+		const struct cql_term *t = r->op == CQL_OP_IN ? r->in_items[i] : r->term;
+		int rc = tuple_values(q, r, t, ci, &f->vals[i * r->n_cols]);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Lexicographic comparison of a row's clustering values with tuple v (by value). */
+static int tuple_cmp(const struct filter *f, const struct schema_table *t,
+                     const struct store_value *ck, const struct val *v)
+{
+	int pos = t->cols[f->col].position;
+	for (uint32_t i = 0; i < f->n_cols; i++) {
+		const struct cqltype *ty = t->cols[f->col + (int)i].type;
+		const struct store_value *x = &ck[pos + (int)i];
+		int c = cqltype_compare(ty, x->p, x->len, v[i].p, (size_t)v[i].len);
+		if (c)
+			return c;
+	}
+	return 0;
+}
+
+bool filter_match_tuple(const struct filter *f, const struct schema_table *t,
+                        const struct store_value *ck)
+{
+	if (f->op == CQL_OP_IN) {
+		for (uint32_t i = 0; i < f->n; i++)
+			if (tuple_cmp(f, t, ck, &f->vals[i * f->n_cols]) == 0)
+				return true;
+		return false;
+	}
+	int c = tuple_cmp(f, t, ck, f->vals);
 	switch (f->op) {
 	case CQL_OP_EQ: return c == 0;
 	case CQL_OP_LT: return c < 0;

@@ -1,6 +1,7 @@
 #include "coordinator/query/query_int.h"
 
 #include "coordinator/cql/cql_parser.h"
+#include "coordinator/query/functions.h"
 #include "core/cqltype.h"
 
 #include <stdio.h>
@@ -128,6 +129,27 @@ static const struct cqltype *column_marker_type(const struct cql_bind *b,
 	}
 }
 
+/* A marker as argument of a function: the type of that argument of the one overload
+ * its other arguments leave ("arg0(system.mintimeuuid)"); none if it is ambiguous. */
+static void func_arg_spec(struct plan *p, const struct cql_bind *b, const struct cqltype **ty,
+                          const char **name)
+{
+	const struct cql_term *f = b->func;
+	const struct cqltype *types[FN_MAX_ARGS] = {0};
+	const char *texts[FN_MAX_ARGS] = {"?", "?"};
+	const struct func_def *fd;
+	struct cerr e = {0};
+	if (!f || (f->func.name.ks.name && strcmp(f->func.name.ks.name, "system") != 0) ||
+	    func_resolve(f->func.name.name.name, f->func.n_args, types, texts, &fd, &e) ||
+	    b->arg_index >= fd->n_args)
+		return;
+	*ty = cqltype_simple(fd->args[b->arg_index]);
+	char *nm = cql_arena_alloc(p->arena, strlen(fd->name) + 24);
+	if (nm)
+		sprintf(nm, "arg%u(system.%s)", b->arg_index, fd->name);
+	*name = nm;
+}
+
 /* Type and default name of marker b (on column c, or NULL); *ty NULL if unsupported. */
 static void marker_spec(struct plan *p, const struct cql_bind *b, const struct schema_column *c,
                         const struct cqltype **ty, const char **name)
@@ -158,6 +180,7 @@ static void marker_spec(struct plan *p, const struct cql_bind *b, const struct s
 		*ty = cqltype_simple(CQLTYPE_BIGINT);
 		*name = "[timestamp]";
 		break;
+	case CQL_BIND_FUNC_ARG: func_arg_spec(p, b, ty, name); break;
 	default: *ty = column_marker_type(b, c); break;
 	}
 }

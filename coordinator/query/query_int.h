@@ -163,6 +163,7 @@ struct filter {
 	uint32_t n;
 	bool entry;     /* m[key] = value on a map */
 	struct val key; /* entry: the map key */
+	bool implied;   /* part of a multi-column slice the read narrows: no ALLOW FILTERING */
 };
 
 /* Relations a SELECT may filter on: far more than any real query writes. */
@@ -189,7 +190,13 @@ struct where {
 	 * FILTERING (Cassandra's message for the first relation that needs it) */
 	struct filter filt[MAX_FILTERS];
 	uint32_t n_filt;
+	uint32_t n_af; /* filters that need ALLOW FILTERING */
 	const char *af_msg;
+	/* SELECT only: (c1, c2) IN ((..), ..) on the clustering columns from tup_pos:
+	 * n_tup tuples of tup_cols values; the prefix combinations are the product
+	 * of the single-column lists before it and these tuples */
+	struct val *tup_vals;
+	uint32_t n_tup, tup_pos, tup_cols;
 };
 
 /* ---- error.c ---- */
@@ -317,6 +324,19 @@ int filter_add(struct xq *q, struct where *w, const struct cql_relation *r, int 
 /* Add column ci restricted to the n values vals (= or IN) as a filter. */
 int filter_add_values(struct xq *q, struct where *w, int ci, struct val *vals, uint32_t n,
                       const char *why);
+/*
+ * Add multi-column relation r on the clustering columns from table column ci
+ * as a filter: its tuple values resolved (each a literal tuple or elements
+ * bound one by one).  implied: the read's slice already narrows it.
+ */
+int filter_add_multi(struct xq *q, struct where *w, const struct cql_relation *r, int ci,
+                     const char *why, bool implied);
+/* The values of tuple term t for the n_cols columns from table column ci into v. */
+int tuple_values(struct xq *q, const struct cql_relation *r, const struct cql_term *t, int ci,
+                 struct val *v);
+/* Whether the clustering values ck of a row satisfy multi-column filter f. */
+bool filter_match_tuple(const struct filter *f, const struct schema_table *t,
+                        const struct store_value *ck);
 /* Whether value (v, len; len < 0: null) of a column of type t satisfies f. */
 bool filter_match(const struct filter *f, const struct cqltype *t, const uint8_t *v, int32_t len);
 /* How many combinations the per-column value lists n[0..cols) make. */

@@ -44,8 +44,9 @@ struct selx {
 	bool post_sort;     /* select_order.h: sort the rows of all partitions, then LIMIT */
 	int64_t sort_limit; /* the LIMIT applied after the sort, -1 none */
 	struct order_rows ord;
-	bool in_step; /* select_step() is on the stack */
-	bool waiting; /* a read is outstanding */
+	struct store_value *combos; /* nck clustering prefixes of w.n_ck_eq values */
+	bool in_step;               /* select_step() is on the stack */
+	bool waiting;               /* a read is outstanding */
 	struct buf rows;
 	/* arguments of the read in flight (borrowed by the router until it completes) */
 	struct store_value pk[STORE_MAX_PK_COLS];
@@ -157,9 +158,7 @@ static void select_read_args(struct xq *q, uint64_t idx)
 	const struct schema_table *t = p->table;
 	const struct where *w = &x->w;
 	where_pick(w->pk_vals, w->pk_n, t->n_pk, idx / x->nck, x->pk);
-	struct store_value pre[STORE_MAX_CK_COLS];
-	where_pick(w->ck_vals, w->ck_n, w->n_ck_eq, idx % x->nck, pre);
-	where_bounds(w, t, pre, x->lo, x->hi, &x->slice);
+	where_bounds(w, t, &x->combos[(idx % x->nck) * w->n_ck_eq], x->lo, x->hi, &x->slice);
 	/* resuming inside this partition: strictly after the last clustering */
 	if (x->resume && idx == x->first && x->n_rck) {
 		bool rev = (x->flags & STORE_READ_REVERSE) != 0;
@@ -276,7 +275,7 @@ static int select_check_filtering(struct xq *q, const struct where *w)
 {
 	const struct cql_select *s = &q->plan->stmt->select;
 	const struct schema_table *t = q->plan->table;
-	if (w->n_filt && !s->allow_filtering)
+	if (w->n_af && !s->allow_filtering)
 		return req_fail(q->req, COL_EINVAL, "%s", w->af_msg ? w->af_msg : filtering_msg);
 	for (uint32_t i = 0; s->distinct && i < w->n_filt; i++) {
 		enum schema_col_kind k = t->cols[w->filt[i].col].kind;
@@ -306,32 +305,61 @@ static int select_check_distinct(struct xq *q)
 	return 0;
 }
 
-/* Clustering IN values come back in clustering order, each once (Cassandra sorts
- * them): sort each column's list in read order and drop repeats. */
-static void sort_ck_values(const struct schema_table *t, struct where *w, unsigned flags)
+/* Order of clustering prefixes a and b (n values) in the read's order. */
+static int combo_cmp(const struct schema_table *t, const struct store_value *a,
+                     const struct store_value *b, uint32_t n, unsigned flags)
 {
-	for (uint32_t k = 0; k < w->n_ck_eq; k++) {
+	for (uint32_t k = 0; k < n; k++) {
 		const struct schema_column *c = &t->cols[t->n_pk + k];
-		bool down = c->desc != ((flags & STORE_READ_REVERSE) != 0);
-		struct val *v = w->ck_vals[k];
-		uint32_t n = w->ck_n[k], out_n = 0;
-		for (uint32_t i = 1; i < n; i++)
-			for (uint32_t j = i; j > 0; j--) {
-				int cmp = cqltype_compare(c->type, v[j - 1].p, (size_t)v[j - 1].len,
-				                          v[j].p, (size_t)v[j].len);
-				if (down ? cmp >= 0 : cmp <= 0)
-					break;
-				struct val x = v[j];
-				v[j] = v[j - 1];
-				v[j - 1] = x;
-			}
-		for (uint32_t i = 0; i < n; i++)
-			if (out_n == 0 ||
-			    cqltype_compare(c->type, v[out_n - 1].p, (size_t)v[out_n - 1].len,
-			                    v[i].p, (size_t)v[i].len) != 0)
-				v[out_n++] = v[i];
-		w->ck_n[k] = out_n;
+		int cmp = cqltype_compare(c->type, a[k].p, a[k].len, b[k].p, b[k].len);
+		if (cmp)
+			return c->desc != ((flags & STORE_READ_REVERSE) != 0) ? -cmp : cmp;
 	}
+	return 0;
+}
+
+/*
+ * The clustering prefixes a partition read goes through: the product of the
+ * single-column =/IN lists, times the tuples of a (c1, c2) IN (...), sorted in
+ * read order without repeats (Cassandra returns IN rows in clustering order,
+ * each once).
+ */
+static int build_combos(struct xq *q, struct selx *x)
+{
+	const struct schema_table *t = q->plan->table;
+	const struct where *w = &x->w;
+	uint32_t n = w->n_ck_eq, single = w->n_tup ? w->tup_pos : n;
+	uint64_t prod = where_product(w->ck_n, single), ntup = w->n_tup ? w->n_tup : 1;
+	uint64_t total = prod * ntup;
+	if (total > MAX_IN_ROWS)
+		return req_fail(q->req, COL_EINVAL,
+		                "IN restrictions select too many rows (%" PRIu64 "; at most %d)",
+		                total, MAX_IN_ROWS);
+	x->combos = cql_arena_alloc(q->mem, (size_t)(total * (n ? n : 1)) * sizeof(*x->combos));
+	if (!x->combos)
+		return req_fail(q->req, COL_ENOMEM, "out of memory");
+	uint64_t m = 0;
+	for (uint64_t i = 0; i < total; i++) {
+		struct store_value *c = &x->combos[m * n];
+		where_pick(w->ck_vals, w->ck_n, single, i / ntup, c);
+		for (uint32_t j = 0; w->n_tup && j < w->tup_cols; j++) {
+			const struct val *v = &w->tup_vals[(i % ntup) * w->tup_cols + j];
+			c[single + j] = (struct store_value){v->p, (size_t)v->len};
+		}
+		/* insertion into the sorted prefix list, dropping a repeat */
+		uint64_t at = m;
+		while (at > 0 && combo_cmp(t, &x->combos[(at - 1) * n], c, n, x->flags) > 0)
+			at--;
+		if (at > 0 && combo_cmp(t, &x->combos[(at - 1) * n], c, n, x->flags) == 0)
+			continue;
+		struct store_value tmp[STORE_MAX_CK_COLS];
+		memcpy(tmp, c, n * sizeof(*c));
+		memmove(&x->combos[(at + 1) * n], &x->combos[at * n], (m - at) * n * sizeof(*c));
+		memcpy(&x->combos[at * n], tmp, n * sizeof(*c));
+		m++;
+	}
+	x->nck = m ? m : 1;
+	return 0;
 }
 
 /* Where the client's paging state says to resume, if it sent one. */
@@ -385,7 +413,6 @@ static int select_prepare(struct xq *q, struct selx *x, int64_t limit)
 	}
 	if (rc)
 		return rc;
-	sort_ck_values(t, w, x->flags);
 	struct cerr pr;
 	if (router_check(q->ex->d.router, t->ks, q->cl, false, &pr))
 		return req_fail_outcome(req, &pr);
@@ -415,7 +442,8 @@ static int select_prepare(struct xq *q, struct selx *x, int64_t limit)
 		return rc;
 	if (partitions) {
 		x->nparts = where_product(w->pk_n, t->n_pk);
-		x->nck = where_product(w->ck_n, w->n_ck_eq);
+		if ((rc = build_combos(q, x)))
+			return rc;
 		if (x->nparts > MAX_IN_PARTITIONS || x->nck > MAX_IN_ROWS)
 			return req_fail(
 			        req, COL_EINVAL,

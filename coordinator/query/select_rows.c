@@ -130,6 +130,11 @@ static bool rsel_filter(struct rsel *rs, const struct selrow *row)
 		const struct filter *f = &rs->w->filt[i];
 		const struct schema_column *c = &t->cols[f->col];
 		struct val v = {NULL, -1};
+		if (f->n_cols > 1) {
+			if (!filter_match_tuple(f, t, row->r->ck))
+				return false;
+			continue;
+		}
 		switch (c->kind) {
 		case SCHEMA_COL_PARTITION_KEY:
 			v.p = row->part->pk[c->position].p;

@@ -112,8 +112,7 @@ int select_virtual(struct xq *q, int64_t limit)
 	struct buf *b = &req->body_out;
 	size_t at = begin_rows(b, p, q->skip_metadata, NULL);
 	vs.rows = b;
-	rc = systables_scan(q->snap, q->ex->d.view, t, ks_filter,
-	                    name_filter, vrow, &vs);
+	rc = systables_scan(q->snap, q->ex->d.view, t, ks_filter, name_filter, vrow, &vs);
 	if (rc == COL_ENOTFOUND || rc == COL_EINVAL)
 		return req_fail(req, COL_EINVAL, "unconfigured table %s", p->table_name);
 	if (rc < 0)

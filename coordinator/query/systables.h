@@ -1,8 +1,8 @@
 /*
  * systables.h — the virtual system tables drivers and cqlsh read: system.local,
- * system.peers, system.repair_history (this node's repair sessions), system_virtual_schema.{keyspaces,
- * tables, columns}, and system_schema.{keyspaces,
- * tables, columns, dropped_columns, types, functions, aggregates, triggers, indexes, views}.
+ * system.peers, system.repair_history (this node's repair sessions),
+ * system_virtual_schema.{keyspaces, tables, columns}, and system_schema.{keyspaces, tables,
+ * columns, dropped_columns, types, functions, aggregates, triggers, indexes, views}.
  *
  * Nothing here is stored: rows exist only for the read that asked.
  *

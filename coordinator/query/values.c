@@ -1,12 +1,11 @@
 #include "coordinator/query/query_int.h"
 
+#include "coordinator/query/functions.h"
 #include "core/clock.h"
 #include "core/cqltype.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/random.h>
 
 static int bound_value(struct xq *q, uint32_t idx, const struct cqltype *type, struct val *out,
                        const char *what)
@@ -38,19 +37,6 @@ enum cqllit_kind term_lit_kind(enum cql_term_kind k)
 	case CQL_TERM_BLOB: return CQLLIT_HEX;
 	default: return CQLLIT_NULL;
 	}
-}
-
-static void make_timeuuid(struct executor *ex, uint8_t u[16])
-{
-	/* v1: 100 ns intervals since 1582-10-15, random clock sequence and node */
-	int64_t us = exec_now_us(ex);
-	uint64_t t = (uint64_t)us * 10 + 0x01B21DD213814000ULL;
-	be32_store(u, (uint32_t)t);
-	be16_store(u + 4, (uint16_t)(t >> 32));
-	be16_store(u + 6, (uint16_t)(((t >> 48) & 0x0fff) | 0x1000));
-	if (getrandom(u + 8, 8, 0) != 8)
-		memset(u + 8, 0x5a, 8);
-	u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
 }
 
 static int store_bytes(struct xq *q, const struct buf *b, struct val *out)
@@ -131,42 +117,94 @@ static int collection_value(struct xq *q, const struct cql_term *t, const struct
 	return rc;
 }
 
+/* The overload function term t calls, from the types of its arguments (nested
+ * calls resolved first; literals and markers fit any type). */
+static int func_resolve_term(struct xq *q, const struct cql_term *t, const struct func_def **out)
+{
+	const char *fn = t->func.name.name.name;
+	if (t->func.name.ks.name && strcmp(t->func.name.ks.name, "system") != 0)
+		return req_fail(q->req, COL_EINVAL, "Unknown function %s.%s called",
+		                t->func.name.ks.name, fn);
+	uint32_t n = t->func.n_args;
+	const struct cqltype *types[FN_MAX_ARGS] = {0};
+	const char *texts[FN_MAX_ARGS] = {0};
+	char tbuf[FN_MAX_ARGS][96];
+	for (uint32_t i = 0; i < n && i < FN_MAX_ARGS; i++) {
+		const struct cql_term *a = t->func.args[i];
+		struct buf b;
+		buf_init(&b);
+		cql_term_format(a, &b);
+		snprintf(tbuf[i], sizeof(tbuf[i]), "%.*s",
+		         buf_ok(&b) ? (int)(b.len > 90 ? 90 : b.len) : 1,
+		         buf_ok(&b) && b.len ? (const char *)b.data : "?");
+		buf_release(&b);
+		texts[i] = tbuf[i];
+		const struct func_def *inner;
+		if (a->kind == CQL_TERM_FUNC) {
+			int rc = func_resolve_term(q, a, &inner);
+			if (rc)
+				return rc;
+			types[i] = cqltype_simple(inner->ret);
+		}
+	}
+	struct cerr e = {0};
+	int rc = func_resolve(fn, n, types, texts, out, &e);
+	if (rc == COL_ENOTFOUND)
+		return req_fail(q->req, COL_EINVAL, "Unknown function %s called", fn);
+	if (rc)
+		return req_fail(q->req, COL_EINVAL, "%s", e.msg);
+	return 0;
+}
+
+/* Whether a function returning `ret` may give a value of `type`. */
+static bool returns_into(enum cqltype_kind ret, const struct cqltype *type)
+{
+	if (!type || ret == type->kind)
+		return true;
+	return (ret == CQLTYPE_TIMEUUID && type->kind == CQLTYPE_UUID) ||
+	       (ret == CQLTYPE_ASCII && type->kind == CQLTYPE_VARCHAR);
+}
+
+/* name(args) in a WHERE, a SET or VALUES: run once, its arguments first. */
 static int func_value(struct xq *q, const struct cql_term *t, const struct cqltype *type,
                       struct val *out, const char *what)
 {
-	const char *fn = t->func.name.name.name;
+	const struct func_def *f;
+	int rc = func_resolve_term(q, t, &f);
+	if (rc)
+		return rc;
+	if (!returns_into(f->ret, type)) {
+		struct buf tn;
+		buf_init(&tn);
+		cqltype_name(type, &tn);
+		buf_put_u8(&tn, 0);
+		rc = req_fail(q->req, COL_EINVAL,
+		              "Type error: cannot assign result of function system.%s (type %s) to "
+		              "%s (type %s)",
+		              f->name, cqltype_kind_name(f->ret), what,
+		              buf_ok(&tn) ? (const char *)tn.data : "?");
+		buf_release(&tn);
+		return rc;
+	}
+	struct fn_arg args[FN_MAX_ARGS] = {{NULL, -1}, {NULL, -1}};
+	for (uint32_t i = 0; i < f->n_args; i++) {
+		struct val v;
+		char argname[64];
+		snprintf(argname, sizeof(argname), "arg%u(system.%s)", i, f->name);
+		if ((rc = term_value(q, t->func.args[i], cqltype_simple(f->args[i]), &v, argname)))
+			return rc;
+		args[i] = (struct fn_arg){v.p, v.len < 0 ? -1 : v.len};
+	}
 	struct buf b;
 	buf_init(&b);
-	int rc = 0;
-	if (strcasecmp(fn, "now") == 0 && t->func.n_args == 0 &&
-	    (type->kind == CQLTYPE_TIMEUUID || type->kind == CQLTYPE_UUID)) {
-		uint8_t u[16];
-		make_timeuuid(q->ex, u);
-		buf_put(&b, u, 16);
-	} else if (strcasecmp(fn, "uuid") == 0 && t->func.n_args == 0 &&
-	           type->kind == CQLTYPE_UUID) {
-		uint8_t u[16];
-		if (getrandom(u, 16, 0) != 16)
-			memset(u, 0x11, 16);
-		u[6] = (uint8_t)((u[6] & 0x0f) | 0x40);
-		u[8] = (uint8_t)((u[8] & 0x3f) | 0x80);
-		buf_put(&b, u, 16);
-	} else if (((strcasecmp(fn, "currenttimestamp") == 0 && t->func.n_args == 0) ||
-	            (strcasecmp(fn, "totimestamp") == 0 && t->func.n_args == 1 &&
-	             t->func.args[0]->kind == CQL_TERM_FUNC &&
-	             strcasecmp(t->func.args[0]->func.name.name.name, "now") == 0)) &&
-	           type->kind == CQLTYPE_TIMESTAMP) {
-		buf_put_u64be(&b, (uint64_t)(clock_wall_us() / 1000));
-	} else if (((strcasecmp(fn, "currentdate") == 0 && t->func.n_args == 0) ||
-	            (strcasecmp(fn, "todate") == 0 && t->func.n_args == 1 &&
-	             t->func.args[0]->kind == CQL_TERM_FUNC &&
-	             strcasecmp(t->func.args[0]->func.name.name.name, "now") == 0)) &&
-	           type->kind == CQLTYPE_DATE) {
-		buf_put_u32be(&b, (uint32_t)(clock_wall_s() / 86400 + (1u << 31)));
-	} else {
-		rc = req_fail(q->req, COL_EINVAL, "Unknown function %s() for %s", fn, what);
-	}
-	if (!rc)
+	bool null = false;
+	struct cerr e = {0};
+	rc = func_call(q->ex, f, args, &b, &null, &e);
+	if (rc)
+		rc = req_fail(q->req, COL_EINVAL, "%s", e.msg);
+	else if (null)
+		*out = (struct val){NULL, CQL_VALUE_NULL};
+	else
 		rc = store_bytes(q, &b, out);
 	buf_release(&b);
 	return rc;

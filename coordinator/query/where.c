@@ -270,9 +270,19 @@ int analyze_where(struct xq *q, struct cql_relation *const *rels, uint32_t n_rel
 			rc = where_token(q, r, w);
 			continue;
 		}
-		if (r->kind != CQL_REL_COLUMN)
-			return req_fail(q->req, COL_EINVAL,
-			                "Multi-column relations are not supported by colonnade");
+		if (r->kind != CQL_REL_COLUMN) {
+			struct buf b;
+			buf_init(&b);
+			cql_relation_format(r, &b);
+			buf_put_u8(&b, 0);
+			rc = req_fail(
+			        q->req, COL_EINVAL,
+			        "Multi-column relations cannot be used in WHERE clauses for UPDATE "
+			        "and DELETE statements: %s",
+			        buf_ok(&b) ? (const char *)b.data : "?");
+			buf_release(&b);
+			return rc;
+		}
 		int ci = column_index(t, r->cols[0].name);
 		if (ci < 0)
 			return undefined_column(q->req, q->plan, r->cols[0].name);
