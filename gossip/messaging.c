@@ -12,6 +12,7 @@
 #include "core/clock.h"
 #include "core/hex.h"
 #include "core/log.h"
+#include "core/tls.h"
 #include "core/msgpk.h"
 
 #include <ev.h>
@@ -377,6 +378,7 @@ struct messaging {
 	uint8_t *secret; /* NULL: handshakes carry no proof and none is asked for */
 	size_t secret_len;
 	struct iauth_seen *seen; /* hello nonces accepted lately (with a secret) */
+	struct tls_ctx *tls_server, *tls_client; /* referenced; cfg's copies are not */
 	struct messaging_verb_stats vst[VERB_MAX];
 };
 
@@ -590,6 +592,14 @@ static const struct net_conn_ops OUT_OPS = {
         .on_close = out_on_close,
 };
 
+/* The client context when the connection to `a` is to be TLS, else NULL. */
+static struct tls_ctx *peer_tls(const struct messaging *m, const struct net_addr *a)
+{
+	if (!m->tls_client || (m->cfg.tls_to && !m->cfg.tls_to(m->cfg.tls_policy_ctx, a)))
+		return NULL;
+	return m->tls_client;
+}
+
 static void peer_connect(struct messaging_peer *p)
 {
 	struct messaging *m = p->m;
@@ -599,6 +609,7 @@ static void peer_connect(struct messaging_peer *p)
 	        .out_cap = m->cfg.peer_queue_bytes,
 	        .connect_timeout_ms = m->cfg.connect_timeout_ms,
 	        .user_timeout_ms = m->cfg.tcp_user_timeout_ms,
+	        .tls = peer_tls(m, &p->addr),
 	};
 	struct cerr e = {0};
 	struct net_conn *c;
@@ -945,6 +956,15 @@ static int in_handshake(struct messaging *m, struct inbound *ib, const struct ms
 	}
 	if (status == HANDSHAKE_OK && m->secret)
 		status = in_check_proof(m, &h, peer, lhost, reason, sizeof(reason));
+	if (status == HANDSHAKE_OK && m->tls_server && !net_conn_is_tls(ib->c) &&
+	    m->cfg.plaintext_from && !m->cfg.plaintext_from(m->cfg.tls_policy_ctx, &ib->from)) {
+		status = HANDSHAKE_NEEDS_TLS;
+		snprintf(reason, sizeof(reason),
+		         "node %s (listen address %s) connected to %s in plaintext, but must use "
+		         "TLS "
+		         "(server_encryption_options.internode_encryption)",
+		         peer, lhost, m->listen_str);
+	}
 	if (status == HANDSHAKE_OK && host_id_equal(&h.host_id, &m->cfg.host_id) &&
 	    !messaging_is_own_addr(m, &ib->from)) {
 		char hs[HOST_ID_STRLEN];
@@ -1186,6 +1206,8 @@ int messaging_new(struct net_loop *nl, const struct messaging_config *cfg, struc
 		messaging_free(m);
 		return rc;
 	}
+	messaging_set_tls(m, c->tls_server, c->tls_client);
+	c->tls_server = c->tls_client = NULL; /* held in m */
 	/* The bound address (a test may ask for port 0). */
 	c->listen = *net_server_addr(m->srv);
 	net_addr_format(&c->listen, m->listen_str, sizeof(m->listen_str));
@@ -1195,6 +1217,22 @@ int messaging_new(struct net_loop *nl, const struct messaging_config *cfg, struc
 		net_addr_set_port(&c->broadcast, net_addr_port(&c->listen));
 	*out = m;
 	return COL_OK;
+}
+
+void messaging_set_tls(struct messaging *m, struct tls_ctx *server, struct tls_ctx *client)
+{
+	if (server)
+		tls_ctx_ref(server);
+	if (client)
+		tls_ctx_ref(client);
+	tls_ctx_unref(m->tls_server);
+	tls_ctx_unref(m->tls_client);
+	m->tls_server = server;
+	m->tls_client = client;
+	enum net_tls_mode mode = !server               ? NET_TLS_OFF
+	                         : m->cfg.tls_optional ? NET_TLS_OPTIONAL
+	                                               : NET_TLS_REQUIRED;
+	net_server_set_tls(m->srv, server, mode);
 }
 
 void messaging_free(struct messaging *m)
@@ -1229,6 +1267,8 @@ void messaging_free(struct messaging *m)
 	}
 	if (m->srv)
 		net_server_free(m->srv);
+	tls_ctx_unref(m->tls_server);
+	tls_ctx_unref(m->tls_client);
 	msg_codec_release(&m->codec);
 	free(m->cluster);
 	if (m->secret)

@@ -156,6 +156,21 @@ struct messaging_config {
 	 */
 	const uint8_t *secret;
 	size_t secret_len;
+	/*
+	 * TLS (server_encryption_options; core/tls.h): contexts for accepting and
+	 * connecting (messaging takes references; NULL = plaintext).  The listener
+	 * requires TLS unless tls_optional, when it sniffs and also takes plaintext
+	 * hellos, each from a peer that plaintext_from() allows (NULL: any); the
+	 * others are answered HANDSHAKE_NEEDS_TLS.  Outgoing connections are TLS to
+	 * the peers tls_to() names (NULL: all).  Peers verify each other's
+	 * certificates against the truststore both ways (mutual TLS); the secret's
+	 * proofs, when set, still run inside.
+	 */
+	struct tls_ctx *tls_server, *tls_client;
+	bool tls_optional;
+	bool (*tls_to)(void *ctx, const struct net_addr *peer);
+	bool (*plaintext_from)(void *ctx, const struct net_addr *peer);
+	void *tls_policy_ctx;
 };
 
 /*
@@ -172,6 +187,8 @@ int messaging_new(struct net_loop *nl, const struct messaging_config *cfg, struc
  * NULL is fine.
  */
 void messaging_free(struct messaging *m);
+/* New certificates (SIGHUP): connections accepted and made from now on use them. */
+void messaging_set_tls(struct messaging *m, struct tls_ctx *server, struct tls_ctx *client);
 const struct net_addr *messaging_listen_addr(const struct messaging *m);
 /* The address we announce (cfg.broadcast, or the listen address). */
 const struct net_addr *messaging_broadcast_addr(const struct messaging *m);
@@ -426,8 +443,9 @@ enum {
 	HANDSHAKE_OK = 0,
 	HANDSHAKE_WRONG_CLUSTER = 1,
 	HANDSHAKE_WRONG_VERSION = 2,
-	HANDSHAKE_SAME_HOST_ID = 3, /* another address with our host id (a copied data dir) */
-	HANDSHAKE_UNAUTHENTICATED = 4 /* no, a wrong or a replayed proof of the cluster secret */
+	HANDSHAKE_SAME_HOST_ID = 3,    /* another address with our host id (a copied data dir) */
+	HANDSHAKE_UNAUTHENTICATED = 4, /* no, a wrong or a replayed proof of the cluster secret */
+	HANDSHAKE_NEEDS_TLS = 5        /* a plaintext hello from a peer that must use TLS */
 };
 
 /* The seven values; no proof (a cluster without internode_authenticator_secret). */

@@ -634,6 +634,7 @@ static int start_gossip(struct node *n, struct cerr *err)
 		cerr_prefix(err, "broadcast_address");
 		return COL_ECONFIG;
 	}
+	node_tls_messaging(n, &mc);
 	int rc = messaging_new(n->net, &mc, &n->msg, err);
 	if (rc)
 		return rc;

@@ -221,6 +221,9 @@ int node_tls_load(struct node *n, struct cerr *err);
 void node_tls_release(struct node_tls *t);
 enum node_internode_enc node_internode_encryption(const struct config *cfg);
 void node_tls_watch(struct node *n);
+/* server_encryption_options into messaging's config (contexts and the dc/rack policy). */
+struct messaging_config;
+void node_tls_messaging(struct node *n, struct messaging_config *mc);
 void node_tls_unwatch(struct node *n);
 
 #endif

@@ -11,6 +11,8 @@
 #include "coordinator/transport/cqlserver.h"
 #include "core/log.h"
 #include "core/tls.h"
+#include "gossip/gossiper.h"
+#include "gossip/messaging.h"
 
 #include <string.h>
 
@@ -86,6 +88,59 @@ void node_tls_release(struct node_tls *t)
 	memset(t, 0, sizeof(*t));
 }
 
+/* Does app state `key` of the peer at `a` equal `want`?  False when unknown. */
+static bool peer_app_is(const struct node *n, const struct net_addr *a, unsigned key,
+                        const char *want)
+{
+	const struct gossip_endpoint *ep = n->gossiper ? gossiper_find_addr(n->gossiper, a) : NULL;
+	size_t len = 0;
+	const uint8_t *v = ep ? gossip_endpoint_app(ep, key, &len, NULL) : NULL;
+	return v && len == strlen(want) && !memcmp(v, want, len);
+}
+
+/*
+ * internode_encryption: all — every connection; dc — to peers of another
+ * datacenter; rack — to peers of another rack or datacenter.  A peer gossip
+ * does not know yet (a seed at first contact) gets TLS: plaintext only once
+ * it is known to be near.
+ */
+static bool tls_to(void *ctx, const struct net_addr *peer)
+{
+	struct node *n = ctx;
+	enum node_internode_enc mode = node_internode_encryption(&n->cfg);
+	if (mode == NODE_ENC_NONE)
+		return false;
+	if (mode == NODE_ENC_ALL || !peer_app_is(n, peer, APP_DC, n->cfg.dc))
+		return true;
+	return mode == NODE_ENC_RACK && !peer_app_is(n, peer, APP_RACK, n->cfg.rack);
+}
+
+static bool plaintext_from(void *ctx, const struct net_addr *peer)
+{
+	return !tls_to(ctx, peer);
+}
+
+void node_tls_messaging(struct node *n, struct messaging_config *mc)
+{
+	enum node_internode_enc mode = node_internode_encryption(&n->cfg);
+	if (mode == NODE_ENC_NONE || !n->tls.internode_server)
+		return;
+	mc->tls_server = n->tls.internode_server;
+	mc->tls_client = n->tls.internode_client;
+	/* dc and rack take plaintext from near peers on the same port */
+	mc->tls_optional = mode != NODE_ENC_ALL || n->cfg.server_tls.optional;
+	mc->tls_to = tls_to;
+	mc->plaintext_from =
+	        mode == NODE_ENC_ALL && n->cfg.server_tls.optional ? NULL : plaintext_from;
+	mc->tls_policy_ctx = n;
+	log_info("tls", "internode encryption: %s (%s)", n->cfg.server_tls.internode_encryption,
+	         mode == NODE_ENC_ALL
+	                 ? (n->cfg.server_tls.optional ? "TLS, plaintext still accepted"
+	                                               : "TLS only")
+	         : mode == NODE_ENC_DC ? "TLS to other datacenters and unknown peers"
+	                               : "TLS to other racks and unknown peers");
+}
+
 static void describe(const char *what, const struct tls_ctx *t)
 {
 	if (!t)
@@ -123,6 +178,8 @@ static void on_sighup(struct ev_loop *loop, ev_signal *w, int revents)
 	}
 	if (n->cql)
 		cqlserver_set_tls(n->cql, fresh.cql, n->cfg.client_tls.optional);
+	if (n->msg && fresh.internode_server)
+		messaging_set_tls(n->msg, fresh.internode_server, fresh.internode_client);
 	node_tls_release(&n->tls);
 	n->tls = fresh;
 	describe("client_encryption_options reloaded", n->tls.cql);
