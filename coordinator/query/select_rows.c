@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #define RSEL_BUFS(rs)                                                                              \
 	{                                                                                          \
 		&(rs)->last.key, &(rs)->last.ck, &(rs)->cand.key, &(rs)->cand.ck, &(rs)->cur_key,  \
@@ -174,17 +173,20 @@ static int row_failed(struct rsel *rs, int code, const struct cerr *e)
 	return STOP_READ;
 }
 
-/* PER PARTITION LIMIT: whether one more row (group) of this partition may be returned. */
-static bool ppl_admit(struct rsel *rs, const struct store_partition *part)
+/* PER PARTITION LIMIT: whether one more row (group) of this partition may be returned;
+ * ppl_take counts it once it is. */
+static bool ppl_room(const struct rsel *rs, const struct store_partition *part)
+{
+	return (same_key(&rs->ppl_key, part) ? rs->ppl_n : 0) < rs->ppl;
+}
+
+static void ppl_take(struct rsel *rs, const struct store_partition *part)
 {
 	if (!same_key(&rs->ppl_key, part)) {
 		set_key(&rs->ppl_key, part);
 		rs->ppl_n = 0;
 	}
-	if (rs->ppl_n >= rs->ppl)
-		return false;
 	rs->ppl_n++;
-	return true;
 }
 
 static bool page_full(const struct rsel *rs)
@@ -261,19 +263,21 @@ static int rsel_aggregate(struct rsel *rs, const struct selrow *row)
 		group_key(rs, row);
 		fresh = fresh || rs->gkey.len != rs->group_key.len ||
 		        memcmp(rs->gkey.data, rs->group_key.data, rs->gkey.len) != 0;
-		if (fresh && rs->group_open) {
+		if (fresh && rs->group_open)
 			emit_group(rs);
-			if (page_full(rs)) {
-				rs->more = true;
-				return STOP_READ;
-			}
-		}
-		if (fresh && rs->remaining == 0)
-			return STOP_READ;
 	}
 	/* PER PARTITION LIMIT counts groups with GROUP BY, rows folded without it */
-	if ((fresh || !p->n_group) && rs->ppl > 0 && !ppl_admit(rs, row->part))
+	bool counted = fresh || !p->n_group;
+	if (counted && rs->ppl > 0 && !ppl_room(rs, row->part))
 		return rs->part_reads ? STOP_READ : 0;
+	if (fresh && p->n_group && page_full(rs)) {
+		rs->more = true;
+		return STOP_READ;
+	}
+	if (fresh && p->n_group && rs->remaining == 0)
+		return STOP_READ;
+	if (counted && rs->ppl > 0)
+		ppl_take(rs, row->part);
 	int rc;
 	if (fresh && (rc = open_group(rs, row)) != 0)
 		return rc;
@@ -294,12 +298,14 @@ static int rsel_plain(struct rsel *rs, const struct selrow *row)
 	const struct plan *p = rs->p;
 	if (rs->remaining == 0)
 		return STOP_READ;
+	if (rs->ppl > 0 && !ppl_room(rs, row->part))
+		return rs->part_reads ? STOP_READ : 0;
 	if (page_full(rs)) {
 		rs->more = true;
 		return STOP_READ;
 	}
-	if (rs->ppl > 0 && !ppl_admit(rs, row->part))
-		return rs->part_reads ? STOP_READ : 0;
+	if (rs->ppl > 0)
+		ppl_take(rs, row->part);
 	struct cerr e = {0};
 	size_t at = rs->out->len;
 	for (uint32_t i = 0; i < p->n_sel; i++)
