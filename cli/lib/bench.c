@@ -88,10 +88,13 @@ static void on_ready(struct cqlconn *cc, void *arg, int status, const char *why)
 	c->blocked = false;
 }
 
+/* The request's first frame left (a read-modify-write's write half is part of
+ * its service time, not of the client's delay). */
 static void on_written(void *arg)
 {
 	struct breq *r = arg;
-	r->written_us = clock_mono_us();
+	if (!r->written_us)
+		r->written_us = clock_mono_us();
 }
 
 int bench_conn_open(struct bench *b, struct bconn *c, struct cerr *err)
