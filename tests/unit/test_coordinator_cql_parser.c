@@ -149,6 +149,30 @@ Test(cql_parser, select_special_selectors)
 	                 "line 1:13 only COUNT(*) and COUNT(1) are supported, not COUNT(2)");
 }
 
+Test(cql_parser, select_group_by_and_cast)
+{
+	struct cql_stmt *s = parse_ok("SELECT k, CAST(max(v) AS text) AS m, cast(toDate(t) AS "
+	                              "timestamp) FROM t WHERE k = 1 GROUP BY k, c "
+	                              "PER PARTITION LIMIT 2 ALLOW FILTERING");
+	const struct cql_select *q = &s->select;
+	cr_assert_eq(q->n_group_by, 2);
+	cr_expect_str_eq(q->group_by[0].name, "k");
+	cr_expect_str_eq(q->group_by[1].name, "c");
+	cr_assert_eq(q->selectors[1].kind, CQL_SEL_CAST);
+	cr_expect_str_eq(q->selectors[1].cast_type->text, "text");
+	cr_expect_str_eq(q->selectors[1].args[0].func.name.name, "max");
+	cr_expect_str_eq(q->selectors[1].alias.name, "m");
+	cr_expect_str_eq(q->selectors[2].args[0].func.name.name, "todate");
+	cr_expect_str_eq(print(s), "SELECT k, CAST(max(v) AS text) AS m, CAST(todate(t) AS "
+	                           "timestamp) FROM t WHERE k = 1 GROUP BY k, c PER PARTITION "
+	                           "LIMIT 2 ALLOW FILTERING");
+	/* cast is not reserved: a column may be called so */
+	parse_ok("SELECT cast FROM t GROUP BY cast");
+	fail("SELECT CAST(v) FROM t", COL_ESYNTAX);
+	fail("SELECT CAST(v AS m AS text) FROM t", COL_ESYNTAX);
+	fail("SELECT a FROM t GROUP BY", COL_ESYNTAX);
+}
+
 Test(cql_parser, select_distinct_json_and_unreserved_column_names)
 {
 	struct cql_stmt *s = parse_ok("SELECT DISTINCT a FROM t PER PARTITION LIMIT 2 LIMIT ?");
