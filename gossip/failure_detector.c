@@ -46,6 +46,8 @@ void fd_window_report(const struct failure_detector *fd, struct fd_window *w, in
 {
 	if (w->last_us > 0) {
 		int64_t d = now_us - w->last_us;
+		if (d > w->gap_max_us)
+			w->gap_max_us = d;
 		if (d >= 0 && d <= fd->cfg.initial_interval_us)
 			window_add(w, d);
 	} else {

@@ -58,6 +58,7 @@ struct fd_window {
 	uint32_t n;      /* samples held, <= FD_WINDOW */
 	uint32_t head;   /* next slot to overwrite */
 	uint32_t samples_us[FD_WINDOW];
+	int64_t gap_max_us; /* longest interval between two arrivals seen */
 };
 
 /* Zero fields of cfg take the defaults above. */

@@ -161,6 +161,7 @@ static void mark_dead(struct gossiper *g, struct gossip_endpoint *ep, const char
 	if (!ep->alive || ep->self)
 		return;
 	ep->alive = false;
+	ep->downs++;
 	/* A stalled connection must not hold what we send once it is back: dial afresh. */
 	messaging_reset_peer(g->m, &ep->addr);
 	char d[128];
@@ -972,6 +973,9 @@ static void round_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	int64_t now = clock_mono_us();
 	g->self->heartbeat = ++g->version;
 	g->st.rounds++;
+	if (g->last_round_us && now - g->last_round_us > g->st.round_gap_max_us)
+		g->st.round_gap_max_us = now - g->last_round_us;
+	g->last_round_us = now;
 	if (pick_reserve(g) != COL_OK)
 		return;
 	/* Live peers first in pick[0..L), unreachable ones after, in pick[L..L+U). */
@@ -1284,6 +1288,16 @@ const uint8_t *gossip_endpoint_app(const struct gossip_endpoint *ep, unsigned ke
 double gossip_endpoint_phi(const struct gossip_endpoint *ep)
 {
 	return ep->self ? 0.0 : fd_window_phi(&ep->fdw, clock_mono_us());
+}
+
+int64_t gossip_endpoint_heartbeat_gap_max_us(const struct gossip_endpoint *ep)
+{
+	return ep->self ? 0 : ep->fdw.gap_max_us;
+}
+
+uint64_t gossip_endpoint_downs(const struct gossip_endpoint *ep)
+{
+	return ep->downs;
 }
 
 int gossiper_receive(struct gossiper *g, const struct msg_in *msg)

@@ -243,6 +243,10 @@ bool gossip_endpoint_is_displaced(const struct gossip_endpoint *ep);
 bool gossip_endpoint_is_shutdown(const struct gossip_endpoint *ep);
 /* Current phi (0 for ourselves). */
 double gossip_endpoint_phi(const struct gossip_endpoint *ep);
+/* The longest interval between two of its heartbeats reaching us, µs (0 for ourselves). */
+int64_t gossip_endpoint_heartbeat_gap_max_us(const struct gossip_endpoint *ep);
+/* Times we marked it DOWN (convicted, announced a shutdown, restarted). */
+uint64_t gossip_endpoint_downs(const struct gossip_endpoint *ep);
 
 struct gossiper_stats {
 	uint64_t rounds;
@@ -250,6 +254,7 @@ struct gossiper_stats {
 	uint64_t syn_in, ack_in, ack2_in;
 	uint64_t bytes_out; /* gossip payload bytes sent (for "gossip bytes per second") */
 	uint64_t convictions, local_pauses;
+	int64_t round_gap_max_us; /* longest interval between two of our rounds (heartbeats) */
 	uint64_t seed_resolve_failures;
 };
 void gossiper_get_stats(const struct gossiper *g, struct gossiper_stats *out);

@@ -48,6 +48,7 @@ struct gossip_endpoint {
 	bool displaced; /* another node holds our address (gossip_endpoint_is_displaced) */
 	uint64_t shutdown_version;
 	int64_t warned_gen; /* last implausible generation logged */
+	uint64_t downs;     /* times marked DOWN while this generation was alive */
 	struct fd_window fdw;
 };
 
@@ -153,6 +154,7 @@ struct gossiper {
 	unsigned n_removed, next_removed;
 
 	struct gossiper_stats st;
+	int64_t last_round_us; /* when the previous round ran (its gap: st.round_gap_max_us) */
 };
 
 /* gossiper.c */

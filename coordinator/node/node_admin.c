@@ -399,6 +399,10 @@ static void gi_endpoint(void *ctx, const struct gossip_endpoint *ge)
 	kv_bool(w, "up", gossip_endpoint_is_self(ge) || gossip_endpoint_is_alive(ge));
 	jw_key(w, "phi");
 	jw_double(w, gossip_endpoint_phi(ge));
+	jw_key(w, "heartbeat_gap_max_ms");
+	jw_double(w, (double)gossip_endpoint_heartbeat_gap_max_us(ge) / 1000.0);
+	jw_key(w, "times_down");
+	jw_uint(w, gossip_endpoint_downs(ge));
 	jw_key(w, "states");
 	jw_arr(w);
 	for (unsigned key = 0; key < APP_MAX; key++) {
@@ -420,6 +424,14 @@ static int h_gossipinfo(void *ctx, const char *query, struct buf *out, const cha
 	struct jw w;
 	jw_init(&w, out);
 	jw_obj(&w);
+	if (n->gossiper) {
+		struct gossiper_stats gs;
+		gossiper_get_stats(n->gossiper, &gs);
+		jw_key(&w, "round_gap_max_ms");
+		jw_double(&w, (double)gs.round_gap_max_us / 1000.0);
+		jw_key(&w, "convictions");
+		jw_uint(&w, gs.convictions);
+	}
 	jw_key(&w, "endpoints");
 	jw_arr(&w);
 	if (n->gossiper)
