@@ -109,6 +109,18 @@ static const struct keydef keys[] = {
          "10000ms"},
         {"commitlog_sync_period_in_ms", "commitlog_sync_period", K_DURATION_MS,
          OFF(commitlog_sync_period_ms), 1, HOUR_MS, 0, 0, NULL},
+        {"rocksdb_write_buffer_size", NULL, K_SIZE, OFF(rocksdb_write_buffer_size), 64 * 1024,
+         (int64_t)4 << 30, 0, 0, "64MiB"},
+        {"rocksdb_max_write_buffer_number", NULL, K_INT, OFF(rocksdb_max_write_buffer_number), 2,
+         64, 0, 0, "2"},
+        {"rocksdb_level0_file_num_compaction_trigger", NULL, K_INT,
+         OFF(rocksdb_level0_file_num_compaction_trigger), 1, 1000, 0, 0, "4"},
+        {"rocksdb_level0_slowdown_writes_trigger", NULL, K_INT,
+         OFF(rocksdb_level0_slowdown_writes_trigger), 1, 1000, 0, 0, "20"},
+        {"rocksdb_level0_stop_writes_trigger", NULL, K_INT, OFF(rocksdb_level0_stop_writes_trigger),
+         1, 1000, 0, 0, "36"},
+        {"storage_write_queue", NULL, K_INT, OFF(storage_write_queue), 16, 1 << 20, 0, 0, "4096"},
+        {"storage_write_inline", NULL, K_BOOL, OFF(storage_write_inline), 0, 0, 0, 0, "true"},
         {"hinted_handoff_enabled", NULL, K_BOOL, OFF(hinted_handoff_enabled), 0, 0, 0, 0, "true"},
         {"max_hint_window", NULL, K_DURATION, OFF(max_hint_window_ms), 0, 30 * DAY_MS, 0, 0, "3h"},
         {"max_hint_window_in_ms", "max_hint_window", K_DURATION_MS, OFF(max_hint_window_ms), 0,
@@ -1398,6 +1410,16 @@ int config_finish(struct config *c, struct cerr *err)
 		        "native_transport_port %d collides with storage_port or admin_port on "
 		        "%s",
 		        c->native_transport_port, c->rpc_address);
+	if (c->rocksdb_level0_file_num_compaction_trigger >
+	            c->rocksdb_level0_slowdown_writes_trigger ||
+	    c->rocksdb_level0_slowdown_writes_trigger > c->rocksdb_level0_stop_writes_trigger)
+		return cerr_set(err, COL_ECONFIG,
+		                "rocksdb_level0_file_num_compaction_trigger (%d) <= "
+		                "rocksdb_level0_slowdown_writes_trigger (%d) <= "
+		                "rocksdb_level0_stop_writes_trigger (%d) does not hold",
+		                c->rocksdb_level0_file_num_compaction_trigger,
+		                c->rocksdb_level0_slowdown_writes_trigger,
+		                c->rocksdb_level0_stop_writes_trigger);
 	if (c->n_data_dirs < 1)
 		return cerr_set(err, COL_ECONFIG, "data_file_directories: no directory given");
 	if (c->n_data_dirs > 1)

@@ -108,6 +108,14 @@ struct config {
 
 	enum config_commitlog_sync commitlog_sync;
 	int64_t commitlog_sync_period_ms;
+	/* the storage engine's write path (docs/STORAGE.md, "Group commit" and "Write stalls") */
+	int64_t rocksdb_write_buffer_size;   /* bytes per table memtable */
+	int rocksdb_max_write_buffer_number; /* memtables per table before writes stop */
+	int rocksdb_level0_file_num_compaction_trigger;
+	int rocksdb_level0_slowdown_writes_trigger;
+	int rocksdb_level0_stop_writes_trigger;
+	int storage_write_queue; /* mutations waiting for the writer before Overloaded */
+	bool storage_write_inline; /* a loop writes its group itself when that cannot block */
 
 	bool hinted_handoff_enabled;
 	int64_t max_hint_window_ms;

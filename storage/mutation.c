@@ -9,6 +9,7 @@
 #include "core/murmur3.h"
 
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MUTATION_VERSION 1
@@ -631,8 +632,35 @@ static int op_emit(struct emit *e, const struct op *op, struct cerr *err)
 	return 0;
 }
 
-int mutation_apply_bytes(struct store *s, struct store_table *known, const uint8_t *bytes,
-                         size_t len, bool validate, struct cerr *err)
+/* The ops of a decoded mutation header's table into e->wb (the emit's buffers set up). */
+static int emit_ops(struct emit *e, struct store_table *t, struct bufreader *r, bool validate,
+                    struct cerr *err)
+{
+	uint32_t n_ops;
+	if (!mpr_array(r, &n_ops))
+		return cerr_set(err, COL_ECORRUPT, "malformed mutation: no op list");
+	int64_t truncated_at = table_truncated_at(t);
+	struct op op;
+	for (uint32_t i = 0; i < n_ops; i++) {
+		if (!op_read(r, &op))
+			return cerr_set(err, COL_ECORRUPT, "malformed mutation op %u", i);
+		int rc;
+		if (validate && (rc = op_check(e->d, &op, &e->val, err)))
+			return rc;
+		/* written before the table's TRUNCATE: gone, whoever delivers it */
+		if (op.ts <= truncated_at)
+			continue;
+		if ((rc = op_emit(e, &op, err)))
+			return rc;
+	}
+	if (bufreader_left(r))
+		return cerr_set(err, COL_ECORRUPT, "%zu bytes after the mutation's last op",
+		                bufreader_left(r));
+	return 0;
+}
+
+int mutation_emit(struct store *s, struct store_table *known, const uint8_t *bytes, size_t len,
+                  bool validate, rocksdb_writebatch_t *wb, struct cerr *err)
 {
 	struct bufreader r;
 	bufreader_init(&r, bytes, len);
@@ -662,10 +690,7 @@ int mutation_apply_bytes(struct store *s, struct store_table *known, const uint8
 		                "table %s.%s is unusable after a failed "
 		                "truncate",
 		                d->pub.keyspace, d->pub.name);
-	uint32_t n_ops;
-	if (!mpr_array(&r, &n_ops))
-		return cerr_set(err, COL_ECORRUPT, "malformed mutation: no op list");
-	struct emit e = {.d = d, .cf = t->cf, .now = (uint32_t)now};
+	struct emit e = {.d = d, .cf = t->cf, .now = (uint32_t)now, .wb = wb};
 	struct buf prefix;
 	buf_init(&prefix);
 	buf_init(&e.key);
@@ -675,35 +700,33 @@ int mutation_apply_bytes(struct store *s, struct store_table *known, const uint8
 		codec_partition_prefix(&prefix, murmur3_token(e.key.data, e.key.len), e.key.data,
 		                       e.key.len);
 		e.prefix = &prefix;
-	}
-	e.wb = rocksdb_writebatch_create();
-	int64_t truncated_at = table_truncated_at(t);
-	struct op op;
-	for (uint32_t i = 0; i < n_ops && !rc; i++) {
-		if (!op_read(&r, &op)) {
-			rc = cerr_set(err, COL_ECORRUPT, "malformed mutation op %u", i);
-			break;
-		}
-		if (validate && (rc = op_check(d, &op, &e.val, err)))
-			break;
-		/* written before the table's TRUNCATE: gone, whoever delivers it */
-		if (op.ts <= truncated_at)
-			continue;
-		rc = op_emit(&e, &op, err);
-	}
-	if (!rc && bufreader_left(&r))
-		rc = cerr_set(err, COL_ECORRUPT, "%zu bytes after the mutation's last op",
-		              bufreader_left(&r));
-	if (!rc) {
+		rocksdb_writebatch_set_save_point(wb);
+		rc = emit_ops(&e, t, &r, validate, err);
 		char *rerr = NULL;
-		rocksdb_write(s->db, s->wo, e.wb, &rerr);
-		if (rerr)
-			rc = store_rocks_err(err, rerr, "write to", t->cf_name);
+		if (rc)
+			rocksdb_writebatch_rollback_to_save_point(wb, &rerr);
+		else
+			rocksdb_writebatch_pop_save_point(wb, &rerr);
+		free(rerr); /* only "no save point", and there is one */
 	}
-	rocksdb_writebatch_destroy(e.wb);
 	buf_release(&prefix);
 	buf_release(&e.key);
 	buf_release(&e.val);
+	return rc;
+}
+
+int mutation_apply_bytes(struct store *s, struct store_table *known, const uint8_t *bytes,
+                         size_t len, bool validate, struct cerr *err)
+{
+	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+	int rc = mutation_emit(s, known, bytes, len, validate, wb, err);
+	if (!rc && rocksdb_writebatch_count(wb) > 0) {
+		char *rerr = NULL;
+		rocksdb_write(s->db, s->wo, wb, &rerr);
+		if (rerr)
+			rc = store_rocks_err(err, rerr, "write to", "the store");
+	}
+	rocksdb_writebatch_destroy(wb);
 	return rc;
 }
 

@@ -134,6 +134,17 @@ struct store_options {
 	size_t block_cache_bytes;  /* default 256 MiB, shared by all CFs */
 	size_t write_buffer_bytes; /* memtable size per CF, default 64 MiB */
 	int background_jobs;       /* flush + compaction threads, default 2 */
+	/* Write stalls (RocksDB's own triggers; 0 = RocksDB's default): memtables per table CF
+	 * before writes stop [2], L0 files that start a compaction [4], slow writes down [20],
+	 * stop them [36].  Tests set them tiny to make RocksDB stall. */
+	int max_memtables;
+	int l0_compaction_trigger, l0_slowdown_trigger, l0_stop_trigger;
+	/* Group commit (store_lane_apply): mutations waiting for the writer thread, queued or
+	 * being applied, beyond which a lane answers COL_EOVERLOADED [4096]. */
+	size_t write_queue_max;
+	/* A lane applies its group on its own loop when the writer has nothing queued and
+	 * RocksDB is not stalling (periodic sync only) [true]; false: always the writer. */
+	bool write_inline;
 	enum store_tombstone_gc {
 		STORE_GC_REPAIR = 0,  /* purge a tombstone past gc_grace only once its range
 		                         was repaired after it was written (the default) */
@@ -166,7 +177,8 @@ enum store_kv_cf {
 	STORE_CF_HINTS = 1,  /* hinted handoff */
 };
 
-/* Put/delete one key (synced per the store's policy). */
+/* Put/delete one key (synced per the store's policy).  In the hints CF they never wait
+ * for a RocksDB write stall: COL_EOVERLOADED instead. */
 int store_kv_put(struct store *s, enum store_kv_cf cf, const void *key, size_t klen,
                  const void *val, size_t vlen, struct cerr *err);
 int store_kv_delete(struct store *s, enum store_kv_cf cf, const void *key, size_t klen,
@@ -383,6 +395,52 @@ int store_apply(struct store *s, const struct store_mutation *m, struct cerr *er
  * for malformed bytes, COL_ENOTFOUND for an unknown table, nothing written.
  */
 int store_apply_bytes(struct store *s, const void *bytes, size_t len, struct cerr *err);
+
+/*
+ * Group commit.  A lane belongs to one libev loop (one per loop that writes; the loop's
+ * thread alone calls it).  store_lane_apply*() validate a mutation and add it to the
+ * lane's open group: the mutations that arrive in one iteration of the loop.  Before the
+ * loop sleeps (an ev_prepare), or when the group is full, the group is applied as one
+ * WriteBatch:
+ *   - on the loop itself when the store's writer has nothing queued, RocksDB is not
+ *     stalling (the write is tried with no_slowdown) and the sync policy is periodic;
+ *   - else by the store's writer thread, which takes every queued group at once, writes
+ *     them, and with sync `batch` fsyncs the WAL once for all of them before any is
+ *     acknowledged.  A RocksDB stall blocks that thread, never the loop.
+ * done(ctx, rc, err) runs on the lane's loop, exactly once, never inside
+ * store_lane_apply*(), in submission order within the lane; err is NULL when rc is 0.
+ * Returns 0 (done will run), or an error and done never runs: the decoding and validation
+ * errors of store_apply / store_apply_bytes, or COL_EOVERLOADED when write_queue_max
+ * mutations already wait for the writer (RocksDB is stalling or the disk is behind).
+ * The mutation's bytes are copied: the caller may free them at once.
+ */
+struct ev_loop;
+struct store_lane;
+typedef void (*store_write_done_fn)(void *ctx, int rc, const struct cerr *err);
+/* A lane on `loop` (started: its watchers are active). */
+int store_lane_new(struct store *s, struct ev_loop *loop, struct store_lane **out,
+                   struct cerr *err);
+/* Apply the open group, wait for the writer to finish this lane's groups, run their done
+ * callbacks, stop the watchers.  Before store_close.  NULL ok. */
+void store_lane_free(struct store_lane *l);
+int store_lane_apply(struct store_lane *l, const struct store_mutation *m,
+                     store_write_done_fn done, void *ctx, struct cerr *err);
+int store_lane_apply_bytes(struct store_lane *l, const void *bytes, size_t len,
+                           store_write_done_fn done, void *ctx, struct cerr *err);
+
+/* Group-commit counters since store_open (all lanes). */
+struct store_write_stats {
+	uint64_t mutations;       /* applied through lanes (successfully or not) */
+	uint64_t groups;          /* WriteBatches they went in */
+	uint64_t inline_groups;   /* of which applied on a loop */
+	uint64_t writer_rounds;   /* writer thread wake-ups that applied groups */
+	uint64_t syncs;           /* WAL fsyncs by the writer (sync batch) */
+	uint64_t stalls;          /* inline tries refused by a RocksDB stall (handed to the writer) */
+	uint64_t overloaded;      /* mutations refused: the writer queue was full */
+	uint64_t queued;          /* mutations waiting for the writer now */
+	uint64_t max_group;       /* largest group so far (mutations) */
+};
+void store_write_stats(struct store *s, struct store_write_stats *out);
 /* The table id named by serialized mutation bytes (for routing/hints). */
 int store_mutation_peek_table(const void *bytes, size_t len, uint8_t id[16], struct cerr *err);
 /*

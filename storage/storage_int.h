@@ -146,6 +146,22 @@ struct store {
 	bool stopping;
 	pthread_mutex_t sync_mu;
 	pthread_cond_t sync_cv;
+	/* group commit (writer.c): the writer thread and its bounded queue of groups */
+	rocksdb_writeoptions_t *wo_nostall; /* a lane's inline write: fails rather than stall */
+	rocksdb_writeoptions_t *wo_kv_nostall; /* hints CF writes: synced per policy, no stall */
+	pthread_mutex_t wq_mu;
+	pthread_cond_t wq_cv;   /* the writer waits for groups */
+	pthread_cond_t wq_done; /* store_lane_free waits for its lane's groups */
+	struct wgroup *wq_head, *wq_tail;
+	bool wq_stop;
+	bool writer_started;
+	pthread_t writer;
+	_Atomic size_t wq_muts; /* mutations queued or being applied by the writer */
+	_Atomic int stalled;    /* an inline write met a stall; cleared when the writer drains */
+	struct {
+		_Atomic uint64_t mutations, groups, inline_groups, writer_rounds, syncs, stalls,
+		        overloaded, max_group;
+	} ws;
 };
 
 /* Current descriptor of a table (NULL if not described). */
@@ -229,6 +245,16 @@ const struct cqltype *codec_cell_value_type(const struct cqltype *col_type);
 
 int mutation_apply_bytes(struct store *s, struct store_table *known, const uint8_t *bytes,
                          size_t len, bool validate, struct cerr *err);
+/* Decode (and if `validate`, check) mutation bytes and append their ops to wb: 0, or an
+ * error with wb as it was. */
+int mutation_emit(struct store *s, struct store_table *known, const uint8_t *bytes, size_t len,
+                  bool validate, rocksdb_writebatch_t *wb, struct cerr *err);
+
+/* ---- group commit (writer.c) ---------------------------------------------------------------- */
+
+/* Start / stop the writer thread (store_open / store_close; stop drains the queue). */
+int writer_start(struct store *s, struct cerr *err);
+void writer_stop(struct store *s);
 
 /* ---- compaction filter ---------------------------------------------------------------------- */
 

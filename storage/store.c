@@ -38,6 +38,10 @@ void store_options_init(struct store_options *o)
 	o->write_buffer_bytes = 64u << 20;
 	/* One flush and one compaction thread: this project's machines have 2 cores. */
 	o->background_jobs = 2;
+	/* At 10-40k writes/s, a fraction of a second of writes: a stall longer than that is
+	 * answered Overloaded rather than queued past every client's timeout. */
+	o->write_queue_max = 4096;
+	o->write_inline = true;
 }
 
 int store_rocks_err(struct cerr *err, char *rerr, const char *what, const char *name)
@@ -373,6 +377,15 @@ static rocksdb_options_t *table_cf_options(struct store *s, struct cf_state *st)
 	 * db_bench's anchors are measured the same way. */
 	rocksdb_options_set_compression(o, rocksdb_no_compression);
 	rocksdb_options_set_write_buffer_size(o, s->opt.write_buffer_bytes);
+	if (s->opt.max_memtables > 0)
+		rocksdb_options_set_max_write_buffer_number(o, s->opt.max_memtables);
+	if (s->opt.l0_compaction_trigger > 0)
+		rocksdb_options_set_level0_file_num_compaction_trigger(
+		        o, s->opt.l0_compaction_trigger);
+	if (s->opt.l0_slowdown_trigger > 0)
+		rocksdb_options_set_level0_slowdown_writes_trigger(o, s->opt.l0_slowdown_trigger);
+	if (s->opt.l0_stop_trigger > 0)
+		rocksdb_options_set_level0_stop_writes_trigger(o, s->opt.l0_stop_trigger);
 	/* Most data lives in the last level; bounds space amplification. */
 	rocksdb_options_set_level_compaction_dynamic_level_bytes(o, 1);
 	/* One filter instance per compaction sees the keys in order: the
@@ -535,6 +548,10 @@ static void store_free_all(struct store *s)
 	}
 	if (s->wo)
 		rocksdb_writeoptions_destroy(s->wo);
+	if (s->wo_nostall)
+		rocksdb_writeoptions_destroy(s->wo_nostall);
+	if (s->wo_kv_nostall)
+		rocksdb_writeoptions_destroy(s->wo_kv_nostall);
 	if (s->ro)
 		rocksdb_readoptions_destroy(s->ro);
 	if (s->bbto)
@@ -548,6 +565,9 @@ static void store_free_all(struct store *s)
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->sync_mu);
 	pthread_cond_destroy(&s->sync_cv);
+	pthread_mutex_destroy(&s->wq_mu);
+	pthread_cond_destroy(&s->wq_cv);
+	pthread_cond_destroy(&s->wq_done);
 	free(s->dir);
 	free(s);
 }
@@ -569,6 +589,9 @@ static struct store *store_alloc(const struct store_options *o)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->sync_cv, &ca);
 	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&s->wq_mu, NULL);
+	pthread_cond_init(&s->wq_cv, NULL);
+	pthread_cond_init(&s->wq_done, NULL);
 
 	s->cache = rocksdb_cache_create_lru(o->block_cache_bytes ? o->block_cache_bytes : 1);
 	s->bbto = rocksdb_block_based_options_create();
@@ -594,6 +617,11 @@ static struct store *store_alloc(const struct store_options *o)
 	rocksdb_options_set_bytes_per_sync(s->db_opts, 1 << 20);
 	s->wo = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(s->wo, o->sync == STORE_SYNC_BATCH);
+	s->wo_nostall = rocksdb_writeoptions_create();
+	rocksdb_writeoptions_set_no_slowdown(s->wo_nostall, 1);
+	s->wo_kv_nostall = rocksdb_writeoptions_create();
+	rocksdb_writeoptions_set_sync(s->wo_kv_nostall, o->sync == STORE_SYNC_BATCH);
+	rocksdb_writeoptions_set_no_slowdown(s->wo_kv_nostall, 1);
 	s->ro = rocksdb_readoptions_create();
 	/* Scans cross partitions: ignore the prefix extractor. */
 	rocksdb_readoptions_set_total_order_seek(s->ro, 1);
@@ -806,6 +834,9 @@ int store_open(const struct store_options *o, struct store **out, struct cerr *e
 	if (rc)
 		goto fail;
 	write_pid_file(s->dir);
+	rc = writer_start(s, err);
+	if (rc)
+		goto fail;
 	if (o->sync == STORE_SYNC_PERIODIC) {
 		if (pthread_create(&s->syncer, NULL, syncer_main, s) != 0) {
 			rc = cerr_set(err, COL_EIO, "storage: cannot start the WAL sync thread");
@@ -819,6 +850,7 @@ int store_open(const struct store_options *o, struct store **out, struct cerr *e
 	*out = s;
 	return COL_OK;
 fail:
+	writer_stop(s);
 	store_free_all(s);
 	cf_list_release(&l);
 	return rc;
@@ -828,6 +860,7 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
+	writer_stop(s);
 	if (s->syncer_started) {
 		pthread_mutex_lock(&s->sync_mu);
 		s->stopping = true;
@@ -899,20 +932,37 @@ static const char *kv_name(enum store_kv_cf cf)
 	return cf == STORE_CF_HINTS ? CF_HINTS : CF_SYSTEM;
 }
 
+/* Hints are written on the node's loop while writes may be stalling: they never wait for
+ * a stall (the hint is refused, counted as dropped, its range left to repair). */
+static const rocksdb_writeoptions_t *kv_wo(struct store *s, enum store_kv_cf cf)
+{
+	return cf == STORE_CF_HINTS ? s->wo_kv_nostall : s->wo;
+}
+
+static int kv_err(struct cerr *err, char *rerr, const char *what, enum store_kv_cf cf)
+{
+	if (strncmp(rerr, "Result incomplete", 17) == 0) {
+		free(rerr);
+		return cerr_set(err, COL_EOVERLOADED, "storage: RocksDB is stalling writes (%s %s)",
+		                what, kv_name(cf));
+	}
+	return store_rocks_err(err, rerr, what, kv_name(cf));
+}
+
 int store_kv_put(struct store *s, enum store_kv_cf cf, const void *key, size_t klen,
                  const void *val, size_t vlen, struct cerr *err)
 {
 	char *rerr = NULL;
-	rocksdb_put_cf(s->db, s->wo, kv_cf(s, cf), key, klen, val, vlen, &rerr);
-	return rerr ? store_rocks_err(err, rerr, "put into", kv_name(cf)) : 0;
+	rocksdb_put_cf(s->db, kv_wo(s, cf), kv_cf(s, cf), key, klen, val, vlen, &rerr);
+	return rerr ? kv_err(err, rerr, "put into", cf) : 0;
 }
 
 int store_kv_delete(struct store *s, enum store_kv_cf cf, const void *key, size_t klen,
                     struct cerr *err)
 {
 	char *rerr = NULL;
-	rocksdb_delete_cf(s->db, s->wo, kv_cf(s, cf), key, klen, &rerr);
-	return rerr ? store_rocks_err(err, rerr, "delete from", kv_name(cf)) : 0;
+	rocksdb_delete_cf(s->db, kv_wo(s, cf), kv_cf(s, cf), key, klen, &rerr);
+	return rerr ? kv_err(err, rerr, "delete from", cf) : 0;
 }
 
 int store_kv_get(struct store *s, enum store_kv_cf cf, const void *key, size_t klen,

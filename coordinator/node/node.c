@@ -711,6 +711,7 @@ static int start_replication(struct node *n, struct cerr *err)
 	memset(&vc, 0, sizeof(vc));
 	vc.msg = n->msg;
 	vc.store = n->store;
+	vc.lane = n->lane;
 	/* A forwarder gives up on a silent peer (and hints it) a quarter of the write
 	 * timeout before the coordinator would, so its HINTED relay arrives in time and
 	 * the coordinator stores no second hint for that peer. */
@@ -727,6 +728,7 @@ static int start_replication(struct node *n, struct cerr *err)
 	memset(&sc, 0, sizeof(sc));
 	sc.msg = n->msg;
 	sc.store = n->store;
+	sc.lane = n->lane;
 	sc.local_dc = cfg->dc;
 	sc.write_timeout_ms = (unsigned)cfg->write_request_timeout_ms;
 	sc.read_timeout_ms = (unsigned)cfg->read_request_timeout_ms;
@@ -1199,6 +1201,13 @@ static int open_store_and_identity(struct node *n, struct cerr *err)
 	so.data_dir = cfg->data_directory;
 	so.sync = cfg->commitlog_sync == CONFIG_SYNC_BATCH ? STORE_SYNC_BATCH : STORE_SYNC_PERIODIC;
 	so.sync_period_ms = (unsigned)cfg->commitlog_sync_period_ms;
+	so.write_buffer_bytes = (size_t)cfg->rocksdb_write_buffer_size;
+	so.max_memtables = cfg->rocksdb_max_write_buffer_number;
+	so.l0_compaction_trigger = cfg->rocksdb_level0_file_num_compaction_trigger;
+	so.l0_slowdown_trigger = cfg->rocksdb_level0_slowdown_writes_trigger;
+	so.l0_stop_trigger = cfg->rocksdb_level0_stop_writes_trigger;
+	so.write_queue_max = (size_t)cfg->storage_write_queue;
+	so.write_inline = cfg->storage_write_inline;
 	if (cfg->tombstone_gc && strcmp(cfg->tombstone_gc, "timeout") == 0) {
 		so.tombstone_gc = STORE_GC_TIMEOUT;
 	} else if (cfg->tombstone_gc && strcmp(cfg->tombstone_gc, "repair") != 0) {
@@ -1262,6 +1271,9 @@ int node_new(const struct config *cfg, struct node **out, struct cerr *err)
 	}
 
 	rc = open_store_and_identity(n, err);
+	if (rc)
+		goto fail;
+	rc = store_lane_new(n->store, n->loop, &n->lane, err);
 	if (rc)
 		goto fail;
 
@@ -1389,6 +1401,9 @@ void node_free(struct node *n)
 		n->gossiper = NULL;
 		log_info("node", "left gossip (announced shutdown to live peers)");
 	}
+	/* Writes in the lane finish (and answer through messaging) before messaging goes. */
+	store_lane_free(n->lane);
+	n->lane = NULL;
 	if (n->msg) {
 		messaging_free(n->msg);
 		n->msg = NULL;

@@ -66,6 +66,7 @@ struct node {
 	struct ev_loop *loop;
 	struct net_loop *net;
 	struct store *store;
+	struct store_lane *lane; /* the loop's group-commit lane (storage.h) */
 	struct schema *schema;
 	struct identity id;
 	struct messaging *msg;

@@ -150,6 +150,38 @@ static void m_storage(struct buf *out, struct node *n)
 	METRICS(out, defs, v);
 }
 
+/* Group commit (storage.h, store_lane_apply): how writes reached RocksDB. */
+static void m_storage_writes(struct buf *out, struct node *n)
+{
+	static const struct metric_def defs[] = {
+	        {M_COUNTER, "colonnade_storage_write_mutations_total",
+	         "Mutations applied through the group-commit write path."},
+	        {M_COUNTER, "colonnade_storage_write_groups_total",
+	         "Write groups (one loop iteration's mutations, one WriteBatch each)."},
+	        {M_COUNTER, "colonnade_storage_write_inline_groups_total",
+	         "Groups written on the event loop itself (no backlog, no stall)."},
+	        {M_COUNTER, "colonnade_storage_writer_rounds_total",
+	         "Rounds of the writer thread (every queued group in one WriteBatch)."},
+	        {M_COUNTER, "colonnade_storage_write_syncs_total",
+	         "WAL fsyncs of the writer thread (commitlog_sync batch: one per round)."},
+	        {M_COUNTER, "colonnade_storage_write_stalls_total",
+	         "Inline writes RocksDB refused because it was stalling writes."},
+	        {M_COUNTER, "colonnade_storage_write_overloaded_total",
+	         "Mutations refused Overloaded: storage_write_queue mutations were waiting."},
+	        {M_GAUGE, "colonnade_storage_write_queued",
+	         "Mutations waiting for the writer thread now."},
+	        {M_GAUGE, "colonnade_storage_write_group_max", "Largest write group so far."},
+	};
+	struct store_write_stats ws;
+	store_write_stats(n->store, &ws);
+	const double v[] = {
+	        (double)ws.mutations,     (double)ws.groups, (double)ws.inline_groups,
+	        (double)ws.writer_rounds, (double)ws.syncs,  (double)ws.stalls,
+	        (double)ws.overloaded,    (double)ws.queued, (double)ws.max_group,
+	};
+	METRICS(out, defs, v);
+}
+
 /* The current ring snapshot. */
 static void m_ring(struct buf *out, struct node *n)
 {
@@ -402,6 +434,8 @@ static void m_gossip(struct buf *out, struct node *n)
 	         "Rounds where a local pause suspended convictions."},
 	        {M_GAUGE, "colonnade_gossip_endpoints", "Endpoints known, this one included."},
 	        {M_GAUGE, "colonnade_gossip_live_endpoints", "Peers currently UP."},
+	        {M_GAUGE, "colonnade_gossip_round_gap_max_seconds",
+	         "Longest interval between two gossip rounds (own heartbeats) since start."},
 	};
 	const double v[] = {
 	        (double)gs.rounds,
@@ -411,6 +445,7 @@ static void m_gossip(struct buf *out, struct node *n)
 	        (double)gs.local_pauses,
 	        (double)gossiper_endpoint_count(n->gossiper),
 	        (double)gossiper_live_count(n->gossiper),
+	        (double)gs.round_gap_max_us / 1e6,
 	};
 	METRICS(out, defs, v);
 }
@@ -487,6 +522,7 @@ int node_h_metrics(void *ctx, const char *query, struct buf *out, const char **c
 	        m_node,
 	        m_process,
 	        m_storage,
+	        m_storage_writes,
 	        m_ring,
 	        m_schema,
 	        m_proxy,

@@ -49,8 +49,8 @@ static void w_hint(struct sp_write *w, size_t i)
 		sp->stats.hints++;
 }
 
-/* Answer the write once: code 0, COL_ETIMEDOUT, COL_EFAILED (w->why names the first
- * failed replica) or another error with w->why. */
+/* Answer the write once: code 0, COL_ETIMEDOUT, COL_EFAILED or COL_EOVERLOADED (w->why names the
+ * first failed replica) or another error with w->why. */
 static void w_answer(struct sp_write *w, int code)
 {
 	struct storage_proxy *sp = w->sp;
@@ -127,7 +127,9 @@ static void w_outcome(struct sp_write *w, size_t i, int status, const char *why)
 	if (cl_acks_done(&w->acks))
 		w_answer(w, 0);
 	else if (status != 0 && status != COL_ETIMEDOUT && !w_can_succeed(w))
-		w_answer(w, COL_EFAILED);
+		/* a replica shedding load makes the write Overloaded (the client backs off), any
+		 * other refusal a write failure */
+		w_answer(w, status == COL_EOVERLOADED ? COL_EOVERLOADED : COL_EFAILED);
 }
 
 static void w_rsp(void *ctx, int status, const struct msg_in *rsp)
@@ -253,6 +255,46 @@ static int w_send(struct sp_write *w, size_t i, const uint8_t *mut, size_t len,
 	if (rc == 0)
 		w->pending_cbs++;
 	return rc;
+}
+
+static void w_local_done(void *ctx, int rc, const struct cerr *e)
+{
+	struct sp_target *t = ctx;
+	struct sp_write *w = t->req;
+	w->pending_cbs--;
+	if (rc == 0)
+		w->sp->stats.local_applies++;
+	if (sp_topo_use(w->sp, w->ring) != 0) {
+		if (!w->answered) {
+			sp_set_msg(w->why, sizeof(w->why), "out of memory building the ring cache");
+			w_answer(w, COL_ENOMEM);
+		}
+	} else {
+		w_outcome(w, t->i, rc, rc && e ? e->msg : NULL);
+	}
+	w_maybe_release(w);
+}
+
+/* This node is replica slot i: through the loop's group-commit lane when there is one. */
+static void w_apply_local(struct sp_write *w, size_t i, const struct store_mutation *m)
+{
+	struct storage_proxy *sp = w->sp;
+	struct cerr e = {0};
+	int rc;
+	if (sp->cfg.lane) {
+		w->tgt[i].req = w;
+		w->tgt[i].i = (uint32_t)i;
+		rc = store_lane_apply(sp->cfg.lane, m, w_local_done, &w->tgt[i], &e);
+		if (rc == 0) {
+			w->pending_cbs++;
+			return;
+		}
+	} else {
+		rc = store_apply(sp->store, m, &e);
+		if (rc == 0)
+			sp->stats.local_applies++;
+	}
+	w_outcome(w, i, rc, rc ? e.msg : NULL);
 }
 
 static bool plan_live(const struct plan *p, uint32_t nd)
@@ -424,13 +466,8 @@ static void write_one(struct storage_proxy *sp, struct ring *ring, const struct 
 		if (rc != 0)
 			w_outcome(w, i, rc, "could not send");
 	}
-	if (self_i >= 0) {
-		struct cerr e = {0};
-		int rc = store_apply(sp->store, m, &e);
-		if (rc == 0)
-			sp->stats.local_applies++;
-		w_outcome(w, (size_t)self_i, rc, rc ? e.msg : NULL);
-	}
+	if (self_i >= 0)
+		w_apply_local(w, (size_t)self_i, m);
 	if (!w->answered && cl_acks_done(&w->acks))
 		w_answer(w, 0); /* ANY met by a hint alone */
 	w_maybe_release(w);

@@ -28,6 +28,7 @@ struct fwd {
 struct verbs {
 	struct messaging *msg;
 	struct store *store;
+	struct store_lane *lane;
 	unsigned forward_timeout_ms;
 	unsigned max_forwards;
 	unsigned forwards_in_flight;
@@ -682,29 +683,81 @@ int verbs_mutation_decode(const uint8_t *p, size_t len, struct verbs_mutation_ms
 	return bufreader_left(&r) == 0 ? 0 : COL_ECORRUPT;
 }
 
-static int on_mutation(struct messaging *m, const struct msg_in *msg, void *ctx)
+/* Count a MUTATION's outcome and answer it (a request; a one-way one gets nothing). */
+static void mutation_answer(struct verbs *v, const struct msg_in *msg, int rc, const struct cerr *e)
 {
-	struct verbs *v = ctx;
-	struct verbs_mutation_msg mm;
-	if (verbs_mutation_decode(msg->payload, msg->payload_len, &mm) != 0)
-		return COL_ECORRUPT;
-	struct cerr e = {0};
-	int rc = store_apply_bytes(v->store, mm.mut, mm.mut_len, &e);
 	if (rc == 0)
 		v->stats.mutations++;
 	else
 		v->stats.mutation_fails++;
-	if (msg->id != 0) {
-		if (rc == 0) {
-			struct msg_out o;
-			if (messaging_begin_response(m, msg, VERB_MUTATION_RSP, &o) == 0) {
-				msgpk_put_array(o.b, 0);
-				(void)messaging_commit(&o);
-			}
-		} else {
-			(void)messaging_respond_failure(m, msg, rc, e.msg);
+	if (msg->id == 0)
+		return;
+	if (rc == 0) {
+		struct msg_out o;
+		if (messaging_begin_response(v->msg, msg, VERB_MUTATION_RSP, &o) == 0) {
+			msgpk_put_array(o.b, 0);
+			(void)messaging_commit(&o);
 		}
+	} else {
+		(void)messaging_respond_failure(v->msg, msg, rc, e ? e->msg : col_strerror(rc));
 	}
+}
+
+/* A MUTATION waiting for its group to be written: what its answer needs. */
+struct pending_mutation {
+	struct verbs *v;
+	struct net_addr from;
+	uint64_t id;
+	unsigned flags;
+	bool has_from;
+};
+
+static void on_mutation_applied(void *ctx, int rc, const struct cerr *e)
+{
+	struct pending_mutation *pm = ctx;
+	struct msg_in msg = {.verb = VERB_MUTATION,
+	                     .flags = pm->flags,
+	                     .id = pm->id,
+	                     .from = pm->has_from ? &pm->from : NULL};
+	mutation_answer(pm->v, &msg, rc, e);
+	free(pm);
+}
+
+static void mutation_apply(struct verbs *v, const struct msg_in *msg,
+                           const struct verbs_mutation_msg *mm)
+{
+	struct cerr e = {0};
+	int rc;
+	if (v->lane) {
+		struct pending_mutation *pm = malloc(sizeof(*pm));
+		if (!pm) {
+			rc = cerr_set(&e, COL_ENOMEM, "out of memory applying a mutation");
+		} else {
+			*pm = (struct pending_mutation){.v = v, .id = msg->id, .flags = msg->flags};
+			if (msg->from) {
+				pm->from = *msg->from;
+				pm->has_from = true;
+			}
+			rc = store_lane_apply_bytes(v->lane, mm->mut, mm->mut_len,
+			                            on_mutation_applied, pm, &e);
+			if (rc == 0)
+				return;
+			free(pm);
+		}
+	} else {
+		rc = store_apply_bytes(v->store, mm->mut, mm->mut_len, &e);
+	}
+	mutation_answer(v, msg, rc, &e);
+}
+
+static int on_mutation(struct messaging *m, const struct msg_in *msg, void *ctx)
+{
+	(void)m;
+	struct verbs *v = ctx;
+	struct verbs_mutation_msg mm;
+	if (verbs_mutation_decode(msg->payload, msg->payload_len, &mm) != 0)
+		return COL_ECORRUPT;
+	mutation_apply(v, msg, &mm);
 	for (size_t i = 0; i < mm.n_fwd; i++)
 		forward_one(v, msg, mm.mut, mm.mut_len, mm.write_id, &mm.fwd[i].addr,
 		            mm.fwd[i].slot);
@@ -924,6 +977,7 @@ int verbs_new(const struct verbs_config *cfg, struct verbs **out, struct cerr *e
 		return cerr_set(err, COL_ENOMEM, "verbs: out of memory");
 	v->msg = cfg->msg;
 	v->store = cfg->store;
+	v->lane = cfg->lane;
 	v->forward_timeout_ms = cfg->forward_timeout_ms ? cfg->forward_timeout_ms : 2000;
 	v->max_forwards = cfg->max_forwards ? cfg->max_forwards : 65536;
 	v->peer_alive = cfg->peer_alive;

@@ -117,6 +117,9 @@ typedef int (*verbs_hint_fn)(void *ctx, const struct net_addr *peer, const uint8
 struct verbs_config {
 	struct messaging *msg;       /* required */
 	struct store *store;         /* required: this node's data */
+	/* this loop's group-commit lane (storage.h): MUTATIONs are applied through it and
+	 * answered when their group is written; NULL: store_apply_bytes inline */
+	struct store_lane *lane;
 	unsigned forward_timeout_ms; /* forwarded mutations to peers [2000] */
 	unsigned max_forwards;       /* forwarded peer requests in flight [65536] */
 	verbs_alive_fn peer_alive;   /* NULL: every peer is tried */

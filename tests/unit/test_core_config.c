@@ -676,3 +676,39 @@ Test(config, admin_token_from_file_never_printed)
 	cr_expect_eq(config_finish(&cfg, &e), COL_ECONFIG);
 	cr_expect(strstr(e.msg, "visible ASCII"), "%s", e.msg);
 }
+
+/* The storage write path's knobs: RocksDB's names and defaults, the stall triggers' order. */
+Test(config, storage_write_keys)
+{
+	struct cerr e = {0};
+	cr_assert_eq(config_finish(&cfg, &e), 0, "%s", e.msg);
+	cr_expect_eq(cfg.rocksdb_write_buffer_size, 64LL << 20);
+	cr_expect_eq(cfg.rocksdb_max_write_buffer_number, 2);
+	cr_expect_eq(cfg.rocksdb_level0_file_num_compaction_trigger, 4);
+	cr_expect_eq(cfg.rocksdb_level0_slowdown_writes_trigger, 20);
+	cr_expect_eq(cfg.rocksdb_level0_stop_writes_trigger, 36);
+	cr_expect_eq(cfg.storage_write_queue, 4096);
+	cr_expect(cfg.storage_write_inline);
+	cr_assert_eq(load("rocksdb_write_buffer_size: 64KiB\n"
+	                  "rocksdb_max_write_buffer_number: 3\n"
+	                  "rocksdb_level0_file_num_compaction_trigger: 2\n"
+	                  "rocksdb_level0_slowdown_writes_trigger: 3\n"
+	                  "rocksdb_level0_stop_writes_trigger: 4\n"
+	                  "storage_write_queue: 256\n"
+	                  "storage_write_inline: false\n",
+	                  &e),
+	             0, "%s", e.msg);
+	cr_assert_eq(config_finish(&cfg, &e), 0, "%s", e.msg);
+	cr_expect_eq(cfg.rocksdb_write_buffer_size, 64 << 10);
+	cr_expect_eq(cfg.rocksdb_max_write_buffer_number, 3);
+	cr_expect_eq(cfg.rocksdb_level0_stop_writes_trigger, 4);
+	cr_expect_eq(cfg.storage_write_queue, 256);
+	cr_expect_not(cfg.storage_write_inline);
+	cr_expect_eq(load("rocksdb_write_buffer_size: 1KiB\n", &e), COL_ECONFIG);
+	cr_expect(strstr(e.msg, "rocksdb_write_buffer_size"), "%s", e.msg);
+	cr_expect_eq(load("storage_write_queue: 0\n", &e), COL_ECONFIG);
+	cr_assert_eq(load("rocksdb_level0_slowdown_writes_trigger: 40\n", &e), 0, "%s", e.msg);
+	cr_assert_eq(config_finish(&cfg, &e), COL_ECONFIG);
+	cr_expect(strstr(e.msg, "rocksdb_level0_stop_writes_trigger (4) does not hold"), "%s",
+	          e.msg);
+}

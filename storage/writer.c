@@ -1,0 +1,438 @@
+/*
+ * writer.c — group commit.  Every event loop that writes has a lane: the mutations that
+ * arrive during one iteration of the loop gather in the lane's open group (one
+ * WriteBatch) and are applied together just before the loop sleeps (an ev_prepare).
+ *
+ * A group is applied on the loop itself when that cannot block: sync periodic, the
+ * writer has nothing of this store queued, no stall was seen since it drained, and the
+ * write is made with no_slowdown (RocksDB answers "incomplete" instead of delaying or
+ * stopping it).  Otherwise — sync batch, a stall, a backlog — the group goes through a
+ * bounded queue to the store's writer thread, which takes everything queued at once,
+ * writes it as one WriteBatch (with sync batch: sync=true, so one fsync for the round
+ * before any of its mutations is acknowledged) and hands each group back to its lane's
+ * loop through the lane's ev_async.  A RocksDB stall therefore blocks the writer thread,
+ * never a loop: gossip and reads go on, and writes beyond write_queue_max are refused
+ * with COL_EOVERLOADED instead of queueing without limit.
+ *
+ * Threads: a lane is used only by its loop's thread; the queue, each lane's done list
+ * and in_writer count are guarded by s->wq_mu; counters are atomics.
+ */
+#include "storage/storage_int.h"
+
+#include "core/log.h"
+
+#include <ev.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MOD "storage"
+/* A group this full goes to the writer at once (not at the end of the iteration). */
+#define GROUP_MAX_MUTATIONS 1024
+#define GROUP_MAX_BYTES     (8u << 20)
+/* Groups a lane keeps for reuse, and the largest batch it keeps (bytes). */
+#define LANE_SPARE_GROUPS 4
+#define SPARE_MAX_BYTES   (1u << 20)
+/* A WriteBatch's representation: sequence (fixed64), count (fixed32), then records. */
+#define WB_HEADER 12
+/* Inline rounds per ev_prepare: completions that write again go to the writer after it. */
+#define FLUSH_ROUNDS 4
+
+struct wdone {
+	store_write_done_fn fn;
+	void *ctx;
+};
+
+struct wgroup {
+	struct wgroup *next;
+	struct store_lane *lane;
+	rocksdb_writebatch_t *wb;
+	struct wdone *done;
+	size_t n, cap;
+	int rc;
+	struct cerr err;
+};
+
+struct store_lane {
+	struct store *s;
+	struct ev_loop *loop;
+	ev_prepare flush;
+	ev_async wake;
+	struct wgroup *open;  /* this iteration's mutations */
+	struct wgroup *spare; /* for reuse */
+	size_t n_spare;
+	size_t handed; /* groups handed to the writer whose callbacks have not run */
+	struct wgroup *done_head, *done_tail; /* s->wq_mu: applied, callbacks to run */
+	size_t in_writer;                     /* s->wq_mu: handed, not yet on the done list */
+};
+
+static void stat_max(_Atomic uint64_t *m, uint64_t v)
+{
+	uint64_t cur = atomic_load_explicit(m, memory_order_relaxed);
+	while (v > cur && !atomic_compare_exchange_weak(m, &cur, v))
+		;
+}
+
+static void group_destroy(struct wgroup *g)
+{
+	if (!g)
+		return;
+	rocksdb_writebatch_destroy(g->wb);
+	free(g->done);
+	free(g);
+}
+
+static struct wgroup *group_get(struct store_lane *l)
+{
+	struct wgroup *g = l->spare;
+	if (g) {
+		l->spare = g->next;
+		l->n_spare--;
+	} else {
+		g = calloc(1, sizeof(*g));
+		if (!g)
+			return NULL;
+		g->wb = rocksdb_writebatch_create();
+	}
+	g->next = NULL;
+	g->lane = l;
+	g->n = 0;
+	g->rc = 0;
+	return g;
+}
+
+static void group_put(struct store_lane *l, struct wgroup *g)
+{
+	size_t len;
+	rocksdb_writebatch_data(g->wb, &len);
+	if (l->n_spare >= LANE_SPARE_GROUPS || len > SPARE_MAX_BYTES) {
+		group_destroy(g);
+		return;
+	}
+	rocksdb_writebatch_clear(g->wb);
+	g->next = l->spare;
+	l->spare = g;
+	l->n_spare++;
+}
+
+/* On the lane's loop: every mutation of g learns its outcome, in submission order. */
+static void group_complete(struct store_lane *l, struct wgroup *g)
+{
+	for (size_t i = 0; i < g->n; i++)
+		g->done[i].fn(g->done[i].ctx, g->rc, g->rc ? &g->err : NULL);
+	group_put(l, g);
+}
+
+static bool is_stall(const char *rerr)
+{
+	/* Status::Incomplete: the only answer no_slowdown adds ("Result incomplete: Write
+	 * stall"). */
+	return strncmp(rerr, "Result incomplete", 17) == 0;
+}
+
+static void hand_to_writer(struct store_lane *l, struct wgroup *g)
+{
+	struct store *s = l->s;
+	l->handed++;
+	pthread_mutex_lock(&s->wq_mu);
+	g->next = NULL;
+	if (s->wq_tail)
+		s->wq_tail->next = g;
+	else
+		s->wq_head = g;
+	s->wq_tail = g;
+	l->in_writer++;
+	atomic_fetch_add(&s->wq_muts, g->n);
+	pthread_cond_signal(&s->wq_cv);
+	pthread_mutex_unlock(&s->wq_mu);
+}
+
+/* Apply the open group: inline if that cannot block and keeps the lane's order, else via
+ * the writer.  May run callbacks (inline) unless `no_callbacks`. */
+static void lane_submit(struct store_lane *l, bool no_callbacks)
+{
+	struct wgroup *g = l->open;
+	if (!g || g->n == 0)
+		return;
+	l->open = NULL;
+	struct store *s = l->s;
+	atomic_fetch_add_explicit(&s->ws.groups, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&s->ws.mutations, g->n, memory_order_relaxed);
+	stat_max(&s->ws.max_group, g->n);
+	if (!no_callbacks && s->opt.write_inline && s->opt.sync == STORE_SYNC_PERIODIC &&
+	    l->handed == 0 && atomic_load(&s->wq_muts) == 0 && !atomic_load(&s->stalled)) {
+		char *rerr = NULL;
+		rocksdb_write(s->db, s->wo_nostall, g->wb, &rerr);
+		if (!rerr || !is_stall(rerr)) {
+			g->rc = rerr ? store_rocks_err(&g->err, rerr, "write to", s->dir) : 0;
+			atomic_fetch_add_explicit(&s->ws.inline_groups, 1, memory_order_relaxed);
+			group_complete(l, g);
+			return;
+		}
+		free(rerr);
+		if (!atomic_exchange(&s->stalled, 1))
+			log_info(MOD,
+			         "RocksDB is stalling writes: they go through the writer thread");
+		atomic_fetch_add_explicit(&s->ws.stalls, 1, memory_order_relaxed);
+	}
+	hand_to_writer(l, g);
+}
+
+static void on_flush(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	(void)loop, (void)revents;
+	struct store_lane *l = w->data;
+	/* Inline completions may write again: a few rounds, then the writer takes the rest. */
+	for (int i = 0; i < FLUSH_ROUNDS && l->open && l->open->n; i++)
+		lane_submit(l, false);
+	lane_submit(l, true);
+}
+
+static void on_wake(struct ev_loop *loop, ev_async *w, int revents)
+{
+	(void)loop, (void)revents;
+	struct store_lane *l = w->data;
+	struct store *s = l->s;
+	pthread_mutex_lock(&s->wq_mu);
+	struct wgroup *g = l->done_head;
+	l->done_head = l->done_tail = NULL;
+	pthread_mutex_unlock(&s->wq_mu);
+	while (g) {
+		struct wgroup *next = g->next;
+		l->handed--;
+		group_complete(l, g);
+		g = next;
+	}
+}
+
+/* ---- the writer thread ----------------------------------------------------------------------- */
+
+/* The round's groups as one WriteBatch: the first group's own when it is alone, else their
+ * records concatenated behind one header (RocksDB's WriteBatch format, which is also the
+ * WAL's), built in `scratch`.  NULL when out of memory. */
+static rocksdb_writebatch_t *round_batch(struct wgroup *round, struct buf *scratch)
+{
+	if (!round->next)
+		return round->wb;
+	buf_reset(scratch);
+	uint8_t header[WB_HEADER] = {0};
+	buf_put(scratch, header, sizeof(header));
+	uint32_t count = 0;
+	for (struct wgroup *g = round; g; g = g->next) {
+		size_t len;
+		const char *rep = rocksdb_writebatch_data(g->wb, &len);
+		if (len > WB_HEADER)
+			buf_put(scratch, rep + WB_HEADER, len - WB_HEADER);
+		count += (uint32_t)rocksdb_writebatch_count(g->wb);
+	}
+	if (!buf_ok(scratch))
+		return NULL;
+	for (int i = 0; i < 4; i++) /* fixed32, little-endian */
+		scratch->data[8 + i] = (uint8_t)(count >> (8 * i));
+	return rocksdb_writebatch_create_from((const char *)scratch->data, scratch->len);
+}
+
+/* Write one round (blocking through any stall); every group gets the outcome. */
+static void writer_apply(struct store *s, struct wgroup *round, struct buf *scratch)
+{
+	atomic_fetch_add_explicit(&s->ws.writer_rounds, 1, memory_order_relaxed);
+	struct cerr e = {0};
+	int rc = 0;
+	rocksdb_writebatch_t *wb = round_batch(round, scratch);
+	if (!wb) {
+		rc = cerr_set(&e, COL_ENOMEM, "storage: out of memory joining a write group");
+	} else {
+		char *rerr = NULL;
+		/* s->wo: sync=true with sync batch, so the round is durable before any ack. */
+		rocksdb_write(s->db, s->wo, wb, &rerr);
+		if (rerr)
+			rc = store_rocks_err(&e, rerr, "write to", s->dir);
+		else if (s->opt.sync == STORE_SYNC_BATCH)
+			atomic_fetch_add_explicit(&s->ws.syncs, 1, memory_order_relaxed);
+		if (wb != round->wb)
+			rocksdb_writebatch_destroy(wb);
+	}
+	for (struct wgroup *g = round; g; g = g->next) {
+		g->rc = rc;
+		if (rc)
+			g->err = e;
+	}
+}
+
+static void *writer_main(void *arg)
+{
+	struct store *s = arg;
+	struct buf scratch;
+	buf_init(&scratch);
+	pthread_mutex_lock(&s->wq_mu);
+	for (;;) {
+		while (!s->wq_head && !s->wq_stop)
+			pthread_cond_wait(&s->wq_cv, &s->wq_mu);
+		if (!s->wq_head)
+			break; /* stopping, and nothing left */
+		struct wgroup *round = s->wq_head;
+		s->wq_head = s->wq_tail = NULL;
+		pthread_mutex_unlock(&s->wq_mu);
+		writer_apply(s, round, &scratch);
+		if (scratch.len > SPARE_MAX_BYTES) {
+			buf_release(&scratch);
+			buf_init(&scratch);
+		}
+		pthread_mutex_lock(&s->wq_mu);
+		size_t n = 0;
+		while (round) {
+			struct wgroup *g = round;
+			round = g->next;
+			g->next = NULL;
+			n += g->n;
+			struct store_lane *l = g->lane;
+			if (l->done_tail)
+				l->done_tail->next = g;
+			else
+				l->done_head = g;
+			l->done_tail = g;
+			l->in_writer--;
+			ev_async_send(l->loop, &l->wake);
+		}
+		if (atomic_fetch_sub(&s->wq_muts, n) == n && atomic_exchange(&s->stalled, 0))
+			log_info(MOD, "RocksDB accepts writes again: loops write inline");
+		pthread_cond_broadcast(&s->wq_done);
+	}
+	pthread_mutex_unlock(&s->wq_mu);
+	buf_release(&scratch);
+	return NULL;
+}
+
+int writer_start(struct store *s, struct cerr *err)
+{
+	if (pthread_create(&s->writer, NULL, writer_main, s) != 0)
+		return cerr_set(err, COL_EIO, "storage: cannot start the writer thread");
+	s->writer_started = true;
+	return 0;
+}
+
+void writer_stop(struct store *s)
+{
+	if (!s->writer_started)
+		return;
+	pthread_mutex_lock(&s->wq_mu);
+	s->wq_stop = true;
+	pthread_cond_signal(&s->wq_cv);
+	pthread_mutex_unlock(&s->wq_mu);
+	pthread_join(s->writer, NULL);
+	s->writer_started = false;
+}
+
+/* ---- lanes --------------------------------------------------------------------------------- */
+
+int store_lane_new(struct store *s, struct ev_loop *loop, struct store_lane **out, struct cerr *err)
+{
+	struct store_lane *l = calloc(1, sizeof(*l));
+	if (!l)
+		return cerr_set(err, COL_ENOMEM, "storage: out of memory for a write lane");
+	l->s = s;
+	l->loop = loop;
+	ev_prepare_init(&l->flush, on_flush);
+	l->flush.data = l;
+	ev_async_init(&l->wake, on_wake);
+	l->wake.data = l;
+	ev_prepare_start(loop, &l->flush);
+	ev_async_start(loop, &l->wake);
+	/* Neither watcher alone keeps the loop running. */
+	ev_unref(loop);
+	ev_unref(loop);
+	*out = l;
+	return 0;
+}
+
+void store_lane_free(struct store_lane *l)
+{
+	if (!l)
+		return;
+	struct store *s = l->s;
+	lane_submit(l, true);
+	pthread_mutex_lock(&s->wq_mu);
+	while (l->in_writer)
+		pthread_cond_wait(&s->wq_done, &s->wq_mu);
+	pthread_mutex_unlock(&s->wq_mu);
+	on_wake(l->loop, &l->wake, 0);
+	ev_ref(l->loop);
+	ev_ref(l->loop);
+	ev_prepare_stop(l->loop, &l->flush);
+	ev_async_stop(l->loop, &l->wake);
+	group_destroy(l->open);
+	while (l->spare) {
+		struct wgroup *g = l->spare;
+		l->spare = g->next;
+		group_destroy(g);
+	}
+	free(l);
+}
+
+static int lane_add(struct store_lane *l, struct store_table *known, const void *bytes, size_t len,
+                    bool validate, store_write_done_fn done, void *ctx, struct cerr *err)
+{
+	struct store *s = l->s;
+	size_t waiting = atomic_load(&s->wq_muts);
+	if (waiting >= s->opt.write_queue_max) {
+		atomic_fetch_add_explicit(&s->ws.overloaded, 1, memory_order_relaxed);
+		return cerr_set(err, COL_EOVERLOADED,
+		                "storage overloaded: %zu mutations are waiting for the disk "
+		                "(RocksDB is stalling writes or the disk is behind)",
+		                waiting);
+	}
+	struct wgroup *g = l->open;
+	if (!g && !(g = l->open = group_get(l)))
+		return cerr_set(err, COL_ENOMEM, "storage: out of memory for a write group");
+	if (g->n == g->cap) {
+		size_t cap = g->cap ? g->cap * 2 : 16;
+		struct wdone *d = realloc(g->done, cap * sizeof(*d));
+		if (!d)
+			return cerr_set(err, COL_ENOMEM,
+			                "storage: out of memory for a write group");
+		g->done = d;
+		g->cap = cap;
+	}
+	int rc = mutation_emit(s, known, bytes, len, validate, g->wb, err);
+	if (rc)
+		return rc;
+	g->done[g->n].fn = done;
+	g->done[g->n].ctx = ctx;
+	g->n++;
+	size_t size;
+	rocksdb_writebatch_data(g->wb, &size);
+	if (g->n >= GROUP_MAX_MUTATIONS || size >= GROUP_MAX_BYTES)
+		lane_submit(l, true); /* to the writer: no callback may run inside an apply */
+	return 0;
+}
+
+int store_lane_apply(struct store_lane *l, const struct store_mutation *m, store_write_done_fn done,
+                     void *ctx, struct cerr *err)
+{
+	if (m->error) {
+		if (err && err != &m->err)
+			*err = m->err;
+		return m->error;
+	}
+	if (!m->body.data)
+		return cerr_set(err, COL_EINVAL, "mutation was not initialised");
+	return lane_add(l, m->table, m->body.data, m->body.len, false, done, ctx, err);
+}
+
+int store_lane_apply_bytes(struct store_lane *l, const void *bytes, size_t len,
+                           store_write_done_fn done, void *ctx, struct cerr *err)
+{
+	return lane_add(l, NULL, bytes, len, true, done, ctx, err);
+}
+
+void store_write_stats(struct store *s, struct store_write_stats *out)
+{
+	out->mutations = atomic_load(&s->ws.mutations);
+	out->groups = atomic_load(&s->ws.groups);
+	out->inline_groups = atomic_load(&s->ws.inline_groups);
+	out->writer_rounds = atomic_load(&s->ws.writer_rounds);
+	out->syncs = atomic_load(&s->ws.syncs);
+	out->stalls = atomic_load(&s->ws.stalls);
+	out->overloaded = atomic_load(&s->ws.overloaded);
+	out->queued = atomic_load(&s->wq_muts);
+	out->max_group = atomic_load(&s->ws.max_group);
+}

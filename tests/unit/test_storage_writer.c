@@ -1,0 +1,344 @@
+/*
+ * Group commit (storage/writer.c): one loop iteration's mutations in one WriteBatch,
+ * callbacks in submission order and never inside the apply call, fsync before any ack
+ * with sync batch (one per writer round), a real RocksDB write stop that blocks the
+ * writer thread but never the loop, the bounded queue answering Overloaded, recovery.
+ */
+#include "core/buf.h"
+#include "core/cqltype.h"
+#include "core/err.h"
+#include "storage/storage.h"
+#include "storage/storage_int.h"
+
+#include <criterion/criterion.h>
+#include <ev.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define NOW 1800000000LL
+
+static char dir[256];
+static struct store *st;
+static struct store_table *tbl;
+static struct ev_loop *loop;
+static struct store_lane *lane;
+
+static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb, (void)flag, (void)ftw;
+	return remove(p);
+}
+
+/* (pk int, ck int) v text */
+static void open_all(const struct store_options *over)
+{
+	struct store_options o;
+	store_options_init(&o);
+	if (over)
+		o = *over;
+	o.data_dir = dir;
+	o.block_cache_bytes = 8 << 20;
+	struct cerr e = {0};
+	cr_assert_eq(store_open(&o, &st, &e), 0, "%s", e.msg);
+	static const struct cqltype *pk[1], *ck[1];
+	static bool ckd[1];
+	static struct store_column cols[1];
+	pk[0] = cqltype_simple(CQLTYPE_INT);
+	ck[0] = cqltype_simple(CQLTYPE_INT);
+	cols[0] = (struct store_column){.id = 1, .type = cqltype_simple(CQLTYPE_VARCHAR)};
+	struct store_table_desc d = {.keyspace = "ks",
+	                             .name = "w",
+	                             .n_pk = 1,
+	                             .pk_types = pk,
+	                             .n_ck = 1,
+	                             .ck_types = ck,
+	                             .ck_desc = ckd,
+	                             .n_cols = 1,
+	                             .cols = cols,
+	                             .gc_grace_seconds = 864000};
+	d.id[15] = 7;
+	cr_assert_eq(store_table_open(st, &d, &tbl, &e), 0, "%s", e.msg);
+	loop = ev_loop_new(EVFLAG_AUTO);
+	cr_assert_eq(store_lane_new(st, loop, &lane, &e), 0, "%s", e.msg);
+}
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/colonnade-test-writer-XXXXXX");
+	cr_assert(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+	store_lane_free(lane);
+	lane = NULL;
+	store_close(st);
+	st = NULL;
+	if (loop)
+		ev_loop_destroy(loop);
+	loop = NULL;
+	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(writer, .init = setup, .fini = teardown);
+
+static void mutation(struct store_mutation *m, int32_t pk, int32_t ck, size_t vlen)
+{
+	uint8_t pkb[4], ckb[4];
+	be32_store(pkb, (uint32_t)pk);
+	be32_store(ckb, (uint32_t)ck);
+	struct store_value pv = {pkb, 4}, cv = {ckb, 4};
+	struct cerr e = {0};
+	cr_assert_eq(store_mutation_init(m, tbl, &pv, 1, NOW, &e), 0, "%s", e.msg);
+	char *val = malloc(vlen + 1);
+	memset(val, 'a' + pk % 26, vlen);
+	cr_assert_eq(store_mutation_set_cell(m, &cv, 1, 1, NULL, val, vlen, 1000 + pk, 0), 0);
+	free(val);
+}
+
+/* Outcome of one submitted mutation. */
+struct rec {
+	int idx;
+	int rc;
+	uint64_t syncs_at_done; /* the store's fsync count when the callback ran */
+	char msg[CERR_MSG_MAX];
+};
+static struct rec recs[4096];
+static int n_done;
+static bool in_apply;
+
+static void on_done(void *ctx, int rc, const struct cerr *e)
+{
+	cr_assert_not(in_apply, "a done callback ran inside store_lane_apply");
+	struct rec *r = &recs[n_done++];
+	r->idx = (int)(intptr_t)ctx;
+	r->rc = rc;
+	struct store_write_stats ws;
+	store_write_stats(st, &ws);
+	r->syncs_at_done = ws.syncs;
+	if (e)
+		snprintf(r->msg, sizeof(r->msg), "%s", e->msg);
+	cr_assert_eq(rc == 0, e == NULL, "err is NULL exactly when rc is 0");
+}
+
+static int submit(int idx, int32_t pk, size_t vlen, struct cerr *e)
+{
+	struct store_mutation m;
+	mutation(&m, pk, 1, vlen);
+	in_apply = true;
+	int rc = store_lane_apply(lane, &m, on_done, (void *)(intptr_t)idx, e);
+	in_apply = false;
+	store_mutation_release(&m);
+	return rc;
+}
+
+static void run_until_done(int n, double max_s)
+{
+	double t0 = ev_time();
+	while (n_done < n && ev_time() - t0 < max_s)
+		ev_run(loop, EVRUN_ONCE);
+	cr_assert_eq(n_done, n, "%d of %d mutations completed within %.0f s", n_done, n, max_s);
+}
+
+static int count_row(void *ctx, const struct store_partition *p, const struct store_row *r)
+{
+	(void)p;
+	if (r)
+		(*(int *)ctx)++;
+	return 0;
+}
+
+static int rows_of(int32_t pk)
+{
+	uint8_t pkb[4];
+	be32_store(pkb, (uint32_t)pk);
+	struct store_value pv = {pkb, 4};
+	int n = 0;
+	struct cerr e = {0};
+	cr_assert_eq(store_read_partition(tbl, &pv, 1, NULL, 0, 0, NOW, count_row, &n, &e), 0, "%s",
+	             e.msg);
+	return n;
+}
+
+Test(writer, one_iteration_is_one_group_in_order)
+{
+	open_all(NULL);
+	struct cerr e = {0};
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(submit(i, i, 10, &e), 0, "%s", e.msg);
+	cr_assert_eq(n_done, 0, "nothing completes before the loop runs");
+	run_until_done(100, 10);
+	for (int i = 0; i < 100; i++) {
+		cr_assert_eq(recs[i].idx, i, "completion %d was mutation %d", i, recs[i].idx);
+		cr_assert_eq(recs[i].rc, 0, "%s", recs[i].msg);
+		cr_assert_eq(rows_of(i), 1);
+	}
+	struct store_write_stats ws;
+	store_write_stats(st, &ws);
+	cr_expect_eq(ws.groups, 1, "100 mutations of one iteration: %lu groups", ws.groups);
+	cr_expect_eq(ws.inline_groups, 1, "idle, periodic: written on the loop");
+	cr_expect_eq(ws.max_group, 100);
+	cr_expect_eq(ws.mutations, 100);
+}
+
+Test(writer, validation_errors_come_back_at_once_and_write_nothing)
+{
+	open_all(NULL);
+	struct cerr e = {0};
+	uint8_t junk[] = {0x95, 0x01, 0x02};
+	cr_assert_eq(store_lane_apply_bytes(lane, junk, sizeof(junk), on_done, NULL, &e),
+	             COL_ECORRUPT);
+	cr_assert(strstr(e.msg, "malformed"), "%s", e.msg);
+	cr_assert_eq(submit(0, 5, 10, &e), 0, "%s", e.msg);
+	run_until_done(1, 10);
+	ev_run(loop, EVRUN_NOWAIT);
+	cr_assert_eq(n_done, 1, "the refused mutation has no callback");
+	cr_assert_eq(rows_of(5), 1);
+}
+
+Test(writer, batch_sync_fsyncs_before_any_ack_once_per_round)
+{
+	struct store_options o;
+	store_options_init(&o);
+	o.sync = STORE_SYNC_BATCH;
+	open_all(&o);
+	struct cerr e = {0};
+	int n = 0;
+	/* three loop iterations of 50: at most three rounds, each fsynced before its acks */
+	for (int round = 0; round < 3; round++) {
+		struct store_write_stats before;
+		store_write_stats(st, &before);
+		for (int i = 0; i < 50; i++, n++)
+			cr_assert_eq(submit(n, n, 10, &e), 0, "%s", e.msg);
+		run_until_done(n, 10);
+		for (int i = n - 50; i < n; i++) {
+			cr_assert_eq(recs[i].rc, 0, "%s", recs[i].msg);
+			cr_assert_gt(recs[i].syncs_at_done, before.syncs,
+			             "mutation %d was acknowledged before its fsync", i);
+		}
+	}
+	struct store_write_stats ws;
+	store_write_stats(st, &ws);
+	cr_expect_eq(ws.inline_groups, 0, "sync batch never writes on the loop");
+	cr_expect_eq(ws.syncs, ws.writer_rounds, "one fsync per writer round");
+	cr_expect_leq(ws.syncs, 3, "150 mutations in 3 iterations: %lu fsyncs", ws.syncs);
+	for (int i = 0; i < n; i++)
+		cr_assert_eq(recs[i].idx, i, "completion order");
+}
+
+/* Rounds the writer joins into one WriteBatch: groups of several iterations. */
+Test(writer, writer_joins_queued_groups)
+{
+	struct store_options o;
+	store_options_init(&o);
+	o.write_inline = false;
+	open_all(&o);
+	struct cerr e = {0};
+	/* A full group goes to the writer at once, without waiting for the iteration's end:
+	 * three full groups, handed over while the writer works, take at most three rounds. */
+	int n = 0;
+	for (int g = 0; g < 3; g++)
+		for (int i = 0; i < 1024; i++, n++)
+			cr_assert_eq(submit(n, n, 10, &e), 0, "%s", e.msg);
+	run_until_done(n, 20);
+	for (int i = 0; i < n; i++) {
+		cr_assert_eq(recs[i].idx, i);
+		cr_assert_eq(recs[i].rc, 0, "%s", recs[i].msg);
+	}
+	cr_assert_eq(rows_of(0), 1);
+	cr_assert_eq(rows_of(n - 1), 1);
+	struct store_write_stats ws;
+	store_write_stats(st, &ws);
+	cr_expect_eq(ws.groups, 3);
+	cr_expect_leq(ws.writer_rounds, 3);
+}
+
+/*
+ * Compactions can no longer run (the process's low-priority RocksDB pool gets no thread:
+ * criterion runs each test in a process of its own), then one flush makes an L0 file:
+ * with the stop trigger at 1, RocksDB stops every write until a compaction runs.
+ */
+static rocksdb_env_t *env;
+static void stop_compactions_and_make_l0(void)
+{
+	env = rocksdb_create_default_env();
+	rocksdb_env_set_background_threads(env, 0);
+	struct cerr e = {0};
+	cr_assert_eq(store_table_flush(tbl, &e), 0, "%s", e.msg);
+}
+static void restart_compactions(void)
+{
+	rocksdb_env_set_background_threads(env, 1);
+}
+
+static int ticks;
+static void on_tick(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)l, (void)w, (void)revents;
+	ticks++;
+}
+
+Test(writer, stall_blocks_the_writer_not_the_loop_then_overloaded_then_recovers)
+{
+	struct store_options o;
+	store_options_init(&o);
+	o.l0_compaction_trigger = 1;
+	o.l0_slowdown_trigger = 1;
+	o.l0_stop_trigger = 1;
+	o.write_queue_max = 64;
+	open_all(&o);
+	struct cerr e = {0};
+	cr_assert_eq(submit(0, 0, 100, &e), 0, "%s", e.msg);
+	run_until_done(1, 10);
+	stop_compactions_and_make_l0();
+
+	ev_timer tick;
+	ev_timer_init(&tick, on_tick, 0.01, 0.01);
+	ev_timer_start(loop, &tick);
+	int n = 1, accepted = 1, refused = 0;
+	double t0 = ev_time();
+	while (ev_time() - t0 < 1.0) {
+		for (int i = 0; i < 8; i++, n++) {
+			int rc = submit(n, n, 100, &e);
+			if (rc == 0) {
+				accepted++;
+			} else {
+				cr_assert_eq(rc, COL_EOVERLOADED, "%s", e.msg);
+				cr_assert(strstr(e.msg, "waiting for the disk"), "%s", e.msg);
+				refused++;
+			}
+		}
+		ev_run(loop, EVRUN_ONCE);
+	}
+	struct store_write_stats ws;
+	store_write_stats(st, &ws);
+	cr_assert_eq(n_done, 1, "nothing completes while RocksDB stops writes");
+	cr_assert_geq(ws.stalls, 1, "the inline write met the stall");
+	cr_assert_gt(refused, 0, "the bounded queue refused the excess");
+	cr_assert_leq(accepted, 1 + 64 + 8, "accepted %d beyond the bound", accepted);
+	cr_assert_eq(ws.overloaded, (uint64_t)refused);
+	/* the loop kept its 10 ms timer: about 100 ticks in the second */
+	cr_assert_geq(ticks, 50, "the loop ran only %d 10 ms ticks in 1 s of stall", ticks);
+
+	/* Compactions run again: L0 empties, the writer finishes, every accepted one is acked. */
+	restart_compactions();
+	run_until_done(accepted, 30);
+	ev_timer_stop(loop, &tick);
+	for (int i = 0; i < accepted; i++)
+		cr_assert_eq(recs[i].rc, 0, "%s", recs[i].msg);
+	for (int i = 1; i < accepted; i++)
+		cr_assert_gt(recs[i].idx, recs[i - 1].idx, "completion order");
+	cr_assert_eq(rows_of(recs[accepted - 1].idx), 1);
+	store_write_stats(st, &ws);
+	cr_assert_eq(ws.queued, 0);
+	/* and the loop writes inline again */
+	n_done = 0;
+	uint64_t inl = ws.inline_groups;
+	cr_assert_eq(submit(0, 99999, 10, &e), 0, "%s", e.msg);
+	run_until_done(1, 10);
+	store_write_stats(st, &ws);
+	cr_assert_eq(ws.inline_groups, inl + 1);
+}
