@@ -85,12 +85,12 @@ int select_virtual(struct xq *q, int64_t limit)
 	const struct cql_select *s = &p->stmt->select;
 	struct vsel vs = {.q = q, .s = s, .limit = limit};
 	for (uint32_t i = 0; i < p->n_sel; i++)
-		if ((p->sel[i].kind != SEL_COLUMN && p->sel[i].kind != SEL_COUNT) || p->n_group)
-			return req_fail(
-			        req, COL_EINVAL,
-			        "Only columns and COUNT(*) can be selected from the virtual "
-			        "table %s.%s",
-			        p->ks, p->table_name);
+		if ((p->count ? p->sel[i].kind != SEL_COUNT : p->sel[i].kind != SEL_COLUMN) ||
+		    p->n_group)
+			return req_fail(req, COL_EINVAL,
+			                "Only columns, or COUNT(*) alone, can be selected from the "
+			                "virtual table %s.%s",
+			                p->ks, p->table_name);
 	for (uint32_t i = 0; i < s->n_where; i++) {
 		const struct cql_relation *r = s->where[i];
 		if (r->kind != CQL_REL_COLUMN || (r->op != CQL_OP_EQ && r->op != CQL_OP_IN))
