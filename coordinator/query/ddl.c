@@ -1,6 +1,8 @@
 #include "coordinator/query/query_int.h"
 
+#include "coordinator/query/tableopts.h"
 #include "core/cqltype.h"
+#include "core/log.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -149,23 +151,6 @@ int exec_keyspace_ddl(struct executor *ex, struct exec_req *req, const struct cq
 	return 0;
 }
 
-/* Table options we store, and the Cassandra ones we accept and ignore. */
-static const char *const ignored_table_options[] = {"bloom_filter_fp_chance",
-                                                    "caching",
-                                                    "cdc",
-                                                    "compaction",
-                                                    "compression",
-                                                    "crc_check_chance",
-                                                    "dclocal_read_repair_chance",
-                                                    "max_index_interval",
-                                                    "memtable_flush_period_in_ms",
-                                                    "min_index_interval",
-                                                    "read_repair_chance",
-                                                    "additional_write_policy",
-                                                    "extensions",
-                                                    "read_repair",
-                                                    NULL};
-
 /* speculative_retry's value, validated, in its canonical text (spec[] holds it). */
 static int table_spec_retry(struct exec_req *req, const struct cql_option *o, char *spec,
                             size_t cap)
@@ -183,7 +168,7 @@ static int table_spec_retry(struct exec_req *req, const struct cql_option *o, ch
 
 static int table_options(struct exec_req *req, const struct cql_option *opts, uint32_t n,
                          int32_t *gc, int32_t *ttl, const char **comment, char *spec,
-                         size_t spec_cap)
+                         size_t spec_cap, struct topt_list *kept)
 {
 	for (uint32_t i = 0; i < n; i++) {
 		const struct cql_option *o = &opts[i];
@@ -227,14 +212,33 @@ static int table_options(struct exec_req *req, const struct cql_option *opts, ui
 			*comment = o->value->text; /* lives in the statement's arena */
 			continue;
 		}
-		bool known = false;
-		for (int k = 0; ignored_table_options[k]; k++)
-			if (strcmp(nm, ignored_table_options[k]) == 0)
-				known = true;
-		if (!known)
-			return req_fail(req, COL_ESYNTAX, "Unknown property '%s'", nm);
+		/* the options kept and shown but not acted on (tableopts.h), or unknown */
+		int rc = tableopts_add(req, o, kept);
+		if (rc)
+			return rc;
 	}
 	return 0;
+}
+
+/* The kept options of a CREATE (old NULL) or ALTER, completed and checked. */
+static int table_kept_options(struct exec_req *req, struct topt_list *kept,
+                              const struct schema_table *old)
+{
+	int rc = tableopts_finish(kept, old);
+	if (rc == COL_ENOMEM)
+		return req_fail(req, rc, "out of memory");
+	if (rc)
+		return req_fail(req, COL_ECONFIG, "too many table options");
+	return tableopts_check(req, kept);
+}
+
+/* The statement succeeded: say which options it set that the engine ignores. */
+static void table_options_warn(struct exec_req *req, const struct topt_list *kept, const char *ks,
+                               const char *table)
+{
+	tableopts_warning(kept, req->warning, sizeof(req->warning));
+	if (req->warning[0])
+		log_warn("query", "table %s.%s: %s", ks, table, req->warning);
 }
 
 static int column_type(struct exec_req *req, const struct cql_column_def *cd,
@@ -413,18 +417,25 @@ int exec_create_table(struct executor *ex, struct exec_req *req, const struct cq
 	int32_t gc = -1, ttl = -1;
 	const char *comment = NULL;
 	char spec[32] = "";
+	struct topt_list kept = {0};
 	if (!rc)
 		rc = table_options(req, ct->options, ct->n_options, &gc, &ttl, &comment, spec,
-		                   sizeof(spec));
+		                   sizeof(spec), &kept);
+	if (!rc)
+		rc = table_kept_options(req, &kept, NULL);
 	if (!rc) {
-		struct schema_table_def def = {ks, name, cols,    ct->n_columns,
-		                               gc, ttl,  comment, spec[0] ? spec : NULL};
+		struct schema_table_def def = {ks,     name,  cols,    ct->n_columns,
+		                               gc,     ttl,   comment, spec[0] ? spec : NULL,
+		                               kept.v, kept.n};
 		struct cerr e = {0};
 		int r2 = schema_create_table(ex->d.schema, &def, ts, &e);
 		if (r2)
 			rc = req_fail_cerr(req, r2, &e);
 	}
 	column_defs_free(cols, ct->n_columns);
+	if (!rc)
+		table_options_warn(req, &kept, ks, name);
+	topt_list_free(&kept);
 	if (rc)
 		return rc;
 	schema_changed(ex, req, EXEC_CHANGE_CREATED, EXEC_TARGET_TABLE, ks, name);
@@ -462,12 +473,19 @@ static int alter_table_change(struct executor *ex, struct exec_req *req,
 		int32_t gc = -1, ttl = -1;
 		const char *comment = NULL;
 		char spec[32] = "";
+		struct topt_list kept = {0};
 		rc = table_options(req, at->options, at->n_options, &gc, &ttl, &comment, spec,
-		                   sizeof(spec));
+		                   sizeof(spec), &kept);
+		bool set_kept = kept.n > 0;
+		if (!rc)
+			rc = table_kept_options(req, &kept, tbl->table);
 		if (!rc)
 			r2 = schema_alter_table_options(ex->d.schema, tbl->ks, tbl->table_name, gc,
-			                                ttl, comment, spec[0] ? spec : NULL, ts,
-			                                &e);
+			                                ttl, comment, spec[0] ? spec : NULL, kept.v,
+			                                set_kept ? (int32_t)kept.n : -1, ts, &e);
+		if (!rc && !r2)
+			table_options_warn(req, &kept, tbl->ks, tbl->table_name);
+		topt_list_free(&kept);
 		break;
 	}
 	default:

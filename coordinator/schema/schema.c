@@ -1075,6 +1075,8 @@ int schema_create_table(struct schema *s, const struct schema_table_def *def, in
 	                def->default_time_to_live >= 0 ? def->default_time_to_live : 0,
 	        .comment = (char *)(def->comment ? def->comment : ""),
 	        .speculative_retry = (char *)def->speculative_retry,
+	        .opts = (struct schema_table_opt *)def->opts,
+	        .n_opts = def->n_opts,
 	};
 	uuid_random(t.id);
 	struct schema_column *cols = calloc(def->n_cols ? def->n_cols : 1, sizeof(*cols));
@@ -1327,7 +1329,8 @@ int schema_alter_table_drop(struct schema *s, const char *ks, const char *table,
 
 int schema_alter_table_options(struct schema *s, const char *ks, const char *table,
                                int32_t gc_grace_seconds, int32_t default_ttl, const char *comment,
-                               const char *speculative_retry, int64_t timestamp, struct cerr *err)
+                               const char *speculative_retry, const struct schema_table_opt *opts,
+                               int32_t n_opts, int64_t timestamp, struct cerr *err)
 {
 	struct schema_table *c = NULL;
 	int rc = table_to_alter(s, ks, table, 0, &c, err);
@@ -1346,6 +1349,10 @@ int schema_alter_table_options(struct schema *s, const char *ks, const char *tab
 		c->comment = (char *)comment;
 	if (speculative_retry)
 		c->speculative_retry = (char *)speculative_retry;
+	if (n_opts >= 0) {
+		c->opts = (struct schema_table_opt *)opts;
+		c->n_opts = (uint32_t)n_opts;
+	}
 	return write_table(s, c, ks, timestamp, err);
 }
 

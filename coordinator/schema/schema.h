@@ -36,7 +36,10 @@
  *   |             |      | (id u32, name str, kind u8, position i16,       |
  *   |             |      |  desc u8, type str (CQL type text)),            |
  *   |             |      | then optionally speculative_retry str (absent:  |
- *   |             |      | '99p'; written only when set otherwise)         |
+ *   |             |      | '99p'; written when set otherwise or when kept  |
+ *   |             |      | options follow), then optionally n u16, n x     |
+ *   |             |      | (name str, value str): the kept table options   |
+ *   |             |      | (struct schema_table_opt), sorted by name       |
  *   | 'C' body    |      | table id 16, column id u32, kind u8 (regular or |
  *   |             |      | static), type str; also on a tombstone, whose   |
  *   |             |      | timestamp is the drop time                      |
@@ -114,6 +117,18 @@ struct schema_dropped_column {
 	int64_t dropped_time; /* µs */
 };
 
+/*
+ * A Cassandra table option Colonnade keeps and shows (DESCRIBE, system_schema.tables)
+ * but does not act on: compaction, compression, caching, bloom_filter_fp_chance, ...
+ * (coordinator/query/tableopts.h).  The value is canonical text ("0.1", "true",
+ * "BLOCKING"); a map option is one entry per key, named "option.key"
+ * ("compaction.class").  A table's list is sorted by name.
+ */
+struct schema_table_opt {
+	char *name;
+	char *value;
+};
+
 struct schema_table {
 	struct schema_keyspace *ks;
 	char *name;
@@ -128,6 +143,8 @@ struct schema_table {
 	int32_t default_time_to_live; /* 0 = none */
 	char *comment;
 	char *speculative_retry; /* NULL: the default, '99p' (request.h's spec_retry text) */
+	struct schema_table_opt *opts; /* kept, not acted on; sorted by name */
+	uint32_t n_opts;
 	int64_t timestamp;       /* newest of its table and column rows */
 	uint64_t digest;         /* hash of those rows: changes whenever one of them does */
 	bool virtual_;           /* a system/system_schema table (not in storage) */
@@ -234,6 +251,8 @@ struct schema_table_def {
 	int32_t default_time_to_live;  /* < 0: default (0) */
 	const char *comment;           /* NULL: "" */
 	const char *speculative_retry; /* NULL: the default ('99p'); validated by the caller */
+	const struct schema_table_opt *opts; /* sorted by name; validated by the caller */
+	uint32_t n_opts;
 };
 
 /*
@@ -260,10 +279,12 @@ int schema_alter_table_drop(struct schema *s, const char *ks, const char *table,
                             const char *const *cols, uint32_t n, int64_t timestamp,
                             struct cerr *err);
 /* WITH options: gc_grace_seconds / default_time_to_live (< 0: unchanged), comment and
- * speculative_retry (NULL: unchanged). */
+ * speculative_retry (NULL: unchanged), the kept options (n_opts < 0: unchanged; else the
+ * table's whole new list, sorted by name). */
 int schema_alter_table_options(struct schema *s, const char *ks, const char *table,
                                int32_t gc_grace_seconds, int32_t default_ttl, const char *comment,
-                               const char *speculative_retry, int64_t timestamp, struct cerr *err);
+                               const char *speculative_retry, const struct schema_table_opt *opts,
+                               int32_t n_opts, int64_t timestamp, struct cerr *err);
 int schema_drop_table(struct schema *s, const char *ks, const char *table, int64_t timestamp,
                       struct cerr *err);
 

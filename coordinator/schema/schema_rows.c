@@ -192,9 +192,18 @@ void schema_encode_table(struct buf *b, const struct schema_table *t, bool dropp
 		put_type(b, &tn, c->type);
 	}
 	buf_release(&tn);
-	/* optional trailing field: rows of tables on the default stay as they were */
-	if (t->speculative_retry && strcmp(t->speculative_retry, "99p") != 0)
-		schema_put_str(b, t->speculative_retry);
+	/* optional trailing fields: rows of tables on the defaults stay as they were.
+	 * speculative_retry, then the kept options (u16 count, name and value each) */
+	bool spec = t->speculative_retry && strcmp(t->speculative_retry, "99p") != 0;
+	if (spec || t->n_opts)
+		schema_put_str(b, t->speculative_retry ? t->speculative_retry : "99p");
+	if (t->n_opts) {
+		buf_put_u16be(b, (uint16_t)t->n_opts);
+		for (uint32_t i = 0; i < t->n_opts; i++) {
+			schema_put_str(b, t->opts[i].name);
+			schema_put_str(b, t->opts[i].value);
+		}
+	}
 }
 
 void schema_encode_column(struct buf *b, const uint8_t table_id[16], const struct schema_column *c,
@@ -277,6 +286,11 @@ void schema_table_free(struct schema_table *t)
 	free(t->name);
 	free(t->comment);
 	free(t->speculative_retry);
+	for (uint32_t i = 0; i < t->n_opts; i++) {
+		free(t->opts[i].name);
+		free(t->opts[i].value);
+	}
+	free(t->opts);
 	free(t);
 }
 
@@ -363,6 +377,21 @@ int schema_decode_table(struct bufreader *r, struct schema_table *t, bool legacy
 		if (!bufreader_ok(r) || !t->speculative_retry)
 			return cerr_set(err, COL_ECORRUPT,
 			                "malformed speculative_retry of table row");
+	}
+	if (!legacy && bufreader_left(r)) {
+		uint16_t no = bufreader_u16be(r);
+		t->opts = calloc(no ? no : 1, sizeof(*t->opts));
+		if (!t->opts)
+			return cerr_set(err, COL_ENOMEM, "out of memory");
+		for (uint16_t i = 0; i < no; i++) {
+			t->opts[i].name = schema_get_str(r);
+			t->opts[i].value = schema_get_str(r);
+			t->n_opts = i + 1u;
+			if (!bufreader_ok(r) || !t->opts[i].name || !t->opts[i].value ||
+			    (i && strcmp(t->opts[i - 1].name, t->opts[i].name) >= 0))
+				return cerr_set(err, COL_ECORRUPT,
+				                "malformed option %u of table row", i);
+		}
 	}
 	schema_table_sort_columns(t);
 	return 0;

@@ -93,10 +93,23 @@ for i in range(20):
     assert rs.response_future.is_schema_agreed, "CREATE TABLE disc.t%d: schema not agreed" % i
     assert "t%d" % i in c.metadata.keyspaces["disc"].tables, \
         "disc.t%d missing from the driver's metadata" % i
+print("ok: 20 CREATE TABLEs through 3 coordinators, each agreed and in the driver's metadata")
+# Table options kept in the schema travel with it: set through one node, read on another
+rs = sessions[0][1].execute("ALTER TABLE disc.t0 WITH compaction = {'class': "
+                            "'SizeTieredCompactionStrategy'} AND bloom_filter_fp_chance = 0.1")
+assert rs.response_future.is_schema_agreed, "ALTER TABLE disc.t0: schema not agreed"
+assert any("not acted on" in w for w in (rs.response_future.warnings or [])), \
+    rs.response_future.warnings
+row = sessions[2][1].execute("SELECT compaction, bloom_filter_fp_chance FROM system_schema.tables "
+                             "WHERE keyspace_name = 'disc' AND table_name = 't0'").one()
+assert row.compaction == {"class": "org.apache.cassandra.db.compaction.SizeTieredCompactionStrategy"}, row
+assert row.bloom_filter_fp_chance == 0.1, row
+desc = sessions[1][1].execute("DESCRIBE TABLE disc.t0").one().create_statement
+assert "AND bloom_filter_fp_chance = 0.1\n" in desc, desc
+print("ok: table options set through one node are kept and shown on the others (with a warning)")
 for c, _ in sessions:
     c.shutdown()
 cluster.shutdown()
-print("ok: 20 CREATE TABLEs through 3 coordinators, each agreed and in the driver's metadata")
 EOF
 
 if command -v node >/dev/null && command -v npm >/dev/null; then

@@ -446,3 +446,158 @@ Test(describe, parser_forms_round_trip)
 		cql_arena_free(a);
 	}
 }
+
+/* The line of `opt` in the DESCRIBE TABLE text of the last result ("" if absent). */
+static void option_line(const char *opt, char *out, size_t cap)
+{
+	struct buf b;
+	buf_init(&b);
+	struct cql_slice more;
+	rows(&b, &more);
+	char key[64];
+	snprintf(key, sizeof(key), "AND %s = ", opt);
+	const char *p = strstr((const char *)b.data, key);
+	if (!p) {
+		snprintf(key, sizeof(key), "WITH %s = ", opt);
+		p = strstr((const char *)b.data, key);
+	}
+	out[0] = 0;
+	if (p) {
+		p += strlen(key);
+		size_t n = strcspn(p, "\n;");
+		snprintf(out, cap, "%.*s", (int)n, p);
+	}
+	buf_release(&b);
+}
+
+static void expect_option(const char *table, const char *opt, const char *want)
+{
+	char q[128], got[512];
+	snprintf(q, sizeof(q), "DESCRIBE TABLE %s", table);
+	run_ok(q);
+	option_line(opt, got, sizeof(got));
+	cr_assert_str_eq(got, want, "%s of %s", opt, table);
+}
+
+Test(describe, table_options_kept_shown_and_warned)
+{
+	run_ok("CREATE KEYSPACE k WITH replication = {'class': 'SimpleStrategy', "
+	       "'replication_factor': 1}");
+	run_ok("CREATE TABLE k.t (id int PRIMARY KEY, v text) WITH compaction = {'class': "
+	       "'SizeTieredCompactionStrategy', 'max_threshold': 16} AND caching = {'keys': "
+	       "'NONE'} AND bloom_filter_fp_chance = 0.1 AND gc_grace_seconds = 100 AND "
+	       "read_repair_chance = 0.2 AND read_repair = 'none' AND cdc = TRUE");
+	cr_assert_str_eq(req.warning,
+	                 "Table options kept but not acted on by Colonnade (shown by DESCRIBE and "
+	                 "system_schema.tables): compaction, caching, bloom_filter_fp_chance, "
+	                 "read_repair, cdc; read_repair_chance: obsolete or unsupported, ignored "
+	                 "and not kept");
+	expect_option(
+	        "k.t", "compaction",
+	        "{'class': 'org.apache.cassandra.db.compaction.SizeTieredCompactionStrategy', "
+	        "'max_threshold': '16'}");
+	expect_option("k.t", "caching", "{'keys': 'NONE', 'rows_per_partition': 'NONE'}");
+	expect_option("k.t", "bloom_filter_fp_chance", "0.1");
+	expect_option("k.t", "read_repair", "'NONE'");
+	expect_option("k.t", "cdc", "true");
+	expect_option("k.t", "gc_grace_seconds", "100");
+	/* unset ones say what the engine does */
+	expect_option("k.t", "compression",
+	              "{'chunk_length_in_kb': '64', 'class': "
+	              "'org.apache.cassandra.io.compress.ZstdCompressor'}");
+	/* ALTER replaces the options it names and keeps the others; options the engine acts
+	 * on give no warning */
+	run_ok("ALTER TABLE k.t WITH compaction = {'class': 'org.apache.cassandra.db.compaction."
+	       "LeveledCompactionStrategy'} AND comment = 'c' AND min_index_interval = 64 AND "
+	       "additional_write_policy = '50PERCENTILE'");
+	cr_assert(strstr(req.warning, "compaction, min_index_interval, additional_write_policy"),
+	          "%s", req.warning);
+	expect_option("k.t", "compaction",
+	              "{'class': 'org.apache.cassandra.db.compaction.LeveledCompactionStrategy'}");
+	expect_option("k.t", "caching", "{'keys': 'NONE', 'rows_per_partition': 'NONE'}");
+	expect_option("k.t", "min_index_interval", "64");
+	expect_option("k.t", "additional_write_policy", "'50p'");
+	expect_option("k.t", "comment", "'c'");
+	run_ok("ALTER TABLE k.t WITH default_time_to_live = 5 AND speculative_retry = 'ALWAYS'");
+	cr_assert_str_eq(req.warning, "");
+	run_ok("ALTER TABLE k.t ADD w int");
+	expect_option("k.t", "bloom_filter_fp_chance", "0.1");
+	/* system_schema.tables shows the same values */
+	run_ok("SELECT bloom_filter_fp_chance, cdc, read_repair FROM system_schema.tables WHERE "
+	       "keyspace_name = 'k' AND table_name = 't'");
+	struct bufreader r;
+	bufreader_init(&r, req.body_out.data, req.body_out.len);
+	cr_assert_eq(cql_get_int(&r), CQL_RESULT_ROWS);
+	int32_t flags = cql_get_int(&r);
+	cr_assert_eq(cql_get_int(&r), 3);
+	if (flags & CQL_ROWS_GLOBAL_TABLES_SPEC) {
+		cql_get_string(&r);
+		cql_get_string(&r);
+	}
+	for (int i = 0; i < 3; i++) {
+		cql_get_string(&r);
+		cql_get_short(&r);
+	}
+	cr_assert_eq(cql_get_int(&r), 1);
+	struct cql_slice bf = cql_get_bytes(&r), cdc = cql_get_bytes(&r), rr = cql_get_bytes(&r);
+	uint64_t u = be64_load(bf.p);
+	double d;
+	memcpy(&d, &u, 8);
+	cr_assert(d == 0.1);
+	cr_assert(cdc.len == 1 && cdc.p[0] == 1);
+	cr_assert(rr.len == 4 && !memcmp(rr.p, "NONE", 4));
+}
+
+Test(describe, table_option_errors_in_cassandras_words)
+{
+	run_ok("CREATE KEYSPACE k WITH replication = {'class': 'SimpleStrategy', "
+	       "'replication_factor': 1}");
+	run_ok("CREATE TABLE k.t (id int PRIMARY KEY)");
+	static const char *const cases[][2] = {
+	        {"compaction = {'class': 'Foo'}", "Unable to find compaction strategy class 'Foo'"},
+	        {"compaction = {'max_threshold': 4}",
+	         "Missing sub-option 'class' for the 'compaction' option."},
+	        {"compaction = 'x'",
+	         "Invalid value for property 'compaction'. It should be a map."},
+	        {"compression = {'class': 'BrotliCompressor'}",
+	         "Could not create Compression for type BrotliCompressor"},
+	        {"bloom_filter_fp_chance = 2", "bloom_filter_fp_chance must be larger than 0.0 and "
+	                                       "less than or equal to 1.0 (got "
+	                                       "2.0)"},
+	        {"bloom_filter_fp_chance = 'x'",
+	         "Invalid double value x for 'bloom_filter_fp_chance'"},
+	        {"crc_check_chance = 1.5",
+	         "crc_check_chance must be larger than or equal to 0 and smaller than or equal to "
+	         "1.0 (got 1.5)"},
+	        {"min_index_interval = 0",
+	         "min_index_interval must be greater than or equal to 1 (got 0)"},
+	        {"max_index_interval = 100", "max_index_interval must be greater than or equal to "
+	                                     "min_index_interval (128) (got "
+	                                     "100)"},
+	        {"memtable_flush_period_in_ms = -1",
+	         "memtable_flush_period_in_ms must be greater than or equal to 0 (got -1)"},
+	        {"caching = {'keys': 'SOME'}",
+	         "Invalid value 'SOME' for caching sub-option 'keys': only 'ALL' and 'NONE' are "
+	         "allowed"},
+	        {"caching = {'rows_per_partition': -3}",
+	         "Invalid value '-3' for caching sub-option 'rows_per_partition': only 'ALL', "
+	         "'NONE' or a positive integer are allowed"},
+	        {"caching = {'cells': 'ALL'}",
+	         "Invalid caching sub-options {'cells'}: only 'keys' and 'rows_per_partition' are "
+	         "allowed"},
+	        {"cdc = 'maybe'",
+	         "Invalid boolean value maybe for 'cdc'. Valid values are true and "
+	         "false"},
+	        {"read_repair = 'SOMETIMES'",
+	         "Invalid value 'SOMETIMES' for 'read_repair': 'BLOCKING' or 'NONE'"},
+	        {"nope = 1", "Unknown property 'nope'"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char q[256];
+		snprintf(q, sizeof(q), "ALTER TABLE k.t WITH %s", cases[i][0]);
+		cr_assert_str_eq(run_err(q), cases[i][1], "%s", q);
+	}
+	/* nothing was kept by the failed statements */
+	expect_option("k.t", "compaction",
+	              "{'class': 'org.apache.cassandra.db.compaction.LeveledCompactionStrategy'}");
+}
