@@ -743,6 +743,10 @@ static int finish_opts(struct bench_opts *o, const struct opts_seen *seen, struc
 		return cerr_set(err, COL_EINVAL, "give --duration or --ops, not both");
 	if (seen->ops)
 		o->duration_us = 0;
+	if (o->node_cpu_metrics && !o->admin_port)
+		return cerr_set(
+		        err, COL_EINVAL,
+		        "--node-cpu metrics needs the nodes' admin port (--admin-port is 0)");
 	workload_defaults(o, seen);
 	if (o->populate && !seen->records)
 		o->records = o->populate;

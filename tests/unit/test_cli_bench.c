@@ -142,6 +142,8 @@ Test(bench_opts, errors_name_the_option)
 	EXPECT_BAD("--pids: 'abc'", 3, "read", "--pids", "1,abc");
 	EXPECT_BAD("--node-cpu: 'top' is not auto or metrics", 3, "read", "--node-cpu", "top");
 	EXPECT_BAD("--admin-port: '70000'", 3, "read", "--admin-port", "70000");
+	EXPECT_BAD("--node-cpu metrics needs the nodes' admin port", 5, "read", "--node-cpu",
+	           "metrics", "--admin-port", "0");
 	EXPECT_BAD("unknown option '--frobnicate'", 2, "read", "--frobnicate");
 	EXPECT_BAD("--rate: needs a value", 2, "read", "--rate");
 	EXPECT_BAD("unexpected argument 'extra'", 2, "read", "extra");
