@@ -100,6 +100,7 @@ struct config {
 
 	struct config_tls client_tls; /* client_encryption_options.* */
 	struct config_tls server_tls; /* server_encryption_options.* */
+	struct config_tls admin_tls;  /* admin_encryption_options.*: HTTPS on the admin port */
 
 	char *data_file_directories[CONFIG_MAX_DATA_DIRS];
 	int n_data_dirs;

@@ -6,6 +6,7 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/tls.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,8 +30,33 @@ static int token_check(const char *tok, struct cerr *err)
 	return 0;
 }
 
+/* $COLONNADE_ADMIN_CAFILE and friends into t's HTTPS fields. */
+static int tls_from_env(struct admin_target *t, struct cerr *err)
+{
+	static const char *const vars[] = {"COLONNADE_ADMIN_CAFILE", "COLONNADE_ADMIN_CERTFILE",
+	                                   "COLONNADE_ADMIN_KEYFILE"};
+	char *dst[] = {t->cafile, t->certfile, t->keyfile};
+	for (int i = 0; i < 3; i++) {
+		const char *v = getenv(vars[i]);
+		dst[i][0] = 0;
+		if (!v || !*v)
+			continue;
+		if (strlen(v) >= sizeof(t->cafile))
+			return cerr_set(err, COL_EINVAL, "%s is longer than %zu bytes", vars[i],
+			                sizeof(t->cafile) - 1);
+		memcpy(dst[i], v, strlen(v) + 1);
+	}
+	if ((t->certfile[0] || t->keyfile[0]) && !t->cafile[0])
+		return cerr_set(err, COL_EINVAL,
+		                "COLONNADE_ADMIN_CERTFILE/KEYFILE need COLONNADE_ADMIN_CAFILE (the "
+		                "CA of the node's HTTPS certificate)");
+	return 0;
+}
+
 int admin_target_token_from_env(struct admin_target *t, struct cerr *err)
 {
+	if (tls_from_env(t, err))
+		return COL_EINVAL;
 	const char *tok = getenv("COLONNADE_ADMIN_TOKEN");
 	const char *file = getenv("COLONNADE_ADMIN_TOKEN_FILE");
 	t->token[0] = 0;
@@ -193,77 +219,152 @@ static int format_request(const struct admin_target *t, const char *method, cons
 	        t->token[0] ? "Authorization: Bearer " : "", t->token, t->token[0] ? "\r\n" : "");
 }
 
+/* One exchange's connection: the socket and, over HTTPS, its TLS session. */
+struct io {
+	int fd;
+	struct tls_ctx *ctx;
+	struct tls_conn *tls;
+};
+
+static void io_close(struct io *c)
+{
+	tls_conn_free(c->tls);
+	tls_ctx_unref(c->ctx);
+	close(c->fd);
+}
+
+/* Wait until the socket is ready for `ev` (POLLIN/POLLOUT); false at the deadline. */
+static bool io_wait(const struct io *c, short ev, int64_t deadline)
+{
+	struct pollfd pfd = {.fd = c->fd, .events = ev};
+	return poll(&pfd, 1, remaining_ms(deadline)) > 0;
+}
+
+static int io_tls_start(const struct admin_target *t, struct io *c, int64_t deadline,
+                        struct cerr *err)
+{
+	struct tls_options o = {.certificate = t->certfile[0] ? t->certfile : NULL,
+	                        .private_key = t->keyfile[0] ? t->keyfile : NULL,
+	                        .truststore = t->cafile,
+	                        .what = "COLONNADE_ADMIN_CAFILE/_CERTFILE/_KEYFILE"};
+	if (tls_ctx_new(&o, TLS_CLIENT, &c->ctx, err))
+		return COL_EINVAL;
+	c->tls = tls_conn_new(c->ctx, c->fd);
+	if (!c->tls)
+		return cerr_set(err, COL_ENOMEM, "out of memory");
+	tls_conn_verify_name(c->tls, t->host);
+	for (;;) {
+		int r = tls_conn_handshake(c->tls);
+		if (r == TLS_OK)
+			return 0;
+		if (r == TLS_ERROR)
+			return cerr_set(err, COL_EIO, "%s:%u: TLS handshake failed: %s", t->host,
+			                t->port, tls_conn_error(c->tls));
+		if (!io_wait(c, r == TLS_WANT_READ ? POLLIN : POLLOUT, deadline))
+			return cerr_set(err, COL_ETIMEDOUT, "%s:%u: TLS handshake timed out",
+			                t->host, t->port);
+	}
+}
+
+/* > 0 bytes moved; 0 at the peer's close (recv); -1 with *ev set: wait for it and retry;
+ * -2: failed, why in `why`. */
+static ssize_t io_move(struct io *c, bool out, void *p, size_t n, short *ev, char *why, size_t cap)
+{
+	if (c->tls) {
+		ssize_t r = out ? tls_conn_write(c->tls, p, n) : tls_conn_read(c->tls, p, n);
+		if (r > 0)
+			return r;
+		if (r == TLS_CLOSED && !out)
+			return 0;
+		if (r == TLS_WANT_READ || r == TLS_WANT_WRITE) {
+			*ev = r == TLS_WANT_READ ? POLLIN : POLLOUT;
+			return -1;
+		}
+		snprintf(why, cap, "%s", tls_conn_error(c->tls));
+		return -2;
+	}
+	ssize_t r = out ? send(c->fd, p, n, MSG_NOSIGNAL) : recv(c->fd, p, n, 0);
+	if (r >= 0)
+		return r;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+		*ev = out ? POLLOUT : POLLIN;
+		return -1;
+	}
+	snprintf(why, cap, "%s", strerror(errno));
+	return -2;
+}
+
+/* The whole answer into `in` (bounded by ADMIN_MAX_RESPONSE). */
+static int read_answer(const struct admin_target *t, struct io *c, int64_t deadline, struct buf *in,
+                       struct cerr *err)
+{
+	char why[300];
+	for (;;) {
+		if (buf_reserve(in, 16384))
+			return cerr_set(err, COL_ENOMEM, "out of memory");
+		short ev = POLLIN;
+		ssize_t r = io_move(c, false, in->data + in->len, 16384, &ev, why, sizeof(why));
+		if (r == -1) {
+			if (!io_wait(c, ev, deadline))
+				return cerr_set(err, COL_ETIMEDOUT,
+				                "%s:%u: no complete answer in time", t->host,
+				                t->port);
+			continue;
+		}
+		if (r == -2)
+			return cerr_set(err, COL_EIO, "%s:%u: recv: %s", t->host, t->port, why);
+		if (r == 0)
+			return 0;
+		in->len += (size_t)r;
+		if (in->len > ADMIN_MAX_RESPONSE)
+			return cerr_set(err, COL_ETOOBIG, "%s:%u: answer larger than %u bytes",
+			                t->host, t->port, ADMIN_MAX_RESPONSE);
+	}
+}
+
+/* Connect (and, over HTTPS, shake hands), send the request, read the whole answer. */
+static int exchange(const struct admin_target *t, const char *req, size_t n, int64_t deadline,
+                    struct buf *in, struct cerr *err)
+{
+	struct io c = {.fd = -1};
+	int rc = connect_to(t, deadline, &c.fd, err);
+	if (rc)
+		return rc;
+	if (t->cafile[0])
+		rc = io_tls_start(t, &c, deadline, err);
+	char why[300];
+	for (size_t off = 0; !rc && off < n;) {
+		short ev = POLLOUT;
+		ssize_t w = io_move(&c, true, (void *)(req + off), n - off, &ev, why, sizeof(why));
+		if (w == -1 && !io_wait(&c, ev, deadline))
+			rc = cerr_set(err, COL_ETIMEDOUT, "%s:%u: timed out sending", t->host,
+			              t->port);
+		else if (w == -2)
+			rc = cerr_set(err, COL_EIO, "%s:%u: send: %s", t->host, t->port, why);
+		else if (w > 0)
+			off += (size_t)w;
+	}
+	if (!rc)
+		rc = read_answer(t, &c, deadline, in, err);
+	io_close(&c);
+	return rc;
+}
+
 static int request(const struct admin_target *t, const char *method, const char *path, int *status,
                    char **body, size_t *len, struct cerr *err)
 {
 	int64_t deadline = clock_mono_ms() + (t->timeout_ms > 0 ? t->timeout_ms : 5000);
-	int fd = -1;
-	int rc = connect_to(t, deadline, &fd, err);
-	if (rc)
-		return rc;
 	char req[2048];
 	int n = format_request(t, method, path, req, sizeof(req));
-	if (n < 0 || (size_t)n >= sizeof(req)) {
-		close(fd);
+	if (n < 0 || (size_t)n >= sizeof(req))
 		return cerr_set(err, COL_EINVAL, "request path too long");
-	}
-	size_t off = 0;
-	while (off < (size_t)n) {
-		ssize_t w = send(fd, req + off, (size_t)n - off, MSG_NOSIGNAL);
-		if (w < 0 && errno == EAGAIN) {
-			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-			if (poll(&pfd, 1, remaining_ms(deadline)) <= 0) {
-				close(fd);
-				return cerr_set(err, COL_ETIMEDOUT, "%s:%u: timed out sending",
-				                t->host, t->port);
-			}
-			continue;
-		}
-		if (w < 0) {
-			int e = errno;
-			close(fd);
-			return cerr_set(err, COL_EIO, "%s:%u: send: %s", t->host, t->port,
-			                strerror(e));
-		}
-		off += (size_t)w;
-	}
 	struct buf in;
 	buf_init(&in);
-	for (;;) {
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		int pr = poll(&pfd, 1, remaining_ms(deadline));
-		if (pr == 0) {
-			close(fd);
-			buf_release(&in);
-			return cerr_set(err, COL_ETIMEDOUT, "%s:%u: no complete answer in time",
-			                t->host, t->port);
-		}
-		if (buf_reserve(&in, 16384)) {
-			close(fd);
-			buf_release(&in);
-			return cerr_set(err, COL_ENOMEM, "out of memory");
-		}
-		ssize_t r = recv(fd, in.data + in.len, 16384, 0);
-		if (r < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (r < 0) {
-			int e = errno;
-			close(fd);
-			buf_release(&in);
-			return cerr_set(err, COL_EIO, "%s:%u: recv: %s", t->host, t->port,
-			                strerror(e));
-		}
-		if (r == 0)
-			break;
-		in.len += (size_t)r;
-		if (in.len > ADMIN_MAX_RESPONSE) {
-			close(fd);
-			buf_release(&in);
-			return cerr_set(err, COL_ETOOBIG, "%s:%u: answer larger than %u bytes",
-			                t->host, t->port, ADMIN_MAX_RESPONSE);
-		}
+	int rc = exchange(t, req, (size_t)n, deadline, &in, err);
+	if (rc) {
+		buf_release(&in);
+		return rc;
 	}
-	close(fd);
 	buf_put_u8(&in, 0);
 	if (!buf_ok(&in)) {
 		buf_release(&in);

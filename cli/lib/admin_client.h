@@ -30,6 +30,10 @@ struct admin_target {
 	char bind_host[64]; /* "" = let the kernel choose the source address */
 	int timeout_ms;     /* whole exchange; 0 = 5000 */
 	char token[512];    /* admin token sent as "Authorization: Bearer"; "" = none */
+	/* HTTPS (admin_encryption_options): the CA the node's certificate must chain to ("" =
+	 * plain HTTP), and a client certificate and key that open the guarded routes instead
+	 * of the token ("" = none).  From $COLONNADE_ADMIN_CAFILE, _CERTFILE, _KEYFILE. */
+	char cafile[256], certfile[256], keyfile[256];
 };
 
 /*
@@ -42,7 +46,8 @@ struct admin_target {
  */
 int admin_target_parse(const char *spec, uint16_t default_port, struct admin_target *out,
                        struct cerr *err);
-/* Fill t->token from the environment as above.  0, or COL_EINVAL (unreadable file). */
+/* Fill t->token (and the HTTPS files) from the environment as above.  0, or COL_EINVAL
+ * (unreadable file, a name too long). */
 int admin_target_token_from_env(struct admin_target *t, struct cerr *err);
 
 /*

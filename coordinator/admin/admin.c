@@ -3,15 +3,18 @@
  */
 #include "coordinator/admin/admin.h"
 
+#include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/net.h"
+#include "core/tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ev.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +47,8 @@ struct admin {
 	ev_timer sweep; /* cuts connections whose head is late */
 	struct admin_conn *conns;
 	char *token; /* NULL: none configured */
+	/* HTTPS: PEM texts libmicrohttpd reads for the daemon's life; NULL = plain HTTP */
+	char *tls_cert, *tls_key, *tls_trust;
 	bool loopback;
 	int64_t refusal_logged_us;
 	uint64_t refusals_unlogged;
@@ -173,8 +178,25 @@ static bool token_equal(const char *given, size_t given_len, const char *want)
  * May this request reach a guarded route?  NULL, or the reason it may not
  * (*status 401: no or a wrong token; 403: no token configured off loopback).
  */
+/* A client certificate that chains to the truststore (verified by GnuTLS). */
+static bool client_cert_ok(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (!ci || !ci->tls_session)
+		return false;
+	gnutls_session_t s = (gnutls_session_t)ci->tls_session;
+	unsigned n = 0, st = 0;
+	return gnutls_certificate_get_peers(s, &n) && n > 0 &&
+	       gnutls_certificate_verify_peers2(s, &st) == 0 && st == 0;
+}
+
 static const char *guard_refusal(struct admin *a, struct MHD_Connection *conn, int *status)
 {
+	if (a->tls_trust && client_cert_ok(conn)) {
+		a->stats.cert_logins++;
+		return NULL;
+	}
 	if (!a->token) {
 		if (a->loopback)
 			return NULL;
@@ -368,9 +390,115 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("admin", "%s: %s", a->where, line);
 }
 
+static void admin_release(struct admin *a)
+{
+	if (a->token)
+		explicit_bzero(a->token, strlen(a->token));
+	if (a->tls_key)
+		explicit_bzero(a->tls_key, strlen(a->tls_key));
+	free(a->token);
+	free(a->tls_cert);
+	free(a->tls_key);
+	free(a->tls_trust);
+	free(a);
+}
+
+/* A PEM file's text (at most 1 MiB), NUL-terminated. */
+static int read_pem(const char *path, char **out, struct cerr *err)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return cerr_set(err, COL_ECONFIG, "admin_encryption_options: %s: %s", path,
+		                strerror(errno));
+	struct buf b;
+	buf_init(&b);
+	char chunk[4096];
+	size_t n;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0 && b.len < (1u << 20))
+		buf_put(&b, chunk, n);
+	fclose(f);
+	buf_put_u8(&b, 0);
+	if (!buf_ok(&b)) {
+		buf_release(&b);
+		return cerr_set(err, COL_ENOMEM, "admin: out of memory");
+	}
+	*out = (char *)buf_detach(&b, &n);
+	return 0;
+}
+
+/* Check the files with OpenSSL (errors that name the file), then keep their texts. */
+static int load_tls(struct admin *a, const struct admin_tls *tls, struct cerr *err)
+{
+	struct tls_options o = {.certificate = tls->certificate,
+	                        .private_key = tls->private_key,
+	                        .truststore = tls->truststore,
+	                        .require_client_auth = tls->truststore && *tls->truststore,
+	                        .what = "admin_encryption_options"};
+	struct tls_ctx *check = NULL;
+	int rc = tls_ctx_new(&o, TLS_SERVER, &check, err);
+	tls_ctx_unref(check);
+	if (!rc)
+		rc = read_pem(tls->certificate, &a->tls_cert, err);
+	if (!rc)
+		rc = read_pem(tls->private_key, &a->tls_key, err);
+	if (!rc && tls->truststore && *tls->truststore)
+		rc = read_pem(tls->truststore, &a->tls_trust, err);
+	return rc;
+}
+
+static int listen_on(struct admin *a, const struct net_addr *addr, struct cerr *err)
+{
+	a->listen_fd = socket(addr->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (a->listen_fd < 0)
+		return cerr_set(err, COL_EIO, "admin: socket: %s", strerror(errno));
+	int one = 1;
+	setsockopt(a->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(a->listen_fd, (const struct sockaddr *)&addr->ss, addr->len) < 0 ||
+	    listen(a->listen_fd, ADMIN_BACKLOG) < 0) {
+		int e = errno;
+		close(a->listen_fd);
+		return cerr_set(err, COL_EIO, "admin: listen on %s: %s", a->where, strerror(e));
+	}
+	return 0;
+}
+
+static struct MHD_Daemon *start_mhd(struct admin *a, bool v6)
+{
+	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	if (v6)
+		flags |= MHD_USE_IPv6;
+	struct MHD_OptionItem o[12];
+	size_t n = 0;
+#define OPT(k, v, p) (o[n++] = (struct MHD_OptionItem){(k), (intptr_t)(v), (p)})
+	OPT(MHD_OPTION_LISTEN_SOCKET, a->listen_fd, NULL);
+	OPT(MHD_OPTION_CONNECTION_LIMIT, ADMIN_MAX_CONNS, NULL);
+	OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, ADMIN_MAX_CONNS_PER_IP, NULL);
+	OPT(MHD_OPTION_CONNECTION_TIMEOUT, ADMIN_CONN_TIMEOUT_S, NULL);
+	OPT(MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_conn_notify, a);
+	OPT(MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, a);
+	if (a->tls_cert) {
+		flags |= MHD_USE_TLS;
+		OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, a->tls_cert);
+		OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, a->tls_key);
+		if (a->tls_trust)
+			OPT(MHD_OPTION_HTTPS_MEM_TRUST, 0, a->tls_trust);
+	}
+	OPT(MHD_OPTION_END, 0, NULL);
+#undef OPT
+	return MHD_start_daemon(flags, 0, NULL, NULL, on_request, a, MHD_OPTION_ARRAY, o,
+	                        MHD_OPTION_END);
+}
+
 int admin_new(struct ev_loop *loop, const char *address, uint16_t port,
               const struct admin_route *routes, size_t n_routes, void *ctx, const char *token,
               struct admin **out, struct cerr *err)
+{
+	return admin_new_tls(loop, address, port, routes, n_routes, ctx, token, NULL, out, err);
+}
+
+int admin_new_tls(struct ev_loop *loop, const char *address, uint16_t port,
+                  const struct admin_route *routes, size_t n_routes, void *ctx, const char *token,
+                  const struct admin_tls *tls, struct admin **out, struct cerr *err)
 {
 	struct net_addr addr;
 	if (net_addr_parse(address, port, &addr, err)) {
@@ -389,53 +517,30 @@ int admin_new(struct ev_loop *loop, const char *address, uint16_t port,
 		        (ntohl(((struct sockaddr_in *)&addr.ss)->sin_addr.s_addr) >> 24) == 127;
 	else
 		a->loopback = IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&addr.ss)->sin6_addr);
-	if (token && *token && !(a->token = strdup(token))) {
-		free(a);
-		return cerr_set(err, COL_ENOMEM, "admin: out of memory");
-	}
 	net_addr_format(&addr, a->where, sizeof(a->where));
-	a->listen_fd = socket(addr.ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (a->listen_fd < 0) {
-		int e = errno;
-		free(a->token);
-		free(a);
-		return cerr_set(err, COL_EIO, "admin: socket: %s", strerror(e));
+	int rc = 0;
+	if (token && *token && !(a->token = strdup(token)))
+		rc = cerr_set(err, COL_ENOMEM, "admin: out of memory");
+	if (!rc && tls)
+		rc = load_tls(a, tls, err);
+	if (!rc)
+		rc = listen_on(a, &addr, err);
+	if (rc) {
+		admin_release(a);
+		return rc;
 	}
-	int one = 1;
-	setsockopt(a->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(a->listen_fd, (struct sockaddr *)&addr.ss, addr.len) < 0 ||
-	    listen(a->listen_fd, ADMIN_BACKLOG) < 0) {
-		int e = errno;
-		close(a->listen_fd);
-		char where[NET_ADDR_STRLEN];
-		snprintf(where, sizeof(where), "%s", a->where);
-		free(a->token);
-		free(a);
-		return cerr_set(err, COL_EIO, "admin: listen on %s: %s", where, strerror(e));
-	}
-	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
-	if (addr.ss.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	a->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, a, MHD_OPTION_LISTEN_SOCKET,
-	                          a->listen_fd, MHD_OPTION_CONNECTION_LIMIT,
-	                          (unsigned)ADMIN_MAX_CONNS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	                          (unsigned)ADMIN_MAX_CONNS_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT,
-	                          (unsigned)ADMIN_CONN_TIMEOUT_S, MHD_OPTION_NOTIFY_CONNECTION,
-	                          on_conn_notify, a, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, a,
-	                          MHD_OPTION_END);
+	a->mhd = start_mhd(a, addr.ss.ss_family == AF_INET6);
 	if (!a->mhd) {
 		close(a->listen_fd);
-		free(a->token);
-		free(a);
-		return cerr_set(err, COL_EIO, "admin: libmicrohttpd refused to start on %s",
-		                address);
+		admin_release(a);
+		return cerr_set(err, COL_EIO, "admin: libmicrohttpd refused to start on %s%s",
+		                address, tls ? " (HTTPS)" : "");
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_EPOLL_FD);
 	if (!info || info->epoll_fd < 0) {
 		MHD_stop_daemon(a->mhd);
 		close(a->listen_fd);
-		free(a->token);
-		free(a);
+		admin_release(a);
 		return cerr_set(err, COL_EIO, "admin: libmicrohttpd has no epoll fd");
 	}
 	ev_io_init(&a->io, on_io, info->epoll_fd, EV_READ);
@@ -464,10 +569,7 @@ void admin_free(struct admin *a)
 	MHD_stop_daemon(a->mhd);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
-	if (a->token)
-		explicit_bzero(a->token, strlen(a->token));
-	free(a->token);
-	free(a);
+	admin_release(a);
 }
 
 void admin_get_stats(const struct admin *a, struct admin_stats *out)

@@ -77,6 +77,21 @@ struct admin_route {
 int admin_new(struct ev_loop *loop, const char *address, uint16_t port,
               const struct admin_route *routes, size_t n_routes, void *ctx, const char *token,
               struct admin **out, struct cerr *err);
+/*
+ * HTTPS on the admin port (admin_encryption_options): PEM files, checked with
+ * OpenSSL at start so that errors name the file; served by libmicrohttpd's
+ * GnuTLS.  With a truststore, a client certificate that chains to it opens the
+ * guarded routes as the token does (either suffices).  Certificates are read
+ * once: the admin port does not reload them on SIGHUP.
+ */
+struct admin_tls {
+	const char *certificate, *private_key; /* required */
+	const char *truststore;                /* NULL: no client certificates asked for */
+};
+/* admin_new, over HTTPS when tls is not NULL. */
+int admin_new_tls(struct ev_loop *loop, const char *address, uint16_t port,
+                  const struct admin_route *routes, size_t n_routes, void *ctx, const char *token,
+                  const struct admin_tls *tls, struct admin **out, struct cerr *err);
 /* Stop listening and close connections.  NULL is fine. */
 void admin_free(struct admin *a);
 
@@ -87,6 +102,7 @@ struct admin_stats {
 	uint64_t errors;          /* 5xx answers */
 	uint64_t handler_us;      /* total time inside handlers */
 	uint64_t refused;         /* guarded routes refused: no or a wrong token */
+	uint64_t cert_logins;     /* guarded routes opened by a client certificate */
 	uint64_t header_timeouts; /* connections cut for a late request head */
 	uint64_t open_conns;      /* open now */
 };

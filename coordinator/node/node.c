@@ -1169,10 +1169,12 @@ static void log_admin_guard(const struct node *n);
 static int start_auth_and_admin(struct node *n, struct cerr *err)
 {
 	int rc = start_auth(n, err);
+	const struct config_tls *at = &n->cfg.admin_tls;
+	struct admin_tls tls = {at->certificate, at->private_key, at->truststore};
 	if (!rc)
-		rc = admin_new(n->loop, n->admin_host, (uint16_t)n->cfg.admin_port,
-		               node_admin_routes, node_admin_n_routes, n, n->cfg.admin_token,
-		               &n->admin, err);
+		rc = admin_new_tls(n->loop, n->admin_host, (uint16_t)n->cfg.admin_port,
+		                   node_admin_routes, node_admin_n_routes, n, n->cfg.admin_token,
+		                   at->enabled ? &tls : NULL, &n->admin, err);
 	if (!rc)
 		log_admin_guard(n);
 	return rc;
