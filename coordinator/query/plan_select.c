@@ -150,13 +150,9 @@ static int plan_agg(struct exec_req *req, struct plan *p, const struct cql_selec
 	if (agg == AGG_SUM || agg == AGG_AVG) {
 		char sigs[sizeof(numeric_sigs) + 160];
 		snprintf(sigs, sizeof(sigs), numeric_sigs, fn);
-		if (k == CQLTYPE_VARINT || k == CQLTYPE_DECIMAL)
-			return req_fail(req, COL_EINVAL,
-			                "%s of %s values is not supported by colonnade", fn,
-			                cqltype_kind_name(k));
 		if (k != CQLTYPE_TINYINT && k != CQLTYPE_SMALLINT && k != CQLTYPE_INT &&
 		    k != CQLTYPE_BIGINT && k != CQLTYPE_COUNTER && k != CQLTYPE_FLOAT &&
-		    k != CQLTYPE_DOUBLE)
+		    k != CQLTYPE_DOUBLE && k != CQLTYPE_VARINT && k != CQLTYPE_DECIMAL)
 			return req_fail(req, COL_EINVAL,
 			                "Invalid call to function %s, none of its type signatures "
 			                "match (known type signatures: system.%s : (%s)",

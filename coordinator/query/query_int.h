@@ -375,7 +375,8 @@ int sel_put(const struct sel_col *sc, const struct selrow *row, struct buf *out,
 /* The running value of one aggregate selector. */
 struct agg_state {
 	int64_t count;
-	int64_t isum;
+	__int128 isum; /* integers, varint; decimal: the unscaled sum at `scale` */
+	int32_t scale;
 	double dsum;
 	struct buf v; /* MIN, MAX: the value so far */
 	bool has;

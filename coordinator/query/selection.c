@@ -166,6 +166,7 @@ void agg_reset(struct agg_state *a)
 {
 	a->count = 0;
 	a->isum = 0;
+	a->scale = 0;
 	a->dsum = 0;
 	a->has = false;
 	buf_reset(&a->v);
@@ -193,6 +194,51 @@ static int64_t load_int(enum cqltype_kind k, const uint8_t *p)
 	case CQLTYPE_INT: return (int32_t)be32_load(p);
 	default: return (int64_t)be64_load(p);
 	}
+}
+
+/* A two's complement big-endian integer of at most 16 bytes. */
+static bool load_int128(const uint8_t *p, size_t len, __int128 *out)
+{
+	if (len == 0 || len > 16)
+		return false;
+	unsigned __int128 v = (p[0] & 0x80) ? ~(unsigned __int128)0 : 0;
+	for (size_t i = 0; i < len; i++)
+		v = (v << 8) | p[i];
+	*out = (__int128)v;
+	return true;
+}
+
+/* v * 10^n, false on overflow. */
+static bool scale_up(__int128 *v, int64_t n)
+{
+	for (int64_t i = 0; i < n; i++)
+		if (__builtin_mul_overflow(*v, 10, v))
+			return false;
+	return true;
+}
+
+/* Add a varint or decimal value to the running exact sum (128 bits, Colonnade's bound). */
+static int add_exact(const struct sel_col *sc, struct agg_state *a, enum cqltype_kind k,
+                     const uint8_t *p, size_t len, struct cerr *e)
+{
+	__int128 v;
+	int32_t scale = 0;
+	bool ok = k == CQLTYPE_DECIMAL ? len > 4 && load_int128(p + 4, len - 4, &v)
+	                               : load_int128(p, len, &v);
+	if (ok && k == CQLTYPE_DECIMAL) {
+		scale = (int32_t)be32_load(p);
+		if (scale > a->scale) {
+			ok = scale_up(&a->isum, (int64_t)scale - a->scale);
+			a->scale = scale;
+		} else {
+			ok = scale_up(&v, (int64_t)a->scale - scale);
+		}
+	}
+	if (!ok || __builtin_add_overflow(a->isum, v, &a->isum))
+		return cerr_set(e, COL_EINVAL,
+		                "%s: the %s values exceed the 128 bits colonnade sums them in",
+		                sc->name, cqltype_kind_name(k));
+	return 0;
 }
 
 int agg_add(const struct sel_col *sc, struct agg_state *a, const struct selrow *row,
@@ -232,6 +278,8 @@ int agg_add(const struct sel_col *sc, struct agg_state *a, const struct selrow *
 	case AGG_AVG:
 		if (k == CQLTYPE_FLOAT || k == CQLTYPE_DOUBLE)
 			a->dsum += load_float(k, v.p);
+		else if (k == CQLTYPE_VARINT || k == CQLTYPE_DECIMAL)
+			return add_exact(sc, a, k, v.p, (size_t)v.len, e);
 		else
 			a->isum += load_int(k, v.p);
 		return 0;
@@ -257,6 +305,44 @@ static void put_int_kind(enum cqltype_kind k, __int128 v, struct buf *out)
 		return;
 	default: cql_put_int(out, 8); buf_put_u64be(out, (uint64_t)v);
 	}
+}
+
+/* Append v as the fewest two's complement big-endian bytes. */
+static void put_int128(struct buf *out, __int128 v)
+{
+	uint8_t b[16];
+	unsigned __int128 u = (unsigned __int128)v;
+	for (int i = 15; i >= 0; i--, u >>= 8)
+		b[i] = (uint8_t)u;
+	size_t i = 0;
+	while (i < 15 &&
+	       ((b[i] == 0x00 && !(b[i + 1] & 0x80)) || (b[i] == 0xff && (b[i + 1] & 0x80))))
+		i++;
+	buf_put(out, b + i, 16 - i);
+}
+
+/* SUM or AVG of varint or decimal values as [bytes].  AVG of varints is the integer
+ * quotient; of decimals, the quotient at the sum's scale rounded half to even (Java's
+ * BigDecimal.divide(count, HALF_EVEN)). */
+static void put_exact(enum cqltype_kind k, const struct agg_state *a, bool avg, struct buf *out)
+{
+	__int128 v = a->isum;
+	if (avg && a->count) {
+		__int128 q = v / a->count, r = v % a->count;
+		if (k == CQLTYPE_DECIMAL && r != 0) {
+			__int128 twice = (r < 0 ? -r : r) * 2;
+			bool away = twice > a->count || (twice == a->count && (q & 1));
+			if (away)
+				q += v < 0 ? -1 : 1;
+		}
+		v = q;
+	}
+	size_t at = out->len;
+	cql_put_int(out, 0);
+	if (k == CQLTYPE_DECIMAL)
+		buf_put_u32be(out, (uint32_t)a->scale);
+	put_int128(out, v);
+	buf_patch_u32be(out, at, (uint32_t)(out->len - at - 4));
 }
 
 void agg_put(const struct sel_col *sc, const struct agg_state *a, struct buf *out)
@@ -290,6 +376,10 @@ void agg_put(const struct sel_col *sc, const struct agg_state *a, struct buf *ou
 			cql_put_int(out, 8);
 			buf_put_u64be(out, b);
 		}
+		return;
+	}
+	if (k == CQLTYPE_VARINT || k == CQLTYPE_DECIMAL) {
+		put_exact(k, a, avg, out);
 		return;
 	}
 	put_int_kind(k, avg ? (a->count ? a->isum / a->count : 0) : a->isum, out);
