@@ -1,10 +1,12 @@
 #include "core/admit.h"
 
-#define DEF_MAX_INFLIGHT 4096u
+#define DEF_MAX_INFLIGHT 1024u
 #define DEF_MIN_LIMIT    32u
 #define DEF_WINDOW_US    100000
 /* Weight of the newest window in the smoothed rate. */
 #define RATE_ALPHA 0.5
+/* Below this busy share the loop's latency is not its own backlog's. */
+#define BUSY_IDLE 0.5
 
 void admit_init(struct admit *a, const struct admit_opts *o)
 {
@@ -25,10 +27,12 @@ void admit_init(struct admit *a, const struct admit_opts *o)
 
 /*
  * Close the window if it is over: new rate, new limit.  Limiting starts when
- * a window's mean latency is above the target (or nothing completed while
- * requests were in flight: a stall) and stops when it falls under half the
- * target, so a server held at the target by its own limit stays limited
- * instead of flapping between the limit and the hard cap.
+ * the loop was saturated and a window's mean latency was above the target
+ * (a window without completions says nothing: one long iteration reading a
+ * burst, or a stall whose requests will complete late and say so) and stops when
+ * the mean falls under half the target (hysteresis: a server held at the
+ * target by its own limit stays limited instead of flapping between the limit
+ * and the hard cap) or the loop had time to spare.
  */
 static void roll(struct admit *a, int64_t now)
 {
@@ -40,18 +44,20 @@ static void roll(struct admit *a, int64_t now)
 	if (el < a->o.window_us)
 		return;
 	double r = (double)a->win_done * 1e6 / (double)el;
-	a->rate = a->rate > 0 ? RATE_ALPHA * r + (1 - RATE_ALPHA) * a->rate : r;
+	double idle = (double)(a->idle_us - a->win_idle);
+	a->busy = idle >= (double)el ? 0 : 1 - idle / (double)el;
+	bool saturated = admit_saturated(a);
+	if (saturated || a->rate <= 0)
+		a->rate = a->rate > 0 ? RATE_ALPHA * r + (1 - RATE_ALPHA) * a->rate : r;
 	if (a->o.target_us > 0) {
-		if (a->win_done > 0) {
+		if (a->busy < BUSY_IDLE || (a->win_done == 0 && a->inflight == 0)) {
+			a->limiting = false;
+		} else if (a->win_done > 0) {
 			int64_t mean = a->win_lat_sum / (int64_t)a->win_done;
-			if (mean > a->o.target_us)
+			if (mean > a->o.target_us && saturated)
 				a->limiting = true;
 			else if (mean < a->o.target_us / 2)
 				a->limiting = false;
-		} else if (a->inflight > 0) {
-			a->limiting = true;
-		} else {
-			a->limiting = false;
 		}
 	}
 	double l = a->rate * (double)a->o.target_us / 1e6;
@@ -60,6 +66,7 @@ static void roll(struct admit *a, int64_t now)
 	else
 		a->limit = l < a->o.min_limit ? a->o.min_limit : (unsigned)l;
 	a->win_start = now;
+	a->win_idle = a->idle_us;
 	a->win_done = 0;
 	a->win_lat_sum = 0;
 }
@@ -67,6 +74,11 @@ static void roll(struct admit *a, int64_t now)
 unsigned admit_limit(const struct admit *a)
 {
 	return a->limit;
+}
+
+void admit_tick(struct admit *a, int64_t now_us)
+{
+	roll(a, now_us);
 }
 
 bool admit_try(struct admit *a, int64_t now_us)

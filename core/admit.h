@@ -6,16 +6,25 @@
  * The adaptive limit is Little's law read backwards: a server that completes
  * X requests per second and holds N in flight keeps each one N / X seconds on
  * average.  So holding at most X * target in flight bounds the mean time in
- * the server by the target, whatever X is on this machine today.  X is
- * measured over windows of `window_us` (completions per window, smoothed);
- * the limit applies only while the mean latency of the last window was above
- * the target (below it the server is keeping up, and a burst is admitted up
- * to the hard cap), and never falls under `min_limit` (a stall that completes
- * nothing still lets a few requests in, which measure the recovery).
+ * the server by the target, whatever X is on this machine today.
+ *
+ * Measured over windows of `window_us`: completions, their mean latency, and
+ * how busy the caller's event loop was (the share of the window it did not
+ * spend waiting for events, from admit_set_idle()).  The limit applies while
+ * the loop is saturated (busy >= 90 %) and the mean latency is above the
+ * target: then the node's own backlog is what makes requests slow.  It stops
+ * when the mean falls under half the target, or when the loop has plenty of
+ * idle time (busy < 50 %: latency then comes from elsewhere — slow replicas,
+ * a machine shared with other work — and refusing would not shorten it).
+ * X, the capacity, is the smoothed completion rate of saturated windows only,
+ * so a limit that leaves the loop some idle time does not lower the estimate
+ * it was made from (no spiral down to the floor).  The limit never falls
+ * under `min_limit`.
  *
  * Below saturation the limit is never reached: in flight = X * latency, and
  * latency < target.  Above it, what is admitted waits about `target`, and
- * the caller refuses (Overloaded) or stops reading the rest.
+ * the caller refuses (Overloaded) or stops reading the rest.  A caller that
+ * never reports idle time is taken as always saturated.
  *
  * One struct per request loop (no sharing, no locks); times are the caller's
  * monotonic microseconds, so tests drive it with a synthetic clock.
@@ -27,7 +36,7 @@
 #include <stdint.h>
 
 struct admit_opts {
-	unsigned max_inflight; /* hard cap, always applies [4096] */
+	unsigned max_inflight; /* hard cap, always applies [1024] */
 	int64_t target_us;     /* latency target; 0 = the hard cap only (no default) */
 	unsigned min_limit;    /* the adaptive limit's floor [32] */
 	int64_t window_us;     /* measurement window [100000] */
@@ -37,16 +46,32 @@ struct admit {
 	struct admit_opts o;
 	unsigned inflight;
 	unsigned limit;      /* current adaptive limit (max_inflight when not limiting) */
-	bool limiting;       /* the last window's mean latency was above the target */
+	bool limiting;       /* saturated and slower than the target (see above) */
 	int64_t win_start;   /* start of the current window; 0 = not started */
 	uint64_t win_done;   /* completions in the current window */
 	int64_t win_lat_sum; /* their latencies, µs */
-	double rate;         /* smoothed completions per second */
+	uint64_t idle_us;    /* the loop's idle time, cumulative (admit_set_idle) */
+	uint64_t win_idle;   /* idle_us when the window started */
+	double busy;         /* the last window's busy share, 0..1 */
+	double rate;         /* smoothed completions per second of saturated windows */
 	uint64_t admitted, refused;
 };
 
 /* Defaults for zero fields, as in the brackets above (target_us 0 stays off). */
 void admit_init(struct admit *a, const struct admit_opts *o);
+/* The loop counts as saturated at this busy share (the last window's). */
+#define ADMIT_BUSY_SATURATED 0.9
+static inline bool admit_saturated(const struct admit *a)
+{
+	return a->busy >= ADMIT_BUSY_SATURATED;
+}
+/* The caller's loop has waited `idle_us` for events in all (cumulative, µs). */
+static inline void admit_set_idle(struct admit *a, uint64_t idle_us)
+{
+	a->idle_us = idle_us;
+}
+/* Close the measurement window if it is over (admit_try/force/done do it too). */
+void admit_tick(struct admit *a, int64_t now_us);
 /* May one more request start now?  Counts it in flight when yes. */
 bool admit_try(struct admit *a, int64_t now_us);
 /* Count a request in flight without asking (one already read that must run). */

@@ -190,7 +190,7 @@ static const struct keydef keys[] = {
         {"max_connections", "native_transport_max_concurrent_connections", K_INT,
          OFF(native_transport_max_concurrent_connections), 1, 1000000, 0, 0, NULL},
         {"native_transport_max_concurrent_requests", NULL, K_INT,
-         OFF(native_transport_max_concurrent_requests), 16, 1000000, 0, 0, "4096"},
+         OFF(native_transport_max_concurrent_requests), 16, 1000000, 0, 0, "1024"},
         {"native_transport_latency_target", NULL, K_DURATION,
          OFF(native_transport_latency_target_ms), 0, 60000, 0, 0, "10ms"},
         {"native_transport_throw_on_overload", NULL, K_BOOL,

@@ -7,6 +7,7 @@
  */
 #include "core/net.h"
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/tls.h"
 
@@ -47,6 +48,8 @@ enum { NTLS_NONE = 0, NTLS_SNIFF, NTLS_HANDSHAKE, NTLS_OPEN };
 struct net_loop {
 	struct ev_loop *loop;
 	ev_prepare prep;
+	ev_check check;         /* with prep: the time the loop waits for events (idle_us) */
+	int64_t block_start;    /* when the loop last went to wait; 0 while running */
 	struct net_conn *conns; /* every live or closing conn, doubly linked */
 	struct net_server *servers;
 	struct net_conn *flush_head; /* singly linked via flush_next */
@@ -1085,6 +1088,18 @@ static void loop_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	(void)revents;
 	struct net_loop *nl = (struct net_loop *)((char *)w - offsetof(struct net_loop, prep));
 	net_loop_run_pending(nl);
+	nl->block_start = clock_mono_us();
+}
+
+static void loop_check_cb(struct ev_loop *loop, ev_check *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct net_loop *nl = (struct net_loop *)((char *)w - offsetof(struct net_loop, check));
+	if (nl->block_start) {
+		nl->st.idle_us += (uint64_t)(clock_mono_us() - nl->block_start);
+		nl->block_start = 0;
+	}
 }
 
 int net_loop_new(struct ev_loop *loop, struct net_loop **out)
@@ -1096,6 +1111,9 @@ int net_loop_new(struct ev_loop *loop, struct net_loop **out)
 	ev_prepare_init(&nl->prep, loop_prepare_cb);
 	ev_prepare_start(loop, &nl->prep);
 	ev_unref(loop); /* the prepare watcher alone must not keep ev_run going */
+	ev_check_init(&nl->check, loop_check_cb);
+	ev_check_start(loop, &nl->check);
+	ev_unref(loop);
 	*out = nl;
 	return COL_OK;
 }
@@ -1123,6 +1141,8 @@ void net_loop_free(struct net_loop *nl)
 	net_loop_run_pending(nl);
 	ev_ref(nl->loop);
 	ev_prepare_stop(nl->loop, &nl->prep);
+	ev_ref(nl->loop);
+	ev_check_stop(nl->loop, &nl->check);
 	free(nl);
 }
 
@@ -1134,6 +1154,11 @@ struct ev_loop *net_loop_ev(const struct net_loop *nl)
 void net_loop_get_stats(const struct net_loop *nl, struct net_loop_stats *out)
 {
 	*out = nl->st;
+}
+
+uint64_t net_loop_idle_us(const struct net_loop *nl)
+{
+	return nl->st.idle_us;
 }
 
 /* ---- outgoing ------------------------------------------------------------------------------- */

@@ -270,7 +270,8 @@ struct net_loop_stats {
 	uint64_t flushes;        /* write(2) calls: frames_out / flushes is the coalescing */
 	uint64_t writes_refused; /* COL_EFULL answers, all connections */
 	uint64_t oversized, proto_errors; /* connections closed for bad input */
-	size_t queued;                    /* output bytes queued, all connections */
+	uint64_t idle_us; /* time the loop waited for events (1 - idle / wall = how busy it is) */
+	size_t queued;    /* output bytes queued, all connections */
 };
 
 /*
@@ -286,6 +287,8 @@ int net_loop_new(struct ev_loop *loop, struct net_loop **out);
 void net_loop_free(struct net_loop *nl);
 struct ev_loop *net_loop_ev(const struct net_loop *nl);
 void net_loop_get_stats(const struct net_loop *nl, struct net_loop_stats *out);
+/* net_loop_stats.idle_us alone (cheap: for admission on the request path). */
+uint64_t net_loop_idle_us(const struct net_loop *nl);
 /*
  * Flush queued output and reap closed connections now (what the loop does
  * before it blocks).  Rarely needed: tests, or a caller about to stop the loop.

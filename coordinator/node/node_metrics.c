@@ -383,8 +383,8 @@ static void m_auth(struct buf *out, struct node *n)
 	        {M_COUNTER, "colonnade_auth_busy_total",
 	         "CQL logins refused because the password threads' queue was full."},
 	};
-	const double v[] = {(double)as.successes, (double)as.failures, (double)as.throttled,
-	                    (double)as.cache_hits, (double)as.hashes, (double)as.busy};
+	const double v[] = {(double)as.successes,  (double)as.failures, (double)as.throttled,
+	                    (double)as.cache_hits, (double)as.hashes,   (double)as.busy};
 	METRICS(out, defs, v);
 }
 
@@ -406,12 +406,15 @@ static void m_net(struct buf *out, struct node *n)
 	         "Writes refused because a connection's send queue was full."},
 	        {M_COUNTER, "colonnade_net_bad_input_closes_total",
 	         "Connections closed for oversized or malformed frames."},
+	        {M_COUNTER, "colonnade_net_loop_idle_seconds_total",
+	         "Time the event loop waited for events (the rest of the time it was busy)."},
 	};
 	const double v[] = {
 	        (double)ns.conns_open,     (double)ns.bytes_in,
 	        (double)ns.bytes_out,      (double)ns.frames_in,
 	        (double)ns.flushes,        (double)ns.queued,
 	        (double)ns.writes_refused, (double)(ns.oversized + ns.proto_errors),
+	        (double)ns.idle_us / 1e6,
 	};
 	METRICS(out, defs, v);
 }

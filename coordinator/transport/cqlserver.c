@@ -25,7 +25,7 @@
  * outstanding we stop reading the socket rather than queue more work. */
 #define DEFAULT_MAX_INFLIGHT 1024
 #define DEFAULT_PREPARED_MAX 10000
-#define DEFAULT_MAX_REQUESTS 4096
+#define DEFAULT_MAX_REQUESTS 1024
 /* Request structs kept per connection for reuse, and the largest result buffer
  * one keeps: enough for a driver's usual pipelining depth and a page of small
  * rows, without pinning memory for an idle connection after a burst. */
@@ -302,6 +302,14 @@ static void conn_update_reading(struct cqlconn *cc)
 		net_conn_resume_read(cc->nc);
 }
 
+/* The time for admission, with the loop's idle time so far (how busy it is). */
+static int64_t admit_clock(struct cqlserver *s)
+{
+	if (s->nl)
+		admit_set_idle(&s->admit, net_loop_idle_us(s->nl));
+	return clock_mono_us();
+}
+
 /* Back under the admission limit: read every connection stopped for it again. */
 static void overload_resume(struct cqlserver *s)
 {
@@ -332,7 +340,7 @@ static void req_done(struct exec_req *x)
 	cc->inflight--;
 	if (s) {
 		s->stats.inflight--;
-		admit_done(&s->admit, r->start_us, clock_mono_us());
+		admit_done(&s->admit, r->start_us, admit_clock(s));
 		if (s->stats.overload_paused && !admit_full(&s->admit))
 			overload_resume(s);
 	}
@@ -631,15 +639,20 @@ static void refuse_version(struct cqlconn *cc, const uint8_t *frame)
 }
 
 /*
- * Admission (core/admit.h): true when the request may run.  Over the limit a
- * connection that asked for it gets Overloaded; any other runs this request
- * and stops being read until the server is back under the limit.  PREPARE is
- * always admitted: it is cheap and a client cannot make progress without it.
+ * Admission (core/admit.h): true when the request may run.  Over the limit,
+ * on a saturated loop, a connection that asked for it gets Overloaded; any
+ * other request runs and its connection stops being read until the server is
+ * back under the limit.  PREPARE is always admitted: it is cheap and a client
+ * cannot make progress without it.
  */
 static bool admit_request(struct cqlconn *cc, const struct cql_header *h, int64_t now)
 {
 	struct cqlserver *s = cc->srv;
-	if (h->opcode == CQL_OP_PREPARE || !cc->throw_on_overload) {
+	admit_tick(&s->admit, now);
+	/* A loop with time to spare (the last window) holds a burst past its limit
+	 * in the client's socket rather than refusing it: it will get to it soon. */
+	if (h->opcode == CQL_OP_PREPARE || !cc->throw_on_overload ||
+	    (admit_full(&s->admit) && !admit_saturated(&s->admit))) {
 		admit_force(&s->admit, now);
 		if (h->opcode != CQL_OP_PREPARE && admit_full(&s->admit) && cc->nc &&
 		    !cc->ovl_paused) {
@@ -667,7 +680,7 @@ static bool admit_request(struct cqlconn *cc, const struct cql_header *h, int64_
 static void start_request(struct cqlconn *cc, const struct cql_header *h, struct bufreader *rd)
 {
 	struct cqlserver *s = cc->srv;
-	int64_t now = clock_mono_us();
+	int64_t now = admit_clock(s);
 	if (!admit_request(cc, h, now))
 		return;
 	struct cqlreq *r = req_get(cc);

@@ -26,13 +26,14 @@
  * Overload (docs/PERFORMANCE.md, "Overload"): requests in flight on the whole
  * server are admitted by core/admit.h — a hard cap (`max_requests`) and, with
  * `latency_target_us`, an adaptive limit that holds the time in the server
- * near the target.  Past the limit a QUERY, EXECUTE or BATCH gets ERROR
- * 0x1001 Overloaded at once on a connection that asked for it (STARTUP option
- * THROW_ON_OVERLOAD "1", or `throw_on_overload` for every connection);
- * otherwise the frame runs and its connection stops being read until the
- * server is back under the limit (backpressure: the client's requests wait in
- * its socket, not in our memory).  Either way at most one request per
- * connection runs past the limit.
+ * near the target.  Past the limit, while the loop is saturated, a QUERY,
+ * EXECUTE or BATCH gets ERROR 0x1001 Overloaded at once on a connection that
+ * asked for it (STARTUP option THROW_ON_OVERLOAD "1", or `throw_on_overload`
+ * for every connection); otherwise the frame runs and its connection stops
+ * being read until the server is back under the limit (backpressure: the
+ * client's requests wait in its socket, not in our memory; a burst reaching
+ * the cap of a loop with time to spare is absorbed this way, not refused).
+ * Either way at most one request per connection runs past the limit.
  *
  * Events: connections that sent REGISTER get EVENT frames (stream -1) for the
  * types they registered.  The node calls cqlserver_event_*() from its gossip
@@ -78,7 +79,7 @@ struct cqlserver_options {
 	unsigned max_connections;  /* [4096] */
 	unsigned max_inflight;     /* requests outstanding per connection [1024] */
 	size_t prepared_cache_max; /* prepared statements kept (LRU) [10000] */
-	unsigned max_requests;     /* requests in flight, all connections [4096] */
+	unsigned max_requests;     /* requests in flight, all connections [1024] */
 	int64_t latency_target_us; /* adaptive limit's target; 0 = max_requests only */
 	bool throw_on_overload;    /* Overloaded instead of backpressure, every connection */
 	/* PasswordAuthenticator (borrowed, outlives the server); NULL = AllowAllAuthenticator:

@@ -1,9 +1,11 @@
 /*
  * The CQL server's admission limit on real sockets (docs/PERFORMANCE.md,
  * "Overload"): requests held in flight (DDLs parked by the ddl_wait hook, as
- * the node parks them for schema agreement) fill the server's limit; past it
- * a connection that asked with THROW_ON_OVERLOAD gets ERROR 0x1001 at once,
- * any other stops being read, and both recover when a request completes.
+ * the node parks them for schema agreement) fill the server's limit; past it,
+ * while the loop is saturated (a timer keeps it busy), a connection that asked
+ * with THROW_ON_OVERLOAD gets ERROR 0x1001 at once; any other connection, or
+ * any connection of a loop with time to spare, stops being read; all recover
+ * when a request completes.
  */
 #include "coordinator/query/executor.h"
 #include "coordinator/query/prepared.h"
@@ -27,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LIMIT 4
@@ -41,6 +44,7 @@ static struct ev_loop *L;
 static struct net_loop *nl;
 static struct exec_req *held[64];
 static int n_held;
+static ev_timer burner; /* keeps the loop busy: 19 ms of every 20 */
 
 static void view_local(void *ctx, cluster_node_emit_fn emit, void *ectx)
 {
@@ -125,13 +129,36 @@ static void stop(void)
 	cr_assert_eq(system(cmd), 0);
 }
 
-/* Let the server read, run and flush what is there. */
+static void burn(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 19000000L);
+}
+
+static void tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+}
+
+/* Let the server read, run and flush what is there: 20 iterations of at most
+ * 1 ms, waiting inside the loop (so the wait counts as the loop's idle time). */
 static void spin(void)
 {
 	for (int i = 0; i < 20; i++) {
-		ev_run(L, EVRUN_NOWAIT);
+		ev_timer t;
+		ev_timer_init(&t, tick, 0.001, 0);
+		ev_timer_start(L, &t);
+		ev_run(L, EVRUN_ONCE);
+		ev_timer_stop(L, &t);
 		net_loop_run_pending(nl);
-		usleep(1000);
 	}
 }
 
@@ -234,7 +261,7 @@ static void fill_with_held_ddls(int fd)
 	cr_assert_eq(st.inflight, LIMIT);
 }
 
-Test(overload, throw_on_overload_answers_overloaded_past_the_limit)
+Test(overload, throw_on_overload_answers_overloaded_past_the_limit_of_a_busy_loop)
 {
 	start(false);
 	int fd = client();
@@ -244,6 +271,11 @@ Test(overload, throw_on_overload_answers_overloaded_past_the_limit)
 	cr_assert_eq(responses(fd, r, 16), 1);
 	cr_assert_eq(r[0].opcode, CQL_OP_READY);
 	fill_with_held_ddls(fd);
+	/* saturate the loop for a few admission windows */
+	ev_timer_init(&burner, burn, 0.001, 0.020);
+	ev_timer_start(L, &burner);
+	for (int i = 0; i < 15; i++)
+		spin();
 	query(fd, 50, "SELECT cluster_name FROM system.local");
 	spin();
 	int n = responses(fd, r, 16);
@@ -256,6 +288,7 @@ Test(overload, throw_on_overload_answers_overloaded_past_the_limit)
 	cqlserver_get_stats(srv, &st);
 	cr_expect_eq(st.overloaded, 1);
 	cr_expect_eq(st.overload_pauses, 0);
+	ev_timer_stop(L, &burner);
 	/* one completes: the next request runs */
 	release_one();
 	spin();
@@ -266,6 +299,37 @@ Test(overload, throw_on_overload_answers_overloaded_past_the_limit)
 	cr_assert_eq(responses(fd, r, 16), 1);
 	cr_expect_eq(r[0].stream, 51);
 	cr_expect_eq(r[0].opcode, CQL_OP_RESULT);
+	close(fd);
+	stop();
+}
+
+Test(overload, a_burst_at_the_cap_of_an_idle_loop_waits_in_the_socket)
+{
+	start(true); /* every connection would be refused, if the loop were saturated */
+	int fd = client();
+	startup(fd, false);
+	spin();
+	struct rsp r[16];
+	cr_assert_eq(responses(fd, r, 16), 1);
+	fill_with_held_ddls(fd);
+	for (int i = 0; i < 15; i++)
+		spin();
+	query(fd, 50, "SELECT cluster_name FROM system.local");
+	query(fd, 51, "SELECT cluster_name FROM system.local");
+	spin();
+	cr_expect_eq(responses(fd, r, 16), 1, "the request past the cap runs");
+	cr_expect_eq(r[0].stream, 50);
+	cr_expect_eq(r[0].opcode, CQL_OP_RESULT);
+	struct cqlserver_stats st;
+	cqlserver_get_stats(srv, &st);
+	cr_expect_eq(st.overloaded, 0);
+	cr_expect_eq(st.overload_paused, 1, "the connection waits");
+	release_one();
+	spin();
+	int n = responses(fd, r, 16);
+	cr_assert_eq(n, 2, "the DDL answer and the held SELECT: %d", n);
+	cr_expect_eq(r[1].stream, 51);
+	cr_expect_eq(r[1].opcode, CQL_OP_RESULT);
 	close(fd);
 	stop();
 }

@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# Overload acceptance (docs/PERFORMANCE.md, "Overload"), with real processes:
+# 3 nodes, RF 3, QUORUM writes of 100-byte values.
+#
+# 1. The peak: a closed loop of 50 connections (the standard benchmark's shape)
+#    for 10 s; its ops/s is the peak of this machine now.
+# 2. Backpressure (the default): open loop at 2 x the peak for 15 s against
+#    nodes that answer nobody Overloaded.  The nodes stay up, each node's
+#    VmHWM stays under 512 MiB, and the nodes did stop reading connections
+#    (colonnade_cql_overload_pauses_total > 0).
+# 3. Overloaded (the nodes restarted with native_transport_throw_on_overload):
+#    open loop at 2 x the peak for 30 s.  The nodes stay up and keep answering,
+#    each node's VmHWM stays under 512 MiB, and either the accepted requests
+#    kept p99 <= 20 ms, or the excess got Overloaded: every request the client
+#    saw fail was refused Overloaded by a node or timed out by the client
+#    itself, and no write waited in a node until its deadline (the nodes'
+#    colonnade_replicated_write_timeouts_total did not move).
+#
+# Env: COLONNADE_BIN (required), COLONNADE_TEST_NET (default 127.0.0: nodes
+# .1-.3), COLONNADE_KEEP=1 keeps the temp directory, OVERLOAD_SECONDS (30).
+set -euo pipefail
+
+BIN=${COLONNADE_BIN:?set COLONNADE_BIN to the colonnade binary}
+NET=${COLONNADE_TEST_NET:-127.0.0}
+SECS=${OVERLOAD_SECONDS:-30}
+N=3
+ROOT=$(mktemp -d /tmp/colonnade-overload-test.XXXXXX)
+FAILED=0
+PASSED=0
+RSS_LIMIT_KIB=$((512 * 1024))
+declare -a PIDS=()
+
+say() { echo "overload_test: $*"; }
+fail() {
+	say "FAIL: $*"
+	FAILED=$((FAILED + 1))
+}
+pass() {
+	say "ok: $*"
+	PASSED=$((PASSED + 1))
+}
+
+stop_nodes() {
+	local p
+	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do
+		for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+		kill -KILL "$p" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+	PIDS=()
+}
+cleanup() {
+	stop_nodes
+	if [ "$FAILED" -ne 0 ]; then
+		for k in $(seq 1 $N); do
+			echo "--- node $k log (tail)"
+			tail -n 20 "$ROOT/node$k/node.log" 2>/dev/null || true
+		done
+	fi
+	if [ "${COLONNADE_KEEP:-0}" = 1 ] || [ "$FAILED" -ne 0 ]; then
+		say "kept $ROOT"
+	else
+		rm -rf "$ROOT"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+jget() {
+	python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
+		"$1" "$2" 2>/dev/null || echo "?"
+}
+
+UNSET=()
+for v in $(env | grep -o '^COLONNADE_[A-Za-z0-9_]*' || true); do UNSET+=(-u "$v"); done
+node_env() { env "${UNSET[@]}" "$@"; }
+
+# start_node K THROW: THROW is native_transport_throw_on_overload (true/false).
+start_node() {
+	local k=$1 dir="$ROOT/node$1"
+	mkdir -p "$dir/data"
+	cat >"$dir/colonnade.yaml" <<EOF
+cluster_name: 'overload-test'
+listen_address: $NET.$k
+rpc_address: $NET.$k
+seed_provider:
+  - class_name: org.apache.cassandra.locator.SimpleSeedProvider
+    parameters:
+      - seeds: "$NET.1,$NET.2"
+data_file_directories:
+  - $dir/data
+num_tokens: 16
+gossip_interval: 100ms
+endpoint_snitch: GossipingPropertyFileSnitch
+dc: dc1
+rack: rack1
+commitlog_sync: periodic
+commitlog_sync_period: 10000ms
+log_level: warn
+native_transport_throw_on_overload: $2
+EOF
+	(cd "$dir" && exec env "${UNSET[@]}" "$BIN" server -c "$dir/colonnade.yaml" \
+		>>"$dir/node.log" 2>&1) &
+	PIDS[$k]=$!
+}
+
+count_up() { node_env "$BIN" status -h "$NET.1" 2>/dev/null | grep -c '^UN ' || true; }
+
+start_cluster() {
+	local k
+	for k in $(seq 1 $N); do start_node "$k" "$1"; done
+	local deadline=$((SECONDS + 90))
+	while [ "$(count_up)" -ne $N ]; do
+		if [ $SECONDS -ge $deadline ]; then
+			fail "the cluster did not come up (UN: $(count_up) of $N)"
+			exit 1
+		fi
+		for k in $(seq 1 $N); do
+			kill -0 "${PIDS[$k]}" 2>/dev/null || { fail "node $k exited at start"; exit 1; }
+		done
+		sleep 0.5
+	done
+}
+
+metric_sum() {
+	local total=0 k v
+	for k in $(seq 1 $N); do
+		v=$(curl -s --max-time 5 "http://$NET.$k:7199/metrics" |
+			awk -v m="$1" '$1 == m { printf "%.0f", $2 }' || true)
+		total=$((total + ${v:-0}))
+	done
+	echo "$total"
+}
+
+# check_nodes PHASE: alive, answering, VmHWM under the limit.
+check_nodes() {
+	local k hwm
+	for k in $(seq 1 $N); do
+		if ! kill -0 "${PIDS[$k]}" 2>/dev/null; then
+			fail "$1: node $k exited"
+			continue
+		fi
+		hwm=$(awk '/^VmHWM:/ { print $2 }' "/proc/${PIDS[$k]}/status")
+		if [ "${hwm:-0}" -gt 0 ] && [ "$hwm" -lt $RSS_LIMIT_KIB ]; then
+			pass "$1: node $k up, VmHWM $((hwm / 1024)) MiB < 512 MiB"
+		else
+			fail "$1: node $k VmHWM ${hwm:-?} KiB, limit $RSS_LIMIT_KIB KiB"
+		fi
+	done
+	local up
+	up=$(count_up)
+	[ "$up" -eq $N ] && pass "$1: every node UN afterwards" || fail "$1: $up of $N nodes UN afterwards"
+}
+
+KS=overload_test
+NODES="$NET.1,$NET.2,$NET.3"
+COMMON=(--nodes "$NODES" --keyspace $KS --records 1000000 --value-size 100
+	--total-connections 50 --cl-write QUORUM --json --quiet)
+
+# ---- 1. the peak ----------------------------------------------------------------------------
+start_cluster false
+say "cluster up on $NODES"
+deadline=$((SECONDS + 40))
+until node_env "$BIN" bench write "${COMMON[@]}" --drop \
+	--replication "{'class':'SimpleStrategy','replication_factor':3}" --ops 1 \
+	>"$ROOT/setup.json" 2>"$ROOT/setup.err"; do
+	[ $SECONDS -lt $deadline ] || { fail "bench setup: $(tail -1 "$ROOT/setup.err")"; exit 1; }
+	sleep 1
+done
+node_env "$BIN" bench write "${COMMON[@]}" --no-schema --duration 10s >"$ROOT/peak.json" \
+	2>"$ROOT/peak.err" || { fail "peak run: $(tail -1 "$ROOT/peak.err")"; exit 1; }
+peak=$(jget "$ROOT/peak.json" 'int(j["ops_per_s"])')
+say "peak: $peak QUORUM writes/s closed loop (50 connections), p99 $(jget "$ROOT/peak.json" 'j["latency_ms"]["p99"]') ms; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+[ "$peak" -gt 100 ] || { fail "peak of $peak writes/s: the cluster does not work"; exit 1; }
+rate=$((2 * peak))
+
+# ---- 2. backpressure ------------------------------------------------------------------------
+p0=$(metric_sum colonnade_cql_overload_pauses_total)
+node_env "$BIN" bench write "${COMMON[@]}" --no-schema --rate "$rate" --duration 15s \
+	>"$ROOT/bp.json" 2>"$ROOT/bp.err" || fail "backpressure run exited $?: $(tail -1 "$ROOT/bp.err")"
+p1=$(metric_sum colonnade_cql_overload_pauses_total)
+say "backpressure: offered $rate/s for 15 s: $(jget "$ROOT/bp.json" 'j["ok"]') ok, errors $(jget "$ROOT/bp.json" 'j["errors"]'), service p99 $(jget "$ROOT/bp.json" 'j["service_time_ms"]["p99"]') ms, connections stopped $((p1 - p0)) times"
+check_nodes backpressure
+[ $((p1 - p0)) -gt 0 ] && pass "backpressure: the nodes stopped reading connections $((p1 - p0)) times" ||
+	fail "backpressure: offered 2 x the peak, yet no connection was ever stopped"
+
+# ---- 3. Overloaded --------------------------------------------------------------------------
+stop_nodes
+start_cluster true
+sleep 2
+o0=$(metric_sum colonnade_cql_overloaded_total)
+t0=$(metric_sum colonnade_replicated_write_timeouts_total)
+node_env "$BIN" bench write "${COMMON[@]}" --no-schema --rate "$rate" --duration "${SECS}s" \
+	>"$ROOT/ovl.json" 2>"$ROOT/ovl.err" || fail "overload run exited $?: $(tail -1 "$ROOT/ovl.err")"
+o1=$(metric_sum colonnade_cql_overloaded_total)
+t1=$(metric_sum colonnade_replicated_write_timeouts_total)
+J=$ROOT/ovl.json
+ops=$(jget "$J" 'j["ops"]')
+ok=$(jget "$J" 'j["ok"]')
+ovl=$(jget "$J" 'j["errors"]["overloaded"]')
+errs=$(jget "$J" 'j["errors"]["total"]')
+okp99=$(jget "$J" '(j.get("ok_latency_ms") or {}).get("p99", "?")')
+say "overload: offered $rate/s for $SECS s: $ops ops, $ok ok ($(jget "$J" 'int(j["ok"]/j["elapsed_s"])')/s), $ovl Overloaded, $errs errors in all"
+say "  accepted p50/p99/p99.9 $(jget "$J" 'j["ok_latency_ms"]["p50"]')/$okp99/$(jget "$J" 'j["ok_latency_ms"]["p999"]') ms; all p99 $(jget "$J" 'j["latency_ms"]["p99"]') ms; send delay p99 $(jget "$J" 'j["send_delay_ms"]["p99"]') ms; backlog $(jget "$J" 'j["backlog"]')"
+say "  nodes: $(jget "$J" '", ".join("%s %.0f%% cpu" % (p["node"], 100*p["cpu_s"]/j["elapsed_s"]) for p in j["node_processes"])'); load average $(cut -d' ' -f1-3 /proc/loadavg)"
+check_nodes overload
+# The excess got Overloaded, not a queue: every request the client saw fail was
+# refused Overloaded or timed out by the client itself (its own lag on a loaded
+# machine: the nodes then count more Overloaded answers than the client saw),
+# and no write waited in a node until its deadline (no coordinator timeout).
+ctmo=$(jget "$J" 'j["errors"]["client_timeout"]')
+other=$(jget "$J" 'j["errors"]["total"] - j["errors"]["overloaded"] - j["errors"]["client_timeout"]')
+node_ovl=$((o1 - o0))
+if [ "$ovl" != "?" ] && [ "$node_ovl" -ge "$ovl" ] && [ "$node_ovl" -le $((ovl + ctmo)) ] &&
+	[ "$other" -eq 0 ] && [ $((t1 - t0)) -eq 0 ]; then
+	excess_refused=1
+	pass "overload: the nodes refused $node_ovl requests Overloaded ($ovl seen by the client, $ctmo client timeouts), no other error, no write timed out in a node"
+else
+	excess_refused=0
+	fail "overload: nodes answered $node_ovl Overloaded and timed out $((t1 - t0)) writes; the client saw $ovl Overloaded, $ctmo client timeouts, $other other errors"
+fi
+if python3 -c "import sys; sys.exit(0 if float('$okp99') <= 20 else 1)" 2>/dev/null; then
+	pass "overload: accepted requests kept p99 $okp99 ms <= 20 ms"
+elif [ "$excess_refused" = 1 ] && [ "$ovl" -gt 0 ]; then
+	pass "overload: accepted p99 $okp99 ms > 20 ms, and the excess got Overloaded ($ovl of $ops)"
+else
+	fail "overload: accepted p99 $okp99 ms > 20 ms and the excess did not get Overloaded"
+fi
+
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
