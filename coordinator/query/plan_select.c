@@ -335,11 +335,32 @@ static int plan_sel(struct exec_req *req, struct plan *p, const struct cql_selec
 	}
 }
 
-/* GROUP BY: the partition key, then a prefix of the clustering columns, in order. */
+/* Whether the WHERE restricts column `name` by = (one value: the same in every row). */
+static bool restricted_by_eq(const struct cql_select *s, const char *name)
+{
+	for (uint32_t i = 0; i < s->n_where; i++) {
+		const struct cql_relation *r = s->where[i];
+		if (r->op != CQL_OP_EQ || (r->kind != CQL_REL_COLUMN && r->kind != CQL_REL_MULTI))
+			continue;
+		for (uint32_t j = 0; j < r->n_cols; j++)
+			if (strcmp(r->cols[j].name, name) == 0)
+				return true;
+	}
+	return false;
+}
+
+/*
+ * GROUP BY: primary key columns in key order, starting with the partition key; a
+ * column may be left out where the WHERE fixes it by = (Cassandra's rule).  The
+ * groups are then the prefixes up to the last column named.
+ */
 static int plan_group_by(struct exec_req *req, struct plan *p)
 {
 	const struct cql_select *s = &p->stmt->select;
 	const struct schema_table *t = p->table;
+	static const char order_msg[] = "Group by currently only support groups of columns "
+	                                "following their declared order in the PRIMARY KEY";
+	int next = 0; /* the next primary key column a GROUP BY column may be */
 	for (uint32_t i = 0; i < s->n_group_by; i++) {
 		int ci = column_index(t, s->group_by[i].name);
 		if (ci < 0)
@@ -351,21 +372,20 @@ static int plan_group_by(struct exec_req *req, struct plan *p)
 			        "Group by is currently only supported on the columns of the "
 			        "PRIMARY KEY, got %s",
 			        s->group_by[i].name);
-		if (ci != (int)i)
-			return req_fail(
-			        req, COL_EINVAL,
-			        "Group by currently only support groups of columns following "
-			        "their declared order in the PRIMARY KEY");
+		for (; next < ci; next++)
+			if (!restricted_by_eq(s, t->cols[next].name))
+				return req_fail(req, COL_EINVAL, "%s", order_msg);
+		if (ci != next)
+			return req_fail(req, COL_EINVAL, "%s", order_msg);
+		next = ci + 1;
 	}
-	if (s->n_group_by && s->n_group_by < t->n_pk)
-		return req_fail(req, COL_EINVAL,
-		                "Group by currently only support groups of columns following their "
-		                "declared order in the PRIMARY KEY");
-	if (s->n_group_by && s->distinct && s->n_group_by > t->n_pk)
+	if (s->n_group_by && next < (int)t->n_pk)
+		return req_fail(req, COL_EINVAL, "%s", order_msg);
+	if (s->n_group_by && s->distinct && next > (int)t->n_pk)
 		return req_fail(req, COL_EINVAL,
 		                "Grouping on clustering columns is not allowed for SELECT DISTINCT "
 		                "queries");
-	p->n_group = s->n_group_by;
+	p->n_group = s->n_group_by ? (uint32_t)next : 0;
 	if (p->n_group)
 		p->count = true;
 	return 0;
