@@ -1298,6 +1298,7 @@ int node_new(const struct config *cfg, struct node **out, struct cerr *err)
 	n->view.repair_history = node_view_repair_history;
 	n->view.ring_ref = node_ring_ref_cb;
 	n->view.storage_port = cfg->storage_port;
+	n->view.native_port = cfg->native_transport_port;
 	n->view.snitch = cfg->endpoint_snitch == CONFIG_SNITCH_SIMPLE
 	                         ? "SimpleSnitch"
 	                         : "GossipingPropertyFileSnitch";

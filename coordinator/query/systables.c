@@ -120,6 +120,7 @@ struct node_ctx {
 	const struct schema_snap *snap;
 	const struct cluster_view *view;
 	bool local;
+	bool v2; /* system.peers_v2 */
 };
 
 static void token_strings(const struct cluster_node_info *n, char (*buf)[24], const char **ptrs,
@@ -139,8 +140,13 @@ static void emit_node(void *ectx, const struct cluster_node_info *n)
 	struct rowb *r = nc->r;
 	if (r->rc)
 		return;
+	int sport = nc->view->storage_port ? nc->view->storage_port : 7000;
+	int nport = nc->view->native_port ? nc->view->native_port : 9042;
 	rowb_start(r);
 	if (nc->local) {
+		set_int(r, "broadcast_port", sport);
+		set_int(r, "listen_port", sport);
+		set_int(r, "rpc_port", nport);
 		set_text(r, "key", "local");
 		set_text(r, "bootstrapped", "COMPLETED");
 		set_bytes(r, "broadcast_address", n->addr, n->addr_len);
@@ -154,6 +160,12 @@ static void emit_node(void *ectx, const struct cluster_node_info *n)
 	} else {
 		set_bytes(r, "peer", n->addr, n->addr_len);
 		set_bytes(r, "preferred_ip", n->addr, n->addr_len);
+		if (nc->v2) {
+			set_int(r, "peer_port", sport);
+			set_int(r, "preferred_port", sport);
+			set_bytes(r, "native_address", n->rpc_addr, n->rpc_addr_len);
+			set_int(r, "native_port", nport);
+		}
 		if (n->has_schema_version)
 			set_bytes(r, "schema_version", n->schema_version, 16);
 	}
@@ -342,7 +354,8 @@ int systables_scan(const struct schema_snap *snap, const struct cluster_view *vi
 		if (strcmp(t->name, "local") == 0) {
 			nc.local = true;
 			view->local(view->ctx, emit_node, &nc);
-		} else if (strcmp(t->name, "peers") == 0) {
+		} else if (strcmp(t->name, "peers") == 0 || strcmp(t->name, "peers_v2") == 0) {
+			nc.v2 = t->name[5] == '_';
 			view->peers(view->ctx, emit_node, &nc);
 		} else if (strcmp(t->name, "repair_history") == 0) {
 			if (view->repair_history)

@@ -10,8 +10,10 @@
  * lists the system tables themselves, so cqlsh finds them in its metadata) and
  * the cluster view the node supplies (host id, dc, rack, tokens, addresses,
  * peers from gossip).  Their columns are declared in schema.c (the virtual
- * keyspaces) with Cassandra 4.0's names and types.  system.peers_v2 does not
- * exist: the drivers' "unconfigured table" fallback then reads system.peers.
+ * keyspaces) with Cassandra 4.0's names and types.  system.peers_v2 holds what
+ * system.peers does plus the ports, which are the same on every node (one
+ * storage_port and native_transport_port per cluster, as drivers assume for
+ * system.peers too).
  *
  * A generated row is an array of native values, one per column of the table
  * in schema order (pk, clustering, then the rest by name); len -1 = null.
@@ -67,7 +69,8 @@ struct cluster_view {
 	void *ctx;
 	const char *cluster_name;
 	const char *snitch; /* "GossipingPropertyFileSnitch", as DESCRIBE CLUSTER names it */
-	int storage_port;   /* every node's gossip/storage port (DESCRIBE CLUSTER endpoints) */
+	int storage_port;   /* every node's gossip/storage port (0: 7000) */
+	int native_port;    /* every node's CQL port (0: 9042), as system.peers_v2 shows it */
 	int32_t gossip_generation;
 	/* Emit exactly one node: this one. */
 	void (*local)(void *ctx, cluster_node_emit_fn emit, void *ectx);

@@ -27,13 +27,18 @@ struct vt_def {
 };
 static const struct vt_def vt_defs[] = {
         {"system", "local",
-         "key text pk;bootstrapped text;broadcast_address inet;cluster_name text;"
-         "cql_version text;data_center text;gossip_generation int;host_id uuid;"
-         "listen_address inet;native_protocol_version text;partitioner text;rack text;"
-         "release_version text;rpc_address inet;schema_version uuid;tokens set<text>"},
+         "key text pk;bootstrapped text;broadcast_address inet;broadcast_port int;"
+         "cluster_name text;cql_version text;data_center text;gossip_generation int;"
+         "host_id uuid;listen_address inet;listen_port int;native_protocol_version text;"
+         "partitioner text;rack text;release_version text;rpc_address inet;rpc_port int;"
+         "schema_version uuid;tokens set<text>"},
         {"system", "peers",
          "peer inet pk;data_center text;host_id uuid;preferred_ip inet;rack text;"
          "release_version text;rpc_address inet;schema_version uuid;tokens set<text>"},
+        {"system", "peers_v2",
+         "peer inet pk;peer_port int ck;data_center text;host_id uuid;native_address inet;"
+         "native_port int;preferred_ip inet;preferred_port int;rack text;release_version text;"
+         "schema_version uuid;tokens set<text>"},
         {"system", "repair_history",
          "keyspace_name text pk;table_name text ck;finished_at timestamp ck;range_start text ck;"
          "bytes_streamed bigint;leaves_differing bigint;outcome text;range_end text;"

@@ -75,6 +75,12 @@ vks = cluster.metadata.keyspaces.get("system_virtual_schema")
 assert vks is not None and vks.virtual, "system_virtual_schema missing or not virtual"
 assert sorted(vks.tables) == ["columns", "keyspaces", "tables"], sorted(vks.tables)
 print("ok: the driver's 4.0 metadata path reads system_virtual_schema", sorted(vks.tables))
+assert cluster.control_connection._uses_peers_v2, "the driver fell back from system.peers_v2"
+rs = session.execute("SELECT peer, peer_port, native_address, native_port FROM system.peers_v2")
+coord = str(rs.response_future.coordinator_host).split(":")[0]
+got = sorted((str(r.native_address), r.native_port, r.peer_port) for r in rs)
+assert got == sorted((h, 9042, 7000) for h in addrs if h != coord), (coord, got)
+print("ok: the driver reads system.peers_v2 (native_address, native_port)")
 session.execute("CREATE KEYSPACE disc WITH replication = "
                 "{'class': 'SimpleStrategy', 'replication_factor': 3}")
 # 20 tables, each created through a different coordinator in turn: each must reach schema

@@ -203,8 +203,8 @@ Test(executor, errors_are_worded_like_cassandra)
 	cr_assert_str_eq(req.err.msg, "Undefined column name x in table shop.orders");
 	cr_assert_eq(run_err("SELECT * FROM nope.t"), CQL_ERR_INVALID);
 	cr_assert_str_eq(req.err.msg, "Keyspace 'nope' does not exist");
-	cr_assert_eq(run_err("SELECT * FROM system.peers_v2"), CQL_ERR_INVALID);
-	cr_assert_str_eq(req.err.msg, "unconfigured table peers_v2");
+	cr_assert_eq(run_err("SELECT * FROM system.peers_v3"), CQL_ERR_INVALID);
+	cr_assert_str_eq(req.err.msg, "unconfigured table peers_v3");
 	cr_assert_eq(run_err("CREATE TABLE shop.orders (id int PRIMARY KEY)"),
 	             CQL_ERR_ALREADY_EXISTS);
 	cr_assert_str_eq(req.about.ks, "shop");
