@@ -28,6 +28,7 @@ static void xq_release(struct xq *q)
 	struct executor *ex = q->ex;
 	selx_free(q->sel);
 	mutset_free(q->ms);
+	lread_free(q->lr);
 	if (q->plan)
 		plan_unref(q->plan);
 	if (q->snap)

@@ -105,14 +105,18 @@ static size_t cell_ck(const struct schema_column *c, const struct store_value *c
 	return st ? 0 : n_ck;
 }
 
-/* The path of list element i written at ts: a timeuuid from ts, so slots keep
- * the order they were written in. */
-static int list_slot(struct xq *q, int64_t ts, int32_t i, struct store_value *path)
+/* 100 ns intervals from the timeuuid epoch (1582-10-15) to the Unix epoch. */
+#define UUID_EPOCH_OFFSET 0x01B21DD213814000ULL
+/* 2010-01-01 in timeuuid time: prepended slots count down from it (Cassandra's
+ * PrecisionTime.REFERENCE_TIME), so a later prepend sorts first. */
+#define PREPEND_REF ((uint64_t)1262304000000LL * 10000 + UUID_EPOCH_OFFSET)
+
+/* A list slot: the timeuuid of 100 ns time tt.  Slots order by tt. */
+static int list_slot_at(struct xq *q, uint64_t tt, struct store_value *path)
 {
 	uint8_t *u = cql_arena_alloc(q->mem, 16);
 	if (!u)
 		return req_fail(q->req, COL_ENOMEM, "out of memory");
-	uint64_t tt = (uint64_t)ts * 10 + 0x01B21DD213814000ULL + (uint64_t)i;
 	be32_store(u, (uint32_t)tt);
 	be16_store(u + 4, (uint16_t)(tt >> 32));
 	be16_store(u + 6, (uint16_t)(((tt >> 48) & 0x0fff) | 0x1000));
@@ -122,10 +126,27 @@ static int list_slot(struct xq *q, int64_t ts, int32_t i, struct store_value *pa
 	return 0;
 }
 
+/*
+ * The path of list element i of n appended (prepend false) or prepended at ts:
+ * appended slots are ts's time plus i, so they keep the order they were
+ * written in; prepended ones mirror that time around PREPEND_REF, so every
+ * later prepend sorts before every earlier one, and before every append.
+ */
+static int list_slot(struct xq *q, int64_t ts, int32_t i, int32_t n, bool prepend,
+                     struct store_value *path)
+{
+	uint64_t tt = (uint64_t)ts * 10 + UUID_EPOCH_OFFSET;
+	if (prepend)
+		tt = 2 * PREPEND_REF - tt - (uint64_t)(n - i);
+	else
+		tt += (uint64_t)i;
+	return list_slot_at(q, tt, path);
+}
+
 /* Write the elements of a non-frozen collection value v, one cell each. */
 static int write_elements(struct xq *q, struct store_mutation *m, const struct schema_column *c,
                           const struct store_value *ck, size_t n_ck, const struct val *v,
-                          int64_t ts, int32_t ttl)
+                          int64_t ts, int32_t ttl, bool prepend)
 {
 	struct bufreader r;
 	bufreader_init(&r, v->p, (size_t)v->len);
@@ -144,7 +165,7 @@ static int write_elements(struct xq *q, struct store_mutation *m, const struct s
 		} else if (c->type->kind == CQLTYPE_LIST) {
 			vp = kp;
 			vl = path.len;
-			rc = list_slot(q, ts, i, &path);
+			rc = list_slot(q, ts, i, n, prepend, &path);
 		}
 		if (rc)
 			return rc;
@@ -186,7 +207,7 @@ static int write_column(struct xq *q, struct store_mutation *m, const struct sch
 	}
 	if (v->len < 0)
 		return 0;
-	return write_elements(q, m, c, ck, n_ck, v, ts, ttl);
+	return write_elements(q, m, c, ck, n_ck, v, ts, ttl, false);
 }
 
 static int using_clause(struct xq *q, const struct cql_using *u, int64_t *ts, int32_t *ttl)
@@ -212,6 +233,24 @@ static int using_clause(struct xq *q, const struct cql_using *u, int64_t *ts, in
 	return 0;
 }
 
+/*
+ * An INSERT that names no clustering column and only static columns besides
+ * the partition key writes the partition's static row alone, as Cassandra
+ * allows: there is no row to give a marker to.
+ */
+static bool insert_static_only(const struct schema_table *t, const bool *set)
+{
+	bool statics = false;
+	for (uint32_t i = t->n_pk; i < t->n_cols; i++) {
+		if (!set[i])
+			continue;
+		if (t->cols[i].kind != SCHEMA_COL_STATIC)
+			return false;
+		statics = true;
+	}
+	return statics && t->n_ck > 0;
+}
+
 /* The values INSERT gives each column, by column index (set[] marks the given ones). */
 static int insert_values(struct xq *q, const struct cql_insert *ins, struct val *vals, bool *set)
 {
@@ -232,6 +271,8 @@ static int insert_values(struct xq *q, const struct cql_insert *ins, struct val 
 	}
 	for (uint32_t i = 0; i < t->n_pk + t->n_ck; i++) {
 		const struct schema_column *c = &t->cols[i];
+		if (!set[i] && i >= t->n_pk && insert_static_only(t, set))
+			continue;
 		if (!set[i])
 			return req_fail(q->req, COL_EINVAL, "Some %s are missing: %s",
 			                c->kind == SCHEMA_COL_PARTITION_KEY ? "partition key parts"
@@ -277,7 +318,8 @@ static int exec_insert(struct xq *q, struct mutset *ms)
 	struct store_mutation *m;
 	if ((rc = mutset_get(q, ms, t, pk, &m)))
 		return rc;
-	if ((rc = mut_check(q, m, store_mutation_row_marker(m, ck, t->n_ck, ts, ttl))))
+	if (!insert_static_only(t, set) &&
+	    (rc = mut_check(q, m, store_mutation_row_marker(m, ck, t->n_ck, ts, ttl))))
 		return rc;
 	for (uint32_t i = t->n_pk + t->n_ck; i < t->n_cols && !rc; i++)
 		if (set[i])
@@ -294,6 +336,7 @@ struct modify {
 	struct xq *q;
 	struct where w;
 	uint64_t np, nc; /* partitions, clustering combinations */
+	uint64_t row;    /* the row being written: pi * nc + ci (modify_rows) */
 	int64_t ts;
 	int32_t ttl;
 	const struct cql_update *update;
@@ -363,32 +406,37 @@ static int modify_begin(struct modify *md, const struct cql_using *u,
 	return rc;
 }
 
-/* Visit every row the WHERE names (IN lists multiply), bounded like a SELECT's. */
+/* How many rows the WHERE names (IN lists multiply), bounded like a SELECT's. */
+static int count_rows(struct modify *md)
+{
+	const struct schema_table *t = md->q->plan->table;
+	md->np = where_product(md->w.pk_n, t->n_pk);
+	md->nc = where_product(md->w.ck_n, md->w.n_ck_eq);
+	if (md->np > MAX_IN_PARTITIONS || md->nc > MAX_IN_ROWS)
+		return req_fail(md->q->req, COL_EINVAL, "IN restrictions name too many rows");
+	return 0;
+}
+
+/* Visit every row the WHERE names. */
 static int for_each_row(struct modify *md, struct mutset *ms, modify_row_fn fn)
 {
 	struct xq *q = md->q;
 	const struct schema_table *t = q->plan->table;
 	const struct where *w = &md->w;
-	md->np = where_product(w->pk_n, t->n_pk);
-	md->nc = where_product(w->ck_n, w->n_ck_eq);
-	if (md->np > MAX_IN_PARTITIONS || md->nc > MAX_IN_ROWS)
-		return req_fail(q->req, COL_EINVAL, "IN restrictions name too many rows");
-	for (uint64_t pi = 0; pi < md->np; pi++) {
+	int rc = count_rows(md);
+	for (uint64_t pi = 0; pi < md->np && !rc; pi++) {
 		struct store_value pk[STORE_MAX_PK_COLS];
 		where_pick(w->pk_vals, w->pk_n, t->n_pk, pi, pk);
 		struct store_mutation *m;
-		int rc = mutset_get(q, ms, t, pk, &m);
-		if (rc)
-			return rc;
-		for (uint64_t ci = 0; ci < md->nc; ci++) {
+		rc = mutset_get(q, ms, t, pk, &m);
+		for (uint64_t ci = 0; ci < md->nc && !rc; ci++) {
 			struct store_value ck[STORE_MAX_CK_COLS];
 			where_pick(w->ck_vals, w->ck_n, w->n_ck_eq, ci, ck);
+			md->row = pi * md->nc + ci;
 			rc = fn(md, m, ck);
-			if (rc)
-				return rc;
 		}
 	}
-	return 0;
+	return rc;
 }
 
 /* SET c = c - v: delete the elements of v (set values, or map keys as a set<K>). */
@@ -454,6 +502,171 @@ static int set_map_element(struct modify *md, struct store_mutation *m,
 	                                         md->ts, md->ttl));
 }
 
+/* "c[k] = v" or "c = v + c" as Cassandra's messages quote an operation. */
+static const char *op_text(struct xq *q, const struct cql_assignment *a)
+{
+	struct buf b;
+	buf_init(&b);
+	cql_ident_format(&a->column, &b);
+	if (a->kind == CQL_ASSIGN_ELEMENT) {
+		buf_put_str(&b, "[");
+		cql_term_format(a->key, &b);
+		buf_put_str(&b, "] = ");
+		cql_term_format(a->value, &b);
+	} else {
+		buf_put_str(&b, " = ");
+		cql_term_format(a->value, &b);
+		buf_put_str(&b, " + ");
+		cql_ident_format(&a->column, &b);
+	}
+	char *s = cql_arena_strndup(q->mem, b.data ? (const char *)b.data : "", b.len);
+	buf_release(&b);
+	return s ? s : a->column.name;
+}
+
+/* SET l = v + l on a non-frozen list: v's elements before every existing one. */
+static int prepend_elements(struct modify *md, struct store_mutation *m,
+                            const struct schema_column *c, const struct cql_assignment *a,
+                            const struct store_value *ck)
+{
+	struct xq *q = md->q;
+	if (c->type->kind != CQLTYPE_LIST)
+		return req_fail(q->req, COL_EINVAL, "Invalid operation (%s) for non list column %s",
+		                op_text(q, a), c->name);
+	if (c->type->frozen)
+		return req_fail(q->req, COL_EINVAL,
+		                "Invalid operation (%s) for frozen list column %s", op_text(q, a),
+		                c->name);
+	struct val v;
+	int rc = term_value(q, a->value, c->type, &v, c->name);
+	if (rc || v.len < 0) /* null or unset: nothing to prepend */
+		return rc;
+	const struct store_value *cck;
+	size_t ncck = cell_ck(c, ck, md->w.n_ck_eq, &cck);
+	return write_elements(q, m, c, cck, ncck, &v, md->ts, md->ttl, true);
+}
+
+/* SET l = l - v on a non-frozen list: delete every element equal to one of v's
+ * (the list as read before the write, modify_read.c). */
+static int discard_list_values(struct modify *md, struct store_mutation *m,
+                               const struct schema_column *c, const struct cql_assignment *a,
+                               const struct store_value *ck)
+{
+	struct xq *q = md->q;
+	struct val v;
+	int rc = term_value(q, a->value, c->type, &v, c->name);
+	if (rc || v.len < 0)
+		return rc;
+	const struct store_value *cck;
+	size_t ncck = cell_ck(c, ck, md->w.n_ck_eq, &cck);
+	const struct lelem *el;
+	size_t n = lread_list(q, md->row, c->id, &el);
+	for (size_t i = 0; i < n && !rc; i++) {
+		struct bufreader r;
+		bufreader_init(&r, v.p, (size_t)v.len);
+		int32_t nv = (int32_t)bufreader_u32be(&r);
+		bool hit = false;
+		for (int32_t k = 0; k < nv && bufreader_ok(&r) && !hit; k++) {
+			int32_t l = (int32_t)bufreader_u32be(&r);
+			const uint8_t *e = bufreader_take(&r, l > 0 ? (size_t)l : 0);
+			size_t el_len = l > 0 ? (size_t)l : 0;
+			hit = bufreader_ok(&r) && el_len == el[i].value_len &&
+			      (el_len == 0 || memcmp(e, el[i].value, el_len) == 0);
+		}
+		struct store_value path = {el[i].path, el[i].path_len};
+		if (hit)
+			rc = mut_check(
+			        q, m,
+			        store_mutation_delete_cell(m, cck, ncck, c->id, &path, md->ts));
+	}
+	return rc;
+}
+
+/* The index of l[i]: *skip when it is unset (nothing to do). */
+static int list_index(struct xq *q, const struct cql_term *t, const char *col, int32_t *idx,
+                      bool *skip)
+{
+	struct val k;
+	int rc = term_value(q, t, cqltype_simple(CQLTYPE_INT), &k, col);
+	if (rc)
+		return rc;
+	if (k.len == CQL_VALUE_UNSET) {
+		*skip = true;
+		return 0;
+	}
+	if (k.len != 4)
+		return req_fail(q->req, COL_EINVAL, "Invalid null value for list index");
+	*idx = (int32_t)be32_load(k.p);
+	return 0;
+}
+
+/* The path of element idx of list c at the row being written, or the error
+ * Cassandra gives (`verb`: "set an element on", "delete an element from"). */
+static int list_element_path(struct modify *md, const struct schema_column *c, int32_t idx,
+                             const char *verb, struct store_value *path)
+{
+	const struct lelem *el;
+	size_t n = lread_list(md->q, md->row, c->id, &el);
+	if (n == 0)
+		return req_fail(md->q->req, COL_EINVAL, "Attempted to %s a list which is null",
+		                verb);
+	if (idx < 0 || (size_t)idx >= n)
+		return req_fail(md->q->req, COL_EINVAL,
+		                "List index %d out of bound, list has size %zu", idx, n);
+	*path = (struct store_value){el[idx].path, el[idx].path_len};
+	return 0;
+}
+
+/* SET l[i] = v on a non-frozen list (v null deletes the element). */
+static int set_list_element(struct modify *md, struct store_mutation *m,
+                            const struct schema_column *c, const struct cql_assignment *a,
+                            const struct store_value *ck)
+{
+	struct xq *q = md->q;
+	int32_t idx = 0;
+	bool skip = false;
+	struct val v;
+	int rc = list_index(q, a->key, c->name, &idx, &skip);
+	if (!rc)
+		rc = term_value(q, a->value, c->type->elem, &v, c->name);
+	if (rc || skip)
+		return rc;
+	struct store_value path;
+	if ((rc = list_element_path(md, c, idx, "set an element on", &path)))
+		return rc;
+	if (v.len == CQL_VALUE_UNSET)
+		return 0;
+	const struct store_value *cck;
+	size_t ncck = cell_ck(c, ck, md->w.n_ck_eq, &cck);
+	if (v.len < 0)
+		return mut_check(q, m,
+		                 store_mutation_delete_cell(m, cck, ncck, c->id, &path, md->ts));
+	return mut_check(q, m,
+	                 store_mutation_set_cell(m, cck, ncck, c->id, &path, v.p, (size_t)v.len,
+	                                         md->ts, md->ttl));
+}
+
+/* SET c[k] = v: a non-frozen map entry or list element. */
+static int set_element(struct modify *md, struct store_mutation *m, const struct schema_column *c,
+                       const struct cql_assignment *a, const struct store_value *ck)
+{
+	struct xq *q = md->q;
+	if (c->type->kind == CQLTYPE_SET)
+		return req_fail(q->req, COL_EINVAL, "Invalid operation (%s) for set column %s",
+		                op_text(q, a), c->name);
+	if (!cqltype_is_collection(c->type))
+		return req_fail(q->req, COL_EINVAL,
+		                "Invalid operation (%s) for non collection column %s",
+		                op_text(q, a), c->name);
+	if (c->type->frozen)
+		return req_fail(q->req, COL_EINVAL,
+		                "Invalid operation (%s) for frozen collection column %s",
+		                op_text(q, a), c->name);
+	if (c->type->kind == CQLTYPE_LIST)
+		return set_list_element(md, m, c, a, ck);
+	return set_map_element(md, m, c, a, ck);
+}
+
 /* One SET assignment at one row. */
 static int update_assignment(struct modify *md, struct store_mutation *m,
                              const struct cql_assignment *a, const struct store_value *ck)
@@ -478,19 +691,15 @@ static int update_assignment(struct modify *md, struct store_mutation *m,
 		          : write_column(q, m, c, ck, md->w.n_ck_eq, &v, md->ts, md->ttl,
 		                         a->kind == CQL_ASSIGN_SET);
 	case CQL_ASSIGN_SUB:
-		if (!multi || c->type->kind == CQLTYPE_LIST)
+		if (!multi)
 			return req_fail(q->req, COL_EINVAL,
 			                "Invalid operation (%s = %s - ?) for column %s", c->name,
 			                c->name, c->name);
+		if (c->type->kind == CQLTYPE_LIST)
+			return discard_list_values(md, m, c, a, ck);
 		return remove_elements(md, m, c, a, ck);
-	case CQL_ASSIGN_ELEMENT:
-		if (!multi || c->type->kind != CQLTYPE_MAP)
-			return req_fail(
-			        q->req, COL_EINVAL,
-			        "Element assignment %s[...] is only supported on non-frozen "
-			        "maps",
-			        c->name);
-		return set_map_element(md, m, c, a, ck);
+	case CQL_ASSIGN_PREPEND: return prepend_elements(md, m, c, a, ck);
+	case CQL_ASSIGN_ELEMENT: return set_element(md, m, c, a, ck);
 	default:
 		return req_fail(q->req, COL_EINVAL,
 		                "This collection operation on %s is not supported", c->name);
@@ -535,15 +744,30 @@ static int delete_target(struct modify *md, struct store_mutation *m,
 	size_t ncck = cell_ck(c, ck, t->n_ck, &cck);
 	struct store_value path, *pp = NULL;
 	if (dt->key) {
-		if (!cqltype_is_collection(c->type) || c->type->frozen ||
-		    c->type->kind == CQLTYPE_LIST)
+		if (!cqltype_is_collection(c->type))
+			return req_fail(q->req, COL_EINVAL,
+			                "Invalid deletion operation for non collection column %s",
+			                c->name);
+		if (c->type->frozen)
 			return req_fail(
 			        q->req, COL_EINVAL,
-			        "Element deletion %s[...] is only supported on non-frozen maps "
-			        "and sets",
+			        "Invalid deletion operation for frozen collection column %s",
 			        c->name);
+		int rc;
+		if (c->type->kind == CQLTYPE_LIST) {
+			int32_t idx = 0;
+			bool skip = false;
+			rc = list_index(q, dt->key, c->name, &idx, &skip);
+			if (rc || skip)
+				return rc;
+			if ((rc = list_element_path(md, c, idx, "delete an element from", &path)))
+				return rc;
+			return mut_check(
+			        q, m,
+			        store_mutation_delete_cell(m, cck, ncck, c->id, &path, md->ts));
+		}
 		struct val k;
-		int rc = term_value(q, dt->key, c->type->elem, &k, c->name);
+		rc = term_value(q, dt->key, c->type->elem, &k, c->name);
 		if (rc)
 			return rc;
 		if (k.len < 0)
@@ -623,11 +847,48 @@ int modify_collect(struct xq *q, struct mutset *ms)
 	struct cerr pr;
 	if (!t->virtual_ && router_check(q->ex->d.router, t->ks, q->cl, true, &pr))
 		return req_fail_outcome(q->req, &pr);
+	if (!q->lr && modify_needs_read(q->plan)) /* a BATCH statement: no read before */
+		return req_fail(q->req, COL_EINVAL,
+		                "List operations that read the list (l[i] = v, DELETE l[i], "
+		                "l = l - [...]) are not supported inside a BATCH by colonnade");
 	return collect_mutations(q, ms);
+}
+
+int modify_rows(struct xq *q, struct where *w, uint64_t *np, uint64_t *nc)
+{
+	const struct cql_stmt *s = q->plan->stmt;
+	struct modify md = {.q = q};
+	bool only_static;
+	int rc;
+	if (s->kind == CQL_STMT_UPDATE) {
+		md.update = &s->update;
+		rc = modify_begin(&md, &s->update.using, s->update.where, s->update.n_where, false,
+		                  &only_static);
+	} else {
+		md.del = &s->del;
+		rc = modify_begin(&md, &s->del.using, s->del.where, s->del.n_where, true,
+		                  &only_static);
+	}
+	if (!rc)
+		rc = count_rows(&md);
+	*w = md.w;
+	*np = md.np;
+	*nc = md.nc;
+	return rc;
 }
 
 void modify_run(struct xq *q)
 {
+	if (modify_needs_read(q->plan)) {
+		struct cerr pr;
+		if (router_check(q->ex->d.router, q->plan->table->ks, q->cl, true, &pr)) {
+			req_fail_outcome(q->req, &pr);
+			xq_finish(q);
+			return;
+		}
+		modify_read_run(q);
+		return;
+	}
 	struct mutset *ms = NULL;
 	if (!xq_mutset(q, &ms))
 		modify_collect(q, ms);

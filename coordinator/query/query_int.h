@@ -147,6 +147,7 @@ struct xq {
 	bool skip_metadata;
 	struct mutset *ms; /* writes collected, applied by write_start */
 	struct selx *sel;  /* SELECT state */
+	struct lread *lr;  /* lists read before the write (modify_read.c) */
 };
 
 /*
@@ -409,6 +410,34 @@ int modify_collect(struct xq *q, struct mutset *ms);
 void modify_run(struct xq *q);
 void write_start(struct xq *q, enum cerr_write_type wt);
 void mutset_free(struct mutset *ms);
+/*
+ * The rows an UPDATE or DELETE writes, checked as modify_collect checks them:
+ * its WHERE in *w, np partitions times nc clustering combinations, row number
+ * pi * nc + ci.
+ */
+int modify_rows(struct xq *q, struct where *w, uint64_t *np, uint64_t *nc);
+
+/* ---- modify_read.c ---- */
+
+/* One live element of a list read before the write. */
+struct lelem {
+	uint64_t row; /* row number (modify_rows) */
+	uint32_t col; /* column id */
+	const uint8_t *path;
+	size_t path_len;
+	const uint8_t *value;
+	size_t value_len;
+};
+struct lread;
+/* Whether the statement of p needs its lists read first (l[i] = v, DELETE l[i],
+ * l = l - [...] on a non-frozen list). */
+bool modify_needs_read(const struct plan *p);
+/* Read the lists at q->cl, then collect and write; ends in xq_finish. */
+void modify_read_run(struct xq *q);
+/* The elements of list column `col` at row number `row`, in list order:
+ * *out the first of the count returned (none: the list is null). */
+size_t lread_list(const struct xq *q, uint64_t row, uint32_t col, const struct lelem **out);
+void lread_free(struct lread *lr);
 
 /* ---- ddl.c ---- */
 

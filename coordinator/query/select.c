@@ -121,7 +121,7 @@ static void select_finish(struct xq *q)
 		np.pk_len = (uint32_t)key.len;
 		np.ck = rs->last.ck.data;
 		np.ck_len = (uint32_t)rs->last.ck.len;
-		if (t->n_ck == 0)
+		if (t->n_ck == 0 || rs->last.ck.len == 0) /* the last: a static row alone */
 			np.flags |= PAGING_PARTITION_DONE;
 		paging_encode(&np, &st);
 		buf_release(&key);
@@ -205,8 +205,11 @@ static void select_step(struct xq *q)
 	struct rsel *rs = &x->rs;
 	const struct schema_table *t = q->plan->table;
 	x->in_step = true;
-	while (!q->req->err.code && !rs->more && rs->remaining != 0 &&
-	       x->idx < x->nparts * x->nck) {
+	for (;;) {
+		rsel_flush_static(rs); /* the partition read last has ended */
+		if (q->req->err.code || rs->more || rs->remaining == 0 ||
+		    x->idx >= x->nparts * x->nck)
+			break;
 		uint64_t idx = x->idx++;
 		if (x->resume && idx == x->first && !x->n_rck &&
 		    (x->pos.flags & PAGING_PARTITION_DONE))
@@ -231,6 +234,7 @@ static void select_scan_done(void *ctx, const struct cerr *res)
 	struct xq *q = ctx;
 	if (res->code)
 		req_fail_outcome(q->req, res);
+	rsel_flush_static(&q->sel->rs);
 	select_finish(q);
 }
 
@@ -381,6 +385,9 @@ static int select_resume(struct xq *q, struct selx *x)
 		x->rs.ppl_n = x->pos.part_rows;
 	}
 	if (x->pos.ck_len) {
+		size_t skip = x->partitions ? 0 : 8;
+		if (x->pos.pk_len >= skip)
+			buf_put(&x->rs.resumed_key, x->pos.pk + skip, x->pos.pk_len - skip);
 		x->n_rck = decode_ck(x->pos.ck, x->pos.ck_len, x->rck, STORE_MAX_CK_COLS);
 		if (x->n_rck == SIZE_MAX || x->n_rck != q->plan->table->n_ck)
 			return req_fail(q->req, COL_EPROTO,
@@ -427,6 +434,8 @@ static int select_prepare(struct xq *q, struct selx *x, int64_t limit)
 	rs->remaining = limit;
 	rs->distinct = s->distinct;
 	rs->w = w;
+	rs->static_rows =
+	        t->n_ck > 0 && w->n_ck_eq == 0 && w->slice_col < 0 && !w->n_tup && !w->n_filt;
 	rs->now_s = clock_wall_s();
 	/* an aggregate without GROUP BY answers one row; with it, pages count groups */
 	rs->page = p->count && !p->n_group ? 0 : q->page_size > 0 ? q->page_size : DEFAULT_MAX_ROWS;

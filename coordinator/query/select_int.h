@@ -47,6 +47,16 @@ struct rsel {
 	struct store_cell *scells;
 	size_t cap_scells;
 	struct store_row srow;
+	/* a partition's static row alone is a row of the answer when the query
+	 * restricts no clustering or regular column (Cassandra's
+	 * queriesFullPartitions) and the partition has no live row: static_pending
+	 * while none has come yet */
+	bool static_rows;
+	bool static_pending;
+	struct store_partition spart; /* static_pending: its partition, copied */
+	struct store_value spk[STORE_MAX_PK_COLS];
+	struct buf spk_bytes;
+	struct buf resumed_key; /* a page resumed inside this partition: it had rows */
 	struct buf distinct_key;
 	struct buf scratch;
 	/* PER PARTITION LIMIT: rows (groups) of partition ppl_key returned so far */
@@ -73,5 +83,8 @@ int rsel_row(void *ctx, const struct store_partition *part, const struct store_r
 /* The read is over (not cut by the page): emit the open group, or the one row an
  * aggregate without GROUP BY always answers. */
 void rsel_end(struct rsel *rs);
+/* The partition read last has ended: answer its static row alone if it had no
+ * live row (static_rows). */
+void rsel_flush_static(struct rsel *rs);
 
 #endif

@@ -21,7 +21,8 @@
 	{                                                                                          \
 		&(rs)->last.key, &(rs)->last.ck, &(rs)->cand.key, &(rs)->cand.ck, &(rs)->cur_key,  \
 		        &(rs)->sbytes, &(rs)->distinct_key, &(rs)->scratch, &(rs)->ppl_key,        \
-		        &(rs)->group_key, &(rs)->first, &(rs)->gkey                                \
+		        &(rs)->group_key, &(rs)->first, &(rs)->gkey, &(rs)->spk_bytes,             \
+		        &(rs)->resumed_key                                                         \
 	}
 
 int rsel_init(struct rsel *rs, const struct plan *p)
@@ -115,6 +116,21 @@ static int keep_statics(struct rsel *rs, const struct store_partition *part,
 		rs->scells[i].value = rs->sbytes.data + off;
 		off += r->cells[i].value_len;
 	}
+	buf_reset(&rs->spk_bytes);
+	for (size_t i = 0; i < part->n_pk && i < STORE_MAX_PK_COLS; i++)
+		buf_put(&rs->spk_bytes, part->pk[i].p, part->pk[i].len);
+	if (!buf_ok(&rs->spk_bytes))
+		return COL_ENOMEM;
+	off = 0;
+	for (size_t i = 0; i < part->n_pk && i < STORE_MAX_PK_COLS; i++) {
+		rs->spk[i] = (struct store_value){rs->spk_bytes.data + off, part->pk[i].len};
+		off += part->pk[i].len;
+	}
+	rs->spart = (struct store_partition){.token = part->token,
+	                                     .pk = rs->spk,
+	                                     .n_pk = part->n_pk,
+	                                     .key = rs->cur_key.data,
+	                                     .key_len = rs->cur_key.len};
 	rs->srow =
 	        (struct store_row){.is_static = true, .cells = rs->scells, .n_cells = r->n_cells};
 	rs->have_statics = true;
@@ -320,13 +336,51 @@ static int rsel_plain(struct rsel *rs, const struct selrow *row)
 	return 0;
 }
 
+static int rsel_answer(struct rsel *rs, const struct selrow *row);
+
+/* The static row of the partition read so far, alone, when it had no live row. */
+static int static_alone(struct rsel *rs)
+{
+	if (!rs->static_pending)
+		return 0;
+	rs->static_pending = false;
+	struct store_row none = {.is_static = false};
+	struct selrow row = {
+	        .t = rs->t,
+	        .part = &rs->spart,
+	        .r = &none,
+	        .statics = &rs->srow,
+	        .now_s = rs->now_s,
+	        .ex = rs->q->ex,
+	};
+	return rsel_answer(rs, &row);
+}
+
+void rsel_flush_static(struct rsel *rs)
+{
+	if (!rs->more && !rs->q->req->err.code)
+		(void)static_alone(rs);
+	rs->static_pending = false;
+}
+
 int rsel_row(void *ctx, const struct store_partition *part, const struct store_row *r)
 {
 	struct rsel *rs = ctx;
-	if (r->is_static)
-		return keep_statics(rs, part, r) ? row_failed(rs, COL_ENOMEM, NULL) : 0;
+	if (rs->static_pending && !same_key(&rs->cur_key, part)) {
+		int rc = static_alone(rs);
+		if (rc)
+			return rc;
+	}
+	if (r->is_static) {
+		if (keep_statics(rs, part, r))
+			return row_failed(rs, COL_ENOMEM, NULL);
+		rs->static_pending =
+		        rs->static_rows && r->n_cells > 0 && !same_key(&rs->resumed_key, part);
+		return 0;
+	}
 	if (!r->has_marker && r->n_cells == 0)
 		return 0;
+	rs->static_pending = false;
 	struct selrow row = {
 	        .t = rs->t,
 	        .part = part,
@@ -337,12 +391,19 @@ int rsel_row(void *ctx, const struct store_partition *part, const struct store_r
 	};
 	if (rs->w && rs->w->n_filt && !rsel_filter(rs, &row))
 		return 0;
+	return rsel_answer(rs, &row);
+}
+
+/* A row that passed the filters: DISTINCT, then the answer or the aggregates. */
+static int rsel_answer(struct rsel *rs, const struct selrow *row)
+{
+	const struct store_partition *part = row->part;
 	if (rs->distinct) {
 		if (rs->distinct_key.len && same_key(&rs->distinct_key, part))
 			return 0;
 		set_key(&rs->distinct_key, part);
 	}
-	return rs->p->count ? rsel_aggregate(rs, &row) : rsel_plain(rs, &row);
+	return rs->p->count ? rsel_aggregate(rs, row) : rsel_plain(rs, row);
 }
 
 void rsel_end(struct rsel *rs)

@@ -88,6 +88,10 @@ static void put_column(const struct sel_col *sc, const struct selrow *row, struc
 		cql_put_bytes(out, v->p, (int32_t)v->len);
 		return;
 	case SCHEMA_COL_CLUSTERING:
+		if ((size_t)c->position >= row->r->n_ck) { /* a partition's static row alone */
+			cql_put_bytes(out, NULL, -1);
+			return;
+		}
 		v = &row->r->ck[c->position];
 		cql_put_bytes(out, v->p, (int32_t)v->len);
 		return;

@@ -1,0 +1,234 @@
+"""Types and updates through Debian's python3-cassandra driver on a 3-node cluster.
+
+Run by tests/cluster/types_test.sh:  types_test.py HOST1,HOST2,HOST3
+
+Lists: prepend, set and delete by index, remove by value (the coordinator reads
+the list first), from every coordinator, prepared and not, checked against a
+model; list operations of one writer concurrent with readers at QUORUM, which
+must only ever see a list the model had at some point.  Static rows: an INSERT
+of the partition key and static columns alone, returned by a SELECT, paged.
+Cassandra's messages for misuse.  Prints one line per check; exits 1 on any
+failure.
+"""
+import sys
+import threading
+import time
+
+from cassandra import ConsistencyLevel, InvalidRequest
+from cassandra.cluster import Cluster
+from cassandra.query import SimpleStatement
+
+HOSTS = sys.argv[1].split(",")
+KS = "types_test"
+FAILED = []
+
+
+def check(name, ok, detail=""):
+    print(("ok   " if ok else "FAIL ") + name + ("" if ok else ": " + str(detail)))
+    if not ok:
+        FAILED.append(name)
+
+
+cluster = Cluster(HOSTS, port=9042, protocol_version=4, connect_timeout=20)
+session = cluster.connect()
+session.default_timeout = 60
+session.default_consistency_level = ConsistencyLevel.QUORUM
+session.execute("DROP KEYSPACE IF EXISTS %s" % KS)
+session.execute("CREATE KEYSPACE %s WITH replication = "
+                "{'class': 'SimpleStrategy', 'replication_factor': 3}" % KS)
+session.set_keyspace(KS)
+live_hosts = [h for h in cluster.metadata.all_hosts() if h.is_up]
+check("the driver sees 3 hosts up", len(live_hosts) == 3, live_hosts)
+
+
+def expect_error(name, query, msg, params=None):
+    try:
+        session.execute(query, params)
+        check(name, False, "no error")
+    except InvalidRequest as e:
+        check(name, msg in str(e), str(e))
+
+
+def on_host(host, query, params=None, cl=ConsistencyLevel.QUORUM):
+    """Run query with `host` as the coordinator."""
+    st = SimpleStatement(query, consistency_level=cl)
+    return session.execute(st, params, host=host)
+
+
+# ---- lists ---------------------------------------------------------------------------------
+session.execute("CREATE TABLE l (k int, c int, l list<text>, sl list<int> static, "
+                "fl frozen<list<int>>, PRIMARY KEY (k, c))")
+hosts = live_hosts
+model = []
+on_host(hosts[0], "INSERT INTO l (k, c, l) VALUES (1, 1, ['b', 'c'])")
+model = ["b", "c"]
+ops = [
+    ("UPDATE l SET l = ['a'] + l WHERE k = 1 AND c = 1", lambda m: ["a"] + m),
+    ("UPDATE l SET l = l + ['d', 'a'] WHERE k = 1 AND c = 1", lambda m: m + ["d", "a"]),
+    ("UPDATE l SET l = ['x', 'y'] + l WHERE k = 1 AND c = 1", lambda m: ["x", "y"] + m),
+    ("UPDATE l SET l[2] = 'A' WHERE k = 1 AND c = 1", lambda m: m[:2] + ["A"] + m[3:]),
+    ("DELETE l[0] FROM l WHERE k = 1 AND c = 1", lambda m: m[1:]),
+    ("UPDATE l SET l = l - ['a', 'c'] WHERE k = 1 AND c = 1",
+     lambda m: [e for e in m if e not in ("a", "c")]),
+]
+for i, (q, f) in enumerate(ops):
+    on_host(hosts[i % 3], q)
+    model = f(model)
+    got = [r.l for r in on_host(hosts[(i + 1) % 3], "SELECT l FROM l WHERE k = 1 AND c = 1")]
+    check("list op through host %d, read through another: %s" % (i % 3, q.split(" WHERE")[0]),
+          got == [model], "%s != %s" % (got, model))
+
+set_idx = session.prepare("UPDATE l SET l[?] = ? WHERE k = ? AND c = ?")
+del_idx = session.prepare("DELETE l[?] FROM l WHERE k = ? AND c = ?")
+discard = session.prepare("UPDATE l SET l = l - ? WHERE k = ? AND c = ?")
+prepend = session.prepare("UPDATE l SET l = ? + l WHERE k = ? AND c = ?")
+session.execute(set_idx, (0, "first", 1, 1))
+model[0] = "first"
+session.execute(prepend, (["p1", "p2"], 1, 1))
+model = ["p1", "p2"] + model
+session.execute(del_idx, (1, 1, 1))
+del model[1]
+session.execute(discard, (["first"], 1, 1))
+model = [e for e in model if e != "first"]
+got = session.execute("SELECT l FROM l WHERE k = 1 AND c = 1").one().l
+check("prepared l[?] = ?, ? + l, DELETE l[?], l - ?", got == model, "%s != %s" % (got, model))
+try:
+    session.execute(set_idx, (len(model) + 2, "x", 1, 1))
+    check("prepared index out of bound refused", False, "no error")
+except InvalidRequest as e:
+    check("prepared index out of bound refused",
+          "List index %d out of bound, list has size %d" % (len(model) + 2, len(model)) in str(e),
+          str(e))
+expect_error("set by index on a null list", "UPDATE l SET l[0] = 'x' WHERE k = 7 AND c = 7",
+             "Attempted to set an element on a list which is null")
+expect_error("delete by index on a null list", "DELETE l[0] FROM l WHERE k = 7 AND c = 7",
+             "Attempted to delete an element from a list which is null")
+expect_error("prepend to a frozen list", "UPDATE l SET fl = [1] + fl WHERE k = 1 AND c = 1",
+             "Invalid operation (fl = [1] + fl) for frozen list column fl")
+expect_error("element of a frozen list", "UPDATE l SET fl[0] = 1 WHERE k = 1 AND c = 1",
+             "Invalid operation (fl[0] = 1) for frozen collection column fl")
+try:
+    session.execute(SimpleStatement("UPDATE l SET l[0] = 'x' WHERE k = 1 AND c = 1",
+                                    consistency_level=ConsistencyLevel.ANY))
+    check("a read-before-write list op at ANY refused", False, "no error")
+except InvalidRequest as e:
+    check("a read-before-write list op at ANY refused",
+          "Write operation require a read but consistency ANY is not supported on reads"
+          in str(e), str(e))
+expect_error("l[i] = v inside a BATCH refused",
+             "BEGIN BATCH UPDATE l SET l[0] = 'x' WHERE k = 1 AND c = 1; APPLY BATCH",
+             "not supported inside a BATCH")
+
+# static list: one per partition
+session.execute("UPDATE l SET sl = [1, 2, 3] WHERE k = 2")
+session.execute("UPDATE l SET sl[1] = 20 WHERE k = 2")
+session.execute("UPDATE l SET sl = sl - [3] WHERE k = 2")
+session.execute("UPDATE l SET sl = [0] + sl WHERE k = 2")
+got = session.execute("SELECT sl FROM l WHERE k = 2").one().sl
+check("static list: l[i] = v, l - [x], [x] + l", got == [0, 1, 20], got)
+
+# One writer runs list operations while readers read at QUORUM through every host.
+# Every list a reader sees must be one the model had (reads are linearizable at
+# QUORUM/QUORUM with one writer waiting for each write).
+session.execute("INSERT INTO l (k, c, l) VALUES (3, 0, ['s0', 's1', 's2'])")
+cur = ["s0", "s1", "s2"]
+history = {tuple(cur)}
+hist_lock = threading.Lock()
+stop = threading.Event()
+seen_bad = []
+reads = [0]
+read_errors = []
+
+
+def reader(i):
+    st = SimpleStatement("SELECT l FROM l WHERE k = 3 AND c = 0",
+                         consistency_level=ConsistencyLevel.QUORUM)
+    while not stop.is_set():
+        try:
+            row = session.execute(st, host=hosts[i % 3]).one()
+        except Exception as e:  # noqa: BLE001 - reported as a failed check
+            read_errors.append(repr(e))
+            continue
+        got = tuple(row.l or ())
+        with hist_lock:
+            ok = got in history
+        if not ok:
+            seen_bad.append(got)
+        reads[0] += 1
+
+
+threads = [threading.Thread(target=reader, args=(i,)) for i in range(3)]
+for t in threads:
+    t.start()
+wst = lambda q: SimpleStatement(q, consistency_level=ConsistencyLevel.QUORUM)  # noqa: E731
+n_ops = 0
+deadline = time.time() + 20
+step = 0
+while time.time() < deadline and n_ops < 120:
+    step += 1
+    if step % 4 == 0:
+        q, nxt = ("UPDATE l SET l = ['p%d'] + l WHERE k = 3 AND c = 0" % step,
+                  ["p%d" % step] + cur)
+    elif step % 4 == 1:
+        q, nxt = ("UPDATE l SET l = l + ['a%d'] WHERE k = 3 AND c = 0" % step,
+                  cur + ["a%d" % step])
+    elif step % 4 == 2 and cur:
+        i = step % len(cur)
+        q, nxt = ("UPDATE l SET l[%d] = 'i%d' WHERE k = 3 AND c = 0" % (i, step),
+                  cur[:i] + ["i%d" % step] + cur[i + 1:])
+    elif cur:
+        victim = cur[step % len(cur)]
+        q, nxt = ("UPDATE l SET l = l - ['%s'] WHERE k = 3 AND c = 0" % victim,
+                  [e for e in cur if e != victim])
+    else:
+        continue
+    with hist_lock:
+        history.add(tuple(nxt))
+    session.execute(wst(q), host=hosts[step % 3])
+    cur = nxt
+    n_ops += 1
+stop.set()
+for t in threads:
+    t.join()
+final = session.execute(SimpleStatement("SELECT l FROM l WHERE k = 3 AND c = 0",
+                                        consistency_level=ConsistencyLevel.ALL)).one().l
+check("%d list ops concurrent with %d QUORUM reads: every read a list the model had"
+      % (n_ops, reads[0]), not seen_bad and reads[0] > 0, seen_bad[:3])
+check("no read failed during the list ops", not read_errors, read_errors[:3])
+check("after the list ops every replica agrees with the model (ALL)", final == cur,
+      "%s != %s" % (final, cur))
+
+# ---- static-only rows ----------------------------------------------------------------------
+session.execute("CREATE TABLE st (k int, c int, s text static, v int, PRIMARY KEY (k, c))")
+for k in range(6):
+    session.execute("INSERT INTO st (k, s) VALUES (%s, %s)", (k, "s%d" % k))
+for k in range(0, 6, 2):
+    session.execute("INSERT INTO st (k, c, v) VALUES (%s, 1, 10)", (k,))
+    session.execute("INSERT INTO st (k, c, v) VALUES (%s, 2, 20)", (k,))
+want = set()
+for k in range(6):
+    if k % 2 == 0:
+        want |= {(k, 1, "s%d" % k, 10), (k, 2, "s%d" % k, 20)}
+    else:
+        want.add((k, None, "s%d" % k, None))
+for fetch in (1, 2, 5, 100):
+    st = SimpleStatement("SELECT k, c, s, v FROM st", fetch_size=fetch)
+    rows = [tuple(r) for r in session.execute(st)]
+    check("scan with static-only partitions, fetch_size %d" % fetch,
+          len(rows) == len(want) and set(rows) == want, sorted(rows, key=str))
+st = SimpleStatement("SELECT k, c, s, v FROM st WHERE k IN (0, 1, 3)", fetch_size=1)
+rows = [tuple(r) for r in session.execute(st)]
+check("IN over static-only and full partitions, fetch_size 1",
+      rows == [(0, 1, "s0", 10), (0, 2, "s0", 20), (1, None, "s1", None), (3, None, "s3", None)],
+      rows)
+rows = list(session.execute("SELECT k, c FROM st WHERE k = 1 AND c = 1"))
+check("a clustering restriction does not return the static row alone", rows == [], rows)
+rows = [tuple(r) for r in session.execute("SELECT DISTINCT k, s FROM st WHERE k IN (1, 2)")]
+check("DISTINCT on static-only partitions", rows == [(1, "s1"), (2, "s2")], rows)
+expect_error("INSERT of a regular column without the clustering key",
+             "INSERT INTO st (k, v) VALUES (9, 1)", "Some clustering keys are missing: c")
+
+session.execute("DROP KEYSPACE %s" % KS)
+cluster.shutdown()
+print("%d failed" % len(FAILED))
+sys.exit(1 if FAILED else 0)
