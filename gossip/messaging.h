@@ -68,7 +68,9 @@
  *   |      |                    |  listen_host: str, listen_port: uint, status: uint,  |
  *   |      |                    |  reason: str]  status 0 OK, 1 wrong cluster,         |
  *   |      |                    |  2 wrong version, 3 our own host id at another       |
- *   |      |                    |  address; the request has status 0, reason ""        |
+ *   |      |                    |  address, 4 unauthenticated, 5 plaintext from a      |
+ *   |      |                    |  peer that must use TLS; the request has status 0,   |
+ *   |      |                    |  reason ""                                           |
  *   | 1-4  | GOSSIP_SYN/ACK/    | see gossip/gossiper.h                                |
  *   |      | ACK2/SHUTDOWN      |                                                      |
  *   | 5/6  | ECHO / ECHO_RSP    | [] / []                                              |

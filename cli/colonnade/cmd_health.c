@@ -10,16 +10,24 @@
  * Exit 0 and one line saying so, or exit 1 and one line naming what failed.
  * Every step shares one deadline (--timeout, 5 s by default), so a hung node
  * fails the check instead of hanging it.
+ *
+ * In a container the check sees the node's own environment: when
+ * COLONNADE_CLIENT_ENCRYPTION_OPTIONS_ENABLED is true (and OPTIONAL is not), it
+ * speaks TLS, presenting the node's own certificate (for require_client_auth)
+ * and verifying the server's chain against $SSL_CERTFILE when that is set
+ * (a probe of its own node: the name in the certificate is not checked).
  */
 #include "cli/colonnade/commands.h"
 #include "cli/lib/admin_client.h"
 #include "cli/lib/cqlclient.h"
 #include "core/json.h"
 #include "core/clock.h"
+#include "core/tls.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct health_opts {
 	struct admin_target target;
@@ -116,6 +124,30 @@ out:
 	return rc;
 }
 
+static bool env_true(const char *name)
+{
+	const char *v = getenv(name);
+	return v && (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes"));
+}
+
+/* The node's client_encryption_options, from its environment: a client context or NULL. */
+static int health_tls(struct tls_ctx **out, struct cerr *err)
+{
+	*out = NULL;
+	if (!env_true("COLONNADE_CLIENT_ENCRYPTION_OPTIONS_ENABLED") ||
+	    env_true("COLONNADE_CLIENT_ENCRYPTION_OPTIONS_OPTIONAL"))
+		return 0;
+	const char *ca = getenv("SSL_CERTFILE");
+	struct tls_options o = {
+	        .certificate = getenv("COLONNADE_CLIENT_ENCRYPTION_OPTIONS_CERTIFICATE"),
+	        .private_key = getenv("COLONNADE_CLIENT_ENCRYPTION_OPTIONS_PRIVATE_KEY"),
+	        .keystore = getenv("COLONNADE_CLIENT_ENCRYPTION_OPTIONS_KEYSTORE"),
+	        .key_password = getenv("COLONNADE_CLIENT_ENCRYPTION_OPTIONS_KEYSTORE_PASSWORD"),
+	        .truststore = ca && *ca ? ca : NULL,
+	        .what = "health check TLS (the node's client_encryption_options)"};
+	return tls_ctx_new(&o, TLS_CLIENT, out, err);
+}
+
 /* Step 2: serves CQL. */
 static int health_cql(const char *host, uint16_t port, int64_t deadline)
 {
@@ -123,8 +155,15 @@ static int health_cql(const char *host, uint16_t port, int64_t deadline)
 	                          .request_timeout_ms = (unsigned)left_ms(deadline)};
 	struct cqlclient *cl = NULL;
 	struct cerr err = {0};
-	if (cqlclient_connect(host, port, &co, &cl, &err)) {
-		printf("unhealthy: CQL on %s:%u: %s\n", host, port, err.msg);
+	if (health_tls(&co.tls, &err)) {
+		printf("unhealthy: %s\n", err.msg);
+		return 1;
+	}
+	int crc = cqlclient_connect(host, port, &co, &cl, &err);
+	tls_ctx_unref(co.tls); /* the connection holds what it needs */
+	if (crc) {
+		printf("unhealthy: CQL on %s:%u%s: %s\n", host, port, co.tls ? " (TLS)" : "",
+		       err.msg);
 		return 1;
 	}
 	struct cqlresult *res = NULL;

@@ -177,6 +177,12 @@ export COLONNADE_IMAGE="$IMAGE" DC1_CQL="$NET.250:9042" DC2_CQL="$NET.251:9042"
 # The nodes' admin token (docker-compose.yml passes it in); compose_test.py sends it for /v1/dump.
 COLONNADE_ADMIN_TOKEN=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
 export COLONNADE_ADMIN_TOKEN
+# Everything secured from the environment (docs/DOCKER.md "TLS"): clients over TLS, nodes over
+# mutual TLS with the internode secret too; certificates made now, removed with $TMP.
+"$SRC/deploy/docker/make-tls.sh" "$TMP/tls" >/dev/null || exit 1
+COLONNADE_INTERNODE_AUTHENTICATOR_SECRET=$(head -c 24 /dev/urandom | base64 | tr '+/' '-_')
+export COLONNADE_TLS_DIR="$TMP/tls" COLONNADE_CLIENT_TLS=true COLONNADE_INTERNODE_ENCRYPTION=all \
+  COLONNADE_INTERNODE_AUTHENTICATOR_SECRET COMPOSE_CA="$TMP/tls/ca.pem"
 export COMPOSE_PROJECT="$PROJECT" COMPOSE_FILES="$SRC/deploy/docker-compose.yml:$TMP/override.yml"
 export DOCKER_BIN=$DOCKER COMPOSE_BIN=$COMPOSE CUT_TABLE="colonnade_compose_cut_${OCT}" NFT_CMD="$SUDO nft"
 /usr/bin/python3 -c 'import cassandra' 2>/dev/null || { log "FAIL: python3-cassandra is not installed (deploy/install-deps.sh)"; exit 1; }

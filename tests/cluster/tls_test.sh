@@ -57,6 +57,15 @@ if out=$("$CQLISH" "$CQL_HOST" -e "SELECT v FROM tls.t;" 2>&1) || ! grep -q "req
 fi
 echo "tls_test: plaintext cqlish: $out"
 
+# colonnade health (the container healthcheck) reads the node's own TLS settings.
+out=$(SSL_CERTFILE="$CERTS/ca.pem" "$COLONNADE_BIN" health -h "$CQL_HOST" 2>&1) ||
+	{ echo "tls_test: FAIL: colonnade health on a TLS node: $out"; exit 1; }
+echo "tls_test: colonnade health: $out"
+if out=$(SSL_CERTFILE="$CERTS/rogue-ca.pem" "$COLONNADE_BIN" health -h "$CQL_HOST" 2>&1); then
+	echo "tls_test: FAIL: health trusting another CA: $out"; exit 1
+fi
+echo "tls_test: colonnade health trusting another CA: $out"
+
 if command -v node >/dev/null && command -v npm >/dev/null; then
 	if [ ! -d "$HERE/node/node_modules/cassandra-driver" ]; then
 		(cd "$HERE/node" && npm ci --no-audit --no-fund --loglevel=error)

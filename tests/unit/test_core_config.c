@@ -712,3 +712,42 @@ Test(config, storage_write_keys)
 	cr_expect(strstr(e.msg, "rocksdb_level0_stop_writes_trigger (4) does not hold"), "%s",
 	          e.msg);
 }
+
+/* client/server_encryption_options: cassandra.yaml's nested form, the environment and flags. */
+Test(config, encryption_options_nested_env_and_flags)
+{
+	struct cerr e = {0};
+	cr_assert_eq(load("client_encryption_options:\n"
+	                  "  enabled: true\n"
+	                  "  optional: true\n"
+	                  "  certificate: /etc/c.pem\n"
+	                  "  private_key: /etc/c.key\n"
+	                  "  accepted_protocols: [TLSv1.2, TLSv1.3]\n"
+	                  "  cipher_suites: [TLS_AES_128_GCM_SHA256]\n"
+	                  "  store_type: JKS\n"
+	                  "server_encryption_options:\n"
+	                  "  internode_encryption: dc\n"
+	                  "  truststore: /etc/ca.pem\n",
+	                  &e),
+	             0, "%s", e.msg);
+	cr_expect(cfg.client_tls.enabled);
+	cr_expect(cfg.client_tls.optional);
+	cr_expect_str_eq(cfg.client_tls.certificate, "/etc/c.pem");
+	cr_expect_str_eq(cfg.client_tls.accepted_protocols, "TLSv1.2,TLSv1.3");
+	cr_expect_str_eq(cfg.client_tls.cipher_suites, "TLS_AES_128_GCM_SHA256");
+	cr_expect_str_eq(cfg.server_tls.internode_encryption, "dc");
+	cr_expect(cfg.server_tls.require_client_auth, "internode TLS is mutual by default");
+	cr_expect_not(cfg.client_tls.require_client_auth);
+	/* an entry we do not know is a warning naming the section and the line */
+	cr_expect(strstr(config_warnings(&cfg), "client_encryption_options.store_type"), "%s",
+	          config_warnings(&cfg));
+	cr_expect(strstr(config_warnings(&cfg), "colonnade.yaml:8"), "%s", config_warnings(&cfg));
+	const char *env[] = {"COLONNADE_SERVER_ENCRYPTION_OPTIONS_INTERNODE_ENCRYPTION=all",
+	                     "COLONNADE_CLIENT_ENCRYPTION_OPTIONS_KEYSTORE_PASSWORD=pw", NULL};
+	cr_assert_eq(config_apply_env(&cfg, env, &e), 0, "%s", e.msg);
+	cr_expect_str_eq(cfg.server_tls.internode_encryption, "all");
+	cr_expect_str_eq(cfg.client_tls.keystore_password, "pw");
+	cr_assert_eq(config_set(&cfg, "client_encryption_options.enabled", "false", "flag", &e), 0);
+	cr_expect_not(cfg.client_tls.enabled);
+	cr_expect_neq(config_set(&cfg, "client_encryption_options.nope", "1", "flag", &e), 0);
+}

@@ -15,6 +15,7 @@ dc1-n1 and dc2-n1).
 import json
 import os
 import re
+import ssl
 import subprocess
 import sys
 import time
@@ -149,7 +150,13 @@ def session(dc):
     prof = ExecutionProfile(
         load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=dc, used_hosts_per_remote_dc=0),
         request_timeout=10)
-    c = Cluster([host], port=int(port), protocol_version=4, connect_timeout=5,
+    tls = None
+    if os.environ.get("COMPOSE_CA"):
+        # client_encryption_options is on: verify the chain (the driver also reaches the
+        # nodes at container addresses, which the shared test certificate does not name)
+        tls = ssl.create_default_context(cafile=os.environ["COMPOSE_CA"])
+        tls.check_hostname = False
+    c = Cluster([host], port=int(port), protocol_version=4, connect_timeout=5, ssl_context=tls,
                 execution_profiles={EXEC_PROFILE_DEFAULT: prof},
                 reconnection_policy=ConstantReconnectionPolicy(1.0), idle_heartbeat_interval=5)
     s = c.connect()
