@@ -378,6 +378,24 @@ static void selector_format(const struct cql_selector *s, struct buf *out)
 		type_format(s->cast_type, out);
 		buf_put_u8(out, ')');
 		break;
+	case CQL_SEL_ELEMENT:
+	case CQL_SEL_SLICE:
+		selector_format(&s->args[0], out);
+		buf_put_u8(out, '[');
+		if (s->term)
+			cql_term_format(s->term, out);
+		if (s->kind == CQL_SEL_SLICE) {
+			buf_put_str(out, "..");
+			if (s->term2)
+				cql_term_format(s->term2, out);
+		}
+		buf_put_u8(out, ']');
+		break;
+	case CQL_SEL_FIELD:
+		selector_format(&s->args[0], out);
+		buf_put_u8(out, '.');
+		cql_ident_format(&s->column, out);
+		break;
 	}
 	if (s->alias.name) {
 		buf_put_str(out, " AS ");

@@ -290,17 +290,21 @@ enum cql_selector_kind {
 	CQL_SEL_TTL,        /* TTL(c); column set */
 	CQL_SEL_FUNC,       /* name(args): token(a), count(c), toJson(c), ... */
 	CQL_SEL_TERM,       /* a literal argument of a function selector */
-	CQL_SEL_CAST        /* CAST(args[0] AS cast_type) */
+	CQL_SEL_CAST,       /* CAST(args[0] AS cast_type) */
+	CQL_SEL_ELEMENT,    /* args[0][term]: a map value or set element */
+	CQL_SEL_SLICE,      /* args[0][term..term2]: either bound may be NULL (open) */
+	CQL_SEL_FIELD       /* args[0].column: a user type's field */
 };
 
 struct cql_selector {
 	enum cql_selector_kind kind;
 	struct cql_pos pos;
-	struct cql_ident column;   /* COLUMN, WRITETIME, TTL */
+	struct cql_ident column;   /* COLUMN, WRITETIME, TTL; FIELD: the field name */
 	struct cql_qname func;     /* FUNC: the name, folded ("token", "count") */
-	struct cql_selector *args; /* FUNC */
+	struct cql_selector *args; /* FUNC, CAST; ELEMENT, SLICE, FIELD: args[0] is selected */
 	uint32_t n_args;
-	struct cql_term *term;      /* TERM */
+	struct cql_term *term;      /* TERM; ELEMENT's key; SLICE's lower bound */
+	struct cql_term *term2;     /* SLICE's upper bound */
 	struct cql_type *cast_type; /* CAST */
 	struct cql_ident alias;     /* AS alias; alias.name == NULL when absent */
 };
@@ -497,9 +501,9 @@ enum cql_describe_kind {
 
 struct cql_describe {
 	enum cql_describe_kind kind;
-	bool full;      /* FULL SCHEMA */
-	bool only;      /* ONLY KEYSPACE */
-	bool internals; /* WITH INTERNALS */
+	bool full;             /* FULL SCHEMA */
+	bool only;             /* ONLY KEYSPACE */
+	bool internals;        /* WITH INTERNALS */
 	struct cql_qname name; /* name.name NULL when absent */
 };
 

@@ -220,14 +220,15 @@ static int lex_hex(struct cql_lexer *lx, struct cql_token *tok, struct cerr *err
 }
 
 /* digits [. digits] [e [+|-] digits]: INTEGER or FLOAT; a word character or
- * '.' right after it is an error. */
+ * '.' right after it is an error, but for "..", a RANGE token (1..3). */
 static int lex_number(struct cql_lexer *lx, struct cql_token *tok, struct cerr *err)
 {
 	size_t n = 0;
 	bool is_float = false;
 	while (is_digit(peekc(lx, n)))
 		n++;
-	if (peekc(lx, n) == '.') {
+	bool range = peekc(lx, n) == '.' && peekc(lx, n + 1) == '.'; /* 1..3: INTEGER RANGE */
+	if (peekc(lx, n) == '.' && !range) {
 		is_float = true;
 		n++;
 		while (is_digit(peekc(lx, n)))
@@ -244,7 +245,8 @@ static int lex_number(struct cql_lexer *lx, struct cql_token *tok, struct cerr *
 			is_float = true;
 		}
 	}
-	if (is_ident_char(peekc(lx, n)) || peekc(lx, n) == '.') {
+	range = peekc(lx, n) == '.' && peekc(lx, n + 1) == '.';
+	if (is_ident_char(peekc(lx, n)) || (peekc(lx, n) == '.' && !range)) {
 		size_t m = n;
 		while (is_ident_char(peekc(lx, m)) || peekc(lx, m) == '.')
 			m++;
@@ -324,7 +326,10 @@ static int lex_punct(struct cql_lexer *lx, struct cql_token *tok, int c, struct 
 	case '}': k = CQL_TOK_RBRACE; break;
 	case ',': k = CQL_TOK_COMMA; break;
 	case ';': k = CQL_TOK_SEMI; break;
-	case '.': k = CQL_TOK_DOT; break;
+	case '.':
+		k = c1 == '.' ? CQL_TOK_RANGE : CQL_TOK_DOT;
+		n = c1 == '.' ? 2 : 1;
+		break;
 	case ':': k = CQL_TOK_COLON; break;
 	case '*': k = CQL_TOK_STAR; break;
 	case '=': k = CQL_TOK_EQ; break;
@@ -431,6 +436,7 @@ const char *cql_tok_kind_name(enum cql_tok_kind k)
 	case CQL_TOK_MINUS: return "'-'";
 	case CQL_TOK_PLUSEQ: return "'+='";
 	case CQL_TOK_MINUSEQ: return "'-='";
+	case CQL_TOK_RANGE: return "'..'";
 	}
 	return "?";
 }

@@ -55,7 +55,8 @@ enum cql_tok_kind {
 	CQL_TOK_PLUS,     /* + */
 	CQL_TOK_MINUS,    /* - */
 	CQL_TOK_PLUSEQ,   /* += */
-	CQL_TOK_MINUSEQ   /* -= */
+	CQL_TOK_MINUSEQ,  /* -= */
+	CQL_TOK_RANGE     /* .. (collection slices: s[1..3]) */
 };
 
 struct cql_token {

@@ -102,10 +102,51 @@ static int selector_inner(struct parser *p, struct cql_selector *s)
 	return cqlp_no_viable(p);
 }
 
+/*
+ * The postfix parts of a selector: `[key]`, `[from..to]` (either bound may be
+ * left out, not both) and `.field`, applied left to right (Cassandra 4's
+ * collectionSubSelection and field selection).  *s becomes the outermost one.
+ */
+static int selector_postfix(struct parser *p, struct cql_selector *s)
+{
+	while (at(p, CQL_TOK_LBRACKET) || (at(p, CQL_TOK_DOT) && is_ident_tok(peek(p, 1)))) {
+		struct cql_selector *inner = NULL;
+		NEW(p, inner);
+		*inner = *s;
+		inner->alias = (struct cql_ident){0};
+		struct cql_selector o = {.pos = cur(p)->pos, .args = inner, .n_args = 1};
+		if (accept(p, CQL_TOK_DOT)) {
+			o.kind = CQL_SEL_FIELD;
+			TRY(cqlp_ident(p, &o.column));
+		} else {
+			next(p);
+			struct recv r = {.role = CQL_BIND_MAP_KEY};
+			if (inner->kind == CQL_SEL_COLUMN)
+				r.column = &inner->column;
+			o.kind = CQL_SEL_ELEMENT;
+			if (!at(p, CQL_TOK_RANGE))
+				TRY(cqlp_term(p, &r, &o.term));
+			if (accept(p, CQL_TOK_RANGE)) {
+				o.kind = CQL_SEL_SLICE;
+				if (!at(p, CQL_TOK_RBRACKET))
+					TRY(cqlp_term(p, &r, &o.term2));
+				if (!o.term && !o.term2)
+					return cqlp_no_viable(p);
+			} else if (!o.term) {
+				return cqlp_no_viable(p);
+			}
+			TRY(cqlp_expect(p, CQL_TOK_RBRACKET));
+		}
+		*s = o;
+	}
+	return 0;
+}
+
 static int selector(struct parser *p, struct cql_selector *s)
 {
 	TRY(cqlp_enter(p));
 	TRY(selector_inner(p, s));
+	TRY(selector_postfix(p, s));
 	cqlp_leave(p);
 	if (p->depth == 0 && accept_kw(p, "AS"))
 		TRY(cqlp_ident(p, &s->alias));

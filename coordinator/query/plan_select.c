@@ -329,6 +329,9 @@ static int plan_sel(struct exec_req *req, struct plan *p, const struct cql_selec
 		return 0;
 	case CQL_SEL_FUNC: return plan_func(req, p, x, o, top);
 	case CQL_SEL_CAST: return plan_cast(req, p, x, o);
+	case CQL_SEL_ELEMENT:
+	case CQL_SEL_SLICE:
+	case CQL_SEL_FIELD: return plan_subsel(req, p, x, o, plan_sel);
 	default:
 		return req_fail(req, COL_EINVAL, "Unsupported selector at line %u:%u", x->pos.line,
 		                x->pos.col);

@@ -69,10 +69,13 @@ enum sel_kind {
 	SEL_WRITETIME,
 	SEL_TTL,
 	SEL_TOKEN,
-	SEL_AGG,  /* agg over args[0] */
-	SEL_FUNC, /* fn(args) */
-	SEL_CAST, /* CAST(args[0] AS type) */
-	SEL_CONST /* a literal argument, converted when planned */
+	SEL_AGG,     /* agg over args[0] */
+	SEL_FUNC,    /* fn(args) */
+	SEL_CAST,    /* CAST(args[0] AS type) */
+	SEL_CONST,   /* a literal argument, converted when planned */
+	SEL_ELEMENT, /* args[0][konst]: a map's value or a set's element, or null */
+	SEL_SLICE,   /* args[0][konst..konst2]: the elements/keys between, inclusive */
+	SEL_FIELD    /* args[0].field: field number `col` of a user type value */
 };
 
 enum agg_fn { AGG_COUNT, AGG_MIN, AGG_MAX, AGG_SUM, AGG_AVG };
@@ -89,7 +92,8 @@ struct sel_col {
 	const struct func_def *fn;
 	struct sel_col *args; /* AGG, FUNC, CAST (in the plan's arena) */
 	uint32_t n_args;
-	struct val konst; /* CONST */
+	struct val konst;  /* CONST; ELEMENT's key; SLICE's lower bound (null: open) */
+	struct val konst2; /* SLICE's upper bound (null: open) */
 };
 
 /* A statement checked against the schema, ready to run many times. */
@@ -372,6 +376,17 @@ void put_cell(const struct schema_column *c, const struct store_row *r, enum sel
 /* Append selector sc evaluated on row as [bytes]; COL_EINVAL with e on a value a
  * function refuses. */
 int sel_put(const struct sel_col *sc, const struct selrow *row, struct buf *out, struct cerr *e);
+
+/* ---- selection_sub.c ---- */
+
+/* Append ELEMENT, SLICE or FIELD selector sc evaluated on row as [bytes]. */
+int put_subsel(const struct sel_col *sc, const struct selrow *row, struct buf *out, struct cerr *e);
+/* Plan x (CQL_SEL_ELEMENT, CQL_SEL_SLICE or CQL_SEL_FIELD) into o; args[0] planned
+ * by plan_inner. */
+int plan_subsel(struct exec_req *req, struct plan *p, const struct cql_selector *x,
+                struct sel_col *o,
+                int (*plan_inner)(struct exec_req *, struct plan *, const struct cql_selector *,
+                                  struct sel_col *, bool));
 
 /* The running value of one aggregate selector. */
 struct agg_state {

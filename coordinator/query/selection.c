@@ -160,6 +160,9 @@ int sel_put(const struct sel_col *sc, const struct selrow *row, struct buf *out,
 	case SEL_CAST: return put_call(sc, row, out, e);
 	case SEL_COUNT:
 	case SEL_AGG: cql_put_bytes(out, NULL, -1); return 0; /* folded, not evaluated */
+	case SEL_ELEMENT:
+	case SEL_SLICE:
+	case SEL_FIELD: return put_subsel(sc, row, out, e);
 	default: put_column(sc, row, out); return 0;
 	}
 }

@@ -1107,3 +1107,36 @@ Test(cql_parser, script_lexer_error_after_a_statement)
 	cr_assert_eq(cql_parse_next(arena, script, len, &cur, &s, &err), COL_ESYNTAX);
 	cr_expect(strstr(err.msg, "string literal opened at line 1:7"), "%s", err.msg);
 }
+
+Test(cql_parser, element_slice_and_field_selectors)
+{
+	struct cql_stmt *s = parse_ok("SELECT m['k'], s[1..3], s[..'z'], m[1.5..], u.city, "
+	                              "fm['a'].f AS x, m[?] FROM t");
+	const struct cql_select *q = &s->select;
+	cr_assert_eq(q->n_selectors, 7);
+	cr_expect_eq(q->selectors[0].kind, CQL_SEL_ELEMENT);
+	cr_expect_str_eq(q->selectors[0].args[0].column.name, "m");
+	cr_expect_eq(q->selectors[0].term->kind, CQL_TERM_STRING);
+	cr_expect_eq(q->selectors[1].kind, CQL_SEL_SLICE);
+	cr_expect_eq(q->selectors[1].term->integer.value, 1);
+	cr_expect_eq(q->selectors[1].term2->integer.value, 3);
+	cr_expect_null(q->selectors[2].term);
+	cr_expect_not_null(q->selectors[2].term2);
+	cr_expect_eq(q->selectors[3].term->kind, CQL_TERM_FLOAT);
+	cr_expect_null(q->selectors[3].term2);
+	cr_expect_eq(q->selectors[4].kind, CQL_SEL_FIELD);
+	cr_expect_str_eq(q->selectors[4].column.name, "city");
+	cr_expect_str_eq(q->selectors[4].args[0].column.name, "u");
+	cr_expect_eq(q->selectors[5].kind, CQL_SEL_FIELD);
+	cr_expect_eq(q->selectors[5].args[0].kind, CQL_SEL_ELEMENT);
+	cr_expect_str_eq(q->selectors[5].alias.name, "x");
+	cr_expect_null(q->selectors[5].args[0].alias.name);
+	cr_assert_eq(s->n_binds, 1);
+	cr_expect_eq(s->binds[0].role, CQL_BIND_MAP_KEY);
+	cr_expect_str_eq(s->binds[0].column->name, "m");
+	cr_expect_str_eq(print(s), "SELECT m['k'], s[1..3], s[..'z'], m[1.5..], u.city, "
+	                           "fm['a'].f AS x, m[?] FROM t");
+	fail("SELECT m[..] FROM t", COL_ESYNTAX);
+	fail("SELECT m[] FROM t", COL_ESYNTAX);
+	fail("SELECT 1..2 FROM t", COL_ESYNTAX);
+}

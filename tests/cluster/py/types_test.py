@@ -198,6 +198,18 @@ check("no read failed during the list ops", not read_errors, read_errors[:3])
 check("after the list ops every replica agrees with the model (ALL)", final == cur,
       "%s != %s" % (final, cur))
 
+# ---- element and slice selection -----------------------------------------------------------
+session.execute("CREATE TABLE sub (k int PRIMARY KEY, m map<text, int>, s frozen<set<int>>)")
+session.execute("INSERT INTO sub (k, m, s) VALUES (1, {'a': 1, 'b': 2, 'c': 3}, {1, 5, 9})")
+rs = session.execute("SELECT m['b'], m['a'..'b'], s[2..], s[5] FROM sub WHERE k = 1")
+row = rs.one()
+check("m['k'], m['a'..'b'], s[2..], s[5] through the driver",
+      tuple(row) == (2, {"a": 1, "b": 2}, {5, 9}, 5) and
+      rs.column_names == ["m['b']", "m['a'..'b']", "s[2..]", "s[5]"],
+      (tuple(row), rs.column_names))
+expect_error("element selection on a list", "SELECT l[0] FROM l WHERE k = 1",
+             "Element selection is only allowed on sets and maps, but l is a list")
+
 # ---- static-only rows ----------------------------------------------------------------------
 session.execute("CREATE TABLE st (k int, c int, s text static, v int, PRIMARY KEY (k, c))")
 for k in range(6):
