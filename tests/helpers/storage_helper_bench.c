@@ -8,6 +8,7 @@
  *
  *   storage_helper_bench --dir /tmp/sb --num 1000000 --value-size 100 \
  *       [--benchmarks fillrandom,readrandom] [--reads N] [--sync periodic|batch]
+ *       [--group G [--inline 0|1]] [--write-buffer-mb M]
  *
  * fillrandom writes keys 0..N-1 in a random order (each once);
  * readrandom first fills the keys in order (fillseq, not timed) into a fresh
@@ -16,6 +17,11 @@
  * --compact full runs a full manual compaction (all data in the last level),
  * with --compact none only flushes; then reads --reads random keys (default
  * N) and checks each was found.
+ *
+ * --group G writes fillrandom through a group-commit lane (store_lane_apply): G
+ * mutations per loop iteration, as a node under load gathers them, one WriteBatch per
+ * group; --inline 0 sends every group through the writer thread (as a stall or sync
+ * batch does).  Without --group each write is its own store_apply.
  */
 #include "core/buf.h"
 #include "core/clock.h"
@@ -26,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <ev.h>
 #include <time.h>
 
 static uint64_t rng = 0x2545F4914F6CDD1DULL;
@@ -108,6 +115,56 @@ static void write_one(struct store *s, struct store_table *t, long key, const ui
 	store_mutation_release(&m);
 }
 
+static long n_done;
+static void on_done(void *ctx, int rc, const struct cerr *e)
+{
+	(void)ctx;
+	if (rc) {
+		fprintf(stderr, "write: %s\n", e->msg);
+		exit(1);
+	}
+	n_done++;
+}
+
+/* Keys order[0..num) through a lane, `group` per loop iteration; per-op latency = its
+ * group's. */
+static void fill_grouped(struct store *s, struct store_table *t, const long *order, long num,
+                         long group, const uint8_t *val, size_t vsize, uint32_t *lat)
+{
+	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	struct store_lane *lane;
+	struct cerr e = {0};
+	if (store_lane_new(s, loop, &lane, &e)) {
+		fprintf(stderr, "lane: %s\n", e.msg);
+		exit(1);
+	}
+	for (long i = 0; i < num; i += group) {
+		long n = num - i < group ? num - i : group;
+		int64_t a = now_ns();
+		for (long j = i; j < i + n; j++) {
+			char k[24];
+			snprintf(k, sizeof(k), "%016ld", order[j]);
+			struct store_value kv = {k, 16};
+			struct store_mutation m;
+			if (store_mutation_init(&m, t, &kv, 1, 0, &e) ||
+			    store_mutation_set_cell(&m, NULL, 0, 1, NULL, val, vsize, 1000 + j,
+			                            0) ||
+			    store_lane_apply(lane, &m, on_done, NULL, &e)) {
+				fprintf(stderr, "write: %s %s\n", e.msg, m.err.msg);
+				exit(1);
+			}
+			store_mutation_release(&m);
+		}
+		while (n_done < i + n)
+			ev_run(loop, EVRUN_ONCE);
+		uint32_t d = (uint32_t)(now_ns() - a);
+		for (long j = i; j < i + n; j++)
+			lat[j] = d;
+	}
+	store_lane_free(lane);
+	ev_loop_destroy(loop);
+}
+
 struct found {
 	size_t len;
 };
@@ -124,7 +181,9 @@ int main(int argc, char **argv)
 {
 	const char *dir = NULL, *benchmarks = "fillrandom,readrandom", *sync = "periodic";
 	const char *compact = "wait";
-	long num = 1000000, reads = -1;
+	long num = 1000000, reads = -1, group = 0;
+	int inl = 1;
+	long wb_mb = 0;
 	size_t vsize = 100;
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--dir"))
@@ -141,6 +200,12 @@ int main(int argc, char **argv)
 			sync = argv[i + 1];
 		else if (!strcmp(argv[i], "--compact"))
 			compact = argv[i + 1];
+		else if (!strcmp(argv[i], "--group"))
+			group = atol(argv[i + 1]);
+		else if (!strcmp(argv[i], "--inline"))
+			inl = atoi(argv[i + 1]);
+		else if (!strcmp(argv[i], "--write-buffer-mb"))
+			wb_mb = atol(argv[i + 1]);
 		else {
 			fprintf(stderr, "unknown option %s\n", argv[i]);
 			return 2;
@@ -150,7 +215,8 @@ int main(int argc, char **argv)
 		fprintf(stderr,
 		        "usage: %s --dir DIR [--num N] [--value-size B] [--reads N] "
 		        "[--benchmarks fillrandom,readrandom] [--sync periodic|batch] "
-		        "[--compact wait|full|none]\n",
+		        "[--compact wait|full|none] [--group G [--inline 0|1]] [--write-buffer-mb "
+		        "M]\n",
 		        argv[0]);
 		return 2;
 	}
@@ -163,6 +229,9 @@ int main(int argc, char **argv)
 	o.sync = strcmp(sync, "batch") == 0 ? STORE_SYNC_BATCH : STORE_SYNC_PERIODIC;
 	/* db_bench anchors use a 1 GiB block cache */
 	o.block_cache_bytes = 1UL << 30;
+	o.write_inline = inl != 0;
+	if (wb_mb > 0)
+		o.write_buffer_bytes = (size_t)wb_mb << 20;
 	struct store *s;
 	struct cerr e = {0};
 	if (store_open(&o, &s, &e)) {
@@ -186,10 +255,14 @@ int main(int argc, char **argv)
 		}
 		int64_t c0 = cpu_us();
 		int64_t t0 = now_ns();
-		for (long i = 0; i < num; i++) {
-			int64_t a = now_ns();
-			write_one(s, t, order[i], val, vsize, 1000 + i);
-			lat[i] = (uint32_t)(now_ns() - a);
+		if (group > 0) {
+			fill_grouped(s, t, order, num, group, val, vsize, lat);
+		} else {
+			for (long i = 0; i < num; i++) {
+				int64_t a = now_ns();
+				write_one(s, t, order[i], val, vsize, 1000 + i);
+				lat[i] = (uint32_t)(now_ns() - a);
+			}
 		}
 		report("fillrandom", num, now_ns() - t0, lat, vsize);
 		/* CPU per write including the flushes and compactions it causes: a
