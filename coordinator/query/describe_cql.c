@@ -133,25 +133,96 @@ static void put_column(struct buf *out, const struct schema_column *c)
 		buf_put_str(out, " static");
 }
 
-/* Regular and static columns merged by name (t->cols holds them after the keys). */
-static void put_other_columns(struct buf *out, const struct schema_table *t, bool comma_last)
+/* The columns in CREATE order: keys by position, then regular and static merged by name
+ * (t->cols holds them so); `order` has t->n_cols slots. */
+static void create_order(const struct schema_table *t, const struct schema_column **order)
 {
-	uint32_t first = t->n_pk + t->n_ck, n = t->n_cols - first;
+	uint32_t first = t->n_pk + t->n_ck;
+	for (uint32_t i = 0; i < first; i++)
+		order[i] = &t->cols[i];
 	const char *last = NULL;
-	for (uint32_t done = 0; done < n; done++) {
+	for (uint32_t k = first; k < t->n_cols; k++) {
 		const struct schema_column *best = NULL;
 		for (uint32_t i = first; i < t->n_cols; i++) {
 			const struct schema_column *c = &t->cols[i];
-			if (last && strcmp(c->name, last) <= 0)
-				continue;
-			if (!best || strcmp(c->name, best->name) < 0)
+			if ((!last || strcmp(c->name, last) > 0) &&
+			    (!best || strcmp(c->name, best->name) < 0))
 				best = c;
 		}
-		if (!best)
-			break;
-		put_column(out, best);
-		buf_put_str(out, comma_last || done + 1 < n ? ",\n" : "\n");
+		order[k] = best;
 		last = best->name;
+	}
+}
+
+static const struct schema_dropped_column *dropped_named(const struct schema_table *t,
+                                                         const char *name)
+{
+	for (uint32_t i = 0; i < t->n_dropped; i++)
+		if (strcmp(t->dropped[i].name, name) == 0)
+			return &t->dropped[i];
+	return NULL;
+}
+
+static void put_dropped_def(struct buf *out, const struct schema_dropped_column *d)
+{
+	struct schema_column c = {.name = d->name, .type = d->type, .kind = d->kind};
+	put_column(out, &c);
+}
+
+/*
+ * The column definitions, with Cassandra's commas: after every column unless the key is a
+ * lone partition key and nothing follows.  With `dropped` (WITH INTERNALS) a column dropped
+ * and added again is left for the ALTERs after the statement, and the dropped columns are
+ * defined after the others.
+ */
+static int put_columns(struct buf *out, const struct schema_table *t, bool single, bool dropped)
+{
+	const struct schema_column **order = calloc(t->n_cols ? t->n_cols : 1, sizeof(*order));
+	if (!order)
+		return -1;
+	create_order(t, order);
+	bool with_dropped = dropped && t->n_dropped;
+	for (uint32_t i = 0; i < t->n_cols; i++) {
+		const struct schema_column *c = order[i];
+		if (dropped && dropped_named(t, c->name))
+			continue;
+		put_column(out, c);
+		if (single && c->kind == SCHEMA_COL_PARTITION_KEY)
+			buf_put_str(out, " PRIMARY KEY");
+		buf_put_str(out, !single || with_dropped || i + 1 < t->n_cols ? ",\n" : "\n");
+	}
+	for (uint32_t i = 0; with_dropped && i < t->n_dropped; i++) {
+		put_dropped_def(out, &t->dropped[i]);
+		buf_put_str(out, !single || i + 1 < t->n_dropped ? ",\n" : "\n");
+	}
+	free(order);
+	return 0;
+}
+
+/* WITH INTERNALS: each dropped column's DROP at its time, and its ADD if it is back. */
+static void put_drops(struct buf *out, const struct schema_table *t)
+{
+	for (uint32_t i = 0; i < t->n_dropped; i++) {
+		const struct schema_dropped_column *d = &t->dropped[i];
+		buf_put_str(out, "\nALTER TABLE ");
+		describe_table_name(out, t->ks->name, t->name);
+		buf_put_str(out, " DROP ");
+		cql_name_format(d->name, out);
+		buf_printf(out, " USING TIMESTAMP %lld;", (long long)d->dropped_time);
+		const struct schema_column *c = schema_table_column(t, d->name);
+		if (c) {
+			buf_put_str(out, "\nALTER TABLE ");
+			describe_table_name(out, t->ks->name, t->name);
+			buf_put_str(out, " ADD ");
+			size_t at = out->len;
+			put_column(out, c);
+			/* put_column indents for the CREATE statement's body */
+			if (out->len >= at + 4 && buf_ok(out)) {
+				memmove(out->data + at, out->data + at + 4, out->len - at - 4);
+				out->len -= 4;
+			}
+			buf_put_u8(out, ';');
+		}
 	}
 }
 
@@ -220,13 +291,10 @@ void describe_table_cql(struct buf *out, const struct schema_table *t, bool inte
 	describe_table_name(out, t->ks->name, t->name);
 	buf_put_str(out, " (\n");
 	bool single = t->n_pk == 1 && t->n_ck == 0;
-	for (uint32_t i = 0; i < t->n_pk + t->n_ck; i++) {
-		put_column(out, &t->cols[i]);
-		if (single)
-			buf_put_str(out, " PRIMARY KEY");
-		buf_put_str(out, !single || t->n_cols > 1 ? ",\n" : "\n");
+	if (put_columns(out, t, single, internals && !virt)) {
+		out->oom = true;
+		return;
 	}
-	put_other_columns(out, t, !single);
 	if (!single)
 		put_primary_key(out, t);
 	buf_put_str(out, ") WITH ");
@@ -254,4 +322,6 @@ void describe_table_cql(struct buf *out, const struct schema_table *t, bool inte
 	}
 	put_options(out, t);
 	buf_put_u8(out, ';');
+	if (internals)
+		put_drops(out, t);
 }

@@ -601,3 +601,38 @@ Test(describe, table_option_errors_in_cassandras_words)
 	expect_option("k.t", "compaction",
 	              "{'class': 'org.apache.cassandra.db.compaction.LeveledCompactionStrategy'}");
 }
+
+Test(describe, with_internals_replays_dropped_columns)
+{
+	run_ok("CREATE KEYSPACE k WITH replication = {'class': 'SimpleStrategy', "
+	       "'replication_factor': 1}");
+	run_ok("CREATE TABLE k.d (id int PRIMARY KEY, a int, b text, s int)");
+	run_ok("ALTER TABLE k.d DROP b");
+	run_ok("ALTER TABLE k.d DROP a");
+	run_ok("ALTER TABLE k.d ADD a int");
+	run_ok("DESCRIBE TABLE k.d WITH INTERNALS");
+	struct buf b;
+	buf_init(&b);
+	struct cql_slice more;
+	rows(&b, &more);
+	const char *s = (const char *)b.data;
+	/* a was added again (a new column to Colonnade, not the dropped one): b alone is
+	 * dropped, defined after the others and dropped again at its time */
+	cr_assert(strstr(s, "|CREATE TABLE k.d (\n    id int PRIMARY KEY,\n    a int,\n    s int,\n"
+	                    "    b text\n) WITH ID = "),
+	          "%s", s);
+	const char *d = strstr(s, "    AND speculative_retry = '99p';\nALTER TABLE k.d DROP b USING "
+	                          "TIMESTAMP ");
+	cr_assert(d, "%s", s);
+	cr_assert_str_eq(strchr(d, ';') + 1 + strcspn(strchr(d, ';') + 1, ";"), ";\n");
+	/* without INTERNALS: the table as it is */
+	run_ok("DESCRIBE TABLE k.d");
+	rows(&b, &more);
+	cr_assert(
+	        strstr((const char *)b.data,
+	               "CREATE TABLE k.d (\n    id int PRIMARY KEY,\n    a int,\n    s int\n) WITH "
+	               "additional_write_policy"),
+	        "%s", (const char *)b.data);
+	cr_assert(!strstr((const char *)b.data, "ALTER"));
+	buf_release(&b);
+}
