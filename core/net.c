@@ -106,6 +106,7 @@ struct net_server {
 	unsigned nconns;
 	net_handoff_fn handoff; /* NULL: every connection is served on this loop */
 	void *handoff_ctx;
+	bool handoff_tls; /* with TLS on, hand off only when adopters apply it */
 	struct tls_ctx *tls;
 	enum net_tls_mode tls_mode;
 };
@@ -1282,7 +1283,9 @@ static void server_accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			continue;
 		}
 		conn_set_sockopts(fd, &s->opts.conn);
-		if (s->handoff && s->handoff(s->handoff_ctx, fd, &peer) == 0)
+		bool tls = s->tls && s->tls_mode != NET_TLS_OFF;
+		if (s->handoff && (!tls || s->handoff_tls) &&
+		    s->handoff(s->handoff_ctx, fd, &peer) == 0)
 			continue; /* another loop serves it */
 		struct net_conn *c = conn_adopt(s->nl, fd, &peer, &s->ops, &s->opts.conn, s->ctx);
 		if (!c) {
@@ -1307,6 +1310,11 @@ void net_server_set_handoff(struct net_server *s, net_handoff_fn fn, void *ctx)
 {
 	s->handoff = fn;
 	s->handoff_ctx = ctx;
+}
+
+void net_server_set_handoff_tls(struct net_server *s, bool adopters_serve_tls)
+{
+	s->handoff_tls = adopters_serve_tls;
 }
 
 int net_conn_adopt(struct net_loop *nl, int fd, const struct net_addr *peer,

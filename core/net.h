@@ -348,9 +348,14 @@ void net_server_set_tls(struct net_server *s, struct tls_ctx *tls, enum net_tls_
  * connection is made of it; returning 0 means fn took the fd (another loop
  * serves it: net_conn_adopt there), anything else serves it here as usual.
  * Handed-off connections do not count against this server's max_conns.
+ * A server serving TLS (net_server_set_tls) hands nothing off unless told that
+ * the adopters apply TLS themselves (net_server_set_handoff_tls: they call
+ * net_conn_serve_tls before net_conn_start): a connection is never served in
+ * plaintext because it moved to another loop.
  */
 typedef int (*net_handoff_fn)(void *ctx, int fd, const struct net_addr *peer);
 void net_server_set_handoff(struct net_server *s, net_handoff_fn fn, void *ctx);
+void net_server_set_handoff_tls(struct net_server *s, bool adopters_serve_tls);
 /*
  * Serve an accepted socket (from a handoff) on `nl`, the calling thread's
  * loop: the connection is made with ops/opts/ctx but reads nothing until

@@ -10,6 +10,7 @@
 #include "core/cqlproto.h"
 #include "core/log.h"
 #include "core/net.h"
+#include "core/tls.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,10 @@ struct cqlserver {
 	struct cqlserver_options opts;
 	struct cqlconn *conns; /* every open connection */
 	struct cqlserver_stats stats;
+	/* client_encryption_options for the connections this server serves: its listener's,
+	 * and those it adopts from another loop's listener (net_conn_serve_tls) */
+	struct tls_ctx *tls;
+	enum net_tls_mode tls_mode;
 	struct admit admit; /* requests in flight, all connections */
 	struct buf scratch; /* event bodies */
 };
@@ -844,13 +849,15 @@ static int server_create(struct net_loop *nl, const struct cqlserver_options *op
 	                        .target_us = s->opts.latency_target_us};
 	admit_init(&s->admit, &ao);
 	s->opts.address = NULL; /* not kept */
-	s->opts.tls = NULL;     /* held by the listener */
+	s->opts.tls = NULL;     /* held in s->tls */
+	cqlserver_set_tls(s, opts->tls, opts->tls_optional);
 	buf_init(&s->scratch);
 
 	struct prepared_cache *pc = deps->prepared;
 	if (!pc) {
 		int rc = prepared_cache_new(s->opts.prepared_cache_max, &s->own_prepared);
 		if (rc) {
+			tls_ctx_unref(s->tls);
 			free(s);
 			return cerr_set(err, rc, "cqlserver: cannot create the prepared cache");
 		}
@@ -887,7 +894,7 @@ static int server_create(struct net_loop *nl, const struct cqlserver_options *op
 	rc = net_server_new(nl, &addr, &so, &cql_ops, on_accept, s, &s->listener, err);
 	if (rc)
 		goto fail;
-	cqlserver_set_tls(s, opts->tls, opts->tls_optional);
+	net_server_set_tls(s->listener, s->tls, s->tls_mode);
 	char a[NET_ADDR_STRLEN];
 	net_addr_format(net_server_addr(s->listener), a, sizeof(a));
 	log_info(MOD, "CQL native protocol v4 server listening on %s%s", a,
@@ -902,6 +909,7 @@ fail:
 	if (s->own_prepared)
 		prepared_cache_free(s->own_prepared);
 	buf_release(&s->scratch);
+	tls_ctx_unref(s->tls);
 	free(s);
 	return rc;
 }
@@ -927,6 +935,7 @@ void cqlserver_free(struct cqlserver *s)
 	if (s->own_prepared)
 		prepared_cache_free(s->own_prepared);
 	buf_release(&s->scratch);
+	tls_ctx_unref(s->tls);
 	free(s);
 }
 
@@ -938,11 +947,13 @@ int cqlserver_new(struct net_loop *nl, const struct cqlserver_options *opts,
 
 void cqlserver_set_tls(struct cqlserver *s, struct tls_ctx *tls, bool optional)
 {
+	if (tls)
+		tls_ctx_ref(tls);
+	tls_ctx_unref(s->tls);
+	s->tls = tls;
+	s->tls_mode = !tls ? NET_TLS_OFF : optional ? NET_TLS_OPTIONAL : NET_TLS_REQUIRED;
 	if (s->listener)
-		net_server_set_tls(s->listener, tls,
-		                   !tls       ? NET_TLS_OFF
-		                   : optional ? NET_TLS_OPTIONAL
-		                              : NET_TLS_REQUIRED);
+		net_server_set_tls(s->listener, tls, s->tls_mode);
 }
 
 uint16_t cqlserver_port(const struct cqlserver *s)

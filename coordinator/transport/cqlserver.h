@@ -114,7 +114,10 @@ int cqlserver_new(struct net_loop *nl, const struct cqlserver_options *opts,
 /* Stop listening and close every client connection.  Not from a callback of the server. */
 void cqlserver_free(struct cqlserver *s);
 /* New certificates (SIGHUP): connections accepted from now on use `tls`; open ones keep
- * their session.  NULL switches TLS off for new connections. */
+ * their session.  NULL switches TLS off for new connections.  A server that adopts
+ * connections accepted by another loop's listener applies the same to them
+ * (net_conn_serve_tls(c, s->tls, s->tls_mode) before net_conn_start), and its listener
+ * hands connections off only then (net_server_set_handoff_tls). */
 void cqlserver_set_tls(struct cqlserver *s, struct tls_ctx *tls, bool optional);
 /* The bound port (useful with port 0). */
 uint16_t cqlserver_port(const struct cqlserver *s);

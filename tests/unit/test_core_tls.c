@@ -428,3 +428,41 @@ Test(tls, protocol_and_suite_restrictions_are_what_the_session_gets)
 	tls_ctx_unref(st);
 	tls_ctx_unref(ct);
 }
+
+static int handed;
+static int take_fd(void *ctx, int fd, const struct net_addr *peer)
+{
+	(void)ctx;
+	(void)peer;
+	handed++;
+	close(fd);
+	return 0;
+}
+
+Test(tls, a_tls_server_hands_connections_off_only_to_adopters_that_apply_tls)
+{
+	struct tls_ctx *st = ctx(TLS_SERVER, "leaf", NULL, false);
+	struct rig r;
+	rig_up(&r, st, NET_TLS_REQUIRED, 5000);
+	handed = 0;
+	net_server_set_handoff(r.srv, take_fd, NULL);
+	dial(&r, NULL);
+	SPIN(&r, SRV.conn || handed, 3000);
+	cr_assert_eq(handed, 0, "a TLS connection must not move to an adopter that ignores TLS");
+	cr_assert_not_null(SRV.conn, "served here instead");
+	net_server_set_handoff_tls(r.srv, true);
+	dial(&r, NULL);
+	SPIN(&r, handed, 3000);
+	cr_assert_eq(handed, 1);
+	/* an adopter applies the server's TLS to the connection it takes */
+	int sv[2];
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	struct net_conn *c = NULL;
+	cr_assert_eq(net_conn_adopt(r.nl, sv[0], &r.addr, &OPS, NULL, &SRV, &c), 0);
+	net_conn_serve_tls(c, st, NET_TLS_REQUIRED);
+	cr_assert(net_conn_is_tls(c));
+	net_conn_start(c);
+	rig_down(&r);
+	close(sv[1]);
+	tls_ctx_unref(st);
+}
