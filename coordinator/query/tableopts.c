@@ -432,7 +432,8 @@ int tableopts_finish(struct topt_list *l, const struct schema_table *old)
 		return COL_ENOMEM;
 	if (l->n > UINT16_MAX)
 		return COL_EINVAL;
-	qsort(l->v, l->n, sizeof(*l->v), cmp_opt);
+	if (l->n > 1)
+		qsort(l->v, l->n, sizeof(*l->v), cmp_opt);
 	return 0;
 }
 
