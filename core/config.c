@@ -54,6 +54,9 @@ static const struct keydef keys[] = {
          NULL},
         {"credentials_validity", NULL, K_DURATION, OFF(credentials_validity_ms), 0, HOUR_MS, 0, 0,
          "2000ms"},
+        {"authorizer", NULL, K_STR, OFF(authorizer), 0, 0, 0, 0, "AllowAllAuthorizer"},
+        {"permissions_validity", NULL, K_DURATION, OFF(permissions_validity_ms), 0, HOUR_MS, 0, 0,
+         "2000ms"},
         {"internode_authenticator_secret", NULL, K_SECRET, OFF(internode_secret), 0, 0, 0, 0, NULL},
         {"internode_authenticator_secret_file", NULL, K_STR, OFF(internode_secret_file), 0, 0, 0, 0,
          NULL},
@@ -1326,6 +1329,20 @@ static int finish_security(struct config *c, struct cerr *err)
 		                "PasswordAuthenticator",
 		                origin_of(c, "authenticator"), c->authenticator);
 	c->password_auth = !strcmp(au, "PasswordAuthenticator");
+	const char *az = c->authorizer ? c->authorizer : "";
+	if (!strncmp(az, "org.apache.cassandra.auth.", 26))
+		az += 26;
+	if (strcmp(az, "AllowAllAuthorizer") && strcmp(az, "CassandraAuthorizer"))
+		return cerr_set(
+		        err, COL_ECONFIG,
+		        "%s: authorizer: '%s' is not AllowAllAuthorizer or CassandraAuthorizer",
+		        origin_of(c, "authorizer"), c->authorizer);
+	c->cassandra_authz = !strcmp(az, "CassandraAuthorizer");
+	if (c->cassandra_authz && !c->password_auth)
+		return cerr_set(err, COL_ECONFIG,
+		                "%s: authorizer: CassandraAuthorizer needs authenticator: "
+		                "PasswordAuthenticator (without logins there is no role to check)",
+		                origin_of(c, "authorizer"));
 	if (c->internode_secret && *c->internode_secret && strlen(c->internode_secret) < 16)
 		return cerr_set(
 		        err, COL_ECONFIG,

@@ -95,6 +95,9 @@ struct config {
 	char *auth_superuser_password; /* its password on the first start (no default) */
 	char *auth_superuser_password_file;
 	int64_t credentials_validity_ms; /* credentials cache; 0 = off */
+	char *authorizer;                /* AllowAllAuthorizer | CassandraAuthorizer */
+	bool cassandra_authz;            /* derived: authorizer is CassandraAuthorizer */
+	int64_t permissions_validity_ms; /* permissions cache */
 	char *internode_secret; /* internode_authenticator_secret: shared by the cluster, or NULL */
 	char *internode_secret_file; /* file holding it (first line, trimmed) */
 

@@ -26,6 +26,7 @@ static const char *const messages[] = {
 	[-COL_EUNSUPPORTED] = "not supported",
 	[-COL_EFAILED] = "replicas failed",
 	[-COL_EOVERLOADED] = "overloaded",
+	[-COL_EUNAUTHORIZED] = "unauthorized",
 };
 
 const char *cerr_write_type_name(enum cerr_write_type t)

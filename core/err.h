@@ -37,7 +37,8 @@ enum col_err {
 	COL_EUNSUPPORTED = -18, /* valid request we do not implement */
 	COL_EFAILED = -19,    /* replicas answered with a failure (WriteFailure/ReadFailure) */
 	COL_EOVERLOADED = -20, /* shed: a bound was reached, try later */
-	COL_ERR_MIN_ = -21
+	COL_EUNAUTHORIZED = -21, /* the logged-in role may not do this (CQL Unauthorized) */
+	COL_ERR_MIN_ = -22
 };
 
 /* The static description of a code ("invalid argument"); never NULL. */

@@ -125,6 +125,15 @@ const char *cql_stmt_kind_name(enum cql_stmt_kind k)
 	case CQL_STMT_DROP_TABLE: return "DROP TABLE";
 	case CQL_STMT_TRUNCATE: return "TRUNCATE";
 	case CQL_STMT_DESCRIBE: return "DESCRIBE";
+	case CQL_STMT_CREATE_ROLE: return "CREATE ROLE";
+	case CQL_STMT_ALTER_ROLE: return "ALTER ROLE";
+	case CQL_STMT_DROP_ROLE: return "DROP ROLE";
+	case CQL_STMT_GRANT_ROLE: return "GRANT ROLE";
+	case CQL_STMT_REVOKE_ROLE: return "REVOKE ROLE";
+	case CQL_STMT_LIST_ROLES: return "LIST ROLES";
+	case CQL_STMT_GRANT_PERMISSION: return "GRANT";
+	case CQL_STMT_REVOKE_PERMISSION: return "REVOKE";
+	case CQL_STMT_LIST_PERMISSIONS: return "LIST PERMISSIONS";
 	}
 	return "?";
 }
@@ -690,6 +699,121 @@ static void describe_format(const struct cql_describe *d, struct buf *out)
 		buf_put_str(out, " WITH INTERNALS");
 }
 
+/* Role names are written as string literals: they keep their case exactly. */
+static void role_format(const char *role, struct buf *out)
+{
+	cql_quote_string(out, role, strlen(role));
+}
+
+static void role_stmt_format(enum cql_stmt_kind kind, const struct cql_role_stmt *r,
+                             struct buf *out)
+{
+	const char *obj = r->user_syntax ? "USER " : "ROLE ";
+	buf_put_str(out, kind == CQL_STMT_CREATE_ROLE  ? "CREATE "
+	                 : kind == CQL_STMT_ALTER_ROLE ? "ALTER "
+	                                               : "DROP ");
+	buf_put_str(out, obj);
+	if (r->if_not_exists)
+		buf_put_str(out, "IF NOT EXISTS ");
+	if (r->if_exists)
+		buf_put_str(out, "IF EXISTS ");
+	role_format(r->role, out);
+	if (kind == CQL_STMT_DROP_ROLE)
+		return;
+	if (r->user_syntax) {
+		if (r->password) {
+			buf_put_str(out, " WITH PASSWORD ");
+			role_format(r->password, out);
+		}
+		if (r->superuser >= 0)
+			buf_put_str(out, r->superuser ? " SUPERUSER" : " NOSUPERUSER");
+		return;
+	}
+	const char *sep = " WITH ";
+	if (r->password) {
+		buf_put_str(out, sep);
+		buf_put_str(out, "PASSWORD = ");
+		role_format(r->password, out);
+		sep = " AND ";
+	}
+	if (r->login >= 0) {
+		buf_put_str(out, sep);
+		buf_put_str(out, r->login ? "LOGIN = true" : "LOGIN = false");
+		sep = " AND ";
+	}
+	if (r->superuser >= 0) {
+		buf_put_str(out, sep);
+		buf_put_str(out, r->superuser ? "SUPERUSER = true" : "SUPERUSER = false");
+	}
+}
+
+static void resource_format(const struct cql_resource *r, struct buf *out)
+{
+	switch (r->kind) {
+	case CQL_RES_ALL_KEYSPACES: buf_put_str(out, "ALL KEYSPACES"); break;
+	case CQL_RES_KEYSPACE:
+		buf_put_str(out, "KEYSPACE ");
+		cql_ident_format(&r->keyspace, out);
+		break;
+	case CQL_RES_TABLE:
+		buf_put_str(out, "TABLE ");
+		qname_format(&r->table, out);
+		break;
+	case CQL_RES_ALL_ROLES: buf_put_str(out, "ALL ROLES"); break;
+	case CQL_RES_ROLE:
+		buf_put_str(out, "ROLE ");
+		role_format(r->role, out);
+		break;
+	}
+}
+
+static void grant_stmt_format(enum cql_stmt_kind kind, const struct cql_grant_stmt *g,
+                              struct buf *out)
+{
+	buf_put_str(out, kind == CQL_STMT_GRANT_PERMISSION    ? "GRANT "
+	                 : kind == CQL_STMT_REVOKE_PERMISSION ? "REVOKE "
+	                                                      : "LIST ");
+	if (g->all) {
+		buf_put_str(out, "ALL PERMISSIONS");
+	} else {
+		for (int i = 0; i < CQL_PERM_COUNT; i++)
+			if (g->perms & (1u << i))
+				buf_put_str(out, cql_permission_name((enum cql_permission)i));
+		buf_put_str(out, " PERMISSION");
+	}
+	if (g->has_resource) {
+		buf_put_str(out, " ON ");
+		resource_format(&g->resource, out);
+	}
+	if (g->role) {
+		buf_put_str(out, kind == CQL_STMT_GRANT_PERMISSION    ? " TO "
+		                 : kind == CQL_STMT_REVOKE_PERMISSION ? " FROM "
+		                                                      : " OF ");
+		role_format(g->role, out);
+	}
+	if (g->norecursive)
+		buf_put_str(out, " NORECURSIVE");
+}
+
+static void role_other_format(enum cql_stmt_kind kind, const struct cql_role_stmt *r,
+                              struct buf *out)
+{
+	if (kind == CQL_STMT_LIST_ROLES) {
+		buf_put_str(out, r->user_syntax ? "LIST USERS" : "LIST ROLES");
+		if (r->role) {
+			buf_put_str(out, " OF ");
+			role_format(r->role, out);
+		}
+		if (r->norecursive)
+			buf_put_str(out, " NORECURSIVE");
+		return;
+	}
+	buf_put_str(out, kind == CQL_STMT_GRANT_ROLE ? "GRANT " : "REVOKE ");
+	role_format(r->role, out);
+	buf_put_str(out, kind == CQL_STMT_GRANT_ROLE ? " TO " : " FROM ");
+	role_format(r->grantee, out);
+}
+
 /* A statement as canonical CQL text: one function per kind. */
 static void stmt_format(const struct cql_stmt *s, struct buf *out)
 {
@@ -719,6 +843,15 @@ static void stmt_format(const struct cql_stmt *s, struct buf *out)
 		qname_format(&s->truncate.table, out);
 		break;
 	case CQL_STMT_DESCRIBE: describe_format(&s->describe, out); break;
+	case CQL_STMT_CREATE_ROLE:
+	case CQL_STMT_ALTER_ROLE:
+	case CQL_STMT_DROP_ROLE: role_stmt_format(s->kind, &s->role, out); break;
+	case CQL_STMT_GRANT_ROLE:
+	case CQL_STMT_REVOKE_ROLE:
+	case CQL_STMT_LIST_ROLES: role_other_format(s->kind, &s->role, out); break;
+	case CQL_STMT_GRANT_PERMISSION:
+	case CQL_STMT_REVOKE_PERMISSION:
+	case CQL_STMT_LIST_PERMISSIONS: grant_stmt_format(s->kind, &s->grant, out); break;
 	}
 }
 

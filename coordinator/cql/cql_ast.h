@@ -325,7 +325,73 @@ enum cql_stmt_kind {
 	CQL_STMT_ALTER_TABLE,
 	CQL_STMT_DROP_TABLE,
 	CQL_STMT_TRUNCATE,
-	CQL_STMT_DESCRIBE
+	CQL_STMT_DESCRIBE,
+	/* roles and permissions (struct cql_role_stmt / cql_grant_stmt) */
+	CQL_STMT_CREATE_ROLE,
+	CQL_STMT_ALTER_ROLE,
+	CQL_STMT_DROP_ROLE,
+	CQL_STMT_GRANT_ROLE,
+	CQL_STMT_REVOKE_ROLE,
+	CQL_STMT_LIST_ROLES,
+	CQL_STMT_GRANT_PERMISSION,
+	CQL_STMT_REVOKE_PERMISSION,
+	CQL_STMT_LIST_PERMISSIONS
+};
+
+/* Permissions, as Cassandra names them; a set is a mask of bits 1 << p. */
+enum cql_permission {
+	CQL_PERM_CREATE,
+	CQL_PERM_ALTER,
+	CQL_PERM_DROP,
+	CQL_PERM_SELECT,
+	CQL_PERM_MODIFY,
+	CQL_PERM_AUTHORIZE,
+	CQL_PERM_DESCRIBE,
+	CQL_PERM_COUNT
+};
+#define CQL_PERM_ALL_MASK ((1u << CQL_PERM_COUNT) - 1)
+/* "CREATE", "ALTER", ... */
+const char *cql_permission_name(enum cql_permission p);
+
+/* A resource permissions are granted on. */
+enum cql_resource_kind {
+	CQL_RES_ALL_KEYSPACES = 1,
+	CQL_RES_KEYSPACE,
+	CQL_RES_TABLE, /* table.ks.name NULL: the session's keyspace */
+	CQL_RES_ALL_ROLES,
+	CQL_RES_ROLE
+};
+
+struct cql_resource {
+	enum cql_resource_kind kind;
+	struct cql_ident keyspace; /* KEYSPACE */
+	struct cql_qname table;    /* TABLE */
+	const char *role;          /* ROLE */
+};
+
+/*
+ * CREATE / ALTER / DROP ROLE (and the USER forms), GRANT / REVOKE role, LIST ROLES.
+ * Role names are identifiers (folded unless quoted) or string literals (kept).
+ */
+struct cql_role_stmt {
+	const char *role;    /* the role the statement is about (LIST ROLES: OF r, or NULL) */
+	const char *grantee; /* GRANT role TO grantee / REVOKE role FROM grantee */
+	bool user_syntax;    /* written CREATE/ALTER/DROP USER or LIST USERS */
+	bool if_exists, if_not_exists;
+	bool norecursive; /* LIST ROLES */
+	/* WITH options; -1 = not given */
+	const char *password; /* NULL = not given */
+	int login, superuser;
+};
+
+/* GRANT / REVOKE / LIST permissions. */
+struct cql_grant_stmt {
+	uint32_t perms;    /* mask of 1 << CQL_PERM_*; ALL gives CQL_PERM_ALL_MASK */
+	bool all;          /* written ALL [PERMISSIONS] */
+	bool has_resource; /* LIST ... ON resource */
+	struct cql_resource resource;
+	const char *role; /* TO / FROM / OF role; NULL for LIST without OF */
+	bool norecursive;
 };
 
 struct cql_select {
@@ -533,6 +599,8 @@ struct cql_stmt {
 		struct cql_drop_table drop_table;
 		struct cql_truncate truncate;
 		struct cql_describe describe;
+		struct cql_role_stmt role;
+		struct cql_grant_stmt grant;
 	};
 };
 

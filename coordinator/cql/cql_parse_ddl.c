@@ -228,9 +228,10 @@ int cqlp_ddl(struct parser *p, struct cql_stmt **out)
 		TRY(ks_if_exists(p, &st->drop_table.if_exists));
 		return cqlp_qname(p, &st->drop_table.table);
 	}
+	if (cql_token_is_word(obj, "ROLE") || cql_token_is_word(obj, "USER"))
+		return cqlp_role_ddl(p, &verb, out);
 	static const char *const others[] = {
-	        "INDEX",   "TYPE", "FUNCTION", "AGGREGATE", "MATERIALIZED",
-	        "TRIGGER", "ROLE", "USER",     "CUSTOM",    "OR",
+	        "INDEX", "TYPE", "FUNCTION", "AGGREGATE", "MATERIALIZED", "TRIGGER", "CUSTOM", "OR",
 	};
 	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
 		if (cql_token_is_word(obj, others[i])) {
@@ -246,5 +247,5 @@ int cqlp_ddl(struct parser *p, struct cql_stmt **out)
 			return cqlp_unsupported(p, verb.pos, what);
 		}
 	}
-	return cqlp_expecting(p, "K_KEYSPACE or K_TABLE");
+	return cqlp_expecting(p, "K_KEYSPACE, K_TABLE, K_ROLE or K_USER");
 }

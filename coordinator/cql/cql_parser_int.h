@@ -12,6 +12,7 @@
  *   cql_parse_clause.c  WHERE relations, IF conditions, USING, WITH properties
  *   cql_parse_dml.c     SELECT, INSERT, UPDATE, DELETE, BATCH
  *   cql_parse_ddl.c     CREATE / ALTER / DROP of keyspaces and tables
+ *   cql_parse_auth.c    roles and permissions (CREATE ROLE, GRANT, LIST ...)
  */
 #ifndef COLONNADE_COORDINATOR_CQL_PARSER_INT_H
 #define COLONNADE_COORDINATOR_CQL_PARSER_INT_H
@@ -239,6 +240,11 @@ int cqlp_batch(struct parser *p, struct cql_stmt *st);
 int cqlp_ddl(struct parser *p, struct cql_stmt **out);
 /* DESCRIBE / DESC, from that word on (cql_parse_describe.c). */
 int cqlp_describe(struct parser *p, struct cql_stmt *st);
+/* Roles and permissions (cql_parse_auth.c): CREATE/ALTER/DROP at ROLE or USER after the
+ * verb; GRANT/REVOKE and LIST at the verb. */
+int cqlp_role_ddl(struct parser *p, const struct cql_token *verb, struct cql_stmt **out);
+int cqlp_grant(struct parser *p, struct cql_stmt **out);
+int cqlp_list(struct parser *p, struct cql_stmt **out);
 /* "line L:C WHAT is not supported" */
 int cqlp_unsupported(struct parser *p, struct cql_pos pos, const char *what);
 

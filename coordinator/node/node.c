@@ -797,9 +797,26 @@ static void ddl_agreed(void *ctx, bool agreed, unsigned waited_ms)
 	req->done(req);
 }
 
+/* An ALTER KEYSPACE system_auth is answered with the replication warning, if any. */
+static void warn_auth_rf(struct node *n, struct exec_req *req)
+{
+	struct bufreader r;
+	bufreader_init(&r, req->body_out.data, req->body_out.len);
+	if (cql_get_int(&r) != CQL_RESULT_SCHEMA_CHANGE)
+		return;
+	struct cql_slice change = cql_get_string(&r), target = cql_get_string(&r),
+	                 ks = cql_get_string(&r);
+	if (!bufreader_ok(&r) || target.len != 8 || memcmp(target.p, "KEYSPACE", 8) ||
+	    change.len != 7 || memcmp(change.p, "UPDATED", 7) || ks.len != 11 ||
+	    memcmp(ks.p, "system_auth", 11) || req->warning[0])
+		return;
+	node_auth_rf_warning(n, req->warning, sizeof(req->warning));
+}
+
 static void node_ddl_wait(void *ctx, struct exec_req *req)
 {
 	struct node *n = ctx;
+	warn_auth_rf(n, req);
 	struct ddl_wait *w = n->sync && n->cfg.schema_agreement_timeout_ms > 0 && !n->stopping
 	                             ? malloc(sizeof(*w))
 	                             : NULL;
@@ -847,32 +864,6 @@ static int start_batchlog(struct node *n, struct cerr *err)
 	return rc;
 }
 
-/* PasswordAuthenticator: roles in <data>/auth; refuses to start without a first password. */
-static int start_auth(struct node *n, struct cerr *err)
-{
-	const struct config *cfg = &n->cfg;
-	if (!cfg->password_auth)
-		return 0;
-	char dir[1024];
-	snprintf(dir, sizeof(dir), "%s/auth", cfg->data_directory);
-	int rc = roles_file_open(dir, cfg->auth_superuser, cfg->auth_superuser_password,
-	                         &n->roles_file, err);
-	if (rc)
-		return rc;
-	struct auth_options o = {.validity_ms = cfg->credentials_validity_ms, .loop = n->loop};
-	rc = auth_new(&o, &n->auth, err);
-	if (rc)
-		return rc;
-	struct auth_role_source src;
-	roles_file_source(n->roles_file, &src);
-	auth_set_role_source(n->auth, &src);
-	log_info("node",
-	         "PasswordAuthenticator: CQL clients log in (SASL PLAIN); credentials "
-	         "cached for %lld ms",
-	         (long long)cfg->credentials_validity_ms);
-	return 0;
-}
-
 static int start_cql(struct node *n, struct cerr *err)
 {
 	const struct config *cfg = &n->cfg;
@@ -906,6 +897,18 @@ static int start_cql(struct node *n, struct cerr *err)
 	d.view = &n->view;
 	d.ddl_wait = node_ddl_wait;
 	d.ddl_ctx = n;
+	struct executor_deps ed = {
+	        .schema = n->schema, .store = n->store, .router = n->router, .view = &n->view};
+	if (n->auth) {
+		rc = prepared_cache_new(16, &n->roles_prepared);
+		if (rc)
+			return cerr_set(err, rc, "cannot create the role manager's prepared cache");
+		ed.prepared = n->roles_prepared;
+		rc = node_start_roles(n, &ed, err);
+		if (rc)
+			return rc;
+	}
+	o.access = n->roles ? roles_access(n->roles) : NULL;
 	rc = cqlserver_new(n->net, &o, &d, &n->cql, err);
 	if (rc)
 		return rc;
@@ -1168,7 +1171,7 @@ static void log_admin_guard(const struct node *n);
 /* The authenticator (CQL logins wait for it) and the admin endpoint. */
 static int start_auth_and_admin(struct node *n, struct cerr *err)
 {
-	int rc = start_auth(n, err);
+	int rc = node_start_auth(n, err);
 	const struct config_tls *at = &n->cfg.admin_tls;
 	struct admin_tls tls = {at->certificate, at->private_key, at->truststore};
 	if (!rc)
@@ -1387,15 +1390,12 @@ void node_free(struct node *n)
 		schema_sync_stop(n->sync);
 		net_loop_run_pending(n->net);
 	}
+	node_stop_roles(n);
 	if (n->cql) {
 		cqlserver_free(n->cql);
 		n->cql = NULL;
 		log_info("node", "stopped accepting CQL clients");
 	}
-	auth_free(n->auth);
-	n->auth = NULL;
-	roles_file_free(n->roles_file);
-	n->roles_file = NULL;
 	if (n->gossiper) {
 		/* Tell live peers now, so they mark us DOWN without waiting for phi. */
 		gossiper_stop(n->gossiper, true);
@@ -1429,6 +1429,11 @@ void node_free(struct node *n)
 		router_free(n->router);
 		n->router = NULL;
 	}
+	/* After the router: its internal reads in flight have answered. */
+	node_free_auth(n);
+	if (n->roles_prepared)
+		prepared_cache_free(n->roles_prepared);
+	n->roles_prepared = NULL;
 	schema_free(n->schema);
 	n->schema = NULL;
 	if (n->ring) {

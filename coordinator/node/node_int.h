@@ -8,6 +8,8 @@
 
 #include "coordinator/admin/admin.h"
 #include "coordinator/auth/auth.h"
+#include "coordinator/auth/roles.h"
+#include "coordinator/query/prepared.h"
 #include "coordinator/auth/roles_file.h"
 #include "coordinator/node/identity.h"
 #include "coordinator/node/node.h"
@@ -80,9 +82,14 @@ struct node {
 	struct batchlog *batchlog; /* LOGGED batches (coordinator/batchlog/batchlog.h) */
 	struct repair *repair;     /* anti-entropy repair (coordinator/repair/repair.h) */
 	struct admin *admin;
-	struct auth *auth; /* PasswordAuthenticator; NULL = AllowAllAuthenticator */
-	struct roles_file *roles_file;
 	struct node_tls tls;
+	struct auth *auth;             /* PasswordAuthenticator; NULL = AllowAllAuthenticator */
+	struct roles_file *roles_file; /* the per-node roles file of earlier versions, to copy */
+	struct roles *roles;           /* roles and permissions in system_auth */
+	struct prepared_cache *roles_prepared; /* its executor's (it prepares nothing) */
+	ev_timer roles_timer;                  /* its setup; the system_auth RF warning */
+	char auth_dir[1024];
+	char auth_rf_warned[512];                          /* the warning last logged ("" = none) */
 	uint8_t tokens_value[5 + 8 * IDENTITY_MAX_TOKENS]; /* our TOKENS app state */
 	size_t tokens_value_len;
 	struct cluster_view view; /* system.local / system.peers for the CQL server */
@@ -226,5 +233,16 @@ void node_tls_watch(struct node *n);
 struct messaging_config;
 void node_tls_messaging(struct node *n, struct messaging_config *mc);
 void node_tls_unwatch(struct node *n);
+/* ---- node_auth.c ---- */
+
+/* PasswordAuthenticator (before CQL): refuses to start without a first password. */
+int node_start_auth(struct node *n, struct cerr *err);
+/* The role manager over system_auth (with the CQL server's executor deps). */
+int node_start_roles(struct node *n, const struct executor_deps *deps, struct cerr *err);
+/* Before the CQL server is freed / after the router is. */
+void node_stop_roles(struct node *n);
+void node_free_auth(struct node *n);
+/* "" or the warning on system_auth's replication against the ring. */
+void node_auth_rf_warning(struct node *n, char *out, size_t cap);
 
 #endif

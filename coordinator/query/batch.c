@@ -130,6 +130,8 @@ static int batch_collect(struct xq *q, const struct batch_entry *ents, uint16_t 
 		q->n_values = ents[i].n_values;
 		rc = xq_check_binds(q);
 		if (!rc)
+			rc = access_check_plan(q->ex, q->req, q->plan);
+		if (!rc)
 			rc = modify_collect(q, ms);
 	}
 	q->plan = NULL;

@@ -154,7 +154,34 @@ int xq_check_binds(struct xq *q)
 	                q->n_values);
 }
 
-/* DDL and USE, answered at once. */
+static void created_done(void *arg)
+{
+	xq_finish(arg);
+}
+
+/* After a CREATE KEYSPACE / TABLE that made something: the creator's grant, then the answer. */
+static bool grant_creator(struct xq *q)
+{
+	const struct exec_access *a = q->ex->d.access;
+	const struct cql_stmt *st = q->plan->stmt;
+	struct exec_req *req = q->req;
+	if (!a || !a->created || req->err.code || !req->session->role[0] || req->body_out.len < 4 ||
+	    be32_load(req->body_out.data) != CQL_RESULT_SCHEMA_CHANGE)
+		return false;
+	if (st->kind == CQL_STMT_CREATE_KEYSPACE) {
+		a->created(a->ctx, req->session, CQL_RES_KEYSPACE, st->keyspace.keyspace.name, NULL,
+		           created_done, q);
+		return true;
+	}
+	const char *ks = qname_ks(&st->create_table.table, req->session);
+	if (st->kind != CQL_STMT_CREATE_TABLE || !ks)
+		return false;
+	a->created(a->ctx, req->session, CQL_RES_TABLE, ks, st->create_table.table.name.name,
+	           created_done, q);
+	return true;
+}
+
+/* DDL and USE, answered at once (a creation after its creator's grant). */
 static void xq_run_ddl(struct xq *q)
 {
 	struct executor *ex = q->ex;
@@ -170,7 +197,8 @@ static void xq_run_ddl(struct xq *q)
 	case CQL_STMT_DROP_TABLE: exec_drop_table(ex, req, st, exec_now_us(ex)); break;
 	default: req_fail(req, COL_EINVAL, "unsupported statement"); break;
 	}
-	xq_finish(q);
+	if (!grant_creator(q))
+		xq_finish(q);
 }
 
 /* Statements only the schema's owner thread runs (executor_deps.forward). */
@@ -203,8 +231,12 @@ void xq_run(struct xq *q)
 	             st->kind == CQL_STMT_DELETE || st->kind == CQL_STMT_BATCH;
 	if (!q->ts && write)
 		q->ts = exec_now_us(q->ex);
-	if (xq_check_binds(q)) {
+	if (xq_check_binds(q) || access_check_plan(q->ex, q->req, q->plan)) {
 		xq_finish(q);
+		return;
+	}
+	if (access_is_role_stmt(st)) {
+		access_run_role_stmt(q);
 		return;
 	}
 	switch (st->kind) {
@@ -252,6 +284,12 @@ static void exec_release(struct executor *ex, const struct schema_snap *outer)
 }
 
 void executor_run(struct executor *ex, struct exec_req *req)
+{
+	if (!access_park(ex, req))
+		exec_dispatch(ex, req);
+}
+
+void exec_dispatch(struct executor *ex, struct exec_req *req)
 {
 	const struct schema_snap *outer = exec_hold(ex);
 	exec_run(ex, req);

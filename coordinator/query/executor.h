@@ -97,6 +97,47 @@ struct exec_req {
 	char warning[256];           /* "" or one warning for the response's warning flag */
 };
 
+struct cql_stmt;
+
+/*
+ * Access control (coordinator/auth provides it; absent: every statement is
+ * allowed, as with AllowAllAuthorizer, and role statements are refused).  The
+ * executor asks prepare() once per QUERY / EXECUTE / BATCH, then check() for
+ * each permission a statement needs on its resource (Cassandra's mapping:
+ * SELECT on the table for SELECT; MODIFY for INSERT, UPDATE, DELETE, BATCH
+ * and TRUNCATE; CREATE on ALL KEYSPACES / the keyspace for CREATE KEYSPACE /
+ * TABLE; ALTER and DROP on the keyspace or table), and hands role and
+ * permission statements to run().  The protection of the system keyspaces
+ * ("Cannot DROP <keyspace system_auth>") is the executor's own and holds
+ * without access control too.
+ */
+struct exec_access {
+	void *ctx;
+	/* 0: what the session's role may do is known now.  COL_EAGAIN: it is being
+	 * read and resume(arg) runs later (never before this returns), after which
+	 * check() answers (failing if it could not be read). */
+	int (*prepare)(void *ctx, const struct exec_session *s, void (*resume)(void *arg),
+	               void *arg);
+	/* 0 if the session may do `perm` (a CQL_PERM_*) on the resource (res_kind a
+	 * CQL_RES_*; ks and name as the kind needs), else a COL_E* code
+	 * (COL_EUNAUTHORIZED: "User bob has no SELECT permission on <table ks.t> or any
+	 * of its parents") with the message in err. */
+	int (*check)(void *ctx, const struct exec_session *s, unsigned perm, int res_kind,
+	             const char *ks, const char *name, struct cerr *err);
+	/* CREATE / ALTER / DROP ROLE, GRANT, REVOKE, LIST ROLES / PERMISSIONS: answer
+	 * req (body_out or err), then call finish(arg) exactly once. */
+	void (*run)(void *ctx, struct exec_req *req, const struct cql_stmt *st,
+	            void (*finish)(void *arg), void *arg);
+	/* A keyspace or table was created by the session: its role gets the permissions
+	 * on it (Cassandra's creator grant) before the answer leaves; finish(arg) once. */
+	void (*created)(void *ctx, const struct exec_session *s, int res_kind, const char *ks,
+	                const char *name, void (*finish)(void *arg), void *arg);
+};
+
+/* A resource as Cassandra shows it: "<table ks.t>", "<keyspace ks>", "<all keyspaces>",
+ * "<role r>", "<all roles>" (kind a CQL_RES_*; snprintf's result). */
+int exec_resource_name(int kind, const char *ks, const char *name, char *out, size_t cap);
+
 /* Called after every successful DDL (cqlserver turns it into EVENTs). */
 typedef void (*exec_schema_event_fn)(void *ctx, enum exec_change c, enum exec_target t,
                                      const char *ks, const char *table);
@@ -125,6 +166,7 @@ struct executor_deps {
 	 */
 	void (*forward)(void *ctx, struct exec_req *req);
 	void *forward_ctx;
+	const struct exec_access *access; /* optional (borrowed): see struct exec_access */
 };
 
 /* 0, or COL_ENOMEM.  The deps must outlive the executor. */

@@ -14,6 +14,7 @@
  *               select_virtual.c SELECT on the virtual system tables
  *   modify.c    INSERT/UPDATE/DELETE turned into mutations, written by the router
  *   ddl.c       keyspace and table DDL, TRUNCATE, USE
+ *   access.c    permissions each statement needs (struct exec_access), parking
  *   results.c   RESULT bodies (Rows metadata, Prepared, Schema_change)
  *   error.c     a failure recorded on the request (cqlserver writes the ERROR)
  *
@@ -467,6 +468,18 @@ int exec_drop_table(struct executor *ex, struct exec_req *req, const struct cql_
 /* TRUNCATE through the router (every replica); the request finishes in its completion. */
 void truncate_run(struct xq *q);
 int exec_use(struct executor *ex, struct exec_req *req, const struct cql_stmt *st);
+
+/* ---- access.c ---- */
+
+/* The permissions p's statement needs (a BATCH: each child's); 0 or the failure on req. */
+int access_check_plan(struct executor *ex, struct exec_req *req, const struct plan *p);
+bool access_is_role_stmt(const struct cql_stmt *st);
+/* A role or permission statement: handed to the access hooks; ends in xq_finish. */
+void access_run_role_stmt(struct xq *q);
+/* True when req waits for its session's permissions (exec_dispatch runs it later). */
+bool access_park(struct executor *ex, struct exec_req *req);
+/* executor_run without the wait for permissions. */
+void exec_dispatch(struct executor *ex, struct exec_req *req);
 
 /* ---- results.c ---- */
 

@@ -49,6 +49,11 @@ const char *schema_col_kind_name(enum schema_col_kind k)
 	}
 }
 
+bool schema_is_replicated_system_keyspace(const char *ks)
+{
+	return strcmp(ks, "system_auth") == 0;
+}
+
 bool schema_is_system_keyspace(const char *ks)
 {
 	return strcmp(ks, "system") == 0 || strcmp(ks, "system_schema") == 0 ||
@@ -917,7 +922,7 @@ int schema_finish_batch(struct schema *s, struct buf *batch, struct cerr *err)
 }
 
 /* Write the keyspace row of def (CREATE or ALTER, already checked). */
-static int write_keyspace(struct schema *s, const struct schema_keyspace_def *def,
+int schema_write_keyspace(struct schema *s, const struct schema_keyspace_def *def,
                           int64_t timestamp, struct cerr *err)
 {
 	struct buf batch;
@@ -941,7 +946,7 @@ int schema_create_keyspace(struct schema *s, const struct schema_keyspace_def *d
 		                SCHEMA_NAME_MAX, def->name);
 	if (schema_snap_keyspace(snap, def->name) || schema_is_system_keyspace(def->name))
 		return cerr_set(err, COL_EEXIST, "Keyspace %s already exists", def->name);
-	return write_keyspace(s, def, timestamp, err);
+	return schema_write_keyspace(s, def, timestamp, err);
 }
 
 int schema_alter_keyspace(struct schema *s, const struct schema_keyspace_def *def,
@@ -953,7 +958,7 @@ int schema_alter_keyspace(struct schema *s, const struct schema_keyspace_def *de
 		return cerr_set(err, COL_ENOTFOUND, "Keyspace '%s' does not exist", def->name);
 	if (k->virtual_)
 		return cerr_set(err, COL_EINVAL, "Cannot alter system keyspace %s", def->name);
-	return write_keyspace(s, def, timestamp, err);
+	return schema_write_keyspace(s, def, timestamp, err);
 }
 
 static void drop_table_row(struct buf *batch, const char *ks, const char *t, int64_t ts)
@@ -974,7 +979,7 @@ int schema_drop_keyspace(struct schema *s, const char *ks, int64_t timestamp, st
 	const struct schema_keyspace *k = schema_snap_keyspace(snap, ks);
 	if (!k)
 		return cerr_set(err, COL_ENOTFOUND, "Keyspace '%s' does not exist", ks);
-	if (k->virtual_)
+	if (k->virtual_ || schema_is_replicated_system_keyspace(ks))
 		return cerr_set(err, COL_EINVAL, "Cannot drop system keyspace %s", ks);
 	struct buf batch, key, val;
 	buf_init(&batch);
@@ -1048,6 +1053,12 @@ static int user_keyspace(const struct schema_snap *snap, const char *ks,
 int schema_create_table(struct schema *s, const struct schema_table_def *def, int64_t timestamp,
                         struct cerr *err)
 {
+	return schema_create_table_id(s, def, NULL, timestamp, err);
+}
+
+int schema_create_table_id(struct schema *s, const struct schema_table_def *def, const uint8_t *id,
+                           int64_t timestamp, struct cerr *err)
+{
 	const struct schema_snap *snap = schema_current(s);
 	const struct schema_keyspace *k = NULL;
 	int urc = user_keyspace(snap, def->ks, &k, err);
@@ -1078,7 +1089,10 @@ int schema_create_table(struct schema *s, const struct schema_table_def *def, in
 	        .opts = (struct schema_table_opt *)def->opts,
 	        .n_opts = def->n_opts,
 	};
-	uuid_random(t.id);
+	if (id)
+		memcpy(t.id, id, 16);
+	else
+		uuid_random(t.id);
 	struct schema_column *cols = calloc(def->n_cols ? def->n_cols : 1, sizeof(*cols));
 	if (!cols)
 		return cerr_set(err, COL_ENOMEM, "out of memory");

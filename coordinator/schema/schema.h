@@ -221,6 +221,21 @@ const struct schema_table *schema_keyspace_table(const struct schema_keyspace *k
 const struct schema_column *schema_table_column(const struct schema_table *t, const char *name);
 /* True for "system", "system_schema" and the other keyspaces users cannot change. */
 bool schema_is_system_keyspace(const char *ks);
+/*
+ * True for system_auth: a system keyspace that is stored and replicated like a
+ * user keyspace (its rows sync between nodes; users may ALTER its replication,
+ * nothing else).  schema_ensure_system_auth() makes it.
+ */
+bool schema_is_replicated_system_keyspace(const char *ks);
+
+/*
+ * Make system_auth (tables roles, role_members, role_permissions, as Cassandra
+ * names them) if this node's schema has no such keyspace: at timestamp 0 with
+ * fixed table ids, so every node makes the same rows (the same schema version),
+ * and any later ALTER KEYSPACE wins.  Replication: NetworkTopologyStrategy with
+ * 3 in `dc`.  0 (made, or there already), or COL_E* with err.
+ */
+int schema_ensure_system_auth(struct schema *s, const char *dc, struct cerr *err);
 
 /* ---- changes (DDL) ------------------------------------------------------------------------ */
 

@@ -136,4 +136,11 @@ struct schema_keyspace *schema_virtual_keyspace_new(const char *name);
 int schema_table_name_cmp(const void *a, const void *b);
 int schema_ks_name_cmp(const void *a, const void *b);
 
+/* The keyspace row of def at (at least) timestamp: create or replace, no checks. */
+int schema_write_keyspace(struct schema *s, const struct schema_keyspace_def *def,
+                          int64_t timestamp, struct cerr *err);
+/* schema_create_table with a given table id (NULL: a random one). */
+int schema_create_table_id(struct schema *s, const struct schema_table_def *def,
+                           const uint8_t *id, int64_t timestamp, struct cerr *err);
+
 #endif

@@ -476,7 +476,7 @@ static int check_keyspace_row(const char *k, size_t klen, struct bufreader *r, b
 	char name[SCHEMA_NAME_MAX + 1];
 	memcpy(name, k + lks, klen - lks);
 	name[klen - lks] = 0;
-	if (schema_is_system_keyspace(name))
+	if (schema_is_system_keyspace(name) && !schema_is_replicated_system_keyspace(name))
 		return cerr_set(err, COL_ECORRUPT, "row for system keyspace %s", name);
 	if (dropped)
 		return 0;
@@ -523,7 +523,7 @@ static bool split_key(const char *k, size_t klen, const char *prefix, int parts,
 	char ks[SCHEMA_NAME_MAX + 1];
 	memcpy(ks, at[0], len[0]);
 	ks[len[0]] = 0;
-	return !schema_is_system_keyspace(ks);
+	return !schema_is_system_keyspace(ks) || schema_is_replicated_system_keyspace(ks);
 }
 
 /* A table row's body (live): key columns only, a partition key, storable.  0 or COL_E*. */

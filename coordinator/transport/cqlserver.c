@@ -211,6 +211,7 @@ uint32_t cqlserver_error_code(const struct cerr *e, const struct exec_err_about 
 	case COL_ESYNTAX: return CQL_ERR_SYNTAX;
 	case COL_ECONFIG: return CQL_ERR_CONFIG;
 	case COL_EEXIST: return CQL_ERR_ALREADY_EXISTS;
+	case COL_EUNAUTHORIZED: return CQL_ERR_UNAUTHORIZED;
 	case COL_ENOTFOUND: return about && about->id_len ? CQL_ERR_UNPREPARED : CQL_ERR_INVALID;
 	case COL_EINVAL:
 	case COL_ETYPE:
@@ -873,6 +874,7 @@ static int server_create(struct net_loop *nl, const struct cqlserver_options *op
 	        .event_ctx = s,
 	        .ddl_wait = deps->ddl_wait,
 	        .ddl_ctx = deps->ddl_ctx,
+	        .access = opts->access,
 	};
 	int rc = executor_new(&ed, &s->ex);
 	if (rc) {

@@ -71,6 +71,7 @@ typedef struct cqlserver cqlserver;
 
 struct auth;
 struct tls_ctx;
+struct exec_access;
 
 struct cqlserver_options {
 	const char *address;       /* numeric bind address, e.g. "127.0.2.1" (required) */
@@ -92,6 +93,8 @@ struct cqlserver_options {
 	 * its first frame, and is closed; core/net.c logs its address. */
 	struct tls_ctx *tls;
 	bool tls_optional;
+	/* Access control for the executor (coordinator/auth/roles.h; borrowed); NULL: none. */
+	const struct exec_access *access;
 };
 
 struct cqlserver_deps {
@@ -168,6 +171,7 @@ void cqlserver_event_schema(struct cqlserver *s, const char *change, const char 
  *   ENOTFOUND, about->id_len > 0        0x2500         id
  *   ECONFIG                             0x2300         -
  *   EEXIST                              0x2400         keyspace, table
+ *   EUNAUTHORIZED                       0x2100         -
  *   anything else (ENOMEM, EIO, ...)    0x0000         -
  */
 struct exec_err_about;

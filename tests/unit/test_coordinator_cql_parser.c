@@ -524,7 +524,69 @@ Test(cql_parser, unsupported_statements_say_so)
 	cr_expect_str_eq(fail("  create materialized view v as select * from t", COL_EUNSUPPORTED),
 	                 "line 1:2 CREATE MATERIALIZED VIEW is not supported by colonnade");
 	fail("DROP TYPE x", COL_EUNSUPPORTED);
-	fail("GRANT ALL ON t TO r", COL_EUNSUPPORTED);
+}
+
+/* ------------------------------------------------------ roles and permissions */
+
+Test(cql_parser, roles_and_permissions)
+{
+	struct cql_stmt *s =
+	        parse_ok("CREATE ROLE IF NOT EXISTS Bob WITH PASSWORD = 'p''w' AND LOGIN = true");
+	cr_expect_eq(s->kind, CQL_STMT_CREATE_ROLE);
+	cr_expect_str_eq(s->role.role, "bob", "unquoted names fold");
+	cr_expect_str_eq(s->role.password, "p'w");
+	cr_expect_eq(s->role.login, 1);
+	cr_expect_eq(s->role.superuser, -1);
+	cr_expect(s->role.if_not_exists);
+	cr_expect_str_eq(print(s),
+	                 "CREATE ROLE IF NOT EXISTS 'bob' WITH PASSWORD = 'p''w' AND LOGIN = true");
+	s = parse_ok("create user 'Alice' with password 'x' nosuperuser");
+	cr_expect_eq(s->kind, CQL_STMT_CREATE_ROLE);
+	cr_expect_str_eq(s->role.role, "Alice", "string names keep their case");
+	cr_expect_eq(s->role.login, 1, "CREATE USER logs in");
+	cr_expect_eq(s->role.superuser, 0);
+	cr_expect_str_eq(print(s), "CREATE USER 'Alice' WITH PASSWORD 'x' NOSUPERUSER");
+	s = parse_ok("ALTER ROLE bob WITH SUPERUSER = false");
+	cr_expect_eq(s->kind, CQL_STMT_ALTER_ROLE);
+	cr_expect_eq(s->role.superuser, 0);
+	s = parse_ok("DROP USER IF EXISTS bob");
+	cr_expect(s->kind == CQL_STMT_DROP_ROLE && s->role.if_exists && s->role.user_syntax);
+	s = parse_ok("GRANT readers TO bob");
+	cr_expect_eq(s->kind, CQL_STMT_GRANT_ROLE);
+	cr_expect_str_eq(s->role.grantee, "bob");
+	s = parse_ok("REVOKE readers FROM bob");
+	cr_expect_eq(s->kind, CQL_STMT_REVOKE_ROLE);
+	s = parse_ok("GRANT SELECT ON ks.t TO bob");
+	cr_expect_eq(s->kind, CQL_STMT_GRANT_PERMISSION);
+	cr_expect_eq(s->grant.perms, 1u << CQL_PERM_SELECT);
+	cr_expect_eq(s->grant.resource.kind, CQL_RES_TABLE);
+	cr_expect_str_eq(s->grant.resource.table.ks.name, "ks");
+	cr_expect_str_eq(print(s), "GRANT SELECT PERMISSION ON TABLE ks.t TO 'bob'");
+	s = parse_ok("GRANT ALL PERMISSIONS ON ALL KEYSPACES TO bob");
+	cr_expect(s->grant.all && s->grant.perms == CQL_PERM_ALL_MASK);
+	cr_expect_eq(s->grant.resource.kind, CQL_RES_ALL_KEYSPACES);
+	s = parse_ok("REVOKE MODIFY ON KEYSPACE ks FROM bob");
+	cr_expect_eq(s->kind, CQL_STMT_REVOKE_PERMISSION);
+	cr_expect_eq(s->grant.resource.kind, CQL_RES_KEYSPACE);
+	s = parse_ok("GRANT AUTHORIZE ON ROLE 'x' TO bob");
+	cr_expect_eq(s->grant.resource.kind, CQL_RES_ROLE);
+	s = parse_ok("LIST ALL PERMISSIONS ON ALL ROLES OF bob NORECURSIVE");
+	cr_expect(s->kind == CQL_STMT_LIST_PERMISSIONS && s->grant.norecursive &&
+	          s->grant.has_resource && !strcmp(s->grant.role, "bob"));
+	s = parse_ok("LIST SELECT OF bob");
+	cr_expect(s->kind == CQL_STMT_LIST_PERMISSIONS && !s->grant.has_resource);
+	s = parse_ok("LIST ROLES OF bob");
+	cr_expect(s->kind == CQL_STMT_LIST_ROLES && !strcmp(s->role.role, "bob"));
+	s = parse_ok("LIST USERS");
+	cr_expect(s->kind == CQL_STMT_LIST_ROLES && s->role.user_syntax);
+	cr_expect(strstr(fail("ALTER ROLE bob", COL_ESYNTAX), "K_WITH"), "%s", err.msg);
+	cr_expect(strstr(fail("CREATE ROLE r WITH LOGIN = true AND LOGIN = false", COL_ESYNTAX),
+	                 "Multiple definition for property LOGIN"),
+	          "%s", err.msg);
+	fail("CREATE ROLE r WITH OPTIONS = {}", COL_ESYNTAX);
+	fail("GRANT EXECUTE ON ks.t TO r", COL_ESYNTAX);
+	fail("GRANT SELECT ON ks.t r", COL_ESYNTAX);
+	fail("CREATE ROLE ''", COL_ESYNTAX);
 }
 
 /* ---------------------------------------------------------------- literals */
