@@ -963,19 +963,23 @@ static const struct help_topic shell_help[] = {
          "           CONSISTENCY with no arguments shows the current consistency "
          "level.\n"},
         {"DESCRIBE",
-         "\n        DESCRIBE [cqlish only]\n\n"
+         "\n        DESCRIBE\n\n"
          "        (DESC may be used as a shorthand.)\n\n"
-         "        DESCRIBE KEYSPACES          names of all keyspaces\n"
-         "        DESCRIBE KEYSPACE [<ks>]    CREATE statements of a keyspace and its "
+         "        DESCRIBE KEYSPACES            names of all keyspaces\n"
+         "        DESCRIBE [ONLY] KEYSPACE [<ks>]  CREATE statements of a keyspace and its "
          "tables\n"
-         "        DESCRIBE TABLES             names of the tables (per keyspace when no "
+         "        DESCRIBE TABLES               names of the tables (per keyspace when no "
          "keyspace is in use)\n"
-         "        DESCRIBE TABLE [<ks>.]<t>   CREATE statement of a table\n"
-         "        DESCRIBE CLUSTER            cluster name and partitioner\n"
-         "        DESCRIBE [FULL] SCHEMA      every (non-system) keyspace\n"
-         "        DESCRIBE <name>             a keyspace, or else a table of the current "
-         "keyspace\n\n"
-         "        The statements are built on the client from system_schema.\n"},
+         "        DESCRIBE TABLE [<ks>.]<t>     CREATE statement of a table\n"
+         "        DESCRIBE CLUSTER              cluster name, partitioner, snitch, range "
+         "ownership\n"
+         "        DESCRIBE [FULL] SCHEMA        every (non-system) keyspace\n"
+         "        DESCRIBE TYPES | FUNCTIONS | AGGREGATES, DESCRIBE TYPE | FUNCTION | "
+         "AGGREGATE | INDEX <name>\n"
+         "        DESCRIBE <name>               a keyspace, or else a table of the current "
+         "keyspace\n"
+         "        ... WITH INTERNALS            the table's id and its dropped columns too\n\n"
+         "        The server answers DESCRIBE (as Cassandra 4 does); cqlish prints its rows.\n"},
         {"EXIT", "\n        EXIT/QUIT [cqlish only]\n\n        Exits cqlish.\n"},
         {"EXPAND",
          "\n        EXPAND [cqlish]\n\n"
