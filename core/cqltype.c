@@ -13,14 +13,14 @@
 /* ---------------------------------------------------------------- kinds */
 
 #define SIMPLE(k) [k] = {.kind = k}
-static const struct cqltype simple_types[0x15] = {
+static const struct cqltype simple_types[0x16] = {
         SIMPLE(CQLTYPE_ASCII),     SIMPLE(CQLTYPE_BIGINT),   SIMPLE(CQLTYPE_BLOB),
         SIMPLE(CQLTYPE_BOOLEAN),   SIMPLE(CQLTYPE_COUNTER),  SIMPLE(CQLTYPE_DECIMAL),
         SIMPLE(CQLTYPE_DOUBLE),    SIMPLE(CQLTYPE_FLOAT),    SIMPLE(CQLTYPE_INT),
         SIMPLE(CQLTYPE_TIMESTAMP), SIMPLE(CQLTYPE_UUID),     SIMPLE(CQLTYPE_VARCHAR),
         SIMPLE(CQLTYPE_VARINT),    SIMPLE(CQLTYPE_TIMEUUID), SIMPLE(CQLTYPE_INET),
         SIMPLE(CQLTYPE_DATE),      SIMPLE(CQLTYPE_TIME),     SIMPLE(CQLTYPE_SMALLINT),
-        SIMPLE(CQLTYPE_TINYINT),
+        SIMPLE(CQLTYPE_TINYINT),   SIMPLE(CQLTYPE_DURATION),
 };
 
 static const struct {
@@ -38,7 +38,7 @@ static const struct {
         {"date", CQLTYPE_DATE},         {"time", CQLTYPE_TIME},
         {"smallint", CQLTYPE_SMALLINT}, {"tinyint", CQLTYPE_TINYINT},
         {"list", CQLTYPE_LIST},         {"map", CQLTYPE_MAP},
-        {"set", CQLTYPE_SET},
+        {"set", CQLTYPE_SET},           {"duration", CQLTYPE_DURATION},
 };
 
 const struct cqltype *cqltype_simple(enum cqltype_kind kind)
@@ -214,6 +214,13 @@ static int tp_type(struct tparser *p, int depth, const struct cqltype **out)
 			        "invalid type '%.*s': non-frozen collections are not allowed "
 			        "inside collections",
 			        (int)(p->whole_len > 200 ? 200 : p->whole_len), p->whole);
+		}
+		if ((k == CQLTYPE_SET || k == CQLTYPE_MAP) && a->kind == CQLTYPE_DURATION) {
+			cqltype_free(a);
+			cqltype_free(b);
+			return cerr_set(p->err, COL_ETYPE, "Durations are not allowed %s: %.*s",
+			                k == CQLTYPE_SET ? "inside sets" : "as map keys",
+			                (int)(p->whole_len > 200 ? 200 : p->whole_len), p->whole);
 		}
 		if (k == CQLTYPE_SET || k == CQLTYPE_MAP) {
 			if (a->kind == CQLTYPE_COUNTER || (b && b->kind == CQLTYPE_COUNTER)) {
@@ -498,6 +505,7 @@ static int validate_depth(const struct cqltype *t, const uint8_t *p, size_t len,
 			return cerr_set(err, COL_ETYPE,
 			                "invalid decimal value: no unscaled value after the scale");
 		return 0;
+	case CQLTYPE_DURATION: return cqlt_duration_validate(p, len, err);
 	case CQLTYPE_LIST:
 	case CQLTYPE_SET:
 	case CQLTYPE_MAP: return validate_collection(t, p, len, depth, err);

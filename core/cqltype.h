@@ -87,6 +87,7 @@ enum cqltype_kind {
 	CQLTYPE_TIME = 0x12,
 	CQLTYPE_SMALLINT = 0x13,
 	CQLTYPE_TINYINT = 0x14,
+	CQLTYPE_DURATION = 0x15, /* months, days, nanoseconds: three vints (cqltype_duration.c) */
 	CQLTYPE_LIST = 0x20,
 	CQLTYPE_MAP = 0x21,
 	CQLTYPE_SET = 0x22,
@@ -218,13 +219,14 @@ void cql_quote_string(struct buf *out, const void *s, size_t len);
 
 /* Kinds of CQL literal tokens the parser produces. */
 enum cqllit_kind {
-	CQLLIT_STRING,  /* '...' with the quotes removed and '' already unescaped */
-	CQLLIT_INTEGER, /* -?[0-9]+ */
-	CQLLIT_FLOAT,   /* -?[0-9]+(.[0-9]*)?([eE][+-]?[0-9]+)? or NaN, Infinity, -Infinity */
-	CQLLIT_BOOLEAN, /* true / false (any case) */
-	CQLLIT_UUID,    /* 01234567-89ab-cdef-0123-456789abcdef */
-	CQLLIT_HEX,     /* 0x[0-9a-fA-F]* */
-	CQLLIT_NULL,    /* null: not a value; the caller turns it into a deletion */
+	CQLLIT_STRING,   /* '...' with the quotes removed and '' already unescaped */
+	CQLLIT_INTEGER,  /* -?[0-9]+ */
+	CQLLIT_FLOAT,    /* -?[0-9]+(.[0-9]*)?([eE][+-]?[0-9]+)? or NaN, Infinity, -Infinity */
+	CQLLIT_BOOLEAN,  /* true / false (any case) */
+	CQLLIT_UUID,     /* 01234567-89ab-cdef-0123-456789abcdef */
+	CQLLIT_HEX,      /* 0x[0-9a-fA-F]* */
+	CQLLIT_NULL,     /* null: not a value; the caller turns it into a deletion */
+	CQLLIT_DURATION, /* -?1h30m, unquoted (a quoted one is a STRING) */
 };
 
 /*

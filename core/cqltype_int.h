@@ -52,6 +52,21 @@ static inline double load_double(const uint8_t *p)
 	return d;
 }
 
+/* ---- duration (cqltype_duration.c) ---- */
+
+/* Append the native duration of the three parts (one sign). */
+void cqlt_duration_put(struct buf *out, int32_t months, int32_t days, int64_t nanos);
+/* The parts of a native duration; false if it is not three vints in range. */
+bool cqlt_duration_get(const uint8_t *p, size_t len, int32_t *months, int32_t *days,
+                       int64_t *nanos);
+/* COL_ETYPE unless p is a valid duration (three vints, one sign). */
+int cqlt_duration_validate(const uint8_t *p, size_t len, struct cerr *err);
+/* 1h30m, P1DT2H, P2W, P0001-02-03T04:05:06 (optional '-') to the native form;
+ * COL_ETYPE "Unable to convert 'x' to a duration". */
+int cqlt_duration_from_text(const char *s, size_t len, struct buf *out, struct cerr *err);
+/* Append cqlsh's text of a duration: "1y2mo3d4h5m6s7ms8us9ns", "-1h". */
+void cqlt_duration_format(const uint8_t *p, size_t len, struct buf *out);
+
 /* ---- date and time text (cqltype_text.c) ---- */
 
 /* "yyyy-mm-dd" (year may have a sign and more digits) at s[*i] -> days since epoch. */

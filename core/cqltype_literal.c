@@ -25,6 +25,7 @@ static const char *lit_kind_name(enum cqllit_kind k)
 	case CQLLIT_UUID: return "UUID";
 	case CQLLIT_HEX: return "HEX";
 	case CQLLIT_NULL: return "NULL";
+	case CQLLIT_DURATION: return "DURATION";
 	}
 	return "?";
 }
@@ -315,6 +316,14 @@ static int lit_uuid(const struct lit *l, struct buf *out)
 	return 0;
 }
 
+/* A duration: unquoted (1h30m) or quoted (also the ISO 8601 forms). */
+static int lit_duration(const struct lit *l, struct buf *out)
+{
+	if (l->kind != CQLLIT_DURATION && l->kind != CQLLIT_STRING)
+		return mismatch(l, NULL);
+	return cqlt_duration_from_text(l->text, l->len, out, l->err);
+}
+
 /* The converter for a simple type, NULL if none. */
 static int (*lit_converter(enum cqltype_kind k))(const struct lit *, struct buf *)
 {
@@ -338,6 +347,7 @@ static int (*lit_converter(enum cqltype_kind k))(const struct lit *, struct buf 
 	case CQLTYPE_INET: return lit_inet;
 	case CQLTYPE_UUID:
 	case CQLTYPE_TIMEUUID: return lit_uuid;
+	case CQLTYPE_DURATION: return lit_duration;
 	default: return NULL;
 	}
 }

@@ -316,6 +316,7 @@ static void format_depth(const struct cqltype *t, const uint8_t *p, size_t len, 
 		hex_put(out, p, len);
 		return;
 	case CQLTYPE_BOOLEAN: buf_put_str(out, p[0] ? "True" : "False"); return;
+	case CQLTYPE_DURATION: cqlt_duration_format(p, len, out); return;
 	case CQLTYPE_TINYINT: buf_printf(out, "%d", (int8_t)p[0]); return;
 	case CQLTYPE_SMALLINT: buf_printf(out, "%d", (int16_t)be16_load(p)); return;
 	case CQLTYPE_INT: buf_printf(out, "%" PRId32, (int32_t)be32_load(p)); return;

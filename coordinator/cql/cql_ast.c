@@ -163,6 +163,7 @@ const char *cql_term_kind_name(enum cql_term_kind k)
 	case CQL_TERM_STRING: return "string";
 	case CQL_TERM_INTEGER: return "integer";
 	case CQL_TERM_FLOAT: return "float";
+	case CQL_TERM_DURATION: return "duration";
 	case CQL_TERM_BOOL: return "boolean";
 	case CQL_TERM_UUID: return "uuid";
 	case CQL_TERM_BLOB: return "blob";
@@ -228,6 +229,7 @@ void cql_term_format(const struct cql_term *t, struct buf *out)
 	case CQL_TERM_BOOL:
 	case CQL_TERM_UUID:
 	case CQL_TERM_BLOB:
+	case CQL_TERM_DURATION:
 	case CQL_TERM_IDENT: buf_put(out, t->text, t->text_len); break;
 	case CQL_TERM_LIST:
 		buf_put_u8(out, '[');

@@ -105,7 +105,8 @@ enum cql_term_kind {
 	CQL_TERM_TUPLE,    /* (t, ...) */
 	CQL_TERM_BIND,     /* ? or :name */
 	CQL_TERM_FUNC,     /* name(args): now(), uuid(), toTimestamp(now()), ... */
-	CQL_TERM_IDENT     /* an unquoted word as a WITH option value (WITH a = b) */
+	CQL_TERM_IDENT,    /* an unquoted word as a WITH option value (WITH a = b) */
+	CQL_TERM_DURATION  /* 1h30m, -2d (unquoted; text as written, sign included) */
 };
 
 struct cql_term {
@@ -113,9 +114,9 @@ struct cql_term {
 	struct cql_pos pos;
 	/*
 	 * The literal as written (number text with its sign, the word, the uuid,
-	 * "0x..." for blobs, "true"), for STRING the decoded value ('' -> ',
+	 * "0x..." for blobs, "true", "1h30m"), for STRING the decoded value ('' -> ',
 	 * $$...$$ without the dollars); exactly what core/cqltype.h's
-	 * cqltype_from_literal() takes.  Set for NULL..BLOB and IDENT, NULL for the
+	 * cqltype_from_literal() takes.  Set for NULL..BLOB, IDENT and DURATION, NULL for the
 	 * composite kinds.  NUL-terminated; text_len excludes the terminator (a
 	 * string literal may contain NUL bytes).
 	 */

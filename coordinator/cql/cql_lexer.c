@@ -4,6 +4,7 @@
 #include "coordinator/cql/cql_lexer.h"
 #include "core/hex.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -219,11 +220,46 @@ static int lex_hex(struct cql_lexer *lx, struct cql_token *tok, struct cerr *err
 	return 0;
 }
 
+/* Length of a duration literal at the cursor — (digits unit)+ with the units
+ * y mo w d h m s ms us µs ns in any case, up to a character that cannot
+ * continue a word — or 0 if there is none (the text is then a number). */
+static size_t duration_len(const struct cql_lexer *lx)
+{
+	static const char *const units[] = {"mo", "ms", "us", "ns", "\xc2\xb5s", "y",
+	                                    "w",  "d",  "h",  "m",  "s"};
+	size_t n = 0;
+	bool any = false;
+	while (is_digit(peekc(lx, n))) {
+		while (is_digit(peekc(lx, n)))
+			n++;
+		size_t ul = 0;
+		for (size_t k = 0; k < sizeof(units) / sizeof(units[0]) && !ul; k++) {
+			size_t l = strlen(units[k]);
+			size_t i = 0;
+			while (i < l && peekc(lx, n + i) >= 0 &&
+			       tolower(peekc(lx, n + i)) == (unsigned char)units[k][i])
+				i++;
+			if (i == l && !is_letter(peekc(lx, n + l)) && peekc(lx, n + l) != '_')
+				ul = l;
+		}
+		if (!ul)
+			return 0;
+		n += ul;
+		any = true;
+	}
+	return any && !is_ident_char(peekc(lx, n)) && peekc(lx, n) != '.' ? n : 0;
+}
+
 /* digits [. digits] [e [+|-] digits]: INTEGER or FLOAT; a word character or
  * '.' right after it is an error, but for "..", a RANGE token (1..3). */
 static int lex_number(struct cql_lexer *lx, struct cql_token *tok, struct cerr *err)
 {
-	size_t n = 0;
+	size_t n = duration_len(lx);
+	if (n) {
+		tok->kind = CQL_TOK_DURATION;
+		tok->chars = advance(lx, n);
+		return 0;
+	}
 	bool is_float = false;
 	while (is_digit(peekc(lx, n)))
 		n++;
@@ -437,6 +473,7 @@ const char *cql_tok_kind_name(enum cql_tok_kind k)
 	case CQL_TOK_PLUSEQ: return "'+='";
 	case CQL_TOK_MINUSEQ: return "'-='";
 	case CQL_TOK_RANGE: return "'..'";
+	case CQL_TOK_DURATION: return "DURATION";
 	}
 	return "?";
 }
@@ -484,4 +521,3 @@ bool cql_token_is_word(const struct cql_token *tok, const char *kw)
 	}
 	return kw[i] == '\0';
 }
-

@@ -56,7 +56,8 @@ enum cql_tok_kind {
 	CQL_TOK_MINUS,    /* - */
 	CQL_TOK_PLUSEQ,   /* += */
 	CQL_TOK_MINUSEQ,  /* -= */
-	CQL_TOK_RANGE     /* .. (collection slices: s[1..3]) */
+	CQL_TOK_RANGE,    /* .. (collection slices: s[1..3]) */
+	CQL_TOK_DURATION  /* (digits unit)+: 1h30m, 2d, 10us (units: y mo w d h m s ms us ns) */
 };
 
 struct cql_token {

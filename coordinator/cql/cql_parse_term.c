@@ -42,7 +42,7 @@ int cqlp_set_text(struct parser *p, struct cql_term *t, const char *s, size_t n)
 	return 0;
 }
 
-/* INTEGER or FLOAT token, negated when `neg`. */
+/* INTEGER, FLOAT or DURATION token, negated when `neg`. */
 static int number(struct parser *p, struct cql_term *t, bool neg)
 {
 	struct cql_token tok = next(p);
@@ -57,6 +57,10 @@ static int number(struct parser *p, struct cql_term *t, bool neg)
 	s[n] = '\0';
 	t->text = s;
 	t->text_len = n;
+	if (tok.kind == CQL_TOK_DURATION) {
+		t->kind = CQL_TERM_DURATION;
+		return 0;
+	}
 	if (tok.kind == CQL_TOK_INTEGER) {
 		t->kind = CQL_TERM_INTEGER;
 		/* accumulate negatively so INT64_MIN fits */
@@ -285,7 +289,8 @@ static int negative_term(struct parser *p, struct cql_term *t)
 	const struct cql_token *c = cur(p);
 	const struct cql_token *n = peek(p, 1);
 	bool adjacent = n->pos.off == c->pos.off + 1;
-	if (adjacent && (n->kind == CQL_TOK_INTEGER || n->kind == CQL_TOK_FLOAT)) {
+	if (adjacent && (n->kind == CQL_TOK_INTEGER || n->kind == CQL_TOK_FLOAT ||
+	                 n->kind == CQL_TOK_DURATION)) {
 		next(p);
 		return number(p, t, true);
 	}
@@ -386,7 +391,8 @@ static int term_inner(struct parser *p, const struct recv *r, struct cql_term *t
 	case CQL_TOK_COLON: return bind_term(p, r, t);
 	case CQL_TOK_STRING: return string_term(p, t);
 	case CQL_TOK_INTEGER:
-	case CQL_TOK_FLOAT: return number(p, t, false);
+	case CQL_TOK_FLOAT:
+	case CQL_TOK_DURATION: return number(p, t, false);
 	case CQL_TOK_MINUS: return negative_term(p, t);
 	case CQL_TOK_UUID: return uuid_term(p, t);
 	case CQL_TOK_HEX: return blob_term(p, t);

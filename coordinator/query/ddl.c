@@ -316,6 +316,13 @@ static int table_primary_key(struct exec_req *req, const struct cql_create_table
 	return 0;
 }
 
+/* Whether t is or holds a duration (which has no order a key could use). */
+static bool refs_duration(const struct cqltype *t)
+{
+	return t &&
+	       (t->kind == CQLTYPE_DURATION || refs_duration(t->elem) || refs_duration(t->value));
+}
+
 /* Key columns are neither static nor non-frozen collections; statics need a clustering. */
 static int table_column_rules(struct exec_req *req, const struct cql_create_table *ct,
                               const struct schema_column_def *cols)
@@ -332,6 +339,11 @@ static int table_column_rules(struct exec_req *req, const struct cql_create_tabl
 			                "Invalid non-frozen collection type for PRIMARY KEY "
 			                "component %s",
 			                cols[i].name);
+		if (key && refs_duration(cols[i].type))
+			return req_fail(
+			        req, COL_EINVAL,
+			        "duration type is not supported for PRIMARY KEY column '%s'",
+			        cols[i].name);
 		if (cols[i].kind == SCHEMA_COL_STATIC && ct->n_clustering_key == 0)
 			return req_fail(req, COL_EINVAL,
 			                "Static columns are only useful (and thus allowed) if the "

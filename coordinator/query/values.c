@@ -35,6 +35,7 @@ enum cqllit_kind term_lit_kind(enum cql_term_kind k)
 	case CQL_TERM_BOOL: return CQLLIT_BOOLEAN;
 	case CQL_TERM_UUID: return CQLLIT_UUID;
 	case CQL_TERM_BLOB: return CQLLIT_HEX;
+	case CQL_TERM_DURATION: return CQLLIT_DURATION;
 	default: return CQLLIT_NULL;
 	}
 }
@@ -242,6 +243,10 @@ int term_value(struct xq *q, const struct cql_term *t, const struct cqltype *typ
 	buf_init(&b);
 	struct cerr e = {0};
 	int rc = cqltype_from_literal(type, term_lit_kind(t->kind), t->text, t->text_len, &b, &e);
+	if (rc && type->kind == CQLTYPE_DURATION && strncmp(e.msg, "Unable", 6) == 0) {
+		buf_release(&b);
+		return req_fail(q->req, COL_EINVAL, "%s", e.msg); /* Unable to convert 'x' ... */
+	}
 	if (rc) {
 		buf_release(&b);
 		return req_fail(

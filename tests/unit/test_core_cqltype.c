@@ -770,3 +770,57 @@ Test(cqltype, collection_build_sorts_and_dedups)
 	buf_release(&b);
 	cqltype_free(t);
 }
+
+/* A duration literal's native bytes (hex) and its text back. */
+static void expect_duration(const char *lit, enum cqllit_kind kind, const char *hex,
+                            const char *text)
+{
+	struct buf b, f;
+	buf_init(&b);
+	buf_init(&f);
+	struct cerr e = {0};
+	const struct cqltype *t = cqltype_simple(CQLTYPE_DURATION);
+	cr_assert_eq(cqltype_from_literal(t, kind, lit, strlen(lit), &b, &e), 0, "%s: %s", lit,
+	             e.msg);
+	char got[64] = "";
+	for (size_t i = 0; i < b.len && i < 30; i++)
+		sprintf(got + 2 * i, "%02x", b.data[i]);
+	cr_expect_str_eq(got, hex, "%s", lit);
+	cqltype_format(t, b.data, b.len, &f);
+	buf_put_u8(&f, 0);
+	cr_expect_str_eq((const char *)f.data, text, "%s", lit);
+	buf_release(&b);
+	buf_release(&f);
+}
+
+Test(cqltype, duration_vints_literals_and_text)
+{
+	/* 1h30m = 5.4e12 ns, zigzag 0x9d29229e000: six more bytes after 0xfc */
+	expect_duration("1h30m", CQLLIT_DURATION, "0000fc09d29229e000", "1h30m");
+	expect_duration("-1mo", CQLLIT_DURATION, "010000", "-1mo");
+	expect_duration("P1Y2M3DT4H5M6S", CQLLIT_STRING, "1c06fc1ac003cfe800", "1y2mo3d4h5m6s");
+	expect_duration("P2W", CQLLIT_STRING, "001c00", "14d");
+	expect_duration("63s", CQLLIT_DURATION, "0000f81d562f6c00", "1m3s");
+	expect_duration("64ns", CQLLIT_DURATION, "00008080", "64ns");
+	struct buf b;
+	buf_init(&b);
+	struct cerr e = {0};
+	const struct cqltype *t = cqltype_simple(CQLTYPE_DURATION);
+	const char *bad[] = {"1h30", "30m1h", "P1H", "h", "", "-", "1hh", "PT", "P1.5D"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_expect_neq(cqltype_from_literal(t, CQLLIT_STRING, bad[i], strlen(bad[i]), &b, &e),
+		              0, "%s accepted", bad[i]);
+		cr_expect(strstr(e.msg, "to a duration") != NULL, "%s: %s", bad[i], e.msg);
+	}
+	/* mixed signs, truncated vints, trailing bytes */
+	const uint8_t mixed[] = {0x02, 0x01, 0x00}, trunc[] = {0x00, 0x00, 0xfc, 0x09},
+	              trail[] = {0x00, 0x00, 0x00, 0x00};
+	cr_expect_neq(cqltype_validate(t, mixed, sizeof(mixed), &e), 0);
+	cr_expect(strstr(e.msg, "same sign") != NULL, "%s", e.msg);
+	cr_expect_neq(cqltype_validate(t, trunc, sizeof(trunc), &e), 0);
+	cr_expect_neq(cqltype_validate(t, trail, sizeof(trail), &e), 0);
+	buf_release(&b);
+	const struct cqltype *s = NULL;
+	cr_expect_neq(cqltype_parse("set<duration>", 13, &s, &e), 0);
+	cr_expect(strstr(e.msg, "Durations are not allowed inside sets") != NULL, "%s", e.msg);
+}

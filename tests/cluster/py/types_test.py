@@ -210,6 +210,39 @@ check("m['k'], m['a'..'b'], s[2..], s[5] through the driver",
 expect_error("element selection on a list", "SELECT l[0] FROM l WHERE k = 1",
              "Element selection is only allowed on sets and maps, but l is a list")
 
+# ---- duration ------------------------------------------------------------------------------
+from cassandra.util import Duration  # noqa: E402
+
+session.execute("CREATE TABLE dur (k int PRIMARY KEY, d duration, l list<duration>)")
+NS_H = 3600 * 10**9
+values = [Duration(0, 0, 0), Duration(14, 3, NS_H + 1), Duration(-1, -2, -3),
+          Duration(2**31 - 1, 2**31 - 1, 2**63 - 1), Duration(-2**31, -2**31, -2**63),
+          Duration(0, 0, 127), Duration(0, 0, 128), Duration(0, 0, 2**56)]
+ins = session.prepare("INSERT INTO dur (k, d, l) VALUES (?, ?, ?)")
+for i, v in enumerate(values):
+    session.execute(ins, (i, v, [v, Duration(1, 0, 0)]))
+got = {r.k: (r.d, r.l) for r in session.execute("SELECT k, d, l FROM dur")}
+check("duration values round trip through the driver (bound, vints up to 9 bytes)",
+      all(got[i] == (v, [v, Duration(1, 0, 0)]) for i, v in enumerate(values)),
+      [(got.get(i), v) for i, v in enumerate(values) if got.get(i, (None,))[0] != v][:3])
+session.execute("INSERT INTO dur (k, d) VALUES (100, 1h30m)")
+session.execute("INSERT INTO dur (k, d) VALUES (101, 'P1Y2M3DT4H5M6S')")
+session.execute("INSERT INTO dur (k, d) VALUES (102, -2w)")
+got = [session.execute("SELECT d FROM dur WHERE k = %d" % k).one().d for k in (100, 101, 102)]
+want = [Duration(0, 0, 90 * 60 * 10**9), Duration(14, 3, 4 * NS_H + 306 * 10**9),
+        Duration(0, -14, 0)]
+check("duration literals 1h30m, 'P1Y2M3DT4H5M6S', -2w", got == want, got)
+try:
+    session.execute(ins, (200, Duration(1, -1, 0), None))
+    check("a duration of mixed signs refused", False, "no error")
+except InvalidRequest as e:
+    check("a duration of mixed signs refused", "must be all of the same sign" in str(e), str(e))
+expect_error("duration in a clustering key",
+             "CREATE TABLE bad (k int, c duration, PRIMARY KEY (k, c))",
+             "duration type is not supported for PRIMARY KEY column 'c'")
+col = cluster.metadata.keyspaces[KS].tables["dur"].columns["d"]
+check("the driver's metadata: d is a duration", col.cql_type == "duration", col.cql_type)
+
 # ---- static-only rows ----------------------------------------------------------------------
 session.execute("CREATE TABLE st (k int, c int, s text static, v int, PRIMARY KEY (k, c))")
 for k in range(6):
