@@ -341,6 +341,7 @@ struct messaging_peer {
 	unsigned failures;
 	uint64_t sent, dropped, connects, connect_failures;
 	uint8_t hello_nonce[IAUTH_NONCE_LEN]; /* of our last hello: the answer's challenge */
+	bool force_tls; /* it answered NEEDS_TLS to a plaintext hello: TLS from now on */
 };
 
 struct inbound {
@@ -524,6 +525,13 @@ static int out_on_frame(struct net_conn *c, const uint8_t *frame, size_t len)
 		         p->addr_str, e.msg[0] ? ": " : "", e.msg);
 		return COL_EPROTO;
 	}
+	if (h.status == HANDSHAKE_NEEDS_TLS && m->tls_client && !p->force_tls) {
+		/* it does not know yet that we are near (dc/rack): TLS is always accepted */
+		log_info(MOD, "%s asks for TLS; connecting again with TLS", p->addr_str);
+		p->force_tls = true;
+		net_conn_close(c, COL_EPROTO, "the peer asks for TLS");
+		return 0;
+	}
 	if (h.status != HANDSHAKE_OK) {
 		log_error(MOD, "%s refused our handshake: %.*s", p->addr_str, (int)h.reason_len,
 		          (const char *)h.reason);
@@ -592,10 +600,12 @@ static const struct net_conn_ops OUT_OPS = {
         .on_close = out_on_close,
 };
 
-/* The client context when the connection to `a` is to be TLS, else NULL. */
-static struct tls_ctx *peer_tls(const struct messaging *m, const struct net_addr *a)
+/* The client context when the connection to p is to be TLS, else NULL. */
+static struct tls_ctx *peer_tls(const struct messaging_peer *p)
 {
-	if (!m->tls_client || (m->cfg.tls_to && !m->cfg.tls_to(m->cfg.tls_policy_ctx, a)))
+	const struct messaging *m = p->m;
+	if (!m->tls_client ||
+	    (!p->force_tls && m->cfg.tls_to && !m->cfg.tls_to(m->cfg.tls_policy_ctx, &p->addr)))
 		return NULL;
 	return m->tls_client;
 }
@@ -609,7 +619,7 @@ static void peer_connect(struct messaging_peer *p)
 	        .out_cap = m->cfg.peer_queue_bytes,
 	        .connect_timeout_ms = m->cfg.connect_timeout_ms,
 	        .user_timeout_ms = m->cfg.tcp_user_timeout_ms,
-	        .tls = peer_tls(m, &p->addr),
+	        .tls = peer_tls(p),
 	};
 	struct cerr e = {0};
 	struct net_conn *c;

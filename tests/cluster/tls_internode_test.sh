@@ -16,7 +16,8 @@
 #   3. A fourth node with the right cluster name and secret but a certificate
 #      from another CA cannot join: its handshakes fail, nobody lists it.
 #   4. internode_encryption: dc with a second datacenter: node 3 (dc2) reaches
-#      node 1 (dc1) over TLS only; a write and a read at ALL span both.
+#      node 1 (dc1) over TLS only; a write and a read at ALL span both; a dc2 node
+#      without TLS is answered NEEDS_TLS and cannot join.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 : "${COLONNADE_BIN:?COLONNADE_BIN must name the colonnade binary}"
@@ -177,4 +178,13 @@ plain2=$(grep " c2s [0-9a-f]* $NET.62$" "$RUN/capture.first" | grep -vc ' c2s 16
 "$CQLISH" "$NET.63" -e "CONSISTENCY ALL; SELECT v FROM t.t WHERE k = 1;" | grep -q "$V3" ||
 	{ echo "FAIL: dc mode: read at ALL through dc2"; exit 1; }
 echo "ok: internode_encryption dc: node 3 (dc2) -> node 1 (dc1): $from3 connection(s), all TLS; node 2 (dc1) -> node 1: $from2 connection(s), $plain2 plaintext (TLS while node 1's dc was not yet known)"
+# A node without TLS (internode_encryption: none, the right secret) in dc2: every dc-mode
+# node asks it for TLS (handshake status 5) and it cannot join.
+start 4 dc2
+sleep 5
+s=$("$COLONNADE_BIN" status -h "$NET.62")
+if grep -q "$NET.64" <<<"$s"; then echo "FAIL: a plaintext node of dc2 is listed:"; echo "$s"; exit 1; fi
+grep -q "refused our handshake: .*must use TLS" "$RUN/n4/node.log" ||
+	{ echo "FAIL: the plaintext node was not told to use TLS"; tail -5 "$RUN/n4/node.log"; exit 1; }
+echo "ok: dc mode: a plaintext node of dc2 is refused: $(grep -o 'refused our handshake: .*must use TLS' "$RUN/n4/node.log" | head -1 | cut -c1-160)"
 echo "tls_internode_test: ok"
