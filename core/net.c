@@ -88,6 +88,7 @@ struct net_conn {
 	struct tls_ctx *tls_ctx;
 	uint8_t tls_state, tls_mode; /* NTLS_*, enum net_tls_mode (accepted conns) */
 	bool tls_deadline;           /* the timer is the handshake deadline */
+	bool outgoing;               /* made by net_connect (on_connect follows the handshake) */
 	bool tls_wr_wants_read;      /* a TLS write waits for the next read */
 	bool tls_rd_wants_write;     /* a TLS read waits for writability */
 };
@@ -711,7 +712,7 @@ static void conn_tls_handshake(struct net_conn *c)
 		tls_conn_describe(c->tls, d, sizeof(d));
 		log_debug("net", "%s: TLS established: %s", c->peer_str, d);
 	}
-	if (!c->srv && c->ops.on_connect) {
+	if (c->outgoing && c->ops.on_connect) {
 		c->ops.on_connect(c);
 		if (c->closing)
 			return;
@@ -1199,6 +1200,7 @@ int net_connect(struct net_loop *nl, const struct net_addr *local, const struct 
 		return cerr_set(err, COL_ENOMEM, "connect to %s: out of memory", rs);
 	}
 	c->handed = true;
+	c->outgoing = true;
 	if (opts && opts->tls)
 		c->tls_ctx = tls_ctx_ref(opts->tls);
 	c->peer = *remote;
