@@ -39,6 +39,7 @@ static const struct {
         {"smallint", CQLTYPE_SMALLINT}, {"tinyint", CQLTYPE_TINYINT},
         {"list", CQLTYPE_LIST},         {"map", CQLTYPE_MAP},
         {"set", CQLTYPE_SET},           {"duration", CQLTYPE_DURATION},
+        {"tuple", CQLTYPE_TUPLE},
 };
 
 const struct cqltype *cqltype_simple(enum cqltype_kind kind)
@@ -76,19 +77,56 @@ struct cqltype *cqltype_collection_new(enum cqltype_kind kind, bool frozen,
 	return t;
 }
 
+struct cqltype *cqltype_tuple_new(const struct cqltype **fields, uint32_t n)
+{
+	struct cqltype *t = calloc(1, sizeof(*t));
+	bool ok = t && fields && n > 0 && n <= CQLTYPE_MAX_FIELDS;
+	for (uint32_t i = 0; ok && i < n; i++)
+		ok = fields[i] != NULL;
+	if (!ok) {
+		for (uint32_t i = 0; fields && i < n; i++)
+			cqltype_free(fields[i]);
+		free(fields);
+		free(t);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		if (cqltype_is_collection(fields[i]))
+			((struct cqltype *)fields[i])->frozen = true;
+	t->kind = CQLTYPE_TUPLE;
+	t->frozen = true;
+	t->heap_ = true;
+	t->fields = fields;
+	t->n_fields = n;
+	return t;
+}
+
 void cqltype_free(const struct cqltype *t)
 {
 	if (!t || !t->heap_)
 		return;
 	cqltype_free(t->elem);
 	cqltype_free(t->value);
+	for (uint32_t i = 0; i < t->n_fields; i++)
+		cqltype_free(t->fields[i]);
+	free(t->fields);
 	free((void *)t);
+}
+
+static const struct cqltype *tuple_copy(const struct cqltype *t)
+{
+	const struct cqltype **f = calloc(t->n_fields, sizeof(*f));
+	for (uint32_t i = 0; f && i < t->n_fields; i++)
+		f[i] = cqltype_copy(t->fields[i]);
+	return f ? cqltype_tuple_new(f, t->n_fields) : NULL;
 }
 
 const struct cqltype *cqltype_copy(const struct cqltype *t)
 {
 	if (!t || !t->heap_)
 		return t;
+	if (t->kind == CQLTYPE_TUPLE)
+		return tuple_copy(t);
 	const struct cqltype *e = cqltype_copy(t->elem);
 	const struct cqltype *v = t->value ? cqltype_copy(t->value) : NULL;
 	if (!e || (t->value && !v)) {
@@ -105,6 +143,14 @@ bool cqltype_equal(const struct cqltype *a, const struct cqltype *b)
 		return true;
 	if (!a || !b || a->kind != b->kind)
 		return false;
+	if (a->kind == CQLTYPE_TUPLE) {
+		if (a->n_fields != b->n_fields)
+			return false;
+		for (uint32_t i = 0; i < a->n_fields; i++)
+			if (!cqltype_equal(a->fields[i], b->fields[i]))
+				return false;
+		return true;
+	}
 	if (!cqltype_is_collection(a))
 		return true;
 	return a->frozen == b->frozen && cqltype_equal(a->elem, b->elem) &&
@@ -168,6 +214,50 @@ static int tp_args(struct tparser *p, int depth, const struct cqltype **a, const
 	return 0;
 }
 
+/* tuple<t1, t2, ...> after the word. */
+static int tp_tuple(struct tparser *p, int depth, const struct cqltype **out)
+{
+	tp_blank(p);
+	if (p->pos >= p->len || p->s[p->pos] != '<')
+		return tp_syntax(p, "expected '<'");
+	p->pos++;
+	const struct cqltype **f = calloc(CQLTYPE_MAX_FIELDS, sizeof(*f));
+	if (!f)
+		return cerr_set(p->err, COL_ENOMEM, "out of memory parsing a type");
+	uint32_t n = 0;
+	int rc = 0;
+	for (;;) {
+		if (n == CQLTYPE_MAX_FIELDS) {
+			rc = tp_syntax(p, "too many tuple fields");
+			break;
+		}
+		if ((rc = tp_type(p, depth + 1, &f[n])))
+			break;
+		n++;
+		tp_blank(p);
+		if (p->pos < p->len && p->s[p->pos] == ',') {
+			p->pos++;
+			continue;
+		}
+		if (p->pos >= p->len || p->s[p->pos] != '>')
+			rc = tp_syntax(p, "expected '>'");
+		else
+			p->pos++;
+		break;
+	}
+	if (rc) {
+		for (uint32_t i = 0; i < n; i++)
+			cqltype_free(f[i]);
+		free(f);
+		return rc;
+	}
+	struct cqltype *t = cqltype_tuple_new(f, n);
+	if (!t)
+		return cerr_set(p->err, COL_ENOMEM, "out of memory parsing a type");
+	*out = t;
+	return 0;
+}
+
 static int tp_type(struct tparser *p, int depth, const struct cqltype **out)
 {
 	if (depth > CQLTYPE_MAX_DEPTH)
@@ -180,6 +270,8 @@ static int tp_type(struct tparser *p, int depth, const struct cqltype **out)
 	if (n == 0)
 		return tp_syntax(p, "expected a type name");
 	const char *word = p->s + start;
+	if (n == 5 && strncasecmp(word, "tuple", 5) == 0)
+		return tp_tuple(p, depth, out);
 	if (n == 6 && strncasecmp(word, "frozen", 6) == 0) {
 		const struct cqltype *inner = NULL;
 		int rc = tp_args(p, depth, &inner, NULL);
@@ -260,6 +352,16 @@ int cqltype_parse(const char *text, size_t len, const struct cqltype **out, stru
 
 void cqltype_name(const struct cqltype *t, struct buf *out)
 {
+	if (t->kind == CQLTYPE_TUPLE) { /* always frozen, and named so (Cassandra) */
+		buf_put_str(out, "frozen<tuple<");
+		for (uint32_t i = 0; i < t->n_fields; i++) {
+			if (i)
+				buf_put_str(out, ", ");
+			cqltype_name(t->fields[i], out);
+		}
+		buf_put_str(out, ">>");
+		return;
+	}
 	if (!cqltype_is_collection(t)) {
 		buf_put_str(out, cqltype_kind_name(t->kind));
 		return;
@@ -295,11 +397,45 @@ const char *cqlt_tname(const struct cqltype *t, char *dst, size_t cap)
 void cqltype_write_option(const struct cqltype *t, struct buf *out)
 {
 	buf_put_u16be(out, (uint16_t)t->kind);
+	if (t->kind == CQLTYPE_TUPLE) {
+		buf_put_u16be(out, (uint16_t)t->n_fields);
+		for (uint32_t i = 0; i < t->n_fields; i++)
+			cqltype_write_option(t->fields[i], out);
+	}
 	if (cqltype_is_collection(t)) {
 		cqltype_write_option(t->elem, out);
 		if (t->value)
 			cqltype_write_option(t->value, out);
 	}
+}
+
+static int read_option(struct bufreader *r, int depth, const struct cqltype **out,
+                       struct cerr *err);
+
+/* A tuple [option]'s body: [short n] then n [option]s. */
+static int read_tuple_option(struct bufreader *r, int depth, const struct cqltype **out,
+                             struct cerr *err)
+{
+	uint16_t n = bufreader_u16be(r);
+	if (!bufreader_ok(r) || n == 0 || n > CQLTYPE_MAX_FIELDS)
+		return cerr_set(err, COL_EPROTO, "tuple type option with %u fields", n);
+	const struct cqltype **f = calloc(n, sizeof(*f));
+	if (!f)
+		return cerr_set(err, COL_ENOMEM, "out of memory reading a type option");
+	for (uint16_t i = 0; i < n; i++) {
+		int rc = read_option(r, depth + 1, &f[i], err);
+		if (rc) {
+			for (uint16_t k = 0; k < i; k++)
+				cqltype_free(f[k]);
+			free(f);
+			return rc;
+		}
+	}
+	struct cqltype *t = cqltype_tuple_new(f, n);
+	if (!t)
+		return cerr_set(err, COL_ENOMEM, "out of memory reading a type option");
+	*out = t;
+	return 0;
 }
 
 static int read_option(struct bufreader *r, int depth, const struct cqltype **out, struct cerr *err)
@@ -309,6 +445,8 @@ static int read_option(struct bufreader *r, int depth, const struct cqltype **ou
 	uint16_t id = bufreader_u16be(r);
 	if (!bufreader_ok(r))
 		return cerr_set(err, COL_EPROTO, "truncated type option");
+	if (id == CQLTYPE_TUPLE)
+		return read_tuple_option(r, depth, out, err);
 	if (id == CQLTYPE_LIST || id == CQLTYPE_SET || id == CQLTYPE_MAP) {
 		const struct cqltype *a = NULL, *b = NULL;
 		int rc = read_option(r, depth + 1, &a, err);
@@ -446,6 +584,33 @@ static int validate_collection(const struct cqltype *t, const uint8_t *p, size_t
 	return 0;
 }
 
+/* A tuple: at most n_fields [int len][bytes] (len -1: null), nothing after. */
+static int validate_tuple(const struct cqltype *t, const uint8_t *p, size_t len, int depth,
+                          struct cerr *err)
+{
+	char nb[128];
+	struct bufreader r;
+	bufreader_init(&r, p, len);
+	for (uint32_t i = 0; i < t->n_fields && bufreader_left(&r); i++) {
+		int32_t el = (int32_t)bufreader_u32be(&r);
+		if (!bufreader_ok(&r) || el < -1 || (el > 0 && (size_t)el > bufreader_left(&r)))
+			return cerr_set(err, COL_ETYPE, "invalid %s value: field %u is truncated",
+			                cqlt_tname(t, nb, sizeof(nb)), i);
+		if (el <= 0)
+			continue;
+		int rc = validate_depth(t->fields[i], bufreader_take(&r, (size_t)el), (size_t)el,
+		                        depth + 1, err);
+		if (rc) {
+			cerr_prefix(err, "in %s field %u: ", cqlt_tname(t, nb, sizeof(nb)), i);
+			return rc;
+		}
+	}
+	if (bufreader_left(&r))
+		return cerr_set(err, COL_ETYPE, "invalid %s value: %zu bytes after the last field",
+		                cqlt_tname(t, nb, sizeof(nb)), bufreader_left(&r));
+	return 0;
+}
+
 static int validate_depth(const struct cqltype *t, const uint8_t *p, size_t len, int depth,
                           struct cerr *err)
 {
@@ -506,6 +671,7 @@ static int validate_depth(const struct cqltype *t, const uint8_t *p, size_t len,
 			                "invalid decimal value: no unscaled value after the scale");
 		return 0;
 	case CQLTYPE_DURATION: return cqlt_duration_validate(p, len, err);
+	case CQLTYPE_TUPLE: return validate_tuple(t, p, len, depth, err);
 	case CQLTYPE_LIST:
 	case CQLTYPE_SET:
 	case CQLTYPE_MAP: return validate_collection(t, p, len, depth, err);

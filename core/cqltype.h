@@ -50,6 +50,8 @@
  * |                                    | after the sign byte inverted)                  |
  * | frozen list/set                    | per element 0x02 + element encoding, then 0x01 |
  * | frozen map                         | per entry 0x02 + key enc + value enc, then 0x01|
+ * | tuple                              | per field of the type: 0x01 null (or missing), |
+ * |                                    | else 0x02 + the field's encoding               |
  *
  * Decoding gives back native bytes that compare equal to the original; they
  * are byte-identical for canonical inputs (minimal varints, decimals without
@@ -91,23 +93,35 @@ enum cqltype_kind {
 	CQLTYPE_LIST = 0x20,
 	CQLTYPE_MAP = 0x21,
 	CQLTYPE_SET = 0x22,
+	CQLTYPE_TUPLE = 0x31, /* frozen: [int len][bytes] per field (len -1: null) */
 };
 
 /* Bound on nesting of collection types (frozen<list<frozen<map<...>>>>). */
 #define CQLTYPE_MAX_DEPTH 8
+/* Bound on the fields of a tuple (Cassandra has none; a type text is bounded). */
+#define CQLTYPE_MAX_FIELDS 256
 
 struct cqltype {
 	enum cqltype_kind kind;
-	bool frozen;                 /* collections only: frozen<...> */
-	bool heap_;                  /* internal: allocated by this module */
-	const struct cqltype *elem;  /* list/set element type; map key type */
-	const struct cqltype *value; /* map value type; NULL otherwise */
+	bool frozen;                   /* collections only: frozen<...> */
+	bool heap_;                    /* internal: allocated by this module */
+	const struct cqltype *elem;    /* list/set element type; map key type */
+	const struct cqltype *value;   /* map value type; NULL otherwise */
+	const struct cqltype **fields; /* tuple: the type of each field */
+	uint32_t n_fields;
 };
 
 static inline bool cqltype_is_collection(const struct cqltype *t)
 {
 	return t->kind == CQLTYPE_LIST || t->kind == CQLTYPE_MAP || t->kind == CQLTYPE_SET;
 }
+
+/*
+ * A new tuple type of n field types (n >= 1), always frozen, as in Cassandra
+ * (collections in it are frozen too).  Takes ownership of `fields` (a malloc'd
+ * array) and of the types in it, also on failure.  NULL on allocation failure.
+ */
+struct cqltype *cqltype_tuple_new(const struct cqltype **fields, uint32_t n);
 
 /* The shared singleton of a simple (non-collection) kind; NULL for a collection
  * kind or an unknown id. */
@@ -166,7 +180,7 @@ int cqltype_validate(const struct cqltype *t, const void *bytes, size_t len, str
  * by version, then time for v1, else unsigned bytes; text/ascii/blob/inet
  * bytewise unsigned (shorter prefix first); varint/decimal numerically;
  * boolean false < true; date unsigned; collections element by element, then
- * by size.
+ * by size; tuples field by field, null (or missing) first.
  */
 int cqltype_compare(const struct cqltype *t, const void *a, size_t alen, const void *b,
                     size_t blen);

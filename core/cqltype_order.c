@@ -308,6 +308,41 @@ static int compare_collection(const struct cqltype *t, const uint8_t *a, size_t 
 	return na < nb ? -1 : na > nb;
 }
 
+/* Field i of a tuple value at r: *len -1 for null or missing. */
+static const uint8_t *tuple_field(struct bufreader *r, int32_t *len)
+{
+	if (!bufreader_left(r)) {
+		*len = -1;
+		return NULL;
+	}
+	*len = (int32_t)bufreader_u32be(r);
+	return *len > 0 ? bufreader_take(r, (size_t)*len) : (const uint8_t *)"";
+}
+
+/* Field by field, null (or missing) first. */
+static int compare_tuple(const struct cqltype *t, const uint8_t *a, size_t alen, const uint8_t *b,
+                         size_t blen, int depth)
+{
+	struct bufreader ra, rb;
+	bufreader_init(&ra, a, alen);
+	bufreader_init(&rb, b, blen);
+	for (uint32_t i = 0; i < t->n_fields; i++) {
+		int32_t la, lb;
+		const uint8_t *pa = tuple_field(&ra, &la), *pb = tuple_field(&rb, &lb);
+		if (!bufreader_ok(&ra) || !bufreader_ok(&rb))
+			return bytes_compare(a, alen, b, blen);
+		if (la < 0 || lb < 0) {
+			if (la >= 0 || lb >= 0)
+				return la < 0 ? -1 : 1;
+			continue;
+		}
+		int c = compare_depth(t->fields[i], pa, (size_t)la, pb, (size_t)lb, depth + 1);
+		if (c)
+			return c;
+	}
+	return 0;
+}
+
 static int compare_depth(const struct cqltype *t, const uint8_t *a, size_t alen, const uint8_t *b,
                          size_t blen, int depth)
 {
@@ -356,6 +391,7 @@ static int compare_depth(const struct cqltype *t, const uint8_t *a, size_t alen,
 	case CQLTYPE_LIST:
 	case CQLTYPE_SET:
 	case CQLTYPE_MAP: return compare_collection(t, a, alen, b, blen, depth);
+	case CQLTYPE_TUPLE: return compare_tuple(t, a, alen, b, blen, depth);
 	default: /* ascii, text, blob, inet: unsigned bytes */
 		return bytes_compare(a, alen, b, blen);
 	}
@@ -403,6 +439,33 @@ static void encode_collection(const struct cqltype *t, const uint8_t *p, size_t 
 		}
 	}
 	buf_put_u8(out, ORD_END);
+}
+
+/* Per field of the type: ORD_NULL for null or missing, else ORD_FIELD and the
+ * field as a component (ORD_EMPTY, or ORD_VALUE and its payload). */
+#define ORD_NULL  0x01
+#define ORD_FIELD 0x02
+
+static void encode_tuple(const struct cqltype *t, const uint8_t *p, size_t len, struct buf *out,
+                         int depth)
+{
+	struct bufreader r;
+	bufreader_init(&r, p, len);
+	for (uint32_t i = 0; i < t->n_fields; i++) {
+		int32_t fl;
+		const uint8_t *fp = tuple_field(&r, &fl);
+		if (fl < 0) {
+			buf_put_u8(out, ORD_NULL);
+			continue;
+		}
+		buf_put_u8(out, ORD_FIELD);
+		if (fl == 0) {
+			buf_put_u8(out, ORD_EMPTY);
+		} else {
+			buf_put_u8(out, ORD_VALUE);
+			encode_body(t->fields[i], fp, (size_t)fl, out, depth + 1);
+		}
+	}
 }
 
 /* Payload of a valid non-empty value (after the ORD_VALUE marker), ASC. */
@@ -495,6 +558,7 @@ static void encode_body(const struct cqltype *t, const uint8_t *p, size_t len, s
 	case CQLTYPE_LIST:
 	case CQLTYPE_SET:
 	case CQLTYPE_MAP: encode_collection(t, p, len, out, depth); return;
+	case CQLTYPE_TUPLE: encode_tuple(t, p, len, out, depth); return;
 	default: buf_put_escaped(out, p, len); return;
 	}
 }
@@ -579,6 +643,27 @@ static int decode_collection(const struct cqltype *t, struct ordreader *o, struc
 		n++;
 	}
 	buf_patch_u32be(out, count_at, n);
+	return 0;
+}
+
+/* Every field of the type, null ones as [int -1]. */
+static int decode_tuple(const struct cqltype *t, struct ordreader *o, struct buf *out, int depth)
+{
+	for (uint32_t i = 0; i < t->n_fields; i++) {
+		uint8_t m = or_u8(o);
+		if (!bufreader_ok(&o->r) || (m != ORD_NULL && m != ORD_FIELD))
+			return COL_ECORRUPT;
+		if (m == ORD_NULL) {
+			buf_put_u32be(out, UINT32_MAX);
+			continue;
+		}
+		size_t len_at = out->len;
+		buf_put_u32be(out, 0);
+		int rc = decode_component(t->fields[i], o, out, depth + 1);
+		if (rc)
+			return rc;
+		buf_patch_u32be(out, len_at, (uint32_t)(out->len - len_at - 4));
+	}
 	return 0;
 }
 
@@ -730,6 +815,7 @@ static int decode_body(const struct cqltype *t, struct ordreader *o, struct buf 
 	case CQLTYPE_LIST:
 	case CQLTYPE_SET:
 	case CQLTYPE_MAP: return decode_collection(t, o, out, depth);
+	case CQLTYPE_TUPLE: return decode_tuple(t, o, out, depth);
 	default: /* ascii, text, blob, inet: an escaped byte string */
 		bufreader_escaped(&o->r, o->inv, out);
 		break;

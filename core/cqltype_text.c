@@ -380,6 +380,24 @@ static void format_depth(const struct cqltype *t, const uint8_t *p, size_t len, 
 		buf_put_u8(out, t->kind == CQLTYPE_LIST ? ']' : '}');
 		return;
 	}
+	case CQLTYPE_TUPLE: {
+		/* cqlsh: (1, 'a', null), fields missing at the end left out */
+		struct bufreader r;
+		bufreader_init(&r, p, len);
+		buf_put_u8(out, '(');
+		for (uint32_t i = 0; i < t->n_fields && bufreader_left(&r); i++) {
+			if (i)
+				buf_put_str(out, ", ");
+			int32_t el = (int32_t)bufreader_u32be(&r);
+			if (el < 0)
+				buf_put_str(out, "null");
+			else
+				format_depth(t->fields[i], bufreader_take(&r, (size_t)el),
+				             (size_t)el, out, true, depth + 1);
+		}
+		buf_put_u8(out, ')');
+		return;
+	}
 	default: buf_printf(out, "<%s>", cqlt_tname(t, nb, sizeof(nb)));
 	}
 }

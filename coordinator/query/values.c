@@ -67,6 +67,52 @@ static int collection_part(struct xq *q, const struct cql_term *t, const struct 
 	return 0;
 }
 
+/* Type t's CQL name in dst (cap bytes), cut if longer; returns dst. */
+static const char *tname(const struct cqltype *t, char *dst, size_t cap)
+{
+	struct buf b;
+	buf_init(&b);
+	cqltype_name(t, &b);
+	size_t n = b.len < cap - 1 ? b.len : cap - 1;
+	if (n)
+		memcpy(dst, b.data, n);
+	dst[n] = 0;
+	buf_release(&b);
+	return dst;
+}
+
+/* (a, b, ...) for a tuple type: each item a value of its field, or null. */
+static int tuple_value(struct xq *q, const struct cql_term *t, const struct cqltype *type,
+                       struct val *out, const char *what)
+{
+	char nb[128];
+	if (type->kind != CQLTYPE_TUPLE)
+		return req_fail(q->req, COL_EINVAL, "Invalid tuple literal for %s of type %s", what,
+		                tname(type, nb, sizeof(nb)));
+	if (t->coll.n_items > type->n_fields)
+		return req_fail(
+		        q->req, COL_EINVAL,
+		        "Invalid tuple literal for %s: too many elements. Type %s expects %u "
+		        "but got %u",
+		        what, tname(type, nb, sizeof(nb)), type->n_fields, t->coll.n_items);
+	struct buf b;
+	buf_init(&b);
+	int rc = 0;
+	for (uint32_t i = 0; i < t->coll.n_items && !rc; i++) {
+		struct val v;
+		rc = term_value(q, t->coll.items[i], type->fields[i], &v, what);
+		if (!rc && v.len == CQL_VALUE_UNSET)
+			rc = req_fail(q->req, COL_EINVAL,
+			              "Invalid unset value for tuple field number %u", i);
+		if (!rc)
+			cql_put_bytes(&b, v.p, v.len < 0 ? -1 : v.len);
+	}
+	if (!rc)
+		rc = store_bytes(q, &b, out);
+	buf_release(&b);
+	return rc;
+}
+
 static int collection_value(struct xq *q, const struct cql_term *t, const struct cqltype *type,
                             struct val *out, const char *what)
 {
@@ -229,7 +275,7 @@ int term_value(struct xq *q, const struct cql_term *t, const struct cqltype *typ
 			return req_fail(q->req, COL_EINVAL, "Invalid %s literal for %s",
 			                cql_term_kind_name(t->kind), what);
 		return collection_value(q, t, type, out, what);
-	case CQL_TERM_TUPLE:
+	case CQL_TERM_TUPLE: return tuple_value(q, t, type, out, what);
 	case CQL_TERM_IDENT:
 		return req_fail(q->req, COL_EINVAL, "Invalid %s literal for %s",
 		                cql_term_kind_name(t->kind), what);

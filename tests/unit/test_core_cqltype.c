@@ -808,8 +808,9 @@ Test(cqltype, duration_vints_literals_and_text)
 	const struct cqltype *t = cqltype_simple(CQLTYPE_DURATION);
 	const char *bad[] = {"1h30", "30m1h", "P1H", "h", "", "-", "1hh", "PT", "P1.5D"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		cr_expect_neq(cqltype_from_literal(t, CQLLIT_STRING, bad[i], strlen(bad[i]), &b, &e),
-		              0, "%s accepted", bad[i]);
+		cr_expect_neq(
+		        cqltype_from_literal(t, CQLLIT_STRING, bad[i], strlen(bad[i]), &b, &e), 0,
+		        "%s accepted", bad[i]);
 		cr_expect(strstr(e.msg, "to a duration") != NULL, "%s: %s", bad[i], e.msg);
 	}
 	/* mixed signs, truncated vints, trailing bytes */
@@ -823,4 +824,104 @@ Test(cqltype, duration_vints_literals_and_text)
 	const struct cqltype *s = NULL;
 	cr_expect_neq(cqltype_parse("set<duration>", 13, &s, &e), 0);
 	cr_expect(strstr(e.msg, "Durations are not allowed inside sets") != NULL, "%s", e.msg);
+}
+
+/* A tuple<int, text> value: a NULL text pointer is a null field, n fields given. */
+static size_t tuple_val(uint8_t *out, const int32_t *iv, const char *tv, int n)
+{
+	size_t at = 0;
+	if (n >= 1) {
+		if (iv) {
+			uint8_t hdr[8] = {0, 0, 0, 4};
+			uint32_t u = (uint32_t)*iv;
+			hdr[4] = (uint8_t)(u >> 24);
+			hdr[5] = (uint8_t)(u >> 16);
+			hdr[6] = (uint8_t)(u >> 8);
+			hdr[7] = (uint8_t)u;
+			memcpy(out, hdr, 8);
+			at = 8;
+		} else {
+			memset(out, 0xff, 4);
+			at = 4;
+		}
+	}
+	if (n >= 2) {
+		uint32_t l = tv ? (uint32_t)strlen(tv) : UINT32_MAX;
+		out[at++] = (uint8_t)(l >> 24);
+		out[at++] = (uint8_t)(l >> 16);
+		out[at++] = (uint8_t)(l >> 8);
+		out[at++] = (uint8_t)l;
+		if (tv) {
+			memcpy(out + at, tv, strlen(tv));
+			at += strlen(tv);
+		}
+	}
+	return at;
+}
+
+Test(cqltype, tuple_type_option_order_and_text)
+{
+	const struct cqltype *t = parse("tuple<int, text>");
+	expect_name("tuple<int,text>", "frozen<tuple<int, text>>");
+	expect_name("frozen<tuple<int, list<int>>>", "frozen<tuple<int, frozen<list<int>>>>");
+	expect_name("list<frozen<tuple<int, int>>>", "list<frozen<tuple<int, int>>>");
+	struct buf ob;
+	buf_init(&ob);
+	cqltype_write_option(t, &ob);
+	struct bufreader r;
+	bufreader_init(&r, ob.data, ob.len);
+	const struct cqltype *back = NULL;
+	struct cerr e = {0};
+	cr_assert_eq(cqltype_read_option(&r, &back, &e), 0, "%s", e.msg);
+	cr_expect(cqltype_equal(t, back));
+	cr_expect_eq(ob.len, 2 + 2 + 2 + 2); /* 0x31, n = 2, int, varchar */
+	cqltype_free(back);
+	buf_release(&ob);
+	/* values in ascending order: null first, a missing field as null */
+	int32_t m1 = -1, z = 0, one = 1;
+	uint8_t v[6][32];
+	size_t n[6];
+	n[0] = tuple_val(v[0], NULL, NULL, 1);
+	n[1] = tuple_val(v[1], NULL, "a", 2);
+	n[2] = tuple_val(v[2], &m1, "zz", 2);
+	n[3] = tuple_val(v[3], &z, NULL, 2);
+	n[4] = tuple_val(v[4], &z, "", 2);
+	n[5] = tuple_val(v[5], &one, "a", 2);
+	struct buf enc[6];
+	for (int i = 0; i < 6; i++) {
+		buf_init(&enc[i]);
+		cr_assert_eq(cqltype_validate(t, v[i], n[i], &e), 0, "%d: %s", i, e.msg);
+		cr_assert_eq(cqltype_encode_ordered(t, v[i], n[i], i % 2 == 1, &enc[i], &e), 0);
+		struct buf dec;
+		buf_init(&dec);
+		bufreader_init(&r, enc[i].data, enc[i].len);
+		cr_assert_eq(cqltype_decode_ordered(t, &r, i % 2 == 1, &dec, &e), 0, "%d: %s", i,
+		             e.msg);
+		cr_expect_eq(cqltype_compare(t, dec.data, dec.len, v[i], n[i]), 0, "%d", i);
+		buf_release(&dec);
+	}
+	for (int i = 0; i + 1 < 6; i++) {
+		cr_expect_lt(cqltype_compare(t, v[i], n[i], v[i + 1], n[i + 1]), 0, "%d", i);
+		struct buf a, b;
+		buf_init(&a);
+		buf_init(&b);
+		cr_assert_eq(cqltype_encode_ordered(t, v[i], n[i], false, &a, &e), 0);
+		cr_assert_eq(cqltype_encode_ordered(t, v[i + 1], n[i + 1], false, &b, &e), 0);
+		size_t m = a.len < b.len ? a.len : b.len;
+		int c = memcmp(a.data, b.data, m);
+		cr_expect(c < 0 || (c == 0 && a.len < b.len), "ordered %d vs %d", i, i + 1);
+		buf_release(&a);
+		buf_release(&b);
+	}
+	for (int i = 0; i < 6; i++)
+		buf_release(&enc[i]);
+	struct buf f;
+	buf_init(&f);
+	cqltype_format(t, v[3], n[3], &f);
+	buf_put_u8(&f, 0);
+	cr_expect_str_eq((const char *)f.data, "(0, null)");
+	buf_release(&f);
+	const uint8_t extra[] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+	cr_expect_neq(cqltype_validate(t, extra, sizeof(extra), &e), 0);
+	cqltype_free(t);
 }

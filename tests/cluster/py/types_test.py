@@ -243,6 +243,36 @@ expect_error("duration in a clustering key",
 col = cluster.metadata.keyspaces[KS].tables["dur"].columns["d"]
 check("the driver's metadata: d is a duration", col.cql_type == "duration", col.cql_type)
 
+# ---- tuples --------------------------------------------------------------------------------
+session.execute("CREATE TABLE tup (k int, c frozen<tuple<int, text>>, "
+                "v tuple<int, text, frozen<list<int>>, duration>, "
+                "m map<text, frozen<tuple<int, int>>>, PRIMARY KEY (k, c)) "
+                "WITH CLUSTERING ORDER BY (c DESC)")
+ins = session.prepare("INSERT INTO tup (k, c, v, m) VALUES (?, ?, ?, ?)")
+rows_in = [((1, "a"), (1, "x", [1, 2], Duration(0, 1, 5)), {"p": (1, 2)}),
+           ((2, "a"), (None, "y", None, None), None),
+           ((1, "b"), (-5, "", [], Duration(1, 0, 0)), {"q": (3, 4), "r": (5, 6)}),
+           ((None, "z"), None, None)]
+for c, v, m in rows_in:
+    session.execute(ins, (1, c, v, m))
+got = [(r.c, r.v, r.m) for r in session.execute("SELECT c, v, m FROM tup WHERE k = 1")]
+want = sorted(rows_in, key=lambda r: (r[0][0] is not None, r[0][0] or 0, r[0][1]), reverse=True)
+norm = lambda rows: [(c, v, dict(m) if m else None) for c, v, m in rows]  # noqa: E731
+check("tuple values round trip (nulls, nested list and duration, in a map, DESC key order)",
+      norm(got) == norm(want), got)
+rows = [r.c for r in session.execute(
+    "SELECT c FROM tup WHERE k = 1 AND c >= (1, 'b') AND c < (2, 'b')")]
+check("a slice on a tuple clustering key", rows == [(2, "a"), (1, "b")], rows)
+sel = session.prepare("SELECT v FROM tup WHERE k = 1 AND c = ?")
+got = session.execute(sel, [(1, "a")]).one().v
+check("a bound tuple key", got == (1, "x", [1, 2], Duration(0, 1, 5)), got)
+expect_error("a tuple literal with too many elements",
+             "INSERT INTO tup (k, c) VALUES (1, (1, 'a', 3))",
+             "Invalid tuple literal for c: too many elements")
+col = cluster.metadata.keyspaces[KS].tables["tup"].columns["v"]
+check("the driver's metadata: v is frozen<tuple<int, text, frozen<list<int>>, duration>>",
+      col.cql_type == "frozen<tuple<int, text, frozen<list<int>>, duration>>", col.cql_type)
+
 # ---- static-only rows ----------------------------------------------------------------------
 session.execute("CREATE TABLE st (k int, c int, s text static, v int, PRIMARY KEY (k, c))")
 for k in range(6):
