@@ -381,6 +381,18 @@ static int access_check(void *ctx, const struct exec_session *s, unsigned perm, 
 	                cql_permission_name((enum cql_permission)perm), res);
 }
 
+static void access_dropped(void *ctx, const struct exec_session *s, int kind, const char *ks,
+                           const char *name, void (*finish)(void *), void *arg)
+{
+	(void)s;
+	struct roles *r = ctx;
+	if (!r->o.authorizer) {
+		finish(arg);
+		return;
+	}
+	roles_revoke_all_on(r, kind, ks, name, finish, arg);
+}
+
 static void access_created(void *ctx, const struct exec_session *s, int kind, const char *ks,
                            const char *name, void (*finish)(void *), void *arg)
 {
@@ -743,7 +755,8 @@ int roles_new(const struct roles_options *o, const struct executor_deps *deps, s
 	                                 .prepare = access_prepare,
 	                                 .check = access_check,
 	                                 .run = roles_run_stmt,
-	                                 .created = access_created};
+	                                 .created = access_created,
+	                                 .dropped = access_dropped};
 	*out = r;
 	return 0;
 }

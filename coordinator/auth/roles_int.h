@@ -91,6 +91,9 @@ void roles_reload(struct roles *r, void (*resume)(void *arg), void *arg);
 
 void roles_run_stmt(void *ctx, struct exec_req *req, const struct cql_stmt *st,
                     void (*finish)(void *arg), void *arg);
+/* DROP KEYSPACE / TABLE: every role's grants on it (a keyspace: on its tables too) go. */
+void roles_revoke_all_on(struct roles *r, int kind, const char *ks, const char *name,
+                         void (*finish)(void *arg), void *arg);
 /* CREATE KEYSPACE / TABLE by a role: ALL applicable permissions on it to the creator. */
 void roles_grant_creator(struct roles *r, const char *role, int kind, const char *ks,
                          const char *name, void (*finish)(void *arg), void *arg);

@@ -815,3 +815,77 @@ void roles_run_stmt(void *ctx, struct exec_req *req, const struct cql_stmt *st,
 	}
 	roles_reload(r, on_fresh, s);
 }
+
+/* ---- a dropped keyspace or table: its grants go -------------------------------------------------
+ */
+
+struct revoke_all {
+	struct roles *r;
+	char key[AUTH_MAX_NAME + 128];
+	bool keyspace;
+	void (*finish)(void *arg);
+	void *arg;
+};
+
+static void on_revoked_all(void *arg, const struct exec_req *req)
+{
+	struct revoke_all *v = arg;
+	if (req->err.code)
+		log_warn(MOD, "cannot revoke the permissions on dropped %s: %s", v->key,
+		         req->err.msg);
+	roles_changed(v->r, NULL);
+	v->finish(v->arg);
+	free(v);
+}
+
+static void revoke_all_fresh(void *arg)
+{
+	struct revoke_all *v = arg;
+	const struct rsnap *sn = v->r->snap;
+	struct rs s = {.r = v->r};
+	buf_init(&s.batch);
+	size_t kl = strlen(v->key);
+	for (uint32_t i = 0; sn && i < sn->n_grants; i++) {
+		const char *res = sn->grants[i].resource;
+		if (strcmp(res, v->key) != 0 &&
+		    !(v->keyspace && !strncmp(res, v->key, kl) && res[kl] == '/'))
+			continue;
+		w_begin(&s);
+		w_str(&s, "DELETE FROM system_auth.role_permissions WHERE role = ");
+		w_q(&s, sn->grants[i].role);
+		w_str(&s, " AND resource = ");
+		w_q(&s, res);
+		w_str(&s, "; ");
+	}
+	if (s.n_writes) {
+		w_str(&s, "APPLY BATCH");
+		buf_put_u8(&s.batch, 0);
+	}
+	if (!s.n_writes || !buf_ok(&s.batch)) {
+		if (s.n_writes)
+			log_warn(MOD, "out of memory revoking the permissions on dropped %s",
+			         v->key);
+		buf_release(&s.batch);
+		v->finish(v->arg);
+		free(v);
+		return;
+	}
+	iq_run(v->r->ex, (const char *)s.batch.data, CL_LOCAL_ONE, on_revoked_all, v);
+	buf_release(&s.batch);
+}
+
+void roles_revoke_all_on(struct roles *r, int kind, const char *ks, const char *name,
+                         void (*finish)(void *arg), void *arg)
+{
+	struct revoke_all *v = calloc(1, sizeof(*v));
+	if (!v) {
+		finish(arg);
+		return;
+	}
+	v->r = r;
+	v->keyspace = kind == CQL_RES_KEYSPACE;
+	v->finish = finish;
+	v->arg = arg;
+	roles_resource_key(kind, ks, name, v->key, sizeof(v->key));
+	roles_reload(r, revoke_all_fresh, v);
+}

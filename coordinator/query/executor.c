@@ -159,29 +159,46 @@ static void created_done(void *arg)
 	xq_finish(arg);
 }
 
-/* After a CREATE KEYSPACE / TABLE that made something: the creator's grant, then the answer. */
+/*
+ * After a CREATE or DROP of a keyspace or table that changed the schema: the
+ * creator's grant, or the dropped resource's permissions revoked from every
+ * role (so a new one of that name starts with none), then the answer.
+ */
 static bool grant_creator(struct xq *q)
 {
 	const struct exec_access *a = q->ex->d.access;
 	const struct cql_stmt *st = q->plan->stmt;
 	struct exec_req *req = q->req;
-	if (!a || !a->created || req->err.code || !req->session->role[0] || req->body_out.len < 4 ||
+	if (!a || req->err.code || !req->session->role[0] || req->body_out.len < 4 ||
 	    be32_load(req->body_out.data) != CQL_RESULT_SCHEMA_CHANGE)
 		return false;
-	if (st->kind == CQL_STMT_CREATE_KEYSPACE) {
-		a->created(a->ctx, req->session, CQL_RES_KEYSPACE, st->keyspace.keyspace.name, NULL,
-		           created_done, q);
-		return true;
+	bool drop = st->kind == CQL_STMT_DROP_KEYSPACE || st->kind == CQL_STMT_DROP_TABLE;
+	const char *ks = NULL, *table = NULL;
+	int kind = CQL_RES_KEYSPACE;
+	switch (st->kind) {
+	case CQL_STMT_CREATE_KEYSPACE:
+	case CQL_STMT_DROP_KEYSPACE: ks = st->keyspace.keyspace.name; break;
+	case CQL_STMT_CREATE_TABLE:
+		ks = qname_ks(&st->create_table.table, req->session);
+		table = st->create_table.table.name.name;
+		kind = CQL_RES_TABLE;
+		break;
+	case CQL_STMT_DROP_TABLE:
+		ks = qname_ks(&st->drop_table.table, req->session);
+		table = st->drop_table.table.name.name;
+		kind = CQL_RES_TABLE;
+		break;
+	default: return false;
 	}
-	const char *ks = qname_ks(&st->create_table.table, req->session);
-	if (st->kind != CQL_STMT_CREATE_TABLE || !ks)
+	void (*hook)(void *, const struct exec_session *, int, const char *, const char *,
+	             void (*)(void *), void *) = drop ? a->dropped : a->created;
+	if (!ks || !hook)
 		return false;
-	a->created(a->ctx, req->session, CQL_RES_TABLE, ks, st->create_table.table.name.name,
-	           created_done, q);
+	hook(a->ctx, req->session, kind, ks, table, created_done, q);
 	return true;
 }
 
-/* DDL and USE, answered at once (a creation after its creator's grant). */
+/* DDL and USE, answered at once (a creation or drop after its permissions' change). */
 static void xq_run_ddl(struct xq *q)
 {
 	struct executor *ex = q->ex;

@@ -132,6 +132,10 @@ struct exec_access {
 	 * on it (Cassandra's creator grant) before the answer leaves; finish(arg) once. */
 	void (*created)(void *ctx, const struct exec_session *s, int res_kind, const char *ks,
 	                const char *name, void (*finish)(void *arg), void *arg);
+	/* A keyspace or table was dropped: every role's permissions on it (for a keyspace,
+	 * also on its tables) are revoked before the answer leaves; finish(arg) once. */
+	void (*dropped)(void *ctx, const struct exec_session *s, int res_kind, const char *ks,
+	                const char *name, void (*finish)(void *arg), void *arg);
 };
 
 /* A resource as Cassandra shows it: "<table ks.t>", "<keyspace ks>", "<all keyspaces>",

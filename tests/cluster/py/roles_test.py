@@ -164,7 +164,17 @@ rs = su.execute("ALTER KEYSPACE system_auth WITH replication = "
                 "{'class': 'NetworkTopologyStrategy', 'dc1': 3}")
 assert not rs.response_future.warnings, rs.response_future.warnings
 
-# 9. the first superuser exists once
+# 9. a dropped table's grants go with it: a new table of that name starts with none
+su.execute("CREATE TABLE ks.tmp (k int PRIMARY KEY)")
+su.execute("GRANT SELECT ON TABLE ks.tmp TO bob")
+assert len(list(su.execute("LIST ALL PERMISSIONS OF bob"))) == 2
+su.execute("DROP TABLE ks.tmp")
+su.execute("CREATE TABLE ks.tmp (k int PRIMARY KEY)")
+perms = [(r.resource, r.permission) for r in su.execute("LIST ALL PERMISSIONS OF bob")]
+assert perms == [("<table ks.t>", "SELECT")], perms
+say("DROP TABLE revoked bob's SELECT on it; the re-created table grants nothing:", perms)
+
+# 10. the first superuser exists once
 n = len(list(su.execute("SELECT role FROM system_auth.roles WHERE role = 'cassandra'")))
 assert n == 1
 c1.shutdown()
