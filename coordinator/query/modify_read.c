@@ -87,7 +87,7 @@ static int lread_row(void *ctx, const struct store_partition *part, const struct
 	const struct schema_table *t = q->plan->table;
 	for (size_t i = 0; r && i < r->n_cells; i++) {
 		const struct store_cell *c = &r->cells[i];
-		if (c->tombstone || !c->path || c->col >= t->n_cols)
+		if (c->tombstone || !c->path)
 			continue;
 		const struct schema_column *sc = NULL;
 		for (uint32_t k = 0; k < t->n_cols && !sc; k++)
