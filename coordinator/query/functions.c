@@ -11,6 +11,7 @@
 #include "coordinator/query/query_int.h"
 #include "core/clock.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,7 +146,12 @@ static int f_ts_to_date(struct executor *ex, const struct fn_arg *a, struct buf 
 	(void)ex, (void)null;
 	if (need(a, 8, "timestamp", e))
 		return COL_EINVAL;
-	buf_put_u32be(out, (uint32_t)(floor_div((int64_t)be64_load(a->p), DAY_MS) + DATE_EPOCH));
+	int64_t ms = (int64_t)be64_load(a->p);
+	int64_t days = floor_div(ms, DAY_MS) + DATE_EPOCH;
+	if (days < 0 || days > (int64_t)UINT32_MAX)
+		return cerr_set(e, COL_EINVAL,
+		                "timestamp %" PRId64 " is out of the range of a date", ms);
+	buf_put_u32be(out, (uint32_t)days);
 	return 0;
 }
 
@@ -169,15 +175,27 @@ static int f_ts_identity(struct executor *ex, const struct fn_arg *a, struct buf
 	return 0;
 }
 
+/* The 100 ns ticks since 1582 of millisecond ms (plus `extra` ticks), if a timeuuid's
+ * 60 bits hold them. */
+static int timeuuid_ticks(int64_t ms, int64_t extra, uint64_t *out, struct cerr *e)
+{
+	/* 2^60 ticks reach year 5236; before 1582 there is no timeuuid */
+	const int64_t lo = -(int64_t)(UUID_EPOCH_OFFSET / 10000), hi = lo + (1LL << 60) / 10000 - 1;
+	if (ms < lo || ms > hi)
+		return cerr_set(e, COL_EINVAL,
+		                "timestamp %" PRId64 " is out of the range of a timeuuid", ms);
+	*out = (uint64_t)(ms * 10000 + (int64_t)UUID_EPOCH_OFFSET + extra);
+	return 0;
+}
+
 static int f_min_timeuuid(struct executor *ex, const struct fn_arg *a, struct buf *out, bool *null,
                           struct cerr *e)
 {
 	(void)ex, (void)null;
-	if (need(a, 8, "timestamp", e))
+	uint64_t t = 0;
+	if (need(a, 8, "timestamp", e) || timeuuid_ticks((int64_t)be64_load(a->p), 0, &t, e))
 		return COL_EINVAL;
-	int64_t ms = (int64_t)be64_load(a->p);
-	timeuuid_at((uint64_t)(ms * 10000 + (int64_t)UUID_EPOCH_OFFSET), 0x8080808080808080ULL,
-	            out);
+	timeuuid_at(t, 0x8080808080808080ULL, out);
 	return 0;
 }
 
@@ -185,11 +203,10 @@ static int f_max_timeuuid(struct executor *ex, const struct fn_arg *a, struct bu
                           struct cerr *e)
 {
 	(void)ex, (void)null;
-	if (need(a, 8, "timestamp", e))
+	uint64_t t = 0;
+	if (need(a, 8, "timestamp", e) || timeuuid_ticks((int64_t)be64_load(a->p), 9999, &t, e))
 		return COL_EINVAL;
-	int64_t ms = (int64_t)be64_load(a->p);
-	timeuuid_at((uint64_t)((ms + 1) * 10000 + (int64_t)UUID_EPOCH_OFFSET - 1),
-	            0x7f7f7f7f7f7f7f7fULL, out);
+	timeuuid_at(t, 0x7f7f7f7f7f7f7f7fULL, out);
 	return 0;
 }
 

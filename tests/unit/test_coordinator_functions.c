@@ -102,6 +102,11 @@ Test(functions, timeuuid_and_date_conversions)
 	be64_store(ms, (uint64_t)-1LL);
 	cr_assert_eq(call1(td, ms, 8, &out, &null, &e), 0);
 	cr_expect_eq(be32_load(out.data), (1U << 31) - 1);
+	/* outside what a timeuuid or a date holds: an error, not a wrapped value */
+	be64_store(ms, (uint64_t)INT64_MAX);
+	cr_expect_eq(call1(mn, ms, 8, &out, &null, &e), COL_EINVAL);
+	cr_expect_str_eq(e.msg, "timestamp 9223372036854775807 is out of the range of a timeuuid");
+	cr_expect_eq(call1(td, ms, 8, &out, &null, &e), COL_EINVAL);
 	/* null in, null out */
 	cr_assert_eq(call1(td, NULL, -1, &out, &null, &e), 0);
 	cr_expect(null);
