@@ -589,6 +589,44 @@ Test(cql_parser, roles_and_permissions)
 	fail("CREATE ROLE ''", COL_ESYNTAX);
 }
 
+/* What the parser fuzz target checks, for every role statement form: the canonical
+ * text parses back to a tree that prints the same. */
+Test(cql_parser, role_statements_print_back)
+{
+	static const char *const texts[] = {
+	        "CREATE ROLE r",
+	        "create role if not exists \"Quoted\" with login = false and superuser = true",
+	        "CREATE ROLE 'it''s' WITH PASSWORD = $$p'w$$",
+	        "CREATE USER u WITH PASSWORD 'x' SUPERUSER",
+	        "ALTER USER u NOSUPERUSER",
+	        "ALTER USER u WITH PASSWORD 'y'",
+	        "ALTER ROLE r WITH LOGIN = true AND PASSWORD = 'z'",
+	        "DROP ROLE IF EXISTS r",
+	        "DROP USER u",
+	        "GRANT r TO u",
+	        "REVOKE 'R' FROM \"U\"",
+	        "GRANT ALL ON ALL KEYSPACES TO r",
+	        "GRANT SELECT PERMISSION ON t TO r",
+	        "GRANT MODIFY ON COLUMNFAMILY ks.t TO r",
+	        "REVOKE AUTHORIZE ON ROLE other FROM r",
+	        "GRANT DESCRIBE ON ALL ROLES TO r",
+	        "LIST ALL",
+	        "LIST ALL PERMISSIONS ON KEYSPACE ks OF r NORECURSIVE",
+	        "LIST DROP OF r",
+	        "LIST ROLES",
+	        "LIST ROLES OF r NORECURSIVE",
+	        "LIST USERS",
+	};
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		char *once = strdup(print(parse_ok(texts[i])));
+		cr_assert(once);
+		const char *twice = print(parse_ok(once));
+		cr_expect_str_eq(twice, once, "<%s> prints as <%s>, which prints as <%s>", texts[i],
+		                 once, twice);
+		free(once);
+	}
+}
+
 /* ---------------------------------------------------------------- literals */
 
 static const struct cql_term *value_of(const char *literal)
