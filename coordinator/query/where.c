@@ -292,12 +292,9 @@ int analyze_where(struct xq *q, struct cql_relation *const *rels, uint32_t n_rel
 		else if (c->kind == SCHEMA_COL_CLUSTERING)
 			rc = where_clustering(q, r, c, w, ck_seen, allow_ck_slice);
 		else
-			rc = req_fail(
-			        q->req, COL_EINVAL,
-			        "Cannot execute this query as it might involve data filtering and "
-			        "thus may have unpredictable performance. Colonnade does not "
-			        "filter on non-primary-key column %s",
-			        c->name);
+			rc = req_fail(q->req, COL_EINVAL,
+			              "Non PRIMARY KEY columns found in where clause: %s ",
+			              c->name);
 	}
 	return rc ? rc : where_check_shape(q, w, ck_seen);
 }
