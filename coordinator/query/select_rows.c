@@ -264,6 +264,10 @@ static void group_key(struct rsel *rs, const struct selrow *row)
 	buf_put_u32be(&rs->gkey, (uint32_t)row->part->key_len);
 	buf_put(&rs->gkey, row->part->key, row->part->key_len);
 	for (uint32_t i = rs->t->n_pk; i < rs->p->n_group; i++) {
+		if (i - rs->t->n_pk >= row->r->n_ck) { /* a static row alone: null clustering */
+			buf_put_u32be(&rs->gkey, UINT32_MAX);
+			continue;
+		}
 		const struct store_value *v = &row->r->ck[i - rs->t->n_pk];
 		buf_put_u32be(&rs->gkey, (uint32_t)v->len);
 		buf_put(&rs->gkey, v->p, v->len);
