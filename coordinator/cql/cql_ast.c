@@ -134,6 +134,8 @@ const char *cql_stmt_kind_name(enum cql_stmt_kind k)
 	case CQL_STMT_GRANT_PERMISSION: return "GRANT";
 	case CQL_STMT_REVOKE_PERMISSION: return "REVOKE";
 	case CQL_STMT_LIST_PERMISSIONS: return "LIST PERMISSIONS";
+	case CQL_STMT_CREATE_INDEX: return "CREATE INDEX";
+	case CQL_STMT_DROP_INDEX: return "DROP INDEX";
 	}
 	return "?";
 }
@@ -562,6 +564,34 @@ static void batch_format(const struct cql_batch *q, struct buf *out)
 	buf_put_str(out, " APPLY BATCH");
 }
 
+static void create_index_format(const struct cql_create_index *ci, struct buf *out)
+{
+	static const char *const fn[] = {
+	        [CQL_INDEX_KEYS] = "KEYS",
+	        [CQL_INDEX_VALUES] = "VALUES",
+	        [CQL_INDEX_ENTRIES] = "ENTRIES",
+	        [CQL_INDEX_FULL] = "FULL",
+	};
+	buf_put_str(out, "CREATE INDEX ");
+	if (ci->if_not_exists)
+		buf_put_str(out, "IF NOT EXISTS ");
+	if (ci->name.name) {
+		cql_ident_format(&ci->name, out);
+		buf_put_u8(out, ' ');
+	}
+	buf_put_str(out, "ON ");
+	qname_format(&ci->table, out);
+	buf_put_str(out, " (");
+	if (ci->target != CQL_INDEX_PLAIN) {
+		buf_put_str(out, fn[ci->target]);
+		buf_put_u8(out, '(');
+	}
+	cql_ident_format(&ci->column, out);
+	if (ci->target != CQL_INDEX_PLAIN)
+		buf_put_u8(out, ')');
+	buf_put_u8(out, ')');
+}
+
 static void create_table_format(const struct cql_create_table *q, struct buf *out)
 {
 	buf_put_str(out, "CREATE TABLE ");
@@ -839,6 +869,13 @@ static void stmt_format(const struct cql_stmt *s, struct buf *out)
 		if (s->drop_table.if_exists)
 			buf_put_str(out, "IF EXISTS ");
 		qname_format(&s->drop_table.table, out);
+		break;
+	case CQL_STMT_CREATE_INDEX: create_index_format(&s->create_index, out); break;
+	case CQL_STMT_DROP_INDEX:
+		buf_put_str(out, "DROP INDEX ");
+		if (s->drop_index.if_exists)
+			buf_put_str(out, "IF EXISTS ");
+		qname_format(&s->drop_index.index, out);
 		break;
 	case CQL_STMT_TRUNCATE:
 		buf_put_str(out, "TRUNCATE ");

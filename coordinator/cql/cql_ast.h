@@ -336,7 +336,9 @@ enum cql_stmt_kind {
 	CQL_STMT_LIST_ROLES,
 	CQL_STMT_GRANT_PERMISSION,
 	CQL_STMT_REVOKE_PERMISSION,
-	CQL_STMT_LIST_PERMISSIONS
+	CQL_STMT_LIST_PERMISSIONS,
+	CQL_STMT_CREATE_INDEX,
+	CQL_STMT_DROP_INDEX
 };
 
 /* Permissions, as Cassandra names them; a set is a mask of bits 1 << p. */
@@ -543,6 +545,30 @@ struct cql_drop_table {
 	bool if_exists;
 };
 
+/* What of a column CREATE INDEX indexes: col, KEYS(col), VALUES(col), ENTRIES(col), FULL(col). */
+enum cql_index_target {
+	CQL_INDEX_PLAIN = 0,
+	CQL_INDEX_KEYS,
+	CQL_INDEX_VALUES,
+	CQL_INDEX_ENTRIES,
+	CQL_INDEX_FULL
+};
+
+/* CREATE INDEX [IF NOT EXISTS] [name] ON [ks.]t (target) */
+struct cql_create_index {
+	struct cql_ident name; /* name.name NULL when absent: the server names it */
+	struct cql_qname table;
+	struct cql_ident column;
+	enum cql_index_target target;
+	bool if_not_exists;
+};
+
+/* DROP INDEX [IF EXISTS] [ks.]name */
+struct cql_drop_index {
+	struct cql_qname index;
+	bool if_exists;
+};
+
 struct cql_truncate {
 	struct cql_qname table;
 };
@@ -598,6 +624,8 @@ struct cql_stmt {
 		struct cql_create_table create_table;
 		struct cql_alter_table alter_table;
 		struct cql_drop_table drop_table;
+		struct cql_create_index create_index;
+		struct cql_drop_index drop_index;
 		struct cql_truncate truncate;
 		struct cql_describe describe;
 		struct cql_role_stmt role;

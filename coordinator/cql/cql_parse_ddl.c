@@ -183,6 +183,41 @@ int cqlp_unsupported(struct parser *p, struct cql_pos pos, const char *what)
 	                pos.line, pos.col, what);
 }
 
+/* The column of CREATE INDEX: col, or KEYS / VALUES / ENTRIES / FULL (col). */
+static int index_target(struct parser *p, struct cql_create_index *ci)
+{
+	static const struct {
+		const char *kw;
+		enum cql_index_target t;
+	} fns[] = {{"KEYS", CQL_INDEX_KEYS},
+	           {"VALUES", CQL_INDEX_VALUES},
+	           {"ENTRIES", CQL_INDEX_ENTRIES},
+	           {"FULL", CQL_INDEX_FULL}};
+	ci->target = CQL_INDEX_PLAIN;
+	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
+		if (at_kw(p, fns[i].kw) && peek(p, 1)->kind == CQL_TOK_LPAREN) {
+			next(p);
+			next(p);
+			ci->target = fns[i].t;
+			TRY(cqlp_ident(p, &ci->column));
+			return cqlp_expect(p, CQL_TOK_RPAREN);
+		}
+	return cqlp_ident(p, &ci->column);
+}
+
+/* CREATE INDEX [IF NOT EXISTS] [name] ON [ks.]t (target) */
+static int create_index(struct parser *p, struct cql_create_index *ci)
+{
+	TRY(ks_if_not_exists(p, &ci->if_not_exists));
+	if (!at_kw(p, "ON"))
+		TRY(cqlp_ident(p, &ci->name));
+	TRY(cqlp_expect_kw(p, "ON"));
+	TRY(cqlp_qname(p, &ci->table));
+	TRY(cqlp_expect(p, CQL_TOK_LPAREN));
+	TRY(index_target(p, ci));
+	return cqlp_expect(p, CQL_TOK_RPAREN);
+}
+
 /* CREATE/ALTER/DROP + object */
 int cqlp_ddl(struct parser *p, struct cql_stmt **out)
 {
@@ -230,6 +265,16 @@ int cqlp_ddl(struct parser *p, struct cql_stmt **out)
 	}
 	if (cql_token_is_word(obj, "ROLE") || cql_token_is_word(obj, "USER"))
 		return cqlp_role_ddl(p, &verb, out);
+	if (!alter && cql_token_is_word(obj, "INDEX")) {
+		next(p);
+		TRY(cqlp_new_stmt(p, create ? CQL_STMT_CREATE_INDEX : CQL_STMT_DROP_INDEX, verb.pos,
+		                  &st));
+		*out = st;
+		if (create)
+			return create_index(p, &st->create_index);
+		TRY(ks_if_exists(p, &st->drop_index.if_exists));
+		return cqlp_qname(p, &st->drop_index.index);
+	}
 	static const char *const others[] = {
 	        "INDEX", "TYPE", "FUNCTION", "AGGREGATE", "MATERIALIZED", "TRIGGER", "CUSTOM", "OR",
 	};

@@ -94,6 +94,12 @@ int access_check_plan(struct executor *ex, struct exec_req *req, const struct pl
 	case CQL_STMT_DROP_TABLE:
 		return need(ex, req, CQL_PERM_DROP, CQL_RES_TABLE,
 		            qname_ks(&st->drop_table.table, s), st->drop_table.table.name.name);
+	case CQL_STMT_CREATE_INDEX:
+		return need(ex, req, CQL_PERM_ALTER, CQL_RES_TABLE,
+		            qname_ks(&st->create_index.table, s), st->create_index.table.name.name);
+	case CQL_STMT_DROP_INDEX:
+		return need(ex, req, CQL_PERM_ALTER, CQL_RES_KEYSPACE,
+		            qname_ks(&st->drop_index.index, s), NULL);
 	default: return 0; /* USE; role statements check their own */
 	}
 }

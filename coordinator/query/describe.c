@@ -81,6 +81,17 @@ static void add_keyspace(struct desc *x, const struct schema_keyspace *k)
 	buf_release(&b);
 }
 
+static void add_index(struct desc *x, const struct schema_table *t, const struct schema_index *ix)
+{
+	struct buf b;
+	buf_init(&b);
+	if (x->element)
+		describe_index_cql(&b, t, ix);
+	add_row(x, t->ks->name, "index", ix->name, x->element ? &b : NULL);
+	buf_release(&b);
+}
+
+/* A table, then its indexes (Cassandra 4 describes them after it). */
 static void add_table(struct desc *x, const struct schema_table *t)
 {
 	struct buf b;
@@ -89,6 +100,8 @@ static void add_table(struct desc *x, const struct schema_table *t)
 		describe_table_cql(&b, t, x->d->internals);
 	add_row(x, t->ks->name, "table", t->name, x->element ? &b : NULL);
 	buf_release(&b);
+	for (uint32_t i = 0; x->element && i < t->n_indexes; i++)
+		add_index(x, t, &t->indexes[i]);
 }
 
 /* The keyspace and everything in it (types, functions, aggregates: none exist). */
@@ -184,6 +197,11 @@ static int describe_generic(struct desc *x)
 	if (!(k = find_ks(x, ks)))
 		return -1;
 	const struct schema_table *t = schema_keyspace_table(k, name);
+	const struct schema_index *ix = NULL;
+	if (!t && (t = schema_keyspace_index(k, name, &ix)) != NULL) {
+		add_index(x, t, ix);
+		return 0;
+	}
 	if (!t)
 		return req_fail(x->q->req, COL_EINVAL, "'%s' not found in keyspace '%s'", name, ks);
 	add_table(x, t);
@@ -232,6 +250,16 @@ static int describe_collect(struct desc *x)
 		return 0;
 	}
 	case CQL_DESC_GENERIC: return describe_generic(x);
+	case CQL_DESC_INDEX: {
+		if (!(k = element_ks(x)))
+			return -1;
+		const struct schema_index *ix = NULL;
+		const struct schema_table *t = schema_keyspace_index(k, d->name.name.name, &ix);
+		if (!t)
+			return describe_missing(x, k);
+		add_index(x, t, ix);
+		return 0;
+	}
 	default:
 		if (!(k = element_ks(x)))
 			return -1;

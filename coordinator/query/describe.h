@@ -18,12 +18,16 @@
 
 struct schema_keyspace;
 struct schema_table;
+struct schema_index;
 
 /* "CREATE KEYSPACE ... AND durable_writes = true;" (a comment for a virtual keyspace). */
 void describe_keyspace_cql(struct buf *out, const struct schema_keyspace *k);
 /* "CREATE TABLE ks.t (...) WITH ...;"; `internals` adds "ID = <uuid>". */
 void describe_table_cql(struct buf *out, const struct schema_table *t, bool internals);
 /* ks.name, each quoted if it needs it. */
+/* CREATE INDEX name ON ks.t (target); as Cassandra 4 prints it. */
+void describe_index_cql(struct buf *out, const struct schema_table *t,
+                        const struct schema_index *ix);
 void describe_table_name(struct buf *out, const char *ks, const char *name);
 
 #endif

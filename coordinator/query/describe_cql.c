@@ -325,3 +325,26 @@ void describe_table_cql(struct buf *out, const struct schema_table *t, bool inte
 	if (internals)
 		put_drops(out, t);
 }
+
+void describe_index_cql(struct buf *out, const struct schema_table *t,
+                        const struct schema_index *ix)
+{
+	const struct schema_column *c = schema_table_column(t, ix->column);
+	buf_put_str(out, "CREATE INDEX ");
+	cql_name_format(ix->name, out);
+	buf_put_str(out, " ON ");
+	describe_table_name(out, t->ks->name, t->name);
+	buf_put_str(out, " (");
+	bool plain = ix->kind == SCHEMA_INDEX_VALUE &&
+	             !(c && cqltype_is_collection(c->type) && !c->type->frozen);
+	if (plain) {
+		cql_name_format(ix->column, out);
+	} else {
+		char target[2 * SCHEMA_NAME_MAX + 16];
+		schema_index_target(ix, c, target, sizeof(target));
+		buf_put(out, target, (size_t)(strchr(target, '(') - target + 1));
+		cql_name_format(ix->column, out);
+		buf_put_u8(out, ')');
+	}
+	buf_put_str(out, ");");
+}

@@ -197,6 +197,7 @@ struct where {
 	struct filter filt[MAX_FILTERS];
 	uint32_t n_filt;
 	uint32_t n_af; /* filters that need ALLOW FILTERING */
+	bool indexed;  /* one filter is answered by a secondary index (no ALLOW FILTERING) */
 	const char *af_msg;
 	/* SELECT only: (c1, c2) IN ((..), ..) on the clustering columns from tup_pos:
 	 * n_tup tuples of tup_cols values; the prefix combinations are the product
@@ -464,6 +465,12 @@ int exec_create_table(struct executor *ex, struct exec_req *req, const struct cq
 int exec_alter_table(struct executor *ex, struct exec_req *req, const struct cql_stmt *st,
                      int64_t ts);
 int exec_drop_table(struct executor *ex, struct exec_req *req, const struct cql_stmt *st,
+                    int64_t ts);
+/* ---- index_ddl.c ---- */
+
+int exec_create_index(struct executor *ex, struct exec_req *req, const struct cql_stmt *st,
+                      int64_t ts);
+int exec_drop_index(struct executor *ex, struct exec_req *req, const struct cql_stmt *st,
                     int64_t ts);
 /* TRUNCATE through the router (every replica); the request finishes in its completion. */
 void truncate_run(struct xq *q);

@@ -339,6 +339,24 @@ static void dropped_column_rows(struct rowb *r, const struct schema_table *t, st
 	}
 }
 
+/* system_schema.indexes: kind COMPOSITES and the target option, as Cassandra 4.0 lists them. */
+static void index_rows(struct rowb *r, const struct schema_table *t)
+{
+	for (uint32_t k = 0; k < t->n_indexes && !r->rc; k++) {
+		const struct schema_index *ix = &t->indexes[k];
+		char target[2 * SCHEMA_NAME_MAX + 16];
+		schema_index_target(ix, schema_table_column(t, ix->column), target, sizeof(target));
+		const char *kv[2] = {"target", target};
+		rowb_start(r);
+		set_text(r, "keyspace_name", t->ks->name);
+		set_text(r, "table_name", t->name);
+		set_text(r, "index_name", ix->name);
+		set_text(r, "kind", "COMPOSITES");
+		set_text_map(r, "options", kv, 1);
+		rowb_emit(r);
+	}
+}
+
 int systables_scan(const struct schema_snap *snap, const struct cluster_view *view,
                    const struct schema_table *t, const char *ks_filter, const char *name_filter,
                    systables_row_fn emit, void *ctx)
@@ -386,7 +404,8 @@ int systables_scan(const struct schema_snap *snap, const struct cluster_view *vi
 			bool tables = strcmp(t->name, "tables") == 0;
 			bool columns = strcmp(t->name, "columns") == 0;
 			bool dropped = strcmp(t->name, "dropped_columns") == 0;
-			if (!tables && !columns && !dropped)
+			bool indexes = strcmp(t->name, "indexes") == 0 && !vschema;
+			if (!tables && !columns && !dropped && !indexes)
 				continue; /* types, functions, ...: empty */
 			for (uint32_t j = 0; j < k->n_tables && !r.rc; j++) {
 				const struct schema_table *tt = k->tables[j];
@@ -398,6 +417,8 @@ int systables_scan(const struct schema_snap *snap, const struct cluster_view *vi
 					table_row(&r, tt);
 				else if (columns)
 					column_rows(&r, tt, &tmp);
+				else if (indexes)
+					index_rows(&r, tt);
 				else
 					dropped_column_rows(&r, tt, &tmp);
 			}

@@ -410,6 +410,48 @@ static int select_relation(struct xq *q, const struct cql_relation *r, struct wh
 	}
 }
 
+/* Whether index ix answers filter f (the column's value, a collection's values,
+ * a map's keys or entries, a frozen collection whole). */
+static bool index_answers(const struct schema_index *ix, const struct schema_column *c,
+                          const struct filter *f)
+{
+	if (f->n_cols != 1 || f->implied || strcmp(ix->column, c->name) != 0)
+		return false;
+	bool coll = cqltype_is_collection(c->type) && !c->type->frozen;
+	switch (ix->kind) {
+	case SCHEMA_INDEX_VALUE:
+		return coll ? f->op == CQL_OP_CONTAINS : f->op == CQL_OP_EQ && !f->entry;
+	case SCHEMA_INDEX_KEYS: return f->op == CQL_OP_CONTAINS_KEY;
+	case SCHEMA_INDEX_ENTRIES: return f->entry && f->op == CQL_OP_EQ;
+	case SCHEMA_INDEX_FULL: return f->op == CQL_OP_EQ && !f->entry;
+	}
+	return false;
+}
+
+/*
+ * One filter a secondary index answers needs no ALLOW FILTERING (Cassandra
+ * uses one index per query); the others still do, with the usual message.
+ */
+static void use_index(const struct schema_table *t, struct where *w)
+{
+	for (uint32_t i = 0; i < w->n_filt; i++) {
+		struct filter *f = &w->filt[i];
+		const struct schema_column *c = &t->cols[f->col];
+		for (uint32_t j = 0; j < t->n_indexes; j++) {
+			if (!index_answers(&t->indexes[j], c, f))
+				continue;
+			f->implied = true;
+			w->n_af--;
+			w->indexed = true;
+			if (w->n_af == 0)
+				w->af_msg = NULL;
+			else if (w->af_msg)
+				w->af_msg = filtering_msg;
+			return;
+		}
+	}
+}
+
 int analyze_select_where(struct xq *q, struct cql_relation *const *rels, uint32_t n_rels,
                          struct where *w)
 {
@@ -437,5 +479,7 @@ int analyze_select_where(struct xq *q, struct cql_relation *const *rels, uint32_
 		              "mixed");
 	if (!rc)
 		rc = ck_shape(q, w, &cr, w->n_pk_restricted == t->n_pk);
+	if (!rc && t->n_indexes)
+		use_index(t, w);
 	return rc;
 }

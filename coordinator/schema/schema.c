@@ -431,6 +431,8 @@ static int snap_add_table(struct schema *s, struct schema_snap *snap, const stru
 	t->digest = XXH3_64bits(row->val, row->vlen);
 	if (!rc)
 		rc = table_add_columns(s, t, k->name, err);
+	if (!rc)
+		rc = schema_table_add_indexes(s, t, k->name, err);
 	if (rc) {
 		cerr_prefix(err, "schema row of table '%s.%s': ", k->name, t->name);
 		return rc;
@@ -478,7 +480,7 @@ static int build_snapshot(struct schema *s, struct schema_snap **out, struct cer
 			rc = snap_add_keyspace(snap, &cap, row, &r, ts, err);
 		else if (kind == 'T')
 			rc = snap_add_table(s, snap, row, &r, ts, err);
-		/* 'C' rows are read with their table's row. */
+		/* 'C' and 'I' rows are read with their table's row. */
 	}
 	if (rc) {
 		snap_free(s, snap);
@@ -881,7 +883,7 @@ static int keyspace_row(struct schema *s, const struct schema_keyspace_def *def,
 	return 0;
 }
 
-static int64_t next_ts(const struct schema *s, const char *key, size_t klen, int64_t ts)
+int64_t schema_next_ts(const struct schema *s, const char *key, size_t klen, int64_t ts)
 {
 	/* A change must win over the row it replaces, even with a lagging clock. */
 	long i = schema_rows_find(s, key, klen);
@@ -898,7 +900,7 @@ static int64_t ks_ts(const struct schema *s, const char *ks, int64_t ts)
 	struct buf k;
 	buf_init(&k);
 	schema_ks_key(&k, ks);
-	ts = next_ts(s, (const char *)k.data, k.len, ts);
+	ts = schema_next_ts(s, (const char *)k.data, k.len, ts);
 	buf_release(&k);
 	return ts;
 }
@@ -908,7 +910,7 @@ static int64_t tb_ts(const struct schema *s, const char *ks, const char *t, int6
 	struct buf k;
 	buf_init(&k);
 	schema_tb_key(&k, ks, t);
-	ts = next_ts(s, (const char *)k.data, k.len, ts);
+	ts = schema_next_ts(s, (const char *)k.data, k.len, ts);
 	buf_release(&k);
 	return ts;
 }
@@ -1016,7 +1018,7 @@ static int64_t co_ts(const struct schema *s, const char *ks, const char *t, cons
 	struct buf k;
 	buf_init(&k);
 	schema_co_key(&k, ks, t, col);
-	ts = next_ts(s, (const char *)k.data, k.len, ts);
+	ts = schema_next_ts(s, (const char *)k.data, k.len, ts);
 	buf_release(&k);
 	return ts;
 }
@@ -1325,6 +1327,15 @@ int schema_alter_table_drop(struct schema *s, const char *ks, const char *table,
 			rc = cerr_set(err, COL_EINVAL, "Cannot drop PRIMARY KEY part %s", names[i]);
 			break;
 		}
+		for (uint32_t x = 0; x < c->n_indexes && !rc; x++)
+			if (strcmp(c->indexes[x].column, names[i]) == 0)
+				rc = cerr_set(
+				        err, COL_EINVAL,
+				        "Cannot drop column %s because it has dependent secondary "
+				        "indexes (%s)",
+				        names[i], c->indexes[x].name);
+		if (rc)
+			break;
 		/* The tombstone keeps the column's id, kind and type: its time is the drop time. */
 		if (column_row(&batch, ks, c, &c->cols[j], true,
 		               co_ts(s, ks, table, names[i], timestamp)))
@@ -1401,7 +1412,7 @@ int schema_merge_row(struct schema *s, const void *key, size_t klen, const void 
 	int64_t ts;
 	bool dropped;
 	if (klen < 10 || schema_decode_row_header(&r, &kind, &ts, &dropped) ||
-	    (kind != 'K' && kind != 'T' && kind != 'C'))
+	    (kind != 'K' && kind != 'T' && kind != 'C' && kind != 'I'))
 		return cerr_set(err, COL_ECORRUPT, "malformed schema row from a peer");
 	long i = schema_rows_find(s, key, klen);
 	if (i >= 0) {

@@ -18,6 +18,7 @@
  *   | key                                          | value                      |
  *   |----------------------------------------------|----------------------------|
  *   | "schema/co/" <ks> "\0" <table> "\0" <column> | schema row, kind 'C'       |
+ *   | "schema/ix/" <ks> "\0" <table> "\0" <index>  | schema row, kind 'I'       |
  *   | "schema/ks/" <ks>                            | schema row, kind 'K'       |
  *   | "schema/tb/" <ks> "\0" <table>               | schema row, kind 'T'       |
  *
@@ -43,6 +44,8 @@
  *   | 'C' body    |      | table id 16, column id u32, kind u8 (regular or |
  *   |             |      | static), type str; also on a tombstone, whose   |
  *   |             |      | timestamp is the drop time                      |
+ *   | 'I' body    |      | table id 16, kind u8 (enum schema_index_kind),  |
+ *   |             |      | column str; also on a tombstone (DROP INDEX)    |
  *
  * Format 1 table rows held every column and a next_column_id counter; a store
  * written with them is converted on open (same keys, timestamps and column
@@ -129,6 +132,30 @@ struct schema_table_opt {
 	char *value;
 };
 
+/*
+ * A secondary index (CREATE INDEX; system_schema.indexes): what of which
+ * column it indexes.  The target text is Cassandra's: "v", "keys(m)",
+ * "values(s)", "entries(m)", "full(f)".
+ */
+enum schema_index_kind {
+	SCHEMA_INDEX_VALUE = 0,   /* a regular, static or clustering column's value;
+	                           * for a non-frozen collection: its values */
+	SCHEMA_INDEX_KEYS = 1,    /* KEYS(m) */
+	SCHEMA_INDEX_ENTRIES = 2, /* ENTRIES(m) */
+	SCHEMA_INDEX_FULL = 3,    /* FULL(frozen collection) */
+};
+
+struct schema_index {
+	char *name;
+	char *column;
+	enum schema_index_kind kind;
+	int64_t timestamp;
+};
+
+/* "v", "keys(v)", "values(v)", "entries(v)" or "full(v)" into out (size n). */
+void schema_index_target(const struct schema_index *ix, const struct schema_column *c, char *out,
+                         size_t n);
+
 struct schema_table {
 	struct schema_keyspace *ks;
 	char *name;
@@ -145,6 +172,8 @@ struct schema_table {
 	char *speculative_retry; /* NULL: the default, '99p' (request.h's spec_retry text) */
 	struct schema_table_opt *opts; /* kept, not acted on; sorted by name */
 	uint32_t n_opts;
+	struct schema_index *indexes; /* sorted by name */
+	uint32_t n_indexes;
 	int64_t timestamp;       /* newest of its table and column rows */
 	uint64_t digest;         /* hash of those rows: changes whenever one of them does */
 	bool virtual_;           /* a system/system_schema table (not in storage) */
@@ -302,6 +331,21 @@ int schema_alter_table_options(struct schema *s, const char *ks, const char *tab
                                int32_t n_opts, int64_t timestamp, struct cerr *err);
 int schema_drop_table(struct schema *s, const char *ks, const char *table, int64_t timestamp,
                       struct cerr *err);
+/*
+ * CREATE INDEX name ON ks.table: column and kind checked by the caller (the
+ * query layer has Cassandra's messages).  COL_EEXIST when an index of that
+ * name exists in the keyspace (err names it), COL_ENOTFOUND without the table.
+ */
+int schema_create_index(struct schema *s, const char *ks, const char *table, const char *name,
+                        const char *column, enum schema_index_kind kind, int64_t timestamp,
+                        struct cerr *err);
+/* DROP INDEX ks.name.  COL_ENOTFOUND when the keyspace has no such index. */
+int schema_drop_index(struct schema *s, const char *ks, const char *name, int64_t timestamp,
+                      struct cerr *err);
+/* The table of keyspace k with index `name`, or NULL; *ix (may be NULL) the index. */
+const struct schema_table *schema_keyspace_index(const struct schema_keyspace *k,
+                                                 const char *name,
+                                                 const struct schema_index **ix);
 
 /* ---- listeners and merging ------------------------------------------------------------------ */
 

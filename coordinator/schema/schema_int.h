@@ -22,6 +22,7 @@ struct store_table;
 #define KEY_CO            "schema/co/"
 #define KEY_KS            "schema/ks/"
 #define KEY_TB            "schema/tb/"
+#define KEY_IX            "schema/ix/"
 /* Ids of columns added by ALTER have this bit set; CREATE TABLE counts from 0. */
 #define COLUMN_ID_ADDED 0x80000000u
 #define MAX_LISTENERS   8
@@ -104,6 +105,14 @@ int schema_decode_column(struct bufreader *r, uint8_t tid[16], struct schema_col
 void schema_ks_key(struct buf *b, const char *ks);
 void schema_tb_key(struct buf *b, const char *ks, const char *table);
 void schema_co_key(struct buf *b, const char *ks, const char *table, const char *column);
+void schema_ix_key(struct buf *b, const char *ks, const char *table, const char *index);
+/* The body of an 'I' row: table id into tid, kind and column.  0 or COL_ECORRUPT. */
+int schema_decode_index(struct bufreader *r, uint8_t tid[16], struct schema_index *ix,
+                        struct cerr *err);
+/* The 'I' rows of table t (ks) that carry its id: live ones into t->indexes. */
+int schema_table_add_indexes(struct schema *s, struct schema_table *t, const char *ks,
+                             struct cerr *err);
+int64_t schema_next_ts(const struct schema *s, const char *key, size_t klen, int64_t ts);
 /*
  * The rows that replace a format 1 row (same key and timestamp, format 2; a live
  * table row becomes its table row and one column row per regular or static

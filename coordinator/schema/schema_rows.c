@@ -291,6 +291,11 @@ void schema_table_free(struct schema_table *t)
 		free(t->opts[i].value);
 	}
 	free(t->opts);
+	for (uint32_t i = 0; i < t->n_indexes; i++) {
+		free(t->indexes[i].name);
+		free(t->indexes[i].column);
+	}
+	free(t->indexes);
 	free(t);
 }
 
@@ -558,6 +563,18 @@ static int check_column_body(struct bufreader *r, struct cerr *err)
 	return rc;
 }
 
+/* An index row's body (live or dropped): table id, a known kind, a column name. */
+static int check_index_body(struct bufreader *r, struct cerr *err)
+{
+	uint8_t tid[16];
+	struct schema_index ix = {0};
+	int rc = schema_decode_index(r, tid, &ix, err);
+	if (!rc && bufreader_left(r) != 0)
+		rc = cerr_set(err, COL_ECORRUPT, "%zu trailing bytes", bufreader_left(r));
+	free(ix.column);
+	return rc;
+}
+
 int schema_row_check(const void *key, size_t klen, const void *val, size_t vlen, int64_t *ts_out,
                      struct cerr *err)
 {
@@ -590,6 +607,12 @@ int schema_row_check(const void *key, size_t klen, const void *val, size_t vlen,
 			return cerr_set(err, COL_ECORRUPT, "column row with a bad key");
 		if ((rc = check_column_body(&r, err)) != 0)
 			cerr_prefix(err, "column row of %.*s.%.*s.%.*s", (int)len[0], at[0],
+			            (int)len[1], at[1], (int)len[2], at[2]);
+	} else if (kind == 'I') {
+		if (!split_key(k, klen, KEY_IX, 3, at, len))
+			return cerr_set(err, COL_ECORRUPT, "index row with a bad key");
+		if ((rc = check_index_body(&r, err)) != 0)
+			cerr_prefix(err, "index row of %.*s.%.*s.%.*s", (int)len[0], at[0],
 			            (int)len[1], at[1], (int)len[2], at[2]);
 	} else {
 		return cerr_set(err, COL_ECORRUPT, "schema row of unknown kind 0x%02x",

@@ -517,10 +517,50 @@ Test(cql_parser, alter_drop_truncate_use)
 	fail("ALTER TABLE t FROB c", COL_ESYNTAX);
 }
 
+Test(cql_parser, create_and_drop_index)
+{
+	struct cql_stmt *s = parse_ok("CREATE INDEX ON t (v)");
+	cr_assert_eq(s->kind, CQL_STMT_CREATE_INDEX);
+	cr_expect_null(s->create_index.name.name);
+	cr_expect_null(s->create_index.table.ks.name);
+	cr_expect_str_eq(s->create_index.table.name.name, "t");
+	cr_expect_str_eq(s->create_index.column.name, "v");
+	cr_expect_eq(s->create_index.target, CQL_INDEX_PLAIN);
+	cr_expect_str_eq(print(s), "CREATE INDEX ON t (v)");
+	s = parse_ok("create index if not exists \"Idx\" on ks.t (keys(m))");
+	cr_expect(s->create_index.if_not_exists);
+	cr_expect_str_eq(s->create_index.name.name, "Idx");
+	cr_expect_str_eq(s->create_index.table.ks.name, "ks");
+	cr_expect_eq(s->create_index.target, CQL_INDEX_KEYS);
+	cr_expect_str_eq(print(s), "CREATE INDEX IF NOT EXISTS \"Idx\" ON ks.t (KEYS(m))");
+	cr_expect_eq(parse_ok("CREATE INDEX i ON t (VALUES(s))")->create_index.target,
+	             CQL_INDEX_VALUES);
+	cr_expect_eq(parse_ok("CREATE INDEX i ON t (ENTRIES(m))")->create_index.target,
+	             CQL_INDEX_ENTRIES);
+	s = parse_ok("CREATE INDEX i ON t (FULL(f))");
+	cr_expect_eq(s->create_index.target, CQL_INDEX_FULL);
+	cr_expect_str_eq(print(s), "CREATE INDEX i ON t (FULL(f))");
+	/* a column named like a target function is a plain column */
+	s = parse_ok("CREATE INDEX i ON t (keys)");
+	cr_expect_eq(s->create_index.target, CQL_INDEX_PLAIN);
+	cr_expect_str_eq(s->create_index.column.name, "keys");
+	s = parse_ok("DROP INDEX IF EXISTS ks.i");
+	cr_assert_eq(s->kind, CQL_STMT_DROP_INDEX);
+	cr_expect(s->drop_index.if_exists);
+	cr_expect_str_eq(s->drop_index.index.ks.name, "ks");
+	cr_expect_str_eq(s->drop_index.index.name.name, "i");
+	cr_expect_str_eq(print(s), "DROP INDEX IF EXISTS ks.i");
+	fail("CREATE INDEX i ON t v", COL_ESYNTAX);
+	fail("CREATE INDEX i ON t (KEYS(m)", COL_ESYNTAX);
+	fail("CREATE INDEX i t (v)", COL_ESYNTAX);
+	fail("DROP INDEX", COL_ESYNTAX);
+}
+
 Test(cql_parser, unsupported_statements_say_so)
 {
-	cr_expect_str_eq(fail("CREATE INDEX ON t (a)", COL_EUNSUPPORTED),
-	                 "line 1:0 CREATE INDEX is not supported by colonnade");
+	cr_expect_str_eq(fail("CREATE CUSTOM INDEX ON t (a) USING 'x'", COL_EUNSUPPORTED),
+	                 "line 1:0 CREATE CUSTOM INDEX is not supported by colonnade");
+	fail("ALTER INDEX i", COL_EUNSUPPORTED);
 	cr_expect_str_eq(fail("  create materialized view v as select * from t", COL_EUNSUPPORTED),
 	                 "line 1:2 CREATE MATERIALIZED VIEW is not supported by colonnade");
 	fail("DROP TYPE x", COL_EUNSUPPORTED);

@@ -886,3 +886,95 @@ Test(schema_sync, format_1_rows_are_converted_on_open_with_column_ids_unchanged)
 	expect_same_version(0, 1);
 	cr_assert_eq(column_id(1, "v"), 3);
 }
+
+/* The names of table ks.t's indexes on node i, comma-separated, into out. */
+static const char *index_names(int i, const char *table, char *out, size_t n)
+{
+	out[0] = 0;
+	const struct schema_table *t = schema_snap_table(schema_current(sch[i]), "ks", table);
+	cr_assert_not_null(t, "node %d has ks.%s", i, table);
+	size_t at = 0;
+	for (uint32_t j = 0; j < t->n_indexes; j++)
+		at += (size_t)snprintf(out + at, n - at, "%s%s:%s", j ? "," : "",
+		                       t->indexes[j].name, t->indexes[j].column);
+	return out;
+}
+
+Test(schema_sync, indexes_travel_persist_drop_and_die_with_their_table_or_column)
+{
+	char names[256], v0[40], v1[40];
+	struct cerr e = {0};
+	create_ks(0, "ks", 100);
+	create_table(0, "ks", "t", "int", "v", "text", 200);
+	cr_assert_eq(
+	        schema_create_index(sch[0], "ks", "t", "t_v_idx", "v", SCHEMA_INDEX_VALUE, 300, &e),
+	        0, "%s", e.msg);
+	cr_expect_eq(
+	        schema_create_index(sch[0], "ks", "t", "t_v_idx", "v", SCHEMA_INDEX_VALUE, 310, &e),
+	        COL_EEXIST);
+	cr_expect_eq(
+	        schema_create_index(sch[0], "ks", "nope", "i", "v", SCHEMA_INDEX_VALUE, 310, &e),
+	        COL_ENOTFOUND);
+	cr_expect_str_eq(index_names(0, "t", names, sizeof(names)), "t_v_idx:v");
+	/* a peer learns it with the table; the versions agree; a restart keeps it */
+	cr_assert_eq(sync_rows(0, 1), 4); /* keyspace, table, column, index */
+	cr_expect_str_eq(index_names(1, "t", names, sizeof(names)), "t_v_idx:v");
+	version(0, v0);
+	version(1, v1);
+	cr_assert_str_eq(v0, v1);
+	close_node(1);
+	open_node(1);
+	cr_expect_str_eq(index_names(1, "t", names, sizeof(names)), "t_v_idx:v");
+	const struct schema_keyspace *k = schema_snap_keyspace(schema_current(sch[1]), "ks");
+	const struct schema_index *ix = NULL;
+	cr_expect_not_null(schema_keyspace_index(k, "t_v_idx", &ix));
+	cr_expect_eq(ix->kind, SCHEMA_INDEX_VALUE);
+	/* the indexed column cannot be dropped while the index exists */
+	const char *drop[] = {"v"};
+	cr_expect_eq(schema_alter_table_drop(sch[1], "ks", "t", drop, 1, 400, &e), COL_EINVAL);
+	cr_expect_str_eq(e.msg, "Cannot drop column v because it has dependent secondary indexes "
+	                        "(t_v_idx)");
+	/* DROP INDEX travels as a tombstone; an older live row does not bring it back */
+	cr_assert_eq(sync_rows(0, 2), 4);
+	cr_assert_eq(schema_drop_index(sch[1], "ks", "t_v_idx", 500, &e), 0, "%s", e.msg);
+	cr_expect_eq(schema_drop_index(sch[1], "ks", "t_v_idx", 510, &e), COL_ENOTFOUND);
+	cr_expect_str_eq(index_names(1, "t", names, sizeof(names)), "");
+	cr_expect_eq(sync_rows(2, 1), 0);
+	cr_expect_eq(sync_rows(1, 0), 1);
+	cr_expect_str_eq(index_names(0, "t", names, sizeof(names)), "");
+	/* an index of a dropped table does not pass to a new table of that name */
+	cr_assert_eq(
+	        schema_create_index(sch[0], "ks", "t", "again", "v", SCHEMA_INDEX_VALUE, 600, &e),
+	        0, "%s", e.msg);
+	cr_assert_eq(schema_drop_table(sch[0], "ks", "t", 700, &e), 0, "%s", e.msg);
+	create_table(0, "ks", "t", "int", "v", "text", 800);
+	cr_expect_str_eq(index_names(0, "t", names, sizeof(names)), "");
+	cr_expect_null(schema_keyspace_index(schema_snap_keyspace(schema_current(sch[0]), "ks"),
+	                                     "again", NULL));
+}
+
+Test(schema_sync, malformed_index_rows_are_refused)
+{
+	struct cerr e = {0};
+	/* header: format 2, 'I', timestamp 1, live; table id; kind KEYS; column "m" */
+	uint8_t row[11 + 16 + 1 + 2 + 1] = {0x02, 'I', 0, 0, 0, 0, 0, 0, 0, 1, 0};
+	row[27] = SCHEMA_INDEX_KEYS;
+	row[28] = 0;
+	row[29] = 1;
+	row[30] = 'm';
+	const char key[] = "schema/ix/ks\0t\0i";
+	cr_expect_eq(schema_row_check(key, sizeof(key) - 1, row, sizeof(row), NULL, &e), 0, "%s",
+	             e.msg);
+	/* cut short, a key without an index name, an unknown kind, an empty column */
+	cr_expect_eq(schema_row_check(key, sizeof(key) - 1, row, 20, NULL, &e), COL_ECORRUPT);
+	const char nokey[] = "schema/ix/ks\0t";
+	cr_expect_eq(schema_row_check(nokey, sizeof(nokey) - 1, row, sizeof(row), NULL, &e),
+	             COL_ECORRUPT);
+	row[27] = 9;
+	cr_expect_eq(schema_row_check(key, sizeof(key) - 1, row, sizeof(row), NULL, &e),
+	             COL_ECORRUPT);
+	row[27] = SCHEMA_INDEX_KEYS;
+	row[29] = 0;
+	cr_expect_eq(schema_row_check(key, sizeof(key) - 1, row, sizeof(row) - 1, NULL, &e),
+	             COL_ECORRUPT);
+}
