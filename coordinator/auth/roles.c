@@ -428,6 +428,11 @@ static void on_lookup(void *arg, const struct exec_req *req)
 		lookup_read(l);
 		return;
 	}
+	if (req->err.code == COL_EUNAVAILABLE && l->cl == CL_LOCAL_ONE) {
+		l->cl = CL_ONE; /* no replica in this datacenter (yet): any */
+		lookup_read(l);
+		return;
+	}
 	if (req->err.code) {
 		l->cb(l->arg, req->err.code, NULL, &req->err);
 		free(l);
@@ -678,9 +683,61 @@ static void on_setup_read(void *arg, const struct exec_req *req)
 	auth_hash_password(r->auth, r->password, strlen(r->password), on_superuser_hash, r);
 }
 
+static void on_dc_added(void *arg, const struct exec_req *req)
+{
+	struct roles *r = arg;
+	r->dc_adding = false;
+	if (req->err.code)
+		log_warn(MOD, "cannot add datacenter %s to system_auth's replication: %s", r->o.dc,
+		         req->err.msg);
+	else
+		log_info(MOD,
+		         "system_auth is replicated to datacenter %s now (3 replicas); repair "
+		         "system_auth there to copy its roles",
+		         r->o.dc);
+}
+
+/*
+ * system_auth is replicated to every datacenter: a node whose datacenter its
+ * NetworkTopologyStrategy options do not name adds it with 3 (a datacenter named
+ * with any factor, 0 included, is the operator's choice and stays).
+ */
+static void add_own_dc(struct roles *r)
+{
+	const struct schema_keyspace *k =
+	        schema_snap_keyspace(schema_current(r->schema), "system_auth");
+	if (r->dc_adding || r->stopping || !k || !k->n_repl ||
+	    !strstr(k->repl_vals[0], "NetworkTopologyStrategy"))
+		return;
+	for (uint32_t i = 1; i < k->n_repl; i++)
+		if (!strcmp(k->repl_keys[i], r->o.dc))
+			return;
+	struct buf q;
+	buf_init(&q);
+	buf_put_str(&q, "ALTER KEYSPACE system_auth WITH replication = {'class': "
+	                "'NetworkTopologyStrategy'");
+	for (uint32_t i = 1; i < k->n_repl; i++) {
+		buf_put_str(&q, ", ");
+		iq_quote(&q, k->repl_keys[i]);
+		buf_put_str(&q, ": ");
+		iq_quote(&q, k->repl_vals[i]);
+	}
+	buf_put_str(&q, ", ");
+	iq_quote(&q, r->o.dc);
+	buf_put_str(&q, ": '3'}");
+	buf_put_u8(&q, 0);
+	if (buf_ok(&q)) {
+		r->dc_adding = true;
+		iq_run(r->ex, (const char *)q.data, CL_ONE, on_dc_added, r);
+	}
+	buf_release(&q);
+}
+
 void roles_setup_step(struct roles *r)
 {
 	run_lookups(r);
+	if (r->setup_stage != SETUP_SCHEMA)
+		add_own_dc(r); /* a schema merged since may have dropped it (ties at timestamp 0) */
 	if (r->ready || r->setup_busy || r->stopping)
 		return;
 	if (r->setup_stage == SETUP_SCHEMA) {
@@ -689,6 +746,7 @@ void roles_setup_step(struct roles *r)
 			log_warn(MOD, "cannot create system_auth (will retry): %s", e.msg);
 			return;
 		}
+		add_own_dc(r);
 		r->setup_stage = SETUP_READ;
 	}
 	r->setup_busy = true;

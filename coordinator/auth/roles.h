@@ -65,7 +65,9 @@ void roles_role_source(struct roles *r, struct auth_role_source *out);
 
 /*
  * One step of the setup (make system_auth, then the first superuser): call it
- * from a timer until roles_ready() — a step in flight is not started twice.
+ * from a timer (a step in flight is not started twice).  Each call also
+ * checks that system_auth's replication names this node's datacenter, and adds
+ * it with 3 if not (a datacenter named with any factor is left as it is).
  */
 void roles_setup_step(struct roles *r);
 bool roles_ready(const struct roles *r);

@@ -62,7 +62,8 @@ struct roles {
 	struct cerr load_err; /* why the last load failed ("" = it did not) */
 	/* setup */
 	bool ready, setup_busy;
-	bool stopping; /* roles_stop(): nothing new starts */
+	bool dc_adding; /* an ALTER KEYSPACE system_auth adding this datacenter is in flight */
+	bool stopping;  /* roles_stop(): nothing new starts */
 	int setup_stage;
 	struct lookup *lookups; /* waiting for ready */
 	unsigned n_lookups;
