@@ -28,6 +28,7 @@
 struct tnode {
 	char dir[64];
 	struct store *store;
+	struct store_lane *lane; /* local writes through group commit, as a node makes them */
 	struct store_table *tbl;
 	struct messaging *msg;
 	struct verbs *verbs;
@@ -178,8 +179,11 @@ static void node_up(size_t i)
 	struct cerr e = {0};
 	cr_assert_eq(messaging_new(NL, &c, &n->msg, &e), 0, "%s", e.msg);
 	n->addr = *messaging_listen_addr(n->msg); /* keeps the port on restarts */
+	if (!n->lane)
+		cr_assert_eq(store_lane_new(n->store, L, &n->lane, &e), 0, "%s", e.msg);
 	struct verbs_config vc = {.msg = n->msg,
 	                          .store = n->store,
+	                          .lane = n->lane,
 	                          .forward_timeout_ms = WTO * 3 / 4, /* as the node sets it */
 	                          .peer_alive = USE_HINTS ? v_alive_fn : NULL,
 	                          .hint = USE_HINTS ? v_hint_fn : NULL,
@@ -187,6 +191,7 @@ static void node_up(size_t i)
 	cr_assert_eq(verbs_new(&vc, &n->verbs, &e), 0, "%s", e.msg);
 	struct storage_proxy_config sc = {.msg = n->msg,
 	                                  .store = n->store,
+	                                  .lane = n->lane,
 	                                  .write_timeout_ms = WTO,
 	                                  .read_timeout_ms = RTO,
 	                                  .range_timeout_ms = RTO,
@@ -206,6 +211,9 @@ static void node_up(size_t i)
 static void node_cut(size_t i)
 {
 	struct tnode *n = &N[i];
+	/* writes in the lane answer through messaging: they finish first */
+	store_lane_free(n->lane);
+	n->lane = NULL;
 	messaging_free(n->msg);
 	storage_proxy_free(n->sp);
 	verbs_free(n->verbs);
@@ -225,6 +233,7 @@ static void set_silent(size_t i, bool on)
 		verbs_free(N[i].verbs);
 		struct verbs_config vc = {.msg = N[i].msg,
 		                          .store = N[i].store,
+		                          .lane = N[i].lane,
 		                          .peer_alive = USE_HINTS ? v_alive_fn : NULL,
 		                          .hint = USE_HINTS ? v_hint_fn : NULL,
 		                          .hint_ctx = &N[i]};
@@ -299,6 +308,10 @@ static void cluster_2dc(void)
 
 static void teardown(void)
 {
+	for (size_t i = 0; i < NN; i++) {
+		store_lane_free(N[i].lane);
+		N[i].lane = NULL;
+	}
 	for (size_t i = 0; i < NN; i++)
 		if (N[i].msg)
 			messaging_free(N[i].msg);
@@ -814,8 +827,7 @@ Test(storage_proxy, resolve_ttl_tie_break_converges)
 
 /* Node i's store only: a partition deletion at ts, and a row marker (ck 1) at ts with ttl,
  * both as a mutation made at `now`. */
-static void delete_and_mark_local(size_t i, const char *key, int64_t ts, int32_t ttl,
-                                  int64_t now)
+static void delete_and_mark_local(size_t i, const char *key, int64_t ts, int32_t ttl, int64_t now)
 {
 	struct store_value pk = {key, strlen(key)};
 	uint8_t c[4];
@@ -1928,7 +1940,7 @@ Test(storage_proxy, range_tombstone_wins_and_is_repaired)
 	for (int ck = 1; ck <= 9; ck++)
 		cr_assert_eq(write_at(0, CL_ALL, "rt", ck, "v", 5).code, 0);
 	delete_range_local(2, "rt", 4, 7, 10); /* [4, 7) on node 2 only */
-	write_local(1, "rt", 5, "newer", 11);   /* newer than the deletion, node 1 only */
+	write_local(1, "rt", 5, "newer", 11);  /* newer than the deletion, node 1 only */
 	cr_expect_eq(local_read(2, "rt").rows, 6);
 	cr_expect_eq(local_read(0, "rt").rows, 9);
 	struct outcome r = read_at(0, CL_ALL, "rt");
