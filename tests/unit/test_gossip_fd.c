@@ -58,6 +58,20 @@ Test(fd, long_gaps_not_learned)
 	cr_expect_eq(fd_window_phi(&w, 60 * S), 0.0, "just heard from it");
 }
 
+/* The longest gap between two arrivals, long ones (not learned as samples) included. */
+Test(fd, longest_gap_between_heartbeats)
+{
+	cr_expect_eq(w.gap_max_us, 0);
+	fd_window_report(&fd, &w, 1 * S);
+	cr_expect_eq(w.gap_max_us, 0, "one arrival: no gap yet");
+	fd_window_report(&fd, &w, 1 * S + 50000);
+	fd_window_report(&fd, &w, 1 * S + 300000);
+	fd_window_report(&fd, &w, 1 * S + 350000);
+	cr_expect_eq(w.gap_max_us, 250000);
+	fd_window_report(&fd, &w, 61 * S);
+	cr_expect_eq(w.gap_max_us, 61 * S - (1 * S + 350000));
+}
+
 Test(fd, window_keeps_the_last_1000)
 {
 	int64_t t = 0;
