@@ -518,6 +518,49 @@ void hints_dispatch_purge(struct hints *h, struct htarget *t)
 
 /* ---- the receiving side --------------------------------------------------------------------- */
 
+/* Count a received hint's outcome and answer it (a request). */
+static void hint_answer(struct hints *h, const struct msg_in *msg, int rc, const struct cerr *e,
+                        size_t len)
+{
+	if (rc != 0) {
+		h->st.received_refused++;
+		if (msg->id)
+			(void)messaging_respond_failure(h->cfg.msg, msg, rc,
+			                                e ? e->msg : col_strerror(rc));
+		return;
+	}
+	h->st.received++;
+	h->st.received_bytes += len;
+	if (msg->id) {
+		struct msg_out o;
+		if (messaging_begin_response(h->cfg.msg, msg, VERB_HINT_RSP, &o) == 0) {
+			msgpk_put_array(o.b, 0);
+			(void)messaging_commit(&o);
+		}
+	}
+}
+
+/* A received hint waiting for its write group: what its answer needs. */
+struct pending_hint {
+	struct hints *h;
+	struct net_addr from;
+	uint64_t id;
+	unsigned flags;
+	size_t len;
+	bool has_from;
+};
+
+static void on_hint_applied(void *ctx, int rc, const struct cerr *e)
+{
+	struct pending_hint *ph = ctx;
+	struct msg_in msg = {.verb = VERB_HINT,
+	                     .flags = ph->flags,
+	                     .id = ph->id,
+	                     .from = ph->has_from ? &ph->from : NULL};
+	hint_answer(ph->h, &msg, rc, e, ph->len);
+	free(ph);
+}
+
 static int on_hint(struct messaging *m, const struct msg_in *msg, void *ctx)
 {
 	struct hints *h = ctx;
@@ -543,22 +586,27 @@ static int on_hint(struct messaging *m, const struct msg_in *msg, void *ctx)
 		return 0;
 	}
 	struct cerr e = {0};
-	int rc = store_apply_bytes(h->cfg.store, mut, len, &e);
-	if (rc != 0) {
-		h->st.received_refused++;
-		if (msg->id)
-			(void)messaging_respond_failure(m, msg, rc, e.msg);
-		return 0;
-	}
-	h->st.received++;
-	h->st.received_bytes += len;
-	if (msg->id) {
-		struct msg_out o;
-		if (messaging_begin_response(m, msg, VERB_HINT_RSP, &o) == 0) {
-			msgpk_put_array(o.b, 0);
-			(void)messaging_commit(&o);
+	int rc;
+	if (h->cfg.lane) {
+		struct pending_hint *ph = malloc(sizeof(*ph));
+		if (!ph) {
+			rc = cerr_set(&e, COL_ENOMEM, "out of memory applying a hint");
+		} else {
+			*ph = (struct pending_hint){
+			        .h = h, .id = msg->id, .flags = msg->flags, .len = len};
+			if (msg->from) {
+				ph->from = *msg->from;
+				ph->has_from = true;
+			}
+			rc = store_lane_apply_bytes(h->cfg.lane, mut, len, on_hint_applied, ph, &e);
+			if (rc == 0)
+				return 0;
+			free(ph);
 		}
+	} else {
+		rc = store_apply_bytes(h->cfg.store, mut, len, &e);
 	}
+	hint_answer(h, msg, rc, &e, len);
 	return 0;
 }
 

@@ -138,6 +138,7 @@ typedef struct ring *(*hints_ring_fn)(void *ctx);
 
 struct hints_config {
 	struct store *store;        /* required */
+	struct store_lane *lane;    /* received hints are applied through it; NULL: inline */
 	struct messaging *msg;      /* required: delivery and the HINT handler */
 	uint8_t host_id[16];        /* this node */
 	bool enabled;               /* hinted_handoff_enabled */

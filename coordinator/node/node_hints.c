@@ -95,6 +95,7 @@ int node_start_hints(struct node *n, struct cerr *err)
 	struct hints_config c;
 	memset(&c, 0, sizeof(c));
 	c.store = n->store;
+	c.lane = n->lane;
 	c.msg = n->msg;
 	memcpy(c.host_id, n->id.host_id, 16);
 	c.enabled = cfg->hinted_handoff_enabled;
