@@ -465,7 +465,9 @@ int hints_store(struct hints *h, const struct ring *r, size_t idx, const uint8_t
 	if (rc == 0 && (flags & HINTS_SYNC))
 		rc = store_sync_wal(h->cfg.store, &e);
 	if (rc != 0) {
-		log_warn(MOD, "cannot store a hint: %s", e.msg[0] ? e.msg : col_strerror(rc));
+		/* a write stall refuses every hint until it ends: hints_dropped logs that once */
+		if (rc != COL_EOVERLOADED)
+			log_warn(MOD, "cannot store a hint: %s", e.msg[0] ? e.msg : col_strerror(rc));
 		hints_dropped(h, t, rn->host_id, HINTS_DROP_ERROR, mut, len);
 		return rc == COL_ENOMEM ? rc : COL_EIO;
 	}
