@@ -3,6 +3,7 @@
  * see shell.h.
  */
 #include "cli/cqlish/shell.h"
+#include "cli/cqlish/copy.h"
 
 #include "cli/lib/cqlfmt.h"
 #include "cli/lib/cqlsplit.h"
@@ -962,6 +963,13 @@ static const struct help_topic shell_help[] = {
          "        CONSISTENCY\n\n"
          "           CONSISTENCY with no arguments shows the current consistency "
          "level.\n"},
+        {"COPY",
+         "\n        COPY [cqlish only]\n\n"
+         "        COPY [ks.]t [(c1, c2, ...)] TO 'file.csv' [WITH opt = value [AND ...]];\n"
+         "        COPY [ks.]t [(c1, c2, ...)] FROM 'file.csv' [WITH opt = value [AND ...]];\n\n"
+         "        Options (both): HEADER, DELIMITER, QUOTE, ESCAPE, NULL, MAXROWS.\n"
+         "        COPY TO: PAGESIZE.  COPY FROM: CHUNKSIZE, INGESTRATE, MAXREQUESTS,\n"
+         "        MAXATTEMPTS, MAXPARSEERRORS, MAXINSERTERRORS, ERRFILE.\n"},
         {"DESCRIBE",
          "\n        DESCRIBE\n\n"
          "        (DESC may be used as a shorthand.)\n\n"
@@ -1214,6 +1222,8 @@ void shell_run(struct shell *sh, const char *stmt)
 		cmd_source(sh, stmt);
 	} else if (strcasecmp(c, "capture") == 0) {
 		cmd_capture(sh, stmt);
+	} else if (strcasecmp(c, "copy") == 0) {
+		shell_copy(sh, stmt);
 	} else if (strcasecmp(c, "help") == 0 || strcmp(c, "?") == 0) {
 		cmd_help(sh, &w);
 	} else if (strcasecmp(c, "exit") == 0 || strcasecmp(c, "quit") == 0) {

@@ -159,7 +159,7 @@ void cqltok_name(const char *s, const struct cqltok *t, struct buf *out)
 static const char *const shell_commands[] = {
         "help",   "?",      "consistency", "serial", "describe", "desc",
         "show",   "source", "capture",     "login",  "tracing",  "expand",
-        "paging", "exit",   "quit",        "clear",  "cls",
+        "paging", "exit",   "quit",        "clear",  "cls",    "copy",
 };
 
 bool cqlsplit_is_shell_command(const char *word, size_t len)
