@@ -619,6 +619,12 @@ static struct store *store_alloc(const struct store_options *o)
 	rocksdb_writeoptions_set_sync(s->wo, o->sync == STORE_SYNC_BATCH);
 	s->wo_nostall = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_no_slowdown(s->wo_nostall, 1);
+	/* A group encoded before a TRUNCATE or DROP replaced its table's column family may be
+	 * written after it (group commit, several loops): its records for the dropped family
+	 * are skipped, as the truncation skips them anyway.  Without this RocksDB fails the
+	 * whole write group in the memtable and stops every later write (background error). */
+	rocksdb_writeoptions_set_ignore_missing_column_families(s->wo, 1);
+	rocksdb_writeoptions_set_ignore_missing_column_families(s->wo_nostall, 1);
 	s->wo_kv_nostall = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(s->wo_kv_nostall, o->sync == STORE_SYNC_BATCH);
 	rocksdb_writeoptions_set_no_slowdown(s->wo_kv_nostall, 1);

@@ -342,3 +342,22 @@ Test(writer, stall_blocks_the_writer_not_the_loop_then_overloaded_then_recovers)
 	store_write_stats(st, &ws);
 	cr_assert_eq(ws.inline_groups, inl + 1);
 }
+
+/* A group encoded before a TRUNCATE replaced the table's column family is written after
+ * it (another loop's lane, or later in this loop's iteration): its records are dropped with
+ * the old family, and the store keeps taking writes. */
+Test(writer, a_group_encoded_before_a_truncate_is_written_after_it)
+{
+	open_all(NULL);
+	n_done = 0;
+	struct cerr e = {0};
+	cr_assert_eq(submit(0, 1, 8, &e), 0, "%s", e.msg);
+	cr_assert_eq(store_table_truncate(tbl, 1, &e), 0, "%s", e.msg);
+	run_until_done(1, 5.0);
+	cr_expect_eq(recs[0].rc, 0, "the stale group is not an error: %s", recs[0].msg);
+	/* the store still writes (a failed memtable insert would stop every later write) */
+	cr_assert_eq(submit(1, 2, 8, &e), 0, "%s", e.msg);
+	run_until_done(2, 5.0);
+	cr_expect_eq(recs[1].rc, 0, "a write after it succeeds: %s", recs[1].msg);
+	cr_expect_eq(rows_of(2), 1);
+}
