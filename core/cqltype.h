@@ -276,6 +276,28 @@ struct cqlcoll_item {
 int cqltype_collection_build(const struct cqltype *t, const struct cqlcoll_item *items, size_t n,
                              struct buf *out, struct cerr *err);
 
+/*
+ * JSON (cqltype_json.c), Cassandra's mapping: text, ascii, blob ("0x..."),
+ * timestamp ("2026-01-02 03:04:05.000Z"), date, time, uuid, timeuuid, inet
+ * and duration as strings; integer types, varint, decimal, float and double
+ * as numbers (non-finite floats as "NaN", "Infinity" strings); boolean as
+ * true/false; list, set and tuple as arrays; map as an object whose keys are
+ * strings (a non-string key's JSON quoted).  Spacing as Cassandra writes it:
+ * "[1, 2]", {"k": 1}.
+ */
+/* Append the JSON of a value (the empty value of a non-text type is null). */
+void cqltype_to_json(const struct cqltype *t, const void *bytes, size_t len, struct buf *out);
+struct json;
+/*
+ * Native bytes of t for the JSON value j, appended to out.  Accepts what
+ * Cassandra's fromJSONObject accepts: the JSON form above, and for non-string
+ * types also their CQL literal text in a string ("12", "true").  A JSON null is
+ * refused here (the caller decides what null means); COL_ETYPE with
+ * Cassandra's message otherwise ("Expected an int value, but got a String: x").
+ */
+int cqltype_from_json(const struct cqltype *t, const struct json *j, struct buf *out,
+                      struct cerr *err);
+
 /* Time helpers shared with the executor and the shell. */
 /* Parse a CQL timestamp string to ms since the epoch (UTC if no zone). */
 int cqltype_parse_timestamp(const char *s, size_t len, int64_t *ms_out);

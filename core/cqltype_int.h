@@ -77,5 +77,10 @@ bool cqlt_parse_time_part(const char *s, size_t len, size_t *i, bool need_second
 bool cqlt_all_digits(const char *s, size_t len, bool allow_sign);
 /* s is a whole signed decimal integer that fits in 64 bits. */
 bool cqlt_parse_i64(const char *s, size_t len, int64_t *out);
+/* Civil date of days since 1970-01-01. */
+void cqlt_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
+/* Decimal text of a varint / a decimal (Python's and Java's BigDecimal spelling). */
+void cqlt_put_varint(struct buf *out, const uint8_t *p, size_t len);
+void cqlt_put_decimal(struct buf *out, const uint8_t *p, size_t len);
 
 #endif

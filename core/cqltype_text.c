@@ -27,7 +27,7 @@ int64_t cqltype_days_from_civil(int64_t y, unsigned m, unsigned d)
 	return era * 146097 + (int64_t)doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+void cqlt_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 {
 	z += 719468;
 	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -210,7 +210,7 @@ static void put_floating(struct buf *out, double v, int precision)
 	buf_printf(out, "%.*g", precision, v);
 }
 
-static void put_decimal(struct buf *out, const uint8_t *p, size_t len)
+void cqlt_put_decimal(struct buf *out, const uint8_t *p, size_t len)
 {
 	int32_t scale = (int32_t)be32_load(p);
 	struct buf mag, digits;
@@ -256,7 +256,7 @@ done:
 	buf_release(&digits);
 }
 
-static void put_varint(struct buf *out, const uint8_t *p, size_t len)
+void cqlt_put_varint(struct buf *out, const uint8_t *p, size_t len)
 {
 	struct buf mag, digits;
 	buf_init(&mag);
@@ -284,7 +284,7 @@ static void put_timestamp(struct buf *out, int64_t ms)
 	}
 	int64_t y;
 	unsigned m, d;
-	civil_from_days(days, &y, &m, &d);
+	cqlt_civil_from_days(days, &y, &m, &d);
 	buf_printf(out, "%04" PRId64 "-%02u-%02u %02d:%02d:%02d.%06d+0000", y, m, d,
 	           (int)(rem / 3600000), (int)(rem / 60000 % 60), (int)(rem / 1000 % 60),
 	           (int)(rem % 1000) * 1000);
@@ -336,7 +336,7 @@ static void format_depth(const struct cqltype *t, const uint8_t *p, size_t len, 
 	case CQLTYPE_DATE: {
 		int64_t y;
 		unsigned m, d;
-		civil_from_days((int64_t)be32_load(p) - (1LL << 31), &y, &m, &d);
+		cqlt_civil_from_days((int64_t)be32_load(p) - (1LL << 31), &y, &m, &d);
 		buf_printf(out, nested ? "'%04" PRId64 "-%02u-%02u'" : "%04" PRId64 "-%02u-%02u", y,
 		           m, d);
 		return;
@@ -355,8 +355,8 @@ static void format_depth(const struct cqltype *t, const uint8_t *p, size_t len, 
 		buf_printf(out, nested ? "'%s'" : "%s", tmp);
 		return;
 	}
-	case CQLTYPE_VARINT: put_varint(out, p, len); return;
-	case CQLTYPE_DECIMAL: put_decimal(out, p, len); return;
+	case CQLTYPE_VARINT: cqlt_put_varint(out, p, len); return;
+	case CQLTYPE_DECIMAL: cqlt_put_decimal(out, p, len); return;
 	case CQLTYPE_LIST:
 	case CQLTYPE_SET:
 	case CQLTYPE_MAP: {

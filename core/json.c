@@ -290,9 +290,9 @@ static int parse_number(struct parser *ps, struct json **out)
 		} else
 			break;
 	}
-	char tmp[64];
+	char tmp[JSON_MAX_NUMBER + 1];
 	size_t n = ps->pos - start;
-	if (n >= sizeof(tmp))
+	if (n > JSON_MAX_NUMBER)
 		return fail(ps, "number too long");
 	memcpy(tmp, ps->p + start, n);
 	tmp[n] = 0;
@@ -305,6 +305,11 @@ static int parse_number(struct parser *ps, struct json **out)
 	if (!j)
 		return cerr_set(ps->err, COL_ENOMEM, "JSON: out of memory");
 	j->d = d;
+	j->s = strdup(tmp);
+	if (!j->s) {
+		free(j);
+		return cerr_set(ps->err, COL_ENOMEM, "JSON: out of memory");
+	}
 	if (integral) {
 		errno = 0;
 		long long v = strtoll(tmp, &end, 10);
@@ -429,6 +434,11 @@ const char *json_str(const struct json *j, const char *dflt)
 	return j && j->type == JSON_STRING ? j->s : dflt;
 }
 
+const char *json_num_text(const struct json *j)
+{
+	return j && j->type == JSON_NUMBER ? j->s : NULL;
+}
+
 double json_num(const struct json *j, double dflt)
 {
 	return j && j->type == JSON_NUMBER ? j->d : dflt;
@@ -533,6 +543,11 @@ void jw_key(struct jw *w, const char *key)
 	put_escaped(w->b, key, strlen(key));
 	buf_put_u8(w->b, ':');
 	w->after_key = true;
+}
+
+void json_put_string(struct buf *b, const char *s, size_t n)
+{
+	put_escaped(b, s, n);
 }
 
 void jw_strn(struct jw *w, const char *s, size_t n)

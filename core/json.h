@@ -64,10 +64,14 @@ void jw_field_int(struct jw *w, const char *key, int64_t v);
 void jw_field_uint(struct jw *w, const char *key, uint64_t v);
 void jw_field_fixed(struct jw *w, const char *key, double v, int decimals);
 void jw_field_bool(struct jw *w, const char *key, bool v);
+/* s[0..n) as a quoted, escaped JSON string appended to b (no separators). */
+void json_put_string(struct buf *b, const char *s, size_t n);
 
 /* ---- reader ---- */
 
 #define JSON_MAX_DEPTH 64
+/* Longest number text accepted (a varint or decimal may be long). */
+#define JSON_MAX_NUMBER 1024
 
 enum json_type { JSON_NULL, JSON_BOOL, JSON_NUMBER, JSON_STRING, JSON_ARRAY, JSON_OBJECT };
 
@@ -89,6 +93,8 @@ const char *json_key_at(const struct json *j, size_t i);
 
 const char *json_str(const struct json *j, const char *dflt);
 double json_num(const struct json *j, double dflt);
+/* A number's text exactly as written (full precision for varint/decimal), or NULL. */
+const char *json_num_text(const struct json *j);
 /* Integers beyond 2^53 keep full precision when written without '.'/'e'. */
 int64_t json_int(const struct json *j, int64_t dflt);
 bool json_bool(const struct json *j, bool dflt);

@@ -398,8 +398,7 @@ int plan_select(struct exec_req *req, struct plan *p)
 {
 	const struct cql_select *s = &p->stmt->select;
 	const struct schema_table *t = p->table;
-	if (s->json)
-		return req_fail(req, COL_EINVAL, "SELECT JSON is not supported");
+	p->json = s->json;
 	uint32_t n = s->star ? t->n_cols : s->n_selectors;
 	p->sel = calloc(n ? n : 1, sizeof(*p->sel));
 	if (!p->sel)

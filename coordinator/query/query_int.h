@@ -121,6 +121,7 @@ struct plan {
 	bool count;       /* an aggregate query: one row, or one per group */
 	uint32_t n_group; /* GROUP BY: the first n_group primary key columns */
 	bool has_funcs;   /* some selector runs a function per row */
+	bool json;        /* SELECT JSON: one text column "[json]" holding each row as an object */
 	/* child plans of a BATCH statement */
 	struct plan **children;
 	uint32_t n_children;
@@ -493,6 +494,9 @@ void exec_dispatch(struct executor *ex, struct exec_req *req);
 void put_col_specs(struct buf *b, const struct plan *p, const char *ks, const char *table);
 /* Rows metadata; returns the offset of rows_count to patch. */
 size_t begin_rows(struct buf *b, const struct plan *p, bool no_meta, const struct buf *paging);
+/* SELECT JSON: the n_sel cells of a row written at b[at..] become one text cell, the
+ * row as a JSON object (names and values as Cassandra writes them); else nothing. */
+void json_row_rewrite(const struct plan *p, struct buf *b, size_t at);
 void put_prepared(struct buf *b, const struct prepared_stmt *ps, const struct plan *p);
 
 #endif

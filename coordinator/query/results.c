@@ -2,6 +2,70 @@
 
 #include "coordinator/query/prepared.h"
 #include "core/cqltype.h"
+#include "core/json.h"
+
+#include <ctype.h>
+#include <string.h>
+
+/* SELECT JSON's one result column. */
+static const char *const JSON_COLUMN = "[json]";
+
+static uint32_t n_result_cols(const struct plan *p)
+{
+	return p->json ? 1 : p->n_sel;
+}
+
+/* A JSON key as Cassandra writes it: the name, double-quoted inside when it has upper case. */
+static void put_json_key(struct buf *out, const char *name)
+{
+	bool upper = false;
+	for (const char *c = name; *c; c++)
+		upper = upper || isupper((unsigned char)*c);
+	if (!upper) {
+		json_put_string(out, name, strlen(name));
+		return;
+	}
+	struct buf q;
+	buf_init(&q);
+	buf_put_u8(&q, '"');
+	buf_put_str(&q, name);
+	buf_put_u8(&q, '"');
+	if (!buf_ok(&q))
+		out->oom = true;
+	json_put_string(out, (const char *)q.data, q.len);
+	buf_release(&q);
+}
+
+void json_row_rewrite(const struct plan *p, struct buf *b, size_t at)
+{
+	if (!p->json || !buf_ok(b))
+		return;
+	struct buf obj;
+	buf_init(&obj);
+	struct bufreader r;
+	bufreader_init(&r, b->data + at, b->len - at);
+	buf_put_u8(&obj, '{');
+	for (uint32_t i = 0; i < p->n_sel; i++) {
+		if (i)
+			buf_put_str(&obj, ", ");
+		put_json_key(&obj, p->sel[i].name ? p->sel[i].name : "?");
+		buf_put_str(&obj, ": ");
+		int32_t l = bufreader_left(&r) >= 4 ? (int32_t)bufreader_u32be(&r) : -1;
+		const uint8_t *v = l > 0 ? bufreader_take(&r, (size_t)l) : NULL;
+		if (l < 0 || (l > 0 && !v))
+			buf_put_str(&obj, "null");
+		else
+			cqltype_to_json(p->sel[i].type, v ? v : (const uint8_t *)"", (size_t)l,
+			                &obj);
+	}
+	buf_put_u8(&obj, '}');
+	b->len = at;
+	if (!buf_ok(&obj))
+		b->oom = true;
+	else
+		cql_put_bytes(b, obj.data, (int32_t)obj.len);
+	buf_release(&obj);
+}
 
 const char *exec_change_name(enum exec_change c)
 {
@@ -29,6 +93,11 @@ void put_col_specs(struct buf *b, const struct plan *p, const char *ks, const ch
 {
 	cql_put_string(b, ks);
 	cql_put_string(b, table);
+	if (p->json) {
+		cql_put_string(b, JSON_COLUMN);
+		cqltype_write_option(cqltype_simple(CQLTYPE_VARCHAR), b);
+		return;
+	}
 	for (uint32_t i = 0; i < p->n_sel; i++) {
 		cql_put_string(b, p->sel[i].name ? p->sel[i].name : "?");
 		cqltype_write_option(p->sel[i].type, b);
@@ -47,7 +116,7 @@ size_t begin_rows(struct buf *b, const struct plan *p, bool no_meta, const struc
 	else if (p->n_sel)
 		flags |= CQL_ROWS_GLOBAL_TABLES_SPEC;
 	cql_put_int(b, flags);
-	cql_put_int(b, (int32_t)p->n_sel);
+	cql_put_int(b, (int32_t)n_result_cols(p));
 	if (paging && paging->len)
 		cql_put_bytes(b, paging->data, (int32_t)paging->len);
 	if (!no_meta && p->n_sel)
@@ -78,7 +147,7 @@ void put_prepared(struct buf *b, const struct prepared_stmt *ps, const struct pl
 	/* result metadata */
 	if (p->stmt->kind == CQL_STMT_SELECT) {
 		cql_put_int(b, p->n_sel ? CQL_ROWS_GLOBAL_TABLES_SPEC : 0);
-		cql_put_int(b, (int32_t)p->n_sel);
+		cql_put_int(b, (int32_t)n_result_cols(p));
 		if (p->n_sel)
 			put_col_specs(b, p, p->ks, p->table_name);
 	} else {

@@ -216,6 +216,7 @@ static void emit_group(struct rsel *rs)
 	const struct plan *p = rs->p;
 	struct bufreader fr;
 	bufreader_init(&fr, rs->first.data, rs->first.len);
+	size_t at = rs->out->len;
 	for (uint32_t i = 0; i < p->n_sel; i++) {
 		const struct sel_col *sc = &p->sel[i];
 		if (sc->kind == SEL_COUNT || sc->kind == SEL_AGG) {
@@ -229,6 +230,7 @@ static void emit_group(struct rsel *rs)
 		                       : NULL,
 		              l);
 	}
+	json_row_rewrite(p, rs->out, at);
 	rs->nrows++;
 	if (rs->remaining > 0)
 		rs->remaining--;
@@ -331,6 +333,7 @@ static int rsel_plain(struct rsel *rs, const struct selrow *row)
 	for (uint32_t i = 0; i < p->n_sel; i++)
 		if (sel_put(&p->sel[i], row, rs->out, &e))
 			return row_failed(rs, e.code, &e);
+	json_row_rewrite(p, rs->out, at);
 	if (rs->ord)
 		order_rows_add(rs->ord, at, rs->out->len - at, row->r);
 	rs->nrows++;

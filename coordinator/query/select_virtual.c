@@ -54,6 +54,7 @@ static int vrow(void *ctx, const struct cql_slice *values)
 		vs->nrows++;
 		return 0;
 	}
+	size_t at = vs->rows->len;
 	for (uint32_t i = 0; i < p->n_sel; i++) {
 		const struct cql_slice *v = &values[p->sel[i].col];
 		if (p->sel[i].kind != SEL_COLUMN)
@@ -61,6 +62,7 @@ static int vrow(void *ctx, const struct cql_slice *values)
 		else
 			cql_put_bytes(vs->rows, v->p, v->len);
 	}
+	json_row_rewrite(p, vs->rows, at);
 	vs->nrows++;
 	return 0;
 }
@@ -121,7 +123,9 @@ int select_virtual(struct xq *q, int64_t limit)
 	if (p->count) {
 		uint8_t cnt[8];
 		be64_store(cnt, (uint64_t)vs.nrows);
+		size_t row_at = b->len;
 		cql_put_bytes(b, cnt, 8);
+		json_row_rewrite(p, b, row_at);
 		vs.nrows = 1;
 	}
 	buf_patch_u32be(b, at, (uint32_t)vs.nrows);
