@@ -39,6 +39,7 @@ static const struct vt_def vt_defs[] = {
          "peer inet pk;peer_port int ck;data_center text;host_id uuid;native_address inet;"
          "native_port int;preferred_ip inet;preferred_port int;rack text;release_version text;"
          "schema_version uuid;tokens set<text>"},
+        {"system", "IndexInfo", "table_name text pk;index_name text ck;value blob"},
         {"system", "repair_history",
          "keyspace_name text pk;table_name text ck;finished_at timestamp ck;range_start text ck;"
          "bytes_streamed bigint;leaves_differing bigint;outcome text;range_end text;"
