@@ -198,7 +198,6 @@ struct where {
 	struct filter filt[MAX_FILTERS];
 	uint32_t n_filt;
 	uint32_t n_af; /* filters that need ALLOW FILTERING */
-	bool indexed;  /* one filter is answered by a secondary index (no ALLOW FILTERING) */
 	const char *af_msg;
 	/* SELECT only: (c1, c2) IN ((..), ..) on the clustering columns from tup_pos:
 	 * n_tup tuples of tup_cols values; the prefix combinations are the product

@@ -442,7 +442,6 @@ static void use_index(const struct schema_table *t, struct where *w)
 				continue;
 			f->implied = true;
 			w->n_af--;
-			w->indexed = true;
 			if (w->n_af == 0)
 				w->af_msg = NULL;
 			else if (w->af_msg)
