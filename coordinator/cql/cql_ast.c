@@ -485,6 +485,8 @@ static void insert_format(const struct cql_insert *q, struct buf *out)
 	if (q->json) {
 		buf_put_str(out, " JSON ");
 		cql_term_format(q->values[0], out);
+		if (q->default_unset)
+			buf_put_str(out, " DEFAULT UNSET");
 	} else {
 		buf_put_str(out, " (");
 		idents_format(q->columns, q->n_columns, out);

@@ -246,6 +246,7 @@ enum cql_bind_role {
 	CQL_BIND_TTL,                 /* USING TTL ?: an int ("[ttl]") */
 	CQL_BIND_TIMESTAMP,           /* USING TIMESTAMP ?: a bigint ("[timestamp]") */
 	CQL_BIND_FUNC_ARG,            /* argument `arg_index` of function `func` (a FUNC term) */
+	CQL_BIND_JSON,                /* INSERT INTO t JSON ?: the text ("[json]") */
 	CQL_BIND_OTHER                /* anywhere else (WITH option values, nested literals) */
 };
 
@@ -423,6 +424,7 @@ struct cql_insert {
 	bool if_not_exists; /* a lightweight transaction: parsed to be refused clearly */
 	struct cql_using using;
 	bool json; /* INSERT INTO t JSON '...': values[0] is the JSON term, n_columns == 0 */
+	bool default_unset; /* JSON ... DEFAULT UNSET: columns left out keep their values */
 };
 
 enum cql_assign_kind {

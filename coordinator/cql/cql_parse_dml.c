@@ -226,9 +226,12 @@ int cqlp_insert(struct parser *p, struct cql_stmt *st)
 	if (accept_kw(p, "JSON")) {
 		q->json = true;
 		NEW(p, q->values);
-		TRY(cqlp_term(p, &RECV_OTHER, &q->values[0]));
+		const struct recv rj = {.role = CQL_BIND_JSON};
+		TRY(cqlp_term(p, &rj, &q->values[0]));
 		if (accept_kw(p, "DEFAULT")) {
-			if (!accept_kw(p, "NULL") && !accept_kw(p, "UNSET"))
+			if (accept_kw(p, "UNSET"))
+				q->default_unset = true;
+			else if (!accept_kw(p, "NULL"))
 				return cqlp_expecting(p, "K_NULL or K_UNSET");
 		}
 	} else {

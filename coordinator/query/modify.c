@@ -255,6 +255,9 @@ static bool insert_static_only(const struct schema_table *t, const bool *set)
 static int insert_values(struct xq *q, const struct cql_insert *ins, struct val *vals, bool *set)
 {
 	const struct schema_table *t = q->plan->table;
+	int jrc = ins->json ? insert_json_values(q, ins, vals, set) : 0;
+	if (jrc)
+		return jrc;
 	for (uint32_t i = 0; i < ins->n_columns; i++) {
 		int ci = column_index(t, ins->columns[i].name);
 		if (ci < 0)
@@ -293,8 +296,6 @@ static int exec_insert(struct xq *q, struct mutset *ms)
 	const struct plan *p = q->plan;
 	const struct schema_table *t = p->table;
 	const struct cql_insert *ins = &p->stmt->insert;
-	if (ins->json)
-		return req_fail(q->req, COL_EINVAL, "INSERT JSON is not supported");
 	if (ins->if_not_exists)
 		return req_fail(
 		        q->req, COL_EINVAL,

@@ -181,6 +181,10 @@ static void marker_spec(struct plan *p, const struct cql_bind *b, const struct s
 		*name = "[timestamp]";
 		break;
 	case CQL_BIND_FUNC_ARG: func_arg_spec(p, b, ty, name); break;
+	case CQL_BIND_JSON:
+		*ty = cqltype_simple(CQLTYPE_VARCHAR);
+		*name = "[json]";
+		break;
 	default: *ty = column_marker_type(b, c); break;
 	}
 }

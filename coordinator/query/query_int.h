@@ -268,6 +268,10 @@ int resolve_table(struct exec_req *req, const struct schema_snap *snap, const st
                   struct plan *p);
 int column_index(const struct schema_table *t, const char *name);
 int undefined_column(struct exec_req *req, const struct plan *p, const char *name);
+/* INSERT JSON (insert_json.c): the values the JSON object gives each column, by column
+ * index (set[] marks the ones written), Cassandra's DEFAULT NULL/UNSET and messages. */
+struct cql_insert;
+int insert_json_values(struct xq *q, const struct cql_insert *ins, struct val *vals, bool *set);
 const struct cqltype *bind_type(const struct plan *p, uint32_t index);
 
 /* ---- plan_select.c ---- */

@@ -264,6 +264,13 @@ Test(cql_parser, insert_with_options)
 	s = parse_ok("INSERT INTO t JSON '{\"a\": 1}'");
 	cr_expect(s->insert.json);
 	cr_expect_str_eq(s->insert.values[0]->text, "{\"a\": 1}");
+	cr_expect(!s->insert.default_unset);
+	s = parse_ok("INSERT INTO t JSON ? DEFAULT UNSET USING TTL 5");
+	cr_expect(s->insert.default_unset);
+	cr_expect_eq(s->n_binds, 1);
+	cr_expect_eq(s->binds[0].role, CQL_BIND_JSON);
+	s = parse_ok("INSERT INTO t JSON '{}' DEFAULT NULL");
+	cr_expect(!s->insert.default_unset);
 }
 
 Test(cql_parser, insert_count_mismatch_is_invalid)
@@ -1124,6 +1131,8 @@ Test(cql_parser, canonical_print_round_trips)
 	        "token(a) > ? and (b, c) >= (1, 'x') limit 5 allow filtering",
 	        "insert into t (a, \"B\", c) values (0x01, {'k': [1.5, NaN]}, "
 	        "123e4567-e89b-12d3-a456-426614174000) if not exists using ttl 1",
+	        "insert into t json ? default unset using ttl 1",
+	        "insert into t json '{\"a\": 1}' default null",
 	        "update t set l = [1] + l, c = c - 1, m['a'] = null where k = :k if exists",
 	        "delete a, m[?] from t using timestamp 5 where k = 1 if a = 2",
 	        "begin unlogged batch insert into t (a) values (1); delete from t where a = 2; "
@@ -1144,6 +1153,8 @@ Test(cql_parser, canonical_print_round_trips)
 	        "? AND (b, c) >= (1, 'x') LIMIT 5 ALLOW FILTERING",
 	        "INSERT INTO t (a, \"B\", c) VALUES (0x01, {'k': [1.5, NaN]}, "
 	        "123e4567-e89b-12d3-a456-426614174000) IF NOT EXISTS USING TTL 1",
+	        "INSERT INTO t JSON ? DEFAULT UNSET USING TTL 1",
+	        "INSERT INTO t JSON '{\"a\": 1}'",
 	        "UPDATE t SET l = [1] + l, c -= 1, m['a'] = null WHERE k = :k IF EXISTS",
 	        "DELETE a, m[?] FROM t USING TIMESTAMP 5 WHERE k = 1 IF a = 2",
 	        "BEGIN UNLOGGED BATCH INSERT INTO t (a) VALUES (1); DELETE FROM t WHERE a = 2; "
