@@ -101,16 +101,88 @@ struct cqltype *cqltype_tuple_new(const struct cqltype **fields, uint32_t n)
 	return t;
 }
 
+struct cqltype *cqltype_udt_new(const char *ks, const char *name, char **names,
+                                const struct cqltype **fields, uint32_t n, bool frozen)
+{
+	struct cqltype *t = calloc(1, sizeof(*t));
+	bool ok = t && names && fields && n > 0 && n <= CQLTYPE_MAX_FIELDS;
+	for (uint32_t i = 0; ok && i < n; i++)
+		ok = fields[i] != NULL && names[i] != NULL;
+	if (t) {
+		t->udt_keyspace = strdup(ks);
+		t->udt_name = strdup(name);
+		ok = ok && t->udt_keyspace && t->udt_name;
+	}
+	if (!ok) {
+		for (uint32_t i = 0; i < n; i++) {
+			if (fields)
+				cqltype_free(fields[i]);
+			if (names)
+				free(names[i]);
+		}
+		free(fields);
+		free(names);
+		if (t) {
+			free(t->udt_keyspace);
+			free(t->udt_name);
+		}
+		free(t);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		if (cqltype_is_collection(fields[i]))
+			((struct cqltype *)fields[i])->frozen = true;
+	t->kind = CQLTYPE_UDT;
+	t->frozen = frozen;
+	t->heap_ = true;
+	t->fields = fields;
+	t->field_names = names;
+	t->n_fields = n;
+	return t;
+}
+
+int cqltype_udt_field(const struct cqltype *t, const char *name, size_t len)
+{
+	if (t->kind != CQLTYPE_UDT)
+		return -1;
+	for (uint32_t i = 0; i < t->n_fields; i++)
+		if (strlen(t->field_names[i]) == len && memcmp(t->field_names[i], name, len) == 0)
+			return (int)i;
+	return -1;
+}
+
 void cqltype_free(const struct cqltype *t)
 {
 	if (!t || !t->heap_)
 		return;
 	cqltype_free(t->elem);
 	cqltype_free(t->value);
-	for (uint32_t i = 0; i < t->n_fields; i++)
+	for (uint32_t i = 0; i < t->n_fields; i++) {
 		cqltype_free(t->fields[i]);
+		if (t->field_names)
+			free(t->field_names[i]);
+	}
 	free(t->fields);
+	free(t->field_names);
+	free(t->udt_keyspace);
+	free(t->udt_name);
 	free((void *)t);
+}
+
+static const struct cqltype *udt_copy(const struct cqltype *t)
+{
+	const struct cqltype **f = calloc(t->n_fields, sizeof(*f));
+	char **names = calloc(t->n_fields, sizeof(*names));
+	for (uint32_t i = 0; f && names && i < t->n_fields; i++) {
+		f[i] = cqltype_copy(t->fields[i]);
+		names[i] = strdup(t->field_names[i]);
+	}
+	if (!f || !names) {
+		free(f);
+		free(names);
+		return NULL;
+	}
+	return cqltype_udt_new(t->udt_keyspace, t->udt_name, names, f, t->n_fields, t->frozen);
 }
 
 static const struct cqltype *tuple_copy(const struct cqltype *t)
@@ -127,6 +199,8 @@ const struct cqltype *cqltype_copy(const struct cqltype *t)
 		return t;
 	if (t->kind == CQLTYPE_TUPLE)
 		return tuple_copy(t);
+	if (t->kind == CQLTYPE_UDT)
+		return udt_copy(t);
 	const struct cqltype *e = cqltype_copy(t->elem);
 	const struct cqltype *v = t->value ? cqltype_copy(t->value) : NULL;
 	if (!e || (t->value && !v)) {
@@ -143,11 +217,16 @@ bool cqltype_equal(const struct cqltype *a, const struct cqltype *b)
 		return true;
 	if (!a || !b || a->kind != b->kind)
 		return false;
-	if (a->kind == CQLTYPE_TUPLE) {
+	if (a->kind == CQLTYPE_UDT &&
+	    (a->frozen != b->frozen || strcmp(a->udt_keyspace, b->udt_keyspace) != 0 ||
+	     strcmp(a->udt_name, b->udt_name) != 0))
+		return false;
+	if (cqltype_is_tuple_like(a)) {
 		if (a->n_fields != b->n_fields)
 			return false;
 		for (uint32_t i = 0; i < a->n_fields; i++)
-			if (!cqltype_equal(a->fields[i], b->fields[i]))
+			if (!cqltype_equal(a->fields[i], b->fields[i]) ||
+			    (a->field_names && strcmp(a->field_names[i], b->field_names[i]) != 0))
 				return false;
 		return true;
 	}
@@ -165,6 +244,8 @@ struct tparser {
 	struct cerr *err;
 	const char *whole;
 	size_t whole_len;
+	cqltype_resolver resolve;
+	void *ctx;
 };
 
 static void tp_blank(struct tparser *p)
@@ -233,6 +314,8 @@ static int tp_tuple(struct tparser *p, int depth, const struct cqltype **out)
 		}
 		if ((rc = tp_type(p, depth + 1, &f[n])))
 			break;
+		if (f[n]->kind == CQLTYPE_UDT) /* a tuple freezes what it holds */
+			((struct cqltype *)f[n])->frozen = true;
 		n++;
 		tp_blank(p);
 		if (p->pos < p->len && p->s[p->pos] == ',') {
@@ -277,9 +360,8 @@ static int tp_type(struct tparser *p, int depth, const struct cqltype **out)
 		int rc = tp_args(p, depth, &inner, NULL);
 		if (rc)
 			return rc;
-		if (cqltype_is_collection(inner)) {
+		if (cqltype_is_collection(inner) || inner->kind == CQLTYPE_UDT)
 			((struct cqltype *)inner)->frozen = true;
-		}
 		/* frozen<simple> is the simple type itself, as in Cassandra. */
 		*out = inner;
 		return 0;
@@ -307,6 +389,14 @@ static int tp_type(struct tparser *p, int depth, const struct cqltype **out)
 			        "inside collections",
 			        (int)(p->whole_len > 200 ? 200 : p->whole_len), p->whole);
 		}
+		if ((a->kind == CQLTYPE_UDT && !a->frozen) ||
+		    (b && b->kind == CQLTYPE_UDT && !b->frozen)) {
+			cqltype_free(a);
+			cqltype_free(b);
+			return cerr_set(p->err, COL_ETYPE,
+			                "Non-frozen UDTs are not allowed inside collections: %.*s",
+			                (int)(p->whole_len > 200 ? 200 : p->whole_len), p->whole);
+		}
 		if ((k == CQLTYPE_SET || k == CQLTYPE_MAP) && a->kind == CQLTYPE_DURATION) {
 			cqltype_free(a);
 			cqltype_free(b);
@@ -331,12 +421,26 @@ static int tp_type(struct tparser *p, int depth, const struct cqltype **out)
 		*out = t;
 		return 0;
 	}
+	if (p->resolve)
+		return p->resolve(p->ctx, word, n, out, p->err);
 	return cerr_set(p->err, COL_ETYPE, "unknown type '%.*s'", (int)(n > 100 ? 100 : n), word);
 }
 
 int cqltype_parse(const char *text, size_t len, const struct cqltype **out, struct cerr *err)
 {
-	struct tparser p = {.s = text, .len = len, .err = err, .whole = text, .whole_len = len};
+	return cqltype_parse_in(text, len, NULL, NULL, out, err);
+}
+
+int cqltype_parse_in(const char *text, size_t len, cqltype_resolver resolve, void *ctx,
+                     const struct cqltype **out, struct cerr *err)
+{
+	struct tparser p = {.s = text,
+	                    .len = len,
+	                    .err = err,
+	                    .whole = text,
+	                    .whole_len = len,
+	                    .resolve = resolve,
+	                    .ctx = ctx};
 	const struct cqltype *t = NULL;
 	int rc = tp_type(&p, 0, &t);
 	if (rc)
@@ -360,6 +464,14 @@ void cqltype_name(const struct cqltype *t, struct buf *out)
 			cqltype_name(t->fields[i], out);
 		}
 		buf_put_str(out, ">>");
+		return;
+	}
+	if (t->kind == CQLTYPE_UDT) { /* Cassandra names it without its keyspace */
+		if (t->frozen)
+			buf_put_str(out, "frozen<");
+		cql_quote_name(out, t->udt_name, NULL);
+		if (t->frozen)
+			buf_put_u8(out, '>');
 		return;
 	}
 	if (!cqltype_is_collection(t)) {
@@ -394,13 +506,29 @@ const char *cqlt_tname(const struct cqltype *t, char *dst, size_t cap)
 	return dst;
 }
 
+/* A native-protocol [string]: [short n] then n bytes (names are short). */
+static void put_string(struct buf *out, const char *s)
+{
+	size_t n = strlen(s);
+	n = n > UINT16_MAX ? UINT16_MAX : n;
+	buf_put_u16be(out, (uint16_t)n);
+	buf_put(out, s, n);
+}
+
 void cqltype_write_option(const struct cqltype *t, struct buf *out)
 {
 	buf_put_u16be(out, (uint16_t)t->kind);
-	if (t->kind == CQLTYPE_TUPLE) {
+	if (t->kind == CQLTYPE_UDT) { /* [string ks][string name][short n] n x ([string][option]) */
+		put_string(out, t->udt_keyspace);
+		put_string(out, t->udt_name);
+	}
+	if (cqltype_is_tuple_like(t)) {
 		buf_put_u16be(out, (uint16_t)t->n_fields);
-		for (uint32_t i = 0; i < t->n_fields; i++)
+		for (uint32_t i = 0; i < t->n_fields; i++) {
+			if (t->kind == CQLTYPE_UDT)
+				put_string(out, t->field_names[i]);
 			cqltype_write_option(t->fields[i], out);
+		}
 	}
 	if (cqltype_is_collection(t)) {
 		cqltype_write_option(t->elem, out);
@@ -438,6 +566,67 @@ static int read_tuple_option(struct bufreader *r, int depth, const struct cqltyp
 	return 0;
 }
 
+/* A [string] into a new NUL-terminated copy; NULL if truncated or out of memory. */
+static char *read_string_dup(struct bufreader *r)
+{
+	uint16_t n = bufreader_u16be(r);
+	const uint8_t *p = bufreader_take(r, n);
+	if (!bufreader_ok(r) || (n && !p))
+		return NULL;
+	char *s = malloc((size_t)n + 1);
+	if (s) {
+		if (n)
+			memcpy(s, p, n);
+		s[n] = 0;
+	}
+	return s;
+}
+
+/* A UDT [option]'s body: [string ks][string name][short n] n x ([string name][option]). */
+static int read_udt_option(struct bufreader *r, int depth, const struct cqltype **out,
+                           struct cerr *err)
+{
+	char *ks = read_string_dup(r), *name = read_string_dup(r);
+	uint16_t n = bufreader_u16be(r);
+	int rc = 0;
+	if (!ks || !name || !bufreader_ok(r) || n == 0 || n > CQLTYPE_MAX_FIELDS)
+		rc = cerr_set(err, COL_EPROTO, "malformed user type option (%u fields)", n);
+	const struct cqltype **f = rc ? NULL : calloc(n, sizeof(*f));
+	char **names = rc ? NULL : calloc(n, sizeof(*names));
+	if (!rc && (!f || !names))
+		rc = cerr_set(err, COL_ENOMEM, "out of memory reading a type option");
+	uint16_t got = 0;
+	for (; !rc && got < n; got++) {
+		names[got] = read_string_dup(r);
+		if (!names[got]) {
+			rc = cerr_set(err, COL_EPROTO, "truncated user type option field %u", got);
+			break;
+		}
+		if ((rc = read_option(r, depth + 1, &f[got], err))) {
+			free(names[got]);
+			break;
+		}
+	}
+	struct cqltype *t = NULL;
+	if (!rc) {
+		t = cqltype_udt_new(ks, name, names, f, n, true);
+		if (!t)
+			rc = cerr_set(err, COL_ENOMEM, "out of memory reading a type option");
+	} else {
+		for (uint16_t k = 0; k < got; k++) {
+			cqltype_free(f[k]);
+			free(names[k]);
+		}
+		free(f);
+		free(names);
+	}
+	free(ks);
+	free(name);
+	if (!rc)
+		*out = t;
+	return rc;
+}
+
 static int read_option(struct bufreader *r, int depth, const struct cqltype **out, struct cerr *err)
 {
 	if (depth > CQLTYPE_MAX_DEPTH)
@@ -447,6 +636,8 @@ static int read_option(struct bufreader *r, int depth, const struct cqltype **ou
 		return cerr_set(err, COL_EPROTO, "truncated type option");
 	if (id == CQLTYPE_TUPLE)
 		return read_tuple_option(r, depth, out, err);
+	if (id == CQLTYPE_UDT)
+		return read_udt_option(r, depth, out, err);
 	if (id == CQLTYPE_LIST || id == CQLTYPE_SET || id == CQLTYPE_MAP) {
 		const struct cqltype *a = NULL, *b = NULL;
 		int rc = read_option(r, depth + 1, &a, err);
@@ -671,6 +862,7 @@ static int validate_depth(const struct cqltype *t, const uint8_t *p, size_t len,
 			                "invalid decimal value: no unscaled value after the scale");
 		return 0;
 	case CQLTYPE_DURATION: return cqlt_duration_validate(p, len, err);
+	case CQLTYPE_UDT:
 	case CQLTYPE_TUPLE: return validate_tuple(t, p, len, depth, err);
 	case CQLTYPE_LIST:
 	case CQLTYPE_SET:

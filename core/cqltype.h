@@ -93,6 +93,7 @@ enum cqltype_kind {
 	CQLTYPE_LIST = 0x20,
 	CQLTYPE_MAP = 0x21,
 	CQLTYPE_SET = 0x22,
+	CQLTYPE_UDT = 0x30,   /* a user-defined type: a tuple whose fields have names */
 	CQLTYPE_TUPLE = 0x31, /* frozen: [int len][bytes] per field (len -1: null) */
 };
 
@@ -107,9 +108,18 @@ struct cqltype {
 	bool heap_;                    /* internal: allocated by this module */
 	const struct cqltype *elem;    /* list/set element type; map key type */
 	const struct cqltype *value;   /* map value type; NULL otherwise */
-	const struct cqltype **fields; /* tuple: the type of each field */
+	const struct cqltype **fields; /* tuple, udt: the type of each field */
 	uint32_t n_fields;
+	char *udt_keyspace; /* udt: the keyspace that defines it */
+	char *udt_name;     /* udt: its name in that keyspace */
+	char **field_names; /* udt: the name of each field */
 };
+
+/* A tuple or a user-defined type: values are [int len][bytes] per field. */
+static inline bool cqltype_is_tuple_like(const struct cqltype *t)
+{
+	return t->kind == CQLTYPE_TUPLE || t->kind == CQLTYPE_UDT;
+}
 
 static inline bool cqltype_is_collection(const struct cqltype *t)
 {
@@ -122,6 +132,30 @@ static inline bool cqltype_is_collection(const struct cqltype *t)
  * array) and of the types in it, also on failure.  NULL on allocation failure.
  */
 struct cqltype *cqltype_tuple_new(const struct cqltype **fields, uint32_t n);
+
+/*
+ * A new user-defined type ks.name with n >= 1 named fields (a UDT value is
+ * encoded as a tuple of its field types, fields in declaration order; a value
+ * written before fields were added simply ends early).  frozen: frozen<name>
+ * (a whole value) or not (a column whose fields are cells of their own).
+ * Collections in fields are frozen, as in Cassandra.  Takes ownership of
+ * `names` and `fields` (malloc'd arrays of n malloc'd strings / types), also
+ * on failure; copies ks and name.  NULL on allocation failure or n out of
+ * 1..CQLTYPE_MAX_FIELDS.
+ */
+struct cqltype *cqltype_udt_new(const char *ks, const char *name, char **names,
+                                const struct cqltype **fields, uint32_t n, bool frozen);
+
+/* The index of UDT field `name`, or -1. */
+int cqltype_udt_field(const struct cqltype *t, const char *name, size_t len);
+
+/*
+ * Looks up user-defined type `name` (not NUL-terminated) for cqltype_parse_in:
+ * 0 and *out = a new copy (not frozen) if known; else COL_ETYPE with
+ * Cassandra's message in err.
+ */
+typedef int (*cqltype_resolver)(void *ctx, const char *name, size_t len, const struct cqltype **out,
+                                struct cerr *err);
 
 /* The shared singleton of a simple (non-collection) kind; NULL for a collection
  * kind or an unknown id. */
@@ -143,6 +177,14 @@ struct cqltype *cqltype_collection_new(enum cqltype_kind kind, bool frozen,
  * Errors: COL_ETYPE "unknown type 'x'", COL_ESYNTAX for malformed text.
  */
 int cqltype_parse(const char *text, size_t len, const struct cqltype **out, struct cerr *err);
+/*
+ * cqltype_parse, with the names that are not built-in types looked up with
+ * `resolve` (NULL: none are known): "address", "frozen<address>",
+ * "list<frozen<address>>".  A non-frozen UDT inside a collection or a tuple is
+ * refused (COL_ETYPE), as Cassandra refuses it.
+ */
+int cqltype_parse_in(const char *text, size_t len, cqltype_resolver resolve, void *ctx,
+                     const struct cqltype **out, struct cerr *err);
 
 /* Deep copy (singletons are returned as is); NULL on allocation failure. */
 const struct cqltype *cqltype_copy(const struct cqltype *t);

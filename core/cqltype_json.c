@@ -166,6 +166,27 @@ static void put_tuple(const struct cqltype *t, const uint8_t *p, size_t len, str
 	buf_put_u8(out, ']');
 }
 
+/* Cassandra: {"street": "x", "city": null}, every field of the type. */
+static void put_udt(const struct cqltype *t, const uint8_t *p, size_t len, struct buf *out)
+{
+	struct bufreader r;
+	bufreader_init(&r, p, len);
+	buf_put_u8(out, '{');
+	for (uint32_t i = 0; i < t->n_fields; i++) {
+		if (i)
+			buf_put_str(out, ", ");
+		json_put_string(out, t->field_names[i], strlen(t->field_names[i]));
+		buf_put_str(out, ": ");
+		int32_t el = bufreader_left(&r) ? (int32_t)bufreader_u32be(&r) : -1;
+		if (el < 0)
+			buf_put_str(out, "null");
+		else
+			to_json_depth(t->fields[i], bufreader_take(&r, (size_t)el), (size_t)el,
+			              out);
+	}
+	buf_put_u8(out, '}');
+}
+
 static void to_json_depth(const struct cqltype *t, const uint8_t *p, size_t len, struct buf *out)
 {
 	bool text = t->kind == CQLTYPE_ASCII || t->kind == CQLTYPE_VARCHAR;
@@ -197,6 +218,7 @@ static void to_json_depth(const struct cqltype *t, const uint8_t *p, size_t len,
 	case CQLTYPE_SET:
 	case CQLTYPE_MAP: put_collection(t, p, len, out); return;
 	case CQLTYPE_TUPLE: put_tuple(t, p, len, out); return;
+	case CQLTYPE_UDT: put_udt(t, p, len, out); return;
 	default: put_as_string(t, p, len, out); return;
 	}
 }

@@ -391,6 +391,7 @@ static int compare_depth(const struct cqltype *t, const uint8_t *a, size_t alen,
 	case CQLTYPE_LIST:
 	case CQLTYPE_SET:
 	case CQLTYPE_MAP: return compare_collection(t, a, alen, b, blen, depth);
+	case CQLTYPE_UDT:
 	case CQLTYPE_TUPLE: return compare_tuple(t, a, alen, b, blen, depth);
 	default: /* ascii, text, blob, inet: unsigned bytes */
 		return bytes_compare(a, alen, b, blen);
@@ -558,6 +559,7 @@ static void encode_body(const struct cqltype *t, const uint8_t *p, size_t len, s
 	case CQLTYPE_LIST:
 	case CQLTYPE_SET:
 	case CQLTYPE_MAP: encode_collection(t, p, len, out, depth); return;
+	case CQLTYPE_UDT:
 	case CQLTYPE_TUPLE: encode_tuple(t, p, len, out, depth); return;
 	default: buf_put_escaped(out, p, len); return;
 	}
@@ -815,6 +817,7 @@ static int decode_body(const struct cqltype *t, struct ordreader *o, struct buf 
 	case CQLTYPE_LIST:
 	case CQLTYPE_SET:
 	case CQLTYPE_MAP: return decode_collection(t, o, out, depth);
+	case CQLTYPE_UDT:
 	case CQLTYPE_TUPLE: return decode_tuple(t, o, out, depth);
 	default: /* ascii, text, blob, inet: an escaped byte string */
 		bufreader_escaped(&o->r, o->inv, out);

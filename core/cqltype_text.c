@@ -380,6 +380,26 @@ static void format_depth(const struct cqltype *t, const uint8_t *p, size_t len, 
 		buf_put_u8(out, t->kind == CQLTYPE_LIST ? ']' : '}');
 		return;
 	}
+	case CQLTYPE_UDT: {
+		/* cqlsh: {street: 'x', city: null}, every field of the type */
+		struct bufreader r;
+		bufreader_init(&r, p, len);
+		buf_put_u8(out, '{');
+		for (uint32_t i = 0; i < t->n_fields; i++) {
+			if (i)
+				buf_put_str(out, ", ");
+			cql_quote_name(out, t->field_names[i], NULL);
+			buf_put_str(out, ": ");
+			int32_t el = bufreader_left(&r) ? (int32_t)bufreader_u32be(&r) : -1;
+			if (el < 0)
+				buf_put_str(out, "null");
+			else
+				format_depth(t->fields[i], bufreader_take(&r, (size_t)el),
+				             (size_t)el, out, true, depth + 1);
+		}
+		buf_put_u8(out, '}');
+		return;
+	}
 	case CQLTYPE_TUPLE: {
 		/* cqlsh: (1, 'a', null), fields missing at the end left out */
 		struct bufreader r;

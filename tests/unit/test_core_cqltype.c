@@ -925,3 +925,109 @@ Test(cqltype, tuple_type_option_order_and_text)
 	cr_expect_neq(cqltype_validate(t, extra, sizeof(extra), &e), 0);
 	cqltype_free(t);
 }
+
+/* ks.address (street text, zip int); anything else is unknown. */
+static int resolve_address(void *ctx, const char *name, size_t len, const struct cqltype **out,
+                           struct cerr *err)
+{
+	(void)ctx;
+	if (len != 7 || memcmp(name, "address", 7) != 0)
+		return cerr_set(err, COL_ETYPE, "Unknown type ks.%.*s", (int)len, name);
+	char **names = calloc(2, sizeof(*names));
+	const struct cqltype **f = calloc(2, sizeof(*f));
+	names[0] = strdup("street");
+	names[1] = strdup("Zip");
+	f[0] = cqltype_simple(CQLTYPE_VARCHAR);
+	f[1] = cqltype_simple(CQLTYPE_INT);
+	*out = cqltype_udt_new("ks", "address", names, f, 2, false);
+	return *out ? 0 : COL_ENOMEM;
+}
+
+static const struct cqltype *parse_udt(const char *s, struct cerr *e)
+{
+	const struct cqltype *t = NULL;
+	if (cqltype_parse_in(s, strlen(s), resolve_address, NULL, &t, e) != 0)
+		return NULL;
+	return t;
+}
+
+static void expect_udt_name(const char *in, const char *want)
+{
+	struct cerr e = {0};
+	const struct cqltype *t = parse_udt(in, &e);
+	cr_assert(t != NULL, "parse '%s': %s", in, e.msg);
+	struct buf b;
+	buf_init(&b);
+	cqltype_name(t, &b);
+	buf_put_u8(&b, 0);
+	cr_expect_str_eq((char *)b.data, want, "name of '%s'", in);
+	buf_release(&b);
+	cqltype_free(t);
+}
+
+Test(cqltype, udt_names_option_text_and_json)
+{
+	expect_udt_name("address", "address");
+	expect_udt_name("frozen<address>", "frozen<address>");
+	expect_udt_name("list<frozen<address>>", "list<frozen<address>>");
+	expect_udt_name("tuple<int, address>", "frozen<tuple<int, frozen<address>>>");
+	struct cerr e = {0};
+	cr_expect_null(parse_udt("list<address>", &e));
+	cr_expect_str_eq(e.msg,
+	                 "Non-frozen UDTs are not allowed inside collections: list<address>");
+	cr_expect_null(parse_udt("frozen<nosuch>", &e));
+	cr_expect_str_eq(e.msg, "Unknown type ks.nosuch");
+	const struct cqltype *t = NULL;
+	cr_expect_neq(cqltype_parse("address", 7, &t, &e), 0); /* no resolver: unknown */
+
+	t = parse_udt("frozen<address>", &e);
+	cr_assert(t != NULL);
+	cr_expect_eq(cqltype_udt_field(t, "Zip", 3), 1);
+	cr_expect_eq(cqltype_udt_field(t, "zip", 3), -1);
+	const struct cqltype *copy = cqltype_copy(t);
+	cr_expect(cqltype_equal(t, copy));
+	cqltype_free(copy);
+	const struct cqltype *nf = parse_udt("address", &e);
+	cr_expect_not(cqltype_equal(t, nf)); /* frozen differs */
+	cqltype_free(nf);
+
+	/* [option]: 0x0030 [string ks][string name][short n] n x ([string][option]) */
+	struct buf ob;
+	buf_init(&ob);
+	cqltype_write_option(t, &ob);
+	const uint8_t want[] = {0x00, 0x30, 0,    2, 'k', 's', 0,   7,   'a', 'd', 'd', 'r',
+	                        'e',  's',  's',  0, 2,   0,   6,   's', 't', 'r', 'e', 'e',
+	                        't',  0,    0x0d, 0, 3,   'Z', 'i', 'p', 0,   0x09};
+	cr_assert_eq(ob.len, sizeof(want));
+	cr_expect_eq(memcmp(ob.data, want, sizeof(want)), 0);
+	struct bufreader r;
+	bufreader_init(&r, ob.data, ob.len);
+	const struct cqltype *back = NULL;
+	cr_assert_eq(cqltype_read_option(&r, &back, &e), 0, "%s", e.msg);
+	cr_expect(cqltype_equal(t, back));
+	cqltype_free(back);
+	for (size_t cut = 0; cut < ob.len; cut++) { /* every truncation is refused */
+		bufreader_init(&r, ob.data, cut);
+		back = NULL;
+		cr_expect_neq(cqltype_read_option(&r, &back, &e), 0, "cut %zu", cut);
+		cr_expect_null(back);
+	}
+	buf_release(&ob);
+
+	/* a value: street 'Main', Zip missing (written before the field existed) */
+	const uint8_t v[] = {0, 0, 0, 4, 'M', 'a', 'i', 'n'};
+	cr_expect_eq(cqltype_validate(t, v, sizeof(v), &e), 0, "%s", e.msg);
+	struct buf f;
+	buf_init(&f);
+	cqltype_format(t, v, sizeof(v), &f);
+	buf_put_u8(&f, 0);
+	cr_expect_str_eq((const char *)f.data, "{street: 'Main', \"Zip\": null}");
+	buf_reset(&f);
+	cqltype_to_json(t, v, sizeof(v), &f);
+	buf_put_u8(&f, 0);
+	cr_expect_str_eq((const char *)f.data, "{\"street\": \"Main\", \"Zip\": null}");
+	buf_release(&f);
+	const uint8_t bad[] = {0, 0, 0, 4, 'M', 'a', 'i', 'n', 0, 0, 0, 2, 0, 1};
+	cr_expect_neq(cqltype_validate(t, bad, sizeof(bad), &e), 0);
+	cqltype_free(t);
+}
