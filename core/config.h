@@ -148,8 +148,8 @@ struct config {
 	char *dc;
 	char *rack;
 
-	int io_threads; /* 0 = one per core; reserved: a node runs one loop (docs/ARCHITECTURE.md)
-	                 */
+	int io_threads; /* event loops serving CQL clients; 0 = one per core (docs/ARCHITECTURE.md,
+	                 * Threads) */
 	enum log_level log_level;
 	int64_t native_transport_max_frame_size; /* bytes */
 	int native_transport_max_concurrent_connections;

@@ -66,6 +66,8 @@ static int post(struct mailbox *mb, struct mailbox_job *job, bool bounded)
 	pthread_mutex_lock(&mb->lock);
 	if (mb->closed) {
 		pthread_mutex_unlock(&mb->lock);
+		if (bounded)
+			return COL_ECLOSED;
 		job->fn(job, true);
 		return 0;
 	}

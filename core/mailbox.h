@@ -61,7 +61,8 @@ void mailbox_destroy(struct mailbox *mb);
 
 /* Queue job (fn set by the caller) and wake the loop.  Any thread. */
 void mailbox_post(struct mailbox *mb, struct mailbox_job *job);
-/* As mailbox_post, unless `cap` jobs are queued: COL_EFULL, job untouched.  0 when queued. */
+/* As mailbox_post, unless `cap` jobs are queued (COL_EFULL) or the mailbox is closed
+ * (COL_ECLOSED): then the job is untouched and not run.  0 when queued. */
 int mailbox_try_post(struct mailbox *mb, struct mailbox_job *job);
 /* Run what is queued now (the ev_async callback's work; tests call it directly). */
 size_t mailbox_drain(struct mailbox *mb);

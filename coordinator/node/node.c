@@ -5,6 +5,7 @@
 
 #include "coordinator/transport/cqlserver.h"
 #include "coordinator/query/executor.h"
+#include "coordinator/query/prepared.h"
 #include "coordinator/replication/router.h"
 #include "coordinator/schema/schema.h"
 #include "coordinator/schema/schema_sync.h"
@@ -33,6 +34,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* Prepared statements kept (LRU), one cache for every loop's CQL server. */
+#define NODE_PREPARED_MAX 10000
 
 /* How often the data directory's size (nodetool's Load) is measured. */
 #define NODE_LOAD_INTERVAL_S 10.0
@@ -116,6 +120,9 @@ static void on_load_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	struct node *n = w->data;
+	/* snapshots the request loops released wait for the owner (schema.h, Threads) */
+	if (n->schema)
+		schema_collect(n->schema);
 	n->load_bytes = dir_bytes(n);
 	if (n->gossiper) {
 		char v[32];
@@ -889,12 +896,19 @@ static int start_cql(struct node *n, struct cerr *err)
 	o.auth = n->auth;
 	o.tls = n->tls.cql;
 	o.tls_optional = cfg->client_tls.optional;
+	rc = node_loops_prepare(n, err);
+	if (rc)
+		return rc;
+	rc = prepared_cache_new(NODE_PREPARED_MAX, &n->prepared);
+	if (rc)
+		return cerr_set(err, rc, "cannot create the prepared-statement cache");
 	struct cqlserver_deps d;
 	memset(&d, 0, sizeof(d));
 	d.schema = n->schema;
 	d.store = n->store;
 	d.router = n->router;
 	d.view = &n->view;
+	d.prepared = n->prepared;
 	d.ddl_wait = node_ddl_wait;
 	d.ddl_ctx = n;
 	struct executor_deps ed = {
@@ -909,7 +923,12 @@ static int start_cql(struct node *n, struct cerr *err)
 			return rc;
 	}
 	o.access = n->roles ? roles_access(n->roles) : NULL;
+	d.event_tap = node_loops_event_tap;
+	d.event_ctx = n;
 	rc = cqlserver_new(n->net, &o, &d, &n->cql, err);
+	if (rc)
+		return rc;
+	rc = node_loops_start(n, err);
 	if (rc)
 		return rc;
 	log_info("node", "CQL native transport on %s:%d (%lld ms after start)", n->rpc_host,
@@ -1391,6 +1410,8 @@ void node_free(struct node *n)
 		net_loop_run_pending(n->net);
 	}
 	node_stop_roles(n);
+	/* The request loops' new work is refused from here; what they wait for still answers. */
+	node_loops_close_main(n);
 	if (n->cql) {
 		cqlserver_free(n->cql);
 		n->cql = NULL;
@@ -1425,6 +1446,10 @@ void node_free(struct node *n)
 	n->hints = NULL;
 	verbs_free(n->verbs);
 	n->verbs = NULL;
+	/* Every request the main loop ran for a request loop has answered by now. */
+	node_loops_stop(n);
+	prepared_cache_free(n->prepared);
+	n->prepared = NULL;
 	if (n->router) {
 		router_free(n->router);
 		n->router = NULL;
@@ -1465,9 +1490,7 @@ int node_main(const struct config *cfg)
 	         "Colonnade %s starting (pid %d); effective configuration:", COLONNADE_VERSION,
 	         (int)getpid());
 	config_describe(cfg, describe_line, NULL);
-	if (cfg->io_threads != 1)
-		log_info("node", "io_threads=%d: this version runs one event loop per node",
-		         cfg->io_threads);
+
 	struct node *n = NULL;
 	struct cerr err = {0};
 	int rc = node_new(cfg, &n, &err);

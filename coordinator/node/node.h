@@ -8,9 +8,11 @@
  * everything a node has is reachable from here (docs/ARCHITECTURE.md):
  *
  *   config       the effective configuration (a copy the node owns)
- *   loop         one libev loop: internode messaging, gossip, CQL server and
- *                admin HTTP all run on it (io_threads is reserved; see
- *                docs/OPERATIONS.md)
+ *   loop         the main libev loop: internode messaging, gossip, request
+ *                coordination and storage, a CQL server and admin HTTP all run
+ *                on it; io_threads - 1 request loops (node_loops.c) serve more
+ *                CQL clients and hand it their storage work
+ *                (docs/ARCHITECTURE.md, Threads)
  *   store        the RocksDB data directory (storage/), holding in its system
  *                column family the host id, tokens and last generation
  *   messaging    internode connections on listen_address:storage_port
@@ -25,7 +27,8 @@
  * gossip, flush and close storage.  Any start-up failure is logged with its
  * reason and node_main() returns 1.
  *
- * Threading: all of the node's state is touched only on its loop's thread.
+ * Threading: all of the node's state is touched only on its main loop's thread;
+ * the request loops reach it only through mailboxes (core/mailbox.h).
  * Signals reach the loop through libev's ev_signal (the only process-wide
  * state is libev's signal plumbing).
  */

@@ -15,6 +15,7 @@
 #include "coordinator/node/node.h"
 #include "coordinator/query/systables.h"
 
+#include "core/mailbox.h"
 #include "core/net.h"
 
 #include <ev.h>
@@ -37,6 +38,12 @@ struct repair;
 struct gossip_endpoint;
 
 #define NODE_ADDR_MAX 64
+/* Request loops besides the main loop (io_threads - 1 at most). */
+#define NODE_MAX_LOOPS 63
+
+struct node_loop;
+struct prepared_cache;
+struct cqlserver_stats;
 
 /* A peer remembered in the system table (node_peers.c). */
 struct node_peer {
@@ -119,6 +126,13 @@ struct node {
 	int64_t disk_wal_bytes, disk_wal_files; /* RocksDB write-ahead logs */
 	int64_t start_mono_ms;
 	int64_t start_wall_s;
+	/* Request loops (node_loops.c): jobs for the main loop from them, and the loops. */
+	struct mailbox main_mb;
+	bool main_mb_open, main_mb_closed;
+	struct node_loop *loops[NODE_MAX_LOOPS];
+	unsigned n_loops, next_loop;
+	struct prepared_cache *prepared; /* shared by every loop's CQL server */
+
 	bool started; /* node_run() reached the loop */
 	bool stopping;
 	int stop_signal;
@@ -219,6 +233,23 @@ void node_peers_forget(struct node *n, const uint8_t host_id[16]);
 struct node_peer *node_peers_find(struct node *n, const uint8_t host_id[16]);
 void node_peers_each_unknown(struct node *n, node_endpoint_fn fn, void *ctx);
 void node_peers_free(struct node *n);
+
+/*
+ * Request loops (node_loops.c; docs/ARCHITECTURE.md, Threads).  prepare: the
+ * main loop's mailbox (before the CQL server); start: io_threads - 1 loops
+ * fed by the main CQL server's hand-off; event_tap: the main server's EVENTs
+ * to every loop; close_main: refuse new work for the main loop (answer what
+ * waits with COL_ECLOSED); stop: after the main loop's requests all ended,
+ * stop every loop and join its thread.  cql_stats adds the loops' published
+ * server counters to *sum.
+ */
+unsigned node_io_threads(const struct config *cfg);
+int node_loops_prepare(struct node *n, struct cerr *err);
+int node_loops_start(struct node *n, struct cerr *err);
+void node_loops_event_tap(void *ctx, unsigned mask, const uint8_t *body, size_t len);
+void node_loops_close_main(struct node *n);
+void node_loops_stop(struct node *n);
+void node_loops_cql_stats(struct node *n, struct cqlserver_stats *sum);
 
 /* Resident set size of this process in bytes (0 if unknown). */
 int64_t node_rss_bytes(void);

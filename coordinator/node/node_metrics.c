@@ -494,6 +494,7 @@ static void m_cql(struct buf *out, struct node *n)
 		return;
 	struct cqlserver_stats cs;
 	cqlserver_get_stats(n->cql, &cs);
+	node_loops_cql_stats(n, &cs); /* the request loops' servers, published twice a second */
 	static const struct metric_def defs[] = {
 	        {M_GAUGE, "colonnade_cql_connections", "Open CQL client connections."},
 	        {M_COUNTER, "colonnade_cql_requests_total", "CQL frames handled."},

@@ -10,6 +10,9 @@
 #include "core/array.h"
 #include "core/ring.h"
 #include "core/cqlproto.h"
+#include "core/mailbox.h"
+
+#include <stdatomic.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +21,7 @@
 /* Row-callback stops are signalled with this value; it is not an error. */
 #define PROXY_STOP 1
 
-enum pending_kind { PENDING_WRITE, PENDING_READ, PENDING_SCAN };
+enum pending_kind { PENDING_WRITE, PENDING_READ, PENDING_SCAN, PENDING_TRUNCATE };
 
 /* A request queued while deferring (tests): its borrowed arguments, as given. */
 struct pending {
@@ -34,6 +37,8 @@ struct pending {
 	void *row_ctx;
 	request_done_fn done;
 	void *ctx;
+	struct store_table *table; /* PENDING_TRUNCATE */
+	int64_t truncated_at;
 };
 
 struct router {
@@ -49,7 +54,14 @@ struct router {
 	void *ring_ctx;
 	router_batchlog_fn batchlog; /* LOGGED batches of several partitions */
 	void *batchlog_ctx;
+	/* a loop's router (router_new_hop): every request runs on `main`'s loop */
+	struct router *main;
+	struct mailbox *main_mb, *own_mb;
+	unsigned max_hops;
+	atomic_uint hops; /* requests on the main loop or on their way back */
 };
+
+static bool hop(struct router *rt, const struct pending *x);
 
 static bool defer_push(struct router *rt, const struct pending *x)
 {
@@ -212,7 +224,16 @@ int router_check(struct router *rt, const struct schema_keyspace *ks, uint16_t c
 	err->rep.cl = cl;
 	if (invalid_level(cl, write, err))
 		return err->code;
-	if (rt->sp) {
+	if (rt->main && rt->main->sp && !ks->virtual_) {
+		/* a loop's router: a replicated keyspace is decided per token on the main loop */
+		struct replication rep;
+		struct cerr e = {0};
+		if (replication_parse((const char *const *)ks->repl_keys,
+		                      (const char *const *)ks->repl_vals, ks->n_repl, &rep, &e))
+			return cerr_set(err, COL_EINVAL, "keyspace '%.64s': %.160s", ks->name, e.msg);
+		if (rep.cls != REPL_LOCAL)
+			return 0;
+	} else if (rt->sp) {
 		struct ring *ring = NULL;
 		struct replication rep;
 		int route = cluster_route(rt, ks, &ring, &rep, err);
@@ -282,7 +303,7 @@ void router_write(struct router *rt, const struct schema_keyspace *ks, uint16_t 
 	                    .wt = wt,
 	                    .done = done,
 	                    .ctx = ctx};
-	if (defer_push(rt, &x))
+	if (hop(rt, &x) || defer_push(rt, &x))
 		return;
 	struct cerr err;
 	struct ring *ring = NULL;
@@ -322,6 +343,15 @@ void router_write(struct router *rt, const struct schema_keyspace *ks, uint16_t 
 void router_truncate(struct router *rt, const struct schema_keyspace *ks, struct store_table *t,
                      int64_t truncated_at, request_done_fn done, void *ctx)
 {
+	struct pending x = {.kind = PENDING_TRUNCATE,
+	                    .ks = ks,
+	                    .cl = CL_ALL,
+	                    .table = t,
+	                    .truncated_at = truncated_at,
+	                    .done = done,
+	                    .ctx = ctx};
+	if (hop(rt, &x))
+		return;
 	struct cerr err;
 	struct ring *ring = NULL;
 	struct replication rep;
@@ -347,7 +377,7 @@ void router_truncate(struct router *rt, const struct schema_keyspace *ks, struct
  */
 static void route_read(struct router *rt, const struct pending *x)
 {
-	if (defer_push(rt, x))
+	if (hop(rt, x) || defer_push(rt, x))
 		return;
 	bool partition = x->kind == PENDING_READ;
 	struct cerr err;
@@ -417,4 +447,125 @@ void router_scan(struct router *rt, const struct schema_keyspace *ks, uint16_t c
 	                    .done = done,
 	                    .ctx = ctx};
 	route_read(rt, &x);
+}
+
+/* ---- a loop's router: requests hop to the main loop and their completions back ---------------- */
+
+/* One request between a loop and the main loop. */
+struct hop_req {
+	struct mailbox_job job;
+	struct router *rt; /* the loop's router */
+	struct pending x;  /* the request as the executor gave it (borrowed until done) */
+	struct cerr outcome;
+};
+
+static void hop_back(struct mailbox_job *job, bool closing)
+{
+	struct hop_req *h = (struct hop_req *)job;
+	struct router *rt = h->rt;
+	atomic_fetch_sub(&rt->hops, 1);
+	/* The loop's mailbox closes only after every hop came back (node.c's shutdown). */
+	if (!closing)
+		h->x.done(h->x.ctx, &h->outcome);
+	free(h);
+}
+
+static void hop_done(void *ctx, const struct cerr *outcome)
+{
+	struct hop_req *h = ctx;
+	h->outcome = *outcome;
+	h->job.fn = hop_back;
+	mailbox_post(h->rt->own_mb, &h->job);
+}
+
+static void hop_run(struct mailbox_job *job, bool closing)
+{
+	struct hop_req *h = (struct hop_req *)job;
+	struct router *m = h->rt->main;
+	const struct pending *x = &h->x;
+	if (closing) {
+		struct cerr e = {0};
+		cerr_set(&e, COL_ECLOSED, "the node is shutting down");
+		e.rep.cl = x->cl;
+		e.rep.write = x->kind == PENDING_WRITE;
+		hop_done(h, &e);
+		return;
+	}
+	switch (x->kind) {
+	case PENDING_WRITE:
+		router_write(m, x->ks, x->cl, x->muts, x->n, x->wt, hop_done, h);
+		break;
+	case PENDING_READ:
+		router_read_partition(m, x->ks, x->cl, x->rd, x->row_fn, x->row_ctx, hop_done, h);
+		break;
+	case PENDING_SCAN:
+		router_scan(m, x->ks, x->cl, x->sc, x->row_fn, x->row_ctx, hop_done, h);
+		break;
+	case PENDING_TRUNCATE:
+		router_truncate(m, x->ks, x->table, x->truncated_at, hop_done, h);
+		break;
+	}
+}
+
+/* On a loop's router: send x to the main loop (true), or answer it now when the
+ * bound is reached (true); false on any other router. */
+static bool hop(struct router *rt, const struct pending *x)
+{
+	if (!rt->main)
+		return false;
+	struct cerr e = {0};
+	e.rep.cl = x->cl;
+	e.rep.write = x->kind == PENDING_WRITE;
+	e.rep.write_type = x->wt;
+	struct hop_req *h = NULL;
+	if (atomic_fetch_add(&rt->hops, 1) >= rt->max_hops) {
+		cerr_set(&e, COL_EOVERLOADED, "%u requests of this loop are in flight (the limit)",
+		         rt->max_hops);
+	} else if (!(h = malloc(sizeof(*h)))) {
+		cerr_set(&e, COL_ENOMEM, "out of memory handing a request to the main loop");
+	} else {
+		h->job.fn = hop_run;
+		h->rt = rt;
+		h->x = *x;
+		int rc = mailbox_try_post(rt->main_mb, &h->job);
+		if (rc == 0) {
+			if (x->kind == PENDING_WRITE)
+				rt->stats.writes += x->n;
+			else if (x->kind == PENDING_READ)
+				rt->stats.reads++;
+			else if (x->kind == PENDING_SCAN)
+				rt->stats.scans++;
+			return true;
+		}
+		free(h);
+		if (rc == COL_EFULL)
+			cerr_set(&e, COL_EOVERLOADED, "the main loop's request queue is full");
+		else
+			cerr_set(&e, COL_ECLOSED, "the node is shutting down");
+	}
+	atomic_fetch_sub(&rt->hops, 1);
+	x->done(x->ctx, &e);
+	return true;
+}
+
+int router_new_hop(struct router *main, struct mailbox *main_mb, struct mailbox *own_mb,
+                   unsigned max_inflight, struct router **out)
+{
+	struct router *rt = calloc(1, sizeof(*rt));
+	if (!rt)
+		return COL_ENOMEM;
+	rt->store = main->store;
+	memcpy(rt->dc, main->dc, sizeof(rt->dc));
+	rt->main = main;
+	rt->main_mb = main_mb;
+	rt->own_mb = own_mb;
+	rt->max_hops = max_inflight ? max_inflight : 65536;
+	atomic_init(&rt->hops, 0);
+	*out = rt;
+	return 0;
+}
+
+unsigned router_hops_in_flight(struct router *rt)
+{
+	return atomic_load(&rt->hops);
 }

@@ -112,6 +112,25 @@ void router_scan(struct router *rt, const struct schema_keyspace *ks, uint16_t c
 void router_set_defer(struct router *rt, bool defer);
 size_t router_run_deferred(struct router *rt);
 
+/*
+ * A router for one of the node's request loops (docs/ARCHITECTURE.md,
+ * Threads): every request is posted to `main_mb` and run there by `main` (the
+ * main loop's router, with the storage proxy, the hints and the batchlog), and
+ * its completion is posted back to `own_mb`, this loop's mailbox, where done()
+ * runs.  A read's row callbacks run on the main loop's thread while this loop
+ * waits for done().  router_check() answers here, without the ring: a
+ * replicated keyspace in cluster mode is decided per token on the main loop,
+ * anything else is checked as on the local path.  At most max_inflight
+ * requests [65536] are away at once; beyond that, or when the main loop's
+ * mailbox is full, done() gets COL_EOVERLOADED at once.  `main` must be in
+ * cluster mode (router_attach_cluster) before this router serves requests;
+ * free it only when router_hops_in_flight() is 0.
+ */
+struct mailbox;
+int router_new_hop(struct router *main, struct mailbox *main_mb, struct mailbox *own_mb,
+                   unsigned max_inflight, struct router **out);
+unsigned router_hops_in_flight(struct router *rt);
+
 /* Counters for metrics. */
 struct router_stats {
 	uint64_t writes, reads, scans, unavailables;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define MOD "cqlserver"
 
@@ -83,6 +84,8 @@ struct cqlserver {
 	enum net_tls_mode tls_mode;
 	struct admit admit; /* requests in flight, all connections */
 	struct buf scratch; /* event bodies */
+	void (*event_tap)(void *ctx, unsigned mask, const uint8_t *body, size_t len);
+	void *event_ctx;
 };
 
 /* ---- connection lifetime ------------------------------------------------------------------ */
@@ -827,7 +830,7 @@ static int server_create(struct net_loop *nl, const struct cqlserver_options *op
                          const struct cqlserver_deps *deps, struct cqlserver **out,
                          struct cerr *err)
 {
-	if (nl && !opts->address)
+	if (nl && !opts->address && !opts->no_listen)
 		return cerr_set(err, COL_EINVAL, "cqlserver: no listen address");
 	struct cqlserver *s = calloc(1, sizeof(*s));
 	if (!s)
@@ -875,14 +878,18 @@ static int server_create(struct net_loop *nl, const struct cqlserver_options *op
 	        .ddl_wait = deps->ddl_wait,
 	        .ddl_ctx = deps->ddl_ctx,
 	        .access = opts->access,
+	        .forward = deps->forward,
+	        .forward_ctx = deps->forward_ctx,
 	};
+	s->event_tap = deps->event_tap;
+	s->event_ctx = deps->event_ctx;
 	int rc = executor_new(&ed, &s->ex);
 	if (rc) {
 		cerr_set(err, rc, "cqlserver: cannot create the executor");
 		goto fail;
 	}
-	if (!nl) {
-		*out = s; /* detached: cqlserver_feed() only */
+	if (!nl || opts->no_listen) {
+		*out = s; /* detached (cqlserver_feed() only), or served by cqlserver_adopt() */
 		return 0;
 	}
 	struct net_addr addr;
@@ -973,6 +980,8 @@ static void broadcast(struct cqlserver *s, uint8_t mask)
 {
 	if (!buf_ok(&s->scratch))
 		return;
+	if (s->event_tap)
+		s->event_tap(s->event_ctx, mask, s->scratch.data, s->scratch.len);
 	for (struct cqlconn *cc = s->conns; cc; cc = cc->next) {
 		if (!(cc->events & mask) || cc->closing || !cc->nc)
 			continue;
@@ -1055,4 +1064,54 @@ int cqlserver_feed(struct cqlserver *s, const uint8_t *in, size_t len, struct bu
 	if (cc.closing)
 		return COL_ECLOSED;
 	return rc;
+}
+
+/* ---- several loops ------------------------------------------------------------------------ */
+
+void cqlserver_set_handoff(struct cqlserver *s, int (*fn)(void *ctx, int fd,
+                                                          const struct net_addr *peer),
+                           void *ctx)
+{
+	if (s->listener)
+		net_server_set_handoff(s->listener, fn, ctx);
+}
+
+int cqlserver_adopt(struct cqlserver *s, int fd, const struct net_addr *peer)
+{
+	char ps[NET_ADDR_STRLEN];
+	if (s->stats.conns_open >= s->opts.max_connections) {
+		net_addr_format(peer, ps, sizeof(ps));
+		log_warn(MOD, "refusing client %s: %llu connections open on this loop (limit)", ps,
+		         (unsigned long long)s->stats.conns_open);
+		close(fd);
+		return COL_EFULL;
+	}
+	struct net_conn_opts co = {.max_frame = s->opts.max_frame_size + CQLPROTO_HEADER_LEN};
+	struct net_conn *c;
+	if (net_conn_adopt(s->nl, fd, peer, &cql_ops, &co, s, &c)) {
+		close(fd);
+		return COL_ENOMEM;
+	}
+	if (on_accept(NULL, c, s)) {
+		net_conn_close(c, 0, "out of memory");
+		return COL_ENOMEM;
+	}
+	net_conn_serve_tls(c, s->tls, s->tls_mode); /* what this server's listener would apply */
+	net_conn_start(c);
+	return 0;
+}
+
+void cqlserver_event_raw(struct cqlserver *s, unsigned mask, const uint8_t *body, size_t len)
+{
+	buf_reset(&s->scratch);
+	buf_put(&s->scratch, body, len);
+	void (*tap)(void *, unsigned, const uint8_t *, size_t) = s->event_tap;
+	s->event_tap = NULL; /* a relayed event is not relayed again */
+	broadcast(s, (uint8_t)mask);
+	s->event_tap = tap;
+}
+
+void cqlserver_run(struct cqlserver *s, struct exec_req *req)
+{
+	executor_run(s->ex, req);
 }

@@ -4,7 +4,8 @@
  * It never interprets a statement (the executor does): it owns connections and
  * frames, and maps outcomes to protocol errors.
  *
- * Accepts client connections on a net_loop (one libev loop, one thread), runs
+ * Accepts client connections on a net_loop (one libev loop, one thread; a node
+ * runs one server per loop, see "Several loops" below), runs
  * each connection's state machine and hands statements to the executor:
  *
  *   UNINITIALIZED --STARTUP--> READY        (OPTIONS allowed in both states)
@@ -95,6 +96,9 @@ struct cqlserver_options {
 	bool tls_optional;
 	/* Access control for the executor (coordinator/auth/roles.h; borrowed); NULL: none. */
 	const struct exec_access *access;
+	/* Serve only connections handed over with cqlserver_adopt() (a request loop of
+	 * the node, docs/ARCHITECTURE.md Threads): no listener, address unused. */
+	bool no_listen;
 };
 
 struct cqlserver_deps {
@@ -106,6 +110,13 @@ struct cqlserver_deps {
 	/* optional: hold DDL answers for schema agreement (executor_deps.ddl_wait) */
 	void (*ddl_wait)(void *ctx, struct exec_req *req);
 	void *ddl_ctx;
+	/* optional: statements only the schema's owner loop runs (executor_deps.forward) */
+	void (*forward)(void *ctx, struct exec_req *req);
+	void *forward_ctx;
+	/* optional: every EVENT body this server sends to its connections, with its type
+	 * mask, so the node can send it to its other loops' servers (cqlserver_event_raw) */
+	void (*event_tap)(void *ctx, unsigned mask, const uint8_t *body, size_t len);
+	void *event_ctx;
 };
 
 /*
@@ -122,6 +133,22 @@ void cqlserver_free(struct cqlserver *s);
  * (net_conn_serve_tls(c, s->tls, s->tls_mode) before net_conn_start), and its listener
  * hands connections off only then (net_server_set_handoff_tls). */
 void cqlserver_set_tls(struct cqlserver *s, struct tls_ctx *tls, bool optional);
+/*
+ * Several loops.  The listening server may hand accepted sockets to other
+ * loops (core/net.h net_server_set_handoff); a no_listen server on that loop
+ * serves one with cqlserver_adopt() (on its own thread): 0, COL_EFULL (its
+ * max_connections reached) or COL_ENOMEM, the fd closed in every case but 0.
+ */
+struct net_addr;
+void cqlserver_set_handoff(struct cqlserver *s, int (*fn)(void *ctx, int fd,
+                                                          const struct net_addr *peer),
+                           void *ctx);
+int cqlserver_adopt(struct cqlserver *s, int fd, const struct net_addr *peer);
+/* Send an EVENT body another loop's server tapped to this server's registered connections. */
+void cqlserver_event_raw(struct cqlserver *s, unsigned mask, const uint8_t *body, size_t len);
+/* Run a request another loop forwarded (executor_deps.forward) on this server's executor. */
+void cqlserver_run(struct cqlserver *s, struct exec_req *req);
+
 /* The bound port (useful with port 0). */
 uint16_t cqlserver_port(const struct cqlserver *s);
 

@@ -11,6 +11,7 @@
 #include "coordinator/transport/cqlserver.h"
 #include "coordinator/query/systables.h"
 #include "core/cqlproto.h"
+#include "core/mailbox.h"
 #include "storage/storage.h"
 
 #include <criterion/criterion.h>
@@ -774,4 +775,98 @@ Test(executor, a_loop_that_does_not_own_the_schema_forwards_ddl_and_virtual_read
 	executor_free(lx);
 	buf_release(&body);
 	buf_release(&r.body_out);
+}
+
+/* ---- a request loop's router: requests hop to the main loop, answers come back ----------------
+ */
+
+struct hop_seen {
+	int done;
+	int code;
+	char msg[sizeof(((struct cerr *)0)->msg)];
+};
+static struct hop_seen hs[4];
+static int hs_next;
+
+static void hop_req_done(struct exec_req *r)
+{
+	struct hop_seen *h = &hs[hs_next++ % 4];
+	h->done++;
+	h->code = r->err.code;
+	snprintf(h->msg, sizeof(h->msg), "%s", r->err.msg);
+}
+
+Test(executor, a_request_loops_writes_hop_to_the_main_loop_within_a_bound)
+{
+	run_ok("CREATE KEYSPACE h WITH replication = {'class': 'SimpleStrategy', "
+	       "'replication_factor': 1}");
+	run_ok("CREATE TABLE h.t (a int PRIMARY KEY, b int)");
+	struct ev_loop *main_ev = ev_loop_new(EVFLAG_AUTO), *own_ev = ev_loop_new(EVFLAG_AUTO);
+	struct mailbox main_mb, own_mb;
+	cr_assert_eq(mailbox_init(&main_mb, main_ev, 8), 0);
+	cr_assert_eq(mailbox_init(&own_mb, own_ev, 8), 0);
+	struct router *hop;
+	cr_assert_eq(router_new_hop(px, &main_mb, &own_mb, 1, &hop), 0);
+	struct executor *lx;
+	struct executor_deps d = {.schema = sch,
+	                          .store = st_,
+	                          .router = hop,
+	                          .prepared = pc,
+	                          .view = &view,
+	                          .forward = forward_hook};
+	cr_assert_eq(executor_new(&d, &lx), 0);
+	struct buf body;
+	buf_init(&body);
+	struct exec_req r[3];
+	memset(r, 0, sizeof(r));
+	memset(hs, 0, sizeof(hs));
+	hs_next = 0;
+	const char *ins[] = {"INSERT INTO h.t (a, b) VALUES (1, 10)",
+	                     "INSERT INTO h.t (a, b) VALUES (2, 20)",
+	                     "INSERT INTO h.t (a, b) VALUES (3, 30)"};
+	for (int i = 0; i < 2; i++) {
+		r[i] = (struct exec_req){
+		        .session = &sess, .opcode = CQL_OP_QUERY, .done = hop_req_done};
+		buf_init(&r[i].body_out);
+		plain_query(&body, ins[i]);
+		r[i].body = body.data;
+		r[i].body_len = body.len;
+		executor_run(lx, &r[i]);
+	}
+	cr_expect_eq(hs_next, 1, "the first is away, the second answered at once");
+	cr_expect_eq(hs[0].code, COL_EOVERLOADED, "beyond max_inflight 1: %s", hs[0].msg);
+	cr_expect_eq(router_hops_in_flight(hop), 1);
+	cr_expect_eq(mailbox_drain(&own_mb), 0, "nothing came back before the main loop ran it");
+	cr_expect_eq(mailbox_drain(&main_mb), 1, "the main loop runs the write");
+	cr_expect_eq(hs_next, 1, "its answer waits for the requesting loop");
+	cr_expect_eq(mailbox_drain(&own_mb), 1);
+	cr_expect_eq(hs_next, 2);
+	cr_expect_eq(hs[1].code, 0, "written: %s", hs[1].msg);
+	cr_expect_eq(router_hops_in_flight(hop), 0);
+	run_ok("SELECT b FROM h.t WHERE a = 1");
+	char out[64];
+	cr_expect_eq(rows_text(out, sizeof(out)), 1, "the write is in the store");
+
+	/* a main loop that stopped taking work: answered at once, ECLOSED */
+	mailbox_close(&main_mb);
+	r[2] = (struct exec_req){.session = &sess, .opcode = CQL_OP_QUERY, .done = hop_req_done};
+	buf_init(&r[2].body_out);
+	plain_query(&body, ins[2]);
+	r[2].body = body.data;
+	r[2].body_len = body.len;
+	executor_run(lx, &r[2]);
+	cr_expect_eq(hs_next, 3);
+	cr_expect_eq(hs[2].code, COL_ECLOSED, "%s", hs[2].msg);
+	cr_expect_eq(router_hops_in_flight(hop), 0);
+
+	executor_free(lx);
+	router_free(hop);
+	mailbox_close(&own_mb);
+	mailbox_destroy(&own_mb);
+	mailbox_destroy(&main_mb);
+	ev_loop_destroy(main_ev);
+	ev_loop_destroy(own_ev);
+	for (int i = 0; i < 3; i++)
+		buf_release(&r[i].body_out);
+	buf_release(&body);
 }

@@ -81,6 +81,8 @@ Test(mailbox, close_discards_queued_and_later_posts)
 	mailbox_post(&mb, &jobs[1].j);
 	mailbox_close(&mb);
 	cr_expect(seen[0] && seen[1], "queued jobs learn they will not run");
+	cr_expect_eq(mailbox_try_post(&mb, &jobs[2].j), COL_ECLOSED, "try_post refuses");
+	cr_expect_not(seen[2], "and leaves the job to its caller");
 	mailbox_post(&mb, &jobs[2].j);
 	cr_expect(seen[2], "a post after close is discarded at once");
 	cr_expect_eq(n, 0);

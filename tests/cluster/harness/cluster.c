@@ -140,6 +140,17 @@ static void live_remove(struct cluster *c)
 			live[i] = NULL;
 }
 
+/* COLONNADE_TEST_IO_THREADS=N runs every node with N event loops (tests/cluster/README.md). */
+static const char *io_threads_line(void)
+{
+	static char line[32];
+	const char *v = getenv("COLONNADE_TEST_IO_THREADS");
+	if (!v || !*v)
+		return "";
+	snprintf(line, sizeof(line), "io_threads: %d\n", atoi(v));
+	return line;
+}
+
 static int write_config(struct cluster *c, int k)
 {
 	struct cluster_node *nd = &c->nodes[k];
@@ -173,9 +184,9 @@ static int write_config(struct cluster *c, int k)
 	        "dc: %s\n"
 	        "rack: %s\n"
 	        "log_level: info\n"
-	        "%s\n",
+	        "%s%s\n",
 	        c->o.cluster_name, nd->addr, seeds, nd->dir, c->o.num_tokens,
-	        c->o.gossip_interval_ms, c->o.phi, nd->dc, nd->rack,
+	        c->o.gossip_interval_ms, c->o.phi, nd->dc, nd->rack, io_threads_line(),
 	        c->o.extra_yaml ? c->o.extra_yaml : "");
 	return fclose(f) == 0 ? 0 : -1;
 }

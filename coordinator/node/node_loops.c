@@ -1,0 +1,446 @@
+/*
+ * node_loops.c — a node's request loops (io_threads; docs/ARCHITECTURE.md,
+ * Threads): threads that each run a libev loop with a CQL server of their own.
+ *
+ * The main loop keeps its listener and its own CQL server; it hands accepted
+ * clients round-robin to itself and the request loops (a bounded mailbox per
+ * loop).  A request loop decodes frames, parses, plans, binds and encodes
+ * results; its router hops the storage work to the main loop (router.h,
+ * router_new_hop) and the answer comes back to the loop that asked.
+ * Statements only the schema's owner runs (DDL, virtual tables) are forwarded
+ * whole to the main loop's server.  EVENTs the main server sends are relayed
+ * to every loop's server.  Each loop publishes its server's counters twice a
+ * second for /metrics.
+ */
+#include "coordinator/node/node_int.h"
+
+#include "coordinator/query/executor.h"
+#include "coordinator/replication/router.h"
+#include "coordinator/transport/cqlserver.h"
+#include "core/log.h"
+#include "core/mailbox.h"
+#include "core/net.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MOD "node"
+
+/* Accepted sockets waiting for a loop; beyond this the main loop serves the client. */
+#define LOOP_FD_QUEUE 1024
+/* Requests a loop may have away at the main loop (hops and forwards). */
+#define LOOP_MAX_HOPS 65536
+/* How often a loop publishes its counters. */
+#define LOOP_STATS_S 0.5
+
+struct node_loop {
+	struct node *n;
+	unsigned idx; /* 1.. (the main loop is 0) */
+	pthread_t thread;
+	bool running;
+	struct ev_loop *ev;
+	struct net_loop *net;
+	struct mailbox mb;
+	struct router *router;
+	struct cqlserver *cql;
+	ev_timer stats_timer;
+	pthread_mutex_t stats_lock;
+	struct cqlserver_stats stats; /* published under stats_lock */
+};
+
+/* ---- jobs ------------------------------------------------------------------------------------ */
+
+struct fd_job {
+	struct mailbox_job job;
+	struct node_loop *l;
+	int fd;
+	struct net_addr peer;
+};
+
+static void fd_job_run(struct mailbox_job *job, bool closing)
+{
+	struct fd_job *j = (struct fd_job *)job;
+	if (closing || !j->l->cql)
+		close(j->fd);
+	else
+		(void)cqlserver_adopt(j->l->cql, j->fd, &j->peer);
+	free(j);
+}
+
+/* The main CQL server's hand-off: round-robin over the main loop (0) and the request loops. */
+static int cql_handoff(void *ctx, int fd, const struct net_addr *peer)
+{
+	struct node *n = ctx;
+	if (n->stopping || !n->n_loops)
+		return 1;
+	unsigned k = ++n->next_loop % (n->n_loops + 1); /* the first client to a request loop */
+	if (k == 0)
+		return 1;
+	struct node_loop *l = n->loops[k - 1];
+	struct fd_job *j = malloc(sizeof(*j));
+	if (!j)
+		return 1;
+	j->job.fn = fd_job_run;
+	j->l = l;
+	j->fd = fd;
+	j->peer = *peer;
+	if (mailbox_try_post(&l->mb, &j->job)) {
+		free(j);
+		return 1; /* that loop is backed up (or stopping): serve it here */
+	}
+	return 0;
+}
+
+/* A statement for the schema's owner: runs on the main loop's server, answers on its loop. */
+struct fwd_job {
+	struct mailbox_job job;
+	struct node_loop *l;
+	struct exec_req *req; /* the loop's request, untouched until the answer is back */
+	struct exec_req x;    /* the same request as the main loop runs it */
+	struct exec_session session;
+	size_t len;
+	uint8_t body[];
+};
+
+static void fwd_back(struct mailbox_job *job, bool closing)
+{
+	struct fwd_job *f = (struct fwd_job *)job;
+	struct exec_req *req = f->req;
+	if (!closing) {
+		buf_reset(&req->body_out);
+		buf_put(&req->body_out, f->x.body_out.data, f->x.body_out.len);
+		req->err = f->x.err;
+		req->about = f->x.about;
+		memcpy(req->warning, f->x.warning, sizeof(req->warning));
+		if (!req->err.code && !buf_ok(&req->body_out))
+			cerr_set(&req->err, COL_ENOMEM, "out of memory copying a forwarded answer");
+		req->done(req);
+	}
+	buf_release(&f->x.body_out);
+	free(f);
+}
+
+static void fwd_done(struct exec_req *x)
+{
+	struct fwd_job *f = (struct fwd_job *)((char *)x - offsetof(struct fwd_job, x));
+	f->job.fn = fwd_back;
+	mailbox_post(&f->l->mb, &f->job);
+}
+
+static void fwd_run(struct mailbox_job *job, bool closing)
+{
+	struct fwd_job *f = (struct fwd_job *)job;
+	struct node *n = f->l->n;
+	if (closing || !n->cql) {
+		cerr_set(&f->x.err, COL_ECLOSED, "the node is shutting down");
+		fwd_done(&f->x);
+		return;
+	}
+	f->x.session = &f->session;
+	f->x.body = f->body;
+	f->x.body_len = f->len;
+	f->x.done = fwd_done;
+	cqlserver_run(n->cql, &f->x);
+}
+
+static void loop_forward(void *ctx, struct exec_req *req)
+{
+	struct node_loop *l = ctx;
+	struct fwd_job *f = calloc(1, sizeof(*f) + req->body_len);
+	int rc = f ? 0 : COL_ENOMEM;
+	if (f) {
+		f->job.fn = fwd_run;
+		f->l = l;
+		f->req = req;
+		f->session = *req->session;
+		f->x.opcode = req->opcode;
+		buf_init(&f->x.body_out);
+		f->len = req->body_len;
+		memcpy(f->body, req->body, req->body_len);
+		rc = mailbox_try_post(&l->n->main_mb, &f->job);
+		if (rc == 0)
+			return;
+		free(f);
+	}
+	buf_reset(&req->body_out);
+	if (rc == COL_EFULL)
+		cerr_set(&req->err, COL_EOVERLOADED, "the main loop's request queue is full");
+	else if (rc == COL_ECLOSED)
+		cerr_set(&req->err, COL_ECLOSED, "the node is shutting down");
+	else
+		cerr_set(&req->err, rc, "out of memory forwarding a statement to the main loop");
+	req->done(req);
+}
+
+/* An EVENT the main server sent, for one loop's clients. */
+struct event_job {
+	struct mailbox_job job;
+	struct node_loop *l;
+	unsigned mask;
+	size_t len;
+	uint8_t body[];
+};
+
+static void event_run(struct mailbox_job *job, bool closing)
+{
+	struct event_job *e = (struct event_job *)job;
+	if (!closing && e->l->cql)
+		cqlserver_event_raw(e->l->cql, e->mask, e->body, e->len);
+	free(e);
+}
+
+static void event_tap(void *ctx, unsigned mask, const uint8_t *body, size_t len)
+{
+	struct node *n = ctx;
+	for (unsigned i = 0; i < n->n_loops; i++) {
+		struct event_job *e = malloc(sizeof(*e) + len);
+		if (!e)
+			continue;
+		e->job.fn = event_run;
+		e->l = n->loops[i];
+		e->mask = mask;
+		e->len = len;
+		memcpy(e->body, body, len);
+		if (mailbox_try_post(&e->l->mb, &e->job)) {
+			log_warn(MOD, "request loop %u is backed up: an EVENT for its clients is dropped",
+			         e->l->idx);
+			free(e);
+		}
+	}
+}
+
+/* ---- a loop's life ---------------------------------------------------------------------------- */
+
+static void publish_stats(struct node_loop *l)
+{
+	struct cqlserver_stats st;
+	memset(&st, 0, sizeof(st));
+	if (l->cql)
+		cqlserver_get_stats(l->cql, &st);
+	pthread_mutex_lock(&l->stats_lock);
+	l->stats = st;
+	pthread_mutex_unlock(&l->stats_lock);
+}
+
+static void on_stats_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	publish_stats(w->data);
+}
+
+/*
+ * The last job a loop runs: every answer the main loop owed it came before it
+ * (node_loops_stop posts it after the main loop's requests ended), so its
+ * server closes with nothing in flight.
+ */
+struct stop_job {
+	struct mailbox_job job;
+	struct node_loop *l;
+};
+
+static void loop_stop_run(struct mailbox_job *job, bool closing)
+{
+	(void)closing;
+	struct stop_job *s = (struct stop_job *)job;
+	struct node_loop *l = s->l;
+	free(s);
+	publish_stats(l);
+	cqlserver_free(l->cql);
+	l->cql = NULL;
+	unsigned away = router_hops_in_flight(l->router);
+	if (away)
+		log_warn(MOD, "request loop %u stops with %u requests unanswered", l->idx, away);
+	else
+		router_free(l->router);
+	l->router = NULL;
+	ev_timer_stop(l->ev, &l->stats_timer);
+	ev_break(l->ev, EVBREAK_ALL);
+}
+
+static void *loop_main(void *arg)
+{
+	struct node_loop *l = arg;
+	char name[16];
+	snprintf(name, sizeof(name), "colonnade-io%u", l->idx);
+	pthread_setname_np(pthread_self(), name);
+	ev_run(l->ev, 0);
+	mailbox_close(&l->mb);
+	net_loop_free(l->net);
+	l->net = NULL;
+	return NULL;
+}
+
+static void loop_free(struct node_loop *l)
+{
+	if (!l)
+		return;
+	if (l->cql)
+		cqlserver_free(l->cql);
+	if (l->router)
+		router_free(l->router);
+	if (l->net)
+		net_loop_free(l->net);
+	if (l->ev) {
+		mailbox_destroy(&l->mb);
+		ev_loop_destroy(l->ev);
+	}
+	pthread_mutex_destroy(&l->stats_lock);
+	free(l);
+}
+
+static int loop_new(struct node *n, unsigned idx, struct node_loop **out, struct cerr *err)
+{
+	const struct config *cfg = &n->cfg;
+	struct node_loop *l = calloc(1, sizeof(*l));
+	if (!l)
+		return cerr_set(err, COL_ENOMEM, "request loop %u: out of memory", idx);
+	l->n = n;
+	l->idx = idx;
+	pthread_mutex_init(&l->stats_lock, NULL);
+	l->ev = ev_loop_new(EVFLAG_AUTO);
+	int rc = l->ev ? 0 : COL_EIO;
+	if (!rc)
+		rc = mailbox_init(&l->mb, l->ev, LOOP_FD_QUEUE);
+	if (!rc)
+		rc = net_loop_new(l->ev, &l->net);
+	if (!rc)
+		rc = router_new_hop(n->router, &n->main_mb, &l->mb, LOOP_MAX_HOPS, &l->router);
+	if (rc) {
+		loop_free(l);
+		return cerr_set(err, rc, "request loop %u: cannot create its event loop", idx);
+	}
+	struct cqlserver_options o;
+	memset(&o, 0, sizeof(o));
+	o.no_listen = true;
+	o.max_frame_size = (size_t)cfg->native_transport_max_frame_size;
+	o.max_connections = (unsigned)cfg->native_transport_max_concurrent_connections;
+	struct cqlserver_deps d;
+	memset(&d, 0, sizeof(d));
+	d.schema = n->schema;
+	d.store = n->store;
+	d.router = l->router;
+	d.view = &n->view;
+	d.prepared = n->prepared;
+	d.forward = loop_forward;
+	d.forward_ctx = l;
+	rc = cqlserver_new(l->net, &o, &d, &l->cql, err);
+	if (rc) {
+		loop_free(l);
+		return rc;
+	}
+	ev_timer_init(&l->stats_timer, on_stats_timer, LOOP_STATS_S, LOOP_STATS_S);
+	l->stats_timer.data = l;
+	ev_timer_start(l->ev, &l->stats_timer); /* also keeps the loop running */
+	*out = l;
+	return 0;
+}
+
+/* ---- the node's side ------------------------------------------------------------------------ */
+
+unsigned node_io_threads(const struct config *cfg)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned want = cfg->io_threads > 0 ? (unsigned)cfg->io_threads
+	                                    : (cores > 0 ? (unsigned)cores : 1);
+	return want > NODE_MAX_LOOPS + 1 ? NODE_MAX_LOOPS + 1 : want;
+}
+
+int node_loops_prepare(struct node *n, struct cerr *err)
+{
+	if (mailbox_init(&n->main_mb, n->loop, LOOP_MAX_HOPS))
+		return cerr_set(err, COL_EIO, "cannot create the main loop's mailbox");
+	n->main_mb_open = true;
+	return 0;
+}
+
+int node_loops_start(struct node *n, struct cerr *err)
+{
+	unsigned want = node_io_threads(&n->cfg);
+	if (want <= 1)
+		return 0;
+	if (n->auth || n->roles || n->tls.cql) {
+		log_warn(MOD,
+		         "io_threads %u: with %s every CQL client is served on the main loop (%s)",
+		         want, n->auth ? "PasswordAuthenticator" : "client encryption",
+		         n->auth ? "logins answer on it" : "TLS sessions are set up there");
+		return 0;
+	}
+	for (unsigned i = 1; i < want; i++) {
+		struct node_loop *l = NULL;
+		int rc = loop_new(n, i, &l, err);
+		if (rc)
+			return rc;
+		if (pthread_create(&l->thread, NULL, loop_main, l)) {
+			loop_free(l);
+			return cerr_set(err, COL_EIO, "request loop %u: cannot start its thread", i);
+		}
+		l->running = true;
+		n->loops[n->n_loops++] = l;
+	}
+	cqlserver_set_handoff(n->cql, cql_handoff, n);
+	log_info(MOD, "io_threads %u: the main loop and %u request loops serve CQL clients", want,
+	         n->n_loops);
+	return 0;
+}
+
+void node_loops_event_tap(void *ctx, unsigned mask, const uint8_t *body, size_t len)
+{
+	event_tap(ctx, mask, body, len);
+}
+
+void node_loops_close_main(struct node *n)
+{
+	if (n->main_mb_open) {
+		mailbox_close(&n->main_mb);
+		n->main_mb_open = false;
+		n->main_mb_closed = true;
+	}
+}
+
+void node_loops_stop(struct node *n)
+{
+	node_loops_close_main(n);
+	for (unsigned i = 0; i < n->n_loops; i++) {
+		struct node_loop *l = n->loops[i];
+		struct stop_job *s = malloc(sizeof(*s));
+		if (s) {
+			s->job.fn = loop_stop_run;
+			s->l = l;
+			mailbox_post(&l->mb, &s->job);
+		} else {
+			ev_break(l->ev, EVBREAK_ALL); /* unsafe only in theory: out of memory at exit */
+		}
+	}
+	for (unsigned i = 0; i < n->n_loops; i++) {
+		struct node_loop *l = n->loops[i];
+		if (l->running)
+			pthread_join(l->thread, NULL);
+		l->running = false;
+		loop_free(l);
+		n->loops[i] = NULL;
+	}
+	n->n_loops = 0;
+	if (n->main_mb_closed) {
+		mailbox_destroy(&n->main_mb);
+		n->main_mb_closed = false;
+	}
+}
+
+void node_loops_cql_stats(struct node *n, struct cqlserver_stats *sum)
+{
+	for (unsigned i = 0; i < n->n_loops; i++) {
+		struct node_loop *l = n->loops[i];
+		pthread_mutex_lock(&l->stats_lock);
+		sum->conns_open += l->stats.conns_open;
+		sum->requests += l->stats.requests;
+		sum->errors += l->stats.errors;
+		sum->protocol_errors += l->stats.protocol_errors;
+		sum->events_sent += l->stats.events_sent;
+		sum->inflight += l->stats.inflight;
+		pthread_mutex_unlock(&l->stats_lock);
+	}
+}
