@@ -659,8 +659,21 @@ static int emit_ops(struct emit *e, struct store_table *t, struct bufreader *r, 
 	return 0;
 }
 
+static int emit_held(struct store *s, struct store_table *known, const uint8_t *bytes, size_t len,
+                     bool validate, rocksdb_writebatch_t *wb, struct cerr *err);
+
+/* The batch records the column family by id: only the encoding needs the handle held. */
 int mutation_emit(struct store *s, struct store_table *known, const uint8_t *bytes, size_t len,
                   bool validate, rocksdb_writebatch_t *wb, struct cerr *err)
+{
+	pthread_rwlock_rdlock(&s->cf_lock);
+	int rc = emit_held(s, known, bytes, len, validate, wb, err);
+	pthread_rwlock_unlock(&s->cf_lock);
+	return rc;
+}
+
+static int emit_held(struct store *s, struct store_table *known, const uint8_t *bytes, size_t len,
+                     bool validate, rocksdb_writebatch_t *wb, struct cerr *err)
 {
 	struct bufreader r;
 	bufreader_init(&r, bytes, len);
@@ -807,6 +820,8 @@ int store_apply_raw(struct store_table *t, const void *key, size_t klen, const v
 	if (cv.ts <= table_truncated_at(t))
 		return 0; /* written before the table's TRUNCATE */
 	char *rerr = NULL;
+	pthread_rwlock_rdlock(&t->s->cf_lock);
 	rocksdb_merge_cf(t->s->db, t->s->wo, t->cf, key, klen, val, vlen, &rerr);
+	pthread_rwlock_unlock(&t->s->cf_lock);
 	return rerr ? store_rocks_err(err, rerr, "merge into", t->cf_name) : 0;
 }

@@ -680,9 +680,9 @@ out:
 	return rc;
 }
 
-int store_read_partition(struct store_table *t, const struct store_value *pk, size_t n_pk,
-                         const struct store_slice *slice, unsigned flags, size_t limit,
-                         int64_t now_s, store_row_fn fn, void *ctx, struct cerr *err)
+static int partition_held(struct store_table *t, const struct store_value *pk, size_t n_pk,
+                          const struct store_slice *slice, unsigned flags, size_t limit,
+                          int64_t now_s, store_row_fn fn, void *ctx, struct cerr *err)
 {
 	struct rctx r;
 	int rc = rctx_init(&r, t, flags, limit, now_s, fn, ctx, err);
@@ -765,9 +765,9 @@ static void seek_past_partition(rocksdb_iterator_t *it, struct buf *tmp, const u
 	rocksdb_iter_seek(it, (const char *)tmp->data, plen);
 }
 
-int store_scan(struct store_table *t, int64_t start, int64_t end,
-               const struct store_position *after, unsigned flags, size_t limit, int64_t now_s,
-               store_row_fn fn, void *ctx, struct cerr *err)
+static int scan_held(struct store_table *t, int64_t start, int64_t end,
+                     const struct store_position *after, unsigned flags, size_t limit,
+                     int64_t now_s, store_row_fn fn, void *ctx, struct cerr *err)
 {
 	struct rctx r;
 	flags &= ~(unsigned)STORE_READ_REVERSE;
@@ -867,4 +867,25 @@ int store_scan_raw(struct store_table *t, int64_t start, int64_t end, store_kv_f
 	int erc = store_iter_error(it, err, "scan", t->cf_name);
 	rocksdb_iter_destroy(it);
 	return erc ? erc : rc;
+}
+
+/* The public reads hold the table's column family (storage_int.h, cf_lock) while they run. */
+int store_read_partition(struct store_table *t, const struct store_value *pk, size_t n_pk,
+                         const struct store_slice *slice, unsigned flags, size_t limit,
+                         int64_t now_s, store_row_fn fn, void *ctx, struct cerr *err)
+{
+	pthread_rwlock_rdlock(&t->s->cf_lock);
+	int rc = partition_held(t, pk, n_pk, slice, flags, limit, now_s, fn, ctx, err);
+	pthread_rwlock_unlock(&t->s->cf_lock);
+	return rc;
+}
+
+int store_scan(struct store_table *t, int64_t start, int64_t end,
+               const struct store_position *after, unsigned flags, size_t limit, int64_t now_s,
+               store_row_fn fn, void *ctx, struct cerr *err)
+{
+	pthread_rwlock_rdlock(&t->s->cf_lock);
+	int rc = scan_held(t, start, end, after, flags, limit, now_s, fn, ctx, err);
+	pthread_rwlock_unlock(&t->s->cf_lock);
+	return rc;
 }

@@ -136,6 +136,10 @@ struct store {
 	struct store_options opt;
 	char *dir;
 	pthread_mutex_t lock; /* tables list, CF create/drop, retired descs */
+	/* A table's column family handle: held shared by every apply, read and scan that
+	 * uses t->cf (any thread: the node's loops, the repair worker), exclusively by
+	 * TRUNCATE and DROP, which destroy the handle (writer-preferring). */
+	pthread_rwlock_t cf_lock;
 	struct store_table *tables;
 	struct cf_state *states;
 	struct tdesc *retired;

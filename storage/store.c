@@ -563,6 +563,7 @@ static void store_free_all(struct store *s)
 	if (s->db_opts)
 		rocksdb_options_destroy(s->db_opts);
 	pthread_mutex_destroy(&s->lock);
+	pthread_rwlock_destroy(&s->cf_lock);
 	pthread_mutex_destroy(&s->sync_mu);
 	pthread_cond_destroy(&s->sync_cv);
 	pthread_mutex_destroy(&s->wq_mu);
@@ -583,6 +584,11 @@ static struct store *store_alloc(const struct store_options *o)
 	s->dir = strdup(o->data_dir);
 	s->opt.data_dir = s->dir;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_rwlockattr_t ra;
+	pthread_rwlockattr_init(&ra);
+	pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&s->cf_lock, &ra);
+	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&s->sync_mu, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -1313,14 +1319,17 @@ const struct store_table_desc *store_table_desc(const struct store_table *t)
  * Take the store lock and drop t's column family.  0 with the lock still held
  * (the caller finishes under it), or the error with the lock released.
  */
+/* Both locks held on success (the caller unlocks them); none on failure. */
 static int lock_and_drop_cf(struct store_table *t, const char *what, struct cerr *err)
 {
+	pthread_rwlock_wrlock(&t->s->cf_lock);
 	pthread_mutex_lock(&t->s->lock);
 	char *rerr = NULL;
 	rocksdb_drop_column_family(t->s->db, t->cf, &rerr);
 	if (!rerr)
 		return 0;
 	pthread_mutex_unlock(&t->s->lock);
+	pthread_rwlock_unlock(&t->s->cf_lock);
 	return store_rocks_err(err, rerr, what, t->cf_name);
 }
 
@@ -1335,7 +1344,10 @@ int store_table_drop(struct store_table *t, struct cerr *err)
 		pp = &(*pp)->next;
 	if (*pp)
 		*pp = t->next;
+	rocksdb_column_family_handle_destroy(t->cf);
+	t->cf = NULL;
 	pthread_mutex_unlock(&s->lock);
+	pthread_rwlock_unlock(&s->cf_lock);
 	char k[64];
 	size_t kl = truncation_key(t, k, sizeof(k));
 	struct cerr ignored = {0};
@@ -1343,7 +1355,6 @@ int store_table_drop(struct store_table *t, struct cerr *err)
 		log_warn(MOD, "dropped %s, but not its truncation time: %s", t->cf_name,
 		         ignored.msg);
 	log_info(MOD, "dropped %s", t->cf_name);
-	rocksdb_column_family_handle_destroy(t->cf);
 	free(t);
 	return 0;
 }
@@ -1370,6 +1381,7 @@ int store_table_truncate(struct store_table *t, int64_t truncated_at, struct cer
 		rc = store_rocks_err(err, rerr, "truncate (recreate) column family", t->cf_name);
 	}
 	pthread_mutex_unlock(&s->lock);
+	pthread_rwlock_unlock(&s->cf_lock);
 	return rc;
 }
 

@@ -423,9 +423,12 @@ static void node_rebuild_ring(struct node *n)
 	ring_build_free(&b);
 	if (!r)
 		return;
-	if (n->ring)
-		ring_unref(n->ring);
+	pthread_mutex_lock(&n->ring_lock);
+	struct ring *old = n->ring;
 	n->ring = r;
+	pthread_mutex_unlock(&n->ring_lock);
+	if (old)
+		ring_unref(old);
 	n->ring_rebuilds++;
 	log_debug("node", "ring rebuilt: %zu nodes, %zu tokens", ring_node_count(r),
 	          ring_token_count(r));
@@ -453,7 +456,10 @@ static void node_ring_dirty(struct node *n)
 
 struct ring *node_ring_ref(struct node *n)
 {
-	return n->ring ? ring_ref(n->ring) : NULL;
+	pthread_mutex_lock(&n->ring_lock);
+	struct ring *r = n->ring ? ring_ref(n->ring) : NULL;
+	pthread_mutex_unlock(&n->ring_lock);
+	return r;
 }
 
 static struct ring *node_ring_ref_cb(void *node)
@@ -1271,6 +1277,7 @@ int node_new(const struct config *cfg, struct node **out, struct cerr *err)
 	struct node *n = calloc(1, sizeof(*n));
 	if (!n)
 		return cerr_set(err, COL_ENOMEM, "node: out of memory");
+	pthread_mutex_init(&n->ring_lock, NULL);
 	n->cfg = *cfg;
 	n->start_mono_ms = clock_mono_ms();
 	/* SIGPIPE: a peer that vanished is an EPIPE on write, not a dead node. */
@@ -1481,6 +1488,7 @@ void node_free(struct node *n)
 		ev_loop_destroy(n->loop);
 	if (n->started)
 		log_info("node", "shutdown complete in %lld ms", (long long)(clock_mono_ms() - t0));
+	pthread_mutex_destroy(&n->ring_lock);
 	free(n);
 }
 

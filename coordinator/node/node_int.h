@@ -19,6 +19,7 @@
 #include "core/net.h"
 
 #include <ev.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -101,6 +102,7 @@ struct node {
 	size_t tokens_value_len;
 	struct cluster_view view; /* system.local / system.peers for the CQL server */
 	struct ring *ring;        /* current ring snapshot (core/ring.h), rebuilt from gossip */
+	pthread_mutex_t ring_lock; /* the swap of `ring`, and node_ring_ref from other loops */
 	uint64_t ring_rebuilds;   /* snapshots built (for /metrics) */
 	struct {
 		struct node_peer *v;
@@ -168,7 +170,8 @@ void node_each_endpoint(struct node *n, node_endpoint_fn fn, void *ctx);
  * when gossip reports a join, restart, removal or a change of TOKENS,
  * STATUS, DC or RACK; requests hold a reference to the snapshot they started
  * with (ring_ref/ring_unref), so a swap never disturbs them.
- * node_ring_ref() returns a new reference (NULL before the first build).
+ * node_ring_ref() returns a new reference (NULL before the first build), from
+ * any thread (the request loops' routers take it).
  */
 struct ring *node_ring_ref(struct node *n);
 /* For struct storage_proxy_config: is ring node idx up; its internode address. */
@@ -250,6 +253,8 @@ void node_loops_event_tap(void *ctx, unsigned mask, const uint8_t *body, size_t 
 void node_loops_close_main(struct node *n);
 void node_loops_stop(struct node *n);
 void node_loops_cql_stats(struct node *n, struct cqlserver_stats *sum);
+struct router_stats;
+void node_loops_router_stats(struct node *n, struct router_stats *sum);
 
 /* Resident set size of this process in bytes (0 if unknown). */
 int64_t node_rss_bytes(void);

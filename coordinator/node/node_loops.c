@@ -5,8 +5,9 @@
  * The main loop keeps its listener and its own CQL server; it hands accepted
  * clients round-robin to itself and the request loops (a bounded mailbox per
  * loop).  A request loop decodes frames, parses, plans, binds and encodes
- * results; its router hops the storage work to the main loop (router.h,
- * router_new_hop) and the answer comes back to the loop that asked.
+ * results, and serves from this node's replica what it answers alone; its
+ * router hops the rest to the main loop (router.h, router_new_hop) and the
+ * answer comes back to the loop that asked.
  * Statements only the schema's owner runs (DDL, virtual tables) are forwarded
  * whole to the main loop's server.  EVENTs the main server sends are relayed
  * to every loop's server.  Each loop publishes its server's counters twice a
@@ -20,6 +21,7 @@
 #include "core/log.h"
 #include "core/mailbox.h"
 #include "core/net.h"
+#include "storage/storage.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -45,10 +47,12 @@ struct node_loop {
 	struct net_loop *net;
 	struct mailbox mb;
 	struct router *router;
+	struct store_lane *lane; /* group commit for the writes this loop applies */
 	struct cqlserver *cql;
 	ev_timer stats_timer;
 	pthread_mutex_t stats_lock;
 	struct cqlserver_stats stats; /* published under stats_lock */
+	struct router_stats rstats;   /* requests it served from this node's replica */
 };
 
 /* ---- jobs ------------------------------------------------------------------------------------ */
@@ -205,23 +209,31 @@ static void event_tap(void *ctx, unsigned mask, const uint8_t *body, size_t len)
 		e->len = len;
 		memcpy(e->body, body, len);
 		if (mailbox_try_post(&e->l->mb, &e->job)) {
-			log_warn(MOD, "request loop %u is backed up: an EVENT for its clients is dropped",
-			         e->l->idx);
+			log_warn(
+			        MOD,
+			        "request loop %u is backed up: an EVENT for its clients is dropped",
+			        e->l->idx);
 			free(e);
 		}
 	}
 }
 
-/* ---- a loop's life ---------------------------------------------------------------------------- */
+/* ---- a loop's life ----------------------------------------------------------------------------
+ */
 
 static void publish_stats(struct node_loop *l)
 {
 	struct cqlserver_stats st;
+	struct router_stats rs;
 	memset(&st, 0, sizeof(st));
+	memset(&rs, 0, sizeof(rs));
 	if (l->cql)
 		cqlserver_get_stats(l->cql, &st);
+	if (l->router)
+		router_get_stats(l->router, &rs);
 	pthread_mutex_lock(&l->stats_lock);
 	l->stats = st;
+	l->rstats = rs;
 	pthread_mutex_unlock(&l->stats_lock);
 }
 
@@ -249,6 +261,8 @@ static void loop_stop_run(struct mailbox_job *job, bool closing)
 	struct node_loop *l = s->l;
 	free(s);
 	publish_stats(l);
+	store_lane_free(l->lane); /* its writes answer while the server is still there */
+	l->lane = NULL;
 	cqlserver_free(l->cql);
 	l->cql = NULL;
 	unsigned away = router_hops_in_flight(l->router);
@@ -278,6 +292,7 @@ static void loop_free(struct node_loop *l)
 {
 	if (!l)
 		return;
+	store_lane_free(l->lane);
 	if (l->cql)
 		cqlserver_free(l->cql);
 	if (l->router)
@@ -308,7 +323,10 @@ static int loop_new(struct node *n, unsigned idx, struct node_loop **out, struct
 	if (!rc)
 		rc = net_loop_new(l->ev, &l->net);
 	if (!rc)
-		rc = router_new_hop(n->router, &n->main_mb, &l->mb, LOOP_MAX_HOPS, &l->router);
+		rc = store_lane_new(n->store, l->ev, &l->lane, err) ? COL_EIO : 0;
+	if (!rc)
+		rc = router_new_hop(n->router, &n->main_mb, &l->mb, LOOP_MAX_HOPS, n->id.host_id,
+		                    l->lane, &l->router);
 	if (rc) {
 		loop_free(l);
 		return cerr_set(err, rc, "request loop %u: cannot create its event loop", idx);
@@ -318,6 +336,9 @@ static int loop_new(struct node *n, unsigned idx, struct node_loop **out, struct
 	o.no_listen = true;
 	o.max_frame_size = (size_t)cfg->native_transport_max_frame_size;
 	o.max_connections = (unsigned)cfg->native_transport_max_concurrent_connections;
+	o.max_requests = (unsigned)cfg->native_transport_max_concurrent_requests;
+	o.latency_target_us = cfg->native_transport_latency_target_ms * 1000;
+	o.throw_on_overload = cfg->native_transport_throw_on_overload;
 	struct cqlserver_deps d;
 	memset(&d, 0, sizeof(d));
 	d.schema = n->schema;
@@ -344,8 +365,8 @@ static int loop_new(struct node *n, unsigned idx, struct node_loop **out, struct
 unsigned node_io_threads(const struct config *cfg)
 {
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned want = cfg->io_threads > 0 ? (unsigned)cfg->io_threads
-	                                    : (cores > 0 ? (unsigned)cores : 1);
+	unsigned want =
+	        cfg->io_threads > 0 ? (unsigned)cfg->io_threads : (cores > 0 ? (unsigned)cores : 1);
 	return want > NODE_MAX_LOOPS + 1 ? NODE_MAX_LOOPS + 1 : want;
 }
 
@@ -376,7 +397,8 @@ int node_loops_start(struct node *n, struct cerr *err)
 			return rc;
 		if (pthread_create(&l->thread, NULL, loop_main, l)) {
 			loop_free(l);
-			return cerr_set(err, COL_EIO, "request loop %u: cannot start its thread", i);
+			return cerr_set(err, COL_EIO, "request loop %u: cannot start its thread",
+			                i);
 		}
 		l->running = true;
 		n->loops[n->n_loops++] = l;
@@ -412,7 +434,8 @@ void node_loops_stop(struct node *n)
 			s->l = l;
 			mailbox_post(&l->mb, &s->job);
 		} else {
-			ev_break(l->ev, EVBREAK_ALL); /* unsafe only in theory: out of memory at exit */
+			ev_break(l->ev,
+			         EVBREAK_ALL); /* unsafe only in theory: out of memory at exit */
 		}
 	}
 	for (unsigned i = 0; i < n->n_loops; i++) {
@@ -441,6 +464,19 @@ void node_loops_cql_stats(struct node *n, struct cqlserver_stats *sum)
 		sum->protocol_errors += l->stats.protocol_errors;
 		sum->events_sent += l->stats.events_sent;
 		sum->inflight += l->stats.inflight;
+		pthread_mutex_unlock(&l->stats_lock);
+	}
+}
+
+void node_loops_router_stats(struct node *n, struct router_stats *sum)
+{
+	for (unsigned i = 0; i < n->n_loops; i++) {
+		struct node_loop *l = n->loops[i];
+		pthread_mutex_lock(&l->stats_lock);
+		sum->writes += l->rstats.writes;
+		sum->reads += l->rstats.reads;
+		sum->scans += l->rstats.scans;
+		sum->unavailables += l->rstats.unavailables;
 		pthread_mutex_unlock(&l->stats_lock);
 	}
 }

@@ -238,6 +238,7 @@ static void m_proxy(struct buf *out, struct node *n)
 		return;
 	struct router_stats ps;
 	router_get_stats(n->router, &ps);
+	node_loops_router_stats(n, &ps); /* served by request loops from this node's replica */
 	static const struct metric_def defs[] = {
 	        {M_COUNTER, "colonnade_proxy_writes_total", "Mutations coordinated."},
 	        {M_COUNTER, "colonnade_proxy_reads_total", "Partition reads coordinated."},

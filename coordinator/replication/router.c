@@ -6,6 +6,7 @@
 #include "coordinator/replication/router.h"
 
 #include "coordinator/schema/schema.h"
+#include "coordinator/replication/consistency.h"
 #include "coordinator/replication/storage_proxy.h"
 #include "core/array.h"
 #include "core/ring.h"
@@ -58,7 +59,9 @@ struct router {
 	struct router *main;
 	struct mailbox *main_mb, *own_mb;
 	unsigned max_hops;
-	atomic_uint hops; /* requests on the main loop or on their way back */
+	atomic_uint hops;        /* requests on the main loop or on their way back */
+	uint8_t self_host[16];   /* this node, to find its own replica in the ring */
+	struct store_lane *lane; /* this loop's group-commit lane (NULL: store_apply) */
 };
 
 static bool hop(struct router *rt, const struct pending *x);
@@ -230,7 +233,8 @@ int router_check(struct router *rt, const struct schema_keyspace *ks, uint16_t c
 		struct cerr e = {0};
 		if (replication_parse((const char *const *)ks->repl_keys,
 		                      (const char *const *)ks->repl_vals, ks->n_repl, &rep, &e))
-			return cerr_set(err, COL_EINVAL, "keyspace '%.64s': %.160s", ks->name, e.msg);
+			return cerr_set(err, COL_EINVAL, "keyspace '%.64s': %.160s", ks->name,
+			                e.msg);
 		if (rep.cls != REPL_LOCAL)
 			return 0;
 	} else if (rt->sp) {
@@ -449,7 +453,8 @@ void router_scan(struct router *rt, const struct schema_keyspace *ks, uint16_t c
 	route_read(rt, &x);
 }
 
-/* ---- a loop's router: requests hop to the main loop and their completions back ---------------- */
+/* ---- a loop's router: requests hop to the main loop and their completions back ----------------
+ */
 
 /* One request between a loop and the main loop. */
 struct hop_req {
@@ -492,9 +497,7 @@ static void hop_run(struct mailbox_job *job, bool closing)
 		return;
 	}
 	switch (x->kind) {
-	case PENDING_WRITE:
-		router_write(m, x->ks, x->cl, x->muts, x->n, x->wt, hop_done, h);
-		break;
+	case PENDING_WRITE: router_write(m, x->ks, x->cl, x->muts, x->n, x->wt, hop_done, h); break;
 	case PENDING_READ:
 		router_read_partition(m, x->ks, x->cl, x->rd, x->row_fn, x->row_ctx, hop_done, h);
 		break;
@@ -507,12 +510,157 @@ static void hop_run(struct mailbox_job *job, bool closing)
 	}
 }
 
-/* On a loop's router: send x to the main loop (true), or answer it now when the
- * bound is reached (true); false on any other router. */
+/* Is this node the only replica of every mutation's partition? */
+static bool writes_only_self(const struct ring *ring, const struct replication *rep, long self,
+                             const struct pending *x)
+{
+	if (x->wt == CERR_WRITE_BATCH && x->n > 1)
+		return false; /* a LOGGED batch goes through the batchlog */
+	for (size_t i = 0; i < x->n; i++) {
+		int64_t token;
+		uint32_t reps[SP_MAX_REPLICAS];
+		struct cerr e = {0};
+		if (store_mutation_token(x->muts[i], &token, &e))
+			return false;
+		size_t nr = ring_replicas(ring, rep, token, reps, SP_MAX_REPLICAS);
+		if (nr != 1 || reps[0] != (uint32_t)self)
+			return false;
+	}
+	return true;
+}
+
+/* Is this node a replica of the read's partition? */
+static bool reads_self(const struct ring *ring, const struct replication *rep, long self,
+                       const struct partition_read *rd)
+{
+	int64_t token;
+	uint32_t reps[SP_MAX_REPLICAS];
+	struct cerr e = {0};
+	if (store_partition_token(rd->table, rd->pk, rd->n_pk, &token, &e))
+		return false;
+	size_t nr = ring_replicas(ring, rep, token, reps, SP_MAX_REPLICAS);
+	for (size_t i = 0; i < nr; i++)
+		if (reps[i] == (uint32_t)self)
+			return true;
+	return false;
+}
+
+/* A write a loop applies through its own group-commit lane (storage.h, store_lane_apply). */
+struct lane_write {
+	struct router *rt;
+	request_done_fn done;
+	void *ctx;
+	size_t waiting; /* lane callbacks still to come */
+	struct cerr outcome;
+};
+
+static void lane_write_done(void *ctx, int rc, const struct cerr *e)
+{
+	struct lane_write *w = ctx;
+	if (rc == 0)
+		w->rt->stats.writes++;
+	else if (!w->outcome.code)
+		cerr_set(&w->outcome, rc, "%s", e ? e->msg : col_strerror(rc));
+	if (--w->waiting)
+		return;
+	w->done(w->ctx, &w->outcome);
+	free(w);
+}
+
+/* Hand x's mutations to the lane; done() runs from the lane's callbacks (or now, on a
+ * refusal before any was queued). */
+static bool lane_write(struct router *rt, const struct pending *x, const struct cerr *base)
+{
+	struct lane_write *w = malloc(sizeof(*w));
+	struct cerr e = *base;
+	if (!w) {
+		cerr_set(&e, COL_ENOMEM, "out of memory applying a write");
+		x->done(x->ctx, &e);
+		return true;
+	}
+	*w = (struct lane_write){.rt = rt, .done = x->done, .ctx = x->ctx, .outcome = *base};
+	w->waiting = 1; /* held until every mutation is queued */
+	for (size_t i = 0; i < x->n; i++) {
+		struct cerr le = {0};
+		w->waiting++;
+		if (store_lane_apply(rt->lane, x->muts[i], lane_write_done, w, &le)) {
+			w->waiting--;
+			if (!w->outcome.code)
+				cerr_set(&w->outcome, le.code ? le.code : COL_EIO, "%s", le.msg);
+			break; /* the mutations before it are applied, as on the main loop's path */
+		}
+	}
+	if (--w->waiting == 0) {
+		w->done(w->ctx, &w->outcome);
+		free(w);
+	}
+	return true;
+}
+
+/*
+ * The requests a loop serves from this node's own replica, as the storage
+ * proxy would (storage_proxy.h): a write whose only replica is this node (a
+ * level one ack meets), and a read whose level one replica meets when this
+ * node is one of the replicas ("a lone local replica").  Everything else
+ * needs the main loop.
+ */
+static bool hop_local(struct router *rt, const struct pending *x)
+{
+	struct router *m = rt->main;
+	bool write = x->kind == PENDING_WRITE;
+	if ((!write && x->kind != PENDING_READ) || !m->sp || !m->ring_ref || x->ks->virtual_)
+		return false;
+	struct cerr err = {0};
+	struct replication rep;
+	if (invalid_level(x->cl, write, &err) ||
+	    replication_parse((const char *const *)x->ks->repl_keys,
+	                      (const char *const *)x->ks->repl_vals, x->ks->n_repl, &rep, &err) ||
+	    rep.cls == REPL_LOCAL || cl_each_quorum_per_dc(x->cl, &rep))
+		return false;
+	struct ring *ring = m->ring_ref(m->ring_ctx);
+	if (!ring)
+		return false;
+	long self = ring_find_host(ring, rt->self_host);
+	bool local = self >= 0 &&
+	             cl_block_for(x->cl, &rep, ring_node_at(ring, (size_t)self)->dc) == 1 &&
+	             (write ? writes_only_self(ring, &rep, self, x)
+	                    : reads_self(ring, &rep, self, x->rd));
+	ring_unref(ring);
+	if (!local)
+		return false;
+	cerr_clear(&err);
+	err.rep.cl = x->cl;
+	err.rep.write = write;
+	err.rep.write_type = x->wt;
+	struct cerr e = {0};
+	int rc = 0;
+	if (write && rt->lane)
+		return lane_write(rt, x, &err);
+	if (write) {
+		for (size_t i = 0; i < x->n && !rc; i++)
+			if (!(rc = store_apply(rt->store, x->muts[i], &e)))
+				rt->stats.writes++;
+	} else {
+		const struct partition_read *rd = x->rd;
+		rc = store_read_partition(rd->table, rd->pk, rd->n_pk, rd->slice,
+		                          rd->flags & STORE_READ_REVERSE, rd->limit, rd->now_s,
+		                          x->row_fn, x->row_ctx, &e);
+		rt->stats.reads++;
+	}
+	if (rc < 0)
+		cerr_set(&err, rc, "%s", e.msg);
+	x->done(x->ctx, &err);
+	return true;
+}
+
+/* On a loop's router: serve x from this node's replica, or send it to the main loop
+ * (true), or answer it now when the bound is reached (true); false on any other router. */
 static bool hop(struct router *rt, const struct pending *x)
 {
 	if (!rt->main)
 		return false;
+	if (hop_local(rt, x))
+		return true;
 	struct cerr e = {0};
 	e.rep.cl = x->cl;
 	e.rep.write = x->kind == PENDING_WRITE;
@@ -528,15 +676,8 @@ static bool hop(struct router *rt, const struct pending *x)
 		h->rt = rt;
 		h->x = *x;
 		int rc = mailbox_try_post(rt->main_mb, &h->job);
-		if (rc == 0) {
-			if (x->kind == PENDING_WRITE)
-				rt->stats.writes += x->n;
-			else if (x->kind == PENDING_READ)
-				rt->stats.reads++;
-			else if (x->kind == PENDING_SCAN)
-				rt->stats.scans++;
-			return true;
-		}
+		if (rc == 0)
+			return true; /* counted by the main loop's router */
 		free(h);
 		if (rc == COL_EFULL)
 			cerr_set(&e, COL_EOVERLOADED, "the main loop's request queue is full");
@@ -549,7 +690,8 @@ static bool hop(struct router *rt, const struct pending *x)
 }
 
 int router_new_hop(struct router *main, struct mailbox *main_mb, struct mailbox *own_mb,
-                   unsigned max_inflight, struct router **out)
+                   unsigned max_inflight, const uint8_t self_host[16], struct store_lane *lane,
+                   struct router **out)
 {
 	struct router *rt = calloc(1, sizeof(*rt));
 	if (!rt)
@@ -560,6 +702,8 @@ int router_new_hop(struct router *main, struct mailbox *main_mb, struct mailbox 
 	rt->main_mb = main_mb;
 	rt->own_mb = own_mb;
 	rt->max_hops = max_inflight ? max_inflight : 65536;
+	memcpy(rt->self_host, self_host, 16);
+	rt->lane = lane;
 	atomic_init(&rt->hops, 0);
 	*out = rt;
 	return 0;

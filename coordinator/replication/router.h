@@ -114,11 +114,17 @@ size_t router_run_deferred(struct router *rt);
 
 /*
  * A router for one of the node's request loops (docs/ARCHITECTURE.md,
- * Threads): every request is posted to `main_mb` and run there by `main` (the
- * main loop's router, with the storage proxy, the hints and the batchlog), and
- * its completion is posted back to `own_mb`, this loop's mailbox, where done()
- * runs.  A read's row callbacks run on the main loop's thread while this loop
- * waits for done().  router_check() answers here, without the ring: a
+ * Threads).  What this node's own replica answers, exactly as the storage
+ * proxy would answer it locally, it serves on the calling thread: a write
+ * whose only replica is this node (self_host) at a level one ack meets, and a
+ * single-partition read at a level one replica meets when this node is one
+ * of the replicas.  Those writes go through `lane`, this loop's group-commit
+ * lane (storage.h; NULL: store_apply), and are answered from its callbacks.  Every other request is posted to `main_mb` and run there
+ * by `main` (the main loop's router, with the storage proxy, the hints and
+ * the batchlog), and its completion is posted back to `own_mb`, this loop's
+ * mailbox, where done() runs; a read's row callbacks then run on the main
+ * loop's thread while this loop waits for done().  `main`'s ring_ref must be
+ * callable from any thread.  router_check() answers here, without the ring: a
  * replicated keyspace in cluster mode is decided per token on the main loop,
  * anything else is checked as on the local path.  At most max_inflight
  * requests [65536] are away at once; beyond that, or when the main loop's
@@ -128,7 +134,8 @@ size_t router_run_deferred(struct router *rt);
  */
 struct mailbox;
 int router_new_hop(struct router *main, struct mailbox *main_mb, struct mailbox *own_mb,
-                   unsigned max_inflight, struct router **out);
+                   unsigned max_inflight, const uint8_t self_host[16], struct store_lane *lane,
+                   struct router **out);
 unsigned router_hops_in_flight(struct router *rt);
 
 /* Counters for metrics. */

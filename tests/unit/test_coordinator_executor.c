@@ -806,7 +806,8 @@ Test(executor, a_request_loops_writes_hop_to_the_main_loop_within_a_bound)
 	cr_assert_eq(mailbox_init(&main_mb, main_ev, 8), 0);
 	cr_assert_eq(mailbox_init(&own_mb, own_ev, 8), 0);
 	struct router *hop;
-	cr_assert_eq(router_new_hop(px, &main_mb, &own_mb, 1, &hop), 0);
+	const uint8_t host[16] = {1};
+	cr_assert_eq(router_new_hop(px, &main_mb, &own_mb, 1, host, NULL, &hop), 0);
 	struct executor *lx;
 	struct executor_deps d = {.schema = sch,
 	                          .store = st_,

@@ -11,6 +11,7 @@
 #include <criterion/criterion.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1792,4 +1793,77 @@ Test(storage, mutation_token_from_the_mutation_and_from_its_bytes)
 	cr_expect_eq(store_mutation_bytes_token(st, copy, len, &b, &e), COL_ENOTFOUND);
 	free(copy);
 	store_mutation_release(&m);
+}
+
+/* ---- column-family handles under concurrent use (several loops, one TRUNCATE) -------------- */
+
+struct cf_user {
+	struct store_table *t;
+	atomic_bool stop;
+	unsigned ops, errors;
+	char first_error[sizeof(((struct cerr *)0)->msg) + 16];
+	bool reads;
+};
+
+static int count_rows(void *ctx, const struct store_partition *p, const struct store_row *r)
+{
+	(void)ctx;
+	(void)p;
+	(void)r;
+	return 0;
+}
+
+static void *cf_user_run(void *arg)
+{
+	struct cf_user *u = arg;
+	int32_t i = 0;
+	while (!atomic_load(&u->stop)) {
+		struct cerr e = {0};
+		struct intbox k = I(i % 64);
+		struct store_value pk = V(k.b, 4);
+		int rc;
+		if (u->reads) {
+			rc = store_read_partition(u->t, &pk, 1, NULL, 0, 0, NOW, count_rows, NULL, &e);
+		} else {
+			struct store_mutation m;
+			rc = store_mutation_init(&m, u->t, &pk, 1, NOW, &e);
+			struct intbox c = I(i);
+			struct store_value cv = V(c.b, 4);
+			if (!rc)
+				rc = store_mutation_set_cell(&m, &cv, 1, 1, NULL, "v", 1, 1000 + i, 0);
+			if (!rc)
+				rc = store_apply(st, &m, &e);
+			store_mutation_release(&m);
+		}
+		if (rc < 0 && u->errors++ == 0)
+			snprintf(u->first_error, sizeof(u->first_error), "%d %s", rc, e.msg);
+		u->ops++;
+		i++;
+	}
+	return NULL;
+}
+
+Test(storage, truncate_while_other_threads_apply_and_read)
+{
+	struct store_table *t = make_table(31, 1, false, 864000);
+	struct cf_user w = {.t = t}, r = {.t = t, .reads = true};
+	atomic_init(&w.stop, false);
+	atomic_init(&r.stop, false);
+	pthread_t tw, tr;
+	cr_assert_eq(pthread_create(&tw, NULL, cf_user_run, &w), 0);
+	cr_assert_eq(pthread_create(&tr, NULL, cf_user_run, &r), 0);
+	for (int k = 1; k <= 20; k++) {
+		usleep(2000);
+		struct cerr e = {0};
+		cr_assert_eq(store_table_truncate(t, k, &e), 0, "truncate %d: %s", k, e.msg);
+	}
+	atomic_store(&w.stop, true);
+	atomic_store(&r.stop, true);
+	pthread_join(tw, NULL);
+	pthread_join(tr, NULL);
+	cr_expect_gt(w.ops, 0);
+	cr_expect_gt(r.ops, 0);
+	cr_expect_eq(w.errors, 0, "applies never see a dropped handle: %s", w.first_error);
+	cr_expect_eq(r.errors, 0, "reads never see a dropped handle: %s", r.first_error);
+	cr_expect_eq(store_table_truncated_at(t), 20);
 }
