@@ -5,7 +5,6 @@
 
 #include "coordinator/transport/cqlserver.h"
 #include "coordinator/query/executor.h"
-#include "coordinator/query/prepared.h"
 #include "coordinator/replication/router.h"
 #include "coordinator/schema/schema.h"
 #include "coordinator/schema/schema_sync.h"
@@ -34,9 +33,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-/* Prepared statements kept (LRU), one cache for every loop's CQL server. */
-#define NODE_PREPARED_MAX 10000
 
 /* How often the data directory's size (nodetool's Load) is measured. */
 #define NODE_LOAD_INTERVAL_S 10.0
@@ -902,12 +898,9 @@ static int start_cql(struct node *n, struct cerr *err)
 	o.auth = n->auth;
 	o.tls = n->tls.cql;
 	o.tls_optional = cfg->client_tls.optional;
-	rc = node_loops_prepare(n, err);
+	rc = node_loops_prepare(n, err); /* the main loop's mailbox, the shared prepared cache */
 	if (rc)
 		return rc;
-	rc = prepared_cache_new(NODE_PREPARED_MAX, &n->prepared);
-	if (rc)
-		return cerr_set(err, rc, "cannot create the prepared-statement cache");
 	struct cqlserver_deps d;
 	memset(&d, 0, sizeof(d));
 	d.schema = n->schema;
@@ -932,9 +925,8 @@ static int start_cql(struct node *n, struct cerr *err)
 	d.event_tap = node_loops_event_tap;
 	d.event_ctx = n;
 	rc = cqlserver_new(n->net, &o, &d, &n->cql, err);
-	if (rc)
-		return rc;
-	rc = node_loops_start(n, err);
+	if (!rc)
+		rc = node_loops_start(n, err);
 	if (rc)
 		return rc;
 	log_info("node", "CQL native transport on %s:%d (%lld ms after start)", n->rpc_host,
@@ -1417,8 +1409,7 @@ void node_free(struct node *n)
 		net_loop_run_pending(n->net);
 	}
 	node_stop_roles(n);
-	/* The request loops' new work is refused from here; what they wait for still answers. */
-	node_loops_close_main(n);
+	node_loops_close_main(n); /* the request loops' new work is refused from here */
 	if (n->cql) {
 		cqlserver_free(n->cql);
 		n->cql = NULL;
@@ -1453,10 +1444,7 @@ void node_free(struct node *n)
 	n->hints = NULL;
 	verbs_free(n->verbs);
 	n->verbs = NULL;
-	/* Every request the main loop ran for a request loop has answered by now. */
-	node_loops_stop(n);
-	prepared_cache_free(n->prepared);
-	n->prepared = NULL;
+	node_loops_stop(n); /* every request the main loop ran for them has answered */
 	if (n->router) {
 		router_free(n->router);
 		n->router = NULL;
@@ -1498,7 +1486,6 @@ int node_main(const struct config *cfg)
 	         "Colonnade %s starting (pid %d); effective configuration:", COLONNADE_VERSION,
 	         (int)getpid());
 	config_describe(cfg, describe_line, NULL);
-
 	struct node *n = NULL;
 	struct cerr err = {0};
 	int rc = node_new(cfg, &n, &err);

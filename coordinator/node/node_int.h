@@ -239,11 +239,12 @@ void node_peers_free(struct node *n);
 
 /*
  * Request loops (node_loops.c; docs/ARCHITECTURE.md, Threads).  prepare: the
- * main loop's mailbox (before the CQL server); start: io_threads - 1 loops
+ * main loop's mailbox and the prepared-statement cache every loop shares (before
+ * the CQL server); start: io_threads - 1 loops
  * fed by the main CQL server's hand-off; event_tap: the main server's EVENTs
  * to every loop; close_main: refuse new work for the main loop (answer what
  * waits with COL_ECLOSED); stop: after the main loop's requests all ended,
- * stop every loop and join its thread.  cql_stats adds the loops' published
+ * stop every loop and join its thread, then free the prepared cache.  cql_stats adds the loops' published
  * server counters to *sum.
  */
 unsigned node_io_threads(const struct config *cfg);

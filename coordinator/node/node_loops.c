@@ -16,6 +16,7 @@
 #include "coordinator/node/node_int.h"
 
 #include "coordinator/query/executor.h"
+#include "coordinator/query/prepared.h"
 #include "coordinator/replication/router.h"
 #include "coordinator/transport/cqlserver.h"
 #include "core/log.h"
@@ -35,6 +36,8 @@
 #define LOOP_FD_QUEUE 1024
 /* Requests a loop may have away at the main loop (hops and forwards). */
 #define LOOP_MAX_HOPS 65536
+/* Prepared statements kept (LRU), one cache for every loop's CQL server. */
+#define NODE_PREPARED_MAX 10000
 /* How often a loop publishes its counters. */
 #define LOOP_STATS_S 0.5
 
@@ -372,6 +375,9 @@ unsigned node_io_threads(const struct config *cfg)
 
 int node_loops_prepare(struct node *n, struct cerr *err)
 {
+	int rc = prepared_cache_new(NODE_PREPARED_MAX, &n->prepared);
+	if (rc)
+		return cerr_set(err, rc, "cannot create the prepared-statement cache");
 	if (mailbox_init(&n->main_mb, n->loop, LOOP_MAX_HOPS))
 		return cerr_set(err, COL_EIO, "cannot create the main loop's mailbox");
 	n->main_mb_open = true;
@@ -451,6 +457,8 @@ void node_loops_stop(struct node *n)
 		mailbox_destroy(&n->main_mb);
 		n->main_mb_closed = false;
 	}
+	prepared_cache_free(n->prepared);
+	n->prepared = NULL;
 }
 
 void node_loops_cql_stats(struct node *n, struct cqlserver_stats *sum)
