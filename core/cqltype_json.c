@@ -421,9 +421,11 @@ static int collection_from_json(const struct cqltype *t, const struct json *j, s
 	}
 	if (!rc && !buf_ok(&scratch))
 		rc = cerr_set(err, COL_ENOMEM, "out of memory");
+	static const uint8_t none[1];
+	const uint8_t *base = scratch.data ? scratch.data : none; /* every element empty */
 	for (size_t i = 0; i < n && !rc; i++)
-		items[i] = (struct cqlcoll_item){scratch.data + pos[i][0], pos[i][1],
-		                                 map ? scratch.data + pos[i][2] : NULL, pos[i][3]};
+		items[i] = (struct cqlcoll_item){base + pos[i][0], pos[i][1],
+		                                 map ? base + pos[i][2] : NULL, pos[i][3]};
 	if (!rc)
 		rc = cqltype_collection_build(t, items, n, out, err);
 	free(pos);

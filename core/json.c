@@ -5,6 +5,7 @@
 #include "core/json.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,8 +300,12 @@ static int parse_number(struct parser *ps, struct json **out)
 	char *end;
 	errno = 0;
 	double d = strtod(tmp, &end);
-	if (*end || !isfinite(d))
+	if (*end)
 		return fail(ps, "bad number");
+	/* Valid JSON beyond a double's range (a decimal's 1E+400): the exact text is kept
+	 * (json_num_text); as a double it is the largest finite one of its sign. */
+	if (!isfinite(d))
+		d = d > 0 ? DBL_MAX : -DBL_MAX;
 	struct json *j = node_new(JSON_NUMBER);
 	if (!j)
 		return cerr_set(ps->err, COL_ENOMEM, "JSON: out of memory");

@@ -11,7 +11,8 @@
  * (a bug in the caller, caught by tests).
  *
  * Reader: RFC 8259 JSON into a read-only tree: objects, arrays, strings
- * (escapes and \u surrogate pairs decoded to UTF-8), numbers, true/false/null.
+ * (escapes and \u surrogate pairs decoded to UTF-8), numbers (their text kept;
+ * beyond a double's range json_num clamps to +-DBL_MAX), true/false/null.
  * Nesting is bounded (JSON_MAX_DEPTH) so hostile input cannot exhaust the
  * stack; input is taken with its length and never read past it.
  * json_parse() returns a tree the caller frees with json_free(); every pointer
