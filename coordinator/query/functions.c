@@ -236,6 +236,24 @@ static int f_bytes(struct executor *ex, const struct fn_arg *a, struct buf *out,
 		"blobas" lower, 1, {K(BLOB)}, K(kind), true, f_bytes                               \
 	}
 
+/* toJson(x): x's JSON text (core/cqltype.h's mapping), for a selector of known type. */
+static int f_to_json(struct executor *ex, const struct fn_arg *a, struct buf *out, bool *null,
+                     struct cerr *e)
+{
+	(void)ex;
+	(void)null;
+	if (!a[0].type)
+		return cerr_set(e, COL_EINVAL,
+		                "Ambiguous call to function system.tojson: use type casts to "
+		                "disambiguate");
+	if (a[0].len < 0)
+		buf_put_str(out, "null");
+	else
+		cqltype_to_json(a[0].type, a[0].len ? a[0].p : (const uint8_t *)"",
+		                (size_t)a[0].len, out);
+	return 0;
+}
+
 static const struct func_def funcs[] = {
         F0("now", TIMEUUID, false, f_now),
         F0("currenttimeuuid", TIMEUUID, false, f_now),
@@ -254,6 +272,7 @@ static const struct func_def funcs[] = {
         F1("unixtimestampof", TIMEUUID, BIGINT, f_timeuuid_to_ts),
         F1("mintimeuuid", TIMESTAMP, TIMEUUID, f_min_timeuuid),
         F1("maxtimeuuid", TIMESTAMP, TIMEUUID, f_max_timeuuid),
+        F1("tojson", CUSTOM, VARCHAR, f_to_json),
         BLOB_PAIR("ascii", ASCII),
         BLOB_PAIR("bigint", BIGINT),
         BLOB_PAIR("boolean", BOOLEAN),
@@ -288,7 +307,7 @@ bool func_exists(const char *name)
 /* Whether a value of kind `have` may be passed where `want` is expected. */
 static bool arg_fits(enum cqltype_kind want, const struct cqltype *have)
 {
-	if (!have)
+	if (!have || want == CQLTYPE_CUSTOM)
 		return true;
 	if (have->kind == want)
 		return true;
@@ -387,7 +406,7 @@ int func_call(struct executor *ex, const struct func_def *f, const struct fn_arg
               struct buf *out, bool *null, struct cerr *e)
 {
 	*null = false;
-	for (uint32_t i = 0; i < f->n_args; i++)
+	for (uint32_t i = 0; i < f->n_args && f->eval != f_to_json; i++) /* toJson(null): "null" */
 		if (args[i].len < 0) {
 			*null = true;
 			return 0;

@@ -28,6 +28,7 @@ struct executor;
 struct fn_arg {
 	const uint8_t *p;
 	int32_t len;
+	const struct cqltype *type; /* the argument's type when known (a selector), else NULL */
 };
 
 /*
@@ -40,7 +41,7 @@ typedef int (*fn_eval_fn)(struct executor *ex, const struct fn_arg *args, struct
 struct func_def {
 	const char *name; /* lower case, as Cassandra names it (system.<name>) */
 	uint8_t n_args;
-	enum cqltype_kind args[FN_MAX_ARGS];
+	enum cqltype_kind args[FN_MAX_ARGS]; /* CQLTYPE_CUSTOM: any type (toJson) */
 	enum cqltype_kind ret;
 	bool pure; /* the same arguments give the same result (now() is not pure) */
 	fn_eval_fn eval;

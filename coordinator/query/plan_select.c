@@ -237,7 +237,15 @@ static int plan_call(struct exec_req *req, struct plan *p, const struct cql_sele
 	if (func_resolve(fn, x->n_args, types, texts, &f, &e))
 		return req_fail(req, COL_EINVAL, "%s", e.msg);
 	for (uint32_t i = 0; i < x->n_args; i++)
-		if (x->args[i].kind == CQL_SEL_TERM) {
+		if (x->args[i].kind == CQL_SEL_TERM && f->args[i] == CQLTYPE_CUSTOM)
+			return req_fail(req, COL_EINVAL,
+			                "Cannot infer type of argument %s in call to function "
+			                "system.%s: use type casts to disambiguate",
+			                x->args[i].term && x->args[i].term->text
+			                        ? x->args[i].term->text
+			                        : "?",
+			                f->name);
+		else if (x->args[i].kind == CQL_SEL_TERM) {
 			int rc = plan_const(req, p, x->args[i].term, f->args[i], &a[i]);
 			if (rc)
 				return rc;

@@ -123,6 +123,8 @@ static int put_call(const struct sel_col *sc, const struct selrow *row, struct b
 	for (uint32_t i = 0; i < sc->n_args && i < FN_MAX_ARGS && !rc; i++)
 		if (!take_arg(&r, &args[i]))
 			rc = cerr_set(e, COL_ENOMEM, "out of memory evaluating %s", sc->name);
+		else
+			args[i].type = sc->args[i].type;
 	if (rc) {
 		buf_release(&ab);
 		return rc;

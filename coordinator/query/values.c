@@ -234,6 +234,13 @@ static int func_value(struct xq *q, const struct cql_term *t, const struct cqlty
 		return rc;
 	}
 	struct fn_arg args[FN_MAX_ARGS] = {{NULL, -1}, {NULL, -1}};
+	for (uint32_t i = 0; i < f->n_args; i++)
+		if (f->args[i] == CQLTYPE_CUSTOM) /* toJson: its argument must be a column */
+			return req_fail(q->req, COL_EINVAL,
+			                "Cannot infer type of argument %s in call to function "
+			                "system.%s: use type casts to disambiguate",
+			                t->func.args[i]->text ? t->func.args[i]->text : "?",
+			                f->name);
 	for (uint32_t i = 0; i < f->n_args; i++) {
 		struct val v;
 		char argname[64];

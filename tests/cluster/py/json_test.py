@@ -132,6 +132,14 @@ o = json.loads(session.execute(sel, [r0["k"], r0["c"]]).one()[0])
 check("SELECT JSON keys: plain, quoted case-sensitive, alias",
       o == {"k": r0["k"], "\"Mixed\"": r0["\"Mixed\""], "big": r0["bi"]}, o)
 
+# toJson(col) in a plain SELECT: the same JSON as SELECT JSON's value
+row = session.execute("SELECT toJson(l), toJson(mi), toJson(tp), toJson(\"Mixed\") FROM t "
+                      "WHERE k = %s AND c = %s", [r0["k"], r0["c"]]).one()
+check("toJson(col) gives each column's JSON",
+      [json.loads(x) for x in row] == [r0["l"], r0["mi"], r0["tp"], r0["\"Mixed\""]], row)
+expect_error("toJson of a literal", "SELECT toJson(1) FROM t",
+             "Cannot infer type of argument 1 in call to function system.tojson")
+
 # paging: SELECT JSON pages like any SELECT
 session.default_fetch_size = 7
 pages = list(session.execute("SELECT JSON k, c FROM t"))
