@@ -7,6 +7,7 @@
 #include "coordinator/node/node_int.h"
 
 #include "coordinator/batchlog/batchlog.h"
+#include "coordinator/replication/reqmetrics.h"
 #include "coordinator/replication/router.h"
 #include "coordinator/replication/storage_proxy.h"
 #include "coordinator/replication/verbs.h"
@@ -520,6 +521,12 @@ static void m_cql(struct buf *out, struct node *n)
 	METRICS(out, defs, v);
 }
 
+/* Client request latency per operation and per table (reqmetrics.h). */
+static void m_requests(struct buf *out, struct node *n)
+{
+	reqmetrics_prometheus(n->reqmetrics, out);
+}
+
 int node_h_metrics(void *ctx, const char *query, struct buf *out, const char **ctype)
 {
 	(void)query;
@@ -531,6 +538,7 @@ int node_h_metrics(void *ctx, const char *query, struct buf *out, const char **c
 	        m_ring,
 	        m_schema,
 	        m_proxy,
+	        m_requests,
 	        m_coordinated,
 	        m_replica,
 	        m_admin,

@@ -7,8 +7,10 @@
 
 #include "coordinator/schema/schema.h"
 #include "coordinator/replication/consistency.h"
+#include "coordinator/replication/reqmetrics.h"
 #include "coordinator/replication/storage_proxy.h"
 #include "core/array.h"
+#include "core/clock.h"
 #include "core/ring.h"
 #include "core/cqlproto.h"
 #include "core/mailbox.h"
@@ -59,12 +61,78 @@ struct router {
 	struct router *main;
 	struct mailbox *main_mb, *own_mb;
 	unsigned max_hops;
-	atomic_uint hops;        /* requests on the main loop or on their way back */
-	uint8_t self_host[16];   /* this node, to find its own replica in the ring */
-	struct store_lane *lane; /* this loop's group-commit lane (NULL: store_apply) */
+	atomic_uint hops;           /* requests on the main loop or on their way back */
+	uint8_t self_host[16];      /* this node, to find its own replica in the ring */
+	struct store_lane *lane;    /* this loop's group-commit lane (NULL: store_apply) */
+	struct reqmetrics *metrics; /* NULL: requests are not timed */
 };
 
 static bool hop(struct router *rt, const struct pending *x);
+
+void router_set_metrics(struct router *rt, struct reqmetrics *m)
+{
+	rt->metrics = m;
+}
+
+/* A request being timed: the caller's callback, and what to record when it runs. */
+struct timed {
+	struct reqmetrics *m;
+	enum reqmetrics_op op;
+	int64_t start_us;
+	request_done_fn done;
+	void *ctx;
+	size_t n;
+	struct reqmetrics_table_ref refs[]; /* n */
+};
+
+static void timed_done(void *arg, const struct cerr *outcome)
+{
+	struct timed *t = arg;
+	int64_t us = clock_mono_us() - t->start_us;
+	reqmetrics_record(t->m, t->op, us > 0 ? (uint64_t)us : 0, outcome && outcome->code != 0,
+	                  t->refs, t->n);
+	request_done_fn done = t->done;
+	void *ctx = t->ctx;
+	free(t);
+	done(ctx, outcome);
+}
+
+/*
+ * Wrap done/ctx so the request's latency is recorded for each table in
+ * tables[0..n) (one per mutation for writes).  Without metrics, or when the
+ * wrapper cannot be allocated, the request runs untimed.
+ */
+static void timed_wrap(struct router *rt, enum reqmetrics_op op, struct store_table *table,
+                       struct store_mutation *const *muts, size_t n, request_done_fn *done,
+                       void **ctx)
+{
+	if (!rt->metrics)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (!(muts ? muts[i]->table : table))
+			return; /* a table without storage (virtual): not timed */
+	struct timed *t = malloc(sizeof(*t) + n * sizeof(t->refs[0]));
+	if (!t)
+		return;
+	*t = (struct timed){.m = rt->metrics,
+	                    .op = op,
+	                    .start_us = clock_mono_us(),
+	                    .done = *done,
+	                    .ctx = *ctx,
+	                    .n = n};
+	struct store_table *prev = NULL;
+	for (size_t i = 0; i < n; i++) {
+		struct store_table *st = muts ? muts[i]->table : table;
+		const struct store_table_desc *d = store_table_desc(st);
+		memcpy(t->refs[i].id, d->id, 16);
+		t->refs[i].ops = 1;
+		if (st != prev)
+			reqmetrics_register(rt->metrics, d->id, d->keyspace, d->name);
+		prev = st;
+	}
+	*done = timed_done;
+	*ctx = t;
+}
 
 static bool defer_push(struct router *rt, const struct pending *x)
 {
@@ -295,9 +363,10 @@ void router_set_batchlog(struct router *rt, router_batchlog_fn fn, void *ctx)
 	rt->batchlog_ctx = ctx;
 }
 
-void router_write(struct router *rt, const struct schema_keyspace *ks, uint16_t cl,
-                  struct store_mutation *const *muts, size_t n, enum cerr_write_type wt,
-                  request_done_fn done, void *ctx)
+/* router_write without the timing (a request the loop's router timed already). */
+static void write_untimed(struct router *rt, const struct schema_keyspace *ks, uint16_t cl,
+                          struct store_mutation *const *muts, size_t n, enum cerr_write_type wt,
+                          request_done_fn done, void *ctx)
 {
 	struct pending x = {.kind = PENDING_WRITE,
 	                    .ks = ks,
@@ -342,6 +411,14 @@ void router_write(struct router *rt, const struct schema_keyspace *ks, uint16_t 
 		rt->stats.writes++;
 	}
 	done(ctx, &err);
+}
+
+void router_write(struct router *rt, const struct schema_keyspace *ks, uint16_t cl,
+                  struct store_mutation *const *muts, size_t n, enum cerr_write_type wt,
+                  request_done_fn done, void *ctx)
+{
+	timed_wrap(rt, REQOP_WRITE, NULL, muts, n, &done, &ctx);
+	write_untimed(rt, ks, cl, muts, n, wt, done, ctx);
 }
 
 void router_truncate(struct router *rt, const struct schema_keyspace *ks, struct store_table *t,
@@ -427,6 +504,7 @@ void router_read_partition(struct router *rt, const struct schema_keyspace *ks, 
                            const struct partition_read *rd, store_row_fn row_fn, void *row_ctx,
                            request_done_fn done, void *ctx)
 {
+	timed_wrap(rt, REQOP_READ, rd->table, NULL, 1, &done, &ctx);
 	struct pending x = {.kind = PENDING_READ,
 	                    .ks = ks,
 	                    .cl = cl,
@@ -442,6 +520,7 @@ void router_scan(struct router *rt, const struct schema_keyspace *ks, uint16_t c
                  const struct range_read *sc, store_row_fn row_fn, void *row_ctx,
                  request_done_fn done, void *ctx)
 {
+	timed_wrap(rt, REQOP_RANGE, sc->table, NULL, 1, &done, &ctx);
 	struct pending x = {.kind = PENDING_SCAN,
 	                    .ks = ks,
 	                    .cl = cl,
@@ -496,14 +575,16 @@ static void hop_run(struct mailbox_job *job, bool closing)
 		hop_done(h, &e);
 		return;
 	}
+	/* Untimed here: the loop's router timed the request when it took it. */
+	struct pending on_main = *x;
+	on_main.done = hop_done;
+	on_main.ctx = h;
 	switch (x->kind) {
-	case PENDING_WRITE: router_write(m, x->ks, x->cl, x->muts, x->n, x->wt, hop_done, h); break;
+	case PENDING_WRITE:
+		write_untimed(m, x->ks, x->cl, x->muts, x->n, x->wt, hop_done, h);
+		break;
 	case PENDING_READ:
-		router_read_partition(m, x->ks, x->cl, x->rd, x->row_fn, x->row_ctx, hop_done, h);
-		break;
-	case PENDING_SCAN:
-		router_scan(m, x->ks, x->cl, x->sc, x->row_fn, x->row_ctx, hop_done, h);
-		break;
+	case PENDING_SCAN: route_read(m, &on_main); break;
 	case PENDING_TRUNCATE:
 		router_truncate(m, x->ks, x->table, x->truncated_at, hop_done, h);
 		break;

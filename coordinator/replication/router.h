@@ -139,6 +139,11 @@ int router_new_hop(struct router *main, struct mailbox *main_mb, struct mailbox 
 unsigned router_hops_in_flight(struct router *rt);
 
 /* Counters for metrics. */
+/* Time every write, read and scan into m (reqmetrics.h; shared by every loop's router).
+ * NULL turns it off. */
+struct reqmetrics;
+void router_set_metrics(struct router *rt, struct reqmetrics *m);
+
 struct router_stats {
 	uint64_t writes, reads, scans, unavailables;
 };

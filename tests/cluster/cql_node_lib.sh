@@ -6,6 +6,7 @@
 #                          program serves CQL instead of a full node (the CQL
 #                          server's own tests, independent of gossip)
 #   COLONNADE_TEST_NET     address base, default 127.0.0
+#   CQL_NODE_ARGS          more `colonnade server` flags (word-split), e.g. --io_threads=2
 # shellcheck shell=bash
 
 cql_node_start() { # $1 = last octet
@@ -21,7 +22,7 @@ cql_node_start() { # $1 = last octet
 		"$COLONNADE_BIN" server --cluster_name=cqltest --listen_address="$CQL_HOST" \
 			--rpc_address="$CQL_HOST" --seeds="$CQL_HOST" \
 			--data_file_directories="$CQL_DATA/data" --native_transport_port=9042 \
-			--dc=datacenter1 --rack=rack1 \
+			--dc=datacenter1 --rack=rack1 ${CQL_NODE_ARGS:-} \
 			>"$CQL_LOG" 2>&1 &
 	fi
 	CQL_PID=$!
