@@ -23,9 +23,10 @@ PKGS=(
 #   curl                      bench_test reads /metrics
 #   gnuplot-nox               bench_test: `colonnade bench --plot` runs gnuplot
 #   docker.io docker-compose  compose_test: Debian's engine (20.10) and compose (1.29), no pulls
+#   openssl                   tls_test, tls_internode_test, compose_test: test certificates made at run time
 PKGS+=(
   clang libclang-rt-dev python3 python3-cassandra ca-certificates nftables iproute2 procps tmux
-  curl gnuplot-nox docker.io docker-compose
+  curl gnuplot-nox docker.io docker-compose openssl
 )
 # Node.js: this machine image may carry its own build (with npm bundled), which
 # conflicts with Debian's npm package; install Debian's only when missing.
