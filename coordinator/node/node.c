@@ -5,7 +5,6 @@
 
 #include "coordinator/transport/cqlserver.h"
 #include "coordinator/query/executor.h"
-#include "coordinator/replication/reqmetrics.h"
 #include "coordinator/replication/router.h"
 #include "coordinator/schema/schema.h"
 #include "coordinator/schema/schema_sync.h"
@@ -880,9 +879,6 @@ static int start_cql(struct node *n, struct cerr *err)
 	int rc = router_new_local(n->store, cfg->dc, &n->router);
 	if (rc)
 		return cerr_set(err, rc, "cannot create the request router");
-	if (reqmetrics_new(&n->reqmetrics) != 0)
-		return cerr_set(err, COL_ENOMEM, "cannot create the request metrics");
-	router_set_metrics(n->router, n->reqmetrics);
 	/* Replicated keyspaces go through the storage proxy on the gossip ring. */
 	if (n->sp) {
 		router_attach_cluster(n->router, n->sp, node_ring_ref_cb, n);
@@ -1453,8 +1449,6 @@ void node_free(struct node *n)
 		router_free(n->router);
 		n->router = NULL;
 	}
-	reqmetrics_free(n->reqmetrics); /* after the router: nothing is timed any more */
-	n->reqmetrics = NULL;
 	/* After the router: its internal reads in flight have answered. */
 	node_free_auth(n);
 	if (n->roles_prepared)

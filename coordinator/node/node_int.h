@@ -83,7 +83,6 @@ struct node {
 	struct gossiper *gossiper;
 	struct cqlserver *cql;
 	struct router *router;
-	struct reqmetrics *reqmetrics; /* request latency per operation and table (all loops) */
 	struct storage_proxy *sp;  /* replicated reads/writes (coordinator side) */
 	struct verbs *verbs;       /* MUTATION / READ handlers (replica side) */
 	struct schema_sync *sync;  /* schema push/pull/agreement (schema_sync.h) */

@@ -330,8 +330,6 @@ static int loop_new(struct node *n, unsigned idx, struct node_loop **out, struct
 	if (!rc)
 		rc = router_new_hop(n->router, &n->main_mb, &l->mb, LOOP_MAX_HOPS, n->id.host_id,
 		                    l->lane, &l->router);
-	if (!rc)
-		router_set_metrics(l->router, n->reqmetrics); /* one registry for every loop */
 	if (rc) {
 		loop_free(l);
 		return cerr_set(err, rc, "request loop %u: cannot create its event loop", idx);

@@ -524,7 +524,8 @@ static void m_cql(struct buf *out, struct node *n)
 /* Client request latency per operation and per table (reqmetrics.h). */
 static void m_requests(struct buf *out, struct node *n)
 {
-	reqmetrics_prometheus(n->reqmetrics, out);
+	if (n->router)
+		reqmetrics_prometheus(router_metrics(n->router), out);
 }
 
 int node_h_metrics(void *ctx, const char *query, struct buf *out, const char **ctype)

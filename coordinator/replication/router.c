@@ -69,9 +69,9 @@ struct router {
 
 static bool hop(struct router *rt, const struct pending *x);
 
-void router_set_metrics(struct router *rt, struct reqmetrics *m)
+struct reqmetrics *router_metrics(const struct router *rt)
 {
-	rt->metrics = m;
+	return rt->metrics;
 }
 
 /* A request being timed: the caller's callback, and what to record when it runs. */
@@ -147,8 +147,10 @@ static bool defer_push(struct router *rt, const struct pending *x)
 int router_new_local(struct store *store, const char *local_dc, struct router **out)
 {
 	struct router *rt = calloc(1, sizeof(*rt));
-	if (!rt)
+	if (!rt || reqmetrics_new(&rt->metrics) != 0) {
+		free(rt);
 		return COL_ENOMEM;
+	}
 	rt->store = store;
 	snprintf(rt->dc, sizeof(rt->dc), "%s", local_dc ? local_dc : "datacenter1");
 	*out = rt;
@@ -157,8 +159,11 @@ int router_new_local(struct store *store, const char *local_dc, struct router **
 
 void router_free(struct router *rt)
 {
-	if (rt)
+	if (rt) {
 		free(rt->pend);
+		if (!rt->main) /* a loop's router shares its main router's registry */
+			reqmetrics_free(rt->metrics);
+	}
 	free(rt);
 }
 
@@ -785,6 +790,7 @@ int router_new_hop(struct router *main, struct mailbox *main_mb, struct mailbox 
 	rt->max_hops = max_inflight ? max_inflight : 65536;
 	memcpy(rt->self_host, self_host, 16);
 	rt->lane = lane;
+	rt->metrics = main->metrics;
 	atomic_init(&rt->hops, 0);
 	*out = rt;
 	return 0;

@@ -139,10 +139,11 @@ int router_new_hop(struct router *main, struct mailbox *main_mb, struct mailbox 
 unsigned router_hops_in_flight(struct router *rt);
 
 /* Counters for metrics. */
-/* Time every write, read and scan into m (reqmetrics.h; shared by every loop's router).
- * NULL turns it off. */
+/* The request latency registry (reqmetrics.h) every write, read and scan taken by
+ * this router is timed into: made by router_new_local, shared by its loops' routers
+ * (router_new_hop), freed with the main router. */
 struct reqmetrics;
-void router_set_metrics(struct router *rt, struct reqmetrics *m);
+struct reqmetrics *router_metrics(const struct router *rt);
 
 struct router_stats {
 	uint64_t writes, reads, scans, unavailables;
