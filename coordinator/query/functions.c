@@ -10,6 +10,7 @@
 
 #include "coordinator/query/query_int.h"
 #include "core/clock.h"
+#include "core/json.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -254,6 +255,30 @@ static int f_to_json(struct executor *ex, const struct fn_arg *a, struct buf *ou
 	return 0;
 }
 
+/* fromJson(text): the JSON as a value of the receiver's type (args[1].type). */
+static int f_from_json(struct executor *ex, const struct fn_arg *a, struct buf *out, bool *null,
+                       struct cerr *e)
+{
+	(void)ex;
+	if (!a[1].type)
+		return cerr_set(e, COL_EINVAL,
+		                "fromJson() cannot be used in the selection clause of a SELECT "
+		                "statement");
+	struct json *j = NULL;
+	struct cerr pe = {0};
+	if (json_parse((const char *)a[0].p, (size_t)a[0].len, &j, &pe) != 0)
+		return cerr_set(e, COL_EINVAL, "Could not decode JSON string '%.*s': %s",
+		                a[0].len > 200 ? 200 : (int)a[0].len, (const char *)a[0].p, pe.msg);
+	int rc = 0;
+	if (json_type(j) == JSON_NULL)
+		*null = true;
+	else if (cqltype_from_json(a[1].type, j, out, &pe) != 0)
+		rc = cerr_set(e, COL_EINVAL, "execution of 'system.fromjson[text]' failed: %s",
+		              pe.msg);
+	json_free(j);
+	return rc;
+}
+
 static const struct func_def funcs[] = {
         F0("now", TIMEUUID, false, f_now),
         F0("currenttimeuuid", TIMEUUID, false, f_now),
@@ -273,6 +298,7 @@ static const struct func_def funcs[] = {
         F1("mintimeuuid", TIMESTAMP, TIMEUUID, f_min_timeuuid),
         F1("maxtimeuuid", TIMESTAMP, TIMEUUID, f_max_timeuuid),
         F1("tojson", CUSTOM, VARCHAR, f_to_json),
+        F1("fromjson", VARCHAR, CUSTOM, f_from_json),
         BLOB_PAIR("ascii", ASCII),
         BLOB_PAIR("bigint", BIGINT),
         BLOB_PAIR("boolean", BOOLEAN),

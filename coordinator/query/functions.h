@@ -23,6 +23,8 @@
 struct executor;
 
 #define FN_MAX_ARGS 2
+/* Room for the receiver type after the arguments (see fn_arg). */
+#define FN_ARGS_CAP (FN_MAX_ARGS + 1)
 
 /* An argument value: bytes, or len < 0 for null. */
 struct fn_arg {
@@ -30,6 +32,11 @@ struct fn_arg {
 	int32_t len;
 	const struct cqltype *type; /* the argument's type when known (a selector), else NULL */
 };
+
+/*
+ * A function whose return kind is CQLTYPE_CUSTOM (fromJson) returns the type of
+ * the value it is assigned to: the caller passes that type as args[n_args].type.
+ */
 
 /*
  * Append the result's bytes to out (nothing and *null = true for null).

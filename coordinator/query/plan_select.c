@@ -236,6 +236,10 @@ static int plan_call(struct exec_req *req, struct plan *p, const struct cql_sele
 	struct cerr e = {0};
 	if (func_resolve(fn, x->n_args, types, texts, &f, &e))
 		return req_fail(req, COL_EINVAL, "%s", e.msg);
+	if (f->ret == CQLTYPE_CUSTOM) /* fromJson: its type is its receiver's */
+		return req_fail(req, COL_EINVAL,
+		                "fromJson() cannot be used in the selection clause of a SELECT "
+		                "statement");
 	for (uint32_t i = 0; i < x->n_args; i++)
 		if (x->args[i].kind == CQL_SEL_TERM && f->args[i] == CQLTYPE_CUSTOM)
 			return req_fail(req, COL_EINVAL,

@@ -206,7 +206,7 @@ static int func_resolve_term(struct xq *q, const struct cql_term *t, const struc
 /* Whether a function returning `ret` may give a value of `type`. */
 static bool returns_into(enum cqltype_kind ret, const struct cqltype *type)
 {
-	if (!type || ret == type->kind)
+	if (!type || ret == type->kind || ret == CQLTYPE_CUSTOM)
 		return true;
 	return (ret == CQLTYPE_TIMEUUID && type->kind == CQLTYPE_UUID) ||
 	       (ret == CQLTYPE_ASCII && type->kind == CQLTYPE_VARCHAR);
@@ -233,7 +233,8 @@ static int func_value(struct xq *q, const struct cql_term *t, const struct cqlty
 		buf_release(&tn);
 		return rc;
 	}
-	struct fn_arg args[FN_MAX_ARGS] = {{NULL, -1}, {NULL, -1}};
+	struct fn_arg args[FN_ARGS_CAP] = {{NULL, -1, NULL}, {NULL, -1, NULL}, {NULL, -1, NULL}};
+	args[f->n_args].type = type; /* the receiver, for fromJson */
 	for (uint32_t i = 0; i < f->n_args; i++)
 		if (f->args[i] == CQLTYPE_CUSTOM) /* toJson: its argument must be a column */
 			return req_fail(q->req, COL_EINVAL,

@@ -66,7 +66,54 @@ Test(functions, overloads_resolve_by_argument_type)
 	/* ascii passes where text is taken */
 	cr_expect(resolve("textasblob", 1, cqltype_simple(CQLTYPE_ASCII), NULL, &e));
 	cr_expect(func_exists("currenttimeuuid"));
-	cr_expect(!func_exists("tojson"));
+	cr_expect(func_exists("tojson"));
+	cr_expect(func_exists("fromjson"));
+}
+
+Test(functions, to_json_and_from_json)
+{
+	struct cerr e = {0};
+	const struct cqltype *lt = NULL;
+	cr_assert_eq(cqltype_parse("list<int>", 9, &lt, &e), 0);
+	const struct func_def *to = resolve("tojson", 1, lt, NULL, &e);
+	cr_assert(to, "%s", e.msg);
+	cr_expect_eq(to->ret, CQLTYPE_VARCHAR);
+	struct buf out, v;
+	buf_init(&out);
+	buf_init(&v);
+	uint8_t l[] = {0, 0, 0, 2, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, 2};
+	struct fn_arg a[FN_ARGS_CAP] = {{l, sizeof(l), lt}};
+	bool null = true;
+	cr_assert_eq(func_call(NULL, to, a, &out, &null, &e), 0, "%s", e.msg);
+	cr_expect(!null);
+	cr_expect_eq(out.len, 6);
+	cr_expect(memcmp(out.data, "[1, 2]", 6) == 0);
+	/* toJson(null) is the text null */
+	buf_reset(&out);
+	a[0] = (struct fn_arg){NULL, -1, lt};
+	cr_assert_eq(func_call(NULL, to, a, &out, &null, &e), 0);
+	cr_expect(!null && out.len == 4 && memcmp(out.data, "null", 4) == 0);
+	/* fromJson: the receiver's type after the arguments */
+	const struct func_def *from =
+	        resolve("fromjson", 1, cqltype_simple(CQLTYPE_VARCHAR), NULL, &e);
+	cr_assert(from, "%s", e.msg);
+	buf_reset(&out);
+	a[0] = (struct fn_arg){(const uint8_t *)"[1, 2]", 6, NULL};
+	a[1] = (struct fn_arg){NULL, -1, lt};
+	cr_assert_eq(func_call(NULL, from, a, &out, &null, &e), 0, "%s", e.msg);
+	cr_expect(!null && out.len == sizeof(l) && memcmp(out.data, l, sizeof(l)) == 0);
+	a[0] = (struct fn_arg){(const uint8_t *)"{}", 2, NULL};
+	cr_expect_neq(func_call(NULL, from, a, &out, &null, &e), 0);
+	cr_expect_str_eq(e.msg, "execution of 'system.fromjson[text]' failed: Expected a list, but "
+	                        "got a LinkedHashMap: {0 entries}");
+	a[0] = (struct fn_arg){(const uint8_t *)"null", 4, NULL};
+	cr_assert_eq(func_call(NULL, from, a, &out, &null, &e), 0);
+	cr_expect(null);
+	a[1].type = NULL; /* no receiver: a selection */
+	cr_expect_neq(func_call(NULL, from, a, &out, &null, &e), 0);
+	buf_release(&out);
+	buf_release(&v);
+	cqltype_free(lt);
 }
 
 Test(functions, timeuuid_and_date_conversions)

@@ -140,6 +140,26 @@ check("toJson(col) gives each column's JSON",
 expect_error("toJson of a literal", "SELECT toJson(1) FROM t",
              "Cannot infer type of argument 1 in call to function system.tojson")
 
+# fromJson(?) in INSERT and UPDATE values, prepared: the receiver's type
+fj = session.prepare("INSERT INTO t (k, c, l, mi, tp, ts) VALUES (?, ?, fromJson(?), "
+                     "fromJson(?), fromJson(?), fromJson(?))")
+check("fromJson's marker is text",
+      [c.type.typename for c in fj.column_metadata][2:] == ["varchar"] * 4,
+      [(c.name, c.type.typename) for c in fj.column_metadata])
+session.execute(fj, [200, "fj", "[5, 4]", '{"7": "s"}', '[1, null]', '"2024-05-06 07:08:09.010Z"'])
+session.execute(session.prepare("UPDATE t SET bi = fromJson(?) WHERE k = 200 AND c = 'fj'"),
+                ['"123"'])
+row = session.execute("SELECT l, mi, tp, ts, bi FROM t WHERE k = 200").one()
+check("fromJson(?) writes the receiver's type",
+      row.l == [5, 4] and row.mi == {7: "s"} and row.tp == (1, None) and row.bi == 123 and
+      row.ts == datetime.datetime(2024, 5, 6, 7, 8, 9, 10000), row)
+session.execute("DELETE FROM t WHERE k = 200")
+expect_error("fromJson in a selection", "SELECT fromJson(c) FROM t",
+             "fromJson() cannot be used in the selection clause of a SELECT statement")
+expect_error("fromJson of the wrong JSON type",
+             "INSERT INTO t (k, c, l) VALUES (1, 'x', fromJson('{}'))",
+             "execution of 'system.fromjson[text]' failed: Expected a list")
+
 # paging: SELECT JSON pages like any SELECT
 session.default_fetch_size = 7
 pages = list(session.execute("SELECT JSON k, c FROM t"))
