@@ -406,10 +406,12 @@ static int64_t export_pages(struct shell *sh, struct copy_cmd *c, FILE *f, const
 	free(state);
 	buf_release(&out);
 	buf_release(&tmp);
+	if (failed)
+		return -1;
 	progress_tick(sh, &pr, (uint64_t)n, true);
 	if (sh->tty)
 		putchar('\n');
-	return failed ? -1 : n;
+	return n;
 }
 
 static void copy_to_run(struct shell *sh, struct copy_cmd *c)

@@ -3,7 +3,9 @@
  */
 #include "cli/lib/cqltext.h"
 
+#include <ctype.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -200,6 +202,80 @@ static int parse_tuple(struct tparser *p, const struct cqltype *t, struct buf *o
 	return rc ? rc : expect(p, ')');
 }
 
+/* A UDT field name: bare (lower-cased) or "quoted" ("" for a quote), into p->tmp. */
+static int field_name(struct tparser *p)
+{
+	skip_ws(p);
+	buf_reset(&p->tmp);
+	if (p->pos < p->len && p->s[p->pos] == '"') {
+		for (size_t i = p->pos + 1; i < p->len; i++) {
+			if (p->s[i] == '"' && !(i + 1 < p->len && p->s[i + 1] == '"')) {
+				p->pos = i + 1;
+				return 0;
+			}
+			buf_put_u8(&p->tmp, (uint8_t)p->s[i]);
+			i += p->s[i] == '"';
+		}
+		return cerr_set(p->err, COL_ESYNTAX, "unterminated field name at offset %zu",
+		                p->pos);
+	}
+	while (p->pos < p->len && (isalnum((unsigned char)p->s[p->pos]) || p->s[p->pos] == '_'))
+		buf_put_u8(&p->tmp, (uint8_t)tolower((unsigned char)p->s[p->pos++]));
+	if (!p->tmp.len)
+		return cerr_set(p->err, COL_ESYNTAX, "expected a field name at offset %zu", p->pos);
+	return 0;
+}
+
+/* {name: value, ...} in any field order; missing fields are null. */
+static int parse_udt(struct tparser *p, const struct cqltype *t, struct buf *out, int depth)
+{
+	struct span sp[CQLTYPE_MAX_FIELDS];
+	for (uint32_t i = 0; i < t->n_fields; i++)
+		sp[i] = (struct span){0, SIZE_MAX}; /* SIZE_MAX: null */
+	struct buf vals;
+	buf_init(&vals);
+	int rc = expect(p, '{');
+	for (uint32_t n = 0; !rc && !peek(p, '}') && p->pos < p->len; n++) {
+		if (n && (rc = expect(p, ',')) != 0)
+			break;
+		if ((rc = field_name(p)) != 0)
+			break;
+		int f = cqltype_udt_field(t, (const char *)p->tmp.data, p->tmp.len);
+		if (f < 0) {
+			rc = cerr_set(p->err, COL_ETYPE, "no field '%.*s' in type %s",
+			              (int)p->tmp.len, (const char *)p->tmp.data,
+			              t->udt_name ? t->udt_name : "?");
+			break;
+		}
+		if ((rc = expect(p, ':')) != 0)
+			break;
+		skip_ws(p);
+		if (p->len - p->pos >= 4 && strncasecmp(p->s + p->pos, "null", 4) == 0 &&
+		    (p->pos + 4 == p->len || strchr(" \t,}", p->s[p->pos + 4]))) {
+			p->pos += 4;
+			sp[f].len = SIZE_MAX;
+			continue;
+		}
+		size_t at = vals.len;
+		rc = parse_value(p, t->fields[f], &vals, depth + 1);
+		sp[f] = (struct span){at, vals.len - at};
+	}
+	if (!rc)
+		rc = expect(p, '}');
+	if (!rc && !buf_ok(&vals))
+		rc = cerr_set(p->err, COL_ENOMEM, "out of memory");
+	for (uint32_t i = 0; !rc && i < t->n_fields; i++) {
+		if (sp[i].len == SIZE_MAX) {
+			buf_put_u32be(out, UINT32_MAX);
+			continue;
+		}
+		buf_put_u32be(out, (uint32_t)sp[i].len);
+		buf_put(out, vals.data + sp[i].off, sp[i].len);
+	}
+	buf_release(&vals);
+	return rc;
+}
+
 static int parse_value(struct tparser *p, const struct cqltype *t, struct buf *out, int depth)
 {
 	if (depth > CQLTYPE_MAX_DEPTH)
@@ -208,13 +284,15 @@ static int parse_value(struct tparser *p, const struct cqltype *t, struct buf *o
 		return parse_collection(p, t, out, depth);
 	if (t->kind == CQLTYPE_TUPLE)
 		return parse_tuple(p, t, out, depth);
+	if (t->kind == CQLTYPE_UDT)
+		return parse_udt(p, t, out, depth);
 	return parse_simple(p, t, out);
 }
 
 int cqltext_parse(const struct cqltype *t, const char *text, size_t len, struct buf *out,
                   struct cerr *err)
 {
-	if (!cqltype_is_collection(t) && t->kind != CQLTYPE_TUPLE)
+	if (!cqltype_is_collection(t) && !cqltype_is_tuple_like(t))
 		return cqltype_from_literal(t, bare_kind(t, text, len), text, len, out, err);
 	struct tparser p = {.s = text, .len = len, .err = err};
 	buf_init(&p.tmp);

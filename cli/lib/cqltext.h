@@ -7,7 +7,8 @@
  * timestamps "2026-11-25 16:24:19.123000+0000" (or anything CQL accepts),
  * blobs "0x0aff", booleans "True"/"false", uuids, numbers, durations.
  * Collections and tuples use CQL literal syntax as cqlsh prints it: "[1, 2]",
- * "{'a', 'b'}", "{'k': 1}", "(1, 'x', null)"; inside them strings, dates,
+ * "{'a', 'b'}", "{'k': 1}", "(1, 'x', null)", user types "{street: 'x', zip: null}"
+ * (fields in any order, missing ones null); inside them strings, dates,
  * times, timestamps and inets are single-quoted with '' for a quote, and ''
  * alone is the empty value.
  */

@@ -114,6 +114,10 @@ grep -q 'Undefined column name nope\|nope' <<<"$out" && ! grep -q 'rows imported
 out=$(q "COPY ks.t3 FROM 'no/such/file.csv'" 2>&1)
 grep -q 'cannot open no/such/file.csv: No such file or directory' <<<"$out" &&
 	pass "a missing file is named" || fail "missing file" "$out"
+out=$(q "COPY ks.nope TO 'nope.csv'" 2>&1)
+rc=$?
+[ $rc -eq 2 ] && [ "$out" = '<stdin>:1:InvalidRequest: Error from server: code=2200 [Invalid query] message="unconfigured table nope"' ] &&
+	pass "COPY TO of an unknown table: the server's error only, exit 2" || fail "unknown table (rc $rc)" "$out"
 out=$(q "COPY ks.t3 FROM 'rate.csv' WITH BOGUS = 1" 2>&1)
 grep -q 'Unrecognized COPY FROM options: BOGUS' <<<"$out" && pass "unknown option refused" ||
 	fail "unknown option" "$out"

@@ -216,3 +216,65 @@ Test(cqltext, bad_input_says_what)
 	bad("set<int>", "{1} x", "unexpected text");
 	bad("tuple<int>", "1", "expected '('");
 }
+
+static const struct cqltype *addr_type(void)
+{
+	char **names = malloc(3 * sizeof(*names));
+	const struct cqltype **fields = malloc(3 * sizeof(*fields));
+	cr_assert(names && fields);
+	names[0] = strdup("street");
+	names[1] = strdup("Zip Code");
+	names[2] = strdup("tags");
+	fields[0] = cqltype_simple(CQLTYPE_VARCHAR);
+	fields[1] = cqltype_simple(CQLTYPE_INT);
+	const struct cqltype *tags;
+	struct cerr err = {0};
+	cr_assert_eq(cqltype_parse("frozen<set<text>>", 17, &tags, &err), 0);
+	fields[2] = tags;
+	const struct cqltype *t = cqltype_udt_new("ks", "addr", names, fields, 3, true);
+	cr_assert(t);
+	return t;
+}
+
+Test(cqltext, user_types)
+{
+	const struct cqltype *t = addr_type();
+	const char *cases[] = {
+	        "{street: 'Main St, 1', \"Zip Code\": 12345, tags: {'a', 'b'}}",
+	        "{street: null, \"Zip Code\": null, tags: null}",
+	        "{street: '', \"Zip Code\": -1, tags: {}}",
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct buf v, f;
+		buf_init(&v);
+		buf_init(&f);
+		struct cerr err = {0};
+		cr_assert_eq(cqltext_parse(t, cases[i], strlen(cases[i]), &v, &err), 0, "%s: %s",
+		             cases[i], err.msg);
+		cqltype_format(t, v.data, v.len, &f);
+		buf_put_u8(&f, 0);
+		cr_expect_str_eq((char *)f.data, cases[i]);
+		buf_release(&v);
+		buf_release(&f);
+	}
+	/* any field order, missing fields null, bare names case-insensitive */
+	struct buf v, f;
+	buf_init(&v);
+	buf_init(&f);
+	struct cerr err = {0};
+	const char *in = "{TAGS: {'x'}, street: 'y'}";
+	cr_assert_eq(cqltext_parse(t, in, strlen(in), &v, &err), 0, "%s", err.msg);
+	cqltype_format(t, v.data, v.len, &f);
+	buf_put_u8(&f, 0);
+	cr_expect_str_eq((char *)f.data, "{street: 'y', \"Zip Code\": null, tags: {'x'}}");
+	buf_release(&v);
+	buf_release(&f);
+	buf_init(&v);
+	in = "{nope: 1}";
+	cr_expect_eq(cqltext_parse(t, in, strlen(in), &v, &err), COL_ETYPE);
+	cr_expect(strstr(err.msg, "no field 'nope' in type addr"), "%s", err.msg);
+	in = "{\"Zip Code: 1}";
+	cr_expect_eq(cqltext_parse(t, in, strlen(in), &v, &err), COL_ESYNTAX);
+	buf_release(&v);
+	cqltype_free(t);
+}
