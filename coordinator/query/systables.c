@@ -339,6 +339,42 @@ static void dropped_column_rows(struct rowb *r, const struct schema_table *t, st
 	}
 }
 
+/* system_schema.types: field names and field types (CQL text) in field order. */
+static void type_rows(struct rowb *r, const struct schema_keyspace *k, struct buf *tmp)
+{
+	for (uint32_t i = 0; i < k->n_types && !r->rc; i++) {
+		const struct cqltype *ut = k->types[i];
+		const char **texts = calloc(ut->n_fields, sizeof(*texts));
+		size_t *at = calloc(ut->n_fields, sizeof(*at));
+		if (!texts || !at) {
+			free(texts);
+			free(at);
+			r->rc = COL_ENOMEM;
+			return;
+		}
+		buf_reset(tmp);
+		for (uint32_t f = 0; f < ut->n_fields; f++) {
+			at[f] = tmp->len;
+			cqltype_name(ut->fields[f], tmp);
+			buf_put_u8(tmp, 0);
+		}
+		for (uint32_t f = 0; buf_ok(tmp) && f < ut->n_fields; f++)
+			texts[f] = (const char *)tmp->data + at[f];
+		rowb_start(r);
+		set_text(r, "keyspace_name", k->name);
+		set_text(r, "type_name", ut->udt_name);
+		set_text_coll(r, "field_names", (const char *const *)ut->field_names, ut->n_fields);
+		if (buf_ok(tmp))
+			set_text_coll(r, "field_types", texts, ut->n_fields);
+		else
+			r->rc = COL_ENOMEM;
+		free(texts);
+		free(at);
+		if (!r->rc)
+			rowb_emit(r);
+	}
+}
+
 /* system_schema.indexes: kind COMPOSITES and the target option, as Cassandra 4.0 lists them. */
 static void index_rows(struct rowb *r, const struct schema_table *t)
 {
@@ -422,6 +458,11 @@ int systables_scan(const struct schema_snap *snap, const struct cluster_view *vi
 				} else {
 					keyspace_rows(&r, k);
 				}
+				continue;
+			}
+			if (strcmp(t->name, "types") == 0) {
+				if (!vschema)
+					type_rows(&r, k, &tmp);
 				continue;
 			}
 			bool tables = strcmp(t->name, "tables") == 0;

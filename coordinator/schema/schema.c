@@ -272,8 +272,9 @@ static void snap_free(struct schema *s, struct schema_snap *snap)
 }
 
 /* A keyspace row ('K', not dropped) into the snapshot. */
-static int snap_add_keyspace(struct schema_snap *snap, size_t *cap, const struct row *row,
-                             struct bufreader *r, int64_t ts, struct cerr *err)
+static int snap_add_keyspace(struct schema *s, struct schema_snap *snap, size_t *cap,
+                             const struct row *row, struct bufreader *r, int64_t ts,
+                             struct cerr *err)
 {
 	struct schema_keyspace *k = calloc(1, sizeof(*k));
 	if (!k)
@@ -293,7 +294,7 @@ static int snap_add_keyspace(struct schema_snap *snap, size_t *cap, const struct
 		return rc;
 	}
 	k->replication_factor = repl_factor(k);
-	return 0;
+	return schema_keyspace_add_types(s, k, err);
 }
 
 /* A column row of t (decoded into c, name from the key) joins its columns or dropped list. */
@@ -363,8 +364,20 @@ static int table_add_columns(struct schema *s, struct schema_table *t, const cha
 		bool dropped;
 		uint8_t tid[16];
 		struct schema_column c = {0};
-		if (schema_decode_row_header(&r, &kind, &ts, &dropped) || kind != 'C' ||
-		    schema_decode_column(&r, tid, &c, err)) {
+		if (schema_decode_row_header(&r, &kind, &ts, &dropped) || kind != 'C') {
+			rc = cerr_set(err, COL_ECORRUPT, "column row '%.*s' malformed",
+			              (int)(row->klen - pfx.len), row->key + pfx.len);
+			break;
+		}
+		rc = schema_decode_column(&r, tid, &c, t->ks, err);
+		if (rc == COL_ENOTFOUND) { /* its type's row has not arrived yet */
+			log_error(MOD, "column %.*s of %s.%s left out: %s",
+			          (int)(row->klen - pfx.len), row->key + pfx.len, ks, t->name,
+			          err->msg);
+			rc = 0;
+			continue;
+		}
+		if (rc) {
 			rc = cerr_set(err, COL_ECORRUPT, "column row '%.*s' malformed",
 			              (int)(row->klen - pfx.len), row->key + pfx.len);
 			break;
@@ -427,7 +440,13 @@ static int snap_add_table(struct schema *s, struct schema_snap *snap, const stru
 	t->name = schema_strndup(nul + 1, kl - (size_t)(nul - kp) - 1);
 	if (!t->name)
 		return cerr_set(err, COL_ENOMEM, "out of memory");
-	int rc = schema_decode_table(r, t, false, err);
+	int rc = schema_decode_table(r, t, false, k, err);
+	if (rc == COL_ENOTFOUND) { /* a key column's type has not arrived yet */
+		log_error(MOD, "table %s.%s left out: %s", k->name, t->name, err->msg);
+		k->n_tables--;
+		schema_table_free(t);
+		return 0;
+	}
 	t->digest = XXH3_64bits(row->val, row->vlen);
 	if (!rc)
 		rc = table_add_columns(s, t, k->name, err);
@@ -477,7 +496,7 @@ static int build_snapshot(struct schema *s, struct schema_snap **out, struct cer
 		else if (dropped)
 			continue;
 		else if (kind == 'K' && row->klen > strlen(KEY_KS))
-			rc = snap_add_keyspace(snap, &cap, row, &r, ts, err);
+			rc = snap_add_keyspace(s, snap, &cap, row, &r, ts, err);
 		else if (kind == 'T')
 			rc = snap_add_table(s, snap, row, &r, ts, err);
 		/* 'C' and 'I' rows are read with their table's row. */
@@ -1412,7 +1431,7 @@ int schema_merge_row(struct schema *s, const void *key, size_t klen, const void 
 	int64_t ts;
 	bool dropped;
 	if (klen < 10 || schema_decode_row_header(&r, &kind, &ts, &dropped) ||
-	    (kind != 'K' && kind != 'T' && kind != 'C' && kind != 'I'))
+	    (kind != 'K' && kind != 'T' && kind != 'C' && kind != 'I' && kind != 'Y'))
 		return cerr_set(err, COL_ECORRUPT, "malformed schema row from a peer");
 	long i = schema_rows_find(s, key, klen);
 	if (i >= 0) {

@@ -21,6 +21,7 @@
  *   | "schema/ix/" <ks> "\0" <table> "\0" <index>  | schema row, kind 'I'       |
  *   | "schema/ks/" <ks>                            | schema row, kind 'K'       |
  *   | "schema/tb/" <ks> "\0" <table>               | schema row, kind 'T'       |
+ *   | "schema/ty/" <ks> "\0" <type>                | schema row, kind 'Y'       |
  *
  * A schema row (all integers big-endian; str = u16 length + bytes):
  *
@@ -46,6 +47,8 @@
  *   |             |      | timestamp is the drop time                      |
  *   | 'I' body    |      | table id 16, kind u8 (enum schema_index_kind),  |
  *   |             |      | column str; also on a tombstone (DROP INDEX)    |
+ *   | 'Y' body    |      | n u16, n x (field name str, field type str),    |
+ *   |             |      | fields in order; also on a tombstone (DROP TYPE)|
  *
  * Format 1 table rows held every column and a next_column_id counter; a store
  * written with them is converted on open (same keys, timestamps and column
@@ -169,15 +172,15 @@ struct schema_table {
 	int32_t gc_grace_seconds;     /* default 864000 */
 	int32_t default_time_to_live; /* 0 = none */
 	char *comment;
-	char *speculative_retry; /* NULL: the default, '99p' (request.h's spec_retry text) */
+	char *speculative_retry;       /* NULL: the default, '99p' (request.h's spec_retry text) */
 	struct schema_table_opt *opts; /* kept, not acted on; sorted by name */
 	uint32_t n_opts;
 	struct schema_index *indexes; /* sorted by name */
 	uint32_t n_indexes;
-	int64_t timestamp;       /* newest of its table and column rows */
-	uint64_t digest;         /* hash of those rows: changes whenever one of them does */
-	bool virtual_;           /* a system/system_schema table (not in storage) */
-	struct store_table *st;  /* storage handle, NULL for virtual tables */
+	int64_t timestamp;      /* newest of its table and column rows */
+	uint64_t digest;        /* hash of those rows: changes whenever one of them does */
+	bool virtual_;          /* a system/system_schema table (not in storage) */
+	struct store_table *st; /* storage handle, NULL for virtual tables */
 };
 
 struct schema_keyspace {
@@ -189,6 +192,10 @@ struct schema_keyspace {
 	uint32_t replication_factor;  /* SimpleStrategy: rf; NTS: sum over DCs */
 	struct schema_table **tables; /* sorted by name */
 	uint32_t n_tables;
+	/* User-defined types (CQLTYPE_UDT, not frozen), sorted by name; a column or
+	 * field naming one holds a resolved copy (schema_types.c). */
+	const struct cqltype **types;
+	uint32_t n_types;
 	int64_t timestamp;
 	bool virtual_;
 	/* A virtual keyspace in Cassandra's sense (system_virtual_schema): listed by
@@ -246,6 +253,17 @@ const struct schema_table *schema_snap_table(const struct schema_snap *snap, con
                                              const char *table);
 const struct schema_table *schema_keyspace_table(const struct schema_keyspace *k,
                                                  const char *table);
+/* User-defined type by name, or NULL. */
+const struct cqltype *schema_keyspace_type(const struct schema_keyspace *k, const char *name);
+/*
+ * A cqltype_resolver over the types of keyspace ctx (a const struct
+ * schema_keyspace *): a copy, not frozen, of the named type, or COL_ENOTFOUND
+ * "Unknown type ks.name".  For cqltype_parse_in() of column and field types.
+ */
+int schema_resolve_type(void *ctx, const char *name, size_t len, const struct cqltype **out,
+                        struct cerr *err);
+/* True if type t is, or holds anywhere inside it, user type ks.name. */
+bool schema_type_references(const struct cqltype *t, const char *ks, const char *name);
 /* Column by name, or NULL. */
 const struct schema_column *schema_table_column(const struct schema_table *t, const char *name);
 /* True for "system", "system_schema" and the other keyspaces users cannot change. */
@@ -315,6 +333,23 @@ int schema_alter_keyspace(struct schema *s, const struct schema_keyspace_def *de
 int schema_drop_keyspace(struct schema *s, const char *ks, int64_t timestamp, struct cerr *err);
 int schema_create_table(struct schema *s, const struct schema_table_def *def, int64_t timestamp,
                         struct cerr *err);
+/*
+ * User-defined types, with Cassandra's checks and messages (CREATE / ALTER /
+ * DROP TYPE).  Field types are borrowed (parsed with schema_resolve_type); a
+ * field may not be a counter or a non-frozen UDT.  COL_EEXIST when the type
+ * exists (CREATE), COL_ENOTFOUND when it does not (ALTER, DROP), COL_EINVAL
+ * for the rest.  DROP is refused while a table or another type uses it.
+ */
+int schema_create_type(struct schema *s, const char *ks, const char *name,
+                       const char *const *fields, const struct cqltype *const *types, uint32_t n,
+                       int64_t timestamp, struct cerr *err);
+int schema_alter_type_add(struct schema *s, const char *ks, const char *name, const char *field,
+                          const struct cqltype *type, int64_t timestamp, struct cerr *err);
+int schema_alter_type_rename(struct schema *s, const char *ks, const char *name,
+                             const char *const *from, const char *const *to, uint32_t n,
+                             int64_t timestamp, struct cerr *err);
+int schema_drop_type(struct schema *s, const char *ks, const char *name, int64_t timestamp,
+                     struct cerr *err);
 /* ADD columns (regular or static only). */
 int schema_alter_table_add(struct schema *s, const char *ks, const char *table,
                            const struct schema_column_def *cols, uint32_t n, int64_t timestamp,
@@ -343,8 +378,7 @@ int schema_create_index(struct schema *s, const char *ks, const char *table, con
 int schema_drop_index(struct schema *s, const char *ks, const char *name, int64_t timestamp,
                       struct cerr *err);
 /* The table of keyspace k with index `name`, or NULL; *ix (may be NULL) the index. */
-const struct schema_table *schema_keyspace_index(const struct schema_keyspace *k,
-                                                 const char *name,
+const struct schema_table *schema_keyspace_index(const struct schema_keyspace *k, const char *name,
                                                  const struct schema_index **ix);
 
 /* ---- listeners and merging ------------------------------------------------------------------ */

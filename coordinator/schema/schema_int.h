@@ -23,6 +23,7 @@ struct store_table;
 #define KEY_KS            "schema/ks/"
 #define KEY_TB            "schema/tb/"
 #define KEY_IX            "schema/ix/"
+#define KEY_TY            "schema/ty/"
 /* Ids of columns added by ALTER have this bit set; CREATE TABLE counts from 0. */
 #define COLUMN_ID_ADDED 0x80000000u
 #define MAX_LISTENERS   8
@@ -93,15 +94,18 @@ void schema_encode_keyspace(struct buf *b, const struct schema_keyspace *k, bool
 void schema_encode_table(struct buf *b, const struct schema_table *t, bool dropped, int64_t ts);
 /* The body of a 'K' row into k (name and timestamp are the caller's).  0 or COL_E*. */
 int schema_decode_keyspace(struct bufreader *r, struct schema_keyspace *k, struct cerr *err);
+/* Column types name user types of keyspace k (schema_resolve_type); k NULL: any name
+ * stands for a type (checks of a row alone).  COL_ENOTFOUND when k lacks a named type. */
 /* The body of a 'T' row into t (name, keyspace and timestamp are the caller's); legacy:
  * format 1 (next_column_id and every column) rather than key columns only. */
-int schema_decode_table(struct bufreader *r, struct schema_table *t, bool legacy, struct cerr *err);
+int schema_decode_table(struct bufreader *r, struct schema_table *t, bool legacy,
+                        const struct schema_keyspace *k, struct cerr *err);
 /* A 'C' row: header, then table id, column id, kind, type (on tombstones too). */
 void schema_encode_column(struct buf *b, const uint8_t table_id[16], const struct schema_column *c,
                           bool dropped, int64_t ts);
 /* The body of a 'C' row: table id into tid, and c's id, kind and type (c->name untouched). */
 int schema_decode_column(struct bufreader *r, uint8_t tid[16], struct schema_column *c,
-                         struct cerr *err);
+                         const struct schema_keyspace *k, struct cerr *err);
 void schema_ks_key(struct buf *b, const char *ks);
 void schema_tb_key(struct buf *b, const char *ks, const char *table);
 void schema_co_key(struct buf *b, const char *ks, const char *table, const char *column);
@@ -121,6 +125,15 @@ int64_t schema_next_ts(const struct schema *s, const char *key, size_t klen, int
  */
 int schema_convert_legacy_row(const char *key, size_t klen, const uint8_t *val, size_t vlen,
                               struct buf *batch, bool *converted, struct cerr *err);
+
+/* ---- user-defined types (schema_types.c) ---- */
+
+void schema_ty_key(struct buf *b, const char *ks, const char *name);
+/* The live 'Y' rows of k into k->types (sorted by name), nested types resolved;
+ * a type naming a type k does not have is left out (logged).  0 or COL_E*. */
+int schema_keyspace_add_types(struct schema *s, struct schema_keyspace *k, struct cerr *err);
+/* A 'Y' row's body decodes, and its field types parse (type names as stand-ins). */
+int schema_check_type_body(struct bufreader *r, struct cerr *err);
 
 void schema_table_free(struct schema_table *t);
 void schema_keyspace_free(struct schema_keyspace *k);
@@ -149,7 +162,7 @@ int schema_ks_name_cmp(const void *a, const void *b);
 int schema_write_keyspace(struct schema *s, const struct schema_keyspace_def *def,
                           int64_t timestamp, struct cerr *err);
 /* schema_create_table with a given table id (NULL: a random one). */
-int schema_create_table_id(struct schema *s, const struct schema_table_def *def,
-                           const uint8_t *id, int64_t timestamp, struct cerr *err);
+int schema_create_table_id(struct schema *s, const struct schema_table_def *def, const uint8_t *id,
+                           int64_t timestamp, struct cerr *err);
 
 #endif

@@ -220,7 +220,7 @@ void schema_encode_column(struct buf *b, const uint8_t table_id[16], const struc
 }
 
 int schema_decode_column(struct bufreader *r, uint8_t tid[16], struct schema_column *c,
-                         struct cerr *err)
+                         const struct schema_keyspace *k, struct cerr *err)
 {
 	const uint8_t *id = bufreader_take(r, 16);
 	if (id)
@@ -237,9 +237,11 @@ int schema_decode_column(struct bufreader *r, uint8_t tid[16], struct schema_col
 	c->kind = (enum schema_col_kind)kind;
 	c->position = -1;
 	c->desc = false;
-	int rc = cqltype_parse((const char *)tp, tl, &c->type, err);
+	int rc = cqltype_parse_in((const char *)tp, tl, schema_resolve_type, (void *)k, &c->type,
+	                          err);
 	if (rc)
-		return cerr_set(err, COL_ECORRUPT, "column type: %s", err->msg);
+		return cerr_set(err, rc == COL_ENOTFOUND ? COL_ENOTFOUND : COL_ECORRUPT,
+		                "column type: %s", err->msg);
 	return 0;
 }
 
@@ -306,6 +308,9 @@ void schema_keyspace_free(struct schema_keyspace *k)
 	for (uint32_t i = 0; i < k->n_tables; i++)
 		schema_table_free(k->tables[i]);
 	free(k->tables);
+	for (uint32_t i = 0; i < k->n_types; i++)
+		cqltype_free(k->types[i]);
+	free(k->types);
 	for (uint32_t i = 0; i < k->n_repl; i++) {
 		free(k->repl_keys[i]);
 		free(k->repl_vals[i]);
@@ -344,7 +349,8 @@ void schema_table_sort_columns(struct schema_table *t)
 	}
 }
 
-int schema_decode_table(struct bufreader *r, struct schema_table *t, bool legacy, struct cerr *err)
+int schema_decode_table(struct bufreader *r, struct schema_table *t, bool legacy,
+                        const struct schema_keyspace *k, struct cerr *err)
 {
 	const uint8_t *id = bufreader_take(r, 16);
 	if (id)
@@ -373,9 +379,11 @@ int schema_decode_table(struct bufreader *r, struct schema_table *t, bool legacy
 		if (!bufreader_ok(r) || !c->name || c->kind > SCHEMA_COL_STATIC ||
 		    (!legacy && !is_key_kind(c->kind)))
 			return cerr_set(err, COL_ECORRUPT, "malformed column %u of table row", i);
-		int rc = cqltype_parse((const char *)tp, tl, &c->type, err);
+		int rc = cqltype_parse_in((const char *)tp, tl, schema_resolve_type, (void *)k,
+		                          &c->type, err);
 		if (rc)
-			return cerr_set(err, COL_ECORRUPT, "column '%s': %s", c->name, err->msg);
+			return cerr_set(err, rc == COL_ENOTFOUND ? COL_ENOTFOUND : COL_ECORRUPT,
+			                "column '%s': %s", c->name, err->msg);
 	}
 	if (!legacy && bufreader_left(r)) {
 		t->speculative_retry = schema_get_str(r);
@@ -537,7 +545,7 @@ static int check_table_body(struct bufreader *r, struct cerr *err)
 	struct schema_table *t = calloc(1, sizeof(*t));
 	if (!t)
 		return cerr_set(err, COL_ENOMEM, "out of memory");
-	int rc = schema_decode_table(r, t, false, err);
+	int rc = schema_decode_table(r, t, false, NULL, err);
 	if (!rc && bufreader_left(r) != 0)
 		rc = cerr_set(err, COL_ECORRUPT, "%zu trailing bytes", bufreader_left(r));
 	if (!rc && t->n_pk == 0)
@@ -553,7 +561,7 @@ static int check_column_body(struct bufreader *r, struct cerr *err)
 {
 	uint8_t tid[16];
 	struct schema_column c = {0};
-	int rc = schema_decode_column(r, tid, &c, err);
+	int rc = schema_decode_column(r, tid, &c, NULL, err);
 	if (!rc && bufreader_left(r) != 0)
 		rc = cerr_set(err, COL_ECORRUPT, "%zu trailing bytes", bufreader_left(r));
 	if (!rc && (c.type->kind == CQLTYPE_CUSTOM || c.type->kind == CQLTYPE_COUNTER))
@@ -608,6 +616,12 @@ int schema_row_check(const void *key, size_t klen, const void *val, size_t vlen,
 		if ((rc = check_column_body(&r, err)) != 0)
 			cerr_prefix(err, "column row of %.*s.%.*s.%.*s", (int)len[0], at[0],
 			            (int)len[1], at[1], (int)len[2], at[2]);
+	} else if (kind == 'Y') {
+		if (!split_key(k, klen, KEY_TY, 2, at, len))
+			return cerr_set(err, COL_ECORRUPT, "type row with a bad key");
+		if ((rc = schema_check_type_body(&r, err)) != 0)
+			cerr_prefix(err, "type row of %.*s.%.*s", (int)len[0], at[0], (int)len[1],
+			            at[1]);
 	} else if (kind == 'I') {
 		if (!split_key(k, klen, KEY_IX, 3, at, len))
 			return cerr_set(err, COL_ECORRUPT, "index row with a bad key");
@@ -621,6 +635,21 @@ int schema_row_check(const void *key, size_t klen, const void *val, size_t vlen,
 	if (!rc && ts_out)
 		*ts_out = ts;
 	return rc;
+}
+
+/* Same CQL type text (a user type compares by name: a row alone cannot resolve it). */
+static bool type_text_equal(const struct cqltype *a, const struct cqltype *b)
+{
+	struct buf x, y;
+	buf_init(&x);
+	buf_init(&y);
+	cqltype_name(a, &x);
+	cqltype_name(b, &y);
+	bool eq = buf_ok(&x) && buf_ok(&y) && x.len == y.len &&
+	          (x.len == 0 || memcmp(x.data, y.data, x.len) == 0);
+	buf_release(&x);
+	buf_release(&y);
+	return eq;
 }
 
 /*
@@ -641,7 +670,7 @@ static int check_same_keys(const struct schema *s, const void *key, size_t klen,
 	struct schema_table *t = calloc(1, sizeof(*t));
 	if (!t)
 		return cerr_set(err, COL_ENOMEM, "out of memory");
-	int rc = schema_decode_table(&r, t, false, err);
+	int rc = schema_decode_table(&r, t, false, NULL, err);
 	const struct schema_snap *snap = schema_current(s);
 	for (uint32_t i = 0; !rc && i < snap->n_keyspaces; i++) {
 		const struct schema_keyspace *ks = snap->keyspaces[i];
@@ -665,7 +694,7 @@ static int check_same_keys(const struct schema *s, const void *key, size_t klen,
 			for (uint32_t c = 0; same && c < o->n_pk + o->n_ck; c++)
 				same = o->cols[c].kind == t->cols[c].kind &&
 				       o->cols[c].desc == t->cols[c].desc &&
-				       cqltype_equal(o->cols[c].type, t->cols[c].type);
+				       type_text_equal(o->cols[c].type, t->cols[c].type);
 			if (!same)
 				rc = cerr_set(
 				        err, COL_ECORRUPT,
@@ -790,7 +819,7 @@ static int convert_legacy_table(const char *key, size_t klen, struct bufreader *
 	struct schema_table *t = calloc(1, sizeof(*t));
 	if (!t)
 		return cerr_set(err, COL_ENOMEM, "out of memory");
-	int rc = schema_decode_table(r, t, true, err);
+	int rc = schema_decode_table(r, t, true, NULL, err);
 	struct buf v, k;
 	buf_init(&v);
 	buf_init(&k);
