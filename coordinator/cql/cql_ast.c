@@ -136,6 +136,9 @@ const char *cql_stmt_kind_name(enum cql_stmt_kind k)
 	case CQL_STMT_LIST_PERMISSIONS: return "LIST PERMISSIONS";
 	case CQL_STMT_CREATE_INDEX: return "CREATE INDEX";
 	case CQL_STMT_DROP_INDEX: return "DROP INDEX";
+	case CQL_STMT_CREATE_TYPE: return "CREATE TYPE";
+	case CQL_STMT_ALTER_TYPE: return "ALTER TYPE";
+	case CQL_STMT_DROP_TYPE: return "DROP TYPE";
 	}
 	return "?";
 }
@@ -625,6 +628,42 @@ static void create_table_format(const struct cql_create_table *q, struct buf *ou
 	options_format(kw, q->options, q->n_options, out);
 }
 
+static void type_stmt_format(enum cql_stmt_kind kind, const struct cql_type_stmt *q,
+                             struct buf *out)
+{
+	buf_put_str(out, kind == CQL_STMT_CREATE_TYPE  ? "CREATE TYPE "
+	                 : kind == CQL_STMT_ALTER_TYPE ? "ALTER TYPE "
+	                                               : "DROP TYPE ");
+	if (q->if_not_exists)
+		buf_put_str(out, "IF NOT EXISTS ");
+	if (q->if_exists)
+		buf_put_str(out, "IF EXISTS ");
+	qname_format(&q->type, out);
+	if (kind == CQL_STMT_DROP_TYPE)
+		return;
+	if (kind == CQL_STMT_ALTER_TYPE && q->rename) {
+		buf_put_str(out, " RENAME ");
+		for (uint32_t i = 0; i < q->n_rename; i++) {
+			if (i)
+				buf_put_str(out, " AND ");
+			cql_ident_format(&q->rename_from[i], out);
+			buf_put_str(out, " TO ");
+			cql_ident_format(&q->rename_to[i], out);
+		}
+		return;
+	}
+	buf_put_str(out, kind == CQL_STMT_ALTER_TYPE ? " ADD " : " (");
+	for (uint32_t i = 0; i < q->n_fields; i++) {
+		if (i)
+			buf_put_str(out, ", ");
+		cql_ident_format(&q->fields[i].name, out);
+		buf_put_u8(out, ' ');
+		type_format(q->fields[i].type, out);
+	}
+	if (kind == CQL_STMT_CREATE_TYPE)
+		buf_put_u8(out, ')');
+}
+
 static void alter_table_format(const struct cql_alter_table *q, struct buf *out)
 {
 	buf_put_str(out, "ALTER TABLE ");
@@ -873,6 +912,9 @@ static void stmt_format(const struct cql_stmt *s, struct buf *out)
 		qname_format(&s->drop_table.table, out);
 		break;
 	case CQL_STMT_CREATE_INDEX: create_index_format(&s->create_index, out); break;
+	case CQL_STMT_CREATE_TYPE:
+	case CQL_STMT_ALTER_TYPE:
+	case CQL_STMT_DROP_TYPE: type_stmt_format(s->kind, &s->type_stmt, out); break;
 	case CQL_STMT_DROP_INDEX:
 		buf_put_str(out, "DROP INDEX ");
 		if (s->drop_index.if_exists)

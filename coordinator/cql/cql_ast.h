@@ -339,7 +339,11 @@ enum cql_stmt_kind {
 	CQL_STMT_REVOKE_PERMISSION,
 	CQL_STMT_LIST_PERMISSIONS,
 	CQL_STMT_CREATE_INDEX,
-	CQL_STMT_DROP_INDEX
+	CQL_STMT_DROP_INDEX,
+	/* user-defined types (struct cql_type_stmt) */
+	CQL_STMT_CREATE_TYPE,
+	CQL_STMT_ALTER_TYPE,
+	CQL_STMT_DROP_TYPE
 };
 
 /* Permissions, as Cassandra names them; a set is a mask of bits 1 << p. */
@@ -571,6 +575,21 @@ struct cql_drop_index {
 	bool if_exists;
 };
 
+/*
+ * CREATE TYPE [IF NOT EXISTS] [ks.]t (f type, ...)
+ * ALTER TYPE [ks.]t ADD f type | RENAME f TO g [AND f2 TO g2 ...]
+ * DROP TYPE [IF EXISTS] [ks.]t
+ */
+struct cql_type_stmt {
+	struct cql_qname type;
+	bool if_not_exists, if_exists;
+	struct cql_column_def *fields; /* CREATE: every field; ALTER ADD: the one added */
+	uint32_t n_fields;
+	bool rename; /* ALTER ... RENAME */
+	struct cql_ident *rename_from, *rename_to;
+	uint32_t n_rename;
+};
+
 struct cql_truncate {
 	struct cql_qname table;
 };
@@ -578,20 +597,20 @@ struct cql_truncate {
 /* DESCRIBE / DESC (Cassandra 4's server-side form; docs/CQL.md). */
 enum cql_describe_kind {
 	CQL_DESC_CLUSTER = 1,
-	CQL_DESC_SCHEMA,     /* [FULL] SCHEMA */
+	CQL_DESC_SCHEMA, /* [FULL] SCHEMA */
 	CQL_DESC_KEYSPACES,
-	CQL_DESC_KEYSPACE,   /* [ONLY] KEYSPACE [ks]: name.name NULL for the current one */
-	CQL_DESC_TABLES,     /* TABLES, COLUMNFAMILIES */
+	CQL_DESC_KEYSPACE, /* [ONLY] KEYSPACE [ks]: name.name NULL for the current one */
+	CQL_DESC_TABLES,   /* TABLES, COLUMNFAMILIES */
 	CQL_DESC_TYPES,
 	CQL_DESC_FUNCTIONS,
 	CQL_DESC_AGGREGATES,
-	CQL_DESC_TABLE,      /* TABLE, COLUMNFAMILY [ks.]t */
-	CQL_DESC_INDEX,      /* INDEX [ks.]i */
-	CQL_DESC_VIEW,       /* MATERIALIZED VIEW [ks.]v */
-	CQL_DESC_TYPE,       /* TYPE [ks.]t */
-	CQL_DESC_FUNCTION,   /* FUNCTION [ks.]f */
-	CQL_DESC_AGGREGATE,  /* AGGREGATE [ks.]a */
-	CQL_DESC_GENERIC     /* [ks.]name: a keyspace, table, index or view */
+	CQL_DESC_TABLE,     /* TABLE, COLUMNFAMILY [ks.]t */
+	CQL_DESC_INDEX,     /* INDEX [ks.]i */
+	CQL_DESC_VIEW,      /* MATERIALIZED VIEW [ks.]v */
+	CQL_DESC_TYPE,      /* TYPE [ks.]t */
+	CQL_DESC_FUNCTION,  /* FUNCTION [ks.]f */
+	CQL_DESC_AGGREGATE, /* AGGREGATE [ks.]a */
+	CQL_DESC_GENERIC    /* [ks.]name: a keyspace, table, index or view */
 };
 
 struct cql_describe {
@@ -628,6 +647,7 @@ struct cql_stmt {
 		struct cql_drop_table drop_table;
 		struct cql_create_index create_index;
 		struct cql_drop_index drop_index;
+		struct cql_type_stmt type_stmt;
 		struct cql_truncate truncate;
 		struct cql_describe describe;
 		struct cql_role_stmt role;

@@ -177,6 +177,57 @@ static int alter_table(struct parser *p, struct cql_stmt *st)
 	return 0;
 }
 
+/* After CREATE/ALTER/DROP TYPE: the rest of the statement (struct cql_type_stmt). */
+static int type_stmt(struct parser *p, struct cql_stmt *st, bool create, bool alter)
+{
+	struct cql_type_stmt *q = &st->type_stmt;
+	if (create)
+		TRY(ks_if_not_exists(p, &q->if_not_exists));
+	else if (!alter)
+		TRY(ks_if_exists(p, &q->if_exists));
+	TRY(cqlp_qname(p, &q->type));
+	if (!create && !alter)
+		return 0;
+	struct vec fields = {0};
+	if (create) {
+		TRY(cqlp_expect(p, CQL_TOK_LPAREN));
+		do {
+			struct cql_column_def d = {0};
+			TRY(cqlp_ident(p, &d.name));
+			TRY(cqlp_type(p, &d.type));
+			TRY(PUSH(p, &fields, d));
+		} while (accept(p, CQL_TOK_COMMA));
+		TRY(cqlp_expect(p, CQL_TOK_RPAREN));
+	} else if (accept_kw(p, "ADD")) {
+		struct cql_column_def d = {0};
+		TRY(cqlp_ident(p, &d.name));
+		TRY(cqlp_type(p, &d.type));
+		TRY(PUSH(p, &fields, d));
+	} else if (accept_kw(p, "RENAME")) {
+		struct vec from = {0}, to = {0};
+		do {
+			struct cql_ident a = {0}, b = {0};
+			TRY(cqlp_ident(p, &a));
+			TRY(cqlp_expect_kw(p, "TO"));
+			TRY(cqlp_ident(p, &b));
+			TRY(PUSH(p, &from, a));
+			TRY(PUSH(p, &to, b));
+		} while (accept_kw(p, "AND"));
+		q->rename = true;
+		q->rename_from = from.items;
+		q->rename_to = to.items;
+		q->n_rename = from.n;
+		return 0;
+	} else if (at_kw(p, "ALTER")) {
+		return cqlp_unsupported(p, cur(p)->pos, "ALTER TYPE ... ALTER");
+	} else {
+		return cqlp_expecting(p, "K_ADD, K_RENAME or K_ALTER");
+	}
+	q->fields = fields.items;
+	q->n_fields = fields.n;
+	return 0;
+}
+
 int cqlp_unsupported(struct parser *p, struct cql_pos pos, const char *what)
 {
 	return cerr_set(p->err, COL_EUNSUPPORTED, "line %u:%u %s is not supported by colonnade",
@@ -275,8 +326,18 @@ int cqlp_ddl(struct parser *p, struct cql_stmt **out)
 		TRY(ks_if_exists(p, &st->drop_index.if_exists));
 		return cqlp_qname(p, &st->drop_index.index);
 	}
+	if (cql_token_is_word(obj, "TYPE")) {
+		next(p);
+		TRY(cqlp_new_stmt(p,
+		                  create  ? CQL_STMT_CREATE_TYPE
+		                  : alter ? CQL_STMT_ALTER_TYPE
+		                          : CQL_STMT_DROP_TYPE,
+		                  verb.pos, &st));
+		*out = st;
+		return type_stmt(p, st, create, alter);
+	}
 	static const char *const others[] = {
-	        "INDEX", "TYPE", "FUNCTION", "AGGREGATE", "MATERIALIZED", "TRIGGER", "CUSTOM", "OR",
+	        "INDEX", "FUNCTION", "AGGREGATE", "MATERIALIZED", "TRIGGER", "CUSTOM", "OR",
 	};
 	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
 		if (cql_token_is_word(obj, others[i])) {

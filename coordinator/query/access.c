@@ -100,6 +100,15 @@ int access_check_plan(struct executor *ex, struct exec_req *req, const struct pl
 	case CQL_STMT_DROP_INDEX:
 		return need(ex, req, CQL_PERM_ALTER, CQL_RES_KEYSPACE,
 		            qname_ks(&st->drop_index.index, s), NULL);
+	case CQL_STMT_CREATE_TYPE:
+		return need(ex, req, CQL_PERM_CREATE, CQL_RES_KEYSPACE,
+		            qname_ks(&st->type_stmt.type, s), NULL);
+	case CQL_STMT_ALTER_TYPE:
+		return need(ex, req, CQL_PERM_ALTER, CQL_RES_KEYSPACE,
+		            qname_ks(&st->type_stmt.type, s), NULL);
+	case CQL_STMT_DROP_TYPE:
+		return need(ex, req, CQL_PERM_DROP, CQL_RES_KEYSPACE,
+		            qname_ks(&st->type_stmt.type, s), NULL);
 	default: return 0; /* USE; role statements check their own */
 	}
 }

@@ -241,14 +241,23 @@ static void table_options_warn(struct exec_req *req, const struct topt_list *kep
 		log_warn("query", "table %s.%s: %s", ks, table, req->warning);
 }
 
-static int column_type(struct exec_req *req, const struct cql_column_def *cd,
-                       const struct cqltype **out)
+static int column_type(struct exec_req *req, const struct schema_keyspace *k,
+                       const struct cql_column_def *cd, const struct cqltype **out)
 {
-	struct cerr e = {0};
-	int rc = cqltype_parse(cd->type->text, strlen(cd->type->text), out, &e);
+	char what[SCHEMA_NAME_MAX + 32];
+	snprintf(what, sizeof(what), "Invalid type for column %s: ", cd->name.name);
+	int rc = exec_parse_column_type(req, k, what, cd, out);
 	if (rc)
-		return req_fail(req, COL_EINVAL, "Invalid type for column %s: %s", cd->name.name,
-		                e.msg);
+		return rc;
+	if ((*out)->kind == CQLTYPE_UDT && !(*out)->frozen) {
+		char name[SCHEMA_NAME_MAX + 1];
+		snprintf(name, sizeof(name), "%s", (*out)->udt_name);
+		cqltype_free(*out);
+		return req_fail(req, COL_EINVAL,
+		                "non-frozen user types are not supported (column %s): use "
+		                "frozen<%s>",
+		                cd->name.name, name);
+	}
 	if ((*out)->kind == CQLTYPE_COUNTER) {
 		cqltype_free(*out);
 		return req_fail(req, COL_EINVAL, "counter columns are not supported (column %s)",
@@ -259,7 +268,8 @@ static int column_type(struct exec_req *req, const struct cql_column_def *cd,
 
 /* Schema column definitions for CQL ones, types parsed; *out is freed with
  * column_defs_free(*out, n), also after a failure. */
-static int column_defs(struct exec_req *req, const struct cql_column_def *defs, uint32_t n,
+static int column_defs(struct exec_req *req, const struct schema_keyspace *k,
+                       const struct cql_column_def *defs, uint32_t n,
                        struct schema_column_def **out)
 {
 	struct schema_column_def *cols = calloc(n ? n : 1, sizeof(*cols));
@@ -271,7 +281,7 @@ static int column_defs(struct exec_req *req, const struct cql_column_def *defs, 
 		cols[i].name = defs[i].name.name;
 		cols[i].kind = defs[i].is_static ? SCHEMA_COL_STATIC : SCHEMA_COL_REGULAR;
 		cols[i].position = -1;
-		rc = column_type(req, &defs[i], &cols[i].type);
+		rc = column_type(req, k, &defs[i], &cols[i].type);
 		if (rc)
 			cols[i].type = NULL;
 	}
@@ -419,7 +429,8 @@ int exec_create_table(struct executor *ex, struct exec_req *req, const struct cq
 	if (ct->n_partition_key > STORE_MAX_PK_COLS || ct->n_clustering_key > STORE_MAX_CK_COLS)
 		return req_fail(req, COL_EINVAL, "too many primary key columns");
 	struct schema_column_def *cols;
-	rc = column_defs(req, ct->columns, ct->n_columns, &cols);
+	rc = column_defs(req, schema_snap_keyspace(ex->snap, ks), ct->columns, ct->n_columns,
+	                 &cols);
 	if (!rc)
 		rc = table_primary_key(req, ct, cols);
 	if (!rc)
@@ -463,7 +474,7 @@ static int alter_table_change(struct executor *ex, struct exec_req *req,
 	switch (at->kind) {
 	case CQL_ALTER_ADD: {
 		struct schema_column_def *cols;
-		rc = column_defs(req, at->add, at->n_add, &cols);
+		rc = column_defs(req, tbl->table->ks, at->add, at->n_add, &cols);
 		if (!rc)
 			r2 = schema_alter_table_add(ex->d.schema, tbl->ks, tbl->table_name, cols,
 			                            at->n_add, ts, &e);

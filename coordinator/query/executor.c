@@ -214,6 +214,9 @@ static void xq_run_ddl(struct xq *q)
 	case CQL_STMT_DROP_TABLE: exec_drop_table(ex, req, st, exec_now_us(ex)); break;
 	case CQL_STMT_CREATE_INDEX: exec_create_index(ex, req, st, exec_now_us(ex)); break;
 	case CQL_STMT_DROP_INDEX: exec_drop_index(ex, req, st, exec_now_us(ex)); break;
+	case CQL_STMT_CREATE_TYPE:
+	case CQL_STMT_ALTER_TYPE:
+	case CQL_STMT_DROP_TYPE: exec_type_stmt(ex, req, st, exec_now_us(ex)); break;
 	default: req_fail(req, COL_EINVAL, "unsupported statement"); break;
 	}
 	if (!grant_creator(q))

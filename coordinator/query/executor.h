@@ -74,7 +74,7 @@ struct exec_err_about {
 
 /* Schema changes the executor made, for SCHEMA_CHANGE events. */
 enum exec_change { EXEC_CHANGE_CREATED, EXEC_CHANGE_UPDATED, EXEC_CHANGE_DROPPED };
-enum exec_target { EXEC_TARGET_KEYSPACE, EXEC_TARGET_TABLE };
+enum exec_target { EXEC_TARGET_KEYSPACE, EXEC_TARGET_TABLE, EXEC_TARGET_TYPE };
 const char *exec_change_name(enum exec_change c);
 const char *exec_target_name(enum exec_target t);
 /* Append the Schema_change body (shared by RESULT kind 5 and EVENT). */

@@ -474,6 +474,13 @@ int exec_drop_table(struct executor *ex, struct exec_req *req, const struct cql_
 
 int exec_create_index(struct executor *ex, struct exec_req *req, const struct cql_stmt *st,
                       int64_t ts);
+/* CREATE / ALTER / DROP TYPE (type_ddl.c). */
+/* The type of a column or field definition, user types resolved in keyspace k (NULL:
+ * none); refused with COL_EINVAL "<what><why>". */
+int exec_parse_column_type(struct exec_req *req, const struct schema_keyspace *k, const char *what,
+                           const struct cql_column_def *cd, const struct cqltype **out);
+int exec_type_stmt(struct executor *ex, struct exec_req *req, const struct cql_stmt *st,
+                   int64_t ts);
 int exec_drop_index(struct executor *ex, struct exec_req *req, const struct cql_stmt *st,
                     int64_t ts);
 /* TRUNCATE through the router (every replica); the request finishes in its completion. */

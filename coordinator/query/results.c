@@ -76,7 +76,7 @@ const char *exec_change_name(enum exec_change c)
 
 const char *exec_target_name(enum exec_target t)
 {
-	return t == EXEC_TARGET_KEYSPACE ? "KEYSPACE" : "TABLE";
+	return t == EXEC_TARGET_KEYSPACE ? "KEYSPACE" : t == EXEC_TARGET_TYPE ? "TYPE" : "TABLE";
 }
 
 void exec_schema_change_encode(struct buf *out, enum exec_change c, enum exec_target t,
@@ -85,7 +85,7 @@ void exec_schema_change_encode(struct buf *out, enum exec_change c, enum exec_ta
 	cql_put_string(out, exec_change_name(c));
 	cql_put_string(out, exec_target_name(t));
 	cql_put_string(out, ks);
-	if (t == EXEC_TARGET_TABLE)
+	if (t != EXEC_TARGET_KEYSPACE) /* TABLE or TYPE: its name */
 		cql_put_string(out, table);
 }
 

@@ -812,8 +812,8 @@ static int on_frame(struct net_conn *c, const uint8_t *frame, size_t len)
 static void on_schema_event(void *ctx, enum exec_change ch, enum exec_target t, const char *ks,
                             const char *table)
 {
-	(void)t;
-	cqlserver_event_schema(ctx, exec_change_name(ch), ks, table);
+	cqlserver_event_schema(ctx, exec_change_name(ch), exec_target_name(t), ks,
+	                       t == EXEC_TARGET_KEYSPACE ? NULL : table);
 }
 
 /* ---- public ------------------------------------------------------------------------------- */
@@ -1010,13 +1010,13 @@ void cqlserver_event_topology(struct cqlserver *s, bool new_node, const uint8_t 
 	broadcast(s, EV_TOPOLOGY);
 }
 
-void cqlserver_event_schema(struct cqlserver *s, const char *change, const char *ks,
-                            const char *table)
+void cqlserver_event_schema(struct cqlserver *s, const char *change, const char *target,
+                            const char *ks, const char *table)
 {
 	buf_reset(&s->scratch);
 	cql_put_string(&s->scratch, "SCHEMA_CHANGE");
 	cql_put_string(&s->scratch, change);
-	cql_put_string(&s->scratch, table ? "TABLE" : "KEYSPACE");
+	cql_put_string(&s->scratch, target);
 	cql_put_string(&s->scratch, ks);
 	if (table)
 		cql_put_string(&s->scratch, table);
@@ -1068,9 +1068,8 @@ int cqlserver_feed(struct cqlserver *s, const uint8_t *in, size_t len, struct bu
 
 /* ---- several loops ------------------------------------------------------------------------ */
 
-void cqlserver_set_handoff(struct cqlserver *s, int (*fn)(void *ctx, int fd,
-                                                          const struct net_addr *peer),
-                           void *ctx)
+void cqlserver_set_handoff(struct cqlserver *s,
+                           int (*fn)(void *ctx, int fd, const struct net_addr *peer), void *ctx)
 {
 	if (s->listener)
 		net_server_set_handoff(s->listener, fn, ctx);

@@ -140,9 +140,8 @@ void cqlserver_set_tls(struct cqlserver *s, struct tls_ctx *tls, bool optional);
  * max_connections reached) or COL_ENOMEM, the fd closed in every case but 0.
  */
 struct net_addr;
-void cqlserver_set_handoff(struct cqlserver *s, int (*fn)(void *ctx, int fd,
-                                                          const struct net_addr *peer),
-                           void *ctx);
+void cqlserver_set_handoff(struct cqlserver *s,
+                           int (*fn)(void *ctx, int fd, const struct net_addr *peer), void *ctx);
 int cqlserver_adopt(struct cqlserver *s, int fd, const struct net_addr *peer);
 /* Send an EVENT body another loop's server tapped to this server's registered connections. */
 void cqlserver_event_raw(struct cqlserver *s, unsigned mask, const uint8_t *body, size_t len);
@@ -175,9 +174,10 @@ void cqlserver_event_status(struct cqlserver *s, bool up, const uint8_t *addr, u
                             int32_t port);
 void cqlserver_event_topology(struct cqlserver *s, bool new_node, const uint8_t *addr,
                               uint8_t addr_len, int32_t port);
-/* change: "CREATED" | "UPDATED" | "DROPPED"; table NULL for a keyspace change. */
-void cqlserver_event_schema(struct cqlserver *s, const char *change, const char *ks,
-                            const char *table);
+/* change: "CREATED" | "UPDATED" | "DROPPED"; target "KEYSPACE" (table NULL),
+ * "TABLE" or "TYPE" (table: its name). */
+void cqlserver_event_schema(struct cqlserver *s, const char *change, const char *target,
+                            const char *ks, const char *table);
 
 /*
  * Errors (spec §9).  Every failure the server answers is a struct cerr: a COL_E*

@@ -570,7 +570,40 @@ Test(cql_parser, unsupported_statements_say_so)
 	fail("ALTER INDEX i", COL_EUNSUPPORTED);
 	cr_expect_str_eq(fail("  create materialized view v as select * from t", COL_EUNSUPPORTED),
 	                 "line 1:2 CREATE MATERIALIZED VIEW is not supported by colonnade");
-	fail("DROP TYPE x", COL_EUNSUPPORTED);
+	fail("ALTER TYPE t ALTER a TYPE blob", COL_EUNSUPPORTED);
+}
+
+Test(cql_parser, type_statements)
+{
+	struct cql_stmt *s = parse_ok("create type if not exists ks.addr (street text, "
+	                              "\"Zip\" int, tags frozen<set<text>>, home frozen<other>)");
+	cr_assert_eq(s->kind, CQL_STMT_CREATE_TYPE);
+	cr_expect(s->type_stmt.if_not_exists);
+	cr_expect_str_eq(s->type_stmt.type.ks.name, "ks");
+	cr_expect_str_eq(s->type_stmt.type.name.name, "addr");
+	cr_assert_eq(s->type_stmt.n_fields, 4);
+	cr_expect_str_eq(s->type_stmt.fields[1].name.name, "Zip");
+	cr_expect_str_eq(print(s), "CREATE TYPE IF NOT EXISTS ks.addr (street text, \"Zip\" int, "
+	                           "tags frozen<set<text>>, home frozen<other>)");
+	s = parse_ok("ALTER TYPE addr ADD zip int");
+	cr_assert_eq(s->kind, CQL_STMT_ALTER_TYPE);
+	cr_expect_not(s->type_stmt.rename);
+	cr_expect_str_eq(print(s), "ALTER TYPE addr ADD zip int");
+	s = parse_ok("ALTER TYPE ks.addr RENAME a TO b AND c TO d");
+	cr_expect(s->type_stmt.rename);
+	cr_assert_eq(s->type_stmt.n_rename, 2);
+	cr_expect_str_eq(s->type_stmt.rename_to[1].name, "d");
+	cr_expect_str_eq(print(s), "ALTER TYPE ks.addr RENAME a TO b AND c TO d");
+	s = parse_ok("DROP TYPE IF EXISTS addr");
+	cr_assert_eq(s->kind, CQL_STMT_DROP_TYPE);
+	cr_expect(s->type_stmt.if_exists);
+	cr_expect_str_eq(print(s), "DROP TYPE IF EXISTS addr");
+	fail("CREATE TYPE t ()", COL_ESYNTAX);
+	fail("CREATE TYPE t (a int", COL_ESYNTAX);
+	fail("CREATE TYPE t", COL_ESYNTAX);
+	fail("ALTER TYPE t DROP a", COL_ESYNTAX);
+	fail("ALTER TYPE t RENAME a b", COL_ESYNTAX);
+	fail("DROP TYPE", COL_ESYNTAX);
 }
 
 /* ------------------------------------------------------ roles and permissions */
