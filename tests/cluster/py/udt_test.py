@@ -1,0 +1,147 @@
+"""User-defined types through Debian's python3-cassandra driver on a 3-node cluster.
+
+Run by tests/cluster/udt_test.sh:  udt_test.py HOST1,HOST2,HOST3 ROOT
+
+Types and a table are made through node 1 only; a second driver that talks to
+node 3 only must then see them in cluster.metadata (fields in order, types as
+Cassandra names them), write values with a prepared INSERT at QUORUM and read
+them back as namedtuples (nested type, null field, missing row).  ALTER TYPE
+ADD / RENAME through node 3 updates node 3's driver metadata from the
+TYPE schema change result, reaches node 1 (its driver metadata after a
+refresh: a node sends no events for changes merged from peers) and the values
+(an old value reads the added field as None).  DROP TYPE while used and CREATE
+TYPE of an existing name are refused with Cassandra's messages.  Prints one
+line per check; exits 1 on any failure.
+"""
+import sys
+import time
+from collections import namedtuple
+
+from cassandra import ConsistencyLevel, InvalidRequest
+from cassandra.cluster import Cluster
+from cassandra.policies import WhiteListRoundRobinPolicy
+
+HOSTS = sys.argv[1].split(",")
+KS = "udt_test"
+FAILED = []
+
+
+def check(name, ok, detail=""):
+    print(("ok   " if ok else "FAIL ") + name + ("" if ok else ": " + str(detail)))
+    if not ok:
+        FAILED.append(name)
+
+
+def connect(host):
+    c = Cluster([host], protocol_version=4,
+                load_balancing_policy=WhiteListRoundRobinPolicy([host]))
+    return c, c.connect()
+
+
+def wait_for(what, fn, timeout=30):
+    end = time.time() + timeout
+    while True:
+        try:
+            v = fn()
+            if v:
+                return v
+        except Exception as e:  # metadata not there yet
+            v = e
+        if time.time() > end:
+            return v
+        time.sleep(0.2)
+
+
+def udt_fields(cluster, name):
+    ks = cluster.metadata.keyspaces.get(KS)
+    t = ks.user_types.get(name) if ks else None
+    return list(zip(t.field_names, t.field_types)) if t else None
+
+
+c1, s1 = connect(HOSTS[0])
+c3, s3 = connect(HOSTS[2])
+s1.execute("DROP KEYSPACE IF EXISTS %s" % KS)
+s1.execute("CREATE KEYSPACE %s WITH replication = {'class': 'SimpleStrategy', "
+           "'replication_factor': 3}" % KS)
+s1.execute("CREATE TYPE %s.address (street text, city text)" % KS)
+s1.execute("CREATE TYPE %s.person (name text, home frozen<address>, tags frozen<set<text>>)" % KS)
+s1.execute("CREATE TABLE %s.people (id int PRIMARY KEY, p frozen<person>)" % KS)
+check("schema agreed after the DDL through node 1", c1.control_connection.wait_for_schema_agreement())
+
+c3.refresh_schema_metadata()
+want_addr = [("street", "text"), ("city", "text")]
+want_person = [("name", "text"), ("home", "frozen<address>"), ("tags", "frozen<set<text>>")]
+got = wait_for("address", lambda: udt_fields(c3, "address") == want_addr and udt_fields(c3, "address"))
+check("node 3's driver metadata shows type address", got == want_addr, got)
+got = udt_fields(c3, "person")
+check("node 3's driver metadata shows type person", got == want_person, got)
+col = c3.metadata.keyspaces[KS].tables["people"].columns["p"].cql_type
+check("the column's type reads frozen<person>", col == "frozen<person>", col)
+
+s3.set_keyspace(KS)
+ins = s3.prepare("INSERT INTO people (id, p) VALUES (?, ?)")
+ins.consistency_level = ConsistencyLevel.QUORUM
+Address = namedtuple("Address", "street city")
+Person = namedtuple("Person", "name home tags")
+s3.execute(ins, (1, Person("Ada", Address("Main St", "Oslo"), {"a", "b"})))
+s3.execute(ins, (2, Person("Bob", None, None)))
+s3.execute(ins, (3, ("Cy", ("Side St", None), set())))
+
+sel = s1.prepare("SELECT p FROM %s.people WHERE id = ?" % KS)
+sel.consistency_level = ConsistencyLevel.QUORUM
+p = s1.execute(sel, (1,)).one().p
+check("a value reads back as a namedtuple with the type's fields",
+      type(p).__name__ == "person" and p._fields == ("name", "home", "tags"), repr(p))
+check("values round trip through node 3 -> node 1",
+      p.name == "Ada" and p.home.street == "Main St" and p.home.city == "Oslo"
+      and set(p.tags) == {"a", "b"}, repr(p))
+p = s1.execute(sel, (2,)).one().p
+check("null fields read as None", p.name == "Bob" and p.home is None and p.tags is None, repr(p))
+p = s1.execute(sel, (3,)).one().p
+check("a nested null field reads as None", p.home.street == "Side St" and p.home.city is None, repr(p))
+
+s3.execute("ALTER TYPE %s.address ADD zip int" % KS)
+s3.execute("ALTER TYPE %s.address RENAME city TO town" % KS)
+want = [("street", "text"), ("town", "text"), ("zip", "int")]
+got = wait_for("alter", lambda: udt_fields(c3, "address") == want and udt_fields(c3, "address"))
+check("the TYPE schema change result updates node 3's driver metadata", got == want, got)
+check("schema agreed after ALTER TYPE through node 3", c1.control_connection.wait_for_schema_agreement())
+c1.refresh_schema_metadata()
+got = udt_fields(c1, "address")
+check("ALTER TYPE through node 3 reaches node 1 (its driver metadata)", got == want, got)
+s1b = c1.connect(KS)
+p = wait_for("old value", lambda: s1b.execute("SELECT p FROM people WHERE id = 1").one().p)
+check("a value written before ADD reads the new field as None",
+      getattr(p.home, "zip", "missing") is None and p.home.town == "Oslo", repr(p))
+
+
+def refused(session, stmt, want):
+    try:
+        session.execute(stmt)
+    except InvalidRequest as e:
+        return want in str(e), str(e)
+    return False, "accepted"
+
+
+ok, msg = refused(s3, "DROP TYPE %s.address" % KS,
+                  "Cannot drop user type '%s.address' as it is still used by user types person" % KS)
+check("DROP TYPE of a type another type uses is refused", ok, msg)
+ok, msg = refused(s1, "DROP TYPE %s.person" % KS,
+                  "Cannot drop user type '%s.person' as it is still used by tables people" % KS)
+check("DROP TYPE of a type a table uses is refused", ok, msg)
+ok, msg = refused(s3, "CREATE TYPE %s.address (x int)" % KS,
+                  "A user type with name 'address' already exists")
+check("CREATE TYPE of an existing name is refused", ok, msg)
+
+s1.execute("DROP TABLE %s.people" % KS)
+s1.execute("DROP TYPE %s.person" % KS)
+s1.execute("DROP TYPE %s.address" % KS)
+check("schema agreed after DROP TYPE through node 1", c3.control_connection.wait_for_schema_agreement())
+c3.refresh_schema_metadata()
+got = wait_for("dropped", lambda: udt_fields(c3, "address") is None and udt_fields(c3, "person") is None)
+check("dropped types leave node 3's driver metadata", got is True, got)
+s1.execute("DROP KEYSPACE %s" % KS)
+c1.shutdown()
+c3.shutdown()
+print("%d failed" % len(FAILED))
+sys.exit(1 if FAILED else 0)
