@@ -291,6 +291,75 @@ static void put_timestamp(struct buf *out, int64_t ms)
 }
 
 static void format_depth(const struct cqltype *t, const uint8_t *p, size_t len, struct buf *out,
+                         bool nested, int depth);
+
+/* cqlsh: [1, 2], {'a', 'b'}, {'k': 1} */
+static void format_collection(const struct cqltype *t, const uint8_t *p, size_t len,
+                              struct buf *out, int depth)
+{
+	struct bufreader r;
+	bufreader_init(&r, p, len);
+	int32_t n = (int32_t)bufreader_u32be(&r);
+	buf_put_u8(out, t->kind == CQLTYPE_LIST ? '[' : '{');
+	for (int32_t i = 0; i < n; i++) {
+		if (i)
+			buf_put_str(out, ", ");
+		uint32_t el = bufreader_u32be(&r);
+		const uint8_t *ep = bufreader_take(&r, el);
+		format_depth(t->elem, ep, el, out, true, depth + 1);
+		if (t->kind == CQLTYPE_MAP) {
+			buf_put_str(out, ": ");
+			el = bufreader_u32be(&r);
+			ep = bufreader_take(&r, el);
+			format_depth(t->value, ep, el, out, true, depth + 1);
+		}
+	}
+	buf_put_u8(out, t->kind == CQLTYPE_LIST ? ']' : '}');
+}
+
+/* cqlsh: {street: 'x', city: null}, every field of the type */
+static void format_udt(const struct cqltype *t, const uint8_t *p, size_t len, struct buf *out,
+                       int depth)
+{
+	struct bufreader r;
+	bufreader_init(&r, p, len);
+	buf_put_u8(out, '{');
+	for (uint32_t i = 0; i < t->n_fields; i++) {
+		if (i)
+			buf_put_str(out, ", ");
+		cql_quote_name(out, t->field_names[i], NULL);
+		buf_put_str(out, ": ");
+		int32_t el = bufreader_left(&r) ? (int32_t)bufreader_u32be(&r) : -1;
+		if (el < 0)
+			buf_put_str(out, "null");
+		else
+			format_depth(t->fields[i], bufreader_take(&r, (size_t)el), (size_t)el, out,
+			             true, depth + 1);
+	}
+	buf_put_u8(out, '}');
+}
+
+/* cqlsh: (1, 'a', null), fields missing at the end left out */
+static void format_tuple(const struct cqltype *t, const uint8_t *p, size_t len, struct buf *out,
+                         int depth)
+{
+	struct bufreader r;
+	bufreader_init(&r, p, len);
+	buf_put_u8(out, '(');
+	for (uint32_t i = 0; i < t->n_fields && bufreader_left(&r); i++) {
+		if (i)
+			buf_put_str(out, ", ");
+		int32_t el = (int32_t)bufreader_u32be(&r);
+		if (el < 0)
+			buf_put_str(out, "null");
+		else
+			format_depth(t->fields[i], bufreader_take(&r, (size_t)el), (size_t)el, out,
+			             true, depth + 1);
+	}
+	buf_put_u8(out, ')');
+}
+
+static void format_depth(const struct cqltype *t, const uint8_t *p, size_t len, struct buf *out,
                          bool nested, int depth)
 {
 	char nb[128];
@@ -359,65 +428,9 @@ static void format_depth(const struct cqltype *t, const uint8_t *p, size_t len, 
 	case CQLTYPE_DECIMAL: cqlt_put_decimal(out, p, len); return;
 	case CQLTYPE_LIST:
 	case CQLTYPE_SET:
-	case CQLTYPE_MAP: {
-		struct bufreader r;
-		bufreader_init(&r, p, len);
-		int32_t n = (int32_t)bufreader_u32be(&r);
-		buf_put_u8(out, t->kind == CQLTYPE_LIST ? '[' : '{');
-		for (int32_t i = 0; i < n; i++) {
-			if (i)
-				buf_put_str(out, ", ");
-			uint32_t el = bufreader_u32be(&r);
-			const uint8_t *ep = bufreader_take(&r, el);
-			format_depth(t->elem, ep, el, out, true, depth + 1);
-			if (t->kind == CQLTYPE_MAP) {
-				buf_put_str(out, ": ");
-				el = bufreader_u32be(&r);
-				ep = bufreader_take(&r, el);
-				format_depth(t->value, ep, el, out, true, depth + 1);
-			}
-		}
-		buf_put_u8(out, t->kind == CQLTYPE_LIST ? ']' : '}');
-		return;
-	}
-	case CQLTYPE_UDT: {
-		/* cqlsh: {street: 'x', city: null}, every field of the type */
-		struct bufreader r;
-		bufreader_init(&r, p, len);
-		buf_put_u8(out, '{');
-		for (uint32_t i = 0; i < t->n_fields; i++) {
-			if (i)
-				buf_put_str(out, ", ");
-			cql_quote_name(out, t->field_names[i], NULL);
-			buf_put_str(out, ": ");
-			int32_t el = bufreader_left(&r) ? (int32_t)bufreader_u32be(&r) : -1;
-			if (el < 0)
-				buf_put_str(out, "null");
-			else
-				format_depth(t->fields[i], bufreader_take(&r, (size_t)el),
-				             (size_t)el, out, true, depth + 1);
-		}
-		buf_put_u8(out, '}');
-		return;
-	}
-	case CQLTYPE_TUPLE: {
-		/* cqlsh: (1, 'a', null), fields missing at the end left out */
-		struct bufreader r;
-		bufreader_init(&r, p, len);
-		buf_put_u8(out, '(');
-		for (uint32_t i = 0; i < t->n_fields && bufreader_left(&r); i++) {
-			if (i)
-				buf_put_str(out, ", ");
-			int32_t el = (int32_t)bufreader_u32be(&r);
-			if (el < 0)
-				buf_put_str(out, "null");
-			else
-				format_depth(t->fields[i], bufreader_take(&r, (size_t)el),
-				             (size_t)el, out, true, depth + 1);
-		}
-		buf_put_u8(out, ')');
-		return;
-	}
+	case CQLTYPE_MAP: format_collection(t, p, len, out, depth); return;
+	case CQLTYPE_UDT: format_udt(t, p, len, out, depth); return;
+	case CQLTYPE_TUPLE: format_tuple(t, p, len, out, depth); return;
 	default: buf_printf(out, "<%s>", cqlt_tname(t, nb, sizeof(nb)));
 	}
 }
