@@ -91,6 +91,16 @@ static void add_index(struct desc *x, const struct schema_table *t, const struct
 	buf_release(&b);
 }
 
+static void add_type(struct desc *x, const struct cqltype *ut)
+{
+	struct buf b;
+	buf_init(&b);
+	if (x->element)
+		describe_type_cql(&b, ut);
+	add_row(x, ut->udt_keyspace, "type", ut->udt_name, x->element ? &b : NULL);
+	buf_release(&b);
+}
+
 /* A table, then its indexes (Cassandra 4 describes them after it). */
 static void add_table(struct desc *x, const struct schema_table *t)
 {
@@ -104,10 +114,39 @@ static void add_table(struct desc *x, const struct schema_table *t)
 		add_index(x, t, &t->indexes[i]);
 }
 
-/* The keyspace and everything in it (types, functions, aggregates: none exist). */
+/* k's types, each after the types it uses (as Cassandra orders them: the output replays),
+ * else by name. */
+static void add_types(struct desc *x, const struct schema_keyspace *k)
+{
+	bool *done = calloc(k->n_types ? k->n_types : 1, sizeof(*done));
+	if (!done) {
+		x->oom = true;
+		return;
+	}
+	for (uint32_t left = k->n_types, pass = 0; left && pass < k->n_types; pass++) {
+		for (uint32_t i = 0; i < k->n_types; i++) {
+			bool ready = !done[i];
+			for (uint32_t j = 0; ready && j < k->n_types; j++)
+				ready = j == i || done[j] ||
+				        !schema_type_references(k->types[i], k->name,
+				                                k->types[j]->udt_name);
+			if (!ready)
+				continue;
+			add_type(x, k->types[i]);
+			done[i] = true;
+			left--;
+		}
+	}
+	free(done);
+}
+
+/* The keyspace and everything in it: types (functions and aggregates do not exist), then
+ * tables. */
 static void add_keyspace_elements(struct desc *x, const struct schema_keyspace *k, bool only)
 {
 	add_keyspace(x, k);
+	if (!only)
+		add_types(x, k);
 	for (uint32_t i = 0; !only && i < k->n_tables; i++)
 		add_table(x, k->tables[i]);
 }
@@ -154,6 +193,9 @@ static int describe_listing(struct desc *x)
 		if (x->d->kind == CQL_DESC_TABLES)
 			for (uint32_t j = 0; j < k->n_tables; j++)
 				add_table(x, k->tables[j]);
+		if (x->d->kind == CQL_DESC_TYPES)
+			for (uint32_t j = 0; j < k->n_types; j++)
+				add_type(x, k->types[j]);
 	}
 	return 0;
 }
@@ -250,6 +292,15 @@ static int describe_collect(struct desc *x)
 		return 0;
 	}
 	case CQL_DESC_GENERIC: return describe_generic(x);
+	case CQL_DESC_TYPE: {
+		if (!(k = element_ks(x)))
+			return -1;
+		const struct cqltype *ut = schema_keyspace_type(k, d->name.name.name);
+		if (!ut)
+			return describe_missing(x, k);
+		add_type(x, ut);
+		return 0;
+	}
 	case CQL_DESC_INDEX: {
 		if (!(k = element_ks(x)))
 			return -1;

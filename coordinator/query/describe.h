@@ -19,6 +19,7 @@
 struct schema_keyspace;
 struct schema_table;
 struct schema_index;
+struct cqltype;
 
 /* "CREATE KEYSPACE ... AND durable_writes = true;" (a comment for a virtual keyspace). */
 void describe_keyspace_cql(struct buf *out, const struct schema_keyspace *k);
@@ -29,5 +30,7 @@ void describe_table_cql(struct buf *out, const struct schema_table *t, bool inte
 void describe_index_cql(struct buf *out, const struct schema_table *t,
                         const struct schema_index *ix);
 void describe_table_name(struct buf *out, const char *ks, const char *name);
+/* CREATE TYPE ks.t (\n    f type,\n ...\n); as Cassandra 4 prints it (ut: a CQLTYPE_UDT). */
+void describe_type_cql(struct buf *out, const struct cqltype *ut);
 
 #endif

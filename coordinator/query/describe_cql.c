@@ -348,3 +348,18 @@ void describe_index_cql(struct buf *out, const struct schema_table *t,
 	}
 	buf_put_str(out, ");");
 }
+
+void describe_type_cql(struct buf *out, const struct cqltype *ut)
+{
+	buf_put_str(out, "CREATE TYPE ");
+	describe_table_name(out, ut->udt_keyspace, ut->udt_name);
+	buf_put_str(out, " (\n");
+	for (uint32_t i = 0; i < ut->n_fields; i++) {
+		buf_put_str(out, "    ");
+		cql_name_format(ut->field_names[i], out);
+		buf_put_u8(out, ' ');
+		cqltype_name(ut->fields[i], out);
+		buf_put_str(out, i + 1 < ut->n_fields ? ",\n" : "\n");
+	}
+	buf_put_str(out, ");");
+}
