@@ -176,6 +176,7 @@ const char *cql_term_kind_name(enum cql_term_kind k)
 	case CQL_TERM_SET: return "set";
 	case CQL_TERM_MAP: return "map";
 	case CQL_TERM_TUPLE: return "tuple";
+	case CQL_TERM_UDT: return "user type";
 	case CQL_TERM_BIND: return "bind marker";
 	case CQL_TERM_FUNC: return "function call";
 	case CQL_TERM_IDENT: return "identifier";
@@ -250,6 +251,17 @@ void cql_term_format(const struct cql_term *t, struct buf *out)
 		buf_put_u8(out, '(');
 		terms_format(t->coll.items, t->coll.n_items, out);
 		buf_put_u8(out, ')');
+		break;
+	case CQL_TERM_UDT:
+		buf_put_u8(out, '{');
+		for (uint32_t i = 0; i < t->udt.n_fields; i++) {
+			if (i)
+				buf_put_str(out, ", ");
+			cql_ident_format(&t->udt.names[i], out);
+			buf_put_str(out, ": ");
+			cql_term_format(t->udt.values[i], out);
+		}
+		buf_put_u8(out, '}');
 		break;
 	case CQL_TERM_MAP:
 		buf_put_u8(out, '{');

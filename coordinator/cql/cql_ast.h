@@ -106,7 +106,8 @@ enum cql_term_kind {
 	CQL_TERM_BIND,     /* ? or :name */
 	CQL_TERM_FUNC,     /* name(args): now(), uuid(), toTimestamp(now()), ... */
 	CQL_TERM_IDENT,    /* an unquoted word as a WITH option value (WITH a = b) */
-	CQL_TERM_DURATION  /* 1h30m, -2d (unquoted; text as written, sign included) */
+	CQL_TERM_DURATION, /* 1h30m, -2d (unquoted; text as written, sign included) */
+	CQL_TERM_UDT       /* {field: t, ...}: a user-defined type value */
 };
 
 struct cql_term {
@@ -146,6 +147,12 @@ struct cql_term {
 			struct cql_term **values;
 			uint32_t n_entries;
 		} map;
+		/* UDT: field names[i] = values[i] */
+		struct {
+			struct cql_ident *names;
+			struct cql_term **values;
+			uint32_t n_fields;
+		} udt;
 		/* BIND: index into cql_stmt.binds; name is NULL for `?`. */
 		struct {
 			uint32_t index;

@@ -166,6 +166,42 @@ static struct recv child_recv(const struct recv *r, enum cql_bind_role role)
 	return c;
 }
 
+/* A word that is a literal, not a field name, before ':' in braces ({true: 1}). */
+static bool literal_word(const struct cql_token *tok)
+{
+	static const char *const words[] = {"TRUE", "FALSE", "NULL", "NAN", "INFINITY"};
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (cql_token_is_word(tok, words[i]))
+			return true;
+	return false;
+}
+
+/* {field: term, ...} after the '{' (bind markers in it are not supported). */
+static int udt_literal(struct parser *p, const struct recv *r, struct cql_term *t)
+{
+	struct recv vr = child_recv(r, CQL_BIND_ELEMENT);
+	struct vec names = {0}, vals = {0};
+	uint32_t binds = p->binds.n;
+	struct cql_pos pos = cur(p)->pos;
+	do {
+		struct cql_ident n = {0};
+		struct cql_term *v;
+		TRY(cqlp_ident(p, &n));
+		TRY(cqlp_expect(p, CQL_TOK_COLON));
+		TRY(cqlp_term(p, &vr, &v));
+		TRY(PUSH(p, &names, n));
+		TRY(PUSH(p, &vals, v));
+	} while (accept(p, CQL_TOK_COMMA));
+	TRY(cqlp_expect(p, CQL_TOK_RBRACE));
+	if (p->binds.n != binds)
+		return cqlp_unsupported(p, pos, "a bind marker in a user type literal");
+	t->kind = CQL_TERM_UDT;
+	t->udt.names = names.items;
+	t->udt.values = vals.items;
+	t->udt.n_fields = names.n;
+	return 0;
+}
+
 static int collection(struct parser *p, const struct recv *r, struct cql_term *t)
 {
 	if (accept(p, CQL_TOK_LBRACKET)) {
@@ -178,6 +214,9 @@ static int collection(struct parser *p, const struct recv *r, struct cql_term *t
 		t->kind = CQL_TERM_MAP; /* {} : an empty map, or an empty set */
 		return 0;
 	}
+	if ((cur(p)->kind == CQL_TOK_WORD || cur(p)->kind == CQL_TOK_QIDENT) &&
+	    peek(p, 1)->kind == CQL_TOK_COLON && !literal_word(cur(p)))
+		return udt_literal(p, r, t);
 	struct recv er = child_recv(r, CQL_BIND_ELEMENT);
 	struct recv kr = child_recv(r, CQL_BIND_MAP_KEY);
 	struct recv vr = child_recv(r, CQL_BIND_MAP_VALUE);

@@ -113,6 +113,40 @@ static int tuple_value(struct xq *q, const struct cql_term *t, const struct cqlt
 	return rc;
 }
 
+/* {field: value, ...} for a user type: fields in the type's order, the others null. */
+static int udt_value(struct xq *q, const struct cql_term *t, const struct cqltype *type,
+                     struct val *out, const char *what)
+{
+	char nb[128];
+	if (type->kind != CQLTYPE_UDT)
+		return req_fail(q->req, COL_EINVAL, "Invalid user type literal for %s of type %s",
+		                what, tname(type, nb, sizeof(nb)));
+	struct val vals[CQLTYPE_MAX_FIELDS];
+	for (uint32_t i = 0; i < type->n_fields; i++)
+		vals[i] = (struct val){NULL, CQL_VALUE_NULL};
+	for (uint32_t i = 0; i < t->udt.n_fields; i++) {
+		const char *fn = t->udt.names[i].name;
+		int at = cqltype_udt_field(type, fn, strlen(fn));
+		if (at < 0)
+			return req_fail(q->req, COL_EINVAL,
+			                "Unknown field '%s' in value of user defined type %s", fn,
+			                type->udt_name);
+		int rc = term_value(q, t->udt.values[i], type->fields[at], &vals[at], what);
+		if (rc)
+			return rc;
+		if (vals[at].len == CQL_VALUE_UNSET)
+			return req_fail(q->req, COL_EINVAL,
+			                "Invalid unset value for field '%s' of %s", fn, what);
+	}
+	struct buf b;
+	buf_init(&b);
+	for (uint32_t i = 0; i < type->n_fields; i++)
+		cql_put_bytes(&b, vals[i].p, vals[i].len < 0 ? -1 : vals[i].len);
+	int rc = store_bytes(q, &b, out);
+	buf_release(&b);
+	return rc;
+}
+
 static int collection_value(struct xq *q, const struct cql_term *t, const struct cqltype *type,
                             struct val *out, const char *what)
 {
@@ -284,6 +318,7 @@ int term_value(struct xq *q, const struct cql_term *t, const struct cqltype *typ
 			                cql_term_kind_name(t->kind), what);
 		return collection_value(q, t, type, out, what);
 	case CQL_TERM_TUPLE: return tuple_value(q, t, type, out, what);
+	case CQL_TERM_UDT: return udt_value(q, t, type, out, what);
 	case CQL_TERM_IDENT:
 		return req_fail(q->req, COL_EINVAL, "Invalid %s literal for %s",
 		                cql_term_kind_name(t->kind), what);

@@ -407,6 +407,22 @@ static int table_add_columns(struct schema *s, struct schema_table *t, const cha
 	return rc;
 }
 
+/* Mixes the fields of the user types in t into seed: the store is told a table's types
+ * again when a type it uses changes (ALTER TYPE changes none of the table's own rows). */
+static uint64_t udt_digest(const struct cqltype *t, uint64_t seed)
+{
+	if (!t)
+		return seed;
+	seed = udt_digest(t->value, udt_digest(t->elem, seed));
+	for (uint32_t i = 0; i < t->n_fields; i++) {
+		if (t->kind == CQLTYPE_UDT)
+			seed = XXH3_64bits_withSeed(t->field_names[i], strlen(t->field_names[i]),
+			                            seed);
+		seed = udt_digest(t->fields[i], seed);
+	}
+	return seed;
+}
+
 /*
  * A table row ('T', not dropped) into its keyspace of the snapshot, with the
  * store's handle for its data.  A row whose keyspace is gone (the orphan of a
@@ -452,6 +468,8 @@ static int snap_add_table(struct schema *s, struct schema_snap *snap, const stru
 		rc = table_add_columns(s, t, k->name, err);
 	if (!rc)
 		rc = schema_table_add_indexes(s, t, k->name, err);
+	for (uint32_t i = 0; !rc && i < t->n_cols; i++)
+		t->digest = udt_digest(t->cols[i].type, t->digest);
 	if (rc) {
 		cerr_prefix(err, "schema row of table '%s.%s': ", k->name, t->name);
 		return rc;

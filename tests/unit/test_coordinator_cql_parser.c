@@ -598,6 +598,19 @@ Test(cql_parser, type_statements)
 	cr_assert_eq(s->kind, CQL_STMT_DROP_TYPE);
 	cr_expect(s->type_stmt.if_exists);
 	cr_expect_str_eq(print(s), "DROP TYPE IF EXISTS addr");
+	s = parse_ok("INSERT INTO t (k, a) VALUES (1, {street: 'x', \"Zip\": 1, h: {c: null}})");
+	const struct cql_term *u = s->insert.values[1];
+	cr_assert_eq(u->kind, CQL_TERM_UDT);
+	cr_assert_eq(u->udt.n_fields, 3);
+	cr_expect_str_eq(u->udt.names[1].name, "Zip");
+	cr_expect_eq(u->udt.values[2]->kind, CQL_TERM_UDT);
+	cr_expect_str_eq(
+	        print(s),
+	        "INSERT INTO t (k, a) VALUES (1, {street: 'x', \"Zip\": 1, h: {c: null}})");
+	cr_expect_eq(parse_ok("INSERT INTO t (k, m) VALUES (1, {true: 1})")->insert.values[1]->kind,
+	             CQL_TERM_MAP);
+	fail("INSERT INTO t (k, a) VALUES (1, {a: ?})", COL_EUNSUPPORTED);
+	fail("INSERT INTO t (k, a) VALUES (1, {a: 1, 'b': 2})", COL_ESYNTAX);
 	fail("CREATE TYPE t ()", COL_ESYNTAX);
 	fail("CREATE TYPE t (a int", COL_ESYNTAX);
 	fail("CREATE TYPE t", COL_ESYNTAX);

@@ -114,6 +114,13 @@ p = wait_for("old value", lambda: s1b.execute("SELECT p FROM people WHERE id = 1
 check("a value written before ADD reads the new field as None",
       getattr(p.home, "zip", "missing") is None and p.home.town == "Oslo", repr(p))
 
+Addr3 = namedtuple("Addr3", "street town zip")
+ins = s3.prepare("INSERT INTO people (id, p) VALUES (?, ?)")  # the type changed: its metadata too
+s3.execute(ins, (4, Person("Di", Addr3("New St", "Rome", 100), None)))
+p = s1b.execute(sel, (4,)).one().p
+check("a value with the added field written through node 3 after ALTER reads back",
+      p.home.zip == 100 and p.home.town == "Rome", repr(p))
+
 
 def refused(session, stmt, want):
     try:
