@@ -103,6 +103,20 @@ int plan_subsel(struct exec_req *req, struct plan *p, const struct cql_selector 
 	buf_put_u8(&tn, 0);
 	const char *tname = buf_ok(&tn) ? (const char *)tn.data : "?";
 	const char *what = x->kind == CQL_SEL_ELEMENT ? "element" : "slice";
+	if (x->kind == CQL_SEL_FIELD && ct->kind == CQLTYPE_UDT) {
+		const char *f = x->column.name;
+		int at = cqltype_udt_field(ct, f, strlen(f));
+		if (at < 0)
+			rc = req_fail(req, COL_EINVAL, "%s of type %s has no field %s", a->name,
+			              tname, f);
+		buf_release(&tn);
+		if (rc)
+			return rc;
+		*o = (struct sel_col){.args = a, .n_args = 1, .kind = SEL_FIELD, .col = at};
+		o->name = subsel_name(p, x, a->name);
+		o->type = ct->fields[at];
+		return 0;
+	}
 	if (x->kind == CQL_SEL_FIELD)
 		rc = req_fail(req, COL_EINVAL,
 		              "Invalid field selection: %s of type %s is not a user type", a->name,
@@ -192,6 +206,24 @@ static int put_part(const struct sel_col *sc, const struct cqltype *ct, const ui
 	return 0;
 }
 
+/* Field number `at` of a user type value as [bytes]; null when the value ends before it. */
+static void put_field(int at, const uint8_t *v, size_t vl, struct buf *out)
+{
+	struct bufreader r;
+	bufreader_init(&r, v, vl);
+	for (int i = 0; bufreader_left(&r); i++) {
+		int32_t fl = (int32_t)bufreader_u32be(&r);
+		const uint8_t *fp = fl > 0 ? bufreader_take(&r, (size_t)fl) : exec_empty_value;
+		if (!bufreader_ok(&r))
+			break;
+		if (i == at) {
+			cql_put_bytes(out, fl < 0 ? NULL : fp, fl < 0 ? -1 : fl);
+			return;
+		}
+	}
+	cql_put_bytes(out, NULL, -1);
+}
+
 int put_subsel(const struct sel_col *sc, const struct selrow *row, struct buf *out, struct cerr *e)
 {
 	struct buf ab;
@@ -209,6 +241,8 @@ int put_subsel(const struct sel_col *sc, const struct selrow *row, struct buf *o
 	const uint8_t *v = len > 0 ? bufreader_take(&r, (size_t)len) : exec_empty_value;
 	if (!bufreader_ok(&r) || len <= 0)
 		cql_put_bytes(out, NULL, -1); /* null (or empty): no part of it */
+	else if (sc->kind == SEL_FIELD)
+		put_field(sc->col, v, (size_t)len, out);
 	else
 		rc = put_part(sc, sc->args[0].type, v, (size_t)len, out, e);
 	buf_release(&ab);
