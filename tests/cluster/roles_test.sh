@@ -12,97 +12,31 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-BIN=${COLONNADE_BIN:?set COLONNADE_BIN to the colonnade binary}
-CQLISH=${CQLISH_BIN:-$(dirname "$BIN")/cqlish}
-NET=${COLONNADE_TEST_NET:-127.0.0}
-N=3
+TEST=roles_test
 FIRST=71
-ROOT=$(mktemp -d /tmp/colonnade-roles-test.XXXXXX)
-declare -a PIDS=()
-RC=1
 PW="su-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 VALIDITY_MS=1500
-
-/usr/bin/python3 -c 'import cassandra' || {
-	echo "python3-cassandra is not installed (deploy/install-deps.sh)"
-	exit 1
-}
-
-cleanup() {
-	local p k
-	for p in "${PIDS[@]}"; do
-		kill -TERM "$p" 2>/dev/null || true
-	done
-	for p in "${PIDS[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null || true
-	done
-	wait 2>/dev/null || true
-	if [ "$RC" -ne 0 ]; then
-		for k in $(seq 1 $N); do
-			echo "--- node $k log (tail)"
-			grep -v DEBUG "$ROOT/node$k/node.log" 2>/dev/null | tail -n 25 || true
-		done
-	fi
-	if [ "${COLONNADE_KEEP:-0}" = 1 ]; then echo "kept $ROOT"; else rm -rf "$ROOT"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-UNSET=()
-for v in $(env | grep -o '^COLONNADE_[A-Za-z0-9_]*' || true); do
-	UNSET+=(-u "$v")
-done
-
-start_node() {
-	local k=$1 dir="$ROOT/node$1" addr="$NET.$((FIRST + $1 - 1))"
-	mkdir -p "$dir/data"
-	cat >"$dir/colonnade.yaml" <<YAML
-cluster_name: 'roles-test'
-listen_address: $addr
-rpc_address: $addr
-seed_provider:
-  - class_name: org.apache.cassandra.locator.SimpleSeedProvider
-    parameters:
-      - seeds: "$NET.$FIRST"
-data_file_directories:
-  - $dir/data
-num_tokens: 16
-gossip_interval: 50ms
-endpoint_snitch: GossipingPropertyFileSnitch
-dc: dc1
-rack: rack1
+extra_yaml() {
+	cat <<YAML
 authenticator: PasswordAuthenticator
 authorizer: CassandraAuthorizer
 auth_superuser_password: '$PW'
 permissions_validity: ${VALIDITY_MS}ms
 credentials_validity: 1000ms
 YAML
-	(cd "$dir" && exec env "${UNSET[@]}" "$BIN" server -c "$dir/colonnade.yaml" \
-		>"$dir/node.log" 2>&1) &
-	PIDS[$k]=$!
 }
+# shellcheck source=py_cluster_lib.sh
+. "$HERE/py_cluster_lib.sh"
+CQLISH=${CQLISH_BIN:-$(dirname "$BIN")/cqlish}
 
-for k in $(seq 1 $N); do start_node "$k"; done
-HOSTS=""
-for k in $(seq 1 $N); do HOSTS="$HOSTS${HOSTS:+,}$NET.$((FIRST + k - 1))"; done
-up=0
-for _ in $(seq 300); do
-	up=$(env "${UNSET[@]}" "$BIN" status -h "$NET.$FIRST" 2>/dev/null | grep -c '^UN ' || true)
-	[ "$up" -ge $N ] && break
-	sleep 0.2
-done
-if [ "$up" -lt $N ]; then
-	echo "roles_test: only $up of $N nodes up after 60 s"
-	exit 1
-fi
+cluster_start
 for k in $(seq 1 $N); do
 	for _ in $(seq 150); do
 		grep -q "system_auth is ready" "$ROOT/node$k/node.log" && break
 		sleep 0.2
 	done
 done
-echo "roles_test: $N nodes up ($HOSTS); superuser written by $(grep -l "creating superuser" "$ROOT"/node*/node.log | wc -l) node(s)"
+echo "roles_test: superuser written by $(grep -l "creating superuser" "$ROOT"/node*/node.log | wc -l) node(s)"
 ROLES_SUPERUSER_PASSWORD="$PW" ROLES_VALIDITY_S=$(awk "BEGIN{print $VALIDITY_MS/1000}") \
 	/usr/bin/python3 "$HERE/py/roles_test.py" "$HOSTS"
 

@@ -1,0 +1,101 @@
+# shellcheck shell=bash
+# py_cluster_lib.sh — a cluster of real nodes for a test driven by a python (or node, or
+# cqlish) client: N nodes on $NET.$FIRST onwards, one datacenter, gossip at 50 ms.
+#
+# Source it after setting TEST (the test's name: its cluster name, temp directory and
+# messages) and FIRST (node 1's last address byte); optionally N (3) and a function
+# extra_yaml that prints more lines for every node's colonnade.yaml. Then call
+# cluster_start: it starts the nodes and returns when node 1 sees all of them UN,
+# leaving HOSTS (comma-separated addresses) and ROOT (the temp directory: nodeK/ holds
+# the node's config, data, node.log, its start command in cmd, NUL-separated, and its pid,
+# so a client may kill and restart a node). Set RC=0 when the test passed: the exit trap
+# stops every node (also ones the client restarted), prints the logs' tails on failure
+# and removes ROOT unless COLONNADE_KEEP=1.
+#
+# Env: COLONNADE_BIN (required), COLONNADE_TEST_NET (default 127.0.0).
+
+BIN=${COLONNADE_BIN:?set COLONNADE_BIN to the colonnade binary}
+NET=${COLONNADE_TEST_NET:-127.0.0}
+N=${N:-3}
+ROOT=$(mktemp -d "/tmp/colonnade-$TEST.XXXXXX")
+HOSTS=""
+declare -a PIDS=()
+RC=1
+
+/usr/bin/python3 -c 'import cassandra' || {
+	echo "python3-cassandra is not installed (deploy/install-deps.sh)"
+	exit 1
+}
+
+cluster_cleanup() {
+	local p k
+	for k in $(seq 1 "$N"); do # a node the client restarted
+		[ -f "$ROOT/node$k/pid" ] && PIDS+=("$(cat "$ROOT/node$k/pid")")
+	done
+	for p in "${PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	for p in "${PIDS[@]}"; do
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$p" 2>/dev/null || true
+	done
+	wait 2>/dev/null || true
+	if [ "$RC" -ne 0 ]; then
+		for k in $(seq 1 "$N"); do
+			echo "--- node $k log (tail)"
+			grep -v DEBUG "$ROOT/node$k/node.log" 2>/dev/null | tail -n 25 || true
+		done
+	fi
+	if [ "${COLONNADE_KEEP:-0}" = 1 ]; then echo "kept $ROOT"; else rm -rf "$ROOT"; fi
+}
+trap cluster_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The node reads COLONNADE_* from its environment as config: give it none.
+UNSET=()
+for v in $(env | grep -o '^COLONNADE_[A-Za-z0-9_]*' || true); do
+	UNSET+=(-u "$v")
+done
+
+cluster_start_node() { # k
+	local k=$1 dir="$ROOT/node$1" addr="$NET.$((FIRST + $1 - 1))"
+	mkdir -p "$dir/data"
+	cat >"$dir/colonnade.yaml" <<YAML
+cluster_name: '$TEST'
+listen_address: $addr
+rpc_address: $addr
+seed_provider:
+  - class_name: org.apache.cassandra.locator.SimpleSeedProvider
+    parameters:
+      - seeds: "$NET.$FIRST"
+data_file_directories:
+  - $dir/data
+num_tokens: 16
+gossip_interval: 50ms
+endpoint_snitch: GossipingPropertyFileSnitch
+dc: dc1
+rack: rack1
+YAML
+	if declare -F extra_yaml >/dev/null; then extra_yaml >>"$dir/colonnade.yaml"; fi
+	printf '%s\0' env "${UNSET[@]}" "$BIN" server -c "$dir/colonnade.yaml" >"$dir/cmd"
+	(cd "$dir" && exec env "${UNSET[@]}" "$BIN" server -c "$dir/colonnade.yaml" \
+		>>"$dir/node.log" 2>&1) &
+	PIDS[k]=$!
+	echo "${PIDS[k]}" >"$dir/pid"
+}
+
+cluster_start() {
+	local k up=0
+	for k in $(seq 1 "$N"); do cluster_start_node "$k"; done
+	for k in $(seq 1 "$N"); do HOSTS="$HOSTS${HOSTS:+,}$NET.$((FIRST + k - 1))"; done
+	for _ in $(seq 300); do
+		up=$(env "${UNSET[@]}" "$BIN" status -h "$NET.$FIRST" 2>/dev/null | grep -c '^UN ' || true)
+		[ "$up" -ge "$N" ] && break
+		sleep 0.2
+	done
+	if [ "$up" -lt "$N" ]; then
+		echo "$TEST: only $up of $N nodes up after 60 s"
+		exit 1
+	fi
+	echo "$TEST: $N nodes up ($HOSTS)"
+}
