@@ -5,84 +5,18 @@
  */
 #include "coordinator/cql/cql_parser.h"
 #include "coordinator/query/executor.h"
-#include "coordinator/query/prepared.h"
 #include "coordinator/query/systables.h"
 #include "coordinator/replication/router.h"
 #include "coordinator/schema/schema.h"
 #include "core/cqlproto.h"
 #include "storage/storage.h"
+#include "executor_fixture.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static char dir[64];
-static struct store *st_;
-static struct schema *sch;
-static struct router *px;
-static struct prepared_cache *pc;
-static struct executor *ex;
-static struct exec_session sess;
-static struct exec_req req;
-
-static void no_nodes(void *ctx, cluster_node_emit_fn emit, void *ectx)
-{
-	(void)ctx;
-	(void)emit;
-	(void)ectx;
-}
-
-static const struct cluster_view view = {.cluster_name = "Test Cluster",
-                                         .snitch = "SimpleSnitch",
-                                         .local = no_nodes,
-                                         .peers = no_nodes};
-
-static void setup(void)
-{
-	snprintf(dir, sizeof(dir), "/tmp/colonnade-desc-XXXXXX");
-	cr_assert(mkdtemp(dir));
-	buf_init(&req.body_out);
-	memset(&sess, 0, sizeof(sess));
-	struct cerr e = {0};
-	struct store_options o;
-	store_options_init(&o);
-	o.data_dir = dir;
-	cr_assert_eq(store_open(&o, &st_, &e), 0, "%s", e.msg);
-	cr_assert_eq(schema_open(st_, &sch, &e), 0, "%s", e.msg);
-	cr_assert_eq(router_new_local(st_, "datacenter1", &px), 0);
-	cr_assert_eq(prepared_cache_new(100, &pc), 0);
-	struct executor_deps d = {
-	        .schema = sch, .store = st_, .router = px, .prepared = pc, .view = &view};
-	cr_assert_eq(executor_new(&d, &ex), 0);
-}
-
-static void teardown(void)
-{
-	executor_free(ex);
-	prepared_cache_free(pc);
-	router_free(px);
-	schema_free(sch);
-	store_close(st_);
-	buf_release(&req.body_out);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
-}
-
-static void run_ok(const char *cql)
-{
-	executor_run_text(ex, &sess, cql, &req);
-	cr_assert(!req.err.code, "%s -> error %d %s", cql, req.err.code, req.err.msg);
-}
-
-static const char *run_err(const char *cql)
-{
-	executor_run_text(ex, &sess, cql, &req);
-	cr_assert(req.err.code, "%s should fail", cql);
-	return req.err.msg;
-}
 
 /* The rows of the last result: cells joined by '|', rows ended by '\n'.  Returns the
  * column count; *more gets the paging state (length 0: none). */
@@ -134,7 +68,7 @@ static void expect_rows(const char *cql, const char *want)
 	buf_release(&b);
 }
 
-TestSuite(describe, .init = setup, .fini = teardown);
+TestSuite(describe, .init = exec_fixture_setup, .fini = exec_fixture_teardown);
 
 #define OPTS(comment, ttl, gc)                                                                     \
 	"    AND additional_write_policy = '99p'\n"                                                \
@@ -621,8 +555,9 @@ Test(describe, with_internals_replays_dropped_columns)
 	cr_assert(strstr(s, "|CREATE TABLE k.d (\n    id int PRIMARY KEY,\n    a int,\n    s int,\n"
 	                    "    b text\n) WITH ID = "),
 	          "%s", s);
-	const char *d = strstr(s, "    AND speculative_retry = '99p';\nALTER TABLE k.d DROP b USING "
-	                          "TIMESTAMP ");
+	const char *d =
+	        strstr(s, "    AND speculative_retry = '99p';\nALTER TABLE k.d DROP b USING "
+	                  "TIMESTAMP ");
 	cr_assert(d, "%s", s);
 	cr_assert_str_eq(strchr(d, ';') + 1 + strcspn(strchr(d, ';') + 1, ";"), ";\n");
 	/* without INTERNALS: the table as it is */

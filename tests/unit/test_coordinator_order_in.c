@@ -4,84 +4,18 @@
  * paged, Cassandra's refusal when it is, and the bound on what is sorted.
  */
 #include "coordinator/query/executor.h"
-#include "coordinator/query/prepared.h"
 #include "coordinator/query/systables.h"
 #include "coordinator/replication/router.h"
 #include "coordinator/schema/schema.h"
 #include "core/cqlproto.h"
 #include "storage/storage.h"
+#include "executor_fixture.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static char dir[64];
-static struct store *st_;
-static struct schema *sch;
-static struct router *px;
-static struct prepared_cache *pc;
-static struct executor *ex;
-static struct exec_session sess;
-static struct exec_req req;
-
-static void no_nodes(void *ctx, cluster_node_emit_fn emit, void *ectx)
-{
-	(void)ctx;
-	(void)emit;
-	(void)ectx;
-}
-
-static const struct cluster_view view = {.cluster_name = "Test Cluster",
-                                         .snitch = "SimpleSnitch",
-                                         .local = no_nodes,
-                                         .peers = no_nodes};
-
-static void setup(void)
-{
-	snprintf(dir, sizeof(dir), "/tmp/colonnade-ordin-XXXXXX");
-	cr_assert(mkdtemp(dir));
-	buf_init(&req.body_out);
-	memset(&sess, 0, sizeof(sess));
-	struct cerr e = {0};
-	struct store_options o;
-	store_options_init(&o);
-	o.data_dir = dir;
-	cr_assert_eq(store_open(&o, &st_, &e), 0, "%s", e.msg);
-	cr_assert_eq(schema_open(st_, &sch, &e), 0, "%s", e.msg);
-	cr_assert_eq(router_new_local(st_, "datacenter1", &px), 0);
-	cr_assert_eq(prepared_cache_new(100, &pc), 0);
-	struct executor_deps d = {
-	        .schema = sch, .store = st_, .router = px, .prepared = pc, .view = &view};
-	cr_assert_eq(executor_new(&d, &ex), 0);
-}
-
-static void teardown(void)
-{
-	executor_free(ex);
-	prepared_cache_free(pc);
-	router_free(px);
-	schema_free(sch);
-	store_close(st_);
-	buf_release(&req.body_out);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
-}
-
-static void run_ok(const char *cql)
-{
-	executor_run_text(ex, &sess, cql, &req);
-	cr_assert(!req.err.code, "%s -> error %d %s", cql, req.err.code, req.err.msg);
-}
-
-static const char *run_err(const char *cql)
-{
-	executor_run_text(ex, &sess, cql, &req);
-	cr_assert(req.err.code, "%s should fail", cql);
-	return req.err.msg;
-}
 
 /* The int columns of the last result's rows as "a,b;" per row. */
 static void int_rows(char *out, size_t len)
@@ -139,7 +73,7 @@ static void query_paged(const char *q, int32_t page_size)
 	buf_release(&body);
 }
 
-TestSuite(order_in, .init = setup, .fini = teardown);
+TestSuite(order_in, .init = exec_fixture_setup, .fini = exec_fixture_teardown);
 
 static void fill(void)
 {
