@@ -363,7 +363,9 @@ void net_conn_close(struct net_conn *c, int reason, const char *why)
 	struct net_loop *nl = c->nl;
 	c->closing = true;
 	c->close_reason = reason;
-	snprintf(c->why, sizeof(c->why), "%s: %s", c->peer_str,
+	/* "peer: reason", a longer reason cut short (it only goes to the log) */
+	snprintf(c->why, sizeof(c->why), "%.*s: %.*s", NET_ADDR_STRLEN - 1, c->peer_str,
+	         (int)sizeof(c->why) - NET_ADDR_STRLEN - 2,
 	         why ? why : (reason ? col_strerror(reason) : "closed locally"));
 	ev_io_stop(nl->loop, &c->rio);
 	ev_io_stop(nl->loop, &c->wio);

@@ -622,7 +622,7 @@ static uint32_t pick_grants(struct rs *s, const struct res *res, const struct rg
 	        g->role ? rsnap_closure(sn, g->role, g->norecursive, c, ROLES_CLOSURE_MAX) : 0;
 	if (g->role && g->norecursive)
 		nc = nc ? 1 : 0;
-	char chain[3][AUTH_MAX_NAME + 128];
+	char chain[4][AUTH_MAX_NAME + 128]; /* the resource, its keyspace, "data" or "roles" */
 	int nchain = 0;
 	if (res) {
 		snprintf(chain[nchain++], sizeof(chain[0]), "%s", res->key);
