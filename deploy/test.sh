@@ -22,7 +22,7 @@
 #   ./deploy/test.sh --quick    the layering check and the RelWithDebInfo suite only
 #   extra arguments go to ctest (e.g. -R storage)
 #
-# Environment: FUZZ_SECONDS (20 per target), COLONNADE_TEST_NET (127.0.0).
+# Environment: FUZZ_SECONDS (10 per target), COLONNADE_TEST_NET (127.0.0).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=0
@@ -84,6 +84,6 @@ CTEST_ARGS=("$@" "${LOAD[@]}")
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   suite build-asan -DCMAKE_BUILD_TYPE=Debug -DCOLONNADE_SANITIZE=ON
 
-stage "fuzz smoke (clang + libFuzzer; every tests/fuzz target, ${FUZZ_SECONDS:-20} s each)"
+stage "fuzz smoke (clang + libFuzzer; every tests/fuzz target, ${FUZZ_SECONDS:-10} s each)"
 CTEST_ARGS=(-L fuzz)
 suite build-fuzz -DCMAKE_C_COMPILER=clang -DCOLONNADE_FUZZ=ON

@@ -1,7 +1,7 @@
 #!/bin/sh
 # run-smoke.sh BUILD_DIR [CORPUS_ROOT] [SECONDS]
 #
-# Runs every fuzz_* executable in BUILD_DIR for SECONDS (default: $FUZZ_SECONDS or 20),
+# Runs every fuzz_* executable in BUILD_DIR for SECONDS (default: $FUZZ_SECONDS or 10),
 # starting from the seeds in CORPUS_ROOT/<target>/ (default: corpus/ next to this script) and
 # with the libFuzzer dictionary CORPUS_ROOT/<target>.dict if there is one.
 # The seed directories are only read; inputs the run discovers go to a temporary directory.
@@ -11,7 +11,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:?usage: run-smoke.sh BUILD_DIR [CORPUS_ROOT] [SECONDS]}
 corpus_root=${2:-$here/corpus}
-secs=${3:-${FUZZ_SECONDS:-20}}
+secs=${3:-${FUZZ_SECONDS:-10}}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/colonnade-fuzz.XXXXXX")
 keep=0
