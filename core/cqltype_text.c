@@ -190,7 +190,12 @@ int cqltype_parse_timestamp(const char *s, size_t len, int64_t *ms_out)
 	}
 	if (i != len)
 		return COL_EINVAL;
-	*ms_out = days * 86400000LL + ns / 1000000 - off_min * 60000;
+	/* a date whose milliseconds do not fit a timestamp is out of range, not a wrap */
+	int64_t ms;
+	if (__builtin_mul_overflow(days, 86400000LL, &ms) ||
+	    __builtin_add_overflow(ms, ns / 1000000 - off_min * 60000, &ms))
+		return COL_EINVAL;
+	*ms_out = ms;
 	return 0;
 }
 

@@ -1031,3 +1031,15 @@ Test(cqltype, udt_names_option_text_and_json)
 	cr_expect_neq(cqltype_validate(t, bad, sizeof(bad), &e), 0);
 	cqltype_free(t);
 }
+
+Test(cqltype, timestamp_text_out_of_range_is_refused)
+{
+	int64_t ms = 0;
+	cr_expect_eq(cqltype_parse_timestamp("2024-01-02 03:04:05Z", 20, &ms), 0);
+	cr_expect_eq(ms, 1704164645000LL);
+	/* a year whose milliseconds do not fit 64 bits: refused, never wrapped */
+	const char *far = "-922337203-01-01";
+	cr_expect_eq(cqltype_parse_timestamp(far, strlen(far), &ms), COL_EINVAL);
+	far = "922337203-01-01 00:00:00";
+	cr_expect_eq(cqltype_parse_timestamp(far, strlen(far), &ms), COL_EINVAL);
+}
