@@ -50,6 +50,7 @@ struct net_loop {
 	ev_prepare prep;
 	ev_check check;         /* with prep: the time the loop waits for events (idle_us) */
 	int64_t block_start;    /* when the loop last went to wait; 0 while running */
+	int64_t wake;           /* when the loop last woke up; 0 before the first wait */
 	struct net_conn *conns; /* every live or closing conn, doubly linked */
 	struct net_server *servers;
 	struct net_conn *flush_head; /* singly linked via flush_next */
@@ -1086,6 +1087,24 @@ void net_loop_run_pending(struct net_loop *nl)
 	nl->in_pending = false;
 }
 
+const uint32_t net_iter_bounds_us[NET_ITER_BUCKETS - 1] = {
+        50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 1000000};
+
+static void record_iteration(struct net_loop_stats *st, int64_t busy_us)
+{
+	uint64_t v = busy_us > 0 ? (uint64_t)busy_us : 0;
+	size_t i = 0;
+	while (i < NET_ITER_BUCKETS - 1 && v > net_iter_bounds_us[i])
+		i++;
+	st->iter_buckets[i]++;
+	st->iter_count++;
+	st->iter_busy_us += v;
+	if (v > st->iter_max_us)
+		st->iter_max_us = v;
+}
+
+/* Runs after the loop's other prepare watchers (libev invokes them in reverse start
+ * order, and this one is started first): the iteration's work is done when it returns. */
 static void loop_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	(void)loop;
@@ -1093,6 +1112,8 @@ static void loop_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	struct net_loop *nl = (struct net_loop *)((char *)w - offsetof(struct net_loop, prep));
 	net_loop_run_pending(nl);
 	nl->block_start = clock_mono_us();
+	if (nl->wake)
+		record_iteration(&nl->st, nl->block_start - nl->wake);
 }
 
 static void loop_check_cb(struct ev_loop *loop, ev_check *w, int revents)
@@ -1100,8 +1121,9 @@ static void loop_check_cb(struct ev_loop *loop, ev_check *w, int revents)
 	(void)loop;
 	(void)revents;
 	struct net_loop *nl = (struct net_loop *)((char *)w - offsetof(struct net_loop, check));
+	nl->wake = clock_mono_us();
 	if (nl->block_start) {
-		nl->st.idle_us += (uint64_t)(clock_mono_us() - nl->block_start);
+		nl->st.idle_us += (uint64_t)(nl->wake - nl->block_start);
 		nl->block_start = 0;
 	}
 }

@@ -262,6 +262,15 @@ void net_conn_tls_peer(const struct net_conn *c, char *out, size_t cap);
 
 /* ---- the loop ------------------------------------------------------------------------------- */
 
+/*
+ * How long the loop's iterations are busy, from waking up (events ready) to
+ * blocking again: the batching window of everything done in one iteration
+ * (group commit, coalesced writes), and the stalls a request waits behind.
+ * Upper bounds of the finite buckets in µs; the last bucket counts the rest.
+ */
+#define NET_ITER_BUCKETS 13
+extern const uint32_t net_iter_bounds_us[NET_ITER_BUCKETS - 1];
+
 /* Totals over every connection of a loop. */
 struct net_loop_stats {
 	uint64_t conns_open;
@@ -272,6 +281,9 @@ struct net_loop_stats {
 	uint64_t oversized, proto_errors; /* connections closed for bad input */
 	uint64_t idle_us; /* time the loop waited for events (1 - idle / wall = how busy it is) */
 	size_t queued;    /* output bytes queued, all connections */
+	uint64_t iter_buckets[NET_ITER_BUCKETS]; /* iterations by busy time, not cumulative */
+	uint64_t iter_count, iter_busy_us;       /* iterations measured, their busy time */
+	uint64_t iter_max_us;                    /* the longest one */
 };
 
 /*

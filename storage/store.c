@@ -425,6 +425,7 @@ static bool parse_table_cf(const char *name, uint8_t id[16])
 static void *syncer_main(void *arg)
 {
 	struct store *s = arg;
+	pthread_setname_np(pthread_self(), "colonnade-sync");
 	pthread_mutex_lock(&s->sync_mu);
 	while (!s->stopping) {
 		struct timespec ts;

@@ -261,6 +261,7 @@ static void writer_apply(struct store *s, struct wgroup *round, struct buf *scra
 static void *writer_main(void *arg)
 {
 	struct store *s = arg;
+	pthread_setname_np(pthread_self(), "colonnade-write");
 	struct buf scratch;
 	buf_init(&scratch);
 	pthread_mutex_lock(&s->wq_mu);

@@ -390,6 +390,36 @@ static void m_auth(struct buf *out, struct node *n)
 	METRICS(out, defs, v);
 }
 
+/* The main loop's iterations by busy time (wake-up to sleep), a Prometheus histogram. */
+static void m_loop_iterations(struct buf *out, const struct net_loop_stats *ns)
+{
+	static const char name[] = "colonnade_net_loop_iteration_seconds";
+	buf_printf(
+	        out,
+	        "# HELP %s Busy time of each iteration of the main event loop, from waking up to "
+	        "waiting again: how long a request can wait behind other work.\n"
+	        "# TYPE %s histogram\n",
+	        name, name);
+	uint64_t cum = 0;
+	for (size_t i = 0; i < NET_ITER_BUCKETS; i++) {
+		cum += ns->iter_buckets[i];
+		if (i < NET_ITER_BUCKETS - 1)
+			buf_printf(out, "%s_bucket{loop=\"main\",le=\"%g\"} %llu\n", name,
+			           (double)net_iter_bounds_us[i] / 1e6, (unsigned long long)cum);
+		else
+			buf_printf(out, "%s_bucket{loop=\"main\",le=\"+Inf\"} %llu\n", name,
+			           (unsigned long long)cum);
+	}
+	buf_printf(out, "%s_sum{loop=\"main\"} %.6f\n%s_count{loop=\"main\"} %llu\n", name,
+	           (double)ns->iter_busy_us / 1e6, name, (unsigned long long)ns->iter_count);
+	static const struct metric_def max_def[] = {
+	        {M_GAUGE, "colonnade_net_loop_iteration_max_seconds",
+	         "Longest busy iteration of the main event loop since the node started."},
+	};
+	const double v[] = {(double)ns->iter_max_us / 1e6};
+	METRICS(out, max_def, v);
+}
+
 /* Every TCP connection of the node's loop (core/net.h). */
 static void m_net(struct buf *out, struct node *n)
 {
@@ -419,6 +449,7 @@ static void m_net(struct buf *out, struct node *n)
 	        (double)ns.idle_us / 1e6,
 	};
 	METRICS(out, defs, v);
+	m_loop_iterations(out, &ns);
 }
 
 /* Gossip rounds and the failure detector (gossip/gossiper.h). */

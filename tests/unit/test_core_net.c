@@ -646,3 +646,37 @@ Test(net, handoff_declined_is_served_here)
 	close(fd);
 	net_server_free(s);
 }
+
+static void spin_cb(struct ev_loop *l, ev_timer *w, int r)
+{
+	(void)l;
+	(void)r;
+	int64_t until = clock_mono_us() + 3000;
+	while (clock_mono_us() < until)
+		;
+	*(int *)w->data = 1;
+}
+
+Test(net, loop_iterations_are_measured_by_busy_time)
+{
+	int spun = 0;
+	ev_timer t;
+	ev_timer_init(&t, spin_cb, 0.001, 0);
+	t.data = &spun;
+	ev_timer_start(L, &t);
+	cr_assert(run_until(&spun, 1));
+	run_for_ms(20); /* the spinning iteration ends, idle ones follow */
+	struct net_loop_stats st;
+	net_loop_get_stats(NL, &st);
+	uint64_t n = 0, above = 0;
+	for (size_t i = 0; i < NET_ITER_BUCKETS; i++) {
+		n += st.iter_buckets[i];
+		if (i > 0 && net_iter_bounds_us[i - 1] >= 2500)
+			above += st.iter_buckets[i];
+	}
+	cr_expect_eq(n, st.iter_count, "every iteration is in one bucket");
+	cr_expect_geq(st.iter_count, 2, "the spinning iteration and the idle ones after it");
+	cr_expect_geq(above, 1, "the 3 ms iteration is counted above 2.5 ms");
+	cr_expect_geq(st.iter_max_us, 3000);
+	cr_expect_geq(st.iter_busy_us, 3000);
+}
