@@ -753,11 +753,9 @@ static int start_replication(struct node *n, struct cerr *err)
 	return storage_proxy_new(&sc, &n->sp, err);
 }
 
-/*
- * Schema in a cluster (coordinator/schema/schema_sync.h): pushes after local DDL,
- * pulls from peers gossiping another version, and DDL answers held until
- * every live node gossips our version (or schema_agreement_timeout passed).
- */
+/* Schema in a cluster (coordinator/schema/schema_sync.h): pushes after local DDL, pulls from
+ * peers gossiping another version, DDL answers held until every live node gossips our version
+ * (or schema_agreement_timeout passed), and changes merged from peers told to our clients. */
 static int start_schema_sync(struct node *n, struct cerr *err)
 {
 	struct schema_sync_config c;
@@ -767,6 +765,8 @@ static int start_schema_sync(struct node *n, struct cerr *err)
 	c.schema = n->schema;
 	/* Pull after a difference lasted a few gossip rounds (a push would have
 	 * ended it by then); as often to one peer. */
+	c.on_merged = node_schema_merged;
+	c.merged_ctx = n;
 	int64_t iv = n->cfg.gossip_interval_ms * 5;
 	c.pull_delay_ms = (unsigned)(iv < 50 ? 50 : iv > 2000 ? 2000 : iv);
 	c.pull_interval_ms = c.pull_delay_ms;

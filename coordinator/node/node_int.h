@@ -13,6 +13,7 @@
 #include "coordinator/auth/roles_file.h"
 #include "coordinator/node/identity.h"
 #include "coordinator/node/node.h"
+#include "coordinator/schema/schema.h"
 #include "coordinator/query/systables.h"
 
 #include "core/mailbox.h"
@@ -251,6 +252,9 @@ unsigned node_io_threads(const struct config *cfg);
 int node_loops_prepare(struct node *n, struct cerr *err);
 int node_loops_start(struct node *n, struct cerr *err);
 void node_loops_event_tap(void *ctx, unsigned mask, const uint8_t *body, size_t len);
+/* schema_sync's on_merged: a SCHEMA_CHANGE event from the main server (and so every loop's). */
+void node_schema_merged(void *ctx, enum schema_ev_change c, enum schema_ev_target t,
+                        const char *ks, const char *name);
 void node_loops_close_main(struct node *n);
 void node_loops_stop(struct node *n);
 void node_loops_cql_stats(struct node *n, struct cqlserver_stats *sum);

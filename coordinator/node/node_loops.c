@@ -420,6 +420,17 @@ void node_loops_event_tap(void *ctx, unsigned mask, const uint8_t *body, size_t 
 	event_tap(ctx, mask, body, len);
 }
 
+void node_schema_merged(void *ctx, enum schema_ev_change c, enum schema_ev_target t, const char *ks,
+                        const char *name)
+{
+	struct node *n = ctx;
+	log_debug(MOD, "schema merged from a peer: %s %s %s%s%s", schema_ev_change_name(c),
+	          schema_ev_target_name(t), ks, name ? "." : "", name ? name : "");
+	if (n->cql)
+		cqlserver_event_schema(n->cql, schema_ev_change_name(c), schema_ev_target_name(t),
+		                       ks, name);
+}
+
 void node_loops_close_main(struct node *n)
 {
 	if (n->main_mb_open) {

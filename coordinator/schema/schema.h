@@ -436,6 +436,22 @@ struct schema_row_ref {
 int schema_merge_rows(struct schema *s, const struct schema_row_ref *rows, size_t n,
                       size_t *applied, struct cerr *err);
 
+/*
+ * What changed from `before` to `after`, as the SCHEMA_CHANGE events Cassandra
+ * sends (schema_diff.c has the rules and their order): fn(ctx, change,
+ * target, keyspace, name) once per keyspace, table or type created, updated
+ * or dropped; name is NULL for a keyspace.  Virtual keyspaces are left out.
+ */
+enum schema_ev_change { SCHEMA_EV_CREATED, SCHEMA_EV_UPDATED, SCHEMA_EV_DROPPED };
+enum schema_ev_target { SCHEMA_EV_KEYSPACE, SCHEMA_EV_TABLE, SCHEMA_EV_TYPE };
+typedef void (*schema_diff_fn)(void *ctx, enum schema_ev_change c, enum schema_ev_target t,
+                               const char *ks, const char *name);
+void schema_snap_diff(const struct schema_snap *before, const struct schema_snap *after,
+                      schema_diff_fn fn, void *ctx);
+/* "CREATED" / "UPDATED" / "DROPPED"; "KEYSPACE" / "TABLE" / "TYPE" (protocol spec 4.2.6). */
+const char *schema_ev_change_name(enum schema_ev_change c);
+const char *schema_ev_target_name(enum schema_ev_target t);
+
 /* The schema version a node holding exactly these rows (in key order) reports. */
 void schema_rows_version(const struct schema_row_ref *rows, size_t n, uint8_t out[16]);
 

@@ -326,9 +326,14 @@ static void merge_from(struct schema_sync *ss, const char *what, const char *fro
 {
 	struct cerr e = {0};
 	size_t applied = 0;
+	const struct schema_snap *before = schema_snap_ref(ss->cfg.schema);
 	ss->merging = true;
 	int rc = schema_sync_apply_rowset(ss->cfg.schema, payload, len, &applied, &e);
 	ss->merging = false;
+	if (applied && ss->cfg.on_merged)
+		schema_snap_diff(before, schema_current(ss->cfg.schema), ss->cfg.on_merged,
+		                 ss->cfg.merged_ctx);
+	schema_snap_unref(ss->cfg.schema, before);
 	if (rc) {
 		log_refused(ss, what, from, &e);
 		return;

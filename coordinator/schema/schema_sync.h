@@ -65,6 +65,7 @@
 #ifndef COLONNADE_COORDINATOR_SCHEMA_SYNC_H
 #define COLONNADE_COORDINATOR_SCHEMA_SYNC_H
 
+#include "coordinator/schema/schema.h"
 #include "core/buf.h"
 #include "core/err.h"
 
@@ -99,6 +100,10 @@ struct schema_sync_config {
 	unsigned pull_interval_ms;     /* least time between two pulls to one peer [500] */
 	unsigned pull_delay_ms;        /* a difference lasting this long starts a pull [1000] */
 	unsigned agreement_timeout_ms; /* schema_sync_wait() default [10000] */
+	/* optional: every change a merge from a peer made (schema_snap_diff), for the
+	 * SCHEMA_CHANGE events this node's clients get; local DDL announces itself */
+	schema_diff_fn on_merged;
+	void *merged_ctx;
 };
 
 /* Register verbs and listeners, start the scan timer.  0, or COL_ENOMEM / COL_EFULL. */

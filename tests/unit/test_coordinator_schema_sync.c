@@ -978,3 +978,67 @@ Test(schema_sync, malformed_index_rows_are_refused)
 	cr_expect_eq(schema_row_check(key, sizeof(key) - 1, row, sizeof(row) - 1, NULL, &e),
 	             COL_ECORRUPT);
 }
+
+/* ---- schema_snap_diff: the events a merge announces ------------------------------------ */
+
+struct events {
+	char text[1024];
+};
+
+static void on_event(void *ctx, enum schema_ev_change c, enum schema_ev_target t, const char *ks,
+                     const char *name)
+{
+	struct events *ev = ctx;
+	size_t n = strlen(ev->text);
+	snprintf(ev->text + n, sizeof(ev->text) - n, "%s %s %s%s%s;", schema_ev_change_name(c),
+	         schema_ev_target_name(t), ks, name ? "." : "", name ? name : "");
+}
+
+/* Sync node `from` into node `to`; the events the merge made there. */
+static void sync_events(int from, int to, struct events *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	const struct schema_snap *before = schema_snap_ref(sch[to]);
+	sync_rows(from, to);
+	schema_snap_diff(before, schema_current(sch[to]), on_event, ev);
+	schema_snap_unref(sch[to], before);
+}
+
+Test(schema_sync, a_merge_is_announced_as_the_changes_it_made)
+{
+	struct events ev;
+	struct cerr e = {0};
+	create_ks(0, "ks", 100);
+	const struct cqltype *it;
+	cr_assert_eq(cqltype_parse("int", 3, &it, &e), 0);
+	const char *f[] = {"a"};
+	cr_assert_eq(schema_create_type(sch[0], "ks", "ty", f, &it, 1, 150, &e), 0, "%s", e.msg);
+	create_table(0, "ks", "t", "int", "v", "text", 200);
+	sync_events(0, 1, &ev);
+	cr_assert_str_eq(ev.text, "CREATED KEYSPACE ks;CREATED TYPE ks.ty;CREATED TABLE ks.t;");
+	sync_events(0, 1, &ev);
+	cr_assert_str_eq(ev.text, "", "nothing new, nothing announced");
+
+	struct schema_column_def add[] = {{"w", it, SCHEMA_COL_REGULAR, -1, false}};
+	cr_assert_eq(schema_alter_table_add(sch[0], "ks", "t", add, 1, 300, &e), 0, "%s", e.msg);
+	cr_assert_eq(schema_alter_type_add(sch[0], "ks", "ty", "b", it, 300, &e), 0, "%s", e.msg);
+	create_table(0, "ks", "u", "int", "v", "text", 300);
+	sync_events(0, 1, &ev);
+	cr_assert_str_eq(ev.text, "CREATED TABLE ks.u;UPDATED TYPE ks.ty;UPDATED TABLE ks.t;");
+
+	/* dropped and made again under the same name: another table (another id) */
+	cr_assert_eq(schema_drop_table(sch[0], "ks", "u", 400, &e), 0, "%s", e.msg);
+	create_table(0, "ks", "u", "text", "x", "int", 500);
+	struct schema_repl_opt repl[] = {{"class", "SimpleStrategy"}, {"replication_factor", "1"}};
+	struct schema_keyspace_def def = {"ks", true, repl, 2};
+	cr_assert_eq(schema_alter_keyspace(sch[0], &def, 500, &e), 0, "%s", e.msg);
+	sync_events(0, 1, &ev);
+	cr_assert_str_eq(ev.text, "DROPPED TABLE ks.u;CREATED TABLE ks.u;UPDATED KEYSPACE ks;");
+
+	cr_assert_eq(schema_drop_keyspace(sch[0], "ks", 600, &e), 0, "%s", e.msg);
+	sync_events(0, 1, &ev);
+	cr_assert_str_eq(
+	        ev.text,
+	        "DROPPED TABLE ks.t;DROPPED TABLE ks.u;DROPPED TYPE ks.ty;DROPPED KEYSPACE ks;");
+	cqltype_free(it);
+}

@@ -7,9 +7,12 @@ node 3 only must then see them in cluster.metadata (fields in order, types as
 Cassandra names them), write values with a prepared INSERT at QUORUM and read
 them back as namedtuples (nested type, null field, missing row).  ALTER TYPE
 ADD / RENAME through node 3 updates node 3's driver metadata from the
-TYPE schema change result, reaches node 1 (its driver metadata after a
-refresh: a node sends no events for changes merged from peers) and the values
-(an old value reads the added field as None).  DROP TYPE while used and CREATE
+TYPE schema change result, reaches node 1 (its driver metadata, from the
+SCHEMA_CHANGE event node 1 sends when it merges the change) and the values
+(an old value reads the added field as None).  A driver whose only host is
+node 2 (control connection included) sees a table made, altered and dropped
+through node 1 in its metadata without a refresh: node 2 pushes an event for
+every change it merges from a peer.  DROP TYPE while used and CREATE
 TYPE of an existing name are refused with Cassandra's messages.  Prints one
 line per check; exits 1 on any failure.
 """
@@ -68,14 +71,13 @@ s1.execute("CREATE TYPE %s.person (name text, home frozen<address>, tags frozen<
 s1.execute("CREATE TABLE %s.people (id int PRIMARY KEY, p frozen<person>)" % KS)
 check("schema agreed after the DDL through node 1", c1.control_connection.wait_for_schema_agreement())
 
-c3.refresh_schema_metadata()
 want_addr = [("street", "text"), ("city", "text")]
 want_person = [("name", "text"), ("home", "frozen<address>"), ("tags", "frozen<set<text>>")]
 got = wait_for("address", lambda: udt_fields(c3, "address") == want_addr and udt_fields(c3, "address"))
 check("node 3's driver metadata shows type address", got == want_addr, got)
-got = udt_fields(c3, "person")
+got = wait_for("person", lambda: udt_fields(c3, "person") == want_person and udt_fields(c3, "person"))
 check("node 3's driver metadata shows type person", got == want_person, got)
-col = c3.metadata.keyspaces[KS].tables["people"].columns["p"].cql_type
+col = wait_for("people", lambda: c3.metadata.keyspaces[KS].tables["people"].columns["p"].cql_type)
 check("the column's type reads frozen<person>", col == "frozen<person>", col)
 
 s3.set_keyspace(KS)
@@ -106,8 +108,7 @@ want = [("street", "text"), ("town", "text"), ("zip", "int")]
 got = wait_for("alter", lambda: udt_fields(c3, "address") == want and udt_fields(c3, "address"))
 check("the TYPE schema change result updates node 3's driver metadata", got == want, got)
 check("schema agreed after ALTER TYPE through node 3", c1.control_connection.wait_for_schema_agreement())
-c1.refresh_schema_metadata()
-got = udt_fields(c1, "address")
+got = wait_for("alter on node 1", lambda: udt_fields(c1, "address") == want and udt_fields(c1, "address"))
 check("ALTER TYPE through node 3 reaches node 1 (its driver metadata)", got == want, got)
 s1b = c1.connect(KS)
 p = wait_for("old value", lambda: s1b.execute("SELECT p FROM people WHERE id = 1").one().p)
@@ -144,10 +145,36 @@ s1.execute("DROP TABLE %s.people" % KS)
 s1.execute("DROP TYPE %s.person" % KS)
 s1.execute("DROP TYPE %s.address" % KS)
 check("schema agreed after DROP TYPE through node 1", c3.control_connection.wait_for_schema_agreement())
-c3.refresh_schema_metadata()
 got = wait_for("dropped", lambda: udt_fields(c3, "address") is None and udt_fields(c3, "person") is None)
 check("dropped types leave node 3's driver metadata", got is True, got)
+
+# Events for changes merged from peers: a driver that only knows node 2 never refreshes by
+# itself, so the table shows in its metadata only if node 2 announces what it merged.
+c2, s2 = connect(HOSTS[1])
+check("node 2's driver holds its control connection on node 2",
+      c2.control_connection._connection.endpoint.address == HOSTS[1],
+      c2.control_connection._connection.endpoint)
+
+
+def columns(cluster, table):
+    ks = cluster.metadata.keyspaces.get(KS)
+    t = ks.tables.get(table) if ks else None
+    return sorted(t.columns) if t else None
+
+
+s1.execute("CREATE TABLE %s.merged (k int PRIMARY KEY, v text)" % KS)
+got = wait_for("created", lambda: columns(c2, "merged") == ["k", "v"] and columns(c2, "merged"))
+check("a table created through node 1 appears in node 2's driver metadata", got == ["k", "v"], got)
+s1.execute("ALTER TABLE %s.merged ADD w int" % KS)
+got = wait_for("altered", lambda: columns(c2, "merged") == ["k", "v", "w"] and columns(c2, "merged"))
+check("a column added through node 1 appears in node 2's driver metadata", got == ["k", "v", "w"], got)
+s1.execute("DROP TABLE %s.merged" % KS)
+got = wait_for("dropped table", lambda: columns(c2, "merged") is None)
+check("a table dropped through node 1 leaves node 2's driver metadata", got is True, got)
 s1.execute("DROP KEYSPACE %s" % KS)
+got = wait_for("dropped keyspace", lambda: KS not in c2.metadata.keyspaces)
+check("a keyspace dropped through node 1 leaves node 2's driver metadata", got is True, got)
+c2.shutdown()
 c1.shutdown()
 c3.shutdown()
 print("%d failed" % len(FAILED))
