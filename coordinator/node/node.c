@@ -574,10 +574,32 @@ static void on_peer_join(void *ctx, const struct gossip_endpoint *ge)
 		cqlserver_event_topology(n->cql, true, a, al, port);
 }
 
+/*
+ * A peer back at another client address: clients are told the old one is gone
+ * (REMOVED_NODE) before on_join announces the new one, as Cassandra does when
+ * a host id changes endpoint.  Without it a driver keeps the old address in
+ * its view with the old data centre, and when the addresses of two nodes swap
+ * (containers restarted together) it sends a DC's local requests to the other
+ * DC's node.  The peers table still holds the previous address: it is
+ * rewritten only when the ring is rebuilt after on_join.
+ */
+static void announce_moved_rpc(struct node *n, const struct gossip_endpoint *ge)
+{
+	const struct node_peer *p = node_peers_find(n, gossip_endpoint_host_id(ge)->b);
+	uint8_t a[16], al, old[16], ol;
+	int32_t port;
+	if (!n->cql || !p || !p->rpc_address[0] || !peer_rpc(ge, a, &al, &port) ||
+	    !parse_inet(p->rpc_address, old, &ol) || (ol == al && !memcmp(old, a, al)))
+		return;
+	log_info("node", "%s serves clients at a new address (was %s): REMOVED_NODE %s",
+	         gossip_endpoint_host(ge), p->rpc_address, p->rpc_address);
+	cqlserver_event_topology(n->cql, false, old, ol, port);
+}
+
 static void on_peer_restart(void *ctx, const struct gossip_endpoint *ge, int64_t old_generation,
                             const struct net_addr *old_addr)
 {
-	(void)ctx;
+	announce_moved_rpc(ctx, ge);
 	char old[NET_ADDR_STRLEN];
 	net_addr_host(old_addr, old, sizeof(old));
 	if (strcmp(old, gossip_endpoint_host(ge)) != 0)

@@ -244,7 +244,36 @@ def step_up():
           "(limit 60 s; %s)" % (time.time() - t, sorted(set(views.values()))))
 
 
+def driver_view_true(sessions, what):
+    """Every driver's host list names each container at its address today, in its own DC.
+
+    Restarted containers may come back at each other's addresses; only the nodes'
+    TOPOLOGY_CHANGE events (REMOVED_NODE for the old address, NEW_NODE for the new)
+    bring a driver's view back, and a stale one sends a DC's LOCAL_QUORUM requests to
+    a node of the other DC."""
+    truth = {ip_of(n): DC[n] for n in NODES}
+    seen = {}
+
+    def agree():
+        for name, s in sessions:
+            hosts = {h.endpoint.address: h.datacenter for h in s.cluster.metadata.all_hosts()}
+            # (the contact point is known by its published address, not in `truth`)
+            seen[name] = {a: d for a, d in hosts.items() if a in truth and truth[a] != d}
+            if seen[name]:
+                return False
+        return True
+    check(wait_until(agree, 60, "the drivers' views"),
+          "%s: every driver sees each node at its address in its DC (%s)"
+          % (what, "; ".join("%s wrong %s" % (k, v) for k, v in seen.items() if v) or "all right"))
+
+
+def moved_since(before, nodes):
+    return ", ".join("%s %s->%s" % (n, before[n], ip_of(n)) for n in nodes
+                     if ip_of(n) != before[n]) or "unchanged"
+
+
 def step_kill_one_per_dc(ids, w, s1, s2):
+    addr_before = {n: ip_of(n) for n in NODES}
     say("docker kill dc1-n3 and dc2-n3")
     run([DOCKER, "kill", container("dc1-n3"), container("dc2-n3")])
     live = ["dc1-n1", "dc1-n2", "dc2-n1", "dc2-n2"]
@@ -262,6 +291,8 @@ def step_kill_one_per_dc(ids, w, s1, s2):
     run([DOCKER, "start", container("dc1-n3"), container("dc2-n3")])
     check(wait_until(lambda: all_healthy() and everyone_sees(NODES, ids), 60,
                      "six UN again"), "killed nodes back: 6 UN in every view")
+    say("addresses after the restart: %s" % moved_since(addr_before, ["dc1-n3", "dc2-n3"]))
+    driver_view_true([("dc1", s1), ("dc2", s2)], "killed nodes back")
 
 
 def step_stop_dc2(ids, w, s1):
@@ -293,9 +324,8 @@ def step_stop_dc2(ids, w, s1):
           "dc2 back: 6 UN in every view")
     now = identities()
     check(now == ids, "dc2 back: every node kept its host id and tokens")
-    moved = ["%s %s->%s" % (n, addr_before[n], ip_of(n)) for n in NODES[3:]
-             if ip_of(n) != addr_before[n]]
-    say("dc2 addresses after the restart: %s" % (", ".join(moved) or "unchanged"))
+    say("dc2 addresses after the restart: %s" % moved_since(addr_before, NODES[3:]))
+    driver_view_true([("dc1", s1)], "dc2 back")
     return keys
 
 
@@ -323,13 +353,13 @@ def step_hints_then_all(what, missed, w, s1, dc="dc2"):
 def step_partition(ids, w, s1):
     dc2 = NODES[3:]
     ips = {n: ip_of(n) for n in dc2}
-    say("docker network disconnect %s for 30 s: %s" % (NETWORK, ", ".join(dc2)))
-    for n in dc2:
-        run([DOCKER, "network", "disconnect", NETWORK, container(n)])
     ins = s1.prepare("INSERT INTO ks.kv (k, v, dc) VALUES (?, ?, ?)")
     ins.consistency_level = LQ
     sel = s1.prepare("SELECT v FROM ks.kv WHERE k = ?")
     sel.consistency_level = LQ
+    say("docker network disconnect %s for 30 s: %s" % (NETWORK, ", ".join(dc2)))
+    for n in dc2:
+        run([DOCKER, "network", "disconnect", NETWORK, container(n)])
     end = time.time() + 30
     done, errs, written = 0, [], []
     while time.time() < end:
