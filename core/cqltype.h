@@ -127,6 +127,16 @@ static inline bool cqltype_is_collection(const struct cqltype *t)
 }
 
 /*
+ * A column of this type is stored a cell per element (non-frozen list, set,
+ * map: path = list slot, set element, map key) or per field (non-frozen UDT:
+ * path = the field's index as a smallint, as Cassandra's cellPathForField).
+ */
+static inline bool cqltype_is_multicell(const struct cqltype *t)
+{
+	return !t->frozen && (cqltype_is_collection(t) || t->kind == CQLTYPE_UDT);
+}
+
+/*
  * A new tuple type of n field types (n >= 1), always frozen, as in Cassandra
  * (collections in it are frozen too).  Takes ownership of `fields` (a malloc'd
  * array) and of the types in it, also on failure.  NULL on allocation failure.

@@ -234,17 +234,26 @@ bool codec_bounds_cover(const uint8_t *ck, size_t n, const uint8_t *start, size_
 
 const struct cqltype *codec_path_type(const struct cqltype *t)
 {
-	if (!cqltype_is_collection(t) || t->frozen)
+	if (!cqltype_is_multicell(t))
 		return NULL;
+	if (t->kind == CQLTYPE_UDT)
+		return cqltype_simple(CQLTYPE_SMALLINT);
 	if (t->kind == CQLTYPE_LIST)
 		return cqltype_simple(CQLTYPE_TIMEUUID);
 	return t->elem; /* set element, map key */
 }
 
-const struct cqltype *codec_cell_value_type(const struct cqltype *t)
+const struct cqltype *codec_cell_value_type(const struct cqltype *t, const void *path,
+                                            size_t path_len)
 {
-	if (!cqltype_is_collection(t) || t->frozen)
+	if (!cqltype_is_multicell(t))
 		return t;
+	if (t->kind == CQLTYPE_UDT) {
+		if (path_len != 2)
+			return NULL;
+		uint16_t f = be16_load(path);
+		return f < t->n_fields ? t->fields[f] : NULL;
+	}
 	if (t->kind == CQLTYPE_LIST)
 		return t->elem;
 	if (t->kind == CQLTYPE_MAP)

@@ -365,12 +365,18 @@ static int op_check(const struct tdesc *d, const struct op *op, struct buf *scra
 			}
 		}
 		if (op->kind == OP_CELL) {
-			const struct cqltype *vt = codec_cell_value_type(col->type);
+			const struct cqltype *vt =
+			        codec_cell_value_type(col->type, op->path.p, op->path.len);
 			if (op->value.len > STORE_MAX_VALUE)
 				return cerr_set(err, COL_ETOOBIG,
 				                "table %s.%s: column %u: value of %zu bytes, the "
 				                "limit is %u",
 				                ks, tn, op->col, op->value.len, STORE_MAX_VALUE);
+			if (!vt && col->type->kind == CQLTYPE_UDT)
+				return cerr_set(err, COL_EINVAL,
+				                "table %s.%s: column %u: the user type %s has no "
+				                "field at that path",
+				                ks, tn, op->col, col->type->udt_name);
 			if (!vt && op->value.len)
 				return cerr_set(err, COL_EINVAL,
 				                "table %s.%s: column %u is a set: element cells "

@@ -39,8 +39,9 @@
  * |               |       | columns inverted (see core/cqltype.h)                   |
  * | kind          | 1     | 0x10 row tombstone, 0x11 row marker, 0x12 cell          |
  * | column id     | 4     | cells only                                              |
- * | path          | var   | cells of non-frozen collections only: ordered encoding  |
- * |               |       | of the element (set), key (map) or timeuuid (list)      |
+ * | path          | var   | cells of non-frozen collections and user types only:    |
+ * |               |       | ordered encoding of the element (set), key (map),       |
+ * |               |       | timeuuid (list) or field index as a smallint (UDT)      |
  *
  * The partition prefix (token | escaped key) is the CFs' RocksDB prefix: SST
  * and memtable bloom filters are built over it, so a partition read skips

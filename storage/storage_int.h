@@ -242,8 +242,10 @@ int codec_rts_add(struct buf *rts, const uint8_t *p, size_t sl, size_t el, int64
 bool codec_rts_shadow(const struct buf *rts, const uint8_t *ck, size_t n, int64_t ts);
 /* Collection path type of a column (NULL if the column holds whole values). */
 const struct cqltype *codec_path_type(const struct cqltype *col_type);
-/* Value type of a cell of column type (element type for non-frozen list/map cells). */
-const struct cqltype *codec_cell_value_type(const struct cqltype *col_type);
+/* Value type of a cell of column type at path (element type for non-frozen list/map cells,
+ * the field's type for a non-frozen UDT's; NULL: a set cell, or a field the type lacks). */
+const struct cqltype *codec_cell_value_type(const struct cqltype *col_type, const void *path,
+                                            size_t path_len);
 
 /* ---- mutation / apply ----------------------------------------------------------------------- */
 

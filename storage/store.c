@@ -1112,10 +1112,11 @@ static int desc_check(const struct store_table_desc *d, struct cerr *err)
 	for (size_t i = 0; i < d->n_pk + d->n_ck; i++) {
 		const struct cqltype *t = i < d->n_pk ? d->pk_types[i] : d->ck_types[i - d->n_pk];
 		if (!t || t->kind == CQLTYPE_COUNTER || t->kind == CQLTYPE_CUSTOM ||
-		    (cqltype_is_collection(t) && !t->frozen))
+		    cqltype_is_multicell(t))
 			return cerr_set(err, COL_EINVAL,
 			                "table %s.%s: key column %zu has an unsupported type "
-			                "(counters and non-frozen collections cannot be keys)",
+			                "(counters, non-frozen collections and user types cannot "
+			                "be keys)",
 			                ks, nm, i);
 	}
 	for (size_t i = 0; i < d->n_cols; i++) {

@@ -302,15 +302,21 @@ static const struct schema_column *column_by_id(const struct schema_table *t, ui
 	return NULL;
 }
 
-/* The types of a non-frozen collection cell's path and value. */
-static void cell_types(const struct cqltype *ct, bool has_path, const struct cqltype **path_t,
-                       const struct cqltype **val_t)
+/* The types of a non-frozen collection's or user type's cell's path and value. */
+static void cell_types(const struct cqltype *ct, const struct store_cell *c,
+                       const struct cqltype **path_t, const struct cqltype **val_t)
 {
 	*path_t = NULL;
 	*val_t = ct;
-	if (!has_path || !cqltype_is_collection(ct) || ct->frozen)
+	if (!c->path || !cqltype_is_multicell(ct))
 		return;
 	switch (ct->kind) {
+	case CQLTYPE_UDT: /* the path is the field's index */
+		*path_t = cqltype_simple(CQLTYPE_SMALLINT);
+		*val_t = c->path_len == 2 && be16_load(c->path) < ct->n_fields
+		                 ? ct->fields[be16_load(c->path)]
+		                 : cqltype_simple(CQLTYPE_BLOB);
+		break;
 	case CQLTYPE_SET:
 		*path_t = ct->elem;
 		*val_t = NULL; /* set cells carry no value */
@@ -369,7 +375,7 @@ static int dump_row(void *ctx, const struct store_partition *p, const struct sto
 		const struct schema_column *col = column_by_id(d->t, c->col);
 		const struct cqltype *pt = NULL, *vt = NULL;
 		if (col)
-			cell_types(col->type, c->path != NULL, &pt, &vt);
+			cell_types(col->type, c, &pt, &vt);
 		jw_obj(w);
 		jw_key(w, "name");
 		if (col) {

@@ -540,6 +540,11 @@ static void update_format(const struct cql_update *q, struct buf *out)
 			cql_term_format(a->key, out);
 			buf_put_str(out, "] = ");
 			break;
+		case CQL_ASSIGN_FIELD:
+			buf_put_u8(out, '.');
+			cql_ident_format(&a->field, out);
+			buf_put_str(out, " = ");
+			break;
 		}
 		cql_term_format(a->value, out);
 	}
@@ -558,6 +563,9 @@ static void delete_format(const struct cql_delete *q, struct buf *out)
 			buf_put_u8(out, '[');
 			cql_term_format(q->targets[i]->key, out);
 			buf_put_u8(out, ']');
+		} else if (q->targets[i]->field.name) {
+			buf_put_u8(out, '.');
+			cql_ident_format(&q->targets[i]->field, out);
 		}
 	}
 	buf_put_str(out, q->n_targets ? " FROM " : "FROM ");

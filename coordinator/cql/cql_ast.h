@@ -248,6 +248,8 @@ enum cql_bind_role {
 	                           list, a key when it is a map */
 	CQL_BIND_SUBSCRIPT_VALUE,     /* the v in SET c[k] = v, IF c[k] = v: an element of list
 	                                 `column`, a value of map `column` */
+	CQL_BIND_FIELD,               /* field `field` of user type `column`: SET c.f = ?, a
+	                                 field of a user type literal ({f: ?}) for `column` */
 	CQL_BIND_LIMIT,               /* LIMIT ?: an int ("[limit]") */
 	CQL_BIND_PER_PARTITION_LIMIT, /* PER PARTITION LIMIT ?: an int */
 	CQL_BIND_TTL,                 /* USING TTL ?: an int ("[ttl]") */
@@ -263,7 +265,8 @@ struct cql_bind {
 	struct cql_pos pos;
 	enum cql_bind_role role;
 	enum cql_op op; /* the comparison it appears in (CQL_OP_NONE outside WHERE/IF) */
-	const struct cql_ident *column; /* COLUMN, IN_LIST, ELEMENT, MAP_*, SUBSCRIPT* */
+	const struct cql_ident *column; /* COLUMN, IN_LIST, ELEMENT, MAP_*, SUBSCRIPT*, FIELD */
+	const struct cql_ident *field;  /* FIELD */
 	const struct cql_relation *rel; /* bound inside a WHERE relation or IF condition */
 	uint32_t tuple_index;           /* CQL_BIND_COLUMN inside (c1, c2) op (?, ?): which */
 	const struct cql_term *func;    /* FUNC_ARG */
@@ -443,14 +446,16 @@ enum cql_assign_kind {
 	CQL_ASSIGN_ADD,     /* c = c + v, c += v (append, add to set/map, counter +) */
 	CQL_ASSIGN_SUB,     /* c = c - v, c -= v */
 	CQL_ASSIGN_PREPEND, /* c = v + c (lists) */
-	CQL_ASSIGN_ELEMENT  /* c[key] = v */
+	CQL_ASSIGN_ELEMENT, /* c[key] = v */
+	CQL_ASSIGN_FIELD    /* c.field = v (a non-frozen user type) */
 };
 
 struct cql_assignment {
 	enum cql_assign_kind kind;
 	struct cql_pos pos;
 	struct cql_ident column;
-	struct cql_term *key; /* ELEMENT */
+	struct cql_term *key;   /* ELEMENT */
+	struct cql_ident field; /* FIELD */
 	struct cql_term *value;
 };
 
@@ -471,10 +476,12 @@ struct cql_update {
 	struct cql_conditions cond;
 };
 
-/* DELETE target: a column, or one element `c[key]` of a collection. */
+/* DELETE target: a column, one element `c[key]` of a collection or one field `c.f` of a
+ * user type. */
 struct cql_delete_target {
 	struct cql_ident column;
-	struct cql_term *key; /* NULL for the whole column */
+	struct cql_term *key;   /* NULL for the whole column */
+	struct cql_ident field; /* field.name NULL unless `c.f` */
 };
 
 struct cql_delete {

@@ -311,6 +311,14 @@ static int assignment(struct parser *p, struct cql_assignment *a)
 		vr.role = CQL_BIND_SUBSCRIPT_VALUE;
 		return cqlp_term(p, &vr, &a->value);
 	}
+	if (accept(p, CQL_TOK_DOT)) {
+		a->kind = CQL_ASSIGN_FIELD;
+		TRY(cqlp_ident(p, &a->field));
+		TRY(cqlp_expect(p, CQL_TOK_EQ));
+		vr.role = CQL_BIND_FIELD;
+		vr.field = &a->field;
+		return cqlp_term(p, &vr, &a->value);
+	}
 	if (accept(p, CQL_TOK_PLUSEQ)) {
 		a->kind = CQL_ASSIGN_ADD;
 		return cqlp_term(p, &vr, &a->value);
@@ -376,6 +384,8 @@ int cqlp_delete(struct parser *p, struct cql_stmt *st)
 				kr.column = &t->column;
 				TRY(cqlp_term(p, &kr, &t->key));
 				TRY(cqlp_expect(p, CQL_TOK_RBRACKET));
+			} else if (accept(p, CQL_TOK_DOT)) {
+				TRY(cqlp_ident(p, &t->field));
 			}
 			TRY(PUSH(p, &ts, t));
 		} while (accept(p, CQL_TOK_COMMA));

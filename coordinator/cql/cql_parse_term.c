@@ -22,6 +22,7 @@ static int add_bind(struct parser *p, struct cql_term *t, const struct recv *r)
 	b.role = r->role;
 	b.op = r->op;
 	b.column = r->column;
+	b.field = r->field;
 	b.rel = r->rel;
 	b.tuple_index = r->tuple_index;
 	b.func = r->func;
@@ -176,25 +177,24 @@ static bool literal_word(const struct cql_token *tok)
 	return false;
 }
 
-/* {field: term, ...} after the '{' (bind markers in it are not supported). */
+/* {field: term, ...} after the '{'; a marker for a field of a column's value binds to
+ * that field (CQL_BIND_FIELD). */
 static int udt_literal(struct parser *p, const struct recv *r, struct cql_term *t)
 {
-	struct recv vr = child_recv(r, CQL_BIND_ELEMENT);
 	struct vec names = {0}, vals = {0};
-	uint32_t binds = p->binds.n;
-	struct cql_pos pos = cur(p)->pos;
 	do {
-		struct cql_ident n = {0};
+		struct cql_ident *n;
 		struct cql_term *v;
-		TRY(cqlp_ident(p, &n));
+		NEW(p, n);
+		TRY(cqlp_ident(p, n));
 		TRY(cqlp_expect(p, CQL_TOK_COLON));
+		struct recv vr = child_recv(r, CQL_BIND_FIELD);
+		vr.field = vr.role == CQL_BIND_FIELD ? n : NULL;
 		TRY(cqlp_term(p, &vr, &v));
-		TRY(PUSH(p, &names, n));
+		TRY(PUSH(p, &names, *n));
 		TRY(PUSH(p, &vals, v));
 	} while (accept(p, CQL_TOK_COMMA));
 	TRY(cqlp_expect(p, CQL_TOK_RBRACE));
-	if (p->binds.n != binds)
-		return cqlp_unsupported(p, pos, "a bind marker in a user type literal");
 	t->kind = CQL_TERM_UDT;
 	t->udt.names = names.items;
 	t->udt.values = vals.items;

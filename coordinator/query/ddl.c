@@ -249,15 +249,6 @@ static int column_type(struct exec_req *req, const struct schema_keyspace *k,
 	int rc = exec_parse_column_type(req, k, what, cd, out);
 	if (rc)
 		return rc;
-	if ((*out)->kind == CQLTYPE_UDT && !(*out)->frozen) {
-		char name[SCHEMA_NAME_MAX + 1];
-		snprintf(name, sizeof(name), "%s", (*out)->udt_name);
-		cqltype_free(*out);
-		return req_fail(req, COL_EINVAL,
-		                "non-frozen user types are not supported (column %s): use "
-		                "frozen<%s>",
-		                cd->name.name, name);
-	}
 	if ((*out)->kind == CQLTYPE_COUNTER) {
 		cqltype_free(*out);
 		return req_fail(req, COL_EINVAL, "counter columns are not supported (column %s)",
@@ -333,7 +324,8 @@ static bool refs_duration(const struct cqltype *t)
 	       (t->kind == CQLTYPE_DURATION || refs_duration(t->elem) || refs_duration(t->value));
 }
 
-/* Key columns are neither static nor non-frozen collections; statics need a clustering. */
+/* Key columns are neither static nor non-frozen collections or user types; statics need a
+ * clustering. */
 static int table_column_rules(struct exec_req *req, const struct cql_create_table *ct,
                               const struct schema_column_def *cols)
 {
@@ -349,6 +341,12 @@ static int table_column_rules(struct exec_req *req, const struct cql_create_tabl
 			                "Invalid non-frozen collection type for PRIMARY KEY "
 			                "component %s",
 			                cols[i].name);
+		if (key && cqltype_is_multicell(cols[i].type))
+			return req_fail(
+			        req, COL_EINVAL,
+			        "Invalid non-frozen user-defined type %s.%s for PRIMARY KEY "
+			        "column '%s'",
+			        cols[i].type->udt_keyspace, cols[i].type->udt_name, cols[i].name);
 		if (key && refs_duration(cols[i].type))
 			return req_fail(
 			        req, COL_EINVAL,

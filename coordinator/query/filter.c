@@ -117,6 +117,11 @@ static int filter_contains(struct xq *q, struct filter *f, const struct cql_rela
 int filter_add(struct xq *q, struct where *w, const struct cql_relation *r, int ci, const char *why)
 {
 	const struct schema_column *c = &q->plan->table->cols[ci];
+	if (c->type->kind == CQLTYPE_UDT && cqltype_is_multicell(c->type))
+		return req_fail(q->req, COL_EINVAL,
+		                "Non-frozen UDT column '%s' (%s.%s) cannot be restricted by any "
+		                "relation",
+		                c->name, c->type->udt_keyspace, c->type->udt_name);
 	struct filter *f = filter_new(q, w, ci, why);
 	if (!f)
 		return q->req->err.code;

@@ -68,6 +68,9 @@ static int check_target(struct exec_req *req, const struct schema_table *t,
 			        c->name);
 		/* fall through */
 	default:
+		if (ty->kind == CQLTYPE_UDT && cqltype_is_multicell(ty))
+			return req_fail(req, COL_EINVAL,
+			                "Cannot create index on non-frozen UDT column %s", c->name);
 		if (coll && ty->frozen)
 			return req_fail(req, COL_EINVAL,
 			                "Cannot create values() index on frozen column %s. Frozen "

@@ -181,7 +181,43 @@ static int write_elements(struct xq *q, struct store_mutation *m, const struct s
 	return 0;
 }
 
-/* Write one column value (plain cell, or a whole non-frozen collection). */
+/* The cell path of field f of a non-frozen user type: its index as a smallint. */
+static int udt_field_path(struct xq *q, uint32_t f, struct store_value *path)
+{
+	uint8_t *p = cql_arena_alloc(q->mem, 2);
+	if (!p)
+		return req_fail(q->req, COL_ENOMEM, "out of memory");
+	be16_store(p, (uint16_t)f);
+	*path = (struct store_value){p, 2};
+	return 0;
+}
+
+/* Write the fields of a non-frozen user type value v, one cell each (null fields: none). */
+static int write_fields(struct xq *q, struct store_mutation *m, const struct schema_column *c,
+                        const struct store_value *ck, size_t n_ck, const struct val *v, int64_t ts,
+                        int32_t ttl)
+{
+	struct bufreader r;
+	bufreader_init(&r, v->p, (size_t)v->len);
+	int rc = 0;
+	for (uint32_t f = 0; f < c->type->n_fields && bufreader_left(&r) && !rc; f++) {
+		int32_t l = (int32_t)bufreader_u32be(&r);
+		const uint8_t *fp = l > 0 ? bufreader_take(&r, (size_t)l) : exec_empty_value;
+		struct store_value path;
+		if (!bufreader_ok(&r) || l < 0)
+			continue;
+		rc = udt_field_path(q, f, &path);
+		if (!rc)
+			rc = mut_check(q, m,
+			               store_mutation_set_cell(m, ck, n_ck, c->id, &path, fp,
+			                                       (size_t)l, ts, ttl));
+	}
+	if (!rc && !bufreader_ok(&r))
+		return req_fail(q->req, COL_EINVAL, "malformed user type value for %s", c->name);
+	return rc;
+}
+
+/* Write one column value (plain cell, or a whole non-frozen collection or user type). */
 static int write_column(struct xq *q, struct store_mutation *m, const struct schema_column *c,
                         const struct store_value *ck, size_t n_ck, const struct val *v, int64_t ts,
                         int32_t ttl, bool replace)
@@ -189,7 +225,7 @@ static int write_column(struct xq *q, struct store_mutation *m, const struct sch
 	if (v->len == CQL_VALUE_UNSET)
 		return 0;
 	n_ck = cell_ck(c, ck, n_ck, &ck);
-	bool multi = cqltype_is_collection(c->type) && !c->type->frozen;
+	bool multi = cqltype_is_multicell(c->type);
 	if (!multi) {
 		if (v->len == CQL_VALUE_NULL)
 			return mut_check(q, m,
@@ -207,6 +243,8 @@ static int write_column(struct xq *q, struct store_mutation *m, const struct sch
 	}
 	if (v->len < 0)
 		return 0;
+	if (c->type->kind == CQLTYPE_UDT)
+		return write_fields(q, m, c, ck, n_ck, v, ts, ttl);
 	return write_elements(q, m, c, ck, n_ck, v, ts, ttl, false);
 }
 
@@ -509,7 +547,12 @@ static const char *op_text(struct xq *q, const struct cql_assignment *a)
 	struct buf b;
 	buf_init(&b);
 	cql_ident_format(&a->column, &b);
-	if (a->kind == CQL_ASSIGN_ELEMENT) {
+	if (a->kind == CQL_ASSIGN_FIELD) {
+		buf_put_str(&b, ".");
+		cql_ident_format(&a->field, &b);
+		buf_put_str(&b, " = ");
+		cql_term_format(a->value, &b);
+	} else if (a->kind == CQL_ASSIGN_ELEMENT) {
 		buf_put_str(&b, "[");
 		cql_term_format(a->key, &b);
 		buf_put_str(&b, "] = ");
@@ -668,6 +711,55 @@ static int set_element(struct modify *md, struct store_mutation *m, const struct
 	return set_map_element(md, m, c, a, ck);
 }
 
+/* The index of field `f` of column c's user type, or Cassandra's error. */
+static int udt_field_index(struct xq *q, const struct schema_column *c, const char *f,
+                           uint32_t *idx)
+{
+	int at = cqltype_udt_field(c->type, f, strlen(f));
+	if (at < 0)
+		return req_fail(q->req, COL_EINVAL, "UDT column %s does not have a field named %s",
+		                c->name, f);
+	*idx = (uint32_t)at;
+	return 0;
+}
+
+/* SET c.f = v on a non-frozen user type (v null deletes the field). */
+static int set_field(struct modify *md, struct store_mutation *m, const struct schema_column *c,
+                     const struct cql_assignment *a, const struct store_value *ck)
+{
+	struct xq *q = md->q;
+	if (c->type->kind != CQLTYPE_UDT)
+		return req_fail(q->req, COL_EINVAL, "Invalid operation (%s) for non-UDT column %s",
+		                op_text(q, a), c->name);
+	if (c->type->frozen)
+		return req_fail(q->req, COL_EINVAL,
+		                "Invalid operation (%s) for frozen UDT column %s", op_text(q, a),
+		                c->name);
+	uint32_t f = 0;
+	struct val v;
+	struct store_value path;
+	int rc = udt_field_index(q, c, a->field.name, &f);
+	char *what = cql_arena_alloc(q->mem, strlen(c->name) + strlen(a->field.name) + 2);
+	if (!rc && !what)
+		rc = req_fail(q->req, COL_ENOMEM, "out of memory");
+	if (!rc) { /* the receiver as Cassandra names it: "addr.city" */
+		sprintf(what, "%s.%s", c->name, a->field.name);
+		rc = term_value(q, a->value, c->type->fields[f], &v, what);
+	}
+	if (!rc)
+		rc = udt_field_path(q, f, &path);
+	if (rc || v.len == CQL_VALUE_UNSET)
+		return rc;
+	const struct store_value *cck;
+	size_t ncck = cell_ck(c, ck, md->w.n_ck_eq, &cck);
+	if (v.len < 0)
+		return mut_check(q, m,
+		                 store_mutation_delete_cell(m, cck, ncck, c->id, &path, md->ts));
+	return mut_check(q, m,
+	                 store_mutation_set_cell(m, cck, ncck, c->id, &path, v.p, (size_t)v.len,
+	                                         md->ts, md->ttl));
+}
+
 /* One SET assignment at one row. */
 static int update_assignment(struct modify *md, struct store_mutation *m,
                              const struct cql_assignment *a, const struct store_value *ck)
@@ -701,6 +793,7 @@ static int update_assignment(struct modify *md, struct store_mutation *m,
 		return remove_elements(md, m, c, a, ck);
 	case CQL_ASSIGN_PREPEND: return prepend_elements(md, m, c, a, ck);
 	case CQL_ASSIGN_ELEMENT: return set_element(md, m, c, a, ck);
+	case CQL_ASSIGN_FIELD: return set_field(md, m, c, a, ck);
 	default:
 		return req_fail(q->req, COL_EINVAL,
 		                "This collection operation on %s is not supported", c->name);
@@ -744,7 +837,23 @@ static int delete_target(struct modify *md, struct store_mutation *m,
 	const struct store_value *cck;
 	size_t ncck = cell_ck(c, ck, t->n_ck, &cck);
 	struct store_value path, *pp = NULL;
-	if (dt->key) {
+	if (dt->field.name) {
+		if (c->type->kind != CQLTYPE_UDT)
+			return req_fail(q->req, COL_EINVAL,
+			                "Invalid field deletion operation for non-UDT column %s",
+			                c->name);
+		if (c->type->frozen)
+			return req_fail(q->req, COL_EINVAL,
+			                "Frozen UDT column %s does not support field deletions",
+			                c->name);
+		uint32_t f = 0;
+		int rc = udt_field_index(q, c, dt->field.name, &f);
+		if (!rc)
+			rc = udt_field_path(q, f, &path);
+		if (rc)
+			return rc;
+		pp = &path;
+	} else if (dt->key) {
 		if (!cqltype_is_collection(c->type))
 			return req_fail(q->req, COL_EINVAL,
 			                "Invalid deletion operation for non collection column %s",

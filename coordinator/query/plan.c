@@ -125,6 +125,12 @@ static const struct cqltype *column_marker_type(const struct cql_bind *b,
 	case CQL_BIND_MAP_VALUE: return map ? ct->value : NULL;
 	case CQL_BIND_SUBSCRIPT: return map ? ct->elem : list ? cqltype_simple(CQLTYPE_INT) : NULL;
 	case CQL_BIND_SUBSCRIPT_VALUE: return map ? ct->value : list ? ct->elem : NULL;
+	case CQL_BIND_FIELD: {
+		int f = ct->kind == CQLTYPE_UDT && b->field
+		                ? cqltype_udt_field(ct, b->field->name, strlen(b->field->name))
+		                : -1;
+		return f >= 0 ? ct->fields[f] : NULL;
+	}
 	default: return NULL;
 	}
 }
@@ -185,6 +191,16 @@ static void marker_spec(struct plan *p, const struct cql_bind *b, const struct s
 		*ty = cqltype_simple(CQLTYPE_VARCHAR);
 		*name = "[json]";
 		break;
+	case CQL_BIND_FIELD:
+		*ty = column_marker_type(b, c);
+		if (c && b->field) { /* Cassandra's fieldSpecOf: "column.field" */
+			char *nm = cql_arena_alloc(p->arena,
+			                           strlen(c->name) + strlen(b->field->name) + 2);
+			if (nm)
+				sprintf(nm, "%s.%s", c->name, b->field->name);
+			*name = nm;
+		}
+		break;
 	default: *ty = column_marker_type(b, c); break;
 	}
 }
@@ -243,6 +259,15 @@ static int plan_binds(struct exec_req *req, struct plan *p)
 		const struct cqltype *ty;
 		const char *name;
 		marker_spec(p, b, c, &ty, &name);
+		if (!ty && b->role == CQL_BIND_FIELD && c && b->field)
+			return c->type->kind == CQLTYPE_UDT
+			               ? req_fail(req, COL_EINVAL,
+			                          "UDT column %s does not have a field named %s",
+			                          c->name, b->field->name)
+			               : req_fail(req, COL_EINVAL,
+			                          "Invalid operation (%s.%s = ?) for non-UDT "
+			                          "column %s",
+			                          c->name, b->field->name, c->name);
 		if (!ty)
 			return req_fail(
 			        req, COL_EINVAL,

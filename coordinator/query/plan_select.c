@@ -52,7 +52,7 @@ static const char *arg_names(struct plan *p, const struct sel_col *args, uint32_
 	return s;
 }
 
-/* writetime(c) / ttl(c): a regular or static column, not a non-frozen collection. */
+/* writetime(c) / ttl(c): a regular or static column, not a non-frozen collection or UDT. */
 static int plan_cell_meta(struct exec_req *req, struct plan *p, const struct cql_selector *x,
                           int ci, struct sel_col *o)
 {
@@ -62,10 +62,11 @@ static int plan_cell_meta(struct exec_req *req, struct plan *p, const struct cql
 		return req_fail(req, COL_EINVAL,
 		                "Cannot use selection function %s on PRIMARY KEY part %s",
 		                ttl ? "ttl" : "writeTime", c->name);
-	if (cqltype_is_collection(c->type) && !c->type->frozen)
+	if (cqltype_is_multicell(c->type))
 		return req_fail(req, COL_EINVAL,
-		                "Cannot use selection function %s on non-frozen collection %s",
-		                ttl ? "ttl" : "writeTime", c->name);
+		                "Cannot use selection function %s on non-frozen %s %s",
+		                ttl ? "ttl" : "writeTime",
+		                c->type->kind == CQLTYPE_UDT ? "UDT" : "collection", c->name);
 	o->kind = ttl ? SEL_TTL : SEL_WRITETIME;
 	o->type = cqltype_simple(ttl ? CQLTYPE_INT : CQLTYPE_BIGINT);
 	o->name = pname(p, "%s(%s)", ttl ? "ttl" : "writetime", x->column.name);

@@ -31,6 +31,25 @@ static const struct store_cell *find_cells(const struct store_row *r, uint32_t c
 	return *n ? &r->cells[lo] : NULL;
 }
 
+/* A non-frozen UDT's field cells (path: the field's index) as its tuple value: every field
+ * of the type, null where no cell is live (a field the type no longer has is left out). */
+static void put_udt_fields(const struct cqltype *t, const struct store_cell *cells, size_t n,
+                           struct buf *out)
+{
+	size_t at = out->len;
+	cql_put_int(out, 0);
+	size_t k = 0;
+	for (uint32_t f = 0; f < t->n_fields; f++) {
+		while (k < n && (cells[k].path_len != 2 || be16_load(cells[k].path) < f))
+			k++;
+		if (k < n && be16_load(cells[k].path) == f)
+			cql_put_bytes(out, cells[k].value, (int32_t)cells[k].value_len);
+		else
+			cql_put_bytes(out, NULL, -1);
+	}
+	buf_patch_u32be(out, at, (uint32_t)(out->len - at - 4));
+}
+
 void put_cell(const struct schema_column *c, const struct store_row *r, enum sel_kind kind,
               int64_t now_s, struct buf *out)
 {
@@ -55,9 +74,12 @@ void put_cell(const struct schema_column *c, const struct store_row *r, enum sel
 		buf_put_u32be(out, (uint32_t)(left > 0 ? left : 0));
 		return;
 	}
-	bool multi = cqltype_is_collection(c->type) && !c->type->frozen;
-	if (!multi) {
+	if (!cqltype_is_multicell(c->type)) {
 		cql_put_bytes(out, cells[0].value, (int32_t)cells[0].value_len);
+		return;
+	}
+	if (c->type->kind == CQLTYPE_UDT) {
+		put_udt_fields(c->type, cells, n, out);
 		return;
 	}
 	/* non-frozen collection: one cell per element (path = element / key / list slot) */

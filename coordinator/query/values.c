@@ -135,8 +135,10 @@ static int udt_value(struct xq *q, const struct cql_term *t, const struct cqltyp
 		if (rc)
 			return rc;
 		if (vals[at].len == CQL_VALUE_UNSET)
-			return req_fail(q->req, COL_EINVAL,
-			                "Invalid unset value for field '%s' of %s", fn, what);
+			return req_fail(
+			        q->req, COL_EINVAL,
+			        "Invalid unset value for field '%s' of user defined type %s", fn,
+			        type->udt_name);
 	}
 	struct buf b;
 	buf_init(&b);

@@ -466,7 +466,7 @@ static int check_storable(const struct schema_table *t, struct cerr *err)
 		if (!c->name[0])
 			return cerr_set(err, COL_ECORRUPT, "a column without a name");
 		if (c->type->kind == CQLTYPE_CUSTOM || c->type->kind == CQLTYPE_COUNTER ||
-		    (key && cqltype_is_collection(c->type) && !c->type->frozen))
+		    (key && cqltype_is_multicell(c->type)))
 			return cerr_set(err, COL_ECORRUPT,
 			                "column '%s' has a type the store refuses", c->name);
 		for (uint32_t j = 0; j < i; j++)

@@ -609,7 +609,34 @@ Test(cql_parser, type_statements)
 	        "INSERT INTO t (k, a) VALUES (1, {street: 'x', \"Zip\": 1, h: {c: null}})");
 	cr_expect_eq(parse_ok("INSERT INTO t (k, m) VALUES (1, {true: 1})")->insert.values[1]->kind,
 	             CQL_TERM_MAP);
-	fail("INSERT INTO t (k, a) VALUES (1, {a: ?})", COL_EUNSUPPORTED);
+	s = parse_ok("INSERT INTO t (k, a) VALUES (1, {a: ?, \"B\": :bee, n: {c: ?}})");
+	cr_assert_eq(s->n_binds, 3);
+	cr_expect_eq(s->binds[0].role, CQL_BIND_FIELD);
+	cr_expect_str_eq(s->binds[0].column->name, "a");
+	cr_expect_str_eq(s->binds[0].field->name, "a");
+	cr_expect_eq(s->binds[1].role, CQL_BIND_FIELD);
+	cr_expect_str_eq(s->binds[1].field->name, "B");
+	cr_expect_str_eq(s->binds[1].name, "bee");
+	cr_expect_eq(s->binds[2].role, CQL_BIND_OTHER, "a field of a nested literal: no receiver");
+	cr_expect_str_eq(print(s),
+	                 "INSERT INTO t (k, a) VALUES (1, {a: ?, \"B\": :bee, n: {c: ?}})");
+	s = parse_ok("UPDATE t SET a.city = ?, a.\"Zip\" = null, b = 1 WHERE k = 1");
+	cr_assert_eq(s->update.n_assignments, 3);
+	cr_expect_eq(s->update.assignments[0]->kind, CQL_ASSIGN_FIELD);
+	cr_expect_str_eq(s->update.assignments[0]->field.name, "city");
+	cr_expect_str_eq(s->update.assignments[1]->field.name, "Zip");
+	cr_expect_eq(s->binds[0].role, CQL_BIND_FIELD);
+	cr_expect_str_eq(s->binds[0].column->name, "a");
+	cr_expect_str_eq(s->binds[0].field->name, "city");
+	cr_expect_str_eq(print(s), "UPDATE t SET a.city = ?, a.\"Zip\" = null, b = 1 WHERE k = 1");
+	s = parse_ok("DELETE a.city, m['k'], v FROM t WHERE k = 1");
+	cr_assert_eq(s->del.n_targets, 3);
+	cr_expect_str_eq(s->del.targets[0]->field.name, "city");
+	cr_expect_null(s->del.targets[1]->field.name);
+	cr_expect_str_eq(print(s), "DELETE a.city, m['k'], v FROM t WHERE k = 1");
+	fail("UPDATE t SET a. = 1 WHERE k = 1", COL_ESYNTAX);
+	fail("UPDATE t SET a.b + 1 WHERE k = 1", COL_ESYNTAX);
+	fail("DELETE a.'b' FROM t WHERE k = 1", COL_ESYNTAX);
 	fail("INSERT INTO t (k, a) VALUES (1, {a: 1, 'b': 2})", COL_ESYNTAX);
 	fail("CREATE TYPE t ()", COL_ESYNTAX);
 	fail("CREATE TYPE t (a int", COL_ESYNTAX);

@@ -1867,3 +1867,150 @@ Test(storage, truncate_while_other_threads_apply_and_read)
 	cr_expect_eq(r.errors, 0, "reads never see a dropped handle: %s", r.first_error);
 	cr_expect_eq(store_table_truncated_at(t), 20);
 }
+
+/* ---- non-frozen user types: a cell per field ------------------------------------------------ */
+
+/* Cells of column 5 (a non-frozen UDT) of one row: field index -> value, tombstones left out. */
+struct udt_cells {
+	int n;
+	int field[8];
+	char val[8][16];
+};
+
+static int collect_udt(void *ctx, const struct store_partition *p, const struct store_row *r)
+{
+	(void)p;
+	struct udt_cells *u = ctx;
+	for (size_t i = 0; i < r->n_cells && u->n < 8; i++) {
+		const struct store_cell *c = &r->cells[i];
+		if (c->col != 5 || c->tombstone)
+			continue;
+		cr_assert_eq(c->path_len, 2, "a field's path is its index as a smallint");
+		u->field[u->n] = be16_load(c->path);
+		snprintf(u->val[u->n++], 16, "%.*s", (int)c->value_len, (const char *)c->value);
+	}
+	return 0;
+}
+
+static struct store_table *make_udt_table(const struct cqltype *udt)
+{
+	static const struct cqltype *pk[1];
+	static struct store_column cols[1];
+	pk[0] = T(CQLTYPE_INT);
+	cols[0] = (struct store_column){.id = 5, .type = udt};
+	struct store_table_desc d = {.keyspace = "ks",
+	                             .name = "udt",
+	                             .n_pk = 1,
+	                             .pk_types = pk,
+	                             .n_cols = 1,
+	                             .cols = cols,
+	                             .gc_grace_seconds = 864000};
+	d.id[15] = 77;
+	struct store_table *t = NULL;
+	struct cerr e = {0};
+	cr_assert_eq(store_table_open(st, &d, &t, &e), 0, "%s", e.msg);
+	return t;
+}
+
+static struct cqltype *udt_type(uint32_t n)
+{
+	static const char *const names[] = {"street", "zip", "city"};
+	char **nm = calloc(n, sizeof(*nm));
+	const struct cqltype **f = calloc(n, sizeof(*f));
+	cr_assert(nm && f);
+	for (uint32_t i = 0; i < n; i++) {
+		nm[i] = strdup(names[i]);
+		f[i] = T(i == 1 ? CQLTYPE_INT : CQLTYPE_VARCHAR);
+	}
+	struct cqltype *t = cqltype_udt_new("ks", "address", nm, f, n, false);
+	cr_assert(t);
+	return t;
+}
+
+static void read_udt(struct store_table *t, struct udt_cells *u)
+{
+	memset(u, 0, sizeof(*u));
+	struct intbox k = I(1);
+	struct store_value v = V(k.b, 4);
+	struct cerr e = {0};
+	cr_assert_eq(store_read_partition(t, &v, 1, NULL, 0, 0, NOW, collect_udt, u, &e), 0, "%s",
+	             e.msg);
+}
+
+Test(storage, non_frozen_udt_fields_are_cells_checked_by_the_field_type)
+{
+	struct cqltype *two = udt_type(2), *three = udt_type(3);
+	struct store_table *t = make_udt_table(two);
+	uint8_t p0[2] = {0, 0}, p1[2] = {0, 1}, p2[2] = {0, 2};
+	struct store_value f0 = V(p0, 2), f1 = V(p1, 2), f2 = V(p2, 2);
+	struct intbox zip = I(5003);
+	struct store_mutation m;
+	begin(&m, t, 1);
+	cr_assert_eq(store_mutation_set_cell(&m, NULL, 0, 5, &f0, "Main", 4, 10, 0), 0, "%s",
+	             m.err.msg);
+	cr_assert_eq(store_mutation_set_cell(&m, NULL, 0, 5, &f1, zip.b, 4, 10, 0), 0, "%s",
+	             m.err.msg);
+	apply(&m);
+	/* two writers of different fields: each keeps its own newest cell */
+	begin(&m, t, 1);
+	cr_assert_eq(store_mutation_set_cell(&m, NULL, 0, 5, &f0, "Side", 4, 30, 0), 0);
+	apply(&m);
+	begin(&m, t, 1);
+	cr_assert_eq(store_mutation_set_cell(&m, NULL, 0, 5, &f0, "Old", 3, 20, 0), 0);
+	apply(&m);
+	struct udt_cells u;
+	read_udt(t, &u);
+	cr_assert_eq(u.n, 2);
+	cr_expect_eq(u.field[0], 0);
+	cr_expect_str_eq(u.val[0], "Side");
+	cr_expect_eq(u.field[1], 1);
+	/* a value of the wrong type for the field, a field the type lacks, a missing path */
+	begin(&m, t, 1);
+	cr_expect_eq(store_mutation_set_cell(&m, NULL, 0, 5, &f1, "abc", 3, 40, 0), COL_ETYPE,
+	             "field 1 is an int");
+	store_mutation_release(&m);
+	begin(&m, t, 1);
+	cr_expect_eq(store_mutation_set_cell(&m, NULL, 0, 5, &f2, "x", 1, 40, 0), COL_EINVAL,
+	             "the type has no field 2");
+	store_mutation_release(&m);
+	begin(&m, t, 1);
+	cr_expect_eq(store_mutation_set_cell(&m, NULL, 0, 5, NULL, "x", 1, 40, 0), COL_EINVAL,
+	             "a field cell needs its path");
+	store_mutation_release(&m);
+	/* the type gains a field (ALTER TYPE ADD): the new field's cells are taken */
+	struct store_column cols[1] = {{.id = 5, .type = three}};
+	const struct cqltype *pk[1] = {T(CQLTYPE_INT)};
+	struct store_table_desc d = {.keyspace = "ks",
+	                             .name = "udt",
+	                             .n_pk = 1,
+	                             .pk_types = pk,
+	                             .n_cols = 1,
+	                             .cols = cols,
+	                             .gc_grace_seconds = 864000};
+	d.id[15] = 77;
+	struct cerr e = {0};
+	cr_assert_eq(store_table_alter(t, &d, &e), 0, "%s", e.msg);
+	begin(&m, t, 1);
+	cr_assert_eq(store_mutation_set_cell(&m, NULL, 0, 5, &f2, "Oslo", 4, 40, 0), 0, "%s",
+	             m.err.msg);
+	apply(&m);
+	read_udt(t, &u);
+	cr_assert_eq(u.n, 3);
+	cr_expect_str_eq(u.val[2], "Oslo");
+	/* a whole overwrite: the column's tombstone hides every older field, not newer ones */
+	begin(&m, t, 1);
+	cr_assert_eq(store_mutation_delete_cell(&m, NULL, 0, 5, NULL, 39), 0);
+	apply(&m);
+	read_udt(t, &u);
+	cr_assert_eq(u.n, 1);
+	cr_expect_eq(u.field[0], 2);
+	cr_expect_str_eq(u.val[0], "Oslo");
+	/* a field's own tombstone */
+	begin(&m, t, 1);
+	cr_assert_eq(store_mutation_delete_cell(&m, NULL, 0, 5, &f2, 41), 0);
+	apply(&m);
+	read_udt(t, &u);
+	cr_expect_eq(u.n, 0);
+	cqltype_free(two);
+	cqltype_free(three);
+}

@@ -12,7 +12,10 @@ SCHEMA_CHANGE event node 1 sends when it merges the change) and the values
 (an old value reads the added field as None).  A driver whose only host is
 node 2 (control connection included) sees a table made, altered and dropped
 through node 1 in its metadata without a refresh: node 2 pushes an event for
-every change it merges from a peer.  DROP TYPE while used and CREATE
+every change it merges from a peer.  A non-frozen column: fields written through
+different nodes are all kept, a whole value replaces them, markers for fields are
+typed and named by the field, field misuse is refused in Cassandra's words.  DROP TYPE
+while used and CREATE
 TYPE of an existing name are refused with Cassandra's messages.  Prints one
 line per check; exits 1 on any failure.
 """
@@ -22,6 +25,7 @@ from collections import namedtuple
 
 from cassandra import ConsistencyLevel, InvalidRequest
 from cassandra.cluster import Cluster
+from cassandra.query import SimpleStatement
 from cassandra.policies import WhiteListRoundRobinPolicy
 
 HOSTS = sys.argv[1].split(",")
@@ -121,6 +125,78 @@ s3.execute(ins, (4, Person("Di", Addr3("New St", "Rome", 100), None)))
 p = s1b.execute(sel, (4,)).one().p
 check("a value with the added field written through node 3 after ALTER reads back",
       p.home.zip == 100 and p.home.town == "Rome", repr(p))
+
+
+# A non-frozen column: a cell per field, so writers of different fields through different
+# nodes both win; a whole value replaces every field; markers for fields are typed and named.
+s1.execute("CREATE TABLE %s.homes (id int PRIMARY KEY, a address, n int)" % KS)
+check("schema agreed after CREATE TABLE homes", c1.control_connection.wait_for_schema_agreement())
+c3.refresh_schema_metadata()
+col = wait_for("homes", lambda: c3.metadata.keyspaces[KS].tables["homes"].columns["a"].cql_type)
+check("a non-frozen column's type reads address", col == "address", col)
+ins = s3.prepare("INSERT INTO homes (id, a) VALUES (?, ?)")
+ins.consistency_level = ConsistencyLevel.QUORUM
+s3.execute(ins, (1, Addr3("Main St", "Oslo", 1)))
+set_town = s1.prepare("UPDATE %s.homes SET a.town = ? WHERE id = ?" % KS)
+set_town.consistency_level = ConsistencyLevel.QUORUM
+meta = [(m.name, m.type.cql_parameterized_type()) for m in set_town.column_metadata]
+check("SET a.town = ? is a marker named a.town typed text",
+      meta in ([("a.town", "text"), ("id", "int")], [("a.town", "varchar"), ("id", "int")]), meta)
+set_zip = s3.prepare("UPDATE homes SET a.zip = ? WHERE id = ?")
+set_zip.consistency_level = ConsistencyLevel.QUORUM
+s1.execute(set_town, ("Bergen", 1))
+s3.execute(set_zip, (5003, 1))
+hsel = s1.prepare("SELECT a, a.town FROM %s.homes WHERE id = ?" % KS)
+hsel.consistency_level = ConsistencyLevel.QUORUM
+r = s1.execute(hsel, (1,)).one()
+check("fields set through node 1 and node 3 are both kept",
+      type(r.a).__name__ == "address" and tuple(r.a) == ("Main St", "Bergen", 5003)
+      and r.a_town == "Bergen", repr(r))
+s1.execute("UPDATE %s.homes USING TIMESTAMP 2000 SET a.town = 'Paris' WHERE id = 2" % KS)
+s3.execute("UPDATE homes USING TIMESTAMP 1000 SET a.zip = 75 WHERE id = 2")
+r = s3.execute(SimpleStatement("SELECT a FROM homes WHERE id = 2",
+                               consistency_level=ConsistencyLevel.QUORUM)).one()
+check("an older write of another field is not lost", tuple(r.a) == (None, "Paris", 75), repr(r))
+whole = s3.prepare("UPDATE homes SET a = ? WHERE id = ?")
+whole.consistency_level = ConsistencyLevel.QUORUM
+s3.execute(whole, (Addr3(None, "Rome", None), 1))
+r = s1.execute(hsel, (1,)).one()
+check("a whole value deletes the fields written before it", tuple(r.a) == (None, "Rome", None),
+      repr(r))
+lit = s1.prepare("INSERT INTO %s.homes (id, a) VALUES (?, {town: ?, zip: :z})" % KS)
+meta = [(m.name, m.type.cql_parameterized_type()) for m in lit.column_metadata]
+check("markers in a user type literal are typed and named by their field",
+      meta in ([("id", "int"), ("a.town", "text"), ("z", "int")],
+               [("id", "int"), ("a.town", "varchar"), ("z", "int")]), meta)
+lit.consistency_level = ConsistencyLevel.QUORUM
+s1.execute(lit, (3, "Lima", 15))
+delf = s1.prepare("DELETE a.zip FROM %s.homes WHERE id = ?" % KS)
+delf.consistency_level = ConsistencyLevel.QUORUM
+s1.execute(delf, (3,))
+r = s3.execute(SimpleStatement("SELECT a FROM homes WHERE id = 3",
+                               consistency_level=ConsistencyLevel.QUORUM)).one()
+check("a literal with markers writes; DELETE a.zip removes one field",
+      tuple(r.a) == (None, "Lima", None), repr(r))
+for stmt, want in [
+        ("UPDATE %s.people SET p.name = 'x' WHERE id = 1" % KS,
+         "Invalid operation (p.name = 'x') for frozen UDT column p"),
+        ("UPDATE %s.homes SET n.x = 1 WHERE id = 1" % KS,
+         "Invalid operation (n.x = 1) for non-UDT column n"),
+        ("UPDATE %s.homes SET a.nope = ? WHERE id = 1" % KS,
+         "UDT column a does not have a field named nope"),
+        ("DELETE p.name FROM %s.people WHERE id = 1" % KS,
+         "Frozen UDT column p does not support field deletions"),
+        ("CREATE TABLE %s.bad (a address PRIMARY KEY)" % KS,
+         "Invalid non-frozen user-defined type %s.address for PRIMARY KEY column 'a'" % KS),
+        ("SELECT * FROM %s.homes WHERE a = {zip: 1} ALLOW FILTERING" % KS,
+         "Non-frozen UDT column 'a' (%s.address) cannot be restricted by any relation" % KS)]:
+    try:
+        (s1.prepare(stmt) if "?" in stmt else s1.execute(stmt))
+        ok, msg = False, "accepted"
+    except InvalidRequest as e:
+        ok, msg = want in str(e), str(e)
+    check("refused: " + want, ok, msg)
+s1.execute("DROP TABLE %s.homes" % KS)
 
 
 def refused(session, stmt, want):
