@@ -566,12 +566,14 @@ int store_mutation_delete_range(struct store_mutation *m, const struct store_val
 /* ---- apply ---------------------------------------------------------------------------------- */
 
 struct emit {
+	struct store *s;
 	const struct tdesc *d;
 	rocksdb_writebatch_t *wb;
 	rocksdb_column_family_handle_t *cf;
 	const struct buf *prefix;
 	uint32_t now;
 	struct buf key, val;
+	struct sindex_scratch ix;
 };
 
 static int op_emit(struct emit *e, const struct op *op, struct cerr *err)
@@ -635,6 +637,8 @@ static int op_emit(struct emit *e, const struct op *op, struct cerr *err)
 		return cerr_set(err, COL_ENOMEM, "storage: out of memory applying a mutation");
 	rocksdb_writebatch_merge_cf(e->wb, e->cf, (const char *)k->data, k->len,
 	                            (const char *)v->data, v->len);
+	if (sindex_emit(e->s, e->d, NULL, k->data, k->len, v->data, v->len, e->wb, &e->ix))
+		return cerr_set(err, COL_ENOMEM, "storage: out of memory indexing a mutation");
 	return 0;
 }
 
@@ -709,9 +713,10 @@ static int emit_held(struct store *s, struct store_table *known, const uint8_t *
 		                "table %s.%s is unusable after a failed "
 		                "truncate",
 		                d->pub.keyspace, d->pub.name);
-	struct emit e = {.d = d, .cf = t->cf, .now = (uint32_t)now, .wb = wb};
+	struct emit e = {.s = s, .d = d, .cf = t->cf, .now = (uint32_t)now, .wb = wb};
 	struct buf prefix;
 	buf_init(&prefix);
+	sindex_scratch_init(&e.ix);
 	buf_init(&e.key);
 	buf_init(&e.val);
 	int rc = codec_pk_serialize(d, pk, n_pk, &e.key, err);
@@ -731,6 +736,7 @@ static int emit_held(struct store *s, struct store_table *known, const uint8_t *
 	buf_release(&prefix);
 	buf_release(&e.key);
 	buf_release(&e.val);
+	sindex_scratch_release(&e.ix);
 	return rc;
 }
 
@@ -826,8 +832,18 @@ int store_apply_raw(struct store_table *t, const void *key, size_t klen, const v
 	if (cv.ts <= table_truncated_at(t))
 		return 0; /* written before the table's TRUNCATE */
 	char *rerr = NULL;
+	struct sindex_scratch x;
+	sindex_scratch_init(&x);
+	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
 	pthread_rwlock_rdlock(&t->s->cf_lock);
-	rocksdb_merge_cf(t->s->db, t->s->wo, t->cf, key, klen, val, vlen, &rerr);
+	rocksdb_writebatch_merge_cf(wb, t->cf, key, klen, val, vlen);
+	int rc = sindex_emit(t->s, table_tdesc(t), NULL, key, klen, val, vlen, wb, &x);
+	if (!rc)
+		rocksdb_write(t->s->db, t->s->wo, wb, &rerr);
 	pthread_rwlock_unlock(&t->s->cf_lock);
+	rocksdb_writebatch_destroy(wb);
+	sindex_scratch_release(&x);
+	if (rc)
+		return cerr_set(err, COL_ENOMEM, "storage: out of memory indexing a raw write");
 	return rerr ? store_rocks_err(err, rerr, "merge into", t->cf_name) : 0;
 }

@@ -680,9 +680,9 @@ out:
 	return rc;
 }
 
-static int partition_held(struct store_table *t, const struct store_value *pk, size_t n_pk,
-                          const struct store_slice *slice, unsigned flags, size_t limit,
-                          int64_t now_s, store_row_fn fn, void *ctx, struct cerr *err)
+int read_partition_held(struct store_table *t, const struct store_value *pk, size_t n_pk,
+                        const struct store_slice *slice, unsigned flags, size_t limit,
+                        int64_t now_s, store_row_fn fn, void *ctx, struct cerr *err)
 {
 	struct rctx r;
 	int rc = rctx_init(&r, t, flags, limit, now_s, fn, ctx, err);
@@ -875,7 +875,7 @@ int store_read_partition(struct store_table *t, const struct store_value *pk, si
                          int64_t now_s, store_row_fn fn, void *ctx, struct cerr *err)
 {
 	pthread_rwlock_rdlock(&t->s->cf_lock);
-	int rc = partition_held(t, pk, n_pk, slice, flags, limit, now_s, fn, ctx, err);
+	int rc = read_partition_held(t, pk, n_pk, slice, flags, limit, now_s, fn, ctx, err);
 	pthread_rwlock_unlock(&t->s->cf_lock);
 	return rc;
 }

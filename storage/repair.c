@@ -483,6 +483,8 @@ int store_repair_apply(struct store_table *t, int64_t start, int64_t end, const 
 	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
 	struct buf scratch;
 	buf_init(&scratch);
+	struct sindex_scratch ix;
+	sindex_scratch_init(&ix);
 	struct bufreader r;
 	bufreader_init(&r, chunk, len);
 	const uint8_t *prev = NULL;
@@ -514,9 +516,14 @@ int store_repair_apply(struct store_table *t, int64_t start, int64_t end, const 
 			rc = cerr_set(err, COL_ECORRUPT,
 			              "repair chunk for %s.%s: value %lu (%u bytes) is malformed",
 			              d->pub.keyspace, d->pub.name, (unsigned long)n, vl);
-		else if (cv.ts > truncated_at) /* else written before the table's TRUNCATE */
+		else if (cv.ts > truncated_at) { /* else written before the table's TRUNCATE */
 			rocksdb_writebatch_merge_cf(wb, t->cf, (const char *)k, kl, (const char *)v,
 			                            vl);
+			if (sindex_emit(t->s, d, NULL, k, kl, v, vl, wb, &ix))
+				rc = cerr_set(err, COL_ENOMEM,
+				              "repair chunk for %s.%s: out of memory",
+				              d->pub.keyspace, d->pub.name);
+		}
 		prev = k;
 		prev_len = kl;
 		n++;
@@ -529,6 +536,7 @@ int store_repair_apply(struct store_table *t, int64_t start, int64_t end, const 
 	}
 	rocksdb_writebatch_destroy(wb);
 	buf_release(&scratch);
+	sindex_scratch_release(&ix);
 	if (!rc && pairs_out)
 		*pairs_out = n;
 	return rc;

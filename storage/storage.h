@@ -218,6 +218,28 @@ struct store_column {
 	bool is_static;
 };
 
+/*
+ * A secondary index of a table (SECONDARY INDEXES below): which part of a row it
+ * indexes.  FULL(frozen collection) is STORE_IX_VALUES of that column (the whole value).
+ */
+enum store_index_on {
+	STORE_IX_COLUMN = 0, /* a regular or static column, by id */
+	STORE_IX_PK = 1,     /* a component of the partition key, by position */
+	STORE_IX_CK = 2,     /* a clustering column, by position */
+};
+enum store_index_kind {
+	STORE_IX_VALUES = 0,  /* the value; of a non-frozen collection: each element's value
+	                       * (set: the element, list/map: the element's value) */
+	STORE_IX_KEYS = 1,    /* a non-frozen map's keys */
+	STORE_IX_ENTRIES = 2, /* a non-frozen map's entries: key and value */
+};
+struct store_index {
+	uint8_t on;   /* enum store_index_on */
+	uint8_t kind; /* enum store_index_kind (STORE_IX_VALUES unless on a column) */
+	uint32_t col; /* column id (STORE_IX_COLUMN), else the key position */
+};
+#define STORE_MAX_INDEXES 64
+
 struct store_table_desc {
 	uint8_t id[16];              /* table uuid; names the CF */
 	const char *keyspace, *name; /* for messages */
@@ -230,6 +252,8 @@ struct store_table_desc {
 	const struct store_column *cols;
 	int32_t gc_grace_seconds; /* >= 0 */
 	int32_t default_ttl;      /* seconds, 0 = none */
+	size_t n_indexes;         /* 0..STORE_MAX_INDEXES, no two alike */
+	const struct store_index *indexes;
 };
 
 /*
@@ -603,6 +627,103 @@ int store_apply_raw(struct store_table *t, const void *key, size_t klen, const v
                     size_t vlen, struct cerr *err);
 /* Token of a raw table key (its first 8 bytes). */
 int64_t store_raw_key_token(const void *key, size_t klen);
+
+/* ---- secondary indexes (storage/sindex.c) ---------------------------------------------------- */
+
+/*
+ * SECONDARY INDEXES: Cassandra's local index model.  Each node indexes its own
+ * data; one column family "sindex" holds the entries of every index of every
+ * table:
+ *
+ * | field         | bytes | notes                                                   |
+ * |---------------|-------|---------------------------------------------------------|
+ * | table id      | 16    |                                                         |
+ * | on, col, kind | 1,4,1 | the struct store_index (col big-endian)                 |
+ * | value         | var   | the indexed value's native bytes escaped as partition   |
+ * |               |       | keys are (0x00 -> 0x00 0xFF, then 0x00 0x01); ENTRIES:  |
+ * |               |       | the map key, then the value, each escaped               |
+ * | token         | 8     | the base row's key from here on: token, escaped         |
+ * | partition key | n+2   | partition key, section 0x01 (static row) or 0x03 (row)  |
+ * | section       | 1     | and the row's clustering, as in the table CF            |
+ * | clustering    | var   |                                                         |
+ *
+ * so the entries of one value lie in the table's own key order (token order):
+ * an index read of (start, end] meets its rows in the order store_scan does.
+ * An entry's value is the VALUE LAYOUT header of the base cell it comes from
+ * (flags, timestamp, ttl, expiry; no value bytes): it lives and expires with
+ * that cell, and entries merge by RECONCILE as cells do.  Entries of key
+ * indexes (PK, CK) come from every live cell and row marker of the row, plain
+ * live (never expiring) with the write's timestamp.
+ *
+ * MAINTENANCE.  Every write of a live cell or row marker (store_apply*,
+ * store_lane_apply*, store_apply_raw, store_repair_apply) merges that cell's
+ * entries into the same WriteBatch as the cell: base data and index are never
+ * apart, whatever crashes.  Deletions write nothing to the index and an
+ * overwritten value's entry stays (no read before write, Cassandra's choice):
+ * an index read checks every entry against the base row at its now_s, and a
+ * stale entry (the row gone, deleted, expired or holding another value) is
+ * deleted then with a tombstone at the entry's timestamp, so a newer write of
+ * the same value survives it.  The sindex CF's compaction filter drops expired
+ * entries and tombstones older than STORE_INDEX_TOMB_GRACE seconds (a purged
+ * tombstone can only let a stale entry reappear, which the next read deletes
+ * again).  TRUNCATE, DROP TABLE and dropping an index delete their entries.
+ *
+ * BUILD.  An index a table descriptor gains (store_table_open/alter) is built
+ * over the data already there by the store's index builder thread: it walks the
+ * table's column family in batches of STORE_INDEX_BUILD_BATCH stored pairs, each
+ * batch's entries one WriteBatch, logs its progress, and when it reaches the end
+ * records the index as built (system CF, "ixbuilt/<table id><on><col><kind>",
+ * synced).  Writes made meanwhile index themselves; an entry the build makes
+ * from a value overwritten since is stale and treated as any other.  A build
+ * interrupted by a restart starts over.  Until an index is built,
+ * store_index_read refuses it (COL_EUNAVAILABLE), as Cassandra refuses a query
+ * on an index not yet built.
+ */
+#define STORE_INDEX_TOMB_GRACE  600
+#define STORE_INDEX_BUILD_BATCH 1000
+
+/* Has index ix of t been built over the data that was there when it was created?  false
+ * for an index the table's descriptor does not have. */
+bool store_index_built(struct store_table *t, const struct store_index *ix);
+
+/* An index build's state (store_index_progress). */
+struct store_index_progress {
+	bool known;        /* the table's descriptor has this index */
+	bool built;        /* built (then the counts are those of this process's build, if any) */
+	uint64_t scanned;  /* stored pairs of the table walked so far */
+	uint64_t entries;  /* entries written by the build */
+	int64_t started_s; /* when the build started (this process), 0 = none */
+};
+void store_index_progress(struct store_table *t, const struct store_index *ix,
+                          struct store_index_progress *out);
+/* Block until every queued build has finished or given up (tests, benchmarks). */
+void store_index_wait_builds(struct store *s);
+
+/* Counts of one store_index_read. */
+struct store_index_read_stats {
+	uint64_t entries; /* index entries visited */
+	uint64_t stale;   /* of which stale (deleted by the read) */
+	uint64_t rows;    /* rows reported */
+};
+
+/*
+ * Read through index ix of t the rows of partitions with token in (start, end]
+ * (wrapping as store_scan; resuming strictly after `after`) whose indexed value
+ * is `value`: n_value = 1 value (VALUES: a column's value or a collection
+ * element's value, KEYS: a map key, PK/CK: the key component), 2 for ENTRIES (map
+ * key, then value).  Each entry is checked against the base row at now_s, and only
+ * rows holding the value live are reported, in token order as store_scan reports
+ * them and with its flags (e.g. STORE_READ_TOMBSTONES for resolution); an index on
+ * a static column reports the whole partition of a matching static row.  At most
+ * `limit` rows (0 = none; the static row does not count).  COL_EUNAVAILABLE when
+ * the index is not built yet, COL_ENOTFOUND when the table has no such index.
+ * stats may be NULL.
+ */
+int store_index_read(struct store_table *t, const struct store_index *ix,
+                     const struct store_value *value, size_t n_value, int64_t start, int64_t end,
+                     const struct store_position *after, unsigned flags, size_t limit,
+                     int64_t now_s, store_row_fn fn, void *ctx,
+                     struct store_index_read_stats *stats, struct cerr *err);
 
 /* ---- anti-entropy repair (coordinator/repair/): canonical hashes and streaming ------------- */
 

@@ -78,6 +78,7 @@ static inline bool tomb_purgeable(int64_t gc_grace, int64_t ldt, int64_t now_s)
 struct tdesc {
 	struct store_table_desc pub;
 	struct store_column *cols; /* sorted by id */
+	struct store_index *indexes;
 	struct tdesc *retired_next;
 };
 
@@ -132,7 +133,7 @@ struct store {
 	rocksdb_block_based_table_options_t *bbto_tables; /* table CFs: partition bloom */
 	rocksdb_writeoptions_t *wo;
 	rocksdb_readoptions_t *ro;
-	rocksdb_column_family_handle_t *cf_default, *cf_system, *cf_hints;
+	rocksdb_column_family_handle_t *cf_default, *cf_system, *cf_hints, *cf_sindex;
 	struct store_options opt;
 	char *dir;
 	pthread_mutex_t lock; /* tables list, CF create/drop, retired descs */
@@ -162,6 +163,13 @@ struct store {
 	pthread_t writer;
 	_Atomic size_t wq_muts; /* mutations queued or being applied by the writer */
 	_Atomic int stalled;    /* an inline write met a stall; cleared when the writer drains */
+	/* index builds (sindex.c): the builder thread and its queue of jobs */
+	pthread_mutex_t ixb_mu;
+	pthread_cond_t ixb_cv;   /* the builder waits for jobs */
+	pthread_cond_t ixb_idle; /* store_index_wait_builds waits for an empty queue */
+	struct ixjob *ixb_jobs;
+	bool ixb_stop, ixb_started;
+	pthread_t ixb;
 	struct {
 		_Atomic uint64_t mutations, groups, inline_groups, writer_rounds, syncs, stalls,
 		        overloaded, max_group;
@@ -255,6 +263,44 @@ int mutation_apply_bytes(struct store *s, struct store_table *known, const uint8
  * error with wb as it was. */
 int mutation_emit(struct store *s, struct store_table *known, const uint8_t *bytes, size_t len,
                   bool validate, rocksdb_writebatch_t *wb, struct cerr *err);
+
+/* store_read_partition with the store's cf_lock already held (shared). */
+int read_partition_held(struct store_table *t, const struct store_value *pk, size_t n_pk,
+                        const struct store_slice *slice, unsigned flags, size_t limit,
+                        int64_t now_s, store_row_fn fn, void *ctx, struct cerr *err);
+
+/* ---- secondary indexes (sindex.c) ----------------------------------------------------------- */
+
+struct sindex_scratch {
+	struct buf key, val, a, b;
+};
+void sindex_scratch_init(struct sindex_scratch *x);
+void sindex_scratch_release(struct sindex_scratch *x);
+/*
+ * Merge into wb (the sindex CF) the index entries of the table pair (k, v) that
+ * the table CF receives in the same batch: of every index of d, or only of `only`.
+ * Tombstones and pairs that do not parse have none.  0 or COL_ENOMEM.
+ */
+int sindex_emit(struct store *s, const struct tdesc *d, const struct store_index *only,
+                const uint8_t *k, size_t kl, const uint8_t *v, size_t vl, rocksdb_writebatch_t *wb,
+                struct sindex_scratch *x);
+/* Start / stop the index builder thread (store_open / store_close). */
+int sindex_start(struct store *s, struct cerr *err);
+void sindex_stop(struct store *s);
+/* t's descriptor went from old (NULL: none) to d: build the indexes d adds (fresh: a new,
+ * empty table's are built at once), delete the entries of those it lost. */
+void sindex_desc_changed(struct store_table *t, const struct tdesc *old, const struct tdesc *d,
+                         bool fresh);
+/* Delete the entries of index ix of table tid and forget its build. */
+void sindex_index_gone(struct store *s, const uint8_t tid[16], const struct store_index *ix);
+/* The system-CF record of a finished build: is there one / delete it. */
+bool sindex_is_built(struct store *s, const uint8_t tid[16], const struct store_index *ix);
+void sindex_forget_built(struct store *s, const uint8_t tid[16], const struct store_index *ix);
+/* Delete every entry of table id (TRUNCATE; with its built marks too: DROP TABLE). */
+void sindex_table_gone(struct store *s, const uint8_t id[16], bool forget_built);
+rocksdb_options_t *sindex_cf_options(struct store *s);
+/* The descriptor's indexes are well formed (store_table_open/alter). */
+int sindex_desc_check(const struct store_table_desc *d, struct cerr *err);
 
 /* ---- group commit (writer.c) ---------------------------------------------------------------- */
 

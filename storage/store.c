@@ -21,6 +21,7 @@
 #define MOD             "storage"
 #define CF_SYSTEM       "system"
 #define CF_HINTS        "hints"
+#define CF_SINDEX       "sindex"
 #define CF_TABLE_PREFIX "t_"
 #define PID_FILE        "colonnade.pid"
 
@@ -511,6 +512,8 @@ static void store_free_all(struct store *s)
 		rocksdb_column_family_handle_destroy(s->cf_system);
 	if (s->cf_hints)
 		rocksdb_column_family_handle_destroy(s->cf_hints);
+	if (s->cf_sindex)
+		rocksdb_column_family_handle_destroy(s->cf_sindex);
 	if (s->db)
 		rocksdb_close(s->db);
 	/* Descriptors and CF states outlive the DB (compactions read them). */
@@ -542,6 +545,7 @@ static void store_free_all(struct store *s)
 		free((void *)d->pub.ck_types);
 		free((void *)d->pub.ck_desc);
 		free(d->cols);
+		free(d->indexes);
 		free((void *)d->pub.keyspace);
 		free((void *)d->pub.name);
 		free(d);
@@ -655,7 +659,7 @@ struct cf_list {
 	struct cf_state **st; /* table CFs' compaction-filter state */
 	int n;
 };
-#define CF_FIXED 3 /* default, system, hints */
+#define CF_FIXED 4 /* default, system, hints, sindex */
 
 static int cf_list_build(struct store *s, struct cf_list *l, struct cerr *err)
 {
@@ -674,16 +678,16 @@ static int cf_list_build(struct store *s, struct cf_list *l, struct cerr *err)
 	l->st = calloc(cap, sizeof(*l->st));
 	if (!l->name || !l->opt || !l->h || !l->st)
 		return cerr_set(err, COL_ENOMEM, "storage: out of memory");
-	static const char *const fixed[CF_FIXED] = {"default", CF_SYSTEM, CF_HINTS};
+	static const char *const fixed[CF_FIXED] = {"default", CF_SYSTEM, CF_HINTS, CF_SINDEX};
 	for (int i = 0; i < CF_FIXED; i++) {
 		l->name[l->n] = fixed[i];
-		l->opt[l->n++] = kv_cf_options(s);
+		l->opt[l->n++] = i == 3 ? sindex_cf_options(s) : kv_cf_options(s);
 	}
 	for (size_t i = 0; i < l->ncf; i++) {
 		uint8_t id[16];
 		const char *nm = l->names[i];
 		if (strcmp(nm, "default") == 0 || strcmp(nm, CF_SYSTEM) == 0 ||
-		    strcmp(nm, CF_HINTS) == 0)
+		    strcmp(nm, CF_HINTS) == 0 || strcmp(nm, CF_SINDEX) == 0)
 			continue;
 		if (!parse_table_cf(nm, id))
 			return cerr_set(
@@ -797,6 +801,7 @@ static int adopt_handles(struct store *s, struct cf_list *l, struct cerr *err)
 	s->cf_default = l->h[0];
 	s->cf_system = l->h[1];
 	s->cf_hints = l->h[2];
+	s->cf_sindex = l->h[3];
 	for (int i = CF_FIXED; i < l->n; i++) {
 		struct store_table *t = calloc(1, sizeof(*t));
 		if (!t) {
@@ -848,6 +853,8 @@ int store_open(const struct store_options *o, struct store **out, struct cerr *e
 		goto fail;
 	write_pid_file(s->dir);
 	rc = writer_start(s, err);
+	if (!rc)
+		rc = sindex_start(s, err);
 	if (rc)
 		goto fail;
 	if (o->sync == STORE_SYNC_PERIODIC) {
@@ -863,6 +870,7 @@ int store_open(const struct store_options *o, struct store **out, struct cerr *e
 	*out = s;
 	return COL_OK;
 fail:
+	sindex_stop(s);
 	writer_stop(s);
 	store_free_all(s);
 	cf_list_release(&l);
@@ -873,6 +881,7 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
+	sindex_stop(s);
 	writer_stop(s);
 	if (s->syncer_started) {
 		pthread_mutex_lock(&s->sync_mu);
@@ -919,6 +928,8 @@ int store_flush(struct store *s, struct cerr *err)
 	int rc = flush_cf(s, s->cf_system, CF_SYSTEM, err);
 	if (!rc)
 		rc = flush_cf(s, s->cf_hints, CF_HINTS, err);
+	if (!rc)
+		rc = flush_cf(s, s->cf_sindex, CF_SINDEX, err);
 	pthread_mutex_lock(&s->lock);
 	for (struct store_table *t = s->tables; t && !rc; t = t->next)
 		rc = flush_cf(s, t->cf, t->cf_name, err);
@@ -1119,6 +1130,9 @@ static int desc_check(const struct store_table_desc *d, struct cerr *err)
 			                "be keys)",
 			                ks, nm, i);
 	}
+	int irc = sindex_desc_check(d, err);
+	if (irc)
+		return irc;
 	for (size_t i = 0; i < d->n_cols; i++) {
 		const struct cqltype *t = d->cols[i].type;
 		if (!t || t->kind == CQLTYPE_CUSTOM)
@@ -1154,11 +1168,16 @@ static struct tdesc *desc_copy(const struct store_table_desc *src)
 	const struct cqltype **ck = calloc(src->n_ck + 1, sizeof(*ck));
 	bool *desc = calloc(src->n_ck + 1, sizeof(*desc));
 	d->cols = calloc(src->n_cols + 1, sizeof(*d->cols));
+	d->indexes = calloc(src->n_indexes + 1, sizeof(*d->indexes));
+	p->n_indexes = src->n_indexes;
+	p->indexes = d->indexes;
+	if (d->indexes && src->n_indexes)
+		memcpy(d->indexes, src->indexes, src->n_indexes * sizeof(*d->indexes));
 	p->pk_types = pk;
 	p->ck_types = ck;
 	p->ck_desc = desc;
 	p->cols = d->cols;
-	bool ok = p->keyspace && p->name && pk && ck && desc && d->cols;
+	bool ok = p->keyspace && p->name && pk && ck && desc && d->cols && d->indexes;
 	for (size_t i = 0; ok && i < src->n_pk; i++)
 		ok = (pk[i] = cqltype_copy(src->pk_types[i])) != NULL;
 	for (size_t i = 0; ok && i < src->n_ck; i++) {
@@ -1184,6 +1203,7 @@ static struct tdesc *desc_copy(const struct store_table_desc *src)
 	free(ck);
 	free(desc);
 	free(d->cols);
+	free(d->indexes);
 	free((void *)p->keyspace);
 	free((void *)p->name);
 	free(d);
@@ -1207,9 +1227,9 @@ static bool keys_compatible(const struct store_table_desc *a, const struct store
 	return true;
 }
 
-/* Install desc on t (lock held). */
+/* Install desc on t (lock held); fresh: t's column family is being created (empty). */
 static int table_install_desc(struct store_table *t, const struct store_table_desc *desc,
-                              struct cerr *err)
+                              bool fresh, struct cerr *err)
 {
 	struct store *s = t->s;
 	const struct tdesc *old = table_tdesc(t);
@@ -1223,6 +1243,7 @@ static int table_install_desc(struct store_table *t, const struct store_table_de
 		return cerr_set(err, COL_ENOMEM, "storage: out of memory");
 	struct tdesc *prev = atomic_exchange(&t->state->desc, d);
 	atomic_store(&t->state->gc_grace, d->pub.gc_grace_seconds);
+	sindex_desc_changed(t, prev, d, fresh);
 	if (prev) {
 		prev->retired_next = s->retired;
 		s->retired = prev;
@@ -1252,7 +1273,7 @@ int store_table_open(struct store *s, const struct store_table_desc *desc, struc
 	while (t && memcmp(t->id, desc->id, 16) != 0)
 		t = t->next;
 	if (t) {
-		rc = table_install_desc(t, desc, err);
+		rc = table_install_desc(t, desc, false, err);
 		pthread_mutex_unlock(&s->lock);
 		if (!rc)
 			*out = t;
@@ -1271,7 +1292,7 @@ int store_table_open(struct store *s, const struct store_table_desc *desc, struc
 	memcpy(t->id, desc->id, 16);
 	snprintf(t->cf_name, sizeof(t->cf_name), CF_TABLE_PREFIX "%s", hex);
 	t->state = st;
-	rc = table_install_desc(t, desc, err);
+	rc = table_install_desc(t, desc, true, err);
 	if (!rc)
 		rc = truncation_load(t, err);
 	if (rc) {
@@ -1306,7 +1327,7 @@ int store_table_alter(struct store_table *t, const struct store_table_desc *desc
 		return cerr_set(err, COL_EINVAL, "table %s: alter with another table's id",
 		                t->cf_name);
 	pthread_mutex_lock(&t->s->lock);
-	rc = table_install_desc(t, desc, err);
+	rc = table_install_desc(t, desc, false, err);
 	pthread_mutex_unlock(&t->s->lock);
 	return rc;
 }
@@ -1350,6 +1371,7 @@ int store_table_drop(struct store_table *t, struct cerr *err)
 	t->cf = NULL;
 	pthread_mutex_unlock(&s->lock);
 	pthread_rwlock_unlock(&s->cf_lock);
+	sindex_table_gone(s, t->id, true);
 	char k[64];
 	size_t kl = truncation_key(t, k, sizeof(k));
 	struct cerr ignored = {0};
@@ -1382,6 +1404,8 @@ int store_table_truncate(struct store_table *t, int64_t truncated_at, struct cer
 		/* The table is unusable now: later calls fail on a NULL cf. */
 		rc = store_rocks_err(err, rerr, "truncate (recreate) column family", t->cf_name);
 	}
+	/* under the locks: an index entry written from now on is of a write after TRUNCATE */
+	sindex_table_gone(s, t->id, false);
 	pthread_mutex_unlock(&s->lock);
 	pthread_rwlock_unlock(&s->cf_lock);
 	return rc;

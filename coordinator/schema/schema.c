@@ -130,9 +130,42 @@ static int schema_storage_put(struct store *st, const uint8_t *batch, size_t len
 	return store_sync_wal(st, err);
 }
 
+/* The store's form of t's indexes (FULL is the value of a frozen collection) into out. */
+static size_t storage_indexes(const struct schema_table *t, struct store_index *out)
+{
+	size_t n = 0;
+	for (uint32_t i = 0; i < t->n_indexes && n < STORE_MAX_INDEXES; i++) {
+		const struct schema_index *ix = &t->indexes[i];
+		const struct schema_column *c = NULL;
+		for (uint32_t k = 0; k < t->n_cols && !c; k++)
+			if (strcmp(t->cols[k].name, ix->column) == 0)
+				c = &t->cols[k];
+		if (!c)
+			continue;
+		bool key = c->kind == SCHEMA_COL_PARTITION_KEY || c->kind == SCHEMA_COL_CLUSTERING;
+		struct store_index si = {
+		        .on = c->kind == SCHEMA_COL_PARTITION_KEY ? STORE_IX_PK
+		              : c->kind == SCHEMA_COL_CLUSTERING  ? STORE_IX_CK
+		                                                  : STORE_IX_COLUMN,
+		        .kind = ix->kind == SCHEMA_INDEX_KEYS      ? STORE_IX_KEYS
+		                : ix->kind == SCHEMA_INDEX_ENTRIES ? STORE_IX_ENTRIES
+		                                                   : STORE_IX_VALUES,
+		        .col = key ? (uint32_t)c->position : c->id,
+		};
+		bool dup = false;
+		for (size_t k = 0; k < n; k++)
+			dup |= out[k].on == si.on && out[k].kind == si.kind && out[k].col == si.col;
+		if (!dup)
+			out[n++] = si;
+	}
+	return n;
+}
+
 static int schema_storage_open(struct store *st, const struct schema_table *t,
                                struct store_table **out, struct cerr *err)
 {
+	struct store_index ixs[STORE_MAX_INDEXES];
+	size_t n_ix = storage_indexes(t, ixs);
 	const struct cqltype *pk[STORE_MAX_PK_COLS], *ck[STORE_MAX_CK_COLS];
 	bool ck_desc[STORE_MAX_CK_COLS];
 	struct store_column *cols = calloc(t->n_cols ? t->n_cols : 1, sizeof(*cols));
@@ -165,6 +198,8 @@ static int schema_storage_open(struct store *st, const struct schema_table *t,
 	        .cols = cols,
 	        .gc_grace_seconds = t->gc_grace_seconds,
 	        .default_ttl = t->default_time_to_live,
+	        .n_indexes = n_ix,
+	        .indexes = ixs,
 	};
 	memcpy(d.id, t->id, 16);
 	int rc = store_table_open(st, &d, out, err);
@@ -470,6 +505,12 @@ static int snap_add_table(struct schema *s, struct schema_snap *snap, const stru
 		rc = schema_table_add_indexes(s, t, k->name, err);
 	for (uint32_t i = 0; !rc && i < t->n_cols; i++)
 		t->digest = udt_digest(t->cols[i].type, t->digest);
+	/* the indexes too: the store maintains them (schema_storage_open) */
+	for (uint32_t i = 0; !rc && i < t->n_indexes; i++) {
+		const struct schema_index *ix = &t->indexes[i];
+		t->digest = XXH3_64bits_withSeed(ix->column, strlen(ix->column), t->digest);
+		t->digest = XXH3_64bits_withSeed(&ix->kind, sizeof(ix->kind), t->digest);
+	}
 	if (rc) {
 		cerr_prefix(err, "schema row of table '%s.%s': ", k->name, t->name);
 		return rc;
