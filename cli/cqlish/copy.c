@@ -1,10 +1,8 @@
 /*
- * copy.c — COPY's grammar and options, and COPY TO (see copy.h).
+ * copy.c — COPY's grammar and options (see copy.h).
  *
- * COPY TO runs `SELECT cols FROM table` paged by PAGESIZE at the shell's
- * consistency level and writes each row as one CSV record: a null cell is
- * the NULL string unquoted, any other value cqlsh's text of it (quoted when
- * it is empty or equals the NULL string, so that it reads back as a value).
+ * COPY TO is copy_to.c, COPY FROM copy_from.c; both reach the nodes through
+ * copy_conns.c.
  */
 #include "cli/cqlish/copy.h"
 
@@ -90,11 +88,12 @@ static int set_option(struct shell *sh, struct copy_cmd *c, const char *name, co
 		c->errfile = strdup(v);
 	} else {
 		static const char *const names[] = {
-		        "pagesize",    "maxrows",        "chunksize",       "ingestrate",
-		        "maxattempts", "maxparseerrors", "maxinserterrors", "maxrequests"};
+		        "pagesize",        "maxrows",     "chunksize",
+		        "ingestrate",      "maxattempts", "maxparseerrors",
+		        "maxinserterrors", "maxrequests", "numprocesses"};
 		int64_t *fields[] = {&c->pagesize,        &c->maxrows,     &c->chunksize,
 		                     &c->ingestrate,      &c->maxattempts, &c->maxparseerrors,
-		                     &c->maxinserterrors, &c->maxrequests};
+		                     &c->maxinserterrors, &c->maxrequests, &c->numprocesses};
 		size_t i = 0;
 		while (i < sizeof(names) / sizeof(names[0]) && strcasecmp(name, names[i]) != 0)
 			i++;
@@ -209,6 +208,7 @@ static void cmd_defaults(struct copy_cmd *c)
 	c->maxparseerrors = -1;
 	c->maxinserterrors = 1000;
 	c->maxrequests = 256;
+	c->numprocesses = 8;
 }
 
 static int parse_copy(struct shell *sh, const char *s, struct copy_cmd *c)
@@ -247,9 +247,12 @@ ok:
 	if (!c->null_str)
 		c->null_str = strdup("");
 	if (c->pagesize <= 0 || c->chunksize <= 0 || c->ingestrate <= 0 || c->maxattempts <= 0 ||
-	    c->maxrequests <= 0 || c->maxrequests > 4096) {
-		shell_printerr(sh, "Invalid COPY option: PAGESIZE, CHUNKSIZE, INGESTRATE and "
-		                   "MAXATTEMPTS must be positive, MAXREQUESTS 1..4096");
+	    c->maxrequests <= 0 || c->maxrequests > 4096 || c->numprocesses <= 0 ||
+	    c->numprocesses > 256) {
+		shell_printerr(sh,
+		               "Invalid COPY option: PAGESIZE, CHUNKSIZE, INGESTRATE and "
+		               "MAXATTEMPTS must be positive, MAXREQUESTS 1..4096, NUMPROCESSES "
+		               "1..256");
 		return -1;
 	}
 	if (!c->ks && !sh->keyspace) {
@@ -275,167 +278,6 @@ void copy_progress(bool tty, uint64_t n, double rate, double avg)
 	printf("%sProcessed: %llu rows; Rate: %7.0f rows/s; Avg. rate: %7.0f rows/s%s",
 	       tty ? "\r" : "", (unsigned long long)n, rate, avg, tty ? "" : "\n");
 	fflush(stdout);
-}
-
-/* One result row as a CSV record. */
-static void put_row(struct buf *out, const struct cqlresult *r, uint32_t row,
-                    const struct copy_cmd *c, struct buf *tmp)
-{
-	size_t nl = strlen(c->null_str);
-	for (uint32_t col = 0; col < r->meta.n_cols; col++) {
-		if (col)
-			buf_put_u8(out, (uint8_t)c->csv.delim);
-		const struct cql_slice *v = cqlresult_cell(r, row, col);
-		if (v->len < 0) {
-			buf_put(out, c->null_str, nl);
-			continue;
-		}
-		buf_reset(tmp);
-		cqltype_format(r->meta.cols[col].type, v->p, (size_t)v->len, tmp);
-		bool force = tmp->len == 0 ||
-		             (tmp->len == nl && memcmp(tmp->data, c->null_str, nl) == 0);
-		csv_put_field(out, (const char *)tmp->data, tmp->len, &c->csv, force);
-	}
-	buf_put_u8(out, '\n');
-}
-
-struct progress {
-	int64_t start_us, last_us;
-	uint64_t last_n;
-};
-
-static void progress_tick(struct shell *sh, struct progress *p, uint64_t n, bool force)
-{
-	int64_t now = clock_mono_us();
-	if (!force && now - p->last_us < 1000000)
-		return;
-	double dt = (double)(now - p->last_us) / 1e6, all = (double)(now - p->start_us) / 1e6;
-	copy_progress(sh->tty, n, dt > 0 ? (double)(n - p->last_n) / dt : 0,
-	              all > 0 ? (double)n / all : 0);
-	p->last_us = now;
-	p->last_n = n;
-}
-
-static char *select_text(const struct copy_cmd *c)
-{
-	struct buf b;
-	buf_init(&b);
-	buf_put_str(&b, "SELECT ");
-	for (size_t i = 0; i < c->n_cols; i++)
-		buf_printf(&b, "%s%s", i ? ", " : "", c->cols[i]);
-	if (!c->n_cols)
-		buf_put_str(&b, "*");
-	buf_printf(&b, " FROM %s", c->table);
-	buf_put_u8(&b, 0);
-	return (char *)buf_detach(&b, NULL);
-}
-
-/* Fetch and write every page; rows written, or -1 after an error was printed. */
-static int64_t export_pages(struct shell *sh, struct copy_cmd *c, FILE *f, const char *cql)
-{
-	struct buf out, tmp;
-	buf_init(&out);
-	buf_init(&tmp);
-	struct progress pr = {.start_us = clock_mono_us()};
-	pr.last_us = pr.start_us;
-	uint8_t *state = NULL;
-	int32_t state_len = -1;
-	int64_t n = 0;
-	bool header = c->header, failed = false;
-	for (;;) {
-		struct cql_qparams p;
-		cql_qparams_init(&p);
-		p.consistency = sh->consistency;
-		p.page_size = (int32_t)c->pagesize;
-		p.paging_state = state;
-		p.paging_state_len = state_len;
-		struct cqlresult *r = NULL;
-		struct cerr err = {0};
-		if (cqlclient_query(sh->cl, cql, &p, &r, &err) != COL_OK) {
-			shell_printerr(sh, "Error for COPY TO %s: %s", c->table, err.msg);
-			failed = true;
-			break;
-		}
-		if (r->kind != CQLRES_ROWS) {
-			struct buf e;
-			buf_init(&e);
-			if (r->kind == CQLRES_ERROR)
-				cqlfmt_error(&e, &r->error);
-			buf_put_u8(&e, 0);
-			shell_printerr(sh, "%s", e.data ? (char *)e.data : "unexpected answer");
-			buf_release(&e);
-			cqlresult_free(r);
-			failed = true;
-			break;
-		}
-		if (header) {
-			for (uint32_t i = 0; i < r->meta.n_cols; i++) {
-				if (i)
-					buf_put_u8(&out, (uint8_t)c->csv.delim);
-				const char *nm = r->meta.cols[i].name;
-				csv_put_field(&out, nm, strlen(nm), &c->csv, false);
-			}
-			buf_put_u8(&out, '\n');
-			header = false;
-		}
-		for (uint32_t i = 0; i < r->n_rows && (c->maxrows < 0 || n < c->maxrows); i++, n++)
-			put_row(&out, r, i, c, &tmp);
-		if (out.len && fwrite(out.data, 1, out.len, f) != out.len) {
-			shell_printerr(sh, "Error for COPY TO %s: cannot write %s: %s", c->table,
-			               c->file, strerror(errno));
-			cqlresult_free(r);
-			failed = true;
-			break;
-		}
-		buf_reset(&out);
-		progress_tick(sh, &pr, (uint64_t)n, false);
-		free(state);
-		state = NULL;
-		bool more = (r->meta.flags & CQL_ROWS_HAS_MORE_PAGES) && r->meta.paging_state &&
-		            (c->maxrows < 0 || n < c->maxrows);
-		if (more) {
-			state_len = r->meta.paging_state_len;
-			state = malloc((size_t)state_len + 1);
-			if (state)
-				memcpy(state, r->meta.paging_state, (size_t)state_len);
-		}
-		cqlresult_free(r);
-		if (!more || !state)
-			break;
-	}
-	free(state);
-	buf_release(&out);
-	buf_release(&tmp);
-	if (failed)
-		return -1;
-	progress_tick(sh, &pr, (uint64_t)n, true);
-	if (sh->tty)
-		putchar('\n');
-	return n;
-}
-
-static void copy_to_run(struct shell *sh, struct copy_cmd *c)
-{
-	FILE *f = fopen(c->file, "w");
-	if (!f) {
-		shell_printerr(sh, "Error for COPY TO %s: cannot open %s: %s", c->table, c->file,
-		               strerror(errno));
-		return;
-	}
-	char *cql = select_text(c);
-	int64_t t0 = clock_mono_us();
-	int64_t n = cql ? export_pages(sh, c, f, cql) : -1;
-	free(cql);
-	if (fclose(f) != 0 && n >= 0) {
-		shell_printerr(sh, "Error for COPY TO %s: cannot write %s: %s", c->table, c->file,
-		               strerror(errno));
-		return;
-	}
-	if (n < 0)
-		return;
-	char iv[64];
-	copy_describe_interval((double)(clock_mono_us() - t0) / 1e6, iv, sizeof(iv));
-	printf("%lld rows exported to 1 files in %s.\n", (long long)n, iv);
 }
 
 void shell_copy(struct shell *sh, const char *stmt)

@@ -1,17 +1,21 @@
 /*
- * copy_from.c — COPY FROM: CSV records to prepared INSERTs, many in flight.
+ * copy_from.c — COPY FROM: CSV records to prepared INSERTs, many in flight,
+ * each sent to a replica of its row.
  *
- * A second connection (its own libev loop) to the shell's host carries the
- * INSERTs: the statement is prepared once, each record becomes one EXECUTE
+ * One connection per node (copy_conns.c, on a private libev loop) carries the
+ * INSERTs: the statement is prepared on each, each record becomes one EXECUTE
  * with its values bound, up to MAXREQUESTS in flight, and no more than
- * INGESTRATE rows per second are sent.  A row whose INSERT fails (server
- * error, timeout, lost connection) is sent again up to MAXATTEMPTS times in
- * all; then it counts as an insert error.  A record that does not parse (CSV
- * error, wrong field count, a value that does not fit its column's type)
- * counts as a parse error.  Both kinds go, as their CSV text, to the error
- * file (ERRFILE, default import_<ks>_<table>.err) and are reported on stderr
- * with the line of the input; past MAXPARSEERRORS / MAXINSERTERRORS (-1:
- * unlimited) the import stops.
+ * INGESTRATE rows per second are sent.  Routing is token-aware, as the
+ * drivers do it: the partition key's values (the PREPARED result's pk
+ * indexes) give the row's Murmur3 token, the token map its replicas, and the
+ * EXECUTE goes to the first replica that is connected, so the coordinator
+ * holds a copy and saves a hop.  A row whose INSERT fails (server error,
+ * timeout, lost connection) is reported and sent again, to its next replica,
+ * up to MAXATTEMPTS times in all; then it counts as an insert error.  A record that does not parse
+ * (CSV error, wrong field count, a value that does not fit its column's type) counts as a parse
+ * error.  Both kinds go, as their CSV text, to the error file (ERRFILE, default
+ * import_<ks>_<table>.err) and are reported on stderr with the line of the input; past
+ * MAXPARSEERRORS / MAXINSERTERRORS (-1: unlimited) the import stops.
  */
 #include "cli/cqlish/copy.h"
 
@@ -38,14 +42,14 @@ struct slot {
 	struct buf raw;
 	size_t line;
 	int attempts;
+	struct cqlconn *conn; /* where it was sent last */
 	struct slot *next_free;
 };
 
 struct from {
 	struct shell *sh;
 	struct copy_cmd *c;
-	struct ev_loop *loop;
-	struct cqlconn *conn;
+	struct copy_conns cc;
 	struct cqlprepared *ps;
 	bool ready_done;
 	int ready_status;
@@ -54,20 +58,11 @@ struct from {
 
 	struct slot *slots, *free_list;
 	unsigned inflight;
-	uint64_t done, parse_errors, insert_errors, printed;
+	uint64_t done, parse_errors, insert_errors, printed, retries;
 	FILE *errf;
 	char *errpath;
 	bool stop;
 };
-
-static void on_ready(struct cqlconn *c, void *arg, int status, const char *why)
-{
-	(void)c;
-	struct from *f = arg;
-	f->ready_done = true;
-	f->ready_status = status;
-	snprintf(f->why, sizeof(f->why), "%s", why ? why : "");
-}
 
 static void on_prepared(struct cqlconn *c, void *arg, int status, struct cqlresult *res,
                         const char *why)
@@ -147,22 +142,41 @@ static void on_inserted(struct cqlconn *c, void *arg, int status, struct cqlresu
 	} else {
 		snprintf(msg, sizeof(msg), "%s", why ? why : col_strerror(status));
 	}
-	if (++s->attempts < f->c->maxattempts && !f->stop && send_slot(f, s) == COL_OK)
-		return;
+	if (++s->attempts < f->c->maxattempts && !f->stop) {
+		if (f->retries++ < COPY_MAX_PRINTED_ERRORS)
+			fprintf(stderr,
+			        "Failed to import 1 rows (line %zu of %s): %s, will retry, "
+			        "attempt %d of %lld\n",
+			        s->line, f->c->file, msg, s->attempts + 1,
+			        (long long)f->c->maxattempts);
+		if (send_slot(f, s) == COL_OK)
+			return;
+	}
 	f->insert_errors++;
 	record_failure(f, (const char *)s->raw.data, s->raw.len, s->line, "InsertError", msg);
 	check_limits(f);
 	slot_release(f, s);
 }
 
+/* The EXECUTE of s to its row's replica (the next one on each retry). */
 static int send_slot(struct from *f, struct slot *s)
 {
+	const struct cqlresult *pr = f->ps->prepared;
+	size_t n_reps = 0;
+	const uint32_t *reps = NULL;
+	int64_t token;
+	if (tokenmap_key_token(s->sl, pr->pk_indexes, pr->n_pk_indexes, &token))
+		reps = tokenmap_replicas(&f->cc.map, token, &n_reps);
+	struct cqlconn *conn = copy_conns_pick(&f->cc, reps, n_reps, (unsigned)s->attempts);
+	if (!conn)
+		return COL_ECLOSED;
+	s->conn = conn;
 	struct cql_qparams p;
 	cql_qparams_init(&p);
 	p.consistency = f->sh->consistency;
 	p.values = s->sl;
-	p.n_values = (uint16_t)f->ps->prepared->bind_meta.n_cols;
-	return cqlconn_execute(f->conn, f->ps, &p, on_inserted, s);
+	p.n_values = (uint16_t)pr->bind_meta.n_cols;
+	return cqlconn_execute(conn, f->ps, &p, on_inserted, s);
 }
 
 /* Record -> bound values of s; 0 or a message in err. */
@@ -201,31 +215,20 @@ static int bind_record(struct from *f, const struct csv_reader *r, struct slot *
 	return 0;
 }
 
-/* Open the insert connection and prepare the INSERT; 0 or the error printed. */
-static int from_open(struct from *f, const char *insert)
+/* Prepare the INSERT on connection `conn`; 0 or the error printed. */
+static int prepare_on(struct from *f, struct cqlconn *conn, const char *insert,
+                      struct cqlresult **out)
 {
 	struct shell *sh = f->sh;
-	struct cerr err = {0};
-	struct cqlconn_opts o = sh->copts;
-	o.max_inflight = (unsigned)f->c->maxrequests;
-	if (cqlconn_open(f->loop, sh->host, sh->port, &o, on_ready, f, &f->conn, &err) != 0) {
-		shell_printerr(sh, "Error for COPY FROM %s: %s", f->c->table, err.msg);
-		return -1;
-	}
-	while (!f->ready_done)
-		ev_run(f->loop, EVRUN_ONCE);
-	if (f->ready_status != COL_OK) {
-		shell_printerr(sh, "Error for COPY FROM %s: %s", f->c->table, f->why);
-		return -1;
-	}
 	f->ready_done = false;
-	if (cqlconn_prepare(f->conn, insert, strlen(insert), on_prepared, f) != COL_OK) {
-		shell_printerr(sh, "Error for COPY FROM %s: cannot prepare: %s", f->c->table,
-		               cqlconn_failure(f->conn));
+	f->prep_res = NULL;
+	if (cqlconn_prepare(conn, insert, strlen(insert), on_prepared, f) != COL_OK) {
+		shell_printerr(sh, "Error for COPY FROM %s: cannot prepare on %s: %s", f->c->table,
+		               cqlconn_peer(conn), cqlconn_failure(conn));
 		return -1;
 	}
 	while (!f->ready_done)
-		ev_run(f->loop, EVRUN_ONCE);
+		ev_run(f->cc.loop, EVRUN_ONCE);
 	if (f->ready_status != COL_OK || !f->prep_res || f->prep_res->kind != CQLRES_PREPARED) {
 		struct buf e;
 		buf_init(&e);
@@ -239,10 +242,33 @@ static int from_open(struct from *f, const char *insert)
 		cqlresult_free(f->prep_res);
 		return -1;
 	}
-	if (cqlprepared_new(insert, strlen(insert), f->prep_res, &f->ps, &err) != 0) {
-		cqlresult_free(f->prep_res);
+	*out = f->prep_res;
+	return 0;
+}
+
+/* Open the connections and prepare the INSERT on each; 0 or the error printed. */
+static int from_open(struct from *f, const char *insert)
+{
+	struct shell *sh = f->sh;
+	struct cerr err = {0};
+	if (copy_conns_open(sh, f->c, &f->cc, (unsigned)f->c->maxrequests) != 0)
+		return -1;
+	struct cqlresult *res;
+	if (prepare_on(f, f->cc.conn[0], insert, &res) != 0)
+		return -1;
+	if (cqlprepared_new(insert, strlen(insert), res, &f->ps, &err) != 0) {
+		cqlresult_free(res);
 		shell_printerr(sh, "Error for COPY FROM %s: %s", f->c->table, err.msg);
 		return -1;
+	}
+	/* The other nodes: the same id (a hash of keyspace and text), prepared ahead so
+	 * the first EXECUTEs there are not answered Unprepared. */
+	for (size_t i = 1; i < f->cc.map.n_nodes; i++) {
+		if (!f->cc.conn[i])
+			continue;
+		if (prepare_on(f, f->cc.conn[i], insert, &res) != 0)
+			return -1;
+		cqlresult_free(res);
 	}
 	return 0;
 }
@@ -324,12 +350,15 @@ static bool feed_one(struct from *f, struct csv_reader *r)
 	buf_put(&s->raw, r->raw.data, r->raw.len);
 	s->line = r->rec_line;
 	s->attempts = 0;
+	s->conn = NULL;
 	rc = send_slot(f, s);
 	if (rc != COL_OK) {
 		f->insert_errors++;
+		const char *why = rc == COL_ECLOSED ? "no node reachable" : col_strerror(rc);
+		if (rc != COL_ECLOSED && s->conn && *cqlconn_failure(s->conn))
+			why = cqlconn_failure(s->conn);
 		record_failure(f, (const char *)s->raw.data, s->raw.len, s->line, "InsertError",
-		               *cqlconn_failure(f->conn) ? cqlconn_failure(f->conn)
-		                                         : col_strerror(rc));
+		               why);
 		check_limits(f);
 		slot_release(f, s);
 		if (rc == COL_ECLOSED)
@@ -362,9 +391,11 @@ static uint64_t import_loop(struct from *f, FILE *in)
 		}
 		if (f->c->maxrows >= 0 && sent >= (uint64_t)f->c->maxrows)
 			eof = true;
-		cqlconn_flush(f->conn);
+		for (size_t i = 0; i < f->cc.map.n_nodes; i++)
+			if (f->cc.conn[i])
+				cqlconn_flush(f->cc.conn[i]);
 		if (f->inflight)
-			ev_run(f->loop, EVRUN_ONCE);
+			ev_run(f->cc.loop, EVRUN_ONCE);
 		else if (throttled)
 			usleep(2000);
 		if (f->sh->interrupt && *f->sh->interrupt)
@@ -372,7 +403,7 @@ static uint64_t import_loop(struct from *f, FILE *in)
 		meter_tick(f, &m, false);
 	}
 	while (f->inflight) /* after a stop: let what was sent finish */
-		ev_run(f->loop, EVRUN_ONCE);
+		ev_run(f->cc.loop, EVRUN_ONCE);
 	meter_tick(f, &m, true);
 	if (f->sh->tty)
 		putchar('\n');
@@ -382,12 +413,7 @@ static uint64_t import_loop(struct from *f, FILE *in)
 
 static void from_free(struct from *f)
 {
-	if (f->conn)
-		cqlconn_free(f->conn);
-	if (f->loop) {
-		ev_run(f->loop, EVRUN_NOWAIT);
-		ev_loop_destroy(f->loop);
-	}
+	copy_conns_close(&f->cc);
 	cqlprepared_free(f->ps);
 	for (int64_t i = 0; f->slots && i < f->c->maxrequests; i++) {
 		buf_release(&f->slots[i].vals);
@@ -435,9 +461,8 @@ void copy_from_run(struct shell *sh, struct copy_cmd *c)
 	snprintf(ep, sizeof(ep), "import_%s_%s.err", c->ks, c->t);
 	f.errpath = strdup(c->errfile ? c->errfile : ep);
 	char *insert = insert_text(c);
-	f.loop = ev_loop_new(EVFLAG_AUTO);
 	int64_t t0 = clock_mono_us();
-	if (insert && f.loop && slots_init(&f) == 0 && from_open(&f, insert) == 0) {
+	if (insert && slots_init(&f) == 0 && from_open(&f, insert) == 0) {
 		if (f.ps->prepared->bind_meta.n_cols != c->n_cols) {
 			shell_printerr(sh,
 			               "Error for COPY FROM %s: the INSERT binds %u values for %zu "
