@@ -59,6 +59,8 @@ struct slot {
 	uint16_t n_ids;
 	struct cqlprepared *repreparing; /* SLOT_REPREPARE: which statement */
 	uint32_t seq;                    /* which request holds the slot (written marks) */
+	int16_t dl_prev, dl_next;        /* the deadline list (-1: none) */
+	bool dl_linked;
 };
 
 /* Where a user request's frame ends in the byte stream sent on the connection:
@@ -87,6 +89,10 @@ struct cqlconn {
 	int16_t *free_ids;
 	unsigned n_free;
 	unsigned orphans;
+	/* Slots waiting for an answer in the order they were taken, which is their
+	 * deadlines' order (one timeout per connection, a monotonic clock): the
+	 * timeout tick looks only at the expired head, never at every slot. */
+	int16_t dl_head, dl_tail;
 
 	struct buf in, out;
 	struct cqlconn_stats stats;
@@ -171,6 +177,36 @@ static void conn_fail(struct cqlconn *c, int code, const char *fmt, ...)
 	leave(c);
 }
 
+static void dl_unlink(struct cqlconn *c, int16_t id)
+{
+	struct slot *s = &c->slots[id];
+	if (!s->dl_linked)
+		return;
+	if (s->dl_prev >= 0)
+		c->slots[s->dl_prev].dl_next = s->dl_next;
+	else
+		c->dl_head = s->dl_next;
+	if (s->dl_next >= 0)
+		c->slots[s->dl_next].dl_prev = s->dl_prev;
+	else
+		c->dl_tail = s->dl_prev;
+	s->dl_linked = false;
+	s->dl_prev = s->dl_next = -1;
+}
+
+static void dl_append(struct cqlconn *c, int16_t id)
+{
+	struct slot *s = &c->slots[id];
+	s->dl_prev = c->dl_tail;
+	s->dl_next = -1;
+	if (c->dl_tail >= 0)
+		c->slots[c->dl_tail].dl_next = id;
+	else
+		c->dl_head = id;
+	c->dl_tail = id;
+	s->dl_linked = true;
+}
+
 static int16_t slot_take(struct cqlconn *c)
 {
 	if (c->n_free == 0)
@@ -186,6 +222,7 @@ static int16_t slot_take(struct cqlconn *c)
 	s->deadline_ms = c->opts.request_timeout_ms == UINT32_MAX
 	                         ? INT64_MAX
 	                         : clock_mono_ms() + c->opts.request_timeout_ms;
+	dl_append(c, id);
 	return id;
 }
 
@@ -194,6 +231,7 @@ static void slot_release(struct cqlconn *c, int16_t id)
 	struct slot *s = &c->slots[id];
 	if (s->state == SLOT_ORPHAN)
 		c->orphans--;
+	dl_unlink(c, id);
 	s->state = SLOT_FREE;
 	s->cb = NULL;
 	s->arg = NULL;
@@ -348,6 +386,7 @@ static void send_handshake(struct cqlconn *c, enum req_kind kind)
 	/* A fresh connection always has free streams. */
 	c->slots[id].kind = (uint8_t)kind;
 	c->slots[id].deadline_ms = INT64_MAX; /* the connect timer covers the handshake */
+	dl_unlink(c, id);
 	if (kind == REQ_HANDSHAKE_OPTIONS)
 		cqlreq_options(&c->out, id);
 	else if (kind == REQ_HANDSHAKE_AUTH)
@@ -652,10 +691,13 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	struct cqlconn *c = (struct cqlconn *)((char *)w - offsetof(struct cqlconn, tick));
 	int64_t now = clock_mono_ms();
 	c->busy++;
-	for (unsigned i = 0; i < c->opts.max_inflight && !c->failed; i++) {
-		struct slot *s = &c->slots[i];
-		if ((s->state != SLOT_BUSY && s->state != SLOT_REPREPARE) || s->kind != REQ_USER ||
-		    s->deadline_ms > now)
+	while (c->dl_head >= 0 && !c->failed) {
+		int16_t id = c->dl_head;
+		struct slot *s = &c->slots[id];
+		if (s->deadline_ms > now)
+			break;
+		dl_unlink(c, id);
+		if ((s->state != SLOT_BUSY && s->state != SLOT_REPREPARE) || s->kind != REQ_USER)
 			continue;
 		cqlconn_result_fn cb = s->cb;
 		void *arg = s->arg;
@@ -756,7 +798,9 @@ int cqlconn_open(struct ev_loop *loop, const char *host, uint16_t port,
 	snprintf(c->host, sizeof(c->host), "%s", host);
 	buf_init(&c->in);
 	buf_init(&c->out);
+	c->dl_head = c->dl_tail = -1;
 	for (unsigned i = 0; i < o.max_inflight; i++) {
+		c->slots[i].dl_prev = c->slots[i].dl_next = -1;
 		buf_init(&c->slots[i].frame);
 		/* Lowest ids first, like the drivers. */
 		c->free_ids[i] = (int16_t)(o.max_inflight - 1 - i);

@@ -443,6 +443,56 @@ Test(conn, timeout_orphans_the_stream_until_the_late_answer)
 	peer_close(&p);
 }
 
+/* Only the requests still unanswered at their deadline time out, whatever order the
+ * answers come in, and a request sent after the others keeps its own deadline. */
+Test(conn, timeouts_follow_each_request_deadline)
+{
+	struct peer p;
+	peer_listen(&p);
+	struct cqlconn_opts o = {.request_timeout_ms = 1500};
+	peer_open(&p, &o);
+	peer_handshake(&p);
+	struct cql_qparams qp;
+	cql_qparams_init(&qp);
+	struct answer a[3] = {0};
+	struct cql_header h[3];
+	struct buf body, out;
+	buf_init(&body);
+	buf_init(&out);
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(cqlconn_query(p.c, "SELECT", 6, &qp, on_answer, &a[i]), 0);
+		peer_recv(&p, &h[i], &body);
+	}
+	/* The middle one is answered; the first and last are not. */
+	void_body(&out);
+	peer_send(&p, h[1].stream, CQL_OP_RESULT, &out);
+	pump_until(&p, &a[1].called);
+	cr_assert_eq(a[1].status, 0);
+	cqlresult_free(a[1].res);
+	pump_until(&p, &a[0].called);
+	pump_until(&p, &a[2].called);
+	cr_assert_eq(a[0].status, COL_ETIMEDOUT);
+	cr_assert_eq(a[2].status, COL_ETIMEDOUT);
+	struct cqlconn_stats st;
+	cqlconn_get_stats(p.c, &st);
+	cr_assert_eq(st.timeouts, 2);
+	cr_assert_eq(st.orphans, 2);
+	/* A new request is answered normally and is not taken for an expired one. */
+	struct answer d = {0};
+	cr_assert_eq(cqlconn_query(p.c, "SELECT", 6, &qp, on_answer, &d), 0);
+	struct cql_header hd;
+	peer_recv(&p, &hd, &body);
+	peer_send(&p, hd.stream, CQL_OP_RESULT, &out);
+	pump_until(&p, &d.called);
+	cr_assert_eq(d.status, 0);
+	cqlresult_free(d.res);
+	cqlconn_get_stats(p.c, &st);
+	cr_assert_eq(st.timeouts, 2);
+	buf_release(&body);
+	buf_release(&out);
+	peer_close(&p);
+}
+
 Test(conn, oversized_frame_fails_the_connection)
 {
 	struct peer p;
