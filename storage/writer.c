@@ -26,7 +26,11 @@
 #include <string.h>
 
 #define MOD "storage"
-/* A group this full goes to the writer at once (not at the end of the iteration). */
+/* A group this full is closed and a new one opened.  Where groups are written inline,
+ * an iteration that reads a burst (after a stall of the loop) applies it as several
+ * batches at its end, still on the loop: a hop to the writer thread would add two thread
+ * wake-ups, on cores that were just too busy to run the loop.  Otherwise the full group
+ * goes to the writer at once. */
 #define GROUP_MAX_MUTATIONS 1024
 #define GROUP_MAX_BYTES     (8u << 20)
 /* Groups a lane keeps for reuse, and the largest batch it keeps (bytes). */
@@ -57,8 +61,10 @@ struct store_lane {
 	struct ev_loop *loop;
 	ev_prepare flush;
 	ev_async wake;
-	struct wgroup *open;  /* this iteration's mutations */
-	struct wgroup *spare; /* for reuse */
+	struct wgroup *open;                  /* this iteration's mutations */
+	struct wgroup *full_head, *full_tail; /* this iteration's groups closed full, in order */
+	size_t full_muts;                     /* their mutations */
+	struct wgroup *spare;                 /* for reuse */
 	size_t n_spare;
 	size_t handed; /* groups handed to the writer whose callbacks have not run */
 	struct wgroup *done_head, *done_tail; /* s->wq_mu: applied, callbacks to run */
@@ -146,14 +152,10 @@ static void hand_to_writer(struct store_lane *l, struct wgroup *g)
 	pthread_mutex_unlock(&s->wq_mu);
 }
 
-/* Apply the open group: inline if that cannot block and keeps the lane's order, else via
- * the writer.  May run callbacks (inline) unless `no_callbacks`. */
-static void lane_submit(struct store_lane *l, bool no_callbacks)
+/* Apply g: inline if that cannot block and keeps the lane's order, else via the writer.
+ * May run callbacks (inline) unless `no_callbacks`. */
+static void group_submit(struct store_lane *l, struct wgroup *g, bool no_callbacks)
 {
-	struct wgroup *g = l->open;
-	if (!g || g->n == 0)
-		return;
-	l->open = NULL;
 	struct store *s = l->s;
 	atomic_fetch_add_explicit(&s->ws.groups, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->ws.mutations, g->n, memory_order_relaxed);
@@ -177,12 +179,36 @@ static void lane_submit(struct store_lane *l, bool no_callbacks)
 	hand_to_writer(l, g);
 }
 
+static bool lane_has_work(const struct store_lane *l)
+{
+	return l->full_head || (l->open && l->open->n);
+}
+
+/* Submit the groups closed full, then the open one, in the order they were filled. */
+static void lane_submit(struct store_lane *l, bool no_callbacks)
+{
+	while (l->full_head) {
+		struct wgroup *g = l->full_head;
+		l->full_head = g->next;
+		if (!l->full_head)
+			l->full_tail = NULL;
+		g->next = NULL;
+		l->full_muts -= g->n;
+		group_submit(l, g, no_callbacks);
+	}
+	struct wgroup *g = l->open;
+	if (!g || g->n == 0)
+		return;
+	l->open = NULL;
+	group_submit(l, g, no_callbacks);
+}
+
 static void on_flush(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	(void)loop, (void)revents;
 	struct store_lane *l = w->data;
 	/* Inline completions may write again: a few rounds, then the writer takes the rest. */
-	for (int i = 0; i < FLUSH_ROUNDS && l->open && l->open->n; i++)
+	for (int i = 0; i < FLUSH_ROUNDS && lane_has_work(l); i++)
 		lane_submit(l, false);
 	lane_submit(l, true);
 }
@@ -373,7 +399,7 @@ static int lane_add(struct store_lane *l, struct store_table *known, const void 
                     bool validate, store_write_done_fn done, void *ctx, struct cerr *err)
 {
 	struct store *s = l->s;
-	size_t waiting = atomic_load(&s->wq_muts);
+	size_t waiting = atomic_load(&s->wq_muts) + l->full_muts;
 	if (waiting >= s->opt.write_queue_max) {
 		atomic_fetch_add_explicit(&s->ws.overloaded, 1, memory_order_relaxed);
 		return cerr_set(err, COL_EOVERLOADED,
@@ -401,8 +427,23 @@ static int lane_add(struct store_lane *l, struct store_table *known, const void 
 	g->n++;
 	size_t size;
 	rocksdb_writebatch_data(g->wb, &size);
-	if (g->n >= GROUP_MAX_MUTATIONS || size >= GROUP_MAX_BYTES)
-		lane_submit(l, true); /* to the writer: no callback may run inside an apply */
+	if (g->n >= GROUP_MAX_MUTATIONS || size >= GROUP_MAX_BYTES) {
+		if (!s->opt.write_inline || s->opt.sync != STORE_SYNC_PERIODIC) {
+			/* It goes to the writer anyway: at once, so that it writes (and with
+			 * batch, syncs) while the loop reads on. */
+			lane_submit(l, true);
+			return 0;
+		}
+		/* Applied inline at the end of the iteration (no callback may run inside an
+		 * add). */
+		l->open = NULL;
+		if (l->full_tail)
+			l->full_tail->next = g;
+		else
+			l->full_head = g;
+		l->full_tail = g;
+		l->full_muts += g->n;
+	}
 	return 0;
 }
 

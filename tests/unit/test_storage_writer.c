@@ -229,6 +229,65 @@ Test(writer, batch_sync_fsyncs_before_any_ack_once_per_round)
 		cr_assert_eq(recs[i].idx, i, "completion order");
 }
 
+/* A burst read in one iteration (a loop that was stalled) is written as batches of at
+ * most 1,024 mutations at the iteration's end, on the loop, in order. */
+Test(writer, a_burst_is_several_inline_groups_at_the_iteration_end)
+{
+	open_all(NULL);
+	struct cerr e = {0};
+	int n = 3 * 1024 + 10;
+	for (int i = 0; i < n; i++)
+		cr_assert_eq(submit(i, i, 10, &e), 0, "%s", e.msg);
+	cr_assert_eq(n_done, 0, "nothing completes before the loop runs");
+	run_until_done(n, 20);
+	for (int i = 0; i < n; i++) {
+		cr_assert_eq(recs[i].idx, i, "completion %d was mutation %d", i, recs[i].idx);
+		cr_assert_eq(recs[i].rc, 0, "%s", recs[i].msg);
+	}
+	cr_assert_eq(rows_of(0), 1);
+	cr_assert_eq(rows_of(n - 1), 1);
+	struct store_write_stats ws;
+	store_write_stats(st, &ws);
+	cr_expect_eq(ws.groups, 4, "%lu groups", ws.groups);
+	cr_expect_eq(ws.inline_groups, 4, "written on the loop");
+	cr_expect_eq(ws.writer_rounds, 0);
+	cr_expect_eq(ws.max_group, 1024);
+}
+
+/* The full groups an iteration holds count against storage_write_queue: past it a
+ * mutation is refused at once, and what was accepted is written. */
+Test(writer, a_burst_past_the_queue_bound_is_refused_overloaded)
+{
+	struct store_options o;
+	store_options_init(&o);
+	o.write_queue_max = 2048;
+	open_all(&o);
+	struct cerr e = {0};
+	int accepted = 0, refused = 0;
+	for (int i = 0; i < 3000; i++) {
+		int rc = submit(accepted, i, 10, &e);
+		if (rc == 0) {
+			cr_assert_eq(refused, 0, "accepted after a refusal in the same iteration");
+			accepted++;
+		} else {
+			cr_assert_eq(rc, COL_EOVERLOADED, "%s", e.msg);
+			cr_assert(strstr(e.msg, "storage overloaded"), "%s", e.msg);
+			refused++;
+		}
+	}
+	cr_expect_eq(accepted, 2048);
+	cr_expect_eq(refused, 3000 - 2048);
+	run_until_done(accepted, 20);
+	for (int i = 0; i < accepted; i++)
+		cr_assert_eq(recs[i].rc, 0, "%s", recs[i].msg);
+	struct store_write_stats ws;
+	store_write_stats(st, &ws);
+	cr_expect_eq(ws.overloaded, (uint64_t)refused);
+	/* The next iteration is accepted again. */
+	cr_assert_eq(submit(accepted, 5000, 10, &e), 0, "%s", e.msg);
+	run_until_done(accepted + 1, 20);
+}
+
 /* Rounds the writer joins into one WriteBatch: groups of several iterations. */
 Test(writer, writer_joins_queued_groups)
 {
@@ -237,8 +296,9 @@ Test(writer, writer_joins_queued_groups)
 	o.write_inline = false;
 	open_all(&o);
 	struct cerr e = {0};
-	/* A full group goes to the writer at once, without waiting for the iteration's end:
-	 * three full groups, handed over while the writer works, take at most three rounds. */
+	/* Without the inline path a full group goes to the writer at once, without waiting
+	 * for the iteration's end: three full groups, handed over while the writer works,
+	 * take at most three rounds. */
 	int n = 0;
 	for (int g = 0; g < 3; g++)
 		for (int i = 0; i < 1024; i++, n++)
