@@ -35,21 +35,23 @@ EXCEPTIONS=(
 #         ├───────────────────────┴───────────────┴─ hints
 #         ├─ batchlog ── replication, schema, hints
 #         └─ repair ── schema, hints
+#   tracing (core only) ── used by replication, transport and node
 #
 # A file directly in coordinator/ is in room "-".  Every room that holds a file must be
 # named here (a new room fails the check until its line is added).
 declare -A ROOMS=(
 	[cql]="cql"
+	[tracing]="tracing"
 	[auth]="auth query cql replication schema hints"
 	[schema]="schema"
 	[hints]="hints"
-	[replication]="replication schema hints"
+	[replication]="replication schema hints tracing"
 	[query]="query cql replication schema hints"
-	[transport]="transport auth query cql replication schema hints"
+	[transport]="transport auth query cql replication schema hints tracing"
 	[admin]="admin cql replication schema hints"
 	[repair]="repair schema hints"
 	[batchlog]="batchlog replication schema hints"
-	[node]="node transport auth admin query cql replication schema hints repair batchlog"
+	[node]="node transport auth admin query cql replication schema hints repair batchlog tracing"
 )
 
 violations=0

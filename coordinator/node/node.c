@@ -752,7 +752,11 @@ static int start_replication(struct node *n, struct cerr *err)
 	vc.peer_alive = node_peer_alive;
 	vc.hint = node_peer_hint;
 	vc.hint_ctx = n;
-	int rc = verbs_new(&vc, &n->verbs, err);
+	int rc = node_traces_init(n, err);
+	if (rc)
+		return rc;
+	vc.tracing = node_traces_sink(n);
+	rc = verbs_new(&vc, &n->verbs, err);
 	if (rc)
 		return rc;
 	struct storage_proxy_config sc;
@@ -944,6 +948,10 @@ static int start_cql(struct node *n, struct cerr *err)
 			return rc;
 	}
 	o.access = n->roles ? roles_access(n->roles) : NULL;
+	rc = node_traces_start(n, &ed, err);
+	if (rc)
+		return rc;
+	d.tracing = node_traces_sink(n);
 	d.event_tap = node_loops_event_tap;
 	d.event_ctx = n;
 	rc = cqlserver_new(n->net, &o, &d, &n->cql, err);
@@ -1473,6 +1481,7 @@ void node_free(struct node *n)
 	}
 	/* After the router: its internal reads in flight have answered. */
 	node_free_auth(n);
+	node_traces_free(n);
 	if (n->roles_prepared)
 		prepared_cache_free(n->roles_prepared);
 	n->roles_prepared = NULL;

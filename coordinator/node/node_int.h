@@ -96,6 +96,7 @@ struct node {
 	struct roles_file *roles_file; /* the per-node roles file of earlier versions, to copy */
 	struct roles *roles;           /* roles and permissions in system_auth */
 	struct prepared_cache *roles_prepared; /* its executor's (it prepares nothing) */
+	struct node_traces *traces;            /* the trace writer (node_traces.c) */
 	ev_timer roles_timer;                  /* its setup; the system_auth RF warning */
 	char auth_dir[1024];
 	char auth_rf_warned[512];                          /* the warning last logged ("" = none) */
@@ -285,5 +286,22 @@ void node_stop_roles(struct node *n);
 void node_free_auth(struct node *n);
 /* "" or the warning on system_auth's replication against the ring. */
 void node_auth_rf_warning(struct node *n, char *out, size_t cap);
+
+/* ---- node_traces.c: the trace writer ---- */
+
+struct node_traces;
+struct trace_sink;
+/* Its mailbox and sink (before the verbs and the CQL servers, which borrow the sink). */
+int node_traces_init(struct node *n, struct cerr *err);
+/* Its executor (with the CQL server's executor deps): traces are written from here on. */
+int node_traces_start(struct node *n, const struct executor_deps *deps, struct cerr *err);
+const struct trace_sink *node_traces_sink(struct node *n);
+struct node_traces_stats {
+	uint64_t submitted, dropped, written, failed, events_dropped;
+	uint64_t in_flight, waiting;
+};
+void node_traces_stats(struct node *n, struct node_traces_stats *out);
+/* After the router and every request loop stopped. */
+void node_traces_free(struct node *n);
 
 #endif

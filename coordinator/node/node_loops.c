@@ -351,6 +351,7 @@ static int loop_new(struct node *n, unsigned idx, struct node_loop **out, struct
 	d.prepared = n->prepared;
 	d.forward = loop_forward;
 	d.forward_ctx = l;
+	d.tracing = node_traces_sink(n);
 	rc = cqlserver_new(l->net, &o, &d, &l->cql, err);
 	if (rc) {
 		loop_free(l);

@@ -284,6 +284,35 @@ static void m_batchlog(struct buf *out, struct node *n)
 	METRICS(out, defs, v);
 }
 
+/* The trace writer (node_traces.c): traces written to system_traces, and those dropped. */
+static void m_traces(struct buf *out, struct node *n)
+{
+	if (!n->traces)
+		return;
+	struct node_traces_stats ts;
+	node_traces_stats(n, &ts);
+	static const struct metric_def defs[] = {
+	        {M_COUNTER, "colonnade_traces_submitted_total",
+	         "Trace session parts (this node's events of a traced request) handed to the "
+	         "writer."},
+	        {M_COUNTER, "colonnade_traces_written_total",
+	         "Trace batches written to system_traces."},
+	        {M_COUNTER, "colonnade_traces_write_failures_total",
+	         "Trace batches whose write to system_traces failed."},
+	        {M_COUNTER, "colonnade_traces_dropped_total",
+	         "Traces dropped unwritten because the writer's queue was full."},
+	        {M_COUNTER, "colonnade_traces_events_dropped_total",
+	         "Trace events not recorded: over the per-session bound."},
+	        {M_GAUGE, "colonnade_traces_pending", "Trace batches in flight or waiting."},
+	};
+	const double v[] = {
+	        (double)ts.submitted,      (double)ts.written,
+	        (double)ts.failed,         (double)ts.dropped,
+	        (double)ts.events_dropped, (double)(ts.in_flight + ts.waiting),
+	};
+	METRICS(out, defs, v);
+}
+
 /* The coordinator side of replication (storage_proxy.h). */
 static void m_coordinated(struct buf *out, struct node *n)
 {
@@ -582,6 +611,7 @@ int node_h_metrics(void *ctx, const char *query, struct buf *out, const char **c
 	        node_hints_metrics,
 	        node_repair_metrics,
 	        m_batchlog,
+	        m_traces,
 	};
 	*ctype = "text/plain; version=0.0.4; charset=utf-8";
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)

@@ -9,6 +9,7 @@
 #include "coordinator/replication/consistency.h"
 #include "coordinator/replication/reqmetrics.h"
 #include "coordinator/replication/storage_proxy.h"
+#include "coordinator/tracing/trace.h"
 #include "core/array.h"
 #include "core/clock.h"
 #include "core/ring.h"
@@ -405,6 +406,7 @@ static void write_untimed(struct router *rt, const struct schema_keyspace *ks, u
 	}
 	err.rep.write_type = wt;
 	err.rep.write = true;
+	trace_event(trace_current(), "Applying %zu mutation(s) to this node's store", n);
 	for (size_t i = 0; i < n; i++) {
 		struct cerr e = {0};
 		int rc = store_apply(rt->store, muts[i], &e);
@@ -489,6 +491,8 @@ static void route_read(struct router *rt, const struct pending *x)
 	}
 	struct cerr e = {0};
 	int rc;
+	trace_event(trace_current(), "Reading %s from this node's store",
+	            partition ? "the partition" : "a token range");
 	if (partition) {
 		const struct partition_read *rd = x->rd;
 		rc = store_read_partition(rd->table, rd->pk, rd->n_pk, rd->slice, rd->flags,
@@ -546,6 +550,7 @@ struct hop_req {
 	struct router *rt; /* the loop's router */
 	struct pending x;  /* the request as the executor gave it (borrowed until done) */
 	struct cerr outcome;
+	struct trace *trace; /* the request's, current on both loops while it runs; referenced */
 };
 
 static void hop_back(struct mailbox_job *job, bool closing)
@@ -554,8 +559,11 @@ static void hop_back(struct mailbox_job *job, bool closing)
 	struct router *rt = h->rt;
 	atomic_fetch_sub(&rt->hops, 1);
 	/* The loop's mailbox closes only after every hop came back (node.c's shutdown). */
+	struct trace *prev = trace_swap_current(h->trace);
 	if (!closing)
 		h->x.done(h->x.ctx, &h->outcome);
+	trace_swap_current(prev);
+	trace_unref(h->trace);
 	free(h);
 }
 
@@ -584,6 +592,8 @@ static void hop_run(struct mailbox_job *job, bool closing)
 	struct pending on_main = *x;
 	on_main.done = hop_done;
 	on_main.ctx = h;
+	struct trace *prev = trace_swap_current(h->trace);
+	trace_event(h->trace, "Handed to the main loop");
 	switch (x->kind) {
 	case PENDING_WRITE:
 		write_untimed(m, x->ks, x->cl, x->muts, x->n, x->wt, hop_done, h);
@@ -594,6 +604,7 @@ static void hop_run(struct mailbox_job *job, bool closing)
 		router_truncate(m, x->ks, x->table, x->truncated_at, hop_done, h);
 		break;
 	}
+	trace_swap_current(prev);
 }
 
 /* Is this node the only replica of every mutation's partition? */
@@ -720,6 +731,10 @@ static bool hop_local(struct router *rt, const struct pending *x)
 	err.rep.write_type = x->wt;
 	struct cerr e = {0};
 	int rc = 0;
+	trace_event(trace_current(),
+	            write ? "Applying the mutation here: this node is its only replica"
+	                  : "Reading here: this node is a replica and one answer meets %s",
+	            cql_consistency_name(x->cl));
 	if (write && rt->lane)
 		return lane_write(rt, x, &err);
 	if (write) {
@@ -761,9 +776,13 @@ static bool hop(struct router *rt, const struct pending *x)
 		h->job.fn = hop_run;
 		h->rt = rt;
 		h->x = *x;
+		h->trace = trace_current();
+		if (h->trace)
+			trace_ref(h->trace);
 		int rc = mailbox_try_post(rt->main_mb, &h->job);
 		if (rc == 0)
 			return true; /* counted by the main loop's router */
+		trace_unref(h->trace);
 		free(h);
 		if (rc == COL_EFULL)
 			cerr_set(&e, COL_EOVERLOADED, "the main loop's request queue is full");

@@ -225,3 +225,23 @@ void storage_proxy_get_stats(const struct storage_proxy *sp, struct storage_prox
 {
 	*out = sp->stats;
 }
+
+const char *sp_node_name(const struct ring *ring, size_t idx)
+{
+	return ring_node_at(ring, idx)->address;
+}
+
+struct trace *sp_trace_take(void)
+{
+	struct trace *t = trace_current();
+	if (t)
+		trace_ref(t);
+	return t;
+}
+
+void sp_done_traced(struct trace *t, request_done_fn done, void *ctx, const struct cerr *out)
+{
+	struct trace *prev = trace_swap_current(t);
+	done(ctx, out);
+	trace_swap_current(prev);
+}

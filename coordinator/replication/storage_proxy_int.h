@@ -24,6 +24,7 @@
 #include "coordinator/replication/consistency.h"
 #include "coordinator/replication/storage_proxy.h"
 #include "coordinator/replication/verbs.h"
+#include "coordinator/tracing/trace.h"
 #include "core/buf.h"
 
 #include <ev.h>
@@ -109,7 +110,8 @@ struct sp_write {
 	bool forwarded[SP_MAX_REPLICAS]; /* slot reached through a forwarder */
 	bool answered, live, expired;
 	ev_timer timer;
-	struct buf mut; /* the mutation's bytes, kept for hints (only with a hint sink) */
+	struct buf mut;      /* the mutation's bytes, kept for hints (only with a hint sink) */
+	struct trace *trace; /* the request's (trace.h: its events), referenced; NULL: untraced */
 	request_done_fn done;
 	void *ctx;
 	char why[200]; /* first replica failure */
@@ -201,12 +203,20 @@ struct sp_read {
 	ev_timer timer;
 	store_row_fn row_fn;
 	void *row_ctx;
+	struct trace *trace; /* the request's (trace.h: its events), referenced; NULL: untraced */
 	request_done_fn done;
 	void *ctx;
 };
 
 /* ---- storage_proxy.c --------------------------------------------------------------------------
  */
+
+/* The address events name ring node idx by. */
+const char *sp_node_name(const struct ring *ring, size_t idx);
+/* Take the thread's current trace for a request (a reference), or NULL. */
+struct trace *sp_trace_take(void);
+/* Call done(ctx, out) with the request's trace current (its continuations record into it). */
+void sp_done_traced(struct trace *t, request_done_fn done, void *ctx, const struct cerr *out);
 
 /* Copy a message, cut to fit (what snprintf("%s") does, without -Wformat-truncation). */
 void sp_set_msg(char *dst, size_t cap, const char *src);

@@ -44,6 +44,7 @@ struct sp_read *sp_read_begin(struct storage_proxy *sp, const struct sp_read_arg
 	r->row_ctx = a->row_ctx;
 	r->done = a->done;
 	r->ctx = a->ctx;
+	r->trace = sp_trace_take();
 	return r;
 }
 
@@ -55,6 +56,8 @@ void sp_read_release(struct sp_read *r)
 	if (r->ring)
 		ring_unref(r->ring);
 	r->ring = NULL;
+	trace_unref(r->trace);
+	r->trace = NULL;
 	sp_read_release_muts(r);
 	r->next_free = sp->free_reads;
 	sp->free_reads = r;
@@ -85,13 +88,20 @@ void sp_read_answer(struct sp_read *r, int code, const char *msg)
 		         "Operation timed out - received only %d responses (%d required) at %s",
 		         r->received, r->block_for, cql_consistency_name(r->cl));
 		sp->stats.read_timeouts++;
+		for (size_t i = 0; r->trace && i < r->n_tgt; i++)
+			if (!r->tgt[i].responded)
+				trace_event(r->trace,
+				            "Timed out waiting for /%s (read timeout %u ms)",
+				            sp_node_name(r->ring, r->tgt[i].node),
+				            r->is_scan ? sp->cfg.range_timeout_ms
+				                       : sp->cfg.read_timeout_ms);
 	} else if (code != 0) {
 		sp_set_msg(out.msg, sizeof(out.msg), msg ? msg : col_strerror(code));
 	}
 	r->answered = true;
 	ev_timer_stop(sp->ev, &r->timer);
 	ev_timer_stop(sp->ev, &r->spec_timer);
-	r->done(r->ctx, &out);
+	sp_done_traced(r->trace, r->done, r->ctx, &out);
 }
 
 static void r_timeout(struct ev_loop *l, ev_timer *tm, int revents)
@@ -260,13 +270,19 @@ static void r_ask(struct sp_read *r, size_t i, enum verbs_read_kind kind)
 	int rc = messaging_begin_request(sp->msg, &sp->t->addrs[t->node], VERB_READ, tmo,
 	                                 sp_read_rsp, t->cb, &o);
 	if (rc == 0) {
+		vr.trace_session = r->trace ? trace_session_id(r->trace) : NULL;
 		verbs_put_read(o.b, &vr);
 		rc = messaging_commit(&o);
 	}
 	if (rc == 0) {
 		r->pending_cbs++;
+		trace_event(r->trace, "Sending READ message to /%s (%s)",
+		            sp_node_name(r->ring, t->node),
+		            kind == VERBS_READ_DIGEST ? "digest" : "data");
 		return;
 	}
+	trace_event(r->trace, "Could not send READ to /%s: %s", sp_node_name(r->ring, t->node),
+	            col_strerror(rc));
 	t->responded = t->failed = true;
 	snprintf(t->why, sizeof(t->why), "could not send to replica %s: %s",
 	         ring_node_at(r->ring, t->node)->address, col_strerror(rc));
@@ -284,8 +300,11 @@ static void r_local(struct sp_read *r, size_t i, enum verbs_read_kind kind)
 	if (rc != 0) {
 		t->failed = true;
 		sp_set_msg(t->why, sizeof(t->why), e.msg);
+		trace_event(r->trace, "Reading locally failed: %s", e.msg);
 		return;
 	}
+	trace_event(r->trace, "Read %zu bytes of %s locally (this node is a replica)", t->data.len,
+	            kind == VERBS_READ_DIGEST ? "digest input" : "data");
 	r->received++;
 	if (kind == VERBS_READ_DIGEST) {
 		t->has_digest = true;
@@ -339,6 +358,9 @@ void sp_read_rsp(void *ctx, int status, const struct msg_in *rsp)
 	r->pending_cbs--;
 	if (t->abandoned && c != t->cb) {
 		/* the slow replica a speculation replaced: its answer is not wanted */
+		trace_event(r->trace,
+		            "Late answer from /%s ignored (a speculative retry replaced it)",
+		            sp_node_name(r->ring, t->node));
 		t->abandoned = 0;
 		r->n_abandoned--;
 		sp_read_maybe_release(r);
@@ -347,10 +369,15 @@ void sp_read_rsp(void *ctx, int status, const struct msg_in *rsp)
 	if (!r->answered && sp_topo_use(r->sp, r->ring) != 0)
 		sp_read_answer(r, COL_ENOMEM, "out of memory building the ring cache");
 	if (r->answered) {
+		trace_event(r->trace, "%s from /%s after the answer",
+		            status == 0 ? "READ_RSP message received" : "No answer",
+		            sp_node_name(r->ring, t->node));
 		sp_read_maybe_release(r);
 		return;
 	}
 	if (r->phase == PH_REPAIR) {
+		trace_event(r->trace, "Read repair of /%s %s", sp_node_name(r->ring, t->node),
+		            status == 0 ? "acknowledged" : col_strerror(status));
 		if (status != 0) {
 			char why[160] = "";
 			int code;
@@ -373,7 +400,9 @@ void sp_read_rsp(void *ctx, int status, const struct msg_in *rsp)
 	}
 	t->responded = true;
 	if (status == COL_ETIMEDOUT) {
+		t->responded = false; /* named as the one that timed out */
 		sp_read_answer(r, COL_ETIMEDOUT, NULL);
+		t->responded = true;
 		sp_read_maybe_release(r);
 		return;
 	}
@@ -418,6 +447,12 @@ void sp_read_rsp(void *ctx, int status, const struct msg_in *rsp)
 		else
 			r->received++;
 	}
+	if (r->trace && t->failed)
+		trace_event(r->trace, "Failure from /%s: %s", sp_node_name(r->ring, t->node),
+		            t->why);
+	else if (r->trace)
+		trace_event(r->trace, "READ_RSP message received from /%s (%s)",
+		            sp_node_name(r->ring, t->node), t->has_digest ? "digest" : "data");
 	sp_read_progress(r);
 	sp_read_maybe_release(r);
 }
@@ -451,6 +486,7 @@ void sp_read_progress(struct sp_read *r)
 			if (r->tgt[i].digest != d)
 				match = false;
 		if (match) {
+			trace_event(r->trace, "Digests match: %zu replicas agree", r->n_tgt);
 			/* every replica holds the same: the data is the answer, and its last
 			 * row the horizon if it was cut by the limit */
 			struct cerr e = {0};
@@ -466,6 +502,8 @@ void sp_read_progress(struct sp_read *r)
 			return;
 		}
 		r->sp->stats.digest_mismatches++;
+		trace_event(r->trace, "Digest mismatch: asking %zu replicas for full data",
+		            r->n_tgt);
 		r_send_phase(r, PH_DATA, true);
 		return;
 	}
@@ -476,6 +514,8 @@ void sp_read_progress(struct sp_read *r)
 		return;
 	}
 	if (r->n_rmuts) {
+		trace_event(r->trace, "Read repair: %zu mutations for stale replicas, blocking",
+		            r->n_rmuts);
 		sp_read_repair_send(r);
 		return;
 	}
@@ -530,7 +570,7 @@ void sp_read_start_step(struct sp_read *r, int64_t token)
 		/* the ring and liveness can change between steps of a range read */
 		r->answered = true;
 		ev_timer_stop(r->sp->ev, &r->timer);
-		r->done(r->ctx, &out);
+		sp_done_traced(r->trace, r->done, r->ctx, &out);
 		return;
 	}
 	uint32_t contacts[SP_MAX_REPLICAS];
@@ -547,6 +587,16 @@ void sp_read_start_step(struct sp_read *r, int64_t token)
 		r->tgt[i].why[0] = 0;
 	}
 	r->hz_set = false;
+	if (r->trace) {
+		char names[256] = "";
+		size_t at = 0;
+		for (size_t i = 0; i < r->n_tgt && at + 1 < sizeof(names); i++)
+			at += (size_t)snprintf(names + at, sizeof(names) - at, "%s/%s",
+			                       i ? ", " : "",
+			                       sp_node_name(r->ring, r->tgt[i].node));
+		trace_event(r->trace, "Contacting %zu of %zu live replicas at %s: %s", r->n_tgt,
+		            p.n_live, cql_consistency_name(r->cl), names);
+	}
 	/* one deadline per request (per ring range for range reads); continuing a
 	 * short read stays within it */
 	if (!r->cont || !ev_is_active(&r->timer)) {
@@ -597,6 +647,11 @@ void storage_proxy_read_partition(struct storage_proxy *sp, struct ring *ring,
 			if ((long)p.live[i] == sp->t->self)
 				self_replica = true;
 		if (self_replica) {
+			trace_event(
+			        trace_current(),
+			        "Reading locally: this node is a replica and one answer is enough "
+			        "at %s",
+			        cql_consistency_name(cl));
 			sp_outcome_init(&out, cl);
 			int rc = store_read_partition(rd->table, rd->pk, rd->n_pk, rd->slice,
 			                              rd->flags & STORE_READ_REVERSE, rd->limit,

@@ -695,6 +695,7 @@ void sp_read_repair_send(struct sp_read *r)
 				sp_read_answer(r, COL_EIO, e.msg);
 				return;
 			}
+			trace_event(r->trace, "Read repair applied locally");
 			continue;
 		}
 		size_t len;
@@ -707,9 +708,13 @@ void sp_read_repair_send(struct sp_read *r)
 		int rc = messaging_begin_request(sp->msg, &sp->t->addrs[t->node], VERB_MUTATION,
 		                                 sp->cfg.write_timeout_ms, sp_read_rsp, t->cb, &o);
 		if (rc == 0) {
-			verbs_put_mutation(o.b, bytes, len, 0, NULL, 0);
+			verbs_put_mutation(o.b, bytes, len, 0, NULL, 0,
+			                   r->trace ? trace_session_id(r->trace) : NULL);
 			rc = messaging_commit(&o);
 		}
+		if (rc == 0)
+			trace_event(r->trace, "Sending read repair MUTATION message to /%s",
+			            sp_node_name(r->ring, t->node));
 		if (rc != 0) {
 			char msg[200];
 			snprintf(msg, sizeof(msg),

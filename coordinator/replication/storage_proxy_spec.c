@@ -190,6 +190,9 @@ void sp_spec_fire(struct ev_loop *l, ev_timer *tm, int revents)
 		if (r->tgt[i].responded)
 			continue;
 		r->speculated = true;
+		trace_event(r->trace, "Speculative retry: /%s is slow, asking /%s as well",
+		            sp_node_name(r->ring, r->tgt[i].node),
+		            sp_node_name(r->ring, r->spare[r->n_spare - 1]));
 		spec_replace(r, i, r->spare[--r->n_spare]);
 		sp_read_progress(r);
 		return;

@@ -21,6 +21,8 @@ static void w_release(struct sp_write *w)
 	if (w->ring)
 		ring_unref(w->ring);
 	w->ring = NULL;
+	trace_unref(w->trace);
+	w->trace = NULL;
 	w->gen++;
 	w->live = false;
 	w->next_free = sp->free_writes;
@@ -45,8 +47,10 @@ static void w_hint(struct sp_write *w, size_t i)
 	struct storage_proxy *sp = w->sp;
 	if (!sp->cfg.hint || !w->mut.len)
 		return;
-	if (sp->cfg.hint(sp->cfg.hint_ctx, w->ring, w->node[i], w->mut.data, w->mut.len, 0) == 0)
+	if (sp->cfg.hint(sp->cfg.hint_ctx, w->ring, w->node[i], w->mut.data, w->mut.len, 0) == 0) {
 		sp->stats.hints++;
+		trace_event(w->trace, "Writing a hint for /%s", sp_node_name(w->ring, w->node[i]));
+	}
 }
 
 /* Answer the write once: code 0, COL_ETIMEDOUT, COL_EFAILED or COL_EOVERLOADED (w->why names the
@@ -68,6 +72,12 @@ static void w_answer(struct sp_write *w, int code)
 		         "Operation timed out - received only %d responses (%d required) at %s",
 		         out.rep.received, out.rep.required, cql_consistency_name(w->cl));
 		sp->stats.write_timeouts++;
+		for (size_t i = 0; i < w->n; i++)
+			if (w->state[i] == T_PENDING)
+				trace_event(w->trace,
+				            "Timed out waiting for /%s (write timeout %u ms)",
+				            sp_node_name(w->ring, w->node[i]),
+				            sp->cfg.write_timeout_ms);
 	} else if (code != 0) {
 		snprintf(out.msg, sizeof(out.msg), "write failed at %s: %s",
 		         cql_consistency_name(w->cl), w->why);
@@ -78,7 +88,7 @@ static void w_answer(struct sp_write *w, int code)
 	w->answered = true;
 	if (w->relays_pending == 0)
 		ev_timer_stop(sp->ev, &w->timer); /* else it still bounds the wait for relays */
-	w->done(w->ctx, &out);
+	sp_done_traced(w->trace, w->done, w->ctx, &out);
 }
 
 /* Could the level still be met if every pending replica acked? */
@@ -112,6 +122,14 @@ static void w_outcome(struct sp_write *w, size_t i, int status, const char *why)
 	}
 	if (status == COL_ETIMEDOUT || status == COL_EFULL || status == COL_ECLOSED)
 		w_hint(w, i); /* never reached it, or no word back in time */
+	if (w->trace && (long)nd != w->sp->t->self) {
+		if (status == 0)
+			trace_event(w->trace, "MUTATION_RSP message received from /%s",
+			            sp_node_name(w->ring, nd));
+		else
+			trace_event(w->trace, "No acknowledgement from /%s: %s",
+			            sp_node_name(w->ring, nd), why ? why : col_strerror(status));
+	}
 	if (status == 0) {
 		w->state[i] = T_ACKED;
 		cl_acks_add(&w->acks, ring_node_at(w->ring, nd)->dc, sp_node_local(w->sp, nd));
@@ -249,11 +267,25 @@ static int w_send(struct sp_write *w, size_t i, const uint8_t *mut, size_t len,
 	int rc = messaging_begin_request(sp->msg, &sp->t->addrs[w->node[i]], VERB_MUTATION,
 	                                 sp->cfg.write_timeout_ms, w_rsp, &w->tgt[i], &o);
 	if (rc == 0) {
-		verbs_put_mutation(o.b, mut, len, w_id(w), fwd, n_fwd);
+		verbs_put_mutation(o.b, mut, len, w_id(w), fwd, n_fwd,
+		                   w->trace ? trace_session_id(w->trace) : NULL);
 		rc = messaging_commit(&o);
 	}
 	if (rc == 0)
 		w->pending_cbs++;
+	if (w->trace) {
+		const char *to = sp_node_name(w->ring, w->node[i]);
+		if (rc)
+			trace_event(w->trace, "Could not send MUTATION to /%s: %s", to,
+			            col_strerror(rc));
+		else if (n_fwd)
+			trace_event(w->trace,
+			            "Sending MUTATION message to /%s, to be forwarded to %zu "
+			            "replicas of its datacenter",
+			            to, n_fwd);
+		else
+			trace_event(w->trace, "Sending MUTATION message to /%s", to);
+	}
 	return rc;
 }
 
@@ -264,6 +296,11 @@ static void w_local_done(void *ctx, int rc, const struct cerr *e)
 	w->pending_cbs--;
 	if (rc == 0)
 		w->sp->stats.local_applies++;
+	if (rc == 0)
+		trace_event(w->trace, "Applied the mutation locally");
+	else
+		trace_event(w->trace, "Applying the mutation locally failed: %s",
+		            e ? e->msg : col_strerror(rc));
 	if (sp_topo_use(w->sp, w->ring) != 0) {
 		if (!w->answered) {
 			sp_set_msg(w->why, sizeof(w->why), "out of memory building the ring cache");
@@ -281,6 +318,7 @@ static void w_apply_local(struct sp_write *w, size_t i, const struct store_mutat
 	struct storage_proxy *sp = w->sp;
 	struct cerr e = {0};
 	int rc;
+	trace_event(w->trace, "Applying the mutation locally (this node is a replica)");
 	if (sp->cfg.lane) {
 		w->tgt[i].req = w;
 		w->tgt[i].i = (uint32_t)i;
@@ -293,6 +331,8 @@ static void w_apply_local(struct sp_write *w, size_t i, const struct store_mutat
 		rc = store_apply(sp->store, m, &e);
 		if (rc == 0)
 			sp->stats.local_applies++;
+		if (rc == 0)
+			trace_event(w->trace, "Applied the mutation locally");
 	}
 	w_outcome(w, i, rc, rc ? e.msg : NULL);
 }
@@ -387,6 +427,17 @@ static void write_one(struct storage_proxy *sp, struct ring *ring, const struct 
 	w->wt = wt;
 	w->done = done;
 	w->ctx = ctx;
+	w->trace = sp_trace_take();
+	if (w->trace) {
+		char names[256] = "";
+		size_t at = 0;
+		for (size_t k = 0; k < p->n_live && at + 1 < sizeof(names); k++)
+			at += (size_t)snprintf(names + at, sizeof(names) - at, "%s/%s",
+			                       k ? ", " : "", sp_node_name(ring, p->live[k]));
+		trace_event(w->trace,
+		            "Determining replicas for mutation: %zu live of %zu (%s) at %s",
+		            p->n_live, p->n, names, cql_consistency_name(cl));
+	}
 	cl_acks_init(&w->acks, cl, rep, sp->t->local_dc);
 	w->n = p->n_live;
 	memcpy(w->node, p->live, p->n_live * sizeof(uint32_t));

@@ -3,6 +3,7 @@
  * the READ RESULT codec.  Formats: verbs.h.
  */
 #include "coordinator/replication/verbs.h"
+#include "coordinator/tracing/trace.h"
 
 #include "core/array.h"
 #include "core/hex.h"
@@ -36,6 +37,7 @@ struct verbs {
 	verbs_alive_fn peer_alive;
 	verbs_hint_fn hint;
 	void *hint_ctx;
+	const struct trace_sink *tracing;
 	struct buf scratch; /* digest reads */
 	struct verbs_stats stats;
 };
@@ -64,11 +66,8 @@ static void put_values(struct buf *b, const struct store_value *v, size_t n)
 		msgpk_put_bin(b, v[i].p, v[i].len);
 }
 
-void verbs_put_mutation(struct buf *b, const void *mut, size_t len, uint64_t write_id,
-                        const struct verbs_forward *fwd, size_t n)
+static void put_forward(struct buf *b, uint64_t write_id, const struct verbs_forward *fwd, size_t n)
 {
-	msgpk_put_array(b, 2);
-	buf_put(b, mut, len);
 	if (n == 0) {
 		msgpk_put_nil(b);
 		return;
@@ -84,6 +83,16 @@ void verbs_put_mutation(struct buf *b, const void *mut, size_t len, uint64_t wri
 		msgpk_put_uint(b, net_addr_port(&fwd[i].addr));
 		msgpk_put_uint(b, fwd[i].slot);
 	}
+}
+
+void verbs_put_mutation(struct buf *b, const void *mut, size_t len, uint64_t write_id,
+                        const struct verbs_forward *fwd, size_t n, const uint8_t *trace_session)
+{
+	msgpk_put_array(b, trace_session ? 3 : 2);
+	buf_put(b, mut, len);
+	put_forward(b, write_id, fwd, n);
+	if (trace_session)
+		msgpk_put_bin(b, trace_session, 16);
 }
 
 void verbs_put_relay_ack(struct buf *b, uint64_t write_id, uint32_t slot, int status)
@@ -111,14 +120,23 @@ int verbs_decode_relay_ack(const uint8_t *p, size_t len, uint64_t *write_id, uin
 	return 0;
 }
 
+static void put_read_target(struct buf *b, const struct verbs_read *rd);
+
 void verbs_put_read(struct buf *b, const struct verbs_read *rd)
 {
-	msgpk_put_array(b, 6);
+	msgpk_put_array(b, rd->trace_session ? 7 : 6);
 	msgpk_put_uint(b, (uint64_t)rd->kind);
 	msgpk_put_bin(b, rd->table_id, 16);
 	msgpk_put_int(b, rd->now_s);
 	msgpk_put_uint(b, rd->flags & STORE_READ_REVERSE);
 	msgpk_put_uint(b, rd->limit);
+	put_read_target(b, rd);
+	if (rd->trace_session)
+		msgpk_put_bin(b, rd->trace_session, 16);
+}
+
+static void put_read_target(struct buf *b, const struct verbs_read *rd)
+{
 	if (rd->kind == VERBS_READ_RANGE) {
 		msgpk_put_array(b, 3);
 		msgpk_put_int(b, rd->start);
@@ -606,9 +624,13 @@ static struct fwd *fwd_get(struct verbs *v)
 	return f;
 }
 
-static void forward_one(struct verbs *v, const struct msg_in *msg, const uint8_t *mut, size_t len,
-                        uint64_t write_id, const struct net_addr *peer, uint32_t slot)
+static void forward_one(struct verbs *v, const struct msg_in *msg,
+                        const struct verbs_mutation_msg *mm, const struct net_addr *peer,
+                        uint32_t slot, struct trace *t)
 {
+	const uint8_t *mut = mm->mut;
+	size_t len = mm->mut_len;
+	uint64_t write_id = mm->write_id;
 	if (v->peer_alive && !v->peer_alive(v->hint_ctx, peer)) {
 		/* known down here: hint it now, never send */
 		relay(v, msg->from, write_id, slot, fwd_hint(v, peer, mut, len, COL_EUNAVAILABLE));
@@ -632,8 +654,16 @@ static void forward_one(struct verbs *v, const struct msg_in *msg, const uint8_t
 	int rc = messaging_begin_request(v->msg, peer, VERB_MUTATION, v->forward_timeout_ms,
 	                                 fwd_done, f, &o);
 	if (rc == 0) {
-		verbs_put_mutation(o.b, mut, len, 0, NULL, 0);
+		verbs_put_mutation(o.b, mut, len, 0, NULL, 0, mm->trace_session);
 		rc = messaging_commit(&o);
+	}
+	if (t) {
+		char host[NET_ADDR_STRLEN];
+		net_addr_host(peer, host, sizeof(host));
+		trace_event(t,
+		            rc ? "Could not forward MUTATION to /%s: %s"
+		               : "Forwarding MUTATION to /%s%s",
+		            host, rc ? col_strerror(rc) : "");
 	}
 	if (rc != 0) {
 		fwd_put(v, f);
@@ -643,12 +673,37 @@ static void forward_one(struct verbs *v, const struct msg_in *msg, const uint8_t
 	v->stats.forwarded++;
 }
 
+/*
+ * The top-level array of a payload with an optional trailing trace session: n fields, or
+ * n + 1 with the session last.  *traced says which (the session is read by read_trace).
+ */
+static int expect_fields(struct bufreader *r, uint32_t n, bool *traced)
+{
+	uint32_t k;
+	if (msgpk_read_array(r, &k) || (k != n && k != n + 1))
+		return COL_ECORRUPT;
+	*traced = k == n + 1;
+	return 0;
+}
+
+static int read_trace(struct bufreader *r, bool traced, const uint8_t **session)
+{
+	*session = NULL;
+	if (!traced)
+		return 0;
+	uint32_t len;
+	if (msgpk_read_bin(r, session, &len) || len != 16)
+		return COL_ECORRUPT;
+	return 0;
+}
+
 int verbs_mutation_decode(const uint8_t *p, size_t len, struct verbs_mutation_msg *out)
 {
 	struct bufreader r;
 	bufreader_init(&r, p, len);
 	memset(out, 0, sizeof(*out));
-	if (msgpk_expect_array(&r, 2))
+	bool traced;
+	if (expect_fields(&r, 2, &traced))
 		return COL_ECORRUPT;
 	size_t at = r.pos;
 	if (msgpk_skip(&r, MSGPK_MAX_DEPTH))
@@ -680,7 +735,54 @@ int verbs_mutation_decode(const uint8_t *p, size_t len, struct verbs_mutation_ms
 		}
 		out->n_fwd = n;
 	}
+	if (read_trace(&r, traced, &out->trace_session))
+		return COL_ECORRUPT;
 	return bufreader_left(&r) == 0 ? 0 : COL_ECORRUPT;
+}
+
+/* ---- a replica's part of a trace session (trace.h) ------------------------------------------ */
+
+/* The sender's address as events name it (a static buffer: one thread, the loop's). */
+static const char *replica_peer(const struct msg_in *msg)
+{
+	static _Thread_local char host[NET_ADDR_STRLEN];
+	if (!msg->from)
+		return "?";
+	net_addr_host(msg->from, host, sizeof(host));
+	return host;
+}
+
+/* A traced request's message arrived: this replica's part of the session, or NULL. */
+static struct trace *replica_trace_begin(struct verbs *v, const struct msg_in *msg,
+                                         const uint8_t *session, const char *verb)
+{
+	if (!session || !v->tracing)
+		return NULL;
+	struct trace *t = trace_new(v->tracing, session);
+	trace_event(t, "%s message received from /%s", verb, replica_peer(msg));
+	return t;
+}
+
+static void replica_trace_applied(struct trace *t, const struct msg_in *msg, int rc,
+                                  const struct cerr *e)
+{
+	if (!t)
+		return;
+	if (rc)
+		trace_event(t, "Applying the mutation failed: %s", e ? e->msg : col_strerror(rc));
+	else
+		trace_event(t, "Applied the mutation");
+	if (msg->id)
+		trace_event(t, "Enqueuing response to /%s", replica_peer(msg));
+}
+
+/* This message is handled: its events go to the sink. */
+static void replica_trace_end(struct trace *t)
+{
+	if (!t)
+		return;
+	trace_finish(t);
+	trace_unref(t);
 }
 
 /* Count a MUTATION's outcome and answer it (a request; a one-way one gets nothing). */
@@ -710,6 +812,7 @@ struct pending_mutation {
 	uint64_t id;
 	unsigned flags;
 	bool has_from;
+	struct trace *trace; /* this replica's part of the request's trace session, or NULL */
 };
 
 static void on_mutation_applied(void *ctx, int rc, const struct cerr *e)
@@ -719,12 +822,14 @@ static void on_mutation_applied(void *ctx, int rc, const struct cerr *e)
 	                     .flags = pm->flags,
 	                     .id = pm->id,
 	                     .from = pm->has_from ? &pm->from : NULL};
+	replica_trace_applied(pm->trace, &msg, rc, e);
 	mutation_answer(pm->v, &msg, rc, e);
+	replica_trace_end(pm->trace);
 	free(pm);
 }
 
 static void mutation_apply(struct verbs *v, const struct msg_in *msg,
-                           const struct verbs_mutation_msg *mm)
+                           const struct verbs_mutation_msg *mm, struct trace *t)
 {
 	struct cerr e = {0};
 	int rc;
@@ -733,7 +838,10 @@ static void mutation_apply(struct verbs *v, const struct msg_in *msg,
 		if (!pm) {
 			rc = cerr_set(&e, COL_ENOMEM, "out of memory applying a mutation");
 		} else {
-			*pm = (struct pending_mutation){.v = v, .id = msg->id, .flags = msg->flags};
+			*pm = (struct pending_mutation){
+			        .v = v, .id = msg->id, .flags = msg->flags, .trace = t};
+			if (t)
+				trace_ref(t);
 			if (msg->from) {
 				pm->from = *msg->from;
 				pm->has_from = true;
@@ -742,11 +850,13 @@ static void mutation_apply(struct verbs *v, const struct msg_in *msg,
 			                            on_mutation_applied, pm, &e);
 			if (rc == 0)
 				return;
+			trace_unref(t);
 			free(pm);
 		}
 	} else {
 		rc = store_apply_bytes(v->store, mm->mut, mm->mut_len, &e);
 	}
+	replica_trace_applied(t, msg, rc, &e);
 	mutation_answer(v, msg, rc, &e);
 }
 
@@ -757,10 +867,11 @@ static int on_mutation(struct messaging *m, const struct msg_in *msg, void *ctx)
 	struct verbs_mutation_msg mm;
 	if (verbs_mutation_decode(msg->payload, msg->payload_len, &mm) != 0)
 		return COL_ECORRUPT;
-	mutation_apply(v, msg, &mm);
+	struct trace *t = replica_trace_begin(v, msg, mm.trace_session, "MUTATION");
+	mutation_apply(v, msg, &mm, t);
 	for (size_t i = 0; i < mm.n_fwd; i++)
-		forward_one(v, msg, mm.mut, mm.mut_len, mm.write_id, &mm.fwd[i].addr,
-		            mm.fwd[i].slot);
+		forward_one(v, msg, &mm, &mm.fwd[i].addr, mm.fwd[i].slot, t);
+	replica_trace_end(t);
 	return 0;
 }
 
@@ -789,7 +900,8 @@ int verbs_read_decode(const uint8_t *p, size_t len, struct verbs_read_req *q)
 	uint64_t kind, flags, limit;
 	const uint8_t *id;
 	uint32_t id_len;
-	if (msgpk_expect_array(&r, 6) || msgpk_read_uint_max(&r, 2, &kind) ||
+	bool traced;
+	if (expect_fields(&r, 6, &traced) || msgpk_read_uint_max(&r, 2, &kind) ||
 	    msgpk_read_bin(&r, &id, &id_len) || id_len != 16 || msgpk_read_int(&r, &q->rd.now_s) ||
 	    msgpk_read_uint_max(&r, STORE_READ_REVERSE, &flags) || msgpk_read_uint(&r, &limit))
 		return COL_ECORRUPT;
@@ -844,6 +956,8 @@ int verbs_read_decode(const uint8_t *p, size_t len, struct verbs_read_req *q)
 			q->rd.slice = &q->slice;
 		}
 	}
+	if (read_trace(&r, traced, &q->rd.trace_session))
+		return COL_ECORRUPT;
 	return bufreader_left(&r) == 0 ? 0 : COL_ECORRUPT;
 }
 
@@ -855,6 +969,14 @@ static int on_read(struct messaging *m, const struct msg_in *msg, void *ctx)
 		return COL_ECORRUPT;
 	if (msg->id == 0)
 		return 0; /* nobody to answer */
+	struct trace *t = replica_trace_begin(v, msg, q.rd.trace_session, "READ");
+	if (t) {
+		struct store_table *st = store_table_find(v->store, q.rd.table_id);
+		const struct store_table_desc *d = st ? store_table_desc(st) : NULL;
+		trace_event(t, "Executing %s query on %s.%s",
+		            q.rd.kind == VERBS_READ_RANGE ? "token range" : "single-partition",
+		            d ? d->keyspace : "?", d ? d->name : "(unknown table)");
+	}
 	struct cerr e = {0};
 	struct msg_out o;
 	int rc;
@@ -888,8 +1010,13 @@ static int on_read(struct messaging *m, const struct msg_in *msg, void *ctx)
 		v->stats.read_fails++;
 		if (e.code == 0)
 			cerr_set(&e, rc, "read failed: %s", col_strerror(rc));
+		trace_event(t, "Read failed: %s", e.msg);
 		(void)messaging_respond_failure(m, msg, rc, e.msg);
+	} else {
+		trace_event(t, "Enqueuing response (%s) to /%s",
+		            q.rd.kind == VERBS_READ_DIGEST ? "digest" : "data", replica_peer(msg));
 	}
+	replica_trace_end(t);
 	return 0;
 }
 
@@ -983,6 +1110,7 @@ int verbs_new(const struct verbs_config *cfg, struct verbs **out, struct cerr *e
 	v->peer_alive = cfg->peer_alive;
 	v->hint = cfg->hint;
 	v->hint_ctx = cfg->hint_ctx;
+	v->tracing = cfg->tracing;
 	buf_init(&v->scratch);
 	int rc = messaging_register_verbs(v->msg, VERBS_TABLE,
 	                                  sizeof(VERBS_TABLE) / sizeof(VERBS_TABLE[0]), v);

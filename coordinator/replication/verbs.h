@@ -31,10 +31,12 @@
  *
  *   | verb              | payload                                                  |
  *   |-------------------|----------------------------------------------------------|
- *   | MUTATION (10)     | [mutation, forward]  mutation = storage's MUTATION FORMAT |
- *   |  request          | embedded as is (one msgpack value, storage/storage.h);   |
- *   |                   | forward = nil, or [write_id uint, [[host str, port uint, |
- *   |                   | slot uint]...]] (peers of the receiver's DC)             |
+ *   | MUTATION (10)     | [mutation, forward(, trace)]  mutation = storage's       |
+ *   |  request          | MUTATION FORMAT embedded as is (one msgpack value,       |
+ *   |                   | storage/storage.h); forward = nil, or [write_id uint,    |
+ *   |                   | [[host str, port uint, slot uint]...]] (peers of the     |
+ *   |                   | receiver's DC); trace = bin16, the trace session this    |
+ *   |                   | request belongs to (only on traced requests)             |
  *   | MUTATION_RSP (11) | [] — applied                                             |
  *   |  response         | (failure response [code, message] when not applied)      |
  *   | MUTATION_RSP (11) | [write_id uint, slot uint, status int] — a forwarded     |
@@ -42,7 +44,7 @@
  *   |                   | applied, 1 = not applied, hinted by the forwarder        |
  *   |                   | (VERBS_RELAY_HINTED), else the COL_E* code               |
  *   | READ (12)         | [kind uint, table_id bin16, now_s int, flags uint,       |
- *   |  request          |  limit uint, target]                                     |
+ *   |  request          |  limit uint, target(, trace)]  trace as for MUTATION     |
  *   |                   | kind 0 data / 1 digest: target = [[pk bin...], slice]    |
  *   |                   |   slice = nil | [[start ck bin...], start_incl bool,     |
  *   |                   |   [end ck bin...], end_incl bool]                        |
@@ -53,6 +55,14 @@
  *   | TRUNCATE (26)     | [table_id bin16, truncated_at int] (µs; store_table_     |
  *   |  request          | truncate's time, the same on every replica)              |
  *   | TRUNCATE_RSP (27) | [] — truncated (failure response when not)               |
+ *
+ * The trailing trace session (docs/CQL-SERVER.md, Tracing) is sent only with a
+ * traced request, so untraced traffic is byte for byte what peers without it
+ * expect, and a message without it is always accepted.  A replica that gets
+ * one records its own events for that session (received, applied or read,
+ * reply sent) through the trace sink.  A peer that predates the field refuses
+ * a traced request's message as malformed (the request then fails or times
+ * out on that replica): trace only once every node has it.
  *
  * ---- READ RESULT (canonical: same data, same bytes) ----
  *
@@ -88,6 +98,7 @@
 #include <stdint.h>
 
 typedef struct verbs verbs;
+struct trace_sink;
 
 /*
  * The replication verbs: numbers on the wire, never renumbered (the table of
@@ -125,6 +136,9 @@ struct verbs_config {
 	verbs_alive_fn peer_alive;   /* NULL: every peer is tried */
 	verbs_hint_fn hint;          /* NULL: the coordinator hints what fails */
 	void *hint_ctx;
+	/* where a replica's trace events go (coordinator/tracing/trace.h); NULL: messages
+	 * naming a trace session are served untraced */
+	const struct trace_sink *tracing;
 };
 
 /*
@@ -158,9 +172,10 @@ struct verbs_forward {
 	uint32_t slot;
 };
 
-/* MUTATION payload: the mutation bytes as they are, then the forward list (n = 0: nil). */
+/* MUTATION payload: the mutation bytes as they are, then the forward list (n = 0: nil), then
+ * the trace session when trace_session is not NULL. */
 void verbs_put_mutation(struct buf *b, const void *mut, size_t len, uint64_t write_id,
-                        const struct verbs_forward *fwd, size_t n);
+                        const struct verbs_forward *fwd, size_t n, const uint8_t *trace_session);
 /* The one-way relayed ack. */
 void verbs_put_relay_ack(struct buf *b, uint64_t write_id, uint32_t slot, int status);
 int verbs_decode_relay_ack(const uint8_t *p, size_t len, uint64_t *write_id, uint32_t *slot,
@@ -176,6 +191,7 @@ struct verbs_mutation_msg {
 	uint64_t write_id;
 	size_t n_fwd;
 	struct verbs_forward fwd[VERBS_MAX_FORWARD];
+	const uint8_t *trace_session; /* 16 bytes into the payload, or NULL: not traced */
 };
 /* Decode (and check the shape of) a MUTATION payload: 0 or COL_ECORRUPT. */
 int verbs_mutation_decode(const uint8_t *p, size_t len, struct verbs_mutation_msg *out);
@@ -194,6 +210,8 @@ struct verbs_read {
 	/* RANGE */
 	int64_t start, end;
 	const struct store_position *after;
+	/* the trace session (16 bytes) of a traced request, or NULL */
+	const uint8_t *trace_session;
 };
 void verbs_put_read(struct buf *b, const struct verbs_read *rd);
 

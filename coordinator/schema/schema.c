@@ -51,7 +51,7 @@ const char *schema_col_kind_name(enum schema_col_kind k)
 
 bool schema_is_replicated_system_keyspace(const char *ks)
 {
-	return strcmp(ks, "system_auth") == 0;
+	return strcmp(ks, "system_auth") == 0 || strcmp(ks, "system_traces") == 0;
 }
 
 bool schema_is_system_keyspace(const char *ks)

@@ -269,7 +269,7 @@ const struct schema_column *schema_table_column(const struct schema_table *t, co
 /* True for "system", "system_schema" and the other keyspaces users cannot change. */
 bool schema_is_system_keyspace(const char *ks);
 /*
- * True for system_auth: a system keyspace that is stored and replicated like a
+ * True for system_auth and system_traces: system keyspaces stored and replicated like a
  * user keyspace (its rows sync between nodes; users may ALTER its replication,
  * nothing else).  schema_ensure_system_auth() makes it.
  */
@@ -283,6 +283,11 @@ bool schema_is_replicated_system_keyspace(const char *ks);
  * 3 in `dc`.  0 (made, or there already), or COL_E* with err.
  */
 int schema_ensure_system_auth(struct schema *s, const char *dc, struct cerr *err);
+/*
+ * Make system_traces (tables sessions and events, Cassandra 4.0's) the same
+ * way: SimpleStrategy with replication_factor 2, as Cassandra makes it.
+ */
+int schema_ensure_system_traces(struct schema *s, struct cerr *err);
 
 /* ---- changes (DDL) ------------------------------------------------------------------------ */
 

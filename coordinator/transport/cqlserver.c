@@ -4,10 +4,12 @@
 
 #include "coordinator/query/executor.h"
 #include "coordinator/query/prepared.h"
+#include "coordinator/tracing/trace.h"
 #include "core/admit.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/cqlproto.h"
+#include "core/hex.h"
 #include "core/log.h"
 #include "core/net.h"
 #include "core/tls.h"
@@ -45,7 +47,8 @@ struct cqlreq {
 	struct exec_req x; /* first: done() recovers the request from it */
 	struct cqlconn *conn;
 	int16_t stream;
-	int64_t start_us; /* admitted at (core/admit.h) */
+	int64_t start_us;    /* admitted at (core/admit.h) */
+	struct trace *trace; /* the frame asked for tracing; NULL otherwise */
 	struct cqlreq *next_free;
 };
 
@@ -86,6 +89,7 @@ struct cqlserver {
 	struct buf scratch; /* event bodies */
 	void (*event_tap)(void *ctx, unsigned mask, const uint8_t *body, size_t len);
 	void *event_ctx;
+	const struct trace_sink *tracing; /* NULL: the tracing flag is ignored */
 };
 
 /* ---- connection lifetime ------------------------------------------------------------------ */
@@ -166,9 +170,11 @@ static void on_close(struct net_conn *c, int reason, const char *why)
 
 /* ---- writing frames ----------------------------------------------------------------------- */
 
-/* Write a frame whose body is `body` (may be NULL for an empty body). */
-static int conn_send(struct cqlconn *cc, uint8_t flags, int16_t stream, uint8_t opcode,
-                     const void *body, size_t len, const char *warning)
+/* Write a frame whose body is `body` (may be NULL for an empty body), after the tracing
+ * session id (trace_id non-NULL: flag TRACING) and the warning, in the order of spec §2.2. */
+static int conn_send_traced(struct cqlconn *cc, uint8_t flags, int16_t stream, uint8_t opcode,
+                            const void *body, size_t len, const char *warning,
+                            const uint8_t *trace_id)
 {
 	size_t mark;
 	struct buf *b;
@@ -182,7 +188,11 @@ static int conn_send(struct cqlconn *cc, uint8_t flags, int16_t stream, uint8_t 
 	}
 	if (warning && *warning)
 		flags |= CQL_FLAG_WARNING;
+	if (trace_id)
+		flags |= CQL_FLAG_TRACING;
 	size_t fs = cql_frame_begin(b, CQLPROTO_VERSION | CQLPROTO_RESPONSE, flags, stream, opcode);
+	if (trace_id)
+		buf_put(b, trace_id, 16);
 	if (warning && *warning) {
 		cql_put_short(b, 1);
 		cql_put_string(b, warning);
@@ -259,14 +269,22 @@ void cqlserver_error_encode(struct buf *out, const struct cerr *e,
 	}
 }
 
+static int conn_send(struct cqlconn *cc, uint8_t flags, int16_t stream, uint8_t opcode,
+                     const void *body, size_t len, const char *warning)
+{
+	return conn_send_traced(cc, flags, stream, opcode, body, len, warning, NULL);
+}
+
+/* An ERROR (after the tracing session id of a traced request: trace_id non-NULL, as
+ * Cassandra 4 answers a traced request that failed). */
 static void conn_send_error(struct cqlconn *cc, int16_t stream, const struct cerr *e,
-                            const struct exec_err_about *about)
+                            const struct exec_err_about *about, const uint8_t *trace_id)
 {
 	struct buf b;
 	buf_init(&b);
 	cqlserver_error_encode(&b, e, about);
 	if (buf_ok(&b))
-		conn_send(cc, 0, stream, CQL_OP_ERROR, b.data, b.len, NULL);
+		conn_send_traced(cc, 0, stream, CQL_OP_ERROR, b.data, b.len, NULL, trace_id);
 	buf_release(&b);
 	cc->srv->stats.errors++;
 }
@@ -276,7 +294,7 @@ static void conn_send_simple_error(struct cqlconn *cc, int16_t stream, int code,
 {
 	struct cerr e = {.code = code};
 	snprintf(e.msg, sizeof(e.msg), "%s", msg);
-	conn_send_error(cc, stream, &e, NULL);
+	conn_send_error(cc, stream, &e, NULL, NULL);
 }
 
 /* A protocol error after which the framing cannot be trusted: answer, flush, close. */
@@ -336,15 +354,25 @@ static void req_done(struct exec_req *x)
 	struct cqlreq *r = (struct cqlreq *)x;
 	struct cqlconn *cc = r->conn;
 	struct cqlserver *s = cc->srv;
+	const uint8_t *trace_id = r->trace ? trace_session_id(r->trace) : NULL;
 	if ((cc->nc || cc->sink) && !cc->closing) {
 		if (x->err.code)
-			conn_send_error(cc, r->stream, &x->err, &x->about);
+			conn_send_error(cc, r->stream, &x->err, &x->about, trace_id);
 		else if (!buf_ok(&x->body_out))
 			conn_send_simple_error(cc, r->stream, COL_ENOMEM,
 			                       "out of memory encoding the result");
 		else
-			conn_send(cc, 0, r->stream, CQL_OP_RESULT, x->body_out.data,
-			          x->body_out.len, x->warning);
+			conn_send_traced(cc, 0, r->stream, CQL_OP_RESULT, x->body_out.data,
+			                 x->body_out.len, x->warning, trace_id);
+	}
+	if (r->trace) {
+		/* success needs no event: the session's duration says when it ended (and cqlsh
+		 * prints its own "Request complete" from it) */
+		if (x->err.code)
+			trace_event(r->trace, "Request failed: %s", x->err.msg);
+		trace_finish(r->trace);
+		trace_unref(r->trace);
+		r->trace = NULL;
 	}
 	cc->inflight--;
 	if (s) {
@@ -685,6 +713,69 @@ static bool admit_request(struct cqlconn *cc, const struct cql_header *h, int64_
 	return false;
 }
 
+/* What Cassandra writes as a session's `request`, by opcode. */
+static const char *trace_request_name(uint8_t opcode)
+{
+	switch (opcode) {
+	case CQL_OP_QUERY: return "Execute CQL3 query";
+	case CQL_OP_PREPARE: return "Preparing CQL3 query";
+	case CQL_OP_EXECUTE: return "Execute CQL3 prepared query";
+	default: return "Execute batch of CQL3 queries";
+	}
+}
+
+/*
+ * A traced request's session: the client, the command and what the body says
+ * (the query text of QUERY and PREPARE, the level and page size of QUERY and
+ * EXECUTE), read leniently: a malformed body is the executor's to refuse.
+ */
+static struct trace *trace_start(struct cqlconn *cc, uint8_t opcode, const struct bufreader *body)
+{
+	struct trace *t = trace_new(cc->srv->tracing, NULL);
+	if (!t)
+		return NULL;
+	char client[NET_ADDR_STRLEN];
+	peer_host(cc, client, sizeof(client));
+	trace_set_session(t, cql_opcode_name(opcode), trace_request_name(opcode),
+	                  strcmp(client, "local") ? client : NULL);
+	struct bufreader r = *body;
+	char text[512];
+	if (opcode == CQL_OP_QUERY || opcode == CQL_OP_PREPARE) {
+		int32_t n = cql_get_int(&r);
+		const uint8_t *q = bufreader_take(&r, n > 0 ? (size_t)n : 0);
+		if (bufreader_ok(&r) && n > 0 && q) {
+			snprintf(text, sizeof(text), "%.*s", n, (const char *)q);
+			trace_add_param(t, "query", text);
+			trace_event(t, "%s %s", opcode == CQL_OP_QUERY ? "Parsing" : "Preparing",
+			            text);
+		}
+	} else if (opcode == CQL_OP_EXECUTE) {
+		struct cql_slice id = cql_get_short_bytes(&r);
+		if (bufreader_ok(&r) && id.len > 0) {
+			char hex[65];
+			size_t k = (size_t)id.len > 32 ? 32 : (size_t)id.len;
+			hex_encode(id.p, k, hex);
+			trace_event(t, "Executing prepared statement 0x%s", hex);
+		}
+	} else {
+		trace_event(t, "Executing a batch");
+	}
+	if (opcode == CQL_OP_QUERY || opcode == CQL_OP_EXECUTE) {
+		uint16_t cl = cql_get_short(&r);
+		uint8_t qf = cql_get_byte(&r);
+		if (bufreader_ok(&r)) {
+			const char *name = cql_consistency_name(cl);
+			trace_add_param(t, "consistency_level", name ? name : "?");
+			if ((qf & CQL_QF_PAGE_SIZE) && !(qf & CQL_QF_VALUES)) {
+				snprintf(text, sizeof(text), "%d", cql_get_int(&r));
+				if (bufreader_ok(&r))
+					trace_add_param(t, "page_size", text);
+			}
+		}
+	}
+	return t;
+}
+
 /* QUERY, PREPARE, EXECUTE or BATCH: hand the body to the executor (req_done answers). */
 static void start_request(struct cqlconn *cc, const struct cql_header *h, struct bufreader *rd)
 {
@@ -717,7 +808,11 @@ static void start_request(struct cqlconn *cc, const struct cql_header *h, struct
 		cc->paused = true;
 		conn_update_reading(cc);
 	}
+	r->trace =
+	        (h->flags & CQL_FLAG_TRACING) && s->tracing ? trace_start(cc, h->opcode, rd) : NULL;
+	struct trace *prev = trace_swap_current(r->trace);
 	executor_run(s->ex, x);
+	trace_swap_current(prev);
 }
 
 static void handle_frame(struct cqlconn *cc, const uint8_t *frame, size_t len)
@@ -882,6 +977,7 @@ static int server_create(struct net_loop *nl, const struct cqlserver_options *op
 	        .forward_ctx = deps->forward_ctx,
 	};
 	s->event_tap = deps->event_tap;
+	s->tracing = deps->tracing;
 	s->event_ctx = deps->event_ctx;
 	int rc = executor_new(&ed, &s->ex);
 	if (rc) {

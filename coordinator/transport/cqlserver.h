@@ -73,6 +73,7 @@ typedef struct cqlserver cqlserver;
 struct auth;
 struct tls_ctx;
 struct exec_access;
+struct trace_sink;
 
 struct cqlserver_options {
 	const char *address;       /* numeric bind address, e.g. "127.0.2.1" (required) */
@@ -117,6 +118,10 @@ struct cqlserver_deps {
 	 * mask, so the node can send it to its other loops' servers (cqlserver_event_raw) */
 	void (*event_tap)(void *ctx, unsigned mask, const uint8_t *body, size_t len);
 	void *event_ctx;
+	/* optional: where traces go (coordinator/tracing/trace.h); NULL: the frame's tracing
+	 * flag is ignored, as the spec allows.  With one, a QUERY, PREPARE, EXECUTE or BATCH
+	 * with the flag is traced and its RESULT carries the session id (flag TRACING). */
+	const struct trace_sink *tracing;
 };
 
 /*

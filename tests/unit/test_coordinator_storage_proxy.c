@@ -1106,14 +1106,14 @@ Test(verbs_format, golden_mutation_and_relay)
 	struct buf b;
 	buf_init(&b);
 	static const uint8_t mut[] = {0x91, 0x01}; /* stands for the storage bytes, copied as is */
-	verbs_put_mutation(&b, mut, sizeof(mut), 0, NULL, 0);
+	verbs_put_mutation(&b, mut, sizeof(mut), 0, NULL, 0, NULL);
 	static const uint8_t plain[] = {0x92, 0x91, 0x01, 0xc0};
 	expect_bytes(&b, plain, sizeof(plain));
 	buf_reset(&b);
 	struct verbs_forward f[1];
 	cr_assert_eq(net_addr_parse("127.0.7.4", 7000, &f[0].addr, NULL), 0);
 	f[0].slot = 3;
-	verbs_put_mutation(&b, mut, sizeof(mut), 0x100000002ull, f, 1);
+	verbs_put_mutation(&b, mut, sizeof(mut), 0x100000002ull, f, 1, NULL);
 	static const uint8_t fwd[] = {0x92, 0x91, 0x01, 0x92, 0xcf, 0,    0,    0,    1,   0,
 	                              0,    0,    2,    0x91, 0x93, 0xa9, '1',  '2',  '7', '.',
 	                              '0',  '.',  '7',  '.',  '4',  0xcd, 0x1b, 0x58, 0x03};
