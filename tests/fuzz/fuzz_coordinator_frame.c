@@ -2,7 +2,8 @@
  * libFuzzer target: bytes from a client connection, through the CQL server's
  * whole request path (framing, version check, handshake state machine,
  * STARTUP/REGISTER/QUERY/PREPARE/EXECUTE/BATCH decoding, the cqlish parser,
- * the executor) against a real store in a temp directory.
+ * the executor, the tracing flag's session and events) against a real store in a
+ * temp directory.
  *
  * Each input is one connection.  To reach past the handshake, an input whose
  * first byte is odd is preceded by a valid STARTUP frame.  A few statements
@@ -12,6 +13,7 @@
 #include "coordinator/replication/router.h"
 #include "coordinator/schema/schema.h"
 #include "coordinator/query/systables.h"
+#include "coordinator/tracing/trace.h"
 #include "core/buf.h"
 #include "core/cqlproto.h"
 #include "core/log.h"
@@ -25,6 +27,16 @@
 
 static struct cqlserver *srv;
 static struct buf startup;
+
+/* Traced requests' traces: built as for a node, then dropped (nothing writes them here). */
+static void drop_trace(void *ctx, struct trace *t)
+{
+	(void)ctx;
+	trace_discard(t);
+	trace_unref(t);
+}
+
+static struct trace_sink sink = {.submit = drop_trace, .host = "127.0.0.1", .port = 7000};
 static char dir[] = "/tmp/colonnade-fuzz-frame-XXXXXX";
 
 /* The store stays open until exit (libFuzzer never returns); its files go then. */
@@ -89,7 +101,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		abort();
 	}
 	struct cqlserver_options co = {.max_frame_size = 1 << 20, .prepared_cache_max = 64};
-	struct cqlserver_deps d = {.schema = sch, .store = st, .router = px, .view = &view};
+	struct cqlserver_deps d = {
+	        .schema = sch, .store = st, .router = px, .view = &view, .tracing = &sink};
 	if (cqlserver_new_detached(&co, &d, &srv, &e))
 		abort();
 	buf_init(&startup);
