@@ -348,6 +348,7 @@ static void on_result(struct cqlconn *cc, void *arg, int status, struct cqlresul
 
 static void arm_sched_timer(struct bench *b, int64_t at, int64_t now)
 {
+	b->sched_armed_us = at;
 	if (b->sched_fd >= 0) {
 		struct itimerspec its = {0};
 		its.it_value.tv_sec = at / 1000000;
@@ -365,6 +366,7 @@ static void stop_issuing(struct bench *b);
 
 static void disarm_sched(struct bench *b)
 {
+	b->sched_armed_us = 0;
 	if (b->sched_fd >= 0) {
 		struct itimerspec its = {0};
 		timerfd_settime(b->sched_fd, 0, &its, NULL);
@@ -474,6 +476,8 @@ static void pump(struct bench *b)
 		}
 		b->have_pending = false;
 		b->sent++;
+		if (b->open_loop && b->phase == PH_RUN)
+			hdr_record(b->stats.queue_lag, now - r->intended_us);
 		c->inflight++;
 		b->inflight++;
 		if (c->inflight > b->ri.max_conn_inflight && b->phase == PH_RUN)
@@ -500,11 +504,23 @@ static void flush_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 
 #define BENCH_OF(ptr, member) ((struct bench *)((char *)(ptr)-offsetof(struct bench, member)))
 
+/* The schedule timer fired: how late the client woke up for the op it was armed for
+ * (the kernel's timer and scheduler, before any of our own work). */
+static void sched_fired(struct bench *b)
+{
+	if (b->sched_armed_us && b->phase == PH_RUN) {
+		int64_t lag = clock_mono_us() - b->sched_armed_us;
+		hdr_record(b->stats.wake_lag, lag > 0 ? lag : 0);
+	}
+	b->sched_armed_us = 0;
+	pump(b);
+}
+
 static void sched_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)loop;
 	(void)revents;
-	pump(BENCH_OF(w, sched_timer));
+	sched_fired(BENCH_OF(w, sched_timer));
 }
 
 static void sched_io_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -515,8 +531,10 @@ static void sched_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	uint64_t expirations;
 	if (read(b->sched_fd, &expirations, sizeof(expirations)) < 0) {
 		/* EAGAIN: re-armed before we read; pump decides either way. */
+		pump(b);
+		return;
 	}
-	pump(b);
+	sched_fired(b);
 }
 
 /* The run ends: stop scheduling.  Open loop: ops that were due but never sent

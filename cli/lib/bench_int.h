@@ -189,6 +189,8 @@ struct bench_stats {
 	struct hdr *per_op[BOP__N];
 	struct hdr *service;    /* open loop: from send to answer */
 	struct hdr *send_delay; /* open loop: from intended start to send (the client's lag) */
+	struct hdr *wake_lag;   /* open loop: the schedule timer's firing after its due time */
+	struct hdr *queue_lag;  /* open loop: from intended start to encoded on a connection */
 	struct hdr *interval;   /* since the last progress line */
 	uint64_t ops[BOP__N];   /* completed (ok or failed) */
 	uint64_t ok;

@@ -176,11 +176,20 @@ void bench_report_summary(FILE *f, const struct bench_runinfo *ri, const struct 
 		latency_line(f, "(service time)", s->service, (uint64_t)hdr_total(s->service));
 	if (o->rate && hdr_total(s->send_delay))
 		latency_line(f, "(send delay)", s->send_delay, (uint64_t)hdr_total(s->send_delay));
+	if (o->rate && hdr_total(s->queue_lag))
+		latency_line(f, "(encode lag)", s->queue_lag, (uint64_t)hdr_total(s->queue_lag));
+	if (o->rate && hdr_total(s->wake_lag))
+		latency_line(f, "(wake-up lag)", s->wake_lag, (uint64_t)hdr_total(s->wake_lag));
 	if (o->rate)
 		fprintf(f,
 		        "  (service time = written to answered; send delay = scheduled start to "
-		        "written to the\n  socket, the client's own lag, part of the latency "
-		        "above; up to %u requests were in\n  flight on one connection)\n",
+		        "written to the\n  socket, part of the latency above; encode lag = "
+		        "scheduled start to encoded on a\n  connection, the client's own lag (the "
+		        "rest of the send delay: the iteration's other work\n  before the write, "
+		        "and a socket the server does not read); wake-up lag = how late\n  the "
+		        "client's schedule timer ran, waiting for a core; up to %u requests were "
+		        "in\n"
+		        "  flight on one connection)\n",
 		        ri->max_conn_inflight);
 	if (s->backlog)
 		fprintf(f,
@@ -304,6 +313,16 @@ static void json_latencies(struct jw *w, const struct bench_opts *o, const struc
 	jw_key(w, "send_delay_ms");
 	if (o->rate)
 		json_latency(w, s->send_delay);
+	else
+		jw_null(w);
+	jw_key(w, "encode_lag_ms");
+	if (o->rate)
+		json_latency(w, s->queue_lag);
+	else
+		jw_null(w);
+	jw_key(w, "wake_lag_ms");
+	if (o->rate)
+		json_latency(w, s->wake_lag);
 	else
 		jw_null(w);
 }

@@ -106,6 +106,7 @@ struct bench {
 	 * deadline to the nanosecond; libev's own timers round waits up to 1 ms);
 	 * sched_timer when no timerfd can be had. */
 	int sched_fd;
+	int64_t sched_armed_us; /* the due time the schedule timer is armed for; 0: none */
 	ev_io sched_io;
 	ev_prepare flush_w;
 	ev_timer sched_timer, tick_timer, end_timer, wait_timer;

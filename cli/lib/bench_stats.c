@@ -35,9 +35,9 @@ enum bench_err bench_err_of_code(uint32_t code)
 int bench_stats_init(struct bench_stats *s)
 {
 	memset(s, 0, sizeof(*s));
-	struct hdr **all[] = {&s->all,        &s->ok_lat,    &s->service,
-	                      &s->send_delay, &s->interval,  &s->per_op[0],
-	                      &s->per_op[1],  &s->per_op[2], &s->per_op[3]};
+	struct hdr **all[] = {&s->all,       &s->ok_lat,    &s->service,  &s->send_delay,
+	                      &s->wake_lag,  &s->queue_lag, &s->interval, &s->per_op[0],
+	                      &s->per_op[1], &s->per_op[2], &s->per_op[3]};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		if (hdr_new(BENCH_HDR_HIGHEST, BENCH_HDR_DIGITS, all[i])) {
 			bench_stats_release(s);
@@ -52,6 +52,8 @@ void bench_stats_release(struct bench_stats *s)
 	hdr_free(s->ok_lat);
 	hdr_free(s->service);
 	hdr_free(s->send_delay);
+	hdr_free(s->wake_lag);
+	hdr_free(s->queue_lag);
 	hdr_free(s->interval);
 	for (int i = 0; i < BOP__N; i++)
 		hdr_free(s->per_op[i]);
@@ -65,6 +67,8 @@ void bench_stats_reset(struct bench_stats *s)
 	hdr_reset(s->ok_lat);
 	hdr_reset(s->service);
 	hdr_reset(s->send_delay);
+	hdr_reset(s->wake_lag);
+	hdr_reset(s->queue_lag);
 	hdr_reset(s->interval);
 	for (int i = 0; i < BOP__N; i++)
 		hdr_reset(s->per_op[i]);
