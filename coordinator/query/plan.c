@@ -135,6 +135,32 @@ static const struct cqltype *column_marker_type(const struct cql_bind *b,
 	}
 }
 
+/*
+ * The name Cassandra gives a marker for a part of collection c (Lists.indexSpecOf,
+ * Maps.keySpecOf, *.valueSpecOf): "idx(l)" for a list index, "key(m)" for a map key,
+ * "value(c)" for an element or a map value; NULL when the marker is not such a part.
+ */
+static const char *part_marker_name(struct plan *p, const struct cql_bind *b,
+                                    const struct schema_column *c)
+{
+	if (!c || !cqltype_is_collection(c->type))
+		return NULL;
+	bool map = c->type->kind == CQLTYPE_MAP, list = c->type->kind == CQLTYPE_LIST;
+	const char *part;
+	switch (b->role) {
+	case CQL_BIND_SUBSCRIPT: part = list ? "idx" : "key"; break;
+	case CQL_BIND_MAP_KEY: part = map ? "key" : "value"; break;
+	case CQL_BIND_ELEMENT:
+	case CQL_BIND_MAP_VALUE:
+	case CQL_BIND_SUBSCRIPT_VALUE: part = "value"; break;
+	default: return NULL;
+	}
+	char *nm = cql_arena_alloc(p->arena, strlen(c->name) + 8);
+	if (nm)
+		sprintf(nm, "%s(%s)", part, c->name);
+	return nm;
+}
+
 /* A marker as argument of a function: the type of that argument of the one overload
  * its other arguments leave ("arg0(system.mintimeuuid)"); none if it is ambiguous. */
 static void func_arg_spec(struct plan *p, const struct cql_bind *b, const struct cqltype **ty,
@@ -201,7 +227,13 @@ static void marker_spec(struct plan *p, const struct cql_bind *b, const struct s
 			*name = nm;
 		}
 		break;
-	default: *ty = column_marker_type(b, c); break;
+	default: {
+		*ty = column_marker_type(b, c);
+		const char *part = *ty ? part_marker_name(p, b, c) : NULL;
+		if (part)
+			*name = part;
+		break;
+	}
 	}
 }
 

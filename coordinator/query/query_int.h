@@ -95,6 +95,8 @@ struct sel_col {
 	uint32_t n_args;
 	struct val konst;  /* CONST; ELEMENT's key; SLICE's lower bound (null: open) */
 	struct val konst2; /* SLICE's upper bound (null: open) */
+	/* ELEMENT, SLICE: konst / konst2 is bind marker kbind - 1 / kbind2 - 1 (0: a literal) */
+	uint32_t kbind, kbind2;
 };
 
 /* A statement checked against the schema, ready to run many times. */
@@ -374,6 +376,8 @@ struct selrow {
 	const struct store_row *statics; /* NULL: none read */
 	int64_t now_s;
 	struct executor *ex;
+	const struct cql_slice *values; /* the statement's bound values (selection markers) */
+	uint32_t n_values;
 };
 
 /* Append column c of row r as [bytes] (collections reassembled; WRITETIME, TTL). */

@@ -359,6 +359,8 @@ static int static_alone(struct rsel *rs)
 	        .statics = &rs->srow,
 	        .now_s = rs->now_s,
 	        .ex = rs->q->ex,
+	        .values = rs->q->values,
+	        .n_values = rs->q->n_values,
 	};
 	return rsel_answer(rs, &row);
 }
@@ -395,6 +397,8 @@ int rsel_row(void *ctx, const struct store_partition *part, const struct store_r
 	        .statics = rs->have_statics && same_key(&rs->cur_key, part) ? &rs->srow : NULL,
 	        .now_s = rs->now_s,
 	        .ex = rs->q->ex,
+	        .values = rs->q->values,
+	        .n_values = rs->q->n_values,
 	};
 	if (rs->w && rs->w->n_filt && !rsel_filter(rs, &row))
 		return 0;

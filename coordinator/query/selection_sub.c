@@ -9,7 +9,8 @@
  * on frozen and non-frozen sets and maps; lists are refused with Cassandra's
  * message (their positions are not keys).  A slice that leaves nothing is null,
  * as an empty non-frozen collection is.  Keys and bounds are literals of the
- * key's type, converted when the statement is planned.
+ * key's type, converted when the statement is planned, or bind markers (typed as
+ * the key, named "key(m)" / "value(s)" as Cassandra's specs), read per execution.
  */
 #include "coordinator/query/query_int.h"
 
@@ -25,13 +26,8 @@ static int plan_key(struct exec_req *req, struct plan *p, const struct cql_term 
                     const struct cqltype *kt, const char *sel, struct val *v)
 {
 	*v = (struct val){NULL, CQL_VALUE_NULL};
-	if (!t)
+	if (!t || t->kind == CQL_TERM_BIND) /* a marker: bound per execution (bound_key) */
 		return 0;
-	if (t->kind == CQL_TERM_BIND)
-		return req_fail(req, COL_EINVAL,
-		                "bind markers in element and slice selections are not supported by "
-		                "colonnade (%s)",
-		                sel);
 	if (t->kind == CQL_TERM_NULL)
 		return req_fail(req, COL_EINVAL, "Invalid null value for %s", sel);
 	if (cqltype_is_collection(kt) || !t->text)
@@ -138,7 +134,27 @@ int plan_subsel(struct exec_req *req, struct plan *p, const struct cql_selector 
 	o->type = x->kind == CQL_SEL_SLICE ? ct : ct->kind == CQLTYPE_MAP ? ct->value : ct->elem;
 	if ((rc = plan_key(req, p, x->term, ct->elem, o->name, &o->konst)))
 		return rc;
+	o->kbind = x->term && x->term->kind == CQL_TERM_BIND ? x->term->bind.index + 1 : 0;
+	o->kbind2 = x->term2 && x->term2->kind == CQL_TERM_BIND ? x->term2->bind.index + 1 : 0;
 	return plan_key(req, p, x->term2, ct->elem, o->name, &o->konst2);
+}
+
+/* The value bound to marker kbind - 1 as a key of type kt, or Cassandra's refusal. */
+static int bound_key(const struct sel_col *sc, const struct selrow *row, uint32_t kbind,
+                     const struct cqltype *kt, struct val *v, struct cerr *e)
+{
+	if (kbind - 1 >= row->n_values)
+		return cerr_set(e, COL_EINVAL, "no value bound for the key of %s", sc->name);
+	const struct cql_slice *b = &row->values[kbind - 1];
+	if (b->len < 0)
+		return cerr_set(e, COL_EINVAL, "Invalid %s value for %s",
+		                b->len == CQL_VALUE_UNSET ? "unset" : "null", sc->name);
+	if (cqltype_validate(kt, b->p, (size_t)b->len, e)) {
+		cerr_prefix(e, "Invalid value for the key of %s: ", sc->name);
+		return COL_EINVAL;
+	}
+	*v = (struct val){b->len ? b->p : exec_empty_value, b->len};
+	return 0;
 }
 
 /* Whether key (k, kl) is within [lo, hi] (a null bound is open). */
@@ -243,8 +259,17 @@ int put_subsel(const struct sel_col *sc, const struct selrow *row, struct buf *o
 		cql_put_bytes(out, NULL, -1); /* null (or empty): no part of it */
 	else if (sc->kind == SEL_FIELD)
 		put_field(sc->col, v, (size_t)len, out);
-	else
+	else if (!sc->kbind && !sc->kbind2)
 		rc = put_part(sc, sc->args[0].type, v, (size_t)len, out, e);
+	else { /* the keys bound to markers: this execution's copy of the selector */
+		struct sel_col b = *sc;
+		const struct cqltype *kt = sc->args[0].type->elem;
+		rc = sc->kbind ? bound_key(sc, row, sc->kbind, kt, &b.konst, e) : 0;
+		if (!rc && sc->kbind2)
+			rc = bound_key(sc, row, sc->kbind2, kt, &b.konst2, e);
+		if (!rc)
+			rc = put_part(&b, sc->args[0].type, v, (size_t)len, out, e);
+	}
 	buf_release(&ab);
 	return rc;
 }

@@ -210,6 +210,42 @@ check("m['k'], m['a'..'b'], s[2..], s[5] through the driver",
 expect_error("element selection on a list", "SELECT l[0] FROM l WHERE k = 1",
              "Element selection is only allowed on sets and maps, but l is a list")
 
+
+def spec(prepared):
+    return [(m.name, m.type.cql_parameterized_type()) for m in prepared.column_metadata]
+
+
+sel = session.prepare("SELECT m[?], m[?..?], s[..?], s[?] FROM sub WHERE k = ?")
+check("markers in element and slice selections are typed as the key",
+      spec(sel) == [("key(m)", "text"), ("key(m)", "text"), ("key(m)", "text"),
+                    ("value(s)", "int"), ("value(s)", "int"), ("k", "int")]
+      or spec(sel) == [("key(m)", "varchar"), ("key(m)", "varchar"), ("key(m)", "varchar"),
+                       ("value(s)", "int"), ("value(s)", "int"), ("k", "int")], spec(sel))
+row = session.execute(sel, ("c", "b", "c", 5, 9, 1)).one()
+check("m[?], m[?..?], s[..?], s[?] bound per execution",
+      tuple(row) == (3, {"b": 2, "c": 3}, {1, 5}, 9), tuple(row))
+row = session.execute(sel, ("z", "a", "a", 0, 2, 1)).one()
+check("bound keys that match nothing read null", tuple(row) == (None, {"a": 1}, None, None),
+      tuple(row))
+try:
+    session.execute(sel, (None, "a", "b", 1, 1, 1))
+    check("a null key bound to m[?] refused", False, "no error")
+except InvalidRequest as e:
+    check("a null key bound to m[?] refused", "Invalid null value for m[?]" in str(e), str(e))
+upd = session.prepare("UPDATE sub SET m[?] = ? WHERE k = ?")
+lupd = session.prepare("UPDATE l SET l[?] = ? WHERE k = ? AND c = ?")
+ldel = session.prepare("DELETE l[?] FROM l WHERE k = ? AND c = ?")
+check("m[?] = ? markers are key(m) and value(m)",
+      spec(upd) in ([("key(m)", "text"), ("value(m)", "int"), ("k", "int")],
+                    [("key(m)", "varchar"), ("value(m)", "int"), ("k", "int")]), spec(upd))
+check("l[?] = ? markers are idx(l) and value(l); DELETE l[?] idx(l)",
+      spec(lupd)[:2] in ([("idx(l)", "int"), ("value(l)", "text")],
+                         [("idx(l)", "int"), ("value(l)", "varchar")])
+      and spec(ldel)[0] == ("idx(l)", "int"), (spec(lupd), spec(ldel)))
+session.execute(upd, ("d", 4, 1))
+row = session.execute(sel, ("d", "c", "d", 1, 1, 1)).one()
+check("m[?] = ? writes the entry", tuple(row) == (4, {"c": 3, "d": 4}, {1}, 1), tuple(row))
+
 # ---- duration ------------------------------------------------------------------------------
 from cassandra.util import Duration  # noqa: E402
 
