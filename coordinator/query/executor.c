@@ -29,6 +29,7 @@ static void xq_release(struct xq *q)
 	selx_free(q->sel);
 	mutset_free(q->ms);
 	lread_free(q->lr);
+	batchx_free(q->bx);
 	if (q->plan)
 		plan_unref(q->plan);
 	if (q->snap)

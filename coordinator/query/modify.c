@@ -957,10 +957,10 @@ int modify_collect(struct xq *q, struct mutset *ms)
 	struct cerr pr;
 	if (!t->virtual_ && router_check(q->ex->d.router, t->ks, q->cl, true, &pr))
 		return req_fail_outcome(q->req, &pr);
-	if (!q->lr && modify_needs_read(q->plan)) /* a BATCH statement: no read before */
+	if (!q->lr && modify_needs_read(q->plan)) /* every caller reads first: a bug if not */
 		return req_fail(q->req, COL_EINVAL,
-		                "List operations that read the list (l[i] = v, DELETE l[i], "
-		                "l = l - [...]) are not supported inside a BATCH by colonnade");
+		                "internal error: the lists of this statement were not read before "
+		                "the write");
 	return collect_mutations(q, ms);
 }
 

@@ -12,7 +12,9 @@
  * consistency level, then builds its mutations from what it read (modify.c
  * looks the cells up with lread_list).  It is not atomic with the write: a
  * concurrent writer of the same list may move the element between the read
- * and the write, exactly as in Cassandra.
+ * and the write, exactly as in Cassandra.  In a BATCH (batch.c) every statement
+ * that needs it reads first, one after the other, then all are collected: each
+ * sees the lists as they were before the batch.
  */
 #include "coordinator/query/query_int.h"
 
@@ -36,6 +38,7 @@ struct lread {
 	struct partition_read rd;
 	bool waiting, in_step, failed;
 	struct cerr err;
+	void (*then)(struct xq *q); /* called once the reads are done (or failed) */
 };
 
 void lread_free(struct lread *lr)
@@ -185,6 +188,38 @@ static void lread_step(struct xq *q)
 		}
 	}
 	lr->in_step = false;
+	lr->then(q);
+}
+
+void lread_start(struct xq *q, void (*then)(struct xq *q))
+{
+	if (q->cl == CL_ANY) {
+		req_fail(q->req, COL_EINVAL,
+		         "Write operation require a read but consistency %s is not supported on "
+		         "reads",
+		         cql_consistency_name(q->cl));
+		then(q);
+		return;
+	}
+	struct lread *lr = calloc(1, sizeof(*lr));
+	if (!lr) {
+		req_fail(q->req, COL_ENOMEM, "out of memory");
+		then(q);
+		return;
+	}
+	lread_free(q->lr);
+	q->lr = lr;
+	lr->then = then;
+	if (modify_rows(q, &lr->w, &lr->np, &lr->nc)) {
+		then(q);
+		return;
+	}
+	lread_step(q);
+}
+
+/* One statement's reads are done: collect its mutations and write them. */
+static void single_read_done(struct xq *q)
+{
 	struct mutset *ms = NULL;
 	if (!q->req->err.code && !xq_mutset(q, &ms))
 		modify_collect(q, ms);
@@ -193,26 +228,7 @@ static void lread_step(struct xq *q)
 
 void modify_read_run(struct xq *q)
 {
-	if (q->cl == CL_ANY) {
-		req_fail(q->req, COL_EINVAL,
-		         "Write operation require a read but consistency %s is not supported on "
-		         "reads",
-		         cql_consistency_name(q->cl));
-		xq_finish(q);
-		return;
-	}
-	struct lread *lr = calloc(1, sizeof(*lr));
-	if (!lr) {
-		req_fail(q->req, COL_ENOMEM, "out of memory");
-		xq_finish(q);
-		return;
-	}
-	q->lr = lr;
-	if (modify_rows(q, &lr->w, &lr->np, &lr->nc)) {
-		xq_finish(q);
-		return;
-	}
-	lread_step(q);
+	lread_start(q, single_read_done);
 }
 
 size_t lread_list(const struct xq *q, uint64_t row, uint32_t col, const struct lelem **out)

@@ -156,6 +156,7 @@ struct xq {
 	struct mutset *ms; /* writes collected, applied by write_start */
 	struct selx *sel;  /* SELECT state */
 	struct lread *lr;  /* lists read before the write (modify_read.c) */
+	struct batchx *bx; /* a BATCH whose statements read first (batch.c) */
 };
 
 /*
@@ -252,6 +253,8 @@ int prepared_plan(struct executor *ex, struct exec_req *req, struct prepared_stm
                   struct plan **out);
 /* A BATCH statement in CQL text (BEGIN BATCH ... APPLY BATCH); ends in xq_finish. */
 void batch_stmt_run(struct xq *q);
+struct batchx;
+void batchx_free(struct batchx *bx);
 /* Fail req with Unprepared (COL_ENOTFOUND naming the statement id). */
 int unprepared(struct exec_req *req, const struct cql_slice *id);
 
@@ -459,6 +462,9 @@ struct lread;
 bool modify_needs_read(const struct plan *p);
 /* Read the lists at q->cl, then collect and write; ends in xq_finish. */
 void modify_read_run(struct xq *q);
+/* Read the lists q->plan's statement (with q->values) needs at q->cl into q->lr, then
+ * call then(q) — also when the reads failed (q->req->err set). */
+void lread_start(struct xq *q, void (*then)(struct xq *q));
 /* The elements of list column `col` at row number `row`, in list order:
  * *out the first of the count returned (none: the list is null). */
 size_t lread_list(const struct xq *q, uint64_t row, uint32_t col, const struct lelem **out);

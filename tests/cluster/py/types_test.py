@@ -3,8 +3,8 @@
 Run by tests/cluster/types_test.sh:  types_test.py HOST1,HOST2,HOST3
 
 Lists: prepend, set and delete by index, remove by value (the coordinator reads
-the list first), from every coordinator, prepared and not, checked against a
-model; list operations of one writer concurrent with readers at QUORUM, which
+the list first), from every coordinator, prepared and not, also inside BATCHes,
+checked against a model; list operations of one writer concurrent with readers at QUORUM, which
 must only ever see a list the model had at some point.  Static rows: an INSERT
 of the partition key and static columns alone, returned by a SELECT, paged.
 Cassandra's messages for misuse.  Prints one line per check; exits 1 on any
@@ -16,7 +16,7 @@ import time
 
 from cassandra import ConsistencyLevel, InvalidRequest
 from cassandra.cluster import Cluster
-from cassandra.query import SimpleStatement
+from cassandra.query import BatchStatement, BatchType, SimpleStatement
 
 HOSTS = sys.argv[1].split(",")
 KS = "types_test"
@@ -115,9 +115,44 @@ except InvalidRequest as e:
     check("a read-before-write list op at ANY refused",
           "Write operation require a read but consistency ANY is not supported on reads"
           in str(e), str(e))
-expect_error("l[i] = v inside a BATCH refused",
-             "BEGIN BATCH UPDATE l SET l[0] = 'x' WHERE k = 1 AND c = 1; APPLY BATCH",
-             "not supported inside a BATCH")
+
+# Inside a BATCH (the protocol's BATCH message, prepared and not): every statement reads the
+# lists as they were before the batch; one refused statement refuses the whole batch.
+session.execute("INSERT INTO l (k, c, l) VALUES (3, 1, ['a', 'b', 'c', 'd'])")
+session.execute("INSERT INTO l (k, c, l) VALUES (3, 2, ['x', 'y'])")
+for kind in (BatchType.LOGGED, BatchType.UNLOGGED):
+    session.execute("UPDATE l SET l = ['a', 'b', 'c', 'd'] WHERE k = 3 AND c = 1")
+    session.execute("UPDATE l SET l = ['x', 'y'] WHERE k = 3 AND c = 2")
+    b = BatchStatement(batch_type=kind, consistency_level=ConsistencyLevel.QUORUM)
+    b.add(set_idx, (3, "D", 3, 1))
+    b.add(del_idx, (0, 3, 1))
+    b.add(discard, (["b"], 3, 1))
+    b.add("UPDATE l SET l = l + ['e'] WHERE k = 3 AND c = 1")
+    b.add(SimpleStatement("DELETE l[1] FROM l WHERE k = %s AND c = %s"), (3, 2))
+    b.add(SimpleStatement("UPDATE l SET l[0] = 'X' WHERE k = 3 AND c = 2"))
+    session.execute(b)
+    got = [tuple(r) for r in session.execute("SELECT c, l FROM l WHERE k = 3")]
+    check("a %s BATCH of l[?] = ?, DELETE l[?], l - ?, + [..] reads the lists first" % kind,
+          got == [(1, ["c", "D", "e"]), (2, ["X"])], got)
+b = BatchStatement(consistency_level=ConsistencyLevel.QUORUM)
+b.add(set_idx, (9, "no", 3, 1))
+b.add("UPDATE l SET fl = [7] WHERE k = 3 AND c = 1")
+try:
+    session.execute(b)
+    check("a BATCH with an index out of bound is refused whole", False, "no error")
+except InvalidRequest as e:
+    got = session.execute("SELECT fl FROM l WHERE k = 3 AND c = 1").one().fl
+    check("a BATCH with an index out of bound is refused whole",
+          "List index 9 out of bound, list has size 3" in str(e) and got is None, (str(e), got))
+b = BatchStatement(consistency_level=ConsistencyLevel.ANY)
+b.add(del_idx, (0, 3, 1))
+try:
+    session.execute(b)
+    check("a BATCH that reads at ANY is refused", False, "no error")
+except InvalidRequest as e:
+    check("a BATCH that reads at ANY is refused",
+          "Write operation require a read but consistency ANY is not supported on reads"
+          in str(e), str(e))
 
 # static list: one per partition
 session.execute("UPDATE l SET sl = [1, 2, 3] WHERE k = 2")
