@@ -155,7 +155,7 @@ static void describe_line(const char *line, void *ctx)
 
 /* ---- the view the CQL server's system tables read --------------------------------------- */
 
-static bool parse_inet(const char *text, uint8_t out[16], uint8_t *len)
+bool node_parse_inet(const char *text, uint8_t out[16], uint8_t *len)
 {
 	struct net_addr a;
 	if (net_addr_parse(text, 0, &a, NULL))
@@ -205,10 +205,10 @@ static void view_endpoint(void *ctx, const struct node_endpoint *ep)
 	memcpy(info.host_id, ep->host_id, 16);
 	info.dc = ep->dc;
 	info.rack = ep->rack;
-	if (!parse_inet(ep->address, info.addr, &info.addr_len))
+	if (!node_parse_inet(ep->address, info.addr, &info.addr_len))
 		return;
-	if (!parse_inet(ep->rpc_address[0] ? ep->rpc_address : ep->address, info.rpc_addr,
-	                &info.rpc_addr_len))
+	if (!node_parse_inet(ep->rpc_address[0] ? ep->rpc_address : ep->address, info.rpc_addr,
+	                     &info.rpc_addr_len))
 		return;
 	info.tokens = ep->tokens;
 	info.n_tokens = ep->n_tokens;
@@ -236,7 +236,7 @@ int node_tokens_decode(const uint8_t *p, size_t len, int64_t *out, size_t cap, s
 	return identity_tokens_decode(p, len, out, cap, n);
 }
 
-static void app_text(const struct gossip_endpoint *ep, unsigned key, char *out, size_t cap)
+void node_app_text(const struct gossip_endpoint *ep, unsigned key, char *out, size_t cap)
 {
 	size_t len = 0;
 	const uint8_t *v = gossip_endpoint_app(ep, key, &len, NULL);
@@ -261,17 +261,17 @@ static void each_peer(void *ctx, const struct gossip_endpoint *ge)
 	if (gossip_endpoint_is_self(ge))
 		return;
 	char status[32];
-	app_text(ge, APP_STATUS, status, sizeof(status));
+	node_app_text(ge, APP_STATUS, status, sizeof(status));
 	if (!strcmp(status, GOSSIP_STATUS_LEFT))
 		return; /* gone for good: nodetool status does not list it either */
 	struct node_endpoint ep;
 	memset(&ep, 0, sizeof(ep));
 	snprintf(ep.address, sizeof(ep.address), "%s", gossip_endpoint_host(ge));
-	app_text(ge, APP_RPC_ADDRESS, ep.rpc_address, sizeof(ep.rpc_address));
+	node_app_text(ge, APP_RPC_ADDRESS, ep.rpc_address, sizeof(ep.rpc_address));
 	memcpy(ep.host_id, gossip_endpoint_host_id(ge)->b, 16);
 	ep.has_host_id = !host_id_is_zero(gossip_endpoint_host_id(ge));
-	app_text(ge, APP_DC, ep.dc, sizeof(ep.dc));
-	app_text(ge, APP_RACK, ep.rack, sizeof(ep.rack));
+	node_app_text(ge, APP_DC, ep.dc, sizeof(ep.dc));
+	node_app_text(ge, APP_RACK, ep.rack, sizeof(ep.rack));
 	ep.up = gossip_endpoint_is_alive(ge);
 	if (gossip_endpoint_is_shutdown(ge))
 		ep.state = "SHUTDOWN";
@@ -282,7 +282,7 @@ static void each_peer(void *ctx, const struct gossip_endpoint *ge)
 	else
 		ep.state = "NORMAL";
 	char load[32];
-	app_text(ge, APP_LOAD, load, sizeof(load));
+	node_app_text(ge, APP_LOAD, load, sizeof(load));
 	ep.load = load[0] ? strtoll(load, NULL, 10) : -1;
 	size_t tl = 0;
 	const uint8_t *tv = gossip_endpoint_app(ge, APP_TOKENS, &tl, NULL);
@@ -291,8 +291,8 @@ static void each_peer(void *ctx, const struct gossip_endpoint *ge)
 	ep.tokens = ec->tokens;
 	ep.generation = gossip_endpoint_generation(ge);
 	ep.heartbeat = (int64_t)gossip_endpoint_heartbeat(ge);
-	app_text(ge, APP_SCHEMA, ep.schema_version, sizeof(ep.schema_version));
-	app_text(ge, APP_RELEASE_VERSION, ep.release_version, sizeof(ep.release_version));
+	node_app_text(ge, APP_SCHEMA, ep.schema_version, sizeof(ep.schema_version));
+	node_app_text(ge, APP_RELEASE_VERSION, ep.release_version, sizeof(ep.release_version));
 	ec->fn(ec->ctx, &ep);
 }
 
@@ -442,7 +442,7 @@ static void on_ring_timer(struct ev_loop *loop, ev_timer *w, int revents)
  * processing (on_remove before the entry is gone), and one message may carry
  * many changes, all folded into one rebuild.
  */
-static void node_ring_dirty(struct node *n)
+void node_ring_dirty(struct node *n)
 {
 	if (!ev_is_active(&n->ring_timer)) {
 		ev_timer_set(&n->ring_timer, 0., 0.);
@@ -506,145 +506,6 @@ int node_ring_addr(void *node, const struct ring *r, size_t idx, struct net_addr
 /* ---- gossip listeners: client events and log lines ----------------------------------------- */
 
 /* The rpc address and native port a peer announces, for CQL events. */
-static bool peer_rpc(const struct gossip_endpoint *ge, uint8_t addr[16], uint8_t *alen,
-                     int32_t *port)
-{
-	char rpc[NODE_ADDR_MAX], p[16];
-	app_text(ge, APP_RPC_ADDRESS, rpc, sizeof(rpc));
-	app_text(ge, APP_NATIVE_PORT, p, sizeof(p));
-	*port = p[0] ? (int32_t)strtol(p, NULL, 10) : 9042;
-	return parse_inet(rpc[0] ? rpc : gossip_endpoint_host(ge), addr, alen);
-}
-
-static void on_peer_alive(void *ctx, const struct gossip_endpoint *ge)
-{
-	struct node *n = ctx;
-	log_info("node", "%s is now UP", gossip_endpoint_host(ge));
-	node_hints_peer(n, ge, true);
-	uint8_t a[16], al;
-	int32_t port;
-	if (n->cql && peer_rpc(ge, a, &al, &port))
-		cqlserver_event_status(n->cql, true, a, al, port);
-}
-
-static void on_peer_dead(void *ctx, const struct gossip_endpoint *ge)
-{
-	struct node *n = ctx;
-	log_info("node", "%s is now DOWN", gossip_endpoint_host(ge));
-	node_hints_peer(n, ge, false);
-	uint8_t a[16], al;
-	int32_t port;
-	if (n->cql && peer_rpc(ge, a, &al, &port))
-		cqlserver_event_status(n->cql, false, a, al, port);
-}
-
-/*
- * A peer that replaces another host id (APP_REPLACING): gossip drops the old
- * one if it tracks it; the system peers table may hold it alone (it was
- * replaced while we were down), so it goes from there too.
- */
-static void forget_replaced(struct node *n, const struct gossip_endpoint *ge)
-{
-	size_t len = 0;
-	const uint8_t *v = gossip_endpoint_app(ge, APP_REPLACING, &len, NULL);
-	uint8_t old[16];
-	if (!v || !uuid_parse((const char *)v, len, old) || !node_peers_find(n, old))
-		return;
-	struct host_id h;
-	memcpy(h.b, old, 16);
-	if (gossiper_find(n->gossiper, &h))
-		return; /* gossip removes it (on_remove) once it is DOWN */
-	log_info("node", "forgetting the system peer replaced by %s", gossip_endpoint_host(ge));
-	node_peers_forget(n, old);
-	node_ring_dirty(n);
-}
-
-static void on_peer_join(void *ctx, const struct gossip_endpoint *ge)
-{
-	struct node *n = ctx;
-	forget_replaced(n, ge);
-	char hid[HOST_ID_STRLEN];
-	host_id_format(gossip_endpoint_host_id(ge), hid);
-	log_info("node", "node %s joined (host id %s, generation %lld)", gossip_endpoint_host(ge),
-	         hid, (long long)gossip_endpoint_generation(ge));
-	node_ring_dirty(n);
-	uint8_t a[16], al;
-	int32_t port;
-	if (n->cql && peer_rpc(ge, a, &al, &port))
-		cqlserver_event_topology(n->cql, true, a, al, port);
-}
-
-/*
- * A peer back at another client address: clients are told the old one is gone
- * (REMOVED_NODE) before on_join announces the new one, as Cassandra does when
- * a host id changes endpoint.  Without it a driver keeps the old address in
- * its view with the old data centre, and when the addresses of two nodes swap
- * (containers restarted together) it sends a DC's local requests to the other
- * DC's node.  The peers table still holds the previous address: it is
- * rewritten only when the ring is rebuilt after on_join.
- */
-static void announce_moved_rpc(struct node *n, const struct gossip_endpoint *ge)
-{
-	const struct node_peer *p = node_peers_find(n, gossip_endpoint_host_id(ge)->b);
-	uint8_t a[16], al, old[16], ol;
-	int32_t port;
-	if (!n->cql || !p || !p->rpc_address[0] || !peer_rpc(ge, a, &al, &port) ||
-	    !parse_inet(p->rpc_address, old, &ol) || (ol == al && !memcmp(old, a, al)))
-		return;
-	log_info("node", "%s serves clients at a new address (was %s): REMOVED_NODE %s",
-	         gossip_endpoint_host(ge), p->rpc_address, p->rpc_address);
-	cqlserver_event_topology(n->cql, false, old, ol, port);
-}
-
-static void on_peer_restart(void *ctx, const struct gossip_endpoint *ge, int64_t old_generation,
-                            const struct net_addr *old_addr)
-{
-	announce_moved_rpc(ctx, ge);
-	char old[NET_ADDR_STRLEN];
-	net_addr_host(old_addr, old, sizeof(old));
-	if (strcmp(old, gossip_endpoint_host(ge)) != 0)
-		log_info("node", "node %s moved from %s (generation %lld -> %lld)",
-		         gossip_endpoint_host(ge), old, (long long)old_generation,
-		         (long long)gossip_endpoint_generation(ge));
-	else
-		log_info("node", "node %s restarted (generation %lld -> %lld)",
-		         gossip_endpoint_host(ge), (long long)old_generation,
-		         (long long)gossip_endpoint_generation(ge));
-}
-
-static void on_peer_remove(void *ctx, const struct gossip_endpoint *ge)
-{
-	struct node *n = ctx;
-	log_info("node", "forgetting %s", gossip_endpoint_host(ge));
-	node_hints_forget(n, ge);
-	node_peers_forget(n, gossip_endpoint_host_id(ge)->b);
-	node_ring_dirty(n);
-	uint8_t a[16], al;
-	int32_t port;
-	if (n->cql && peer_rpc(ge, a, &al, &port))
-		cqlserver_event_topology(n->cql, false, a, al, port);
-}
-
-static void on_peer_change(void *ctx, const struct gossip_endpoint *ge, enum app_state key,
-                           const uint8_t *value, size_t len)
-{
-	(void)value;
-	(void)len;
-	if (key == APP_REPLACING)
-		forget_replaced(ctx, ge);
-	if (key == APP_TOKENS || key == APP_STATUS || key == APP_DC || key == APP_RACK)
-		node_ring_dirty(ctx);
-}
-
-static void on_schema_change(void *ctx, const struct schema_snap *snap)
-{
-	struct node *n = ctx;
-	char v[40];
-	uuid_format(snap->version, v);
-	if (n->gossiper)
-		gossiper_set_app_str(n->gossiper, APP_SCHEMA, v);
-}
-
 static int start_gossip(struct node *n, struct cerr *err)
 {
 	const struct config *cfg = &n->cfg;
@@ -707,17 +568,7 @@ static int start_gossip(struct node *n, struct cerr *err)
 	    gossiper_set_app_str(n->gossiper, APP_STATUS,
 	                         n->joining ? GOSSIP_STATUS_BOOT : GOSSIP_STATUS_NORMAL))
 		return cerr_set(err, COL_ENOMEM, "gossip: cannot set our application states");
-	static const struct gossip_listener listener = {
-	        .on_join = on_peer_join,
-	        .on_alive = on_peer_alive,
-	        .on_dead = on_peer_dead,
-	        .on_restart = on_peer_restart,
-	        .on_remove = on_peer_remove,
-	        .on_change = on_peer_change,
-	};
-	rc = gossiper_add_listener(n->gossiper, &listener, n);
-	if (!rc)
-		rc = schema_add_listener(n->schema, on_schema_change, n);
+	rc = node_events_listen(n);
 	if (rc)
 		return cerr_set(err, rc, "gossip: cannot register listeners");
 	rc = gossiper_start(n->gossiper);
@@ -1060,7 +911,7 @@ static bool self_is_seed(const struct node *n)
 static bool owns_tokens(const struct gossip_endpoint *ge)
 {
 	char status[32];
-	app_text(ge, APP_STATUS, status, sizeof(status));
+	node_app_text(ge, APP_STATUS, status, sizeof(status));
 	return !strcmp(status, GOSSIP_STATUS_NORMAL) || !strcmp(status, GOSSIP_STATUS_LEAVING);
 }
 

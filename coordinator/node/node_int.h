@@ -102,10 +102,10 @@ struct node {
 	char auth_rf_warned[512];                          /* the warning last logged ("" = none) */
 	uint8_t tokens_value[5 + 8 * IDENTITY_MAX_TOKENS]; /* our TOKENS app state */
 	size_t tokens_value_len;
-	struct cluster_view view; /* system.local / system.peers for the CQL server */
-	struct ring *ring;        /* current ring snapshot (core/ring.h), rebuilt from gossip */
+	struct cluster_view view;  /* system.local / system.peers for the CQL server */
+	struct ring *ring;         /* current ring snapshot (core/ring.h), rebuilt from gossip */
 	pthread_mutex_t ring_lock; /* the swap of `ring`, and node_ring_ref from other loops */
-	uint64_t ring_rebuilds;   /* snapshots built (for /metrics) */
+	uint64_t ring_rebuilds;    /* snapshots built (for /metrics) */
 	struct {
 		struct node_peer *v;
 		size_t n, cap;
@@ -194,6 +194,14 @@ int node_peer_hint(void *node, const struct net_addr *peer, const uint8_t *mut, 
 void node_hints_peer(struct node *n, const struct gossip_endpoint *ep, bool up);
 /* A host gossip forgot (another host took its address): its hints can never be delivered. */
 void node_hints_forget(struct node *n, const struct gossip_endpoint *ep);
+
+/* node_events.c: the gossip and schema listeners (registered before gossip starts). */
+int node_events_listen(struct node *n);
+
+/* node.c helpers the listeners share. */
+void node_ring_dirty(struct node *n); /* rebuild the ring on the next loop iteration */
+void node_app_text(const struct gossip_endpoint *ep, unsigned key, char *out, size_t cap);
+bool node_parse_inet(const char *text, uint8_t out[16], uint8_t *len); /* numeric only */
 /* Admin: GET /v1/hints[?host=], POST /v1/hints/{enable,disable,pause,resume,truncate[?host=]}. */
 int node_h_hints(void *ctx, const char *query, struct buf *out, const char **ctype);
 int node_h_hints_enable(void *ctx, const char *query, struct buf *out, const char **ctype);
@@ -246,16 +254,16 @@ void node_peers_free(struct node *n);
  * fed by the main CQL server's hand-off; event_tap: the main server's EVENTs
  * to every loop; close_main: refuse new work for the main loop (answer what
  * waits with COL_ECLOSED); stop: after the main loop's requests all ended,
- * stop every loop and join its thread, then free the prepared cache.  cql_stats adds the loops' published
- * server counters to *sum.
+ * stop every loop and join its thread, then free the prepared cache.  cql_stats adds the loops'
+ * published server counters to *sum.
  */
 unsigned node_io_threads(const struct config *cfg);
 int node_loops_prepare(struct node *n, struct cerr *err);
 int node_loops_start(struct node *n, struct cerr *err);
 void node_loops_event_tap(void *ctx, unsigned mask, const uint8_t *body, size_t len);
 /* schema_sync's on_merged: a SCHEMA_CHANGE event from the main server (and so every loop's). */
-void node_schema_merged(void *ctx, enum schema_ev_change c, enum schema_ev_target t,
-                        const char *ks, const char *name);
+void node_schema_merged(void *ctx, enum schema_ev_change c, enum schema_ev_target t, const char *ks,
+                        const char *name);
 void node_loops_close_main(struct node *n);
 void node_loops_stop(struct node *n);
 void node_loops_cql_stats(struct node *n, struct cqlserver_stats *sum);

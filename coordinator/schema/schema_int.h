@@ -165,4 +165,7 @@ int schema_write_keyspace(struct schema *s, const struct schema_keyspace_def *de
 int schema_create_table_id(struct schema *s, const struct schema_table_def *def, const uint8_t *id,
                            int64_t timestamp, struct cerr *err);
 
+/* schema_repl.c: the full class name of a replication strategy, NULL when unknown. */
+const char *schema_repl_class_full(const char *c);
+
 #endif
