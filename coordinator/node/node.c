@@ -190,15 +190,34 @@ static bool parse_uuid(const char *s, uint8_t out[16])
 }
 
 struct view_emit {
+	struct node *n;
 	cluster_node_emit_fn emit;
 	void *ectx;
 	bool want_local;
 };
 
+/*
+ * system.peers has one row per address, as Cassandra's (keyed by peer): a
+ * node whose address another node holds now (displaced by gossip, or known
+ * only from the peers table at an address gossip gives another host id) is
+ * left out until it shows up at an address of its own.  Listed, it would sit
+ * beside the address's holder with its own host id and DC, and a driver that
+ * reads the table then keeps whichever row it meets first.
+ */
+static bool view_shadowed(const struct node *n, const struct node_endpoint *ep)
+{
+	if (ep->displaced)
+		return true;
+	struct net_addr a;
+	return ep->from_table && n->gossiper &&
+	       !net_addr_parse(ep->address, (uint16_t)n->cfg.storage_port, &a, NULL) &&
+	       gossiper_find_addr(n->gossiper, &a);
+}
+
 static void view_endpoint(void *ctx, const struct node_endpoint *ep)
 {
 	struct view_emit *ve = ctx;
-	if (ep->local != ve->want_local || !ep->has_host_id)
+	if (ep->local != ve->want_local || !ep->has_host_id || view_shadowed(ve->n, ep))
 		return;
 	struct cluster_node_info info;
 	memset(&info, 0, sizeof(info));
@@ -219,13 +238,13 @@ static void view_endpoint(void *ctx, const struct node_endpoint *ep)
 
 static void view_local(void *ctx, cluster_node_emit_fn emit, void *ectx)
 {
-	struct view_emit ve = {emit, ectx, true};
+	struct view_emit ve = {ctx, emit, ectx, true};
 	node_each_endpoint(ctx, view_endpoint, &ve);
 }
 
 static void view_peers(void *ctx, cluster_node_emit_fn emit, void *ectx)
 {
-	struct view_emit ve = {emit, ectx, false};
+	struct view_emit ve = {ctx, emit, ectx, false};
 	node_each_endpoint(ctx, view_endpoint, &ve);
 }
 
@@ -273,6 +292,7 @@ static void each_peer(void *ctx, const struct gossip_endpoint *ge)
 	node_app_text(ge, APP_DC, ep.dc, sizeof(ep.dc));
 	node_app_text(ge, APP_RACK, ep.rack, sizeof(ep.rack));
 	ep.up = gossip_endpoint_is_alive(ge);
+	ep.displaced = gossip_endpoint_is_displaced(ge);
 	if (gossip_endpoint_is_shutdown(ge))
 		ep.state = "SHUTDOWN";
 	else if (!strcmp(status, GOSSIP_STATUS_BOOT) || !status[0])

@@ -146,6 +146,7 @@ struct node {
 struct node_endpoint {
 	bool local;
 	bool from_table; /* known only from the system peers table, not (yet) from gossip */
+	bool displaced;  /* its last address is another node's now (gossip_endpoint_is_displaced) */
 	char address[NODE_ADDR_MAX];     /* broadcast (internode) address */
 	char rpc_address[NODE_ADDR_MAX]; /* where clients connect */
 	uint8_t host_id[16];

@@ -3,8 +3,10 @@
 # cqlish) client: N nodes on $NET.$FIRST onwards, one datacenter, gossip at 50 ms.
 #
 # Source it after setting TEST (the test's name: its cluster name, temp directory and
-# messages) and FIRST (node 1's last address byte); optionally N (3) and a function
-# extra_yaml that prints more lines for every node's colonnade.yaml. Then call
+# messages) and FIRST (node 1's last address byte); optionally N (3), SEEDS (node 1's
+# address; comma-separated), a function node_dc that prints node $1's datacenter (dc1
+# for all) and a function extra_yaml that prints more lines for every node's
+# colonnade.yaml. Then call
 # cluster_start: it starts the nodes and returns when node 1 sees all of them UN,
 # leaving HOSTS (comma-separated addresses) and ROOT (the temp directory: nodeK/ holds
 # the node's config, data, node.log, its start command in cmd, NUL-separated, and its pid,
@@ -17,6 +19,7 @@
 BIN=${COLONNADE_BIN:?set COLONNADE_BIN to the colonnade binary}
 NET=${COLONNADE_TEST_NET:-127.0.0}
 N=${N:-3}
+SEEDS=${SEEDS:-$NET.$FIRST}
 ROOT=$(mktemp -d "/tmp/colonnade-$TEST.XXXXXX")
 HOSTS=""
 declare -a PIDS=()
@@ -58,7 +61,8 @@ for v in $(env | grep -o '^COLONNADE_[A-Za-z0-9_]*' || true); do
 done
 
 cluster_start_node() { # k
-	local k=$1 dir="$ROOT/node$1" addr="$NET.$((FIRST + $1 - 1))"
+	local k=$1 dir="$ROOT/node$1" addr="$NET.$((FIRST + $1 - 1))" dc=dc1
+	if declare -F node_dc >/dev/null; then dc=$(node_dc "$k"); fi
 	mkdir -p "$dir/data"
 	cat >"$dir/colonnade.yaml" <<YAML
 cluster_name: '$TEST'
@@ -67,13 +71,13 @@ rpc_address: $addr
 seed_provider:
   - class_name: org.apache.cassandra.locator.SimpleSeedProvider
     parameters:
-      - seeds: "$NET.$FIRST"
+      - seeds: "$SEEDS"
 data_file_directories:
   - $dir/data
 num_tokens: 16
 gossip_interval: 50ms
 endpoint_snitch: GossipingPropertyFileSnitch
-dc: dc1
+dc: $dc
 rack: rack1
 YAML
 	if declare -F extra_yaml >/dev/null; then extra_yaml >>"$dir/colonnade.yaml"; fi
