@@ -6,6 +6,7 @@
 #include "cli/cqlish/copy.h"
 
 #include "cli/lib/cqlfmt.h"
+#include "core/hex.h"
 #include "cli/lib/cqlsplit.h"
 #include "core/clock.h"
 #include "core/cqlproto.h"
@@ -615,12 +616,17 @@ static void run_cql(struct shell *sh, const char *stmt)
 	}
 	struct cql_qparams p;
 	qparams(sh, &p, true);
+	p.tracing = sh->tracing;
 	struct cqlresult *r = request(sh, stmt, &p);
 	if (!r)
 		return;
 	struct buf warnings;
 	buf_init(&warnings);
 	format_warnings(r, &warnings);
+	/* cqlsh prints the trace after the result and its warnings; none after an error */
+	bool traced = r->traced && r->kind != CQLRES_ERROR;
+	uint8_t trace_id[16];
+	memcpy(trace_id, r->trace_id, 16);
 	switch (r->kind) {
 	case CQLRES_ERROR: print_server_error(sh, &r->error); break;
 	case CQLRES_ROWS:
@@ -648,6 +654,8 @@ static void run_cql(struct shell *sh, const char *stmt)
 	out_result(sh, &warnings);
 	buf_release(&warnings);
 	cqlresult_free(r);
+	if (traced)
+		shell_print_trace(sh, trace_id, true);
 }
 
 /* ---- shell commands ----------------------------------------------------------------------------
@@ -770,6 +778,14 @@ static void cmd_expand(struct shell *sh, struct words *w)
 		shell_printerr(sh, "Improper EXPAND command.");
 }
 
+static void cmd_tracing(struct shell *sh, struct words *w)
+{
+	bool handled;
+	sh->tracing = switch_command(sh, w, "TRACING", "Tracing", sh->tracing, &handled);
+	if (!handled)
+		shell_printerr(sh, "Improper TRACING command.");
+}
+
 static void cmd_paging(struct shell *sh, struct words *w)
 {
 	bool handled;
@@ -801,17 +817,34 @@ static void show_host(struct shell *sh)
 
 static void show_version(struct shell *sh)
 {
-	printf("[cqlish %s | Cassandra %s | CQL spec %s | Native protocol v%d]\n", COLONNADE_VERSION,
-	       sh->release_version ? sh->release_version : "unknown",
+	printf("[cqlish %s | Cassandra %s | CQL spec %s | Native protocol v%d]\n",
+	       COLONNADE_VERSION, sh->release_version ? sh->release_version : "unknown",
 	       sh->cql_version ? sh->cql_version : "unknown", CQLPROTO_VERSION);
 }
 
-static void cmd_show(struct shell *sh, struct words *w)
+/* SHOW SESSION <id>: the id is the raw text after SESSION (a uuid starting with a letter is
+ * several tokens to the CQL lexer). */
+static void show_session(struct shell *sh, const char *stmt)
+{
+	const char *p = strcasestr(stmt, "session") + 7;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	size_t n = strcspn(p, " \t;");
+	uint8_t id[16];
+	if (uuid_parse(p, n, id))
+		shell_print_trace(sh, id, false);
+	else
+		shell_printerr(sh, "Improper SHOW command: '%.*s' is not a session id.", (int)n, p);
+}
+
+static void cmd_show(struct shell *sh, struct words *w, const char *stmt)
 {
 	if (w->n == 2 && strcasecmp(w->w[1], "version") == 0) {
 		show_version(sh);
 	} else if (w->n == 2 && strcasecmp(w->w[1], "host") == 0) {
 		show_host(sh);
+	} else if (w->n >= 3 && strcasecmp(w->w[1], "session") == 0) {
+		show_session(sh, stmt);
 	} else {
 		shell_printerr(sh, "Improper SHOW command.");
 	}
@@ -1033,6 +1066,14 @@ static const struct help_topic shell_help[] = {
                    "        Errors do NOT abort execution of the CQL source file.\n\n"
                    "        Usage:\n\n          SOURCE '<file>';\n\n"
                    "        The path is relative to the current directory; '~/' means $HOME.\n"},
+        {"TRACING", "\n        TRACING [cqlish]\n\n"
+                    "          Enables or disables request tracing.\n\n"
+                    "        TRACING ON\n\n          Enables tracing for all further requests.\n\n"
+                    "        TRACING OFF\n\n          Disables tracing.\n\n"
+                    "        TRACING\n\n          TRACING with no arguments shows the current "
+                    "tracing status.\n\n"
+                    "        Each traced statement's trace (system_traces) is printed after its "
+                    "result.\n"},
 };
 
 static const struct help_topic cql_help[] = {
@@ -1216,8 +1257,10 @@ void shell_run(struct shell *sh, const char *stmt)
 		cmd_expand(sh, &w);
 	} else if (strcasecmp(c, "paging") == 0) {
 		cmd_paging(sh, &w);
+	} else if (strcasecmp(c, "tracing") == 0) {
+		cmd_tracing(sh, &w);
 	} else if (strcasecmp(c, "show") == 0) {
-		cmd_show(sh, &w);
+		cmd_show(sh, &w, stmt);
 	} else if (strcasecmp(c, "source") == 0) {
 		cmd_source(sh, stmt);
 	} else if (strcasecmp(c, "capture") == 0) {

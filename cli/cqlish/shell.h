@@ -33,6 +33,7 @@ struct shell {
 	uint16_t serial_consistency;
 	bool expand;
 	bool paging;
+	bool tracing; /* TRACING ON: statements are traced and their trace printed */
 	int32_t page_size;
 
 	bool tty;   /* interactive (prompt, ---MORE---, banner) */
@@ -73,6 +74,10 @@ void shell_run_file(struct shell *sh, FILE *f, const char *name);
 
 /* The prompt for the current state ("cqlish:ks> " or the continuation). */
 void shell_prompt(const struct shell *sh, bool continuation, struct buf *out);
+
+/* TRACING ON's output for the statement traced as session `id` (tracing.c): wait until the
+ * session is complete (TRACING ON), or show what is there (SHOW SESSION). */
+void shell_print_trace(struct shell *sh, const uint8_t id[16], bool wait);
 
 /* DESCRIBE (describe.c).  `args` is the text after the DESCRIBE/DESC word. */
 void shell_describe(struct shell *sh, const char *args);

@@ -111,6 +111,8 @@ struct cqlresult {
 	uint8_t frame_flags;
 	char **warnings; /* frames with CQL_FLAG_WARNING */
 	size_t n_warnings;
+	bool traced; /* the frame had CQL_FLAG_TRACING: trace_id is its session */
+	uint8_t trace_id[16];
 
 	struct cql_error_info error; /* CQLRES_ERROR, CQLRES_AUTHENTICATE */
 
@@ -174,6 +176,8 @@ struct cql_qparams {
 	const struct cql_slice *values;
 	uint16_t n_values;
 	bool skip_metadata;
+	bool tracing; /* frame flag TRACING: the server traces the request (QUERY, EXECUTE, BATCH)
+	               */
 };
 /* Defaults: CL_ONE, nothing else. */
 void cql_qparams_init(struct cql_qparams *p);

@@ -67,10 +67,11 @@ void cqlreq_auth_plain(struct buf *b, int16_t stream, const char *user, const ch
 }
 
 /* QUERY (head: the CQL text) or EXECUTE (head: the prepared id), then the parameters. */
-static void params_request(struct buf *b, int16_t stream, uint8_t op, const void *head,
-                           size_t len, const struct cql_qparams *p)
+static void params_request(struct buf *b, int16_t stream, uint8_t op, const void *head, size_t len,
+                           const struct cql_qparams *p)
 {
-	size_t f = cql_frame_begin(b, CQLPROTO_VERSION, 0, stream, op);
+	size_t f =
+	        cql_frame_begin(b, CQLPROTO_VERSION, p->tracing ? CQL_FLAG_TRACING : 0, stream, op);
 	if (op == CQL_OP_QUERY)
 		cql_put_long_string(b, head, len);
 	else
@@ -101,7 +102,8 @@ void cqlreq_execute(struct buf *b, int16_t stream, const uint8_t *id, uint16_t i
 void cqlreq_batch(struct buf *b, int16_t stream, uint8_t type, const struct cql_batch_item *items,
                   uint16_t n, const struct cql_qparams *p)
 {
-	size_t f = cql_frame_begin(b, CQLPROTO_VERSION, 0, stream, CQL_OP_BATCH);
+	size_t f = cql_frame_begin(b, CQLPROTO_VERSION, p->tracing ? CQL_FLAG_TRACING : 0, stream,
+	                           CQL_OP_BATCH);
 	cql_put_byte(b, type);
 	cql_put_short(b, n);
 	for (uint16_t i = 0; i < n; i++) {

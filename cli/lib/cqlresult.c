@@ -387,8 +387,13 @@ int cqlresult_decode(uint8_t opcode, uint8_t frame_flags, const uint8_t *body, s
 	bufreader_init(&d.r, r->body, body_len);
 	int rc = COL_OK;
 
-	if (frame_flags & CQL_FLAG_TRACING)
-		(void)cql_get_uuid(&d.r);
+	if (frame_flags & CQL_FLAG_TRACING) {
+		const uint8_t *id = bufreader_take(&d.r, 16);
+		if (id) {
+			memcpy(r->trace_id, id, 16);
+			r->traced = true;
+		}
+	}
 	if (frame_flags & CQL_FLAG_WARNING) {
 		uint16_t n = cql_get_short(&d.r);
 		if (bufreader_ok(&d.r) && (size_t)n <= bufreader_left(&d.r) / 2) {

@@ -61,6 +61,15 @@ normalise() {
 		-e 's/^ *-\{0,1\}[0-9]\{1,19\}  \[/ <token>  [/'
 }
 
+# A TRACING session's output: session ids, times and elapsed µs differ between runs, and so
+# does the padding they set; squeeze blanks and the rule under the header.
+normalise_trace() {
+	sed -e 's/Tracing session: [0-9a-f-]\{36\}/Tracing session: <uuid>/' \
+		-e 's/[0-9]\{4\}-[0-9][0-9]-[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9]\(\.[0-9]\{6\}\)\{0,1\}/<time>/g' \
+		-e '/<time>/s/| *[0-9][0-9]* |/| <us> |/' \
+		-e 's/^--*\(+--*\)\{1,\}$/<rule>/' -e 's/  */ /g' -e 's/ *$//'
+}
+
 export HOME=$TMP # history file goes here
 export TERM=xterm
 
@@ -105,7 +114,11 @@ for cql in [0-9][0-9]_*.cql; do
 	[ -n "$sleep_s" ] && sleep "$sleep_s"
 	"$CQLISH" "$ADDR" -f "$cql" >"$TMP/$name.raw" 2>&1 </dev/null
 	echo "[exit $?]" >>"$TMP/$name.raw"
-	normalise <"$TMP/$name.raw" >"$TMP/$name.out"
+	if grep -q '^-- cqlish-test: trace' "$cql"; then
+		normalise <"$TMP/$name.raw" | normalise_trace >"$TMP/$name.out"
+	else
+		normalise <"$TMP/$name.raw" >"$TMP/$name.out"
+	fi
 	if [ "${CQLISH_TEST_UPDATE:-}" = 1 ]; then
 		cp "$TMP/$name.out" "$CASES/$name.expected"
 	fi
@@ -183,6 +196,27 @@ else
 	fail "piped stdin runs as a script (line numbers, exit 2)" "exit $rc; output:
 $out"
 fi
+
+# SHOW SESSION: the trace of a session traced before, and of one that does not exist
+out=$("$CQLISH" "$ADDR" -e $'TRACING ON\nINSERT INTO shop.orders (customer, id, item) VALUES (\'show\', 1, \'x\')' 2>&1 </dev/null)
+sid=$(printf '%s\n' "$out" | sed -n 's/^Tracing session: \([0-9a-f-]\{36\}\)$/\1/p')
+shown=$("$CQLISH" "$ADDR" -e "SHOW SESSION $sid" 2>&1 </dev/null)
+if [ -n "$sid" ] && printf '%s\n' "$shown" | grep -qx "Tracing session: $sid" &&
+	printf '%s\n' "$shown" | grep -q "Parsing INSERT INTO shop.orders"; then
+	pass "SHOW SESSION prints a traced statement's trace"
+else
+	fail "SHOW SESSION prints a traced statement's trace" "traced: $out
+shown: $shown"
+fi
+expect "SHOW SESSION of an unknown session" 2 \
+	"<stdin>:1:Session 00000000-0000-1000-8000-000000000000 wasn't found." \
+	"$ADDR" -e "SHOW SESSION 00000000-0000-1000-8000-000000000000"
+expect "SHOW SESSION of an id starting with a letter" 2 \
+	"<stdin>:1:Session cb81c010-f184-11f1-965b-46f5514dcd2e wasn't found." \
+	"$ADDR" -e "SHOW SESSION cb81c010-f184-11f1-965b-46f5514dcd2e"
+expect "SHOW SESSION of something else" 2 \
+	"<stdin>:1:Improper SHOW command: 'nope' is not a session id." \
+	"$ADDR" -e "SHOW SESSION nope"
 
 # ---- 3. interactive, under tmux -------------------------------------------------------------
 screen() { tmux capture-pane -t "$TSESSION" -p -S -200; }

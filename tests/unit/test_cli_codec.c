@@ -60,6 +60,30 @@ Test(codec, query_frame_with_all_parameters)
 	buf_release(&b);
 }
 
+Test(codec, tracing_sets_the_frame_flag)
+{
+	struct buf b;
+	buf_init(&b);
+	struct cql_qparams p;
+	cql_qparams_init(&p);
+	p.tracing = true;
+	cqlreq_query(&b, 1, "SELECT", 6, &p);
+	cr_assert_eq(b.data[1], CQL_FLAG_TRACING, "QUERY asks for tracing in its header");
+	buf_reset(&b);
+	const uint8_t id[] = {1, 2};
+	cqlreq_execute(&b, 1, id, 2, &p);
+	cr_assert_eq(b.data[1], CQL_FLAG_TRACING);
+	buf_reset(&b);
+	struct cql_batch_item it = {.cql = "INSERT", .cql_len = 6};
+	cqlreq_batch(&b, 1, 1, &it, 1, &p);
+	cr_assert_eq(b.data[1], CQL_FLAG_TRACING);
+	buf_reset(&b);
+	p.tracing = false;
+	cqlreq_query(&b, 1, "SELECT", 6, &p);
+	cr_assert_eq(b.data[1], 0);
+	buf_release(&b);
+}
+
 Test(codec, execute_and_batch_frames)
 {
 	struct buf b;
@@ -412,7 +436,17 @@ Test(decode, warnings_tracing_and_compression)
 	cr_assert_eq(r->kind, CQLRES_VOID);
 	cr_assert_eq(r->n_warnings, 1);
 	cr_assert_str_eq(r->warnings[0], w[0]);
+	cr_assert(r->traced, "the tracing session id is kept");
+	for (int i = 0; i < 16; i++)
+		cr_assert_eq(r->trace_id[i], i);
 	cqlresult_free(r);
+	struct buf v;
+	buf_init(&v);
+	cql_put_int(&v, CQL_RESULT_VOID);
+	r = decode(CQL_OP_RESULT, 0, &v);
+	cr_assert(!r->traced);
+	cqlresult_free(r);
+	buf_release(&v);
 
 	struct cerr err = {0};
 	cr_assert_eq(cqlresult_decode(CQL_OP_RESULT, CQL_FLAG_COMPRESSION, b.data, b.len, &r, &err),
