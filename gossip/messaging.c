@@ -10,7 +10,6 @@
 
 #include "core/array.h"
 #include "core/clock.h"
-#include "core/hex.h"
 #include "core/log.h"
 #include "core/tls.h"
 #include "core/msgpk.h"
@@ -19,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zstd.h>
 
 #define MOD "messaging"
 
@@ -33,8 +31,6 @@
 #define DEF_RECONNECT_MIN_MS   100u
 #define DEF_RECONNECT_MAX_MS   5000u
 #define DEF_CONNECT_TIMEOUT_MS 2000u
-/* Below ~4 KiB zstd saves little on msgpack and costs more CPU than the bytes it saves. */
-#define DEF_COMPRESS_THRESHOLD 4096u
 #define DEF_MAX_INBOUND        1024u
 /*
  * A firewall that drops packets leaves TCP retransmitting for minutes, with
@@ -42,275 +38,8 @@
  * acknowledgement ends the connection so that the next message dials afresh.
  */
 #define DEF_TCP_USER_TIMEOUT_MS 10000u
-/* zstd level 1: the fastest; internode links are CPU-bound here, not bandwidth-bound. */
-#define ZSTD_LEVEL 1
-/* The frame header: u32 length + u8 flags. */
+/* The frame header: u32 length + u8 flags (messaging_codec.c). */
 #define FRAME_HDR 5
-
-/* ---- host ids -------------------------------------------------------------------------------- */
-
-void host_id_format(const struct host_id *h, char *out) { uuid_format(h->b, out); }
-
-int host_id_parse(const char *s, struct host_id *out)
-{
-	return uuid_parse(s, strlen(s), out->b) ? COL_OK : COL_EINVAL;
-}
-
-bool host_id_equal(const struct host_id *a, const struct host_id *b)
-{
-	return memcmp(a->b, b->b, HOST_ID_LEN) == 0;
-}
-
-bool host_id_is_zero(const struct host_id *h)
-{
-	static const struct host_id zero;
-	return host_id_equal(h, &zero);
-}
-
-/* ---- codec ----------------------------------------------------------------------------------- */
-
-int msg_codec_init(struct msg_codec *c, size_t max_message, size_t compress_threshold)
-{
-	memset(c, 0, sizeof(*c));
-	buf_init(&c->cscratch);
-	buf_init(&c->dscratch);
-	c->max_message = max_message ? max_message : DEF_MAX_MESSAGE;
-	c->compress_threshold = compress_threshold ? compress_threshold : DEF_COMPRESS_THRESHOLD;
-	c->cctx = ZSTD_createCCtx();
-	c->dctx = ZSTD_createDCtx();
-	if (!c->cctx || !c->dctx) {
-		msg_codec_release(c);
-		return COL_ENOMEM;
-	}
-	return COL_OK;
-}
-
-void msg_codec_release(struct msg_codec *c)
-{
-	ZSTD_freeCCtx(c->cctx);
-	ZSTD_freeDCtx(c->dctx);
-	c->cctx = NULL;
-	c->dctx = NULL;
-	buf_release(&c->cscratch);
-	buf_release(&c->dscratch);
-}
-
-size_t msg_frame_begin(struct buf *b, unsigned verb, uint64_t id)
-{
-	size_t mark = b->len;
-	buf_put_u32be(b, 0);
-	buf_put_u8(b, 0);
-	msgpk_put_array(b, 3);
-	msgpk_put_uint(b, verb);
-	msgpk_put_uint(b, id);
-	return mark;
-}
-
-int msg_frame_end(struct msg_codec *c, struct buf *b, size_t mark, unsigned flags)
-{
-	if (!buf_ok(b)) {
-		b->oom = false;
-		b->len = mark;
-		return COL_ENOMEM;
-	}
-	size_t body = mark + FRAME_HDR;
-	size_t blen = b->len - body;
-	if (blen > c->max_message) {
-		b->len = mark;
-		return COL_ETOOBIG;
-	}
-	if (blen > c->compress_threshold && c->cctx) {
-		size_t bound = ZSTD_compressBound(blen);
-		buf_reset(&c->cscratch);
-		if (buf_reserve(&c->cscratch, bound) == COL_OK) {
-			size_t n = ZSTD_compressCCtx(c->cctx, c->cscratch.data, bound,
-			                             b->data + body, blen, ZSTD_LEVEL);
-			if (!ZSTD_isError(n) && n < blen) {
-				memcpy(b->data + body, c->cscratch.data, n);
-				b->len = body + n;
-				flags |= MSG_F_ZSTD;
-			}
-		} else {
-			c->cscratch.oom = false; /* send uncompressed */
-		}
-	}
-	b->data[mark + 4] = (uint8_t)flags;
-	be32_store(b->data + mark, (uint32_t)(b->len - mark - 4));
-	return COL_OK;
-}
-
-int msg_decode(struct msg_codec *c, const uint8_t *frame, size_t len, struct msg_in *out,
-               struct cerr *err)
-{
-	if (len < FRAME_HDR)
-		return cerr_set(err, COL_EPROTO, "frame of %zu bytes is shorter than its header",
-		                len);
-	uint32_t l = be32_load(frame);
-	if ((size_t)l + 4 != len)
-		return cerr_set(err, COL_EPROTO, "frame length %u does not match %zu bytes", l,
-		                len - 4);
-	unsigned flags = frame[4];
-	if (flags & ~MSG_F_KNOWN_)
-		return cerr_set(err, COL_EPROTO, "unknown frame flags 0x%02x", flags);
-	if ((flags & MSG_F_FAILURE) && !(flags & MSG_F_RESPONSE))
-		return cerr_set(err, COL_EPROTO, "FAILURE flag without RESPONSE");
-	const uint8_t *body = frame + FRAME_HDR;
-	size_t blen = len - FRAME_HDR;
-	if (blen > c->max_message)
-		return cerr_set(err, COL_ETOOBIG, "body of %zu bytes is over the limit of %zu",
-		                blen, c->max_message);
-	if (flags & MSG_F_ZSTD) {
-		unsigned long long sz = ZSTD_getFrameContentSize(body, blen);
-		if (sz == ZSTD_CONTENTSIZE_ERROR || sz == ZSTD_CONTENTSIZE_UNKNOWN)
-			return cerr_set(err, COL_ECORRUPT,
-			                "compressed body has no valid zstd frame header");
-		if (sz > c->max_message)
-			return cerr_set(err, COL_ETOOBIG,
-			                "compressed body expands to %llu bytes, over the limit of "
-			                "%zu",
-			                sz, c->max_message);
-		buf_reset(&c->dscratch);
-		if (buf_reserve(&c->dscratch, (size_t)sz + 1) != COL_OK) {
-			c->dscratch.oom = false;
-			return cerr_set(err, COL_ENOMEM, "no memory to decompress %llu bytes", sz);
-		}
-		size_t n =
-		        ZSTD_decompressDCtx(c->dctx, c->dscratch.data, (size_t)sz + 1, body, blen);
-		if (ZSTD_isError(n) || n != sz)
-			return cerr_set(err, COL_ECORRUPT, "zstd body does not decompress: %s",
-			                ZSTD_isError(n) ? ZSTD_getErrorName(n) : "size mismatch");
-		body = c->dscratch.data;
-		blen = n;
-	}
-	struct bufreader r;
-	bufreader_init(&r, body, blen);
-	uint64_t verb, id;
-	if (msgpk_expect_array(&r, 3) != COL_OK)
-		return cerr_set(err, COL_ECORRUPT, "body is not a msgpack array of 3");
-	if (msgpk_read_uint_max(&r, VERB_MAX - 1, &verb) != COL_OK)
-		return cerr_set(err, COL_ECORRUPT, "verb is not an integer in 0..%d", VERB_MAX - 1);
-	if (msgpk_read_uint(&r, &id) != COL_OK)
-		return cerr_set(err, COL_ECORRUPT, "request id is not an unsigned integer");
-	size_t ppos = r.pos;
-	if (msgpk_skip(&r, MSGPK_MAX_DEPTH) != COL_OK)
-		return cerr_set(err, COL_ECORRUPT,
-		                "payload is not valid msgpack (or nested over %d)",
-		                MSGPK_MAX_DEPTH);
-	if (bufreader_left(&r) != 0)
-		return cerr_set(err, COL_ECORRUPT, "%zu bytes after the payload",
-		                bufreader_left(&r));
-	if ((flags & MSG_F_RESPONSE) && id == 0 && verb != VERB_HANDSHAKE)
-		return cerr_set(err, COL_EPROTO, "response with request id 0");
-	memset(out, 0, sizeof(*out));
-	out->verb = (unsigned)verb;
-	out->flags = flags;
-	out->id = id;
-	out->payload = body + ppos;
-	out->payload_len = r.pos - ppos;
-	return COL_OK;
-}
-
-static void handshake_fields(struct buf *b, const char *cluster, const struct host_id *host,
-                             const struct net_addr *listen, unsigned status, const char *reason)
-{
-	char h[64];
-	net_addr_host(listen, h, sizeof(h));
-	msgpk_put_cstr(b, cluster);
-	msgpk_put_uint(b, MESSAGING_VERSION);
-	msgpk_put_bin(b, host->b, HOST_ID_LEN);
-	msgpk_put_cstr(b, h);
-	msgpk_put_uint(b, net_addr_port(listen));
-	msgpk_put_uint(b, status);
-	msgpk_put_cstr(b, reason ? reason : "");
-}
-
-void msg_handshake_encode(struct buf *b, const char *cluster, const struct host_id *host,
-                          const struct net_addr *listen, unsigned status, const char *reason)
-{
-	msgpk_put_array(b, 7);
-	handshake_fields(b, cluster, host, listen, status, reason);
-}
-
-void msg_handshake_encode_proved(struct buf *b, const char *cluster, const struct host_id *host,
-                                 const struct net_addr *listen, unsigned status,
-                                 const char *reason, const uint8_t *secret, size_t secret_len,
-                                 uint64_t time_ms, const uint8_t nonce[IAUTH_NONCE_LEN],
-                                 const uint8_t *challenge)
-{
-	msgpk_put_array(b, 8);
-	size_t start = b->len;
-	handshake_fields(b, cluster, host, listen, status, reason);
-	struct iauth_proof p = {.time_ms = time_ms};
-	memcpy(p.nonce, nonce, IAUTH_NONCE_LEN);
-	if (buf_ok(b))
-		iauth_sign(secret, secret_len, b->data + start, b->len - start, challenge, &p);
-	msgpk_put_array(b, 3);
-	msgpk_put_uint(b, p.time_ms);
-	msgpk_put_bin(b, p.nonce, IAUTH_NONCE_LEN);
-	msgpk_put_bin(b, p.mac, IAUTH_MAC_LEN);
-}
-
-static int proof_decode(struct bufreader *r, struct iauth_proof *p, struct cerr *err)
-{
-	const uint8_t *b;
-	uint32_t n;
-	if (msgpk_expect_array(r, 3) != COL_OK || msgpk_read_uint(r, &p->time_ms) != COL_OK)
-		return cerr_set(err, COL_ECORRUPT, "handshake: proof is not [time, nonce, mac]");
-	if (msgpk_read_bin(r, &b, &n) != COL_OK || n != IAUTH_NONCE_LEN)
-		return cerr_set(err, COL_ECORRUPT, "handshake: proof nonce is not %d bytes",
-		                IAUTH_NONCE_LEN);
-	memcpy(p->nonce, b, IAUTH_NONCE_LEN);
-	if (msgpk_read_bin(r, &b, &n) != COL_OK || n != IAUTH_MAC_LEN)
-		return cerr_set(err, COL_ECORRUPT, "handshake: proof mac is not %d bytes",
-		                IAUTH_MAC_LEN);
-	memcpy(p->mac, b, IAUTH_MAC_LEN);
-	return COL_OK;
-}
-
-int msg_handshake_decode(const uint8_t *payload, size_t len, struct msg_handshake *out,
-                         struct cerr *err)
-{
-	struct bufreader r;
-	bufreader_init(&r, payload, len);
-	struct msg_handshake h;
-	memset(&h, 0, sizeof(h));
-	const uint8_t *p;
-	uint32_t n;
-	uint64_t port;
-	uint32_t arity;
-	if (msgpk_read_array(&r, &arity) != COL_OK || (arity != 7 && arity != 8))
-		return cerr_set(err, COL_ECORRUPT, "handshake is not an array of 7 or 8");
-	h.fields = payload + r.pos;
-	if (msgpk_read_str(&r, &h.cluster, &h.cluster_len) != COL_OK)
-		return cerr_set(err, COL_ECORRUPT, "handshake: cluster name is not a string");
-	if (msgpk_read_uint(&r, &h.version) != COL_OK)
-		return cerr_set(err, COL_ECORRUPT, "handshake: version is not an integer");
-	if (msgpk_read_bin(&r, &p, &n) != COL_OK || n != HOST_ID_LEN)
-		return cerr_set(err, COL_ECORRUPT, "handshake: host id is not 16 bytes");
-	memcpy(h.host_id.b, p, HOST_ID_LEN);
-	if (msgpk_read_str(&r, &p, &n) != COL_OK || n == 0 || n >= sizeof(h.listen_host))
-		return cerr_set(err, COL_ECORRUPT, "handshake: listen address is not a string");
-	memcpy(h.listen_host, p, n);
-	h.listen_host[n] = 0;
-	if (msgpk_read_uint_max(&r, 65535, &port) != COL_OK)
-		return cerr_set(err, COL_ECORRUPT, "handshake: listen port is not in 0..65535");
-	h.listen_port = (uint16_t)port;
-	if (msgpk_read_uint(&r, &h.status) != COL_OK)
-		return cerr_set(err, COL_ECORRUPT, "handshake: status is not an integer");
-	if (msgpk_read_str(&r, &h.reason, &h.reason_len) != COL_OK)
-		return cerr_set(err, COL_ECORRUPT, "handshake: reason is not a string");
-	h.fields_len = (size_t)(payload + r.pos - h.fields);
-	if (arity == 8) {
-		if (proof_decode(&r, &h.proof, err) != COL_OK)
-			return COL_ECORRUPT;
-		h.has_proof = true;
-	}
-	if (r.pos != len)
-		return cerr_set(err, COL_ECORRUPT, "handshake: %zu bytes after its values",
-		                len - r.pos);
-	*out = h;
-	return COL_OK;
-}
 
 /* ---- state ----------------------------------------------------------------------------------- */
 
@@ -351,6 +80,7 @@ struct inbound {
 	bool handshaken;
 	struct net_addr from;
 	struct host_id host;
+	uint64_t serial; /* msg_in.via of the REPLY_HERE requests it brings */
 };
 
 struct handler {
@@ -374,11 +104,12 @@ struct messaging {
 	uint32_t nreqs, free_head;
 	size_t reqs_cap;
 	uint64_t seq;
+	uint64_t conn_seq; /* serials of incoming connections */
 	struct messaging_stats st;
-	bool closing; /* messaging_free() is running: no new messages */
+	bool closing;    /* messaging_free() is running: no new messages */
 	uint8_t *secret; /* NULL: handshakes carry no proof and none is asked for */
 	size_t secret_len;
-	struct iauth_seen *seen; /* hello nonces accepted lately (with a secret) */
+	struct iauth_seen *seen;                 /* hello nonces accepted lately (with a secret) */
 	struct tls_ctx *tls_server, *tls_client; /* referenced; cfg's copies are not */
 	struct messaging_verb_stats vst[VERB_MAX];
 };
@@ -503,6 +234,8 @@ static void peer_failed(struct messaging_peer *p, bool refused, const char *why)
 	ev_timer_start(m->loop, &p->backoff);
 }
 
+static void deliver_response(struct messaging *m, const struct msg_in *msg);
+
 static int out_on_frame(struct net_conn *c, const uint8_t *frame, size_t len)
 {
 	struct messaging_peer *p = net_conn_ctx(c);
@@ -516,8 +249,18 @@ static int out_on_frame(struct net_conn *c, const uint8_t *frame, size_t len)
 		         p->addr_str, e.msg);
 		return COL_EPROTO;
 	}
+	if (p->state == PEER_READY && m->cfg.no_listen && msg.verb != VERB_HANDSHAKE &&
+	    (msg.flags & MSG_F_RESPONSE)) {
+		/* the answer to one of our REPLY_HERE requests */
+		m->st.msgs_in++;
+		m->vst[msg.verb].in++;
+		msg.from = &p->addr;
+		msg.from_host = &p->host;
+		deliver_response(m, &msg);
+		return 0;
+	}
 	struct msg_handshake h;
-	if (msg.verb != VERB_HANDSHAKE || !(msg.flags & MSG_F_RESPONSE) ||
+	if (p->state == PEER_READY || msg.verb != VERB_HANDSHAKE || !(msg.flags & MSG_F_RESPONSE) ||
 	    msg_handshake_decode(msg.payload, msg.payload_len, &h, &e) != COL_OK) {
 		log_warn(MOD,
 		         "%s sent something other than a handshake answer on our outgoing "
@@ -548,11 +291,12 @@ static int out_on_frame(struct net_conn *c, const uint8_t *frame, size_t len)
 		return 0;
 	}
 	if (m->secret && (!h.has_proof || !iauth_check(m->secret, m->secret_len, h.fields,
-	                                                h.fields_len, p->hello_nonce, &h.proof))) {
+	                                               h.fields_len, p->hello_nonce, &h.proof))) {
 		log_error(MOD,
 		          "%s %s the cluster secret (internode_authenticator_secret); not talking "
 		          "to it",
-		          p->addr_str, h.has_proof ? "answered with a wrong proof of" : "did not prove");
+		          p->addr_str,
+		          h.has_proof ? "answered with a wrong proof of" : "did not prove");
 		m->st.refused_handshakes++;
 		p->state = PEER_REFUSED;
 		net_conn_close(c, COL_EPROTO, "peer did not prove the cluster secret");
@@ -639,7 +383,8 @@ static void peer_connect(struct messaging_peer *p)
 	if (m->secret)
 		msg_handshake_encode_proved(b, m->cluster, &m->cfg.host_id, &m->cfg.broadcast,
 		                            HANDSHAKE_OK, "", m->secret, m->secret_len,
-		                            (uint64_t)(clock_wall_us() / 1000), p->hello_nonce, NULL);
+		                            (uint64_t)(clock_wall_us() / 1000), p->hello_nonce,
+		                            NULL);
 	else
 		msg_handshake_encode(b, m->cluster, &m->cfg.host_id, &m->cfg.broadcast,
 		                     HANDSHAKE_OK, "");
@@ -736,6 +481,36 @@ int messaging_begin_oneway(struct messaging *m, const struct net_addr *to, unsig
 	return begin(m, to, verb, 0, 0, o);
 }
 
+static struct inbound *inbound_find(struct messaging *m, uint64_t serial)
+{
+	for (struct inbound *ib = m->inbound; ib; ib = ib->next)
+		if (ib->serial == serial)
+			return ib;
+	return NULL;
+}
+
+/* A response to a REPLY_HERE request: on the incoming connection `via`, if still open. */
+static int begin_via(struct messaging *m, uint64_t via, unsigned verb, uint64_t id, unsigned flags,
+                     struct msg_out *o)
+{
+	if (m->closing)
+		return COL_ECLOSED;
+	if (verb >= VERB_MAX)
+		return COL_EINVAL;
+	struct inbound *ib = inbound_find(m, via);
+	if (!ib || !ib->handshaken || net_conn_closing(ib->c))
+		return COL_ECLOSED; /* the requester's connection is gone: so is its request */
+	memset(o, 0, sizeof(*o));
+	o->m = m;
+	o->conn = ib->c;
+	o->verb = verb;
+	o->flags = flags;
+	size_t mark0;
+	o->b = net_conn_wbuf(ib->c, &mark0);
+	o->mark = msg_frame_begin(o->b, verb, id);
+	return COL_OK;
+}
+
 int messaging_begin_request(struct messaging *m, const struct net_addr *to, unsigned verb,
                             unsigned timeout_ms, messaging_rsp_fn cb, void *ctx, struct msg_out *o)
 {
@@ -746,7 +521,7 @@ int messaging_begin_request(struct messaging *m, const struct net_addr *to, unsi
 
 	if (rc != COL_OK)
 		return rc;
-	rc = begin(m, to, verb, q->id, 0, o);
+	rc = begin(m, to, verb, q->id, m->cfg.no_listen ? MSG_F_REPLY_HERE : 0, o);
 	if (rc != COL_OK) {
 		req_release(m, q);
 		return rc;
@@ -765,6 +540,8 @@ int messaging_begin_response(struct messaging *m, const struct msg_in *req, unsi
 {
 	if (req->id == 0 || (req->flags & MSG_F_RESPONSE) || !req->from)
 		return COL_EINVAL;
+	if (req->flags & MSG_F_REPLY_HERE)
+		return begin_via(m, req->via, verb, req->id, MSG_F_RESPONSE, o);
 	return begin(m, req->from, verb, req->id, MSG_F_RESPONSE, o);
 }
 
@@ -785,6 +562,19 @@ int messaging_commit(struct msg_out *o)
 	struct messaging *m = o->m;
 	struct messaging_peer *p = o->peer;
 	int rc = msg_frame_end(&m->codec, o->b, o->mark, o->flags);
+	if (o->conn) {
+		if (rc == COL_OK)
+			rc = net_conn_wcommit(o->conn, o->mark);
+		if (rc == COL_OK) {
+			m->st.msgs_out++;
+			m->vst[o->verb].out++;
+		} else if (rc == COL_EFULL) {
+			m->st.dropped++;
+			m->vst[o->verb].dropped++;
+		}
+		o->b = NULL;
+		return rc;
+	}
 	if (rc == COL_OK) {
 		if (o->b == &p->pending) {
 			if (p->pending.len > m->cfg.pending_bytes) {
@@ -842,7 +632,10 @@ int messaging_respond_failure(struct messaging *m, const struct msg_in *req, int
 	if (req->id == 0 || (req->flags & MSG_F_RESPONSE) || !req->from)
 		return COL_EINVAL;
 	struct msg_out o;
-	int rc = begin(m, req->from, req->verb, req->id, MSG_F_RESPONSE | MSG_F_FAILURE, &o);
+	int rc = (req->flags & MSG_F_REPLY_HERE) ? begin_via(m, req->via, req->verb, req->id,
+	                                                     MSG_F_RESPONSE | MSG_F_FAILURE, &o)
+	                                         : begin(m, req->from, req->verb, req->id,
+	                                                 MSG_F_RESPONSE | MSG_F_FAILURE, &o);
 	if (rc != COL_OK)
 		return rc;
 	msgpk_put_array(o.b, 2);
@@ -905,8 +698,8 @@ static void deliver_response(struct messaging *m, const struct msg_in *msg)
 }
 
 /* A hello's proof of the secret: HANDSHAKE_OK, or HANDSHAKE_UNAUTHENTICATED and why. */
-static unsigned in_check_proof(struct messaging *m, const struct msg_handshake *h,
-                               const char *peer, const char *lhost, char *reason, size_t cap)
+static unsigned in_check_proof(struct messaging *m, const struct msg_handshake *h, const char *peer,
+                               const char *lhost, char *reason, size_t cap)
 {
 	struct cerr e = {0};
 	if (!h->has_proof)
@@ -1037,6 +830,8 @@ static int in_on_frame(struct net_conn *c, const uint8_t *frame, size_t len)
 	m->vst[msg.verb].in++;
 	msg.from = &ib->from;
 	msg.from_host = &ib->host;
+	if (msg.flags & MSG_F_REPLY_HERE)
+		msg.via = ib->serial;
 	if (msg.flags & MSG_F_RESPONSE) {
 		if (msg.verb == VERB_HANDSHAKE) {
 			log_warn(MOD,
@@ -1128,6 +923,7 @@ static int in_on_accept(struct net_server *s, struct net_conn *c, void *ctx)
 		return COL_ENOMEM;
 	ib->m = m;
 	ib->c = c;
+	ib->serial = ++m->conn_seq;
 	ib->next = m->inbound;
 	if (m->inbound)
 		m->inbound->prev = ib;
@@ -1181,10 +977,11 @@ int messaging_new(struct net_loop *nl, const struct messaging_config *cfg, struc
 	if (cfg->secret) {
 		if (cfg->secret_len < IAUTH_MIN_SECRET) {
 			messaging_free(m);
-			return cerr_set(err, COL_EINVAL,
-			                "messaging: the internode secret has %zu bytes; at least %d "
-			                "are needed",
-			                cfg->secret_len, IAUTH_MIN_SECRET);
+			return cerr_set(
+			        err, COL_EINVAL,
+			        "messaging: the internode secret has %zu bytes; at least %d "
+			        "are needed",
+			        cfg->secret_len, IAUTH_MIN_SECRET);
 		}
 		m->secret = malloc(cfg->secret_len);
 		m->seen = malloc(sizeof(*m->seen));
@@ -1204,14 +1001,16 @@ int messaging_new(struct net_loop *nl, const struct messaging_config *cfg, struc
 	}
 	struct net_server_opts so = {
 	        .conn = {.max_frame = c->max_message + FRAME_HDR,
-	                 /* inbound connections only carry the handshake answer out */
-	                 .out_high = 64u << 10,
-	                 .out_cap = 1u << 20,
+	                 /* out: the handshake answer, and the answers to REPLY_HERE requests */
+	                 .out_high = c->peer_queue_bytes,
+	                 .out_cap = c->peer_queue_bytes,
 	                 .user_timeout_ms = c->tcp_user_timeout_ms},
 
 	        .max_conns = c->max_inbound,
 	};
-	int rc = net_server_new(nl, &c->listen, &so, &IN_OPS, in_on_accept, m, &m->srv, err);
+	int rc = c->no_listen ? COL_OK
+	                      : net_server_new(nl, &c->listen, &so, &IN_OPS, in_on_accept, m,
+	                                       &m->srv, err);
 	if (rc != COL_OK) {
 		messaging_free(m);
 		return rc;
@@ -1219,7 +1018,8 @@ int messaging_new(struct net_loop *nl, const struct messaging_config *cfg, struc
 	messaging_set_tls(m, c->tls_server, c->tls_client);
 	c->tls_server = c->tls_client = NULL; /* held in m */
 	/* The bound address (a test may ask for port 0). */
-	c->listen = *net_server_addr(m->srv);
+	if (m->srv)
+		c->listen = *net_server_addr(m->srv);
 	net_addr_format(&c->listen, m->listen_str, sizeof(m->listen_str));
 	if (c->broadcast.len == 0)
 		c->broadcast = c->listen;
@@ -1242,7 +1042,8 @@ void messaging_set_tls(struct messaging *m, struct tls_ctx *server, struct tls_c
 	enum net_tls_mode mode = !server               ? NET_TLS_OFF
 	                         : m->cfg.tls_optional ? NET_TLS_OPTIONAL
 	                                               : NET_TLS_REQUIRED;
-	net_server_set_tls(m->srv, server, mode);
+	if (m->srv)
+		net_server_set_tls(m->srv, server, mode);
 }
 
 void messaging_free(struct messaging *m)

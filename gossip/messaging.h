@@ -10,7 +10,12 @@
  * Responses go the same way as Cassandra sends them: on the RESPONDER's own
  * outgoing connection to the requester's listen address (learnt from the
  * handshake), never back on the connection the request came in on.  So every
- * connection carries data one way only, except the single handshake reply.
+ * connection carries data one way only, except the single handshake reply —
+ * and except a request flagged REPLY_HERE: its response (or failure) goes back
+ * on the connection the request came in on.  A node's request loops send with
+ * that flag from messaging instances of their own that have no listener
+ * (cfg.no_listen), so the answers reach the loop that asked
+ * without passing through the main loop (docs/ARCHITECTURE.md, Threads).
  *
  * Handshake.  The connecting side's first frame is HANDSHAKE; the accepting
  * side checks cluster name, messaging version and that the host id is not
@@ -51,7 +56,9 @@
  *   | 4      | 1       | flags: bit0 ZSTD (body is one zstd frame of the msgpack,   |
  *   |        |         | content size in its header), bit1 RESPONSE (id is one of   |
  *   |        |         | the receiver's requests), bit2 FAILURE (with RESPONSE:     |
- *   |        |         | payload is [code, message]); other bits must be 0          |
+ *   |        |         | payload is [code, message]), bit3 REPLY_HERE (a request    |
+ *   |        |         | (id != 0, no RESPONSE) whose response goes back on the     |
+ *   |        |         | connection it came in on); other bits must be 0            |
  *   | 5      | L - 1   | body                                                       |
  *
  * Body: msgpack array(3) [verb: uint 0..63, id: uint, payload: one msgpack value].
@@ -113,10 +120,11 @@ enum verb {
 	VERB_MAX = 64             /* verbs are 0..VERB_MAX-1 */
 };
 
-#define MSG_F_ZSTD     0x01u
-#define MSG_F_RESPONSE 0x02u
-#define MSG_F_FAILURE  0x04u
-#define MSG_F_KNOWN_   (MSG_F_ZSTD | MSG_F_RESPONSE | MSG_F_FAILURE)
+#define MSG_F_ZSTD       0x01u
+#define MSG_F_RESPONSE   0x02u
+#define MSG_F_FAILURE    0x04u
+#define MSG_F_REPLY_HERE 0x08u
+#define MSG_F_KNOWN_     (MSG_F_ZSTD | MSG_F_RESPONSE | MSG_F_FAILURE | MSG_F_REPLY_HERE)
 
 #define HOST_ID_LEN 16
 /* A node's identity: a random (v4) UUID made at first boot and kept. */
@@ -173,6 +181,12 @@ struct messaging_config {
 	bool (*tls_to)(void *ctx, const struct net_addr *peer);
 	bool (*plaintext_from)(void *ctx, const struct net_addr *peer);
 	void *tls_policy_ctx;
+	/*
+	 * A sender only (a request loop's): no listener; its outgoing connections
+	 * also carry back the responses to its requests, which it sends with
+	 * REPLY_HERE.  Handlers registered on it are never called.
+	 */
+	bool no_listen;
 };
 
 /*
@@ -211,6 +225,9 @@ struct msg_in {
 	size_t payload_len;
 	const struct net_addr *from;     /* the sender's listen address (from its handshake) */
 	const struct host_id *from_host; /* the sender's host id */
+	/* A REPLY_HERE request: the connection it came in on (copy it with the rest when
+	 * answering later; a connection closed since makes the answer a no-op). */
+	uint64_t via;
 };
 
 /*
@@ -271,8 +288,9 @@ typedef void (*messaging_rsp_fn)(void *ctx, int status, const struct msg_in *rsp
 /* A message being encoded: fill the payload buffer, then commit or abort. */
 struct msg_out {
 	struct messaging *m;
-	struct messaging_peer *peer;
-	struct buf *b; /* append exactly one msgpack value (the payload) here */
+	struct messaging_peer *peer; /* NULL for a response on an incoming connection */
+	struct net_conn *conn;       /* that connection */
+	struct buf *b;               /* append exactly one msgpack value (the payload) here */
 	size_t mark;
 	unsigned flags;
 	unsigned verb;
@@ -294,7 +312,8 @@ int messaging_begin_oneway(struct messaging *m, const struct net_addr *to, unsig
  */
 int messaging_begin_request(struct messaging *m, const struct net_addr *to, unsigned verb,
                             unsigned timeout_ms, messaging_rsp_fn cb, void *ctx, struct msg_out *o);
-/* A response to `req` (a request received by a handler), sent to req->from. */
+/* A response to `req` (a request received by a handler), sent to req->from, or back on
+ * the connection it came in on when it has REPLY_HERE (COL_ECLOSED: that one is gone). */
 int messaging_begin_response(struct messaging *m, const struct msg_in *req, unsigned verb,
                              struct msg_out *o);
 /*
@@ -462,10 +481,9 @@ void msg_handshake_encode(struct buf *b, const char *cluster, const struct host_
  * array(3) [time_ms: uint, nonce: bin 16, mac: bin 32].
  */
 void msg_handshake_encode_proved(struct buf *b, const char *cluster, const struct host_id *host,
-                                 const struct net_addr *listen, unsigned status,
-                                 const char *reason, const uint8_t *secret, size_t secret_len,
-                                 uint64_t time_ms, const uint8_t nonce[IAUTH_NONCE_LEN],
-                                 const uint8_t *challenge);
+                                 const struct net_addr *listen, unsigned status, const char *reason,
+                                 const uint8_t *secret, size_t secret_len, uint64_t time_ms,
+                                 const uint8_t nonce[IAUTH_NONCE_LEN], const uint8_t *challenge);
 int msg_handshake_decode(const uint8_t *payload, size_t len, struct msg_handshake *out,
                          struct cerr *err);
 

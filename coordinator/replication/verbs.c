@@ -810,6 +810,7 @@ struct pending_mutation {
 	struct verbs *v;
 	struct net_addr from;
 	uint64_t id;
+	uint64_t via;
 	unsigned flags;
 	bool has_from;
 	struct trace *trace; /* this replica's part of the request's trace session, or NULL */
@@ -821,6 +822,7 @@ static void on_mutation_applied(void *ctx, int rc, const struct cerr *e)
 	struct msg_in msg = {.verb = VERB_MUTATION,
 	                     .flags = pm->flags,
 	                     .id = pm->id,
+	                     .via = pm->via,
 	                     .from = pm->has_from ? &pm->from : NULL};
 	replica_trace_applied(pm->trace, &msg, rc, e);
 	mutation_answer(pm->v, &msg, rc, e);
@@ -838,8 +840,11 @@ static void mutation_apply(struct verbs *v, const struct msg_in *msg,
 		if (!pm) {
 			rc = cerr_set(&e, COL_ENOMEM, "out of memory applying a mutation");
 		} else {
-			*pm = (struct pending_mutation){
-			        .v = v, .id = msg->id, .flags = msg->flags, .trace = t};
+			*pm = (struct pending_mutation){.v = v,
+			                                .id = msg->id,
+			                                .via = msg->via,
+			                                .flags = msg->flags,
+			                                .trace = t};
 			if (t)
 				trace_ref(t);
 			if (msg->from) {

@@ -195,6 +195,16 @@ Test(msg_codec, decoder_refuses_bad_frames)
 	cr_expect(strstr(e.msg, "flags") != NULL, "%s", e.msg);
 	f[4] = MSG_F_FAILURE;
 	cr_expect_eq(decode_bytes(&c, f, sizeof(f), &e), COL_EPROTO);
+	/* REPLY_HERE only on a request: not on a one-way message (id 0), nor on a response. */
+	f[4] = MSG_F_REPLY_HERE;
+	cr_expect_eq(decode_bytes(&c, f, sizeof(f), &e), COL_EPROTO);
+	cr_expect(strstr(e.msg, "REPLY_HERE") != NULL, "%s", e.msg);
+	static const uint8_t req[] = {0, 0, 0, 5, MSG_F_REPLY_HERE, 0x93, 0x01, 0x07, 0x90};
+	cr_expect_eq(decode_bytes(&c, req, sizeof(req), &e), 0, "%s", e.msg);
+	uint8_t rr[sizeof(req)];
+	memcpy(rr, req, sizeof(req));
+	rr[4] = MSG_F_REPLY_HERE | MSG_F_RESPONSE;
+	cr_expect_eq(decode_bytes(&c, rr, sizeof(rr), &e), COL_EPROTO);
 	/* Body not an array of 3; verb out of range; trailing bytes; response with id 0. */
 	static const uint8_t two[] = {0, 0, 0, 4, 0, 0x92, 0x01, 0x00};
 	cr_expect_eq(decode_bytes(&c, two, sizeof(two), &e), COL_ECORRUPT);
@@ -469,6 +479,96 @@ Test(messaging, request_response_over_two_connections)
 	cr_expect(st.host_known);
 	cr_expect(host_id_equal(&st.host_id, &bh));
 	messaging_free(a);
+	messaging_free(b);
+}
+
+/* A handler that keeps the request to answer it later, as a replica whose write is in a lane. */
+struct held {
+	int n;
+	struct msg_in msg;
+	struct net_addr from;
+};
+
+static int hold_handler(struct messaging *m, const struct msg_in *msg, void *ctx)
+{
+	(void)m;
+	struct held *h = ctx;
+	h->n++;
+	h->msg = *msg;
+	h->from = *msg->from;
+	h->msg.from = &h->from;
+	h->msg.payload = NULL; /* the frame is gone after the handler */
+	h->msg.payload_len = 0;
+	return 0;
+}
+
+static int answer_held(struct messaging *m, struct held *h, const char *text)
+{
+	struct msg_out o;
+	int rc = messaging_begin_response(m, &h->msg, VERB_ECHO_RSP, &o);
+	if (rc)
+		return rc;
+	msgpk_put_cstr(o.b, text);
+	return messaging_commit(&o);
+}
+
+Test(messaging, a_sender_without_listener_gets_its_answers_on_its_own_connection)
+{
+	struct messaging *b = node(2, "test", NULL);
+	struct messaging_config sc;
+	memset(&sc, 0, sizeof(sc));
+	sc.no_listen = true;
+	struct messaging *a = node(1, "test", &sc); /* nothing listens at a's address */
+	struct held h = {0};
+	struct counter rsp = {0};
+	messaging_register(b, VERB_ECHO, hold_handler, &h);
+	struct msg_out o;
+	cr_assert_eq(messaging_begin_request(a, messaging_listen_addr(b), VERB_ECHO, 3000, on_rsp,
+	                                     &rsp, &o),
+	             0);
+	msgpk_put_cstr(o.b, "ping");
+	cr_assert_eq(messaging_commit(&o), 0);
+	cr_assert(run_until(&h.n, 1, 3000));
+	cr_expect(h.msg.flags & MSG_F_REPLY_HERE);
+	cr_expect_neq(h.msg.via, 0);
+	/* Answered after the handler returned, on the connection the request came in on. */
+	cr_assert_eq(answer_held(b, &h, "pong"), 0);
+	cr_assert(run_until(&rsp.n, 1, 3000));
+	cr_expect_eq(rsp.status, 0);
+	cr_expect_str_eq(rsp.text, "pong");
+	struct host_id bh = hid(32);
+	cr_expect(host_id_equal(&rsp.from, &bh), "response names the responder's host id");
+	struct messaging_peer_stats st;
+	cr_expect_eq(messaging_peer_get_stats(b, messaging_listen_addr(a), &st), COL_ENOTFOUND,
+	             "b never dialled a");
+	/* A failure answer takes the same way back. */
+	cr_assert_eq(messaging_begin_request(a, messaging_listen_addr(b), VERB_ECHO, 3000, on_rsp,
+	                                     &rsp, &o),
+	             0);
+	msgpk_put_cstr(o.b, "ping2");
+	cr_assert_eq(messaging_commit(&o), 0);
+	cr_assert(run_until(&h.n, 2, 3000));
+	cr_assert_eq(messaging_respond_failure(b, &h.msg, COL_EOVERLOADED, "too busy"), 0);
+	cr_assert(run_until(&rsp.n, 2, 3000));
+	cr_expect_eq(rsp.status, COL_EOVERLOADED);
+	cr_expect_str_eq(rsp.text, "too busy");
+	/* The requester's connection gone: the late answer has nowhere to go, and says so. */
+	cr_assert_eq(messaging_begin_request(a, messaging_listen_addr(b), VERB_ECHO, 3000, on_rsp,
+	                                     &rsp, &o),
+	             0);
+	msgpk_put_cstr(o.b, "ping3");
+	cr_assert_eq(messaging_commit(&o), 0);
+	cr_assert(run_until(&h.n, 3, 3000));
+	messaging_free(a);
+	cr_expect_eq(rsp.n, 3);
+	cr_expect_eq(rsp.status, COL_ECLOSED);
+	int gone = 0;
+	int64_t end = clock_mono_ms() + 3000;
+	while (!gone && clock_mono_ms() < end) {
+		run_ms(10);
+		gone = answer_held(b, &h, "late") == COL_ECLOSED;
+	}
+	cr_expect(gone, "an answer on a closed connection is refused with COL_ECLOSED");
 	messaging_free(b);
 }
 
