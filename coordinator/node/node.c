@@ -443,8 +443,8 @@ static void node_rebuild_ring(struct node *n)
 	struct ring *old = n->ring;
 	n->ring = r;
 	pthread_mutex_unlock(&n->ring_lock);
-	if (old)
-		ring_unref(old);
+	ring_unref(old);
+	node_live_refresh(n); /* the request loops' liveness follows the ring at once */
 	n->ring_rebuilds++;
 	log_debug("node", "ring rebuilt: %zu nodes, %zu tokens", ring_node_count(r),
 	          ring_token_count(r));

@@ -21,6 +21,7 @@
 
 #include <ev.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -104,7 +105,7 @@ struct node {
 	size_t tokens_value_len;
 	struct cluster_view view;  /* system.local / system.peers for the CQL server */
 	struct ring *ring;         /* current ring snapshot (core/ring.h), rebuilt from gossip */
-	pthread_mutex_t ring_lock; /* the swap of `ring`, and node_ring_ref from other loops */
+	pthread_mutex_t ring_lock; /* the swaps of `ring` and `live`, and their readers on loops */
 	uint64_t ring_rebuilds;    /* snapshots built (for /metrics) */
 	struct {
 		struct node_peer *v;
@@ -135,6 +136,12 @@ struct node {
 	bool main_mb_open, main_mb_closed;
 	struct node_loop *loops[NODE_MAX_LOOPS];
 	unsigned n_loops, next_loop;
+	/* Liveness and addresses for the loops' storage proxies (node_live.c): swapped under
+	 * ring_lock, live_gen bumped after each swap. */
+	struct node_live *live;
+	atomic_uint live_gen;
+	bool live_on;
+	ev_timer live_timer;
 	struct prepared_cache *prepared; /* shared by every loop's CQL server */
 
 	bool started; /* node_run() reached the loop */
@@ -270,6 +277,31 @@ void node_loops_stop(struct node *n);
 void node_loops_cql_stats(struct node *n, struct cqlserver_stats *sum);
 struct router_stats;
 void node_loops_router_stats(struct node *n, struct router_stats *sum);
+/* The loops' storage proxies' published counters, added to *sum. */
+struct storage_proxy_stats;
+void node_loops_sp_stats(struct node *n, struct storage_proxy_stats *sum);
+struct messaging_stats;
+void node_loops_msg_stats(struct node *n, struct messaging_stats *sum);
+
+/*
+ * Liveness for the request loops (node_live.c): start (main loop: publish now
+ * and on changes), refresh (gossip's UP/DOWN news), stop (before the loops
+ * stop).  A loop reads it through its own view (a cached snapshot reference):
+ * node_live_alive / node_live_addr are sp_alive_fn / sp_addr_fn with the view
+ * as context, answering as node_ring_alive / node_ring_addr did on the main loop
+ * when the snapshot was published.
+ */
+struct node_live_view {
+	struct node *n;
+	struct node_live *snap;
+	unsigned gen;
+};
+void node_live_start(struct node *n);
+void node_live_refresh(struct node *n);
+void node_live_stop(struct node *n);
+bool node_live_alive(void *view, const struct ring *r, size_t idx);
+int node_live_addr(void *view, const struct ring *r, size_t idx, struct net_addr *out);
+void node_live_view_release(struct node_live_view *v);
 
 /* Resident set size of this process in bytes (0 if unknown). */
 int64_t node_rss_bytes(void);

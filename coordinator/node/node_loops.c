@@ -5,9 +5,13 @@
  * The main loop keeps its listener and its own CQL server; it hands accepted
  * clients round-robin to itself and the request loops (a bounded mailbox per
  * loop).  A request loop decodes frames, parses, plans, binds and encodes
- * results, and serves from this node's replica what it answers alone; its
- * router hops the rest to the main loop (router.h, router_new_hop) and the
- * answer comes back to the loop that asked.
+ * results, and serves from this node's replica what it answers alone.  In a
+ * cluster it also coordinates replicated requests itself: a messaging
+ * instance of its own (no listener; its requests' answers come back on its
+ * own connections), a storage proxy of its own reading liveness and addresses
+ * from the main loop's published snapshot (node_live.c), its hints handed to
+ * the main loop's hint store.  Its router hops the rest to the main loop
+ * (router.h, router_new_hop) and the answer comes back to the loop that asked.
  * Statements only the schema's owner runs (DDL, virtual tables) are forwarded
  * whole to the main loop's server.  EVENTs the main server sends are relayed
  * to every loop's server.  Each loop publishes its server's counters twice a
@@ -18,10 +22,13 @@
 #include "coordinator/query/executor.h"
 #include "coordinator/query/prepared.h"
 #include "coordinator/replication/router.h"
+#include "coordinator/replication/storage_proxy.h"
 #include "coordinator/transport/cqlserver.h"
 #include "core/log.h"
 #include "core/mailbox.h"
 #include "core/net.h"
+#include "core/ring.h"
+#include "gossip/messaging.h"
 #include "storage/storage.h"
 
 #include <pthread.h>
@@ -51,11 +58,17 @@ struct node_loop {
 	struct mailbox mb;
 	struct router *router;
 	struct store_lane *lane; /* group commit for the writes this loop applies */
+	/* Coordination on this loop (a node in a cluster, internode TLS off): NULL otherwise. */
+	struct messaging *msg;
+	struct storage_proxy *sp;
+	struct node_live_view live; /* liveness and addresses, for sp */
 	struct cqlserver *cql;
 	ev_timer stats_timer;
 	pthread_mutex_t stats_lock;
-	struct cqlserver_stats stats; /* published under stats_lock */
-	struct router_stats rstats;   /* requests it served from this node's replica */
+	struct cqlserver_stats stats;       /* published under stats_lock */
+	struct router_stats rstats;         /* requests it served from this node's replica */
+	struct storage_proxy_stats spstats; /* requests it coordinated */
+	struct messaging_stats mstats;
 };
 
 /* ---- jobs ------------------------------------------------------------------------------------ */
@@ -221,6 +234,121 @@ static void event_tap(void *ctx, unsigned mask, const uint8_t *body, size_t len)
 	}
 }
 
+/* ---- coordination on a loop ----------------------------------------------------------------- */
+
+/* A hint for the main loop's hint store: a replica this loop's proxy found down or silent. */
+struct hint_job {
+	struct mailbox_job job;
+	struct node *n;
+	struct ring *ring; /* a reference: idx is a node of it */
+	size_t idx;
+	size_t len;
+	uint8_t mut[];
+};
+
+static void hint_run(struct mailbox_job *job, bool closing)
+{
+	struct hint_job *h = (struct hint_job *)job;
+	if (!closing && node_hint(h->n, h->ring, h->idx, h->mut, h->len, 0) != 0)
+		log_warn(MOD, "a hint from a request loop could not be stored");
+	ring_unref(h->ring);
+	free(h);
+}
+
+/*
+ * The loop proxy's hint sink (sp_hint_fn): the mutation goes to the main loop,
+ * which owns the hint store and delivers hints.  0 once it is on its way (the
+ * store runs there; ANY, which needs it durable first, never runs on a loop).
+ */
+static int loop_hint(void *ctx, const struct ring *r, size_t idx, const uint8_t *mut, size_t len,
+                     unsigned flags)
+{
+	struct node_loop *l = ctx;
+	if (flags & SP_HINT_SYNC)
+		return COL_EUNAVAILABLE;
+	struct hint_job *h = malloc(sizeof(*h) + len);
+	if (!h)
+		return COL_ENOMEM;
+	h->job.fn = hint_run;
+	h->n = l->n;
+	h->ring = ring_ref((struct ring *)r);
+	h->idx = idx;
+	h->len = len;
+	memcpy(h->mut, mut, len);
+	int rc = mailbox_try_post(&l->n->main_mb, &h->job);
+	if (rc) {
+		ring_unref(h->ring);
+		free(h);
+	}
+	return rc;
+}
+
+/*
+ * The loop's own messaging (a sender: no listener, answers on its own
+ * connections) and storage proxy, configured as the main loop's.  Not with
+ * internode encryption: which peers get TLS is decided from gossip's view
+ * (dc, rack) on the main loop, so those nodes coordinate there.
+ */
+static int loop_new_proxy(struct node *n, struct node_loop *l, struct cerr *err)
+{
+	const struct config *cfg = &n->cfg;
+	if (!n->sp || !n->msg || n->tls.internode_server || n->tls.internode_client)
+		return 0;
+	struct messaging_config mc;
+	memset(&mc, 0, sizeof(mc));
+	mc.cluster_name = messaging_cluster_name(n->msg);
+	mc.host_id = *messaging_host_id(n->msg);
+	mc.listen = *messaging_listen_addr(n->msg); /* the source address of its connections */
+	mc.broadcast = *messaging_broadcast_addr(n->msg);
+	mc.peer_queue_bytes = (size_t)cfg->internode_send_queue_capacity;
+	if (cfg->internode_secret && *cfg->internode_secret) {
+		mc.secret = (const uint8_t *)cfg->internode_secret;
+		mc.secret_len = strlen(cfg->internode_secret);
+	}
+	mc.no_listen = true;
+	int rc = messaging_new(l->net, &mc, &l->msg, err);
+	if (rc)
+		return rc;
+	l->live.n = n;
+	struct storage_proxy_config sc;
+	memset(&sc, 0, sizeof(sc));
+	sc.msg = l->msg;
+	sc.store = n->store;
+	sc.lane = l->lane;
+	sc.local_dc = cfg->dc;
+	sc.write_timeout_ms = (unsigned)cfg->write_request_timeout_ms;
+	sc.read_timeout_ms = (unsigned)cfg->read_request_timeout_ms;
+	sc.range_timeout_ms = (unsigned)cfg->range_request_timeout_ms;
+	sc.truncate_timeout_ms = (unsigned)cfg->truncate_request_timeout_ms;
+	sc.storage_port = (uint16_t)cfg->storage_port;
+	sc.is_alive = node_live_alive;
+	sc.alive_ctx = &l->live;
+	sc.addr_of = node_live_addr;
+	sc.addr_ctx = &l->live;
+	sc.hint = loop_hint;
+	sc.hint_ctx = l;
+	rc = storage_proxy_new(&sc, &l->sp, err);
+	if (rc)
+		return rc;
+	router_set_loop_proxy(l->router, l->sp);
+	return 0;
+}
+
+/* End what the loop coordinates: its requests to replicas answer COL_ECLOSED, then its
+ * own replica's writes in the lane answer; the CQL server is still there for both. */
+static void loop_free_proxy(struct node_loop *l)
+{
+	if (l->router)
+		router_set_loop_proxy(l->router, NULL);
+	messaging_free(l->msg);
+	l->msg = NULL;
+	store_lane_free(l->lane);
+	l->lane = NULL;
+	storage_proxy_free(l->sp);
+	l->sp = NULL;
+	node_live_view_release(&l->live);
+}
+
 /* ---- a loop's life ----------------------------------------------------------------------------
  */
 
@@ -228,15 +356,28 @@ static void publish_stats(struct node_loop *l)
 {
 	struct cqlserver_stats st;
 	struct router_stats rs;
+	struct storage_proxy_stats ss;
+	struct messaging_stats ms;
 	memset(&st, 0, sizeof(st));
 	memset(&rs, 0, sizeof(rs));
+	memset(&ss, 0, sizeof(ss));
+	memset(&ms, 0, sizeof(ms));
 	if (l->cql)
 		cqlserver_get_stats(l->cql, &st);
 	if (l->router)
 		router_get_stats(l->router, &rs);
 	pthread_mutex_lock(&l->stats_lock);
+	if (l->sp) {
+		storage_proxy_get_stats(l->sp, &ss);
+		messaging_get_stats(l->msg, &ms);
+	} else {
+		ss = l->spstats; /* the last figures stay after the proxy is gone */
+		ms = l->mstats;
+	}
 	l->stats = st;
 	l->rstats = rs;
+	l->spstats = ss;
+	l->mstats = ms;
 	pthread_mutex_unlock(&l->stats_lock);
 }
 
@@ -264,6 +405,7 @@ static void loop_stop_run(struct mailbox_job *job, bool closing)
 	struct node_loop *l = s->l;
 	free(s);
 	publish_stats(l);
+	loop_free_proxy(l);
 	store_lane_free(l->lane); /* its writes answer while the server is still there */
 	l->lane = NULL;
 	cqlserver_free(l->cql);
@@ -295,6 +437,7 @@ static void loop_free(struct node_loop *l)
 {
 	if (!l)
 		return;
+	loop_free_proxy(l);
 	store_lane_free(l->lane);
 	if (l->cql)
 		cqlserver_free(l->cql);
@@ -333,6 +476,12 @@ static int loop_new(struct node *n, unsigned idx, struct node_loop **out, struct
 	if (rc) {
 		loop_free(l);
 		return cerr_set(err, rc, "request loop %u: cannot create its event loop", idx);
+	}
+	rc = loop_new_proxy(n, l, err);
+	if (rc) {
+		loop_free(l);
+		cerr_prefix(err, "request loop %u: ", idx);
+		return rc;
 	}
 	struct cqlserver_options o;
 	memset(&o, 0, sizeof(o));
@@ -410,6 +559,8 @@ int node_loops_start(struct node *n, struct cerr *err)
 		l->running = true;
 		n->loops[n->n_loops++] = l;
 	}
+	if (n->loops[0]->sp)
+		node_live_start(n);
 	cqlserver_set_handoff(n->cql, cql_handoff, n);
 	log_info(MOD, "io_threads %u: the main loop and %u request loops serve CQL clients", want,
 	         n->n_loops);
@@ -434,6 +585,7 @@ void node_schema_merged(void *ctx, enum schema_ev_change c, enum schema_ev_targe
 
 void node_loops_close_main(struct node *n)
 {
+	node_live_stop(n);
 	if (n->main_mb_open) {
 		mailbox_close(&n->main_mb);
 		n->main_mb_open = false;
@@ -484,6 +636,52 @@ void node_loops_cql_stats(struct node *n, struct cqlserver_stats *sum)
 		sum->protocol_errors += l->stats.protocol_errors;
 		sum->events_sent += l->stats.events_sent;
 		sum->inflight += l->stats.inflight;
+		pthread_mutex_unlock(&l->stats_lock);
+	}
+}
+
+void node_loops_sp_stats(struct node *n, struct storage_proxy_stats *sum)
+{
+	for (unsigned i = 0; i < n->n_loops; i++) {
+		struct node_loop *l = n->loops[i];
+		pthread_mutex_lock(&l->stats_lock);
+		const struct storage_proxy_stats *s = &l->spstats;
+		sum->writes += s->writes;
+		sum->write_timeouts += s->write_timeouts;
+		sum->write_failures += s->write_failures;
+		sum->reads += s->reads;
+		sum->read_timeouts += s->read_timeouts;
+		sum->range_reads += s->range_reads;
+		sum->unavailables += s->unavailables;
+		sum->hints += s->hints;
+		sum->forwarder_hints += s->forwarder_hints;
+		sum->local_applies += s->local_applies;
+		sum->forwarded += s->forwarded;
+		sum->digest_mismatches += s->digest_mismatches;
+		sum->read_repairs += s->read_repairs;
+		sum->relayed_acks += s->relayed_acks;
+		sum->speculative_retries += s->speculative_retries;
+		sum->in_flight += s->in_flight;
+		pthread_mutex_unlock(&l->stats_lock);
+	}
+}
+
+void node_loops_msg_stats(struct node *n, struct messaging_stats *sum)
+{
+	for (unsigned i = 0; i < n->n_loops; i++) {
+		struct node_loop *l = n->loops[i];
+		pthread_mutex_lock(&l->stats_lock);
+		const struct messaging_stats *s = &l->mstats;
+		sum->msgs_in += s->msgs_in;
+		sum->msgs_out += s->msgs_out;
+		sum->requests_pending += s->requests_pending;
+		sum->timeouts += s->timeouts;
+		sum->late_responses += s->late_responses;
+		sum->dropped += s->dropped;
+		sum->refused_handshakes += s->refused_handshakes;
+		sum->bad_frames += s->bad_frames;
+		sum->compressed_out += s->compressed_out;
+		sum->queued_bytes += s->queued_bytes;
 		pthread_mutex_unlock(&l->stats_lock);
 	}
 }

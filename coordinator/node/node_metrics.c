@@ -320,6 +320,7 @@ static void m_coordinated(struct buf *out, struct node *n)
 		return;
 	struct storage_proxy_stats ss;
 	storage_proxy_get_stats(n->sp, &ss);
+	node_loops_sp_stats(n, &ss); /* what the request loops coordinated */
 	static const struct metric_def defs[] = {
 	        {M_COUNTER, "colonnade_replicated_writes_total", "Writes coordinated to replicas."},
 	        {M_COUNTER, "colonnade_replicated_write_timeouts_total",
@@ -522,6 +523,7 @@ static void m_messaging(struct buf *out, struct node *n)
 		return;
 	struct messaging_stats ms;
 	messaging_get_stats(n->msg, &ms);
+	node_loops_msg_stats(n, &ms); /* the request loops' own connections */
 	static const struct metric_def defs[] = {
 	        {M_COUNTER, "colonnade_messaging_messages_received_total",
 	         "Internode messages received."},

@@ -754,13 +754,60 @@ static bool hop_local(struct router *rt, const struct pending *x)
 	return true;
 }
 
-/* On a loop's router: serve x from this node's replica, or send it to the main loop
- * (true), or answer it now when the bound is reached (true); false on any other router. */
+/*
+ * On a loop's router with a storage proxy of its own (router_set_loop_proxy):
+ * coordinate x here, as the main loop's router would, when nothing of it needs
+ * the main loop — every replica in this node's datacenter (no forwarder
+ * relays, which reach the main loop's proxy), no batchlog (a LOGGED batch of
+ * several partitions), no ANY (its hints must be durable before the answer),
+ * no TRUNCATE.
+ */
+static bool coordinate_here(struct router *rt, const struct pending *x)
+{
+	struct router *m = rt->main;
+	bool write = x->kind == PENDING_WRITE;
+	if (!rt->sp || x->kind == PENDING_TRUNCATE || x->ks->virtual_ || !m->ring_ref ||
+	    (write && (x->cl == CL_ANY || (x->wt == CERR_WRITE_BATCH && x->n > 1))))
+		return false;
+	struct cerr err = {0};
+	struct replication rep;
+	if (invalid_level(x->cl, write, &err) ||
+	    replication_parse((const char *const *)x->ks->repl_keys,
+	                      (const char *const *)x->ks->repl_vals, x->ks->n_repl, &rep, &err) ||
+	    rep.cls == REPL_LOCAL)
+		return false;
+	struct ring *ring = m->ring_ref(m->ring_ctx);
+	if (!ring)
+		return false;
+	if (ring_dc_size(ring, rt->dc) != ring_node_count(ring)) {
+		ring_unref(ring);
+		return false;
+	}
+	if (write) {
+		rt->stats.writes += x->n;
+		storage_proxy_write(rt->sp, ring, &rep, x->cl, x->muts, x->n, x->wt, x->done,
+		                    x->ctx);
+	} else if (x->kind == PENDING_READ) {
+		rt->stats.reads++;
+		storage_proxy_read_partition(rt->sp, ring, &rep, x->cl, x->rd, x->row_fn,
+		                             x->row_ctx, x->done, x->ctx);
+	} else {
+		rt->stats.scans++;
+		storage_proxy_scan(rt->sp, ring, &rep, x->cl, x->sc, x->row_fn, x->row_ctx, x->done,
+		                   x->ctx);
+	}
+	ring_unref(ring);
+	return true;
+}
+
+/* On a loop's router: serve x from this node's replica, or coordinate it here, or send it
+ * to the main loop (true), or answer it now when the bound is reached (true); false on any
+ * other router. */
 static bool hop(struct router *rt, const struct pending *x)
 {
 	if (!rt->main)
 		return false;
-	if (hop_local(rt, x))
+	if (hop_local(rt, x) || coordinate_here(rt, x))
 		return true;
 	struct cerr e = {0};
 	e.rep.cl = x->cl;
@@ -813,6 +860,11 @@ int router_new_hop(struct router *main, struct mailbox *main_mb, struct mailbox 
 	atomic_init(&rt->hops, 0);
 	*out = rt;
 	return 0;
+}
+
+void router_set_loop_proxy(struct router *rt, struct storage_proxy *sp)
+{
+	rt->sp = sp;
 }
 
 unsigned router_hops_in_flight(struct router *rt)

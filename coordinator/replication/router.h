@@ -119,24 +119,34 @@ size_t router_run_deferred(struct router *rt);
  * whose only replica is this node (self_host) at a level one ack meets, and a
  * single-partition read at a level one replica meets when this node is one
  * of the replicas.  Those writes go through `lane`, this loop's group-commit
- * lane (storage.h; NULL: store_apply), and are answered from its callbacks.  Every other request is posted to `main_mb` and run there
- * by `main` (the main loop's router, with the storage proxy, the hints and
- * the batchlog), and its completion is posted back to `own_mb`, this loop's
- * mailbox, where done() runs; a read's row callbacks then run on the main
- * loop's thread while this loop waits for done().  `main`'s ring_ref must be
- * callable from any thread.  router_check() answers here, without the ring: a
- * replicated keyspace in cluster mode is decided per token on the main loop,
- * anything else is checked as on the local path.  At most max_inflight
- * requests [65536] are away at once; beyond that, or when the main loop's
- * mailbox is full, done() gets COL_EOVERLOADED at once.  `main` must be in
- * cluster mode (router_attach_cluster) before this router serves requests;
- * free it only when router_hops_in_flight() is 0.
+ * lane (storage.h; NULL: store_apply), and are answered from its callbacks.  Every other request
+ * (with router_set_loop_proxy: every other one that needs the main loop) is
+ * posted to `main_mb` and run there by `main` (the main loop's router, with the storage proxy, the
+ * hints and the batchlog), and its completion is posted back to `own_mb`, this loop's mailbox,
+ * where done() runs; a read's row callbacks then run on the main loop's thread while this loop
+ * waits for done().  `main`'s ring_ref must be callable from any thread.  router_check() answers
+ * here, without the ring: a replicated keyspace in cluster mode is decided per token on the main
+ * loop, anything else is checked as on the local path.  At most max_inflight requests [65536] are
+ * away at once; beyond that, or when the main loop's mailbox is full, done() gets COL_EOVERLOADED
+ * at once.  `main` must be in cluster mode (router_attach_cluster) before this router serves
+ * requests; free it only when router_hops_in_flight() is 0.
  */
 struct mailbox;
 int router_new_hop(struct router *main, struct mailbox *main_mb, struct mailbox *own_mb,
                    unsigned max_inflight, const uint8_t self_host[16], struct store_lane *lane,
                    struct router **out);
 unsigned router_hops_in_flight(struct router *rt);
+/*
+ * Give a loop's router (router_new_hop) a storage proxy of its own, on this
+ * loop's messaging (docs/ARCHITECTURE.md, Threads): from then on it
+ * coordinates here, instead of posting to the main loop, the replicated
+ * writes, partition reads and range reads that need nothing of the main
+ * loop's — all replicas in this node's datacenter, not a LOGGED batch of
+ * several partitions (batchlog), not ANY, not TRUNCATE.  Those still go to
+ * the main loop.  `sp` is used on this loop's thread only; free it after
+ * this router stops taking requests.
+ */
+void router_set_loop_proxy(struct router *rt, struct storage_proxy *sp);
 
 /* Counters for metrics. */
 /* The request latency registry (reqmetrics.h) every write, read and scan taken by
