@@ -72,6 +72,8 @@ int node_peer_hint(void *node, const struct net_addr *peer, const uint8_t *mut, 
 void node_hints_peer(struct node *n, const struct gossip_endpoint *ep, bool up)
 {
 	node_live_refresh(n); /* the request loops' storage proxies see it at once too */
+	if (!up)
+		node_loops_peer_down(n, gossip_endpoint_addr(ep));
 	if (!n->hints)
 		return;
 	if (up)

@@ -282,6 +282,8 @@ struct storage_proxy_stats;
 void node_loops_sp_stats(struct node *n, struct storage_proxy_stats *sum);
 struct messaging_stats;
 void node_loops_msg_stats(struct node *n, struct messaging_stats *sum);
+/* Gossip convicted the peer at addr: every loop closes its connection to it (main loop). */
+void node_loops_peer_down(struct node *n, const struct net_addr *addr);
 
 /*
  * Liveness for the request loops (node_live.c): start (main loop: publish now

@@ -334,6 +334,35 @@ static int loop_new_proxy(struct node *n, struct node_loop *l, struct cerr *err)
 	return 0;
 }
 
+/* A peer gossip convicted: the loop's connection to it is closed, as the main loop's is. */
+struct reset_job {
+	struct mailbox_job job;
+	struct node_loop *l;
+	struct net_addr addr;
+};
+
+static void reset_run(struct mailbox_job *job, bool closing)
+{
+	struct reset_job *r = (struct reset_job *)job;
+	if (!closing && r->l->msg)
+		messaging_reset_peer(r->l->msg, &r->addr);
+	free(r);
+}
+
+void node_loops_peer_down(struct node *n, const struct net_addr *addr)
+{
+	for (unsigned i = 0; i < n->n_loops; i++) {
+		struct reset_job *r = malloc(sizeof(*r));
+		if (!r)
+			continue;
+		r->job.fn = reset_run;
+		r->l = n->loops[i];
+		r->addr = *addr;
+		if (!r->l->msg || mailbox_try_post(&r->l->mb, &r->job))
+			free(r); /* backed up: its connection still ends by the TCP user timeout */
+	}
+}
+
 /* End what the loop coordinates: its requests to replicas answer COL_ECLOSED, then its
  * own replica's writes in the lane answer; the CQL server is still there for both. */
 static void loop_free_proxy(struct node_loop *l)
