@@ -334,8 +334,9 @@ int cqltype_collection_build(const struct cqltype *t, const struct cqlcoll_item 
  * and duration as strings; integer types, varint, decimal, float and double
  * as numbers (non-finite floats as "NaN", "Infinity" strings); boolean as
  * true/false; list, set and tuple as arrays; map as an object whose keys are
- * strings (a non-string key's JSON quoted).  Spacing as Cassandra writes it:
- * "[1, 2]", {"k": 1}.
+ * strings (a non-string key's JSON quoted); user type as an object keyed by
+ * field name (a name with upper case written "\"Name\"", as Cassandra does).
+ * Spacing as Cassandra writes it: "[1, 2]", {"k": 1}.
  */
 /* Append the JSON of a value (the empty value of a non-text type is null). */
 void cqltype_to_json(const struct cqltype *t, const void *bytes, size_t len, struct buf *out);

@@ -175,7 +175,24 @@ static void put_udt(const struct cqltype *t, const uint8_t *p, size_t len, struc
 	for (uint32_t i = 0; i < t->n_fields; i++) {
 		if (i)
 			buf_put_str(out, ", ");
-		json_put_string(out, t->field_names[i], strlen(t->field_names[i]));
+		/* a name with upper case is written double-quoted, as Cassandra's toJSONString,
+		 * so that reading it back (udt_member_field) does not lower-case it */
+		const char *nm = t->field_names[i];
+		bool upper = false;
+		for (const char *c = nm; *c && !upper; c++)
+			upper = *c >= 'A' && *c <= 'Z';
+		if (upper) {
+			struct buf q;
+			buf_init(&q);
+			buf_put_u8(&q, '"');
+			buf_put_str(&q, nm);
+			buf_put_u8(&q, '"');
+			if (buf_ok(&q))
+				json_put_string(out, (const char *)q.data, q.len);
+			buf_release(&q);
+		} else {
+			json_put_string(out, nm, strlen(nm));
+		}
 		buf_put_str(out, ": ");
 		int32_t el = bufreader_left(&r) ? (int32_t)bufreader_u32be(&r) : -1;
 		if (el < 0)
@@ -296,6 +313,7 @@ static const char *expectation(enum cqltype_kind k)
 	case CQLTYPE_SET: return "a list (representing a set)";
 	case CQLTYPE_MAP: return "a map";
 	case CQLTYPE_TUPLE: return "a list representation of a tuple";
+	case CQLTYPE_UDT: return "a map";
 	default: return "a value";
 	}
 }
@@ -460,6 +478,52 @@ static int tuple_from_json(const struct cqltype *t, const struct json *j, struct
 	return 0;
 }
 
+/* The field of user type t a JSON member name stands for: lower-cased unless written
+ * "\"Name\"" (Cassandra's Json.handleCaseSensitivity); -1 if none. */
+static int udt_member_field(const struct cqltype *t, const char *key)
+{
+	size_t n = strlen(key);
+	if (n >= 2 && key[0] == '"' && key[n - 1] == '"')
+		return cqltype_udt_field(t, key + 1, n - 2);
+	char low[256];
+	if (n >= sizeof(low))
+		return -1;
+	for (size_t i = 0; i <= n; i++)
+		low[i] = (char)((key[i] >= 'A' && key[i] <= 'Z') ? key[i] - 'A' + 'a' : key[i]);
+	return cqltype_udt_field(t, low, n);
+}
+
+/* A user type: a JSON object with a member per field given (the others null). */
+static int udt_from_json(const struct cqltype *t, const struct json *j, struct buf *out,
+                         struct cerr *err, int depth)
+{
+	if (json_type(j) != JSON_OBJECT)
+		return expected(j, expectation(t->kind), err);
+	const struct json *vals[CQLTYPE_MAX_FIELDS] = {0};
+	for (size_t i = 0; i < json_len(j); i++) {
+		int f = udt_member_field(t, json_key_at(j, i));
+		if (f < 0)
+			return cerr_set(err, COL_ETYPE,
+			                "Unknown field '%.100s' in value of user defined type %s",
+			                json_key_at(j, i), t->udt_name);
+		vals[f] = json_at(j, i);
+	}
+	for (uint32_t i = 0; i < t->n_fields; i++) {
+		if (json_type(vals[i]) == JSON_NULL) {
+			buf_put_u32be(out, UINT32_MAX);
+			continue;
+		}
+		size_t at = out->len;
+		buf_put_u32be(out, 0);
+		int rc = from_json_depth(t->fields[i], vals[i], out, err, depth + 1);
+		if (rc)
+			return rc;
+		if (buf_ok(out))
+			be32_store(out->data + at, (uint32_t)(out->len - at - 4));
+	}
+	return 0;
+}
+
 static int from_json_depth(const struct cqltype *t, const struct json *j, struct buf *out,
                            struct cerr *err, int depth)
 {
@@ -469,6 +533,8 @@ static int from_json_depth(const struct cqltype *t, const struct json *j, struct
 		return collection_from_json(t, j, out, err, depth);
 	if (t->kind == CQLTYPE_TUPLE)
 		return tuple_from_json(t, j, out, err, depth);
+	if (t->kind == CQLTYPE_UDT)
+		return udt_from_json(t, j, out, err, depth);
 	return scalar_from_json(t, j, out, err);
 }
 

@@ -5,6 +5,7 @@
  * below; unknown names and a non-object top level use every type in turn on the
  * whole value).  A decoded value must validate as its type, and its JSON
  * (cqltype_to_json) must parse back; bad input is an error, never a crash.
+ * `address` is a user type (street text, "Zip" int, t frozen<tuple<int, text>>).
  */
 #include "core/cqltype.h"
 #include "core/json.h"
@@ -44,10 +45,34 @@ static const char *const COLUMNS[][2] = {
         {"mu", "map<uuid, frozen<set<varint>>>"},
         {"tp", "tuple<int, text, frozen<map<int, decimal>>>"},
         {"ll", "frozen<list<frozen<list<frozen<tuple<blob, boolean>>>>>>"},
+        {"ud", "address"},
+        {"lu", "frozen<list<frozen<address>>>"},
 };
 #define N_COLUMNS (sizeof(COLUMNS) / sizeof(COLUMNS[0]))
 
 static const struct cqltype *types[N_COLUMNS];
+
+/* The one user type the columns name: address. */
+static int resolve(void *ctx, const char *name, size_t len, const struct cqltype **out,
+                   struct cerr *err)
+{
+	(void)ctx;
+	if (len != 7 || memcmp(name, "address", 7) != 0)
+		return cerr_set(err, COL_ETYPE, "unknown type");
+	char **names = calloc(3, sizeof(*names));
+	const struct cqltype **f = calloc(3, sizeof(*f));
+	if (!names || !f)
+		abort();
+	names[0] = strdup("street");
+	names[1] = strdup("Zip");
+	names[2] = strdup("t");
+	f[0] = cqltype_simple(CQLTYPE_VARCHAR);
+	f[1] = cqltype_simple(CQLTYPE_INT);
+	if (cqltype_parse("tuple<int, text>", 16, &f[2], NULL) != 0)
+		abort();
+	*out = cqltype_udt_new("ks", "address", names, f, 3, false);
+	return *out ? 0 : COL_ENOMEM;
+}
 
 static void decode(const struct cqltype *t, const struct json *v)
 {
@@ -73,7 +98,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!types[0]) {
 		for (size_t i = 0; i < N_COLUMNS; i++) {
 			struct cerr e = {0};
-			if (cqltype_parse(COLUMNS[i][1], strlen(COLUMNS[i][1]), &types[i], &e) != 0)
+			if (cqltype_parse_in(COLUMNS[i][1], strlen(COLUMNS[i][1]), resolve, NULL,
+			                     &types[i], &e) != 0)
 				abort();
 		}
 	}

@@ -7,6 +7,7 @@
 
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const struct cqltype *ty(const char *text)
@@ -153,4 +154,69 @@ Test(cqltype_json, invalid_bytes_write_null)
 	cr_expect_eq(o.len, 8);
 	cr_expect(memcmp(o.data, "nullnull", 8) == 0);
 	buf_release(&o);
+}
+
+/* address (street text, "Zip" int, tags frozen<list<text>>), frozen or not. */
+static const struct cqltype *address(bool frozen)
+{
+	char **names = calloc(3, sizeof(*names));
+	const struct cqltype **f = calloc(3, sizeof(*f));
+	cr_assert(names && f);
+	names[0] = strdup("street");
+	names[1] = strdup("Zip");
+	names[2] = strdup("tags");
+	f[0] = cqltype_simple(CQLTYPE_VARCHAR);
+	f[1] = cqltype_simple(CQLTYPE_INT);
+	f[2] = ty("frozen<list<text>>");
+	const struct cqltype *t = cqltype_udt_new("ks", "address", names, f, 3, frozen);
+	cr_assert(t);
+	return t;
+}
+
+/* JSON of user type t -> bytes -> JSON, or the error message. */
+static int udt_trip(bool frozen, const char *json, char *out, size_t cap)
+{
+	const struct cqltype *t = address(frozen);
+	struct json *j = NULL;
+	struct cerr e = {0};
+	cr_assert_eq(json_parse(json, strlen(json), &j, &e), 0, "%s: %s", json, e.msg);
+	struct buf b, o;
+	buf_init(&b);
+	buf_init(&o);
+	int rc = cqltype_from_json(t, j, &b, &e);
+	if (rc == 0) {
+		cr_assert_eq(cqltype_validate(t, b.data, b.len, NULL), 0, "%s", json);
+		cqltype_to_json(t, b.data, b.len, &o);
+		snprintf(out, cap, "%.*s", (int)o.len, (const char *)o.data);
+	} else {
+		snprintf(out, cap, "%s", e.msg);
+	}
+	buf_release(&b);
+	buf_release(&o);
+	json_free(j);
+	cqltype_free(t);
+	return rc;
+}
+
+Test(cqltype_json, user_types_from_an_object_by_field_name)
+{
+	char out[512];
+	for (int frozen = 0; frozen < 2; frozen++) {
+		cr_assert_eq(udt_trip(frozen, "{\"STREET\": \"Main\", \"\\\"Zip\\\"\": 5003}", out,
+		                      sizeof(out)),
+		             0, "%s", out);
+		cr_expect_str_eq(out,
+		                 "{\"street\": \"Main\", \"\\\"Zip\\\"\": 5003, \"tags\": null}");
+		cr_assert_eq(
+		        udt_trip(frozen, "{\"tags\": [\"a\"], \"street\": null}", out, sizeof(out)),
+		        0, "%s", out);
+		cr_expect_str_eq(out,
+		                 "{\"street\": null, \"\\\"Zip\\\"\": null, \"tags\": [\"a\"]}");
+		cr_expect_neq(udt_trip(frozen, "{\"zip\": 1}", out, sizeof(out)), 0);
+		cr_expect_str_eq(out, "Unknown field 'zip' in value of user defined type address");
+		cr_expect_neq(udt_trip(frozen, "[1, 2]", out, sizeof(out)), 0);
+		cr_expect_str_eq(out, "Expected a map, but got a ArrayList: [2 elements]");
+		cr_expect_neq(udt_trip(frozen, "{\"street\": 1}", out, sizeof(out)), 0);
+		cr_expect_str_eq(out, "Expected a UTF-8 string, but got a Integer: 1");
+	}
 }
