@@ -28,12 +28,16 @@ DEAD=$NET.22 # nothing listens there
 CASES=$SRC/tests/cluster/cqlish
 TMP=$(mktemp -d /tmp/cqlish-test.XXXXXX)
 TSESSION=cqlish-test-$$
+# A tmux server of our own (its socket in $TMP): a session made in a server that is already
+# running (another test's, anyone's) gets that server's environment, not ours, and the shell
+# would keep its history under that server's HOME.
+tm() { tmux -S "$TMP/tmux.sock" "$@"; }
 NODE_PID=""
 PASSED=0
 FAILED=0
 
 cleanup() {
-	tmux kill-session -t "$TSESSION" 2>/dev/null
+	tm kill-server 2>/dev/null
 	if [ -n "$NODE_PID" ]; then
 		kill "$NODE_PID" 2>/dev/null
 		for _ in $(seq 50); do kill -0 "$NODE_PID" 2>/dev/null || break; sleep 0.1; done
@@ -219,32 +223,35 @@ expect "SHOW SESSION of something else" 2 \
 	"$ADDR" -e "SHOW SESSION nope"
 
 # ---- 3. interactive, under tmux -------------------------------------------------------------
-screen() { tmux capture-pane -t "$TSESSION" -p -S -200; }
-# wait_for TEXT: until the screen shows TEXT (fixed string), at most 5 s
+screen() { tm capture-pane -t "$TSESSION" -p -S -200; }
+# wait_for TEXT: until the screen shows TEXT (fixed string), at most 30 s: on a loaded
+# machine one step (a reconnection, the shell's exit) can take seconds, and keys typed
+# meanwhile wait in the terminal, so a step given up early fails every later one too
 wait_for() {
-	for _ in $(seq 50); do
+	local end=$((SECONDS + 30))
+	while [ "$SECONDS" -lt "$end" ]; do
 		screen | grep -qF -- "$1" && return 0
 		sleep 0.1
 	done
-	return 1
+	screen | grep -qF -- "$1"
 }
 # type TEXT: literal keys; a trailing ';' is sent apart (tmux reads it as a separator)
 type_text() {
 	local t=$1
 	if [ "${t%;}" != "$t" ]; then
-		[ -n "${t%;}" ] && tmux send-keys -t "$TSESSION" -l -- "${t%;}"
-		tmux send-keys -t "$TSESSION" '\;'
+		[ -n "${t%;}" ] && tm send-keys -t "$TSESSION" -l -- "${t%;}"
+		tm send-keys -t "$TSESSION" '\;'
 	else
-		tmux send-keys -t "$TSESSION" -l -- "$t"
+		tm send-keys -t "$TSESSION" -l -- "$t"
 	fi
 }
-key() { tmux send-keys -t "$TSESSION" "$@"; }
+key() { tm send-keys -t "$TSESSION" "$@"; }
 check() { # check NAME TEXT: the screen shows TEXT
 	if wait_for "$2"; then pass "interactive: $1"; else fail "interactive: $1" "screen:
 $(screen | grep -v '^$' | tail -15)"; fi
 }
 
-tmux new-session -d -s "$TSESSION" -x 160 -y 50 \
+tm new-session -d -s "$TSESSION" -x 160 -y 50 \
 	"'$CQLISH' $ADDR; echo EXITED:\$?; sleep 60"
 check "banner" "Use HELP for help."
 check "banner names the cluster" "Connected to cqlish test at $ADDR:9042"
@@ -273,7 +280,7 @@ key Enter
 key Enter
 check "paging goes on with Enter" "eeeee"
 wait_for "cqlish:shop>" >/dev/null
-if tmux capture-pane -t "$TSESSION" -p -e -S -200 | grep -F 'eeeee' | grep -q $'\033'; then
+if tm capture-pane -t "$TSESSION" -p -e -S -200 | grep -F 'eeeee' | grep -q $'\033'; then
 	pass "interactive: colours on a terminal"
 else
 	fail "interactive: colours on a terminal" "no escape sequence around the value 'eeeee'"
