@@ -196,6 +196,8 @@ static const struct keydef keys[] = {
          OFF(native_transport_max_concurrent_requests), 16, 1000000, 0, 0, "1024"},
         {"native_transport_latency_target", NULL, K_DURATION,
          OFF(native_transport_latency_target_ms), 0, 60000, 0, 0, "10ms"},
+        {"native_transport_max_queue_wait", NULL, K_DURATION,
+         OFF(native_transport_max_queue_wait_ms), 0, 60000, 0, 0, "10ms"},
         {"native_transport_throw_on_overload", NULL, K_BOOL,
          OFF(native_transport_throw_on_overload), 0, 0, 0, 0, "false"},
         {"internode_send_queue_capacity", NULL, K_SIZE, OFF(internode_send_queue_capacity), MIB,

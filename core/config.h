@@ -78,17 +78,17 @@ struct config {
 	struct config_seed seeds[CONFIG_MAX_SEEDS];
 	int n_seeds;
 
-	char *listen_address;        /* internode bind + source address */
-	char *rpc_address;           /* CQL bind address (default: listen_address) */
-	char *broadcast_address;     /* what peers are told (default: listen_address) */
-	char *broadcast_rpc_address; /* what clients are told (default: rpc_address) */
+	char *listen_address;             /* internode bind + source address */
+	char *rpc_address;                /* CQL bind address (default: listen_address) */
+	char *broadcast_address;          /* what peers are told (default: listen_address) */
+	char *broadcast_rpc_address;      /* what clients are told (default: rpc_address) */
 	char *replace_address_first_boot; /* DOWN node a new node replaces; "" none */
-	int storage_port;            /* 7000 */
-	int native_transport_port;   /* 9042 */
-	int admin_port;              /* 7199, bound on admin_address */
-	char *admin_address;         /* default: listen_address when loopback, else 127.0.0.1 */
-	char *admin_token;      /* admin bearer token ("" none); admin_token_file fills it */
-	char *admin_token_file; /* file holding admin_token (first line, trimmed) */
+	int storage_port;                 /* 7000 */
+	int native_transport_port;        /* 9042 */
+	int admin_port;                   /* 7199, bound on admin_address */
+	char *admin_address;           /* default: listen_address when loopback, else 127.0.0.1 */
+	char *admin_token;             /* admin bearer token ("" none); admin_token_file fills it */
+	char *admin_token_file;        /* file holding admin_token (first line, trimmed) */
 	char *authenticator;           /* AllowAllAuthenticator | PasswordAuthenticator */
 	bool password_auth;            /* derived: authenticator is PasswordAuthenticator */
 	char *auth_superuser;          /* the first superuser's name ["cassandra"] */
@@ -118,7 +118,7 @@ struct config {
 	int rocksdb_level0_file_num_compaction_trigger;
 	int rocksdb_level0_slowdown_writes_trigger;
 	int rocksdb_level0_stop_writes_trigger;
-	int storage_write_queue; /* mutations waiting for the writer before Overloaded */
+	int storage_write_queue;   /* mutations waiting for the writer before Overloaded */
 	bool storage_write_inline; /* a loop writes its group itself when that cannot block */
 
 	bool hinted_handoff_enabled;
@@ -156,6 +156,7 @@ struct config {
 	/* Overload (docs/PERFORMANCE.md): requests in flight, their latency target, the answer */
 	int native_transport_max_concurrent_requests;
 	int64_t native_transport_latency_target_ms; /* 0 = the hard cap only */
+	int64_t native_transport_max_queue_wait_ms; /* socket wait refused Overloaded; 0 = off */
 	bool native_transport_throw_on_overload; /* Overloaded for every client, not backpressure */
 	int64_t internode_send_queue_capacity; /* bytes queued per peer; beyond: dropped, hinted */
 

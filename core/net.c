@@ -19,6 +19,8 @@
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <linux/errqueue.h>
+#include <linux/net_tstamp.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +86,8 @@ struct net_conn {
 	char peer_str[NET_ADDR_STRLEN];
 	char why[192];
 	struct net_conn_stats st;
+	int64_t rx_stamp_us; /* opts.rx_timestamps: the newest input's arrival, wall µs; 0 unknown
+	                      */
 	/* TLS: the session once started, the context it is made from until then */
 	struct tls_conn *tls;
 	struct tls_ctx *tls_ctx;
@@ -767,6 +771,42 @@ static bool conn_tls_sniff(struct net_conn *c)
 	return !c->closing;
 }
 
+/* read(2) into c->in with the kernel's receive timestamp of the newest bytes kept in
+ * c->rx_stamp_us (CLOCK_REALTIME µs, the clock the kernel stamps with). */
+static ssize_t conn_recv_stamped(struct net_conn *c)
+{
+	struct iovec iov = {c->in.data + c->in.len, c->in.cap - c->in.len};
+	union {
+		char buf[CMSG_SPACE(sizeof(struct scm_timestamping))];
+		struct cmsghdr align;
+	} ctl;
+	struct msghdr mh = {.msg_iov = &iov,
+	                    .msg_iovlen = 1,
+	                    .msg_control = ctl.buf,
+	                    .msg_controllen = sizeof(ctl.buf)};
+	ssize_t n = recvmsg(c->fd, &mh, 0);
+	if (n <= 0)
+		return n;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_TIMESTAMPING)
+			continue;
+		struct scm_timestamping ts;
+		memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+		if (ts.ts[0].tv_sec || ts.ts[0].tv_nsec)
+			c->rx_stamp_us =
+			        (int64_t)ts.ts[0].tv_sec * 1000000 + ts.ts[0].tv_nsec / 1000;
+	}
+	return n;
+}
+
+int64_t net_conn_input_age_us(const struct net_conn *c)
+{
+	if (!c->rx_stamp_us)
+		return -1;
+	int64_t age = clock_wall_us() - c->rx_stamp_us;
+	return age > 0 ? age : 0;
+}
+
 static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	(void)loop;
@@ -784,7 +824,9 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	if (!conn_reserve_input(c))
 		return;
-	ssize_t n = read(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len);
+	ssize_t n = c->opts.rx_timestamps
+	                    ? conn_recv_stamped(c)
+	                    : read(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len);
 	if (n == 0) {
 		net_conn_close(c, COL_ECLOSED, "closed by peer");
 		return;
@@ -803,6 +845,10 @@ static void conn_set_sockopts(int fd, const struct net_conn_opts *o)
 {
 	int one = 1;
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (o->rx_timestamps) {
+		int flags = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
+		(void)setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof(flags));
+	}
 	if (o->user_timeout_ms) {
 		unsigned t = o->user_timeout_ms;
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &t, sizeof(t));

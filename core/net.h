@@ -184,10 +184,21 @@ struct net_conn_opts {
 	 */
 	unsigned user_timeout_ms;
 	unsigned handshake_timeout_ms; /* TLS handshake deadline [10000] */
+	/* Ask the kernel when received data arrived (SO_TIMESTAMPING, plaintext only):
+	 * net_conn_input_age_us() then says how long input waited in the socket. */
+	bool rx_timestamps;
 	/* net_connect only: TLS with this client context (the connection takes a
 	 * reference).  NULL = plaintext. */
 	struct tls_ctx *tls;
 };
+
+/*
+ * With opts.rx_timestamps: how long ago (µs) the newest bytes of the last read
+ * arrived in the kernel — a lower bound of how long every frame delivered from
+ * that read waited in the socket before this process read it.  -1 when not
+ * known (option off, TLS, no timestamp given by the kernel).
+ */
+int64_t net_conn_input_age_us(const struct net_conn *c);
 
 /* Counters of one connection (cumulative since it opened). */
 struct net_conn_stats {

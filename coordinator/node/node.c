@@ -791,6 +791,7 @@ static int start_cql(struct node *n, struct cerr *err)
 	o.max_connections = (unsigned)cfg->native_transport_max_concurrent_connections;
 	o.max_requests = (unsigned)cfg->native_transport_max_concurrent_requests;
 	o.latency_target_us = cfg->native_transport_latency_target_ms * 1000;
+	o.max_queue_wait_us = cfg->native_transport_max_queue_wait_ms * 1000;
 	o.throw_on_overload = cfg->native_transport_throw_on_overload;
 	o.auth = n->auth;
 	o.tls = n->tls.cql;

@@ -519,6 +519,7 @@ static int loop_new(struct node *n, unsigned idx, struct node_loop **out, struct
 	o.max_connections = (unsigned)cfg->native_transport_max_concurrent_connections;
 	o.max_requests = (unsigned)cfg->native_transport_max_concurrent_requests;
 	o.latency_target_us = cfg->native_transport_latency_target_ms * 1000;
+	o.max_queue_wait_us = cfg->native_transport_max_queue_wait_ms * 1000;
 	o.throw_on_overload = cfg->native_transport_throw_on_overload;
 	struct cqlserver_deps d;
 	memset(&d, 0, sizeof(d));
@@ -665,6 +666,8 @@ void node_loops_cql_stats(struct node *n, struct cqlserver_stats *sum)
 		sum->protocol_errors += l->stats.protocol_errors;
 		sum->events_sent += l->stats.events_sent;
 		sum->inflight += l->stats.inflight;
+		sum->overloaded += l->stats.overloaded;
+		sum->queue_expired += l->stats.queue_expired;
 		pthread_mutex_unlock(&l->stats_lock);
 	}
 }

@@ -574,11 +574,15 @@ static void m_cql(struct buf *out, struct node *n)
 	         "CQL connections not read now because the admission limit is reached."},
 	        {M_GAUGE, "colonnade_cql_admit_limit",
 	         "CQL requests admitted in flight now (adaptive limit or the hard cap)."},
+	        {M_COUNTER, "colonnade_cql_queue_wait_refused_total",
+	         "Of the Overloaded answers: requests that had waited longer than "
+	         "native_transport_max_queue_wait in the socket."},
 	};
 	const double v[] = {
 	        (double)cs.conns_open,      (double)cs.requests,        (double)cs.errors,
 	        (double)cs.protocol_errors, (double)cs.inflight,        (double)cs.overloaded,
 	        (double)cs.overload_pauses, (double)cs.overload_paused, (double)cs.admit_limit,
+	        (double)cs.queue_expired,
 	};
 	METRICS(out, defs, v);
 }

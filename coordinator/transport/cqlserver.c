@@ -700,6 +700,20 @@ static bool admit_request(struct cqlconn *cc, const struct cql_header *h, int64_
 		}
 		return true;
 	}
+	int64_t age = s->opts.max_queue_wait_us > 0 && cc->nc && admit_saturated(&s->admit)
+	                      ? net_conn_input_age_us(cc->nc)
+	                      : -1;
+	if (age > s->opts.max_queue_wait_us) {
+		s->stats.overloaded++;
+		s->stats.queue_expired++;
+		char msg[200];
+		snprintf(msg, sizeof(msg),
+		         "Server is in overloaded state: the request waited %lld ms in the socket "
+		         "before the server could read it (limit %lld ms); retry later",
+		         (long long)(age / 1000), (long long)(s->opts.max_queue_wait_us / 1000));
+		conn_send_simple_error(cc, h->stream, COL_EOVERLOADED, msg);
+		return false;
+	}
 	if (admit_try(&s->admit, now))
 		return true;
 	s->stats.overloaded++;
@@ -993,7 +1007,8 @@ static int server_create(struct net_loop *nl, const struct cqlserver_options *op
 	if (rc)
 		goto fail;
 	struct net_server_opts so = {
-	        .conn = {.max_frame = s->opts.max_frame_size + CQLPROTO_HEADER_LEN},
+	        .conn = {.max_frame = s->opts.max_frame_size + CQLPROTO_HEADER_LEN,
+	                 .rx_timestamps = s->opts.max_queue_wait_us > 0},
 	        .max_conns = s->opts.max_connections,
 	};
 	rc = net_server_new(nl, &addr, &so, &cql_ops, on_accept, s, &s->listener, err);
@@ -1181,7 +1196,8 @@ int cqlserver_adopt(struct cqlserver *s, int fd, const struct net_addr *peer)
 		close(fd);
 		return COL_EFULL;
 	}
-	struct net_conn_opts co = {.max_frame = s->opts.max_frame_size + CQLPROTO_HEADER_LEN};
+	struct net_conn_opts co = {.max_frame = s->opts.max_frame_size + CQLPROTO_HEADER_LEN,
+	                           .rx_timestamps = s->opts.max_queue_wait_us > 0};
 	struct net_conn *c;
 	if (net_conn_adopt(s->nl, fd, peer, &cql_ops, &co, s, &c)) {
 		close(fd);

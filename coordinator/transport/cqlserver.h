@@ -85,6 +85,10 @@ struct cqlserver_options {
 	unsigned max_requests;     /* requests in flight, all connections [1024] */
 	int64_t latency_target_us; /* adaptive limit's target; 0 = max_requests only */
 	bool throw_on_overload;    /* Overloaded instead of backpressure, every connection */
+	/* A request from a connection that takes Overloaded, found by a saturated loop to
+	 * have waited longer than this in the socket before it was read, is refused at
+	 * once (the kernel's receive timestamps, net_conn_input_age_us).  0 = off. */
+	int64_t max_queue_wait_us;
 	/* PasswordAuthenticator (borrowed, outlives the server); NULL = AllowAllAuthenticator:
 	 * with one, STARTUP is answered AUTHENTICATE and only AUTH_RESPONSE (SASL PLAIN) opens
 	 * the session; a failure is ERROR 0x0100 and the connection stays unauthenticated. */
@@ -165,6 +169,7 @@ struct cqlserver_stats {
 	uint64_t events_sent;
 	uint64_t inflight;        /* requests outstanding, all connections */
 	uint64_t overloaded;      /* Overloaded answers (requests refused by admission) */
+	uint64_t queue_expired;   /* of them: waited past max_queue_wait_us in the socket */
 	uint64_t overload_pauses; /* connections stopped for backpressure */
 	uint64_t overload_paused; /* connections stopped now */
 	uint64_t admit_limit;     /* requests the server admits in flight now */

@@ -83,7 +83,7 @@ static void release_one(void)
 	r->done(r);
 }
 
-static void start(bool throw_all)
+static void start_with(bool throw_all, int64_t max_queue_wait_us)
 {
 	snprintf(dir, sizeof(dir), "/tmp/colonnade-overload-XXXXXX");
 	cr_assert(mkdtemp(dir));
@@ -101,7 +101,8 @@ static void start(bool throw_all)
 	struct cqlserver_options co = {.address = "127.0.0.1",
 	                               .max_requests = LIMIT,
 	                               .latency_target_us = 10000,
-	                               .throw_on_overload = throw_all};
+	                               .throw_on_overload = throw_all,
+	                               .max_queue_wait_us = max_queue_wait_us};
 	struct cqlserver_deps d = {.schema = sch,
 	                           .store = st_,
 	                           .router = px,
@@ -110,6 +111,11 @@ static void start(bool throw_all)
 	                           .ddl_wait = hold_ddl};
 	cr_assert_eq(cqlserver_new(nl, &co, &d, &srv, &e), 0, "%s", e.msg);
 	n_held = 0;
+}
+
+static void start(bool throw_all)
+{
+	start_with(throw_all, 0);
 }
 
 static void stop(void)
@@ -377,5 +383,52 @@ Test(overload, backpressure_stops_reading_until_back_under_the_limit)
 	cr_expect_eq(st.overloaded, 0);
 	close(fd);
 	close(fd2);
+	stop();
+}
+
+/* A request that waited in the socket longer than max_queue_wait while the loop was
+ * saturated is refused Overloaded at once; a fresh one on a loop with time to spare runs. */
+Test(overload, a_request_that_waited_in_the_socket_is_refused_on_a_busy_loop)
+{
+	start_with(false, 20000);
+	int fd = client();
+	startup(fd, true);
+	spin();
+	struct rsp r[16];
+	cr_assert_eq(responses(fd, r, 16), 1);
+	cr_assert_eq(r[0].opcode, CQL_OP_READY);
+	/* A first request opens the admission's measurement window. */
+	query(fd, 59, "SELECT cluster_name FROM system.local");
+	spin();
+	cr_assert_eq(responses(fd, r, 16), 1);
+	cr_expect_eq(r[0].opcode, CQL_OP_RESULT);
+	ev_timer_init(&burner, burn, 0.001, 0.020);
+	ev_timer_start(L, &burner);
+	for (int i = 0; i < 15; i++)
+		spin();
+	query(fd, 60, "SELECT cluster_name FROM system.local");
+	struct timespec ts = {0, 80 * 1000000L};
+	nanosleep(&ts, NULL); /* the loop does not run: the request waits in the socket */
+	spin();
+	int n = responses(fd, r, 16);
+	cr_assert_eq(n, 1, "%d responses", n);
+	cr_expect_eq(r[0].stream, 60);
+	cr_expect_eq(r[0].opcode, CQL_OP_ERROR);
+	cr_expect_eq(r[0].code, CQL_ERR_OVERLOADED, "code 0x%x", r[0].code);
+	cr_expect(strstr(r[0].msg, "in the socket") && strstr(r[0].msg, "limit 20 ms"), "%s",
+	          r[0].msg);
+	struct cqlserver_stats st;
+	cqlserver_get_stats(srv, &st);
+	cr_expect_eq(st.queue_expired, 1);
+	cr_expect_eq(st.overloaded, 1);
+	ev_timer_stop(L, &burner);
+	for (int i = 0; i < 15; i++)
+		spin(); /* windows with time to spare: the loop is no longer saturated */
+	query(fd, 61, "SELECT cluster_name FROM system.local");
+	spin();
+	cr_assert_eq(responses(fd, r, 16), 1);
+	cr_expect_eq(r[0].stream, 61);
+	cr_expect_eq(r[0].opcode, CQL_OP_RESULT);
+	close(fd);
 	stop();
 }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static void test_host(int n, char *out, size_t len)
@@ -49,6 +50,7 @@ struct seen {
 	struct net_conn *accepted;
 	struct net_conn *other; /* closed from inside a callback of another conn */
 	int echo;
+	int64_t age; /* net_conn_input_age_us() at the last frame */
 };
 
 static struct seen S;
@@ -58,6 +60,7 @@ static int on_frame(struct net_conn *c, const uint8_t *f, size_t len)
 	if (S.frames < 64)
 		S.sizes[S.frames] = len;
 	S.frames++;
+	S.age = net_conn_input_age_us(c);
 	buf_put(&S.data, f, len);
 	if (S.echo)
 		cr_assert_eq(net_conn_write(c, f, len), 0);
@@ -679,4 +682,41 @@ Test(net, loop_iterations_are_measured_by_busy_time)
 	cr_expect_geq(above, 1, "the 3 ms iteration is counted above 2.5 ms");
 	cr_expect_geq(st.iter_max_us, 3000);
 	cr_expect_geq(st.iter_busy_us, 3000);
+}
+
+/* Input that waited in the socket says so: the kernel's receive timestamp of the newest
+ * bytes read is a lower bound of how long the frame waited before the loop read it. */
+Test(net, input_age_is_the_time_spent_in_the_socket)
+{
+	struct net_server_opts so = {.conn = {.rx_timestamps = true}};
+	struct net_server *s = start_server(&so);
+	int fd = raw_client(s);
+	for (int i = 0; i < 3000 && !S.accepted; i++)
+		run_for_ms(1);
+	cr_assert(S.accepted, "accepted");
+	struct buf b;
+	buf_init(&b);
+	put_frame(&b, "waited");
+	cr_assert_eq(write(fd, b.data, b.len), (ssize_t)b.len);
+	struct timespec ts = {0, 100 * 1000000L};
+	nanosleep(&ts, NULL); /* the loop does not run: the frame waits in the socket */
+	cr_assert(run_until(&S.frames, 1));
+	cr_expect_geq(S.age, 50000, "waited 100 ms, age %lld us", (long long)S.age);
+	cr_expect_lt(S.age, 60 * 1000000LL, "age %lld us", (long long)S.age);
+	close(fd);
+	buf_release(&b);
+}
+
+Test(net, input_age_unknown_without_rx_timestamps)
+{
+	struct net_server *s = start_server(NULL);
+	int fd = raw_client(s);
+	struct buf b;
+	buf_init(&b);
+	put_frame(&b, "x");
+	cr_assert_eq(write(fd, b.data, b.len), (ssize_t)b.len);
+	cr_assert(run_until(&S.frames, 1));
+	cr_expect_eq(S.age, -1);
+	close(fd);
+	buf_release(&b);
 }
