@@ -141,10 +141,12 @@ static bool build_step(struct store *s, struct ixjob *j, struct sindex_scratch *
 			rc = store_rocks_err(&e, rerr, "write index entries of", t->cf_name);
 	}
 	j->entries += (uint64_t)rocksdb_writebatch_count(wb);
+	atomic_fetch_add(&s->ixs.build_entries, (uint64_t)rocksdb_writebatch_count(wb));
 	rocksdb_writebatch_destroy(wb);
 	pthread_rwlock_unlock(&s->cf_lock);
 	j->scanned += n;
 	j->batches++;
+	atomic_fetch_add(&s->ixs.build_pairs, n);
 	if (rc) {
 		/* A write error or no memory: give up; the index stays unbuilt (queries on it are
 		 * refused) and the next start builds it again. */
@@ -158,6 +160,7 @@ static bool build_step(struct store *s, struct ixjob *j, struct sindex_scratch *
 			log_error(MOD, "index %s built, but recording it failed: %s", name, e.msg);
 			return true;
 		}
+		atomic_fetch_add(&s->ixs.builds_done, 1);
 		log_info(MOD, "index %s built: %llu stored pairs walked, %llu entries, %lld s",
 		         name, (unsigned long long)j->scanned, (unsigned long long)j->entries,
 		         (long long)(clock_wall_s() - j->started_s));
@@ -308,6 +311,24 @@ void store_index_progress(struct store_table *t, const struct store_index *ix,
 	}
 	pthread_mutex_unlock(&s->ixb_mu);
 	out->built = sindex_is_built(s, t->id, ix);
+}
+
+void store_index_stats(struct store *s, struct store_index_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->reads = atomic_load(&s->ixs.reads);
+	out->entries = atomic_load(&s->ixs.entries);
+	out->stale = atomic_load(&s->ixs.stale);
+	out->rows = atomic_load(&s->ixs.rows);
+	out->builds_done = atomic_load(&s->ixs.builds_done);
+	out->build_pairs = atomic_load(&s->ixs.build_pairs);
+	out->build_entries = atomic_load(&s->ixs.build_entries);
+	if (!s->ixb_started)
+		return;
+	pthread_mutex_lock(&s->ixb_mu);
+	for (struct ixjob *j = s->ixb_jobs; j; j = j->next)
+		out->builds_running += !j->cancelled;
+	pthread_mutex_unlock(&s->ixb_mu);
 }
 
 void store_index_wait_builds(struct store *s)

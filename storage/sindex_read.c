@@ -327,7 +327,9 @@ int store_index_read(struct store_table *t, const struct store_index *ix,
 	if (!have)
 		return cerr_set(err, COL_ENOTFOUND, "table %s has no such index", t->cf_name);
 	if (!sindex_is_built(t->s, t->id, ix))
-		return cerr_set(err, COL_EUNAVAILABLE, "the index of %s.%s is not built yet",
+		return cerr_set(err, COL_EAGAIN,
+		                "the secondary index of %s.%s is not yet available (still being "
+		                "built)",
 		                d->pub.keyspace, d->pub.name);
 	const struct store_column *col =
 	        ix->on == STORE_IX_COLUMN ? tdesc_column(d, ix->col) : NULL;
@@ -342,13 +344,20 @@ int store_index_read(struct store_table *t, const struct store_index *ix,
 	        .stats = stats,
 	        .set_col = col && col->type->kind == CQLTYPE_SET && !col->type->frozen,
 	};
-	if (stats)
-		memset(stats, 0, sizeof(*stats));
+	struct store_index_read_stats own;
+	if (!stats)
+		stats = &own;
+	memset(stats, 0, sizeof(*stats));
+	x.stats = stats;
 	flags &= ~(unsigned)(STORE_READ_REVERSE | STORE_READ_HEADERS);
 	pthread_rwlock_rdlock(&t->s->cf_lock);
 	int rc = t->cf ? read_held(t, &x, value, n_value, start, end, after, flags, err)
 	               : cerr_set(err, COL_ECLOSED, "table %s is unusable after a failed truncate",
 	                          t->cf_name);
 	pthread_rwlock_unlock(&t->s->cf_lock);
+	atomic_fetch_add(&t->s->ixs.reads, 1);
+	atomic_fetch_add(&t->s->ixs.entries, stats->entries);
+	atomic_fetch_add(&t->s->ixs.stale, stats->stale);
+	atomic_fetch_add(&t->s->ixs.rows, stats->rows);
 	return rc;
 }

@@ -676,8 +676,8 @@ int64_t store_raw_key_token(const void *key, size_t klen);
  * synced).  Writes made meanwhile index themselves; an entry the build makes
  * from a value overwritten since is stale and treated as any other.  A build
  * interrupted by a restart starts over.  Until an index is built,
- * store_index_read refuses it (COL_EUNAVAILABLE), as Cassandra refuses a query
- * on an index not yet built.
+ * store_index_read refuses it (COL_EAGAIN), as Cassandra refuses a query on an
+ * index not yet built (IndexNotAvailableException).
  */
 #define STORE_INDEX_TOMB_GRACE  600
 #define STORE_INDEX_BUILD_BATCH 1000
@@ -699,6 +699,19 @@ void store_index_progress(struct store_table *t, const struct store_index *ix,
 /* Block until every queued build has finished or given up (tests, benchmarks). */
 void store_index_wait_builds(struct store *s);
 
+/* Index counters of the store since store_open. */
+struct store_index_stats {
+	uint64_t reads;          /* store_index_read calls that ran */
+	uint64_t entries;        /* entries they visited */
+	uint64_t stale;          /* of which stale, deleted */
+	uint64_t rows;           /* rows they reported */
+	uint64_t builds_running; /* queued or running now */
+	uint64_t builds_done;    /* finished (built) */
+	uint64_t build_pairs;    /* stored pairs walked by builds */
+	uint64_t build_entries;  /* entries written by builds */
+};
+void store_index_stats(struct store *s, struct store_index_stats *out);
+
 /* Counts of one store_index_read. */
 struct store_index_read_stats {
 	uint64_t entries; /* index entries visited */
@@ -715,7 +728,7 @@ struct store_index_read_stats {
  * rows holding the value live are reported, in token order as store_scan reports
  * them and with its flags (e.g. STORE_READ_TOMBSTONES for resolution); an index on
  * a static column reports the whole partition of a matching static row.  At most
- * `limit` rows (0 = none; the static row does not count).  COL_EUNAVAILABLE when
+ * `limit` rows (0 = none; the static row does not count).  COL_EAGAIN when
  * the index is not built yet, COL_ENOTFOUND when the table has no such index.
  * stats may be NULL.
  */

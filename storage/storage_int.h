@@ -171,6 +171,10 @@ struct store {
 	bool ixb_stop, ixb_started;
 	pthread_t ixb;
 	struct {
+		_Atomic uint64_t reads, entries, stale, rows, builds_done, build_pairs,
+		        build_entries;
+	} ixs;
+	struct {
 		_Atomic uint64_t mutations, groups, inline_groups, writer_rounds, syncs, stalls,
 		        overloaded, max_group;
 	} ws;

@@ -183,6 +183,34 @@ static void m_storage_writes(struct buf *out, struct node *n)
 	METRICS(out, defs, v);
 }
 
+/* Secondary indexes in this node's store (storage.h, SECONDARY INDEXES). */
+static void m_index(struct buf *out, struct node *n)
+{
+	static const struct metric_def defs[] = {
+	        {M_COUNTER, "colonnade_index_reads_total",
+	         "Reads through a secondary index served by this node's store."},
+	        {M_COUNTER, "colonnade_index_entries_read_total",
+	         "Index entries those reads visited."},
+	        {M_COUNTER, "colonnade_index_stale_entries_total",
+	         "Index entries found stale (row gone or value changed) and deleted by reads."},
+	        {M_COUNTER, "colonnade_index_rows_read_total", "Rows index reads reported."},
+	        {M_GAUGE, "colonnade_index_builds_running", "Index builds queued or running."},
+	        {M_COUNTER, "colonnade_index_builds_completed_total", "Index builds finished."},
+	        {M_COUNTER, "colonnade_index_build_pairs_total",
+	         "Stored pairs of tables walked by index builds."},
+	        {M_COUNTER, "colonnade_index_build_entries_total",
+	         "Index entries written by index builds."},
+	};
+	struct store_index_stats is;
+	store_index_stats(n->store, &is);
+	const double v[] = {
+	        (double)is.reads,       (double)is.entries,        (double)is.stale,
+	        (double)is.rows,        (double)is.builds_running, (double)is.builds_done,
+	        (double)is.build_pairs, (double)is.build_entries,
+	};
+	METRICS(out, defs, v);
+}
+
 /* The current ring snapshot. */
 static void m_ring(struct buf *out, struct node *n)
 {
@@ -335,6 +363,8 @@ static void m_coordinated(struct buf *out, struct node *n)
 	         "Reads whose replicas' digests disagreed (full data read and resolved)."},
 	        {M_COUNTER, "colonnade_speculative_retries_total",
 	         "Extra replicas asked in place of one slower than the table's speculative_retry."},
+	        {M_COUNTER, "colonnade_index_read_fallbacks_total",
+	         "Indexed range read steps read again without the index: replicas disagreed."},
 	        {M_GAUGE, "colonnade_replicated_in_flight", "Coordinated requests in flight."},
 	};
 	const double v[] = {
@@ -346,6 +376,7 @@ static void m_coordinated(struct buf *out, struct node *n)
 	        (double)ss.read_repairs,
 	        (double)ss.digest_mismatches,
 	        (double)ss.speculative_retries,
+	        (double)ss.index_fallbacks,
 	        (double)ss.in_flight,
 	};
 	METRICS(out, defs, v);
@@ -608,6 +639,7 @@ int node_h_metrics(void *ctx, const char *query, struct buf *out, const char **c
 	        m_requests,
 	        m_coordinated,
 	        m_replica,
+	        m_index,
 	        m_admin,
 	        m_auth,
 	        m_net,

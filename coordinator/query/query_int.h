@@ -202,6 +202,10 @@ struct where {
 	uint32_t n_filt;
 	uint32_t n_af; /* filters that need ALLOW FILTERING */
 	const char *af_msg;
+	/* SELECT only: the secondary index that answers filt[ix_filt] (NULL: none); a ring
+	 * scan reads through it, the filter still checks the reconciled rows */
+	const struct schema_index *ix;
+	uint32_t ix_filt;
 	/* SELECT only: (c1, c2) IN ((..), ..) on the clustering columns from tup_pos:
 	 * n_tup tuples of tup_cols values; the prefix combinations are the product
 	 * of the single-column lists before it and these tuples */

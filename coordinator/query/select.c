@@ -55,6 +55,7 @@ struct selx {
 	struct partition_read rd;
 	struct store_position after;
 	struct range_read scan;
+	struct range_index scan_ix;
 };
 
 void selx_free(struct selx *x)
@@ -227,6 +228,25 @@ static void select_step(struct xq *q)
 	}
 	x->in_step = false;
 	select_finish(q);
+}
+
+/*
+ * The index a ring scan reads through (docs/CQL-SERVER.md, Secondary indexes): the
+ * value(s) of the filter the index answers, into out; false when there is none or a value
+ * is null (then nothing matches, and the plain scan's filter says so).
+ */
+static bool scan_index(const struct schema_table *t, const struct where *w, struct range_index *out)
+{
+	if (!w->ix || !schema_index_store(t, w->ix, &out->ix))
+		return false;
+	const struct filter *f = &w->filt[w->ix_filt];
+	if (f->n < 1 || f->vals[0].len < 0 || (f->entry && f->key.len < 0))
+		return false;
+	out->n_vals = 0;
+	if (f->entry)
+		out->vals[out->n_vals++] = (struct store_value){f->key.p, (size_t)f->key.len};
+	out->vals[out->n_vals++] = (struct store_value){f->vals[0].p, (size_t)f->vals[0].len};
+	return true;
 }
 
 static void select_scan_done(void *ctx, const struct cerr *res)
@@ -526,6 +546,8 @@ static void select_table(struct xq *q, int64_t limit, int64_t ppl)
 	};
 	if (start == INT64_MIN && end == INT64_MAX)
 		x->scan.start = x->scan.end = INT64_MIN; /* the whole ring */
+	if (scan_index(t, &x->w, &x->scan_ix))
+		x->scan.index = &x->scan_ix;
 	router_scan(q->ex->d.router, t->ks, q->cl, &x->scan, rsel_row, &x->rs, select_scan_done, q);
 }
 

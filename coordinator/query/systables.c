@@ -2,6 +2,7 @@
 
 #include "coordinator/query/tableopts.h"
 #include "coordinator/schema/schema.h"
+#include "storage/storage.h"
 #include "core/err.h"
 
 #include <stdio.h>
@@ -394,9 +395,10 @@ static void index_rows(struct rowb *r, const struct schema_table *t)
 }
 
 /*
- * system."IndexInfo": the built indexes, keyed by keyspace as in Cassandra.  An
- * index here answers from the moment it exists (docs/CQL-SERVER.md, Secondary
- * indexes: nothing is built), so every index is listed.
+ * system."IndexInfo": this node's built indexes, keyed by keyspace as in Cassandra.
+ * An index is listed once this node's store has built it over the data that was
+ * there when it was created (storage.h, SECONDARY INDEXES); queries on it are
+ * refused until then on this replica.
  */
 static void index_info_rows(struct rowb *r, const struct schema_snap *snap)
 {
@@ -405,6 +407,10 @@ static void index_info_rows(struct rowb *r, const struct schema_snap *snap)
 		for (uint32_t j = 0; !k->virtual_ && j < k->n_tables && !r->rc; j++) {
 			const struct schema_table *t = k->tables[j];
 			for (uint32_t x = 0; x < t->n_indexes && !r->rc; x++) {
+				struct store_index si;
+				if (!t->st || !schema_index_store(t, &t->indexes[x], &si) ||
+				    !store_index_built(t->st, &si))
+					continue;
 				rowb_start(r);
 				set_text(r, "table_name", k->name);
 				set_text(r, "index_name", t->indexes[x].name);

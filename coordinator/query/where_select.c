@@ -441,6 +441,8 @@ static void use_index(const struct schema_table *t, struct where *w)
 			if (!index_answers(&t->indexes[j], c, f))
 				continue;
 			f->implied = true;
+			w->ix = &t->indexes[j];
+			w->ix_filt = i;
 			w->n_af--;
 			if (w->n_af == 0)
 				w->af_msg = NULL;

@@ -62,13 +62,21 @@ struct partition_read {
 	struct spec_retry spec; /* the table's speculative_retry */
 };
 
-/* A token-range read (store_scan's arguments). */
+/* A read through a secondary index (store_index_read's index and value(s)). */
+struct range_index {
+	struct store_index ix;
+	struct store_value vals[2];
+	size_t n_vals; /* 1, 2 for ENTRIES */
+};
+
+/* A token-range read (store_scan's arguments; with index, store_index_read's). */
 struct range_read {
 	struct store_table *table;
 	int64_t start, end; /* (start, end]; start == end: the whole ring */
 	const struct store_position *after;
 	size_t limit;
 	int64_t now_s;
+	const struct range_index *index; /* NULL: every row of the range */
 };
 
 #endif

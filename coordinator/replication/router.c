@@ -500,12 +500,22 @@ static void route_read(struct router *rt, const struct pending *x)
 		rt->stats.reads++;
 	} else {
 		const struct range_read *sc = x->sc;
-		rc = store_scan(sc->table, sc->start, sc->end, sc->after, 0, sc->limit, sc->now_s,
-		                x->row_fn, x->row_ctx, &e);
+		if (sc->index)
+			rc = store_index_read(sc->table, &sc->index->ix, sc->index->vals,
+			                      sc->index->n_vals, sc->start, sc->end, sc->after, 0,
+			                      sc->limit, sc->now_s, x->row_fn, x->row_ctx, NULL,
+			                      &e);
+		else
+			rc = store_scan(sc->table, sc->start, sc->end, sc->after, 0, sc->limit,
+			                sc->now_s, x->row_fn, x->row_ctx, &e);
+		if (rc == COL_EAGAIN) /* the index is still being built: Cassandra's ReadFailure */
+			rc = COL_EFAILED;
 		rt->stats.scans++;
 	}
 	if (rc < 0)
 		cerr_set(&err, rc, "%s", e.msg);
+	if (rc == COL_EFAILED) /* this node, the one replica, failed */
+		err.rep = (struct cerr_replicas){.cl = x->cl, .required = 1, .failures = 1};
 	x->done(x->ctx, &err);
 }
 

@@ -184,6 +184,7 @@ struct storage_proxy_stats {
 	uint64_t read_repairs; /* repair mutations sent (or applied locally) */
 	uint64_t relayed_acks; /* forwarded acks that arrived */
 	uint64_t speculative_retries; /* extra replicas asked in a slow one's place */
+	uint64_t index_fallbacks;     /* indexed range steps read again whole (replicas disagreed) */
 	unsigned in_flight;
 };
 void storage_proxy_get_stats(const struct storage_proxy *sp, struct storage_proxy_stats *out);

@@ -166,6 +166,14 @@ struct sp_read {
 	bool has_after;
 	struct store_position after;
 	struct store_value after_ck[STORE_MAX_CK_COLS];
+	/* scans through a secondary index: replicas answer from their index (VERBS_READ_INDEX);
+	 * a step whose replicas disagree is read again without it (ix_off) */
+	bool has_ix, ix_off;
+	struct store_index ix;
+	struct store_value ix_vals[2];
+	size_t n_ix_vals;
+	struct buf ixbuf;
+	uint64_t ix_fallbacks;
 	/* the current step */
 	enum rphase phase;
 	size_t n_tgt;

@@ -91,6 +91,22 @@ void storage_proxy_scan(struct storage_proxy *sp, struct ring *ring, const struc
 	if (!r)
 		return;
 	sp->stats.range_reads++;
+	if (sc->index && sc->index->n_vals >= 1 && sc->index->n_vals <= 2) {
+		size_t o[2];
+		buf_reset(&r->ixbuf);
+		sp_copy_values(&r->ixbuf, r->ix_vals, sc->index->vals, sc->index->n_vals, o);
+		if (!buf_ok(&r->ixbuf)) {
+			r->answered = true;
+			sp_read_release(r);
+			sp_fail_now(done, ctx, cl, COL_ENOMEM,
+			            "out of memory copying the index value");
+			return;
+		}
+		sp_fix_values(&r->ixbuf, r->ix_vals, sc->index->n_vals, o);
+		r->ix = sc->index->ix;
+		r->n_ix_vals = sc->index->n_vals;
+		r->has_ix = true;
+	}
 	/* pieces in ascending token order, never wrapping */
 	r->n_pieces = 0;
 	if (sc->start < sc->end) {

@@ -127,6 +127,7 @@ struct sp_read *sp_read_get(struct storage_proxy *sp)
 			return NULL;
 		r->sp = sp;
 		buf_init(&r->keybuf);
+		buf_init(&r->ixbuf);
 		for (size_t i = 0; i < SP_MAX_REPLICAS; i++) {
 			buf_init(&r->tgt[i].data);
 			rres_init(&r->tgt[i].dec);
@@ -139,6 +140,7 @@ struct sp_read *sp_read_get(struct storage_proxy *sp)
 	sp->stats.in_flight++;
 	r->answered = r->stopped = false;
 	r->hz_set = r->cont = false;
+	r->has_ix = r->ix_off = false;
 	r->step_limit = 0;
 	r->pending_cbs = 0;
 	r->emitted = 0;
@@ -153,6 +155,7 @@ struct sp_read *sp_read_get(struct storage_proxy *sp)
 void sp_read_free(struct sp_read *r)
 {
 	buf_release(&r->keybuf);
+	buf_release(&r->ixbuf);
 	for (size_t i = 0; i < SP_MAX_REPLICAS; i++) {
 		buf_release(&r->tgt[i].data);
 		rres_release(&r->tgt[i].dec);
@@ -243,6 +246,12 @@ static void fill_verbs_read(struct sp_read *r, enum verbs_read_kind kind, struct
 		vr->start = r->step_start;
 		vr->end = r->step_end;
 		vr->after = r->has_after ? &r->after : NULL;
+		if (r->has_ix && !r->ix_off) {
+			vr->kind = VERBS_READ_INDEX;
+			vr->ix = r->ix;
+			vr->ix_vals = r->ix_vals;
+			vr->n_ix_vals = r->n_ix_vals;
+		}
 	} else {
 		vr->pk = r->pk;
 		vr->n_pk = r->n_pk;
@@ -513,6 +522,19 @@ void sp_read_progress(struct sp_read *r)
 		sp_read_answer(r, rc, "could not resolve the replicas' answers");
 		return;
 	}
+	if (r->n_rmuts && r->has_ix && !r->ix_off) {
+		/* Replicas answered from their indexes and disagree: one may hold a newer
+		 * version of a row that no longer matches (its index does not list it), so
+		 * the others' matching rows cannot be trusted.  The step is read again as a
+		 * plain range read, which reconciles (and repairs) every row. */
+		sp_read_release_muts(r);
+		r->hz_set = false;
+		r->ix_off = true;
+		r->ix_fallbacks++;
+		r->sp->stats.index_fallbacks++;
+		r_send_phase(r, PH_DATA, false);
+		return;
+	}
 	if (r->n_rmuts) {
 		trace_event(r->trace, "Read repair: %zu mutations for stale replicas, blocking",
 		            r->n_rmuts);
@@ -558,6 +580,7 @@ void sp_read_step_done(struct sp_read *r)
 	}
 	r->has_after = false;
 	r->cont = false;
+	r->ix_off = false;
 	sp_range_next_step(r);
 }
 

@@ -137,21 +137,29 @@ void verbs_put_read(struct buf *b, const struct verbs_read *rd)
 
 static void put_read_target(struct buf *b, const struct verbs_read *rd)
 {
-	if (rd->kind == VERBS_READ_RANGE) {
-		msgpk_put_array(b, 3);
+	if (rd->kind == VERBS_READ_RANGE || rd->kind == VERBS_READ_INDEX) {
+		bool ix = rd->kind == VERBS_READ_INDEX;
+		msgpk_put_array(b, ix ? 5 : 3);
 		msgpk_put_int(b, rd->start);
 		msgpk_put_int(b, rd->end);
 		if (!rd->after) {
 			msgpk_put_nil(b);
-			return;
+		} else {
+			msgpk_put_array(b, 3);
+			msgpk_put_int(b, rd->after->token);
+			msgpk_put_bin(b, rd->after->key, rd->after->key_len);
+			if (rd->after->ck)
+				put_values(b, rd->after->ck, rd->after->n_ck);
+			else
+				msgpk_put_nil(b);
 		}
-		msgpk_put_array(b, 3);
-		msgpk_put_int(b, rd->after->token);
-		msgpk_put_bin(b, rd->after->key, rd->after->key_len);
-		if (rd->after->ck)
-			put_values(b, rd->after->ck, rd->after->n_ck);
-		else
-			msgpk_put_nil(b);
+		if (ix) {
+			msgpk_put_array(b, 3);
+			msgpk_put_uint(b, rd->ix.on);
+			msgpk_put_uint(b, rd->ix.kind);
+			msgpk_put_uint(b, rd->ix.col);
+			put_values(b, rd->ix_vals, rd->n_ix_vals);
+		}
 		return;
 	}
 	msgpk_put_array(b, 2);
@@ -300,6 +308,10 @@ int verbs_read_local(struct store *s, const struct verbs_read *rd, struct buf *o
 	if (rd->kind == VERBS_READ_RANGE)
 		rc = store_scan(t, rd->start, rd->end, rd->after, flags, (size_t)rd->limit,
 		                rd->now_s, enc_row, &e, err);
+	else if (rd->kind == VERBS_READ_INDEX)
+		rc = store_index_read(t, &rd->ix, rd->ix_vals, rd->n_ix_vals, rd->start, rd->end,
+		                      rd->after, flags, (size_t)rd->limit, rd->now_s, enc_row, &e,
+		                      NULL, err);
 	else
 		rc = store_read_partition(t, rd->pk, rd->n_pk, rd->slice,
 		                          flags | (rd->flags & STORE_READ_REVERSE),
@@ -897,6 +909,21 @@ static int get_values(struct bufreader *r, struct store_value *out, size_t max, 
 	return 0;
 }
 
+/* An INDEX read's [on, kind, col], [value...]. */
+static int read_index(struct bufreader *r, struct verbs_read_req *q)
+{
+	uint64_t on, kind, col;
+	if (msgpk_expect_array(r, 3) || msgpk_read_uint_max(r, STORE_IX_CK, &on) ||
+	    msgpk_read_uint_max(r, STORE_IX_ENTRIES, &kind) ||
+	    msgpk_read_uint_max(r, UINT32_MAX, &col) ||
+	    get_values(r, q->ix_vals, 2, &q->rd.n_ix_vals) || q->rd.n_ix_vals == 0)
+		return COL_ECORRUPT;
+	q->rd.ix = (struct store_index){
+	        .on = (uint8_t)on, .kind = (uint8_t)kind, .col = (uint32_t)col};
+	q->rd.ix_vals = q->ix_vals;
+	return 0;
+}
+
 int verbs_read_decode(const uint8_t *p, size_t len, struct verbs_read_req *q)
 {
 	struct bufreader r;
@@ -906,7 +933,7 @@ int verbs_read_decode(const uint8_t *p, size_t len, struct verbs_read_req *q)
 	const uint8_t *id;
 	uint32_t id_len;
 	bool traced;
-	if (expect_fields(&r, 6, &traced) || msgpk_read_uint_max(&r, 2, &kind) ||
+	if (expect_fields(&r, 6, &traced) || msgpk_read_uint_max(&r, VERBS_READ_INDEX, &kind) ||
 	    msgpk_read_bin(&r, &id, &id_len) || id_len != 16 || msgpk_read_int(&r, &q->rd.now_s) ||
 	    msgpk_read_uint_max(&r, STORE_READ_REVERSE, &flags) || msgpk_read_uint(&r, &limit))
 		return COL_ECORRUPT;
@@ -914,9 +941,9 @@ int verbs_read_decode(const uint8_t *p, size_t len, struct verbs_read_req *q)
 	memcpy(q->rd.table_id, id, 16);
 	q->rd.flags = (unsigned)flags;
 	q->rd.limit = limit;
-	if (kind == VERBS_READ_RANGE) {
-		if (msgpk_expect_array(&r, 3) || msgpk_read_int(&r, &q->rd.start) ||
-		    msgpk_read_int(&r, &q->rd.end))
+	if (kind == VERBS_READ_RANGE || kind == VERBS_READ_INDEX) {
+		if (msgpk_expect_array(&r, kind == VERBS_READ_INDEX ? 5 : 3) ||
+		    msgpk_read_int(&r, &q->rd.start) || msgpk_read_int(&r, &q->rd.end))
 			return COL_ECORRUPT;
 		if (msgpk_peek(&r) == MSGPK_NIL) {
 			if (msgpk_read_nil(&r))
@@ -941,6 +968,8 @@ int verbs_read_decode(const uint8_t *p, size_t len, struct verbs_read_req *q)
 			}
 			q->rd.after = &q->after;
 		}
+		if (kind == VERBS_READ_INDEX && read_index(&r, q))
+			return COL_ECORRUPT;
 	} else {
 		if (msgpk_expect_array(&r, 2) ||
 		    get_values(&r, q->pk, STORE_MAX_PK_COLS, &q->rd.n_pk))
@@ -979,7 +1008,9 @@ static int on_read(struct messaging *m, const struct msg_in *msg, void *ctx)
 		struct store_table *st = store_table_find(v->store, q.rd.table_id);
 		const struct store_table_desc *d = st ? store_table_desc(st) : NULL;
 		trace_event(t, "Executing %s query on %s.%s",
-		            q.rd.kind == VERBS_READ_RANGE ? "token range" : "single-partition",
+		            q.rd.kind == VERBS_READ_INDEX   ? "index"
+		            : q.rd.kind == VERBS_READ_RANGE ? "token range"
+		                                            : "single-partition",
 		            d ? d->keyspace : "?", d ? d->name : "(unknown table)");
 	}
 	struct cerr e = {0};
@@ -1006,7 +1037,7 @@ static int on_read(struct messaging *m, const struct msg_in *msg, void *ctx)
 			else
 				messaging_abort(&o);
 		}
-		if (q.rd.kind == VERBS_READ_RANGE)
+		if (q.rd.kind == VERBS_READ_RANGE || q.rd.kind == VERBS_READ_INDEX)
 			v->stats.range_reads++;
 		else
 			v->stats.reads++;

@@ -50,8 +50,12 @@
  *   |                   |   [end ck bin...], end_incl bool]                        |
  *   |                   | kind 2 range data: target = [start int, end int, after]  |
  *   |                   |   after = nil | [token int, key bin, [ck bin...] | nil]   |
+ *   |                   | kind 3 index data: target = [start int, end int, after, |
+ *   |                   |   [on uint, kind uint, col uint], [value bin...]]: the     |
+ *   |                   |   range's rows holding value(s) in that index              |
+ *   |                   |   (store_index_read; 1 value, 2 for ENTRIES)               |
  *   |                   | flags: STORE_READ_REVERSE only; limit 0 = none           |
- *   | READ_RSP (13)     | kind 0/2: [0, result]; kind 1: [1, digest uint64]        |
+ *   | READ_RSP (13)     | kind 0/2/3: [0, result]; kind 1: [1, digest uint64]      |
  *   | TRUNCATE (26)     | [table_id bin16, truncated_at int] (µs; store_table_     |
  *   |  request          | truncate's time, the same on every replica)              |
  *   | TRUNCATE_RSP (27) | [] — truncated (failure response when not)               |
@@ -115,7 +119,12 @@ enum verbs_verb {
 	VERB_TRUNCATE_RSP = 27,
 };
 
-enum verbs_read_kind { VERBS_READ_DATA = 0, VERBS_READ_DIGEST = 1, VERBS_READ_RANGE = 2 };
+enum verbs_read_kind {
+	VERBS_READ_DATA = 0,
+	VERBS_READ_DIGEST = 1,
+	VERBS_READ_RANGE = 2,
+	VERBS_READ_INDEX = 3, /* a token range through a secondary index */
+};
 
 /* Relayed status: the forwarder could not deliver to the peer and stored a hint for it. */
 #define VERBS_RELAY_HINTED 1
@@ -207,9 +216,13 @@ struct verbs_read {
 	const struct store_value *pk;
 	size_t n_pk;
 	const struct store_slice *slice; /* NULL: whole partition */
-	/* RANGE */
+	/* RANGE, INDEX */
 	int64_t start, end;
 	const struct store_position *after;
+	/* INDEX */
+	struct store_index ix;
+	const struct store_value *ix_vals;
+	size_t n_ix_vals; /* 1, or 2 (ENTRIES) */
 	/* the trace session (16 bytes) of a traced request, or NULL */
 	const uint8_t *trace_session;
 };
@@ -223,6 +236,7 @@ struct verbs_read_req {
 	struct store_slice slice;
 	struct store_position after;
 	struct store_value after_ck[STORE_MAX_CK_COLS];
+	struct store_value ix_vals[2];
 };
 /* Decode a READ payload: 0 or COL_ECORRUPT. */
 int verbs_read_decode(const uint8_t *p, size_t len, struct verbs_read_req *q);

@@ -130,28 +130,36 @@ static int schema_storage_put(struct store *st, const uint8_t *batch, size_t len
 	return store_sync_wal(st, err);
 }
 
-/* The store's form of t's indexes (FULL is the value of a frozen collection) into out. */
+bool schema_index_store(const struct schema_table *t, const struct schema_index *ix,
+                        struct store_index *out)
+{
+	const struct schema_column *c = NULL;
+	for (uint32_t k = 0; k < t->n_cols && !c; k++)
+		if (strcmp(t->cols[k].name, ix->column) == 0)
+			c = &t->cols[k];
+	if (!c)
+		return false;
+	bool key = c->kind == SCHEMA_COL_PARTITION_KEY || c->kind == SCHEMA_COL_CLUSTERING;
+	*out = (struct store_index){
+	        .on = c->kind == SCHEMA_COL_PARTITION_KEY ? STORE_IX_PK
+	              : c->kind == SCHEMA_COL_CLUSTERING  ? STORE_IX_CK
+	                                                  : STORE_IX_COLUMN,
+	        .kind = ix->kind == SCHEMA_INDEX_KEYS      ? STORE_IX_KEYS
+	                : ix->kind == SCHEMA_INDEX_ENTRIES ? STORE_IX_ENTRIES
+	                                                   : STORE_IX_VALUES,
+	        .col = key ? (uint32_t)c->position : c->id,
+	};
+	return true;
+}
+
+/* The store's form of t's indexes into out. */
 static size_t storage_indexes(const struct schema_table *t, struct store_index *out)
 {
 	size_t n = 0;
 	for (uint32_t i = 0; i < t->n_indexes && n < STORE_MAX_INDEXES; i++) {
-		const struct schema_index *ix = &t->indexes[i];
-		const struct schema_column *c = NULL;
-		for (uint32_t k = 0; k < t->n_cols && !c; k++)
-			if (strcmp(t->cols[k].name, ix->column) == 0)
-				c = &t->cols[k];
-		if (!c)
+		struct store_index si;
+		if (!schema_index_store(t, &t->indexes[i], &si))
 			continue;
-		bool key = c->kind == SCHEMA_COL_PARTITION_KEY || c->kind == SCHEMA_COL_CLUSTERING;
-		struct store_index si = {
-		        .on = c->kind == SCHEMA_COL_PARTITION_KEY ? STORE_IX_PK
-		              : c->kind == SCHEMA_COL_CLUSTERING  ? STORE_IX_CK
-		                                                  : STORE_IX_COLUMN,
-		        .kind = ix->kind == SCHEMA_INDEX_KEYS      ? STORE_IX_KEYS
-		                : ix->kind == SCHEMA_INDEX_ENTRIES ? STORE_IX_ENTRIES
-		                                                   : STORE_IX_VALUES,
-		        .col = key ? (uint32_t)c->position : c->id,
-		};
 		bool dup = false;
 		for (size_t k = 0; k < n; k++)
 			dup |= out[k].on == si.on && out[k].kind == si.kind && out[k].col == si.col;

@@ -183,6 +183,12 @@ struct schema_table {
 	struct store_table *st; /* storage handle, NULL for virtual tables */
 };
 
+/* The store's form of index ix of t (storage.h, struct store_index; FULL is the whole
+ * value of a frozen collection): false when t has no column ix names. */
+struct store_index;
+bool schema_index_store(const struct schema_table *t, const struct schema_index *ix,
+                        struct store_index *out);
+
 struct schema_keyspace {
 	char *name;
 	bool durable_writes;

@@ -1183,6 +1183,49 @@ Test(verbs_format, golden_read_requests)
 	cr_expect_eq(q.rd.end, 5);
 	cr_expect_eq(q.rd.limit, 10);
 	cr_expect(q.rd.after == NULL);
+	/* through an index: ENTRIES (two values), resuming after a row */
+	buf_reset(&b);
+	struct store_value ck = {"\x02", 1}, vals[2] = {{"a", 1}, {"\x01", 1}};
+	struct store_position after = {
+	        .token = 3, .key = (const uint8_t *)"\x01", .key_len = 1, .ck = &ck, .n_ck = 1};
+	struct verbs_read ix = {.kind = VERBS_READ_INDEX,
+	                        .now_s = 1,
+	                        .limit = 10,
+	                        .start = 0,
+	                        .end = 0,
+	                        .after = &after,
+	                        .ix = {STORE_IX_COLUMN, STORE_IX_ENTRIES, 4},
+	                        .ix_vals = vals,
+	                        .n_ix_vals = 2};
+	memset(ix.table_id, 0, 16);
+	verbs_put_read(&b, &ix);
+	static const uint8_t ixr[] = {0x96, 0x03, 0xc4, 0x10, 0,    0,    0,    0,    0,    0,
+	                              0,    0,    0,    0,    0,    0,    0,    0,    0,    0,
+	                              0x01, 0x00, 0x0a, 0x95, 0x00, 0x00, 0x93, 0x03, 0xc4, 0x01,
+	                              0x01, 0x91, 0xc4, 0x01, 0x02, 0x93, 0x00, 0x02, 0x04, 0x92,
+	                              0xc4, 0x01, 'a',  0xc4, 0x01, 0x01};
+	expect_bytes(&b, ixr, sizeof(ixr));
+	cr_assert_eq(verbs_read_decode(b.data, b.len, &q), 0);
+	cr_expect_eq(q.rd.kind, VERBS_READ_INDEX);
+	cr_expect_eq(q.rd.ix.on, STORE_IX_COLUMN);
+	cr_expect_eq(q.rd.ix.kind, STORE_IX_ENTRIES);
+	cr_expect_eq(q.rd.ix.col, 4);
+	cr_expect_eq(q.rd.n_ix_vals, 2);
+	cr_expect_eq(q.rd.ix_vals[0].len, 1);
+	cr_expect_eq(((const uint8_t *)q.rd.ix_vals[1].p)[0], 1);
+	cr_expect_eq(q.rd.after->token, 3);
+	cr_expect_eq(q.rd.after->n_ck, 1);
+	for (size_t k = 0; k < b.len; k++)
+		cr_expect_eq(verbs_read_decode(b.data, k, &q), COL_ECORRUPT, "cut at %zu", k);
+	/* refused: no value, three values, an unknown index kind */
+	static const uint8_t novals[] = {0x96, 0x03, 0xc4, 0x10, 0,    0,    0, 0, 0, 0,   0,
+	                                 0,    0,    0,    0,    0,    0,    0, 0, 0, 1,   0,
+	                                 0x0a, 0x95, 0,    0,    0xc0, 0x93, 0, 0, 4, 0x90};
+	cr_expect_eq(verbs_read_decode(novals, sizeof(novals), &q), COL_ECORRUPT);
+	static const uint8_t badkind[] = {
+	        0x96, 0x03, 0xc4, 0x10, 0, 0,    0,    0, 0, 0,    0,    0, 0, 0, 0,    0,    0,
+	        0,    0,    0,    1,    0, 0x0a, 0x95, 0, 0, 0xc0, 0x93, 0, 7, 4, 0x91, 0xc4, 0x00};
+	cr_expect_eq(verbs_read_decode(badkind, sizeof(badkind), &q), COL_ECORRUPT);
 	buf_release(&b);
 }
 

@@ -13,11 +13,17 @@ every page against the writer's model:
   - every returned row's indexed column equals the queried value;
   - every returned row had that value at some moment of the query;
   - every row that had it throughout the query (not touched, not expiring) is returned.
+Before that, the index is built over the existing rows on every node: each node
+lists it in system."IndexInfo" once built, logs the build, and counts it in
+/metrics; queries are answered from the replicas' indexes (colonnade_index_reads_total).
 Then, with the writer stopped and the TTL rows expired, the answer must equal
 the model exactly at ONE and QUORUM through every coordinator; then node 2 is
 SIGKILLed (QUORUM still answers exactly) and restarted, and the answers are
-exact again through every node.  Prints one line per check; exits 1 on any
-failure.
+exact again through every node.  Last, node 3 misses writes (killed; rows moved
+and deleted at QUORUM; hinted handoff is off in this cluster) and is restarted:
+QUORUM through node 3, whose index still lists the old values, is exact (the
+replicas' index answers disagree, and the range is read again whole and
+repaired).  Prints one line per check; exits 1 on any failure.
 """
 import os
 import random
@@ -26,6 +32,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 from cassandra import ConsistencyLevel
 from cassandra.cluster import Cluster
@@ -45,6 +52,19 @@ def check(name, ok, detail=""):
     print(("ok   " if ok else "FAIL ") + name + ("" if ok else ": " + detail), flush=True)
     if not ok:
         FAILED.append(name)
+
+
+def metric(host, name):
+    """The value of a /metrics line `name` on host's admin port."""
+    body = urllib.request.urlopen("http://%s:7199/metrics" % host, timeout=10).read().decode()
+    for line in body.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+def metric_sum(name):
+    return sum(metric(h, name) or 0 for h in HOSTS)
 
 
 def connect(host=None):
@@ -109,6 +129,36 @@ check("the index reaches every node (schema agreement)", agreed)
 meta = cluster.metadata.keyspaces[KS].tables["t"]
 check("the driver's metadata has the index", "t_v_idx" in meta.indexes,
       str(list(meta.indexes)))
+
+# ---- the build over the existing rows, on every node -----------------------------------------
+built = {}
+deadline = time.time() + 60
+for h in HOSTS:
+    c, s = connect(h)
+    while time.time() < deadline:
+        rows = list(s.execute(SimpleStatement(
+            'SELECT index_name FROM system."IndexInfo" WHERE table_name = %s'),
+            (KS,)))
+        if [r.index_name for r in rows] == ["t_v_idx"]:
+            built[h] = True
+            break
+        time.sleep(0.2)
+    c.shutdown()
+check("every node lists the index as built in system.\"IndexInfo\"",
+      len(built) == len(HOSTS), str(built))
+logged = []
+for k in range(1, len(HOSTS) + 1):
+    with open(os.path.join(ROOT, "node%d" % k, "node.log"), errors="replace") as f:
+        logged += [line.strip() for line in f if "index index_test.t column" in line
+                   and " built: " in line]
+check("every node logged its build", len(logged) == len(HOSTS), "; ".join(logged))
+if logged:
+    print("  " + logged[0], flush=True)
+pairs = [metric(h, "colonnade_index_build_pairs_total") or 0 for h in HOSTS]
+done = [metric(h, "colonnade_index_builds_completed_total") or 0 for h in HOSTS]
+check("every node walked the existing rows to build it (%s stored pairs)" % pairs,
+      all(p >= NK * NC for p in pairs) and all(d >= 1 for d in done), "builds %s" % done)
+reads0 = metric_sum("colonnade_index_reads_total")
 
 
 def live_model(value, at):
@@ -190,6 +240,9 @@ def check_exact(name, sess, cl):
 
 check_exact("index built for existing rows: exact at ONE", session, ConsistencyLevel.ONE)
 check_exact("index built for existing rows: exact at QUORUM", session, ConsistencyLevel.QUORUM)
+reads1 = metric_sum("colonnade_index_reads_total")
+check("the replicas answered from their indexes (%d index reads)" % (reads1 - reads0),
+      reads1 - reads0 >= 2 * NV)
 
 # ---- reads while a writer mutates ---------------------------------------------------------
 stop = threading.Event()
@@ -331,6 +384,80 @@ for h in HOSTS:
     c, s = connect(h)
     s.set_keyspace(KS)
     check_exact("after the restart via %s: exact at QUORUM" % h, s, ConsistencyLevel.QUORUM)
+    c.shutdown()
+
+# ---- node 3 misses writes: its index answers are stale until read repair ----------------------
+node = 3
+ndir = os.path.join(ROOT, "node%d" % node)
+with open(os.path.join(ndir, "pid")) as f:
+    pid = int(f.read())
+os.kill(pid, signal.SIGKILL)
+print("killed node %d (pid %d)" % (node, pid), flush=True)
+time.sleep(3)
+q_ins = session.prepare("INSERT INTO t (k, c, v, note) VALUES (?, ?, ?, 'missed')")
+q_ins.consistency_level = ConsistencyLevel.QUORUM
+q_del = session.prepare("DELETE FROM t WHERE k = ? AND c = ?")
+q_del.consistency_level = ConsistencyLevel.QUORUM
+rnd = random.Random(11)
+missed = 0
+for i in range(60):
+    key = (rnd.randrange(NK), rnd.randrange(NC))
+    t = time.time()
+    try:
+        if i % 3 == 2:
+            session.execute(q_del, key)
+            record(key, None, None, t)
+        else:
+            with lock:
+                old = model.get(key, (0, None))[0]
+            v = (old + 1 + rnd.randrange(NV - 1)) % NV  # another value than before
+            session.execute(q_ins, (key[0], key[1], v))
+            record(key, v, None, t)
+        missed += 1
+    except Exception as e:
+        check("write at QUORUM with node %d down" % node, False, repr(e))
+        break
+print("%d writes node %d missed" % (missed, node), flush=True)
+with open(os.path.join(ndir, "cmd"), "rb") as f:
+    cmd = [a.decode() for a in f.read().split(b"\0") if a]
+log = open(os.path.join(ndir, "node.log"), "ab")
+proc = subprocess.Popen(cmd, cwd=ndir, stdout=log, stderr=log, start_new_session=True)
+with open(os.path.join(ndir, "pid"), "w") as f:
+    f.write(str(proc.pid))
+print("restarted node %d (pid %d)" % (node, proc.pid), flush=True)
+up = False
+for _ in range(150):
+    try:
+        c3, s3 = connect(HOSTS[node - 1])
+        up = True
+        break
+    except Exception:
+        time.sleep(0.4)
+check("node %d answers CQL after the restart" % node, up)
+if up:
+    s3.set_keyspace(KS)
+    # until gossip has marked the others up on it (ONE via node 3 is its stale view)
+    for _ in range(100):
+        try:
+            s3.execute(SimpleStatement("SELECT k FROM t WHERE k = 0",
+                                       consistency_level=ConsistencyLevel.ALL))
+            break
+        except Exception:
+            time.sleep(0.3)
+    fb0 = metric(HOSTS[node - 1], "colonnade_index_read_fallbacks_total") or 0
+    check_exact("node %d missed %d writes: exact at QUORUM through it" % (node, missed), s3,
+                ConsistencyLevel.QUORUM)
+    fb1 = metric(HOSTS[node - 1], "colonnade_index_read_fallbacks_total") or 0
+    check("node %d's stale index answers were noticed and read again whole (%d steps)"
+          % (node, fb1 - fb0), fb1 > fb0)
+    check_exact("after read repair: exact at ONE through node %d" % node, s3,
+                ConsistencyLevel.ONE)
+    c3.shutdown()
+for h in HOSTS:
+    c, s = connect(h)
+    s.set_keyspace(KS)
+    check_exact("after node %d's return via %s: exact at QUORUM" % (node, h), s,
+                ConsistencyLevel.QUORUM)
     c.shutdown()
 
 session.execute("DROP INDEX t_v_idx")
