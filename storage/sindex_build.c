@@ -24,6 +24,8 @@ struct ixjob {
 	uint64_t scanned, entries, batches;
 	int64_t started_s;
 	bool cancelled;
+	bool busy;    /* a step runs (the builder's, or sindex_build_inline's) */
+	bool inline_; /* queued by a descriptor change: sindex_build_inline runs it first */
 };
 
 static size_t built_key(const uint8_t tid[16], const struct store_index *ix, char *out, size_t cap)
@@ -178,6 +180,49 @@ static void job_free(struct ixjob *j)
 	free(j);
 }
 
+/* Take j off the queue and free it (ixb_mu held). */
+static void job_unlink(struct store *s, struct ixjob *j)
+{
+	struct ixjob **pp = &s->ixb_jobs;
+	while (*pp && *pp != j)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = j->next;
+	job_free(j);
+	if (!s->ixb_jobs)
+		pthread_cond_broadcast(&s->ixb_idle);
+}
+
+void sindex_build_inline(struct store_table *t)
+{
+	struct store *s = t->s;
+	if (!s->ixb_started)
+		return;
+	struct sindex_scratch x;
+	sindex_scratch_init(&x);
+	pthread_mutex_lock(&s->ixb_mu);
+	for (struct ixjob *j = s->ixb_jobs; j;) {
+		if (!j->inline_ || memcmp(j->tid, t->id, 16) != 0) {
+			j = j->next;
+			continue;
+		}
+		j->inline_ = false; /* busy since job_add */
+		pthread_mutex_unlock(&s->ixb_mu);
+		bool over = false;
+		for (int i = 0; i < STORE_INDEX_INLINE_BATCHES && !over; i++)
+			over = build_step(s, j, &x);
+		pthread_mutex_lock(&s->ixb_mu);
+		j->busy = false;
+		struct ixjob *next = j->next;
+		if (over || j->cancelled)
+			job_unlink(s, j);
+		pthread_cond_signal(&s->ixb_cv); /* the builder may wait for this job */
+		j = next;
+	}
+	pthread_mutex_unlock(&s->ixb_mu);
+	sindex_scratch_release(&x);
+}
+
 static void *builder_main(void *arg)
 {
 	struct store *s = arg;
@@ -185,8 +230,9 @@ static void *builder_main(void *arg)
 	sindex_scratch_init(&x);
 	pthread_mutex_lock(&s->ixb_mu);
 	for (;;) {
-		while (!s->ixb_stop && !s->ixb_jobs) {
-			pthread_cond_broadcast(&s->ixb_idle);
+		while (!s->ixb_stop && (!s->ixb_jobs || s->ixb_jobs->busy)) {
+			if (!s->ixb_jobs)
+				pthread_cond_broadcast(&s->ixb_idle);
 			pthread_cond_wait(&s->ixb_cv, &s->ixb_mu);
 		}
 		if (s->ixb_stop)
@@ -194,14 +240,14 @@ static void *builder_main(void *arg)
 		struct ixjob *j = s->ixb_jobs;
 		bool over = j->cancelled;
 		if (!over) {
+			j->busy = true;
 			pthread_mutex_unlock(&s->ixb_mu);
 			over = build_step(s, j, &x);
 			pthread_mutex_lock(&s->ixb_mu);
+			j->busy = false;
 		}
-		if (over) {
-			s->ixb_jobs = j->next;
-			job_free(j);
-		}
+		if (over)
+			job_unlink(s, j);
 	}
 	pthread_cond_broadcast(&s->ixb_idle);
 	pthread_mutex_unlock(&s->ixb_mu);
@@ -249,6 +295,7 @@ static void job_add(struct store *s, const uint8_t tid[16], const struct store_i
 	j->ix = *ix;
 	buf_init(&j->resume);
 	j->started_s = clock_wall_s();
+	j->busy = j->inline_ = true; /* the builder waits for sindex_build_inline */
 	struct ixjob **pp = &s->ixb_jobs;
 	while (*pp)
 		pp = &(*pp)->next;

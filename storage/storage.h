@@ -669,8 +669,10 @@ int64_t store_raw_key_token(const void *key, size_t klen);
  * again).  TRUNCATE, DROP TABLE and dropping an index delete their entries.
  *
  * BUILD.  An index a table descriptor gains (store_table_open/alter) is built
- * over the data already there by the store's index builder thread: it walks the
- * table's column family in batches of STORE_INDEX_BUILD_BATCH stored pairs, each
+ * over the data already there: the first STORE_INDEX_INLINE_BATCHES batches by
+ * store_table_open/alter itself before it returns (a small table's index is
+ * usable at once), the rest by the store's index builder thread.  A build walks
+ * the table's column family in batches of STORE_INDEX_BUILD_BATCH stored pairs, each
  * batch's entries one WriteBatch, logs its progress, and when it reaches the end
  * records the index as built (system CF, "ixbuilt/<table id><on><col><kind>",
  * synced).  Writes made meanwhile index themselves; an entry the build makes
@@ -679,8 +681,9 @@ int64_t store_raw_key_token(const void *key, size_t klen);
  * store_index_read refuses it (COL_EAGAIN), as Cassandra refuses a query on an
  * index not yet built (IndexNotAvailableException).
  */
-#define STORE_INDEX_TOMB_GRACE  600
-#define STORE_INDEX_BUILD_BATCH 1000
+#define STORE_INDEX_TOMB_GRACE     600
+#define STORE_INDEX_BUILD_BATCH    1000
+#define STORE_INDEX_INLINE_BATCHES 10
 
 /* Has index ix of t been built over the data that was there when it was created?  false
  * for an index the table's descriptor does not have. */

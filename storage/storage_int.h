@@ -295,6 +295,10 @@ void sindex_stop(struct store *s);
  * empty table's are built at once), delete the entries of those it lost. */
 void sindex_desc_changed(struct store_table *t, const struct tdesc *old, const struct tdesc *d,
                          bool fresh);
+/* Run the first STORE_INDEX_INLINE_BATCHES batches of t's queued builds on the calling
+ * thread (store_table_open/alter, no lock held): a small table's index is built before
+ * they return; a bigger one's build goes on in the builder thread. */
+void sindex_build_inline(struct store_table *t);
 /* Delete the entries of index ix of table tid and forget its build. */
 void sindex_index_gone(struct store *s, const uint8_t tid[16], const struct store_index *ix);
 /* The system-CF record of a finished build: is there one / delete it. */

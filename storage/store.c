@@ -1275,8 +1275,10 @@ int store_table_open(struct store *s, const struct store_table_desc *desc, struc
 	if (t) {
 		rc = table_install_desc(t, desc, false, err);
 		pthread_mutex_unlock(&s->lock);
-		if (!rc)
+		if (!rc) {
+			sindex_build_inline(t);
 			*out = t;
+		}
 		return rc;
 	}
 	t = calloc(1, sizeof(*t));
@@ -1329,6 +1331,8 @@ int store_table_alter(struct store_table *t, const struct store_table_desc *desc
 	pthread_mutex_lock(&t->s->lock);
 	rc = table_install_desc(t, desc, false, err);
 	pthread_mutex_unlock(&t->s->lock);
+	if (!rc)
+		sindex_build_inline(t);
 	return rc;
 }
 

@@ -422,3 +422,120 @@ Test(sindex, bad_index_descriptors_are_refused)
 		cr_assert(strstr(e.msg, "index"), "%s", e.msg);
 	}
 }
+
+Test(sindex, small_table_built_inline_and_unbuilt_index_refused)
+{
+	struct store_table *t = table(NULL, 0);
+	for (int i = 0; i < 100; i++)
+		set_v(t, i, 0, i % 2 ? "odd" : "even", 100, 0);
+	t = table(&IX_V, 1);
+	cr_assert(store_index_built(t, &IX_V), "a small table's index is built by the ALTER");
+	struct hits h;
+	cr_assert_eq(ixread_s(t, &IX_V, "odd", NOW, &h, NULL), 0);
+	cr_assert_eq(h.n, 50);
+	/* without its build record (as before the build ends) the index is refused */
+	char key[80] = "ixbuilt/";
+	uint8_t p[22] = {0};
+	p[15] = 7;
+	p[16] = STORE_IX_COLUMN;
+	p[20] = 1;
+	p[21] = STORE_IX_VALUES;
+	for (int i = 0; i < 22; i++)
+		sprintf(key + 8 + 2 * i, "%02x", p[i]);
+	struct cerr e = {0};
+	cr_assert_eq(store_kv_delete(st, STORE_CF_SYSTEM, key, strlen(key), &e), 0, "%s", e.msg);
+	cr_assert(!store_index_built(t, &IX_V));
+	struct store_value v = {"odd", 3};
+	cr_assert_eq(
+	        store_index_read(t, &IX_V, &v, 1, 0, 0, NULL, 0, 0, NOW, collect, &h, NULL, &e),
+	        COL_EAGAIN);
+	cr_assert(strstr(e.msg, "not yet available"), "%s", e.msg);
+}
+
+Test(sindex, build_in_the_background_while_rows_change)
+{
+	struct store_table *t = table(NULL, 0);
+	enum { ROWS = 12000 };
+	for (int i = 0; i < ROWS; i++)
+		set_v(t, i, 0, "a", 100, 0);
+	t = table(&IX_V, 1); /* 24000 stored pairs: the inline part does not finish it */
+	struct store_index_progress p;
+	store_index_progress(t, &IX_V, &p);
+	cr_assert(p.known);
+	cr_assert(p.built || p.scanned >= STORE_INDEX_INLINE_BATCHES * STORE_INDEX_BUILD_BATCH,
+	          "the inline part walked %llu pairs", (unsigned long long)p.scanned);
+	/* while the builder runs: every 3rd row moves to "b", every 7th is deleted */
+	int want_a = 0, want_b = 0;
+	for (int i = 0; i < ROWS; i++) {
+		if (i % 7 == 0) {
+			struct store_mutation m;
+			struct ib c = I(0);
+			struct store_value cv = {c.b, 4};
+			begin(&m, t, i);
+			store_mutation_delete_row(&m, &cv, 1, 200);
+			apply(&m);
+		} else if (i % 3 == 0) {
+			set_v(t, i, 0, "b", 200, 0);
+			want_b++;
+		} else {
+			want_a++;
+		}
+	}
+	store_index_wait_builds(st);
+	cr_assert(store_index_built(t, &IX_V));
+	struct store_index_stats is;
+	store_index_stats(st, &is);
+	cr_assert_geq(is.build_pairs, 2 * ROWS);
+	cr_assert_eq(is.builds_running, 0);
+	static struct hits h;
+	int got = 0;
+	/* the answers are exact (in pages: struct hits holds 256 rows) */
+	struct store_position after;
+	struct ib ak, ack;
+	struct store_value ckv;
+	bool have = false;
+	for (;;) {
+		cr_assert_eq(
+		        ixread(t, &IX_V, "a", 1, NULL, 0, have ? &after : NULL, 200, NOW, &h, NULL),
+		        0);
+		for (int i = 0; i < h.n; i++)
+			cr_assert(h.pk[i] % 7 != 0 && h.pk[i] % 3 != 0, "row %d", h.pk[i]);
+		got += h.n;
+		if (h.n < 200)
+			break;
+		ak = I(h.pk[h.n - 1]);
+		ack = I(h.ck[h.n - 1]);
+		ckv = (struct store_value){ack.b, 4};
+		after = (struct store_position){.token = h.token[h.n - 1],
+		                                .key = ak.b,
+		                                .key_len = 4,
+		                                .ck = &ckv,
+		                                .n_ck = 1};
+		have = true;
+	}
+	cr_assert_eq(got, want_a);
+	struct store_value vb = {"b", 1};
+	memset(&h, 0, sizeof(h));
+	int nb = 0;
+	have = false;
+	for (;;) {
+		cr_assert_eq(store_index_read(t, &IX_V, &vb, 1, INT64_MIN, INT64_MIN,
+		                              have ? &after : NULL, 0, 200, NOW, collect, &h, NULL,
+		                              NULL),
+		             0);
+		nb += h.n;
+		if (h.n < 200)
+			break;
+		ak = I(h.pk[h.n - 1]);
+		ack = I(h.ck[h.n - 1]);
+		ckv = (struct store_value){ack.b, 4};
+		after = (struct store_position){.token = h.token[h.n - 1],
+		                                .key = ak.b,
+		                                .key_len = 4,
+		                                .ck = &ckv,
+		                                .n_ck = 1};
+		have = true;
+		memset(&h, 0, sizeof(h));
+	}
+	cr_assert_eq(nb, want_b);
+}
