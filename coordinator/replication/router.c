@@ -390,11 +390,15 @@ static void write_untimed(struct router *rt, const struct schema_keyspace *ks, u
 	int route = route_request(rt, ks, cl, true, &err, &ring, &rep);
 	if (route > 0) {
 		rt->stats.writes += n;
-		if (wt == CERR_WRITE_BATCH && n > 1 && rt->batchlog)
+		if (wt == CERR_WRITE_BATCH && n > 1 && rt->batchlog) {
+			trace_event(trace_current(),
+			            "Writing a LOGGED batch of %zu partitions through the batchlog",
+			            n);
 			rt->batchlog(rt->batchlog_ctx, ring, &rep, ks->name, cl, muts, n, done,
 			             ctx);
-		else
+		} else {
 			storage_proxy_write(rt->sp, ring, &rep, cl, muts, n, wt, done, ctx);
+		}
 		ring_unref(ring);
 		return;
 	}

@@ -49,7 +49,7 @@ struct trace {
 	/* events (under lock) */
 	struct trace_ev *ev;
 	size_t n_ev, cap_ev, written;
-	uint64_t dropped;
+	uint64_t dropped, dropped_told;
 };
 
 static _Thread_local struct trace *current;
@@ -335,9 +335,13 @@ const struct trace_sink *trace_sink_of(const struct trace *t)
 	return t->sink;
 }
 
-uint64_t trace_events_dropped(const struct trace *t)
+uint64_t trace_events_dropped(struct trace *t)
 {
-	return t->dropped;
+	pthread_mutex_lock(&t->lock);
+	uint64_t n = t->dropped - t->dropped_told;
+	t->dropped_told = t->dropped;
+	pthread_mutex_unlock(&t->lock);
+	return n;
 }
 
 struct mailbox_job *trace_job(struct trace *t)

@@ -103,8 +103,8 @@ size_t trace_take(struct trace *t, struct buf *b);
 size_t trace_discard(struct trace *t);
 /* The sink the trace was made with. */
 const struct trace_sink *trace_sink_of(const struct trace *t);
-/* Events left out for the TRACE_MAX_EVENTS bound. */
-uint64_t trace_events_dropped(const struct trace *t);
+/* Events left out for the TRACE_MAX_EVENTS bound since the last call (the sink counts them). */
+uint64_t trace_events_dropped(struct trace *t);
 /* The sink's queue link (a trace is queued at most once at a time). */
 struct mailbox_job *trace_job(struct trace *t);
 struct trace *trace_from_job(struct mailbox_job *job);

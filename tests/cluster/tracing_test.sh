@@ -5,6 +5,9 @@
 # through every node, a write timing out on a stopped node, a read with a node killed,
 # and the trace writer's /metrics.
 #
+# Node 1, which coordinates most of the requests, runs two event loops (io_threads: 2), so
+# its traces follow requests from a request loop to the main loop and back; node 2 one.
+#
 # Env: COLONNADE_BIN (required), COLONNADE_TEST_NET (default 127.0.0: nodes .91-.93),
 # COLONNADE_KEEP=1 keeps the temp directory.
 set -euo pipefail
@@ -14,6 +17,8 @@ TEST=tracing_test
 FIRST=91
 # shellcheck source=py_cluster_lib.sh
 . "$HERE/py_cluster_lib.sh"
+# node 1 only (cluster_start_node's k)
+extra_yaml() { if [ "$k" = 1 ]; then echo "io_threads: 2"; fi; }
 
 cluster_start
 COLONNADE_BIN="$BIN" /usr/bin/python3 "$HERE/py/tracing_test.py" "$HOSTS" "$ROOT" && RC=0

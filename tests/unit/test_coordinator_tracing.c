@@ -141,6 +141,7 @@ Test(trace, events_are_bounded_and_the_last_says_how_many_were_left_out)
 	for (int i = 0; i < TRACE_MAX_EVENTS + 40; i++)
 		trace_event(t, "event %d", i);
 	cr_assert_eq(trace_events_dropped(t), 40);
+	cr_assert_eq(trace_events_dropped(t), 0, "each drop is told once");
 	size_t n;
 	char *q = take_text(t, &n);
 	cr_assert_eq(n, TRACE_MAX_EVENTS);

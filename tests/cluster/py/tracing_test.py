@@ -14,6 +14,9 @@ directly through the other nodes:
     events (message received, applied, response enqueued) under its address;
   - a QUORUM read: the replicas contacted, each answer (data or digest), and
     the contacted replicas' own events;
+  - a traced EXECUTE (prepared) and traced UNLOGGED and LOGGED BATCHes;
+  - a read at ALL coordinated by node 2 (one event loop; node 1 runs two, so the
+    requests above hop from a request loop to the main loop): all three answers;
   - the same trace read through node 2 and node 3 (system_traces is replicated);
   - node 3 stopped (SIGSTOP): a traced write at ALL times out; the error still
     names its session, whose trace says which replica timed out and that a
@@ -34,7 +37,7 @@ import uuid
 from cassandra import ConsistencyLevel, WriteTimeout
 from cassandra.cluster import Cluster
 from cassandra.policies import FallthroughRetryPolicy, WhiteListRoundRobinPolicy
-from cassandra.query import SimpleStatement
+from cassandra.query import BatchStatement, BatchType, SimpleStatement
 
 HOSTS = sys.argv[1].split(",")
 ROOT = sys.argv[2]
@@ -175,13 +178,56 @@ if N1 in contacted:
     want.append(("local read", has(N1, "locally (this node is a replica)")))
 ev = wait_events(s1, tr.trace_id, want, "the read's trace names each contacted replica's answer")
 check("digests matched", any("Digests match: 2 replicas agree" in e[1] for e in ev), ev)
+read_sid = tr.trace_id
+
+# ---- a traced EXECUTE and a traced BATCH --------------------------------------------------------
+ps = s1.prepare("SELECT v FROM tr.t WHERE k = ?")
+ps.consistency_level = ConsistencyLevel.QUORUM
+rs = s1.execute(ps, [1], trace=True)
+tr = rs.get_query_trace(max_wait_sec=WAIT)
+check("a traced EXECUTE: Cassandra's request name and the prepared id",
+      tr.request_type == "Execute CQL3 prepared query"
+      and any(e.description.startswith("Executing prepared statement 0x") for e in tr.events)
+      and any(e.description.startswith("Contacting 2 of 3 live replicas at QUORUM")
+              for e in tr.events), [tr.request_type] + [e.description for e in tr.events])
+b = BatchStatement(batch_type=BatchType.UNLOGGED, consistency_level=ConsistencyLevel.QUORUM)
+b.add(SimpleStatement("INSERT INTO tr.t (k, v) VALUES (10, 'ten')"))
+b.add(SimpleStatement("INSERT INTO tr.t (k, v) VALUES (11, 'eleven')"))
+rs = s1.execute(b, trace=True)
+tr = rs.get_query_trace(max_wait_sec=WAIT)
+acts = [e.description for e in tr.events if str(e.source) == N1]
+check("a traced UNLOGGED BATCH: its request name and each partition's replicas",
+      tr.request_type == "Execute batch of CQL3 queries"
+      and sum(a.startswith("Determining replicas for mutation: 3 live of 3") for a in acts) == 2,
+      [tr.request_type] + acts)
+b = BatchStatement(batch_type=BatchType.LOGGED, consistency_level=ConsistencyLevel.QUORUM)
+b.add(SimpleStatement("INSERT INTO tr.t (k, v) VALUES (12, 'twelve')"))
+b.add(SimpleStatement("INSERT INTO tr.t (k, v) VALUES (13, 'thirteen')"))
+tr = s1.execute(b, trace=True).get_query_trace(max_wait_sec=WAIT)
+check("a traced LOGGED BATCH says it went through the batchlog",
+      any("Writing a LOGGED batch of 2 partitions through the batchlog" in e.description
+          for e in tr.events), [e.description for e in tr.events])
+
+# ---- through a node with one event loop (node 1 runs two) -------------------------------------
+c2, s2 = connect(N2)
+rs = s2.execute(SimpleStatement("SELECT v FROM tr.t WHERE k = 10",
+                                consistency_level=ConsistencyLevel.ALL), trace=True)
+check("a read at ALL through node 2 answers", rs.one().v == "ten")
+tr = rs.get_query_trace(max_wait_sec=WAIT)
+check("its trace names node 2 as coordinator", str(tr.coordinator) == N2)
+want = []
+for h in (N1, N3):
+    want += [("answer of " + h, has(N2, "READ_RSP message received from /" + h)),
+             ("read on " + h, has(h, "READ message received from /" + N2))]
+wait_events(s2, tr.trace_id, want, "the ALL read's trace names all three replicas' answers")
+c2.shutdown()
 
 # ---- the trace is readable through the other nodes ---------------------------------------------
 for h in (N2, N3):
     c, s = connect(h)
     row = s.execute(SimpleStatement(
         "SELECT duration, coordinator FROM system_traces.sessions WHERE session_id = %s",
-        consistency_level=ConsistencyLevel.ONE), (tr.trace_id,)).one()
+        consistency_level=ConsistencyLevel.ONE), (read_sid,)).one()
     check("the read's session row is readable through " + h,
           row is not None and str(row.coordinator) == N1 and row.duration is not None)
     c.shutdown()
