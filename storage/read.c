@@ -699,8 +699,10 @@ int read_partition_held(struct store_table *t, const struct store_value *pk, siz
 		                       key.len);
 		/* Bound the iterator to the partition (prefix with its last byte 0x01 ->
 		 * 0x02): it stops at the partition's end without loading the next
-		 * data block. */
-		buf_put(&prefix, prefix.data, prefix.len);
+		 * data block.  The room is made first: appending the buffer to itself must
+		 * not read it from where a reallocation moved it away. */
+		if (buf_reserve(&prefix, prefix.len) == COL_OK)
+			buf_put(&prefix, prefix.data, prefix.len);
 		if (!buf_ok(&prefix)) {
 			rc = cerr_set(err, COL_ENOMEM, "storage: out of memory");
 		} else {
