@@ -42,7 +42,7 @@ metric_sum() {
 	shift
 	for h in "$@"; do
 		v=$(curl -sf "http://$h:7199/metrics" | awk -v n="$name" '$1 == n { print $2 }')
-		total=$(echo "$total + ${v:-0}" | bc)
+		total=$(awk -v a="$total" -v b="${v:-0}" 'BEGIN { print a + b }')
 	done
 	echo "$total"
 }

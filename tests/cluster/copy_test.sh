@@ -79,8 +79,8 @@ out=$(q "COPY ks.t1 TO 'max.csv' WITH MAXROWS = 10 AND PAGESIZE = 3" 2>&1)
 for i in $(seq 1 600); do echo "$i,v$i"; done >rate.csv
 start=$(date +%s.%N)
 out=$(q "COPY ks.t3 (k, v) FROM 'rate.csv' WITH INGESTRATE = 300" 2>&1)
-secs=$(echo "$(date +%s.%N) - $start" | bc)
-if grep -q '^600 rows imported' <<<"$out" && [ "$(echo "$secs >= 1.8" | bc)" = 1 ]; then
+secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
+if grep -q '^600 rows imported' <<<"$out" && awk -v s="$secs" 'BEGIN { exit !(s >= 1.8) }'; then
 	pass "INGESTRATE = 300: 600 rows took ${secs}s"
 else
 	fail "INGESTRATE (${secs}s)" "$out"
