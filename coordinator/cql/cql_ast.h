@@ -250,6 +250,8 @@ enum cql_bind_role {
 	                                 `column`, a value of map `column` */
 	CQL_BIND_FIELD,               /* field `field` of user type `column`: SET c.f = ?, a
 	                                 field of a user type literal ({f: ?}) for `column` */
+	CQL_BIND_NESTED,              /* deeper inside literals for `column` ([{f: ?}], (1, ?),
+	                                 {k: [?]}): the part `step` names */
 	CQL_BIND_LIMIT,               /* LIMIT ?: an int ("[limit]") */
 	CQL_BIND_PER_PARTITION_LIMIT, /* PER PARTITION LIMIT ?: an int */
 	CQL_BIND_TTL,                 /* USING TTL ?: an int ("[ttl]") */
@@ -259,20 +261,41 @@ enum cql_bind_role {
 	CQL_BIND_OTHER                /* anywhere else (WITH option values, nested literals) */
 };
 
+/*
+ * One step from a column's value down to a part of it, for a marker nested in literals
+ * (CQL_BIND_NESTED); a chain from the marker's part up to the column.
+ */
+enum cql_bind_step_kind {
+	CQL_STEP_ELEMENT,  /* an element of a list or set */
+	CQL_STEP_KEY,      /* a key of a map (or, in a set literal's first item, an element) */
+	CQL_STEP_VALUE,    /* a value of a map */
+	CQL_STEP_SUBVALUE, /* the v of c[k] = v: a list's element or a map's value */
+	CQL_STEP_FIELD,    /* field `field` of a user type */
+	CQL_STEP_ITEM      /* item `index` of a tuple */
+};
+
+struct cql_bind_step {
+	enum cql_bind_step_kind kind;
+	uint32_t index;                 /* ITEM */
+	const struct cql_ident *field;  /* FIELD */
+	const struct cql_bind_step *up; /* the step nearer the column; NULL: the column */
+};
+
 struct cql_bind {
 	uint32_t index;   /* == position in cql_stmt.binds */
 	const char *name; /* :name, or NULL for ? */
 	struct cql_pos pos;
 	enum cql_bind_role role;
 	enum cql_op op; /* the comparison it appears in (CQL_OP_NONE outside WHERE/IF) */
-	const struct cql_ident *column; /* COLUMN, IN_LIST, ELEMENT, MAP_*, SUBSCRIPT*, FIELD */
-	const struct cql_ident *field;  /* FIELD */
-	const struct cql_relation *rel; /* bound inside a WHERE relation or IF condition */
-	uint32_t tuple_index;           /* CQL_BIND_COLUMN inside (c1, c2) op (?, ?): which */
-	const struct cql_term *func;    /* FUNC_ARG */
-	uint32_t arg_index;             /* FUNC_ARG */
-	const struct cql_term *term;    /* the BIND term itself */
-	struct cql_stmt *stmt;          /* the innermost statement (a BATCH child) */
+	const struct cql_ident *column;   /* COLUMN, IN_LIST, ELEMENT, MAP_*, SUBSCRIPT*, FIELD */
+	const struct cql_ident *field;    /* FIELD */
+	const struct cql_bind_step *step; /* NESTED */
+	const struct cql_relation *rel;   /* bound inside a WHERE relation or IF condition */
+	uint32_t tuple_index;             /* CQL_BIND_COLUMN inside (c1, c2) op (?, ?): which */
+	const struct cql_term *func;      /* FUNC_ARG */
+	uint32_t arg_index;               /* FUNC_ARG */
+	const struct cql_term *term;      /* the BIND term itself */
+	struct cql_stmt *stmt;            /* the innermost statement (a BATCH child) */
 };
 
 /* -------------------------------------------------------------- clauses */

@@ -23,6 +23,7 @@ static int add_bind(struct parser *p, struct cql_term *t, const struct recv *r)
 	b.op = r->op;
 	b.column = r->column;
 	b.field = r->field;
+	b.step = r->step;
 	b.rel = r->rel;
 	b.tuple_index = r->tuple_index;
 	b.func = r->func;
@@ -101,12 +102,16 @@ struct items_recv {
 	const struct cql_term *func; /* ITEMS_FUNC_ARGS */
 };
 
+static int child_recv(struct parser *p, const struct recv *r, enum cql_bind_role role,
+                      enum cql_bind_step_kind kind, const struct cql_ident *field, uint32_t index,
+                      struct recv *out);
+
 /* The receiver of item i of a sequence. */
-static struct recv item_recv_at(const struct items_recv *ir, uint32_t i)
+static int item_recv_at(struct parser *p, const struct items_recv *ir, uint32_t i, struct recv *out)
 {
 	struct recv c = RECV_OTHER;
 	switch (ir->kind) {
-	case ITEMS_ALIKE: return *ir->r;
+	case ITEMS_ALIKE: c = *ir->r; break;
 	case ITEMS_FUNC_ARGS:
 		c.role = CQL_BIND_FUNC_ARG;
 		c.func = ir->func;
@@ -120,10 +125,13 @@ static struct recv item_recv_at(const struct items_recv *ir, uint32_t i)
 			c.rel = ir->r->rel;
 			c.column = &ir->r->rel->cols[i];
 			c.tuple_index = i;
+		} else if (ir->r->role != CQL_BIND_MULTI) { /* an item of a tuple value */
+			return child_recv(p, ir->r, CQL_BIND_NESTED, CQL_STEP_ITEM, NULL, i, out);
 		}
 		break;
 	}
-	return c;
+	*out = c;
+	return 0;
 }
 
 /* Comma-separated terms up to `close` (already past the opener), appended
@@ -133,7 +141,8 @@ static int term_items(struct parser *p, enum cql_tok_kind close, bool may_be_emp
 {
 	if (!may_be_empty || !at(p, close)) {
 		for (;;) {
-			struct recv r = item_recv_at(ir, v->n);
+			struct recv r;
+			TRY(item_recv_at(p, ir, v->n, &r));
 			struct cql_term *t = NULL;
 			TRY(cqlp_term(p, &r, &t));
 			TRY(PUSH(p, v, t));
@@ -155,16 +164,64 @@ int cqlp_term_list(struct parser *p, enum cql_tok_kind close, const struct recv 
 	return 0;
 }
 
-static struct recv child_recv(const struct recv *r, enum cql_bind_role role)
+/* The step that names r's part of its column, made from its role when r is a first-level
+ * part; NULL when r is not a part of a column's value (or out of memory: *oom). */
+static const struct cql_bind_step *own_step(struct parser *p, const struct recv *r, bool *oom)
+{
+	if (r->step || !r->column)
+		return r->step;
+	struct cql_bind_step s = {.field = r->field};
+	switch (r->role) {
+	case CQL_BIND_ELEMENT: s.kind = CQL_STEP_ELEMENT; break;
+	case CQL_BIND_MAP_KEY: s.kind = CQL_STEP_KEY; break;
+	case CQL_BIND_MAP_VALUE: s.kind = CQL_STEP_VALUE; break;
+	case CQL_BIND_SUBSCRIPT_VALUE: s.kind = CQL_STEP_SUBVALUE; break;
+	case CQL_BIND_FIELD: s.kind = CQL_STEP_FIELD; break;
+	default: return NULL;
+	}
+	struct cql_bind_step *n = alloc(p, sizeof(*n));
+	if (n)
+		*n = s;
+	*oom = !n;
+	return n;
+}
+
+/*
+ * The receiver of a part of r's value: role `role` when r is a column's value, a nested
+ * part (CQL_BIND_NESTED with its step: `kind`, field `field`, item `index`) when r is a
+ * part itself, else nothing (CQL_BIND_OTHER).
+ */
+static int child_recv(struct parser *p, const struct recv *r, enum cql_bind_role role,
+                      enum cql_bind_step_kind kind, const struct cql_ident *field, uint32_t index,
+                      struct recv *out)
 {
 	struct recv c = RECV_OTHER;
-	if (r->role == CQL_BIND_COLUMN && r->column) {
+	if (r->role == CQL_BIND_COLUMN && r->column && role != CQL_BIND_NESTED) {
 		c.role = role;
 		c.column = r->column;
+		c.field = field;
 		c.rel = r->rel;
 		c.op = r->op;
+	} else if (r->column) {
+		bool oom = false;
+		const struct cql_bind_step *up =
+		        r->role == CQL_BIND_COLUMN ? NULL : own_step(p, r, &oom);
+		if (oom)
+			return cqlp_oom(p);
+		if (up || r->role == CQL_BIND_COLUMN) {
+			struct cql_bind_step *s = alloc(p, sizeof(*s));
+			if (!s)
+				return cqlp_oom(p);
+			*s = (struct cql_bind_step){kind, index, field, up};
+			c.role = CQL_BIND_NESTED;
+			c.column = r->column;
+			c.step = s;
+			c.rel = r->rel;
+			c.op = r->op;
+		}
 	}
-	return c;
+	*out = c;
+	return 0;
 }
 
 /* A word that is a literal, not a field name, before ':' in braces ({true: 1}). */
@@ -188,8 +245,8 @@ static int udt_literal(struct parser *p, const struct recv *r, struct cql_term *
 		NEW(p, n);
 		TRY(cqlp_ident(p, n));
 		TRY(cqlp_expect(p, CQL_TOK_COLON));
-		struct recv vr = child_recv(r, CQL_BIND_FIELD);
-		vr.field = vr.role == CQL_BIND_FIELD ? n : NULL;
+		struct recv vr;
+		TRY(child_recv(p, r, CQL_BIND_FIELD, CQL_STEP_FIELD, n, 0, &vr));
 		TRY(cqlp_term(p, &vr, &v));
 		TRY(PUSH(p, &names, *n));
 		TRY(PUSH(p, &vals, v));
@@ -205,7 +262,8 @@ static int udt_literal(struct parser *p, const struct recv *r, struct cql_term *
 static int collection(struct parser *p, const struct recv *r, struct cql_term *t)
 {
 	if (accept(p, CQL_TOK_LBRACKET)) {
-		struct recv er = child_recv(r, CQL_BIND_ELEMENT);
+		struct recv er;
+		TRY(child_recv(p, r, CQL_BIND_ELEMENT, CQL_STEP_ELEMENT, NULL, 0, &er));
 		t->kind = CQL_TERM_LIST;
 		return cqlp_term_list(p, CQL_TOK_RBRACKET, &er, &t->coll.items, &t->coll.n_items);
 	}
@@ -217,9 +275,10 @@ static int collection(struct parser *p, const struct recv *r, struct cql_term *t
 	if ((cur(p)->kind == CQL_TOK_WORD || cur(p)->kind == CQL_TOK_QIDENT) &&
 	    peek(p, 1)->kind == CQL_TOK_COLON && !literal_word(cur(p)))
 		return udt_literal(p, r, t);
-	struct recv er = child_recv(r, CQL_BIND_ELEMENT);
-	struct recv kr = child_recv(r, CQL_BIND_MAP_KEY);
-	struct recv vr = child_recv(r, CQL_BIND_MAP_VALUE);
+	struct recv er, kr, vr;
+	TRY(child_recv(p, r, CQL_BIND_ELEMENT, CQL_STEP_ELEMENT, NULL, 0, &er));
+	TRY(child_recv(p, r, CQL_BIND_MAP_KEY, CQL_STEP_KEY, NULL, 0, &kr));
+	TRY(child_recv(p, r, CQL_BIND_MAP_VALUE, CQL_STEP_VALUE, NULL, 0, &vr));
 	struct cql_term *first = NULL;
 	/* the first item decides: a key (':' follows) or a set element; its bind
 	 * role is fixed up once we know */

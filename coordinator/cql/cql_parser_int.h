@@ -67,7 +67,8 @@ struct recv {
 	enum cql_bind_role role;
 	enum cql_op op;
 	const struct cql_ident *column;
-	const struct cql_ident *field; /* CQL_BIND_FIELD */
+	const struct cql_ident *field;    /* CQL_BIND_FIELD */
+	const struct cql_bind_step *step; /* CQL_BIND_NESTED */
 	const struct cql_relation *rel;
 	uint32_t tuple_index;
 	const struct cql_term *func;

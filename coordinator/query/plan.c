@@ -161,6 +161,63 @@ static const char *part_marker_name(struct plan *p, const struct cql_bind *b,
 	return nm;
 }
 
+/* The type of the part of column c's value that a nested marker's step chain names, and
+ * its name ("value(l).city", "tp[1]", as Cassandra's specs); *ty NULL if none fits. */
+static void nested_marker_spec(struct plan *p, const struct cql_bind *b,
+                               const struct schema_column *c, const struct cqltype **ty,
+                               const char **name)
+{
+	const struct cql_bind_step *steps[CQLTYPE_MAX_DEPTH * 2];
+	size_t n = 0;
+	*ty = NULL;
+	for (const struct cql_bind_step *s = b->step; s; s = s->up)
+		if (n < sizeof(steps) / sizeof(steps[0]))
+			steps[n++] = s;
+		else
+			return; /* deeper than any type */
+	const struct cqltype *t = c ? c->type : NULL;
+	struct buf nm;
+	buf_init(&nm);
+	buf_put_str(&nm, c ? c->name : "?");
+	while (t && n--) {
+		const struct cql_bind_step *s = steps[n];
+		bool coll = cqltype_is_collection(t), map = t->kind == CQLTYPE_MAP;
+		int f = s->kind == CQL_STEP_FIELD && t->kind == CQLTYPE_UDT && s->field
+		                ? cqltype_udt_field(t, s->field->name, strlen(s->field->name))
+		                : -1;
+		const char *wrap = s->kind == CQL_STEP_KEY && map ? "key" : "value";
+		switch (s->kind) {
+		case CQL_STEP_ELEMENT:
+		case CQL_STEP_KEY: t = coll ? t->elem : NULL; break;
+		case CQL_STEP_VALUE: t = map ? t->value : NULL; break;
+		case CQL_STEP_SUBVALUE:
+			t = map ? t->value : t->kind == CQLTYPE_LIST ? t->elem : NULL;
+			break;
+		case CQL_STEP_FIELD: t = f >= 0 ? t->fields[f] : NULL; break;
+		case CQL_STEP_ITEM:
+			t = t->kind == CQLTYPE_TUPLE && s->index < t->n_fields ? t->fields[s->index]
+			                                                       : NULL;
+			break;
+		}
+		struct buf w;
+		buf_init(&w);
+		if (s->kind == CQL_STEP_FIELD)
+			buf_printf(&w, "%.*s.%s", (int)nm.len, (const char *)nm.data,
+			           s->field ? s->field->name : "?");
+		else if (s->kind == CQL_STEP_ITEM)
+			buf_printf(&w, "%.*s[%u]", (int)nm.len, (const char *)nm.data, s->index);
+		else
+			buf_printf(&w, "%s(%.*s)", wrap, (int)nm.len, (const char *)nm.data);
+		buf_release(&nm);
+		nm = w;
+	}
+	*ty = t;
+	char *s = buf_ok(&nm) ? cql_arena_strndup(p->arena, (const char *)nm.data, nm.len) : NULL;
+	if (s)
+		*name = s;
+	buf_release(&nm);
+}
+
 /* A marker as argument of a function: the type of that argument of the one overload
  * its other arguments leave ("arg0(system.mintimeuuid)"); none if it is ambiguous. */
 static void func_arg_spec(struct plan *p, const struct cql_bind *b, const struct cqltype **ty,
@@ -217,6 +274,7 @@ static void marker_spec(struct plan *p, const struct cql_bind *b, const struct s
 		*ty = cqltype_simple(CQLTYPE_VARCHAR);
 		*name = "[json]";
 		break;
+	case CQL_BIND_NESTED: nested_marker_spec(p, b, c, ty, name); break;
 	case CQL_BIND_FIELD:
 		*ty = column_marker_type(b, c);
 		if (c && b->field) { /* Cassandra's fieldSpecOf: "column.field" */

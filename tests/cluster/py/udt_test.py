@@ -198,6 +198,21 @@ for stmt, want in [
     check("refused: " + want, ok, msg)
 s1.execute("DROP TABLE %s.homes" % KS)
 
+# Markers nested in literals: typed as the part they stand for, named as Cassandra's specs.
+nested = s3.prepare("INSERT INTO people (id, p) VALUES (?, {name: ?, home: {street: ?, zip: ?}, "
+                    "tags: {?}})")
+meta = [(m.name, m.type.cql_parameterized_type().replace("varchar", "text"))
+        for m in nested.column_metadata]
+check("markers nested in user type and set literals are typed and named by their part",
+      meta == [("id", "int"), ("p.name", "text"), ("p.home.street", "text"), ("p.home.zip", "int"),
+               ("value(p.tags)", "text")], meta)
+nested.consistency_level = ConsistencyLevel.QUORUM
+s3.execute(nested, (5, "Eve", "Long St", 42, "t1"))
+p = s1.execute(sel, (5,)).one().p
+check("a value with nested markers reads back",
+      p.name == "Eve" and p.home.street == "Long St" and p.home.zip == 42 and p.home.town is None
+      and set(p.tags) == {"t1"}, repr(p))
+
 
 def refused(session, stmt, want):
     try:
