@@ -214,7 +214,7 @@ static unsigned char ixf_filter(void *state, int level, const char *key, size_t 
                                 const char *val, size_t vlen, char **new_value, size_t *new_len,
                                 unsigned char *changed)
 {
-	(void)state;
+	const struct store *s = state;
 	(void)level;
 	(void)key;
 	(void)klen;
@@ -224,7 +224,8 @@ static unsigned char ixf_filter(void *state, int level, const char *key, size_t 
 	struct cellval v;
 	if (cellval_parse(val, vlen, &v))
 		return 0;
-	int64_t now = clock_wall_s();
+	int64_t ov = atomic_load(&s->ix_now_override);
+	int64_t now = ov ? ov : clock_wall_s();
 	if (v.flags & VAL_TOMBSTONE)
 		return (int64_t)v.ldt + STORE_INDEX_TOMB_GRACE < now;
 	return (v.flags & VAL_EXPIRING) && (int64_t)v.ldt <= now;
@@ -232,9 +233,8 @@ static unsigned char ixf_filter(void *state, int level, const char *key, size_t 
 
 static rocksdb_compactionfilter_t *ixf_create(void *state, rocksdb_compactionfiltercontext_t *ctx)
 {
-	(void)state;
 	(void)ctx;
-	return rocksdb_compactionfilter_create(NULL, ixf_destroy, ixf_filter, ixf_name);
+	return rocksdb_compactionfilter_create(state, ixf_destroy, ixf_filter, ixf_name);
 }
 
 static const char *ixf_factory_name(void *state)
@@ -251,7 +251,7 @@ rocksdb_options_t *sindex_cf_options(struct store *s)
 	rocksdb_options_set_write_buffer_size(o, s->opt.write_buffer_bytes);
 	rocksdb_options_set_merge_operator(o, merge_operator_new());
 	rocksdb_options_set_compaction_filter_factory(
-	        o, rocksdb_compactionfilterfactory_create(NULL, ixf_destroy, ixf_create,
+	        o, rocksdb_compactionfilterfactory_create(s, ixf_destroy, ixf_create,
 	                                                  ixf_factory_name));
 	return o;
 }
@@ -273,6 +273,34 @@ static void delete_prefix(struct store *s, const uint8_t *p, size_t plen, const 
 		log_error(MOD, "deleting the index entries of %s: %s", what, rerr);
 		free(rerr);
 	}
+}
+
+void sindex_compact_table(struct store *s, const uint8_t id[16], int64_t now_s)
+{
+	uint8_t end[16];
+	memcpy(end, id, 16);
+	size_t n = 16;
+	while (n > 0 && end[n - 1] == 0xFF)
+		n--;
+	rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+	rocksdb_flushoptions_set_wait(fo, 1);
+	char *rerr = NULL;
+	rocksdb_flush_cf(s->db, fo, s->cf_sindex, &rerr);
+	rocksdb_flushoptions_destroy(fo);
+	if (rerr) {
+		log_error(MOD, "flushing the index entries before a compaction: %s", rerr);
+		free(rerr);
+	}
+	atomic_store(&s->ix_now_override, now_s);
+	rocksdb_compactoptions_t *co = rocksdb_compactoptions_create();
+	rocksdb_compactoptions_set_bottommost_level_compaction(co, 2);
+	if (n > 0) {
+		end[n - 1]++;
+		rocksdb_compact_range_cf_opt(s->db, s->cf_sindex, co, (const char *)id, 16,
+		                             (const char *)end, n);
+	}
+	rocksdb_compactoptions_destroy(co);
+	atomic_store(&s->ix_now_override, 0);
 }
 
 void sindex_index_gone(struct store *s, const uint8_t tid[16], const struct store_index *ix)

@@ -294,7 +294,8 @@ int store_table_flush(struct store_table *t, struct cerr *err);
  * level down, then compact the bottom level alone so that the compaction
  * filter sees every cell and may purge partition/row/range tombstones past
  * gc_grace.  `now_s` overrides the clock for the filter (0 = wall clock;
- * tests pass a future time).
+ * tests pass a future time).  The table's index entries are compacted too (their
+ * filter drops expired entries and old tombstones: SECONDARY INDEXES).
  */
 int store_table_compact(struct store_table *t, int64_t now_s, struct cerr *err);
 

@@ -174,6 +174,7 @@ struct store {
 		_Atomic uint64_t reads, entries, stale, rows, builds_done, build_pairs,
 		        build_entries;
 	} ixs;
+	_Atomic int64_t ix_now_override; /* the sindex CF filter's clock (store_table_compact) */
 	struct {
 		_Atomic uint64_t mutations, groups, inline_groups, writer_rounds, syncs, stalls,
 		        overloaded, max_group;
@@ -307,6 +308,9 @@ void sindex_forget_built(struct store *s, const uint8_t tid[16], const struct st
 /* Delete every entry of table id (TRUNCATE; with its built marks too: DROP TABLE). */
 void sindex_table_gone(struct store *s, const uint8_t id[16], bool forget_built);
 rocksdb_options_t *sindex_cf_options(struct store *s);
+/* Compact the index entries of table id (store_table_compact), the filter's clock at now_s
+ * (0: the wall clock). */
+void sindex_compact_table(struct store *s, const uint8_t id[16], int64_t now_s);
 /* The descriptor's indexes are well formed (store_table_open/alter). */
 int sindex_desc_check(const struct store_table_desc *d, struct cerr *err);
 

@@ -1441,6 +1441,7 @@ int store_table_compact(struct store_table *t, int64_t now_s, struct cerr *err)
 	atomic_store(&t->state->purge_pass, 0);
 	rocksdb_compactoptions_destroy(co);
 	atomic_store(&t->state->now_override, 0);
+	sindex_compact_table(t->s, t->id, now_s);
 	return rc;
 }
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define NOW 1800000000LL
 
@@ -538,4 +539,38 @@ Test(sindex, build_in_the_background_while_rows_change)
 		memset(&h, 0, sizeof(h));
 	}
 	cr_assert_eq(nb, want_b);
+}
+
+Test(sindex, compaction_drops_expired_entries_and_old_purge_tombstones)
+{
+	struct store_table *t = table(&IX_V, 1);
+	int64_t now = (int64_t)time(NULL);
+	for (int i = 0; i < 10; i++) {
+		struct store_mutation m;
+		struct ib k = I(i), c = I(0);
+		struct store_value kv = {k.b, 4}, cv = {c.b, 4};
+		cr_assert_eq(store_mutation_init(&m, t, &kv, 1, now, NULL), 0);
+		store_mutation_set_cell(&m, &cv, 1, 1, NULL, "x", 1, 100, i < 4 ? 10 : 0);
+		apply(&m);
+	}
+	set_v(t, 9, 0, "y", 200, 0); /* pk 9's "x" entry goes stale */
+	struct hits h;
+	struct store_index_read_stats s;
+	cr_assert_eq(ixread_s(t, &IX_V, "x", now, &h, &s), 0);
+	cr_assert_eq(h.n, 9);
+	cr_assert_eq(s.stale, 1, "the read deletes pk 9's entry (a tombstone)");
+	/* a compaction 20 s on: the 4 TTL entries have expired; the purge tombstone is young */
+	struct cerr e = {0};
+	cr_assert_eq(store_table_compact(t, now + 20, &e), 0, "%s", e.msg);
+	cr_assert_eq(ixread_s(t, &IX_V, "x", now + 20, &h, &s), 0);
+	cr_assert_eq(h.n, 5);
+	cr_assert_eq(s.entries, 5, "expired entries are gone from the index, not just skipped");
+	/* and past the tombstone grace the purge tombstone goes too: nothing is left to read but
+	 * the live entries, and the stale one does not come back */
+	cr_assert_eq(store_table_compact(t, now + 20 + STORE_INDEX_TOMB_GRACE + 5, &e), 0, "%s",
+	             e.msg);
+	cr_assert_eq(ixread_s(t, &IX_V, "x", now + 25, &h, &s), 0);
+	cr_assert_eq(h.n, 5);
+	cr_assert_eq(s.entries, 5);
+	cr_assert_eq(s.stale, 0);
 }
