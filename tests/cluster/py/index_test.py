@@ -23,7 +23,9 @@ exact again through every node.  Last, node 3 misses writes (killed; rows moved
 and deleted at QUORUM; hinted handoff is off in this cluster) and is restarted:
 QUORUM through node 3, whose index still lists the old values, is exact (the
 replicas' index answers disagree, and the range is read again whole and
-repaired).  Prints one line per check; exits 1 on any failure.
+repaired).  Then indexes on a map's keys, values and entries and on a set's
+elements answer exactly after element updates.  Prints one line per check; exits 1 on
+any failure.
 """
 import os
 import random
@@ -459,6 +461,69 @@ for h in HOSTS:
     check_exact("after node %d's return via %s: exact at QUORUM" % (node, h), s,
                 ConsistencyLevel.QUORUM)
     c.shutdown()
+
+# ---- collection indexes: KEYS(m), VALUES(m), ENTRIES(m), a set's elements ----------------------
+session.execute("CREATE TABLE coll (k int, c int, m map<text, int>, s set<text>, "
+                "PRIMARY KEY (k, c))")
+cmodel = {}
+c_ins = session.prepare("INSERT INTO coll (k, c, m, s) VALUES (?, ?, ?, ?)")
+c_ins.consistency_level = ConsistencyLevel.ALL
+for k in range(12):
+    for c in range(3):
+        m = {"a%d" % ((k + c) % 4): (k * c) % 3, "b%d" % (k % 3): c}
+        st = {"s%d" % (k % 5), "t%d" % (c % 2)}
+        session.execute(c_ins, (k, c, m, st))
+        cmodel[(k, c)] = (m, st)
+for stmt in ("CREATE INDEX coll_keys ON coll (KEYS(m))", "CREATE INDEX coll_vals ON coll (m)",
+             "CREATE INDEX coll_ents ON coll (ENTRIES(m))", "CREATE INDEX coll_s ON coll (s)"):
+    session.execute(stmt)
+cluster.control_connection.wait_for_schema_agreement(wait_time=30)
+# element updates after the build: a key removed, a value changed, an element removed
+c_del = session.prepare("DELETE m['a1'] FROM coll WHERE k = ? AND c = ?")
+c_del.consistency_level = ConsistencyLevel.ALL
+c_set = session.prepare("UPDATE coll SET m['b0'] = 7, s = s - {'t0'} WHERE k = ? AND c = ?")
+c_set.consistency_level = ConsistencyLevel.ALL
+for k in range(0, 12, 2):
+    session.execute(c_del, (k, 1))
+    session.execute(c_set, (k, 0))
+    m, st = cmodel[(k, 1)]
+    m.pop("a1", None)
+    m, st = cmodel[(k, 0)]
+    m["b0"] = 7
+    st.discard("t0")
+cases = [("m CONTAINS KEY 'a1'", lambda m, st: "a1" in m),
+         ("m CONTAINS KEY 'b0'", lambda m, st: "b0" in m),
+         ("m CONTAINS 7", lambda m, st: 7 in m.values()),
+         ("m CONTAINS 1", lambda m, st: 1 in m.values()),
+         ("m['b0'] = 7", lambda m, st: m.get("b0") == 7),
+         ("m['a2'] = 0", lambda m, st: m.get("a2") == 0),
+         ("s CONTAINS 't0'", lambda m, st: "t0" in st),
+         ("s CONTAINS 's3'", lambda m, st: "s3" in st)]
+bad = []
+for h in HOSTS:
+    c, sess = connect(h)
+    sess.set_keyspace(KS)
+    ok_built = False
+    for _ in range(300):
+        rows = sess.execute('SELECT index_name FROM system."IndexInfo" WHERE table_name = %s',
+                            (KS,))
+        if {"coll_keys", "coll_vals", "coll_ents", "coll_s"} <= {r.index_name for r in rows}:
+            ok_built = True
+            break
+        time.sleep(0.2)
+    if not ok_built:
+        bad.append("%s: collection indexes not built" % h)
+    for where, pred in cases:
+        want = {key for key, (m, st) in cmodel.items() if pred(m, st)}
+        for cl in (ConsistencyLevel.ONE, ConsistencyLevel.QUORUM):
+            res = sess.execute(SimpleStatement("SELECT k, c FROM coll WHERE " + where,
+                                               fetch_size=5, consistency_level=cl))
+            got = [(r.k, r.c) for r in res]
+            if sorted(got) != sorted(want) or len(got) != len(set(got)):
+                bad.append("%s via %s: got %s want %s" % (where, h, sorted(got), sorted(want)))
+    c.shutdown()
+check("collection indexes (KEYS, VALUES, ENTRIES of a map; a set): exact at ONE and QUORUM "
+      "through every node, after element updates", not bad, "; ".join(bad[:4]))
 
 session.execute("DROP INDEX t_v_idx")
 try:
