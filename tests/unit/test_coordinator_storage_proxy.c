@@ -47,7 +47,8 @@ static struct tnode N[MAXN];
 static size_t NN;
 static struct ring *RING;
 static struct replication REP;
-static unsigned WTO = 400, RTO = 600; /* short timeouts for the tests */
+#define WTO_SHORT 400
+static unsigned WTO = WTO_SHORT, RTO = 600; /* short timeouts for the tests */
 static unsigned PAGE_ROWS;            /* replica_page_rows (0: the default) */
 static unsigned MAX_REQ;              /* max_requests (0: the default) */
 static struct ring_endpoint EPS[MAXN];
@@ -332,6 +333,7 @@ static void teardown(void)
 	HINTS_FAIL = false;
 	PAGE_ROWS = 0;
 	MAX_REQ = 0;
+	WTO = WTO_SHORT;
 	net_loop_free(NL);
 	ev_loop_destroy(L);
 	log_set_fd(2);
@@ -469,6 +471,95 @@ static bool is_replica(const char *key, size_t node)
 	return false;
 }
 
+/*
+ * Waiting for the cluster to settle: the loop runs until a condition holds, at most
+ * SETTLE_MS.  Replicas apply writes on their store lanes' threads and requests end at
+ * their timeouts, so on a loaded machine "after 30 ms" or "after the write timeout and
+ * 200 ms" is not "after it happened"; the conditions are what the checks that follow
+ * rely on, and those checks stay as they are.
+ */
+#define SETTLE_MS 20000
+
+typedef bool (*settled_fn)(const void *arg);
+
+static bool run_until_settled(settled_fn fn, const void *arg)
+{
+	ev_now_update(L);
+	ev_timer t;
+	ev_timer_init(&t, tick_cb, 0.005, 0.005);
+	ev_timer_start(L, &t);
+	int64_t end = clock_mono_ms() + SETTLE_MS;
+	bool ok;
+	while (!(ok = fn(arg)) && clock_mono_ms() < end)
+		ev_run(L, EVRUN_ONCE);
+	ev_timer_stop(L, &t);
+	return ok;
+}
+
+/* Every node's coordinator has ended every request (acknowledged, failed or timed out). */
+static bool proxies_idle(const void *arg)
+{
+	(void)arg;
+	for (size_t i = 0; i < NN; i++) {
+		if (!N[i].sp)
+			continue;
+		struct storage_proxy_stats st;
+		storage_proxy_get_stats(N[i].sp, &st);
+		if (st.in_flight)
+			return false;
+	}
+	return true;
+}
+
+static void settle_requests(void)
+{
+	cr_assert(run_until_settled(proxies_idle, NULL), "requests still in flight after %d ms",
+	          SETTLE_MS);
+}
+
+/* The nodes of `mask` hold `val` for key (col 1). */
+struct held {
+	const char *key, *val;
+	unsigned mask;
+};
+
+static bool is_held(const void *arg)
+{
+	const struct held *h = arg;
+	for (size_t i = 0; i < NN; i++)
+		if ((h->mask & (1u << i)) && strcmp(local_read(i, h->key).value, h->val) != 0)
+			return false;
+	return true;
+}
+
+/* Until the nodes of mask hold val for key; the checks that follow say what is expected. */
+static void settle_held(const char *key, const char *val, unsigned mask)
+{
+	struct held h = {key, val, mask};
+	(void)run_until_settled(is_held, &h);
+}
+
+/* Hints stored for nodes [from, to): at least `total`, and every request ended. */
+struct hinted_at_least {
+	size_t from, to;
+	int total;
+};
+
+static bool hints_stored(const void *arg)
+{
+	const struct hinted_at_least *w = arg;
+	int n = 0;
+	for (size_t i = w->from; i < w->to; i++)
+		n += HINTS[i].n;
+	return n >= w->total && proxies_idle(NULL);
+}
+
+static void settle_hints(size_t from, size_t to, int total)
+{
+	struct hinted_at_least w = {from, to, total};
+	(void)run_until_settled(hints_stored, &w);
+}
+
 static const uint16_t ALL_CLS[] = {CL_ANY,         CL_ONE,       CL_TWO,
                                    CL_THREE,       CL_QUORUM,    CL_LOCAL_QUORUM,
                                    CL_EACH_QUORUM, CL_LOCAL_ONE, CL_ALL};
@@ -489,13 +580,13 @@ Test(storage_proxy, write_then_read_every_level_all_up)
 		cr_expect_eq(w.code, 0, "%s: %s", cql_consistency_name(ALL_CLS[i]), w.msg);
 		if (ALL_CLS[i] == CL_ANY)
 			continue;
-		run_ms(30); /* W + R may be <= RF here: let every replica apply it first */
+		settle_held(key, val, 0x7); /* W + R may be <= RF: every replica applies it first */
 		struct outcome r = read_at((i + 1) % 3, ALL_CLS[i], key);
 		cr_expect_eq(r.res.code, 0, "%s: %s", cql_consistency_name(ALL_CLS[i]), r.res.msg);
 		cr_expect_eq(r.rows, 1);
 		cr_expect_str_eq(r.value, val);
 	}
-	run_ms(50);
+	settle_held("k0", "v0", 0x7);
 	/* every replica holds every write */
 	for (size_t n = 0; n < 3; n++)
 		cr_expect_str_eq(local_read(n, "k0").value, "v0");
@@ -678,7 +769,7 @@ Test(storage_proxy, accuracy_every_w_r_pair)
 			             cql_consistency_name(lv[ri]), r.res.msg);
 			cr_expect_str_eq(r.value, val, "W=%s R=%s", cql_consistency_name(lv[wi]),
 			                 cql_consistency_name(lv[ri]));
-			run_ms(WTO + 50); /* let the dropped requests time out */
+			settle_requests(); /* the dropped requests time out */
 		}
 	}
 	cr_expect_eq(pairs, 20);
@@ -941,7 +1032,7 @@ Test(storage_proxy, write_timeout_counts_received_and_blockfor)
 	cr_expect_eq(r.res.rep.required, 2);
 	cr_expect_eq(r.res.rep.received, 1);
 	cr_expect(r.res.rep.data_present);
-	run_ms(RTO + 100);
+	settle_requests();
 }
 
 Test(storage_proxy, write_timeout_when_coordinator_is_not_a_replica)
@@ -971,7 +1062,7 @@ Test(storage_proxy, write_timeout_when_coordinator_is_not_a_replica)
 	cr_expect_eq(r.res.rep.required, 2);
 	cr_expect_eq(r.res.rep.received, 1);
 	cr_expect(r.res.rep.data_present);
-	run_ms(RTO + 100);
+	settle_requests();
 }
 
 /* Cross-DC: one message over the WAN per write; the forwarder relays its peers' acks. */
@@ -1011,7 +1102,7 @@ Test(storage_proxy, two_dc_write_is_forwarded_once)
 	struct outcome r = read_at(1, CL_LOCAL_QUORUM, "fwd");
 	cr_expect_eq(r.res.code, 0, "%s", r.res.msg);
 	cr_expect_str_eq(r.value, "each2");
-	run_ms(WTO + 100);
+	settle_requests();
 }
 
 /* Range reads walk the ring at the level, merge replicas, repair, and page by position. */
@@ -1314,7 +1405,7 @@ Test(storage_proxy, partition_tombstone_wins_and_is_repaired)
 		cr_expect_eq(local_read(n, "gone").rows, 0, "node %zu holds the tombstone", n);
 	/* a newer row after the deletion is live again, on every replica */
 	cr_assert_eq(write_at(1, CL_QUORUM, "gone", 3, "c", 11).code, 0);
-	run_ms(30);
+	settle_held("gone", "c", 0x7);
 	r = read_at(2, CL_ALL, "gone");
 	cr_expect_eq(r.rows, 1);
 	cr_expect_str_eq(r.value, "c");
@@ -1397,7 +1488,7 @@ Test(storage_proxy, two_dc_reads)
 {
 	cluster_2dc();
 	cr_assert_eq(write_at(4, CL_EACH_QUORUM, "dc", 1, "both", 5).code, 0);
-	run_ms(30);
+	settle_held("dc", "both", 0x3f);
 	/* a dc2-only newer value: LOCAL_QUORUM in dc1 cannot see it, EACH_QUORUM does and repairs
 	 */
 	write_local(3, "dc", 1, "dc2-only", 9);
@@ -1489,7 +1580,7 @@ Test(storage_proxy, local_strategy_stays_local)
 	cr_expect_eq(w.code, COL_EUNAVAILABLE);
 	cr_expect_eq(w.rep.required, 2);
 	cr_expect_eq(w.rep.received, 1);
-	run_ms(30);
+	settle_requests();
 	cr_expect_eq(local_read(1, "loc").rows, 2);
 	cr_expect_eq(local_read(0, "loc").rows, 0);
 	cr_expect_eq(local_read(2, "loc").rows, 0);
@@ -1547,8 +1638,12 @@ Test(storage_proxy, accuracy_two_dcs)
 				struct cerr wr = write_at(0, w[wi].cl, key, 1, val, ++ts);
 				cr_assert_eq(wr.code, 0, "W=%s: %s", cql_consistency_name(w[wi].cl),
 				             wr.msg);
-				run_ms(20); /* every live replica has it, the down ones never will
-				             */
+				/* every live replica has it, the down ones never will */
+				unsigned live = 0;
+				for (size_t n = 0; n < 6; n++)
+					if (!N[n].down && is_replica(key, n))
+						live |= 1u << n;
+				settle_held(key, val, live);
 				for (size_t n = 0; n < 6; n++)
 					N[n].down = false;
 				struct outcome r = read_at(reader, rl[ri], key);
@@ -1651,7 +1746,7 @@ Test(storage_proxy, hints_for_down_and_silent_replicas)
 	w = write_at(coord, CL_QUORUM, key, 1, "h4", 13);
 	cr_expect_eq(w.code, 0, "%s", w.msg);
 	int before = HINTS[reps[1]].n;
-	run_ms(WTO + 200);
+	settle_hints(reps[1], reps[1] + 1, before + 1);
 	cr_expect_eq(HINTS[reps[1]].n, before + 1);
 	struct storage_proxy_stats st;
 	storage_proxy_get_stats(N[coord].sp, &st);
@@ -1679,6 +1774,10 @@ Test(storage_proxy, hints_for_down_and_silent_replicas)
  */
 Test(storage_proxy, silent_remote_replica_is_hinted_once_by_its_forwarder)
 {
+	/* The forwarder's HINTED must reach the coordinator in the last quarter of the write
+	 * timeout: 100 ms of the tests' 400 is less than a loaded machine's scheduling delays
+	 * between the loop's turns, so this one has the 4 s of a slow network. */
+	WTO = 4000;
 	USE_HINTS = true;
 	cluster_2dc();
 	const char *key = "quiet";
@@ -1698,7 +1797,9 @@ Test(storage_proxy, silent_remote_replica_is_hinted_once_by_its_forwarder)
 	set_silent((size_t)quiet, true);
 	struct cerr w = write_at(0, CL_LOCAL_QUORUM, key, 1, "q", 1);
 	cr_expect_eq(w.code, 0, "%s", w.msg);
-	run_ms(WTO + 300);
+	/* the forwarder's hint, then the coordinator's request ends: a second hint would come
+	 * from it by then */
+	settle_hints((size_t)quiet, (size_t)quiet + 1, 1);
 	cr_expect_eq(HINTS[quiet].n, 1, "hinted once, not %d", HINTS[quiet].n);
 	cr_expect_eq(HINTS[fw].by, 1, "by the forwarder");
 	struct storage_proxy_stats st;
@@ -1715,7 +1816,7 @@ Test(storage_proxy, remote_dc_down_replica_is_hinted_by_its_forwarder)
 	N[4].down = true; /* both sides' failure detectors agree */
 	struct cerr w = write_at(0, CL_LOCAL_QUORUM, "fw", 1, "x", 1);
 	cr_expect_eq(w.code, 0, "%s", w.msg);
-	run_ms(WTO + 200);
+	settle_hints(4, 5, 1);
 	cr_expect_eq(HINTS[4].n, 1, "node 4 hinted once, not %d (by %d %d %d)", HINTS[4].n,
 	             HINTS[3].by, HINTS[5].by, HINTS[0].by);
 	cr_expect_eq(HINTS[0].by, 0, "not by the coordinator");
@@ -1749,7 +1850,7 @@ Test(storage_proxy, hints_for_a_silent_remote_dc)
 	struct cerr w = write_at(0, CL_LOCAL_QUORUM, "wan", 1, "x", 1);
 	cr_expect_eq(w.code, 0, "%s", w.msg);
 	cr_expect_eq(HINTS[3].n + HINTS[4].n + HINTS[5].n, 0, "nothing known yet");
-	run_ms(WTO + 200);
+	settle_hints(3, 6, 3);
 	for (size_t i = 3; i < 6; i++)
 		cr_expect_eq(HINTS[i].n, 1, "node %zu", i);
 	for (size_t i = 0; i < 3; i++)
@@ -1759,7 +1860,8 @@ Test(storage_proxy, hints_for_a_silent_remote_dc)
 		set_silent(i, false);
 	w = write_at(0, CL_LOCAL_QUORUM, "wan", 1, "y", 2);
 	cr_expect_eq(w.code, 0, "%s", w.msg);
-	run_ms(WTO + 200);
+	settle_requests();
+	settle_held("wan", "y", 1u << 5);
 	for (size_t i = 3; i < 6; i++)
 		cr_expect_eq(HINTS[i].n, 1, "node %zu", i);
 	cr_expect_str_eq(local_read(5, "wan").value, "y");
