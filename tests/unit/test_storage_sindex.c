@@ -7,6 +7,7 @@
 #include "core/cqltype.h"
 #include "core/err.h"
 #include "storage/storage.h"
+#include "storage/storage_int.h"
 
 #include <criterion/criterion.h>
 #include <ftw.h>
@@ -573,4 +574,67 @@ Test(sindex, compaction_drops_expired_entries_and_old_purge_tombstones)
 	cr_assert_eq(h.n, 5);
 	cr_assert_eq(s.entries, 5);
 	cr_assert_eq(s.stale, 0);
+}
+
+/* Every entry of the sindex CF as [key hex] = [value hex] lines. */
+static void sindex_dump(char *out, size_t cap)
+{
+	out[0] = 0;
+	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(st->db, st->ro, st->cf_sindex);
+	size_t n = 0;
+	for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+		size_t kl, vl;
+		const uint8_t *k = (const uint8_t *)rocksdb_iter_key(it, &kl);
+		const uint8_t *v = (const uint8_t *)rocksdb_iter_value(it, &vl);
+		for (size_t i = 0; i < kl && n + 3 < cap; i++)
+			n += (size_t)snprintf(out + n, cap - n, "%02x", k[i]);
+		n += (size_t)snprintf(out + n, cap - n, "=");
+		for (size_t i = 0; i < vl && n + 3 < cap; i++)
+			n += (size_t)snprintf(out + n, cap - n, "%02x", v[i]);
+		n += (size_t)snprintf(out + n, cap - n, "\n");
+	}
+	rocksdb_iter_destroy(it);
+}
+
+Test(sindex, golden_entry_layout)
+{
+	struct store_index ixs[2] = {IX_V, IX_MENT};
+	struct store_table *t = table(ixs, 2);
+	struct store_mutation m;
+	struct ib c = I(0), one = I(1);
+	struct store_value cv = {c.b, 4}, key = {"a\0", 2};
+	begin(&m, t, 1);
+	store_mutation_set_cell(&m, &cv, 1, 1, NULL, "x", 1, 0x0102, 5);
+	store_mutation_set_cell(&m, &cv, 1, 2, &key, one.b, 4, 0x0102, 0);
+	store_mutation_delete_cell(&m, &cv, 1, 1, NULL, 0x0101); /* older: no entry, no effect */
+	apply(&m);
+	int64_t tok;
+	struct ib pk = I(1);
+	struct store_value pkv = {pk.b, 4};
+	cr_assert_eq(store_partition_token(t, &pkv, 1, &tok, NULL), 0);
+	char tokhex[17];
+	snprintf(tokhex, sizeof(tokhex), "%016llx",
+	         (unsigned long long)((uint64_t)tok ^ (1ULL << 63)));
+	/* table id | on 00 | col | kind | escaped value(s) | token | escaped pk | 03 | ck (int 0
+	 * ordered: 02 80000000) = flags | ts [| ttl | expiry] */
+	char want[1024];
+	snprintf(want, sizeof(want),
+	         "00000000000000000000000000000007"
+	         "00"
+	         "00000001"
+	         "00"
+	         "780001%s00ff00ff00ff01000103"
+	         "0280000000=02000000000000010200000005%08llx\n"
+	         "00000000000000000000000000000007"
+	         "00"
+	         "00000002"
+	         "02"
+	         "6100ff0001"
+	         "00ff00ff00ff010001"
+	         "%s00ff00ff00ff01000103"
+	         "0280000000=000000000000000102\n",
+	         tokhex, (unsigned long long)(NOW + 5), tokhex);
+	char got[1024];
+	sindex_dump(got, sizeof(got));
+	cr_expect_str_eq(got, want);
 }
