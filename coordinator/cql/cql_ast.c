@@ -625,7 +625,7 @@ static void create_table_format(const struct cql_create_table *q, struct buf *ou
 	qname_format(&q->table, out);
 	buf_put_str(out, " (");
 	column_defs_format(q->columns, q->n_columns, out);
-	buf_put_str(out, ", PRIMARY KEY ((");
+	buf_put_str(out, q->n_columns ? ", PRIMARY KEY ((" : "PRIMARY KEY ((");
 	idents_format(q->partition_key, q->n_partition_key, out);
 	buf_put_u8(out, ')');
 	for (uint32_t i = 0; i < q->n_clustering_key; i++) {

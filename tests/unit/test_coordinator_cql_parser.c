@@ -456,6 +456,11 @@ Test(cql_parser, create_table_composite_key_and_options)
 
 Test(cql_parser, create_table_inline_and_single_keys)
 {
+	/* no column definitions, only the key: the print parses back (found by the parser fuzz
+	 * target) */
+	struct cql_stmt *nk = parse_ok("CREATE TABLE t (PRIMARY KEY (k))");
+	cr_expect_str_eq(print(nk), "CREATE TABLE t (PRIMARY KEY ((k)))");
+	parse_ok(print(nk));
 	struct cql_stmt *s = parse_ok("create table t (id uuid PRIMARY KEY, v text,)");
 	cr_assert_eq(s->create_table.n_partition_key, 1);
 	cr_expect_str_eq(s->create_table.partition_key[0].name, "id");
