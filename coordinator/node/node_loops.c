@@ -249,8 +249,8 @@ struct hint_job {
 static void hint_run(struct mailbox_job *job, bool closing)
 {
 	struct hint_job *h = (struct hint_job *)job;
-	if (!closing && node_hint(h->n, h->ring, h->idx, h->mut, h->len, 0) != 0)
-		log_warn(MOD, "a hint from a request loop could not be stored");
+	if (!closing) /* a refusal (hints disabled, window passed) is the hint store's to count */
+		(void)node_hint(h->n, h->ring, h->idx, h->mut, h->len, 0);
 	ring_unref(h->ring);
 	free(h);
 }
@@ -258,7 +258,9 @@ static void hint_run(struct mailbox_job *job, bool closing)
 /*
  * The loop proxy's hint sink (sp_hint_fn): the mutation goes to the main loop,
  * which owns the hint store and delivers hints.  0 once it is on its way (the
- * store runs there; ANY, which needs it durable first, never runs on a loop).
+ * store runs there; ANY, which needs it durable first, never runs on a loop),
+ * so the loop's `hints` counter counts hints handed over; the hint store's
+ * own counters say which it kept.
  */
 static int loop_hint(void *ctx, const struct ring *r, size_t idx, const uint8_t *mut, size_t len,
                      unsigned flags)
