@@ -117,7 +117,7 @@ static int read_replication(struct cqlclient *cl, const char *ks, struct replica
 	snprintf(cql, sizeof(cql),
 	         "SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = '%.200s'",
 	         ks);
-	struct cqlresult *r;
+	struct cqlresult *r = NULL;
 	int rc = control_query(cl, cql, &r, err);
 	if (rc)
 		return rc;
