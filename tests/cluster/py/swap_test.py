@@ -271,6 +271,15 @@ def check_local_requests(sessions, what, n=100):
         sel = s.prepare("SELECT v FROM ks.kv WHERE k = ?")
         sel.consistency_level = LQ
         mine = {ADDR[m] for m in ADDR if DC[m] == dc}
+
+        def pools_open():
+            # A host the driver dropped and re-added (REMOVED_NODE for an address another
+            # node took) is back in the round robin only once its pool is open again.
+            up = {h.endpoint.address for h in s.cluster.metadata.all_hosts() if h.is_up}
+            pooled = {h.endpoint.address for h, p in list(s._pools.items()) if not p.is_shutdown}
+            return mine <= up and mine <= pooled
+        check(wait_until(pools_open, 30, "%s: pools to every %s node" % (what, dc)),
+              "%s: the %s session has a pool to every %s node" % (what, dc, dc))
         coords, errors, wrong = {}, [], []
         for i in range(n):
             key = next(KEYS)
