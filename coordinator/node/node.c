@@ -631,16 +631,7 @@ static int start_replication(struct node *n, struct cerr *err)
 	if (rc)
 		return rc;
 	struct storage_proxy_config sc;
-	memset(&sc, 0, sizeof(sc));
-	sc.msg = n->msg;
-	sc.store = n->store;
-	sc.lane = n->lane;
-	sc.local_dc = cfg->dc;
-	sc.write_timeout_ms = (unsigned)cfg->write_request_timeout_ms;
-	sc.read_timeout_ms = (unsigned)cfg->read_request_timeout_ms;
-	sc.range_timeout_ms = (unsigned)cfg->range_request_timeout_ms;
-	sc.truncate_timeout_ms = (unsigned)cfg->truncate_request_timeout_ms;
-	sc.storage_port = (uint16_t)cfg->storage_port;
+	node_proxy_config(n, n->msg, n->lane, &sc);
 	sc.is_alive = node_ring_alive;
 	sc.alive_ctx = n;
 	sc.addr_of = node_ring_addr;

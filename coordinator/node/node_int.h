@@ -184,6 +184,16 @@ void node_each_endpoint(struct node *n, node_endpoint_fn fn, void *ctx);
  * any thread (the request loops' routers take it).
  */
 struct ring *node_ring_ref(struct node *n);
+/*
+ * A storage proxy's config from the node's (node_loops.c): store, dc, request timeouts
+ * and storage port as the node is configured, over msg and lane (the main loop's or a
+ * request loop's); the caller sets the liveness, address and hint callbacks.
+ */
+struct messaging;
+struct store_lane;
+struct storage_proxy_config;
+void node_proxy_config(const struct node *n, struct messaging *msg, struct store_lane *lane,
+                       struct storage_proxy_config *sc);
 /* For struct storage_proxy_config: is ring node idx up; its internode address. */
 bool node_ring_alive(void *node, const struct ring *r, size_t idx);
 int node_ring_addr(void *node, const struct ring *r, size_t idx, struct net_addr *out);

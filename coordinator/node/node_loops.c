@@ -285,6 +285,22 @@ static int loop_hint(void *ctx, const struct ring *r, size_t idx, const uint8_t 
 	return rc;
 }
 
+void node_proxy_config(const struct node *n, struct messaging *msg, struct store_lane *lane,
+                       struct storage_proxy_config *sc)
+{
+	const struct config *cfg = &n->cfg;
+	memset(sc, 0, sizeof(*sc));
+	sc->msg = msg;
+	sc->store = n->store;
+	sc->lane = lane;
+	sc->local_dc = cfg->dc;
+	sc->write_timeout_ms = (unsigned)cfg->write_request_timeout_ms;
+	sc->read_timeout_ms = (unsigned)cfg->read_request_timeout_ms;
+	sc->range_timeout_ms = (unsigned)cfg->range_request_timeout_ms;
+	sc->truncate_timeout_ms = (unsigned)cfg->truncate_request_timeout_ms;
+	sc->storage_port = (uint16_t)cfg->storage_port;
+}
+
 /*
  * The loop's own messaging (a sender: no listener, answers on its own
  * connections) and storage proxy, configured as the main loop's.  Not with
@@ -313,16 +329,7 @@ static int loop_new_proxy(struct node *n, struct node_loop *l, struct cerr *err)
 		return rc;
 	l->live.n = n;
 	struct storage_proxy_config sc;
-	memset(&sc, 0, sizeof(sc));
-	sc.msg = l->msg;
-	sc.store = n->store;
-	sc.lane = l->lane;
-	sc.local_dc = cfg->dc;
-	sc.write_timeout_ms = (unsigned)cfg->write_request_timeout_ms;
-	sc.read_timeout_ms = (unsigned)cfg->read_request_timeout_ms;
-	sc.range_timeout_ms = (unsigned)cfg->range_request_timeout_ms;
-	sc.truncate_timeout_ms = (unsigned)cfg->truncate_request_timeout_ms;
-	sc.storage_port = (uint16_t)cfg->storage_port;
+	node_proxy_config(n, l->msg, l->lane, &sc);
 	sc.is_alive = node_live_alive;
 	sc.alive_ctx = &l->live;
 	sc.addr_of = node_live_addr;
