@@ -18,6 +18,7 @@
 #include "core/cqlproto.h"
 #include "core/log.h"
 #include "storage/storage.h"
+#include "tests/unit/local_view.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -48,27 +49,7 @@ static void remove_dir(void)
 		fprintf(stderr, "could not remove %s\n", dir);
 }
 
-static void view_local(void *ctx, cluster_node_emit_fn emit, void *ectx)
-{
-	(void)ctx;
-	struct cluster_node_info n = {.dc = "datacenter1",
-	                              .rack = "rack1",
-	                              .addr = {127, 0, 0, 1},
-	                              .addr_len = 4,
-	                              .rpc_addr = {127, 0, 0, 1},
-	                              .rpc_addr_len = 4};
-	emit(ectx, &n);
-}
-
-static void view_peers(void *ctx, cluster_node_emit_fn emit, void *ectx)
-{
-	(void)ctx;
-	(void)emit;
-	(void)ectx;
-}
-
-static const struct cluster_view view = {
-        .cluster_name = "fuzz", .local = view_local, .peers = view_peers};
+static const struct cluster_view view = LOCAL_VIEW("fuzz");
 
 static void query_frame(struct buf *b, const char *q)
 {

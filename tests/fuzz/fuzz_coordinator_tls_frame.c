@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "core/tls.h"
 #include "storage/storage.h"
+#include "tests/unit/local_view.h"
 #include "tests/unit/tls_testcert.h"
 
 #include <stdint.h>
@@ -47,27 +48,7 @@ static void remove_dir(void)
 		fprintf(stderr, "could not remove %s\n", dir);
 }
 
-static void view_local(void *ctx, cluster_node_emit_fn emit, void *ectx)
-{
-	(void)ctx;
-	struct cluster_node_info n = {.dc = "datacenter1",
-	                              .rack = "rack1",
-	                              .addr = {127, 0, 0, 1},
-	                              .addr_len = 4,
-	                              .rpc_addr = {127, 0, 0, 1},
-	                              .rpc_addr_len = 4};
-	emit(ectx, &n);
-}
-
-static void view_peers(void *ctx, cluster_node_emit_fn emit, void *ectx)
-{
-	(void)ctx;
-	(void)emit;
-	(void)ectx;
-}
-
-static const struct cluster_view view = {
-        .cluster_name = "fuzz", .local = view_local, .peers = view_peers};
+static const struct cluster_view view = LOCAL_VIEW("fuzz");
 
 /* Move what `from` has to send into `to`, in pieces of the sizes `sizes` cycles through. */
 static void pump(struct tls_conn *from, struct tls_conn *to, const uint8_t *sizes, size_t ns)

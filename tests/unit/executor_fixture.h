@@ -13,17 +13,14 @@
 #include "coordinator/replication/router.h"
 #include "coordinator/schema/schema.h"
 #include "storage/storage.h"
+#include "tests/unit/local_node.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static char dir[64];
-static struct store *st_;
-static struct schema *sch;
-static struct router *px;
-static struct prepared_cache *pc;
+static struct local_node ln;
 static struct executor *ex;
 static struct exec_session sess;
 static struct exec_req req;
@@ -42,34 +39,22 @@ static const struct cluster_view view = {.cluster_name = "Test Cluster",
 
 static void exec_fixture_setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/colonnade-exec-XXXXXX");
-	cr_assert(mkdtemp(dir));
 	buf_init(&req.body_out);
 	memset(&sess, 0, sizeof(sess));
-	struct cerr e = {0};
-	struct store_options o;
-	store_options_init(&o);
-	o.data_dir = dir;
-	cr_assert_eq(store_open(&o, &st_, &e), 0, "%s", e.msg);
-	cr_assert_eq(schema_open(st_, &sch, &e), 0, "%s", e.msg);
-	cr_assert_eq(router_new_local(st_, "datacenter1", &px), 0);
-	cr_assert_eq(prepared_cache_new(100, &pc), 0);
-	struct executor_deps d = {
-	        .schema = sch, .store = st_, .router = px, .prepared = pc, .view = &view};
+	local_node_open(&ln, "exec", 100);
+	struct executor_deps d = {.schema = ln.sch,
+	                          .store = ln.st,
+	                          .router = ln.px,
+	                          .prepared = ln.pc,
+	                          .view = &view};
 	cr_assert_eq(executor_new(&d, &ex), 0);
 }
 
 static void exec_fixture_teardown(void)
 {
 	executor_free(ex);
-	prepared_cache_free(pc);
-	router_free(px);
-	schema_free(sch);
-	store_close(st_);
+	local_node_close(&ln);
 	buf_release(&req.body_out);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
 }
 
 static inline void run_ok(const char *cql)

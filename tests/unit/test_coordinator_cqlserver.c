@@ -14,57 +14,30 @@
 #include "core/buf.h"
 #include "core/cqlproto.h"
 #include "storage/storage.h"
+#include "tests/unit/local_node.h"
+#include "tests/unit/local_view.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static char dir[64];
-static struct store *st_;
-static struct schema *sch;
-static struct router *px;
-static struct prepared_cache *pc;
+static struct local_node ln;
 static struct cqlserver *srv;
 static struct buf in, out;
 
-static void view_local(void *ctx, cluster_node_emit_fn emit, void *ectx)
-{
-	(void)ctx;
-	struct cluster_node_info n = {.dc = "datacenter1",
-	                              .rack = "rack1",
-	                              .addr = {127, 0, 0, 1},
-	                              .addr_len = 4,
-	                              .rpc_addr = {127, 0, 0, 1},
-	                              .rpc_addr_len = 4};
-	emit(ectx, &n);
-}
-
-static void view_peers(void *ctx, cluster_node_emit_fn emit, void *ectx)
-{
-	(void)ctx;
-	(void)emit;
-	(void)ectx;
-}
-
-static const struct cluster_view view = {
-        .cluster_name = "Test Cluster", .local = view_local, .peers = view_peers};
+static const struct cluster_view view = LOCAL_VIEW("Test Cluster");
 
 static void setup_n(size_t prepared_max)
 {
-	snprintf(dir, sizeof(dir), "/tmp/colonnade-cqlsrv-XXXXXX");
-	cr_assert(mkdtemp(dir));
+	local_node_open(&ln, "cqlsrv", prepared_max);
 	struct cerr e = {0};
-	struct store_options o;
-	store_options_init(&o);
-	o.data_dir = dir;
-	cr_assert_eq(store_open(&o, &st_, &e), 0, "%s", e.msg);
-	cr_assert_eq(schema_open(st_, &sch, &e), 0, "%s", e.msg);
-	cr_assert_eq(router_new_local(st_, "datacenter1", &px), 0);
-	cr_assert_eq(prepared_cache_new(prepared_max, &pc), 0);
 	struct cqlserver_options co = {.max_frame_size = 4096};
-	struct cqlserver_deps d = {
-	        .schema = sch, .store = st_, .router = px, .view = &view, .prepared = pc};
+	struct cqlserver_deps d = {.schema = ln.sch,
+	                           .store = ln.st,
+	                           .router = ln.px,
+	                           .view = &view,
+	                           .prepared = ln.pc};
 	cr_assert_eq(cqlserver_new_detached(&co, &d, &srv, &e), 0, "%s", e.msg);
 	buf_init(&in);
 	buf_init(&out);
@@ -78,15 +51,9 @@ static void setup(void)
 static void teardown(void)
 {
 	cqlserver_free(srv);
-	prepared_cache_free(pc);
-	router_free(px);
-	schema_free(sch);
-	store_close(st_);
 	buf_release(&in);
 	buf_release(&out);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
+	local_node_close(&ln);
 }
 
 static void startup_frame(struct buf *b)
@@ -467,17 +434,17 @@ Test(cqlserver, two_catalogues_with_the_same_rows_agree)
 	struct schema *sc2;
 	cr_assert_eq(store_open(&o, &s2, &e), 0, "%s", e.msg);
 	cr_assert_eq(schema_open(s2, &sc2, &e), 0, "%s", e.msg);
-	cr_assert(memcmp(schema_current(sc2)->version, schema_current(sch)->version, 16) != 0);
+	cr_assert(memcmp(schema_current(sc2)->version, schema_current(ln.sch)->version, 16) != 0);
 	struct rows_ctx rc = {sc2, 0};
-	schema_rows(sch, copy_row, &rc);
+	schema_rows(ln.sch, copy_row, &rc);
 	/* column rows of t.v (left by the dropped table) and u.v, keyspace, tombstone of t, u */
 	cr_assert_eq(rc.n, 5);
-	cr_assert(memcmp(schema_current(sc2)->version, schema_current(sch)->version, 16) == 0);
+	cr_assert(memcmp(schema_current(sc2)->version, schema_current(ln.sch)->version, 16) == 0);
 	cr_assert(schema_snap_table(schema_current(sc2), "ks", "u"));
 	cr_assert_null(schema_snap_table(schema_current(sc2), "ks", "t"));
 	/* merging again changes nothing */
 	uint64_t gen = schema_current(sc2)->generation;
-	schema_rows(sch, copy_row, &rc);
+	schema_rows(ln.sch, copy_row, &rc);
 	cr_assert_eq(schema_current(sc2)->generation, gen);
 	schema_free(sc2);
 	store_close(s2);

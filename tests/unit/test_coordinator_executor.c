@@ -13,6 +13,7 @@
 #include "core/cqlproto.h"
 #include "core/mailbox.h"
 #include "storage/storage.h"
+#include "tests/unit/local_node.h"
 
 #include <criterion/criterion.h>
 #include <pthread.h>
@@ -21,11 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static char dir[64];
-static struct store *st_;
-static struct schema *sch;
-static struct router *px;
-static struct prepared_cache *pc;
+static struct local_node ln;
 static struct executor *ex;
 static struct exec_session sess;
 static struct exec_req req;
@@ -58,32 +55,24 @@ static const struct cluster_view view = {
 
 static void open_all(void)
 {
-	struct cerr e = {0};
-	struct store_options o;
-	store_options_init(&o);
-	o.data_dir = dir;
-	cr_assert_eq(store_open(&o, &st_, &e), 0, "%s", e.msg);
-	cr_assert_eq(schema_open(st_, &sch, &e), 0, "%s", e.msg);
-	cr_assert_eq(router_new_local(st_, "datacenter1", &px), 0);
-	cr_assert_eq(prepared_cache_new(100, &pc), 0);
-	struct executor_deps d = {
-	        .schema = sch, .store = st_, .router = px, .prepared = pc, .view = &view};
+	local_node_open_pieces(&ln, 100);
+	struct executor_deps d = {.schema = ln.sch,
+	                          .store = ln.st,
+	                          .router = ln.px,
+	                          .prepared = ln.pc,
+	                          .view = &view};
 	cr_assert_eq(executor_new(&d, &ex), 0);
 }
 
 static void close_all(void)
 {
 	executor_free(ex);
-	prepared_cache_free(pc);
-	router_free(px);
-	schema_free(sch);
-	store_close(st_);
+	local_node_close_pieces(&ln);
 }
 
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/colonnade-exec-XXXXXX");
-	cr_assert(mkdtemp(dir));
+	local_node_make_dir(&ln, "exec");
 	buf_init(&req.body_out);
 	memset(&sess, 0, sizeof(sess));
 	open_all();
@@ -93,9 +82,7 @@ static void teardown(void)
 {
 	close_all();
 	buf_release(&req.body_out);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
+	local_node_remove_dir(&ln);
 }
 
 /* Run and expect success; returns the RESULT kind. */
@@ -224,7 +211,7 @@ Test(executor, errors_are_worded_like_cassandra)
 Test(executor, schema_survives_restart_and_version_changes)
 {
 	uint8_t v0[16];
-	memcpy(v0, schema_current(sch)->version, 16);
+	memcpy(v0, schema_current(ln.sch)->version, 16);
 	run_ok("CREATE KEYSPACE shop WITH replication = {'class': 'SimpleStrategy', "
 	       "'replication_factor': 1}");
 	run_ok("CREATE TABLE shop.t (k text, c int, v int, PRIMARY KEY (k, c)) WITH CLUSTERING "
@@ -232,12 +219,12 @@ Test(executor, schema_survives_restart_and_version_changes)
 	run_ok("INSERT INTO shop.t (k, c, v) VALUES ('a', 1, 10)");
 	run_ok("INSERT INTO shop.t (k, c, v) VALUES ('a', 2, 20)");
 	uint8_t v1[16];
-	memcpy(v1, schema_current(sch)->version, 16);
+	memcpy(v1, schema_current(ln.sch)->version, 16);
 	cr_assert(memcmp(v0, v1, 16) != 0);
 	close_all();
 	open_all();
-	cr_assert(memcmp(schema_current(sch)->version, v1, 16) == 0);
-	const struct schema_table *t = schema_snap_table(schema_current(sch), "shop", "t");
+	cr_assert(memcmp(schema_current(ln.sch)->version, v1, 16) == 0);
+	const struct schema_table *t = schema_snap_table(schema_current(ln.sch), "shop", "t");
 	cr_assert(t);
 	cr_assert_eq(t->default_time_to_live, 100);
 	cr_assert(t->cols[1].desc);
@@ -268,17 +255,17 @@ Test(executor, consistency_on_one_node)
 	run_ok("CREATE KEYSPACE k3 WITH replication = {'class': 'SimpleStrategy', "
 	       "'replication_factor': 3}");
 	struct cerr res;
-	const struct schema_keyspace *k = schema_snap_keyspace(schema_current(sch), "k3");
-	cr_assert_eq(router_check(px, k, CL_ONE, true, &res), 0);
-	cr_assert_eq(router_check(px, k, CL_QUORUM, true, &res), COL_EUNAVAILABLE);
+	const struct schema_keyspace *k = schema_snap_keyspace(schema_current(ln.sch), "k3");
+	cr_assert_eq(router_check(ln.px, k, CL_ONE, true, &res), 0);
+	cr_assert_eq(router_check(ln.px, k, CL_QUORUM, true, &res), COL_EUNAVAILABLE);
 	cr_assert_eq(res.rep.required, 2);
 	cr_assert_eq(res.rep.received, 1);
-	cr_assert_eq(router_check(px, k, CL_ALL, false, &res), COL_EUNAVAILABLE);
+	cr_assert_eq(router_check(ln.px, k, CL_ALL, false, &res), COL_EUNAVAILABLE);
 	cr_assert_eq(res.rep.required, 3);
-	cr_assert_eq(router_check(px, k, CL_ANY, false, &res), COL_EINVAL);
+	cr_assert_eq(router_check(ln.px, k, CL_ANY, false, &res), COL_EINVAL);
 	cr_assert_str_eq(res.msg, "ANY ConsistencyLevel is only supported for writes");
-	cr_assert_eq(router_check(px, k, CL_SERIAL, true, &res), COL_EINVAL);
-	cr_assert_eq(router_check(px, k, CL_ANY, true, &res), 0);
+	cr_assert_eq(router_check(ln.px, k, CL_SERIAL, true, &res), COL_EINVAL);
+	cr_assert_eq(router_check(ln.px, k, CL_ANY, true, &res), 0);
 }
 
 Test(executor, paging_state_round_trip)
@@ -471,9 +458,10 @@ Test(executor, schema_row_golden_bytes)
 	struct schema_repl_opt repl[] = {{"class", "SimpleStrategy"}, {"replication_factor", "3"}};
 	struct schema_keyspace_def def = {"ks", true, repl, 2};
 	struct cerr e = {0};
-	cr_assert_eq(schema_create_keyspace(sch, &def, 0x0102030405060708LL, &e), 0, "%s", e.msg);
+	cr_assert_eq(schema_create_keyspace(ln.sch, &def, 0x0102030405060708LL, &e), 0, "%s",
+	             e.msg);
 	struct row_capture c = {0};
-	schema_rows(sch, capture, &c);
+	schema_rows(ln.sch, capture, &c);
 	cr_assert_eq(c.n, 1);
 	static const char key[] = "schema/ks/ks";
 	cr_assert_eq(c.klen, sizeof(key) - 1);
@@ -498,16 +486,16 @@ Test(executor, schema_row_golden_bytes)
 	cr_assert_eq(c.vlen, g.len);
 	cr_assert(memcmp(c.val, g.data, g.len) == 0);
 	buf_release(&g);
-	const struct schema_keyspace *k = schema_snap_keyspace(schema_current(sch), "ks");
+	const struct schema_keyspace *k = schema_snap_keyspace(schema_current(ln.sch), "ks");
 	cr_assert_eq(k->replication_factor, 3);
 	/* a drop leaves a tombstone row, newer than the row it replaces */
-	cr_assert_eq(schema_drop_keyspace(sch, "ks", 5, &e), 0, "%s", e.msg);
+	cr_assert_eq(schema_drop_keyspace(ln.sch, "ks", 5, &e), 0, "%s", e.msg);
 	memset(&c, 0, sizeof(c));
-	schema_rows(sch, capture, &c);
+	schema_rows(ln.sch, capture, &c);
 	static const uint8_t tomb[] = {2, 'K', 1, 2, 3, 4, 5, 6, 7, 9, 1};
 	cr_assert_eq(c.vlen, sizeof(tomb));
 	cr_assert(memcmp(c.val, tomb, sizeof(tomb)) == 0);
-	cr_assert_null(schema_snap_keyspace(schema_current(sch), "ks"));
+	cr_assert_null(schema_snap_keyspace(schema_current(ln.sch), "ks"));
 }
 
 /* ---- asynchronous completion: the router answers after executor_run returns ---- */
@@ -531,14 +519,14 @@ static void run_deferred(uint8_t opcode, const struct buf *body)
 	req.body_len = body->len;
 	req.done = on_done;
 	done_calls = 0;
-	router_set_defer(px, true);
+	router_set_defer(ln.px, true);
 	executor_run(ex, &req);
 	memset(frame, 0xAA, body->len); /* the executor must have copied what it needs */
 	free(frame);
 	cr_assert_eq(done_calls, 0, "answered before the router completed (failed %d: %s)",
 	             req.err.code, req.err.msg);
-	cr_assert(router_run_deferred(px) > 0);
-	router_set_defer(px, false);
+	cr_assert(router_run_deferred(ln.px) > 0);
+	router_set_defer(ln.px, false);
 	cr_assert_eq(done_calls, 1);
 	cr_assert(!req.err.code, "error %d %s", req.err.code, req.err.msg);
 }
@@ -657,9 +645,9 @@ Test(executor, asynchronous_router_completion)
 	req.opcode = CQL_OP_QUERY;
 	req.done = on_done;
 	done_calls = 0;
-	router_set_defer(px, true);
+	router_set_defer(ln.px, true);
 	executor_run(ex, &req);
-	router_set_defer(px, false);
+	router_set_defer(ln.px, false);
 	cr_assert_eq(done_calls, 1);
 	cr_assert_eq(req.err.code, COL_EUNAVAILABLE);
 	cr_assert_eq(cqlserver_error_code(&req.err, &req.about), CQL_ERR_UNAVAILABLE);
@@ -684,22 +672,22 @@ static void *unref_elsewhere(void *p)
 
 Test(executor, snapshot_released_on_another_thread_waits_for_the_owner)
 {
-	const struct schema_snap *old = schema_snap_ref(sch);
-	uint64_t gen = schema_generation(sch);
+	const struct schema_snap *old = schema_snap_ref(ln.sch);
+	uint64_t gen = schema_generation(ln.sch);
 	cr_expect_eq(gen, old->generation);
 	run_ok("CREATE KEYSPACE swap WITH replication = {'class': 'SimpleStrategy', "
 	       "'replication_factor': 1}");
-	cr_expect_gt(schema_generation(sch), gen, "the change swapped in a new snapshot");
-	cr_expect_neq(schema_current(sch), old);
+	cr_expect_gt(schema_generation(ln.sch), gen, "the change swapped in a new snapshot");
+	cr_expect_neq(schema_current(ln.sch), old);
 	/* ours is now the last reference to the old snapshot: drop it on another thread */
-	struct unref_arg a = {sch, old};
+	struct unref_arg a = {ln.sch, old};
 	pthread_t th;
 	cr_assert_eq(pthread_create(&th, NULL, unref_elsewhere, &a), 0);
 	pthread_join(th, NULL);
-	cr_expect_eq(sch->graveyard, old, "not freed off the owner thread");
+	cr_expect_eq(ln.sch->graveyard, old, "not freed off the owner thread");
 	cr_expect_eq(old->generation, gen, "still readable until the owner collects it");
-	schema_collect(sch);
-	cr_expect_null(sch->graveyard, "the owner freed it");
+	schema_collect(ln.sch);
+	cr_expect_null(ln.sch->graveyard, "the owner freed it");
 }
 
 struct fwd_seen {
@@ -737,10 +725,10 @@ Test(executor, a_loop_that_does_not_own_the_schema_forwards_ddl_and_virtual_read
 	       "'replication_factor': 1}");
 	run_ok("CREATE TABLE k.t (a int PRIMARY KEY, b int)");
 	struct executor *lx;
-	struct executor_deps d = {.schema = sch,
-	                          .store = st_,
-	                          .router = px,
-	                          .prepared = pc,
+	struct executor_deps d = {.schema = ln.sch,
+	                          .store = ln.st,
+	                          .router = ln.px,
+	                          .prepared = ln.pc,
 	                          .view = &view,
 	                          .forward = forward_hook};
 	cr_assert_eq(executor_new(&d, &lx), 0);
@@ -760,7 +748,7 @@ Test(executor, a_loop_that_does_not_own_the_schema_forwards_ddl_and_virtual_read
 		cr_expect_eq(fwd.calls, (int)i + 1, "%s is forwarded", owner_only[i]);
 		cr_expect_eq(fwd.body_len, body.len, "with its body");
 	}
-	cr_expect_null(schema_snap_table(schema_current(sch), "k", "u"), "not run here");
+	cr_expect_null(schema_snap_table(schema_current(ln.sch), "k", "u"), "not run here");
 
 	const char *local[] = {"INSERT INTO k.t (a, b) VALUES (1, 2)", "SELECT * FROM k.t",
 	                       "USE k"};
@@ -807,12 +795,12 @@ Test(executor, a_request_loops_writes_hop_to_the_main_loop_within_a_bound)
 	cr_assert_eq(mailbox_init(&own_mb, own_ev, 8), 0);
 	struct router *hop;
 	const uint8_t host[16] = {1};
-	cr_assert_eq(router_new_hop(px, &main_mb, &own_mb, 1, host, NULL, &hop), 0);
+	cr_assert_eq(router_new_hop(ln.px, &main_mb, &own_mb, 1, host, NULL, &hop), 0);
 	struct executor *lx;
-	struct executor_deps d = {.schema = sch,
-	                          .store = st_,
+	struct executor_deps d = {.schema = ln.sch,
+	                          .store = ln.st,
 	                          .router = hop,
-	                          .prepared = pc,
+	                          .prepared = ln.pc,
 	                          .view = &view,
 	                          .forward = forward_hook};
 	cr_assert_eq(executor_new(&d, &lx), 0);

@@ -17,6 +17,8 @@
 #include "core/cqlproto.h"
 #include "core/net.h"
 #include "storage/storage.h"
+#include "tests/unit/local_node.h"
+#include "tests/unit/local_view.h"
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -34,11 +36,7 @@
 
 #define LIMIT 4
 
-static char dir[64];
-static struct store *st_;
-static struct schema *sch;
-static struct router *px;
-static struct prepared_cache *pc;
+static struct local_node ln;
 static struct cqlserver *srv;
 static struct ev_loop *L;
 static struct net_loop *nl;
@@ -46,27 +44,7 @@ static struct exec_req *held[64];
 static int n_held;
 static ev_timer burner; /* keeps the loop busy: 19 ms of every 20 */
 
-static void view_local(void *ctx, cluster_node_emit_fn emit, void *ectx)
-{
-	(void)ctx;
-	struct cluster_node_info n = {.dc = "datacenter1",
-	                              .rack = "rack1",
-	                              .addr = {127, 0, 0, 1},
-	                              .addr_len = 4,
-	                              .rpc_addr = {127, 0, 0, 1},
-	                              .rpc_addr_len = 4};
-	emit(ectx, &n);
-}
-
-static void view_peers(void *ctx, cluster_node_emit_fn emit, void *ectx)
-{
-	(void)ctx;
-	(void)emit;
-	(void)ectx;
-}
-
-static const struct cluster_view view = {
-        .cluster_name = "Test Cluster", .local = view_local, .peers = view_peers};
+static const struct cluster_view view = LOCAL_VIEW("Test Cluster");
 
 /* Park every DDL's answer: it stays in flight until release_one(). */
 static void hold_ddl(void *ctx, struct exec_req *req)
@@ -85,16 +63,8 @@ static void release_one(void)
 
 static void start_with(bool throw_all, int64_t max_queue_wait_us)
 {
-	snprintf(dir, sizeof(dir), "/tmp/colonnade-overload-XXXXXX");
-	cr_assert(mkdtemp(dir));
+	local_node_open(&ln, "overload", 100);
 	struct cerr e = {0};
-	struct store_options o;
-	store_options_init(&o);
-	o.data_dir = dir;
-	cr_assert_eq(store_open(&o, &st_, &e), 0, "%s", e.msg);
-	cr_assert_eq(schema_open(st_, &sch, &e), 0, "%s", e.msg);
-	cr_assert_eq(router_new_local(st_, "datacenter1", &px), 0);
-	cr_assert_eq(prepared_cache_new(100, &pc), 0);
 	L = ev_loop_new(EVFLAG_AUTO);
 	cr_assert(L);
 	cr_assert_eq(net_loop_new(L, &nl), 0);
@@ -103,11 +73,11 @@ static void start_with(bool throw_all, int64_t max_queue_wait_us)
 	                               .latency_target_us = 10000,
 	                               .throw_on_overload = throw_all,
 	                               .max_queue_wait_us = max_queue_wait_us};
-	struct cqlserver_deps d = {.schema = sch,
-	                           .store = st_,
-	                           .router = px,
+	struct cqlserver_deps d = {.schema = ln.sch,
+	                           .store = ln.st,
+	                           .router = ln.px,
 	                           .view = &view,
-	                           .prepared = pc,
+	                           .prepared = ln.pc,
 	                           .ddl_wait = hold_ddl};
 	cr_assert_eq(cqlserver_new(nl, &co, &d, &srv, &e), 0, "%s", e.msg);
 	n_held = 0;
@@ -126,13 +96,7 @@ static void stop(void)
 	cqlserver_free(srv);
 	net_loop_free(nl);
 	ev_loop_destroy(L);
-	prepared_cache_free(pc);
-	router_free(px);
-	schema_free(sch);
-	store_close(st_);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
+	local_node_close(&ln);
 }
 
 static void burn(struct ev_loop *loop, ev_timer *w, int revents)

@@ -18,6 +18,8 @@
 #include "core/hex.h"
 #include "core/msgpk.h"
 #include "storage/storage.h"
+#include "tests/unit/local_node.h"
+#include "tests/unit/local_view.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -269,53 +271,21 @@ Test(trace_wire, read_with_and_without_session)
 /* ---- a traced QUERY through the CQL server ----------------------------------------------------
  */
 
-static char dir[64];
-static struct store *st_;
-static struct schema *sch;
-static struct router *px;
-static struct prepared_cache *pc;
+static struct local_node ln;
 static struct cqlserver *srv;
 
-static void view_local(void *ctx, cluster_node_emit_fn emit, void *ectx)
-{
-	(void)ctx;
-	struct cluster_node_info n = {.dc = "datacenter1",
-	                              .rack = "rack1",
-	                              .addr = {127, 0, 0, 1},
-	                              .addr_len = 4,
-	                              .rpc_addr = {127, 0, 0, 1},
-	                              .rpc_addr_len = 4};
-	emit(ectx, &n);
-}
-
-static void view_peers(void *ctx, cluster_node_emit_fn emit, void *ectx)
-{
-	(void)ctx;
-	(void)emit;
-	(void)ectx;
-}
-
-static const struct cluster_view view = {
-        .cluster_name = "Test Cluster", .local = view_local, .peers = view_peers};
+static const struct cluster_view view = LOCAL_VIEW("Test Cluster");
 
 static void srv_setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/colonnade-trace-XXXXXX");
-	cr_assert(mkdtemp(dir));
+	local_node_open(&ln, "trace", 100);
 	struct cerr e = {0};
-	struct store_options o;
-	store_options_init(&o);
-	o.data_dir = dir;
-	cr_assert_eq(store_open(&o, &st_, &e), 0, "%s", e.msg);
-	cr_assert_eq(schema_open(st_, &sch, &e), 0, "%s", e.msg);
-	cr_assert_eq(router_new_local(st_, "datacenter1", &px), 0);
-	cr_assert_eq(prepared_cache_new(100, &pc), 0);
 	struct cqlserver_options co = {.max_frame_size = 1 << 20};
-	struct cqlserver_deps d = {.schema = sch,
-	                           .store = st_,
-	                           .router = px,
+	struct cqlserver_deps d = {.schema = ln.sch,
+	                           .store = ln.st,
+	                           .router = ln.px,
 	                           .view = &view,
-	                           .prepared = pc,
+	                           .prepared = ln.pc,
 	                           .tracing = &sink};
 	cr_assert_eq(cqlserver_new_detached(&co, &d, &srv, &e), 0, "%s", e.msg);
 }
@@ -324,13 +294,7 @@ static void srv_teardown(void)
 {
 	release_got();
 	cqlserver_free(srv);
-	prepared_cache_free(pc);
-	router_free(px);
-	schema_free(sch);
-	store_close(st_);
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
+	local_node_close(&ln);
 }
 
 static void put_query(struct buf *b, uint8_t frame_flags, int16_t stream, const char *q)
