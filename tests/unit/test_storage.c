@@ -7,9 +7,9 @@
 #include "core/err.h"
 #include "core/murmur3.h"
 #include "storage/storage.h"
+#include "tests/unit/store_fixture.h"
 
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <signal.h>
@@ -24,26 +24,10 @@
 static char dir[256];
 static struct store *st;
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static void rm_rf(const char *p)
-{
-	nftw(p, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static void open_store(void)
 {
 	struct store_options o;
-	store_options_init(&o);
-	o.data_dir = dir;
-	o.block_cache_bytes = 8 << 20;
-	o.write_buffer_bytes = 4 << 20;
+	test_store_options(&o, dir);
 	/* these tests pin the gc_grace rule alone (tombstone_gc 'repair': test_storage_repair) */
 	o.tombstone_gc = STORE_GC_TIMEOUT;
 	struct cerr e = {0};
@@ -52,8 +36,7 @@ static void open_store(void)
 
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/colonnade-test-storage-XXXXXX");
-	cr_assert(mkdtemp(dir));
+	test_dir_make(dir, sizeof(dir), "storage");
 	open_store();
 }
 
@@ -61,7 +44,7 @@ static void teardown(void)
 {
 	store_close(st);
 	st = NULL;
-	rm_rf(dir);
+	test_dir_remove(dir);
 }
 
 TestSuite(storage, .init = setup, .fini = teardown);
@@ -1852,14 +1835,16 @@ static void *cf_user_run(void *arg)
 		struct store_value pk = V(k.b, 4);
 		int rc;
 		if (u->reads) {
-			rc = store_read_partition(u->t, &pk, 1, NULL, 0, 0, NOW, count_rows, NULL, &e);
+			rc = store_read_partition(u->t, &pk, 1, NULL, 0, 0, NOW, count_rows, NULL,
+			                          &e);
 		} else {
 			struct store_mutation m;
 			rc = store_mutation_init(&m, u->t, &pk, 1, NOW, &e);
 			struct intbox c = I(i);
 			struct store_value cv = V(c.b, 4);
 			if (!rc)
-				rc = store_mutation_set_cell(&m, &cv, 1, 1, NULL, "v", 1, 1000 + i, 0);
+				rc = store_mutation_set_cell(&m, &cv, 1, 1, NULL, "v", 1, 1000 + i,
+				                             0);
 			if (!rc)
 				rc = store_apply(st, &m, &e);
 			store_mutation_release(&m);

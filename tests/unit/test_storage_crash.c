@@ -8,9 +8,9 @@
  */
 #include "core/buf.h"
 #include "storage/storage.h"
+#include "tests/unit/store_fixture.h"
 
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
@@ -19,14 +19,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
 
 static void helper_path(char *out, size_t cap)
 {
@@ -66,8 +58,8 @@ static int on_row(void *ctx, const struct store_partition *p, const struct store
 
 static void crash_and_check(const char *policy, long min_acks)
 {
-	char dir[] = "/tmp/colonnade-test-crash-XXXXXX";
-	cr_assert(mkdtemp(dir));
+	char dir[64];
+	test_dir_make(dir, sizeof(dir), "crash");
 	char helper[PATH_MAX + 64];
 	helper_path(helper, sizeof(helper));
 	int p[2];
@@ -147,7 +139,7 @@ static void crash_and_check(const char *policy, long min_acks)
 	store_read_partition(t, &kv, 1, NULL, 0, 0, 0, on_row, &c, NULL);
 	cr_expect(c.found == -1 || !c.bad, "mutation %ld is torn", last + 1);
 	store_close(s);
-	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	test_dir_remove(dir);
 	fprintf(stderr, "crash test (%s): %ld acknowledged writes, all present\n", policy,
 	        last + 1);
 }

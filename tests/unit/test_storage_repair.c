@@ -10,21 +10,15 @@
 #include "core/cqltype.h"
 #include "core/merkle.h"
 #include "storage/storage.h"
+#include "tests/unit/store_fixture.h"
 
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define NOW   1800000000LL
 #define TS(s) ((int64_t)(s)*1000000)
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb, (void)flag, (void)ftw;
-	return remove(p);
-}
 
 struct node {
 	char dir[64];
@@ -56,12 +50,9 @@ static void desc_of(struct store_table_desc *d, size_t ncols)
 
 static void node_open(struct node *n)
 {
-	snprintf(n->dir, sizeof(n->dir), "/tmp/colonnade-test-repair-XXXXXX");
-	cr_assert(mkdtemp(n->dir));
+	test_dir_make(n->dir, sizeof(n->dir), "repair");
 	struct store_options o;
-	store_options_init(&o);
-	o.data_dir = n->dir;
-	o.block_cache_bytes = 8 << 20;
+	test_store_options(&o, n->dir);
 	o.write_buffer_bytes = 1 << 20;
 	struct cerr e = {0};
 	cr_assert_eq(store_open(&o, &n->s, &e), 0, "%s", e.msg);
@@ -73,7 +64,7 @@ static void node_open(struct node *n)
 static void node_close(struct node *n)
 {
 	store_close(n->s);
-	nftw(n->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	test_dir_remove(n->dir);
 }
 
 static struct store_value iv(uint8_t b[4], int32_t v)

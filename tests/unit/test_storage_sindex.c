@@ -7,10 +7,10 @@
 #include "core/cqltype.h"
 #include "core/err.h"
 #include "storage/storage.h"
+#include "tests/unit/store_fixture.h"
 #include "storage/storage_int.h"
 
 #include <criterion/criterion.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,36 +21,24 @@
 static char dir[256];
 static struct store *st;
 
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static void open_store(void)
 {
 	struct store_options o;
-	store_options_init(&o);
-	o.data_dir = dir;
-	o.block_cache_bytes = 8 << 20;
-	o.write_buffer_bytes = 4 << 20;
+	test_store_options(&o, dir);
 	struct cerr e = {0};
 	cr_assert_eq(store_open(&o, &st, &e), 0, "%s", e.msg);
 }
 
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/colonnade-test-sindex-XXXXXX");
-	cr_assert(mkdtemp(dir));
+	test_dir_make(dir, sizeof(dir), "sindex");
 	open_store();
 }
 
 static void teardown(void)
 {
 	store_close(st);
-	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	test_dir_remove(dir);
 }
 
 TestSuite(sindex, .init = setup, .fini = teardown);

@@ -8,11 +8,11 @@
 #include "core/cqltype.h"
 #include "core/err.h"
 #include "storage/storage.h"
+#include "tests/unit/store_fixture.h"
 #include "storage/storage_int.h"
 
 #include <criterion/criterion.h>
 #include <ev.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +25,6 @@ static struct store *st;
 static struct store_table *tbl;
 static struct ev_loop *loop;
 static struct store_lane *lane;
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb, (void)flag, (void)ftw;
-	return remove(p);
-}
 
 /* (pk int, ck int) v text */
 static void open_all(const struct store_options *over)
@@ -67,8 +61,7 @@ static void open_all(const struct store_options *over)
 
 static void setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/colonnade-test-writer-XXXXXX");
-	cr_assert(mkdtemp(dir));
+	test_dir_make(dir, sizeof(dir), "writer");
 }
 
 static void teardown(void)
@@ -80,7 +73,7 @@ static void teardown(void)
 	if (loop)
 		ev_loop_destroy(loop);
 	loop = NULL;
-	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	test_dir_remove(dir);
 }
 
 TestSuite(writer, .init = setup, .fini = teardown);
