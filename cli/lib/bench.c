@@ -175,10 +175,10 @@ static struct bconn *route_within(struct bench *b, const uint8_t keybytes[8], un
 	if (b->routed) {
 		size_t n_reps;
 		const uint32_t *reps =
-		        bench_route_replicas(&b->route, murmur3_token(keybytes, 8), &n_reps);
+		        tokenmap_replicas(&b->tm, murmur3_token(keybytes, 8), &n_reps);
 		bool replica_up = false;
 		for (size_t i = 0; i < n_reps; i++) {
-			struct bnode *n = &b->nodes[reps[i]];
+			struct bnode *n = &b->nodes[b->tm_node[reps[i]]];
 			struct bconn *c = pick_conn(n, limit);
 			if (c)
 				return c;
@@ -701,9 +701,7 @@ static void free_bench(struct bench *b)
 		cqlprepared_free(b->ins);
 	if (b->sel)
 		cqlprepared_free(b->sel);
-	bench_route_release(&b->route);
-	if (b->ring)
-		ring_unref(b->ring);
+	tokenmap_release(&b->tm);
 	bench_stats_release(&b->stats);
 	keydist_free(b->dist);
 	free(b->seq);

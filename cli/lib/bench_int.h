@@ -7,7 +7,7 @@
  *   bench_stats.c   histograms, error counts by kind, per-second series
  *   bench_proc.c    a local node's pid (by listening address), CPU and memory
  *   bench_report.c  progress lines, the summary, --json, --hdr-out, --plot
- *   bench_route.c   token-aware routing on core/ring.h's placement
+ *   bench_route.c   system-table cells for token-aware routing (tokenmap.c)
  *   bench_setup.c   contact points, ring and schema, prepare, probe (bench_run.h)
  *   bench.c         connections, the run loop, populate/run/report (bench_run.h)
  *
@@ -273,29 +273,13 @@ void bench_nodeproc_end(struct bench_nodeproc *n);
 /*
  * Token-aware routing (what the drivers' TokenAwarePolicy does): each request
  * goes to a replica of its key, so the coordinator is also a replica and one
- * network hop is saved.  Placement is core/ring.h's ring_replicas(), the
- * function the nodes themselves place data with, so the client routes
- * SimpleStrategy and NetworkTopologyStrategy keyspaces (datacenters, racks)
- * exactly as the cluster stores them.  Every token in (previous ring token, T]
- * has T's replicas, so they are computed once per ring position.
+ * network hop is saved.  The nodes, the ring and the replicas come from
+ * cli/lib/tokenmap.h (placement by core/ring.h's ring_replicas(), the function
+ * the nodes themselves place data with, so SimpleStrategy and
+ * NetworkTopologyStrategy keyspaces route exactly as the cluster stores
+ * them); these parse the system-table cells it reads.
  */
 struct cqlresult;
-
-struct bench_route {
-	struct ring *ring;    /* one reference, NULL when not built */
-	uint32_t *replicas;   /* n_pos * width bench node indexes, placement order */
-	uint32_t *n_replicas; /* per ring position (< width when the ring lacks nodes) */
-	size_t n_pos, width;
-};
-/*
- * Build for `rep` on `ring` (a reference is taken); ring node i is bench node
- * node_map[i].  0, or COL_ENOMEM with rt left empty.
- */
-int bench_route_build(struct bench_route *rt, struct ring *ring, const int *node_map,
-                      const struct replication *rep);
-void bench_route_release(struct bench_route *rt);
-/* The replicas of a token (primary first), *n of them; *n is 0 for an empty route. */
-const uint32_t *bench_route_replicas(const struct bench_route *rt, int64_t token, size_t *n);
 
 /*
  * One row of system.local or system.peers as a ring endpoint: host_id,

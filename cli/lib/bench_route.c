@@ -1,7 +1,7 @@
 /*
- * bench_route.c — token-aware routing for `colonnade bench` on core/ring.h:
- * the ring as system.local / system.peers describe it, the keyspace's
- * replication map, and the replicas of each ring position under it.
+ * bench_route.c — the system-table cells that token-aware routing reads
+ * (tokenmap.c, for `colonnade bench` and cqlish COPY): a system.local /
+ * system.peers row as a ring endpoint, token sets, replication maps.
  */
 #include "cli/lib/bench_int.h"
 
@@ -13,55 +13,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-int bench_route_build(struct bench_route *rt, struct ring *ring, const int *node_map,
-                      const struct replication *rep)
-{
-	memset(rt, 0, sizeof(*rt));
-	size_t n_pos = ring_token_count(ring);
-	size_t width = (size_t)replication_total_rf(rep);
-	if (width > ring_node_count(ring))
-		width = ring_node_count(ring);
-	if (width == 0)
-		width = 1;
-	rt->replicas = calloc(n_pos * width, sizeof(*rt->replicas));
-	rt->n_replicas = calloc(n_pos ? n_pos : 1, sizeof(*rt->n_replicas));
-	if (!rt->replicas || !rt->n_replicas) {
-		bench_route_release(rt);
-		return COL_ENOMEM;
-	}
-	for (size_t i = 0; i < n_pos; i++) {
-		uint32_t *out = &rt->replicas[i * width];
-		size_t n = ring_replicas(ring, rep, ring_token_at(ring, i, NULL), out, width);
-		for (size_t k = 0; k < n; k++)
-			out[k] = (uint32_t)node_map[out[k]];
-		rt->n_replicas[i] = (uint32_t)n;
-	}
-	rt->ring = ring_ref(ring);
-	rt->n_pos = n_pos;
-	rt->width = width;
-	return COL_OK;
-}
-
-void bench_route_release(struct bench_route *rt)
-{
-	if (rt->ring)
-		ring_unref(rt->ring);
-	free(rt->replicas);
-	free(rt->n_replicas);
-	memset(rt, 0, sizeof(*rt));
-}
-
-const uint32_t *bench_route_replicas(const struct bench_route *rt, int64_t token, size_t *n)
-{
-	if (!rt->ring || rt->n_pos == 0) {
-		*n = 0;
-		return NULL;
-	}
-	size_t i = ring_token_index(rt->ring, token);
-	*n = rt->n_replicas[i];
-	return &rt->replicas[i * rt->width];
-}
 
 /* A text cell of column `name` into out ("unknown" when absent, null or too long). */
 static void text_cell(const struct cqlresult *r, uint32_t row, const char *name, char *out,

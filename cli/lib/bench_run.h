@@ -12,6 +12,7 @@
 
 #include "cli/lib/bench_int.h"
 #include "cli/lib/cqlclient.h"
+#include "cli/lib/tokenmap.h"
 #include "core/buf.h"
 
 #include <ev.h>
@@ -62,12 +63,11 @@ struct bench {
 	struct bnode nodes[BENCH_MAX_NODES];
 	int n_nodes;
 	int node_rr;
-	struct ring *ring;              /* as system.local/peers describe it, or NULL */
-	int ring_node[BENCH_MAX_NODES]; /* ring node index -> b->nodes index */
-	struct bench_route route;       /* replicas per ring position, for routing */
-	bool routed;                    /* token-aware routing in use */
-	bool have_ring;                 /* the ring is known (even with --no-token-aware) */
-	int rf;                         /* total replicas of a key (all datacenters), -1 unknown */
+	struct tokenmap tm;              /* the nodes, ring and replicas (tokenmap.h) */
+	int tm_node[TOKENMAP_MAX_NODES]; /* tm node index -> b->nodes index */
+	bool routed;                     /* token-aware routing in use */
+	bool have_ring;                  /* the ring is known (even with --no-token-aware) */
+	int rf;                          /* total replicas of a key (all datacenters), -1 unknown */
 	struct cqlprepared *ins, *sel;
 	uint8_t *value;
 	struct breq_chunk *chunks; /* the request pool, grown on demand */

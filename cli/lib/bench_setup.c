@@ -8,7 +8,6 @@
 #include "core/clock.h"
 #include "core/cqlproto.h"
 
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,114 +66,27 @@ static int control_query(struct cqlclient *cl, const char *cql, struct cqlresult
 	return COL_OK;
 }
 
-static void format_inet_cell(const struct cql_slice *s, char *out, size_t len)
-{
-	out[0] = 0;
-	if (s->len == 4)
-		inet_ntop(AF_INET, s->p, out, (socklen_t)len);
-	else if (s->len == 16)
-		inet_ntop(AF_INET6, s->p, out, (socklen_t)len);
-}
-
-/* The address a system.peers row names the peer by (rpc_address, else peer), or "". */
-static void peer_address(const struct cqlresult *r, uint32_t row, char *addr, size_t len)
-{
-	int cpeer = cqlresult_column(r, "peer"), crpc = cqlresult_column(r, "rpc_address");
-	addr[0] = 0;
-	if (crpc >= 0)
-		format_inet_cell(cqlresult_cell(r, row, (uint32_t)crpc), addr, len);
-	if ((!addr[0] || !strcmp(addr, "0.0.0.0") || !strcmp(addr, "::")) && cpeer >= 0)
-		format_inet_cell(cqlresult_cell(r, row, (uint32_t)cpeer), addr, len);
-}
-
 /*
- * Learn the ring: system.local describes the control connection's node, each
- * system.peers row a peer (tokens, datacenter, rack).  Adds every node to
- * b->nodes (same native port as the contact point) and builds b->ring.
- * Leaves b->ring NULL on any failure, with the reason in err.
+ * Learn the nodes and the ring (tokenmap.h) through the control connection
+ * and add every node to b->nodes (same native port as the contact point).
+ * Leaves the ring unknown on any failure, with the reason in err.
  */
 static int discover_ring(struct bench *b, struct cqlclient *cl, const char *ctl_host,
                          uint16_t ctl_port, struct cerr *err)
 {
-	struct cqlresult *res[2] = {NULL, NULL};
-	struct ring_endpoint eps[BENCH_MAX_NODES];
-	size_t n_eps = 0;
-	int rc = control_query(cl, "SELECT host_id, data_center, rack, tokens FROM system.local",
-	                       &res[0], err);
-	if (!rc)
-		rc = control_query(cl,
-		                   "SELECT peer, rpc_address, host_id, data_center, rack, tokens "
-		                   "FROM system.peers",
-		                   &res[1], err);
-	for (int si = 0; si < 2 && !rc; si++) {
-		const struct cqlresult *r = res[si];
-		if (r->kind != CQLRES_ROWS) {
-			rc = cerr_set(err, COL_EPROTO, "system tables answered without rows");
-			break;
-		}
-		for (uint32_t row = 0; row < r->n_rows && !rc; row++) {
-			char addr[sizeof(b->nodes[0].host)];
-			snprintf(addr, sizeof(addr), "%s", ctl_host);
-			if (si == 1)
-				peer_address(r, row, addr, sizeof(addr));
-			if (!addr[0])
-				continue;
-			int idx = add_node(b, addr, ctl_port);
-			if (idx < 0) {
-				rc = cerr_set(err, COL_ETOOBIG, "more than %d nodes",
-				              BENCH_MAX_NODES);
-				break;
-			}
-			struct ring_endpoint *ep = &eps[n_eps];
-			if ((rc = bench_ring_endpoint(r, row, ep, err)))
-				break;
-			size_t alen = strlen(addr);
-			if (alen >= sizeof(ep->address)) {
-				rc = cerr_set(err, COL_ETOOBIG,
-				              "node address '%s' is longer than %zu bytes", addr,
-				              sizeof(ep->address) - 1);
-				break;
-			}
-			memcpy(ep->address, addr, alen + 1);
-			b->ring_node[n_eps++] = idx;
-		}
+	int rc = tokenmap_learn_ring(&b->tm, cl, ctl_host, err);
+	for (size_t i = 0; !rc && i < b->tm.n_nodes; i++) {
+		b->tm_node[i] = add_node(b, b->tm.hosts[i], ctl_port);
+		if (b->tm_node[i] < 0)
+			rc = cerr_set(err, COL_ETOOBIG, "more than %d nodes", BENCH_MAX_NODES);
 	}
-	if (!rc && n_eps == 0)
-		rc = cerr_set(err, COL_ENOTFOUND, "the cluster reports no tokens");
-	if (!rc && !(rc = ring_new(eps, n_eps, &b->ring, err))) {
-		b->have_ring = true;
-		b->routed = b->o->token_aware;
-	}
-	for (size_t i = 0; i < n_eps; i++)
-		free((void *)eps[i].tokens);
-	for (int si = 0; si < 2; si++)
-		if (res[si])
-			cqlresult_free(res[si]);
-	return rc;
-}
-
-static int read_replication(struct bench *b, struct cqlclient *cl, struct replication *rep,
-                            struct cerr *err)
-{
-	char cql[256];
-	snprintf(cql, sizeof(cql),
-	         "SELECT replication FROM system_schema.keyspaces WHERE keyspace_name = '%s'",
-	         b->o->keyspace);
-	struct cqlresult *r;
-	int rc = control_query(cl, cql, &r, err);
-	if (rc)
+	if (rc) {
+		tokenmap_release(&b->tm);
 		return rc;
-	int col = cqlresult_column(r, "replication");
-	if (r->kind != CQLRES_ROWS || r->n_rows < 1 || col < 0) {
-		cqlresult_free(r);
-		return cerr_set(err, COL_ENOTFOUND, "keyspace '%s' does not exist", b->o->keyspace);
 	}
-	const struct cql_slice *cell = cqlresult_cell(r, 0, (uint32_t)col);
-	rc = bench_parse_replication(cell->p, cell->len, rep, err);
-	cqlresult_free(r);
-	if (!rc)
-		b->rf = replication_total_rf(rep);
-	return rc;
+	b->have_ring = true;
+	b->routed = b->o->token_aware;
+	return COL_OK;
 }
 
 static int create_schema(struct bench *b, struct cqlclient *cl, int n_nodes, struct cerr *err)
@@ -451,7 +363,7 @@ int bench_setup_ring_and_schema(struct bench *b, const struct bench_ctl *ctl)
 		return 1;
 	}
 	struct replication rep;
-	if (read_replication(b, ctl->cl, &rep, &err)) {
+	if (tokenmap_read_replication(ctl->cl, o->keyspace, &rep, &err)) {
 		if (!o->create_schema && err.code == COL_ENOTFOUND) {
 			fprintf(stderr, "colonnade bench: %s (drop --no-schema to create it)\n",
 			        err.msg);
@@ -464,9 +376,14 @@ int bench_setup_ring_and_schema(struct bench *b, const struct bench_ctl *ctl)
 		cerr_clear(&err);
 		b->rf = -1;
 		rep = (struct replication){.cls = REPL_SIMPLE, .rf = 1};
+	} else {
+		b->rf = replication_total_rf(&rep);
 	}
-	if (b->routed && bench_route_build(&b->route, b->ring, b->ring_node, &rep))
+	if (b->routed && tokenmap_place(&b->tm, &rep, &err)) {
+		fprintf(stderr, "colonnade bench: warning: token-aware routing off: %s\n", err.msg);
 		b->routed = false;
+		cerr_clear(&err);
+	}
 	int rc = 0;
 	if ((workload_writes(o) && (rc = check_cl(b, o->cl_write, "--cl-write", false))) ||
 	    (workload_reads(o) && (rc = check_cl(b, o->cl_read, "--cl-read", true))))

@@ -1,7 +1,7 @@
 /*
  * tokenmap.c — the nodes, ring and replicas of one keyspace as a client sees
- * them (tokenmap.h).  The system-table row parsers and the ring placement are
- * the ones `colonnade bench` routes with (bench_route.c, core/ring.h).
+ * them (tokenmap.h): what cqlish COPY and `colonnade bench` route with.  The
+ * system-table row parsers are bench_route.c's, the placement core/ring.h's.
  */
 #include "cli/lib/tokenmap.h"
 
@@ -60,10 +60,10 @@ static void single(struct tokenmap *m, const char *host)
 	m->n_ranges = m->ranges ? 1 : 0;
 }
 
-/* The nodes and the ring from system.local and system.peers. */
-static int learn_ring(struct tokenmap *m, struct cqlclient *cl, const char *host, int *node_map,
-                      struct cerr *err)
+int tokenmap_learn_ring(struct tokenmap *m, struct cqlclient *cl, const char *host,
+                        struct cerr *err)
 {
+	memset(m, 0, sizeof(*m));
 	struct cqlresult *res[2] = {NULL, NULL};
 	struct ring_endpoint eps[TOKENMAP_MAX_NODES];
 	size_t n_eps = 0;
@@ -76,7 +76,7 @@ static int learn_ring(struct tokenmap *m, struct cqlclient *cl, const char *host
 		                   &res[1], err);
 	for (int si = 0; si < 2 && !rc; si++) {
 		for (uint32_t row = 0; row < res[si]->n_rows && !rc; row++) {
-			char addr[64];
+			char addr[sizeof(m->hosts[0])];
 			snprintf(addr, sizeof(addr), "%s", host);
 			if (si == 1) {
 				inet_cell(res[si], row, "rpc_address", addr, sizeof(addr));
@@ -90,12 +90,19 @@ static int learn_ring(struct tokenmap *m, struct cqlclient *cl, const char *host
 				              TOKENMAP_MAX_NODES);
 				break;
 			}
+			size_t alen = strlen(addr);
+			if (alen >= RING_ADDR_MAX) {
+				rc = cerr_set(err, COL_ETOOBIG,
+				              "node address '%s' is longer than %d bytes", addr,
+				              RING_ADDR_MAX - 1);
+				break;
+			}
 			struct ring_endpoint *ep = &eps[n_eps];
 			if ((rc = bench_ring_endpoint(res[si], row, ep, err)))
 				break;
-			snprintf(ep->address, sizeof(ep->address), "%s", addr);
+			memcpy(ep->address, addr, alen + 1);
 			snprintf(m->hosts[m->n_nodes], sizeof(m->hosts[0]), "%s", addr);
-			node_map[n_eps++] = (int)m->n_nodes++;
+			m->ring_node[n_eps++] = (int)m->n_nodes++;
 		}
 	}
 	if (!rc && n_eps == 0)
@@ -107,11 +114,13 @@ static int learn_ring(struct tokenmap *m, struct cqlclient *cl, const char *host
 	for (int si = 0; si < 2; si++)
 		if (res[si])
 			cqlresult_free(res[si]);
+	if (rc)
+		tokenmap_release(m);
 	return rc;
 }
 
-static int read_replication(struct cqlclient *cl, const char *ks, struct replication *rep,
-                            struct cerr *err)
+int tokenmap_read_replication(struct cqlclient *cl, const char *ks, struct replication *rep,
+                              struct cerr *err)
 {
 	char cql[512];
 	snprintf(cql, sizeof(cql),
@@ -132,45 +141,89 @@ static int read_replication(struct cqlclient *cl, const char *ks, struct replica
 	return rc;
 }
 
-/* Per ring position, its replicas (node indexes); then the ranges. */
-static int build_ranges(struct tokenmap *m, const int *node_map, const struct replication *rep)
+int token_route_build(struct token_route *rt, struct ring *ring, const int *node_map,
+                      const struct replication *rep)
 {
-	m->n_pos = ring_token_count(m->ring);
-	m->width = (size_t)replication_total_rf(rep);
-	if (m->width > TOKENMAP_MAX_REPS)
-		m->width = TOKENMAP_MAX_REPS;
-	if (m->width == 0)
-		m->width = 1;
-	m->pos_reps = calloc(m->n_pos * m->width, sizeof(*m->pos_reps));
-	m->pos_n = calloc(m->n_pos, sizeof(*m->pos_n));
-	m->ranges = calloc(m->n_pos + 1, sizeof(*m->ranges));
-	if (!m->pos_reps || !m->pos_n || !m->ranges)
+	memset(rt, 0, sizeof(*rt));
+	size_t n_pos = ring_token_count(ring);
+	size_t width = (size_t)replication_total_rf(rep);
+	if (width > ring_node_count(ring))
+		width = ring_node_count(ring);
+	if (width > TOKENMAP_MAX_REPS)
+		width = TOKENMAP_MAX_REPS;
+	if (width == 0)
+		width = 1;
+	rt->replicas = calloc(n_pos * width, sizeof(*rt->replicas));
+	rt->n_replicas = calloc(n_pos ? n_pos : 1, sizeof(*rt->n_replicas));
+	if (!rt->replicas || !rt->n_replicas) {
+		token_route_release(rt);
 		return COL_ENOMEM;
-	for (size_t i = 0; i < m->n_pos; i++) {
-		uint32_t *out = &m->pos_reps[i * m->width];
-		m->pos_n[i] =
-		        ring_replicas(m->ring, rep, ring_token_at(m->ring, i, NULL), out, m->width);
-		for (size_t k = 0; k < m->pos_n[i]; k++)
-			out[k] = (uint32_t)node_map[out[k]];
 	}
-	for (size_t i = 0; i <= m->n_pos; i++) {
+	for (size_t i = 0; i < n_pos; i++) {
+		uint32_t *out = &rt->replicas[i * width];
+		size_t n = ring_replicas(ring, rep, ring_token_at(ring, i, NULL), out, width);
+		for (size_t k = 0; k < n; k++)
+			out[k] = (uint32_t)node_map[out[k]];
+		rt->n_replicas[i] = (uint32_t)n;
+	}
+	rt->ring = ring_ref(ring);
+	rt->n_pos = n_pos;
+	rt->width = width;
+	return COL_OK;
+}
+
+void token_route_release(struct token_route *rt)
+{
+	if (rt->ring)
+		ring_unref(rt->ring);
+	free(rt->replicas);
+	free(rt->n_replicas);
+	memset(rt, 0, sizeof(*rt));
+}
+
+const uint32_t *token_route_replicas(const struct token_route *rt, int64_t token, size_t *n)
+{
+	if (!rt->ring || rt->n_pos == 0) {
+		*n = 0;
+		return NULL;
+	}
+	size_t i = ring_token_index(rt->ring, token);
+	*n = rt->n_replicas[i];
+	return &rt->replicas[i * rt->width];
+}
+
+/* The replicas of every ring position, then the token ranges between them. */
+int tokenmap_place(struct tokenmap *m, const struct replication *rep, struct cerr *err)
+{
+	token_route_release(&m->route);
+	free(m->ranges);
+	m->ranges = NULL;
+	m->n_ranges = 0;
+	if (!m->ring)
+		return cerr_set(err, COL_EINVAL, "no ring to place replicas on");
+	size_t n_pos = ring_token_count(m->ring);
+	m->ranges = calloc(n_pos + 1, sizeof(*m->ranges));
+	if (!m->ranges || token_route_build(&m->route, m->ring, m->ring_node, rep) != COL_OK)
+		return cerr_set(err, COL_ENOMEM, "out of memory");
+	for (size_t i = 0; i <= n_pos; i++) {
 		struct token_range *r = &m->ranges[m->n_ranges];
-		size_t pos = i < m->n_pos ? i : 0;
+		size_t pos = i < n_pos ? i : 0;
 		if (i == 0) {
 			r->hi = ring_token_at(m->ring, 0, NULL);
 			r->has_hi = true;
-		} else if (i < m->n_pos) {
+		} else if (i < n_pos) {
 			r->lo = ring_token_at(m->ring, i - 1, NULL);
 			r->hi = ring_token_at(m->ring, i, NULL);
 			r->has_lo = r->has_hi = true;
 		} else {
-			r->lo = ring_token_at(m->ring, m->n_pos - 1, NULL);
+			r->lo = ring_token_at(m->ring, n_pos - 1, NULL);
 			r->has_lo = true;
 			if (r->lo == INT64_MAX)
 				break; /* nothing above the last token */
 		}
-		r->n_reps = m->pos_n[pos];
-		memcpy(r->reps, &m->pos_reps[pos * m->width], r->n_reps * sizeof(r->reps[0]));
+		r->n_reps = m->route.n_replicas[pos];
+		memcpy(r->reps, &m->route.replicas[pos * m->route.width],
+		       r->n_reps * sizeof(r->reps[0]));
 		m->n_ranges++;
 	}
 	return COL_OK;
@@ -179,14 +232,12 @@ static int build_ranges(struct tokenmap *m, const int *node_map, const struct re
 int tokenmap_discover(struct tokenmap *m, struct cqlclient *cl, const char *host, const char *ks,
                       struct cerr *err)
 {
-	memset(m, 0, sizeof(*m));
-	int node_map[TOKENMAP_MAX_NODES];
 	struct replication rep;
-	int rc = learn_ring(m, cl, host, node_map, err);
+	int rc = tokenmap_learn_ring(m, cl, host, err);
 	if (!rc)
-		rc = read_replication(cl, ks, &rep, err);
-	if (!rc && (rc = build_ranges(m, node_map, &rep)) != COL_OK)
-		cerr_set(err, rc, "out of memory");
+		rc = tokenmap_read_replication(cl, ks, &rep, err);
+	if (!rc)
+		rc = tokenmap_place(m, &rep, err);
 	if (rc)
 		single(m, host);
 	return rc;
@@ -194,23 +245,16 @@ int tokenmap_discover(struct tokenmap *m, struct cqlclient *cl, const char *host
 
 void tokenmap_release(struct tokenmap *m)
 {
+	token_route_release(&m->route);
 	if (m->ring)
 		ring_unref(m->ring);
-	free(m->pos_reps);
-	free(m->pos_n);
 	free(m->ranges);
 	memset(m, 0, sizeof(*m));
 }
 
 const uint32_t *tokenmap_replicas(const struct tokenmap *m, int64_t token, size_t *n)
 {
-	if (!m->ring || !m->n_pos) {
-		*n = 0;
-		return NULL;
-	}
-	size_t i = ring_token_index(m->ring, token);
-	*n = m->pos_n[i];
-	return &m->pos_reps[i * m->width];
+	return token_route_replicas(&m->route, token, n);
 }
 
 bool tokenmap_key_token(const struct cql_slice *vals, const uint16_t *pk, size_t n_pk,

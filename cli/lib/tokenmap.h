@@ -28,6 +28,7 @@
 #define TOKENMAP_MAX_REPS  16
 
 struct cqlclient;
+struct replication;
 struct ring;
 
 struct token_range {
@@ -37,24 +38,60 @@ struct token_range {
 	size_t n_reps; /* replicas, primary first; 0 only for the unbounded range: node 0 */
 };
 
+/*
+ * Replicas per ring position: every token in (previous ring token, T] has T's
+ * replicas (core/ring.h's ring_replicas(), the function the nodes place data
+ * with), so they are computed once per position and a lookup is a binary
+ * search.  Replica i of position p is node node_map[ring node], the caller's
+ * numbering.
+ */
+struct token_route {
+	struct ring *ring;    /* one reference, NULL when not built */
+	uint32_t *replicas;   /* n_pos * width node indexes, placement order */
+	uint32_t *n_replicas; /* per ring position (< width when the ring lacks nodes) */
+	size_t n_pos, width;
+};
+
+/* Build for `rep` on `ring` (a reference is taken).  0, or COL_ENOMEM with rt left empty. */
+int token_route_build(struct token_route *rt, struct ring *ring, const int *node_map,
+                      const struct replication *rep);
+void token_route_release(struct token_route *rt);
+/* The replicas of a token (primary first), *n of them; *n is 0 for an empty route. */
+const uint32_t *token_route_replicas(const struct token_route *rt, int64_t token, size_t *n);
+
 struct tokenmap {
 	size_t n_nodes;
-	char hosts[TOKENMAP_MAX_NODES][64];
+	char hosts[TOKENMAP_MAX_NODES][256]; /* as given for node 0, numeric for the peers */
 	struct token_range *ranges;
 	size_t n_ranges;
 	/* internal */
 	struct ring *ring;
-	uint32_t *pos_reps; /* per ring position, width each */
-	size_t *pos_n, n_pos, width;
+	int ring_node[TOKENMAP_MAX_NODES]; /* ring node index -> index in hosts */
+	struct token_route route;
 };
 
 /*
  * Learn the map through the blocking client `cl` (connected to `host`) for
- * keyspace `ks`.  0, or an error in err — the map is then the one-range,
+ * keyspace `ks`: tokenmap_learn_ring, tokenmap_read_replication and
+ * tokenmap_place.  0, or an error in err — the map is then the one-range,
  * one-node map on `host` (still usable: the coordinator routes).
  */
 int tokenmap_discover(struct tokenmap *m, struct cqlclient *cl, const char *host, const char *ks,
                       struct cerr *err);
+/*
+ * The steps of tokenmap_discover, for a caller that needs the nodes before
+ * the keyspace exists (`colonnade bench` sizes its default replication by
+ * them).  tokenmap_learn_ring: the nodes (hosts) and the ring from
+ * system.local and system.peers; on failure the map is empty.
+ * tokenmap_read_replication: the keyspace's replication (COL_ENOTFOUND when
+ * it does not exist).  tokenmap_place: the replicas and ranges under `rep`
+ * on the learned ring.
+ */
+int tokenmap_learn_ring(struct tokenmap *m, struct cqlclient *cl, const char *host,
+                        struct cerr *err);
+int tokenmap_read_replication(struct cqlclient *cl, const char *ks, struct replication *rep,
+                              struct cerr *err);
+int tokenmap_place(struct tokenmap *m, const struct replication *rep, struct cerr *err);
 void tokenmap_release(struct tokenmap *m);
 
 /* The replicas of a token (primary first), node indexes; *n 0 without a ring. */

@@ -4,6 +4,7 @@
  * requirements, stats, the ring, /proc lookups and the reports.
  */
 #include "cli/lib/bench_int.h"
+#include "cli/lib/tokenmap.h"
 #include "core/buf.h"
 #include "core/cqlproto.h"
 #include "core/json.h"
@@ -327,36 +328,36 @@ Test(bench_route, replicas_walk_clockwise_distinct)
 	/* Bench node indexes differ from ring indexes: the route must translate. */
 	const int map[] = {10, 11, 12};
 	struct replication rep = {.cls = REPL_SIMPLE, .rf = 2};
-	struct bench_route rt;
-	cr_assert_eq(bench_route_build(&rt, ring, map, &rep), 0);
+	struct token_route rt;
+	cr_assert_eq(token_route_build(&rt, ring, map, &rep), 0);
 	size_t n;
-	const uint32_t *p = bench_route_replicas(&rt, -500, &n); /* first token >= -500 is -100 */
+	const uint32_t *p = token_route_replicas(&rt, -500, &n); /* first token >= -500 is -100 */
 	cr_assert_eq(n, 2);
 	cr_assert_eq(p[0], 10);
 	cr_assert_eq(p[1], 11);
-	p = bench_route_replicas(&rt, 1, &n); /* -> 200 (node 2), then 300 (node 0) */
+	p = token_route_replicas(&rt, 1, &n); /* -> 200 (node 2), then 300 (node 0) */
 	cr_assert_eq(p[0], 12);
 	cr_assert_eq(p[1], 10);
-	p = bench_route_replicas(&rt, 200, &n); /* exactly a token: that node owns it */
+	p = token_route_replicas(&rt, 200, &n); /* exactly a token: that node owns it */
 	cr_assert_eq(p[0], 12);
-	p = bench_route_replicas(&rt, 301, &n); /* past the largest: wraps to -100 */
+	p = token_route_replicas(&rt, 301, &n); /* past the largest: wraps to -100 */
 	cr_assert_eq(p[0], 10);
 	cr_assert_eq(p[1], 11);
 	/* -> 300 (node 0), -100 (node 0 again, skipped), 0 */
-	p = bench_route_replicas(&rt, 250, &n);
+	p = token_route_replicas(&rt, 250, &n);
 	cr_assert_eq(p[0], 10);
 	cr_assert_eq(p[1], 11);
-	bench_route_release(&rt);
+	token_route_release(&rt);
 	/* RF above the node count yields every node once. */
 	rep.rf = 5;
-	cr_assert_eq(bench_route_build(&rt, ring, map, &rep), 0);
-	bench_route_replicas(&rt, 0, &n);
+	cr_assert_eq(token_route_build(&rt, ring, map, &rep), 0);
+	token_route_replicas(&rt, 0, &n);
 	cr_assert_eq(n, 3);
-	bench_route_release(&rt);
+	token_route_release(&rt);
 	ring_unref(ring);
 	/* An empty route routes nowhere (the caller falls back to any node). */
 	memset(&rt, 0, sizeof(rt));
-	cr_assert_null(bench_route_replicas(&rt, 0, &n));
+	cr_assert_null(token_route_replicas(&rt, 0, &n));
 	cr_assert_eq(n, 0);
 }
 
@@ -397,9 +398,9 @@ Test(bench_route, network_topology_routing_equals_ring_placement)
 	struct replication nts, simple = {.cls = REPL_SIMPLE, .rf = 5};
 	struct cerr e = {0};
 	cr_assert_eq(replication_parse(keys, vals, 3, &nts, &e), 0, "%s", e.msg);
-	struct bench_route rt, rs;
-	cr_assert_eq(bench_route_build(&rt, ring, map, &nts), 0);
-	cr_assert_eq(bench_route_build(&rs, ring, map, &simple), 0);
+	struct token_route rt, rs;
+	cr_assert_eq(token_route_build(&rt, ring, map, &nts), 0);
+	cr_assert_eq(token_route_build(&rs, ring, map, &simple), 0);
 	int differ = 0;
 	for (int i = 0; i < 20000; i++) {
 		x ^= x << 13;
@@ -409,7 +410,7 @@ Test(bench_route, network_topology_routing_equals_ring_placement)
 		uint32_t want[RING_MAX_RF];
 		size_t nw = ring_replicas(ring, &nts, t, want, RING_MAX_RF);
 		size_t n, ns;
-		const uint32_t *got = bench_route_replicas(&rt, t, &n);
+		const uint32_t *got = token_route_replicas(&rt, t, &n);
 		cr_assert_eq(n, nw, "token %lld: %zu replicas, ring places %zu", (long long)t, n,
 		             nw);
 		cr_assert_eq(n, 5);
@@ -417,12 +418,12 @@ Test(bench_route, network_topology_routing_equals_ring_placement)
 			cr_assert_eq(got[k], (uint32_t)map[want[k]],
 			             "token %lld replica %zu: bench node %u, ring node %u",
 			             (long long)t, k, got[k], want[k]);
-		const uint32_t *sg = bench_route_replicas(&rs, t, &ns);
+		const uint32_t *sg = token_route_replicas(&rs, t, &ns);
 		differ += ns != n || memcmp(sg, got, n * sizeof(*got)) != 0;
 	}
 	cr_expect_gt(differ, 0, "NTS placement never differed from SimpleStrategy RF 5");
-	bench_route_release(&rt);
-	bench_route_release(&rs);
+	token_route_release(&rt);
+	token_route_release(&rs);
 	ring_unref(ring);
 }
 
