@@ -36,6 +36,10 @@ fail() {
 	say "FAIL: $*"
 	FAILED=$((FAILED + 1))
 }
+die() {
+	FAILED=$((FAILED + 1))
+	exit 1
+}
 pass() {
 	say "ok: $*"
 	PASSED=$((PASSED + 1))
@@ -122,14 +126,44 @@ start_cluster() {
 	done
 }
 
+# metric_sum NAME: NAME from every node's /metrics, added up.  A node that does not answer
+# is asked again for up to 30 s; after that the sum fails (a missing value is not a 0):
+# callers write  x=$(metric_sum NAME) || die.
 metric_sum() {
-	local total=0 k v
+	local total=0 k v deadline
 	for k in $(seq 1 $N); do
-		v=$(curl -s --max-time 5 "http://$NET.$k:7199/metrics" |
-			awk -v m="$1" '$1 == m { printf "%.0f", $2 }' || true)
-		total=$((total + ${v:-0}))
+		deadline=$((SECONDS + 30))
+		until v=$(curl -sf --max-time 5 "http://$NET.$k:7199/metrics" |
+			awk -v m="$1" '$1 == m { printf "%.0f", $2; found = 1 } END { exit !found }'); do
+			if [ $SECONDS -ge $deadline ]; then
+				echo "overload_test: FAIL: node $k: no $1 in its /metrics for 30 s" >&2
+				return 1
+			fi
+			sleep 0.5
+		done
+		total=$((total + v))
 	done
 	echo "$total"
+}
+
+# wait_settled PHASE: every coordinated request and CQL request of the last run finished
+# (answered or timed out in its node), so the next run's counters start from a still cluster.
+wait_settled() {
+	local start=$SECONDS deadline=$((SECONDS + 60)) coordinated cql busy
+	while :; do
+		coordinated=$(metric_sum colonnade_replicated_in_flight) || die
+		cql=$(metric_sum colonnade_cql_inflight_requests) || die
+		busy=$((coordinated + cql))
+		if [ "$busy" -eq 0 ]; then
+			say "$1: nothing in flight in the nodes $((SECONDS - start)) s after the pause"
+			return 0
+		fi
+		if [ $SECONDS -ge $deadline ]; then
+			fail "$1: $busy requests still in flight in the nodes 60 s after the run"
+			exit 1
+		fi
+		sleep 0.2
+	done
 }
 
 # check_nodes PHASE: alive, answering, VmHWM under the limit.
@@ -175,23 +209,24 @@ say "peak: $peak QUORUM writes/s closed loop (50 connections), p99 $(jget "$ROOT
 rate=$((2 * peak))
 
 # ---- 2. backpressure ------------------------------------------------------------------------
-p0=$(metric_sum colonnade_cql_overload_pauses_total)
+p0=$(metric_sum colonnade_cql_overload_pauses_total) || die
 node_env "$BIN" bench write "${COMMON[@]}" --no-schema --rate "$rate" --duration 15s \
 	>"$ROOT/bp.json" 2>"$ROOT/bp.err" || fail "backpressure run exited $?: $(tail -1 "$ROOT/bp.err")"
-p1=$(metric_sum colonnade_cql_overload_pauses_total)
+p1=$(metric_sum colonnade_cql_overload_pauses_total) || die
 say "backpressure: offered $rate/s for 15 s: $(jget "$ROOT/bp.json" 'j["ok"]') ok, errors $(jget "$ROOT/bp.json" 'j["errors"]'), service p99 $(jget "$ROOT/bp.json" 'j["service_time_ms"]["p99"]') ms, connections stopped $((p1 - p0)) times"
 check_nodes backpressure
 [ $((p1 - p0)) -gt 0 ] && pass "backpressure: the nodes stopped reading connections $((p1 - p0)) times" ||
 	fail "backpressure: offered 2 x the peak, yet no connection was ever stopped"
 
 # ---- 3. Overloaded --------------------------------------------------------------------------
-sleep 2
-o0=$(metric_sum colonnade_cql_overloaded_total)
-t0=$(metric_sum colonnade_replicated_write_timeouts_total)
+sleep 2 # a pause between the runs, as a client would leave
+wait_settled backpressure
+o0=$(metric_sum colonnade_cql_overloaded_total) || die
+t0=$(metric_sum colonnade_replicated_write_timeouts_total) || die
 node_env "$BIN" bench write "${COMMON[@]}" --no-schema --rate "$rate" --duration "${SECS}s" \
 	--throw-on-overload >"$ROOT/ovl.json" 2>"$ROOT/ovl.err" || fail "overload run exited $?: $(tail -1 "$ROOT/ovl.err")"
-o1=$(metric_sum colonnade_cql_overloaded_total)
-t1=$(metric_sum colonnade_replicated_write_timeouts_total)
+o1=$(metric_sum colonnade_cql_overloaded_total) || die
+t1=$(metric_sum colonnade_replicated_write_timeouts_total) || die
 J=$ROOT/ovl.json
 ops=$(jget "$J" 'j["ops"]')
 ok=$(jget "$J" 'j["ok"]')
