@@ -27,6 +27,7 @@ repaired).  Then indexes on a map's keys, values and entries and on a set's
 elements answer exactly after element updates.  Prints one line per check; exits 1 on
 any failure.
 """
+import json
 import os
 import random
 import signal
@@ -77,6 +78,64 @@ def connect(host=None):
                 **kw)
     s = c.connect()
     s.default_timeout = 60
+    return c, s
+
+
+def seen_up(host, addr):
+    """Whether node `host`'s gossip lists `addr` up now (None: host's admin port did not answer)."""
+    try:
+        with urllib.request.urlopen("http://%s:7199/v1/status" % host, timeout=10) as r:
+            nodes = json.loads(r.read().decode())["nodes"]
+    except Exception:
+        return None
+    return any(n.get("address") == addr and n.get("up") for n in nodes)
+
+
+def kill_node(node):
+    """SIGKILL node `node` (1-based, ROOT/nodeK/pid), then wait until every other node lists it
+    down: a coordinator that still counts it up would wait on it for its replica's answer."""
+    with open(os.path.join(ROOT, "node%d" % node, "pid")) as f:
+        pid = int(f.read())
+    os.kill(pid, signal.SIGKILL)
+    print("killed node %d (pid %d)" % (node, pid), flush=True)
+    addr = HOSTS[node - 1]
+    others = [h for h in HOSTS if h != addr]
+    t0 = time.time()
+    while time.time() < t0 + 60 and any(seen_up(h, addr) is not False for h in others):
+        time.sleep(0.2)
+    check("the other nodes list node %d down after its SIGKILL (%.1f s)" % (node, time.time() - t0),
+          all(seen_up(h, addr) is False for h in others))
+
+
+def restart_node(node, probe):
+    """Start node `node` again with its recorded command (ROOT/nodeK/cmd); once it answers CQL,
+    wait until `probe` (a SELECT in KS) answers at ALL through it: gossip has marked the others
+    up on it.  Returns (cluster, session) connected to it alone, in KS, or (None, None)."""
+    ndir = os.path.join(ROOT, "node%d" % node)
+    with open(os.path.join(ndir, "cmd"), "rb") as f:
+        cmd = [a.decode() for a in f.read().split(b"\0") if a]
+    log = open(os.path.join(ndir, "node.log"), "ab")
+    proc = subprocess.Popen(cmd, cwd=ndir, stdout=log, stderr=log, start_new_session=True)
+    with open(os.path.join(ndir, "pid"), "w") as f:
+        f.write(str(proc.pid))
+    print("restarted node %d (pid %d)" % (node, proc.pid), flush=True)
+    c = s = None
+    for _ in range(150):
+        try:
+            c, s = connect(HOSTS[node - 1])
+            break
+        except Exception:
+            time.sleep(0.4)
+    check("node %d answers CQL after the restart" % node, s is not None)
+    if s is None:
+        return None, None
+    s.set_keyspace(KS)
+    for _ in range(100):
+        try:
+            s.execute(SimpleStatement(probe, consistency_level=ConsistencyLevel.ALL))
+            break
+        except Exception:
+            time.sleep(0.3)
     return c, s
 
 
@@ -334,44 +393,16 @@ for h in HOSTS:
 
 # ---- SIGKILL one node, query, restart it, query -------------------------------------------
 node = 2
-ndir = os.path.join(ROOT, "node%d" % node)
-with open(os.path.join(ndir, "pid")) as f:
-    pid = int(f.read())
-os.kill(pid, signal.SIGKILL)
-print("killed node %d (pid %d)" % (node, pid), flush=True)
-time.sleep(3)
+kill_node(node)
 c1, s1 = connect(HOSTS[0])
 s1.set_keyspace(KS)
 check_exact("node %d down: exact at QUORUM via %s" % (node, HOSTS[0]), s1,
             ConsistencyLevel.QUORUM)
 check_exact("node %d down: exact at ONE via %s" % (node, HOSTS[0]), s1, ConsistencyLevel.ONE)
 c1.shutdown()
-with open(os.path.join(ndir, "cmd"), "rb") as f:
-    cmd = [a.decode() for a in f.read().split(b"\0") if a]
-log = open(os.path.join(ndir, "node.log"), "ab")
-proc = subprocess.Popen(cmd, cwd=ndir, stdout=log, stderr=log, start_new_session=True)
-with open(os.path.join(ndir, "pid"), "w") as f:
-    f.write(str(proc.pid))
-print("restarted node %d (pid %d)" % (node, proc.pid), flush=True)
-up = False
-for _ in range(150):
-    try:
-        c2, s2 = connect(HOSTS[node - 1])
-        up = True
-        break
-    except Exception:
-        time.sleep(0.4)
-check("node %d answers CQL after the restart" % node, up)
-if up:
-    s2.set_keyspace(KS)
-    # until gossip has marked the others up on it: QUORUM answers Unavailable
-    for _ in range(100):
-        try:
-            s2.execute(SimpleStatement("SELECT k FROM t WHERE v = 0",
-                                       consistency_level=ConsistencyLevel.ALL))
-            break
-        except Exception:
-            time.sleep(0.3)
+# until gossip has marked the others up on it, QUORUM through it answers Unavailable
+c2, s2 = restart_node(node, "SELECT k FROM t WHERE v = 0")
+if s2:
     check_exact("restarted node %d as coordinator: exact at ONE" % node, s2,
                 ConsistencyLevel.ONE)
     check_exact("restarted node %d as coordinator: exact at QUORUM" % node, s2,
@@ -390,12 +421,7 @@ for h in HOSTS:
 
 # ---- node 3 misses writes: its index answers are stale until read repair ----------------------
 node = 3
-ndir = os.path.join(ROOT, "node%d" % node)
-with open(os.path.join(ndir, "pid")) as f:
-    pid = int(f.read())
-os.kill(pid, signal.SIGKILL)
-print("killed node %d (pid %d)" % (node, pid), flush=True)
-time.sleep(3)
+kill_node(node)
 q_ins = session.prepare("INSERT INTO t (k, c, v, note) VALUES (?, ?, ?, 'missed')")
 q_ins.consistency_level = ConsistencyLevel.QUORUM
 q_del = session.prepare("DELETE FROM t WHERE k = ? AND c = ?")
@@ -420,32 +446,9 @@ for i in range(60):
         check("write at QUORUM with node %d down" % node, False, repr(e))
         break
 print("%d writes node %d missed" % (missed, node), flush=True)
-with open(os.path.join(ndir, "cmd"), "rb") as f:
-    cmd = [a.decode() for a in f.read().split(b"\0") if a]
-log = open(os.path.join(ndir, "node.log"), "ab")
-proc = subprocess.Popen(cmd, cwd=ndir, stdout=log, stderr=log, start_new_session=True)
-with open(os.path.join(ndir, "pid"), "w") as f:
-    f.write(str(proc.pid))
-print("restarted node %d (pid %d)" % (node, proc.pid), flush=True)
-up = False
-for _ in range(150):
-    try:
-        c3, s3 = connect(HOSTS[node - 1])
-        up = True
-        break
-    except Exception:
-        time.sleep(0.4)
-check("node %d answers CQL after the restart" % node, up)
-if up:
-    s3.set_keyspace(KS)
-    # until gossip has marked the others up on it (ONE via node 3 is its stale view)
-    for _ in range(100):
-        try:
-            s3.execute(SimpleStatement("SELECT k FROM t WHERE k = 0",
-                                       consistency_level=ConsistencyLevel.ALL))
-            break
-        except Exception:
-            time.sleep(0.3)
+# until gossip has marked the others up on it (ONE via node 3 is its stale view)
+c3, s3 = restart_node(node, "SELECT k FROM t WHERE k = 0")
+if s3:
     fb0 = metric(HOSTS[node - 1], "colonnade_index_read_fallbacks_total") or 0
     check_exact("node %d missed %d writes: exact at QUORUM through it" % (node, missed), s3,
                 ConsistencyLevel.QUORUM)
