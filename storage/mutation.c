@@ -565,6 +565,66 @@ int store_mutation_delete_range(struct store_mutation *m, const struct store_val
 
 /* ---- apply ---------------------------------------------------------------------------------- */
 
+struct emit_scratch {
+	struct buf prefix, key, val;
+	struct sindex_scratch ix;
+};
+
+/* A scratch keeps buffers up to this size between mutations (a huge one gives its back). */
+#define SCRATCH_KEEP_BYTES (64u << 10)
+
+static void scratch_init(struct emit_scratch *sc)
+{
+	buf_init(&sc->prefix);
+	buf_init(&sc->key);
+	buf_init(&sc->val);
+	sindex_scratch_init(&sc->ix);
+}
+
+static void scratch_release(struct emit_scratch *sc)
+{
+	buf_release(&sc->prefix);
+	buf_release(&sc->key);
+	buf_release(&sc->val);
+	sindex_scratch_release(&sc->ix);
+}
+
+struct emit_scratch *emit_scratch_new(void)
+{
+	struct emit_scratch *sc = malloc(sizeof(*sc));
+	if (sc)
+		scratch_init(sc);
+	return sc;
+}
+
+void emit_scratch_free(struct emit_scratch *sc)
+{
+	if (!sc)
+		return;
+	scratch_release(sc);
+	free(sc);
+}
+
+/* Empty b for the next mutation: kept unless it grew large or ran out of memory. */
+static void scratch_reuse(struct buf *b)
+{
+	if (b->oom || b->cap > SCRATCH_KEEP_BYTES)
+		buf_release(b);
+	b->len = 0;
+}
+
+/* After a mutation: the buffers stay for the next one, within SCRATCH_KEEP_BYTES. */
+static void scratch_done(struct emit_scratch *sc)
+{
+	scratch_reuse(&sc->prefix);
+	scratch_reuse(&sc->key);
+	scratch_reuse(&sc->val);
+	scratch_reuse(&sc->ix.key);
+	scratch_reuse(&sc->ix.val);
+	scratch_reuse(&sc->ix.a);
+	scratch_reuse(&sc->ix.b);
+}
+
 struct emit {
 	struct store *s;
 	const struct tdesc *d;
@@ -572,13 +632,13 @@ struct emit {
 	rocksdb_column_family_handle_t *cf;
 	const struct buf *prefix;
 	uint32_t now;
-	struct buf key, val;
-	struct sindex_scratch ix;
+	struct buf *key, *val;
+	struct sindex_scratch *ix;
 };
 
 static int op_emit(struct emit *e, const struct op *op, struct cerr *err)
 {
-	struct buf *k = &e->key, *v = &e->val;
+	struct buf *k = e->key, *v = e->val;
 	k->len = 0;
 	v->len = 0;
 	buf_put(k, e->prefix->data, e->prefix->len);
@@ -637,7 +697,7 @@ static int op_emit(struct emit *e, const struct op *op, struct cerr *err)
 		return cerr_set(err, COL_ENOMEM, "storage: out of memory applying a mutation");
 	rocksdb_writebatch_merge_cf(e->wb, e->cf, (const char *)k->data, k->len,
 	                            (const char *)v->data, v->len);
-	if (sindex_emit(e->s, e->d, NULL, k->data, k->len, v->data, v->len, e->wb, &e->ix))
+	if (sindex_emit(e->s, e->d, NULL, k->data, k->len, v->data, v->len, e->wb, e->ix))
 		return cerr_set(err, COL_ENOMEM, "storage: out of memory indexing a mutation");
 	return 0;
 }
@@ -655,7 +715,7 @@ static int emit_ops(struct emit *e, struct store_table *t, struct bufreader *r, 
 		if (!op_read(r, &op))
 			return cerr_set(err, COL_ECORRUPT, "malformed mutation op %u", i);
 		int rc;
-		if (validate && (rc = op_check(e->d, &op, &e->val, err)))
+		if (validate && (rc = op_check(e->d, &op, e->val, err)))
 			return rc;
 		/* written before the table's TRUNCATE: gone, whoever delivers it */
 		if (op.ts <= truncated_at)
@@ -670,20 +730,29 @@ static int emit_ops(struct emit *e, struct store_table *t, struct bufreader *r, 
 }
 
 static int emit_held(struct store *s, struct store_table *known, const uint8_t *bytes, size_t len,
-                     bool validate, rocksdb_writebatch_t *wb, struct cerr *err);
+                     bool validate, rocksdb_writebatch_t *wb, struct emit_scratch *sc,
+                     struct cerr *err);
 
 /* The batch records the column family by id: only the encoding needs the handle held. */
 int mutation_emit(struct store *s, struct store_table *known, const uint8_t *bytes, size_t len,
-                  bool validate, rocksdb_writebatch_t *wb, struct cerr *err)
+                  bool validate, rocksdb_writebatch_t *wb, struct emit_scratch *sc,
+                  struct cerr *err)
 {
+	struct emit_scratch own; /* buffers are only allocated once written to */
+	scratch_init(&own);
 	pthread_rwlock_rdlock(&s->cf_lock);
-	int rc = emit_held(s, known, bytes, len, validate, wb, err);
+	int rc = emit_held(s, known, bytes, len, validate, wb, sc ? sc : &own, err);
 	pthread_rwlock_unlock(&s->cf_lock);
+	if (sc)
+		scratch_done(sc);
+	else
+		scratch_release(&own);
 	return rc;
 }
 
 static int emit_held(struct store *s, struct store_table *known, const uint8_t *bytes, size_t len,
-                     bool validate, rocksdb_writebatch_t *wb, struct cerr *err)
+                     bool validate, rocksdb_writebatch_t *wb, struct emit_scratch *sc,
+                     struct cerr *err)
 {
 	struct bufreader r;
 	bufreader_init(&r, bytes, len);
@@ -713,17 +782,22 @@ static int emit_held(struct store *s, struct store_table *known, const uint8_t *
 		                "table %s.%s is unusable after a failed "
 		                "truncate",
 		                d->pub.keyspace, d->pub.name);
-	struct emit e = {.s = s, .d = d, .cf = t->cf, .now = (uint32_t)now, .wb = wb};
-	struct buf prefix;
-	buf_init(&prefix);
-	sindex_scratch_init(&e.ix);
-	buf_init(&e.key);
-	buf_init(&e.val);
-	int rc = codec_pk_serialize(d, pk, n_pk, &e.key, err);
+	struct emit e = {.s = s,
+	                 .d = d,
+	                 .cf = t->cf,
+	                 .now = (uint32_t)now,
+	                 .wb = wb,
+	                 .prefix = &sc->prefix,
+	                 .key = &sc->key,
+	                 .val = &sc->val,
+	                 .ix = &sc->ix};
+	int rc = codec_pk_serialize(d, pk, n_pk, e.key, err);
 	if (!rc) {
-		codec_partition_prefix(&prefix, murmur3_token(e.key.data, e.key.len), e.key.data,
-		                       e.key.len);
-		e.prefix = &prefix;
+		codec_partition_prefix(&sc->prefix, murmur3_token(e.key->data, e.key->len),
+		                       e.key->data, e.key->len);
+		if (!buf_ok(&sc->prefix))
+			return cerr_set(err, COL_ENOMEM,
+			                "storage: out of memory applying a mutation");
 		rocksdb_writebatch_set_save_point(wb);
 		rc = emit_ops(&e, t, &r, validate, err);
 		char *rerr = NULL;
@@ -733,10 +807,6 @@ static int emit_held(struct store *s, struct store_table *known, const uint8_t *
 			rocksdb_writebatch_pop_save_point(wb, &rerr);
 		free(rerr); /* only "no save point", and there is one */
 	}
-	buf_release(&prefix);
-	buf_release(&e.key);
-	buf_release(&e.val);
-	sindex_scratch_release(&e.ix);
 	return rc;
 }
 
@@ -744,7 +814,7 @@ int mutation_apply_bytes(struct store *s, struct store_table *known, const uint8
                          size_t len, bool validate, struct cerr *err)
 {
 	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-	int rc = mutation_emit(s, known, bytes, len, validate, wb, err);
+	int rc = mutation_emit(s, known, bytes, len, validate, wb, NULL, err);
 	if (!rc && rocksdb_writebatch_count(wb) > 0) {
 		char *rerr = NULL;
 		rocksdb_write(s->db, s->wo, wb, &rerr);

@@ -152,7 +152,7 @@ struct store {
 	pthread_mutex_t sync_mu;
 	pthread_cond_t sync_cv;
 	/* group commit (writer.c): the writer thread and its bounded queue of groups */
-	rocksdb_writeoptions_t *wo_nostall; /* a lane's inline write: fails rather than stall */
+	rocksdb_writeoptions_t *wo_nostall;    /* a lane's inline write: fails rather than stall */
 	rocksdb_writeoptions_t *wo_kv_nostall; /* hints CF writes: synced per policy, no stall */
 	pthread_mutex_t wq_mu;
 	pthread_cond_t wq_cv;   /* the writer waits for groups */
@@ -264,10 +264,17 @@ const struct cqltype *codec_cell_value_type(const struct cqltype *col_type, cons
 
 int mutation_apply_bytes(struct store *s, struct store_table *known, const uint8_t *bytes,
                          size_t len, bool validate, struct cerr *err);
+/* The buffers mutation_emit encodes keys and values in.  A lane keeps one for its loop's
+ * mutations, so a write allocates nothing once they have grown; NULL: mutation_emit
+ * uses its own for the call. */
+struct emit_scratch;
+struct emit_scratch *emit_scratch_new(void);
+void emit_scratch_free(struct emit_scratch *sc);
 /* Decode (and if `validate`, check) mutation bytes and append their ops to wb: 0, or an
- * error with wb as it was. */
+ * error with wb as it was.  sc: see emit_scratch (NULL allowed). */
 int mutation_emit(struct store *s, struct store_table *known, const uint8_t *bytes, size_t len,
-                  bool validate, rocksdb_writebatch_t *wb, struct cerr *err);
+                  bool validate, rocksdb_writebatch_t *wb, struct emit_scratch *sc,
+                  struct cerr *err);
 
 /* store_read_partition with the store's cf_lock already held (shared). */
 int read_partition_held(struct store_table *t, const struct store_value *pk, size_t n_pk,

@@ -66,7 +66,8 @@ struct store_lane {
 	size_t full_muts;                     /* their mutations */
 	struct wgroup *spare;                 /* for reuse */
 	size_t n_spare;
-	size_t handed; /* groups handed to the writer whose callbacks have not run */
+	size_t handed;                /* groups handed to the writer whose callbacks have not run */
+	struct emit_scratch *scratch; /* this loop's mutations are encoded in it */
 	struct wgroup *done_head, *done_tail; /* s->wq_mu: applied, callbacks to run */
 	size_t in_writer;                     /* s->wq_mu: handed, not yet on the done list */
 };
@@ -358,6 +359,11 @@ int store_lane_new(struct store *s, struct ev_loop *loop, struct store_lane **ou
 		return cerr_set(err, COL_ENOMEM, "storage: out of memory for a write lane");
 	l->s = s;
 	l->loop = loop;
+	l->scratch = emit_scratch_new();
+	if (!l->scratch) {
+		free(l);
+		return cerr_set(err, COL_ENOMEM, "storage: out of memory for a write lane");
+	}
 	ev_prepare_init(&l->flush, on_flush);
 	l->flush.data = l;
 	ev_async_init(&l->wake, on_wake);
@@ -392,6 +398,7 @@ void store_lane_free(struct store_lane *l)
 		l->spare = g->next;
 		group_destroy(g);
 	}
+	emit_scratch_free(l->scratch);
 	free(l);
 }
 
@@ -419,7 +426,7 @@ static int lane_add(struct store_lane *l, struct store_table *known, const void 
 		g->done = d;
 		g->cap = cap;
 	}
-	int rc = mutation_emit(s, known, bytes, len, validate, g->wb, err);
+	int rc = mutation_emit(s, known, bytes, len, validate, g->wb, l->scratch, err);
 	if (rc)
 		return rc;
 	g->done[g->n].fn = done;
