@@ -775,15 +775,9 @@ static int start_cql(struct node *n, struct cerr *err)
 			return rc;
 	}
 	struct cqlserver_options o;
-	memset(&o, 0, sizeof(o));
+	node_cql_options(n, &o);
 	o.address = n->rpc_host;
 	o.port = (uint16_t)cfg->native_transport_port;
-	o.max_frame_size = (size_t)cfg->native_transport_max_frame_size;
-	o.max_connections = (unsigned)cfg->native_transport_max_concurrent_connections;
-	o.max_requests = (unsigned)cfg->native_transport_max_concurrent_requests;
-	o.latency_target_us = cfg->native_transport_latency_target_ms * 1000;
-	o.max_queue_wait_us = cfg->native_transport_max_queue_wait_ms * 1000;
-	o.throw_on_overload = cfg->native_transport_throw_on_overload;
 	o.auth = n->auth;
 	o.tls = n->tls.cql;
 	o.tls_optional = cfg->client_tls.optional;
@@ -791,12 +785,7 @@ static int start_cql(struct node *n, struct cerr *err)
 	if (rc)
 		return rc;
 	struct cqlserver_deps d;
-	memset(&d, 0, sizeof(d));
-	d.schema = n->schema;
-	d.store = n->store;
-	d.router = n->router;
-	d.view = &n->view;
-	d.prepared = n->prepared;
+	node_cql_deps(n, n->router, &d);
 	d.ddl_wait = node_ddl_wait;
 	d.ddl_ctx = n;
 	struct executor_deps ed = {

@@ -194,6 +194,18 @@ struct store_lane;
 struct storage_proxy_config;
 void node_proxy_config(const struct node *n, struct messaging *msg, struct store_lane *lane,
                        struct storage_proxy_config *sc);
+/*
+ * A CQL server's limits from the node's config (native_transport_*: frame size,
+ * connections, requests, latency target, queue wait, throw_on_overload) and its
+ * deps (the node's schema, store, cluster view and shared prepared cache, with
+ * `router`: the main loop's or a request loop's), for the main loop's server and
+ * the request loops' (node_loops.c).  The caller sets the rest.
+ */
+struct cqlserver_options;
+struct cqlserver_deps;
+struct router;
+void node_cql_options(const struct node *n, struct cqlserver_options *o);
+void node_cql_deps(struct node *n, struct router *router, struct cqlserver_deps *d);
 /* For struct storage_proxy_config: is ring node idx up; its internode address. */
 bool node_ring_alive(void *node, const struct ring *r, size_t idx);
 int node_ring_addr(void *node, const struct ring *r, size_t idx, struct net_addr *out);

@@ -301,6 +301,28 @@ void node_proxy_config(const struct node *n, struct messaging *msg, struct store
 	sc->storage_port = (uint16_t)cfg->storage_port;
 }
 
+void node_cql_options(const struct node *n, struct cqlserver_options *o)
+{
+	const struct config *cfg = &n->cfg;
+	memset(o, 0, sizeof(*o));
+	o->max_frame_size = (size_t)cfg->native_transport_max_frame_size;
+	o->max_connections = (unsigned)cfg->native_transport_max_concurrent_connections;
+	o->max_requests = (unsigned)cfg->native_transport_max_concurrent_requests;
+	o->latency_target_us = cfg->native_transport_latency_target_ms * 1000;
+	o->max_queue_wait_us = cfg->native_transport_max_queue_wait_ms * 1000;
+	o->throw_on_overload = cfg->native_transport_throw_on_overload;
+}
+
+void node_cql_deps(struct node *n, struct router *router, struct cqlserver_deps *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->schema = n->schema;
+	d->store = n->store;
+	d->router = router;
+	d->view = &n->view;
+	d->prepared = n->prepared;
+}
+
 /*
  * The loop's own messaging (a sender: no listener, answers on its own
  * connections) and storage proxy, configured as the main loop's.  Not with
@@ -493,7 +515,6 @@ static void loop_free(struct node_loop *l)
 
 static int loop_new(struct node *n, unsigned idx, struct node_loop **out, struct cerr *err)
 {
-	const struct config *cfg = &n->cfg;
 	struct node_loop *l = calloc(1, sizeof(*l));
 	if (!l)
 		return cerr_set(err, COL_ENOMEM, "request loop %u: out of memory", idx);
@@ -522,21 +543,10 @@ static int loop_new(struct node *n, unsigned idx, struct node_loop **out, struct
 		return rc;
 	}
 	struct cqlserver_options o;
-	memset(&o, 0, sizeof(o));
+	node_cql_options(n, &o);
 	o.no_listen = true;
-	o.max_frame_size = (size_t)cfg->native_transport_max_frame_size;
-	o.max_connections = (unsigned)cfg->native_transport_max_concurrent_connections;
-	o.max_requests = (unsigned)cfg->native_transport_max_concurrent_requests;
-	o.latency_target_us = cfg->native_transport_latency_target_ms * 1000;
-	o.max_queue_wait_us = cfg->native_transport_max_queue_wait_ms * 1000;
-	o.throw_on_overload = cfg->native_transport_throw_on_overload;
 	struct cqlserver_deps d;
-	memset(&d, 0, sizeof(d));
-	d.schema = n->schema;
-	d.store = n->store;
-	d.router = l->router;
-	d.view = &n->view;
-	d.prepared = n->prepared;
+	node_cql_deps(n, l->router, &d);
 	d.forward = loop_forward;
 	d.forward_ctx = l;
 	d.tracing = node_traces_sink(n);
