@@ -23,6 +23,25 @@ void admit_init(struct admit *a, const struct admit_opts *o)
 	if (a->o.window_us <= 0)
 		a->o.window_us = DEF_WINDOW_US;
 	a->limit = a->o.max_inflight;
+	a->target_limit = a->o.max_inflight;
+}
+
+/* The target limit after a window of `done` completions at `r` per second (admit.h). */
+static void roll_target(struct admit *a, double r)
+{
+	if (a->o.target_us <= 0 || a->win_done == 0)
+		return; /* no completions: nothing measured (see roll()) */
+	int64_t mean = a->win_lat_sum / (int64_t)a->win_done;
+	double l = a->target_limit;
+	if (mean > a->o.target_us)
+		l = r * (double)a->o.target_us / 1e6;
+	else if (mean < a->o.target_us / 2)
+		l *= 2;
+	else
+		l += l / 8 > 1 ? l / 8 : 1;
+	if (l > a->o.max_inflight)
+		l = a->o.max_inflight;
+	a->target_limit = l < a->o.min_limit ? a->o.min_limit : (unsigned)l;
 }
 
 /*
@@ -60,6 +79,7 @@ static void roll(struct admit *a, int64_t now)
 				a->limiting = false;
 		}
 	}
+	roll_target(a, r);
 	double l = a->rate * (double)a->o.target_us / 1e6;
 	if (!a->limiting || l >= a->o.max_inflight)
 		a->limit = a->o.max_inflight;
@@ -85,6 +105,18 @@ bool admit_try(struct admit *a, int64_t now_us)
 {
 	roll(a, now_us);
 	if (a->inflight >= a->limit) {
+		a->refused++;
+		return false;
+	}
+	a->inflight++;
+	a->admitted++;
+	return true;
+}
+
+bool admit_try_target(struct admit *a, int64_t now_us)
+{
+	roll(a, now_us);
+	if (a->inflight >= admit_target_limit(a)) {
 		a->refused++;
 		return false;
 	}

@@ -45,15 +45,16 @@ struct admit_opts {
 struct admit {
 	struct admit_opts o;
 	unsigned inflight;
-	unsigned limit;      /* current adaptive limit (max_inflight when not limiting) */
-	bool limiting;       /* saturated and slower than the target (see above) */
-	int64_t win_start;   /* start of the current window; 0 = not started */
-	uint64_t win_done;   /* completions in the current window */
-	int64_t win_lat_sum; /* their latencies, µs */
-	uint64_t idle_us;    /* the loop's idle time, cumulative (admit_set_idle) */
-	uint64_t win_idle;   /* idle_us when the window started */
-	double busy;         /* the last window's busy share, 0..1 */
-	double rate;         /* smoothed completions per second of saturated windows */
+	unsigned limit;        /* current adaptive limit (max_inflight when not limiting) */
+	bool limiting;         /* saturated and slower than the target (see above) */
+	int64_t win_start;     /* start of the current window; 0 = not started */
+	uint64_t win_done;     /* completions in the current window */
+	int64_t win_lat_sum;   /* their latencies, µs */
+	uint64_t idle_us;      /* the loop's idle time, cumulative (admit_set_idle) */
+	uint64_t win_idle;     /* idle_us when the window started */
+	double busy;           /* the last window's busy share, 0..1 */
+	double rate;           /* smoothed completions per second of saturated windows */
+	unsigned target_limit; /* in flight for clients that take refusals (admit_try_target) */
 	uint64_t admitted, refused;
 };
 
@@ -74,10 +75,28 @@ static inline void admit_set_idle(struct admit *a, uint64_t idle_us)
 void admit_tick(struct admit *a, int64_t now_us);
 /* May one more request start now?  Counts it in flight when yes. */
 bool admit_try(struct admit *a, int64_t now_us);
+/*
+ * May one more request start now, for a client that takes refusals (CQL
+ * THROW_ON_OVERLOAD)?  Besides admit_try()'s limit, the target limit applies,
+ * whatever the loop's load: after a window whose mean latency was above the
+ * target it is that window's completions per second times the target (by
+ * Little's law, what would have kept the target at the rate the node got its
+ * requests done: a backlog on the replicas or a loop starved of CPU as well as
+ * the loop's own queue); it grows back by an eighth per window at or under the
+ * target, doubling under half of it, up to the cap, never under min_limit.
+ * Slowness from elsewhere makes it refuse too: such a client asked to be told
+ * at once what the node cannot answer within its target.
+ */
+bool admit_try_target(struct admit *a, int64_t now_us);
 /* Count a request in flight without asking (one already read that must run). */
 void admit_force(struct admit *a, int64_t now_us);
 /* A request admitted at `start_us` completed at `now_us`. */
 void admit_done(struct admit *a, int64_t start_us, int64_t now_us);
+/* The number of requests that may be in flight now for admit_try_target(). */
+static inline unsigned admit_target_limit(const struct admit *a)
+{
+	return a->target_limit < a->limit ? a->target_limit : a->limit;
+}
 /* The number of requests that may be in flight now. */
 unsigned admit_limit(const struct admit *a);
 static inline bool admit_full(const struct admit *a)

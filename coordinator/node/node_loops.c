@@ -687,6 +687,12 @@ void node_loops_cql_stats(struct node *n, struct cqlserver_stats *sum)
 		sum->inflight += l->stats.inflight;
 		sum->overloaded += l->stats.overloaded;
 		sum->queue_expired += l->stats.queue_expired;
+		for (int k = 0; k < 2; k++) {
+			for (size_t b = 0; b < NET_ITER_BUCKETS; b++)
+				sum->wait_buckets[k][b] += l->stats.wait_buckets[k][b];
+			sum->wait_count[k] += l->stats.wait_count[k];
+			sum->wait_sum_us[k] += l->stats.wait_sum_us[k];
+		}
 		pthread_mutex_unlock(&l->stats_lock);
 	}
 }

@@ -451,28 +451,36 @@ static void m_auth(struct buf *out, struct node *n)
 	METRICS(out, defs, v);
 }
 
+/* A Prometheus histogram over net_iter_bounds_us (`b`: per bucket, not cumulative);
+ * `help` NULL for a further labelled series of one already described. */
+static void m_histogram(struct buf *out, const char *name, const char *label, const char *help,
+                        const uint64_t *b, uint64_t sum_us, uint64_t count)
+{
+	if (help) /* NULL: another series of a histogram already described */
+		buf_printf(out, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+	const char *sep = *label ? "," : "";
+	uint64_t cum = 0;
+	for (size_t i = 0; i < NET_ITER_BUCKETS; i++) {
+		cum += b[i];
+		if (i < NET_ITER_BUCKETS - 1)
+			buf_printf(out, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, label, sep,
+			           (double)net_iter_bounds_us[i] / 1e6, (unsigned long long)cum);
+		else
+			buf_printf(out, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, label, sep,
+			           (unsigned long long)cum);
+	}
+	const char *open = *label ? "{" : "", *close = *label ? "}" : "";
+	buf_printf(out, "%s_sum%s%s%s %.6f\n%s_count%s%s%s %llu\n", name, open, label, close,
+	           (double)sum_us / 1e6, name, open, label, close, (unsigned long long)count);
+}
+
 /* The main loop's iterations by busy time (wake-up to sleep), a Prometheus histogram. */
 static void m_loop_iterations(struct buf *out, const struct net_loop_stats *ns)
 {
-	static const char name[] = "colonnade_net_loop_iteration_seconds";
-	buf_printf(
-	        out,
-	        "# HELP %s Busy time of each iteration of the main event loop, from waking up to "
-	        "waiting again: how long a request can wait behind other work.\n"
-	        "# TYPE %s histogram\n",
-	        name, name);
-	uint64_t cum = 0;
-	for (size_t i = 0; i < NET_ITER_BUCKETS; i++) {
-		cum += ns->iter_buckets[i];
-		if (i < NET_ITER_BUCKETS - 1)
-			buf_printf(out, "%s_bucket{loop=\"main\",le=\"%g\"} %llu\n", name,
-			           (double)net_iter_bounds_us[i] / 1e6, (unsigned long long)cum);
-		else
-			buf_printf(out, "%s_bucket{loop=\"main\",le=\"+Inf\"} %llu\n", name,
-			           (unsigned long long)cum);
-	}
-	buf_printf(out, "%s_sum{loop=\"main\"} %.6f\n%s_count{loop=\"main\"} %llu\n", name,
-	           (double)ns->iter_busy_us / 1e6, name, (unsigned long long)ns->iter_count);
+	m_histogram(out, "colonnade_net_loop_iteration_seconds", "loop=\"main\"",
+	            "Busy time of each iteration of the main event loop, from waking up to "
+	            "waiting again: how long a request can wait behind other work.",
+	            ns->iter_buckets, ns->iter_busy_us, ns->iter_count);
 	static const struct metric_def max_def[] = {
 	        {M_GAUGE, "colonnade_net_loop_iteration_max_seconds",
 	         "Longest busy iteration of the main event loop since the node started."},
@@ -605,17 +613,28 @@ static void m_cql(struct buf *out, struct node *n)
 	         "CQL connections not read now because the admission limit is reached."},
 	        {M_GAUGE, "colonnade_cql_admit_limit",
 	         "CQL requests admitted in flight now (adaptive limit or the hard cap)."},
+	        {M_GAUGE, "colonnade_cql_admit_target_limit",
+	         "CQL requests admitted in flight now from clients that take Overloaded "
+	         "(what the node gets done within its latency target)."},
 	        {M_COUNTER, "colonnade_cql_queue_wait_refused_total",
 	         "Of the Overloaded answers: requests that had waited longer than "
 	         "native_transport_max_queue_wait in the socket."},
 	};
 	const double v[] = {
-	        (double)cs.conns_open,      (double)cs.requests,        (double)cs.errors,
-	        (double)cs.protocol_errors, (double)cs.inflight,        (double)cs.overloaded,
-	        (double)cs.overload_pauses, (double)cs.overload_paused, (double)cs.admit_limit,
-	        (double)cs.queue_expired,
+	        (double)cs.conns_open,         (double)cs.requests,        (double)cs.errors,
+	        (double)cs.protocol_errors,    (double)cs.inflight,        (double)cs.overloaded,
+	        (double)cs.overload_pauses,    (double)cs.overload_paused, (double)cs.admit_limit,
+	        (double)cs.admit_target_limit, (double)cs.queue_expired,
 	};
 	METRICS(out, defs, v);
+	for (int k = 0; k < 2; k++)
+		m_histogram(out, "colonnade_cql_queue_wait_seconds",
+		            k ? "takes_overloaded=\"true\"" : "takes_overloaded=\"false\"",
+		            k ? NULL
+		              : "CQL QUERY, EXECUTE and BATCH requests run, by the time they had "
+		                "waited in the socket before the node read them (plaintext "
+		                "connections), from clients that take Overloaded or not.",
+		            cs.wait_buckets[k], cs.wait_sum_us[k], cs.wait_count[k]);
 }
 
 /* Client request latency per operation and per table (reqmetrics.h). */

@@ -675,17 +675,55 @@ static void refuse_version(struct cqlconn *cc, const uint8_t *frame)
 	conn_fatal(cc, stream, msg, probe);
 }
 
+/* Count a request about to run by the time it waited in the socket (age < 0: unknown). */
+static void count_wait(struct cqlconn *cc, int64_t age)
+{
+	if (age < 0)
+		return;
+	struct cqlserver_stats *st = &cc->srv->stats;
+	int k = cc->throw_on_overload ? 1 : 0;
+	size_t i = 0;
+	while (i < NET_ITER_BUCKETS - 1 && age > (int64_t)net_iter_bounds_us[i])
+		i++;
+	st->wait_buckets[k][i]++;
+	st->wait_count[k]++;
+	st->wait_sum_us[k] += (uint64_t)age;
+}
+
+/* Refuse a request Overloaded: it waited `age` µs in the socket, past max_queue_wait. */
+static void refuse_late(struct cqlconn *cc, const struct cql_header *h, int64_t age)
+{
+	struct cqlserver *s = cc->srv;
+	s->stats.overloaded++;
+	s->stats.queue_expired++;
+	char msg[200];
+	snprintf(msg, sizeof(msg),
+	         "Server is in overloaded state: the request waited %lld ms in the socket "
+	         "before the server could read it (limit %lld ms); retry later",
+	         (long long)(age / 1000), (long long)(s->opts.max_queue_wait_us / 1000));
+	conn_send_simple_error(cc, h->stream, COL_EOVERLOADED, msg);
+}
+
 /*
- * Admission (core/admit.h): true when the request may run.  Over the limit,
- * on a saturated loop, a connection that asked for it gets Overloaded; any
- * other request runs and its connection stops being read until the server is
- * back under the limit.  PREPARE is always admitted: it is cheap and a client
- * cannot make progress without it.
+ * Admission (core/admit.h): true when the request may run.  A connection that
+ * asked for Overloaded gets it for a request that already waited longer than
+ * max_queue_wait in the socket (whatever the loop's load: the wait is already
+ * past what the server may add to a request it accepts), and over the target
+ * limit (admit_try_target: what the node gets done within its latency
+ * target); any other request runs, and over the limit its
+ * connection stops being read until the server is back under it.  PREPARE is
+ * always admitted: it is cheap and a client cannot make progress without it.
  */
 static bool admit_request(struct cqlconn *cc, const struct cql_header *h, int64_t now)
 {
 	struct cqlserver *s = cc->srv;
 	admit_tick(&s->admit, now);
+	int64_t age = h->opcode != CQL_OP_PREPARE && cc->nc ? net_conn_input_age_us(cc->nc) : -1;
+	if (cc->throw_on_overload && s->opts.max_queue_wait_us > 0 &&
+	    age > s->opts.max_queue_wait_us) {
+		refuse_late(cc, h, age);
+		return false;
+	}
 	/* A loop with time to spare (the last window) holds a burst past its limit
 	 * in the client's socket rather than refusing it: it will get to it soon. */
 	if (h->opcode == CQL_OP_PREPARE || !cc->throw_on_overload ||
@@ -698,30 +736,19 @@ static bool admit_request(struct cqlconn *cc, const struct cql_header *h, int64_
 			s->stats.overload_paused++;
 			conn_update_reading(cc);
 		}
+		count_wait(cc, age);
 		return true;
 	}
-	int64_t age = s->opts.max_queue_wait_us > 0 && cc->nc && admit_saturated(&s->admit)
-	                      ? net_conn_input_age_us(cc->nc)
-	                      : -1;
-	if (age > s->opts.max_queue_wait_us) {
-		s->stats.overloaded++;
-		s->stats.queue_expired++;
-		char msg[200];
-		snprintf(msg, sizeof(msg),
-		         "Server is in overloaded state: the request waited %lld ms in the socket "
-		         "before the server could read it (limit %lld ms); retry later",
-		         (long long)(age / 1000), (long long)(s->opts.max_queue_wait_us / 1000));
-		conn_send_simple_error(cc, h->stream, COL_EOVERLOADED, msg);
-		return false;
-	}
-	if (admit_try(&s->admit, now))
+	if (admit_try_target(&s->admit, now)) {
+		count_wait(cc, age);
 		return true;
+	}
 	s->stats.overloaded++;
 	char msg[160];
 	snprintf(msg, sizeof(msg),
 	         "Server is in overloaded state: %u requests in flight, at its limit of %u "
 	         "(latency target %lld ms); retry later",
-	         s->admit.inflight, admit_limit(&s->admit),
+	         s->admit.inflight, admit_target_limit(&s->admit),
 	         (long long)(s->opts.latency_target_us / 1000));
 	conn_send_simple_error(cc, h->stream, COL_EOVERLOADED, msg);
 	return false;
@@ -1085,6 +1112,7 @@ void cqlserver_get_stats(const struct cqlserver *s, struct cqlserver_stats *out)
 {
 	*out = s->stats;
 	out->admit_limit = admit_limit(&s->admit);
+	out->admit_target_limit = admit_target_limit(&s->admit);
 }
 
 static void broadcast(struct cqlserver *s, uint8_t mask)

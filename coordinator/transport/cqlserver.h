@@ -53,6 +53,7 @@
 #define COLONNADE_COORDINATOR_CQLSERVER_H
 
 #include "core/err.h"
+#include "core/net.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -167,12 +168,19 @@ struct cqlserver_stats {
 	uint64_t errors;          /* ERROR responses sent */
 	uint64_t protocol_errors; /* connections closed for bad frames */
 	uint64_t events_sent;
-	uint64_t inflight;        /* requests outstanding, all connections */
-	uint64_t overloaded;      /* Overloaded answers (requests refused by admission) */
-	uint64_t queue_expired;   /* of them: waited past max_queue_wait_us in the socket */
-	uint64_t overload_pauses; /* connections stopped for backpressure */
-	uint64_t overload_paused; /* connections stopped now */
-	uint64_t admit_limit;     /* requests the server admits in flight now */
+	uint64_t inflight;           /* requests outstanding, all connections */
+	uint64_t overloaded;         /* Overloaded answers (requests refused by admission) */
+	uint64_t queue_expired;      /* of them: waited past max_queue_wait_us in the socket */
+	uint64_t overload_pauses;    /* connections stopped for backpressure */
+	uint64_t overload_paused;    /* connections stopped now */
+	uint64_t admit_limit;        /* requests the server admits in flight now */
+	uint64_t admit_target_limit; /* of them from clients that take Overloaded */
+	/* QUERY, EXECUTE and BATCH requests run, by the time they had waited in the socket
+	 * before the server read them (when the kernel said: rx timestamps, plaintext),
+	 * in net_iter_bounds_us buckets (not cumulative); their count and sum.  Index 1:
+	 * from connections that take Overloaded, 0: the others. */
+	uint64_t wait_buckets[2][NET_ITER_BUCKETS];
+	uint64_t wait_count[2], wait_sum_us[2];
 };
 void cqlserver_get_stats(const struct cqlserver *s, struct cqlserver_stats *out);
 

@@ -15,7 +15,9 @@
 #    kept p99 <= 20 ms, or the excess got Overloaded: every request the client
 #    saw fail was refused Overloaded by a node or timed out by the client
 #    itself, and no write waited in a node until its deadline (the nodes'
-#    colonnade_replicated_write_timeouts_total did not move).
+#    colonnade_replicated_write_timeouts_total did not move), and no request
+#    the nodes ran had waited more than native_transport_max_queue_wait (10 ms)
+#    in its socket (colonnade_cql_queue_wait_seconds).
 #
 # Env: COLONNADE_BIN (required), COLONNADE_TEST_NET (default 127.0.0: nodes
 # .1-.3), COLONNADE_KEEP=1 keeps the temp directory, OVERLOAD_SECONDS (30).
@@ -223,10 +225,14 @@ sleep 2 # a pause between the runs, as a client would leave
 wait_settled backpressure
 o0=$(metric_sum colonnade_cql_overloaded_total) || die
 t0=$(metric_sum colonnade_replicated_write_timeouts_total) || die
+w0=$(metric_sum 'colonnade_cql_queue_wait_seconds_count{takes_overloaded="true"}') || die
+wq0=$(metric_sum 'colonnade_cql_queue_wait_seconds_bucket{takes_overloaded="true",le="0.01"}') || die
 node_env "$BIN" bench write "${COMMON[@]}" --no-schema --rate "$rate" --duration "${SECS}s" \
 	--throw-on-overload >"$ROOT/ovl.json" 2>"$ROOT/ovl.err" || fail "overload run exited $?: $(tail -1 "$ROOT/ovl.err")"
 o1=$(metric_sum colonnade_cql_overloaded_total) || die
 t1=$(metric_sum colonnade_replicated_write_timeouts_total) || die
+w1=$(metric_sum 'colonnade_cql_queue_wait_seconds_count{takes_overloaded="true"}') || die
+wq1=$(metric_sum 'colonnade_cql_queue_wait_seconds_bucket{takes_overloaded="true",le="0.01"}') || die
 J=$ROOT/ovl.json
 ops=$(jget "$J" 'j["ops"]')
 ok=$(jget "$J" 'j["ok"]')
@@ -251,6 +257,16 @@ if [ "$ovl" != "?" ] && [ "$node_ovl" -ge "$ovl" ] && [ "$node_ovl" -le $((ovl +
 else
 	excess_refused=0
 	fail "overload: nodes answered $node_ovl Overloaded and timed out $((t1 - t0)) writes; the client saw $ovl Overloaded, $ctmo client timeouts, $other other errors"
+fi
+# What the nodes ran for the bench's connections (they take Overloaded) had waited at
+# most native_transport_max_queue_wait (10 ms) in its socket: older requests are
+# refused, on a busy loop or not (colonnade_cql_queue_wait_seconds counts every request
+# run; the client's control connection does not take Overloaded and is not counted).
+ran=$((w1 - w0))
+if [ "$ran" -gt 0 ] && [ $((wq1 - wq0)) -eq "$ran" ]; then
+	pass "overload: all $ran requests the nodes ran from clients that take Overloaded had waited <= 10 ms in the socket"
+else
+	fail "overload: of $ran requests the nodes ran from clients that take Overloaded, $((ran - (wq1 - wq0))) had waited > 10 ms in the socket"
 fi
 if python3 -c "import sys; sys.exit(0 if float('$okp99') <= 20 else 1)" 2>/dev/null; then
 	pass "overload: accepted requests kept p99 $okp99 ms <= 20 ms"

@@ -396,3 +396,61 @@ Test(overload, a_request_that_waited_in_the_socket_is_refused_on_a_busy_loop)
 	close(fd);
 	stop();
 }
+
+/* A request that waited in the socket longer than max_queue_wait is refused Overloaded
+ * on a loop with time to spare too, when its connection asked for Overloaded (the
+ * server cannot answer it within its target any more); a connection that did not ask
+ * has it run.  The wait histogram counts what ran, by its time in the socket. */
+Test(overload, a_request_that_waited_in_the_socket_is_refused_on_an_idle_loop_too)
+{
+	start_with(false, 20000);
+	int fd = client(), fd2 = client();
+	startup(fd, true);
+	startup(fd2, false);
+	spin();
+	struct rsp r[16];
+	cr_assert_eq(responses(fd, r, 16), 1);
+	cr_assert_eq(r[0].opcode, CQL_OP_READY);
+	cr_assert_eq(responses(fd2, r, 16), 1);
+	cr_assert_eq(r[0].opcode, CQL_OP_READY);
+	query(fd, 60, "SELECT cluster_name FROM system.local");
+	query(fd2, 70, "SELECT cluster_name FROM system.local");
+	struct timespec ts = {0, 80 * 1000000L};
+	nanosleep(&ts, NULL); /* the loop does not run: both requests wait in their sockets */
+	spin();
+	int n = responses(fd, r, 16);
+	cr_assert_eq(n, 1, "%d responses", n);
+	cr_expect_eq(r[0].stream, 60);
+	cr_expect_eq(r[0].code, CQL_ERR_OVERLOADED, "opcode 0x%x code 0x%x", r[0].opcode,
+	             r[0].code);
+	cr_expect(strstr(r[0].msg, "in the socket") && strstr(r[0].msg, "limit 20 ms"), "%s",
+	          r[0].msg);
+	n = responses(fd2, r, 16);
+	cr_assert_eq(n, 1, "%d responses", n);
+	cr_expect_eq(r[0].stream, 70);
+	cr_expect_eq(r[0].opcode, CQL_OP_RESULT);
+	struct cqlserver_stats st;
+	cqlserver_get_stats(srv, &st);
+	cr_expect_eq(st.queue_expired, 1);
+	cr_expect_eq(st.overloaded, 1);
+	cr_expect_eq(st.wait_count[0], 1, "%llu", (unsigned long long)st.wait_count[0]);
+	cr_expect_eq(st.wait_count[1], 0, "%llu", (unsigned long long)st.wait_count[1]);
+	cr_expect_geq(st.wait_sum_us[0], 80000, "%llu", (unsigned long long)st.wait_sum_us[0]);
+	uint64_t over_50ms = 0;
+	for (size_t i = 0; i < NET_ITER_BUCKETS; i++)
+		if (i == NET_ITER_BUCKETS - 1 || net_iter_bounds_us[i] > 50000)
+			over_50ms += st.wait_buckets[0][i];
+	cr_expect_eq(over_50ms, 1);
+	/* A fresh request on the same connection runs. */
+	query(fd, 61, "SELECT cluster_name FROM system.local");
+	spin();
+	cr_assert_eq(responses(fd, r, 16), 1);
+	cr_expect_eq(r[0].stream, 61);
+	cr_expect_eq(r[0].opcode, CQL_OP_RESULT);
+	cqlserver_get_stats(srv, &st);
+	cr_expect_eq(st.wait_count[1], 1, "the fresh request ran");
+	cr_expect_eq(st.overloaded, 1);
+	close(fd);
+	close(fd2);
+	stop();
+}

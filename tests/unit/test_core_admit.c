@@ -195,3 +195,65 @@ Test(admit, a_window_without_completions_changes_nothing_and_force_counts)
 	cr_expect(!admit_try(&a, t + 200005));
 	cr_expect_eq(a.refused, 1);
 }
+
+/* Latency far above the target while the loop idles (the replicas are the backlog):
+ * admit_try() keeps the cap, but the target limit falls to what the node completes
+ * within the target, and admit_try_target() refuses past it; it grows back to the
+ * cap once the latency is under the target again. */
+Test(admit, the_target_limit_applies_whatever_the_loop_load)
+{
+	struct admit a;
+	struct admit_opts o = {.max_inflight = 1000, .target_us = 10000};
+	admit_init(&a, &o);
+	cr_expect_eq(admit_target_limit(&a), 1000);
+	int64_t t = 1000000;
+	uint64_t idle = 0;
+	/* 5000 completions/s, each after 100 ms, the loop idle 70 % of the time */
+	for (int w = 0; w < 10; w++) {
+		for (int i = 0; i < 500; i++) {
+			int64_t now = t + w * 100000 + i * 200;
+			admit_set_idle(&a, idle);
+			admit_force(&a, now);
+			admit_done(&a, now - 100000, now + 1);
+			idle += 140;
+		}
+	}
+	cr_expect(!a.limiting);
+	cr_expect_eq(admit_limit(&a), 1000);
+	/* 5000/s x 10 ms = 50 */
+	cr_expect(admit_target_limit(&a) >= 45 && admit_target_limit(&a) <= 55, "target limit %u",
+	          admit_target_limit(&a));
+	int64_t now = t + 10 * 100000;
+	unsigned ok = 0;
+	for (int i = 0; i < 100; i++)
+		ok += admit_try_target(&a, now);
+	cr_expect_eq(ok, admit_target_limit(&a) - 0u, "admitted %u", ok);
+	cr_expect(!admit_try_target(&a, now));
+	cr_expect(admit_try(&a, now), "the cap still admits other clients");
+	/* fast again: 1 ms each; back to the cap within a few windows */
+	for (unsigned k = 0; k < ok + 1; k++)
+		admit_done(&a, now - 1000, now);
+	for (int w = 0; w < 12; w++) {
+		for (int i = 0; i < 50; i++) {
+			int64_t n = now + (w + 1) * 100000 + i * 2000;
+			cr_assert(admit_try_target(&a, n) || w < 2, "window %d refused", w);
+			admit_done(&a, n - 1000, n);
+		}
+	}
+	cr_expect_eq(admit_target_limit(&a), 1000);
+}
+
+/* A floor: a node that completes almost nothing still admits min_limit. */
+Test(admit, the_target_limit_keeps_its_floor)
+{
+	struct admit a;
+	struct admit_opts o = {.max_inflight = 1000, .target_us = 10000, .min_limit = 32};
+	admit_init(&a, &o);
+	int64_t t = 1000000;
+	for (int w = 0; w < 5; w++) {
+		int64_t now = t + w * 100000;
+		admit_force(&a, now);
+		admit_done(&a, now - 2000000, now + 1);
+	}
+	cr_expect_eq(admit_target_limit(&a), 32);
+}
