@@ -50,6 +50,27 @@ void cql_arena_free(struct cql_arena *a)
 	free(a);
 }
 
+void cql_arena_reset(struct cql_arena *a)
+{
+	struct arena_chunk *c = a->head, *keep = NULL;
+	while (c) {
+		struct arena_chunk *next = c->next;
+		/* the first chunk is the last on the list (later ones go before it) */
+		if (!next && c->size == ARENA_FIRST_CHUNK)
+			keep = c;
+		else
+			free(c);
+		c = next;
+	}
+	a->head = keep;
+	a->total = keep ? keep->size : 0;
+	a->handed = 0;
+	if (keep) {
+		keep->used = 0;
+		keep->next = NULL;
+	}
+}
+
 void *cql_arena_alloc(struct cql_arena *a, size_t n)
 {
 	if (n > CQL_ARENA_MAX_BYTES)

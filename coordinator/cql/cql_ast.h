@@ -49,6 +49,9 @@ struct cql_arena;
 struct cql_arena *cql_arena_new(void);
 /* Free the arena and everything allocated from it.  NULL is a no-op. */
 void cql_arena_free(struct cql_arena *a);
+/* Empty the arena for reuse: everything allocated from it is gone; its first chunk is
+ * kept (when it is of the first size), so a small user allocates nothing. */
+void cql_arena_reset(struct cql_arena *a);
 /* `n` zeroed bytes, or NULL when out of memory or past the arena's bound. */
 void *cql_arena_alloc(struct cql_arena *a, size_t n);
 /* A NUL-terminated copy of s[0..n) (s may contain no NUL), or NULL. */

@@ -22,6 +22,24 @@ int64_t exec_now_us(struct executor *ex)
 	return now;
 }
 
+static struct cql_arena *arena_get(struct executor *ex)
+{
+	return ex->n_spare ? ex->spare[--ex->n_spare] : cql_arena_new();
+}
+
+/* A request's arena, emptied, for the next one (a few kept, the rest freed). */
+static void arena_put(struct executor *ex, struct cql_arena *a)
+{
+	if (!a)
+		return;
+	if (ex->n_spare == EXEC_SPARE_ARENAS) {
+		cql_arena_free(a);
+		return;
+	}
+	cql_arena_reset(a);
+	ex->spare[ex->n_spare++] = a;
+}
+
 /* Free q's state (not the request). */
 static void xq_release(struct xq *q)
 {
@@ -34,7 +52,7 @@ static void xq_release(struct xq *q)
 		plan_unref(q->plan);
 	if (q->snap)
 		schema_snap_unref(ex->d.schema, q->snap);
-	cql_arena_free(q->mem);
+	arena_put(ex, q->mem);
 	free(q);
 }
 
@@ -115,7 +133,7 @@ int xq_new(struct executor *ex, struct exec_req *req, struct plan *p,
            const struct cql_query_params *qp, struct xq **out)
 {
 	struct xq *q = calloc(1, sizeof(*q));
-	struct cql_arena *mem = q ? cql_arena_new() : NULL;
+	struct cql_arena *mem = q ? arena_get(ex) : NULL;
 	if (!q || !mem) {
 		free(q);
 		return req_fail(req, COL_ENOMEM, "out of memory");
@@ -138,7 +156,7 @@ int xq_new(struct executor *ex, struct exec_req *req, struct plan *p,
 		if (q->plan)
 			plan_unref(q->plan);
 		schema_snap_unref(ex->d.schema, q->snap);
-		cql_arena_free(q->mem);
+		arena_put(ex, q->mem);
 		free(q);
 		return rc;
 	}
@@ -382,5 +400,9 @@ int executor_new(const struct executor_deps *deps, struct executor **out)
 
 void executor_free(struct executor *ex)
 {
+	if (!ex)
+		return;
+	while (ex->n_spare)
+		cql_arena_free(ex->spare[--ex->n_spare]);
 	free(ex);
 }

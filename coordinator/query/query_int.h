@@ -50,9 +50,15 @@ struct prepared_stmt;
  * even for zero bytes). */
 extern const uint8_t exec_empty_value[1];
 
+/* Arenas an executor keeps emptied for its next requests (each holds one 2 KiB chunk). */
+#define EXEC_SPARE_ARENAS 32
+
 struct executor {
 	struct executor_deps d;
 	int64_t last_ts;
+	/* requests' arenas for reuse: an executor runs on one thread, its loop's */
+	struct cql_arena *spare[EXEC_SPARE_ARENAS];
+	unsigned n_spare;
 	/* The schema snapshot of the call in progress (executor_run holds a reference
 	 * for its duration): every lookup of one request sees one snapshot, also on a
 	 * thread that is not the schema's owner (schema.h, Threads). */

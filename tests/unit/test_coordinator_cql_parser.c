@@ -1289,6 +1289,33 @@ Test(cql_parser, arena_accounting)
 	cql_arena_free(NULL);
 }
 
+/* An emptied arena hands out zeroed memory again, from its kept first chunk, and grows
+ * past it as a new one would; a reset of a fresh arena is harmless. */
+Test(cql_parser, arena_reset_reuses_the_first_chunk)
+{
+	struct cql_arena *a = cql_arena_new();
+	cql_arena_reset(a);
+	cr_expect_eq(cql_arena_used(a), 0);
+	unsigned char *first = cql_arena_alloc(a, 100);
+	memset(first, 0xAB, 100);
+	for (int i = 0; i < 40; i++) /* past the first chunk, and a one-off big block */
+		memset(cql_arena_alloc(a, i == 20 ? 100000 : 1000), 0xCD, i == 20 ? 100000 : 1000);
+	cr_expect_gt(cql_arena_used(a), 100000);
+	cql_arena_reset(a);
+	cr_expect_eq(cql_arena_used(a), 0);
+	unsigned char *again = cql_arena_alloc(a, 100);
+	cr_expect_eq(again, first, "the first chunk is reused");
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(again[i], 0, "byte %d of a reused allocation is not zeroed", i);
+	for (int i = 0; i < 40; i++) {
+		unsigned char *p = cql_arena_alloc(a, 1000);
+		cr_assert_not_null(p);
+		cr_assert_eq(p[0] | p[999], 0);
+	}
+	cr_expect_eq(cql_arena_used(a), 112 + 40 * 1008, "sizes rounded up to 16 bytes");
+	cql_arena_free(a);
+}
+
 Test(cql_parser, bind_receivers_in_relations)
 {
 	struct cql_stmt *s = parse_ok("SELECT * FROM t WHERE l CONTAINS ? AND m CONTAINS KEY ? AND "
