@@ -8,7 +8,7 @@
  *
  *   storage_helper_bench --dir /tmp/sb --num 1000000 --value-size 100 \
  *       [--benchmarks fillrandom,readrandom] [--reads N] [--sync periodic|batch]
- *       [--group G [--inline 0|1]] [--write-buffer-mb M]
+ *       [--group G [--inline 0|1] [--threads T]] [--write-buffer-mb M]
  *
  * fillrandom writes keys 0..N-1 in a random order (each once);
  * readrandom first fills the keys in order (fillseq, not timed) into a fresh
@@ -21,7 +21,9 @@
  * --group G writes fillrandom through a group-commit lane (store_lane_apply): G
  * mutations per loop iteration, as a node under load gathers them, one WriteBatch per
  * group; --inline 0 sends every group through the writer thread (as a stall or sync
- * batch does).  Without --group each write is its own store_apply.
+ * batch does); --threads T runs T such lanes, each on a thread and loop of its own
+ * (a node's request loops), writing its share of the keys.  Without --group each
+ * write is its own store_apply.
  */
 #include "core/buf.h"
 #include "core/clock.h"
@@ -33,6 +35,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <ev.h>
+#include <pthread.h>
 #include <time.h>
 
 static uint64_t rng = 0x2545F4914F6CDD1DULL;
@@ -115,54 +118,93 @@ static void write_one(struct store *s, struct store_table *t, long key, const ui
 	store_mutation_release(&m);
 }
 
-static long n_done;
 static void on_done(void *ctx, int rc, const struct cerr *e)
 {
-	(void)ctx;
 	if (rc) {
 		fprintf(stderr, "write: %s\n", e->msg);
 		exit(1);
 	}
-	n_done++;
+	(*(long *)ctx)++;
 }
 
-/* Keys order[0..num) through a lane, `group` per loop iteration; per-op latency = its
- * group's. */
-static void fill_grouped(struct store *s, struct store_table *t, const long *order, long num,
-                         long group, const uint8_t *val, size_t vsize, uint32_t *lat)
+struct fill_job {
+	struct store *s;
+	struct store_table *t;
+	const long *order;
+	long from, to, group;
+	const uint8_t *val;
+	size_t vsize;
+	uint32_t *lat;
+};
+
+static void on_nothing(struct ev_loop *loop, ev_async *w, int revents)
 {
+	(void)loop, (void)w, (void)revents;
+}
+
+/* Keys order[from..to) through a lane of its own, `group` per loop iteration; per-op
+ * latency = its group's.  The loop sleeps while it waits for a completion, as a node's
+ * loop does (its sockets keep it active): the idle watcher below. */
+static void *fill_grouped(void *arg)
+{
+	struct fill_job *j = arg;
 	struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+	ev_async idle;
+	ev_async_init(&idle, on_nothing);
+	ev_async_start(loop, &idle);
 	struct store_lane *lane;
 	struct cerr e = {0};
-	if (store_lane_new(s, loop, &lane, &e)) {
+	long done = 0;
+	if (store_lane_new(j->s, loop, &lane, &e)) {
 		fprintf(stderr, "lane: %s\n", e.msg);
 		exit(1);
 	}
-	for (long i = 0; i < num; i += group) {
-		long n = num - i < group ? num - i : group;
+	for (long i = j->from; i < j->to; i += j->group) {
+		long n = j->to - i < j->group ? j->to - i : j->group;
 		int64_t a = now_ns();
-		for (long j = i; j < i + n; j++) {
-			char k[24];
-			snprintf(k, sizeof(k), "%016ld", order[j]);
-			struct store_value kv = {k, 16};
+		for (long k = i; k < i + n; k++) {
+			char key[24];
+			snprintf(key, sizeof(key), "%016ld", j->order[k]);
+			struct store_value kv = {key, 16};
 			struct store_mutation m;
-			if (store_mutation_init(&m, t, &kv, 1, 0, &e) ||
-			    store_mutation_set_cell(&m, NULL, 0, 1, NULL, val, vsize, 1000 + j,
-			                            0) ||
-			    store_lane_apply(lane, &m, on_done, NULL, &e)) {
+			if (store_mutation_init(&m, j->t, &kv, 1, 0, &e) ||
+			    store_mutation_set_cell(&m, NULL, 0, 1, NULL, j->val, j->vsize,
+			                            1000 + k, 0) ||
+			    store_lane_apply(lane, &m, on_done, &done, &e)) {
 				fprintf(stderr, "write: %s %s\n", e.msg, m.err.msg);
 				exit(1);
 			}
 			store_mutation_release(&m);
 		}
-		while (n_done < i + n)
+		ev_run(loop, EVRUN_NOWAIT); /* the group is applied before the loop would sleep */
+		while (done < i + n - j->from)
 			ev_run(loop, EVRUN_ONCE);
 		uint32_t d = (uint32_t)(now_ns() - a);
-		for (long j = i; j < i + n; j++)
-			lat[j] = d;
+		for (long k = i; k < i + n; k++)
+			j->lat[k] = d;
 	}
 	store_lane_free(lane);
+	ev_async_stop(loop, &idle);
 	ev_loop_destroy(loop);
+	return NULL;
+}
+
+/* --threads T lanes on T threads, each its share of the keys. */
+static void fill_threads(struct fill_job *base, long num, int threads)
+{
+	pthread_t tid[64];
+	struct fill_job jobs[64];
+	for (int i = 0; i < threads; i++) {
+		jobs[i] = *base;
+		jobs[i].from = num * i / threads;
+		jobs[i].to = num * (i + 1) / threads;
+		if (pthread_create(&tid[i], NULL, fill_grouped, &jobs[i])) {
+			fprintf(stderr, "cannot start a writer thread\n");
+			exit(1);
+		}
+	}
+	for (int i = 0; i < threads; i++)
+		pthread_join(tid[i], NULL);
 }
 
 struct found {
@@ -182,7 +224,7 @@ int main(int argc, char **argv)
 	const char *dir = NULL, *benchmarks = "fillrandom,readrandom", *sync = "periodic";
 	const char *compact = "wait";
 	long num = 1000000, reads = -1, group = 0;
-	int inl = 1;
+	int inl = 1, threads = 1;
 	long wb_mb = 0;
 	size_t vsize = 100;
 	for (int i = 1; i + 1 < argc; i += 2) {
@@ -202,6 +244,8 @@ int main(int argc, char **argv)
 			compact = argv[i + 1];
 		else if (!strcmp(argv[i], "--group"))
 			group = atol(argv[i + 1]);
+		else if (!strcmp(argv[i], "--threads"))
+			threads = atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "--inline"))
 			inl = atoi(argv[i + 1]);
 		else if (!strcmp(argv[i], "--write-buffer-mb"))
@@ -211,12 +255,12 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!dir || num <= 0) {
+	if (!dir || num <= 0 || threads < 1 || threads > 64 || (threads > 1 && group <= 0)) {
 		fprintf(stderr,
 		        "usage: %s --dir DIR [--num N] [--value-size B] [--reads N] "
 		        "[--benchmarks fillrandom,readrandom] [--sync periodic|batch] "
-		        "[--compact wait|full|none] [--group G [--inline 0|1]] [--write-buffer-mb "
-		        "M]\n",
+		        "[--compact wait|full|none] [--group G [--inline 0|1] [--threads T]] "
+		        "[--write-buffer-mb M]\n",
 		        argv[0]);
 		return 2;
 	}
@@ -256,7 +300,14 @@ int main(int argc, char **argv)
 		int64_t c0 = cpu_us();
 		int64_t t0 = now_ns();
 		if (group > 0) {
-			fill_grouped(s, t, order, num, group, val, vsize, lat);
+			struct fill_job job = {.s = s,
+			                       .t = t,
+			                       .order = order,
+			                       .group = group,
+			                       .val = val,
+			                       .vsize = vsize,
+			                       .lat = lat};
+			fill_threads(&job, num, threads);
 		} else {
 			for (long i = 0; i < num; i++) {
 				int64_t a = now_ns();
