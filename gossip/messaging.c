@@ -830,6 +830,7 @@ static int in_on_frame(struct net_conn *c, const uint8_t *frame, size_t len)
 	m->vst[msg.verb].in++;
 	msg.from = &ib->from;
 	msg.from_host = &ib->host;
+	msg.age_us = net_conn_input_age_us(c);
 	if (msg.flags & MSG_F_REPLY_HERE)
 		msg.via = ib->serial;
 	if (msg.flags & MSG_F_RESPONSE) {
@@ -1004,7 +1005,9 @@ int messaging_new(struct net_loop *nl, const struct messaging_config *cfg, struc
 	                 /* out: the handshake answer, and the answers to REPLY_HERE requests */
 	                 .out_high = c->peer_queue_bytes,
 	                 .out_cap = c->peer_queue_bytes,
-	                 .user_timeout_ms = c->tcp_user_timeout_ms},
+	                 .user_timeout_ms = c->tcp_user_timeout_ms,
+	                 /* msg_in.age_us: how long a request waited before we read it */
+	                 .rx_timestamps = true},
 
 	        .max_conns = c->max_inbound,
 	};

@@ -228,6 +228,10 @@ struct msg_in {
 	/* A REPLY_HERE request: the connection it came in on (copy it with the rest when
 	 * answering later; a connection closed since makes the answer a no-op). */
 	uint64_t via;
+	/* A message on an incoming connection: how long it waited in this node's socket
+	 * before it was read, µs (the kernel's receive time of the newest bytes of its
+	 * read: a lower bound); -1 unknown (TLS, no timestamp), 0 for other messages. */
+	int64_t age_us;
 };
 
 /*

@@ -620,6 +620,11 @@ static int start_replication(struct node *n, struct cerr *err)
 	vc.forward_timeout_ms = (unsigned)(cfg->write_request_timeout_ms * 3 / 4);
 	if (vc.forward_timeout_ms == 0)
 		vc.forward_timeout_ms = 1;
+	vc.mutation_shed_ms = (unsigned)cfg->write_request_timeout_ms;
+	/* READ carries range reads too: the longer of the two timeouts */
+	vc.read_shed_ms = (unsigned)(cfg->range_request_timeout_ms > cfg->read_request_timeout_ms
+	                                     ? cfg->range_request_timeout_ms
+	                                     : cfg->read_request_timeout_ms);
 	vc.peer_alive = node_peer_alive;
 	vc.hint = node_peer_hint;
 	vc.hint_ctx = n;

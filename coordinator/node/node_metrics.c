@@ -382,6 +382,9 @@ static void m_coordinated(struct buf *out, struct node *n)
 	METRICS(out, defs, v);
 }
 
+static void m_histogram(struct buf *out, const char *name, const char *label, const char *help,
+                        const uint64_t *b, uint64_t sum_us, uint64_t count);
+
 /* The replica side of replication (verbs.h). */
 static void m_replica(struct buf *out, struct node *n)
 {
@@ -396,13 +399,25 @@ static void m_replica(struct buf *out, struct node *n)
 	         "Mutations refused (malformed, unknown table, store error)."},
 	        {M_COUNTER, "colonnade_replica_reads_total",
 	         "Reads served for coordinators (data, digest, range)."},
+	        {M_COUNTER, "colonnade_replica_mutations_shed_total",
+	         "Mutations dropped unapplied: they had waited longer than the write timeout "
+	         "in the socket (their coordinator hinted them)."},
+	        {M_COUNTER, "colonnade_replica_reads_shed_total",
+	         "Reads dropped unserved: they had waited longer than the read timeout in the "
+	         "socket."},
 	};
 	const double v[] = {
 	        (double)vs.mutations,
 	        (double)vs.mutation_fails,
 	        (double)(vs.reads + vs.digests + vs.range_reads),
+	        (double)vs.mutations_shed,
+	        (double)vs.reads_shed,
 	};
 	METRICS(out, defs, v);
+	m_histogram(out, "colonnade_replica_mutation_wait_seconds", "",
+	            "MUTATIONs read from coordinators, by the time they had waited in the socket "
+	            "before this node read them (plaintext connections).",
+	            vs.mutation_wait_buckets, vs.mutation_wait_sum_us, vs.mutation_wait_count);
 }
 
 /* This endpoint's own cost. */

@@ -31,6 +31,7 @@ struct verbs {
 	struct store *store;
 	struct store_lane *lane;
 	unsigned forward_timeout_ms;
+	int64_t mutation_shed_us, read_shed_us; /* 0: never shed */
 	unsigned max_forwards;
 	unsigned forwards_in_flight;
 	struct fwd *free_fwds;
@@ -877,6 +878,31 @@ static void mutation_apply(struct verbs *v, const struct msg_in *msg,
 	mutation_answer(v, msg, rc, &e);
 }
 
+/* Count a MUTATION by its time in the socket; true when it is past its timeout (shed). */
+static bool mutation_late(struct verbs *v, const struct msg_in *msg)
+{
+	int64_t age = msg->age_us;
+	if (age < 0)
+		return false;
+	size_t i = 0;
+	while (i < NET_ITER_BUCKETS - 1 && age > (int64_t)net_iter_bounds_us[i])
+		i++;
+	v->stats.mutation_wait_buckets[i]++;
+	v->stats.mutation_wait_count++;
+	v->stats.mutation_wait_sum_us += (uint64_t)age;
+	if (v->mutation_shed_us <= 0 || age <= v->mutation_shed_us)
+		return false;
+	v->stats.mutations_shed++;
+	return true;
+}
+
+/*
+ * A MUTATION that waited past the write timeout in our socket is dropped
+ * unanswered, as Cassandra drops expired messages: its coordinator has timed
+ * out and hinted it for us (and for the peers of its forward list), so applying
+ * it now is work for nobody, and under a backlog that work is what delays the
+ * fresh ones behind it.
+ */
 static int on_mutation(struct messaging *m, const struct msg_in *msg, void *ctx)
 {
 	(void)m;
@@ -884,6 +910,8 @@ static int on_mutation(struct messaging *m, const struct msg_in *msg, void *ctx)
 	struct verbs_mutation_msg mm;
 	if (verbs_mutation_decode(msg->payload, msg->payload_len, &mm) != 0)
 		return COL_ECORRUPT;
+	if (mutation_late(v, msg))
+		return 0;
 	struct trace *t = replica_trace_begin(v, msg, mm.trace_session, "MUTATION");
 	mutation_apply(v, msg, &mm, t);
 	for (size_t i = 0; i < mm.n_fwd; i++)
@@ -1003,6 +1031,10 @@ static int on_read(struct messaging *m, const struct msg_in *msg, void *ctx)
 		return COL_ECORRUPT;
 	if (msg->id == 0)
 		return 0; /* nobody to answer */
+	if (v->read_shed_us > 0 && msg->age_us > v->read_shed_us) {
+		v->stats.reads_shed++; /* its coordinator has timed out: nobody waits for it */
+		return 0;
+	}
 	struct trace *t = replica_trace_begin(v, msg, q.rd.trace_session, "READ");
 	if (t) {
 		struct store_table *st = store_table_find(v->store, q.rd.table_id);
@@ -1142,6 +1174,8 @@ int verbs_new(const struct verbs_config *cfg, struct verbs **out, struct cerr *e
 	v->store = cfg->store;
 	v->lane = cfg->lane;
 	v->forward_timeout_ms = cfg->forward_timeout_ms ? cfg->forward_timeout_ms : 2000;
+	v->mutation_shed_us = (int64_t)cfg->mutation_shed_ms * 1000;
+	v->read_shed_us = (int64_t)cfg->read_shed_ms * 1000;
 	v->max_forwards = cfg->max_forwards ? cfg->max_forwards : 65536;
 	v->peer_alive = cfg->peer_alive;
 	v->hint = cfg->hint;

@@ -135,8 +135,8 @@ typedef int (*verbs_hint_fn)(void *ctx, const struct net_addr *peer, const uint8
                              size_t len);
 
 struct verbs_config {
-	struct messaging *msg;       /* required */
-	struct store *store;         /* required: this node's data */
+	struct messaging *msg; /* required */
+	struct store *store;   /* required: this node's data */
 	/* this loop's group-commit lane (storage.h): MUTATIONs are applied through it and
 	 * answered when their group is written; NULL: store_apply_bytes inline */
 	struct store_lane *lane;
@@ -148,6 +148,11 @@ struct verbs_config {
 	/* where a replica's trace events go (coordinator/tracing/trace.h); NULL: messages
 	 * naming a trace session are served untraced */
 	const struct trace_sink *tracing;
+	/* A MUTATION (READ) that waited longer than this in the socket before it was read
+	 * is dropped unanswered and counted: its coordinator has given up on it (and hinted
+	 * a mutation) by then.  The write request timeout (the longer of the read and range
+	 * timeouts: READ carries both); 0 = never dropped. */
+	unsigned mutation_shed_ms, read_shed_ms;
 };
 
 /*
@@ -169,6 +174,12 @@ struct verbs_stats {
 	uint64_t relayed_acks;   /* peer outcomes relayed to coordinators */
 	uint64_t forward_hints;  /* hints stored for peers of a forwarded write */
 	uint64_t reads, digests, range_reads, read_fails;
+	/* MUTATIONs and READs dropped for their time in the socket (mutation_shed_ms) */
+	uint64_t mutations_shed, reads_shed;
+	/* MUTATIONs read, by their time in the socket (when known), in net_iter_bounds_us
+	 * buckets (core/net.h; not cumulative), their count and sum */
+	uint64_t mutation_wait_buckets[NET_ITER_BUCKETS];
+	uint64_t mutation_wait_count, mutation_wait_sum_us;
 };
 void verbs_get_stats(const struct verbs *v, struct verbs_stats *out);
 

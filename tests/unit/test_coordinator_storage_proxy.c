@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAXN 8
@@ -49,8 +50,9 @@ static struct ring *RING;
 static struct replication REP;
 #define WTO_SHORT 400
 static unsigned WTO = WTO_SHORT, RTO = 600; /* short timeouts for the tests */
-static unsigned PAGE_ROWS;            /* replica_page_rows (0: the default) */
-static unsigned MAX_REQ;              /* max_requests (0: the default) */
+static unsigned PAGE_ROWS;                  /* replica_page_rows (0: the default) */
+static unsigned MAX_REQ;                    /* max_requests (0: the default) */
+static unsigned SHED_MS;                    /* the replicas' mutation_shed_ms (0: off) */
 static struct ring_endpoint EPS[MAXN];
 
 /* The hint sink: what the coordinator asked to hint, per node (by host id). */
@@ -186,6 +188,7 @@ static void node_up(size_t i)
 	                          .store = n->store,
 	                          .lane = n->lane,
 	                          .forward_timeout_ms = WTO * 3 / 4, /* as the node sets it */
+	                          .mutation_shed_ms = SHED_MS,
 	                          .peer_alive = USE_HINTS ? v_alive_fn : NULL,
 	                          .hint = USE_HINTS ? v_hint_fn : NULL,
 	                          .hint_ctx = n};
@@ -333,6 +336,7 @@ static void teardown(void)
 	HINTS_FAIL = false;
 	PAGE_ROWS = 0;
 	MAX_REQ = 0;
+	SHED_MS = 0;
 	WTO = WTO_SHORT;
 	net_loop_free(NL);
 	ev_loop_destroy(L);
@@ -2103,4 +2107,45 @@ Test(storage_proxy, range_tombstone_wins_and_is_repaired)
 	          b.len);
 	buf_release(&a);
 	buf_release(&b);
+}
+
+/* A MUTATION that waited in a replica's socket longer than the replica's shed age (its
+ * write timeout in a node) is dropped there unapplied and counted; its coordinator
+ * times out on that replica and hints it, so the replica gets the write later. */
+Test(storage_proxy, a_replica_sheds_a_late_mutation_and_the_coordinator_hints_it)
+{
+	USE_HINTS = true;
+	SHED_MS = 1000; /* far above a loaded machine's stalls: only the held write is late */
+	cluster_simple(3, "3");
+	/* connections up first: the late MUTATIONs must not wait in a pending queue */
+	struct cerr w = write_at(0, CL_ALL, "warm", 1, "w", 1);
+	cr_assert_eq(w.code, 0, "%s", w.msg);
+	struct store_mutation m;
+	mk_mutation(&m, 0, "late", 1, "v", 2);
+	struct outcome o = {0};
+	struct store_mutation *ms[1] = {&m};
+	ev_now_update(L);
+	storage_proxy_write(N[0].sp, RING, &REP, CL_ONE, ms, 1, CERR_WRITE_SIMPLE, on_done, &o);
+	store_mutation_release(&m);
+	net_loop_run_pending(NL); /* the MUTATIONs are in the replicas' sockets now */
+	struct timespec ts = {1, 500 * 1000000L};
+	nanosleep(&ts, NULL); /* the loop does not run: nobody reads them */
+	cr_assert(run_until(&o.done, 5000), "write never answered");
+	cr_expect_eq(o.res.code, 0, "ONE is met by the coordinator's own replica: %s", o.res.msg);
+	settle_hints(1, 3, 2);
+	for (size_t i = 1; i < 3; i++) {
+		struct verbs_stats vs;
+		verbs_get_stats(N[i].verbs, &vs);
+		cr_expect_eq(vs.mutations_shed, 1, "replica %zu", i);
+		cr_expect_eq(vs.mutations, 1, "replica %zu applied only the first write", i);
+		cr_expect_geq(vs.mutation_wait_count, 2, "replica %zu", i);
+		cr_expect_str_eq(local_read(i, "late").value, "", "replica %zu", i);
+		cr_expect_eq(HINTS[i].n, 1, "replica %zu hinted", i);
+		struct cerr e = {0};
+		cr_assert_eq(
+		        store_apply_bytes(N[i].store, HINTS[i].last.data, HINTS[i].last.len, &e), 0,
+		        "%s", e.msg);
+		cr_expect_str_eq(local_read(i, "late").value, "v", "the hint replays the write");
+	}
+	cr_expect_str_eq(local_read(0, "late").value, "v");
 }

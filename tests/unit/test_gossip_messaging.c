@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /*
@@ -578,7 +579,8 @@ Test(messaging, timeout_unsupported_and_closed)
 	struct counter silent = {.respond = false}, r1 = {0}, r2 = {0}, r3 = {0};
 	messaging_register(b, VERB_ECHO, echo_handler, &silent);
 	struct msg_out o;
-	ev_now_update(L); /* the timer counts from the loop's time, stale since the nodes were made */
+	ev_now_update(
+	        L); /* the timer counts from the loop's time, stale since the nodes were made */
 	int64_t t0 = clock_mono_ms();
 	cr_assert_eq(messaging_begin_request(a, messaging_listen_addr(b), VERB_ECHO, 150, on_rsp,
 	                                     &r1, &o),
@@ -891,4 +893,53 @@ Test(messaging, our_host_id_at_another_address_is_refused)
 	cr_assert(run_until(&h.n, 1, 3000));
 	messaging_free(twin);
 	messaging_free(a);
+}
+
+struct aged {
+	int n;
+	int64_t age_us;
+};
+
+static int age_handler(struct messaging *m, const struct msg_in *msg, void *ctx)
+{
+	struct aged *k = ctx;
+	k->n++;
+	k->age_us = msg->age_us;
+	struct msg_out o;
+	if (msg->id && messaging_begin_response(m, msg, VERB_ECHO_RSP, &o) == 0) {
+		msgpk_put_cstr(o.b, "ok");
+		(void)messaging_commit(&o);
+	}
+	return 0;
+}
+
+/* msg_in.age_us of a request is how long it waited in the receiver's socket before
+ * the receiver read it (the kernel's receive timestamps): a replica tells a MUTATION
+ * its coordinator has given up on by it. */
+Test(messaging, a_request_says_how_long_it_waited_in_the_socket)
+{
+	struct messaging *a = node(1, "test", NULL), *b = node(2, "test", NULL);
+	struct aged hb = {0};
+	struct counter rsp = {0};
+	messaging_register(b, VERB_ECHO, age_handler, &hb);
+	struct msg_out o;
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(messaging_begin_request(a, messaging_listen_addr(b), VERB_ECHO, 5000,
+		                                     on_rsp, &rsp, &o),
+		             0);
+		msgpk_put_cstr(o.b, "ping");
+		cr_assert_eq(messaging_commit(&o), 0);
+		if (i == 1) {
+			net_loop_run_pending(NL); /* sent: it is in b's socket now */
+			struct timespec ts = {0, 80 * 1000000L};
+			nanosleep(&ts, NULL); /* the loop does not run: b does not read it */
+		}
+		cr_assert(run_until(&rsp.n, i + 1, 5000), "request %d answered", i);
+		cr_assert_eq(hb.n, i + 1);
+		cr_expect_geq(hb.age_us, 0, "request %d: age %lld us", i, (long long)hb.age_us);
+	}
+	cr_expect_geq(hb.age_us, 80000, "age %lld us", (long long)hb.age_us);
+	cr_expect_lt(hb.age_us, 60000000, "age %lld us", (long long)hb.age_us);
+	messaging_free(a);
+	messaging_free(b);
 }
