@@ -449,24 +449,39 @@ int store_lane_new(struct store *s, struct ev_loop *loop, struct store_lane **ou
 /* Apply the open group, wait for the writer to finish this lane's groups, run their done
  * callbacks, stop the watchers.  Before store_close.  NULL ok. */
 void store_lane_free(struct store_lane *l);
-int store_lane_apply(struct store_lane *l, const struct store_mutation *m,
-                     store_write_done_fn done, void *ctx, struct cerr *err);
+int store_lane_apply(struct store_lane *l, const struct store_mutation *m, store_write_done_fn done,
+                     void *ctx, struct cerr *err);
 int store_lane_apply_bytes(struct store_lane *l, const void *bytes, size_t len,
                            store_write_done_fn done, void *ctx, struct cerr *err);
 
 /* Group-commit counters since store_open (all lanes). */
 struct store_write_stats {
-	uint64_t mutations;       /* applied through lanes (successfully or not) */
-	uint64_t groups;          /* WriteBatches they went in */
-	uint64_t inline_groups;   /* of which applied on a loop */
-	uint64_t writer_rounds;   /* writer thread wake-ups that applied groups */
-	uint64_t syncs;           /* WAL fsyncs by the writer (sync batch) */
-	uint64_t stalls;          /* inline tries refused by a RocksDB stall (handed to the writer) */
-	uint64_t overloaded;      /* mutations refused: the writer queue was full */
-	uint64_t queued;          /* mutations waiting for the writer now */
-	uint64_t max_group;       /* largest group so far (mutations) */
+	uint64_t mutations;     /* applied through lanes (successfully or not) */
+	uint64_t groups;        /* WriteBatches they went in */
+	uint64_t inline_groups; /* of which applied on a loop */
+	uint64_t writer_rounds; /* writer thread wake-ups that applied groups */
+	uint64_t syncs;         /* WAL fsyncs by the writer (sync batch) */
+	uint64_t stalls;        /* inline tries refused by a RocksDB stall (handed to the writer) */
+	uint64_t overloaded;    /* mutations refused: the writer queue was full */
+	uint64_t queued;        /* mutations waiting for the writer now */
+	uint64_t max_group;     /* largest group so far (mutations) */
 };
 void store_write_stats(struct store *s, struct store_write_stats *out);
+/*
+ * RocksDB's flushes and compactions now, over every column family (Cassandra's
+ * `nodetool compactionstats`): what /metrics shows and what a benchmark waits for
+ * before it measures, so one run's compaction debt is not charged to the next.
+ * A few property reads per column family under RocksDB's DB mutex (held only briefly
+ * by RocksDB) and the table locks for shared, as a read holds them.
+ */
+struct store_background {
+	uint64_t compactions_running; /* whole database */
+	uint64_t flushes_running;
+	uint64_t compactions_pending;      /* column families with a compaction due */
+	uint64_t flushes_pending;          /* column families with a memtable flush due */
+	uint64_t pending_compaction_bytes; /* RocksDB's estimate, summed */
+};
+void store_background(struct store *s, struct store_background *out);
 /* The table id named by serialized mutation bytes (for routing/hints). */
 int store_mutation_peek_table(const void *bytes, size_t len, uint8_t id[16], struct cerr *err);
 /*

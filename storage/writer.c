@@ -485,3 +485,41 @@ void store_write_stats(struct store *s, struct store_write_stats *out)
 	out->queued = atomic_load(&s->wq_muts);
 	out->max_group = atomic_load(&s->ws.max_group);
 }
+
+/* One column family's share of store_background(). */
+static void cf_background(struct store *s, rocksdb_column_family_handle_t *cf,
+                          struct store_background *out)
+{
+	uint64_t v;
+	if (!cf)
+		return;
+	if (rocksdb_property_int_cf(s->db, cf, "rocksdb.compaction-pending", &v) == 0 && v)
+		out->compactions_pending++;
+	if (rocksdb_property_int_cf(s->db, cf, "rocksdb.mem-table-flush-pending", &v) == 0 && v)
+		out->flushes_pending++;
+	if (rocksdb_property_int_cf(s->db, cf, "rocksdb.estimate-pending-compaction-bytes", &v) ==
+	    0)
+		out->pending_compaction_bytes += v;
+}
+
+void store_background(struct store *s, struct store_background *out)
+{
+	memset(out, 0, sizeof(*out));
+	uint64_t v;
+	if (rocksdb_property_int(s->db, "rocksdb.num-running-compactions", &v) == 0)
+		out->compactions_running = v;
+	if (rocksdb_property_int(s->db, "rocksdb.num-running-flushes", &v) == 0)
+		out->flushes_running = v;
+	rocksdb_column_family_handle_t *fixed[] = {s->cf_default, s->cf_system, s->cf_hints,
+	                                           s->cf_sindex};
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		cf_background(s, fixed[i], out);
+	/* cf_lock keeps each handle alive (TRUNCATE and DROP replace them under it), the
+	 * mutex the list; in that order, as they are taken everywhere. */
+	pthread_rwlock_rdlock(&s->cf_lock);
+	pthread_mutex_lock(&s->lock);
+	for (struct store_table *t = s->tables; t; t = t->next)
+		cf_background(s, t->cf, out);
+	pthread_mutex_unlock(&s->lock);
+	pthread_rwlock_unlock(&s->cf_lock);
+}

@@ -183,6 +183,29 @@ static void m_storage_writes(struct buf *out, struct node *n)
 	METRICS(out, defs, v);
 }
 
+/* RocksDB's background work now (storage.h, store_background). */
+static void m_storage_background(struct buf *out, struct node *n)
+{
+	static const struct metric_def defs[] = {
+	        {M_GAUGE, "colonnade_storage_compactions_running", "RocksDB compactions running."},
+	        {M_GAUGE, "colonnade_storage_flushes_running", "RocksDB memtable flushes running."},
+	        {M_GAUGE, "colonnade_storage_compactions_pending",
+	         "Column families with a compaction due."},
+	        {M_GAUGE, "colonnade_storage_flushes_pending",
+	         "Column families with a memtable flush due."},
+	        {M_GAUGE, "colonnade_storage_compaction_pending_bytes",
+	         "Bytes RocksDB estimates its due compactions will rewrite."},
+	};
+	struct store_background b;
+	store_background(n->store, &b);
+	const double v[] = {
+	        (double)b.compactions_running,      (double)b.flushes_running,
+	        (double)b.compactions_pending,      (double)b.flushes_pending,
+	        (double)b.pending_compaction_bytes,
+	};
+	METRICS(out, defs, v);
+}
+
 /* Secondary indexes in this node's store (storage.h, SECONDARY INDEXES). */
 static void m_index(struct buf *out, struct node *n)
 {
@@ -667,6 +690,7 @@ int node_h_metrics(void *ctx, const char *query, struct buf *out, const char **c
 	        m_process,
 	        m_storage,
 	        m_storage_writes,
+	        m_storage_background,
 	        m_ring,
 	        m_schema,
 	        m_proxy,

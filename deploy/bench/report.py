@@ -335,6 +335,17 @@ def main():
              "| acceptance | target | measured | meets floor |", "|---|---|---|---|"]
     for what, target, measured, ok in acceptance(res, a, o.overload_seconds):
         lines.append(f"| {what} | {target} | {measured} | {ok} |")
+    settled = [(n, load(res, "settle_" + n)) for n in
+               ("write_quorum", "read_quorum", "write_quorum_50", "read_quorum_50")]
+    settled = [f"{n} {j['settle_s']} s" + ("" if not j.get("busy_after") else
+                                          f" (still busy: {j['busy_after']})")
+               for n, j in settled if j]
+    if settled:
+        lines += ["", "Before each QUORUM peak and open-loop run the script waited until no node "
+                  "had a RocksDB flush or compaction running or due (`colonnade_storage_*` in "
+                  "/metrics, at most 120 s), so no run pays for the compaction debt of the run "
+                  "before it; what a run's own writes cause falls inside it. Waited: "
+                  + ", ".join(settled) + "."]
     det, figs = detail(res)
     lines += ["", "Every run (open loop: latency from each request's scheduled start; in flight: "
               "as asked (most on one connection); node CPU: all nodes together, per operation):",

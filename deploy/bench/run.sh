@@ -201,6 +201,27 @@ populate() {
 	sleep 5
 }
 
+# settle NAME: wait (at most 120 s) until no node of the running cluster has a RocksDB
+# flush or compaction running or due (/metrics, colonnade_storage_*), so a run does not
+# pay for the compaction debt of the one before it (db_bench's waitforcompaction); the
+# compactions a run causes itself still fall inside it.  The wait is recorded.
+settle() {
+	local name=$1 start=$SECONDS busy k
+	while :; do
+		busy=0
+		for k in $(seq 1 "${#PIDS[@]}"); do
+			busy=$((busy + $(curl -s --max-time 5 "http://$NET.$k:7199/metrics" | awk '
+				/^colonnade_storage_(compactions|flushes)_(running|pending) / { s += $2 }
+				END { print s + 0 }')))
+		done
+		[ "$busy" -eq 0 ] && break
+		[ $((SECONDS - start)) -lt 120 ] || break
+		sleep 1
+	done
+	echo "{\"settle_s\": $((SECONDS - start)), \"busy_after\": $busy}" >"$RES/settle_$name.json"
+	say "  settled before $name in $((SECONDS - start)) s (busy after: $busy)"
+}
+
 # The 3-node cluster: the peaks, the open loops at half of them, the other levels,
 # and last (it may leave the nodes struggling) twice the write peak.
 cluster_runs() {
@@ -212,7 +233,9 @@ cluster_runs() {
 		return 0
 	}
 	local d="${SECS}s"
+	settle write_quorum
 	run write_quorum write --dist uniform "${COMMON[@]}" --duration "$d" --cl-write QUORUM
+	settle read_quorum
 	run read_quorum read "${COMMON[@]}" --duration "$d" --cl-read QUORUM
 	# Open loop at half of the measured peaks: the latency the goals are about.  The
 	# client adds streams on a connection rather than delay a due request, so the
@@ -220,8 +243,10 @@ cluster_runs() {
 	local wpeak rpeak
 	wpeak=$(json_get "$RES/write_quorum.json" 'int(j["ops_per_s"])')
 	rpeak=$(json_get "$RES/read_quorum.json" 'int(j["ops_per_s"])')
+	settle write_quorum_50
 	[ "$wpeak" -ge 2 ] && run write_quorum_50 write --dist uniform "${COMMON[@]}" \
 		--duration "$d" --cl-write QUORUM --rate $((wpeak / 2))
+	settle read_quorum_50
 	[ "$rpeak" -ge 2 ] && run read_quorum_50 read "${COMMON[@]}" --duration "$d" \
 		--cl-read QUORUM --rate $((rpeak / 2))
 	if [ "$QUICK" != 1 ]; then

@@ -396,6 +396,33 @@ Test(writer, stall_blocks_the_writer_not_the_loop_then_overloaded_then_recovers)
 	cr_assert_eq(ws.inline_groups, inl + 1);
 }
 
+/* store_background() sees a compaction due while none can run, and nothing once they ran. */
+Test(writer, background_work_is_reported_until_compactions_ran)
+{
+	struct store_options o;
+	store_options_init(&o);
+	o.l0_compaction_trigger = 1;
+	open_all(&o);
+	struct cerr e = {0};
+	cr_assert_eq(submit(0, 0, 100, &e), 0, "%s", e.msg);
+	run_until_done(1, 10);
+	stop_compactions_and_make_l0();
+	cr_assert_eq(submit(1, 1, 100, &e), 0, "%s", e.msg);
+	run_until_done(2, 10);
+	cr_assert_eq(store_table_flush(tbl, &e), 0, "%s", e.msg);
+	struct store_background b;
+	store_background(st, &b);
+	cr_assert_eq(b.compactions_running, 0, "no thread can run one");
+	cr_assert_geq(b.compactions_pending, 1, "two L0 files over a trigger of 1");
+	cr_assert_gt(b.pending_compaction_bytes, 0);
+
+	restart_compactions();
+	cr_assert_eq(store_table_wait_compactions(tbl, &e), 0, "%s", e.msg);
+	store_background(st, &b);
+	cr_assert_eq(b.compactions_running + b.flushes_running, 0);
+	cr_assert_eq(b.compactions_pending + b.flushes_pending, 0);
+}
+
 /* A group encoded before a TRUNCATE replaced the table's column family is written after
  * it (another loop's lane, or later in this loop's iteration): its records are dropped with
  * the old family, and the store keeps taking writes. */
