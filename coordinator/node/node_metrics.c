@@ -437,7 +437,7 @@ static void m_replica(struct buf *out, struct node *n)
 	        (double)vs.reads_shed,
 	};
 	METRICS(out, defs, v);
-	m_histogram(out, "colonnade_replica_mutation_wait_seconds", "",
+	m_histogram(out, "colonnade_replica_mutation_wait_seconds", "verb=\"MUTATION\"",
 	            "MUTATIONs read from coordinators, by the time they had waited in the socket "
 	            "before this node read them (plaintext connections).",
 	            vs.mutation_wait_buckets, vs.mutation_wait_sum_us, vs.mutation_wait_count);
