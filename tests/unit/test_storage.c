@@ -948,6 +948,84 @@ Test(storage, slices_reverse_limits)
 	cr_expect_eq(r.n, 2);
 }
 
+/* A row callback that reads another partition (ctx: the table) for each row it is given,
+ * then checks that its own row is still intact. */
+struct nested {
+	struct store_table *t;
+	int outer_rows;
+	int inner_rows;
+};
+
+static int nested_cb(void *ctx, const struct store_partition *p, const struct store_row *r)
+{
+	struct nested *n = ctx;
+	(void)p;
+	cr_assert_eq(r->n_cells, 1);
+	char before[32];
+	snprintf(before, sizeof(before), "%.*s", (int)r->cells[0].value_len,
+	         (const char *)r->cells[0].value);
+	struct rows in;
+	read_all(n->t, 2, NULL, 0, 0, NOW, &in);
+	expect_cks(&in, (int[]){0, 1, 2}, 3, "inner read");
+	cr_expect_str_eq(in.r[2].text, "r2");
+	n->inner_rows += in.n;
+	char after[32];
+	snprintf(after, sizeof(after), "%.*s", (int)r->cells[0].value_len,
+	         (const char *)r->cells[0].value);
+	cr_expect_str_eq(before, after, "the outer row changed under an inner read");
+	char want[16];
+	snprintf(want, sizeof(want), "r%d", n->outer_rows);
+	cr_expect_str_eq(after, want);
+	n->outer_rows++;
+	return 0;
+}
+
+/* ctx: the expected value of the one cell of the one row (NUL-terminated). */
+static int big_row_cb(void *ctx, const struct store_partition *p, const struct store_row *r)
+{
+	const char *want = ctx;
+	(void)p;
+	cr_assert_eq(r->n_cells, 1);
+	cr_assert_eq(r->cells[0].value_len, strlen(want));
+	cr_assert(memcmp(r->cells[0].value, want, strlen(want)) == 0, "the big value differs");
+	return 0;
+}
+
+Test(storage, reads_reuse_their_memory_across_sizes_and_nested_reads)
+{
+	/* a thread's reads share buffers: a huge row, then small ones, then a read from inside
+	 * a row callback must each see exactly their own rows */
+	struct store_table *t = make_table(18, 1, false, 864000);
+	fill_rows(t, 1, 10);
+	fill_rows(t, 2, 3);
+	size_t big_len = 200 << 10;
+	char *big = malloc(big_len + 1);
+	cr_assert_not_null(big);
+	for (size_t i = 0; i < big_len; i++)
+		big[i] = (char)('a' + i % 26);
+	big[big_len] = 0;
+	set_text(t, 3, 0, big, 10, 0);
+	for (int round = 0; round < 3; round++) {
+		struct intbox k = I(3);
+		struct store_value kv = V(k.b, 4);
+		struct cerr e = {0};
+		struct rows r;
+		read_all(t, 1, NULL, STORE_READ_REVERSE, 0, NOW, &r);
+		expect_cks(&r, (int[]){9, 8, 7, 6, 5, 4, 3, 2, 1, 0}, 10, "small after big");
+		cr_expect_str_eq(r.r[0].text, "r9");
+		struct nested n = {.t = t};
+		cr_assert_eq(store_read_partition(t, &kv, 1, NULL, 0, 0, NOW, big_row_cb, big, &e),
+		             0, "%s", e.msg);
+		struct intbox k1 = I(1);
+		struct store_value kv1 = V(k1.b, 4);
+		cr_assert_eq(store_read_partition(t, &kv1, 1, NULL, 0, 0, NOW, nested_cb, &n, &e),
+		             0, "%s", e.msg);
+		cr_expect_eq(n.outer_rows, 10);
+		cr_expect_eq(n.inner_rows, 30);
+	}
+	free(big);
+}
+
 Test(storage, long_partition_keys_read_without_touching_freed_memory)
 {
 	/* the partition's iterator bound is its key prefix appended to itself: for every key
