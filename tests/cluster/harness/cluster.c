@@ -45,6 +45,32 @@ int64_t cluster_now_ms(void)
 	return clock_mono_ms();
 }
 
+/* The second field of a schedstat file (run delay, ns), in µs; -1 when unreadable. */
+static int64_t schedstat_wait_us(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	unsigned long long run_ns, wait_ns;
+	int n = fscanf(f, "%llu %llu", &run_ns, &wait_ns);
+	fclose(f);
+	return n == 2 ? (int64_t)(wait_ns / 1000) : -1;
+}
+
+int64_t cluster_node_cpu_wait_us(struct cluster *c, int k)
+{
+	if (k < 1 || k > c->o.n || c->nodes[k].pid <= 0)
+		return -1;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)c->nodes[k].pid);
+	return schedstat_wait_us(path);
+}
+
+int64_t cluster_self_cpu_wait_us(void)
+{
+	return schedstat_wait_us("/proc/thread-self/schedstat");
+}
+
 static void sleep_ms(int ms)
 {
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};

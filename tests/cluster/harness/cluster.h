@@ -156,4 +156,13 @@ int cluster_wait_exit(struct cluster *c, int k, int timeout_ms, int *status);
 
 int64_t cluster_now_ms(void);
 
+/*
+ * Time spent runnable but waiting for a CPU (the scheduler's run delay,
+ * /proc/.../schedstat), in µs, -1 when unknown: of node k's main thread (its
+ * main event loop), or of the calling thread.  A wall-clock bound on the
+ * product measured on a shared machine takes these out: they are the machine's.
+ */
+int64_t cluster_node_cpu_wait_us(struct cluster *c, int k);
+int64_t cluster_self_cpu_wait_us(void);
+
 #endif
