@@ -41,6 +41,7 @@ const char *app_state_name(unsigned key, char *scratch, size_t len)
 	        [APP_RELEASE_VERSION] = "RELEASE_VERSION",
 	        [APP_NATIVE_PORT] = "NATIVE_PORT",
 	        [APP_REPLACING] = "REPLACING",
+	        [APP_RPC_READY] = "RPC_READY",
 	};
 	if (key < APP_MAX && names[key])
 		return names[key];
@@ -451,11 +452,12 @@ static bool rs_replaces(const struct rstate *rs, const struct gossip_endpoint *e
 
 static void displace(struct gossiper *g, struct gossip_endpoint *ep, const char *by)
 {
+	ep->displaced = true; /* first: on_dead listeners see why */
 	mark_dead(g, ep, "another node took its address");
-	ep->displaced = true;
 	char d[128];
 	ep_describe(ep, d, sizeof(d));
 	log_info(MOD, "node %s keeps its tokens as DOWN: its address is now host id %s's", d, by);
+	NOTIFY(g, on_displaced, ep);
 }
 
 /*

@@ -91,7 +91,8 @@ enum app_state {
 	APP_RELEASE_VERSION = 8, /* Colonnade version text */
 	APP_NATIVE_PORT = 9,     /* CQL port, decimal text */
 	APP_REPLACING = 10,      /* host id text of the node this one replaces (first boot) */
-	APP_MAX = 16             /* keys are 0..APP_MAX-1 */
+	APP_RPC_READY = 11, /* "true" once the node serves CQL clients (Cassandra's RPC_READY) */
+	APP_MAX = 16        /* keys are 0..APP_MAX-1 */
 };
 
 #define GOSSIP_STATUS_BOOT    "BOOT"
@@ -193,6 +194,12 @@ struct gossip_listener {
 	                   const struct net_addr *old_addr);
 	/* The entry is about to be removed (a node replacing it took its address). */
 	void (*on_remove)(void *ctx, const struct gossip_endpoint *ep);
+	/*
+	 * Another node took the address of this one, which stays in the ring as
+	 * DOWN (gossip_endpoint_is_displaced) until it shows up elsewhere; its
+	 * on_dead, if it was UP, came just before.
+	 */
+	void (*on_displaced)(void *ctx, const struct gossip_endpoint *ep);
 };
 
 /* Register a listener (the struct is copied).  0, or COL_EFULL beyond 8 listeners. */

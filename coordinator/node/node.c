@@ -816,6 +816,9 @@ static int start_cql(struct node *n, struct cerr *err)
 		rc = node_loops_start(n, err);
 	if (rc)
 		return rc;
+	/* Peers tell their clients of us (NEW_NODE, UP) only from now on. */
+	if (n->gossiper && gossiper_set_app_str(n->gossiper, APP_RPC_READY, "true"))
+		return cerr_set(err, COL_ENOMEM, "gossip: cannot announce RPC_READY");
 	log_info("node", "CQL native transport on %s:%d (%lld ms after start)", n->rpc_host,
 	         cfg->native_transport_port, (long long)(clock_mono_ms() - n->start_mono_ms));
 	return 0;
@@ -1287,6 +1290,7 @@ void node_free(struct node *n)
 		ev_timer_stop(n->loop, &n->load_timer);
 		ev_timer_stop(n->loop, &n->ring_timer);
 		ev_timer_stop(n->loop, &n->settle_timer);
+		node_events_stop(n);
 	}
 	admin_free(n->admin);
 	n->admin = NULL;

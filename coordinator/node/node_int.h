@@ -43,6 +43,9 @@ struct gossip_endpoint;
 #define NODE_ADDR_MAX 64
 /* Request loops besides the main loop (io_threads - 1 at most). */
 #define NODE_MAX_LOOPS 63
+/* UP held back after REMOVED_NODE for the same address (node_events.c) */
+#define NODE_EVENT_HOLD_MAX 16
+#define NODE_EVENT_HOLD_MS  1000
 
 struct node_loop;
 struct prepared_cache;
@@ -144,6 +147,21 @@ struct node {
 	ev_timer live_timer;
 	struct prepared_cache *prepared; /* shared by every loop's CQL server */
 
+	/* Client events (node_events.c): addresses lately announced REMOVED_NODE, and the
+	 * UP events held back until drivers have dropped the host they had there. */
+	struct {
+		uint8_t addr[16];
+		uint8_t len;
+		int64_t at_ms;
+	} removed[NODE_EVENT_HOLD_MAX];
+	unsigned removed_next;
+	struct {
+		uint8_t host[16]; /* host id */
+		int64_t due_ms;
+	} held_up[NODE_EVENT_HOLD_MAX];
+	unsigned n_held_up;
+	ev_timer hold_timer;
+
 	bool started; /* node_run() reached the loop */
 	bool stopping;
 	int stop_signal;
@@ -227,6 +245,8 @@ void node_hints_forget(struct node *n, const struct gossip_endpoint *ep);
 
 /* node_events.c: the gossip and schema listeners (registered before gossip starts). */
 int node_events_listen(struct node *n);
+/* Stop the timer of held client events (node_free). */
+void node_events_stop(struct node *n);
 
 /* node.c helpers the listeners share. */
 void node_ring_dirty(struct node *n); /* rebuild the ring on the next loop iteration */

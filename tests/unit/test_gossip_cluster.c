@@ -28,7 +28,7 @@ struct tnode {
 	struct host_id h;
 	int addr_idx;
 	int64_t gen;
-	int joins, alives, deads, restarts, removes, changes;
+	int joins, alives, deads, restarts, removes, changes, displaces, displaced_flagged;
 	char last_change[32];
 	bool running;
 };
@@ -76,6 +76,12 @@ static void on_remove(void *ctx, const struct gossip_endpoint *ep)
 	(void)ep;
 	((struct tnode *)ctx)->removes++;
 }
+static void on_displaced(void *ctx, const struct gossip_endpoint *ep)
+{
+	struct tnode *t = ctx;
+	t->displaces++;
+	t->displaced_flagged += gossip_endpoint_is_displaced(ep) && !gossip_endpoint_is_alive(ep);
+}
 static void on_change(void *ctx, const struct gossip_endpoint *ep, enum app_state key,
                       const uint8_t *v, size_t len)
 {
@@ -95,6 +101,7 @@ static const struct gossip_listener LISTENER = {
         .on_change = on_change,
         .on_restart = on_restart,
         .on_remove = on_remove,
+        .on_displaced = on_displaced,
 };
 
 /* Start node i on address .addr_idx with the given seeds (NULL = SEED1 only). */
@@ -389,6 +396,13 @@ Test(gossip_cluster, address_takeover_keeps_the_owner_unless_replaced)
 		cr_expect_str_eq(gossip_endpoint_host(gossiper_find(N[i].g, &N[3].h)),
 		                 addr_of(3, 3, a3, sizeof(a3)));
 		cr_expect_eq(N[i].removes, 0, "node %d removed nobody", i);
+		/* Whichever of the two came back first at the other's address displaced it,
+		 * unless its generation was not newer (then its own claim waited, displaced
+		 * from the start, with no on_displaced): at most one, seen DOWN. */
+		cr_expect_leq(N[i].displaces, 1, "node %d saw at most one node displaced (%d)", i,
+		              N[i].displaces);
+		cr_expect_eq(N[i].displaced_flagged, N[i].displaces,
+		             "node %d: on_displaced sees the entry DOWN and displaced", i);
 	}
 	/* A new host id (node 5) at node 3's address while node 3 is down: refused. */
 	kill_node(3);
