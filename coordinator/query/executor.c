@@ -44,7 +44,7 @@ static void arena_put(struct executor *ex, struct cql_arena *a)
 static void xq_release(struct xq *q)
 {
 	struct executor *ex = q->ex;
-	selx_free(q->sel);
+	selx_put(ex, q->sel);
 	mutset_free(q->ms);
 	lread_free(q->lr);
 	batchx_free(q->bx);
@@ -404,5 +404,7 @@ void executor_free(struct executor *ex)
 		return;
 	while (ex->n_spare)
 		cql_arena_free(ex->spare[--ex->n_spare]);
+	while (ex->n_spare_sel)
+		selx_free(ex->spare_sel[--ex->n_spare_sel]);
 	free(ex);
 }

@@ -52,6 +52,9 @@ extern const uint8_t exec_empty_value[1];
 
 /* Arenas an executor keeps emptied for its next requests (each holds one 2 KiB chunk). */
 #define EXEC_SPARE_ARENAS 32
+/* SELECT states an executor keeps emptied, buffers and all, for its next SELECTs: the
+ * SELECTs a loop has in flight at once at a steady load, within bounded memory. */
+#define EXEC_SPARE_SELX 32
 
 struct executor {
 	struct executor_deps d;
@@ -59,6 +62,8 @@ struct executor {
 	/* requests' arenas for reuse: an executor runs on one thread, its loop's */
 	struct cql_arena *spare[EXEC_SPARE_ARENAS];
 	unsigned n_spare;
+	struct selx *spare_sel[EXEC_SPARE_SELX];
+	unsigned n_spare_sel;
 	/* The schema snapshot of the call in progress (executor_run holds a reference
 	 * for its duration): every lookup of one request sees one snapshot, also on a
 	 * thread that is not the schema's owner (schema.h, Threads). */
@@ -431,6 +436,10 @@ void agg_put(const struct sel_col *sc, const struct agg_state *a, struct buf *ou
 
 void exec_select(struct xq *q);
 void selx_free(struct selx *x);
+/* A zeroed SELECT state (a spare's buffers kept) or NULL; selx_put gives it back to ex's
+ * spares (or frees it when they are full). */
+struct selx *selx_get(struct executor *ex);
+void selx_put(struct executor *ex, struct selx *x);
 int select_virtual(struct xq *q, int64_t limit);
 
 /* ---- describe.c ---- */

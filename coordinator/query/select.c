@@ -13,6 +13,9 @@
 /* Drivers ask 5000 rows a page; a request without a page size still gets bounded
  * pages of this many rows so that one SELECT cannot build an unbounded answer. */
 #define DEFAULT_MAX_ROWS 10000
+/* A SELECT state kept for the next SELECT keeps an answer buffer up to this size (a
+ * single-partition read's rows); a larger one is freed with its query. */
+#define MAX_SPARE_ROWS_BYTES (64u << 10)
 /* Decode [u32 len][bytes]... into n values pointing into data. */
 static size_t decode_ck(const uint8_t *data, size_t len, struct store_value *out, size_t max)
 {
@@ -63,10 +66,35 @@ void selx_free(struct selx *x)
 	if (!x)
 		return;
 	buf_release(&x->rows);
-	if (x->rs.p)
-		rsel_release(&x->rs);
+	rsel_release(&x->rs); /* a spare's too: its buffers are kept, its p is NULL */
 	order_rows_release(&x->ord);
 	free(x);
+}
+
+struct selx *selx_get(struct executor *ex)
+{
+	return ex->n_spare_sel ? ex->spare_sel[--ex->n_spare_sel] : calloc(1, sizeof(struct selx));
+}
+
+void selx_put(struct executor *ex, struct selx *x)
+{
+	if (!x)
+		return;
+	if (ex->n_spare_sel == EXEC_SPARE_SELX) {
+		selx_free(x);
+		return;
+	}
+	order_rows_release(&x->ord);
+	rsel_recycle(&x->rs);
+	struct buf rows = x->rows;
+	if (rows.oom || rows.cap > MAX_SPARE_ROWS_BYTES)
+		buf_release(&rows);
+	rows.len = 0;
+	struct rsel rs = x->rs;
+	memset(x, 0, sizeof(*x));
+	x->rs = rs;
+	x->rows = rows;
+	ex->spare_sel[ex->n_spare_sel++] = x;
 }
 
 /* Post-query ordering (select_order.h): every row was read, unpaged; sort them and cut
@@ -492,14 +520,13 @@ static void select_table(struct xq *q, int64_t limit, int64_t ppl)
 	struct exec_req *req = q->req;
 	const struct plan *p = q->plan;
 	const struct schema_table *t = p->table;
-	struct selx *x = calloc(1, sizeof(*x));
+	struct selx *x = selx_get(q->ex);
 	if (!x) {
 		req_fail(req, COL_ENOMEM, "out of memory");
 		xq_finish(q);
 		return;
 	}
 	q->sel = x;
-	buf_init(&x->rows);
 	order_rows_init(&x->ord, 0);
 	x->rs.p = q->plan;
 	if (rsel_init(&x->rs, q->plan)) {

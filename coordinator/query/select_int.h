@@ -75,9 +75,17 @@ struct rsel {
 	struct order_rows *ord;
 };
 
-/* Buffers and aggregate states of rs (p, t set); COL_ENOMEM. */
+/* A recycled rsel keeps buffers up to this size for its next query, and its static row's
+ * cell array up to this many cells: a loop's idle SELECT states stay small. */
+#define RSEL_KEEP_BYTES (16u << 10)
+#define RSEL_KEEP_CELLS 256u
+
+/* The aggregate states of rs (zeroed or recycled; p, t set); COL_ENOMEM. */
 int rsel_init(struct rsel *rs, const struct plan *p);
 void rsel_release(struct rsel *rs);
+/* Free what rs holds for its query and zero it, except its buffers, emptied (the large
+ * ones freed), which the next query's rsel_init keeps writing into. */
+void rsel_recycle(struct rsel *rs);
 /* The store's row callback (ctx: struct rsel). */
 int rsel_row(void *ctx, const struct store_partition *part, const struct store_row *r);
 /* The read is over (not cut by the page): emit the open group, or the one row an

@@ -27,9 +27,6 @@
 
 int rsel_init(struct rsel *rs, const struct plan *p)
 {
-	struct buf *bufs[] = RSEL_BUFS(rs);
-	for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
-		buf_init(bufs[i]);
 	if (!p->count)
 		return 0;
 	rs->aggs = calloc(p->n_sel ? p->n_sel : 1, sizeof(*rs->aggs));
@@ -49,6 +46,34 @@ void rsel_release(struct rsel *rs)
 		buf_release(&rs->aggs[i].v);
 	free(rs->aggs);
 	free(rs->scells);
+}
+
+void rsel_recycle(struct rsel *rs)
+{
+	for (uint32_t i = 0; rs->aggs && i < rs->p->n_sel; i++)
+		buf_release(&rs->aggs[i].v);
+	free(rs->aggs);
+	struct buf *bufs[] = RSEL_BUFS(rs);
+	enum { N = sizeof(bufs) / sizeof(bufs[0]) };
+	struct buf keep[N];
+	for (size_t i = 0; i < N; i++) {
+		if (bufs[i]->oom || bufs[i]->cap > RSEL_KEEP_BYTES)
+			buf_release(bufs[i]);
+		keep[i] = *bufs[i];
+		keep[i].len = 0;
+	}
+	struct store_cell *scells = rs->scells;
+	size_t cap_scells = rs->cap_scells;
+	if (cap_scells > RSEL_KEEP_CELLS) {
+		free(scells);
+		scells = NULL;
+		cap_scells = 0;
+	}
+	memset(rs, 0, sizeof(*rs));
+	for (size_t i = 0; i < N; i++)
+		*bufs[i] = keep[i];
+	rs->scells = scells;
+	rs->cap_scells = cap_scells;
 }
 
 static bool same_key(const struct buf *b, const struct store_partition *p)

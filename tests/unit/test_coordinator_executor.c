@@ -181,6 +181,67 @@ Test(executor, ddl_dml_select)
 	cr_assert_str_eq(out, "b;z;");
 }
 
+Test(executor, select_states_are_reused_without_carrying_anything_over)
+{
+	/* the executor keeps emptied SELECT states for its next SELECTs: every shape of
+	 * query, run again in other orders after others, answers exactly what it did first */
+	run_ok("CREATE KEYSPACE r WITH replication = {'class': 'SimpleStrategy', "
+	       "'replication_factor': 1}");
+	run_ok("USE r");
+	run_ok("CREATE TABLE t (p int, c int, s text STATIC, v text, PRIMARY KEY (p, c))");
+	char q[160];
+	for (int p = 0; p < 4; p++) {
+		snprintf(q, sizeof(q), "INSERT INTO t (p, s) VALUES (%d, 'static%d')", p, p);
+		run_ok(q);
+		for (int c = 0; c < 40; c++) {
+			snprintf(q, sizeof(q), "INSERT INTO t (p, c, v) VALUES (%d, %d, 'v%d-%d')",
+			         p, c, p, c);
+			run_ok(q);
+		}
+	}
+	run_ok("INSERT INTO t (p, s) VALUES (9, 'alone')");
+	/* a row larger than what a kept state holds on to */
+	static char big[100 << 10];
+	memset(big, 'x', sizeof(big) - 1);
+	static char ins[sizeof(big) + 80];
+	snprintf(ins, sizeof(ins), "INSERT INTO t (p, c, v) VALUES (7, 0, '%s')", big);
+	run_ok(ins);
+	const char *shapes[] = {
+	        "SELECT * FROM t WHERE p = 1",
+	        "SELECT v FROM t WHERE p = 2 AND c > 30 ORDER BY c DESC",
+	        "SELECT count(*), min(v), max(v) FROM t",
+	        "SELECT p, count(*) FROM t GROUP BY p",
+	        "SELECT DISTINCT p, s FROM t",
+	        "SELECT * FROM t PER PARTITION LIMIT 2",
+	        "SELECT v FROM t WHERE p IN (3, 1) ORDER BY c DESC LIMIT 5",
+	        "SELECT * FROM t WHERE p = 9",
+	        "SELECT * FROM t WHERE p = 7",
+	        "SELECT * FROM t WHERE p = 5",
+	        "SELECT c, v FROM t WHERE p = 0 LIMIT 3",
+	};
+	enum { N = sizeof(shapes) / sizeof(shapes[0]) };
+	struct buf first[N];
+	for (size_t i = 0; i < N; i++) {
+		run_ok(shapes[i]);
+		buf_init(&first[i]);
+		buf_put(&first[i], req.body_out.data, req.body_out.len);
+		cr_assert(buf_ok(&first[i]));
+	}
+	for (size_t round = 1; round <= 6; round++) {
+		for (size_t k = 0; k < N; k++) {
+			size_t i = (k * (round + 1) + round) % N;
+			run_ok(shapes[i]);
+			cr_assert_eq(req.body_out.len, first[i].len,
+			             "round %zu: %s: %zu bytes, first %zu", round, shapes[i],
+			             req.body_out.len, first[i].len);
+			cr_assert(memcmp(req.body_out.data, first[i].data, first[i].len) == 0,
+			          "round %zu: %s answers differently", round, shapes[i]);
+		}
+	}
+	for (size_t i = 0; i < N; i++)
+		buf_release(&first[i]);
+}
+
 Test(executor, errors_are_worded_like_cassandra)
 {
 	run_ok("CREATE KEYSPACE shop WITH replication = {'class': 'SimpleStrategy', "
