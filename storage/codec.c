@@ -60,6 +60,26 @@ void cellval_put(struct buf *out, uint8_t flags, int64_t ts, int32_t ttl, uint32
 
 /* ---- partition keys ------------------------------------------------------------------------- */
 
+/* Component i of a partition key: non-empty, within the size limit, a valid value of its type. */
+static int pk_component_check(const struct store_table_desc *td, const struct store_value *pk,
+                              size_t i, struct cerr *err)
+{
+	if (pk[i].len == 0)
+		return cerr_set(err, COL_EINVAL,
+		                "table %s.%s: partition key component %zu is empty", td->keyspace,
+		                td->name, i);
+	if (pk[i].len > STORE_MAX_KEY_PART)
+		return cerr_set(err, COL_ETOOBIG,
+		                "table %s.%s: partition key component %zu is %zu bytes, "
+		                "the limit is %u",
+		                td->keyspace, td->name, i, pk[i].len, STORE_MAX_KEY_PART);
+	int rc = cqltype_validate(td->pk_types[i], pk[i].p, pk[i].len, err);
+	if (rc)
+		cerr_prefix(err, "table %s.%s partition key component %zu: ", td->keyspace,
+		            td->name, i);
+	return rc;
+}
+
 int codec_pk_serialize(const struct tdesc *d, const struct store_value *pk, size_t n,
                        struct buf *out, struct cerr *err)
 {
@@ -70,21 +90,9 @@ int codec_pk_serialize(const struct tdesc *d, const struct store_value *pk, size
 		                td->keyspace, td->name, n, td->n_pk);
 	size_t start = out->len;
 	for (size_t i = 0; i < n; i++) {
-		if (pk[i].len == 0)
-			return cerr_set(err, COL_EINVAL,
-			                "table %s.%s: partition key component %zu is empty",
-			                td->keyspace, td->name, i);
-		if (pk[i].len > STORE_MAX_KEY_PART)
-			return cerr_set(err, COL_ETOOBIG,
-			                "table %s.%s: partition key component %zu is %zu bytes, "
-			                "the limit is %u",
-			                td->keyspace, td->name, i, pk[i].len, STORE_MAX_KEY_PART);
-		int rc = cqltype_validate(td->pk_types[i], pk[i].p, pk[i].len, err);
-		if (rc) {
-			cerr_prefix(err, "table %s.%s partition key component %zu: ", td->keyspace,
-			            td->name, i);
+		int rc = pk_component_check(td, pk, i, err);
+		if (rc)
 			return rc;
-		}
 		if (n == 1) {
 			buf_put(out, pk[i].p, pk[i].len);
 		} else {
@@ -294,6 +302,14 @@ int store_partition_key(const struct store_table *t, const struct store_value *p
 int store_partition_token(const struct store_table *t, const struct store_value *pk, size_t n_pk,
                           int64_t *token, struct cerr *err)
 {
+	const struct tdesc *d = table_tdesc(t);
+	if (d && n_pk == 1 && d->pub.n_pk == 1) {
+		/* a single component is its own serialized form: hashed where it is */
+		int rc = pk_component_check(&d->pub, pk, 0, err);
+		if (!rc)
+			*token = murmur3_token(pk[0].p, pk[0].len);
+		return rc;
+	}
 	struct buf b;
 	buf_init(&b);
 	int rc = store_partition_key(t, pk, n_pk, &b, err);
