@@ -192,7 +192,7 @@ struct enc {
 	size_t rows_at;
 	uint32_t n_rows;
 	int64_t token;
-	struct buf key; /* the open partition's key */
+	size_t key_at, key_len; /* the open partition's key, as written in out */
 };
 
 static void put_deletion(struct buf *b, const struct store_deletion *d)
@@ -234,12 +234,12 @@ static void enc_open_part(struct enc *e, const struct store_partition *p)
 	enc_close_part(e);
 	e->in_part = true;
 	e->token = p->token;
-	buf_reset(&e->key);
-	buf_put(&e->key, p->key, p->key_len);
 	e->n_parts++;
 	msgpk_put_array(b, 6);
 	msgpk_put_int(b, p->token);
 	msgpk_put_bin(b, p->key, p->key_len);
+	e->key_at = b->len - p->key_len;
+	e->key_len = p->key_len;
 	put_values(b, p->pk, p->n_pk);
 	put_deletion(b, &p->deletion);
 	put_range_tombstones(b, p);
@@ -251,11 +251,13 @@ static int enc_row(void *ctx, const struct store_partition *p, const struct stor
 {
 	struct enc *e = ctx;
 	struct buf *b = e->out;
-	if (!r || !e->in_part || e->token != p->token || e->key.len != p->key_len ||
-	    memcmp(e->key.data, p->key, p->key_len) != 0)
+	if (!buf_ok(b)) /* out of memory: the key written in b may be missing */
+		return COL_ENOMEM;
+	if (!r || !e->in_part || e->token != p->token || e->key_len != p->key_len ||
+	    memcmp(b->data + e->key_at, p->key, p->key_len) != 0)
 		enc_open_part(e, p);
 	if (!r) /* the partition's header: its deletion and range tombstones */
-		return buf_ok(b) && buf_ok(&e->key) ? 0 : COL_ENOMEM;
+		return buf_ok(b) ? 0 : COL_ENOMEM;
 	e->n_rows++;
 	msgpk_put_array(b, 5);
 	msgpk_put_bool(b, r->is_static);
@@ -290,7 +292,7 @@ static int enc_row(void *ctx, const struct store_partition *p, const struct stor
 			msgpk_put_int(b, c->expiry_s);
 		}
 	}
-	return buf_ok(b) && buf_ok(&e->key) ? 0 : COL_ENOMEM;
+	return buf_ok(b) ? 0 : COL_ENOMEM;
 }
 
 int verbs_read_local(struct store *s, const struct verbs_read *rd, struct buf *out,
@@ -302,7 +304,6 @@ int verbs_read_local(struct store *s, const struct verbs_read *rd, struct buf *o
 		                "table %02x%02x%02x%02x... is unknown on this replica",
 		                rd->table_id[0], rd->table_id[1], rd->table_id[2], rd->table_id[3]);
 	struct enc e = {.out = out};
-	buf_init(&e.key);
 	e.parts_at = put_array32(out);
 	int rc;
 	unsigned flags = STORE_READ_TOMBSTONES | STORE_READ_HEADERS | STORE_READ_CANONICAL;
@@ -319,7 +320,6 @@ int verbs_read_local(struct store *s, const struct verbs_read *rd, struct buf *o
 		                          (size_t)rd->limit, rd->now_s, enc_row, &e, err);
 	enc_close_part(&e);
 	patch_array32(out, e.parts_at, e.n_parts);
-	buf_release(&e.key);
 	if (rc == 0 && !buf_ok(out))
 		rc = cerr_set(err, COL_ENOMEM, "out of memory encoding a read result");
 	return rc;
