@@ -113,8 +113,10 @@ struct config {
 	enum config_commitlog_sync commitlog_sync;
 	int64_t commitlog_sync_period_ms;
 	/* the storage engine's write path (docs/STORAGE.md, "Group commit" and "Write stalls") */
-	int64_t rocksdb_write_buffer_size;   /* bytes per table memtable */
-	int rocksdb_max_write_buffer_number; /* memtables per table before writes stop */
+	int64_t rocksdb_write_buffer_size;    /* bytes per table memtable */
+	int64_t rocksdb_db_write_buffer_size; /* all memtables together; 0 = no budget */
+	int64_t rocksdb_block_cache_size;     /* the block cache shared by every table */
+	int rocksdb_max_write_buffer_number;  /* memtables per table before writes stop */
 	int rocksdb_level0_file_num_compaction_trigger;
 	int rocksdb_level0_slowdown_writes_trigger;
 	int rocksdb_level0_stop_writes_trigger;
@@ -155,6 +157,9 @@ struct config {
 	int native_transport_max_concurrent_connections;
 	/* Overload (docs/PERFORMANCE.md): requests in flight, their latency target, the answer */
 	int native_transport_max_concurrent_requests;
+	/* requests a request loop coordinates at once, writes already answered but still
+	 * owed replica acks (hints) included: bounds the coordinator's request state */
+	int max_coordinated_requests;
 	int64_t native_transport_latency_target_ms; /* 0 = the hard cap only */
 	int64_t native_transport_max_queue_wait_ms; /* socket wait refused Overloaded; 0 = off */
 	bool native_transport_throw_on_overload; /* Overloaded for every client, not backpressure */

@@ -132,9 +132,13 @@ struct store_options {
 	const char *data_dir;      /* required; created if missing */
 	enum store_sync sync;      /* default periodic */
 	unsigned sync_period_ms;   /* default 10000 (commitlog_sync_period) */
-	size_t block_cache_bytes;  /* default 256 MiB, shared by all CFs */
+	size_t block_cache_bytes;  /* LRU block cache shared by all CFs, default 128 MiB */
 	size_t write_buffer_bytes; /* memtable size per CF, default 64 MiB */
-	int background_jobs;       /* flush + compaction threads, default 2 */
+	/* All memtables of all CFs together (RocksDB's db_write_buffer_size): past it the
+	 * largest is flushed, so many tables cannot each hold write_buffer_bytes ×
+	 * max_memtables.  Default 128 MiB; 0 = no database-wide budget. */
+	size_t memtable_budget_bytes;
+	int background_jobs; /* flush + compaction threads, default 2 */
 	/* Write stalls (RocksDB's own triggers; 0 = RocksDB's default): memtables per table CF
 	 * before writes stop [2], L0 files that start a compaction [4], slow writes down [20],
 	 * stop them [36].  Tests set them tiny to make RocksDB stall. */
@@ -482,6 +486,21 @@ struct store_background {
 	uint64_t pending_compaction_bytes; /* RocksDB's estimate, summed */
 };
 void store_background(struct store *s, struct store_background *out);
+/*
+ * RocksDB's memory now: the block cache (its capacity, what it holds, what of that is
+ * pinned by readers), the memtables of every column family (active, immutable and those
+ * flushed but still pinned), and the SST readers' index and filter blocks held outside
+ * the cache.  Property reads as store_background().
+ */
+struct store_memory {
+	uint64_t block_cache_capacity;
+	uint64_t block_cache_usage; /* pinned included */
+	uint64_t block_cache_pinned;
+	uint64_t memtables;
+	uint64_t memtable_budget; /* store_options.memtable_budget_bytes; 0 = none */
+	uint64_t table_readers;
+};
+void store_memory(struct store *s, struct store_memory *out);
 /* The table id named by serialized mutation bytes (for routing/hints). */
 int store_mutation_peek_table(const void *bytes, size_t len, uint8_t id[16], struct cerr *err);
 /*

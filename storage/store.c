@@ -31,12 +31,13 @@ void store_options_init(struct store_options *o)
 	o->sync = STORE_SYNC_PERIODIC;
 	/* Cassandra's commitlog_sync_period default. */
 	o->sync_period_ms = 10000;
-	/* Enough to hold the index/filter blocks and hot data of a test node;
-	 * operators size it to their RAM. */
-	o->block_cache_bytes = 256u << 20;
+	/* Block cache and memtables are most of a node's memory: 128 MiB each keeps a node
+	 * under ~400 MiB resident (docs/STORAGE.md, "Memory"); operators size them to their RAM. */
+	o->block_cache_bytes = 128u << 20;
 	/* RocksDB's default; bigger memtables mean fewer L0 files but a longer
 	 * replay after a crash. */
 	o->write_buffer_bytes = 64u << 20;
+	o->memtable_budget_bytes = 128u << 20;
 	/* One flush and one compaction thread: this project's machines have 2 cores. */
 	o->background_jobs = 2;
 	/* At 10-40k writes/s, a fraction of a second of writes: a stall longer than that is
@@ -626,6 +627,7 @@ static struct store *store_alloc(const struct store_options *o)
 	                                        o->background_jobs > 0 ? o->background_jobs : 2);
 	rocksdb_options_set_block_based_table_factory(s->db_opts, s->bbto);
 	rocksdb_options_set_compression(s->db_opts, rocksdb_no_compression);
+	rocksdb_options_set_db_write_buffer_size(s->db_opts, o->memtable_budget_bytes);
 	/* Smooth write-back of WAL and SST data instead of bursts at fsync. */
 	rocksdb_options_set_wal_bytes_per_sync(s->db_opts, 1 << 20);
 	rocksdb_options_set_bytes_per_sync(s->db_opts, 1 << 20);

@@ -486,13 +486,21 @@ void store_write_stats(struct store *s, struct store_write_stats *out)
 	out->max_group = atomic_load(&s->ws.max_group);
 }
 
-/* One column family's share of store_background(). */
+/* One column family's share of store_background() (out) or store_memory() (mem). */
 static void cf_background(struct store *s, rocksdb_column_family_handle_t *cf,
-                          struct store_background *out)
+                          struct store_background *out, struct store_memory *mem)
 {
 	uint64_t v;
 	if (!cf)
 		return;
+	if (mem) {
+		if (rocksdb_property_int_cf(s->db, cf, "rocksdb.size-all-mem-tables", &v) == 0)
+			mem->memtables += v;
+		if (rocksdb_property_int_cf(s->db, cf, "rocksdb.estimate-table-readers-mem", &v) ==
+		    0)
+			mem->table_readers += v;
+		return;
+	}
 	if (rocksdb_property_int_cf(s->db, cf, "rocksdb.compaction-pending", &v) == 0 && v)
 		out->compactions_pending++;
 	if (rocksdb_property_int_cf(s->db, cf, "rocksdb.mem-table-flush-pending", &v) == 0 && v)
@@ -500,6 +508,23 @@ static void cf_background(struct store *s, rocksdb_column_family_handle_t *cf,
 	if (rocksdb_property_int_cf(s->db, cf, "rocksdb.estimate-pending-compaction-bytes", &v) ==
 	    0)
 		out->pending_compaction_bytes += v;
+}
+
+/* cf_background() over every column family. */
+static void all_cfs(struct store *s, struct store_background *out, struct store_memory *mem)
+{
+	rocksdb_column_family_handle_t *fixed[] = {s->cf_default, s->cf_system, s->cf_hints,
+	                                           s->cf_sindex};
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		cf_background(s, fixed[i], out, mem);
+	/* cf_lock keeps each handle alive (TRUNCATE and DROP replace them under it), the
+	 * mutex the list; in that order, as they are taken everywhere. */
+	pthread_rwlock_rdlock(&s->cf_lock);
+	pthread_mutex_lock(&s->lock);
+	for (struct store_table *t = s->tables; t; t = t->next)
+		cf_background(s, t->cf, out, mem);
+	pthread_mutex_unlock(&s->lock);
+	pthread_rwlock_unlock(&s->cf_lock);
 }
 
 void store_background(struct store *s, struct store_background *out)
@@ -510,16 +535,15 @@ void store_background(struct store *s, struct store_background *out)
 		out->compactions_running = v;
 	if (rocksdb_property_int(s->db, "rocksdb.num-running-flushes", &v) == 0)
 		out->flushes_running = v;
-	rocksdb_column_family_handle_t *fixed[] = {s->cf_default, s->cf_system, s->cf_hints,
-	                                           s->cf_sindex};
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-		cf_background(s, fixed[i], out);
-	/* cf_lock keeps each handle alive (TRUNCATE and DROP replace them under it), the
-	 * mutex the list; in that order, as they are taken everywhere. */
-	pthread_rwlock_rdlock(&s->cf_lock);
-	pthread_mutex_lock(&s->lock);
-	for (struct store_table *t = s->tables; t; t = t->next)
-		cf_background(s, t->cf, out);
-	pthread_mutex_unlock(&s->lock);
-	pthread_rwlock_unlock(&s->cf_lock);
+	all_cfs(s, out, NULL);
+}
+
+void store_memory(struct store *s, struct store_memory *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->block_cache_capacity = rocksdb_cache_get_capacity(s->cache);
+	out->block_cache_usage = rocksdb_cache_get_usage(s->cache);
+	out->block_cache_pinned = rocksdb_cache_get_pinned_usage(s->cache);
+	out->memtable_budget = s->opt.memtable_budget_bytes;
+	all_cfs(s, NULL, out);
 }

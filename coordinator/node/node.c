@@ -1114,6 +1114,8 @@ static int open_store_and_identity(struct node *n, struct cerr *err)
 	so.sync = cfg->commitlog_sync == CONFIG_SYNC_BATCH ? STORE_SYNC_BATCH : STORE_SYNC_PERIODIC;
 	so.sync_period_ms = (unsigned)cfg->commitlog_sync_period_ms;
 	so.write_buffer_bytes = (size_t)cfg->rocksdb_write_buffer_size;
+	so.memtable_budget_bytes = (size_t)cfg->rocksdb_db_write_buffer_size;
+	so.block_cache_bytes = (size_t)cfg->rocksdb_block_cache_size;
 	so.max_memtables = cfg->rocksdb_max_write_buffer_number;
 	so.l0_compaction_trigger = cfg->rocksdb_level0_file_num_compaction_trigger;
 	so.l0_slowdown_trigger = cfg->rocksdb_level0_slowdown_writes_trigger;

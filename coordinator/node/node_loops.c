@@ -299,6 +299,7 @@ void node_proxy_config(const struct node *n, struct messaging *msg, struct store
 	sc->range_timeout_ms = (unsigned)cfg->range_request_timeout_ms;
 	sc->truncate_timeout_ms = (unsigned)cfg->truncate_request_timeout_ms;
 	sc->storage_port = (uint16_t)cfg->storage_port;
+	sc->max_requests = (unsigned)cfg->max_coordinated_requests;
 }
 
 void node_cql_options(const struct node *n, struct cqlserver_options *o)

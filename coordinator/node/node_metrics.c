@@ -206,6 +206,36 @@ static void m_storage_background(struct buf *out, struct node *n)
 	METRICS(out, defs, v);
 }
 
+/* RocksDB's memory and its configured bounds (storage.h, store_memory). */
+static void m_storage_memory(struct buf *out, struct node *n)
+{
+	static const struct metric_def defs[] = {
+	        {M_GAUGE, "colonnade_storage_block_cache_capacity_bytes",
+	         "The block cache's bound (rocksdb_block_cache_size)."},
+	        {M_GAUGE, "colonnade_storage_block_cache_usage_bytes",
+	         "Bytes the block cache holds, pinned ones included."},
+	        {M_GAUGE, "colonnade_storage_block_cache_pinned_bytes",
+	         "Bytes of the block cache pinned by readers."},
+	        {M_GAUGE, "colonnade_storage_memtable_budget_bytes",
+	         "All memtables' budget (rocksdb_db_write_buffer_size; 0 = none)."},
+	        {M_GAUGE, "colonnade_storage_memtable_bytes",
+	         "Bytes in every column family's memtables, immutable ones included."},
+	        {M_GAUGE, "colonnade_storage_table_readers_bytes",
+	         "Index and filter blocks of open SST files, held outside the block cache."},
+	};
+	struct store_memory m;
+	store_memory(n->store, &m);
+	const double v[] = {
+	        (double)m.block_cache_capacity,
+	        (double)m.block_cache_usage,
+	        (double)m.block_cache_pinned,
+	        (double)m.memtable_budget,
+	        (double)m.memtables,
+	        (double)m.table_readers,
+	};
+	METRICS(out, defs, v);
+}
+
 /* Secondary indexes in this node's store (storage.h, SECONDARY INDEXES). */
 static void m_index(struct buf *out, struct node *n)
 {
@@ -691,6 +721,7 @@ int node_h_metrics(void *ctx, const char *query, struct buf *out, const char **c
 	        m_storage,
 	        m_storage_writes,
 	        m_storage_background,
+	        m_storage_memory,
 	        m_ring,
 	        m_schema,
 	        m_proxy,

@@ -4,8 +4,10 @@
 #include "coordinator/replication/consistency.h"
 
 #include "core/cqlproto.h"
+#include "core/err.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int cl_validate(uint16_t cl, bool write, struct cerr *err)
@@ -105,23 +107,37 @@ int cl_assure_live(uint16_t cl, const struct replication *rep, const char *local
 	return 0;
 }
 
-void cl_acks_init(struct cl_acks *a, uint16_t cl, const struct replication *rep,
-                  const char *local_dc)
+int cl_acks_init(struct cl_acks *a, uint16_t cl, const struct replication *rep,
+                 const char *local_dc)
 {
 	memset(a, 0, sizeof(*a));
 	a->cl = cl;
 	a->block_for = cl_block_for(cl, rep, local_dc);
 	a->per_dc = cl_each_quorum_per_dc(cl, rep);
-	if (a->per_dc) {
-		for (size_t i = 0; i < rep->n_dcs && a->n_dcs < RING_MAX_DCS; i++) {
-			int need = cl_dc_quorum(rep, rep->dcs[i].dc);
-			if (need == 0)
-				continue;
-			snprintf(a->dcs[a->n_dcs].dc, RING_NAME_MAX, "%s", rep->dcs[i].dc);
-			a->dcs[a->n_dcs].need = need;
-			a->n_dcs++;
-		}
+	if (!a->per_dc || !rep->n_dcs)
+		return COL_OK;
+	size_t cap = rep->n_dcs < RING_MAX_DCS ? rep->n_dcs : RING_MAX_DCS;
+	a->dcs = calloc(cap, sizeof(*a->dcs));
+	if (!a->dcs) {
+		a->per_dc = false;
+		return COL_ENOMEM;
 	}
+	for (size_t i = 0; i < rep->n_dcs && a->n_dcs < cap; i++) {
+		int need = cl_dc_quorum(rep, rep->dcs[i].dc);
+		if (need == 0)
+			continue;
+		snprintf(a->dcs[a->n_dcs].dc, RING_NAME_MAX, "%s", rep->dcs[i].dc);
+		a->dcs[a->n_dcs].need = need;
+		a->n_dcs++;
+	}
+	return COL_OK;
+}
+
+void cl_acks_release(struct cl_acks *a)
+{
+	free(a->dcs);
+	a->dcs = NULL;
+	a->n_dcs = 0;
 }
 
 void cl_acks_add(struct cl_acks *a, const char *dc, bool local)

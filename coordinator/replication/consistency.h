@@ -92,20 +92,25 @@ int cl_assure_live(uint16_t cl, const struct replication *rep, const char *local
  * of Cassandra's WriteResponseHandler / DatacenterWriteResponseHandler /
  * DatacenterSyncWriteResponseHandler in one struct.
  */
+struct cl_acks_dc {
+	char dc[RING_NAME_MAX];
+	int need, got;
+};
 struct cl_acks {
 	uint16_t cl;
 	bool per_dc;   /* EACH_QUORUM under NTS */
 	int block_for; /* total */
 	int received;  /* acks that count */
 	size_t n_dcs;
-	struct {
-		char dc[RING_NAME_MAX];
-		int need, got;
-	} dcs[RING_MAX_DCS];
+	/* per_dc only: n_dcs of them, allocated (a write's state is pooled and can be held by
+	 * tens of thousands of writes waiting for their last replicas: no DC table inline) */
+	struct cl_acks_dc *dcs;
 };
 
-void cl_acks_init(struct cl_acks *a, uint16_t cl, const struct replication *rep,
-                  const char *local_dc);
+/* 0, or COL_ENOMEM (a is then empty and released).  Release with cl_acks_release(). */
+int cl_acks_init(struct cl_acks *a, uint16_t cl, const struct replication *rep,
+                 const char *local_dc);
+void cl_acks_release(struct cl_acks *a);
 /* Count an ack from a replica in `dc` (local: it is the coordinator's DC). */
 void cl_acks_add(struct cl_acks *a, const char *dc, bool local);
 /* Has the level been met? */

@@ -208,6 +208,7 @@ void storage_proxy_free(struct storage_proxy *sp)
 		if (sp->wslots[i]->ring)
 			ring_unref(sp->wslots[i]->ring);
 		buf_release(&sp->wslots[i]->mut);
+		cl_acks_release(&sp->wslots[i]->acks);
 		free(sp->wslots[i]);
 	}
 	free(sp->wslots);

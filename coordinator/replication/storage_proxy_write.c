@@ -18,6 +18,7 @@ static void w_release(struct sp_write *w)
 {
 	struct storage_proxy *sp = w->sp;
 	ev_timer_stop(sp->ev, &w->timer);
+	cl_acks_release(&w->acks);
 	if (w->ring)
 		ring_unref(w->ring);
 	w->ring = NULL;
@@ -95,6 +96,11 @@ static void w_answer(struct sp_write *w, int code)
 static bool w_can_succeed(struct sp_write *w)
 {
 	struct cl_acks a = w->acks;
+	struct cl_acks_dc dcs[RING_MAX_DCS];
+	if (a.n_dcs) { /* counted on a copy: w's own stay as they are */
+		memcpy(dcs, a.dcs, a.n_dcs * sizeof(*dcs));
+		a.dcs = dcs;
+	}
 	for (size_t i = 0; i < w->n; i++)
 		if (w->state[i] == T_PENDING) {
 			uint32_t nd = w->node[i];
@@ -406,6 +412,18 @@ static void w_unavailable_any(struct sp_write *w)
 	w_maybe_release(w);
 }
 
+/* Answer a write that could not start (no request state for it). */
+static void w_refuse(uint16_t cl, enum cerr_write_type wt, request_done_fn done, void *ctx,
+                     int code, const char *why)
+{
+	struct cerr out;
+	sp_outcome_init(&out, cl);
+	out.rep.write = true;
+	out.rep.write_type = (uint8_t)wt;
+	cerr_set(&out, code, "%s", why);
+	done(ctx, &out);
+}
+
 /* Send one mutation (its plan already checked); the handler answers through done. */
 static void write_one(struct storage_proxy *sp, struct ring *ring, const struct replication *rep,
                       uint16_t cl, const struct plan *p, struct store_mutation *m,
@@ -413,13 +431,16 @@ static void write_one(struct storage_proxy *sp, struct ring *ring, const struct 
 {
 	struct sp_write *w = w_get(sp);
 	if (!w) {
-		struct cerr out;
-		sp_outcome_init(&out, cl);
-		out.rep.write = true;
-		out.rep.write_type = (uint8_t)wt;
-		cerr_set(&out, COL_EOVERLOADED, "coordinator overloaded: %u requests in flight",
+		char why[96];
+		snprintf(why, sizeof(why), "coordinator overloaded: %u requests in flight",
 		         sp->stats.in_flight);
-		done(ctx, &out);
+		w_refuse(cl, wt, done, ctx, COL_EOVERLOADED, why);
+		return;
+	}
+	if (cl_acks_init(&w->acks, cl, rep, sp->t->local_dc)) {
+		w_release(w);
+		w_refuse(cl, wt, done, ctx, COL_ENOMEM,
+		         "coordinator out of memory for a write's acknowledgements");
 		return;
 	}
 	w->ring = ring_ref(ring);
@@ -438,7 +459,6 @@ static void write_one(struct storage_proxy *sp, struct ring *ring, const struct 
 		            "Determining replicas for mutation: %zu live of %zu (%s) at %s",
 		            p->n_live, p->n, names, cql_consistency_name(cl));
 	}
-	cl_acks_init(&w->acks, cl, rep, sp->t->local_dc);
 	w->n = p->n_live;
 	memcpy(w->node, p->live, p->n_live * sizeof(uint32_t));
 	memset(w->state, T_NONE, sizeof(w->state));

@@ -191,6 +191,7 @@ Test(consistency, acks_count_per_level)
 	cl_acks_add(&a, "dc2", false);
 	cr_expect(cl_acks_done(&a));
 	cr_expect_eq(a.received, 4);
+	cl_acks_release(&a);
 	/* QUORUM: any DC */
 	cl_acks_init(&a, CL_QUORUM, &n, "dc1");
 	for (int i = 0; i < 3; i++)

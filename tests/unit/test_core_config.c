@@ -635,7 +635,6 @@ Test(config, admin_address_defaults_to_this_host_only)
 	cr_expect_str_eq(cfg.admin_address, "10.1.2.3");
 }
 
-
 /* The token comes from the key or a file; it is never printed; it must fit a header. */
 Test(config, admin_token_from_file_never_printed)
 {
@@ -683,6 +682,9 @@ Test(config, storage_write_keys)
 	struct cerr e = {0};
 	cr_assert_eq(config_finish(&cfg, &e), 0, "%s", e.msg);
 	cr_expect_eq(cfg.rocksdb_write_buffer_size, 64LL << 20);
+	cr_expect_eq(cfg.rocksdb_db_write_buffer_size, 128LL << 20);
+	cr_expect_eq(cfg.rocksdb_block_cache_size, 128LL << 20);
+	cr_expect_eq(cfg.max_coordinated_requests, 65536);
 	cr_expect_eq(cfg.rocksdb_max_write_buffer_number, 2);
 	cr_expect_eq(cfg.rocksdb_level0_file_num_compaction_trigger, 4);
 	cr_expect_eq(cfg.rocksdb_level0_slowdown_writes_trigger, 20);
@@ -690,6 +692,9 @@ Test(config, storage_write_keys)
 	cr_expect_eq(cfg.storage_write_queue, 4096);
 	cr_expect(cfg.storage_write_inline);
 	cr_assert_eq(load("rocksdb_write_buffer_size: 64KiB\n"
+	                  "rocksdb_db_write_buffer_size: 0B\n"
+	                  "rocksdb_block_cache_size: 1GiB\n"
+	                  "max_coordinated_requests: 4096\n"
 	                  "rocksdb_max_write_buffer_number: 3\n"
 	                  "rocksdb_level0_file_num_compaction_trigger: 2\n"
 	                  "rocksdb_level0_slowdown_writes_trigger: 3\n"
@@ -700,12 +705,18 @@ Test(config, storage_write_keys)
 	             0, "%s", e.msg);
 	cr_assert_eq(config_finish(&cfg, &e), 0, "%s", e.msg);
 	cr_expect_eq(cfg.rocksdb_write_buffer_size, 64 << 10);
+	cr_expect_eq(cfg.rocksdb_db_write_buffer_size, 0);
+	cr_expect_eq(cfg.rocksdb_block_cache_size, 1LL << 30);
+	cr_expect_eq(cfg.max_coordinated_requests, 4096);
 	cr_expect_eq(cfg.rocksdb_max_write_buffer_number, 3);
 	cr_expect_eq(cfg.rocksdb_level0_stop_writes_trigger, 4);
 	cr_expect_eq(cfg.storage_write_queue, 256);
 	cr_expect_not(cfg.storage_write_inline);
 	cr_expect_eq(load("rocksdb_write_buffer_size: 1KiB\n", &e), COL_ECONFIG);
 	cr_expect(strstr(e.msg, "rocksdb_write_buffer_size"), "%s", e.msg);
+	cr_expect_eq(load("rocksdb_block_cache_size: 64KiB\n", &e), COL_ECONFIG);
+	cr_expect(strstr(e.msg, "rocksdb_block_cache_size"), "%s", e.msg);
+	cr_expect_eq(load("max_coordinated_requests: 10\n", &e), COL_ECONFIG);
 	cr_expect_eq(load("storage_write_queue: 0\n", &e), COL_ECONFIG);
 	cr_assert_eq(load("rocksdb_level0_slowdown_writes_trigger: 40\n", &e), 0, "%s", e.msg);
 	cr_assert_eq(config_finish(&cfg, &e), COL_ECONFIG);

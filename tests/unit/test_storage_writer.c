@@ -12,6 +12,7 @@
 #include "storage/storage_int.h"
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <ev.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -421,6 +422,63 @@ Test(writer, background_work_is_reported_until_compactions_ran)
 	store_background(st, &b);
 	cr_assert_eq(b.compactions_running + b.flushes_running, 0);
 	cr_assert_eq(b.compactions_pending + b.flushes_pending, 0);
+}
+
+/* Whether the database directory d holds an SST file. */
+static bool sst_files_in(const char *d)
+{
+	DIR *dh = opendir(d);
+	cr_assert(dh, "opendir %s", d);
+	bool any = false;
+	struct dirent *de;
+	while (!any && (de = readdir(dh)) != NULL) {
+		size_t l = strlen(de->d_name);
+		any = l > 4 && strcmp(de->d_name + l - 4, ".sst") == 0;
+	}
+	closedir(dh);
+	return any;
+}
+
+/* store_memory() reports the configured bounds and what RocksDB holds; the database-wide
+ * memtable budget flushes a table whose own memtable (64 MiB) would hold every write. */
+Test(writer, memory_reports_bounds_and_the_memtable_budget_flushes)
+{
+	struct store_options o;
+	store_options_init(&o);
+	o.memtable_budget_bytes = 1 << 20;
+	open_all(&o);
+	struct store_memory m;
+	store_memory(st, &m);
+	cr_assert_eq(m.block_cache_capacity, 8u << 20);
+	cr_assert_eq(m.memtable_budget, 1u << 20);
+	cr_assert_leq(m.block_cache_usage, m.block_cache_capacity);
+
+	/* 8 MB in groups of 100 */
+	struct cerr e = {0};
+	for (int g = 0; g < 20; g++) {
+		for (int i = 0; i < 100; i++)
+			cr_assert_eq(submit(g * 100 + i, g * 100 + i, 4000, &e), 0, "%s", e.msg);
+		run_until_done((g + 1) * 100, 30);
+	}
+	for (int i = 0; i < n_done; i++)
+		cr_assert_eq(recs[i].rc, 0, "%s", recs[i].msg);
+	/* RocksDB checks the budget as a write comes in and flushes in the background: write a
+	 * little more until an SST file appears (a generous deadline; without the budget none
+	 * would, 8 MB being far under the table's 64 MiB memtable) */
+	double t0 = ev_time();
+	int extra = 0;
+	while (!sst_files_in(dir) && ev_time() - t0 < 60 && extra < 2000) {
+		cr_assert_eq(submit(2000 + extra, 0, 10, &e), 0, "%s", e.msg);
+		run_until_done(2000 + ++extra, 30);
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	cr_assert(sst_files_in(dir), "no memtable was flushed within 60 s of 8 MB written");
+	cr_assert_eq(rows_of(0), 1);
+	cr_assert_eq(rows_of(1999), 1);
+	store_memory(st, &m);
+	cr_assert_gt(m.block_cache_usage, 0, "the reads went through the block cache");
+	cr_assert_leq(m.block_cache_usage, m.block_cache_capacity);
 }
 
 /* A group encoded before a TRUNCATE replaced the table's column family is written after
