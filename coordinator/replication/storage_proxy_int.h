@@ -128,8 +128,19 @@ struct rtarget {
 	int64_t sent_us;
 	struct buf data; /* encoded READ RESULT */
 	struct rres dec;
-	char why[240]; /* kept short: a pooled read holds SP_MAX_REPLICAS of these */
 };
+
+/*
+ * Replica slots a read holds inline: a read whose replication places at most this many
+ * replicas on a token (RF up to 8 in one datacenter, 3 + 3 in two) uses them and allocates
+ * nothing; a larger replication takes one block sized to it (sp_read_slots), kept with the
+ * pooled read for the next one.
+ */
+#define SP_READ_INLINE 8
+/* A pooled read keeps a per-slot or per-read buffer (an answer's bytes, a decoded or
+ * merged result) only while it is at most this big: one large answer does not pin its
+ * memory in the pool. */
+#define SP_READ_BUF_KEEP (64 * 1024)
 
 /* A repair mutation for one target. */
 struct rmut {
@@ -177,13 +188,21 @@ struct sp_read {
 	/* the current step */
 	enum rphase phase;
 	size_t n_tgt;
-	struct rtarget tgt[SP_MAX_REPLICAS];
-	struct sp_target cbs[SP_MAX_REPLICAS];
-	struct sp_target cbs2[SP_MAX_REPLICAS]; /* a slot's second context (speculation) */
-	/* speculative retry: the table's option, live replicas not contacted (the
-	 * closest last), one speculation per step */
+	size_t hw_tgt; /* the most slots a step of this read used */
+	/* cap_tgt slots (the most replicas the read's replication places on a token): the
+	 * inline arrays below, or slots_block */
+	size_t cap_tgt;
+	struct rtarget *tgt;
+	struct sp_target *cbs;
+	struct sp_target *cbs2; /* a slot's second context (speculation) */
+	uint32_t *spare;        /* live replicas not contacted (the closest last) */
+	void *slots_block;      /* NULL, or slots_block_cap slots of each in one allocation */
+	size_t slots_block_cap;
+	/* the first failure of the step (the lowest failed slot's, why_at; SIZE_MAX: none) */
+	size_t why_at;
+	char why[240];
+	/* speculative retry: the table's option, one speculation per step */
 	struct spec_retry spec;
-	uint32_t spare[SP_MAX_REPLICAS];
 	size_t n_spare;
 	bool speculated;
 	int n_abandoned; /* requests left in flight by a speculation */
@@ -214,6 +233,9 @@ struct sp_read {
 	struct trace *trace; /* the request's (trace.h: its events), referenced; NULL: untraced */
 	request_done_fn done;
 	void *ctx;
+	struct rtarget in_tgt[SP_READ_INLINE];
+	struct sp_target in_cbs[SP_READ_INLINE], in_cbs2[SP_READ_INLINE];
+	uint32_t in_spare[SP_READ_INLINE];
 };
 
 /* ---- storage_proxy.c --------------------------------------------------------------------------
@@ -278,6 +300,11 @@ void sp_read_maybe_release(struct sp_read *r);
 /* Free a pooled read and everything it holds. */
 void sp_read_free(struct sp_read *r);
 void sp_read_release_muts(struct sp_read *r);
+/* Give the read slots for up to `need` replicas per token: 0, or COL_ENOMEM.  Only
+ * while no request of the read is in flight (callbacks point into the slots). */
+int sp_read_slots(struct sp_read *r, size_t need);
+/* Slot i failed: keep msg as the step's failure when it is the lowest failed slot. */
+void sp_read_set_why(struct sp_read *r, size_t i, const char *msg);
 /* Answer the request once: code 0, COL_ETIMEDOUT (counts filled in) or an error with msg. */
 void sp_read_answer(struct sp_read *r, int code, const char *msg);
 /* The messaging callback of data, digest and repair requests. */

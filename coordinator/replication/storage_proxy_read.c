@@ -23,12 +23,93 @@ void sp_read_release_muts(struct sp_read *r)
 	r->n_rmuts = 0;
 }
 
+/* The most replicas rep places on one token of ring (what a read's slots must hold). */
+static size_t slots_needed(const struct ring *ring, const struct replication *rep)
+{
+	if (rep->cls == REPL_LOCAL)
+		return 1;
+	int rf = replication_total_rf(rep);
+	size_t n = rf > 0 ? (size_t)rf : 1;
+	size_t nodes = ring_node_count(ring);
+	if (n > nodes)
+		n = nodes;
+	if (n > SP_MAX_REPLICAS)
+		n = SP_MAX_REPLICAS;
+	return n ? n : 1;
+}
+
+static void slots_init(struct rtarget *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		buf_init(&t[i].data);
+		rres_init(&t[i].dec);
+	}
+}
+
+static void slots_release(struct rtarget *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		buf_release(&t[i].data);
+		rres_release(&t[i].dec);
+	}
+}
+
+int sp_read_slots(struct sp_read *r, size_t need)
+{
+	if (need > SP_READ_INLINE && need > r->slots_block_cap) {
+		size_t one =
+		        sizeof(struct rtarget) + 2 * sizeof(struct sp_target) + sizeof(uint32_t);
+		void *b = calloc(need, one);
+		if (!b)
+			return COL_ENOMEM;
+		if (r->slots_block)
+			slots_release(r->slots_block, r->slots_block_cap);
+		free(r->slots_block);
+		r->slots_block = b;
+		r->slots_block_cap = need;
+		slots_init(b, need);
+	}
+	if (need <= SP_READ_INLINE) {
+		r->cap_tgt = SP_READ_INLINE;
+		r->tgt = r->in_tgt;
+		r->cbs = r->in_cbs;
+		r->cbs2 = r->in_cbs2;
+		r->spare = r->in_spare;
+	} else {
+		/* one block: the targets, both callback contexts, the spares */
+		size_t cap = r->slots_block_cap;
+		r->cap_tgt = cap;
+		r->tgt = r->slots_block;
+		r->cbs = (struct sp_target *)(r->tgt + cap);
+		r->cbs2 = r->cbs + cap;
+		r->spare = (uint32_t *)(r->cbs2 + cap);
+	}
+	for (size_t i = 0; i < r->cap_tgt; i++)
+		r->tgt[i].abandoned = 0;
+	return 0;
+}
+
+void sp_read_set_why(struct sp_read *r, size_t i, const char *msg)
+{
+	if (r->why_at != SIZE_MAX && r->why_at < i)
+		return;
+	r->why_at = i;
+	sp_set_msg(r->why, sizeof(r->why), msg);
+}
+
 struct sp_read *sp_read_begin(struct storage_proxy *sp, const struct sp_read_args *a, bool is_scan)
 {
 	struct sp_read *r = sp_read_get(sp);
 	if (!r) {
 		sp_fail_now(a->done, a->ctx, a->cl, COL_EOVERLOADED,
 		            "coordinator overloaded: too many requests");
+		return NULL;
+	}
+	if (sp_read_slots(r, slots_needed(a->ring, a->rep)) != 0) {
+		r->answered = true;
+		sp_read_release(r);
+		sp_fail_now(a->done, a->ctx, a->cl, COL_ENOMEM,
+		            "out of memory allocating the read's replica slots");
 		return NULL;
 	}
 	r->ring = ring_ref(a->ring);
@@ -48,6 +129,46 @@ struct sp_read *sp_read_begin(struct storage_proxy *sp, const struct sp_read_arg
 	return r;
 }
 
+static void buf_keep_small(struct buf *b)
+{
+	if (b->cap > SP_READ_BUF_KEEP) {
+		buf_release(b);
+		buf_init(b);
+	}
+}
+
+static void rres_keep_small(struct rres *d)
+{
+	size_t bytes = d->cap_parts * sizeof(*d->parts) + d->cap_rows * sizeof(*d->rows) +
+	               d->cap_cells * sizeof(*d->cells) + d->cap_vals * sizeof(*d->vals) +
+	               d->cap_rts * sizeof(*d->rts);
+	if (bytes > SP_READ_BUF_KEEP)
+		rres_release(d); /* leaves it empty, as rres_init does */
+}
+
+/* Drop the buffers one large answer grew (the slots used, the merge, the copies). */
+static void read_shrink(struct sp_read *r)
+{
+	for (size_t i = 0; i < r->hw_tgt; i++) {
+		buf_keep_small(&r->tgt[i].data);
+		rres_keep_small(&r->tgt[i].dec);
+	}
+	rres_keep_small(&r->merged);
+	buf_keep_small(&r->keybuf);
+	buf_keep_small(&r->ixbuf);
+	buf_keep_small(&r->hzbuf);
+	if (r->cap_outcells * sizeof(*r->outcells) > SP_READ_BUF_KEEP) {
+		free(r->outcells);
+		r->outcells = NULL;
+		r->cap_outcells = 0;
+	}
+	if (r->cap_rmuts * sizeof(*r->rmuts) > SP_READ_BUF_KEEP) {
+		free(r->rmuts);
+		r->rmuts = NULL;
+		r->cap_rmuts = 0;
+	}
+}
+
 void sp_read_release(struct sp_read *r)
 {
 	struct storage_proxy *sp = r->sp;
@@ -59,6 +180,7 @@ void sp_read_release(struct sp_read *r)
 	trace_unref(r->trace);
 	r->trace = NULL;
 	sp_read_release_muts(r);
+	read_shrink(r);
 	r->next_free = sp->free_reads;
 	sp->free_reads = r;
 	sp->stats.in_flight--;
@@ -128,10 +250,12 @@ struct sp_read *sp_read_get(struct storage_proxy *sp)
 		r->sp = sp;
 		buf_init(&r->keybuf);
 		buf_init(&r->ixbuf);
-		for (size_t i = 0; i < SP_MAX_REPLICAS; i++) {
-			buf_init(&r->tgt[i].data);
-			rres_init(&r->tgt[i].dec);
-		}
+		slots_init(r->in_tgt, SP_READ_INLINE);
+		r->tgt = r->in_tgt;
+		r->cbs = r->in_cbs;
+		r->cbs2 = r->in_cbs2;
+		r->spare = r->in_spare;
+		r->cap_tgt = SP_READ_INLINE;
 		rres_init(&r->merged);
 		buf_init(&r->hzbuf);
 		ev_init(&r->timer, r_timeout);
@@ -147,8 +271,8 @@ struct sp_read *sp_read_get(struct storage_proxy *sp)
 	r->n_rmuts = 0;
 	r->n_abandoned = 0;
 	r->spec = (struct spec_retry){.kind = SPEC_NONE};
-	for (size_t i = 0; i < SP_MAX_REPLICAS; i++)
-		r->tgt[i].abandoned = 0;
+	r->n_tgt = r->hw_tgt = 0;
+	r->why_at = SIZE_MAX;
 	return r;
 }
 
@@ -156,10 +280,10 @@ void sp_read_free(struct sp_read *r)
 {
 	buf_release(&r->keybuf);
 	buf_release(&r->ixbuf);
-	for (size_t i = 0; i < SP_MAX_REPLICAS; i++) {
-		buf_release(&r->tgt[i].data);
-		rres_release(&r->tgt[i].dec);
-	}
+	slots_release(r->in_tgt, SP_READ_INLINE);
+	if (r->slots_block)
+		slots_release(r->slots_block, r->slots_block_cap);
+	free(r->slots_block);
 	rres_release(&r->merged);
 	buf_release(&r->hzbuf);
 	free(r->rmuts);
@@ -293,8 +417,10 @@ static void r_ask(struct sp_read *r, size_t i, enum verbs_read_kind kind)
 	trace_event(r->trace, "Could not send READ to /%s: %s", sp_node_name(r->ring, t->node),
 	            col_strerror(rc));
 	t->responded = t->failed = true;
-	snprintf(t->why, sizeof(t->why), "could not send to replica %s: %s",
+	char why[240];
+	snprintf(why, sizeof(why), "could not send to replica %s: %s",
 	         ring_node_at(r->ring, t->node)->address, col_strerror(rc));
+	sp_read_set_why(r, i, why);
 }
 
 static void r_local(struct sp_read *r, size_t i, enum verbs_read_kind kind)
@@ -308,7 +434,7 @@ static void r_local(struct sp_read *r, size_t i, enum verbs_read_kind kind)
 	t->responded = true;
 	if (rc != 0) {
 		t->failed = true;
-		sp_set_msg(t->why, sizeof(t->why), e.msg);
+		sp_read_set_why(r, i, e.msg);
 		trace_event(r->trace, "Reading locally failed: %s", e.msg);
 		return;
 	}
@@ -408,6 +534,7 @@ void sp_read_rsp(void *ctx, int status, const struct msg_in *rsp)
 		return;
 	}
 	t->responded = true;
+	char fwhy[240] = "";
 	if (status == COL_ETIMEDOUT) {
 		t->responded = false; /* named as the one that timed out */
 		sp_read_answer(r, COL_ETIMEDOUT, NULL);
@@ -421,7 +548,7 @@ void sp_read_rsp(void *ctx, int status, const struct msg_in *rsp)
 		int code;
 		if (rsp)
 			messaging_failure_text(rsp, &code, why, sizeof(why));
-		snprintf(t->why, sizeof(t->why), "replica %s: %s",
+		snprintf(fwhy, sizeof(fwhy), "replica %s: %s",
 		         ring_node_at(r->ring, t->node)->address,
 		         why[0] ? why : col_strerror(status));
 	} else {
@@ -451,14 +578,15 @@ void sp_read_rsp(void *ctx, int status, const struct msg_in *rsp)
 			}
 		}
 		if (t->failed)
-			snprintf(t->why, sizeof(t->why), "replica %s sent a malformed READ_RSP",
+			snprintf(fwhy, sizeof(fwhy), "replica %s sent a malformed READ_RSP",
 			         ring_node_at(r->ring, t->node)->address);
 		else
 			r->received++;
 	}
+	if (t->failed)
+		sp_read_set_why(r, c->i, fwhy);
 	if (r->trace && t->failed)
-		trace_event(r->trace, "Failure from /%s: %s", sp_node_name(r->ring, t->node),
-		            t->why);
+		trace_event(r->trace, "Failure from /%s: %s", sp_node_name(r->ring, t->node), fwhy);
 	else if (r->trace)
 		trace_event(r->trace, "READ_RSP message received from /%s (%s)",
 		            sp_node_name(r->ring, t->node), t->has_digest ? "digest" : "data");
@@ -484,7 +612,8 @@ void sp_read_progress(struct sp_read *r)
 		if (r->tgt[i].failed) {
 			char msg[CERR_MSG_MAX + 200];
 			snprintf(msg, sizeof(msg), "read failed at %s: %s",
-			         cql_consistency_name(r->cl), r->tgt[i].why);
+			         cql_consistency_name(r->cl),
+			         r->why_at == i ? r->why : "no reason recorded");
 			sp_read_answer(r, COL_EFAILED, msg);
 			return;
 		}
@@ -596,6 +725,15 @@ void sp_read_start_step(struct sp_read *r, int64_t token)
 		sp_done_traced(r->trace, r->done, r->ctx, &out);
 		return;
 	}
+	if (p.n > r->cap_tgt) {
+		/* not expected: the slots hold every replica the read's replication places */
+		char msg[160];
+		snprintf(msg, sizeof(msg),
+		         "token %lld has %zu replicas, more than the read's %zu slots",
+		         (long long)token, p.n, r->cap_tgt);
+		sp_read_answer(r, COL_EIO, msg);
+		return;
+	}
 	uint32_t contacts[SP_MAX_REPLICAS];
 	r->n_spare = 0;
 	r->speculated = false;
@@ -607,8 +745,10 @@ void sp_read_start_step(struct sp_read *r, int64_t token)
 	for (size_t i = 0; i < r->n_tgt; i++) {
 		r->tgt[i].node = contacts[i];
 		r->tgt[i].has_data = r->tgt[i].has_digest = false;
-		r->tgt[i].why[0] = 0;
 	}
+	r->why_at = SIZE_MAX;
+	if (r->n_tgt > r->hw_tgt)
+		r->hw_tgt = r->n_tgt;
 	r->hz_set = false;
 	if (r->trace) {
 		char names[256] = "";

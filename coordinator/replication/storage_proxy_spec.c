@@ -173,7 +173,8 @@ static void spec_replace(struct sp_read *r, size_t i, uint32_t node)
 	r->n_abandoned++;
 	t->node = node;
 	t->has_data = t->has_digest = false;
-	t->why[0] = 0;
+	if (r->why_at == i)
+		r->why_at = SIZE_MAX;
 	sp_read_ask(r, i, (r->phase == PH_DIGEST && i > 0) ? VERBS_READ_DIGEST : VERBS_READ_DATA);
 	r->sp->stats.speculative_retries++;
 }

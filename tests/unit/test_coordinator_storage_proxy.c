@@ -8,6 +8,7 @@
  * accept messages and never answer.
  */
 #include "coordinator/replication/storage_proxy.h"
+#include "coordinator/replication/storage_proxy_int.h" /* SP_READ_INLINE */
 
 #include "coordinator/replication/verbs.h"
 #include "core/clock.h"
@@ -24,7 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAXN 8
+#define MAXN 10
 
 struct tnode {
 	char dir[64];
@@ -1506,6 +1507,46 @@ Test(storage_proxy, two_dc_reads)
 	cr_expect_str_eq(r.value, "dc2-only");
 	r = read_at(1, CL_LOCAL_QUORUM, "dc");
 	cr_expect_str_eq(r.value, "dc2-only", "the EACH_QUORUM read repaired dc1's quorum");
+}
+
+/*
+ * A replication wider than a read's inline slots (RF 10 on 10 nodes): the read takes a block
+ * of slots, finds the stale replica among ten, repairs it, keeps the block for the next read
+ * (QUORUM: six contacts, four spares), and names the lowest failed replica when some fail.
+ */
+Test(storage_proxy, reads_wider_than_the_inline_slots)
+{
+	cluster_simple(10, "10");
+	cr_assert_gt(10, SP_READ_INLINE);
+	cr_assert_eq(write_at(0, CL_ALL, "wide", 1, "old", 10).code, 0);
+	for (size_t i = 0; i < 9; i++)
+		write_local(i, "wide", 1, "new", 20); /* node 10 alone is stale */
+	struct storage_proxy_stats st0, st;
+	storage_proxy_get_stats(N[9].sp, &st0);
+	struct outcome r = read_at(9, CL_ALL, "wide");
+	cr_assert_eq(r.res.code, 0, "%s", r.res.msg);
+	cr_expect_str_eq(r.value, "new");
+	storage_proxy_get_stats(N[9].sp, &st);
+	cr_expect_eq(st.digest_mismatches, st0.digest_mismatches + 1);
+	cr_expect_gt(st.read_repairs, st0.read_repairs);
+	cr_expect_str_eq(local_read(9, "wide").value, "new", "repaired before the answer");
+	for (int k = 0; k < 3; k++) {
+		r = read_at(9, CL_QUORUM, "wide");
+		cr_assert_eq(r.res.code, 0, "%s", r.res.msg);
+		cr_expect_str_eq(r.value, "new");
+	}
+	storage_proxy_get_stats(N[9].sp, &st0);
+	cr_expect_eq(st0.digest_mismatches, st.digest_mismatches, "nothing left to repair");
+	struct cerr e = {0};
+	cr_assert_eq(store_table_drop(N[3].tbl, &e), 0, "%s", e.msg);
+	cr_assert_eq(store_table_drop(N[6].tbl, &e), 0, "%s", e.msg);
+	N[3].tbl = N[6].tbl = NULL;
+	r = read_at(9, CL_ALL, "wide");
+	cr_expect_eq(r.res.code, COL_EFAILED, "%s", r.res.msg);
+	cr_expect_eq(r.res.rep.required, 10);
+	cr_expect_geq(r.res.rep.failures, 1, "failures %d", r.res.rep.failures);
+	cr_expect(strstr(r.res.msg, "read failed at ALL: replica 127.") != NULL, "%s", r.res.msg);
+	cr_expect(strstr(r.res.msg, "unknown on this replica") != NULL, "%s", r.res.msg);
 }
 
 /* The same cluster as a ring whose node indexes run backwards (a new snapshot). */
