@@ -50,11 +50,17 @@ struct sp_read;
 #define SP_LAT_TABLES      64
 #define SP_LAT_WINDOW      2048
 #define SP_LAT_MIN_SAMPLES 20
+#define SP_LAT_RECOMPUTE   16 /* answers between two computations of a percentile */
 struct sp_lat {
 	uint8_t id[16];
 	bool used;
 	uint32_t n;
 	uint32_t b[SP_LAT_BUCKETS];
+	/* the last percentile computed: p_at its percentile, p_us its value (-1: too few
+	 * samples), p_age answers recorded since */
+	double p_at;
+	int64_t p_us;
+	uint32_t p_age;
 };
 
 struct storage_proxy {
@@ -90,6 +96,7 @@ enum { T_NONE = 0, T_PENDING = 1, T_ACKED = 2, T_FAILED = 3, T_HINTED = 4 };
 struct sp_target {
 	void *req; /* the sp_write or sp_read */
 	uint32_t i;
+	int64_t sent_us; /* reads: when this context's request was sent (clock_mono_us) */
 };
 
 struct sp_write {

@@ -260,6 +260,9 @@ struct sp_read *sp_read_get(struct storage_proxy *sp)
 		buf_init(&r->hzbuf);
 		ev_init(&r->timer, r_timeout);
 		ev_init(&r->spec_timer, sp_spec_fire);
+		/* after the answers that arrived in the same iteration: an answer already
+		 * read is not a replica to replace */
+		ev_set_priority(&r->spec_timer, EV_MINPRI);
 	}
 	sp->stats.in_flight++;
 	r->answered = r->stopped = false;
@@ -398,7 +401,7 @@ static void r_ask(struct sp_read *r, size_t i, enum verbs_read_kind kind)
 	t->cb = t->abandoned == 1 ? &r->cbs2[i] : &r->cbs[i];
 	t->cb->req = r;
 	t->cb->i = (uint32_t)i;
-	t->sent_us = clock_mono_us();
+	t->sent_us = t->cb->sent_us = clock_mono_us();
 	unsigned tmo = r->is_scan ? sp->cfg.range_timeout_ms : sp->cfg.read_timeout_ms;
 	int rc = messaging_begin_request(sp->msg, &sp->t->addrs[t->node], VERB_READ, tmo,
 	                                 sp_read_rsp, t->cb, &o);
@@ -492,7 +495,10 @@ void sp_read_rsp(void *ctx, int status, const struct msg_in *rsp)
 	struct rtarget *t = &r->tgt[c->i];
 	r->pending_cbs--;
 	if (t->abandoned && c != t->cb) {
-		/* the slow replica a speculation replaced: its answer is not wanted */
+		/* the slow replica a speculation replaced: its answer is not wanted, but
+		 * its latency is the table's tail, which the threshold must see */
+		if (status == 0 && !r->is_scan)
+			sp_lat_record(r->sp, r->table_id, clock_mono_us() - c->sent_us);
 		trace_event(r->trace,
 		            "Late answer from /%s ignored (a speculative retry replaced it)",
 		            sp_node_name(r->ring, t->node));

@@ -109,6 +109,7 @@ void sp_lat_record(struct storage_proxy *sp, const uint8_t id[16], int64_t us)
 {
 	struct sp_lat *l = lat_of(sp, id, true);
 	l->b[lat_bucket(us)]++;
+	l->p_age++;
 	/* halve every SP_LAT_WINDOW answers: the percentile follows the recent past */
 	if (++l->n >= SP_LAT_WINDOW) {
 		l->n = 0;
@@ -119,11 +120,10 @@ void sp_lat_record(struct storage_proxy *sp, const uint8_t id[16], int64_t us)
 	}
 }
 
-/* The p-th percentile of table id's replica latency in µs, or -1 with too few samples. */
-static int64_t lat_percentile(struct storage_proxy *sp, const uint8_t id[16], double p)
+/* The p-th percentile of l's latencies in µs, or -1 with too few samples. */
+static int64_t lat_compute(const struct sp_lat *l, double p)
 {
-	const struct sp_lat *l = lat_of(sp, id, false);
-	if (!l || l->n < SP_LAT_MIN_SAMPLES)
+	if (l->n < SP_LAT_MIN_SAMPLES)
 		return -1;
 	uint64_t want = (uint64_t)ceil((double)l->n * p / 100.0), seen = 0;
 	for (size_t i = 0; i < SP_LAT_BUCKETS; i++) {
@@ -132,6 +132,22 @@ static int64_t lat_percentile(struct storage_proxy *sp, const uint8_t id[16], do
 			return (int64_t)ceil(pow(LAT_GROWTH, (double)(i + 1)));
 	}
 	return -1;
+}
+
+/* The p-th percentile of table id's replica latency in µs, or -1 with too few samples.
+ * Every read asks for it: it is computed again after SP_LAT_RECOMPUTE answers (0.8 % of
+ * the window) or for another percentile. */
+static int64_t lat_percentile(struct storage_proxy *sp, const uint8_t id[16], double p)
+{
+	struct sp_lat *l = lat_of(sp, id, false);
+	if (!l)
+		return -1;
+	if (l->p_age >= SP_LAT_RECOMPUTE || l->p_at != p || l->p_us < 0) {
+		l->p_us = lat_compute(l, p);
+		l->p_at = p;
+		l->p_age = 0;
+	}
+	return l->p_us;
 }
 
 /* The read's speculation threshold in µs: -1 none, 0 at once. */
@@ -160,8 +176,11 @@ void sp_spec_arm(struct sp_read *r)
 	unsigned tmo = sp->cfg.read_timeout_ms;
 	if (us < 0 || us >= (int64_t)tmo * 1000)
 		return;
+	/* The loop's time is that of the iteration's start: the threshold counts from now,
+	 * or a long iteration would fire the timer early by its own length. */
+	double late = ev_time() - ev_now(sp->ev);
 	ev_timer_stop(sp->ev, &r->spec_timer);
-	ev_timer_set(&r->spec_timer, (double)us / 1e6, 0.);
+	ev_timer_set(&r->spec_timer, (double)us / 1e6 + (late > 0 ? late : 0.), 0.);
 	ev_timer_start(sp->ev, &r->spec_timer);
 }
 

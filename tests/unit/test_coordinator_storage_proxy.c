@@ -2207,3 +2207,150 @@ Test(storage_proxy, a_replica_sheds_a_late_mutation_and_the_coordinator_hints_it
 	}
 	cr_expect_str_eq(local_read(0, "late").value, "v");
 }
+
+/* ---- speculative retry: the threshold sees the tail ------------------------------------------ */
+
+/*
+ * A replica whose every SLOW_EVERY-th READ is answered SLOW_MS late, the rest at once,
+ * as the real handler answers (verbs_read_local, a digest or the data).
+ */
+#define SLOW_EVERY 8
+#define SLOW_MS    25
+#define SLOW_MAX   64
+
+struct held_read {
+	bool used;
+	struct tnode *n;
+	uint64_t id;
+	unsigned flags;
+	uint64_t via;
+	struct net_addr from;
+	struct host_id host;
+	struct buf payload;
+	ev_timer t;
+};
+static struct held_read HELD[SLOW_MAX];
+static unsigned SLOW_SEEN[MAXN], SLOW_HELD;
+
+static void answer_read(struct tnode *n, const struct msg_in *msg)
+{
+	struct verbs_read_req q;
+	cr_assert_eq(verbs_read_decode(msg->payload, msg->payload_len, &q), 0);
+	struct buf b;
+	buf_init(&b);
+	struct cerr e = {0};
+	cr_assert_eq(verbs_read_local(n->store, &q.rd, &b, &e), 0, "%s", e.msg);
+	struct msg_out o;
+	if (messaging_begin_response(n->msg, msg, VERB_READ_RSP, &o) == 0) {
+		msgpk_put_array(o.b, 2);
+		if (q.rd.kind == VERBS_READ_DIGEST) {
+			msgpk_put_uint(o.b, 1);
+			msgpk_put_uint(o.b, verbs_digest(b.data, b.len));
+		} else {
+			msgpk_put_uint(o.b, 0);
+			buf_put(o.b, b.data, b.len);
+		}
+		(void)messaging_commit(&o);
+	}
+	buf_release(&b);
+}
+
+static void held_fire(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)l;
+	(void)revents;
+	struct held_read *h = (struct held_read *)((char *)w - offsetof(struct held_read, t));
+	struct msg_in in = {.verb = VERB_READ,
+	                    .flags = h->flags,
+	                    .id = h->id,
+	                    .payload = h->payload.data,
+	                    .payload_len = h->payload.len,
+	                    .from = &h->from,
+	                    .from_host = &h->host,
+	                    .via = h->via};
+	if (h->n->msg)
+		answer_read(h->n, &in);
+	buf_release(&h->payload);
+	h->used = false;
+}
+
+static int slow_read_handler(struct messaging *m, const struct msg_in *msg, void *ctx)
+{
+	(void)m;
+	struct tnode *n = ctx;
+	size_t i = (size_t)(n - N);
+	if (++SLOW_SEEN[i] % SLOW_EVERY != 0) {
+		answer_read(n, msg);
+		return 0;
+	}
+	struct held_read *h = NULL;
+	for (size_t k = 0; k < SLOW_MAX && !h; k++)
+		if (!HELD[k].used)
+			h = &HELD[k];
+	cr_assert(h != NULL, "more than %d READs held", SLOW_MAX);
+	*h = (struct held_read){.used = true,
+	                        .n = n,
+	                        .id = msg->id,
+	                        .flags = msg->flags,
+	                        .via = msg->via,
+	                        .from = *msg->from,
+	                        .host = *msg->from_host};
+	buf_init(&h->payload);
+	buf_put(&h->payload, msg->payload, msg->payload_len);
+	ev_timer_init(&h->t, held_fire, SLOW_MS / 1000.0, 0.);
+	ev_timer_start(L, &h->t);
+	SLOW_HELD++;
+	return 0;
+}
+
+static bool none_held(const void *arg)
+{
+	(void)arg;
+	for (size_t k = 0; k < SLOW_MAX; k++)
+		if (HELD[k].used)
+			return false;
+	return proxies_idle(NULL);
+}
+
+/*
+ * With the default speculative_retry ('99p'): the replicas are fast, then one READ in
+ * SLOW_EVERY to either remote replica is slow: an eighth of the replicas' answers, so
+ * the 99th percentile becomes a slow one and a slow replica is waited for, not replaced.  The late
+ * answers of the replicas a speculation replaced are part of that tail: a threshold that saw only
+ * the answers it waited for would stay fast and replace every slow replica — an eighth of the reads
+ * sent twice, and more the slower the replicas become together.
+ */
+Test(storage_proxy, speculation_threshold_counts_the_answers_it_did_not_wait_for)
+{
+	cluster_simple(3, "3");
+	cr_assert(!write_at(0, CL_ALL, "spec", 1, "v", 1).code);
+	struct storage_proxy_stats st;
+	for (int k = 0; k < 40; k++) { /* the table's latency while every replica is fast */
+		struct outcome o = read_at(0, CL_QUORUM, "spec");
+		cr_assert(!o.res.code && o.rows == 1, "read %d: %s", k, o.res.msg);
+	}
+	memset(SLOW_SEEN, 0, sizeof(SLOW_SEEN));
+	SLOW_HELD = 0;
+	for (size_t i = 1; i < 3; i++)
+		messaging_register(N[i].msg, VERB_READ, slow_read_handler, &N[i]);
+	/* until the first late answers are in: the slow reads meanwhile are replaced */
+	for (int k = 0; k < 80; k++) {
+		struct outcome o = read_at(0, CL_QUORUM, "spec");
+		cr_assert(!o.res.code && o.rows == 1, "read %d: %s", k, o.res.msg);
+	}
+	cr_assert(run_until_settled(none_held, NULL), "held READs still unanswered");
+	storage_proxy_get_stats(N[0].sp, &st);
+	uint64_t spec0 = st.speculative_retries;
+	unsigned held0 = SLOW_HELD;
+	for (int k = 0; k < 240; k++) {
+		struct outcome o = read_at(0, CL_QUORUM, "spec");
+		cr_assert(!o.res.code && o.rows == 1, "read %d: %s", k, o.res.msg);
+	}
+	storage_proxy_get_stats(N[0].sp, &st);
+	unsigned slow = SLOW_HELD - held0;
+	cr_expect_geq(slow, 20, "%u of 240 reads met a slow replica", slow);
+	cr_expect_leq(st.speculative_retries - spec0, slow / 6,
+	              "%llu speculative retries for %u slow replica answers in 240 reads",
+	              (unsigned long long)(st.speculative_retries - spec0), slow);
+	cr_assert(run_until_settled(none_held, NULL), "held READs still unanswered");
+}
