@@ -686,6 +686,7 @@ static void apply_state(struct gossiper *g, const struct rstate *rs)
 		char d[128];
 		ep_describe(ep, d, sizeof(d));
 		log_info(MOD, "node %s has its address to itself again", d);
+		NOTIFY(g, on_reclaimed, ep);
 	}
 	if (remote_max > local_max) {
 		fd_window_report(&g->fd, &ep->fdw, now);

@@ -196,10 +196,18 @@ struct gossip_listener {
 	void (*on_remove)(void *ctx, const struct gossip_endpoint *ep);
 	/*
 	 * Another node took the address of this one, which stays in the ring as
-	 * DOWN (gossip_endpoint_is_displaced) until it shows up elsewhere; its
+	 * DOWN (gossip_endpoint_is_displaced) until it shows up elsewhere (a new
+	 * generation: on_restart) or has its address back (on_reclaimed); its
 	 * on_dead, if it was UP, came just before.
 	 */
 	void (*on_displaced)(void *ctx, const struct gossip_endpoint *ep);
+	/*
+	 * A displaced node has its address to itself again, in the same
+	 * generation: the node that held the address moved on or was removed, and
+	 * a newer heartbeat of this one came.  It is no longer displaced; on_alive
+	 * follows once it answers our ECHO.
+	 */
+	void (*on_reclaimed)(void *ctx, const struct gossip_endpoint *ep);
 };
 
 /* Register a listener (the struct is copied).  0, or COL_EFULL beyond 8 listeners. */

@@ -10,7 +10,8 @@
  * a driver told of a node can open its pool at once.  A node whose address
  * another node took (displaced) is announced once, REMOVED_NODE at that
  * address, and nothing else names that address for it afterwards: the address
- * is the other node's.  Drivers key hosts by address and act on an event with
+ * is the other node's, until the address is its own again (NEW_NODE there, then
+ * UP as usual).  Drivers key hosts by address and act on an event with
  * the host object they held when it came, some of it seconds later; an event
  * naming an address for the wrong node (UP for a host they are about to drop,
  * REMOVED_NODE for the address a live node just took) leaves them without a
@@ -184,6 +185,26 @@ static void on_peer_displaced(void *ctx, const struct gossip_endpoint *ge)
 }
 
 /*
+ * Its address is its own again in the same generation (the node that took it
+ * moved on or was removed): clients dropped it there (REMOVED_NODE when it was
+ * displaced, or when the other node left the address), so they hear NEW_NODE,
+ * as for a node that joins, and UP from on_peer_alive once it answers our echo.
+ * An UP alone is not enough: it names an address the driver no longer knows,
+ * which a driver may ignore (the python driver re-reads system.peers for it,
+ * up to 2 s later).  Not RPC_READY yet: on_peer_change sends NEW_NODE when it
+ * is.
+ */
+static void on_peer_reclaimed(void *ctx, const struct gossip_endpoint *ge)
+{
+	struct node *n = ctx;
+	bool ready = peer_rpc_ready(ge);
+	log_info("node", "%s has its address back%s", gossip_endpoint_host(ge),
+	         ready && n->cql ? ": NEW_NODE" : "");
+	if (ready)
+		tell_clients(n, ge, true, true);
+}
+
+/*
  * A peer that replaces another host id (APP_REPLACING): gossip drops the old
  * one if it tracks it; the system peers table may hold it alone (it was
  * replaced while we were down), so it goes from there too.
@@ -339,6 +360,7 @@ int node_events_listen(struct node *n)
 	        .on_remove = on_peer_remove,
 	        .on_change = on_peer_change,
 	        .on_displaced = on_peer_displaced,
+	        .on_reclaimed = on_peer_reclaimed,
 	};
 	ev_timer_init(&n->hold_timer, on_hold_timer, 0.0, 0.0);
 	n->hold_timer.data = n;

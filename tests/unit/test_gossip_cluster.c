@@ -2,7 +2,8 @@
  * Several gossipers in one process, one loop, each with its own messaging on
  * its own loopback address (COLONNADE_TEST_NET.1, .2, ...) and real sockets,
  * gossiping every 50 ms: convergence, a killed node seen DOWN then UP after a
- * restart, a move to a new address, an announced shutdown, another cluster
+ * restart, a move to a new address, addresses taken over and given back
+ * (displaced nodes), an announced shutdown, another cluster
  * kept out, seeds that do not resolve, two datacenters started at once.
  * Figures (convergence and detection times) are printed, never asserted
  * tighter than generous bounds.
@@ -29,6 +30,8 @@ struct tnode {
 	int addr_idx;
 	int64_t gen;
 	int joins, alives, deads, restarts, removes, changes, displaces, displaced_flagged;
+	int reclaims,
+	        reclaimed_down; /* on_reclaimed; of them, the entry no longer displaced, DOWN */
 	char last_change[32];
 	bool running;
 };
@@ -82,6 +85,12 @@ static void on_displaced(void *ctx, const struct gossip_endpoint *ep)
 	t->displaces++;
 	t->displaced_flagged += gossip_endpoint_is_displaced(ep) && !gossip_endpoint_is_alive(ep);
 }
+static void on_reclaimed(void *ctx, const struct gossip_endpoint *ep)
+{
+	struct tnode *t = ctx;
+	t->reclaims++;
+	t->reclaimed_down += !gossip_endpoint_is_displaced(ep) && !gossip_endpoint_is_alive(ep);
+}
 static void on_change(void *ctx, const struct gossip_endpoint *ep, enum app_state key,
                       const uint8_t *v, size_t len)
 {
@@ -102,6 +111,7 @@ static const struct gossip_listener LISTENER = {
         .on_restart = on_restart,
         .on_remove = on_remove,
         .on_displaced = on_displaced,
+        .on_reclaimed = on_reclaimed,
 };
 
 /* Start node i on address .addr_idx with the given seeds (NULL = SEED1 only). */
@@ -428,6 +438,81 @@ Test(gossip_cluster, address_takeover_keeps_the_owner_unless_replaced)
 		cr_expect_eq(N[i].removes, 1, "node %d: one removal", i);
 		cr_expect_eq(gossiper_endpoint_count(N[i].g), 4);
 	}
+}
+
+struct displaced_at {
+	int who, observers;
+	uint64_t hb_min;
+};
+
+/* Observers 0..observers-1 track `who` at its running generation, displaced and DOWN,
+ * with a heartbeat of at least hb_min. */
+static bool seen_displaced(void *arg)
+{
+	struct displaced_at *d = arg;
+	for (int i = 0; i < d->observers; i++) {
+		const struct gossip_endpoint *ep = gossiper_find(N[i].g, &N[d->who].h);
+		if (!ep || gossip_endpoint_generation(ep) != N[d->who].gen ||
+		    !gossip_endpoint_is_displaced(ep) || gossip_endpoint_is_alive(ep) ||
+		    gossip_endpoint_heartbeat(ep) < d->hb_min)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * A node displaced from the start while it runs: it came back at its address while
+ * the last claim there had a generation at least as high (the clock of the node that
+ * held it was ahead).  Once that node shows up elsewhere, the next heartbeat of the
+ * displaced one gives it its address back, in the same generation: on_reclaimed once,
+ * then UP.
+ */
+Test(gossip_cluster, displaced_node_reclaims_its_address_when_the_holder_moves_on)
+{
+	for (int i = 0; i < 4; i++)
+		start_node(i, i + 1);
+	int four = 4;
+	cr_assert(wait_for(converged, &four, 10000) >= 0);
+	kill_node(2);
+	kill_node(3);
+	struct seen d2 = {.who = 2, .alive = false}, d3 = {.who = 3, .alive = false};
+	cr_assert(wait_for(all_see, &d2, 20000) >= 0 && wait_for(all_see, &d3, 20000) >= 0);
+	N[3].gen += 1000; /* node 3's clock is ahead */
+	start_node(3, 3); /* at node 2's address: node 2 is displaced */
+	struct seen u3 = {.who = 3, .alive = true};
+	cr_assert(wait_for(all_see, &u3, 20000) >= 0, "node 3 UP at node 2's address");
+	kill_node(3);
+	cr_assert(wait_for(all_see, &d3, 20000) >= 0);
+	start_node(2, 3); /* back at its address, its generation below node 3's there */
+	struct displaced_at d = {.who = 2, .observers = 2, .hb_min = 0};
+	cr_assert(wait_for(seen_displaced, &d, 20000) >= 0,
+	          "nodes 0 and 1 track node 2's new generation, displaced, DOWN");
+	/* Its heartbeats keep coming (it gossips to them): still displaced, no UP. */
+	for (int i = 0; i < 2; i++) {
+		uint64_t hb = gossip_endpoint_heartbeat(gossiper_find(N[i].g, &N[2].h));
+		d.hb_min = hb > d.hb_min ? hb : d.hb_min;
+	}
+	d.hb_min += 20;
+	cr_assert(wait_for(seen_displaced, &d, 20000) >= 0,
+	          "node 2's heartbeats reach nodes 0 and 1 while it is displaced");
+	for (int i = 0; i < 2; i++)
+		cr_expect_eq(N[i].reclaims, 0, "node %d: no on_reclaimed while node 3 holds it", i);
+	start_node(3, 5); /* node 3 moves on: the address is node 2's alone again */
+	struct seen u2 = {.who = 2, .alive = true};
+	cr_assert(wait_for(all_see, &u2, 20000) >= 0, "node 2 UP everywhere at its address");
+	cr_assert(wait_for(all_see, &u3, 20000) >= 0, "node 3 UP everywhere at its new address");
+	char a3[64];
+	for (int i = 0; i < 2; i++) {
+		const struct gossip_endpoint *ep = gossiper_find(N[i].g, &N[2].h);
+		cr_expect(!gossip_endpoint_is_displaced(ep), "node %d: node 2 not displaced", i);
+		cr_expect_str_eq(gossip_endpoint_host(ep), addr_of(2, 3, a3, sizeof(a3)));
+		cr_expect_eq(N[i].reclaims, 1, "node %d: one on_reclaimed (%d)", i, N[i].reclaims);
+		cr_expect_eq(N[i].reclaimed_down, 1,
+		             "node %d: on_reclaimed sees node 2 no longer displaced, not UP yet",
+		             i);
+		cr_expect_eq(N[i].removes, 0, "node %d removed nobody", i);
+	}
+	cr_expect(log_has("has its address to itself again"));
 }
 
 Test(gossip_cluster, announced_shutdown_is_down_at_once)
