@@ -719,7 +719,13 @@ void node_loops_sp_stats(struct node *n, struct storage_proxy_stats *sum)
 		sum->read_repairs += s->read_repairs;
 		sum->relayed_acks += s->relayed_acks;
 		sum->speculative_retries += s->speculative_retries;
+		sum->index_fallbacks += s->index_fallbacks;
 		sum->in_flight += s->in_flight;
+		sum->read_states += s->read_states;
+		sum->read_states_idle += s->read_states_idle;
+		sum->write_states += s->write_states;
+		sum->write_states_idle += s->write_states_idle;
+		sum->state_bytes += s->state_bytes;
 		pthread_mutex_unlock(&l->stats_lock);
 	}
 }

@@ -419,6 +419,17 @@ static void m_coordinated(struct buf *out, struct node *n)
 	        {M_COUNTER, "colonnade_index_read_fallbacks_total",
 	         "Indexed range read steps read again without the index: replicas disagreed."},
 	        {M_GAUGE, "colonnade_replicated_in_flight", "Coordinated requests in flight."},
+	        {M_GAUGE, "colonnade_coordinator_read_states",
+	         "Coordinated read states allocated (in flight or idle in the pools)."},
+	        {M_GAUGE, "colonnade_coordinator_read_states_idle",
+	         "Coordinated read states idle in the pools (trimmed after a burst)."},
+	        {M_GAUGE, "colonnade_coordinator_write_states",
+	         "Coordinated write states allocated (in flight or idle in the pools)."},
+	        {M_GAUGE, "colonnade_coordinator_write_states_idle",
+	         "Coordinated write states idle in the pools (trimmed after a burst)."},
+	        {M_GAUGE, "colonnade_coordinator_state_bytes",
+	         "Bytes of the coordinator's request states (not the answers' buffers they "
+	         "hold)."},
 	};
 	const double v[] = {
 	        (double)ss.writes,
@@ -431,6 +442,11 @@ static void m_coordinated(struct buf *out, struct node *n)
 	        (double)ss.speculative_retries,
 	        (double)ss.index_fallbacks,
 	        (double)ss.in_flight,
+	        (double)ss.read_states,
+	        (double)ss.read_states_idle,
+	        (double)ss.write_states,
+	        (double)ss.write_states_idle,
+	        (double)ss.state_bytes,
 	};
 	METRICS(out, defs, v);
 }

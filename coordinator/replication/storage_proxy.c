@@ -14,6 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 void sp_set_msg(char *dst, size_t cap, const char *src)
 {
@@ -162,6 +165,53 @@ int storage_proxy_check(struct storage_proxy *sp, struct ring *ring, const struc
 
 /* The token of a mutation: its partition key components are in its bytes. */
 
+/* ---- pooled states ------------------------------------------------------------------------------
+ */
+
+/* Close a period: the most in use over the last SP_TRIM_WINDOWS periods. */
+static unsigned peaks_roll(struct sp_peaks *p, unsigned in_use)
+{
+	p->past[p->at] = p->now > in_use ? p->now : in_use;
+	p->at = (p->at + 1) % SP_TRIM_WINDOWS;
+	p->now = in_use;
+	unsigned m = 0;
+	for (size_t i = 0; i < SP_TRIM_WINDOWS; i++)
+		if (p->past[i] > m)
+			m = p->past[i];
+	return m;
+}
+
+/* Idle states beyond what recent use may ask for again (at most SP_TRIM_MAX). */
+static unsigned idle_excess(unsigned recent, unsigned in_use, unsigned idle)
+{
+	unsigned keep = recent > in_use ? recent - in_use : 0;
+	if (keep < SP_IDLE_MIN)
+		keep = SP_IDLE_MIN;
+	unsigned x = idle > keep ? idle - keep : 0;
+	return x < SP_TRIM_MAX ? x : SP_TRIM_MAX;
+}
+
+/*
+ * The trim timer.  A timer rather than trimming on release: once a burst is over no
+ * request comes to release anything, and the pools must still shrink.
+ */
+static void trim_tick(struct ev_loop *l, ev_timer *tm, int revents)
+{
+	(void)l;
+	(void)revents;
+	struct storage_proxy *sp = tm->data;
+	unsigned r_use = sp->n_reads - sp->idle_reads, w_use = sp->n_writes - sp->idle_writes;
+	unsigned r_recent = peaks_roll(&sp->read_peaks, r_use);
+	unsigned w_recent = peaks_roll(&sp->write_peaks, w_use);
+	size_t freed = sp_read_trim(sp, idle_excess(r_recent, r_use, sp->idle_reads));
+	freed += sp_write_trim(sp, idle_excess(w_recent, w_use, sp->idle_writes));
+#ifdef __GLIBC__
+	/* free() keeps pages inside the heap; a burst's worth goes back to the system */
+	if (freed >= SP_TRIM_RETURN_BYTES)
+		malloc_trim(0);
+#endif
+}
+
 /* ---- life ---------------------------------------------------------------------------------------
  */
 
@@ -195,6 +245,10 @@ int storage_proxy_new(const struct storage_proxy_config *cfg, struct storage_pro
 	         cfg->local_dc ? cfg->local_dc : "datacenter1");
 	sp->cfg.local_dc = sp->default_dc;
 	messaging_register(sp->msg, VERB_MUTATION_RSP, sp_on_relay, sp);
+	ev_timer_init(&sp->trim_timer, trim_tick, SP_TRIM_PERIOD_S, SP_TRIM_PERIOD_S);
+	sp->trim_timer.data = sp;
+	ev_timer_start(sp->ev, &sp->trim_timer);
+	ev_unref(sp->ev); /* the timer alone does not keep the loop running */
 	*out = sp;
 	return 0;
 }
@@ -203,7 +257,11 @@ void storage_proxy_free(struct storage_proxy *sp)
 {
 	if (!sp)
 		return;
+	ev_ref(sp->ev);
+	ev_timer_stop(sp->ev, &sp->trim_timer);
 	for (uint32_t i = 0; i < sp->n_wslots; i++) {
+		if (!sp->wslots[i])
+			continue;
 		ev_timer_stop(sp->ev, &sp->wslots[i]->timer);
 		if (sp->wslots[i]->ring)
 			ring_unref(sp->wslots[i]->ring);
@@ -212,6 +270,7 @@ void storage_proxy_free(struct storage_proxy *sp)
 		free(sp->wslots[i]);
 	}
 	free(sp->wslots);
+	free(sp->free_slots);
 	while (sp->free_reads) {
 		struct sp_read *r = sp->free_reads;
 		sp->free_reads = r->next_free;
@@ -225,6 +284,14 @@ void storage_proxy_free(struct storage_proxy *sp)
 void storage_proxy_get_stats(const struct storage_proxy *sp, struct storage_proxy_stats *out)
 {
 	*out = sp->stats;
+	out->read_states = sp->n_reads;
+	out->read_states_idle = sp->idle_reads;
+	out->write_states = sp->n_writes;
+	out->write_states_idle = sp->idle_writes;
+	out->state_bytes = (uint64_t)sp->n_reads * sizeof(struct sp_read) + sp->read_block_bytes +
+	                   (uint64_t)sp->n_writes * sizeof(struct sp_write) +
+	                   (uint64_t)sp->cap_wslots *
+	                           (sizeof(struct sp_write *) + sizeof(struct sp_free_slot));
 }
 
 const char *sp_node_name(const struct ring *ring, size_t idx)

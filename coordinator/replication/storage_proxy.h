@@ -101,19 +101,19 @@ typedef int (*sp_hint_fn)(void *ctx, const struct ring *r, size_t idx, const uin
 typedef int (*sp_addr_fn)(void *ctx, const struct ring *r, size_t idx, struct net_addr *out);
 
 struct storage_proxy_config {
-	struct messaging *msg;     /* required */
-	struct store *store;       /* required: this node's data */
+	struct messaging *msg; /* required */
+	struct store *store;   /* required: this node's data */
 	/* this loop's group-commit lane (storage.h): local replica writes go through it; NULL:
 	 * applied inline with store_apply */
 	struct store_lane *lane;
-	const char *local_dc;      /* used when this node is not in the ring ["datacenter1"] */
-	unsigned write_timeout_ms; /* write_request_timeout [2000] */
-	unsigned read_timeout_ms;  /* read_request_timeout [5000] */
-	unsigned range_timeout_ms; /* range_request_timeout, per ring range [10000] */
+	const char *local_dc;         /* used when this node is not in the ring ["datacenter1"] */
+	unsigned write_timeout_ms;    /* write_request_timeout [2000] */
+	unsigned read_timeout_ms;     /* read_request_timeout [5000] */
+	unsigned range_timeout_ms;    /* range_request_timeout, per ring range [10000] */
 	unsigned truncate_timeout_ms; /* truncate_request_timeout [60000] */
-	uint16_t storage_port;     /* port of ring addresses, when addr_of is NULL [7000] */
-	sp_alive_fn is_alive;      /* NULL: every node is up */
-	sp_hint_fn hint;           /* NULL: no hints (ANY behaves as ONE) */
+	uint16_t storage_port;        /* port of ring addresses, when addr_of is NULL [7000] */
+	sp_alive_fn is_alive;         /* NULL: every node is up */
+	sp_hint_fn hint;              /* NULL: no hints (ANY behaves as ONE) */
 	void *hint_ctx;
 	void *alive_ctx;
 	sp_addr_fn addr_of; /* NULL: the ring node's address with storage_port */
@@ -181,11 +181,15 @@ struct storage_proxy_stats {
 	uint64_t local_applies;   /* mutations applied to this node's store directly */
 	uint64_t forwarded;       /* mutations sent to a remote DC's forwarder */
 	uint64_t digest_mismatches;
-	uint64_t read_repairs; /* repair mutations sent (or applied locally) */
-	uint64_t relayed_acks; /* forwarded acks that arrived */
+	uint64_t read_repairs;        /* repair mutations sent (or applied locally) */
+	uint64_t relayed_acks;        /* forwarded acks that arrived */
 	uint64_t speculative_retries; /* extra replicas asked in a slow one's place */
-	uint64_t index_fallbacks;     /* indexed range steps read again whole (replicas disagreed) */
+	uint64_t index_fallbacks; /* indexed range steps read again whole (replicas disagreed) */
 	unsigned in_flight;
+	/* pooled request states: allocated (in flight or idle) and idle; the bytes of the
+	 * states themselves (not the answers' buffers they hold) */
+	unsigned read_states, read_states_idle, write_states, write_states_idle;
+	uint64_t state_bytes;
 };
 void storage_proxy_get_stats(const struct storage_proxy *sp, struct storage_proxy_stats *out);
 

@@ -63,6 +63,29 @@ struct sp_lat {
 	uint32_t p_age;
 };
 
+/*
+ * Pooled request states give memory back after a burst: every SP_TRIM_PERIOD_S the pool
+ * keeps idle only what the busiest of the last SP_TRIM_WINDOWS periods had in use beyond
+ * what is in use now (at least SP_IDLE_MIN), and frees the rest, at most SP_TRIM_MAX a
+ * period (docs/STORAGE.md, Memory).
+ */
+#define SP_TRIM_PERIOD_S 1.0
+#define SP_TRIM_WINDOWS  10
+#define SP_IDLE_MIN      64
+#define SP_TRIM_MAX      4096
+/* Freed bytes in one period past which the allocator is asked to return free pages. */
+#define SP_TRIM_RETURN_BYTES (1u << 20)
+struct sp_peaks {
+	unsigned now; /* the most in use this period */
+	unsigned past[SP_TRIM_WINDOWS];
+	unsigned at;
+};
+
+/* A freed write's slot and the generation its next write takes (relayed acks name both). */
+struct sp_free_slot {
+	uint32_t slot, gen;
+};
+
 struct storage_proxy {
 	struct messaging *msg;
 	struct store *store;
@@ -74,10 +97,17 @@ struct storage_proxy {
 	struct topo tcache[2];
 	struct topo *t; /* the one in use */
 	/* writes by slot, for relayed acks */
-	struct sp_write **wslots;
+	struct sp_write **wslots; /* NULL: a slot whose write was freed (in free_slots) */
 	uint32_t n_wslots, cap_wslots;
+	struct sp_free_slot *free_slots; /* cap_wslots of them */
+	uint32_t n_free_slots;
 	struct sp_write *free_writes;
 	struct sp_read *free_reads;
+	/* states allocated and idle (on the free lists), their recent use, the trim timer */
+	unsigned n_reads, idle_reads, n_writes, idle_writes;
+	size_t read_block_bytes; /* the wide reads' slot blocks */
+	struct sp_peaks read_peaks, write_peaks;
+	ev_timer trim_timer;
 	struct storage_proxy_stats stats;
 	struct sp_lat lat[SP_LAT_TABLES];
 };
@@ -276,8 +306,18 @@ void sp_outcome_init(struct cerr *out, uint16_t cl);
 int sp_plan_make(struct storage_proxy *sp, struct ring *ring, const struct replication *rep,
                  int64_t token, uint16_t cl, bool write, struct plan *p, struct cerr *err);
 
+/* Note n states in use in a pool's current period. */
+static inline void sp_peaks_note(struct sp_peaks *p, unsigned n)
+{
+	if (n > p->now)
+		p->now = n;
+}
+
 /* ---- storage_proxy_write.c --------------------------------------------------------------------
  */
+
+/* Free up to n idle writes (their slots kept for relayed acks); returns the bytes freed. */
+size_t sp_write_trim(struct storage_proxy *sp, unsigned n);
 
 /* The MUTATION_RSP one-way handler: relayed acks from a remote DC's forwarder. */
 int sp_on_relay(struct messaging *m, const struct msg_in *msg, void *ctx);
@@ -304,8 +344,10 @@ struct sp_read_args {
 struct sp_read *sp_read_begin(struct storage_proxy *sp, const struct sp_read_args *a, bool is_scan);
 void sp_read_release(struct sp_read *r);
 void sp_read_maybe_release(struct sp_read *r);
-/* Free a pooled read and everything it holds. */
-void sp_read_free(struct sp_read *r);
+/* Free a pooled read and everything it holds; returns the bytes of its state freed. */
+size_t sp_read_free(struct sp_read *r);
+/* Free up to n idle reads; returns the bytes freed. */
+size_t sp_read_trim(struct storage_proxy *sp, unsigned n);
 void sp_read_release_muts(struct sp_read *r);
 /* Give the read slots for up to `need` replicas per token: 0, or COL_ENOMEM.  Only
  * while no request of the read is in flight (callbacks point into the slots). */

@@ -54,17 +54,18 @@ static void slots_release(struct rtarget *t, size_t n)
 	}
 }
 
+#define SLOT_BYTES (sizeof(struct rtarget) + 2 * sizeof(struct sp_target) + sizeof(uint32_t))
+
 int sp_read_slots(struct sp_read *r, size_t need)
 {
 	if (need > SP_READ_INLINE && need > r->slots_block_cap) {
-		size_t one =
-		        sizeof(struct rtarget) + 2 * sizeof(struct sp_target) + sizeof(uint32_t);
-		void *b = calloc(need, one);
+		void *b = calloc(need, SLOT_BYTES);
 		if (!b)
 			return COL_ENOMEM;
 		if (r->slots_block)
 			slots_release(r->slots_block, r->slots_block_cap);
 		free(r->slots_block);
+		r->sp->read_block_bytes += (need - r->slots_block_cap) * SLOT_BYTES;
 		r->slots_block = b;
 		r->slots_block_cap = need;
 		slots_init(b, need);
@@ -183,6 +184,7 @@ void sp_read_release(struct sp_read *r)
 	read_shrink(r);
 	r->next_free = sp->free_reads;
 	sp->free_reads = r;
+	sp->idle_reads++;
 	sp->stats.in_flight--;
 }
 
@@ -243,10 +245,12 @@ struct sp_read *sp_read_get(struct storage_proxy *sp)
 	struct sp_read *r = sp->free_reads;
 	if (r) {
 		sp->free_reads = r->next_free;
+		sp->idle_reads--;
 	} else {
 		r = calloc(1, sizeof(*r));
 		if (!r)
 			return NULL;
+		sp->n_reads++;
 		r->sp = sp;
 		buf_init(&r->keybuf);
 		buf_init(&r->ixbuf);
@@ -265,6 +269,7 @@ struct sp_read *sp_read_get(struct storage_proxy *sp)
 		ev_set_priority(&r->spec_timer, EV_MINPRI);
 	}
 	sp->stats.in_flight++;
+	sp_peaks_note(&sp->read_peaks, sp->n_reads - sp->idle_reads);
 	r->answered = r->stopped = false;
 	r->hz_set = r->cont = false;
 	r->has_ix = r->ix_off = false;
@@ -279,8 +284,11 @@ struct sp_read *sp_read_get(struct storage_proxy *sp)
 	return r;
 }
 
-void sp_read_free(struct sp_read *r)
+size_t sp_read_free(struct sp_read *r)
 {
+	size_t bytes = sizeof(*r) + r->slots_block_cap * SLOT_BYTES;
+	r->sp->read_block_bytes -= r->slots_block_cap * SLOT_BYTES;
+	r->sp->n_reads--;
 	buf_release(&r->keybuf);
 	buf_release(&r->ixbuf);
 	slots_release(r->in_tgt, SP_READ_INLINE);
@@ -292,6 +300,19 @@ void sp_read_free(struct sp_read *r)
 	free(r->rmuts);
 	free(r->outcells);
 	free(r);
+	return bytes;
+}
+
+size_t sp_read_trim(struct storage_proxy *sp, unsigned n)
+{
+	size_t bytes = 0;
+	for (; n > 0 && sp->free_reads; n--) {
+		struct sp_read *r = sp->free_reads;
+		sp->free_reads = r->next_free;
+		sp->idle_reads--;
+		bytes += sp_read_free(r);
+	}
+	return bytes;
 }
 
 /* Sort live replicas by proximity: us, our DC, then latency score, then placement order. */

@@ -26,9 +26,32 @@ static void w_release(struct sp_write *w)
 	w->trace = NULL;
 	w->gen++;
 	w->live = false;
+	if (w->mut.cap > SP_READ_BUF_KEEP) { /* one big mutation does not pin its copy */
+		buf_release(&w->mut);
+		buf_init(&w->mut);
+	}
 	w->next_free = sp->free_writes;
 	sp->free_writes = w;
+	sp->idle_writes++;
 	sp->stats.in_flight--;
+}
+
+size_t sp_write_trim(struct storage_proxy *sp, unsigned n)
+{
+	size_t bytes = 0;
+	for (; n > 0 && sp->free_writes; n--) {
+		struct sp_write *w = sp->free_writes;
+		sp->free_writes = w->next_free;
+		sp->idle_writes--;
+		sp->n_writes--;
+		/* the slot stays: a late relayed ack names it with an older generation */
+		sp->free_slots[sp->n_free_slots++] = (struct sp_free_slot){w->slot, w->gen};
+		sp->wslots[w->slot] = NULL;
+		buf_release(&w->mut);
+		free(w);
+		bytes += sizeof(*w);
+	}
+	return bytes;
 }
 
 /*
@@ -203,25 +226,38 @@ static struct sp_write *w_get(struct storage_proxy *sp)
 	struct sp_write *w = sp->free_writes;
 	if (w) {
 		sp->free_writes = w->next_free;
+		sp->idle_writes--;
 	} else {
-		if (sp->n_wslots == sp->cap_wslots) {
+		if (!sp->n_free_slots && sp->n_wslots == sp->cap_wslots) {
 			uint32_t c = sp->cap_wslots ? sp->cap_wslots * 2 : 64;
 			struct sp_write **s = realloc(sp->wslots, c * sizeof(*s));
 			if (!s)
 				return NULL;
 			sp->wslots = s;
+			struct sp_free_slot *f = realloc(sp->free_slots, c * sizeof(*f));
+			if (!f)
+				return NULL;
+			sp->free_slots = f;
 			sp->cap_wslots = c;
 		}
 		w = calloc(1, sizeof(*w));
 		if (!w)
 			return NULL;
 		w->sp = sp;
-		w->slot = sp->n_wslots;
-		sp->wslots[sp->n_wslots++] = w;
+		if (sp->n_free_slots) {
+			struct sp_free_slot f = sp->free_slots[--sp->n_free_slots];
+			w->slot = f.slot;
+			w->gen = f.gen;
+		} else {
+			w->slot = sp->n_wslots++;
+		}
+		sp->wslots[w->slot] = w;
+		sp->n_writes++;
 		ev_init(&w->timer, w_timeout);
 		buf_init(&w->mut);
 	}
 	sp->stats.in_flight++;
+	sp_peaks_note(&sp->write_peaks, sp->n_writes - sp->idle_writes);
 	w->live = true;
 	w->answered = w->expired = false;
 	w->pending_cbs = 0;
@@ -253,7 +289,7 @@ int sp_on_relay(struct messaging *m, const struct msg_in *msg, void *ctx)
 	if (ws >= sp->n_wslots)
 		return 0;
 	struct sp_write *w = sp->wslots[ws];
-	if (!w->live || w->gen != (uint32_t)(id >> 32) || slot >= w->n)
+	if (!w || !w->live || w->gen != (uint32_t)(id >> 32) || slot >= w->n)
 		return 0; /* late: the write is over */
 	sp->stats.relayed_acks++;
 	if (sp_topo_use(sp, w->ring) != 0)

@@ -1005,6 +1005,69 @@ Test(storage_proxy, overloaded_past_max_requests)
 	cr_expect_eq(write_at(0, CL_ALL, "busy", 1, "y", 2).code, 0, "the slot is free again");
 }
 
+/* n_w writes of "burst" (value, ts) and n_r reads of it from node 0, all in flight at once;
+ * returns node 0's stats with the burst in flight, once every request answered 0. */
+static struct storage_proxy_stats burst(size_t n_w, size_t n_r, const char *value, int64_t ts)
+{
+	struct outcome *o = calloc(n_w + n_r, sizeof(*o));
+	cr_assert(o);
+	struct store_mutation m;
+	mk_mutation(&m, 0, "burst", 1, value, ts);
+	struct store_mutation *ms[1] = {&m};
+	ev_now_update(L);
+	for (size_t i = 0; i < n_w; i++)
+		storage_proxy_write(N[0].sp, RING, &REP, CL_QUORUM, ms, 1, CERR_WRITE_SIMPLE,
+		                    on_done, &o[i]);
+	store_mutation_release(&m);
+	struct store_value pk = {"burst", 5};
+	struct partition_read rd = {.table = N[0].tbl, .pk = &pk, .n_pk = 1};
+	for (size_t i = n_w; i < n_w + n_r; i++)
+		storage_proxy_read_partition(N[0].sp, RING, &REP, CL_QUORUM, &rd, on_row, &o[i],
+		                             on_done, &o[i]);
+	struct storage_proxy_stats st;
+	storage_proxy_get_stats(N[0].sp, &st);
+	int64_t end = clock_mono_ms() + 20000;
+	for (size_t i = 0; i < n_w + n_r; i++) {
+		cr_assert(run_until(&o[i].done, (int)(end - clock_mono_ms())),
+		          "request %zu of the burst was not answered", i);
+		cr_assert_eq(o[i].res.code, 0, "request %zu: %s", i, o[i].res.msg);
+	}
+	free(o);
+	return st;
+}
+
+/*
+ * The pools give memory back: a burst of reads and writes leaves as many states as it had
+ * in flight; once the burst is SP_TRIM_WINDOWS periods in the past, the idle states beyond
+ * SP_IDLE_MIN are freed, and a burst afterwards works (its writes take freed writes' slots).
+ */
+Test(storage_proxy, pools_shrink_after_a_burst)
+{
+	enum { BURST = 300 };
+	cr_assert_gt(BURST, SP_IDLE_MIN + 100);
+	cluster_simple(3, "3");
+	struct storage_proxy_stats st = burst(BURST, BURST, "b", 5);
+	cr_expect_geq(st.write_states, BURST, "%u write states", st.write_states);
+	cr_expect_geq(st.read_states, BURST, "%u read states", st.read_states);
+	int64_t end = clock_mono_ms() + 60000;
+	do {
+		run_ms(200);
+		storage_proxy_get_stats(N[0].sp, &st);
+	} while ((st.read_states > SP_IDLE_MIN || st.write_states > SP_IDLE_MIN) &&
+	         clock_mono_ms() < end);
+	cr_expect_eq(st.in_flight, 0);
+	cr_expect_leq(st.read_states, SP_IDLE_MIN, "%u read states left", st.read_states);
+	cr_expect_leq(st.write_states, SP_IDLE_MIN, "%u write states left", st.write_states);
+	cr_expect_eq(st.read_states_idle, st.read_states);
+	cr_expect_eq(st.write_states_idle, st.write_states);
+	cr_expect_lt(st.state_bytes, (uint64_t)BURST * sizeof(struct sp_read));
+	st = burst(BURST / 2, BURST / 2, "after", 10);
+	cr_expect_geq(st.write_states, BURST / 2, "%u write states", st.write_states);
+	struct outcome r = read_at(0, CL_QUORUM, "burst");
+	cr_assert_eq(r.res.code, 0, "%s", r.res.msg);
+	cr_expect_str_eq(r.value, "after");
+}
+
 Test(storage_proxy, write_timeout_counts_received_and_blockfor)
 {
 	cluster_simple(3, "3");
