@@ -265,9 +265,8 @@ void storage_proxy_free(struct storage_proxy *sp)
 		ev_timer_stop(sp->ev, &sp->wslots[i]->timer);
 		if (sp->wslots[i]->ring)
 			ring_unref(sp->wslots[i]->ring);
-		buf_release(&sp->wslots[i]->mut);
 		cl_acks_release(&sp->wslots[i]->acks);
-		free(sp->wslots[i]);
+		sp_write_free(sp->wslots[i]);
 	}
 	free(sp->wslots);
 	free(sp->free_slots);
@@ -289,6 +288,7 @@ void storage_proxy_get_stats(const struct storage_proxy *sp, struct storage_prox
 	out->write_states = sp->n_writes;
 	out->write_states_idle = sp->idle_writes;
 	out->state_bytes = (uint64_t)sp->n_reads * sizeof(struct sp_read) + sp->read_block_bytes +
+	                   sp->write_block_bytes +
 	                   (uint64_t)sp->n_writes * sizeof(struct sp_write) +
 	                   (uint64_t)sp->cap_wslots *
 	                           (sizeof(struct sp_write *) + sizeof(struct sp_free_slot));

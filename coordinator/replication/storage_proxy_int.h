@@ -105,7 +105,7 @@ struct storage_proxy {
 	struct sp_read *free_reads;
 	/* states allocated and idle (on the free lists), their recent use, the trim timer */
 	unsigned n_reads, idle_reads, n_writes, idle_writes;
-	size_t read_block_bytes; /* the wide reads' slot blocks */
+	size_t read_block_bytes, write_block_bytes; /* the wide requests' slot blocks */
 	struct sp_peaks read_peaks, write_peaks;
 	ev_timer trim_timer;
 	struct storage_proxy_stats stats;
@@ -129,6 +129,10 @@ struct sp_target {
 	int64_t sent_us; /* reads: when this context's request was sent (clock_mono_us) */
 };
 
+/* Replica slots a write holds inline (as SP_READ_INLINE for reads); wider replications
+ * take one block (sp_write_slots), kept with the pooled write. */
+#define SP_WRITE_INLINE 8
+
 struct sp_write {
 	struct storage_proxy *sp;
 	uint32_t slot, gen;
@@ -138,13 +142,17 @@ struct sp_write {
 	enum cerr_write_type wt;
 	struct cl_acks acks;
 	size_t n;
-	uint32_t node[SP_MAX_REPLICAS];
-	uint8_t state[SP_MAX_REPLICAS];
+	/* cap slots (the replicas of the write's token): the inline arrays or slots_block */
+	size_t cap;
+	struct sp_target *tgt;
+	uint32_t *node;
+	uint8_t *state;
+	bool *forwarded; /* slot reached through a forwarder */
+	void *slots_block;
+	size_t slots_block_cap;
 	int64_t sent_us;
-	struct sp_target tgt[SP_MAX_REPLICAS];
 	int pending_cbs;
-	int relays_pending;              /* forwarded peers whose outcome has not come back */
-	bool forwarded[SP_MAX_REPLICAS]; /* slot reached through a forwarder */
+	int relays_pending; /* forwarded peers whose outcome has not come back */
 	bool answered, live, expired;
 	ev_timer timer;
 	struct buf mut;      /* the mutation's bytes, kept for hints (only with a hint sink) */
@@ -152,6 +160,10 @@ struct sp_write {
 	request_done_fn done;
 	void *ctx;
 	char why[200]; /* first replica failure */
+	struct sp_target in_tgt[SP_WRITE_INLINE];
+	uint32_t in_node[SP_WRITE_INLINE];
+	uint8_t in_state[SP_WRITE_INLINE];
+	bool in_forwarded[SP_WRITE_INLINE];
 };
 
 enum rphase { PH_DIGEST = 1, PH_DATA = 2, PH_REPAIR = 3 };
@@ -318,6 +330,8 @@ static inline void sp_peaks_note(struct sp_peaks *p, unsigned n)
 
 /* Free up to n idle writes (their slots kept for relayed acks); returns the bytes freed. */
 size_t sp_write_trim(struct storage_proxy *sp, unsigned n);
+/* Free a write and what it holds; returns the bytes of its state freed. */
+size_t sp_write_free(struct sp_write *w);
 
 /* The MUTATION_RSP one-way handler: relayed acks from a remote DC's forwarder. */
 int sp_on_relay(struct messaging *m, const struct msg_in *msg, void *ctx);

@@ -43,15 +43,56 @@ size_t sp_write_trim(struct storage_proxy *sp, unsigned n)
 		struct sp_write *w = sp->free_writes;
 		sp->free_writes = w->next_free;
 		sp->idle_writes--;
-		sp->n_writes--;
 		/* the slot stays: a late relayed ack names it with an older generation */
 		sp->free_slots[sp->n_free_slots++] = (struct sp_free_slot){w->slot, w->gen};
 		sp->wslots[w->slot] = NULL;
-		buf_release(&w->mut);
-		free(w);
-		bytes += sizeof(*w);
+		bytes += sp_write_free(w);
 	}
 	return bytes;
+}
+
+#define W_SLOT_BYTES (sizeof(struct sp_target) + sizeof(uint32_t) + sizeof(uint8_t) + sizeof(bool))
+
+size_t sp_write_free(struct sp_write *w)
+{
+	size_t bytes = sizeof(*w) + w->slots_block_cap * W_SLOT_BYTES;
+	w->sp->write_block_bytes -= w->slots_block_cap * W_SLOT_BYTES;
+	w->sp->n_writes--;
+	buf_release(&w->mut);
+	free(w->slots_block);
+	free(w);
+	return bytes;
+}
+
+/* Give the write slots for `need` replicas, cleared: 0, or COL_ENOMEM. */
+static int w_slots(struct sp_write *w, size_t need)
+{
+	if (need > SP_WRITE_INLINE && need > w->slots_block_cap) {
+		void *b = calloc(need, W_SLOT_BYTES);
+		if (!b)
+			return COL_ENOMEM;
+		free(w->slots_block);
+		w->sp->write_block_bytes += (need - w->slots_block_cap) * W_SLOT_BYTES;
+		w->slots_block = b;
+		w->slots_block_cap = need;
+	}
+	if (need <= SP_WRITE_INLINE) {
+		w->cap = SP_WRITE_INLINE;
+		w->tgt = w->in_tgt;
+		w->node = w->in_node;
+		w->state = w->in_state;
+		w->forwarded = w->in_forwarded;
+	} else {
+		/* one block: the callback contexts, the nodes, their states, forwarded flags */
+		w->cap = w->slots_block_cap;
+		w->tgt = w->slots_block;
+		w->node = (uint32_t *)(w->tgt + w->cap);
+		w->state = (uint8_t *)(w->node + w->cap);
+		w->forwarded = (bool *)(w->state + w->cap);
+	}
+	memset(w->state, T_NONE, w->cap);
+	memset(w->forwarded, 0, w->cap * sizeof(bool));
+	return 0;
 }
 
 /*
@@ -244,6 +285,10 @@ static struct sp_write *w_get(struct storage_proxy *sp)
 		if (!w)
 			return NULL;
 		w->sp = sp;
+		w->tgt = w->in_tgt; /* until w_slots chooses */
+		w->node = w->in_node;
+		w->state = w->in_state;
+		w->forwarded = w->in_forwarded;
 		if (sp->n_free_slots) {
 			struct sp_free_slot f = sp->free_slots[--sp->n_free_slots];
 			w->slot = f.slot;
@@ -262,7 +307,7 @@ static struct sp_write *w_get(struct storage_proxy *sp)
 	w->answered = w->expired = false;
 	w->pending_cbs = 0;
 	w->relays_pending = 0;
-	memset(w->forwarded, 0, sizeof(w->forwarded));
+	w->n = 0;
 	buf_reset(&w->mut);
 	w->why[0] = 0;
 	return w;
@@ -410,8 +455,7 @@ static void w_hint_down(struct sp_write *w, const struct plan *p, bool *down_slo
 		if (plan_live(p, nd))
 			continue;
 		const char *dc = ring_node_at(w->ring, nd)->dc;
-		if (!sp_node_local(sp, nd) && plan_dc_live(p, w->ring, dc) &&
-		    w->n < SP_MAX_REPLICAS) {
+		if (!sp_node_local(sp, nd) && plan_dc_live(p, w->ring, dc) && w->n < w->cap) {
 			down_slot[w->n] = true;
 			w->node[w->n++] = nd;
 			continue;
@@ -460,6 +504,18 @@ static void w_refuse(uint16_t cl, enum cerr_write_type wt, request_done_fn done,
 	done(ctx, &out);
 }
 
+/* The traced write's replicas. */
+static void w_trace_plan(struct sp_write *w, const struct plan *p)
+{
+	char names[256] = "";
+	size_t at = 0;
+	for (size_t k = 0; k < p->n_live && at + 1 < sizeof(names); k++)
+		at += (size_t)snprintf(names + at, sizeof(names) - at, "%s/%s", k ? ", " : "",
+		                       sp_node_name(w->ring, p->live[k]));
+	trace_event(w->trace, "Determining replicas for mutation: %zu live of %zu (%s) at %s",
+	            p->n_live, p->n, names, cql_consistency_name(w->cl));
+}
+
 /* Send one mutation (its plan already checked); the handler answers through done. */
 static void write_one(struct storage_proxy *sp, struct ring *ring, const struct replication *rep,
                       uint16_t cl, const struct plan *p, struct store_mutation *m,
@@ -471,6 +527,12 @@ static void write_one(struct storage_proxy *sp, struct ring *ring, const struct 
 		snprintf(why, sizeof(why), "coordinator overloaded: %u requests in flight",
 		         sp->stats.in_flight);
 		w_refuse(cl, wt, done, ctx, COL_EOVERLOADED, why);
+		return;
+	}
+	if (w_slots(w, p->n)) {
+		w_release(w);
+		w_refuse(cl, wt, done, ctx, COL_ENOMEM,
+		         "coordinator out of memory for a write's replica slots");
 		return;
 	}
 	if (cl_acks_init(&w->acks, cl, rep, sp->t->local_dc)) {
@@ -485,19 +547,10 @@ static void write_one(struct storage_proxy *sp, struct ring *ring, const struct 
 	w->done = done;
 	w->ctx = ctx;
 	w->trace = sp_trace_take();
-	if (w->trace) {
-		char names[256] = "";
-		size_t at = 0;
-		for (size_t k = 0; k < p->n_live && at + 1 < sizeof(names); k++)
-			at += (size_t)snprintf(names + at, sizeof(names) - at, "%s/%s",
-			                       k ? ", " : "", sp_node_name(ring, p->live[k]));
-		trace_event(w->trace,
-		            "Determining replicas for mutation: %zu live of %zu (%s) at %s",
-		            p->n_live, p->n, names, cql_consistency_name(cl));
-	}
+	if (w->trace)
+		w_trace_plan(w, p);
 	w->n = p->n_live;
 	memcpy(w->node, p->live, p->n_live * sizeof(uint32_t));
-	memset(w->state, T_NONE, sizeof(w->state));
 	w->sent_us = clock_mono_us();
 	ev_timer_set(&w->timer, sp->cfg.write_timeout_ms / 1000.0, 0.);
 	ev_timer_start(sp->ev, &w->timer);

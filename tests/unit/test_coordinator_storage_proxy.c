@@ -1173,6 +1173,30 @@ Test(storage_proxy, two_dc_write_is_forwarded_once)
 	settle_requests();
 }
 
+/* Writes to a replication wider than a write's inline slots (5 + 5 in two DCs): one
+ * forward to dc2, whose forwarder relays its peers' acks into the write's slot block. */
+Test(storage_proxy, wide_two_dc_write_is_forwarded_once)
+{
+	const char *dcs[] = {"dc1", "dc1", "dc1", "dc1", "dc1", "dc2", "dc2", "dc2", "dc2", "dc2"};
+	const char *k[] = {"class", "dc1", "dc2"}, *v[] = {"NetworkTopologyStrategy", "5", "5"};
+	cluster(10, dcs, k, v, 3);
+	cr_assert_gt(10, SP_WRITE_INLINE);
+	struct cerr w = write_at(0, CL_ALL, "wfwd", 1, "everywhere", 9);
+	cr_assert_eq(w.code, 0, "%s", w.msg);
+	for (size_t i = 0; i < 10; i++)
+		cr_expect_str_eq(local_read(i, "wfwd").value, "everywhere", "node %zu", i);
+	struct storage_proxy_stats st;
+	storage_proxy_get_stats(N[0].sp, &st);
+	cr_expect_eq(st.forwarded, 1);
+	cr_expect_eq(st.relayed_acks, 4);
+	w = write_at(0, CL_EACH_QUORUM, "wfwd", 1, "each", 10);
+	cr_expect_eq(w.code, 0, "%s", w.msg);
+	struct outcome r = read_at(6, CL_EACH_QUORUM, "wfwd");
+	cr_expect_eq(r.res.code, 0, "%s", r.res.msg);
+	cr_expect_str_eq(r.value, "each");
+	settle_requests();
+}
+
 /* Range reads walk the ring at the level, merge replicas, repair, and page by position. */
 Test(storage_proxy, range_scan_pages_and_repairs)
 {
