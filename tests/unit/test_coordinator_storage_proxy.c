@@ -49,11 +49,28 @@ static struct tnode N[MAXN];
 static size_t NN;
 static struct ring *RING;
 static struct replication REP;
+/*
+ * Request timeouts.  A test that waits for a timeout (a silent or refusing replica) takes
+ * the short ones (short_timeouts(), before its cluster starts); every other test the long
+ * ones, so that no request live replicas answer times out on a loaded machine, where the
+ * one loop running every node can stall for hundreds of milliseconds (a paged read of
+ * many steps has one deadline for all of them).
+ */
 #define WTO_SHORT 400
-static unsigned WTO = WTO_SHORT, RTO = 600; /* short timeouts for the tests */
-static unsigned PAGE_ROWS;                  /* replica_page_rows (0: the default) */
-static unsigned MAX_REQ;                    /* max_requests (0: the default) */
-static unsigned SHED_MS;                    /* the replicas' mutation_shed_ms (0: off) */
+#define RTO_SHORT 600
+#define TO_LONG   5000
+static unsigned WTO = TO_LONG, RTO = TO_LONG;
+/* A request answers by its timeout at the latest: the tests wait for that much longer. */
+#define ANSWER_MS (TO_LONG + 15000)
+
+static void short_timeouts(void)
+{
+	WTO = WTO_SHORT;
+	RTO = RTO_SHORT;
+}
+static unsigned PAGE_ROWS; /* replica_page_rows (0: the default) */
+static unsigned MAX_REQ;   /* max_requests (0: the default) */
+static unsigned SHED_MS;   /* the replicas' mutation_shed_ms (0: off) */
 static struct ring_endpoint EPS[MAXN];
 
 /* The hint sink: what the coordinator asked to hint, per node (by host id). */
@@ -338,7 +355,7 @@ static void teardown(void)
 	PAGE_ROWS = 0;
 	MAX_REQ = 0;
 	SHED_MS = 0;
-	WTO = WTO_SHORT;
+	WTO = RTO = TO_LONG;
 	net_loop_free(NL);
 	ev_loop_destroy(L);
 	log_set_fd(2);
@@ -422,7 +439,7 @@ static struct cerr write_at(size_t coord, uint16_t cl, const char *key, int ck, 
 	ev_now_update(L);
 	storage_proxy_write(N[coord].sp, RING, &REP, cl, ms, 1, CERR_WRITE_SIMPLE, on_done, &o);
 	store_mutation_release(&m);
-	cr_assert(run_until(&o.done, 5000), "write never answered");
+	cr_assert(run_until(&o.done, ANSWER_MS), "write never answered");
 	return o.res;
 }
 
@@ -443,7 +460,7 @@ static struct outcome read_at(size_t coord, uint16_t cl, const char *key)
 	struct outcome o = {0};
 	ev_now_update(L);
 	storage_proxy_read_partition(N[coord].sp, RING, &REP, cl, &rd, on_row, &o, on_done, &o);
-	cr_assert(run_until(&o.done, 8000), "read never answered");
+	cr_assert(run_until(&o.done, ANSWER_MS), "read never answered");
 	return o;
 }
 
@@ -747,6 +764,7 @@ Test(storage_proxy, availability_nts_3_3)
  */
 Test(storage_proxy, accuracy_every_w_r_pair)
 {
+	WTO = WTO_SHORT; /* the silent replicas time out */
 	cluster_simple(3, "3");
 	const uint16_t lv[] = {CL_ONE, CL_TWO, CL_THREE, CL_QUORUM, CL_ALL};
 	const int n_of[] = {1, 2, 3, 2, 3};
@@ -783,6 +801,7 @@ Test(storage_proxy, accuracy_every_w_r_pair)
 /* A replica cut off during writes is stale; one QUORUM read through it repairs it. */
 Test(storage_proxy, read_repair_of_a_replica_that_was_down)
 {
+	WTO = WTO_SHORT; /* ALL times out on the cut replica */
 	cluster_simple(3, "3");
 	cr_assert_eq(write_at(0, CL_ALL, "rr", 1, "old", 10).code, 0);
 	node_cut(2); /* connection refused from now on; the failure detector has not noticed */
@@ -978,6 +997,7 @@ Test(storage_proxy, resolve_deletion_times_and_marker_ttls_converge)
  */
 Test(storage_proxy, overloaded_past_max_requests)
 {
+	WTO = WTO_SHORT; /* the first write times out */
 	MAX_REQ = 1;
 	cluster_simple(3, "3");
 	set_silent(1, true);
@@ -997,7 +1017,7 @@ Test(storage_proxy, overloaded_past_max_requests)
 	cr_expect(strstr(second.res.msg, "overloaded") != NULL, "%s", second.res.msg);
 	struct outcome r = read_at(0, CL_ALL, "busy");
 	cr_expect_eq(r.res.code, COL_EOVERLOADED, "%s", r.res.msg);
-	cr_assert(run_until(&first.done, 5000), "the first write never answered");
+	cr_assert(run_until(&first.done, ANSWER_MS), "the first write never answered");
 	cr_expect_eq(first.res.code, COL_ETIMEDOUT, "%s", first.res.msg);
 	set_silent(1, false);
 	set_silent(2, false);
@@ -1070,6 +1090,7 @@ Test(storage_proxy, pools_shrink_after_a_burst)
 
 Test(storage_proxy, write_timeout_counts_received_and_blockfor)
 {
+	short_timeouts();
 	cluster_simple(3, "3");
 	set_silent(1, true);
 	set_silent(2, true);
@@ -1105,6 +1126,7 @@ Test(storage_proxy, write_timeout_counts_received_and_blockfor)
 
 Test(storage_proxy, write_timeout_when_coordinator_is_not_a_replica)
 {
+	short_timeouts();
 	cluster_simple(5, "3");
 	const char *key = "far";
 	size_t coord = 0;
@@ -1136,6 +1158,7 @@ Test(storage_proxy, write_timeout_when_coordinator_is_not_a_replica)
 /* Cross-DC: one message over the WAN per write; the forwarder relays its peers' acks. */
 Test(storage_proxy, two_dc_write_is_forwarded_once)
 {
+	WTO = WTO_SHORT; /* EACH_QUORUM times out on silent dc2 */
 	cluster_2dc();
 	struct cerr w = write_at(0, CL_ALL, "fwd", 1, "everywhere", 9);
 	cr_assert_eq(w.code, 0, "%s", w.msg);
@@ -1217,7 +1240,7 @@ Test(storage_proxy, range_scan_pages_and_repairs)
 	struct range_read sc = {.table = N[0].tbl, .start = INT64_MIN, .end = INT64_MIN};
 	struct outcome o = {0};
 	storage_proxy_scan(N[0].sp, RING, &REP, CL_ALL, &sc, on_row, &o, on_done, &o);
-	cr_assert(run_until(&o.done, 10000));
+	cr_assert(run_until(&o.done, ANSWER_MS));
 	cr_assert_eq(o.res.code, 0, "%s", o.res.msg);
 	cr_expect_eq(o.rows, 41);
 	bool fresh = false;
@@ -1246,7 +1269,7 @@ Test(storage_proxy, range_scan_pages_and_repairs)
 		                        .limit = 7};
 		storage_proxy_scan(N[(size_t)page % 4].sp, RING, &REP, CL_QUORUM, &ps, on_row, &p,
 		                   on_done, &p);
-		cr_assert(run_until(&p.done, 10000));
+		cr_assert(run_until(&p.done, ANSWER_MS));
 		cr_assert_eq(p.res.code, 0, "%s", p.res.msg);
 		cr_assert(p.rows <= 7);
 		for (int i = 0; i < p.rows; i++) {
@@ -1521,7 +1544,7 @@ Test(storage_proxy, batch_of_partitions)
 	                    on_done, &o);
 	for (int i = 0; i < 5; i++)
 		store_mutation_release(&m[i]);
-	cr_assert(run_until(&o.done, 5000));
+	cr_assert(run_until(&o.done, ANSWER_MS));
 	cr_expect_eq(o.res.code, 0, "%s", o.res.msg);
 	for (int i = 0; i < 5; i++) {
 		snprintf(key, sizeof(key), "b%d", i);
@@ -1541,7 +1564,7 @@ Test(storage_proxy, batch_of_partitions)
 	                    &u);
 	store_mutation_release(&m[0]);
 	store_mutation_release(&m[1]);
-	cr_assert(run_until(&u.done, 5000));
+	cr_assert(run_until(&u.done, ANSWER_MS));
 	cr_expect_eq(u.res.code, COL_EUNAVAILABLE);
 	cr_expect_eq(u.res.rep.write_type, CERR_WRITE_BATCH);
 	run_ms(50);
@@ -1681,8 +1704,8 @@ Test(storage_proxy, ring_swap_mid_request)
 		struct outcome o3 = {0};
 		storage_proxy_read_partition(N[coord].sp, b, &REP, CL_ALL, &rd, on_row, &o3,
 		                             on_done, &o3);
-		cr_assert(run_until(&o1.done, 5000) && run_until(&o2.done, 5000) &&
-		          run_until(&w1.done, 5000) && run_until(&o3.done, 5000));
+		cr_assert(run_until(&o1.done, ANSWER_MS) && run_until(&o2.done, ANSWER_MS) &&
+		          run_until(&w1.done, ANSWER_MS) && run_until(&o3.done, ANSWER_MS));
 		cr_expect_eq(o1.res.code, 0, "%s", o1.res.msg);
 		cr_expect_eq(o2.res.code, 0, "%s", o2.res.msg);
 		cr_expect_eq(o3.res.code, 0, "%s", o3.res.msg);
@@ -1842,6 +1865,7 @@ static int v_hint_fn(void *ctx, const struct net_addr *peer, const uint8_t *mut,
 /* The hinted-handoff seam: down replicas, silent ones, and ANY. */
 Test(storage_proxy, hints_for_down_and_silent_replicas)
 {
+	WTO = WTO_SHORT; /* the silent replicas time out */
 	USE_HINTS = true;
 	cluster_simple(5, "3");
 	const char *key = "hinted";
@@ -1975,6 +1999,7 @@ Test(storage_proxy, remote_dc_down_replica_is_hinted_by_its_forwarder)
 /* A remote DC that never answers: its forwarder and the peers it would have reached are hinted. */
 Test(storage_proxy, hints_for_a_silent_remote_dc)
 {
+	WTO = WTO_SHORT; /* silent dc2 is hinted at the timeout */
 	USE_HINTS = true;
 	cluster_2dc();
 	for (size_t i = 3; i < 6; i++)
@@ -2041,7 +2066,7 @@ Test(storage_proxy, short_read_protection)
 		ev_now_update(L);
 		storage_proxy_read_partition(N[1].sp, RING, &REP, CL_ALL, &rd, on_row, &o, on_done,
 		                             &o);
-		cr_assert(run_until(&o.done, 8000));
+		cr_assert(run_until(&o.done, ANSWER_MS));
 		cr_assert_eq(o.res.code, 0, "%s", o.res.msg);
 		cr_expect_eq(o.rows, 15, "reverse %d", rev);
 		for (int i = 0; i < o.rows && i < 15; i++)
@@ -2052,7 +2077,7 @@ Test(storage_proxy, short_read_protection)
 		struct outcome s4 = {0};
 		storage_proxy_read_partition(N[2].sp, RING, &REP, CL_ALL, &rd, on_row, &s4, on_done,
 		                             &s4);
-		cr_assert(run_until(&s4.done, 8000));
+		cr_assert(run_until(&s4.done, ANSWER_MS));
 		cr_expect_eq(s4.rows, 4);
 		cr_expect_eq(s4.cks[3], rev ? 27 : 14);
 	}
@@ -2060,7 +2085,7 @@ Test(storage_proxy, short_read_protection)
 	        .table = N[0].tbl, .start = INT64_MIN, .end = INT64_MIN, .limit = 15};
 	struct outcome o = {0};
 	storage_proxy_scan(N[0].sp, RING, &REP, CL_ALL, &sc, on_row, &o, on_done, &o);
-	cr_assert(run_until(&o.done, 8000));
+	cr_assert(run_until(&o.done, ANSWER_MS));
 	cr_assert_eq(o.res.code, 0, "%s", o.res.msg);
 	cr_expect_eq(o.rows, 15);
 	for (int i = 0; i < o.rows && i < 15; i++)
@@ -2084,16 +2109,17 @@ Test(storage_proxy, replica_pages_without_a_limit)
 	/* QUORUM through node 3 includes its deletions (it is its own closest replica) */
 	struct outcome r = read_at(2, CL_QUORUM, "pg");
 	cr_assert_eq(r.res.code, 0, "%s", r.res.msg);
-	cr_expect_eq(r.rows, 20);
+	cr_expect_eq(r.rows, 20, "QUORUM through node 3: %d rows", r.rows);
 	r = read_at(1, CL_ALL, "pg");
-	cr_expect_eq(r.rows, 20);
+	cr_assert_eq(r.res.code, 0, "%s", r.res.msg);
+	cr_expect_eq(r.rows, 20, "ALL through node 2: %d rows", r.rows);
 	for (int i = 0; i < 20 && i < r.rows; i++)
 		cr_expect_eq(r.cks[i], i < 2 ? i + 1 : i + 11, "row %d", i);
 	struct range_read sc = {.table = N[0].tbl, .start = INT64_MIN, .end = INT64_MIN};
 	struct outcome o = {0};
 	ev_now_update(L);
 	storage_proxy_scan(N[0].sp, RING, &REP, CL_QUORUM, &sc, on_row, &o, on_done, &o);
-	cr_assert(run_until(&o.done, 8000));
+	cr_assert(run_until(&o.done, ANSWER_MS));
 	cr_assert_eq(o.res.code, 0, "%s", o.res.msg);
 	cr_expect_eq(o.rows, 29, "20 rows of pg, 9 partitions of one row");
 }
@@ -2242,6 +2268,7 @@ Test(storage_proxy, range_tombstone_wins_and_is_repaired)
  * times out on that replica and hints it, so the replica gets the write later. */
 Test(storage_proxy, a_replica_sheds_a_late_mutation_and_the_coordinator_hints_it)
 {
+	WTO = WTO_SHORT; /* the shedding replicas are hinted at the timeout */
 	USE_HINTS = true;
 	SHED_MS = 1000; /* far above a loaded machine's stalls: only the held write is late */
 	cluster_simple(3, "3");
@@ -2274,7 +2301,7 @@ Test(storage_proxy, a_replica_sheds_a_late_mutation_and_the_coordinator_hints_it
 	net_loop_run_pending(NL); /* the MUTATIONs are in the replicas' sockets now */
 	struct timespec ts = {1, 500 * 1000000L};
 	nanosleep(&ts, NULL); /* the loop does not run: nobody reads them */
-	cr_assert(run_until(&o.done, 5000), "write never answered");
+	cr_assert(run_until(&o.done, ANSWER_MS), "write never answered");
 	cr_expect_eq(o.res.code, 0, "ONE is met by the coordinator's own replica: %s", o.res.msg);
 	settle_hints(1, 3, 2);
 	for (size_t i = 1; i < 3; i++) {
