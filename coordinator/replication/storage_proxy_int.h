@@ -187,9 +187,9 @@ struct rtarget {
  */
 #define SP_READ_INLINE 8
 /* A pooled read keeps a per-slot or per-read buffer (an answer's bytes, a decoded or
- * merged result) only while it is at most this big: one large answer does not pin its
- * memory in the pool. */
-#define SP_READ_BUF_KEEP (64 * 1024)
+ * merged result), and a pooled write its mutation's copy, only while it is at most this
+ * big: one large request does not pin its memory in the pool. */
+#define SP_READ_BUF_KEEP (16 * 1024)
 
 /* A repair mutation for one target. */
 struct rmut {
