@@ -585,9 +585,17 @@ static void relay(struct verbs *v, const struct net_addr *to, uint64_t write_id,
 		v->stats.relayed_acks++;
 }
 
+/* A pooled forward keeps its mutation buffer only up to this: one big mutation does not
+ * pin its bytes in the pool. */
+#define FWD_BUF_KEEP (16 * 1024)
+
 static void fwd_put(struct verbs *v, struct fwd *f)
 {
 	v->forwards_in_flight--;
+	if (f->mut.cap > FWD_BUF_KEEP) {
+		buf_release(&f->mut);
+		buf_init(&f->mut);
+	}
 	f->next_free = v->free_fwds;
 	v->free_fwds = f;
 }
