@@ -404,7 +404,10 @@ static double throttle_wait(struct htarget *t, double rate)
 	int64_t now = clock_mono_us();
 	t->bucket += rate * (double)(now - t->bucket_us) / 1e6;
 	t->bucket_us = now;
-	double cap = rate / 20; /* at most 50 ms of burst after an idle spell */
+	/* At most 250 ms of burst: a loop that a loaded machine stalled that long catches up
+	 * instead of losing that time's share, and any window of seconds sees little more
+	 * than the rate. */
+	double cap = rate / 4;
 	if (t->bucket > cap)
 		t->bucket = cap;
 	return t->bucket >= 0 ? 0 : -t->bucket / rate;
@@ -451,6 +454,12 @@ static void pump(struct hints *h, struct htarget *t)
 			hints_dispatch_stall(h, t);
 			return;
 		}
+		/* The step's budget counts stored values, which are compressed; the throttle and
+		 * the in-flight window count mutation bytes: the step ends where one of them is
+		 * spent, and its other hints are read again by the next one. */
+		if ((rate > 0 && t->bucket < 0) || t->in_flight >= HINTS_MAX_IN_FLIGHT ||
+		    t->in_flight_bytes >= h->cfg.max_in_flight_bytes)
+			break;
 	}
 	if (n_read > 0) {
 		schedule(h, t, 0.); /* the next step after the loop's other work */
