@@ -66,6 +66,16 @@ static uint64_t pending(int i)
 	return st.pending;
 }
 
+/* Run the loop until fn() holds, at most 20 s (a loaded machine stalls the loop): fn()'s
+ * value.  The checks that follow say what is expected. */
+static bool run_until(bool (*fn)(void))
+{
+	int64_t end = clock_mono_ms() + 20000;
+	while (!fn() && clock_mono_ms() < end)
+		run_ms(10);
+	return fn();
+}
+
 /* Run until node 0 has nothing pending (or ms passed). */
 static bool run_until_delivered(int ms)
 {
@@ -76,6 +86,32 @@ static bool run_until_delivered(int ms)
 			return true;
 	}
 	return false;
+}
+
+static bool some_delivered(void)
+{
+	struct hints_stats st;
+	hints_get_stats(N[0].h, &st);
+	return st.delivered > 0;
+}
+
+static bool none_delivering(void)
+{
+	struct hints_stats st;
+	hints_get_stats(N[0].h, &st);
+	return st.delivering == 0;
+}
+
+static bool one_pending(void)
+{
+	return pending(0) == 1;
+}
+
+static bool target_refused(void)
+{
+	struct hints_stats st;
+	hints_get_stats(N[1].h, &st);
+	return st.received_refused > 0;
 }
 
 static int peer_fn(void *ctx, const uint8_t host_id[16], struct hints_peer *out)
@@ -517,7 +553,7 @@ Test(hints_deliver, target_vanishes_mid_delivery_then_resumes, .init = setup, .f
 	}
 	N[1].down = false;
 	hints_peer_up(N[0].h, N[1].hid.b);
-	run_ms(1500);
+	(void)run_until(some_delivered);
 	uint64_t left = pending(0);
 	cr_assert(left > 0 && left < 400, "left %llu", (unsigned long long)left);
 	/* the target's networking goes away: sends fail, delivery stalls, nothing is lost */
@@ -526,7 +562,7 @@ Test(hints_deliver, target_vanishes_mid_delivery_then_resumes, .init = setup, .f
 	N[1].h = NULL;
 	messaging_free(N[1].msg);
 	N[1].msg = NULL;
-	run_ms(800);
+	(void)run_until(none_delivering);
 	uint64_t stalled = pending(0);
 	cr_expect_eq(stored_hints(0), (int)stalled);
 	struct hints_stats st;
@@ -638,7 +674,7 @@ Test(hints_deliver, expired_hints_of_a_down_target_are_purged, .init = setup, .f
 	}
 	cr_assert_eq(hint("kept", 1, "v", 100), 0); /* gc_grace 10 days */
 	usleep(5000);
-	run_ms(500); /* two flush periods */
+	(void)run_until(one_pending); /* at a flush period */
 	cr_expect_eq(pending(0), 1);
 	cr_expect_eq(stored_hints(0), 1);
 	struct hints_stats st;
@@ -659,7 +695,7 @@ Test(hints_deliver, wrong_host_is_refused_and_kept, .init = setup, .fini = teard
 	memset(N[1].h->cfg.host_id, 0x99, 16);
 	N[1].down = false;
 	hints_peer_up(N[0].h, N[1].hid.b);
-	run_ms(500);
+	(void)run_until(target_refused);
 	cr_expect_eq(pending(0), 1);
 	cr_expect_eq(read_node(1, "a").rows, 0);
 	struct hints_stats st;
