@@ -56,8 +56,8 @@ static struct replication REP;
  * one loop running every node can stall for hundreds of milliseconds (a paged read of
  * many steps has one deadline for all of them).
  */
-#define WTO_SHORT 400
-#define RTO_SHORT 600
+#define WTO_SHORT 1000
+#define RTO_SHORT 1200
 #define TO_LONG   5000
 static unsigned WTO = TO_LONG, RTO = TO_LONG;
 /* A request answers by its timeout at the latest: the tests wait for that much longer. */
@@ -1956,8 +1956,8 @@ Test(storage_proxy, hints_for_down_and_silent_replicas)
 Test(storage_proxy, silent_remote_replica_is_hinted_once_by_its_forwarder)
 {
 	/* The forwarder's HINTED must reach the coordinator in the last quarter of the write
-	 * timeout: 100 ms of the tests' 400 is less than a loaded machine's scheduling delays
-	 * between the loop's turns, so this one has the 4 s of a slow network. */
+	 * timeout: 250 ms of the short 1 s can be less than a loaded machine's scheduling
+	 * delays between the loop's turns, so this one has the 4 s of a slow network. */
 	WTO = 4000;
 	USE_HINTS = true;
 	cluster_2dc();
