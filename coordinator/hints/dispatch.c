@@ -413,6 +413,13 @@ static double throttle_wait(struct htarget *t, double rate)
 	return t->bucket >= 0 ? 0 : -t->bucket / rate;
 }
 
+/* The target's in-flight window is full: nothing more is sent until an answer comes. */
+static bool window_full(const struct hints *h, const struct htarget *t)
+{
+	return t->in_flight >= HINTS_MAX_IN_FLIGHT ||
+	       t->in_flight_bytes >= h->cfg.max_in_flight_bytes;
+}
+
 static void pump(struct hints *h, struct htarget *t)
 {
 	if (!t->active || t->stalled)
@@ -427,7 +434,7 @@ static void pump(struct hints *h, struct htarget *t)
 		schedule(h, t, wait);
 		return;
 	}
-	if (t->in_flight >= HINTS_MAX_IN_FLIGHT || t->in_flight_bytes >= h->cfg.max_in_flight_bytes)
+	if (window_full(h, t))
 		return; /* an answer pumps again */
 	size_t budget = h->cfg.max_in_flight_bytes - t->in_flight_bytes;
 	if (budget > HINTS_STEP_BYTES)
@@ -457,8 +464,7 @@ static void pump(struct hints *h, struct htarget *t)
 		/* The step's budget counts stored values, which are compressed; the throttle and
 		 * the in-flight window count mutation bytes: the step ends where one of them is
 		 * spent, and its other hints are read again by the next one. */
-		if ((rate > 0 && t->bucket < 0) || t->in_flight >= HINTS_MAX_IN_FLIGHT ||
-		    t->in_flight_bytes >= h->cfg.max_in_flight_bytes)
+		if ((rate > 0 && t->bucket < 0) || window_full(h, t))
 			break;
 	}
 	if (n_read > 0) {
