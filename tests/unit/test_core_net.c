@@ -13,6 +13,7 @@
 #include <ev.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +174,22 @@ static void run_for_ms(int ms)
 	ev_timer_stop(L, &t);
 }
 
+/* Runs the loop until `cond` holds or 3 s pass (the bound of run_until); the caller
+ * asserts what it wanted. */
+#define RUN_UNTIL(cond)                                                                            \
+	do {                                                                                       \
+		int64_t end_ = clock_mono_ms() + 3000;                                             \
+		while (!(cond) && clock_mono_ms() < end_)                                          \
+			run_for_ms(1);                                                             \
+	} while (0)
+
+static struct net_loop_stats loop_stats(void)
+{
+	struct net_loop_stats st;
+	net_loop_get_stats(NL, &st);
+	return st;
+}
+
 static struct net_server *start_server(const struct net_server_opts *o)
 {
 	struct net_server *s;
@@ -243,10 +260,11 @@ Test(net, frames_split_across_partial_reads)
 	put_frame(&b, "hello");
 	put_frame(&b, "");
 	put_frame(&b, "a longer frame, to straddle reads");
-	/* One byte per loop turn: every header and body arrives torn. */
+	/* One byte per read: every header and body arrives torn. */
 	for (size_t i = 0; i < b.len; i++) {
 		cr_assert_eq(write(fd, b.data + i, 1), 1);
-		run_for_ms(2);
+		RUN_UNTIL(loop_stats().bytes_in > i);
+		cr_assert_eq(loop_stats().bytes_in, i + 1, "byte %zu read", i);
 	}
 	cr_assert(run_until(&S.frames, 3));
 	cr_expect_eq(S.sizes[0], 9);
@@ -386,7 +404,8 @@ Test(net, close_inside_callback_is_deferred)
 	struct net_server *s = start_server(NULL);
 	int fd = raw_client(s);
 	int fd2 = raw_client(s);
-	run_for_ms(20);
+	RUN_UNTIL(loop_stats().conns_accepted >= 2);
+	cr_assert_eq(loop_stats().conns_accepted, 2);
 	struct net_conn *second = S.accepted;
 	cr_assert(second);
 	struct buf b;
@@ -500,9 +519,12 @@ Test(net, max_conns_refuses_extra)
 	struct net_server_opts o = {.max_conns = 1};
 	struct net_server *s = start_server(&o);
 	int fd = raw_client(s);
-	run_for_ms(20);
+	RUN_UNTIL(S.accepted);
+	cr_assert(S.accepted);
 	int fd2 = raw_client(s);
-	run_for_ms(20);
+	struct pollfd p = {.fd = fd2, .events = POLLIN};
+	RUN_UNTIL(poll(&p, 1, 0) == 1);
+	cr_assert_eq(poll(&p, 1, 0), 1, "the second connection is answered");
 	char c;
 	cr_expect_eq(read(fd2, &c, 1), 0, "the second connection is closed at once");
 	cr_expect_eq(net_server_conns(s), 1);
@@ -592,7 +614,7 @@ Test(net, handoff_moves_an_accepted_socket_to_another_loop)
 	struct net_server *s = start_server(NULL);
 	net_server_set_handoff(s, take_fd, NULL);
 	int fd = raw_client(s);
-	run_for_ms(100);
+	RUN_UNTIL(H.n > 0);
 	cr_assert_eq(H.n, 1, "the accepted socket went to the hand-off");
 	cr_expect_null(S.accepted, "the accepting server made no connection of it");
 	cr_expect_eq(net_server_conns(s), 0);
@@ -668,7 +690,9 @@ Test(net, loop_iterations_are_measured_by_busy_time)
 	t.data = &spun;
 	ev_timer_start(L, &t);
 	cr_assert(run_until(&spun, 1));
-	run_for_ms(20); /* the spinning iteration ends, idle ones follow */
+	/* The spinning iteration is measured when the next one starts; an idle one follows. */
+	uint64_t before = loop_stats().iter_count;
+	RUN_UNTIL(loop_stats().iter_count >= before + 2);
 	struct net_loop_stats st;
 	net_loop_get_stats(NL, &st);
 	uint64_t n = 0, above = 0;
