@@ -10,6 +10,7 @@
 
 #include <criterion/criterion.h>
 #include <ev.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -320,6 +321,42 @@ static bool log_has(const char *needle)
 	return strstr(buf, needle) != NULL;
 }
 
+/* Runs the loop until `cond` holds or `ms` pass; the caller asserts what it wanted. */
+#define RUN_UNTIL(cond, ms)                                                                        \
+	do {                                                                                       \
+		int64_t end_ = clock_mono_ms() + (ms);                                             \
+		while (!(cond) && clock_mono_ms() < end_)                                          \
+			run_ms(5);                                                                 \
+	} while (0)
+
+/* m's view of its peer `to` (all zero if it has none). */
+static struct messaging_peer_stats peer_stats(struct messaging *m, const struct net_addr *to)
+{
+	struct messaging_peer_stats st = {0};
+	(void)messaging_peer_get_stats(m, to, &st);
+	return st;
+}
+
+static struct messaging_stats msg_stats(struct messaging *m)
+{
+	struct messaging_stats st;
+	messaging_get_stats(m, &st);
+	return st;
+}
+
+static bool readable(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	return poll(&p, 1, 0) == 1;
+}
+
+static uint64_t loop_bytes_in(void)
+{
+	struct net_loop_stats st;
+	net_loop_get_stats(NL, &st);
+	return st.bytes_in;
+}
+
 static struct messaging *node(int n, const char *cluster, const struct messaging_config *tmpl)
 {
 	struct messaging_config c;
@@ -468,7 +505,10 @@ Test(messaging, request_response_over_two_connections)
 	cr_assert(run_until(&rsp.n, 1, 3000));
 	cr_expect_eq(rsp.status, 0);
 	cr_expect_str_eq(rsp.text, "ping");
-	run_ms(50); /* b's handshake answer from a may still be on its way */
+	/* b's handshake answer from a may still be on its way */
+	RUN_UNTIL(peer_stats(b, messaging_listen_addr(a)).state == PEER_READY &&
+	                  peer_stats(a, messaging_listen_addr(b)).host_known,
+	          3000);
 	struct host_id bh = hid(32);
 	cr_expect(host_id_equal(&rsp.from, &bh), "response names the responder's host id");
 	/* The answer came on b's own outgoing connection to a. */
@@ -635,7 +675,10 @@ Test(messaging, other_cluster_refused_with_log_and_node_keeps_working)
 	messaging_register(a, VERB_ECHO, echo_handler, &ha);
 	messaging_register(x, VERB_ECHO, echo_handler, &hx);
 	cr_assert_eq(messaging_send(x, messaging_listen_addr(a), VERB_ECHO, "\xc0", 1), 0);
-	run_ms(200);
+	RUN_UNTIL(peer_stats(x, messaging_listen_addr(a)).state == PEER_REFUSED &&
+	                  msg_stats(a).refused_handshakes > 0 &&
+	                  log_has("refusing internode connection"),
+	          3000);
 	cr_expect_eq(ha.n, 0, "a message from another cluster is never handled");
 	char want[256], xa[NET_ADDR_STRLEN];
 	net_addr_format(messaging_listen_addr(x), xa, sizeof(xa));
@@ -676,7 +719,8 @@ Test(messaging, garbage_and_bad_payloads_close_only_that_connection)
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	cr_assert_eq(connect(fd, (const struct sockaddr *)&aa->ss, aa->len), 0);
 	cr_assert_eq(write(fd, "GET / HTTP/1.0\r\n\r\n", 18), 18);
-	run_ms(100);
+	RUN_UNTIL(readable(fd) && log_has("internode connection from"), 3000);
+	cr_assert(readable(fd), "a answers the garbage connection");
 	char c;
 	cr_expect_eq(read(fd, &c, 1), 0, "a closes the garbage connection");
 	close(fd);
@@ -685,14 +729,15 @@ Test(messaging, garbage_and_bad_payloads_close_only_that_connection)
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	cr_assert_eq(connect(fd, (const struct sockaddr *)&aa->ss, aa->len), 0);
 	static const unsigned char trunc[] = {0, 0, 0, 100, 0, 0x93, 0x00, 0x00, 0x90, 0x90};
+	uint64_t in0 = loop_bytes_in();
 	cr_assert_eq(write(fd, trunc, sizeof(trunc)), (ssize_t)sizeof(trunc));
-	run_ms(50);
+	RUN_UNTIL(loop_bytes_in() >= in0 + sizeof(trunc), 3000); /* a has read them */
 	close(fd);
-	run_ms(50);
+	RUN_UNTIL(log_has("closed inside a frame (10 bytes"), 3000);
 	cr_expect(log_has("closed inside a frame (10 bytes"), "a truncated frame is logged");
 	/* A payload the handler rejects: connection closed, b reconnects, next one is handled. */
 	cr_assert_eq(messaging_send(b, aa, T_VERB_A, "\xa1x", 2), 0);
-	run_ms(100);
+	RUN_UNTIL(log_has("malformed T_A from"), 3000);
 	cr_expect(log_has("malformed T_A from"), "the bad payload is logged with its verb");
 	cr_assert_eq(messaging_send(b, aa, T_VERB_A, "\x05", 1), 0);
 	cr_assert(run_until(&h.n, 1, 3000));
@@ -715,7 +760,9 @@ Test(messaging, reconnect_with_backoff_and_bounded_pending_queue)
 	struct net_addr da = *messaging_listen_addr(d);
 	messaging_free(d);
 	cr_assert_eq(messaging_send(a, &da, VERB_ECHO, "\xc0", 1), 0);
-	run_ms(60);
+	RUN_UNTIL(peer_stats(a, &da).connect_failures >= 1 &&
+	                  peer_stats(a, &da).state == PEER_BACKOFF && log_has("cannot reach"),
+	          3000);
 	struct messaging_peer_stats st;
 	cr_assert_eq(messaging_peer_get_stats(a, &da, &st), 0);
 	cr_expect(st.connect_failures >= 1);
@@ -882,7 +929,9 @@ Test(messaging, our_host_id_at_another_address_is_refused)
 	struct counter h = {0};
 	messaging_register(a, T_VERB_A, echo_handler, &h);
 	cr_assert_eq(messaging_send(twin, messaging_listen_addr(a), T_VERB_A, "\x01", 1), 0);
-	run_ms(200);
+	RUN_UNTIL(peer_stats(twin, messaging_listen_addr(a)).state == PEER_REFUSED &&
+	                  log_has("was a data directory copied?"),
+	          3000);
 	cr_expect_eq(h.n, 0);
 	cr_expect(log_has("was a data directory copied?"), "the refusal says why");
 	struct messaging_peer_stats st;
