@@ -8,6 +8,8 @@
  * |                                                  |  bytes, outcome]                       |
  * | "repair/r/" table_id 16 start u64 end u64        | started_ms u64 of the last successful  |
  * |                                                  |  repair of that range                  |
+ * | "repair/f/" table_id 16                          | ms u64 from which the table's ranges   |
+ * |                                                  |  that were never repaired count        |
  *
  * History rows past REPAIR_HISTORY_MAX are deleted oldest first.  The
  * last-repaired rows let the background scheduler resume where it stopped
@@ -25,6 +27,7 @@
 
 #define H_PREFIX           "repair/h/"
 #define R_PREFIX           "repair/r/"
+#define F_PREFIX           "repair/f/"
 #define H_PLEN             9
 #define REPAIR_HISTORY_MAX 100000
 
@@ -49,6 +52,35 @@ int64_t history_last_repaired(struct repair *r, const uint8_t table_id[16], int6
 		at = (int64_t)be64_load(v.data);
 	buf_release(&v);
 	return at;
+}
+
+/*
+ * Since when the table's never-repaired ranges count: the time this node first planned
+ * the table, as the table's schema timestamp then (its creation, or its last ALTER
+ * before this node knew it), kept in the store so that neither a restart nor a later
+ * ALTER moves it.  A table created now is first due one interval from now; a table a
+ * new or replacing node learns with the schema is as old as its DDL, so that node
+ * repairs it at once.
+ */
+int64_t history_first_planned(struct repair *r, const uint8_t table_id[16], int64_t table_ms)
+{
+	uint8_t k[H_PLEN + 16], v[8];
+	memcpy(k, F_PREFIX, H_PLEN);
+	memcpy(k + H_PLEN, table_id, 16);
+	struct buf got;
+	buf_init(&got);
+	struct cerr e = {0};
+	int64_t at = 0;
+	if (store_kv_get(r->cfg.store, STORE_CF_SYSTEM, k, sizeof(k), &got, &e) == 0 &&
+	    got.len == 8)
+		at = (int64_t)be64_load(got.data);
+	buf_release(&got);
+	if (at)
+		return at;
+	be64_store(v, (uint64_t)table_ms);
+	if (store_kv_put(r->cfg.store, STORE_CF_SYSTEM, k, sizeof(k), v, 8, &e))
+		log_warn("repair", "recording when a table was first planned: %s", e.msg);
+	return table_ms;
 }
 
 /* The range was repaired from began_ms on: remember it (scheduler, restarts) and let

@@ -192,6 +192,7 @@ struct repair {
 		int32_t gc_grace_s;
 		bool warned;
 		int64_t compacted_ms; /* last full compaction after a background session */
+		int64_t first_ms;     /* history_first_planned(), 0 until read */
 	} ages[REPAIR_MAX_TABLE_AGES];
 	size_t n_ages;
 	struct repair_stats stats;
@@ -218,6 +219,7 @@ void history_mark(struct repair *r, const uint8_t table_id[16], int64_t start, i
                   int64_t began_ms);
 void history_record(struct repair *r, const struct rsession *s, const struct rtask *t,
                     const char *outcome);
+int64_t history_first_planned(struct repair *r, const uint8_t table_id[16], int64_t table_ms);
 int64_t history_last_repaired(struct repair *r, const uint8_t table_id[16], int64_t start,
                               int64_t end);
 void scheduler_start(struct repair *r);

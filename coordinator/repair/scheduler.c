@@ -2,9 +2,13 @@
  * scheduler.c — continuous background repair.  Every tick (a tenth of
  * repair_interval, 1 s to 60 s) with no session running, the scheduler plans
  * this node's primary ranges of every table and starts a background session
- * over those due: never repaired, or last repaired longer than 0.9 x
- * repair_interval ago — or half the table's gc_grace_seconds when that is
- * sooner (at least 10 s), so no table waits past its gc_grace for repair.
+ * over those due: last repaired longer than 0.9 x repair_interval ago — or
+ * half the table's gc_grace_seconds when that is sooner (at least 10 s), so
+ * no table waits past its gc_grace for repair.  A range never repaired counts
+ * from when this node first planned its table, as old as the table's schema
+ * timestamp then: a new table is not repaired (nor fully compacted) while it
+ * is being loaded, but one that a new or replacing node learns is old, due at
+ * once.
  * Ranges hinted handoff recorded as missed go first, primary or not (any
  * range this node replicates), and their records are cleared once a session
  * repaired them without failure.  Each node repairs only its primary ranges,
@@ -78,6 +82,21 @@ static struct repair_table_age *age_slot(struct repair *r, const struct rtask *k
 	return a;
 }
 
+/* Since when a never-repaired range of k's table counts (history_first_planned). */
+static int64_t never_repaired_since(struct repair *r, struct repair_table_age *a,
+                                    const struct rtask *k, const struct schema_table *st)
+{
+	if (!st)
+		return r->tick->now_ms;
+	if (a && a->first_ms)
+		return a->first_ms;
+	int64_t table_ms = st->timestamp / 1000;
+	int64_t first = history_first_planned(r, k->table_id, table_ms > 0 ? table_ms : 1);
+	if (a)
+		a->first_ms = first;
+	return first;
+}
+
 /* Priority of a planned task: 0 not due, 1 due, 2 due and hinted. */
 static int task_priority(struct repair *r, struct rsession *s, struct rtask *k)
 {
@@ -85,8 +104,8 @@ static int task_priority(struct repair *r, struct rsession *s, struct rtask *k)
 	struct tick *t = r->tick;
 	int64_t last = history_last_repaired(r, k->table_id, k->start, k->end);
 	const struct schema_table *st = schema_snap_table(t->snap, k->ks, k->table);
-	int64_t since = last ? last : (st ? st->timestamp / 1000 : t->now_ms);
 	struct repair_table_age *a = k->primary ? age_slot(r, k) : NULL;
+	int64_t since = last ? last : never_repaired_since(r, a, k, st);
 	if (a) {
 		int64_t age = t->now_ms - since;
 		if (age > a->oldest_ms)
@@ -108,9 +127,7 @@ static int task_priority(struct repair *r, struct rsession *s, struct rtask *k)
 		if (half_gc < every)
 			every = half_gc;
 	}
-	if (!last || t->now_ms - last >= every)
-		return 1;
-	return 0;
+	return t->now_ms - since >= every ? 1 : 0;
 }
 
 static void warn_past_gc(struct repair *r)

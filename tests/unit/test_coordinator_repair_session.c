@@ -237,3 +237,76 @@ Test(repair_session, malformed_deeper_or_missing_trees_fail_their_ranges)
 	MA = NULL;
 	repair_free(r);
 }
+
+struct first_rows {
+	int64_t t_ms, fresh_ms; /* started_ms of the first row of ks.t and of ks.fresh, 0: none */
+};
+
+static int first_row(void *ctx, const struct repair_history_row *row)
+{
+	struct first_rows *f = ctx;
+	int64_t *at = strcmp(row->table, "t") == 0       ? &f->t_ms
+	              : strcmp(row->table, "fresh") == 0 ? &f->fresh_ms
+	                                                 : NULL;
+	if (at && (!*at || row->started_ms < *at))
+		*at = row->started_ms;
+	return 0;
+}
+
+/*
+ * The background scheduler repairs a range that was never repaired when its table is
+ * old — ks.t's DDL is from 1970, as a table a new or replacing node learns with the
+ * schema — and a table created now only once it is due: here half its gc_grace_seconds
+ * of 20, 10 s after its creation, whatever the interval (sessions fail against the
+ * malformed replica; a failed range stays due, so ks.t is planned every tick).
+ */
+Test(repair_session, a_new_table_is_first_repaired_when_due_an_old_one_at_once)
+{
+	MODE = 0;
+	struct cerr e = {0};
+	const struct schema_column_def cols[] = {
+	        {"k", cqltype_simple(CQLTYPE_INT), SCHEMA_COL_PARTITION_KEY, 0, false},
+	};
+	struct schema_table_def fresh = {.ks = "ks",
+	                                 .name = "fresh",
+	                                 .cols = cols,
+	                                 .n_cols = 1,
+	                                 .gc_grace_seconds = 20,
+	                                 .default_time_to_live = -1};
+	int64_t created_ms = clock_wall_us() / 1000;
+	cr_assert_eq(schema_create_table(SCH, &fresh, created_ms * 1000, &e), 0, "%s", e.msg);
+	struct repair_config c = {.loop = L,
+	                          .msg = MA,
+	                          .store = ST,
+	                          .schema = SCH,
+	                          .local_dc = "dc1",
+	                          .timeout_ms = 300,
+	                          .interval_ms = 20000, /* a tick every 2 s, due after 18 s */
+	                          .ring = ring_cb,
+	                          .addr_of = addr_cb,
+	                          .alive = alive_cb};
+	c.host_id[0] = 1;
+	struct repair *r;
+	cr_assert_eq(repair_new(&c, &r, &e), 0, "%s", e.msg);
+	ev_timer t;
+	ev_timer_init(&t, tick, 0.005, 0.005);
+	ev_timer_start(L, &t);
+	struct first_rows f = {0};
+	int64_t end = clock_mono_ms() + 60000;
+	while (!f.fresh_ms && clock_mono_ms() < end) {
+		ev_run(L, EVRUN_ONCE);
+		f = (struct first_rows){0};
+		cr_assert_eq(repair_history_scan(ST, first_row, &f, &e), 0, "%s", e.msg);
+	}
+	ev_timer_stop(L, &t);
+	cr_expect_gt(f.t_ms, 0, "the old table was repaired");
+	cr_expect_lt(f.t_ms - created_ms, 9000, "the old table at the first ticks: %lld ms",
+	             (long long)(f.t_ms - created_ms));
+	cr_expect_gt(f.fresh_ms, 0, "the new table was repaired once due");
+	cr_expect_geq(f.fresh_ms - created_ms, 10000,
+	              "the new table not before half its gc_grace: %lld ms after its creation",
+	              (long long)(f.fresh_ms - created_ms));
+	messaging_free(MA);
+	MA = NULL;
+	repair_free(r);
+}
