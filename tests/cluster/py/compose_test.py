@@ -19,11 +19,12 @@ import ssl
 import subprocess
 import sys
 import time
-import urllib.request
 
 from cassandra import ConsistencyLevel, Unavailable
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
 from cassandra.policies import ConstantReconnectionPolicy, DCAwareRoundRobinPolicy
+
+import clusterlib
 
 DOCKER = os.environ.get("DOCKER_BIN", "/usr/bin/docker")
 COMPOSE = os.environ.get("COMPOSE_BIN", "/usr/bin/docker-compose")
@@ -36,20 +37,9 @@ NETWORK = PROJECT + "_colonnade"
 PLACEHOLDER = PROJECT + "_placeholder"
 CUT_TABLE = os.environ.get("CUT_TABLE", "colonnade_compose_cut")
 LQ, EQ, ALL = ConsistencyLevel.LOCAL_QUORUM, ConsistencyLevel.EACH_QUORUM, ConsistencyLevel.ALL
-T0 = time.time()
-failures = []
+RUN = clusterlib.Run("compose_test", poll=0.5)
+say, check, wait_until = RUN.say, RUN.check, RUN.wait_until
 figures = {}
-
-
-def say(msg):
-    print("compose_test: [%5.1fs] %s" % (time.time() - T0, msg), flush=True)
-
-
-def check(ok, what):
-    say(("ok   " if ok else "FAIL ") + what)
-    if not ok:
-        failures.append(what)
-    return ok
 
 
 def run(args, timeout=120, check_rc=True):
@@ -84,27 +74,8 @@ def health(node):
 
 
 def admin(node, path, ip=None):
-    url = "http://%s:7199%s" % (ip or ip_of(node), path)
-    req = urllib.request.Request(url)
-    if os.environ.get("COLONNADE_ADMIN_TOKEN"):
-        req.add_header("Authorization", "Bearer " + os.environ["COLONNADE_ADMIN_TOKEN"])
-    with urllib.request.urlopen(req, timeout=3) as r:
-        return json.loads(r.read().decode())
-
-
-def wait_until(fn, timeout, what):
-    end = time.time() + timeout
-    last = None
-    while time.time() < end:
-        try:
-            last = fn()
-            if last:
-                return True
-        except Exception as e:  # a node restarting answers nothing for a moment
-            last = e
-        time.sleep(0.5)
-    say("gave up waiting %d s for %s (last: %s)" % (timeout, what, last))
-    return False
+    return clusterlib.admin(ip or ip_of(node), path, timeout=3,
+                            token=os.environ.get("COLONNADE_ADMIN_TOKEN"))
 
 
 def all_healthy(nodes=NODES):
@@ -551,8 +522,8 @@ def main():
     step_recreate(ids, w)
     step_down()
     say("figures: %s" % json.dumps(figures))
-    if failures:
-        say("%d FAILED: %s" % (len(failures), "; ".join(failures)))
+    if RUN.failures:
+        say("%d FAILED: %s" % (len(RUN.failures), "; ".join(RUN.failures)))
         return 1
     say("all checks passed")
     return 0

@@ -4,7 +4,6 @@ Run by tests/cluster/py_driver_test.sh with CQL_HOST set to the node's address.
 Each check prints one line; any failure raises (non-zero exit).
 """
 import os
-import sys
 
 from cassandra import ConsistencyLevel, InvalidRequest, Unavailable
 from cassandra.cluster import Cluster
@@ -12,17 +11,9 @@ from cassandra.protocol import SyntaxException
 from cassandra.policies import FallthroughRetryPolicy
 from cassandra.query import BatchStatement, BatchType, SimpleStatement
 
+from clusterlib import check_or_exit as check, passed
+
 HOST = os.environ.get("CQL_HOST", "127.0.0.1")
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    if not cond:
-        print("FAIL:", what)
-        sys.exit(1)
-    checks += 1
-    print("ok:", what)
 
 
 cluster = Cluster([HOST], port=9042, connect_timeout=10)
@@ -168,4 +159,4 @@ except InvalidRequest as e:
           "paging for this query" in str(e), "ORDER BY over IN, paged: Cassandra's message (%s)" % e)
 
 cluster.shutdown()
-print("%d passed, 0 failed" % checks)
+print("%d passed, 0 failed" % passed())

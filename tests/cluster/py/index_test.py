@@ -27,20 +27,19 @@ repaired).  Then indexes on a map's keys, values and entries and on a set's
 elements answer exactly after element updates.  Prints one line per check; exits 1 on
 any failure.
 """
-import json
 import os
 import random
-import signal
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
 from cassandra import ConsistencyLevel
 from cassandra.cluster import Cluster
 from cassandra.policies import WhiteListRoundRobinPolicy
 from cassandra.query import SimpleStatement
+
+import clusterlib
+from clusterlib import FAILED, check
 
 HOSTS = sys.argv[1].split(",")
 ROOT = sys.argv[2]
@@ -48,19 +47,11 @@ KS = "index_test"
 NK, NC, NV = 40, 8, 5  # partitions, rows per partition, distinct indexed values
 TTL = 3
 FETCH = 7
-FAILED = []
-
-
-def check(name, ok, detail=""):
-    print(("ok   " if ok else "FAIL ") + name + ("" if ok else ": " + detail), flush=True)
-    if not ok:
-        FAILED.append(name)
 
 
 def metric(host, name):
     """The value of a /metrics line `name` on host's admin port."""
-    body = urllib.request.urlopen("http://%s:7199/metrics" % host, timeout=10).read().decode()
-    for line in body.splitlines():
+    for line in clusterlib.metrics_text(host).splitlines():
         if line.startswith(name + " "):
             return float(line.split()[1])
     return None
@@ -84,8 +75,7 @@ def connect(host=None):
 def seen_up(host, addr):
     """Whether node `host`'s gossip lists `addr` up now (None: host's admin port did not answer)."""
     try:
-        with urllib.request.urlopen("http://%s:7199/v1/status" % host, timeout=10) as r:
-            nodes = json.loads(r.read().decode())["nodes"]
+        nodes = clusterlib.admin(host, "/v1/status", timeout=10)["nodes"]
     except Exception:
         return None
     return any(n.get("address") == addr and n.get("up") for n in nodes)
@@ -94,9 +84,7 @@ def seen_up(host, addr):
 def kill_node(node):
     """SIGKILL node `node` (1-based, ROOT/nodeK/pid), then wait until every other node lists it
     down: a coordinator that still counts it up would wait on it for its replica's answer."""
-    with open(os.path.join(ROOT, "node%d" % node, "pid")) as f:
-        pid = int(f.read())
-    os.kill(pid, signal.SIGKILL)
+    pid = clusterlib.kill_node(ROOT, node)
     print("killed node %d (pid %d)" % (node, pid), flush=True)
     addr = HOSTS[node - 1]
     others = [h for h in HOSTS if h != addr]
@@ -111,13 +99,7 @@ def restart_node(node, probe):
     """Start node `node` again with its recorded command (ROOT/nodeK/cmd); once it answers CQL,
     wait until `probe` (a SELECT in KS) answers at ALL through it: gossip has marked the others
     up on it.  Returns (cluster, session) connected to it alone, in KS, or (None, None)."""
-    ndir = os.path.join(ROOT, "node%d" % node)
-    with open(os.path.join(ndir, "cmd"), "rb") as f:
-        cmd = [a.decode() for a in f.read().split(b"\0") if a]
-    log = open(os.path.join(ndir, "node.log"), "ab")
-    proc = subprocess.Popen(cmd, cwd=ndir, stdout=log, stderr=log, start_new_session=True)
-    with open(os.path.join(ndir, "pid"), "w") as f:
-        f.write(str(proc.pid))
+    proc = clusterlib.start_node(ROOT, node)
     print("restarted node %d (pid %d)" % (node, proc.pid), flush=True)
     c = s = None
     for _ in range(150):

@@ -10,35 +10,22 @@ failure.
 """
 import datetime
 import decimal
-import ipaddress
 import json
 import sys
 import uuid
+from functools import partial
 
-from cassandra import InvalidRequest
 from cassandra.cluster import Cluster
+
+import clusterlib
+from clusterlib import FAILED, check
 
 HOST = sys.argv[1]
 KS = "json_test"
-FAILED = []
-
-
-def check(name, ok, detail=""):
-    print(("ok   " if ok else "FAIL ") + name + ("" if ok else ": " + str(detail)))
-    if not ok:
-        FAILED.append(name)
-
-
-def expect_error(name, query, msg, params=None):
-    try:
-        session.execute(query, params)
-        check(name, False, "no error")
-    except InvalidRequest as e:
-        check(name, msg in str(e), str(e))
-
 
 cluster = Cluster([HOST], port=9042, protocol_version=4, connect_timeout=20)
 session = cluster.connect()
+expect_error = partial(clusterlib.expect_error, session)
 session.default_timeout = 30
 session.execute("DROP KEYSPACE IF EXISTS %s" % KS)
 session.execute("CREATE KEYSPACE %s WITH replication = "

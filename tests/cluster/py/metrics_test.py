@@ -8,32 +8,22 @@ checks the differences per table and node-wide, and that every histogram is well
 """
 import os
 import re
-import sys
-import urllib.request
 
 from cassandra import ConsistencyLevel, Unavailable
 from cassandra.cluster import Cluster, NoHostAvailable
 from cassandra.policies import FallthroughRetryPolicy
 from cassandra.query import BatchStatement, BatchType, SimpleStatement
 
+from clusterlib import check_or_exit as check, metrics_text, passed
+
 HOST = os.environ.get("CQL_HOST", "127.0.0.1")
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    if not cond:
-        print("FAIL:", what)
-        sys.exit(1)
-    checks += 1
-    print("ok:", what)
 
 
 LINE = re.compile(r'^([a-z_]+)(\{[^}]*\})? (\S+)$')
 
 
 def scrape():
-    body = urllib.request.urlopen("http://%s:7199/metrics" % HOST, timeout=10).read().decode()
+    body = metrics_text(HOST)
     out = {}
     for ln in body.splitlines():
         m = LINE.match(ln)
@@ -118,4 +108,4 @@ for (name, base), bs in series.items():
 check(len(series) >= 9 and not bad, "%d histograms well formed %s" % (len(series), bad[:2]))
 check("# TYPE colonnade_table_request_latency_seconds histogram" in body, "TYPE line")
 cluster.shutdown()
-print("%d checks passed" % checks)
+print("%d checks passed" % passed())

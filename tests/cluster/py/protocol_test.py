@@ -8,21 +8,11 @@ streams in flight on one connection; EVENT delivery to a REGISTERed connection.
 import os
 import socket
 import struct
-import sys
-import time
+
+from clusterlib import check_or_exit as check, passed
 
 HOST = os.environ.get("CQL_HOST", "127.0.0.1")
 PORT = 9042
-checks = 0
-
-
-def check(cond, what):
-    global checks
-    if not cond:
-        print("FAIL:", what)
-        sys.exit(1)
-    checks += 1
-    print("ok:", what)
 
 
 def conn():
@@ -201,4 +191,4 @@ check(code == 0x2500 and body[n:n + 2] == b"\x00\x10" and body[n + 2:n + 18] == 
       "EXECUTE of an unknown id -> Unprepared carrying the id")
 s.close()
 
-print("%d passed, 0 failed" % checks)
+print("%d passed, 0 failed" % passed())

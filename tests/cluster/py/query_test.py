@@ -13,27 +13,23 @@ failure.
 import math
 import sys
 import time
-import uuid
 from datetime import datetime, timezone
+from functools import partial
 
-from cassandra import ConsistencyLevel, InvalidRequest
+from cassandra import ConsistencyLevel
 from cassandra.cluster import Cluster
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import SimpleStatement
 
+import clusterlib
+from clusterlib import FAILED, check
+
 HOSTS = sys.argv[1].split(",")
 KS = "query_test"
-FAILED = []
-
-
-def check(name, ok, detail=""):
-    print(("ok   " if ok else "FAIL ") + name + ("" if ok else ": " + detail))
-    if not ok:
-        FAILED.append(name)
-
 
 cluster = Cluster(HOSTS, port=9042, protocol_version=4, connect_timeout=20)
 session = cluster.connect()
+expect_error = partial(clusterlib.expect_error, session)
 session.default_timeout = 60
 session.execute("DROP KEYSPACE IF EXISTS %s" % KS)
 session.execute("CREATE KEYSPACE %s WITH replication = "
@@ -130,14 +126,6 @@ def check_pages(name, got_pages, want, fetch, key=lambda r: tuple(r)):
                                     sorted(set(rows) - set(want))[:5]))
     n_pages = max(1, math.ceil(len(want) / fetch))
     check(name + ": %d pages" % n_pages, len(got_pages) == n_pages, str(sizes[:20]))
-
-
-def expect_error(name, query, msg):
-    try:
-        session.execute(query)
-        check(name, False, "no error")
-    except InvalidRequest as e:
-        check(name, msg in str(e), str(e))
 
 
 # ---- ALLOW FILTERING -----------------------------------------------------------------------

@@ -15,104 +15,42 @@ with its host id and send it requests.
 argv: comma-separated node addresses, the cluster's temp directory (nodeK/ with
 colonnade.yaml, cmd, pid, node.log), the clock shim (clock_ahead.so).
 """
-import json
 import os
-import signal
 import socket
 import struct
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
 from cassandra.cluster import Cluster, NoHostAvailable
+
+import clusterlib
+from clusterlib import admin
 
 ADDR = dict(enumerate(sys.argv[1].split(","), start=1))  # node -> its address now
 ROOT = sys.argv[2]
 SHIM = sys.argv[3]
 X, Z = 2, 3
 AHEAD_S = 3600
-T0 = time.time()
-failures = []
-
-
-def say(msg):
-    print("reclaim_test: [%5.1fs] %s" % (time.time() - T0, msg), flush=True)
-
-
-def check(ok, what):
-    say(("ok   " if ok else "FAIL ") + what)
-    if not ok:
-        failures.append(what)
-    return ok
-
-
-def wait_until(fn, timeout, what):
-    end = time.time() + timeout
-    last = None
-    while time.time() < end:
-        try:
-            last = fn()
-            if last is True:
-                return True
-        except Exception as e:  # a node starting answers nothing for a moment
-            last = e
-        time.sleep(0.2)
-    say("gave up waiting %d s for %s (last: %s)" % (timeout, what, last))
-    return False
-
-
-def admin(addr, path):
-    with urllib.request.urlopen("http://%s:7199%s" % (addr, path), timeout=5) as r:
-        return json.loads(r.read().decode())
-
-
-def node_dir(k):
-    return os.path.join(ROOT, "node%d" % k)
+RUN = clusterlib.Run("reclaim_test", poll=0.2)
+say, check, wait_until = RUN.say, RUN.check, RUN.wait_until
 
 
 def kill(k):
-    with open(os.path.join(node_dir(k), "pid")) as f:
-        pid = int(f.read())
-    os.kill(pid, signal.SIGKILL)
-    for _ in range(200):  # the lib's shell may be its parent: gone once kill(0) fails
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-        time.sleep(0.05)
+    pid = clusterlib.kill_node(ROOT, k, gone_within=10)
     say("killed node %d (pid %d, %s)" % (k, pid, ADDR[k]))
 
 
 def start(k, addr, ahead=False):
     """Node k at `addr` (listen and rpc) with its own data; its wall clock AHEAD_S s
     ahead when `ahead`."""
-    path = os.path.join(node_dir(k), "colonnade.yaml")
-    with open(path) as f:
-        lines = f.read().splitlines()
-    for i, line in enumerate(lines):
-        for key in ("listen_address", "rpc_address"):
-            if line.startswith(key + ":"):
-                lines[i] = "%s: %s" % (key, addr)
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    with open(os.path.join(node_dir(k), "cmd"), "rb") as f:
-        cmd = [a.decode() for a in f.read().split(b"\0") if a]
+    prefix = []
     if ahead:
         # An ASan build's runtime must come first among the libraries unless told.
         asan = os.environ.get("ASAN_OPTIONS", "")
-        cmd = ["env", "LD_PRELOAD=" + SHIM, "CLOCK_AHEAD_S=%d" % AHEAD_S,
-               "ASAN_OPTIONS=" + (asan + ":" if asan else "") + "verify_asan_link_order=0"] + cmd
-    log = open(os.path.join(node_dir(k), "node.log"), "ab")
-    proc = subprocess.Popen(cmd, cwd=node_dir(k), stdout=log, stderr=log,
-                            start_new_session=True)
-    with open(os.path.join(node_dir(k), "pid"), "w") as f:
-        f.write(str(proc.pid))
+        prefix = ["env", "LD_PRELOAD=" + SHIM, "CLOCK_AHEAD_S=%d" % AHEAD_S,
+                  "ASAN_OPTIONS=" + (asan + ":" if asan else "") + "verify_asan_link_order=0"]
+    proc = clusterlib.start_node(ROOT, k, addr, prefix)
     ADDR[k] = addr
     say("started node %d at %s (pid %d%s)" % (k, addr, proc.pid,
                                               ", clock %d s ahead" % AHEAD_S if ahead else ""))
@@ -324,12 +262,7 @@ def main():
         coords[c] = coords.get(c, 0) + 1
     check(coords.get(a, 0) > 0, "requests reach node 2 at %s (coordinators %s)" % (a, coords))
     cluster.shutdown()
-    if failures:
-        say("%d check(s) failed:" % len(failures))
-        for f in failures:
-            say("  " + f)
-        sys.exit(1)
-    say("all checks passed")
+    RUN.finish()
 
 
 main()

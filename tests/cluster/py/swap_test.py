@@ -25,15 +25,11 @@ argv: comma-separated node addresses, the cluster's temp directory (nodeK/ with
 colonnade.yaml, cmd, pid, node.log), the colonnade binary.
 """
 import itertools
-import json
 import logging
 import os
-import signal
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
 from cassandra import ConsistencyLevel
 from cassandra.cluster import (EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile,
@@ -41,87 +37,31 @@ from cassandra.cluster import (EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile,
 from cassandra.policies import (ConstantReconnectionPolicy, DCAwareRoundRobinPolicy,
                                 WhiteListRoundRobinPolicy)
 
+import clusterlib
+
 ADDR = dict(enumerate(sys.argv[1].split(","), start=1))  # node -> its address now
 ROOT = sys.argv[2]
 DC = {1: "dc1", 2: "dc1", 3: "dc2", 4: "dc2"}
 SWAP = (2, 4)
 LQ = ConsistencyLevel.LOCAL_QUORUM
 DRIVER_BOUND = 60  # s; the driver waits up to 10 s (topology window) before it looks
-T0 = time.time()
 KEYS = itertools.count()
-failures = []
-
-
-def say(msg):
-    print("swap_test: [%5.1fs] %s" % (time.time() - T0, msg), flush=True)
-
-
-def check(ok, what):
-    say(("ok   " if ok else "FAIL ") + what)
-    if not ok:
-        failures.append(what)
-    return ok
-
-
-def wait_until(fn, timeout, what):
-    end = time.time() + timeout
-    last = None
-    while time.time() < end:
-        try:
-            last = fn()
-            if last is True:
-                return True
-        except Exception as e:  # a node starting answers nothing for a moment
-            last = e
-        time.sleep(0.3)
-    say("gave up waiting %d s for %s (last: %s)" % (timeout, what, last))
-    return False
+RUN = clusterlib.Run("swap_test", poll=0.3)
+say, check, wait_until = RUN.say, RUN.check, RUN.wait_until
 
 
 def admin(k, path):
-    with urllib.request.urlopen("http://%s:7199%s" % (ADDR[k], path), timeout=5) as r:
-        return json.loads(r.read().decode())
-
-
-def node_dir(k):
-    return os.path.join(ROOT, "node%d" % k)
+    return clusterlib.admin(ADDR[k], path)
 
 
 def kill(k):
-    with open(os.path.join(node_dir(k), "pid")) as f:
-        pid = int(f.read())
-    os.kill(pid, signal.SIGKILL)
-    for _ in range(100):  # the lib's shell is its parent: it is gone once kill(0) fails
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-        time.sleep(0.05)
+    pid = clusterlib.kill_node(ROOT, k, gone_within=5)
     say("killed node %d (pid %d, %s)" % (k, pid, ADDR[k]))
 
 
 def start(k, addr):
     """Node k at `addr` (listen and rpc), with its own data directory."""
-    path = os.path.join(node_dir(k), "colonnade.yaml")
-    with open(path) as f:
-        lines = f.read().splitlines()
-    for i, line in enumerate(lines):
-        for key in ("listen_address", "rpc_address"):
-            if line.startswith(key + ":"):
-                lines[i] = "%s: %s" % (key, addr)
-    with open(path, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    with open(os.path.join(node_dir(k), "cmd"), "rb") as f:
-        cmd = [a.decode() for a in f.read().split(b"\0") if a]
-    log = open(os.path.join(node_dir(k), "node.log"), "ab")
-    proc = subprocess.Popen(cmd, cwd=node_dir(k), stdout=log, stderr=log,
-                            start_new_session=True)
-    with open(os.path.join(node_dir(k), "pid"), "w") as f:
-        f.write(str(proc.pid))
+    proc = clusterlib.start_node(ROOT, k, addr)
     ADDR[k] = addr
     say("started node %d (%s) at %s (pid %d)" % (k, DC[k], addr, proc.pid))
     return proc
@@ -394,12 +334,7 @@ def main():
     check_local_requests({1: sessions[1]}, "dc2 killed")
     for c, _ in sessions.values():
         c.shutdown()
-    if failures:
-        say("%d check(s) failed:" % len(failures))
-        for f in failures:
-            say("  " + f)
-        sys.exit(1)
-    say("all checks passed")
+    RUN.finish()
 
 
 main()

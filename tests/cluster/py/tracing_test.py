@@ -31,25 +31,19 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
-import uuid
 
 from cassandra import ConsistencyLevel, WriteTimeout
 from cassandra.cluster import Cluster
 from cassandra.policies import FallthroughRetryPolicy, WhiteListRoundRobinPolicy
 from cassandra.query import BatchStatement, BatchType, SimpleStatement
 
+import clusterlib
+from clusterlib import FAILED, check
+
 HOSTS = sys.argv[1].split(",")
 ROOT = sys.argv[2]
 BIN = os.environ["COLONNADE_BIN"]
-FAILED = []
 WAIT = 60  # seconds any condition below may take on a loaded machine
-
-
-def check(name, ok, detail=""):
-    print(("ok   " if ok else "FAIL ") + name + ("" if ok else ": " + str(detail)), flush=True)
-    if not ok:
-        FAILED.append(name)
 
 
 def connect(host):
@@ -233,7 +227,7 @@ for h in (N2, N3):
     c.shutdown()
 
 # ---- node 3 stopped: a traced write at ALL times out --------------------------------------------
-pid3 = int(open(os.path.join(ROOT, "node3", "pid")).read())
+pid3 = clusterlib.node_pid(ROOT, 3)
 timed_out = None
 for attempt in range(3):
     os.kill(pid3, signal.SIGSTOP)
@@ -283,7 +277,7 @@ ev = wait_events(s1, tr.trace_id, [
 check("nothing in the trace comes from the dead node", all(e[0] != N3 for e in ev), ev)
 
 # ---- metrics ------------------------------------------------------------------------------------
-body = urllib.request.urlopen("http://%s:7199/metrics" % N1, timeout=10).read().decode()
+body = clusterlib.metrics_text(N1)
 vals = {ln.split()[0]: float(ln.split()[1]) for ln in body.splitlines()
         if ln.startswith("colonnade_traces_")}
 check("/metrics counts traces written", vals.get("colonnade_traces_written_total", 0) >= 4, vals)

@@ -13,24 +13,22 @@ failure.
 import sys
 import threading
 import time
+from functools import partial
 
 from cassandra import ConsistencyLevel, InvalidRequest
 from cassandra.cluster import Cluster
 from cassandra.query import BatchStatement, BatchType, SimpleStatement
 
+import clusterlib
+from clusterlib import FAILED, check
+
 HOSTS = sys.argv[1].split(",")
 KS = "types_test"
-FAILED = []
-
-
-def check(name, ok, detail=""):
-    print(("ok   " if ok else "FAIL ") + name + ("" if ok else ": " + str(detail)))
-    if not ok:
-        FAILED.append(name)
 
 
 cluster = Cluster(HOSTS, port=9042, protocol_version=4, connect_timeout=20)
 session = cluster.connect()
+expect_error = partial(clusterlib.expect_error, session)
 session.default_timeout = 60
 session.default_consistency_level = ConsistencyLevel.QUORUM
 session.execute("DROP KEYSPACE IF EXISTS %s" % KS)
@@ -39,14 +37,6 @@ session.execute("CREATE KEYSPACE %s WITH replication = "
 session.set_keyspace(KS)
 live_hosts = [h for h in cluster.metadata.all_hosts() if h.is_up]
 check("the driver sees 3 hosts up", len(live_hosts) == 3, live_hosts)
-
-
-def expect_error(name, query, msg, params=None):
-    try:
-        session.execute(query, params)
-        check(name, False, "no error")
-    except InvalidRequest as e:
-        check(name, msg in str(e), str(e))
 
 
 def on_host(host, query, params=None, cl=ConsistencyLevel.QUORUM):

@@ -28,15 +28,10 @@ from cassandra.cluster import Cluster
 from cassandra.query import SimpleStatement
 from cassandra.policies import WhiteListRoundRobinPolicy
 
+from clusterlib import FAILED, check
+
 HOSTS = sys.argv[1].split(",")
 KS = "udt_test"
-FAILED = []
-
-
-def check(name, ok, detail=""):
-    print(("ok   " if ok else "FAIL ") + name + ("" if ok else ": " + str(detail)))
-    if not ok:
-        FAILED.append(name)
 
 
 def connect(host):
