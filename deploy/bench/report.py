@@ -320,7 +320,7 @@ def storage_lines(st, n):
 def main():
     ap = argparse.ArgumentParser()
     for k in ("results", "out", "started", "seconds", "overload-seconds", "records",
-              "storage-num", "load", "minutes", "command", "commit", "client-nice"):
+              "storage-num", "load", "minutes", "command", "commit", "client-how"):
         ap.add_argument("--" + k, required=True)
     o = ap.parse_args()
     res = o.results
@@ -329,8 +329,7 @@ def main():
              f"started {o.load} (2 vCPUs shared by the nodes, the load generator and the anchors; "
              f"other work on the machine lowers every figure, anchors included). "
              f"{o.seconds} s per run, 100-byte values, {int(o.records):,} partitions, 50 "
-             f"connections; the load generators ran at niceness {o.client_nice} relative to the "
-             f"servers. Produced by:", "", "```sh", o.command, "```", "",
+             f"connections; the load generators ran {o.client_how}. Produced by:", "", "```sh", o.command, "```", "",
              "**Acceptance** (issue 13; floor, aim in brackets):", "",
              "| acceptance | target | measured | meets floor |", "|---|---|---|---|"]
     for what, target, measured, ok in acceptance(res, a, o.overload_seconds):

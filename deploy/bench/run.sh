@@ -33,10 +33,16 @@
 #   BENCH_QUICK=1   a smoke run (~3 minutes): shorter runs, only the acceptance rows,
 #                   redis as the only anchor
 #   BENCH_NET       node addresses NET.1-3 [$COLONNADE_TEST_NET, else 127.0.0]
-#   BENCH_CLIENT_NICE  niceness of the load generators (colonnade bench, redis-benchmark,
-#                   wrk) [-10 when allowed, else 0]: a real client runs on other machines;
+#   BENCH_CLIENT_SCHED  how the load generators (colonnade bench, redis-benchmark, wrk)
+#                   are scheduled: fifo (SCHED_FIFO priority 1, `chrt -f 1`) or nice
+#                   [fifo when allowed, else nice]: a real client runs on other machines;
 #                   here it shares the cores with the servers, and a generator that waits
-#                   for a core delays its own requests (its send delay shows how much)
+#                   for a core delays its own requests (its send delay shows how much).  A
+#                   real-time generator runs as soon as it is due; it takes a core from the
+#                   servers only while it works (the kernel keeps 5 % of each core for
+#                   the others whatever happens: sched_rt_runtime_us)
+#   BENCH_CLIENT_NICE  with BENCH_CLIENT_SCHED=nice, the generators' niceness [-10 when
+#                   allowed, else 0]
 #   BENCH_BUILD     build dir [./build]
 #   BENCH_ONLY      all | colonnade | anchors [all]
 #   BENCH_OUT       file to update [docs/BENCHMARKS.md]; BENCH_KEEP=1 keeps the work dir
@@ -84,6 +90,16 @@ die() {
 	die "BENCH_STORAGE_NUM must be >= 1000"
 [[ "$NET" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "BENCH_NET must be three octets, like 127.0.14"
 case "$ONLY" in all | colonnade | anchors) ;; *) die "BENCH_ONLY is all, colonnade or anchors" ;; esac
+CLIENT_SCHED=${BENCH_CLIENT_SCHED:-}
+if [ -z "$CLIENT_SCHED" ]; then
+	CLIENT_SCHED=nice
+	chrt -f 1 true 2>/dev/null && CLIENT_SCHED=fifo
+fi
+case "$CLIENT_SCHED" in
+fifo) chrt -f 1 true 2>/dev/null || die "BENCH_CLIENT_SCHED=fifo: chrt -f 1 is not allowed here" ;;
+nice) ;;
+*) die "BENCH_CLIENT_SCHED is fifo or nice" ;;
+esac
 if [ -z "${BENCH_CLIENT_NICE:-}" ]; then
 	CLIENT_NICE=0
 	nice -n -10 true 2>/dev/null && [ "$(nice -n -10 nice)" -lt "$(nice)" ] && CLIENT_NICE=-10
@@ -91,8 +107,15 @@ else
 	CLIENT_NICE=$BENCH_CLIENT_NICE
 fi
 [[ "$CLIENT_NICE" =~ ^-?[0-9]+$ ]] || die "BENCH_CLIENT_NICE must be an integer"
-# The load generators' niceness, relative to this shell's (the servers keep that).
-CLIENT=(nice -n "$CLIENT_NICE")
+# The load generators at real-time priority, or at a niceness relative to this shell's
+# (the servers keep that).
+if [ "$CLIENT_SCHED" = fifo ]; then
+	CLIENT=(chrt -f 1)
+	CLIENT_HOW="at real-time priority (SCHED_FIFO 1)"
+else
+	CLIENT=(nice -n "$CLIENT_NICE")
+	CLIENT_HOW="at niceness $CLIENT_NICE relative to the servers"
+fi
 
 cleanup() {
 	local p
@@ -521,7 +544,9 @@ LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 COMMAND="BENCH_SECONDS=$SECS BENCH_RECORDS=$RECORDS BENCH_OVERLOAD_SECONDS=$OVER_SECS"
 [ "$QUICK" = 1 ] && COMMAND="BENCH_QUICK=1 $COMMAND"
 [ "$QUICK" = 1 ] || COMMAND="$COMMAND BENCH_STORAGE_NUM=$STORAGE_NUM"
-COMMAND="$COMMAND BENCH_NET=$NET BENCH_CLIENT_NICE=$CLIENT_NICE ./deploy/bench/run.sh"
+COMMAND="$COMMAND BENCH_NET=$NET BENCH_CLIENT_SCHED=$CLIENT_SCHED"
+[ "$CLIENT_SCHED" = nice ] && COMMAND="$COMMAND BENCH_CLIENT_NICE=$CLIENT_NICE"
+COMMAND="$COMMAND ./deploy/bench/run.sh"
 [ "$ONLY" = all ] || COMMAND="BENCH_ONLY=$ONLY $COMMAND"
 if [ "$ONLY" != anchors ]; then colonnade_runs; fi
 if [ "$ONLY" != colonnade ]; then
@@ -538,5 +563,5 @@ say "done in $(((SECONDS - T0) / 60)) min $(((SECONDS - T0) % 60)) s"
 python3 "$ROOT/deploy/bench/report.py" --results "$RES" --out "$OUT" --started "$STARTED" \
 	--seconds "$SECS" --overload-seconds "$OVER_SECS" --records "$RECORDS" \
 	--storage-num "$STORAGE_NUM" --load "$LOAD" --minutes $(((SECONDS - T0 + 30) / 60)) \
-	--command "$COMMAND" --client-nice "$CLIENT_NICE" --commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
+	--command "$COMMAND" --client-how "$CLIENT_HOW" --commit "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')"
 say "tables written to $OUT"
