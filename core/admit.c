@@ -140,3 +140,21 @@ void admit_done(struct admit *a, int64_t start_us, int64_t now_us)
 	a->win_lat_sum += now_us > start_us ? now_us - start_us : 0;
 	roll(a, now_us);
 }
+
+bool admit_bytes_charge(struct admit_bytes *b, uint64_t n)
+{
+	if (b->max && b->used > 0 && (n > b->max || b->used > b->max - n)) {
+		b->refused++;
+		return false;
+	}
+	b->used += n;
+	return true;
+}
+
+void admit_bytes_release(struct admit_bytes *b, uint64_t n)
+{
+	bool was_full = admit_bytes_full(b);
+	b->used = n < b->used ? b->used - n : 0;
+	if (was_full && !admit_bytes_full(b) && b->on_room)
+		b->on_room(b->room_ctx);
+}

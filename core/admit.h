@@ -104,4 +104,37 @@ static inline bool admit_full(const struct admit *a)
 	return a->inflight >= admit_limit(a);
 }
 
+/*
+ * A request loop's byte budget for the mutation bytes its requests hold while in
+ * flight: the coordinator's copy of each write's mutation (kept until its last replica
+ * acks or the write timeout passes, to hint it) and a forwarder's copy of each mutation
+ * it relays to a peer (docs/PERFORMANCE.md, "Other bounds").  The holders charge and
+ * release it.  A charge that would take it past `max` is refused (the coordinator then
+ * refuses the write Overloaded), except the first: with nothing held any one mutation
+ * fits, so a mutation larger than the budget still runs, alone.  CQL admission counts
+ * the loop as full from ADMIT_BYTES_MARK of `max` on (Overloaded for clients that take
+ * it, backpressure for the others, as for its request count), which leaves the rest for
+ * the requests admitted past the mark (one per connection at most) so that they find
+ * room.  One per request loop, used on its thread (no locks).
+ */
+struct admit_bytes {
+	uint64_t max;     /* 0: no bound */
+	uint64_t used;    /* charged now */
+	uint64_t refused; /* charges refused, cumulative */
+	/* called when `used` falls under the mark again (admission resumes what it paused) */
+	void (*on_room)(void *ctx);
+	void *room_ctx;
+};
+/* CQL admission stops at this share of the budget (3/4). */
+#define ADMIT_BYTES_MARK(max) ((max) - (max) / 4)
+/* Charge n bytes: true, or false (counted in refused) when they would not fit. */
+bool admit_bytes_charge(struct admit_bytes *b, uint64_t n);
+/* Give back n bytes charged before. */
+void admit_bytes_release(struct admit_bytes *b, uint64_t n);
+/* At or over the mark: admission holds new requests back. */
+static inline bool admit_bytes_full(const struct admit_bytes *b)
+{
+	return b && b->max && b->used >= ADMIT_BYTES_MARK(b->max);
+}
+
 #endif

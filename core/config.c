@@ -200,6 +200,8 @@ static const struct keydef keys[] = {
          OFF(native_transport_max_concurrent_requests), 16, 1000000, 0, 0, "1024"},
         {"max_coordinated_requests", NULL, K_INT, OFF(max_coordinated_requests), 64, 1000000, 0, 0,
          "65536"},
+        {"max_coordinated_mutation_bytes", NULL, K_SIZE, OFF(max_coordinated_mutation_bytes), MIB,
+         (int64_t)1 << 40, 0, 0, "64MiB"},
         {"native_transport_latency_target", NULL, K_DURATION,
          OFF(native_transport_latency_target_ms), 0, 60000, 0, 0, "10ms"},
         {"native_transport_max_queue_wait", NULL, K_DURATION,

@@ -160,6 +160,8 @@ struct config {
 	/* requests a request loop coordinates at once, writes already answered but still
 	 * owed replica acks (hints) included: bounds the coordinator's request state */
 	int max_coordinated_requests;
+	/* bytes of mutations a request loop's writes (and forwards) hold in flight */
+	int64_t max_coordinated_mutation_bytes;
 	int64_t native_transport_latency_target_ms; /* 0 = the hard cap only */
 	int64_t native_transport_max_queue_wait_ms; /* socket wait refused Overloaded; 0 = off */
 	bool native_transport_throw_on_overload; /* Overloaded for every client, not backpressure */

@@ -628,6 +628,7 @@ static int start_replication(struct node *n, struct cerr *err)
 	vc.peer_alive = node_peer_alive;
 	vc.hint = node_peer_hint;
 	vc.hint_ctx = n;
+	vc.bytes = &n->mut_bytes;
 	int rc = node_traces_init(n, err);
 	if (rc)
 		return rc;
@@ -643,6 +644,7 @@ static int start_replication(struct node *n, struct cerr *err)
 	sc.addr_ctx = n;
 	sc.hint = node_hint;
 	sc.hint_ctx = n;
+	sc.bytes = &n->mut_bytes;
 	return storage_proxy_new(&sc, &n->sp, err);
 }
 
@@ -811,6 +813,7 @@ static int start_cql(struct node *n, struct cerr *err)
 	d.tracing = node_traces_sink(n);
 	d.event_tap = node_loops_event_tap;
 	d.event_ctx = n;
+	d.bytes = &n->mut_bytes;
 	rc = cqlserver_new(n->net, &o, &d, &n->cql, err);
 	if (!rc)
 		rc = node_loops_start(n, err);
@@ -1163,6 +1166,7 @@ int node_new(const struct config *cfg, struct node **out, struct cerr *err)
 		return cerr_set(err, COL_ENOMEM, "node: out of memory");
 	pthread_mutex_init(&n->ring_lock, NULL);
 	n->cfg = *cfg;
+	node_mut_bytes_init(n, &n->mut_bytes);
 	n->start_mono_ms = clock_mono_ms();
 	/* SIGPIPE: a peer that vanished is an EPIPE on write, not a dead node. */
 	signal(SIGPIPE, SIG_IGN);

@@ -16,6 +16,7 @@
 #include "coordinator/schema/schema.h"
 #include "coordinator/query/systables.h"
 
+#include "core/admit.h"
 #include "core/mailbox.h"
 #include "core/net.h"
 
@@ -88,8 +89,10 @@ struct node {
 	struct gossiper *gossiper;
 	struct cqlserver *cql;
 	struct router *router;
-	struct storage_proxy *sp;  /* replicated reads/writes (coordinator side) */
-	struct verbs *verbs;       /* MUTATION / READ handlers (replica side) */
+	struct storage_proxy *sp; /* replicated reads/writes (coordinator side) */
+	struct verbs *verbs;      /* MUTATION / READ handlers (replica side) */
+	/* the main loop's mutation bytes in flight (sp, verbs, cql; core/admit.h) */
+	struct admit_bytes mut_bytes;
 	struct schema_sync *sync;  /* schema push/pull/agreement (schema_sync.h) */
 	struct hints *hints;       /* hinted handoff (coordinator/hints/hints.h) */
 	struct batchlog *batchlog; /* LOGGED batches (coordinator/batchlog/batchlog.h) */
@@ -212,6 +215,8 @@ struct store_lane;
 struct storage_proxy_config;
 void node_proxy_config(const struct node *n, struct messaging *msg, struct store_lane *lane,
                        struct storage_proxy_config *sc);
+/* A loop's byte budget for the mutations it holds in flight (max_coordinated_mutation_bytes). */
+void node_mut_bytes_init(const struct node *n, struct admit_bytes *b);
 /*
  * A CQL server's limits from the node's config (native_transport_*: frame size,
  * connections, requests, latency target, queue wait, throw_on_overload) and its

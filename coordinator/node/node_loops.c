@@ -61,7 +61,8 @@ struct node_loop {
 	/* Coordination on this loop (a node in a cluster, internode TLS off): NULL otherwise. */
 	struct messaging *msg;
 	struct storage_proxy *sp;
-	struct node_live_view live; /* liveness and addresses, for sp */
+	struct node_live_view live;   /* liveness and addresses, for sp */
+	struct admit_bytes mut_bytes; /* mutation bytes in flight (sp, cql; core/admit.h) */
 	struct cqlserver *cql;
 	ev_timer stats_timer;
 	pthread_mutex_t stats_lock;
@@ -302,6 +303,11 @@ void node_proxy_config(const struct node *n, struct messaging *msg, struct store
 	sc->max_requests = (unsigned)cfg->max_coordinated_requests;
 }
 
+void node_mut_bytes_init(const struct node *n, struct admit_bytes *b)
+{
+	*b = (struct admit_bytes){.max = (uint64_t)n->cfg.max_coordinated_mutation_bytes};
+}
+
 void node_cql_options(const struct node *n, struct cqlserver_options *o)
 {
 	const struct config *cfg = &n->cfg;
@@ -359,6 +365,7 @@ static int loop_new_proxy(struct node *n, struct node_loop *l, struct cerr *err)
 	sc.addr_ctx = &l->live;
 	sc.hint = loop_hint;
 	sc.hint_ctx = l;
+	sc.bytes = &l->mut_bytes;
 	rc = storage_proxy_new(&sc, &l->sp, err);
 	if (rc)
 		return rc;
@@ -521,6 +528,7 @@ static int loop_new(struct node *n, unsigned idx, struct node_loop **out, struct
 		return cerr_set(err, COL_ENOMEM, "request loop %u: out of memory", idx);
 	l->n = n;
 	l->idx = idx;
+	node_mut_bytes_init(n, &l->mut_bytes);
 	pthread_mutex_init(&l->stats_lock, NULL);
 	l->ev = ev_loop_new(EVFLAG_AUTO);
 	int rc = l->ev ? 0 : COL_EIO;
@@ -550,6 +558,7 @@ static int loop_new(struct node *n, unsigned idx, struct node_loop **out, struct
 	node_cql_deps(n, l->router, &d);
 	d.forward = loop_forward;
 	d.forward_ctx = l;
+	d.bytes = &l->mut_bytes;
 	d.tracing = node_traces_sink(n);
 	rc = cqlserver_new(l->net, &o, &d, &l->cql, err);
 	if (rc) {
@@ -688,6 +697,7 @@ void node_loops_cql_stats(struct node *n, struct cqlserver_stats *sum)
 		sum->inflight += l->stats.inflight;
 		sum->overloaded += l->stats.overloaded;
 		sum->queue_expired += l->stats.queue_expired;
+		sum->bytes_refused += l->stats.bytes_refused;
 		for (int k = 0; k < 2; k++) {
 			for (size_t b = 0; b < NET_ITER_BUCKETS; b++)
 				sum->wait_buckets[k][b] += l->stats.wait_buckets[k][b];
@@ -726,6 +736,9 @@ void node_loops_sp_stats(struct node *n, struct storage_proxy_stats *sum)
 		sum->write_states += s->write_states;
 		sum->write_states_idle += s->write_states_idle;
 		sum->state_bytes += s->state_bytes;
+		sum->mutation_bytes += s->mutation_bytes;
+		sum->mutation_bytes_max += s->mutation_bytes_max;
+		sum->mutation_bytes_refused += s->mutation_bytes_refused;
 		pthread_mutex_unlock(&l->stats_lock);
 	}
 }

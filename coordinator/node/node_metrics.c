@@ -430,6 +430,15 @@ static void m_coordinated(struct buf *out, struct node *n)
 	        {M_GAUGE, "colonnade_coordinator_state_bytes",
 	         "Bytes of the coordinator's request states (not the answers' buffers they "
 	         "hold)."},
+	        {M_GAUGE, "colonnade_coordinator_mutation_bytes",
+	         "Bytes of mutation copies held for writes in flight (kept to hint them) and "
+	         "for forwarded mutations, all request loops."},
+	        {M_GAUGE, "colonnade_coordinator_mutation_bytes_limit",
+	         "The bound of those bytes, all request loops (max_coordinated_mutation_bytes "
+	         "each)."},
+	        {M_COUNTER, "colonnade_coordinator_mutation_bytes_refused_total",
+	         "Writes refused Overloaded, and forwards that kept no copy, because the "
+	         "mutation bytes were at their bound."},
 	};
 	const double v[] = {
 	        (double)ss.writes,
@@ -447,6 +456,9 @@ static void m_coordinated(struct buf *out, struct node *n)
 	        (double)ss.write_states,
 	        (double)ss.write_states_idle,
 	        (double)ss.state_bytes,
+	        (double)ss.mutation_bytes,
+	        (double)ss.mutation_bytes_max,
+	        (double)ss.mutation_bytes_refused,
 	};
 	METRICS(out, defs, v);
 }
@@ -703,12 +715,15 @@ static void m_cql(struct buf *out, struct node *n)
 	        {M_COUNTER, "colonnade_cql_queue_wait_refused_total",
 	         "Of the Overloaded answers: requests that had waited longer than "
 	         "native_transport_max_queue_wait in the socket."},
+	        {M_COUNTER, "colonnade_cql_mutation_bytes_refused_total",
+	         "Of the Overloaded answers: requests refused because the request loop's "
+	         "mutation bytes in flight were at their mark."},
 	};
 	const double v[] = {
 	        (double)cs.conns_open,         (double)cs.requests,        (double)cs.errors,
 	        (double)cs.protocol_errors,    (double)cs.inflight,        (double)cs.overloaded,
 	        (double)cs.overload_pauses,    (double)cs.overload_paused, (double)cs.admit_limit,
-	        (double)cs.admit_target_limit, (double)cs.queue_expired,
+	        (double)cs.admit_target_limit, (double)cs.queue_expired,   (double)cs.bytes_refused,
 	};
 	METRICS(out, defs, v);
 	for (int k = 0; k < 2; k++)

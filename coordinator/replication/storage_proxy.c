@@ -292,6 +292,11 @@ void storage_proxy_get_stats(const struct storage_proxy *sp, struct storage_prox
 	                   (uint64_t)sp->n_writes * sizeof(struct sp_write) +
 	                   (uint64_t)sp->cap_wslots *
 	                           (sizeof(struct sp_write *) + sizeof(struct sp_free_slot));
+	if (sp->cfg.bytes) {
+		out->mutation_bytes = sp->cfg.bytes->used;
+		out->mutation_bytes_max = sp->cfg.bytes->max;
+		out->mutation_bytes_refused = sp->cfg.bytes->refused;
+	}
 }
 
 const char *sp_node_name(const struct ring *ring, size_t idx)

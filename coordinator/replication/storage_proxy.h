@@ -66,6 +66,7 @@
 #define COLONNADE_COORDINATOR_STORAGE_PROXY_H
 
 #include "coordinator/replication/request.h"
+#include "core/admit.h"
 #include "core/err.h"
 #include "core/net.h"
 #include "core/ring.h"
@@ -119,6 +120,10 @@ struct storage_proxy_config {
 	sp_addr_fn addr_of; /* NULL: the ring node's address with storage_port */
 	void *addr_ctx;
 	unsigned max_requests; /* requests in flight; beyond: COL_EOVERLOADED [65536] */
+	/* the loop's byte budget (core/admit.h): each write charges the copy of its mutation
+	 * it keeps for hints, and is refused COL_EOVERLOADED when the copy does not fit;
+	 * NULL: no bound */
+	struct admit_bytes *bytes;
 	/* rows one replica returns per data request [10000]: bounds answer sizes (a big
 	 * partition or range comes in pieces, continued like a short read) */
 	unsigned replica_page_rows;
@@ -190,6 +195,9 @@ struct storage_proxy_stats {
 	 * states themselves (not the answers' buffers they hold) */
 	unsigned read_states, read_states_idle, write_states, write_states_idle;
 	uint64_t state_bytes;
+	/* the loop's byte budget (storage_proxy_config.bytes): held now (by this proxy's
+	 * writes and, sharing it, the loop's forwarder), its bound, charges refused */
+	uint64_t mutation_bytes, mutation_bytes_max, mutation_bytes_refused;
 };
 void storage_proxy_get_stats(const struct storage_proxy *sp, struct storage_proxy_stats *out);
 

@@ -156,6 +156,7 @@ struct sp_write {
 	bool answered, live, expired;
 	ev_timer timer;
 	struct buf mut;      /* the mutation's bytes, kept for hints (only with a hint sink) */
+	size_t charged;      /* of them, charged to the loop's byte budget (cfg.bytes) */
 	struct trace *trace; /* the request's (trace.h: its events), referenced; NULL: untraced */
 	request_done_fn done;
 	void *ctx;

@@ -114,7 +114,12 @@ struct sp_read *sp_read_begin(struct storage_proxy *sp, const struct sp_read_arg
 		return NULL;
 	}
 	r->ring = ring_ref(a->ring);
-	r->rep = *a->rep;
+	/* kept for the read's later steps (the caller's is borrowed for the call): only the
+	 * datacenters it names are copied, not all RING_MAX_DCS */
+	r->rep.cls = a->rep->cls;
+	r->rep.rf = a->rep->rf;
+	r->rep.n_dcs = a->rep->n_dcs < RING_MAX_DCS ? a->rep->n_dcs : RING_MAX_DCS;
+	memcpy(r->rep.dcs, a->rep->dcs, r->rep.n_dcs * sizeof(r->rep.dcs[0]));
 	r->cl = a->cl;
 	r->is_scan = is_scan;
 	r->table = a->table;

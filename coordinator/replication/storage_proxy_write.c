@@ -26,6 +26,10 @@ static void w_release(struct sp_write *w)
 	w->trace = NULL;
 	w->gen++;
 	w->live = false;
+	if (w->charged) {
+		admit_bytes_release(sp->cfg.bytes, w->charged);
+		w->charged = 0;
+	}
 	if (w->mut.cap > SP_READ_BUF_KEEP) { /* one big mutation does not pin its copy */
 		buf_release(&w->mut);
 		buf_init(&w->mut);
@@ -58,6 +62,8 @@ size_t sp_write_free(struct sp_write *w)
 	size_t bytes = sizeof(*w) + w->slots_block_cap * W_SLOT_BYTES;
 	w->sp->write_block_bytes -= w->slots_block_cap * W_SLOT_BYTES;
 	w->sp->n_writes--;
+	if (w->charged)
+		admit_bytes_release(w->sp->cfg.bytes, w->charged);
 	buf_release(&w->mut);
 	free(w->slots_block);
 	free(w);
@@ -516,6 +522,37 @@ static void w_trace_plan(struct sp_write *w, const struct plan *p)
 	            p->n_live, p->n, names, cql_consistency_name(w->cl));
 }
 
+/* Charge the copy of its mutation a write keeps for hints to the loop's byte budget:
+ * false (w->why says why) when the copy does not fit. */
+static bool w_charge(struct sp_write *w, size_t len)
+{
+	struct storage_proxy *sp = w->sp;
+	if (!sp->cfg.hint || !sp->cfg.bytes)
+		return true; /* no copy kept, or no bound */
+	if (!admit_bytes_charge(sp->cfg.bytes, len)) {
+		snprintf(w->why, sizeof(w->why),
+		         "coordinator overloaded: %llu bytes of mutations held for writes in "
+		         "flight, at its limit of %llu (a mutation of %zu bytes does not fit)",
+		         (unsigned long long)sp->cfg.bytes->used,
+		         (unsigned long long)sp->cfg.bytes->max, len);
+		return false;
+	}
+	w->charged = len;
+	return true;
+}
+
+/* Keep the mutation's bytes for hints (w_charge charged them). */
+static void w_keep_copy(struct sp_write *w, const uint8_t *bytes, size_t len)
+{
+	buf_put(&w->mut, bytes, len);
+	if (buf_ok(&w->mut))
+		return;
+	buf_reset(&w->mut); /* no memory to keep it: no hints for this write */
+	if (w->charged)
+		admit_bytes_release(w->sp->cfg.bytes, w->charged);
+	w->charged = 0;
+}
+
 /* Send one mutation (its plan already checked); the handler answers through done. */
 static void write_one(struct storage_proxy *sp, struct ring *ring, const struct replication *rep,
                       uint16_t cl, const struct plan *p, struct store_mutation *m,
@@ -527,6 +564,13 @@ static void write_one(struct storage_proxy *sp, struct ring *ring, const struct 
 		snprintf(why, sizeof(why), "coordinator overloaded: %u requests in flight",
 		         sp->stats.in_flight);
 		w_refuse(cl, wt, done, ctx, COL_EOVERLOADED, why);
+		return;
+	}
+	size_t len;
+	const uint8_t *bytes = store_mutation_bytes(m, &len);
+	if (!w_charge(w, len)) {
+		w_refuse(cl, wt, done, ctx, COL_EOVERLOADED, w->why);
+		w_release(w);
 		return;
 	}
 	if (w_slots(w, p->n)) {
@@ -555,14 +599,10 @@ static void write_one(struct storage_proxy *sp, struct ring *ring, const struct 
 	ev_timer_set(&w->timer, sp->cfg.write_timeout_ms / 1000.0, 0.);
 	ev_timer_start(sp->ev, &w->timer);
 
-	size_t len;
-	const uint8_t *bytes = store_mutation_bytes(m, &len);
 	long self_i = -1;
 	bool down_slot[SP_MAX_REPLICAS] = {false};
 	if (sp->cfg.hint) {
-		buf_put(&w->mut, bytes, len);
-		if (!buf_ok(&w->mut))
-			buf_reset(&w->mut); /* no memory to keep it: no hints for this write */
+		w_keep_copy(w, bytes, len);
 		w_hint_down(w, p, down_slot);
 		if (cl == CL_ANY && p->n_live == 0 && w->acks.received == 0) {
 			w_unavailable_any(w);

@@ -23,6 +23,7 @@ struct fwd {
 	uint32_t slot;
 	struct net_addr peer;
 	struct buf mut; /* the mutation, kept to hint the peer (only with a hint sink) */
+	size_t charged; /* of it, charged to the loop's byte budget */
 	struct fwd *next_free;
 };
 
@@ -38,6 +39,7 @@ struct verbs {
 	verbs_alive_fn peer_alive;
 	verbs_hint_fn hint;
 	void *hint_ctx;
+	struct admit_bytes *bytes;
 	const struct trace_sink *tracing;
 	struct buf scratch; /* digest reads */
 	struct verbs_stats stats;
@@ -592,6 +594,10 @@ static void relay(struct verbs *v, const struct net_addr *to, uint64_t write_id,
 static void fwd_put(struct verbs *v, struct fwd *f)
 {
 	v->forwards_in_flight--;
+	if (f->charged) {
+		admit_bytes_release(v->bytes, f->charged);
+		f->charged = 0;
+	}
 	if (f->mut.cap > FWD_BUF_KEEP) {
 		buf_release(&f->mut);
 		buf_init(&f->mut);
@@ -666,10 +672,13 @@ static void forward_one(struct verbs *v, const struct msg_in *msg,
 	f->write_id = write_id;
 	f->slot = slot;
 	f->peer = *peer;
-	if (v->hint) {
+	/* no memory or budget to keep a copy: the peer's failure is relayed and its
+	 * coordinator hints it */
+	if (v->hint && (!v->bytes || admit_bytes_charge(v->bytes, len))) {
+		f->charged = v->bytes ? len : 0;
 		buf_put(&f->mut, mut, len);
 		if (!buf_ok(&f->mut))
-			buf_reset(&f->mut); /* no memory to keep it: the coordinator hints it */
+			buf_reset(&f->mut);
 	}
 	struct msg_out o;
 	int rc = messaging_begin_request(v->msg, peer, VERB_MUTATION, v->forward_timeout_ms,
@@ -1188,6 +1197,7 @@ int verbs_new(const struct verbs_config *cfg, struct verbs **out, struct cerr *e
 	v->peer_alive = cfg->peer_alive;
 	v->hint = cfg->hint;
 	v->hint_ctx = cfg->hint_ctx;
+	v->bytes = cfg->bytes;
 	v->tracing = cfg->tracing;
 	buf_init(&v->scratch);
 	int rc = messaging_register_verbs(v->msg, VERBS_TABLE,

@@ -91,6 +91,7 @@
 #ifndef COLONNADE_COORDINATOR_VERBS_H
 #define COLONNADE_COORDINATOR_VERBS_H
 
+#include "core/admit.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/net.h"
@@ -145,6 +146,10 @@ struct verbs_config {
 	verbs_alive_fn peer_alive;   /* NULL: every peer is tried */
 	verbs_hint_fn hint;          /* NULL: the coordinator hints what fails */
 	void *hint_ctx;
+	/* the loop's byte budget (core/admit.h), charged with the copy of each mutation a
+	 * forward keeps to hint its peer; a copy that does not fit is not kept (the peer's
+	 * failure is relayed and its coordinator hints it).  NULL: no bound */
+	struct admit_bytes *bytes;
 	/* where a replica's trace events go (coordinator/tracing/trace.h); NULL: messages
 	 * naming a trace session are served untraced */
 	const struct trace_sink *tracing;

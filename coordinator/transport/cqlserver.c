@@ -85,8 +85,9 @@ struct cqlserver {
 	 * and those it adopts from another loop's listener (net_conn_serve_tls) */
 	struct tls_ctx *tls;
 	enum net_tls_mode tls_mode;
-	struct admit admit; /* requests in flight, all connections */
-	struct buf scratch; /* event bodies */
+	struct admit admit;        /* requests in flight, all connections */
+	struct admit_bytes *bytes; /* the loop's mutation bytes in flight; NULL: unbounded */
+	struct buf scratch;        /* event bodies */
 	void (*event_tap)(void *ctx, unsigned mask, const uint8_t *body, size_t len);
 	void *event_ctx;
 	const struct trace_sink *tracing; /* NULL: the tracing flag is ignored */
@@ -337,9 +338,17 @@ static int64_t admit_clock(struct cqlserver *s)
 	return clock_mono_us();
 }
 
-/* Back under the admission limit: read every connection stopped for it again. */
+/* Over a limit of admission: its request count, or the loop's byte budget's mark. */
+static bool server_full(const struct cqlserver *s)
+{
+	return admit_full(&s->admit) || admit_bytes_full(s->bytes);
+}
+
+/* Back under the admission limits: read every connection stopped for them again. */
 static void overload_resume(struct cqlserver *s)
 {
+	if (server_full(s))
+		return;
 	for (struct cqlconn *cc = s->conns; cc && s->stats.overload_paused; cc = cc->next) {
 		if (!cc->ovl_paused)
 			continue;
@@ -378,7 +387,7 @@ static void req_done(struct exec_req *x)
 	if (s) {
 		s->stats.inflight--;
 		admit_done(&s->admit, r->start_us, admit_clock(s));
-		if (s->stats.overload_paused && !admit_full(&s->admit))
+		if (s->stats.overload_paused)
 			overload_resume(s);
 	}
 	/* Keep a few request structs per connection for reuse (no allocation per
@@ -704,6 +713,29 @@ static void refuse_late(struct cqlconn *cc, const struct cql_header *h, int64_t 
 	conn_send_simple_error(cc, h->stream, COL_EOVERLOADED, msg);
 }
 
+/* Refuse a request Overloaded: the loop's mutation bytes in flight are at their mark. */
+static void refuse_bytes(struct cqlconn *cc, const struct cql_header *h)
+{
+	struct cqlserver *s = cc->srv;
+	s->stats.overloaded++;
+	s->stats.bytes_refused++;
+	char msg[200];
+	snprintf(msg, sizeof(msg),
+	         "Server is in overloaded state: %llu bytes of mutations held for requests in "
+	         "flight, at its limit of %llu; retry later",
+	         (unsigned long long)s->bytes->used,
+	         (unsigned long long)ADMIT_BYTES_MARK(s->bytes->max));
+	conn_send_simple_error(cc, h->stream, COL_EOVERLOADED, msg);
+}
+
+/* The loop's byte budget fell under its mark (admit_bytes.on_room). */
+static void on_bytes_room(void *ctx)
+{
+	struct cqlserver *s = ctx;
+	if (s->stats.overload_paused)
+		overload_resume(s);
+}
+
 /*
  * Admission (core/admit.h): true when the request may run.  A connection that
  * asked for Overloaded gets it for a request that already waited longer than
@@ -724,13 +756,18 @@ static bool admit_request(struct cqlconn *cc, const struct cql_header *h, int64_
 		refuse_late(cc, h, age);
 		return false;
 	}
+	/* The byte budget is memory, not time: past its mark a client that takes
+	 * Overloaded is refused whatever the loop's load. */
+	if (h->opcode != CQL_OP_PREPARE && cc->throw_on_overload && admit_bytes_full(s->bytes)) {
+		refuse_bytes(cc, h);
+		return false;
+	}
 	/* A loop with time to spare (the last window) holds a burst past its limit
 	 * in the client's socket rather than refusing it: it will get to it soon. */
 	if (h->opcode == CQL_OP_PREPARE || !cc->throw_on_overload ||
 	    (admit_full(&s->admit) && !admit_saturated(&s->admit))) {
 		admit_force(&s->admit, now);
-		if (h->opcode != CQL_OP_PREPARE && admit_full(&s->admit) && cc->nc &&
-		    !cc->ovl_paused) {
+		if (h->opcode != CQL_OP_PREPARE && server_full(s) && cc->nc && !cc->ovl_paused) {
 			cc->ovl_paused = true;
 			s->stats.overload_pauses++;
 			s->stats.overload_paused++;
@@ -1019,6 +1056,11 @@ static int server_create(struct net_loop *nl, const struct cqlserver_options *op
 	};
 	s->event_tap = deps->event_tap;
 	s->tracing = deps->tracing;
+	s->bytes = deps->bytes;
+	if (s->bytes) {
+		s->bytes->on_room = on_bytes_room;
+		s->bytes->room_ctx = s;
+	}
 	s->event_ctx = deps->event_ctx;
 	int rc = executor_new(&ed, &s->ex);
 	if (rc) {
@@ -1051,6 +1093,8 @@ static int server_create(struct net_loop *nl, const struct cqlserver_options *op
 	*out = s;
 	return 0;
 fail:
+	if (s->bytes)
+		s->bytes->on_room = NULL;
 	if (s->ex)
 		executor_free(s->ex);
 	if (s->own_prepared)
@@ -1067,6 +1111,8 @@ void cqlserver_free(struct cqlserver *s)
 		return;
 	if (s->listener)
 		net_server_free(s->listener);
+	if (s->bytes && s->bytes->room_ctx == s)
+		s->bytes->on_room = NULL;
 	/* Detach every connection from the server, then close it; on_close frees later. */
 	struct cqlconn *cc = s->conns;
 	while (cc) {

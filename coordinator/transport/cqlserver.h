@@ -127,6 +127,10 @@ struct cqlserver_deps {
 	 * flag is ignored, as the spec allows.  With one, a QUERY, PREPARE, EXECUTE or BATCH
 	 * with the flag is traced and its RESULT carries the session id (flag TRACING). */
 	const struct trace_sink *tracing;
+	/* optional: the loop's byte budget for mutations held in flight (core/admit.h),
+	 * shared with its storage proxy: at its mark the server is full as at its request
+	 * limit (Overloaded for clients that take it, backpressure for the others) */
+	struct admit_bytes *bytes;
 };
 
 /*
@@ -175,6 +179,7 @@ struct cqlserver_stats {
 	uint64_t overload_paused;    /* connections stopped now */
 	uint64_t admit_limit;        /* requests the server admits in flight now */
 	uint64_t admit_target_limit; /* of them from clients that take Overloaded */
+	uint64_t bytes_refused;      /* of the Overloaded answers: the byte budget was full */
 	/* QUERY, EXECUTE and BATCH requests run, by the time they had waited in the socket
 	 * before the server read them (when the kernel said: rx timestamps, plaintext),
 	 * in net_iter_bounds_us buckets (not cumulative); their count and sum.  Index 1:

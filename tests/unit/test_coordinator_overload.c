@@ -13,6 +13,7 @@
 #include "coordinator/replication/router.h"
 #include "coordinator/schema/schema.h"
 #include "coordinator/transport/cqlserver.h"
+#include "core/admit.h"
 #include "core/buf.h"
 #include "core/cqlproto.h"
 #include "core/net.h"
@@ -43,6 +44,9 @@ static struct net_loop *nl;
 static struct exec_req *held[64];
 static int n_held;
 static ev_timer burner; /* keeps the loop busy: 19 ms of every 20 */
+/* the loop's byte budget for mutations in flight (its storage proxy's, charged here) */
+#define BYTES_MAX (1u << 20)
+static struct admit_bytes bytes;
 
 static const struct cluster_view view = LOCAL_VIEW("Test Cluster");
 
@@ -78,7 +82,9 @@ static void start_with(bool throw_all, int64_t max_queue_wait_us)
 	                           .router = ln.px,
 	                           .view = &view,
 	                           .prepared = ln.pc,
-	                           .ddl_wait = hold_ddl};
+	                           .ddl_wait = hold_ddl,
+	                           .bytes = &bytes};
+	bytes = (struct admit_bytes){.max = BYTES_MAX};
 	cr_assert_eq(cqlserver_new(nl, &co, &d, &srv, &e), 0, "%s", e.msg);
 	n_held = 0;
 }
@@ -507,6 +513,69 @@ Test(overload, a_request_that_waited_in_the_socket_is_refused_on_an_idle_loop_to
 	cr_expect_eq(st.wait_count[1] - st1.wait_count[1], 1, "the fresh request ran");
 	cr_expect_eq(st.overloaded - st1.overloaded, st.queue_expired - st1.queue_expired,
 	             "refused only for a wait in the socket");
+	close(fd);
+	close(fd2);
+	stop();
+}
+
+/*
+ * The loop's mutation bytes in flight (what its coordinator holds for writes, charged to the
+ * budget as the storage proxy does) at their mark: a connection that takes Overloaded is
+ * refused at once, naming the bytes, whatever the loop's load; any other runs its request
+ * and stops being read; both are served again once the bytes fall under the mark.
+ */
+Test(overload, mutation_bytes_at_their_mark_refuse_or_stop_reading)
+{
+	start(false);
+	int fd = client(), fd2 = client();
+	startup(fd, true);
+	startup(fd2, false);
+	spin();
+	struct rsp r[16];
+	cr_assert_eq(responses(fd, r, 16), 1);
+	cr_assert_eq(responses(fd2, r, 16), 1);
+	uint64_t mark = ADMIT_BYTES_MARK(BYTES_MAX);
+	cr_assert(admit_bytes_charge(&bytes, mark - 1));
+	query(fd, 49, "SELECT cluster_name FROM system.local");
+	spin();
+	cr_assert_eq(responses(fd, r, 16), 1);
+	cr_expect_eq(r[0].opcode, CQL_OP_RESULT, "under the mark a request runs");
+	cr_assert(admit_bytes_charge(&bytes, 1));
+	query(fd, 50, "SELECT cluster_name FROM system.local");
+	spin();
+	cr_assert_eq(responses(fd, r, 16), 1);
+	cr_expect_eq(r[0].stream, 50);
+	cr_expect_eq(r[0].opcode, CQL_OP_ERROR);
+	cr_expect_eq(r[0].code, CQL_ERR_OVERLOADED, "code 0x%x", r[0].code);
+	cr_expect(strstr(r[0].msg, "bytes of mutations") != NULL, "%s", r[0].msg);
+	query(fd2, 60, "SELECT cluster_name FROM system.local");
+	query(fd2, 61, "SELECT cluster_name FROM system.local");
+	spin();
+	int n = responses(fd2, r, 16);
+	cr_assert_eq(n, 1, "the one request past the mark runs, the next waits: %d", n);
+	cr_expect_eq(r[0].stream, 60);
+	cr_expect_eq(r[0].opcode, CQL_OP_RESULT);
+	struct cqlserver_stats st;
+	cqlserver_get_stats(srv, &st);
+	cr_expect_eq(st.overloaded, 1);
+	cr_expect_eq(st.bytes_refused, 1);
+	cr_expect_eq(st.overload_paused, 1, "the backpressure connection stopped");
+	/* the bytes fall under the mark (a held write ends): both are served again */
+	admit_bytes_release(&bytes, 1);
+	spin();
+	n = responses(fd2, r, 16);
+	cr_assert_eq(n, 1, "%d", n);
+	cr_expect_eq(r[0].stream, 61);
+	cr_expect_eq(r[0].opcode, CQL_OP_RESULT);
+	query(fd, 51, "SELECT cluster_name FROM system.local");
+	spin();
+	cr_assert_eq(responses(fd, r, 16), 1);
+	cr_expect_eq(r[0].opcode, CQL_OP_RESULT);
+	cqlserver_get_stats(srv, &st);
+	cr_expect_eq(st.overload_paused, 0);
+	cr_expect_eq(st.overloaded, 1);
+	admit_bytes_release(&bytes, mark - 1);
+	cr_expect_eq(bytes.used, 0);
 	close(fd);
 	close(fd2);
 	stop();

@@ -71,6 +71,10 @@ static void short_timeouts(void)
 static unsigned PAGE_ROWS; /* replica_page_rows (0: the default) */
 static unsigned MAX_REQ;   /* max_requests (0: the default) */
 static unsigned SHED_MS;   /* the replicas' mutation_shed_ms (0: off) */
+/* Each node's byte budget for mutations in flight (its proxy's and forwarder's), bounded at
+ * BYTES_MAX (0: the nodes have none) */
+static uint64_t BYTES_MAX;
+static struct admit_bytes BYTES[MAXN];
 static struct ring_endpoint EPS[MAXN];
 
 /* The hint sink: what the coordinator asked to hint, per node (by host id). */
@@ -209,7 +213,8 @@ static void node_up(size_t i)
 	                          .mutation_shed_ms = SHED_MS,
 	                          .peer_alive = USE_HINTS ? v_alive_fn : NULL,
 	                          .hint = USE_HINTS ? v_hint_fn : NULL,
-	                          .hint_ctx = n};
+	                          .hint_ctx = n,
+	                          .bytes = BYTES_MAX ? &BYTES[i] : NULL};
 	cr_assert_eq(verbs_new(&vc, &n->verbs, &e), 0, "%s", e.msg);
 	struct storage_proxy_config sc = {.msg = n->msg,
 	                                  .store = n->store,
@@ -221,6 +226,7 @@ static void node_up(size_t i)
 	                                  .hint = USE_HINTS ? hint_fn : NULL,
 	                                  .replica_page_rows = PAGE_ROWS,
 	                                  .max_requests = MAX_REQ,
+	                                  .bytes = BYTES_MAX ? &BYTES[i] : NULL,
 	                                  .addr_of = addr_fn};
 	cr_assert_eq(storage_proxy_new(&sc, &n->sp, &e), 0, "%s", e.msg);
 	if (n->silent) {
@@ -282,6 +288,7 @@ static void cluster(size_t n, const char *const *dcs, const char *const *rk, con
 	for (size_t i = 0; i < n; i++) {
 		struct tnode *t = &N[i];
 		memset(t, 0, sizeof(*t));
+		BYTES[i] = (struct admit_bytes){.max = BYTES_MAX};
 		snprintf(t->dc, sizeof(t->dc), "%s", dcs[i]);
 		snprintf(t->dir, sizeof(t->dir), "/tmp/colonnade-sp-XXXXXX");
 		cr_assert(mkdtemp(t->dir) != NULL);
@@ -355,6 +362,7 @@ static void teardown(void)
 	PAGE_ROWS = 0;
 	MAX_REQ = 0;
 	SHED_MS = 0;
+	BYTES_MAX = 0;
 	WTO = RTO = TO_LONG;
 	net_loop_free(NL);
 	ev_loop_destroy(L);
@@ -2495,4 +2503,181 @@ Test(storage_proxy, speculation_threshold_counts_the_answers_it_did_not_wait_for
 	              "%llu speculative retries for %u slow replica answers in 240 reads",
 	              (unsigned long long)(st.speculative_retries - spec0), slow);
 	cr_assert(run_until_settled(none_held, NULL), "held READs still unanswered");
+}
+
+/* ---- the byte bound on mutations held in flight (docs/PERFORMANCE.md, "Other bounds") ---- */
+
+/* A mutation of key with a value of `size` bytes; its encoded length in *len. */
+static void mk_big(struct store_mutation *m, size_t node, const char *key, size_t size, size_t *len)
+{
+	char *v = malloc(size + 1);
+	cr_assert(v);
+	memset(v, 'b', size);
+	v[size] = 0;
+	mk_mutation(m, node, key, 1, v, 1);
+	free(v);
+	(void)store_mutation_bytes(m, len);
+}
+
+/* Node i's budget is back at 0 and no request is in flight. */
+static bool bytes_released(const void *arg)
+{
+	const size_t *i = arg;
+	return BYTES[*i].used == 0 && proxies_idle(NULL);
+}
+
+/*
+ * n writes of m from node 0 at cl, all started before the loop runs: those whose copy fits
+ * the budget are taken, the rest refused Overloaded at once, naming the bytes.  Returns
+ * how many were taken (o[] gets every outcome).
+ */
+static size_t write_past_budget(struct store_mutation *m, size_t len, uint16_t cl,
+                                struct outcome *o, size_t n)
+{
+	struct store_mutation *ms[1] = {m};
+	ev_now_update(L);
+	for (size_t i = 0; i < n; i++)
+		storage_proxy_write(N[0].sp, RING, &REP, cl, ms, 1, CERR_WRITE_SIMPLE, on_done,
+		                    &o[i]);
+	size_t fit = (size_t)(BYTES_MAX / len), taken = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i < fit) {
+			cr_expect(!o[i].done || o[i].res.code != COL_EOVERLOADED,
+			          "write %zu fits the budget: %s", i, o[i].res.msg);
+			taken++;
+			continue;
+		}
+		cr_assert(o[i].done, "write %zu past the budget is refused at once", i);
+		cr_expect_eq(o[i].res.code, COL_EOVERLOADED, "write %zu: %s", i, o[i].res.msg);
+		cr_expect(o[i].res.rep.write);
+		cr_expect(strstr(o[i].res.msg, "bytes of mutations") != NULL, "%s", o[i].res.msg);
+	}
+	cr_expect_eq(BYTES[0].used, (uint64_t)fit * len, "%llu bytes held",
+	             (unsigned long long)BYTES[0].used);
+	cr_expect_eq(BYTES[0].refused, n - fit);
+	struct storage_proxy_stats st;
+	storage_proxy_get_stats(N[0].sp, &st);
+	cr_expect_eq(st.mutation_bytes, (uint64_t)fit * len);
+	cr_expect_eq(st.mutation_bytes_max, BYTES_MAX);
+	cr_expect_eq(st.mutation_bytes_refused, n - fit);
+	return taken;
+}
+
+/*
+ * The copies a coordinator keeps for hints are bounded in bytes: writes answered at ONE
+ * but held for two silent replicas fill the budget, the writes past it are refused
+ * Overloaded; at the write timeout the held ones are hinted and their bytes given back, and
+ * writes are taken again.
+ */
+Test(storage_proxy, mutation_bytes_bounded_and_released_at_the_timeout)
+{
+	short_timeouts();
+	USE_HINTS = true;
+	BYTES_MAX = 1u << 20;
+	cluster_simple(3, "3");
+	set_silent(1, true);
+	set_silent(2, true);
+	struct store_mutation m;
+	size_t len;
+	mk_big(&m, 0, "big", 200 * 1024, &len);
+	cr_assert_gt(len, 200 * 1024);
+	enum { W = 12 };
+	struct outcome o[W];
+	memset(o, 0, sizeof(o));
+	size_t taken = write_past_budget(&m, len, CL_ONE, o, W);
+	store_mutation_release(&m);
+	cr_assert_eq(taken, 5, "1 MiB holds five copies of %zu bytes", len);
+	for (size_t i = 0; i < taken; i++) {
+		cr_assert(run_until(&o[i].done, ANSWER_MS), "write %zu never answered", i);
+		cr_expect_eq(o[i].res.code, 0, "write %zu: %s", i, o[i].res.msg);
+	}
+	/* answered at ONE, the copies stay for the silent replicas' hints */
+	cr_expect_eq(BYTES[0].used, (uint64_t)taken * len);
+	size_t at = 0;
+	cr_assert(run_until_settled(bytes_released, &at), "%llu bytes still held",
+	          (unsigned long long)BYTES[0].used);
+	cr_expect_eq(HINTS[1].n, (int)taken, "node 1 hinted %d times", HINTS[1].n);
+	cr_expect_eq(HINTS[2].n, (int)taken, "node 2 hinted %d times", HINTS[2].n);
+	struct storage_proxy_stats st;
+	storage_proxy_get_stats(N[0].sp, &st);
+	cr_expect_eq(st.mutation_bytes, 0);
+	cr_expect_eq(write_at(0, CL_ONE, "small", 1, "x", 2).code, 0, "room again");
+}
+
+/* Replicas that refuse: the writes fail, and their copies' bytes are given back. */
+Test(storage_proxy, mutation_bytes_released_when_replicas_fail)
+{
+	USE_HINTS = true;
+	BYTES_MAX = 1u << 20;
+	cluster_simple(3, "3");
+	struct cerr e = {0};
+	cr_assert_eq(store_table_drop(N[1].tbl, &e), 0, "%s", e.msg);
+	cr_assert_eq(store_table_drop(N[2].tbl, &e), 0, "%s", e.msg);
+	struct store_mutation m;
+	size_t len;
+	mk_big(&m, 0, "bigf", 300 * 1024, &len);
+	enum { W = 8 };
+	struct outcome o[W];
+	memset(o, 0, sizeof(o));
+	size_t taken = write_past_budget(&m, len, CL_QUORUM, o, W);
+	store_mutation_release(&m);
+	cr_assert_eq(taken, 3);
+	for (size_t i = 0; i < taken; i++) {
+		cr_assert(run_until(&o[i].done, ANSWER_MS), "write %zu never answered", i);
+		cr_expect_eq(o[i].res.code, COL_EFAILED, "write %zu: %s", i, o[i].res.msg);
+	}
+	size_t at = 0;
+	cr_assert(run_until_settled(bytes_released, &at), "%llu bytes still held",
+	          (unsigned long long)BYTES[0].used);
+	cr_expect_eq(write_at(0, CL_ONE, "smallf", 1, "x", 2).code, 0, "room again");
+	N[1].tbl = N[2].tbl = NULL;
+}
+
+/*
+ * A forwarder's copies share its budget: dc2's forwarder keeps a copy for the one silent
+ * peer that fits, not for the other; at the forward timeout it hints the first and relays
+ * the second's timeout, which the coordinator hints.  Every byte comes back on both sides.
+ */
+Test(storage_proxy, forwarder_copies_bounded_and_released)
+{
+	short_timeouts();
+	USE_HINTS = true;
+	BYTES_MAX = 400 * 1024; /* one copy of the mutation below, not two */
+	cluster_2dc();
+	/* the forwarder is the first dc2 replica of the key (no latencies known yet) */
+	uint32_t reps[SP_MAX_REPLICAS];
+	size_t n = replicas_of("bigw", reps);
+	size_t fw = MAXN;
+	for (size_t k = 0; k < n && fw == MAXN; k++) {
+		struct tnode *t = node_of(RING, reps[k]);
+		if (strcmp(t->dc, "dc2") == 0)
+			fw = (size_t)(t - N);
+	}
+	cr_assert_neq(fw, MAXN);
+	for (size_t i = 3; i < 6; i++)
+		if (i != fw)
+			set_silent(i, true);
+	struct store_mutation m;
+	size_t len;
+	mk_big(&m, 0, "bigw", 250 * 1024, &len);
+	struct outcome o = {0};
+	struct store_mutation *ms[1] = {&m};
+	ev_now_update(L);
+	storage_proxy_write(N[0].sp, RING, &REP, CL_LOCAL_QUORUM, ms, 1, CERR_WRITE_SIMPLE, on_done,
+	                    &o);
+	store_mutation_release(&m);
+	cr_assert(run_until(&o.done, ANSWER_MS));
+	cr_expect_eq(o.res.code, 0, "%s", o.res.msg);
+	struct hinted_at_least w = {3, 6, 2};
+	cr_assert(run_until_settled(hints_stored, &w), "dc2's silent peers hinted: %d %d %d",
+	          HINTS[3].n, HINTS[4].n, HINTS[5].n);
+	for (size_t i = 3; i < 6; i++)
+		cr_expect_eq(HINTS[i].n, i == fw ? 0 : 1, "node %zu hinted %d times", i,
+		             HINTS[i].n);
+	cr_expect_eq(HINTS[fw].by, 1, "the forwarder hinted the peer it kept a copy for");
+	cr_expect_eq(BYTES[fw].refused, 1, "no room for the second peer's copy");
+	cr_assert(run_until_settled(bytes_released, &fw), "%llu bytes still held by the forwarder",
+	          (unsigned long long)BYTES[fw].used);
+	cr_expect_eq(BYTES[0].used, 0);
+	cr_expect_eq(BYTES[0].refused, 0);
 }

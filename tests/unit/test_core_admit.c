@@ -257,3 +257,45 @@ Test(admit, the_target_limit_keeps_its_floor)
 	}
 	cr_expect_eq(admit_target_limit(&a), 32);
 }
+
+static int rooms;
+static void on_room(void *ctx)
+{
+	(void)ctx;
+	rooms++;
+}
+
+/* The byte budget: charges past the bound are refused (the first always fits), the mark is
+ * 3/4 of it, and falling under the mark calls on_room once. */
+Test(admit, byte_budget_refuses_past_its_bound_and_calls_back_under_its_mark)
+{
+	struct admit_bytes b = {.max = 1000, .on_room = on_room};
+	rooms = 0;
+	cr_expect(!admit_bytes_full(&b));
+	cr_expect(!admit_bytes_full(NULL), "no budget: never full");
+	cr_assert(admit_bytes_charge(&b, 700));
+	cr_expect(!admit_bytes_full(&b), "under the mark of 750");
+	cr_expect(!admit_bytes_charge(&b, 301), "past the bound");
+	cr_expect_eq(b.refused, 1);
+	cr_expect_eq(b.used, 700);
+	cr_assert(admit_bytes_charge(&b, 300), "exactly the bound fits");
+	cr_expect(admit_bytes_full(&b));
+	cr_expect(!admit_bytes_charge(&b, 1));
+	admit_bytes_release(&b, 200);
+	cr_expect_eq(rooms, 0, "800: still at the mark");
+	admit_bytes_release(&b, 100);
+	cr_expect_eq(rooms, 1, "700: under the mark");
+	admit_bytes_release(&b, 100);
+	cr_expect_eq(rooms, 1, "called once per crossing");
+	admit_bytes_release(&b, 600);
+	cr_expect_eq(b.used, 0);
+	cr_assert(admit_bytes_charge(&b, 5000),
+	          "with nothing held a mutation larger than the bound runs");
+	cr_expect(!admit_bytes_charge(&b, 1), "alone");
+	admit_bytes_release(&b, 5000);
+	cr_expect_eq(rooms, 2);
+	struct admit_bytes unbounded = {0};
+	cr_expect(admit_bytes_charge(&unbounded, UINT64_MAX / 2));
+	cr_expect(admit_bytes_charge(&unbounded, UINT64_MAX / 4));
+	cr_expect(!admit_bytes_full(&unbounded));
+}
