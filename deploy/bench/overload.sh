@@ -28,7 +28,7 @@ until $BIN bench write "${C[@]}" --drop --replication "{'class':'SimpleStrategy'
 m(){ for k in 1 2 3; do curl -s --max-time 5 http://$NET.$((BASE + k)):7199/metrics > $WORK/$1.$k; done; }
 m a
 echo "== $TAG $(date -u +%T) $(uptime | sed 's/.*load/load/')"
-$BIN bench write "${C[@]}" --dist uniform --rate $RATE --throw-on-overload --duration $DUR --quiet 2>&1 | grep -E "Results|^  \(|^  all|errors:|node|127.0|first"
+$BIN bench write "${C[@]}" --dist uniform --rate $RATE --throw-on-overload --duration $DUR --quiet 2>&1 | grep -E "Results|^  \(|^  all|errors:|node|127.0|first|client:"
 m b
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 for k in 1 2 3; do

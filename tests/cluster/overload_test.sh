@@ -16,7 +16,7 @@
 #    saw fail was refused Overloaded by a node or timed out by the client
 #    itself, and no write waited in a node until its deadline (the nodes'
 #    colonnade_replicated_write_timeouts_total did not move), and no request
-#    the nodes ran had waited more than native_transport_max_queue_wait (10 ms)
+#    the nodes ran had waited more than native_transport_max_queue_wait (5 ms by default)
 #    in its socket (colonnade_cql_queue_wait_seconds).  A run in which writes
 #    timed out in the nodes while a node's loop stood still for over 500 ms (its
 #    failure detector logs "this node was paused": the machine's scheduler gave
@@ -250,14 +250,14 @@ for attempt in 1 2 3; do
 	o0=$(metric_sum colonnade_cql_overloaded_total) || die
 	t0=$(metric_sum colonnade_replicated_write_timeouts_total) || die
 	w0=$(metric_sum 'colonnade_cql_queue_wait_seconds_count{takes_overloaded="true"}') || die
-	wq0=$(metric_sum 'colonnade_cql_queue_wait_seconds_bucket{takes_overloaded="true",le="0.01"}') || die
+	wq0=$(metric_sum 'colonnade_cql_queue_wait_seconds_bucket{takes_overloaded="true",le="0.005"}') || die
 	lines0=$(log_lines)
 	node_env "$BIN" bench write "${COMMON[@]}" --no-schema --rate "$rate" --duration "${SECS}s" \
 		--throw-on-overload >"$ROOT/ovl.json" 2>"$ROOT/ovl.err" || fail "overload run exited $?: $(tail -1 "$ROOT/ovl.err")"
 	o1=$(metric_sum colonnade_cql_overloaded_total) || die
 	t1=$(metric_sum colonnade_replicated_write_timeouts_total) || die
 	w1=$(metric_sum 'colonnade_cql_queue_wait_seconds_count{takes_overloaded="true"}') || die
-	wq1=$(metric_sum 'colonnade_cql_queue_wait_seconds_bucket{takes_overloaded="true",le="0.01"}') || die
+	wq1=$(metric_sum 'colonnade_cql_queue_wait_seconds_bucket{takes_overloaded="true",le="0.005"}') || die
 	stalled=$(longest_pause "$lines0")
 	if [ $((t1 - t0)) -eq 0 ] || [ "$stalled" -eq 0 ]; then
 		break
@@ -291,14 +291,14 @@ else
 	fail "overload: nodes answered $node_ovl Overloaded and timed out $((t1 - t0)) writes; the client saw $ovl Overloaded, $ctmo client timeouts, $other other errors"
 fi
 # What the nodes ran for the bench's connections (they take Overloaded) had waited at
-# most native_transport_max_queue_wait (10 ms) in its socket: older requests are
+# most native_transport_max_queue_wait (5 ms by default) in its socket: older requests are
 # refused, on a busy loop or not (colonnade_cql_queue_wait_seconds counts every request
 # run; the client's control connection does not take Overloaded and is not counted).
 ran=$((w1 - w0))
 if [ "$ran" -gt 0 ] && [ $((wq1 - wq0)) -eq "$ran" ]; then
-	pass "overload: all $ran requests the nodes ran from clients that take Overloaded had waited <= 10 ms in the socket"
+	pass "overload: all $ran requests the nodes ran from clients that take Overloaded had waited <= 5 ms in the socket"
 else
-	fail "overload: of $ran requests the nodes ran from clients that take Overloaded, $((ran - (wq1 - wq0))) had waited > 10 ms in the socket"
+	fail "overload: of $ran requests the nodes ran from clients that take Overloaded, $((ran - (wq1 - wq0))) had waited > 5 ms in the socket"
 fi
 if python3 -c "import sys; sys.exit(0 if float('$okp99') <= 20 else 1)" 2>/dev/null; then
 	pass "overload: accepted requests kept p99 $okp99 ms <= 20 ms"

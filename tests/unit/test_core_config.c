@@ -91,6 +91,9 @@ Test(config, defaults_are_cassandras)
 	cr_expect_str_eq(cfg.dc, "dc1");
 	cr_expect_str_eq(cfg.rack, "rack1");
 	cr_expect_eq(cfg.native_transport_max_frame_size, 16 * 1024 * 1024);
+	/* the overload latency budget (docs/PERFORMANCE.md, "Overload") */
+	cr_expect_eq(cfg.native_transport_latency_target_ms, 4);
+	cr_expect_eq(cfg.native_transport_max_queue_wait_ms, 5);
 	cr_expect_eq(cfg.n_seeds, 1);
 	cr_expect_str_eq(cfg.seeds[0].host, "127.0.0.1");
 	cr_expect_eq(cfg.seeds[0].port, 0);
