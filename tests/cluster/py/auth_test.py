@@ -17,35 +17,17 @@ from cassandra import AuthenticationFailed
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import Cluster, NoHostAvailable
 
+from clusterlib import cql_frame as frame, cql_string as string, read_cql_frame
+
 HOST = os.environ["CQL_HOST"]
 PW = os.environ["COLONNADE_AUTH_SUPERUSER_PASSWORD"]
 MODE = sys.argv[1] if len(sys.argv) > 1 else "full"
 NET = os.environ.get("COLONNADE_TEST_NET", "127.0.0")
 
 
-def frame(op, body, stream=0):
-    return struct.pack(">BBhBi", 4, 0, stream, op, len(body)) + body
-
-
 def read_frame(s):
-    hdr = b""
-    while len(hdr) < 9:
-        c = s.recv(9 - len(hdr))
-        if not c:
-            raise EOFError("closed")
-        hdr += c
-    _, _, _, op, n = struct.unpack(">BBhBi", hdr)
-    body = b""
-    while len(body) < n:
-        c = s.recv(n - len(body))
-        if not c:
-            raise EOFError("closed")
-        body += c
+    _, _, _, op, body = read_cql_frame(s)
     return op, body
-
-
-def string(s):
-    return struct.pack(">H", len(s)) + s.encode()
 
 
 def raw_login(role, pw, src=None, query_first=False):

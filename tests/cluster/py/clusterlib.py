@@ -13,10 +13,14 @@ Three ways to report checks, one per kind of script:
 
 Nodes started by py_cluster_lib.sh keep their files in ROOT/nodeK: colonnade.yaml, cmd (the
 start command, NUL-separated), pid and node.log; node_pid, kill_node and start_node use them.
+
+cql_frame, cql_string, cql_long_string, cql_string_map, recv_exact and read_cql_frame build
+and read raw CQL v4 frames for the scripts that talk to the CQL port on a socket.
 """
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -170,3 +174,41 @@ def start_node(root, k, addr=None, prefix=()):
     with open(os.path.join(ndir, "pid"), "w") as f:
         f.write(str(proc.pid))
     return proc
+
+
+# ---- raw CQL v4 frames, for scripts that speak the protocol on a socket themselves
+
+
+def cql_frame(opcode, body=b"", stream=0, version=4, flags=0):
+    return struct.pack(">BBhBi", version, flags, stream, opcode, len(body)) + body
+
+
+def cql_string(x):
+    b = x.encode()
+    return struct.pack(">H", len(b)) + b
+
+
+def cql_long_string(x):
+    b = x.encode()
+    return struct.pack(">i", len(b)) + b
+
+
+def cql_string_map(d):
+    return struct.pack(">H", len(d)) + b"".join(cql_string(k) + cql_string(v)
+                                                for k, v in d.items())
+
+
+def recv_exact(s, n):
+    out = b""
+    while len(out) < n:
+        chunk = s.recv(n - len(out))
+        if not chunk:
+            raise EOFError("closed after %d of %d bytes" % (len(out), n))
+        out += chunk
+    return out
+
+
+def read_cql_frame(s):
+    """(version, flags, stream, opcode, body) of the next frame on socket s."""
+    version, flags, stream, opcode, length = struct.unpack(">BBhBi", recv_exact(s, 9))
+    return version, flags, stream, opcode, recv_exact(s, length)

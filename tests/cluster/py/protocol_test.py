@@ -10,6 +10,9 @@ import socket
 import struct
 
 from clusterlib import check_or_exit as check, passed
+from clusterlib import cql_frame as frame, cql_long_string as long_string
+from clusterlib import cql_string as string, cql_string_map as string_map
+from clusterlib import read_cql_frame as read_frame
 
 HOST = os.environ.get("CQL_HOST", "127.0.0.1")
 PORT = 9042
@@ -20,49 +23,12 @@ def conn():
     return s
 
 
-def frame(opcode, body=b"", stream=0, version=4, flags=0):
-    return struct.pack(">BBhBi", version, flags, stream, opcode, len(body)) + body
-
-
-def recv_exact(s, n):
-    out = b""
-    while len(out) < n:
-        chunk = s.recv(n - len(out))
-        if not chunk:
-            raise EOFError("closed after %d of %d bytes" % (len(out), n))
-        out += chunk
-    return out
-
-
-def read_frame(s):
-    h = recv_exact(s, 9)
-    version, flags, stream, opcode, length = struct.unpack(">BBhBi", h)
-    return version, flags, stream, opcode, recv_exact(s, length)
-
-
 def closed(s):
     s.settimeout(5)
     try:
         return s.recv(1) == b""
     except (ConnectionResetError, socket.timeout):
         return True
-
-
-def string(x):
-    b = x.encode()
-    return struct.pack(">H", len(b)) + b
-
-
-def long_string(x):
-    b = x.encode()
-    return struct.pack(">i", len(b)) + b
-
-
-def string_map(d):
-    out = struct.pack(">H", len(d))
-    for k, v in d.items():
-        out += string(k) + string(v)
-    return out
 
 
 def error_of(body):

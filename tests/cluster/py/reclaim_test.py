@@ -25,7 +25,7 @@ import time
 from cassandra.cluster import Cluster, NoHostAvailable
 
 import clusterlib
-from clusterlib import admin
+from clusterlib import admin, cql_frame, cql_string, cql_string_map, read_cql_frame
 
 ADDR = dict(enumerate(sys.argv[1].split(","), start=1))  # node -> its address now
 ROOT = sys.argv[2]
@@ -73,35 +73,17 @@ class Events(threading.Thread):
         super().__init__(daemon=True)
         self.got, self.lock, self.error = [], threading.Lock(), None
         self.s = socket.create_connection((ADDR[1], 9042), timeout=10)
-        self.request(0x01, self.string_map({"CQL_VERSION": "3.0.0"}))
-        self.request(0x0B, struct.pack(">H", 2) + self.string("TOPOLOGY_CHANGE") +
-                     self.string("STATUS_CHANGE"))
+        self.request(0x01, cql_string_map({"CQL_VERSION": "3.0.0"}))
+        self.request(0x0B, struct.pack(">H", 2) + cql_string("TOPOLOGY_CHANGE") +
+                     cql_string("STATUS_CHANGE"))
         self.s.settimeout(None)
 
-    @staticmethod
-    def string(x):
-        b = x.encode()
-        return struct.pack(">H", len(b)) + b
-
-    def string_map(self, d):
-        return struct.pack(">H", len(d)) + b"".join(self.string(k) + self.string(v)
-                                                    for k, v in d.items())
-
-    def recv_exact(self, n):
-        out = b""
-        while len(out) < n:
-            chunk = self.s.recv(n - len(out))
-            if not chunk:
-                raise EOFError("node 1 closed the event connection")
-            out += chunk
-        return out
-
     def read_frame(self):
-        _, _, stream, opcode, length = struct.unpack(">BBhBi", self.recv_exact(9))
-        return stream, opcode, self.recv_exact(length)
+        _, _, stream, opcode, body = read_cql_frame(self.s)
+        return stream, opcode, body
 
     def request(self, opcode, body):
-        self.s.sendall(struct.pack(">BBhBi", 4, 0, 1, opcode, len(body)) + body)
+        self.s.sendall(cql_frame(opcode, body, stream=1))
         while True:
             stream, op, _ = self.read_frame()
             if stream == 1:
