@@ -16,6 +16,8 @@
 # skipped without it), COLONNADE_TEST_NET (default 127.0.0: nodes .1-.3),
 # COLONNADE_KEEP=1 keeps the temp directory.
 set -euo pipefail
+# shellcheck source=script_lib.sh
+. "$(dirname "$0")/script_lib.sh"
 
 BIN=${COLONNADE_BIN:?set COLONNADE_BIN to the colonnade binary}
 CQLISH=${CQLISH_BIN:-}
@@ -59,20 +61,6 @@ pass() {
 	PASSED=$((PASSED + 1))
 }
 
-# jget FILE EXPR: evaluate a Python expression over the JSON object `j`.
-# Prints "?" when the file is not JSON (a failed run), so checks fail, not the script.
-jget() {
-	python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
-		"$1" "$2" 2>/dev/null || echo "?"
-}
-
-# The node reads COLONNADE_* from its environment as config: give it none.
-UNSET=()
-for v in $(env | grep -o '^COLONNADE_[A-Za-z0-9_]*' || true); do
-	UNSET+=(-u "$v")
-done
-node_env() { env "${UNSET[@]}" "$@"; }
-
 start_node() {
 	local k=$1 dir="$ROOT/node$1"
 	mkdir -p "$dir/data"
@@ -94,7 +82,7 @@ dc: dc1
 rack: rack1
 log_level: info
 EOF
-	(cd "$dir" && exec env "${UNSET[@]}" "$BIN" server -c "$dir/colonnade.yaml" \
+	(cd "$dir" && exec env "${NODE_UNSET[@]}" "$BIN" server -c "$dir/colonnade.yaml" \
 		>"$dir/node.log" 2>&1) &
 	PIDS[$k]=$!
 }

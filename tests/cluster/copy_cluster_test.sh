@@ -106,7 +106,7 @@ else
 	fail "COPY FROM with a replica killed (rc $rc)" "$out"
 fi
 for _ in $(seq 300); do # node 1 sees node 3 down
-	env "${UNSET[@]}" "$BIN" status -h "$H1" 2>/dev/null | grep -q "^DN .*$H3\b" && break
+	node_env "$BIN" status -h "$H1" 2>/dev/null | grep -q "^DN .*$H3\b" && break
 	sleep 0.2
 done
 out=$(q "$H1" "COPY k3.t (a, b, c, v) TO 'k3.csv' WITH PAGESIZE = 500" 2>&1)

@@ -8,6 +8,8 @@
 #   COLONNADE_TEST_NET     address base, default 127.0.0
 #   CQL_NODE_ARGS          more `colonnade server` flags (word-split), e.g. --io_threads=2
 # shellcheck shell=bash
+# shellcheck source=script_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/script_lib.sh"
 
 cql_node_start() { # $1 = last octet
 	CQL_HOST="${COLONNADE_TEST_NET:-127.0.0}.$1"
@@ -43,10 +45,7 @@ cql_node_start() { # $1 = last octet
 cql_node_stop() {
 	local rc=$?
 	if [ -n "${CQL_PID:-}" ] && kill -0 "$CQL_PID" 2>/dev/null; then
-		kill -TERM "$CQL_PID" 2>/dev/null || true
-		for _ in $(seq 1 50); do kill -0 "$CQL_PID" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$CQL_PID" 2>/dev/null || true
-		wait "$CQL_PID" 2>/dev/null || true
+		stop_pids 5 "$CQL_PID"
 	fi
 	if [ "$rc" -ne 0 ] && [ -f "${CQL_LOG:-/nonexistent}" ]; then
 		echo "---- node log (last 40 lines)"; tail -40 "$CQL_LOG"

@@ -18,6 +18,8 @@
 #      CQLISH_TEST_UPDATE=1 rewrites the .expected files from this run.
 # Prints "N passed, M failed" and exits non-zero on any failure.
 set -uo pipefail
+# shellcheck source=script_lib.sh
+. "$(dirname "$0")/script_lib.sh"
 
 SRC=${COLONNADE_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BIN=${COLONNADE_BIN:?set COLONNADE_BIN to the colonnade binary}
@@ -38,12 +40,7 @@ FAILED=0
 
 cleanup() {
 	tm kill-server 2>/dev/null
-	if [ -n "$NODE_PID" ]; then
-		kill "$NODE_PID" 2>/dev/null
-		for _ in $(seq 50); do kill -0 "$NODE_PID" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$NODE_PID" 2>/dev/null
-		wait "$NODE_PID" 2>/dev/null
-	fi
+	[ -n "$NODE_PID" ] && stop_pids 5 "$NODE_PID"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -99,10 +96,7 @@ start_node() { # starts the node (same data directory every time) and waits for 
 	return 1
 }
 stop_node() {
-	kill "$NODE_PID" 2>/dev/null
-	for _ in $(seq 100); do kill -0 "$NODE_PID" 2>/dev/null || break; sleep 0.1; done
-	kill -9 "$NODE_PID" 2>/dev/null
-	wait "$NODE_PID" 2>/dev/null
+	stop_pids 10 "$NODE_PID"
 	NODE_PID=""
 }
 if ! start_node; then

@@ -8,6 +8,8 @@
 # checkout, see docs/CQL.md) or `cqlsh` is on PATH, and exits 77 (skipped) saying so
 # otherwise.  Env: COLONNADE_BIN, CQLISH_BIN, COLONNADE_SRC, COLONNADE_TEST_NET.
 set -uo pipefail
+# shellcheck source=script_lib.sh
+. "$(dirname "$0")/script_lib.sh"
 
 SRC=${COLONNADE_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BIN=${COLONNADE_BIN:?set COLONNADE_BIN to the colonnade binary}
@@ -28,12 +30,7 @@ echo "cqlsh: $CQLSH_CMD ($($CQLSH_CMD --version 2>&1))"
 TMP=$(mktemp -d /tmp/cqlsh-test.XXXXXX)
 NODE_PID=""
 cleanup() {
-	if [ -n "$NODE_PID" ]; then
-		kill "$NODE_PID" 2>/dev/null
-		for _ in $(seq 50); do kill -0 "$NODE_PID" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$NODE_PID" 2>/dev/null
-		wait "$NODE_PID" 2>/dev/null
-	fi
+	[ -n "$NODE_PID" ] && stop_pids 5 "$NODE_PID"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT

@@ -6,6 +6,8 @@
 # (tests/cluster/node, installed at test time like node_driver_test.sh does).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=script_lib.sh
+. "$HERE/script_lib.sh"
 : "${COLONNADE_BIN:?COLONNADE_BIN must name the colonnade binary}"
 NET=${COLONNADE_TEST_NET:-127.0.0}
 ROOT=$(mktemp -d /tmp/colonnade-discovery.XXXXXX)
@@ -13,11 +15,7 @@ PIDS=()
 
 cleanup() {
 	local rc=$?
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do
-		for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null || true
-	done
+	stop_pids 5 "${PIDS[@]}"
 	if [ "$rc" -ne 0 ]; then
 		for k in 1 2 3; do
 			echo "---- node $k log (last 30 lines)"

@@ -9,6 +9,8 @@
 # $NET.73 (system.peers).  Needs root for nftables; exits 77 (skipped) without.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=script_lib.sh
+. "$HERE/script_lib.sh"
 : "${COLONNADE_BIN:?COLONNADE_BIN must name the colonnade binary}"
 CQLISH=${CQLISH_BIN:-$(dirname "$COLONNADE_BIN")/cqlish}
 NET=${COLONNADE_TEST_NET:-127.0.0}
@@ -26,11 +28,7 @@ fi
 
 cleanup() {
 	local rc=$?
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do
-		for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null || true
-	done
+	stop_pids 5 "${PIDS[@]}"
 	nft delete table ip "$TABLE" 2>/dev/null || true
 	if [ "$rc" -ne 0 ]; then
 		for k in 1 2 3; do

@@ -26,6 +26,8 @@
 # Env: COLONNADE_BIN (required), COLONNADE_TEST_NET (default 127.0.0: nodes
 # .1-.3), COLONNADE_KEEP=1 keeps the temp directory, OVERLOAD_SECONDS (30).
 set -euo pipefail
+# shellcheck source=script_lib.sh
+. "$(dirname "$0")/script_lib.sh"
 
 BIN=${COLONNADE_BIN:?set COLONNADE_BIN to the colonnade binary}
 NET=${COLONNADE_TEST_NET:-127.0.0}
@@ -52,12 +54,7 @@ pass() {
 }
 
 stop_nodes() {
-	local p
-	for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do
-		for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-		kill -KILL "$p" 2>/dev/null || true
-	done
+	stop_pids 10 "${PIDS[@]}"
 	wait 2>/dev/null || true
 	PIDS=()
 }
@@ -77,15 +74,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-jget() {
-	python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
-		"$1" "$2" 2>/dev/null || echo "?"
-}
-
-UNSET=()
-for v in $(env | grep -o '^COLONNADE_[A-Za-z0-9_]*' || true); do UNSET+=(-u "$v"); done
-node_env() { env "${UNSET[@]}" "$@"; }
 
 start_node() {
 	local k=$1 dir="$ROOT/node$1"
@@ -109,7 +97,7 @@ commitlog_sync: periodic
 commitlog_sync_period: 10000ms
 log_level: warn
 EOF
-	(cd "$dir" && exec env "${UNSET[@]}" "$BIN" server -c "$dir/colonnade.yaml" \
+	(cd "$dir" && exec env "${NODE_UNSET[@]}" "$BIN" server -c "$dir/colonnade.yaml" \
 		>>"$dir/node.log" 2>&1) &
 	PIDS[$k]=$!
 }

@@ -12,7 +12,8 @@
 # the node's config, data, node.log, its start command in cmd, NUL-separated, and its pid,
 # so a client may kill and restart a node). Set RC=0 when the test passed: the exit trap
 # stops every node (also ones the client restarted), prints the logs' tails on failure
-# and removes ROOT unless COLONNADE_KEEP=1.
+# and removes ROOT unless COLONNADE_KEEP=1. It sources script_lib.sh: node_env runs a
+# command without this shell's COLONNADE_* settings (as the nodes run).
 #
 # Env: COLONNADE_BIN (required), COLONNADE_TEST_NET (default 127.0.0).
 
@@ -24,6 +25,8 @@ ROOT=$(mktemp -d "/tmp/colonnade-$TEST.XXXXXX")
 HOSTS=""
 declare -a PIDS=()
 RC=1
+# shellcheck source=script_lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/script_lib.sh"
 
 /usr/bin/python3 -c 'import cassandra' || {
 	echo "python3-cassandra is not installed (deploy/install-deps.sh)"
@@ -31,17 +34,11 @@ RC=1
 }
 
 cluster_cleanup() {
-	local p k
+	local k
 	for k in $(seq 1 "$N"); do # a node the client restarted
 		[ -f "$ROOT/node$k/pid" ] && PIDS+=("$(cat "$ROOT/node$k/pid")")
 	done
-	for p in "${PIDS[@]}"; do
-		kill -TERM "$p" 2>/dev/null || true
-	done
-	for p in "${PIDS[@]}"; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null || true
-	done
+	stop_pids 5 "${PIDS[@]}"
 	wait 2>/dev/null || true
 	if [ "$RC" -ne 0 ]; then
 		for k in $(seq 1 "$N"); do
@@ -53,12 +50,6 @@ cluster_cleanup() {
 }
 trap cluster_cleanup EXIT
 trap 'exit 130' INT TERM
-
-# The node reads COLONNADE_* from its environment as config: give it none.
-UNSET=()
-for v in $(env | grep -o '^COLONNADE_[A-Za-z0-9_]*' || true); do
-	UNSET+=(-u "$v")
-done
 
 cluster_start_node() { # k
 	local k=$1 dir="$ROOT/node$1" addr="$NET.$((FIRST + $1 - 1))" dc=dc1
@@ -81,8 +72,8 @@ dc: $dc
 rack: rack1
 YAML
 	if declare -F extra_yaml >/dev/null; then extra_yaml >>"$dir/colonnade.yaml"; fi
-	printf '%s\0' env "${UNSET[@]}" "$BIN" server -c "$dir/colonnade.yaml" >"$dir/cmd"
-	(cd "$dir" && exec env "${UNSET[@]}" "$BIN" server -c "$dir/colonnade.yaml" \
+	printf '%s\0' env "${NODE_UNSET[@]}" "$BIN" server -c "$dir/colonnade.yaml" >"$dir/cmd"
+	(cd "$dir" && exec env "${NODE_UNSET[@]}" "$BIN" server -c "$dir/colonnade.yaml" \
 		>>"$dir/node.log" 2>&1) &
 	PIDS[k]=$!
 	echo "${PIDS[k]}" >"$dir/pid"
@@ -93,7 +84,7 @@ cluster_start() {
 	for k in $(seq 1 "$N"); do cluster_start_node "$k"; done
 	for k in $(seq 1 "$N"); do HOSTS="$HOSTS${HOSTS:+,}$NET.$((FIRST + k - 1))"; done
 	for _ in $(seq 300); do
-		up=$(env "${UNSET[@]}" "$BIN" status -h "$NET.$FIRST" 2>/dev/null | grep -c '^UN ' || true)
+		up=$(node_env "$BIN" status -h "$NET.$FIRST" 2>/dev/null | grep -c '^UN ' || true)
 		[ "$up" -ge "$N" ] && break
 		sleep 0.2
 	done

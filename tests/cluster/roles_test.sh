@@ -53,10 +53,10 @@ fi
 
 # cqlish -u/-p and LOGIN as bob through node 3
 H3="$NET.$((FIRST + 2))"
-out=$(env "${UNSET[@]}" "$CQLISH" -u bob -p bob-pw2 "$H3" -e "SELECT v FROM ks.t WHERE k = 1;" 2>&1) ||
+out=$(node_env "$CQLISH" -u bob -p bob-pw2 "$H3" -e "SELECT v FROM ks.t WHERE k = 1;" 2>&1) ||
 	{ echo "roles_test: FAIL: cqlish -u bob: $out"; exit 1; }
 grep -q "secret row" <<<"$out" || { echo "roles_test: FAIL: cqlish read as bob: $out"; exit 1; }
-out=$(env "${UNSET[@]}" "$CQLISH" -u cassandra -p "$PW" "$H3" -e \
+out=$(node_env "$CQLISH" -u cassandra -p "$PW" "$H3" -e \
 	"LOGIN bob 'bob-pw2'; INSERT INTO ks.t (k, v) VALUES (9, 'x'); LIST ROLES;" 2>&1) || true
 grep -q "Logged in as bob" <<<"$out" && grep -q "code=2100" <<<"$out" &&
 	grep -q "has no MODIFY permission on <table ks.t>" <<<"$out" ||

@@ -20,6 +20,8 @@
 #      without TLS is answered NEEDS_TLS and cannot join.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=script_lib.sh
+. "$HERE/script_lib.sh"
 : "${COLONNADE_BIN:?COLONNADE_BIN must name the colonnade binary}"
 command -v openssl >/dev/null || { echo "openssl CLI missing (deploy/install-deps.sh)"; exit 1; }
 CQLISH=${CQLISH_BIN:-$(dirname "$COLONNADE_BIN")/cqlish}
@@ -31,12 +33,8 @@ PIDS=()
 TAP=""
 
 stop_all() {
-	for p in "${PIDS[@]}" $TAP; do kill -TERM "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}" $TAP; do
-		for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$p" 2>/dev/null || true
-		wait "$p" 2>/dev/null || true
-	done
+	# shellcheck disable=SC2086 # TAP: no pid or one
+	stop_pids 5 "${PIDS[@]}" $TAP
 	PIDS=()
 	TAP=""
 }
