@@ -108,6 +108,24 @@ class Run:
         self.say("all checks passed")
 
 
+def connect_retrying(addr, seconds=60, **kw):
+    """(cluster, session) of a driver connected through the node at `addr` (more Cluster
+    options in kw); a node just started is UN in gossip a moment before it opens its CQL
+    port, so connecting is retried for up to `seconds`."""
+    from cassandra.cluster import Cluster, NoHostAvailable
+
+    end = time.time() + seconds
+    while True:
+        c = Cluster([addr], protocol_version=4, connect_timeout=10, **kw)
+        try:
+            return c, c.connect()
+        except NoHostAvailable:
+            c.shutdown()
+            if time.time() > end:
+                raise
+            time.sleep(0.3)
+
+
 def admin(addr, path, timeout=5, token=None):
     """The JSON answer of the admin port (7199) of the node at `addr` to GET `path` (with
     `token` as bearer token if given)."""

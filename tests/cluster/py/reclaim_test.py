@@ -22,8 +22,6 @@ import sys
 import threading
 import time
 
-from cassandra.cluster import Cluster, NoHostAvailable
-
 import clusterlib
 from clusterlib import admin, cql_frame, cql_string, cql_string_map, read_cql_frame
 
@@ -126,16 +124,7 @@ def driver_view(c):
 
 
 def connect():
-    end = time.time() + 60
-    while True:
-        c = Cluster([ADDR[1]], protocol_version=4, connect_timeout=10)
-        try:
-            return c, c.connect()
-        except NoHostAvailable:
-            c.shutdown()
-            if time.time() > end:
-                raise
-            time.sleep(0.3)
+    return clusterlib.connect_retrying(ADDR[1])
 
 
 def main():

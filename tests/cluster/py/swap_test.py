@@ -32,8 +32,7 @@ import threading
 import time
 
 from cassandra import ConsistencyLevel
-from cassandra.cluster import (EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile,
-                               NoHostAvailable)
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, ExecutionProfile
 from cassandra.policies import (ConstantReconnectionPolicy, DCAwareRoundRobinPolicy,
                                 WhiteListRoundRobinPolicy)
 
@@ -94,16 +93,7 @@ def peer_rows(s):
 def connect(k, **kw):
     """A session through node k; a node just started is UN in gossip a moment before it
     opens its CQL port: connecting is retried for up to 60 s."""
-    end = time.time() + 60
-    while True:
-        c = Cluster([ADDR[k]], protocol_version=4, connect_timeout=10, **kw)
-        try:
-            return c, c.connect()
-        except NoHostAvailable:
-            c.shutdown()
-            if time.time() > end:
-                raise
-            time.sleep(0.3)
+    return clusterlib.connect_retrying(ADDR[k], **kw)
 
 
 def node_session(k):
