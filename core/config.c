@@ -135,6 +135,8 @@ static const struct keydef keys[] = {
         {"rocksdb_level0_stop_writes_trigger", NULL, K_INT, OFF(rocksdb_level0_stop_writes_trigger),
          1, 1000, 0, 0, "36"},
         {"storage_write_queue", NULL, K_INT, OFF(storage_write_queue), 16, 1 << 20, 0, 0, "4096"},
+        {"storage_write_queue_bytes", NULL, K_SIZE, OFF(storage_write_queue_bytes), MIB,
+         (int64_t)1 << 40, 0, 0, "64MiB"},
         {"storage_write_inline", NULL, K_BOOL, OFF(storage_write_inline), 0, 0, 0, 0, "true"},
         {"hinted_handoff_enabled", NULL, K_BOOL, OFF(hinted_handoff_enabled), 0, 0, 0, 0, "true"},
         {"max_hint_window", NULL, K_DURATION, OFF(max_hint_window_ms), 0, 30 * DAY_MS, 0, 0, "3h"},

@@ -120,7 +120,8 @@ struct config {
 	int rocksdb_level0_file_num_compaction_trigger;
 	int rocksdb_level0_slowdown_writes_trigger;
 	int rocksdb_level0_stop_writes_trigger;
-	int storage_write_queue;   /* mutations waiting for the writer before Overloaded */
+	int storage_write_queue;           /* mutations waiting for the writer before Overloaded */
+	int64_t storage_write_queue_bytes; /* and their bytes */
 	bool storage_write_inline; /* a loop writes its group itself when that cannot block */
 
 	bool hinted_handoff_enabled;

@@ -147,6 +147,10 @@ struct store_options {
 	/* Group commit (store_lane_apply): mutations waiting for the writer thread, queued or
 	 * being applied, beyond which a lane answers COL_EOVERLOADED [4096]. */
 	size_t write_queue_max;
+	/* ... and the bytes of those mutations (their write batches), beyond which a lane
+	 * answers COL_EOVERLOADED too; with nothing waiting any one mutation is taken
+	 * [64 MiB; 0: no byte bound] */
+	size_t write_queue_max_bytes;
 	/* A lane applies its group on its own loop when the writer has nothing queued and
 	 * RocksDB is not stalling (periodic sync only) [true]; false: always the writer. */
 	bool write_inline;
@@ -468,6 +472,7 @@ struct store_write_stats {
 	uint64_t stalls;        /* inline tries refused by a RocksDB stall (handed to the writer) */
 	uint64_t overloaded;    /* mutations refused: the writer queue was full */
 	uint64_t queued;        /* mutations waiting for the writer now */
+	uint64_t queued_bytes;  /* their write batches' bytes */
 	uint64_t max_group;     /* largest group so far (mutations) */
 };
 void store_write_stats(struct store *s, struct store_write_stats *out);

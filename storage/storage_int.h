@@ -161,8 +161,9 @@ struct store {
 	bool wq_stop;
 	bool writer_started;
 	pthread_t writer;
-	_Atomic size_t wq_muts; /* mutations queued or being applied by the writer */
-	_Atomic int stalled;    /* an inline write met a stall; cleared when the writer drains */
+	_Atomic size_t wq_muts;  /* mutations queued or being applied by the writer */
+	_Atomic size_t wq_bytes; /* their groups' write batch bytes */
+	_Atomic int stalled;     /* an inline write met a stall; cleared when the writer drains */
 	/* index builds (sindex.c): the builder thread and its queue of jobs */
 	pthread_mutex_t ixb_mu;
 	pthread_cond_t ixb_cv;   /* the builder waits for jobs */

@@ -43,6 +43,7 @@ void store_options_init(struct store_options *o)
 	/* At 10-40k writes/s, a fraction of a second of writes: a stall longer than that is
 	 * answered Overloaded rather than queued past every client's timeout. */
 	o->write_queue_max = 4096;
+	o->write_queue_max_bytes = 64u << 20;
 	o->write_inline = true;
 }
 

@@ -11,8 +11,9 @@
  * writes it as one WriteBatch (with sync batch: sync=true, so one fsync for the round
  * before any of its mutations is acknowledged) and hands each group back to its lane's
  * loop through the lane's ev_async.  A RocksDB stall therefore blocks the writer thread,
- * never a loop: gossip and reads go on, and writes beyond write_queue_max are refused
- * with COL_EOVERLOADED instead of queueing without limit.
+ * never a loop: gossip and reads go on, and writes beyond write_queue_max mutations or
+ * write_queue_max_bytes bytes are refused with COL_EOVERLOADED instead of queueing
+ * without limit.
  *
  * Threads: a lane is used only by its loop's thread; the queue, each lane's done list
  * and in_writer count are guarded by s->wq_mu; counters are atomics.
@@ -52,6 +53,7 @@ struct wgroup {
 	rocksdb_writebatch_t *wb;
 	struct wdone *done;
 	size_t n, cap;
+	size_t bytes; /* its write batch's, once closed (counted in wq_bytes or full_bytes) */
 	int rc;
 	struct cerr err;
 };
@@ -64,6 +66,7 @@ struct store_lane {
 	struct wgroup *open;                  /* this iteration's mutations */
 	struct wgroup *full_head, *full_tail; /* this iteration's groups closed full, in order */
 	size_t full_muts;                     /* their mutations */
+	size_t full_bytes;                    /* and their write batches' bytes */
 	struct wgroup *spare;                 /* for reuse */
 	size_t n_spare;
 	size_t handed;                /* groups handed to the writer whose callbacks have not run */
@@ -103,6 +106,7 @@ static struct wgroup *group_get(struct store_lane *l)
 	g->next = NULL;
 	g->lane = l;
 	g->n = 0;
+	g->bytes = 0;
 	g->rc = 0;
 	return g;
 }
@@ -140,6 +144,7 @@ static void hand_to_writer(struct store_lane *l, struct wgroup *g)
 {
 	struct store *s = l->s;
 	l->handed++;
+	rocksdb_writebatch_data(g->wb, &g->bytes);
 	pthread_mutex_lock(&s->wq_mu);
 	g->next = NULL;
 	if (s->wq_tail)
@@ -149,6 +154,7 @@ static void hand_to_writer(struct store_lane *l, struct wgroup *g)
 	s->wq_tail = g;
 	l->in_writer++;
 	atomic_fetch_add(&s->wq_muts, g->n);
+	atomic_fetch_add(&s->wq_bytes, g->bytes);
 	pthread_cond_signal(&s->wq_cv);
 	pthread_mutex_unlock(&s->wq_mu);
 }
@@ -195,6 +201,7 @@ static void lane_submit(struct store_lane *l, bool no_callbacks)
 			l->full_tail = NULL;
 		g->next = NULL;
 		l->full_muts -= g->n;
+		l->full_bytes -= g->bytes;
 		group_submit(l, g, no_callbacks);
 	}
 	struct wgroup *g = l->open;
@@ -306,12 +313,13 @@ static void *writer_main(void *arg)
 			buf_init(&scratch);
 		}
 		pthread_mutex_lock(&s->wq_mu);
-		size_t n = 0;
+		size_t n = 0, bytes = 0;
 		while (round) {
 			struct wgroup *g = round;
 			round = g->next;
 			g->next = NULL;
 			n += g->n;
+			bytes += g->bytes;
 			struct store_lane *l = g->lane;
 			if (l->done_tail)
 				l->done_tail->next = g;
@@ -321,6 +329,7 @@ static void *writer_main(void *arg)
 			l->in_writer--;
 			ev_async_send(l->loop, &l->wake);
 		}
+		atomic_fetch_sub(&s->wq_bytes, bytes);
 		if (atomic_fetch_sub(&s->wq_muts, n) == n && atomic_exchange(&s->stalled, 0))
 			log_info(MOD, "RocksDB accepts writes again: loops write inline");
 		pthread_cond_broadcast(&s->wq_done);
@@ -414,6 +423,17 @@ static int lane_add(struct store_lane *l, struct store_table *known, const void 
 		                "(RocksDB is stalling writes or the disk is behind)",
 		                waiting);
 	}
+	size_t waiting_bytes = atomic_load(&s->wq_bytes) + l->full_bytes;
+	if (s->opt.write_queue_max_bytes && waiting_bytes > 0 &&
+	    (len > s->opt.write_queue_max_bytes ||
+	     waiting_bytes > s->opt.write_queue_max_bytes - len)) {
+		atomic_fetch_add_explicit(&s->ws.overloaded, 1, memory_order_relaxed);
+		return cerr_set(err, COL_EOVERLOADED,
+		                "storage overloaded: %zu bytes of mutations are waiting for the "
+		                "disk, at the limit of %zu (RocksDB is stalling writes or the "
+		                "disk is behind)",
+		                waiting_bytes, s->opt.write_queue_max_bytes);
+	}
 	struct wgroup *g = l->open;
 	if (!g && !(g = l->open = group_get(l)))
 		return cerr_set(err, COL_ENOMEM, "storage: out of memory for a write group");
@@ -449,7 +469,9 @@ static int lane_add(struct store_lane *l, struct store_table *known, const void 
 		else
 			l->full_head = g;
 		l->full_tail = g;
+		g->bytes = size;
 		l->full_muts += g->n;
+		l->full_bytes += g->bytes;
 	}
 	return 0;
 }
@@ -483,6 +505,7 @@ void store_write_stats(struct store *s, struct store_write_stats *out)
 	out->stalls = atomic_load(&s->ws.stalls);
 	out->overloaded = atomic_load(&s->ws.overloaded);
 	out->queued = atomic_load(&s->wq_muts);
+	out->queued_bytes = atomic_load(&s->wq_bytes);
 	out->max_group = atomic_load(&s->ws.max_group);
 }
 

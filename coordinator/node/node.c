@@ -1124,6 +1124,7 @@ static int open_store_and_identity(struct node *n, struct cerr *err)
 	so.l0_slowdown_trigger = cfg->rocksdb_level0_slowdown_writes_trigger;
 	so.l0_stop_trigger = cfg->rocksdb_level0_stop_writes_trigger;
 	so.write_queue_max = (size_t)cfg->storage_write_queue;
+	so.write_queue_max_bytes = (size_t)cfg->storage_write_queue_bytes;
 	so.write_inline = cfg->storage_write_inline;
 	if (cfg->tombstone_gc && strcmp(cfg->tombstone_gc, "timeout") == 0) {
 		so.tombstone_gc = STORE_GC_TIMEOUT;

@@ -168,10 +168,13 @@ static void m_storage_writes(struct buf *out, struct node *n)
 	        {M_COUNTER, "colonnade_storage_write_stalls_total",
 	         "Inline writes RocksDB refused because it was stalling writes."},
 	        {M_COUNTER, "colonnade_storage_write_overloaded_total",
-	         "Mutations refused Overloaded: storage_write_queue mutations were waiting."},
+	         "Mutations refused Overloaded: storage_write_queue mutations (or "
+	         "storage_write_queue_bytes bytes) were waiting."},
 	        {M_GAUGE, "colonnade_storage_write_queued",
 	         "Mutations waiting for the writer thread now."},
 	        {M_GAUGE, "colonnade_storage_write_group_max", "Largest write group so far."},
+	        {M_GAUGE, "colonnade_storage_write_queued_bytes",
+	         "Bytes of the mutations waiting for the writer thread now."},
 	};
 	struct store_write_stats ws;
 	store_write_stats(n->store, &ws);
@@ -179,6 +182,7 @@ static void m_storage_writes(struct buf *out, struct node *n)
 	        (double)ws.mutations,     (double)ws.groups, (double)ws.inline_groups,
 	        (double)ws.writer_rounds, (double)ws.syncs,  (double)ws.stalls,
 	        (double)ws.overloaded,    (double)ws.queued, (double)ws.max_group,
+	        (double)ws.queued_bytes,
 	};
 	METRICS(out, defs, v);
 }

@@ -397,6 +397,68 @@ Test(writer, stall_blocks_the_writer_not_the_loop_then_overloaded_then_recovers)
 	cr_assert_eq(ws.inline_groups, inl + 1);
 }
 
+/*
+ * The writer's queue is bounded in bytes too: mutations of 16 KiB against a byte bound of
+ * 256 KiB (and a count bound far away) are refused Overloaded, naming the bytes, once the
+ * stalled writer holds the bound; once RocksDB writes again every accepted one is acked
+ * and no byte is left queued.
+ */
+Test(writer, stall_refuses_past_the_byte_bound_then_recovers)
+{
+	enum { VLEN = 16 * 1024, MAXB = 256 * 1024 };
+	struct store_options o;
+	store_options_init(&o);
+	o.l0_compaction_trigger = 1;
+	o.l0_slowdown_trigger = 1;
+	o.l0_stop_trigger = 1;
+	o.write_queue_max = 4096;
+	o.write_queue_max_bytes = MAXB;
+	open_all(&o);
+	struct cerr e = {0};
+	cr_assert_eq(submit(0, 0, 100, &e), 0, "%s", e.msg);
+	run_until_done(1, 10);
+	stop_compactions_and_make_l0();
+	ev_timer tick;
+	ev_timer_init(&tick, on_tick, 0.01, 0.01);
+	ev_timer_start(loop, &tick);
+	int n = 1, accepted = 1, refused = 0;
+	double t0 = ev_time();
+	while (ev_time() - t0 < 1.0) {
+		for (int i = 0; i < 8; i++, n++) {
+			int rc = submit(n, n, VLEN, &e);
+			if (rc == 0) {
+				accepted++;
+			} else {
+				cr_expect_eq(rc, COL_EOVERLOADED, "%s", e.msg);
+				cr_expect(strstr(e.msg, "bytes of mutations are waiting"), "%s",
+				          e.msg);
+				refused++;
+			}
+		}
+		ev_run(loop, EVRUN_ONCE);
+	}
+	struct store_write_stats ws;
+	store_write_stats(st, &ws);
+	int done_in_stall = n_done;
+	/* compactions run again before anything is checked: a failed check must not leave
+	 * the writer stopped (the teardown waits for it) */
+	restart_compactions();
+	cr_expect_eq(done_in_stall, 1, "nothing completes while RocksDB stops writes");
+	cr_expect_gt(refused, 0, "the byte bound refused the excess");
+	/* what fits the bound, plus one iteration's open group (counted once it is queued) */
+	cr_expect_leq(accepted, 1 + MAXB / VLEN + 8, "accepted %d beyond the bound", accepted);
+	cr_expect_leq(ws.queued_bytes, (uint64_t)MAXB + 8 * (VLEN + 64), "%llu bytes queued",
+	              (unsigned long long)ws.queued_bytes);
+	cr_expect_gt(ws.queued_bytes, 0);
+	run_until_done(accepted, 30);
+	ev_timer_stop(loop, &tick);
+	for (int i = 0; i < accepted; i++)
+		cr_assert_eq(recs[i].rc, 0, "%s", recs[i].msg);
+	store_write_stats(st, &ws);
+	cr_assert_eq(ws.queued, 0);
+	cr_assert_eq(ws.queued_bytes, 0);
+}
+
 /* store_background() sees a compaction due while none can run, and nothing once they ran. */
 Test(writer, background_work_is_reported_until_compactions_ran)
 {
