@@ -191,7 +191,8 @@ static void run_session(struct repair *r, struct buf *out)
 	ev_timer_stop(L, &t);
 }
 
-static struct repair *new_repair(void)
+/* A repair room on node A; interval_ms > 0 runs the background scheduler too. */
+static struct repair *new_repair(int64_t interval_ms)
 {
 	struct repair_config c = {.loop = L,
 	                          .msg = MA,
@@ -199,6 +200,7 @@ static struct repair *new_repair(void)
 	                          .schema = SCH,
 	                          .local_dc = "dc1",
 	                          .timeout_ms = 300,
+	                          .interval_ms = interval_ms,
 	                          .ring = ring_cb,
 	                          .addr_of = addr_cb,
 	                          .alive = alive_cb};
@@ -218,7 +220,7 @@ static void expect_failed(const char *json, const char *reason)
 
 Test(repair_session, malformed_deeper_or_missing_trees_fail_their_ranges)
 {
-	struct repair *r = new_repair();
+	struct repair *r = new_repair(0);
 	struct buf out;
 	buf_init(&out);
 	MODE = 0;
@@ -275,19 +277,7 @@ Test(repair_session, a_new_table_is_first_repaired_when_due_an_old_one_at_once)
 	                                 .default_time_to_live = -1};
 	int64_t created_ms = clock_wall_us() / 1000;
 	cr_assert_eq(schema_create_table(SCH, &fresh, created_ms * 1000, &e), 0, "%s", e.msg);
-	struct repair_config c = {.loop = L,
-	                          .msg = MA,
-	                          .store = ST,
-	                          .schema = SCH,
-	                          .local_dc = "dc1",
-	                          .timeout_ms = 300,
-	                          .interval_ms = 20000, /* a tick every 2 s, due after 18 s */
-	                          .ring = ring_cb,
-	                          .addr_of = addr_cb,
-	                          .alive = alive_cb};
-	c.host_id[0] = 1;
-	struct repair *r;
-	cr_assert_eq(repair_new(&c, &r, &e), 0, "%s", e.msg);
+	struct repair *r = new_repair(20000); /* a tick every 2 s, due after 18 s */
 	ev_timer t;
 	ev_timer_init(&t, tick, 0.005, 0.005);
 	ev_timer_start(L, &t);
