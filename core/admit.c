@@ -57,14 +57,22 @@ static void roll(struct admit *a, int64_t now)
 {
 	if (a->win_start == 0) {
 		a->win_start = now;
+		a->win_idle = a->idle_us;
+		a->win_runq = a->runq_us;
 		return;
 	}
 	int64_t el = now - a->win_start;
 	if (el < a->o.window_us)
 		return;
 	double r = (double)a->win_done * 1e6 / (double)el;
+	/* Of the window, the time the thread had a core (or blocked outside the loop's wait):
+	 * the run-queue delay is neither busy nor idle.  A wake-up's own run-queue delay is
+	 * counted in both idle and runq, which can only make the share lower; a saturated loop
+	 * does not wait for events, so it has none and its share stays whole. */
+	double runq = (double)(a->runq_us - a->win_runq);
 	double idle = (double)(a->idle_us - a->win_idle);
-	a->busy = idle >= (double)el ? 0 : 1 - idle / (double)el;
+	double ran = (double)el - runq;
+	a->busy = ran <= 0 || idle >= ran ? 0 : 1 - idle / ran;
 	bool saturated = admit_saturated(a);
 	if (saturated || a->rate <= 0)
 		a->rate = a->rate > 0 ? RATE_ALPHA * r + (1 - RATE_ALPHA) * a->rate : r;
@@ -87,6 +95,7 @@ static void roll(struct admit *a, int64_t now)
 		a->limit = l < a->o.min_limit ? a->o.min_limit : (unsigned)l;
 	a->win_start = now;
 	a->win_idle = a->idle_us;
+	a->win_runq = a->runq_us;
 	a->win_done = 0;
 	a->win_lat_sum = 0;
 }

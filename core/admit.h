@@ -9,8 +9,11 @@
  * the server by the target, whatever X is on this machine today.
  *
  * Measured over windows of `window_us`: completions, their mean latency, and
- * how busy the caller's event loop was (the share of the window it did not
- * spend waiting for events, from admit_set_idle()).  The limit applies while
+ * how busy the caller's event loop was: of the time its thread had a core, the
+ * share it did not spend waiting for events (admit_set_idle(), admit_set_runq():
+ * on a machine shared with other work a thread also waits for a core, and a
+ * loop that waits for events half the time it runs is half busy however long it
+ * waited in the run queue besides).  The limit applies while
  * the loop is saturated (busy >= 90 %) and the mean latency is above the
  * target: then the node's own backlog is what makes requests slow.  It stops
  * when the mean falls under half the target, or when the loop has plenty of
@@ -52,6 +55,8 @@ struct admit {
 	int64_t win_lat_sum;   /* their latencies, µs */
 	uint64_t idle_us;      /* the loop's idle time, cumulative (admit_set_idle) */
 	uint64_t win_idle;     /* idle_us when the window started */
+	uint64_t runq_us;      /* the loop's time waiting for a core, cumulative (admit_set_runq) */
+	uint64_t win_runq;     /* runq_us when the window started */
 	double busy;           /* the last window's busy share, 0..1 */
 	double rate;           /* smoothed completions per second of saturated windows */
 	unsigned target_limit; /* in flight for clients that take refusals (admit_try_target) */
@@ -70,6 +75,12 @@ static inline bool admit_saturated(const struct admit *a)
 static inline void admit_set_idle(struct admit *a, uint64_t idle_us)
 {
 	a->idle_us = idle_us;
+}
+/* The caller's loop thread has waited `runq_us` for a core in all (cumulative, µs; the
+ * kernel's run-queue delay): that time counts neither as busy nor as idle. */
+static inline void admit_set_runq(struct admit *a, uint64_t runq_us)
+{
+	a->runq_us = runq_us;
 }
 /* Close the measurement window if it is over (admit_try/force/done do it too). */
 void admit_tick(struct admit *a, int64_t now_us);

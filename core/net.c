@@ -50,6 +50,9 @@ struct net_loop {
 	ev_check check;         /* with prep: the time the loop waits for events (idle_us) */
 	int64_t block_start;    /* when the loop last went to wait; 0 while running */
 	int64_t wake;           /* when the loop last woke up; 0 before the first wait */
+	int runq_fd;            /* /proc/thread-self/schedstat of the loop's thread; -1 = none */
+	int64_t runq_at;        /* when runq_us was last sampled; 0 = never (open the file) */
+	uint64_t runq_base_ns;  /* the thread's run-queue delay at the first sample */
 	struct net_conn *conns; /* every live or closing conn, doubly linked */
 	struct net_server *servers;
 	struct net_conn *flush_head; /* singly linked via flush_next */
@@ -965,6 +968,41 @@ static void loop_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 		record_iteration(&nl->st, nl->block_start - nl->wake);
 }
 
+/* The loop thread's run-queue delay so far, ns (the second field of schedstat); false when
+ * the kernel does not say. */
+static bool read_runq_ns(int fd, uint64_t *out)
+{
+	char b[96];
+	ssize_t n = pread(fd, b, sizeof(b) - 1, 0);
+	if (n <= 0)
+		return false;
+	b[n] = 0;
+	unsigned long long cpu, wait;
+	if (sscanf(b, "%llu %llu", &cpu, &wait) != 2)
+		return false;
+	*out = wait;
+	return true;
+}
+
+/* Sample the run-queue delay of the loop's thread (called on that thread, on a wake-up). */
+static void sample_runq(struct net_loop *nl)
+{
+	if (nl->runq_at && nl->wake - nl->runq_at < NET_RUNQ_SAMPLE_US)
+		return;
+	uint64_t ns;
+	if (!nl->runq_at) {
+		/* Opened here, not in net_loop_new: thread-self is the thread that opens it. */
+		nl->runq_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+		if (nl->runq_fd >= 0 && !read_runq_ns(nl->runq_fd, &nl->runq_base_ns)) {
+			close(nl->runq_fd);
+			nl->runq_fd = -1;
+		}
+	} else if (nl->runq_fd >= 0 && read_runq_ns(nl->runq_fd, &ns) && ns >= nl->runq_base_ns) {
+		nl->st.runq_us = (ns - nl->runq_base_ns) / 1000;
+	}
+	nl->runq_at = nl->wake;
+}
+
 static void loop_check_cb(struct ev_loop *loop, ev_check *w, int revents)
 {
 	(void)loop;
@@ -975,6 +1013,7 @@ static void loop_check_cb(struct ev_loop *loop, ev_check *w, int revents)
 		nl->st.idle_us += (uint64_t)(nl->wake - nl->block_start);
 		nl->block_start = 0;
 	}
+	sample_runq(nl);
 }
 
 int net_loop_new(struct ev_loop *loop, struct net_loop **out)
@@ -983,6 +1022,7 @@ int net_loop_new(struct ev_loop *loop, struct net_loop **out)
 	if (!nl)
 		return COL_ENOMEM;
 	nl->loop = loop;
+	nl->runq_fd = -1;
 	ev_prepare_init(&nl->prep, loop_prepare_cb);
 	ev_prepare_start(loop, &nl->prep);
 	ev_unref(loop); /* the prepare watcher alone must not keep ev_run going */
@@ -1018,6 +1058,8 @@ void net_loop_free(struct net_loop *nl)
 	ev_prepare_stop(nl->loop, &nl->prep);
 	ev_ref(nl->loop);
 	ev_check_stop(nl->loop, &nl->check);
+	if (nl->runq_fd >= 0)
+		close(nl->runq_fd);
 	free(nl);
 }
 
@@ -1034,6 +1076,11 @@ void net_loop_get_stats(const struct net_loop *nl, struct net_loop_stats *out)
 uint64_t net_loop_idle_us(const struct net_loop *nl)
 {
 	return nl->st.idle_us;
+}
+
+uint64_t net_loop_runq_us(const struct net_loop *nl)
+{
+	return nl->st.runq_us;
 }
 
 /* ---- outgoing ------------------------------------------------------------------------------- */

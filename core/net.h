@@ -291,6 +291,11 @@ struct net_loop_stats {
 	uint64_t writes_refused; /* COL_EFULL answers, all connections */
 	uint64_t oversized, proto_errors; /* connections closed for bad input */
 	uint64_t idle_us; /* time the loop waited for events (1 - idle / wall = how busy it is) */
+	/* Time the loop's thread was ready to run but waited for a core (the kernel's run-queue
+	 * delay, /proc/thread-self/schedstat), sampled on wake-ups at most every
+	 * NET_RUNQ_SAMPLE_US; 0 where the kernel does not keep it.  On a machine shared with
+	 * other work it is part of the wall time the loop seems busy. */
+	uint64_t runq_us;
 	size_t queued;    /* output bytes queued, all connections */
 	uint64_t iter_buckets[NET_ITER_BUCKETS]; /* iterations by busy time, not cumulative */
 	uint64_t iter_count, iter_busy_us;       /* iterations measured, their busy time */
@@ -312,6 +317,9 @@ struct ev_loop *net_loop_ev(const struct net_loop *nl);
 void net_loop_get_stats(const struct net_loop *nl, struct net_loop_stats *out);
 /* net_loop_stats.idle_us alone (cheap: for admission on the request path). */
 uint64_t net_loop_idle_us(const struct net_loop *nl);
+/* net_loop_stats.runq_us alone (as cheap: sampled by the loop itself). */
+uint64_t net_loop_runq_us(const struct net_loop *nl);
+#define NET_RUNQ_SAMPLE_US 5000
 /*
  * Flush queued output and reap closed connections now (what the loop does
  * before it blocks).  Rarely needed: tests, or a caller about to stop the loop.

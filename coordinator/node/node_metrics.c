@@ -609,13 +609,16 @@ static void m_net(struct buf *out, struct node *n)
 	         "Connections closed for oversized or malformed frames."},
 	        {M_COUNTER, "colonnade_net_loop_idle_seconds_total",
 	         "Time the event loop waited for events (the rest of the time it was busy)."},
+	        {M_COUNTER, "colonnade_net_loop_cpu_wait_seconds_total",
+	         "Time the event loop's thread was ready to run but waited for a core (the "
+	         "kernel's run-queue delay; part of the busy time on a shared machine)."},
 	};
 	const double v[] = {
 	        (double)ns.conns_open,     (double)ns.bytes_in,
 	        (double)ns.bytes_out,      (double)ns.frames_in,
 	        (double)ns.flushes,        (double)ns.queued,
 	        (double)ns.writes_refused, (double)(ns.oversized + ns.proto_errors),
-	        (double)ns.idle_us / 1e6,
+	        (double)ns.idle_us / 1e6,  (double)ns.runq_us / 1e6,
 	};
 	METRICS(out, defs, v);
 	m_loop_iterations(out, &ns);

@@ -330,11 +330,13 @@ static void conn_update_reading(struct cqlconn *cc)
 		net_conn_resume_read(cc->nc);
 }
 
-/* The time for admission, with the loop's idle time so far (how busy it is). */
+/* The time for admission, with the loop's idle and run-queue time so far (how busy it is). */
 static int64_t admit_clock(struct cqlserver *s)
 {
-	if (s->nl)
+	if (s->nl) {
 		admit_set_idle(&s->admit, net_loop_idle_us(s->nl));
+		admit_set_runq(&s->admit, net_loop_runq_us(s->nl));
+	}
 	return clock_mono_us();
 }
 

@@ -136,6 +136,51 @@ Test(admit, a_loop_with_time_to_spare_is_not_limited)
 	cr_expect_eq(admit_limit(&a), 1000);
 }
 
+/* A loop on a machine shared with other work: of each 2 ms it waits 1.1 ms for a core,
+ * 0.5 ms for events and works 0.4 ms.  By the wall clock it is 80 % busy; of the time
+ * it had a core it is 44 % busy: slow because it waits for a core, which refusing
+ * would not cure.  The same loop without the run-queue time reported is 75 % busy and
+ * past 90 % once its idle time falls: the run-queue time is what tells them apart. */
+static bool run_shared(uint64_t runq_step, uint64_t idle_step, double *busy)
+{
+	struct admit a;
+	struct admit_opts o = {.max_inflight = 1000, .target_us = 5000};
+	admit_init(&a, &o);
+	int64_t t = 1000000;
+	uint64_t idle = 0, runq = 0;
+	for (int w = 0; w < 20; w++) {
+		for (int i = 0; i < 50; i++) {
+			int64_t now = t + w * 100000 + i * 2000;
+			admit_set_idle(&a, idle);
+			admit_set_runq(&a, runq);
+			admit_force(&a, now);
+			admit_done(&a, now - 20000, now + 1); /* 20 ms: far above the target */
+			idle += idle_step;
+			runq += runq_step;
+		}
+	}
+	*busy = a.busy;
+	return a.limiting;
+}
+
+Test(admit, time_waiting_for_a_core_is_neither_busy_nor_idle)
+{
+	double busy;
+	cr_expect(!run_shared(1100, 500, &busy));
+	cr_expect(busy > 0.40 && busy < 0.50, "busy %.2f", busy);
+	/* the same wait for events, no run-queue time: 75 % busy, still not saturated */
+	cr_expect(!run_shared(0, 500, &busy));
+	cr_expect(busy > 0.70 && busy < 0.80, "busy %.2f", busy);
+	/* waiting for a core, never for events: saturated for the core it gets */
+	cr_expect(run_shared(1100, 0, &busy));
+	cr_expect(busy > 0.99, "busy %.2f", busy);
+	/* and waiting for events 0.1 ms of each 2 ms, by the wall clock 95 % busy: a loop
+	 * that waits 1.1 ms of it for a core is 89 % busy of the time it ran */
+	cr_expect(!run_shared(1100, 100, &busy));
+	cr_expect(busy > 0.85 && busy < 0.90, "busy %.2f", busy);
+	cr_expect(run_shared(0, 100, &busy));
+}
+
 Test(admit, a_limit_that_leaves_idle_time_does_not_spiral_down)
 {
 	/* saturated at 10000/s with 40 ms latency: limited to 10000 x 10 ms = 100;

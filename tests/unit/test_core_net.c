@@ -14,6 +14,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -706,6 +708,71 @@ Test(net, loop_iterations_are_measured_by_busy_time)
 	cr_expect_geq(above, 1, "the 3 ms iteration is counted above 2.5 ms");
 	cr_expect_geq(st.iter_max_us, 3000);
 	cr_expect_geq(st.iter_busy_us, 3000);
+}
+
+/* A thread that keeps one core busy until told to stop. */
+static void *hog(void *arg)
+{
+	volatile int *stop = arg;
+	while (!*stop)
+		;
+	return NULL;
+}
+
+static void busy_tick_cb(struct ev_loop *l, ev_timer *w, int r)
+{
+	(void)l;
+	(void)r;
+	int64_t until = clock_mono_us() + 1000;
+	while (clock_mono_us() < until)
+		;
+	(*(int *)w->data)++;
+}
+
+/* The loop's thread and another busy thread on one core: the loop waits for the core
+ * about half the time, and net_loop_stats.runq_us says so (the kernel's run-queue
+ * delay), where the wall clock alone would call the loop busy all along. */
+Test(net, time_waiting_for_a_core_is_counted)
+{
+	if (access("/proc/thread-self/schedstat", R_OK) != 0)
+		cr_skip_test("the kernel keeps no run-queue delay (no /proc/thread-self/schedstat)");
+	cpu_set_t old, one;
+	cr_assert_eq(sched_getaffinity(0, sizeof(old), &old), 0);
+	int cpu = -1;
+	for (int i = 0; i < CPU_SETSIZE && cpu < 0; i++)
+		if (CPU_ISSET(i, &old))
+			cpu = i;
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	cr_assert_eq(sched_setaffinity(0, sizeof(one), &one), 0);
+	run_for_ms(10); /* the first sample opens the file on this thread */
+	uint64_t before = loop_stats().runq_us;
+	volatile int stop = 0;
+	pthread_t th;
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	cr_assert_eq(pthread_attr_setaffinity_np(&at, sizeof(one), &one), 0);
+	cr_assert_eq(pthread_create(&th, &at, hog, (void *)&stop), 0);
+	pthread_attr_destroy(&at);
+	int ticks = 0;
+	ev_timer t;
+	ev_timer_init(&t, busy_tick_cb, 0.001, 0.001);
+	t.data = &ticks;
+	ev_timer_start(L, &t);
+	int64_t t0 = clock_mono_us();
+	run_for_ms(400);
+	int64_t wall = clock_mono_us() - t0;
+	ev_timer_stop(L, &t);
+	stop = 1;
+	pthread_join(th, NULL);
+	cr_assert_eq(sched_setaffinity(0, sizeof(old), &old), 0);
+	uint64_t runq = loop_stats().runq_us - before;
+	cr_expect_gt(ticks, 10, "%d ticks", ticks);
+	/* about half of the wall time; a quarter leaves room for the sampling's 5 ms steps */
+	cr_expect_geq(runq, (uint64_t)wall / 4, "waited %llu us for a core of %lld us",
+	              (unsigned long long)runq, (long long)wall);
+	cr_expect_leq(runq, (uint64_t)wall, "waited %llu us of %lld us",
+	              (unsigned long long)runq, (long long)wall);
 }
 
 /* Input that waited in the socket says so: the kernel's receive timestamp of the newest
