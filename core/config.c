@@ -121,11 +121,11 @@ static const struct keydef keys[] = {
         {"commitlog_sync_period_in_ms", "commitlog_sync_period", K_DURATION_MS,
          OFF(commitlog_sync_period_ms), 1, HOUR_MS, 0, 0, NULL},
         {"rocksdb_write_buffer_size", NULL, K_SIZE, OFF(rocksdb_write_buffer_size), 64 * 1024,
-         (int64_t)4 << 30, 0, 0, "64MiB"},
-        {"rocksdb_db_write_buffer_size", NULL, K_SIZE, OFF(rocksdb_db_write_buffer_size), 0,
-         (int64_t)1 << 40, 0, 0, "128MiB"},
-        {"rocksdb_block_cache_size", NULL, K_SIZE, OFF(rocksdb_block_cache_size), 1 << 20,
-         (int64_t)1 << 40, 0, 0, "128MiB"},
+         4 * GIB, 0, 0, "64MiB"},
+        {"rocksdb_db_write_buffer_size", NULL, K_SIZE, OFF(rocksdb_db_write_buffer_size), 0, TIB, 0,
+         0, "128MiB"},
+        {"rocksdb_block_cache_size", NULL, K_SIZE, OFF(rocksdb_block_cache_size), 1 << 20, TIB, 0,
+         0, "128MiB"},
         {"rocksdb_max_write_buffer_number", NULL, K_INT, OFF(rocksdb_max_write_buffer_number), 2,
          64, 0, 0, "2"},
         {"rocksdb_level0_file_num_compaction_trigger", NULL, K_INT,
@@ -135,8 +135,8 @@ static const struct keydef keys[] = {
         {"rocksdb_level0_stop_writes_trigger", NULL, K_INT, OFF(rocksdb_level0_stop_writes_trigger),
          1, 1000, 0, 0, "36"},
         {"storage_write_queue", NULL, K_INT, OFF(storage_write_queue), 16, 1 << 20, 0, 0, "4096"},
-        {"storage_write_queue_bytes", NULL, K_SIZE, OFF(storage_write_queue_bytes), MIB,
-         (int64_t)1 << 40, 0, 0, "64MiB"},
+        {"storage_write_queue_bytes", NULL, K_SIZE, OFF(storage_write_queue_bytes), MIB, TIB, 0, 0,
+         "64MiB"},
         {"storage_write_inline", NULL, K_BOOL, OFF(storage_write_inline), 0, 0, 0, 0, "true"},
         {"hinted_handoff_enabled", NULL, K_BOOL, OFF(hinted_handoff_enabled), 0, 0, 0, 0, "true"},
         {"max_hint_window", NULL, K_DURATION, OFF(max_hint_window_ms), 0, 30 * DAY_MS, 0, 0, "3h"},
@@ -157,11 +157,9 @@ static const struct keydef keys[] = {
         {"repair_interval", NULL, K_DURATION, OFF(repair_interval_ms), 0, 365 * DAY_MS, 0, 0, "1d"},
         {"repair_request_timeout", NULL, K_DURATION, OFF(repair_request_timeout_ms), 100, HOUR_MS,
          0, 0, "30s"},
-        {"repair_throttle", NULL, K_SIZE, OFF(repair_throttle_bytes), 0, (int64_t)1 << 40, 0, 0,
-         "64MiB"},
+        {"repair_throttle", NULL, K_SIZE, OFF(repair_throttle_bytes), 0, TIB, 0, 0, "64MiB"},
         {"tombstone_gc", NULL, K_STR, OFF(tombstone_gc), 0, 0, 0, 0, "repair"},
-        {"max_hints_size_per_host", NULL, K_SIZE, OFF(max_hints_size_per_host), 0,
-         1024LL * 1024 * MIB, 0, 0, "0B"},
+        {"max_hints_size_per_host", NULL, K_SIZE, OFF(max_hints_size_per_host), 0, TIB, 0, 0, "0B"},
         {"phi_convict_threshold", NULL, K_DOUBLE, OFF(phi_convict_threshold), 0, 0, 5.0, 16.0, "8"},
         {"gossip_interval", NULL, K_DURATION, OFF(gossip_interval_ms), 10, 60000, 0, 0, "1000ms"},
         {"write_request_timeout", NULL, K_DURATION, OFF(write_request_timeout_ms), 1, HOUR_MS, 0, 0,
@@ -203,7 +201,7 @@ static const struct keydef keys[] = {
         {"max_coordinated_requests", NULL, K_INT, OFF(max_coordinated_requests), 64, 1000000, 0, 0,
          "65536"},
         {"max_coordinated_mutation_bytes", NULL, K_SIZE, OFF(max_coordinated_mutation_bytes), MIB,
-         (int64_t)1 << 40, 0, 0, "64MiB"},
+         TIB, 0, 0, "64MiB"},
         {"native_transport_latency_target", NULL, K_DURATION,
          OFF(native_transport_latency_target_ms), 0, 60000, 0, 0, "4ms"},
         {"native_transport_max_queue_wait", NULL, K_DURATION,
@@ -211,7 +209,7 @@ static const struct keydef keys[] = {
         {"native_transport_throw_on_overload", NULL, K_BOOL,
          OFF(native_transport_throw_on_overload), 0, 0, 0, 0, "false"},
         {"internode_send_queue_capacity", NULL, K_SIZE, OFF(internode_send_queue_capacity), MIB,
-         4096 * MIB, 0, 0, "32MiB"},
+         4 * GIB, 0, 0, "32MiB"},
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 const struct keydef *const config_keys = keys;
@@ -325,7 +323,11 @@ static int parse_i64(const char *s, int64_t *out)
 	return COL_OK;
 }
 
-/* "<digits><spaces?><unit>"; unit looked up in `units`; result = n * mul / div. */
+/*
+ * "<digits><spaces?><unit>"; unit looked up in `units`; result = n * mul / div.
+ * COL_EINVAL when the text does not read so; COL_ETOOBIG when it does but n * mul
+ * does not fit the int64_t every duration (ms) and size (bytes) is kept in.
+ */
 struct unit {
 	const char *name;
 	int64_t mul, div;
@@ -339,8 +341,9 @@ static int parse_with_unit(const char *s, const struct unit *units, size_t nunit
 	errno = 0;
 	char *end;
 	unsigned long long n = strtoull(s, &end, 10);
-	if (errno || n > INT64_MAX)
+	if (errno && errno != ERANGE)
 		return COL_EINVAL;
+	bool too_big = errno == ERANGE || n > INT64_MAX;
 	const char *u = skip_space(end);
 	size_t ulen = strlen(u);
 	while (ulen > 0 && isspace((unsigned char)u[ulen - 1]))
@@ -349,8 +352,8 @@ static int parse_with_unit(const char *s, const struct unit *units, size_t nunit
 		return COL_EINVAL;
 	for (size_t i = 0; i < nunits; i++) {
 		if (strlen(units[i].name) == ulen && strncmp(units[i].name, u, ulen) == 0) {
-			if (units[i].mul > 1 && (int64_t)n > INT64_MAX / units[i].mul)
-				return COL_EINVAL;
+			if (too_big || (units[i].mul > 1 && (int64_t)n > INT64_MAX / units[i].mul))
+				return COL_ETOOBIG;
 			*out = (int64_t)n * units[i].mul / units[i].div;
 			return COL_OK;
 		}
@@ -368,13 +371,29 @@ int config_parse_duration_ms(const char *s, int64_t *out_ms)
 	return parse_with_unit(s, units, sizeof(units) / sizeof(units[0]), out_ms);
 }
 
+/* Binary units, as Cassandra's DataStorageSpec; KB/MB/GB/TB read as KiB/MiB/GiB/TiB. */
 int config_parse_size_bytes(const char *s, int64_t *out_bytes)
 {
 	static const struct unit units[] = {
-	        {"B", 1, 1},     {"KiB", 1024, 1}, {"MiB", MIB, 1},       {"GiB", 1024 * MIB, 1},
-	        {"KB", 1024, 1}, {"MB", MIB, 1},   {"GB", 1024 * MIB, 1},
+	        {"B", 1, 1},     {"KiB", 1024, 1}, {"MiB", MIB, 1},
+	        {"GiB", GIB, 1}, {"TiB", TIB, 1},  {"KB", 1024, 1},
+	        {"MB", MIB, 1},  {"GB", GIB, 1},   {"TB", TIB, 1},
 	};
 	return parse_with_unit(s, units, sizeof(units) / sizeof(units[0]), out_bytes);
+}
+
+void config_format_size(char *out, size_t len, int64_t bytes)
+{
+	static const struct unit units[] = {
+	        {"TiB", TIB, 1}, {"GiB", GIB, 1}, {"MiB", MIB, 1}, {"KiB", 1024, 1}};
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (bytes != 0 && bytes % units[i].mul == 0) {
+			snprintf(out, len, "%lld%s", (long long)(bytes / units[i].mul),
+			         units[i].name);
+			return;
+		}
+	}
+	snprintf(out, len, "%lldB", (long long)bytes);
 }
 
 static int parse_bool(const char *s, bool *out)
@@ -596,10 +615,16 @@ static const char *type_expectation(const struct keydef *k, char *buf, size_t le
 	case K_DURATION_MS:
 		expect_range(buf, len, "a number of milliseconds", k->min, k->max, "");
 		break;
-	case K_SIZE:
-		expect_range(buf, len, "a size like '16MiB' (units B, KiB, MiB, GiB)", k->min,
-		             k->max, "B");
+	case K_SIZE: {
+		char lo[32], hi[32];
+		config_format_size(lo, sizeof(lo), k->min);
+		config_format_size(hi, sizeof(hi), k->max);
+		snprintf(buf, len,
+		         "expected a size like '16MiB' (units B, KiB, MiB, GiB, TiB) between %s "
+		         "and %s",
+		         lo, hi);
 		break;
+	}
 	case K_SIZE_MB:
 		expect_range(buf, len, "a number of MiB", (k->min + MIB - 1) / MIB, k->max / MIB,
 		             "");
@@ -622,15 +647,20 @@ static const char *type_expectation(const struct keydef *k, char *buf, size_t le
 	return buf;
 }
 
-/* An integer, duration or size row's value from text, within [k->min, k->max]: 0 or -1. */
+/*
+ * An integer, duration or size row's value from text, within [k->min, k->max]: 0,
+ * COL_ETOOBIG (a number and unit too large for int64_t) or COL_EINVAL (anything else).
+ */
 static int parse_ranged(const struct keydef *k, const char *v, int64_t *out)
 {
 	int64_t x;
 	int rc = k->type == K_DURATION ? config_parse_duration_ms(v, &x)
 	         : k->type == K_SIZE   ? config_parse_size_bytes(v, &x)
 	                               : parse_i64(v, &x);
-	if (rc || x < k->min || x > k->max)
-		return -1;
+	if (rc)
+		return rc;
+	if (x < k->min || x > k->max)
+		return COL_EINVAL;
 	*out = x;
 	return 0;
 }
@@ -641,6 +671,7 @@ static int set_text(struct config *c, const struct keydef *k, const char *v, cha
 {
 	char expect[256];
 	int64_t i64;
+	int prc = 0; /* COL_ETOOBIG: the value overflows before its bounds are checked */
 	switch (k->type) {
 	case K_STR:
 	case K_SECRET:
@@ -679,7 +710,7 @@ static int set_text(struct config *c, const struct keydef *k, const char *v, cha
 	case K_DURATION:
 	case K_DURATION_MS:
 	case K_SIZE:
-		if (parse_ranged(k, v, &i64))
+		if ((prc = parse_ranged(k, v, &i64)) != 0)
 			break;
 		*(int64_t *)((char *)c + k->off) = i64;
 		return COL_OK;
@@ -690,7 +721,7 @@ static int set_text(struct config *c, const struct keydef *k, const char *v, cha
 		return COL_OK;
 	case K_KIB:
 		if (parse_i64(v, &i64) != 0) {
-			if (config_parse_size_bytes(v, &i64))
+			if ((prc = config_parse_size_bytes(v, &i64)) != 0)
 				break;
 			i64 /= 1024;
 		}
@@ -739,7 +770,8 @@ static int set_text(struct config *c, const struct keydef *k, const char *v, cha
 		         "environment use 'seeds'");
 		return COL_EINVAL;
 	}
-	snprintf(why, whylen, "%s, got '%s'", type_expectation(k, expect, sizeof(expect)), v);
+	snprintf(why, whylen, "%s, got '%s'%s", type_expectation(k, expect, sizeof(expect)), v,
+	         prc == COL_ETOOBIG ? ", too large for a 64-bit count" : "");
 	return COL_EINVAL;
 }
 

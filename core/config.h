@@ -225,12 +225,13 @@ void config_describe(const struct config *c, void (*emit)(const char *line, void
 bool config_key_known(const char *key);
 
 /*
- * Parsers shared with tools and tests.  Each returns 0 or COL_EINVAL.
+ * Parsers shared with tools and tests.  Each returns 0, COL_EINVAL (not a number
+ * and a known unit) or COL_ETOOBIG (the result does not fit int64_t).
  * Durations: "<n><unit>" with unit d|h|m|s|ms|us|µs|ns, optional spaces;
  * result in milliseconds, rounded down (sub-ms values must be >= 1ms unless 0).
  */
 int config_parse_duration_ms(const char *s, int64_t *out_ms);
-/* Sizes: "<n><unit>" with unit B|KiB|MiB|GiB (also KB/MB/GB as binary). */
+/* Sizes: "<n><unit>" with unit B|KiB|MiB|GiB|TiB (also KB/MB/GB/TB as binary). */
 int config_parse_size_bytes(const char *s, int64_t *out_bytes);
 
 #endif

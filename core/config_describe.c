@@ -20,16 +20,6 @@ static void fmt_duration(char *out, size_t len, int64_t ms)
 		snprintf(out, len, "%lldms", (long long)ms);
 }
 
-static void fmt_size(char *out, size_t len, int64_t b)
-{
-	if (b != 0 && b % MIB == 0)
-		snprintf(out, len, "%lldMiB", (long long)(b / MIB));
-	else if (b != 0 && b % 1024 == 0)
-		snprintf(out, len, "%lldKiB", (long long)(b / 1024));
-	else
-		snprintf(out, len, "%lldB", (long long)b);
-}
-
 void config_describe(const struct config *c, void (*emit)(const char *line, void *ctx), void *ctx)
 {
 	static const char *const level_names[] = {"error", "warn", "info", "debug", "trace"};
@@ -69,7 +59,8 @@ void config_describe(const struct config *c, void (*emit)(const char *line, void
 			break;
 		case K_SIZE:
 		case K_SIZE_MB:
-			fmt_size(val, sizeof(val), *(const int64_t *)((const char *)c + k->off));
+			config_format_size(val, sizeof(val),
+			                   *(const int64_t *)((const char *)c + k->off));
 			break;
 		case K_KIB:
 			snprintf(val, sizeof(val), "%lldKiB",

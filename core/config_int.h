@@ -44,6 +44,12 @@ struct keydef {
 #define HOUR_MS (3600LL * 1000)
 #define DAY_MS  (24 * HOUR_MS)
 #define MIB     (1024LL * 1024)
+#define GIB     (1024 * MIB)
+#define TIB     (1024 * GIB)
+
+/* bytes as text the size parser reads back, in the largest unit that divides it exactly
+ * ("1TiB", "64KiB", "1000B"). */
+void config_format_size(char *out, size_t len, int64_t bytes);
 
 /* Every key, in the order the effective configuration prints them. */
 extern const struct keydef *const config_keys;

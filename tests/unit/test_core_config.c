@@ -268,11 +268,146 @@ Test(config, sizes)
 	cr_expect_eq(b, 1024LL * 1024 * 1024);
 	cr_expect_eq(config_parse_size_bytes("100B", &b), 0);
 	cr_expect_eq(b, 100);
+	cr_expect_eq(config_parse_size_bytes("1TiB", &b), 0);
+	cr_expect_eq(b, 1LL << 40);
+	cr_expect_eq(config_parse_size_bytes("2TB", &b), 0, "TB is read as TiB, as KB/MB/GB");
+	cr_expect_eq(b, 2LL << 40);
 	cr_expect_neq(config_parse_size_bytes("16", &b), 0);
 	cr_expect_neq(config_parse_size_bytes("16 furlongs", &b), 0);
+	cr_expect_neq(config_parse_size_bytes("1PiB", &b), 0);
 	struct cerr e = {0};
 	cr_expect_eq(load("native_transport_max_frame_size: 1GiB\n", &e), COL_ECONFIG,
 	             "above the 256MiB bound");
+}
+
+/*
+ * A size or duration whose number and unit overflow the 64-bit count it is kept in is
+ * refused as too large (never wrapped into a small or negative value), and the message
+ * names the key and its bound.  8388607TiB is the largest whole number of TiB in an
+ * int64_t.
+ */
+Test(config, sizes_that_overflow_64_bits_are_refused_by_name)
+{
+	int64_t b;
+	cr_expect_eq(config_parse_size_bytes("8388607TiB", &b), 0);
+	cr_expect_eq(b, 8388607LL << 40);
+	cr_expect_eq(config_parse_size_bytes("8388608TiB", &b), COL_ETOOBIG);
+	cr_expect_eq(config_parse_size_bytes("9223372036854775808B", &b), COL_ETOOBIG);
+	cr_expect_eq(config_parse_size_bytes("99999999999999999999999KiB", &b), COL_ETOOBIG);
+	cr_expect_eq(config_parse_size_bytes("99999999999999999999999 furlongs", &b), COL_EINVAL,
+	             "an unknown unit is not a number too large");
+	cr_expect_eq(config_parse_duration_ms("106751991168d", &b), COL_ETOOBIG);
+	struct cerr e = {0};
+	cr_assert_eq(load("max_coordinated_mutation_bytes: 8388608TiB\n", &e), COL_ECONFIG);
+	cr_expect_str_eq(e.msg,
+	                 "colonnade.yaml:1: max_coordinated_mutation_bytes: expected a size like "
+	                 "'16MiB' (units B, KiB, MiB, GiB, TiB) between 1MiB and 1TiB, got "
+	                 "'8388608TiB', too large for a 64-bit count");
+	cr_expect_eq(cfg.max_coordinated_mutation_bytes, 64LL << 20, "the old value stays");
+	cr_assert_eq(load("hinted_handoff_throttle: 8388608TiB\n", &e), COL_ECONFIG);
+	cr_expect(strstr(e.msg, "hinted_handoff_throttle: expected a number of KiB"), "%s", e.msg);
+	cr_expect(strstr(e.msg, "too large for a 64-bit count"), "%s", e.msg);
+	cr_assert_eq(load("max_coordinated_mutation_bytes: 2TiB\n", &e), COL_ECONFIG);
+	cr_expect_str_eq(e.msg,
+	                 "colonnade.yaml:1: max_coordinated_mutation_bytes: expected a size like "
+	                 "'16MiB' (units B, KiB, MiB, GiB, TiB) between 1MiB and 1TiB, got '2TiB'");
+}
+
+/* A documented bound as text ("1TiB", "60s", "1024") in the unit the key is kept in
+ * (bytes, ms, or the number itself), converted here without the parser under test. */
+static int64_t doc_value(const char *text, char *unit, size_t ulen)
+{
+	static const struct {
+		const char *name, *base;
+		int64_t mul;
+	} units[] = {
+	        {"TiB", "B", 1LL << 40}, {"GiB", "B", 1LL << 30}, {"MiB", "B", 1LL << 20},
+	        {"KiB", "B", 1024},      {"B", "B", 1},           {"ms", "ms", 1},
+	        {"s", "ms", 1000},       {"m", "ms", 60000},      {"h", "ms", 3600000},
+	        {"d", "ms", 86400000},
+	};
+	char *end;
+	long long n = strtoll(text, &end, 10);
+	cr_assert_neq(end, text, "a documented bound is not a number: '%s'", text);
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(end, units[i].name) == 0) {
+			snprintf(unit, ulen, "%s", units[i].base);
+			return n * units[i].mul;
+		}
+	cr_assert_eq(*end, 0, "unknown unit in a documented bound: '%s'", text);
+	unit[0] = 0;
+	return n;
+}
+
+/* Load "key: <n><unit>"; COL_OK or COL_ECONFIG with e. */
+static int load_value(const char *key, int64_t n, const char *unit, struct cerr *e)
+{
+	char y[256];
+	snprintf(y, sizeof(y), "%s: %lld%s\n", key, (long long)n, unit);
+	return load(y, e);
+}
+
+/*
+ * Every range docs/CONFIG.md documents as "(lo..hi)" holds: both ends are taken as
+ * written there, one past either end (a byte, a millisecond, one) is refused with a
+ * message that names the key and gives the bound as the documentation writes it
+ * (sizes and integers).
+ */
+Test(config, documented_ranges_hold_at_both_ends)
+{
+	char path[1024];
+	snprintf(path, sizeof(path), "%s", __FILE__);
+	char *cut = strstr(path, "tests/unit/");
+	cr_assert_not_null(cut, "cannot locate the source tree from %s", __FILE__);
+	snprintf(cut, sizeof(path) - (size_t)(cut - path), "docs/CONFIG.md");
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f, "%s", path);
+	char line[8192];
+	int ranges = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "| `", 3) != 0)
+			continue;
+		char key[128], lo[64], hi[64];
+		const char *k = line + 3, *kend = strchr(k, '`');
+		const char *cell = strchr(line + 1, '|'); /* the default column */
+		const char *cell_end = cell ? strchr(cell + 1, '|') : NULL;
+		cr_assert(kend && cell_end, "%s", line);
+		const char *open = memchr(cell, '(', (size_t)(cell_end - cell));
+		const char *dots = open ? strstr(open, "..") : NULL;
+		const char *close = open ? strchr(open, ')') : NULL;
+		if (!open || !dots || !close || dots > close)
+			continue;
+		snprintf(key, sizeof(key), "%.*s", (int)(kend - k), k);
+		snprintf(lo, sizeof(lo), "%.*s", (int)(dots - open - 1), open + 1);
+		snprintf(hi, sizeof(hi), "%.*s", (int)(close - dots - 2), dots + 2);
+		char lo_unit[8], hi_unit[8], y[256];
+		int64_t lo_v = doc_value(lo, lo_unit, sizeof(lo_unit));
+		int64_t hi_v = doc_value(hi, hi_unit, sizeof(hi_unit));
+		if (!lo_unit[0])
+			snprintf(lo_unit, sizeof(lo_unit), "%s", hi_unit); /* "0..1TiB": 0 bytes */
+		struct cerr e = {0};
+		snprintf(y, sizeof(y), "%s: %s\n", key, hi);
+		cr_expect_eq(load(y, &e), 0, "%s at its documented bound: %s", key, e.msg);
+		snprintf(y, sizeof(y), "%s: %s%s\n", key, lo, strcmp(lo, "0") ? "" : lo_unit);
+		cr_expect_eq(load(y, &e), 0, "%s at its documented lower bound: %s", key, e.msg);
+		char want[192];
+		snprintf(want, sizeof(want), "colonnade.yaml:1: %s: expected ", key);
+		char want_hi[80];
+		snprintf(want_hi, sizeof(want_hi), "and %s", hi);
+		cr_expect_eq(load_value(key, hi_v + 1, hi_unit, &e), COL_ECONFIG,
+		             "%s: one past %s is refused", key, hi);
+		cr_expect(strstr(e.msg, want), "%s", e.msg);
+		if (strcmp(hi_unit, "ms") != 0) /* durations' bounds are given in ms */
+			cr_expect(strstr(e.msg, want_hi), "%s", e.msg);
+		if (lo_v > 0) {
+			cr_expect_eq(load_value(key, lo_v - 1, lo_unit, &e), COL_ECONFIG,
+			             "%s: one under %s is refused", key, lo);
+			cr_expect(strstr(e.msg, want), "%s", e.msg);
+		}
+		ranges++;
+	}
+	fclose(f);
+	cr_expect_geq(ranges, 20, "the ranges of docs/CONFIG.md were found (%d)", ranges);
 }
 
 Test(config, cassandra_seed_provider_form)
