@@ -13,10 +13,18 @@
  *
  * History rows past REPAIR_HISTORY_MAX are deleted oldest first.  The
  * last-repaired rows let the background scheduler resume where it stopped
- * and tell the age of the oldest unrepaired range.
+ * and tell the age of the oldest unrepaired range.  The rows keyed by table id
+ * ("repair/r/", "repair/f/") of a table no longer in the schema (DROP TABLE,
+ * DROP KEYSPACE) are deleted by history_forget_dropped() at the scheduler's
+ * first tick after the schema changed (and the first after start); a table id
+ * is never reused, so nothing could read them again.  "repair/h/" rows name
+ * the table and stay: they are the operator's log.
+ *
+ * All of it runs on the repair room's loop thread, synchronously in RocksDB.
  */
 #include "coordinator/repair/repair_int.h"
 
+#include "coordinator/schema/schema.h"
 #include "core/log.h"
 #include "core/msgpk.h"
 #include "gossip/messaging.h"
@@ -81,6 +89,88 @@ int64_t history_first_planned(struct repair *r, const uint8_t table_id[16], int6
 	if (store_kv_put(r->cfg.store, STORE_CF_SYSTEM, k, sizeof(k), v, 8, &e))
 		log_warn("repair", "recording when a table was first planned: %s", e.msg);
 	return table_ms;
+}
+
+static bool table_live(const struct schema_snap *snap, const uint8_t id[16])
+{
+	for (uint32_t i = 0; i < snap->n_keyspaces; i++) {
+		const struct schema_keyspace *k = snap->keyspaces[i];
+		for (uint32_t j = 0; j < k->n_tables; j++)
+			if (memcmp(k->tables[j]->id, id, 16) == 0)
+				return true;
+	}
+	return false;
+}
+
+struct forget_ctx {
+	struct repair *r;
+	const struct schema_snap *snap;
+	size_t tables;
+};
+
+static int forget_first_planned(void *ctx, const void *key, size_t klen, const void *val,
+                                size_t vlen)
+{
+	(void)val, (void)vlen;
+	struct forget_ctx *fc = ctx;
+	struct cerr e = {0};
+	if (klen != H_PLEN + 16 || table_live(fc->snap, (const uint8_t *)key + H_PLEN))
+		return 0;
+	if (store_kv_delete(fc->r->cfg.store, STORE_CF_SYSTEM, key, klen, &e))
+		log_warn("repair", "forgetting a dropped table's first planning: %s", e.msg);
+	fc->tables++;
+	return 0;
+}
+
+/* The table id of the first last-repaired row scanned: stops the scan there. */
+static int table_of_row(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	(void)val, (void)vlen;
+	if (klen != H_PLEN + 32)
+		return 0;
+	memcpy(ctx, (const uint8_t *)key + H_PLEN, 16);
+	return 1;
+}
+
+void history_forget_dropped(struct repair *r)
+{
+	const struct schema_snap *snap = schema_current_ref(r->cfg.schema);
+	if (r->forgot_generation == snap->generation + 1) {
+		schema_snap_unref(r->cfg.schema, snap);
+		return;
+	}
+	struct forget_ctx fc = {.r = r, .snap = snap};
+	struct cerr e = {0};
+	int rc = store_kv_scan(r->cfg.store, STORE_CF_SYSTEM, F_PREFIX, H_PLEN,
+	                       forget_first_planned, &fc, &e);
+	/* "repair/r/" rows: one seek per table, past all of its ranges at once */
+	uint8_t id[16], after[H_PLEN + 32], prefix[H_PLEN + 16];
+	size_t alen = 0;
+	while (rc >= 0 &&
+	       (rc = store_kv_scan_after(r->cfg.store, STORE_CF_SYSTEM, R_PREFIX, H_PLEN,
+	                                 alen ? after : NULL, alen, table_of_row, id, &e)) > 0) {
+		memcpy(prefix, R_PREFIX, H_PLEN);
+		memcpy(prefix + H_PLEN, id, 16);
+		if (!table_live(snap, id)) {
+			if (store_kv_delete_prefix(r->cfg.store, STORE_CF_SYSTEM, prefix,
+			                           sizeof(prefix), &e)) {
+				rc = -1;
+				break;
+			}
+			fc.tables++;
+		}
+		memcpy(after, prefix, sizeof(prefix));
+		memset(after + sizeof(prefix), 0xff, 16); /* every key of the table sorts <= */
+		alen = sizeof(after);
+	}
+	if (rc < 0)
+		log_warn("repair", "forgetting the repair state of dropped tables: %s", e.msg);
+	else
+		r->forgot_generation = snap->generation + 1;
+	if (fc.tables)
+		log_info("repair", "forgot the repair state of dropped tables (%zu row sets)",
+		         fc.tables);
+	schema_snap_unref(r->cfg.schema, snap);
 }
 
 /* The range was repaired from began_ms on: remember it (scheduler, restarts) and let

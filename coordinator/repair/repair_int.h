@@ -180,6 +180,7 @@ struct repair {
 	uint64_t next_id;
 	/* history */
 	uint64_t history_rows, history_seq;
+	uint64_t forgot_generation; /* schema generation + 1 of the last forget; 0 = none yet */
 	/* background */
 	ev_timer sched;
 	bool sched_hinted; /* the running background session started with hint ranges */
@@ -222,6 +223,9 @@ void history_record(struct repair *r, const struct rsession *s, const struct rta
 int64_t history_first_planned(struct repair *r, const uint8_t table_id[16], int64_t table_ms);
 int64_t history_last_repaired(struct repair *r, const uint8_t table_id[16], int64_t start,
                               int64_t end);
+/* Delete the "repair/r/" and "repair/f/" rows of tables no longer in the schema, once per
+ * schema generation (on the loop: RocksDB scans and deletes, one seek per table). */
+void history_forget_dropped(struct repair *r);
 void scheduler_start(struct repair *r);
 void scheduler_stop(struct repair *r);
 void scheduler_hints_repaired(struct repair *r, const struct rsession *s);

@@ -149,6 +149,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)loop, (void)revents;
 	struct repair *r = w->data;
+	history_forget_dropped(r);
 	if (r->running)
 		return;
 	struct tick *t = calloc(1, sizeof(*t));

@@ -300,3 +300,114 @@ Test(repair_session, a_new_table_is_first_repaired_when_due_an_old_one_at_once)
 	MA = NULL;
 	repair_free(r);
 }
+
+static int count_row(void *ctx, const void *key, size_t klen, const void *val, size_t vlen)
+{
+	(void)key, (void)klen, (void)val, (void)vlen;
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* Rows of the system CF under "repair/<kind>/" + table id (history.c's key layout). */
+static int repair_rows(char kind, const uint8_t id[16])
+{
+	uint8_t prefix[9 + 16];
+	snprintf((char *)prefix, 10, "repair/%c/", kind);
+	memcpy(prefix + 9, id, 16);
+	int n = 0;
+	struct cerr e = {0};
+	cr_assert_geq(store_kv_scan(ST, STORE_CF_SYSTEM, prefix, sizeof(prefix), count_row, &n, &e),
+	              0, "%s", e.msg);
+	return n;
+}
+
+static void table_id(const char *ks, const char *table, uint8_t id[16])
+{
+	const struct schema_snap *snap = schema_current_ref(SCH);
+	const struct schema_table *t = schema_snap_table(snap, ks, table);
+	cr_assert_not_null(t, "%s.%s", ks, table);
+	memcpy(id, t->id, 16);
+	schema_snap_unref(SCH, snap);
+}
+
+/* B tells A that it repaired the whole of one of A's ranges of table `id` (REPAIR_DONE). */
+static void send_done(const uint8_t id[16])
+{
+	struct msg_out o;
+	cr_assert_eq(messaging_begin_oneway(MB, &ADDR[0], VERB_REPAIR_DONE, &o), 0);
+	repair_done_put(o.b, id, -1000, INT64_MAX / 2, clock_wall_us() / 1000000);
+	cr_assert_eq(messaging_commit(&o), 0);
+}
+
+/* Run A's loop until both counts of table `id` are (want) or (!want) zero, 10 s at most. */
+static void run_until_rows(const uint8_t id[16], bool want, const char *what)
+{
+	ev_timer t;
+	ev_timer_init(&t, tick, 0.005, 0.005);
+	ev_timer_start(L, &t);
+	int64_t end = clock_mono_ms() + 10000;
+	while ((repair_rows('f', id) > 0) != want || (repair_rows('r', id) > 0) != want) {
+		cr_assert_lt(clock_mono_ms(), end, "%s: repair/f rows %d, repair/r rows %d", what,
+		             repair_rows('f', id), repair_rows('r', id));
+		ev_run(L, EVRUN_ONCE);
+	}
+	ev_timer_stop(L, &t);
+}
+
+/*
+ * A table's repair state keyed by its id — when this node first planned it
+ * (repair/f/<id>, written by the scheduler's tick) and when each of its ranges was last
+ * repaired (repair/r/<id>..., here from a peer's REPAIR_DONE) — is deleted once the
+ * table is dropped, by DROP TABLE or DROP KEYSPACE, and only that table's; rows of a
+ * table dropped before this node started (left by an older version) go at its first
+ * tick.  Table ids are never reused, so nothing would ever read them again.
+ */
+Test(repair_session, a_dropped_tables_repair_rows_are_deleted)
+{
+	MODE = 0; /* sessions fail: every range stays never repaired, planned every tick */
+	struct cerr e = {0};
+	const struct schema_repl_opt simple[] = {{"class", "SimpleStrategy"},
+	                                         {"replication_factor", "2"}};
+	struct schema_keyspace_def ks2 = {
+	        .name = "ks2", .durable_writes = true, .repl = simple, .n_repl = 2};
+	cr_assert_eq(schema_create_keyspace(SCH, &ks2, 3, &e), 0, "%s", e.msg);
+	const struct schema_column_def cols[] = {
+	        {"k", cqltype_simple(CQLTYPE_INT), SCHEMA_COL_PARTITION_KEY, 0, false},
+	};
+	struct schema_table_def other = {.ks = "ks2",
+	                                 .name = "other",
+	                                 .cols = cols,
+	                                 .n_cols = 1,
+	                                 .gc_grace_seconds = -1,
+	                                 .default_time_to_live = -1};
+	cr_assert_eq(schema_create_table(SCH, &other, 4, &e), 0, "%s", e.msg);
+	uint8_t t_id[16], other_id[16], stale_id[16];
+	table_id("ks", "t", t_id);
+	table_id("ks2", "other", other_id);
+	memset(stale_id, 0xab, 16); /* a table dropped while an older version ran */
+	uint8_t k[9 + 32], v[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+	memcpy(k, "repair/f/", 9);
+	memcpy(k + 9, stale_id, 16);
+	cr_assert_eq(store_kv_put(ST, STORE_CF_SYSTEM, k, 9 + 16, v, 8, &e), 0, "%s", e.msg);
+	memcpy(k, "repair/r/", 9);
+	memset(k + 25, 0, 16);
+	cr_assert_eq(store_kv_put(ST, STORE_CF_SYSTEM, k, sizeof(k), v, 8, &e), 0, "%s", e.msg);
+
+	struct repair *r = new_repair(10000); /* a tick every second */
+	send_done(t_id);
+	send_done(other_id);
+	run_until_rows(t_id, true, "ks.t planned and repaired");
+	run_until_rows(other_id, true, "ks2.other planned and repaired");
+	run_until_rows(stale_id, false, "the rows of a table unknown at start");
+
+	cr_assert_eq(schema_drop_table(SCH, "ks", "t", 5, &e), 0, "%s", e.msg);
+	run_until_rows(t_id, false, "DROP TABLE ks.t");
+	cr_expect_gt(repair_rows('f', other_id), 0, "another table's rows stay");
+	cr_expect_gt(repair_rows('r', other_id), 0, "another table's rows stay");
+
+	cr_assert_eq(schema_drop_keyspace(SCH, "ks2", 6, &e), 0, "%s", e.msg);
+	run_until_rows(other_id, false, "DROP KEYSPACE ks2");
+	messaging_free(MA);
+	MA = NULL;
+	repair_free(r);
+}
