@@ -19,6 +19,7 @@
 #include <linux/errqueue.h>
 #include <linux/net_tstamp.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,9 @@ struct net_loop {
 	int runq_fd;            /* /proc/thread-self/schedstat of the loop's thread; -1 = none */
 	int64_t runq_at;        /* when runq_us was last sampled; 0 = never (open the file) */
 	uint64_t runq_base_ns;  /* the thread's run-queue delay at the first sample */
+	uint64_t runq_at_wake;  /* st.runq_us when the loop last woke up */
+	int64_t stall_logged;   /* when a stall was last logged; 0 = never */
+	uint64_t stalls_unlogged; /* stalls since then not logged (rate limit) */
 	struct net_conn *conns; /* every live or closing conn, doubly linked */
 	struct net_server *servers;
 	struct net_conn *flush_head; /* singly linked via flush_next */
@@ -955,6 +959,8 @@ static void record_iteration(struct net_loop_stats *st, int64_t busy_us)
 		st->iter_max_us = v;
 }
 
+static void note_stall(struct net_loop *nl, int64_t busy_us);
+
 /* Runs after the loop's other prepare watchers (libev invokes them in reverse start
  * order, and this one is started first): the iteration's work is done when it returns. */
 static void loop_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
@@ -964,8 +970,11 @@ static void loop_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	struct net_loop *nl = (struct net_loop *)((char *)w - offsetof(struct net_loop, prep));
 	net_loop_run_pending(nl);
 	nl->block_start = clock_mono_us();
-	if (nl->wake)
+	if (nl->wake) {
 		record_iteration(&nl->st, nl->block_start - nl->wake);
+		if (nl->block_start - nl->wake >= NET_STALL_US)
+			note_stall(nl, nl->block_start - nl->wake);
+	}
 }
 
 /* The loop thread's run-queue delay so far, ns (the second field of schedstat); false when
@@ -984,10 +993,11 @@ static bool read_runq_ns(int fd, uint64_t *out)
 	return true;
 }
 
-/* Sample the run-queue delay of the loop's thread (called on that thread, on a wake-up). */
-static void sample_runq(struct net_loop *nl)
+/* Sample the run-queue delay of the loop's thread at `now` (called on that thread, on a
+ * wake-up; `force`: whatever the time since the last sample). */
+static void sample_runq(struct net_loop *nl, int64_t now, bool force)
 {
-	if (nl->runq_at && nl->wake - nl->runq_at < NET_RUNQ_SAMPLE_US)
+	if (!force && nl->runq_at && now - nl->runq_at < NET_RUNQ_SAMPLE_US)
 		return;
 	uint64_t ns;
 	if (!nl->runq_at) {
@@ -1000,7 +1010,44 @@ static void sample_runq(struct net_loop *nl)
 	} else if (nl->runq_fd >= 0 && read_runq_ns(nl->runq_fd, &ns) && ns >= nl->runq_base_ns) {
 		nl->st.runq_us = (ns - nl->runq_base_ns) / 1000;
 	}
-	nl->runq_at = nl->wake;
+	nl->runq_at = now;
+}
+
+/*
+ * An iteration ran `busy_us` from waking up to waiting again: every event that came in
+ * meanwhile waited for it.  Past NET_STALL_US it is counted and logged (at most one line
+ * per NET_STALL_LOG_US), with the part of it the thread spent waiting for a core: a stall
+ * that was mostly that is the machine's other work; one that was not is this loop's own
+ * (a slow callback, a blocking call on the loop).
+ */
+static void note_stall(struct net_loop *nl, int64_t busy_us)
+{
+	sample_runq(nl, nl->block_start, true);
+	uint64_t runq = nl->st.runq_us - nl->runq_at_wake;
+	if (runq > (uint64_t)busy_us)
+		runq = (uint64_t)busy_us; /* the wake-up's sample may be up to 5 ms old */
+	nl->st.stalls++;
+	nl->st.stall_us += (uint64_t)busy_us;
+	nl->st.stall_runq_us += runq;
+	if (nl->stall_logged && nl->block_start - nl->stall_logged < NET_STALL_LOG_US) {
+		nl->stalls_unlogged++;
+		return;
+	}
+	char name[16] = "?";
+	pthread_getname_np(pthread_self(), name, sizeof(name));
+	char more[64] = "", waited[64] = "its wait for a core unknown here";
+	if (nl->stalls_unlogged)
+		snprintf(more, sizeof(more), "; %llu more since the last such line",
+		         (unsigned long long)nl->stalls_unlogged);
+	if (nl->runq_fd >= 0)
+		snprintf(waited, sizeof(waited), "%llu ms of it waiting for a core",
+		         (unsigned long long)(runq / 1000));
+	log_warn("net",
+	         "event loop of thread '%s' ran one iteration for %lld ms without waiting for "
+	         "events (%s): requests and messages that arrived meanwhile waited for it%s",
+	         name, (long long)(busy_us / 1000), waited, more);
+	nl->stall_logged = nl->block_start;
+	nl->stalls_unlogged = 0;
 }
 
 static void loop_check_cb(struct ev_loop *loop, ev_check *w, int revents)
@@ -1013,7 +1060,8 @@ static void loop_check_cb(struct ev_loop *loop, ev_check *w, int revents)
 		nl->st.idle_us += (uint64_t)(nl->wake - nl->block_start);
 		nl->block_start = 0;
 	}
-	sample_runq(nl);
+	sample_runq(nl, nl->wake, false);
+	nl->runq_at_wake = nl->st.runq_us;
 }
 
 int net_loop_new(struct ev_loop *loop, struct net_loop **out)

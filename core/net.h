@@ -296,6 +296,10 @@ struct net_loop_stats {
 	 * NET_RUNQ_SAMPLE_US; 0 where the kernel does not keep it.  On a machine shared with
 	 * other work it is part of the wall time the loop seems busy. */
 	uint64_t runq_us;
+	/* Iterations that ran NET_STALL_US or longer from waking up to waiting again (each is
+	 * logged, at most one line per NET_STALL_LOG_US, with the part spent waiting for a
+	 * core), and of their time the part waiting for a core. */
+	uint64_t stalls, stall_us, stall_runq_us;
 	size_t queued;    /* output bytes queued, all connections */
 	uint64_t iter_buckets[NET_ITER_BUCKETS]; /* iterations by busy time, not cumulative */
 	uint64_t iter_count, iter_busy_us;       /* iterations measured, their busy time */
@@ -320,6 +324,8 @@ uint64_t net_loop_idle_us(const struct net_loop *nl);
 /* net_loop_stats.runq_us alone (as cheap: sampled by the loop itself). */
 uint64_t net_loop_runq_us(const struct net_loop *nl);
 #define NET_RUNQ_SAMPLE_US 5000
+#define NET_STALL_US       200000
+#define NET_STALL_LOG_US   10000000
 /*
  * Flush queued output and reap closed connections now (what the loop does
  * before it blocks).  Rarely needed: tests, or a caller about to stop the loop.

@@ -612,6 +612,12 @@ static void m_net(struct buf *out, struct node *n)
 	        {M_COUNTER, "colonnade_net_loop_cpu_wait_seconds_total",
 	         "Time the event loop's thread was ready to run but waited for a core (the "
 	         "kernel's run-queue delay; part of the busy time on a shared machine)."},
+	        {M_COUNTER, "colonnade_net_loop_stalls_total",
+	         "Event loop iterations that ran 200 ms or more without waiting for events "
+	         "(each logged, at most one line per 10 s)."},
+	        {M_COUNTER, "colonnade_net_loop_stall_seconds_total", "Their time."},
+	        {M_COUNTER, "colonnade_net_loop_stall_cpu_wait_seconds_total",
+	         "Of their time, what the loop's thread spent waiting for a core."},
 	};
 	const double v[] = {
 	        (double)ns.conns_open,     (double)ns.bytes_in,
@@ -619,6 +625,8 @@ static void m_net(struct buf *out, struct node *n)
 	        (double)ns.flushes,        (double)ns.queued,
 	        (double)ns.writes_refused, (double)(ns.oversized + ns.proto_errors),
 	        (double)ns.idle_us / 1e6,  (double)ns.runq_us / 1e6,
+	        (double)ns.stalls,         (double)ns.stall_us / 1e6,
+	        (double)ns.stall_runq_us / 1e6,
 	};
 	METRICS(out, defs, v);
 	m_loop_iterations(out, &ns);

@@ -775,6 +775,39 @@ Test(net, time_waiting_for_a_core_is_counted)
 	              (unsigned long long)runq, (long long)wall);
 }
 
+static void stall_cb(struct ev_loop *l, ev_timer *w, int r)
+{
+	(void)l;
+	(void)r;
+	int64_t until = clock_mono_us() + NET_STALL_US + 50000;
+	while (clock_mono_us() < until)
+		;
+	(*(int *)w->data)++;
+}
+
+/* An iteration that runs past NET_STALL_US is counted as a stall with its time; the
+ * second within NET_STALL_LOG_US is counted too (only its log line is held back). */
+Test(net, a_long_iteration_is_counted_as_a_stall)
+{
+	struct net_loop_stats st0 = loop_stats();
+	int n = 0;
+	ev_timer t;
+	ev_timer_init(&t, stall_cb, 0.001, 0);
+	t.data = &n;
+	ev_timer_start(L, &t);
+	cr_assert(run_until(&n, 1));
+	RUN_UNTIL(loop_stats().stalls > st0.stalls);
+	ev_timer_set(&t, 0.001, 0);
+	ev_timer_start(L, &t);
+	cr_assert(run_until(&n, 2));
+	RUN_UNTIL(loop_stats().stalls > st0.stalls + 1);
+	run_for_ms(5); /* short iterations: no more stalls */
+	struct net_loop_stats st = loop_stats();
+	cr_expect_eq(st.stalls - st0.stalls, 2);
+	cr_expect_geq(st.stall_us - st0.stall_us, 2 * (uint64_t)(NET_STALL_US + 50000));
+	cr_expect_leq(st.stall_runq_us - st0.stall_runq_us, st.stall_us - st0.stall_us);
+}
+
 /* Input that waited in the socket says so: the kernel's receive timestamp of the newest
  * bytes read is a lower bound of how long the frame waited before the loop read it. */
 Test(net, input_age_is_the_time_spent_in_the_socket)
