@@ -293,6 +293,21 @@ static void fill_with_held_ddls(int fd)
 	cr_assert_eq(st.inflight, LIMIT);
 }
 
+/* Two connections, both READY: fd asked for THROW_ON_OVERLOAD, fd2 did not. */
+static void two_clients(int *fd, int *fd2)
+{
+	*fd = client();
+	*fd2 = client();
+	startup(*fd, true);
+	startup(*fd2, false);
+	spin();
+	struct rsp r[16];
+	cr_assert_eq(responses(*fd, r, 16), 1);
+	cr_assert_eq(r[0].opcode, CQL_OP_READY);
+	cr_assert_eq(responses(*fd2, r, 16), 1);
+	cr_assert_eq(r[0].opcode, CQL_OP_READY);
+}
+
 Test(overload, throw_on_overload_answers_overloaded_past_the_limit_of_a_busy_loop)
 {
 	start(false);
@@ -461,15 +476,9 @@ Test(overload, a_request_that_waited_in_the_socket_is_refused_on_a_busy_loop)
 Test(overload, a_request_that_waited_in_the_socket_is_refused_on_an_idle_loop_too)
 {
 	start_with(false, 20000);
-	int fd = client(), fd2 = client();
-	startup(fd, true);
-	startup(fd2, false);
-	spin();
+	int fd, fd2;
+	two_clients(&fd, &fd2);
 	struct rsp r[16];
-	cr_assert_eq(responses(fd, r, 16), 1);
-	cr_assert_eq(r[0].opcode, CQL_OP_READY);
-	cr_assert_eq(responses(fd2, r, 16), 1);
-	cr_assert_eq(r[0].opcode, CQL_OP_READY);
 	warm_until_stamped(fd, 1, 20);
 	warm_until_stamped(fd2, 0, 20);
 	struct cqlserver_stats st0;
@@ -527,13 +536,9 @@ Test(overload, a_request_that_waited_in_the_socket_is_refused_on_an_idle_loop_to
 Test(overload, mutation_bytes_at_their_mark_refuse_or_stop_reading)
 {
 	start(false);
-	int fd = client(), fd2 = client();
-	startup(fd, true);
-	startup(fd2, false);
-	spin();
+	int fd, fd2;
+	two_clients(&fd, &fd2);
 	struct rsp r[16];
-	cr_assert_eq(responses(fd, r, 16), 1);
-	cr_assert_eq(responses(fd2, r, 16), 1);
 	uint64_t mark = ADMIT_BYTES_MARK(BYTES_MAX);
 	cr_assert(admit_bytes_charge(&bytes, mark - 1));
 	query(fd, 49, "SELECT cluster_name FROM system.local");

@@ -335,38 +335,70 @@ static void on_tick(struct ev_loop *l, ev_timer *w, int revents)
 	ticks++;
 }
 
-Test(writer, stall_blocks_the_writer_not_the_loop_then_overloaded_then_recovers)
+/*
+ * Opens the store with o and L0 triggers of 1, writes one mutation, then stops compactions
+ * and makes an L0 file: RocksDB stops every write from then on.  tick counts the loop's
+ * 10 ms iterations in ticks until the caller stops it.
+ */
+static void open_and_stall_writes(struct store_options *o, ev_timer *tick)
 {
-	struct store_options o;
-	store_options_init(&o);
-	o.l0_compaction_trigger = 1;
-	o.l0_slowdown_trigger = 1;
-	o.l0_stop_trigger = 1;
-	o.write_queue_max = 64;
-	open_all(&o);
+	o->l0_compaction_trigger = 1;
+	o->l0_slowdown_trigger = 1;
+	o->l0_stop_trigger = 1;
+	open_all(o);
 	struct cerr e = {0};
 	cr_assert_eq(submit(0, 0, 100, &e), 0, "%s", e.msg);
 	run_until_done(1, 10);
 	stop_compactions_and_make_l0();
 
-	ev_timer tick;
-	ev_timer_init(&tick, on_tick, 0.01, 0.01);
-	ev_timer_start(loop, &tick);
+	ev_timer_init(tick, on_tick, 0.01, 0.01);
+	ev_timer_start(loop, tick);
+}
+
+/* What one second of mutations offered to a stalled writer got. */
+struct flood {
+	int accepted; /* the one written before the stall included */
+	int refused;
+};
+
+/* Offers mutations of vlen bytes, eight per loop iteration, for one second after
+ * open_and_stall_writes(); check_refusal sees each refused one's code and error. */
+static struct flood flood_the_stalled_writer(size_t vlen,
+                                             void (*check_refusal)(int rc, const struct cerr *e))
+{
+	struct cerr e = {0};
 	int n = 1, accepted = 1, refused = 0;
 	double t0 = ev_time();
 	while (ev_time() - t0 < 1.0) {
 		for (int i = 0; i < 8; i++, n++) {
-			int rc = submit(n, n, 100, &e);
+			int rc = submit(n, n, vlen, &e);
 			if (rc == 0) {
 				accepted++;
 			} else {
-				cr_assert_eq(rc, COL_EOVERLOADED, "%s", e.msg);
-				cr_assert(strstr(e.msg, "waiting for the disk"), "%s", e.msg);
+				check_refusal(rc, &e);
 				refused++;
 			}
 		}
 		ev_run(loop, EVRUN_ONCE);
 	}
+	return (struct flood){.accepted = accepted, .refused = refused};
+}
+
+static void refused_waiting_for_the_disk(int rc, const struct cerr *e)
+{
+	cr_assert_eq(rc, COL_EOVERLOADED, "%s", e->msg);
+	cr_assert(strstr(e->msg, "waiting for the disk"), "%s", e->msg);
+}
+
+Test(writer, stall_blocks_the_writer_not_the_loop_then_overloaded_then_recovers)
+{
+	struct store_options o;
+	store_options_init(&o);
+	o.write_queue_max = 64;
+	ev_timer tick;
+	open_and_stall_writes(&o, &tick);
+	struct flood f = flood_the_stalled_writer(100, refused_waiting_for_the_disk);
+	int accepted = f.accepted, refused = f.refused;
 	struct store_write_stats ws;
 	store_write_stats(st, &ws);
 	cr_assert_eq(n_done, 1, "nothing completes while RocksDB stops writes");
@@ -391,10 +423,19 @@ Test(writer, stall_blocks_the_writer_not_the_loop_then_overloaded_then_recovers)
 	/* and the loop writes inline again */
 	n_done = 0;
 	uint64_t inl = ws.inline_groups;
+	struct cerr e = {0};
 	cr_assert_eq(submit(0, 99999, 10, &e), 0, "%s", e.msg);
 	run_until_done(1, 10);
 	store_write_stats(st, &ws);
 	cr_assert_eq(ws.inline_groups, inl + 1);
+}
+
+/* Checked with cr_expect: a failed check must not end the test while the writer is
+ * stopped (the teardown waits for it). */
+static void refused_past_the_byte_bound(int rc, const struct cerr *e)
+{
+	cr_expect_eq(rc, COL_EOVERLOADED, "%s", e->msg);
+	cr_expect(strstr(e->msg, "bytes of mutations are waiting"), "%s", e->msg);
 }
 
 /*
@@ -408,35 +449,12 @@ Test(writer, stall_refuses_past_the_byte_bound_then_recovers)
 	enum { VLEN = 16 * 1024, MAXB = 256 * 1024 };
 	struct store_options o;
 	store_options_init(&o);
-	o.l0_compaction_trigger = 1;
-	o.l0_slowdown_trigger = 1;
-	o.l0_stop_trigger = 1;
 	o.write_queue_max = 4096;
 	o.write_queue_max_bytes = MAXB;
-	open_all(&o);
-	struct cerr e = {0};
-	cr_assert_eq(submit(0, 0, 100, &e), 0, "%s", e.msg);
-	run_until_done(1, 10);
-	stop_compactions_and_make_l0();
 	ev_timer tick;
-	ev_timer_init(&tick, on_tick, 0.01, 0.01);
-	ev_timer_start(loop, &tick);
-	int n = 1, accepted = 1, refused = 0;
-	double t0 = ev_time();
-	while (ev_time() - t0 < 1.0) {
-		for (int i = 0; i < 8; i++, n++) {
-			int rc = submit(n, n, VLEN, &e);
-			if (rc == 0) {
-				accepted++;
-			} else {
-				cr_expect_eq(rc, COL_EOVERLOADED, "%s", e.msg);
-				cr_expect(strstr(e.msg, "bytes of mutations are waiting"), "%s",
-				          e.msg);
-				refused++;
-			}
-		}
-		ev_run(loop, EVRUN_ONCE);
-	}
+	open_and_stall_writes(&o, &tick);
+	struct flood f = flood_the_stalled_writer(VLEN, refused_past_the_byte_bound);
+	int accepted = f.accepted, refused = f.refused;
 	struct store_write_stats ws;
 	store_write_stats(st, &ws);
 	int done_in_stall = n_done;
