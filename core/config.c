@@ -300,101 +300,7 @@ const char *config_warnings(const struct config *c)
 	return w->len ? (const char *)w->data : "";
 }
 
-/* ---- value parsers ---------------------------------------------------- */
-
-static const char *skip_space(const char *s)
-{
-	while (*s && isspace((unsigned char)*s))
-		s++;
-	return s;
-}
-
-static int parse_i64(const char *s, int64_t *out)
-{
-	s = skip_space(s);
-	if (!*s)
-		return COL_EINVAL;
-	errno = 0;
-	char *end;
-	long long v = strtoll(s, &end, 10);
-	if (errno || end == s || *skip_space(end))
-		return COL_EINVAL;
-	*out = v;
-	return COL_OK;
-}
-
-/*
- * "<digits><spaces?><unit>"; unit looked up in `units`; result = n * mul / div.
- * COL_EINVAL when the text does not read so; COL_ETOOBIG when it does but n * mul
- * does not fit the int64_t every duration (ms) and size (bytes) is kept in.
- */
-struct unit {
-	const char *name;
-	int64_t mul, div;
-};
-
-static int parse_with_unit(const char *s, const struct unit *units, size_t nunits, int64_t *out)
-{
-	s = skip_space(s);
-	if (!isdigit((unsigned char)*s))
-		return COL_EINVAL;
-	errno = 0;
-	char *end;
-	unsigned long long n = strtoull(s, &end, 10);
-	if (errno && errno != ERANGE)
-		return COL_EINVAL;
-	bool too_big = errno == ERANGE || n > INT64_MAX;
-	const char *u = skip_space(end);
-	size_t ulen = strlen(u);
-	while (ulen > 0 && isspace((unsigned char)u[ulen - 1]))
-		ulen--;
-	if (ulen == 0)
-		return COL_EINVAL;
-	for (size_t i = 0; i < nunits; i++) {
-		if (strlen(units[i].name) == ulen && strncmp(units[i].name, u, ulen) == 0) {
-			if (too_big || (units[i].mul > 1 && (int64_t)n > INT64_MAX / units[i].mul))
-				return COL_ETOOBIG;
-			*out = (int64_t)n * units[i].mul / units[i].div;
-			return COL_OK;
-		}
-	}
-	return COL_EINVAL;
-}
-
-int config_parse_duration_ms(const char *s, int64_t *out_ms)
-{
-	/* Cassandra 4.1 DurationSpec units; "m" is minutes, "ms" milliseconds. */
-	static const struct unit units[] = {
-	        {"d", DAY_MS, 1}, {"h", HOUR_MS, 1}, {"m", 60000, 1},        {"s", 1000, 1},
-	        {"ms", 1, 1},     {"us", 1, 1000},   {"\xc2\xb5s", 1, 1000}, {"ns", 1, 1000000},
-	};
-	return parse_with_unit(s, units, sizeof(units) / sizeof(units[0]), out_ms);
-}
-
-/* Binary units, as Cassandra's DataStorageSpec; KB/MB/GB/TB read as KiB/MiB/GiB/TiB. */
-int config_parse_size_bytes(const char *s, int64_t *out_bytes)
-{
-	static const struct unit units[] = {
-	        {"B", 1, 1},     {"KiB", 1024, 1}, {"MiB", MIB, 1},
-	        {"GiB", GIB, 1}, {"TiB", TIB, 1},  {"KB", 1024, 1},
-	        {"MB", MIB, 1},  {"GB", GIB, 1},   {"TB", TIB, 1},
-	};
-	return parse_with_unit(s, units, sizeof(units) / sizeof(units[0]), out_bytes);
-}
-
-void config_format_size(char *out, size_t len, int64_t bytes)
-{
-	static const struct unit units[] = {
-	        {"TiB", TIB, 1}, {"GiB", GIB, 1}, {"MiB", MIB, 1}, {"KiB", 1024, 1}};
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (bytes != 0 && bytes % units[i].mul == 0) {
-			snprintf(out, len, "%lld%s", (long long)(bytes / units[i].mul),
-			         units[i].name);
-			return;
-		}
-	}
-	snprintf(out, len, "%lldB", (long long)bytes);
-}
+/* ---- value parsers (numbers with units: config_units.c) ---------------- */
 
 static int parse_bool(const char *s, bool *out)
 {
@@ -480,7 +386,7 @@ static int parse_seeds(struct config *c, const char *s, char *why, size_t whylen
 				}
 			}
 			int64_t pv = 0;
-			if (port && (parse_i64(port, &pv) || pv < 1 || pv > 65535)) {
+			if (port && (config_parse_i64(port, &pv) || pv < 1 || pv > 65535)) {
 				snprintf(why, whylen, "seed '%s': port must be 1..65535, got '%s'",
 				         host, port);
 				rc = COL_EINVAL;
@@ -656,7 +562,7 @@ static int parse_ranged(const struct keydef *k, const char *v, int64_t *out)
 	int64_t x;
 	int rc = k->type == K_DURATION ? config_parse_duration_ms(v, &x)
 	         : k->type == K_SIZE   ? config_parse_size_bytes(v, &x)
-	                               : parse_i64(v, &x);
+	                               : config_parse_i64(v, &x);
 	if (rc)
 		return rc;
 	if (x < k->min || x > k->max)
@@ -699,9 +605,9 @@ static int set_text(struct config *c, const struct keydef *k, const char *v, cha
 	case K_DOUBLE: {
 		errno = 0;
 		char *end;
-		const char *s = skip_space(v);
+		const char *s = config_skip_space(v);
 		double d = strtod(s, &end);
-		if (errno || end == s || *skip_space(end) || !isfinite(d) || d < k->dmin ||
+		if (errno || end == s || *config_skip_space(end) || !isfinite(d) || d < k->dmin ||
 		    d > k->dmax)
 			break;
 		*(double *)((char *)c + k->off) = d;
@@ -715,12 +621,12 @@ static int set_text(struct config *c, const struct keydef *k, const char *v, cha
 		*(int64_t *)((char *)c + k->off) = i64;
 		return COL_OK;
 	case K_SIZE_MB:
-		if (parse_i64(v, &i64) || i64 < 1 || i64 > k->max / MIB)
+		if (config_parse_i64(v, &i64) || i64 < 1 || i64 > k->max / MIB)
 			break;
 		*(int64_t *)((char *)c + k->off) = i64 * MIB;
 		return COL_OK;
 	case K_KIB:
-		if (parse_i64(v, &i64) != 0) {
+		if (config_parse_i64(v, &i64) != 0) {
 			if ((prc = config_parse_size_bytes(v, &i64)) != 0)
 				break;
 			i64 /= 1024;

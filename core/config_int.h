@@ -1,6 +1,7 @@
 /*
  * config_int.h — what the parts of the configuration code share (config.c
- * parses and checks, config_describe.c prints the effective configuration):
+ * parses and checks, config_units.c reads numbers with units, config_describe.c prints
+ * the effective configuration):
  * the key table and its row type.  Not for other modules.
  */
 #ifndef COLONNADE_CORE_CONFIG_INT_H
@@ -56,5 +57,9 @@ extern const struct keydef *const config_keys;
 extern const size_t config_nkeys;
 /* Where row i's value came from ("default", "colonnade.yaml:12", "flag --x"), or NULL. */
 const char *config_origin_at(const struct config *c, size_t i);
+
+/* config_units.c: past leading spaces; a whole-text integer (COL_EINVAL otherwise). */
+const char *config_skip_space(const char *s);
+int config_parse_i64(const char *s, int64_t *out);
 
 #endif
