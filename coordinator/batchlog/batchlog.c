@@ -424,14 +424,6 @@ static void on_replayed(void *ctx, const struct cerr *err)
 	replay_free(rp);
 }
 
-static const struct schema_table *table_by_id(const struct schema_keyspace *k, const uint8_t id[16])
-{
-	for (uint32_t i = 0; i < k->n_tables; i++)
-		if (memcmp(k->tables[i]->id, id, 16) == 0)
-			return k->tables[i];
-	return NULL;
-}
-
 /* The stored batch's mutations, of tables that still exist, into rp.  0 or COL_E*. */
 static int replay_decode(struct replay *rp, const struct schema_keyspace *k, struct bufreader *r,
                          uint32_t n)
@@ -447,7 +439,7 @@ static int replay_decode(struct replay *rp, const struct schema_keyspace *k, str
 		if (msgpk_skip(r, 8) ||
 		    store_mutation_peek_table(at, (size_t)(r->p + r->pos - at), tid, &e) != 0)
 			return COL_ECORRUPT;
-		const struct schema_table *t = table_by_id(k, tid);
+		const struct schema_table *t = schema_keyspace_table_by_id(k, tid);
 		if (!t || !t->st)
 			continue; /* dropped since: nothing to apply */
 		struct store_mutation *m = &rp->muts[rp->n];

@@ -91,17 +91,6 @@ int64_t history_first_planned(struct repair *r, const uint8_t table_id[16], int6
 	return table_ms;
 }
 
-static bool table_live(const struct schema_snap *snap, const uint8_t id[16])
-{
-	for (uint32_t i = 0; i < snap->n_keyspaces; i++) {
-		const struct schema_keyspace *k = snap->keyspaces[i];
-		for (uint32_t j = 0; j < k->n_tables; j++)
-			if (memcmp(k->tables[j]->id, id, 16) == 0)
-				return true;
-	}
-	return false;
-}
-
 struct forget_ctx {
 	struct repair *r;
 	const struct schema_snap *snap;
@@ -114,7 +103,7 @@ static int forget_first_planned(void *ctx, const void *key, size_t klen, const v
 	(void)val, (void)vlen;
 	struct forget_ctx *fc = ctx;
 	struct cerr e = {0};
-	if (klen != H_PLEN + 16 || table_live(fc->snap, (const uint8_t *)key + H_PLEN))
+	if (klen != H_PLEN + 16 || schema_snap_table_by_id(fc->snap, (const uint8_t *)key + H_PLEN))
 		return 0;
 	if (store_kv_delete(fc->r->cfg.store, STORE_CF_SYSTEM, key, klen, &e))
 		log_warn("repair", "forgetting a dropped table's first planning: %s", e.msg);
@@ -151,7 +140,7 @@ void history_forget_dropped(struct repair *r)
 	                                 alen ? after : NULL, alen, table_of_row, id, &e)) > 0) {
 		memcpy(prefix, R_PREFIX, H_PLEN);
 		memcpy(prefix + H_PLEN, id, 16);
-		if (!table_live(snap, id)) {
+		if (!schema_snap_table_by_id(snap, id)) {
 			if (store_kv_delete_prefix(r->cfg.store, STORE_CF_SYSTEM, prefix,
 			                           sizeof(prefix), &e)) {
 				rc = -1;

@@ -799,6 +799,26 @@ const struct schema_table *schema_snap_table(const struct schema_snap *snap, con
 	return k ? schema_keyspace_table(k, table) : NULL;
 }
 
+const struct schema_table *schema_keyspace_table_by_id(const struct schema_keyspace *k,
+                                                       const uint8_t id[16])
+{
+	for (uint32_t i = 0; i < k->n_tables; i++)
+		if (memcmp(k->tables[i]->id, id, 16) == 0)
+			return k->tables[i];
+	return NULL;
+}
+
+const struct schema_table *schema_snap_table_by_id(const struct schema_snap *snap,
+                                                   const uint8_t id[16])
+{
+	for (uint32_t i = 0; i < snap->n_keyspaces; i++) {
+		const struct schema_table *t = schema_keyspace_table_by_id(snap->keyspaces[i], id);
+		if (t)
+			return t;
+	}
+	return NULL;
+}
+
 const struct schema_column *schema_table_column(const struct schema_table *t, const char *name)
 {
 	for (uint32_t i = 0; i < t->n_cols; i++)

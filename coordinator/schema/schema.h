@@ -259,6 +259,13 @@ const struct schema_table *schema_snap_table(const struct schema_snap *snap, con
                                              const char *table);
 const struct schema_table *schema_keyspace_table(const struct schema_keyspace *k,
                                                  const char *table);
+/* The table whose 16-byte id is `id` (what stored mutations, batches and repair rows
+ * name a table by), or NULL: in keyspace k, or in any keyspace of snap.  An id names one
+ * table for ever, so a table dropped and created again under its name is not found. */
+const struct schema_table *schema_keyspace_table_by_id(const struct schema_keyspace *k,
+                                                       const uint8_t id[16]);
+const struct schema_table *schema_snap_table_by_id(const struct schema_snap *snap,
+                                                   const uint8_t id[16]);
 /* User-defined type by name, or NULL. */
 const struct cqltype *schema_keyspace_type(const struct schema_keyspace *k, const char *name);
 /*

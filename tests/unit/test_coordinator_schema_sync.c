@@ -399,6 +399,31 @@ Test(schema_sync, concurrent_ddl_converges_in_any_order)
 	cr_assert_str_eq(v0, v2);
 }
 
+Test(schema_sync, tables_are_found_by_id_until_dropped_and_not_by_a_new_table_of_that_name)
+{
+	create_ks(0, "ks", 100);
+	create_ks(0, "other", 100);
+	create_table(0, "ks", "t", "int", "v", "text", 200);
+	create_table(0, "other", "u", "int", "v", "text", 200);
+	const struct schema_snap *s = schema_current(sch[0]);
+	const struct schema_table *t = schema_snap_table(s, "ks", "t");
+	const struct schema_table *u = schema_snap_table(s, "other", "u");
+	uint8_t tid[16];
+	memcpy(tid, t->id, 16);
+	cr_expect_eq(schema_snap_table_by_id(s, tid), t);
+	cr_expect_eq(schema_snap_table_by_id(s, u->id), u);
+	cr_expect_eq(schema_keyspace_table_by_id(schema_snap_keyspace(s, "ks"), tid), t);
+	cr_expect_null(schema_keyspace_table_by_id(schema_snap_keyspace(s, "ks"), u->id),
+	               "u is in another keyspace");
+	struct cerr e = {0};
+	cr_assert_eq(schema_drop_table(sch[0], "ks", "t", 300, &e), 0, "%s", e.msg);
+	create_table(0, "ks", "t", "int", "v", "text", 400);
+	s = schema_current(sch[0]);
+	cr_assert_not_null(schema_snap_table(s, "ks", "t"));
+	cr_expect_null(schema_snap_table_by_id(s, tid), "the dropped table's id is gone");
+	cr_expect_null(schema_keyspace_table_by_id(schema_snap_keyspace(s, "ks"), tid));
+}
+
 Test(schema_sync, drops_travel_as_tombstones_and_older_rows_do_not_resurrect)
 {
 	create_ks(0, "ks", 100);
