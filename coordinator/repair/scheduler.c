@@ -82,6 +82,21 @@ static struct repair_table_age *age_slot(struct repair *r, const struct rtask *k
 	return a;
 }
 
+/* Free the slots of tables no longer in the schema (DROP TABLE, DROP KEYSPACE, here or
+ * merged), keeping the others in order: the slots are bounded, and a table id is never
+ * reused, so a dropped table's slot would otherwise be lost for good (and its age would
+ * stay in the metric). */
+static void forget_dropped_ages(struct repair *r)
+{
+	const struct schema_snap *snap = schema_current_ref(r->cfg.schema);
+	size_t kept = 0;
+	for (size_t i = 0; i < r->n_ages; i++)
+		if (schema_snap_table_by_id(snap, r->ages[i].id))
+			r->ages[kept++] = r->ages[i];
+	r->n_ages = kept;
+	schema_snap_unref(r->cfg.schema, snap);
+}
+
 /* Since when a never-repaired range of k's table counts (history_first_planned). */
 static int64_t never_repaired_since(struct repair *r, struct repair_table_age *a,
                                     const struct rtask *k, const struct schema_table *st)
@@ -150,6 +165,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop, (void)revents;
 	struct repair *r = w->data;
 	history_forget_dropped(r);
+	forget_dropped_ages(r);
 	if (r->running)
 		return;
 	struct tick *t = calloc(1, sizeof(*t));

@@ -411,3 +411,82 @@ Test(repair_session, a_dropped_tables_repair_rows_are_deleted)
 	MA = NULL;
 	repair_free(r);
 }
+
+/* Tables of ks named <prefix>0.. shown in the per-table age metric. */
+static int tables_in_metric(struct repair *r, const char *prefix)
+{
+	struct buf b;
+	buf_init(&b);
+	repair_metrics(r, &b);
+	buf_put_u8(&b, 0);
+	char needle[64];
+	snprintf(needle, sizeof(needle), "{keyspace=\"ks\",table=\"%s", prefix);
+	int n = 0;
+	for (const char *p = (const char *)b.data; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	buf_release(&b);
+	return n;
+}
+
+/* Run A's loop until `want` tables named <prefix>... are in the metric, 10 s at most. */
+static void run_until_metric(struct repair *r, const char *prefix, int want)
+{
+	ev_timer t;
+	ev_timer_init(&t, tick, 0.005, 0.005);
+	ev_timer_start(L, &t);
+	int64_t end = clock_mono_ms() + 10000;
+	while (tables_in_metric(r, prefix) != want) {
+		cr_assert_lt(clock_mono_ms(), end, "%d tables %s... in the metric, want %d",
+		             tables_in_metric(r, prefix), prefix, want);
+		ev_run(L, EVRUN_ONCE);
+	}
+	ev_timer_stop(L, &t);
+}
+
+static void create_tables(const char *prefix, int n)
+{
+	struct cerr e = {0};
+	const struct schema_column_def cols[] = {
+	        {"k", cqltype_simple(CQLTYPE_INT), SCHEMA_COL_PARTITION_KEY, 0, false},
+	};
+	for (int i = 0; i < n; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "%s%d", prefix, i);
+		struct schema_table_def d = {.ks = "ks",
+		                             .name = name,
+		                             .cols = cols,
+		                             .n_cols = 1,
+		                             .gc_grace_seconds = -1,
+		                             .default_time_to_live = -1};
+		cr_assert_eq(schema_create_table(SCH, &d, clock_wall_us(), &e), 0, "%s", e.msg);
+	}
+}
+
+/*
+ * The scheduler tracks the age of a bounded number of tables (256): the slots of dropped
+ * tables are freed at the next tick, so tables created after many were dropped are
+ * tracked too.  Here 150 tables are created and dropped, then 150 others created: kept,
+ * the dropped ones' slots would leave room for only 105 of them.
+ */
+Test(repair_session, dropped_tables_free_their_age_slots_for_new_ones)
+{
+	MODE = 0;
+	enum { N = 150 };
+	struct cerr e = {0};
+	/* created now: planned (a slot each), not due */
+	create_tables("a", N);
+	struct repair *r = new_repair(10000); /* a tick every second */
+	run_until_metric(r, "a", N);
+	for (int i = 0; i < N; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "a%d", i);
+		cr_assert_eq(schema_drop_table(SCH, "ks", name, clock_wall_us(), &e), 0, "%s",
+		             e.msg);
+	}
+	create_tables("b", N);
+	run_until_metric(r, "b", N);
+	cr_expect_eq(tables_in_metric(r, "a"), 0, "the dropped tables left the metric");
+	messaging_free(MA);
+	MA = NULL;
+	repair_free(r);
+}
