@@ -555,12 +555,14 @@ static const char *type_expectation(const struct keydef *k, char *buf, size_t le
 
 /*
  * An integer, duration or size row's value from text, within [k->min, k->max]: 0,
- * COL_ETOOBIG (a number and unit too large for int64_t) or COL_EINVAL (anything else).
+ * COL_ETOOBIG (a number and unit too large for int64_t) or COL_EINVAL (anything else;
+ * *below_ms set for a nonzero duration under 1 ms).
  */
-static int parse_ranged(const struct keydef *k, const char *v, int64_t *out)
+static int parse_ranged(const struct keydef *k, const char *v, int64_t *out, bool *below_ms)
 {
 	int64_t x;
-	int rc = k->type == K_DURATION ? config_parse_duration_ms(v, &x)
+	*below_ms = false;
+	int rc = k->type == K_DURATION ? config_parse_duration(v, &x, below_ms)
 	         : k->type == K_SIZE   ? config_parse_size_bytes(v, &x)
 	                               : config_parse_i64(v, &x);
 	if (rc)
@@ -578,6 +580,8 @@ static int set_text(struct config *c, const struct keydef *k, const char *v, cha
 	char expect[256];
 	int64_t i64;
 	int prc = 0; /* COL_ETOOBIG: the value overflows before its bounds are checked */
+	/* a nonzero duration under 1 ms, which would read as 0 */
+	bool below_ms = false;
 	switch (k->type) {
 	case K_STR:
 	case K_SECRET:
@@ -591,7 +595,7 @@ static int set_text(struct config *c, const struct keydef *k, const char *v, cha
 		return COL_OK;
 	}
 	case K_INT:
-		if (parse_ranged(k, v, &i64))
+		if (parse_ranged(k, v, &i64, &below_ms))
 			break;
 		*(int *)((char *)c + k->off) = (int)i64;
 		return COL_OK;
@@ -616,7 +620,7 @@ static int set_text(struct config *c, const struct keydef *k, const char *v, cha
 	case K_DURATION:
 	case K_DURATION_MS:
 	case K_SIZE:
-		if ((prc = parse_ranged(k, v, &i64)) != 0)
+		if ((prc = parse_ranged(k, v, &i64, &below_ms)) != 0)
 			break;
 		*(int64_t *)((char *)c + k->off) = i64;
 		return COL_OK;
@@ -674,6 +678,12 @@ static int set_text(struct config *c, const struct keydef *k, const char *v, cha
 		snprintf(why, whylen,
 		         "seed_provider is a YAML structure; on the command line or in the "
 		         "environment use 'seeds'");
+		return COL_EINVAL;
+	}
+	if (below_ms) {
+		snprintf(why, whylen,
+		         "'%s' is below the 1 ms resolution of this key (it would read as 0); %s",
+		         v, type_expectation(k, expect, sizeof(expect)));
 		return COL_EINVAL;
 	}
 	snprintf(why, whylen, "%s, got '%s'%s", type_expectation(k, expect, sizeof(expect)), v,

@@ -228,7 +228,8 @@ bool config_key_known(const char *key);
  * Parsers shared with tools and tests.  Each returns 0, COL_EINVAL (not a number
  * and a known unit) or COL_ETOOBIG (the result does not fit int64_t).
  * Durations: "<n><unit>" with unit d|h|m|s|ms|us|µs|ns, optional spaces;
- * result in milliseconds, rounded down (sub-ms values must be >= 1ms unless 0).
+ * result in milliseconds, rounded down; a nonzero duration under 1 ms ("500us", which
+ * would read as 0) is COL_EINVAL.
  */
 int config_parse_duration_ms(const char *s, int64_t *out_ms);
 /* Sizes: "<n><unit>" with unit B|KiB|MiB|GiB|TiB (also KB/MB/GB/TB as binary). */

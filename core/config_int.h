@@ -61,5 +61,9 @@ const char *config_origin_at(const struct config *c, size_t i);
 /* config_units.c: past leading spaces; a whole-text integer (COL_EINVAL otherwise). */
 const char *config_skip_space(const char *s);
 int config_parse_i64(const char *s, int64_t *out);
+/* config_parse_duration_ms(), and on a refusal whether it was for a nonzero duration
+ * below the 1 ms resolution every duration key is kept in (*below_ms; "500us" would read
+ * as 0, which several keys take as "off"), not for text that is no duration. */
+int config_parse_duration(const char *s, int64_t *out_ms, bool *below_ms);
 
 #endif

@@ -35,17 +35,20 @@ int config_parse_i64(const char *s, int64_t *out)
 }
 
 /*
- * "<digits><spaces?><unit>"; unit looked up in `units`; result = n * mul / div.
- * COL_EINVAL when the text does not read so; COL_ETOOBIG when it does but n * mul
- * does not fit the int64_t every duration (ms) and size (bytes) is kept in.
+ * "<digits><spaces?><unit>"; unit looked up in `units`; result = n * mul / div, rounded
+ * down.  COL_EINVAL when the text does not read so, or when a nonzero n rounds down to 0
+ * (*below set: the unit is finer than the result's resolution); COL_ETOOBIG when it does
+ * but n * mul does not fit the int64_t every duration (ms) and size (bytes) is kept in.
  */
 struct unit {
 	const char *name;
 	int64_t mul, div;
 };
 
-static int parse_with_unit(const char *s, const struct unit *units, size_t nunits, int64_t *out)
+static int parse_with_unit(const char *s, const struct unit *units, size_t nunits, int64_t *out,
+                           bool *below)
 {
+	*below = false;
 	s = config_skip_space(s);
 	if (!isdigit((unsigned char)*s))
 		return COL_EINVAL;
@@ -65,21 +68,32 @@ static int parse_with_unit(const char *s, const struct unit *units, size_t nunit
 		if (strlen(units[i].name) == ulen && strncmp(units[i].name, u, ulen) == 0) {
 			if (too_big || (units[i].mul > 1 && (int64_t)n > INT64_MAX / units[i].mul))
 				return COL_ETOOBIG;
-			*out = (int64_t)n * units[i].mul / units[i].div;
+			int64_t v = (int64_t)n * units[i].mul / units[i].div;
+			if (v == 0 && n != 0) {
+				*below = true;
+				return COL_EINVAL;
+			}
+			*out = v;
 			return COL_OK;
 		}
 	}
 	return COL_EINVAL;
 }
 
-int config_parse_duration_ms(const char *s, int64_t *out_ms)
+int config_parse_duration(const char *s, int64_t *out_ms, bool *below_ms)
 {
 	/* Cassandra 4.1 DurationSpec units; "m" is minutes, "ms" milliseconds. */
 	static const struct unit units[] = {
 	        {"d", DAY_MS, 1}, {"h", HOUR_MS, 1}, {"m", 60000, 1},        {"s", 1000, 1},
 	        {"ms", 1, 1},     {"us", 1, 1000},   {"\xc2\xb5s", 1, 1000}, {"ns", 1, 1000000},
 	};
-	return parse_with_unit(s, units, sizeof(units) / sizeof(units[0]), out_ms);
+	return parse_with_unit(s, units, sizeof(units) / sizeof(units[0]), out_ms, below_ms);
+}
+
+int config_parse_duration_ms(const char *s, int64_t *out_ms)
+{
+	bool below_ms;
+	return config_parse_duration(s, out_ms, &below_ms);
 }
 
 /* Binary units, as Cassandra's DataStorageSpec; KB/MB/GB/TB read as KiB/MiB/GiB/TiB. */
@@ -90,7 +104,8 @@ int config_parse_size_bytes(const char *s, int64_t *out_bytes)
 	        {"GiB", GIB, 1}, {"TiB", TIB, 1},  {"KB", 1024, 1},
 	        {"MB", MIB, 1},  {"GB", GIB, 1},   {"TB", TIB, 1},
 	};
-	return parse_with_unit(s, units, sizeof(units) / sizeof(units[0]), out_bytes);
+	bool below; /* never: every unit is a whole number of bytes */
+	return parse_with_unit(s, units, sizeof(units) / sizeof(units[0]), out_bytes, &below);
 }
 
 void config_format_size(char *out, size_t len, int64_t bytes)

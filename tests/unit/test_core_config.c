@@ -207,6 +207,32 @@ Test(config, out_of_range_values_are_refused)
 	cr_expect_eq(load("num_tokens: 99999999999999999999\n", &e), COL_ECONFIG);
 }
 
+/*
+ * A duration finer than the 1 ms every duration key is kept in would read as 0, which
+ * repair_interval (and others) take as "off": refused, naming the key and why, unless it
+ * is exactly 0.
+ */
+Test(config, durations_below_a_millisecond_are_refused_unless_zero)
+{
+	struct cerr e = {0};
+	cr_assert_eq(load("repair_interval: 500us\n", &e), COL_ECONFIG);
+	cr_expect_str_eq(e.msg,
+	                 "colonnade.yaml:1: repair_interval: '500us' is below the 1 ms resolution "
+	                 "of this key (it would read as 0); expected a duration like '500ms', "
+	                 "'10s', '3h' (units d, h, m, s, ms, us, ns) between 0ms and "
+	                 "31536000000ms");
+	cr_expect_eq(load("schema_agreement_timeout: 20000ns\n", &e), COL_ECONFIG);
+	cr_expect(strstr(e.msg, "schema_agreement_timeout: '20000ns' is below the 1 ms "
+	                        "resolution"),
+	          "%s", e.msg);
+	cr_expect_eq(load("commitlog_sync_period: 10us\n", &e), COL_ECONFIG);
+	cr_expect(strstr(e.msg, "commitlog_sync_period: '10us' is below"), "%s", e.msg);
+	cr_assert_eq(load("repair_interval: 0us\n", &e), 0, "%s", e.msg);
+	cr_expect_eq(cfg.repair_interval_ms, 0, "exactly 0 still turns it off");
+	cr_assert_eq(load("repair_interval: 1500us\n", &e), 0, "%s", e.msg);
+	cr_expect_eq(cfg.repair_interval_ms, 1, "rounded down, as before");
+}
+
 Test(config, durations_take_cassandra_units)
 {
 	int64_t ms;
@@ -232,6 +258,14 @@ Test(config, durations_take_cassandra_units)
 	cr_expect_neq(config_parse_duration_ms("s", &ms), 0);
 	cr_expect_neq(config_parse_duration_ms("99999999999999999999d", &ms), 0);
 	cr_expect_neq(config_parse_duration_ms("9999999999999999d", &ms), 0, "overflow");
+	/* finer than the 1 ms resolution: refused rather than read as 0 (off), unless 0 */
+	cr_expect_eq(config_parse_duration_ms("500us", &ms), COL_EINVAL);
+	cr_expect_eq(config_parse_duration_ms("999999ns", &ms), COL_EINVAL);
+	cr_expect_eq(config_parse_duration_ms("1\xc2\xb5s", &ms), COL_EINVAL);
+	cr_expect_eq(config_parse_duration_ms("0us", &ms), 0);
+	cr_expect_eq(ms, 0);
+	cr_expect_eq(config_parse_duration_ms("1000us", &ms), 0);
+	cr_expect_eq(ms, 1);
 
 	struct cerr e = {0};
 	cr_assert_eq(load("write_request_timeout: 2000\n", &e), COL_ECONFIG);
