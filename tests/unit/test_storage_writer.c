@@ -65,8 +65,11 @@ static void setup(void)
 	test_dir_make(dir, sizeof(dir), "writer");
 }
 
+static void restart_compactions(void);
+
 static void teardown(void)
 {
+	restart_compactions(); /* a stall test that failed half-way: the writer finishes */
 	store_lane_free(lane);
 	lane = NULL;
 	store_close(st);
@@ -313,7 +316,9 @@ Test(writer, writer_joins_queued_groups)
 /*
  * Compactions can no longer run (the process's low-priority RocksDB pool gets no thread:
  * criterion runs each test in a process of its own), then one flush makes an L0 file:
- * with the stop trigger at 1, RocksDB stops every write until a compaction runs.
+ * with the stop trigger at 1, RocksDB stops every write until a compaction runs.  The
+ * teardown restarts them, so a failed check in a stall test ends the test at once instead
+ * of leaving store_lane_free() waiting for a writer RocksDB never lets go.
  */
 static rocksdb_env_t *env;
 static void stop_compactions_and_make_l0(void)
@@ -325,7 +330,11 @@ static void stop_compactions_and_make_l0(void)
 }
 static void restart_compactions(void)
 {
+	if (!env)
+		return;
 	rocksdb_env_set_background_threads(env, 1);
+	rocksdb_env_destroy(env); /* the wrapper: the default env itself stays */
+	env = NULL;
 }
 
 static int ticks;
