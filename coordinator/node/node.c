@@ -1324,6 +1324,8 @@ void node_free(struct node *n)
 	/* Writes in the lane finish (and answer through messaging) before messaging goes. */
 	store_lane_free(n->lane);
 	n->lane = NULL;
+	/* While messaging lives: its REPAIR handlers must not outlive the repair room. */
+	repair_stop(n->repair);
 	if (n->msg) {
 		messaging_free(n->msg);
 		n->msg = NULL;

@@ -39,11 +39,20 @@ int repair_new(const struct repair_config *cfg, struct repair **out, struct cerr
 	return 0;
 }
 
+void repair_stop(struct repair *r)
+{
+	if (!r || r->stopped)
+		return;
+	r->stopped = true;
+	scheduler_stop(r);
+	replica_unregister(r);
+}
+
 void repair_free(struct repair *r)
 {
 	if (!r)
 		return;
-	scheduler_stop(r);
+	repair_stop(r);
 	worker_stop(r); /* sets stopping: late answers free themselves */
 	if (r->running) {
 		r->running->state = RS_CANCELLED;

@@ -106,8 +106,22 @@ struct repair_config {
 	void *ctx;
 };
 
+/* Claims the REPAIR verbs on cfg->msg (handlers with r as their context) and starts the
+ * worker and, with a schema, the scheduler. */
 int repair_new(const struct repair_config *cfg, struct repair **out, struct cerr *err);
-/* Stop the worker (after its current job), fail running sessions, free.  NULL is fine. */
+/*
+ * Stop serving and starting: unregister the REPAIR verbs repair_new() claimed (a request
+ * arriving later is answered "no handler") and stop the background scheduler.  Call while
+ * messaging lives, before messaging_free(); sessions in flight go on until messaging ends
+ * them.  Idempotent; NULL is fine.
+ */
+void repair_stop(struct repair *r);
+/*
+ * Stop the worker (after its current job), fail running sessions, free.  After
+ * messaging_free(), which ends the sessions' requests in flight (their callbacks touch r),
+ * and after repair_stop(): a repair_free() without it calls it, which needs messaging
+ * still alive (messaging's handlers must not keep a freed r).  NULL is fine.
+ */
 void repair_free(struct repair *r);
 
 /* What to repair (nodetool repair's options). */

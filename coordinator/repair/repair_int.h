@@ -174,6 +174,7 @@ struct repair {
 	bool stopping;
 	ev_async async;
 	_Atomic uint64_t throttle_bytes_per_s;
+	bool stopped; /* repair_stop(): verbs unregistered, scheduler stopped */
 	/* sessions */
 	struct rsession *running;
 	struct rsession *kept; /* newest first, at most REPAIR_KEEP_SESSIONS */

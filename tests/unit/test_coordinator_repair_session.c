@@ -235,7 +235,8 @@ Test(repair_session, malformed_deeper_or_missing_trees_fail_their_ranges)
 	expect_failed((const char *)out.data, "REPAIR_TREE to B timed out after 300 ms");
 	cr_expect_lt(clock_mono_ms() - t0, 2000, "two ranges time out in about 600 ms");
 	buf_release(&out);
-	messaging_free(MA); /* messaging first: it ends the requests in flight */
+	repair_stop(r);     /* its verbs go while messaging lives */
+	messaging_free(MA); /* then messaging: it ends the requests in flight */
 	MA = NULL;
 	repair_free(r);
 }
@@ -296,6 +297,7 @@ Test(repair_session, a_new_table_is_first_repaired_when_due_an_old_one_at_once)
 	cr_expect_geq(f.fresh_ms - created_ms, 10000,
 	              "the new table not before half its gc_grace: %lld ms after its creation",
 	              (long long)(f.fresh_ms - created_ms));
+	repair_stop(r);
 	messaging_free(MA);
 	MA = NULL;
 	repair_free(r);
@@ -407,6 +409,7 @@ Test(repair_session, a_dropped_tables_repair_rows_are_deleted)
 
 	cr_assert_eq(schema_drop_keyspace(SCH, "ks2", 6, &e), 0, "%s", e.msg);
 	run_until_rows(other_id, false, "DROP KEYSPACE ks2");
+	repair_stop(r);
 	messaging_free(MA);
 	MA = NULL;
 	repair_free(r);
@@ -486,7 +489,50 @@ Test(repair_session, dropped_tables_free_their_age_slots_for_new_ones)
 	create_tables("b", N);
 	run_until_metric(r, "b", N);
 	cr_expect_eq(tables_in_metric(r, "a"), 0, "the dropped tables left the metric");
+	repair_stop(r);
 	messaging_free(MA);
 	MA = NULL;
+	repair_free(r);
+}
+
+struct answer {
+	bool got;
+	int status;
+};
+
+static void on_answer(void *ctx, int status, const struct msg_in *rsp)
+{
+	(void)rsp;
+	struct answer *a = ctx;
+	a->got = true;
+	a->status = status;
+}
+
+/*
+ * repair_free() leaves no handler behind with the freed room as its context: a REPAIR_TREE
+ * that reaches the node after two rooms were made and freed (messaging still up) is
+ * answered "no handler", and the verbs can be claimed again.
+ */
+Test(repair_session, a_freed_room_leaves_no_repair_verb_handlers)
+{
+	for (int i = 0; i < 2; i++)
+		repair_free(new_repair(0));
+	struct repair_req q = {.verb = VERB_REPAIR_TREE, .session = 1, .end = 5, .depth = 1};
+	table_id("ks", "t", q.table_id);
+	struct answer a = {0};
+	struct msg_out o;
+	cr_assert_eq(
+	        messaging_begin_request(MB, &ADDR[0], VERB_REPAIR_TREE, 2000, on_answer, &a, &o),
+	        0);
+	repair_req_put(o.b, &q);
+	cr_assert_eq(messaging_commit(&o), 0);
+	int64_t end = clock_mono_ms() + 10000;
+	while (!a.got) {
+		cr_assert_lt(clock_mono_ms(), end, "no answer to REPAIR_TREE");
+		ev_run(L, EVRUN_ONCE);
+	}
+	cr_expect_eq(a.status, COL_EUNSUPPORTED, "answered %d", a.status);
+	struct repair *r = new_repair(0);
+	repair_stop(r);
 	repair_free(r);
 }
