@@ -48,16 +48,16 @@ enum { NTLS_NONE = 0, NTLS_SNIFF, NTLS_HANDSHAKE, NTLS_OPEN };
 struct net_loop {
 	struct ev_loop *loop;
 	ev_prepare prep;
-	ev_check check;         /* with prep: the time the loop waits for events (idle_us) */
-	int64_t block_start;    /* when the loop last went to wait; 0 while running */
-	int64_t wake;           /* when the loop last woke up; 0 before the first wait */
-	int runq_fd;            /* /proc/thread-self/schedstat of the loop's thread; -1 = none */
-	int64_t runq_at;        /* when runq_us was last sampled; 0 = never (open the file) */
-	uint64_t runq_base_ns;  /* the thread's run-queue delay at the first sample */
-	uint64_t runq_at_wake;  /* st.runq_us when the loop last woke up */
-	int64_t stall_logged;   /* when a stall was last logged; 0 = never */
+	ev_check check;           /* with prep: the time the loop waits for events (idle_us) */
+	int64_t block_start;      /* when the loop last went to wait; 0 while running */
+	int64_t wake;             /* when the loop last woke up; 0 before the first wait */
+	int runq_fd;              /* /proc/thread-self/schedstat of the loop's thread; -1 = none */
+	int64_t runq_at;          /* when runq_us was last sampled; 0 = never (open the file) */
+	uint64_t runq_base_ns;    /* the thread's run-queue delay at the first sample */
+	uint64_t runq_at_wake;    /* st.runq_us when the loop last woke up */
+	int64_t stall_logged;     /* when a stall was last logged; 0 = never */
 	uint64_t stalls_unlogged; /* stalls since then not logged (rate limit) */
-	struct net_conn *conns; /* every live or closing conn, doubly linked */
+	struct net_conn *conns;   /* every live or closing conn, doubly linked */
 	struct net_server *servers;
 	struct net_conn *flush_head; /* singly linked via flush_next */
 	struct net_conn *resume_head;

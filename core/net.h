@@ -300,7 +300,7 @@ struct net_loop_stats {
 	 * logged, at most one line per NET_STALL_LOG_US, with the part spent waiting for a
 	 * core), and of their time the part waiting for a core. */
 	uint64_t stalls, stall_us, stall_runq_us;
-	size_t queued;    /* output bytes queued, all connections */
+	size_t queued;                           /* output bytes queued, all connections */
 	uint64_t iter_buckets[NET_ITER_BUCKETS]; /* iterations by busy time, not cumulative */
 	uint64_t iter_count, iter_busy_us;       /* iterations measured, their busy time */
 	uint64_t iter_max_us;                    /* the longest one */

@@ -620,12 +620,18 @@ static void m_net(struct buf *out, struct node *n)
 	         "Of their time, what the loop's thread spent waiting for a core."},
 	};
 	const double v[] = {
-	        (double)ns.conns_open,     (double)ns.bytes_in,
-	        (double)ns.bytes_out,      (double)ns.frames_in,
-	        (double)ns.flushes,        (double)ns.queued,
-	        (double)ns.writes_refused, (double)(ns.oversized + ns.proto_errors),
-	        (double)ns.idle_us / 1e6,  (double)ns.runq_us / 1e6,
-	        (double)ns.stalls,         (double)ns.stall_us / 1e6,
+	        (double)ns.conns_open,
+	        (double)ns.bytes_in,
+	        (double)ns.bytes_out,
+	        (double)ns.frames_in,
+	        (double)ns.flushes,
+	        (double)ns.queued,
+	        (double)ns.writes_refused,
+	        (double)(ns.oversized + ns.proto_errors),
+	        (double)ns.idle_us / 1e6,
+	        (double)ns.runq_us / 1e6,
+	        (double)ns.stalls,
+	        (double)ns.stall_us / 1e6,
 	        (double)ns.stall_runq_us / 1e6,
 	};
 	METRICS(out, defs, v);
