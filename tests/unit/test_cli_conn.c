@@ -176,6 +176,14 @@ static void peer_handshake(struct peer *p)
 	buf_release(&out);
 }
 
+/* A client connection to a listening peer, through its handshake to ready. */
+static void peer_connect(struct peer *p, const struct cqlconn_opts *o)
+{
+	peer_listen(p);
+	peer_open(p, o);
+	peer_handshake(p);
+}
+
 static void peer_close(struct peer *p)
 {
 	if (p->c)
@@ -193,6 +201,34 @@ static void void_body(struct buf *b)
 	cql_put_int(b, CQL_RESULT_VOID);
 }
 
+/* The client sends a SELECT whose answer goes to *a; the peer reads its frame into *h. */
+static void query_sent(struct peer *p, struct answer *a, struct cql_header *h)
+{
+	struct cql_qparams qp;
+	cql_qparams_init(&qp);
+	cr_assert_eq(cqlconn_query(p->c, "SELECT", 6, &qp, on_answer, a), 0);
+	struct buf body;
+	buf_init(&body);
+	peer_recv(p, h, &body);
+	buf_release(&body);
+}
+
+/* A SELECT that the peer answers with a VOID result succeeds (the connection serves). */
+static void query_answered(struct peer *p)
+{
+	struct answer a = {0};
+	struct cql_header h;
+	query_sent(p, &a, &h);
+	struct buf out;
+	buf_init(&out);
+	void_body(&out);
+	peer_send(p, h.stream, CQL_OP_RESULT, &out);
+	pump_until(p, &a.called);
+	cr_assert_eq(a.status, 0, "%s", a.why);
+	cqlresult_free(a.res);
+	buf_release(&out);
+}
+
 static void set_keyspace_body(struct buf *b, const char *ks)
 {
 	buf_reset(b);
@@ -203,9 +239,7 @@ static void set_keyspace_body(struct buf *b, const char *ks)
 Test(conn, handshake_and_out_of_order_answers)
 {
 	struct peer p;
-	peer_listen(&p);
-	peer_open(&p, NULL);
-	peer_handshake(&p);
+	peer_connect(&p, NULL);
 	struct cql_qparams qp;
 	cql_qparams_init(&qp);
 	struct answer a[3] = {0};
@@ -252,9 +286,7 @@ Test(conn, handshake_and_out_of_order_answers)
 Test(conn, reprepares_on_unprepared_and_resends_on_the_same_stream)
 {
 	struct peer p;
-	peer_listen(&p);
-	peer_open(&p, NULL);
-	peer_handshake(&p);
+	peer_connect(&p, NULL);
 	struct cqlresult *pr = calloc(1, sizeof(*pr));
 	pr->kind = CQLRES_PREPARED;
 	pr->prepared_id = malloc(1);
@@ -339,9 +371,7 @@ Test(conn, reprepares_on_unprepared_and_resends_on_the_same_stream)
 Test(conn, batch_reprepares_its_prepared_statement)
 {
 	struct peer p;
-	peer_listen(&p);
-	peer_open(&p, NULL);
-	peer_handshake(&p);
+	peer_connect(&p, NULL);
 	struct cqlresult *pr = calloc(1, sizeof(*pr));
 	pr->kind = CQLRES_PREPARED;
 	pr->prepared_id = malloc(1);
@@ -404,19 +434,11 @@ Test(conn, batch_reprepares_its_prepared_statement)
 Test(conn, timeout_orphans_the_stream_until_the_late_answer)
 {
 	struct peer p;
-	peer_listen(&p);
 	struct cqlconn_opts o = {.request_timeout_ms = 150};
-	peer_open(&p, &o);
-	peer_handshake(&p);
-	struct cql_qparams qp;
-	cql_qparams_init(&qp);
+	peer_connect(&p, &o);
 	struct answer a = {0};
-	cr_assert_eq(cqlconn_query(p.c, "SELECT", 6, &qp, on_answer, &a), 0);
 	struct cql_header h;
-	struct buf body, out;
-	buf_init(&body);
-	buf_init(&out);
-	peer_recv(&p, &h, &body);
+	query_sent(&p, &a, &h);
 	pump_until(&p, &a.called);
 	cr_assert_eq(a.status, COL_ETIMEDOUT);
 	cr_assert_null(a.res);
@@ -427,19 +449,14 @@ Test(conn, timeout_orphans_the_stream_until_the_late_answer)
 	cr_assert_eq(cqlconn_inflight(p.c), 0);
 	cr_assert(strstr(a.why, "within 150 ms"), "%s", a.why);
 	/* The late answer is swallowed; the connection stays usable. */
+	struct buf out;
+	buf_init(&out);
 	void_body(&out);
 	peer_send(&p, h.stream, CQL_OP_RESULT, &out);
+	buf_release(&out);
 	pump(&p, 30);
 	cr_assert(cqlconn_ready(p.c));
-	struct answer b = {0};
-	cr_assert_eq(cqlconn_query(p.c, "SELECT", 6, &qp, on_answer, &b), 0);
-	peer_recv(&p, &h, &body);
-	peer_send(&p, h.stream, CQL_OP_RESULT, &out);
-	pump_until(&p, &b.called);
-	cr_assert_eq(b.status, 0);
-	cqlresult_free(b.res);
-	buf_release(&body);
-	buf_release(&out);
+	query_answered(&p);
 	peer_close(&p);
 }
 
@@ -448,21 +465,14 @@ Test(conn, timeout_orphans_the_stream_until_the_late_answer)
 Test(conn, timeouts_follow_each_request_deadline)
 {
 	struct peer p;
-	peer_listen(&p);
 	struct cqlconn_opts o = {.request_timeout_ms = 1500};
-	peer_open(&p, &o);
-	peer_handshake(&p);
-	struct cql_qparams qp;
-	cql_qparams_init(&qp);
+	peer_connect(&p, &o);
 	struct answer a[3] = {0};
 	struct cql_header h[3];
-	struct buf body, out;
-	buf_init(&body);
+	struct buf out;
 	buf_init(&out);
-	for (int i = 0; i < 3; i++) {
-		cr_assert_eq(cqlconn_query(p.c, "SELECT", 6, &qp, on_answer, &a[i]), 0);
-		peer_recv(&p, &h[i], &body);
-	}
+	for (int i = 0; i < 3; i++)
+		query_sent(&p, &a[i], &h[i]);
 	/* The middle one is answered; the first and last are not. */
 	void_body(&out);
 	peer_send(&p, h[1].stream, CQL_OP_RESULT, &out);
@@ -478,17 +488,9 @@ Test(conn, timeouts_follow_each_request_deadline)
 	cr_assert_eq(st.timeouts, 2);
 	cr_assert_eq(st.orphans, 2);
 	/* A new request is answered normally and is not taken for an expired one. */
-	struct answer d = {0};
-	cr_assert_eq(cqlconn_query(p.c, "SELECT", 6, &qp, on_answer, &d), 0);
-	struct cql_header hd;
-	peer_recv(&p, &hd, &body);
-	peer_send(&p, hd.stream, CQL_OP_RESULT, &out);
-	pump_until(&p, &d.called);
-	cr_assert_eq(d.status, 0);
-	cqlresult_free(d.res);
+	query_answered(&p);
 	cqlconn_get_stats(p.c, &st);
 	cr_assert_eq(st.timeouts, 2);
-	buf_release(&body);
 	buf_release(&out);
 	peer_close(&p);
 }
@@ -496,18 +498,11 @@ Test(conn, timeouts_follow_each_request_deadline)
 Test(conn, oversized_frame_fails_the_connection)
 {
 	struct peer p;
-	peer_listen(&p);
 	struct cqlconn_opts o = {.max_frame = 4096};
-	peer_open(&p, &o);
-	peer_handshake(&p);
-	struct cql_qparams qp;
-	cql_qparams_init(&qp);
+	peer_connect(&p, &o);
 	struct answer a = {0};
-	cr_assert_eq(cqlconn_query(p.c, "SELECT", 6, &qp, on_answer, &a), 0);
 	struct cql_header h;
-	struct buf body;
-	buf_init(&body);
-	peer_recv(&p, &h, &body);
+	query_sent(&p, &a, &h);
 	uint8_t hdr[9] = {0x84, 0, 0, 0, CQL_OP_RESULT, 0, 0x10, 0, 0}; /* 1 MiB body */
 	hdr[2] = (uint8_t)(h.stream >> 8);
 	hdr[3] = (uint8_t)h.stream;
@@ -516,25 +511,19 @@ Test(conn, oversized_frame_fails_the_connection)
 	cr_assert_eq(a.status, COL_ETOOBIG);
 	cr_assert(strstr(a.why, "exceeds the limit of 4096 bytes"), "%s", a.why);
 	cr_assert_not(cqlconn_ready(p.c));
+	struct cql_qparams qp;
+	cql_qparams_init(&qp);
 	cr_assert_eq(cqlconn_query(p.c, "SELECT", 6, &qp, on_answer, &a), COL_ECLOSED);
-	buf_release(&body);
 	peer_close(&p);
 }
 
 Test(conn, wrong_version_and_garbage_are_protocol_errors)
 {
 	struct peer p;
-	peer_listen(&p);
-	peer_open(&p, NULL);
-	peer_handshake(&p);
-	struct cql_qparams qp;
-	cql_qparams_init(&qp);
+	peer_connect(&p, NULL);
 	struct answer a = {0};
-	cr_assert_eq(cqlconn_query(p.c, "SELECT", 6, &qp, on_answer, &a), 0);
 	struct cql_header h;
-	struct buf body;
-	buf_init(&body);
-	peer_recv(&p, &h, &body);
+	query_sent(&p, &a, &h);
 	uint8_t hdr[9] = {0x83, 0, 0, 0, CQL_OP_RESULT, 0, 0, 0, 0};
 	send(p.fd, hdr, 9, 0);
 	pump_until(&p, &a.called);
@@ -543,12 +532,9 @@ Test(conn, wrong_version_and_garbage_are_protocol_errors)
 	peer_close(&p);
 
 	/* A RESULT whose body is cut short. */
-	peer_listen(&p);
-	peer_open(&p, NULL);
-	peer_handshake(&p);
+	peer_connect(&p, NULL);
 	struct answer b = {0};
-	cr_assert_eq(cqlconn_query(p.c, "SELECT", 6, &qp, on_answer, &b), 0);
-	peer_recv(&p, &h, &body);
+	query_sent(&p, &b, &h);
 	struct buf out;
 	buf_init(&out);
 	cql_put_int(&out, CQL_RESULT_SET_KEYSPACE);
@@ -558,16 +544,13 @@ Test(conn, wrong_version_and_garbage_are_protocol_errors)
 	cr_assert_eq(b.status, COL_EPROTO);
 	cr_assert(strstr(b.why, "truncated"), "%s", b.why);
 	buf_release(&out);
-	buf_release(&body);
 	peer_close(&p);
 }
 
 Test(conn, peer_close_fails_pending_requests)
 {
 	struct peer p;
-	peer_listen(&p);
-	peer_open(&p, NULL);
-	peer_handshake(&p);
+	peer_connect(&p, NULL);
 	struct cql_qparams qp;
 	cql_qparams_init(&qp);
 	struct answer a = {0}, b = {0};
@@ -592,10 +575,8 @@ Test(conn, peer_close_fails_pending_requests)
 Test(conn, in_flight_bound_and_client_close)
 {
 	struct peer p;
-	peer_listen(&p);
 	struct cqlconn_opts o = {.max_inflight = 2};
-	peer_open(&p, &o);
-	peer_handshake(&p);
+	peer_connect(&p, &o);
 	struct cql_qparams qp;
 	cql_qparams_init(&qp);
 	struct answer a[3] = {0};
