@@ -229,6 +229,43 @@ static void query_answered(struct peer *p)
 	buf_release(&out);
 }
 
+/* An Unprepared error naming the statement id the server does not know. */
+static void unprepared_body(struct buf *b, const char *msg, const char *id, size_t id_len)
+{
+	buf_reset(b);
+	cql_put_int(b, CQL_ERR_UNPREPARED);
+	cql_put_string(b, msg);
+	cql_put_short_bytes(b, id, id_len);
+}
+
+/* A PREPARED result giving the statement id `id`, without metadata. */
+static void prepared_body(struct buf *b, const char *id, size_t id_len)
+{
+	buf_reset(b);
+	cql_put_int(b, CQL_RESULT_PREPARED);
+	cql_put_short_bytes(b, id, id_len);
+	cql_put_int(b, 0);
+	cql_put_int(b, 0);
+	cql_put_int(b, 0);
+	cql_put_int(b, CQL_ROWS_NO_METADATA);
+	cql_put_int(b, 0);
+}
+
+/* A statement the client holds as prepared under the one-byte id `id`. */
+static struct cqlprepared *prepared_statement(const char *cql, uint8_t id)
+{
+	struct cqlresult *pr = calloc(1, sizeof(*pr));
+	cr_assert_not_null(pr);
+	pr->kind = CQLRES_PREPARED;
+	pr->prepared_id = malloc(1);
+	pr->prepared_id[0] = id;
+	pr->prepared_id_len = 1;
+	pr->meta.paging_state_len = pr->bind_meta.paging_state_len = -1;
+	struct cqlprepared *ps = NULL;
+	cr_assert_eq(cqlprepared_new(cql, strlen(cql), pr, &ps, NULL), 0);
+	return ps;
+}
+
 static void set_keyspace_body(struct buf *b, const char *ks)
 {
 	buf_reset(b);
@@ -287,14 +324,7 @@ Test(conn, reprepares_on_unprepared_and_resends_on_the_same_stream)
 {
 	struct peer p;
 	peer_connect(&p, NULL);
-	struct cqlresult *pr = calloc(1, sizeof(*pr));
-	pr->kind = CQLRES_PREPARED;
-	pr->prepared_id = malloc(1);
-	pr->prepared_id[0] = 0x01;
-	pr->prepared_id_len = 1;
-	pr->meta.paging_state_len = pr->bind_meta.paging_state_len = -1;
-	struct cqlprepared *ps = NULL;
-	cr_assert_eq(cqlprepared_new("INSERT X", 8, pr, &ps, NULL), 0);
+	struct cqlprepared *ps = prepared_statement("INSERT X", 0x01);
 	struct cql_qparams qp;
 	cql_qparams_init(&qp);
 	struct answer a = {0};
@@ -307,23 +337,14 @@ Test(conn, reprepares_on_unprepared_and_resends_on_the_same_stream)
 	peer_recv(&p, &h, &body);
 	cr_assert_eq(h.opcode, CQL_OP_EXECUTE);
 	int16_t stream = h.stream;
-	cql_put_int(&out, CQL_ERR_UNPREPARED);
-	cql_put_string(&out, "Prepared query with ID 01 not found");
-	cql_put_short_bytes(&out, "\x01", 1);
+	unprepared_body(&out, "Prepared query with ID 01 not found", "\x01", 1);
 	peer_send(&p, stream, CQL_OP_ERROR, &out);
 
 	peer_recv(&p, &h, &body);
 	cr_assert_eq(h.opcode, CQL_OP_PREPARE);
 	cr_assert_eq(h.stream, stream);
 	cr_assert(body.len == 12 && memcmp(body.data + 4, "INSERT X", 8) == 0);
-	buf_reset(&out);
-	cql_put_int(&out, CQL_RESULT_PREPARED);
-	cql_put_short_bytes(&out, "\x07\x08", 2);
-	cql_put_int(&out, 0);
-	cql_put_int(&out, 0);
-	cql_put_int(&out, 0);
-	cql_put_int(&out, CQL_ROWS_NO_METADATA);
-	cql_put_int(&out, 0);
+	prepared_body(&out, "\x07\x08", 2);
 	peer_send(&p, stream, CQL_OP_RESULT, &out);
 
 	peer_recv(&p, &h, &body);
@@ -344,10 +365,7 @@ Test(conn, reprepares_on_unprepared_and_resends_on_the_same_stream)
 	struct answer b = {0};
 	cr_assert_eq(cqlconn_execute(p.c, ps, &qp, on_answer, &b), 0);
 	peer_recv(&p, &h, &body);
-	buf_reset(&out);
-	cql_put_int(&out, CQL_ERR_UNPREPARED);
-	cql_put_string(&out, "gone");
-	cql_put_short_bytes(&out, "\x07\x08", 2);
+	unprepared_body(&out, "gone", "\x07\x08", 2);
 	peer_send(&p, h.stream, CQL_OP_ERROR, &out);
 	peer_recv(&p, &h, &body);
 	cr_assert_eq(h.opcode, CQL_OP_PREPARE);
@@ -372,14 +390,7 @@ Test(conn, batch_reprepares_its_prepared_statement)
 {
 	struct peer p;
 	peer_connect(&p, NULL);
-	struct cqlresult *pr = calloc(1, sizeof(*pr));
-	pr->kind = CQLRES_PREPARED;
-	pr->prepared_id = malloc(1);
-	pr->prepared_id[0] = 0x05;
-	pr->prepared_id_len = 1;
-	pr->meta.paging_state_len = pr->bind_meta.paging_state_len = -1;
-	struct cqlprepared *ps = NULL;
-	cr_assert_eq(cqlprepared_new("INSERT P", 8, pr, &ps, NULL), 0);
+	struct cqlprepared *ps = prepared_statement("INSERT P", 0x05);
 	struct cql_slice v = {(const uint8_t *)"vv", 2};
 	struct cql_batch_item items[3] = {
 	        {.cql = "INSERT A", .cql_len = 8},
@@ -397,20 +408,11 @@ Test(conn, batch_reprepares_its_prepared_statement)
 	buf_init(&want);
 	peer_recv(&p, &h, &body);
 	cr_assert_eq(h.opcode, CQL_OP_BATCH);
-	cql_put_int(&out, CQL_ERR_UNPREPARED);
-	cql_put_string(&out, "unknown");
-	cql_put_short_bytes(&out, "\x05", 1);
+	unprepared_body(&out, "unknown", "\x05", 1);
 	peer_send(&p, h.stream, CQL_OP_ERROR, &out);
 	peer_recv(&p, &h, &body);
 	cr_assert_eq(h.opcode, CQL_OP_PREPARE);
-	buf_reset(&out);
-	cql_put_int(&out, CQL_RESULT_PREPARED);
-	cql_put_short_bytes(&out, "\x0a\x0b\x0c", 3); /* a longer id */
-	cql_put_int(&out, 0);
-	cql_put_int(&out, 0);
-	cql_put_int(&out, 0);
-	cql_put_int(&out, CQL_ROWS_NO_METADATA);
-	cql_put_int(&out, 0);
+	prepared_body(&out, "\x0a\x0b\x0c", 3); /* a longer id */
 	peer_send(&p, h.stream, CQL_OP_RESULT, &out);
 	peer_recv(&p, &h, &body);
 	cr_assert_eq(h.opcode, CQL_OP_BATCH);
