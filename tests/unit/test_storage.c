@@ -92,6 +92,29 @@ static struct store_table *make_table(uint8_t idbyte, size_t n_ck, bool desc, in
 	return t;
 }
 
+/* A table of keyspace ks without clustering columns: partition key pk (n_pk types) and
+ * one regular column; its id is zero (the caller sets a byte). */
+static struct store_table_desc one_column_desc(const char *name, const struct cqltype *const *pk,
+                                               size_t n_pk, const struct store_column *col,
+                                               int32_t gc)
+{
+	return (struct store_table_desc){.keyspace = "ks",
+	                                 .name = name,
+	                                 .n_pk = n_pk,
+	                                 .pk_types = pk,
+	                                 .n_cols = 1,
+	                                 .cols = col,
+	                                 .gc_grace_seconds = gc};
+}
+
+static struct store_table *open_table(const struct store_table_desc *d)
+{
+	struct store_table *t = NULL;
+	struct cerr e = {0};
+	cr_assert_eq(store_table_open(st, d, &t, &e), 0, "%s", e.msg);
+	return t;
+}
+
 static struct store_value V(const void *p, size_t n) {
 	return (struct store_value){p, n};
 }
@@ -346,16 +369,9 @@ Test(storage, composite_partition_key_serialization)
 	pk[0] = T(CQLTYPE_VARCHAR);
 	pk[1] = T(CQLTYPE_INT);
 	struct store_column col = {.id = 1, .type = T(CQLTYPE_INT)};
-	struct store_table_desc d = {.keyspace = "ks",
-	                             .name = "comp",
-	                             .n_pk = 2,
-	                             .pk_types = pk,
-	                             .n_cols = 1,
-	                             .cols = &col,
-	                             .gc_grace_seconds = 10};
+	struct store_table_desc d = one_column_desc("comp", pk, 2, &col, 10);
 	d.id[0] = 9;
-	struct store_table *t;
-	cr_assert_eq(store_table_open(st, &d, &t, NULL), 0);
+	struct store_table *t = open_table(&d);
 	struct intbox i = I(7);
 	struct store_value k[2] = {V("ab", 2), V(i.b, 4)};
 	struct buf b;
@@ -1032,17 +1048,10 @@ Test(storage, long_partition_keys_read_without_touching_freed_memory)
 	 * length around the buffers' growth steps (under ASan a read of moved bytes fails) */
 	const struct cqltype *pk[1] = {T(CQLTYPE_VARCHAR)};
 	struct store_column cols[1] = {{.id = 1, .type = T(CQLTYPE_VARCHAR)}};
-	struct store_table_desc d = {.keyspace = "ks",
-	                             .name = "textkey",
-	                             .n_pk = 1,
-	                             .pk_types = pk,
-	                             .n_cols = 1,
-	                             .cols = cols,
-	                             .gc_grace_seconds = 864000};
+	struct store_table_desc d = one_column_desc("textkey", pk, 1, cols, 864000);
 	d.id[15] = 77;
-	struct store_table *t = NULL;
+	struct store_table *t = open_table(&d);
 	struct cerr e = {0};
-	cr_assert_eq(store_table_open(st, &d, &t, &e), 0, "%s", e.msg);
 	uint8_t key[300];
 	memset(key, 'k', sizeof(key));
 	for (size_t len = 1; len <= sizeof(key); len++) {
@@ -1219,16 +1228,9 @@ Test(storage, bad_input_is_refused_and_nothing_written)
 	static const struct cqltype *pk1[1];
 	pk1[0] = T(CQLTYPE_BLOB);
 	struct store_column col = {.id = 1, .type = T(CQLTYPE_BLOB)};
-	struct store_table_desc d = {.keyspace = "ks",
-	                             .name = "big",
-	                             .n_pk = 1,
-	                             .pk_types = pk1,
-	                             .n_cols = 1,
-	                             .cols = &col,
-	                             .gc_grace_seconds = 10};
+	struct store_table_desc d = one_column_desc("big", pk1, 1, &col, 10);
 	d.id[0] = 0x77;
-	struct store_table *tb;
-	cr_assert_eq(store_table_open(st, &d, &tb, NULL), 0);
+	struct store_table *tb = open_table(&d);
 	size_t bigsz = 70000;
 	char *big = calloc(1, bigsz);
 	struct store_value bk = V(big, bigsz);
@@ -1990,18 +1992,9 @@ static struct store_table *make_udt_table(const struct cqltype *udt)
 	static struct store_column cols[1];
 	pk[0] = T(CQLTYPE_INT);
 	cols[0] = (struct store_column){.id = 5, .type = udt};
-	struct store_table_desc d = {.keyspace = "ks",
-	                             .name = "udt",
-	                             .n_pk = 1,
-	                             .pk_types = pk,
-	                             .n_cols = 1,
-	                             .cols = cols,
-	                             .gc_grace_seconds = 864000};
+	struct store_table_desc d = one_column_desc("udt", pk, 1, cols, 864000);
 	d.id[15] = 77;
-	struct store_table *t = NULL;
-	struct cerr e = {0};
-	cr_assert_eq(store_table_open(st, &d, &t, &e), 0, "%s", e.msg);
-	return t;
+	return open_table(&d);
 }
 
 static struct cqltype *udt_type(uint32_t n)
@@ -2072,13 +2065,7 @@ Test(storage, non_frozen_udt_fields_are_cells_checked_by_the_field_type)
 	/* the type gains a field (ALTER TYPE ADD): the new field's cells are taken */
 	struct store_column cols[1] = {{.id = 5, .type = three}};
 	const struct cqltype *pk[1] = {T(CQLTYPE_INT)};
-	struct store_table_desc d = {.keyspace = "ks",
-	                             .name = "udt",
-	                             .n_pk = 1,
-	                             .pk_types = pk,
-	                             .n_cols = 1,
-	                             .cols = cols,
-	                             .gc_grace_seconds = 864000};
+	struct store_table_desc d = one_column_desc("udt", pk, 1, cols, 864000);
 	d.id[15] = 77;
 	struct cerr e = {0};
 	cr_assert_eq(store_table_alter(t, &d, &e), 0, "%s", e.msg);
