@@ -654,6 +654,18 @@ static void del_part(struct store_table *t, int32_t pk, int64_t ts)
 	apply(&m);
 }
 
+/* Delete partition pk's rows with lo < ck < hi at ts (an end with _incl set included). */
+static void del_range(struct store_table *t, int32_t pk, int32_t lo, bool lo_incl, int32_t hi,
+                      bool hi_incl, int64_t ts)
+{
+	struct store_mutation m;
+	begin(&m, t, pk);
+	struct intbox a = I(lo), b = I(hi);
+	struct store_value av = V(a.b, 4), bv = V(b.b, 4);
+	cr_assert_eq(store_mutation_delete_range(&m, &av, 1, lo_incl, &bv, 1, hi_incl, ts), 0);
+	apply(&m);
+}
+
 Test(storage, row_and_partition_tombstones_hide_older_not_newer)
 {
 	struct store_table *t = make_table(11, 1, false, 864000);
@@ -687,13 +699,7 @@ Test(storage, range_tombstones)
 	struct store_table *t = make_table(12, 1, false, 864000);
 	for (int i = 0; i < 10; i++)
 		set_text(t, 1, i, "v", 10, 0);
-	struct store_mutation m;
-	begin(&m, t, 1);
-	struct intbox a = I(3), b = I(6);
-	struct store_value av = V(a.b, 4), bv = V(b.b, 4);
-	/* delete 3 < ck <= 6 */
-	cr_assert_eq(store_mutation_delete_range(&m, &av, 1, false, &bv, 1, true, 15), 0);
-	apply(&m);
+	del_range(t, 1, 3, false, 6, true, 15); /* delete 3 < ck <= 6 */
 	set_text(t, 1, 5, "newer", 16, 0);
 	struct rows r;
 	read_all(t, 1, NULL, 0, 0, NOW, &r);
@@ -702,6 +708,7 @@ Test(storage, range_tombstones)
 	for (int i = 0; i < 8; i++)
 		cr_expect_eq(r.r[i].ck, want[i]);
 	/* open-ended: everything >= 8 */
+	struct store_mutation m;
 	begin(&m, t, 1);
 	struct intbox e8 = I(8);
 	struct store_value e8v = V(e8.b, 4);
@@ -751,12 +758,7 @@ Test(storage, read_headers_report_deletions_and_range_tombstones)
 	struct store_table *t = make_table(31, 1, false, 864000);
 	for (int i = 0; i < 5; i++)
 		set_text(t, 1, i, "v", 10, 0);
-	struct store_mutation m;
-	begin(&m, t, 1);
-	struct intbox a = I(1), b = I(3);
-	struct store_value av = V(a.b, 4), bv = V(b.b, 4);
-	cr_assert_eq(store_mutation_delete_range(&m, &av, 1, true, &bv, 1, false, 15), 0);
-	apply(&m);
+	del_range(t, 1, 1, true, 3, false, 15);
 	del_part(t, 2, 20); /* a partition deleted as a whole, no rows at all */
 	struct intbox k1 = I(1), k2 = I(2);
 	struct store_value pk1 = V(k1.b, 4), pk2 = V(k2.b, 4);
