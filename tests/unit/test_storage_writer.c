@@ -570,6 +570,32 @@ Test(writer, memory_reports_bounds_and_the_memtable_budget_flushes)
 	cr_assert_leq(m.block_cache_usage, m.block_cache_capacity);
 }
 
+/* A flush puts the blocks it writes into the block cache (prepopulate_block_cache =
+ * kFlushOnly, storage/store.c): the first reads after it do not each fetch a block from
+ * the file. */
+Test(writer, a_flush_puts_its_blocks_in_the_block_cache)
+{
+	open_all(NULL);
+	struct cerr e = {0};
+	for (int i = 0; i < 200; i++)
+		cr_assert_eq(submit(i, i, 1000, &e), 0, "%s", e.msg);
+	run_until_done(200, 30);
+	for (int i = 0; i < n_done; i++)
+		cr_assert_eq(recs[i].rc, 0, "%s", recs[i].msg);
+	struct store_memory m;
+	store_memory(st, &m);
+	uint64_t before = m.block_cache_usage;
+	cr_assert_eq(store_flush(st, &e), 0, "%s", e.msg);
+	cr_assert(sst_files_in(dir), "the flush wrote no SST file");
+	store_memory(st, &m);
+	/* 200 rows of 1,000 bytes: about 200 KB of data blocks, cached before any read */
+	cr_assert_gt(m.block_cache_usage, before + 150000,
+	             "block cache %llu bytes after the flush, %llu before",
+	             (unsigned long long)m.block_cache_usage, (unsigned long long)before);
+	cr_assert_eq(rows_of(0), 1);
+	cr_assert_eq(rows_of(199), 1);
+}
+
 /* A group encoded before a TRUNCATE replaced the table's column family is written after
  * it (another loop's lane, or later in this loop's iteration): its records are dropped with
  * the old family, and the store keeps taking writes. */
