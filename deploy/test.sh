@@ -22,7 +22,9 @@
 #   ./deploy/test.sh --quick    the layering check and the RelWithDebInfo suite only
 #   extra arguments go to ctest (e.g. -R storage)
 #
-# Environment: FUZZ_SECONDS (10 per target), COLONNADE_TEST_NET (127.0.0).
+# Environment: FUZZ_SECONDS (10 per target), COLONNADE_TEST_NET (127.0.0),
+# COLONNADE_TEST_NETS (the address blocks cluster tests run on at once; default
+# COLONNADE_TEST_NET and the next block, e.g. "127.0.0 127.0.1"; one block: serial).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quick=0
@@ -48,6 +50,7 @@ stage() { # the stage that begins now
 }
 report() {
   local rc=$?
+  [ -n "${RESOURCES:-}" ] && rm -f "$RESOURCES"
   end_stage
   echo "== stage times"
   printf '%s\n' "${TIMES[@]}"
@@ -55,12 +58,30 @@ report() {
 }
 trap report EXIT
 
+# Cluster tests run two at a time, each on its own block of loopback addresses
+# (tests/cluster/on-net.sh): they spend most of their time waiting on real
+# processes.  Unit tests and the load tests still run alone (RUN_SERIAL).
+NET=${COLONNADE_TEST_NET:-127.0.0}
+read -r -a NETS <<<"${COLONNADE_TEST_NETS:-$NET ${NET%.*}.$((${NET##*.} + 1))}"
+RESOURCES=$(mktemp --suffix=.json "${TMPDIR:-/tmp}/colonnade-ctest-nets.XXXXXX")
+{
+  printf '{"version": {"major": 1, "minor": 0}, "local": [{"nets": ['
+  sep=""
+  for n in "${NETS[@]}"; do
+    printf '%s{"id": "net_%s", "slots": 1}' "$sep" "${n//./_}"
+    sep=", "
+  done
+  printf ']}]}\n'
+} >"$RESOURCES"
+echo "cluster tests: ${#NETS[@]} at a time, on ${NETS[*]} (COLONNADE_TEST_NETS)"
+
 suite() { # build-dir cmake-flags...
   local dir=$1
   shift
   cmake -S . -B "$dir" -DCOLONNADE_WERROR=ON "$@" >/dev/null
   cmake --build "$dir" -j"$(nproc)"
-  (cd "$dir" && ctest --output-on-failure -j1 "${CTEST_ARGS[@]}")
+  (cd "$dir" && ctest --output-on-failure -j"${#NETS[@]}" --resource-spec-file "$RESOURCES" \
+    "${CTEST_ARGS[@]}")
 }
 
 stage "layering: includes point only down (deploy/check-layering.sh)"
