@@ -1025,9 +1025,17 @@ static int node_join(struct node *n)
 	return 0;
 }
 
+/*
+ * The ring is known once a peer has gossiped with us, or we are a seed.  A node that
+ * joined before may also start from the peers its last run saved; a node still joining
+ * may not: whether a DOWN token owner holds its address, and whether it replaces one
+ * (node_join), is a question about the cluster now, which peers saved by an earlier,
+ * refused start do not answer (they hold no liveness and no tokens' owners' states).
+ */
 static bool ring_known(const struct node *n)
 {
-	return n->peers.n > 0 || gossiper_has_contact(n->gossiper) || n->self_seed;
+	return gossiper_has_contact(n->gossiper) || n->self_seed ||
+	       (!n->joining && n->peers.n > 0);
 }
 
 /*
@@ -1046,13 +1054,13 @@ static void on_settle(struct ev_loop *loop, ev_timer *w, int revents)
 		int64_t now = clock_mono_ms();
 		if (now - n->settle_logged_ms >= 10000) {
 			n->settle_logged_ms = now;
-			log_warn(
-			        "node",
-			        "not serving CQL yet: no seed has answered and no peer is known "
-			        "from "
-			        "an earlier run, so this node does not know the ring (seeds: %s%s)",
-			        n->cfg.n_seeds ? n->cfg.seeds[0].host : "none",
-			        n->cfg.n_seeds > 1 ? ", ..." : "");
+			log_warn("node",
+			         "not serving CQL yet: no seed has answered and %s, so this node "
+			         "does not know the ring (seeds: %s%s)",
+			         n->joining ? "a node joins only from the cluster's present state"
+			                    : "no peer is known from an earlier run",
+			         n->cfg.n_seeds ? n->cfg.seeds[0].host : "none",
+			         n->cfg.n_seeds > 1 ? ", ..." : "");
 		}
 		return;
 	}

@@ -252,8 +252,15 @@ Test(ring, new_host_id_at_an_owner_address_is_refused_unless_replacing)
 	CL_ASSERT(f != NULL, "open node 4's config");
 	fprintf(f, "replace_address_first_boot: %s\n", addr3);
 	fclose(f);
+	/* Node 1, the one seed left, is paused: node 4 knows the peers its refused start saved,
+	 * but decides to replace only from the cluster's present state, once a seed answers. */
+	CL_ASSERT(cluster_pause(c, 1) == 0, "SIGSTOP node 1");
 	CL_ASSERT(cluster_start_node(c, 4) == 0, "start node 4 replacing node 3");
 	CL_ASSERT(cluster_wait_admin(c, 4, START_MS) >= 0, "node 4 answers");
+	usleep(1500 * 1000);
+	CL_EXPECT(cluster_log_count(c, 4, "joined the ring") == 0,
+	          "node 4 does not join before a seed answered");
+	CL_ASSERT(cluster_resume(c, 1) == 0, "SIGCONT node 1");
 	CL_EXPECT(cluster_wait_log(c, 4, "replacing node", 1, 30000) >= 1, "node 4 replaces");
 	char hid4[37];
 	char tok4[16][24];
