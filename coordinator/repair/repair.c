@@ -22,6 +22,8 @@ int repair_new(const struct repair_config *cfg, struct repair **out, struct cerr
 	r->cfg = *cfg;
 	if (!r->cfg.timeout_ms)
 		r->cfg.timeout_ms = 30000;
+	if (!r->cfg.max_table_ages || r->cfg.max_table_ages > REPAIR_MAX_TABLE_AGES)
+		r->cfg.max_table_ages = REPAIR_MAX_TABLE_AGES;
 	snprintf(r->local_dc, sizeof(r->local_dc), "%s", cfg->local_dc ? cfg->local_dc : "");
 	r->cfg.local_dc = r->local_dc;
 	atomic_store(&r->throttle_bytes_per_s, cfg->throttle_bytes_per_s);

@@ -98,6 +98,8 @@ struct repair_config {
 	unsigned timeout_ms;           /* per message [30000] */
 	uint64_t throttle_bytes_per_s; /* 0 = unthrottled */
 	int64_t interval_ms;           /* background repair loop; 0 = off */
+	unsigned max_table_ages;       /* tables whose repair age is tracked [and at most:
+	                                  REPAIR_MAX_TABLE_AGES, 256] */
 	/* The node's answers: a new ring reference (NULL: no ring yet), a ring node's
 	 * internode address, whether it is up. */
 	struct ring *(*ring)(void *ctx);

@@ -72,7 +72,7 @@ static struct repair_table_age *age_slot(struct repair *r, const struct rtask *k
 	for (size_t i = 0; i < r->n_ages; i++)
 		if (memcmp(r->ages[i].id, k->table_id, 16) == 0)
 			return &r->ages[i];
-	if (r->n_ages == REPAIR_MAX_TABLE_AGES)
+	if (r->n_ages == r->cfg.max_table_ages)
 		return NULL;
 	struct repair_table_age *a = &r->ages[r->n_ages++];
 	memset(a, 0, sizeof(*a));

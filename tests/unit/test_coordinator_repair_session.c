@@ -192,7 +192,7 @@ static void run_session(struct repair *r, struct buf *out)
 }
 
 /* A repair room on node A; interval_ms > 0 runs the background scheduler too. */
-static struct repair *new_repair(int64_t interval_ms)
+static struct repair *new_repair_tracking(int64_t interval_ms, unsigned max_table_ages)
 {
 	struct repair_config c = {.loop = L,
 	                          .msg = MA,
@@ -201,6 +201,7 @@ static struct repair *new_repair(int64_t interval_ms)
 	                          .local_dc = "dc1",
 	                          .timeout_ms = 300,
 	                          .interval_ms = interval_ms,
+	                          .max_table_ages = max_table_ages,
 	                          .ring = ring_cb,
 	                          .addr_of = addr_cb,
 	                          .alive = alive_cb};
@@ -209,6 +210,11 @@ static struct repair *new_repair(int64_t interval_ms)
 	struct cerr e = {0};
 	cr_assert_eq(repair_new(&c, &r, &e), 0, "%s", e.msg);
 	return r;
+}
+
+static struct repair *new_repair(int64_t interval_ms)
+{
+	return new_repair_tracking(interval_ms, 0);
 }
 
 static void expect_failed(const char *json, const char *reason)
@@ -466,19 +472,20 @@ static void create_tables(const char *prefix, int n)
 }
 
 /*
- * The scheduler tracks the age of a bounded number of tables (256): the slots of dropped
- * tables are freed at the next tick, so tables created after many were dropped are
- * tracked too.  Here 150 tables are created and dropped, then 150 others created: kept,
- * the dropped ones' slots would leave room for only 105 of them.
+ * The scheduler tracks the age of a bounded number of tables (256; 16 here, so the test
+ * creates tens of tables, not hundreds): the slots of dropped tables are freed at the next
+ * tick, so tables created after many were dropped are tracked too.  Here 12 tables are
+ * created and dropped, then 12 others created: kept, the dropped ones' slots would leave
+ * room for only 4 of them.
  */
 Test(repair_session, dropped_tables_free_their_age_slots_for_new_ones)
 {
 	MODE = 0;
-	enum { N = 150 };
+	enum { SLOTS = 16, N = 12 };
 	struct cerr e = {0};
 	/* created now: planned (a slot each), not due */
 	create_tables("a", N);
-	struct repair *r = new_repair(10000); /* a tick every second */
+	struct repair *r = new_repair_tracking(10000, SLOTS); /* a tick every second */
 	run_until_metric(r, "a", N);
 	for (int i = 0; i < N; i++) {
 		char name[16];
