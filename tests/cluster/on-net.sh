@@ -7,6 +7,9 @@
 # up to N cluster tests at once, each holding one block, and names it in
 # CTEST_RESOURCE_GROUP_0_NETS ("id:net_127_0_1,slots:1").  Without resource allocation
 # (plain ctest, or the test run by hand) COLONNADE_TEST_NET is left as it is.
+# Either way the test holds a lock on its block while it runs, so tests that share a block
+# (ctest -jN without the resource spec, or two engineers on one net) take turns instead of
+# starting nodes on each other's addresses.
 set -eu
 case "${CTEST_RESOURCE_GROUP_0_NETS:-}" in
 id:net_*)
@@ -16,4 +19,6 @@ id:net_*)
 	echo "[on-net] COLONNADE_TEST_NET=$COLONNADE_TEST_NET"
 	;;
 esac
-exec "$@"
+lock="${TMPDIR:-/tmp}/colonnade-test-net-${COLONNADE_TEST_NET:-127.0.0}.lock"
+# -o: the lock is flock's own, not inherited by the nodes the test starts
+exec flock -o "$lock" "$@"
