@@ -1034,8 +1034,7 @@ static int node_join(struct node *n)
  */
 static bool ring_known(const struct node *n)
 {
-	return gossiper_has_contact(n->gossiper) || n->self_seed ||
-	       (!n->joining && n->peers.n > 0);
+	return gossiper_has_contact(n->gossiper) || n->self_seed || (!n->joining && n->peers.n > 0);
 }
 
 /*
