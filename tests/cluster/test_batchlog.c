@@ -232,8 +232,15 @@ Test(batchlog, batch_of_a_coordinator_killed_after_logging_it_is_replayed)
 	struct sender s = {.node = 1};
 	pthread_t th;
 	CLUSTER_ASSERT(c, pthread_create(&th, NULL, send_batch, &s) == 0, "thread");
-	/* The batch is logged on nodes 2 and 3 within milliseconds; give it a second. */
-	usleep(1000 * 1000);
+	/* The batch is logged on nodes 2 and 3 within milliseconds; the kill waits until both
+	 * hold it (polled: a sanitized node sharing the machine may take longer than a second). */
+	int64_t t0 = cluster_now_ms();
+	while ((cluster_test_metric(c, 2, "colonnade_batchlog_stored_total") < 1 ||
+	        cluster_test_metric(c, 3, "colonnade_batchlog_stored_total") < 1) &&
+	       cluster_now_ms() - t0 < 20000)
+		usleep(50 * 1000);
+	fprintf(stderr, "batchlog: stored on nodes 2 and 3 within %lld ms\n",
+	        (long long)(cluster_now_ms() - t0));
 	cluster_test_kill(c, 1, 2);
 	pthread_join(th, NULL);
 	cr_log_info("the client of the killed coordinator saw: %s", s.msg);
