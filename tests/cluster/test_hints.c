@@ -34,6 +34,7 @@
 #include "cli/lib/admin_client.h"
 #include "cli/lib/cqlclient.h"
 #include "core/buf.h"
+#include "core/clock.h"
 #include "core/cqlproto.h"
 
 #include <criterion/criterion.h>
@@ -346,10 +347,17 @@ Test(hints, missed_writes_arrive_after_sigstop)
 	/* no wait for DN: the first writes time out on node 3 and are hinted then */
 	int via[] = {1, 2};
 	write_rows("h", 0, NROWS, "stop", CL_QUORUM, via, 2, 100);
-	sleep(3); /* every write timeout has passed */
-	double timed_out = metric(1, "colonnade_hints_stored_total") +
-	                   metric(2, "colonnade_hints_stored_total");
-	CL_EXPECT(timed_out >= NROWS, "hints stored: %.0f", timed_out);
+	/* A write node 3 never answered is hinted when its timeout passes (at once, once node 3
+	 * is DN): polled, as a loop slowed by a sanitizer and a second test may fire the last
+	 * timeouts late. */
+	double timed_out = 0;
+	for (int64_t t0 = cluster_now_ms(); cluster_now_ms() - t0 < 30000; usleep(200 * 1000)) {
+		timed_out = metric(1, "colonnade_hints_stored_total") +
+		            metric(2, "colonnade_hints_stored_total");
+		if (timed_out >= NROWS)
+			break;
+	}
+	CL_EXPECT(timed_out >= NROWS, "hints stored within 30 s: %.0f", timed_out);
 	CL_ASSERT(cluster_resume(c, 3) == 0, "SIGCONT node 3");
 	CL_ASSERT(cluster_wait_all_up(c, START_MS) >= 0, "node 3 UP again");
 	check_arrived("stop", false);
@@ -357,6 +365,23 @@ Test(hints, missed_writes_arrive_after_sigstop)
 
 /* ---- disabled / window ------------------------------------------------------------------------
  */
+
+/* When node k marked node `target` down (its /v1/hints down_since_ms, wall-clock ms), 0 if it
+ * does not say. */
+static int64_t down_since(int k, int target)
+{
+	struct json *j = cluster_admin(c, k, "/v1/hints");
+	CL_ASSERT(j != NULL, "node %d: /v1/hints", k);
+	const struct json *ts = json_get(j, "targets");
+	int64_t ms = 0;
+	for (size_t i = 0; i < json_len(ts); i++) {
+		const struct json *t = json_at(ts, i);
+		if (!strcmp(json_str(json_get(t, "address"), ""), c->nodes[target].addr))
+			ms = json_int(json_get(t, "down_since_ms"), 0);
+	}
+	json_free(j);
+	return ms;
+}
 
 Test(hints, disabled_stores_nothing_and_window_keeps_the_first_5s)
 {
@@ -379,12 +404,18 @@ Test(hints, disabled_stores_nothing_and_window_keeps_the_first_5s)
 	const char *on[] = {"enablehandoff", "-h", c->nodes[1].addr, NULL};
 	run_cli(on, out, sizeof(out));
 	kill_and_wait(3, obs, 2);
+	/* The window counts from the moment node 1 convicted node 3, which the harness sees
+	 * late (after node 2 convicted it too, a poll later): a key's time is taken from there. */
+	int64_t down_ms = down_since(1, 3);
+	CL_ASSERT(down_ms > 0, "node 1 records when node 3 went down");
+	fprintf(stderr, "hints: node 1 marked node 3 down %lld ms before the harness saw it DN\n",
+	        (long long)(clock_wall_us() / 1000 - down_ms));
 	int64_t t_dn = cluster_now_ms();
 	int first_late = -1, last_early = -1, key = 1000;
 	while (cluster_now_ms() - t_dn < 15000) {
-		int64_t at = cluster_now_ms() - t_dn;
+		int64_t at = clock_wall_us() / 1000 - down_ms;
 		write_rows("w", key, key + 1, "win", CL_QUORUM, via, 1, 1);
-		if (at < 3000) /* the harness sees DN up to ~2 s after node 1 convicted it */
+		if (at < 3000) /* 2 s for the write to reach node 1's decision */
 			last_early = key;
 		if (at > 6500 && first_late < 0)
 			first_late = key;
@@ -587,7 +618,12 @@ Test(hints, remote_dc_forwarder_stores_the_hints)
 	kill_and_wait(4, obs, 3);
 	int via[] = {1, 2};
 	write_rows("m", 0, 1000, "dc", CL_LOCAL_QUORUM, via, 2, 50);
-	sleep(3); /* relays and timeouts settled */
+	/* After 3 s every write timeout has passed: a hint a dc1 coordinator would store is
+	 * stored.  LOCAL_QUORUM answers before dc2 does, so the last relays may still be on
+	 * their way to the forwarder: then wait (polled, 30 s at most) until it holds them all. */
+	sleep(3);
+	for (int64_t t0 = cluster_now_ms(); pending(3) < 1000 && cluster_now_ms() - t0 < 30000;)
+		usleep(200 * 1000);
 	CL_EXPECT(pending(1) == 0 && pending(2) == 0, "dc1 coordinators hold no hint: %lld, %lld",
 	          (long long)pending(1), (long long)pending(2));
 	CL_EXPECT(metric(1, "colonnade_hints_stored_total") == 0, "node 1 stored no hint");
