@@ -7,7 +7,7 @@
 # address; comma-separated), a function node_dc that prints node $1's datacenter (dc1
 # for all) and a function extra_yaml that prints more lines for every node's
 # colonnade.yaml. Then call
-# cluster_start: it starts the nodes and returns when node 1 sees all of them UN,
+# cluster_start: it starts the nodes and returns when every node sees all of them UN,
 # leaving HOSTS (comma-separated addresses) and ROOT (the temp directory: nodeK/ holds
 # the node's config, data, node.log, its start command in cmd, NUL-separated, and its pid,
 # so a client may kill and restart a node). Set RC=0 when the test passed: the exit trap
@@ -79,18 +79,27 @@ YAML
 	echo "${PIDS[k]}" >"$dir/pid"
 }
 
+# Every node's view, not node 1's alone: a request another node coordinates right after
+# (at ALL, or at QUORUM once a node is down) needs that node to count the others up too;
+# and every CQL port open (a node is UN a moment before it opens it).
 cluster_start() {
-	local k up=0
+	local k up=0 h cql=0
 	for k in $(seq 1 "$N"); do cluster_start_node "$k"; done
 	for k in $(seq 1 "$N"); do HOSTS="$HOSTS${HOSTS:+,}$NET.$((FIRST + k - 1))"; done
 	for _ in $(seq 300); do
-		up=$(node_env "$BIN" status -h "$NET.$FIRST" 2>/dev/null | grep -c '^UN ' || true)
-		[ "$up" -ge "$N" ] && break
+		up=$N
+		cql=0
+		for h in ${HOSTS//,/ }; do
+			k=$(node_env "$BIN" status -h "$h" 2>/dev/null | grep -c '^UN ' || true)
+			[ "$k" -lt "$up" ] && up=$k
+			(exec 3<>"/dev/tcp/$h/9042") 2>/dev/null && cql=$((cql + 1))
+		done
+		[ "$up" -ge "$N" ] && [ "$cql" -ge "$N" ] && break
 		sleep 0.2
 	done
-	if [ "$up" -lt "$N" ]; then
-		echo "$TEST: only $up of $N nodes up after 60 s"
+	if [ "$up" -lt "$N" ] || [ "$cql" -lt "$N" ]; then
+		echo "$TEST: after 60 s a node sees only $up of $N nodes up; $cql CQL ports open"
 		exit 1
 	fi
-	echo "$TEST: $N nodes up ($HOSTS)"
+	echo "$TEST: $N nodes up ($HOSTS) in every node's view, CQL open on each"
 }
