@@ -39,14 +39,23 @@ for k in 1 2 3; do
 	PIDS+=($!)
 done
 
+# Every node's view and every CQL port: the driver then connects to each node and sends DDL
+# through it, which waits for the schema agreement of the peers that node counts up.
 up=0
+cql=0
 for _ in $(seq 1 300); do
-	up=$("$COLONNADE_BIN" status -h "$NET.51" 2>/dev/null | grep -c '^UN ' || true)
-	[ "$up" -eq 3 ] && break
+	up=3
+	cql=0
+	for k in 1 2 3; do
+		n=$("$COLONNADE_BIN" status -h "$NET.5$k" 2>/dev/null | grep -c '^UN ' || true)
+		[ "$n" -lt "$up" ] && up=$n
+		(exec 3<>"/dev/tcp/$NET.5$k/9042") 2>/dev/null && cql=$((cql + 1))
+	done
+	[ "$up" -eq 3 ] && [ "$cql" -eq 3 ] && break
 	sleep 0.1
 done
-[ "$up" -eq 3 ] || { echo "FAIL: only $up of 3 nodes UN"; exit 1; }
-echo "ok: 3 nodes UN"
+[ "$up" -eq 3 ] && [ "$cql" -eq 3 ] || { echo "FAIL: a node sees only $up of 3 nodes UN; $cql CQL ports open"; exit 1; }
+echo "ok: 3 nodes UN in every node's view, CQL open on each"
 
 /usr/bin/python3 - "$NET.51" <<'EOF'
 import sys, time
