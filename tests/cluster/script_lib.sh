@@ -29,3 +29,14 @@ jget() {
 	python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' \
 		"$1" "$2" 2>/dev/null || echo "?"
 }
+
+# node_driver_ready: npm's cassandra-driver in tests/cluster/node/node_modules, installed
+# there by `npm ci` (the version package-lock.json pins) when it is missing.  Four cluster
+# tests use it and ctest runs two at a time: the check and the install hold a lock on that
+# directory, so one test installs while the other waits, and no test starts the driver from
+# a node_modules another test's `npm ci` is still writing (or has just emptied).
+node_driver_ready() {
+	(cd "$(dirname "${BASH_SOURCE[0]}")/node" &&
+		flock . sh -c '[ -d node_modules/cassandra-driver ] ||
+			npm ci --no-audit --no-fund --loglevel=error')
+}
