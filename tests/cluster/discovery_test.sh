@@ -126,9 +126,7 @@ cluster.shutdown()
 EOF
 
 if command -v node >/dev/null && command -v npm >/dev/null; then
-	if [ ! -d "$HERE/node/node_modules/cassandra-driver" ]; then
-		(cd "$HERE/node" && npm ci --no-audit --no-fund --loglevel=error)
-	fi
+	node_driver_ready
 	NODE_PATH="$HERE/node/node_modules" CQL_HOST="$NET.51" node - <<'EOF'
 'use strict';
 const cassandra = require('cassandra-driver');
