@@ -7,8 +7,6 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=cql_node_lib.sh
 . "$HERE/cql_node_lib.sh"
 command -v node >/dev/null && command -v npm >/dev/null || { echo "nodejs/npm missing (deploy/install-deps.sh)"; exit 1; }
-if [ ! -d "$HERE/node/node_modules/cassandra-driver" ]; then
-	(cd "$HERE/node" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+node_driver_ready
 cql_node_start 32
 node "$HERE/node/driver_test.js"
