@@ -42,9 +42,7 @@ ROLES_SUPERUSER_PASSWORD="$PW" ROLES_VALIDITY_S=$(awk "BEGIN{print $VALIDITY_MS/
 
 # the node driver, as bob (password changed by the python part) through node 2
 if command -v node >/dev/null && command -v npm >/dev/null; then
-	if [ ! -d "$HERE/node/node_modules/cassandra-driver" ]; then
-		(cd "$HERE/node" && npm ci --no-audit --no-fund --loglevel=error)
-	fi
+	node_driver_ready
 	CQL_HOST="$NET.$((FIRST + 1))" BOB_PW=bob-pw2 node "$HERE/node/roles_test.js"
 else
 	echo "roles_test: FAIL: nodejs/npm missing (deploy/install-deps.sh)"
