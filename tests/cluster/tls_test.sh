@@ -67,9 +67,7 @@ fi
 echo "tls_test: colonnade health trusting another CA: $out"
 
 if command -v node >/dev/null && command -v npm >/dev/null; then
-	if [ ! -d "$HERE/node/node_modules/cassandra-driver" ]; then
-		(cd "$HERE/node" && npm ci --no-audit --no-fund --loglevel=error)
-	fi
+	node_driver_ready
 	CA_FILE="$CERTS/ca.pem" node "$HERE/node/tls_test.js"
 else
 	echo "tls_test: FAIL: nodejs/npm missing (deploy/install-deps.sh)"; exit 1
