@@ -147,8 +147,12 @@ r = s1.execute(hsel, (1,)).one()
 check("fields set through node 1 and node 3 are both kept",
       type(r.a).__name__ == "address" and tuple(r.a) == ("Main St", "Bergen", 5003)
       and r.a_town == "Bergen", repr(r))
-s1.execute("UPDATE %s.homes USING TIMESTAMP 2000 SET a.town = 'Paris' WHERE id = 2" % KS)
-s3.execute("UPDATE homes USING TIMESTAMP 1000 SET a.zip = 75 WHERE id = 2")
+# both writes at QUORUM, as the read: at the driver's LOCAL_ONE each could be on one replica
+# only when the QUORUM read asks two others
+s1.execute(SimpleStatement("UPDATE %s.homes USING TIMESTAMP 2000 SET a.town = 'Paris' WHERE id = 2"
+                           % KS, consistency_level=ConsistencyLevel.QUORUM))
+s3.execute(SimpleStatement("UPDATE homes USING TIMESTAMP 1000 SET a.zip = 75 WHERE id = 2",
+                           consistency_level=ConsistencyLevel.QUORUM))
 r = s3.execute(SimpleStatement("SELECT a FROM homes WHERE id = 2",
                                consistency_level=ConsistencyLevel.QUORUM)).one()
 check("an older write of another field is not lost", tuple(r.a) == (None, "Paris", 75), repr(r))
