@@ -12,10 +12,11 @@ import os
 import sys
 import time
 
-from cassandra import AuthenticationFailed, InvalidRequest, Unauthorized
+from cassandra import AuthenticationFailed, ConsistencyLevel, InvalidRequest, Unauthorized
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import Cluster, NoHostAvailable
 from cassandra.policies import WhiteListRoundRobinPolicy
+from cassandra.query import SimpleStatement
 
 HOSTS = sys.argv[1].split(",")
 PW = os.environ["ROLES_SUPERUSER_PASSWORD"]
@@ -56,7 +57,9 @@ c1, su = session(HOSTS[0], "cassandra", PW)
 su.execute("CREATE KEYSPACE IF NOT EXISTS ks WITH replication = "
            "{'class': 'NetworkTopologyStrategy', 'dc1': 3}")
 su.execute("CREATE TABLE IF NOT EXISTS ks.t (k int PRIMARY KEY, v text)")
-su.execute("INSERT INTO ks.t (k, v) VALUES (1, 'secret row')")
+# at ALL: bob reads it through node 3 at the driver's LOCAL_ONE
+su.execute(SimpleStatement("INSERT INTO ks.t (k, v) VALUES (1, 'secret row')",
+                           consistency_level=ConsistencyLevel.ALL))
 su.execute("CREATE ROLE bob WITH PASSWORD = 'bob-pw' AND LOGIN = true")
 say("superuser (from the operator's password) on node 1 made ks.t and role bob")
 
