@@ -16,58 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define N_NODES 3
+#define SCHEMA_NODES_DIR "ssync"
+#include "schema_nodes.h"
 
-static char dirs[N_NODES][64];
-static struct store *st[N_NODES];
-static struct schema *sch[N_NODES];
-
-static void open_node(int i)
-{
-	struct cerr e = {0};
-	struct store_options o;
-	store_options_init(&o);
-	o.data_dir = dirs[i];
-	cr_assert_eq(store_open(&o, &st[i], &e), 0, "%s", e.msg);
-	cr_assert_eq(schema_open(st[i], &sch[i], &e), 0, "%s", e.msg);
-}
-
-static void close_node(int i)
-{
-	schema_free(sch[i]);
-	store_close(st[i]);
-	sch[i] = NULL;
-	st[i] = NULL;
-}
-
-static void setup(void)
-{
-	for (int i = 0; i < N_NODES; i++) {
-		snprintf(dirs[i], sizeof(dirs[i]), "/tmp/colonnade-ssync-XXXXXX");
-		cr_assert(mkdtemp(dirs[i]));
-		open_node(i);
-	}
-}
-
-static void teardown(void)
-{
-	for (int i = 0; i < N_NODES; i++) {
-		close_node(i);
-		char cmd[128];
-		snprintf(cmd, sizeof(cmd), "rm -rf %.64s", dirs[i]);
-		cr_assert_eq(system(cmd), 0);
-	}
-}
-
-TestSuite(schema_sync, .init = setup, .fini = teardown);
-
-static void create_ks(int i, const char *name, int64_t ts)
-{
-	struct schema_repl_opt repl[] = {{"class", "SimpleStrategy"}, {"replication_factor", "3"}};
-	struct schema_keyspace_def def = {name, true, repl, 2};
-	struct cerr e = {0};
-	cr_assert_eq(schema_create_keyspace(sch[i], &def, ts, &e), 0, "%s", e.msg);
-}
+TestSuite(schema_sync, .init = schema_nodes_setup, .fini = schema_nodes_teardown);
 
 /* Table (k <pktype> PRIMARY KEY, <col> <coltype>). */
 static void create_table(int i, const char *ks, const char *name, const char *pktype,
@@ -88,26 +40,6 @@ static void create_table(int i, const char *ks, const char *name, const char *pk
 	cr_assert_eq(schema_create_table(sch[i], &def, ts, &e), 0, "%s", e.msg);
 	cqltype_free(t1);
 	cqltype_free(t2);
-}
-
-/* Send node from's whole schema to node to (a push or a pull answer). */
-static size_t sync_rows(int from, int to)
-{
-	struct buf b;
-	buf_init(&b);
-	schema_sync_encode_rowset(sch[from], &b);
-	cr_assert(buf_ok(&b));
-	size_t applied = 0;
-	struct cerr e = {0};
-	cr_assert_eq(schema_sync_apply_rowset(sch[to], b.data, b.len, &applied, &e), 0, "%s",
-	             e.msg);
-	buf_release(&b);
-	return applied;
-}
-
-static void version(int i, char out[40])
-{
-	uuid_format(schema_current(sch[i])->version, out);
 }
 
 Test(schema_sync, rowset_golden_bytes)
