@@ -335,12 +335,13 @@ def main():
     for what, target, measured, ok in acceptance(res, a, o.overload_seconds):
         lines.append(f"| {what} | {target} | {measured} | {ok} |")
     settled = [(n, load(res, "settle_" + n)) for n in
-               ("write_quorum", "read_quorum", "write_quorum_50", "read_quorum_50")]
+               ("write_quorum", "read_quorum", "write_quorum_50", "read_quorum_50",
+                "single_write_io1", "single_read_io1", "single_write_io2", "single_read_io2")]
     settled = [f"{n} {j['settle_s']} s" + ("" if not j.get("busy_after") else
                                           f" (still busy: {j['busy_after']})")
                for n, j in settled if j]
     if settled:
-        lines += ["", "Before each QUORUM peak and open-loop run the script waited until no node "
+        lines += ["", "Before each QUORUM peak and open-loop run, and each single-node run, the script waited until no node "
                   "had a RocksDB flush or compaction running or due (`colonnade_storage_*` in "
                   "/metrics, at most 120 s), so no run pays for the compaction debt of the run "
                   "before it; what a run's own writes cause falls inside it. Waited: "

@@ -311,16 +311,20 @@ batch_runs() {
 	stop_cluster
 }
 
-# One node, RF 1, ONE, 50 connections: with io_threads 1, then 2 (a fresh node each).
+# One node, RF 1, ONE, 50 connections: with io_threads 1, then 2 (a fresh node each),
+# each run after the node's flushes and compactions settled, as the cluster's runs: the
+# two rows compare the loops, not which of them paid for populate's compactions.
 single_runs() {
 	local io recs=$((RECORDS < 200000 ? RECORDS : 200000))
 	for io in 1 2; do
 		start_cluster "single_io$io" 1 io_threads="$io"
 		say "one node with io_threads: $io on $NET.1; populating $recs partitions"
 		populate_single "$io" "$recs" || continue
+		settle "single_write_io$io"
 		run "single_write_io$io" write --dist uniform --nodes "$NET.1" --keyspace "$KS" \
 			--no-schema --records "$recs" --value-size 100 --total-connections 50 \
 			--duration "${SECS}s" --cl-write ONE --json --quiet
+		settle "single_read_io$io"
 		run "single_read_io$io" read --nodes "$NET.1" --keyspace "$KS" --no-schema \
 			--records "$recs" --value-size 100 --total-connections 50 \
 			--duration "${SECS}s" --cl-read ONE --json --quiet
