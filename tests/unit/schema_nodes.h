@@ -1,5 +1,5 @@
 /*
- * schema_nodes.h — the schema unit tests' fixture: SCHEMA_NODES catalogues, each on a
+ * schema_nodes.h — the schema unit tests' fixture: N_NODES (3) catalogues, each on a
  * store of its own in a temp directory, and the moves between them (a keyspace created
  * on one node, one node's whole schema sent to another as a push or a pull answer).
  * Include it once, in the test's .c file, after defining SCHEMA_NODES_DIR (the temp
