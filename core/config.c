@@ -138,6 +138,8 @@ static const struct keydef keys[] = {
         {"storage_write_queue_bytes", NULL, K_SIZE, OFF(storage_write_queue_bytes), MIB, TIB, 0, 0,
          "64MiB"},
         {"storage_write_inline", NULL, K_BOOL, OFF(storage_write_inline), 0, 0, 0, 0, "true"},
+        {"storage_adaptive_background_priority", NULL, K_BOOL,
+         OFF(storage_adaptive_background_priority), 0, 0, 0, 0, "true"},
         {"hinted_handoff_enabled", NULL, K_BOOL, OFF(hinted_handoff_enabled), 0, 0, 0, 0, "true"},
         {"max_hint_window", NULL, K_DURATION, OFF(max_hint_window_ms), 0, 30 * DAY_MS, 0, 0, "3h"},
         {"max_hint_window_in_ms", "max_hint_window", K_DURATION_MS, OFF(max_hint_window_ms), 0,

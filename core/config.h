@@ -123,6 +123,9 @@ struct config {
 	int storage_write_queue;           /* mutations waiting for the writer before Overloaded */
 	int64_t storage_write_queue_bytes; /* and their bytes */
 	bool storage_write_inline; /* a loop writes its group itself when that cannot block */
+	/* RocksDB's flush and compaction threads at a lower CPU priority until they fall
+	 * behind (storage.h, store_background_priority_tick) */
+	bool storage_adaptive_background_priority;
 
 	bool hinted_handoff_enabled;
 	int64_t max_hint_window_ms;

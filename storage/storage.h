@@ -489,8 +489,32 @@ struct store_background {
 	uint64_t compactions_pending;      /* column families with a compaction due */
 	uint64_t flushes_pending;          /* column families with a memtable flush due */
 	uint64_t pending_compaction_bytes; /* RocksDB's estimate, summed */
+	/* How far behind, 0..1, the highest of any column family (store_flush_pressure,
+	 * store_compaction_pressure). */
+	double flush_pressure, compaction_pressure;
 };
 void store_background(struct store *s, struct store_background *out);
+/* The share of the memtable headroom used since a flush became due: (immutable - 1 +
+ * active fill) / (max memtables - 1); 0 with no immutable memtable, 1 where RocksDB stops
+ * writes. */
+double store_flush_pressure(uint64_t immutable, double active_fill, int max_memtables);
+/* Where L0 stands between the compaction trigger (0) and the slowdown trigger (1). */
+double store_compaction_pressure(uint64_t l0_files, int compaction_trigger, int slowdown_trigger);
+/*
+ * The CPU priority of RocksDB's flush and compaction threads follows how far behind each
+ * is (storage/background.c): nice 19 below pressure 0.25, 10 below 0.5, else the process's
+ * own — so a flush or compaction takes the CPU the request loops leave until it falls
+ * behind, ScyllaDB's backlog controller with nice values for shares.  Call every
+ * STORE_BG_TICK_MS on one thread; off (logged once) where the process may not raise a
+ * thread's priority back.  RocksDB's thread pools are the process's, so one store per
+ * process should tick.
+ */
+#define STORE_BG_TICK_MS 100
+void store_background_priority_tick(struct store *s);
+/* The nice value set for each pool's threads; -1 while not controlled. */
+void store_background_nice(const struct store *s, int *flush, int *compaction);
+/* The nice value for a pressure (above). */
+int store_bg_nice_for(double pressure);
 /*
  * RocksDB's memory now: the block cache (its capacity, what it holds, what of that is
  * pinned by readers), the memtables of every column family (active, immutable and those

@@ -180,7 +180,15 @@ struct store {
 		_Atomic uint64_t mutations, groups, inline_groups, writer_rounds, syncs, stalls,
 		        overloaded, max_group;
 	} ws;
+	struct store_bgprio *bgprio; /* background.c; NULL until allocated at open */
 };
+struct store_bgprio *store_bgprio_new(void);
+void store_bgprio_free(struct store_bgprio *b);
+/* The threads' priorities for these pressures (what store_background_priority_tick does with
+ * the store's own): false when not controlled (no threads yet, or no right to raise). */
+bool store_bgprio_set(struct store *s, double flush_pressure, double compaction_pressure);
+/* Give the threads the process's priority back (store_close: its last flush). */
+void store_bgprio_restore(struct store *s);
 
 /* Current descriptor of a table (NULL if not described). */
 static inline const struct tdesc *table_tdesc(const struct store_table *t)

@@ -603,6 +603,7 @@ static void store_free_all(struct store *s)
 	pthread_mutex_destroy(&s->wq_mu);
 	pthread_cond_destroy(&s->wq_cv);
 	pthread_cond_destroy(&s->wq_done);
+	store_bgprio_free(s->bgprio);
 	free(s->dir);
 	free(s);
 }
@@ -617,6 +618,7 @@ static struct store *store_alloc(const struct store_options *o)
 	s->gc_repair = o->tombstone_gc == STORE_GC_REPAIR;
 	s->dir = strdup(o->data_dir);
 	s->opt.data_dir = s->dir;
+	s->bgprio = store_bgprio_new();
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_rwlockattr_t ra;
 	pthread_rwlockattr_init(&ra);
@@ -927,6 +929,7 @@ void store_close(struct store *s)
 		free(rerr);
 	}
 	struct cerr e = {0};
+	store_bgprio_restore(s); /* the last flush at full speed */
 	if (store_flush(s, &e))
 		log_error(MOD, "flush at close: %s", e.msg);
 	char path[4096];

@@ -509,11 +509,18 @@ void store_write_stats(struct store *s, struct store_write_stats *out)
 	out->max_group = atomic_load(&s->ws.max_group);
 }
 
-/* One column family's share of store_background() (out) or store_memory() (mem). */
-static void cf_background(struct store *s, rocksdb_column_family_handle_t *cf,
+/* RocksDB's defaults, which the key-value column families keep. */
+#define RDB_WRITE_BUFFER  (64u << 20)
+#define RDB_MAX_MEMTABLES 2
+#define RDB_L0_COMPACTION 4
+#define RDB_L0_SLOWDOWN   20
+
+/* One column family's share of store_background() (out) or store_memory() (mem); `opts`:
+ * it is set from store_options (a table's or the index CF), else RocksDB's defaults. */
+static void cf_background(struct store *s, rocksdb_column_family_handle_t *cf, bool opts,
                           struct store_background *out, struct store_memory *mem)
 {
-	uint64_t v;
+	uint64_t v, imm = 0, active = 0, l0 = 0;
 	if (!cf)
 		return;
 	if (mem) {
@@ -531,21 +538,36 @@ static void cf_background(struct store *s, rocksdb_column_family_handle_t *cf,
 	if (rocksdb_property_int_cf(s->db, cf, "rocksdb.estimate-pending-compaction-bytes", &v) ==
 	    0)
 		out->pending_compaction_bytes += v;
+	rocksdb_property_int_cf(s->db, cf, "rocksdb.num-immutable-mem-table", &imm);
+	rocksdb_property_int_cf(s->db, cf, "rocksdb.cur-size-active-mem-table", &active);
+	rocksdb_property_int_cf(s->db, cf, "rocksdb.num-files-at-level0", &l0);
+	const struct store_options *o = &s->opt;
+	size_t wb = opts && o->write_buffer_bytes ? o->write_buffer_bytes : RDB_WRITE_BUFFER;
+	int maxm = opts && o->max_memtables > 0 ? o->max_memtables : RDB_MAX_MEMTABLES;
+	int l0c = opts && o->l0_compaction_trigger > 0 ? o->l0_compaction_trigger
+	                                                : RDB_L0_COMPACTION;
+	int l0s = opts && o->l0_slowdown_trigger > 0 ? o->l0_slowdown_trigger : RDB_L0_SLOWDOWN;
+	double fp = store_flush_pressure(imm, (double)active / (double)wb, maxm);
+	double cp = store_compaction_pressure(l0, l0c, l0s);
+	if (fp > out->flush_pressure)
+		out->flush_pressure = fp;
+	if (cp > out->compaction_pressure)
+		out->compaction_pressure = cp;
 }
 
 /* cf_background() over every column family. */
 static void all_cfs(struct store *s, struct store_background *out, struct store_memory *mem)
 {
-	rocksdb_column_family_handle_t *fixed[] = {s->cf_default, s->cf_system, s->cf_hints,
-	                                           s->cf_sindex};
+	rocksdb_column_family_handle_t *fixed[] = {s->cf_default, s->cf_system, s->cf_hints};
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-		cf_background(s, fixed[i], out, mem);
+		cf_background(s, fixed[i], false, out, mem);
+	cf_background(s, s->cf_sindex, true, out, mem);
 	/* cf_lock keeps each handle alive (TRUNCATE and DROP replace them under it), the
 	 * mutex the list; in that order, as they are taken everywhere. */
 	pthread_rwlock_rdlock(&s->cf_lock);
 	pthread_mutex_lock(&s->lock);
 	for (struct store_table *t = s->tables; t; t = t->next)
-		cf_background(s, t->cf, out, mem);
+		cf_background(s, t->cf, true, out, mem);
 	pthread_mutex_unlock(&s->lock);
 	pthread_rwlock_unlock(&s->cf_lock);
 }

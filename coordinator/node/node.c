@@ -127,6 +127,14 @@ static void on_load_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 }
 
+static void on_bg_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	struct node *n = w->data;
+	store_background_priority_tick(n->store);
+}
+
 static const char *signal_name(int sig)
 {
 	return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "a signal";
@@ -1257,6 +1265,12 @@ int node_new(const struct config *cfg, struct node **out, struct cerr *err)
 	ev_timer_init(&n->load_timer, on_load_timer, NODE_LOAD_INTERVAL_S, NODE_LOAD_INTERVAL_S);
 	n->load_timer.data = n;
 	ev_timer_start(n->loop, &n->load_timer);
+	if (cfg->storage_adaptive_background_priority) {
+		double tick = STORE_BG_TICK_MS / 1000.0;
+		ev_timer_init(&n->bg_timer, on_bg_timer, tick, tick);
+		n->bg_timer.data = n;
+		ev_timer_start(n->loop, &n->bg_timer);
+	}
 	double poll = (double)cfg->gossip_interval_ms / 1000.0;
 	ev_timer_init(&n->settle_timer, on_settle, poll, poll);
 	n->settle_timer.data = n;
@@ -1302,6 +1316,7 @@ void node_free(struct node *n)
 	/* Reverse of start-up: stop answering, then leave the cluster, then storage. */
 	if (n->loop) {
 		ev_timer_stop(n->loop, &n->load_timer);
+		ev_timer_stop(n->loop, &n->bg_timer);
 		ev_timer_stop(n->loop, &n->ring_timer);
 		ev_timer_stop(n->loop, &n->settle_timer);
 		node_events_stop(n);

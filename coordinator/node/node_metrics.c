@@ -199,13 +199,26 @@ static void m_storage_background(struct buf *out, struct node *n)
 	         "Column families with a memtable flush due."},
 	        {M_GAUGE, "colonnade_storage_compaction_pending_bytes",
 	         "Bytes RocksDB estimates its due compactions will rewrite."},
+	        {M_GAUGE, "colonnade_storage_flush_pressure",
+	         "How far memtable flushes are behind: 0, to 1 where RocksDB stops writes."},
+	        {M_GAUGE, "colonnade_storage_compaction_pressure",
+	         "How far compactions are behind: L0 from the compaction (0) to the slowdown "
+	         "trigger (1)."},
+	        {M_GAUGE, "colonnade_storage_flush_nice",
+	         "Nice value of RocksDB's flush threads (-1: not controlled)."},
+	        {M_GAUGE, "colonnade_storage_compaction_nice",
+	         "Nice value of RocksDB's compaction threads (-1: not controlled)."},
 	};
 	struct store_background b;
 	store_background(n->store, &b);
+	int fnice, cnice;
+	store_background_nice(n->store, &fnice, &cnice);
 	const double v[] = {
 	        (double)b.compactions_running,      (double)b.flushes_running,
 	        (double)b.compactions_pending,      (double)b.flushes_pending,
-	        (double)b.pending_compaction_bytes,
+	        (double)b.pending_compaction_bytes, b.flush_pressure,
+	        b.compaction_pressure,              (double)fnice,
+	        (double)cnice,
 	};
 	METRICS(out, defs, v);
 }

@@ -1,0 +1,251 @@
+/*
+ * background.c — the CPU priority of RocksDB's flush and compaction threads (storage.h,
+ * store_background_priority_tick).
+ *
+ * A memtable flush is a burst of CPU (about 0.7 s for a 64 MiB memtable on this project's
+ * machine).  At the default priority it takes its share of a core from the request loops
+ * the moment it starts, although the memtable that replaced the flushed one has room for
+ * seconds more; on a machine whose cores are busy the loops then wait for a core and every
+ * request in flight waits with them.  ScyllaDB solves this with backlog controllers: a
+ * flush or a compaction gets CPU shares in proportion to how far behind it is.  Linux
+ * threads have no shares but have nice values, which weigh the same way in the CFS
+ * scheduler, so this controller sets each RocksDB background thread's nice value from its
+ * pool's backlog:
+ *
+ *   pressure < 0.25: nice 19 (about 1.5 % of a core against a busy nice-0 thread: the
+ *                    work runs on what the loops leave)
+ *   pressure < 0.50: nice 10 (about 10 %)
+ *   otherwise:       the process's own nice (an equal share)
+ *
+ * Flush pressure is the share of the memtable headroom used since a flush became due:
+ * (immutable memtables - 1 + active memtable fill) / (max memtables - 1), 0 while no flush
+ * is due; 1 is the point where RocksDB stops writes.  Compaction pressure is where L0
+ * stands between the compaction trigger (0) and the slowdown trigger (1).  Each is the
+ * highest over all column families.  So a flush starts slow and is at full priority by the
+ * time half of the next memtable is written, long before writes would stall.
+ *
+ * Lowering a thread's priority needs no privilege, raising it back needs CAP_SYS_NICE or
+ * RLIMIT_NICE: the first tick tries both on one thread, and where the kernel refuses the
+ * raise the controller stays off (logged once) so that no thread is left low.
+ *
+ * Threads: the tick runs on one thread (the node's main loop); the published values are
+ * atomics.
+ */
+#include "storage/storage_int.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define MOD         "storage"
+#define BG_MAX_TIDS 32
+/* RocksDB's thread pools can grow (SetBackgroundThreads): look for new threads this often. */
+#define BG_RESCAN_MS 10000
+
+enum { POOL_FLUSH = 0, POOL_COMPACTION = 1 };
+
+struct store_bgprio {
+	bool probed, off;
+	int base; /* the process's nice when the threads were found */
+	int n;
+	pid_t tid[BG_MAX_TIDS];
+	unsigned char pool[BG_MAX_TIDS];
+	int nice[BG_MAX_TIDS]; /* what this controller last set */
+	int64_t scanned_ms;
+	_Atomic int pub[2]; /* per pool, for metrics; -1 while not controlled */
+};
+
+int store_bg_nice_for(double pressure)
+{
+	if (pressure < 0.25)
+		return 19;
+	if (pressure < 0.5)
+		return 10;
+	return 0;
+}
+
+static double clamp01(double v)
+{
+	return v < 0 ? 0 : v > 1 ? 1 : v;
+}
+
+double store_flush_pressure(uint64_t immutable, double active_fill, int max_memtables)
+{
+	if (immutable == 0)
+		return 0;
+	if (max_memtables < 2)
+		return 1;
+	return clamp01(((double)immutable - 1 + active_fill) / (double)(max_memtables - 1));
+}
+
+double store_compaction_pressure(uint64_t l0_files, int compaction_trigger, int slowdown_trigger)
+{
+	if ((int64_t)l0_files <= compaction_trigger)
+		return 0;
+	if (slowdown_trigger <= compaction_trigger)
+		return 1;
+	return clamp01((double)((int64_t)l0_files - compaction_trigger) /
+	               (double)(slowdown_trigger - compaction_trigger));
+}
+
+/* The pool a thread named `comm` works for; -1: not RocksDB's. */
+static int pool_of(const char *comm)
+{
+	if (strncmp(comm, "rocksdb:high", 12) == 0)
+		return POOL_FLUSH;
+	if (strncmp(comm, "rocksdb:low", 11) == 0 || strncmp(comm, "rocksdb:bottom", 14) == 0)
+		return POOL_COMPACTION;
+	return -1;
+}
+
+/* Add the RocksDB threads of this process not yet known. */
+static void scan_threads(struct store_bgprio *b)
+{
+	DIR *d = opendir("/proc/self/task");
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL && b->n < BG_MAX_TIDS) {
+		char *end;
+		long tid = strtol(e->d_name, &end, 10);
+		if (*end || tid <= 0)
+			continue;
+		bool known = false;
+		for (int i = 0; i < b->n && !known; i++)
+			known = b->tid[i] == (pid_t)tid;
+		if (known)
+			continue;
+		char path[64], comm[32];
+		snprintf(path, sizeof(path), "/proc/self/task/%ld/comm", tid);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t k = read(fd, comm, sizeof(comm) - 1);
+		close(fd);
+		if (k <= 0)
+			continue;
+		comm[k] = 0;
+		int pool = pool_of(comm);
+		if (pool < 0)
+			continue;
+		b->tid[b->n] = (pid_t)tid;
+		b->pool[b->n] = (unsigned char)pool;
+		b->nice[b->n] = b->base;
+		b->n++;
+	}
+	closedir(d);
+}
+
+/* Can this process raise a thread's priority again once lowered?  Tried on one thread. */
+static bool probe(struct store_bgprio *b)
+{
+	if (b->base >= 19)
+		return false; /* nothing lower to go to */
+	if (setpriority(PRIO_PROCESS, (id_t)b->tid[0], b->base + 1) != 0)
+		return false;
+	if (setpriority(PRIO_PROCESS, (id_t)b->tid[0], b->base) == 0)
+		return true;
+	log_warn(MOD,
+	         "cannot raise the priority of RocksDB's background threads again once lowered "
+	         "(%s; it needs CAP_SYS_NICE or an RLIMIT_NICE): flushes and compactions keep "
+	         "the priority of the request loops (storage_adaptive_background_priority)",
+	         strerror(errno));
+	return false;
+}
+
+static void apply(struct store_bgprio *b, int pool, int target)
+{
+	if (target < b->base)
+		target = b->base;
+	atomic_store(&b->pub[pool], target);
+	for (int i = 0; i < b->n; i++) {
+		if (b->pool[i] != pool || b->nice[i] == target)
+			continue;
+		if (setpriority(PRIO_PROCESS, (id_t)b->tid[i], target) == 0 || errno != ESRCH) {
+			b->nice[i] = target;
+			continue;
+		}
+		/* the thread is gone: forget it (a rescan finds its successor) */
+		b->n--;
+		b->tid[i] = b->tid[b->n];
+		b->pool[i] = b->pool[b->n];
+		b->nice[i] = b->nice[b->n];
+		i--;
+	}
+}
+
+struct store_bgprio *store_bgprio_new(void)
+{
+	struct store_bgprio *b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	atomic_store(&b->pub[POOL_FLUSH], -1);
+	atomic_store(&b->pub[POOL_COMPACTION], -1);
+	errno = 0;
+	int nv = getpriority(PRIO_PROCESS, 0);
+	b->base = errno ? 0 : nv;
+	return b;
+}
+
+void store_bgprio_free(struct store_bgprio *b)
+{
+	free(b);
+}
+
+bool store_bgprio_set(struct store *s, double flush_pressure, double compaction_pressure)
+{
+	struct store_bgprio *b = s->bgprio;
+	if (!b || b->off)
+		return false;
+	int64_t now = clock_mono_ms();
+	if (!b->scanned_ms || now - b->scanned_ms >= BG_RESCAN_MS) {
+		scan_threads(b);
+		b->scanned_ms = now;
+	}
+	if (b->n == 0)
+		return false; /* RocksDB has not started its threads yet */
+	if (!b->probed) {
+		b->probed = true;
+		if (!probe(b)) {
+			b->off = true;
+			return false;
+		}
+	}
+	apply(b, POOL_FLUSH, store_bg_nice_for(flush_pressure));
+	apply(b, POOL_COMPACTION, store_bg_nice_for(compaction_pressure));
+	return true;
+}
+
+void store_background_priority_tick(struct store *s)
+{
+	if (!s->bgprio || s->bgprio->off)
+		return;
+	struct store_background bg;
+	store_background(s, &bg);
+	store_bgprio_set(s, bg.flush_pressure, bg.compaction_pressure);
+}
+
+void store_bgprio_restore(struct store *s)
+{
+	struct store_bgprio *b = s->bgprio;
+	if (!b || b->off || !b->probed)
+		return;
+	apply(b, POOL_FLUSH, b->base);
+	apply(b, POOL_COMPACTION, b->base);
+	b->off = true;
+}
+
+void store_background_nice(const struct store *s, int *flush, int *compaction)
+{
+	const struct store_bgprio *b = s->bgprio;
+	*flush = b ? atomic_load(&b->pub[POOL_FLUSH]) : -1;
+	*compaction = b ? atomic_load(&b->pub[POOL_COMPACTION]) : -1;
+}

@@ -1,0 +1,160 @@
+/*
+ * The CPU priority of RocksDB's flush and compaction threads (storage/background.c): the
+ * pressures, the nice value each gives, and the real threads of an open store, read back
+ * from /proc as the kernel has them: lowered while nothing is behind, raised as a pool
+ * falls behind, given back at close.
+ */
+#include "core/err.h"
+#include "storage/storage.h"
+#include "storage/storage_int.h"
+#include "tests/unit/store_fixture.h"
+
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+static char dir[256];
+static struct store *st;
+
+static void setup(void)
+{
+	test_dir_make(dir, sizeof(dir), "bgprio");
+	struct store_options o;
+	store_options_init(&o);
+	o.data_dir = dir;
+	o.block_cache_bytes = 8 << 20;
+	struct cerr e = {0};
+	cr_assert_eq(store_open(&o, &st, &e), 0, "%s", e.msg);
+}
+
+static void teardown(void)
+{
+	store_close(st);
+	st = NULL;
+	test_dir_remove(dir);
+}
+
+TestSuite(bgprio, .init = setup, .fini = teardown);
+
+Test(bgprio, flush_pressure_is_the_share_of_the_headroom_used_since_a_flush_was_due)
+{
+	cr_assert_float_eq(store_flush_pressure(0, 0.9, 2), 0.0, 1e-9, "no flush due");
+	cr_assert_float_eq(store_flush_pressure(1, 0.0, 2), 0.0, 1e-9);
+	cr_assert_float_eq(store_flush_pressure(1, 0.5, 2), 0.5, 1e-9);
+	cr_assert_float_eq(store_flush_pressure(2, 0.0, 3), 0.5, 1e-9);
+	cr_assert_float_eq(store_flush_pressure(2, 1.0, 3), 1.0, 1e-9, "writes stop here");
+	cr_assert_float_eq(store_flush_pressure(1, 1.7, 2), 1.0, 1e-9, "clamped");
+	cr_assert_float_eq(store_flush_pressure(1, 0.0, 1), 1.0, 1e-9, "no headroom at all");
+}
+
+Test(bgprio, compaction_pressure_is_l0_between_its_triggers)
+{
+	cr_assert_float_eq(store_compaction_pressure(0, 4, 20), 0.0, 1e-9);
+	cr_assert_float_eq(store_compaction_pressure(4, 4, 20), 0.0, 1e-9);
+	cr_assert_float_eq(store_compaction_pressure(12, 4, 20), 0.5, 1e-9);
+	cr_assert_float_eq(store_compaction_pressure(20, 4, 20), 1.0, 1e-9);
+	cr_assert_float_eq(store_compaction_pressure(36, 4, 20), 1.0, 1e-9);
+	cr_assert_float_eq(store_compaction_pressure(5, 4, 4), 1.0, 1e-9);
+}
+
+Test(bgprio, the_nice_value_falls_as_the_pressure_rises)
+{
+	cr_assert_eq(store_bg_nice_for(0.0), 19);
+	cr_assert_eq(store_bg_nice_for(0.249), 19);
+	cr_assert_eq(store_bg_nice_for(0.25), 10);
+	cr_assert_eq(store_bg_nice_for(0.499), 10);
+	cr_assert_eq(store_bg_nice_for(0.5), 0);
+	cr_assert_eq(store_bg_nice_for(1.0), 0);
+}
+
+/* The kernel's nice value of every thread of this process whose name starts with `prefix`
+ * (field 19 of /proc/self/task/T/stat); returns how many, -1 if they disagree. */
+static int threads_nice(const char *prefix, int *nice)
+{
+	DIR *d = opendir("/proc/self/task");
+	cr_assert(d);
+	struct dirent *e;
+	int n = 0, seen = 0;
+	bool agree = true;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[300], comm[64] = "", stat[1024];
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		bool ok = fgets(comm, sizeof(comm), f) != NULL;
+		fclose(f);
+		if (!ok || strncmp(comm, prefix, strlen(prefix)) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/stat", e->d_name);
+		f = fopen(path, "r");
+		cr_assert(f);
+		cr_assert(fgets(stat, sizeof(stat), f));
+		fclose(f);
+		/* after the ")" closing the name: state is field 3, nice field 19 */
+		const char *p = strrchr(stat, ')');
+		cr_assert(p);
+		int field = 2, v = 0;
+		for (p++; *p && field < 19; p++)
+			if (*p == ' ')
+				field++;
+		cr_assert(sscanf(p, "%d", &v) == 1);
+		if (n++ && v != seen)
+			agree = false;
+		seen = v;
+	}
+	closedir(d);
+	*nice = seen;
+	return agree ? n : -1;
+}
+
+Test(bgprio, the_threads_run_low_until_their_pool_falls_behind_and_get_it_back_at_close)
+{
+	int base = getpriority(PRIO_PROCESS, 0);
+	if (base > 9)
+		cr_skip_test("the test runs at nice %d: nothing to lower", base);
+	if (!store_bgprio_set(st, 0, 0)) {
+		/* no right to raise a priority again: the controller must leave them alone */
+		int fl, co;
+		store_background_nice(st, &fl, &co);
+		cr_assert_eq(fl, -1);
+		cr_assert_eq(co, -1);
+		cr_skip_test("this process may not raise a thread's priority (not root, no "
+		             "CAP_SYS_NICE): the controller is off, as it logs");
+	}
+	int nice, fl, co;
+	cr_assert_gt(threads_nice("rocksdb:high", &nice), 0, "RocksDB's flush thread");
+	cr_assert_eq(nice, 19, "nothing behind: flushes at nice 19 (got %d)", nice);
+	cr_assert_gt(threads_nice("rocksdb:low", &nice), 0, "RocksDB's compaction thread");
+	cr_assert_eq(nice, 19);
+	store_background_nice(st, &fl, &co);
+	cr_assert_eq(fl, 19);
+	cr_assert_eq(co, 19);
+
+	/* flushes halfway to a write stop, compactions a third of the way to the slowdown */
+	cr_assert(store_bgprio_set(st, 0.6, 0.3));
+	threads_nice("rocksdb:high", &nice);
+	cr_assert_eq(nice, base, "a flush behind runs at the process's priority (got %d)", nice);
+	threads_nice("rocksdb:low", &nice);
+	cr_assert_eq(nice, 10, "got %d", nice);
+	store_background_nice(st, &fl, &co);
+	cr_assert_eq(fl, base);
+	cr_assert_eq(co, 10);
+
+	/* the store's own pressures: an idle store is behind on nothing */
+	store_background_priority_tick(st);
+	threads_nice("rocksdb:high", &nice);
+	cr_assert_eq(nice, 19, "got %d", nice);
+
+	store_close(st);
+	st = NULL;
+	threads_nice("rocksdb:high", &nice);
+	cr_assert_eq(nice, base, "closed: its last flush ran at full priority (got %d)", nice);
+	threads_nice("rocksdb:low", &nice);
+	cr_assert_eq(nice, base);
+}
