@@ -29,13 +29,11 @@ void store_options_init(struct store_options *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->sync = STORE_SYNC_PERIODIC;
-	/* Cassandra's commitlog_sync_period default. */
-	o->sync_period_ms = 10000;
+	o->sync_period_ms = 10000; /* Cassandra's commitlog_sync_period default */
 	/* Block cache and memtables are most of a node's memory: 128 MiB each keeps a node
 	 * under ~400 MiB resident (docs/STORAGE.md, "Memory"); operators size them to their RAM. */
 	o->block_cache_bytes = 128u << 20;
-	/* RocksDB's default; bigger memtables mean fewer L0 files but a longer
-	 * replay after a crash. */
+	/* RocksDB's default; bigger memtables: fewer L0 files, a longer replay after a crash */
 	o->write_buffer_bytes = 64u << 20;
 	o->memtable_budget_bytes = 128u << 20;
 	/* One flush and one compaction thread: this project's machines have 2 cores. */

@@ -544,8 +544,8 @@ static void cf_background(struct store *s, rocksdb_column_family_handle_t *cf, b
 	const struct store_options *o = &s->opt;
 	size_t wb = opts && o->write_buffer_bytes ? o->write_buffer_bytes : RDB_WRITE_BUFFER;
 	int maxm = opts && o->max_memtables > 0 ? o->max_memtables : RDB_MAX_MEMTABLES;
-	int l0c = opts && o->l0_compaction_trigger > 0 ? o->l0_compaction_trigger
-	                                                : RDB_L0_COMPACTION;
+	int l0c =
+	        opts && o->l0_compaction_trigger > 0 ? o->l0_compaction_trigger : RDB_L0_COMPACTION;
 	int l0s = opts && o->l0_slowdown_trigger > 0 ? o->l0_slowdown_trigger : RDB_L0_SLOWDOWN;
 	double fp = store_flush_pressure(imm, (double)active / (double)wb, maxm);
 	double cp = store_compaction_pressure(l0, l0c, l0s);

@@ -214,10 +214,14 @@ static void m_storage_background(struct buf *out, struct node *n)
 	int fnice, cnice;
 	store_background_nice(n->store, &fnice, &cnice);
 	const double v[] = {
-	        (double)b.compactions_running,      (double)b.flushes_running,
-	        (double)b.compactions_pending,      (double)b.flushes_pending,
-	        (double)b.pending_compaction_bytes, b.flush_pressure,
-	        b.compaction_pressure,              (double)fnice,
+	        (double)b.compactions_running,
+	        (double)b.flushes_running,
+	        (double)b.compactions_pending,
+	        (double)b.flushes_pending,
+	        (double)b.pending_compaction_bytes,
+	        b.flush_pressure,
+	        b.compaction_pressure,
+	        (double)fnice,
 	        (double)cnice,
 	};
 	METRICS(out, defs, v);
