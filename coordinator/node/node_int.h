@@ -131,7 +131,7 @@ struct node {
 	ev_signal sigterm, sigint;
 	ev_signal sighup; /* reload certificates (node_tls.c) */
 	ev_timer load_timer;
-	ev_timer bg_timer; /* storage_adaptive_background_priority */
+	ev_timer bg_timer;   /* storage_adaptive_background_priority */
 	ev_timer ring_timer; /* deferred ring rebuild (node_ring_dirty) */
 	int64_t load_bytes;  /* size of the data directory, refreshed by load_timer */
 	int64_t disk_sst_bytes, disk_sst_files; /* RocksDB SST files, same refresh */
