@@ -26,7 +26,10 @@
  *
  * Lowering a thread's priority needs no privilege, raising it back needs CAP_SYS_NICE or
  * RLIMIT_NICE: the first tick tries both on one thread, and where the kernel refuses the
- * raise the controller stays off (logged once) so that no thread is left low.
+ * raise the controller stays off (logged once) so that no thread is left low.  Should the
+ * kernel refuse a value later (RLIMIT_NICE lowered after the probe), the thread keeps the one
+ * it had, the gauge shows that one, the next tick tries again, and the log says so at most
+ * once a minute.
  *
  * Threads: the tick runs on one thread (the node's main loop); the published values are
  * atomics.
@@ -39,6 +42,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +53,9 @@
 #define BG_MAX_TIDS 32
 /* RocksDB's thread pools can grow (SetBackgroundThreads): look for new threads this often. */
 #define BG_RESCAN_MS 10000
+/* A refused setpriority is retried every tick (100 ms) but logged at most this often: the
+ * cause (an RLIMIT_NICE lowered, a capability dropped) lasts until an operator acts. */
+#define BG_WARN_MS 60000
 
 enum { POOL_FLUSH = 0, POOL_COMPACTION = 1 };
 
@@ -58,8 +65,11 @@ struct store_bgprio {
 	int n;
 	pid_t tid[BG_MAX_TIDS];
 	unsigned char pool[BG_MAX_TIDS];
-	int nice[BG_MAX_TIDS]; /* what this controller last set */
+	int nice[BG_MAX_TIDS]; /* what the kernel last accepted for the thread */
 	int64_t scanned_ms;
+	bool warned; /* a refusal was logged, at warned_ms */
+	int64_t warned_ms;
+	uint64_t refusals;  /* setpriority calls refused (not ESRCH) */
 	_Atomic int pub[2]; /* per pool, for metrics; -1 while not controlled */
 };
 
@@ -161,25 +171,55 @@ static bool probe(struct store_bgprio *b)
 	return false;
 }
 
+static const char *const pool_name[2] = {"flush", "compaction"};
+
+/* The kernel refused thread i the nice value `target` (errno `e`): the thread keeps the one
+ * recorded and the next tick tries again; logged at most every BG_WARN_MS. */
+static void refused(struct store_bgprio *b, int i, int target, int e)
+{
+	int64_t now = clock_mono_ms();
+	b->refusals++;
+	if (b->warned && now - b->warned_ms < BG_WARN_MS)
+		return;
+	log_warn(MOD,
+	         "cannot set RocksDB's %s thread %d to nice %d (%s): it stays at nice %d, "
+	         "retried every tick (%" PRIu64 " refusals so far; logged at most every %d s)",
+	         pool_name[b->pool[i]], (int)b->tid[i], target, strerror(e), b->nice[i],
+	         b->refusals, BG_WARN_MS / 1000);
+	b->warned = true;
+	b->warned_ms = now;
+}
+
+/* Give the pool's threads the nice value `target` (not below the process's own).  The
+ * published value is one the kernel has: `target` once every thread of the pool has it,
+ * else the nice value kept by a thread that was refused it. */
 static void apply(struct store_bgprio *b, int pool, int target)
 {
 	if (target < b->base)
 		target = b->base;
-	atomic_store(&b->pub[pool], target);
+	int published = target;
 	for (int i = 0; i < b->n; i++) {
-		if (b->pool[i] != pool || b->nice[i] == target)
+		if (b->pool[i] != pool)
 			continue;
-		if (setpriority(PRIO_PROCESS, (id_t)b->tid[i], target) == 0 || errno != ESRCH) {
-			b->nice[i] = target;
-			continue;
+		if (b->nice[i] != target) {
+			if (setpriority(PRIO_PROCESS, (id_t)b->tid[i], target) == 0) {
+				b->nice[i] = target;
+			} else if (errno != ESRCH) {
+				refused(b, i, target, errno);
+			} else {
+				/* the thread is gone: forget it (a rescan finds its successor) */
+				b->n--;
+				b->tid[i] = b->tid[b->n];
+				b->pool[i] = b->pool[b->n];
+				b->nice[i] = b->nice[b->n];
+				i--;
+				continue;
+			}
 		}
-		/* the thread is gone: forget it (a rescan finds its successor) */
-		b->n--;
-		b->tid[i] = b->tid[b->n];
-		b->pool[i] = b->pool[b->n];
-		b->nice[i] = b->nice[b->n];
-		i--;
+		if (b->nice[i] != target)
+			published = b->nice[i];
 	}
+	atomic_store(&b->pub[pool], published);
 }
 
 struct store_bgprio *store_bgprio_new(void)

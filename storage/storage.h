@@ -511,7 +511,9 @@ double store_compaction_pressure(uint64_t l0_files, int compaction_trigger, int 
  */
 #define STORE_BG_TICK_MS 100
 void store_background_priority_tick(struct store *s);
-/* The nice value set for each pool's threads; -1 while not controlled. */
+/* The nice value each pool's threads have: what the controller set once the kernel accepted
+ * it for every thread of the pool, else the one a refused thread kept (the controller retries
+ * every tick and logs a refusal at most once a minute); -1 while not controlled. */
 void store_background_nice(const struct store *s, int *flush, int *compaction);
 /* The nice value for a pressure (above). */
 int store_bg_nice_for(double pressure);

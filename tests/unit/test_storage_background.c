@@ -5,16 +5,20 @@
  * falls behind, given back at close.
  */
 #include "core/err.h"
+#include "core/log.h"
 #include "storage/storage.h"
 #include "storage/storage_int.h"
 #include "tests/unit/store_fixture.h"
 
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <linux/capability.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static char dir[256];
 static struct store *st;
@@ -157,4 +161,83 @@ Test(bgprio, the_threads_run_low_until_their_pool_falls_behind_and_get_it_back_a
 	cr_assert_eq(nice, base, "closed: its last flush ran at full priority (got %d)", nice);
 	threads_nice("rocksdb:low", &nice);
 	cr_assert_eq(nice, base);
+}
+
+/* Take CAP_SYS_NICE out of this thread's effective set (on = false) or put it back; true if
+ * the thread no longer has it / has it again.  Without it and with RLIMIT_NICE at 0 the
+ * kernel refuses to raise a thread's priority: what a node meets when its RLIMIT_NICE is
+ * lowered after the controller's first-tick probe. */
+static bool sys_nice_effective(bool on)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	struct __user_cap_data_struct d[2];
+	if (syscall(SYS_capget, &h, d) != 0)
+		return !on;
+	uint32_t bit = 1u << CAP_SYS_NICE;
+	if (!(d[0].permitted & bit))
+		return !on;
+	d[0].effective = on ? d[0].effective | bit : d[0].effective & ~bit;
+	return syscall(SYS_capset, &h, d) == 0;
+}
+
+/* How many times `needle` occurs in what was written to fd. */
+static int count_in(int fd, const char *needle)
+{
+	static char text[1 << 16];
+	ssize_t k = pread(fd, text, sizeof(text) - 1, 0);
+	cr_assert_geq(k, 0);
+	text[k] = 0;
+	int n = 0;
+	for (const char *p = text; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	return n;
+}
+
+Test(bgprio, a_priority_the_kernel_refuses_is_neither_shown_nor_forgotten_and_is_logged_once)
+{
+	int base = getpriority(PRIO_PROCESS, 0);
+	if (base > 9)
+		cr_skip_test("the test runs at nice %d: nothing to lower", base);
+	if (!store_bgprio_set(st, 0, 0))
+		cr_skip_test("this process may not raise a thread's priority: the controller is "
+		             "off");
+	int nice, fl, co;
+	threads_nice("rocksdb:high", &nice);
+	cr_assert_eq(nice, 19);
+
+	/* from here on the kernel refuses every raise */
+	struct rlimit rl;
+	cr_assert_eq(getrlimit(RLIMIT_NICE, &rl), 0);
+	struct rlimit none = {.rlim_cur = 0, .rlim_max = rl.rlim_max};
+	cr_assert_eq(setrlimit(RLIMIT_NICE, &none), 0);
+	if (!sys_nice_effective(false))
+		cr_skip_test("cannot drop CAP_SYS_NICE from this thread");
+	FILE *log = tmpfile();
+	cr_assert(log);
+	log_set_fd(fileno(log));
+
+	/* 20 ticks' worth (2 s) of flushes and compactions far behind */
+	for (int i = 0; i < 20; i++)
+		cr_assert(store_bgprio_set(st, 0.9, 0.9));
+	threads_nice("rocksdb:high", &nice);
+	cr_assert_eq(nice, 19, "the kernel refused the raise (got %d)", nice);
+	store_background_nice(st, &fl, &co);
+	cr_assert_eq(fl, 19, "the gauge shows what the threads have, not what was refused");
+	cr_assert_eq(co, 19);
+	cr_assert_eq(count_in(fileno(log), "cannot set RocksDB's"), 1,
+	             "one line for all those refusals, not one per tick");
+
+	/* the right comes back: the next tick raises them, as nothing was recorded as done */
+	cr_assert(sys_nice_effective(true));
+	cr_assert_eq(setrlimit(RLIMIT_NICE, &rl), 0);
+	cr_assert(store_bgprio_set(st, 0.9, 0.9));
+	log_set_fd(2);
+	fclose(log);
+	threads_nice("rocksdb:high", &nice);
+	cr_assert_eq(nice, base, "got %d", nice);
+	threads_nice("rocksdb:low", &nice);
+	cr_assert_eq(nice, base, "got %d", nice);
+	store_background_nice(st, &fl, &co);
+	cr_assert_eq(fl, base);
+	cr_assert_eq(co, base);
 }
