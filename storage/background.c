@@ -268,9 +268,9 @@ void store_background_priority_tick(struct store *s)
 {
 	if (!s->bgprio || s->bgprio->off)
 		return;
-	struct store_background bg;
-	store_background(s, &bg);
-	store_bgprio_set(s, bg.flush_pressure, bg.compaction_pressure);
+	struct store_pressures p;
+	store_background_pressures(s, &p);
+	store_bgprio_set(s, p.flush, p.compaction);
 }
 
 void store_bgprio_restore(struct store *s)

@@ -187,6 +187,12 @@ void store_bgprio_free(struct store_bgprio *b);
 /* The threads' priorities for these pressures (what store_background_priority_tick does with
  * the store's own): false when not controlled (no threads yet, or no right to raise). */
 bool store_bgprio_set(struct store *s, double flush_pressure, double compaction_pressure);
+/* The two pressures of store_background() alone, the highest of any column family: the
+ * property reads they need and no others (writer.c), for the tick on the main loop. */
+struct store_pressures {
+	double flush, compaction;
+};
+void store_background_pressures(struct store *s, struct store_pressures *out);
 /* Give the threads the process's priority back (store_close: its last flush). */
 void store_bgprio_restore(struct store *s);
 

@@ -515,29 +515,16 @@ void store_write_stats(struct store *s, struct store_write_stats *out)
 #define RDB_L0_COMPACTION 4
 #define RDB_L0_SLOWDOWN   20
 
-/* One column family's share of store_background() (out) or store_memory() (mem); `opts`:
- * it is set from store_options (a table's or the index CF), else RocksDB's defaults. */
-static void cf_background(struct store *s, rocksdb_column_family_handle_t *cf, bool opts,
-                          struct store_background *out, struct store_memory *mem)
+/* What the walk over every column family gathers (all_cfs): a visitor and its result. */
+typedef void cf_visit_fn(struct store *s, rocksdb_column_family_handle_t *cf, bool opts, void *out);
+
+/* One column family's flush and compaction pressure, the highest so far kept in p; `opts`:
+ * the family is set from store_options (a table's or the index CF), else RocksDB's defaults.
+ * Three property reads: all the priority tick needs. */
+static void cf_pressures(struct store *s, rocksdb_column_family_handle_t *cf, bool opts, void *out)
 {
-	uint64_t v, imm = 0, active = 0, l0 = 0;
-	if (!cf)
-		return;
-	if (mem) {
-		if (rocksdb_property_int_cf(s->db, cf, "rocksdb.size-all-mem-tables", &v) == 0)
-			mem->memtables += v;
-		if (rocksdb_property_int_cf(s->db, cf, "rocksdb.estimate-table-readers-mem", &v) ==
-		    0)
-			mem->table_readers += v;
-		return;
-	}
-	if (rocksdb_property_int_cf(s->db, cf, "rocksdb.compaction-pending", &v) == 0 && v)
-		out->compactions_pending++;
-	if (rocksdb_property_int_cf(s->db, cf, "rocksdb.mem-table-flush-pending", &v) == 0 && v)
-		out->flushes_pending++;
-	if (rocksdb_property_int_cf(s->db, cf, "rocksdb.estimate-pending-compaction-bytes", &v) ==
-	    0)
-		out->pending_compaction_bytes += v;
+	struct store_pressures *p = out;
+	uint64_t imm = 0, active = 0, l0 = 0;
 	rocksdb_property_int_cf(s->db, cf, "rocksdb.num-immutable-mem-table", &imm);
 	rocksdb_property_int_cf(s->db, cf, "rocksdb.cur-size-active-mem-table", &active);
 	rocksdb_property_int_cf(s->db, cf, "rocksdb.num-files-at-level0", &l0);
@@ -549,25 +536,58 @@ static void cf_background(struct store *s, rocksdb_column_family_handle_t *cf, b
 	int l0s = opts && o->l0_slowdown_trigger > 0 ? o->l0_slowdown_trigger : RDB_L0_SLOWDOWN;
 	double fp = store_flush_pressure(imm, (double)active / (double)wb, maxm);
 	double cp = store_compaction_pressure(l0, l0c, l0s);
-	if (fp > out->flush_pressure)
-		out->flush_pressure = fp;
-	if (cp > out->compaction_pressure)
-		out->compaction_pressure = cp;
+	if (fp > p->flush)
+		p->flush = fp;
+	if (cp > p->compaction)
+		p->compaction = cp;
 }
 
-/* cf_background() over every column family. */
-static void all_cfs(struct store *s, struct store_background *out, struct store_memory *mem)
+/* One column family's share of store_background(): its pressures and what is due. */
+static void cf_background(struct store *s, rocksdb_column_family_handle_t *cf, bool opts, void *out)
+{
+	struct store_background *bg = out;
+	uint64_t v;
+	if (rocksdb_property_int_cf(s->db, cf, "rocksdb.compaction-pending", &v) == 0 && v)
+		bg->compactions_pending++;
+	if (rocksdb_property_int_cf(s->db, cf, "rocksdb.mem-table-flush-pending", &v) == 0 && v)
+		bg->flushes_pending++;
+	if (rocksdb_property_int_cf(s->db, cf, "rocksdb.estimate-pending-compaction-bytes", &v) ==
+	    0)
+		bg->pending_compaction_bytes += v;
+	struct store_pressures p = {bg->flush_pressure, bg->compaction_pressure};
+	cf_pressures(s, cf, opts, &p);
+	bg->flush_pressure = p.flush;
+	bg->compaction_pressure = p.compaction;
+}
+
+/* One column family's share of store_memory(). */
+static void cf_memory(struct store *s, rocksdb_column_family_handle_t *cf, bool opts, void *out)
+{
+	(void)opts;
+	struct store_memory *mem = out;
+	uint64_t v;
+	if (rocksdb_property_int_cf(s->db, cf, "rocksdb.size-all-mem-tables", &v) == 0)
+		mem->memtables += v;
+	if (rocksdb_property_int_cf(s->db, cf, "rocksdb.estimate-table-readers-mem", &v) == 0)
+		mem->table_readers += v;
+}
+
+/* visit(s, cf, opts, out) for every column family open. */
+static void all_cfs(struct store *s, cf_visit_fn *visit, void *out)
 {
 	rocksdb_column_family_handle_t *fixed[] = {s->cf_default, s->cf_system, s->cf_hints};
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
-		cf_background(s, fixed[i], false, out, mem);
-	cf_background(s, s->cf_sindex, true, out, mem);
+		if (fixed[i])
+			visit(s, fixed[i], false, out);
+	if (s->cf_sindex)
+		visit(s, s->cf_sindex, true, out);
 	/* cf_lock keeps each handle alive (TRUNCATE and DROP replace them under it), the
 	 * mutex the list; in that order, as they are taken everywhere. */
 	pthread_rwlock_rdlock(&s->cf_lock);
 	pthread_mutex_lock(&s->lock);
 	for (struct store_table *t = s->tables; t; t = t->next)
-		cf_background(s, t->cf, true, out, mem);
+		if (t->cf)
+			visit(s, t->cf, true, out);
 	pthread_mutex_unlock(&s->lock);
 	pthread_rwlock_unlock(&s->cf_lock);
 }
@@ -580,7 +600,13 @@ void store_background(struct store *s, struct store_background *out)
 		out->compactions_running = v;
 	if (rocksdb_property_int(s->db, "rocksdb.num-running-flushes", &v) == 0)
 		out->flushes_running = v;
-	all_cfs(s, out, NULL);
+	all_cfs(s, cf_background, out);
+}
+
+void store_background_pressures(struct store *s, struct store_pressures *out)
+{
+	memset(out, 0, sizeof(*out));
+	all_cfs(s, cf_pressures, out);
 }
 
 void store_memory(struct store *s, struct store_memory *out)
@@ -590,5 +616,5 @@ void store_memory(struct store *s, struct store_memory *out)
 	out->block_cache_usage = rocksdb_cache_get_usage(s->cache);
 	out->block_cache_pinned = rocksdb_cache_get_pinned_usage(s->cache);
 	out->memtable_budget = s->opt.memtable_budget_bytes;
-	all_cfs(s, NULL, out);
+	all_cfs(s, cf_memory, out);
 }

@@ -486,7 +486,8 @@ Test(writer, stall_refuses_past_the_byte_bound_then_recovers)
 	cr_assert_eq(ws.queued_bytes, 0);
 }
 
-/* store_background() sees a compaction due while none can run, and nothing once they ran. */
+/* store_background() sees a compaction due while none can run, and nothing once they ran;
+ * store_background_pressures() the same pressures. */
 Test(writer, background_work_is_reported_until_compactions_ran)
 {
 	struct store_options o;
@@ -505,6 +506,11 @@ Test(writer, background_work_is_reported_until_compactions_ran)
 	cr_assert_eq(b.compactions_running, 0, "no thread can run one");
 	cr_assert_geq(b.compactions_pending, 1, "two L0 files over a trigger of 1");
 	cr_assert_gt(b.pending_compaction_bytes, 0);
+	/* the priority tick's walk, which reads only what the pressures need, agrees */
+	struct store_pressures p;
+	store_background_pressures(st, &p);
+	cr_assert_float_eq(p.compaction, b.compaction_pressure, 1e-9);
+	cr_assert_float_eq(p.flush, b.flush_pressure, 1e-9);
 
 	restart_compactions();
 	cr_assert_eq(store_table_wait_compactions(tbl, &e), 0, "%s", e.msg);
