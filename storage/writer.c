@@ -518,16 +518,25 @@ void store_write_stats(struct store *s, struct store_write_stats *out)
 /* What the walk over every column family gathers (all_cfs): a visitor and its result. */
 typedef void cf_visit_fn(struct store *s, rocksdb_column_family_handle_t *cf, bool opts, void *out);
 
+/* The files in a column family's L0.  "rocksdb.num-files-at-level<N>" is a string property
+ * only: RocksDB's GetIntProperty answers false for it, so it is read as text. */
+static uint64_t cf_l0_files(struct store *s, rocksdb_column_family_handle_t *cf)
+{
+	char *v = rocksdb_property_value_cf(s->db, cf, "rocksdb.num-files-at-level0");
+	uint64_t n = v ? strtoull(v, NULL, 10) : 0;
+	free(v);
+	return n;
+}
+
 /* One column family's flush and compaction pressure, the highest so far kept in p; `opts`:
  * the family is set from store_options (a table's or the index CF), else RocksDB's defaults.
  * Three property reads: all the priority tick needs. */
 static void cf_pressures(struct store *s, rocksdb_column_family_handle_t *cf, bool opts, void *out)
 {
 	struct store_pressures *p = out;
-	uint64_t imm = 0, active = 0, l0 = 0;
+	uint64_t imm = 0, active = 0, l0 = cf_l0_files(s, cf);
 	rocksdb_property_int_cf(s->db, cf, "rocksdb.num-immutable-mem-table", &imm);
 	rocksdb_property_int_cf(s->db, cf, "rocksdb.cur-size-active-mem-table", &active);
-	rocksdb_property_int_cf(s->db, cf, "rocksdb.num-files-at-level0", &l0);
 	const struct store_options *o = &s->opt;
 	size_t wb = opts && o->write_buffer_bytes ? o->write_buffer_bytes : RDB_WRITE_BUFFER;
 	int maxm = opts && o->max_memtables > 0 ? o->max_memtables : RDB_MAX_MEMTABLES;

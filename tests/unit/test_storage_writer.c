@@ -506,6 +506,8 @@ Test(writer, background_work_is_reported_until_compactions_ran)
 	cr_assert_eq(b.compactions_running, 0, "no thread can run one");
 	cr_assert_geq(b.compactions_pending, 1, "two L0 files over a trigger of 1");
 	cr_assert_gt(b.pending_compaction_bytes, 0);
+	/* two L0 files, triggers 1 and 20 (RocksDB's slowdown default) */
+	cr_assert_float_eq(b.compaction_pressure, 1.0 / 19, 1e-9, "got %f", b.compaction_pressure);
 	/* the priority tick's walk, which reads only what the pressures need, agrees */
 	struct store_pressures p;
 	store_background_pressures(st, &p);
