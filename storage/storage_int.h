@@ -125,6 +125,21 @@ struct store_table {
 	bool described; /* store_table_open was called */
 };
 
+/*
+ * What a column family's backlog is measured against (writer.c, the pressures): the options
+ * it is opened with, read back from the rocksdb_options_t each kind of family is built with
+ * and corrected as RocksDB sanitizes them, so the pressures follow what RocksDB applies
+ * whether an option is set (table CFs from store_options, the index CF's write buffer) or
+ * left at RocksDB's default (the kv CFs, the index CF's memtable count and L0 triggers).
+ */
+struct cf_limits {
+	uint64_t write_buffer;          /* bytes one memtable takes */
+	int max_memtables;              /* active + immutable: at this many writes stop */
+	int l0_compaction, l0_slowdown; /* L0 files that start a compaction, slow writes */
+};
+/* Fill l from o's values, then destroy o. */
+void cf_limits_take(struct cf_limits *l, rocksdb_options_t *o);
+
 struct store {
 	rocksdb_t *db;
 	rocksdb_options_t *db_opts;
@@ -181,6 +196,8 @@ struct store {
 		        overloaded, max_group;
 	} ws;
 	struct store_bgprio *bgprio; /* background.c; NULL until allocated at open */
+	/* default, system and hints CFs; the index CF; table CFs (cf_limits, at store_alloc) */
+	struct cf_limits lim_kv, lim_sindex, lim_tables;
 };
 struct store_bgprio *store_bgprio_new(void);
 void store_bgprio_free(struct store_bgprio *b);

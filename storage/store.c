@@ -93,9 +93,7 @@ static char *merge_full(void *state, const char *key, size_t klen, const char *e
                         size_t existing_len, const char *const *ops, const size_t *lens, int n,
                         unsigned char *success, size_t *new_len)
 {
-	(void)state;
-	(void)key;
-	(void)klen;
+	(void)state, (void)key, (void)klen;
 	return merge_pick(existing, existing_len, ops, lens, n, success, new_len);
 }
 
@@ -111,9 +109,7 @@ static char *merge_partial(void *state, const char *key, size_t klen, const char
 /* merge_pick's results are operands RocksDB owns: nothing to free. */
 static void merge_delete_value(void *state, const char *value, size_t len)
 {
-	(void)state;
-	(void)value;
-	(void)len;
+	(void)state, (void)value, (void)len;
 }
 
 static void noop_destructor(void *state)
@@ -355,9 +351,7 @@ static unsigned char prefix_in_domain(void *state, const char *key, size_t len)
 
 static unsigned char prefix_in_range(void *state, const char *key, size_t len)
 {
-	(void)state;
-	(void)key;
-	(void)len;
+	(void)state, (void)key, (void)len;
 	return 0;
 }
 
@@ -672,6 +666,10 @@ static struct store *store_alloc(const struct store_options *o)
 	s->ro = rocksdb_readoptions_create();
 	/* Scans cross partitions: ignore the prefix extractor. */
 	rocksdb_readoptions_set_total_order_seek(s->ro, 1);
+	/* What each kind of column family's backlog is measured against (writer.c). */
+	cf_limits_take(&s->lim_kv, kv_cf_options(s));
+	cf_limits_take(&s->lim_sindex, sindex_cf_options(s));
+	cf_limits_take(&s->lim_tables, table_cf_options(s, NULL));
 	return s;
 }
 

@@ -509,14 +509,27 @@ void store_write_stats(struct store *s, struct store_write_stats *out)
 	out->max_group = atomic_load(&s->ws.max_group);
 }
 
-/* RocksDB's defaults, which the key-value column families keep. */
-#define RDB_WRITE_BUFFER  (64u << 20)
-#define RDB_MAX_MEMTABLES 2
-#define RDB_L0_COMPACTION 4
-#define RDB_L0_SLOWDOWN   20
+void cf_limits_take(struct cf_limits *l, rocksdb_options_t *o)
+{
+	l->write_buffer = rocksdb_options_get_write_buffer_size(o);
+	l->max_memtables = rocksdb_options_get_max_write_buffer_number(o);
+	l->l0_compaction = rocksdb_options_get_level0_file_num_compaction_trigger(o);
+	l->l0_slowdown = rocksdb_options_get_level0_slowdown_writes_trigger(o);
+	rocksdb_options_destroy(o);
+	/* As ColumnFamilyData's SanitizeOptions corrects them when the family opens. */
+	if (l->write_buffer < (64u << 10))
+		l->write_buffer = 64u << 10;
+	if (l->max_memtables < 2)
+		l->max_memtables = 2;
+	if (l->l0_compaction < 1)
+		l->l0_compaction = 1;
+	if (l->l0_slowdown < l->l0_compaction)
+		l->l0_slowdown = l->l0_compaction;
+}
 
 /* What the walk over every column family gathers (all_cfs): a visitor and its result. */
-typedef void cf_visit_fn(struct store *s, rocksdb_column_family_handle_t *cf, bool opts, void *out);
+typedef void cf_visit_fn(struct store *s, rocksdb_column_family_handle_t *cf,
+                         const struct cf_limits *lim, void *out);
 
 /* The files in a column family's L0.  "rocksdb.num-files-at-level<N>" is a string property
  * only: RocksDB's GetIntProperty answers false for it, so it is read as text. */
@@ -528,23 +541,18 @@ static uint64_t cf_l0_files(struct store *s, rocksdb_column_family_handle_t *cf)
 	return n;
 }
 
-/* One column family's flush and compaction pressure, the highest so far kept in p; `opts`:
- * the family is set from store_options (a table's or the index CF), else RocksDB's defaults.
- * Three property reads: all the priority tick needs. */
-static void cf_pressures(struct store *s, rocksdb_column_family_handle_t *cf, bool opts, void *out)
+/* One column family's flush and compaction pressure against its limits, the highest so far
+ * kept in p.  Three property reads: all the priority tick needs. */
+static void cf_pressures(struct store *s, rocksdb_column_family_handle_t *cf,
+                         const struct cf_limits *lim, void *out)
 {
 	struct store_pressures *p = out;
 	uint64_t imm = 0, active = 0, l0 = cf_l0_files(s, cf);
 	rocksdb_property_int_cf(s->db, cf, "rocksdb.num-immutable-mem-table", &imm);
 	rocksdb_property_int_cf(s->db, cf, "rocksdb.cur-size-active-mem-table", &active);
-	const struct store_options *o = &s->opt;
-	size_t wb = opts && o->write_buffer_bytes ? o->write_buffer_bytes : RDB_WRITE_BUFFER;
-	int maxm = opts && o->max_memtables > 0 ? o->max_memtables : RDB_MAX_MEMTABLES;
-	int l0c =
-	        opts && o->l0_compaction_trigger > 0 ? o->l0_compaction_trigger : RDB_L0_COMPACTION;
-	int l0s = opts && o->l0_slowdown_trigger > 0 ? o->l0_slowdown_trigger : RDB_L0_SLOWDOWN;
-	double fp = store_flush_pressure(imm, (double)active / (double)wb, maxm);
-	double cp = store_compaction_pressure(l0, l0c, l0s);
+	double fp = store_flush_pressure(imm, (double)active / (double)lim->write_buffer,
+	                                 lim->max_memtables);
+	double cp = store_compaction_pressure(l0, lim->l0_compaction, lim->l0_slowdown);
 	if (fp > p->flush)
 		p->flush = fp;
 	if (cp > p->compaction)
@@ -552,7 +560,8 @@ static void cf_pressures(struct store *s, rocksdb_column_family_handle_t *cf, bo
 }
 
 /* One column family's share of store_background(): its pressures and what is due. */
-static void cf_background(struct store *s, rocksdb_column_family_handle_t *cf, bool opts, void *out)
+static void cf_background(struct store *s, rocksdb_column_family_handle_t *cf,
+                          const struct cf_limits *lim, void *out)
 {
 	struct store_background *bg = out;
 	uint64_t v;
@@ -564,15 +573,16 @@ static void cf_background(struct store *s, rocksdb_column_family_handle_t *cf, b
 	    0)
 		bg->pending_compaction_bytes += v;
 	struct store_pressures p = {bg->flush_pressure, bg->compaction_pressure};
-	cf_pressures(s, cf, opts, &p);
+	cf_pressures(s, cf, lim, &p);
 	bg->flush_pressure = p.flush;
 	bg->compaction_pressure = p.compaction;
 }
 
 /* One column family's share of store_memory(). */
-static void cf_memory(struct store *s, rocksdb_column_family_handle_t *cf, bool opts, void *out)
+static void cf_memory(struct store *s, rocksdb_column_family_handle_t *cf,
+                      const struct cf_limits *lim, void *out)
 {
-	(void)opts;
+	(void)lim;
 	struct store_memory *mem = out;
 	uint64_t v;
 	if (rocksdb_property_int_cf(s->db, cf, "rocksdb.size-all-mem-tables", &v) == 0)
@@ -581,22 +591,22 @@ static void cf_memory(struct store *s, rocksdb_column_family_handle_t *cf, bool 
 		mem->table_readers += v;
 }
 
-/* visit(s, cf, opts, out) for every column family open. */
+/* visit(s, cf, its limits, out) for every column family open. */
 static void all_cfs(struct store *s, cf_visit_fn *visit, void *out)
 {
 	rocksdb_column_family_handle_t *fixed[] = {s->cf_default, s->cf_system, s->cf_hints};
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		if (fixed[i])
-			visit(s, fixed[i], false, out);
+			visit(s, fixed[i], &s->lim_kv, out);
 	if (s->cf_sindex)
-		visit(s, s->cf_sindex, true, out);
+		visit(s, s->cf_sindex, &s->lim_sindex, out);
 	/* cf_lock keeps each handle alive (TRUNCATE and DROP replace them under it), the
 	 * mutex the list; in that order, as they are taken everywhere. */
 	pthread_rwlock_rdlock(&s->cf_lock);
 	pthread_mutex_lock(&s->lock);
 	for (struct store_table *t = s->tables; t; t = t->next)
 		if (t->cf)
-			visit(s, t->cf, true, out);
+			visit(s, t->cf, &s->lim_tables, out);
 	pthread_mutex_unlock(&s->lock);
 	pthread_rwlock_unlock(&s->cf_lock);
 }

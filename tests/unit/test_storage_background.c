@@ -241,3 +241,34 @@ Test(bgprio, a_priority_the_kernel_refuses_is_neither_shown_nor_forgotten_and_is
 	cr_assert_eq(fl, base);
 	cr_assert_eq(co, base);
 }
+
+Test(bgprio, each_column_family_is_measured_against_the_limits_it_was_opened_with)
+{
+	store_close(st);
+	struct store_options o;
+	store_options_init(&o);
+	o.data_dir = dir;
+	o.block_cache_bytes = 8 << 20;
+	o.write_buffer_bytes = 1 << 20;
+	o.max_memtables = 5;
+	o.l0_compaction_trigger = 8;
+	o.l0_slowdown_trigger = 30;
+	struct cerr e = {0};
+	cr_assert_eq(store_open(&o, &st, &e), 0, "%s", e.msg);
+	/* table CFs: store_options */
+	cr_assert_eq(st->lim_tables.write_buffer, 1u << 20);
+	cr_assert_eq(st->lim_tables.max_memtables, 5);
+	cr_assert_eq(st->lim_tables.l0_compaction, 8);
+	cr_assert_eq(st->lim_tables.l0_slowdown, 30);
+	/* the index CF: store_options' write buffer, RocksDB's memtable count and L0 triggers
+	 * (sindex_cf_options sets no others) */
+	cr_assert_eq(st->lim_sindex.write_buffer, 1u << 20);
+	cr_assert_eq(st->lim_sindex.max_memtables, 2);
+	cr_assert_eq(st->lim_sindex.l0_compaction, 4);
+	cr_assert_eq(st->lim_sindex.l0_slowdown, 20);
+	/* default, system, hints: RocksDB's defaults throughout */
+	cr_assert_eq(st->lim_kv.write_buffer, 64u << 20);
+	cr_assert_eq(st->lim_kv.max_memtables, 2);
+	cr_assert_eq(st->lim_kv.l0_compaction, 4);
+	cr_assert_eq(st->lim_kv.l0_slowdown, 20);
+}
