@@ -19,10 +19,13 @@
  *
  * Flush pressure is the share of the memtable headroom used since a flush became due:
  * (immutable memtables - 1 + active memtable fill) / (max memtables - 1), 0 while no flush
- * is due; 1 is the point where RocksDB stops writes.  Compaction pressure is where L0
- * stands between the compaction trigger (0) and the slowdown trigger (1).  Each is the
- * highest over all column families.  So a flush starts slow and is at full priority by the
- * time half of the next memtable is written, long before writes would stall.
+ * is due; 1 is the point where RocksDB stops writes.  Compaction pressure is the higher of
+ * where L0 stands between the compaction trigger (0) and the slowdown trigger (1), and of
+ * RocksDB's estimate of the bytes compactions owe over its soft_pending_compaction_bytes_limit
+ * (1: writes slow down): compactions below L0 do not touch L0's count, so a long busy spell
+ * could otherwise run them at nice 19 until that debt slows writes.  Each is the highest over
+ * all column families.  So a flush starts slow and is at full priority by the time half of
+ * the next memtable is written, long before writes would stall.
  *
  * Lowering a thread's priority needs no privilege, raising it back needs CAP_SYS_NICE or
  * RLIMIT_NICE: the first tick tries both on one thread, and where the kernel refuses the
@@ -96,7 +99,7 @@ double store_flush_pressure(uint64_t immutable, double active_fill, int max_memt
 	return clamp01(((double)immutable - 1 + active_fill) / (double)(max_memtables - 1));
 }
 
-double store_compaction_pressure(uint64_t l0_files, int compaction_trigger, int slowdown_trigger)
+static double l0_pressure(uint64_t l0_files, int compaction_trigger, int slowdown_trigger)
 {
 	if ((int64_t)l0_files <= compaction_trigger)
 		return 0;
@@ -104,6 +107,16 @@ double store_compaction_pressure(uint64_t l0_files, int compaction_trigger, int 
 		return 1;
 	return clamp01((double)((int64_t)l0_files - compaction_trigger) /
 	               (double)(slowdown_trigger - compaction_trigger));
+}
+
+double store_compaction_pressure(uint64_t l0_files, int compaction_trigger, int slowdown_trigger,
+                                 uint64_t pending_bytes, uint64_t soft_pending_limit)
+{
+	double l0 = l0_pressure(l0_files, compaction_trigger, slowdown_trigger);
+	double debt = soft_pending_limit
+	                      ? clamp01((double)pending_bytes / (double)soft_pending_limit)
+	                      : 0;
+	return l0 > debt ? l0 : debt;
 }
 
 /* The pool a thread named `comm` works for; -1: not RocksDB's. */

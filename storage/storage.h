@@ -498,8 +498,11 @@ void store_background(struct store *s, struct store_background *out);
  * active fill) / (max memtables - 1); 0 with no immutable memtable, 1 where RocksDB stops
  * writes. */
 double store_flush_pressure(uint64_t immutable, double active_fill, int max_memtables);
-/* Where L0 stands between the compaction trigger (0) and the slowdown trigger (1). */
-double store_compaction_pressure(uint64_t l0_files, int compaction_trigger, int slowdown_trigger);
+/* The higher of where L0 stands between the compaction trigger (0) and the slowdown trigger
+ * (1), and of the pending compaction bytes (RocksDB's estimate) over the soft limit at which
+ * RocksDB slows writes (soft_pending_compaction_bytes_limit; 0: no limit, not counted). */
+double store_compaction_pressure(uint64_t l0_files, int compaction_trigger, int slowdown_trigger,
+                                 uint64_t pending_bytes, uint64_t soft_pending_limit);
 /*
  * The CPU priority of RocksDB's flush and compaction threads follows how far behind each
  * is (storage/background.c): nice 19 below pressure 0.25, 10 below 0.5, else the process's

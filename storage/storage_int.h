@@ -136,6 +136,7 @@ struct cf_limits {
 	uint64_t write_buffer;          /* bytes one memtable takes */
 	int max_memtables;              /* active + immutable: at this many writes stop */
 	int l0_compaction, l0_slowdown; /* L0 files that start a compaction, slow writes */
+	uint64_t soft_pending_bytes;    /* compaction debt that slows writes; 0: none */
 };
 /* Fill l from o's values, then destroy o. */
 void cf_limits_take(struct cf_limits *l, rocksdb_options_t *o);
@@ -204,10 +205,12 @@ void store_bgprio_free(struct store_bgprio *b);
 /* The threads' priorities for these pressures (what store_background_priority_tick does with
  * the store's own): false when not controlled (no threads yet, or no right to raise). */
 bool store_bgprio_set(struct store *s, double flush_pressure, double compaction_pressure);
-/* The two pressures of store_background() alone, the highest of any column family: the
- * property reads they need and no others (writer.c), for the tick on the main loop. */
+/* The two pressures of store_background() alone, the highest of any column family (and the
+ * pending compaction bytes, which the compaction pressure reads): the property reads they
+ * need and no others (writer.c), for the tick on the main loop. */
 struct store_pressures {
 	double flush, compaction;
+	uint64_t pending_compaction_bytes; /* RocksDB's estimate, summed */
 };
 void store_background_pressures(struct store *s, struct store_pressures *out);
 /* Give the threads the process's priority back (store_close: its last flush). */

@@ -515,6 +515,8 @@ void cf_limits_take(struct cf_limits *l, rocksdb_options_t *o)
 	l->max_memtables = rocksdb_options_get_max_write_buffer_number(o);
 	l->l0_compaction = rocksdb_options_get_level0_file_num_compaction_trigger(o);
 	l->l0_slowdown = rocksdb_options_get_level0_slowdown_writes_trigger(o);
+	l->soft_pending_bytes = rocksdb_options_get_soft_pending_compaction_bytes_limit(o);
+	uint64_t hard = rocksdb_options_get_hard_pending_compaction_bytes_limit(o);
 	rocksdb_options_destroy(o);
 	/* As ColumnFamilyData's SanitizeOptions corrects them when the family opens. */
 	if (l->write_buffer < (64u << 10))
@@ -525,6 +527,8 @@ void cf_limits_take(struct cf_limits *l, rocksdb_options_t *o)
 		l->l0_compaction = 1;
 	if (l->l0_slowdown < l->l0_compaction)
 		l->l0_slowdown = l->l0_compaction;
+	if (!l->soft_pending_bytes || (hard && l->soft_pending_bytes > hard))
+		l->soft_pending_bytes = hard;
 }
 
 /* What the walk over every column family gathers (all_cfs): a visitor and its result. */
@@ -542,17 +546,21 @@ static uint64_t cf_l0_files(struct store *s, rocksdb_column_family_handle_t *cf)
 }
 
 /* One column family's flush and compaction pressure against its limits, the highest so far
- * kept in p.  Three property reads: all the priority tick needs. */
+ * kept in p, and its pending compaction bytes added to p's.  Four property reads: all the
+ * priority tick needs. */
 static void cf_pressures(struct store *s, rocksdb_column_family_handle_t *cf,
                          const struct cf_limits *lim, void *out)
 {
 	struct store_pressures *p = out;
-	uint64_t imm = 0, active = 0, l0 = cf_l0_files(s, cf);
+	uint64_t imm = 0, active = 0, pending = 0, l0 = cf_l0_files(s, cf);
 	rocksdb_property_int_cf(s->db, cf, "rocksdb.num-immutable-mem-table", &imm);
 	rocksdb_property_int_cf(s->db, cf, "rocksdb.cur-size-active-mem-table", &active);
+	rocksdb_property_int_cf(s->db, cf, "rocksdb.estimate-pending-compaction-bytes", &pending);
+	p->pending_compaction_bytes += pending;
 	double fp = store_flush_pressure(imm, (double)active / (double)lim->write_buffer,
 	                                 lim->max_memtables);
-	double cp = store_compaction_pressure(l0, lim->l0_compaction, lim->l0_slowdown);
+	double cp = store_compaction_pressure(l0, lim->l0_compaction, lim->l0_slowdown, pending,
+	                                      lim->soft_pending_bytes);
 	if (fp > p->flush)
 		p->flush = fp;
 	if (cp > p->compaction)
@@ -569,13 +577,12 @@ static void cf_background(struct store *s, rocksdb_column_family_handle_t *cf,
 		bg->compactions_pending++;
 	if (rocksdb_property_int_cf(s->db, cf, "rocksdb.mem-table-flush-pending", &v) == 0 && v)
 		bg->flushes_pending++;
-	if (rocksdb_property_int_cf(s->db, cf, "rocksdb.estimate-pending-compaction-bytes", &v) ==
-	    0)
-		bg->pending_compaction_bytes += v;
-	struct store_pressures p = {bg->flush_pressure, bg->compaction_pressure};
+	struct store_pressures p = {bg->flush_pressure, bg->compaction_pressure,
+	                            bg->pending_compaction_bytes};
 	cf_pressures(s, cf, lim, &p);
 	bg->flush_pressure = p.flush;
 	bg->compaction_pressure = p.compaction;
+	bg->pending_compaction_bytes = p.pending_compaction_bytes;
 }
 
 /* One column family's share of store_memory(). */

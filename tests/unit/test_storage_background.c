@@ -54,14 +54,39 @@ Test(bgprio, flush_pressure_is_the_share_of_the_headroom_used_since_a_flush_was_
 	cr_assert_float_eq(store_flush_pressure(1, 0.0, 1), 1.0, 1e-9, "no headroom at all");
 }
 
+#define GIB (1ull << 30)
+
 Test(bgprio, compaction_pressure_is_l0_between_its_triggers)
 {
-	cr_assert_float_eq(store_compaction_pressure(0, 4, 20), 0.0, 1e-9);
-	cr_assert_float_eq(store_compaction_pressure(4, 4, 20), 0.0, 1e-9);
-	cr_assert_float_eq(store_compaction_pressure(12, 4, 20), 0.5, 1e-9);
-	cr_assert_float_eq(store_compaction_pressure(20, 4, 20), 1.0, 1e-9);
-	cr_assert_float_eq(store_compaction_pressure(36, 4, 20), 1.0, 1e-9);
-	cr_assert_float_eq(store_compaction_pressure(5, 4, 4), 1.0, 1e-9);
+	cr_assert_float_eq(store_compaction_pressure(0, 4, 20, 0, 64 * GIB), 0.0, 1e-9);
+	cr_assert_float_eq(store_compaction_pressure(4, 4, 20, 0, 64 * GIB), 0.0, 1e-9);
+	cr_assert_float_eq(store_compaction_pressure(12, 4, 20, 0, 64 * GIB), 0.5, 1e-9);
+	cr_assert_float_eq(store_compaction_pressure(20, 4, 20, 0, 64 * GIB), 1.0, 1e-9);
+	cr_assert_float_eq(store_compaction_pressure(36, 4, 20, 0, 64 * GIB), 1.0, 1e-9);
+	cr_assert_float_eq(store_compaction_pressure(5, 4, 4, 0, 64 * GIB), 1.0, 1e-9);
+}
+
+Test(bgprio, compaction_pressure_counts_the_pending_bytes_against_the_soft_limit)
+{
+	/* L0 under its trigger, the debt below L0 growing towards the 64 GiB that slow writes */
+	cr_assert_float_eq(store_compaction_pressure(2, 4, 20, 1 * GIB, 64 * GIB), 1.0 / 64, 1e-9);
+	cr_assert_eq(store_bg_nice_for(store_compaction_pressure(2, 4, 20, 8 * GIB, 64 * GIB)), 19);
+	cr_assert_float_eq(store_compaction_pressure(2, 4, 20, 16 * GIB, 64 * GIB), 0.25, 1e-9);
+	cr_assert_eq(store_bg_nice_for(store_compaction_pressure(2, 4, 20, 16 * GIB, 64 * GIB)), 10,
+	             "a quarter of the way: nice 10");
+	cr_assert_eq(store_bg_nice_for(store_compaction_pressure(2, 4, 20, 32 * GIB, 64 * GIB)), 0,
+	             "half way: the process's own priority");
+	cr_assert_float_eq(store_compaction_pressure(2, 4, 20, 64 * GIB, 64 * GIB), 1.0, 1e-9,
+	                   "writes slow down here");
+	cr_assert_float_eq(store_compaction_pressure(2, 4, 20, 200 * GIB, 64 * GIB), 1.0, 1e-9,
+	                   "clamped");
+	/* the higher of the two */
+	cr_assert_float_eq(store_compaction_pressure(12, 4, 20, 16 * GIB, 64 * GIB), 0.5, 1e-9);
+	cr_assert_float_eq(store_compaction_pressure(8, 4, 20, 48 * GIB, 64 * GIB), 0.75, 1e-9);
+	/* a smaller configured limit counts as much */
+	cr_assert_float_eq(store_compaction_pressure(0, 4, 20, 1 * GIB, 2 * GIB), 0.5, 1e-9);
+	/* no soft limit: the debt never slows writes, so it is not counted */
+	cr_assert_float_eq(store_compaction_pressure(0, 4, 20, 500 * GIB, 0), 0.0, 1e-9);
 }
 
 Test(bgprio, the_nice_value_falls_as_the_pressure_rises)
@@ -260,15 +285,18 @@ Test(bgprio, each_column_family_is_measured_against_the_limits_it_was_opened_wit
 	cr_assert_eq(st->lim_tables.max_memtables, 5);
 	cr_assert_eq(st->lim_tables.l0_compaction, 8);
 	cr_assert_eq(st->lim_tables.l0_slowdown, 30);
+	cr_assert_eq(st->lim_tables.soft_pending_bytes, 64 * GIB, "RocksDB's default");
 	/* the index CF: store_options' write buffer, RocksDB's memtable count and L0 triggers
 	 * (sindex_cf_options sets no others) */
 	cr_assert_eq(st->lim_sindex.write_buffer, 1u << 20);
 	cr_assert_eq(st->lim_sindex.max_memtables, 2);
 	cr_assert_eq(st->lim_sindex.l0_compaction, 4);
 	cr_assert_eq(st->lim_sindex.l0_slowdown, 20);
+	cr_assert_eq(st->lim_sindex.soft_pending_bytes, 64 * GIB);
 	/* default, system, hints: RocksDB's defaults throughout */
 	cr_assert_eq(st->lim_kv.write_buffer, 64u << 20);
 	cr_assert_eq(st->lim_kv.max_memtables, 2);
 	cr_assert_eq(st->lim_kv.l0_compaction, 4);
 	cr_assert_eq(st->lim_kv.l0_slowdown, 20);
+	cr_assert_eq(st->lim_kv.soft_pending_bytes, 64 * GIB);
 }
