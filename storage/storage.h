@@ -184,10 +184,13 @@ const char *store_data_dir(const struct store *s);
 enum store_kv_cf {
 	STORE_CF_SYSTEM = 0, /* host id, tokens, schema rows */
 	STORE_CF_HINTS = 1,  /* hinted handoff */
+	/* or-ed into STORE_CF_SYSTEM by writers on a loop: the write does not wait for a
+	 * RocksDB write stall (a stall stops every CF's writes) but fails at once */
+	STORE_CF_NOWAIT = 0x100,
 };
 
-/* Put/delete one key (synced per the store's policy).  In the hints CF they never wait
- * for a RocksDB write stall: COL_EOVERLOADED instead. */
+/* Put/delete one key (synced per the store's policy).  In the hints CF, and with
+ * STORE_CF_NOWAIT, they never wait for a RocksDB write stall: COL_EOVERLOADED instead. */
 int store_kv_put(struct store *s, enum store_kv_cf cf, const void *key, size_t klen,
                  const void *val, size_t vlen, struct cerr *err);
 int store_kv_delete(struct store *s, enum store_kv_cf cf, const void *key, size_t klen,

@@ -169,7 +169,7 @@ struct store {
 	pthread_cond_t sync_cv;
 	/* group commit (writer.c): the writer thread and its bounded queue of groups */
 	rocksdb_writeoptions_t *wo_nostall;    /* a lane's inline write: fails rather than stall */
-	rocksdb_writeoptions_t *wo_kv_nostall; /* hints CF writes: synced per policy, no stall */
+	rocksdb_writeoptions_t *wo_kv_nostall; /* hints, STORE_CF_NOWAIT: per policy, no stall */
 	pthread_mutex_t wq_mu;
 	pthread_cond_t wq_cv;   /* the writer waits for groups */
 	pthread_cond_t wq_done; /* store_lane_free waits for its lane's groups */

@@ -977,19 +977,19 @@ int store_sync_wal(struct store *s, struct cerr *err)
 
 static rocksdb_column_family_handle_t *kv_cf(struct store *s, enum store_kv_cf cf)
 {
-	return cf == STORE_CF_HINTS ? s->cf_hints : s->cf_system;
+	return (cf & ~STORE_CF_NOWAIT) == STORE_CF_HINTS ? s->cf_hints : s->cf_system;
 }
 
 static const char *kv_name(enum store_kv_cf cf)
 {
-	return cf == STORE_CF_HINTS ? CF_HINTS : CF_SYSTEM;
+	return (cf & ~STORE_CF_NOWAIT) == STORE_CF_HINTS ? CF_HINTS : CF_SYSTEM;
 }
 
-/* Hints are written on the node's loop while writes may be stalling: they never wait for
- * a stall (the hint is refused, counted as dropped, its range left to repair). */
+/* Hints and STORE_CF_NOWAIT writes are made on a loop while writes may be stalling: they
+ * never wait for a stall (a refused hint is counted as dropped, its range left to repair). */
 static const rocksdb_writeoptions_t *kv_wo(struct store *s, enum store_kv_cf cf)
 {
-	return cf == STORE_CF_HINTS ? s->wo_kv_nostall : s->wo;
+	return cf == STORE_CF_HINTS || (cf & STORE_CF_NOWAIT) ? s->wo_kv_nostall : s->wo;
 }
 
 static int kv_err(struct cerr *err, char *rerr, const char *what, enum store_kv_cf cf)
@@ -1105,9 +1105,9 @@ int store_kv_delete_prefix(struct store *s, enum store_kv_cf cf, const void *pre
 	if (ulen == 0)
 		return cerr_set(err, COL_EINVAL, "storage: a prefix of only 0xFF bytes has no end");
 	char *rerr = NULL;
-	rocksdb_delete_range_cf(s->db, s->wo, kv_cf(s, cf), prefix, plen, (const char *)up, ulen,
-	                        &rerr);
-	return rerr ? store_rocks_err(err, rerr, "delete a range from", kv_name(cf)) : 0;
+	rocksdb_delete_range_cf(s->db, kv_wo(s, cf), kv_cf(s, cf), prefix, plen, (const char *)up,
+	                        ulen, &rerr);
+	return rerr ? kv_err(err, rerr, "delete a range from", cf) : 0;
 }
 
 /* ---- tables --------------------------------------------------------------------------------- */

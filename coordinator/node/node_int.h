@@ -60,6 +60,7 @@ struct node_peer {
 	char schema_version[40];
 	int64_t *tokens;
 	size_t n_tokens;
+	bool unsaved; /* its row could not be written (a write stall): retried at the next save */
 };
 
 /* The node's TLS contexts (node_tls.c); NULL where that side has no TLS. */

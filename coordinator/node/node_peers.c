@@ -125,13 +125,14 @@ int node_peers_load(struct node *n, struct cerr *err)
 
 static bool same(const struct node_peer *p, const struct node_endpoint *ep)
 {
-	return !strcmp(p->address, ep->address) && !strcmp(p->rpc_address, ep->rpc_address) &&
-	       !strcmp(p->dc, ep->dc) && !strcmp(p->rack, ep->rack) &&
-	       !strcmp(p->schema_version, ep->schema_version) && p->n_tokens == ep->n_tokens &&
+	return !p->unsaved && !strcmp(p->address, ep->address) &&
+	       !strcmp(p->rpc_address, ep->rpc_address) && !strcmp(p->dc, ep->dc) &&
+	       !strcmp(p->rack, ep->rack) && !strcmp(p->schema_version, ep->schema_version) &&
+	       p->n_tokens == ep->n_tokens &&
 	       !memcmp(p->tokens, ep->tokens, ep->n_tokens * sizeof(int64_t));
 }
 
-static int persist(struct node *n, const struct node_peer *p)
+static int persist(struct node *n, struct node_peer *p)
 {
 	uint8_t key[PEERS_PREFIX_LEN + 16];
 	memcpy(key, PEERS_PREFIX, PEERS_PREFIX_LEN);
@@ -151,10 +152,13 @@ static int persist(struct node *n, const struct node_peer *p)
 	msgpk_put_bin(&b, tok, tl);
 	msgpk_put_cstr(&b, p->schema_version);
 	struct cerr e = {0};
-	int rc = buf_ok(&b) ? store_kv_put(n->store, STORE_CF_SYSTEM, key, sizeof(key), b.data,
-	                                   b.len, &e)
+	/* on the main loop: a write stall must not stop gossip, so the row waits for the next
+	 * ring rebuild instead */
+	int rc = buf_ok(&b) ? store_kv_put(n->store, STORE_CF_SYSTEM | STORE_CF_NOWAIT, key,
+	                                   sizeof(key), b.data, b.len, &e)
 	                    : COL_ENOMEM;
 	buf_release(&b);
+	p->unsaved = rc != 0;
 	if (rc)
 		log_warn("node", "system peers: cannot store %s: %s", p->address,
 		         e.msg[0] ? e.msg : "out of memory");
@@ -205,7 +209,7 @@ void node_peers_forget(struct node *n, const uint8_t host_id[16])
 	memcpy(key, PEERS_PREFIX, PEERS_PREFIX_LEN);
 	memcpy(key + PEERS_PREFIX_LEN, host_id, 16);
 	struct cerr e = {0};
-	if (store_kv_delete(n->store, STORE_CF_SYSTEM, key, sizeof(key), &e))
+	if (store_kv_delete(n->store, STORE_CF_SYSTEM | STORE_CF_NOWAIT, key, sizeof(key), &e))
 		log_warn("node", "system peers: cannot delete %s: %s", p->address, e.msg);
 	peer_free(p);
 	*p = n->peers.v[--n->peers.n];

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define NOW 1800000000LL
 
@@ -710,4 +711,43 @@ Test(writer, the_partition_prefix_scan_agrees_with_the_escaped_reader)
 	}
 	buf_release(&key);
 	buf_release(&k);
+}
+
+/*
+ * A loop's system-CF writes made with STORE_CF_NOWAIT (the peers table, the repair
+ * scheduler's rows) and every hints-CF write are refused at once while RocksDB stops
+ * writes, instead of holding the loop (and gossip with it) until the stall ends; once
+ * RocksDB writes again they go through.  Without the flag this put would wait here until
+ * compactions restart.
+ */
+Test(writer, nowait_kv_writes_are_refused_during_a_stall_not_waited_for)
+{
+	struct store_options o;
+	store_options_init(&o);
+	ev_timer tick;
+	open_and_stall_writes(&o, &tick);
+	struct cerr e = {0};
+	double t0 = ev_time();
+	int rc = store_kv_put(st, STORE_CF_SYSTEM | STORE_CF_NOWAIT, "k", 1, "v", 1, &e);
+	cr_expect_eq(rc, COL_EOVERLOADED, "%s", e.msg);
+	cr_expect(strstr(e.msg, "stalling writes") && strstr(e.msg, "system"), "%s", e.msg);
+	cr_expect_eq(store_kv_delete(st, STORE_CF_SYSTEM | STORE_CF_NOWAIT, "k", 1, &e),
+	             COL_EOVERLOADED, "%s", e.msg);
+	cr_expect_eq(store_kv_delete_prefix(st, STORE_CF_HINTS, "h", 1, &e), COL_EOVERLOADED, "%s",
+	             e.msg);
+	cr_expect_lt(ev_time() - t0, 1.0, "a refused write waited %.1f s", ev_time() - t0);
+
+	restart_compactions();
+	ev_timer_stop(loop, &tick);
+	for (int i = 0; i < 3000 && rc; i++) {
+		rc = store_kv_put(st, STORE_CF_SYSTEM | STORE_CF_NOWAIT, "k", 1, "v", 1, &e);
+		if (rc)
+			usleep(10 * 1000);
+	}
+	cr_assert_eq(rc, 0, "still refused 30 s after compactions restarted: %s", e.msg);
+	struct buf v;
+	buf_init(&v);
+	cr_assert_eq(store_kv_get(st, STORE_CF_SYSTEM, "k", 1, &v, &e), 0, "%s", e.msg);
+	cr_assert(v.len == 1 && v.data[0] == 'v');
+	buf_release(&v);
 }
