@@ -28,8 +28,8 @@
  * the next memtable is written, long before writes would stall.
  *
  * Lowering a thread's priority needs no privilege, raising it back needs CAP_SYS_NICE or
- * RLIMIT_NICE: the first tick tries both on one thread, and where the kernel refuses the
- * raise the controller stays off (logged once) so that no thread is left low.  Should the
+ * RLIMIT_NICE: the first tick tries both on a thread made for the try, and where the kernel
+ * refuses the raise the controller stays off (logged once), every thread as it was.  Should the
  * kernel refuse a value later (RLIMIT_NICE lowered after the probe), the thread keeps the one
  * it had, the gauge shows that one, the next tick tries again, and the log says so at most
  * once a minute.
@@ -46,6 +46,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,20 +168,43 @@ static void scan_threads(struct store_bgprio *b)
 	closedir(d);
 }
 
-/* Can this process raise a thread's priority again once lowered?  Tried on one thread. */
+struct probe_try {
+	int base;
+	bool raised;
+	int err;
+};
+
+static void *probe_main(void *arg)
+{
+	struct probe_try *p = arg;
+	id_t self = (id_t)gettid();
+	p->raised = setpriority(PRIO_PROCESS, self, p->base + 1) == 0 &&
+	            setpriority(PRIO_PROCESS, self, p->base) == 0;
+	p->err = errno;
+	return NULL;
+}
+
+/* Can this process raise a thread's priority again once lowered?  Tried on a thread made
+ * for it (with the loop's nice value and capabilities), so that where the kernel refuses
+ * the raise no RocksDB thread is left lowered by the try. */
 static bool probe(struct store_bgprio *b)
 {
 	if (b->base >= 19)
 		return false; /* nothing lower to go to */
-	if (setpriority(PRIO_PROCESS, (id_t)b->tid[0], b->base + 1) != 0)
-		return false;
-	if (setpriority(PRIO_PROCESS, (id_t)b->tid[0], b->base) == 0)
+	struct probe_try p = {.base = b->base};
+	pthread_t t;
+	int rc = pthread_create(&t, NULL, probe_main, &p);
+	if (rc == 0)
+		pthread_join(t, NULL);
+	else
+		p.err = rc;
+	if (p.raised)
 		return true;
 	log_warn(MOD,
 	         "cannot raise the priority of RocksDB's background threads again once lowered "
-	         "(%s; it needs CAP_SYS_NICE or an RLIMIT_NICE): flushes and compactions keep "
+	         "(%s%s; it needs CAP_SYS_NICE or an RLIMIT_NICE): flushes and compactions keep "
 	         "the priority of the request loops (storage_adaptive_background_priority)",
-	         strerror(errno));
+	         rc ? "no thread to try it on: " : "", strerror(rc ? rc : p.err));
 	return false;
 }
 

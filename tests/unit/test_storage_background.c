@@ -267,6 +267,32 @@ Test(bgprio, a_priority_the_kernel_refuses_is_neither_shown_nor_forgotten_and_is
 	cr_assert_eq(co, base);
 }
 
+/* Where the kernel refuses the raise from the start (RLIMIT_NICE 0, no CAP_SYS_NICE: a
+ * container's unprivileged user), the controller is off and leaves every RocksDB thread
+ * at the process's priority: its try was made on a thread of its own. */
+Test(bgprio, a_refused_first_try_leaves_no_thread_lowered)
+{
+	int base = getpriority(PRIO_PROCESS, 0);
+	if (base > 9)
+		cr_skip_test("the test runs at nice %d: nothing to lower", base);
+	struct rlimit rl;
+	cr_assert_eq(getrlimit(RLIMIT_NICE, &rl), 0);
+	struct rlimit none = {.rlim_cur = 0, .rlim_max = rl.rlim_max};
+	cr_assert_eq(setrlimit(RLIMIT_NICE, &none), 0);
+	if (!sys_nice_effective(false))
+		cr_skip_test("cannot drop CAP_SYS_NICE from this thread");
+	bool on = store_bgprio_set(st, 0, 0);
+	cr_assert(sys_nice_effective(true));
+	cr_assert_eq(setrlimit(RLIMIT_NICE, &rl), 0);
+	cr_assert(!on, "the controller is off where a raise is refused");
+	int nice, fl, co;
+	cr_assert_gt(threads_nice("rocksdb:", &nice), 0, "RocksDB's threads, all alike");
+	cr_assert_eq(nice, base, "no thread left at nice %d by the try", nice);
+	store_background_nice(st, &fl, &co);
+	cr_assert_eq(fl, -1);
+	cr_assert_eq(co, -1);
+}
+
 Test(bgprio, each_column_family_is_measured_against_the_limits_it_was_opened_with)
 {
 	store_close(st);
