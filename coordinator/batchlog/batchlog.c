@@ -13,6 +13,7 @@
 #include "core/msgpk.h"
 
 #include <ev.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,35 @@ struct batchlog {
 	unsigned inflight;
 	bool replaying;
 	struct batchlog_stats stats;
+	int64_t stall_warned_ms; /* a write refused by a RocksDB write stall was last logged */
+	uint64_t stall_refused;  /* such refusals since */
 };
+
+/* The batchlog is written on the main loop: during a RocksDB write stall a write is refused
+ * at once (STORE_CF_NOWAIT) rather than holding gossip and messaging until the stall ends.
+ * A refused store fails its batch (the client is told Overloaded or its timeout), a refused
+ * removal leaves the batch to its replay; at the rate of a busy node's batches such refusals
+ * are logged at most every STALL_WARN_MS, with their count. */
+#define BL_CF         (STORE_CF_SYSTEM | STORE_CF_NOWAIT)
+#define STALL_WARN_MS 10000
+
+static void warn_write(struct batchlog *bl, int rc, const char *what, const struct cerr *e)
+{
+	if (rc != COL_EOVERLOADED) {
+		log_warn(MOD, "%s: %s", what, e->msg);
+		return;
+	}
+	bl->stall_refused++;
+	int64_t now = (int64_t)(ev_now(bl->loop) * 1000);
+	if (bl->stall_warned_ms && now - bl->stall_warned_ms < STALL_WARN_MS)
+		return;
+	log_warn(MOD,
+	         "%s: %s (%" PRIu64 " batchlog writes refused by the stall since the last "
+	         "such line)",
+	         what, e->msg, bl->stall_refused);
+	bl->stall_warned_ms = now;
+	bl->stall_refused = 0;
+}
 
 /* One LOGGED batch being written by this coordinator. */
 struct bl_op {
@@ -76,8 +105,7 @@ static int store_batch(struct batchlog *bl, const uint8_t id[16], const uint8_t 
 	buf_init(&v);
 	buf_put_u64be(&v, (uint64_t)wall_ms());
 	buf_put(&v, payload, len);
-	int rc = buf_ok(&v) ? store_kv_put(bl->cfg.store, STORE_CF_SYSTEM, key, KEY_LEN, v.data,
-	                                   v.len, err)
+	int rc = buf_ok(&v) ? store_kv_put(bl->cfg.store, BL_CF, key, KEY_LEN, v.data, v.len, err)
 	                    : cerr_set(err, COL_ENOMEM, "out of memory storing a batch");
 	buf_release(&v);
 	return rc;
@@ -88,8 +116,9 @@ static void remove_batch(struct batchlog *bl, const uint8_t id[16])
 	uint8_t key[KEY_LEN];
 	batch_key(key, id);
 	struct cerr e = {0};
-	if (store_kv_delete(bl->cfg.store, STORE_CF_SYSTEM, key, KEY_LEN, &e))
-		log_warn(MOD, "removing a batch from the batchlog: %s", e.msg);
+	int rc = store_kv_delete(bl->cfg.store, BL_CF, key, KEY_LEN, &e);
+	if (rc)
+		warn_write(bl, rc, "removing a batch from the batchlog", &e);
 }
 
 /* ---- the replica side: BATCH_STORE and BATCH_REMOVE ---------------------------------------- */
@@ -134,7 +163,7 @@ static int on_store(struct messaging *m, const struct msg_in *msg, void *ctx)
 	struct cerr e = {0};
 	int rc = store_batch(bl, id, msg->payload, msg->payload_len, &e);
 	if (rc) {
-		log_warn(MOD, "storing a batch: %s", e.msg);
+		warn_write(bl, rc, "storing a batch", &e);
 		(void)messaging_respond_failure(m, msg, rc, e.msg);
 		return 0;
 	}
@@ -323,7 +352,7 @@ static void log_batch(struct bl_op *op, const char *ks)
 		struct cerr e = {0};
 		int rc = store_batch(bl, op->id, payload.data, payload.len, &e);
 		if (rc)
-			log_warn(MOD, "writing the batchlog on this node: %s", e.msg);
+			warn_write(bl, rc, "writing the batchlog on this node", &e);
 		on_store_rsp(op, rc, NULL);
 	} else {
 		int n = op->n_eps;
