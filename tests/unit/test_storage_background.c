@@ -205,6 +205,24 @@ static bool sys_nice_effective(bool on)
 	return syscall(SYS_capset, &h, d) == 0;
 }
 
+/* From here on the kernel refuses this thread every raise of a priority: RLIMIT_NICE 0
+ * (the old limit kept in *saved) and CAP_SYS_NICE out of its effective set. */
+static void refuse_raises(struct rlimit *saved)
+{
+	cr_assert_eq(getrlimit(RLIMIT_NICE, saved), 0);
+	struct rlimit none = {.rlim_cur = 0, .rlim_max = saved->rlim_max};
+	cr_assert_eq(setrlimit(RLIMIT_NICE, &none), 0);
+	if (!sys_nice_effective(false))
+		cr_skip_test("cannot drop CAP_SYS_NICE from this thread");
+}
+
+/* Undoes refuse_raises(). */
+static void allow_raises(const struct rlimit *saved)
+{
+	cr_assert(sys_nice_effective(true));
+	cr_assert_eq(setrlimit(RLIMIT_NICE, saved), 0);
+}
+
 /* How many times `needle` occurs in what was written to fd. */
 static int count_in(int fd, const char *needle)
 {
@@ -232,11 +250,7 @@ Test(bgprio, a_priority_the_kernel_refuses_is_neither_shown_nor_forgotten_and_is
 
 	/* from here on the kernel refuses every raise */
 	struct rlimit rl;
-	cr_assert_eq(getrlimit(RLIMIT_NICE, &rl), 0);
-	struct rlimit none = {.rlim_cur = 0, .rlim_max = rl.rlim_max};
-	cr_assert_eq(setrlimit(RLIMIT_NICE, &none), 0);
-	if (!sys_nice_effective(false))
-		cr_skip_test("cannot drop CAP_SYS_NICE from this thread");
+	refuse_raises(&rl);
 	FILE *log = tmpfile();
 	cr_assert(log);
 	log_set_fd(fileno(log));
@@ -253,8 +267,7 @@ Test(bgprio, a_priority_the_kernel_refuses_is_neither_shown_nor_forgotten_and_is
 	             "one line for all those refusals, not one per tick");
 
 	/* the right comes back: the next tick raises them, as nothing was recorded as done */
-	cr_assert(sys_nice_effective(true));
-	cr_assert_eq(setrlimit(RLIMIT_NICE, &rl), 0);
+	allow_raises(&rl);
 	cr_assert(store_bgprio_set(st, 0.9, 0.9));
 	log_set_fd(2);
 	fclose(log);
@@ -276,14 +289,9 @@ Test(bgprio, a_refused_first_try_leaves_no_thread_lowered)
 	if (base > 9)
 		cr_skip_test("the test runs at nice %d: nothing to lower", base);
 	struct rlimit rl;
-	cr_assert_eq(getrlimit(RLIMIT_NICE, &rl), 0);
-	struct rlimit none = {.rlim_cur = 0, .rlim_max = rl.rlim_max};
-	cr_assert_eq(setrlimit(RLIMIT_NICE, &none), 0);
-	if (!sys_nice_effective(false))
-		cr_skip_test("cannot drop CAP_SYS_NICE from this thread");
+	refuse_raises(&rl);
 	bool on = store_bgprio_set(st, 0, 0);
-	cr_assert(sys_nice_effective(true));
-	cr_assert_eq(setrlimit(RLIMIT_NICE, &rl), 0);
+	allow_raises(&rl);
 	cr_assert(!on, "the controller is off where a raise is refused");
 	int nice, fl, co;
 	cr_assert_gt(threads_nice("rocksdb:", &nice), 0, "RocksDB's threads, all alike");
