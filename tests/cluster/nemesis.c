@@ -474,16 +474,25 @@ static int64_t pending_hints(struct cluster *c, int k)
 	return n;
 }
 
+/* Hints can still be written after the heal: a coordinator that met QUORUM without a
+ * replica partitioned at the end waits for that replica until its write timeout (2 s) and
+ * then hints it.  So "none pending" must hold for longer than that, not at one instant. */
+#define HINTS_QUIET_MS 3000
+
 static bool wait_hints(struct run *r, int timeout_ms)
 {
-	int64_t t0 = now_ms();
+	int64_t t0 = now_ms(), quiet_since = 0;
 	for (;;) {
 		int64_t total = 0;
 		for (int k = 1; k <= r->c->n; k++) {
 			int64_t p = pending_hints(r->c, k);
 			total += p < 0 ? 1 : p;
 		}
-		if (total == 0)
+		if (total != 0)
+			quiet_since = 0;
+		else if (!quiet_since)
+			quiet_since = now_ms();
+		else if (now_ms() - quiet_since >= HINTS_QUIET_MS)
 			break;
 		if (now_ms() - t0 > timeout_ms) {
 			fprintf(stderr, "nemesis: hints still pending after %d ms\n", timeout_ms);
