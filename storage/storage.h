@@ -187,6 +187,9 @@ enum store_kv_cf {
 	/* or-ed into STORE_CF_SYSTEM by writers on a loop: the write does not wait for a
 	 * RocksDB write stall (a stall stops every CF's writes) but fails at once */
 	STORE_CF_NOWAIT = 0x100,
+	/* the system CF, written from a loop (the peers table, the repair scheduler, the
+	 * batchlog): refused with COL_EOVERLOADED during a stall */
+	STORE_SYSTEM_NOWAIT = STORE_CF_SYSTEM | STORE_CF_NOWAIT,
 };
 
 /* Put/delete one key (synced per the store's policy).  In the hints CF, and with

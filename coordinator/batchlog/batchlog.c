@@ -38,11 +38,10 @@ struct batchlog {
 };
 
 /* The batchlog is written on the main loop: during a RocksDB write stall a write is refused
- * at once (STORE_CF_NOWAIT) rather than holding gossip and messaging until the stall ends.
+ * at once (STORE_SYSTEM_NOWAIT) rather than holding gossip and messaging until the stall ends.
  * A refused store fails its batch (the client is told Overloaded or its timeout), a refused
  * removal leaves the batch to its replay; at the rate of a busy node's batches such refusals
  * are logged at most every STALL_WARN_MS, with their count. */
-#define BL_CF         (STORE_CF_SYSTEM | STORE_CF_NOWAIT)
 #define STALL_WARN_MS 10000
 
 static void warn_write(struct batchlog *bl, int rc, const char *what, const struct cerr *e)
@@ -105,7 +104,8 @@ static int store_batch(struct batchlog *bl, const uint8_t id[16], const uint8_t 
 	buf_init(&v);
 	buf_put_u64be(&v, (uint64_t)wall_ms());
 	buf_put(&v, payload, len);
-	int rc = buf_ok(&v) ? store_kv_put(bl->cfg.store, BL_CF, key, KEY_LEN, v.data, v.len, err)
+	int rc = buf_ok(&v) ? store_kv_put(bl->cfg.store, STORE_SYSTEM_NOWAIT, key, KEY_LEN, v.data,
+	                                   v.len, err)
 	                    : cerr_set(err, COL_ENOMEM, "out of memory storing a batch");
 	buf_release(&v);
 	return rc;
@@ -116,7 +116,7 @@ static void remove_batch(struct batchlog *bl, const uint8_t id[16])
 	uint8_t key[KEY_LEN];
 	batch_key(key, id);
 	struct cerr e = {0};
-	int rc = store_kv_delete(bl->cfg.store, BL_CF, key, KEY_LEN, &e);
+	int rc = store_kv_delete(bl->cfg.store, STORE_SYSTEM_NOWAIT, key, KEY_LEN, &e);
 	if (rc)
 		warn_write(bl, rc, "removing a batch from the batchlog", &e);
 }

@@ -154,8 +154,8 @@ static int persist(struct node *n, struct node_peer *p)
 	struct cerr e = {0};
 	/* on the main loop: a write stall must not stop gossip, so the row waits for the next
 	 * ring rebuild instead */
-	int rc = buf_ok(&b) ? store_kv_put(n->store, STORE_CF_SYSTEM | STORE_CF_NOWAIT, key,
-	                                   sizeof(key), b.data, b.len, &e)
+	int rc = buf_ok(&b) ? store_kv_put(n->store, STORE_SYSTEM_NOWAIT, key, sizeof(key), b.data,
+	                                   b.len, &e)
 	                    : COL_ENOMEM;
 	buf_release(&b);
 	p->unsaved = rc != 0;
@@ -209,7 +209,7 @@ void node_peers_forget(struct node *n, const uint8_t host_id[16])
 	memcpy(key, PEERS_PREFIX, PEERS_PREFIX_LEN);
 	memcpy(key + PEERS_PREFIX_LEN, host_id, 16);
 	struct cerr e = {0};
-	if (store_kv_delete(n->store, STORE_CF_SYSTEM | STORE_CF_NOWAIT, key, sizeof(key), &e))
+	if (store_kv_delete(n->store, STORE_SYSTEM_NOWAIT, key, sizeof(key), &e))
 		log_warn("node", "system peers: cannot delete %s: %s", p->address, e.msg);
 	peer_free(p);
 	*p = n->peers.v[--n->peers.n];

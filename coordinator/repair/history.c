@@ -38,10 +38,10 @@
 #define F_PREFIX           "repair/f/"
 #define H_PLEN             9
 #define REPAIR_HISTORY_MAX 100000
-/* The scheduler writes on the main loop: during a RocksDB write stall a row is not written
- * (and logged) rather than stopping gossip and messaging until the stall ends; each is
- * written again later (a first planning at the next tick, a range at its next repair). */
-#define SYS_NOWAIT (STORE_CF_SYSTEM | STORE_CF_NOWAIT)
+/* The scheduler writes on the main loop, with STORE_SYSTEM_NOWAIT: during a RocksDB write
+ * stall a row is not written (and logged) rather than stopping gossip and messaging until
+ * the stall ends; each is written again later (a first planning at the next tick, a range
+ * at its next repair). */
 
 static void last_key(uint8_t k[H_PLEN + 32], const uint8_t id[16], int64_t start, int64_t end)
 {
@@ -90,7 +90,7 @@ int64_t history_first_planned(struct repair *r, const uint8_t table_id[16], int6
 	if (at)
 		return at;
 	be64_store(v, (uint64_t)table_ms);
-	if (store_kv_put(r->cfg.store, SYS_NOWAIT, k, sizeof(k), v, 8, &e))
+	if (store_kv_put(r->cfg.store, STORE_SYSTEM_NOWAIT, k, sizeof(k), v, 8, &e))
 		log_warn("repair", "recording when a table was first planned: %s", e.msg);
 	return table_ms;
 }
@@ -109,7 +109,7 @@ static int forget_first_planned(void *ctx, const void *key, size_t klen, const v
 	struct cerr e = {0};
 	if (klen != H_PLEN + 16 || schema_snap_table_by_id(fc->snap, (const uint8_t *)key + H_PLEN))
 		return 0;
-	if (store_kv_delete(fc->r->cfg.store, SYS_NOWAIT, key, klen, &e))
+	if (store_kv_delete(fc->r->cfg.store, STORE_SYSTEM_NOWAIT, key, klen, &e))
 		log_warn("repair", "forgetting a dropped table's first planning: %s", e.msg);
 	fc->tables++;
 	return 0;
@@ -145,8 +145,8 @@ void history_forget_dropped(struct repair *r)
 		memcpy(prefix, R_PREFIX, H_PLEN);
 		memcpy(prefix + H_PLEN, id, 16);
 		if (!schema_snap_table_by_id(snap, id)) {
-			if (store_kv_delete_prefix(r->cfg.store, SYS_NOWAIT, prefix, sizeof(prefix),
-			                           &e)) {
+			if (store_kv_delete_prefix(r->cfg.store, STORE_SYSTEM_NOWAIT, prefix,
+			                           sizeof(prefix), &e)) {
 				rc = -1;
 				break;
 			}
@@ -175,7 +175,7 @@ void history_mark(struct repair *r, const uint8_t table_id[16], int64_t start, i
 	uint8_t k[H_PLEN + 32], v[8];
 	last_key(k, table_id, start, end);
 	be64_store(v, (uint64_t)began_ms);
-	if (store_kv_put(r->cfg.store, SYS_NOWAIT, k, sizeof(k), v, 8, &e))
+	if (store_kv_put(r->cfg.store, STORE_SYSTEM_NOWAIT, k, sizeof(k), v, 8, &e))
 		log_warn("repair", "recording a repaired range: %s", e.msg);
 	if (store_table_mark_repaired(store_table_find(r->cfg.store, table_id), start, end,
 	                              began_ms / 1000))
@@ -220,7 +220,7 @@ static int delete_first(void *ctx, const void *key, size_t klen, const void *val
 	(void)val, (void)vlen;
 	struct repair *r = ctx;
 	struct cerr e = {0};
-	store_kv_delete(r->cfg.store, SYS_NOWAIT, key, klen, &e);
+	store_kv_delete(r->cfg.store, STORE_SYSTEM_NOWAIT, key, klen, &e);
 	return 1;
 }
 
@@ -252,7 +252,7 @@ void history_record(struct repair *r, const struct rsession *s, const struct rta
 	msgpk_put_uint(&b, s->task_bytes);
 	msgpk_put_cstr(&b, outcome);
 	if (buf_ok(&b) &&
-	    store_kv_put(r->cfg.store, SYS_NOWAIT, k, sizeof(k), b.data, b.len, &e) == 0) {
+	    store_kv_put(r->cfg.store, STORE_SYSTEM_NOWAIT, k, sizeof(k), b.data, b.len, &e) == 0) {
 		if (++r->history_rows > REPAIR_HISTORY_MAX) {
 			store_kv_scan(r->cfg.store, STORE_CF_SYSTEM, H_PREFIX, H_PLEN, delete_first,
 			              r, &e);

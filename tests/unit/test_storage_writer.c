@@ -14,6 +14,8 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <ev.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -713,12 +715,32 @@ Test(writer, the_partition_prefix_scan_agrees_with_the_escaped_reader)
 	buf_release(&k);
 }
 
+/* The three refusals nowait_kv_writes_are_refused_during_a_stall_not_waited_for expects,
+ * made on a thread of their own so that a write that waits for the stall fails the test
+ * instead of holding it until ctest's timeout. */
+struct nowait_writes {
+	int put, del, del_prefix;
+	struct cerr put_e, del_e, del_prefix_e;
+	atomic_bool returned;
+};
+
+static void *nowait_writes_run(void *arg)
+{
+	struct nowait_writes *w = arg;
+	w->put = store_kv_put(st, STORE_SYSTEM_NOWAIT, "k", 1, "v", 1, &w->put_e);
+	w->del = store_kv_delete(st, STORE_SYSTEM_NOWAIT, "k", 1, &w->del_e);
+	w->del_prefix = store_kv_delete_prefix(st, STORE_CF_HINTS, "h", 1, &w->del_prefix_e);
+	atomic_store(&w->returned, true);
+	return NULL;
+}
+
 /*
- * A loop's system-CF writes made with STORE_CF_NOWAIT (the peers table, the repair
- * scheduler's rows) and every hints-CF write are refused at once while RocksDB stops
- * writes, instead of holding the loop (and gossip with it) until the stall ends; once
- * RocksDB writes again they go through.  Without the flag this put would wait here until
- * compactions restart.
+ * A loop's system-CF writes made with STORE_SYSTEM_NOWAIT (the peers table, the repair
+ * scheduler's rows, the batchlog) and every hints-CF write are refused at once while
+ * RocksDB stops writes, instead of holding the loop (and gossip with it) until the stall
+ * ends; once RocksDB writes again they go through.  Without the flag these writes would wait
+ * until compactions restart: the test gives them 5 s, then fails, restarts compactions so the
+ * waiting thread returns, and joins it.
  */
 Test(writer, nowait_kv_writes_are_refused_during_a_stall_not_waited_for)
 {
@@ -726,21 +748,31 @@ Test(writer, nowait_kv_writes_are_refused_during_a_stall_not_waited_for)
 	store_options_init(&o);
 	ev_timer tick;
 	open_and_stall_writes(&o, &tick);
-	struct cerr e = {0};
+	static struct nowait_writes w;
+	atomic_init(&w.returned, false);
+	pthread_t th;
 	double t0 = ev_time();
-	int rc = store_kv_put(st, STORE_CF_SYSTEM | STORE_CF_NOWAIT, "k", 1, "v", 1, &e);
-	cr_expect_eq(rc, COL_EOVERLOADED, "%s", e.msg);
-	cr_expect(strstr(e.msg, "stalling writes") && strstr(e.msg, "system"), "%s", e.msg);
-	cr_expect_eq(store_kv_delete(st, STORE_CF_SYSTEM | STORE_CF_NOWAIT, "k", 1, &e),
-	             COL_EOVERLOADED, "%s", e.msg);
-	cr_expect_eq(store_kv_delete_prefix(st, STORE_CF_HINTS, "h", 1, &e), COL_EOVERLOADED, "%s",
-	             e.msg);
-	cr_expect_lt(ev_time() - t0, 1.0, "a refused write waited %.1f s", ev_time() - t0);
-
+	cr_assert_eq(pthread_create(&th, NULL, nowait_writes_run, &w), 0);
+	while (!atomic_load(&w.returned) && ev_time() - t0 < 5.0)
+		usleep(1000);
+	double waited = ev_time() - t0;
+	bool returned = atomic_load(&w.returned);
+	if (!returned)
+		restart_compactions(); /* the stall ends: the waiting write returns */
+	pthread_join(th, NULL);
+	cr_assert(returned, "a STORE_SYSTEM_NOWAIT or hints write waited out the stall (over 5 s)");
+	cr_expect_lt(waited, 1.0, "the refused writes took %.1f s", waited);
+	int rc = w.put;
+	cr_expect_eq(rc, COL_EOVERLOADED, "%s", w.put_e.msg);
+	cr_expect(strstr(w.put_e.msg, "stalling writes") && strstr(w.put_e.msg, "system"), "%s",
+	          w.put_e.msg);
+	cr_expect_eq(w.del, COL_EOVERLOADED, "%s", w.del_e.msg);
+	cr_expect_eq(w.del_prefix, COL_EOVERLOADED, "%s", w.del_prefix_e.msg);
+	struct cerr e = {0};
 	restart_compactions();
 	ev_timer_stop(loop, &tick);
 	for (int i = 0; i < 3000 && rc; i++) {
-		rc = store_kv_put(st, STORE_CF_SYSTEM | STORE_CF_NOWAIT, "k", 1, "v", 1, &e);
+		rc = store_kv_put(st, STORE_SYSTEM_NOWAIT, "k", 1, "v", 1, &e);
 		if (rc)
 			usleep(10 * 1000);
 	}
