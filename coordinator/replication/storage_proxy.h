@@ -104,8 +104,8 @@ typedef int (*sp_addr_fn)(void *ctx, const struct ring *r, size_t idx, struct ne
 struct storage_proxy_config {
 	struct messaging *msg; /* required */
 	struct store *store;   /* required: this node's data */
-	/* this loop's group-commit lane (storage.h): local replica writes go through it; NULL:
-	 * applied inline with store_apply */
+	/* this loop's group-commit lane (storage.h): local replica writes and read repairs go
+	 * through it; NULL: applied inline with store_apply */
 	struct store_lane *lane;
 	const char *local_dc;         /* used when this node is not in the ring ["datacenter1"] */
 	unsigned write_timeout_ms;    /* write_request_timeout [2000] */

@@ -669,7 +669,73 @@ static int merge_cell(struct part_merge *pm, struct row_shadow *sh,
 	return 0;
 }
 
-/* Send the repair mutations; local ones are applied at once. */
+/* This node's replica could not take its repair: the read fails, Overloaded when the
+ * store refused it for a RocksDB stall or a full write queue. */
+static void repair_local_failed(struct sp_read *r, int rc, const char *why)
+{
+	char msg[CERR_MSG_MAX + 64];
+	snprintf(msg, sizeof(msg), "read repair of this node's replica failed: %.400s", why);
+	trace_event(r->trace, "Read repair of this node's replica failed: %s", why);
+	sp_read_answer(r, rc == COL_EOVERLOADED ? COL_EOVERLOADED : COL_EIO, msg);
+}
+
+/* The lane wrote (or refused) this node's repair: the read goes on as it does on a remote
+ * replica's acknowledgement (sp_read_rsp). */
+static void repair_local_done(void *ctx, int rc, const struct cerr *e)
+{
+	struct sp_target *c = ctx;
+	struct sp_read *r = c->req;
+	r->pending_cbs--;
+	if (!r->answered && sp_topo_use(r->sp, r->ring) != 0)
+		sp_read_answer(r, COL_ENOMEM, "out of memory building the ring cache");
+	if (r->answered) {
+		trace_event(r->trace, "Read repair %s locally after the answer",
+		            rc == 0 ? "applied" : "failed");
+	} else if (rc != 0) {
+		repair_local_failed(r, rc, e ? e->msg : col_strerror(rc));
+	} else {
+		trace_event(r->trace, "Read repair applied locally");
+		r->repair_pending--;
+		sp_read_progress(r);
+	}
+	sp_read_maybe_release(r);
+}
+
+/*
+ * Apply x, the repair of this node's own replica.  Through the loop's group-commit lane
+ * when it has one, and the read waits for it as for a remote replica's acknowledgement: a
+ * RocksDB write stall then holds the store's writer thread, never the loop (with gossip on
+ * the main loop, a loop held for a stall has the node convicted by its peers).  Without a
+ * lane (tests), at once.  0, or the read is answered with the failure.
+ */
+static int repair_local(struct sp_read *r, struct rmut *x)
+{
+	struct storage_proxy *sp = r->sp;
+	struct rtarget *t = &r->tgt[x->t];
+	struct cerr e = {0};
+	int rc;
+	if (sp->cfg.lane) {
+		t->cb = t->abandoned == 1 ? &r->cbs2[x->t] : &r->cbs[x->t];
+		t->cb->req = r;
+		t->cb->i = (uint32_t)x->t;
+		rc = store_lane_apply(sp->cfg.lane, &x->m, repair_local_done, t->cb, &e);
+		if (rc == 0) {
+			r->pending_cbs++;
+			r->repair_pending++;
+			return 0;
+		}
+	} else {
+		rc = store_apply(sp->store, &x->m, &e);
+		if (rc == 0) {
+			trace_event(r->trace, "Read repair applied locally");
+			return 0;
+		}
+	}
+	repair_local_failed(r, rc, e.msg);
+	return rc;
+}
+
+/* Send the repair mutations; this node's own goes to its lane (repair_local). */
 void sp_read_repair_send(struct sp_read *r)
 {
 	struct storage_proxy *sp = r->sp;
@@ -690,12 +756,8 @@ void sp_read_repair_send(struct sp_read *r)
 		struct rtarget *t = &r->tgt[x->t];
 		sp->stats.read_repairs++;
 		if ((long)t->node == sp->t->self) {
-			struct cerr e = {0};
-			if (store_apply(sp->store, &x->m, &e) != 0) {
-				sp_read_answer(r, COL_EIO, e.msg);
+			if (repair_local(r, x) != 0)
 				return;
-			}
-			trace_event(r->trace, "Read repair applied locally");
 			continue;
 		}
 		size_t len;

@@ -19,6 +19,9 @@
 #include <criterion/criterion.h>
 #include <ev.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <rocksdb/c.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +90,10 @@ struct hinted {
 static struct hinted HINTS[MAXN];
 static bool USE_HINTS;
 static bool HINTS_FAIL; /* the sink cannot store (disabled, disk full) */
+
+/* The node whose store stops writes at its first L0 file (stall_writes(); -1: none). */
+static int STALL_NODE = -1;
+static void stall_release_join(void);
 
 static const uint8_t TABLE_ID[16] = {0x7a, 0xb1, 0xe0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13};
 
@@ -298,6 +305,8 @@ static void cluster(size_t n, const char *const *dcs, const char *const *rk, con
 		o.block_cache_bytes = 4u << 20;
 		o.write_buffer_bytes = 4u << 20;
 		o.background_jobs = 1;
+		if ((int)i == STALL_NODE)
+			o.l0_compaction_trigger = o.l0_slowdown_trigger = o.l0_stop_trigger = 1;
 		struct cerr e = {0};
 		cr_assert_eq(store_open(&o, &t->store, &e), 0, "%s", e.msg);
 		open_table(t);
@@ -337,6 +346,8 @@ static void cluster_2dc(void)
 
 static void teardown(void)
 {
+	stall_release_join(); /* a lane's writer held by the stall finishes */
+	STALL_NODE = -1;
 	for (size_t i = 0; i < NN; i++) {
 		store_lane_free(N[i].lane);
 		N[i].lane = NULL;
@@ -856,6 +867,111 @@ Test(storage_proxy, read_repair_of_a_replica_that_was_down)
 	r = read_at(2, CL_QUORUM, "rr");
 	storage_proxy_get_stats(N[2].sp, &st0);
 	cr_expect_eq(st0.digest_mismatches, st.digest_mismatches);
+}
+
+/*
+ * A RocksDB write stop on STALL_NODE: the process's compactions stop (the low-priority pool
+ * gets no thread; criterion runs each test in a process of its own) and one flush makes the
+ * L0 file at which that node's store stops every write.  A thread ends the stall after
+ * STALL_MS (compactions run again), whatever the loop does meanwhile, so that a write
+ * that waits for the stall on the loop holds the loop that long instead of forever.
+ */
+#define STALL_MS 3000
+static rocksdb_env_t *STALL_ENV;
+static pthread_t STALL_THREAD;
+static bool STALL_STARTED;
+static atomic_llong STALL_RELEASED_MS; /* clock_mono_ms() when the stall ended, 0 before */
+
+static void *stall_release_later(void *arg)
+{
+	(void)arg;
+	usleep(STALL_MS * 1000);
+	atomic_store(&STALL_RELEASED_MS, clock_mono_ms()); /* before: nothing written precedes it */
+	rocksdb_env_set_background_threads(STALL_ENV, 1);
+	return NULL;
+}
+
+static void stall_writes(void)
+{
+	cr_assert_geq(STALL_NODE, 0);
+	STALL_ENV = rocksdb_create_default_env();
+	rocksdb_env_set_background_threads(STALL_ENV, 0);
+	struct cerr e = {0};
+	cr_assert_eq(store_table_flush(N[STALL_NODE].tbl, &e), 0, "%s", e.msg);
+	atomic_store(&STALL_RELEASED_MS, 0);
+	cr_assert_eq(pthread_create(&STALL_THREAD, NULL, stall_release_later, NULL), 0);
+	STALL_STARTED = true;
+	/* the store really stops writes: a write that may not wait is refused */
+	int rc = store_kv_put(N[STALL_NODE].store, STORE_SYSTEM_NOWAIT, "stall", 5, "1", 1, &e);
+	cr_assert_eq(rc, COL_EOVERLOADED, "node %d's store is not stalling: %s", STALL_NODE + 1,
+	             rc ? e.msg : "the write went through");
+}
+
+static void stall_release_join(void)
+{
+	if (STALL_STARTED)
+		pthread_join(STALL_THREAD, NULL);
+	STALL_STARTED = false;
+	if (STALL_ENV) {
+		rocksdb_env_set_background_threads(STALL_ENV, 1);
+		rocksdb_env_destroy(STALL_ENV); /* the wrapper: the default env itself stays */
+	}
+	STALL_ENV = NULL;
+}
+
+/*
+ * A read that repairs the coordinator's own replica while RocksDB stops that node's writes:
+ * the repair waits in the loop's group-commit lane (the store's writer thread holds the
+ * stall), not on the loop, which keeps running — on a node that loop is gossip's, and peers
+ * convict a node whose loop stops for a stall.  The read answers once the stall ends, with
+ * the repair written.  A repair applied on the loop (store_apply) would hold the loop for
+ * the whole stall.
+ */
+Test(storage_proxy, read_repair_of_the_local_replica_waits_in_the_lane_not_on_the_loop)
+{
+	STALL_NODE = 0;
+	cluster_simple(3, "3");
+	write_local(0, "st", 1, "old", 10);
+	write_local(1, "st", 1, "new", 20);
+	write_local(2, "st", 1, "new", 20);
+	stall_writes();
+	int64_t stalled_ms = clock_mono_ms();
+
+	struct store_value pk = {"st", 2};
+	struct partition_read rd = {.table = N[0].tbl, .pk = &pk, .n_pk = 1};
+	struct outcome o = {0};
+	ev_now_update(L);
+	storage_proxy_read_partition(N[0].sp, RING, &REP, CL_ALL, &rd, on_row, &o, on_done, &o);
+	ev_timer t;
+	ev_timer_init(&t, tick_cb, 0.005, 0.005);
+	ev_timer_start(L, &t);
+	int64_t prev = clock_mono_ms(), longest = 0, answered_ms = 0;
+	while (!o.done && clock_mono_ms() < stalled_ms + ANSWER_MS) {
+		ev_run(L, EVRUN_ONCE);
+		int64_t now = clock_mono_ms();
+		if (now - prev > longest)
+			longest = now - prev;
+		prev = now;
+		if (o.done)
+			answered_ms = now;
+	}
+	ev_timer_stop(L, &t);
+	stall_release_join();
+
+	cr_expect_lt(longest, STALL_MS / 2,
+	             "one iteration of the loop took %lld ms of a %d ms stall: the local read "
+	             "repair waited for the stall on the loop",
+	             (long long)longest, STALL_MS);
+	cr_assert(o.done, "the read never answered");
+	cr_assert_eq(o.res.code, 0, "%s", o.res.msg);
+	cr_expect_str_eq(o.value, "new");
+	int64_t released_ms = atomic_load(&STALL_RELEASED_MS);
+	cr_expect(released_ms && answered_ms >= released_ms,
+	          "the read answered before its local repair could be written");
+	struct storage_proxy_stats st;
+	storage_proxy_get_stats(N[0].sp, &st);
+	cr_expect_eq(st.read_repairs, 1);
+	cr_expect_str_eq(local_read(0, "st").value, "new", "the repair was written");
 }
 
 /* Cell-by-cell LWW across replicas that each hold part of the truth. */
