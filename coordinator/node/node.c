@@ -782,6 +782,9 @@ static int start_cql(struct node *n, struct cerr *err)
 	int rc = router_new_local(n->store, cfg->dc, &n->router);
 	if (rc)
 		return cerr_set(err, rc, "cannot create the request router");
+	/* The local path's writes (while the node has no ring) go through the main loop's lane:
+	 * a RocksDB stall must not hold gossip's loop. */
+	router_set_lane(n->router, n->lane);
 	/* Replicated keyspaces go through the storage proxy on the gossip ring. */
 	if (n->sp) {
 		router_attach_cluster(n->router, n->sp, node_ring_ref_cb, n);
@@ -1344,6 +1347,8 @@ void node_free(struct node *n)
 		log_info("node", "left gossip (announced shutdown to live peers)");
 	}
 	/* Writes in the lane finish (and answer through messaging) before messaging goes. */
+	if (n->router)
+		router_set_lane(n->router, NULL);
 	store_lane_free(n->lane);
 	n->lane = NULL;
 	/* While messaging lives: its REPAIR handlers must not outlive the repair room. */

@@ -69,6 +69,7 @@ struct router {
 };
 
 static bool hop(struct router *rt, const struct pending *x);
+static bool lane_write(struct router *rt, const struct pending *x, const struct cerr *base);
 
 struct reqmetrics *router_metrics(const struct router *rt)
 {
@@ -411,6 +412,12 @@ static void write_untimed(struct router *rt, const struct schema_keyspace *ks, u
 	err.rep.write_type = wt;
 	err.rep.write = true;
 	trace_event(trace_current(), "Applying %zu mutation(s) to this node's store", n);
+	if (rt->lane) {
+		/* answered from the lane's callbacks: a RocksDB stall holds the writer, not
+		 * this loop (the main loop's router: gossip's loop) */
+		lane_write(rt, &x, &err);
+		return;
+	}
 	for (size_t i = 0; i < n; i++) {
 		struct cerr e = {0};
 		int rc = store_apply(rt->store, muts[i], &e);
@@ -874,6 +881,11 @@ int router_new_hop(struct router *main, struct mailbox *main_mb, struct mailbox 
 	atomic_init(&rt->hops, 0);
 	*out = rt;
 	return 0;
+}
+
+void router_set_lane(struct router *rt, struct store_lane *lane)
+{
+	rt->lane = lane;
 }
 
 void router_set_loop_proxy(struct router *rt, struct storage_proxy *sp)

@@ -4,8 +4,8 @@
  * LocalStrategy keyspaces such as system, and every keyspace while the node
  * has no ring) or to the replicated path (storage_proxy.h) on the current
  * ring.  The caller hands over mutations and reads with a consistency level
- * and gets the outcome through a completion callback; the shape is
- * asynchronous even though the local path completes before it returns.
+ * and gets the outcome through a completion callback, which the local path calls
+ * before it returns only when the router has no lane (router_set_lane).
  * The router never talks to replicas itself and never reconciles versions.
  *
  * Consistency on the local path (this node is the only replica it can reach):
@@ -55,6 +55,16 @@ struct ring;
 typedef struct ring *(*router_ring_fn)(void *ctx);
 void router_attach_cluster(struct router *rt, struct storage_proxy *sp, router_ring_fn ring_ref,
                            void *ctx);
+
+/*
+ * The group-commit lane (storage.h) of the loop this router runs on: the local path's
+ * writes go through it and are answered from its callbacks, so a RocksDB write stall
+ * holds the store's writer thread, never the loop (on the main loop's router: gossip's
+ * loop, whose peers convict a node whose loop stops).  Without one (NULL, the default)
+ * they are applied with store_apply before router_write returns.  Set NULL before the
+ * lane is freed.
+ */
+void router_set_lane(struct router *rt, struct store_lane *lane);
 
 /*
  * The batchlog seam (coordinator/batchlog/batchlog.h's batchlog_write): in
