@@ -537,10 +537,14 @@ static int find_due(void *ctx, const void *key, size_t klen, const void *val, si
 	struct scan_ctx *sc = ctx;
 	if (klen != KEY_LEN || vlen < 8) {
 		struct cerr e = {0};
-		log_warn(MOD,
-		         "a stored batch of %zu bytes under a %zu-byte key is malformed: removed",
-		         vlen, klen);
-		(void)store_kv_delete(sc->bl->cfg.store, STORE_CF_SYSTEM, key, klen, &e);
+		int rc = store_kv_delete(sc->bl->cfg.store, STORE_SYSTEM_NOWAIT, key, klen, &e);
+		if (rc == 0)
+			log_warn(MOD,
+			         "a stored batch of %zu bytes under a %zu-byte key is malformed: "
+			         "removed",
+			         vlen, klen);
+		else /* the next replay's scan finds it again */
+			warn_write(sc->bl, rc, "removing a malformed batch from the batchlog", &e);
 		return 0;
 	}
 	if ((int64_t)be64_load(val) > sc->older_than_ms)
