@@ -8,6 +8,8 @@
  * accept messages and never answer.
  */
 #include "coordinator/replication/storage_proxy.h"
+#include "coordinator/replication/router.h"
+#include "coordinator/schema/schema.h"
 #include "coordinator/replication/storage_proxy_int.h" /* SP_READ_INLINE */
 
 #include "coordinator/replication/verbs.h"
@@ -920,6 +922,33 @@ static void stall_release_join(void)
 }
 
 /*
+ * Runs the loop (a 5 ms timer keeps it turning) until *done or ANSWER_MS after the stall
+ * began, then ends the stall.  *longest: the longest iteration of the loop, in ms;
+ * *answered_ms: when *done was seen (clock_mono_ms(), 0: never).
+ */
+static void run_through_the_stall(const bool *done, int64_t stalled_ms, int64_t *longest,
+                                  int64_t *answered_ms)
+{
+	ev_now_update(L);
+	ev_timer t;
+	ev_timer_init(&t, tick_cb, 0.005, 0.005);
+	ev_timer_start(L, &t);
+	int64_t prev = clock_mono_ms();
+	*longest = *answered_ms = 0;
+	while (!*done && clock_mono_ms() < stalled_ms + ANSWER_MS) {
+		ev_run(L, EVRUN_ONCE);
+		int64_t now = clock_mono_ms();
+		if (now - prev > *longest)
+			*longest = now - prev;
+		prev = now;
+		if (*done)
+			*answered_ms = now;
+	}
+	ev_timer_stop(L, &t);
+	stall_release_join();
+}
+
+/*
  * A read that repairs the coordinator's own replica while RocksDB stops that node's writes:
  * the repair waits in the loop's group-commit lane (the store's writer thread holds the
  * stall), not on the loop, which keeps running — on a node that loop is gossip's, and peers
@@ -942,21 +971,8 @@ Test(storage_proxy, read_repair_of_the_local_replica_waits_in_the_lane_not_on_th
 	struct outcome o = {0};
 	ev_now_update(L);
 	storage_proxy_read_partition(N[0].sp, RING, &REP, CL_ALL, &rd, on_row, &o, on_done, &o);
-	ev_timer t;
-	ev_timer_init(&t, tick_cb, 0.005, 0.005);
-	ev_timer_start(L, &t);
-	int64_t prev = clock_mono_ms(), longest = 0, answered_ms = 0;
-	while (!o.done && clock_mono_ms() < stalled_ms + ANSWER_MS) {
-		ev_run(L, EVRUN_ONCE);
-		int64_t now = clock_mono_ms();
-		if (now - prev > longest)
-			longest = now - prev;
-		prev = now;
-		if (o.done)
-			answered_ms = now;
-	}
-	ev_timer_stop(L, &t);
-	stall_release_join();
+	int64_t longest, answered_ms;
+	run_through_the_stall(&o.done, stalled_ms, &longest, &answered_ms);
 
 	cr_expect_lt(longest, STALL_MS / 2,
 	             "one iteration of the loop took %lld ms of a %d ms stall: the local read "
@@ -972,6 +988,60 @@ Test(storage_proxy, read_repair_of_the_local_replica_waits_in_the_lane_not_on_th
 	storage_proxy_get_stats(N[0].sp, &st);
 	cr_expect_eq(st.read_repairs, 1);
 	cr_expect_str_eq(local_read(0, "st").value, "new", "the repair was written");
+}
+
+/*
+ * The router's local path (router.h; on a node, the main loop's writes while it has no
+ * ring) with the loop's lane (router_set_lane): a write during a RocksDB write stop waits
+ * in the lane, the loop runs on, and done() comes once the stall ends, with the write made.
+ */
+Test(storage_proxy, router_local_writes_wait_in_the_lane_not_on_the_loop)
+{
+	STALL_NODE = 0;
+	cluster_simple(1, "1");
+	write_local(0, "rt", 1, "old", 10);
+	struct router *rt;
+	cr_assert_eq(router_new_local(N[0].store, "dc1", &rt), 0);
+	router_set_lane(rt, N[0].lane);
+	static char k_class[] = "class", k_rf[] = "replication_factor", ks_name[] = "ks";
+	static char v_class[] = "org.apache.cassandra.locator.SimpleStrategy", v_rf[] = "1";
+	char *rk[] = {k_class, k_rf}, *rv[] = {v_class, v_rf};
+	struct schema_keyspace ks = {.name = ks_name,
+	                             .repl_keys = rk,
+	                             .repl_vals = rv,
+	                             .n_repl = 2,
+	                             .replication_factor = 1};
+	stall_writes();
+	int64_t stalled_ms = clock_mono_ms();
+
+	struct store_mutation m;
+	mk_mutation(&m, 0, "rt", 1, "new", 20);
+	struct store_mutation *ms[1] = {&m};
+	struct outcome o = {0};
+	router_write(rt, &ks, CL_ONE, ms, 1, CERR_WRITE_SIMPLE, on_done, &o);
+	int64_t call_ms = clock_mono_ms() - stalled_ms;
+	int64_t longest, answered_ms;
+	run_through_the_stall(&o.done, stalled_ms, &longest, &answered_ms);
+	store_mutation_release(&m);
+
+	cr_expect_lt(call_ms, STALL_MS / 2,
+	             "router_write took %lld ms of a %d ms stall: it waited for the stall on the "
+	             "loop",
+	             (long long)call_ms, STALL_MS);
+	cr_expect_lt(longest, STALL_MS / 2,
+	             "one iteration of the loop took %lld ms of a %d ms stall: the router's write "
+	             "waited for the stall on the loop",
+	             (long long)longest, STALL_MS);
+	cr_assert(o.done, "the write never answered");
+	cr_assert_eq(o.res.code, 0, "%s", o.res.msg);
+	int64_t released_ms = atomic_load(&STALL_RELEASED_MS);
+	cr_expect(released_ms && answered_ms >= released_ms,
+	          "the write answered before it could be written");
+	struct router_stats rs;
+	router_get_stats(rt, &rs);
+	cr_expect_eq(rs.writes, 1);
+	cr_expect_str_eq(local_read(0, "rt").value, "new");
+	router_free(rt);
 }
 
 /* Cell-by-cell LWW across replicas that each hold part of the truth. */
