@@ -189,6 +189,8 @@ static const struct keydef keys[] = {
         {"dc", NULL, K_STR, OFF(dc), 0, 0, 0, 0, "dc1"},
         {"rack", NULL, K_STR, OFF(rack), 0, 0, 0, 0, "rack1"},
         {"io_threads", NULL, K_INT, OFF(io_threads), 0, 64, 0, 0, "1"},
+        {"io_coalescing_window_us", NULL, K_INT, OFF(io_coalescing_window_us), 0, 10000, 0, 0,
+         "0"},
         {"log_level", NULL, K_LOG_LEVEL, OFF(log_level), 0, 0, 0, 0, "info"},
         {"native_transport_max_frame_size", NULL, K_SIZE, OFF(native_transport_max_frame_size),
          1024, 256 * MIB, 0, 0, "16MiB"},

@@ -156,6 +156,9 @@ struct config {
 
 	int io_threads; /* event loops serving CQL clients; 0 = one per core (docs/ARCHITECTURE.md,
 	                 * Threads) */
+	/* after an iteration, wait this long for more frames while they come fast (core/net.h,
+	 * net_loop_set_coalescing); 0 = never */
+	int io_coalescing_window_us;
 	enum log_level log_level;
 	int64_t native_transport_max_frame_size; /* bytes */
 	int native_transport_max_concurrent_connections;

@@ -63,6 +63,10 @@ struct net_loop {
 	struct net_conn *resume_head;
 	struct net_conn *reap_head;
 	bool in_pending;
+	uint32_t coalesce_us;     /* net_loop_set_coalescing's window; 0 = never */
+	bool coalescing;          /* the window is applied now (the frame rate is high) */
+	int64_t coalesce_at;      /* start of the frame-rate sample; 0 = not started */
+	uint64_t coalesce_frames; /* st.frames_in at coalesce_at */
 	struct net_loop_stats st;
 };
 
@@ -961,6 +965,44 @@ static void record_iteration(struct net_loop_stats *st, int64_t busy_us)
 
 static void note_stall(struct net_loop *nl, int64_t busy_us);
 
+/*
+ * Coalescing: with frames arriving faster than NET_COALESCE_ON per window, the loop waits
+ * out the rest of the window after each iteration (libev's io_collect_interval) and takes
+ * what came meanwhile in one wake-up; slower than NET_COALESCE_OFF per window, it polls at
+ * once again.  Sampled every NET_COALESCE_SAMPLE_US of the loop's time.
+ */
+static void coalesce_sample(struct net_loop *nl, int64_t now)
+{
+	if (!nl->coalesce_at) {
+		nl->coalesce_at = now;
+		nl->coalesce_frames = nl->st.frames_in;
+		return;
+	}
+	int64_t span = now - nl->coalesce_at;
+	if (span < NET_COALESCE_SAMPLE_US)
+		return;
+	/* frames per window, times 100 */
+	uint64_t per = (nl->st.frames_in - nl->coalesce_frames) * 100u * nl->coalesce_us /
+	               (uint64_t)span;
+	bool on = nl->coalescing ? per >= NET_COALESCE_OFF * 100u : per >= NET_COALESCE_ON * 100u;
+	if (on != nl->coalescing) {
+		nl->coalescing = on;
+		ev_set_io_collect_interval(nl->loop, on ? nl->coalesce_us / 1e6 : 0.);
+	}
+	nl->coalesce_at = now;
+	nl->coalesce_frames = nl->st.frames_in;
+}
+
+void net_loop_set_coalescing(struct net_loop *nl, uint32_t window_us)
+{
+	nl->coalesce_us = window_us;
+	nl->coalesce_at = 0;
+	if (!window_us && nl->coalescing) {
+		nl->coalescing = false;
+		ev_set_io_collect_interval(nl->loop, 0.);
+	}
+}
+
 /* Runs after the loop's other prepare watchers (libev invokes them in reverse start
  * order, and this one is started first): the iteration's work is done when it returns. */
 static void loop_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
@@ -975,6 +1017,10 @@ static void loop_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 		if (nl->block_start - nl->wake >= NET_STALL_US)
 			note_stall(nl, nl->block_start - nl->wake);
 	}
+	if (nl->coalesce_us)
+		coalesce_sample(nl, nl->block_start);
+	if (nl->coalescing)
+		nl->st.coalescing_iters++;
 }
 
 /* The loop thread's run-queue delay so far, ns (the second field of schedstat); false when

@@ -304,6 +304,7 @@ struct net_loop_stats {
 	uint64_t iter_buckets[NET_ITER_BUCKETS]; /* iterations by busy time, not cumulative */
 	uint64_t iter_count, iter_busy_us;       /* iterations measured, their busy time */
 	uint64_t iter_max_us;                    /* the longest one */
+	uint64_t coalescing_iters; /* iterations that waited out a coalescing window */
 };
 
 /*
@@ -323,6 +324,17 @@ void net_loop_get_stats(const struct net_loop *nl, struct net_loop_stats *out);
 uint64_t net_loop_idle_us(const struct net_loop *nl);
 /* net_loop_stats.runq_us alone (as cheap: sampled by the loop itself). */
 uint64_t net_loop_runq_us(const struct net_loop *nl);
+/*
+ * Wait up to `window_us` after each iteration before polling again, while frames arrive
+ * on the loop's connections at NET_COALESCE_ON or more per window (sampled every
+ * NET_COALESCE_SAMPLE_US; off again below NET_COALESCE_OFF): under load, a wake-up then
+ * takes a window's frames instead of one or two; idle or at a low rate the loop answers
+ * at once.  0 (the default) never waits.  docs/PERFORMANCE.md, "Coalescing wake-ups".
+ */
+void net_loop_set_coalescing(struct net_loop *nl, uint32_t window_us);
+#define NET_COALESCE_SAMPLE_US 100000
+#define NET_COALESCE_ON        2
+#define NET_COALESCE_OFF       1
 #define NET_RUNQ_SAMPLE_US 5000
 #define NET_STALL_US       200000
 #define NET_STALL_LOG_US   10000000

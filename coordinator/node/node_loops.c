@@ -537,6 +537,8 @@ static int loop_new(struct node *n, unsigned idx, struct node_loop **out, struct
 	if (!rc)
 		rc = net_loop_new(l->ev, &l->net);
 	if (!rc)
+		net_loop_set_coalescing(l->net, (uint32_t)n->cfg.io_coalescing_window_us);
+	if (!rc)
 		rc = store_lane_new(n->store, l->ev, &l->lane, err) ? COL_EIO : 0;
 	if (!rc)
 		rc = router_new_hop(n->router, &n->main_mb, &l->mb, LOOP_MAX_HOPS, n->id.host_id,

@@ -635,6 +635,9 @@ static void m_net(struct buf *out, struct node *n)
 	        {M_COUNTER, "colonnade_net_loop_stall_seconds_total", "Their time."},
 	        {M_COUNTER, "colonnade_net_loop_stall_cpu_wait_seconds_total",
 	         "Of their time, what the loop's thread spent waiting for a core."},
+	        {M_COUNTER, "colonnade_net_loop_coalescing_iterations_total",
+	         "Iterations of the main event loop after which it waited out "
+	         "io_coalescing_window_us for more frames (frames were coming fast)."},
 	};
 	const double v[] = {
 	        (double)ns.conns_open,
@@ -650,6 +653,7 @@ static void m_net(struct buf *out, struct node *n)
 	        (double)ns.stalls,
 	        (double)ns.stall_us / 1e6,
 	        (double)ns.stall_runq_us / 1e6,
+	        (double)ns.coalescing_iters,
 	};
 	METRICS(out, defs, v);
 	m_loop_iterations(out, &ns);

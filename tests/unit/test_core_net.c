@@ -858,3 +858,91 @@ Test(net, input_age_unknown_without_rx_timestamps)
 	close(fd);
 	buf_release(&b);
 }
+
+/* A client thread writing 4-byte frames to a blocking socket, one every `gap_us`. */
+struct pacer {
+	int fd;
+	int gap_us;
+	volatile int stop;
+	uint64_t sent;
+};
+
+static void *pace(void *arg)
+{
+	struct pacer *p = arg;
+	static const uint8_t f[8] = {0, 0, 0, 4, 'p', 'i', 'n', 'g'};
+	while (!p->stop) {
+		if (write(p->fd, f, sizeof(f)) != (ssize_t)sizeof(f))
+			break;
+		p->sent++;
+		struct timespec ts = {0, (long)p->gap_us * 1000};
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+/* run_for_ms with a 50 ms tick: libev waits out a window only when no timer is due within
+ * its backend's minimum wait (1 ms for epoll), which a 5 ms tick would be a fifth of the time. */
+static void run_slow_ticks_ms(int ms)
+{
+	ev_timer t;
+	ev_timer_init(&t, tick_cb, 0.05, 0.05);
+	ev_timer_start(L, &t);
+	int64_t end = clock_mono_ms() + ms;
+	while (clock_mono_ms() < end)
+		ev_run(L, EVRUN_ONCE);
+	ev_timer_stop(L, &t);
+}
+
+/* Frames coming fast turn coalescing on: each wake-up then takes a window's worth of them
+ * (a few iterations per window instead of one per frame or two).  Coming slowly, they turn
+ * it off again within a sample, and the loop no longer waits after its iterations. */
+Test(net, frames_coming_fast_are_taken_a_window_at_a_time)
+{
+	enum { WINDOW_US = 2000 };
+	net_loop_set_coalescing(NL, WINDOW_US);
+	struct net_server *s = start_server(NULL);
+	struct pacer p = {.fd = raw_client(s), .gap_us = 50};
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, pace, &p), 0);
+	/* one sample to see the rate, one to coalesce in */
+	run_slow_ticks_ms(NET_COALESCE_SAMPLE_US / 1000 + 20);
+	struct net_loop_stats a = loop_stats();
+	run_slow_ticks_ms(300);
+	struct net_loop_stats b = loop_stats();
+	uint64_t frames = b.frames_in - a.frames_in, iters = b.iter_count - a.iter_count;
+	cr_assert_gt(b.coalescing_iters, a.coalescing_iters, "coalescing on at %llu frames in 300 ms",
+	             (unsigned long long)frames);
+	/* at most one iteration per window (150 in 300 ms), and some slack */
+	cr_expect_leq(iters, 200, "%llu frames in %llu iterations", (unsigned long long)frames,
+	              (unsigned long long)iters);
+	cr_expect_geq(frames, 4 * iters, "%llu frames in %llu iterations",
+	              (unsigned long long)frames, (unsigned long long)iters);
+	/* slow: 1 frame per 10 windows turns it off within a sample or two */
+	p.gap_us = 20000;
+	run_slow_ticks_ms(2 * NET_COALESCE_SAMPLE_US / 1000 + 50);
+	struct net_loop_stats c = loop_stats();
+	run_slow_ticks_ms(300);
+	struct net_loop_stats d = loop_stats();
+	cr_expect_eq(d.coalescing_iters, c.coalescing_iters, "no iteration waits at 50 frames/s");
+	cr_expect_gt(d.frames_in, c.frames_in);
+	p.stop = 1;
+	pthread_join(th, NULL);
+	close(p.fd);
+}
+
+/* Off (window 0, the default) the loop never waits after an iteration, however fast. */
+Test(net, no_coalescing_without_a_window)
+{
+	struct net_server *s = start_server(NULL);
+	struct pacer p = {.fd = raw_client(s), .gap_us = 50};
+	pthread_t th;
+	cr_assert_eq(pthread_create(&th, NULL, pace, &p), 0);
+	run_for_ms(300);
+	p.stop = 1;
+	pthread_join(th, NULL);
+	run_for_ms(10);
+	cr_expect_gt(loop_stats().frames_in, 100);
+	cr_expect_eq(loop_stats().coalescing_iters, 0);
+	close(p.fd);
+}
