@@ -982,8 +982,8 @@ static void coalesce_sample(struct net_loop *nl, int64_t now)
 	if (span < NET_COALESCE_SAMPLE_US)
 		return;
 	/* frames per window, times 100 */
-	uint64_t per = (nl->st.frames_in - nl->coalesce_frames) * 100u * nl->coalesce_us /
-	               (uint64_t)span;
+	uint64_t per =
+	        (nl->st.frames_in - nl->coalesce_frames) * 100u * nl->coalesce_us / (uint64_t)span;
 	bool on = nl->coalescing ? per >= NET_COALESCE_OFF * 100u : per >= NET_COALESCE_ON * 100u;
 	if (on != nl->coalescing) {
 		nl->coalescing = on;

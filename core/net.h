@@ -335,9 +335,9 @@ void net_loop_set_coalescing(struct net_loop *nl, uint32_t window_us);
 #define NET_COALESCE_SAMPLE_US 100000
 #define NET_COALESCE_ON        2
 #define NET_COALESCE_OFF       1
-#define NET_RUNQ_SAMPLE_US 5000
-#define NET_STALL_US       200000
-#define NET_STALL_LOG_US   10000000
+#define NET_RUNQ_SAMPLE_US     5000
+#define NET_STALL_US           200000
+#define NET_STALL_LOG_US       10000000
 /*
  * Flush queued output and reap closed connections now (what the loop does
  * before it blocks).  Rarely needed: tests, or a caller about to stop the loop.

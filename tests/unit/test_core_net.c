@@ -735,7 +735,8 @@ static void busy_tick_cb(struct ev_loop *l, ev_timer *w, int r)
 Test(net, time_waiting_for_a_core_is_counted)
 {
 	if (access("/proc/thread-self/schedstat", R_OK) != 0)
-		cr_skip_test("the kernel keeps no run-queue delay (no /proc/thread-self/schedstat)");
+		cr_skip_test(
+		        "the kernel keeps no run-queue delay (no /proc/thread-self/schedstat)");
 	cpu_set_t old, one;
 	cr_assert_eq(sched_getaffinity(0, sizeof(old), &old), 0);
 	int cpu = -1;
@@ -771,8 +772,8 @@ Test(net, time_waiting_for_a_core_is_counted)
 	/* about half of the wall time; a quarter leaves room for the sampling's 5 ms steps */
 	cr_expect_geq(runq, (uint64_t)wall / 4, "waited %llu us for a core of %lld us",
 	              (unsigned long long)runq, (long long)wall);
-	cr_expect_leq(runq, (uint64_t)wall, "waited %llu us of %lld us",
-	              (unsigned long long)runq, (long long)wall);
+	cr_expect_leq(runq, (uint64_t)wall, "waited %llu us of %lld us", (unsigned long long)runq,
+	              (long long)wall);
 }
 
 static void stall_cb(struct ev_loop *l, ev_timer *w, int r)
@@ -911,8 +912,8 @@ Test(net, frames_coming_fast_are_taken_a_window_at_a_time)
 	run_slow_ticks_ms(300);
 	struct net_loop_stats b = loop_stats();
 	uint64_t frames = b.frames_in - a.frames_in, iters = b.iter_count - a.iter_count;
-	cr_assert_gt(b.coalescing_iters, a.coalescing_iters, "coalescing on at %llu frames in 300 ms",
-	             (unsigned long long)frames);
+	cr_assert_gt(b.coalescing_iters, a.coalescing_iters,
+	             "coalescing on at %llu frames in 300 ms", (unsigned long long)frames);
 	/* at most one iteration per window (150 in 300 ms), and some slack */
 	cr_expect_leq(iters, 200, "%llu frames in %llu iterations", (unsigned long long)frames,
 	              (unsigned long long)iters);
