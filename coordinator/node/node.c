@@ -1335,9 +1335,11 @@ void node_free(struct node *n)
 	}
 	node_stop_roles(n);
 	node_loops_close_main(n); /* the request loops' new work is refused from here */
+	/* Clients go now; the server and its executor stay until its requests in flight end
+	 * (below: the lane and messaging finish or fail them, and their answers run through
+	 * the executor). */
 	if (n->cql) {
-		cqlserver_free(n->cql);
-		n->cql = NULL;
+		cqlserver_close(n->cql);
 		log_info("node", "stopped accepting CQL clients");
 	}
 	if (n->gossiper) {
@@ -1374,6 +1376,10 @@ void node_free(struct node *n)
 	verbs_free(n->verbs);
 	n->verbs = NULL;
 	node_loops_stop(n); /* every request the main loop ran for them has answered */
+	/* After the lane, messaging and the storage proxy: no request of its clients is in
+	 * flight, and no request loop forwards it more. */
+	cqlserver_free(n->cql);
+	n->cql = NULL;
 	if (n->router) {
 		router_free(n->router);
 		n->router = NULL;

@@ -76,6 +76,7 @@ struct cqlconn {
 struct cqlserver {
 	struct net_loop *nl;
 	struct net_server *listener;
+	bool closed; /* cqlserver_close() ran: no new connection */
 	struct executor *ex;
 	struct prepared_cache *own_prepared;
 	struct cqlserver_options opts;
@@ -1107,12 +1108,14 @@ fail:
 	return rc;
 }
 
-void cqlserver_free(struct cqlserver *s)
+void cqlserver_close(struct cqlserver *s)
 {
 	if (!s)
 		return;
+	s->closed = true;
 	if (s->listener)
 		net_server_free(s->listener);
+	s->listener = NULL;
 	if (s->bytes && s->bytes->room_ctx == s)
 		s->bytes->on_room = NULL;
 	/* Detach every connection from the server, then close it; on_close frees later. */
@@ -1126,6 +1129,13 @@ void cqlserver_free(struct cqlserver *s)
 		cc = n;
 	}
 	s->conns = NULL;
+}
+
+void cqlserver_free(struct cqlserver *s)
+{
+	if (!s)
+		return;
+	cqlserver_close(s);
 	executor_free(s->ex);
 	if (s->own_prepared)
 		prepared_cache_free(s->own_prepared);
@@ -1153,7 +1163,7 @@ void cqlserver_set_tls(struct cqlserver *s, struct tls_ctx *tls, bool optional)
 
 uint16_t cqlserver_port(const struct cqlserver *s)
 {
-	return net_addr_port(net_server_addr(s->listener));
+	return s->listener ? net_addr_port(net_server_addr(s->listener)) : 0;
 }
 
 void cqlserver_get_stats(const struct cqlserver *s, struct cqlserver_stats *out)
@@ -1265,6 +1275,10 @@ void cqlserver_set_handoff(struct cqlserver *s,
 int cqlserver_adopt(struct cqlserver *s, int fd, const struct net_addr *peer)
 {
 	char ps[NET_ADDR_STRLEN];
+	if (s->closed) {
+		close(fd);
+		return COL_ECLOSED;
+	}
 	if (s->stats.conns_open >= s->opts.max_connections) {
 		net_addr_format(peer, ps, sizeof(ps));
 		log_warn(MOD, "refusing client %s: %llu connections open on this loop (limit)", ps,

@@ -45,8 +45,10 @@
  * must outlive it) and owns its executor, its connections' state and, when
  * deps->prepared is NULL, a prepared-statement cache.  A request may still be
  * in the router when its connection closes: its state lives until the router
- * answers.  Shutdown order: make the router finish or fail what it has in
- * flight (its callbacks run while the server still exists), then
+ * answers.  Shutdown order: cqlserver_close() at any point (clients go, no
+ * new request starts); make the router and whatever it waits on (the
+ * loop's write lane, messaging) finish or fail what they have in flight
+ * (their callbacks run while the server still exists), then
  * cqlserver_free(), then free the router.
  */
 #ifndef COLONNADE_COORDINATOR_CQLSERVER_H
@@ -139,7 +141,14 @@ struct cqlserver_deps {
  */
 int cqlserver_new(struct net_loop *nl, const struct cqlserver_options *opts,
                   const struct cqlserver_deps *deps, struct cqlserver **out, struct cerr *err);
-/* Stop listening and close every client connection.  Not from a callback of the server. */
+/*
+ * Stop listening and close every client connection: no new connection or
+ * frame is taken.  Requests in flight keep their executor and connection state and
+ * may still finish (their answers go nowhere): cqlserver_free() comes after
+ * whatever can finish them.  Idempotent.  Not from a callback of the server.
+ */
+void cqlserver_close(struct cqlserver *s);
+/* cqlserver_close(), then free the server and its executor: nothing may be in flight. */
 void cqlserver_free(struct cqlserver *s);
 /* New certificates (SIGHUP): connections accepted from now on use `tls`; open ones keep
  * their session.  NULL switches TLS off for new connections.  A server that adopts
@@ -151,7 +160,8 @@ void cqlserver_set_tls(struct cqlserver *s, struct tls_ctx *tls, bool optional);
  * Several loops.  The listening server may hand accepted sockets to other
  * loops (core/net.h net_server_set_handoff); a no_listen server on that loop
  * serves one with cqlserver_adopt() (on its own thread): 0, COL_EFULL (its
- * max_connections reached) or COL_ENOMEM, the fd closed in every case but 0.
+ * max_connections reached), COL_ECLOSED (cqlserver_close() ran) or COL_ENOMEM,
+ * the fd closed in every case but 0.
  */
 struct net_addr;
 void cqlserver_set_handoff(struct cqlserver *s,
@@ -162,7 +172,7 @@ void cqlserver_event_raw(struct cqlserver *s, unsigned mask, const uint8_t *body
 /* Run a request another loop forwarded (executor_deps.forward) on this server's executor. */
 void cqlserver_run(struct cqlserver *s, struct exec_req *req);
 
-/* The bound port (useful with port 0). */
+/* The bound port (useful with port 0); 0 once closed. */
 uint16_t cqlserver_port(const struct cqlserver *s);
 
 /* Counters for /metrics and tests. */
