@@ -79,6 +79,7 @@ static void on_ready(struct cqlconn *cc, void *arg, int status, const char *why)
 	if (status) {
 		c->failed = true;
 		c->ready = false;
+		snprintf(c->why, sizeof(c->why), "%s", why ? why : "connection failed");
 		if (c->b->phase == PH_SETUP)
 			fprintf(stderr, "colonnade bench: %s\n", why);
 		return;
@@ -610,6 +611,42 @@ static void sigint_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	end_run(b);
 }
 
+/* How long no node may be reachable before the run gives up. */
+#define BENCH_UNREACHABLE_US 20000000
+
+/*
+ * No node has had a usable connection for BENCH_UNREACHABLE_US (reconnecting every tick
+ * meanwhile): give up with what the last attempts said, rather than wait forever (a
+ * populate or an --ops run has no end time of its own).  True when it gave up.
+ */
+static bool give_up_when_unreachable(struct bench *b, int64_t now)
+{
+	for (int i = 0; i < b->n_nodes; i++)
+		if (node_usable(&b->nodes[i])) {
+			b->unreachable_since = 0;
+			return false;
+		}
+	if (!b->unreachable_since)
+		b->unreachable_since = now;
+	if (now - b->unreachable_since < BENCH_UNREACHABLE_US)
+		return false;
+	const char *why = "no connection could be opened";
+	const char *where = b->nodes[0].label;
+	for (int i = 0; i < b->n_nodes; i++)
+		for (int k = 0; k < b->nodes[i].n_conns; k++)
+			if (b->nodes[i].conns[k].why[0]) {
+				why = b->nodes[i].conns[k].why;
+				where = b->nodes[i].label;
+			}
+	b->fatal = true;
+	snprintf(b->fatal_msg, sizeof(b->fatal_msg),
+	         "no node reachable for %d s (%llu requests sent; the last failure, %.100s: "
+	         "%.150s): giving up",
+	         (int)(BENCH_UNREACHABLE_US / 1000000), (unsigned long long)b->sent, where, why);
+	ev_break(b->loop, EVBREAK_ONE);
+	return true;
+}
+
 static void tick_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)loop;
@@ -644,6 +681,8 @@ static void tick_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		for (int i = 0; i < b->ri.n_procs; i++)
 			bench_nodeproc_sample(&b->ri.procs[i]);
 	}
+	if (give_up_when_unreachable(b, now))
+		return;
 	reconnect_failed(b);
 	pump(b);
 }
@@ -661,6 +700,7 @@ static void run_phase(struct bench *b, enum bphase phase, uint64_t rate, int64_t
 	b->sched.rate = rate ? rate : 1;
 	b->max_ops = max_ops;
 	b->last_tick_us = b->last_done_us = b->start_us;
+	b->unreachable_since = 0;
 	ev_now_update(b->loop);
 	ev_timer_set(&b->tick_timer, 1.0, 1.0);
 	ev_timer_start(b->loop, &b->tick_timer);

@@ -28,9 +28,10 @@ struct bconn {
 	unsigned inflight; /* our requests on it (not counting orphaned timeouts) */
 	bool ready;
 	bool connecting;
-	bool failed;  /* reconnect on the next tick */
-	bool blocked; /* the connection refused a request (COL_EFULL) until an answer */
-	bool dirty;   /* requests queued since the last flush */
+	bool failed;   /* reconnect on the next tick */
+	bool blocked;  /* the connection refused a request (COL_EFULL) until an answer */
+	bool dirty;    /* requests queued since the last flush */
+	char why[160]; /* why it last failed to connect ("" = it never did) */
 };
 
 struct bnode {
@@ -90,7 +91,8 @@ struct bench {
 	bool open_loop;
 	struct bench_sched sched;
 	int64_t start_us, end_us, last_done_us, last_tick_us;
-	int64_t stop_us; /* when scheduling stopped (end, --ops reached, ^C) */
+	int64_t stop_us;           /* when scheduling stopped (end, --ops reached, ^C) */
+	int64_t unreachable_since; /* since when no node has had a usable connection; 0: one has */
 	uint64_t max_ops, issued, sent;
 	bool stop_issuing, done;
 	bool have_pending;

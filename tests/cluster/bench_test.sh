@@ -564,5 +564,30 @@ else
 	fail "ALL with a node down: exit $rc, $out"
 fi
 
+# ---- every node gone during a populate: the bench gives up, it does not wait forever ---------
+# (a populate and an --ops run have no end time: before, this hung at "0 rows/s" for good)
+bench write --nodes "$NET.1,$NET.2" --keyspace $KS --no-schema --populate 5000000 \
+	--records 5000000 --ops 1 --cl-write ONE --no-discover >"$ROOT/gone.out" 2>&1 &
+bpid=$!
+sleep 3
+kill -KILL "${PIDS[1]}" "${PIDS[2]}"
+t0=$(date +%s)
+rc=
+for _ in $(seq 60); do
+	if ! kill -0 $bpid 2>/dev/null; then
+		wait $bpid && rc=0 || rc=$?
+		break
+	fi
+	sleep 1
+done
+if [ -z "$rc" ]; then
+	kill -KILL $bpid 2>/dev/null || true
+	fail "every node killed during a populate: bench still running after 60 s: $(tail -2 "$ROOT/gone.out")"
+elif [ "$rc" -ne 0 ] && grep -q "no node reachable for 20 s" "$ROOT/gone.out"; then
+	pass "every node killed during a populate: exit $rc after $(($(date +%s) - t0)) s, '$(grep 'no node reachable' "$ROOT/gone.out")'"
+else
+	fail "every node killed during a populate: exit $rc, $(tail -3 "$ROOT/gone.out")"
+fi
+
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]
