@@ -304,7 +304,7 @@ struct net_loop_stats {
 	uint64_t iter_buckets[NET_ITER_BUCKETS]; /* iterations by busy time, not cumulative */
 	uint64_t iter_count, iter_busy_us;       /* iterations measured, their busy time */
 	uint64_t iter_max_us;                    /* the longest one */
-	uint64_t coalescing_iters; /* iterations that waited out a coalescing window */
+	uint64_t coalescing_iters; /* iterations run with the coalescing window applied */
 };
 
 /*

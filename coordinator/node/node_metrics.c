@@ -636,8 +636,9 @@ static void m_net(struct buf *out, struct node *n)
 	        {M_COUNTER, "colonnade_net_loop_stall_cpu_wait_seconds_total",
 	         "Of their time, what the loop's thread spent waiting for a core."},
 	        {M_COUNTER, "colonnade_net_loop_coalescing_iterations_total",
-	         "Iterations of the main event loop after which it waited out "
-	         "io_coalescing_window_us for more frames (frames were coming fast)."},
+	         "Iterations of the main event loop run with io_coalescing_window_us applied "
+	         "(frames were coming fast; libev skips the wait when a timer is due within "
+	         "1 ms)."},
 	};
 	const double v[] = {
 	        (double)ns.conns_open,
