@@ -1203,12 +1203,11 @@ int node_new(const struct config *cfg, struct node **out, struct cerr *err)
 		return cerr_set(err, COL_ENOMEM, "node: cannot create the event loop");
 	}
 	rc = net_loop_new(n->loop, &n->net);
-	if (rc == 0)
-		net_loop_set_coalescing(n->net, (uint32_t)n->cfg.io_coalescing_window_us);
 	if (rc) {
 		cerr_set(err, rc, "node: cannot create the network loop");
 		goto fail;
 	}
+	net_loop_set_coalescing(n->net, (uint32_t)n->cfg.io_coalescing_window_us);
 
 	rc = open_store_and_identity(n, err);
 	if (rc)

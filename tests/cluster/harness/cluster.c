@@ -166,12 +166,13 @@ static void live_remove(struct cluster *c)
 			live[i] = NULL;
 }
 
-/* COLONNADE_TEST_IO_THREADS=N runs every node with N event loops (tests/cluster/README.md). */
-static const char *io_threads_line(void)
+/* COLONNADE_TEST_IO_THREADS=N runs every node with N event loops (tests/cluster/README.md),
+ * unless the test sets io_threads in extra_yaml (the node would warn of a key set twice). */
+static const char *io_threads_line(const char *extra_yaml)
 {
 	static char line[32];
 	const char *v = getenv("COLONNADE_TEST_IO_THREADS");
-	if (!v || !*v)
+	if (!v || !*v || (extra_yaml && strstr(extra_yaml, "io_threads:")))
 		return "";
 	snprintf(line, sizeof(line), "io_threads: %d\n", atoi(v));
 	return line;
@@ -212,8 +213,8 @@ static int write_config(struct cluster *c, int k)
 	        "log_level: info\n"
 	        "%s%s\n",
 	        c->o.cluster_name, nd->addr, seeds, nd->dir, c->o.num_tokens,
-	        c->o.gossip_interval_ms, c->o.phi, nd->dc, nd->rack, io_threads_line(),
-	        c->o.extra_yaml ? c->o.extra_yaml : "");
+	        c->o.gossip_interval_ms, c->o.phi, nd->dc, nd->rack,
+	        io_threads_line(c->o.extra_yaml), c->o.extra_yaml ? c->o.extra_yaml : "");
 	return fclose(f) == 0 ? 0 : -1;
 }
 
