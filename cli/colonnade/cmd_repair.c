@@ -205,23 +205,72 @@ int cmd_repair(int argc, char **argv)
 	}
 }
 
-/* `colonnade compact <keyspace> [table]`: queue full compactions (tombstones purged where
- * tombstone_gc allows). */
+/* Poll /v1/compactions until the compactions up to `ticket` (the last of `n` queued) have
+ * finished, with a line every 5 s; 1 if one of them failed or the node restarted. */
+static int compact_wait(const char *cmd, const struct admin_target *t, uint64_t ticket, size_t n,
+                        const char *ks)
+{
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	double said = 0;
+	for (;;) {
+		struct json *j = admin_call(cmd, t, "/v1/compactions", false);
+		if (!j)
+			return 1;
+		uint64_t queued = (uint64_t)json_int(json_get(j, "queued"), 0);
+		uint64_t through = (uint64_t)json_int(json_get(j, "finished_through"), 0);
+		uint64_t failed = (uint64_t)json_int(json_get(j, "last_failed"), 0);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		double secs =
+		        (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+		int rc = -1;
+		if (queued < ticket) {
+			fprintf(stderr,
+			        "%s: the node restarted before its compactions of %s finished\n",
+			        cmd, ks);
+			rc = 1;
+		} else if (through >= ticket) {
+			rc = failed > ticket - n && failed <= ticket;
+			if (rc)
+				fprintf(stderr, "%s: a compaction of %s failed: %s\n", cmd, ks,
+				        json_str(json_get(j, "last_error"), "?"));
+			else
+				printf("compaction of %s done in %.1f s\n", ks, secs);
+		} else if (secs - said >= 5) {
+			printf("compaction of %s: %lu of %zu still running or queued (%.0f s)\n",
+			       ks, (unsigned long)(ticket - through < n ? ticket - through : n), n,
+			       secs);
+			fflush(stdout);
+			said = secs;
+		}
+		json_free(j);
+		if (rc >= 0)
+			return rc;
+		sleep_ms(POLL_MS);
+	}
+}
+
+/* `colonnade compact <keyspace> [table] [--no-wait]`: full compactions (tombstones purged
+ * where tombstone_gc allows), waited for as nodetool compact does. */
 int cmd_compact(int argc, char **argv)
 {
 	struct host_opt h;
 	host_opt_init(&h);
 	const char *ks = NULL, *table = NULL;
+	bool wait = true;
 	for (int i = 1; i < argc; i++) {
 		if (host_opt_take(&h, argc, argv, &i))
 			continue;
-		if (!ks)
+		if (strcmp(argv[i], "--no-wait") == 0)
+			wait = false;
+		else if (!ks)
 			ks = argv[i];
 		else if (!table)
 			table = argv[i];
 	}
 	if (!ks) {
-		fprintf(stderr, "usage: colonnade compact <keyspace> [table] [-h host[:port]]\n");
+		fprintf(stderr, "usage: colonnade compact <keyspace> [table] [--no-wait] [-h "
+		                "host[:port]]\n");
 		return 2;
 	}
 	struct admin_target t;
@@ -240,10 +289,25 @@ int cmd_compact(int argc, char **argv)
 	if (!j)
 		return 1;
 	const struct json *qd = json_get(j, "queued");
-	for (size_t i = 0; i < json_len(qd); i++)
+	size_t n = json_len(qd);
+	uint64_t ticket = (uint64_t)json_int(json_get(j, "ticket"), 0);
+	for (size_t i = 0; i < n; i++)
 		printf("compaction of %s.%s queued\n", ks, json_str(json_at(qd, i), "?"));
+	fflush(stdout);
+	const struct json *rf = json_get(j, "refused");
+	for (size_t i = 0; i < json_len(rf); i++)
+		fprintf(stderr, "%s: the compaction of %s.%s was not queued: %s\n", argv[0], ks,
+		        json_str(json_get(json_at(rf, i), "table"), "?"),
+		        json_str(json_get(json_at(rf, i), "error"), "?"));
+	rc = json_len(rf) || (table && !n) ? 1 : 0;
+	if (table && !n && !json_len(rf))
+		fprintf(stderr, "%s: %s has no table %s\n", argv[0], ks, table);
 	json_free(j);
-	return 0;
+	char what[600];
+	snprintf(what, sizeof(what), "%s%s%s", ks, table ? "." : "", table ? table : "");
+	if (wait && n && compact_wait(argv[0], &t, ticket, n, what))
+		rc = 1;
+	return rc;
 }
 
 static int admin_list(const struct admin_target *t, const char *cmd, long limit)

@@ -55,8 +55,9 @@ static const struct command commands[] = {
          "anti-entropy repair: compare Merkle trees, stream what differs (docs/REPAIR.md)"},
         {"repair_admin", cmd_repair_admin, "repair_admin list [limit] | cancel [id]",
          "repair history (newest first); cancel the running session"},
-        {"compact", cmd_compact, "compact <keyspace> [table] [-h host[:port]]",
-         "full compaction on the node (tombstones purged where tombstone_gc allows)"},
+        {"compact", cmd_compact, "compact <keyspace> [table] [--no-wait] [-h host[:port]]",
+         "full compaction on the node, waited for (tombstones purged where tombstone_gc "
+         "allows)"},
         {"bench", bench_main, "bench WORKLOAD [options]",
          "load generator: throughput and honest latency (docs/BENCH.md)"},
         {"version", cmd_version, "version", "print the version"},

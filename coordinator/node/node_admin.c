@@ -687,6 +687,7 @@ const struct admin_route node_admin_routes[] = {
         {"/v1/repair/cancel", node_h_repair_cancel, true},
         {"/v1/repair/history", node_h_repair_history},
         {"/v1/compact", node_h_compact, true},
+        {"/v1/compactions", node_h_compactions},
         {"/metrics", node_h_metrics},
         {"/health", h_health},
 };

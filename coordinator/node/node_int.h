@@ -280,6 +280,7 @@ int node_h_repair_cancel(void *ctx, const char *query, struct buf *out, const ch
 int node_h_repair_history(void *ctx, const char *query, struct buf *out, const char **ctype);
 void node_repair_metrics(struct buf *b, struct node *n);
 int node_h_compact(void *ctx, const char *query, struct buf *out, const char **ctype);
+int node_h_compactions(void *ctx, const char *query, struct buf *out, const char **ctype);
 void node_view_repair_history(void *ctx, repair_history_emit_fn emit, void *ectx);
 
 /* The admin routes (node_admin.c) and their count. */

@@ -188,7 +188,8 @@ int node_h_repair_history(void *ctx, const char *query, struct buf *out, const c
 	return 200;
 }
 
-/* POST /v1/compact?keyspace=&table=: full compactions queued on the repair worker. */
+/* POST /v1/compact?keyspace=&table=: full compactions queued on the repair worker; the
+ * answer's ticket is the last one's (GET /v1/compactions says when it has finished). */
 int node_h_compact(void *ctx, const char *query, struct buf *out, const char **ctype)
 {
 	(void)ctype;
@@ -208,18 +209,69 @@ int node_h_compact(void *ctx, const char *query, struct buf *out, const char **c
 	jw_obj(&w);
 	jw_key(&w, "queued");
 	jw_arr(&w);
+	uint64_t ticket = 0;
+	struct {
+		uint32_t table;
+		int rc; /* why it was not queued (COL_EOVERLOADED: the worker's queue is full) */
+	} refused[512];
+	uint32_t n_refused = 0;
 	for (uint32_t i = 0; i < k->n_tables; i++) {
 		const struct schema_table *t = k->tables[i];
 		if (t->virtual_ || (table[0] && strcmp(t->name, table) != 0))
 			continue;
-		if (repair_compact(n->repair, t->id) == 0)
+		int rc = repair_compact(n->repair, t->id, &ticket);
+		if (rc == 0)
 			jw_str(&w, t->name);
+		else if (n_refused < sizeof(refused) / sizeof(refused[0]))
+			refused[n_refused].table = i, refused[n_refused++].rc = rc;
 	}
 	jw_arr_end(&w);
+	jw_key(&w, "refused");
+	jw_arr(&w);
+	for (uint32_t i = 0; i < n_refused; i++) {
+		jw_obj(&w);
+		jw_key(&w, "table");
+		jw_str(&w, k->tables[refused[i].table]->name);
+		jw_key(&w, "error");
+		jw_str(&w, refused[i].rc == COL_EOVERLOADED ? "the repair worker's queue is full"
+		                                            : col_strerror(refused[i].rc));
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	jw_key(&w, "ticket");
+	jw_uint(&w, ticket);
 	jw_obj_end(&w);
 done:
 	schema_snap_unref(n->schema, snap);
 	return status;
+}
+
+/* GET /v1/compactions: how far the full compactions queued since the node started have got. */
+int node_h_compactions(void *ctx, const char *query, struct buf *out, const char **ctype)
+{
+	(void)query;
+	(void)ctype;
+	struct node *n = ctx;
+	struct repair_compactions c = {0};
+	if (n->repair)
+		repair_compactions(n->repair, &c);
+	struct jw w;
+	jw_init(&w, out);
+	jw_obj(&w);
+	jw_key(&w, "queued");
+	jw_uint(&w, c.queued);
+	jw_key(&w, "finished_through");
+	jw_uint(&w, c.finished_through);
+	jw_key(&w, "pending");
+	jw_uint(&w, c.queued - c.finished_through);
+	jw_key(&w, "failed");
+	jw_uint(&w, c.failed);
+	jw_key(&w, "last_failed");
+	jw_uint(&w, c.last_failed);
+	jw_key(&w, "last_error");
+	jw_str(&w, c.last_error);
+	jw_obj_end(&w);
+	return 200;
 }
 
 struct hist_emit {

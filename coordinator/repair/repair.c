@@ -171,11 +171,23 @@ int repair_start(struct repair *r, const struct repair_options *o, uint64_t *id,
 
 static void compact_done(struct repair *r, struct rjob *j)
 {
-	(void)r;
+	struct repair_compactions *c = &r->stats.compactions;
+	const struct store_table *t = j->rc ? store_table_find(r->cfg.store, j->table_id) : NULL;
+	const struct store_table_desc *d = t ? store_table_desc(t) : NULL;
+	pthread_mutex_lock(&r->mu);
+	if (j->ticket > c->finished_through)
+		c->finished_through = j->ticket;
+	if (j->rc) {
+		c->failed++;
+		c->last_failed = j->ticket;
+		snprintf(c->last_error, sizeof(c->last_error), "%s%s%s: %.*s", d ? d->keyspace : "",
+		         d ? "." : "", d ? d->name : "a dropped table", 300, j->err.msg);
+	}
+	pthread_mutex_unlock(&r->mu);
 	rjob_free(j);
 }
 
-int repair_compact(struct repair *r, const uint8_t table_id[16])
+int repair_compact(struct repair *r, const uint8_t table_id[16], uint64_t *ticket)
 {
 	if (!store_table_find(r->cfg.store, table_id))
 		return COL_ENOTFOUND;
@@ -184,10 +196,28 @@ int repair_compact(struct repair *r, const uint8_t table_id[16])
 		return COL_ENOMEM;
 	memcpy(j->table_id, table_id, 16);
 	j->done = compact_done;
+	/* Tickets are given on the loop, in the order of the worker's queue. */
+	pthread_mutex_lock(&r->mu);
+	j->ticket = r->stats.compactions.queued + 1;
+	pthread_mutex_unlock(&r->mu);
 	int rc = worker_submit(r, j);
-	if (rc)
+	if (rc) {
 		rjob_free(j);
-	return rc;
+		return rc;
+	}
+	pthread_mutex_lock(&r->mu);
+	r->stats.compactions.queued = j->ticket;
+	pthread_mutex_unlock(&r->mu);
+	if (ticket)
+		*ticket = j->ticket;
+	return 0;
+}
+
+void repair_compactions(struct repair *r, struct repair_compactions *out)
+{
+	pthread_mutex_lock(&r->mu);
+	*out = r->stats.compactions;
+	pthread_mutex_unlock(&r->mu);
 }
 
 static struct rsession *find(struct repair *r, uint64_t id)
@@ -246,6 +276,8 @@ void repair_metrics(struct repair *r, struct buf *b)
 	        {"colonnade_repair_tree_partitions_total", st.tree_partitions},
 	        {"colonnade_repair_tree_bytes_total", st.tree_bytes},
 	        {"colonnade_repair_requests_refused_total", st.requests_refused},
+	        {"colonnade_repair_compactions_total", st.compactions.finished_through},
+	        {"colonnade_repair_compactions_failed_total", st.compactions.failed},
 	};
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 		buf_printf(b, "# TYPE %s counter\n%s %lu\n", counters[i].name, counters[i].name,
@@ -256,5 +288,9 @@ void repair_metrics(struct repair *r, struct buf *b)
 	           (double)st.tree_us / 1e6);
 	buf_printf(b, "# TYPE colonnade_repair_running gauge\ncolonnade_repair_running %d\n",
 	           r->running ? 1 : 0);
+	buf_printf(b,
+	           "# TYPE colonnade_repair_compactions_pending gauge\n"
+	           "colonnade_repair_compactions_pending %lu\n",
+	           (unsigned long)(st.compactions.queued - st.compactions.finished_through));
 	scheduler_metrics(r, b);
 }

@@ -160,7 +160,17 @@ int repair_history_json(struct repair *r, size_t limit, struct jw *w, struct cer
  * tombstone_gc allows is purged) on the repair worker, off the loop.
  * COL_ENOTFOUND (no such table here), COL_EOVERLOADED (worker queue full).
  */
-int repair_compact(struct repair *r, const uint8_t table_id[16]);
+int repair_compact(struct repair *r, const uint8_t table_id[16], uint64_t *ticket);
+/* Full compactions since the node started: each queued one gets the next ticket (1, 2, ...);
+ * the worker runs them in that order, so every ticket up to finished_through is done. */
+struct repair_compactions {
+	uint64_t queued;           /* the last ticket given */
+	uint64_t finished_through; /* the last ticket finished, well or not */
+	uint64_t failed;           /* how many of them failed */
+	uint64_t last_failed;      /* the ticket of the latest failure, 0 = none */
+	char last_error[480];      /* why it failed: the table and the storage error */
+};
+void repair_compactions(struct repair *r, struct repair_compactions *out);
 /* The colonnade_repair_* Prometheus lines. */
 void repair_metrics(struct repair *r, struct buf *out);
 

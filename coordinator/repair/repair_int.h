@@ -60,6 +60,7 @@ struct rjob {
 	rjob_done_fn done;
 	void *owner;        /* the session, or the replica request */
 	unsigned gen, peer; /* the session's step and peer the job serves */
+	uint64_t ticket;    /* COMPACT: its number in the order compactions were queued */
 	struct rjob *next;
 };
 
@@ -159,6 +160,7 @@ struct repair_stats {
 	uint64_t sessions, ranges_ok, ranges_failed, bytes_streamed, leaves_differing;
 	uint64_t trees_built, tree_partitions, tree_bytes, tree_us; /* this node as a replica */
 	uint64_t chunks_served, chunks_applied, requests_refused;
+	struct repair_compactions compactions; /* under mu */
 };
 
 struct repair {

@@ -230,7 +230,7 @@ void scheduler_compact(struct repair *r, const struct rsession *s)
 		struct repair_table_age *a = age_slot(r, &s->tasks[i]);
 		if (!a || now - a->compacted_ms < r->cfg.interval_ms * 9 / 10)
 			continue;
-		if (repair_compact(r, s->tasks[i].table_id) == 0)
+		if (repair_compact(r, s->tasks[i].table_id, NULL) == 0)
 			a->compacted_ms = now;
 	}
 }

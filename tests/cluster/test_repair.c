@@ -552,6 +552,7 @@ static char *dump_of(int k, const char *table, int key)
 	return body;
 }
 
+/* `colonnade compact` waits for the compaction: when it returns, nothing is pending. */
 static void compact(int k)
 {
 	char out[1024];
@@ -559,6 +560,13 @@ static void compact(int k)
 	int st = -1;
 	CL_ASSERT(cluster_run(c, args, NULL, out, sizeof(out), 20000, &st) == 0 && st == 0,
 	          "colonnade compact on node %d: %s", k, out);
+	CL_EXPECT(strstr(out, "compaction of r.g done in") != NULL, "compact says it is done: %s",
+	          out);
+	struct json *j = cluster_admin(c, k, "/v1/compactions");
+	CL_EXPECT(j && json_int(json_get(j, "pending"), -1) == 0 &&
+	                  json_int(json_get(j, "finished_through"), 0) >= 1,
+	          "node %d has no compaction pending once compact returned", k);
+	json_free(j);
 }
 
 /* Does node k still store a deletion of row (1, 1) of r.g? */
@@ -587,7 +595,6 @@ Test(repair, no_resurrection_with_gc_grace_10)
 	sleep(12); /* past gc_grace_seconds */
 	compact(1);
 	compact(2);
-	sleep(2);
 	CL_EXPECT(holds_tombstone(1) && holds_tombstone(2),
 	          "without repair the tombstone is kept past gc_grace");
 	CL_EXPECT(!holds_tombstone(3), "node 3 missed the delete");
