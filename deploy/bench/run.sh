@@ -8,7 +8,8 @@
 # 1. A fresh 3-node cluster (RF 3, $BENCH_NET.1-3, empty disks in a temp directory),
 #    driven by `colonnade bench` with 100-byte values, 50 connections, uniform keys over
 #    $BENCH_RECORDS populated partitions: QUORUM writes and reads (closed loop: the
-#    peaks), ONE and ALL beside them, 16 in flight per connection, YCSB A, open loop at
+#    peaks; reads once as the write run left the store, then, like every read run of
+#    record, after a full compaction on every node), ONE and ALL beside them, 16 in flight per connection, YCSB A, open loop at
 #    half of each QUORUM peak (latency from the scheduled start, the client's send delay
 #    apart), one client at idle, and open-loop writes at twice the write peak for
 #    $BENCH_OVERLOAD_SECONDS (what the nodes accept, what they refuse as Overloaded,
@@ -245,6 +246,23 @@ settle() {
 	say "  settled before $name in $((SECONDS - start)) s (busy after: $busy)"
 }
 
+# compact_all NAME: a full compaction of the keyspace on every node of the running
+# cluster, waited for (`colonnade compact`), before the read run NAME: reads then meet a
+# defined LSM shape — one sorted run, as the db_bench read anchor's `waitforcompaction` —
+# instead of whatever memtable and L0 files the write run before happened to leave, which
+# moved the read peak by half between otherwise equal runs (docs/PERFORMANCE.md, "Reads and
+# the shape of the LSM").  The time and outcome are recorded.
+compact_all() {
+	local name=$1 start=$SECONDS k pids=() ok=true
+	for k in $(seq 1 "${#PIDS[@]}"); do
+		"$BIN" compact "$KS" -h "$NET.$k:7199" >"$RES/compact_${name}_$k.txt" 2>&1 &
+		pids+=($!)
+	done
+	for k in "${pids[@]}"; do wait "$k" || ok=false; done
+	echo "{\"compact_s\": $((SECONDS - start)), \"ok\": $ok}" >"$RES/compact_$name.json"
+	say "  compacted $KS on every node before $name in $((SECONDS - start)) s (ok: $ok)"
+}
+
 # The 3-node cluster: the peaks, the open loops at half of them, the other levels,
 # and last (it may leave the nodes struggling) twice the write peak.
 cluster_runs() {
@@ -258,6 +276,11 @@ cluster_runs() {
 	local d="${SECS}s"
 	settle write_quorum
 	run write_quorum write --dist uniform "${COMMON[@]}" --duration "$d" --cl-write QUORUM
+	# Reads as the write peak left the store (memtable and L0 files: for information),
+	# then on the compacted store (the peak of record).
+	settle read_quorum_uncompacted
+	run read_quorum_uncompacted read "${COMMON[@]}" --duration "$d" --cl-read QUORUM
+	compact_all read_quorum
 	settle read_quorum
 	run read_quorum read "${COMMON[@]}" --duration "$d" --cl-read QUORUM
 	# Open loop at half of the measured peaks: the latency the goals are about.  The
@@ -269,6 +292,7 @@ cluster_runs() {
 	settle write_quorum_50
 	[ "$wpeak" -ge 2 ] && run write_quorum_50 write --dist uniform "${COMMON[@]}" \
 		--duration "$d" --cl-write QUORUM --rate $((wpeak / 2))
+	compact_all read_quorum_50
 	settle read_quorum_50
 	[ "$rpeak" -ge 2 ] && run read_quorum_50 read "${COMMON[@]}" --duration "$d" \
 		--cl-read QUORUM --rate $((rpeak / 2))
@@ -324,6 +348,7 @@ single_runs() {
 		run "single_write_io$io" write --dist uniform --nodes "$NET.1" --keyspace "$KS" \
 			--no-schema --records "$recs" --value-size 100 --total-connections 50 \
 			--duration "${SECS}s" --cl-write ONE --json --quiet
+		compact_all "single_read_io$io"
 		settle "single_read_io$io"
 		run "single_read_io$io" read --nodes "$NET.1" --keyspace "$KS" --no-schema \
 			--records "$recs" --value-size 100 --total-connections 50 \
