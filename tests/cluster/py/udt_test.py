@@ -65,6 +65,12 @@ c3, s3 = connect(HOSTS[2])
 s1.execute("DROP KEYSPACE IF EXISTS %s" % KS)
 s1.execute("CREATE KEYSPACE %s WITH replication = {'class': 'SimpleStrategy', "
            "'replication_factor': 3}" % KS)
+# The python driver refreshes its metadata for each SCHEMA_CHANGE event after a random delay
+# (schema_event_refresh_window), so a type's event can be handled before its keyspace's and
+# the type is then dropped (Metadata._update_type: KeyError). Node 3's driver must know the
+# keyspace before the types' events arrive.
+got = wait_for("keyspace", lambda: KS in c3.metadata.keyspaces)
+check("node 3's driver metadata shows the keyspace", got is True, got)
 s1.execute("CREATE TYPE %s.address (street text, city text)" % KS)
 s1.execute("CREATE TYPE %s.person (name text, home frozen<address>, tags frozen<set<text>>)" % KS)
 s1.execute("CREATE TABLE %s.people (id int PRIMARY KEY, p frozen<person>)" % KS)
